@@ -1,0 +1,55 @@
+# gongzhi 共治 — the two commands of the README, and the pieces they are made of.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: demo test install lint format typecheck migrations pytest pytest-sqlite pytest-postgresql serve bench clean
+
+demo: install ## create var/gongzhi.db with the demo regions and serve on 127.0.0.1:8000
+	$(BIN)/gongzhi demo
+
+test: install lint typecheck migrations pytest ## every check CI runs
+
+$(BIN)/python:
+	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "gongzhi needs Python 3.11 or newer"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml requirements.lock | $(BIN)/python
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c requirements.lock -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lint:
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench
+
+format:
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
+
+typecheck:
+	$(BIN)/mypy
+
+migrations: ## the migrations must produce exactly the models' schema
+	$(BIN)/python -m gongzhi.migrate_check
+
+pytest: pytest-sqlite pytest-postgresql
+
+pytest-sqlite:
+	GONGZHI_TEST_DB=sqlite $(BIN)/pytest -q -p no:cacheprovider
+
+pytest-postgresql:
+	GONGZHI_TEST_DB=postgresql $(BIN)/pytest -q -p no:cacheprovider
+
+serve: install
+	$(BIN)/gongzhi serve
+
+bench: install
+	$(BIN)/python bench/cases/run.py
+
+clean:
+	rm -rf $(VENV) var build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,96 @@
+"""The ASGI application: API, metrics, health, and every registered module."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from sqlalchemy import text
+from sqlalchemy.orm import Session, sessionmaker
+
+from gongzhi import worker
+from gongzhi.cases.api import router as cases_router
+from gongzhi.core.api import router as core_router
+from gongzhi.core.deps import AppState
+from gongzhi.core.security import SessionSigner
+from gongzhi.db import make_engine, make_session_factory
+from gongzhi.kit.filestore import FileStore
+from gongzhi.registry import load_modules
+from gongzhi.settings import Settings, get_settings
+from gongzhi.web import problems
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "gongzhi_http_requests", "HTTP requests", ["method", "route", "status"], registry=self.registry
+        )
+        self.latency = Histogram(
+            "gongzhi_http_request_seconds", "HTTP latency", ["method", "route"], registry=self.registry
+        )
+
+
+def create_app(settings: Settings | None = None, factory: sessionmaker[Session] | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    factory = factory or make_session_factory(make_engine(settings.database_url))
+    registry = load_modules()
+    state = AppState(
+        settings,
+        factory,
+        registry,
+        SessionSigner(settings.secret_key),
+        FileStore(settings.files_dir, settings.max_upload_bytes),
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        stop = (
+            worker.start_thread(factory, registry, settings.worker_interval_s)
+            if settings.embedded_worker
+            else None
+        )
+        yield
+        if stop is not None:
+            stop.set()
+
+    app = FastAPI(
+        title="gongzhi 共治",
+        version="0.1.0",
+        lifespan=lifespan,
+        description="Open platform for closed-loop digital governance",
+    )
+    app.state.gongzhi = state
+    problems.install(app)
+    app.include_router(core_router)
+    app.include_router(cases_router)
+    for r in registry.routers:
+        app.include_router(r)
+    _observability(app, factory)
+    return app
+
+
+def _observability(app: FastAPI, factory: sessionmaker[Session]) -> None:
+    metrics = Metrics()
+
+    @app.middleware("http")
+    async def _measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        start = time.perf_counter()
+        response = await call_next(request)
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        metrics.requests.labels(request.method, route, str(response.status_code)).inc()
+        metrics.latency.labels(request.method, route).observe(time.perf_counter() - start)
+        return response
+
+    @app.get("/metrics", include_in_schema=False)
+    def _metrics() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/healthz", tags=["ops"])
+    def _health() -> dict[str, str]:
+        with factory() as s:
+            s.execute(text("SELECT 1"))
+        return {"status": "ok"}

@@ -1,0 +1,74 @@
+"""Dispatch adapters: how a dispatched case reaches a machine or an external system.
+
+People and departments see their cases in their queue (the ``internal`` adapter delivers nothing).
+Other adapters are called by the outbox subscriber ``dispatch``, at least once per dispatch, with an
+idempotency key of case number + dispatch event, so a repeated delivery changes nothing at the far end.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gongzhi.cases import service as cases
+from gongzhi.cases.models import Actor
+from gongzhi.core.models import OutboxEvent
+from gongzhi.core.outbox import sign
+from gongzhi.db import utcnow
+from gongzhi.registry import Registry
+
+
+class InternalAdapter:
+    name = "internal"
+
+    def deliver(self, key: str, case: dict[str, Any], config: dict[str, Any]) -> str:
+        return "queued for the actor's people"
+
+
+class WebhookAdapter:
+    """POSTs the work order to an external system; ``config`` holds ``url`` and ``secret``."""
+
+    name = "webhook"
+
+    def deliver(self, key: str, case: dict[str, Any], config: dict[str, Any]) -> str:
+        body = json.dumps({"type": "work_order.dispatched", "data": case}, ensure_ascii=False).encode()
+        ts = int(utcnow().timestamp())
+        headers = {
+            "content-type": "application/json",
+            "webhook-id": key,
+            "webhook-timestamp": str(ts),
+            "webhook-signature": sign(str(config.get("secret", "")), key, ts, body),
+        }
+        resp = httpx.post(str(config["url"]), content=body, headers=headers, timeout=5.0)
+        resp.raise_for_status()
+        return f"HTTP {resp.status_code}"
+
+
+def deliver_dispatch(registry: Registry, s: Session, ev: OutboxEvent) -> None:
+    actor_id = ev.payload.get("actor_id")
+    actor = s.execute(select(Actor).where(Actor.id == actor_id)).scalar_one_or_none()
+    if actor is None or actor.adapter == "internal":
+        return
+    adapter = registry.adapters.get(actor.adapter)
+    if adapter is None:
+        raise LookupError(f"actor {actor.id} uses unknown adapter {actor.adapter!r}")
+    case = cases.get_case(s, int(ev.payload["case_id"]))
+    if case.actor_id != actor.id or case.state != "dispatched":
+        return  # superseded by a later dispatch or already claimed: nothing to send
+    key = f"{case.number}:{ev.id}"
+    result = adapter.deliver(
+        key,
+        {**ev.payload, "title": case.title, "location": case.location, "idempotency_key": key},
+        actor.config,
+    )
+    cases.record_event(s, case, "delivered", note=result, data={"adapter": adapter.name, "key": key})
+
+
+def register(registry: Registry) -> None:
+    registry.add_adapter(InternalAdapter())
+    registry.add_adapter(WebhookAdapter())
+    registry.subscribe("dispatch", "case.dispatch", lambda s, ev: deliver_dispatch(registry, s, ev))

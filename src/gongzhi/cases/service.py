@@ -1,0 +1,620 @@
+"""Use cases of the loop: cases (work orders) through their lifecycle, with SLA, audit and outbox."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from gongzhi.cases.models import Actor, CalendarOverride, Case, CaseEvent, CaseFile, DispatchRule, SlaPolicy
+from gongzhi.cases.schemas import ActionIn, CaseCreate
+from gongzhi.cases.sla import DEFAULT, Clock, Policy
+from gongzhi.cases.statemachine import (
+    OPEN_WORK,
+    Action,
+    ReturnReason,
+    State,
+    actions_for,
+    allowed,
+    follow_up_outcome,
+    verify_outcome,
+)
+from gongzhi.core import audit, outbox
+from gongzhi.core.counters import next_value
+from gongzhi.core.models import GridCell, Membership, Region, Role
+from gongzhi.core.service import are_paired
+from gongzhi.db import Scope, scope_of, utcnow
+from gongzhi.errors import Forbidden, IllegalTransition, InvalidInput, NotFound, StaleWrite
+from gongzhi.kit import geo
+from gongzhi.kit.workdays import SHANGHAI, WorkCalendar
+from gongzhi.registry import Registry
+
+UNSCOPED = {"unscoped": True}
+
+
+# --- lookups ----------------------------------------------------------------------------------------
+
+
+def calendar_for(s: Session, region_id: int) -> WorkCalendar:
+    stmt = select(CalendarOverride.day, CalendarOverride.is_workday).where(
+        CalendarOverride.region_id == region_id
+    )
+    return WorkCalendar(overrides=dict(s.execute(stmt, execution_options=UNSCOPED).all()))
+
+
+def policy_for(s: Session, region_id: int, category: str, priority: str) -> Policy:
+    stmt = select(SlaPolicy).where(
+        SlaPolicy.region_id == region_id,
+        SlaPolicy.category.in_([category, "*"]),
+        SlaPolicy.priority.in_([priority, "*"]),
+    )
+    rows = s.execute(stmt, execution_options=UNSCOPED).scalars().all()
+    if not rows:
+        return DEFAULT
+    best = min(rows, key=lambda p: (p.category == "*", p.priority == "*"))
+    return Policy(
+        best.claim_amount,
+        best.claim_unit,
+        best.resolve_amount,
+        best.resolve_unit,
+        best.remind_fraction,
+        best.escalate_after_working_days,
+    )
+
+
+def get_case(s: Session, case_id: int) -> Case:
+    case = s.execute(select(Case).where(Case.id == case_id)).scalar_one_or_none()
+    if case is None:
+        raise NotFound(f"no case {case_id}")
+    return case
+
+
+def grid_cell_at(s: Session, region_id: int, location: dict[str, Any] | None) -> int | None:
+    if location is None:
+        return None
+    lon, lat = geo.validate_point(location)
+    cells = s.execute(select(GridCell).where(GridCell.region_id == region_id), execution_options=UNSCOPED)
+    return next((c.id for c in cells.scalars() if geo.contains(c.geometry, lon, lat)), None)
+
+
+# --- creation ---------------------------------------------------------------------------------------
+
+
+def create_case(
+    s: Session,
+    registry: Registry,
+    data: CaseCreate,
+    *,
+    region_id: int | None = None,
+    now: datetime | None = None,
+) -> Case:
+    sc = scope_of(s)
+    if not sc.system:
+        _require(sc, Role.DISPATCHER, Role.ADMIN, Role.SUPERVISOR, Role.HANDLER)
+    rid = sc.region_id if region_id is None or not sc.system else region_id
+    if rid is None:
+        raise InvalidInput("a region is required")
+    now = now or utcnow()
+    region = s.get_one(Region, rid)
+    fields = data.model_dump(exclude={"accept"})
+    case = Case(
+        region_id=rid,
+        number=_case_number(s, region, now),
+        tracking_code=secrets.token_hex(8),
+        state=State.SUBMITTED,
+        grid_cell_id=grid_cell_at(s, rid, data.location),
+        created_by=sc.user_id,
+        created_at=now,
+        updated_at=now,
+        **fields,
+    )
+    s.add(case)
+    s.flush()
+    _event(s, case, "create", None, State.SUBMITTED, data.title, {"source": data.source}, now)
+    _publish(s, registry, case, "case.created", now)
+    if data.accept:
+        apply(s, registry, case.id, Action.ACCEPT, ActionIn(), now=now)
+    return case
+
+
+def _case_number(s: Session, region: Region, now: datetime) -> str:
+    day = now.astimezone(SHANGHAI).strftime("%Y%m%d")
+    return f"{region.case_prefix}{day}{next_value(s, region.id, 'case:' + day):05d}"
+
+
+# --- transitions ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Ctx:
+    s: Session
+    registry: Registry
+    sc: Scope
+    case: Case
+    action: Action
+    data: ActionIn
+    now: datetime
+
+
+def apply(
+    s: Session,
+    registry: Registry,
+    case_id: int,
+    action: Action,
+    data: ActionIn,
+    *,
+    if_match: int | None = None,
+    now: datetime | None = None,
+) -> Case:
+    """Apply one action to a case: check state, role and preconditions, then write timeline, audit, outbox."""
+    sc = scope_of(s)
+    case = get_case(s, case_id)
+    if if_match is not None and if_match != case.version:
+        raise StaleWrite(f"case {case.number} is at version {case.version}, you sent {if_match}; reload it")
+    before = State(case.state)
+    if not allowed(action, before, sc.role, system=sc.system):
+        raise IllegalTransition(
+            f"cannot {action.value} a case that is {before.value} as {sc.role or 'nobody'}",
+            state=before.value,
+            action=action.value,
+        )
+    ctx = Ctx(s, registry, sc, case, action, data, now or utcnow())
+    after, extra = HANDLERS[action](ctx)
+    case.state, case.updated_at = after, ctx.now
+    ev = _event(s, case, action.value, before, after, data.note, extra, ctx.now)
+    _link_files(s, case, ev, data.files)
+    s.flush()
+    _publish(s, registry, case, f"case.{action.value}", ctx.now, {"from": before.value, **extra})
+    return case
+
+
+Outcome = tuple[State, dict[str, Any]]
+
+
+def _accept(c: Ctx) -> Outcome:
+    return State.ACCEPTED, {}
+
+
+def _reject(c: Ctx) -> Outcome:
+    _need(c.data.note, "a rejection needs a reason in note")
+    return State.REJECTED, {}
+
+
+def _merge(c: Ctx) -> Outcome:
+    if c.data.target_case_id is None or c.data.target_case_id == c.case.id:
+        raise InvalidInput("merge needs target_case_id of another case")
+    target = get_case(c.s, c.data.target_case_id)
+    if target.region_id != c.case.region_id or target.state in (State.MERGED, State.REJECTED):
+        raise IllegalTransition("a case merges only into a live case of the same region")
+    c.case.merged_into_id = target.id
+    _event(c.s, target, "merged_in", None, None, c.case.number, {"case_id": c.case.id}, c.now)
+    return State.MERGED, {"into": target.id}
+
+
+def _dispatch(c: Ctx) -> Outcome:
+    actor = _choose_actor(c)
+    if c.case.state == State.RETURNED and not c.data.final and actor.id == _returned_by(c.s, c.case.id):
+        raise InvalidInput("re-dispatching to the actor who returned it needs a final ruling (final=true)")
+    cal = calendar_for(c.s, c.case.region_id)
+    pol = policy_for(c.s, c.case.region_id, c.case.category, c.case.priority)
+    c.case.actor_id, c.case.assignee_user_id = actor.id, None
+    c.case.handling_region_id = actor.region_id if actor.region_id != c.case.region_id else None
+    c.case.dispatched_at, c.case.claimed_at = c.now, None
+    c.case.claim_due = cal.deadline(c.now, pol.claim_amount, pol.claim_unit)  # type: ignore[arg-type]
+    c.case.resolve_due, c.case.reminded_claim, c.case.escalation_level = None, False, 0
+    c.case.final_ruling = c.case.final_ruling or c.data.final
+    return State.DISPATCHED, {
+        "actor_id": actor.id,
+        "actor": actor.name,
+        "adapter": actor.adapter,
+        "final": c.data.final,
+        "claim_due": c.case.claim_due.isoformat(),
+    }
+
+
+def _returned_by(s: Session, case_id: int) -> int | None:
+    stmt = select(CaseEvent.data).where(CaseEvent.case_id == case_id, CaseEvent.action == Action.RETURN)
+    last = s.execute(stmt.order_by(CaseEvent.id.desc()).limit(1)).scalar_one_or_none()
+    return None if last is None else last.get("returned_by_actor")
+
+
+def _choose_actor(c: Ctx) -> Actor:
+    actor_id = c.data.actor_id or suggest_actor(c.s, c.case)
+    if actor_id is None:
+        raise InvalidInput("no dispatch rule matches this case; choose an actor_id")
+    actor = c.s.execute(
+        select(Actor).where(Actor.id == actor_id), execution_options=UNSCOPED
+    ).scalar_one_or_none()
+    if actor is None or not actor.active:
+        raise NotFound(f"no active actor {actor_id}")
+    if actor.region_id != c.case.region_id and not (
+        actor.shared_with_pairs and are_paired(c.s, c.case.region_id, actor.region_id)
+    ):
+        raise NotFound(f"no active actor {actor_id}")  # never reveal another region's actors
+    return actor
+
+
+def suggest_actor(s: Session, case: Case) -> int | None:
+    rules = s.execute(
+        select(DispatchRule).where(DispatchRule.region_id == case.region_id).order_by(DispatchRule.position),
+        execution_options=UNSCOPED,
+    ).scalars()
+    for r in rules:
+        if r.category not in (None, case.category):
+            continue
+        if r.grid_cell_id not in (None, case.grid_cell_id):
+            continue
+        return r.actor_id
+    return None
+
+
+def _claim(c: Ctx) -> Outcome:
+    _check_handler(c)
+    cal = calendar_for(c.s, c.case.region_id)
+    pol = policy_for(c.s, c.case.region_id, c.case.category, c.case.priority)
+    c.case.claimed_at, c.case.assignee_user_id = c.now, c.sc.user_id
+    c.case.resolve_due = cal.deadline(c.now, pol.resolve_amount, pol.resolve_unit)  # type: ignore[arg-type]
+    c.case.reminded_resolve, c.case.escalation_level = False, 0
+    return State.CLAIMED, {"resolve_due": c.case.resolve_due.isoformat()}
+
+
+def _return(c: Ctx) -> Outcome:
+    _check_handler(c)
+    if c.case.final_ruling:
+        raise IllegalTransition("this case was assigned by final ruling (终审) and cannot be returned")
+    try:
+        reason = ReturnReason(c.data.reason or "")
+    except ValueError as exc:
+        raise InvalidInput(f"return needs a reason: one of {', '.join(ReturnReason)}") from exc
+    if reason == ReturnReason.OTHER:
+        _need(c.data.note, "reason 'other' needs an explanation in note")
+    returned_by = c.case.actor_id
+    c.case.actor_id = c.case.assignee_user_id = c.case.handling_region_id = None
+    c.case.claim_due = c.case.resolve_due = None
+    c.case.return_count += 1
+    return State.RETURNED, {"reason": reason.value, "returned_by_actor": returned_by}
+
+
+def _start(c: Ctx) -> Outcome:
+    _check_assignee(c)
+    return State.IN_PROGRESS, {}
+
+
+def _resolve(c: Ctx) -> Outcome:
+    _check_assignee(c)
+    if not c.data.note.strip() and not c.data.files:
+        raise InvalidInput("a resolution (回单) needs evidence: a note, files, or both")
+    c.case.resolved_at = c.now
+    return State.RESOLVED, {}
+
+
+def _verify(c: Ctx) -> Outcome:
+    if c.data.passed is None:
+        raise InvalidInput("verify needs passed=true or passed=false")
+    if not c.data.passed:
+        _need(c.data.note, "a failed verification needs a note saying what is missing")
+        c.case.resolved_at = None
+    return verify_outcome(c.data.passed), {"passed": c.data.passed}
+
+
+def _close(c: Ctx) -> Outcome:
+    c.case.closed_at = c.now
+    return State.CLOSED, {}
+
+
+def _follow_up(c: Ctx) -> Outcome:
+    if c.data.satisfied is None or c.data.rating is None:
+        raise InvalidInput("a follow-up (回访) needs rating 1–5 and satisfied true/false")
+    c.case.rating = c.data.rating
+    after = follow_up_outcome(c.data.satisfied)
+    if after == State.REOPENED:
+        c.case.reopen_count += 1
+        c.case.actor_id = c.case.assignee_user_id = c.case.handling_region_id = None
+        c.case.claim_due = c.case.resolve_due = c.case.closed_at = c.case.resolved_at = None
+    return after, {"rating": c.data.rating, "satisfied": c.data.satisfied}
+
+
+def _request_extension(c: Ctx) -> Outcome:
+    _check_assignee(c)
+    due = c.case.resolve_due
+    if c.data.until is None or due is None or c.data.until <= due:
+        raise InvalidInput("an extension needs 'until', later than the current deadline")
+    if c.now >= due:
+        raise IllegalTransition("an extension (延期) must be requested before the deadline")
+    _need(c.data.note, "an extension request needs a reason in note")
+    c.case.extension_until, c.case.extension_reason = c.data.until, c.data.note
+    return State(c.case.state), {"until": c.data.until.isoformat()}
+
+
+def _decide_extension(c: Ctx) -> Outcome:
+    if c.case.extension_until is None or c.data.approve is None:
+        raise InvalidInput("no extension is pending, or 'approve' is missing")
+    assert c.case.resolve_due is not None
+    if c.data.approve and c.now >= c.case.resolve_due:
+        raise IllegalTransition("an extension must be approved before the deadline it extends")
+    until = c.case.extension_until
+    if c.data.approve:
+        c.case.resolve_due, c.case.reminded_resolve, c.case.escalation_level = until, False, 0
+    c.case.extension_until = None
+    return State(c.case.state), {"approved": c.data.approve, "until": until.isoformat()}
+
+
+def _comment(c: Ctx) -> Outcome:
+    _need(c.data.note or ("x" if c.data.files else ""), "a comment needs a note or files")
+    return State(c.case.state), {}
+
+
+HANDLERS = {
+    Action.ACCEPT: _accept,
+    Action.REJECT: _reject,
+    Action.MERGE: _merge,
+    Action.DISPATCH: _dispatch,
+    Action.CLAIM: _claim,
+    Action.RETURN: _return,
+    Action.START: _start,
+    Action.RESOLVE: _resolve,
+    Action.VERIFY: _verify,
+    Action.CLOSE: _close,
+    Action.FOLLOW_UP: _follow_up,
+    Action.REQUEST_EXTENSION: _request_extension,
+    Action.DECIDE_EXTENSION: _decide_extension,
+    Action.COMMENT: _comment,
+}
+
+
+# --- who may handle ---------------------------------------------------------------------------------
+
+
+def can_handle(s: Session, sc: Scope, case: Case) -> bool:
+    """Whether the acting user belongs to the actor the case is dispatched to."""
+    if sc.system:
+        return True
+    if case.actor_id is None or sc.role != Role.HANDLER:
+        return False
+    actor = s.execute(select(Actor).where(Actor.id == case.actor_id), execution_options=UNSCOPED).scalar_one()
+    if actor.region_id != sc.region_id:
+        return False
+    if actor.user_id is not None:
+        return actor.user_id == sc.user_id
+    if actor.department_id is not None:
+        stmt = select(Membership.department_id).where(
+            Membership.user_id == sc.user_id, Membership.region_id == actor.region_id
+        )
+        return s.execute(stmt).scalar_one_or_none() == actor.department_id
+    return True
+
+
+def _check_handler(c: Ctx) -> None:
+    if not can_handle(c.s, c.sc, c.case):
+        raise Forbidden("this case is dispatched to another actor")
+
+
+def _check_assignee(c: Ctx) -> None:
+    _check_handler(c)
+    if not c.sc.system and c.case.assignee_user_id not in (None, c.sc.user_id):
+        raise Forbidden("this case was claimed by a colleague")
+
+
+def available_actions(s: Session, sc: Scope, case: Case) -> list[str]:
+    acts = actions_for(State(case.state), sc.role)
+    if sc.role == Role.HANDLER and not can_handle(s, sc, case):
+        acts = [a for a in acts if a == Action.COMMENT]
+    return [a.value for a in acts]
+
+
+# --- timeline, files, outbox ------------------------------------------------------------------------
+
+
+def _need(value: str, message: str) -> None:
+    if not value.strip():
+        raise InvalidInput(message)
+
+
+def _require(sc: Scope, *roles: str) -> None:
+    if sc.role not in roles:
+        raise Forbidden(f"this action needs one of the roles: {', '.join(roles)}")
+
+
+def _event(
+    s: Session,
+    case: Case,
+    action: str,
+    before: State | None,
+    after: State | None,
+    note: str,
+    data: dict[str, Any],
+    now: datetime,
+) -> CaseEvent:
+    sc = scope_of(s)
+    ev = CaseEvent(
+        region_id=case.region_id,
+        case_id=case.id,
+        at=now,
+        actor_user_id=sc.user_id,
+        actor_name=sc.username,
+        action=action,
+        from_state=before,
+        to_state=after,
+        note=note,
+        data=data,
+    )
+    s.add(ev)
+    audit.record(
+        s,
+        region_id=case.region_id,
+        action=f"case.{action}",
+        object_type="case",
+        object_id=case.id,
+        actor=sc.username,
+        actor_user_id=sc.user_id,
+        at=now,
+        data={"from": before and before.value, "to": after and after.value, "note": note[:500], **data},
+    )
+    return ev
+
+
+def record_event(
+    s: Session, case: Case, action: str, note: str = "", data: dict[str, Any] | None = None
+) -> CaseEvent:
+    """A timeline entry that does not change state (reminders, deliveries, robot progress)."""
+    return _event(s, case, action, None, None, note, data or {}, utcnow())
+
+
+def _link_files(s: Session, case: Case, ev: CaseEvent, shas: Sequence[str]) -> None:
+    if not shas:
+        return
+    s.flush()
+    files = s.execute(
+        select(CaseFile).where(CaseFile.case_id == case.id, CaseFile.sha256.in_(shas))
+    ).scalars()
+    found = {f.sha256: f for f in files}
+    missing = [h for h in shas if h not in found]
+    if missing:
+        raise InvalidInput(f"files not uploaded to this case: {', '.join(h[:12] for h in missing)}")
+    for f in found.values():
+        f.event_id = f.event_id or ev.id
+    ev.data = {**ev.data, "files": list(shas)}
+
+
+def _publish(
+    s: Session, registry: Registry, case: Case, topic: str, now: datetime, extra: dict[str, Any] | None = None
+) -> None:
+    payload = {
+        "case_id": case.id,
+        "number": case.number,
+        "state": case.state,
+        "category": case.category,
+        "priority": case.priority,
+        "actor_id": case.actor_id,
+        "at": now.isoformat(),
+        **(extra or {}),
+    }
+    outbox.publish(s, registry, case.region_id, topic, payload)
+
+
+def add_file(s: Session, case_id: int, sha256: str, filename: str, content_type: str, size: int) -> CaseFile:
+    sc = scope_of(s)
+    case = get_case(s, case_id)
+    if sc.role == Role.VIEWER:
+        raise Forbidden("viewers cannot upload evidence")
+    f = CaseFile(
+        region_id=case.region_id,
+        case_id=case.id,
+        sha256=sha256,
+        filename=filename[:200],
+        content_type=content_type,
+        size=size,
+        uploaded_by=sc.user_id,
+    )
+    s.add(f)
+    s.flush()
+    audit.record(
+        s,
+        region_id=case.region_id,
+        action="case.file",
+        object_type="case",
+        object_id=case.id,
+        actor=sc.username,
+        actor_user_id=sc.user_id,
+        data={"sha256": sha256, "filename": filename},
+    )
+    return f
+
+
+def timeline(s: Session, case_id: int) -> list[CaseEvent]:
+    get_case(s, case_id)
+    stmt = select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(CaseEvent.id)
+    return list(s.execute(stmt).scalars())
+
+
+def files_of(s: Session, case_id: int) -> list[CaseFile]:
+    get_case(s, case_id)
+    return list(
+        s.execute(select(CaseFile).where(CaseFile.case_id == case_id).order_by(CaseFile.id)).scalars()
+    )
+
+
+# --- lists ------------------------------------------------------------------------------------------
+
+SORTABLE = {"created_at", "updated_at", "priority", "state", "claim_due", "resolve_due", "number", "id"}
+
+
+@dataclass(frozen=True)
+class CaseFilter:
+    state: Sequence[str] = ()
+    category: str | None = None
+    priority: str | None = None
+    actor_id: int | None = None
+    grid_cell_id: int | None = None
+    overdue: bool | None = None
+    q: str | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    sort: str = "-created_at"
+
+
+def _filters(f: CaseFilter, now: datetime) -> list[Any]:
+    where: list[Any] = []
+    if f.state:
+        where.append(Case.state.in_(f.state))
+    for col, val in (
+        (Case.category, f.category),
+        (Case.priority, f.priority),
+        (Case.actor_id, f.actor_id),
+        (Case.grid_cell_id, f.grid_cell_id),
+    ):
+        if val is not None:
+            where.append(col == val)
+    if f.q:
+        like = f"%{f.q}%"
+        where.append(Case.title.ilike(like) | Case.number.ilike(like) | Case.address.ilike(like))
+    if f.created_from:
+        where.append(Case.created_at >= f.created_from)
+    if f.created_to:
+        where.append(Case.created_at < f.created_to)
+    if f.overdue is not None:
+        where.append(overdue_clause(now) if f.overdue else ~overdue_clause(now))
+    return where
+
+
+def overdue_clause(now: datetime) -> Any:
+    claim_late = (Case.state == State.DISPATCHED) & (Case.claim_due < now)
+    resolve_late = Case.state.in_([State.CLAIMED, State.IN_PROGRESS]) & (Case.resolve_due < now)
+    return claim_late | resolve_late
+
+
+def list_cases(
+    s: Session, f: CaseFilter, page: int = 1, page_size: int = 50, now: datetime | None = None
+) -> tuple[list[Case], int]:
+    where = _filters(f, now or utcnow())
+    # count over the entity itself, never over a subquery: region scoping applies to statement entities
+    total = s.execute(select(func.count(Case.id)).where(*where)).scalar_one()
+    key = f.sort.lstrip("-")
+    if key not in SORTABLE:
+        raise InvalidInput(f"cannot sort by {key!r}; choose one of {', '.join(sorted(SORTABLE))}")
+    col = getattr(Case, key)
+    stmt = (
+        select(Case)
+        .where(*where)
+        .order_by(col.desc() if f.sort.startswith("-") else col.asc(), Case.id.desc())
+    )
+    rows = s.execute(stmt.offset((page - 1) * page_size).limit(page_size)).scalars().all()
+    return list(rows), total
+
+
+# --- SLA views and sweep ----------------------------------------------------------------------------
+
+
+def clocks(case: Case) -> tuple[Clock, Clock]:
+    claim = Clock(case.dispatched_at, case.claim_due, case.claimed_at)
+    resolve = Clock(case.claimed_at, case.resolve_due, case.resolved_at)
+    return claim, resolve
+
+
+def is_open_work(case: Case) -> bool:
+    return State(case.state) in OPEN_WORK

@@ -1,0 +1,246 @@
+"""The ``gongzhi`` command: serve, worker, demo, db, regions, users, tokens, audit, backup and restore."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from gongzhi import backup as backup_mod
+from gongzhi import migrate
+from gongzhi.core import audit
+from gongzhi.core import service as core
+from gongzhi.core.models import Region
+from gongzhi.db import Scope, make_engine, make_session_factory, unit_of_work
+from gongzhi.errors import DomainError
+from gongzhi.registry import load_modules
+from gongzhi.settings import get_settings
+
+app = typer.Typer(help="gongzhi 共治 — closed-loop digital governance", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema")
+region_app = typer.Typer(help="Regions and pairings")
+user_app = typer.Typer(help="Users and roles")
+token_app = typer.Typer(help="API tokens")
+audit_app = typer.Typer(help="Audit trail")
+app.add_typer(db_app, name="db")
+app.add_typer(region_app, name="region")
+app.add_typer(user_app, name="user")
+app.add_typer(token_app, name="token")
+app.add_typer(audit_app, name="audit")
+out = Console()
+err = Console(stderr=True)
+
+
+def _factory() -> sessionmaker[Session]:
+    return make_session_factory(make_engine(get_settings().database_url))
+
+
+def _fail(message: str) -> None:
+    err.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(1)
+
+
+def _region_id(s: Session, code: str) -> int:
+    try:
+        return core.get_region(s, code).id
+    except DomainError as exc:
+        _fail(exc.detail)
+        raise
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every migration to the configured database."""
+    migrate.upgrade(get_settings().database_url)
+    out.print("database is at the newest schema")
+
+
+@db_app.command("check")
+def db_check() -> None:
+    """Fail when the models and the migrations disagree."""
+    diffs = migrate.check_in_sync(get_settings().database_url)
+    if diffs:
+        for d in diffs:
+            err.print(str(d))
+        _fail("models and migrations are out of sync: run alembic revision --autogenerate")
+    out.print("migrations are in sync with the models")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="bind address")] = None,
+    port: Annotated[int | None, typer.Option(help="port")] = None,
+    worker: Annotated[bool, typer.Option(help="run the background worker in this process")] = True,
+) -> None:
+    """Serve the API and console (the embedded default also runs the worker)."""
+    import os
+
+    import uvicorn
+
+    from gongzhi.app import create_app
+
+    settings = get_settings()
+    migrate.upgrade(settings.database_url)
+    os.environ.setdefault("GONGZHI_EMBEDDED_WORKER", "true" if worker else "false")
+    settings.embedded_worker = worker
+    uvicorn.run(
+        create_app(settings), host=host or settings.host, port=port or settings.port, log_level="info"
+    )
+
+
+@app.command("worker")
+def run_worker() -> None:
+    """Run outbox delivery and the SLA sweep as a separate process (production)."""
+    from gongzhi import worker as worker_mod
+
+    settings = get_settings()
+    stop = threading.Event()
+    out.print("worker running; Ctrl-C stops it")
+    try:
+        worker_mod.run(_factory(), load_modules(), stop, settings.worker_interval_s)
+    except KeyboardInterrupt:
+        stop.set()
+
+
+@app.command()
+def demo(
+    serve_after: Annotated[bool, typer.Option("--serve/--no-serve", help="serve after loading")] = True,
+    cases: Annotated[int, typer.Option(help="cases per region")] = 120,
+) -> None:
+    """Create the demo database (three paired regions) if it is empty, then serve it."""
+    from gongzhi import demo as demo_mod
+
+    settings = get_settings()
+    migrate.upgrade(settings.database_url)
+    factory = _factory()
+    with unit_of_work(factory, Scope.for_system()) as s:
+        empty = s.execute(select(Region.id)).first() is None
+    if empty:
+        with Progress(console=out) as bar, unit_of_work(factory, Scope.for_system()) as s:
+            task = bar.add_task("loading demo cases", total=cases * len(demo_mod.REGIONS))
+            counts = demo_mod.load(s, load_modules(), cases, progress=lambda n: bar.advance(task, n))
+        out.print(f"demo loaded: {counts}")
+    with unit_of_work(factory, Scope.for_system()) as s:
+        _print_logins(demo_mod.logins(s), demo_mod.PASSWORD)
+    out.print(f"\n[bold]gongzhi 共治[/bold] at http://{settings.host}:{settings.port}/  (API docs: /docs)")
+    if serve_after:
+        serve(None, None, True)
+
+
+def _print_logins(rows: list[tuple[str, str, str]], password: str) -> None:
+    table = Table(title=f"demo logins (password: {password})")
+    for col in ("username", "role", "region"):
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*row)
+    out.print(table)
+
+
+@region_app.command("list")
+def region_list() -> None:
+    with unit_of_work(_factory(), Scope.for_system()) as s:
+        for r in core.visible_regions(s):
+            out.print(f"{r.id}\t{r.code}\t{r.name}\tpaired with {sorted(core.paired_region_ids(s, r.id))}")
+
+
+@region_app.command("create")
+def region_create(code: str, name: str, prefix: str, name_en: str = "", admin_code: str = "") -> None:
+    with unit_of_work(_factory(), Scope.for_system()) as s:
+        r = core.create_region(s, code, name, prefix, name_en=name_en, admin_code=admin_code)
+        out.print(f"region {r.code} created with id {r.id}")
+
+
+@region_app.command("pair")
+def region_pair(a: str, b: str, note: str = "") -> None:
+    with unit_of_work(_factory(), Scope.for_system()) as s:
+        p = core.pair_regions(s, _region_id(s, a), _region_id(s, b), note)
+        out.print(f"pairing {p.id} active")
+
+
+@user_app.command("create")
+def user_create(
+    region: str,
+    username: str,
+    display_name: str,
+    role: str,
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True)],
+) -> None:
+    with unit_of_work(_factory(), Scope.for_system()) as s:
+        rid = _region_id(s, region)
+        u = core.create_user(s, username, display_name, password, role, region_id=rid)
+        out.print(f"user {u.username} ({role}) created in {region}")
+
+
+@token_app.command("create")
+def token_create(region: str, username: str, name: str, role: str) -> None:
+    """Create an API token for a user in a region; it is printed once."""
+    from gongzhi.core.models import User
+
+    with unit_of_work(_factory(), Scope.for_system()) as s:
+        rid = _region_id(s, region)
+        user = s.execute(select(User).where(User.username == username)).scalar_one_or_none()
+        if user is None:
+            _fail(f"no user {username!r}")
+        assert user is not None
+        s.info["scope"] = core.scope_for(s, user, rid)
+        _, full = core.create_token(s, name, role)
+    out.print(full)
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: int) -> None:
+    with unit_of_work(_factory(), Scope.for_system()) as s:
+        core.revoke_token(s, token_id)
+    out.print(f"token {token_id} revoked")
+
+
+@audit_app.command("verify")
+def audit_verify(region: Annotated[str | None, typer.Option(help="only this region")] = None) -> None:
+    """Re-derive every hash chain and report edited, deleted or reordered entries."""
+    with unit_of_work(_factory(), Scope.for_system()) as s:
+        rid = _region_id(s, region) if region else None
+        links, problems = audit.verify(s, rid)
+    for p in problems:
+        err.print(f"[red]region {p.region_id} link {p.seq}:[/red] {p.problem}")
+    if problems:
+        _fail(f"{len(problems)} problem(s) in {links} audit links")
+    out.print(f"audit chain intact: {links} links verified")
+
+
+@app.command()
+def backup(target: Path) -> None:
+    """Write a consistent backup (database and evidence files) to TARGET (.tar.gz)."""
+    settings = get_settings()
+    backup_mod.backup(settings.database_url, settings.files_dir, target)
+    out.print(f"backup written to {target}")
+
+
+@app.command()
+def restore(
+    source: Path, yes: Annotated[bool, typer.Option("--yes", help="overwrite without asking")] = False
+) -> None:
+    """Replace the database and evidence files with the backup in SOURCE."""
+    settings = get_settings()
+    if not yes and not typer.confirm(f"replace {settings.database_url} with {source}?"):
+        raise typer.Exit(1)
+    try:
+        backup_mod.restore(settings.database_url, settings.files_dir, source)
+    except backup_mod.BackupError as exc:
+        _fail(str(exc))
+    out.print("restored")
+
+
+def main() -> None:
+    try:
+        app()
+    except DomainError as exc:
+        err.print(f"[red]error:[/red] {exc.detail}")
+        sys.exit(1)

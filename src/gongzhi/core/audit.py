@@ -1,0 +1,145 @@
+"""Append-only, hash-chained audit trail per region.
+
+Services call :func:`record`; the entries are chained and written once, just before the transaction
+commits (``before_commit``), while the region's chain head is locked. The head lock is therefore held
+only for the last instant of a transaction, and the chain can never fork.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
+
+from gongzhi.core.models import AuditEntry, AuditHead
+from gongzhi.db import utcnow
+
+GENESIS = "0" * 64
+_PENDING = "audit_pending"
+
+
+@dataclass(frozen=True)
+class PendingEntry:
+    region_id: int
+    at: datetime
+    actor_user_id: int | None
+    actor: str
+    action: str
+    object_type: str
+    object_id: str
+    data: dict[str, Any]
+
+
+def record(
+    session: Session,
+    *,
+    region_id: int,
+    action: str,
+    object_type: str,
+    object_id: str | int,
+    actor: str,
+    actor_user_id: int | None = None,
+    data: dict[str, Any] | None = None,
+    at: datetime | None = None,
+) -> None:
+    entry = PendingEntry(
+        region_id, at or utcnow(), actor_user_id, actor, action, object_type, str(object_id), data or {}
+    )
+    session.info.setdefault(_PENDING, []).append(entry)
+
+
+def link_hash(prev_hash: str, seq: int, e: PendingEntry | AuditEntry) -> str:
+    body = {
+        "region_id": e.region_id,
+        "seq": seq,
+        "at": e.at.isoformat(timespec="microseconds"),
+        "actor_user_id": e.actor_user_id,
+        "actor": e.actor,
+        "action": e.action,
+        "object_type": e.object_type,
+        "object_id": e.object_id,
+        "data": e.data,
+        "prev": prev_hash,
+    }
+    canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _lock_head(session: Session, region_id: int) -> AuditHead:
+    stmt = select(AuditHead).where(AuditHead.region_id == region_id).with_for_update()
+    head = session.execute(stmt, execution_options={"unscoped": True}).scalar_one_or_none()
+    if head is None:
+        head = AuditHead(region_id=region_id, seq=0, hash=GENESIS)
+        session.add(head)
+        session.flush()
+    return head
+
+
+def seal(session: Session) -> None:
+    pending: list[PendingEntry] = session.info.pop(_PENDING, [])
+    for region_id in sorted({e.region_id for e in pending}):
+        head = _lock_head(session, region_id)
+        for e in (p for p in pending if p.region_id == region_id):
+            seq = head.seq + 1
+            digest = link_hash(head.hash, seq, e)
+            session.add(AuditEntry(seq=seq, prev_hash=head.hash, hash=digest, **e.__dict__))
+            head.seq, head.hash = seq, digest
+    if pending:
+        session.flush()
+
+
+@event.listens_for(Session, "before_commit")
+def _seal_before_commit(session: Session) -> None:
+    if session.info.get(_PENDING):
+        seal(session)
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_pending(session: Session) -> None:
+    session.info.pop(_PENDING, None)
+
+
+@dataclass(frozen=True)
+class ChainProblem:
+    region_id: int
+    seq: int
+    problem: str
+
+
+def verify(session: Session, region_id: int | None = None) -> tuple[int, list[ChainProblem]]:
+    """Re-derive every chain and report edited, deleted or reordered links; returns (links, problems)."""
+    heads = session.execute(select(AuditHead), execution_options={"unscoped": True}).scalars().all()
+    checked, problems = 0, []
+    for head in heads:
+        if region_id is not None and head.region_id != region_id:
+            continue
+        n, found = _verify_region(session, head)
+        checked += n
+        problems.extend(found)
+    return checked, problems
+
+
+def _verify_region(session: Session, head: AuditHead) -> tuple[int, list[ChainProblem]]:
+    stmt = select(AuditEntry).where(AuditEntry.region_id == head.region_id).order_by(AuditEntry.seq)
+    entries = session.execute(stmt, execution_options={"unscoped": True}).scalars().all()
+    problems, prev, expected = [], GENESIS, 1
+    for e in entries:
+        if e.seq != expected:
+            problems.append(
+                ChainProblem(head.region_id, expected, f"link {expected} missing (next is {e.seq})")
+            )
+        if e.prev_hash != prev:
+            problems.append(
+                ChainProblem(head.region_id, e.seq, "previous-hash mismatch (reordered or removed)")
+            )
+        if link_hash(e.prev_hash, e.seq, e) != e.hash:
+            problems.append(ChainProblem(head.region_id, e.seq, "content does not match its hash (edited)"))
+        prev, expected = e.hash, e.seq + 1
+    if (head.seq, head.hash) != (expected - 1, prev):
+        problems.append(ChainProblem(head.region_id, head.seq, "chain ends before its head (tail deleted)"))
+    return len(entries), problems

@@ -1,0 +1,97 @@
+"""FastAPI dependencies: the request's scoped session (which owns the transaction) and who is acting."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session, sessionmaker
+
+from gongzhi.core import service
+from gongzhi.core.models import User
+from gongzhi.core.security import SessionSigner
+from gongzhi.db import Scope, unit_of_work
+from gongzhi.errors import Forbidden, InvalidInput, Unauthenticated
+from gongzhi.kit.filestore import FileStore
+from gongzhi.registry import Registry
+from gongzhi.settings import Settings
+
+COOKIE = "gz_session"
+CSRF_HEADER = "x-csrf-token"
+REGION_HEADER = "x-gongzhi-region"
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    factory: sessionmaker[Session]
+    registry: Registry
+    signer: SessionSigner
+    store: FileStore
+
+
+def app_state(request: Request) -> AppState:
+    state: AppState = request.app.state.gongzhi
+    return state
+
+
+StateDep = Annotated[AppState, Depends(app_state)]
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _requested_region(request: Request, cookie_region: int | None) -> int | None:
+    raw = request.headers.get(REGION_HEADER)
+    if raw is None:
+        return cookie_region
+    if not raw.isdigit():
+        raise InvalidInput(f"{REGION_HEADER} must be a region id")
+    return int(raw)
+
+
+def _scope_from_request(request: Request, st: AppState, s: Session) -> Scope:
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        return service.scope_for_token(s, auth[7:].strip())
+    raw = request.cookies.get(COOKIE)
+    data = st.signer.loads(raw, st.settings.session_max_age_s) if raw else None
+    if not data:
+        raise Unauthenticated("log in or send an API token")
+    if request.method not in SAFE_METHODS and request.headers.get(CSRF_HEADER) != st.signer.csrf_for(
+        data["sid"]
+    ):
+        raise Forbidden("missing or wrong CSRF token (send the X-CSRF-Token header)")
+    user = s.get(User, int(data["uid"]))
+    if user is None or not user.is_active:
+        raise Unauthenticated("session ended; log in again")
+    return service.scope_for(s, user, _requested_region(request, data.get("region")))
+
+
+def scoped_session(request: Request, st: StateDep) -> Iterator[Session]:
+    """Opens the request's unit of work; commits when the endpoint returns, before the response is sent."""
+    with unit_of_work(st.factory, Scope.for_system()) as s:
+        s.info["scope"] = _scope_from_request(request, st, s)
+        request.state.scope = s.info["scope"]
+        yield s
+
+
+def public_session(st: StateDep) -> Iterator[Session]:
+    with unit_of_work(st.factory, Scope.for_system()) as s:
+        yield s
+
+
+SessionDep = Annotated[Session, Depends(scoped_session, scope="function")]
+PublicSessionDep = Annotated[Session, Depends(public_session, scope="function")]
+
+
+def current_scope(s: SessionDep) -> Scope:
+    scope: Scope = s.info["scope"]
+    return scope
+
+
+CurrentScope = Annotated[Scope, Depends(current_scope)]

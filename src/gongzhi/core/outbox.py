@@ -1,0 +1,144 @@
+"""Transactional outbox: events are written with the change that caused them, delivered at least once.
+
+Each event gets one delivery row per subscriber in the same transaction, so a crash between commit and
+delivery loses nothing: the worker picks up whatever is pending. Module subscribers run inside the
+delivery's own transaction, so their effect and the "delivered" mark commit together. Webhooks are
+signed per the Standard Webhooks scheme and carry the delivery id, so receivers can drop repeats.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gongzhi.core.models import DeliveryStatus, OutboxDelivery, OutboxEvent, Webhook
+from gongzhi.db import Scope, SessionFactory, unit_of_work, utcnow
+from gongzhi.registry import Registry
+
+log = logging.getLogger(__name__)
+MAX_ATTEMPTS = 12
+UNSCOPED = {"unscoped": True}
+
+
+def publish(
+    session: Session, registry: Registry, region_id: int, topic: str, payload: dict[str, Any]
+) -> None:
+    ev = OutboxEvent(region_id=region_id, topic=topic, payload=payload)
+    session.add(ev)
+    session.flush()
+    for name in registry.subscribers_for(topic):
+        session.add(OutboxDelivery(region_id=region_id, event_id=ev.id, subscriber=name))
+    hooks = session.execute(
+        select(Webhook).where(Webhook.region_id == region_id, Webhook.active), execution_options=UNSCOPED
+    ).scalars()
+    for hook in hooks:
+        if any(topic.startswith(t) for t in hook.topics):
+            session.add(OutboxDelivery(region_id=region_id, event_id=ev.id, subscriber=f"webhook:{hook.id}"))
+
+
+def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
+    mac = hmac.new(secret.encode(), f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(mac).decode()
+
+
+def backoff(attempts: int) -> timedelta:
+    return timedelta(seconds=min(2**attempts, 3600))
+
+
+@dataclass
+class DeliveryReport:
+    delivered: int = 0
+    failed: int = 0
+
+
+def deliver_due(
+    factory: SessionFactory, registry: Registry, *, now: datetime | None = None, limit: int = 100
+) -> DeliveryReport:
+    """Deliver every due delivery once; each in its own transaction so one failure stops nothing else."""
+    report = DeliveryReport()
+    for delivery_id in _due_ids(factory, now or utcnow(), limit):
+        ok = _deliver_one(factory, registry, delivery_id)
+        report.delivered += ok
+        report.failed += not ok
+    return report
+
+
+def _due_ids(factory: SessionFactory, now: datetime, limit: int) -> list[int]:
+    with unit_of_work(factory, Scope.for_system()) as s:
+        stmt = (
+            select(OutboxDelivery.id)
+            .where(OutboxDelivery.status == DeliveryStatus.PENDING, OutboxDelivery.next_attempt_at <= now)
+            .order_by(OutboxDelivery.id)
+            .limit(limit)
+        )
+        return list(s.execute(stmt).scalars())
+
+
+def _deliver_one(factory: SessionFactory, registry: Registry, delivery_id: int) -> bool:
+    try:
+        with unit_of_work(factory, Scope.for_system()) as s:
+            d = _claim(s, delivery_id)
+            if d is None:
+                return True
+            ev = s.get_one(OutboxEvent, d.event_id)
+            _dispatch(s, registry, d, ev)
+            d.status, d.delivered_at, d.attempts = DeliveryStatus.DELIVERED, utcnow(), d.attempts + 1
+        return True
+    except Exception as exc:  # noqa: BLE001 - any subscriber failure is retried later, never lost
+        log.warning("delivery %s failed: %s", delivery_id, exc)
+        _record_failure(factory, delivery_id, exc)
+        return False
+
+
+def _claim(s: Session, delivery_id: int) -> OutboxDelivery | None:
+    stmt = (
+        select(OutboxDelivery)
+        .where(OutboxDelivery.id == delivery_id, OutboxDelivery.status == DeliveryStatus.PENDING)
+        .with_for_update(skip_locked=True)
+    )
+    return s.execute(stmt).scalar_one_or_none()
+
+
+def _dispatch(s: Session, registry: Registry, d: OutboxDelivery, ev: OutboxEvent) -> None:
+    if d.subscriber.startswith("webhook:"):
+        hook = s.get_one(Webhook, int(d.subscriber.split(":", 1)[1]))
+        post_webhook(hook, d, ev)
+        return
+    entry = registry.subscribers.get(d.subscriber)
+    if entry is None:
+        raise LookupError(f"no subscriber named {d.subscriber!r} is registered")
+    entry[1](s, ev)
+
+
+def post_webhook(hook: Webhook, d: OutboxDelivery, ev: OutboxEvent, timeout: float = 5.0) -> None:
+    body = json.dumps(
+        {"type": ev.topic, "timestamp": ev.created_at.isoformat(), "data": ev.payload}, ensure_ascii=False
+    ).encode()
+    msg_id, ts = f"evt_{ev.id}_{d.id}", int(utcnow().timestamp())
+    headers = {
+        "content-type": "application/json",
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(ts),
+        "webhook-signature": sign(hook.secret, msg_id, ts, body),
+    }
+    httpx.post(hook.url, content=body, headers=headers, timeout=timeout).raise_for_status()
+
+
+def _record_failure(factory: SessionFactory, delivery_id: int, exc: Exception) -> None:
+    with unit_of_work(factory, Scope.for_system()) as s:
+        d = s.get_one(OutboxDelivery, delivery_id)
+        d.attempts += 1
+        d.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+        d.next_attempt_at = utcnow() + backoff(d.attempts)
+        if d.attempts >= MAX_ATTEMPTS:
+            d.status = DeliveryStatus.DEAD

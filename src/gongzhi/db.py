@@ -1,0 +1,185 @@
+"""Engine, sessions, the unit of work and the one place where region scoping happens.
+
+Every row a region owns derives from :class:`RegionOwned`. A session carries a :class:`Scope` in
+``session.info["scope"]``; the ``do_orm_execute`` hook adds the scope's criteria to every ORM
+select, update and delete, so no query can forget it. A session without a scope refuses to query.
+Internal plumbing that must cross regions (the audit chain, the outbox) says so explicitly with
+``execution_options(unscoped=True)``. The criteria attach to the entities a statement selects, updates or
+deletes; a subquery is not a statement entity, so counts are written as ``select(func.count(X.id))``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import JSON, DateTime, Dialect, Engine, ForeignKey, create_engine, event
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    ORMExecuteState,
+    Session,
+    mapped_column,
+    sessionmaker,
+    with_loader_criteria,
+)
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.types import TypeDecorator
+
+from gongzhi.errors import ScopeMissing
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores UTC, returns aware UTC datetimes on every backend (SQLite keeps no zone)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; gongzhi stores aware datetimes only")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime,
+        dict[str, Any]: JSONType,
+        list[Any]: JSONType,
+    }
+
+
+class RegionOwned:
+    """Mixin for every row a region owns."""
+
+    region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"), index=True)
+
+    @classmethod
+    def scope_criterion(cls, region_id: int) -> ColumnElement[bool]:
+        return cls.region_id == region_id
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Who is acting and in which region; ``system`` scopes see every region (CLI, worker)."""
+
+    region_id: int | None
+    user_id: int | None = None
+    role: str | None = None
+    system: bool = False
+    token_id: int | None = None
+    username: str = "system"
+
+    @classmethod
+    def for_system(cls) -> Scope:
+        return cls(region_id=None, system=True)
+
+
+def scope_of(session: Session) -> Scope:
+    scope = session.info.get("scope")
+    if not isinstance(scope, Scope):
+        raise ScopeMissing("session has no scope; open it with unit_of_work(..., scope=...)")
+    return scope
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _apply_region_scope(state: ORMExecuteState) -> None:
+    if state.is_column_load or state.is_relationship_load:
+        return
+    if not (state.is_select or state.is_update or state.is_delete):
+        return
+    if state.execution_options.get("unscoped"):
+        return
+    scope = scope_of(state.session)
+    if scope.system:
+        return
+    rid = scope.region_id
+    assert rid is not None
+    options = [
+        with_loader_criteria(m.class_, m.class_.scope_criterion(rid), include_aliases=True)
+        for m in state.all_mappers
+        if issubclass(m.class_, RegionOwned)
+    ]
+    if options:
+        state.statement = state.statement.options(*options)
+
+
+def normalise_url(url: str) -> URL:
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    parsed = normalise_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(parsed, **kwargs)
+    if "poolclass" not in kwargs:
+        kwargs.setdefault("pool_size", 20)
+        kwargs.setdefault("max_overflow", 20)
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(parsed, **kwargs)
+
+
+def _sqlite_engine(url: URL, **kwargs: Any) -> Engine:
+    if url.database and url.database != ":memory:":
+        from pathlib import Path
+
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
+    engine = create_engine(url, **kwargs)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        # Writers must take the lock up front: a deferred transaction that upgrades later fails at once
+        # with SQLITE_BUSY under WAL instead of waiting.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+SessionFactory = Callable[[], Session]
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def unit_of_work(factory: SessionFactory, scope: Scope) -> Iterator[Session]:
+    """The one transaction helper: commit on success, roll back on any error. Services only flush."""
+    with factory() as session:
+        session.info["scope"] = scope
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
