@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from gongzhi.cases import service as cases
 from gongzhi.cases.models import Alert, Case
@@ -183,7 +184,7 @@ def convert(
 def list_alerts(
     s: Session, status: list[str], kind: str | None, severity: str | None, page: int, page_size: int
 ) -> tuple[list[Alert], int]:
-    where = []
+    where: list[ColumnElement[bool]] = []
     if status:
         where.append(Alert.status.in_(status))
     if kind:
