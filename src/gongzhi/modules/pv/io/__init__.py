@@ -1,0 +1,1 @@
+"""Readers and writers of outside PV formats (flight plans, thermal frames)."""
