@@ -190,6 +190,7 @@ def files(case_id: int, s: SessionDep) -> list[CaseFileRead]:
 async def upload(
     case_id: int, s: SessionDep, st: StateDep, file: Annotated[UploadFile, File()]
 ) -> CaseFileRead:
+    cases.get_case(s, case_id)  # refuse before reading anything for a case the caller cannot see
     data = await file.read(st.settings.max_upload_bytes + 1)
     stored = st.store.put(data, file.content_type or "application/octet-stream", file.filename)
     f = cases.add_file(

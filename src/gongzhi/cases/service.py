@@ -303,13 +303,15 @@ def _verify(c: Ctx) -> Outcome:
 
 
 def _close(c: Ctx) -> Outcome:
-    c.case.closed_at = c.now
+    c.case.closed_at, c.case.rating = c.now, None
     return State.CLOSED, {}
 
 
 def _follow_up(c: Ctx) -> Outcome:
     if c.data.satisfied is None or c.data.rating is None:
         raise InvalidInput("a follow-up (回访) needs rating 1–5 and satisfied true/false")
+    if c.case.rating is not None:
+        raise IllegalTransition("this closure has been rated already")
     c.case.rating = c.data.rating
     after = follow_up_outcome(c.data.satisfied)
     if after == State.REOPENED:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gongzhi.core import service
 from gongzhi.core.models import User
-from gongzhi.core.security import SessionSigner
+from gongzhi.core.security import SessionSigner, tokens_equal
 from gongzhi.db import Scope, unit_of_work
 from gongzhi.errors import Forbidden, InvalidInput, Unauthenticated
 from gongzhi.kit.filestore import FileStore
@@ -62,9 +62,8 @@ def _scope_from_request(request: Request, st: AppState, s: Session) -> Scope:
     data = st.signer.loads(raw, st.settings.session_max_age_s) if raw else None
     if not data:
         raise Unauthenticated("log in or send an API token")
-    if request.method not in SAFE_METHODS and request.headers.get(CSRF_HEADER) != st.signer.csrf_for(
-        data["sid"]
-    ):
+    sent = request.headers.get(CSRF_HEADER, "")
+    if request.method not in SAFE_METHODS and not tokens_equal(sent, st.signer.csrf_for(data["sid"])):
         raise Forbidden("missing or wrong CSRF token (send the X-CSRF-Token header)")
     user = s.get(User, int(data["uid"]))
     if user is None or not user.is_active:

@@ -128,13 +128,18 @@ def scope_for_token(s: Session, full: str) -> Scope:
     if tok.revoked_at is not None or (tok.expires_at is not None and tok.expires_at <= now):
         raise Unauthenticated("API token revoked or expired")
     user = s.get_one(User, tok.user_id)
-    if not user.is_active:
-        raise Unauthenticated("the token's user is deactivated")
+    member = s.execute(
+        select(Membership).where(Membership.user_id == user.id, Membership.region_id == tok.region_id),
+        execution_options=UNSCOPED,
+    ).scalar_one_or_none()
+    if not user.is_active or member is None:
+        raise Unauthenticated("the token's user is deactivated or no longer has a role in this region")
     if tok.last_used_at is None or now - tok.last_used_at > timedelta(minutes=5):
         tok.last_used_at = now
-    return Scope(
-        region_id=tok.region_id, user_id=user.id, role=tok.role, token_id=tok.id, username=user.username
-    )
+    role = min(
+        Role(tok.role), Role(member.role), key=ROLE_RANK.__getitem__
+    )  # never above the user's role now
+    return Scope(region_id=tok.region_id, user_id=user.id, role=role, token_id=tok.id, username=user.username)
 
 
 def create_token(
