@@ -238,7 +238,13 @@ def restore(
     out.print("restored")
 
 
+def _mount_modules() -> None:
+    for name, sub_app in load_modules().cli_apps.items():
+        app.add_typer(sub_app, name=name)
+
+
 def main() -> None:
+    _mount_modules()
     try:
         app()
     except DomainError as exc:
