@@ -40,8 +40,8 @@ from gongzhi.cases.sla import Clock
 from gongzhi.cases.statemachine import Action
 from gongzhi.core import audit
 from gongzhi.core.deps import CurrentScope, PublicSessionDep, SessionDep, StateDep
-from gongzhi.core.models import Role
-from gongzhi.core.service import require_role
+from gongzhi.core.models import Department, GridCell, Role
+from gongzhi.core.service import require_member, require_own, require_role
 from gongzhi.db import Scope, utcnow
 from gongzhi.errors import InvalidInput, NotFound
 from gongzhi.kit.privacy import mask_name, mask_phone
@@ -190,7 +190,7 @@ def files(case_id: int, s: SessionDep) -> list[CaseFileRead]:
 async def upload(
     case_id: int, s: SessionDep, st: StateDep, file: Annotated[UploadFile, File()]
 ) -> CaseFileRead:
-    cases.get_case(s, case_id)  # refuse before reading anything for a case the caller cannot see
+    cases.check_can_attach(s, case_id)
     data = await file.read(st.settings.max_upload_bytes + 1)
     stored = st.store.put(data, file.content_type or "application/octet-stream", file.filename)
     f = cases.add_file(
@@ -352,6 +352,8 @@ def create_actor(body: ActorIn, s: SessionDep, scope: CurrentScope, st: StateDep
         raise InvalidInput(
             f"unknown adapter {body.adapter!r}; known: {', '.join(sorted(st.registry.adapters))}"
         )
+    require_own(s, Department, body.department_id, rid)
+    require_member(s, body.user_id, rid)
     actor = Actor(region_id=rid, **body.model_dump())
     s.add(actor)
     s.flush()
@@ -370,6 +372,7 @@ def create_dispatch_rule(body: DispatchRuleIn, s: SessionDep, scope: CurrentScop
     rid = _admin(scope)
     if s.execute(select(Actor.id).where(Actor.id == body.actor_id)).first() is None:
         raise NotFound(f"no actor {body.actor_id}")
+    require_own(s, GridCell, body.grid_cell_id, rid)
     rule = DispatchRule(region_id=rid, **body.model_dump())
     s.add(rule)
     s.flush()

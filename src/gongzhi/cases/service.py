@@ -499,11 +499,17 @@ def _publish(
     outbox.publish(s, registry, case.region_id, topic, payload)
 
 
+def check_can_attach(s: Session, case_id: int) -> Case:
+    """Refuse before any bytes are read: the case must be visible and the caller allowed to add evidence."""
+    case = get_case(s, case_id)
+    if scope_of(s).role == Role.VIEWER:
+        raise Forbidden("viewers cannot upload evidence")
+    return case
+
+
 def add_file(s: Session, case_id: int, sha256: str, filename: str, content_type: str, size: int) -> CaseFile:
     sc = scope_of(s)
-    case = get_case(s, case_id)
-    if sc.role == Role.VIEWER:
-        raise Forbidden("viewers cannot upload evidence")
+    case = check_can_attach(s, case_id)
     f = CaseFile(
         region_id=case.region_id,
         case_id=case.id,

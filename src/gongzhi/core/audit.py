@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import event, select
@@ -47,8 +47,10 @@ def record(
     data: dict[str, Any] | None = None,
     at: datetime | None = None,
 ) -> None:
+    # the chain hashes the instant as stored (UTC): a caller's local-zone `now` must hash the same way
+    moment = utcnow() if at is None else at.astimezone(UTC)
     entry = PendingEntry(
-        region_id, at or utcnow(), actor_user_id, actor, action, object_type, str(object_id), data or {}
+        region_id, moment, actor_user_id, actor, action, object_type, str(object_id), data or {}
     )
     session.info.setdefault(_PENDING, []).append(entry)
 

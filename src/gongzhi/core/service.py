@@ -152,7 +152,9 @@ def create_token(
     if target != sc.user_id:
         require_role(sc, Role.ADMIN)
     member = _membership(s, target, sc.region_id)
-    if Role(role) not in ROLE_RANK or ROLE_RANK[Role(role)] > ROLE_RANK[Role(member.role)]:
+    if role not in set(Role):
+        raise InvalidInput(f"unknown role {role!r}")
+    if ROLE_RANK[Role(role)] > ROLE_RANK[Role(member.role)]:
         raise Forbidden("a token cannot carry a higher role than its user has")
     full, prefix, digest = new_token()
     tok = ApiToken(
@@ -211,6 +213,9 @@ def are_paired(s: Session, a: int, b: int) -> bool:
 def create_region(s: Session, code: str, name: str, case_prefix: str, **fields: Any) -> Region:
     if s.execute(select(Region).where(Region.code == code)).scalar_one_or_none():
         raise Conflict(f"region {code!r} exists already")
+    if s.execute(select(Region.id).where(Region.case_prefix == case_prefix)).first():
+        # case numbers are unique across regions: a shared prefix would collide on the first case
+        raise Conflict(f"case prefix {case_prefix!r} is taken by another region")
     region = Region(code=code, name=name, case_prefix=case_prefix, **fields)
     s.add(region)
     s.flush()
@@ -269,6 +274,19 @@ def _membership(s: Session, user_id: int | None, region_id: int) -> Membership:
     return m
 
 
+def require_member(s: Session, user_id: int | None, region_id: int) -> None:
+    """Refuse a reference to a user who has no role in the region (404, as if there were no such user)."""
+    if user_id is not None:
+        _membership(s, user_id, region_id)
+
+
+def require_own(s: Session, model: type[Department | GridCell], obj_id: int | None, region_id: int) -> None:
+    """Refuse a reference to another region's department or grid cell (404, as if it did not exist)."""
+    stmt = select(model.id).where(model.id == obj_id, model.region_id == region_id)
+    if obj_id is not None and s.execute(stmt).first() is None:
+        raise NotFound(f"no {model.__name__} {obj_id} in this region")
+
+
 def create_user(
     s: Session,
     username: str,
@@ -288,6 +306,7 @@ def create_user(
         raise InvalidInput(f"unknown role {role!r}")
     if len(password) < 8:
         raise InvalidInput("a password needs at least 8 characters")
+    require_own(s, Department, department_id, rid)
     user = s.execute(select(User).where(User.username == username)).scalar_one_or_none()
     if user is None:
         user = User(
@@ -297,6 +316,8 @@ def create_user(
         s.flush()
     elif _has_membership(s, user.id, rid):
         raise Conflict(f"user {username!r} already has a role in this region")
+    elif not sc.system:  # a region's admin must not enrol (and so read) another region's account
+        raise Forbidden("this username belongs to another region's account; an operator links accounts")
     s.add(Membership(user_id=user.id, region_id=rid, role=role, department_id=department_id))
     _flush_or_conflict(s, "membership exists")
     _audit(s, "user.add", "user", user.id, {"username": username, "role": role}, rid)
@@ -315,6 +336,7 @@ def set_role(s: Session, user_id: int, role: str, department_id: int | None = No
     if role not in set(Role):
         raise InvalidInput(f"unknown role {role!r}")
     m = _membership(s, user_id, sc.region_id)
+    require_own(s, Department, department_id, sc.region_id)
     before = m.role
     m.role, m.department_id = role, department_id
     _audit(s, "user.role", "user", user_id, {"from": before, "to": role}, sc.region_id)
