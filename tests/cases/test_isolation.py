@@ -136,9 +136,9 @@ class RegionA:
 # --- building region A and reading it back ----------------------------------------------------------
 
 
-def jpeg() -> bytes:
+def jpeg(colour: tuple[int, int, int] = (200, 40, 40)) -> bytes:
     buf = io.BytesIO()
-    Image.new("RGB", (32, 24), (200, 40, 40)).save(buf, "JPEG")
+    Image.new("RGB", (32, 24), colour).save(buf, "JPEG")
     return buf.getvalue()
 
 
@@ -172,6 +172,7 @@ def build_region_a(client: TestClient, world: World) -> RegionA:
     post(f"/cases/{case['id']}/actions/dispatch", {"actor_id": world.roads_actor}, alice, 200)
     photo = {"file": ("before.jpg", jpeg(), "image/jpeg")}
     sha = ok(client.post(f"{API}/cases/{case['id']}/files", headers=bob, files=photo), 201)["sha256"]
+    assert ok(client.post(f"{API}/evidence", headers=bob, files=photo), 201)["sha256"] == sha
     alert = {"kind": "manhole", "severity": "high", "title": mark, "source": "cam-7", "dedup_key": mark}
     alert_id = post("/alerts", {**alert, "location": POINT}, alice)["id"]
     token = post("/tokens", {"name": mark, "role": "dispatcher"}, alice)
@@ -345,6 +346,7 @@ def write_bodies(a: RegionA, world: World) -> dict[tuple[str, str], list[Any]]:
         ("DELETE", "/webhooks/{hook_id}"): [None],
         ("POST", "/cases"): [{"title": "外人的工单", "category": "road"}],
         ("POST", "/cases/{case_id}/files"): [Upload("x.jpg", jpeg(), "image/jpeg")],
+        ("POST", "/evidence"): [Upload("own.jpg", jpeg((10, 200, 10)), "image/jpeg")],
         ("POST", "/alerts"): [{"kind": "manhole", "title": "外人", "source": "cam", "dedup_key": a.mark}],
         ("POST", "/alerts/{alert_id}/acknowledge"): [None],
         ("POST", "/alerts/{alert_id}/dismiss"): [{"reason": "不是我的"}],

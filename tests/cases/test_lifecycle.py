@@ -224,3 +224,38 @@ def _closed_case(client: TestClient, world: World) -> int:
     act(client, world.dana, cid, "verify", passed=True)
     act(client, world.alice, cid, "close")
     return cid
+
+
+def test_an_alert_cites_only_evidence_its_region_uploaded(client: TestClient, world: World) -> None:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (40, 30), (250, 120, 0)).save(buf, "PNG")
+    up = client.post(
+        "/api/v1/evidence",
+        headers=world.dana.headers,
+        files={"file": ("ir.png", buf.getvalue(), "image/png")},
+    )
+    assert up.status_code == 201, up.text
+    sha = up.json()["sha256"]
+    alert = {
+        "kind": "hot_spot",
+        "title": "组件热斑",
+        "source": "pv",
+        "dedup_key": "A-01-02",
+        "evidence": [sha],
+    }
+    assert client.post("/api/v1/alerts", json=alert, headers=world.alice.headers).status_code == 201
+    assert client.get(f"/api/v1/evidence/{sha}", headers=world.alice.headers).content == buf.getvalue()
+    assert client.get(f"/api/v1/evidence/{sha}", headers=world.charlie.headers).status_code == 404
+    foreign = {**alert, "dedup_key": "C-1"}
+    refused = client.post("/api/v1/alerts", json=foreign, headers=world.charlie.headers)
+    assert refused.status_code == 400 and "evidence" in refused.json()["detail"]
+    viewer = client.post(
+        "/api/v1/evidence",
+        headers=world.vera.headers,
+        files={"file": ("ir.png", buf.getvalue(), "image/png")},
+    )
+    assert viewer.status_code == 403

@@ -12,7 +12,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from gongzhi.cases import service as cases
 from gongzhi.cases.models import Alert, Case
 from gongzhi.cases.schemas import AlertRaise, CaseCreate
-from gongzhi.core import audit, outbox
+from gongzhi.core import audit, evidence, outbox
 from gongzhi.core.models import Role
 from gongzhi.core.service import require_role
 from gongzhi.db import scope_of, utcnow
@@ -40,6 +40,7 @@ def raise_alert(
     if not sc.system:
         require_role(sc, *WRITERS)
     now = now or utcnow()
+    evidence.require_all(s, rid, data.evidence)
     existing = _live_by_key(s, rid, data.dedup_key)
     if existing is None:
         try:

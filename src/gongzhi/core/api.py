@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import secrets
+from typing import Annotated
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, File, Request, Response, UploadFile
 from sqlalchemy import select
 
-from gongzhi.core import audit, service
+from gongzhi.core import audit, evidence, service
 from gongzhi.core.deps import COOKIE, CurrentScope, SessionDep, StateDep, client_ip
 from gongzhi.core.models import Pairing, Role, User, Webhook
 from gongzhi.core.schemas import (
@@ -15,6 +16,7 @@ from gongzhi.core.schemas import (
     AuditVerifyRead,
     DepartmentCreate,
     DepartmentRead,
+    EvidenceRead,
     GridCellIn,
     GridCellRead,
     LoginIn,
@@ -213,3 +215,18 @@ def verify_audit(s: SessionDep, scope: CurrentScope) -> AuditVerifyRead:
     return AuditVerifyRead(
         links=links, ok=not problems, problems=[AuditProblemRead(**p.__dict__) for p in problems]
     )
+
+
+@router.post("/evidence", tags=["evidence"], status_code=201)
+async def upload_evidence(s: SessionDep, st: StateDep, file: Annotated[UploadFile, File()]) -> EvidenceRead:
+    """Upload a photo, thermal frame or document that alerts and reports can cite by its SHA-256."""
+    evidence.check_can_upload(s)
+    data = await file.read(st.settings.max_upload_bytes + 1)
+    ev = evidence.store(s, st.store, data, file.content_type or "application/octet-stream", file.filename)
+    return EvidenceRead.model_validate(ev)
+
+
+@router.get("/evidence/{sha256}", tags=["evidence"])
+def download_evidence(sha256: str, s: SessionDep, st: StateDep) -> Response:
+    ev = evidence.get(s, sha256)
+    return Response(st.store.open(ev.sha256), media_type=ev.content_type)

@@ -207,3 +207,18 @@ class Counter(Base):
     region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"), primary_key=True)
     key: Mapped[str] = mapped_column(String(40), primary_key=True)
     value: Mapped[int] = mapped_column(default=0)
+
+
+class EvidenceFile(RegionOwned, Base):
+    """A file a detector or a person uploaded as evidence; the bytes live in the content-addressed store."""
+
+    __tablename__ = "evidence_files"
+    __table_args__ = (UniqueConstraint("region_id", "sha256"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    filename: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int]
+    uploaded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -158,3 +158,13 @@ class AuditVerifyRead(BaseModel):
     links: int
     ok: bool
     problems: list[AuditProblemRead]
+
+
+class EvidenceRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    sha256: str
+    filename: str
+    content_type: str
+    size: int
+    uploaded_at: datetime
