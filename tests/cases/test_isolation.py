@@ -66,6 +66,7 @@ OUTSIDER_CREATES: dict[tuple[str, str], int] = {
     ("PUT", "/grid-cells"): 200,
     ("POST", "/webhooks"): 201,
     ("POST", "/cases"): 201,
+    ("POST", "/evidence"): 201,
     ("POST", "/alerts"): 201,  # 200 would mean it bumped region A's alert with the same dedup key
     ("PUT", "/sla-policies"): 200,
     ("PUT", "/calendar-overrides"): 200,

@@ -163,6 +163,7 @@ class AuditVerifyRead(BaseModel):
 class EvidenceRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
+    region_id: int
     sha256: str
     filename: str
     content_type: str
