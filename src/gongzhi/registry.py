@@ -14,9 +14,27 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from gongzhi.core.models import OutboxEvent
+    from gongzhi.db import SessionFactory
 
 
 Subscriber = Callable[["Session", "OutboxEvent"], None]
+"""Runs inside the delivery's transaction: its writes and the "delivered" mark commit together."""
+
+Call = Callable[[], str]
+"""Work an ``External`` subscriber does outside any transaction; returns a line for the record."""
+
+
+@dataclass(frozen=True)
+class External:
+    """A subscriber that talks to the outside world (HTTP, MQTT): ``prepare`` reads what it needs in one
+    transaction and returns the call, which runs outside any transaction (so no lock is held across the
+    network); ``finish`` records the call's result in a second transaction."""
+
+    prepare: Callable[[Session, OutboxEvent], Call | None]
+    finish: Callable[[Session, OutboxEvent, str], None] | None = None
+
+
+Job = Callable[["SessionFactory"], None]
 
 
 class DispatchAdapter(Protocol):
@@ -31,10 +49,11 @@ class DispatchAdapter(Protocol):
 class Registry:
     routers: list[APIRouter] = field(default_factory=list)
     cli_apps: dict[str, typer.Typer] = field(default_factory=dict)
-    subscribers: dict[str, tuple[str, Subscriber]] = field(default_factory=dict)
+    subscribers: dict[str, tuple[str, Subscriber | External]] = field(default_factory=dict)
     adapters: dict[str, DispatchAdapter] = field(default_factory=dict)
+    jobs: dict[str, tuple[float, Job]] = field(default_factory=dict)
 
-    def subscribe(self, name: str, topic_prefix: str, handler: Subscriber) -> None:
+    def subscribe(self, name: str, topic_prefix: str, handler: Subscriber | External) -> None:
         self.subscribers[name] = (topic_prefix, handler)
 
     def subscribers_for(self, topic: str) -> list[str]:
@@ -42,6 +61,10 @@ class Registry:
 
     def add_adapter(self, adapter: DispatchAdapter) -> None:
         self.adapters[adapter.name] = adapter
+
+    def add_job(self, name: str, every_s: float, job: Job) -> None:
+        """A periodic job the worker runs every ``every_s`` seconds in its own units of work."""
+        self.jobs[name] = (every_s, job)
 
 
 registry = Registry()

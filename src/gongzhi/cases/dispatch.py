@@ -19,7 +19,7 @@ from gongzhi.cases.models import Actor
 from gongzhi.core.models import OutboxEvent
 from gongzhi.core.outbox import sign
 from gongzhi.db import utcnow
-from gongzhi.registry import Registry
+from gongzhi.registry import Call, External, Registry
 
 
 class InternalAdapter:
@@ -48,27 +48,41 @@ class WebhookAdapter:
         return f"HTTP {resp.status_code}"
 
 
-def deliver_dispatch(registry: Registry, s: Session, ev: OutboxEvent) -> None:
-    actor_id = ev.payload.get("actor_id")
-    actor = s.execute(select(Actor).where(Actor.id == actor_id)).scalar_one_or_none()
+def prepare_dispatch(registry: Registry, s: Session, ev: OutboxEvent) -> Call | None:
+    actor = s.execute(select(Actor).where(Actor.id == ev.payload.get("actor_id"))).scalar_one_or_none()
     if actor is None or actor.adapter == "internal":
-        return
+        return None
     adapter = registry.adapters.get(actor.adapter)
     if adapter is None:
         raise LookupError(f"actor {actor.id} uses unknown adapter {actor.adapter!r}")
     case = cases.get_case(s, int(ev.payload["case_id"]))
     if case.actor_id != actor.id or case.state != "dispatched":
-        return  # superseded by a later dispatch or already claimed: nothing to send
-    key = f"{case.number}:{ev.id}"
-    result = adapter.deliver(
-        key,
-        {**ev.payload, "title": case.title, "location": case.location, "idempotency_key": key},
-        actor.config,
-    )
-    cases.record_event(s, case, "delivered", note=result, data={"adapter": adapter.name, "key": key})
+        return None  # superseded by a later dispatch or already claimed: nothing to send
+    key = idempotency_key(case.number, ev.id)
+    order = {**ev.payload, "title": case.title, "location": case.location, "idempotency_key": key}
+    config = dict(actor.config)
+    return lambda: adapter.deliver(key, order, config)
+
+
+def finish_dispatch(registry: Registry, s: Session, ev: OutboxEvent, result: str) -> None:
+    case = cases.get_case(s, int(ev.payload["case_id"]))
+    actor = s.execute(select(Actor).where(Actor.id == ev.payload.get("actor_id"))).scalar_one()
+    key = idempotency_key(case.number, ev.id)
+    cases.record_event(s, case, "delivered", note=result, data={"adapter": actor.adapter, "key": key})
+
+
+def idempotency_key(number: str, event_id: int) -> str:
+    return f"{number}:{event_id}"
 
 
 def register(registry: Registry) -> None:
     registry.add_adapter(InternalAdapter())
     registry.add_adapter(WebhookAdapter())
-    registry.subscribe("dispatch", "case.dispatch", lambda s, ev: deliver_dispatch(registry, s, ev))
+    registry.subscribe(
+        "dispatch",
+        "case.dispatch",
+        External(
+            prepare=lambda s, ev: prepare_dispatch(registry, s, ev),
+            finish=lambda s, ev, result: finish_dispatch(registry, s, ev, result),
+        ),
+    )

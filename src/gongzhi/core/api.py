@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Request, Response, UploadFile
 from sqlalchemy import select
 
-from gongzhi.core import audit, evidence, service
+from gongzhi.core import audit, evidence, outbox, service
 from gongzhi.core.deps import COOKIE, CurrentScope, SessionDep, StateDep, client_ip
 from gongzhi.core.models import Pairing, Role, User, Webhook
 from gongzhi.core.schemas import (
@@ -181,7 +181,7 @@ def create_webhook(body: WebhookCreate, s: SessionDep, scope: CurrentScope) -> W
     service.require_role(scope, Role.ADMIN)
     assert scope.region_id is not None
     hook = Webhook(
-        region_id=scope.region_id, url=str(body.url), secret=secrets.token_urlsafe(24), topics=body.topics
+        region_id=scope.region_id, url=str(body.url), secret=outbox.new_secret(), topics=body.topics
     )
     s.add(hook)
     s.flush()

@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import json
 import logging
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,10 +24,12 @@ from sqlalchemy.orm import Session
 
 from gongzhi.core.models import DeliveryStatus, OutboxDelivery, OutboxEvent, Webhook
 from gongzhi.db import Scope, SessionFactory, unit_of_work, utcnow
-from gongzhi.registry import Registry
+from gongzhi.registry import Call, External, Registry, Subscriber
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 12
+LEASE = timedelta(seconds=60)
+WEBHOOK_TIMEOUT_S = 5.0
 UNSCOPED = {"unscoped": True}
 
 
@@ -46,8 +49,15 @@ def publish(
             session.add(OutboxDelivery(region_id=region_id, event_id=ev.id, subscriber=f"webhook:{hook.id}"))
 
 
+def new_secret() -> str:
+    """A Standard Webhooks signing secret: ``whsec_`` and 24 random bytes in base64."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+
+
 def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
-    mac = hmac.new(secret.encode(), f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
+    """``v1,<base64 HMAC-SHA256 of "id.timestamp.body">``; a ``whsec_`` secret's key is its base64 payload."""
+    key = base64.b64decode(secret[6:]) if secret.startswith("whsec_") else secret.encode()
+    mac = hmac.new(key, f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
     return "v1," + base64.b64encode(mac).decode()
 
 
@@ -59,6 +69,7 @@ def backoff(attempts: int) -> timedelta:
 class DeliveryReport:
     delivered: int = 0
     failed: int = 0
+    skipped: int = 0
 
 
 def deliver_due(
@@ -67,9 +78,13 @@ def deliver_due(
     """Deliver every due delivery once; each in its own transaction so one failure stops nothing else."""
     report = DeliveryReport()
     for delivery_id in _due_ids(factory, now or utcnow(), limit):
-        ok = _deliver_one(factory, registry, delivery_id)
-        report.delivered += ok
-        report.failed += not ok
+        outcome = _deliver_one(factory, registry, delivery_id)
+        if outcome is None:
+            report.skipped += 1
+        elif outcome:
+            report.delivered += 1
+        else:
+            report.failed += 1
     return report
 
 
@@ -84,20 +99,42 @@ def _due_ids(factory: SessionFactory, now: datetime, limit: int) -> list[int]:
         return list(s.execute(stmt).scalars())
 
 
-def _deliver_one(factory: SessionFactory, registry: Registry, delivery_id: int) -> bool:
+def _deliver_one(factory: SessionFactory, registry: Registry, delivery_id: int) -> bool | None:
+    """True when delivered, False when it failed (retried later), None when another worker holds it."""
     try:
         with unit_of_work(factory, Scope.for_system()) as s:
             d = _claim(s, delivery_id)
             if d is None:
-                return True
+                return None
             ev = s.get_one(OutboxEvent, d.event_id)
-            _dispatch(s, registry, d, ev)
-            d.status, d.delivered_at, d.attempts = DeliveryStatus.DELIVERED, utcnow(), d.attempts + 1
+            handler = _handler(s, registry, d)
+            if not isinstance(handler, External):
+                handler(s, ev)
+                _mark_delivered(d)
+                return True
+            job = handler.prepare(s, ev)
+            if job is None:
+                _mark_delivered(d)
+                return True
+            # the call below runs outside any transaction; should this process die during it, the
+            # delivery becomes due again when the lease ends (at least once, never lost)
+            d.next_attempt_at = utcnow() + LEASE
+        result = job()
+        with unit_of_work(factory, Scope.for_system()) as s:
+            d = s.get_one(OutboxDelivery, delivery_id)
+            if d.status == DeliveryStatus.PENDING:
+                if handler.finish is not None:
+                    handler.finish(s, s.get_one(OutboxEvent, d.event_id), result)
+                _mark_delivered(d)
         return True
     except Exception as exc:  # noqa: BLE001 - any subscriber failure is retried later, never lost
         log.warning("delivery %s failed: %s", delivery_id, exc)
         _record_failure(factory, delivery_id, exc)
         return False
+
+
+def _mark_delivered(d: OutboxDelivery) -> None:
+    d.status, d.delivered_at, d.attempts = DeliveryStatus.DELIVERED, utcnow(), d.attempts + 1
 
 
 def _claim(s: Session, delivery_id: int) -> OutboxDelivery | None:
@@ -109,18 +146,28 @@ def _claim(s: Session, delivery_id: int) -> OutboxDelivery | None:
     return s.execute(stmt).scalar_one_or_none()
 
 
-def _dispatch(s: Session, registry: Registry, d: OutboxDelivery, ev: OutboxEvent) -> None:
+def _handler(s: Session, registry: Registry, d: OutboxDelivery) -> Subscriber | External:
     if d.subscriber.startswith("webhook:"):
-        hook = s.get_one(Webhook, int(d.subscriber.split(":", 1)[1]))
-        post_webhook(hook, d, ev)
-        return
+        return External(prepare=lambda s, ev: _webhook_job(s, ev, d))
     entry = registry.subscribers.get(d.subscriber)
     if entry is None:
         raise LookupError(f"no subscriber named {d.subscriber!r} is registered")
-    entry[1](s, ev)
+    return entry[1]
 
 
-def post_webhook(hook: Webhook, d: OutboxDelivery, ev: OutboxEvent, timeout: float = 5.0) -> None:
+def _webhook_job(s: Session, ev: OutboxEvent, d: OutboxDelivery) -> Call:
+    hook = s.get_one(Webhook, int(d.subscriber.split(":", 1)[1]))
+    url, body, headers = webhook_request(hook, d, ev)
+
+    def call() -> str:
+        resp = httpx.post(url, content=body, headers=headers, timeout=WEBHOOK_TIMEOUT_S)
+        resp.raise_for_status()
+        return f"HTTP {resp.status_code}"
+
+    return call
+
+
+def webhook_request(hook: Webhook, d: OutboxDelivery, ev: OutboxEvent) -> tuple[str, bytes, dict[str, str]]:
     body = json.dumps(
         {"type": ev.topic, "timestamp": ev.created_at.isoformat(), "data": ev.payload}, ensure_ascii=False
     ).encode()
@@ -131,7 +178,7 @@ def post_webhook(hook: Webhook, d: OutboxDelivery, ev: OutboxEvent, timeout: flo
         "webhook-timestamp": str(ts),
         "webhook-signature": sign(hook.secret, msg_id, ts, body),
     }
-    httpx.post(hook.url, content=body, headers=headers, timeout=timeout).raise_for_status()
+    return hook.url, body, headers
 
 
 def _record_failure(factory: SessionFactory, delivery_id: int, exc: Exception) -> None:
