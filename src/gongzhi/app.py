@@ -20,7 +20,7 @@ from gongzhi.db import make_engine, make_session_factory
 from gongzhi.kit.filestore import FileStore
 from gongzhi.registry import load_modules
 from gongzhi.settings import Settings, get_settings
-from gongzhi.web import problems
+from gongzhi.web import console, problems
 
 
 class Metrics:
@@ -70,6 +70,7 @@ def create_app(settings: Settings | None = None, factory: sessionmaker[Session] 
     for r in registry.routers:
         app.include_router(r)
     _observability(app, factory)
+    console.install(app)
     return app
 
 

@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     embedded_worker: bool = True
     worker_interval_s: float = 2.0
     webhook_timeout_s: float = 5.0
+    map_tile_url: str = ""  # e.g. an intranet https://tiles.example/{z}/{x}/{y}.png; empty: no basemap
+    map_tile_attribution: str = ""
 
     @model_validator(mode="after")
     def _refuse_insecure_secret(self) -> Settings:

@@ -1,0 +1,100 @@
+"""Mounts the console on the app: pages, static assets (ours and packaged vendor libraries), error pages.
+
+Errors keep one hierarchy and two renderers: :mod:`gongzhi.web.problems` answers the API with problem+json;
+here every handler it installed is wrapped so that a console request gets the same problem as a toast
+(HTMX) or an error page, and an expired session a trip to the login page, never a stack trace.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import quote
+
+import xstatic.pkg.leaflet as leaflet
+import xstatic.pkg.leaflet_markercluster as markercluster
+from fastapi import FastAPI, Request
+from fastapi.exceptions import WebSocketRequestValidationError
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from gongzhi.errors import Unauthenticated
+from gongzhi.web import views
+from gongzhi.web.i18n import N_
+from gongzhi.web.shell import WEB, Toast, lang_of, render, secure
+
+API_PREFIXES = ("/api/", "/docs", "/redoc", "/openapi.json", "/metrics", "/healthz")
+Handler = Callable[[Request, Any], Any]
+
+GENERIC = N_("Error")
+TITLES = {
+    "not-found": N_("Not found"),
+    "forbidden": N_("Not allowed"),
+    "conflict": N_("Conflict"),
+    "illegal-transition": N_("Not possible in the current state"),
+    "stale-write": N_("Someone changed this record meanwhile; reload it"),
+    "invalid-input": N_("Please check your input"),
+    "validation": N_("Please check your input"),
+    "too-many-requests": N_("Too many attempts; wait a moment"),
+    "file-rejected": N_("File rejected"),
+    "internal": N_("Something went wrong on our side; it has been logged"),
+    "http-404": N_("Not found"),
+    "http-405": N_("Not allowed"),
+}
+
+
+def is_console(request: Request) -> bool:
+    return not request.url.path.startswith(API_PREFIXES)
+
+
+def install(app: FastAPI) -> None:
+    """Add the console's routes, static files and console-aware error handlers to ``app``."""
+    app.mount("/static/vendor/leaflet", StaticFiles(directory=leaflet.BASE_DIR), name="leaflet")
+    app.mount(
+        "/static/vendor/markercluster", StaticFiles(directory=markercluster.BASE_DIR), name="markercluster"
+    )
+    app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
+    for router in views.routers():
+        app.include_router(router)
+    for exc_class, original in list(app.exception_handlers.items()):
+        if exc_class is not WebSocketRequestValidationError:
+            app.exception_handlers[exc_class] = _for_console(original)
+
+
+def _for_console(original: Handler) -> Handler:
+    async def handler(request: Request, exc: Any) -> Response:
+        response: Response = await original(request, exc)
+        if not is_console(request):
+            return response
+        if isinstance(exc, Unauthenticated):
+            return to_login(request)
+        problem = json.loads(bytes(response.body))
+        return error_response(request, problem)
+
+    return handler
+
+
+def to_login(request: Request) -> Response:
+    target = "/login?next=" + quote(request.url.path if request.method == "GET" else "/")
+    if request.headers.get("hx-request") == "true":
+        return Response(status_code=401, headers={"HX-Redirect": target})
+    return RedirectResponse(target, status_code=303)
+
+
+def error_response(request: Request, problem: dict[str, Any]) -> Response:
+    lang = lang_of(request)
+    status = int(problem.get("status", 500))
+    title = lang.gettext(TITLES.get(str(problem.get("type", "")).rsplit("/", 1)[-1], GENERIC))
+    detail = str(problem.get("detail", ""))
+    fields = [
+        f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']}" for e in problem.get("errors", []) if e["loc"]
+    ]
+    settings = request.app.state.gongzhi.settings
+    if request.headers.get("hx-request") == "true":
+        toast = Toast(" — ".join([title, detail, *fields]), "error")
+        body = render(lang, "partials/toast.html", {"t": toast})
+        headers = {"HX-Retarget": "#toasts", "HX-Reswap": "beforeend", "HX-Push-Url": "false"}
+        return secure(HTMLResponse(body, status_code=status, headers=headers), settings)
+    context = {"status": status, "title": title, "detail": detail, "fields": fields, "lang": lang}
+    return secure(HTMLResponse(render(lang, "error.html", context), status_code=status), settings)

@@ -1,0 +1,158 @@
+"""Names of the loop's stored values (states, actions, roles, …) as the console shows them.
+
+Values stay English in the database and the API; the console looks them up here and translates the result.
+An unknown value (a module's own category, say) is shown as stored.
+"""
+
+from __future__ import annotations
+
+from gongzhi.web.i18n import N_
+
+STATES = {
+    "submitted": N_("Submitted"),
+    "accepted": N_("Accepted"),
+    "rejected": N_("Rejected"),
+    "merged": N_("Merged"),
+    "dispatched": N_("Dispatched"),
+    "claimed": N_("Claimed"),
+    "in_progress": N_("In progress"),
+    "resolved": N_("Resolved"),
+    "verified": N_("Verified"),
+    "closed": N_("Closed"),
+    "returned": N_("Returned"),
+    "reopened": N_("Reopened"),
+}
+
+ACTIONS = {
+    "accept": N_("Accept"),
+    "reject": N_("Reject"),
+    "merge": N_("Merge into another case"),
+    "dispatch": N_("Dispatch"),
+    "claim": N_("Claim"),
+    "return": N_("Return"),
+    "start": N_("Start work"),
+    "resolve": N_("Resolve"),
+    "verify": N_("Verify"),
+    "close": N_("Close"),
+    "follow_up": N_("Follow-up rating"),
+    "request_extension": N_("Request extension"),
+    "decide_extension": N_("Decide extension"),
+    "comment": N_("Comment"),
+    # timeline entries that are not actions a person takes
+    "create": N_("Created"),
+    "merged_in": N_("Merged in"),
+    "delivered": N_("Delivered"),
+    "reminder": N_("Reminder"),
+    "supervision": N_("Supervision notice"),
+    "escalation": N_("Escalation"),
+}
+
+DONE = {
+    "accept": N_("Case accepted"),
+    "reject": N_("Case rejected"),
+    "merge": N_("Case merged"),
+    "dispatch": N_("Case dispatched"),
+    "claim": N_("Case claimed"),
+    "return": N_("Case returned to the dispatcher"),
+    "start": N_("Work started"),
+    "resolve": N_("Resolution sent for verification"),
+    "verify": N_("Verification recorded"),
+    "close": N_("Case closed"),
+    "follow_up": N_("Follow-up recorded"),
+    "request_extension": N_("Extension requested"),
+    "decide_extension": N_("Extension decided"),
+    "comment": N_("Comment added"),
+}
+
+ROLES = {
+    "admin": N_("Administrator"),
+    "dispatcher": N_("Dispatcher"),
+    "handler": N_("Handler"),
+    "supervisor": N_("Supervisor"),
+    "viewer": N_("Viewer"),
+}
+
+PRIORITIES = {"low": N_("Low"), "normal": N_("Normal"), "high": N_("High"), "urgent": N_("Urgent")}
+
+SEVERITIES = {
+    "info": N_("Info"),
+    "low": N_("Low"),
+    "medium": N_("Medium"),
+    "high": N_("High"),
+    "critical": N_("Critical"),
+}
+
+ALERT_STATUSES = {
+    "open": N_("Open"),
+    "acknowledged": N_("Acknowledged"),
+    "dismissed": N_("Dismissed"),
+    "merged": N_("Merged"),
+    "converted": N_("Converted to case"),
+}
+
+CLOCKS = {
+    "idle": N_("Not started"),
+    "on_track": N_("On track"),
+    "due_soon": N_("Due soon"),
+    "overdue": N_("Overdue"),
+    "met": N_("Met"),
+    "missed": N_("Missed"),
+}
+
+RETURN_REASONS = {
+    "not_our_territory": N_("Not our territory"),
+    "unclear_ownership": N_("Unclear ownership"),
+    "overlapping_duties": N_("Overlapping duties"),
+    "other": N_("Other"),
+}
+
+CATEGORIES = {
+    "city_appearance": N_("City appearance"),
+    "illegal_building": N_("Illegal building"),
+    "property": N_("Property management"),
+    "road": N_("Roads"),
+    "noise": N_("Noise"),
+    "pollution": N_("Pollution"),
+    "wages": N_("Unpaid wages"),
+    "pv_om": N_("PV operation and maintenance"),
+    "tree": N_("Trees and parks"),
+}
+
+SLA_UNITS = {"hours": N_("hours"), "working_hours": N_("working hours"), "working_days": N_("working days")}
+
+ACTOR_KINDS = {
+    "department": N_("Department"),
+    "person": N_("Person"),
+    "machine": N_("Machine"),
+    "external": N_("External system"),
+}
+
+SOURCES = {
+    "staff": N_("Staff"),
+    "12345": N_("12345 hotline"),
+    "web": N_("Website"),
+    "grid": N_("Grid worker"),
+}
+
+GROUPS = {
+    "state": STATES,
+    "action": ACTIONS,
+    "done": DONE,
+    "role": ROLES,
+    "priority": PRIORITIES,
+    "severity": SEVERITIES,
+    "alert_status": ALERT_STATUSES,
+    "clock": CLOCKS,
+    "reason": RETURN_REASONS,
+    "category": CATEGORIES,
+    "unit": SLA_UNITS,
+    "actor_kind": ACTOR_KINDS,
+    "source": SOURCES,
+}
+
+
+def label(group: str, value: str | None) -> str:
+    """The untranslated label of a stored value (translate it where it is shown)."""
+    if value is None:
+        return ""
+    return GROUPS[group].get(value, value)

@@ -1,0 +1,349 @@
+"""The console shell: templates, navigation, the acting user, toasts, and how a page is answered.
+
+A page handler asks for :data:`ConsoleDep` (a logged-in user with the request's region-scoped session, like
+the API's ``SessionDep``) or :data:`PublicConsoleDep` (login and error pages), and returns
+``console.page(template, **context)`` or ``console.done(url, message)`` after a change. Modules add their
+templates with :func:`add_templates` and their menu entries with :func:`add_nav`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote, urlsplit
+
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import (
+    ChoiceLoader,
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    pass_context,
+    select_autoescape,
+)
+from jinja2.runtime import Context
+from markupsafe import Markup
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gongzhi.core import service as core
+from gongzhi.core.deps import COOKIE, CSRF_HEADER, SAFE_METHODS, AppState, StateDep
+from gongzhi.core.models import Region, Role, User
+from gongzhi.db import Scope, unit_of_work, utcnow
+from gongzhi.errors import Forbidden, Unauthenticated
+from gongzhi.settings import Settings
+from gongzhi.web import labels
+from gongzhi.web.i18n import LANGUAGE_NAMES, LOCALES, N_, Lang, current, negotiate, translations
+
+WEB = Path(__file__).parent
+LANG_COOKIE = "gz_lang"
+THEME_COOKIE = "gz_theme"
+FLASH_COOKIE = "gz_flash"
+CSRF_FIELD = "csrf_token"
+
+
+# --- navigation -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NavItem:
+    href: str
+    label: str
+    icon: str
+    roles: frozenset[str] | None = None  # None: every role
+
+    def shown_to(self, role: str | None) -> bool:
+        return self.roles is None or role in self.roles
+
+
+WRITERS = frozenset({Role.ADMIN, Role.DISPATCHER, Role.SUPERVISOR, Role.HANDLER})
+NAV: list[NavItem] = [
+    NavItem("/", N_("Overview"), "◉"),
+    NavItem("/alerts", N_("Alerts"), "⚠"),
+    NavItem("/cases", N_("Cases"), "☰"),
+    NavItem("/cases/board", N_("Board"), "▦"),
+    NavItem("/cases/new", N_("New case"), "+", WRITERS),
+    NavItem("/admin", N_("Administration"), "⚙", frozenset({Role.ADMIN, Role.SUPERVISOR})),
+]
+
+
+def add_nav(item: NavItem) -> None:
+    NAV.insert(len(NAV) - 1, item)
+
+
+def _active(href: str, path: str) -> bool:
+    if href == "/":
+        return path == "/"
+    longer = [n.href for n in NAV if n.href != href and n.href.startswith(href) and path.startswith(n.href)]
+    return path.startswith(href) and not longer
+
+
+# --- templates --------------------------------------------------------------------------------------
+
+
+@pass_context
+def _gettext(ctx: Context, message: str) -> str:
+    return current.get().gettext(message)
+
+
+@pass_context
+def _ngettext(ctx: Context, singular: str, plural: str, n: int) -> str:
+    return translations(current.get().code).ungettext(singular, plural, n)
+
+
+def _label(group: str, value: str | None) -> str:
+    return current.get().gettext(labels.label(group, value)) if value else ""
+
+
+def _relative(value: datetime | None) -> str:
+    return "" if value is None else current.get().relative(value - utcnow())
+
+
+@lru_cache(maxsize=256)
+def _fingerprint(path: str) -> str:
+    file = WEB / "static" / path
+    return hashlib.sha256(file.read_bytes()).hexdigest()[:10] if file.is_file() else "0"
+
+
+def static_url(path: str) -> str:
+    return f"/static/{path}?v={_fingerprint(path)}"
+
+
+def _json(value: Any) -> Markup:
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))  # noqa: S704
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=ChoiceLoader([FileSystemLoader(WEB / "templates")]),
+        autoescape=select_autoescape(default=True),
+        undefined=StrictUndefined,
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env.globals.update(label=_label, static=static_url, quote=quote)
+    env.filters.update(
+        dt=lambda v, fmt="short": current.get().when(v, fmt),
+        date=lambda v, fmt="short": current.get().on(v, fmt),
+        num=lambda v: current.get().number(v),
+        pct=lambda v: current.get().percent(v),
+        rel=_relative,
+        tojson_safe=_json,
+    )
+    return env
+
+
+templates = _environment()
+
+
+def add_templates(directory: Path) -> None:
+    """Let a module's own templates be found (they may extend ``base.html``)."""
+    loader = templates.loader
+    assert isinstance(loader, ChoiceLoader)
+    loader.loaders = [*loader.loaders, FileSystemLoader(directory)]
+
+
+def render(lang: Lang, name: str, context: dict[str, Any]) -> str:
+    token = current.set(lang)
+    try:
+        return templates.get_template(name).render(context)
+    finally:
+        current.reset(token)
+
+
+def csp(settings: Settings) -> str:
+    tiles = ""
+    if settings.map_tile_url:
+        parts = urlsplit(settings.map_tile_url.replace("{s}.", "*."))
+        tiles = f" {parts.scheme}://{parts.netloc}"
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        f"img-src 'self' data: blob:{tiles}; connect-src 'self'; frame-ancestors 'none'; "
+        "base-uri 'self'; form-action 'self'"
+    )
+
+
+def secure(response: Response, settings: Settings) -> Response:
+    response.headers["content-security-policy"] = csp(settings)
+    response.headers["x-content-type-options"] = "nosniff"
+    response.headers["referrer-policy"] = "same-origin"
+    return response
+
+
+# --- who is looking ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Viewer:
+    user: User
+    scope: Scope
+    region: Region
+    regions: list[Region]
+    csrf: str
+
+    @property
+    def role(self) -> str:
+        return self.scope.role or ""
+
+    def can(self, *roles: str) -> bool:
+        return self.role in roles
+
+
+@dataclass
+class Toast:
+    message: str
+    kind: str = "ok"  # ok | error | info
+
+
+@dataclass
+class Console:
+    """What a console page needs: the request, the language, and (once logged in) the viewer and session."""
+
+    request: Request
+    st: AppState
+    lang: Lang
+    csrf: str = ""
+    viewer: Viewer | None = None
+    session: Session | None = None
+    toasts: list[Toast] = field(default_factory=list)
+
+    @property
+    def s(self) -> Session:
+        assert self.session is not None, "this page has no database session"
+        return self.session
+
+    @property
+    def me(self) -> Viewer:
+        assert self.viewer is not None, "this page has no logged-in viewer"
+        return self.viewer
+
+    @property
+    def htmx(self) -> bool:
+        return self.request.headers.get("hx-request") == "true"
+
+    @property
+    def theme(self) -> str:
+        return "dark" if self.request.cookies.get(THEME_COOKIE) == "dark" else "light"
+
+    def _(self, message: str, **params: object) -> str:
+        return self.lang.gettext(message, **params)
+
+    def context(self, **extra: Any) -> dict[str, Any]:
+        role = self.viewer.role if self.viewer else None
+        path = self.request.url.path
+        nav = [(n, _active(n.href, path)) for n in NAV if n.shown_to(role)] if self.viewer else []
+        return {
+            "c": self,
+            "lang": self.lang,
+            "languages": [(code, LANGUAGE_NAMES[code]) for code in LOCALES],
+            "me": self.viewer,
+            "csrf": self.csrf,
+            "csrf_field": CSRF_FIELD,
+            "nav": nav,
+            "path": path,
+            "here": quote(
+                str(self.request.url.path) + ("?" + self.request.url.query if self.request.url.query else "")
+            ),
+            "theme": self.theme,
+            "wall": False,
+            "toasts": [*_read_flash(self.request), *self.toasts],
+            "tile_url": self.st.settings.map_tile_url,
+            "tile_attribution": self.st.settings.map_tile_attribution,
+            **extra,
+        }
+
+    def page(self, name: str, status_code: int = 200, **extra: Any) -> Response:
+        response = HTMLResponse(render(self.lang, name, self.context(**extra)), status_code=status_code)
+        if self.request.cookies.get(FLASH_COOKIE):
+            response.delete_cookie(FLASH_COOKIE)
+        return secure(response, self.st.settings)
+
+    def done(self, url: str, message: str = "", kind: str = "ok") -> Response:
+        """Answer a successful change: a 303 to ``url`` carrying a toast for the next page."""
+        response = RedirectResponse(url, status_code=303)
+        if message:
+            flash = json.dumps([[message, kind]], ensure_ascii=False).encode()
+            response.set_cookie(FLASH_COOKIE, base64.urlsafe_b64encode(flash).decode(), max_age=60)
+        return response
+
+
+def _read_flash(request: Request) -> list[Toast]:
+    raw = request.cookies.get(FLASH_COOKIE)
+    if not raw:
+        return []
+    try:
+        items = json.loads(base64.urlsafe_b64decode(raw.encode()))
+        return [Toast(str(m)[:500], k if k in ("ok", "error", "info") else "info") for m, k in items[:5]]
+    except (ValueError, TypeError):
+        return []
+
+
+def lang_of(request: Request) -> Lang:
+    return Lang(negotiate(request.cookies.get(LANG_COOKIE)))
+
+
+# --- dependencies -----------------------------------------------------------------------------------
+
+
+async def form_token(request: Request) -> str | None:
+    """The CSRF token of a plain HTML form post (HTMX sends the header instead)."""
+    if request.method in SAFE_METHODS:
+        return None
+    ctype = request.headers.get("content-type", "")
+    if not ctype.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        return None
+    value = (await request.form()).get(CSRF_FIELD)
+    return value if isinstance(value, str) else None
+
+
+def session_data(request: Request, st: AppState) -> dict[str, Any] | None:
+    raw = request.cookies.get(COOKIE)
+    return st.signer.loads(raw, st.settings.session_max_age_s) if raw else None
+
+
+def viewer_of(request: Request, st: AppState, s: Session, token: str | None = None) -> Viewer:
+    """Who the session cookie belongs to, in which region; checks the CSRF token of unsafe requests."""
+    data = session_data(request, st)
+    if not data:
+        raise Unauthenticated("log in to use the console")
+    csrf = st.signer.csrf_for(data["sid"])
+    if request.method not in SAFE_METHODS and csrf not in (request.headers.get(CSRF_HEADER), token):
+        raise Forbidden("missing or wrong CSRF token; reload the page and try again")
+    user = s.get(User, int(data["uid"]))
+    if user is None or not user.is_active:
+        raise Unauthenticated("session ended; log in again")
+    scope = core.scope_for(s, user, data.get("region"))
+    ids = [m.region_id for m in core.memberships(s, user.id)]
+    regions = list(s.execute(select(Region).where(Region.id.in_(ids)).order_by(Region.id)).scalars())
+    region = next(r for r in regions if r.id == scope.region_id)
+    return Viewer(user, scope, region, regions, csrf)
+
+
+def console(
+    request: Request, st: StateDep, token: Annotated[str | None, Depends(form_token)]
+) -> Iterator[Console]:
+    """The logged-in console: the request's unit of work in the viewer's region scope."""
+    with unit_of_work(st.factory, Scope.for_system()) as s:
+        viewer = viewer_of(request, st, s, token)
+        s.info["scope"] = viewer.scope
+        request.state.scope = viewer.scope
+        yield Console(request, st, lang_of(request), viewer.csrf, viewer, s)
+
+
+def public_console(request: Request, st: StateDep) -> Console:
+    return Console(request, st, lang_of(request))
+
+
+ConsoleDep = Annotated[Console, Depends(console, scope="function")]
+PublicConsoleDep = Annotated[Console, Depends(public_console)]

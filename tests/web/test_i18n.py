@@ -1,0 +1,36 @@
+"""One catalogue: every string of the templates and the console's code is in it, in Chinese and English."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+from gongzhi.web.i18n import LOCALES, Lang, catalog, translations
+
+
+def test_every_message_of_the_sources_is_in_every_catalogue() -> None:
+    assert catalog.problems() == [], "run: python -m gongzhi.web.i18n.catalog update, then translate"
+
+
+def test_the_template_catalogue_lists_every_id() -> None:
+    from babel.messages.pofile import read_po
+
+    with (catalog.HERE / "messages.pot").open("rb") as fh:
+        pot = {m.id for m in read_po(fh) if m.id}
+    assert {m.id for m in catalog.extract_ids() if m.id} <= pot
+
+
+def test_chinese_is_the_default_and_translates() -> None:
+    zh, en = Lang("zh_CN"), Lang("en")
+    assert zh.gettext("Dispatch") == "派单" and en.gettext("Dispatch") == "Dispatch"
+    assert zh.gettext("Case %(number)s created", number="GS1") == "工单 GS1 已创建"
+    assert set(LOCALES) == {"zh_CN", "en"} and translations("zh_CN") is translations("zh_CN")
+
+
+def test_dates_are_shown_in_shanghai_time_per_locale() -> None:
+    utc = datetime(2026, 11, 28, 16, 30, tzinfo=UTC)  # 00:30 the next day in Shanghai
+    assert Lang("zh_CN").when(utc) == "2026/11/29 00:30"
+    assert Lang("en").when(utc).startswith("11/29/26")
+    assert Lang("zh_CN").day(date(2026, 11, 29)) == "11/29"
+    assert Lang("zh_CN").number(12345) == "12,345" and Lang("zh_CN").percent(0.875) == "88%"
+    assert Lang("zh_CN").relative(timedelta(hours=-3)) == "3小时前"
+    assert Lang("en").relative(timedelta(hours=5)) == "in 5 hours"
