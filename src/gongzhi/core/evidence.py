@@ -50,10 +50,10 @@ def store(s: Session, files: FileStore, data: bytes, content_type: str, filename
         region_id=rid,
         action="evidence.store",
         object_type="evidence",
-        object_id=stored.sha256,
+        object_id=ev.id,  # audit object ids hold 60 characters; the 64-hex hash goes in data
         actor=sc.username,
         actor_user_id=sc.user_id,
-        data={"filename": ev.filename, "size": ev.size},
+        data={"sha256": stored.sha256, "filename": ev.filename, "size": ev.size},
     )
     return ev
 
