@@ -331,3 +331,19 @@ def test_production_settings_refuse_the_default_or_a_short_secret(monkeypatch: p
         Settings(env="production", secret_key="short-but-not-default", _env_file=None)  # type: ignore[call-arg]
     assert Settings(env="production", secret_key="k" * 32, _env_file=None).env == "production"  # type: ignore[call-arg]
     assert Settings(env="development", _env_file=None).env == "development"  # type: ignore[call-arg]
+
+
+def test_logout_ends_every_copy_of_the_session(client: TestClient, world: World) -> None:
+    r = client.post(f"{API}/auth/login", json={"username": "alice", "password": PASSWORD})
+    assert r.status_code == 200
+    stolen = client.cookies.get("gz_session")
+    csrf = r.json()["csrf_token"]
+    assert client.post(f"{API}/auth/logout", headers={"X-CSRF-Token": csrf}).status_code == 204
+    client.cookies.set("gz_session", stolen)
+    again = client.get(f"{API}/me")
+    assert again.status_code == 401 and again.json()["type"] == "/problems/unauthenticated"
+    client.cookies.clear()
+    assert (
+        client.post(f"{API}/auth/login", json={"username": "alice", "password": PASSWORD}).status_code == 200
+    )
+    assert client.get(f"{API}/me").status_code == 200

@@ -9,7 +9,15 @@ from fastapi import APIRouter, File, Request, Response, UploadFile
 from sqlalchemy import select
 
 from gongzhi.core import audit, evidence, outbox, service
-from gongzhi.core.deps import COOKIE, CurrentScope, SessionDep, StateDep, client_ip
+from gongzhi.core.deps import (
+    COOKIE,
+    CurrentScope,
+    SessionDep,
+    StateDep,
+    client_ip,
+    end_sessions,
+    session_cookie,
+)
 from gongzhi.core.models import Pairing, Role, User, Webhook
 from gongzhi.core.schemas import (
     AuditProblemRead,
@@ -50,7 +58,7 @@ def login(body: LoginIn, request: Request, response: Response, st: StateDep) -> 
     if user is None:
         raise Unauthenticated("wrong username or password")
     sid = secrets.token_urlsafe(16)
-    cookie = st.signer.dumps({"uid": user.id, "sid": sid, "region": scope.region_id})
+    cookie = session_cookie(st, user, sid, scope.region_id)
     response.set_cookie(
         COOKIE,
         cookie,
@@ -75,7 +83,9 @@ def _me(user: User, scope: Scope, ms: list, csrf: str | None = None) -> MeRead: 
 
 
 @router.post("/auth/logout", tags=["auth"], status_code=204)
-def logout(response: Response) -> None:
+def logout(request: Request, response: Response, st: StateDep) -> None:
+    """Ends every session of the account (the cookie is signed, so deleting it alone would not)."""
+    end_sessions(request, st)
     response.delete_cookie(COOKIE)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
@@ -54,21 +54,46 @@ def _requested_region(request: Request, cookie_region: int | None) -> int | None
     return int(raw)
 
 
+def session_data(request: Request, st: AppState) -> dict[str, Any] | None:
+    raw = request.cookies.get(COOKIE)
+    return st.signer.loads(raw, st.settings.session_max_age_s) if raw else None
+
+
+def session_cookie(st: AppState, user: User, sid: str, region_id: int | None) -> str:
+    """The signed session; ``ep`` ties it to the account's session epoch, which logout advances."""
+    return st.signer.dumps({"uid": user.id, "sid": sid, "region": region_id, "ep": user.session_epoch})
+
+
+def session_user(request: Request, st: AppState, s: Session) -> tuple[User, dict[str, Any]]:
+    """The account behind the session cookie, for the API and the console alike."""
+    data = session_data(request, st)
+    if not data:
+        raise Unauthenticated("log in or send an API token")
+    user = s.get(User, int(data["uid"]))
+    if user is None or not user.is_active or data.get("ep", 0) != user.session_epoch:
+        raise Unauthenticated("session ended; log in again")
+    return user, data
+
+
 def _scope_from_request(request: Request, st: AppState, s: Session) -> Scope:
     auth = request.headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
         return service.scope_for_token(s, auth[7:].strip())
-    raw = request.cookies.get(COOKIE)
-    data = st.signer.loads(raw, st.settings.session_max_age_s) if raw else None
-    if not data:
-        raise Unauthenticated("log in or send an API token")
+    user, data = session_user(request, st, s)
     sent = request.headers.get(CSRF_HEADER, "")
     if request.method not in SAFE_METHODS and not tokens_equal(sent, st.signer.csrf_for(data["sid"])):
         raise Forbidden("missing or wrong CSRF token (send the X-CSRF-Token header)")
-    user = s.get(User, int(data["uid"]))
-    if user is None or not user.is_active:
-        raise Unauthenticated("session ended; log in again")
     return service.scope_for(s, user, _requested_region(request, data.get("region")))
+
+
+def end_sessions(request: Request, st: AppState) -> None:
+    """Logout: advance the account's session epoch so every copy of its session cookie stops working."""
+    with unit_of_work(st.factory, Scope.for_system()) as s:
+        try:
+            user, _ = session_user(request, st, s)
+        except Unauthenticated:
+            return
+        user.session_epoch += 1
 
 
 def scoped_session(request: Request, st: StateDep) -> Iterator[Session]:

@@ -85,6 +85,7 @@ class User(Base):
     email: Mapped[str] = mapped_column(String(200), default="")
     is_active: Mapped[bool] = mapped_column(default=True)
     locked_until: Mapped[datetime | None]
+    session_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -35,10 +35,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gongzhi.core import service as core
-from gongzhi.core.deps import COOKIE, CSRF_HEADER, SAFE_METHODS, AppState, StateDep
+from gongzhi.core.deps import CSRF_HEADER, SAFE_METHODS, AppState, StateDep, session_user
 from gongzhi.core.models import Region, Role, User
 from gongzhi.db import Scope, unit_of_work, utcnow
-from gongzhi.errors import Forbidden, Unauthenticated
+from gongzhi.errors import Forbidden
 from gongzhi.settings import Settings
 from gongzhi.web import labels
 from gongzhi.web.i18n import LANGUAGE_NAMES, LOCALES, N_, Lang, current, negotiate, translations
@@ -307,22 +307,12 @@ async def form_token(request: Request) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def session_data(request: Request, st: AppState) -> dict[str, Any] | None:
-    raw = request.cookies.get(COOKIE)
-    return st.signer.loads(raw, st.settings.session_max_age_s) if raw else None
-
-
 def viewer_of(request: Request, st: AppState, s: Session, token: str | None = None) -> Viewer:
     """Who the session cookie belongs to, in which region; checks the CSRF token of unsafe requests."""
-    data = session_data(request, st)
-    if not data:
-        raise Unauthenticated("log in to use the console")
+    user, data = session_user(request, st, s)
     csrf = st.signer.csrf_for(data["sid"])
     if request.method not in SAFE_METHODS and csrf not in (request.headers.get(CSRF_HEADER), token):
         raise Forbidden("missing or wrong CSRF token; reload the page and try again")
-    user = s.get(User, int(data["uid"]))
-    if user is None or not user.is_active:
-        raise Unauthenticated("session ended; log in again")
     scope = core.scope_for(s, user, data.get("region"))
     ids = [m.region_id for m in core.memberships(s, user.id)]
     regions = list(s.execute(select(Region).where(Region.id.in_(ids)).order_by(Region.id)).scalars())

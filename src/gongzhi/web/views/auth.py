@@ -10,11 +10,11 @@ from pydantic import ValidationError
 
 from gongzhi.core import api as core_api
 from gongzhi.core import service as core
-from gongzhi.core.deps import COOKIE
+from gongzhi.core.deps import COOKIE, end_sessions, session_data
 from gongzhi.core.schemas import LoginIn
 from gongzhi.errors import DomainError, Forbidden, InvalidInput, TooManyRequests
 from gongzhi.web.i18n import LOCALES, N_
-from gongzhi.web.shell import LANG_COOKIE, THEME_COOKIE, ConsoleDep, PublicConsoleDep, session_data
+from gongzhi.web.shell import LANG_COOKIE, THEME_COOKIE, ConsoleDep, PublicConsoleDep
 
 router = APIRouter(include_in_schema=False)
 YEAR = 365 * 24 * 3600
@@ -63,6 +63,7 @@ def login(
 @router.post("/logout")
 def logout(c: ConsoleDep) -> Response:
     response = RedirectResponse("/login", status_code=303)
+    end_sessions(c.request, c.st)
     response.delete_cookie(COOKIE)
     return response
 
