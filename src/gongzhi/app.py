@@ -16,7 +16,7 @@ from gongzhi.cases.api import router as cases_router
 from gongzhi.core.api import router as core_router
 from gongzhi.core.deps import AppState
 from gongzhi.core.security import SessionSigner
-from gongzhi.db import make_engine, make_session_factory
+from gongzhi.db import SQLITE_BEGIN, make_engine, make_session_factory
 from gongzhi.kit.filestore import FileStore
 from gongzhi.registry import load_modules
 from gongzhi.settings import Settings, get_settings
@@ -76,6 +76,16 @@ def create_app(settings: Settings | None = None, factory: sessionmaker[Session] 
 
 def _observability(app: FastAPI, factory: sessionmaker[Session]) -> None:
     metrics = Metrics()
+
+    @app.middleware("http")
+    async def _reads_run_beside_writes(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        token = SQLITE_BEGIN.set("DEFERRED" if request.method in ("GET", "HEAD") else "IMMEDIATE")
+        try:
+            return await call_next(request)
+        finally:
+            SQLITE_BEGIN.reset(token)
 
     @app.middleware("http")
     async def _measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -159,13 +160,23 @@ def _sqlite_engine(url: URL, **kwargs: Any) -> Engine:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         # Writers must take the lock up front: a deferred transaction that upgrades later fails at once
-        # with SQLITE_BUSY under WAL instead of waiting.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # with SQLITE_BUSY under WAL instead of waiting. Reads (GET requests) begin deferred and so run
+        # beside the writer.
+        mode = conn.get_execution_options().get("sqlite_begin") or SQLITE_BEGIN.get()
+        conn.exec_driver_sql(f"BEGIN {'DEFERRED' if mode == 'DEFERRED' else 'IMMEDIATE'}")
 
     return engine
 
 
 SessionFactory = Callable[[], Session]
+
+SQLITE_BEGIN: ContextVar[str] = ContextVar("gongzhi_sqlite_begin", default="IMMEDIATE")
+"""How SQLite transactions of the current request begin; set to DEFERRED for requests that only read."""
+
+
+def write_lock(s: Session) -> None:
+    """Make the session's next transaction a writer on SQLite whatever the request (no-op elsewhere)."""
+    s.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

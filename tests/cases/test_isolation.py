@@ -30,6 +30,8 @@ from gongzhi.cases.statemachine import Action
 from gongzhi.core.models import AuditEntry, Membership, OutboxEvent
 from gongzhi.db import Scope
 from gongzhi.kit import geo
+from tests.cases import _catalog_fixtures as catalog
+from tests.cases._catalog_fixtures import CatalogA
 from tests.conftest import Person, World
 
 API = "/api/v1"
@@ -57,6 +59,18 @@ LISTS: dict[str, str | None] = {
     "/sla-policies": "id",
     "/actors": "id",
     "/dispatch-rules": "id",
+    "/catalog/records": "id",
+    "/catalog/export": None,
+    "/catalog/rules": None,  # the built-in rule catalog, the same for every region
+    "/catalog/rulesets": "id",
+    "/catalog/audits": "id",
+    "/catalog/duplicates": "id",
+    "/catalog/reuse/apps": "id",  # A's own app and the one its pair B publishes
+    "/catalog/reuse/subscriptions": "id",
+    "/catalog/reuse/ledger": "id",
+    "/catalog/reuse/summary": None,
+    "/catalog/library/documents": "id",
+    "/catalog/library/search": None,  # searched for A's marker texts, see RegionA.queries()
 }
 
 # Writes that name no object and, sent by the outsider, create the outsider's own rows (the body reuses
@@ -70,6 +84,13 @@ OUTSIDER_CREATES: dict[tuple[str, str], int] = {
     ("POST", "/alerts"): 201,  # 200 would mean it bumped region A's alert with the same dedup key
     ("PUT", "/sla-policies"): 200,
     ("PUT", "/calendar-overrides"): 200,
+    ("POST", "/catalog/records"): 201,  # 409 would mean it saw region A's record with the same key
+    ("POST", "/catalog/import"): 200,
+    ("POST", "/catalog/rulesets"): 201,
+    ("POST", "/catalog/audits"): 201,
+    ("POST", "/catalog/duplicates/scan"): 200,
+    ("POST", "/catalog/reuse/apps"): 201,  # 409 would mean it saw region A's app with the same slug
+    ("POST", "/catalog/library/documents"): 201,
 }
 
 
@@ -84,6 +105,14 @@ class Upload:
     filename: str
     data: bytes
     content_type: str
+
+
+@dataclass(frozen=True)
+class Foreign:
+    """A body for a create route that names one of region A's objects: the outsider must be refused."""
+
+    body: Any
+    statuses: tuple[int, ...] = (403, 404)
 
 
 @dataclass(frozen=True)
@@ -105,9 +134,11 @@ class RegionA:
     user_id: int
     actor_id: int
     rule_id: int
+    catalog: CatalogA
 
     def substitutions(self) -> dict[str, list[str]]:
         return {
+            **self.catalog.substitutions(),
             "case_id": [str(self.case_id)],
             "alert_id": [str(self.alert_id)],
             "token_id": [str(self.token_id)],
@@ -131,7 +162,12 @@ class RegionA:
             "13812345678",
             *(f'"{p.username}"' for p in people),
             *(f'"{p.username.title()}"' for p in people),
+            *self.catalog.secrets(),
         ]
+
+    def queries(self) -> dict[str, list[str]]:
+        """Query strings the walk sends with a GET route (default: none)."""
+        return self.catalog.queries(self.mark)
 
 
 # --- building region A and reading it back ----------------------------------------------------------
@@ -148,7 +184,7 @@ def ok(r: Response, status: int = 200) -> Any:
     return r.json() if r.content else None
 
 
-def build_region_a(client: TestClient, world: World) -> RegionA:
+def build_region_a(client: TestClient, world: World, factory: sessionmaker[Session]) -> RegionA:
     mark = f"secret-{uuid.uuid4().hex[:10]}"
     alice, bob, adam = world.alice.headers, world.bob.headers, world.adam.headers
 
@@ -218,6 +254,7 @@ def build_region_a(client: TestClient, world: World) -> RegionA:
         user_id=user["user_id"],
         actor_id=actor["id"],
         rule_id=rule_id,
+        catalog=catalog.build_catalog_a(client, world, factory, mark),
     )
 
 
@@ -260,6 +297,7 @@ def snapshot(client: TestClient, world: World, a: RegionA, factory: sessionmaker
         seen["outbox"] = s.scalar(select(func.count(OutboxEvent.id)).where(OutboxEvent.region_id == world.a))
         days = select(CalendarOverride.day, CalendarOverride.is_workday, CalendarOverride.note)
         seen["calendar"] = s.execute(days.where(CalendarOverride.region_id == world.a)).all()
+    seen["catalog"] = catalog.snapshot(client, world, a.catalog, factory)
     return seen
 
 
@@ -332,6 +370,7 @@ def write_bodies(a: RegionA, world: World) -> dict[tuple[str, str], list[Any]]:
     sla = {"claim_amount": 1, "claim_unit": "hours", "resolve_amount": 1, "resolve_unit": "hours"}
     user = {"display_name": "外人", "password": "a long password", "role": "handler"}
     return {
+        **catalog.write_bodies(a.catalog, world, Foreign, Upload),
         ("POST", "/departments"): [{"code": a.mark, "name": "外人科"}],
         ("PUT", "/grid-cells"): [
             {"code": a.mark, "name": "外人网格", "geometry": geo.square(105.9, 32.3, 0.01)}
@@ -376,13 +415,13 @@ class Request:
 
 def requests_for(routes: list[Route], a: RegionA, world: World) -> Iterator[Request]:
     """Every request of the walk; raises on a route this file cannot address."""
-    bodies, actions = write_bodies(a, world), action_bodies(a, world)
+    bodies, actions, queries = write_bodies(a, world), action_bodies(a, world), a.queries()
     for route in routes:
         for url, params in expand(route, a.substitutions()):
             if route.method == "GET":
                 if route.template not in LISTS and not params:
                     raise AssertionError(f"GET {API}{route.template} names no object: add it to LISTS")
-                yield Request(route, url, None)
+                yield from (Request(route, url + q, None) for q in queries.get(route.template, [""]))
             elif route.template == "/cases/{case_id}/actions/{action}":
                 yield Request(route, url, actions[Action(params["action"])])
             else:
@@ -393,10 +432,11 @@ def requests_for(routes: list[Route], a: RegionA, world: World) -> Iterator[Requ
 
 
 def send(client: TestClient, req: Request, headers: dict[str, str]) -> Response:
-    if isinstance(req.body, Upload):
-        files = {"file": (req.body.filename, req.body.data, req.body.content_type)}
+    body = req.body.body if isinstance(req.body, Foreign) else req.body
+    if isinstance(body, Upload):
+        files = {"file": (body.filename, body.data, body.content_type)}
         return client.request(req.route.method, API + req.url, headers=headers, files=files)
-    return client.request(req.route.method, API + req.url, headers=headers, json=req.body)
+    return client.request(req.route.method, API + req.url, headers=headers, json=body)
 
 
 # --- what the outsider may get back -----------------------------------------------------------------
@@ -422,9 +462,9 @@ def leaks(r: Response, secrets: list[str]) -> list[str]:
     return [s for s in secrets if s in r.text]
 
 
-def refused(r: Response, secrets: list[str]) -> str | None:
-    if r.status_code not in (403, 404):
-        return f"answered {r.status_code}, not 403/404: {r.text[:300]}"
+def refused(r: Response, secrets: list[str], statuses: tuple[int, ...] = (403, 404)) -> str | None:
+    if r.status_code not in statuses:
+        return f"answered {r.status_code}, not {'/'.join(map(str, statuses))}: {r.text[:300]}"
     if r.headers["content-type"] != PROBLEM:
         return f"answered {r.headers['content-type']}, not problem+json"
     found = leaks(r, secrets)
@@ -441,6 +481,8 @@ def own_listing(
         return f"shows region A's data {found}"
     if template == "/cases/export.{fmt}":
         return _export_problem(r)
+    if template == "/catalog/export":
+        return catalog.listing_problem(template, r)
     body = r.json()
     foreign = {rid for rid in region_ids(body) if rid not in (world.c, None)}
     if foreign:
@@ -455,6 +497,8 @@ def own_listing(
         return f"shows regions {[x['id'] for x in body]} to an unpaired region"
     if template == "/pairings" and body:
         return f"shows pairings {body} to an unpaired region"
+    if template.startswith("/catalog/"):
+        return catalog.listing_problem(template, r)
     return None
 
 
@@ -479,7 +523,7 @@ def own_creation(r: Response, expected: int, world: World) -> str | None:
 def test_an_outsider_gets_nothing_of_another_region_from_any_endpoint(
     client: TestClient, world: World, factory: sessionmaker[Session]
 ) -> None:
-    a = build_region_a(client, world)
+    a = build_region_a(client, world, factory)
     before = snapshot(client, world, a, factory)
     held, secrets = ids_a_holds(client, world), a.secrets(world)
     routes = api_routes(client.app)  # type: ignore[arg-type]
@@ -492,8 +536,12 @@ def test_an_outsider_gets_nothing_of_another_region_from_any_endpoint(
         walked.add(key)
         if req.route.method == "GET" and req.route.template in LISTS:
             problem = own_listing(r, req.route.template, world, held, secrets)
+        elif isinstance(req.body, Foreign):
+            problem = refused(r, secrets, req.body.statuses)
         elif key in OUTSIDER_CREATES:
             problem = own_creation(r, OUTSIDER_CREATES[key], world)
+            if problem is None and req.route.template.startswith("/catalog/"):
+                problem = catalog.creation_problem(client, world.charlie, req.route.template, r)
         else:
             problem = refused(r, secrets)
         if problem:
@@ -506,7 +554,7 @@ def test_an_outsider_gets_nothing_of_another_region_from_any_endpoint(
 def test_a_viewer_cannot_write_anything(
     client: TestClient, world: World, factory: sessionmaker[Session]
 ) -> None:
-    a = build_region_a(client, world)
+    a = build_region_a(client, world, factory)
     before = snapshot(client, world, a, factory)
     writes = [r for r in api_routes(client.app) if r.method != "GET"]  # type: ignore[arg-type]
     problems = []
@@ -521,8 +569,10 @@ def test_a_viewer_cannot_write_anything(
     assert snapshot(client, world, a, factory) == before
 
 
-def _placeholder_region() -> RegionA:
-    return RegionA("x", 1, "AA1", "t", "0" * 64, 1, 1, "p", 1, "s", 1, 1, 1, 1, 1)
+def _placeholder_region(world: World) -> RegionA:
+    return RegionA(
+        "x", 1, "AA1", "t", "0" * 64, 1, 1, "p", 1, "s", 1, 1, 1, 1, 1, CatalogA.placeholder(world)
+    )
 
 
 def test_every_region_scoped_route_answers_401_problem_without_valid_credentials(
@@ -535,7 +585,7 @@ def test_every_region_scoped_route_answers_401_problem_without_valid_credentials
         {"Cookie": "gz_session=forged.cookie.value"},
     ]
     problems = []
-    for req in requests_for(api_routes(client.app), _placeholder_region(), world):  # type: ignore[arg-type]
+    for req in requests_for(api_routes(client.app), _placeholder_region(world), world):  # type: ignore[arg-type]
         for headers in anonymous:
             r = send(client, req, headers)
             if r.status_code != 401 or r.headers["content-type"] != PROBLEM:
@@ -548,9 +598,9 @@ def test_every_region_scoped_route_answers_401_problem_without_valid_credentials
 
 
 def test_a_paired_region_sees_a_case_only_while_it_is_dispatched_to_its_shared_actor(
-    client: TestClient, world: World
+    client: TestClient, world: World, factory: sessionmaker[Session]
 ) -> None:
-    a = build_region_a(client, world)  # dispatched to A's own roads department
+    a = build_region_a(client, world, factory)  # dispatched to A's own roads department
     shared = ok(
         client.post(
             f"{API}/cases", json={"title": "跨区协办", "category": "data"}, headers=world.alice.headers

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Header, Query, Response, UploadFile
+from fastapi import Depends, File, Header, Query, Response, UploadFile
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 from sqlalchemy import delete, select
@@ -39,14 +39,14 @@ from gongzhi.cases.schemas import (
 from gongzhi.cases.sla import Clock
 from gongzhi.cases.statemachine import Action
 from gongzhi.core import audit
-from gongzhi.core.deps import CurrentScope, PublicSessionDep, SessionDep, StateDep
+from gongzhi.core.deps import CurrentScope, PublicSessionDep, SessionDep, StateDep, api_router
 from gongzhi.core.models import Department, GridCell, Role
 from gongzhi.core.service import require_member, require_own, require_role
 from gongzhi.db import Scope, utcnow
 from gongzhi.errors import InvalidInput, NotFound
 from gongzhi.kit.privacy import mask_name, mask_phone
 
-router = APIRouter(prefix="/api/v1")
+router = api_router(prefix="/api/v1")
 SEES_CONTACTS = {Role.ADMIN, Role.DISPATCHER, Role.SUPERVISOR}
 Page = Annotated[int, Query(ge=1, le=100_000)]
 PageSize = Annotated[int, Query(ge=1, le=200)]
@@ -187,11 +187,9 @@ def files(case_id: int, s: SessionDep) -> list[CaseFileRead]:
 
 
 @router.post("/cases/{case_id}/files", tags=["cases"], status_code=201)
-async def upload(
-    case_id: int, s: SessionDep, st: StateDep, file: Annotated[UploadFile, File()]
-) -> CaseFileRead:
+def upload(case_id: int, s: SessionDep, st: StateDep, file: Annotated[UploadFile, File()]) -> CaseFileRead:
     cases.check_can_attach(s, case_id)
-    data = await file.read(st.settings.max_upload_bytes + 1)
+    data = file.file.read(st.settings.max_upload_bytes + 1)
     stored = st.store.put(data, file.content_type or "application/octet-stream", file.filename)
     f = cases.add_file(
         s, case_id, stored.sha256, file.filename or stored.sha256, stored.content_type, stored.size

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from typing import Annotated
 
-from fastapi import APIRouter, File, Request, Response, UploadFile
+from fastapi import File, Request, Response, UploadFile
 from sqlalchemy import select
 
 from gongzhi.core import audit, evidence, outbox, service
@@ -14,6 +14,7 @@ from gongzhi.core.deps import (
     CurrentScope,
     SessionDep,
     StateDep,
+    api_router,
     client_ip,
     end_sessions,
     session_cookie,
@@ -45,7 +46,7 @@ from gongzhi.core.schemas import (
 from gongzhi.db import Scope, unit_of_work
 from gongzhi.errors import Forbidden, NotFound, Unauthenticated
 
-router = APIRouter(prefix="/api/v1")
+router = api_router(prefix="/api/v1")
 
 
 @router.post("/auth/login", tags=["auth"])
@@ -228,10 +229,10 @@ def verify_audit(s: SessionDep, scope: CurrentScope) -> AuditVerifyRead:
 
 
 @router.post("/evidence", tags=["evidence"], status_code=201)
-async def upload_evidence(s: SessionDep, st: StateDep, file: Annotated[UploadFile, File()]) -> EvidenceRead:
+def upload_evidence(s: SessionDep, st: StateDep, file: Annotated[UploadFile, File()]) -> EvidenceRead:
     """Upload a photo, thermal frame or document that alerts and reports can cite by its SHA-256."""
     evidence.check_can_upload(s)
-    data = await file.read(st.settings.max_upload_bytes + 1)
+    data = file.file.read(st.settings.max_upload_bytes + 1)
     ev = evidence.store(s, st.store, data, file.content_type or "application/octet-stream", file.filename)
     return EvidenceRead.model_validate(ev)
 

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+import inspect
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import APIRouter, Depends, Request
+from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session, sessionmaker
 
 from gongzhi.core import service
 from gongzhi.core.models import User
 from gongzhi.core.security import SessionSigner, tokens_equal
-from gongzhi.db import Scope, unit_of_work
+from gongzhi.db import Scope, unit_of_work, write_lock
 from gongzhi.errors import Forbidden, InvalidInput, Unauthenticated
 from gongzhi.kit.filestore import FileStore
 from gongzhi.registry import Registry
@@ -33,7 +36,7 @@ class AppState:
     store: FileStore
 
 
-def app_state(request: Request) -> AppState:
+async def app_state(request: Request) -> AppState:
     state: AppState = request.app.state.gongzhi
     return state
 
@@ -97,23 +100,81 @@ def end_sessions(request: Request, st: AppState) -> None:
 
 
 def scoped_session(request: Request, st: StateDep) -> Iterator[Session]:
-    """Opens the request's unit of work; commits when the endpoint returns, before the response is sent."""
+    """The request's unit of work in the caller's scope.
+
+    Who is calling is settled in a short transaction of its own, committed at once. The request's work
+    then runs in a second transaction that the endpoint's own thread commits (see
+    :class:`RequestTransactionRoute`), so no connection or SQLite lock is ever held while the request
+    waits for a worker thread; that wait deadlocked the thread pool under load.
+    """
     with unit_of_work(st.factory, Scope.for_system()) as s:
-        s.info["scope"] = _scope_from_request(request, st, s)
-        request.state.scope = s.info["scope"]
+        write_lock(s)
+        scope = _scope_from_request(request, st, s)
+        s.commit()
+        s.info["scope"], s.info[REQUEST_UOW] = scope, True
+        request.state.scope = scope
         yield s
 
 
 def public_session(st: StateDep) -> Iterator[Session]:
     with unit_of_work(st.factory, Scope.for_system()) as s:
+        s.info[REQUEST_UOW] = True
         yield s
+
+
+REQUEST_UOW = "request_uow"
+
+
+def _request_sessions(values: dict[str, Any]) -> list[Session]:
+    found = []
+    for v in values.values():
+        s = v if isinstance(v, Session) else getattr(v, "request_session", None)  # or a page holding one
+        if isinstance(s, Session) and s.info.get(REQUEST_UOW):
+            found.append(s)
+    return found
+
+
+def _committing(call: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(call)
+    def run(**values: Any) -> Any:
+        sessions = _request_sessions(values)
+        try:
+            result = call(**values)
+            for s in sessions:
+                s.commit()
+        except BaseException:
+            for s in sessions:
+                s.rollback()
+            raise
+        return result
+
+    run.commits_request = True  # type: ignore[attr-defined]
+    return run
+
+
+class RequestTransactionRoute(APIRoute):
+    """Every gongzhi router uses this route class: a synchronous endpoint commits its request session in
+    the worker thread it runs in. FastAPI runs a sync endpoint and the exit of a yield dependency in two
+    separate thread calls; committing in the first means no transaction outlives the thread that did the
+    work, so no connection or SQLite lock is held while a request waits for a thread."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        sync = not inspect.iscoroutinefunction(endpoint)
+        if sync and not getattr(endpoint, "commits_request", False):
+            endpoint = _committing(endpoint)
+        super().__init__(path, endpoint, **kwargs)
+
+
+def api_router(**kwargs: Any) -> APIRouter:
+    """An APIRouter whose routes commit in the endpoint's thread (see :class:`RequestTransactionRoute`)."""
+    return APIRouter(route_class=RequestTransactionRoute, **kwargs)
 
 
 SessionDep = Annotated[Session, Depends(scoped_session, scope="function")]
 PublicSessionDep = Annotated[Session, Depends(public_session, scope="function")]
 
 
-def current_scope(s: SessionDep) -> Scope:
+async def current_scope(s: SessionDep) -> Scope:
     scope: Scope = s.info["scope"]
     return scope
 

@@ -35,9 +35,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gongzhi.core import service as core
-from gongzhi.core.deps import CSRF_HEADER, SAFE_METHODS, AppState, StateDep, session_user
+from gongzhi.core.deps import CSRF_HEADER, REQUEST_UOW, SAFE_METHODS, AppState, StateDep, session_user
 from gongzhi.core.models import Region, Role, User
-from gongzhi.db import Scope, unit_of_work, utcnow
+from gongzhi.db import Scope, unit_of_work, utcnow, write_lock
 from gongzhi.errors import Forbidden
 from gongzhi.settings import Settings
 from gongzhi.web import labels
@@ -219,6 +219,11 @@ class Console:
     toasts: list[Toast] = field(default_factory=list)
 
     @property
+    def request_session(self) -> Session | None:
+        """The request's unit of work, which the route commits in the endpoint's thread."""
+        return self.session
+
+    @property
     def s(self) -> Session:
         assert self.session is not None, "this page has no database session"
         return self.session
@@ -325,8 +330,10 @@ def console(
 ) -> Iterator[Console]:
     """The logged-in console: the request's unit of work in the viewer's region scope."""
     with unit_of_work(st.factory, Scope.for_system()) as s:
+        write_lock(s)
         viewer = viewer_of(request, st, s, token)
-        s.info["scope"] = viewer.scope
+        s.commit()  # the page's own transaction is committed in its thread (deps.RequestTransactionRoute)
+        s.info["scope"], s.info[REQUEST_UOW] = viewer.scope, True
         request.state.scope = viewer.scope
         yield Console(request, st, lang_of(request), viewer.csrf, viewer, s)
 

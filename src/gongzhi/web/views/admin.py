@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import File, Form, UploadFile
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
@@ -17,6 +17,7 @@ from gongzhi.cases.models import Actor, DispatchRule, SlaPolicy
 from gongzhi.cases.schemas import ActorIn, DispatchRuleIn, SlaPolicyIn
 from gongzhi.core import api as core_api
 from gongzhi.core import service as core
+from gongzhi.core.deps import api_router
 from gongzhi.core.models import Role
 from gongzhi.core.schemas import DepartmentCreate, UserCreate
 from gongzhi.errors import Forbidden, InvalidInput
@@ -25,7 +26,7 @@ from gongzhi.web.i18n import N_
 from gongzhi.web.shell import Console, ConsoleDep
 from gongzhi.web.views.cases import _validated
 
-router = APIRouter(include_in_schema=False)
+router = api_router(include_in_schema=False)
 MAX_GEOJSON = 5 * 1024 * 1024
 SECTIONS = (
     ("regions", N_("Regions and pairings")),

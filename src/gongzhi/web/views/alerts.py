@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Query
+from fastapi import Form, Query
 from fastapi.responses import Response
 from sqlalchemy import select
 
 from gongzhi.cases import alerts
 from gongzhi.cases.alerts import LIVE, WRITERS
 from gongzhi.cases.models import Alert
+from gongzhi.core.deps import api_router
 from gongzhi.core.models import Role
 from gongzhi.errors import NotFound
 from gongzhi.kit.filestore import sniff
@@ -18,7 +19,7 @@ from gongzhi.web import labels
 from gongzhi.web.i18n import N_
 from gongzhi.web.shell import Console, ConsoleDep
 
-router = APIRouter(include_in_schema=False)
+router = api_router(include_in_schema=False)
 PAGE_SIZE = 50
 STATUSES = tuple(labels.ALERT_STATUSES)
 IMAGES = ("image/jpeg", "image/png")

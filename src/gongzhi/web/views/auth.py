@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form
+from fastapi import Form
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from gongzhi.core import api as core_api
 from gongzhi.core import service as core
-from gongzhi.core.deps import COOKIE, end_sessions, session_data
+from gongzhi.core.deps import COOKIE, api_router, end_sessions, session_data
 from gongzhi.core.schemas import LoginIn
 from gongzhi.errors import DomainError, Forbidden, InvalidInput, TooManyRequests
 from gongzhi.web.i18n import LOCALES, N_
 from gongzhi.web.shell import LANG_COOKIE, THEME_COOKIE, ConsoleDep, PublicConsoleDep
 
-router = APIRouter(include_in_schema=False)
+router = api_router(include_in_schema=False)
 YEAR = 365 * 24 * 3600
 
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, File, Form, Query, UploadFile
+from fastapi import File, Form, Query, UploadFile
 from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlalchemy import or_, select
@@ -18,6 +18,7 @@ from gongzhi.cases.models import Actor, Case
 from gongzhi.cases.schemas import ActionIn, CaseCreate
 from gongzhi.cases.statemachine import Action, State
 from gongzhi.core import service as core
+from gongzhi.core.deps import api_router
 from gongzhi.core.models import Membership, Role
 from gongzhi.errors import InvalidInput
 from gongzhi.kit.workdays import SHANGHAI
@@ -25,7 +26,7 @@ from gongzhi.web import labels
 from gongzhi.web.i18n import N_
 from gongzhi.web.shell import WRITERS, Console, ConsoleDep
 
-router = APIRouter(include_in_schema=False)
+router = api_router(include_in_schema=False)
 PAGE_SIZE = 30
 VIEWS_COOKIE = "gz_views"
 BOARD = ("submitted", "accepted", "returned", "reopened", "dispatched", "claimed", "in_progress", "resolved")

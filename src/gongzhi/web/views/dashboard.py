@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
 from fastapi.responses import Response
 
 from gongzhi.cases import alerts, stats
 from gongzhi.cases.alerts import LIVE
 from gongzhi.core import service as core
+from gongzhi.core.deps import api_router
 from gongzhi.web import charts, labels
 from gongzhi.web.i18n import N_
 from gongzhi.web.shell import Console, ConsoleDep
 
-router = APIRouter(include_in_schema=False)
+router = api_router(include_in_schema=False)
 PIPELINE = (
     "submitted",
     "accepted",

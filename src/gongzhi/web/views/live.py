@@ -13,20 +13,20 @@ import time
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import Header, Query, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
 from gongzhi.cases import alerts
-from gongzhi.core.deps import AppState, StateDep
+from gongzhi.core.deps import AppState, StateDep, api_router
 from gongzhi.core.models import OutboxEvent
 from gongzhi.db import Scope, unit_of_work
 from gongzhi.errors import NotFound
 from gongzhi.web.shell import Console, Viewer, lang_of, render, viewer_of
 from gongzhi.web.views.dashboard import summary
 
-router = APIRouter(include_in_schema=False)
+router = api_router(include_in_schema=False)
 POLL_S = 2.0
 HEARTBEAT_S = 15.0
 

@@ -1,0 +1,13 @@
+"""Resource catalog audit and app reuse between paired regions (资源目录智能审核, 数字成果区县共用)."""
+
+from __future__ import annotations
+
+from gongzhi.registry import Registry
+
+
+def register(registry: Registry) -> None:
+    from gongzhi.modules.catalog.api import router
+    from gongzhi.modules.catalog.cli import app
+
+    registry.routers.append(router)
+    registry.cli_apps["catalog"] = app

@@ -1,0 +1,1 @@
+"""Pure functions of the catalog auditor: rules, update periods, text normalisation, duplicate detection."""

@@ -1,0 +1,1 @@
+"""Readers and writers of outside catalog formats: Chinese catalogs, data.json, code.json, DCAT, Excel."""

@@ -1,0 +1,215 @@
+"""Audit reports as HTML, Excel and PDF: "N applications checked, M problems", by rule and by department.
+
+PDF uses ReportLab with the Adobe CID font STSong-Light, which every PDF reader resolves to a Chinese
+font, so no font file needs to ship or be installed.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+
+from jinja2 import Environment
+from openpyxl import Workbook
+
+FORMATS = {
+    "html": "text/html; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "pdf": "application/pdf",
+}
+
+
+@dataclass(frozen=True)
+class RuleCount:
+    rule_id: str
+    title: str
+    severity: str
+    problems: int
+    fixed: int = 0
+
+
+@dataclass(frozen=True)
+class DepartmentCount:
+    department: str
+    applications: int
+    datasets: int
+    problems: int
+
+
+@dataclass(frozen=True)
+class FindingRow:
+    record: str
+    department: str
+    rule_id: str
+    severity: str
+    message: str
+    status: str
+    case_number: str = ""
+
+
+@dataclass(frozen=True)
+class ReportData:
+    region: str
+    run_id: int
+    run_at: str
+    applications: int
+    datasets: int
+    problems: int
+    records_with_problems: int
+    fixed: int
+    by_rule: list[RuleCount] = field(default_factory=list)
+    by_department: list[DepartmentCount] = field(default_factory=list)
+    findings: list[FindingRow] = field(default_factory=list)
+
+    @property
+    def headline(self) -> str:
+        return (
+            f"{self.applications} applications and {self.datasets} data resources checked, "
+            f"{self.problems} problems in {self.records_with_problems} records, "
+            f"{self.fixed} fixed since the last run"
+        )
+
+    @property
+    def headline_zh(self) -> str:
+        return (
+            f"审核信息系统 {self.applications} 个、数据资源 {self.datasets} 个，发现问题 {self.problems} 个"
+            f"（涉及 {self.records_with_problems} 条目录），较上次整改 {self.fixed} 个"
+        )
+
+
+_HTML = Environment(autoescape=True).from_string(
+    """<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8">
+<title>资源目录审核报告 {{ r.region }} #{{ r.run_id }}</title>
+<style>body{font-family:"Noto Sans CJK SC",sans-serif;margin:2em}table{border-collapse:collapse}
+td,th{border:1px solid #999;padding:.3em .6em;text-align:left}th{background:#eee}
+.error{color:#b00}.warning{color:#a60}</style></head><body>
+<h1>资源目录智能审核报告 Catalog audit report</h1>
+<p>{{ r.region }} · run #{{ r.run_id }} · {{ r.run_at }}</p>
+<p><strong>{{ r.headline_zh }}</strong><br>{{ r.headline }}</p>
+<h2>按规则 By rule</h2>
+<table><tr><th>规则 rule</th><th>名称 title</th><th>级别 severity</th><th>问题 problems</th>
+<th>已整改 fixed</th></tr>
+{% for c in r.by_rule %}<tr><td>{{ c.rule_id }}</td><td>{{ c.title }}</td>
+<td class="{{ c.severity }}">{{ c.severity }}</td><td>{{ c.problems }}</td><td>{{ c.fixed }}</td></tr>
+{% endfor %}</table>
+<h2>按部门 By department</h2>
+<table><tr><th>部门 department</th><th>信息系统</th><th>数据资源</th><th>问题</th></tr>
+{% for d in r.by_department %}<tr><td>{{ d.department or "（未填）" }}</td>
+<td>{{ d.applications }}</td><td>{{ d.datasets }}</td><td>{{ d.problems }}</td></tr>
+{% endfor %}</table>
+<h2>问题清单 Findings</h2>
+<table><tr><th>目录</th><th>部门</th><th>规则</th><th>级别</th><th>说明</th><th>状态</th>
+<th>整改工单</th></tr>
+{% for f in r.findings %}<tr><td>{{ f.record }}</td><td>{{ f.department }}</td>
+<td>{{ f.rule_id }}</td><td class="{{ f.severity }}">{{ f.severity }}</td><td>{{ f.message }}</td>
+<td>{{ f.status }}</td><td>{{ f.case_number }}</td></tr>
+{% endfor %}</table></body></html>
+"""
+)
+
+
+def write_html(r: ReportData) -> bytes:
+    return _HTML.render(r=r).encode()
+
+
+def write_xlsx(r: ReportData) -> bytes:
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "概况 summary"
+    ws.append(["资源目录智能审核报告", r.region, f"#{r.run_id}", r.run_at])
+    ws.append([r.headline_zh])
+    ws.append([r.headline])
+    sheets = (
+        (
+            "按规则 rules",
+            ["rule", "title", "severity", "problems", "fixed"],
+            [list(c.__dict__.values()) for c in r.by_rule],
+        ),
+        (
+            "按部门 departments",
+            ["department", "applications", "datasets", "problems"],
+            [list(d.__dict__.values()) for d in r.by_department],
+        ),
+        (
+            "问题 findings",
+            ["record", "department", "rule", "severity", "message", "status", "case"],
+            [[_safe(v) for v in f.__dict__.values()] for f in r.findings],
+        ),
+    )
+    for title, header, rows in sheets:
+        sheet = wb.create_sheet(title)
+        sheet.append(header)
+        for row in rows:
+            sheet.append(row)
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def _safe(value: object) -> object:
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+        return "'" + value
+    return value
+
+
+def write_pdf(r: ReportData, max_findings: int = 500) -> bytes:
+    from reportlab.lib import colors
+    from reportlab.lib.pagesizes import A4, landscape
+    from reportlab.lib.styles import getSampleStyleSheet
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
+    styles = getSampleStyleSheet()
+    for s in styles.byName.values():
+        s.fontName = "STSong-Light"
+    body, small = styles["BodyText"], styles["BodyText"].clone("small", fontSize=7, leading=9)
+
+    def table(header: list[str], rows: list[list[object]]) -> Table:
+        data = [header] + [[Paragraph(_xml(str(v)), small) for v in row] for row in rows]
+        t = Table(data, repeatRows=1)
+        t.setStyle(
+            TableStyle(
+                [
+                    ("FONT", (0, 0), (-1, -1), "STSong-Light", 8),
+                    ("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
+                    ("BACKGROUND", (0, 0), (-1, 0), colors.lightgrey),
+                    ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ]
+            )
+        )
+        return t
+
+    out = io.BytesIO()
+    doc = SimpleDocTemplate(out, pagesize=landscape(A4), title=f"资源目录审核报告 {r.region} #{r.run_id}")
+    story = [
+        Paragraph(_xml(f"资源目录智能审核报告  {r.region}  #{r.run_id}  {r.run_at}"), styles["Title"]),
+        Paragraph(_xml(r.headline_zh), body),
+        Paragraph(_xml(r.headline), body),
+        Spacer(1, 8),
+        table(
+            ["规则 rule", "名称", "级别", "问题", "已整改"], [list(c.__dict__.values()) for c in r.by_rule]
+        ),
+        Spacer(1, 8),
+        table(["部门", "信息系统", "数据资源", "问题"], [list(d.__dict__.values()) for d in r.by_department]),
+        Spacer(1, 8),
+        table(
+            ["目录", "部门", "规则", "级别", "说明", "状态", "工单"],
+            [list(f.__dict__.values()) for f in r.findings[:max_findings]],
+        ),
+    ]
+    if len(r.findings) > max_findings:
+        story.append(
+            Paragraph(_xml(f"… {len(r.findings) - max_findings} more findings in the Excel report"), body)
+        )
+    doc.build(story)
+    return out.getvalue()
+
+
+def _xml(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+WRITERS = {"html": write_html, "xlsx": write_xlsx, "pdf": write_pdf}

@@ -1,0 +1,381 @@
+"""Payloads of the catalog API (validated at the edge) and the record schema every import goes through."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Kind = Literal["dataset", "application"]
+AppKind = Literal["ruleset", "detector", "dispatch_template", "report_template", "module_config"]
+DocKind = Literal["policy", "experience", "investment", "business_environment", "other"]
+Sharing = Literal["private", "pairs", "selected"]
+Verdict = Literal["pending", "duplicate", "distinct", "merged"]
+
+
+class ItemIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    type: str = Field(default="", max_length=60)
+    sensitive: bool = False
+
+
+class DistributionIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    access_url: str = Field(default="", max_length=1000)
+    download_url: str = Field(default="", max_length=1000)
+    media_type: str = Field(default="", max_length=100)
+    format: str = Field(default="", max_length=100)
+    title: str = Field(default="", max_length=300)
+
+
+class RecordIn(BaseModel):
+    """A catalog record: the GB/T 21063.3 core metadata plus the 2017 guideline's share and open attributes.
+
+    Code-list fields are free text here on purpose: a value outside the code list is a finding of the
+    audit, not a reason to refuse the record.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Kind = "dataset"
+    key: str = Field(default="", max_length=300)
+    identifier: str = Field(default="", max_length=300)
+    metadata_id: str = Field(default="", max_length=200)
+    name: str = Field(min_length=1, max_length=500)
+    summary: str = Field(default="", max_length=20_000)
+    provider: str = Field(default="", max_length=200)
+    provider_code: str = Field(default="", max_length=100)
+    category: str = Field(default="", max_length=300)
+    category_code: str = Field(default="", max_length=60)
+    keywords: list[str] = Field(default_factory=list, max_length=100)
+    format: str = Field(default="", max_length=100)
+    resource_type: str = Field(default="", max_length=60)
+    share_type: str = Field(default="", max_length=40)
+    share_condition: str = Field(default="", max_length=5_000)
+    share_mode: str = Field(default="", max_length=40)
+    open_type: str = Field(default="", max_length=40)
+    open_condition: str = Field(default="", max_length=5_000)
+    rights: str = Field(default="", max_length=5_000)
+    update_cycle: str = Field(default="", max_length=40)
+    published: date | None = None
+    modified: date | None = None
+    contact_name: str = Field(default="", max_length=200)
+    contact_email: str = Field(default="", max_length=200)
+    contact_phone: str = Field(default="", max_length=60)
+    url: str = Field(default="", max_length=1000)
+    license: str = Field(default="", max_length=500)
+    functions: str = Field(default="", max_length=20_000)
+    items: list[ItemIn] = Field(default_factory=list, max_length=2_000)
+    distributions: list[DistributionIn] = Field(default_factory=list, max_length=200)
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+
+class RecordRead(RecordIn):
+    model_config = ConfigDict(from_attributes=True, extra="ignore")
+
+    id: int
+    region_id: int
+    source: str
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class RecordList(BaseModel):
+    items: list[RecordRead]
+    total: int
+
+
+class RecordVersionRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    version: int
+    change: str
+    changed_by: str
+    changed_at: datetime
+    data: dict[str, Any]
+
+
+class RowErrorRead(BaseModel):
+    row: int
+    field: str
+    message: str
+
+
+class ImportReport(BaseModel):
+    format: str
+    rows: int
+    created: int
+    updated: int
+    unchanged: int
+    skipped: int
+    errors: list[RowErrorRead]
+
+
+class RuleRead(BaseModel):
+    id: str
+    title: str
+    severity: str
+    explanation: str
+    fix_hint: str
+    params: dict[str, Any]
+    default_enabled: bool
+
+
+class RuleConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    severity: Literal["error", "warning", "info"] | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class RulesetIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=5_000)
+    rules: dict[str, RuleConfig] = Field(default_factory=dict)
+    is_default: bool = False
+
+
+class RulesetRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    description: str
+    rules: dict[str, Any]
+    is_default: bool
+    subscription_id: int | None
+    updated_at: datetime
+
+
+class AuditIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ruleset_id: int | None = None
+    shacl: bool = False
+    open_cases: bool = False
+    reference_date: date | None = None
+
+
+class AuditRunRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    ruleset_id: int | None
+    reference_date: date
+    applications: int
+    datasets: int
+    problems: int
+    records_with_problems: int
+    fixed: int
+    cases_opened: int
+    summary: dict[str, Any]
+    created_at: datetime
+
+
+class FindingRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    record_id: int
+    rule_id: str
+    severity: str
+    field: str
+    message: str
+    status: str
+    first_run_id: int | None
+    case_id: int | None
+
+
+class DupeScanIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Kind = "application"
+    threshold: float = Field(default=0.6, ge=0.1, le=1.0)
+
+
+class DupeScanRead(BaseModel):
+    systems: int
+    pairs: int
+    new: int
+    seconds: float
+
+
+class DuplicateRead(BaseModel):
+    id: int
+    score: float
+    verdict: str
+    note: str
+    reviewed_by: str
+    stale: bool
+    evidence: dict[str, Any]
+    a: RecordRead
+    b: RecordRead
+
+
+class VerdictIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    verdict: Verdict
+    note: str = Field(default="", max_length=5_000)
+
+
+class VerdictRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    verdict: str
+    note: str
+    reviewed_by: str
+    reviewed_at: datetime | None
+
+
+class AppPublish(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    slug: str = Field(min_length=1, max_length=100, pattern=r"^[a-z0-9][a-z0-9-]*$")
+    kind: AppKind
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=20_000)
+    config: dict[str, Any] = Field(default_factory=dict)
+    ruleset_id: int | None = None
+    build_cost_yuan: float | None = Field(default=None, ge=0)
+
+
+class AppVersionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    config: dict[str, Any] | None = None
+    ruleset_id: int | None = None
+    changelog: str = Field(default="", max_length=5_000)
+    description: str | None = Field(default=None, max_length=20_000)
+
+
+class AppRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    region_id: int
+    slug: str
+    kind: str
+    name: str
+    description: str
+    version: int
+    build_cost_yuan: float | None
+    active: bool
+    updated_at: datetime
+
+
+class AppVersionRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    version: int
+    config: dict[str, Any]
+    changelog: str
+    published_at: datetime
+
+
+class SubscribeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    saved_yuan: float = Field(default=0, ge=0, le=1e12)
+    note: str = Field(default="", max_length=5_000)
+    overrides: dict[str, Any] = Field(default_factory=dict)
+
+
+class SubscriptionRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    app_id: int
+    publisher_region_id: int
+    accepted_version: int
+    latest_version: int = 0
+    update_available: bool = False
+    overrides: dict[str, Any]
+    config: dict[str, Any]
+    active: bool
+    ruleset_id: int | None = None
+
+
+class OverridesIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    overrides: dict[str, Any]
+
+
+class LedgerRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    region_id: int
+    app_id: int
+    publisher_region_id: int
+    event: str
+    version: int
+    saved_yuan: float
+    note: str
+    recorded_by: str
+    at: datetime
+
+
+class ReuseSummary(BaseModel):
+    reused_apps: int
+    saved_yuan: float
+    reused_by_others: int
+    saved_for_others_yuan: float
+    by_app: list[dict[str, Any]]
+
+
+class DocumentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=1, max_length=300)
+    kind: DocKind = "other"
+    summary: str = Field(default="", max_length=5_000)
+    body: str = Field(default="", max_length=500_000)
+    tags: list[str] = Field(default_factory=list, max_length=50)
+    sharing: Sharing = "private"
+    share_region_ids: list[int] = Field(default_factory=list, max_length=50)
+    published_on: date | None = None
+
+
+class SharingIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sharing: Sharing
+    share_region_ids: list[int] = Field(default_factory=list, max_length=50)
+
+
+class DocumentRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    region_id: int
+    title: str
+    kind: str
+    summary: str
+    body: str
+    tags: list[str]
+    sharing: str
+    share_region_ids: list[int]
+    published_on: date | None
+    author: str
+    updated_at: datetime
+
+
+class SearchHit(BaseModel):
+    id: int
+    region_id: int
+    title: str
+    kind: str
+    summary: str
+    score: int
+    snippet: str

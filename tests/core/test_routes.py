@@ -1,0 +1,41 @@
+"""Every synchronous endpoint commits its request's transaction in its own worker thread.
+
+Without that, FastAPI commits in a later thread call, and a request holding a connection (and SQLite's
+write lock) while it waits for a thread deadlocks the pool under load (bench/cases found it at 40+).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi.dependencies.utils import get_flat_dependant
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+
+from gongzhi.core.deps import public_session, scoped_session
+from gongzhi.web.shell import console
+
+
+def api_routes(routes: list[Any]) -> Iterator[APIRoute]:
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        elif hasattr(route, "original_router"):
+            yield from api_routes(route.original_router.routes)
+
+
+def uses_a_request_session(route: APIRoute) -> bool:
+    calls = {d.call for d in get_flat_dependant(route.dependant).dependencies}
+    return bool(calls & {scoped_session, public_session, console})
+
+
+def test_every_sync_endpoint_commits_in_its_own_thread(client: TestClient) -> None:
+    routes = [r for r in api_routes(client.app.routes) if uses_a_request_session(r)]  # type: ignore[attr-defined]
+    assert len(routes) > 50
+    sync = [r for r in routes if not inspect.iscoroutinefunction(r.endpoint)]
+    missing = [
+        f"{sorted(r.methods)} {r.path}" for r in sync if not getattr(r.endpoint, "commits_request", False)
+    ]
+    assert not missing, "build these routers with gongzhi.core.deps.api_router():\n" + "\n".join(missing)
