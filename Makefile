@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: demo test install lint format typecheck migrations pytest pytest-sqlite pytest-postgresql serve bench clean
+.PHONY: demo test install lint format typecheck migrations pytest pytest-sqlite pytest-postgresql serve bench lock clean
 
 demo: install ## create var/gongzhi.db with the demo regions and serve on 127.0.0.1:8000
 	$(BIN)/gongzhi demo
@@ -48,8 +48,11 @@ pytest-postgresql:
 serve: install
 	$(BIN)/gongzhi serve
 
-bench: install
+bench: install ## the case loop over HTTP against a bare insert (figures only; see bench/README.md)
 	$(BIN)/python bench/cases/run.py
+
+lock: ## re-pin requirements.lock to what pyproject.toml needs, as installed in the venv
+	$(BIN)/python scripts/lock.py
 
 clean:
 	rm -rf $(VENV) var build *.egg-info .pytest_cache .mypy_cache .ruff_cache
