@@ -121,6 +121,11 @@ def _apply_region_scope(state: ORMExecuteState) -> None:
         state.statement = state.statement.options(*options)
 
 
+@event.listens_for(Session, "after_transaction_end")
+def _forget_memo(session: Session, _transaction: Any) -> None:
+    session.info.pop("memo", None)  # lookups remembered within one unit of work (cases.service._memo)
+
+
 def normalise_url(url: str) -> URL:
     parsed = make_url(url)
     if parsed.drivername in ("postgresql", "postgres"):

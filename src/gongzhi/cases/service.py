@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -35,12 +35,26 @@ from gongzhi.kit.workdays import SHANGHAI, WorkCalendar
 from gongzhi.registry import Registry
 
 UNSCOPED = {"unscoped": True}
+T = TypeVar("T")
 
 
 # --- lookups ----------------------------------------------------------------------------------------
 
 
+def _memo(s: Session, key: tuple[Any, ...], compute: Callable[[], T]) -> T:
+    """Remember a lookup for the rest of the session's unit of work (configuration does not change
+    mid-request; a request reads the SLA policy and the handler check several times)."""
+    memo: dict[tuple[Any, ...], Any] = s.info.setdefault("memo", {})
+    if key not in memo:
+        memo[key] = compute()
+    return memo[key]  # type: ignore[no-any-return]
+
+
 def calendar_for(s: Session, region_id: int) -> WorkCalendar:
+    return _memo(s, ("calendar", region_id), lambda: _calendar(s, region_id))
+
+
+def _calendar(s: Session, region_id: int) -> WorkCalendar:
     stmt = select(CalendarOverride.day, CalendarOverride.is_workday).where(
         CalendarOverride.region_id == region_id
     )
@@ -48,6 +62,12 @@ def calendar_for(s: Session, region_id: int) -> WorkCalendar:
 
 
 def policy_for(s: Session, region_id: int, category: str, priority: str) -> Policy:
+    return _memo(
+        s, ("policy", region_id, category, priority), lambda: _policy(s, region_id, category, priority)
+    )
+
+
+def _policy(s: Session, region_id: int, category: str, priority: str) -> Policy:
     stmt = select(SlaPolicy).where(
         SlaPolicy.region_id == region_id,
         SlaPolicy.category.in_([category, "*"]),
@@ -378,6 +398,10 @@ def can_handle(s: Session, sc: Scope, case: Case) -> bool:
         return True
     if case.actor_id is None or sc.role != Role.HANDLER:
         return False
+    return _memo(s, ("handles", case.actor_id, sc.user_id, sc.region_id), lambda: _belongs(s, sc, case))
+
+
+def _belongs(s: Session, sc: Scope, case: Case) -> bool:
     actor = s.execute(select(Actor).where(Actor.id == case.actor_id), execution_options=UNSCOPED).scalar_one()
     if actor.region_id != sc.region_id:
         return False

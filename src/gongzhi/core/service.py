@@ -118,20 +118,23 @@ def scope_for(s: Session, user: User, region_id: int | None) -> Scope:
 
 def scope_for_token(s: Session, full: str) -> Scope:
     prefix = split_token(full)
-    tok = None
+    row = None
     if prefix:
-        stmt = select(ApiToken).where(ApiToken.prefix == prefix)
-        tok = s.execute(stmt, execution_options=UNSCOPED).scalar_one_or_none()
+        stmt = (
+            select(ApiToken, User, Membership)
+            .join(User, User.id == ApiToken.user_id)
+            .outerjoin(
+                Membership, (Membership.user_id == User.id) & (Membership.region_id == ApiToken.region_id)
+            )
+            .where(ApiToken.prefix == prefix)
+        )
+        row = s.execute(stmt, execution_options=UNSCOPED).first()
     now = utcnow()
-    if tok is None or not tokens_equal(tok.token_hash, hash_token(full)):
+    if row is None or not tokens_equal(row[0].token_hash, hash_token(full)):
         raise Unauthenticated("invalid API token")
+    tok, user, member = row
     if tok.revoked_at is not None or (tok.expires_at is not None and tok.expires_at <= now):
         raise Unauthenticated("API token revoked or expired")
-    user = s.get_one(User, tok.user_id)
-    member = s.execute(
-        select(Membership).where(Membership.user_id == user.id, Membership.region_id == tok.region_id),
-        execution_options=UNSCOPED,
-    ).scalar_one_or_none()
     if not user.is_active or member is None:
         raise Unauthenticated("the token's user is deactivated or no longer has a role in this region")
     if tok.last_used_at is None or now - tok.last_used_at > timedelta(minutes=5):
