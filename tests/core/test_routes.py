@@ -10,7 +10,7 @@ import inspect
 from collections.abc import Iterator
 from typing import Any
 
-from fastapi.dependencies.utils import get_flat_dependant
+from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
@@ -26,9 +26,14 @@ def api_routes(routes: list[Any]) -> Iterator[APIRoute]:
             yield from api_routes(route.original_router.routes)
 
 
+def calls_of(dependant: Dependant) -> Iterator[Any]:
+    for d in dependant.dependencies:
+        yield d.call
+        yield from calls_of(d)
+
+
 def uses_a_request_session(route: APIRoute) -> bool:
-    calls = {d.call for d in get_flat_dependant(route.dependant).dependencies}
-    return bool(calls & {scoped_session, public_session, console})
+    return bool(set(calls_of(route.dependant)) & {scoped_session, public_session, console})
 
 
 def test_every_sync_endpoint_commits_in_its_own_thread(client: TestClient) -> None:
