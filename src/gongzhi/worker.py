@@ -47,7 +47,9 @@ def run(
     sweep_every_s: float = 60.0,
 ) -> None:
     last_sweep = 0.0
+    last_job: dict[str, float] = {}
     while not stop.is_set():
+        run_jobs(factory, registry, last_job)
         due = time.monotonic() - last_sweep >= sweep_every_s
         try:
             r = tick(factory, registry, sweep=due)
@@ -58,6 +60,19 @@ def run(
         except Exception:
             log.exception("worker tick failed")
         stop.wait(interval_s)
+
+
+def run_jobs(factory: sessionmaker[Session], registry: Registry, last: dict[str, float]) -> None:
+    """Run each registered periodic job whose interval has passed (first run one interval after start)."""
+    now = time.monotonic()
+    for name, (every_s, job) in registry.jobs.items():
+        if now - last.setdefault(name, now) < every_s:
+            continue
+        last[name] = now
+        try:
+            job(factory)
+        except Exception:
+            log.exception("job %s failed", name)
 
 
 def start_thread(factory: sessionmaker[Session], registry: Registry, interval_s: float) -> threading.Event:

@@ -1,0 +1,1 @@
+"""Pure analytics of citizen requests: text, routing classifier, MinHash, hot topics, latency."""

@@ -1,0 +1,157 @@
+"""Public, mobile-first pages: the request form and the status page of a tracking code (no personal data)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import File, Form, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gongzhi.cases import service as cases
+from gongzhi.cases.models import Case, CaseEvent
+from gongzhi.cases.schemas import ActionIn
+from gongzhi.cases.statemachine import Action
+from gongzhi.core.deps import PublicSessionDep, StateDep, api_router
+from gongzhi.core.models import Region
+from gongzhi.errors import InvalidInput, NotFound
+from gongzhi.kit.workdays import SHANGHAI
+from gongzhi.modules.intake import repository as repo
+from gongzhi.modules.intake import service
+from gongzhi.modules.intake.analytics.text import redact
+from gongzhi.modules.intake.api import region_by_code, submit_public
+from gongzhi.modules.intake.open311 import STATUS_NOTES
+
+router = api_router(include_in_schema=False)
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+EVENT_LABELS = {
+    "create": "收到诉求",
+    "accept": "受理",
+    "dispatch": "派单至承办单位",
+    "claim": "承办单位签收",
+    "start": "开始办理",
+    "resolve": "办理完毕，待核查",
+    "verify": "核查",
+    "close": "办结",
+    "follow_up": "回访评价",
+    "return": "退回重新派单",
+    "reject": "不予受理",
+    "merge": "与相同诉求合并",
+    "merged_in": "合并了相同诉求",
+}
+
+
+@router.get("/intake/{region}/", response_class=HTMLResponse)
+def form(region: str, request: Request, s: PublicSessionDep) -> HTMLResponse:
+    reg = region_by_code(s, region)
+    cats = [c for c in repo.categories(s, reg.id) if c.parent_code is None]
+    return templates.TemplateResponse(request, "form.html", {"region": reg, "categories": cats})
+
+
+@router.post("/intake/{region}/report")
+async def report(
+    region: str,
+    s: PublicSessionDep,
+    st: StateDep,
+    description: Annotated[str, Form(max_length=4000)],
+    subject: Annotated[str, Form(max_length=200)] = "",
+    service_code: Annotated[str, Form(max_length=60)] = "",
+    lat: Annotated[str, Form(max_length=20)] = "",
+    lon: Annotated[str, Form(max_length=20)] = "",
+    address: Annotated[str, Form(max_length=300)] = "",
+    name: Annotated[str, Form(max_length=100)] = "",
+    phone: Annotated[str, Form(max_length=30)] = "",
+    anonymous: Annotated[bool, Form()] = False,
+    photos: Annotated[list[UploadFile] | None, File()] = None,
+) -> RedirectResponse:
+    rid = region_by_code(s, region).id
+    try:
+        point = (float(lat), float(lon)) if lat and lon else None
+    except ValueError as exc:
+        raise InvalidInput("lat and lon must be decimal degrees") from exc
+    data = service.request_in(
+        subject=subject,
+        description=description,
+        service_code=service_code or None,
+        lat=point[0] if point else None,
+        lon=point[1] if point else None,
+        address=address,
+        reporter_name=name,
+        reporter_phone=phone,
+        anonymous=anonymous,
+    )
+    files = [(await f.read(st.settings.max_upload_bytes + 1), f) for f in (photos or [])[:6] if f.filename]
+    out = submit_public(s, st, rid, data, files)
+    return RedirectResponse(f"/intake/track/{out.case.tracking_code}?new=1", status_code=303)
+
+
+def _case(s: Session, code: str) -> Case:
+    case = s.execute(select(Case).where(Case.tracking_code == code)).scalar_one_or_none()
+    if case is None:
+        raise NotFound("no request with this tracking code")
+    return case
+
+
+def _local(value: object) -> str:
+    return value.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if hasattr(value, "astimezone") else ""
+
+
+def _category_name(s: Session, case: Case) -> str:
+    cat = repo.category(s, case.region_id, case.category)
+    return cat.name if cat else case.category
+
+
+@router.get("/intake/track/{code}", response_class=HTMLResponse)
+def track(code: str, request: Request, s: PublicSessionDep, new: bool = False) -> HTMLResponse:
+    case = _case(s, code)
+    followed = service.followed_case(s, case)
+    stmt = (
+        select(CaseEvent.at, CaseEvent.action).where(CaseEvent.case_id == followed.id).order_by(CaseEvent.id)
+    )
+    events = [
+        {"at": _local(at), "label": EVENT_LABELS.get(a, a)}
+        for at, a in s.execute(stmt).all()
+        if a in EVENT_LABELS
+    ]
+    req = repo.request_of_case(s, case.id)
+    similar = []
+    if new and req is not None:
+        similar = service.similar_to(
+            s, case.region_id, req.subject, req.text, code=req.service_code, lat=req.lat, lon=req.lon
+        )
+        similar = [x for x in similar if x.case_id != case.id]
+    ctx = {
+        "region": s.get_one(Region, case.region_id),
+        "case": case,
+        "title": redact(case.title),
+        "category": _category_name(s, case),
+        "state_label": STATUS_NOTES.get(followed.state, followed.state),
+        "followed": followed if followed is not case else None,
+        "created": _local(case.created_at),
+        "events": events,
+        "new": new,
+        "similar": [{"number": x.number, "title": redact(x.title)} for x in similar],
+        "can_rate": followed is case and case.state == "closed" and case.rating is None,
+        "rated": case.state == "closed" and case.rating is not None,
+    }
+    return templates.TemplateResponse(request, "track.html", ctx)
+
+
+@router.post("/intake/track/{code}/rate")
+def rate(
+    code: str,
+    s: PublicSessionDep,
+    st: StateDep,
+    rating: Annotated[int, Form(ge=1, le=5)],
+    satisfied: Annotated[bool, Form()],
+    note: Annotated[str, Form(max_length=2000)] = "",
+) -> RedirectResponse:
+    case = _case(s, code)
+    s.info["scope"] = service.public_scope(case.region_id, "citizen")
+    cases.apply(
+        s, st.registry, case.id, Action.FOLLOW_UP, ActionIn(rating=rating, satisfied=satisfied, note=note)
+    )
+    return RedirectResponse(f"/intake/track/{code}", status_code=303)

@@ -1,0 +1,77 @@
+"""Three-assets ledger checks: the rent schedule of an escalating lease and the flags supervisors look for."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+
+@dataclass(frozen=True)
+class Lease:
+    id: int
+    starts_on: date
+    ends_on: date
+    annual_rent_fen: int
+    escalation_pct: float
+    previous_id: int | None = None
+    disclosed_on: date | None = None
+
+
+@dataclass(frozen=True)
+class Flag:
+    kind: str
+    contract_id: int
+    message: str
+
+
+def _add_years(d: date, n: int) -> date:
+    try:
+        return d.replace(year=d.year + n)
+    except ValueError:  # 29 February
+        return d.replace(year=d.year + n, day=28)
+
+
+def schedule(lease: Lease) -> list[tuple[date, int]]:
+    """(start, rent [fen]) of each contract year; year k pays rent × (1 + p)^k, rounded to the fen."""
+    out, k = [], 0
+    while (start := _add_years(lease.starts_on, k)) <= lease.ends_on:
+        out.append((start, round(lease.annual_rent_fen * (1 + lease.escalation_pct / 100) ** k)))
+        k += 1
+    return out
+
+
+def rent_due_until(lease: Lease, day: date) -> int:
+    """Rent [fen] of every contract year that has begun by ``day``."""
+    return sum(rent for start, rent in schedule(lease) if start <= day)
+
+
+def flags(leases: Sequence[Lease], payments: Sequence[tuple[int, date, int]]) -> list[Flag]:
+    """Renewals below the previous rent, leases never disclosed, payments after a lease expired."""
+    by_id = {c.id: c for c in leases}
+    out = []
+    for c in leases:
+        prev = by_id.get(c.previous_id) if c.previous_id else None
+        if prev is not None and schedule(prev):
+            last = schedule(prev)[-1][1]
+            if c.annual_rent_fen < last:
+                out.append(
+                    Flag(
+                        "renewal_below_previous",
+                        c.id,
+                        f"续签首年租金 {c.annual_rent_fen / 100:,.2f} 元低于上期末年 {last / 100:,.2f} 元",
+                    )
+                )
+        if c.disclosed_on is None:
+            out.append(Flag("not_disclosed", c.id, "合同未公开"))
+    for contract_id, paid_on, amount in payments:
+        paid = by_id.get(contract_id)
+        if paid is not None and paid_on > paid.ends_on:
+            out.append(
+                Flag(
+                    "paid_after_expiry",
+                    contract_id,
+                    f"合同 {paid.ends_on} 到期后仍于 {paid_on} 收付 {amount / 100:,.2f} 元",
+                )
+            )
+    return out

@@ -1,0 +1,273 @@
+"""HTTP API of village supervision (staff) under /api/v1/village; problem+json errors."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Query
+from fastapi.responses import StreamingResponse
+from sqlalchemy import select
+
+from gongzhi.core.deps import CurrentScope, SessionDep, StateDep, api_router
+from gongzhi.core.models import AuditHead, Region
+from gongzhi.db import Scope
+from gongzhi.kit.privacy import mask_name, mask_phone
+from gongzhi.modules.village import service
+from gongzhi.modules.village.analytics import deliberation, ledger
+from gongzhi.modules.village.io import pdf, workbooks
+from gongzhi.modules.village.models import (
+    Asset,
+    Consultation,
+    Contract,
+    Decision,
+    Opinion,
+    Project,
+    Station,
+    Supervisor,
+    Village,
+    Visit,
+)
+from gongzhi.modules.village.schemas import (
+    AssetIn,
+    AssetRead,
+    ConsultationIn,
+    ConsultationRead,
+    ContractIn,
+    ContractRead,
+    DecisionIn,
+    DecisionRead,
+    FlagRead,
+    OpinionRead,
+    PaymentIn,
+    ProjectIn,
+    ProjectRead,
+    StationIn,
+    StationRead,
+    StepIn,
+    StepRead,
+    SupervisorIn,
+    SupervisorRead,
+    VillageIn,
+    VillageRead,
+    VisitIn,
+    VisitRead,
+)
+
+router = api_router(prefix="/api/v1/village", tags=["village"])
+SEES_CONTACTS = {"admin", "dispatcher", "supervisor"}
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _download(body: bytes, media: str, name: str) -> StreamingResponse:
+    return StreamingResponse(
+        iter([body]), media_type=media, headers={"content-disposition": f'attachment; filename="{name}"'}
+    )
+
+
+@router.get("/villages")
+def villages(s: SessionDep) -> list[VillageRead]:
+    return [VillageRead.model_validate(v) for v in service.rows(s, Village)]
+
+
+@router.post("/villages", status_code=201)
+def create_village(body: VillageIn, s: SessionDep) -> VillageRead:
+    return VillageRead.model_validate(service.create_village(s, body))
+
+
+@router.get("/stations")
+def stations(s: SessionDep) -> list[StationRead]:
+    return [StationRead.model_validate(x) for x in service.rows(s, Station)]
+
+
+@router.post("/stations", status_code=201)
+def create_station(body: StationIn, s: SessionDep) -> StationRead:
+    return StationRead.model_validate(service.create_station(s, body))
+
+
+def _supervisor(s: SessionDep, sup: Supervisor) -> SupervisorRead:
+    return SupervisorRead(
+        id=sup.id,
+        name=sup.name,
+        phone=sup.phone,
+        station_id=sup.station_id,
+        village_ids=service.villages_of(s, sup.id),
+    )
+
+
+@router.get("/supervisors")
+def supervisors(s: SessionDep) -> list[SupervisorRead]:
+    return [_supervisor(s, x) for x in service.rows(s, Supervisor)]
+
+
+@router.post("/supervisors", status_code=201)
+def create_supervisor(body: SupervisorIn, s: SessionDep) -> SupervisorRead:
+    return _supervisor(s, service.create_supervisor(s, body))
+
+
+@router.get("/projects")
+def projects(s: SessionDep, village_id: int | None = None) -> list[ProjectRead]:
+    where = [Project.village_id == village_id] if village_id else []
+    return [ProjectRead.model_validate(x) for x in service.rows(s, Project, *where)]
+
+
+@router.post("/projects", status_code=201)
+def create_project(body: ProjectIn, s: SessionDep) -> ProjectRead:
+    return ProjectRead.model_validate(service.create_project(s, body))
+
+
+@router.get("/visits")
+def visits(s: SessionDep, village_id: int | None = None) -> list[VisitRead]:
+    where = [Visit.village_id == village_id] if village_id else []
+    return [VisitRead.model_validate(x) for x in service.rows(s, Visit, *where)]
+
+
+@router.post("/visits", status_code=201)
+def record_visit(body: VisitIn, s: SessionDep, st: StateDep) -> VisitRead:
+    return VisitRead.model_validate(service.record_visit(s, st.registry, body))
+
+
+def _decision(s: SessionDep, d: Decision) -> DecisionRead:
+    steps = service.steps_of(s, d.id)
+    out = DecisionRead.model_validate(d)
+    out.steps = [StepRead.model_validate(x) for x in steps]
+    out.next_step = None if d.status == "rejected" else deliberation.next_step([x.step for x in steps])
+    return out
+
+
+@router.get("/decisions")
+def decisions(s: SessionDep, village_id: int | None = None) -> list[DecisionRead]:
+    where = [Decision.village_id == village_id] if village_id else []
+    return [_decision(s, d) for d in service.rows(s, Decision, *where)]
+
+
+@router.post("/decisions", status_code=201)
+def create_decision(body: DecisionIn, s: SessionDep) -> DecisionRead:
+    return _decision(s, service.create_decision(s, body))
+
+
+@router.get("/decisions/{decision_id}")
+def get_decision(decision_id: int, s: SessionDep) -> DecisionRead:
+    return _decision(s, service.get(s, Decision, decision_id))
+
+
+@router.post("/decisions/{decision_id}/steps", status_code=201)
+def record_step(decision_id: int, body: StepIn, s: SessionDep) -> DecisionRead:
+    return _decision(s, service.record_step(s, decision_id, body))
+
+
+@router.get("/decisions/{decision_id}/record.pdf")
+def decision_pdf(decision_id: int, s: SessionDep) -> StreamingResponse:
+    d = service.get(s, Decision, decision_id)
+    village = service.get(s, Village, d.village_id)
+    region = s.get_one(Region, d.region_id)
+    head = (
+        s.execute(select(AuditHead.hash).where(AuditHead.region_id == d.region_id)).scalar_one_or_none() or ""
+    )
+    lines = [
+        pdf.StepLine(
+            step=x.step,
+            held_on=x.held_on.isoformat(),
+            attendance=f"{x.expected}/{x.present}" if x.expected else "—",
+            votes=f"{x.votes_for}/{x.votes_against}/{x.abstain}",
+            attendees="、".join(str(a) for a in x.attendees[:30]),
+            summary=x.summary,
+            attachments=len(x.attachments),
+        )
+        for x in service.steps_of(s, d.id)
+    ]
+    status = {"in_progress": "进行中", "adopted": "已通过", "rejected": "未通过", "completed": "已完成"}.get(
+        d.status, d.status
+    )
+    rec = pdf.Record(region.name, village.name, village.town, d.title, d.matter, status, lines, head)
+    return _download(pdf.decision_record(rec), "application/pdf", f"decision-{d.id}.pdf")
+
+
+@router.get("/assets")
+def assets(s: SessionDep, village_id: int | None = None) -> list[AssetRead]:
+    where = [Asset.village_id == village_id] if village_id else []
+    return [AssetRead.model_validate(x) for x in service.rows(s, Asset, *where)]
+
+
+@router.post("/assets", status_code=201)
+def create_asset(body: AssetIn, s: SessionDep) -> AssetRead:
+    return AssetRead.model_validate(service.create_asset(s, body))
+
+
+def _contract(c: Contract) -> ContractRead:
+    out = ContractRead.model_validate(c)
+    out.schedule = ledger.schedule(service.lease(c))
+    return out
+
+
+@router.get("/contracts")
+def contracts(s: SessionDep, village_id: int | None = None) -> list[ContractRead]:
+    where = [Contract.village_id == village_id] if village_id else []
+    return [_contract(c) for c in service.rows(s, Contract, *where)]
+
+
+@router.post("/contracts", status_code=201)
+def create_contract(body: ContractIn, s: SessionDep) -> ContractRead:
+    return _contract(service.create_contract(s, body))
+
+
+@router.post("/contracts/{contract_id}/payments", status_code=201)
+def add_payment(contract_id: int, body: PaymentIn, s: SessionDep) -> ContractRead:
+    service.add_payment(s, contract_id, body.paid_on, body.amount_yuan, body.note)
+    return _contract(service.get(s, Contract, contract_id))
+
+
+@router.get("/ledger/flags")
+def flags(s: SessionDep, village_id: int | None = None) -> list[FlagRead]:
+    return [FlagRead(**f.__dict__) for f in service.ledger_flags(s, village_id)]
+
+
+@router.get("/ledger.xlsx")
+def ledger_xlsx(s: SessionDep, village_id: Annotated[int | None, Query()] = None) -> StreamingResponse:
+    where_c = [Contract.village_id == village_id] if village_id else []
+    where_a = [Asset.village_id == village_id] if village_id else []
+    names = {v.id: v.name for v in service.rows(s, Village)}
+    cs = [
+        (names.get(c.village_id, ""), c.counterparty, c.subject, service.lease(c))
+        for c in service.rows(s, Contract, *where_c)
+    ]
+    assets_ = [
+        (names.get(a.village_id, ""), a.kind, a.name, a.value_fen) for a in service.rows(s, Asset, *where_a)
+    ]
+    body = workbooks.ledger_workbook(cs, assets_, service.ledger_flags(s, village_id))
+    return _download(body, XLSX, "three-assets-ledger.xlsx")
+
+
+@router.get("/consultations")
+def consultations(s: SessionDep, village_id: int | None = None) -> list[ConsultationRead]:
+    where = [Consultation.village_id == village_id] if village_id else []
+    return [ConsultationRead.model_validate(x) for x in service.rows(s, Consultation, *where)]
+
+
+@router.post("/consultations", status_code=201)
+def create_consultation(body: ConsultationIn, s: SessionDep) -> ConsultationRead:
+    return ConsultationRead.model_validate(service.create_consultation(s, body))
+
+
+def _opinion(scope: Scope, op: Opinion) -> OpinionRead:
+    out = OpinionRead.model_validate(op)
+    if scope.role not in SEES_CONTACTS:
+        out.name, out.phone = mask_name(op.name), mask_phone(op.phone)
+    return out
+
+
+@router.get("/opinions")
+def opinions(s: SessionDep, scope: CurrentScope, village_id: int | None = None) -> list[OpinionRead]:
+    where = [Opinion.village_id == village_id] if village_id else []
+    return [_opinion(scope, x) for x in service.rows(s, Opinion, *where)]
+
+
+@router.post("/opinions/{opinion_id}/to-case")
+def opinion_to_case(opinion_id: int, s: SessionDep, scope: CurrentScope, st: StateDep) -> OpinionRead:
+    return _opinion(scope, service.opinion_to_case(s, st.registry, opinion_id, st.settings.secret_key))
+
+
+@router.post("/opinions/{opinion_id}/to-decision", status_code=201)
+def opinion_to_decision(
+    opinion_id: int, s: SessionDep, title: Annotated[str, Query(min_length=1, max_length=200)]
+) -> DecisionRead:
+    return _decision(s, service.opinion_to_decision(s, opinion_id, title))

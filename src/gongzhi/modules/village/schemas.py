@@ -1,0 +1,245 @@
+"""Payloads of the village supervision API."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Read(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class VillageIn(_In):
+    code: str = Field(min_length=1, max_length=40)
+    name: str = Field(min_length=1, max_length=100)
+    town: str = Field(default="", max_length=100)
+    representatives: int = Field(default=0, ge=0)
+    party_members: int = Field(default=0, ge=0)
+
+
+class VillageRead(_Read):
+    id: int
+    code: str
+    name: str
+    town: str
+    representatives: int
+    party_members: int
+
+
+class StationIn(_In):
+    village_id: int
+    name: str = Field(min_length=1, max_length=100)
+    address: str = Field(default="", max_length=200)
+    phone: str = Field(default="", max_length=30)
+
+
+class StationRead(_Read):
+    id: int
+    village_id: int
+    name: str
+    address: str
+    phone: str
+
+
+class SupervisorIn(_In):
+    name: str = Field(min_length=1, max_length=100)
+    phone: str = Field(default="", max_length=30)
+    user_id: int | None = None
+    station_id: int | None = None
+    village_ids: list[int] = Field(default_factory=list, max_length=200)
+
+
+class SupervisorRead(_Read):
+    id: int
+    name: str
+    phone: str
+    station_id: int | None
+    village_ids: list[int] = Field(default_factory=list)
+
+
+class MilestoneIn(_In):
+    name: str = Field(min_length=1, max_length=200)
+    due_on: date
+    done_on: date | None = None
+    amount_yuan: float = Field(default=0, ge=0)
+
+
+class ProjectIn(_In):
+    village_id: int
+    name: str = Field(min_length=1, max_length=200)
+    budget_yuan: float = Field(ge=0)
+    contractor: str = Field(default="", max_length=200)
+    starts_on: date | None = None
+    ends_on: date | None = None
+    milestones: list[MilestoneIn] = Field(default_factory=list, max_length=100)
+
+
+class ProjectRead(_Read):
+    id: int
+    village_id: int
+    name: str
+    budget_fen: int
+    contractor: str
+    starts_on: date | None
+    ends_on: date | None
+    status: str
+
+
+class VisitIn(_In):
+    village_id: int
+    project_id: int | None = None
+    supervisor_id: int | None = None
+    visited_at: datetime | None = None
+    findings: str = Field(default="", max_length=10_000)
+    photos: list[str] = Field(default_factory=list, max_length=20)
+    issue: bool = False
+
+
+class VisitRead(_Read):
+    id: int
+    village_id: int
+    project_id: int | None
+    supervisor_id: int | None
+    visited_at: datetime
+    findings: str
+    photos: list[Any]
+    issue: bool
+    case_id: int | None
+
+
+class DecisionIn(_In):
+    village_id: int
+    title: str = Field(min_length=1, max_length=200)
+    matter: str = Field(default="", max_length=10_000)
+
+
+class StepIn(_In):
+    step: Literal[
+        "proposal", "committees", "members", "representatives", "disclose_resolution", "disclose_result"
+    ]
+    held_on: date
+    expected: int = Field(default=0, ge=0)
+    present: int = Field(default=0, ge=0)
+    votes_for: int = Field(default=0, ge=0)
+    votes_against: int = Field(default=0, ge=0)
+    abstain: int = Field(default=0, ge=0)
+    attendees: list[str] = Field(default_factory=list, max_length=500)
+    summary: str = Field(default="", max_length=10_000)
+    attachments: list[str] = Field(default_factory=list, max_length=50)
+
+
+class StepRead(_Read):
+    step: str
+    held_on: date
+    expected: int
+    present: int
+    votes_for: int
+    votes_against: int
+    abstain: int
+    attendees: list[Any]
+    summary: str
+    attachments: list[Any]
+    recorded_by: str
+
+
+class DecisionRead(_Read):
+    id: int
+    village_id: int
+    title: str
+    matter: str
+    status: str
+    opinion_id: int | None
+    created_at: datetime
+    steps: list[StepRead] = Field(default_factory=list)
+    next_step: str | None = None
+
+
+class AssetIn(_In):
+    village_id: int
+    kind: Literal["fund", "asset", "resource"]
+    name: str = Field(min_length=1, max_length=200)
+    value_yuan: float = Field(default=0, ge=0)
+    notes: str = Field(default="", max_length=2_000)
+
+
+class AssetRead(_Read):
+    id: int
+    village_id: int
+    kind: str
+    name: str
+    value_fen: int
+    notes: str
+
+
+class ContractIn(_In):
+    village_id: int
+    asset_id: int | None = None
+    counterparty: str = Field(min_length=1, max_length=200)
+    subject: str = Field(min_length=1, max_length=200)
+    starts_on: date
+    ends_on: date
+    annual_rent_yuan: float = Field(ge=0)
+    escalation_pct: float = Field(default=0, ge=-50, le=100)
+    previous_id: int | None = None
+    disclosed_on: date | None = None
+
+
+class ContractRead(_Read):
+    id: int
+    village_id: int
+    asset_id: int | None
+    counterparty: str
+    subject: str
+    starts_on: date
+    ends_on: date
+    annual_rent_fen: int
+    escalation_pct: float
+    previous_id: int | None
+    disclosed_on: date | None
+    schedule: list[tuple[date, int]] = Field(default_factory=list)
+
+
+class PaymentIn(_In):
+    paid_on: date
+    amount_yuan: float = Field(gt=0)
+    note: str = Field(default="", max_length=200)
+
+
+class FlagRead(BaseModel):
+    kind: str
+    contract_id: int
+    message: str
+
+
+class ConsultationIn(_In):
+    village_id: int
+    title: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=5_000)
+    open_until: date | None = None
+
+
+class ConsultationRead(_Read):
+    id: int
+    village_id: int
+    title: str
+    description: str
+    open_until: date | None
+
+
+class OpinionRead(_Read):
+    id: int
+    village_id: int
+    consultation_id: int | None
+    text: str
+    name: str
+    phone: str
+    created_at: datetime
+    case_id: int | None
+    decision_id: int | None

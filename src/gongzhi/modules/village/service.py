@@ -1,0 +1,421 @@
+"""Use cases of village supervision; every change is recorded in the region's audit chain."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gongzhi.cases import service as cases
+from gongzhi.cases.schemas import CaseCreate
+from gongzhi.core import audit
+from gongzhi.core.models import Role
+from gongzhi.core.service import require_member, require_role
+from gongzhi.db import Base, scope_of, utcnow
+from gongzhi.errors import InvalidInput, NotFound
+from gongzhi.modules.village.analytics import deliberation, ledger
+from gongzhi.modules.village.models import (
+    Asset,
+    Consultation,
+    Contract,
+    Decision,
+    DecisionStep,
+    Milestone,
+    Opinion,
+    Payment,
+    Project,
+    Station,
+    Supervisor,
+    SupervisorVillage,
+    Village,
+    Visit,
+)
+from gongzhi.modules.village.schemas import (
+    AssetIn,
+    ConsultationIn,
+    ContractIn,
+    DecisionIn,
+    ProjectIn,
+    StationIn,
+    StepIn,
+    SupervisorIn,
+    VillageIn,
+    VisitIn,
+)
+from gongzhi.registry import Registry
+
+WRITERS = (Role.ADMIN, Role.SUPERVISOR, Role.DISPATCHER)
+CASE_CATEGORY = "village-supervision"
+T = TypeVar("T", bound=Base)
+
+
+def fen(yuan: float) -> int:
+    return round(yuan * 100)
+
+
+def _region(s: Session) -> int:
+    sc = scope_of(s)
+    require_role(sc, *WRITERS)
+    if sc.region_id is None:
+        raise InvalidInput("a region is required")
+    return sc.region_id
+
+
+def _record(s: Session, rid: int, action: str, obj: str, obj_id: Any, data: dict[str, Any]) -> None:
+    sc = scope_of(s)
+    audit.record(
+        s,
+        region_id=rid,
+        action=f"village.{action}",
+        object_type=obj,
+        object_id=obj_id,
+        actor=sc.username,
+        actor_user_id=sc.user_id,
+        data=data,
+    )
+
+
+def get(s: Session, model: type[T], obj_id: int) -> T:
+    row = s.execute(select(model).where(model.id == obj_id)).scalar_one_or_none()  # type: ignore[attr-defined]
+    if row is None:
+        raise NotFound(f"no {model.__tablename__.removeprefix('village_').rstrip('s')} {obj_id}")
+    return row
+
+
+def _add(s: Session, rid: int, row: T, action: str, data: dict[str, Any]) -> T:
+    s.add(row)
+    s.flush()
+    _record(s, rid, action, row.__tablename__, row.id, data)  # type: ignore[attr-defined]
+    return row
+
+
+def rows(s: Session, model: type[T], *where: Any) -> list[T]:
+    stmt = select(model).where(*where).order_by(model.id)  # type: ignore[attr-defined]
+    return list(s.execute(stmt).scalars())
+
+
+# --- villages, stations, supervisors ---------------------------------------------------------------
+
+
+def create_village(s: Session, data: VillageIn) -> Village:
+    rid = _region(s)
+    return _add(s, rid, Village(region_id=rid, **data.model_dump()), "village.create", data.model_dump())
+
+
+def village_by_code(s: Session, code: str) -> Village:
+    row = s.execute(select(Village).where(Village.code == code)).scalar_one_or_none()
+    if row is None:
+        raise NotFound(f"no village {code!r}")
+    return row
+
+
+def create_station(s: Session, data: StationIn) -> Station:
+    rid = _region(s)
+    get(s, Village, data.village_id)
+    return _add(s, rid, Station(region_id=rid, **data.model_dump()), "station.create", data.model_dump())
+
+
+def create_supervisor(s: Session, data: SupervisorIn) -> Supervisor:
+    rid = _region(s)
+    for vid in data.village_ids:
+        get(s, Village, vid)
+    if data.station_id is not None:
+        get(s, Station, data.station_id)
+    require_member(s, data.user_id, rid)
+    sup = _add(
+        s,
+        rid,
+        Supervisor(region_id=rid, **data.model_dump(exclude={"village_ids"})),
+        "supervisor.create",
+        data.model_dump(),
+    )
+    for vid in dict.fromkeys(data.village_ids):
+        s.add(SupervisorVillage(region_id=rid, supervisor_id=sup.id, village_id=vid))
+    s.flush()
+    return sup
+
+
+def villages_of(s: Session, supervisor_id: int) -> list[int]:
+    stmt = select(SupervisorVillage.village_id).where(SupervisorVillage.supervisor_id == supervisor_id)
+    return sorted(s.execute(stmt).scalars())
+
+
+# --- projects and supervision visits ---------------------------------------------------------------
+
+
+def create_project(s: Session, data: ProjectIn) -> Project:
+    rid = _region(s)
+    get(s, Village, data.village_id)
+    fields = data.model_dump(exclude={"milestones", "budget_yuan"})
+    project = _add(
+        s,
+        rid,
+        Project(region_id=rid, budget_fen=fen(data.budget_yuan), **fields),
+        "project.create",
+        data.model_dump(mode="json"),
+    )
+    for m in data.milestones:
+        s.add(
+            Milestone(
+                region_id=rid,
+                project_id=project.id,
+                name=m.name,
+                due_on=m.due_on,
+                done_on=m.done_on,
+                amount_fen=fen(m.amount_yuan),
+            )
+        )
+    s.flush()
+    return project
+
+
+def record_visit(s: Session, registry: Registry, data: VisitIn) -> Visit:
+    """A supervision visit; findings marked as an issue become a case for the region to handle."""
+    rid = _region(s)
+    village = get(s, Village, data.village_id)
+    project = get(s, Project, data.project_id) if data.project_id else None
+    if data.supervisor_id is not None:
+        get(s, Supervisor, data.supervisor_id)
+    visit = _add(
+        s,
+        rid,
+        Visit(region_id=rid, **{**data.model_dump(), "visited_at": data.visited_at or utcnow()}),
+        "visit.record",
+        {"village_id": village.id, "issue": data.issue, "findings": data.findings[:500]},
+    )
+    if data.issue:
+        if not data.findings.strip():
+            raise InvalidInput("an issue needs findings")
+        title = (
+            f"【基层监督】{village.name}{'·' + project.name if project else ''}：{data.findings.strip()[:60]}"
+        )
+        case = cases.create_case(
+            s,
+            registry,
+            CaseCreate(
+                title=title[:200], description=data.findings, category=CASE_CATEGORY, source="village:visit"
+            ),
+            region_id=rid,
+        )
+        visit.case_id = case.id
+    return visit
+
+
+# --- 四议两公开 -------------------------------------------------------------------------------------
+
+
+def create_decision(s: Session, data: DecisionIn, opinion_id: int | None = None) -> Decision:
+    rid = _region(s)
+    get(s, Village, data.village_id)
+    return _add(
+        s,
+        rid,
+        Decision(region_id=rid, opinion_id=opinion_id, **data.model_dump()),
+        "decision.create",
+        data.model_dump(),
+    )
+
+
+def steps_of(s: Session, decision_id: int) -> list[DecisionStep]:
+    steps = rows(s, DecisionStep, DecisionStep.decision_id == decision_id)
+    return sorted(steps, key=lambda x: deliberation.ORDER.index(x.step))
+
+
+def record_step(s: Session, decision_id: int, data: StepIn) -> Decision:
+    """Record the next step; out-of-order steps and meetings without quorum are refused."""
+    rid = _region(s)
+    decision = get(s, Decision, decision_id)
+    if decision.status == "rejected":
+        raise InvalidInput("this matter was voted down; open a new decision to propose it again")
+    done = [x.step for x in steps_of(s, decision_id)]
+    rec = deliberation.StepRecord(
+        data.step, data.expected, data.present, data.votes_for, data.votes_against, data.abstain
+    )
+    found = deliberation.problems(rec, done)
+    if found:
+        raise InvalidInput("; ".join(found))
+    s.add(
+        DecisionStep(
+            region_id=rid, decision_id=decision_id, recorded_by=scope_of(s).username, **data.model_dump()
+        )
+    )
+    if data.step in deliberation.VOTING and not deliberation.adopted(rec):
+        decision.status = "rejected"
+    elif data.step == "disclose_result":
+        decision.status = "completed"
+    elif data.step == "representatives":
+        decision.status = "adopted"
+    s.flush()
+    _record(s, rid, "decision.step", "village_decision", decision_id, data.model_dump(mode="json"))
+    return decision
+
+
+# --- three-assets ledger ---------------------------------------------------------------------------
+
+
+def create_asset(s: Session, data: AssetIn) -> Asset:
+    rid = _region(s)
+    get(s, Village, data.village_id)
+    fields = data.model_dump(exclude={"value_yuan"})
+    return _add(
+        s,
+        rid,
+        Asset(region_id=rid, value_fen=fen(data.value_yuan), **fields),
+        "asset.create",
+        data.model_dump(),
+    )
+
+
+def create_contract(s: Session, data: ContractIn) -> Contract:
+    rid = _region(s)
+    get(s, Village, data.village_id)
+    if data.ends_on <= data.starts_on:
+        raise InvalidInput("a contract must end after it starts")
+    if data.previous_id:
+        get(s, Contract, data.previous_id)
+    if data.asset_id is not None:
+        get(s, Asset, data.asset_id)
+    fields = data.model_dump(exclude={"annual_rent_yuan"})
+    row = Contract(region_id=rid, annual_rent_fen=fen(data.annual_rent_yuan), **fields)
+    return _add(s, rid, row, "contract.create", data.model_dump(mode="json"))
+
+
+def add_payment(s: Session, contract_id: int, paid_on: date, amount_yuan: float, note: str) -> Payment:
+    rid = _region(s)
+    get(s, Contract, contract_id)
+    row = Payment(
+        region_id=rid, contract_id=contract_id, paid_on=paid_on, amount_fen=fen(amount_yuan), note=note
+    )
+    return _add(
+        s,
+        rid,
+        row,
+        "payment.add",
+        {"contract_id": contract_id, "paid_on": paid_on.isoformat(), "amount_yuan": amount_yuan},
+    )
+
+
+def lease(c: Contract) -> ledger.Lease:
+    return ledger.Lease(
+        c.id, c.starts_on, c.ends_on, c.annual_rent_fen, c.escalation_pct, c.previous_id, c.disclosed_on
+    )
+
+
+def ledger_flags(s: Session, village_id: int | None = None) -> list[ledger.Flag]:
+    where = [Contract.village_id == village_id] if village_id else []
+    contracts = rows(s, Contract, *where)
+    ids = [c.id for c in contracts]
+    pays = rows(s, Payment, Payment.contract_id.in_(ids)) if ids else []
+    return ledger.flags(
+        [lease(c) for c in contracts], [(p.contract_id, p.paid_on, p.amount_fen) for p in pays]
+    )
+
+
+# --- public opinion ---------------------------------------------------------------------------------
+
+
+def create_consultation(s: Session, data: ConsultationIn) -> Consultation:
+    rid = _region(s)
+    get(s, Village, data.village_id)
+    return _add(
+        s,
+        rid,
+        Consultation(region_id=rid, **data.model_dump()),
+        "consultation.create",
+        data.model_dump(mode="json"),
+    )
+
+
+def submit_opinion(
+    s: Session, village: Village, text: str, name: str, phone: str, consultation_id: int | None
+) -> Opinion:
+    if not text.strip():
+        raise InvalidInput("an opinion needs text")
+    if consultation_id is not None:
+        c = get(s, Consultation, consultation_id)
+        if c.village_id != village.id:
+            raise NotFound("no such consultation in this village")
+        if c.open_until is not None and c.open_until < date.today():
+            raise InvalidInput("this consultation is closed")
+    row = Opinion(
+        region_id=village.region_id,
+        village_id=village.id,
+        consultation_id=consultation_id,
+        text=text.strip(),
+        name=name,
+        phone=phone,
+    )
+    s.add(row)
+    s.flush()
+    _record(
+        s,
+        village.region_id,
+        "opinion.submit",
+        "village_opinion",
+        row.id,
+        {"village_id": village.id, "consultation_id": consultation_id},
+    )
+    return row
+
+
+def opinion_to_case(s: Session, registry: Registry, opinion_id: int, secret: str) -> Opinion:
+    """Turn an opinion into a citizen request (routed like any other) and so a case."""
+    from gongzhi.modules.intake import service as intake
+    from gongzhi.modules.intake.repository import categories
+    from gongzhi.modules.intake.schemas import RequestIn
+
+    rid = _region(s)
+    op = get(s, Opinion, opinion_id)
+    if op.case_id is not None:
+        raise InvalidInput("this opinion is already a case")
+    village = get(s, Village, op.village_id)
+    if categories(s, rid):
+        data = RequestIn(
+            subject=f"{village.name}民意：{op.text[:30]}",
+            description=op.text,
+            reporter_name=op.name,
+            reporter_phone=op.phone,
+        )
+        op.case_id = intake.submit(s, registry, data, region_id=rid, channel="opinion", secret=secret).case.id
+    else:
+        case = cases.create_case(
+            s,
+            registry,
+            CaseCreate(
+                title=f"{village.name}民意：{op.text[:30]}",
+                description=op.text,
+                category="opinion",
+                reporter_name=op.name,
+                reporter_phone=op.phone,
+                source="village:opinion",
+            ),
+            region_id=rid,
+        )
+        op.case_id = case.id
+    _record(s, rid, "opinion.to_case", "village_opinion", op.id, {"case_id": op.case_id})
+    return op
+
+
+def opinion_to_decision(s: Session, opinion_id: int, title: str) -> Decision:
+    rid = _region(s)
+    op = get(s, Opinion, opinion_id)
+    if op.decision_id is not None:
+        raise InvalidInput("this opinion already started a decision")
+    decision = create_decision(
+        s, DecisionIn(village_id=op.village_id, title=title, matter=op.text), opinion_id=op.id
+    )
+    op.decision_id = decision.id
+    _record(s, rid, "opinion.to_decision", "village_opinion", op.id, {"decision_id": decision.id})
+    return decision
+
+
+def open_consultations(s: Session, village_id: int) -> Sequence[Consultation]:
+    today = date.today()
+    return [
+        c
+        for c in rows(s, Consultation, Consultation.village_id == village_id)
+        if c.open_until is None or c.open_until >= today
+    ]
