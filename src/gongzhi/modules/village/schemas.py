@@ -78,6 +78,7 @@ class ProjectIn(_In):
     contractor: str = Field(default="", max_length=200)
     starts_on: date | None = None
     ends_on: date | None = None
+    status: Literal["planned", "in_progress", "completed", "suspended"] = "planned"
     milestones: list[MilestoneIn] = Field(default_factory=list, max_length=100)
 
 
@@ -243,3 +244,19 @@ class OpinionRead(_Read):
     created_at: datetime
     case_id: int | None
     decision_id: int | None
+
+
+class ImportRowError(BaseModel):
+    row: int
+    column: str
+    message: str
+
+
+class ImportRead(_Read):
+    kind: str
+    filename: str
+    sha256: str
+    status: str
+    rows: int
+    imported: int
+    errors: list[ImportRowError]
