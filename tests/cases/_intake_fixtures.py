@@ -133,6 +133,7 @@ class IntakeA:
             "request_id": [str(i) for i in self.request_ids],
             "decision_id": [str(self.decision_id)],
             "visit_id": [str(self.visit_id)],
+            "project_id": [str(self.project_id)],
             "contract_id": [str(i) for i in self.contract_ids],
             "opinion_id": [str(i) for i in self.opinion_ids],
         }
@@ -450,6 +451,10 @@ def write_bodies(
         ("POST", "/village/consultations"): [
             {"village_id": own, "title": "外人征求"},
             foreign({"village_id": a.village_id, "title": "外人征求"}),
+        ],
+        ("POST", "/village/projects/{project_id}/decision"): [
+            {"decision_id": None},
+            {"decision_id": a.decision_id},
         ],
         ("POST", "/village/visits/{visit_id}/photos"): [upload("x.jpg", photo_jpeg((1, 2, 3)), "image/jpeg")],
         ("POST", "/village/projects/import"): [

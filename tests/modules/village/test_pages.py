@@ -115,7 +115,13 @@ def test_the_forms_act(client: TestClient, world: World, vs: Villages) -> None:
         budget_yuan="120000",
         contractor="某公司",
     )
-    assert "文化礼堂修缮" in client.get("/village/projects").text
+    page = client.get("/village/projects").text
+    assert "文化礼堂修缮" in page and "村党组织提议" not in page
+    project = re.search(r'action="/village/projects/(\d+)/decision"', page)
+    assert project
+    send(f"/village/projects/{project[1]}/decision", decision_id="")
+    page = client.get("/village/projects").text
+    assert "文化礼堂修缮（项目决策）" in page and "村党组织提议" in page
     photos = [
         ("photos", ("a.jpg", jpeg(), "image/jpeg")),
         ("photos", ("b.jpg", jpeg((9, 9, 9)), "image/jpeg")),

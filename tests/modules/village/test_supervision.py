@@ -409,3 +409,20 @@ def test_the_opinion_page_is_rate_limited_and_keeps_what_was_typed(
     r = tight.post(page, data={"text": "第二条：垃圾清运不及时", "name": "周大伯", "phone": "13611112222"})
     assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
     assert "第二条：垃圾清运不及时" in r.text and "周大伯" in r.text and "13611112222" in r.text
+
+
+def test_a_project_follows_its_four_deliberations(client: TestClient, world: World, vs: Villages) -> None:
+    p = post(
+        client, world.adam, "/projects", {"village_id": vs.own, "name": "村道硬化", "budget_yuan": 860000}
+    )
+    tied = post(client, world.adam, f"/projects/{p['id']}/decision", {}, 200)
+    d = client.get(f"{V}/decisions/{tied['decision_id']}", headers=world.adam.headers).json()
+    assert d["title"].startswith("村道硬化") and "860000.00" in d["matter"] and d["next_step"] == "proposal"
+    elsewhere = post(client, world.adam, "/decisions", {"village_id": vs.other, "title": "东方村议事"})
+    post(client, world.adam, f"/projects/{p['id']}/decision", {"decision_id": elsewhere["id"]}, 400)
+    body = {"village_id": vs.own, "name": "路灯", "budget_yuan": 1, "decision_id": elsewhere["id"]}
+    post(client, world.adam, "/projects", body, 400)
+    post(client, vs.sam, f"/projects/{p['id']}/decision", {"decision_id": elsewhere["id"]}, 404)
+    other = post(client, world.adam, "/projects", {"village_id": vs.other, "name": "桥梁", "budget_yuan": 1})
+    post(client, vs.sam, f"/projects/{other['id']}/decision", {}, 404)
+    post(client, world.vera, f"/projects/{p['id']}/decision", {}, 403)

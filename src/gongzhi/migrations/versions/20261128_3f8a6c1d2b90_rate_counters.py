@@ -1,4 +1,4 @@
-"""rate counters of public write endpoints
+"""rate counters of public write endpoints; a village project's 四议两公开 decision
 
 Revision ID: 3f8a6c1d2b90
 Revises: e669f5b8ccfa
@@ -27,9 +27,17 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("rate_counters", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_rate_counters_expires_at"), ["expires_at"], unique=False)
+    with op.batch_alter_table("village_projects", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("decision_id", sa.Integer(), nullable=True))
+        batch_op.create_foreign_key(
+            "fk_village_projects_decision_id", "village_decisions", ["decision_id"], ["id"]
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("village_projects", schema=None) as batch_op:
+        batch_op.drop_constraint("fk_village_projects_decision_id", type_="foreignkey")
+        batch_op.drop_column("decision_id")
     with op.batch_alter_table("rate_counters", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_rate_counters_expires_at"))
     op.drop_table("rate_counters")

@@ -40,6 +40,7 @@ from gongzhi.modules.village.schemas import (
     ImportRead,
     OpinionRead,
     PaymentIn,
+    ProjectDecisionIn,
     ProjectIn,
     ProjectRead,
     StationIn,
@@ -114,6 +115,12 @@ def projects(s: SessionDep, village_id: int | None = None) -> list[ProjectRead]:
 @router.post("/projects", status_code=201)
 def create_project(body: ProjectIn, s: SessionDep) -> ProjectRead:
     return ProjectRead.model_validate(service.create_project(s, body))
+
+
+@router.post("/projects/{project_id}/decision")
+def link_decision(project_id: int, body: ProjectDecisionIn, s: SessionDep) -> ProjectRead:
+    """Tie the project to the 四议两公开 decision that approves it; without one, open it."""
+    return ProjectRead.model_validate(service.link_decision(s, project_id, body.decision_id))
 
 
 def _table(s: SessionDep, kind: str, fmt: str, encoding: str = "utf-8") -> StreamingResponse:

@@ -201,6 +201,10 @@ def projects(c: ConsoleDep, village_id: Annotated[int | None, Query()] = None) -
     by_project: dict[int, list[Milestone]] = {}
     for m in stones:
         by_project.setdefault(m.project_id, []).append(m)
+    decisions = {d.id: d for d in service.rows(c.s, Decision)}
+    linked = {
+        p.decision_id: _progress(c, decisions[p.decision_id]) for p in items if p.decision_id in decisions
+    }
     return _page(
         c,
         "projects",
@@ -209,7 +213,17 @@ def projects(c: ConsoleDep, village_id: Annotated[int | None, Query()] = None) -
         milestones=by_project,
         village_id=village_id,
         statuses=PROJECT_STATUS,
+        decisions=decisions,
+        linked=linked,
+        order=deliberation.ORDER,
+        decision_statuses=DECISION_STATUS,
     )
+
+
+@router.post("/village/projects/{project_id:int}/decision")
+def link_decision(c: ConsoleDep, project_id: int, decision_id: Annotated[str, Form()] = "") -> Response:
+    p = service.link_decision(c.s, project_id, _int(decision_id))
+    return c.done(f"/village/decisions/{p.decision_id}", c._(N_("Project tied to its decision")))
 
 
 @router.post("/village/projects")

@@ -79,6 +79,7 @@ class ProjectIn(_In):
     starts_on: date | None = None
     ends_on: date | None = None
     status: Literal["planned", "in_progress", "completed", "suspended"] = "planned"
+    decision_id: int | None = None
     milestones: list[MilestoneIn] = Field(default_factory=list, max_length=100)
 
 
@@ -91,6 +92,11 @@ class ProjectRead(_Read):
     starts_on: date | None
     ends_on: date | None
     status: str
+    decision_id: int | None = None
+
+
+class ProjectDecisionIn(_In):
+    decision_id: int | None = None  # None: open a new decision titled after the project
 
 
 class VisitIn(_In):

@@ -210,9 +210,18 @@ def villages_of(s: Session, supervisor_id: int) -> list[int]:
 # --- projects and supervision visits ---------------------------------------------------------------
 
 
+def _same_village_decision(s: Session, decision_id: int, village_id: int) -> Decision:
+    decision = get(s, Decision, decision_id)
+    if decision.village_id != village_id:
+        raise InvalidInput("the decision belongs to another village")
+    return decision
+
+
 def create_project(s: Session, data: ProjectIn) -> Project:
     rid = _region(s)
     get(s, Village, data.village_id)
+    if data.decision_id is not None:
+        _same_village_decision(s, data.decision_id, data.village_id)
     fields = data.model_dump(exclude={"milestones", "budget_yuan"})
     project = _add(
         s,
@@ -233,6 +242,25 @@ def create_project(s: Session, data: ProjectIn) -> Project:
             )
         )
     s.flush()
+    return project
+
+
+def link_decision(s: Session, project_id: int, decision_id: int | None) -> Project:
+    """Tie a project to the 四议两公开 decision that approved it, or open one titled after it."""
+    rid = _region(s)
+    project = get(s, Project, project_id)
+    if decision_id is None:
+        title = f"{project.name}（项目决策）"[:200]
+        budget = f"{project.budget_fen / 100:.2f}"
+        matter = f"项目：{project.name}；预算 {budget} 元；承建单位：{project.contractor or '待定'}"
+        decision_id = create_decision(
+            s, DecisionIn(village_id=project.village_id, title=title, matter=matter)
+        ).id
+    else:
+        _same_village_decision(s, decision_id, project.village_id)
+    project.decision_id = decision_id
+    s.flush()
+    _record(s, rid, "project.decision", "village_project", project.id, {"decision_id": decision_id})
     return project
 
 
