@@ -9,6 +9,7 @@ import uuid
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import ValidationError
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -16,6 +17,7 @@ from gongzhi.core import ratelimit
 from gongzhi.core.models import RateCounter
 from gongzhi.core.ratelimit import Limit
 from gongzhi.db import Scope, make_engine, unit_of_work
+from gongzhi.settings import Settings
 
 T0 = 1_800_000_000.0  # a window boundary of every window length used here
 
@@ -115,3 +117,9 @@ def test_server_processes_share_one_count(database_url: str) -> None:
         with engine.begin() as conn:
             conn.execute(delete(RateCounter).where(RateCounter.bucket.startswith(bucket)))
         engine.dispose()
+
+
+def test_a_mistyped_limit_stops_the_server_from_starting() -> None:
+    with pytest.raises(ValidationError, match="rate limit"):
+        Settings(rate_open311_key="120 per minute")
+    assert Settings(rate_open311_key="off").rate_open311_key == "off"

@@ -94,7 +94,8 @@ def test_a_visit_keeps_checked_photos_and_shows_them(client: TestClient, world: 
     files = [("file", ("a.jpg", jpeg(), "image/jpeg")), ("file", ("b.jpg", jpeg((200, 0, 0)), "image/jpeg"))]
     shown = ok(client.post(f"{V}/visits/{visit['id']}/photos", files=files, headers=world.dana.headers))
     assert len(shown["photos"]) == 2
-    got = client.get(f"{V}/visits/{visit['id']}/photos/{shown['photos'][0]}", headers=world.vera.headers)
+    assert shown["photo_urls"][0] == f"{V}/visits/{visit['id']}/photos/{shown['photos'][0]}"
+    got = client.get(shown["photo_urls"][0], headers=world.vera.headers)
     assert got.status_code == 200 and got.headers["content-type"] == "image/jpeg" and got.content == jpeg()
     again = client.post(f"{V}/visits/{visit['id']}/photos", files=files[:1], headers=world.dana.headers)
     assert len(ok(again)["photos"]) == 2  # the same bytes are kept once

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 
 class _In(BaseModel):
@@ -119,6 +119,11 @@ class VisitRead(_Read):
     photos: list[Any]
     issue: bool
     case_id: int | None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def photo_urls(self) -> list[str]:
+        return [f"/api/v1/village/visits/{self.id}/photos/{sha}" for sha in self.photos]
 
 
 class DecisionIn(_In):
