@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import model_validator
+from pydantic import field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _DEV_SECRET = "dev-insecure-secret-change-me"  # noqa: S105 - the known-bad value we refuse outside development
@@ -31,12 +31,25 @@ class Settings(BaseSettings):
     webhook_timeout_s: float = 5.0
     map_tile_url: str = ""  # e.g. an intranet https://tiles.example/{z}/{x}/{y}.png; empty: no basemap
     map_tile_attribution: str = ""
+    # Rate limits on public writes, counted in the database so every server process shares them (see
+    # gongzhi.core.ratelimit); "N/unit" items (second, minute, hour, day; "100/10minutes"), "off" for none.
+    rate_citizen_ip: str = "5/minute,30/hour"  # per address: the intake form, its JSON twin, opinion pages
+    rate_open311_ip: str = "30/minute,300/hour"  # per address: Open311 POST requests
+    rate_open311_key: str = "120/minute,3000/hour"  # per api_key: Open311 POST requests
 
     @model_validator(mode="after")
     def _refuse_insecure_secret(self) -> Settings:
         if self.env == "production" and (self.secret_key == _DEV_SECRET or len(self.secret_key) < 32):
             raise ValueError("GONGZHI_SECRET_KEY must be set to 32+ random characters in production")
         return self
+
+    @field_validator("rate_citizen_ip", "rate_open311_ip", "rate_open311_key")
+    @classmethod
+    def _rate_spec(cls, value: str) -> str:
+        from gongzhi.core.ratelimit import parse
+
+        parse(value)
+        return value
 
     @property
     def files_dir(self) -> Path:

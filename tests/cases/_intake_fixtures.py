@@ -20,6 +20,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 from httpx import Response
 from openpyxl import load_workbook
+from PIL import Image
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -57,6 +58,10 @@ LISTS: dict[str, str | None] = {
     "/intake/stats/monthly": None,
     "/intake/stats/monthly.xlsx": None,
     "/village/villages": "id",
+    "/village/projects.xlsx": None,
+    "/village/projects.csv": None,
+    "/village/visits.xlsx": None,
+    "/village/visits.csv": None,
     "/village/stations": "id",
     "/village/supervisors": "id",
     "/village/projects": "id",
@@ -89,6 +94,8 @@ OUTSIDER_CREATES: dict[tuple[str, str], int] = {
     ("POST", "/village/assets"): 201,
     ("POST", "/village/contracts"): 201,
     ("POST", "/village/consultations"): 201,
+    ("POST", "/village/projects/import"): 201,  # reuses A's project name: "already exists" would leak
+    ("POST", "/village/visits/import"): 201,
 }
 
 # Case actions in intake's clothes: the state machine may refuse a viewer before the role check does.
@@ -114,6 +121,7 @@ class IntakeA:
     station_id: int
     supervisor_id: int
     project_id: int
+    visit_id: int
     decision_id: int
     asset_id: int
     contract_ids: tuple[int, int]
@@ -124,6 +132,8 @@ class IntakeA:
         return {
             "request_id": [str(i) for i in self.request_ids],
             "decision_id": [str(self.decision_id)],
+            "visit_id": [str(self.visit_id)],
+            "project_id": [str(self.project_id)],
             "contract_id": [str(i) for i in self.contract_ids],
             "opinion_id": [str(i) for i in self.opinion_ids],
         }
@@ -172,6 +182,7 @@ class IntakeA:
             1,
             1,
             1,
+            1,
             (1, 2),
             (1, 2),
             2,
@@ -184,6 +195,18 @@ class IntakeA:
 def _ok(r: Response, status: int = 200) -> Any:
     assert r.status_code == status, f"{r.request.method} {r.request.url} -> {r.status_code}: {r.text}"
     return r.json() if r.content else None
+
+
+def photo_jpeg(colour: tuple[int, int, int] = (90, 60, 30)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (16, 16), colour).save(out, "JPEG")
+    return out.getvalue()
+
+
+def village_csv(rows: list[list[str]]) -> bytes:
+    out = io.StringIO()
+    csv.writer(out).writerows(rows)
+    return out.getvalue().encode("utf-8")
 
 
 def hotline_csv(rows: list[list[str]]) -> bytes:
@@ -253,7 +276,7 @@ def build_intake_a(client: TestClient, world: World, mark: str) -> IntakeA:
             "milestones": [{"name": "路基", "due_on": "2026-12-01", "amount_yuan": 50000}],
         },
     )
-    village(
+    visit = village(
         "/visits",
         {
             "village_id": v["id"],
@@ -263,6 +286,8 @@ def build_intake_a(client: TestClient, world: World, mark: str) -> IntakeA:
             "issue": True,
         },
     )
+    photo = {"file": ("site.jpg", photo_jpeg(), "image/jpeg")}
+    _ok(client.post(f"{VILLAGE}/visits/{visit['id']}/photos", files=photo, headers=dana), 201)
     decision = village("/decisions", {"village_id": v["id"], "title": f"{mark} 议事", "matter": mark})
     village(
         f"/decisions/{decision['id']}/steps", {"step": "proposal", "held_on": "2026-11-01", "summary": mark}
@@ -320,6 +345,7 @@ def build_intake_a(client: TestClient, world: World, mark: str) -> IntakeA:
         station_id=station["id"],
         supervisor_id=sup["id"],
         project_id=project["id"],
+        visit_id=visit["id"],
         decision_id=decision["id"],
         asset_id=asset["id"],
         contract_ids=(old["id"], renewal["id"]),
@@ -344,7 +370,7 @@ def snapshot(client: TestClient, world: World, a: IntakeA, factory: sessionmaker
 
     seen: dict[str, Any] = {}
     for template in LISTS:
-        if not template.endswith(".xlsx"):
+        if not template.endswith((".xlsx", ".csv")):
             seen[template] = get(template + a.queries().get(template, [""])[0])
     for rid in a.request_ids:
         seen[f"request {rid}"] = get(f"/intake/requests/{rid}")
@@ -426,6 +452,30 @@ def write_bodies(
             {"village_id": own, "title": "外人征求"},
             foreign({"village_id": a.village_id, "title": "外人征求"}),
         ],
+        ("POST", "/village/projects/{project_id}/decision"): [
+            {"decision_id": None},
+            {"decision_id": a.decision_id},
+        ],
+        ("POST", "/village/visits/{visit_id}/photos"): [upload("x.jpg", photo_jpeg((1, 2, 3)), "image/jpeg")],
+        ("POST", "/village/projects/import"): [
+            upload(
+                "p.csv",
+                village_csv([["村", "项目名称", "预算（元）"], ["c-own", f"{a.mark} 道路硬化", "1"]]),
+                "text/csv",
+            ),
+            foreign(
+                # A's village by name: its code names the outsider's own village by then
+                upload("p.csv", village_csv([["村", "项目名称"], [f"{a.mark}村", "外人工程"]]), "text/csv"),
+                statuses=(422,),
+            ),
+        ],
+        ("POST", "/village/visits/import"): [
+            upload("v.csv", village_csv([["村", "发现情况"], ["c-own", "外人导入走访"]]), "text/csv"),
+            foreign(
+                upload("v.csv", village_csv([["村", "发现情况"], [f"{a.mark}村", "外人走访"]]), "text/csv"),
+                statuses=(422,),
+            ),
+        ],
         ("POST", "/village/opinions/{opinion_id}/to-case"): [None],
         ("POST", "/village/opinions/{opinion_id}/to-decision"): [None],
     }
@@ -447,12 +497,21 @@ def workbook_rows(r: Response) -> int:
 
 def listing_problem(template: str, r: Response, world: World, secrets: list[str]) -> str | None:
     """Intake and village checks of the outsider's reads (made before it writes; its one village aside)."""
+    if template.endswith(".csv"):
+        text = r.content.decode("utf-8-sig")
+        found = [x for x in secrets if x in text]
+        lines = text.strip().splitlines()
+        return (
+            f"exports region A's data {found}" if found else (f"exports {lines}" if len(lines) != 1 else None)
+        )
     if template.endswith(".xlsx"):
         found = [x for x in secrets if x in workbook_text(r)]
         if found:
             return f"exports region A's data {found}"
         if template == "/intake/hot-topics.xlsx" and workbook_rows(r):
             return f"exports {workbook_rows(r)} hot topics for a region that has none"
+        if template in ("/village/projects.xlsx", "/village/visits.xlsx") and workbook_rows(r):
+            return f"exports {workbook_rows(r)} rows for a region that has no village data"
         if template == "/village/ledger.xlsx" and workbook_rows(r):
             return f"exports {workbook_rows(r)} ledger rows for a region that has none"
         return None

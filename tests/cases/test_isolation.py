@@ -498,7 +498,7 @@ def own_listing(
         return _export_problem(r)
     if template == "/catalog/export":
         return catalog.listing_problem(template, r)
-    if template.startswith(INTAKE_PREFIXES) and template.endswith(".xlsx"):
+    if template.startswith(INTAKE_PREFIXES) and template.endswith((".xlsx", ".csv")):
         return intake.listing_problem(template, r, world, secrets)
     body = r.json()
     foreign = {rid for rid in region_ids(body) if rid not in (world.c, None)}

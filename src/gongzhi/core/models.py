@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gongzhi.db import Base, RegionOwned, utcnow
@@ -223,3 +223,14 @@ class EvidenceFile(RegionOwned, Base):
     size: Mapped[int]
     uploaded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RateCounter(Base):
+    """Hits of one rate-limit bucket (a client address or API key and a window length) in one fixed window."""
+
+    __tablename__ = "rate_counters"
+
+    bucket: Mapped[str] = mapped_column(String(120), primary_key=True)
+    window_no: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    hits: Mapped[int] = mapped_column(default=0)
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)  # [s since the epoch]

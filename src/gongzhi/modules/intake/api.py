@@ -17,9 +17,9 @@ from gongzhi.core.deps import CurrentScope, PublicSessionDep, SessionDep, StateD
 from gongzhi.core.models import Region
 from gongzhi.core.service import require_role
 from gongzhi.db import Scope, utcnow
-from gongzhi.errors import NotFound
+from gongzhi.errors import NotFound, TooManyRequests
 from gongzhi.kit.privacy import mask_name, mask_phone
-from gongzhi.modules.intake import duplicates, hot, imports, routing, service, stats
+from gongzhi.modules.intake import duplicates, hot, imports, routing, service, stats, throttle
 from gongzhi.modules.intake import repository as repo
 from gongzhi.modules.intake.analytics import minhash
 from gongzhi.modules.intake.io import workbooks
@@ -131,6 +131,7 @@ async def public_submit(
     region: str,
     s: PublicSessionDep,
     st: StateDep,
+    limit: throttle.CitizenLimit,
     description: Annotated[str, Form(max_length=4000)],
     subject: Annotated[str, Form(max_length=200)] = "",
     service_code: Annotated[str, Form(max_length=60)] = "",
@@ -142,6 +143,8 @@ async def public_submit(
     anonymous: Annotated[bool, Form()] = False,
     photos: Annotated[list[UploadFile] | None, File()] = None,
 ) -> SubmittedRead:
+    if not limit.allowed:
+        raise TooManyRequests(throttle.message(limit), retry_after=limit.retry_after_s)
     rid = region_by_code(s, region).id
     data = service.request_in(
         subject=subject,

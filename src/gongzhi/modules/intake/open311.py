@@ -23,7 +23,7 @@ from gongzhi.core.models import Department, Region
 from gongzhi.db import utcnow
 from gongzhi.errors import DomainError
 from gongzhi.modules.intake import repository as repo
-from gongzhi.modules.intake import service
+from gongzhi.modules.intake import service, throttle
 from gongzhi.modules.intake.analytics.text import redact
 from gongzhi.modules.intake.io import open311 as doc
 from gongzhi.modules.intake.models import IntakeCategory, IntakeRequest
@@ -180,7 +180,13 @@ def _attribute(a: Mapping[str, Any], order: int) -> dict[str, Any]:
 
 
 @router.post("/requests.{fmt}")
-async def post_request(fmt: str, request: Request, s: PublicSessionDep, st: StateDep) -> Response:
+async def post_request(
+    fmt: str, request: Request, s: PublicSessionDep, st: StateDep, limit: throttle.Open311Limit
+) -> Response:
+    if not limit.allowed and fmt in FORMATS:
+        response = _error(fmt, 429, f"too many requests; retry after {limit.retry_after_s} seconds")
+        response.headers.update(limit.headers)
+        return response
     form = await request.form()
 
     def work() -> Response:

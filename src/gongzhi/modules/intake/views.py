@@ -17,10 +17,11 @@ from gongzhi.cases.schemas import ActionIn
 from gongzhi.cases.statemachine import Action
 from gongzhi.core.deps import PublicSessionDep, StateDep, api_router
 from gongzhi.core.models import Region
+from gongzhi.core.ratelimit import Verdict
 from gongzhi.errors import InvalidInput, NotFound
 from gongzhi.kit.workdays import SHANGHAI
 from gongzhi.modules.intake import repository as repo
-from gongzhi.modules.intake import service
+from gongzhi.modules.intake import service, throttle
 from gongzhi.modules.intake.analytics.text import redact
 from gongzhi.modules.intake.api import region_by_code, submit_public
 from gongzhi.modules.intake.open311 import STATUS_NOTES
@@ -46,16 +47,28 @@ EVENT_LABELS = {
 
 @router.get("/intake/{region}/", response_class=HTMLResponse)
 def form(region: str, request: Request, s: PublicSessionDep) -> HTMLResponse:
+    return _form(request, s, region)
+
+
+def _form(
+    request: Request, s: Session, region: str, limit: Verdict | None = None, **typed: object
+) -> HTMLResponse:
+    """The form, empty or (refused by the rate limit) filled with what the citizen typed."""
     reg = region_by_code(s, region)
     cats = [c for c in repo.categories(s, reg.id) if c.parent_code is None]
-    return templates.TemplateResponse(request, "form.html", {"region": reg, "categories": cats})
+    notice = throttle.message(limit) if limit else ""
+    ctx = {"region": reg, "categories": cats, "values": typed, "notice": notice}
+    status, headers = (429, limit.headers) if limit else (200, None)
+    return templates.TemplateResponse(request, "form.html", ctx, status_code=status, headers=headers)
 
 
-@router.post("/intake/{region}/report")
+@router.post("/intake/{region}/report", response_model=None)
 async def report(
     region: str,
+    request: Request,
     s: PublicSessionDep,
     st: StateDep,
+    limit: throttle.CitizenLimit,
     description: Annotated[str, Form(max_length=4000)],
     subject: Annotated[str, Form(max_length=200)] = "",
     service_code: Annotated[str, Form(max_length=60)] = "",
@@ -66,7 +79,16 @@ async def report(
     phone: Annotated[str, Form(max_length=30)] = "",
     anonymous: Annotated[bool, Form()] = False,
     photos: Annotated[list[UploadFile] | None, File()] = None,
-) -> RedirectResponse:
+) -> RedirectResponse | HTMLResponse:
+    if not limit.allowed:
+        typed: dict[str, object] = {
+            "subject": subject,
+            "description": description,
+            "service_code": service_code,
+            "lat": lat,
+        }
+        typed |= {"lon": lon, "address": address, "name": name, "phone": phone, "anonymous": anonymous}
+        return _form(request, s, region, limit, **typed)
     rid = region_by_code(s, region).id
     try:
         point = (float(lat), float(lon)) if lat and lon else None

@@ -8,6 +8,7 @@ from gongzhi.registry import Registry
 
 
 def register(registry: Registry) -> None:
-    from gongzhi.modules.village import api, views
+    from gongzhi.modules.village import api, pages, views
 
-    registry.routers.extend([api.router, views.router])
+    registry.routers.extend([api.router, views.router, pages.router])
+    pages.register()

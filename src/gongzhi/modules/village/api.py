@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Query
-from fastapi.responses import StreamingResponse
+from fastapi import File, Query, Response, UploadFile
+from fastapi.responses import JSONResponse, StreamingResponse
 from sqlalchemy import select
 
 from gongzhi.core.deps import CurrentScope, SessionDep, StateDep, api_router
 from gongzhi.core.models import AuditHead, Region
 from gongzhi.db import Scope
 from gongzhi.kit.privacy import mask_name, mask_phone
-from gongzhi.modules.village import service
+from gongzhi.modules.village import imports, service
 from gongzhi.modules.village.analytics import deliberation, ledger
-from gongzhi.modules.village.io import pdf, workbooks
+from gongzhi.modules.village.io import pdf, tables, workbooks
 from gongzhi.modules.village.models import (
     Asset,
     Consultation,
@@ -37,8 +37,10 @@ from gongzhi.modules.village.schemas import (
     DecisionIn,
     DecisionRead,
     FlagRead,
+    ImportRead,
     OpinionRead,
     PaymentIn,
+    ProjectDecisionIn,
     ProjectIn,
     ProjectRead,
     StationIn,
@@ -115,6 +117,70 @@ def create_project(body: ProjectIn, s: SessionDep) -> ProjectRead:
     return ProjectRead.model_validate(service.create_project(s, body))
 
 
+@router.post("/projects/{project_id}/decision")
+def link_decision(project_id: int, body: ProjectDecisionIn, s: SessionDep) -> ProjectRead:
+    """Tie the project to the 四议两公开 decision that approves it; without one, open it."""
+    return ProjectRead.model_validate(service.link_decision(s, project_id, body.decision_id))
+
+
+def _table(s: SessionDep, kind: str, fmt: str, encoding: str = "utf-8") -> StreamingResponse:
+    rows = imports.export_rows(s, kind)
+    if fmt == "csv":
+        body = tables.write_csv(kind, rows, encoding)
+        return _download(body, f"text/csv; charset={encoding}", f"village-{kind}.csv")
+    return _download(tables.write_xlsx(kind, rows), XLSX, f"village-{kind}.xlsx")
+
+
+Encoding = Annotated[str, Query(pattern="^(utf-8|gb18030)$")]
+
+
+@router.get("/projects.xlsx")
+def projects_xlsx(s: SessionDep) -> StreamingResponse:
+    """The projects in the import's columns: edit and import again."""
+    return _table(s, "projects", "xlsx")
+
+
+@router.get("/projects.csv")
+def projects_csv(s: SessionDep, encoding: Encoding = "utf-8") -> StreamingResponse:
+    return _table(s, "projects", "csv", encoding)
+
+
+@router.get("/visits.xlsx")
+def visits_xlsx(s: SessionDep) -> StreamingResponse:
+    return _table(s, "visits", "xlsx")
+
+
+@router.get("/visits.csv")
+def visits_csv(s: SessionDep, encoding: Encoding = "utf-8") -> StreamingResponse:
+    return _table(s, "visits", "csv", encoding)
+
+
+def _import(s: SessionDep, st: StateDep, kind: str, file: UploadFile, dry_run: bool) -> JSONResponse:
+    data = file.file.read(st.settings.max_upload_bytes + 1)
+    report = imports.run(s, st.registry, kind, file.filename or "upload", data, dry_run=dry_run)
+    body = ImportRead.model_validate(report).model_dump(mode="json")
+    if report.status == "rejected":  # nothing was created; the audit chain keeps the refused attempt
+        detail = f"{len(report.errors)} problem(s) found; nothing was imported"
+        problem = {"type": "/problems/import-rejected", "title": "Import rejected", "status": 422}
+        return JSONResponse({**problem, "detail": detail, **body}, 422, media_type="application/problem+json")
+    return JSONResponse(body, status_code=201 if report.status == "imported" else 200)
+
+
+@router.post("/projects/import", status_code=201)
+def import_projects(
+    s: SessionDep, st: StateDep, file: Annotated[UploadFile, File()], dry_run: bool = False
+) -> JSONResponse:
+    """Every row checked first; on any error nothing is imported and each row's problems are listed."""
+    return _import(s, st, "projects", file, dry_run)
+
+
+@router.post("/visits/import", status_code=201)
+def import_visits(
+    s: SessionDep, st: StateDep, file: Annotated[UploadFile, File()], dry_run: bool = False
+) -> JSONResponse:
+    return _import(s, st, "visits", file, dry_run)
+
+
 @router.get("/visits")
 def visits(s: SessionDep, village_id: int | None = None) -> list[VisitRead]:
     where = [Visit.village_id == village_id] if village_id else []
@@ -124,6 +190,25 @@ def visits(s: SessionDep, village_id: int | None = None) -> list[VisitRead]:
 @router.post("/visits", status_code=201)
 def record_visit(body: VisitIn, s: SessionDep, st: StateDep) -> VisitRead:
     return VisitRead.model_validate(service.record_visit(s, st.registry, body))
+
+
+@router.post("/visits/{visit_id}/photos", status_code=201)
+def add_photos(
+    visit_id: int, s: SessionDep, st: StateDep, file: Annotated[list[UploadFile], File()]
+) -> VisitRead:
+    """Photos of a visit (JPEG or PNG), kept in the region's content-addressed evidence store."""
+    service.get(s, Visit, visit_id)  # refuse before reading any bytes
+    uploads = [
+        (f.file.read(st.settings.max_upload_bytes + 1), f.content_type or "", f.filename)
+        for f in file[: service.MAX_PHOTOS + 1]
+    ]
+    return VisitRead.model_validate(service.add_photos(s, st.store, visit_id, uploads))
+
+
+@router.get("/visits/{visit_id}/photos/{sha256}")
+def visit_photo(visit_id: int, sha256: str, s: SessionDep, st: StateDep) -> Response:
+    body, media = service.photo(s, st.store, visit_id, sha256)
+    return Response(body, media_type=media, headers={"cache-control": "private, max-age=86400"})
 
 
 def _decision(s: SessionDep, d: Decision) -> DecisionRead:

@@ -66,6 +66,7 @@ class Project(RegionOwned, Base):
     starts_on: Mapped[date | None]
     ends_on: Mapped[date | None]
     status: Mapped[str] = mapped_column(String(20), default="planned")
+    decision_id: Mapped[int | None] = mapped_column(ForeignKey("village_decisions.id"))  # its 四议两公开
 
 
 class Milestone(RegionOwned, Base):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 
 class _In(BaseModel):
@@ -78,6 +78,8 @@ class ProjectIn(_In):
     contractor: str = Field(default="", max_length=200)
     starts_on: date | None = None
     ends_on: date | None = None
+    status: Literal["planned", "in_progress", "completed", "suspended"] = "planned"
+    decision_id: int | None = None
     milestones: list[MilestoneIn] = Field(default_factory=list, max_length=100)
 
 
@@ -90,6 +92,11 @@ class ProjectRead(_Read):
     starts_on: date | None
     ends_on: date | None
     status: str
+    decision_id: int | None = None
+
+
+class ProjectDecisionIn(_In):
+    decision_id: int | None = None  # None: open a new decision titled after the project
 
 
 class VisitIn(_In):
@@ -112,6 +119,11 @@ class VisitRead(_Read):
     photos: list[Any]
     issue: bool
     case_id: int | None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def photo_urls(self) -> list[str]:
+        return [f"/api/v1/village/visits/{self.id}/photos/{sha}" for sha in self.photos]
 
 
 class DecisionIn(_In):
@@ -243,3 +255,19 @@ class OpinionRead(_Read):
     created_at: datetime
     case_id: int | None
     decision_id: int | None
+
+
+class ImportRowError(BaseModel):
+    row: int
+    column: str
+    message: str
+
+
+class ImportRead(_Read):
+    kind: str
+    filename: str
+    sha256: str
+    status: str
+    rows: int
+    imported: int
+    errors: list[ImportRowError]

@@ -11,11 +11,13 @@ from sqlalchemy.orm import Session
 
 from gongzhi.cases import service as cases
 from gongzhi.cases.schemas import CaseCreate
-from gongzhi.core import audit
+from gongzhi.core import audit, evidence
 from gongzhi.core.models import Role
 from gongzhi.core.service import require_member, require_role
 from gongzhi.db import Base, scope_of, utcnow
-from gongzhi.errors import InvalidInput, NotFound
+from gongzhi.errors import Forbidden, InvalidInput, NotFound
+from gongzhi.kit import filestore
+from gongzhi.kit.filestore import FileStore
 from gongzhi.modules.village.analytics import deliberation, ledger
 from gongzhi.modules.village.models import (
     Asset,
@@ -48,6 +50,9 @@ from gongzhi.modules.village.schemas import (
 from gongzhi.registry import Registry
 
 WRITERS = (Role.ADMIN, Role.SUPERVISOR, Role.DISPATCHER)
+PHOTO_TYPES = frozenset({filestore.JPEG, filestore.PNG})
+MAX_PHOTOS = 20
+Upload = tuple[bytes, str, str | None]  # bytes, declared MIME type, file name
 CASE_CATEGORY = "village-supervision"
 T = TypeVar("T", bound=Base)
 
@@ -78,8 +83,63 @@ def _record(s: Session, rid: int, action: str, obj: str, obj_id: Any, data: dict
     )
 
 
+# --- who sees which villages ------------------------------------------------------------------------
+
+
+def allowed_villages(s: Session) -> frozenset[int] | None:
+    """The villages the caller may see and change; None for every village of the region.
+
+    A user linked to supervisor records (监督员) is limited to their villages and their stations' villages;
+    the region's admins, unlinked staff and the system see all."""
+    sc = scope_of(s)
+    if sc.system or sc.user_id is None or sc.role == Role.ADMIN:
+        return None
+    sups = s.execute(select(Supervisor.id, Supervisor.station_id).where(Supervisor.user_id == sc.user_id))
+    found = sups.all()
+    if not found:
+        return None
+    linked = select(SupervisorVillage.village_id).where(
+        SupervisorVillage.supervisor_id.in_([x.id for x in found])
+    )
+    ids = set(s.execute(linked).scalars())
+    stations = [x.station_id for x in found if x.station_id is not None]
+    if stations:
+        ids |= set(s.execute(select(Station.village_id).where(Station.id.in_(stations))).scalars())
+    return frozenset(ids)
+
+
+def _children() -> dict[type[Base], tuple[Any, type[Base]]]:
+    return {
+        Milestone: (Milestone.project_id, Project),
+        DecisionStep: (DecisionStep.decision_id, Decision),
+        Payment: (Payment.contract_id, Contract),
+    }
+
+
+def village_filter(s: Session, model: type[Base]) -> list[Any]:
+    """Conditions that keep a restricted supervisor's queries on their own villages."""
+    allowed = allowed_villages(s)
+    if allowed is None:
+        return []
+    if model is Village:
+        return [Village.id.in_(allowed)]
+    if model is Supervisor:
+        return [Supervisor.user_id == scope_of(s).user_id]
+    column = getattr(model, "village_id", None)
+    if column is not None:
+        return [column.in_(allowed)]
+    fk, parent = _children()[model]
+    return [fk.in_(select(parent.id).where(parent.village_id.in_(allowed)))]  # type: ignore[attr-defined]
+
+
+def require_unrestricted(s: Session, what: str) -> None:
+    if allowed_villages(s) is not None:
+        raise Forbidden(f"a supervisor limited to their villages cannot {what}")
+
+
 def get(s: Session, model: type[T], obj_id: int) -> T:
-    row = s.execute(select(model).where(model.id == obj_id)).scalar_one_or_none()  # type: ignore[attr-defined]
+    stmt = select(model).where(model.id == obj_id, *village_filter(s, model))  # type: ignore[attr-defined]
+    row = s.execute(stmt).scalar_one_or_none()
     if row is None:
         raise NotFound(f"no {model.__tablename__.removeprefix('village_').rstrip('s')} {obj_id}")
     return row
@@ -93,7 +153,7 @@ def _add(s: Session, rid: int, row: T, action: str, data: dict[str, Any]) -> T:
 
 
 def rows(s: Session, model: type[T], *where: Any) -> list[T]:
-    stmt = select(model).where(*where).order_by(model.id)  # type: ignore[attr-defined]
+    stmt = select(model).where(*where, *village_filter(s, model)).order_by(model.id)  # type: ignore[attr-defined]
     return list(s.execute(stmt).scalars())
 
 
@@ -102,11 +162,13 @@ def rows(s: Session, model: type[T], *where: Any) -> list[T]:
 
 def create_village(s: Session, data: VillageIn) -> Village:
     rid = _region(s)
+    require_unrestricted(s, "add villages")
     return _add(s, rid, Village(region_id=rid, **data.model_dump()), "village.create", data.model_dump())
 
 
 def village_by_code(s: Session, code: str) -> Village:
-    row = s.execute(select(Village).where(Village.code == code)).scalar_one_or_none()
+    stmt = select(Village).where(Village.code == code, *village_filter(s, Village))
+    row = s.execute(stmt).scalar_one_or_none()
     if row is None:
         raise NotFound(f"no village {code!r}")
     return row
@@ -114,12 +176,14 @@ def village_by_code(s: Session, code: str) -> Village:
 
 def create_station(s: Session, data: StationIn) -> Station:
     rid = _region(s)
+    require_unrestricted(s, "set up stations")
     get(s, Village, data.village_id)
     return _add(s, rid, Station(region_id=rid, **data.model_dump()), "station.create", data.model_dump())
 
 
 def create_supervisor(s: Session, data: SupervisorIn) -> Supervisor:
     rid = _region(s)
+    require_unrestricted(s, "appoint supervisors")
     for vid in data.village_ids:
         get(s, Village, vid)
     if data.station_id is not None:
@@ -146,9 +210,18 @@ def villages_of(s: Session, supervisor_id: int) -> list[int]:
 # --- projects and supervision visits ---------------------------------------------------------------
 
 
+def _same_village_decision(s: Session, decision_id: int, village_id: int) -> Decision:
+    decision = get(s, Decision, decision_id)
+    if decision.village_id != village_id:
+        raise InvalidInput("the decision belongs to another village")
+    return decision
+
+
 def create_project(s: Session, data: ProjectIn) -> Project:
     rid = _region(s)
     get(s, Village, data.village_id)
+    if data.decision_id is not None:
+        _same_village_decision(s, data.decision_id, data.village_id)
     fields = data.model_dump(exclude={"milestones", "budget_yuan"})
     project = _add(
         s,
@@ -172,23 +245,72 @@ def create_project(s: Session, data: ProjectIn) -> Project:
     return project
 
 
+def link_decision(s: Session, project_id: int, decision_id: int | None) -> Project:
+    """Tie a project to the 四议两公开 decision that approved it, or open one titled after it."""
+    rid = _region(s)
+    project = get(s, Project, project_id)
+    if decision_id is None:
+        title = f"{project.name}（项目决策）"[:200]
+        budget = f"{project.budget_fen / 100:.2f}"
+        matter = f"项目：{project.name}；预算 {budget} 元；承建单位：{project.contractor or '待定'}"
+        decision_id = create_decision(
+            s, DecisionIn(village_id=project.village_id, title=title, matter=matter)
+        ).id
+    else:
+        _same_village_decision(s, decision_id, project.village_id)
+    project.decision_id = decision_id
+    s.flush()
+    _record(s, rid, "project.decision", "village_project", project.id, {"decision_id": decision_id})
+    return project
+
+
+def _own_supervisor(s: Session) -> int | None:
+    sc = scope_of(s)
+    if sc.user_id is None:
+        return None
+    stmt = select(Supervisor.id).where(Supervisor.user_id == sc.user_id).order_by(Supervisor.id).limit(1)
+    return s.execute(stmt).scalar_one_or_none()
+
+
+def _check_photos(s: Session, rid: int, shas: Sequence[str]) -> list[str]:
+    """Photos cited by hash must be pictures this region uploaded."""
+    shas = list(dict.fromkeys(shas))
+    if len(shas) > MAX_PHOTOS:
+        raise InvalidInput(f"a visit keeps at most {MAX_PHOTOS} photos")
+    evidence.require_all(s, rid, shas)
+    for sha in shas:
+        if evidence.get(s, sha).content_type not in PHOTO_TYPES:
+            raise InvalidInput(f"{sha[:12]} is not a JPEG or PNG photo")
+    return shas
+
+
 def record_visit(s: Session, registry: Registry, data: VisitIn) -> Visit:
     """A supervision visit; findings marked as an issue become a case for the region to handle."""
     rid = _region(s)
     village = get(s, Village, data.village_id)
     project = get(s, Project, data.project_id) if data.project_id else None
-    if data.supervisor_id is not None:
-        get(s, Supervisor, data.supervisor_id)
+    if project is not None and project.village_id != village.id:
+        raise InvalidInput("the project belongs to another village")
+    supervisor_id = data.supervisor_id if data.supervisor_id is not None else _own_supervisor(s)
+    if supervisor_id is not None:
+        get(s, Supervisor, supervisor_id)
+    if data.issue and not data.findings.strip():
+        raise InvalidInput("an issue needs findings")
+    fields = {**data.model_dump(), "visited_at": data.visited_at or utcnow(), "supervisor_id": supervisor_id}
+    fields["photos"] = _check_photos(s, rid, data.photos)
     visit = _add(
         s,
         rid,
-        Visit(region_id=rid, **{**data.model_dump(), "visited_at": data.visited_at or utcnow()}),
+        Visit(region_id=rid, **fields),
         "visit.record",
-        {"village_id": village.id, "issue": data.issue, "findings": data.findings[:500]},
+        {
+            "village_id": village.id,
+            "issue": data.issue,
+            "findings": data.findings[:500],
+            "photos": fields["photos"],
+        },
     )
     if data.issue:
-        if not data.findings.strip():
-            raise InvalidInput("an issue needs findings")
         title = (
             f"【基层监督】{village.name}{'·' + project.name if project else ''}：{data.findings.strip()[:60]}"
         )
@@ -196,12 +318,55 @@ def record_visit(s: Session, registry: Registry, data: VisitIn) -> Visit:
             s,
             registry,
             CaseCreate(
-                title=title[:200], description=data.findings, category=CASE_CATEGORY, source="village:visit"
+                title=title[:200],
+                description=data.findings,
+                category=CASE_CATEGORY,
+                source="village:visit",
             ),
             region_id=rid,
         )
         visit.case_id = case.id
+        _attach(s, case.id, fields["photos"])
     return visit
+
+
+def _attach(s: Session, case_id: int, shas: Sequence[str]) -> None:
+    """A visit's photos go with the case its findings became (the handler sees what the supervisor saw)."""
+    for sha in shas:
+        ev = evidence.get(s, sha)
+        cases.add_file(s, case_id, ev.sha256, ev.filename, ev.content_type, ev.size)
+
+
+def add_photos(s: Session, files: FileStore, visit_id: int, uploads: Sequence[Upload]) -> Visit:
+    """Check and keep photos of a visit in the evidence store (JPEG or PNG, within the store's size limit)."""
+    rid = _region(s)
+    visit = get(s, Visit, visit_id)
+    if len(visit.photos) + len(uploads) > MAX_PHOTOS:
+        raise InvalidInput(f"a visit keeps at most {MAX_PHOTOS} photos")
+    added = []
+    for data, content_type, filename in uploads:
+        kind = filestore.sniff(data[:16]) if data else None
+        if filestore.normalize_type(content_type) not in PHOTO_TYPES or (data and kind not in PHOTO_TYPES):
+            raise filestore.FileRejected(
+                "unsupported_type", f"{filename or 'the file'}: photos must be JPEG or PNG"
+            )
+        added.append(evidence.store(s, files, data, content_type, filename).sha256)
+    new = [x for x in dict.fromkeys(added) if x not in visit.photos]
+    visit.photos = [*visit.photos, *new]
+    if visit.case_id is not None:
+        _attach(s, visit.case_id, new)
+    s.flush()
+    _record(s, rid, "visit.photos", "village_visit", visit.id, {"added": new})
+    return visit
+
+
+def photo(s: Session, files: FileStore, visit_id: int, sha256: str) -> tuple[bytes, str]:
+    """A photo of a visit the caller may see."""
+    visit = get(s, Visit, visit_id)
+    if sha256 not in visit.photos:
+        raise NotFound("no such photo on this visit")
+    ev = evidence.get(s, sha256)
+    return files.open(ev.sha256), ev.content_type
 
 
 # --- 四议两公开 -------------------------------------------------------------------------------------

@@ -9,10 +9,14 @@ from fastapi import Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from gongzhi.core.deps import PublicSessionDep, api_router
 from gongzhi.core.models import Region
+from gongzhi.core.ratelimit import Verdict
 from gongzhi.errors import NotFound
+from gongzhi.modules.intake import throttle
+from gongzhi.modules.intake.throttle import CitizenLimit
 from gongzhi.modules.village import service
 from gongzhi.modules.village.models import Village
 
@@ -34,22 +38,34 @@ def _village(s: PublicSessionDep, region: str, code: str) -> Village:
 
 @router.get("/village/{region}/{code}/opinions", response_class=HTMLResponse)
 def page(region: str, code: str, request: Request, s: PublicSessionDep, thanks: bool = False) -> HTMLResponse:
-    village = _village(s, region, code)
-    ctx = {"village": village, "consultations": service.open_consultations(s, village.id), "thanks": thanks}
-    return templates.TemplateResponse(request, "opinions.html", ctx)
+    return _page(request, s, _village(s, region, code), thanks=thanks)
 
 
-@router.post("/village/{region}/{code}/opinions")
+def _page(
+    request: Request, s: Session, village: Village, limit: Verdict | None = None, **extra: object
+) -> HTMLResponse:
+    ctx = {"village": village, "consultations": service.open_consultations(s, village.id), "values": {}}
+    ctx |= {"notice": throttle.message(limit) if limit else "", **extra}
+    status, headers = (429, limit.headers) if limit else (200, None)
+    return templates.TemplateResponse(request, "opinions.html", ctx, status_code=status, headers=headers)
+
+
+@router.post("/village/{region}/{code}/opinions", response_model=None)
 def submit(
     region: str,
     code: str,
+    request: Request,
     s: PublicSessionDep,
+    limit: CitizenLimit,
     text: Annotated[str, Form(max_length=4000)],
     consultation_id: Annotated[str, Form(max_length=12)] = "",
     name: Annotated[str, Form(max_length=100)] = "",
     phone: Annotated[str, Form(max_length=30)] = "",
-) -> RedirectResponse:
+) -> RedirectResponse | HTMLResponse:
     village = _village(s, region, code)
+    if not limit.allowed:
+        typed = {"text": text, "name": name, "phone": phone, "consultation_id": consultation_id}
+        return _page(request, s, village, limit, values=typed)
     s.info["scope"] = service_scope(village)
     cid = int(consultation_id) if consultation_id.isdigit() else None
     service.submit_opinion(s, village, text, name, phone, cid)

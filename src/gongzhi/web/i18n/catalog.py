@@ -31,6 +31,11 @@ def sources() -> Iterator[tuple[Path, str]]:
         if "i18n" not in path.parts[-2:]:
             yield path, "python"
     yield WEB.parent / "cases" / "stats.py", "python"
+    for module in sorted((WEB.parent / "modules").iterdir()):  # a module's console pages and templates
+        for path in sorted((module / "templates" / "console").rglob("*.html")):
+            yield path, "jinja2"
+        if (module / "pages.py").is_file():
+            yield module / "pages.py", "python"
 
 
 def extract_ids() -> Catalog:

@@ -1,0 +1,129 @@
+"""Village projects and supervision visits as spreadsheets: read .xlsx or .csv (UTF-8 or GB18030) with
+Chinese or English headers, write .xlsx or .csv with the same headers so an export can be edited and
+imported again. Text that a spreadsheet would run as a formula is written with a leading apostrophe."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from openpyxl import Workbook, load_workbook
+
+MAX_ROWS = 5000
+# field: (header written on export, other accepted names)
+PROJECT_COLUMNS: dict[str, tuple[str, ...]] = {
+    "village": ("村", "村名", "村代码", "village", "village_code"),
+    "name": ("项目名称", "项目", "name", "project"),
+    "budget_yuan": ("预算（元）", "预算(元)", "预算", "budget_yuan", "budget"),
+    "contractor": ("承建单位", "施工单位", "contractor"),
+    "starts_on": ("开工日期", "开始日期", "starts_on"),
+    "ends_on": ("完工日期", "结束日期", "ends_on"),
+    "status": ("状态", "status"),
+}
+VISIT_COLUMNS: dict[str, tuple[str, ...]] = {
+    "village": ("村", "村名", "村代码", "village", "village_code"),
+    "project": ("项目名称", "项目", "project"),
+    "visited_at": ("走访时间", "时间", "visited_at"),
+    "supervisor": ("监督员", "supervisor"),
+    "findings": ("发现情况", "情况", "findings"),
+    "issue": ("是否问题", "问题", "issue"),
+    "photos": ("照片数", "photos"),
+}
+COLUMNS = {"projects": PROJECT_COLUMNS, "visits": VISIT_COLUMNS}
+REQUIRED = {"projects": ("village", "name"), "visits": ("village", "findings")}
+
+
+class TableError(ValueError):
+    """The file itself cannot be read as a table."""
+
+
+@dataclass(frozen=True)
+class Row:
+    number: int  # the spreadsheet's row number (the header is row 1)
+    values: dict[str, str]
+
+
+def _aliases(columns: Mapping[str, tuple[str, ...]]) -> dict[str, str]:
+    return {a.lower(): f for f, names in columns.items() for a in names}
+
+
+def _rows(table: list[list[object]], kind: str) -> list[Row]:
+    if not table:
+        raise TableError("the file has no header row")
+    names = _aliases(COLUMNS[kind])
+    header = [names.get(str(c or "").strip().lower()) for c in table[0]]
+    missing = [COLUMNS[kind][f][0] for f in REQUIRED[kind] if f not in header]
+    if missing:
+        raise TableError(f"the header lacks the column(s) {', '.join(missing)}")
+    rows = []
+    for n, cells in enumerate(table[1:], start=2):
+        values = {h: _text(c) for h, c in zip(header, cells, strict=False) if h}
+        if any(values.values()):
+            rows.append(Row(n, values))
+    if len(rows) > MAX_ROWS:
+        raise TableError(f"at most {MAX_ROWS} rows per file; split it")
+    return rows
+
+
+def _text(cell: object) -> str:
+    if cell is None:
+        return ""
+    if isinstance(cell, float) and cell.is_integer():
+        return str(int(cell))
+    return str(cell).strip().removeprefix("'")
+
+
+def read_rows(data: bytes, filename: str, kind: str) -> list[Row]:
+    """The non-empty rows of a .xlsx or .csv file of ``kind`` (projects or visits)."""
+    if filename.lower().endswith(".xlsx") or data[:2] == b"PK":
+        try:
+            wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        except Exception as exc:  # openpyxl raises many types on damaged files
+            raise TableError(f"not a readable .xlsx workbook: {exc}") from exc
+        return _rows([list(r) for r in wb.worksheets[0].iter_rows(values_only=True)], kind)
+    for enc in ("utf-8-sig", "gb18030"):
+        try:
+            text = data.decode(enc)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        raise TableError("the CSV is neither UTF-8 nor GB18030 text")
+    return _rows([list(r) for r in csv.reader(io.StringIO(text))], kind)
+
+
+def safe(value: object) -> object:
+    """Text that opens like a formula (=, +, -, @, tab, CR) is kept as text."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def header(kind: str) -> list[str]:
+    return [names[0] for names in COLUMNS[kind].values()]
+
+
+def write_xlsx(kind: str, rows: Sequence[Sequence[object]]) -> bytes:
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.title = kind
+    ws.append(header(kind))
+    for row in rows:
+        ws.append([safe(v) for v in row])
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def write_csv(kind: str, rows: Sequence[Sequence[object]], encoding: str = "utf-8") -> bytes:
+    """UTF-8 with a byte-order mark (Excel then reads it right), or GB18030 for older tools."""
+    out = io.StringIO()
+    w = csv.writer(out)
+    w.writerow(header(kind))
+    for row in rows:
+        w.writerow(["" if v is None else safe(v) for v in row])
+    text = out.getvalue()
+    return text.encode("gb18030") if encoding == "gb18030" else text.encode("utf-8-sig")
