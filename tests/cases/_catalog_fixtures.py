@@ -362,6 +362,7 @@ def write_bodies(
         ("POST", "/catalog/reuse/apps/{app_id}/subscribe"): [{"saved_yuan": 1, "note": "外人"}],
         ("POST", "/catalog/reuse/subscriptions/{sub_id}/accept-update"): [None],
         ("PUT", "/catalog/reuse/subscriptions/{sub_id}/overrides"): [{"overrides": {"rules": {}}}],
+        ("DELETE", "/catalog/reuse/subscriptions/{sub_id}"): [None],
         ("POST", "/catalog/library/documents"): [
             doc,
             # sharing into an unpaired region is invalid input whether or not that region exists

@@ -191,9 +191,12 @@ def audit_findings(
 
 @router.get("/audits/{run_id}/report")
 def audit_report(
-    run_id: int, s: SessionDep, format: Annotated[str, Query(pattern="^(html|xlsx|pdf)$")] = "html"
+    run_id: int,
+    s: SessionDep,
+    format: Annotated[str, Query(pattern="^(html|xlsx|pdf)$")] = "html",
+    template: Annotated[int | None, Query(ge=1, description="a report-template subscription")] = None,
 ) -> Response:
-    body, media = service.render_report(s, run_id, format)
+    body, media = service.render_report(s, run_id, format, template)
     headers = (
         {} if format == "html" else {"Content-Disposition": f'attachment; filename="audit-{run_id}.{format}"'}
     )
@@ -298,7 +301,14 @@ def accept_update(sub_id: int, s: SessionDep) -> SubscriptionRead:
 
 @router.put("/reuse/subscriptions/{sub_id}/overrides")
 def set_overrides(sub_id: int, body: OverridesIn, s: SessionDep) -> SubscriptionRead:
-    reuse.set_overrides(s, sub_id, body.overrides)
+    mapping = body.mapping.model_dump() if body.mapping is not None else None
+    reuse.set_overrides(s, sub_id, body.overrides, mapping)
+    return next(_sub_read(*row) for row in reuse.list_subscriptions(s) if row[0].id == sub_id)
+
+
+@router.delete("/reuse/subscriptions/{sub_id}")
+def unsubscribe(sub_id: int, s: SessionDep) -> SubscriptionRead:
+    reuse.unsubscribe(s, sub_id)
     return next(_sub_read(*row) for row in reuse.list_subscriptions(s) if row[0].id == sub_id)
 
 

@@ -24,6 +24,7 @@ from gongzhi.core.service import require_role
 from gongzhi.db import Scope, scope_of, utcnow
 from gongzhi.errors import Conflict, IllegalTransition, InvalidInput
 from gongzhi.kit.workdays import SHANGHAI
+from gongzhi.modules.catalog import instances
 from gongzhi.modules.catalog import repository as repo
 from gongzhi.modules.catalog.analytics import dupes, rules
 from gongzhi.modules.catalog.analytics.entry import Entry, Item
@@ -366,6 +367,10 @@ def run_audit(
     config = dict(rs.rules) if rs else {}
     if shacl:
         config["dcat-ap-shacl"] = {**config.get("dcat-ap-shacl", {}), "enabled": True}
+    detector = instances.detector_params(s)
+    if detector:  # the region's subscribed detector models extend the sensitive-data rule
+        conf = config.get("sensitive-open", {})
+        config["sensitive-open"] = {**conf, "params": {**conf.get("params", {}), **detector}}
     _check_rules(config)
     active = rules.activate(config)
     today = reference_date or today_in_china()
@@ -598,10 +603,13 @@ def _severity(run: CatalogAuditRun, rule_id: str) -> str:
     return str(run.rules.get(rule_id, {}).get("severity", rules.RULES[rule_id].severity))
 
 
-def render_report(s: Session, run_id: int, fmt: str) -> tuple[bytes, str]:
+def render_report(s: Session, run_id: int, fmt: str, template: int | None = None) -> tuple[bytes, str]:
+    """The run's report in ``fmt``, laid out by the region's report template (``template``: the id of a
+    report-template subscription; default the latest one, else the built-in layout)."""
     if fmt not in report.WRITERS:
         raise InvalidInput(f"unknown report format {fmt!r}; one of {', '.join(report.WRITERS)}")
-    return report.WRITERS[fmt](report_data(s, run_id)), report.FORMATS[fmt]
+    layout = instances.report_layout(s, template)
+    return report.WRITERS[fmt](report_data(s, run_id), layout), report.FORMATS[fmt]
 
 
 # --- duplicate systems (重复建设) -------------------------------------------------------------------
