@@ -9,9 +9,9 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 import gongzhi.db
-from sqlalchemy.dialects import postgresql
 
 revision: str = "99cb1bb68d00"
 down_revision: str | None = "e669f5b8ccfa"
