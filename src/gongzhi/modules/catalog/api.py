@@ -10,15 +10,19 @@ from fastapi import File, Form, Header, Query, Response, UploadFile
 
 from gongzhi.core.deps import CurrentScope, SessionDep, StateDep, api_router
 from gongzhi.errors import InvalidInput
-from gongzhi.modules.catalog import library, reuse, service
+from gongzhi.modules.catalog import crossdupes, library, reuse, service
 from gongzhi.modules.catalog.models import CatalogRecord, ReuseSubscription
 from gongzhi.modules.catalog.schemas import (
     AppPublish,
     AppRead,
     AppVersionIn,
     AppVersionRead,
+    ArchiveIn,
     AuditIn,
     AuditRunRead,
+    CrossDuplicateRead,
+    CrossScanIn,
+    CrossScanRead,
     DocumentIn,
     DocumentRead,
     DupeScanIn,
@@ -31,12 +35,14 @@ from gongzhi.modules.catalog.schemas import (
     RecordIn,
     RecordList,
     RecordRead,
+    RecordSharingIn,
     RecordVersionRead,
     ReuseSummary,
     RuleRead,
     RulesetIn,
     RulesetRead,
     SearchHit,
+    SharedSystemRead,
     SharingIn,
     SubscribeIn,
     SubscriptionRead,
@@ -63,8 +69,9 @@ def records(
     provider: str | None = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     size: Annotated[int, Query(ge=1, le=500)] = 50,
+    archived: Annotated[bool, Query(description="list archived records instead of live ones")] = False,
 ) -> RecordList:
-    rows, total = service.list_records(s, kind, q, provider, page, size)
+    rows, total = service.list_records(s, kind, q, provider, page, size, archived)
     return RecordList(items=[_read(r) for r in rows], total=total)
 
 
@@ -91,6 +98,21 @@ def update_record(
             raise InvalidInput('If-Match must be an ETag such as "3"')
         version = int(raw)
     return _read(service.update_record(s, record_id, body, version))
+
+
+@router.post("/records/{record_id}/archive")
+def archive_record(record_id: int, body: ArchiveIn, s: SessionDep) -> RecordRead:
+    return _read(service.archive_record(s, record_id, body.reason))
+
+
+@router.post("/records/{record_id}/restore")
+def restore_record(record_id: int, s: SessionDep) -> RecordRead:
+    return _read(service.restore_record(s, record_id))
+
+
+@router.put("/records/{record_id}/sharing")
+def share_record(record_id: int, body: RecordSharingIn, s: SessionDep) -> RecordRead:
+    return _read(service.share_record(s, record_id, body.shared_with_pairs))
 
 
 @router.get("/records/{record_id}/versions")
@@ -237,6 +259,39 @@ def duplicates(
 @router.put("/duplicates/{pair_id}/verdict")
 def set_verdict(pair_id: int, body: VerdictIn, s: SessionDep) -> VerdictRead:
     return VerdictRead.model_validate(service.set_verdict(s, pair_id, body.verdict, body.note))
+
+
+@router.post("/cross-duplicates/scan")
+def scan_cross_duplicates(body: CrossScanIn, s: SessionDep) -> CrossScanRead:
+    return CrossScanRead(**crossdupes.scan(s, body.threshold))
+
+
+@router.get("/cross-duplicates")
+def cross_duplicates(
+    s: SessionDep,
+    verdict: Annotated[str | None, Query(pattern="^(pending|duplicate|distinct|merged)$")] = None,
+    include_stale: bool = False,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> list[CrossDuplicateRead]:
+    return [
+        CrossDuplicateRead(
+            id=p.id,
+            score=p.score,
+            verdict=p.verdict,
+            note=p.note,
+            reviewed_by=p.reviewed_by,
+            stale=p.stale,
+            evidence=p.evidence,
+            mine=_read(mine),
+            theirs=SharedSystemRead.model_validate(theirs),
+        )
+        for p, mine, theirs in crossdupes.list_pairs(s, verdict, include_stale, limit)
+    ]
+
+
+@router.put("/cross-duplicates/{cross_id}/verdict")
+def set_cross_verdict(cross_id: int, body: VerdictIn, s: SessionDep) -> VerdictRead:
+    return VerdictRead.model_validate(crossdupes.set_verdict(s, cross_id, body.verdict, body.note))
 
 
 # --- reuse between paired regions -------------------------------------------------------------------

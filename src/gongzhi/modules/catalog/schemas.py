@@ -236,6 +236,48 @@ class DuplicateRead(BaseModel):
     b: RecordRead
 
 
+class CrossScanIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    threshold: float = Field(default=0.6, ge=0.1, le=1.0)
+
+
+class CrossScanRead(BaseModel):
+    systems: int
+    shared: int
+    pairs: int
+    new: int
+    seconds: float
+
+
+class SharedSystemRead(BaseModel):
+    """What a paired region shares of one of its systems (nothing more)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    region_id: int
+    region: str
+    name: str
+    summary: str
+    functions: str
+    items: list[str]
+    provider: str
+    category: str
+
+
+class CrossDuplicateRead(BaseModel):
+    id: int
+    score: float
+    verdict: str
+    note: str
+    reviewed_by: str
+    stale: bool
+    evidence: dict[str, Any]
+    mine: RecordRead
+    theirs: SharedSystemRead
+
+
 class VerdictIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -112,7 +112,10 @@ def create_record(s: Session, data: RecordIn, source: str = "manual") -> Catalog
     values = _normalised(data)
     existing = repo.records_by_key(s).get((values["kind"], values["key"]))
     if existing is not None:
-        raise Conflict(f"a {values['kind']} with key {values['key']!r} exists already (record {existing.id})")
+        archived = " and is archived: restore it" if existing.archived_at else ""
+        raise Conflict(
+            f"a {values['kind']} with key {values['key']!r} exists already (record {existing.id}){archived}"
+        )
     rec = CatalogRecord(region_id=_region_id(s), source=source, **values)
     s.add(rec)
     s.flush()
@@ -136,13 +139,60 @@ def _apply(s: Session, rec: CatalogRecord, values: dict[str, Any], change: str) 
 
 def update_record(s: Session, record_id: int, data: RecordIn, if_version: int | None = None) -> CatalogRecord:
     require_role(scope_of(s), *EDITORS)
-    rec = repo.record(s, record_id)
+    rec = _live(repo.record(s, record_id))
     if if_version is not None and if_version != rec.version:
         raise Conflict(f"record {rec.id} is at version {rec.version}, you sent {if_version}; reload it")
     values = _normalised(data)
     values["key"] = data.key or rec.key
     if _apply(s, rec, values, "update"):
         _audit(s, "catalog.record.update", "catalog_record", rec.id, {"version": rec.version})
+    return rec
+
+
+def _live(rec: CatalogRecord) -> CatalogRecord:
+    if rec.archived_at is not None:
+        raise Conflict(f"record {rec.id} is archived; restore it to change it")
+    return rec
+
+
+def archive_record(s: Session, record_id: int, reason: str) -> CatalogRecord:
+    """Take a record out of the catalog (删除): it leaves audits, scans and exports, keeps its history."""
+    require_role(scope_of(s), *EDITORS)
+    rec = _live(repo.record(s, record_id))
+    rec.archived_at, rec.archived_by, rec.archive_reason = utcnow(), scope_of(s).username, reason
+    _bump(s, rec, "archive")
+    _audit(s, "catalog.record.archive", "catalog_record", rec.id, {"name": rec.name, "reason": reason})
+    return rec
+
+
+def restore_record(s: Session, record_id: int) -> CatalogRecord:
+    require_role(scope_of(s), *EDITORS)
+    rec = repo.record(s, record_id)
+    if rec.archived_at is None:
+        raise Conflict(f"record {rec.id} is not archived")
+    rec.archived_at, rec.archived_by, rec.archive_reason = None, "", ""
+    _bump(s, rec, "restore")
+    _audit(s, "catalog.record.restore", "catalog_record", rec.id, {"name": rec.name})
+    return rec
+
+
+def _bump(s: Session, rec: CatalogRecord, change: str) -> None:
+    rec.version += 1
+    rec.updated_at = utcnow()
+    s.flush()
+    _snapshot(s, rec, change)
+    s.flush()
+
+
+def share_record(s: Session, record_id: int, shared: bool) -> CatalogRecord:
+    """Let paired regions' duplicate scans compare with this record (its name, summary, functions,
+    items and provider), or stop it."""
+    require_role(scope_of(s), *EDITORS)
+    rec = repo.record(s, record_id)
+    if rec.shared_with_pairs != shared:
+        rec.shared_with_pairs = shared
+        s.flush()
+        _audit(s, "catalog.record.share", "catalog_record", rec.id, {"shared_with_pairs": shared})
     return rec
 
 
@@ -153,8 +203,9 @@ def list_records(
     provider: str | None = None,
     page: int = 1,
     size: int = 50,
+    archived: bool = False,
 ) -> tuple[list[CatalogRecord], int]:
-    return repo.search_records(s, kind, q.strip(), provider, (page - 1) * size, size)
+    return repo.search_records(s, kind, q.strip(), provider, (page - 1) * size, size, archived)
 
 
 def get_record(s: Session, record_id: int) -> CatalogRecord:
@@ -230,6 +281,9 @@ def _import_row(
         return "skipped"
     seen[k] = row.row
     rec = existing.get(k)
+    if rec is not None and rec.archived_at is not None:
+        errors.append(RowErrorRead(row=row.row, field="key", message=f"record {rec.id} is archived; skipped"))
+        return "skipped"
     if rec is not None and row.columns is not None:  # a sheet updates only the columns it has
         values = {f: v for f, v in values.items() if f in row.columns}
     if rec is None:
@@ -390,7 +444,8 @@ def run_audit(
     )
     s.add(run)
     s.flush()
-    carried = _compare_with_previous(s, run, found, {r.rule.id for r in active})
+    audited = {int(e.key) for e in entries}
+    carried = _compare_with_previous(s, run, found, {r.rule.id for r in active}, audited)
     _store_findings(s, run, found, carried)
     _note_rectified(s, registry, run, {c.case_id for c in carried.values() if c.case_id})
     run.summary = _summary(entries, found, active)
@@ -413,25 +468,29 @@ def _shacl(s: Session, entries: list[Entry], active: list[rules.ActiveRule]) -> 
 
 
 def _compare_with_previous(
-    s: Session, run: CatalogAuditRun, found: list[rules.Finding], checked: set[str]
+    s: Session, run: CatalogAuditRun, found: list[rules.Finding], checked: set[str], audited: set[int]
 ) -> dict[str, Any]:
     """Mark the previous run's open findings that no longer occur as fixed; return the ones carried over.
 
-    Only rules that ran this time can declare a finding fixed: switching a rule off fixes nothing."""
+    Only rules that ran this time can declare a finding fixed: switching a rule off fixes nothing. The
+    findings of a record archived since are closed as ``archived``, not counted as fixed."""
     prev = repo.previous_run(s, run.id)
     if prev is None:
         return {}
     now = {fingerprint(int(f.key), f.rule_id, f.field) for f in found}
-    old = {f.fingerprint: f for f in repo.open_finding_links(s, prev.id) if f.rule_id in checked}
+    links = repo.open_finding_links(s, prev.id)
+    gone = [f.id for f in links if f.record_id not in audited]
+    old = {f.fingerprint: f for f in links if f.rule_id in checked and f.record_id in audited}
     fixed_ids = [f.id for fp, f in old.items() if fp not in now]
-    for start in range(0, len(fixed_ids), 5000):
-        stmt = (
-            update(CatalogFinding)
-            .where(CatalogFinding.id.in_(fixed_ids[start : start + 5000]))
-            .values(status="fixed", fixed_in_run_id=run.id)
-            .execution_options(synchronize_session=False)
-        )
-        s.execute(stmt)
+    for ids, status in ((fixed_ids, "fixed"), (gone, "archived")):
+        for start in range(0, len(ids), 5000):
+            stmt = (
+                update(CatalogFinding)
+                .where(CatalogFinding.id.in_(ids[start : start + 5000]))
+                .values(status=status, fixed_in_run_id=run.id)
+                .execution_options(synchronize_session=False)
+            )
+            s.execute(stmt)
     run.fixed = len(fixed_ids)
     return {fp: f for fp, f in old.items() if fp in now}
 
@@ -676,7 +735,8 @@ def list_duplicates(
     """Pairs best first with both records, for side-by-side review."""
     pairs = repo.list_duplicate_pairs(s, verdict, include_stale, limit)
     recs = repo.records_by_ids(s, sorted({p.record_a_id for p in pairs} | {p.record_b_id for p in pairs}))
-    return [(p, recs[p.record_a_id], recs[p.record_b_id]) for p in pairs]
+    rows = [(p, recs[p.record_a_id], recs[p.record_b_id]) for p in pairs]
+    return [(p, a, b) for p, a, b in rows if a.archived_at is None and b.archived_at is None]
 
 
 def set_verdict(s: Session, pair_id: int, verdict: str, note: str = "") -> CatalogDuplicatePair:
