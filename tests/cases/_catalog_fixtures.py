@@ -391,6 +391,7 @@ def write_bodies(
         ],
         ("PUT", "/catalog/rulesets/{ruleset_id}"): [{"name": "外人规则", "rules": {}, "is_default": False}],
         ("POST", "/catalog/audits"): [{}, foreign({"ruleset_id": cat.ruleset_id})],
+        ("POST", "/catalog/audits/{run_id}/cases"): [None],
         ("POST", "/catalog/duplicates/scan"): [{"kind": "application", "threshold": 0.1}],
         ("PUT", "/catalog/duplicates/{pair_id}/verdict"): [{"verdict": "distinct", "note": "外人"}],
         ("POST", "/catalog/cross-duplicates/scan"): [{"threshold": 0.1}],

@@ -37,6 +37,12 @@ PAGES = [
     "/admin/sla",
     "/admin/dispatch",
     "/admin/audit",
+    "/catalog",
+    "/catalog/audits",
+    "/catalog/duplicates",
+    "/catalog/reuse",
+    "/catalog/reuse/ledger",
+    "/catalog/library",
 ]
 
 

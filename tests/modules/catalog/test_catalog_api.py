@@ -222,3 +222,24 @@ def test_shacl_findings_come_with_the_run_and_switching_a_rule_off_fixes_nothing
     assert with_shacl["summary"]["by_rule"]["dcat-ap-shacl"] == 1  # the empty description
     without = audit(client, world.adam)
     assert without["fixed"] == 0 and "dcat-ap-shacl" not in without["summary"]["by_rule"]
+
+
+def test_rectification_cases_are_opened_later_for_the_latest_run_only(
+    client: TestClient, world: World
+) -> None:
+    upload(client, world.adam, "data.json", as_bytes(DATAJSON))
+    run = audit(client, world.adam)
+    assert run["cases_opened"] == 0
+    r = client.post(f"{API}/audits/{run['id']}/cases", headers=world.alice.headers)
+    assert r.status_code == 200 and r.json()["cases_opened"] == 2
+    again = client.post(f"{API}/audits/{run['id']}/cases", headers=world.alice.headers)
+    assert again.json()["cases_opened"] == 2  # each problem gets one case
+    assert client.post(f"{API}/audits/{run['id']}/cases", headers=world.vera.headers).status_code == 403
+    later = audit(client, world.adam)
+    assert later["cases_opened"] == 0
+    stale = client.post(f"{API}/audits/{run['id']}/cases", headers=world.alice.headers)
+    assert stale.status_code == 409
+    assert (
+        client.post(f"{API}/audits/{later['id']}/cases", headers=world.alice.headers).json()["cases_opened"]
+        == 0
+    )

@@ -211,6 +211,11 @@ def audit_findings(
     return [FindingRead.model_validate(f) for f in service.run_findings(s, run_id, status, rule)]
 
 
+@router.post("/audits/{run_id}/cases")
+def open_cases(run_id: int, s: SessionDep, st: StateDep) -> AuditRunRead:
+    return AuditRunRead.model_validate(service.open_cases(s, st.registry, run_id))
+
+
 @router.get("/audits/{run_id}/report")
 def audit_report(
     run_id: int,

@@ -556,8 +556,8 @@ def _open_cases(s: Session, registry: Registry, run: CatalogAuditRun, entries: l
     """One rectification case (整改) per record with new problems, up to MAX_CASES per run."""
     names = {int(e.key): e for e in entries}
     todo: dict[int, list[CatalogFinding]] = defaultdict(list)
-    for f in repo.findings(s, run.id):
-        if f.case_id is None:
+    for f in repo.findings(s, run.id, "open"):
+        if f.case_id is None and f.record_id in names:
             todo[f.record_id].append(f)
     opened = 0
     for record_id, fs in sorted(todo.items())[:MAX_CASES]:
@@ -581,6 +581,22 @@ def _open_cases(s: Session, registry: Registry, run: CatalogAuditRun, entries: l
             f.case_id = case.id
         opened += 1
     return opened
+
+
+def open_cases(s: Session, registry: Registry, run_id: int) -> CatalogAuditRun:
+    """Open rectification cases (整改) for the run's open problems that have none yet; only the latest
+    run's problems are current."""
+    require_role(scope_of(s), *EDITORS)
+    run = repo.audit_run(s, run_id)
+    latest = repo.audit_runs(s, 1)
+    if latest and latest[0].id != run.id:
+        raise Conflict(f"audit #{run.id} is superseded by #{latest[0].id}; open cases from the latest run")
+    entries = [to_entry(r) for r in repo.entry_rows(s)]
+    opened = _open_cases(s, registry, run, entries)
+    run.cases_opened += opened
+    s.flush()
+    _audit(s, "catalog.audit.cases", "catalog_audit_run", run.id, {"opened": opened})
+    return run
 
 
 def _run_payload(run: CatalogAuditRun) -> dict[str, Any]:
