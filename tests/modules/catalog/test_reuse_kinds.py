@@ -273,3 +273,60 @@ def test_an_empty_or_unknown_bundle_is_refused(client: TestClient, world: World)
     for config in ({}, {"pv": {}}, {"ruleset": {"rules": {"nope": {}}}}):
         body = {"slug": "bad", "kind": "module_config", "name": "x", "config": config}
         assert client.post(f"{API}/reuse/apps", json=body, headers=world.adam.headers).status_code == 400
+
+
+def _sla(client: TestClient, who: Person) -> dict[str, tuple[float, str, float, str]]:
+    rows = client.get(f"{V1}/sla-policies", headers=who.headers).json()
+    return {
+        f"{p['category']}|{p['priority']}": (
+            p["claim_amount"],
+            p["claim_unit"],
+            p["resolve_amount"],
+            p["resolve_unit"],
+        )
+        for p in rows
+    }
+
+
+def test_a_module_configuration_sets_the_subscribers_sla_matrix_and_gives_it_back_on_ending(
+    client: TestClient, world: World, bert: Person
+) -> None:
+    own = {"category": "*", "priority": "*", "claim_amount": 8, "claim_unit": "working_hours"}
+    own |= {"resolve_amount": 10, "resolve_unit": "working_days"}
+    assert client.put(f"{V1}/sla-policies", json=own, headers=bert.headers).status_code == 200
+    cells = [
+        {**own, "claim_amount": 2, "resolve_amount": 3},
+        {**own, "category": "catalog", "priority": "high", "claim_amount": 1, "resolve_amount": 5},
+    ]
+    bundle = {"sla_matrix": {"policies": cells}, "report_template": {"title": "整改通报"}}
+    app = publish(client, world.adam, "sla", "module_config", config=bundle)
+    a_before = _sla(client, world.adam)
+    sub = subscribe(client, bert, app["id"]).json()
+    assert _sla(client, bert) == {
+        "*|*": (2, "working_hours", 3, "working_days"),
+        "catalog|high": (1, "working_hours", 5, "working_days"),
+    }
+    assert _sla(client, world.adam) == a_before
+
+    v2 = {"config": {"sla_matrix": {"policies": cells[:1]}}, "changelog": "取消专项时限"}
+    assert client.post(
+        f"{API}/reuse/apps/{app['id']}/versions", json=v2, headers=world.adam.headers
+    ).is_success
+    assert "catalog|high" in _sla(client, bert)  # an offer only
+    client.post(f"{API}/reuse/subscriptions/{sub['id']}/accept-update", headers=bert.headers)
+    assert _sla(client, bert) == {"*|*": (2, "working_hours", 3, "working_days")}
+
+    client.delete(f"{API}/reuse/subscriptions/{sub['id']}", headers=bert.headers)
+    assert _sla(client, bert) == {"*|*": (8, "working_hours", 10, "working_days")}  # B's own values again
+
+
+def test_a_malformed_sla_matrix_is_refused(client: TestClient, world: World) -> None:
+    cell = {"category": "*", "priority": "*", "claim_amount": 2, "claim_unit": "working_hours"}
+    cell |= {"resolve_amount": 3, "resolve_unit": "working_days"}
+    for matrix in (
+        {"policies": [cell, cell]},
+        {"policies": [{**cell, "claim_unit": "fortnights"}]},
+        {"policies": []},
+    ):
+        body = {"slug": "bad", "kind": "module_config", "name": "x", "config": {"sla_matrix": matrix}}
+        assert client.post(f"{API}/reuse/apps", json=body, headers=world.adam.headers).status_code == 400

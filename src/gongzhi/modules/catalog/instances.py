@@ -6,7 +6,9 @@ configured instance there, built from the template only (the publisher's rows an
   by code or name or an explicit mapping; re-applied idempotently on every accepted update.
 - ``report_template``: the layout of the subscriber's audit reports (HTML, PDF, Excel).
 - ``detector``: terms of the sensitive-data detector the subscriber's audits run.
-- ``module_config``: any of the above in one bundle, checked completely before anything is written.
+- ``module_config``: any of the above in one bundle, plus an SLA matrix (``sla_matrix``: the cells it names
+  are set in the subscriber's matrix and put back as they were when the subscription ends), checked
+  completely before anything is written.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from gongzhi.cases.models import Actor, DispatchRule
+from gongzhi.cases.models import Actor, DispatchRule, SlaPolicy
+from gongzhi.cases.schemas import SlaPolicyIn
 from gongzhi.core.models import Department, GridCell
 from gongzhi.errors import InvalidInput
 from gongzhi.modules.catalog import repository as repo
@@ -32,6 +35,7 @@ from gongzhi.modules.catalog.schemas import (
     ModuleTemplate,
     ReportTemplate,
     RulesetTemplate,
+    SlaMatrixTemplate,
 )
 
 PARTS: dict[str, type[BaseModel]] = {
@@ -39,6 +43,7 @@ PARTS: dict[str, type[BaseModel]] = {
     "report_template": ReportTemplate,
     "dispatch_template": DispatchTemplate,
     "detector": DetectorTemplate,
+    "sla_matrix": SlaMatrixTemplate,
 }
 
 
@@ -243,16 +248,64 @@ def apply(s: Session, sub: ReuseSubscription, ruleset_name: str) -> None:
         instance["ruleset_id"] = rs.id
     if planned is not None:
         instance["dispatch_rule_ids"] = _sync_dispatch(s, sub, planned)
+    instance["sla_before"] = _sync_sla(
+        s,
+        sub.region_id,
+        checked.get("sla_matrix", {}).get("policies", []),
+        dict(sub.instance.get("sla_before", {})),
+    )
+    if not instance["sla_before"]:
+        del instance["sla_before"]
     sub.instance = instance
     s.flush()
 
 
 def dismantle(s: Session, sub: ReuseSubscription) -> None:
-    """Remove what an ended subscription put into the region's dispatch; its rule set stays the region's."""
+    """Remove what an ended subscription put into the region's dispatch and SLA matrix; its rule set
+    stays the region's."""
     ids = list(sub.instance.get("dispatch_rule_ids", []))
     if ids:
         s.execute(delete(DispatchRule).where(DispatchRule.id.in_(ids)))
-    sub.instance = {k: v for k, v in sub.instance.items() if k != "dispatch_rule_ids"}
+    _sync_sla(s, sub.region_id, [], dict(sub.instance.get("sla_before", {})))
+    sub.instance = {k: v for k, v in sub.instance.items() if k not in ("dispatch_rule_ids", "sla_before")}
+
+
+SLA_FIELDS = tuple(SlaPolicyIn.model_fields)
+
+
+def _cell(category: str, priority: str) -> str:
+    return f"{category}|{priority}"
+
+
+def _sync_sla(
+    s: Session, region_id: int, policies: list[dict[str, Any]], before: dict[str, Any]
+) -> dict[str, Any]:
+    """Set the region's SLA cells to ``policies``; put back cells set earlier that the template no longer
+    names. ``before`` holds each touched cell's own value (None: it did not exist); returns it updated."""
+    rows = {_cell(p.category, p.priority): p for p in s.execute(select(SlaPolicy)).scalars()}
+    wanted = {_cell(p["category"], p["priority"]): p for p in policies}
+    for key, old in list(before.items()):
+        if key in wanted:
+            continue
+        row = rows.get(key)
+        if old is None and row is not None:
+            s.delete(row)
+        elif old is not None:
+            row = row or SlaPolicy(region_id=region_id)
+            for k, v in old.items():
+                setattr(row, k, v)
+            s.add(row)
+        del before[key]
+    for key, values in wanted.items():
+        row = rows.get(key)
+        if key not in before:
+            before[key] = {k: getattr(row, k) for k in SLA_FIELDS} if row is not None else None
+        row = row or SlaPolicy(region_id=region_id)
+        for k in SLA_FIELDS:
+            setattr(row, k, values[k])
+        s.add(row)
+    s.flush()
+    return before
 
 
 # --- what the region's own work reads from its instances ----------------------------------------------

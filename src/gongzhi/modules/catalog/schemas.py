@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from gongzhi.cases.schemas import SlaPolicyIn
 
 Kind = Literal["dataset", "application"]
 AppKind = Literal["ruleset", "detector", "dispatch_template", "report_template", "module_config"]
@@ -466,9 +468,24 @@ class RulesetTemplate(BaseModel):
     description: str = Field(default="", max_length=20_000)
 
 
+class SlaMatrixTemplate(BaseModel):
+    """Cells of an SLA matrix (category × priority → time to claim and to resolve)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    policies: list[SlaPolicyIn] = Field(min_length=1, max_length=500)
+
+    @model_validator(mode="after")
+    def _unique_cells(self) -> SlaMatrixTemplate:
+        cells = [(p.category, p.priority) for p in self.policies]
+        if len(cells) != len(set(cells)):
+            raise ValueError("each category × priority cell may appear once")
+        return self
+
+
 class ModuleTemplate(BaseModel):
     """A whole module configuration, applied in one step: any of a rule set, a report template, a
-    dispatch-rule template and a detector."""
+    dispatch-rule template, a detector and an SLA matrix."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -476,6 +493,7 @@ class ModuleTemplate(BaseModel):
     report_template: ReportTemplate | None = None
     dispatch_template: DispatchTemplate | None = None
     detector: DetectorTemplate | None = None
+    sla_matrix: SlaMatrixTemplate | None = None
 
 
 class LedgerRead(BaseModel):
