@@ -265,3 +265,59 @@ def test_an_outsider_cannot_open_another_regions_catalog_pages(
     assert "归档" not in v.get(f"/catalog/records/{built['record']['id']}").text
     r = v.post("/catalog/audits", data={"csrf_token": vcsrf}, follow_redirects=False)
     assert r.status_code == 403
+
+
+def test_a_documents_sharing_is_changed_on_its_page_and_the_history_shows_values(
+    client: TestClient, world: World, bert: Person
+) -> None:
+    doc = api(
+        client,
+        world.alice,
+        "/library/documents",
+        {"title": "内部政策草案", "body": "征求意见稿", "sharing": "private"},
+    )
+    b, _ = as_user(client, bert)
+    assert b.get(f"/catalog/library/{doc['id']}").status_code == 404
+    csrf = login(client, world.alice)
+    page = form(
+        client,
+        csrf,
+        f"/catalog/library/{doc['id']}/sharing",
+        sharing="selected",
+        share_region_ids=str(world.b),
+    ).text
+    assert "共享范围已保存" in page
+    assert "内部政策草案" in b.get(f"/catalog/library/{doc['id']}").text
+    assert (
+        'action="/catalog/library' not in b.get(f"/catalog/library/{doc['id']}").text.split("</article>")[1]
+    )
+    outside = client.post(
+        f"/catalog/library/{doc['id']}/sharing",
+        data={"csrf_token": csrf, "sharing": "selected", "share_region_ids": str(world.c)},
+        follow_redirects=False,
+    )
+    assert outside.status_code == 400
+
+    rec = api(client, world.alice, "/records", {"kind": "dataset", "name": "旧名称"})
+    r = client.put(
+        f"{API}/records/{rec['id']}", json={"kind": "dataset", "name": "新名称"}, headers=world.alice.headers
+    )
+    assert r.status_code == 200
+    assert "旧名称 → 新名称" in client.get(f"/catalog/records/{rec['id']}").text
+
+
+def test_the_market_shows_what_each_version_changed(client: TestClient, world: World, bert: Person) -> None:
+    app = api(
+        client,
+        world.adam,
+        "/reuse/apps",
+        {"slug": "audit", "kind": "ruleset", "name": "审核规则", "config": {"rules": {}}},
+    )
+    api(
+        client,
+        world.adam,
+        f"/reuse/apps/{app['id']}/versions",
+        {"config": {"rules": {}}, "changelog": "新增联系方式校验"},
+    )
+    b, _ = as_user(client, bert)
+    assert "新增联系方式校验" in b.get("/catalog/reuse").text

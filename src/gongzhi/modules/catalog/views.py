@@ -24,6 +24,7 @@ from gongzhi.modules.catalog.schemas import (
     AppPublish,
     DocumentIn,
     MappingIn,
+    SharingIn,
     SubscribeIn,
 )
 from gongzhi.web.i18n import N_
@@ -121,13 +122,28 @@ def records(
     )
 
 
-def _changes(versions: list[Any]) -> list[tuple[Any, list[str]]]:
-    """Each version with the fields it changed against the one before."""
-    out: list[tuple[Any, list[str]]] = []
+def _short(value: Any, width: int = 60) -> str:
+    text = (
+        "—"
+        if value in (None, "", [], {})
+        else (value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
+    )
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _changes(versions: list[Any]) -> list[tuple[Any, list[tuple[str, str, str]]]]:
+    """Each version, newest first, with (field, value before, value after) for what it changed."""
+    out: list[tuple[Any, list[tuple[str, str, str]]]] = []
     before: dict[str, Any] | None = None
     for v in versions:
-        changed: list[str] = (
-            [] if before is None else sorted(k for k in v.data if v.data.get(k) != before.get(k))
+        changed = (
+            []
+            if before is None
+            else [
+                (k, _short(before.get(k)), _short(v.data[k]))
+                for k in sorted(v.data)
+                if v.data[k] != before.get(k)
+            ]
         )
         out.append((v, changed))
         before = v.data
@@ -275,11 +291,13 @@ def verdict(
 @router.get("/catalog/reuse")
 def market(c: ConsoleDep) -> Response:
     subs = reuse.list_subscriptions(c.s)
+    apps = reuse.visible_apps(c.s)
     return _page(
         c,
         "reuse",
         "catalog_reuse.html",
-        apps=reuse.visible_apps(c.s),
+        apps=apps,
+        versions={a.id: list(reversed(reuse.app_versions(c.s, a.id)))[:5] for a in apps},
         subs=subs,
         subscribed={sub.app_id: sub for sub, _, _ in subs if sub.active},
         regions=_region_names(c),
@@ -415,7 +433,27 @@ def library_page(
 @router.get("/catalog/library/{doc_id:int}")
 def document(c: ConsoleDep, doc_id: int) -> Response:
     doc = library.get_document(c.s, doc_id)
-    return _page(c, "library", "catalog_document.html", d=doc, regions=_region_names(c))
+    return _page(
+        c,
+        "library",
+        "catalog_document.html",
+        d=doc,
+        regions=_region_names(c),
+        paired=sorted(paired_region_ids(c.s, c.me.region.id)),
+        can_share=doc.region_id == c.me.region.id and c.me.can(*library.WRITERS),
+    )
+
+
+@router.post("/catalog/library/{doc_id:int}/sharing")
+def share_document(
+    c: ConsoleDep,
+    doc_id: int,
+    sharing: Annotated[str, Form()],
+    share_region_ids: Annotated[list[int] | None, Form()] = None,
+) -> Response:
+    body = {"sharing": sharing, "share_region_ids": share_region_ids or []}
+    library.set_sharing(c.s, doc_id, _validated(SharingIn, body))
+    return c.done(f"/catalog/library/{doc_id}", c._(N_("Sharing saved")))
 
 
 @router.post("/catalog/library")
