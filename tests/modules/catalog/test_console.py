@@ -5,6 +5,7 @@ an unpaired one nothing."""
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -321,3 +322,53 @@ def test_the_market_shows_what_each_version_changed(client: TestClient, world: W
     )
     b, _ = as_user(client, bert)
     assert "新增联系方式校验" in b.get("/catalog/reuse").text
+
+
+def test_a_catalog_is_imported_with_its_row_report_and_exported_from_the_console(
+    client: TestClient, world: World
+) -> None:
+    csrf = login(client, world.alice)
+    rows = [
+        {"kind": "dataset", "key": "k1", "name": "公交线路数据"},
+        {"kind": "dataset", "key": "k2", "name": ""},
+    ]
+    raw = json.dumps(rows, ensure_ascii=False).encode()
+    r = client.post(
+        "/catalog/import", data={"csrf_token": csrf}, files={"file": ("c.json", raw, "application/json")}
+    )
+    assert r.status_code == 200, r.text[:500]
+    assert "新增 1" in r.text and "跳过 1" in r.text and "公交线路数据" in r.text
+    bad = client.post(
+        "/catalog/import", data={"csrf_token": csrf}, files={"file": ("c.json", b"{nope", "application/json")}
+    )
+    assert bad.status_code == 400
+    xlsx = client.get("/catalog/export.xlsx")
+    assert xlsx.status_code == 200 and xlsx.headers["content-disposition"].endswith('catalog.xlsx"')
+    assert "公交线路数据" in client.get("/catalog/export.datajson").text
+    assert client.get("/catalog/export.pdf").status_code == 400
+    v, vcsrf = as_user(client, world.vera)
+    assert 'action="/catalog/import"' not in v.get("/catalog").text
+    denied = v.post(
+        "/catalog/import", data={"csrf_token": vcsrf}, files={"file": ("c.json", raw, "application/json")}
+    )
+    assert denied.status_code == 403
+
+
+def test_the_rules_page_lists_the_rules_and_where_each_rule_set_comes_from(
+    client: TestClient, world: World, bert: Person
+) -> None:
+    app = api(
+        client,
+        world.adam,
+        "/reuse/apps",
+        {
+            "slug": "audit",
+            "kind": "ruleset",
+            "name": "审核规则",
+            "config": {"rules": {"freshness": {"enabled": False}}},
+        },
+    )
+    api(client, bert, f"/reuse/apps/{app['id']}/subscribe", {})
+    b, _ = as_user(client, bert)
+    page = b.get("/catalog/rules").text
+    assert "复用自甲区，第 1 版" in page and "freshness" in page and "已关闭" in page and "整改建议" in page

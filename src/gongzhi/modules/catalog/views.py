@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Form, Query
+from fastapi import File, Form, Query, UploadFile
 from fastapi.responses import Response
 from sqlalchemy import select
 
@@ -36,6 +36,7 @@ NAV = NavItem("/catalog", N_("Resource catalog"), "▤")
 PAGE_SIZE = 50
 TABS = (
     ("records", "/catalog", N_("Records")),
+    ("rules", "/catalog/rules", N_("Audit rules")),
     ("audits", "/catalog/audits", N_("Audits")),
     ("duplicates", "/catalog/duplicates", N_("Duplicate systems")),
     ("reuse", "/catalog/reuse", N_("Reuse market")),
@@ -176,6 +177,63 @@ def sharing(c: ConsoleDep, record_id: int, shared: Annotated[bool, Form()] = Fal
     service.share_record(c.s, record_id, shared)
     message = N_("Shared with paired regions") if shared else N_("No longer shared")
     return c.done(f"/catalog/records/{record_id}", c._(message))
+
+
+MAX_UPLOAD = 50 * 1024 * 1024
+EXPORTS = {"jsonld": "catalog.jsonld", "ttl": "catalog.ttl", "datajson": "data.json", "xlsx": "catalog.xlsx"}
+
+
+@router.post("/catalog/import")
+def import_file(
+    c: ConsoleDep,
+    file: Annotated[UploadFile, File()],
+    format: Annotated[str, Form(pattern="^(auto|cn-opendata|datajson|codejson|native|csv|xlsx)$")] = "auto",
+) -> Response:
+    """Import a spreadsheet or JSON catalog and show its row-by-row report on the records page."""
+    raw = file.file.read(MAX_UPLOAD + 1)
+    if len(raw) > MAX_UPLOAD:
+        raise InvalidInput(f"the file is larger than {MAX_UPLOAD // 1024 // 1024} MiB")
+    result = service.import_catalog(c.s, raw, file.filename or "", format)
+    rows, total = service.list_records(c.s, None, "", None, 1, PAGE_SIZE)
+    return _page(
+        c,
+        "records",
+        "catalog_records.html",
+        items=rows,
+        total=total,
+        q="",
+        kind="",
+        archived=False,
+        page=1,
+        pages=max(1, -(-total // PAGE_SIZE)),
+        query="",
+        imported=result,
+        filename=file.filename or "",
+    )
+
+
+@router.get("/catalog/export.{fmt}")
+def export(c: ConsoleDep, fmt: str) -> Response:
+    if fmt not in EXPORTS:
+        raise InvalidInput(f"no export format {fmt!r}; one of {', '.join(EXPORTS)}")
+    body, media = service.export_catalog(c.s, fmt)
+    return Response(
+        body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{EXPORTS[fmt]}"'}
+    )
+
+
+@router.get("/catalog/rules")
+def rules_page(c: ConsoleDep) -> Response:
+    subs = {sub.id: sub for sub, _, _ in reuse.list_subscriptions(c.s)}
+    return _page(
+        c,
+        "rules",
+        "catalog_rules.html",
+        rules=service.rule_catalog(),
+        rulesets=service.list_rulesets(c.s),
+        subs=subs,
+        regions=_region_names(c),
+    )
 
 
 # --- audits -----------------------------------------------------------------------------------------
