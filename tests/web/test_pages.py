@@ -38,6 +38,7 @@ PAGES = [
     "/admin/dispatch",
     "/admin/audit",
     "/catalog",
+    "/catalog/rules",
     "/catalog/audits",
     "/catalog/duplicates",
     "/catalog/reuse",
