@@ -87,7 +87,10 @@ def scan(s: Session, threshold: float = 0.6) -> dict[str, Any]:
     found = [
         c
         for c in dupes.find_duplicates(
-            systems, prefixes=[*JURISDICTIONS, *repo.jurisdiction_names(s), *regions], threshold=threshold
+            systems,
+            prefixes=[*JURISDICTIONS, *repo.jurisdiction_names(s), *regions],
+            threshold=threshold,
+            split=len(own),
         )
         if (c.i < len(own)) != (c.j < len(own))
     ]
