@@ -411,6 +411,7 @@ def write_bodies(
         ("POST", "/catalog/reuse/apps/{app_id}/versions"): [{"config": {"rules": {}}, "changelog": "外人"}],
         ("DELETE", "/catalog/reuse/apps/{app_id}"): [None],
         ("POST", "/catalog/reuse/apps/{app_id}/subscribe"): [{"saved_yuan": 1, "note": "外人"}],
+        ("POST", "/catalog/reuse/apps/{app_id}/preview"): [{"actors": {}, "grid_cells": {}}],
         ("POST", "/catalog/reuse/subscriptions/{sub_id}/accept-update"): [None],
         ("PUT", "/catalog/reuse/subscriptions/{sub_id}/overrides"): [{"overrides": {"rules": {}}}],
         ("DELETE", "/catalog/reuse/subscriptions/{sub_id}"): [None],

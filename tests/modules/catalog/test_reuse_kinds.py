@@ -330,3 +330,35 @@ def test_a_malformed_sla_matrix_is_refused(client: TestClient, world: World) -> 
     ):
         body = {"slug": "bad", "kind": "module_config", "name": "x", "config": {"sla_matrix": matrix}}
         assert client.post(f"{API}/reuse/apps", json=body, headers=world.adam.headers).status_code == 400
+
+
+def test_a_preview_shows_what_subscribing_would_set_up_and_writes_nothing(
+    client: TestClient, world: World, bert: Person
+) -> None:
+    app = publish(client, world.adam, "dispatch", "dispatch_template", from_region=True)
+    r = client.post(f"{API}/reuse/apps/{app['id']}/preview", json={}, headers=bert.headers)
+    assert r.status_code == 200, r.text
+    assert r.json()["dispatch_rules"] == [] and len(r.json()["unmapped"]) == 2
+    mapping = {"actors": {"roads": world.b_shared_actor, "parks": world.b_shared_actor}}
+    ok = client.post(f"{API}/reuse/apps/{app['id']}/preview", json=mapping, headers=bert.headers).json()
+    assert (
+        ok["unmapped"] == [] and [x["actor_id"] for x in ok["dispatch_rules"]] == [world.b_shared_actor] * 2
+    )
+    assert (
+        rules_of(client, bert) == []
+        and client.get(f"{API}/reuse/subscriptions", headers=bert.headers).json() == []
+    )
+    assert (
+        client.post(
+            f"{API}/reuse/apps/{app['id']}/preview", json={}, headers=world.charlie.headers
+        ).status_code
+        == 404
+    )
+    assert (
+        client.post(f"{API}/reuse/apps/{app['id']}/preview", json={}, headers=world.adam.headers).status_code
+        == 400
+    )
+    bad = client.post(
+        f"{API}/reuse/apps/{app['id']}/preview", json={"actors": {"roads": "x"}}, headers=bert.headers
+    )
+    assert bad.status_code == 422

@@ -31,7 +31,9 @@ from gongzhi.modules.catalog.schemas import (
     FindingRead,
     ImportReport,
     LedgerRead,
+    MappingIn,
     OverridesIn,
+    PreviewRead,
     RecordIn,
     RecordList,
     RecordRead,
@@ -346,6 +348,11 @@ def withdraw_app(app_id: int, s: SessionDep) -> AppRead:
 def subscribe(app_id: int, body: SubscribeIn, s: SessionDep, st: StateDep) -> SubscriptionRead:
     sub = reuse.subscribe(s, st.registry, app_id, body)
     return next(_sub_read(*row) for row in reuse.list_subscriptions(s) if row[0].id == sub.id)
+
+
+@router.post("/reuse/apps/{app_id}/preview")
+def preview(app_id: int, body: MappingIn, s: SessionDep) -> PreviewRead:
+    return PreviewRead(**reuse.preview(s, app_id, body.model_dump()))
 
 
 @router.get("/reuse/subscriptions")

@@ -190,6 +190,27 @@ def subscribe(s: Session, registry: Registry, app_id: int, data: SubscribeIn) ->
     return sub
 
 
+def preview(s: Session, app_id: int, mapping: dict[str, Any]) -> dict[str, Any]:
+    """What subscribing to a paired region's app would set up here, written nowhere: the parts it holds,
+    the dispatch rules it would create with this mapping, and what is still unmapped."""
+    require_role(scope_of(s), Role.ADMIN)
+    app = get_app(s, app_id)
+    if app.region_id == _rid(s):
+        raise InvalidInput("a region does not subscribe to its own app")
+    held = instances.parts(app.kind, repo.app_version(s, app.id, app.version).config)
+    out: dict[str, Any] = {"kind": app.kind, "version": app.version, "parts": sorted(held)}
+    out["dispatch_rules"], out["unmapped"] = [], []
+    if "dispatch_template" in held:
+        try:
+            planned = instances.plan_dispatch(s, held["dispatch_template"], mapping)
+        except InvalidInput as exc:
+            out["unmapped"] = list(exc.extra.get("unmapped", [exc.detail]))
+        else:
+            keys = ("position", "category", "grid_cell_id", "actor_id")
+            out["dispatch_rules"] = [dict(zip(keys, p, strict=True)) for p in planned]
+    return out
+
+
 def _instance_name(s: Session, app: ReuseApp) -> str:
     publisher = s.get_one(Region, app.region_id)
     return f"{app.name}（{publisher.name}）"

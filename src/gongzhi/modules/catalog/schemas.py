@@ -366,6 +366,14 @@ class MappingIn(BaseModel):
     grid_cells: dict[str, int] = Field(default_factory=dict, max_length=10_000)
 
 
+class PreviewRead(BaseModel):
+    kind: str
+    version: int
+    parts: list[str]
+    dispatch_rules: list[dict[str, Any]]
+    unmapped: list[str]
+
+
 class SubscriptionRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
