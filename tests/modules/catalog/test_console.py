@@ -372,3 +372,23 @@ def test_the_rules_page_lists_the_rules_and_where_each_rule_set_comes_from(
     b, _ = as_user(client, bert)
     page = b.get("/catalog/rules").text
     assert "复用自甲区，第 1 版" in page and "freshness" in page and "已关闭" in page and "整改建议" in page
+
+
+def test_the_market_previews_a_dispatch_template_before_subscribing(
+    client: TestClient, world: World, bert: Person
+) -> None:
+    app = api(
+        client,
+        world.adam,
+        "/reuse/apps",
+        {"slug": "d", "kind": "dispatch_template", "name": "派单模板", "from_region": True},
+    )
+    b, csrf = as_user(client, bert)
+    r = b.post(f"/catalog/reuse/apps/{app['id']}/preview", data={"csrf_token": csrf, "mapping": ""})
+    assert r.status_code == 200 and "尚未对应" in r.text and "道路科" in r.text
+    mapping = json.dumps({"actors": {"roads": world.b_shared_actor, "parks": world.b_shared_actor}})
+    r = b.post(f"/catalog/reuse/apps/{app['id']}/preview", data={"csrf_token": csrf, "mapping": mapping})
+    assert "尚未对应" not in r.text and "road → 数据局" in r.text and "dispatch_template" in r.text
+    assert client.get("/api/v1/dispatch-rules", headers=bert.headers).json() == []
+    page = form(b, csrf, f"/catalog/reuse/apps/{app['id']}/subscribe", mapping=mapping).text
+    assert "已订阅" in page and len(client.get("/api/v1/dispatch-rules", headers=bert.headers).json()) == 2

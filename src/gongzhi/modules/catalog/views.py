@@ -12,7 +12,7 @@ from fastapi import File, Form, Query, UploadFile
 from fastapi.responses import Response
 from sqlalchemy import select
 
-from gongzhi.cases.models import Case
+from gongzhi.cases.models import Actor, Case
 from gongzhi.core.deps import api_router
 from gongzhi.core.models import Region, Role
 from gongzhi.core.service import paired_region_ids
@@ -348,6 +348,10 @@ def verdict(
 
 @router.get("/catalog/reuse")
 def market(c: ConsoleDep) -> Response:
+    return _market(c)
+
+
+def _market(c: Console, preview: dict[str, Any] | None = None, mapping: str = "") -> Response:
     subs = reuse.list_subscriptions(c.s)
     apps = reuse.visible_apps(c.s)
     return _page(
@@ -360,7 +364,18 @@ def market(c: ConsoleDep) -> Response:
         subscribed={sub.app_id: sub for sub, _, _ in subs if sub.active},
         regions=_region_names(c),
         rulesets=service.list_rulesets(c.s),
+        preview=preview,
+        mapping=mapping,
+        actor_names={a.id: a.name for a in c.s.execute(select(Actor)).scalars()},
     )
+
+
+@router.post("/catalog/reuse/apps/{app_id:int}/preview")
+def preview(c: ConsoleDep, app_id: int, mapping: Annotated[str, Form(max_length=200_000)] = "") -> Response:
+    """Show on the market what subscribing would set up with this mapping (nothing is written)."""
+    body = _validated(MappingIn, _json_field(mapping, "the mapping"))
+    result = reuse.preview(c.s, app_id, body.model_dump())
+    return _market(c, {**result, "app_id": app_id}, mapping)
 
 
 def _json_field(raw: str, what: str) -> dict[str, Any]:
