@@ -392,3 +392,44 @@ def test_the_market_previews_a_dispatch_template_before_subscribing(
     assert client.get("/api/v1/dispatch-rules", headers=bert.headers).json() == []
     page = form(b, csrf, f"/catalog/reuse/apps/{app['id']}/subscribe", mapping=mapping).text
     assert "已订阅" in page and len(client.get("/api/v1/dispatch-rules", headers=bert.headers).json()) == 2
+
+
+def test_a_subscription_is_remapped_in_the_console_when_an_update_needs_it(
+    client: TestClient, world: World, bert: Person
+) -> None:
+    rule = {"category": "road", "actor": {"name": "数据局", "department_code": "data"}}
+    app = api(
+        client,
+        world.adam,
+        "/reuse/apps",
+        {"slug": "d", "kind": "dispatch_template", "name": "派单", "config": {"rules": [rule]}},
+    )
+    b, csrf = as_user(client, bert)
+    form(b, csrf, f"/catalog/reuse/apps/{app['id']}/subscribe")
+    v2 = {"config": {"rules": [{**rule, "grid_cell": {"code": "A-01"}}]}}
+    api(client, world.adam, f"/reuse/apps/{app['id']}/versions", v2)
+    sub_id = re.search(r"/catalog/reuse/subscriptions/(\d+)/accept", b.get("/catalog/reuse").text).group(1)  # type: ignore[union-attr]
+    refused = b.post(
+        f"/catalog/reuse/subscriptions/{sub_id}/accept", data={"csrf_token": csrf}, follow_redirects=False
+    )
+    assert refused.status_code == 400 and "A-01" in refused.text
+    cell = b.put(
+        "/api/v1/grid-cells",
+        json={
+            "code": "B-01",
+            "name": "东门",
+            "geometry": {
+                "type": "Polygon",
+                "coordinates": [[[119, 29], [119.01, 29], [119.01, 29.01], [119, 29]]],
+            },
+        },
+        headers=bert.headers,
+    ).json()
+    mapping = json.dumps({"grid_cells": {"A-01": cell["id"]}})
+    assert (
+        "对应关系已保存"
+        in form(b, csrf, f"/catalog/reuse/subscriptions/{sub_id}/mapping", mapping=mapping).text
+    )
+    assert "已更新到第 2 版" in form(b, csrf, f"/catalog/reuse/subscriptions/{sub_id}/accept").text
+    (only,) = client.get("/api/v1/dispatch-rules", headers=bert.headers).json()
+    assert only["grid_cell_id"] == cell["id"]

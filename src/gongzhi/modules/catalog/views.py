@@ -449,6 +449,15 @@ def accept(c: ConsoleDep, sub_id: int) -> Response:
     return c.done("/catalog/reuse", c._(N_("Now at version %(v)s"), v=sub.accepted_version))
 
 
+@router.post("/catalog/reuse/subscriptions/{sub_id:int}/mapping")
+def remap(c: ConsoleDep, sub_id: int, mapping: Annotated[str, Form(max_length=200_000)] = "") -> Response:
+    """Change how a subscription's template lands on this region's actors and grid cells (re-applied now)."""
+    body = _validated(MappingIn, _json_field(mapping, "the mapping"))
+    sub = next((row[0] for row in reuse.list_subscriptions(c.s) if row[0].id == sub_id), None)
+    reuse.set_overrides(c.s, sub_id, dict(sub.overrides) if sub else {}, body.model_dump())
+    return c.done("/catalog/reuse", c._(N_("Mapping saved")))
+
+
 @router.post("/catalog/reuse/subscriptions/{sub_id:int}/end")
 def end(c: ConsoleDep, sub_id: int) -> Response:
     reuse.unsubscribe(c.s, sub_id)
