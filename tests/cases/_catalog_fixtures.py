@@ -29,6 +29,7 @@ from gongzhi.core.models import Role
 from gongzhi.db import Scope, unit_of_work
 from gongzhi.modules.catalog.models import (
     CatalogAuditRun,
+    CatalogCrossPair,
     CatalogDuplicatePair,
     CatalogFinding,
     CatalogRecord,
@@ -55,6 +56,7 @@ EMPTY_FOR_OUTSIDER = (
     "/catalog/rulesets",
     "/catalog/audits",
     "/catalog/duplicates",
+    "/catalog/cross-duplicates",
     "/catalog/reuse/apps",
     "/catalog/reuse/subscriptions",
     "/catalog/reuse/ledger",
@@ -82,6 +84,8 @@ class CatalogA:
     ruleset_name: str
     run_id: int
     pair_id: int
+    cross_id: int  # A's review of its system against the one B shares
+    b_record_key: str  # natural key of B's shared look-alike system
     app_id: int  # A's rule-set app, published to its pairs
     app_slug: str
     b_app_id: int  # the app B publishes, which A subscribes to
@@ -95,21 +99,30 @@ class CatalogA:
             "ruleset_id": [str(self.ruleset_id)],
             "run_id": [str(self.run_id)],
             "pair_id": [str(self.pair_id)],
+            "cross_id": [str(self.cross_id)],
             "app_id": [str(self.app_id), str(self.b_app_id)],
             "sub_id": [str(i) for i in self.sub_ids],
             "doc_id": [str(self.doc_id)],
         }
 
     def secrets(self) -> list[str]:
-        return [self.marker, *self.app_keys, self.dataset_key, self.ruleset_name, self.app_slug]
+        return [
+            self.marker,
+            *self.app_keys,
+            self.dataset_key,
+            self.ruleset_name,
+            self.app_slug,
+            self.b_record_key,
+        ]
 
     def queries(self, mark: str) -> dict[str, list[str]]:
         """Query strings the walk sends with each catalog GET (default: none)."""
         return {
-            "/catalog/records": ["", f"?q={mark}", "?kind=application"],
+            "/catalog/records": ["", f"?q={mark}", "?kind=application", "?archived=true"],
             "/catalog/export": [f"?format={f}" for f in EXPORT_FORMATS],
             "/catalog/audits/{run_id}/report": ["?format=html", "?format=xlsx", "?format=pdf"],
             "/catalog/duplicates": ["", "?include_stale=true&verdict=duplicate"],
+            "/catalog/cross-duplicates": ["", "?include_stale=true&verdict=duplicate"],
             "/catalog/library/documents": ["", "?kind=experience"],
             "/catalog/library/search": [f"?q={self.marker}", f"?q={mark}"],
         }
@@ -117,7 +130,7 @@ class CatalogA:
     @classmethod
     def placeholder(cls, world: World) -> CatalogA:
         nobody = Person("nobody", 1, world.b, Role.ADMIN, "t")
-        return cls("麒麟", (1,), ("k1", "k2"), "k3", 1, "r", 1, 1, 1, "s", 2, (1, 2), 1, nobody)
+        return cls("麒麟", (1,), ("k1", "k2"), "k3", 1, "r", 1, 1, 1, "k4", 1, "s", 2, (1, 2), 1, nobody)
 
 
 # --- building region A's catalog --------------------------------------------------------------------
@@ -191,6 +204,33 @@ def build_catalog_a(client: TestClient, world: World, factory: sessionmaker[Sess
         )
     )
 
+    b_record_key = f"{mark}-b-app"
+    b_rec = post(
+        "/records",
+        {**drainage, "key": b_record_key, "name": f"乙县城市排水许可管理系统 {mark}"},
+        bert.headers,
+    )
+    _ok(
+        client.put(
+            f"{CATALOG}/records/{b_rec['id']}/sharing", json={"shared_with_pairs": True}, headers=bert.headers
+        )
+    )
+    _ok(
+        client.put(
+            f"{CATALOG}/records/{record_ids[0]}/sharing", json={"shared_with_pairs": True}, headers=alice
+        )
+    )
+    cross = post("/cross-duplicates/scan", {"threshold": 0.5}, alice, 200)
+    assert (cross["shared"], cross["pairs"]) == (1, 2), cross  # both of A's look-alikes match B's system
+    cross_id = get("/cross-duplicates")[0]["id"]
+    _ok(
+        client.put(
+            f"{CATALOG}/cross-duplicates/{cross_id}/verdict",
+            json={"verdict": "duplicate", "note": f"两地重复建设 {mark}"},
+            headers=alice,
+        )
+    )
+
     app_slug = mark  # "secret-<hex>" is a valid slug
     app = post(
         "/reuse/apps",
@@ -247,6 +287,8 @@ def build_catalog_a(client: TestClient, world: World, factory: sessionmaker[Sess
         ruleset_name=ruleset_name,
         run_id=run["id"],
         pair_id=pair["id"],
+        cross_id=cross_id,
+        b_record_key=b_record_key,
         app_id=app["id"],
         app_slug=app_slug,
         b_app_id=b_app["id"],
@@ -274,6 +316,7 @@ COUNTED = (
     CatalogAuditRun,
     CatalogFinding,
     CatalogDuplicatePair,
+    CatalogCrossPair,
     ReuseApp,
     ReuseAppVersion,
     ReuseSubscription,
@@ -298,6 +341,8 @@ def snapshot(
             "/audits",
             f"/audits/{cat.run_id}/findings",
             "/duplicates?include_stale=true",
+            "/cross-duplicates?include_stale=true",
+            "/records?archived=true",
             "/reuse/apps",
             f"/reuse/apps/{cat.app_id}/versions",
             "/reuse/subscriptions",
@@ -346,8 +391,14 @@ def write_bodies(
         ],
         ("PUT", "/catalog/rulesets/{ruleset_id}"): [{"name": "外人规则", "rules": {}, "is_default": False}],
         ("POST", "/catalog/audits"): [{}, foreign({"ruleset_id": cat.ruleset_id})],
+        ("POST", "/catalog/audits/{run_id}/cases"): [None],
         ("POST", "/catalog/duplicates/scan"): [{"kind": "application", "threshold": 0.1}],
         ("PUT", "/catalog/duplicates/{pair_id}/verdict"): [{"verdict": "distinct", "note": "外人"}],
+        ("POST", "/catalog/cross-duplicates/scan"): [{"threshold": 0.1}],
+        ("PUT", "/catalog/cross-duplicates/{cross_id}/verdict"): [{"verdict": "distinct", "note": "外人"}],
+        ("POST", "/catalog/records/{record_id}/archive"): [{"reason": "外人删除"}],
+        ("POST", "/catalog/records/{record_id}/restore"): [None],
+        ("PUT", "/catalog/records/{record_id}/sharing"): [{"shared_with_pairs": False}],
         ("POST", "/catalog/reuse/apps"): [
             {
                 "slug": cat.app_slug,
@@ -360,8 +411,10 @@ def write_bodies(
         ("POST", "/catalog/reuse/apps/{app_id}/versions"): [{"config": {"rules": {}}, "changelog": "外人"}],
         ("DELETE", "/catalog/reuse/apps/{app_id}"): [None],
         ("POST", "/catalog/reuse/apps/{app_id}/subscribe"): [{"saved_yuan": 1, "note": "外人"}],
+        ("POST", "/catalog/reuse/apps/{app_id}/preview"): [{"actors": {}, "grid_cells": {}}],
         ("POST", "/catalog/reuse/subscriptions/{sub_id}/accept-update"): [None],
         ("PUT", "/catalog/reuse/subscriptions/{sub_id}/overrides"): [{"overrides": {"rules": {}}}],
+        ("DELETE", "/catalog/reuse/subscriptions/{sub_id}"): [None],
         ("POST", "/catalog/library/documents"): [
             doc,
             # sharing into an unpaired region is invalid input whether or not that region exists
@@ -420,4 +473,6 @@ def creation_problem(client: TestClient, charlie: Person, template: str, r: Resp
         return f"audited {body['applications']} + {body['datasets']} records, not the region's own"
     if template == "/catalog/duplicates/scan" and body["systems"] != own_total("&kind=application"):
         return f"scanned {body['systems']} systems, not the region's own"
+    if template == "/catalog/cross-duplicates/scan" and body["shared"] != 0:
+        return f"compared with {body['shared']} shared systems of regions it is not paired with"
     return None

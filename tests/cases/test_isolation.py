@@ -68,6 +68,7 @@ LISTS: dict[str, str | None] = {
     "/catalog/rulesets": "id",
     "/catalog/audits": "id",
     "/catalog/duplicates": "id",
+    "/catalog/cross-duplicates": "id",
     "/catalog/reuse/apps": "id",  # A's own app and the one its pair B publishes
     "/catalog/reuse/subscriptions": "id",
     "/catalog/reuse/ledger": "id",
@@ -93,6 +94,7 @@ OUTSIDER_CREATES: dict[tuple[str, str], int] = {
     ("POST", "/catalog/rulesets"): 201,
     ("POST", "/catalog/audits"): 201,
     ("POST", "/catalog/duplicates/scan"): 200,
+    ("POST", "/catalog/cross-duplicates/scan"): 200,
     ("POST", "/catalog/reuse/apps"): 201,  # 409 would mean it saw region A's app with the same slug
     ("POST", "/catalog/library/documents"): 201,
     **intake.OUTSIDER_CREATES,

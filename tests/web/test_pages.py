@@ -37,6 +37,13 @@ PAGES = [
     "/admin/sla",
     "/admin/dispatch",
     "/admin/audit",
+    "/catalog",
+    "/catalog/rules",
+    "/catalog/audits",
+    "/catalog/duplicates",
+    "/catalog/reuse",
+    "/catalog/reuse/ledger",
+    "/catalog/library",
 ]
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -76,7 +76,24 @@ NAV: list[NavItem] = [
 
 
 def add_nav(item: NavItem) -> None:
-    NAV.insert(len(NAV) - 1, item)
+    if all(n.href != item.href for n in NAV):  # modules register once per app; tests build many apps
+        NAV.insert(len(NAV) - 1, item)
+
+
+@dataclass(frozen=True)
+class DashboardCard:
+    """A module's card on the overview: ``template`` is included with ``card`` = ``data(console)``."""
+
+    template: str
+    data: Callable[[Console], dict[str, Any]]
+
+
+DASHBOARD: list[DashboardCard] = []
+
+
+def add_dashboard_card(card: DashboardCard) -> None:
+    if card.template not in {c.template for c in DASHBOARD}:
+        DASHBOARD.append(card)
 
 
 def _active(href: str, path: str) -> bool:
@@ -151,7 +168,9 @@ def add_templates(directory: Path) -> None:
     """Let a module's own templates be found (they may extend ``base.html``)."""
     loader = templates.loader
     assert isinstance(loader, ChoiceLoader)
-    loader.loaders = [*loader.loaders, FileSystemLoader(directory)]
+    known = {str(p) for fs in loader.loaders if isinstance(fs, FileSystemLoader) for p in fs.searchpath}
+    if str(directory) not in known:
+        loader.loaders = [*loader.loaders, FileSystemLoader(directory)]
 
 
 def render(lang: Lang, name: str, context: dict[str, Any]) -> str:

@@ -6,10 +6,12 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from gongzhi.modules.catalog.schemas import RecordIn, RecordRead
 from tests.conftest import Person, World
 from tests.modules.catalog.samples import CSV, DATAJSON, as_bytes
 
 API = "/api/v1/catalog"
+READ_ONLY = set(RecordRead.model_fields) - set(RecordIn.model_fields)
 
 
 def upload(client: TestClient, who: Person, name: str, raw: bytes, status: int = 200) -> dict[str, Any]:
@@ -49,11 +51,7 @@ def test_an_audit_counts_problems_by_rule_and_a_reaudit_marks_fixes(client: Test
     assert run["summary"]["by_department"]["Enforcement Bureau"]["problems"] >= 4
     bad = client.get(f"{API}/records?q=Enforcement", headers=world.adam.headers).json()["items"][0]
     fixed = {**bad, "rights": "5 U.S.C. 552(b)(7)", "contact_email": "enforcement@example.gov"}
-    body = {
-        k: v
-        for k, v in fixed.items()
-        if k not in ("id", "region_id", "source", "version", "created_at", "updated_at")
-    }
+    body = {k: v for k, v in fixed.items() if k not in READ_ONLY}
     r = client.put(f"{API}/records/{bad['id']}", json=body, headers={**world.adam.headers, "If-Match": '"1"'})
     assert r.status_code == 200, r.text
     stale = client.put(
@@ -86,11 +84,7 @@ def test_problems_become_rectification_cases_once(client: TestClient, world: Wor
     assert all(f["case_id"] for f in findings)
     rec = client.get(f"{API}/records?q=Broadband", headers=world.adam.headers).json()["items"][0]
     (only,) = [f for f in findings if f["record_id"] == rec["id"]]  # its one problem: no category
-    body = {
-        k: v
-        for k, v in rec.items()
-        if k not in ("id", "region_id", "source", "version", "created_at", "updated_at")
-    }
+    body = {k: v for k, v in rec.items() if k not in READ_ONLY}
     r = client.put(
         f"{API}/records/{rec['id']}", json={**body, "category": "Telecom"}, headers=world.adam.headers
     )
@@ -228,3 +222,24 @@ def test_shacl_findings_come_with_the_run_and_switching_a_rule_off_fixes_nothing
     assert with_shacl["summary"]["by_rule"]["dcat-ap-shacl"] == 1  # the empty description
     without = audit(client, world.adam)
     assert without["fixed"] == 0 and "dcat-ap-shacl" not in without["summary"]["by_rule"]
+
+
+def test_rectification_cases_are_opened_later_for_the_latest_run_only(
+    client: TestClient, world: World
+) -> None:
+    upload(client, world.adam, "data.json", as_bytes(DATAJSON))
+    run = audit(client, world.adam)
+    assert run["cases_opened"] == 0
+    r = client.post(f"{API}/audits/{run['id']}/cases", headers=world.alice.headers)
+    assert r.status_code == 200 and r.json()["cases_opened"] == 2
+    again = client.post(f"{API}/audits/{run['id']}/cases", headers=world.alice.headers)
+    assert again.json()["cases_opened"] == 2  # each problem gets one case
+    assert client.post(f"{API}/audits/{run['id']}/cases", headers=world.vera.headers).status_code == 403
+    later = audit(client, world.adam)
+    assert later["cases_opened"] == 0
+    stale = client.post(f"{API}/audits/{run['id']}/cases", headers=world.alice.headers)
+    assert stale.status_code == 409
+    assert (
+        client.post(f"{API}/audits/{later['id']}/cases", headers=world.alice.headers).json()["cases_opened"]
+        == 0
+    )

@@ -56,3 +56,20 @@ def test_search_tokens_are_cjk_unigrams_and_bigrams_and_latin_words() -> None:
     tokens = search_tokens("营商环境 Policy 2024")
     assert {"营", "营商", "商环", "环境", "policy", "2024"} <= set(tokens)
     assert query_tokens("营商环境") == ["营商", "商环", "环境"] and query_tokens("营") == ["营"]
+
+
+def test_a_split_scores_only_pairs_across_the_two_sides_with_the_same_scores() -> None:
+    names = ["智慧停车管理平台", "幸福食堂订餐系统", "排水许可管理系统", "城市网格治理平台"]
+    left = [System(f"a{i}", f"拱墅区{n}", n, items=("编号", n[:2])) for i, n in enumerate(names)]
+    left.append(
+        System("a9", "拱墅区智慧停车管理系统", "停车", items=("编号",))
+    )  # a look-alike on its own side
+    right = [System(f"b{i}", f"龙游县{n}", n, items=("编号", n[:2])) for i, n in enumerate(names[1:3])]
+    systems = [*left, *right]
+    full = {(p.i, p.j): p.score for p in find_duplicates(systems, prefixes=PREFIXES, threshold=0.5, block=2)}
+    crossed = find_duplicates(systems, prefixes=PREFIXES, threshold=0.5, block=2, split=len(left))
+    assert any(i < len(left) and j < len(left) for i, j in full)  # the within-side pair exists
+    assert {(p.i, p.j): p.score for p in crossed} == {
+        (i, j): sc for (i, j), sc in full.items() if i < len(left) <= j
+    }
+    assert {(p.i, p.j) for p in crossed} == {(1, 5), (2, 6)}

@@ -41,7 +41,7 @@ def test_a_paired_region_sees_and_subscribes_an_unpaired_one_sees_nothing(
         headers=bert.headers,
     )
     assert sub.status_code == 201, sub.text
-    assert sub.json()["config"] == STRICT and sub.json()["ruleset_id"] is not None
+    assert sub.json()["config"]["rules"] == STRICT["rules"] and sub.json()["ruleset_id"] is not None
     twice = client.post(f"{API}/reuse/apps/{app['id']}/subscribe", json={}, headers=bert.headers)
     assert twice.status_code == 409
 
@@ -102,7 +102,7 @@ def test_the_ledger_sums_savings_for_both_sides(client: TestClient, world: World
         world.adam,
         slug="dispatch-rules",
         kind="dispatch_template",
-        config={"rules": [{"category": "road"}]},
+        config={"rules": [{"category": "road", "actor": {"name": "数据局", "department_code": "data"}}]},
     )
     client.post(f"{API}/reuse/apps/{app['id']}/subscribe", json={"saved_yuan": 300000}, headers=bert.headers)
     client.post(

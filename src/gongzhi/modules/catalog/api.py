@@ -10,15 +10,19 @@ from fastapi import File, Form, Header, Query, Response, UploadFile
 
 from gongzhi.core.deps import CurrentScope, SessionDep, StateDep, api_router
 from gongzhi.errors import InvalidInput
-from gongzhi.modules.catalog import library, reuse, service
+from gongzhi.modules.catalog import crossdupes, library, reuse, service
 from gongzhi.modules.catalog.models import CatalogRecord, ReuseSubscription
 from gongzhi.modules.catalog.schemas import (
     AppPublish,
     AppRead,
     AppVersionIn,
     AppVersionRead,
+    ArchiveIn,
     AuditIn,
     AuditRunRead,
+    CrossDuplicateRead,
+    CrossScanIn,
+    CrossScanRead,
     DocumentIn,
     DocumentRead,
     DupeScanIn,
@@ -27,16 +31,20 @@ from gongzhi.modules.catalog.schemas import (
     FindingRead,
     ImportReport,
     LedgerRead,
+    MappingIn,
     OverridesIn,
+    PreviewRead,
     RecordIn,
     RecordList,
     RecordRead,
+    RecordSharingIn,
     RecordVersionRead,
     ReuseSummary,
     RuleRead,
     RulesetIn,
     RulesetRead,
     SearchHit,
+    SharedSystemRead,
     SharingIn,
     SubscribeIn,
     SubscriptionRead,
@@ -63,8 +71,9 @@ def records(
     provider: str | None = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     size: Annotated[int, Query(ge=1, le=500)] = 50,
+    archived: Annotated[bool, Query(description="list archived records instead of live ones")] = False,
 ) -> RecordList:
-    rows, total = service.list_records(s, kind, q, provider, page, size)
+    rows, total = service.list_records(s, kind, q, provider, page, size, archived)
     return RecordList(items=[_read(r) for r in rows], total=total)
 
 
@@ -91,6 +100,21 @@ def update_record(
             raise InvalidInput('If-Match must be an ETag such as "3"')
         version = int(raw)
     return _read(service.update_record(s, record_id, body, version))
+
+
+@router.post("/records/{record_id}/archive")
+def archive_record(record_id: int, body: ArchiveIn, s: SessionDep) -> RecordRead:
+    return _read(service.archive_record(s, record_id, body.reason))
+
+
+@router.post("/records/{record_id}/restore")
+def restore_record(record_id: int, s: SessionDep) -> RecordRead:
+    return _read(service.restore_record(s, record_id))
+
+
+@router.put("/records/{record_id}/sharing")
+def share_record(record_id: int, body: RecordSharingIn, s: SessionDep) -> RecordRead:
+    return _read(service.share_record(s, record_id, body.shared_with_pairs))
 
 
 @router.get("/records/{record_id}/versions")
@@ -189,11 +213,19 @@ def audit_findings(
     return [FindingRead.model_validate(f) for f in service.run_findings(s, run_id, status, rule)]
 
 
+@router.post("/audits/{run_id}/cases")
+def open_cases(run_id: int, s: SessionDep, st: StateDep) -> AuditRunRead:
+    return AuditRunRead.model_validate(service.open_cases(s, st.registry, run_id))
+
+
 @router.get("/audits/{run_id}/report")
 def audit_report(
-    run_id: int, s: SessionDep, format: Annotated[str, Query(pattern="^(html|xlsx|pdf)$")] = "html"
+    run_id: int,
+    s: SessionDep,
+    format: Annotated[str, Query(pattern="^(html|xlsx|pdf)$")] = "html",
+    template: Annotated[int | None, Query(ge=1, description="a report-template subscription")] = None,
 ) -> Response:
-    body, media = service.render_report(s, run_id, format)
+    body, media = service.render_report(s, run_id, format, template)
     headers = (
         {} if format == "html" else {"Content-Disposition": f'attachment; filename="audit-{run_id}.{format}"'}
     )
@@ -234,6 +266,39 @@ def duplicates(
 @router.put("/duplicates/{pair_id}/verdict")
 def set_verdict(pair_id: int, body: VerdictIn, s: SessionDep) -> VerdictRead:
     return VerdictRead.model_validate(service.set_verdict(s, pair_id, body.verdict, body.note))
+
+
+@router.post("/cross-duplicates/scan")
+def scan_cross_duplicates(body: CrossScanIn, s: SessionDep) -> CrossScanRead:
+    return CrossScanRead(**crossdupes.scan(s, body.threshold))
+
+
+@router.get("/cross-duplicates")
+def cross_duplicates(
+    s: SessionDep,
+    verdict: Annotated[str | None, Query(pattern="^(pending|duplicate|distinct|merged)$")] = None,
+    include_stale: bool = False,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> list[CrossDuplicateRead]:
+    return [
+        CrossDuplicateRead(
+            id=p.id,
+            score=p.score,
+            verdict=p.verdict,
+            note=p.note,
+            reviewed_by=p.reviewed_by,
+            stale=p.stale,
+            evidence=p.evidence,
+            mine=_read(mine),
+            theirs=SharedSystemRead.model_validate(theirs),
+        )
+        for p, mine, theirs in crossdupes.list_pairs(s, verdict, include_stale, limit)
+    ]
+
+
+@router.put("/cross-duplicates/{cross_id}/verdict")
+def set_cross_verdict(cross_id: int, body: VerdictIn, s: SessionDep) -> VerdictRead:
+    return VerdictRead.model_validate(crossdupes.set_verdict(s, cross_id, body.verdict, body.note))
 
 
 # --- reuse between paired regions -------------------------------------------------------------------
@@ -285,6 +350,11 @@ def subscribe(app_id: int, body: SubscribeIn, s: SessionDep, st: StateDep) -> Su
     return next(_sub_read(*row) for row in reuse.list_subscriptions(s) if row[0].id == sub.id)
 
 
+@router.post("/reuse/apps/{app_id}/preview")
+def preview(app_id: int, body: MappingIn, s: SessionDep) -> PreviewRead:
+    return PreviewRead(**reuse.preview(s, app_id, body.model_dump()))
+
+
 @router.get("/reuse/subscriptions")
 def subscriptions(s: SessionDep) -> list[SubscriptionRead]:
     return [_sub_read(*row) for row in reuse.list_subscriptions(s)]
@@ -298,7 +368,14 @@ def accept_update(sub_id: int, s: SessionDep) -> SubscriptionRead:
 
 @router.put("/reuse/subscriptions/{sub_id}/overrides")
 def set_overrides(sub_id: int, body: OverridesIn, s: SessionDep) -> SubscriptionRead:
-    reuse.set_overrides(s, sub_id, body.overrides)
+    mapping = body.mapping.model_dump() if body.mapping is not None else None
+    reuse.set_overrides(s, sub_id, body.overrides, mapping)
+    return next(_sub_read(*row) for row in reuse.list_subscriptions(s) if row[0].id == sub_id)
+
+
+@router.delete("/reuse/subscriptions/{sub_id}")
+def unsubscribe(sub_id: int, s: SessionDep) -> SubscriptionRead:
+    reuse.unsubscribe(s, sub_id)
     return next(_sub_read(*row) for row in reuse.list_subscriptions(s) if row[0].id == sub_id)
 
 

@@ -52,6 +52,10 @@ class CatalogRecord(RegionOwned, Base):
     extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
     source: Mapped[str] = mapped_column(String(40), default="manual")
     version: Mapped[int] = mapped_column(default=1)
+    shared_with_pairs: Mapped[bool] = mapped_column(default=False)
+    archived_at: Mapped[datetime | None]
+    archived_by: Mapped[str] = mapped_column(String(100), default="")
+    archive_reason: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -144,6 +148,29 @@ class CatalogDuplicatePair(RegionOwned, Base):
     stale: Mapped[bool] = mapped_column(default=False)
 
 
+class CatalogCrossPair(RegionOwned, Base):
+    """One of this region's systems and a paired region's shared system that look like one system built
+    twice; ``region_id`` is the reviewing region, whose verdict it is (each side keeps its own)."""
+
+    __tablename__ = "catalog_cross_pairs"
+    __table_args__ = (UniqueConstraint("region_id", "record_id", "other_record_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("catalog_records.id", ondelete="CASCADE"), index=True)
+    other_region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"), index=True)
+    other_record_id: Mapped[int] = mapped_column(
+        ForeignKey("catalog_records.id", ondelete="CASCADE"), index=True
+    )
+    score: Mapped[float]
+    evidence: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    verdict: Mapped[str] = mapped_column(String(20), default="pending")
+    note: Mapped[str] = mapped_column(Text, default="")
+    reviewed_by: Mapped[str] = mapped_column(String(100), default="")
+    reviewed_at: Mapped[datetime | None]
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    stale: Mapped[bool] = mapped_column(default=False)
+
+
 class ReuseApp(RegionOwned, Base):
     """A reusable digital achievement a region publishes to its paired regions (数字成果共用)."""
 
@@ -186,9 +213,12 @@ class ReuseSubscription(RegionOwned, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     app_id: Mapped[int] = mapped_column(ForeignKey("reuse_apps.id"), index=True)
     publisher_region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(40), default="ruleset")
     accepted_version: Mapped[int]
     overrides: Mapped[dict[str, Any]] = mapped_column(default=dict)
     config: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    mapping: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    instance: Mapped[dict[str, Any]] = mapped_column(default=dict)
     active: Mapped[bool] = mapped_column(default=True)
     subscribed_by: Mapped[str] = mapped_column(String(100), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

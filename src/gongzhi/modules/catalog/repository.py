@@ -8,11 +8,13 @@ from typing import Any
 
 from sqlalchemy import Row, desc, func, or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from gongzhi.core.models import Department, Region
 from gongzhi.errors import NotFound
 from gongzhi.modules.catalog.models import (
     CatalogAuditRun,
+    CatalogCrossPair,
     CatalogDuplicatePair,
     CatalogFinding,
     CatalogRecord,
@@ -84,16 +86,28 @@ def records_by_ids(s: Session, ids: Sequence[int]) -> dict[int, CatalogRecord]:
 
 def entry_rows(s: Session, kind: str | None = None) -> list[Row[Any]]:
     """Records as plain rows of the columns the auditor reads (no ORM identity map: 10,000s of rows)."""
-    stmt = select(*(getattr(CatalogRecord, c) for c in ENTRY_COLUMNS)).order_by(CatalogRecord.id)
+    stmt = (
+        select(*(getattr(CatalogRecord, c) for c in ENTRY_COLUMNS))
+        .where(CatalogRecord.archived_at.is_(None))
+        .order_by(CatalogRecord.id)
+    )
     if kind:
         stmt = stmt.where(CatalogRecord.kind == kind)
     return list(s.execute(stmt).all())
 
 
 def search_records(
-    s: Session, kind: str | None, q: str, provider: str | None, offset: int, limit: int
+    s: Session,
+    kind: str | None,
+    q: str,
+    provider: str | None,
+    offset: int,
+    limit: int,
+    archived: bool = False,
 ) -> tuple[list[CatalogRecord], int]:
-    conds = []
+    conds: list[ColumnElement[bool]] = [
+        CatalogRecord.archived_at.is_not(None) if archived else CatalogRecord.archived_at.is_(None)
+    ]
     if kind:
         conds.append(CatalogRecord.kind == kind)
     if provider:
@@ -168,6 +182,7 @@ def open_finding_links(s: Session, run_id: int) -> list[Any]:
     """(id, fingerprint, rule, first run, case) of a run's open findings: what a re-audit compares."""
     stmt = select(
         CatalogFinding.id,
+        CatalogFinding.record_id,
         CatalogFinding.fingerprint,
         CatalogFinding.rule_id,
         CatalogFinding.first_run_id,
@@ -177,7 +192,9 @@ def open_finding_links(s: Session, run_id: int) -> list[Any]:
 
 
 def fixed_in(s: Session, run_id: int) -> list[CatalogFinding]:
-    stmt = select(CatalogFinding).where(CatalogFinding.fixed_in_run_id == run_id)
+    stmt = select(CatalogFinding).where(
+        CatalogFinding.fixed_in_run_id == run_id, CatalogFinding.status == "fixed"
+    )
     return list(s.execute(stmt).scalars())
 
 
@@ -203,6 +220,45 @@ def list_duplicate_pairs(
     if not include_stale:
         stmt = stmt.where(CatalogDuplicatePair.stale.is_(False))
     stmt = stmt.order_by(desc(CatalogDuplicatePair.score), CatalogDuplicatePair.id).limit(limit)
+    return list(s.execute(stmt).scalars())
+
+
+def shared_rows(s: Session, region_ids: set[int], fields: Sequence[str]) -> list[Row[Any]]:
+    """The live applications paired regions share with their pairs: only ``fields``, only ``region_ids``."""
+    stmt = (
+        select(*(getattr(CatalogRecord, f) for f in fields))
+        .where(
+            CatalogRecord.region_id.in_(region_ids),
+            CatalogRecord.shared_with_pairs,
+            CatalogRecord.archived_at.is_(None),
+            CatalogRecord.kind == "application",
+        )
+        .order_by(CatalogRecord.id)
+    )
+    return list(s.execute(stmt, execution_options=UNSCOPED).all())
+
+
+def cross_pairs(s: Session) -> dict[tuple[int, int], CatalogCrossPair]:
+    rows = s.execute(select(CatalogCrossPair)).scalars()
+    return {(p.record_id, p.other_record_id): p for p in rows}
+
+
+def cross_pair(s: Session, pair_id: int) -> CatalogCrossPair:
+    pair = s.execute(select(CatalogCrossPair).where(CatalogCrossPair.id == pair_id)).scalar_one_or_none()
+    if pair is None:
+        raise NotFound(f"no cross-region duplicate pair {pair_id}")
+    return pair
+
+
+def list_cross_pairs(
+    s: Session, verdict: str | None, include_stale: bool, limit: int
+) -> list[CatalogCrossPair]:
+    stmt = select(CatalogCrossPair)
+    if verdict:
+        stmt = stmt.where(CatalogCrossPair.verdict == verdict)
+    if not include_stale:
+        stmt = stmt.where(CatalogCrossPair.stale.is_(False))
+    stmt = stmt.order_by(desc(CatalogCrossPair.score), CatalogCrossPair.id).limit(limit)
     return list(s.execute(stmt).scalars())
 
 

@@ -2,8 +2,8 @@
 get an own configured instance, accept updates, and keep the ledger of cost saved.
 
 An app carries a configuration template, never data: a subscriber's instance runs on the subscriber's own
-rows, because every query it makes is scoped to the subscriber's region. A rule-set app becomes a rule
-set of the subscriber's catalog audit.
+rows, because every query it makes is scoped to the subscriber's region; ``instances`` says what each kind
+of app becomes there.
 """
 
 from __future__ import annotations
@@ -17,10 +17,9 @@ from gongzhi.core.models import Region, Role
 from gongzhi.core.service import are_paired, paired_region_ids, require_role
 from gongzhi.db import scope_of, utcnow
 from gongzhi.errors import Conflict, InvalidInput, NotFound
+from gongzhi.modules.catalog import instances
 from gongzhi.modules.catalog import repository as repo
-from gongzhi.modules.catalog.analytics import rules
 from gongzhi.modules.catalog.models import (
-    CatalogRuleset,
     ReuseApp,
     ReuseAppVersion,
     ReuseLedgerEntry,
@@ -59,18 +58,19 @@ def merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _template(s: Session, kind: str, config: dict[str, Any] | None, ruleset_id: int | None) -> dict[str, Any]:
+def _template(
+    s: Session, kind: str, config: dict[str, Any] | None, ruleset_id: int | None, from_region: bool = False
+) -> dict[str, Any]:
+    """An app's configuration template, checked for its kind; taken from the region's own rule set or
+    dispatch rules when asked to, stripped of every id."""
     if kind == "ruleset" and ruleset_id is not None:
         rs = repo.ruleset(s, ruleset_id)
-        return {"rules": dict(rs.rules), "description": rs.description}
+        return instances.validate(kind, {"rules": dict(rs.rules), "description": rs.description})
+    if kind == "dispatch_template" and from_region:
+        return instances.export_dispatch_rules(s)
     if config is None:
-        raise InvalidInput("give the app's configuration (config) or, for a rule set, ruleset_id")
-    if kind == "ruleset":
-        try:
-            rules.activate(config.get("rules", {}))
-        except ValueError as exc:
-            raise InvalidInput(str(exc)) from exc
-    return config
+        raise InvalidInput("give the app's configuration (config), ruleset_id for a rule set, or from_region")
+    return instances.validate(kind, config)
 
 
 # --- publishing -------------------------------------------------------------------------------------
@@ -81,7 +81,9 @@ def publish_app(s: Session, registry: Registry, data: AppPublish) -> ReuseApp:
     rid = _rid(s)
     if any(a.slug == data.slug for a in repo.apps_of(s, {rid})):
         raise Conflict(f"this region already publishes an app {data.slug!r}")
-    config = _template(s, data.kind, data.config if data.ruleset_id is None else None, data.ruleset_id)
+    config = _template(
+        s, data.kind, data.config if data.ruleset_id is None else None, data.ruleset_id, data.from_region
+    )
     app = ReuseApp(
         region_id=rid,
         slug=data.slug,
@@ -105,7 +107,7 @@ def publish_app(s: Session, registry: Registry, data: AppPublish) -> ReuseApp:
 def publish_version(s: Session, registry: Registry, app_id: int, data: AppVersionIn) -> ReuseApp:
     require_role(scope_of(s), Role.ADMIN)
     app = repo.own_app(s, app_id)
-    config = _template(s, app.kind, data.config, data.ruleset_id)
+    config = _template(s, app.kind, data.config, data.ruleset_id, data.from_region)
     app.version += 1
     app.updated_at = utcnow()
     if data.description is not None:
@@ -166,22 +168,20 @@ def subscribe(s: Session, registry: Registry, app_id: int, data: SubscribeIn) ->
     app = get_app(s, app_id)
     if app.region_id == rid:
         raise InvalidInput("a region does not subscribe to its own app")
-    if repo.subscription_to(s, app.id) is not None:
+    sub = repo.subscription_to(s, app.id)
+    if sub is not None and sub.active:
         raise Conflict("this region subscribes to that app already")
     template = repo.app_version(s, app.id, app.version).config
-    sub = ReuseSubscription(
-        region_id=rid,
-        app_id=app.id,
-        publisher_region_id=app.region_id,
-        accepted_version=app.version,
-        overrides=data.overrides,
-        config=merge(template, data.overrides),
-        subscribed_by=scope_of(s).username,
-    )
-    s.add(sub)
+    if sub is None:  # a region that ended its subscription takes the same row up again
+        sub = ReuseSubscription(
+            region_id=rid, app_id=app.id, kind=app.kind, publisher_region_id=app.region_id, instance={}
+        )
+        s.add(sub)
+    sub.accepted_version, sub.overrides, sub.active = app.version, data.overrides, True
+    sub.config = merge(template, data.overrides)
+    sub.mapping, sub.subscribed_by, sub.updated_at = data.mapping.model_dump(), scope_of(s).username, utcnow()
     s.flush()
-    if app.kind == "ruleset":
-        _instantiate_ruleset(s, app, sub)
+    instances.apply(s, sub, _instance_name(s, app))
     _ledger(s, sub, app, "subscribe", data.saved_yuan, data.note)
     _audit(
         s, "reuse.subscribe", "reuse_subscription", sub.id, {"app_id": app.id, "saved_yuan": data.saved_yuan}
@@ -190,18 +190,30 @@ def subscribe(s: Session, registry: Registry, app_id: int, data: SubscribeIn) ->
     return sub
 
 
-def _instantiate_ruleset(s: Session, app: ReuseApp, sub: ReuseSubscription) -> CatalogRuleset:
+def preview(s: Session, app_id: int, mapping: dict[str, Any]) -> dict[str, Any]:
+    """What subscribing to a paired region's app would set up here, written nowhere: the parts it holds,
+    the dispatch rules it would create with this mapping, and what is still unmapped."""
+    require_role(scope_of(s), Role.ADMIN)
+    app = get_app(s, app_id)
+    if app.region_id == _rid(s):
+        raise InvalidInput("a region does not subscribe to its own app")
+    held = instances.parts(app.kind, repo.app_version(s, app.id, app.version).config)
+    out: dict[str, Any] = {"kind": app.kind, "version": app.version, "parts": sorted(held)}
+    out["dispatch_rules"], out["unmapped"] = [], []
+    if "dispatch_template" in held:
+        try:
+            planned = instances.plan_dispatch(s, held["dispatch_template"], mapping)
+        except InvalidInput as exc:
+            out["unmapped"] = list(exc.extra.get("unmapped", [exc.detail]))
+        else:
+            keys = ("position", "category", "grid_cell_id", "actor_id")
+            out["dispatch_rules"] = [dict(zip(keys, p, strict=True)) for p in planned]
+    return out
+
+
+def _instance_name(s: Session, app: ReuseApp) -> str:
     publisher = s.get_one(Region, app.region_id)
-    rs = CatalogRuleset(
-        region_id=sub.region_id,
-        name=f"{app.name}（{publisher.name}）"[:200],
-        description=str(sub.config.get("description", app.description)),
-        rules=dict(sub.config.get("rules", {})),
-        subscription_id=sub.id,
-    )
-    s.add(rs)
-    s.flush()
-    return rs
+    return f"{app.name}（{publisher.name}）"
 
 
 def _ledger(s: Session, sub: ReuseSubscription, app: ReuseApp, event: str, saved: float, note: str) -> None:
@@ -232,40 +244,62 @@ def list_subscriptions(s: Session) -> list[tuple[ReuseSubscription, int, int | N
 
 
 def accept_update(s: Session, sub_id: int) -> ReuseSubscription:
-    """Move the instance to the app's latest version, keeping the region's own overrides."""
+    """Move the instance to the app's latest version, keeping the region's own overrides and mapping."""
     require_role(scope_of(s), Role.ADMIN)
-    sub = repo.subscription(s, sub_id)
+    sub = _active_subscription(s, sub_id)
     app = get_app(s, sub.app_id)
     if app.version == sub.accepted_version:
         raise Conflict(f"already at the latest version {app.version}")
     sub.accepted_version = app.version
-    _reconfigure(s, sub)
+    _reconfigure(s, sub, app)
     _ledger(s, sub, app, "update", 0.0, f"accepted version {app.version}")
     _audit(s, "reuse.update", "reuse_subscription", sub.id, {"version": app.version})
     return sub
 
 
-def set_overrides(s: Session, sub_id: int, overrides: dict[str, Any]) -> ReuseSubscription:
+def set_overrides(
+    s: Session, sub_id: int, overrides: dict[str, Any], mapping: dict[str, Any] | None = None
+) -> ReuseSubscription:
     require_role(scope_of(s), Role.ADMIN)
-    sub = repo.subscription(s, sub_id)
+    sub = _active_subscription(s, sub_id)
     sub.overrides = overrides
-    _reconfigure(s, sub)
-    _audit(s, "reuse.configure", "reuse_subscription", sub.id, {"overrides": overrides})
+    if mapping is not None:
+        sub.mapping = mapping
+    app = repo.app_any_region(s, sub.app_id)
+    assert app is not None  # subscriptions reference their app by foreign key
+    _reconfigure(s, sub, app)
+    _audit(
+        s, "reuse.configure", "reuse_subscription", sub.id, {"overrides": overrides, "mapping": sub.mapping}
+    )
     return sub
 
 
-def _reconfigure(s: Session, sub: ReuseSubscription) -> None:
+def unsubscribe(s: Session, sub_id: int) -> ReuseSubscription:
+    """End an instance: its dispatch rules leave the region; a rule set it made stays as the region's own."""
+    require_role(scope_of(s), Role.ADMIN)
+    sub = _active_subscription(s, sub_id)
+    sub.active, sub.updated_at = False, utcnow()
+    instances.dismantle(s, sub)
+    rs = repo.ruleset_of_subscription(s, sub.id)
+    if rs is not None:
+        rs.subscription_id = None
+    s.flush()
+    _audit(s, "reuse.unsubscribe", "reuse_subscription", sub.id, {"app_id": sub.app_id})
+    return sub
+
+
+def _active_subscription(s: Session, sub_id: int) -> ReuseSubscription:
+    sub = repo.subscription(s, sub_id)
+    if not sub.active:
+        raise Conflict(f"subscription {sub_id} has ended")
+    return sub
+
+
+def _reconfigure(s: Session, sub: ReuseSubscription, app: ReuseApp) -> None:
     template = repo.app_version(s, sub.app_id, sub.accepted_version).config
     sub.config = merge(template, sub.overrides)
     sub.updated_at = utcnow()
-    rs = repo.ruleset_of_subscription(s, sub.id)
-    if rs is not None:
-        try:
-            rules.activate(sub.config.get("rules", {}))
-        except ValueError as exc:
-            raise InvalidInput(str(exc)) from exc
-        rs.rules, rs.updated_at = dict(sub.config.get("rules", {})), utcnow()
-    s.flush()
+    instances.apply(s, sub, _instance_name(s, app))
 
 
 def instance_config(s: Session, publisher_region_id: int, slug: str) -> dict[str, Any] | None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from gongzhi.cases.schemas import SlaPolicyIn
 
 Kind = Literal["dataset", "application"]
 AppKind = Literal["ruleset", "detector", "dispatch_template", "report_template", "module_config"]
@@ -81,8 +83,24 @@ class RecordRead(RecordIn):
     region_id: int
     source: str
     version: int
+    shared_with_pairs: bool = False
+    archived_at: datetime | None = None
+    archived_by: str = ""
+    archive_reason: str = ""
     created_at: datetime
     updated_at: datetime
+
+
+class ArchiveIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=2_000)
+
+
+class RecordSharingIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    shared_with_pairs: bool
 
 
 class RecordList(BaseModel):
@@ -220,6 +238,48 @@ class DuplicateRead(BaseModel):
     b: RecordRead
 
 
+class CrossScanIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    threshold: float = Field(default=0.6, ge=0.1, le=1.0)
+
+
+class CrossScanRead(BaseModel):
+    systems: int
+    shared: int
+    pairs: int
+    new: int
+    seconds: float
+
+
+class SharedSystemRead(BaseModel):
+    """What a paired region shares of one of its systems (nothing more)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    region_id: int
+    region: str
+    name: str
+    summary: str
+    functions: str
+    items: list[str]
+    provider: str
+    category: str
+
+
+class CrossDuplicateRead(BaseModel):
+    id: int
+    score: float
+    verdict: str
+    note: str
+    reviewed_by: str
+    stale: bool
+    evidence: dict[str, Any]
+    mine: RecordRead
+    theirs: SharedSystemRead
+
+
 class VerdictIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -246,6 +306,9 @@ class AppPublish(BaseModel):
     description: str = Field(default="", max_length=20_000)
     config: dict[str, Any] = Field(default_factory=dict)
     ruleset_id: int | None = None
+    from_region: bool = Field(
+        default=False, description="take a dispatch-rule template from this region's current dispatch rules"
+    )
     build_cost_yuan: float | None = Field(default=None, ge=0)
 
 
@@ -254,6 +317,7 @@ class AppVersionIn(BaseModel):
 
     config: dict[str, Any] | None = None
     ruleset_id: int | None = None
+    from_region: bool = False
     changelog: str = Field(default="", max_length=5_000)
     description: str | None = Field(default=None, max_length=20_000)
 
@@ -288,6 +352,26 @@ class SubscribeIn(BaseModel):
     saved_yuan: float = Field(default=0, ge=0, le=1e12)
     note: str = Field(default="", max_length=5_000)
     overrides: dict[str, Any] = Field(default_factory=dict)
+    mapping: MappingIn = Field(default_factory=lambda: MappingIn())
+
+
+class MappingIn(BaseModel):
+    """How a dispatch-rule template's actors and grid cells land in the subscriber's region: the
+    publisher's actor key (its department code, else its name) or grid-cell code → the subscriber's own
+    actor id or grid-cell id. Whatever is not listed is matched by code, then by name."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    actors: dict[str, int] = Field(default_factory=dict, max_length=1_000)
+    grid_cells: dict[str, int] = Field(default_factory=dict, max_length=10_000)
+
+
+class PreviewRead(BaseModel):
+    kind: str
+    version: int
+    parts: list[str]
+    dispatch_rules: list[dict[str, Any]]
+    unmapped: list[str]
 
 
 class SubscriptionRead(BaseModel):
@@ -295,6 +379,7 @@ class SubscriptionRead(BaseModel):
 
     id: int
     app_id: int
+    kind: str
     publisher_region_id: int
     accepted_version: int
     latest_version: int = 0
@@ -303,12 +388,120 @@ class SubscriptionRead(BaseModel):
     config: dict[str, Any]
     active: bool
     ruleset_id: int | None = None
+    mapping: dict[str, Any] = Field(default_factory=dict)
+    instance: dict[str, Any] = Field(default_factory=dict)
 
 
 class OverridesIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     overrides: dict[str, Any]
+    mapping: MappingIn | None = None
+
+
+# --- what each kind of app carries (validated on publishing, on overrides and on every update) ---------
+
+ReportSection = Literal["headline", "by_rule", "by_department", "findings"]
+ReportColumn = Literal["record", "department", "rule_id", "severity", "message", "status", "case_number"]
+DEFAULT_SECTIONS: tuple[ReportSection, ...] = get_args(ReportSection)
+DEFAULT_COLUMNS: tuple[ReportColumn, ...] = get_args(ReportColumn)
+
+
+class ReportTemplate(BaseModel):
+    """The layout of an audit report: title, sections in order, finding columns, rules shown, footer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(default="资源目录智能审核报告", min_length=1, max_length=200)
+    subtitle: str = Field(default="", max_length=500)
+    sections: list[ReportSection] = Field(default_factory=lambda: list(DEFAULT_SECTIONS), min_length=1)
+    columns: list[ReportColumn] = Field(default_factory=lambda: list(DEFAULT_COLUMNS), min_length=1)
+    rules: list[str] = Field(default_factory=list, max_length=100)
+    footer: str = Field(default="", max_length=2_000)
+
+
+class DetectorTemplate(BaseModel):
+    """A detector model: the terms the sensitive-data detector flags in open resources (on top of the
+    built-in GB/T 35273 list), and names it must leave alone."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    detector: Literal["sensitive-data"] = "sensitive-data"
+    terms: list[str] = Field(default_factory=list, max_length=2_000)
+    ignore: list[str] = Field(default_factory=list, max_length=2_000)
+    scan_summary: bool | None = None
+
+
+class GridRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(min_length=1, max_length=40)
+    name: str = Field(default="", max_length=100)
+
+
+class ActorRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: str = Field(default="department", max_length=20)
+    name: str = Field(min_length=1, max_length=100)
+    department_code: str = Field(default="", max_length=40)
+    department_name: str = Field(default="", max_length=100)
+
+    @property
+    def key(self) -> str:
+        return self.department_code or self.name
+
+
+class DispatchTemplateRule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    position: int = Field(default=100, ge=0, le=100_000)
+    category: str | None = Field(default=None, max_length=60)
+    grid_cell: GridRef | None = None
+    actor: ActorRef
+
+
+class DispatchTemplate(BaseModel):
+    """Dispatch rules without ids: category × grid-cell code → an actor by kind, name and department."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rules: list[DispatchTemplateRule] = Field(min_length=1, max_length=1_000)
+
+
+class RulesetTemplate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rules: dict[str, Any] = Field(default_factory=dict)
+    description: str = Field(default="", max_length=20_000)
+
+
+class SlaMatrixTemplate(BaseModel):
+    """Cells of an SLA matrix (category × priority → time to claim and to resolve)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    policies: list[SlaPolicyIn] = Field(min_length=1, max_length=500)
+
+    @model_validator(mode="after")
+    def _unique_cells(self) -> SlaMatrixTemplate:
+        cells = [(p.category, p.priority) for p in self.policies]
+        if len(cells) != len(set(cells)):
+            raise ValueError("each category × priority cell may appear once")
+        return self
+
+
+class ModuleTemplate(BaseModel):
+    """A whole module configuration, applied in one step: any of a rule set, a report template, a
+    dispatch-rule template, a detector and an SLA matrix."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ruleset: RulesetTemplate | None = None
+    report_template: ReportTemplate | None = None
+    dispatch_template: DispatchTemplate | None = None
+    detector: DetectorTemplate | None = None
+    sla_matrix: SlaMatrixTemplate | None = None
 
 
 class LedgerRead(BaseModel):

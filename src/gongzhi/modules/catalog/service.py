@@ -24,6 +24,7 @@ from gongzhi.core.service import require_role
 from gongzhi.db import Scope, scope_of, utcnow
 from gongzhi.errors import Conflict, IllegalTransition, InvalidInput
 from gongzhi.kit.workdays import SHANGHAI
+from gongzhi.modules.catalog import instances
 from gongzhi.modules.catalog import repository as repo
 from gongzhi.modules.catalog.analytics import dupes, rules
 from gongzhi.modules.catalog.analytics.entry import Entry, Item
@@ -111,7 +112,10 @@ def create_record(s: Session, data: RecordIn, source: str = "manual") -> Catalog
     values = _normalised(data)
     existing = repo.records_by_key(s).get((values["kind"], values["key"]))
     if existing is not None:
-        raise Conflict(f"a {values['kind']} with key {values['key']!r} exists already (record {existing.id})")
+        archived = " and is archived: restore it" if existing.archived_at else ""
+        raise Conflict(
+            f"a {values['kind']} with key {values['key']!r} exists already (record {existing.id}){archived}"
+        )
     rec = CatalogRecord(region_id=_region_id(s), source=source, **values)
     s.add(rec)
     s.flush()
@@ -135,13 +139,60 @@ def _apply(s: Session, rec: CatalogRecord, values: dict[str, Any], change: str) 
 
 def update_record(s: Session, record_id: int, data: RecordIn, if_version: int | None = None) -> CatalogRecord:
     require_role(scope_of(s), *EDITORS)
-    rec = repo.record(s, record_id)
+    rec = _live(repo.record(s, record_id))
     if if_version is not None and if_version != rec.version:
         raise Conflict(f"record {rec.id} is at version {rec.version}, you sent {if_version}; reload it")
     values = _normalised(data)
     values["key"] = data.key or rec.key
     if _apply(s, rec, values, "update"):
         _audit(s, "catalog.record.update", "catalog_record", rec.id, {"version": rec.version})
+    return rec
+
+
+def _live(rec: CatalogRecord) -> CatalogRecord:
+    if rec.archived_at is not None:
+        raise Conflict(f"record {rec.id} is archived; restore it to change it")
+    return rec
+
+
+def archive_record(s: Session, record_id: int, reason: str) -> CatalogRecord:
+    """Take a record out of the catalog (删除): it leaves audits, scans and exports, keeps its history."""
+    require_role(scope_of(s), *EDITORS)
+    rec = _live(repo.record(s, record_id))
+    rec.archived_at, rec.archived_by, rec.archive_reason = utcnow(), scope_of(s).username, reason
+    _bump(s, rec, "archive")
+    _audit(s, "catalog.record.archive", "catalog_record", rec.id, {"name": rec.name, "reason": reason})
+    return rec
+
+
+def restore_record(s: Session, record_id: int) -> CatalogRecord:
+    require_role(scope_of(s), *EDITORS)
+    rec = repo.record(s, record_id)
+    if rec.archived_at is None:
+        raise Conflict(f"record {rec.id} is not archived")
+    rec.archived_at, rec.archived_by, rec.archive_reason = None, "", ""
+    _bump(s, rec, "restore")
+    _audit(s, "catalog.record.restore", "catalog_record", rec.id, {"name": rec.name})
+    return rec
+
+
+def _bump(s: Session, rec: CatalogRecord, change: str) -> None:
+    rec.version += 1
+    rec.updated_at = utcnow()
+    s.flush()
+    _snapshot(s, rec, change)
+    s.flush()
+
+
+def share_record(s: Session, record_id: int, shared: bool) -> CatalogRecord:
+    """Let paired regions' duplicate scans compare with this record (its name, summary, functions,
+    items and provider), or stop it."""
+    require_role(scope_of(s), *EDITORS)
+    rec = repo.record(s, record_id)
+    if rec.shared_with_pairs != shared:
+        rec.shared_with_pairs = shared
+        s.flush()
+        _audit(s, "catalog.record.share", "catalog_record", rec.id, {"shared_with_pairs": shared})
     return rec
 
 
@@ -152,8 +203,9 @@ def list_records(
     provider: str | None = None,
     page: int = 1,
     size: int = 50,
+    archived: bool = False,
 ) -> tuple[list[CatalogRecord], int]:
-    return repo.search_records(s, kind, q.strip(), provider, (page - 1) * size, size)
+    return repo.search_records(s, kind, q.strip(), provider, (page - 1) * size, size, archived)
 
 
 def get_record(s: Session, record_id: int) -> CatalogRecord:
@@ -229,6 +281,9 @@ def _import_row(
         return "skipped"
     seen[k] = row.row
     rec = existing.get(k)
+    if rec is not None and rec.archived_at is not None:
+        errors.append(RowErrorRead(row=row.row, field="key", message=f"record {rec.id} is archived; skipped"))
+        return "skipped"
     if rec is not None and row.columns is not None:  # a sheet updates only the columns it has
         values = {f: v for f, v in values.items() if f in row.columns}
     if rec is None:
@@ -366,6 +421,10 @@ def run_audit(
     config = dict(rs.rules) if rs else {}
     if shacl:
         config["dcat-ap-shacl"] = {**config.get("dcat-ap-shacl", {}), "enabled": True}
+    detector = instances.detector_params(s)
+    if detector:  # the region's subscribed detector models extend the sensitive-data rule
+        conf = config.get("sensitive-open", {})
+        config["sensitive-open"] = {**conf, "params": {**conf.get("params", {}), **detector}}
     _check_rules(config)
     active = rules.activate(config)
     today = reference_date or today_in_china()
@@ -385,7 +444,8 @@ def run_audit(
     )
     s.add(run)
     s.flush()
-    carried = _compare_with_previous(s, run, found, {r.rule.id for r in active})
+    audited = {int(e.key) for e in entries}
+    carried = _compare_with_previous(s, run, found, {r.rule.id for r in active}, audited)
     _store_findings(s, run, found, carried)
     _note_rectified(s, registry, run, {c.case_id for c in carried.values() if c.case_id})
     run.summary = _summary(entries, found, active)
@@ -408,25 +468,29 @@ def _shacl(s: Session, entries: list[Entry], active: list[rules.ActiveRule]) -> 
 
 
 def _compare_with_previous(
-    s: Session, run: CatalogAuditRun, found: list[rules.Finding], checked: set[str]
+    s: Session, run: CatalogAuditRun, found: list[rules.Finding], checked: set[str], audited: set[int]
 ) -> dict[str, Any]:
     """Mark the previous run's open findings that no longer occur as fixed; return the ones carried over.
 
-    Only rules that ran this time can declare a finding fixed: switching a rule off fixes nothing."""
+    Only rules that ran this time can declare a finding fixed: switching a rule off fixes nothing. The
+    findings of a record archived since are closed as ``archived``, not counted as fixed."""
     prev = repo.previous_run(s, run.id)
     if prev is None:
         return {}
     now = {fingerprint(int(f.key), f.rule_id, f.field) for f in found}
-    old = {f.fingerprint: f for f in repo.open_finding_links(s, prev.id) if f.rule_id in checked}
+    links = repo.open_finding_links(s, prev.id)
+    gone = [f.id for f in links if f.record_id not in audited]
+    old = {f.fingerprint: f for f in links if f.rule_id in checked and f.record_id in audited}
     fixed_ids = [f.id for fp, f in old.items() if fp not in now]
-    for start in range(0, len(fixed_ids), 5000):
-        stmt = (
-            update(CatalogFinding)
-            .where(CatalogFinding.id.in_(fixed_ids[start : start + 5000]))
-            .values(status="fixed", fixed_in_run_id=run.id)
-            .execution_options(synchronize_session=False)
-        )
-        s.execute(stmt)
+    for ids, status in ((fixed_ids, "fixed"), (gone, "archived")):
+        for start in range(0, len(ids), 5000):
+            stmt = (
+                update(CatalogFinding)
+                .where(CatalogFinding.id.in_(ids[start : start + 5000]))
+                .values(status=status, fixed_in_run_id=run.id)
+                .execution_options(synchronize_session=False)
+            )
+            s.execute(stmt)
     run.fixed = len(fixed_ids)
     return {fp: f for fp, f in old.items() if fp in now}
 
@@ -492,8 +556,8 @@ def _open_cases(s: Session, registry: Registry, run: CatalogAuditRun, entries: l
     """One rectification case (整改) per record with new problems, up to MAX_CASES per run."""
     names = {int(e.key): e for e in entries}
     todo: dict[int, list[CatalogFinding]] = defaultdict(list)
-    for f in repo.findings(s, run.id):
-        if f.case_id is None:
+    for f in repo.findings(s, run.id, "open"):
+        if f.case_id is None and f.record_id in names:
             todo[f.record_id].append(f)
     opened = 0
     for record_id, fs in sorted(todo.items())[:MAX_CASES]:
@@ -517,6 +581,22 @@ def _open_cases(s: Session, registry: Registry, run: CatalogAuditRun, entries: l
             f.case_id = case.id
         opened += 1
     return opened
+
+
+def open_cases(s: Session, registry: Registry, run_id: int) -> CatalogAuditRun:
+    """Open rectification cases (整改) for the run's open problems that have none yet; only the latest
+    run's problems are current."""
+    require_role(scope_of(s), *EDITORS)
+    run = repo.audit_run(s, run_id)
+    latest = repo.audit_runs(s, 1)
+    if latest and latest[0].id != run.id:
+        raise Conflict(f"audit #{run.id} is superseded by #{latest[0].id}; open cases from the latest run")
+    entries = [to_entry(r) for r in repo.entry_rows(s)]
+    opened = _open_cases(s, registry, run, entries)
+    run.cases_opened += opened
+    s.flush()
+    _audit(s, "catalog.audit.cases", "catalog_audit_run", run.id, {"opened": opened})
+    return run
 
 
 def _run_payload(run: CatalogAuditRun) -> dict[str, Any]:
@@ -598,10 +678,13 @@ def _severity(run: CatalogAuditRun, rule_id: str) -> str:
     return str(run.rules.get(rule_id, {}).get("severity", rules.RULES[rule_id].severity))
 
 
-def render_report(s: Session, run_id: int, fmt: str) -> tuple[bytes, str]:
+def render_report(s: Session, run_id: int, fmt: str, template: int | None = None) -> tuple[bytes, str]:
+    """The run's report in ``fmt``, laid out by the region's report template (``template``: the id of a
+    report-template subscription; default the latest one, else the built-in layout)."""
     if fmt not in report.WRITERS:
         raise InvalidInput(f"unknown report format {fmt!r}; one of {', '.join(report.WRITERS)}")
-    return report.WRITERS[fmt](report_data(s, run_id)), report.FORMATS[fmt]
+    layout = instances.report_layout(s, template)
+    return report.WRITERS[fmt](report_data(s, run_id), layout), report.FORMATS[fmt]
 
 
 # --- duplicate systems (重复建设) -------------------------------------------------------------------
@@ -668,7 +751,8 @@ def list_duplicates(
     """Pairs best first with both records, for side-by-side review."""
     pairs = repo.list_duplicate_pairs(s, verdict, include_stale, limit)
     recs = repo.records_by_ids(s, sorted({p.record_a_id for p in pairs} | {p.record_b_id for p in pairs}))
-    return [(p, recs[p.record_a_id], recs[p.record_b_id]) for p in pairs]
+    rows = [(p, recs[p.record_a_id], recs[p.record_b_id]) for p in pairs]
+    return [(p, a, b) for p, a, b in rows if a.archived_at is None and b.archived_at is None]
 
 
 def set_verdict(s: Session, pair_id: int, verdict: str, note: str = "") -> CatalogDuplicatePair:

@@ -32,10 +32,11 @@ def sources() -> Iterator[tuple[Path, str]]:
             yield path, "python"
     yield WEB.parent / "cases" / "stats.py", "python"
     for module in sorted((WEB.parent / "modules").iterdir()):  # a module's console pages and templates
-        for path in sorted((module / "templates" / "console").rglob("*.html")):
+        for path in sorted((module / "templates").rglob("*.html")):
             yield path, "jinja2"
-        if (module / "pages.py").is_file():
-            yield module / "pages.py", "python"
+        for name in ("pages.py", "views.py"):
+            if (module / name).is_file():
+                yield module / name, "python"
 
 
 def extract_ids() -> Catalog:

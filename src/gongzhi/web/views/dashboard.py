@@ -12,7 +12,7 @@ from gongzhi.core import service as core
 from gongzhi.core.deps import api_router
 from gongzhi.web import charts, labels
 from gongzhi.web.i18n import N_
-from gongzhi.web.shell import Console, ConsoleDep
+from gongzhi.web.shell import DASHBOARD, Console, ConsoleDep
 
 router = api_router(include_in_schema=False)
 PIPELINE = (
@@ -110,5 +110,6 @@ def dashboard(c: ConsoleDep, days: int = 7, wall: bool = False) -> Response:
         chart=trend_chart(c, days),
         sla=stats.sla_by_actor(c.s, 30),
         mapdata=map_data(c),
+        cards=[(card.template, card.data(c)) for card in DASHBOARD],
         **summary(c),
     )

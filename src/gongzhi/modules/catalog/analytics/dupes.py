@@ -149,6 +149,7 @@ def find_duplicates(
     max_df: float = 0.2,
     text_chars: int = 600,
     block: int = 1000,
+    split: int | None = None,
 ) -> list[Candidate]:
     """Pairs of systems whose combined similarity [0–1] reaches ``threshold``, best first.
 
@@ -161,6 +162,8 @@ def find_duplicates(
     max_df : document frequency [fraction] above which an n-gram is a stop-gram and ignored.
     text_chars : characters of description + functions compared (the opening carries the purpose).
     block : rows per block of the sparse product.
+    split : when given, only pairs of one system before ``split`` and one from ``split`` on are scored
+        (one region's systems against another's); n-gram weights still come from all systems.
     """
     n = len(systems)
     if n < 2:
@@ -180,11 +183,13 @@ def find_duplicates(
     x_cols = x.T  # CSC view: slicing its columns is cheap, so each block multiplies only the upper triangle
     pairs: list[tuple[int, int, float]] = []
     floor = threshold * min(weights.name, weights.name + weights.text + weights.items)
-    for start in range(0, n, block):
-        raw = sparse.csr_matrix(x[start : min(start + block, n)] @ x_cols[:, start:])
+    rows_end = n if split is None else split
+    for start in range(0, rows_end, block):
+        col0 = start if split is None else split
+        raw = sparse.csr_matrix(x[start : min(start + block, rows_end)] @ x_cols[:, col0:])
         idx = np.nonzero(raw.data >= floor)[0]  # the weights sum to 1: nothing below can pass
         r = np.searchsorted(raw.indptr, idx, side="right") - 1 + start
-        c, v = raw.indices[idx] + start, raw.data[idx]
+        c, v = raw.indices[idx] + col0, raw.data[idx]
         keep = c > r
         r, c, v = r[keep], c[keep], v[keep]
         score = v / (weights.name + weights.text * ht[r] * ht[c] + weights.items * hi[r] * hi[c])

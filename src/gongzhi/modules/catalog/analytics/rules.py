@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 from gongzhi.modules.catalog.analytics.entry import OPEN_TYPES, SHARE_MODES, SHARE_TYPES, Entry
@@ -214,15 +215,30 @@ SENSITIVE_TERMS = (
 _TERMS = re.compile("|".join(re.escape(t) for t in SENSITIVE_TERMS), re.IGNORECASE)
 
 
+@lru_cache(maxsize=64)
+def _terms(extra: tuple[str, ...], ignore: tuple[str, ...]) -> re.Pattern[str] | None:
+    """The built-in terms plus a detector model's ``extra`` ones, minus those it ``ignore``s."""
+    if not extra and not ignore:
+        return _TERMS
+    dropped = {t.lower() for t in ignore}
+    terms = [t for t in (*SENSITIVE_TERMS, *extra) if t.strip() and t.lower() not in dropped]
+    if not terms:
+        return None
+    return re.compile(
+        "|".join(re.escape(t) for t in sorted(set(terms), key=len, reverse=True)), re.IGNORECASE
+    )
+
+
 def check_sensitive(e: Entry, p: Mapping[str, Any], _: Context) -> Iterator[Issue]:
     if not e.is_open:
         return
+    pattern = _terms(tuple(p.get("extra_terms", ())), tuple(p.get("ignore_terms", ())))
     flagged = [i.name for i in e.items if i.sensitive]
-    named = [i.name for i in e.items if not i.sensitive and _TERMS.search(i.name)]
+    named = [i.name for i in e.items if not i.sensitive and pattern and pattern.search(i.name)]
     if flagged or named:
         yield "items", f"open resource carries personal or sensitive items: {'、'.join(flagged + named)}"
-    elif p.get("scan_summary", True):
-        terms = sorted({m.group(0).lower() for m in _TERMS.finditer(f"{e.name} {e.summary}")})
+    elif pattern and p.get("scan_summary", True):
+        terms = sorted({m.group(0).lower() for m in pattern.finditer(f"{e.name} {e.summary}")})
         if terms:
             yield "summary", f"open resource mentions personal data ({'、'.join(terms)}): check masking"
 

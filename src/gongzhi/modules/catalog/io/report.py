@@ -7,7 +7,8 @@ font, so no font file needs to ship or be installed.
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 
 from jinja2 import Environment
 from openpyxl import Workbook
@@ -77,67 +78,119 @@ class ReportData:
         )
 
 
+COLUMNS = {
+    "record": "目录 record",
+    "department": "部门 department",
+    "rule_id": "规则 rule",
+    "severity": "级别 severity",
+    "message": "说明 message",
+    "status": "状态 status",
+    "case_number": "整改工单 case",
+}
+SECTIONS = ("headline", "by_rule", "by_department", "findings")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What a report shows and in which order (a region's own or a subscribed report template)."""
+
+    title: str = "资源目录智能审核报告"
+    subtitle: str = ""
+    sections: tuple[str, ...] = SECTIONS
+    columns: tuple[str, ...] = tuple(COLUMNS)
+    rules: tuple[str, ...] = ()  # empty: every rule
+    footer: str = ""
+
+    def shown(self, r: ReportData) -> ReportData:
+        """``r`` restricted to the layout's rules (counts and findings)."""
+        if not self.rules:
+            return r
+        keep = set(self.rules)
+        return replace(
+            r,
+            by_rule=[c for c in r.by_rule if c.rule_id in keep],
+            findings=[f for f in r.findings if f.rule_id in keep],
+        )
+
+    def row(self, f: FindingRow) -> list[object]:
+        return [getattr(f, c) for c in self.columns]
+
+
+DEFAULT = Layout()
+
 _HTML = Environment(autoescape=True).from_string(
     """<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8">
-<title>资源目录审核报告 {{ r.region }} #{{ r.run_id }}</title>
+<title>{{ l.title }} {{ r.region }} #{{ r.run_id }}</title>
 <style>body{font-family:"Noto Sans CJK SC",sans-serif;margin:2em}table{border-collapse:collapse}
 td,th{border:1px solid #999;padding:.3em .6em;text-align:left}th{background:#eee}
-.error{color:#b00}.warning{color:#a60}</style></head><body>
-<h1>资源目录智能审核报告 Catalog audit report</h1>
+.error{color:#b00}.warning{color:#a60}footer{margin-top:2em;color:#555}</style></head><body>
+<h1>{{ l.title }}</h1>
+{% if l.subtitle %}<p class="subtitle">{{ l.subtitle }}</p>{% endif %}
 <p>{{ r.region }} · run #{{ r.run_id }} · {{ r.run_at }}</p>
-<p><strong>{{ r.headline_zh }}</strong><br>{{ r.headline }}</p>
-<h2>按规则 By rule</h2>
+{% for sec in l.sections %}
+{% if sec == "headline" %}<p><strong>{{ r.headline_zh }}</strong><br>{{ r.headline }}</p>
+{% elif sec == "by_rule" %}<h2>按规则 By rule</h2>
 <table><tr><th>规则 rule</th><th>名称 title</th><th>级别 severity</th><th>问题 problems</th>
 <th>已整改 fixed</th></tr>
 {% for c in r.by_rule %}<tr><td>{{ c.rule_id }}</td><td>{{ c.title }}</td>
 <td class="{{ c.severity }}">{{ c.severity }}</td><td>{{ c.problems }}</td><td>{{ c.fixed }}</td></tr>
 {% endfor %}</table>
-<h2>按部门 By department</h2>
+{% elif sec == "by_department" %}<h2>按部门 By department</h2>
 <table><tr><th>部门 department</th><th>信息系统</th><th>数据资源</th><th>问题</th></tr>
 {% for d in r.by_department %}<tr><td>{{ d.department or "（未填）" }}</td>
 <td>{{ d.applications }}</td><td>{{ d.datasets }}</td><td>{{ d.problems }}</td></tr>
 {% endfor %}</table>
-<h2>问题清单 Findings</h2>
-<table><tr><th>目录</th><th>部门</th><th>规则</th><th>级别</th><th>说明</th><th>状态</th>
-<th>整改工单</th></tr>
-{% for f in r.findings %}<tr><td>{{ f.record }}</td><td>{{ f.department }}</td>
-<td>{{ f.rule_id }}</td><td class="{{ f.severity }}">{{ f.severity }}</td><td>{{ f.message }}</td>
-<td>{{ f.status }}</td><td>{{ f.case_number }}</td></tr>
-{% endfor %}</table></body></html>
+{% elif sec == "findings" %}<h2>问题清单 Findings</h2>
+<table><tr>{% for c in l.columns %}<th>{{ columns[c] }}</th>{% endfor %}</tr>
+{% for f in r.findings %}<tr>{% for c in l.columns %}
+<td{% if c == "severity" %} class="{{ f.severity }}"{% endif %}>{{ f|attr(c) }}</td>{% endfor %}</tr>
+{% endfor %}</table>
+{% endif %}{% endfor %}
+{% if l.footer %}<footer>{{ l.footer }}</footer>{% endif %}
+</body></html>
 """
 )
 
 
-def write_html(r: ReportData) -> bytes:
-    return _HTML.render(r=r).encode()
+def write_html(r: ReportData, layout: Layout = DEFAULT) -> bytes:
+    return _HTML.render(r=layout.shown(r), l=layout, columns=COLUMNS).encode()
 
 
-def write_xlsx(r: ReportData) -> bytes:
+def write_xlsx(r: ReportData, layout: Layout = DEFAULT) -> bytes:
+    r = layout.shown(r)
     wb = Workbook()
     ws = wb.active
     ws.title = "概况 summary"
-    ws.append(["资源目录智能审核报告", r.region, f"#{r.run_id}", r.run_at])
-    ws.append([r.headline_zh])
-    ws.append([r.headline])
-    sheets = (
-        (
+    ws.append([_safe(layout.title), r.region, f"#{r.run_id}", r.run_at])
+    if layout.subtitle:
+        ws.append([_safe(layout.subtitle)])
+    if "headline" in layout.sections:
+        ws.append([r.headline_zh])
+        ws.append([r.headline])
+    if layout.footer:
+        ws.append([_safe(layout.footer)])
+    sheets = {
+        "by_rule": (
             "按规则 rules",
             ["rule", "title", "severity", "problems", "fixed"],
             [list(c.__dict__.values()) for c in r.by_rule],
         ),
-        (
+        "by_department": (
             "按部门 departments",
             ["department", "applications", "datasets", "problems"],
             [list(d.__dict__.values()) for d in r.by_department],
         ),
-        (
+        "findings": (
             "问题 findings",
-            ["record", "department", "rule", "severity", "message", "status", "case"],
-            [[_safe(v) for v in f.__dict__.values()] for f in r.findings],
+            list(layout.columns),
+            [[_safe(v) for v in layout.row(f)] for f in r.findings],
         ),
-    )
-    for title, header, rows in sheets:
+    }
+    for name in layout.sections:
+        if name not in sheets:
+            continue
+        title, header, rows = sheets[name]
         sheet = wb.create_sheet(title)
         sheet.append(header)
         for row in rows:
@@ -153,14 +206,15 @@ def _safe(value: object) -> object:
     return value
 
 
-def write_pdf(r: ReportData, max_findings: int = 500) -> bytes:
+def write_pdf(r: ReportData, layout: Layout = DEFAULT, max_findings: int = 500) -> bytes:
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4, landscape
     from reportlab.lib.styles import getSampleStyleSheet
     from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+    from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+    r = layout.shown(r)
     pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
     styles = getSampleStyleSheet()
     for s in styles.byName.values():
@@ -183,27 +237,30 @@ def write_pdf(r: ReportData, max_findings: int = 500) -> bytes:
         return t
 
     out = io.BytesIO()
-    doc = SimpleDocTemplate(out, pagesize=landscape(A4), title=f"资源目录审核报告 {r.region} #{r.run_id}")
-    story = [
-        Paragraph(_xml(f"资源目录智能审核报告  {r.region}  #{r.run_id}  {r.run_at}"), styles["Title"]),
-        Paragraph(_xml(r.headline_zh), body),
-        Paragraph(_xml(r.headline), body),
-        Spacer(1, 8),
-        table(
-            ["规则 rule", "名称", "级别", "问题", "已整改"], [list(c.__dict__.values()) for c in r.by_rule]
-        ),
-        Spacer(1, 8),
-        table(["部门", "信息系统", "数据资源", "问题"], [list(d.__dict__.values()) for d in r.by_department]),
-        Spacer(1, 8),
-        table(
-            ["目录", "部门", "规则", "级别", "说明", "状态", "工单"],
-            [list(f.__dict__.values()) for f in r.findings[:max_findings]],
-        ),
+    doc = SimpleDocTemplate(out, pagesize=landscape(A4), title=f"{layout.title} {r.region} #{r.run_id}")
+    story: list[Flowable] = [
+        Paragraph(_xml(f"{layout.title}  {r.region}  #{r.run_id}  {r.run_at}"), styles["Title"])
     ]
-    if len(r.findings) > max_findings:
-        story.append(
-            Paragraph(_xml(f"… {len(r.findings) - max_findings} more findings in the Excel report"), body)
-        )
+    if layout.subtitle:
+        story.append(Paragraph(_xml(layout.subtitle), body))
+    for name in layout.sections:
+        if name == "headline":
+            story += [Paragraph(_xml(r.headline_zh), body), Paragraph(_xml(r.headline), body)]
+        elif name == "by_rule":
+            rows = [list(c.__dict__.values()) for c in r.by_rule]
+            story.append(table(["规则 rule", "名称", "级别", "问题", "已整改"], rows))
+        elif name == "by_department":
+            rows = [list(d.__dict__.values()) for d in r.by_department]
+            story.append(table(["部门", "信息系统", "数据资源", "问题"], rows))
+        else:
+            rows = [layout.row(f) for f in r.findings[:max_findings]]
+            story.append(table([COLUMNS[c] for c in layout.columns], rows))
+            if len(r.findings) > max_findings:
+                more = f"… {len(r.findings) - max_findings} more findings in the Excel report"
+                story.append(Paragraph(_xml(more), body))
+        story.append(Spacer(1, 8))
+    if layout.footer:
+        story.append(Paragraph(_xml(layout.footer), body))
     doc.build(story)
     return out.getvalue()
 
@@ -212,4 +269,8 @@ def _xml(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-WRITERS = {"html": write_html, "xlsx": write_xlsx, "pdf": write_pdf}
+WRITERS: dict[str, Callable[[ReportData, Layout], bytes]] = {
+    "html": write_html,
+    "xlsx": write_xlsx,
+    "pdf": write_pdf,
+}
