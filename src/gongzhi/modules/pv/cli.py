@@ -1,0 +1,100 @@
+"""``gongzhi pv plan|synth|inspect``: flight plans, synthetic flights and the analysis of a folder of frames,
+from files alone (no database)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from gongzhi.errors import DomainError
+from gongzhi.modules.pv import service
+from gongzhi.modules.pv.analytics.layout import PlantLayout
+from gongzhi.modules.pv.io import plant as plant_io
+from gongzhi.modules.pv.io.qgc_plan import write_qgc_plan_json
+from gongzhi.modules.pv.io.wpml import write_wpml_kmz
+
+app = typer.Typer(
+    help="PV inspection: flight plans, synthetic flights, analysis of a flight", no_args_is_help=True
+)
+out = Console()
+err = Console(stderr=True)
+PlantFile = Annotated[
+    Path, typer.Option("--plant", help="plant layout (.geojson) or roof outline (GeoJSON Polygon)")
+]
+
+
+@app.callback()
+def main() -> None:
+    """PV inspection from files: plan a flight, generate a synthetic one, analyse a folder of frames."""
+
+
+def _fail(message: str) -> None:
+    err.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(1)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        _fail(f"{path}: not a readable GeoJSON file: {exc}")
+        raise
+    if not isinstance(data, dict):
+        _fail(f"{path}: not a GeoJSON object")
+    return dict(data)
+
+
+def load_plant(path: Path) -> tuple[list[tuple[float, float]], PlantLayout | None]:
+    """The roof outline of a plant file, and its layout when the file is a plant FeatureCollection."""
+    data = _read_json(path)
+    try:
+        if data.get("type") == "FeatureCollection":
+            layout = plant_io.layout_from_geojson(data)
+            return list(layout.polygon), layout
+        return service.polygon_ring(data), None
+    except (ValueError, DomainError) as exc:
+        _fail(f"{path}: {getattr(exc, 'detail', exc)}")
+        raise
+
+
+@app.command()
+def plan(
+    plant: PlantFile,
+    out_path: Annotated[
+        Path, typer.Option("--out", help="write the plan: .plan (QGroundControl) or .kmz (DJI)")
+    ],
+    camera: Annotated[str, typer.Option(help="M30T, M3T, M4T, H20T or H30T")] = "M3T",
+    gsd: Annotated[float | None, typer.Option("--gsd", help="target GSD [cm/px]")] = None,
+    altitude: Annotated[float | None, typer.Option("--altitude", help="height above the modules [m]")] = None,
+) -> None:
+    """Plan a coverage flight over a plant and write it for QGroundControl or DJI Pilot 2 / FlightHub 2."""
+    suffix = out_path.suffix.lower()
+    if suffix not in (".plan", ".kmz"):
+        _fail("--out must end in .plan (QGroundControl) or .kmz (DJI WPML)")
+    ring, layout = load_plant(plant)
+    try:
+        flight = service.flight_plan(
+            ring,
+            camera,
+            altitude_m=altitude,
+            gsd_cm=gsd,
+            row_azimuth_deg=layout.row_azimuth_deg if layout else None,
+        )
+    except DomainError as exc:
+        _fail(exc.detail)
+        raise
+    if suffix == ".plan":
+        out_path.write_text(write_qgc_plan_json(flight), encoding="utf-8")
+    else:
+        out_path.write_bytes(write_wpml_kmz(flight))
+    table = Table(title=f"{camera} flight plan → {out_path}")
+    table.add_column("")
+    table.add_column("value", justify="right")
+    for key, value in service.plan_summary(flight).model_dump().items():
+        table.add_row(key.replace("_", " "), str(value))
+    out.print(table)
