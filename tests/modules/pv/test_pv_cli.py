@@ -6,11 +6,16 @@ import json
 import zipfile
 from pathlib import Path
 
+import numpy as np
+import pytest
 from typer.testing import CliRunner
 
+from gongzhi.modules.pv import analysis_adapter as adapter
 from gongzhi.modules.pv.analytics.layout import LayoutParams, generate_layout
+from gongzhi.modules.pv.analytics.synthetic import synthetic_flight
 from gongzhi.modules.pv.cli import app
-from gongzhi.modules.pv.io.plant import write_plant_geojson
+from gongzhi.modules.pv.io.plant import read_plant_geojson, write_plant_geojson
+from gongzhi.modules.pv.io.synthetic_files import read_truth
 
 from .shapes import rectangle
 
@@ -69,3 +74,18 @@ def test_plan_refuses_bad_input_with_a_message(tmp_path: Path) -> None:
     ]:
         r = runner.invoke(app, ["plan", *args])
         assert r.exit_code == 1 and message in r.output, r.output
+
+
+def test_synth_writes_frames_the_readers_read_back_with_plant_and_ground_truth(tmp_path: Path) -> None:
+    out = tmp_path / "flight"
+    args = ["synth", "--plant", str(roof_file(tmp_path)), "--seed", "3", "--frames", "3", "--out", str(out)]
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in out.glob("*.tif")) == ["frame-0000.tif", "frame-0001.tif", "frame-0002.tif"]
+    truth = read_truth(out)
+    layout = read_plant_geojson(out / "plant.geojson")
+    assert truth and all(mid in {m.id for m in layout.modules} for mid, _ in truth)
+    frame = adapter.read(out / "frame-0001.tif")
+    again = synthetic_flight(layout, seed=3).frame(1)
+    assert np.array_equal(frame.temperature_c, again.temperature_c)
+    assert frame.meta.lat == pytest.approx(again.meta.lat) and frame.meta.camera == "M3T"

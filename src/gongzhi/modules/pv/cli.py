@@ -9,12 +9,23 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from gongzhi.errors import DomainError
 from gongzhi.modules.pv import service
-from gongzhi.modules.pv.analytics.layout import PlantLayout
+from gongzhi.modules.pv.analytics import synthetic
+from gongzhi.modules.pv.analytics.cameras import CAMERAS
+from gongzhi.modules.pv.analytics.layout import LayoutParams, PlantLayout, generate_layout
 from gongzhi.modules.pv.io import plant as plant_io
+from gongzhi.modules.pv.io import synthetic_files as synth_io
 from gongzhi.modules.pv.io.qgc_plan import write_qgc_plan_json
 from gongzhi.modules.pv.io.wpml import write_wpml_kmz
 
@@ -98,3 +109,59 @@ def plan(
     for key, value in service.plan_summary(flight).model_dump().items():
         table.add_row(key.replace("_", " "), str(value))
     out.print(table)
+
+
+def _layout_for(path: Path) -> PlantLayout:
+    ring, layout = load_plant(path)
+    if layout is not None:
+        return layout
+    try:
+        return generate_layout(ring, LayoutParams(), name=path.stem)
+    except ValueError as exc:
+        _fail(f"{path}: no layout fits this outline: {exc}")
+        raise
+
+
+@app.command()
+def synth(
+    plant: PlantFile,
+    out_dir: Annotated[Path, typer.Option("--out", help="folder for the frames and the ground truth")],
+    seed: Annotated[int, typer.Option(help="seed of everything random")] = 0,
+    camera: Annotated[str, typer.Option(help="M30T, M3T, M4T, H20T or H30T")] = "M3T",
+    frames: Annotated[int | None, typer.Option(help="write only the first N frames")] = None,
+    per_class: Annotated[int, typer.Option(help="modules planted per anomaly class")] = 2,
+    workers: Annotated[int, typer.Option(help="processes rendering frames")] = 1,
+) -> None:
+    """Write a synthetic flight over a plant: float32 TIFF frames, the plant, the conditions, ground truth."""
+    layout = _layout_for(plant)
+    try:
+        flight = synthetic.synthetic_flight(
+            layout, seed=seed, camera=CAMERAS[service.camera_of(camera)], anomalies_per_class=per_class
+        )
+    except DomainError as exc:
+        _fail(exc.detail)
+        raise
+    count = len(flight) if frames is None else max(0, min(frames, len(flight)))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    synth_io.write_flight_files(flight, out_dir)
+    with _progress() as bar:
+        task = bar.add_task("rendering frames", total=count)
+        for _ in synth_io.write_frames(flight, out_dir, range(count), workers=workers):
+            bar.advance(task)
+    c = flight.conditions
+    out.print(
+        f"{count} frames of {len(flight)} over {len(layout.modules)} modules, "
+        f"{len(flight.anomalies)} anomalous modules planted, {c.irradiance_w_m2:.0f} W/m² → {out_dir}"
+    )
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=False,
+    )

@@ -196,6 +196,41 @@ def _run(
             yield acc, bad, n
 
 
+def analyse_flight_on_cluster(
+    paths: Sequence[Path],
+    layout: PlantLayout,
+    client: Any,
+    *,
+    irradiance_w_m2: float | None = None,
+    chunk_size: int = 50,
+    progress: Progress | None = None,
+) -> FlightOutcome:
+    """The same job on a Dask cluster: one task per chunk of frames, accumulators merged as they come.
+
+    ``client`` is a ``distributed.Client`` (``pip install 'gongzhi[cluster]'``); every worker must see the
+    frame files at ``paths`` (a shared file system or a mounted object store) and have gongzhi installed.
+    The layout travels to the workers once (``client.scatter``).
+    """
+    from distributed import as_completed
+
+    parts = list(chunks(paths, chunk_size))
+    shared = client.scatter(layout, broadcast=True)
+    futures = {
+        client.submit(analyse_chunk, part, shared, irradiance_w_m2, pure=False): len(part) for part in parts
+    }
+    merged: Any = None
+    skipped: list[str] = []
+    done = 0
+    for future in as_completed(futures):  # type: ignore[no-untyped-call]
+        acc, bad = future.result()
+        merged = acc if merged is None else adapter.merge(merged, acc)
+        skipped += bad
+        done += futures[future]
+        if progress is not None:
+            progress(done, len(paths))
+    return outcome(merged, layout, len(paths), skipped, irradiance_w_m2)
+
+
 def outcome(
     merged: Any, layout: PlantLayout, total: int, skipped: list[str], irradiance_w_m2: float | None
 ) -> FlightOutcome:
