@@ -12,6 +12,7 @@ import pytest
 from PIL import Image, TiffImagePlugin
 
 from gongzhi.errors import InvalidInput
+from gongzhi.modules.pv.analytics.frames import FrameMeta, ThermalFrame
 from gongzhi.modules.pv.io.dji import read_dji_raw
 from gongzhi.modules.pv.io.flir import (
     AtmosphereModel,
@@ -19,6 +20,7 @@ from gongzhi.modules.pv.io.flir import (
     atmospheric_transmission,
     celsius_to_raw,
     raw_to_celsius,
+    write_flir_jpeg,
 )
 from gongzhi.modules.pv.io.frame_metadata import camera_key
 from gongzhi.modules.pv.io.reader_errors import (
@@ -30,7 +32,7 @@ from gongzhi.modules.pv.io.reader_errors import (
     UnknownFormatError,
 )
 from gongzhi.modules.pv.io.thermal import list_frames, read_frame, sniff_format
-from gongzhi.modules.pv.io.tiff import read_tiff, write_temperature_tiff
+from gongzhi.modules.pv.io.tiff import read_tiff, write_frame_tiff, write_temperature_tiff
 
 from .thermal_fixtures import (
     T640_LIKE,
@@ -370,3 +372,63 @@ def test_a_folder_listing_says_what_each_file_holds(tmp_path: Path) -> None:
     assert "raw counts only" in (dji.problem or "")
     assert rows["c_photo.jpg"].format is None
     assert "plain photo" in (rows["c_photo.jpg"].problem or "")
+
+
+# --- writers (for the synthetic flight and exports) ------------------------------------------------------
+
+
+def _synthetic_frame() -> ThermalFrame:
+    meta = FrameMeta(
+        source="syn-0001",
+        width_px=200,
+        height_px=150,
+        model="M3T",
+        camera="M3T",
+        time=dt.datetime(2025, 7, 1, 3, 15, 30, tzinfo=dt.UTC),
+        lat=31.2304,
+        lon=121.4737,
+        alt_abs_m=58.2,
+        alt_rel_m=25.0,
+        gimbal_yaw_deg=90.0,
+        gimbal_pitch_deg=-90.0,
+        flight_yaw_deg=89.5,
+        emissivity=0.9,
+        distance_m=25.0,
+        humidity_pct=60.0,
+        reflected_temp_c=5.0,
+        ambient_temp_c=30.0,
+    )
+    return ThermalFrame(temperature_c=FIELD.astype(np.float32), meta=meta)
+
+
+def _same_place_and_time(got: FrameMeta, want: FrameMeta) -> None:
+    assert (got.camera, got.time) == (want.camera, want.time)
+    for name in (
+        "lat",
+        "lon",
+        "alt_abs_m",
+        "alt_rel_m",
+        "gimbal_yaw_deg",
+        "gimbal_pitch_deg",
+        "flight_yaw_deg",
+    ):
+        assert getattr(got, name) == pytest.approx(getattr(want, name), abs=1e-6), name
+
+
+def test_write_flir_jpeg_round_trips_a_frame_and_its_metadata() -> None:
+    frame = _synthetic_frame()
+    back = read_frame(write_flir_jpeg(frame), "syn.jpg")
+    np.testing.assert_allclose(back.temperature_c, frame.temperature_c, atol=0.05)
+    _same_place_and_time(back.meta, frame.meta)
+    assert (back.meta.emissivity, back.meta.distance_m, back.meta.humidity_pct) == pytest.approx(
+        (0.9, 25.0, 60.0)
+    )
+
+
+@pytest.mark.parametrize("centikelvin", [False, True], ids=["float-celsius", "uint16-centikelvin"])
+def test_write_frame_tiff_round_trips_a_frame_and_its_metadata(tmp_path: Path, centikelvin: bool) -> None:
+    frame = _synthetic_frame()
+    write_frame_tiff(tmp_path / "syn.tif", frame, as_centikelvin=centikelvin)
+    back = read_frame(tmp_path / "syn.tif")
+    np.testing.assert_allclose(back.temperature_c, frame.temperature_c, atol=0.0051)
+    _same_place_and_time(back.meta, frame.meta)

@@ -33,8 +33,8 @@ import numpy.typing as npt
 from PIL import Image
 
 from gongzhi.modules.pv.analytics.frames import FrameMeta, ThermalFrame
-from gongzhi.modules.pv.io.frame_metadata import camera_key, jpeg_metadata, merge_fields
-from gongzhi.modules.pv.io.jpeg_segments import APP1, app_payloads, jpeg_segments
+from gongzhi.modules.pv.io.frame_metadata import camera_key, exif_for, jpeg_metadata, merge_fields, xmp_for
+from gongzhi.modules.pv.io.jpeg_segments import APP1, XMP_ID, app_payloads, jpeg_segments
 from gongzhi.modules.pv.io.reader_errors import (
     MissingMetadataError,
     NotRadiometricError,
@@ -47,6 +47,7 @@ FFF_MAGIC = (b"FFF\x00", b"AFF\x00")
 RECORD_RAW_DATA = 0x01
 RECORD_CAMERA_INFO = 0x20
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+APP1_CHUNK = 65_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -369,3 +370,112 @@ def _fff_time(record: bytes, order: str) -> dt.datetime | None:
     if seconds == 0:
         return None
     return dt.datetime.fromtimestamp(seconds, dt.UTC) + dt.timedelta(milliseconds=millis)
+
+
+T640_CALIBRATION = PlanckCalibration(r1=15848.853515625, r2=0.014533111825585365, b=1414.9, f=1.0, o=-4405.0)
+"""Planck constants of the FLIR T640 sample in ``shared/data/thermal``: the default for files we write."""
+
+
+def write_flir_jpeg(
+    frame: ThermalFrame,
+    *,
+    calibration: PlanckCalibration = T640_CALIBRATION,
+    atmosphere: AtmosphereModel | None = None,
+) -> bytes:
+    """Encode ``frame`` as a FLIR radiometric JPEG that :func:`read_flir_jpeg` and FLIR-aware tools read.
+
+    The raster becomes raw counts under ``calibration`` and the frame's emissivity, distance, humidity,
+    reflected and ambient temperatures (defaults of :class:`ObjectParameters` where the metadata has none);
+    position, time and attitude go to EXIF and ``drone-dji`` XMP. The visible JPEG is a grey rendering.
+    Counts are rounded to integers (≈ 0.02 K at 20 °C with the T640 constants); NaN becomes count 0.
+    """
+    meta = frame.meta
+    defaults = ObjectParameters()
+    params = ObjectParameters(
+        emissivity=meta.emissivity or defaults.emissivity,
+        distance_m=meta.distance_m if meta.distance_m is not None else defaults.distance_m,
+        reflected_temp_c=_or(meta.reflected_temp_c, defaults.reflected_temp_c),
+        atmosphere_temp_c=_or(meta.ambient_temp_c, defaults.atmosphere_temp_c),
+        humidity_pct=_or(meta.humidity_pct, defaults.humidity_pct),
+    )
+    atm = atmosphere or AtmosphereModel()
+    raw = np.nan_to_num(celsius_to_raw(frame.temperature_c, calibration, params, atm), nan=0.0)
+    counts = np.clip(np.rint(raw), 0, 65535).astype("<u2")
+    fff = _fff(
+        {
+            RECORD_RAW_DATA: _raw_record(counts),
+            RECORD_CAMERA_INFO: _info_record(calibration, params, atm, meta),
+        }
+    )
+    pieces = [fff[i : i + APP1_CHUNK] for i in range(0, len(fff), APP1_CHUNK)]
+    segments = [FLIR_ID + bytes([1, i, len(pieces) - 1]) + piece for i, piece in enumerate(pieces)]
+    segments.append(XMP_ID + xmp_for(meta).encode())
+    return _jpeg_with_app1(_preview(frame.temperature_c, exif_for(meta)), segments)
+
+
+def _or(value: float | None, default: float) -> float:
+    return default if value is None else value
+
+
+def _raw_record(counts: npt.NDArray[np.uint16]) -> bytes:
+    header = bytearray(0x20)
+    struct.pack_into("<HHH", header, 0, 2, counts.shape[1], counts.shape[0])
+    return bytes(header) + counts.tobytes()
+
+
+def _info_record(cal: PlanckCalibration, p: ObjectParameters, atm: AtmosphereModel, meta: FrameMeta) -> bytes:
+    rec = bytearray(0x400)
+    struct.pack_into("<H", rec, 0, 2)
+    floats = {
+        0x20: p.emissivity,
+        0x24: p.distance_m,
+        0x28: p.reflected_temp_c + KELVIN,
+        0x2C: p.atmosphere_temp_c + KELVIN,
+        0x30: p.window_temp_c + KELVIN,
+        0x34: p.window_transmission,
+        0x3C: p.humidity_pct / 100,
+        0x58: cal.r1,
+        0x5C: cal.b,
+        0x60: cal.f,
+        0x70: atm.alpha1,
+        0x74: atm.alpha2,
+        0x78: atm.beta1,
+        0x7C: atm.beta2,
+        0x80: atm.x,
+        0x30C: cal.r2,
+    }
+    for offset, value in floats.items():
+        struct.pack_into("<f", rec, offset, value)
+    struct.pack_into("<i", rec, 0x308, round(cal.o))
+    model = (meta.model or "").encode("ascii", "replace")[:31]
+    rec[0xD4 : 0xD4 + len(model)] = model
+    if meta.time is not None:
+        stamp = meta.time.timestamp()
+        struct.pack_into("<II", rec, 0x384, int(stamp), round((stamp % 1) * 1000) % 1000)
+    return bytes(rec)
+
+
+def _fff(records: dict[int, bytes]) -> bytes:
+    body = bytearray(0x40)
+    body[:4] = FFF_MAGIC[0]
+    body[4:20] = b"gongzhi".ljust(16, b"\x00")
+    entries = b""
+    for index, (kind, data) in enumerate(records.items(), start=1):
+        entries += struct.pack(">HHIIII", kind, 1, 100, index, len(body), len(data)) + bytes(12)
+        body += data
+    struct.pack_into(">III", body, 0x14, 100, len(body), len(records))
+    return bytes(body) + entries
+
+
+def _preview(temps: npt.NDArray[np.float32], exif: Image.Exif) -> bytes:
+    finite = temps[np.isfinite(temps)]
+    low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    grey = np.nan_to_num((temps - low) / max(high - low, 1e-6) * 255, nan=0.0).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(grey).save(buf, format="JPEG", quality=85, exif=exif)
+    return buf.getvalue()
+
+
+def _jpeg_with_app1(jpeg: bytes, payloads: list[bytes]) -> bytes:
+    segments = b"".join(b"\xff\xe1" + struct.pack(">H", len(p) + 2) + p for p in payloads)
+    return jpeg[:2] + segments + jpeg[2:]

@@ -21,8 +21,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from PIL import Image
+from PIL.TiffImagePlugin import IFDRational
 
 from gongzhi.modules.pv.analytics.cameras import CAMERAS
+from gongzhi.modules.pv.analytics.frames import FrameMeta
 from gongzhi.modules.pv.io.jpeg_segments import APP1, EXIF_ID, XMP_ID, Segment, app_payloads
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
@@ -108,6 +110,54 @@ def jpeg_metadata(segments: list[Segment]) -> list[dict[str, Any]]:
     out = [xmp_fields(p[len(XMP_ID) :]) for p in app_payloads(segments, APP1, XMP_ID)]
     out += [exif_fields(exif_from_jpeg_app1(p)) for p in app_payloads(segments, APP1, EXIF_ID)]
     return out
+
+
+def exif_for(meta: FrameMeta) -> Image.Exif:
+    """EXIF for a frame we write: model, capture time in UTC with its offset, GPS position and altitude."""
+    exif = Image.Exif()
+    if meta.model:
+        exif[TAG_MODEL] = meta.model
+    if meta.time is not None:
+        utc = meta.time.astimezone(dt.UTC)
+        sub = exif.get_ifd(TAG_EXIF_IFD)
+        sub[TAG_DATETIME_ORIGINAL] = utc.strftime("%Y:%m:%d %H:%M:%S")
+        sub[TAG_OFFSET_TIME_ORIGINAL] = "+00:00"
+    if meta.lat is not None and meta.lon is not None:
+        gps = exif.get_ifd(TAG_GPS_IFD)
+        gps[GPS_LAT_REF], gps[GPS_LAT] = ("N" if meta.lat >= 0 else "S"), _to_dms(abs(meta.lat))
+        gps[GPS_LON_REF], gps[GPS_LON] = ("E" if meta.lon >= 0 else "W"), _to_dms(abs(meta.lon))
+        if meta.alt_abs_m is not None:
+            gps[GPS_ALT_REF] = 0 if meta.alt_abs_m >= 0 else 1
+            gps[GPS_ALT] = IFDRational(round(abs(meta.alt_abs_m) * 1000), 1000)
+    return exif
+
+
+def xmp_for(meta: FrameMeta) -> str:
+    """A DJI-style ``drone-dji`` XMP packet with the attitude and altitudes of ``meta`` (absent: omitted)."""
+    values = {
+        "RelativeAltitude": meta.alt_rel_m,
+        "AbsoluteAltitude": meta.alt_abs_m,
+        "GimbalYawDegree": meta.gimbal_yaw_deg,
+        "GimbalPitchDegree": meta.gimbal_pitch_deg,
+        "FlightYawDegree": meta.flight_yaw_deg,
+    }
+    attrs = " ".join(f'drone-dji:{k}="{v:+.6f}"' for k, v in values.items() if v is not None)
+    return (
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+        f'<rdf:Description rdf:about="" xmlns:drone-dji="http://www.dji.com/drone-dji/1.0/" {attrs}/>'
+        "</rdf:RDF></x:xmpmeta>"
+    )
+
+
+def _to_dms(value: float) -> tuple[IFDRational, IFDRational, IFDRational]:
+    degrees = int(value)
+    minutes = int((value - degrees) * 60)
+    seconds = (value - degrees - minutes / 60) * 3600
+    return (
+        IFDRational(degrees, 1),
+        IFDRational(minutes, 1),
+        IFDRational(round(seconds * 1_000_000), 1_000_000),
+    )
 
 
 def merge_fields(*sources: Mapping[str, Any]) -> dict[str, Any]:

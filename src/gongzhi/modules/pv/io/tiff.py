@@ -32,7 +32,7 @@ import numpy.typing as npt
 from PIL import Image, TiffImagePlugin
 
 from gongzhi.modules.pv.analytics.frames import FrameMeta, ThermalFrame
-from gongzhi.modules.pv.io.frame_metadata import exif_fields, merge_fields, xmp_fields
+from gongzhi.modules.pv.io.frame_metadata import exif_fields, exif_for, merge_fields, xmp_fields, xmp_for
 from gongzhi.modules.pv.io.reader_errors import (
     MissingMetadataError,
     NotRadiometricError,
@@ -152,6 +152,17 @@ def write_temperature_tiff(
         compression = "raw"  # Pillow writes EXIF/GPS sub-IFDs only without libtiff compression
     kwargs: dict[str, Any] = {"tiffinfo": info, "compression": compression}
     image.save(path, format="TIFF", **kwargs)
+
+
+def write_frame_tiff(path: str | Path, frame: ThermalFrame, *, as_centikelvin: bool = False) -> None:
+    """Write ``frame`` as a temperature TIFF with its position, time and attitude in EXIF and XMP."""
+    write_temperature_tiff(
+        path,
+        frame.temperature_c,
+        as_centikelvin=as_centikelvin,
+        exif=exif_for(frame.meta),
+        xmp=xmp_for(frame.meta),
+    )
 
 
 def _rule(
