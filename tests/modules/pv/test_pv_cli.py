@@ -88,4 +88,4 @@ def test_synth_writes_frames_the_readers_read_back_with_plant_and_ground_truth(t
     frame = adapter.read(out / "frame-0001.tif")
     again = synthetic_flight(layout, seed=3).frame(1)
     assert np.array_equal(frame.temperature_c, again.temperature_c)
-    assert frame.meta.lat == pytest.approx(again.meta.lat) and frame.meta.camera == "M3T"
+    assert frame.meta.lat == pytest.approx(again.meta.lat) and frame.meta.model == again.meta.model

@@ -8,12 +8,12 @@ from typing import Any
 
 from gongzhi.modules.pv.analytics.frames import ThermalFrame
 from gongzhi.modules.pv.analytics.layout import PlantLayout
-from gongzhi.modules.pv.io.frame_tiff import read_frame_tiff
+from gongzhi.modules.pv.io.thermal import read_frame
 
 
 def read(path: Path) -> ThermalFrame:
     """Read one radiometric frame; raises ``ValueError`` (with the file's name) when it is not one."""
-    return read_frame_tiff(path)
+    return read_frame(path)
 
 
 def new_accumulator(layout: PlantLayout, irradiance_w_m2: float | None) -> Any:

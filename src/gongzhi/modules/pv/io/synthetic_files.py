@@ -1,6 +1,6 @@
 """A synthetic flight on disk, as ``gongzhi pv synth`` writes it and ``gongzhi pv inspect`` reads it:
 
-``frame-0000.tif`` …   one float32 °C TIFF per frame (:mod:`.frame_tiff`), in flight order
+``frame-0000.tif`` …   one float32 °C TIFF per frame with EXIF/XMP metadata (:mod:`.tiff`), in flight order
 ``plant.geojson``      the plant layout (:mod:`.plant`)
 ``flight.json``        seed, camera, altitude, conditions (irradiance, ambient, wind), frame count
 ``truth.csv``          the planted anomalies: ``module_id, anomaly_class, delta_t_k``
@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from gongzhi.modules.pv.analytics.synthetic import SyntheticFlight
-from gongzhi.modules.pv.io.frame_tiff import write_frame_tiff
 from gongzhi.modules.pv.io.plant import write_plant_geojson
+from gongzhi.modules.pv.io.tiff import write_frame_tiff
 
 TRUTH_FIELDS = ("module_id", "anomaly_class", "delta_t_k")
 
@@ -74,7 +74,7 @@ def _init(flight: SyntheticFlight) -> None:
 def _write(args: tuple[int, str]) -> int:
     i, folder = args
     assert _FLIGHT is not None
-    write_frame_tiff(_FLIGHT.frame(i), Path(folder) / frame_name(i))
+    write_frame_tiff(Path(folder) / frame_name(i), _FLIGHT.frame(i))
     return i
 
 
