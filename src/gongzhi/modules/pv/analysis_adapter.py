@@ -16,7 +16,7 @@ def read(path: Path) -> ThermalFrame:
     return read_frame(path)
 
 
-def new_accumulator(layout: PlantLayout, irradiance_w_m2: float | None) -> Any:
+def new_accumulator(layout: PlantLayout, irradiance_w_m2: float | None, camera: str | None) -> Any:
     raise NotImplementedError("the per-module analysis is not wired in yet")
 
 

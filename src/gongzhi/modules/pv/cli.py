@@ -20,7 +20,7 @@ from rich.progress import (
 from rich.table import Table
 
 from gongzhi.errors import DomainError
-from gongzhi.modules.pv import service
+from gongzhi.modules.pv import pipeline, service
 from gongzhi.modules.pv.analytics import synthetic
 from gongzhi.modules.pv.analytics.cameras import CAMERAS
 from gongzhi.modules.pv.analytics.layout import LayoutParams, PlantLayout, generate_layout
@@ -164,4 +164,89 @@ def _progress() -> Progress:
         TimeRemainingColumn(),
         console=err,
         transient=False,
+    )
+
+
+@app.command()
+def inspect(
+    folder: Annotated[Path, typer.Argument(help="folder of thermal frames (TIFF, FLIR or DJI R-JPEG)")],
+    plant: PlantFile,
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="folder for results.geojson, results.csv, summary.json")
+    ],
+    irradiance: Annotated[
+        float | None, typer.Option("--irradiance", help="plane-of-array irradiance during the flight [W/m²]")
+    ] = None,
+    camera: Annotated[str | None, typer.Option(help="camera when the frames do not name it")] = None,
+    workers: Annotated[int, typer.Option(help="processes reading and analysing frames")] = 1,
+) -> None:
+    """Analyse a flight's frames against a plant: per-module results as GeoJSON and CSV, and a summary."""
+    if not folder.is_dir():
+        _fail(f"{folder}: not a folder")
+    paths = pipeline.frame_paths(folder)
+    if not paths:
+        _fail(f"{folder}: no thermal frames (.tif, .tiff, .jpg, .jpeg)")
+    layout = _layout_for(plant)
+    described = synth_io.read_flight_description(folder) or {}
+    if irradiance is None:
+        irradiance = described.get("conditions", {}).get("irradiance_w_m2")
+    if camera is not None and camera not in CAMERAS:
+        _fail(f"unknown camera {camera!r}; known: {', '.join(CAMERAS)}")
+    with _progress() as bar:
+        task = bar.add_task("analysing frames", total=len(paths))
+        try:
+            result = pipeline.analyse_flight(
+                paths,
+                layout,
+                irradiance_w_m2=irradiance,
+                camera=camera or described.get("camera"),
+                workers=workers,
+                progress=lambda done, _total: bar.update(task, completed=done),
+            )
+        except ValueError as exc:
+            _fail(str(exc))
+            raise
+    write_results(result, layout, out_dir)
+    _print_summary(result, out_dir)
+
+
+def write_results(result: pipeline.FlightOutcome, layout: PlantLayout, out_dir: Path) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows = pipeline.module_rows(result.modules, result.findings)
+    summary = result.summary()
+    collection = pipeline.results_geojson(rows, pipeline.layout_outlines(layout), summary)
+    (out_dir / "results.geojson").write_text(json.dumps(collection, ensure_ascii=False), encoding="utf-8")
+    (out_dir / "results.csv").write_text(pipeline.results_csv(rows), encoding="utf-8-sig")
+    findings = pipeline.finding_dicts(result.findings)
+    (out_dir / "summary.json").write_text(
+        json.dumps({**summary, "findings_list": findings}, ensure_ascii=False, indent=2, default=str),
+        encoding="utf-8",
+    )
+
+
+def _print_summary(result: pipeline.FlightOutcome, out_dir: Path) -> None:
+    s = result.summary()
+    compliance: dict[bool | None, str] = {
+        True: "IEC TS 62446-3 compliant",
+        False: "below 600 W/m²: not IEC TS 62446-3 compliant",
+        None: "irradiance not given",
+    }
+    out.print(
+        f"{s['frames_used']} of {s['frames']} frames, {s['modules_seen']} of {s['modules']} modules seen, "
+        f"{s['findings']} findings; {compliance[result.iec_compliant]}"
+    )
+    table = Table(title="findings by class and severity")
+    table.add_column("class")
+    for band in ("S1", "S2", "S3"):
+        table.add_column(band, justify="right")
+    counts: dict[tuple[str, str], int] = {}
+    for f in result.findings:
+        counts[(f.anomaly_class, f.severity)] = counts.get((f.anomaly_class, f.severity), 0) + 1
+    for cls in sorted({c for c, _ in counts}):
+        table.add_row(cls, *(str(counts.get((cls, b), 0)) for b in ("S1", "S2", "S3")))
+    out.print(table)
+    for skipped in result.skipped[:10]:
+        err.print(f"[yellow]skipped[/yellow] {skipped}")
+    out.print(
+        f"results: {out_dir / 'results.geojson'}, {out_dir / 'results.csv'}, {out_dir / 'summary.json'}"
     )

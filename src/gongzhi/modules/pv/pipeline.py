@@ -111,10 +111,10 @@ def chunks(items: Sequence[Path], size: int) -> Iterator[list[Path]]:
 
 
 def analyse_chunk(
-    paths: Sequence[Path], layout: PlantLayout, irradiance_w_m2: float | None
+    paths: Sequence[Path], layout: PlantLayout, irradiance_w_m2: float | None, camera: str | None = None
 ) -> tuple[Any, list[str]]:
     """Read and add one chunk of frames to a fresh accumulator; returns it and the frames it skipped."""
-    acc = adapter.new_accumulator(layout, irradiance_w_m2)
+    acc = adapter.new_accumulator(layout, irradiance_w_m2, camera)
     skipped = []
     for path in paths:
         try:
@@ -135,11 +135,22 @@ def decode_chunk(paths: Sequence[Path]) -> int:
     return n
 
 
+def decode_flight(paths: Sequence[Path], *, workers: int = 1, chunk_size: int | None = None) -> int:
+    """Read every frame and drop it, split as :func:`analyse_flight` splits them: the decoding baseline."""
+    size = chunk_size or max(1, math.ceil(len(paths) / max(1, workers * 4)))
+    parts = list(chunks(paths, size))
+    if workers <= 1 or len(parts) <= 1:
+        return sum(decode_chunk(part) for part in parts)
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return sum(pool.map(decode_chunk, parts))
+
+
 def analyse_flight(
     paths: Sequence[Path],
     layout: PlantLayout,
     *,
     irradiance_w_m2: float | None = None,
+    camera: str | None = None,
     workers: int = 1,
     chunk_size: int | None = None,
     progress: Progress | None = None,
@@ -154,12 +165,15 @@ def analyse_flight(
         The plant.
     irradiance_w_m2 : float, optional
         Plane-of-array irradiance during the flight [W m-2], for ΔTn and the IEC compliance flag.
+    camera : str, optional
+        Key of the thermal camera (``"M3T"``) when the frames' metadata do not name it.
     workers : int
-        Processes reading and analysing frames; 1 runs in this process.
+        Processes reading and analysing frames; 1 streams every frame through one accumulator in this
+        process.
     chunk_size : int, optional
         Frames per task; default splits the flight into about four tasks per worker.
     progress : callable, optional
-        Called with (frames done, frames in all) after each chunk.
+        Called with (frames done, frames in all) after each frame (one worker) or chunk.
 
     Raises
     ------
@@ -167,12 +181,14 @@ def analyse_flight(
         If no frame could be read.
     """
     total = len(paths)
+    if workers <= 1 and chunk_size is None:
+        return _stream(paths, layout, irradiance_w_m2, camera, progress)
     size = chunk_size or max(1, math.ceil(total / max(1, workers * 4)))
     parts = list(chunks(paths, size))
     merged: Any = None
     skipped: list[str] = []
     done = 0
-    for acc, bad, n in _run(parts, layout, irradiance_w_m2, workers):
+    for acc, bad, n in _run(parts, layout, irradiance_w_m2, camera, workers):
         merged = acc if merged is None else adapter.merge(merged, acc)
         skipped += bad
         done += n
@@ -181,16 +197,38 @@ def analyse_flight(
     return outcome(merged, layout, total, skipped, irradiance_w_m2)
 
 
+def _stream(
+    paths: Sequence[Path],
+    layout: PlantLayout,
+    irradiance: float | None,
+    camera: str | None,
+    progress: Progress | None,
+) -> FlightOutcome:
+    """One accumulator fed frame by frame in this process, as frames would arrive from a drone."""
+    acc = adapter.new_accumulator(layout, irradiance, camera)
+    skipped = []
+    for done, path in enumerate(paths, start=1):
+        try:
+            acc.add(adapter.read(path))
+        except ValueError as exc:
+            skipped.append(f"{path.name}: {exc}")
+        if progress is not None:
+            progress(done, len(paths))
+    return outcome(acc, layout, len(paths), skipped, irradiance)
+
+
 def _run(
-    parts: list[list[Path]], layout: PlantLayout, irradiance: float | None, workers: int
+    parts: list[list[Path]], layout: PlantLayout, irradiance: float | None, camera: str | None, workers: int
 ) -> Iterator[tuple[Any, list[str], int]]:
     if workers <= 1 or len(parts) <= 1:
         for part in parts:
-            acc, bad = analyse_chunk(part, layout, irradiance)
+            acc, bad = analyse_chunk(part, layout, irradiance, camera)
             yield acc, bad, len(part)
         return
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = [(pool.submit(analyse_chunk, part, layout, irradiance), len(part)) for part in parts]
+        futures = [
+            (pool.submit(analyse_chunk, part, layout, irradiance, camera), len(part)) for part in parts
+        ]
         for future, n in futures:
             acc, bad = future.result()
             yield acc, bad, n
@@ -202,6 +240,7 @@ def analyse_flight_on_cluster(
     client: Any,
     *,
     irradiance_w_m2: float | None = None,
+    camera: str | None = None,
     chunk_size: int = 50,
     progress: Progress | None = None,
 ) -> FlightOutcome:
@@ -216,18 +255,23 @@ def analyse_flight_on_cluster(
     parts = list(chunks(paths, chunk_size))
     shared = client.scatter(layout, broadcast=True)
     futures = {
-        client.submit(analyse_chunk, part, shared, irradiance_w_m2, pure=False): len(part) for part in parts
+        client.submit(analyse_chunk, part, shared, irradiance_w_m2, camera, pure=False): k
+        for k, part in enumerate(parts)
     }
-    merged: Any = None
-    skipped: list[str] = []
+    finished: dict[int, tuple[Any, list[str]]] = {}
     done = 0
     for future in as_completed(futures):  # type: ignore[no-untyped-call]
-        acc, bad = future.result()
-        merged = acc if merged is None else adapter.merge(merged, acc)
-        skipped += bad
-        done += futures[future]
+        k = futures[future]
+        finished[k] = future.result()
+        done += len(parts[k])
         if progress is not None:
             progress(done, len(paths))
+    merged: Any = None
+    skipped: list[str] = []
+    for k in range(len(parts)):  # merged in flight order, so the outcome does not depend on timing
+        acc, bad = finished[k]
+        merged = acc if merged is None else adapter.merge(merged, acc)
+        skipped += bad
     return outcome(merged, layout, len(paths), skipped, irradiance_w_m2)
 
 

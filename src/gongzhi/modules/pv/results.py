@@ -83,12 +83,13 @@ def process(
         )
         paths = [store.path_for(f.sha256) for f in frames]
         names = {store.path_for(f.sha256).name: (f.filename, f.sha256) for f in frames}
-        irradiance = inspection.irradiance_w_m2
+        irradiance, camera = inspection.irradiance_w_m2, inspection.camera or None
     try:
         result = pipeline.analyse_flight(
             paths,
             layout,
             irradiance_w_m2=irradiance,
+            camera=camera,
             workers=workers,
             progress=_progress_writer(factory, scope, inspection_id),
         )
