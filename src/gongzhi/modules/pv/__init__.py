@@ -1,1 +1,13 @@
 """PV plant inspection: flight planning, thermal hot-spot and soiling analytics, cleaning dispatch."""
+
+from __future__ import annotations
+
+from gongzhi.registry import Registry
+
+
+def register(registry: Registry) -> None:
+    from gongzhi.modules.pv import api, cli, jobs
+
+    registry.routers.append(api.router)
+    registry.cli_apps["pv"] = cli.app
+    jobs.register(registry)

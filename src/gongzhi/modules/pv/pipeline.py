@@ -1,0 +1,375 @@
+"""A whole flight through the analysis: frames read from files, fed to per-module accumulators in parallel
+(a process pool over chunks of frames, or a Dask cluster), accumulators merged, one outcome.
+
+The outcome is plain records (module results, findings, figures) that the CLI writes as GeoJSON and CSV and
+the inspection worker stores; both go through this one path, so a flight analysed from the command line and
+the same flight uploaded to the API give the same findings.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gongzhi.modules.pv import analysis_adapter as adapter
+from gongzhi.modules.pv.analytics.layout import PlantLayout
+
+Progress = Callable[[int, int], None]
+"""Called with (frames done, frames in all) as chunks finish."""
+
+IEC_MIN_IRRADIANCE_W_M2 = 600.0
+"""IEC TS 62446-3 minimum plane-of-array irradiance for c-Si inspections [W m-2]."""
+FRAME_SUFFIXES = (".tif", ".tiff", ".jpg", ".jpeg")
+
+
+@dataclass(frozen=True, slots=True)
+class ModuleRecord:
+    """What a flight measured on one module."""
+
+    module_id: str
+    lon: float
+    lat: float
+    frames_seen: int
+    t_median_c: float | None
+    t_p95_c: float | None
+    t_max_c: float | None
+    t_corrected_k: float | None
+    soiling_index: float | None
+    anomaly_class: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class FindingRecord:
+    """An anomaly on a module: class, ΔT measured and normalised [K], severity band, class of abnormality."""
+
+    module_id: str
+    anomaly_class: str
+    delta_t_k: float | None
+    delta_tn_k: float | None
+    t_max_c: float | None
+    severity: str
+    coa: int
+    frames_seen: int
+    confidence: float | None
+    lon: float
+    lat: float
+    best_frame: str | None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class FlightOutcome:
+    modules: tuple[ModuleRecord, ...]
+    findings: tuple[FindingRecord, ...]
+    frames: int
+    frames_used: int
+    irradiance_w_m2: float | None
+    iec_compliant: bool | None
+    skipped: tuple[str, ...] = ()
+
+    def summary(self) -> dict[str, Any]:
+        by_class: dict[str, int] = {}
+        by_severity: dict[str, int] = {}
+        for f in self.findings:
+            by_class[f.anomaly_class] = by_class.get(f.anomaly_class, 0) + 1
+            by_severity[f.severity] = by_severity.get(f.severity, 0) + 1
+        return {
+            "frames": self.frames,
+            "frames_used": self.frames_used,
+            "frames_skipped": list(self.skipped[:50]),
+            "modules": len(self.modules),
+            "modules_seen": sum(1 for m in self.modules if m.frames_seen),
+            "findings": len(self.findings),
+            "by_class": dict(sorted(by_class.items())),
+            "by_severity": dict(sorted(by_severity.items())),
+            "irradiance_w_m2": self.irradiance_w_m2,
+            "iec_compliant": self.iec_compliant,
+        }
+
+
+def iec_compliant(irradiance_w_m2: float | None) -> bool | None:
+    """Whether the irradiance meets IEC TS 62446-3 (≥ 600 W m-2); ``None`` when it was not measured."""
+    return None if irradiance_w_m2 is None else irradiance_w_m2 >= IEC_MIN_IRRADIANCE_W_M2
+
+
+def frame_paths(folder: Path) -> list[Path]:
+    """Thermal frames in ``folder`` (not recursive), in name order."""
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in FRAME_SUFFIXES)
+
+
+def chunks(items: Sequence[Path], size: int) -> Iterator[list[Path]]:
+    for i in range(0, len(items), size):
+        yield list(items[i : i + size])
+
+
+def analyse_chunk(
+    paths: Sequence[Path], layout: PlantLayout, irradiance_w_m2: float | None, camera: str | None = None
+) -> tuple[Any, list[str]]:
+    """Read and add one chunk of frames to a fresh accumulator; returns it and the frames it skipped."""
+    acc = adapter.new_accumulator(layout, irradiance_w_m2, camera)
+    skipped = []
+    for path in paths:
+        try:
+            frame = adapter.read(path)
+        except ValueError as exc:
+            skipped.append(f"{path.name}: {exc}")
+            continue
+        acc.add(frame)
+    return acc, skipped
+
+
+def decode_chunk(paths: Sequence[Path]) -> int:
+    """Read a chunk of frames and do nothing with them (the decoding baseline of ``bench/pv``)."""
+    n = 0
+    for path in paths:
+        adapter.read(path)
+        n += 1
+    return n
+
+
+def decode_flight(paths: Sequence[Path], *, workers: int = 1, chunk_size: int | None = None) -> int:
+    """Read every frame and drop it, split as :func:`analyse_flight` splits them: the decoding baseline."""
+    size = chunk_size or max(1, math.ceil(len(paths) / max(1, workers * 4)))
+    parts = list(chunks(paths, size))
+    if workers <= 1 or len(parts) <= 1:
+        return sum(decode_chunk(part) for part in parts)
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return sum(pool.map(decode_chunk, parts))
+
+
+def analyse_flight(
+    paths: Sequence[Path],
+    layout: PlantLayout,
+    *,
+    irradiance_w_m2: float | None = None,
+    camera: str | None = None,
+    workers: int = 1,
+    chunk_size: int | None = None,
+    progress: Progress | None = None,
+) -> FlightOutcome:
+    """Analyse a flight's frames against a plant layout.
+
+    Parameters
+    ----------
+    paths : sequence of Path
+        Frame files in flight order.
+    layout : PlantLayout
+        The plant.
+    irradiance_w_m2 : float, optional
+        Plane-of-array irradiance during the flight [W m-2], for ΔTn and the IEC compliance flag.
+    camera : str, optional
+        Key of the thermal camera (``"M3T"``) when the frames' metadata do not name it.
+    workers : int
+        Processes reading and analysing frames; 1 streams every frame through one accumulator in this
+        process.
+    chunk_size : int, optional
+        Frames per task; default splits the flight into about four tasks per worker.
+    progress : callable, optional
+        Called with (frames done, frames in all) after each frame (one worker) or chunk.
+
+    Raises
+    ------
+    ValueError
+        If no frame could be read.
+    """
+    total = len(paths)
+    if workers <= 1 and chunk_size is None:
+        return _stream(paths, layout, irradiance_w_m2, camera, progress)
+    size = chunk_size or max(1, math.ceil(total / max(1, workers * 4)))
+    parts = list(chunks(paths, size))
+    merged: Any = None
+    skipped: list[str] = []
+    done = 0
+    for acc, bad, n in _run(parts, layout, irradiance_w_m2, camera, workers):
+        merged = acc if merged is None else adapter.merge(merged, acc)
+        skipped += bad
+        done += n
+        if progress is not None:
+            progress(done, total)
+    return outcome(merged, layout, total, skipped, irradiance_w_m2)
+
+
+def _stream(
+    paths: Sequence[Path],
+    layout: PlantLayout,
+    irradiance: float | None,
+    camera: str | None,
+    progress: Progress | None,
+) -> FlightOutcome:
+    """One accumulator fed frame by frame in this process, as frames would arrive from a drone."""
+    acc = adapter.new_accumulator(layout, irradiance, camera)
+    skipped = []
+    for done, path in enumerate(paths, start=1):
+        try:
+            acc.add(adapter.read(path))
+        except ValueError as exc:
+            skipped.append(f"{path.name}: {exc}")
+        if progress is not None:
+            progress(done, len(paths))
+    return outcome(acc, layout, len(paths), skipped, irradiance)
+
+
+def _run(
+    parts: list[list[Path]], layout: PlantLayout, irradiance: float | None, camera: str | None, workers: int
+) -> Iterator[tuple[Any, list[str], int]]:
+    if workers <= 1 or len(parts) <= 1:
+        for part in parts:
+            acc, bad = analyse_chunk(part, layout, irradiance, camera)
+            yield acc, bad, len(part)
+        return
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = [
+            (pool.submit(analyse_chunk, part, layout, irradiance, camera), len(part)) for part in parts
+        ]
+        for future, n in futures:
+            acc, bad = future.result()
+            yield acc, bad, n
+
+
+def analyse_flight_on_cluster(
+    paths: Sequence[Path],
+    layout: PlantLayout,
+    client: Any,
+    *,
+    irradiance_w_m2: float | None = None,
+    camera: str | None = None,
+    chunk_size: int = 50,
+    progress: Progress | None = None,
+) -> FlightOutcome:
+    """The same job on a Dask cluster: one task per chunk of frames, accumulators merged as they come.
+
+    ``client`` is a ``distributed.Client`` (``pip install 'gongzhi[cluster]'``); every worker must see the
+    frame files at ``paths`` (a shared file system or a mounted object store) and have gongzhi installed.
+    The layout travels to the workers once (``client.scatter``).
+    """
+    from distributed import as_completed
+
+    parts = list(chunks(paths, chunk_size))
+    shared = client.scatter(layout, broadcast=True)
+    futures = {
+        client.submit(analyse_chunk, part, shared, irradiance_w_m2, camera, pure=False): k
+        for k, part in enumerate(parts)
+    }
+    finished: dict[int, tuple[Any, list[str]]] = {}
+    done = 0
+    for future in as_completed(futures):  # type: ignore[no-untyped-call]
+        k = futures[future]
+        finished[k] = future.result()
+        done += len(parts[k])
+        if progress is not None:
+            progress(done, len(paths))
+    merged: Any = None
+    skipped: list[str] = []
+    for k in range(len(parts)):  # merged in flight order, so the outcome does not depend on timing
+        acc, bad = finished[k]
+        merged = acc if merged is None else adapter.merge(merged, acc)
+        skipped += bad
+    return outcome(merged, layout, len(paths), skipped, irradiance_w_m2)
+
+
+def outcome(
+    merged: Any, layout: PlantLayout, total: int, skipped: list[str], irradiance_w_m2: float | None
+) -> FlightOutcome:
+    if merged is None or total - len(skipped) == 0:
+        reasons = "; ".join(skipped[:3])
+        raise ValueError(f"no frame of the flight could be read{': ' + reasons if reasons else ''}")
+    modules, findings = adapter.records(merged, layout, irradiance_w_m2)
+    return FlightOutcome(
+        modules=tuple(modules),
+        findings=tuple(findings),
+        frames=total,
+        frames_used=total - len(skipped),
+        irradiance_w_m2=irradiance_w_m2,
+        iec_compliant=iec_compliant(irradiance_w_m2),
+        skipped=tuple(skipped),
+    )
+
+
+def default_workers() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+
+# --- writing results --------------------------------------------------------------------------------
+
+CSV_FIELDS = (
+    "module_id", "lon", "lat", "frames_seen", "t_median_c", "t_p95_c", "t_max_c", "t_corrected_k",
+    "soiling_index", "anomaly_class", "delta_t_k", "delta_tn_k", "severity", "coa",
+)  # fmt: skip
+
+
+def _round(value: float | None, digits: int = 3) -> float | None:
+    return None if value is None or not math.isfinite(value) else round(value, digits)
+
+
+def module_rows(modules: Sequence[ModuleRecord], findings: Sequence[FindingRecord]) -> list[dict[str, Any]]:
+    """One row per module, with its worst finding (highest ΔT) when it has any."""
+    worst: dict[str, FindingRecord] = {}
+    for f in findings:
+        if f.module_id not in worst or (f.delta_t_k or 0) > (worst[f.module_id].delta_t_k or 0):
+            worst[f.module_id] = f
+    rows = []
+    for m in modules:
+        w = worst.get(m.module_id)
+        rows.append(
+            {
+                "module_id": m.module_id,
+                "lon": round(m.lon, 8),
+                "lat": round(m.lat, 8),
+                "frames_seen": m.frames_seen,
+                "t_median_c": _round(m.t_median_c),
+                "t_p95_c": _round(m.t_p95_c),
+                "t_max_c": _round(m.t_max_c),
+                "t_corrected_k": _round(m.t_corrected_k),
+                "soiling_index": _round(m.soiling_index),
+                "anomaly_class": w.anomaly_class if w else m.anomaly_class,
+                "delta_t_k": _round(w.delta_t_k) if w else None,
+                "delta_tn_k": _round(w.delta_tn_k) if w else None,
+                "severity": w.severity if w else "",
+                "coa": w.coa if w else 1,
+            }
+        )
+    return rows
+
+
+def results_csv(rows: Sequence[dict[str, Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows({k: "" if v is None else v for k, v in row.items()} for row in rows)
+    return buffer.getvalue()
+
+
+def results_geojson(
+    rows: Sequence[dict[str, Any]], outlines: dict[str, list[list[float]]], summary: dict[str, Any]
+) -> dict[str, Any]:
+    """Per-module results as a FeatureCollection: each module's outline with its row as properties."""
+    features = []
+    for row in rows:
+        ring = outlines.get(row["module_id"])
+        geometry = (
+            {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}
+            if ring
+            else {"type": "Point", "coordinates": [row["lon"], row["lat"]]}
+        )
+        features.append({"type": "Feature", "id": row["module_id"], "geometry": geometry, "properties": row})
+    return {"type": "FeatureCollection", "properties": summary, "features": features}
+
+
+def layout_outlines(layout: PlantLayout) -> dict[str, list[list[float]]]:
+    corners = layout.corners_xy().tolist()
+    return {
+        m.id: [list(layout.origin.to_lonlat(x, y)) for x, y in quad]
+        for m, quad in zip(layout.modules, corners, strict=True)
+    }
+
+
+def finding_dicts(findings: Sequence[FindingRecord]) -> list[dict[str, Any]]:
+    return [asdict(f) for f in findings]
