@@ -32,6 +32,8 @@ class External:
 
     prepare: Callable[[Session, OutboxEvent], Call | None]
     finish: Callable[[Session, OutboxEvent, str], None] | None = None
+    failed: Callable[[Session, OutboxEvent, int, str], None] | None = None
+    """Records a failed attempt (attempt number, error) in its own transaction; the delivery is retried."""
 
 
 Job = Callable[["SessionFactory"], None]
@@ -43,6 +45,13 @@ class DispatchAdapter(Protocol):
     name: str
 
     def deliver(self, key: str, case: dict[str, Any], config: dict[str, Any]) -> str: ...
+
+
+class OrderPreparer(Protocol):
+    """An adapter that adds its module's details (targets, mode, window) to the work order; called inside the
+    dispatch's read transaction, before ``deliver`` runs outside any transaction."""
+
+    def prepare_order(self, s: Session, case_id: int, order: dict[str, Any]) -> dict[str, Any]: ...
 
 
 @dataclass
