@@ -6,8 +6,9 @@ from gongzhi.registry import Registry
 
 
 def register(registry: Registry) -> None:
-    from gongzhi.modules.pv import api, cli, jobs
+    from gongzhi.modules.pv import api, cleaning, cli, jobs
 
     registry.routers.append(api.router)
     registry.cli_apps["pv"] = cli.app
     jobs.register(registry)
+    registry.add_adapter(cleaning.RobotMqttAdapter())

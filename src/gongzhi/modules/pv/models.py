@@ -149,3 +149,39 @@ class PvFinding(RegionOwned, Base):
     reviewed_at: Mapped[datetime | None]
     alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+ROBOT_STATES = ("pending", "queued", "running", "done", "fault", "rejected", "charging")
+
+
+class PvCleaningOrder(RegionOwned, Base):
+    """What a cleaning case asks of a robot (rows, modules, mode, window) and what the robot last reported.
+
+    The case carries state, SLA and timeline; this row carries the robot's side. Robots are core actors
+    (kind ``robot``, adapter ``pv_robot_mqtt``) whose config names the plant, the robot id and the rows it
+    serves.
+    """
+
+    __tablename__ = "pv_cleaning_orders"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), unique=True)
+    plant_id: Mapped[int] = mapped_column(ForeignKey("pv_plants.id"), index=True)
+    robot_actor_id: Mapped[int] = mapped_column(ForeignKey("actors.id"))
+    rows: Mapped[list[Any]]
+    modules: Mapped[list[Any]] = mapped_column(default=list)
+    mode: Mapped[str] = mapped_column(String(10), default="dry")
+    not_before: Mapped[datetime]
+    not_after: Mapped[datetime]
+    reason: Mapped[str] = mapped_column(String(20), default="soiling")
+    requested_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    confirmed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    idempotency_key: Mapped[str | None] = mapped_column(String(80), index=True)
+    robot_state: Mapped[str] = mapped_column(String(20), default="pending")
+    progress_pct: Mapped[float] = mapped_column(default=0.0)
+    battery_pct: Mapped[float | None]
+    cleaned_rows: Mapped[list[Any]] = mapped_column(default=list)
+    cleaned_modules: Mapped[list[Any]] = mapped_column(default=list)
+    fault: Mapped[str] = mapped_column(Text, default="")
+    cleaned_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
