@@ -227,3 +227,37 @@ def test_commands_wait_at_the_broker_for_an_offline_robot_and_survive_a_broker_r
             robot.stop()
             seen.close()
         assert robot.executed == ["PV-5:1"]
+
+
+def test_the_robot_sim_command_runs_a_robot_until_interrupted(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    broker = machine_broker()
+    site = f"site-{uuid.uuid4().hex[:8]}"
+    seen = Collector(broker, f"pvom/{site}/robot/R7/+")
+    args = ["pv", "robot-sim", "--site", site, "--robot", "R7", "--rows", "A-01:30", "--time-scale", "600"]
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).with_name("gongzhi")), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=os.environ,
+    )
+    try:
+        seen.wait_for(lambda t, d: t.endswith("/state") and d["state"] == "idle")
+        send(broker, command(site, "R7", "PV-9:1"))
+        done = seen.wait_for(is_state("done", "PV-9:1"))  # type: ignore[arg-type]
+        assert done["cleaned_targets"]["rows"] == ["A-01"]
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=15)
+        seen.close()
+    bad = subprocess.run(
+        [str(Path(sys.executable).with_name("gongzhi")), "pv", "robot-sim", "--site", site, "--rows", "A-01"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert bad.returncode == 1 and "ROW:METRES" in bad.stderr

@@ -250,3 +250,85 @@ def _print_summary(result: pipeline.FlightOutcome, out_dir: Path) -> None:
     out.print(
         f"results: {out_dir / 'results.geojson'}, {out_dir / 'results.csv'}, {out_dir / 'summary.json'}"
     )
+
+
+def _rows_option(text: str) -> dict[str, float]:
+    """``A-01:60,A-02:58.5`` → {row: rail length in metres}."""
+    rows: dict[str, float] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        row, _, length = part.partition(":")
+        try:
+            rows[row] = float(length)
+        except ValueError:
+            _fail(f"--rows wants ROW:METRES pairs separated by commas, got {part!r}")
+    if not rows:
+        _fail("--rows is empty")
+    return rows
+
+
+@app.command("robot-sim")
+def robot_sim(
+    site: Annotated[str, typer.Option(help="plant code, as in the robot's topics")],
+    rows: Annotated[str, typer.Option(help="rows it serves with their rail length: A-01:60,A-02:60")],
+    robot: Annotated[str, typer.Option(help="robot id")] = "R1",
+    broker: Annotated[str, typer.Option(help="mqtt://host:port")] = "mqtt://127.0.0.1:1883",
+    speed: Annotated[float, typer.Option(help="cleaning speed [m/min]")] = 15.0,
+    fault_rate: Annotated[float, typer.Option(help="probability of a fault per row")] = 0.0,
+    time_scale: Annotated[float, typer.Option(help="simulated seconds per real second")] = 1.0,
+    state_file: Annotated[Path | None, typer.Option(help="where it remembers the orders it ran")] = None,
+    seed: int = 0,
+) -> None:
+    """A cleaning robot on the MQTT broker: takes commands, cleans its rows, reports state (Ctrl-C stops)."""
+    import threading
+
+    from gongzhi.modules.pv import mqtt as pvmqtt
+    from gongzhi.modules.pv.robot_sim import RobotSimulator, RobotSpec
+
+    spec = RobotSpec(
+        site=site,
+        robot_id=robot,
+        rows=_rows_option(rows),
+        speed_m_min=speed,
+        fault_rate=fault_rate,
+        time_scale=time_scale,
+        state_file=state_file,
+        seed=seed,
+    )
+    try:
+        sim = RobotSimulator(spec, pvmqtt.Broker.parse(broker))
+        sim.start()
+    except (ValueError, ConnectionError) as exc:
+        _fail(str(exc))
+    Console().print(f"robot {robot} of {site} on {broker}, rows {', '.join(spec.rows)}; Ctrl-C stops")
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        sim.stop()
+
+
+@app.command("robot-listen")
+def robot_listen(
+    broker: Annotated[str, typer.Option(help="mqtt://host:port")] = "mqtt://127.0.0.1:1883",
+) -> None:
+    """Apply the robots' acknowledgements and state to cleaning cases (runs until Ctrl-C)."""
+    import threading
+
+    from gongzhi.db import make_engine, make_session_factory
+    from gongzhi.modules.pv import mqtt as pvmqtt
+    from gongzhi.modules.pv.cleaning import RobotListener
+    from gongzhi.registry import load_modules
+    from gongzhi.settings import get_settings
+
+    factory = make_session_factory(make_engine(get_settings().database_url))
+    try:
+        listener = RobotListener(factory, load_modules(), pvmqtt.Broker.parse(broker))
+        listener.start()
+    except (ValueError, ConnectionError) as exc:
+        _fail(str(exc))
+    Console().print(f"listening to robots on {broker}; Ctrl-C stops")
+    stop = threading.Event()
+    try:
+        listener.run(stop)
+    except KeyboardInterrupt:
+        stop.set()
+        listener.stop()
