@@ -28,6 +28,7 @@ from gongzhi.modules.pv.io import plant as plant_io
 from gongzhi.modules.pv.io import synthetic_files as synth_io
 from gongzhi.modules.pv.io.qgc_plan import write_qgc_plan_json
 from gongzhi.modules.pv.io.wpml import write_wpml_kmz
+from gongzhi.modules.pv.outcome import FlightOutcome
 
 app = typer.Typer(
     help="PV inspection: flight plans, synthetic flights, analysis of a flight", no_args_is_help=True
@@ -210,7 +211,7 @@ def inspect(
     _print_summary(result, out_dir)
 
 
-def write_results(result: pipeline.FlightOutcome, layout: PlantLayout, out_dir: Path) -> None:
+def write_results(result: FlightOutcome, layout: PlantLayout, out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = pipeline.module_rows(result.modules, result.findings)
     summary = result.summary()
@@ -224,7 +225,7 @@ def write_results(result: pipeline.FlightOutcome, layout: PlantLayout, out_dir: 
     )
 
 
-def _print_summary(result: pipeline.FlightOutcome, out_dir: Path) -> None:
+def _print_summary(result: FlightOutcome, out_dir: Path) -> None:
     s = result.summary()
     compliance: dict[bool | None, str] = {
         True: "IEC TS 62446-3 compliant",

@@ -11,15 +11,18 @@ from __future__ import annotations
 import csv
 import io
 import math
+import multiprocessing
 import os
+import queue
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from gongzhi.modules.pv import analysis_adapter as adapter
 from gongzhi.modules.pv.analytics.layout import PlantLayout
+from gongzhi.modules.pv.outcome import FindingRecord, FlightOutcome, ModuleRecord
 
 Progress = Callable[[int, int], None]
 """Called with (frames done, frames in all) as chunks finish."""
@@ -27,72 +30,6 @@ Progress = Callable[[int, int], None]
 IEC_MIN_IRRADIANCE_W_M2 = 600.0
 """IEC TS 62446-3 minimum plane-of-array irradiance for c-Si inspections [W m-2]."""
 FRAME_SUFFIXES = (".tif", ".tiff", ".jpg", ".jpeg")
-
-
-@dataclass(frozen=True, slots=True)
-class ModuleRecord:
-    """What a flight measured on one module."""
-
-    module_id: str
-    lon: float
-    lat: float
-    frames_seen: int
-    t_median_c: float | None
-    t_p95_c: float | None
-    t_max_c: float | None
-    t_corrected_k: float | None
-    soiling_index: float | None
-    anomaly_class: str
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class FindingRecord:
-    """An anomaly on a module: class, ΔT measured and normalised [K], severity band, class of abnormality."""
-
-    module_id: str
-    anomaly_class: str
-    delta_t_k: float | None
-    delta_tn_k: float | None
-    t_max_c: float | None
-    severity: str
-    coa: int
-    frames_seen: int
-    confidence: float | None
-    lon: float
-    lat: float
-    best_frame: str | None
-    details: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class FlightOutcome:
-    modules: tuple[ModuleRecord, ...]
-    findings: tuple[FindingRecord, ...]
-    frames: int
-    frames_used: int
-    irradiance_w_m2: float | None
-    iec_compliant: bool | None
-    skipped: tuple[str, ...] = ()
-
-    def summary(self) -> dict[str, Any]:
-        by_class: dict[str, int] = {}
-        by_severity: dict[str, int] = {}
-        for f in self.findings:
-            by_class[f.anomaly_class] = by_class.get(f.anomaly_class, 0) + 1
-            by_severity[f.severity] = by_severity.get(f.severity, 0) + 1
-        return {
-            "frames": self.frames,
-            "frames_used": self.frames_used,
-            "frames_skipped": list(self.skipped[:50]),
-            "modules": len(self.modules),
-            "modules_seen": sum(1 for m in self.modules if m.frames_seen),
-            "findings": len(self.findings),
-            "by_class": dict(sorted(by_class.items())),
-            "by_severity": dict(sorted(by_severity.items())),
-            "irradiance_w_m2": self.irradiance_w_m2,
-            "iec_compliant": self.iec_compliant,
-        }
 
 
 def iec_compliant(irradiance_w_m2: float | None) -> bool | None:
@@ -110,6 +47,14 @@ def chunks(items: Sequence[Path], size: int) -> Iterator[list[Path]]:
         yield list(items[i : i + size])
 
 
+_TICKS: Any = None  # a worker's queue of frames done, set by the pool initializer
+
+
+def _init_worker(ticks: Any) -> None:
+    global _TICKS
+    _TICKS = ticks
+
+
 def analyse_chunk(
     paths: Sequence[Path], layout: PlantLayout, irradiance_w_m2: float | None, camera: str | None = None
 ) -> tuple[Any, list[str]]:
@@ -118,11 +63,11 @@ def analyse_chunk(
     skipped = []
     for path in paths:
         try:
-            frame = adapter.read(path)
+            acc.add(adapter.read(path))
         except ValueError as exc:
             skipped.append(f"{path.name}: {exc}")
-            continue
-        acc.add(frame)
+        if _TICKS is not None:
+            _TICKS.put(1)
     return acc, skipped
 
 
@@ -137,7 +82,7 @@ def decode_chunk(paths: Sequence[Path]) -> int:
 
 def decode_flight(paths: Sequence[Path], *, workers: int = 1, chunk_size: int | None = None) -> int:
     """Read every frame and drop it, split as :func:`analyse_flight` splits them: the decoding baseline."""
-    size = chunk_size or max(1, math.ceil(len(paths) / max(1, workers * 4)))
+    size = chunk_size or max(1, math.ceil(len(paths) / max(1, workers)))
     parts = list(chunks(paths, size))
     if workers <= 1 or len(parts) <= 1:
         return sum(decode_chunk(part) for part in parts)
@@ -171,9 +116,9 @@ def analyse_flight(
         Processes reading and analysing frames; 1 streams every frame through one accumulator in this
         process.
     chunk_size : int, optional
-        Frames per task; default splits the flight into about four tasks per worker.
+        Frames per task; default one contiguous part of the flight per worker.
     progress : callable, optional
-        Called with (frames done, frames in all) after each frame (one worker) or chunk.
+        Called with (frames done, frames in all) as frames are done.
 
     Raises
     ------
@@ -181,19 +126,16 @@ def analyse_flight(
         If no frame could be read.
     """
     total = len(paths)
-    if workers <= 1 and chunk_size is None:
+    if workers <= 1:
         return _stream(paths, layout, irradiance_w_m2, camera, progress)
-    size = chunk_size or max(1, math.ceil(total / max(1, workers * 4)))
-    parts = list(chunks(paths, size))
+    # one contiguous run of frames per worker: each builds its accumulator (module index, neighbours) once
+    # and keeps the pose refinement's running correction along its part of the flight
+    parts = list(chunks(paths, chunk_size or max(1, math.ceil(total / workers))))
     merged: Any = None
     skipped: list[str] = []
-    done = 0
-    for acc, bad, n in _run(parts, layout, irradiance_w_m2, camera, workers):
+    for acc, bad in _run(parts, layout, irradiance_w_m2, camera, workers, total, progress):
         merged = acc if merged is None else adapter.merge(merged, acc)
         skipped += bad
-        done += n
-        if progress is not None:
-            progress(done, total)
     return outcome(merged, layout, total, skipped, irradiance_w_m2)
 
 
@@ -218,20 +160,37 @@ def _stream(
 
 
 def _run(
-    parts: list[list[Path]], layout: PlantLayout, irradiance: float | None, camera: str | None, workers: int
-) -> Iterator[tuple[Any, list[str], int]]:
-    if workers <= 1 or len(parts) <= 1:
-        for part in parts:
-            acc, bad = analyse_chunk(part, layout, irradiance, camera)
-            yield acc, bad, len(part)
-        return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = [
-            (pool.submit(analyse_chunk, part, layout, irradiance, camera), len(part)) for part in parts
-        ]
-        for future, n in futures:
-            acc, bad = future.result()
-            yield acc, bad, n
+    parts: list[list[Path]],
+    layout: PlantLayout,
+    irradiance: float | None,
+    camera: str | None,
+    workers: int,
+    total: int,
+    progress: Progress | None,
+) -> list[tuple[Any, list[str]]]:
+    ctx = multiprocessing.get_context()
+    ticks = ctx.Queue()
+    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(ticks,)) as pool:
+        futures = [pool.submit(analyse_chunk, part, layout, irradiance, camera) for part in parts]
+        done = 0
+        while not all(f.done() for f in futures):
+            done += _drain(ticks, 0.2)
+            if progress is not None:
+                progress(min(done, total), total)
+        out = [f.result() for f in futures]
+    if progress is not None:
+        progress(total, total)
+    return out
+
+
+def _drain(ticks: Any, wait_s: float) -> int:
+    n = 0
+    try:
+        n += ticks.get(timeout=wait_s)
+        while True:
+            n += ticks.get_nowait()
+    except queue.Empty:
+        return n
 
 
 def analyse_flight_on_cluster(
@@ -281,15 +240,16 @@ def outcome(
     if merged is None or total - len(skipped) == 0:
         reasons = "; ".join(skipped[:3])
         raise ValueError(f"no frame of the flight could be read{': ' + reasons if reasons else ''}")
-    modules, findings = adapter.records(merged, layout, irradiance_w_m2)
+    modules, findings, extra = adapter.records(merged, layout)
     return FlightOutcome(
         modules=tuple(modules),
         findings=tuple(findings),
         frames=total,
         frames_used=total - len(skipped),
-        irradiance_w_m2=irradiance_w_m2,
-        iec_compliant=iec_compliant(irradiance_w_m2),
+        irradiance_w_m2=extra.irradiance_w_m2,
+        iec_compliant=extra.iec_compliant,
         skipped=tuple(skipped),
+        extra=extra,
     )
 
 

@@ -21,6 +21,7 @@ from gongzhi.kit.filestore import FileStore
 from gongzhi.modules.pv import analysis_adapter as adapter
 from gongzhi.modules.pv import pipeline, service
 from gongzhi.modules.pv.models import PvFinding, PvFrame, PvInspection, PvModule, PvModuleResult
+from gongzhi.modules.pv.outcome import FindingRecord, FlightOutcome, ModuleRecord
 from gongzhi.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -123,7 +124,7 @@ def store_outcome(
     s: Session,
     registry: Registry,
     inspection: PvInspection,
-    result: pipeline.FlightOutcome,
+    result: FlightOutcome,
     frames: dict[str, tuple[str, str]],
 ) -> None:
     """Keep a finished flight's results and findings, raise their alerts, mark the inspection done."""
@@ -158,9 +159,7 @@ def store_outcome(
     outbox.publish(s, registry, rid, "pv.inspection.done", payload)
 
 
-def _finding(
-    inspection: PvInspection, f: pipeline.FindingRecord, frames: dict[str, tuple[str, str]]
-) -> PvFinding:
+def _finding(inspection: PvInspection, f: FindingRecord, frames: dict[str, tuple[str, str]]) -> PvFinding:
     source = frames.get(Path(f.best_frame).name) if f.best_frame else None
     return PvFinding(
         region_id=inspection.region_id,
@@ -218,7 +217,7 @@ def _rows(s: Session, inspection: PvInspection) -> tuple[list[dict[str, Any]], d
     measured = {r.module_id: r for r in s.execute(stmt).scalars()}
     found = list(s.execute(select(PvFinding).where(PvFinding.inspection_id == inspection.id)).scalars())
     records = [
-        pipeline.ModuleRecord(
+        ModuleRecord(
             module_id=mid,
             lon=m.lon,
             lat=m.lat,
@@ -242,8 +241,8 @@ def _rows(s: Session, inspection: PvInspection) -> tuple[list[dict[str, Any]], d
     return rows, {mid: m.outline for mid, m in modules.items()}
 
 
-def _record(f: PvFinding) -> pipeline.FindingRecord:
-    return pipeline.FindingRecord(
+def _record(f: PvFinding) -> FindingRecord:
+    return FindingRecord(
         f.module_id,
         f.reviewed_class or f.anomaly_class,
         f.delta_t_k,

@@ -164,6 +164,10 @@ class ModuleIndex:
         Across-row position of each row, sorted [m].
     span : float
         Key stride between rows [m].
+    u_min : float
+        Origin of the along-row keys [m].
+    centres, corners : ndarray
+        :meth:`.layout.PlantLayout.centres_xy` and :meth:`~.layout.PlantLayout.corners_xy`, cached.
     """
 
     layout: PlantLayout
@@ -174,6 +178,8 @@ class ModuleIndex:
     row_v: FloatArray
     span: float
     u_min: float
+    centres: FloatArray
+    corners: FloatArray
 
 
 def _to_uv(x: npt.ArrayLike, y: npt.ArrayLike, azimuth_deg: float) -> tuple[FloatArray, FloatArray]:
@@ -196,7 +202,7 @@ def module_index(layout: PlantLayout) -> ModuleIndex:
     span = float(u.max() - u_min) + 10 * layout.footprint_m[0] + 1.0
     keys = row_of * span + (u - u_min)
     order = np.argsort(keys, kind="stable")
-    return ModuleIndex(layout, u, v, keys[order], order, row_v, span, u_min)
+    return ModuleIndex(layout, u, v, keys[order], order, row_v, span, u_min, centres, layout.corners_xy())
 
 
 def locate(index: ModuleIndex, x: npt.ArrayLike, y: npt.ArrayLike) -> tuple[IntArray, FloatArray, FloatArray]:
@@ -263,8 +269,7 @@ def visible_modules(
     index: ModuleIndex, geometry: FrameGeometry, margin_px: float = 2.0
 ) -> npt.NDArray[np.intp]:
     """Layout positions of the modules wholly inside the frame, at least ``margin_px`` from its edge."""
-    corners = index.layout.corners_xy()
-    rows, cols = geometry.xy_to_pixel(corners[..., 0], corners[..., 1])
+    rows, cols = geometry.xy_to_pixel(index.corners[..., 0], index.corners[..., 1])
     inside = (
         (rows >= margin_px)
         & (rows <= geometry.height_px - 1 - margin_px)
@@ -286,7 +291,8 @@ def module_crops(
     layout: PlantLayout,
     positions: npt.ArrayLike,
     samples_per_cell: int = 4,
-    border: float = 0.03,
+    border: float = 0.0,
+    centres: FloatArray | None = None,
 ) -> npt.NDArray[np.float32]:
     """Rectified temperature maps of modules, resampled on their cell grid (bilinear).
 
@@ -303,7 +309,9 @@ def module_crops(
     samples_per_cell : int
         Samples across one cell in each direction [-].
     border : float
-        Fraction of the module trimmed at each edge, leaving out the frame [-].
+        Fraction of the module trimmed at each edge [-].
+    centres : ndarray, optional
+        ``layout.centres_xy()`` when the caller has it at hand [m].
 
     Returns
     -------
@@ -319,9 +327,321 @@ def module_crops(
     e_u, e_v = row_axes(layout.row_azimuth_deg)
     off_x = fu[None, :] * along * e_u[0] + fv[:, None] * across * e_v[0]
     off_y = fu[None, :] * along * e_u[1] + fv[:, None] * across * e_v[1]
-    centres = layout.centres_xy()[pos]
+    centres = (layout.centres_xy() if centres is None else centres)[pos]
     xs = centres[:, 0, None, None] + off_x[None]
     ys = centres[:, 1, None, None] + off_y[None]
     rows, cols = geometry.xy_to_pixel(xs, ys)
     out = ndimage.map_coordinates(temperature, [rows.ravel(), cols.ravel()], order=1, mode="nearest")
     return np.asarray(out, dtype=np.float32).reshape(len(pos), n_rows, n_cols)
+
+
+@dataclass(frozen=True, slots=True)
+class PoseFit:
+    """Outcome of :func:`refine_pose`.
+
+    Attributes
+    ----------
+    geometry : FrameGeometry
+        Refined pose (the prior when the match failed).
+    dx_m, dy_m, dyaw_deg : float
+        Correction applied to the prior [m], [°].
+    score : float
+        Normalised cross-correlation of the module mask and the frame at the best pose [-]; below about 0.2
+        the frame shows too little of the layout to match and the prior is kept.
+    """
+
+    geometry: FrameGeometry
+    dx_m: float
+    dy_m: float
+    dyaw_deg: float
+    score: float
+
+
+MIN_MATCH_SCORE = 0.2
+"""Least normalised cross-correlation for :func:`refine_pose` to move a pose [-]."""
+
+
+def module_mask(index: ModuleIndex, geometry: FrameGeometry, rim: float = 0.04) -> npt.NDArray[np.float32]:
+    """1 on the glass of every layout module in the frame, 0 on frames, gaps and roof; shape (H, W)."""
+    labels, fu, fv = locate_frame(index, geometry)
+    glass = (labels >= 0) & (fu > rim) & (fu < 1 - rim) & (fv > rim) & (fv < 1 - rim)
+    return glass.astype(np.float32)
+
+
+def _downsample(t: npt.NDArray[np.float32], k: int) -> npt.NDArray[np.float32]:
+    h, w = (t.shape[0] // k) * k, (t.shape[1] // k) * k
+    return np.asarray(t[:h, :w].reshape(h // k, k, w // k, k).mean(axis=(1, 3)), dtype=np.float32)
+
+
+def _structure(t: npt.NDArray[np.float32], sigma: float) -> npt.NDArray[np.float32]:
+    """High-passed frame: module glass against the cooler frames, gaps and background (box low-pass)."""
+    return np.asarray(t - ndimage.uniform_filter(t, size=max(3, round(2 * sigma))), dtype=np.float32)
+
+
+def refine_pose(
+    temperature: npt.NDArray[np.float32],
+    prior: FrameGeometry,
+    index: ModuleIndex,
+    *,
+    search_m: float | None = None,
+    yaw_offsets_deg: tuple[float, ...] = (0.0,),
+    estimate_yaw: bool = True,
+    downsample: int = 2,
+) -> PoseFit:
+    """Refine a frame's pose by matching the layout's module grid to the frame.
+
+    The shift comes from the peak of the FFT cross-correlation of the frame's structure with the module
+    mask rendered at the prior pose (sub-pixel by a parabola through the peak). The yaw comes from the
+    same matching on the image's left and right halves (and top and bottom): a rotation moves their
+    contents in opposite directions; the pose is then turned by it and the shift matched again.
+
+    Parameters
+    ----------
+    temperature : ndarray, shape (H, W)
+        The frame [°C].
+    prior : FrameGeometry
+        Pose from the metadata (plus any running correction).
+    index : ModuleIndex
+        The plant's modules.
+    search_m : float, optional
+        Largest shift tried in each direction [m]; default 0.45 of the module pitch along the row, the most
+        a periodic grid can resolve.
+    yaw_offsets_deg : tuple of float
+        Yaw corrections tried exhaustively before the estimate [°].
+    estimate_yaw : bool
+        Estimate the yaw from the half-image shifts.
+    downsample : int
+        Block size the matching works at [px]; 2 halves the cost and still resolves a 2.5 cm frame.
+
+    Returns
+    -------
+    PoseFit
+    """
+    along, _ = index.layout.footprint_m
+    search = search_m if search_m is not None else 0.45 * (along + 0.02)
+    k = max(1, downsample)
+    coarse = FrameGeometry(prior.x_m, prior.y_m, prior.gsd_m * k, prior.yaw_deg, prior.width_px // k,
+                           prior.height_px // k)  # fmt: skip
+    obs = _structure(_downsample(temperature, k), sigma=along / coarse.gsd_m)
+    radius = max(1, math.ceil(search / coarse.gsd_m))
+    best = (-np.inf, 0.0, 0.0, 0.0)
+    for dyaw in yaw_offsets_deg:
+        model = module_mask(index, coarse.moved(dyaw_deg=dyaw))
+        score, drow, dcol = _match(obs, model, radius)
+        if estimate_yaw and score >= MIN_MATCH_SCORE:
+            turn = _rotation_deg(obs, model, radius)
+            if turn:
+                model2 = module_mask(index, coarse.moved(dyaw_deg=dyaw + turn))
+                score2, drow2, dcol2 = _match(obs, model2, radius)
+                if score2 > score:
+                    score, drow, dcol, dyaw = score2, drow2, dcol2, dyaw + turn
+        if score > best[0]:
+            best = (score, drow, dcol, dyaw)
+    score, drow, dcol, dyaw = best
+    if not score >= MIN_MATCH_SCORE:
+        return PoseFit(prior, 0.0, 0.0, 0.0, max(score, 0.0))
+    # the frame content sits (drow, dcol) coarse pixels from the model: move the pose by the opposite
+    turned = prior.moved(dyaw_deg=dyaw)
+    x0, y0 = turned.pixel_to_xy(0.0, 0.0)
+    x1, y1 = turned.pixel_to_xy(-drow * k, -dcol * k)
+    dx, dy = float(x1 - x0), float(y1 - y0)
+    return PoseFit(turned.moved(dx, dy), dx, dy, dyaw, score)
+
+
+def _match(
+    obs: npt.NDArray[np.float32], model: npt.NDArray[np.float32], radius: int
+) -> tuple[float, float, float]:
+    """Peak of the normalised cross-correlation within ``radius`` px: (score, drow, dcol)."""
+    if model.std() < 1e-3 or obs.std() < 1e-6:
+        return -np.inf, 0.0, 0.0
+    o = (obs - obs.mean()) / obs.std()
+    m = (model - model.mean()) / model.std()
+    corr = np.fft.irfft2(np.fft.rfft2(o) * np.conj(np.fft.rfft2(m)), s=o.shape) / o.size
+    window = np.arange(-radius, radius + 1)
+    sub = corr[np.ix_(window % o.shape[0], window % o.shape[1])]
+    i, j = np.unravel_index(int(np.argmax(sub)), sub.shape)
+    di, dj = _subpixel(sub, int(i), int(j))
+    return float(sub[i, j]), float(window[i]) + di, float(window[j]) + dj
+
+
+def _rotation_deg(obs: npt.NDArray[np.float32], model: npt.NDArray[np.float32], radius: int) -> float:
+    """Yaw correction from the shifts of the image halves [°]; 0 when they do not match well."""
+    h, w = obs.shape
+    turns = []
+    left, right = (
+        _match(obs[:, : w // 2], model[:, : w // 2], radius),
+        _match(obs[:, w // 2 :], model[:, w // 2 :], radius),
+    )
+    if min(left[0], right[0]) >= MIN_MATCH_SCORE:
+        turns.append(math.atan2(right[1] - left[1], w / 2))
+    top, bottom = (
+        _match(obs[: h // 2], model[: h // 2], radius),
+        _match(obs[h // 2 :], model[h // 2 :], radius),
+    )
+    if min(top[0], bottom[0]) >= MIN_MATCH_SCORE:
+        turns.append(math.atan2(-(bottom[2] - top[2]), h / 2))
+    return -math.degrees(float(np.mean(turns))) if turns else 0.0
+
+
+def _subpixel(sub: npt.NDArray[np.float64], i: int, j: int) -> tuple[float, float]:
+    def vertex(a: float, b: float, c: float) -> float:
+        d = a - 2 * b + c
+        return 0.0 if abs(d) < 1e-12 else float(np.clip(0.5 * (a - c) / d, -0.5, 0.5))
+
+    n, m = sub.shape
+    di = vertex(sub[i - 1, j], sub[i, j], sub[i + 1, j]) if 0 < i < n - 1 else 0.0
+    dj = vertex(sub[i, j - 1], sub[i, j], sub[i, j + 1]) if 0 < j < m - 1 else 0.0
+    return di, dj
+
+
+@dataclass(frozen=True, slots=True)
+class ModuleRect:
+    """A module found in a frame without a layout.
+
+    Attributes
+    ----------
+    row, col : float
+        Centre [px].
+    angle_deg : float
+        Direction of the long side in the image, counter-clockwise from the column axis [°], in (−90, 90].
+    length_px, width_px : float
+        Long and short side [px].
+    area_px : int
+        Pixels of the segment [px].
+    """
+
+    row: float
+    col: float
+    angle_deg: float
+    length_px: float
+    width_px: float
+    area_px: int
+
+    def sample_grid(self, rows: int, cols: int, inset: float = 0.0) -> tuple[FloatArray, FloatArray]:
+        """Pixel coordinates of a rows × cols grid over the rectangle, rows along the long side [px]."""
+        a = math.radians(self.angle_deg)
+        e_long = np.array([-math.sin(a), math.cos(a)])  # (d_row, d_col) per unit along the long side
+        e_short = np.array([math.cos(a), math.sin(a)])
+        fl = ((np.arange(rows) + 0.5) / rows - 0.5) * (1 - 2 * inset) * self.length_px
+        fs = ((np.arange(cols) + 0.5) / cols - 0.5) * (1 - 2 * inset) * self.width_px
+        r = self.row + fl[:, None] * e_long[0] + fs[None, :] * e_short[0]
+        c = self.col + fl[:, None] * e_long[1] + fs[None, :] * e_short[1]
+        return r, c
+
+
+def _otsu(values: npt.NDArray[np.float32], bins: int = 256) -> float:
+    hist, edges = np.histogram(values, bins=bins)
+    centres = (edges[:-1] + edges[1:]) / 2
+    w0 = np.cumsum(hist)
+    w1 = w0[-1] - w0
+    m0 = np.cumsum(hist * centres) / np.maximum(w0, 1)
+    m1 = (np.sum(hist * centres) - np.cumsum(hist * centres)) / np.maximum(w1, 1)
+    between = w0 * w1 * (m0 - m1) ** 2
+    return float(centres[int(np.argmax(between))])
+
+
+def segment_modules(
+    temperature: npt.NDArray[np.float32],
+    *,
+    min_area_px: int = 150,
+    line_contrast_k: float = 0.4,
+    min_rectangularity: float = 0.8,
+    aspect: tuple[float, float] = (1.2, 3.5),
+) -> list[ModuleRect]:
+    """Find module rectangles in a frame without a layout.
+
+    Modules and background are split by Otsu's threshold; whichever side forms more module-like
+    rectangles is the modules (they are usually warmer than a roof, not always). The cooler frames between
+    neighbouring modules of a row, one or two pixels wide, are found by a black top-hat (white top-hat for
+    modules cooler than the background) and cut out; connected components (``scipy.ndimage.label``) then
+    get a rectangle from their second moments (a w × l rectangle has variances w²/12 and l²/12 along its
+    axes). Components that are not rectangular enough, of the wrong aspect, or far from the median area
+    are dropped.
+
+    Parameters
+    ----------
+    temperature : ndarray, shape (H, W)
+        The frame [°C].
+    min_area_px : int
+        Smallest module area [px].
+    line_contrast_k : float
+        Least depth of a frame line below the glass on both sides [K].
+    min_rectangularity : float
+        Least ratio of a component's area to its fitted rectangle's [-].
+    aspect : (float, float)
+        Range of long over short side [-].
+
+    Returns
+    -------
+    list of ModuleRect
+        Sorted top to bottom, left to right.
+    """
+    t = np.asarray(temperature, dtype=np.float32)
+    warm = t > _otsu(t)
+    best: list[ModuleRect] = []
+    for modules, tophat in ((warm, ndimage.black_tophat), (~warm, ndimage.white_tophat)):
+        lines = tophat(t, size=(5, 5)) > line_contrast_k
+        mask = ndimage.binary_opening(modules & ~lines, structure=np.ones((3, 3), dtype=bool))
+        rects = _rectangles(mask, min_area_px, min_rectangularity, aspect)
+        if len(rects) > len(best):
+            best = rects
+    if not best:
+        return []
+    median = float(np.median([r.area_px for r in best]))
+    kept = [r for r in best if 0.6 * median <= r.area_px <= 1.5 * median]
+    return sorted(kept, key=lambda r: (round(r.row / 10), r.col))
+
+
+def _rectangles(
+    mask: npt.NDArray[np.bool_], min_area: int, min_rect: float, aspect: tuple[float, float]
+) -> list[ModuleRect]:
+    labels, n = ndimage.label(mask)
+    if n == 0:
+        return []
+    h, w = mask.shape
+    cut = [s is not None and (s[0].start == 0 or s[1].start == 0 or s[0].stop == h or s[1].stop == w)
+           for s in ndimage.find_objects(labels)]  # fmt: skip
+    rows, cols = np.nonzero(labels)
+    lab = labels[rows, cols]
+    count = np.bincount(lab, minlength=n + 1).astype(np.float64)
+    safe = np.maximum(count, 1)
+    mr = np.bincount(lab, rows, n + 1) / safe
+    mc = np.bincount(lab, cols, n + 1) / safe
+    dr, dc = rows - mr[lab], cols - mc[lab]
+    srr = np.bincount(lab, dr * dr, n + 1) / safe
+    scc = np.bincount(lab, dc * dc, n + 1) / safe
+    src = np.bincount(lab, dr * dc, n + 1) / safe
+    out = []
+    for k in range(1, n + 1):
+        if count[k] < min_area or cut[k - 1]:
+            continue
+        cov = np.array([[srr[k], src[k]], [src[k], scc[k]]])
+        evals, evecs = np.linalg.eigh(cov)
+        length, width = math.sqrt(12 * max(evals[1], 0)), math.sqrt(12 * max(evals[0], 1e-9))
+        if width <= 0 or not aspect[0] <= length / width <= aspect[1]:
+            continue
+        if count[k] / (length * width) < min_rect:
+            continue
+        d_row, d_col = evecs[:, 1]
+        angle = math.degrees(math.atan2(-d_row, d_col))  # long side direction, CCW from the column axis
+        angle = (angle + 90) % 180 - 90
+        out.append(ModuleRect(float(mr[k]), float(mc[k]), angle, length, width, int(count[k])))
+    return out
+
+
+def rect_crops(
+    temperature: npt.NDArray[np.float32],
+    rects: list[ModuleRect],
+    cells: tuple[int, int],
+    samples_per_cell: int = 4,
+) -> npt.NDArray[np.float32]:
+    """Temperature maps of segmented modules on a cells (short × long) grid; rows along the long side [°C]."""
+    short, long_ = cells
+    n_rows, n_cols = long_ * samples_per_cell, short * samples_per_cell
+    if not rects:
+        return np.zeros((0, n_rows, n_cols), dtype=np.float32)
+    grids = [r.sample_grid(n_rows, n_cols) for r in rects]
+    rr = np.concatenate([g[0].ravel() for g in grids])
+    cc = np.concatenate([g[1].ravel() for g in grids])
+    out = ndimage.map_coordinates(temperature, [rr, cc], order=1, mode="nearest")
+    return np.asarray(out, dtype=np.float32).reshape(len(rects), n_rows, n_cols)

@@ -192,6 +192,13 @@ class PlantLayout:
     modules: tuple[Module, ...]
     _index: Mapping[str, int] = field(init=False, repr=False, compare=False)
 
+    def __reduce__(self) -> tuple[type[PlantLayout], tuple[object, ...]]:
+        # the id index is a mappingproxy, which does not pickle: rebuild it (process pools, Dask)
+        return PlantLayout, (
+            self.name, self.polygon, self.origin, self.module_type, self.tilt_deg, self.row_azimuth_deg,
+            self.portrait, self.modules,
+        )  # fmt: skip
+
     def __post_init__(self) -> None:
         index = {m.id: i for i, m in enumerate(self.modules)}
         if len(index) != len(self.modules):

@@ -73,7 +73,7 @@ DELTA_T_K: Mapping[Anomaly, tuple[float, float]] = MappingProxyType(
         Anomaly.SHADING: (-8.0, -3.0),
         Anomaly.SOILING: (1.5, 3.5),
         Anomaly.VEGETATION: (-10.0, -4.0),
-        Anomaly.CRACKING: (3.0, 8.0),
+        Anomaly.CRACKING: (2.5, 6.0),
     }
 )
 """Range of the planted pattern's temperature difference to the healthy module, by class [K]."""
@@ -481,7 +481,7 @@ def pattern(
             pu, pv = rng.uniform(0.1, 0.9, 2)
             if math.hypot(pu - ju, pv - jv) > 0.25:
                 break
-        out = d * _gauss(fu, fv, pu, pv, 0.03, shape)
+        out = d * _gauss(fu, fv, pu, pv, 0.025, shape)
     elif anomaly is Anomaly.SUBSTRING:
         k = rng.integers(SUBSTRINGS)
         third = np.floor((fu if portrait else fv) * SUBSTRINGS)
@@ -538,7 +538,7 @@ def _vegetation(
     """Two to four irregular cool blobs growing up from the low edge."""
     out = np.zeros(shape)
     for _ in range(int(rng.integers(2, 5))):
-        pu, wu, hv = rng.uniform(0.1, 0.9), rng.uniform(0.05, 0.1), rng.uniform(0.12, 0.3)
+        pu, wu, hv = rng.uniform(0.1, 0.9), rng.uniform(0.06, 0.12), rng.uniform(0.15, 0.35)
         blob = ((fu - pu) / wu) ** 2 + (fv / hv) ** 2 < 1 + 0.3 * np.sin(fu * 60 + pu * 9)
         out = np.maximum(out, blob * rng.uniform(0.7, 1.0))
     return np.asarray(ndimage.gaussian_filter(out, 1.0), dtype=np.float64)
@@ -557,7 +557,7 @@ def _crack(
     i, j = rng.integers(cu_n), rng.integers(cv_n)
     lu, lv = fu * cu_n - i, fv * cv_n - j  # [0, 1) inside the cell
     angle = rng.uniform(0, 2 * math.pi)
-    side = (lu - 0.5) * math.cos(angle) + (lv - 0.5) * math.sin(angle) > rng.uniform(-0.1, 0.15)
+    side = (lu - 0.5) * math.cos(angle) + (lv - 0.5) * math.sin(angle) > rng.uniform(0.0, 0.12)
     return np.asarray((cu == i) & (cv == j) & side, dtype=np.float64)
 
 
