@@ -148,6 +148,7 @@ class PvFinding(RegionOwned, Base):
     reviewed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     reviewed_at: Mapped[datetime | None]
     alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id"))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -168,6 +169,7 @@ class PvCleaningOrder(RegionOwned, Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), unique=True)
     plant_id: Mapped[int] = mapped_column(ForeignKey("pv_plants.id"), index=True)
     robot_actor_id: Mapped[int] = mapped_column(ForeignKey("actors.id"))
+    inspection_id: Mapped[int | None] = mapped_column(ForeignKey("pv_inspections.id"))
     rows: Mapped[list[Any]]
     modules: Mapped[list[Any]] = mapped_column(default=list)
     mode: Mapped[str] = mapped_column(String(10), default="dry")
