@@ -265,9 +265,13 @@ def classify_crop(
     location = ((c + 0.5) / cols, 1 - (r + 0.5) / rows)
     fill = _fill(residual, int(r), int(c), k, m + 0.5 * peak)
     jb = JUNCTION_BOX if portrait else (JUNCTION_BOX[1], JUNCTION_BOX[0])
-    if peak >= 4.0 and math.hypot(location[0] - jb[0], location[1] - jb[1]) < 0.1:
+    # sharpness: the peak over the mean of its 3 × 3 samples; a whole hot cell is flat (about 1.1), the
+    # junction box's spot rounded (1.3–1.5), a hot spot steep (2 and more)
+    around = residual[max(int(r) - 1, 0) : int(r) + 2, max(int(c) - 1, 0) : int(c) + 2] - m
+    sharpness = peak / max(float(around.mean()), 1e-6)
+    if peak >= 4.0 and math.hypot(location[0] - jb[0], location[1] - jb[1]) < 0.1 and sharpness >= 1.3:
         return ViewClass(Anomaly.JUNCTION_BOX, float(residual.max()), location)
-    if (peak >= 4.0 and fill < 0.25) or (peak >= 7.0 and fill < 0.45):
+    if (peak >= 4.0 and fill <= 0.25) or (peak >= 7.0 and fill < 0.45):
         return ViewClass(Anomaly.HOT_SPOT, float(residual.max()), location)
 
     hot_cells = _hot_cells(residual, cells, k)
@@ -280,7 +284,7 @@ def classify_crop(
     low_heavy = float(residual[2 * rows // 3 :].mean()) - float(residual[: rows // 3].mean())
     if warm_fraction >= 0.12 and low_heavy >= 0.25:
         return ViewClass(Anomaly.SOILING, float(np.percentile(residual, 95)) - top)
-    if peak >= 1.5 and fill < 0.55:
+    if peak >= 1.5 and fill < 0.7:
         return ViewClass(Anomaly.CRACKING, float(residual.max()), location)
     return NORMAL
 
@@ -377,6 +381,9 @@ class ModuleResult:
         :func:`soiling_index`, median over views [0–1].
     lon, lat : float
         Module centre [°].
+    rgb_soiling_index : float | None
+        Visible darkening against the frame's clean modules, median over the views with a co-registered
+        RGB raster (same size as the thermal one) [0–1]; ``None`` without one.
     """
 
     module_id: str
@@ -388,6 +395,7 @@ class ModuleResult:
     soiling_index: float
     lon: float
     lat: float
+    rgb_soiling_index: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -481,6 +489,7 @@ class _View:
     corrected: float
     soiling: float
     cls: ViewClass
+    rgb_soiling: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -584,14 +593,16 @@ class InspectionAccumulator:
                     geometry.yaw_deg - prior.yaw_deg,
                 )
             report = FrameReport(frame.meta.source, 0, *self._bias, fit.score)
-        seen = self._analyse(frame.temperature_c, geometry, n)
+        seen = self._analyse(frame.temperature_c, geometry, n, frame.rgb)
         if seen:
             self._frames_used += 1
         return FrameReport(
             report.source, seen, report.dx_m, report.dy_m, report.dyaw_deg, report.match_score, report.skipped
         )
 
-    def _analyse(self, temperature: F32, geometry: FrameGeometry, n: int) -> int:
+    def _analyse(
+        self, temperature: F32, geometry: FrameGeometry, n: int, rgb: npt.NDArray[np.uint8] | None = None
+    ) -> int:
         positions = visible_modules(self._index, geometry)
         if len(positions) == 0:
             return 0
@@ -607,6 +618,15 @@ class InspectionAccumulator:
             crops, rows / geometry.height_px, cols / geometry.width_px, near, n,
             self.classifier, self.layout.cell_grid, self.layout.portrait,
         )  # fmt: skip
+        if rgb is not None and rgb.ndim == 3 and rgb.shape[:2] == temperature.shape:
+            luma = (
+                rgb[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+            ).astype(np.float32)
+            seen = module_crops(luma, geometry, self.layout, positions, 2, centres=self._index.centres)
+            level = np.median(seen.reshape(len(positions), -1), axis=1)
+            clean = float(np.percentile(level, 95))
+            for view, value in zip(views, level.tolist(), strict=True):
+                view.rgb_soiling = float(np.clip(1 - value / clean, 0, 1)) if clean > 0 else None
         for p, view in zip(positions.tolist(), views, strict=True):
             self._views.setdefault(int(p), []).append(view)
         return len(positions)
@@ -625,7 +645,7 @@ class InspectionAccumulator:
                 ModuleResult(
                     m.id, len(views), _med(v.median for v in views), _med(v.p95 for v in views),
                     _med(v.max for v in views), _med(v.corrected for v in views),
-                    _med(v.soiling for v in views), lon, lat,
+                    _med(v.soiling for v in views), lon, lat, _rgb(views),
                 )
             )  # fmt: skip
             merged, dropped = merge_views([v.cls for v in views])
@@ -909,6 +929,11 @@ def _flatten_ring(residuals: F32) -> None:
     residuals[:, -1, :] = interior
     residuals[:, :, 0] = interior
     residuals[:, :, -1] = interior
+
+
+def _rgb(views: Sequence[_View]) -> float | None:
+    values = [v.rgb_soiling for v in views if v.rgb_soiling is not None]
+    return round(float(np.median(values)), 4) if values else None
 
 
 def _med(values: Iterable[float]) -> float:
