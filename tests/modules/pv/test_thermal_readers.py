@@ -19,6 +19,7 @@ from gongzhi.modules.pv.io.flir import (
     ObjectParameters,
     atmospheric_transmission,
     celsius_to_raw,
+    counts_to_celsius,
     raw_to_celsius,
     write_flir_jpeg,
 )
@@ -432,3 +433,9 @@ def test_write_frame_tiff_round_trips_a_frame_and_its_metadata(tmp_path: Path, c
     back = read_frame(tmp_path / "syn.tif")
     np.testing.assert_allclose(back.temperature_c, frame.temperature_c, atol=0.0051)
     _same_place_and_time(back.meta, frame.meta)
+
+
+def test_the_count_table_gives_the_same_temperatures_as_the_formula() -> None:
+    counts = np.rint(celsius_to_raw(FIELD, T640_LIKE, OUTDOOR)).astype(np.uint16)
+    direct = raw_to_celsius(counts, T640_LIKE, OUTDOOR)
+    np.testing.assert_array_equal(counts_to_celsius(counts, T640_LIKE, OUTDOOR), direct)

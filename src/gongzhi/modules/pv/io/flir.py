@@ -178,6 +178,18 @@ def raw_to_celsius(
     return (kelvin - KELVIN).astype(np.float32)
 
 
+def counts_to_celsius(
+    counts: npt.NDArray[np.uint16],
+    cal: PlanckCalibration,
+    params: ObjectParameters,
+    atmosphere: AtmosphereModel | None = None,
+) -> npt.NDArray[np.float32]:
+    """:func:`raw_to_celsius` for integer counts via a table over the counts present: same values, faster."""
+    low, high = int(counts.min()), int(counts.max())
+    table = raw_to_celsius(np.arange(low, high + 1), cal, params, atmosphere)
+    return table[counts.astype(np.intp) - low]
+
+
 def celsius_to_raw(
     temp_c: npt.ArrayLike,
     cal: PlanckCalibration,
@@ -225,7 +237,7 @@ def read_flir_jpeg(data: bytes, source: str) -> ThermalFrame:
         raise MissingMetadataError(source, "FLIR FFF has no CameraInfo record (no Planck constants)")
     raw = _raw_counts(records[RECORD_RAW_DATA], source)
     info = _camera_info(records[RECORD_CAMERA_INFO], source)
-    temps = raw_to_celsius(raw, info.calibration, info.params, info.atmosphere)
+    temps = counts_to_celsius(raw, info.calibration, info.params, info.atmosphere)
     fields = merge_fields(_flir_fields(info), *jpeg_metadata(segments))
     h, w = temps.shape
     meta = FrameMeta(source=source, width_px=w, height_px=h, **fields)
