@@ -16,8 +16,8 @@ tables, TagNames/DJI.html, and the ExifTool forum thread "DJI H20T thermal radio
 Why no temperatures: the function from counts (and the APP4/APP5 calibration) to temperature is inside
 DJI's Thermal SDK (``libdirp``, DJI SDK licence, never to be shipped here) and DJI has not published it;
 ExifTool names the coefficients but gives no formula. Guessing one is not acceptable for a measuring
-instrument. The often-repeated "counts / 64 − 273.15" gives 15.2–23.5 °C on the M30T sample against the
-11.9–23.1 °C measured with a faithful SDK port, 3.3 K off at the cold end, so it is not the conversion.
+instrument. The forum rule "counts / 64 − 273.15" ("raw, uncorrected" values) gives 15.2–23.5 °C on the M30T
+sample against the 11.9–23.1 °C the data README gives as measured, 3.3 K off at the cold end: not it.
 ``read_dji_rjpeg`` therefore raises :class:`TemperatureUnavailableError` and ``read_dji_raw`` returns the
 counts explicitly flagged as not temperatures. Convert DJI files to float32 °C TIFF first (DJI Thermal
 Analysis Tool, or ``dji-thermal-cli`` in its own Python ≥ 3.12 environment); :func:`read_tiff` reads those
