@@ -222,6 +222,14 @@ def test_read_frame_refuses_dji_temperatures_and_says_why() -> None:
     assert params.coefficients["KF"] == pytest.approx(80.7, abs=1e-3)
 
 
+def test_an_unknown_dji_parameter_block_still_gives_counts_but_no_parameters() -> None:
+    data = dji_rjpeg(COUNTS, b"\x01\x02hirp" + bytes(200), gps_exif(model="M4T"))
+    raw = read_dji_raw(data, "m4t.jpg")
+    assert (raw.params.calibration, raw.meta.emissivity, raw.meta.camera) == ("unknown", None, "M4T")
+    with pytest.raises(TemperatureUnavailableError, match="'unknown' calibration"):
+        read_frame(data, "m4t.jpg")
+
+
 def test_a_dji_raster_shorter_than_its_detector_is_truncated() -> None:
     data = dji_rjpeg(COUNTS[:300], dji_iirp_block(), gps_exif(model="M30T"))
     with pytest.raises(TruncatedFileError, match=r"a M30T frame needs 655360"):

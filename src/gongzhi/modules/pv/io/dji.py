@@ -76,11 +76,12 @@ class DjiRawFrame:
 
 
 def is_dji_rjpeg(segments: list[Segment]) -> bool:
-    """True when the JPEG carries DJI's APP3 raster and an APP4 parameter block."""
-    app4 = app_payloads(segments, APP4)
-    return bool(app_payloads(segments, APP3)) and any(
-        p.startswith(DIRP_MAGIC) or p.startswith(IIRP_MAGIC) for p in app4
-    )
+    """True when the JPEG carries an APP3 raster and an APP4 parameter block, DJI's R-JPEG layout.
+
+    Blocks other than ``dirp`` and ``iirp`` (DJI has more calibration families, e.g. on newer firmware) are
+    still recognised, with calibration ``"unknown"``.
+    """
+    return bool(app_payloads(segments, APP3)) and bool(app_payloads(segments, APP4))
 
 
 def read_dji_rjpeg(data: bytes, source: str) -> ThermalFrame:
@@ -121,9 +122,7 @@ def read_dji_raw(data: bytes, source: str) -> DjiRawFrame:
     blob = b"".join(app_payloads(segments, APP3))
     width, height = _raster_size(len(blob), fields.get("camera"), source)
     counts = np.frombuffer(blob, dtype="<u2", count=width * height).reshape(height, width).astype(np.uint16)
-    params = dji_params(
-        next(p for p in app_payloads(segments, APP4) if p[:2] in (DIRP_MAGIC, IIRP_MAGIC[:2]))
-    )
+    params = dji_params(app_payloads(segments, APP4)[0])
     extra: dict[str, Any] = {
         "format": f"dji-rjpeg-{params.calibration}",
         "dji_coefficients": params.coefficients,

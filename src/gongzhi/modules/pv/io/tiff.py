@@ -23,6 +23,7 @@ import io
 import json
 import math
 import re
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -93,8 +94,10 @@ def read_tiff(
     if not data.startswith(TIFF_MAGICS):
         raise UnknownFormatError(source, "not a TIFF (no II*/MM* header)")
     try:
-        image = Image.open(io.BytesIO(data))
-        image.load()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow warns on damaged EXIF; the raster decides below
+            image = Image.open(io.BytesIO(data))
+            image.load()
     except Exception as exc:  # Pillow raises OSError, SyntaxError, ValueError … on broken TIFFs
         raise TruncatedFileError(source, f"TIFF raster cannot be read in full ({exc})") from exc
     if image.mode not in _INT_MODES and image.mode != "F":
@@ -107,7 +110,9 @@ def read_tiff(
     temps = _apply(values, rule, tags)
     _check_plausible(temps, source, how)
     h, w = temps.shape
-    meta_fields = merge_fields(xmp_fields(_xmp(tags)), exif_fields(image.getexif()))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        meta_fields = merge_fields(xmp_fields(_xmp(tags)), exif_fields(image.getexif()))
     extra = {
         "format": "tiff",
         "value_rule": {"scale": rule[0], "offset": rule[1], "unit": rule[2], "from": how},
