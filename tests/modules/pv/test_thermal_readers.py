@@ -286,7 +286,7 @@ def test_a_16_bit_tiff_on_another_scale_is_refused_unless_declared() -> None:
     data = _tiff(counts)
     with pytest.raises(MissingMetadataError, match=r"xt2\.tif: values read as -19\d\.\d"):
         read_tiff(data, "xt2.tif")
-    frame = read_tiff(data, "xt2.tif", preset="flir_tlinear_0.04")
+    frame = read_tiff(data, "xt2.tif", preset="flir_xt2")
     np.testing.assert_allclose(frame.temperature_c, FIELD, atol=0.021)
 
 
