@@ -44,14 +44,14 @@ def _read(data: bytes) -> None:
         assert message.startswith("fuzz.bin: ")
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(kind=st.sampled_from(["flir", "flir-png", "dji", "tiff"]), cut=st.floats(0, 1, exclude_max=True))
 def test_a_file_cut_anywhere_is_a_reader_error_or_a_frame(kind: str, cut: float) -> None:
     data = samples()[kind]
     _read(data[: int(len(data) * cut)])
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(
     kind=st.sampled_from(["flir", "flir-png", "tiff"]),
     where=st.lists(st.floats(0, 1, exclude_max=True), min_size=1, max_size=8),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -41,9 +42,12 @@ from .thermal_fixtures import (
     dji_iirp_block,
     dji_rjpeg,
     dji_xmp,
+    fff_file,
+    flir_camera_info,
     flir_jpeg,
     gps_exif,
     plain_jpeg,
+    with_segments,
 )
 
 FIELD = np.add.outer(np.linspace(20, 35, 150), np.linspace(0, 55, 200))  # 20 … 90 °C, 200×150
@@ -138,6 +142,18 @@ def test_a_jpeg_without_its_end_marker_is_truncated() -> None:
     data = flir_jpeg(FIELD[:20, :30], OUTDOOR)
     with pytest.raises(TruncatedFileError, match="end-of-image"):
         read_frame(data[:-10], "tail.jpg")
+
+
+def test_a_damaged_header_cannot_announce_a_giant_raster() -> None:
+    header = bytearray(0x20)
+    struct.pack_into("<HHH", header, 0, 2, 60_000, 60_000)
+    info = flir_camera_info(T640_LIKE, OUTDOOR, AtmosphereModel(), "FLIR T640", None)
+    fff = fff_file({0x01: bytes(header) + bytes(64), 0x20: info})
+    data = with_segments(plain_jpeg(), [(0xE1, b"FLIR\x00\x01\x00\x00" + fff)])
+    with pytest.raises(
+        NotRadiometricError, match=r"giant\.jpg: raster of 60000×60000 px is not a thermal frame"
+    ):
+        read_frame(data, "giant.jpg")
 
 
 # --- not radiometric, unknown --------------------------------------------------------------------------

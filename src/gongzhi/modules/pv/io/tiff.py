@@ -37,8 +37,10 @@ from gongzhi.modules.pv.io.frame_metadata import exif_fields, exif_for, merge_fi
 from gongzhi.modules.pv.io.reader_errors import (
     MissingMetadataError,
     NotRadiometricError,
+    ReaderError,
     TruncatedFileError,
     UnknownFormatError,
+    check_raster_size,
 )
 
 Unit = Literal["C", "K"]
@@ -97,14 +99,18 @@ def read_tiff(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Pillow warns on damaged EXIF; the raster decides below
             image = Image.open(io.BytesIO(data))
+            check_raster_size(image.width, image.height, source)
             image.load()
+    except ReaderError:
+        raise
     except Exception as exc:  # Pillow raises OSError, SyntaxError, ValueError … on broken TIFFs
         raise TruncatedFileError(source, f"TIFF raster cannot be read in full ({exc})") from exc
     if image.mode not in _INT_MODES and image.mode != "F":
         raise NotRadiometricError(
             source, f"TIFF is a {image.mode} picture; temperatures need one 16-bit or float32 band"
         )
-    values = np.asarray(image, dtype=np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        values = np.asarray(image, dtype=np.float64)
     tags = dict(image.tag_v2) if isinstance(image, TiffImagePlugin.TiffImageFile) else {}
     rule, how = _rule(tags, image.mode == "F", values, preset, scale, offset, unit)
     temps = _apply(values, rule, tags)
@@ -247,7 +253,9 @@ def _apply(
         temps = temps - KELVIN
     if nodata is not None:
         temps[values == nodata] = np.nan
-    return temps.astype(np.float32)
+    temps[~np.isfinite(temps)] = np.nan
+    with np.errstate(over="ignore"):
+        return temps.astype(np.float32)
 
 
 def _check_plausible(temps: npt.NDArray[np.float32], source: str, how: str) -> None:
