@@ -53,7 +53,7 @@ def test_a_file_cut_anywhere_is_a_reader_error_or_a_frame(kind: str, cut: float)
 
 @settings(max_examples=200, deadline=None)
 @given(
-    kind=st.sampled_from(["flir", "flir-png", "tiff"]),
+    kind=st.sampled_from(["flir", "flir-png", "dji", "tiff"]),
     where=st.lists(st.floats(0, 1, exclude_max=True), min_size=1, max_size=8),
     value=st.integers(0, 255),
 )
