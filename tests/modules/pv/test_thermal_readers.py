@@ -115,6 +115,12 @@ def test_a_flir_jpeg_round_trips_known_temperatures_and_conditions(png: bool) ->
     assert m.extra["format"] == "flir-fff"
 
 
+def test_a_big_endian_fff_reads_the_same() -> None:
+    frame = read_frame(flir_jpeg(FIELD, OUTDOOR, order=">"), "be.jpg")
+    np.testing.assert_allclose(frame.temperature_c, FIELD, atol=0.05)
+    assert frame.meta.distance_m == pytest.approx(20.0)
+
+
 def test_a_flir_jpeg_reads_gps_from_its_exif() -> None:
     data = flir_jpeg(FIELD[:20, :30], OUTDOOR, exif=gps_exif(model="FLIR T640", lat=-33.25, lon=151.5))
     meta = read_frame(data, "g.jpg").meta
