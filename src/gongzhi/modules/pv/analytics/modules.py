@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -630,6 +630,17 @@ class InspectionAccumulator:
         for p, view in zip(positions.tolist(), views, strict=True):
             self._views.setdefault(int(p), []).append(view)
         return len(positions)
+
+    def merge(self, other: InspectionAccumulator) -> InspectionAccumulator:
+        """Take in the views ``other`` gathered over later frames of the same flight and plant (a worker's
+        part of the flight); its frame numbers follow this accumulator's. Returns ``self``."""
+        offset = len(self._sources)
+        self._sources.extend(other._sources)
+        self._irradiances.extend(other._irradiances)
+        self._frames_used += other._frames_used
+        for p, views in other._views.items():
+            self._views.setdefault(p, []).extend(replace(v, frame=v.frame + offset) for v in views)
+        return self
 
     def result(self) -> InspectionResult:
         """Merge the views gathered so far into per-module results and findings."""
