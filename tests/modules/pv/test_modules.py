@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from scipy import ndimage
 
 from gongzhi.modules.pv.analytics.anomalies import ANOMALIES, Anomaly, class_of_abnormality, severity
 from gongzhi.modules.pv.analytics.evaluation import evaluate
+from gongzhi.modules.pv.analytics.georef import locate_frame, module_index
 from gongzhi.modules.pv.analytics.layout import PlantLayout, generate_layout
 from gongzhi.modules.pv.analytics.modules import (
     CombinedClassifier,
@@ -187,3 +190,20 @@ def test_a_learned_classifier_overrules_the_rules_only_where_confident() -> None
         learned_classifier(predict, {"Cracking": Anomaly.CRACKING}), min_confidence=0.95
     )
     assert timid(crops, (6, 12), 4, True)[0].anomaly is Anomaly.SUBSTRING
+
+
+def test_a_co_registered_rgb_frame_adds_a_visible_soiling_index(small: PlantLayout) -> None:
+    flight = synthetic_flight(small, seed=4, classes=(), conditions=Conditions(reflection_k=0.0))
+    index = module_index(small)
+    dusty = small.modules[len(small.modules) // 2].id
+    frames = []
+    for i, frame in enumerate(flight.frames()):
+        labels, _, _ = locate_frame(index, flight.poses[i])
+        rgb = np.full((*labels.shape, 3), 200, dtype=np.uint8)
+        rgb[labels == small.position(dusty)] = 140  # 30 % darker
+        frames.append(dataclasses.replace(frame, rgb=rgb))
+    result = analyse_flight(frames, small)
+    by_id = {m.module_id: m for m in result.modules}
+    assert by_id[dusty].rgb_soiling_index == pytest.approx(0.3, abs=0.05)
+    others = [m.rgb_soiling_index for m in result.modules if m.module_id != dusty]
+    assert max(v for v in others if v is not None) < 0.05

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ from gongzhi.modules.pv.io.flir import (
     ObjectParameters,
     atmospheric_transmission,
     celsius_to_raw,
+    counts_to_celsius,
     raw_to_celsius,
     write_flir_jpeg,
 )
@@ -40,9 +42,12 @@ from .thermal_fixtures import (
     dji_iirp_block,
     dji_rjpeg,
     dji_xmp,
+    fff_file,
+    flir_camera_info,
     flir_jpeg,
     gps_exif,
     plain_jpeg,
+    with_segments,
 )
 
 FIELD = np.add.outer(np.linspace(20, 35, 150), np.linspace(0, 55, 200))  # 20 … 90 °C, 200×150
@@ -110,6 +115,12 @@ def test_a_flir_jpeg_round_trips_known_temperatures_and_conditions(png: bool) ->
     assert m.extra["format"] == "flir-fff"
 
 
+def test_a_big_endian_fff_reads_the_same() -> None:
+    frame = read_frame(flir_jpeg(FIELD, OUTDOOR, order=">"), "be.jpg")
+    np.testing.assert_allclose(frame.temperature_c, FIELD, atol=0.05)
+    assert frame.meta.distance_m == pytest.approx(20.0)
+
+
 def test_a_flir_jpeg_reads_gps_from_its_exif() -> None:
     data = flir_jpeg(FIELD[:20, :30], OUTDOOR, exif=gps_exif(model="FLIR T640", lat=-33.25, lon=151.5))
     meta = read_frame(data, "g.jpg").meta
@@ -137,6 +148,18 @@ def test_a_jpeg_without_its_end_marker_is_truncated() -> None:
     data = flir_jpeg(FIELD[:20, :30], OUTDOOR)
     with pytest.raises(TruncatedFileError, match="end-of-image"):
         read_frame(data[:-10], "tail.jpg")
+
+
+def test_a_damaged_header_cannot_announce_a_giant_raster() -> None:
+    header = bytearray(0x20)
+    struct.pack_into("<HHH", header, 0, 2, 60_000, 60_000)
+    info = flir_camera_info(T640_LIKE, OUTDOOR, AtmosphereModel(), "FLIR T640", None)
+    fff = fff_file({0x01: bytes(header) + bytes(64), 0x20: info})
+    data = with_segments(plain_jpeg(), [(0xE1, b"FLIR\x00\x01\x00\x00" + fff)])
+    with pytest.raises(
+        NotRadiometricError, match=r"giant\.jpg: raster of 60000×60000 px is not a thermal frame"
+    ):
+        read_frame(data, "giant.jpg")
 
 
 # --- not radiometric, unknown --------------------------------------------------------------------------
@@ -221,6 +244,14 @@ def test_read_frame_refuses_dji_temperatures_and_says_why() -> None:
     assert params.coefficients["KF"] == pytest.approx(80.7, abs=1e-3)
 
 
+def test_an_unknown_dji_parameter_block_still_gives_counts_but_no_parameters() -> None:
+    data = dji_rjpeg(COUNTS, b"\x01\x02hirp" + bytes(200), gps_exif(model="M4T"))
+    raw = read_dji_raw(data, "m4t.jpg")
+    assert (raw.params.calibration, raw.meta.emissivity, raw.meta.camera) == ("unknown", None, "M4T")
+    with pytest.raises(TemperatureUnavailableError, match="'unknown' calibration"):
+        read_frame(data, "m4t.jpg")
+
+
 def test_a_dji_raster_shorter_than_its_detector_is_truncated() -> None:
     data = dji_rjpeg(COUNTS[:300], dji_iirp_block(), gps_exif(model="M30T"))
     with pytest.raises(TruncatedFileError, match=r"a M30T frame needs 655360"):
@@ -277,7 +308,7 @@ def test_a_16_bit_tiff_on_another_scale_is_refused_unless_declared() -> None:
     data = _tiff(counts)
     with pytest.raises(MissingMetadataError, match=r"xt2\.tif: values read as -19\d\.\d"):
         read_tiff(data, "xt2.tif")
-    frame = read_tiff(data, "xt2.tif", preset="flir_tlinear_0.04")
+    frame = read_tiff(data, "xt2.tif", preset="flir_xt2")
     np.testing.assert_allclose(frame.temperature_c, FIELD, atol=0.021)
 
 
@@ -432,3 +463,9 @@ def test_write_frame_tiff_round_trips_a_frame_and_its_metadata(tmp_path: Path, c
     back = read_frame(tmp_path / "syn.tif")
     np.testing.assert_allclose(back.temperature_c, frame.temperature_c, atol=0.0051)
     _same_place_and_time(back.meta, frame.meta)
+
+
+def test_the_count_table_gives_the_same_temperatures_as_the_formula() -> None:
+    counts = np.rint(celsius_to_raw(FIELD, T640_LIKE, OUTDOOR)).astype(np.uint16)
+    direct = raw_to_celsius(counts, T640_LIKE, OUTDOOR)
+    np.testing.assert_array_equal(counts_to_celsius(counts, T640_LIKE, OUTDOOR), direct)

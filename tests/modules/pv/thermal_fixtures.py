@@ -81,11 +81,16 @@ def dji_xmp(**values: float | str) -> str:
 
 
 def flir_camera_info(
-    cal: PlanckCalibration, p: ObjectParameters, atm: AtmosphereModel, model: str, when: dt.datetime | None
+    cal: PlanckCalibration,
+    p: ObjectParameters,
+    atm: AtmosphereModel,
+    model: str,
+    when: dt.datetime | None,
+    order: str = "<",
 ) -> bytes:
-    """A little-endian FFF CameraInfo record of 0x400 bytes."""
+    """An FFF CameraInfo record of 0x400 bytes in byte ``order`` (``"<"`` or ``">"``)."""
     rec = bytearray(0x400)
-    struct.pack_into("<H", rec, 0, 2)
+    struct.pack_into(order + "H", rec, 0, 2)
     for offset, value in {
         0x20: p.emissivity,
         0x24: p.distance_m,
@@ -104,21 +109,21 @@ def flir_camera_info(
         0x80: atm.x,
         0x30C: cal.r2,
     }.items():
-        struct.pack_into("<f", rec, offset, value)
-    struct.pack_into("<i", rec, 0x308, int(cal.o))
+        struct.pack_into(order + "f", rec, offset, value)
+    struct.pack_into(order + "i", rec, 0x308, int(cal.o))
     rec[0xD4 : 0xD4 + len(model)] = model.encode()
     if when is not None:
-        struct.pack_into("<II", rec, 0x384, int(when.timestamp()), when.microsecond // 1000)
+        struct.pack_into(order + "II", rec, 0x384, int(when.timestamp()), when.microsecond // 1000)
     return bytes(rec)
 
 
-def flir_raw_record(counts: npt.NDArray[np.uint16], png: bool) -> bytes:
-    """A RawData record: header (width, height) then LE counts or a byte-swapped 16-bit PNG."""
+def flir_raw_record(counts: npt.NDArray[np.uint16], png: bool, order: str = "<") -> bytes:
+    """A RawData record: header (width, height) then counts in ``order`` or a byte-swapped 16-bit PNG."""
     h, w = counts.shape
     header = bytearray(0x20)
-    struct.pack_into("<HHH", header, 0, 2, w, h)
+    struct.pack_into(order + "HHH", header, 0, 2, w, h)
     if not png:
-        return bytes(header) + counts.astype("<u2").tobytes()
+        return bytes(header) + counts.astype(order + "u2").tobytes()
     buf = io.BytesIO()
     Image.fromarray(counts.byteswap().astype(np.uint16)).save(buf, format="PNG")
     return bytes(header) + buf.getvalue()
@@ -148,12 +153,16 @@ def flir_jpeg(
     when: dt.datetime | None = None,
     exif: Image.Exif | None = None,
     chunk: int = 60_000,
+    order: str = "<",
 ) -> bytes:
     """A FLIR radiometric JPEG whose raw counts encode ``temps_c`` under ``params``."""
     atm = atm or AtmosphereModel()
     counts = np.rint(celsius_to_raw(temps_c, cal, params, atm)).astype(np.uint16)
     fff = fff_file(
-        {0x01: flir_raw_record(counts, png), 0x20: flir_camera_info(cal, params, atm, model, when)}
+        {
+            0x01: flir_raw_record(counts, png, order),
+            0x20: flir_camera_info(cal, params, atm, model, when, order),
+        }
     )
     pieces = [fff[i : i + chunk] for i in range(0, len(fff), chunk)]
     last = len(pieces) - 1

@@ -3,8 +3,31 @@ the flight; the CLI writes them as files, the worker stores them."""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class FrameInfo:
+    """Where and when one frame was taken, as its reader found it (file name, not the source path)."""
+
+    name: str
+    time: dt.datetime | None = None
+    lat: float | None = None
+    lon: float | None = None
+    alt_rel_m: float | None = None
+    yaw_deg: float | None = None
+    camera: str | None = None
+    model: str | None = None
+
+    def meta(self) -> dict[str, Any]:
+        return {
+            k: v
+            for k, v in (("alt_rel_m", self.alt_rel_m), ("yaw_deg", self.yaw_deg), ("camera", self.camera),
+                         ("model", self.model))
+            if v is not None
+        }  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +88,19 @@ class FlightOutcome:
     iec_compliant: bool | None
     skipped: tuple[str, ...] = ()
     extra: OutcomeExtra = field(default_factory=OutcomeExtra)
+    frame_infos: tuple[FrameInfo, ...] = ()
+
+    @property
+    def time_span(self) -> tuple[dt.datetime | None, dt.datetime | None]:
+        """First and last frame time, when the frames carry times."""
+        times = sorted(f.time for f in self.frame_infos if f.time is not None)
+        return (times[0], times[-1]) if times else (None, None)
+
+    @property
+    def camera(self) -> str | None:
+        """The camera most frames name."""
+        names = [f.camera for f in self.frame_infos if f.camera]
+        return max(set(names), key=names.count) if names else None
 
     def summary(self) -> dict[str, Any]:
         by_class: dict[str, int] = {}
@@ -87,4 +123,6 @@ class FlightOutcome:
             "reflections_rejected": self.extra.reflections_rejected,
             "soiling_by_zone": {k: round(v, 4) for k, v in sorted(self.extra.soiling_by_zone.items())},
             "notes": list(self.extra.notes),
+            "first_frame_at": None if self.time_span[0] is None else self.time_span[0].isoformat(),
+            "last_frame_at": None if self.time_span[1] is None else self.time_span[1].isoformat(),
         }

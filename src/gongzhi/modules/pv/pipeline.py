@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from gongzhi.modules.pv import analysis_adapter as adapter
+from gongzhi.modules.pv.analytics.frames import ThermalFrame
 from gongzhi.modules.pv.analytics.layout import PlantLayout
-from gongzhi.modules.pv.outcome import FindingRecord, FlightOutcome, ModuleRecord
+from gongzhi.modules.pv.outcome import FindingRecord, FlightOutcome, FrameInfo, ModuleRecord
 
 Progress = Callable[[int, int], None]
 """Called with (frames done, frames in all) as chunks finish."""
@@ -55,20 +56,35 @@ def _init_worker(ticks: Any) -> None:
     _TICKS = ticks
 
 
-def analyse_chunk(
-    paths: Sequence[Path], layout: PlantLayout, irradiance_w_m2: float | None, camera: str | None = None
-) -> tuple[Any, list[str]]:
-    """Read and add one chunk of frames to a fresh accumulator; returns it and the frames it skipped."""
-    acc = adapter.new_accumulator(layout, irradiance_w_m2, camera)
-    skipped = []
-    for path in paths:
+def frame_info(path: Path, frame: ThermalFrame) -> FrameInfo:
+    m = frame.meta
+    return FrameInfo(path.name, m.time, m.lat, m.lon, m.alt_rel_m, m.gimbal_yaw_deg, m.camera, m.model)
+
+
+Part = tuple[Any, list[str], list[FrameInfo]]
+"""What one run over frames gives: the accumulator, the frames skipped (with the reason), the frames read."""
+
+
+def _feed(acc: Any, paths: Sequence[Path], tick: Callable[[int], None]) -> Part:
+    skipped, infos = [], []
+    for done, path in enumerate(paths, start=1):
         try:
-            acc.add(adapter.read(path))
+            frame = adapter.read(path)
         except ValueError as exc:
             skipped.append(f"{path.name}: {exc}")
-        if _TICKS is not None:
-            _TICKS.put(1)
-    return acc, skipped
+        else:
+            acc.add(frame)
+            infos.append(frame_info(path, frame))
+        tick(done)
+    return acc, skipped, infos
+
+
+def analyse_chunk(
+    paths: Sequence[Path], layout: PlantLayout, irradiance_w_m2: float | None, camera: str | None = None
+) -> Part:
+    """Read and add one chunk of frames to a fresh accumulator."""
+    acc = adapter.new_accumulator(layout, irradiance_w_m2, camera)
+    return _feed(acc, paths, lambda _done: _TICKS.put(1) if _TICKS is not None else None)
 
 
 def decode_chunk(paths: Sequence[Path]) -> int:
@@ -131,12 +147,19 @@ def analyse_flight(
     # one contiguous run of frames per worker: each builds its accumulator (module index, neighbours) once
     # and keeps the pose refinement's running correction along its part of the flight
     parts = list(chunks(paths, chunk_size or max(1, math.ceil(total / workers))))
+    return _merged(_run(parts, layout, irradiance_w_m2, camera, workers, total, progress), layout, total)
+
+
+def _merged(results: Sequence[Part], layout: PlantLayout, total: int) -> FlightOutcome:
+    """The parts of a flight, in flight order, merged into one outcome."""
     merged: Any = None
     skipped: list[str] = []
-    for acc, bad in _run(parts, layout, irradiance_w_m2, camera, workers, total, progress):
+    infos: list[FrameInfo] = []
+    for acc, bad, read in results:
         merged = acc if merged is None else adapter.merge(merged, acc)
         skipped += bad
-    return outcome(merged, layout, total, skipped, irradiance_w_m2)
+        infos += read
+    return outcome(merged, layout, total, skipped, infos)
 
 
 def _stream(
@@ -148,15 +171,8 @@ def _stream(
 ) -> FlightOutcome:
     """One accumulator fed frame by frame in this process, as frames would arrive from a drone."""
     acc = adapter.new_accumulator(layout, irradiance, camera)
-    skipped = []
-    for done, path in enumerate(paths, start=1):
-        try:
-            acc.add(adapter.read(path))
-        except ValueError as exc:
-            skipped.append(f"{path.name}: {exc}")
-        if progress is not None:
-            progress(done, len(paths))
-    return outcome(acc, layout, len(paths), skipped, irradiance)
+    part = _feed(acc, paths, lambda done: progress(done, len(paths)) if progress is not None else None)
+    return _merged([part], layout, len(paths))
 
 
 def _run(
@@ -167,7 +183,7 @@ def _run(
     workers: int,
     total: int,
     progress: Progress | None,
-) -> list[tuple[Any, list[str]]]:
+) -> list[Part]:
     ctx = multiprocessing.get_context()
     ticks = ctx.Queue()
     with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(ticks,)) as pool:
@@ -217,7 +233,7 @@ def analyse_flight_on_cluster(
         client.submit(analyse_chunk, part, shared, irradiance_w_m2, camera, pure=False): k
         for k, part in enumerate(parts)
     }
-    finished: dict[int, tuple[Any, list[str]]] = {}
+    finished: dict[int, Part] = {}
     done = 0
     for future in as_completed(futures):  # type: ignore[no-untyped-call]
         k = futures[future]
@@ -225,17 +241,12 @@ def analyse_flight_on_cluster(
         done += len(parts[k])
         if progress is not None:
             progress(done, len(paths))
-    merged: Any = None
-    skipped: list[str] = []
-    for k in range(len(parts)):  # merged in flight order, so the outcome does not depend on timing
-        acc, bad = finished[k]
-        merged = acc if merged is None else adapter.merge(merged, acc)
-        skipped += bad
-    return outcome(merged, layout, len(paths), skipped, irradiance_w_m2)
+    # merged in flight order, so the outcome does not depend on which worker finished first
+    return _merged([finished[k] for k in range(len(parts))], layout, len(paths))
 
 
 def outcome(
-    merged: Any, layout: PlantLayout, total: int, skipped: list[str], irradiance_w_m2: float | None
+    merged: Any, layout: PlantLayout, total: int, skipped: list[str], infos: Sequence[FrameInfo] = ()
 ) -> FlightOutcome:
     if merged is None or total - len(skipped) == 0:
         reasons = "; ".join(skipped[:3])
@@ -250,6 +261,7 @@ def outcome(
         iec_compliant=extra.iec_compliant,
         skipped=tuple(skipped),
         extra=extra,
+        frame_infos=tuple(infos),
     )
 
 

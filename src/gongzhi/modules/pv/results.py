@@ -150,6 +150,7 @@ def store_outcome(
         s.flush()
         alert, _ = alerts.raise_alert(s, registry, _alert_data(inspection, finding), region_id=rid)
         finding.alert_id = alert.id
+    _frame_metadata(s, inspection, result)
     inspection.status, inspection.progress, inspection.frames_done = "done", 1.0, result.frames
     inspection.iec_compliant = result.iec_compliant
     inspection.summary = result.summary()
@@ -157,6 +158,19 @@ def store_outcome(
     s.flush()
     payload = {"inspection_id": inspection.id, "plant_id": inspection.plant_id, **inspection.summary}
     outbox.publish(s, registry, rid, "pv.inspection.done", payload)
+
+
+def _frame_metadata(s: Session, inspection: PvInspection, result: FlightOutcome) -> None:
+    """What the readers found in each frame onto its row; the flight's times and camera when not given."""
+    infos = {f.name: f for f in result.frame_infos}
+    for row in s.execute(select(PvFrame).where(PvFrame.inspection_id == inspection.id)).scalars():
+        info = infos.get(row.sha256)
+        if info is not None:
+            row.taken_at, row.lat, row.lon, row.meta = info.time, info.lat, info.lon, info.meta()
+    first, last = result.time_span
+    inspection.started_at = inspection.started_at or first
+    inspection.finished_at = inspection.finished_at or last
+    inspection.camera = inspection.camera or result.camera or ""
 
 
 def _finding(inspection: PvInspection, f: FindingRecord, frames: dict[str, tuple[str, str]]) -> PvFinding:

@@ -43,16 +43,19 @@ from scipy import ndimage
 from gongzhi.modules.pv.analytics.anomalies import Anomaly, class_of_abnormality, severity
 from gongzhi.modules.pv.analytics.cameras import ThermalCamera
 from gongzhi.modules.pv.analytics.frames import ThermalFrame
+from gongzhi.modules.pv.analytics.geometry import LocalFrame
 from gongzhi.modules.pv.analytics.georef import (
     FrameGeometry,
     ModuleIndex,
     frame_geometry,
     module_crops,
     module_index,
+    rect_crops,
     refine_pose,
+    segment_modules,
     visible_modules,
 )
-from gongzhi.modules.pv.analytics.layout import SUBSTRINGS, PlantLayout, neighbours
+from gongzhi.modules.pv.analytics.layout import MODULE_TYPES, SUBSTRINGS, ModuleType, PlantLayout, neighbours
 
 F32 = npt.NDArray[np.float32]
 FloatArray = npt.NDArray[np.float64]
@@ -262,9 +265,13 @@ def classify_crop(
     location = ((c + 0.5) / cols, 1 - (r + 0.5) / rows)
     fill = _fill(residual, int(r), int(c), k, m + 0.5 * peak)
     jb = JUNCTION_BOX if portrait else (JUNCTION_BOX[1], JUNCTION_BOX[0])
-    if peak >= 4.0 and math.hypot(location[0] - jb[0], location[1] - jb[1]) < 0.1:
+    # sharpness: the peak over the mean of its 3 × 3 samples; a whole hot cell is flat (about 1.1), the
+    # junction box's spot rounded (1.3–1.5), a hot spot steep (2 and more)
+    around = residual[max(int(r) - 1, 0) : int(r) + 2, max(int(c) - 1, 0) : int(c) + 2] - m
+    sharpness = peak / max(float(around.mean()), 1e-6)
+    if peak >= 4.0 and math.hypot(location[0] - jb[0], location[1] - jb[1]) < 0.1 and sharpness >= 1.3:
         return ViewClass(Anomaly.JUNCTION_BOX, float(residual.max()), location)
-    if (peak >= 4.0 and fill < 0.25) or (peak >= 7.0 and fill < 0.45):
+    if (peak >= 4.0 and fill <= 0.25) or (peak >= 7.0 and fill < 0.45):
         return ViewClass(Anomaly.HOT_SPOT, float(residual.max()), location)
 
     hot_cells = _hot_cells(residual, cells, k)
@@ -277,7 +284,7 @@ def classify_crop(
     low_heavy = float(residual[2 * rows // 3 :].mean()) - float(residual[: rows // 3].mean())
     if warm_fraction >= 0.12 and low_heavy >= 0.25:
         return ViewClass(Anomaly.SOILING, float(np.percentile(residual, 95)) - top)
-    if peak >= 1.5 and fill < 0.55:
+    if peak >= 1.5 and fill < 0.7:
         return ViewClass(Anomaly.CRACKING, float(residual.max()), location)
     return NORMAL
 
@@ -374,6 +381,9 @@ class ModuleResult:
         :func:`soiling_index`, median over views [0–1].
     lon, lat : float
         Module centre [°].
+    rgb_soiling_index : float | None
+        Visible darkening against the frame's clean modules, median over the views with a co-registered
+        RGB raster (same size as the thermal one) [0–1]; ``None`` without one.
     """
 
     module_id: str
@@ -385,6 +395,7 @@ class ModuleResult:
     soiling_index: float
     lon: float
     lat: float
+    rgb_soiling_index: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -478,6 +489,7 @@ class _View:
     corrected: float
     soiling: float
     cls: ViewClass
+    rgb_soiling: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -581,66 +593,43 @@ class InspectionAccumulator:
                     geometry.yaw_deg - prior.yaw_deg,
                 )
             report = FrameReport(frame.meta.source, 0, *self._bias, fit.score)
-        seen = self._analyse(frame.temperature_c, geometry, n)
+        seen = self._analyse(frame.temperature_c, geometry, n, frame.rgb)
         if seen:
             self._frames_used += 1
         return FrameReport(
             report.source, seen, report.dx_m, report.dy_m, report.dyaw_deg, report.match_score, report.skipped
         )
 
-    def _analyse(self, temperature: F32, geometry: FrameGeometry, n: int) -> int:
+    def _analyse(
+        self, temperature: F32, geometry: FrameGeometry, n: int, rgb: npt.NDArray[np.uint8] | None = None
+    ) -> int:
         positions = visible_modules(self._index, geometry)
         if len(positions) == 0:
             return 0
         crops = module_crops(
             temperature, geometry, self.layout, positions, SAMPLES_PER_CELL, centres=self._index.centres
         )
-        flat = crops.reshape(len(positions), -1)
-        med = np.median(flat, axis=1).astype(np.float64)
-        p95 = np.percentile(flat, 95, axis=1)
-        mx = flat.max(axis=1)
         centres = self._index.centres[positions]
         rows, cols = geometry.xy_to_pixel(centres[:, 0], centres[:, 1])
-        surface, normal = _robust_surface(rows / geometry.height_px, cols / geometry.width_px, med)
-        # reference: the surface plus the median residual of the normal neighbours seen in this frame
-        resid = np.append(np.where(normal, med - surface, np.nan), np.nan)
-        slot = np.full(len(self.layout.modules) + 1, len(positions), dtype=np.intp)
+        slot = np.full(len(self.layout.modules) + 1, -1, dtype=np.intp)
         slot[positions] = np.arange(len(positions))
-        near = resid[slot[self._neighbours[positions]]]
-        has = np.isfinite(near).any(axis=1)
-        ref = surface.copy()
-        if has.any():
-            ref[has] += np.nanmedian(near[has], axis=1)
-        residuals = (crops - ref[:, None, None].astype(np.float32)).astype(np.float32)
-        _flatten_ring(residuals)
-        classes = self._classify(residuals)
-        soiling = soiling_indices(residuals)
-        for i, p in enumerate(positions):
-            view = _View(n, float(med[i]), float(p95[i]), float(mx[i]), float(med[i] - ref[i]),
-                         float(soiling[i]), classes[i])  # fmt: skip
+        near = slot[self._neighbours[positions]]
+        views = frame_views(
+            crops, rows / geometry.height_px, cols / geometry.width_px, near, n,
+            self.classifier, self.layout.cell_grid, self.layout.portrait,
+        )  # fmt: skip
+        if rgb is not None and rgb.ndim == 3 and rgb.shape[:2] == temperature.shape:
+            luma = (
+                rgb[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+            ).astype(np.float32)
+            seen = module_crops(luma, geometry, self.layout, positions, 2, centres=self._index.centres)
+            level = np.median(seen.reshape(len(positions), -1), axis=1)
+            clean = float(np.percentile(level, 95))
+            for view, value in zip(views, level.tolist(), strict=True):
+                view.rgb_soiling = float(np.clip(1 - value / clean, 0, 1)) if clean > 0 else None
+        for p, view in zip(positions.tolist(), views, strict=True):
             self._views.setdefault(int(p), []).append(view)
         return len(positions)
-
-    def _classify(self, residuals: F32) -> list[ViewClass]:
-        flat = residuals.reshape(len(residuals), -1)
-        med = np.median(flat, axis=1)
-        # the rows next to the frames catch the cold gap through the optics: leave them out of the screen
-        inner = residuals[:, 2:-2, 2:-2].reshape(len(residuals), -1)
-        suspect = (
-            (flat.max(axis=1) - med >= 1.5)
-            | (inner.min(axis=1) <= -2.0)
-            | (np.abs(med) >= 1.5)
-            | (np.mean(flat - med[:, None] > SOILING_WARM_K, axis=1) >= 0.1)
-        )
-        out = [NORMAL] * len(residuals)
-        idx = np.flatnonzero(suspect)
-        if len(idx):
-            found = self.classifier(
-                residuals[idx], self.layout.cell_grid, SAMPLES_PER_CELL, self.layout.portrait
-            )
-            for i, v in zip(idx.tolist(), found, strict=True):
-                out[i] = v
-        return out
 
     def merge(self, other: InspectionAccumulator) -> InspectionAccumulator:
         """Take in the views ``other`` gathered over later frames of the same flight and plant (a worker's
@@ -658,7 +647,7 @@ class InspectionAccumulator:
         g = self.irradiance_w_m2
         if g is None and self._irradiances:
             g = float(np.median(self._irradiances))
-        modules, findings, rejected = [], [], 0
+        modules, merged_all, rejected = [], [], 0
         for p in sorted(self._views):
             views = self._views[p]
             m = self.layout.modules[p]
@@ -667,51 +656,281 @@ class InspectionAccumulator:
                 ModuleResult(
                     m.id, len(views), _med(v.median for v in views), _med(v.p95 for v in views),
                     _med(v.max for v in views), _med(v.corrected for v in views),
-                    _med(v.soiling for v in views), lon, lat,
+                    _med(v.soiling for v in views), lon, lat, _rgb(views),
                 )
             )  # fmt: skip
             merged, dropped = merge_views([v.cls for v in views])
             rejected += dropped
             if merged is not None:
-                findings.append((p, merged, views))
-        findings = _strings(self.layout, findings)
-        notes = []
-        compliant = None if g is None else g >= IEC_MIN_IRRADIANCE_W_M2
-        if g is None:
-            notes.append("irradiance unknown: ΔT not normalised, IEC TS 62446-3 conditions not verified")
-        elif not compliant:
-            notes.append(f"irradiance {g:.0f} W/m² is below 600 W/m²: not compliant with IEC TS 62446-3")
+                merged_all.append((p, merged, views))
         by_id = {r.module_id: r for r in modules}
-        out = [self._finding(p, v, views, g, by_id) for p, v, views in findings]
-        out.sort(
-            key=lambda f: (
-                -f.coa,
-                -abs(f.delta_tn_k if f.delta_tn_k is not None else f.delta_t_k),
-                f.module_id,
+        findings = [
+            _make_finding(
+                self.layout.modules[p].id, v, views, g, by_id[self.layout.modules[p].id], self._sources
             )
-        )
+            for p, v, views in _strings(self.layout, merged_all)
+        ]
+        findings.sort(key=_finding_order)
+        compliant, notes = _conditions(g)
         return InspectionResult(
-            tuple(modules), tuple(out), len(self._sources), self._frames_used, g, compliant, rejected,
+            tuple(modules), tuple(findings), len(self._sources), self._frames_used, g, compliant, rejected,
             zone_soiling(self.layout, modules), tuple(notes),
         )  # fmt: skip
 
-    def _finding(
-        self, p: int, v: ViewClass, views: list[_View], g: float | None, by_id: Mapping[str, ModuleResult]
-    ) -> Finding:
-        m = self.layout.modules[p]
-        r = by_id[m.id]
-        dtn = v.delta_t_k * 1000 / g if g else None
-        band = max(dtn if dtn is not None else v.delta_t_k, 0.0)
-        agreeing = [w for w in views if _FAMILIES.get(w.cls.anomaly) == _FAMILIES.get(v.anomaly)]
-        details: dict[str, Any] = {"views": len(views), "reflection_checked": len(views) > 1}
-        if v.location is not None:
-            details["location"] = [round(v.location[0], 3), round(v.location[1], 3)]
-        return Finding(
-            m.id, v.anomaly, round(v.delta_t_k, 2), None if dtn is None else round(dtn, 2),
-            round(r.t_max_c, 2),
-            severity(band), class_of_abnormality(v.anomaly, band), len(views), round(v.confidence, 3),
-            r.lon, r.lat, tuple(self._sources[w.frame] for w in agreeing), details,
+
+def _conditions(g: float | None) -> tuple[bool | None, list[str]]:
+    """IEC TS 62446-3 irradiance check and the report's note about it."""
+    if g is None:
+        return None, ["irradiance unknown: ΔT not normalised, IEC TS 62446-3 conditions not verified"]
+    if g < IEC_MIN_IRRADIANCE_W_M2:
+        return False, [f"irradiance {g:.0f} W/m² is below 600 W/m²: not compliant with IEC TS 62446-3"]
+    return True, []
+
+
+def _finding_order(f: Finding) -> tuple[int, float, str]:
+    return -f.coa, -abs(f.delta_tn_k if f.delta_tn_k is not None else f.delta_t_k), f.module_id
+
+
+def _make_finding(
+    module_id: str, v: ViewClass, views: list[_View], g: float | None, r: ModuleResult, sources: list[str]
+) -> Finding:
+    dtn = v.delta_t_k * 1000 / g if g else None
+    band = max(dtn if dtn is not None else v.delta_t_k, 0.0)
+    agreeing = [w for w in views if _FAMILIES.get(w.cls.anomaly) == _FAMILIES.get(v.anomaly)]
+    details: dict[str, Any] = {"views": len(views), "reflection_checked": len(views) > 1}
+    if v.location is not None:
+        details["location"] = [round(v.location[0], 3), round(v.location[1], 3)]
+    return Finding(
+        module_id, v.anomaly, round(v.delta_t_k, 2), None if dtn is None else round(dtn, 2),
+        round(r.t_max_c, 2), severity(band), class_of_abnormality(v.anomaly, band), len(views),
+        round(v.confidence, 3), r.lon, r.lat, tuple(sources[w.frame] for w in agreeing), details,
+    )  # fmt: skip
+
+
+class LayoutFreeAccumulator:
+    """Per-module results from photos alone, without a plant layout.
+
+    Each frame's modules are segmented (:func:`.georef.segment_modules`) and resampled along their long
+    side (rows) on the cell grid of ``module_type``; the neighbour reference uses the modules within
+    ``neighbour_px`` in the same frame. When the frames carry GPS, altitude and a known camera, a module
+    seen in several frames is recognised by its ground position (within ``match_m``) and gets one id
+    (``X-00001``…); otherwise each frame's modules are reported on their own (``F0003-017``). The low edge
+    of a module is unknown without a layout, so shading, vegetation and soiling, which look for it, are
+    less reliable than with one; strings are not reported.
+
+    Parameters
+    ----------
+    camera : ThermalCamera, optional
+        Payload when the metadata do not name a known one.
+    module_type : ModuleType
+        Module format (cell grid) [-].
+    irradiance_w_m2 : float, optional
+        Plane-of-array irradiance [W m-2]; default the median of the frames' metadata.
+    height_m : float, optional
+        Camera height above the modules [m].
+    module_plane_rel_m : float
+        Module plane above the take-off point [m].
+    classifier : ModuleClassifier, optional
+        Default :class:`RuleClassifier`.
+    match_m : float
+        Largest distance between two sightings of one module [m].
+    neighbour_px : float
+        Radius of the neighbour reference in the frame [px].
+    """
+
+    def __init__(
+        self,
+        camera: ThermalCamera | None = None,
+        *,
+        module_type: ModuleType = MODULE_TYPES["72"],
+        irradiance_w_m2: float | None = None,
+        height_m: float | None = None,
+        module_plane_rel_m: float = 0.0,
+        classifier: ModuleClassifier | None = None,
+        match_m: float = 0.4,
+        neighbour_px: float = 150.0,
+    ) -> None:
+        self.camera = camera
+        self.module_type = module_type
+        self.irradiance_w_m2 = irradiance_w_m2
+        self.height_m = height_m
+        self.module_plane_rel_m = module_plane_rel_m
+        self.classifier: ModuleClassifier = classifier or RuleClassifier()
+        self.match_m = match_m
+        self.neighbour_px = neighbour_px
+        self.origin: LocalFrame | None = None
+        self._positions: list[tuple[float, float]] = []
+        self._ids: list[str] = []
+        self._views: dict[str, list[_View]] = {}
+        self._sources: list[str] = []
+        self._irradiances: list[float] = []
+        self._frames_used = 0
+
+    def add(self, frame: ThermalFrame) -> FrameReport:
+        """Segment and analyse one frame."""
+        n = len(self._sources)
+        meta = frame.meta
+        self._sources.append(meta.source)
+        if meta.irradiance_w_m2 is not None:
+            self._irradiances.append(meta.irradiance_w_m2)
+        rects = segment_modules(frame.temperature_c)
+        if len(rects) < 2:
+            return FrameReport(meta.source, 0, skipped="no module rectangles found")
+        t = self.module_type
+        crops = rect_crops(frame.temperature_c, rects, (t.cells_short, t.cells_long), SAMPLES_PER_CELL)
+        rows = np.array([r.row for r in rects])
+        cols = np.array([r.col for r in rects])
+        d = np.hypot(rows[:, None] - rows[None], cols[:, None] - cols[None])
+        np.fill_diagonal(d, np.inf)
+        near = np.where(d <= self.neighbour_px, np.arange(len(rects))[None, :], -1)
+        views = frame_views(
+            crops, rows / meta.height_px, cols / meta.width_px, near, n, self.classifier,
+            (t.cells_short, t.cells_long), True,
         )  # fmt: skip
+        ids = self._identify(frame, rows, cols, n)
+        for mid, view in zip(ids, views, strict=True):
+            self._views.setdefault(mid, []).append(view)
+        self._frames_used += 1
+        return FrameReport(meta.source, len(rects))
+
+    def _identify(self, frame: ThermalFrame, rows: FloatArray, cols: FloatArray, n: int) -> list[str]:
+        meta = frame.meta
+        if self.origin is None and meta.lat is not None and meta.lon is not None:
+            self.origin = LocalFrame(meta.lon, meta.lat)
+        try:
+            if self.origin is None:
+                raise ValueError("no GPS")
+            geometry = frame_geometry(meta, self.origin, self.camera, height_m=self.height_m,
+                                      module_plane_rel_m=self.module_plane_rel_m)  # fmt: skip
+        except ValueError:
+            return [f"F{n:04d}-{k:03d}" for k in range(len(rows))]
+        xs, ys = geometry.pixel_to_xy(rows, cols)
+        known = np.array(self._positions).reshape(-1, 2)
+        ids = []
+        for x, y in zip(xs.tolist(), ys.tolist(), strict=True):
+            if len(known):
+                dist = np.hypot(known[:, 0] - x, known[:, 1] - y)
+                k = int(np.argmin(dist))
+                if dist[k] <= self.match_m:
+                    ids.append(self._ids[k])
+                    continue
+            self._ids.append(f"X-{len(self._ids) + 1:05d}")
+            self._positions.append((x, y))
+            known = np.array(self._positions)
+            ids.append(self._ids[-1])
+        return ids
+
+    def result(self) -> InspectionResult:
+        """Per-module results and findings so far (ids as in the class description)."""
+        g = self.irradiance_w_m2
+        if g is None and self._irradiances:
+            g = float(np.median(self._irradiances))
+        where = dict(zip(self._ids, self._positions, strict=True))
+        modules, findings, rejected = [], [], 0
+        for mid in sorted(self._views):
+            views = self._views[mid]
+            lon, lat = (
+                self.origin.to_lonlat(*where[mid])
+                if self.origin is not None and mid in where
+                else (math.nan,) * 2
+            )
+            r = ModuleResult(
+                mid, len(views), _med(v.median for v in views), _med(v.p95 for v in views),
+                _med(v.max for v in views), _med(v.corrected for v in views), _med(v.soiling for v in views),
+                lon, lat,
+            )  # fmt: skip
+            modules.append(r)
+            merged, dropped = merge_views([v.cls for v in views])
+            rejected += dropped
+            if merged is not None:
+                findings.append(_make_finding(mid, merged, views, g, r, self._sources))
+        findings.sort(key=_finding_order)
+        compliant, notes = _conditions(g)
+        notes.append("no plant layout: modules segmented in each frame; strings not reported")
+        return InspectionResult(
+            tuple(modules), tuple(findings), len(self._sources), self._frames_used, g, compliant, rejected,
+            {}, tuple(notes),
+        )  # fmt: skip
+
+
+def frame_views(
+    crops: F32,
+    rows: FloatArray,
+    cols: FloatArray,
+    near: npt.NDArray[np.intp],
+    frame: int,
+    classifier: ModuleClassifier,
+    cell_grid: tuple[int, int],
+    portrait: bool,
+) -> list[_View]:
+    """Statistics, reference, class and soiling of every module seen in one frame.
+
+    Parameters
+    ----------
+    crops : ndarray, shape (N, rows, cols)
+        Module temperature maps [°C].
+    rows, cols : ndarray, shape (N,)
+        Module centres in the frame, as fractions of its height and width [-].
+    near : ndarray of int, shape (N, K)
+        Indices into ``crops`` of each module's neighbours, −1 for none.
+    frame : int
+        Frame number.
+    classifier : ModuleClassifier
+        Classifier of the suspicious maps.
+    cell_grid : (int, int)
+        Cells along × across the maps' columns and rows.
+    portrait : bool
+        Whether the bypass-diode substrings split the columns.
+    """
+    n = len(crops)
+    flat = crops.reshape(n, -1)
+    med = np.median(flat, axis=1).astype(np.float64)
+    p95 = np.percentile(flat, 95, axis=1)
+    mx = flat.max(axis=1)
+    surface, normal = _robust_surface(rows, cols, med)
+    # reference: the surface plus the median residual of the normal neighbours seen in this frame
+    resid = np.append(np.where(normal, med - surface, np.nan), np.nan)
+    neighbour = resid[np.where(near >= 0, near, n)]
+    has = np.isfinite(neighbour).any(axis=1)
+    ref = surface.copy()
+    if has.any():
+        ref[has] += np.nanmedian(neighbour[has], axis=1)
+    residuals = (crops - ref[:, None, None].astype(np.float32)).astype(np.float32)
+    _flatten_ring(residuals)
+    classes = screen_and_classify(residuals, classifier, cell_grid, portrait)
+    soiling = soiling_indices(residuals)
+    return [
+        _View(frame, float(med[i]), float(p95[i]), float(mx[i]), float(med[i] - ref[i]), float(soiling[i]),
+              classes[i])
+        for i in range(n)
+    ]  # fmt: skip
+
+
+def screen_and_classify(
+    residuals: F32, classifier: ModuleClassifier, cell_grid: tuple[int, int], portrait: bool
+) -> list[ViewClass]:
+    """Classify only the maps that deviate from a healthy module (the rest are :data:`NORMAL`).
+
+    A map is suspicious when its maximum is 1.5 K above its median, its interior dips 2 K below the
+    reference, its median is 1.5 K off, or a tenth of it is ``SOILING_WARM_K`` above its median.
+    """
+    flat = residuals.reshape(len(residuals), -1)
+    med = np.median(flat, axis=1)
+    # the rows next to the frames catch the cold gap through the optics: leave them out of the screen
+    inner = residuals[:, 2:-2, 2:-2].reshape(len(residuals), -1)
+    suspect = (
+        (flat.max(axis=1) - med >= 1.5)
+        | (inner.min(axis=1) <= -2.0)
+        | (np.abs(med) >= 1.5)
+        | (np.mean(flat - med[:, None] > SOILING_WARM_K, axis=1) >= 0.1)
+    )
+    out = [NORMAL] * len(residuals)
+    idx = np.flatnonzero(suspect)
+    if len(idx):
+        found = classifier(residuals[idx], cell_grid, SAMPLES_PER_CELL, portrait)
+        for i, v in zip(idx.tolist(), found, strict=True):
+            out[i] = v
+    return out
 
 
 def _flatten_ring(residuals: F32) -> None:
@@ -721,6 +940,11 @@ def _flatten_ring(residuals: F32) -> None:
     residuals[:, -1, :] = interior
     residuals[:, :, 0] = interior
     residuals[:, :, -1] = interior
+
+
+def _rgb(views: Sequence[_View]) -> float | None:
+    values = [v.rgb_soiling for v in views if v.rgb_soiling is not None]
+    return round(float(np.median(values)), 4) if values else None
 
 
 def _med(values: Iterable[float]) -> float:

@@ -16,8 +16,8 @@ tables, TagNames/DJI.html, and the ExifTool forum thread "DJI H20T thermal radio
 Why no temperatures: the function from counts (and the APP4/APP5 calibration) to temperature is inside
 DJI's Thermal SDK (``libdirp``, DJI SDK licence, never to be shipped here) and DJI has not published it;
 ExifTool names the coefficients but gives no formula. Guessing one is not acceptable for a measuring
-instrument. The often-repeated "counts / 64 − 273.15" gives 15.2–23.5 °C on the M30T sample against the
-11.9–23.1 °C measured with a faithful SDK port, 3.3 K off at the cold end, so it is not the conversion.
+instrument. The forum rule "counts / 64 − 273.15" ("raw, uncorrected" values) gives 15.2–23.5 °C on the M30T
+sample against the 11.9–23.1 °C the data README gives as measured, 3.3 K off at the cold end: not it.
 ``read_dji_rjpeg`` therefore raises :class:`TemperatureUnavailableError` and ``read_dji_raw`` returns the
 counts explicitly flagged as not temperatures. Convert DJI files to float32 °C TIFF first (DJI Thermal
 Analysis Tool, or ``dji-thermal-cli`` in its own Python ≥ 3.12 environment); :func:`read_tiff` reads those
@@ -76,11 +76,12 @@ class DjiRawFrame:
 
 
 def is_dji_rjpeg(segments: list[Segment]) -> bool:
-    """True when the JPEG carries DJI's APP3 raster and an APP4 parameter block."""
-    app4 = app_payloads(segments, APP4)
-    return bool(app_payloads(segments, APP3)) and any(
-        p.startswith(DIRP_MAGIC) or p.startswith(IIRP_MAGIC) for p in app4
-    )
+    """True when the JPEG carries an APP3 raster and an APP4 parameter block, DJI's R-JPEG layout.
+
+    Blocks other than ``dirp`` and ``iirp`` (DJI has more calibration families, e.g. on newer firmware) are
+    still recognised, with calibration ``"unknown"``.
+    """
+    return bool(app_payloads(segments, APP3)) and bool(app_payloads(segments, APP4))
 
 
 def read_dji_rjpeg(data: bytes, source: str) -> ThermalFrame:
@@ -121,9 +122,7 @@ def read_dji_raw(data: bytes, source: str) -> DjiRawFrame:
     blob = b"".join(app_payloads(segments, APP3))
     width, height = _raster_size(len(blob), fields.get("camera"), source)
     counts = np.frombuffer(blob, dtype="<u2", count=width * height).reshape(height, width).astype(np.uint16)
-    params = dji_params(
-        next(p for p in app_payloads(segments, APP4) if p[:2] in (DIRP_MAGIC, IIRP_MAGIC[:2]))
-    )
+    params = dji_params(app_payloads(segments, APP4)[0])
     extra: dict[str, Any] = {
         "format": f"dji-rjpeg-{params.calibration}",
         "dji_coefficients": params.coefficients,

@@ -38,7 +38,9 @@ from gongzhi.modules.pv.io.jpeg_segments import APP1, XMP_ID, app_payloads, jpeg
 from gongzhi.modules.pv.io.reader_errors import (
     MissingMetadataError,
     NotRadiometricError,
+    ReaderError,
     TruncatedFileError,
+    check_raster_size,
 )
 
 KELVIN = 273.15
@@ -178,6 +180,18 @@ def raw_to_celsius(
     return (kelvin - KELVIN).astype(np.float32)
 
 
+def counts_to_celsius(
+    counts: npt.NDArray[np.uint16],
+    cal: PlanckCalibration,
+    params: ObjectParameters,
+    atmosphere: AtmosphereModel | None = None,
+) -> npt.NDArray[np.float32]:
+    """:func:`raw_to_celsius` for integer counts via a table over the counts present: same values, faster."""
+    low, high = int(counts.min()), int(counts.max())
+    table = raw_to_celsius(np.arange(low, high + 1), cal, params, atmosphere)
+    return table[counts.astype(np.intp) - low]
+
+
 def celsius_to_raw(
     temp_c: npt.ArrayLike,
     cal: PlanckCalibration,
@@ -225,7 +239,15 @@ def read_flir_jpeg(data: bytes, source: str) -> ThermalFrame:
         raise MissingMetadataError(source, "FLIR FFF has no CameraInfo record (no Planck constants)")
     raw = _raw_counts(records[RECORD_RAW_DATA], source)
     info = _camera_info(records[RECORD_CAMERA_INFO], source)
-    temps = raw_to_celsius(raw, info.calibration, info.params, info.atmosphere)
+    try:
+        with np.errstate(all="ignore"):
+            temps = counts_to_celsius(raw, info.calibration, info.params, info.atmosphere)
+    except (OverflowError, ZeroDivisionError, ValueError) as exc:
+        raise MissingMetadataError(
+            source, f"FLIR Planck constants and conditions give no conversion ({exc})"
+        ) from exc
+    if not np.isfinite(temps).any():
+        raise MissingMetadataError(source, "FLIR Planck constants give no finite temperature for any pixel")
     fields = merge_fields(_flir_fields(info), *jpeg_metadata(segments))
     h, w = temps.shape
     meta = FrameMeta(source=source, width_px=w, height_px=h, **fields)
@@ -305,13 +327,17 @@ def _raw_counts(record: bytes, source: str) -> npt.NDArray[np.uint16]:
         raise TruncatedFileError(source, "FLIR RawData record is shorter than its header")
     order = _endian(record)
     width, height = struct.unpack_from(order + "HH", record, 2)
+    check_raster_size(width, height, source)
     body = record[0x20:]
     if body.startswith(PNG_MAGIC):
         try:
             with Image.open(io.BytesIO(body)) as png:
+                check_raster_size(png.width, png.height, source)
                 png.load()
                 counts = np.asarray(png, dtype=np.uint16).byteswap()
-        except (OSError, SyntaxError) as exc:
+        except ReaderError:
+            raise
+        except Exception as exc:  # Pillow raises OSError, SyntaxError, ValueError … on a damaged PNG
             raise TruncatedFileError(source, f"FLIR raw PNG raster cannot be decoded ({exc})") from exc
     else:
         needed = width * height * 2
@@ -354,9 +380,38 @@ def _camera_info(record: bytes, source: str) -> CameraInfo:
         window_transmission=f32(0x34),
         humidity_pct=humidity * 100 if humidity <= 1.0 else humidity,
     )
+    _check_conditions(params, source)
     atmosphere = AtmosphereModel(f32(0x70), f32(0x74), f32(0x78), f32(0x7C), f32(0x80))
+    if not all(
+        math.isfinite(v)
+        for v in (atmosphere.alpha1, atmosphere.alpha2, atmosphere.beta1, atmosphere.beta2, atmosphere.x)
+    ):
+        raise MissingMetadataError(
+            source, f"FLIR CameraInfo has no usable atmospheric coefficients ({atmosphere})"
+        )
     model = record[0xD4 : 0xD4 + 32].split(b"\x00")[0].decode("ascii", "replace").strip() or None
     return CameraInfo(cal, params, atmosphere, model, _fff_time(record, order), _window_extra(params))
+
+
+def _check_conditions(p: ObjectParameters, source: str) -> None:
+    problems = []
+    if not 0 < p.emissivity <= 1:
+        problems.append(f"emissivity {p.emissivity} outside (0, 1]")
+    if not 0 < p.window_transmission <= 1:
+        problems.append(f"IR window transmission {p.window_transmission} outside (0, 1]")
+    if not (math.isfinite(p.distance_m) and p.distance_m >= 0):
+        problems.append(f"object distance {p.distance_m} m")
+    if not (math.isfinite(p.humidity_pct) and 0 <= p.humidity_pct <= 100):
+        problems.append(f"relative humidity {p.humidity_pct} %")
+    for name, value in (
+        ("reflected", p.reflected_temp_c),
+        ("atmospheric", p.atmosphere_temp_c),
+        ("IR window", p.window_temp_c),
+    ):
+        if not (math.isfinite(value) and -KELVIN < value < 2000):
+            problems.append(f"{name} temperature {value} °C")
+    if problems:
+        raise MissingMetadataError(source, "FLIR CameraInfo has invalid conditions: " + "; ".join(problems))
 
 
 def _window_extra(params: ObjectParameters) -> dict[str, float]:

@@ -38,3 +38,16 @@ class TemperatureUnavailableError(ReaderError):
 
 class MissingMetadataError(ReaderError):
     """The raster is there but a field needed for temperatures (scale, unit, Planck constants) is not."""
+
+
+MAX_PIXELS = 4096 * 4096
+"""Largest raster accepted: well above any thermal detector (the H30T's interpolated mode is 2560×2048), so a
+damaged header cannot make a reader allocate gigabytes."""
+
+
+def check_raster_size(width: int, height: int, source: str) -> None:
+    """Refuse an empty raster or one larger than :data:`MAX_PIXELS`."""
+    if width <= 0 or height <= 0 or width * height > MAX_PIXELS:
+        raise NotRadiometricError(
+            source, f"raster of {width}×{height} px is not a thermal frame (limit {MAX_PIXELS:,} px)"
+        )

@@ -5,16 +5,16 @@ LZW, Deflate or PackBits). The value → temperature rule, first found wins:
 
 1. the ``scale``/``offset``/``unit`` arguments (or a named ``preset``);
 2. GDAL's metadata tag 42112 (``<Item name="..." role="scale">``, ``role="offset"``, ``role="unittype"``),
-   as GDAL and QGIS write it;
+   as GDAL writes it;
 3. a JSON object in ``ImageDescription`` (tag 270) with ``unit`` (``"C"``/``"K"``), ``scale``, ``offset``,
    as :func:`write_temperature_tiff` writes it;
-4. otherwise: 16-bit data are centi-kelvin (T[K] = v / 100, the convention of senseFly thermoMAP and many
-   photogrammetry exports; FLIR's own TLinear exports use 0.01 or 0.04 K, see ``PRESETS``), float data are
+4. otherwise: 16-bit data are centi-kelvin (T[K] = v / 100; other steps, such as the 0.04 K of FLIR XT2
+   radiometric TIFFs, must be declared, see ``PRESETS``), float data are
    kelvin when their median exceeds 150 (no PV surface is at 150 °C, none at −123 °C) and °C otherwise.
 
 A result outside −100 … 800 °C means the scale is wrong, and is refused rather than returned. GDAL's nodata
 value (tag 42113) becomes NaN. EXIF, GPS and DJI XMP (tag 700) fill the metadata, so a DJI R-JPEG converted
-to TIFF by a tool that keeps them (``dji-thermal-cli``, DJI Thermal Analysis Tool) keeps its position.
+to TIFF by a tool that keeps them (``dji-thermal-cli`` does, by its documentation) keeps its position.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import io
 import json
 import math
 import re
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -36,8 +37,10 @@ from gongzhi.modules.pv.io.frame_metadata import exif_fields, exif_for, merge_fi
 from gongzhi.modules.pv.io.reader_errors import (
     MissingMetadataError,
     NotRadiometricError,
+    ReaderError,
     TruncatedFileError,
     UnknownFormatError,
+    check_raster_size,
 )
 
 Unit = Literal["C", "K"]
@@ -47,13 +50,13 @@ PLAUSIBLE_C = (-100.0, 800.0)
 PRESETS: Mapping[str, tuple[float, float, Unit]] = {
     "centikelvin": (0.01, 0.0, "K"),
     "decikelvin": (0.1, 0.0, "K"),
-    "flir_tlinear_0.04": (0.04, 0.0, "K"),
+    "flir_xt2": (0.04, 0.0, "K"),
     "decicelsius": (0.1, 0.0, "C"),
     "celsius": (1.0, 0.0, "C"),
     "kelvin": (1.0, 0.0, "K"),
 }
 """Named value → temperature rules: (scale, offset, unit) with T = value · scale + offset in ``unit``.
-``flir_tlinear_0.04`` is the 0.04 K step of FLIR XT2 radiometric TIFFs (PV-Hawk-Viewer's gain 0.04);
+``flir_xt2`` is the 0.04 K step of FLIR XT2 radiometric TIFFs (PV-Hawk-Viewer's gain 0.04);
 ``decicelsius`` is the 0.1 °C integer output of DJI's Thermal SDK measurement call."""
 TIFF_MAGICS = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 _INT_MODES = {"I;16", "I;16B", "I;16S", "I;16L", "I;16BS", "I"}
@@ -93,21 +96,29 @@ def read_tiff(
     if not data.startswith(TIFF_MAGICS):
         raise UnknownFormatError(source, "not a TIFF (no II*/MM* header)")
     try:
-        image = Image.open(io.BytesIO(data))
-        image.load()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow warns on damaged EXIF; the raster decides below
+            image = Image.open(io.BytesIO(data))
+            check_raster_size(image.width, image.height, source)
+            image.load()
+    except ReaderError:
+        raise
     except Exception as exc:  # Pillow raises OSError, SyntaxError, ValueError … on broken TIFFs
         raise TruncatedFileError(source, f"TIFF raster cannot be read in full ({exc})") from exc
     if image.mode not in _INT_MODES and image.mode != "F":
         raise NotRadiometricError(
             source, f"TIFF is a {image.mode} picture; temperatures need one 16-bit or float32 band"
         )
-    values = np.asarray(image, dtype=np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        values = np.asarray(image, dtype=np.float64)
     tags = dict(image.tag_v2) if isinstance(image, TiffImagePlugin.TiffImageFile) else {}
     rule, how = _rule(tags, image.mode == "F", values, preset, scale, offset, unit)
     temps = _apply(values, rule, tags)
     _check_plausible(temps, source, how)
     h, w = temps.shape
-    meta_fields = merge_fields(xmp_fields(_xmp(tags)), exif_fields(image.getexif()))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        meta_fields = merge_fields(xmp_fields(_xmp(tags)), exif_fields(image.getexif()))
     extra = {
         "format": "tiff",
         "value_rule": {"scale": rule[0], "offset": rule[1], "unit": rule[2], "from": how},
@@ -242,7 +253,9 @@ def _apply(
         temps = temps - KELVIN
     if nodata is not None:
         temps[values == nodata] = np.nan
-    return temps.astype(np.float32)
+    temps[~np.isfinite(temps)] = np.nan
+    with np.errstate(over="ignore"):
+        return temps.astype(np.float32)
 
 
 def _check_plausible(temps: npt.NDArray[np.float32], source: str, how: str) -> None:
