@@ -39,6 +39,7 @@ COUNTED = (
     pv_models.PvFrame,
     pv_models.PvModuleResult,
     pv_models.PvFinding,
+    pv_models.PvCleaningOrder,
 )
 
 
@@ -64,6 +65,7 @@ class PvA:
             "/pv/plants/{plant_id}/flight-plan": ["", "?format=plan", "?format=kmz"],
             "/pv/inspections": ["", f"?plant_id={self.plant_id}"],
             "/pv/inspections/{inspection_id}/results": ["", "?format=csv"],
+            "/pv/inspections/{inspection_id}/report": ["", "?format=pdf&lang=en"],
         }
 
     @classmethod
@@ -144,6 +146,9 @@ def write_bodies(
         ("POST", "/pv/plants/import"): [geojson],
         ("POST", "/pv/plants/{plant_id}/inspections"): [upload(frame_name, frame_bytes, "image/tiff")],
         ("PUT", "/pv/findings/{finding_id}/review"): [{"status": "rejected", "note": "外人"}],
+        ("POST", "/pv/plants/{plant_id}/robots"): [{"robot_id": "X1", "rows": {"A-01": 30.0}}],
+        ("POST", "/pv/inspections/{inspection_id}/confirm"): [{"mode": "wet"}],
+        ("POST", "/pv/cases/{case_id}/verify-cleaning"): [{"inspection_id": pv.inspection_id}],
     }
 
 

@@ -6,9 +6,10 @@ from gongzhi.registry import Registry
 
 
 def register(registry: Registry) -> None:
-    from gongzhi.modules.pv import api, cleaning, cli, jobs
+    from gongzhi.modules.pv import api, cleaning, cli, jobs, loop_api
 
     registry.routers.append(api.router)
+    registry.routers.append(loop_api.router)
     registry.cli_apps["pv"] = cli.app
     jobs.register(registry)
     registry.add_adapter(cleaning.RobotMqttAdapter())
