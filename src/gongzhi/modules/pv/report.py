@@ -213,20 +213,15 @@ def build_report(s: Session, inspection_id: int, store: FileStore | None = None)
         cur = worst.get(f.module_id)
         if cur is None or (f.delta_t_k or 0) > (cur.delta_t_k or 0):
             worst[f.module_id] = f
-    mods = (
-        s.execute(select(PvModule).where(PvModule.plant_id == plant.id).order_by(PvModule.id)).scalars().all()
-    )
+    cols = (PvModule.module_id, PvModule.outline, PvModule.lon, PvModule.lat)
+    mods = s.execute(select(*cols).where(PvModule.plant_id == plant.id).order_by(PvModule.id)).all()
     origin = _centroid(mods)
-    modules = [
-        (
-            m.module_id,
-            [_local(origin, p) for p in m.outline],
-            colour(cls_of(worst[m.module_id]), worst[m.module_id].severity)
-            if m.module_id in worst
-            else COLOURS["none"],
-        )
-        for m in mods
-    ]
+    modules = []
+    for module_id, outline, _lon, _lat in mods:
+        worst_f = worst.get(module_id)
+        fill = colour(cls_of(worst_f), worst_f.severity) if worst_f is not None else COLOURS["none"]
+        modules.append((module_id, [_local(origin, p) for p in outline], fill))
+    frames: dict[str, np.ndarray[Any, Any] | None] = {}  # each frame decoded once, however many findings
     findings = [
         ReportFinding(
             module_id=f.module_id,
@@ -238,7 +233,7 @@ def build_report(s: Session, inspection_id: int, store: FileStore | None = None)
             coa=f.coa,
             status=f.status,
             frames_seen=f.frames_seen,
-            thumbnail_png=_thumbnail(store, f) if store is not None else None,
+            thumbnail_png=_thumbnail(store, f, frames) if store is not None else None,
         )
         for f in sorted(live, key=lambda f: (-(f.coa or 0), -(f.delta_t_k or 0), f.module_id))
     ]
@@ -284,15 +279,20 @@ def _local(origin: tuple[float, float], p: Any) -> tuple[float, float]:
     return ((float(p[0]) - lon0) * k * math.cos(math.radians(lat0)), (float(p[1]) - lat0) * k)
 
 
-def _thumbnail(store: FileStore, f: PvFinding) -> bytes | None:
+def _thumbnail(
+    store: FileStore, f: PvFinding, frames: dict[str, np.ndarray[Any, Any] | None]
+) -> bytes | None:
     """A 128-px ironbow crop of the finding's best frame around its hottest pixel, circled (or None)."""
     if not f.evidence:
         return None
-    try:
-        frame = read_frame(store.open(str(f.evidence[0])), source=f"{f.module_id} frame")
-    except Exception:  # noqa: BLE001 - a missing or unreadable frame leaves the thumbnail out, not the report
-        return None
-    return thumbnail_png(frame.temperature_c, f.details.get("pixel"))
+    sha = str(f.evidence[0])
+    if sha not in frames:
+        try:
+            frames[sha] = read_frame(store.open(sha), source=f"{f.module_id} frame").temperature_c
+        except Exception:  # noqa: BLE001 - a missing or unreadable frame leaves the thumbnail out, not the report
+            frames[sha] = None
+    temps = frames[sha]
+    return None if temps is None else thumbnail_png(temps, f.details.get("pixel"))
 
 
 def thumbnail_png(temps: np.ndarray[Any, Any], pixel: Any = None, size: int = 128) -> bytes:
@@ -347,6 +347,24 @@ def map_svg(report: Report, width: int = 900) -> str:
     return "".join(parts)
 
 
+def map_png(report: Report, width_px: int = 1600) -> tuple[bytes, tuple[int, int]]:
+    """The module map as a PNG (for the PDF: one image instead of thousands of vector polygons)."""
+    from PIL import Image, ImageDraw
+
+    x0, y0, x1, y1 = _map_bounds(report)
+    pad = 2.0
+    scale = width_px / ((x1 - x0) + 2 * pad)
+    size = (width_px, max(60, int(((y1 - y0) + 2 * pad) * scale)))
+    img = Image.new("RGB", size, (251, 253, 255))
+    draw = ImageDraw.Draw(img)
+    for _mid, quad, fill in report.modules:
+        pts = [((x - x0 + pad) * scale, (y1 - y + pad) * scale) for x, y in quad]
+        draw.polygon(pts, fill=fill, outline=(74, 90, 106))
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", optimize=True)
+    return buf.getvalue(), size
+
+
 def render_html(report: Report, lang: str = "zh-CN") -> str:
     import base64
 
@@ -389,7 +407,6 @@ def _local_time(value: dt.datetime | None) -> str:
 
 def render_pdf(report: Report, lang: str = "zh-CN") -> bytes:
     """The same report as an A4 PDF with its fonts embedded."""
-    from reportlab.graphics.shapes import Drawing, Polygon
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.styles import ParagraphStyle
@@ -452,17 +469,10 @@ def render_pdf(report: Report, lang: str = "zh-CN") -> bytes:
     story.append(Table(cond, colWidths=[30 * mm, 45 * mm, 35 * mm, 60 * mm], style=grid))
 
     story.append(p(tx("map"), h2))
-    x0, y0, x1, y1 = _map_bounds(report)
-    scale = min(170 * mm / max(x1 - x0, 1e-6), 110 * mm / max(y1 - y0, 1e-6))
-    drawing = Drawing((x1 - x0) * scale, (y1 - y0) * scale)
-    for _mid, quad, fill in report.modules:
-        pts = [v for x, y in quad for v in ((x - x0) * scale, (y - y0) * scale)]
-        drawing.add(
-            Polygon(
-                pts, fillColor=colors.HexColor(fill), strokeColor=colors.HexColor("#4a5a6a"), strokeWidth=0.2
-            )
-        )
-    story.append(drawing)
+    png, (w_px, h_px) = map_png(report)
+    width = 170 * mm
+    height = min(width * h_px / w_px, 120 * mm)
+    story.append(Image(io.BytesIO(png), width=height * w_px / h_px, height=height))
 
     story.append(p(tx("summary"), h2))
     counts = report.counts()
