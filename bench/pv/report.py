@@ -131,9 +131,7 @@ def main() -> None:
     html, t_html = timed(lambda: rep.render_html(r, "zh-CN"))
     pdf_zh, t_zh = timed(lambda: rep.render_pdf(r, "zh-CN"))
     pdf_en, t_en = timed(lambda: rep.render_pdf(r, "en"))
-    print(
-        f"plant: {modules} modules, {layout.area_m2 if hasattr(layout, 'area_m2') else 50000:.0f} m²; findings: {len(r.findings)}"
-    )
+    print(f"plant: {modules} modules on 250 m × 200 m (50,000 m²); findings: {len(r.findings)}")
     print(f"baseline one-page PDF: {base * 1000:.1f} ms")
     print(f"build (DB + {len(r.findings)} thumbnails): {t_build:.2f} s ({t_build / base:.0f}× baseline)")
     print(f"HTML zh-CN: {t_html:.2f} s, {len(html) / 1e6:.2f} MB")
