@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    import threading
+
     import typer
     from fastapi import APIRouter
     from sqlalchemy.orm import Session
@@ -38,6 +40,9 @@ class External:
 
 Job = Callable[["SessionFactory"], None]
 
+Service = Callable[["SessionFactory", "Registry", "threading.Event"], None]
+"""A long-running loop the worker runs in a thread of its own (an MQTT listener); it ends on the event."""
+
 
 class DispatchAdapter(Protocol):
     """Delivers a dispatched case to a machine or an external system. Must be idempotent on ``key``."""
@@ -61,6 +66,7 @@ class Registry:
     subscribers: dict[str, tuple[str, Subscriber | External]] = field(default_factory=dict)
     adapters: dict[str, DispatchAdapter] = field(default_factory=dict)
     jobs: dict[str, tuple[float, Job]] = field(default_factory=dict)
+    services: dict[str, Service] = field(default_factory=dict)
 
     def subscribe(self, name: str, topic_prefix: str, handler: Subscriber | External) -> None:
         self.subscribers[name] = (topic_prefix, handler)

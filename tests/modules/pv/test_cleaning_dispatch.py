@@ -245,3 +245,47 @@ def test_a_listener_that_dies_before_applying_a_report_gets_it_again(
             until_state(factory, second, case_id, "resolved")
         finally:
             second.stop()
+
+
+def test_the_worker_runs_the_robot_listener_by_itself(tmp_path: Any, registry: Registry) -> None:
+    """The worker (``gongzhi worker`` or the embedded one) applies robot reports with no one calling the
+    listener; on a database of its own, since the worker's threads need connections of their own."""
+    import threading
+
+    from gongzhi import migrate, worker
+    from gongzhi.core import service as core
+    from gongzhi.db import make_engine, make_session_factory
+
+    broker = machine_broker()
+    url = f"sqlite:///{tmp_path / 'worker.db'}"
+    migrate.upgrade(url)
+    own = make_session_factory(make_engine(url))
+    with unit_of_work(own, Scope.for_system()) as s:
+        rid = core.create_region(s, f"w{uuid.uuid4().hex[:4]}", "工作区", "WK").id
+    code = f"roof-{uuid.uuid4().hex[:8]}"
+    with unit_of_work(own, Scope(region_id=rid, system=True)) as s:
+        plant = pv.create_plant(
+            s, PlantCreate(code=code, name="屋顶", polygon=outline(), layout=LayoutIn(setback_m=0.5))
+        )
+        mods = s.execute(select(PvModule.module_id).where(PvModule.plant_id == plant.id)).scalars().all()
+        rows = sorted({cleaning.row_of(m) for m in mods})
+        cleaning.register_robot(
+            s, plant, "R1", {r: 30.0 for r in rows}, broker=f"mqtt://{broker.host}:{broker.port}"
+        )
+        [(case, _)] = cleaning.create_cleaning_cases(s, registry, plant, [mods[0]])
+        case_id = case.id
+    bot = robot(code, rows, broker)
+    bot.start()
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(own, registry, stop, 0.2), daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while case_state(own, case_id) != "resolved":
+            assert time.monotonic() < deadline, f"case is {case_state(own, case_id)}"
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+        bot.stop()
+    assert len(bot.executed) == 1

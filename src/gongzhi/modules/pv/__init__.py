@@ -19,3 +19,4 @@ def register(registry: Registry) -> None:
     registry.cli_apps["pv"] = cli.app
     jobs.register(registry)
     registry.add_adapter(cleaning.RobotMqttAdapter())
+    registry.services["pv.robot-listener"] = cleaning.listener_service

@@ -17,6 +17,7 @@ import datetime as dt
 import logging
 import queue
 import threading
+import time
 import uuid
 from collections.abc import Iterable
 from typing import Any
@@ -369,3 +370,38 @@ class RobotListener:
 
     def _on_connect(self, c: mqtt.Client, _u: object, _f: object, _reason: object, _p: object) -> None:
         self._subscribe(c)
+
+
+RETRY_S = 30.0
+
+
+def listener_service(factory: SessionFactory, registry: Registry, stop: threading.Event) -> None:
+    """The worker's robot listener: runs while any robot is registered, on the brokers their config names;
+    reconnects every ``RETRY_S`` seconds while a broker is unreachable (logged once per outage)."""
+    running: dict[str, RobotListener] = {}
+    warned: set[str] = set()
+    while not stop.is_set():
+        with unit_of_work(factory, Scope.for_system()) as s:
+            urls = {
+                str(a.config.get("broker", pvmqtt.DEFAULT_BROKER))
+                for a in s.execute(
+                    select(Actor).where(Actor.adapter == ADAPTER, Actor.active.is_(True))
+                ).scalars()
+            }
+        for url in sorted(urls - set(running)):
+            listener = RobotListener(factory, registry, pvmqtt.Broker.parse(url))
+            try:
+                listener.start()
+            except ConnectionError as exc:
+                if url not in warned:
+                    log.warning("robot listener: %s; retrying every %.0f s", exc, RETRY_S)
+                    warned.add(url)
+                continue
+            warned.discard(url)
+            running[url] = listener
+        deadline = time.monotonic() + RETRY_S
+        while not stop.is_set() and time.monotonic() < deadline:
+            if not any(listener.process(timeout_s=0.5) for listener in running.values()) and not running:
+                stop.wait(0.5)
+    for listener in running.values():
+        listener.stop()
