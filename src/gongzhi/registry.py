@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    import threading
+
     import typer
     from fastapi import APIRouter
     from sqlalchemy.orm import Session
@@ -32,9 +34,14 @@ class External:
 
     prepare: Callable[[Session, OutboxEvent], Call | None]
     finish: Callable[[Session, OutboxEvent, str], None] | None = None
+    failed: Callable[[Session, OutboxEvent, int, str], None] | None = None
+    """Records a failed attempt (attempt number, error) in its own transaction; the delivery is retried."""
 
 
 Job = Callable[["SessionFactory"], None]
+
+Service = Callable[["SessionFactory", "Registry", "threading.Event"], None]
+"""A long-running loop the worker runs in a thread of its own (an MQTT listener); it ends on the event."""
 
 
 class DispatchAdapter(Protocol):
@@ -45,6 +52,13 @@ class DispatchAdapter(Protocol):
     def deliver(self, key: str, case: dict[str, Any], config: dict[str, Any]) -> str: ...
 
 
+class OrderPreparer(Protocol):
+    """An adapter that adds its module's details (targets, mode, window) to the work order; called inside the
+    dispatch's read transaction, before ``deliver`` runs outside any transaction."""
+
+    def prepare_order(self, s: Session, case_id: int, order: dict[str, Any]) -> dict[str, Any]: ...
+
+
 @dataclass
 class Registry:
     routers: list[APIRouter] = field(default_factory=list)
@@ -52,6 +66,7 @@ class Registry:
     subscribers: dict[str, tuple[str, Subscriber | External]] = field(default_factory=dict)
     adapters: dict[str, DispatchAdapter] = field(default_factory=dict)
     jobs: dict[str, tuple[float, Job]] = field(default_factory=dict)
+    services: dict[str, Service] = field(default_factory=dict)
 
     def subscribe(self, name: str, topic_prefix: str, handler: Subscriber | External) -> None:
         self.subscribers[name] = (topic_prefix, handler)

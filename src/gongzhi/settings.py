@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     embedded_worker: bool = True
     worker_interval_s: float = 2.0
     webhook_timeout_s: float = 5.0
+    pv_workers: int = 1  # processes analysing one uploaded PV flight (frames are split between them)
     map_tile_url: str = ""  # e.g. an intranet https://tiles.example/{z}/{x}/{y}.png; empty: no basemap
     map_tile_attribution: str = ""
     # Rate limits on public writes, counted in the database so every server process shares them (see

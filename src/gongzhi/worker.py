@@ -7,6 +7,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -48,6 +49,7 @@ def run(
 ) -> None:
     last_sweep = 0.0
     last_job: dict[str, float] = {}
+    start_services(factory, registry, stop)
     while not stop.is_set():
         run_jobs(factory, registry, last_job)
         due = time.monotonic() - last_sweep >= sweep_every_s
@@ -60,6 +62,19 @@ def run(
         except Exception:
             log.exception("worker tick failed")
         stop.wait(interval_s)
+
+
+def start_services(factory: sessionmaker[Session], registry: Registry, stop: threading.Event) -> None:
+    """Start each registered long-running service in a daemon thread; each returns when ``stop`` is set."""
+    for name, service in registry.services.items():
+
+        def guarded(name: str = name, service: Any = service) -> None:
+            try:
+                service(factory, registry, stop)
+            except Exception:
+                log.exception("service %s stopped", name)
+
+        threading.Thread(target=guarded, daemon=True, name=f"gongzhi-{name}").start()
 
 
 def run_jobs(factory: sessionmaker[Session], registry: Registry, last: dict[str, float]) -> None:

@@ -32,8 +32,10 @@ from gongzhi.db import Scope
 from gongzhi.kit import geo
 from tests.cases import _catalog_fixtures as catalog
 from tests.cases import _intake_fixtures as intake
+from tests.cases import _pv_fixtures as pv
 from tests.cases._catalog_fixtures import CatalogA
 from tests.cases._intake_fixtures import IntakeA
+from tests.cases._pv_fixtures import PvA
 from tests.conftest import Person, World
 
 API = "/api/v1"
@@ -76,6 +78,7 @@ LISTS: dict[str, str | None] = {
     "/catalog/library/documents": "id",
     "/catalog/library/search": None,  # searched for A's marker texts, see RegionA.queries()
     **intake.LISTS,  # citizen intake and village supervision
+    **pv.LISTS,  # PV plants and inspections
 }
 
 # Writes that name no object and, sent by the outsider, create the outsider's own rows (the body reuses
@@ -98,6 +101,7 @@ OUTSIDER_CREATES: dict[tuple[str, str], int] = {
     ("POST", "/catalog/reuse/apps"): 201,  # 409 would mean it saw region A's app with the same slug
     ("POST", "/catalog/library/documents"): 201,
     **intake.OUTSIDER_CREATES,
+    **pv.OUTSIDER_CREATES,
 }
 
 
@@ -143,11 +147,13 @@ class RegionA:
     rule_id: int
     catalog: CatalogA
     intake: IntakeA
+    pv: PvA
 
     def substitutions(self) -> dict[str, list[str]]:
         return {
             **self.catalog.substitutions(),
             **self.intake.substitutions(),
+            **self.pv.substitutions(),
             "case_id": [str(self.case_id)],
             "alert_id": [str(self.alert_id)],
             "token_id": [str(self.token_id)],
@@ -177,7 +183,7 @@ class RegionA:
 
     def queries(self) -> dict[str, list[str]]:
         """Query strings the walk sends with a GET route (default: none)."""
-        return {**self.catalog.queries(self.mark), **self.intake.queries()}
+        return {**self.catalog.queries(self.mark), **self.intake.queries(), **self.pv.queries()}
 
 
 # --- building region A and reading it back ----------------------------------------------------------
@@ -266,6 +272,7 @@ def build_region_a(client: TestClient, world: World, factory: sessionmaker[Sessi
         rule_id=rule_id,
         catalog=catalog.build_catalog_a(client, world, factory, mark),
         intake=intake.build_intake_a(client, world, mark),
+        pv=pv.build_pv_a(client, world, factory, mark),
     )
 
 
@@ -310,6 +317,7 @@ def snapshot(client: TestClient, world: World, a: RegionA, factory: sessionmaker
         seen["calendar"] = s.execute(days.where(CalendarOverride.region_id == world.a)).all()
     seen["catalog"] = catalog.snapshot(client, world, a.catalog, factory)
     seen["intake"] = intake.snapshot(client, world, a.intake, factory)
+    seen["pv"] = pv.snapshot(client, world, a.pv, factory)
     return seen
 
 
@@ -384,6 +392,7 @@ def write_bodies(a: RegionA, world: World) -> dict[tuple[str, str], list[Any]]:
     return {
         **catalog.write_bodies(a.catalog, world, Foreign, Upload),
         **intake.write_bodies(a.intake, world, Foreign, Upload),
+        **pv.write_bodies(a.pv, world, Foreign, Upload),
         ("POST", "/departments"): [{"code": a.mark, "name": "外人科"}],
         ("PUT", "/grid-cells"): [
             {"code": a.mark, "name": "外人网格", "geometry": geo.square(105.9, 32.3, 0.01)}
@@ -521,6 +530,8 @@ def own_listing(
         return catalog.listing_problem(template, r)
     if template.startswith(INTAKE_PREFIXES):
         return intake.listing_problem(template, r, world, secrets)
+    if template.startswith("/pv/"):
+        return pv.listing_problem(template, r)
     return None
 
 
@@ -617,6 +628,7 @@ def _placeholder_region(world: World) -> RegionA:
         1,
         CatalogA.placeholder(world),
         IntakeA.placeholder(),
+        PvA.placeholder(),
     )
 
 

@@ -8,7 +8,7 @@ idempotency key of case number + dispatch event, so a repeated delivery changes 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 import httpx
 from sqlalchemy import select
@@ -19,7 +19,7 @@ from gongzhi.cases.models import Actor
 from gongzhi.core.models import OutboxEvent
 from gongzhi.core.outbox import sign
 from gongzhi.db import utcnow
-from gongzhi.registry import Call, External, Registry
+from gongzhi.registry import Call, External, OrderPreparer, Registry
 
 
 class InternalAdapter:
@@ -60,7 +60,10 @@ def prepare_dispatch(registry: Registry, s: Session, ev: OutboxEvent) -> Call | 
         return None  # superseded by a later dispatch or already claimed: nothing to send
     key = idempotency_key(case.number, ev.id)
     order = {**ev.payload, "title": case.title, "location": case.location, "idempotency_key": key}
+    if hasattr(adapter, "prepare_order"):
+        order = cast("OrderPreparer", adapter).prepare_order(s, case.id, order)
     config = dict(actor.config)
+    cases.record_event(s, case, "delivery_attempt", data={"adapter": actor.adapter, "key": key})
     return lambda: adapter.deliver(key, order, config)
 
 
@@ -69,6 +72,12 @@ def finish_dispatch(registry: Registry, s: Session, ev: OutboxEvent, result: str
     actor = s.execute(select(Actor).where(Actor.id == ev.payload.get("actor_id"))).scalar_one()
     key = idempotency_key(case.number, ev.id)
     cases.record_event(s, case, "delivered", note=result, data={"adapter": actor.adapter, "key": key})
+
+
+def failed_dispatch(s: Session, ev: OutboxEvent, attempt: int, error: str) -> None:
+    """Shows the failed attempt on the case's timeline; the outbox retries with back-off."""
+    case = cases.get_case(s, int(ev.payload["case_id"]))
+    cases.record_event(s, case, "delivery_failed", note=error[:500], data={"attempt": attempt})
 
 
 def idempotency_key(number: str, event_id: int) -> str:
@@ -84,5 +93,6 @@ def register(registry: Registry) -> None:
         External(
             prepare=lambda s, ev: prepare_dispatch(registry, s, ev),
             finish=lambda s, ev, result: finish_dispatch(registry, s, ev, result),
+            failed=failed_dispatch,
         ),
     )

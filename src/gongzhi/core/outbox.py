@@ -129,7 +129,7 @@ def _deliver_one(factory: SessionFactory, registry: Registry, delivery_id: int) 
         return True
     except Exception as exc:  # noqa: BLE001 - any subscriber failure is retried later, never lost
         log.warning("delivery %s failed: %s", delivery_id, exc)
-        _record_failure(factory, delivery_id, exc)
+        _record_failure(factory, registry, delivery_id, exc)
         return False
 
 
@@ -181,7 +181,7 @@ def webhook_request(hook: Webhook, d: OutboxDelivery, ev: OutboxEvent) -> tuple[
     return hook.url, body, headers
 
 
-def _record_failure(factory: SessionFactory, delivery_id: int, exc: Exception) -> None:
+def _record_failure(factory: SessionFactory, registry: Registry, delivery_id: int, exc: Exception) -> None:
     with unit_of_work(factory, Scope.for_system()) as s:
         d = s.get_one(OutboxDelivery, delivery_id)
         d.attempts += 1
@@ -189,3 +189,6 @@ def _record_failure(factory: SessionFactory, delivery_id: int, exc: Exception) -
         d.next_attempt_at = utcnow() + backoff(d.attempts)
         if d.attempts >= MAX_ATTEMPTS:
             d.status = DeliveryStatus.DEAD
+        entry = registry.subscribers.get(d.subscriber)
+        if entry is not None and isinstance(entry[1], External) and entry[1].failed is not None:
+            entry[1].failed(s, s.get_one(OutboxEvent, d.event_id), d.attempts, d.last_error)

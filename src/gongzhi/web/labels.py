@@ -42,6 +42,8 @@ ACTIONS = {
     "create": N_("Created"),
     "merged_in": N_("Merged in"),
     "delivered": N_("Delivered"),
+    "delivery_attempt": N_("Delivery attempt"),
+    "delivery_failed": N_("Delivery failed, will retry"),
     "reminder": N_("Reminder"),
     "supervision": N_("Supervision notice"),
     "escalation": N_("Escalation"),

@@ -1,0 +1,88 @@
+"""The seam between the platform (pipeline, worker, CLI) and the PV analytics and readers: how a frame file
+is read, how a per-module accumulator is made and merged, and how its result becomes platform records."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gongzhi.modules.pv.analytics.cameras import CAMERAS
+from gongzhi.modules.pv.analytics.frames import ThermalFrame
+from gongzhi.modules.pv.analytics.layout import PlantLayout
+from gongzhi.modules.pv.analytics.modules import InspectionAccumulator, InspectionResult
+from gongzhi.modules.pv.io.thermal import read_frame
+from gongzhi.modules.pv.outcome import FindingRecord, ModuleRecord, OutcomeExtra
+
+
+def read(path: Path) -> ThermalFrame:
+    """Read one radiometric frame; raises ``ValueError`` (a ``ReaderError``, with the file's name) when it is
+    not one."""
+    return read_frame(path)
+
+
+def new_accumulator(
+    layout: PlantLayout, irradiance_w_m2: float | None, camera: str | None
+) -> InspectionAccumulator:
+    return InspectionAccumulator(
+        layout, CAMERAS.get(camera) if camera else None, irradiance_w_m2=irradiance_w_m2
+    )
+
+
+def merge(a: InspectionAccumulator, b: InspectionAccumulator) -> InspectionAccumulator:
+    """``b``'s frames (later in the flight) into ``a``."""
+    return a.merge(b)
+
+
+def records(
+    acc: InspectionAccumulator, layout: PlantLayout
+) -> tuple[list[ModuleRecord], list[FindingRecord], OutcomeExtra]:
+    """Every module of the layout (unseen ones with no figures) and every finding, as platform records."""
+    result: InspectionResult = acc.result()
+    worst: dict[str, str] = {}
+    for f in result.findings:  # most severe first
+        worst.setdefault(f.module_id, f.anomaly_class.value)
+    seen = {m.module_id: m for m in result.modules}
+    modules = []
+    for m in layout.modules:
+        r = seen.get(m.id)
+        lon, lat = layout.origin.to_lonlat(m.x_m, m.y_m)
+        modules.append(
+            ModuleRecord(
+                module_id=m.id,
+                lon=lon,
+                lat=lat,
+                frames_seen=r.frames_seen if r else 0,
+                t_median_c=r.t_median_c if r else None,
+                t_p95_c=r.t_p95_c if r else None,
+                t_max_c=r.t_max_c if r else None,
+                t_corrected_k=r.t_corrected_k if r else None,
+                soiling_index=r.soiling_index if r else None,
+                anomaly_class=worst.get(m.id, "none") if r else "unseen",
+            )
+        )
+    findings = [
+        FindingRecord(
+            module_id=f.module_id,
+            anomaly_class=f.anomaly_class.value,
+            delta_t_k=f.delta_t_k,
+            delta_tn_k=f.delta_tn_k,
+            t_max_c=f.t_max_c,
+            severity=f.severity,
+            coa=f.coa,
+            frames_seen=f.frames_seen,
+            confidence=f.confidence,
+            lon=f.lon,
+            lat=f.lat,
+            best_frame=f.evidence[0] if f.evidence else None,
+            details={**f.details, "frames": list(f.evidence[:20])},
+        )
+        for f in result.findings
+    ]
+    extra = OutcomeExtra(
+        frames_with_modules=result.frames_used,
+        irradiance_w_m2=result.irradiance_w_m2,
+        iec_compliant=result.iec_compliant,
+        reflections_rejected=result.reflections_rejected,
+        soiling_by_zone=dict(result.soiling_by_zone),
+        notes=tuple(result.notes),
+    )
+    return modules, findings, extra

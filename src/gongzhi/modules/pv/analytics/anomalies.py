@@ -1,0 +1,101 @@
+"""Anomaly classes of PV modules in infrared, severity bands and the class of abnormality (CoA).
+
+Classes follow IEC TS 62446-3:2017 practice and the PV-Hawk defect schema (``domain/pv.md`` §1–2), at the
+granularity of the InfraredSolarModules data set's twelve labels, plus the string and junction-box patterns
+that a crop classifier cannot see:
+
+============================  ==========================================  ==============================
+class                         pattern                                     InfraredSolarModules label
+============================  ==========================================  ==============================
+``single_hot_cell``           one whole cell warmer                       Cell
+``multiple_hot_cells``        several whole cells warmer                  Cell-Multi
+``hot_spot``                  a small spot inside a cell, steep           Hot-Spot, Hot-Spot-Multi
+``substring``                 one third of the module (bypass diode)      Diode, Diode-Multi
+``module_offline``            the whole module homogeneously warmer       Offline-Module
+``string_offline``            consecutive modules of one string warmer    –
+``junction_box``              a hot spot at the junction box              –
+``shading``                   a straight-edged cooler region              Shadowing
+``soiling``                   diffuse warm patches, heavier at the low    Soiling
+                              edge
+``vegetation``                irregular cool blobs from the low edge      Vegetation
+``cracking``                  part of a cell warmer, bounded by a crack   Cracking
+============================  ==========================================  ==============================
+
+Severity (aerialaccuracy.com scale on ΔTn, ``domain/pv.md`` §1): ``S1`` below 10 K, ``S2`` 10–20 K, ``S3``
+20 K and above. CoA: 1 no abnormality, 2 thermal abnormality, 3 safety-relevant abnormality (ΔT ≥ 20 K, or a
+junction box or hot spot of 10 K and more: localised heating at a diode or solder bond is a fire risk).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+from types import MappingProxyType
+
+
+class Anomaly(StrEnum):
+    """Anomaly class of one module; ``NONE`` when nothing abnormal is seen."""
+
+    NONE = "none"
+    SINGLE_HOT_CELL = "single_hot_cell"
+    MULTIPLE_HOT_CELLS = "multiple_hot_cells"
+    HOT_SPOT = "hot_spot"
+    SUBSTRING = "substring"
+    MODULE_OFFLINE = "module_offline"
+    STRING_OFFLINE = "string_offline"
+    JUNCTION_BOX = "junction_box"
+    SHADING = "shading"
+    SOILING = "soiling"
+    VEGETATION = "vegetation"
+    CRACKING = "cracking"
+
+
+ANOMALIES: tuple[Anomaly, ...] = tuple(a for a in Anomaly if a is not Anomaly.NONE)
+"""Every anomaly class, without ``NONE``."""
+
+ISM_LABELS: Mapping[str, Anomaly] = MappingProxyType(
+    {
+        "No-Anomaly": Anomaly.NONE,
+        "Cell": Anomaly.SINGLE_HOT_CELL,
+        "Cell-Multi": Anomaly.MULTIPLE_HOT_CELLS,
+        "Hot-Spot": Anomaly.HOT_SPOT,
+        "Hot-Spot-Multi": Anomaly.HOT_SPOT,
+        "Diode": Anomaly.SUBSTRING,
+        "Diode-Multi": Anomaly.SUBSTRING,
+        "Offline-Module": Anomaly.MODULE_OFFLINE,
+        "Shadowing": Anomaly.SHADING,
+        "Soiling": Anomaly.SOILING,
+        "Vegetation": Anomaly.VEGETATION,
+        "Cracking": Anomaly.CRACKING,
+    }
+)
+"""InfraredSolarModules label (the learned crop classifier's classes) → anomaly class."""
+
+SEVERITY_BANDS_K = (10.0, 20.0)
+"""Upper bounds of severity S1 and S2 on ΔT (or ΔTn when irradiance is known) [K]."""
+
+
+def severity(delta_t_k: float) -> str:
+    """Severity band of a temperature difference [K]: ``"S1"`` < 10, ``"S2"`` 10–20, ``"S3"`` ≥ 20."""
+    if delta_t_k >= SEVERITY_BANDS_K[1]:
+        return "S3"
+    return "S2" if delta_t_k >= SEVERITY_BANDS_K[0] else "S1"
+
+
+def class_of_abnormality(anomaly: Anomaly, delta_t_k: float) -> int:
+    """IEC TS 62446-3 class of abnormality: 1 none, 2 thermal abnormality, 3 safety-relevant.
+
+    Parameters
+    ----------
+    anomaly : Anomaly
+        Pattern class.
+    delta_t_k : float
+        ΔT of the pattern (ΔTn when irradiance is known) [K].
+    """
+    if anomaly is Anomaly.NONE:
+        return 1
+    if delta_t_k >= SEVERITY_BANDS_K[1]:
+        return 3
+    if anomaly in (Anomaly.JUNCTION_BOX, Anomaly.HOT_SPOT) and delta_t_k >= SEVERITY_BANDS_K[0]:
+        return 3
+    return 2

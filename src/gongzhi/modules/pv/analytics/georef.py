@@ -1,0 +1,647 @@
+"""Georeferencing of nadir thermal frames onto a plant layout, and module segmentation without one.
+
+A nadir frame (gimbal pitch −90°) maps to the module plane by a similarity transform: the pinhole model of
+:mod:`.cameras` gives the ground sampling distance GSD = H · p / f at height H above the modules, the image
+centre lies under the aircraft's GPS position, and the image's "up" points along the gimbal yaw (clockwise
+from north). Pixel (row r, column c), with pixel centres at integer coordinates, lies at
+
+    x = x0 + GSD · ((c − c_0) · cos ψ + (r_0 − r) · sin ψ)
+    y = y0 + GSD · ((r_0 − r) · cos ψ − (c − c_0) · sin ψ)
+
+in the layout's local frame (x east, y north [m]), with (c_0, r_0) the image centre and ψ the yaw.
+
+GPS (metres without RTK) and yaw (about a degree) errors are then removed by matching the module grid: the
+layout's modules rendered as a mask at the predicted pose are cross-correlated (FFT, zero-mean, normalised)
+with the frame's own module structure (a local-contrast image that is high on module glass and low on the
+cooler frames and gaps between modules), over shifts within half a module pitch of a prior and a few yaw
+offsets. The module grid is periodic, so matching cannot tell one module from the next along a row: the
+prior must be within half a pitch (RTK, or the running correction an accumulator carries from frame to frame;
+see :class:`.modules.InspectionAccumulator`).
+
+Without a layout, :func:`segment_modules` finds module rectangles in the frame itself: the module/background
+polarity by Otsu's threshold, the cool frame lines between modules by a black top-hat, connected components
+(``scipy.ndimage``) and a rectangle fit from second moments.
+
+References
+----------
+.. [1] J. P. Lewis, "Fast normalized cross-correlation", Vision Interface, 1995.
+.. [2] N. Otsu, "A threshold selection method from gray-level histograms", IEEE Trans. SMC 9(1), 1979.
+.. [3] L. Bommes et al., "Georeferencing of photovoltaic modules from aerial infrared videos using
+   structure-from-motion", Prog. Photovolt. 30(9):1122–1135, 2022 (PV-Hawk).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+import numpy.typing as npt
+from scipy import ndimage
+
+from gongzhi.modules.pv.analytics.cameras import CAMERAS, ThermalCamera
+from gongzhi.modules.pv.analytics.frames import FrameMeta
+from gongzhi.modules.pv.analytics.geometry import LocalFrame
+from gongzhi.modules.pv.analytics.layout import PlantLayout, row_axes
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int32]
+
+
+@dataclass(frozen=True, slots=True)
+class FrameGeometry:
+    """Pose of a nadir frame over the module plane.
+
+    Attributes
+    ----------
+    x_m, y_m : float
+        Local position of the image centre on the module plane, east and north [m].
+    gsd_m : float
+        Ground sampling distance on the module plane [m px-1].
+    yaw_deg : float
+        Direction of the image's up, clockwise from north [°].
+    width_px, height_px : int
+        Raster size [px].
+    """
+
+    x_m: float
+    y_m: float
+    gsd_m: float
+    yaw_deg: float
+    width_px: int
+    height_px: int
+
+    def _axes(self) -> tuple[float, float, float, float]:
+        s, c = math.sin(math.radians(self.yaw_deg)), math.cos(math.radians(self.yaw_deg))
+        return c, -s, s, c  # right (east, north), up (east, north)
+
+    def pixel_to_xy(self, rows: npt.ArrayLike, cols: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
+        """Local (x, y) [m] of pixel coordinates (row, column), pixel centres at integers."""
+        rx, ry, ux, uy = self._axes()
+        dc = (np.asarray(cols, dtype=np.float64) - (self.width_px - 1) / 2) * self.gsd_m
+        dr = ((self.height_px - 1) / 2 - np.asarray(rows, dtype=np.float64)) * self.gsd_m
+        return self.x_m + dc * rx + dr * ux, self.y_m + dc * ry + dr * uy
+
+    def xy_to_pixel(self, x: npt.ArrayLike, y: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
+        """Pixel coordinates (row, column) of local positions [m]; inverse of :meth:`pixel_to_xy`."""
+        rx, ry, ux, uy = self._axes()
+        dx = np.asarray(x, dtype=np.float64) - self.x_m
+        dy = np.asarray(y, dtype=np.float64) - self.y_m
+        cols = (dx * rx + dy * ry) / self.gsd_m + (self.width_px - 1) / 2
+        rows = (self.height_px - 1) / 2 - (dx * ux + dy * uy) / self.gsd_m
+        return rows, cols
+
+    def grid_xy(self, step: int = 1) -> tuple[FloatArray, FloatArray]:
+        """Local (x, y) [m] of every ``step``-th pixel, each of shape (height / step, width / step)."""
+        rows, cols = np.mgrid[0 : self.height_px : step, 0 : self.width_px : step]
+        return self.pixel_to_xy(rows, cols)
+
+    def moved(self, dx_m: float = 0.0, dy_m: float = 0.0, dyaw_deg: float = 0.0) -> FrameGeometry:
+        """The same frame with its centre shifted [m] and its yaw turned [°]."""
+        return replace(self, x_m=self.x_m + dx_m, y_m=self.y_m + dy_m, yaw_deg=self.yaw_deg + dyaw_deg)
+
+
+def frame_geometry(
+    meta: FrameMeta,
+    origin: LocalFrame,
+    camera: ThermalCamera | None = None,
+    *,
+    height_m: float | None = None,
+    module_plane_rel_m: float = 0.0,
+) -> FrameGeometry:
+    """Nadir pose of a frame from its GPS position, altitude, yaw and camera.
+
+    Parameters
+    ----------
+    meta : FrameMeta
+        Needs ``lat``, ``lon``, and ``alt_rel_m`` unless ``height_m`` is given; yaw is the gimbal yaw, else
+        the flight yaw, else 0 (north up).
+    origin : LocalFrame
+        Local frame of the plant [m].
+    camera : ThermalCamera, optional
+        Default ``CAMERAS[meta.camera]``. A raster larger or smaller than the camera's detector scales
+        the GSD.
+    height_m : float, optional
+        Height of the camera above the module plane [m]; overrides the altitude in ``meta``.
+    module_plane_rel_m : float
+        Height of the module plane above the take-off point [m] (a roof when taking off from the ground).
+
+    Raises
+    ------
+    ValueError
+        If the position, the height or the camera is unknown.
+    """
+    cam = camera or (CAMERAS.get(meta.camera) if meta.camera else None)
+    if cam is None:
+        raise ValueError(f"{meta.source}: unknown camera {meta.camera or meta.model!r}; pass camera=")
+    if meta.lat is None or meta.lon is None:
+        raise ValueError(f"{meta.source}: the frame has no GPS position")
+    if height_m is None:
+        if meta.alt_rel_m is None:
+            raise ValueError(f"{meta.source}: the frame has no relative altitude; pass height_m=")
+        height_m = meta.alt_rel_m - module_plane_rel_m
+    if not height_m > 0:
+        raise ValueError(f"{meta.source}: the camera must be above the module plane (height {height_m} m)")
+    yaw = next((v for v in (meta.gimbal_yaw_deg, meta.flight_yaw_deg) if v is not None), 0.0)
+    x, y = origin.to_xy(meta.lon, meta.lat)
+    gsd = cam.gsd_m(height_m) * cam.width_px / meta.width_px
+    return FrameGeometry(x, y, gsd, yaw, meta.width_px, meta.height_px)
+
+
+@dataclass(frozen=True, slots=True)
+class ModuleIndex:
+    """A layout's modules sorted for fast point-in-module lookup (see :func:`module_index`).
+
+    Attributes
+    ----------
+    layout : PlantLayout
+        The plant.
+    u, v : ndarray
+        Module centres along and across the rows [m], in layout order.
+    keys : ndarray
+        Sorted ``row · span + u`` of every module; ``order`` maps them back to layout positions.
+    row_v : ndarray
+        Across-row position of each row, sorted [m].
+    span : float
+        Key stride between rows [m].
+    u_min : float
+        Origin of the along-row keys [m].
+    centres, corners : ndarray
+        :meth:`.layout.PlantLayout.centres_xy` and :meth:`~.layout.PlantLayout.corners_xy`, cached.
+    """
+
+    layout: PlantLayout
+    u: FloatArray
+    v: FloatArray
+    keys: FloatArray
+    order: npt.NDArray[np.intp]
+    row_v: FloatArray
+    span: float
+    u_min: float
+    centres: FloatArray
+    corners: FloatArray
+
+
+def _to_uv(x: npt.ArrayLike, y: npt.ArrayLike, azimuth_deg: float) -> tuple[FloatArray, FloatArray]:
+    s, c = math.sin(math.radians(azimuth_deg)), math.cos(math.radians(azimuth_deg))
+    xa, ya = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    return xa * s + ya * c, -xa * c + ya * s
+
+
+def module_index(layout: PlantLayout) -> ModuleIndex:
+    """Sort a layout's modules by row (clusters of across-row position) and position along the row."""
+    centres = layout.centres_xy()
+    u, v = _to_uv(centres[:, 0], centres[:, 1], layout.row_azimuth_deg)
+    across = layout.footprint_m[1]
+    by_v = np.argsort(v, kind="stable")
+    new_row = np.diff(v[by_v], prepend=-np.inf) > across / 2
+    row_of = np.empty(len(v), dtype=np.int64)
+    row_of[by_v] = np.cumsum(new_row) - 1
+    row_v = np.array([v[row_of == r].mean() for r in range(int(row_of.max()) + 1)])
+    u_min = float(u.min()) - 5 * layout.footprint_m[0]
+    span = float(u.max() - u_min) + 10 * layout.footprint_m[0] + 1.0
+    keys = row_of * span + (u - u_min)
+    order = np.argsort(keys, kind="stable")
+    return ModuleIndex(layout, u, v, keys[order], order, row_v, span, u_min, centres, layout.corners_xy())
+
+
+def locate(index: ModuleIndex, x: npt.ArrayLike, y: npt.ArrayLike) -> tuple[IntArray, FloatArray, FloatArray]:
+    """Which module each point lies on, and where on it.
+
+    Parameters
+    ----------
+    index : ModuleIndex
+        From :func:`module_index`.
+    x, y : array_like
+        Local positions [m], any shape.
+
+    Returns
+    -------
+    labels : ndarray of int32
+        Layout position of the module under each point, −1 where there is none.
+    fu, fv : ndarray of float
+        Position on the module in [0, 1): ``fu`` along the row from the row's start side, ``fv`` across it
+        from the low (front) edge to the high edge; meaningless where ``labels`` is −1.
+    """
+    pu, pv = _to_uv(x, y, index.layout.row_azimuth_deg)
+    return locate_uv(index, pu, pv)
+
+
+def locate_frame(index: ModuleIndex, geometry: FrameGeometry) -> tuple[IntArray, FloatArray, FloatArray]:
+    """:func:`locate` for every pixel of a frame, shape (height, width) each."""
+    rows = np.arange(geometry.height_px, dtype=np.float64)
+    cols = np.arange(geometry.width_px, dtype=np.float64)
+    x0, y0 = geometry.pixel_to_xy(0.0, 0.0)
+    xc, yc = geometry.pixel_to_xy(0.0, 1.0)
+    xr, yr = geometry.pixel_to_xy(1.0, 0.0)
+    u0, v0 = _to_uv(x0, y0, index.layout.row_azimuth_deg)
+    uc, vc = _to_uv(xc, yc, index.layout.row_azimuth_deg)
+    ur, vr = _to_uv(xr, yr, index.layout.row_azimuth_deg)
+    pu = (u0 + (uc - u0) * cols)[None, :] + ((ur - u0) * rows)[:, None]
+    pv = (v0 + (vc - v0) * cols)[None, :] + ((vr - v0) * rows)[:, None]
+    return locate_uv(index, pu, pv)
+
+
+def locate_uv(index: ModuleIndex, pu: FloatArray, pv: FloatArray) -> tuple[IntArray, FloatArray, FloatArray]:
+    """:func:`locate` for points already along (``pu``) and across (``pv``) the rows [m]."""
+    along, across = index.layout.footprint_m
+    n_rows = len(index.row_v)
+    if n_rows > 1:
+        mid = (index.row_v[1:] + index.row_v[:-1]) / 2
+        row = np.searchsorted(mid, pv)
+    else:
+        row = np.zeros(pv.shape, dtype=np.intp)
+    key = row * index.span + (pu - index.u_min)
+    n = len(index.keys)
+    if n > 1:
+        mid_keys = (index.keys[1:] + index.keys[:-1]) / 2
+        best = np.searchsorted(mid_keys, key)
+    else:
+        best = np.zeros(key.shape, dtype=np.intp)
+    labels = index.order[best]
+    fu = (pu - index.u[labels]) / along + 0.5
+    fv = (pv - index.v[labels]) / across + 0.5
+    inside = (fu >= 0) & (fu < 1) & (fv >= 0) & (fv < 1)
+    return np.where(inside, labels, -1).astype(np.int32), fu, fv
+
+
+def visible_modules(
+    index: ModuleIndex, geometry: FrameGeometry, margin_px: float = 2.0
+) -> npt.NDArray[np.intp]:
+    """Layout positions of the modules wholly inside the frame, at least ``margin_px`` from its edge."""
+    rows, cols = geometry.xy_to_pixel(index.corners[..., 0], index.corners[..., 1])
+    inside = (
+        (rows >= margin_px)
+        & (rows <= geometry.height_px - 1 - margin_px)
+        & (cols >= margin_px)
+        & (cols <= geometry.width_px - 1 - margin_px)
+    )
+    return np.flatnonzero(inside.all(axis=1))
+
+
+def crop_grid(layout: PlantLayout, samples_per_cell: int = 4) -> tuple[int, int]:
+    """Shape (rows across the module, columns along the row) of :func:`module_crops` [px]."""
+    cu, cv = layout.cell_grid
+    return cv * samples_per_cell, cu * samples_per_cell
+
+
+def module_crops(
+    temperature: npt.NDArray[np.float32],
+    geometry: FrameGeometry,
+    layout: PlantLayout,
+    positions: npt.ArrayLike,
+    samples_per_cell: int = 4,
+    border: float = 0.0,
+    centres: FloatArray | None = None,
+) -> npt.NDArray[np.float32]:
+    """Rectified temperature maps of modules, resampled on their cell grid (bilinear).
+
+    Parameters
+    ----------
+    temperature : ndarray, shape (H, W)
+        The frame [°C].
+    geometry : FrameGeometry
+        Pose of the frame.
+    layout : PlantLayout
+        The plant.
+    positions : array_like of int
+        Layout positions of the modules to crop (from :func:`visible_modules`).
+    samples_per_cell : int
+        Samples across one cell in each direction [-].
+    border : float
+        Fraction of the module trimmed at each edge [-].
+    centres : ndarray, optional
+        ``layout.centres_xy()`` when the caller has it at hand [m].
+
+    Returns
+    -------
+    ndarray, shape (N, rows, cols)
+        Plan view of each module: rows run across the row from the high (back) edge at row 0 to the low
+        (front) edge; columns run along the row from its start side [°C].
+    """
+    pos = np.asarray(positions, dtype=np.intp)
+    n_rows, n_cols = crop_grid(layout, samples_per_cell)
+    along, across = layout.footprint_m
+    fu = border + (1 - 2 * border) * (np.arange(n_cols) + 0.5) / n_cols - 0.5
+    fv = 0.5 - border - (1 - 2 * border) * (np.arange(n_rows) + 0.5) / n_rows
+    e_u, e_v = row_axes(layout.row_azimuth_deg)
+    off_x = fu[None, :] * along * e_u[0] + fv[:, None] * across * e_v[0]
+    off_y = fu[None, :] * along * e_u[1] + fv[:, None] * across * e_v[1]
+    centres = (layout.centres_xy() if centres is None else centres)[pos]
+    xs = centres[:, 0, None, None] + off_x[None]
+    ys = centres[:, 1, None, None] + off_y[None]
+    rows, cols = geometry.xy_to_pixel(xs, ys)
+    out = ndimage.map_coordinates(temperature, [rows.ravel(), cols.ravel()], order=1, mode="nearest")
+    return np.asarray(out, dtype=np.float32).reshape(len(pos), n_rows, n_cols)
+
+
+@dataclass(frozen=True, slots=True)
+class PoseFit:
+    """Outcome of :func:`refine_pose`.
+
+    Attributes
+    ----------
+    geometry : FrameGeometry
+        Refined pose (the prior when the match failed).
+    dx_m, dy_m, dyaw_deg : float
+        Correction applied to the prior [m], [°].
+    score : float
+        Normalised cross-correlation of the module mask and the frame at the best pose [-]; below about 0.2
+        the frame shows too little of the layout to match and the prior is kept.
+    """
+
+    geometry: FrameGeometry
+    dx_m: float
+    dy_m: float
+    dyaw_deg: float
+    score: float
+
+
+MIN_MATCH_SCORE = 0.2
+"""Least normalised cross-correlation for :func:`refine_pose` to move a pose [-]."""
+
+
+def module_mask(index: ModuleIndex, geometry: FrameGeometry, rim: float = 0.04) -> npt.NDArray[np.float32]:
+    """1 on the glass of every layout module in the frame, 0 on frames, gaps and roof; shape (H, W)."""
+    labels, fu, fv = locate_frame(index, geometry)
+    glass = (labels >= 0) & (fu > rim) & (fu < 1 - rim) & (fv > rim) & (fv < 1 - rim)
+    return glass.astype(np.float32)
+
+
+def _downsample(t: npt.NDArray[np.float32], k: int) -> npt.NDArray[np.float32]:
+    h, w = (t.shape[0] // k) * k, (t.shape[1] // k) * k
+    return np.asarray(t[:h, :w].reshape(h // k, k, w // k, k).mean(axis=(1, 3)), dtype=np.float32)
+
+
+def _structure(t: npt.NDArray[np.float32], sigma: float) -> npt.NDArray[np.float32]:
+    """High-passed frame: module glass against the cooler frames, gaps and background (box low-pass)."""
+    return np.asarray(t - ndimage.uniform_filter(t, size=max(3, round(2 * sigma))), dtype=np.float32)
+
+
+def refine_pose(
+    temperature: npt.NDArray[np.float32],
+    prior: FrameGeometry,
+    index: ModuleIndex,
+    *,
+    search_m: float | None = None,
+    yaw_offsets_deg: tuple[float, ...] = (0.0,),
+    estimate_yaw: bool = True,
+    downsample: int = 2,
+) -> PoseFit:
+    """Refine a frame's pose by matching the layout's module grid to the frame.
+
+    The shift comes from the peak of the FFT cross-correlation of the frame's structure with the module
+    mask rendered at the prior pose (sub-pixel by a parabola through the peak). The yaw comes from the
+    same matching on the image's left and right halves (and top and bottom): a rotation moves their
+    contents in opposite directions; the pose is then turned by it and the shift matched again.
+
+    Parameters
+    ----------
+    temperature : ndarray, shape (H, W)
+        The frame [°C].
+    prior : FrameGeometry
+        Pose from the metadata (plus any running correction).
+    index : ModuleIndex
+        The plant's modules.
+    search_m : float, optional
+        Largest shift tried in each direction [m]; default 0.45 of the module pitch along the row, the most
+        a periodic grid can resolve.
+    yaw_offsets_deg : tuple of float
+        Yaw corrections tried exhaustively before the estimate [°].
+    estimate_yaw : bool
+        Estimate the yaw from the half-image shifts.
+    downsample : int
+        Block size the matching works at [px]; 2 halves the cost and still resolves a 2.5 cm frame.
+
+    Returns
+    -------
+    PoseFit
+    """
+    along, _ = index.layout.footprint_m
+    search = search_m if search_m is not None else 0.45 * (along + 0.02)
+    k = max(1, downsample)
+    coarse = FrameGeometry(prior.x_m, prior.y_m, prior.gsd_m * k, prior.yaw_deg, prior.width_px // k,
+                           prior.height_px // k)  # fmt: skip
+    obs = _structure(_downsample(temperature, k), sigma=along / coarse.gsd_m)
+    radius = max(1, math.ceil(search / coarse.gsd_m))
+    best = (-np.inf, 0.0, 0.0, 0.0)
+    for dyaw in yaw_offsets_deg:
+        model = module_mask(index, coarse.moved(dyaw_deg=dyaw))
+        score, drow, dcol = _match(obs, model, radius)
+        if estimate_yaw and score >= MIN_MATCH_SCORE:
+            turn = _rotation_deg(obs, model, radius)
+            if turn:
+                model2 = module_mask(index, coarse.moved(dyaw_deg=dyaw + turn))
+                score2, drow2, dcol2 = _match(obs, model2, radius)
+                if score2 > score:
+                    score, drow, dcol, dyaw = score2, drow2, dcol2, dyaw + turn
+        if score > best[0]:
+            best = (score, drow, dcol, dyaw)
+    score, drow, dcol, dyaw = best
+    if not score >= MIN_MATCH_SCORE:
+        return PoseFit(prior, 0.0, 0.0, 0.0, max(score, 0.0))
+    # the frame content sits (drow, dcol) coarse pixels from the model: move the pose by the opposite
+    turned = prior.moved(dyaw_deg=dyaw)
+    x0, y0 = turned.pixel_to_xy(0.0, 0.0)
+    x1, y1 = turned.pixel_to_xy(-drow * k, -dcol * k)
+    dx, dy = float(x1 - x0), float(y1 - y0)
+    return PoseFit(turned.moved(dx, dy), dx, dy, dyaw, score)
+
+
+def _match(
+    obs: npt.NDArray[np.float32], model: npt.NDArray[np.float32], radius: int
+) -> tuple[float, float, float]:
+    """Peak of the normalised cross-correlation within ``radius`` px: (score, drow, dcol)."""
+    if model.std() < 1e-3 or obs.std() < 1e-6:
+        return -np.inf, 0.0, 0.0
+    o = (obs - obs.mean()) / obs.std()
+    m = (model - model.mean()) / model.std()
+    corr = np.fft.irfft2(np.fft.rfft2(o) * np.conj(np.fft.rfft2(m)), s=o.shape) / o.size
+    window = np.arange(-radius, radius + 1)
+    sub = corr[np.ix_(window % o.shape[0], window % o.shape[1])]
+    i, j = np.unravel_index(int(np.argmax(sub)), sub.shape)
+    di, dj = _subpixel(sub, int(i), int(j))
+    return float(sub[i, j]), float(window[i]) + di, float(window[j]) + dj
+
+
+def _rotation_deg(obs: npt.NDArray[np.float32], model: npt.NDArray[np.float32], radius: int) -> float:
+    """Yaw correction from the shifts of the image halves [°]; 0 when they do not match well."""
+    h, w = obs.shape
+    turns = []
+    left, right = (
+        _match(obs[:, : w // 2], model[:, : w // 2], radius),
+        _match(obs[:, w // 2 :], model[:, w // 2 :], radius),
+    )
+    if min(left[0], right[0]) >= MIN_MATCH_SCORE:
+        turns.append(math.atan2(right[1] - left[1], w / 2))
+    top, bottom = (
+        _match(obs[: h // 2], model[: h // 2], radius),
+        _match(obs[h // 2 :], model[h // 2 :], radius),
+    )
+    if min(top[0], bottom[0]) >= MIN_MATCH_SCORE:
+        turns.append(math.atan2(-(bottom[2] - top[2]), h / 2))
+    return -math.degrees(float(np.mean(turns))) if turns else 0.0
+
+
+def _subpixel(sub: npt.NDArray[np.float64], i: int, j: int) -> tuple[float, float]:
+    def vertex(a: float, b: float, c: float) -> float:
+        d = a - 2 * b + c
+        return 0.0 if abs(d) < 1e-12 else float(np.clip(0.5 * (a - c) / d, -0.5, 0.5))
+
+    n, m = sub.shape
+    di = vertex(sub[i - 1, j], sub[i, j], sub[i + 1, j]) if 0 < i < n - 1 else 0.0
+    dj = vertex(sub[i, j - 1], sub[i, j], sub[i, j + 1]) if 0 < j < m - 1 else 0.0
+    return di, dj
+
+
+@dataclass(frozen=True, slots=True)
+class ModuleRect:
+    """A module found in a frame without a layout.
+
+    Attributes
+    ----------
+    row, col : float
+        Centre [px].
+    angle_deg : float
+        Direction of the long side in the image, counter-clockwise from the column axis [°], in (−90, 90].
+    length_px, width_px : float
+        Long and short side [px].
+    area_px : int
+        Pixels of the segment [px].
+    """
+
+    row: float
+    col: float
+    angle_deg: float
+    length_px: float
+    width_px: float
+    area_px: int
+
+    def sample_grid(self, rows: int, cols: int, inset: float = 0.0) -> tuple[FloatArray, FloatArray]:
+        """Pixel coordinates of a rows × cols grid over the rectangle, rows along the long side [px]."""
+        a = math.radians(self.angle_deg)
+        e_long = np.array([-math.sin(a), math.cos(a)])  # (d_row, d_col) per unit along the long side
+        e_short = np.array([math.cos(a), math.sin(a)])
+        fl = ((np.arange(rows) + 0.5) / rows - 0.5) * (1 - 2 * inset) * self.length_px
+        fs = ((np.arange(cols) + 0.5) / cols - 0.5) * (1 - 2 * inset) * self.width_px
+        r = self.row + fl[:, None] * e_long[0] + fs[None, :] * e_short[0]
+        c = self.col + fl[:, None] * e_long[1] + fs[None, :] * e_short[1]
+        return r, c
+
+
+def _otsu(values: npt.NDArray[np.float32], bins: int = 256) -> float:
+    hist, edges = np.histogram(values, bins=bins)
+    centres = (edges[:-1] + edges[1:]) / 2
+    w0 = np.cumsum(hist)
+    w1 = w0[-1] - w0
+    m0 = np.cumsum(hist * centres) / np.maximum(w0, 1)
+    m1 = (np.sum(hist * centres) - np.cumsum(hist * centres)) / np.maximum(w1, 1)
+    between = w0 * w1 * (m0 - m1) ** 2
+    return float(centres[int(np.argmax(between))])
+
+
+def segment_modules(
+    temperature: npt.NDArray[np.float32],
+    *,
+    min_area_px: int = 150,
+    line_contrast_k: float = 0.4,
+    min_rectangularity: float = 0.8,
+    aspect: tuple[float, float] = (1.2, 3.5),
+) -> list[ModuleRect]:
+    """Find module rectangles in a frame without a layout.
+
+    Modules and background are split by Otsu's threshold; whichever side forms more module-like
+    rectangles is the modules (they are usually warmer than a roof, not always). The cooler frames between
+    neighbouring modules of a row, one or two pixels wide, are found by a black top-hat (white top-hat for
+    modules cooler than the background) and cut out; connected components (``scipy.ndimage.label``) then
+    get a rectangle from their second moments (a w × l rectangle has variances w²/12 and l²/12 along its
+    axes). Components that are not rectangular enough, of the wrong aspect, or far from the median area
+    are dropped.
+
+    Parameters
+    ----------
+    temperature : ndarray, shape (H, W)
+        The frame [°C].
+    min_area_px : int
+        Smallest module area [px].
+    line_contrast_k : float
+        Least depth of a frame line below the glass on both sides [K].
+    min_rectangularity : float
+        Least ratio of a component's area to its fitted rectangle's [-].
+    aspect : (float, float)
+        Range of long over short side [-].
+
+    Returns
+    -------
+    list of ModuleRect
+        Sorted top to bottom, left to right.
+    """
+    t = np.asarray(temperature, dtype=np.float32)
+    warm = t > _otsu(t)
+    best: list[ModuleRect] = []
+    for modules, tophat in ((warm, ndimage.black_tophat), (~warm, ndimage.white_tophat)):
+        lines = tophat(t, size=(5, 5)) > line_contrast_k
+        mask = ndimage.binary_opening(modules & ~lines, structure=np.ones((3, 3), dtype=bool))
+        rects = _rectangles(mask, min_area_px, min_rectangularity, aspect)
+        if len(rects) > len(best):
+            best = rects
+    if not best:
+        return []
+    median = float(np.median([r.area_px for r in best]))
+    kept = [r for r in best if 0.6 * median <= r.area_px <= 1.5 * median]
+    return sorted(kept, key=lambda r: (round(r.row / 10), r.col))
+
+
+def _rectangles(
+    mask: npt.NDArray[np.bool_], min_area: int, min_rect: float, aspect: tuple[float, float]
+) -> list[ModuleRect]:
+    labels, n = ndimage.label(mask)
+    if n == 0:
+        return []
+    h, w = mask.shape
+    cut = [s is not None and (s[0].start == 0 or s[1].start == 0 or s[0].stop == h or s[1].stop == w)
+           for s in ndimage.find_objects(labels)]  # fmt: skip
+    rows, cols = np.nonzero(labels)
+    lab = labels[rows, cols]
+    count = np.bincount(lab, minlength=n + 1).astype(np.float64)
+    safe = np.maximum(count, 1)
+    mr = np.bincount(lab, rows, n + 1) / safe
+    mc = np.bincount(lab, cols, n + 1) / safe
+    dr, dc = rows - mr[lab], cols - mc[lab]
+    srr = np.bincount(lab, dr * dr, n + 1) / safe
+    scc = np.bincount(lab, dc * dc, n + 1) / safe
+    src = np.bincount(lab, dr * dc, n + 1) / safe
+    out = []
+    for k in range(1, n + 1):
+        if count[k] < min_area or cut[k - 1]:
+            continue
+        cov = np.array([[srr[k], src[k]], [src[k], scc[k]]])
+        evals, evecs = np.linalg.eigh(cov)
+        length, width = math.sqrt(12 * max(evals[1], 0)), math.sqrt(12 * max(evals[0], 1e-9))
+        if width <= 0 or not aspect[0] <= length / width <= aspect[1]:
+            continue
+        if count[k] / (length * width) < min_rect:
+            continue
+        d_row, d_col = evecs[:, 1]
+        angle = math.degrees(math.atan2(-d_row, d_col))  # long side direction, CCW from the column axis
+        angle = (angle + 90) % 180 - 90
+        out.append(ModuleRect(float(mr[k]), float(mc[k]), angle, length, width, int(count[k])))
+    return out
+
+
+def rect_crops(
+    temperature: npt.NDArray[np.float32],
+    rects: list[ModuleRect],
+    cells: tuple[int, int],
+    samples_per_cell: int = 4,
+) -> npt.NDArray[np.float32]:
+    """Temperature maps of segmented modules on a cells (short × long) grid; rows along the long side [°C]."""
+    short, long_ = cells
+    n_rows, n_cols = long_ * samples_per_cell, short * samples_per_cell
+    if not rects:
+        return np.zeros((0, n_rows, n_cols), dtype=np.float32)
+    grids = [r.sample_grid(n_rows, n_cols) for r in rects]
+    rr = np.concatenate([g[0].ravel() for g in grids])
+    cc = np.concatenate([g[1].ravel() for g in grids])
+    out = ndimage.map_coordinates(temperature, [rr, cc], order=1, mode="nearest")
+    return np.asarray(out, dtype=np.float32).reshape(len(rects), n_rows, n_cols)

@@ -1,0 +1,1095 @@
+"""Per-module thermal analysis of an inspection flight: statistics, ΔT, classes, severity, soiling.
+
+Entry point: :func:`analyse_flight`, or frame by frame :class:`InspectionAccumulator` (``add(frame)`` as
+frames arrive, ``result()`` at any time). Each frame is georeferenced onto the layout
+(:mod:`.georef`), every module wholly inside it is resampled on its cell grid, and per view:
+
+1. **Statistics**: median, 95th percentile and maximum temperature of the module [°C].
+2. **Reference**: a quadratic surface fitted (robustly) to the medians of the modules in the frame removes
+   vignetting, the frame's offset and the plant-wide gradient; the median of the neighbouring modules'
+   residuals (within ``neighbour_radius_m``, other strings only, so that a dead string does not raise its
+   own reference) gives the module's reference temperature. PV-Hawk-Viewer's "corrected temperature =
+   module temperature − median of neighbouring modules within a radius" (``domain/pv.md`` §2).
+3. **Class** of the view from the module's temperature map minus its reference, by the pattern rules of
+   :func:`classify_crop` (cell-grid aware), or any :class:`ModuleClassifier` (a learned one can be
+   combined with the rules through :class:`CombinedClassifier`).
+
+Across views (one finding per module and class):
+
+* **Sun-reflection filter**: a localised hot pattern must be seen in at least half of the module's views,
+  at the same place on the module (within ``REFLECTION_MOVE``); a hot spot that vanishes or moves between
+  views is a reflection (PV-Hawk-Viewer drops a patch whose maximum moves more than 10 px from the stable
+  reference, ``domain/pv.md`` §2).
+* **Strings**: three or more consecutive modules of one string all homogeneously warm are a string fault.
+* ΔT is the median over the agreeing views; ΔTn = ΔT · 1000 / G when the irradiance G is known; severity
+  ``S1``/``S2``/``S3`` and the class of abnormality (CoA) follow :mod:`.anomalies`. An inspection below 600
+  W m-2 is flagged as not compliant with IEC TS 62446-3.
+* **Soiling index** per module: the fraction of the module area at least 0.5 K warmer than its upper third
+  (diffuse warm patches, heavier at the low edge); per zone (array) the mean over its modules. With a
+  co-registered RGB frame, :func:`rgb_soiling_index` adds the visible darkening.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+from scipy import ndimage
+
+from gongzhi.modules.pv.analytics.anomalies import Anomaly, class_of_abnormality, severity
+from gongzhi.modules.pv.analytics.cameras import ThermalCamera
+from gongzhi.modules.pv.analytics.frames import ThermalFrame
+from gongzhi.modules.pv.analytics.geometry import LocalFrame
+from gongzhi.modules.pv.analytics.georef import (
+    FrameGeometry,
+    ModuleIndex,
+    frame_geometry,
+    module_crops,
+    module_index,
+    rect_crops,
+    refine_pose,
+    segment_modules,
+    visible_modules,
+)
+from gongzhi.modules.pv.analytics.layout import MODULE_TYPES, SUBSTRINGS, ModuleType, PlantLayout, neighbours
+
+F32 = npt.NDArray[np.float32]
+FloatArray = npt.NDArray[np.float64]
+
+IEC_MIN_IRRADIANCE_W_M2 = 600.0
+"""Least plane-of-array irradiance for an IEC TS 62446-3 inspection of crystalline silicon [W m-2]."""
+SAMPLES_PER_CELL = 4
+"""Resampling of each module: samples across one cell [-]."""
+REFLECTION_MOVE = 0.12
+"""Largest move of a hot pattern between views, as a fraction of the module's size, before it counts as a
+reflection [-] (about one cell)."""
+JUNCTION_BOX = (0.5, 0.92)
+"""Junction box position on a portrait module, along the row and across it from the low edge [-]."""
+SOILING_WARM_K = 0.5
+"""Warmth above the module's upper third that counts towards the soiling index [K]."""
+
+_LOCAL_HOT = frozenset(
+    {
+        Anomaly.SINGLE_HOT_CELL,
+        Anomaly.MULTIPLE_HOT_CELLS,
+        Anomaly.HOT_SPOT,
+        Anomaly.JUNCTION_BOX,
+        Anomaly.CRACKING,
+    }
+)
+_FAMILIES: Mapping[Anomaly, str] = {
+    **dict.fromkeys(_LOCAL_HOT, "local"),
+    Anomaly.SHADING: "cool",
+    Anomaly.VEGETATION: "cool",
+    Anomaly.SUBSTRING: "large",
+    Anomaly.MODULE_OFFLINE: "large",
+    Anomaly.STRING_OFFLINE: "large",
+    Anomaly.SOILING: "soiling",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ViewClass:
+    """What one view of one module shows.
+
+    Attributes
+    ----------
+    anomaly : Anomaly
+        Pattern class.
+    delta_t_k : float
+        Temperature of the pattern minus the module's reference (negative for cool patterns) [K].
+    location : (float, float) | None
+        Where the pattern peaks on the module, along the row and across it from the low edge [0–1].
+    confidence : float
+        Classifier confidence [0–1].
+    """
+
+    anomaly: Anomaly
+    delta_t_k: float
+    location: tuple[float, float] | None = None
+    confidence: float = 1.0
+
+
+NORMAL = ViewClass(Anomaly.NONE, 0.0)
+
+
+class ModuleClassifier(Protocol):
+    """Classifies module temperature maps minus their reference [K].
+
+    ``residuals`` has shape (N, rows, cols): rows across the row from the high edge to the low edge,
+    columns along it (:func:`.georef.module_crops`), ``cell_grid`` is (cells along, cells across) and
+    ``portrait`` says whether the module's long side runs across the row.
+    """
+
+    def __call__(
+        self, residuals: F32, cell_grid: tuple[int, int], samples_per_cell: int, portrait: bool
+    ) -> list[ViewClass]: ...
+
+
+class RuleClassifier:
+    """The pattern rules of :func:`classify_crop`, as a :class:`ModuleClassifier`."""
+
+    def __call__(
+        self, residuals: F32, cell_grid: tuple[int, int], samples_per_cell: int, portrait: bool
+    ) -> list[ViewClass]:
+        return [classify_crop(r, cell_grid, samples_per_cell, portrait) for r in residuals]
+
+
+@dataclass(frozen=True, slots=True)
+class CombinedClassifier:
+    """The rules, overruled by a learned crop classifier where it is confident.
+
+    The rules decide whether a module is abnormal and keep the classes a single crop cannot show (string,
+    junction box); where they find another anomaly and ``learned`` names a different anomaly class with at
+    least ``min_confidence``, the learned class wins. ``learned`` is any :class:`ModuleClassifier`, e.g.
+    :func:`learned_classifier` around ``classifier.classify`` of the InfraredSolarModules network.
+    """
+
+    learned: ModuleClassifier
+    rules: ModuleClassifier = field(default_factory=RuleClassifier)
+    min_confidence: float = 0.8
+
+    def __call__(
+        self, residuals: F32, cell_grid: tuple[int, int], samples_per_cell: int, portrait: bool
+    ) -> list[ViewClass]:
+        ruled = self.rules(residuals, cell_grid, samples_per_cell, portrait)
+        suspects = [i for i, v in enumerate(ruled) if v.anomaly not in (Anomaly.NONE, Anomaly.JUNCTION_BOX)]
+        if not suspects:
+            return ruled
+        learned = self.learned(residuals[suspects], cell_grid, samples_per_cell, portrait)
+        out = list(ruled)
+        for i, v in zip(suspects, learned, strict=True):
+            if v.anomaly is not Anomaly.NONE and v.confidence >= self.min_confidence:
+                out[i] = ViewClass(v.anomaly, ruled[i].delta_t_k, ruled[i].location, v.confidence)
+        return out
+
+
+def learned_classifier(
+    predict: Callable[[npt.NDArray[np.uint8]], tuple[Sequence[str], Sequence[float]]],
+    labels: Mapping[str, Anomaly],
+    shape: tuple[int, int] = (40, 24),
+) -> ModuleClassifier:
+    """Adapt a crop classifier on 8-bit portrait intensity crops (InfraredSolarModules style).
+
+    Parameters
+    ----------
+    predict : callable
+        Takes uint8 crops of shape (N, *shape) and returns (labels, confidences).
+    labels : mapping
+        Classifier label → anomaly class, e.g. :data:`.anomalies.ISM_LABELS`.
+    shape : (int, int)
+        Rows × columns the classifier takes [px].
+    """
+
+    def classify(
+        residuals: F32, cell_grid: tuple[int, int], samples_per_cell: int, portrait: bool
+    ) -> list[ViewClass]:
+        crops = np.stack([intensity_crop(r, portrait, shape) for r in residuals]) if len(residuals) else None
+        if crops is None:
+            return []
+        names, confidence = predict(crops)
+        return [
+            ViewClass(labels.get(n, Anomaly.NONE), 0.0, None, float(c))
+            for n, c in zip(names, confidence, strict=True)
+        ]
+
+    return classify
+
+
+def intensity_crop(residual: F32, portrait: bool, shape: tuple[int, int] = (40, 24)) -> npt.NDArray[np.uint8]:
+    """A module map as an 8-bit portrait intensity crop (min–max stretched, bilinear resize)."""
+    r = residual if portrait else np.rot90(residual)
+    lo, hi = float(r.min()), float(r.max())
+    scaled = (r - lo) / max(hi - lo, 1e-6) * 255
+    zoom = (shape[0] / r.shape[0], shape[1] / r.shape[1])
+    out = ndimage.zoom(scaled, zoom, order=1)[: shape[0], : shape[1]]
+    return np.asarray(np.clip(out, 0, 255), dtype=np.uint8)
+
+
+def classify_crop(
+    residual: F32, cell_grid: tuple[int, int], samples_per_cell: int, portrait: bool
+) -> ViewClass:
+    """Classify one module's temperature map minus its reference by pattern rules.
+
+    Parameters
+    ----------
+    residual : ndarray, shape (rows, cols)
+        Module temperature minus its neighbours' reference [K], on the cell grid: rows across the row from
+        the high edge, columns along it, ``samples_per_cell`` samples per cell each way.
+    cell_grid : (int, int)
+        Cells along × across the row.
+    samples_per_cell : int
+        Samples per cell [-].
+    portrait : bool
+        Long side across the row (the bypass-diode substrings then split the columns).
+
+    Returns
+    -------
+    ViewClass
+        In order of the rules: whole module warm (``module_offline``), one or two thirds warm
+        (``substring``), cool region (``shading`` when it is straight-edged across the whole low edge, else
+        ``vegetation``), a small steep peak (``junction_box`` at the box, else ``hot_spot``), whole warm
+        cells (``single_hot_cell`` / ``multiple_hot_cells``), diffuse warmth heavier at the low edge
+        (``soiling``), part of one cell warm (``cracking``).
+    """
+    cu, cv = cell_grid
+    k = samples_per_cell
+    rows, cols = residual.shape
+    m = float(np.median(residual))
+    cells = residual.reshape(cv, k, cu, k).mean(axis=(1, 3))
+    third_axis = 1 if portrait else 0
+    thirds = np.array([c.mean() for c in np.array_split(cells, SUBSTRINGS, axis=third_axis)])
+    third_p10 = [float(np.percentile(c, 10)) for c in np.array_split(cells, SUBSTRINGS, axis=third_axis)]
+    if thirds.min() >= 2.0 and thirds.max() - thirds.min() < 1.5 and float(np.percentile(cells, 10)) >= 1.5:
+        return ViewClass(Anomaly.MODULE_OFFLINE, m)
+    cool_third = float(thirds.min())
+    warm = [
+        i for i in range(SUBSTRINGS) if thirds[i] - cool_third >= 2.0 and third_p10[i] - cool_third >= 1.5
+    ]
+    if 1 <= len(warm) < SUBSTRINGS:
+        return ViewClass(Anomaly.SUBSTRING, float(np.mean(thirds[warm])))
+
+    cool = residual < -2.0
+    # next to the frame: the optics and a registration error of a sample let its cold in
+    cool[[1, -2], :] = False
+    cool[:, [1, -2]] = False
+    if np.count_nonzero(cool) >= 3 * k:
+        return ViewClass(_cool_class(cool), float(residual.min()))
+
+    r, c = np.unravel_index(int(np.argmax(residual)), residual.shape)
+    peak = float(residual[r, c]) - m
+    location = ((c + 0.5) / cols, 1 - (r + 0.5) / rows)
+    fill = _fill(residual, int(r), int(c), k, m + 0.5 * peak)
+    jb = JUNCTION_BOX if portrait else (JUNCTION_BOX[1], JUNCTION_BOX[0])
+    # sharpness: the peak over the mean of its 3 × 3 samples; a whole hot cell is flat (about 1.1), the
+    # junction box's spot rounded (1.3–1.5), a hot spot steep (2 and more)
+    around = residual[max(int(r) - 1, 0) : int(r) + 2, max(int(c) - 1, 0) : int(c) + 2] - m
+    sharpness = peak / max(float(around.mean()), 1e-6)
+    if peak >= 4.0 and math.hypot(location[0] - jb[0], location[1] - jb[1]) < 0.1 and sharpness >= 1.3:
+        return ViewClass(Anomaly.JUNCTION_BOX, float(residual.max()), location)
+    if (peak >= 4.0 and fill <= 0.25) or (peak >= 7.0 and fill < 0.45):
+        return ViewClass(Anomaly.HOT_SPOT, float(residual.max()), location)
+
+    hot_cells = _hot_cells(residual, cells, k)
+    if hot_cells:
+        kind = Anomaly.SINGLE_HOT_CELL if hot_cells == 1 else Anomaly.MULTIPLE_HOT_CELLS
+        return ViewClass(kind, float(residual.max()), location)
+
+    top = float(np.median(residual[: rows // 3]))
+    warm_fraction = float(np.mean(residual - top > SOILING_WARM_K))
+    low_heavy = float(residual[2 * rows // 3 :].mean()) - float(residual[: rows // 3].mean())
+    if warm_fraction >= 0.12 and low_heavy >= 0.25:
+        return ViewClass(Anomaly.SOILING, float(np.percentile(residual, 95)) - top)
+    if peak >= 1.5 and fill < 0.7:
+        return ViewClass(Anomaly.CRACKING, float(residual.max()), location)
+    return NORMAL
+
+
+def _hot_cells(residual: F32, cells: FloatArray, k: int) -> int:
+    """Cells whole-warm (≥ 3 K over the module's cells, ≥ 2.5 K over their neighbours, filled ≥ 60 %)."""
+    base = float(np.median(cells))
+    surround = ndimage.median_filter(cells, size=3, mode="nearest")
+    excess = cells - base
+    # a cell next to a hot one catches some of its heat (optics, registration): it must reach half the hottest
+    hot = (excess >= max(3.0, 0.5 * float(excess.max()))) & (cells - surround >= 2.0)
+    count = 0
+    for i, j in zip(*np.nonzero(hot), strict=True):
+        block = residual[i * k : (i + 1) * k, j * k : (j + 1) * k]
+        r, c = np.unravel_index(int(np.argmax(block)), block.shape)
+        level = base + 0.5 * (float(block.max()) - base)
+        if _fill(residual, int(i * k + r), int(j * k + c), k, level) >= 0.55:
+            count += 1
+    return count
+
+
+def _fill(residual: F32, r: int, c: int, k: int, level: float) -> float:
+    """Area at or above ``level`` within one cell's reach of sample (r, c), in cells [-].
+
+    Counting around the peak rather than inside the cell grid keeps the measure independent of a
+    registration error of a sample or two: a whole hot cell gives about 1, a cracked part of a cell about
+    0.4, a hot spot 0.1–0.2.
+    """
+    window = residual[max(r - k, 1) : r + k + 1, max(c - k, 1) : c + k + 1]
+    return float(np.count_nonzero(window >= level)) / (k * k)
+
+
+def _cool_class(cool: npt.NDArray[np.bool_]) -> Anomaly:
+    """Shading if the cool region spans the low edge with a straight top, else vegetation."""
+    rows = cool.shape[0]
+    low_edge = cool[-4:-2, 2:-2].any(axis=0)
+    if low_edge.mean() < 0.9:
+        return Anomaly.VEGETATION
+    inner = cool[:-2, 2:-2]
+    heights = np.array(
+        [float(np.argmax(~col[::-1])) if not col.all() else float(len(col)) for col in inner.T]
+    )
+    x = np.arange(inner.shape[1], dtype=float)
+    fit = np.polyval(np.polyfit(x, heights, 1), x)
+    return (
+        Anomaly.SHADING if float(np.sqrt(np.mean((heights - fit) ** 2))) < 0.06 * rows else Anomaly.VEGETATION
+    )
+
+
+def soiling_index(residual: F32) -> float:
+    """Fraction of a module's area at least ``SOILING_WARM_K`` warmer than its upper third [0–1]."""
+    return float(soiling_indices(residual[None])[0])
+
+
+def soiling_indices(residuals: F32) -> FloatArray:
+    """:func:`soiling_index` of a stack of module maps, shape (N, rows, cols) → (N,)."""
+    n, rows = residuals.shape[:2]
+    top = np.median(residuals[:, : max(1, rows // 3)].reshape(n, -1), axis=1)
+    return np.asarray(np.mean(residuals - top[:, None, None] > SOILING_WARM_K, axis=(1, 2)), dtype=np.float64)
+
+
+def rgb_soiling_index(rgb: npt.NDArray[np.uint8], clean_luma: float | None = None) -> float:
+    """Visible soiling of a module crop [0–1]: its darkening against a clean reference luma.
+
+    Parameters
+    ----------
+    rgb : ndarray, shape (rows, cols, 3)
+        Co-registered visible crop of the module.
+    clean_luma : float, optional
+        Luma (ITU-R BT.601) of a clean module in the same frame [0–255]; default the crop's 95th percentile.
+    """
+    luma = rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114
+    ref = clean_luma if clean_luma is not None else float(np.percentile(luma, 95))
+    if ref <= 0:
+        return 0.0
+    return float(np.clip(1 - float(np.median(luma)) / ref, 0, 1))
+
+
+@dataclass(frozen=True, slots=True)
+class ModuleResult:
+    """What the inspection measured on one module (every module seen, normal or not).
+
+    Attributes
+    ----------
+    module_id : str
+        Module id.
+    frames_seen : int
+        Views the statistics come from [-].
+    t_median_c, t_p95_c, t_max_c : float
+        Median over views of the module's median, 95th percentile and maximum [°C].
+    t_corrected_k : float
+        Median over views of the module's median minus its neighbours' reference [K].
+    soiling_index : float
+        :func:`soiling_index`, median over views [0–1].
+    lon, lat : float
+        Module centre [°].
+    rgb_soiling_index : float | None
+        Visible darkening against the frame's clean modules, median over the views with a co-registered
+        RGB raster (same size as the thermal one) [0–1]; ``None`` without one.
+    """
+
+    module_id: str
+    frames_seen: int
+    t_median_c: float
+    t_p95_c: float
+    t_max_c: float
+    t_corrected_k: float
+    soiling_index: float
+    lon: float
+    lat: float
+    rgb_soiling_index: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One anomaly on one module, merged over the frames that saw it.
+
+    Attributes
+    ----------
+    module_id : str
+        Module id.
+    anomaly_class : Anomaly
+        Pattern class.
+    delta_t_k : float
+        ΔT measured, median over the agreeing views (negative for cool patterns) [K].
+    delta_tn_k : float | None
+        ΔT normalised to 1000 W m-2 [K].
+    t_max_c : float
+        Module maximum temperature [°C].
+    severity : str
+        ``S1``, ``S2`` or ``S3`` on ΔTn (ΔT without irradiance).
+    coa : int
+        Class of abnormality, 2 or 3.
+    frames_seen : int
+        Views of the module [-].
+    confidence : float
+        Share of the views that agree [0–1].
+    lon, lat : float
+        Module centre [°].
+    evidence : tuple of str
+        Sources of the agreeing frames.
+    details : dict
+        Location on the module, views, whether the reflection filter could check it.
+    """
+
+    module_id: str
+    anomaly_class: Anomaly
+    delta_t_k: float
+    delta_tn_k: float | None
+    t_max_c: float
+    severity: str
+    coa: int
+    frames_seen: int
+    confidence: float
+    lon: float
+    lat: float
+    evidence: tuple[str, ...]
+    details: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class InspectionResult:
+    """Per-module results and findings of an inspection.
+
+    Attributes
+    ----------
+    modules : tuple of ModuleResult
+        Every module seen.
+    findings : tuple of Finding
+        One per module and class, most severe first.
+    frames_total, frames_used : int
+        Frames added, and frames that showed at least one whole module [-].
+    irradiance_w_m2 : float | None
+        Plane-of-array irradiance used for ΔTn [W m-2].
+    iec_compliant : bool | None
+        Irradiance at least 600 W m-2; ``None`` when unknown.
+    reflections_rejected : int
+        Hot patterns dropped by the sun-reflection filter [-].
+    soiling_by_zone : dict
+        Mean soiling index per array [0–1].
+    notes : tuple of str
+        Caveats for the report.
+    """
+
+    modules: tuple[ModuleResult, ...]
+    findings: tuple[Finding, ...]
+    frames_total: int
+    frames_used: int
+    irradiance_w_m2: float | None
+    iec_compliant: bool | None
+    reflections_rejected: int
+    soiling_by_zone: dict[str, float]
+    notes: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class _View:
+    frame: int
+    median: float
+    p95: float
+    max: float
+    corrected: float
+    soiling: float
+    cls: ViewClass
+    rgb_soiling: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FrameReport:
+    """What :meth:`InspectionAccumulator.add` did with one frame."""
+
+    source: str
+    modules: int
+    dx_m: float = 0.0
+    dy_m: float = 0.0
+    dyaw_deg: float = 0.0
+    match_score: float = 0.0
+    skipped: str = ""
+
+
+class InspectionAccumulator:
+    """Streaming per-module analysis: ``add(frame)`` as frames arrive, ``result()`` at any time.
+
+    Parameters
+    ----------
+    layout : PlantLayout
+        The plant (for photos without a layout see :func:`.georef.segment_modules` and
+        :class:`LayoutFreeAccumulator`).
+    camera : ThermalCamera, optional
+        Payload when the frames' metadata do not name a known one.
+    irradiance_w_m2 : float, optional
+        Plane-of-array irradiance [W m-2]; default the median of the frames' metadata.
+    height_m : float, optional
+        Camera height above the modules [m]; default each frame's relative altitude minus
+        ``module_plane_rel_m``.
+    module_plane_rel_m : float
+        Module plane above the take-off point [m].
+    neighbour_radius_m : float, optional
+        Radius of the neighbour reference [m]; default 2.5 row footprints, at least 3 m.
+    refine : bool
+        Refine each pose by matching the module grid (:func:`.georef.refine_pose`).
+    classifier : ModuleClassifier, optional
+        Default :class:`RuleClassifier`.
+    """
+
+    def __init__(
+        self,
+        layout: PlantLayout,
+        camera: ThermalCamera | None = None,
+        *,
+        irradiance_w_m2: float | None = None,
+        height_m: float | None = None,
+        module_plane_rel_m: float = 0.0,
+        neighbour_radius_m: float | None = None,
+        refine: bool = True,
+        classifier: ModuleClassifier | None = None,
+    ) -> None:
+        self.layout = layout
+        self.camera = camera
+        self.irradiance_w_m2 = irradiance_w_m2
+        self.height_m = height_m
+        self.module_plane_rel_m = module_plane_rel_m
+        self.refine = refine
+        self.classifier: ModuleClassifier = classifier or RuleClassifier()
+        self._index: ModuleIndex = module_index(layout)
+        radius = neighbour_radius_m or max(3.0, 2.5 * max(layout.footprint_m))
+        strings = np.array([m.string for m in layout.modules])
+        near = [nb[strings[nb] != strings[i]] for i, nb in enumerate(neighbours(layout, radius))]
+        self._neighbours = np.full(
+            (len(near), max((len(nb) for nb in near), default=0) or 1), -1, dtype=np.intp
+        )
+        for i, nb in enumerate(near):
+            self._neighbours[i, : len(nb)] = nb
+        self._views: dict[int, list[_View]] = {}
+        self._sources: list[str] = []
+        self._irradiances: list[float] = []
+        self._bias = (0.0, 0.0, 0.0)
+        self._frames_used = 0
+
+    def add(self, frame: ThermalFrame) -> FrameReport:
+        """Analyse one frame and keep its per-module views."""
+        n = len(self._sources)
+        self._sources.append(frame.meta.source)
+        if frame.meta.irradiance_w_m2 is not None:
+            self._irradiances.append(frame.meta.irradiance_w_m2)
+        try:
+            prior = frame_geometry(
+                frame.meta,
+                self.layout.origin,
+                self.camera,
+                height_m=self.height_m,
+                module_plane_rel_m=self.module_plane_rel_m,
+            )
+        except ValueError as exc:
+            return FrameReport(frame.meta.source, 0, skipped=str(exc))
+        dx, dy, dyaw = self._bias
+        geometry = prior.moved(dx, dy, dyaw)
+        report = FrameReport(frame.meta.source, 0)
+        if self.refine:
+            fit = refine_pose(frame.temperature_c, geometry, self._index)
+            if fit.score > 0 and (fit.dx_m or fit.dy_m or fit.dyaw_deg):
+                geometry = fit.geometry
+                self._bias = (
+                    geometry.x_m - prior.x_m,
+                    geometry.y_m - prior.y_m,
+                    geometry.yaw_deg - prior.yaw_deg,
+                )
+            report = FrameReport(frame.meta.source, 0, *self._bias, fit.score)
+        seen = self._analyse(frame.temperature_c, geometry, n, frame.rgb)
+        if seen:
+            self._frames_used += 1
+        return FrameReport(
+            report.source, seen, report.dx_m, report.dy_m, report.dyaw_deg, report.match_score, report.skipped
+        )
+
+    def _analyse(
+        self, temperature: F32, geometry: FrameGeometry, n: int, rgb: npt.NDArray[np.uint8] | None = None
+    ) -> int:
+        positions = visible_modules(self._index, geometry)
+        if len(positions) == 0:
+            return 0
+        crops = module_crops(
+            temperature, geometry, self.layout, positions, SAMPLES_PER_CELL, centres=self._index.centres
+        )
+        centres = self._index.centres[positions]
+        rows, cols = geometry.xy_to_pixel(centres[:, 0], centres[:, 1])
+        slot = np.full(len(self.layout.modules) + 1, -1, dtype=np.intp)
+        slot[positions] = np.arange(len(positions))
+        near = slot[self._neighbours[positions]]
+        views = frame_views(
+            crops, rows / geometry.height_px, cols / geometry.width_px, near, n,
+            self.classifier, self.layout.cell_grid, self.layout.portrait,
+        )  # fmt: skip
+        if rgb is not None and rgb.ndim == 3 and rgb.shape[:2] == temperature.shape:
+            luma = (
+                rgb[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+            ).astype(np.float32)
+            seen = module_crops(luma, geometry, self.layout, positions, 2, centres=self._index.centres)
+            level = np.median(seen.reshape(len(positions), -1), axis=1)
+            clean = float(np.percentile(level, 95))
+            for view, value in zip(views, level.tolist(), strict=True):
+                view.rgb_soiling = float(np.clip(1 - value / clean, 0, 1)) if clean > 0 else None
+        for p, view in zip(positions.tolist(), views, strict=True):
+            self._views.setdefault(int(p), []).append(view)
+        return len(positions)
+
+    def merge(self, other: InspectionAccumulator) -> InspectionAccumulator:
+        """Take in the views ``other`` gathered over later frames of the same flight and plant (a worker's
+        part of the flight); its frame numbers follow this accumulator's. Returns ``self``."""
+        offset = len(self._sources)
+        self._sources.extend(other._sources)
+        self._irradiances.extend(other._irradiances)
+        self._frames_used += other._frames_used
+        for p, views in other._views.items():
+            self._views.setdefault(p, []).extend(replace(v, frame=v.frame + offset) for v in views)
+        return self
+
+    def result(self) -> InspectionResult:
+        """Merge the views gathered so far into per-module results and findings."""
+        g = self.irradiance_w_m2
+        if g is None and self._irradiances:
+            g = float(np.median(self._irradiances))
+        modules, merged_all, rejected = [], [], 0
+        for p in sorted(self._views):
+            views = self._views[p]
+            m = self.layout.modules[p]
+            lon, lat = self.layout.origin.to_lonlat(m.x_m, m.y_m)
+            modules.append(
+                ModuleResult(
+                    m.id, len(views), _med(v.median for v in views), _med(v.p95 for v in views),
+                    _med(v.max for v in views), _med(v.corrected for v in views),
+                    _med(v.soiling for v in views), lon, lat, _rgb(views),
+                )
+            )  # fmt: skip
+            merged, dropped = merge_views([v.cls for v in views])
+            rejected += dropped
+            if merged is not None:
+                merged_all.append((p, merged, views))
+        by_id = {r.module_id: r for r in modules}
+        findings = [
+            _make_finding(
+                self.layout.modules[p].id, v, views, g, by_id[self.layout.modules[p].id], self._sources
+            )
+            for p, v, views in _strings(self.layout, merged_all)
+        ]
+        findings.sort(key=_finding_order)
+        compliant, notes = _conditions(g)
+        return InspectionResult(
+            tuple(modules), tuple(findings), len(self._sources), self._frames_used, g, compliant, rejected,
+            zone_soiling(self.layout, modules), tuple(notes),
+        )  # fmt: skip
+
+
+def _conditions(g: float | None) -> tuple[bool | None, list[str]]:
+    """IEC TS 62446-3 irradiance check and the report's note about it."""
+    if g is None:
+        return None, ["irradiance unknown: ΔT not normalised, IEC TS 62446-3 conditions not verified"]
+    if g < IEC_MIN_IRRADIANCE_W_M2:
+        return False, [f"irradiance {g:.0f} W/m² is below 600 W/m²: not compliant with IEC TS 62446-3"]
+    return True, []
+
+
+def _finding_order(f: Finding) -> tuple[int, float, str]:
+    return -f.coa, -abs(f.delta_tn_k if f.delta_tn_k is not None else f.delta_t_k), f.module_id
+
+
+def _make_finding(
+    module_id: str, v: ViewClass, views: list[_View], g: float | None, r: ModuleResult, sources: list[str]
+) -> Finding:
+    dtn = v.delta_t_k * 1000 / g if g else None
+    band = max(dtn if dtn is not None else v.delta_t_k, 0.0)
+    agreeing = [w for w in views if _FAMILIES.get(w.cls.anomaly) == _FAMILIES.get(v.anomaly)]
+    details: dict[str, Any] = {"views": len(views), "reflection_checked": len(views) > 1}
+    if v.location is not None:
+        details["location"] = [round(v.location[0], 3), round(v.location[1], 3)]
+    return Finding(
+        module_id, v.anomaly, round(v.delta_t_k, 2), None if dtn is None else round(dtn, 2),
+        round(r.t_max_c, 2), severity(band), class_of_abnormality(v.anomaly, band), len(views),
+        round(v.confidence, 3), r.lon, r.lat, tuple(sources[w.frame] for w in agreeing), details,
+    )  # fmt: skip
+
+
+class LayoutFreeAccumulator:
+    """Per-module results from photos alone, without a plant layout.
+
+    Each frame's modules are segmented (:func:`.georef.segment_modules`) and resampled along their long
+    side (rows) on the cell grid of ``module_type``; the neighbour reference uses the modules within
+    ``neighbour_px`` in the same frame. When the frames carry GPS, altitude and a known camera, a module
+    seen in several frames is recognised by its ground position (within ``match_m``) and gets one id
+    (``X-00001``…); otherwise each frame's modules are reported on their own (``F0003-017``). The low edge
+    of a module is unknown without a layout, so shading, vegetation and soiling, which look for it, are
+    less reliable than with one; strings are not reported.
+
+    Parameters
+    ----------
+    camera : ThermalCamera, optional
+        Payload when the metadata do not name a known one.
+    module_type : ModuleType
+        Module format (cell grid) [-].
+    irradiance_w_m2 : float, optional
+        Plane-of-array irradiance [W m-2]; default the median of the frames' metadata.
+    height_m : float, optional
+        Camera height above the modules [m].
+    module_plane_rel_m : float
+        Module plane above the take-off point [m].
+    classifier : ModuleClassifier, optional
+        Default :class:`RuleClassifier`.
+    match_m : float
+        Largest distance between two sightings of one module [m].
+    neighbour_px : float
+        Radius of the neighbour reference in the frame [px].
+    """
+
+    def __init__(
+        self,
+        camera: ThermalCamera | None = None,
+        *,
+        module_type: ModuleType = MODULE_TYPES["72"],
+        irradiance_w_m2: float | None = None,
+        height_m: float | None = None,
+        module_plane_rel_m: float = 0.0,
+        classifier: ModuleClassifier | None = None,
+        match_m: float = 0.4,
+        neighbour_px: float = 150.0,
+    ) -> None:
+        self.camera = camera
+        self.module_type = module_type
+        self.irradiance_w_m2 = irradiance_w_m2
+        self.height_m = height_m
+        self.module_plane_rel_m = module_plane_rel_m
+        self.classifier: ModuleClassifier = classifier or RuleClassifier()
+        self.match_m = match_m
+        self.neighbour_px = neighbour_px
+        self.origin: LocalFrame | None = None
+        self._positions: list[tuple[float, float]] = []
+        self._ids: list[str] = []
+        self._views: dict[str, list[_View]] = {}
+        self._sources: list[str] = []
+        self._irradiances: list[float] = []
+        self._frames_used = 0
+
+    def add(self, frame: ThermalFrame) -> FrameReport:
+        """Segment and analyse one frame."""
+        n = len(self._sources)
+        meta = frame.meta
+        self._sources.append(meta.source)
+        if meta.irradiance_w_m2 is not None:
+            self._irradiances.append(meta.irradiance_w_m2)
+        rects = segment_modules(frame.temperature_c)
+        if len(rects) < 2:
+            return FrameReport(meta.source, 0, skipped="no module rectangles found")
+        t = self.module_type
+        crops = rect_crops(frame.temperature_c, rects, (t.cells_short, t.cells_long), SAMPLES_PER_CELL)
+        rows = np.array([r.row for r in rects])
+        cols = np.array([r.col for r in rects])
+        d = np.hypot(rows[:, None] - rows[None], cols[:, None] - cols[None])
+        np.fill_diagonal(d, np.inf)
+        near = np.where(d <= self.neighbour_px, np.arange(len(rects))[None, :], -1)
+        views = frame_views(
+            crops, rows / meta.height_px, cols / meta.width_px, near, n, self.classifier,
+            (t.cells_short, t.cells_long), True,
+        )  # fmt: skip
+        ids = self._identify(frame, rows, cols, n)
+        for mid, view in zip(ids, views, strict=True):
+            self._views.setdefault(mid, []).append(view)
+        self._frames_used += 1
+        return FrameReport(meta.source, len(rects))
+
+    def _identify(self, frame: ThermalFrame, rows: FloatArray, cols: FloatArray, n: int) -> list[str]:
+        meta = frame.meta
+        if self.origin is None and meta.lat is not None and meta.lon is not None:
+            self.origin = LocalFrame(meta.lon, meta.lat)
+        try:
+            if self.origin is None:
+                raise ValueError("no GPS")
+            geometry = frame_geometry(meta, self.origin, self.camera, height_m=self.height_m,
+                                      module_plane_rel_m=self.module_plane_rel_m)  # fmt: skip
+        except ValueError:
+            return [f"F{n:04d}-{k:03d}" for k in range(len(rows))]
+        xs, ys = geometry.pixel_to_xy(rows, cols)
+        known = np.array(self._positions).reshape(-1, 2)
+        ids = []
+        for x, y in zip(xs.tolist(), ys.tolist(), strict=True):
+            if len(known):
+                dist = np.hypot(known[:, 0] - x, known[:, 1] - y)
+                k = int(np.argmin(dist))
+                if dist[k] <= self.match_m:
+                    ids.append(self._ids[k])
+                    continue
+            self._ids.append(f"X-{len(self._ids) + 1:05d}")
+            self._positions.append((x, y))
+            known = np.array(self._positions)
+            ids.append(self._ids[-1])
+        return ids
+
+    def result(self) -> InspectionResult:
+        """Per-module results and findings so far (ids as in the class description)."""
+        g = self.irradiance_w_m2
+        if g is None and self._irradiances:
+            g = float(np.median(self._irradiances))
+        where = dict(zip(self._ids, self._positions, strict=True))
+        modules, findings, rejected = [], [], 0
+        for mid in sorted(self._views):
+            views = self._views[mid]
+            lon, lat = (
+                self.origin.to_lonlat(*where[mid])
+                if self.origin is not None and mid in where
+                else (math.nan,) * 2
+            )
+            r = ModuleResult(
+                mid, len(views), _med(v.median for v in views), _med(v.p95 for v in views),
+                _med(v.max for v in views), _med(v.corrected for v in views), _med(v.soiling for v in views),
+                lon, lat,
+            )  # fmt: skip
+            modules.append(r)
+            merged, dropped = merge_views([v.cls for v in views])
+            rejected += dropped
+            if merged is not None:
+                findings.append(_make_finding(mid, merged, views, g, r, self._sources))
+        findings.sort(key=_finding_order)
+        compliant, notes = _conditions(g)
+        notes.append("no plant layout: modules segmented in each frame; strings not reported")
+        return InspectionResult(
+            tuple(modules), tuple(findings), len(self._sources), self._frames_used, g, compliant, rejected,
+            {}, tuple(notes),
+        )  # fmt: skip
+
+
+def frame_views(
+    crops: F32,
+    rows: FloatArray,
+    cols: FloatArray,
+    near: npt.NDArray[np.intp],
+    frame: int,
+    classifier: ModuleClassifier,
+    cell_grid: tuple[int, int],
+    portrait: bool,
+) -> list[_View]:
+    """Statistics, reference, class and soiling of every module seen in one frame.
+
+    Parameters
+    ----------
+    crops : ndarray, shape (N, rows, cols)
+        Module temperature maps [°C].
+    rows, cols : ndarray, shape (N,)
+        Module centres in the frame, as fractions of its height and width [-].
+    near : ndarray of int, shape (N, K)
+        Indices into ``crops`` of each module's neighbours, −1 for none.
+    frame : int
+        Frame number.
+    classifier : ModuleClassifier
+        Classifier of the suspicious maps.
+    cell_grid : (int, int)
+        Cells along × across the maps' columns and rows.
+    portrait : bool
+        Whether the bypass-diode substrings split the columns.
+    """
+    n = len(crops)
+    flat = crops.reshape(n, -1)
+    med = np.median(flat, axis=1).astype(np.float64)
+    p95 = np.percentile(flat, 95, axis=1)
+    mx = flat.max(axis=1)
+    surface, normal = _robust_surface(rows, cols, med)
+    # reference: the surface plus the median residual of the normal neighbours seen in this frame
+    resid = np.append(np.where(normal, med - surface, np.nan), np.nan)
+    neighbour = resid[np.where(near >= 0, near, n)]
+    has = np.isfinite(neighbour).any(axis=1)
+    ref = surface.copy()
+    if has.any():
+        ref[has] += np.nanmedian(neighbour[has], axis=1)
+    residuals = (crops - ref[:, None, None].astype(np.float32)).astype(np.float32)
+    _flatten_ring(residuals)
+    classes = screen_and_classify(residuals, classifier, cell_grid, portrait)
+    soiling = soiling_indices(residuals)
+    return [
+        _View(frame, float(med[i]), float(p95[i]), float(mx[i]), float(med[i] - ref[i]), float(soiling[i]),
+              classes[i])
+        for i in range(n)
+    ]  # fmt: skip
+
+
+def screen_and_classify(
+    residuals: F32, classifier: ModuleClassifier, cell_grid: tuple[int, int], portrait: bool
+) -> list[ViewClass]:
+    """Classify only the maps that deviate from a healthy module (the rest are :data:`NORMAL`).
+
+    A map is suspicious when its maximum is 1.5 K above its median, its interior dips 2 K below the
+    reference, its median is 1.5 K off, or a tenth of it is ``SOILING_WARM_K`` above its median.
+    """
+    flat = residuals.reshape(len(residuals), -1)
+    med = np.median(flat, axis=1)
+    # the rows next to the frames catch the cold gap through the optics: leave them out of the screen
+    inner = residuals[:, 2:-2, 2:-2].reshape(len(residuals), -1)
+    suspect = (
+        (flat.max(axis=1) - med >= 1.5)
+        | (inner.min(axis=1) <= -2.0)
+        | (np.abs(med) >= 1.5)
+        | (np.mean(flat - med[:, None] > SOILING_WARM_K, axis=1) >= 0.1)
+    )
+    out = [NORMAL] * len(residuals)
+    idx = np.flatnonzero(suspect)
+    if len(idx):
+        found = classifier(residuals[idx], cell_grid, SAMPLES_PER_CELL, portrait)
+        for i, v in zip(idx.tolist(), found, strict=True):
+            out[i] = v
+    return out
+
+
+def _flatten_ring(residuals: F32) -> None:
+    """Set the outermost samples of each map (the module's frame) to the map's interior median, in place."""
+    interior = np.median(residuals[:, 1:-1, 1:-1].reshape(len(residuals), -1), axis=1)[:, None]
+    residuals[:, 0, :] = interior
+    residuals[:, -1, :] = interior
+    residuals[:, :, 0] = interior
+    residuals[:, :, -1] = interior
+
+
+def _rgb(views: Sequence[_View]) -> float | None:
+    values = [v.rgb_soiling for v in views if v.rgb_soiling is not None]
+    return round(float(np.median(values)), 4) if values else None
+
+
+def _med(values: Iterable[float]) -> float:
+    return float(np.median(np.fromiter(values, dtype=np.float64)))
+
+
+def _robust_surface(
+    r: FloatArray, c: FloatArray, values: FloatArray
+) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
+    """Quadratic surface through the module medians of a frame, fitted to the inliers only.
+
+    Inliers lie within max(0.7 K, 3 MAD) of the current fit, starting from the median, so a warm string
+    or a shaded block does not pull the surface. Returns the surface and the inlier mask.
+    """
+    fit = np.full(len(values), float(np.median(values)))
+    design = np.column_stack([np.ones_like(r), r, c, r * r, c * c, r * c])
+    keep = np.ones(len(values), dtype=bool)
+    for _ in range(4):
+        dev = values - fit
+        mad = float(np.median(np.abs(dev - np.median(dev))))
+        keep = np.abs(dev) <= max(0.7, 3 * 1.4826 * mad)
+        if keep.sum() < 12:
+            break
+        coef, *_ = np.linalg.lstsq(design[keep], values[keep], rcond=None)
+        fit = design @ coef
+    return np.asarray(fit, dtype=np.float64), keep
+
+
+def merge_views(views: Sequence[ViewClass]) -> tuple[ViewClass | None, int]:
+    """One class for a module from its views, with the sun-reflection filter.
+
+    A family of classes (localised hot, cool, large warm, soiling) is accepted when at least half of the
+    views show it; within it the most frequent class wins (ties to the larger ΔT). A localised hot
+    pattern must further sit at the same place in the agreeing views (within :data:`REFLECTION_MOVE`).
+
+    Returns
+    -------
+    (ViewClass or None, int)
+        The merged class (``None`` when normal) and the number of hot patterns rejected as reflections.
+    """
+    n = len(views)
+    votes: dict[str, list[ViewClass]] = {}
+    for v in views:
+        if v.anomaly is not Anomaly.NONE:
+            votes.setdefault(_FAMILIES[v.anomaly], []).append(v)
+    rejected = 0
+    best: ViewClass | None = None
+    for family, members in sorted(votes.items(), key=lambda kv: -len(kv[1])):
+        if len(members) * 2 < n or (n >= 2 and len(members) < 2):
+            rejected += family == "local"
+            continue
+        if family == "local" and not _steady([v.location for v in members]):
+            rejected += 1
+            continue
+        counts: dict[Anomaly, list[ViewClass]] = {}
+        for v in members:
+            counts.setdefault(v.anomaly, []).append(v)
+        anomaly, chosen = max(
+            counts.items(), key=lambda kv: (len(kv[1]), max(abs(v.delta_t_k) for v in kv[1]))
+        )
+        locations = [v.location for v in chosen if v.location is not None]
+        location = tuple(np.median(np.array(locations), axis=0).tolist()) if locations else None
+        best = ViewClass(
+            anomaly,
+            float(np.median([v.delta_t_k for v in chosen])),
+            (location[0], location[1]) if location else None,
+            len(members) / n,
+        )
+        break
+    return best, rejected
+
+
+def _steady(locations: Sequence[tuple[float, float] | None]) -> bool:
+    points = np.array([p for p in locations if p is not None])
+    if len(points) < 2:
+        return True
+    centre = np.median(points, axis=0)
+    return bool(np.median(np.hypot(*(points - centre).T)) <= REFLECTION_MOVE)
+
+
+def _strings(
+    layout: PlantLayout, findings: list[tuple[int, ViewClass, list[_View]]]
+) -> list[tuple[int, ViewClass, list[_View]]]:
+    """Relabel runs of three or more consecutive warm modules of one string as a string fault."""
+    offline: dict[str, list[int]] = {}
+    for k, (p, v, _) in enumerate(findings):
+        if v.anomaly is Anomaly.MODULE_OFFLINE:
+            offline.setdefault(layout.modules[p].string, []).append(k)
+    out = list(findings)
+    for members in offline.values():
+        indices = sorted(members, key=lambda k: layout.modules[findings[k][0]].index)
+        run: list[int] = []
+        for k in [*indices, -1]:
+            if k >= 0 and (
+                not run
+                or layout.modules[findings[k][0]].index - layout.modules[findings[run[-1]][0]].index <= 2
+            ):
+                run.append(k)
+                continue
+            if len(run) >= 3:
+                for j in run:
+                    p, v, views = out[j]
+                    out[j] = (
+                        p,
+                        ViewClass(Anomaly.STRING_OFFLINE, v.delta_t_k, v.location, v.confidence),
+                        views,
+                    )
+            run = [k] if k >= 0 else []
+    return out
+
+
+def zone_soiling(layout: PlantLayout, results: Sequence[ModuleResult]) -> dict[str, float]:
+    """Mean soiling index per array [0–1]."""
+    zones: dict[str, list[float]] = {}
+    for r in results:
+        zones.setdefault(layout.modules[layout.position(r.module_id)].array, []).append(r.soiling_index)
+    return {z: round(float(np.mean(v)), 4) for z, v in sorted(zones.items())}
+
+
+def analyse_flight(
+    frames: Iterable[ThermalFrame],
+    layout: PlantLayout,
+    camera: ThermalCamera | None = None,
+    *,
+    irradiance_w_m2: float | None = None,
+    **options: Any,
+) -> InspectionResult:
+    """Analyse a flight's frames against a plant layout; see :class:`InspectionAccumulator` for ``options``.
+
+    Parameters
+    ----------
+    frames : iterable of ThermalFrame
+        Nadir radiometric frames, consumed one at a time.
+    layout : PlantLayout
+        The plant.
+    camera : ThermalCamera, optional
+        Payload when the metadata do not name a known one.
+    irradiance_w_m2 : float, optional
+        Plane-of-array irradiance [W m-2].
+
+    Returns
+    -------
+    InspectionResult
+    """
+    acc = InspectionAccumulator(layout, camera, irradiance_w_m2=irradiance_w_m2, **options)
+    for frame in frames:
+        acc.add(frame)
+    return acc.result()

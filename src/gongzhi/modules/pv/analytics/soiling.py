@@ -1,0 +1,290 @@
+"""Soiling from production data, its forecast, and when cleaning pays.
+
+Three steps, each a thin layer over the reference implementation:
+
+1. **Rate** — RdTools' stochastic rate and recovery (``rdtools.soiling.soiling_srr``; Deceglie et al.,
+   IEEE JPV 8(2):547, 2018) on daily insolation-weighted normalised energy gives the P50 soiling ratio and
+   the soiling rate of every valid interval between cleanings [day⁻¹; −0.002 = 0.2 %/day].
+2. **Forecast** — pvlib's Kimber model (``pvlib.soiling.kimber``) accumulates soiling at that rate, resets on
+   rain above a threshold and on the robot cleanings passed as manual wash dates.
+3. **Economics** — with a linear soiling rate s [1/day], daily energy E [kWh/day], tariff p [yuan/kWh] and
+   a cleaning cost C [yuan], the revenue lost T days after a cleaning is p·E·s·T²/2; minimising the cost per
+   day (C + p·E·s·T²/2)/T gives the optimal interval **T* = √(2C / (s·E·p))**, equivalently "clean when the
+   revenue lost since the last cleaning reaches C" (domain/pv.md §6; checked there against
+   Greensolver/Abu-Naser 2017).
+
+Pure functions: pandas/numpy in, frozen dataclasses out; no I/O.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import warnings
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass(frozen=True, slots=True)
+class SoilingEstimate:
+    """What stochastic rate and recovery found in a production series.
+
+    Attributes
+    ----------
+    soiling_ratio : float
+        P50 insolation-weighted soiling ratio (1.0 = no loss; 0.95 = 5 % lost to soiling).
+    soiling_ratio_low, soiling_ratio_high : float
+        Bounds of its confidence interval (``confidence_level``, 68.2 % by default).
+    rate_per_day : float
+        Median soiling rate of the valid intervals [day⁻¹], negative while soiling accumulates; NaN when no
+        interval is valid.
+    intervals : int
+        Number of valid soiling intervals the rate comes from.
+    cleanings : tuple of date
+        Start days of the intervals after the first: where RdTools saw a recovery (rain or cleaning).
+    """
+
+    soiling_ratio: float
+    soiling_ratio_low: float
+    soiling_ratio_high: float
+    rate_per_day: float
+    intervals: int
+    cleanings: tuple[dt.date, ...]
+
+    @property
+    def loss_fraction(self) -> float:
+        """Share of energy lost to soiling, 1 − soiling ratio."""
+        return 1.0 - self.soiling_ratio
+
+
+@contextmanager
+def _seeded(seed: int) -> Iterator[None]:
+    """RdTools draws from numpy's global generator; seed it for a repeatable answer and put it back after."""
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        yield
+    finally:
+        np.random.set_state(state)
+
+
+def _daily(series: pd.Series, name: str) -> pd.Series:
+    if not isinstance(series.index, pd.DatetimeIndex):
+        raise ValueError(f"{name} needs a DatetimeIndex of days")
+    if len(series) < 30:
+        raise ValueError(f"{name} has {len(series)} days; soiling rates need at least 30 days of data")
+    return series.astype(float).asfreq("D")
+
+
+def soiling_from_production(
+    energy_normalized_daily: pd.Series,
+    insolation_daily: pd.Series,
+    *,
+    reps: int = 1000,
+    seed: int = 0,
+    confidence_level: float = 68.2,
+    **srr_options: Any,
+) -> SoilingEstimate:
+    """Soiling ratio and rate from daily production, by RdTools' stochastic rate and recovery.
+
+    Parameters
+    ----------
+    energy_normalized_daily : pandas.Series
+        Daily insolation-weighted performance index (measured / expected energy), DatetimeIndex of days.
+    insolation_daily : pandas.Series
+        Daily plane-of-array insolation on the same days [any unit, e.g. kWh/m²].
+    reps : int
+        Monte Carlo realisations (RdTools' default 1000).
+    seed : int
+        Seed for RdTools' Monte Carlo draws, so the same data gives the same answer.
+    confidence_level : float
+        Size of the confidence interval [%].
+    **srr_options
+        Passed to ``rdtools.soiling.soiling_srr`` (``day_scale``, ``clean_threshold``, ``method`` …).
+
+    Returns
+    -------
+    SoilingEstimate
+
+    Raises
+    ------
+    ValueError
+        Too few days, no DatetimeIndex, or no valid soiling interval in the data.
+    """
+    with warnings.catch_warnings():  # RdTools flags its soiling module "experimental" on every import
+        warnings.simplefilter("ignore", UserWarning)
+        from rdtools.soiling import soiling_srr  # heavy (statsmodels, xgboost): imported only when used
+
+    energy = _daily(energy_normalized_daily, "energy_normalized_daily")
+    insolation = _daily(insolation_daily, "insolation_daily").reindex(energy.index)
+    with _seeded(seed):
+        try:
+            ratio, interval, info = soiling_srr(
+                energy, insolation, reps=reps, confidence_level=confidence_level, **srr_options
+            )
+        except ValueError as exc:  # RdTools says "no valid soiling intervals" this way
+            raise ValueError(f"no soiling estimate from this series: {exc}") from exc
+    summary = info["soiling_interval_summary"]
+    valid = summary[summary["valid"]]
+    rate = float(valid["soiling_rate"].median()) if len(valid) else math.nan
+    starts = tuple(pd.Timestamp(t).date() for t in summary["start"].iloc[1:])
+    return SoilingEstimate(
+        soiling_ratio=float(ratio),
+        soiling_ratio_low=float(interval[0]),
+        soiling_ratio_high=float(interval[1]),
+        rate_per_day=rate,
+        intervals=len(valid),
+        cleanings=starts,
+    )
+
+
+def forecast_soiling(
+    rainfall_hourly_mm: pd.Series,
+    *,
+    rate_per_day: float,
+    cleanings: Iterable[dt.datetime] = (),
+    rain_cleaning_threshold_mm: float = 6.0,
+    grace_period_days: int = 14,
+    max_soiling: float = 0.3,
+    initial_soiling: float = 0.0,
+) -> pd.Series:
+    """Soiling loss over time (0–1) by pvlib's Kimber model, the robot cleanings counted as manual washes.
+
+    Parameters
+    ----------
+    rainfall_hourly_mm : pandas.Series
+        Hourly rainfall [mm] with a DatetimeIndex (timezone-aware or not, consistently with ``cleanings``).
+    rate_per_day : float
+        Soiling rate [day⁻¹]; the sign is ignored (RdTools reports accumulation as negative).
+    cleanings : iterable of datetime
+        Times the robots (or people) cleaned the zone: each resets the loss to 0.
+    rain_cleaning_threshold_mm : float
+        Rain in 24 h that washes the modules (Kimber's 6 mm default; 25 mm for flat roofs with little tilt).
+    grace_period_days : int
+        Days after a washing rain during which soiling does not accumulate.
+    max_soiling : float
+        Ceiling of the loss.
+    initial_soiling : float
+        Loss at the start of the series.
+
+    Returns
+    -------
+    pandas.Series
+        Hourly soiling loss fraction on the rainfall's index.
+    """
+    from pvlib.soiling import kimber
+
+    washes = [pd.Timestamp(t) for t in cleanings]
+    index = rainfall_hourly_mm.index
+    if washes and isinstance(index, pd.DatetimeIndex) and index.tz is not None:
+        washes = [w.tz_localize(index.tz) if w.tzinfo is None else w.tz_convert(index.tz) for w in washes]
+    # Kimber resets on a wash *date*; pvlib compares the index's dates with these.
+    wash_dates = sorted({w.floor("D") for w in washes}) or None
+    loss = kimber(
+        rainfall_hourly_mm,
+        cleaning_threshold=rain_cleaning_threshold_mm,
+        soiling_loss_rate=abs(rate_per_day),
+        grace_period=grace_period_days,
+        max_soiling=max_soiling,
+        manual_wash_dates=wash_dates,
+        initial_soiling=initial_soiling,
+    )
+    return pd.Series(loss, index=index, name="soiling_loss")
+
+
+@dataclass(frozen=True, slots=True)
+class CleaningAdvice:
+    """When cleaning a zone pays, by the linear-soiling economics.
+
+    Attributes
+    ----------
+    optimal_interval_days : float
+        T* = √(2C / (s·E·p)) [days]; ``inf`` when the zone does not soil.
+    loss_at_cleaning : float
+        Soiling loss fraction reached after T* days, s·T*.
+    revenue_lost_yuan : float
+        Revenue lost since the last cleaning, p·E·s·t²/2 [yuan].
+    cleaning_cost_yuan : float
+        C [yuan].
+    clean_now : bool
+        True when the revenue lost since the last cleaning has reached the cleaning cost.
+    next_cleaning : date | None
+        Last cleaning + T*, or None when cleaning never pays.
+    days_since_cleaning : float
+        t [days].
+    """
+
+    optimal_interval_days: float
+    loss_at_cleaning: float
+    revenue_lost_yuan: float
+    cleaning_cost_yuan: float
+    clean_now: bool
+    next_cleaning: dt.date | None
+    days_since_cleaning: float
+
+
+def optimal_cleaning_interval(
+    cleaning_cost: float, rate_per_day: float, energy_kwh_per_day: float, tariff_per_kwh: float
+) -> float:
+    """T* = √(2C / (s·E·p)) [days], the cleaning interval that minimises cost plus lost revenue per day.
+
+    Parameters
+    ----------
+    cleaning_cost : float
+        C, cost of one cleaning of the zone [currency].
+    rate_per_day : float
+        s, linear soiling rate [day⁻¹] (sign ignored).
+    energy_kwh_per_day : float
+        E, the zone's clean energy yield [kWh/day].
+    tariff_per_kwh : float
+        p, value of a kWh [currency/kWh].
+
+    Returns
+    -------
+    float
+        Days; ``math.inf`` when s, E or p is zero.
+    """
+    if cleaning_cost < 0 or energy_kwh_per_day < 0 or tariff_per_kwh < 0:
+        raise ValueError("cleaning cost, energy and tariff must not be negative")
+    s = abs(rate_per_day)
+    denominator = s * energy_kwh_per_day * tariff_per_kwh
+    if denominator == 0:
+        return math.inf
+    return math.sqrt(2.0 * cleaning_cost / denominator)
+
+
+def cleaning_advice(
+    *,
+    cleaning_cost: float,
+    rate_per_day: float,
+    energy_kwh_per_day: float,
+    tariff_per_kwh: float,
+    last_cleaning: dt.date,
+    today: dt.date,
+) -> CleaningAdvice:
+    """Optimal interval, revenue lost so far and whether to clean now, for one zone.
+
+    The loss grows linearly after a cleaning (s·t), so the revenue lost after t days is p·E·s·t²/2;
+    cleaning now pays once that reaches the cost C, which happens exactly at t = T*.
+    """
+    if today < last_cleaning:
+        raise ValueError(f"today ({today}) is before the last cleaning ({last_cleaning})")
+    t_star = optimal_cleaning_interval(cleaning_cost, rate_per_day, energy_kwh_per_day, tariff_per_kwh)
+    s = abs(rate_per_day)
+    t = float((today - last_cleaning).days)
+    lost = tariff_per_kwh * energy_kwh_per_day * s * t * t / 2.0
+    finite = math.isfinite(t_star)
+    return CleaningAdvice(
+        optimal_interval_days=t_star,
+        loss_at_cleaning=s * t_star if finite else 0.0,
+        revenue_lost_yuan=lost,
+        cleaning_cost_yuan=cleaning_cost,
+        clean_now=finite and lost >= cleaning_cost,
+        next_cleaning=last_cleaning + dt.timedelta(days=math.ceil(t_star)) if finite else None,
+        days_since_cleaning=t,
+    )

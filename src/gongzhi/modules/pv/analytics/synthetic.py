@@ -1,0 +1,610 @@
+"""Physics-informed synthetic thermal flights over a PV plant, with per-module ground truth.
+
+A flight is a plant layout (:mod:`.layout`), a boustrophedon plan over its roof (:mod:`.flightplan`) and
+one nadir 640 × 512 (or the camera's) radiometric frame per trigger point, rendered on demand so that a
+600-frame flight never sits in memory. Everything is deterministic from ``seed``: the anomalies, the scene,
+and each frame (its own generator seeded by ``(seed, frame number)``, so frames can be rendered in any order
+or in parallel).
+
+Physics, in order of the rendering:
+
+* Module temperature by the Faiman model [1]_, T_m = T_a + G / (U0 + U1 · WS), with pvlib's defaults U0 =
+  25 W m-2 K-1 and U1 = 6.84 W m-3 s K-1, plus a plant-wide linear gradient (wind and roof), ±0.2 K
+  module-to-module and ±0.15 K cell-to-cell mismatch.
+* Module frames (aluminium, 2.5 cm) 2.5 K cooler than the glass, the roof between rows at ambient plus
+  ``roof_excess_k`` with a smooth texture.
+* Anomalies as temperature patterns on the module's cell grid (see :mod:`.anomalies` for the classes): whole
+  cells, a cell part bounded by a crack, a small steep spot, a third of the module (bypass-diode substring),
+  the whole module or a string, a spot at the junction box; cooler straight-edged shading, cooler irregular
+  vegetation from the low edge, warmer diffuse soiling heavier at the low edge (dust collects where rain
+  runs off; IR practice shows it as irregular warm patches, ``domain/pv.md``).
+* Sun reflection: the specular point of the module plane, fixed relative to the camera for a given sun
+  position (mirror reflection of the sun vector about the module normal), so it moves over the modules
+  from one frame to the next, as a real glint does.
+* Vignetting (a radial fall-off of apparent temperature to the corners), optics (Gaussian point spread,
+  σ 0.6 px), a per-frame offset (shutter / flat-field drift), column fixed-pattern noise and temporal noise
+  at the NETD (50 mK, the Mavic 3T's published figure is ≤ 50 mK).
+* The frame's metadata carry the planned position and yaw with GPS and yaw errors, as a real log would.
+
+References
+----------
+.. [1] D. Faiman, "Assessing the outdoor operating temperature of photovoltaic modules", Prog. Photovolt.
+   16(4):307–315, 2008; pvlib.temperature.faiman.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+import numpy as np
+import numpy.typing as npt
+from scipy import ndimage
+
+from gongzhi.modules.pv.analytics.anomalies import ANOMALIES, Anomaly
+from gongzhi.modules.pv.analytics.cameras import M3T, ThermalCamera
+from gongzhi.modules.pv.analytics.flightplan import FlightPlan, plan_flight
+from gongzhi.modules.pv.analytics.frames import FrameMeta, ThermalFrame
+from gongzhi.modules.pv.analytics.georef import FrameGeometry, ModuleIndex, locate_frame, module_index
+from gongzhi.modules.pv.analytics.layout import SUBSTRINGS, PlantLayout, neighbours
+
+FloatArray = npt.NDArray[np.float64]
+F32 = npt.NDArray[np.float32]
+
+TEXEL_M = 0.01
+"""Resolution of the anomaly patterns on the module [m]."""
+FRAME_WIDTH_M = 0.025
+"""Visible width of a module's frame [m]."""
+JUNCTION_BOX = (0.5, 0.92)
+"""Junction box position on a portrait module (along, across from the low edge) [-]."""
+
+DELTA_T_K: Mapping[Anomaly, tuple[float, float]] = MappingProxyType(
+    {
+        Anomaly.SINGLE_HOT_CELL: (5.0, 25.0),
+        Anomaly.MULTIPLE_HOT_CELLS: (5.0, 20.0),
+        Anomaly.HOT_SPOT: (12.0, 40.0),
+        Anomaly.SUBSTRING: (3.0, 8.0),
+        Anomaly.MODULE_OFFLINE: (3.0, 8.0),
+        Anomaly.STRING_OFFLINE: (3.0, 6.0),
+        Anomaly.JUNCTION_BOX: (8.0, 25.0),
+        Anomaly.SHADING: (-8.0, -3.0),
+        Anomaly.SOILING: (1.5, 3.5),
+        Anomaly.VEGETATION: (-10.0, -4.0),
+        Anomaly.CRACKING: (2.5, 6.0),
+    }
+)
+"""Range of the planted pattern's temperature difference to the healthy module, by class [K]."""
+
+
+def faiman_temperature(
+    poa_global_w_m2: float, temp_air_c: float, wind_speed_m_s: float, u0: float = 25.0, u1: float = 6.84
+) -> float:
+    """Module temperature by the Faiman model [°C].
+
+    Parameters
+    ----------
+    poa_global_w_m2 : float
+        Plane-of-array irradiance [W m-2].
+    temp_air_c : float
+        Ambient temperature [°C].
+    wind_speed_m_s : float
+        Wind speed at module height [m s-1].
+    u0 : float
+        Constant heat transfer coefficient [W m-2 K-1].
+    u1 : float
+        Wind-dependent heat transfer coefficient [W m-3 s K-1].
+    """
+    return temp_air_c + poa_global_w_m2 / (u0 + u1 * wind_speed_m_s)
+
+
+@dataclass(frozen=True, slots=True)
+class Conditions:
+    """Weather, scene and sensor of a synthetic flight.
+
+    Attributes
+    ----------
+    irradiance_w_m2 : float
+        Plane-of-array irradiance [W m-2].
+    ambient_c : float
+        Ambient temperature [°C].
+    wind_m_s : float
+        Wind speed [m s-1].
+    gradient_k_per_100m : (float, float)
+        Plant-wide module temperature gradient towards east and north [K per 100 m].
+    roof_excess_k : float
+        Roof temperature above ambient [K].
+    sun_azimuth_deg, sun_elevation_deg : float
+        Sun position [°].
+    reflection_k : float
+        Apparent temperature added at the centre of a sun reflection [K]; 0 disables reflections.
+    netd_k : float
+        Temporal noise, standard deviation [K].
+    vignetting_k : float
+        Apparent temperature drop in the image corners [K].
+    frame_offset_sigma_k : float
+        Standard deviation of the per-frame offset [K].
+    gps_sigma_m : float
+        Standard deviation of the horizontal GPS error in the metadata [m].
+    yaw_sigma_deg : float
+        Standard deviation of the yaw error in the metadata [°].
+    start : datetime
+        Time of the first frame.
+    """
+
+    irradiance_w_m2: float = 850.0
+    ambient_c: float = 28.0
+    wind_m_s: float = 2.0
+    gradient_k_per_100m: tuple[float, float] = (1.5, -1.0)
+    roof_excess_k: float = 4.0
+    sun_azimuth_deg: float = 180.0
+    sun_elevation_deg: float = 65.0
+    reflection_k: float = 12.0
+    netd_k: float = 0.05
+    vignetting_k: float = 1.5
+    frame_offset_sigma_k: float = 0.3
+    gps_sigma_m: float = 0.1
+    yaw_sigma_deg: float = 0.2
+    start: dt.datetime = dt.datetime(2026, 6, 1, 4, 0, tzinfo=dt.UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class PlantedAnomaly:
+    """Ground truth of one anomalous module.
+
+    Attributes
+    ----------
+    module_id : str
+        Module id.
+    anomaly : Anomaly
+        Class planted.
+    delta_t_k : float
+        Temperature difference of the pattern to the healthy module (negative for cooler patterns) [K].
+    """
+
+    module_id: str
+    anomaly: Anomaly
+    delta_t_k: float
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _Scene:
+    index: ModuleIndex
+    base_c: F32
+    cell_offsets: F32
+    slot: npt.NDArray[np.int32]
+    textures: F32
+    roof_phases: FloatArray
+    glint_offset_m: tuple[float, float] | None
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class SyntheticFlight:
+    """A synthetic inspection flight: plant, plan, ground truth, and frames rendered on demand.
+
+    Attributes
+    ----------
+    layout : PlantLayout
+        The plant.
+    plan : FlightPlan
+        The flight; one frame per trigger point.
+    camera : ThermalCamera
+        Payload.
+    conditions : Conditions
+        Weather, scene and sensor.
+    seed : int
+        Seed everything derives from.
+    anomalies : tuple of PlantedAnomaly
+        Every planted anomaly.
+    poses : tuple of FrameGeometry
+        True pose of each frame.
+    """
+
+    layout: PlantLayout
+    plan: FlightPlan
+    camera: ThermalCamera
+    conditions: Conditions
+    seed: int
+    anomalies: tuple[PlantedAnomaly, ...]
+    poses: tuple[FrameGeometry, ...]
+    _scene: _Scene = field(repr=False)
+
+    def __len__(self) -> int:
+        return len(self.poses)
+
+    @property
+    def truth(self) -> Mapping[str, PlantedAnomaly]:
+        """Planted anomaly by module id; modules not in it are healthy."""
+        return MappingProxyType({a.module_id: a for a in self.anomalies})
+
+    def frames(self) -> Iterator[ThermalFrame]:
+        """Render every frame in flight order."""
+        for i in range(len(self.poses)):
+            yield self.frame(i)
+
+    def frame(self, i: int) -> ThermalFrame:
+        """Render frame ``i`` (deterministic from the seed and ``i``)."""
+        rng = np.random.default_rng([self.seed, 1, i])
+        pose = self.poses[i]
+        temperature = _render(self._scene, self.layout, self.conditions, pose, rng)
+        return ThermalFrame(temperature, self._meta(i, pose, rng))
+
+    def _meta(self, i: int, pose: FrameGeometry, rng: np.random.Generator) -> FrameMeta:
+        c = self.conditions
+        ex, ey = rng.normal(0.0, c.gps_sigma_m, 2)
+        lon, lat = self.layout.origin.to_lonlat(pose.x_m + ex, pose.y_m + ey)
+        yaw = (pose.yaw_deg + rng.normal(0.0, c.yaw_sigma_deg) + 180) % 360 - 180
+        return FrameMeta(
+            source=f"synthetic-{self.seed}-{i:04d}",
+            width_px=pose.width_px,
+            height_px=pose.height_px,
+            camera=self.camera.key,
+            model=self.camera.name,
+            time=c.start + dt.timedelta(seconds=i * self.plan.trigger_interval_s),
+            lat=lat,
+            lon=lon,
+            alt_rel_m=self.plan.altitude_m,
+            gimbal_yaw_deg=yaw,
+            gimbal_pitch_deg=-90.0,
+            flight_yaw_deg=yaw,
+            emissivity=0.95,
+            distance_m=self.plan.altitude_m,
+            ambient_temp_c=c.ambient_c,
+            irradiance_w_m2=c.irradiance_w_m2,
+            extra={"synthetic": True, "frame": i},
+        )
+
+
+def synthetic_flight(
+    layout: PlantLayout,
+    *,
+    seed: int = 0,
+    camera: ThermalCamera = M3T,
+    altitude_m: float | None = None,
+    front_overlap: float = 0.5,
+    side_overlap: float = 0.5,
+    conditions: Conditions | None = None,
+    anomalies_per_class: int = 2,
+    classes: Sequence[Anomaly] = ANOMALIES,
+    spacing_m: float = 4.0,
+) -> SyntheticFlight:
+    """Build a synthetic flight over a plant with anomalies planted on chosen modules.
+
+    Parameters
+    ----------
+    layout : PlantLayout
+        The plant (e.g. from :func:`.layout.generate_layout`).
+    seed : int
+        Seed of every random choice.
+    camera : ThermalCamera
+        Payload; the frames have its resolution.
+    altitude_m : float, optional
+        Height above the modules [m]; default the IEC screening GSD (5 px per cell).
+    front_overlap, side_overlap : float
+        Overlaps of the plan [-].
+    conditions : Conditions, optional
+        Weather, scene and sensor.
+    anomalies_per_class : int
+        Modules planted per class (strings: whole strings) [-].
+    classes : sequence of Anomaly
+        Classes to plant.
+    spacing_m : float
+        Least distance between the centres of two anomalous modules of different plantings [m], so each
+        keeps healthy neighbours.
+
+    Returns
+    -------
+    SyntheticFlight
+        Fewer anomalies than asked when the plant has no room for them; ``anomalies`` says what was planted.
+    """
+    c = conditions or Conditions()
+    rng = np.random.default_rng([seed, 0])
+    plan = plan_flight(
+        layout.polygon,
+        camera,
+        altitude_m=altitude_m,
+        front_overlap=front_overlap,
+        side_overlap=side_overlap,
+        row_azimuth_deg=layout.row_azimuth_deg,
+    )
+    planted = plant_anomalies(layout, rng, anomalies_per_class, classes, spacing_m)
+    scene = _scene(layout, c, planted, rng, plan.altitude_m)
+    poses = _poses(plan, layout, camera)
+    return SyntheticFlight(layout, plan, camera, c, seed, tuple(planted), poses, scene)
+
+
+def _poses(plan: FlightPlan, layout: PlantLayout, camera: ThermalCamera) -> tuple[FrameGeometry, ...]:
+    poses = []
+    gsd = camera.gsd_m(plan.altitude_m)
+    for line in plan.lines:
+        (x0, y0), (x1, y1) = layout.origin.to_xy(*line.start), layout.origin.to_xy(*line.end)
+        yaw = math.degrees(math.atan2(x1 - x0, y1 - y0))
+        for p in line.triggers:
+            x, y = layout.origin.to_xy(*p)
+            poses.append(FrameGeometry(x, y, gsd, yaw, camera.width_px, camera.height_px))
+    return tuple(poses)
+
+
+def plant_anomalies(
+    layout: PlantLayout,
+    rng: np.random.Generator,
+    per_class: int = 2,
+    classes: Sequence[Anomaly] = ANOMALIES,
+    spacing_m: float = 4.0,
+) -> list[PlantedAnomaly]:
+    """Choose modules (whole strings for ``STRING_OFFLINE``) and a ΔT for each planted anomaly.
+
+    Modules of different plantings are at least ``spacing_m`` apart and never at the end of a row, so the
+    neighbour median of every anomalous module is healthy.
+    """
+    n = len(layout.modules)
+    near = neighbours(layout, spacing_m)
+    blocked = np.zeros(n, dtype=bool)
+    row_len: dict[tuple[str, int], int] = {}
+    for m in layout.modules:
+        row_len[(m.array, m.row)] = max(row_len.get((m.array, m.row), 0), m.index)
+    for i, m in enumerate(layout.modules):
+        blocked[i] = m.index in (1, row_len[(m.array, m.row)])
+    strings: dict[str, list[int]] = {}
+    for i, m in enumerate(layout.modules):
+        strings.setdefault(m.string, []).append(i)
+    out: list[PlantedAnomaly] = []
+    order = rng.permutation(n)
+    cursor = 0
+    for anomaly in [a for a in classes for _ in range(per_class)]:
+        lo, hi = DELTA_T_K[anomaly]
+        delta = float(rng.uniform(lo, hi))
+        if anomaly is Anomaly.STRING_OFFLINE:
+            group = _free_string(strings, blocked, rng)
+        else:
+            group = None
+            while cursor < n and group is None:
+                i = int(order[cursor])
+                cursor += 1
+                group = [i] if not blocked[i] else None
+        if not group:
+            continue
+        for i in group:
+            blocked[i] = True
+            blocked[near[i]] = True
+            out.append(PlantedAnomaly(layout.modules[i].id, anomaly, round(delta, 2)))
+    return out
+
+
+def _free_string(
+    strings: Mapping[str, list[int]], blocked: npt.NDArray[np.bool_], rng: np.random.Generator
+) -> list[int]:
+    names = sorted(strings)
+    for k in rng.permutation(len(names)):
+        members = strings[names[int(k)]]
+        # a string whose own modules are free except for the row ends
+        if len(members) >= 3 and not blocked[members[1:-1]].any():
+            return members[1:-1] if blocked[members[0]] or blocked[members[-1]] else members
+    return []
+
+
+def _scene(
+    layout: PlantLayout,
+    c: Conditions,
+    planted: Sequence[PlantedAnomaly],
+    rng: np.random.Generator,
+    height_m: float,
+) -> _Scene:
+    index = module_index(layout)
+    centres = layout.centres_xy()
+    gx, gy = c.gradient_k_per_100m
+    base = faiman_temperature(c.irradiance_w_m2, c.ambient_c, c.wind_m_s)
+    base_c = base + (gx * centres[:, 0] + gy * centres[:, 1]) / 100 + rng.normal(0, 0.2, len(centres))
+    n_cells = layout.cell_grid[0] * layout.cell_grid[1]
+    cell_offsets = rng.normal(0, 0.15, (len(centres), n_cells)).astype(np.float32)
+    along, across = layout.footprint_m
+    shape = (max(8, round(across / TEXEL_M)), max(8, round(along / TEXEL_M)))
+    textures = np.zeros((len(planted) + 1, *shape), dtype=np.float32)
+    slot = np.zeros(len(centres), dtype=np.int32)
+    for k, a in enumerate(planted, start=1):
+        textures[k] = pattern(a.anomaly, a.delta_t_k, shape, layout.cell_grid, layout.portrait, rng)
+        slot[layout.position(a.module_id)] = k
+    return _Scene(
+        index,
+        base_c.astype(np.float32),
+        cell_offsets,
+        slot,
+        textures,
+        rng.uniform(0, 2 * math.pi, 6),
+        glint_offset(layout, c, height_m) if c.reflection_k > 0 else None,
+    )
+
+
+def glint_offset(layout: PlantLayout, c: Conditions, height_m: float) -> tuple[float, float] | None:
+    """Where the sun's specular reflection on the module plane lies from the camera's nadir (east, north) [m].
+
+    The sun vector s mirrored about the module normal n, r = 2 (n · s) n − s, reaches a camera ``height_m``
+    above the plane from the point −height · (r_x, r_y) / r_z; ``None`` when the reflection points into the
+    plane or too far out to matter.
+    """
+    tilt = math.radians(layout.tilt_deg)
+    facing = math.radians(layout.row_azimuth_deg + 90)
+    n = np.array([math.sin(tilt) * math.sin(facing), math.sin(tilt) * math.cos(facing), math.cos(tilt)])
+    el, az = math.radians(c.sun_elevation_deg), math.radians(c.sun_azimuth_deg)
+    s = np.array([math.cos(el) * math.sin(az), math.cos(el) * math.cos(az), math.sin(el)])
+    r = 2 * float(n @ s) * n - s
+    if r[2] < 0.2:
+        return None
+    return -height_m * float(r[0]) / float(r[2]), -height_m * float(r[1]) / float(r[2])
+
+
+def pattern(
+    anomaly: Anomaly,
+    delta_t_k: float,
+    shape: tuple[int, int],
+    cell_grid: tuple[int, int],
+    portrait: bool,
+    rng: np.random.Generator,
+) -> F32:
+    """Temperature difference map of one anomaly on a module [K].
+
+    Parameters
+    ----------
+    anomaly : Anomaly
+        Class.
+    delta_t_k : float
+        Peak difference (signed) [K].
+    shape : (int, int)
+        Texels across the row (from the low edge) × along it.
+    cell_grid : (int, int)
+        Cells along × across the row.
+    portrait : bool
+        Module orientation (where the substrings and the junction box lie).
+    rng : numpy.random.Generator
+        Source of the pattern's randomness.
+    """
+    tv, tu = shape
+    fv, fu = np.meshgrid((np.arange(tv) + 0.5) / tv, (np.arange(tu) + 0.5) / tu, indexing="ij")
+    cu_n, cv_n = cell_grid
+    cu, cv = np.floor(fu * cu_n), np.floor(fv * cv_n)
+    d = delta_t_k
+    if anomaly is Anomaly.SINGLE_HOT_CELL:
+        i, j = rng.integers(cu_n), rng.integers(cv_n)
+        out = d * ((cu == i) & (cv == j))
+    elif anomaly is Anomaly.MULTIPLE_HOT_CELLS:
+        cells = rng.choice(cu_n * cv_n, size=int(rng.integers(3, 7)), replace=False)
+        scale = rng.uniform(0.75, 1.0, len(cells))
+        scale[0] = 1.0
+        out = np.zeros(shape)
+        for k, s in zip(cells.tolist(), scale.tolist(), strict=True):
+            out += d * s * ((cu == k % cu_n) & (cv == k // cu_n))
+    elif anomaly is Anomaly.HOT_SPOT:
+        ju, jv = _junction_box(portrait)
+        while True:
+            pu, pv = rng.uniform(0.1, 0.9, 2)
+            if math.hypot(pu - ju, pv - jv) > 0.25:
+                break
+        out = d * _gauss(fu, fv, pu, pv, 0.025, shape)
+    elif anomaly is Anomaly.SUBSTRING:
+        k = rng.integers(SUBSTRINGS)
+        third = np.floor((fu if portrait else fv) * SUBSTRINGS)
+        out = d * (third == k)
+    elif anomaly in (Anomaly.MODULE_OFFLINE, Anomaly.STRING_OFFLINE):
+        out = np.full(shape, d)
+    elif anomaly is Anomaly.JUNCTION_BOX:
+        ju, jv = _junction_box(portrait)
+        out = d * _gauss(fu, fv, ju, jv, 0.05, shape)
+    elif anomaly is Anomaly.SHADING:
+        out = d * _shadow(fu, fv, rng)
+    elif anomaly is Anomaly.SOILING:
+        out = d * _soiling(fu, fv, shape, rng)
+    elif anomaly is Anomaly.VEGETATION:
+        out = d * _vegetation(fu, fv, shape, rng)
+    elif anomaly is Anomaly.CRACKING:
+        out = d * _crack(fu, fv, cu, cv, cell_grid, rng)
+    else:
+        out = np.zeros(shape)
+    return np.asarray(out, dtype=np.float32)
+
+
+def _junction_box(portrait: bool) -> tuple[float, float]:
+    return JUNCTION_BOX if portrait else (JUNCTION_BOX[1], JUNCTION_BOX[0])
+
+
+def _gauss(
+    fu: FloatArray, fv: FloatArray, pu: float, pv: float, sigma_m: float, shape: tuple[int, int]
+) -> FloatArray:
+    tv, tu = shape
+    du, dv = (fu - pu) * tu * TEXEL_M, (fv - pv) * tv * TEXEL_M
+    return np.exp(-(du**2 + dv**2) / (2 * sigma_m**2))
+
+
+def _shadow(fu: FloatArray, fv: FloatArray, rng: np.random.Generator) -> FloatArray:
+    """A hard-edged shadow over one corner on the low side: the half-plane below a slanted line."""
+    height = rng.uniform(0.35, 0.6)
+    slope = rng.uniform(-0.5, 0.5)
+    return (fv < height + slope * (fu - 0.5)).astype(np.float64)
+
+
+def _soiling(fu: FloatArray, fv: FloatArray, shape: tuple[int, int], rng: np.random.Generator) -> FloatArray:
+    """Diffuse warm patches, more towards the low edge, plus a dust band along it."""
+    field_ = ndimage.gaussian_filter(rng.normal(size=shape), 6)
+    field_ = (field_ - field_.mean()) / (field_.std() + 1e-9)
+    patches = np.clip(field_ + 0.8 - 1.6 * fv, 0, 1.2) / 1.2
+    band = fv < 0.08
+    return np.asarray(np.maximum(patches, band), dtype=np.float64)
+
+
+def _vegetation(
+    fu: FloatArray, fv: FloatArray, shape: tuple[int, int], rng: np.random.Generator
+) -> FloatArray:
+    """Two to four irregular cool blobs growing up from the low edge."""
+    out = np.zeros(shape)
+    for _ in range(int(rng.integers(2, 5))):
+        pu, wu, hv = rng.uniform(0.1, 0.9), rng.uniform(0.06, 0.12), rng.uniform(0.15, 0.35)
+        blob = ((fu - pu) / wu) ** 2 + (fv / hv) ** 2 < 1 + 0.3 * np.sin(fu * 60 + pu * 9)
+        out = np.maximum(out, blob * rng.uniform(0.7, 1.0))
+    return np.asarray(ndimage.gaussian_filter(out, 1.0), dtype=np.float64)
+
+
+def _crack(
+    fu: FloatArray,
+    fv: FloatArray,
+    cu: FloatArray,
+    cv: FloatArray,
+    cell_grid: tuple[int, int],
+    rng: np.random.Generator,
+) -> FloatArray:
+    """One side of a crack across one cell: the part of the cell beyond a slanted line."""
+    cu_n, cv_n = cell_grid
+    i, j = rng.integers(cu_n), rng.integers(cv_n)
+    lu, lv = fu * cu_n - i, fv * cv_n - j  # [0, 1) inside the cell
+    angle = rng.uniform(0, 2 * math.pi)
+    side = (lu - 0.5) * math.cos(angle) + (lv - 0.5) * math.sin(angle) > rng.uniform(0.0, 0.12)
+    return np.asarray((cu == i) & (cv == j) & side, dtype=np.float64)
+
+
+def _render(
+    scene: _Scene, layout: PlantLayout, c: Conditions, pose: FrameGeometry, rng: np.random.Generator
+) -> F32:
+    labels, fu, fv = locate_frame(scene.index, pose)
+    on = labels >= 0
+    lab = np.where(on, labels, 0)
+    cu_n, cv_n = layout.cell_grid
+    tv, tu = scene.textures.shape[1:]
+    iu = np.clip((fu * tu).astype(np.intp), 0, tu - 1)
+    iv = np.clip((fv * tv).astype(np.intp), 0, tv - 1)
+    cell = (iv * cv_n // tv) * cu_n + iu * cu_n // tu
+    base = scene.base_c.take(lab)
+    n_cells = cu_n * cv_n
+    texel = (scene.slot.take(lab) * tv + iv) * tu + iu
+    module_t = (
+        base + scene.cell_offsets.ravel().take(lab * n_cells + cell) + scene.textures.ravel().take(texel)
+    )
+    w = max(1, round(FRAME_WIDTH_M / TEXEL_M))
+    rim = (iu < w) | (iu >= tu - w) | (iv < w) | (iv >= tv - w)
+    module_t = np.where(rim, base - np.float32(2.5), module_t)
+    rows = np.arange(pose.height_px, dtype=np.float32)[:, None]
+    cols = np.arange(pose.width_px, dtype=np.float32)[None, :]
+    p = scene.roof_phases
+    # a smooth roof texture (separable in the image, which is all its realism needs)
+    roof = np.float32(c.ambient_c + c.roof_excess_k) + (
+        0.6 * np.sin(rows / 90.0 + np.float32(p[0] + rng.uniform(0, 6)))
+        + 0.4 * np.cos(cols / 70.0 + np.float32(p[1] + rng.uniform(0, 6)))
+    ).astype(np.float32)
+    t = np.where(on, module_t, roof)
+    if scene.glint_offset_m is not None:
+        # the glint keeps its place relative to the camera, so it slides over the modules between frames
+        ox, oy = scene.glint_offset_m
+        gr, gc = pose.xy_to_pixel(pose.x_m + ox, pose.y_m + oy)
+        sigma_px = 0.12 / pose.gsd_m
+        glint = np.exp(-((rows - gr) ** 2) / (2 * sigma_px**2)) * np.exp(
+            -((cols - gc) ** 2) / (2 * sigma_px**2)
+        )
+        t = t + (np.float32(c.reflection_k) * glint * on).astype(np.float32)
+    r2 = ((rows - pose.height_px / 2) ** 2 + (cols - pose.width_px / 2) ** 2) / np.float32(
+        (pose.height_px / 2) ** 2 + (pose.width_px / 2) ** 2
+    )
+    t = t - np.float32(c.vignetting_k) * r2
+    t = ndimage.gaussian_filter(t.astype(np.float32), 0.6)
+    t += np.float32(rng.normal(0, c.frame_offset_sigma_k))
+    t += (np.float32(c.netd_k / 3) * rng.standard_normal(pose.width_px, dtype=np.float32))[None, :]
+    t += np.float32(c.netd_k) * rng.standard_normal(t.shape, dtype=np.float32)
+    return np.asarray(t, dtype=np.float32)

@@ -1,0 +1,180 @@
+"""HTTP API of the PV module under /api/v1/pv: plants and their layout, flight plans, flight uploads,
+inspection results and the review of findings. Each endpoint parses, calls one service, returns."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import File, Form, Query, Response, UploadFile
+
+from gongzhi.core.deps import SessionDep, StateDep, api_router
+from gongzhi.errors import InvalidInput
+from gongzhi.modules.pv import results, service
+from gongzhi.modules.pv.io.qgc_plan import write_qgc_plan_json
+from gongzhi.modules.pv.io.wpml import write_wpml_kmz
+from gongzhi.modules.pv.schemas import (
+    FindingRead,
+    FindingReview,
+    FlightPlanRead,
+    InspectionList,
+    InspectionRead,
+    PlanFormat,
+    PlantCreate,
+    PlantRead,
+)
+
+router = api_router(prefix="/api/v1/pv", tags=["pv"])
+GEOJSON = "application/geo+json"
+CSV = "text/csv; charset=utf-8"
+KMZ = "application/vnd.google-earth.kmz"
+
+
+def _download(body: bytes | str, media_type: str, filename: str) -> Response:
+    return Response(
+        body, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+    )
+
+
+# --- plants -----------------------------------------------------------------------------------------
+
+
+@router.get("/plants")
+def plants(s: SessionDep) -> list[PlantRead]:
+    return [PlantRead.model_validate(p) for p in service.list_plants(s)]
+
+
+@router.post("/plants", status_code=201)
+def create_plant(body: PlantCreate, s: SessionDep) -> PlantRead:
+    """Generate a plant's layout from its roof outline (GeoJSON Polygon) and the layout parameters."""
+    return PlantRead.model_validate(service.create_plant(s, body))
+
+
+@router.post("/plants/import", status_code=201)
+def import_plant(
+    s: SessionDep,
+    st: StateDep,
+    file: Annotated[UploadFile, File()],
+    code: Annotated[str | None, Form(max_length=60, pattern=r"^[\w.-]+$")] = None,
+    name: Annotated[str | None, Form(max_length=200)] = None,
+    polygon: Annotated[str | None, Form(max_length=1_000_000)] = None,
+) -> PlantRead:
+    """Import a plant from a layout file: GeoJSON (roof and modules), or CSV with the roof ``polygon``."""
+    data = file.file.read(st.settings.max_upload_bytes + 1)
+    if not data:
+        raise InvalidInput("the layout file is empty")
+    outline = _json_form(polygon, "polygon") if polygon else None
+    plant = service.import_plant(
+        s, data, file.filename or "plant.geojson", code=code, name=name, polygon=outline
+    )
+    return PlantRead.model_validate(plant)
+
+
+def _json_form(raw: str, field: str) -> dict[str, Any]:
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"{field} must be GeoJSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise InvalidInput(f"{field} must be a GeoJSON object")
+    return value
+
+
+@router.get("/plants/{plant_id}")
+def get_plant(plant_id: int, s: SessionDep) -> PlantRead:
+    return PlantRead.model_validate(service.get_plant(s, plant_id))
+
+
+@router.get("/plants/{plant_id}/layout")
+def plant_layout(
+    plant_id: int, s: SessionDep, format: Annotated[str, Query(pattern="^(geojson|csv)$")] = "geojson"
+) -> Response:
+    """The plant's modules as a GeoJSON FeatureCollection (roof first) or as CSV."""
+    if format == "csv":
+        return _download(service.layout_csv(s, plant_id), CSV, f"plant-{plant_id}.csv")
+    body = json.dumps(service.layout_geojson(s, plant_id), ensure_ascii=False)
+    return Response(body, media_type=GEOJSON)
+
+
+@router.get("/plants/{plant_id}/flight-plan", response_model=None)
+def flight_plan(
+    plant_id: int,
+    s: SessionDep,
+    camera: Annotated[str, Query(max_length=20)] = "M3T",
+    altitude_m: Annotated[float | None, Query(gt=0, le=500)] = None,
+    gsd_cm: Annotated[float | None, Query(gt=0, le=100)] = None,
+    format: PlanFormat = "json",
+) -> FlightPlanRead | Response:
+    """The plant's coverage flight: its summary, or the QGroundControl ``.plan`` or DJI WPML ``.kmz``."""
+    plant, plan = service.plant_flight_plan(s, plant_id, camera, altitude_m, gsd_cm)
+    if format == "plan":
+        return _download(write_qgc_plan_json(plan), "application/json", f"{plant.code}.plan")
+    if format == "kmz":
+        return _download(write_wpml_kmz(plan), KMZ, f"{plant.code}.kmz")
+    return service.plan_summary(plan)
+
+
+# --- inspections ------------------------------------------------------------------------------------
+
+
+@router.post("/plants/{plant_id}/inspections", status_code=202)
+def upload_flight(
+    plant_id: int,
+    s: SessionDep,
+    st: StateDep,
+    file: Annotated[list[UploadFile], File(description="thermal frames (TIFF, R-JPEG) or zips of them")],
+    camera: Annotated[str, Form(max_length=20)] = "",
+    irradiance_w_m2: Annotated[float | None, Form(ge=0, le=2000)] = None,
+    ambient_temp_c: Annotated[float | None, Form(ge=-60, le=70)] = None,
+    wind_m_s: Annotated[float | None, Form(ge=0, le=60)] = None,
+    started_at: Annotated[datetime | None, Form()] = None,
+) -> InspectionRead:
+    """Upload a flight: its frames become evidence, the inspection is queued and the worker analyses it;
+    poll the inspection for its progress."""
+    if started_at is not None and started_at.tzinfo is None:
+        raise InvalidInput("started_at needs a time zone offset")
+    conditions = service.FlightConditions(camera, irradiance_w_m2, ambient_temp_c, wind_m_s, started_at)
+    uploads = [(f.filename or f"frame-{i}", f.file) for i, f in enumerate(file)]
+    inspection = service.create_inspection(
+        s, st.store, plant_id, uploads, conditions, check=results.check_frame
+    )
+    return InspectionRead.model_validate(inspection)
+
+
+@router.get("/inspections")
+def inspections(
+    s: SessionDep,
+    plant_id: int | None = None,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    size: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> InspectionList:
+    rows, total = service.list_inspections(s, plant_id, page, size)
+    return InspectionList(items=[InspectionRead.model_validate(r) for r in rows], total=total)
+
+
+@router.get("/inspections/{inspection_id}")
+def get_inspection(inspection_id: int, s: SessionDep) -> InspectionRead:
+    return InspectionRead.model_validate(service.get_inspection(s, inspection_id))
+
+
+@router.get("/inspections/{inspection_id}/results")
+def inspection_results(
+    inspection_id: int, s: SessionDep, format: Annotated[str, Query(pattern="^(geojson|csv)$")] = "geojson"
+) -> Response:
+    """Per-module results of a finished inspection as GeoJSON (module outlines) or CSV."""
+    if format == "csv":
+        return _download(results.results_csv(s, inspection_id), CSV, f"inspection-{inspection_id}.csv")
+    body = json.dumps(results.results_geojson(s, inspection_id), ensure_ascii=False)
+    return Response(body, media_type=GEOJSON)
+
+
+@router.get("/inspections/{inspection_id}/findings")
+def inspection_findings(inspection_id: int, s: SessionDep) -> list[FindingRead]:
+    return [FindingRead.model_validate(f) for f in service.findings(s, inspection_id)]
+
+
+@router.put("/findings/{finding_id}/review")
+def review_finding(finding_id: int, body: FindingReview, s: SessionDep) -> FindingRead:
+    """Accept a finding, reject it as a false alarm, or change its class."""
+    return FindingRead.model_validate(service.review_finding(s, finding_id, body))

@@ -1,0 +1,335 @@
+"""``gongzhi pv plan|synth|inspect``: flight plans, synthetic flights and the analysis of a folder of frames,
+from files alone (no database)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from gongzhi.errors import DomainError
+from gongzhi.modules.pv import pipeline, service
+from gongzhi.modules.pv.analytics import synthetic
+from gongzhi.modules.pv.analytics.cameras import CAMERAS
+from gongzhi.modules.pv.analytics.layout import LayoutParams, PlantLayout, generate_layout
+from gongzhi.modules.pv.io import plant as plant_io
+from gongzhi.modules.pv.io import synthetic_files as synth_io
+from gongzhi.modules.pv.io.qgc_plan import write_qgc_plan_json
+from gongzhi.modules.pv.io.wpml import write_wpml_kmz
+from gongzhi.modules.pv.outcome import FlightOutcome
+
+app = typer.Typer(
+    help="PV inspection: flight plans, synthetic flights, analysis of a flight", no_args_is_help=True
+)
+out = Console()
+err = Console(stderr=True)
+PlantFile = Annotated[
+    Path, typer.Option("--plant", help="plant layout (.geojson) or roof outline (GeoJSON Polygon)")
+]
+
+
+@app.callback()
+def main() -> None:
+    """PV inspection from files: plan a flight, generate a synthetic one, analyse a folder of frames."""
+
+
+def _fail(message: str) -> None:
+    err.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(1)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        _fail(f"{path}: not a readable GeoJSON file: {exc}")
+        raise
+    if not isinstance(data, dict):
+        _fail(f"{path}: not a GeoJSON object")
+    return dict(data)
+
+
+def load_plant(path: Path) -> tuple[list[tuple[float, float]], PlantLayout | None]:
+    """The roof outline of a plant file, and its layout when the file is a plant FeatureCollection."""
+    data = _read_json(path)
+    try:
+        if data.get("type") == "FeatureCollection":
+            layout = plant_io.layout_from_geojson(data)
+            return list(layout.polygon), layout
+        return service.polygon_ring(data), None
+    except (ValueError, DomainError) as exc:
+        _fail(f"{path}: {getattr(exc, 'detail', exc)}")
+        raise
+
+
+@app.command()
+def plan(
+    plant: PlantFile,
+    out_path: Annotated[
+        Path, typer.Option("--out", help="write the plan: .plan (QGroundControl) or .kmz (DJI)")
+    ],
+    camera: Annotated[str, typer.Option(help="M30T, M3T, M4T, H20T or H30T")] = "M3T",
+    gsd: Annotated[float | None, typer.Option("--gsd", help="target GSD [cm/px]")] = None,
+    altitude: Annotated[float | None, typer.Option("--altitude", help="height above the modules [m]")] = None,
+) -> None:
+    """Plan a coverage flight over a plant and write it for QGroundControl or DJI Pilot 2 / FlightHub 2."""
+    suffix = out_path.suffix.lower()
+    if suffix not in (".plan", ".kmz"):
+        _fail("--out must end in .plan (QGroundControl) or .kmz (DJI WPML)")
+    ring, layout = load_plant(plant)
+    try:
+        flight = service.flight_plan(
+            ring,
+            camera,
+            altitude_m=altitude,
+            gsd_cm=gsd,
+            row_azimuth_deg=layout.row_azimuth_deg if layout else None,
+        )
+    except DomainError as exc:
+        _fail(exc.detail)
+        raise
+    if suffix == ".plan":
+        out_path.write_text(write_qgc_plan_json(flight), encoding="utf-8")
+    else:
+        out_path.write_bytes(write_wpml_kmz(flight))
+    table = Table(title=f"{camera} flight plan → {out_path}")
+    table.add_column("")
+    table.add_column("value", justify="right")
+    for key, value in service.plan_summary(flight).model_dump().items():
+        table.add_row(key.replace("_", " "), str(value))
+    out.print(table)
+
+
+def _layout_for(path: Path) -> PlantLayout:
+    ring, layout = load_plant(path)
+    if layout is not None:
+        return layout
+    try:
+        return generate_layout(ring, LayoutParams(), name=path.stem)
+    except ValueError as exc:
+        _fail(f"{path}: no layout fits this outline: {exc}")
+        raise
+
+
+@app.command()
+def synth(
+    plant: PlantFile,
+    out_dir: Annotated[Path, typer.Option("--out", help="folder for the frames and the ground truth")],
+    seed: Annotated[int, typer.Option(help="seed of everything random")] = 0,
+    camera: Annotated[str, typer.Option(help="M30T, M3T, M4T, H20T or H30T")] = "M3T",
+    frames: Annotated[int | None, typer.Option(help="write only the first N frames")] = None,
+    per_class: Annotated[int, typer.Option(help="modules planted per anomaly class")] = 2,
+    workers: Annotated[int, typer.Option(help="processes rendering frames")] = 1,
+) -> None:
+    """Write a synthetic flight over a plant: float32 TIFF frames, the plant, the conditions, ground truth."""
+    layout = _layout_for(plant)
+    try:
+        flight = synthetic.synthetic_flight(
+            layout, seed=seed, camera=CAMERAS[service.camera_of(camera)], anomalies_per_class=per_class
+        )
+    except DomainError as exc:
+        _fail(exc.detail)
+        raise
+    count = len(flight) if frames is None else max(0, min(frames, len(flight)))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    synth_io.write_flight_files(flight, out_dir)
+    with _progress() as bar:
+        task = bar.add_task("rendering frames", total=count)
+        for _ in synth_io.write_frames(flight, out_dir, range(count), workers=workers):
+            bar.advance(task)
+    c = flight.conditions
+    out.print(
+        f"{count} frames of {len(flight)} over {len(layout.modules)} modules, "
+        f"{len(flight.anomalies)} anomalous modules planted, {c.irradiance_w_m2:.0f} W/m² → {out_dir}"
+    )
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=False,
+    )
+
+
+@app.command()
+def inspect(
+    folder: Annotated[Path, typer.Argument(help="folder of thermal frames (TIFF, FLIR or DJI R-JPEG)")],
+    plant: PlantFile,
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="folder for results.geojson, results.csv, summary.json")
+    ],
+    irradiance: Annotated[
+        float | None, typer.Option("--irradiance", help="plane-of-array irradiance during the flight [W/m²]")
+    ] = None,
+    camera: Annotated[str | None, typer.Option(help="camera when the frames do not name it")] = None,
+    workers: Annotated[int, typer.Option(help="processes reading and analysing frames")] = 1,
+) -> None:
+    """Analyse a flight's frames against a plant: per-module results as GeoJSON and CSV, and a summary."""
+    if not folder.is_dir():
+        _fail(f"{folder}: not a folder")
+    paths = pipeline.frame_paths(folder)
+    if not paths:
+        _fail(f"{folder}: no thermal frames (.tif, .tiff, .jpg, .jpeg)")
+    layout = _layout_for(plant)
+    described = synth_io.read_flight_description(folder) or {}
+    if irradiance is None:
+        irradiance = described.get("conditions", {}).get("irradiance_w_m2")
+    if camera is not None and camera not in CAMERAS:
+        _fail(f"unknown camera {camera!r}; known: {', '.join(CAMERAS)}")
+    with _progress() as bar:
+        task = bar.add_task("analysing frames", total=len(paths))
+        try:
+            result = pipeline.analyse_flight(
+                paths,
+                layout,
+                irradiance_w_m2=irradiance,
+                camera=camera or described.get("camera"),
+                workers=workers,
+                progress=lambda done, _total: bar.update(task, completed=done),
+            )
+        except ValueError as exc:
+            _fail(str(exc))
+            raise
+    write_results(result, layout, out_dir)
+    _print_summary(result, out_dir)
+
+
+def write_results(result: FlightOutcome, layout: PlantLayout, out_dir: Path) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows = pipeline.module_rows(result.modules, result.findings)
+    summary = result.summary()
+    collection = pipeline.results_geojson(rows, pipeline.layout_outlines(layout), summary)
+    (out_dir / "results.geojson").write_text(json.dumps(collection, ensure_ascii=False), encoding="utf-8")
+    (out_dir / "results.csv").write_text(pipeline.results_csv(rows), encoding="utf-8-sig")
+    findings = pipeline.finding_dicts(result.findings)
+    (out_dir / "summary.json").write_text(
+        json.dumps({**summary, "findings_list": findings}, ensure_ascii=False, indent=2, default=str),
+        encoding="utf-8",
+    )
+
+
+def _print_summary(result: FlightOutcome, out_dir: Path) -> None:
+    s = result.summary()
+    compliance: dict[bool | None, str] = {
+        True: "IEC TS 62446-3 compliant",
+        False: "below 600 W/m²: not IEC TS 62446-3 compliant",
+        None: "irradiance not given",
+    }
+    out.print(
+        f"{s['frames_used']} of {s['frames']} frames, {s['modules_seen']} of {s['modules']} modules seen, "
+        f"{s['findings']} findings; {compliance[result.iec_compliant]}"
+    )
+    table = Table(title="findings by class and severity")
+    table.add_column("class")
+    for band in ("S1", "S2", "S3"):
+        table.add_column(band, justify="right")
+    counts: dict[tuple[str, str], int] = {}
+    for f in result.findings:
+        counts[(f.anomaly_class, f.severity)] = counts.get((f.anomaly_class, f.severity), 0) + 1
+    for cls in sorted({c for c, _ in counts}):
+        table.add_row(cls, *(str(counts.get((cls, b), 0)) for b in ("S1", "S2", "S3")))
+    out.print(table)
+    for skipped in result.skipped[:10]:
+        err.print(f"[yellow]skipped[/yellow] {skipped}")
+    out.print(
+        f"results: {out_dir / 'results.geojson'}, {out_dir / 'results.csv'}, {out_dir / 'summary.json'}"
+    )
+
+
+def _rows_option(text: str) -> dict[str, float]:
+    """``A-01:60,A-02:58.5`` → {row: rail length in metres}."""
+    rows: dict[str, float] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        row, _, length = part.partition(":")
+        try:
+            rows[row] = float(length)
+        except ValueError:
+            _fail(f"--rows wants ROW:METRES pairs separated by commas, got {part!r}")
+    if not rows:
+        _fail("--rows is empty")
+    return rows
+
+
+@app.command("robot-sim")
+def robot_sim(
+    site: Annotated[str, typer.Option(help="plant code, as in the robot's topics")],
+    rows: Annotated[str, typer.Option(help="rows it serves with their rail length: A-01:60,A-02:60")],
+    robot: Annotated[str, typer.Option(help="robot id")] = "R1",
+    broker: Annotated[str, typer.Option(help="mqtt://host:port")] = "mqtt://127.0.0.1:1883",
+    speed: Annotated[float, typer.Option(help="cleaning speed [m/min]")] = 15.0,
+    fault_rate: Annotated[float, typer.Option(help="probability of a fault per row")] = 0.0,
+    time_scale: Annotated[float, typer.Option(help="simulated seconds per real second")] = 1.0,
+    state_file: Annotated[Path | None, typer.Option(help="where it remembers the orders it ran")] = None,
+    seed: int = 0,
+) -> None:
+    """A cleaning robot on the MQTT broker: takes commands, cleans its rows, reports state (Ctrl-C stops)."""
+    import threading
+
+    from gongzhi.modules.pv import mqtt as pvmqtt
+    from gongzhi.modules.pv.robot_sim import RobotSimulator, RobotSpec
+
+    spec = RobotSpec(
+        site=site,
+        robot_id=robot,
+        rows=_rows_option(rows),
+        speed_m_min=speed,
+        fault_rate=fault_rate,
+        time_scale=time_scale,
+        state_file=state_file,
+        seed=seed,
+    )
+    try:
+        sim = RobotSimulator(spec, pvmqtt.Broker.parse(broker))
+        sim.start()
+    except (ValueError, ConnectionError) as exc:
+        _fail(str(exc))
+    Console().print(f"robot {robot} of {site} on {broker}, rows {', '.join(spec.rows)}; Ctrl-C stops")
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        sim.stop()
+
+
+@app.command("robot-listen")
+def robot_listen(
+    broker: Annotated[str, typer.Option(help="mqtt://host:port")] = "mqtt://127.0.0.1:1883",
+) -> None:
+    """Apply the robots' acknowledgements and state to cleaning cases (runs until Ctrl-C)."""
+    import threading
+
+    from gongzhi.db import make_engine, make_session_factory
+    from gongzhi.modules.pv import mqtt as pvmqtt
+    from gongzhi.modules.pv.cleaning import RobotListener
+    from gongzhi.registry import load_modules
+    from gongzhi.settings import get_settings
+
+    factory = make_session_factory(make_engine(get_settings().database_url))
+    try:
+        listener = RobotListener(factory, load_modules(), pvmqtt.Broker.parse(broker))
+        listener.start()
+    except (ValueError, ConnectionError) as exc:
+        _fail(str(exc))
+    Console().print(f"listening to robots on {broker}; Ctrl-C stops")
+    stop = threading.Event()
+    try:
+        listener.run(stop)
+    except KeyboardInterrupt:
+        stop.set()
+        listener.stop()

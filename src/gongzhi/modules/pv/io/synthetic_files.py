@@ -1,0 +1,91 @@
+"""A synthetic flight on disk, as ``gongzhi pv synth`` writes it and ``gongzhi pv inspect`` reads it:
+
+``frame-0000.tif`` …   one float32 °C TIFF per frame with EXIF/XMP metadata (:mod:`.tiff`), in flight order
+``plant.geojson``      the plant layout (:mod:`.plant`)
+``flight.json``        seed, camera, altitude, conditions (irradiance, ambient, wind), frame count
+``truth.csv``          the planted anomalies: ``module_id, anomaly_class, delta_t_k``
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from gongzhi.modules.pv.analytics.synthetic import SyntheticFlight
+from gongzhi.modules.pv.io.plant import write_plant_geojson
+from gongzhi.modules.pv.io.tiff import write_frame_tiff
+
+TRUTH_FIELDS = ("module_id", "anomaly_class", "delta_t_k")
+
+
+def frame_name(i: int) -> str:
+    return f"frame-{i:04d}.tif"
+
+
+def write_flight_files(flight: SyntheticFlight, folder: Path) -> None:
+    """Everything but the frames: plant, flight description and ground truth."""
+    write_plant_geojson(flight.layout, folder / "plant.geojson")
+    c = dataclasses.asdict(flight.conditions)
+    c["start"] = flight.conditions.start.isoformat()
+    description = {
+        "seed": flight.seed,
+        "camera": flight.camera.key,
+        "altitude_m": flight.plan.altitude_m,
+        "frames": len(flight),
+        "modules": len(flight.layout.modules),
+        "conditions": c,
+    }
+    (folder / "flight.json").write_text(json.dumps(description, indent=2), encoding="utf-8")
+    with (folder / "truth.csv").open("w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(TRUTH_FIELDS)
+        for a in flight.anomalies:
+            writer.writerow([a.module_id, a.anomaly.value, a.delta_t_k])
+
+
+def read_flight_description(folder: Path) -> dict[str, Any] | None:
+    """``flight.json`` of a synthetic flight folder, or ``None`` for a real flight."""
+    path = folder / "flight.json"
+    if not path.is_file():
+        return None
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return data if isinstance(data, dict) else None
+
+
+def read_truth(folder: Path) -> dict[tuple[str, str], float]:
+    """Planted anomalies of a synthetic flight folder: (module id, class) → ΔT [K]."""
+    with (folder / "truth.csv").open(encoding="utf-8", newline="") as f:
+        return {(r["module_id"], r["anomaly_class"]): float(r["delta_t_k"]) for r in csv.DictReader(f)}
+
+
+_FLIGHT: SyntheticFlight | None = None
+
+
+def _init(flight: SyntheticFlight) -> None:
+    global _FLIGHT
+    _FLIGHT = flight
+
+
+def _write(args: tuple[int, str]) -> int:
+    i, folder = args
+    assert _FLIGHT is not None
+    write_frame_tiff(Path(folder) / frame_name(i), _FLIGHT.frame(i))
+    return i
+
+
+def write_frames(
+    flight: SyntheticFlight, folder: Path, indices: Iterable[int], *, workers: int = 1
+) -> Iterator[int]:
+    """Render and write frames, yielding each index as its file is complete."""
+    jobs = [(i, str(folder)) for i in indices]
+    if workers <= 1:
+        _init(flight)
+        yield from map(_write, jobs)
+        return
+    with ProcessPoolExecutor(max_workers=workers, initializer=_init, initargs=(flight,)) as pool:
+        yield from pool.map(_write, jobs, chunksize=4)

@@ -1,0 +1,143 @@
+"""One entry point for every radiometric frame: ``read_frame`` sniffs the format and calls the right reader.
+
+| Format | Reader | Result |
+|---|---|---|
+| FLIR radiometric JPEG (APP1 ``FLIR`` / FFF) | :func:`~.flir.read_flir_jpeg` | temperatures [°C] |
+| DJI R-JPEG (APP3 + APP4 ``dirp``/``iirp``) | :func:`~.dji.read_dji_rjpeg` | refused: no public algorithm |
+| 16-bit or float32 TIFF | :func:`~.tiff.read_tiff` | temperatures [°C] |
+| any other JPEG | – | :class:`NotRadiometricError` |
+| anything else | – | :class:`UnknownFormatError` |
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from gongzhi.modules.pv.analytics.frames import ThermalFrame
+from gongzhi.modules.pv.io.dji import is_dji_rjpeg, read_dji_raw, read_dji_rjpeg
+from gongzhi.modules.pv.io.flir import FLIR_ID, read_flir_jpeg
+from gongzhi.modules.pv.io.jpeg_segments import APP1, SOI, app_payloads, jpeg_segments
+from gongzhi.modules.pv.io.reader_errors import (
+    NotRadiometricError,
+    ReaderError,
+    TruncatedFileError,
+    UnknownFormatError,
+)
+from gongzhi.modules.pv.io.tiff import TIFF_MAGICS, read_tiff
+
+FrameFormat = Literal["flir-jpeg", "dji-rjpeg", "tiff"]
+FRAME_SUFFIXES = frozenset({".jpg", ".jpeg", ".tif", ".tiff"})
+
+
+def sniff_format(data: bytes, source: str) -> FrameFormat:
+    """Which reader ``data`` needs, from its bytes (never its name).
+
+    Raises
+    ------
+    UnknownFormatError, TruncatedFileError, NotRadiometricError
+    """
+    if not data:
+        raise TruncatedFileError(source, "file is empty")
+    if data.startswith(TIFF_MAGICS):
+        return "tiff"
+    if not data.startswith(SOI):
+        raise UnknownFormatError(source, f"neither JPEG nor TIFF (starts with {data[:4].hex(' ')})")
+    segments = jpeg_segments(data, source)
+    if app_payloads(segments, APP1, FLIR_ID):
+        return "flir-jpeg"
+    if is_dji_rjpeg(segments):
+        return "dji-rjpeg"
+    raise NotRadiometricError(
+        source,
+        "JPEG has neither FLIR FFF (APP1 'FLIR') nor DJI (APP3 raster + APP4 parameters) radiometric data: "
+        "a plain photo or a colour-mapped export",
+    )
+
+
+def read_frame(path_or_bytes: str | Path | bytes, source: str | None = None) -> ThermalFrame:
+    """Read one radiometric frame as temperatures [°C] with its metadata.
+
+    Parameters
+    ----------
+    path_or_bytes : str, Path or bytes
+        A file path, or the file's bytes (e.g. an upload).
+    source : str, optional
+        Name for messages and ``FrameMeta.source``; the file name by default, ``"<bytes>"`` for bytes.
+
+    Raises
+    ------
+    ReaderError
+        With the file name and what is missing: :class:`UnknownFormatError`, :class:`TruncatedFileError`,
+        :class:`NotRadiometricError`, :class:`MissingMetadataError`, :class:`TemperatureUnavailableError`
+        (DJI R-JPEG, see ``dji.py``).
+    """
+    data, name = _load(path_or_bytes, source)
+    fmt = sniff_format(data, name)
+    if fmt == "flir-jpeg":
+        return read_flir_jpeg(data, name)
+    if fmt == "dji-rjpeg":
+        return read_dji_rjpeg(data, name)
+    return read_tiff(data, name)
+
+
+@dataclass(frozen=True, slots=True)
+class FrameSummary:
+    """What one file in a folder is, without keeping its raster."""
+
+    path: Path
+    format: FrameFormat | None
+    model: str | None
+    camera: str | None
+    width_px: int | None
+    height_px: int | None
+    has_temperatures: bool
+    has_position: bool
+    problem: str | None = None
+
+
+def list_frames(folder: str | Path) -> Iterator[FrameSummary]:
+    """Summarise every JPEG/TIFF in ``folder`` (sorted by name): format, camera, size, readable or why not."""
+    for path in sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in FRAME_SUFFIXES):
+        yield summarise_frame(path)
+
+
+def summarise_frame(path: Path) -> FrameSummary:
+    """One :class:`FrameSummary`; a reader error becomes its ``problem``, never an exception."""
+    data, name = _load(path, None)
+    fmt: FrameFormat | None = None
+    try:
+        fmt = sniff_format(data, name)
+        if fmt == "dji-rjpeg":
+            raw = read_dji_raw(data, name)
+            meta, has_temperatures = raw.meta, False
+            problem: str | None = "DJI R-JPEG: raw counts only, no published conversion to temperature"
+        else:
+            meta, has_temperatures, problem = read_frame(data, name).meta, True, None
+    except ReaderError as exc:
+        return FrameSummary(path, fmt, None, None, None, None, False, False, exc.problem)
+    has_position = meta.lat is not None and meta.lon is not None
+    return FrameSummary(
+        path,
+        fmt,
+        meta.model,
+        meta.camera,
+        meta.width_px,
+        meta.height_px,
+        has_temperatures,
+        has_position,
+        problem,
+    )
+
+
+def _load(path_or_bytes: str | Path | bytes, source: str | None) -> tuple[bytes, str]:
+    if isinstance(path_or_bytes, bytes | bytearray):
+        return bytes(path_or_bytes), source or "<bytes>"
+    path = Path(path_or_bytes)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise UnknownFormatError(source or path.name, "file not found") from exc
+    return data, source or path.name

@@ -1,0 +1,383 @@
+"""The PV closed loop after an inspection: confirmed findings become cases, a re-inspection closes them, and
+the plant page measures how long each step took.
+
+- :func:`confirm_inspection`: the operator's accepted (or reclassified) findings become cases — cleaning for
+  soiling (one per robot, sent over MQTT; rows no robot serves get one case for the cleaning crew), repair
+  for electrical faults (one per module), vegetation and shading for the site team — with the SLA of their
+  category (class group) and priority (severity and class of abnormality). A finding becomes a case once.
+- :func:`verify_cleaning`: after the robot reports done, a short re-inspection of the cleaned rows is
+  compared with the inspection that found the soiling; the case is verified and closed when the soiling
+  index fell enough and no module got hotter, and goes back to work (verification failed) otherwise.
+- :func:`loop_metrics`: take-off → report, detection → dispatch, dispatch → cleaned, cleaned → closed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gongzhi.cases import service as cases
+from gongzhi.cases.models import Case, SlaPolicy
+from gongzhi.cases.schemas import ActionIn, CaseCreate
+from gongzhi.cases.statemachine import Action, State
+from gongzhi.core.models import Role
+from gongzhi.core.service import require_role
+from gongzhi.db import scope_of
+from gongzhi.errors import InvalidInput, NotFound
+from gongzhi.modules.pv import cleaning
+from gongzhi.modules.pv.analytics.anomalies import Anomaly
+from gongzhi.modules.pv.models import PvCleaningOrder, PvFinding, PvInspection, PvModuleResult, PvPlant
+from gongzhi.registry import Registry
+
+CLEANING, REPAIR, VEGETATION, SHADING = "pv.cleaning", "pv.repair", "pv.vegetation", "pv.shading"
+CONFIRMERS = (Role.ADMIN, Role.DISPATCHER)
+
+# SLA per category × priority: (claim amount, unit, resolve amount, unit). Safety-relevant faults (CoA 3:
+# fire risk at a diode or solder bond) are claimed within 2 hours and made safe within a day; cleaning waits
+# for a dry-weather window of a day or two. Regions override any cell in their SLA matrix.
+DEFAULT_SLA: dict[tuple[str, str], tuple[float, str, float, str]] = {
+    (REPAIR, "urgent"): (2, "hours", 24, "hours"),
+    (REPAIR, "high"): (4, "hours", 72, "hours"),
+    (REPAIR, "normal"): (1, "working_days", 10, "working_days"),
+    (CLEANING, "high"): (2, "hours", 24, "hours"),
+    (CLEANING, "normal"): (4, "hours", 48, "hours"),
+    (VEGETATION, "normal"): (1, "working_days", 5, "working_days"),
+    (SHADING, "normal"): (1, "working_days", 10, "working_days"),
+}
+
+
+def case_kind(anomaly: str) -> str:
+    """The case category of an anomaly class."""
+    a = Anomaly(anomaly)
+    if a is Anomaly.SOILING:
+        return CLEANING
+    if a is Anomaly.VEGETATION:
+        return VEGETATION
+    if a is Anomaly.SHADING:
+        return SHADING
+    return REPAIR
+
+
+def case_priority(category: str, severity: str, coa: int) -> str:
+    """urgent for safety-relevant faults (CoA 3), high for S2/S3, else normal; cleaning is high from S2."""
+    if category == REPAIR:
+        if coa >= 3:
+            return "urgent"
+        return "high" if severity in ("S2", "S3") else "normal"
+    if category == CLEANING:
+        return "high" if severity in ("S2", "S3") else "normal"
+    return "normal"
+
+
+def ensure_sla(s: Session, region_id: int) -> int:
+    """Add the PV cells of :data:`DEFAULT_SLA` missing from the region's SLA matrix; returns how many."""
+    have = {
+        (p.category, p.priority)
+        for p in s.execute(select(SlaPolicy).where(SlaPolicy.category.like("pv.%"))).scalars()
+        if p.region_id == region_id
+    }
+    added = 0
+    for (category, priority), (ca, cu, ra, ru) in DEFAULT_SLA.items():
+        if (category, priority) not in have:
+            s.add(
+                SlaPolicy(
+                    region_id=region_id,
+                    category=category,
+                    priority=priority,
+                    claim_amount=ca,
+                    claim_unit=cu,
+                    resolve_amount=ra,
+                    resolve_unit=ru,
+                )
+            )
+            added += 1
+    return added
+
+
+@dataclass
+class Confirmation:
+    cleaning_cases: list[int] = field(default_factory=list)
+    repair_cases: list[int] = field(default_factory=list)
+    other_cases: list[int] = field(default_factory=list)
+    findings: int = 0
+    unreviewed: int = 0
+    already: int = 0
+
+    @property
+    def cases(self) -> list[int]:
+        return [*self.cleaning_cases, *self.repair_cases, *self.other_cases]
+
+
+def effective_class(f: PvFinding) -> str:
+    return f.reviewed_class if f.status == "reclassified" and f.reviewed_class else f.anomaly_class
+
+
+def confirm_inspection(
+    s: Session,
+    registry: Registry,
+    inspection_id: int,
+    *,
+    mode: str = "dry",
+    window: tuple[dt.datetime, dt.datetime] | None = None,
+) -> Confirmation:
+    """Turn the inspection's accepted and reclassified findings into cases (see the module docstring)."""
+    sc = scope_of(s)
+    require_role(sc, *CONFIRMERS)
+    insp = s.execute(select(PvInspection).where(PvInspection.id == inspection_id)).scalar_one_or_none()
+    if insp is None:
+        raise NotFound(f"no inspection {inspection_id}")
+    if insp.status != "done":
+        raise InvalidInput(
+            f"inspection {inspection_id} is {insp.status}; confirm it once its analysis is done"
+        )
+    plant = s.get_one(PvPlant, insp.plant_id)
+    ensure_sla(s, plant.region_id)
+    found = s.execute(select(PvFinding).where(PvFinding.inspection_id == inspection_id)).scalars().all()
+    out = Confirmation(unreviewed=sum(f.status == "new" for f in found))
+    todo = [f for f in found if f.status in ("accepted", "reclassified")]
+    out.already = sum(f.case_id is not None for f in todo)
+    todo = [f for f in todo if f.case_id is None]
+    out.findings = len(todo)
+    soiled = [f for f in todo if case_kind(effective_class(f)) == CLEANING]
+    _confirm_cleaning(s, registry, plant, insp, soiled, mode, window, out)
+    for f in todo:
+        if f in soiled:
+            continue
+        category = case_kind(effective_class(f))
+        case = _finding_case(s, registry, plant, f, category)
+        (out.repair_cases if category == REPAIR else out.other_cases).append(case.id)
+    return out
+
+
+def _confirm_cleaning(
+    s: Session,
+    registry: Registry,
+    plant: PvPlant,
+    insp: PvInspection,
+    soiled: Sequence[PvFinding],
+    mode: str,
+    window: tuple[dt.datetime, dt.datetime] | None,
+    out: Confirmation,
+) -> None:
+    if not soiled:
+        return
+    served = {row for r in cleaning.robots_of(s, plant.id) for row in r.config.get("rows", {})}
+    by_robot = [f for f in soiled if cleaning.row_of(f.module_id) in served]
+    manual = [f for f in soiled if f not in by_robot]
+    sev = max((f.severity for f in soiled), default="S1")
+    priority = case_priority(CLEANING, sev, max(f.coa for f in soiled))
+    if by_robot:
+        made = cleaning.create_cleaning_cases(
+            s,
+            registry,
+            plant,
+            [f.module_id for f in by_robot],
+            mode=mode,
+            window=window,
+            priority=priority,
+            confirmed_by=scope_of(s).user_id,
+            note=f"inspection {insp.id}: {len(by_robot)} soiled modules",
+        )
+        for case, order in made:
+            order.inspection_id = insp.id
+            for f in by_robot:
+                if f.module_id in order.modules:
+                    f.case_id = case.id
+            out.cleaning_cases.append(case.id)
+    if manual:
+        rows = sorted({cleaning.row_of(f.module_id) for f in manual})
+        case = cases.create_case(
+            s,
+            registry,
+            CaseCreate(
+                title=f"{plant.name} 人工清洗 {', '.join(rows)}"[:200],
+                description="Modules no robot serves: " + ", ".join(f.module_id for f in manual),
+                category=CLEANING,
+                priority=priority,
+                location=_point(manual[0]),
+                source="pv",
+                accept=True,
+            ),
+            region_id=plant.region_id,
+        )
+        for f in manual:
+            f.case_id = case.id
+        out.cleaning_cases.append(case.id)
+
+
+def _point(f: PvFinding) -> dict[str, object] | None:
+    if f.lon is None or f.lat is None:
+        return None
+    return {"type": "Point", "coordinates": [f.lon, f.lat]}
+
+
+def _finding_case(s: Session, registry: Registry, plant: PvPlant, f: PvFinding, category: str) -> Case:
+    cls = effective_class(f)
+    dt_text = f"ΔT {f.delta_t_k:.1f} K" if f.delta_t_k is not None else "ΔT n/a"
+    if f.delta_tn_k is not None:
+        dt_text += f", ΔTn {f.delta_tn_k:.1f} K"
+    case = cases.create_case(
+        s,
+        registry,
+        CaseCreate(
+            title=f"{plant.name} {f.module_id} {cls} ({f.severity}, CoA {f.coa})"[:200],
+            description=(
+                f"{cls} on module {f.module_id}: {dt_text}, seen in {f.frames_seen} frames "
+                f"(inspection {f.inspection_id})."
+            ),
+            category=category,
+            priority=case_priority(category, f.severity, f.coa),
+            location=_point(f),
+            source="pv",
+            accept=True,
+        ),
+        region_id=plant.region_id,
+    )
+    f.case_id = case.id
+    return case
+
+
+# --- closing the loop ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CleaningCheck:
+    """Before and after of the cleaned modules: mean soiling index, largest rise in corrected temperature."""
+
+    modules: int
+    soiling_before: float
+    soiling_after: float
+    max_rise_k: float
+    passed: bool
+    reason: str
+
+
+def compare_cleaning(
+    before: Iterable[PvModuleResult],
+    after: Iterable[PvModuleResult],
+    *,
+    min_improvement: float = 0.5,
+    clean_below: float = 0.05,
+    max_rise_k: float = 2.0,
+) -> CleaningCheck:
+    """Passes when the mean soiling index fell by ``min_improvement`` (a fraction) or below ``clean_below``,
+    and no module's neighbour-corrected temperature rose by more than ``max_rise_k``."""
+    b = {r.module_id: r for r in before}
+    a = {r.module_id: r for r in after}
+    common = sorted(set(b) & set(a))
+    if not common:
+        raise InvalidInput("the re-inspection saw none of the cleaned modules")
+    sb = statistics.fmean(b[m].soiling_index or 0.0 for m in common)
+    sa = statistics.fmean(a[m].soiling_index or 0.0 for m in common)
+    rises = [
+        (a[m].t_corrected_k or 0.0) - (b[m].t_corrected_k or 0.0)
+        for m in common
+        if a[m].t_corrected_k is not None and b[m].t_corrected_k is not None
+    ]
+    rise = max(rises, default=0.0)
+    improved = sa <= clean_below or (sb > 0 and (sb - sa) / sb >= min_improvement)
+    if rise > max_rise_k:
+        return CleaningCheck(
+            len(common), sb, sa, rise, False, f"a module got {rise:.1f} K warmer after cleaning"
+        )
+    if not improved:
+        return CleaningCheck(
+            len(common), sb, sa, rise, False, f"soiling index {sb:.3f} → {sa:.3f}: not improved enough"
+        )
+    return CleaningCheck(len(common), sb, sa, rise, True, f"soiling index {sb:.3f} → {sa:.3f}")
+
+
+def verify_cleaning(s: Session, registry: Registry, case_id: int, reinspection_id: int) -> CleaningCheck:
+    """Verify a resolved cleaning case against a re-inspection: closed when it passes, back to work if not."""
+    require_role(scope_of(s), Role.ADMIN, Role.DISPATCHER, Role.SUPERVISOR)
+    order = cleaning.order_for_case(s, case_id)
+    case = cases.get_case(s, case_id)
+    if case.state != State.RESOLVED:
+        raise InvalidInput(f"case {case.number} is {case.state}; verify it after the robot has cleaned")
+    if order.inspection_id is None:
+        raise InvalidInput(f"case {case.number} was not made from an inspection; nothing to compare with")
+    after_insp = s.execute(
+        select(PvInspection).where(PvInspection.id == reinspection_id)
+    ).scalar_one_or_none()
+    if after_insp is None or after_insp.plant_id != order.plant_id:
+        raise NotFound(f"no inspection {reinspection_id} of this plant")
+    if after_insp.status != "done":
+        raise InvalidInput(f"re-inspection {reinspection_id} is {after_insp.status}; wait for its analysis")
+    mods = list(order.cleaned_modules or order.modules)
+    check = compare_cleaning(_results(s, order.inspection_id, mods), _results(s, reinspection_id, mods))
+    cases.apply(
+        s,
+        registry,
+        case.id,
+        Action.VERIFY,
+        ActionIn(passed=check.passed, note=f"re-inspection {reinspection_id}: {check.reason}"),
+    )
+    if check.passed:
+        cases.apply(s, registry, case.id, Action.CLOSE, ActionIn(note="closed on re-inspection"))
+    return check
+
+
+def _results(s: Session, inspection_id: int, modules: Sequence[str]) -> list[PvModuleResult]:
+    stmt = select(PvModuleResult).where(
+        PvModuleResult.inspection_id == inspection_id, PvModuleResult.module_id.in_(modules)
+    )
+    return list(s.execute(stmt).scalars())
+
+
+def cleaning_dates(s: Session, plant_id: int) -> list[dt.datetime]:
+    """When the robots finished cleaning this plant: the manual washes of the soiling forecast."""
+    stmt = select(PvCleaningOrder.cleaned_at).where(
+        PvCleaningOrder.plant_id == plant_id, PvCleaningOrder.cleaned_at.is_not(None)
+    )
+    return sorted(t for t in s.execute(stmt).scalars() if t is not None)
+
+
+# --- loop metrics -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoopMetrics:
+    """Median durations [minutes] of each step of the plant's loop, and how many cases each median covers."""
+
+    takeoff_to_report_min: float | None
+    detection_to_dispatch_min: float | None
+    dispatch_to_cleaned_min: float | None
+    cleaned_to_closed_min: float | None
+    inspections: int
+    cleanings: int
+
+
+def _median_min(spans: list[tuple[dt.datetime | None, dt.datetime | None]]) -> float | None:
+    mins = [(b - a).total_seconds() / 60 for a, b in spans if a is not None and b is not None]
+    return round(statistics.median(mins), 1) if mins else None
+
+
+def loop_metrics(s: Session, plant_id: int) -> LoopMetrics:
+    insps = s.execute(select(PvInspection).where(PvInspection.plant_id == plant_id)).scalars().all()
+    orders = s.execute(select(PvCleaningOrder).where(PvCleaningOrder.plant_id == plant_id)).scalars().all()
+    findings = s.execute(
+        select(PvFinding).where(PvFinding.plant_id == plant_id, PvFinding.case_id.is_not(None))
+    ).scalars()
+    case_ids = {o.case_id for o in orders} | {f.case_id for f in findings if f.case_id is not None}
+    by_case = {c.id: c for c in s.execute(select(Case).where(Case.id.in_(case_ids))).scalars()}
+    detected: dict[int, dt.datetime] = {}
+    for f in s.execute(select(PvFinding).where(PvFinding.case_id.in_(case_ids))).scalars():
+        if f.case_id is not None:
+            detected[f.case_id] = min(f.created_at, detected.get(f.case_id, f.created_at))
+    return LoopMetrics(
+        takeoff_to_report_min=_median_min([(i.started_at, i.analysed_at) for i in insps]),
+        detection_to_dispatch_min=_median_min([(detected.get(c), by_case[c].dispatched_at) for c in by_case]),
+        dispatch_to_cleaned_min=_median_min(
+            [(by_case[o.case_id].dispatched_at, o.cleaned_at) for o in orders if o.case_id in by_case]
+        ),
+        cleaned_to_closed_min=_median_min(
+            [(o.cleaned_at, by_case[o.case_id].closed_at) for o in orders if o.case_id in by_case]
+        ),
+        inspections=len(insps),
+        cleanings=sum(o.cleaned_at is not None for o in orders),
+    )

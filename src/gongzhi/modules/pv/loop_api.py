@@ -1,0 +1,150 @@
+"""HTTP API of the PV closed loop under /api/v1/pv: cleaning robots, the O&M report, confirmation of findings
+into cases, verification of a cleaning by re-inspection, and the plant's loop metrics."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from fastapi import Query, Response
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+
+from gongzhi.core.deps import SessionDep, StateDep, api_router
+from gongzhi.core.models import Role
+from gongzhi.core.service import require_role
+from gongzhi.db import scope_of
+from gongzhi.errors import NotFound
+from gongzhi.modules.pv import cleaning, loop, report
+from gongzhi.modules.pv.models import PvPlant
+
+router = api_router(prefix="/api/v1/pv", tags=["pv"])
+
+
+class RobotIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    robot_id: str = Field(min_length=1, max_length=40, pattern=r"^[\w.-]+$")
+    rows: dict[str, float] = Field(min_length=1, max_length=500, description="row id → rail length [m]")
+    broker: str = Field(default="mqtt://127.0.0.1:1883", max_length=200)
+    name: str | None = Field(default=None, max_length=100)
+
+
+class RobotRead(BaseModel):
+    actor_id: int
+    name: str
+    robot_id: str
+    rows: dict[str, float]
+    broker: str
+
+
+class ConfirmIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Literal["dry", "wet"] = "dry"
+    not_before: dt.datetime | None = None
+    not_after: dt.datetime | None = None
+
+
+class ConfirmRead(BaseModel):
+    cleaning_cases: list[int]
+    repair_cases: list[int]
+    other_cases: list[int]
+    findings: int
+    unreviewed: int
+    already: int
+
+
+class VerifyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    inspection_id: int = Field(description="the re-inspection flight over the cleaned rows")
+
+
+class CheckRead(BaseModel):
+    modules: int
+    soiling_before: float
+    soiling_after: float
+    max_rise_k: float
+    passed: bool
+    reason: str
+
+
+class LoopRead(BaseModel):
+    takeoff_to_report_min: float | None
+    detection_to_dispatch_min: float | None
+    dispatch_to_cleaned_min: float | None
+    cleaned_to_closed_min: float | None
+    inspections: int
+    cleanings: int
+
+
+def _plant(s: Any, plant_id: int) -> PvPlant:
+    plant = s.execute(select(PvPlant).where(PvPlant.id == plant_id)).scalar_one_or_none()
+    if plant is None:
+        raise NotFound(f"no plant {plant_id}")
+    return plant  # type: ignore[no-any-return]
+
+
+def _robot(a: Any) -> RobotRead:
+    c = a.config
+    return RobotRead(actor_id=a.id, name=a.name, robot_id=c["robot_id"], rows=c["rows"], broker=c["broker"])
+
+
+@router.get("/plants/{plant_id}/robots")
+def robots(plant_id: int, s: SessionDep) -> list[RobotRead]:
+    return [_robot(a) for a in cleaning.robots_of(s, _plant(s, plant_id).id)]
+
+
+@router.post("/plants/{plant_id}/robots", status_code=201)
+def register_robot(plant_id: int, body: RobotIn, s: SessionDep) -> RobotRead:
+    require_role(scope_of(s), Role.ADMIN)
+    plant = _plant(s, plant_id)
+    return _robot(
+        cleaning.register_robot(s, plant, body.robot_id, body.rows, broker=body.broker, name=body.name)
+    )
+
+
+@router.get("/inspections/{inspection_id}/report", response_model=None)
+def inspection_report(
+    inspection_id: int,
+    s: SessionDep,
+    st: StateDep,
+    format: Annotated[str, Query(pattern="^(html|pdf)$")] = "html",
+    lang: Annotated[str, Query(pattern="^(zh-CN|en)$")] = "zh-CN",
+) -> Response:
+    """The O&M report (巡检报告) of a finished inspection, as HTML or an A4 PDF with embedded fonts."""
+    r = report.build_report(s, inspection_id, st.store)
+    if format == "pdf":
+        name = f"pv-report-{r.plant_code}-{inspection_id}-{lang}.pdf"
+        return Response(
+            report.render_pdf(r, lang),
+            media_type="application/pdf",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+    return Response(report.render_html(r, lang), media_type="text/html; charset=utf-8")
+
+
+@router.post("/inspections/{inspection_id}/confirm")
+def confirm(inspection_id: int, body: ConfirmIn, s: SessionDep, st: StateDep) -> ConfirmRead:
+    """Turn the reviewed findings (accepted or reclassified) into cases; robots get the cleaning at once."""
+    window = None
+    if body.not_before is not None or body.not_after is not None:
+        start = body.not_before or dt.datetime.now(dt.UTC)
+        window = (start, body.not_after or start + dt.timedelta(days=1))
+    out = loop.confirm_inspection(s, st.registry, inspection_id, mode=body.mode, window=window)
+    return ConfirmRead(**{f.name: getattr(out, f.name) for f in dataclasses.fields(out)})
+
+
+@router.post("/cases/{case_id}/verify-cleaning")
+def verify_cleaning(case_id: int, body: VerifyIn, s: SessionDep, st: StateDep) -> CheckRead:
+    """Compare a re-inspection with the inspection that found the soiling: close the case or send it back."""
+    check = loop.verify_cleaning(s, st.registry, case_id, body.inspection_id)
+    return CheckRead(**dataclasses.asdict(check))
+
+
+@router.get("/plants/{plant_id}/loop")
+def plant_loop(plant_id: int, s: SessionDep) -> LoopRead:
+    """Median minutes of each step of the plant's loop: take-off → report → dispatch → cleaned → closed."""
+    return LoopRead(**dataclasses.asdict(loop.loop_metrics(s, _plant(s, plant_id).id)))

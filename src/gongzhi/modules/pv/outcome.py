@@ -1,0 +1,128 @@
+"""What a flight's analysis hands to the platform: plain records of modules and findings, and the figures of
+the flight; the CLI writes them as files, the worker stores them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class FrameInfo:
+    """Where and when one frame was taken, as its reader found it (file name, not the source path)."""
+
+    name: str
+    time: dt.datetime | None = None
+    lat: float | None = None
+    lon: float | None = None
+    alt_rel_m: float | None = None
+    yaw_deg: float | None = None
+    camera: str | None = None
+    model: str | None = None
+
+    def meta(self) -> dict[str, Any]:
+        return {
+            k: v
+            for k, v in (("alt_rel_m", self.alt_rel_m), ("yaw_deg", self.yaw_deg), ("camera", self.camera),
+                         ("model", self.model))
+            if v is not None
+        }  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeExtra:
+    """Figures of the whole flight from the analysis."""
+
+    frames_with_modules: int = 0
+    irradiance_w_m2: float | None = None
+    iec_compliant: bool | None = None
+    reflections_rejected: int = 0
+    soiling_by_zone: dict[str, float] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ModuleRecord:
+    """What a flight measured on one module."""
+
+    module_id: str
+    lon: float
+    lat: float
+    frames_seen: int
+    t_median_c: float | None
+    t_p95_c: float | None
+    t_max_c: float | None
+    t_corrected_k: float | None
+    soiling_index: float | None
+    anomaly_class: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class FindingRecord:
+    """An anomaly on a module: class, ΔT measured and normalised [K], severity band, class of abnormality."""
+
+    module_id: str
+    anomaly_class: str
+    delta_t_k: float | None
+    delta_tn_k: float | None
+    t_max_c: float | None
+    severity: str
+    coa: int
+    frames_seen: int
+    confidence: float | None
+    lon: float
+    lat: float
+    best_frame: str | None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class FlightOutcome:
+    modules: tuple[ModuleRecord, ...]
+    findings: tuple[FindingRecord, ...]
+    frames: int
+    frames_used: int
+    irradiance_w_m2: float | None
+    iec_compliant: bool | None
+    skipped: tuple[str, ...] = ()
+    extra: OutcomeExtra = field(default_factory=OutcomeExtra)
+    frame_infos: tuple[FrameInfo, ...] = ()
+
+    @property
+    def time_span(self) -> tuple[dt.datetime | None, dt.datetime | None]:
+        """First and last frame time, when the frames carry times."""
+        times = sorted(f.time for f in self.frame_infos if f.time is not None)
+        return (times[0], times[-1]) if times else (None, None)
+
+    @property
+    def camera(self) -> str | None:
+        """The camera most frames name."""
+        names = [f.camera for f in self.frame_infos if f.camera]
+        return max(set(names), key=names.count) if names else None
+
+    def summary(self) -> dict[str, Any]:
+        by_class: dict[str, int] = {}
+        by_severity: dict[str, int] = {}
+        for f in self.findings:
+            by_class[f.anomaly_class] = by_class.get(f.anomaly_class, 0) + 1
+            by_severity[f.severity] = by_severity.get(f.severity, 0) + 1
+        return {
+            "frames": self.frames,
+            "frames_used": self.frames_used,
+            "frames_skipped": list(self.skipped[:50]),
+            "modules": len(self.modules),
+            "modules_seen": sum(1 for m in self.modules if m.frames_seen),
+            "findings": len(self.findings),
+            "by_class": dict(sorted(by_class.items())),
+            "by_severity": dict(sorted(by_severity.items())),
+            "frames_with_modules": self.extra.frames_with_modules,
+            "irradiance_w_m2": self.irradiance_w_m2,
+            "iec_compliant": self.iec_compliant,
+            "reflections_rejected": self.extra.reflections_rejected,
+            "soiling_by_zone": {k: round(v, 4) for k, v in sorted(self.extra.soiling_by_zone.items())},
+            "notes": list(self.extra.notes),
+            "first_frame_at": None if self.time_span[0] is None else self.time_span[0].isoformat(),
+            "last_frame_at": None if self.time_span[1] is None else self.time_span[1].isoformat(),
+        }

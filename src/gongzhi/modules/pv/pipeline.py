@@ -1,0 +1,347 @@
+"""A whole flight through the analysis: frames read from files, fed to per-module accumulators in parallel
+(a process pool over chunks of frames, or a Dask cluster), accumulators merged, one outcome.
+
+The outcome is plain records (module results, findings, figures) that the CLI writes as GeoJSON and CSV and
+the inspection worker stores; both go through this one path, so a flight analysed from the command line and
+the same flight uploaded to the API give the same findings.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import multiprocessing
+import os
+import queue
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from gongzhi.modules.pv import analysis_adapter as adapter
+from gongzhi.modules.pv.analytics.frames import ThermalFrame
+from gongzhi.modules.pv.analytics.layout import PlantLayout
+from gongzhi.modules.pv.outcome import FindingRecord, FlightOutcome, FrameInfo, ModuleRecord
+
+Progress = Callable[[int, int], None]
+"""Called with (frames done, frames in all) as chunks finish."""
+
+IEC_MIN_IRRADIANCE_W_M2 = 600.0
+"""IEC TS 62446-3 minimum plane-of-array irradiance for c-Si inspections [W m-2]."""
+FRAME_SUFFIXES = (".tif", ".tiff", ".jpg", ".jpeg")
+
+
+def iec_compliant(irradiance_w_m2: float | None) -> bool | None:
+    """Whether the irradiance meets IEC TS 62446-3 (≥ 600 W m-2); ``None`` when it was not measured."""
+    return None if irradiance_w_m2 is None else irradiance_w_m2 >= IEC_MIN_IRRADIANCE_W_M2
+
+
+def frame_paths(folder: Path) -> list[Path]:
+    """Thermal frames in ``folder`` (not recursive), in name order."""
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in FRAME_SUFFIXES)
+
+
+def chunks(items: Sequence[Path], size: int) -> Iterator[list[Path]]:
+    for i in range(0, len(items), size):
+        yield list(items[i : i + size])
+
+
+_TICKS: Any = None  # a worker's queue of frames done, set by the pool initializer
+
+
+def _init_worker(ticks: Any) -> None:
+    global _TICKS
+    _TICKS = ticks
+
+
+def frame_info(path: Path, frame: ThermalFrame) -> FrameInfo:
+    m = frame.meta
+    return FrameInfo(path.name, m.time, m.lat, m.lon, m.alt_rel_m, m.gimbal_yaw_deg, m.camera, m.model)
+
+
+Part = tuple[Any, list[str], list[FrameInfo]]
+"""What one run over frames gives: the accumulator, the frames skipped (with the reason), the frames read."""
+
+
+def _feed(acc: Any, paths: Sequence[Path], tick: Callable[[int], None]) -> Part:
+    skipped, infos = [], []
+    for done, path in enumerate(paths, start=1):
+        try:
+            frame = adapter.read(path)
+        except ValueError as exc:
+            skipped.append(f"{path.name}: {exc}")
+        else:
+            acc.add(frame)
+            infos.append(frame_info(path, frame))
+        tick(done)
+    return acc, skipped, infos
+
+
+def analyse_chunk(
+    paths: Sequence[Path], layout: PlantLayout, irradiance_w_m2: float | None, camera: str | None = None
+) -> Part:
+    """Read and add one chunk of frames to a fresh accumulator."""
+    acc = adapter.new_accumulator(layout, irradiance_w_m2, camera)
+    return _feed(acc, paths, lambda _done: _TICKS.put(1) if _TICKS is not None else None)
+
+
+def decode_chunk(paths: Sequence[Path]) -> int:
+    """Read a chunk of frames and do nothing with them (the decoding baseline of ``bench/pv``)."""
+    n = 0
+    for path in paths:
+        adapter.read(path)
+        n += 1
+    return n
+
+
+def decode_flight(paths: Sequence[Path], *, workers: int = 1, chunk_size: int | None = None) -> int:
+    """Read every frame and drop it, split as :func:`analyse_flight` splits them: the decoding baseline."""
+    size = chunk_size or max(1, math.ceil(len(paths) / max(1, workers)))
+    parts = list(chunks(paths, size))
+    if workers <= 1 or len(parts) <= 1:
+        return sum(decode_chunk(part) for part in parts)
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return sum(pool.map(decode_chunk, parts))
+
+
+def analyse_flight(
+    paths: Sequence[Path],
+    layout: PlantLayout,
+    *,
+    irradiance_w_m2: float | None = None,
+    camera: str | None = None,
+    workers: int = 1,
+    chunk_size: int | None = None,
+    progress: Progress | None = None,
+) -> FlightOutcome:
+    """Analyse a flight's frames against a plant layout.
+
+    Parameters
+    ----------
+    paths : sequence of Path
+        Frame files in flight order.
+    layout : PlantLayout
+        The plant.
+    irradiance_w_m2 : float, optional
+        Plane-of-array irradiance during the flight [W m-2], for ΔTn and the IEC compliance flag.
+    camera : str, optional
+        Key of the thermal camera (``"M3T"``) when the frames' metadata do not name it.
+    workers : int
+        Processes reading and analysing frames; 1 streams every frame through one accumulator in this
+        process.
+    chunk_size : int, optional
+        Frames per task; default one contiguous part of the flight per worker.
+    progress : callable, optional
+        Called with (frames done, frames in all) as frames are done.
+
+    Raises
+    ------
+    ValueError
+        If no frame could be read.
+    """
+    total = len(paths)
+    if workers <= 1:
+        return _stream(paths, layout, irradiance_w_m2, camera, progress)
+    # one contiguous run of frames per worker: each builds its accumulator (module index, neighbours) once
+    # and keeps the pose refinement's running correction along its part of the flight
+    parts = list(chunks(paths, chunk_size or max(1, math.ceil(total / workers))))
+    return _merged(_run(parts, layout, irradiance_w_m2, camera, workers, total, progress), layout, total)
+
+
+def _merged(results: Sequence[Part], layout: PlantLayout, total: int) -> FlightOutcome:
+    """The parts of a flight, in flight order, merged into one outcome."""
+    merged: Any = None
+    skipped: list[str] = []
+    infos: list[FrameInfo] = []
+    for acc, bad, read in results:
+        merged = acc if merged is None else adapter.merge(merged, acc)
+        skipped += bad
+        infos += read
+    return outcome(merged, layout, total, skipped, infos)
+
+
+def _stream(
+    paths: Sequence[Path],
+    layout: PlantLayout,
+    irradiance: float | None,
+    camera: str | None,
+    progress: Progress | None,
+) -> FlightOutcome:
+    """One accumulator fed frame by frame in this process, as frames would arrive from a drone."""
+    acc = adapter.new_accumulator(layout, irradiance, camera)
+    part = _feed(acc, paths, lambda done: progress(done, len(paths)) if progress is not None else None)
+    return _merged([part], layout, len(paths))
+
+
+def _run(
+    parts: list[list[Path]],
+    layout: PlantLayout,
+    irradiance: float | None,
+    camera: str | None,
+    workers: int,
+    total: int,
+    progress: Progress | None,
+) -> list[Part]:
+    ctx = multiprocessing.get_context()
+    ticks = ctx.Queue()
+    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(ticks,)) as pool:
+        futures = [pool.submit(analyse_chunk, part, layout, irradiance, camera) for part in parts]
+        done = 0
+        while not all(f.done() for f in futures):
+            done += _drain(ticks, 0.2)
+            if progress is not None:
+                progress(min(done, total), total)
+        out = [f.result() for f in futures]
+    if progress is not None:
+        progress(total, total)
+    return out
+
+
+def _drain(ticks: Any, wait_s: float) -> int:
+    n = 0
+    try:
+        n += ticks.get(timeout=wait_s)
+        while True:
+            n += ticks.get_nowait()
+    except queue.Empty:
+        return n
+
+
+def analyse_flight_on_cluster(
+    paths: Sequence[Path],
+    layout: PlantLayout,
+    client: Any,
+    *,
+    irradiance_w_m2: float | None = None,
+    camera: str | None = None,
+    chunk_size: int = 50,
+    progress: Progress | None = None,
+) -> FlightOutcome:
+    """The same job on a Dask cluster: one task per chunk of frames, accumulators merged as they come.
+
+    ``client`` is a ``distributed.Client`` (``pip install 'gongzhi[cluster]'``); every worker must see the
+    frame files at ``paths`` (a shared file system or a mounted object store) and have gongzhi installed.
+    The layout travels to the workers once (``client.scatter``).
+    """
+    from distributed import as_completed
+
+    parts = list(chunks(paths, chunk_size))
+    shared = client.scatter(layout, broadcast=True)
+    futures = {
+        client.submit(analyse_chunk, part, shared, irradiance_w_m2, camera, pure=False): k
+        for k, part in enumerate(parts)
+    }
+    finished: dict[int, Part] = {}
+    done = 0
+    for future in as_completed(futures):  # type: ignore[no-untyped-call]
+        k = futures[future]
+        finished[k] = future.result()
+        done += len(parts[k])
+        if progress is not None:
+            progress(done, len(paths))
+    # merged in flight order, so the outcome does not depend on which worker finished first
+    return _merged([finished[k] for k in range(len(parts))], layout, len(paths))
+
+
+def outcome(
+    merged: Any, layout: PlantLayout, total: int, skipped: list[str], infos: Sequence[FrameInfo] = ()
+) -> FlightOutcome:
+    if merged is None or total - len(skipped) == 0:
+        reasons = "; ".join(skipped[:3])
+        raise ValueError(f"no frame of the flight could be read{': ' + reasons if reasons else ''}")
+    modules, findings, extra = adapter.records(merged, layout)
+    return FlightOutcome(
+        modules=tuple(modules),
+        findings=tuple(findings),
+        frames=total,
+        frames_used=total - len(skipped),
+        irradiance_w_m2=extra.irradiance_w_m2,
+        iec_compliant=extra.iec_compliant,
+        skipped=tuple(skipped),
+        extra=extra,
+        frame_infos=tuple(infos),
+    )
+
+
+def default_workers() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+
+# --- writing results --------------------------------------------------------------------------------
+
+CSV_FIELDS = (
+    "module_id", "lon", "lat", "frames_seen", "t_median_c", "t_p95_c", "t_max_c", "t_corrected_k",
+    "soiling_index", "anomaly_class", "delta_t_k", "delta_tn_k", "severity", "coa",
+)  # fmt: skip
+
+
+def _round(value: float | None, digits: int = 3) -> float | None:
+    return None if value is None or not math.isfinite(value) else round(value, digits)
+
+
+def module_rows(modules: Sequence[ModuleRecord], findings: Sequence[FindingRecord]) -> list[dict[str, Any]]:
+    """One row per module, with its worst finding (highest ΔT) when it has any."""
+    worst: dict[str, FindingRecord] = {}
+    for f in findings:
+        if f.module_id not in worst or (f.delta_t_k or 0) > (worst[f.module_id].delta_t_k or 0):
+            worst[f.module_id] = f
+    rows = []
+    for m in modules:
+        w = worst.get(m.module_id)
+        rows.append(
+            {
+                "module_id": m.module_id,
+                "lon": round(m.lon, 8),
+                "lat": round(m.lat, 8),
+                "frames_seen": m.frames_seen,
+                "t_median_c": _round(m.t_median_c),
+                "t_p95_c": _round(m.t_p95_c),
+                "t_max_c": _round(m.t_max_c),
+                "t_corrected_k": _round(m.t_corrected_k),
+                "soiling_index": _round(m.soiling_index),
+                "anomaly_class": w.anomaly_class if w else m.anomaly_class,
+                "delta_t_k": _round(w.delta_t_k) if w else None,
+                "delta_tn_k": _round(w.delta_tn_k) if w else None,
+                "severity": w.severity if w else "",
+                "coa": w.coa if w else 1,
+            }
+        )
+    return rows
+
+
+def results_csv(rows: Sequence[dict[str, Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows({k: "" if v is None else v for k, v in row.items()} for row in rows)
+    return buffer.getvalue()
+
+
+def results_geojson(
+    rows: Sequence[dict[str, Any]], outlines: dict[str, list[list[float]]], summary: dict[str, Any]
+) -> dict[str, Any]:
+    """Per-module results as a FeatureCollection: each module's outline with its row as properties."""
+    features = []
+    for row in rows:
+        ring = outlines.get(row["module_id"])
+        geometry = (
+            {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}
+            if ring
+            else {"type": "Point", "coordinates": [row["lon"], row["lat"]]}
+        )
+        features.append({"type": "Feature", "id": row["module_id"], "geometry": geometry, "properties": row})
+    return {"type": "FeatureCollection", "properties": summary, "features": features}
+
+
+def layout_outlines(layout: PlantLayout) -> dict[str, list[list[float]]]:
+    corners = layout.corners_xy().tolist()
+    return {
+        m.id: [list(layout.origin.to_lonlat(x, y)) for x, y in quad]
+        for m, quad in zip(layout.modules, corners, strict=True)
+    }
+
+
+def finding_dicts(findings: Sequence[FindingRecord]) -> list[dict[str, Any]]:
+    return [asdict(f) for f in findings]

@@ -1,0 +1,531 @@
+"""The O&M report of one inspection (巡检报告), in HTML and PDF, Chinese or English.
+
+Contents: the plant map with every module coloured by its finding; findings by class and severity with ΔT and
+ΔTn; an IR thumbnail per finding (the module's frame, hot spot circled); inspection conditions against
+IEC TS 62446-3 (irradiance ≥ 600 W/m² in the module plane, wind ≤ 28 km/h; domain/pv.md §1); the flight's
+duration against walking the plant (the seed's figure: one hour on foot for a 50,000 m² roof, scaled by area);
+recommended actions per class. The PDF embeds its fonts (``gongzhi.kit.pdffonts``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gongzhi.errors import InvalidInput, NotFound
+from gongzhi.kit.filestore import FileStore
+from gongzhi.modules.pv.analytics.anomalies import Anomaly
+from gongzhi.modules.pv.io.thermal import read_frame
+from gongzhi.modules.pv.models import PvFinding, PvInspection, PvModule, PvPlant
+
+MANUAL_MIN_PER_50000_M2 = 60.0
+MIN_IRRADIANCE_W_M2 = 600.0
+MAX_WIND_M_S = 28 / 3.6
+
+COLOURS = {
+    "none": "#d9e4ef",
+    Anomaly.SOILING.value: "#c9a227",
+    Anomaly.VEGETATION.value: "#4c9a2a",
+    Anomaly.SHADING.value: "#7f7f7f",
+}
+FAULT_COLOUR = {"S1": "#f4a261", "S2": "#e76f51", "S3": "#b00020"}
+
+TEXT: dict[str, dict[str, str]] = {
+    "title": {"zh-CN": "光伏电站无人机巡检报告", "en": "PV plant drone inspection report"},
+    "plant": {"zh-CN": "电站", "en": "Plant"},
+    "inspection": {"zh-CN": "巡检", "en": "Inspection"},
+    "conditions": {"zh-CN": "巡检条件", "en": "Conditions"},
+    "irradiance": {"zh-CN": "辐照度", "en": "Irradiance"},
+    "ambient": {"zh-CN": "环境温度", "en": "Ambient temperature"},
+    "wind": {"zh-CN": "风速", "en": "Wind"},
+    "compliant": {"zh-CN": "符合 IEC TS 62446-3", "en": "Compliant with IEC TS 62446-3"},
+    "not_compliant": {"zh-CN": "不符合 IEC TS 62446-3", "en": "Not compliant with IEC TS 62446-3"},
+    "unknown": {"zh-CN": "未记录", "en": "not recorded"},
+    "duration": {"zh-CN": "巡检用时", "en": "Inspection time"},
+    "manual": {"zh-CN": "人工步行巡检约", "en": "on foot, about"},
+    "map": {"zh-CN": "组件分布图", "en": "Module map"},
+    "summary": {"zh-CN": "缺陷统计", "en": "Findings by class and severity"},
+    "findings": {"zh-CN": "缺陷明细", "en": "Findings"},
+    "actions": {"zh-CN": "处置建议", "en": "Recommended actions"},
+    "module": {"zh-CN": "组件", "en": "Module"},
+    "class": {"zh-CN": "类别", "en": "Class"},
+    "severity": {"zh-CN": "严重度", "en": "Severity"},
+    "status": {"zh-CN": "复核", "en": "Review"},
+    "frames": {"zh-CN": "帧数", "en": "Frames"},
+    "none_found": {"zh-CN": "未发现缺陷。", "en": "No findings."},
+    "generated": {"zh-CN": "生成时间", "en": "Generated"},
+    "modules": {"zh-CN": "组件数", "en": "Modules"},
+    "area": {"zh-CN": "面积", "en": "Area"},
+    "minutes": {"zh-CN": "分钟", "en": "min"},
+}
+
+CLASS_NAMES: dict[str, dict[str, str]] = {
+    "single_hot_cell": {"zh-CN": "单个热斑电池片", "en": "Single hot cell"},
+    "multiple_hot_cells": {"zh-CN": "多个热斑电池片", "en": "Multiple hot cells"},
+    "hot_spot": {"zh-CN": "局部热点", "en": "Hot spot"},
+    "substring": {"zh-CN": "旁路二极管/子串", "en": "Bypass diode / substring"},
+    "module_offline": {"zh-CN": "组件离线", "en": "Module offline"},
+    "string_offline": {"zh-CN": "组串离线", "en": "String offline"},
+    "junction_box": {"zh-CN": "接线盒过热", "en": "Junction box"},
+    "shading": {"zh-CN": "遮挡", "en": "Shading"},
+    "soiling": {"zh-CN": "积灰污渍", "en": "Soiling"},
+    "vegetation": {"zh-CN": "植被遮挡", "en": "Vegetation"},
+    "cracking": {"zh-CN": "隐裂", "en": "Cracking"},
+}
+
+ACTIONS: dict[str, dict[str, str]] = {
+    "soiling": {
+        "zh-CN": "派清洗机器人清洗，清洗后复飞比对。",
+        "en": "Dispatch the cleaning robot; re-fly the rows after.",
+    },
+    "vegetation": {"zh-CN": "清除遮挡植被。", "en": "Cut back the vegetation."},
+    "shading": {
+        "zh-CN": "查找并移除遮挡物，或记录为固定遮挡。",
+        "en": "Find and remove the obstruction or record it.",
+    },
+    "junction_box": {
+        "zh-CN": "安全隐患：断开组串，检查接线盒与二极管。",
+        "en": "Safety: isolate the string, inspect the junction box and diodes.",
+    },
+    "substring": {
+        "zh-CN": "检测旁路二极管，必要时更换组件。",
+        "en": "Test the bypass diodes; replace the module if needed.",
+    },
+    "module_offline": {"zh-CN": "检查组件接线与连接器。", "en": "Check the module's wiring and connectors."},
+    "string_offline": {
+        "zh-CN": "检查组串熔断器、汇流箱与逆变器输入。",
+        "en": "Check the string fuse, combiner box and inverter input.",
+    },
+}
+REPAIR_ACTION = {
+    "zh-CN": "IV 曲线测试确认，ΔT ≥ 20 K 优先更换。",
+    "en": "Confirm with an IV curve; replace first where ΔT ≥ 20 K.",
+}
+
+
+@dataclass(frozen=True)
+class ReportFinding:
+    module_id: str
+    anomaly_class: str
+    delta_t_k: float | None
+    delta_tn_k: float | None
+    t_max_c: float | None
+    severity: str
+    coa: int
+    status: str
+    frames_seen: int
+    thumbnail_png: bytes | None = None
+
+
+@dataclass
+class Report:
+    plant_name: str
+    plant_code: str
+    area_m2: float
+    module_count: int
+    inspection_id: int
+    camera: str
+    started_at: dt.datetime | None
+    analysed_at: dt.datetime | None
+    irradiance_w_m2: float | None
+    ambient_temp_c: float | None
+    wind_m_s: float | None
+    frame_count: int
+    findings: list[ReportFinding]
+    modules: list[tuple[str, list[tuple[float, float]], str]]
+    generated_at: dt.datetime
+    compliance: list[tuple[str, bool | None]] = field(default_factory=list)
+
+    @property
+    def compliant(self) -> bool | None:
+        verdicts = [ok for _, ok in self.compliance]
+        if any(v is False for v in verdicts):
+            return False
+        return None if any(v is None for v in verdicts) else True
+
+    @property
+    def duration_min(self) -> float | None:
+        if self.started_at is None or self.analysed_at is None:
+            return None
+        return round((self.analysed_at - self.started_at).total_seconds() / 60, 1)
+
+    @property
+    def manual_min(self) -> float:
+        return round(MANUAL_MIN_PER_50000_M2 * self.area_m2 / 50_000, 1)
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        c: Counter[tuple[str, str]] = Counter((f.anomaly_class, f.severity) for f in self.findings)
+        out: dict[str, dict[str, int]] = {}
+        for (cls, sev), n in sorted(c.items()):
+            out.setdefault(cls, {"S1": 0, "S2": 0, "S3": 0})[sev] = n
+        return out
+
+    def actions(self, lang: str) -> list[tuple[str, str]]:
+        seen = sorted({f.anomaly_class for f in self.findings})
+        return [(class_name(c, lang), ACTIONS.get(c, REPAIR_ACTION)[lang]) for c in seen]
+
+
+def t(key: str, lang: str) -> str:
+    return TEXT[key][lang]
+
+
+def class_name(cls: str, lang: str) -> str:
+    return CLASS_NAMES.get(cls, {}).get(lang, cls)
+
+
+def colour(cls: str, severity: str) -> str:
+    return COLOURS.get(cls, FAULT_COLOUR.get(severity, "#e76f51"))
+
+
+def check_lang(lang: str) -> str:
+    if lang not in ("zh-CN", "en"):
+        raise InvalidInput("lang must be zh-CN or en")
+    return lang
+
+
+# --- data ---
+
+
+def build_report(s: Session, inspection_id: int, store: FileStore | None = None) -> Report:
+    """Everything the report shows, read in one transaction; refuses an inspection still being analysed.
+    With ``store`` (where the frames are kept) each finding gets an IR thumbnail of its best frame."""
+    insp = s.execute(select(PvInspection).where(PvInspection.id == inspection_id)).scalar_one_or_none()
+    if insp is None:
+        raise NotFound(f"no inspection {inspection_id}")
+    if insp.status != "done":
+        raise InvalidInput(
+            f"inspection {inspection_id} is {insp.status}: the report is ready when its analysis is done"
+        )
+    plant = s.get_one(PvPlant, insp.plant_id)
+    rows = s.execute(select(PvFinding).where(PvFinding.inspection_id == inspection_id)).scalars().all()
+    live = [f for f in rows if f.status != "rejected"]
+    worst: dict[str, PvFinding] = {}
+    for f in live:
+        cur = worst.get(f.module_id)
+        if cur is None or (f.delta_t_k or 0) > (cur.delta_t_k or 0):
+            worst[f.module_id] = f
+    cols = (PvModule.module_id, PvModule.outline, PvModule.lon, PvModule.lat)
+    mods = s.execute(select(*cols).where(PvModule.plant_id == plant.id).order_by(PvModule.id)).all()
+    origin = _centroid(mods)
+    modules = []
+    for module_id, outline, _lon, _lat in mods:
+        worst_f = worst.get(module_id)
+        fill = colour(cls_of(worst_f), worst_f.severity) if worst_f is not None else COLOURS["none"]
+        modules.append((module_id, [_local(origin, p) for p in outline], fill))
+    frames: dict[str, np.ndarray[Any, Any] | None] = {}  # each frame decoded once, however many findings
+    findings = [
+        ReportFinding(
+            module_id=f.module_id,
+            anomaly_class=cls_of(f),
+            delta_t_k=f.delta_t_k,
+            delta_tn_k=f.delta_tn_k,
+            t_max_c=f.t_max_c,
+            severity=f.severity,
+            coa=f.coa,
+            status=f.status,
+            frames_seen=f.frames_seen,
+            thumbnail_png=_thumbnail(store, f, frames) if store is not None else None,
+        )
+        for f in sorted(live, key=lambda f: (-(f.coa or 0), -(f.delta_t_k or 0), f.module_id))
+    ]
+    compliance = [
+        (
+            f"{t('irradiance', 'en')} ≥ {MIN_IRRADIANCE_W_M2:.0f} W/m²",
+            None if insp.irradiance_w_m2 is None else insp.irradiance_w_m2 >= MIN_IRRADIANCE_W_M2,
+        ),
+        ("wind ≤ 28 km/h", None if insp.wind_m_s is None else insp.wind_m_s <= MAX_WIND_M_S),
+    ]
+    return Report(
+        plant_name=plant.name,
+        plant_code=plant.code,
+        area_m2=plant.area_m2,
+        module_count=plant.module_count,
+        inspection_id=insp.id,
+        camera=insp.camera,
+        started_at=insp.started_at,
+        analysed_at=insp.analysed_at,
+        irradiance_w_m2=insp.irradiance_w_m2,
+        ambient_temp_c=insp.ambient_temp_c,
+        wind_m_s=insp.wind_m_s,
+        frame_count=insp.frame_count,
+        findings=findings,
+        modules=modules,
+        generated_at=dt.datetime.now(dt.UTC),
+        compliance=compliance,
+    )
+
+
+def cls_of(f: PvFinding) -> str:
+    return f.reviewed_class if f.status == "reclassified" and f.reviewed_class else f.anomaly_class
+
+
+def _centroid(mods: Any) -> tuple[float, float]:
+    pts = [(m.lon, m.lat) for m in mods] or [(0.0, 0.0)]
+    return (sum(p[0] for p in pts) / len(pts), sum(p[1] for p in pts) / len(pts))
+
+
+def _local(origin: tuple[float, float], p: Any) -> tuple[float, float]:
+    lon0, lat0 = origin
+    k = 111_320.0
+    return ((float(p[0]) - lon0) * k * math.cos(math.radians(lat0)), (float(p[1]) - lat0) * k)
+
+
+def _thumbnail(
+    store: FileStore, f: PvFinding, frames: dict[str, np.ndarray[Any, Any] | None]
+) -> bytes | None:
+    """A 128-px ironbow crop of the finding's best frame around its hottest pixel, circled (or None)."""
+    if not f.evidence:
+        return None
+    sha = str(f.evidence[0])
+    if sha not in frames:
+        try:
+            frames[sha] = read_frame(store.open(sha), source=f"{f.module_id} frame").temperature_c
+        except Exception:  # noqa: BLE001 - a missing or unreadable frame leaves the thumbnail out, not the report
+            frames[sha] = None
+    temps = frames[sha]
+    return None if temps is None else thumbnail_png(temps, f.details.get("pixel"))
+
+
+def thumbnail_png(temps: np.ndarray[Any, Any], pixel: Any = None, size: int = 128) -> bytes:
+    """PNG of a crop of ``temps`` around ``pixel`` (row, col) or the hottest pixel, in an ironbow palette."""
+    from PIL import Image, ImageDraw
+
+    h, w = temps.shape
+    if pixel is not None and len(pixel) == 2:
+        r, c = int(pixel[0]), int(pixel[1])
+    else:
+        r, c = (int(v) for v in np.unravel_index(int(np.argmax(temps)), temps.shape))
+    half = min(size // 2, h // 2, w // 2)
+    r0, c0 = min(max(r - half, 0), h - 2 * half), min(max(c - half, 0), w - 2 * half)
+    crop = temps[r0 : r0 + 2 * half, c0 : c0 + 2 * half]
+    lo, hi = np.percentile(crop, [1, 99.5])
+    x = np.clip((crop - lo) / max(hi - lo, 1e-3), 0, 1)
+    rgb = np.stack(
+        [np.clip(1.6 * x, 0, 1), np.clip(1.6 * x - 0.55, 0, 1), np.clip(np.sin(np.pi * x) * 0.8, 0, 1)],
+        axis=-1,
+    )
+    img = Image.fromarray((rgb * 255).astype(np.uint8)).resize((size, size), Image.Resampling.NEAREST)
+    scale = size / (2 * half)
+    cy, cx = (r - r0 + 0.5) * scale, (c - c0 + 0.5) * scale
+    ImageDraw.Draw(img).ellipse((cx - 9, cy - 9, cx + 9, cy + 9), outline=(0, 255, 255), width=2)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+# --- rendering ------------------------------------------------------------------------------------------
+
+
+def _map_bounds(report: Report) -> tuple[float, float, float, float]:
+    xs = [x for _, quad, _ in report.modules for x, _ in quad] or [0.0, 1.0]
+    ys = [y for _, quad, _ in report.modules for _, y in quad] or [0.0, 1.0]
+    return min(xs), min(ys), max(xs), max(ys)
+
+
+def map_svg(report: Report, width: int = 900) -> str:
+    """The plant's modules as an SVG, north up, each filled with the colour of its worst finding."""
+    x0, y0, x1, y1 = _map_bounds(report)
+    pad = 2.0
+    w, h = (x1 - x0) + 2 * pad, (y1 - y0) + 2 * pad
+    height = max(120, int(width * h / w))
+    head = f'viewBox="0 0 {w:.2f} {h:.2f}" width="{width}" height="{height}"'
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" {head}>']
+    for module_id, quad, fill in report.modules:
+        pts = " ".join(f"{x - x0 + pad:.2f},{y1 - y + pad:.2f}" for x, y in quad)
+        style = f'fill="{fill}" stroke="#4a5a6a" stroke-width="0.05"'
+        parts.append(f'<polygon points="{pts}" {style}><title>{module_id}</title></polygon>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def map_png(report: Report, width_px: int = 1600) -> tuple[bytes, tuple[int, int]]:
+    """The module map as a PNG (for the PDF: one image instead of thousands of vector polygons)."""
+    from PIL import Image, ImageDraw
+
+    x0, y0, x1, y1 = _map_bounds(report)
+    pad = 2.0
+    scale = width_px / ((x1 - x0) + 2 * pad)
+    size = (width_px, max(60, int(((y1 - y0) + 2 * pad) * scale)))
+    img = Image.new("RGB", size, (251, 253, 255))
+    draw = ImageDraw.Draw(img)
+    for _mid, quad, fill in report.modules:
+        pts = [((x - x0 + pad) * scale, (y1 - y + pad) * scale) for x, y in quad]
+        draw.polygon(pts, fill=fill, outline=(74, 90, 106))
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", optimize=True)
+    return buf.getvalue(), size
+
+
+def render_html(report: Report, lang: str = "zh-CN") -> str:
+    import base64
+
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+    check_lang(lang)
+    env = Environment(
+        loader=FileSystemLoader(str(Path(__file__).parent / "templates")),
+        autoescape=select_autoescape(["html"]),
+    )
+    thumbs = [
+        (f, "data:image/png;base64," + base64.b64encode(f.thumbnail_png).decode())
+        for f in report.findings
+        if f.thumbnail_png
+    ]
+    return env.get_template("pv_report.html").render(
+        r=report,
+        lang=lang,
+        t=lambda key: t(key, lang),
+        cname=lambda cls: class_name(cls, lang),
+        colour=colour,
+        num=_num,
+        local=_local_time,
+        svg=map_svg(report),
+        thumbs=thumbs,
+    )
+
+
+def _num(value: float | None, unit: str) -> str:
+    return "–" if value is None else f"{value:.1f} {unit}"
+
+
+def _local_time(value: dt.datetime | None) -> str:
+    if value is None:
+        return "–"
+    from zoneinfo import ZoneInfo
+
+    return value.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")
+
+
+def render_pdf(report: Report, lang: str = "zh-CN") -> bytes:
+    """The same report as an A4 PDF with its fonts embedded."""
+    from reportlab.lib import colors
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.lib.units import mm
+    from reportlab.platypus import Image, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+    from gongzhi.kit import pdffonts
+
+    check_lang(lang)
+    pdffonts.register()
+    body = ParagraphStyle("body", fontName=pdffonts.LATIN, fontSize=9, leading=12)
+    h1 = ParagraphStyle("h1", parent=body, fontSize=16, leading=20, spaceAfter=4)
+    h2 = ParagraphStyle("h2", parent=body, fontSize=12, leading=16, spaceBefore=10, spaceAfter=4)
+
+    def p(text: str, style: ParagraphStyle = body) -> Paragraph:
+        return Paragraph(pdffonts.markup(text), style)
+
+    def tx(key: str) -> str:
+        return t(key, lang)
+
+    grid = TableStyle(
+        [
+            ("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#c5d3e0")),
+            ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#f3f7fb")),
+            ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+        ]
+    )
+    story: list[Any] = [
+        p(tx("title"), h1),
+        p(
+            f"{report.plant_name} ({report.plant_code}) · {tx('inspection')} #{report.inspection_id} · "
+            f"{tx('generated')} {_local_time(report.generated_at)}"
+        ),
+        p(tx("conditions"), h2),
+    ]
+    verdict = {True: tx("compliant"), False: tx("not_compliant"), None: f"IEC TS 62446-3: {tx('unknown')}"}[
+        report.compliant
+    ]
+    duration = f"{report.duration_min} {tx('minutes')}" if report.duration_min is not None else tx("unknown")
+    cond = [
+        [
+            p(tx("irradiance")),
+            p(_num(report.irradiance_w_m2, "W/m²")),
+            p(tx("ambient")),
+            p(_num(report.ambient_temp_c, "°C")),
+        ],
+        [
+            p(tx("wind")),
+            p(_num(report.wind_m_s, "m/s")),
+            p(tx("duration")),
+            p(f"{duration} ({tx('manual')} {report.manual_min} {tx('minutes')})"),
+        ],
+        [
+            p(verdict),
+            "",
+            p(f"{tx('modules')} / {tx('area')}"),
+            p(f"{report.module_count} / {report.area_m2:.0f} m²"),
+        ],
+    ]
+    story.append(Table(cond, colWidths=[30 * mm, 45 * mm, 35 * mm, 60 * mm], style=grid))
+
+    story.append(p(tx("map"), h2))
+    png, (w_px, h_px) = map_png(report)
+    width = 170 * mm
+    height = min(width * h_px / w_px, 120 * mm)
+    story.append(Image(io.BytesIO(png), width=height * w_px / h_px, height=height))
+
+    story.append(p(tx("summary"), h2))
+    counts = report.counts()
+    if counts:
+        rows = [[p(tx("class")), p("S1 (< 10 K)"), p("S2 (10–20 K)"), p("S3 (≥ 20 K)")]]
+        rows += [
+            [p(class_name(c, lang)), str(r["S1"]), str(r["S2"]), str(r["S3"])] for c, r in counts.items()
+        ]
+        story.append(Table(rows, style=grid))
+    else:
+        story.append(p(tx("none_found")))
+
+    if report.findings:
+        story.append(p(tx("findings"), h2))
+        head = [tx("module"), tx("class"), "ΔT", "ΔTn", "T max", tx("severity"), "CoA", tx("frames"), ""]
+        rows = [[p(h) for h in head]]
+        for f in report.findings:
+            thumb: Any = ""
+            if f.thumbnail_png:
+                thumb = Image(io.BytesIO(f.thumbnail_png), width=16 * mm, height=16 * mm)
+            rows.append(
+                [
+                    p(f.module_id),
+                    p(class_name(f.anomaly_class, lang)),
+                    p(_num(f.delta_t_k, "K")),
+                    p(_num(f.delta_tn_k, "K")),
+                    p(_num(f.t_max_c, "°C")),
+                    p(f.severity),
+                    p(str(f.coa)),
+                    p(str(f.frames_seen)),
+                    thumb,
+                ]
+            )
+        story.append(Table(rows, repeatRows=1, style=grid))
+
+    story.append(p(tx("actions"), h2))
+    acts = report.actions(lang)
+    if acts:
+        story.append(Table([[p(c), p(text)] for c, text in acts], colWidths=[40 * mm, 130 * mm], style=grid))
+    else:
+        story.append(p(tx("none_found")))
+    story.append(Spacer(1, 4 * mm))
+
+    buf = io.BytesIO()
+    doc = SimpleDocTemplate(
+        buf,
+        pagesize=A4,
+        leftMargin=18 * mm,
+        rightMargin=18 * mm,
+        topMargin=15 * mm,
+        bottomMargin=15 * mm,
+        title=f"{tx('title')} {report.plant_code} #{report.inspection_id}",
+        author="gongzhi 共治",
+    )
+    doc.build(story)
+    return buf.getvalue()

@@ -1,0 +1,288 @@
+"""Inspections in the worker: claim a queued flight, analyse its frames with progress, store per-module
+results and findings, and raise one core alert per module and anomaly class (a re-seen module bumps it)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gongzhi.cases import alerts
+from gongzhi.cases.schemas import AlertRaise, Severity
+from gongzhi.core import outbox
+from gongzhi.db import Scope, SessionFactory, unit_of_work, utcnow
+from gongzhi.errors import InvalidInput
+from gongzhi.kit.filestore import FileStore
+from gongzhi.modules.pv import analysis_adapter as adapter
+from gongzhi.modules.pv import pipeline, service
+from gongzhi.modules.pv.models import PvFinding, PvFrame, PvInspection, PvModule, PvModuleResult
+from gongzhi.modules.pv.outcome import FindingRecord, FlightOutcome, ModuleRecord
+from gongzhi.registry import Registry
+
+log = logging.getLogger(__name__)
+PROGRESS_EVERY_S = 1.0
+ALERT_SEVERITY: dict[str, Severity] = {"S1": "low", "S2": "medium", "S3": "high"}
+
+
+def check_frame(path: Path, name: str) -> None:
+    """Refuse a frame the readers cannot turn into temperatures (400 with the reader's reason)."""
+    try:
+        adapter.read(path)
+    except InvalidInput:
+        raise
+    except ValueError as exc:
+        raise InvalidInput(f"{name}: not a radiometric thermal frame: {exc}") from exc
+
+
+def _scope(inspection: PvInspection) -> Scope:
+    return Scope(region_id=inspection.region_id, system=True, username="pv-worker")
+
+
+def claim_next(factory: SessionFactory) -> int | None:
+    """Mark the oldest queued inspection running and return its id (``None`` when none waits)."""
+    with unit_of_work(factory, Scope.for_system()) as s:
+        stmt = select(PvInspection).where(PvInspection.status == "queued").order_by(PvInspection.id)
+        inspection = s.execute(stmt.limit(1).with_for_update(skip_locked=True)).scalar_one_or_none()
+        if inspection is None:
+            return None
+        inspection.status, inspection.progress, inspection.frames_done = "running", 0.0, 0
+        return inspection.id
+
+
+def process_queued(
+    factory: SessionFactory, registry: Registry, store: FileStore, *, workers: int = 1, limit: int = 10
+) -> list[int]:
+    """Analyse queued inspections one after another; returns the ids handled."""
+    done = []
+    for _ in range(limit):
+        inspection_id = claim_next(factory)
+        if inspection_id is None:
+            break
+        process(factory, registry, store, inspection_id, workers=workers)
+        done.append(inspection_id)
+    return done
+
+
+def process(
+    factory: SessionFactory, registry: Registry, store: FileStore, inspection_id: int, *, workers: int = 1
+) -> None:
+    """Analyse one claimed inspection; a flight that cannot be analysed ends ``failed`` with the reason."""
+    with unit_of_work(factory, Scope.for_system()) as s:
+        inspection = s.get_one(PvInspection, inspection_id)
+        scope = _scope(inspection)
+        s.info["scope"] = scope
+        layout = service.plant_layout(s, service.get_plant(s, inspection.plant_id))
+        frames = list(
+            s.execute(
+                select(PvFrame).where(PvFrame.inspection_id == inspection_id).order_by(PvFrame.seq)
+            ).scalars()
+        )
+        paths = [store.path_for(f.sha256) for f in frames]
+        names = {store.path_for(f.sha256).name: (f.filename, f.sha256) for f in frames}
+        irradiance, camera = inspection.irradiance_w_m2, inspection.camera or None
+    try:
+        result = pipeline.analyse_flight(
+            paths,
+            layout,
+            irradiance_w_m2=irradiance,
+            camera=camera,
+            workers=workers,
+            progress=_progress_writer(factory, scope, inspection_id),
+        )
+    except Exception as exc:  # noqa: BLE001 - the flight fails, the worker goes on with the next one
+        log.warning("inspection %s failed: %s", inspection_id, exc)
+        with unit_of_work(factory, scope) as s:
+            inspection = s.get_one(PvInspection, inspection_id)
+            inspection.status, inspection.error = "failed", str(exc)[:2000]
+            inspection.analysed_at = utcnow()
+        return
+    with unit_of_work(factory, scope) as s:
+        store_outcome(s, registry, s.get_one(PvInspection, inspection_id), result, names)
+
+
+def _progress_writer(factory: SessionFactory, scope: Scope, inspection_id: int) -> pipeline.Progress:
+    last = [0.0]
+
+    def write(done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - last[0] < PROGRESS_EVERY_S and done < total:
+            return
+        last[0] = now
+        with unit_of_work(factory, scope) as s:
+            inspection = s.get_one(PvInspection, inspection_id)
+            inspection.frames_done, inspection.progress = done, round(done / max(1, total), 4)
+
+    return write
+
+
+def store_outcome(
+    s: Session,
+    registry: Registry,
+    inspection: PvInspection,
+    result: FlightOutcome,
+    frames: dict[str, tuple[str, str]],
+) -> None:
+    """Keep a finished flight's results and findings, raise their alerts, mark the inspection done."""
+    rid = inspection.region_id
+    s.add_all(
+        PvModuleResult(
+            region_id=rid,
+            inspection_id=inspection.id,
+            module_id=m.module_id,
+            frames_seen=m.frames_seen,
+            t_median_c=pipeline._round(m.t_median_c),
+            t_p95_c=pipeline._round(m.t_p95_c),
+            t_max_c=pipeline._round(m.t_max_c),
+            t_corrected_k=pipeline._round(m.t_corrected_k),
+            soiling_index=pipeline._round(m.soiling_index),
+            values={"anomaly_class": m.anomaly_class, **m.extra},
+        )
+        for m in result.modules
+    )
+    for f in result.findings:
+        finding = _finding(inspection, f, frames)
+        s.add(finding)
+        s.flush()
+        alert, _ = alerts.raise_alert(s, registry, _alert_data(inspection, finding), region_id=rid)
+        finding.alert_id = alert.id
+    _frame_metadata(s, inspection, result)
+    inspection.status, inspection.progress, inspection.frames_done = "done", 1.0, result.frames
+    inspection.iec_compliant = result.iec_compliant
+    inspection.summary = result.summary()
+    inspection.analysed_at = utcnow()
+    s.flush()
+    payload = {"inspection_id": inspection.id, "plant_id": inspection.plant_id, **inspection.summary}
+    outbox.publish(s, registry, rid, "pv.inspection.done", payload)
+
+
+def _frame_metadata(s: Session, inspection: PvInspection, result: FlightOutcome) -> None:
+    """What the readers found in each frame onto its row; the flight's times and camera when not given."""
+    infos = {f.name: f for f in result.frame_infos}
+    for row in s.execute(select(PvFrame).where(PvFrame.inspection_id == inspection.id)).scalars():
+        info = infos.get(row.sha256)
+        if info is not None:
+            row.taken_at, row.lat, row.lon, row.meta = info.time, info.lat, info.lon, info.meta()
+    first, last = result.time_span
+    inspection.started_at = inspection.started_at or first
+    inspection.finished_at = inspection.finished_at or last
+    inspection.camera = inspection.camera or result.camera or ""
+
+
+def _finding(inspection: PvInspection, f: FindingRecord, frames: dict[str, tuple[str, str]]) -> PvFinding:
+    source = frames.get(Path(f.best_frame).name) if f.best_frame else None
+    return PvFinding(
+        region_id=inspection.region_id,
+        inspection_id=inspection.id,
+        plant_id=inspection.plant_id,
+        module_id=f.module_id,
+        anomaly_class=f.anomaly_class,
+        delta_t_k=pipeline._round(f.delta_t_k),
+        delta_tn_k=pipeline._round(f.delta_tn_k),
+        t_max_c=pipeline._round(f.t_max_c),
+        severity=f.severity,
+        coa=f.coa,
+        frames_seen=f.frames_seen,
+        confidence=pipeline._round(f.confidence),
+        lon=f.lon,
+        lat=f.lat,
+        evidence=[source[1]] if source else [],
+        details={**f.details, **({"frame": source[0]} if source else {})},
+    )
+
+
+def dedup_key(plant_id: int, module_id: str, anomaly_class: str) -> str:
+    """One live alert per plant module and anomaly class, whichever flight saw it."""
+    return f"pv:{plant_id}:{module_id}:{anomaly_class}"
+
+
+def _alert_data(inspection: PvInspection, f: PvFinding) -> AlertRaise:
+    severity: Severity = "critical" if f.coa >= 3 else ALERT_SEVERITY.get(f.severity, "medium")
+    dt = "" if f.delta_t_k is None else f" ΔT {f.delta_t_k:.1f} K"
+    return AlertRaise(
+        kind=f"pv.{f.anomaly_class}"[:60],
+        severity=severity,
+        title=f"{f.module_id} {f.anomaly_class}{dt}"[:200],
+        description=(
+            f"inspection {inspection.id}, module {f.module_id}: {f.anomaly_class}, severity {f.severity}, "
+            f"CoA {f.coa}, seen in {f.frames_seen} frame(s)"
+            + ("" if f.delta_tn_k is None else f", ΔTn {f.delta_tn_k:.1f} K")
+        ),
+        location={"type": "Point", "coordinates": [f.lon, f.lat]} if f.lon is not None else None,
+        evidence=list(f.evidence),
+        source=f"pv-inspection:{inspection.id}",
+        dedup_key=dedup_key(inspection.plant_id, f.module_id, f.anomaly_class),
+    )
+
+
+# --- reading results back ---------------------------------------------------------------------------
+
+
+def _rows(s: Session, inspection: PvInspection) -> tuple[list[dict[str, Any]], dict[str, list[list[float]]]]:
+    modules = {
+        m.module_id: m
+        for m in s.execute(select(PvModule).where(PvModule.plant_id == inspection.plant_id)).scalars()
+    }
+    stmt = select(PvModuleResult).where(PvModuleResult.inspection_id == inspection.id)
+    measured = {r.module_id: r for r in s.execute(stmt).scalars()}
+    found = list(s.execute(select(PvFinding).where(PvFinding.inspection_id == inspection.id)).scalars())
+    records = [
+        ModuleRecord(
+            module_id=mid,
+            lon=m.lon,
+            lat=m.lat,
+            frames_seen=r.frames_seen if r else 0,
+            t_median_c=r.t_median_c if r else None,
+            t_p95_c=r.t_p95_c if r else None,
+            t_max_c=r.t_max_c if r else None,
+            t_corrected_k=r.t_corrected_k if r else None,
+            soiling_index=r.soiling_index if r else None,
+            anomaly_class=str(r.values.get("anomaly_class", "none")) if r else "unseen",
+        )
+        for mid, m in modules.items()
+        for r in [measured.get(mid)]
+    ]
+    findings = [_record(f) for f in found]
+    rows = pipeline.module_rows(records, findings)
+    by_id = {f.module_id: f for f in found}
+    for row in rows:
+        f = by_id.get(row["module_id"])
+        row["finding_status"] = f.status if f else ""
+    return rows, {mid: m.outline for mid, m in modules.items()}
+
+
+def _record(f: PvFinding) -> FindingRecord:
+    return FindingRecord(
+        f.module_id,
+        f.reviewed_class or f.anomaly_class,
+        f.delta_t_k,
+        f.delta_tn_k,
+        f.t_max_c,
+        f.severity,
+        f.coa,
+        f.frames_seen,
+        f.confidence,
+        f.lon or 0.0,
+        f.lat or 0.0,
+        None,
+    )
+
+
+def results_geojson(s: Session, inspection_id: int) -> dict[str, Any]:
+    inspection = service.finished_inspection(s, inspection_id)
+    rows, outlines = _rows(s, inspection)
+    return pipeline.results_geojson(rows, outlines, inspection.summary)
+
+
+def results_csv(s: Session, inspection_id: int) -> str:
+    rows, _ = _rows(s, service.finished_inspection(s, inspection_id))
+    return pipeline.results_csv(rows)
+
+
+def findings_of(s: Session, inspection_ids: Sequence[int]) -> list[PvFinding]:
+    stmt = select(PvFinding).where(PvFinding.inspection_id.in_(inspection_ids))
+    return list(s.execute(stmt).scalars())

@@ -1,0 +1,141 @@
+"""Payloads of the PV API: plants and their layout, flight plans, inspections, results and findings."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+FindingStatus = Literal["new", "accepted", "rejected", "reclassified"]
+PlanFormat = Literal["json", "plan", "kmz"]
+
+
+class LayoutIn(BaseModel):
+    """Parameters of a generated layout (see ``analytics.layout.LayoutParams``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    module_type: str = Field(default="72", max_length=40)
+    tilt_deg: float = Field(default=10.0, ge=0, lt=90)
+    row_azimuth_deg: float = Field(default=90.0, ge=0, lt=360)
+    portrait: bool = True
+    row_pitch_m: float | None = Field(default=None, gt=0, le=50)
+    ground_coverage_ratio: float = Field(default=0.7, gt=0, le=1)
+    module_gap_m: float = Field(default=0.02, ge=0, le=5)
+    setback_m: float = Field(default=1.0, ge=0, le=100)
+    rows_per_array: int = Field(default=10, ge=1, le=1000)
+    walkway_m: float = Field(default=1.0, ge=0, le=50)
+    modules_per_string: int = Field(default=20, ge=1, le=200)
+
+
+class PlantCreate(BaseModel):
+    """A plant generated from its roof outline, a GeoJSON Polygon (or a Feature holding one)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(min_length=1, max_length=60, pattern=r"^[\w.-]+$")
+    name: str = Field(min_length=1, max_length=200)
+    polygon: dict[str, Any]
+    layout: LayoutIn = Field(default_factory=LayoutIn)
+
+
+class PlantRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    region_id: int
+    code: str
+    name: str
+    polygon: dict[str, Any]
+    row_azimuth_deg: float | None
+    tilt_deg: float | None
+    layout_params: dict[str, Any]
+    layout_source: str
+    module_count: int
+    area_m2: float
+    created_at: datetime
+
+
+class FlightPlanRead(BaseModel):
+    """The summary of a planned flight (what ``gongzhi pv plan`` prints)."""
+
+    camera: str
+    altitude_m: float
+    gsd_cm: float
+    footprint_m: tuple[float, float]
+    line_azimuth_deg: float
+    lines: int
+    line_spacing_m: float
+    trigger_spacing_m: float
+    images: int
+    distance_km: float
+    line_time_min: float
+    flight_time_min: float
+    total_time_min: float
+    batteries: int
+
+
+class InspectionRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    region_id: int
+    plant_id: int
+    camera: str
+    source: str
+    status: str
+    started_at: datetime | None
+    finished_at: datetime | None
+    irradiance_w_m2: float | None
+    ambient_temp_c: float | None
+    wind_m_s: float | None
+    iec_compliant: bool | None
+    frame_count: int
+    frames_done: int
+    progress: float
+    error: str
+    summary: dict[str, Any]
+    created_at: datetime
+    analysed_at: datetime | None
+
+
+class InspectionList(BaseModel):
+    items: list[InspectionRead]
+    total: int
+
+
+class FindingRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    region_id: int
+    inspection_id: int
+    plant_id: int
+    module_id: str
+    anomaly_class: str
+    delta_t_k: float | None
+    delta_tn_k: float | None
+    t_max_c: float | None
+    severity: str
+    coa: int
+    frames_seen: int
+    confidence: float | None
+    lon: float | None
+    lat: float | None
+    evidence: list[Any]
+    details: dict[str, Any]
+    status: str
+    reviewed_class: str | None
+    review_note: str
+    alert_id: int | None
+
+
+class FindingReview(BaseModel):
+    """The operator's verdict: accept, reject as a false alarm, or change the class."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["accepted", "rejected", "reclassified"]
+    anomaly_class: str | None = Field(default=None, min_length=1, max_length=40)
+    note: str = Field(default="", max_length=2000)

@@ -1,0 +1,468 @@
+"""Use cases of the PV module: plants and their layout, flight plans, inspections (upload, results) and the
+operator's review of findings. Services take a scoped session and flush; the caller commits."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import zipfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import PurePosixPath
+from typing import IO, Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from gongzhi.core import audit, evidence
+from gongzhi.core.models import Role
+from gongzhi.core.service import require_role
+from gongzhi.db import scope_of, utcnow
+from gongzhi.errors import Conflict, InvalidInput, NotFound
+from gongzhi.kit.filestore import JPEG, TIFF, FileStore, sniff
+from gongzhi.modules.pv.analytics import layout as lay
+from gongzhi.modules.pv.analytics.cameras import CAMERAS
+from gongzhi.modules.pv.analytics.flightplan import FlightPlan, plan_flight
+from gongzhi.modules.pv.analytics.geometry import LocalFrame, clean_ring, project, signed_area
+from gongzhi.modules.pv.io import plant as plant_io
+from gongzhi.modules.pv.models import PvFinding, PvFrame, PvInspection, PvModule, PvPlant
+from gongzhi.modules.pv.schemas import FindingReview, FlightPlanRead, LayoutIn, PlantCreate
+
+PLANNERS = (Role.ADMIN, Role.DISPATCHER)
+INSPECTORS = (Role.ADMIN, Role.DISPATCHER, Role.SUPERVISOR, Role.HANDLER)
+REVIEWERS = (Role.ADMIN, Role.DISPATCHER, Role.SUPERVISOR)
+FRAME_SUFFIXES = {".tif": TIFF, ".tiff": TIFF, ".jpg": JPEG, ".jpeg": JPEG}
+MAX_FRAMES = 5000
+
+
+# --- plants -----------------------------------------------------------------------------------------
+
+
+def _audit(s: Session, action: str, obj: str, obj_id: int, data: dict[str, Any]) -> None:
+    sc = scope_of(s)
+    assert sc.region_id is not None
+    audit.record(
+        s,
+        region_id=sc.region_id,
+        action=action,
+        object_type=obj,
+        object_id=obj_id,
+        actor=sc.username,
+        actor_user_id=sc.user_id,
+        data=data,
+    )
+
+
+def _region(s: Session) -> int:
+    rid = scope_of(s).region_id
+    if rid is None:
+        raise InvalidInput("a region is required")
+    return rid
+
+
+def polygon_ring(geometry: dict[str, Any]) -> list[tuple[float, float]]:
+    """The outer ring of a GeoJSON Polygon, or of the Polygon a Feature holds (WGS84 lon, lat)."""
+    geom = geometry.get("geometry") if geometry.get("type") == "Feature" else geometry
+    if not isinstance(geom, dict) or geom.get("type") != "Polygon":
+        raise InvalidInput("the plant outline must be a GeoJSON Polygon (or a Feature holding one)")
+    coords = geom.get("coordinates")
+    try:
+        ring = clean_ring(coords[0])  # type: ignore[index]
+    except (TypeError, IndexError, ValueError) as exc:
+        raise InvalidInput(f"the plant outline is not a valid polygon: {exc}") from exc
+    if not all(-180 <= lon <= 180 and -90 <= lat <= 90 for lon, lat in ring):
+        raise InvalidInput("the plant outline must be WGS84 longitude, latitude in degrees")
+    return ring
+
+
+def layout_params(data: LayoutIn) -> lay.LayoutParams:
+    if data.module_type not in lay.MODULE_TYPES:
+        known = ", ".join(lay.MODULE_TYPES)
+        raise InvalidInput(f"unknown module type {data.module_type!r}; known: {known}")
+    fields = data.model_dump()
+    fields["module_type"] = lay.MODULE_TYPES[data.module_type]
+    return lay.LayoutParams(**fields)
+
+
+def create_plant(s: Session, data: PlantCreate) -> PvPlant:
+    """Generate a plant's layout from its roof outline and parameters, and keep both."""
+    require_role(scope_of(s), *PLANNERS)
+    ring = polygon_ring(data.polygon)
+    try:
+        layout = lay.generate_layout(ring, layout_params(data.layout), name=data.name)
+    except ValueError as exc:
+        raise InvalidInput(f"no layout fits this outline: {exc}") from exc
+    return save_plant(s, data.code, data.name, layout, "generated", data.layout.model_dump())
+
+
+def import_plant(
+    s: Session,
+    content: bytes,
+    filename: str,
+    *,
+    code: str | None = None,
+    name: str | None = None,
+    polygon: dict[str, Any] | None = None,
+) -> PvPlant:
+    """Import a plant from a layout file: GeoJSON (roof and modules) or CSV (one module a row, with the
+    roof outline given as ``polygon``)."""
+    require_role(scope_of(s), *PLANNERS)
+    stem = PurePosixPath(filename or "plant").stem
+    layout = read_layout(content, filename or "plant.geojson", polygon)
+    return save_plant(s, code or _code_from(stem), name or layout.name, layout, "imported", {})
+
+
+def read_layout(content: bytes, filename: str, polygon: dict[str, Any] | None = None) -> lay.PlantLayout:
+    """A plant layout from GeoJSON bytes, or from CSV bytes and the roof outline.
+
+    Raises
+    ------
+    InvalidInput
+        If the bytes are neither, or describe no plant.
+    """
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"{filename}: a plant layout is UTF-8 GeoJSON or CSV text") from exc
+    try:
+        if text.lstrip().startswith("{"):
+            return plant_io.layout_from_geojson(json.loads(text))
+        if polygon is None:
+            raise InvalidInput(f"{filename}: a CSV layout needs the roof outline (a GeoJSON Polygon)")
+        return plant_io.layout_from_csv_rows(list(csv.DictReader(io.StringIO(text))), polygon_ring(polygon))
+    except (ValueError, KeyError, TypeError, IndexError) as exc:
+        raise InvalidInput(f"{filename} is not a plant layout: {exc}") from exc
+
+
+def _code_from(stem: str) -> str:
+    code = "".join(c if c.isalnum() or c in "._-" else "-" for c in stem)[:60].strip("-")
+    return code or "plant"
+
+
+def save_plant(
+    s: Session, code: str, name: str, layout: lay.PlantLayout, source: str, params: dict[str, Any]
+) -> PvPlant:
+    rid = _region(s)
+    if s.execute(select(PvPlant.id).where(PvPlant.code == code)).first() is not None:
+        raise Conflict(f"a plant with code {code!r} already exists")
+    ring = [list(p) for p in layout.polygon]
+    plant = PvPlant(
+        region_id=rid,
+        code=code,
+        name=name[:200],
+        polygon={"type": "Polygon", "coordinates": [[*ring, ring[0]]]},
+        row_azimuth_deg=layout.row_azimuth_deg,
+        tilt_deg=layout.tilt_deg,
+        layout_params={**params, **layout_header(layout)},
+        layout_source=source,
+        module_count=len(layout.modules),
+        area_m2=abs(signed_area(project(layout.polygon, layout.origin))),
+        created_by=scope_of(s).user_id,
+    )
+    s.add(plant)
+    s.flush()
+    s.add_all(_module_rows(rid, plant.id, layout))
+    s.flush()
+    _audit(s, "pv.plant.create", "pv_plant", plant.id, {"code": code, "modules": plant.module_count})
+    return plant
+
+
+def _module_rows(rid: int, plant_id: int, layout: lay.PlantLayout) -> Iterator[PvModule]:
+    corners = layout.corners_xy()
+    for m, quad in zip(layout.modules, corners, strict=True):
+        lon, lat = layout.origin.to_lonlat(m.x_m, m.y_m)
+        outline = [list(layout.origin.to_lonlat(float(x), float(y))) for x, y in quad]
+        yield PvModule(
+            region_id=rid,
+            plant_id=plant_id,
+            module_id=m.id,
+            array=m.array,
+            row=m.row,
+            position=m.index,
+            string=m.string,
+            x_m=m.x_m,
+            y_m=m.y_m,
+            lon=lon,
+            lat=lat,
+            outline=outline,
+        )
+
+
+def list_plants(s: Session) -> list[PvPlant]:
+    return list(s.execute(select(PvPlant).order_by(PvPlant.code)).scalars())
+
+
+def get_plant(s: Session, plant_id: int) -> PvPlant:
+    plant = s.execute(select(PvPlant).where(PvPlant.id == plant_id)).scalar_one_or_none()
+    if plant is None:
+        raise NotFound(f"no plant {plant_id}")
+    return plant
+
+
+def plant_layout(s: Session, plant: PvPlant) -> lay.PlantLayout:
+    """The plant's layout as the analytics see it, rebuilt from its rows."""
+    rows = s.execute(select(PvModule).where(PvModule.plant_id == plant.id).order_by(PvModule.id)).scalars()
+    modules = tuple(lay.Module(m.module_id, m.array, m.row, m.position, m.string, m.x_m, m.y_m) for m in rows)
+    h = plant.layout_params
+    return lay.PlantLayout(
+        plant.name,
+        tuple(polygon_ring(plant.polygon)),
+        plant_origin(plant),
+        lay.ModuleType(**h["module"]),
+        float(h["tilt_deg"]),
+        float(h["row_azimuth_deg"]),
+        bool(h["portrait"]),
+        modules,
+    )
+
+
+def layout_header(layout: lay.PlantLayout) -> dict[str, Any]:
+    """What a layout holds besides its modules, as stored with the plant."""
+    t = layout.module_type
+    return {
+        "origin": [layout.origin.lon0_deg, layout.origin.lat0_deg],
+        "module": {
+            "name": t.name,
+            "width_m": t.width_m,
+            "length_m": t.length_m,
+            "cells_short": t.cells_short,
+            "cells_long": t.cells_long,
+            "half_cut": t.half_cut,
+        },
+        "tilt_deg": layout.tilt_deg,
+        "row_azimuth_deg": layout.row_azimuth_deg,
+        "portrait": layout.portrait,
+    }
+
+
+def layout_geojson(s: Session, plant_id: int) -> dict[str, Any]:
+    return plant_io.layout_to_geojson(plant_layout(s, get_plant(s, plant_id)))
+
+
+def layout_csv(s: Session, plant_id: int) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=plant_io.CSV_FIELDS)
+    writer.writeheader()
+    writer.writerows(plant_io.layout_to_csv_rows(plant_layout(s, get_plant(s, plant_id))))
+    return buffer.getvalue()
+
+
+def plant_origin(plant: PvPlant) -> LocalFrame:
+    lon0, lat0 = plant.layout_params["origin"]
+    return LocalFrame(float(lon0), float(lat0))
+
+
+# --- flight plans -----------------------------------------------------------------------------------
+
+
+def camera_of(key: str) -> str:
+    if key not in CAMERAS:
+        raise InvalidInput(f"unknown camera {key!r}; known: {', '.join(CAMERAS)}")
+    return key
+
+
+def flight_plan(
+    polygon: Sequence[Sequence[float]],
+    camera: str,
+    *,
+    altitude_m: float | None = None,
+    gsd_cm: float | None = None,
+    row_azimuth_deg: float | None = None,
+    **options: Any,
+) -> FlightPlan:
+    """A coverage flight over ``polygon`` with lines across the module rows (when their azimuth is known)."""
+    if altitude_m is not None and gsd_cm is not None:
+        raise InvalidInput("give an altitude or a GSD, not both")
+    try:
+        return plan_flight(
+            polygon,
+            CAMERAS[camera_of(camera)],
+            altitude_m=altitude_m,
+            gsd_m=None if gsd_cm is None else gsd_cm / 100,
+            row_azimuth_deg=row_azimuth_deg,
+            **options,
+        )
+    except ValueError as exc:
+        raise InvalidInput(f"no flight plan: {exc}") from exc
+
+
+def plant_flight_plan(
+    s: Session, plant_id: int, camera: str, altitude_m: float | None, gsd_cm: float | None
+) -> tuple[PvPlant, FlightPlan]:
+    plant = get_plant(s, plant_id)
+    plan = flight_plan(
+        polygon_ring(plant.polygon),
+        camera,
+        altitude_m=altitude_m,
+        gsd_cm=gsd_cm,
+        row_azimuth_deg=plant.row_azimuth_deg,
+    )
+    return plant, plan
+
+
+def plan_summary(plan: FlightPlan) -> FlightPlanRead:
+    return FlightPlanRead(
+        camera=plan.camera.key,
+        altitude_m=round(plan.altitude_m, 1),
+        gsd_cm=round(plan.gsd_m * 100, 2),
+        footprint_m=(round(plan.footprint_m[0], 1), round(plan.footprint_m[1], 1)),
+        line_azimuth_deg=round(plan.line_azimuth_deg, 1),
+        lines=len(plan.lines),
+        line_spacing_m=round(plan.line_spacing_m, 1),
+        trigger_spacing_m=round(plan.trigger_spacing_m, 1),
+        images=plan.image_count,
+        distance_km=round(plan.total_distance_m / 1000, 2),
+        line_time_min=round(plan.line_time_s / 60, 1),
+        flight_time_min=round(plan.flight_time_s / 60, 1),
+        total_time_min=round(plan.total_time_s / 60, 1),
+        batteries=plan.batteries,
+    )
+
+
+# --- inspections ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FlightConditions:
+    """What the operator reports about the flight; irradiance in the module plane [W m-2]."""
+
+    camera: str = ""
+    irradiance_w_m2: float | None = None
+    ambient_temp_c: float | None = None
+    wind_m_s: float | None = None
+    started_at: datetime | None = None
+
+
+def frame_files(uploads: Sequence[tuple[str, IO[bytes]]], max_bytes: int) -> Iterator[tuple[str, bytes]]:
+    """Every frame of an upload: the files themselves, or the members of zip archives among them.
+
+    Raises
+    ------
+    InvalidInput
+        On a broken archive, or a file that is neither a thermal frame (TIFF, JPEG) nor a zip.
+    """
+    for name, handle in uploads:
+        head = handle.read(4)
+        handle.seek(0)
+        if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
+            yield from _zip_members(name, handle, max_bytes)
+            continue
+        data = handle.read(max_bytes + 1)
+        if sniff(data) not in (TIFF, JPEG):
+            raise InvalidInput(f"{name}: not a thermal frame (TIFF or radiometric JPEG) nor a zip of frames")
+        yield name, data
+
+
+def _zip_members(name: str, handle: IO[bytes], max_bytes: int) -> Iterator[tuple[str, bytes]]:
+    try:
+        archive = zipfile.ZipFile(handle)
+        members = [
+            i
+            for i in archive.infolist()
+            if not i.is_dir()
+            and PurePosixPath(i.filename).suffix.lower() in FRAME_SUFFIXES
+            and not PurePosixPath(i.filename).name.startswith(".")
+        ]
+        for info in sorted(members, key=lambda i: i.filename):
+            if info.file_size > max_bytes:
+                raise InvalidInput(f"{name}: {info.filename} is larger than {max_bytes} bytes")
+            yield PurePosixPath(info.filename).name, archive.read(info)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as exc:
+        raise InvalidInput(f"{name}: not a readable zip archive: {exc}") from exc
+
+
+def create_inspection(
+    s: Session,
+    store: FileStore,
+    plant_id: int,
+    uploads: Sequence[tuple[str, IO[bytes]]],
+    conditions: FlightConditions,
+    *,
+    check: Any = None,
+) -> PvInspection:
+    """Queue an inspection of ``plant_id`` from uploaded frames (files or zip archives of them).
+
+    Every frame is kept as region evidence; ``check`` (the reader) is run on the first frame so that a
+    flight of non-radiometric pictures is refused now rather than failing in the worker.
+    """
+    require_role(scope_of(s), *INSPECTORS)
+    plant = get_plant(s, plant_id)
+    if conditions.camera:
+        camera_of(conditions.camera)
+    rid = _region(s)
+    inspection = PvInspection(
+        region_id=rid,
+        plant_id=plant.id,
+        camera=conditions.camera,
+        irradiance_w_m2=conditions.irradiance_w_m2,
+        ambient_temp_c=conditions.ambient_temp_c,
+        wind_m_s=conditions.wind_m_s,
+        started_at=conditions.started_at,
+        created_by=scope_of(s).user_id,
+    )
+    s.add(inspection)
+    s.flush()
+    seq = 0
+    for name, data in frame_files(uploads, store.max_bytes):
+        if seq >= MAX_FRAMES:
+            raise InvalidInput(f"a flight holds at most {MAX_FRAMES} frames")
+        content_type = FRAME_SUFFIXES.get(PurePosixPath(name).suffix.lower()) or sniff(data) or TIFF
+        ev = evidence.store(s, store, data, content_type, name)
+        if seq == 0 and check is not None:
+            check(store.path_for(ev.sha256), name)
+        s.add(PvFrame(region_id=rid, inspection_id=inspection.id, seq=seq, sha256=ev.sha256, filename=name))
+        seq += 1
+    if seq == 0:
+        raise InvalidInput("the upload holds no thermal frames (TIFF or JPEG files, or a zip of them)")
+    inspection.frame_count = seq
+    s.flush()
+    _audit(s, "pv.inspection.create", "pv_inspection", inspection.id, {"plant": plant.code, "frames": seq})
+    return inspection
+
+
+def list_inspections(
+    s: Session, plant_id: int | None, page: int, size: int
+) -> tuple[list[PvInspection], int]:
+    where = [] if plant_id is None else [PvInspection.plant_id == plant_id]
+    total = s.execute(select(func.count(PvInspection.id)).where(*where)).scalar_one()
+    stmt = select(PvInspection).where(*where).order_by(PvInspection.id.desc())
+    return list(s.execute(stmt.offset((page - 1) * size).limit(size)).scalars()), total
+
+
+def get_inspection(s: Session, inspection_id: int) -> PvInspection:
+    row = s.execute(select(PvInspection).where(PvInspection.id == inspection_id)).scalar_one_or_none()
+    if row is None:
+        raise NotFound(f"no inspection {inspection_id}")
+    return row
+
+
+def finished_inspection(s: Session, inspection_id: int) -> PvInspection:
+    inspection = get_inspection(s, inspection_id)
+    if inspection.status != "done":
+        raise Conflict(f"inspection {inspection_id} is {inspection.status}; results come when it is done")
+    return inspection
+
+
+def findings(s: Session, inspection_id: int) -> list[PvFinding]:
+    get_inspection(s, inspection_id)
+    stmt = select(PvFinding).where(PvFinding.inspection_id == inspection_id)
+    return list(s.execute(stmt.order_by(PvFinding.module_id, PvFinding.anomaly_class)).scalars())
+
+
+def review_finding(s: Session, finding_id: int, data: FindingReview) -> PvFinding:
+    """Record the operator's verdict on a finding (issue 5 turns accepted findings into cases)."""
+    sc = scope_of(s)
+    require_role(sc, *REVIEWERS)
+    finding = s.execute(select(PvFinding).where(PvFinding.id == finding_id)).scalar_one_or_none()
+    if finding is None:
+        raise NotFound(f"no finding {finding_id}")
+    if data.status == "reclassified" and not data.anomaly_class:
+        raise InvalidInput("reclassifying a finding needs the new class")
+    finding.status = data.status
+    finding.reviewed_class = data.anomaly_class if data.status == "reclassified" else None
+    finding.review_note = data.note
+    finding.reviewed_by, finding.reviewed_at = sc.user_id, utcnow()
+    _audit(s, "pv.finding.review", "pv_finding", finding.id, {"status": data.status})
+    return finding

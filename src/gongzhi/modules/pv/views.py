@@ -1,0 +1,129 @@
+"""Console pages of the PV loop: plants, a plant (map, inspections and their reports, robots, loop metrics,
+cleaning economics), an inspection's findings to review and confirm into cases."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import Form
+from fastapi.responses import Response
+from sqlalchemy import select
+
+from gongzhi.core.deps import api_router
+from gongzhi.core.models import Role
+from gongzhi.modules.pv import cleaning, loop, report, service
+from gongzhi.modules.pv.analytics import soiling
+from gongzhi.modules.pv.models import PvFinding, PvInspection
+from gongzhi.modules.pv.schemas import FindingReview
+from gongzhi.web.i18n import N_
+from gongzhi.web.shell import ConsoleDep
+
+router = api_router(include_in_schema=False)
+NAV_LABEL = N_("PV plants")
+REVIEW_STATUSES = {"accepted": N_("Accept"), "rejected": N_("False alarm")}
+
+
+@router.get("/pv")
+def plants(c: ConsoleDep) -> Response:
+    items = service.list_plants(c.s)
+    latest: dict[int, PvInspection] = {}
+    for insp in c.s.execute(select(PvInspection).order_by(PvInspection.id)).scalars():
+        latest[insp.plant_id] = insp
+    return c.page("pv_plants.html", plants=items, latest=latest)
+
+
+@router.get("/pv/plants/{plant_id:int}")
+def plant(
+    c: ConsoleDep,
+    plant_id: int,
+    cost: float = 2000.0,
+    tariff: float = 0.4,
+    energy: float = 0.0,
+    rate: float = 0.2,
+) -> Response:
+    p = service.get_plant(c.s, plant_id)
+    insps = list(
+        c.s.execute(
+            select(PvInspection).where(PvInspection.plant_id == p.id).order_by(PvInspection.id.desc())
+        ).scalars()
+    )
+    done = [i for i in insps if i.status == "done"]
+    svg = report.map_svg(report.build_report(c.s, done[0].id)) if done else ""
+    # cleaning economics: energy defaults to 4 kWh/day per kWp at about 200 W/m² of module area
+    kwh_day = energy if energy > 0 else round(p.area_m2 * 0.2 * 4.0 * 0.8, 1)
+    cleaned = loop.cleaning_dates(c.s, p.id)
+    last = (
+        cleaned[-1].date()
+        if cleaned
+        else (done[-1].started_at or dt.datetime.now(dt.UTC)).date()
+        if done
+        else None
+    )
+    advice = None
+    if last is not None and cost >= 0 and tariff >= 0 and rate >= 0:
+        advice = soiling.cleaning_advice(
+            cleaning_cost=cost,
+            rate_per_day=rate / 100,
+            energy_kwh_per_day=kwh_day,
+            tariff_per_kwh=tariff,
+            last_cleaning=last,
+            today=max(dt.datetime.now(dt.UTC).date(), last),
+        )
+    return c.page(
+        "pv_plant.html",
+        plant=p,
+        inspections=insps,
+        map_svg=svg,
+        robots=cleaning.robots_of(c.s, p.id),
+        metrics=loop.loop_metrics(c.s, p.id),
+        econ={"cost": cost, "tariff": tariff, "energy": kwh_day, "rate": rate, "last": last},
+        advice=advice,
+    )
+
+
+@router.get("/pv/inspections/{inspection_id:int}")
+def inspection(c: ConsoleDep, inspection_id: int) -> Response:
+    insp = service.get_inspection(c.s, inspection_id)
+    found = list(
+        c.s.execute(
+            select(PvFinding)
+            .where(PvFinding.inspection_id == insp.id)
+            .order_by(PvFinding.coa.desc(), PvFinding.delta_t_k.desc())
+        ).scalars()
+    )
+    return c.page(
+        "pv_inspection.html",
+        insp=insp,
+        plant=service.get_plant(c.s, insp.plant_id),
+        findings=found,
+        classes=sorted(report.CLASS_NAMES),
+        class_name=lambda cls: report.class_name(cls, "zh-CN" if c.lang.code.startswith("zh") else "en"),
+        can_review=c.me.can(Role.ADMIN, Role.DISPATCHER, Role.SUPERVISOR),
+        can_confirm=c.me.can(Role.ADMIN, Role.DISPATCHER),
+    )
+
+
+@router.post("/pv/findings/{finding_id:int}/review")
+def review(
+    c: ConsoleDep,
+    finding_id: int,
+    status: Annotated[str, Form(pattern="^(accepted|rejected|reclassified)$")],
+    anomaly_class: Annotated[str, Form(max_length=40)] = "",
+    note: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    f = service.review_finding(
+        c.s,
+        finding_id,
+        FindingReview(status=status, anomaly_class=anomaly_class or None, note=note),
+    )
+    return c.done(f"/pv/inspections/{f.inspection_id}#f-{f.id}", c._("Saved"))
+
+
+@router.post("/pv/inspections/{inspection_id:int}/confirm")
+def confirm(
+    c: ConsoleDep, inspection_id: int, mode: Annotated[str, Form(pattern="^(dry|wet)$")] = "dry"
+) -> Response:
+    out = loop.confirm_inspection(c.s, c.st.registry, inspection_id, mode=mode)
+    message = c._("%(n)s cases created from the confirmed findings", n=len(out.cases))
+    return c.done(f"/pv/inspections/{inspection_id}", message)

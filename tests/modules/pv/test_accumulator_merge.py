@@ -1,0 +1,33 @@
+"""What the platform's parallel runs need from the analytics: a layout that pickles, and accumulators of two
+parts of a flight that merge into what one accumulator fed every frame gives."""
+
+from __future__ import annotations
+
+import pickle
+
+from gongzhi.modules.pv.analytics.layout import LayoutParams, generate_layout
+from gongzhi.modules.pv.analytics.modules import InspectionAccumulator
+from gongzhi.modules.pv.analytics.synthetic import synthetic_flight
+
+from .shapes import rectangle
+
+
+def test_a_layout_survives_pickling_for_process_pools() -> None:
+    layout = generate_layout(rectangle(30, 20), LayoutParams(setback_m=0.5))
+    again = pickle.loads(pickle.dumps(layout))
+    assert again == layout and again.position(layout.modules[-1].id) == len(layout.modules) - 1
+
+
+def test_two_merged_accumulators_give_the_result_of_one() -> None:
+    layout = generate_layout(rectangle(40, 24), LayoutParams(setback_m=0.5))
+    flight = synthetic_flight(layout, seed=4, anomalies_per_class=1)
+    frames = [flight.frame(i) for i in range(6)]
+    whole = InspectionAccumulator(layout, irradiance_w_m2=850, refine=False)
+    first = InspectionAccumulator(layout, irradiance_w_m2=850, refine=False)
+    second = InspectionAccumulator(layout, irradiance_w_m2=850, refine=False)
+    for i, frame in enumerate(frames):
+        whole.add(frame)
+        (first if i < 3 else second).add(frame)
+    merged = first.merge(pickle.loads(pickle.dumps(second)))
+    assert merged.result() == whole.result()
+    assert whole.result().findings

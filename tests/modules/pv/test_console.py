@@ -1,0 +1,64 @@
+"""The PV console pages: plants, a plant (map, inspections with report links, loop, robots, cleaning
+economics), an inspection's findings reviewed and confirmed into cases; an outsider sees nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
+
+from gongzhi.registry import Registry
+from tests.conftest import World
+from tests.web.helpers import as_user
+
+from .test_loop_api import analysed
+
+
+def test_plant_and_inspection_pages_review_and_confirm(
+    client: TestClient, world: World, factory: sessionmaker[Session], registry: Registry, tmp_path: Path
+) -> None:
+    ctx = analysed(client, world, factory, registry, tmp_path)
+    plant_id, insp = ctx["plant"]["id"], ctx["inspection"]
+    alice, csrf = as_user(client, world.alice)
+    page = alice.get("/pv")
+    assert page.status_code == 200 and "光伏电站" in page.text and f"/pv/plants/{plant_id}" in page.text
+    page = alice.get(f"/pv/plants/{plant_id}?cost=20000&tariff=0.4&energy=15000&rate=0.2")
+    assert page.status_code == 200
+    assert "<polygon" in page.text and f"/api/v1/pv/inspections/{insp}/report?format=pdf" in page.text
+    assert "最优清洗周期" in page.text and "57.7" in page.text  # T* of the 5 MWp example in domain/pv.md
+    page = alice.get(f"/pv/inspections/{insp}")
+    assert page.status_code == 200 and "确认：将已接受的缺陷生成工单" in page.text
+    findings = client.get(f"/api/v1/pv/inspections/{insp}/findings", headers=world.alice.headers).json()
+    first, *rest = findings
+    r = alice.post(
+        f"/pv/findings/{first['id']}/review",
+        data={"csrf_token": csrf, "status": "reclassified", "anomaly_class": "junction_box"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    for f in rest:
+        alice.post(f"/pv/findings/{f['id']}/review", data={"csrf_token": csrf, "status": "accepted"})
+    r = alice.post(
+        f"/pv/inspections/{insp}/confirm", data={"csrf_token": csrf, "mode": "wet"}, follow_redirects=False
+    )
+    assert r.status_code == 303
+    page = alice.get(f"/pv/inspections/{insp}")
+    assert page.text.count('href="/cases/') >= len(findings)
+    assert "接线盒过热" in page.text  # the reclassified finding shows its new class
+
+
+def test_viewers_cannot_review_and_outsiders_see_nothing(
+    client: TestClient, world: World, factory: sessionmaker[Session], registry: Registry, tmp_path: Path
+) -> None:
+    ctx = analysed(client, world, factory, registry, tmp_path)
+    plant_id, insp = ctx["plant"]["id"], ctx["inspection"]
+    vera, _ = as_user(client, world.vera)
+    page = vera.get(f"/pv/inspections/{insp}")
+    assert page.status_code == 200 and "/review" not in page.text and "/confirm" not in page.text
+    charlie, csrf_c = as_user(client, world.charlie)
+    assert charlie.get(f"/pv/plants/{plant_id}").status_code == 404
+    assert charlie.get(f"/pv/inspections/{insp}").status_code == 404
+    assert ctx["plant"]["code"] not in charlie.get("/pv").text
+    r = charlie.post(f"/pv/inspections/{insp}/confirm", data={"csrf_token": csrf_c}, follow_redirects=False)
+    assert r.status_code in (403, 404)

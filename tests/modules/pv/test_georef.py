@@ -1,0 +1,127 @@
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from gongzhi.modules.pv.analytics.anomalies import Anomaly
+from gongzhi.modules.pv.analytics.cameras import M3T
+from gongzhi.modules.pv.analytics.georef import (
+    FrameGeometry,
+    frame_geometry,
+    locate,
+    module_index,
+    refine_pose,
+    segment_modules,
+    visible_modules,
+)
+from gongzhi.modules.pv.analytics.layout import PlantLayout, generate_layout
+from gongzhi.modules.pv.analytics.modules import LayoutFreeAccumulator
+from gongzhi.modules.pv.analytics.synthetic import Conditions, SyntheticFlight, synthetic_flight
+
+from .shapes import rectangle
+
+
+@pytest.fixture(scope="module")
+def layout() -> PlantLayout:
+    return generate_layout(rectangle(30, 20))
+
+
+@pytest.fixture(scope="module")
+def flight(layout: PlantLayout) -> SyntheticFlight:
+    classes = (Anomaly.MODULE_OFFLINE, Anomaly.SUBSTRING, Anomaly.HOT_SPOT)
+    no_glint = Conditions(reflection_k=0.0)
+    return synthetic_flight(layout, seed=3, anomalies_per_class=1, conditions=no_glint, classes=classes)
+
+
+def test_pixels_and_local_metres_round_trip_for_any_yaw() -> None:
+    for yaw in (0.0, 37.0, 180.0, -90.0):
+        g = FrameGeometry(12.0, -4.0, 0.033, yaw, 640, 512)
+        x, y = g.pixel_to_xy([0, 255.5, 511], [0, 319.5, 639])
+        rows, cols = g.xy_to_pixel(x, y)
+        assert np.allclose(rows, [0, 255.5, 511]) and np.allclose(cols, [0, 319.5, 639])
+        assert (x[1], y[1]) == pytest.approx((12.0, -4.0))
+    north_up = FrameGeometry(0.0, 0.0, 0.05, 0.0, 640, 512)
+    x, y = north_up.pixel_to_xy(0, 319.5)  # top centre lies north of the centre
+    assert x == pytest.approx(0) and y == pytest.approx(255.5 * 0.05)
+    east_up = FrameGeometry(0.0, 0.0, 0.05, 90.0, 640, 512)
+    x, y = east_up.pixel_to_xy(0, 319.5)
+    assert x == pytest.approx(255.5 * 0.05) and y == pytest.approx(0, abs=1e-9)
+
+
+def test_the_footprint_follows_gps_altitude_and_camera(flight: SyntheticFlight, layout: PlantLayout) -> None:
+    frame = flight.frame(0)
+    g = frame_geometry(frame.meta, layout.origin)
+    assert g.gsd_m == pytest.approx(M3T.gsd_m(flight.plan.altitude_m))
+    assert np.hypot(g.x_m - flight.poses[0].x_m, g.y_m - flight.poses[0].y_m) < 0.5
+    roofed = frame_geometry(frame.meta, layout.origin, module_plane_rel_m=5.0)
+    assert roofed.gsd_m < g.gsd_m
+    with pytest.raises(ValueError, match="GPS"):
+        frame_geometry(dataclasses.replace(frame.meta, lat=None), layout.origin)
+    with pytest.raises(ValueError, match="camera"):
+        frame_geometry(dataclasses.replace(frame.meta, camera=None), layout.origin)
+
+
+def test_locate_finds_the_module_under_each_point(layout: PlantLayout) -> None:
+    index = module_index(layout)
+    centres = layout.centres_xy()
+    labels, fu, fv = locate(index, centres[:, 0], centres[:, 1])
+    assert np.array_equal(labels, np.arange(len(centres)))
+    assert np.allclose(fu, 0.5) and np.allclose(fv, 0.5)
+    corners = layout.corners_xy()
+    inside = 0.98 * corners[:, 0] + 0.02 * centres  # just inside the low, row-start corner
+    labels, fu, fv = locate(index, inside[:, 0], inside[:, 1])
+    assert np.array_equal(labels, np.arange(len(centres)))
+    assert np.allclose(fu, 0.01, atol=1e-6) and np.allclose(fv, 0.01, atol=1e-6)
+    pitch = np.diff(np.unique(np.round(centres[:, 1], 3))).min()
+    gap = centres + np.array([0.0, pitch / 2])  # halfway to the next row (rows run east)
+    assert (locate(index, gap[:, 0], gap[:, 1])[0] == -1).all()
+
+
+def test_pose_refinement_recovers_a_gps_and_yaw_error(flight: SyntheticFlight, layout: PlantLayout) -> None:
+    index = module_index(layout)
+    i = len(flight) // 2
+    frame, truth = flight.frame(i), flight.poses[i]
+    fit = refine_pose(frame.temperature_c, truth.moved(0.3, -0.2, 0.5), index)
+    assert fit.score > 0.5
+    assert np.hypot(fit.geometry.x_m - truth.x_m, fit.geometry.y_m - truth.y_m) < 0.05
+    assert abs(fit.geometry.yaw_deg - truth.yaw_deg) < 0.25
+
+
+def test_segmentation_finds_the_module_rectangles_without_a_layout(
+    flight: SyntheticFlight, layout: PlantLayout
+) -> None:
+    index = module_index(layout)
+    i = len(flight) // 2
+    pose = flight.poses[i]
+    rects = segment_modules(flight.frame(i).temperature_c)
+    whole = visible_modules(index, pose)
+    rows, cols = pose.xy_to_pixel(*layout.centres_xy()[whole].T)
+    along, across = layout.footprint_m
+    matched = [np.min(np.hypot(np.array([q.row for q in rects]) - a, np.array([q.col for q in rects]) - b))
+               for a, b in zip(rows, cols, strict=True)]  # fmt: skip
+    assert np.mean(np.array(matched) < 2.0) > 0.95  # every whole module is found, centred within 2 px
+    good = [r for r in rects if np.min(np.hypot(rows - r.row, cols - r.col)) < 2.0]
+    # the cool frames are cut out, so the rectangles come out a few centimetres short of the footprint
+    assert np.median([r.length_px for r in good]) * pose.gsd_m == pytest.approx(across, rel=0.15)
+    assert np.median([r.width_px for r in good]) * pose.gsd_m == pytest.approx(along, rel=0.15)
+    assert len(good) >= len(whole)
+
+
+def test_photos_alone_give_per_module_findings(flight: SyntheticFlight, layout: PlantLayout) -> None:
+    acc = LayoutFreeAccumulator()
+    for frame in flight.frames():
+        acc.add(frame)
+    result = acc.result()
+    assert len(layout.modules) <= len(result.modules) <= 1.15 * len(layout.modules)
+    centres = layout.centres_xy()
+    found = {}
+    for f in result.findings:
+        x, y = layout.origin.to_xy(f.lon, f.lat)
+        k = int(np.argmin(np.hypot(centres[:, 0] - x, centres[:, 1] - y)))
+        found[layout.modules[k].id] = f.anomaly_class
+    planted = {a.module_id: a.anomaly for a in flight.anomalies}
+    assert set(found) <= set(planted)  # nothing on healthy modules
+    large = {m: a for m, a in planted.items() if a in (Anomaly.MODULE_OFFLINE, Anomaly.SUBSTRING)}
+    assert {m: found.get(m) for m in large} == large

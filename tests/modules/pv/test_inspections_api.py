@@ -1,0 +1,171 @@
+"""A flight uploaded through the API: frames become evidence, the worker analyses the queued inspection,
+results come back as GeoJSON and CSV, findings become core alerts (one per module and class, a re-upload
+bumps them), the operator reviews findings; bad uploads get a clear 4xx."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from gongzhi.cases.models import Alert
+from gongzhi.db import Scope
+from gongzhi.modules.pv import results
+from gongzhi.modules.pv.models import PvFrame, PvInspection
+from gongzhi.registry import Registry
+from tests.conftest import World
+
+from .flights import Flight, tiny_flight
+
+PV = "/api/v1/pv"
+PROBLEM = "application/problem+json"
+
+
+@pytest.fixture(scope="module")
+def flight(tmp_path_factory: pytest.TempPathFactory) -> Flight:
+    return tiny_flight(tmp_path_factory.mktemp("flight"), frames=6)
+
+
+def import_plant(client: TestClient, who: dict[str, str], flight: Flight) -> dict[str, Any]:
+    files = {"file": ("roof.geojson", flight.geojson, "application/geo+json")}
+    r = client.post(f"{PV}/plants/import", files=files, headers=who)
+    assert r.status_code == 201, r.text
+    return dict(r.json())
+
+
+def upload(client: TestClient, who: dict[str, str], plant_id: int, files: list[Any], **form: str) -> Any:
+    return client.post(f"{PV}/plants/{plant_id}/inspections", files=files, data=form, headers=who)
+
+
+def run_worker(client: TestClient, factory: sessionmaker[Session], registry: Registry) -> list[int]:
+    return results.process_queued(factory, registry, client.app.state.gongzhi.store)  # type: ignore[attr-defined]
+
+
+def pv_alerts(factory: sessionmaker[Session], region_id: int) -> list[Alert]:
+    with factory() as s:
+        s.info["scope"] = Scope.for_system()
+        stmt = select(Alert).where(Alert.region_id == region_id, Alert.kind.startswith("pv."))
+        return list(s.execute(stmt).scalars())
+
+
+def test_an_uploaded_zip_is_analysed_and_its_findings_become_deduplicated_alerts(
+    client: TestClient, world: World, factory: sessionmaker[Session], registry: Registry, flight: Flight
+) -> None:
+    bob, alice = world.bob.headers, world.alice.headers
+    plant = import_plant(client, alice, flight)
+    zipped = [("file", ("flight.zip", flight.zip(), "application/zip"))]
+    r = upload(client, bob, plant["id"], zipped, camera="M3T", irradiance_w_m2="850", wind_m_s="2")
+    assert r.status_code == 202, r.text
+    queued = r.json()
+    assert queued["status"] == "queued" and queued["frame_count"] == len(flight.frames)
+    r = client.get(f"{PV}/inspections/{queued['id']}/results", headers=alice)
+    assert r.status_code == 409 and r.headers["content-type"] == PROBLEM
+
+    assert run_worker(client, factory, registry) == [queued["id"]]
+    done = client.get(f"{PV}/inspections/{queued['id']}", headers=world.vera.headers).json()
+    assert done["status"] == "done" and done["progress"] == 1.0 and done["iec_compliant"] is True
+    assert done["summary"]["frames_used"] == len(flight.frames)
+    first = flight.synthetic.frame(0).meta.time
+    assert done["started_at"] is not None and done["started_at"].startswith(first.strftime("%Y-%m-%dT%H:%M"))
+    with factory() as s:
+        s.info["scope"] = Scope.for_system()
+        frames = s.execute(select(PvFrame).where(PvFrame.inspection_id == queued["id"])).scalars().all()
+        assert all(f.lat is not None and f.taken_at is not None for f in frames)
+
+    findings = client.get(f"{PV}/inspections/{queued['id']}/findings", headers=alice).json()
+    assert findings
+    truth = {(a.module_id, a.anomaly.value) for a in flight.synthetic.anomalies}
+    hits = {(f["module_id"], f["anomaly_class"]) for f in findings} & truth
+    assert hits, f"no planted anomaly among {[(f['module_id'], f['anomaly_class']) for f in findings]}"
+    for f in findings:
+        assert f["status"] == "new" and f["alert_id"] and f["severity"] in ("S1", "S2", "S3")
+        assert f["delta_tn_k"] == pytest.approx(f["delta_t_k"] * 1000 / 850, abs=0.02)
+        assert len(f["evidence"]) == 1 and f["details"]["frame"].startswith("frame-")
+    alerts = pv_alerts(factory, world.a)
+    assert len(alerts) == len(findings) and {a.count for a in alerts} == {1}
+    assert {a.dedup_key for a in alerts} == {
+        results.dedup_key(plant["id"], f["module_id"], f["anomaly_class"]) for f in findings
+    }
+
+    geo = client.get(f"{PV}/inspections/{queued['id']}/results", headers=alice)
+    assert geo.headers["content-type"].startswith("application/geo+json")
+    features = geo.json()["features"]
+    assert len(features) == plant["module_count"]
+    flagged = {f["id"] for f in features if f["properties"]["severity"]}
+    assert flagged == {f["module_id"] for f in findings}
+    rows = list(
+        csv.DictReader(
+            io.StringIO(client.get(f"{PV}/inspections/{queued['id']}/results?format=csv", headers=alice).text)
+        )
+    )
+    assert len(rows) == plant["module_count"] and {r["module_id"] for r in rows if r["severity"]} == flagged
+
+    # the same flight again: the alerts are bumped, not duplicated
+    frames = [("file", (p.name, p.read_bytes(), "image/tiff")) for p in flight.frames]
+    again = upload(client, bob, plant["id"], frames, camera="M3T", irradiance_w_m2="850").json()
+    assert run_worker(client, factory, registry) == [again["id"]]
+    second = client.get(f"{PV}/inspections/{again['id']}/findings", headers=alice).json()
+    assert {(f["module_id"], f["anomaly_class"]) for f in second} == {
+        (f["module_id"], f["anomaly_class"]) for f in findings
+    }
+    bumped = pv_alerts(factory, world.a)
+    assert len(bumped) == len(alerts) and {a.count for a in bumped} == {2}
+    assert {f["alert_id"] for f in second} == {f["alert_id"] for f in findings}
+
+    review = {"status": "reclassified", "anomaly_class": "soiling", "note": "积灰"}
+    r = client.put(f"{PV}/findings/{second[0]['id']}/review", json=review, headers=alice)
+    assert r.status_code == 200 and r.json()["reviewed_class"] == "soiling"
+    r = client.put(f"{PV}/findings/{second[0]['id']}/review", json={"status": "reclassified"}, headers=alice)
+    assert r.status_code == 400 and r.headers["content-type"] == PROBLEM
+    r = client.put(
+        f"{PV}/findings/{second[0]['id']}/review", json={"status": "accepted"}, headers=world.vera.headers
+    )
+    assert r.status_code == 403
+
+
+def test_low_irradiance_is_flagged_not_compliant(
+    client: TestClient, world: World, factory: sessionmaker[Session], registry: Registry, flight: Flight
+) -> None:
+    plant = import_plant(client, world.alice.headers, flight)
+    frames = [("file", (p.name, p.read_bytes(), "image/tiff")) for p in flight.frames[:2]]
+    inspection = upload(client, world.bob.headers, plant["id"], frames, irradiance_w_m2="450").json()
+    run_worker(client, factory, registry)
+    done = client.get(f"{PV}/inspections/{inspection['id']}", headers=world.alice.headers).json()
+    assert done["status"] == "done" and done["iec_compliant"] is False
+
+
+def test_bad_uploads_get_clear_4xx_problems(
+    client: TestClient, world: World, factory: sessionmaker[Session], flight: Flight, tmp_path: Path
+) -> None:
+    bob = world.bob.headers
+    plant = import_plant(client, world.alice.headers, flight)
+    empty_zip = io.BytesIO()
+    __import__("zipfile").ZipFile(empty_zip, "w").close()
+    photo = io.BytesIO()
+    __import__("PIL.Image", fromlist=["Image"]).new("RGB", (64, 48), (90, 90, 90)).save(photo, "TIFF")
+    frame = flight.frames[0].read_bytes()
+    attempts = [
+        (plant["id"], [("file", ("empty.zip", empty_zip.getvalue(), "application/zip"))], 400),
+        (plant["id"], [("file", ("broken.zip", b"PK\x03\x04garbage", "application/zip"))], 400),
+        (plant["id"], [("file", ("notes.txt", b"hello", "text/plain"))], 400),
+        (plant["id"], [("file", ("photo.tif", photo.getvalue(), "image/tiff"))], 400),
+        (plant["id"], [("file", ("cut.tif", frame[: len(frame) // 2], "image/tiff"))], 400),
+        (999_999, [("file", ("f.tif", frame, "image/tiff"))], 404),
+    ]
+    for plant_id, files, status in attempts:
+        r = upload(client, bob, plant_id, files)
+        assert r.status_code == status, (files[0][1][0], r.text)
+        assert r.headers["content-type"] == PROBLEM
+    r = upload(client, bob, plant["id"], [("file", ("f.tif", frame, "image/tiff"))], camera="X9")
+    assert r.status_code == 400
+    r = upload(client, world.vera.headers, plant["id"], [("file", ("f.tif", frame, "image/tiff"))])
+    assert r.status_code == 403
+    with factory() as s:
+        s.info["scope"] = Scope.for_system()
+        assert s.scalar(select(func.count(PvInspection.id)).where(PvInspection.plant_id == plant["id"])) == 0

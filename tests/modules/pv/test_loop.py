@@ -1,0 +1,236 @@
+"""Confirmed findings become cases with the right category, priority and SLA; a re-inspection closes a
+cleaning case or sends it back; the loop's durations are measured."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from gongzhi.cases import service as cases
+from gongzhi.cases.models import Case
+from gongzhi.cases.schemas import ActionIn
+from gongzhi.cases.statemachine import Action
+from gongzhi.db import Scope, unit_of_work, utcnow
+from gongzhi.errors import Forbidden, InvalidInput
+from gongzhi.modules.pv import cleaning, loop
+from gongzhi.modules.pv import service as pv
+from gongzhi.modules.pv.models import PvCleaningOrder, PvFinding, PvInspection, PvModule, PvModuleResult
+from gongzhi.modules.pv.schemas import LayoutIn, PlantCreate
+from gongzhi.registry import Registry
+from tests.conftest import World
+
+from .shapes import rectangle
+
+Factory = sessionmaker[Session]
+T0 = dt.datetime(2026, 11, 27, 2, 0, tzinfo=dt.UTC)
+
+
+def outline() -> dict[str, Any]:
+    ring = [list(p) for p in rectangle(30, 20)]
+    return {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}
+
+
+def as_alice(world: World) -> Scope:
+    return Scope(region_id=world.a, user_id=world.alice.user_id, role="dispatcher")
+
+
+def setup(factory: Factory, world: World) -> dict[str, Any]:
+    """A plant whose robot serves rows A-01 and A-02 (not A-03), and a finished inspection."""
+    with unit_of_work(factory, Scope(region_id=world.a, system=True)) as s:
+        plant = pv.create_plant(
+            s,
+            PlantCreate(
+                code=f"r-{uuid.uuid4().hex[:6]}",
+                name="报社屋顶",
+                polygon=outline(),
+                layout=LayoutIn(setback_m=0.5),
+            ),
+        )
+        mods = s.execute(select(PvModule.module_id).where(PvModule.plant_id == plant.id)).scalars().all()
+        rows = sorted({cleaning.row_of(m) for m in mods})
+        assert len(rows) >= 3
+        cleaning.register_robot(s, plant, "R1", {rows[0]: 30.0, rows[1]: 30.0})
+        insp = PvInspection(
+            region_id=world.a,
+            plant_id=plant.id,
+            status="done",
+            started_at=T0,
+            analysed_at=T0 + dt.timedelta(minutes=27),
+        )
+        s.add(insp)
+        s.flush()
+        first = {r: [m for m in mods if cleaning.row_of(m) == r] for r in rows}
+        return {"plant": plant.id, "inspection": insp.id, "rows": rows, "mods": first}
+
+
+def finding(s: Session, world: World, ctx: dict[str, Any], module: str, cls: str, **kw: Any) -> PvFinding:
+    f = PvFinding(
+        region_id=world.a,
+        inspection_id=ctx["inspection"],
+        plant_id=ctx["plant"],
+        module_id=module,
+        anomaly_class=cls,
+        delta_t_k=kw.pop("dt", 12.0),
+        severity=kw.pop("severity", "S2"),
+        coa=kw.pop("coa", 2),
+        status=kw.pop("status", "accepted"),
+        lon=120.1,
+        lat=30.2,
+        created_at=T0 + dt.timedelta(minutes=20),
+        **kw,
+    )
+    s.add(f)
+    return f
+
+
+def test_confirmation_turns_reviewed_findings_into_cases_once(
+    factory: Factory, registry: Registry, world: World
+) -> None:
+    ctx = setup(factory, world)
+    m, rows = ctx["mods"], ctx["rows"]
+    with unit_of_work(factory, Scope(region_id=world.a, system=True)) as s:
+        finding(s, world, ctx, m[rows[0]][0], "soiling")
+        finding(s, world, ctx, m[rows[1]][0], "soiling", severity="S1")
+        finding(s, world, ctx, m[rows[2]][0], "soiling")  # no robot on this row
+        finding(s, world, ctx, m[rows[0]][1], "single_hot_cell", dt=24.0, severity="S3", coa=3)
+        finding(
+            s, world, ctx, m[rows[1]][1], "substring", status="reclassified", reviewed_class="junction_box"
+        )
+        finding(s, world, ctx, m[rows[2]][1], "vegetation", severity="S1")
+        finding(s, world, ctx, m[rows[2]][2], "cracking", status="rejected")
+        finding(s, world, ctx, m[rows[0]][2], "hot_spot", status="new")
+    with unit_of_work(factory, as_alice(world)) as s:
+        out = loop.confirm_inspection(s, registry, ctx["inspection"], mode="wet")
+        assert out.findings == 6 and out.unreviewed == 1
+        assert len(out.cleaning_cases) == 2 and len(out.repair_cases) == 2 and len(out.other_cases) == 1
+        got = {c.id: c for c in s.execute(select(Case).where(Case.id.in_(out.cases))).scalars()}
+        robot_case, manual_case = (got[i] for i in out.cleaning_cases)
+        assert robot_case.state == "dispatched" and robot_case.category == "pv.cleaning"
+        assert manual_case.state == "accepted" and m[rows[2]][0] in manual_case.description
+        order = s.execute(
+            select(PvCleaningOrder).where(PvCleaningOrder.case_id == robot_case.id)
+        ).scalar_one()
+        assert (
+            order.rows == [rows[0], rows[1]]
+            and order.mode == "wet"
+            and order.inspection_id == ctx["inspection"]
+        )
+        repair = sorted((got[i] for i in out.repair_cases), key=lambda c: c.priority, reverse=True)
+        assert [c.priority for c in repair] == ["urgent", "high"]
+        assert "junction_box" in repair[1].title and "CoA 3" in repair[0].title
+        assert got[out.other_cases[0]].category == "pv.vegetation"
+        # the SLA of a safety-relevant repair: claimed within 2 hours
+        policy = cases.policy_for(s, world.a, "pv.repair", "urgent")
+        assert (policy.claim_amount, policy.claim_unit) == (2, "hours")
+        linked = s.execute(select(PvFinding).where(PvFinding.case_id.is_not(None))).scalars().all()
+        assert len(linked) == 6
+    with unit_of_work(factory, as_alice(world)) as s:
+        again = loop.confirm_inspection(s, registry, ctx["inspection"])
+        assert again.cases == [] and again.already == 6
+
+
+def test_confirmation_needs_a_finished_inspection_and_a_dispatcher(
+    factory: Factory, registry: Registry, world: World
+) -> None:
+    ctx = setup(factory, world)
+    with unit_of_work(factory, Scope(region_id=world.a, system=True)) as s:
+        s.get_one(PvInspection, ctx["inspection"]).status = "running"
+    with unit_of_work(factory, as_alice(world)) as s, pytest.raises(InvalidInput, match="is running"):
+        loop.confirm_inspection(s, registry, ctx["inspection"])
+    viewer = Scope(region_id=world.a, user_id=world.vera.user_id, role="viewer")
+    with unit_of_work(factory, viewer) as s, pytest.raises(Forbidden):
+        loop.confirm_inspection(s, registry, ctx["inspection"])
+
+
+def result(s: Session, world: World, insp: int, module: str, soiling: float, t: float) -> None:
+    s.add(
+        PvModuleResult(
+            region_id=world.a, inspection_id=insp, module_id=module, soiling_index=soiling, t_corrected_k=t
+        )
+    )
+
+
+def cleaned_case(
+    factory: Factory, registry: Registry, world: World, ctx: dict[str, Any]
+) -> tuple[int, list[str]]:
+    mods = [ctx["mods"][ctx["rows"][0]][0], ctx["mods"][ctx["rows"][0]][1]]
+    with unit_of_work(factory, Scope(region_id=world.a, system=True)) as s:
+        for mod in mods:
+            finding(s, world, ctx, mod, "soiling")
+            result(s, world, ctx["inspection"], mod, 0.40, 3.0)
+    with unit_of_work(factory, as_alice(world)) as s:
+        [case_id] = loop.confirm_inspection(s, registry, ctx["inspection"]).cleaning_cases
+    with unit_of_work(factory, Scope(region_id=world.a, system=True)) as s:
+        for action, data in (
+            (Action.CLAIM, ActionIn()),
+            (Action.START, ActionIn()),
+            (Action.RESOLVE, ActionIn(note="robot R1 done")),
+        ):
+            cases.apply(s, registry, case_id, action, data)
+        order = cleaning.order_for_case(s, case_id)
+        order.cleaned_at, order.cleaned_modules = utcnow(), mods
+    return case_id, mods
+
+
+def reinspection(
+    factory: Factory, world: World, ctx: dict[str, Any], mods: list[str], soiling: float, t: float
+) -> int:
+    with unit_of_work(factory, Scope(region_id=world.a, system=True)) as s:
+        insp = PvInspection(region_id=world.a, plant_id=ctx["plant"], status="done", started_at=utcnow())
+        s.add(insp)
+        s.flush()
+        for mod in mods:
+            result(s, world, insp.id, mod, soiling, t)
+        return insp.id
+
+
+def test_a_re_inspection_that_shows_clean_modules_closes_the_case(
+    factory: Factory, registry: Registry, world: World
+) -> None:
+    ctx = setup(factory, world)
+    case_id, mods = cleaned_case(factory, registry, world, ctx)
+    after = reinspection(factory, world, ctx, mods, soiling=0.03, t=2.5)
+    with unit_of_work(factory, as_alice(world)) as s:
+        check = loop.verify_cleaning(s, registry, case_id, after)
+        assert check.passed and check.soiling_before == pytest.approx(0.40)
+        assert cases.get_case(s, case_id).state == "closed"
+        metrics = loop.loop_metrics(s, ctx["plant"])
+    assert metrics.takeoff_to_report_min == 27.0
+    assert metrics.cleanings == 1 and metrics.dispatch_to_cleaned_min is not None
+    assert metrics.cleaned_to_closed_min is not None and metrics.detection_to_dispatch_min is not None
+
+
+def test_a_re_inspection_that_shows_little_change_sends_the_case_back(
+    factory: Factory, registry: Registry, world: World
+) -> None:
+    ctx = setup(factory, world)
+    case_id, mods = cleaned_case(factory, registry, world, ctx)
+    after = reinspection(factory, world, ctx, mods, soiling=0.33, t=3.0)
+    with unit_of_work(factory, as_alice(world)) as s:
+        check = loop.verify_cleaning(s, registry, case_id, after)
+        assert not check.passed and "not improved enough" in check.reason
+        assert cases.get_case(s, case_id).state == "in_progress"
+    hotter = reinspection(factory, world, ctx, mods, soiling=0.01, t=8.0)
+    with unit_of_work(factory, Scope(region_id=world.a, system=True)) as s:
+        cases.apply(s, registry, case_id, Action.RESOLVE, ActionIn(note="robot cleaned again"))
+    with unit_of_work(factory, as_alice(world)) as s:
+        check = loop.verify_cleaning(s, registry, case_id, hotter)
+        assert not check.passed and "warmer" in check.reason
+
+
+def test_verification_refuses_what_cannot_be_compared(
+    factory: Factory, registry: Registry, world: World
+) -> None:
+    ctx = setup(factory, world)
+    case_id, _mods = cleaned_case(factory, registry, world, ctx)
+    elsewhere = reinspection(factory, world, ctx, ["Z-01-01"], soiling=0.0, t=0.0)
+    with (
+        unit_of_work(factory, as_alice(world)) as s,
+        pytest.raises(InvalidInput, match="saw none of the cleaned"),
+    ):
+        loop.verify_cleaning(s, registry, case_id, elsewhere)

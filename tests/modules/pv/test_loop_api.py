@@ -1,0 +1,108 @@
+"""The closed loop over HTTP: a real (synthetic) flight uploaded and analysed, its report in HTML and PDF,
+findings reviewed and confirmed into cases, a robot registered; bad requests get clear 4xx answers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
+
+from gongzhi.modules.pv import results
+from gongzhi.registry import Registry
+from tests.conftest import World
+
+from .flights import tiny_flight
+
+PV = "/api/v1/pv"
+PROBLEM = "application/problem+json"
+
+
+def analysed(
+    client: TestClient, world: World, factory: sessionmaker[Session], registry: Registry, tmp: Path
+) -> dict:
+    flight = tiny_flight(tmp, frames=4)
+    files = {"file": ("loop.geojson", flight.geojson, "application/geo+json")}
+    r = client.post(f"{PV}/plants/import", files=files, headers=world.alice.headers)
+    assert r.status_code == 201, r.text
+    plant = r.json()
+    frames = [("file", (p.name, p.read_bytes(), "image/tiff")) for p in flight.frames]
+    url = f"{PV}/plants/{plant['id']}/inspections"
+    r = client.post(
+        url, files=frames, data={"camera": "M3T", "irradiance_w_m2": "850"}, headers=world.bob.headers
+    )
+    assert r.status_code == 202, r.text
+    inspection = r.json()
+    # the report of an inspection still queued is refused with a reason
+    early = client.get(f"{PV}/inspections/{inspection['id']}/report", headers=world.alice.headers)
+    assert early.status_code == 400 and early.headers["content-type"] == PROBLEM and "queued" in early.text
+    assert results.process_queued(factory, registry, client.app.state.gongzhi.store) == [inspection["id"]]  # type: ignore[attr-defined]
+    return {"plant": plant, "inspection": inspection["id"]}
+
+
+def test_report_confirm_and_robots_over_http(
+    client: TestClient, world: World, factory: sessionmaker[Session], registry: Registry, tmp_path: Path
+) -> None:
+    ctx = analysed(client, world, factory, registry, tmp_path)
+    insp, plant = ctx["inspection"], ctx["plant"]
+    html = client.get(f"{PV}/inspections/{insp}/report", headers=world.vera.headers)
+    assert html.status_code == 200 and html.headers["content-type"].startswith("text/html")
+    assert "光伏电站无人机巡检报告" in html.text and "850.0 W/m²" in html.text  # wind not given: unknown
+    assert "IEC TS 62446-3: 未记录" in html.text
+    pdf = client.get(f"{PV}/inspections/{insp}/report?format=pdf&lang=en", headers=world.vera.headers)
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF-")
+    assert "attachment" in pdf.headers["content-disposition"]
+    bad = client.get(f"{PV}/inspections/{insp}/report?lang=fr", headers=world.vera.headers)
+    assert bad.status_code == 422
+
+    r = client.post(
+        f"{PV}/plants/{plant['id']}/robots",
+        json={"robot_id": "R1", "rows": {"A-01": 40}},
+        headers=world.alice.headers,
+    )
+    assert r.status_code == 403  # dispatchers do not register machines; admins do
+    r = client.post(
+        f"{PV}/plants/{plant['id']}/robots",
+        json={"robot_id": "R1", "rows": {"A-01": 40}},
+        headers=world.adam.headers,
+    )
+    assert r.status_code == 201 and r.json()["rows"] == {"A-01": 40.0}
+    r = client.post(
+        f"{PV}/plants/{plant['id']}/robots",
+        json={"robot_id": "R1", "rows": {"A-02": 40}},
+        headers=world.adam.headers,
+    )
+    assert r.status_code == 400 and "already has a robot R1" in r.text
+    assert [
+        x["robot_id"]
+        for x in client.get(f"{PV}/plants/{plant['id']}/robots", headers=world.vera.headers).json()
+    ] == ["R1"]
+
+    findings = client.get(f"{PV}/inspections/{insp}/findings", headers=world.alice.headers).json()
+    assert findings
+    for f in findings:
+        r = client.put(
+            f"{PV}/findings/{f['id']}/review", json={"status": "accepted"}, headers=world.alice.headers
+        )
+        assert r.status_code == 200, r.text
+    r = client.post(f"{PV}/inspections/{insp}/confirm", json={"mode": "wet"}, headers=world.alice.headers)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["findings"] == len(findings) and out["unreviewed"] == 0
+    made = out["cleaning_cases"] + out["repair_cases"] + out["other_cases"]
+    assert len(made) >= 1
+    case = client.get(f"/api/v1/cases/{made[0]}", headers=world.alice.headers).json()
+    assert case["category"].startswith("pv.")
+    again = client.post(f"{PV}/inspections/{insp}/confirm", json={}, headers=world.alice.headers).json()
+    assert again["already"] == len(findings) and again["cleaning_cases"] == again["repair_cases"] == []
+    loop = client.get(f"{PV}/plants/{plant['id']}/loop", headers=world.vera.headers).json()
+    assert loop["inspections"] == 1 and loop["takeoff_to_report_min"] is not None
+
+    # verifying a case that is not a robot cleaning, or a viewer confirming, is refused
+    r = client.post(
+        f"{PV}/cases/{made[0]}/verify-cleaning", json={"inspection_id": insp}, headers=world.alice.headers
+    )
+    assert r.status_code in (400, 404) and r.headers["content-type"] == PROBLEM
+    r = client.post(f"{PV}/inspections/{insp}/confirm", json={}, headers=world.vera.headers)
+    assert r.status_code == 403
+    assert client.get(f"{PV}/plants/999999/loop", headers=world.vera.headers).status_code == 404

@@ -1,0 +1,209 @@
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from gongzhi.modules.pv.analytics.anomalies import ANOMALIES, Anomaly, class_of_abnormality, severity
+from gongzhi.modules.pv.analytics.evaluation import evaluate
+from gongzhi.modules.pv.analytics.georef import locate_frame, module_index
+from gongzhi.modules.pv.analytics.layout import PlantLayout, generate_layout
+from gongzhi.modules.pv.analytics.modules import (
+    CombinedClassifier,
+    InspectionAccumulator,
+    InspectionResult,
+    RuleClassifier,
+    ViewClass,
+    analyse_flight,
+    learned_classifier,
+    merge_views,
+)
+from gongzhi.modules.pv.analytics.synthetic import Conditions, SyntheticFlight, pattern, synthetic_flight
+
+from .shapes import rectangle
+
+
+@pytest.fixture(scope="module")
+def layout() -> PlantLayout:
+    return generate_layout(rectangle(44, 30))
+
+
+@pytest.fixture(scope="module")
+def small() -> PlantLayout:
+    return generate_layout(rectangle(30, 20))
+
+
+@pytest.fixture(scope="module")
+def flight(layout: PlantLayout) -> SyntheticFlight:
+    return synthetic_flight(layout, seed=7, anomalies_per_class=1)
+
+
+@pytest.fixture(scope="module")
+def result(flight: SyntheticFlight, layout: PlantLayout) -> InspectionResult:
+    return analyse_flight(flight.frames(), layout)
+
+
+@pytest.mark.parametrize("anomaly", ANOMALIES, ids=[a.value for a in ANOMALIES])
+def test_it_finds_each_planted_class_on_its_module(
+    anomaly: Anomaly, flight: SyntheticFlight, result: InspectionResult
+) -> None:
+    planted = {a.module_id for a in flight.anomalies if a.anomaly is anomaly}
+    assert planted, f"{anomaly} was not planted"
+    found = {f.module_id for f in result.findings if f.anomaly_class is anomaly}
+    assert found == planted
+
+
+def test_it_reports_one_finding_per_module_and_nothing_on_healthy_modules(
+    flight: SyntheticFlight, result: InspectionResult, layout: PlantLayout
+) -> None:
+    ids = [f.module_id for f in result.findings]
+    assert len(ids) == len(set(ids))
+    assert set(ids) <= set(flight.truth)
+    assert len(result.modules) == len(layout.modules)
+    assert result.frames_total == len(flight) and result.frames_used > 0
+    assert evaluate(result, flight.anomalies).module_accuracy_ok
+
+
+def test_findings_carry_delta_t_severity_and_coa(flight: SyntheticFlight, result: InspectionResult) -> None:
+    by_id = {f.module_id: f for f in result.findings}
+    for planted in flight.anomalies:
+        f = by_id[planted.module_id]
+        assert np.sign(f.delta_t_k) == np.sign(planted.delta_t_k)
+        assert f.delta_tn_k == pytest.approx(f.delta_t_k * 1000 / 850, abs=0.02)
+        assert f.severity == severity(max(f.delta_tn_k or 0.0, 0.0))
+        assert f.coa in (2, 3) and f.frames_seen >= 1 and f.evidence
+    offline = [f for f in result.findings if f.anomaly_class is Anomaly.MODULE_OFFLINE]
+    truth = flight.truth[offline[0].module_id].delta_t_k
+    assert offline[0].delta_t_k == pytest.approx(truth, abs=1.0)
+    assert result.iec_compliant is True and result.irradiance_w_m2 == 850.0
+
+
+def test_severity_bands_and_class_of_abnormality() -> None:
+    assert [severity(d) for d in (0.0, 9.99, 10.0, 19.99, 20.0, 45.0)] == ["S1", "S1", "S2", "S2", "S3", "S3"]
+    assert class_of_abnormality(Anomaly.NONE, 30.0) == 1
+    assert class_of_abnormality(Anomaly.SOILING, 3.0) == 2
+    assert class_of_abnormality(Anomaly.SINGLE_HOT_CELL, 19.0) == 2
+    assert class_of_abnormality(Anomaly.SINGLE_HOT_CELL, 20.0) == 3
+    assert class_of_abnormality(Anomaly.JUNCTION_BOX, 10.0) == 3
+    assert class_of_abnormality(Anomaly.HOT_SPOT, 9.0) == 2
+
+
+def test_the_reflection_filter_drops_a_hot_spot_seen_once_or_moving() -> None:
+    spot = ViewClass(Anomaly.HOT_SPOT, 12.0, (0.3, 0.4))
+    normal = ViewClass(Anomaly.NONE, 0.0)
+    merged, dropped = merge_views([spot, normal, normal, normal])
+    assert merged is None and dropped == 1
+    moving = [ViewClass(Anomaly.HOT_SPOT, 12.0, (0.1 + 0.25 * i, 0.4)) for i in range(4)]
+    merged, dropped = merge_views(moving)
+    assert merged is None and dropped == 1
+    steady = [ViewClass(Anomaly.HOT_SPOT, 12.0 + i, (0.3, 0.4 + 0.01 * i)) for i in range(3)] + [normal]
+    merged, dropped = merge_views(steady)
+    assert merged is not None and merged.anomaly is Anomaly.HOT_SPOT and dropped == 0
+    assert merged.delta_t_k == pytest.approx(13.0) and merged.confidence == pytest.approx(0.75)
+
+
+def test_sun_reflections_on_healthy_modules_are_not_reported(small: PlantLayout) -> None:
+    flight = synthetic_flight(small, seed=11, classes=(), conditions=Conditions(reflection_k=15.0))
+    result = analyse_flight(flight.frames(), small)
+    assert result.findings == ()
+    assert result.reflections_rejected >= 3
+
+
+def test_the_neighbour_correction_removes_the_plant_wide_gradient(small: PlantLayout) -> None:
+    steep = Conditions(gradient_k_per_100m=(12.0, -8.0), reflection_k=0.0)
+    flight = synthetic_flight(small, seed=5, classes=(), conditions=steep)
+    result = analyse_flight(flight.frames(), small)
+    medians = np.array([m.t_median_c for m in result.modules])
+    corrected = np.array([m.t_corrected_k for m in result.modules])
+    xy = np.array([small.origin.to_xy(m.lon, m.lat) for m in result.modules])
+    assert medians.max() - medians.min() > 4.0
+    # what is left is the modules' own ±0.2 K spread, with no trace of the 12 K / 100 m gradient
+    assert corrected.std() < 0.3
+    slope = np.linalg.lstsq(np.column_stack([xy, np.ones(len(xy))]), corrected, rcond=None)[0][:2] * 100
+    assert np.abs(slope).max() < 1.0
+    assert result.findings == ()
+
+
+def test_low_irradiance_is_flagged_as_not_iec_compliant(small: PlantLayout) -> None:
+    dim = Conditions(irradiance_w_m2=450.0, reflection_k=0.0)
+    flight = synthetic_flight(small, seed=2, classes=(Anomaly.MODULE_OFFLINE,), anomalies_per_class=1,
+                              conditions=dim)  # fmt: skip
+    acc = InspectionAccumulator(small)
+    for frame in flight.frames():
+        acc.add(frame)
+    result = acc.result()
+    assert result.iec_compliant is False and result.irradiance_w_m2 == 450.0
+    assert any("600" in note for note in result.notes)
+    [f] = result.findings
+    assert f.delta_tn_k == pytest.approx(f.delta_t_k * 1000 / 450, abs=0.03)
+
+
+def test_results_grow_as_frames_arrive(flight: SyntheticFlight, layout: PlantLayout) -> None:
+    acc = InspectionAccumulator(layout)
+    sizes = []
+    for i, frame in enumerate(flight.frames()):
+        report = acc.add(frame)
+        assert report.skipped == "" and report.match_score > 0.3
+        if i % 6 == 0:
+            sizes.append(len(acc.result().modules))
+    assert sizes == sorted(sizes) and sizes[0] < sizes[-1]
+
+
+def test_the_same_flight_gives_the_same_result(
+    flight: SyntheticFlight, layout: PlantLayout, result: InspectionResult
+) -> None:
+    assert analyse_flight(flight.frames(), layout) == result
+
+
+def crops_of(*anomalies: Anomaly) -> np.ndarray:
+    """Module maps of planted patterns (+ΔT 12 K) on the 72-cell crop grid, rows from the high edge."""
+    rng = np.random.default_rng(0)
+    maps = [pattern(a, 12.0, (193, 99), (6, 12), True, rng) for a in anomalies]
+    return np.stack([np.flipud(ndimage.zoom(m, (48 / 193, 24 / 99), order=1)) for m in maps]).astype(
+        np.float32
+    )
+
+
+def test_the_rules_classify_planted_patterns_on_the_cell_grid() -> None:
+    classes = [Anomaly.SUBSTRING, Anomaly.MODULE_OFFLINE, Anomaly.JUNCTION_BOX, Anomaly.SINGLE_HOT_CELL]
+    found = RuleClassifier()(crops_of(*classes), (6, 12), 4, True)
+    assert [v.anomaly for v in found] == classes
+    assert found[1].delta_t_k == pytest.approx(12.0, abs=0.5)
+
+
+def test_a_learned_classifier_overrules_the_rules_only_where_confident() -> None:
+    seen: list[tuple[int, ...]] = []
+
+    def predict(crops: np.ndarray) -> tuple[list[str], list[float]]:
+        seen.append(crops.shape)
+        assert crops.dtype == np.uint8
+        return ["Cracking"] * len(crops), [0.9] * len(crops)
+
+    crops = crops_of(Anomaly.SUBSTRING, Anomaly.JUNCTION_BOX, Anomaly.NONE)
+    combined = CombinedClassifier(learned_classifier(predict, {"Cracking": Anomaly.CRACKING}))
+    found = [v.anomaly for v in combined(crops, (6, 12), 4, True)]
+    assert seen == [(1, 40, 24)]  # only the rules' anomaly the crop classifier can judge
+    assert found == [Anomaly.CRACKING, Anomaly.JUNCTION_BOX, Anomaly.NONE]
+    timid = CombinedClassifier(
+        learned_classifier(predict, {"Cracking": Anomaly.CRACKING}), min_confidence=0.95
+    )
+    assert timid(crops, (6, 12), 4, True)[0].anomaly is Anomaly.SUBSTRING
+
+
+def test_a_co_registered_rgb_frame_adds_a_visible_soiling_index(small: PlantLayout) -> None:
+    flight = synthetic_flight(small, seed=4, classes=(), conditions=Conditions(reflection_k=0.0))
+    index = module_index(small)
+    dusty = small.modules[len(small.modules) // 2].id
+    frames = []
+    for i, frame in enumerate(flight.frames()):
+        labels, _, _ = locate_frame(index, flight.poses[i])
+        rgb = np.full((*labels.shape, 3), 200, dtype=np.uint8)
+        rgb[labels == small.position(dusty)] = 140  # 30 % darker
+        frames.append(dataclasses.replace(frame, rgb=rgb))
+    result = analyse_flight(frames, small)
+    by_id = {m.module_id: m for m in result.modules}
+    assert by_id[dusty].rgb_soiling_index == pytest.approx(0.3, abs=0.05)
+    others = [m.rgb_soiling_index for m in result.modules if m.module_id != dusty]
+    assert max(v for v in others if v is not None) < 0.05

@@ -1,0 +1,128 @@
+"""Plants through the API: generated from an outline or imported from GeoJSON/CSV, their layout read back,
+flight plans downloaded for QGroundControl and DJI; bad input gets a clear 4xx."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from tests.conftest import World
+
+from .shapes import rectangle
+
+PV = "/api/v1/pv"
+PROBLEM = "application/problem+json"
+
+
+def outline(width: float = 30, height: float = 20) -> dict[str, Any]:
+    ring = [list(p) for p in rectangle(width, height)]
+    return {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}
+
+
+def make_plant(
+    client: TestClient, who: dict[str, str], code: str = "roof-1", **layout: Any
+) -> dict[str, Any]:
+    body = {"code": code, "name": "报社屋顶", "polygon": outline(), "layout": {"setback_m": 0.5, **layout}}
+    r = client.post(f"{PV}/plants", json=body, headers=who)
+    assert r.status_code == 201, r.text
+    return dict(r.json())
+
+
+def test_a_plant_generated_from_its_outline_has_modules_with_stable_ids(
+    client: TestClient, world: World
+) -> None:
+    plant = make_plant(client, world.alice.headers)
+    assert plant["module_count"] > 20 and abs(plant["area_m2"] - 600) < 1
+    r = client.get(f"{PV}/plants/{plant['id']}/layout", headers=world.vera.headers)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/geo+json")
+    features = r.json()["features"]
+    assert features[0]["properties"]["kind"] == "roof"
+    ids = [f["id"] for f in features[1:]]
+    assert len(ids) == plant["module_count"] and ids[0] == "A-01-01"
+    again = make_plant(client, world.alice.headers, code="roof-2")
+    second = client.get(f"{PV}/plants/{again['id']}/layout", headers=world.alice.headers).json()
+    assert [f["id"] for f in second["features"][1:]] == ids
+
+
+def test_a_layout_exported_as_geojson_or_csv_imports_to_the_same_modules(
+    client: TestClient, world: World
+) -> None:
+    plant = make_plant(client, world.alice.headers)
+    geojson = client.get(f"{PV}/plants/{plant['id']}/layout", headers=world.alice.headers).content
+    csv_text = client.get(f"{PV}/plants/{plant['id']}/layout?format=csv", headers=world.alice.headers).content
+    assert csv_text.decode().splitlines()[0].startswith("id,array,row,index,string,lon,lat")
+
+    files = {"file": ("copy.geojson", geojson, "application/geo+json")}
+    r = client.post(f"{PV}/plants/import", files=files, headers=world.alice.headers)
+    assert r.status_code == 201, r.text
+    assert r.json()["code"] == "copy" and r.json()["module_count"] == plant["module_count"]
+    form = {"code": "from-csv", "polygon": json.dumps(outline())}
+    r = client.post(
+        f"{PV}/plants/import",
+        files={"file": ("m.csv", csv_text, "text/csv")},
+        data=form,
+        headers=world.alice.headers,
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["module_count"] == plant["module_count"]
+    a = client.get(f"{PV}/plants/{plant['id']}/layout", headers=world.alice.headers).json()
+    b = client.get(f"{PV}/plants/{r.json()['id']}/layout", headers=world.alice.headers).json()
+    assert [f.get("id") for f in a["features"]] == [f.get("id") for f in b["features"]]
+
+
+def test_bad_plants_get_clear_4xx_problems(client: TestClient, world: World) -> None:
+    alice = world.alice.headers
+    make_plant(client, alice)
+
+    def create(code: str, polygon: dict[str, Any], **layout: Any) -> dict[str, Any]:
+        return {"json": {"code": code, "name": code, "polygon": polygon, "layout": layout}}
+
+    def upload(name: str, body: bytes) -> dict[str, Any]:
+        return {"files": {"file": (name, body, "application/octet-stream")}}
+
+    attempts: list[tuple[str, str, dict[str, Any], int]] = [
+        ("POST", "/plants", create("x", {"type": "Point"}), 400),
+        ("POST", "/plants", create("roof-1", outline()), 409),
+        ("POST", "/plants", create("tiny", outline(1, 1)), 400),
+        ("POST", "/plants", create("y", outline(), module_type="99"), 400),
+        ("POST", "/plants/import", upload("a.geojson", b'{"type": "Point"}'), 400),
+        ("POST", "/plants/import", upload("a.csv", b"id,lon,lat\nA-01-01,1,2\n"), 400),
+        ("POST", "/plants/import", upload("a.geojson", b"\xff\xfe"), 400),
+        ("GET", "/plants/999999", {}, 404),
+        ("GET", "/plants/999999/flight-plan", {}, 404),
+    ]
+    for method, path, kwargs, status in attempts:
+        r = client.request(method, PV + path, headers=alice, **kwargs)
+        assert r.status_code == status, (path, r.text)
+        assert r.headers["content-type"] == PROBLEM
+    r = client.post(f"{PV}/plants", headers=world.vera.headers, **create("z", outline()))
+    assert r.status_code == 403 and r.headers["content-type"] == PROBLEM
+
+
+def test_a_flight_plan_downloads_for_qgroundcontrol_and_dji(client: TestClient, world: World) -> None:
+    plant = make_plant(client, world.alice.headers)
+    url = f"{PV}/plants/{plant['id']}/flight-plan"
+    summary = client.get(url, params={"camera": "M3T"}, headers=world.alice.headers).json()
+    assert summary["camera"] == "M3T" and summary["gsd_cm"] <= 3.32 and summary["images"] > 0
+    assert abs(summary["line_azimuth_deg"] % 180 - 0) < 1  # rows run east-west, lines north-south
+    qgc = client.get(
+        url, params={"camera": "M3T", "format": "plan", "altitude_m": 30}, headers=world.alice.headers
+    )
+    assert qgc.status_code == 200 and "roof-1.plan" in qgc.headers["content-disposition"]
+    mission = qgc.json()
+    assert mission["fileType"] == "Plan" and mission["mission"]["items"][0]["command"] == 22
+    kmz = client.get(
+        url, params={"camera": "M30T", "format": "kmz", "gsd_cm": 3}, headers=world.alice.headers
+    )
+    assert kmz.status_code == 200
+    assert set(zipfile.ZipFile(io.BytesIO(kmz.content)).namelist()) == {
+        "wpmz/template.kml",
+        "wpmz/waylines.wpml",
+    }
+    for params in ({"camera": "X9"}, {"altitude_m": 30, "gsd_cm": 3}):
+        r = client.get(url, params=params, headers=world.alice.headers)
+        assert r.status_code == 400 and r.headers["content-type"] == PROBLEM, r.text

@@ -1,0 +1,137 @@
+"""``gongzhi pv plan|synth|inspect`` from files alone, through the real ``gongzhi`` command."""
+
+from __future__ import annotations
+
+import csv
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import Result
+from typer.testing import CliRunner
+
+from gongzhi.modules.pv import analysis_adapter as adapter
+from gongzhi.modules.pv.analytics.layout import LayoutParams, generate_layout
+from gongzhi.modules.pv.analytics.synthetic import synthetic_flight
+from gongzhi.modules.pv.cli import app
+from gongzhi.modules.pv.io.plant import read_plant_geojson, write_plant_geojson
+from gongzhi.modules.pv.io.synthetic_files import read_truth
+
+from .flights import tiny_flight
+from .shapes import rectangle
+
+runner = CliRunner()
+
+
+def said(result: Result) -> str:
+    """The command's output with Rich's line wrapping undone."""
+    return " ".join(result.output.split())
+
+
+def roof_file(tmp_path: Path, width: float = 40, height: float = 24) -> Path:
+    ring = [list(p) for p in rectangle(width, height)]
+    path = tmp_path / "roof.geojson"
+    path.write_text(json.dumps({"type": "Polygon", "coordinates": [[*ring, ring[0]]]}))
+    return path
+
+
+def plant_file(tmp_path: Path, width: float = 40, height: float = 24) -> Path:
+    layout = generate_layout(rectangle(width, height), LayoutParams(setback_m=0.5), name="屋顶")
+    path = tmp_path / "plant.geojson"
+    write_plant_geojson(layout, path)
+    return path
+
+
+def test_plan_writes_a_qgc_plan_and_a_dji_kmz_and_prints_the_summary(tmp_path: Path) -> None:
+    plan = tmp_path / "roof.plan"
+    r = runner.invoke(
+        app, ["plan", "--plant", str(plant_file(tmp_path)), "--camera", "M3T", "--out", str(plan)]
+    )
+    assert r.exit_code == 0, r.output
+    assert "images" in r.output and "gsd cm" in r.output
+    assert json.loads(plan.read_text())["fileType"] == "Plan"
+    kmz = tmp_path / "roof.kmz"
+    args = [
+        "plan",
+        "--plant",
+        str(roof_file(tmp_path)),
+        "--camera",
+        "H20T",
+        "--altitude",
+        "35",
+        "--out",
+        str(kmz),
+    ]
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0, r.output
+    assert "35.0" in r.output
+    assert "wpmz/waylines.wpml" in zipfile.ZipFile(kmz).namelist()
+
+
+def test_plan_refuses_bad_input_with_a_message(tmp_path: Path) -> None:
+    roof = str(roof_file(tmp_path))
+    bad = tmp_path / "bad.geojson"
+    bad.write_text('{"type": "Point", "coordinates": [1, 2]}')
+    for args, message in [
+        (["--plant", roof, "--out", str(tmp_path / "x.txt")], ".plan"),
+        (["--plant", roof, "--camera", "X9", "--out", str(tmp_path / "x.plan")], "unknown camera"),
+        (["--plant", str(bad), "--out", str(tmp_path / "x.plan")], "Polygon"),
+        (["--plant", roof, "--gsd", "3", "--altitude", "20", "--out", str(tmp_path / "x.plan")], "not both"),
+    ]:
+        r = runner.invoke(app, ["plan", *args])
+        assert r.exit_code == 1 and message in said(r), r.output
+
+
+def test_synth_writes_frames_the_readers_read_back_with_plant_and_ground_truth(tmp_path: Path) -> None:
+    out = tmp_path / "flight"
+    args = ["synth", "--plant", str(roof_file(tmp_path)), "--seed", "3", "--frames", "3", "--out", str(out)]
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in out.glob("*.tif")) == ["frame-0000.tif", "frame-0001.tif", "frame-0002.tif"]
+    truth = read_truth(out)
+    layout = read_plant_geojson(out / "plant.geojson")
+    assert truth and all(mid in {m.id for m in layout.modules} for mid, _ in truth)
+    frame = adapter.read(out / "frame-0001.tif")
+    again = synthetic_flight(layout, seed=3).frame(1)
+    assert np.array_equal(frame.temperature_c, again.temperature_c)
+    assert frame.meta.lat == pytest.approx(again.meta.lat) and frame.meta.model == again.meta.model
+
+
+def test_inspect_reads_a_synthetic_flight_back_and_writes_per_module_results(tmp_path: Path) -> None:
+    flight = tiny_flight(tmp_path / "flight", frames=6)
+    out = tmp_path / "results"
+    plant = str(flight.folder / "plant.geojson")
+    r = runner.invoke(
+        app, ["inspect", str(flight.folder), "--plant", plant, "--out", str(out), "--workers", "2"]
+    )
+    assert r.exit_code == 0, r.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["iec_compliant"] is True  # the irradiance came from flight.json
+    assert summary["frames"] == 6 and summary["findings"] == len(summary["findings_list"]) > 0
+    truth = {(a.module_id, a.anomaly.value) for a in flight.synthetic.anomalies}
+    found = {(f["module_id"], f["anomaly_class"]) for f in summary["findings_list"]}
+    assert found & truth and len(found & truth) >= 0.8 * len(found)
+    features = json.loads((out / "results.geojson").read_text())["features"]
+    assert len(features) == len(flight.synthetic.layout.modules)
+    assert all(f["geometry"]["type"] == "Polygon" for f in features)
+    with (out / "results.csv").open(encoding="utf-8-sig") as f:
+        rows = list(csv.DictReader(f))
+    assert {row["module_id"] for row in rows if row["severity"]} == {m for m, _ in found}
+    low = runner.invoke(
+        app, ["inspect", str(flight.folder), "--plant", plant, "--out", str(out), "--irradiance", "400"]
+    )
+    assert low.exit_code == 0 and "not" in low.output
+    assert json.loads((out / "summary.json").read_text())["iec_compliant"] is False
+
+
+def test_inspect_refuses_a_folder_without_frames_and_unreadable_frames(tmp_path: Path) -> None:
+    plant = str(plant_file(tmp_path))
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    r = runner.invoke(app, ["inspect", str(empty), "--plant", plant, "--out", str(tmp_path / "o")])
+    assert r.exit_code == 1 and "no thermal frames" in said(r)
+    (empty / "a.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    r = runner.invoke(app, ["inspect", str(empty), "--plant", plant, "--out", str(tmp_path / "o")])
+    assert r.exit_code == 1 and "no frame of the flight could be read" in said(r)

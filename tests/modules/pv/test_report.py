@@ -1,0 +1,160 @@
+"""The O&M report: HTML and PDF in Chinese and English, map, findings, thumbnails, IEC conditions, fonts
+embedded; a report of an unknown or unfinished inspection is refused."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from gongzhi.db import Scope, unit_of_work
+from gongzhi.errors import InvalidInput, NotFound
+from gongzhi.kit.filestore import FileStore
+from gongzhi.modules.pv import report as rep
+from gongzhi.modules.pv import service as pv
+from gongzhi.modules.pv.analytics.frames import FrameMeta, ThermalFrame
+from gongzhi.modules.pv.io.tiff import write_frame_tiff
+from gongzhi.modules.pv.models import PvFinding, PvInspection, PvModule
+from gongzhi.modules.pv.schemas import LayoutIn, PlantCreate
+from tests.conftest import World
+
+from .shapes import rectangle
+
+Factory = sessionmaker[Session]
+T0 = dt.datetime(2026, 11, 27, 2, 0, tzinfo=dt.UTC)
+
+
+def outline() -> dict[str, Any]:
+    ring = [list(p) for p in rectangle(30, 20)]
+    return {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}
+
+
+def frame_bytes(tmp: Path) -> bytes:
+    t = np.full((512, 640), 35.0, dtype=np.float32)
+    t[200:206, 300:306] = 61.0
+    path = tmp / "f.tif"
+    write_frame_tiff(path, ThermalFrame(t, FrameMeta(source="f.tif", width_px=640, height_px=512)))
+    return path.read_bytes()
+
+
+def make(
+    factory: Factory, world: World, tmp: Path, *, irradiance: float, status: str = "done"
+) -> tuple[int, FileStore]:
+    store = FileStore(tmp / "files")
+    sha = store.put(frame_bytes(tmp), "image/tiff", "f.tif").sha256
+    with unit_of_work(factory, Scope(region_id=world.a, system=True)) as s:
+        plant = pv.create_plant(
+            s,
+            PlantCreate(
+                code=f"r-{uuid.uuid4().hex[:6]}",
+                name="报社屋顶",
+                polygon=outline(),
+                layout=LayoutIn(setback_m=0.5),
+            ),
+        )
+        mods = s.execute(select(PvModule.module_id).where(PvModule.plant_id == plant.id)).scalars().all()
+        insp = PvInspection(
+            region_id=world.a,
+            plant_id=plant.id,
+            status=status,
+            camera="M3T",
+            started_at=T0,
+            analysed_at=T0 + dt.timedelta(minutes=26),
+            irradiance_w_m2=irradiance,
+            wind_m_s=3.0,
+            ambient_temp_c=21.0,
+            frame_count=42,
+        )
+        s.add(insp)
+        s.flush()
+        for mod, cls, dtk, sev, coa, status_ in (
+            (mods[0], "single_hot_cell", 24.5, "S3", 3, "accepted"),
+            (mods[1], "soiling", 4.0, "S1", 2, "new"),
+            (mods[2], "substring", 12.0, "S2", 2, "reclassified"),
+            (mods[3], "cracking", 6.0, "S1", 2, "rejected"),
+        ):
+            s.add(
+                PvFinding(
+                    region_id=world.a,
+                    inspection_id=insp.id,
+                    plant_id=plant.id,
+                    module_id=mod,
+                    anomaly_class=cls,
+                    delta_t_k=dtk,
+                    delta_tn_k=dtk * 1000 / irradiance,
+                    t_max_c=40 + dtk,
+                    severity=sev,
+                    coa=coa,
+                    status=status_,
+                    reviewed_class="junction_box" if status_ == "reclassified" else None,
+                    evidence=[sha],
+                    details={"pixel": [203, 303]},
+                )
+            )
+        return insp.id, store
+
+
+def test_html_report_in_chinese_and_english(factory: Factory, world: World, tmp_path: Path) -> None:
+    insp, store = make(factory, world, tmp_path, irradiance=720)
+    with unit_of_work(factory, Scope(region_id=world.a, system=True)) as s:
+        r = rep.build_report(s, insp, store)
+    assert [f.anomaly_class for f in r.findings] == [
+        "single_hot_cell",
+        "junction_box",
+        "soiling",
+    ]  # rejected left out
+    assert all(f.thumbnail_png and f.thumbnail_png.startswith(b"\x89PNG") for f in r.findings)
+    assert r.compliant is True and r.duration_min == 26.0 and r.manual_min == pytest.approx(0.7, abs=0.05)
+    zh = rep.render_html(r, "zh-CN")
+    assert "光伏电站无人机巡检报告" in zh and "单个热斑电池片" in zh and "接线盒过热" in zh
+    assert "符合 IEC TS 62446-3" in zh and zh.count("<polygon") == r.module_count
+    assert zh.count('fill="#b00020"') == 1  # the S3 module is red on the map
+    assert zh.count("data:image/png;base64,") == 3
+    en = rep.render_html(r, "en")
+    assert "PV plant drone inspection report" in en and "Single hot cell" in en and "IV curve" in en
+    with pytest.raises(InvalidInput, match="zh-CN or en"):
+        rep.render_html(r, "fr")
+
+
+def test_low_irradiance_is_flagged_not_compliant(factory: Factory, world: World, tmp_path: Path) -> None:
+    insp, store = make(factory, world, tmp_path, irradiance=450)
+    with unit_of_work(factory, Scope(region_id=world.a, system=True)) as s:
+        r = rep.build_report(s, insp, store)
+    assert r.compliant is False
+    assert "不符合 IEC TS 62446-3" in rep.render_html(r, "zh-CN")
+
+
+def _pdf_text_fonts(pdf: bytes) -> set[bytes]:
+    return set(re.findall(rb"/BaseFont\s*/([A-Z]{6}\+\w+)", pdf))
+
+
+def test_pdf_report_embeds_its_fonts(factory: Factory, world: World, tmp_path: Path) -> None:
+    insp, store = make(factory, world, tmp_path, irradiance=720)
+    with unit_of_work(factory, Scope(region_id=world.a, system=True)) as s:
+        r = rep.build_report(s, insp, store)
+    pdf = rep.render_pdf(r, "zh-CN")
+    assert pdf.startswith(b"%PDF-") and pdf.rstrip().endswith(b"%%EOF")
+    assert pdf.count(b"/FontFile2") >= 2  # both TrueType subsets are inside the file
+    names = _pdf_text_fonts(pdf)
+    assert any(b"DroidSansFallback" in n for n in names) and any(b"DejaVuSans" in n for n in names)
+    assert b"/Subtype /Image" in pdf or b"/Subtype/Image" in pdf  # the IR thumbnails
+    en = rep.render_pdf(r, "en")
+    assert en.startswith(b"%PDF-") and len(en) > 5000
+
+
+def test_reports_of_unknown_or_running_inspections_are_refused(
+    factory: Factory, world: World, tmp_path: Path
+) -> None:
+    insp, store = make(factory, world, tmp_path, irradiance=720, status="running")
+    with unit_of_work(factory, Scope(region_id=world.a, system=True)) as s:
+        with pytest.raises(InvalidInput, match="is running"):
+            rep.build_report(s, insp, store)
+        with pytest.raises(NotFound):
+            rep.build_report(s, 999_999, store)
