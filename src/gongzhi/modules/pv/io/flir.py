@@ -10,6 +10,7 @@ little-endian counts or a PNG whose 16-bit samples are byte-swapped. Record 0x20
 AtmosphericTemperature 0x2c, IRWindowTemperature 0x30, IRWindowTransmission 0x34, RelativeHumidity 0x3c,
 PlanckR1 0x58, PlanckB 0x5c, PlanckF 0x60, AtmosphericTransAlpha1/2 0x70/0x74, AtmosphericTransBeta1/2
 0x78/0x7c, AtmosphericTransX 0x80, CameraModel 0xd4, PlanckO 0x308, PlanckR2 0x30c, DateTimeOriginal 0x384.
+Record 0x2b ``GPSInfo``: a position, used when EXIF has none.
 
 Physics: the camera's signal is S = R1 / (R2 · (exp(B / T) − F)) − O for a black body at T [K] (FLIR's
 calibration form of Planck's law). The object signal is recovered from the measured one by removing what the
