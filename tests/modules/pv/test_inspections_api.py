@@ -16,9 +16,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gongzhi.cases.models import Alert
 from gongzhi.db import Scope
-from gongzhi.modules.pv import results
+from gongzhi.modules.pv import jobs, results
 from gongzhi.modules.pv.models import PvFrame, PvInspection
 from gongzhi.registry import Registry
+from gongzhi.settings import Settings, get_settings
 from tests.conftest import World
 
 from .flights import Flight, tiny_flight
@@ -169,3 +170,28 @@ def test_bad_uploads_get_clear_4xx_problems(
     with factory() as s:
         s.info["scope"] = Scope.for_system()
         assert s.scalar(select(func.count(PvInspection.id)).where(PvInspection.plant_id == plant["id"])) == 0
+
+
+def test_the_worker_job_analyses_a_queued_flight_in_a_thread_of_its_own(
+    client: TestClient,
+    world: World,
+    factory: sessionmaker[Session],
+    registry: Registry,
+    flight: Flight,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("GONGZHI_DATA_DIR", str(settings.data_dir))  # the job's file store is the app's
+    get_settings.cache_clear()
+    try:
+        plant = import_plant(client, world.alice.headers, flight)
+        frames = [("file", (p.name, p.read_bytes(), "image/tiff")) for p in flight.frames[:3]]
+        inspection = upload(client, world.bob.headers, plant["id"], frames, camera="M3T").json()
+        assert "pv.inspections" in registry.jobs
+        thread = jobs.start_inspections(factory, registry)
+        assert thread is not None and thread.name == "gongzhi-pv-inspections"
+        thread.join(timeout=120)
+    finally:
+        get_settings.cache_clear()
+    done = client.get(f"{PV}/inspections/{inspection['id']}", headers=world.alice.headers).json()
+    assert done["status"] == "done" and done["frames_done"] == 3, done
