@@ -195,3 +195,21 @@ def test_the_worker_job_analyses_a_queued_flight_in_a_thread_of_its_own(
         get_settings.cache_clear()
     done = client.get(f"{PV}/inspections/{inspection['id']}", headers=world.alice.headers).json()
     assert done["status"] == "done" and done["frames_done"] == 3, done
+
+
+def test_a_flight_that_cannot_be_analysed_ends_failed_with_the_reason(
+    client: TestClient, world: World, factory: sessionmaker[Session], registry: Registry, flight: Flight
+) -> None:
+    plant = import_plant(client, world.alice.headers, flight)
+    frames = [("file", (p.name, p.read_bytes(), "image/tiff")) for p in flight.frames[:2]]
+    inspection = upload(client, world.bob.headers, plant["id"], frames).json()
+    store = client.app.state.gongzhi.store  # type: ignore[attr-defined]
+    with factory() as s:
+        s.info["scope"] = Scope.for_system()
+        for f in s.execute(select(PvFrame).where(PvFrame.inspection_id == inspection["id"])).scalars():
+            store.path_for(f.sha256).unlink(missing_ok=True)  # the files vanished from the store
+    assert run_worker(client, factory, registry) == [inspection["id"]]
+    failed = client.get(f"{PV}/inspections/{inspection['id']}", headers=world.alice.headers).json()
+    assert failed["status"] == "failed" and failed["error"]
+    r = client.get(f"{PV}/inspections/{inspection['id']}/results", headers=world.alice.headers)
+    assert r.status_code == 409 and "failed" in r.json()["detail"]
