@@ -103,9 +103,8 @@ def test_segmentation_finds_the_module_rectangles_without_a_layout(
                for a, b in zip(rows, cols, strict=True)]  # fmt: skip
     assert np.mean(np.array(matched) < 2.0) > 0.95  # every whole module is found, centred within 2 px
     good = [r for r in rects if np.min(np.hypot(rows - r.row, cols - r.col)) < 2.0]
-    # the cool frames are cut out, so the rectangles come out a few centimetres short of the footprint
-    assert np.median([r.length_px for r in good]) * pose.gsd_m == pytest.approx(across, rel=0.15)
-    assert np.median([r.width_px for r in good]) * pose.gsd_m == pytest.approx(along, rel=0.15)
+    assert np.median([r.length_px for r in good]) * pose.gsd_m == pytest.approx(across, rel=0.05)
+    assert np.median([r.width_px for r in good]) * pose.gsd_m == pytest.approx(along, rel=0.05)
     assert len(good) >= len(whole)
 
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import dataclasses
+import pickle
 
 import numpy as np
 import pytest
@@ -207,3 +208,23 @@ def test_a_co_registered_rgb_frame_adds_a_visible_soiling_index(small: PlantLayo
     assert by_id[dusty].rgb_soiling_index == pytest.approx(0.3, abs=0.05)
     others = [m.rgb_soiling_index for m in result.modules if m.module_id != dusty]
     assert max(v for v in others if v is not None) < 0.05
+
+
+def test_chunks_analysed_apart_merge_into_the_whole_flight(
+    flight: SyntheticFlight, layout: PlantLayout, result: InspectionResult
+) -> None:
+    frames = list(flight.frames())
+    half = len(frames) // 2
+    first, second = InspectionAccumulator(layout), InspectionAccumulator(layout)
+    for frame in frames[:half]:
+        first.add(frame)
+    for frame in frames[half:]:
+        second.add(frame)
+    first = pickle.loads(pickle.dumps(first))  # as a worker process would hand it back
+    first.merge(second)
+    merged = first.result()
+    assert {(f.module_id, f.anomaly_class) for f in merged.findings} == {
+        (f.module_id, f.anomaly_class) for f in result.findings
+    }
+    assert merged.frames_total == result.frames_total
+    assert [m.module_id for m in merged.modules] == [m.module_id for m in result.modules]

@@ -589,7 +589,31 @@ def segment_modules(
         return []
     median = float(np.median([r.area_px for r in best]))
     kept = [r for r in best if 0.6 * median <= r.area_px <= 1.5 * median]
-    return sorted(kept, key=lambda r: (round(r.row / 10), r.col))
+    return sorted(_widen_to_pitch(kept), key=lambda r: (round(r.row / 10), r.col))
+
+
+def _widen_to_pitch(rects: list[ModuleRect]) -> list[ModuleRect]:
+    """Give back the width the cut-out frame lines took: side-by-side modules are one pitch apart.
+
+    The pitch is the median distance between neighbours side by side (across the long axis, less than
+    1.6 widths apart); a module's width is then the pitch less half a pixel of gap.
+    """
+    if len(rects) < 2:
+        return rects
+    centres = np.array([(r.row, r.col) for r in rects])
+    pitches = []
+    for r in rects:
+        a = math.radians(r.angle_deg)
+        d = centres - (r.row, r.col)
+        along_long = np.abs(d[:, 0] * -math.sin(a) + d[:, 1] * math.cos(a))
+        across = np.abs(d[:, 0] * math.cos(a) + d[:, 1] * math.sin(a))
+        side = (along_long < 0.3 * r.length_px) & (across > 0.5 * r.width_px) & (across < 1.6 * r.width_px)
+        if side.any():
+            pitches.append(float(across[side].min()))
+    if len(pitches) < 3:
+        return rects
+    width = float(np.median(pitches)) - 0.5
+    return [replace(r, width_px=max(r.width_px, width)) if width < 1.3 * r.width_px else r for r in rects]
 
 
 def _rectangles(

@@ -31,9 +31,10 @@ Across views (one finding per module and class):
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
@@ -631,16 +632,21 @@ class InspectionAccumulator:
             self._views.setdefault(int(p), []).append(view)
         return len(positions)
 
-    def merge(self, other: InspectionAccumulator) -> InspectionAccumulator:
-        """Take in the views ``other`` gathered over later frames of the same flight and plant (a worker's
-        part of the flight); its frame numbers follow this accumulator's. Returns ``self``."""
+    def merge(self, other: InspectionAccumulator) -> None:
+        """Take in the views of an accumulator that saw other frames of the same flight (in place).
+
+        Lets a flight be split into chunks analysed in parallel (processes, Dask or Ray tasks: accumulators
+        and layouts pickle) and merged in frame order; each chunk carries its own running pose correction.
+        """
+        if other.layout.modules != self.layout.modules:
+            raise ValueError("accumulators of different plants cannot be merged")
         offset = len(self._sources)
+        for p, views in other._views.items():
+            mine = self._views.setdefault(p, [])
+            mine.extend(dataclasses.replace(v, frame=v.frame + offset) for v in views)
         self._sources.extend(other._sources)
         self._irradiances.extend(other._irradiances)
         self._frames_used += other._frames_used
-        for p, views in other._views.items():
-            self._views.setdefault(p, []).extend(replace(v, frame=v.frame + offset) for v in views)
-        return self
 
     def result(self) -> InspectionResult:
         """Merge the views gathered so far into per-module results and findings."""
@@ -977,8 +983,9 @@ def merge_views(views: Sequence[ViewClass]) -> tuple[ViewClass | None, int]:
     """One class for a module from its views, with the sun-reflection filter.
 
     A family of classes (localised hot, cool, large warm, soiling) is accepted when at least half of the
-    views show it; within it the most frequent class wins (ties to the larger ΔT). A localised hot
-    pattern must further sit at the same place in the agreeing views (within :data:`REFLECTION_MOVE`).
+    views show it (both of two views; the one view when there is only one); within it the most frequent
+    class wins (ties to the larger ΔT). A localised hot pattern with a single peak must further sit at the
+    same place in the agreeing views (within :data:`REFLECTION_MOVE`).
 
     Returns
     -------
@@ -996,7 +1003,9 @@ def merge_views(views: Sequence[ViewClass]) -> tuple[ViewClass | None, int]:
         if len(members) * 2 < n or (n >= 2 and len(members) < 2):
             rejected += family == "local"
             continue
-        if family == "local" and not _steady([v.location for v in members]):
+        # several hot cells have several peaks of about equal height: the hottest may change between views
+        single_peak = [v.location for v in members if v.anomaly is not Anomaly.MULTIPLE_HOT_CELLS]
+        if family == "local" and not _steady(single_peak):
             rejected += 1
             continue
         counts: dict[Anomaly, list[ViewClass]] = {}
@@ -1066,30 +1075,36 @@ def zone_soiling(layout: PlantLayout, results: Sequence[ModuleResult]) -> dict[s
 
 def analyse_flight(
     frames: Iterable[ThermalFrame],
-    layout: PlantLayout,
+    layout: PlantLayout | None,
     camera: ThermalCamera | None = None,
     *,
     irradiance_w_m2: float | None = None,
     **options: Any,
 ) -> InspectionResult:
-    """Analyse a flight's frames against a plant layout; see :class:`InspectionAccumulator` for ``options``.
+    """Analyse a flight's frames, one at a time, against a plant layout or, without one, photos alone.
 
     Parameters
     ----------
     frames : iterable of ThermalFrame
         Nadir radiometric frames, consumed one at a time.
-    layout : PlantLayout
-        The plant.
+    layout : PlantLayout or None
+        The plant; ``None`` segments the modules in each frame (:class:`LayoutFreeAccumulator`).
     camera : ThermalCamera, optional
         Payload when the metadata do not name a known one.
     irradiance_w_m2 : float, optional
         Plane-of-array irradiance [W m-2].
+    **options
+        Keyword arguments of :class:`InspectionAccumulator` (or :class:`LayoutFreeAccumulator`).
 
     Returns
     -------
     InspectionResult
     """
-    acc = InspectionAccumulator(layout, camera, irradiance_w_m2=irradiance_w_m2, **options)
+    acc: InspectionAccumulator | LayoutFreeAccumulator
+    if layout is None:
+        acc = LayoutFreeAccumulator(camera, irradiance_w_m2=irradiance_w_m2, **options)
+    else:
+        acc = InspectionAccumulator(layout, camera, irradiance_w_m2=irradiance_w_m2, **options)
     for frame in frames:
         acc.add(frame)
     return acc.result()
