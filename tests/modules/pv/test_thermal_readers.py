@@ -44,6 +44,7 @@ from .thermal_fixtures import (
     dji_xmp,
     fff_file,
     flir_camera_info,
+    flir_gps_record,
     flir_jpeg,
     gps_exif,
     plain_jpeg,
@@ -127,6 +128,14 @@ def test_a_flir_jpeg_reads_gps_from_its_exif() -> None:
     assert meta.lat == pytest.approx(-33.25, abs=1e-6)
     assert meta.lon == pytest.approx(151.5, abs=1e-6)
     assert meta.alt_abs_m == pytest.approx(52.5)
+
+
+def test_a_flir_gps_record_gives_the_position_when_exif_has_none() -> None:
+    data = flir_jpeg(FIELD[:20, :30], OUTDOOR, gps_record=flir_gps_record(-33.5, -70.25, 512.0))
+    meta = read_frame(data, "gps.jpg").meta
+    assert (meta.lat, meta.lon, meta.alt_abs_m) == (-33.5, -70.25, 512.0)
+    invalid = flir_jpeg(FIELD[:20, :30], OUTDOOR, gps_record=flir_gps_record(-33.5, -70.25, 512.0, valid=0))
+    assert read_frame(invalid, "nogps.jpg").meta.lat is None
 
 
 def test_a_flir_jpeg_missing_one_segment_is_truncated() -> None:

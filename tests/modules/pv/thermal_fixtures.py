@@ -129,6 +129,17 @@ def flir_raw_record(counts: npt.NDArray[np.uint16], png: bool, order: str = "<")
     return bytes(header) + buf.getvalue()
 
 
+def flir_gps_record(lat: float, lon: float, alt: float, valid: int = 1) -> bytes:
+    """An FFF GPSInfo record (little-endian, 184 bytes): hemisphere in the refs, magnitudes positive."""
+    rec = bytearray(184)
+    struct.pack_into("<I", rec, 0, valid)
+    rec[0x08:0x0A] = b"N\x00" if lat >= 0 else b"S\x00"
+    rec[0x0A:0x0C] = b"E\x00" if lon >= 0 else b"W\x00"
+    struct.pack_into("<ddf", rec, 0x10, abs(lat), abs(lon), alt)
+    rec[0x58:0x5D] = b"WGS84"
+    return bytes(rec)
+
+
 def fff_file(records: dict[int, bytes]) -> bytes:
     """An FFF container: 64-byte header, records, then the 32-byte-per-entry directory (big-endian)."""
     body = bytearray(64)
@@ -154,6 +165,7 @@ def flir_jpeg(
     exif: Image.Exif | None = None,
     chunk: int = 60_000,
     order: str = "<",
+    gps_record: bytes | None = None,
 ) -> bytes:
     """A FLIR radiometric JPEG whose raw counts encode ``temps_c`` under ``params``."""
     atm = atm or AtmosphereModel()
@@ -162,6 +174,7 @@ def flir_jpeg(
         {
             0x01: flir_raw_record(counts, png, order),
             0x20: flir_camera_info(cal, params, atm, model, when, order),
+            **({0x2B: gps_record} if gps_record is not None else {}),
         }
     )
     pieces = [fff[i : i + chunk] for i in range(0, len(fff), chunk)]

@@ -10,6 +10,7 @@ little-endian counts or a PNG whose 16-bit samples are byte-swapped. Record 0x20
 AtmosphericTemperature 0x2c, IRWindowTemperature 0x30, IRWindowTransmission 0x34, RelativeHumidity 0x3c,
 PlanckR1 0x58, PlanckB 0x5c, PlanckF 0x60, AtmosphericTransAlpha1/2 0x70/0x74, AtmosphericTransBeta1/2
 0x78/0x7c, AtmosphericTransX 0x80, CameraModel 0xd4, PlanckO 0x308, PlanckR2 0x30c, DateTimeOriginal 0x384.
+Record 0x2b ``GPSInfo``: a position, used when EXIF has none.
 
 Physics: the camera's signal is S = R1 / (R2 · (exp(B / T) − F)) − O for a black body at T [K] (FLIR's
 calibration form of Planck's law). The object signal is recovered from the measured one by removing what the
@@ -48,6 +49,7 @@ FLIR_ID = b"FLIR\x00"
 FFF_MAGIC = (b"FFF\x00", b"AFF\x00")
 RECORD_RAW_DATA = 0x01
 RECORD_CAMERA_INFO = 0x20
+RECORD_GPS_INFO = 0x2B
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 APP1_CHUNK = 65_000
 
@@ -248,7 +250,8 @@ def read_flir_jpeg(data: bytes, source: str) -> ThermalFrame:
         ) from exc
     if not np.isfinite(temps).any():
         raise MissingMetadataError(source, "FLIR Planck constants give no finite temperature for any pixel")
-    fields = merge_fields(_flir_fields(info), *jpeg_metadata(segments))
+    gps = _gps_fields(records.get(RECORD_GPS_INFO, b""))
+    fields = merge_fields(_flir_fields(info), *jpeg_metadata(segments), gps)
     h, w = temps.shape
     meta = FrameMeta(source=source, width_px=w, height_px=h, **fields)
     return ThermalFrame(temperature_c=temps, meta=meta)
@@ -391,6 +394,25 @@ def _camera_info(record: bytes, source: str) -> CameraInfo:
         )
     model = record[0xD4 : 0xD4 + 32].split(b"\x00")[0].decode("ascii", "replace").strip() or None
     return CameraInfo(cal, params, atmosphere, model, _fff_time(record, order), _window_extra(params))
+
+
+def _gps_fields(record: bytes) -> dict[str, float]:
+    """Position from the FFF ``GPSInfo`` record (ExifTool: GPSValid 0x00, GPSLatitudeRef 0x08, GPSLongitudeRef
+    0x0a, GPSLatitude 0x10 and GPSLongitude 0x18 as doubles, GPSAltitude 0x20), used when EXIF has none."""
+    if len(record) < 0x24:
+        return {}
+    order = "<" if struct.unpack_from("<I", record, 0)[0] < 0x10000 else ">"
+    (valid,) = struct.unpack_from(order + "I", record, 0)
+    lat, lon = struct.unpack_from(order + "dd", record, 0x10)
+    (alt,) = struct.unpack_from(order + "f", record, 0x20)
+    if not valid or not (math.isfinite(lat) and math.isfinite(lon) and abs(lat) <= 90 and abs(lon) <= 180):
+        return {}
+    lat = -abs(lat) if record[0x08:0x09] == b"S" else lat
+    lon = -abs(lon) if record[0x0A:0x0B] == b"W" else lon
+    out = {"lat": lat, "lon": lon}
+    if math.isfinite(alt):
+        out["alt_abs_m"] = float(alt)
+    return out
 
 
 def _check_conditions(p: ObjectParameters, source: str) -> None:
