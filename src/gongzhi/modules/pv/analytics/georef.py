@@ -580,7 +580,10 @@ def segment_modules(
     warm = t > _otsu(t)
     best: list[ModuleRect] = []
     for modules, tophat in ((warm, ndimage.black_tophat), (~warm, ndimage.white_tophat)):
-        lines = tophat(t, size=(5, 5)) > line_contrast_k
+        # clip to a band about the modules' level, so that a hot cell or a cool shadow inside a module does
+        # not turn its healthy surroundings into "lines" that cut the module apart
+        level = float(np.median(t[modules])) if modules.any() else float(np.median(t))
+        lines = tophat(np.clip(t, level - 1.5, level + 1.5), size=(5, 5)) > line_contrast_k
         mask = ndimage.binary_opening(modules & ~lines, structure=np.ones((3, 3), dtype=bool))
         rects = _rectangles(mask, min_area_px, min_rectangularity, aspect)
         if len(rects) > len(best):

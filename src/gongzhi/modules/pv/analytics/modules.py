@@ -812,6 +812,15 @@ class LayoutFreeAccumulator:
             return [f"F{n:04d}-{k:03d}" for k in range(len(rows))]
         xs, ys = geometry.pixel_to_xy(rows, cols)
         known = np.array(self._positions).reshape(-1, 2)
+        if len(known):
+            # one translation step of ICP: the median offset to the modules already mapped absorbs the
+            # frame's GPS error before matching
+            d = np.hypot(known[None, :, 0] - xs[:, None], known[None, :, 1] - ys[:, None])
+            nearest = d.argmin(axis=1)
+            close = d[np.arange(len(xs)), nearest] < 2 * self.match_m
+            if close.sum() >= 5:
+                xs = xs + float(np.median(known[nearest[close], 0] - xs[close]))
+                ys = ys + float(np.median(known[nearest[close], 1] - ys[close]))
         ids = []
         for x, y in zip(xs.tolist(), ys.tolist(), strict=True):
             if len(known):
