@@ -503,7 +503,8 @@ class ModuleRect:
     row, col : float
         Centre [px].
     angle_deg : float
-        Direction of the long side in the image, counter-clockwise from the column axis [°], in (−90, 90].
+        Direction of the long side in the image, counter-clockwise from the column axis [°]; as found, in
+        (−90, 90]; 180° more turns the maps of :func:`rect_crops` by half a turn.
     length_px, width_px : float
         Long and short side [px].
     area_px : int

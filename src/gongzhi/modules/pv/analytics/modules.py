@@ -48,6 +48,7 @@ from gongzhi.modules.pv.analytics.geometry import LocalFrame
 from gongzhi.modules.pv.analytics.georef import (
     FrameGeometry,
     ModuleIndex,
+    ModuleRect,
     frame_geometry,
     module_crops,
     module_index,
@@ -720,9 +721,10 @@ class LayoutFreeAccumulator:
     side (rows) on the cell grid of ``module_type``; the neighbour reference uses the modules within
     ``neighbour_px`` in the same frame. When the frames carry GPS, altitude and a known camera, a module
     seen in several frames is recognised by its ground position (within ``match_m``) and gets one id
-    (``X-00001``…); otherwise each frame's modules are reported on their own (``F0003-017``). The low edge
-    of a module is unknown without a layout, so shading, vegetation and soiling, which look for it, are
-    less reliable than with one; strings are not reported.
+    (``X-00001``…); otherwise each frame's modules are reported on their own (``F0003-017``). With a pose,
+    each module's map is turned to start at the north end of its long side (the high edge of a portrait
+    module facing south), so a pattern stays in one place over the views; the low edge is assumed to face
+    south, which is where shading, vegetation and soiling are looked for. Strings are not reported.
 
     Parameters
     ----------
@@ -782,6 +784,9 @@ class LayoutFreeAccumulator:
         rects = segment_modules(frame.temperature_c)
         if len(rects) < 2:
             return FrameReport(meta.source, 0, skipped="no module rectangles found")
+        geometry = self._geometry(frame)
+        if geometry is not None:
+            rects = [_facing_south(r, geometry) for r in rects]
         t = self.module_type
         crops = rect_crops(frame.temperature_c, rects, (t.cells_short, t.cells_long), SAMPLES_PER_CELL)
         rows = np.array([r.row for r in rects])
@@ -793,23 +798,28 @@ class LayoutFreeAccumulator:
             crops, rows / meta.height_px, cols / meta.width_px, near, n, self.classifier,
             (t.cells_short, t.cells_long), True,
         )  # fmt: skip
-        ids = self._identify(frame, rows, cols, n)
+        if geometry is None:
+            ids = [f"F{n:04d}-{k:03d}" for k in range(len(rects))]
+        else:
+            ids = self._identify(geometry, rows, cols)
         for mid, view in zip(ids, views, strict=True):
             self._views.setdefault(mid, []).append(view)
         self._frames_used += 1
         return FrameReport(meta.source, len(rects))
 
-    def _identify(self, frame: ThermalFrame, rows: FloatArray, cols: FloatArray, n: int) -> list[str]:
+    def _geometry(self, frame: ThermalFrame) -> FrameGeometry | None:
         meta = frame.meta
         if self.origin is None and meta.lat is not None and meta.lon is not None:
             self.origin = LocalFrame(meta.lon, meta.lat)
+        if self.origin is None:
+            return None
         try:
-            if self.origin is None:
-                raise ValueError("no GPS")
-            geometry = frame_geometry(meta, self.origin, self.camera, height_m=self.height_m,
-                                      module_plane_rel_m=self.module_plane_rel_m)  # fmt: skip
+            return frame_geometry(meta, self.origin, self.camera, height_m=self.height_m,
+                                  module_plane_rel_m=self.module_plane_rel_m)  # fmt: skip
         except ValueError:
-            return [f"F{n:04d}-{k:03d}" for k in range(len(rows))]
+            return None
+
+    def _identify(self, geometry: FrameGeometry, rows: FloatArray, cols: FloatArray) -> list[str]:
         xs, ys = geometry.pixel_to_xy(rows, cols)
         known = np.array(self._positions).reshape(-1, 2)
         if len(known):
@@ -955,6 +965,24 @@ def _flatten_ring(residuals: F32) -> None:
     residuals[:, -1, :] = interior
     residuals[:, :, 0] = interior
     residuals[:, :, -1] = interior
+
+
+def _facing_south(rect: ModuleRect, geometry: FrameGeometry) -> ModuleRect:
+    """Turn a segmented module so its maps start at the north end of its long side.
+
+    A rectangle's axis has no sign, and frames of alternate lines look at a module from opposite sides;
+    fixing the sign on the ground keeps a pattern in one place on the module in every view. For modules
+    facing the equator in portrait (the usual roof in the northern hemisphere) the north end is the high
+    edge, as in the layout's maps.
+    """
+    a = math.radians(rect.angle_deg)
+    x0, y0 = geometry.pixel_to_xy(rect.row, rect.col)
+    x1, y1 = geometry.pixel_to_xy(rect.row - math.sin(a), rect.col + math.cos(a))
+    # map row 0 lies at −e_long: make +e_long point south
+    north, east = float(y1 - y0), float(x1 - x0)
+    if north > 0 or (north == 0 and east > 0):
+        return dataclasses.replace(rect, angle_deg=rect.angle_deg + 180.0)
+    return rect
 
 
 def _rgb(views: Sequence[_View]) -> float | None:
