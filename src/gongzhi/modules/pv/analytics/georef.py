@@ -10,13 +10,13 @@ from north). Pixel (row r, column c), with pixel centres at integer coordinates,
 
 in the layout's local frame (x east, y north [m]), with (c_0, r_0) the image centre and ψ the yaw.
 
-GPS (metres without RTK) and yaw (about a degree) errors are then removed by matching the module grid: the
-layout's modules rendered as a mask at the predicted pose are cross-correlated (FFT, zero-mean, normalised)
-with the frame's own module structure (a local-contrast image that is high on module glass and low on the
-cooler frames and gaps between modules), over shifts within half a module pitch of a prior and a few yaw
-offsets. The module grid is periodic, so matching cannot tell one module from the next along a row: the
-prior must be within half a pitch (RTK, or the running correction an accumulator carries from frame to frame;
-see :class:`.modules.InspectionAccumulator`).
+GPS and yaw errors are then removed by matching the module grid: the layout's modules rendered as a mask
+at the predicted pose are cross-correlated (FFT, zero-mean, normalised) with the frame's own module
+structure (a local-contrast image that is high on module glass and low on the cooler frames and gaps
+between modules), over shifts within a search radius of the prior; the yaw follows from the shifts of the
+image halves. The module grid is periodic, so matching cannot tell one module from the next along a row:
+the caller picks among those aliases (:class:`.modules.InspectionAccumulator` takes the one nearest its
+running correction; RTK positions make the question moot).
 
 Without a layout, :func:`segment_modules` finds module rectangles in the frame itself: the module/background
 polarity by Otsu's threshold, the cool frame lines between modules by a black top-hat, connected components

@@ -57,7 +57,14 @@ from gongzhi.modules.pv.analytics.georef import (
     segment_modules,
     visible_modules,
 )
-from gongzhi.modules.pv.analytics.layout import MODULE_TYPES, SUBSTRINGS, ModuleType, PlantLayout, neighbours
+from gongzhi.modules.pv.analytics.layout import (
+    MODULE_TYPES,
+    SUBSTRINGS,
+    ModuleType,
+    PlantLayout,
+    neighbours,
+    row_axes,
+)
 
 F32 = npt.NDArray[np.float32]
 FloatArray = npt.NDArray[np.float64]
@@ -73,6 +80,8 @@ JUNCTION_BOX = (0.5, 0.92)
 """Junction box position on a portrait module, along the row and across it from the low edge [-]."""
 SOILING_WARM_K = 0.5
 """Warmth above the module's upper third that counts towards the soiling index [K]."""
+BIAS_SMOOTHING = 0.3
+"""Weight of each frame's pose correction in the running correction carried to the next frame [-]."""
 
 _LOCAL_HOT = frozenset(
     {
@@ -564,6 +573,10 @@ class InspectionAccumulator:
         self._sources: list[str] = []
         self._irradiances: list[float] = []
         self._bias = (0.0, 0.0, 0.0)
+        self._pitch_along, pitch_across = _pitches(self._index)
+        # across the rows the grid repeats only every row pitch: search up to nearly half of it; along the
+        # rows every module pitch, which _nearest_alias resolves against the running correction
+        self._search_m = 0.45 * pitch_across
         self._frames_used = 0
 
     def add(self, frame: ThermalFrame) -> FrameReport:
@@ -582,25 +595,35 @@ class InspectionAccumulator:
             )
         except ValueError as exc:
             return FrameReport(frame.meta.source, 0, skipped=str(exc))
-        dx, dy, dyaw = self._bias
-        geometry = prior.moved(dx, dy, dyaw)
+        bx, by, byaw = self._bias
+        geometry = prior.moved(bx, by, byaw)
         report = FrameReport(frame.meta.source, 0)
         if self.refine:
-            fit = refine_pose(frame.temperature_c, geometry, self._index)
+            fit = refine_pose(frame.temperature_c, geometry, self._index, search_m=self._search_m)
             if fit.score > 0 and (fit.dx_m or fit.dy_m or fit.dyaw_deg):
-                geometry = fit.geometry
-                self._bias = (
-                    geometry.x_m - prior.x_m,
-                    geometry.y_m - prior.y_m,
-                    geometry.yaw_deg - prior.yaw_deg,
-                )
-            report = FrameReport(frame.meta.source, 0, *self._bias, fit.score)
+                geometry = self._nearest_alias(fit.geometry, prior)
+            cx, cy = geometry.x_m - prior.x_m, geometry.y_m - prior.y_m
+            cyaw = geometry.yaw_deg - prior.yaw_deg
+            report = FrameReport(frame.meta.source, 0, cx, cy, cyaw, fit.score)
+            if fit.score > 0:
+                # the running correction follows a slowly drifting GPS bias but not each frame's noise
+                k = BIAS_SMOOTHING
+                self._bias = (bx + k * (cx - bx), by + k * (cy - by), byaw + k * (cyaw - byaw))
         seen = self._analyse(frame.temperature_c, geometry, n, frame.rgb)
         if seen:
             self._frames_used += 1
         return FrameReport(
             report.source, seen, report.dx_m, report.dy_m, report.dyaw_deg, report.match_score, report.skipped
         )
+
+    def _nearest_alias(self, geometry: FrameGeometry, prior: FrameGeometry) -> FrameGeometry:
+        """Of the poses one module pitch apart along the rows, which the grid cannot tell apart, the one
+        nearest the running correction."""
+        e = row_axes(self.layout.row_azimuth_deg)[0]
+        bx, by, _ = self._bias
+        du = (geometry.x_m - prior.x_m - bx) * e[0] + (geometry.y_m - prior.y_m - by) * e[1]
+        k = round(du / self._pitch_along)
+        return geometry.moved(-k * self._pitch_along * e[0], -k * self._pitch_along * e[1]) if k else geometry
 
     def _analyse(
         self, temperature: F32, geometry: FrameGeometry, n: int, rgb: npt.NDArray[np.uint8] | None = None
@@ -683,6 +706,19 @@ class InspectionAccumulator:
             tuple(modules), tuple(findings), len(self._sources), self._frames_used, g, compliant, rejected,
             zone_soiling(self.layout, modules), tuple(notes),
         )  # fmt: skip
+
+
+def _pitches(index: ModuleIndex) -> tuple[float, float]:
+    """Module pitch along the rows and row pitch across them [m] (medians over the layout)."""
+    along, across = index.layout.footprint_m
+    keys = np.sort(index.keys)
+    steps = np.diff(keys)
+    in_row = steps[(steps > 0.5 * along) & (steps < 1.5 * along)]
+    rows = np.diff(index.row_v)
+    return (
+        float(np.median(in_row)) if len(in_row) else along,
+        float(np.median(rows)) if len(rows) else 2 * across,
+    )
 
 
 def _conditions(g: float | None) -> tuple[bool | None, list[str]]:
