@@ -10,13 +10,13 @@ from north). Pixel (row r, column c), with pixel centres at integer coordinates,
 
 in the layout's local frame (x east, y north [m]), with (c_0, r_0) the image centre and ψ the yaw.
 
-GPS (metres without RTK) and yaw (about a degree) errors are then removed by matching the module grid: the
-layout's modules rendered as a mask at the predicted pose are cross-correlated (FFT, zero-mean, normalised)
-with the frame's own module structure (a local-contrast image that is high on module glass and low on the
-cooler frames and gaps between modules), over shifts within half a module pitch of a prior and a few yaw
-offsets. The module grid is periodic, so matching cannot tell one module from the next along a row: the
-prior must be within half a pitch (RTK, or the running correction an accumulator carries from frame to frame;
-see :class:`.modules.InspectionAccumulator`).
+GPS and yaw errors are then removed by matching the module grid: the layout's modules rendered as a mask
+at the predicted pose are cross-correlated (FFT, zero-mean, normalised) with the frame's own module
+structure (a local-contrast image that is high on module glass and low on the cooler frames and gaps
+between modules), over shifts within a search radius of the prior; the yaw follows from the shifts of the
+image halves. The module grid is periodic, so matching cannot tell one module from the next along a row:
+the caller picks among those aliases (:class:`.modules.InspectionAccumulator` takes the one nearest its
+running correction; RTK positions make the question moot).
 
 Without a layout, :func:`segment_modules` finds module rectangles in the frame itself: the module/background
 polarity by Otsu's threshold, the cool frame lines between modules by a black top-hat, connected components
@@ -503,7 +503,8 @@ class ModuleRect:
     row, col : float
         Centre [px].
     angle_deg : float
-        Direction of the long side in the image, counter-clockwise from the column axis [°], in (−90, 90].
+        Direction of the long side in the image, counter-clockwise from the column axis [°]; as found, in
+        (−90, 90]; 180° more turns the maps of :func:`rect_crops` by half a turn.
     length_px, width_px : float
         Long and short side [px].
     area_px : int
@@ -580,7 +581,10 @@ def segment_modules(
     warm = t > _otsu(t)
     best: list[ModuleRect] = []
     for modules, tophat in ((warm, ndimage.black_tophat), (~warm, ndimage.white_tophat)):
-        lines = tophat(t, size=(5, 5)) > line_contrast_k
+        # clip to a band about the modules' level, so that a hot cell or a cool shadow inside a module does
+        # not turn its healthy surroundings into "lines" that cut the module apart
+        level = float(np.median(t[modules])) if modules.any() else float(np.median(t))
+        lines = tophat(np.clip(t, level - 1.5, level + 1.5), size=(5, 5)) > line_contrast_k
         mask = ndimage.binary_opening(modules & ~lines, structure=np.ones((3, 3), dtype=bool))
         rects = _rectangles(mask, min_area_px, min_rectangularity, aspect)
         if len(rects) > len(best):
