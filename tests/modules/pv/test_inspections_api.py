@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from gongzhi.cases.models import Alert
-from gongzhi.db import Scope
+from gongzhi.db import Scope, utcnow
 from gongzhi.modules.pv import jobs, results
 from gongzhi.modules.pv.models import PvFrame, PvInspection
 from gongzhi.registry import Registry
@@ -213,3 +214,21 @@ def test_a_flight_that_cannot_be_analysed_ends_failed_with_the_reason(
     assert failed["status"] == "failed" and failed["error"]
     r = client.get(f"{PV}/inspections/{inspection['id']}/results", headers=world.alice.headers)
     assert r.status_code == 409 and "failed" in r.json()["detail"]
+
+
+def test_a_flight_whose_worker_died_is_taken_up_again_and_a_live_one_is_left_alone(
+    client: TestClient, world: World, factory: sessionmaker[Session], registry: Registry, flight: Flight
+) -> None:
+    plant = import_plant(client, world.alice.headers, flight)
+    frames = [("file", (p.name, p.read_bytes(), "image/tiff")) for p in flight.frames[:2]]
+    ids = [upload(client, world.bob.headers, plant["id"], frames).json()["id"] for _ in range(2)]
+    now = utcnow()
+    assert [results.claim_next(factory, now=now) for _ in range(3)] == [*ids, None]
+    assert results.claim_next(factory, now=now + results.STALE_AFTER / 2) is None  # both alive
+    later = now + results.STALE_AFTER * 2  # no progress since: their worker died
+    assert results.claim_next(factory, now=later) == ids[0]
+    assert results.claim_next(factory, now=later) == ids[1]
+    assert results.claim_next(factory, now=later + timedelta(minutes=1)) is None
+    results.process(factory, registry, client.app.state.gongzhi.store, ids[0])  # type: ignore[attr-defined]
+    done = client.get(f"{PV}/inspections/{ids[0]}", headers=world.alice.headers).json()
+    assert done["status"] == "done" and done["frames_done"] == 2

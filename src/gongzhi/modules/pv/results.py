@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,8 @@ from gongzhi.registry import Registry
 
 log = logging.getLogger(__name__)
 PROGRESS_EVERY_S = 1.0
+STALE_AFTER = timedelta(minutes=10)
+"""A running inspection whose progress has not moved for this long has lost its worker."""
 ALERT_SEVERITY: dict[str, Severity] = {"S1": "low", "S2": "medium", "S3": "high"}
 
 
@@ -44,14 +47,21 @@ def _scope(inspection: PvInspection) -> Scope:
     return Scope(region_id=inspection.region_id, system=True, username="pv-worker")
 
 
-def claim_next(factory: SessionFactory) -> int | None:
-    """Mark the oldest queued inspection running and return its id (``None`` when none waits)."""
+def claim_next(factory: SessionFactory, *, now: datetime | None = None) -> int | None:
+    """Mark the oldest waiting inspection running and return its id (``None`` when none waits).
+
+    Waiting: queued, or running without a sign of life for ``STALE_AFTER`` (its worker died, e.g. the
+    server restarted mid-flight): such a flight is analysed again from the start.
+    """
+    now = now or utcnow()
     with unit_of_work(factory, Scope.for_system()) as s:
-        stmt = select(PvInspection).where(PvInspection.status == "queued").order_by(PvInspection.id)
+        stale = (PvInspection.status == "running") & (PvInspection.heartbeat_at < now - STALE_AFTER)
+        stmt = select(PvInspection).where((PvInspection.status == "queued") | stale).order_by(PvInspection.id)
         inspection = s.execute(stmt.limit(1).with_for_update(skip_locked=True)).scalar_one_or_none()
         if inspection is None:
             return None
         inspection.status, inspection.progress, inspection.frames_done = "running", 0.0, 0
+        inspection.heartbeat_at = now
         return inspection.id
 
 
@@ -131,6 +141,7 @@ def _progress_writer(factory: SessionFactory, scope: Scope, inspection_id: int) 
         with unit_of_work(factory, scope) as s:
             inspection = s.get_one(PvInspection, inspection_id)
             inspection.frames_done, inspection.progress = done, round(done / max(1, total), 4)
+            inspection.heartbeat_at = utcnow()
 
     return write
 
