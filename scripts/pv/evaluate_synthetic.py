@@ -68,8 +68,8 @@ def main() -> None:
     parser.add_argument("--per-class", type=int, default=4)
     parser.add_argument("--no-reflections", action="store_true")
     parser.add_argument("--no-layout", action="store_true")
-    parser.add_argument("--gps-sigma", type=float, default=Conditions.gps_sigma_m, help="GPS noise [m]")
-    parser.add_argument("--yaw-sigma", type=float, default=Conditions.yaw_sigma_deg, help="yaw noise [°]")
+    parser.add_argument("--gps-sigma", type=float, default=Conditions().gps_sigma_m, help="GPS noise [m]")
+    parser.add_argument("--yaw-sigma", type=float, default=Conditions().yaw_sigma_deg, help="yaw noise [°]")
     args = parser.parse_args()
 
     layout = generate_layout(roof(args.width, args.height))
