@@ -1,7 +1,7 @@
 """Per-class precision and recall of the PV module analysis on synthetic flights (evaluation only).
 
     .venv/bin/python scripts/pv/evaluate_synthetic.py [--seeds 0 1 2 3 4] [--width 80 --height 50]
-        [--per-class 4] [--no-reflections] [--no-layout]
+        [--per-class 4] [--no-reflections] [--no-layout] [--gps-sigma 0.1] [--yaw-sigma 0.2]
 
 Each seed builds a plant (``generate_layout`` over a width × height roof), plants ``--per-class`` modules of
 every anomaly class (whole strings for the string class) and renders the flight of the default plan (M3T,
@@ -68,10 +68,14 @@ def main() -> None:
     parser.add_argument("--per-class", type=int, default=4)
     parser.add_argument("--no-reflections", action="store_true")
     parser.add_argument("--no-layout", action="store_true")
+    parser.add_argument("--gps-sigma", type=float, default=Conditions().gps_sigma_m, help="GPS noise [m]")
+    parser.add_argument("--yaw-sigma", type=float, default=Conditions().yaw_sigma_deg, help="yaw noise [°]")
     args = parser.parse_args()
 
     layout = generate_layout(roof(args.width, args.height))
-    conditions = Conditions(reflection_k=0.0) if args.no_reflections else Conditions()
+    conditions = Conditions(gps_sigma_m=args.gps_sigma, yaw_sigma_deg=args.yaw_sigma)
+    if args.no_reflections:
+        conditions = dataclasses.replace(conditions, reflection_k=0.0)
     totals = {a: [0, 0, 0] for a in ANOMALIES}
     confusions: dict[tuple[str, str], int] = {}
     render_s = analyse_s = render_cpu = analyse_cpu = 0.0

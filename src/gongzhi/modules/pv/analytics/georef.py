@@ -359,6 +359,11 @@ class PoseFit:
 
 MIN_MATCH_SCORE = 0.2
 """Least normalised cross-correlation for :func:`refine_pose` to move a pose [-]."""
+YAW_STEPS = 2
+"""Yaw estimates per frame, each followed by a new match [-]."""
+YAW_RADIUS_PX = 6
+"""Search radius of the half-image matches that estimate the yaw, at the matching resolution [px]: 1.3° at
+the half-width of a 640-pixel frame matched at half resolution."""
 
 
 def module_mask(index: ModuleIndex, geometry: FrameGeometry, rim: float = 0.04) -> npt.NDArray[np.float32]:
@@ -428,13 +433,20 @@ def refine_pose(
     for dyaw in yaw_offsets_deg:
         model = module_mask(index, coarse.moved(dyaw_deg=dyaw))
         score, drow, dcol = _match(obs, model, radius)
-        if estimate_yaw and score >= MIN_MATCH_SCORE:
-            turn = _rotation_deg(obs, model, radius)
-            if turn:
-                model2 = module_mask(index, coarse.moved(dyaw_deg=dyaw + turn))
-                score2, drow2, dcol2 = _match(obs, model2, radius)
-                if score2 > score:
-                    score, drow, dcol, dyaw = score2, drow2, dcol2, dyaw + turn
+        for _ in range(YAW_STEPS if estimate_yaw else 0):
+            if score < MIN_MATCH_SCORE:
+                break
+            # the halves are matched about the whole image's shift, within a few pixels, so that neither
+            # can jump to another module of the periodic grid
+            shifted = np.roll(model, (round(drow), round(dcol)), axis=(0, 1))
+            turn = _rotation_deg(obs, shifted, YAW_RADIUS_PX)
+            if abs(turn) < 0.05:
+                break
+            model2 = module_mask(index, coarse.moved(dyaw_deg=dyaw + turn))
+            score2, drow2, dcol2 = _match(obs, model2, radius)
+            if score2 <= score:
+                break
+            model, score, drow, dcol, dyaw = model2, score2, drow2, dcol2, dyaw + turn
         if score > best[0]:
             best = (score, drow, dcol, dyaw)
     score, drow, dcol, dyaw = best
