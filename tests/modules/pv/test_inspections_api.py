@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +16,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from gongzhi.cases.models import Alert
-from gongzhi.db import Scope
-from gongzhi.modules.pv import results
+from gongzhi.db import Scope, utcnow
+from gongzhi.modules.pv import jobs, results
 from gongzhi.modules.pv.models import PvFrame, PvInspection
 from gongzhi.registry import Registry
+from gongzhi.settings import Settings, get_settings
 from tests.conftest import World
 
 from .flights import Flight, tiny_flight
@@ -169,3 +171,64 @@ def test_bad_uploads_get_clear_4xx_problems(
     with factory() as s:
         s.info["scope"] = Scope.for_system()
         assert s.scalar(select(func.count(PvInspection.id)).where(PvInspection.plant_id == plant["id"])) == 0
+
+
+def test_the_worker_job_analyses_a_queued_flight_in_a_thread_of_its_own(
+    client: TestClient,
+    world: World,
+    factory: sessionmaker[Session],
+    registry: Registry,
+    flight: Flight,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("GONGZHI_DATA_DIR", str(settings.data_dir))  # the job's file store is the app's
+    get_settings.cache_clear()
+    try:
+        plant = import_plant(client, world.alice.headers, flight)
+        frames = [("file", (p.name, p.read_bytes(), "image/tiff")) for p in flight.frames[:3]]
+        inspection = upload(client, world.bob.headers, plant["id"], frames, camera="M3T").json()
+        assert "pv.inspections" in registry.jobs
+        thread = jobs.start_inspections(factory, registry)
+        assert thread is not None and thread.name == "gongzhi-pv-inspections"
+        thread.join(timeout=120)
+    finally:
+        get_settings.cache_clear()
+    done = client.get(f"{PV}/inspections/{inspection['id']}", headers=world.alice.headers).json()
+    assert done["status"] == "done" and done["frames_done"] == 3, done
+
+
+def test_a_flight_that_cannot_be_analysed_ends_failed_with_the_reason(
+    client: TestClient, world: World, factory: sessionmaker[Session], registry: Registry, flight: Flight
+) -> None:
+    plant = import_plant(client, world.alice.headers, flight)
+    frames = [("file", (p.name, p.read_bytes(), "image/tiff")) for p in flight.frames[:2]]
+    inspection = upload(client, world.bob.headers, plant["id"], frames).json()
+    store = client.app.state.gongzhi.store  # type: ignore[attr-defined]
+    with factory() as s:
+        s.info["scope"] = Scope.for_system()
+        for f in s.execute(select(PvFrame).where(PvFrame.inspection_id == inspection["id"])).scalars():
+            store.path_for(f.sha256).unlink(missing_ok=True)  # the files vanished from the store
+    assert run_worker(client, factory, registry) == [inspection["id"]]
+    failed = client.get(f"{PV}/inspections/{inspection['id']}", headers=world.alice.headers).json()
+    assert failed["status"] == "failed" and failed["error"]
+    r = client.get(f"{PV}/inspections/{inspection['id']}/results", headers=world.alice.headers)
+    assert r.status_code == 409 and "failed" in r.json()["detail"]
+
+
+def test_a_flight_whose_worker_died_is_taken_up_again_and_a_live_one_is_left_alone(
+    client: TestClient, world: World, factory: sessionmaker[Session], registry: Registry, flight: Flight
+) -> None:
+    plant = import_plant(client, world.alice.headers, flight)
+    frames = [("file", (p.name, p.read_bytes(), "image/tiff")) for p in flight.frames[:2]]
+    ids = [upload(client, world.bob.headers, plant["id"], frames).json()["id"] for _ in range(2)]
+    now = utcnow()
+    assert [results.claim_next(factory, now=now) for _ in range(3)] == [*ids, None]
+    assert results.claim_next(factory, now=now + results.STALE_AFTER / 2) is None  # both alive
+    later = now + results.STALE_AFTER * 2  # no progress since: their worker died
+    assert results.claim_next(factory, now=later) == ids[0]
+    assert results.claim_next(factory, now=later) == ids[1]
+    assert results.claim_next(factory, now=later + timedelta(minutes=1)) is None
+    results.process(factory, registry, client.app.state.gongzhi.store, ids[0])  # type: ignore[attr-defined]
+    done = client.get(f"{PV}/inspections/{ids[0]}", headers=world.alice.headers).json()
+    assert done["status"] == "done" and done["frames_done"] == 2

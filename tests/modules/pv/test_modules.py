@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import dataclasses
+import pickle
 
 import numpy as np
 import pytest
@@ -8,6 +9,7 @@ from scipy import ndimage
 
 from gongzhi.modules.pv.analytics.anomalies import ANOMALIES, Anomaly, class_of_abnormality, severity
 from gongzhi.modules.pv.analytics.evaluation import evaluate
+from gongzhi.modules.pv.analytics.frames import ThermalFrame
 from gongzhi.modules.pv.analytics.georef import locate_frame, module_index
 from gongzhi.modules.pv.analytics.layout import PlantLayout, generate_layout
 from gongzhi.modules.pv.analytics.modules import (
@@ -41,8 +43,13 @@ def flight(layout: PlantLayout) -> SyntheticFlight:
 
 
 @pytest.fixture(scope="module")
-def result(flight: SyntheticFlight, layout: PlantLayout) -> InspectionResult:
-    return analyse_flight(flight.frames(), layout)
+def frames(flight: SyntheticFlight) -> list[ThermalFrame]:
+    return list(flight.frames())
+
+
+@pytest.fixture(scope="module")
+def result(frames: list[ThermalFrame], layout: PlantLayout) -> InspectionResult:
+    return analyse_flight(frames, layout)
 
 
 @pytest.mark.parametrize("anomaly", ANOMALIES, ids=[a.value for a in ANOMALIES])
@@ -140,10 +147,10 @@ def test_low_irradiance_is_flagged_as_not_iec_compliant(small: PlantLayout) -> N
     assert f.delta_tn_k == pytest.approx(f.delta_t_k * 1000 / 450, abs=0.03)
 
 
-def test_results_grow_as_frames_arrive(flight: SyntheticFlight, layout: PlantLayout) -> None:
+def test_results_grow_as_frames_arrive(frames: list[ThermalFrame], layout: PlantLayout) -> None:
     acc = InspectionAccumulator(layout)
     sizes = []
-    for i, frame in enumerate(flight.frames()):
+    for i, frame in enumerate(frames):
         report = acc.add(frame)
         assert report.skipped == "" and report.match_score > 0.3
         if i % 6 == 0:
@@ -154,7 +161,7 @@ def test_results_grow_as_frames_arrive(flight: SyntheticFlight, layout: PlantLay
 def test_the_same_flight_gives_the_same_result(
     flight: SyntheticFlight, layout: PlantLayout, result: InspectionResult
 ) -> None:
-    assert analyse_flight(flight.frames(), layout) == result
+    assert analyse_flight(flight.frames(), layout) == result  # frames rendered again from the seed
 
 
 def crops_of(*anomalies: Anomaly) -> np.ndarray:
@@ -207,3 +214,22 @@ def test_a_co_registered_rgb_frame_adds_a_visible_soiling_index(small: PlantLayo
     assert by_id[dusty].rgb_soiling_index == pytest.approx(0.3, abs=0.05)
     others = [m.rgb_soiling_index for m in result.modules if m.module_id != dusty]
     assert max(v for v in others if v is not None) < 0.05
+
+
+def test_chunks_analysed_apart_merge_into_the_whole_flight(
+    frames: list[ThermalFrame], layout: PlantLayout, result: InspectionResult
+) -> None:
+    half = len(frames) // 2
+    first, second = InspectionAccumulator(layout), InspectionAccumulator(layout)
+    for frame in frames[:half]:
+        first.add(frame)
+    for frame in frames[half:]:
+        second.add(frame)
+    first = pickle.loads(pickle.dumps(first))  # as a worker process would hand it back
+    first.merge(second)
+    merged = first.result()
+    assert {(f.module_id, f.anomaly_class) for f in merged.findings} == {
+        (f.module_id, f.anomaly_class) for f in result.findings
+    }
+    assert merged.frames_total == result.frames_total
+    assert [m.module_id for m in merged.modules] == [m.module_id for m in result.modules]

@@ -83,6 +83,7 @@ def upgrade() -> None:
         sa.Column("created_by", sa.Integer(), nullable=True),
         sa.Column("created_at", gongzhi.db.UTCDateTime(), nullable=False),
         sa.Column("analysed_at", gongzhi.db.UTCDateTime(), nullable=True),
+        sa.Column("heartbeat_at", gongzhi.db.UTCDateTime(), nullable=True),
         sa.Column("region_id", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["created_by"],

@@ -29,7 +29,8 @@ def new_accumulator(
 
 def merge(a: InspectionAccumulator, b: InspectionAccumulator) -> InspectionAccumulator:
     """``b``'s frames (later in the flight) into ``a``."""
-    return a.merge(b)
+    a.merge(b)
+    return a
 
 
 def records(

@@ -80,6 +80,7 @@ class PvInspection(RegionOwned, Base):
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     analysed_at: Mapped[datetime | None]
+    heartbeat_at: Mapped[datetime | None]
 
 
 class PvFrame(RegionOwned, Base):

@@ -28,14 +28,7 @@ from gongzhi.modules.pv.outcome import FindingRecord, FlightOutcome, FrameInfo, 
 Progress = Callable[[int, int], None]
 """Called with (frames done, frames in all) as chunks finish."""
 
-IEC_MIN_IRRADIANCE_W_M2 = 600.0
-"""IEC TS 62446-3 minimum plane-of-array irradiance for c-Si inspections [W m-2]."""
 FRAME_SUFFIXES = (".tif", ".tiff", ".jpg", ".jpeg")
-
-
-def iec_compliant(irradiance_w_m2: float | None) -> bool | None:
-    """Whether the irradiance meets IEC TS 62446-3 (≥ 600 W m-2); ``None`` when it was not measured."""
-    return None if irradiance_w_m2 is None else irradiance_w_m2 >= IEC_MIN_IRRADIANCE_W_M2
 
 
 def frame_paths(folder: Path) -> list[Path]:

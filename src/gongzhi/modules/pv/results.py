@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +21,15 @@ from gongzhi.errors import InvalidInput
 from gongzhi.kit.filestore import FileStore
 from gongzhi.modules.pv import analysis_adapter as adapter
 from gongzhi.modules.pv import pipeline, service
+from gongzhi.modules.pv.analytics.layout import PlantLayout
 from gongzhi.modules.pv.models import PvFinding, PvFrame, PvInspection, PvModule, PvModuleResult
 from gongzhi.modules.pv.outcome import FindingRecord, FlightOutcome, ModuleRecord
 from gongzhi.registry import Registry
 
 log = logging.getLogger(__name__)
 PROGRESS_EVERY_S = 1.0
+STALE_AFTER = timedelta(minutes=10)
+"""A running inspection whose progress has not moved for this long has lost its worker."""
 ALERT_SEVERITY: dict[str, Severity] = {"S1": "low", "S2": "medium", "S3": "high"}
 
 
@@ -43,14 +47,21 @@ def _scope(inspection: PvInspection) -> Scope:
     return Scope(region_id=inspection.region_id, system=True, username="pv-worker")
 
 
-def claim_next(factory: SessionFactory) -> int | None:
-    """Mark the oldest queued inspection running and return its id (``None`` when none waits)."""
+def claim_next(factory: SessionFactory, *, now: datetime | None = None) -> int | None:
+    """Mark the oldest waiting inspection running and return its id (``None`` when none waits).
+
+    Waiting: queued, or running without a sign of life for ``STALE_AFTER`` (its worker died, e.g. the
+    server restarted mid-flight): such a flight is analysed again from the start.
+    """
+    now = now or utcnow()
     with unit_of_work(factory, Scope.for_system()) as s:
-        stmt = select(PvInspection).where(PvInspection.status == "queued").order_by(PvInspection.id)
+        stale = (PvInspection.status == "running") & (PvInspection.heartbeat_at < now - STALE_AFTER)
+        stmt = select(PvInspection).where((PvInspection.status == "queued") | stale).order_by(PvInspection.id)
         inspection = s.execute(stmt.limit(1).with_for_update(skip_locked=True)).scalar_one_or_none()
         if inspection is None:
             return None
         inspection.status, inspection.progress, inspection.frames_done = "running", 0.0, 0
+        inspection.heartbeat_at = now
         return inspection.id
 
 
@@ -72,37 +83,51 @@ def process(
     factory: SessionFactory, registry: Registry, store: FileStore, inspection_id: int, *, workers: int = 1
 ) -> None:
     """Analyse one claimed inspection; a flight that cannot be analysed ends ``failed`` with the reason."""
-    with unit_of_work(factory, Scope.for_system()) as s:
-        inspection = s.get_one(PvInspection, inspection_id)
-        scope = _scope(inspection)
-        s.info["scope"] = scope
-        layout = service.plant_layout(s, service.get_plant(s, inspection.plant_id))
-        frames = list(
-            s.execute(
-                select(PvFrame).where(PvFrame.inspection_id == inspection_id).order_by(PvFrame.seq)
-            ).scalars()
-        )
-        paths = [store.path_for(f.sha256) for f in frames]
-        names = {store.path_for(f.sha256).name: (f.filename, f.sha256) for f in frames}
-        irradiance, camera = inspection.irradiance_w_m2, inspection.camera or None
     try:
+        job = _load(factory, store, inspection_id)
         result = pipeline.analyse_flight(
-            paths,
-            layout,
-            irradiance_w_m2=irradiance,
-            camera=camera,
+            job.paths,
+            job.layout,
+            irradiance_w_m2=job.irradiance,
+            camera=job.camera,
             workers=workers,
-            progress=_progress_writer(factory, scope, inspection_id),
+            progress=_progress_writer(factory, job.scope, inspection_id),
         )
+        with unit_of_work(factory, job.scope) as s:
+            store_outcome(s, registry, s.get_one(PvInspection, inspection_id), result, job.names)
     except Exception as exc:  # noqa: BLE001 - the flight fails, the worker goes on with the next one
         log.warning("inspection %s failed: %s", inspection_id, exc)
-        with unit_of_work(factory, scope) as s:
+        with unit_of_work(factory, Scope.for_system()) as s:
             inspection = s.get_one(PvInspection, inspection_id)
-            inspection.status, inspection.error = "failed", str(exc)[:2000]
+            inspection.status, inspection.error = "failed", str(exc)[:2000] or type(exc).__name__
             inspection.analysed_at = utcnow()
-        return
-    with unit_of_work(factory, scope) as s:
-        store_outcome(s, registry, s.get_one(PvInspection, inspection_id), result, names)
+
+
+@dataclass(frozen=True)
+class _Job:
+    scope: Scope
+    layout: PlantLayout
+    paths: list[Path]
+    names: dict[str, tuple[str, str]]
+    irradiance: float | None
+    camera: str | None
+
+
+def _load(factory: SessionFactory, store: FileStore, inspection_id: int) -> _Job:
+    with unit_of_work(factory, Scope.for_system()) as s:
+        inspection = s.get_one(PvInspection, inspection_id)
+        s.info["scope"] = scope = _scope(inspection)
+        layout = service.plant_layout(s, service.get_plant(s, inspection.plant_id))
+        stmt = select(PvFrame).where(PvFrame.inspection_id == inspection_id).order_by(PvFrame.seq)
+        frames = list(s.execute(stmt).scalars())
+        return _Job(
+            scope,
+            layout,
+            [store.path_for(f.sha256) for f in frames],
+            {store.path_for(f.sha256).name: (f.filename, f.sha256) for f in frames},
+            inspection.irradiance_w_m2,
+            inspection.camera or None,
+        )
 
 
 def _progress_writer(factory: SessionFactory, scope: Scope, inspection_id: int) -> pipeline.Progress:
@@ -116,6 +141,7 @@ def _progress_writer(factory: SessionFactory, scope: Scope, inspection_id: int) 
         with unit_of_work(factory, scope) as s:
             inspection = s.get_one(PvInspection, inspection_id)
             inspection.frames_done, inspection.progress = done, round(done / max(1, total), 4)
+            inspection.heartbeat_at = utcnow()
 
     return write
 
@@ -281,8 +307,3 @@ def results_geojson(s: Session, inspection_id: int) -> dict[str, Any]:
 def results_csv(s: Session, inspection_id: int) -> str:
     rows, _ = _rows(s, service.finished_inspection(s, inspection_id))
     return pipeline.results_csv(rows)
-
-
-def findings_of(s: Session, inspection_ids: Sequence[int]) -> list[PvFinding]:
-    stmt = select(PvFinding).where(PvFinding.inspection_id.in_(inspection_ids))
-    return list(s.execute(stmt).scalars())

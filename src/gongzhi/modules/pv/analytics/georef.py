@@ -10,13 +10,13 @@ from north). Pixel (row r, column c), with pixel centres at integer coordinates,
 
 in the layout's local frame (x east, y north [m]), with (c_0, r_0) the image centre and ψ the yaw.
 
-GPS (metres without RTK) and yaw (about a degree) errors are then removed by matching the module grid: the
-layout's modules rendered as a mask at the predicted pose are cross-correlated (FFT, zero-mean, normalised)
-with the frame's own module structure (a local-contrast image that is high on module glass and low on the
-cooler frames and gaps between modules), over shifts within half a module pitch of a prior and a few yaw
-offsets. The module grid is periodic, so matching cannot tell one module from the next along a row: the
-prior must be within half a pitch (RTK, or the running correction an accumulator carries from frame to frame;
-see :class:`.modules.InspectionAccumulator`).
+GPS and yaw errors are then removed by matching the module grid: the layout's modules rendered as a mask
+at the predicted pose are cross-correlated (FFT, zero-mean, normalised) with the frame's own module
+structure (a local-contrast image that is high on module glass and low on the cooler frames and gaps
+between modules), over shifts within a search radius of the prior; the yaw follows from the shifts of the
+image halves. The module grid is periodic, so matching cannot tell one module from the next along a row:
+the caller picks among those aliases (:class:`.modules.InspectionAccumulator` takes the one nearest its
+running correction; RTK positions make the question moot).
 
 Without a layout, :func:`segment_modules` finds module rectangles in the frame itself: the module/background
 polarity by Otsu's threshold, the cool frame lines between modules by a black top-hat, connected components
@@ -359,6 +359,11 @@ class PoseFit:
 
 MIN_MATCH_SCORE = 0.2
 """Least normalised cross-correlation for :func:`refine_pose` to move a pose [-]."""
+YAW_STEPS = 2
+"""Yaw estimates per frame, each followed by a new match [-]."""
+YAW_RADIUS_PX = 6
+"""Search radius of the half-image matches that estimate the yaw, at the matching resolution [px]: 1.3° at
+the half-width of a 640-pixel frame matched at half resolution."""
 
 
 def module_mask(index: ModuleIndex, geometry: FrameGeometry, rim: float = 0.04) -> npt.NDArray[np.float32]:
@@ -428,13 +433,20 @@ def refine_pose(
     for dyaw in yaw_offsets_deg:
         model = module_mask(index, coarse.moved(dyaw_deg=dyaw))
         score, drow, dcol = _match(obs, model, radius)
-        if estimate_yaw and score >= MIN_MATCH_SCORE:
-            turn = _rotation_deg(obs, model, radius)
-            if turn:
-                model2 = module_mask(index, coarse.moved(dyaw_deg=dyaw + turn))
-                score2, drow2, dcol2 = _match(obs, model2, radius)
-                if score2 > score:
-                    score, drow, dcol, dyaw = score2, drow2, dcol2, dyaw + turn
+        for _ in range(YAW_STEPS if estimate_yaw else 0):
+            if score < MIN_MATCH_SCORE:
+                break
+            # the halves are matched about the whole image's shift, within a few pixels, so that neither
+            # can jump to another module of the periodic grid
+            shifted = np.roll(model, (round(drow), round(dcol)), axis=(0, 1))
+            turn = _rotation_deg(obs, shifted, YAW_RADIUS_PX)
+            if abs(turn) < 0.05:
+                break
+            model2 = module_mask(index, coarse.moved(dyaw_deg=dyaw + turn))
+            score2, drow2, dcol2 = _match(obs, model2, radius)
+            if score2 <= score:
+                break
+            model, score, drow, dcol, dyaw = model2, score2, drow2, dcol2, dyaw + turn
         if score > best[0]:
             best = (score, drow, dcol, dyaw)
     score, drow, dcol, dyaw = best
@@ -503,7 +515,8 @@ class ModuleRect:
     row, col : float
         Centre [px].
     angle_deg : float
-        Direction of the long side in the image, counter-clockwise from the column axis [°], in (−90, 90].
+        Direction of the long side in the image, counter-clockwise from the column axis [°]; as found, in
+        (−90, 90]; 180° more turns the maps of :func:`rect_crops` by half a turn.
     length_px, width_px : float
         Long and short side [px].
     area_px : int
@@ -580,7 +593,10 @@ def segment_modules(
     warm = t > _otsu(t)
     best: list[ModuleRect] = []
     for modules, tophat in ((warm, ndimage.black_tophat), (~warm, ndimage.white_tophat)):
-        lines = tophat(t, size=(5, 5)) > line_contrast_k
+        # clip to a band about the modules' level, so that a hot cell or a cool shadow inside a module does
+        # not turn its healthy surroundings into "lines" that cut the module apart
+        level = float(np.median(t[modules])) if modules.any() else float(np.median(t))
+        lines = tophat(np.clip(t, level - 1.5, level + 1.5), size=(5, 5)) > line_contrast_k
         mask = ndimage.binary_opening(modules & ~lines, structure=np.ones((3, 3), dtype=bool))
         rects = _rectangles(mask, min_area_px, min_rectangularity, aspect)
         if len(rects) > len(best):
@@ -589,7 +605,31 @@ def segment_modules(
         return []
     median = float(np.median([r.area_px for r in best]))
     kept = [r for r in best if 0.6 * median <= r.area_px <= 1.5 * median]
-    return sorted(kept, key=lambda r: (round(r.row / 10), r.col))
+    return sorted(_widen_to_pitch(kept), key=lambda r: (round(r.row / 10), r.col))
+
+
+def _widen_to_pitch(rects: list[ModuleRect]) -> list[ModuleRect]:
+    """Give back the width the cut-out frame lines took: side-by-side modules are one pitch apart.
+
+    The pitch is the median distance between neighbours side by side (across the long axis, less than
+    1.6 widths apart); a module's width is then the pitch less half a pixel of gap.
+    """
+    if len(rects) < 2:
+        return rects
+    centres = np.array([(r.row, r.col) for r in rects])
+    pitches = []
+    for r in rects:
+        a = math.radians(r.angle_deg)
+        d = centres - (r.row, r.col)
+        along_long = np.abs(d[:, 0] * -math.sin(a) + d[:, 1] * math.cos(a))
+        across = np.abs(d[:, 0] * math.cos(a) + d[:, 1] * math.sin(a))
+        side = (along_long < 0.3 * r.length_px) & (across > 0.5 * r.width_px) & (across < 1.6 * r.width_px)
+        if side.any():
+            pitches.append(float(across[side].min()))
+    if len(pitches) < 3:
+        return rects
+    width = float(np.median(pitches)) - 0.5
+    return [replace(r, width_px=max(r.width_px, width)) if width < 1.3 * r.width_px else r for r in rects]
 
 
 def _rectangles(

@@ -190,20 +190,13 @@ class PlantLayout:
     row_azimuth_deg: float
     portrait: bool
     modules: tuple[Module, ...]
-    _index: Mapping[str, int] = field(init=False, repr=False, compare=False)
-
-    def __reduce__(self) -> tuple[type[PlantLayout], tuple[object, ...]]:
-        # the id index is a mappingproxy, which does not pickle: rebuild it (process pools, Dask)
-        return PlantLayout, (
-            self.name, self.polygon, self.origin, self.module_type, self.tilt_deg, self.row_azimuth_deg,
-            self.portrait, self.modules,
-        )  # fmt: skip
+    _index: dict[str, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         index = {m.id: i for i, m in enumerate(self.modules)}
         if len(index) != len(self.modules):
             raise ValueError("module ids must be unique")
-        object.__setattr__(self, "_index", MappingProxyType(index))
+        object.__setattr__(self, "_index", index)  # a plain dict, so that layouts pickle (multiprocessing)
 
     @property
     def footprint_m(self) -> tuple[float, float]:

@@ -31,9 +31,10 @@ Across views (one finding per module and class):
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
@@ -47,6 +48,7 @@ from gongzhi.modules.pv.analytics.geometry import LocalFrame
 from gongzhi.modules.pv.analytics.georef import (
     FrameGeometry,
     ModuleIndex,
+    ModuleRect,
     frame_geometry,
     module_crops,
     module_index,
@@ -55,7 +57,14 @@ from gongzhi.modules.pv.analytics.georef import (
     segment_modules,
     visible_modules,
 )
-from gongzhi.modules.pv.analytics.layout import MODULE_TYPES, SUBSTRINGS, ModuleType, PlantLayout, neighbours
+from gongzhi.modules.pv.analytics.layout import (
+    MODULE_TYPES,
+    SUBSTRINGS,
+    ModuleType,
+    PlantLayout,
+    neighbours,
+    row_axes,
+)
 
 F32 = npt.NDArray[np.float32]
 FloatArray = npt.NDArray[np.float64]
@@ -71,6 +80,8 @@ JUNCTION_BOX = (0.5, 0.92)
 """Junction box position on a portrait module, along the row and across it from the low edge [-]."""
 SOILING_WARM_K = 0.5
 """Warmth above the module's upper third that counts towards the soiling index [K]."""
+BIAS_SMOOTHING = 0.3
+"""Weight of each frame's pose correction in the running correction carried to the next frame [-]."""
 
 _LOCAL_HOT = frozenset(
     {
@@ -562,6 +573,10 @@ class InspectionAccumulator:
         self._sources: list[str] = []
         self._irradiances: list[float] = []
         self._bias = (0.0, 0.0, 0.0)
+        self._pitch_along, pitch_across = _pitches(self._index)
+        # across the rows the grid repeats only every row pitch: search up to nearly half of it; along the
+        # rows every module pitch, which _nearest_alias resolves against the running correction
+        self._search_m = 0.45 * pitch_across
         self._frames_used = 0
 
     def add(self, frame: ThermalFrame) -> FrameReport:
@@ -580,25 +595,35 @@ class InspectionAccumulator:
             )
         except ValueError as exc:
             return FrameReport(frame.meta.source, 0, skipped=str(exc))
-        dx, dy, dyaw = self._bias
-        geometry = prior.moved(dx, dy, dyaw)
+        bx, by, byaw = self._bias
+        geometry = prior.moved(bx, by, byaw)
         report = FrameReport(frame.meta.source, 0)
         if self.refine:
-            fit = refine_pose(frame.temperature_c, geometry, self._index)
+            fit = refine_pose(frame.temperature_c, geometry, self._index, search_m=self._search_m)
             if fit.score > 0 and (fit.dx_m or fit.dy_m or fit.dyaw_deg):
-                geometry = fit.geometry
-                self._bias = (
-                    geometry.x_m - prior.x_m,
-                    geometry.y_m - prior.y_m,
-                    geometry.yaw_deg - prior.yaw_deg,
-                )
-            report = FrameReport(frame.meta.source, 0, *self._bias, fit.score)
+                geometry = self._nearest_alias(fit.geometry, prior)
+            cx, cy = geometry.x_m - prior.x_m, geometry.y_m - prior.y_m
+            cyaw = geometry.yaw_deg - prior.yaw_deg
+            report = FrameReport(frame.meta.source, 0, cx, cy, cyaw, fit.score)
+            if fit.score > 0:
+                # the running correction follows a slowly drifting GPS bias but not each frame's noise
+                k = BIAS_SMOOTHING
+                self._bias = (bx + k * (cx - bx), by + k * (cy - by), byaw + k * (cyaw - byaw))
         seen = self._analyse(frame.temperature_c, geometry, n, frame.rgb)
         if seen:
             self._frames_used += 1
         return FrameReport(
             report.source, seen, report.dx_m, report.dy_m, report.dyaw_deg, report.match_score, report.skipped
         )
+
+    def _nearest_alias(self, geometry: FrameGeometry, prior: FrameGeometry) -> FrameGeometry:
+        """Of the poses one module pitch apart along the rows, which the grid cannot tell apart, the one
+        nearest the running correction."""
+        e = row_axes(self.layout.row_azimuth_deg)[0]
+        bx, by, _ = self._bias
+        du = (geometry.x_m - prior.x_m - bx) * e[0] + (geometry.y_m - prior.y_m - by) * e[1]
+        k = round(du / self._pitch_along)
+        return geometry.moved(-k * self._pitch_along * e[0], -k * self._pitch_along * e[1]) if k else geometry
 
     def _analyse(
         self, temperature: F32, geometry: FrameGeometry, n: int, rgb: npt.NDArray[np.uint8] | None = None
@@ -631,16 +656,21 @@ class InspectionAccumulator:
             self._views.setdefault(int(p), []).append(view)
         return len(positions)
 
-    def merge(self, other: InspectionAccumulator) -> InspectionAccumulator:
-        """Take in the views ``other`` gathered over later frames of the same flight and plant (a worker's
-        part of the flight); its frame numbers follow this accumulator's. Returns ``self``."""
+    def merge(self, other: InspectionAccumulator) -> None:
+        """Take in the views of an accumulator that saw other frames of the same flight (in place).
+
+        Lets a flight be split into chunks analysed in parallel (processes, Dask or Ray tasks: accumulators
+        and layouts pickle) and merged in frame order; each chunk carries its own running pose correction.
+        """
+        if other.layout.modules != self.layout.modules:
+            raise ValueError("accumulators of different plants cannot be merged")
         offset = len(self._sources)
+        for p, views in other._views.items():
+            mine = self._views.setdefault(p, [])
+            mine.extend(dataclasses.replace(v, frame=v.frame + offset) for v in views)
         self._sources.extend(other._sources)
         self._irradiances.extend(other._irradiances)
         self._frames_used += other._frames_used
-        for p, views in other._views.items():
-            self._views.setdefault(p, []).extend(replace(v, frame=v.frame + offset) for v in views)
-        return self
 
     def result(self) -> InspectionResult:
         """Merge the views gathered so far into per-module results and findings."""
@@ -676,6 +706,19 @@ class InspectionAccumulator:
             tuple(modules), tuple(findings), len(self._sources), self._frames_used, g, compliant, rejected,
             zone_soiling(self.layout, modules), tuple(notes),
         )  # fmt: skip
+
+
+def _pitches(index: ModuleIndex) -> tuple[float, float]:
+    """Module pitch along the rows and row pitch across them [m] (medians over the layout)."""
+    along, across = index.layout.footprint_m
+    keys = np.sort(index.keys)
+    steps = np.diff(keys)
+    in_row = steps[(steps > 0.5 * along) & (steps < 1.5 * along)]
+    rows = np.diff(index.row_v)
+    return (
+        float(np.median(in_row)) if len(in_row) else along,
+        float(np.median(rows)) if len(rows) else 2 * across,
+    )
 
 
 def _conditions(g: float | None) -> tuple[bool | None, list[str]]:
@@ -714,9 +757,10 @@ class LayoutFreeAccumulator:
     side (rows) on the cell grid of ``module_type``; the neighbour reference uses the modules within
     ``neighbour_px`` in the same frame. When the frames carry GPS, altitude and a known camera, a module
     seen in several frames is recognised by its ground position (within ``match_m``) and gets one id
-    (``X-00001``…); otherwise each frame's modules are reported on their own (``F0003-017``). The low edge
-    of a module is unknown without a layout, so shading, vegetation and soiling, which look for it, are
-    less reliable than with one; strings are not reported.
+    (``X-00001``…); otherwise each frame's modules are reported on their own (``F0003-017``). With a pose,
+    each module's map is turned to start at the north end of its long side (the high edge of a portrait
+    module facing south), so a pattern stays in one place over the views; the low edge is assumed to face
+    south, which is where shading, vegetation and soiling are looked for. Strings are not reported.
 
     Parameters
     ----------
@@ -776,6 +820,9 @@ class LayoutFreeAccumulator:
         rects = segment_modules(frame.temperature_c)
         if len(rects) < 2:
             return FrameReport(meta.source, 0, skipped="no module rectangles found")
+        geometry = self._geometry(frame)
+        if geometry is not None:
+            rects = [_facing_south(r, geometry) for r in rects]
         t = self.module_type
         crops = rect_crops(frame.temperature_c, rects, (t.cells_short, t.cells_long), SAMPLES_PER_CELL)
         rows = np.array([r.row for r in rects])
@@ -787,25 +834,39 @@ class LayoutFreeAccumulator:
             crops, rows / meta.height_px, cols / meta.width_px, near, n, self.classifier,
             (t.cells_short, t.cells_long), True,
         )  # fmt: skip
-        ids = self._identify(frame, rows, cols, n)
+        if geometry is None:
+            ids = [f"F{n:04d}-{k:03d}" for k in range(len(rects))]
+        else:
+            ids = self._identify(geometry, rows, cols)
         for mid, view in zip(ids, views, strict=True):
             self._views.setdefault(mid, []).append(view)
         self._frames_used += 1
         return FrameReport(meta.source, len(rects))
 
-    def _identify(self, frame: ThermalFrame, rows: FloatArray, cols: FloatArray, n: int) -> list[str]:
+    def _geometry(self, frame: ThermalFrame) -> FrameGeometry | None:
         meta = frame.meta
         if self.origin is None and meta.lat is not None and meta.lon is not None:
             self.origin = LocalFrame(meta.lon, meta.lat)
+        if self.origin is None:
+            return None
         try:
-            if self.origin is None:
-                raise ValueError("no GPS")
-            geometry = frame_geometry(meta, self.origin, self.camera, height_m=self.height_m,
-                                      module_plane_rel_m=self.module_plane_rel_m)  # fmt: skip
+            return frame_geometry(meta, self.origin, self.camera, height_m=self.height_m,
+                                  module_plane_rel_m=self.module_plane_rel_m)  # fmt: skip
         except ValueError:
-            return [f"F{n:04d}-{k:03d}" for k in range(len(rows))]
+            return None
+
+    def _identify(self, geometry: FrameGeometry, rows: FloatArray, cols: FloatArray) -> list[str]:
         xs, ys = geometry.pixel_to_xy(rows, cols)
         known = np.array(self._positions).reshape(-1, 2)
+        if len(known):
+            # one translation step of ICP: the median offset to the modules already mapped absorbs the
+            # frame's GPS error before matching
+            d = np.hypot(known[None, :, 0] - xs[:, None], known[None, :, 1] - ys[:, None])
+            nearest = d.argmin(axis=1)
+            close = d[np.arange(len(xs)), nearest] < 2 * self.match_m
+            if close.sum() >= 5:
+                xs = xs + float(np.median(known[nearest[close], 0] - xs[close]))
+                ys = ys + float(np.median(known[nearest[close], 1] - ys[close]))
         ids = []
         for x, y in zip(xs.tolist(), ys.tolist(), strict=True):
             if len(known):
@@ -942,6 +1003,24 @@ def _flatten_ring(residuals: F32) -> None:
     residuals[:, :, -1] = interior
 
 
+def _facing_south(rect: ModuleRect, geometry: FrameGeometry) -> ModuleRect:
+    """Turn a segmented module so its maps start at the north end of its long side.
+
+    A rectangle's axis has no sign, and frames of alternate lines look at a module from opposite sides;
+    fixing the sign on the ground keeps a pattern in one place on the module in every view. For modules
+    facing the equator in portrait (the usual roof in the northern hemisphere) the north end is the high
+    edge, as in the layout's maps.
+    """
+    a = math.radians(rect.angle_deg)
+    x0, y0 = geometry.pixel_to_xy(rect.row, rect.col)
+    x1, y1 = geometry.pixel_to_xy(rect.row - math.sin(a), rect.col + math.cos(a))
+    # map row 0 lies at −e_long: make +e_long point south
+    north, east = float(y1 - y0), float(x1 - x0)
+    if north > 0 or (north == 0 and east > 0):
+        return dataclasses.replace(rect, angle_deg=rect.angle_deg + 180.0)
+    return rect
+
+
 def _rgb(views: Sequence[_View]) -> float | None:
     values = [v.rgb_soiling for v in views if v.rgb_soiling is not None]
     return round(float(np.median(values)), 4) if values else None
@@ -977,8 +1056,9 @@ def merge_views(views: Sequence[ViewClass]) -> tuple[ViewClass | None, int]:
     """One class for a module from its views, with the sun-reflection filter.
 
     A family of classes (localised hot, cool, large warm, soiling) is accepted when at least half of the
-    views show it; within it the most frequent class wins (ties to the larger ΔT). A localised hot
-    pattern must further sit at the same place in the agreeing views (within :data:`REFLECTION_MOVE`).
+    views show it (both of two views; the one view when there is only one); within it the most frequent
+    class wins (ties to the larger ΔT). A localised hot pattern with a single peak must further sit at the
+    same place in the agreeing views (within :data:`REFLECTION_MOVE`).
 
     Returns
     -------
@@ -996,7 +1076,9 @@ def merge_views(views: Sequence[ViewClass]) -> tuple[ViewClass | None, int]:
         if len(members) * 2 < n or (n >= 2 and len(members) < 2):
             rejected += family == "local"
             continue
-        if family == "local" and not _steady([v.location for v in members]):
+        # several hot cells have several peaks of about equal height: the hottest may change between views
+        single_peak = [v.location for v in members if v.anomaly is not Anomaly.MULTIPLE_HOT_CELLS]
+        if family == "local" and not _steady(single_peak):
             rejected += 1
             continue
         counts: dict[Anomaly, list[ViewClass]] = {}
@@ -1066,30 +1148,36 @@ def zone_soiling(layout: PlantLayout, results: Sequence[ModuleResult]) -> dict[s
 
 def analyse_flight(
     frames: Iterable[ThermalFrame],
-    layout: PlantLayout,
+    layout: PlantLayout | None,
     camera: ThermalCamera | None = None,
     *,
     irradiance_w_m2: float | None = None,
     **options: Any,
 ) -> InspectionResult:
-    """Analyse a flight's frames against a plant layout; see :class:`InspectionAccumulator` for ``options``.
+    """Analyse a flight's frames, one at a time, against a plant layout or, without one, photos alone.
 
     Parameters
     ----------
     frames : iterable of ThermalFrame
         Nadir radiometric frames, consumed one at a time.
-    layout : PlantLayout
-        The plant.
+    layout : PlantLayout or None
+        The plant; ``None`` segments the modules in each frame (:class:`LayoutFreeAccumulator`).
     camera : ThermalCamera, optional
         Payload when the metadata do not name a known one.
     irradiance_w_m2 : float, optional
         Plane-of-array irradiance [W m-2].
+    **options
+        Keyword arguments of :class:`InspectionAccumulator` (or :class:`LayoutFreeAccumulator`).
 
     Returns
     -------
     InspectionResult
     """
-    acc = InspectionAccumulator(layout, camera, irradiance_w_m2=irradiance_w_m2, **options)
+    acc: InspectionAccumulator | LayoutFreeAccumulator
+    if layout is None:
+        acc = LayoutFreeAccumulator(camera, irradiance_w_m2=irradiance_w_m2, **options)
+    else:
+        acc = InspectionAccumulator(layout, camera, irradiance_w_m2=irradiance_w_m2, **options)
     for frame in frames:
         acc.add(frame)
     return acc.result()

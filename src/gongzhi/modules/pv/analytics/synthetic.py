@@ -215,9 +215,9 @@ class SyntheticFlight:
         return len(self.poses)
 
     @property
-    def truth(self) -> Mapping[str, PlantedAnomaly]:
+    def truth(self) -> dict[str, PlantedAnomaly]:
         """Planted anomaly by module id; modules not in it are healthy."""
-        return MappingProxyType({a.module_id: a for a in self.anomalies})
+        return {a.module_id: a for a in self.anomalies}
 
     def frames(self) -> Iterator[ThermalFrame]:
         """Render every frame in flight order."""
