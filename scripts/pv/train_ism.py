@@ -1,0 +1,623 @@
+#!/usr/bin/env python
+"""Train, cross-validate and export the PV module crop classifier (InfraredSolarModules, 12 classes).
+
+Run from the repository root:
+
+    .venv/bin/pip install -e '.[train]'                    # CPU PyTorch, a dev-only extra
+    .venv/bin/python scripts/pv/train_ism.py                # 5-fold CV, final fit, export, model card
+    .venv/bin/python scripts/pv/train_ism.py --cv-only      # figures only, nothing written
+    .venv/bin/python scripts/pv/train_ism.py --evaluate-shipped   # numpy model on the data (no torch)
+
+The data (``ism_train.npz``: uint8 crops (N, 40, 24), class names, image ids) is the deduplicated 80 %
+training split of InfraredSolarModules (Raptor Maps, MIT licence) in ``../shared/data/ism``. Cross-validation
+is stratified 5-fold on that split; out-of-fold probabilities come from the same numpy forward pass that
+ships (``gongzhi.modules.pv.analytics.classifier``), with the same test-time flips. The final model is
+trained on the whole split with the same recipe and written with its torch reference outputs, which the
+numpy forward pass must reproduce to 1e-4.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import multiprocessing
+import os
+import platform
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy: speed is quoted for one BLAS thread
+
+import numpy as np
+
+from gongzhi.modules.pv.analytics import classifier as clf
+
+if TYPE_CHECKING:
+    import torch
+
+REPO = Path(__file__).resolve().parents[2]
+DEFAULT_DATA = REPO.parent / "shared" / "data" / "ism"
+MODELS = REPO / "src" / "gongzhi" / "modules" / "pv" / "models"
+DEFAULT_OUT = MODELS / "ism_cnn.npz"
+MAX_BYTES = 5 * 1024 * 1024
+ATTRIBUTION = (
+    "InfraredSolarModules, Raptor Maps, MIT licence, Copyright (c) 2020 Raptor Maps, Inc. "
+    "(github.com/RaptorMaps/InfraredSolarModules; ICLR 2020 AI for Earth Sciences workshop)"
+)
+
+EXPERIMENTS = """\
+Exploration before this recipe: one seed each, trained on folds 2–5 and scored on fold 1 (3,196 crops),
+AdamW + one-cycle, label smoothing 0.1, flips + ±2 px shifts, flip TTA at test time.
+
+| variant | epochs | accuracy | macro-F1 | binary |
+|---|---|---|---|---|
+| 3 stages 16-32-64, 2 convs each, per-crop standardisation | 15 | 0.769 | 0.550 | 0.910 |
+| same, one global normalisation instead | 10 | 0.758 | 0.500 | 0.899 |
+| same, both as two input channels | 10 | 0.759 | 0.521 | 0.903 |
+| 4 stages 16-32-64-128, 2 convs each | 24 | 0.811 | 0.654 | 0.925 |
+| 4 stages, 1 conv in the first stage | 24 | 0.814 | 0.661 | 0.934 |
+| same, widths 24-48-96-192 (2.2× the compute) | 24 | 0.819 | 0.671 | 0.932 |
+| 4 stages, 1 conv in the first stage | 48 | 0.837 | 0.718 | 0.941 |
+
+Flip TTA added 0.2–1.3 points of accuracy. A flattened head with dropout learnt no faster than global
+average pooling and was stopped. Longer training helped most; width little; normalisation choice not at all.
+
+Full 5-fold CV of this recipe (all figures out-of-fold, numpy forward pass, flip TTA):
+
+| epochs | accuracy | macro-F1 | binary (score ≥ 0.5) | wall time of the run |
+|---|---|---|---|---|
+| 6 | 0.753 | 0.506 | 0.897 | 17 min |
+| 13 (shipped) | 0.788 | 0.593 | 0.918 | 39 min |
+
+Compute budget (2 CPU cores shared with seven other engineers' jobs, ``nice -n 10``, under two hours in
+all): one training step of 128 crops took 55–70 ms on one thread when the machine was quiet but
+0.5–1.5 s with two threads when it was loaded (threads wait for each other), so the script trains two
+jobs at a time in two processes of one thread each (``--workers 2``); an epoch then took 30–90 s per
+process. The epoch count of the shipped model is what fitted six jobs (five CV folds and the final fit)
+into the time left; the fold-1 table above says 48 epochs would give about 0.84.
+
+The issue's targets (≥ 0.93 12-class, ≥ 0.97 binary accuracy) are NOT reached. Weakest: Soiling (never
+predicted), Hot-Spot, Offline-Module and Shadowing (mostly called No-Anomaly), Cell-Multi vs Cell vs
+Vegetation. Next steps, in order of expected gain per CPU-hour: train longer (≥ 48 epochs, about 6× this
+run's compute), residual blocks with a wider first stage, class-balanced sampling or loss weights for the
+rare classes, mixup/cutmix, then a 2× upsampled input if the budget allows.
+"""
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Architecture and training hyper-parameters; defaults are the shipped model's."""
+
+    widths: tuple[int, ...] = (16, 32, 64, 128)
+    convs: tuple[int, ...] = (1, 2, 2, 2)
+    epochs: int = 40
+    batch_size: int = 128
+    lr: float = 4e-3
+    weight_decay: float = 5e-4
+    label_smoothing: float = 0.1
+    max_shift_px: int = 2
+    balance: float = 0.0
+    members: int = 1
+    norm_eps: float = 1.0
+    flip_tta: bool = True
+    seed: int = 0
+    folds: int = 5
+    fold_seed: int = 42
+
+
+# ---------------------------------------------------------------------------------------------- data
+
+
+def load_split(data_dir: Path) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+    """Crops (N, 40, 24) uint8, class indices (N,) and the sorted class names; exit if the data is absent."""
+    path = data_dir / "ism_train.npz"
+    if not path.is_file():
+        sys.exit(
+            f"InfraredSolarModules training split not found: {path}\n"
+            "It lives outside the repository (../shared/data/ism/ism_train.npz, see its README.md); "
+            "pass --data DIR to point elsewhere."
+        )
+    with np.load(path, allow_pickle=False) as npz:
+        images, labels = npz["images"], npz["labels"]
+    names = tuple(sorted({str(v) for v in labels}))
+    y = np.array([names.index(str(v)) for v in labels])
+    return images, y, names
+
+
+def stratified_folds(y: np.ndarray, k: int, seed: int) -> np.ndarray:
+    """Fold number of every sample: each class shuffled and dealt round-robin into ``k`` folds."""
+    rng = np.random.default_rng(seed)
+    folds = np.empty(len(y), dtype=int)
+    for c in np.unique(y):
+        idx = np.flatnonzero(y == c)
+        rng.shuffle(idx)
+        folds[idx] = np.arange(len(idx)) % k
+    return folds
+
+
+# ------------------------------------------------------------------------------------------ training
+
+
+def _torch() -> Any:
+    try:
+        import torch
+    except ImportError:
+        sys.exit("PyTorch is needed to train: .venv/bin/pip install -e '.[train]' (CPU wheel, dev only)")
+    return torch
+
+
+def build_network(recipe: Recipe) -> torch.nn.Sequential:
+    """VGG-style stack: per stage ``convs[i]`` × (3×3 conv, BN, ReLU), 2×2 max pool between stages."""
+    nn = _torch().nn
+    layers: list[Any] = []
+    cin = 1
+    for stage, (width, n_convs) in enumerate(zip(recipe.widths, recipe.convs, strict=True)):
+        for _ in range(n_convs):
+            layers += [nn.Conv2d(cin, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU()]
+            cin = width
+        if stage < len(recipe.widths) - 1:
+            layers.append(nn.MaxPool2d(2))
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(cin, 12)]
+    network: torch.nn.Sequential = nn.Sequential(*layers)
+    return network
+
+
+def augment(x: torch.Tensor, max_shift: int) -> torch.Tensor:
+    """Random left-right and up-down flips and a random shift of up to ``max_shift`` px (edge replicated)."""
+    torch = _torch()
+    n, _, h, w = x.shape
+    for dim in (3, 2):
+        flip = torch.rand(n) < 0.5
+        x = torch.where(flip[:, None, None, None], x.flip(dim), x)
+    if max_shift:
+        padded = torch.nn.functional.pad(x, (max_shift,) * 4, mode="replicate")
+        oy = torch.randint(0, 2 * max_shift + 1, (n,))
+        ox = torch.randint(0, 2 * max_shift + 1, (n,))
+        rows = (oy[:, None] + torch.arange(h))[:, :, None]
+        cols = (ox[:, None] + torch.arange(w))[:, None, :]
+        x = padded[torch.arange(n)[:, None, None], 0, rows, cols][:, None]
+    return x
+
+
+def train_network(x: np.ndarray, y: np.ndarray, recipe: Recipe, seed: int, tag: str) -> torch.nn.Sequential:
+    """Train one network on standardised crops ``x`` (N, 40, 24) with AdamW and a one-cycle schedule."""
+    torch = _torch()
+    f = torch.nn.functional
+    torch.manual_seed(seed)
+    net = build_network(recipe)
+    xt, yt = torch.from_numpy(x[:, None]), torch.from_numpy(y)
+    counts = np.bincount(y, minlength=12)
+    weights = torch.from_numpy((1.0 / counts[y]) ** recipe.balance)
+    steps = math.ceil(len(y) / recipe.batch_size)
+    opt = torch.optim.AdamW(net.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=recipe.lr, total_steps=steps * recipe.epochs, pct_start=0.15
+    )
+    for epoch in range(recipe.epochs):
+        t_epoch = time.time()
+        net.train()
+        order = (
+            torch.multinomial(weights, len(y), replacement=True) if recipe.balance else torch.randperm(len(y))
+        )
+        total = 0.0
+        for start in range(0, len(y), recipe.batch_size):
+            idx = order[start : start + recipe.batch_size]
+            logits = net(augment(xt[idx], recipe.max_shift_px))
+            loss = f.cross_entropy(logits, yt[idx], label_smoothing=recipe.label_smoothing)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += loss.item() * len(idx)
+        print(
+            f"  [{tag}] epoch {epoch + 1:2d}/{recipe.epochs}  loss {total / len(y):.4f}  "
+            f"{time.time() - t_epoch:.1f} s",
+            flush=True,
+        )
+    return net.eval()
+
+
+def train_ensemble(
+    crops: np.ndarray, y: np.ndarray, recipe: Recipe, seed: int, tag: str
+) -> list[torch.nn.Sequential]:
+    x = clf.standardise_crops(crops, recipe.norm_eps)
+    return [train_network(x, y, recipe, seed + 1000 * m, f"{tag} net {m}") for m in range(recipe.members)]
+
+
+@dataclass(frozen=True)
+class Job:
+    """One training run: a CV fold or the final fit."""
+
+    tag: str
+    train: np.ndarray
+    seed: int
+    reference: np.ndarray | None = None
+
+
+def run_job(
+    job: Job, crops: np.ndarray, y: np.ndarray, names: tuple[str, ...], recipe: Recipe, threads: int
+) -> dict[str, np.ndarray]:
+    """Train, fold and export one job; with reference crops, add the torch probabilities for them."""
+    torch = _torch()
+    torch.set_num_threads(threads)
+    t0 = time.time()
+    nets = train_ensemble(crops[job.train], y[job.train], recipe, job.seed, job.tag)
+    arrays = export_arrays(nets, names, recipe)
+    if job.reference is not None:
+        arrays["reference_crops"] = job.reference
+        arrays["reference_proba"] = torch_proba(nets, job.reference, recipe).astype(np.float32)
+    print(f"  [{job.tag}] trained in {time.time() - t0:.0f} s", flush=True)
+    return arrays
+
+
+def run_jobs(
+    jobs: list[Job], crops: np.ndarray, y: np.ndarray, names: tuple[str, ...], recipe: Recipe, workers: int
+) -> list[dict[str, np.ndarray]]:
+    """Run jobs inline (one worker, all threads) or in ``workers`` processes of one thread each."""
+    if workers <= 1:
+        return [run_job(job, crops, y, names, recipe, os.cpu_count() or 1) for job in jobs]
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        futures = [pool.submit(run_job, job, crops, y, names, recipe, 1) for job in jobs]
+        return [f.result() for f in futures]
+
+
+# -------------------------------------------------------------------------------------------- export
+
+
+def export_arrays(
+    nets: list[torch.nn.Sequential], names: tuple[str, ...], recipe: Recipe
+) -> dict[str, np.ndarray]:
+    """Fold each BatchNorm into the preceding convolution and lay kernels out in im2col order."""
+    torch = _torch()
+    arrays: dict[str, np.ndarray] = {}
+    pools: list[bool] = []
+    for m, net in enumerate(nets):
+        mods: list[Any] = list(net)
+        convs = [i for i, mod in enumerate(mods) if isinstance(mod, torch.nn.Conv2d)]
+        pools = [isinstance(mods[i + 3], torch.nn.MaxPool2d) for i in convs]
+        for k, i in enumerate(convs):
+            conv, bn = mods[i], mods[i + 1]
+            with torch.no_grad():
+                scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+                kernel = conv.weight * scale[:, None, None, None]
+                bias = bn.bias - bn.running_mean * scale
+            cout, cin = kernel.shape[:2]
+            arrays[f"net{m}.conv{k}.weight"] = kernel.permute(2, 3, 1, 0).reshape(9 * cin, cout).numpy()
+            arrays[f"net{m}.conv{k}.bias"] = bias.numpy()
+        fc = mods[-1]
+        arrays[f"net{m}.fc.weight"] = fc.weight.detach().T.numpy().copy()
+        arrays[f"net{m}.fc.bias"] = fc.bias.detach().numpy().copy()
+    arrays = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in arrays.items()}
+    arrays.update(
+        pool_after=np.array(pools),
+        class_names=np.array(names),
+        norm_eps=np.array(recipe.norm_eps),
+        flip_tta=np.array(recipe.flip_tta),
+    )
+    return arrays
+
+
+def torch_proba(nets: list[torch.nn.Sequential], crops: np.ndarray, recipe: Recipe) -> np.ndarray:
+    """Reference probabilities from the unfolded torch networks, same flips and averaging as numpy."""
+    torch = _torch()
+    x = torch.from_numpy(clf.standardise_crops(crops, recipe.norm_eps)[:, None])
+    views = [x, x.flip(3), x.flip(2), x.flip(2).flip(3)] if recipe.flip_tta else [x]
+    with torch.no_grad():
+        probs = [torch.softmax(net(v), dim=1) for net in nets for v in views]
+    mean: np.ndarray = torch.stack(probs).mean(0).numpy()
+    return mean
+
+
+def reference_crops(crops: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """One real crop per class plus a flat and a noise crop, as parity fixtures."""
+    picks = [crops[np.flatnonzero(y == c)[0]] for c in range(12)]
+    rng = np.random.default_rng(7)
+    picks += [np.full((40, 24), 128, np.uint8), rng.integers(0, 256, (40, 24), dtype=np.uint8)]
+    return np.stack(picks)
+
+
+# ------------------------------------------------------------------------------------------- metrics
+
+
+def metrics(y: np.ndarray, proba: np.ndarray, names: tuple[str, ...]) -> dict[str, Any]:
+    """Accuracy, macro-F1, binary (anomaly vs none) accuracy and per-class precision, recall, F1."""
+    pred = proba.argmax(1)
+    nominal = names.index(clf.NO_ANOMALY)
+    per_class = {}
+    for c, name in enumerate(names):
+        tp = int(np.sum((pred == c) & (y == c)))
+        fp = int(np.sum((pred == c) & (y != c)))
+        fn = int(np.sum((pred != c) & (y == c)))
+        per_class[name] = {
+            "support": int(np.sum(y == c)),
+            "precision": tp / max(tp + fp, 1),
+            "recall": tp / max(tp + fn, 1),
+            "f1": 2 * tp / max(2 * tp + fp + fn, 1),
+        }
+    truth_anomalous = y != nominal
+    return {
+        "accuracy": float(np.mean(pred == y)),
+        "macro_f1": float(np.mean([v["f1"] for v in per_class.values()])),
+        "binary_accuracy": float(np.mean((1 - proba[:, nominal] >= 0.5) == truth_anomalous)),
+        "binary_accuracy_argmax": float(np.mean((pred != nominal) == truth_anomalous)),
+        "per_class": per_class,
+        "confusion": np.bincount(y * 12 + pred, minlength=144).reshape(12, 12).tolist(),
+    }
+
+
+def print_metrics(m: dict[str, Any], title: str) -> None:
+    print(f"\n{title}")
+    print(f"  12-class accuracy            {m['accuracy']:.4f}")
+    print(f"  macro-F1                     {m['macro_f1']:.4f}")
+    print(f"  binary accuracy (score≥0.5)  {m['binary_accuracy']:.4f}")
+    print(f"  binary accuracy (argmax)     {m['binary_accuracy_argmax']:.4f}")
+    print(f"  {'class':16s} {'n':>5s} {'recall':>7s} {'precision':>9s} {'F1':>6s}")
+    for name, v in m["per_class"].items():
+        print(f"  {name:16s} {v['support']:5d} {v['recall']:7.3f} {v['precision']:9.3f} {v['f1']:6.3f}")
+    print("  confusion matrix (rows: true class, columns: predicted, same order):")
+    for name, row in zip(m["per_class"], m["confusion"], strict=True):
+        print(f"  {name:16s} " + " ".join(f"{v:5d}" for v in row))
+
+
+# --------------------------------------------------------------------------------------------- steps
+
+
+def cv_report(
+    y: np.ndarray, names: tuple[str, ...], folds: np.ndarray, oof: np.ndarray, recipe: Recipe
+) -> dict[str, Any]:
+    """Figures of the out-of-fold probabilities ``oof``: pooled metrics plus per-fold accuracy."""
+    fold_acc = [float(np.mean(oof[folds == k].argmax(1) == y[folds == k])) for k in range(recipe.folds)]
+    result = metrics(y, oof, names)
+    result.update(
+        folds=recipe.folds,
+        fold_accuracy=fold_acc,
+        accuracy_mean=float(np.mean(fold_acc)),
+        accuracy_sd=float(np.std(fold_acc, ddof=1)),
+    )
+    print_metrics(result, f"{recipe.folds}-fold stratified CV, out-of-fold (numpy forward pass, flip TTA)")
+    print(f"  per-fold accuracy: {' '.join(f'{a:.4f}' for a in fold_acc)}")
+    print(f"  accuracy mean ± sd: {result['accuracy_mean']:.4f} ± {result['accuracy_sd']:.4f}")
+    return result
+
+
+def measure_speed(model: clf.CropClassifier, n: int = 2_000) -> dict[str, float]:
+    """Milliseconds per crop of the numpy model on one BLAS thread, batch of ``n`` random crops.
+
+    Both with the model's flip averaging (four views, as shipped) and on one view; CPU time of this
+    process (the shared machine's wall time is noisier) and wall time.
+    """
+    crops = np.random.default_rng(0).integers(0, 256, (n, 40, 24), dtype=np.uint8)
+    result: dict[str, float] = {"crops": n, "blas_threads": float(os.environ.get("OPENBLAS_NUM_THREADS", 0))}
+    for tag, variant in (("tta", model), ("single_view", replace(model, flip_tta=False))):
+        variant.predict_proba(crops[:64])
+        wall, cpu = time.perf_counter(), time.process_time()
+        variant.predict_proba(crops)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        result[f"ms_per_crop_cpu_{tag}"] = 1000 * cpu / n
+        result[f"ms_per_crop_wall_{tag}"] = 1000 * wall / n
+    return result
+
+
+def export(arrays: dict[str, np.ndarray], out: Path) -> tuple[clf.CropClassifier, float, int]:
+    """Check numpy against torch on the reference crops, then write the model file."""
+    model = clf.model_from_arrays(arrays)
+    gap = float(np.abs(model.predict_proba(arrays["reference_crops"]) - arrays["reference_proba"]).max())
+    print(f"\nnumpy vs torch max |Δp| on the reference crops: {gap:.2e}")
+    if gap > 1e-4:
+        sys.exit("numpy forward pass disagrees with torch; model not written")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(out, allow_pickle=False, **arrays)
+    size = out.stat().st_size
+    if size > MAX_BYTES:
+        sys.exit(f"{out} is {size} bytes, over the 5 MB budget")
+    print(f"wrote {out} ({size / 1024:.0f} KiB, {clf.parameter_count(model)} parameters)")
+    return model, gap, size
+
+
+def write_card(
+    out: Path, recipe: Recipe, cv: dict[str, Any], model_facts: dict[str, Any], argv: list[str]
+) -> None:
+    torch = _torch()
+    card = {
+        "model": out.name,
+        "date": dt.date.today().isoformat(),
+        "task": "12-class anomaly classification of single PV module infrared crops (40×24 px, 8-bit)",
+        "data": {
+            "source": ATTRIBUTION,
+            "split": (
+                "deduplicated stratified 80 % training split (../shared/data/ism/ism_train.npz), 15,978 crops"
+            ),
+        },
+        "training": {
+            "command": " ".join([".venv/bin/python scripts/pv/train_ism.py", *argv]),
+            "recipe": asdict(recipe),
+            "torch": torch.__version__,
+            "python": platform.python_version(),
+            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+            "wall_seconds": model_facts["wall_seconds"],
+        },
+        "architecture": (
+            f"{len(recipe.widths)} stages of {list(recipe.convs)} × (3×3 conv, BN folded, ReLU), widths "
+            f"{list(recipe.widths)}, 2×2 max pool between stages, global average pool, linear 12; "
+            f"{recipe.members} member(s); flip TTA {recipe.flip_tta}"
+        ),
+        "parameters": model_facts["parameters"],
+        "file_bytes": model_facts["file_bytes"],
+        "numpy_vs_torch_max_abs_diff": model_facts["gap"],
+        "numpy_inference": model_facts["speed"],
+        "cross_validation": cv,
+    }
+    out.with_suffix(".json").write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n")
+    out.with_suffix(".md").write_text(render_card(card))
+    print(f"  wrote {out.with_suffix('.json').name} and {out.with_suffix('.md').name}")
+
+
+def render_card(card: dict[str, Any]) -> str:
+    cv = card["cross_validation"]
+    nan = float("nan")
+    rows = "\n".join(
+        f"| {name} | {v['support']} | {v['recall']:.3f} | {v['precision']:.3f} | {v['f1']:.3f} |"
+        for name, v in cv.get("per_class", {}).items()
+    )
+    speed = card["numpy_inference"]
+    names = list(cv.get("per_class", {}))
+    abbrev = ", ".join(f"{i + 1} {name}" for i, name in enumerate(names))
+    confusion = "\n".join(
+        [
+            "| true \\ predicted | " + " | ".join(str(i + 1) for i in range(len(names))) + " |",
+            "|---" * (len(names) + 1) + "|",
+            *(
+                f"| {i + 1} {name} | " + " | ".join(str(v) for v in row) + " |"
+                for i, (name, row) in enumerate(zip(names, cv.get("confusion", []), strict=True))
+            ),
+        ]
+    )
+    acc = f"{cv.get('accuracy_mean', nan):.4f} ± {cv.get('accuracy_sd', nan):.4f}"
+    folds = " ".join(f"{a:.4f}" for a in cv.get("fold_accuracy", []))
+    size = f"{card['parameters']:,} parameters, {card['file_bytes'] / 1024:.0f} KiB"
+    runtime = (
+        f"max |Δp| vs torch on the stored reference crops {card['numpy_vs_torch_max_abs_diff']:.1e}; "
+        f"one thread, batch of {speed['crops']:,} crops: {speed['ms_per_crop_cpu_tta']:.2f} ms per crop "
+        f"with flip averaging, {speed['ms_per_crop_cpu_single_view']:.2f} ms on one view (CPU time)"
+    )
+    return f"""# Model card: `{card["model"]}`
+
+PV module infrared crop classifier, 12 classes. Date {card["date"]}.
+
+- **Data**: {card["data"]["source"]}. {card["data"]["split"]}.
+- **Training**: `{card["training"]["command"]}` (PyTorch {card["training"]["torch"]}, CPU);
+  full recipe in `{Path(card["model"]).with_suffix(".json").name}`.
+- **Architecture**: {card["architecture"]}. {size}.
+- **Runtime**: numpy only (`gongzhi.modules.pv.analytics.classifier`), float32; {runtime}.
+
+## {cv.get("folds", "–")}-fold stratified cross-validation (out-of-fold, numpy forward pass)
+
+| figure | value |
+|---|---|
+| 12-class accuracy, mean ± sd over folds | {acc} |
+| per-fold accuracy | {folds} |
+| macro-F1 (pooled out-of-fold) | {cv.get("macro_f1", nan):.4f} |
+| binary accuracy, anomaly score ≥ 0.5 | {cv.get("binary_accuracy", nan):.4f} |
+| binary accuracy, argmax ≠ No-Anomaly | {cv.get("binary_accuracy_argmax", nan):.4f} |
+
+| class | n | recall | precision | F1 |
+|---|---|---|---|---|
+{rows}
+
+Confusion matrix, pooled out-of-fold (rows: true class; columns: predicted, in the order {abbrev}):
+
+{confusion}
+
+Published on the full set (different protocol): ResNet-50 88.5 %, SolarAttnNet 92.1 % (Energies 2025,
+18(24):6591). The 20 % held-out test split has not been used.
+
+## What was tried
+
+{EXPERIMENTS}
+## Licence
+
+Weights derived from InfraredSolarModules, MIT licence, Copyright (c) 2020 Raptor Maps, Inc.; the notice
+is kept here and in the classifier's docstring.
+"""
+
+
+def evaluate_shipped(crops: np.ndarray, y: np.ndarray, names: tuple[str, ...]) -> None:
+    model = clf.default_model()
+    if model.class_names != names:
+        sys.exit(f"class names differ: model {model.class_names}, data {names}")
+    t = time.process_time()
+    proba = model.predict_proba(crops)
+    cpu = time.process_time() - t
+    print_metrics(
+        metrics(y, proba, names),
+        "shipped numpy model on its own TRAINING data "
+        "(resubstitution: optimistic, NOT a cross-validated figure)",
+    )
+    print(f"  {len(y)} crops in {cpu:.1f} CPU-s ({len(y) / cpu:.0f} crops per CPU-second)")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="directory holding ism_train.npz")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--cv-only", action="store_true", help="cross-validate, write nothing")
+    parser.add_argument(
+        "--skip-cv", action="store_true", help="final fit only (the card then has no CV figures)"
+    )
+    parser.add_argument(
+        "--evaluate-shipped", action="store_true", help="run the shipped numpy model on the data"
+    )
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--members", type=int)
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="parallel training processes"
+    )
+    parser.add_argument("--limit", type=int, help="smoke test: a random subset of this many crops")
+    parser.add_argument("--render-card", action="store_true", help="rewrite the .md card from the .json card")
+    args = parser.parse_args(argv)
+    if args.render_card:
+        card = json.loads(args.out.with_suffix(".json").read_text())
+        args.out.with_suffix(".md").write_text(render_card(card))
+        return
+    crops, y, names = load_split(args.data)
+    if args.limit:
+        keep = np.sort(np.random.default_rng(0).permutation(len(y))[: args.limit])
+        crops, y = crops[keep], y[keep]
+    if args.evaluate_shipped:
+        evaluate_shipped(crops, y, names)
+        return
+    _torch()
+    overrides = {k: v for k, v in (("epochs", args.epochs), ("members", args.members)) if v is not None}
+    recipe = Recipe(**overrides)
+    print(f"recipe: {asdict(recipe)}", flush=True)
+    t0 = time.time()
+    folds = stratified_folds(y, recipe.folds, recipe.fold_seed)
+    jobs = (
+        []
+        if args.cv_only
+        else [Job("final", np.arange(len(y)), recipe.seed + 100, reference_crops(crops, y))]
+    )
+    if not args.skip_cv:
+        jobs += [
+            Job(f"fold {k + 1}", np.flatnonzero(folds != k), recipe.seed + k) for k in range(recipe.folds)
+        ]
+    results = dict(
+        zip([job.tag for job in jobs], run_jobs(jobs, crops, y, names, recipe, args.workers), strict=True)
+    )
+    cv: dict[str, Any] = {}
+    if not args.skip_cv:
+        oof = np.zeros((len(y), len(names)), dtype=np.float32)
+        for k in range(recipe.folds):
+            oof[folds == k] = clf.model_from_arrays(results[f"fold {k + 1}"]).predict_proba(crops[folds == k])
+        cv = cv_report(y, names, folds, oof, recipe)
+    if not args.cv_only:
+        model, gap, size = export(results["final"], args.out)
+        speed = measure_speed(model)
+        print(
+            f"numpy inference, one thread, batch of {speed['crops']:.0f}: "
+            f"{speed['ms_per_crop_cpu_tta']:.2f} ms/crop with flip averaging, "
+            f"{speed['ms_per_crop_cpu_single_view']:.2f} ms/crop one view (CPU time; wall "
+            f"{speed['ms_per_crop_wall_tta']:.2f} and {speed['ms_per_crop_wall_single_view']:.2f})"
+        )
+        facts = {
+            "parameters": clf.parameter_count(model),
+            "file_bytes": size,
+            "gap": gap,
+            "speed": speed,
+            "wall_seconds": round(time.time() - t0),
+        }
+        write_card(args.out, recipe, cv, facts, sys.argv[1:] if argv is None else argv)
+    print(f"total {time.time() - t0:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

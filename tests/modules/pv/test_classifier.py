@@ -1,0 +1,268 @@
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis.extra.numpy import arrays
+
+from gongzhi.modules.pv.analytics.classifier import (
+    INPUT_SHAPE,
+    MODEL_RESOURCE,
+    NO_ANOMALY,
+    ClassifierResult,
+    CropClassifier,
+    class_names,
+    classify,
+    default_model,
+    flip_views,
+    parameter_count,
+    resize_crops,
+    shipped_model_arrays,
+)
+
+# ../shared/data/ism beside the checkout; GONGZHI_ISM_DATA names another directory (e.g. from a worktree).
+ISM_SPLIT = (
+    Path(os.environ.get("GONGZHI_ISM_DATA") or Path(__file__).resolve().parents[3].parent / "shared/data/ism")
+    / "ism_train.npz"
+)
+CLASSES = {
+    "Cell",
+    "Cell-Multi",
+    "Cracking",
+    "Diode",
+    "Diode-Multi",
+    "Hot-Spot",
+    "Hot-Spot-Multi",
+    "No-Anomaly",
+    "Offline-Module",
+    "Shadowing",
+    "Soiling",
+    "Vegetation",
+}
+
+
+@pytest.fixture(scope="module")
+def model() -> CropClassifier:
+    return default_model()
+
+
+@pytest.fixture(scope="module")
+def crops() -> np.ndarray:
+    rng = np.random.default_rng(1)
+    base = rng.normal(150, 12, (6, *INPUT_SHAPE))
+    base[1, 5:9, 3:7] += 60  # a hot cell
+    base[2, :13, :] += 25  # a hot third of the module
+    return np.clip(base, 0, 255).astype(np.uint8)
+
+
+def test_it_ships_a_small_model_with_the_twelve_classes(model: CropClassifier) -> None:
+    size = resources.files("gongzhi.modules.pv").joinpath(MODEL_RESOURCE).read_bytes()
+    assert len(size) <= 5 * 1024 * 1024
+    assert set(model.class_names) == CLASSES
+    assert class_names() == model.class_names == tuple(sorted(CLASSES))
+    assert model.networks
+    assert 10_000 < parameter_count(model) < 1_300_000
+
+
+def test_it_gives_one_probability_row_per_crop_summing_to_one(crops: np.ndarray) -> None:
+    result = classify(crops)
+    p = result.probabilities
+    assert p.shape == (len(crops), 12)
+    assert p.dtype == np.float32
+    assert np.all((p >= 0) & (p <= 1))
+    np.testing.assert_allclose(p.sum(axis=1), 1, atol=1e-5)
+    assert len(result.labels) == len(crops)
+    assert set(result.labels) <= CLASSES
+    np.testing.assert_array_equal(result.confidence, p.max(axis=1))
+
+
+def test_its_anomaly_score_is_one_minus_the_nominal_probability(crops: np.ndarray) -> None:
+    result = classify(crops)
+    nominal = result.class_names.index(NO_ANOMALY)
+    np.testing.assert_allclose(result.anomaly_score, 1 - result.probabilities[:, nominal], atol=1e-7)
+    np.testing.assert_array_equal(result.is_anomaly(0.0), np.ones(len(crops), dtype=bool))
+    np.testing.assert_array_equal(result.is_anomaly(0.3), result.anomaly_score >= 0.3)
+
+
+def test_it_reproduces_the_torch_outputs_stored_with_the_weights(model: CropClassifier) -> None:
+    arrays = shipped_model_arrays()
+    reference = arrays["reference_crops"]
+    assert reference.dtype == np.uint8
+    assert reference.shape[1:] == INPUT_SHAPE
+    np.testing.assert_allclose(model.predict_proba(reference), arrays["reference_proba"], atol=1e-4, rtol=0)
+
+
+def test_it_runs_without_torch() -> None:
+    code = (
+        "import sys, numpy as np\n"
+        "sys.modules['torch'] = None  # any import of torch now fails\n"
+        "from gongzhi.modules.pv.analytics.classifier import classify\n"
+        "r = classify(np.zeros((2, 40, 24), np.uint8))\n"
+        "assert r.probabilities.shape == (2, 12)\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
+
+
+def model_card() -> dict[str, Any]:
+    path = resources.files("gongzhi.modules.pv").joinpath(MODEL_RESOURCE.replace(".npz", ".json"))
+    card: dict[str, Any] = json.loads(path.read_text())
+    return card
+
+
+def test_its_model_card_describes_the_shipped_file(model: CropClassifier) -> None:
+    card = model_card()
+    data = resources.files("gongzhi.modules.pv").joinpath(MODEL_RESOURCE).read_bytes()
+    assert card["file_bytes"] == len(data)
+    assert card["parameters"] == parameter_count(model)
+    assert card["numpy_vs_torch_max_abs_diff"] <= 1e-4
+    cv = card["cross_validation"]
+    assert list(cv["per_class"]) == list(model.class_names)
+    confusion = np.array(cv["confusion"])
+    assert confusion.shape == (12, 12)
+    assert confusion.sum() == 15_978 == sum(v["support"] for v in cv["per_class"].values())
+    assert np.trace(confusion) / confusion.sum() == pytest.approx(cv["accuracy"])
+    recall = np.diag(confusion) / confusion.sum(axis=1)
+    np.testing.assert_allclose(recall, [v["recall"] for v in cv["per_class"].values()])
+    assert len(cv["fold_accuracy"]) == cv["folds"] == 5
+
+
+@pytest.fixture(scope="module")
+def ism() -> tuple[np.ndarray, np.ndarray]:
+    if not ISM_SPLIT.is_file():
+        pytest.skip(f"InfraredSolarModules split absent ({ISM_SPLIT}); see shared/data/ism/README.md")
+    with np.load(ISM_SPLIT, allow_pickle=False) as npz:
+        images, labels = npz["images"], npz["labels"]
+    pick = np.random.default_rng(0).permutation(len(labels))[:1000]
+    return images[pick], labels[pick]
+
+
+def test_it_reads_the_data_set_crops_as_they_were_trained(
+    model: CropClassifier, ism: tuple[np.ndarray, np.ndarray]
+) -> None:
+    # The final fit saw every crop of the split, so on them it must do at least as well as the
+    # cross-validated estimate on unseen crops; a preprocessing mismatch (scale, orientation, class
+    # order) would drop it far below.
+    images, labels = ism
+    result = model.classify(images)
+    cv = model_card()["cross_validation"]
+    assert np.mean(np.array(result.labels) == labels) >= cv["accuracy"] - 0.03
+    truth = labels != NO_ANOMALY
+    assert np.mean(result.is_anomaly() == truth) >= cv["binary_accuracy"] - 0.03
+
+
+def test_its_flip_averaging_makes_the_output_flip_invariant(model: CropClassifier, crops: np.ndarray) -> None:
+    assert model.flip_tta
+    p = model.predict_proba(crops)
+    for view in flip_views(crops.astype(np.float32))[1:]:
+        np.testing.assert_allclose(model.predict_proba(view), p, atol=1e-6)
+
+
+def test_its_flip_averaging_is_the_mean_of_the_four_single_views(
+    model: CropClassifier, crops: np.ndarray
+) -> None:
+    single = dataclasses.replace(model, flip_tta=False)
+    views = flip_views(crops.astype(np.float32))
+    mean = np.mean([single.predict_proba(v) for v in views], axis=0)
+    np.testing.assert_allclose(model.predict_proba(crops), mean, atol=1e-6)
+    assert not np.allclose(single.predict_proba(views[1]), single.predict_proba(views[0]), atol=1e-4)
+
+
+def test_it_is_deterministic_and_independent_of_batching(model: CropClassifier) -> None:
+    crops = np.random.default_rng(5).integers(0, 256, (37, *INPUT_SHAPE), dtype=np.uint8)
+    batch = model.predict_proba(crops)
+    np.testing.assert_array_equal(model.predict_proba(crops), batch)
+    one_by_one = np.concatenate([model.predict_proba(c[None]) for c in crops[:5]])
+    np.testing.assert_allclose(one_by_one, batch[:5], atol=1e-6)
+
+
+def test_it_takes_floats_on_the_same_scale_as_uint8(model: CropClassifier, crops: np.ndarray) -> None:
+    np.testing.assert_allclose(
+        model.predict_proba(crops.astype(np.float64)), model.predict_proba(crops), atol=1e-6
+    )
+
+
+def test_it_ignores_an_offset_of_the_intensities(model: CropClassifier, crops: np.ndarray) -> None:
+    shifted = crops.astype(np.float64) - 37.5
+    np.testing.assert_allclose(model.predict_proba(shifted), model.predict_proba(crops), atol=1e-5)
+
+
+def test_it_handles_an_empty_batch_and_a_flat_crop(model: CropClassifier) -> None:
+    assert model.predict_proba(np.zeros((0, *INPUT_SHAPE), np.uint8)).shape == (0, 12)
+    flat = model.predict_proba(np.full((1, *INPUT_SHAPE), 200, np.uint8))
+    assert np.isfinite(flat).all()
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        (np.zeros(INPUT_SHAPE, np.uint8), "shape"),
+        (np.zeros((2, 24, 40), np.uint8), "shape"),
+        (np.zeros((2, *INPUT_SHAPE, 1), np.uint8), "shape"),
+        (np.full((2, *INPUT_SHAPE), np.nan), "NaN"),
+        (np.full((2, *INPUT_SHAPE), np.inf), "NaN or infinite"),
+        (np.full((2, *INPUT_SHAPE), "x"), "dtype"),
+    ],
+)
+def test_it_rejects_bad_input_with_a_clear_message(bad: np.ndarray, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        classify(bad)
+
+
+@settings(max_examples=15, deadline=None)
+@given(arrays(np.uint8, (3, *INPUT_SHAPE)))
+def test_any_crop_gets_a_probability_distribution(crops: np.ndarray) -> None:
+    result = classify(crops)
+    assert isinstance(result, ClassifierResult)
+    assert np.isfinite(result.probabilities).all()
+    np.testing.assert_allclose(result.probabilities.sum(axis=1), 1, atol=1e-5)
+
+
+def test_resizing_to_the_same_shape_changes_nothing(crops: np.ndarray) -> None:
+    np.testing.assert_allclose(resize_crops(crops), crops, atol=1e-4)
+
+
+def test_resizing_keeps_constants_and_the_mean_intensity() -> None:
+    big = np.random.default_rng(2).uniform(100, 200, (4, 120, 72))
+    out = resize_crops(big)
+    assert out.shape == (4, *INPUT_SHAPE)
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out.mean(axis=(1, 2)), big.mean(axis=(1, 2)), atol=1.0)
+    np.testing.assert_allclose(resize_crops(np.full((55, 31), 123.0)), 123.0, atol=1e-4)
+
+
+def test_resizing_averages_when_shrinking_and_interpolates_when_enlarging() -> None:
+    stripes = np.tile([0.0, 255.0], (80, 24))
+    np.testing.assert_allclose(resize_crops(stripes)[:, 1:-1], 127.5, atol=1e-3)
+    ramp = np.tile(np.arange(24.0), (40, 1))[::2, ::2]
+    up = resize_crops(ramp, (40, 24))
+    assert np.all(np.diff(up[:, 1:-1], axis=1) > 0)
+
+
+def test_resizing_turns_landscape_crops_upright() -> None:
+    portrait = np.random.default_rng(3).uniform(0, 255, (60, 36))
+    landscape = np.rot90(portrait)
+    np.testing.assert_allclose(resize_crops(landscape), resize_crops(portrait), atol=1e-4)
+    assert resize_crops(landscape, rotate_landscape=False, shape=(24, 40)).shape == (24, 40)
+
+
+def test_resized_crops_can_be_classified() -> None:
+    big = np.random.default_rng(4).integers(0, 256, (2, 80, 48)).astype(np.uint8)
+    assert classify(resize_crops(big)).probabilities.shape == (2, 12)
+
+
+@pytest.mark.parametrize("bad", [np.zeros(5), np.zeros((1, 2, 3, 4)), np.zeros((0, 4))])
+def test_resizing_rejects_arrays_that_are_not_crops(bad: np.ndarray) -> None:
+    with pytest.raises(ValueError, match="crops"):
+        resize_crops(bad)
