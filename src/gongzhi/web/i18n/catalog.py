@@ -31,6 +31,10 @@ def sources() -> Iterator[tuple[Path, str]]:
         if "i18n" not in path.parts[-2:]:
             yield path, "python"
     yield WEB.parent / "cases" / "stats.py", "python"
+    for path in sorted((WEB.parent / "modules").glob("*/console_templates/**/*.html")):
+        yield path, "jinja2"
+    for path in sorted((WEB.parent / "modules").glob("*/console.py")):
+        yield path, "python"
 
 
 def extract_ids() -> Catalog:
