@@ -89,6 +89,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--weak-weight", type=float, default=0.3)
     ap.add_argument("--threshold", type=float, default=0.55)
+    ap.add_argument("--answer-weight", type=float, default=None, help="weight of answered-department labels")
+    ap.add_argument("--c", type=float, default=0.3)
 
     args = ap.parse_args()
 
@@ -128,8 +130,9 @@ def main() -> None:
         for ((s, t), answered), by_keywords in zip(unlabelled, weak, strict=True):
             code = answered or by_keywords
             if code is not None:
-                examples.append(clf.Example(s, t, code, args.weak_weight))
-        router = clf.train(seeds, examples, featurizer=feat)
+                w = args.answer_weight if answered and args.answer_weight is not None else args.weak_weight
+                examples.append(clf.Example(s, t, code, w))
+        router = clf.train(seeds, examples, featurizer=feat, c=args.c)
         for i, p in zip(
             te, router.predict_many([(subjects[i], texts[i]) for i in te], allowed=offered), strict=True
         ):

@@ -112,8 +112,17 @@ def _rank(seg: IntArray64) -> IntArray64:
     """Position of each element within its run of equal (sorted, contiguous) segment ids."""
     if seg.size == 0:
         return seg
-    starts = np.flatnonzero(np.r_[True, seg[1:] != seg[:-1]])
-    return np.arange(len(seg)) - np.repeat(starts, np.diff(np.r_[starts, len(seg)]))
+    starts = _starts(seg)
+    lengths = np.diff(np.append(starts, len(seg)))
+    return np.arange(len(seg)) - np.repeat(starts, lengths)
+
+
+def _starts(seg: IntArray64) -> IntArray64:
+    """Indices where a new run of equal values begins (``seg`` non-empty)."""
+    change = np.empty(len(seg), dtype=bool)
+    change[0] = True
+    np.not_equal(seg[1:], seg[:-1], out=change[1:])
+    return change.nonzero()[0]
 
 
 def batch(docs: Sequence[tuple[str, str]]) -> Batch:
@@ -163,7 +172,7 @@ def _windows(
             if length > 1:
                 h = h[:-1] * _HASH_BASE + u[length - 1 :]
             if length in wanted and h.size:
-                ok = np.flatnonzero(doc[: h.size] == doc[length - 1 :])
+                ok = (doc[: h.size] == doc[length - 1 :]).nonzero()[0]
                 hashes.append(h[ok])
                 docs.append(doc[ok])
                 ends.append(ok + length - 1)
@@ -216,18 +225,22 @@ class Featurizer:
         if not self.keywords:
             return out
         h, doc, end = _windows(b.body, b.body_doc, self._kw_lengths)
-        maybe = np.flatnonzero(self._kw_filter[h & np.uint64(_FILTER_MASK)])  # skips most windows cheaply
-        h, doc, end = h[maybe], doc[maybe], end[maybe]
-        pos, ok = _lookup_u64(self._kw_hash, h)
-        doc, end, kw = doc[ok], end[ok], self._kw_index[pos]
-        starts = np.searchsorted(b.body_doc, np.arange(b.n))
-        in_subject = (end - starts[doc]) < np.bincount(b.subj_doc, minlength=b.n)[doc]
+        maybe = self._kw_filter[h & np.uint64(_FILTER_MASK)].nonzero()[0]  # skips most windows cheaply
+        pos, ok = _lookup_u64(self._kw_hash, h[maybe])
+        if pos.size == 0:
+            return out
+        doc, end, kw = doc[maybe][ok], end[maybe][ok], self._kw_index[pos]
+        subject_end = np.searchsorted(b.body_doc, np.arange(b.n)) + np.bincount(b.subj_doc, minlength=b.n)
+        in_subject = end < subject_end[doc]
         n_kw = len(self.keywords)
-        for found in (np.ones(len(doc), dtype=bool), in_subject):
-            key = np.unique(doc[found] * n_kw + kw[found])
-            if key.size:
-                weight = 1.0 if found is not in_subject else SUBJECT_HIT_WEIGHT
-                np.add.at(out, key // n_kw, self._kw_seed[key % n_kw] * np.float32(weight))
+        # one key per (document, keyword, in the subject?): distinct hits, a subject hit adds its bonus once
+        key = np.unique((doc * n_kw + kw) * 2 + in_subject)
+        found, subject = key >> 1, (key & 1).astype(np.float32)
+        weight = np.where(subject > 0, SUBJECT_HIT_WEIGHT, 0.0).astype(np.float32)
+        body_key = np.unique(found)
+        np.add.at(out, body_key // n_kw, self._kw_seed[body_key % n_kw])
+        if (weight > 0).any():
+            np.add.at(out, found // n_kw, self._kw_seed[found % n_kw] * weight[:, None])
         return out
 
     def hits(self, subject: str, text: str) -> FloatArray:
@@ -280,7 +293,7 @@ class Features:
         out = kw @ weights[self.offset : self.offset + self.hits.shape[1]]
         for doc, col, val in self.groups:
             if doc.size:
-                starts = np.flatnonzero(np.r_[True, doc[1:] != doc[:-1]])
+                starts = _starts(doc)
                 out[doc[starts]] += np.add.reduceat(weights[col] * val[:, None], starts, axis=0)
         return np.asarray(out, dtype=np.float32)
 
