@@ -77,9 +77,23 @@ def answering_category(reply: str) -> str | None:
     return best
 
 
-def load_seeds() -> list[clf.CategorySeed]:
+def load_seeds(tree: Path | None = None) -> list[clf.CategorySeed]:
+    """The shipped keyword tree; with ``tree``, each category also gets the names of its second- and
+    third-level categories as keywords, as a region does when it enters its own category tree."""
     data = json.loads(SEEDS.read_text(encoding="utf-8"))
-    return [clf.CategorySeed(c["name"], c["name"], tuple(c["keywords"])) for c in data["categories"]]
+    extra: dict[str, set[str]] = {}
+    if tree is not None:
+        for row in read(tree):
+            for name in (row["二级分类"], row["三级分类"]):
+                for part in re.split(r"[、，,/和及与]", name or ""):
+                    if len(part) >= 2 and part != "其他":
+                        extra.setdefault(row["一级分类"], set()).add(part)
+    return [
+        clf.CategorySeed(
+            c["name"], c["name"], (*c["keywords"], *sorted(extra.get(c["name"], set()) - set(c["keywords"])))
+        )
+        for c in data["categories"]
+    ]
 
 
 def main() -> None:
@@ -91,6 +105,7 @@ def main() -> None:
     ap.add_argument("--threshold", type=float, default=0.55)
     ap.add_argument("--answer-weight", type=float, default=None, help="weight of answered-department labels")
     ap.add_argument("--c", type=float, default=0.3)
+    ap.add_argument("--label-tree", action=argparse.BooleanOptionalAction, default=False)
 
     args = ap.parse_args()
 
@@ -107,7 +122,7 @@ def main() -> None:
     for r in read(args.data / "messages_with_replies.csv"):
         pool[(clean(r["留言主题"]), clean(r["留言详情"]))] = answering_category(r["答复意见"])
     unlabelled = [(k, v) for k, v in pool.items() if k not in seen]
-    seeds = load_seeds()
+    seeds = load_seeds(args.data / "label_tree.csv" if args.label_tree else None)
     offered = sorted(set(y.tolist()))
     print(f"labelled {len(y)} in {len(offered)} categories; unlabelled {len(unlabelled)}; seeds {len(seeds)}")
 
