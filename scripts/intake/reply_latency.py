@@ -52,6 +52,8 @@ def main() -> None:
         print(f"  {k}: {v}")
     q = np.percentile(days, np.arange(0, 101, 5))
     print("DEMO_QUANTILES_DAYS =", tuple(round(float(x), 1) for x in q))
+    tail = [(p / 100, round(float(np.percentile(days, p)), 1)) for p in (96, 97, 98, 99, 99.5)]
+    print("DEMO_TAIL =", tuple(tail), f"matches: {tuple(tail) == latency.DEMO_TAIL}")
     shipped = np.array(latency.DEMO_QUANTILES_DAYS)
     print(f"shipped table matches: {np.allclose(shipped, np.round(q, 1))}")
 

@@ -25,6 +25,7 @@ from gongzhi.core import service as core
 from gongzhi.core.models import Department, Membership, Region, Role, User
 from gongzhi.db import Scope, utcnow
 from gongzhi.kit import geo
+from gongzhi.modules.intake.analytics import latency
 from gongzhi.registry import Registry
 
 PASSWORD = "gongzhi-demo"  # noqa: S105 - printed to the user; demo data only
@@ -297,7 +298,8 @@ def _demo_case(
     target = rng.choices([t for t, _ in TARGETS], weights=[w for _, w in TARGETS])[0]
     if target == State.MERGED and i < 5:
         target = State.CLOSED  # nothing to merge into yet
-    t = now - timedelta(days=rng.uniform(0.2, 30))
+    times = _timeline(PATHS[target], rng, now)
+    t = times[0]
     data = CaseCreate(
         title=f"{spec.streets[street_i]}{title}",
         description=f"群众反映：{spec.streets[street_i]}附近{title}，请尽快处理。",
@@ -312,11 +314,35 @@ def _demo_case(
     )
     with acting(s, cast.scopes["dispatcher"]):
         case = cases.create_case(s, registry, data, now=t)
-    for action in PATHS[target]:
-        t = min(now, t + timedelta(hours=rng.uniform(0.1, 30)))
+    for action, t in zip(PATHS[target], times[1:], strict=True):
         scope, payload = _step(s, cast, case, action, dept, rng, target)
         with acting(s, scope):
             cases.apply(s, registry, case.id, action, payload, now=t)
+
+
+def _timeline(path: tuple[Action, ...], rng: random.Random, now: datetime) -> list[datetime]:
+    """When a demo case was created and when each step of its path happened.
+
+    The reply (回单, ``resolve``) comes a reply latency after creation, drawn from the distribution of the
+    government's replies on a real message board (median 11.2 days, p90 41 days; see
+    ``intake.analytics.latency``); the steps before it fall inside that span, the steps after it within
+    hours to a couple of days (verification, closure, then the next-day follow-up call). Cases that are
+    not yet replied are younger than their drawn latency, so their open age is realistic too.
+    """
+    reply = timedelta(days=latency.demo_days(rng.random()))
+    before = path.index(Action.RESOLVE) if Action.RESOLVE in path else len(path)
+    after = [timedelta(hours=rng.uniform(2, 30)) for _ in path[before + 1 :]]
+    if Action.RESOLVE in path:
+        created = now - reply - sum(after, timedelta()) - timedelta(days=rng.uniform(0, 20))
+    else:
+        created = now - reply * rng.uniform(0.05, 0.95)
+    marks = sorted(rng.uniform(0.02, 0.6) for _ in range(before))
+    times = [created, *(created + reply * m for m in marks)]
+    if Action.RESOLVE in path:
+        times.append(created + reply)
+        for gap in after:
+            times.append(times[-1] + gap)
+    return [min(now, x) for x in times]
 
 
 def _step(

@@ -6,11 +6,12 @@ import functools
 import inspect
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from gongzhi.core import service
 from gongzhi.core.models import User
@@ -123,6 +124,7 @@ def public_session(st: StateDep) -> Iterator[Session]:
 
 
 REQUEST_UOW = "request_uow"
+T = TypeVar("T")
 
 
 def _request_sessions(values: dict[str, Any]) -> list[Session]:
@@ -150,6 +152,26 @@ def _committing(call: Callable[..., Any]) -> Callable[..., Any]:
 
     run.commits_request = True  # type: ignore[attr-defined]
     return run
+
+
+async def in_thread(s: Session, work: Callable[[], T]) -> T:
+    """Run an async endpoint's unit of work in a worker thread and commit it there.
+
+    An ``async def`` endpoint reads the upload or form on the event loop, then hands the synchronous
+    database work (queries, service calls, commit) to this helper, so the loop never blocks on the database
+    and the transaction ends in the thread that did the work, as in :class:`RequestTransactionRoute`.
+    """
+
+    def run() -> T:
+        try:
+            result = work()
+            s.commit()
+        except BaseException:
+            s.rollback()
+            raise
+        return result
+
+    return await run_in_threadpool(run)
 
 
 class RequestTransactionRoute(APIRoute):

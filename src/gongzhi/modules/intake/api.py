@@ -13,7 +13,7 @@ from gongzhi.cases import service as cases
 from gongzhi.cases.models import Case
 from gongzhi.cases.schemas import ActionIn
 from gongzhi.cases.statemachine import Action
-from gongzhi.core.deps import CurrentScope, PublicSessionDep, SessionDep, StateDep, api_router
+from gongzhi.core.deps import CurrentScope, PublicSessionDep, SessionDep, StateDep, api_router, in_thread
 from gongzhi.core.models import Region
 from gongzhi.core.service import require_role
 from gongzhi.db import Scope, utcnow
@@ -145,7 +145,6 @@ async def public_submit(
 ) -> SubmittedRead:
     if not limit.allowed:
         raise TooManyRequests(throttle.message(limit), retry_after=limit.retry_after_s)
-    rid = region_by_code(s, region).id
     data = service.request_in(
         subject=subject,
         description=description,
@@ -158,16 +157,20 @@ async def public_submit(
         anonymous=anonymous,
     )
     files = [(await f.read(st.settings.max_upload_bytes + 1), f) for f in (photos or [])[:MAX_PHOTOS]]
-    out = submit_public(s, st, rid, data, files)
-    return SubmittedRead(
-        number=out.case.number,
-        tracking_code=out.case.tracking_code,
-        token=out.request.token,
-        status_url=f"/intake/track/{out.case.tracking_code}",
-        category=out.case.category,
-        triage=out.request.triage,
-        similar=similar_read(out.similar),
-    )
+
+    def work() -> SubmittedRead:
+        out = submit_public(s, st, region_by_code(s, region).id, data, files)
+        return SubmittedRead(
+            number=out.case.number,
+            tracking_code=out.case.tracking_code,
+            token=out.request.token,
+            status_url=f"/intake/track/{out.case.tracking_code}",
+            category=out.case.category,
+            triage=out.request.triage,
+            similar=similar_read(out.similar),
+        )
+
+    return await in_thread(s, work)
 
 
 def submit_public(
@@ -321,10 +324,20 @@ async def import_file(
     dry_run: bool = False,
 ) -> Response:
     data = await file.read(st.settings.max_upload_bytes + 1)
-    rec = imports.run(
-        s, st.registry, kind, file.filename or "upload", data, secret=st.settings.secret_key, dry_run=dry_run
-    )
-    body = ImportRead.model_validate(rec).model_dump(mode="json")
+
+    def work() -> tuple[Any, dict[str, Any]]:
+        rec = imports.run(
+            s,
+            st.registry,
+            kind,
+            file.filename or "upload",
+            data,
+            secret=st.settings.secret_key,
+            dry_run=dry_run,
+        )
+        return rec, ImportRead.model_validate(rec).model_dump(mode="json")
+
+    rec, body = await in_thread(s, work)
     if rec.status == "rejected":
         problem = {
             "type": "/problems/import-rejected",

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from gongzhi.cases.models import Case
-from gongzhi.core.deps import PublicSessionDep, StateDep, api_router
+from gongzhi.core.deps import PublicSessionDep, StateDep, api_router, in_thread
 from gongzhi.core.models import Department, Region
 from gongzhi.db import utcnow
 from gongzhi.errors import DomainError
@@ -218,7 +218,7 @@ async def post_request(
             body[0]["account_id"] = out.request.account_id
         return _out(fmt, "service_requests", body, 201)
 
-    return _guard(fmt, work, s)
+    return await in_thread(s, lambda: _guard(fmt, work, s))
 
 
 def _request_in(s: Session, region_id: int, form: FormData) -> RequestIn:

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, aliased
 
 from gongzhi.cases.models import Case
 from gongzhi.modules.intake.models import (
@@ -244,3 +244,31 @@ def hot_topics(s: Session, region_id: int) -> list[HotTopic]:
 def imports(s: Session, region_id: int, limit: int = 50) -> list[IntakeImport]:
     stmt = select(IntakeImport).where(IntakeImport.region_id == region_id).order_by(IntakeImport.id.desc())
     return list(s.execute(stmt.limit(limit)).scalars())
+
+
+def suggested_duplicates(
+    s: Session, region_id: int, limit: int = 200
+) -> list[tuple[IntakeRequest, Case, Case]]:
+    """(request, its case, the original it probably repeats) for requests still mergeable, newest first."""
+    original = aliased(Case)
+    stmt = (
+        select(IntakeRequest, Case, original)
+        .join(Case, Case.id == IntakeRequest.case_id)
+        .join(original, original.id == IntakeRequest.duplicate_of_case_id)
+        .where(IntakeRequest.region_id == region_id, Case.state.in_(("submitted", "accepted")))
+        .order_by(IntakeRequest.duplicate_of_case_id.desc(), IntakeRequest.id.desc())
+        .limit(limit)
+    )
+    return [(r, c, o) for r, c, o in s.execute(stmt).all()]
+
+
+def closed_once(s: Session, region_id: int, limit: int = 200) -> list[tuple[IntakeRequest, Case]]:
+    """Requests whose case has been closed at least once (so follow-up applies), latest closure first."""
+    stmt = (
+        select(IntakeRequest, Case)
+        .join(Case, Case.id == IntakeRequest.case_id)
+        .where(IntakeRequest.region_id == region_id, or_(Case.closed_at.is_not(None), Case.reopen_count > 0))
+        .order_by(Case.updated_at.desc(), Case.id.desc())
+        .limit(limit)
+    )
+    return [(r, c) for r, c in s.execute(stmt).all()]

@@ -87,9 +87,9 @@ def retrain(s: Session, region_id: int, trigger: str = "manual") -> ClassifierMo
     )
     examples = [clf.Example(e.subject, e.text, e.category_code) for e in labelled]
     dept_code = _single_category_departments(cats)
-    for subject, text, dept in history:
-        code = dept_code.get(dept) if dept is not None else None
-        code = code or clf.weak_label(feat, seeds, subject, text)
+    weak = clf.weak_labels(feat, seeds, [(subject, text) for subject, text, _ in history])
+    for (subject, text, dept), by_keywords in zip(history, weak, strict=True):
+        code = (dept_code.get(dept) if dept is not None else None) or by_keywords
         if code is not None:
             examples.append(clf.Example(subject, text, code, WEAK_WEIGHT))
     router = clf.train(seeds, examples, featurizer=feat)

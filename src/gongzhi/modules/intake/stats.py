@@ -45,7 +45,7 @@ def monthly(s: Session, region_id: int, month: str, now: datetime | None = None)
         .where(Case.region_id == region_id, Case.created_at >= start, Case.created_at < end)
     )
     rows = s.execute(stmt, execution_options=UNSCOPED).all()
-    satisfied = _satisfaction(s, [c.id for c, _, _ in rows])
+    satisfied = satisfaction(s, [c.id for c, _, _ in rows])
     stmt_names = select(Department.id, Department.name).where(Department.region_id == region_id)
     names: dict[int, str] = {i: n for i, n in s.execute(stmt_names).all()}
     groups: dict[int | None, list[Case]] = defaultdict(list)
@@ -62,7 +62,7 @@ def monthly(s: Session, region_id: int, month: str, now: datetime | None = None)
     )
 
 
-def _satisfaction(s: Session, case_ids: list[int]) -> dict[int, tuple[int, bool]]:
+def satisfaction(s: Session, case_ids: list[int]) -> dict[int, tuple[int, bool]]:
     if not case_ids:
         return {}
     stmt = (

@@ -15,7 +15,7 @@ from gongzhi.cases import service as cases
 from gongzhi.cases.models import Case, CaseEvent
 from gongzhi.cases.schemas import ActionIn
 from gongzhi.cases.statemachine import Action
-from gongzhi.core.deps import PublicSessionDep, StateDep, api_router
+from gongzhi.core.deps import PublicSessionDep, StateDep, api_router, in_thread
 from gongzhi.core.models import Region
 from gongzhi.core.ratelimit import Verdict
 from gongzhi.errors import InvalidInput, NotFound
@@ -88,8 +88,7 @@ async def report(
             "lat": lat,
         }
         typed |= {"lon": lon, "address": address, "name": name, "phone": phone, "anonymous": anonymous}
-        return _form(request, s, region, limit, **typed)
-    rid = region_by_code(s, region).id
+        return await in_thread(s, lambda: _form(request, s, region, limit, **typed))
     try:
         point = (float(lat), float(lon)) if lat and lon else None
     except ValueError as exc:
@@ -106,7 +105,7 @@ async def report(
         anonymous=anonymous,
     )
     files = [(await f.read(st.settings.max_upload_bytes + 1), f) for f in (photos or [])[:6] if f.filename]
-    out = submit_public(s, st, rid, data, files)
+    out = await in_thread(s, lambda: submit_public(s, st, region_by_code(s, region).id, data, files))
     return RedirectResponse(f"/intake/track/{out.case.tracking_code}?new=1", status_code=303)
 
 

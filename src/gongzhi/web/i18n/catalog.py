@@ -32,9 +32,10 @@ def sources() -> Iterator[tuple[Path, str]]:
             yield path, "python"
     yield WEB.parent / "cases" / "stats.py", "python"
     for module in sorted((WEB.parent / "modules").iterdir()):  # a module's console pages and templates
-        for path in sorted((module / "templates").rglob("*.html")):
-            yield path, "jinja2"
-        for name in ("pages.py", "views.py"):
+        for folder in ("templates", "console_templates"):
+            for path in sorted((module / folder).rglob("*.html")):
+                yield path, "jinja2"
+        for name in ("pages.py", "views.py", "console.py"):
             if (module / name).is_file():
                 yield module / name, "python"
 

@@ -1,0 +1,145 @@
+"""Console pages of intake: the request inbox with the classifier's suggestion, triage, monthly statistics."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import Form, Query
+from fastapi.responses import Response
+from sqlalchemy import select
+
+from gongzhi.cases import service as cases
+from gongzhi.cases.models import Case
+from gongzhi.cases.schemas import ActionIn
+from gongzhi.cases.statemachine import Action
+from gongzhi.core.deps import api_router
+from gongzhi.core.models import Department, Role
+from gongzhi.core.service import require_role
+from gongzhi.kit.workdays import SHANGHAI
+from gongzhi.modules.intake import hot, service, stats
+from gongzhi.modules.intake import repository as repo
+from gongzhi.modules.intake.models import IntakeRequest
+from gongzhi.web.i18n import N_
+from gongzhi.web.shell import ConsoleDep, NavItem
+
+router = api_router(include_in_schema=False)
+TEMPLATES = Path(__file__).parent / "console_templates"
+NAV = NavItem("/intake", N_("Citizen requests"), "✉")
+PAGE_SIZE = 50
+HOT_REFRESHERS = (Role.ADMIN, Role.DISPATCHER, Role.SUPERVISOR)
+FOLLOW_UPPERS = (Role.ADMIN, Role.DISPATCHER, Role.SUPERVISOR)
+VIEWS = {"pending": N_("Awaiting triage"), "all": N_("All requests")}
+
+
+@router.get("/intake")
+def inbox(
+    c: ConsoleDep,
+    view: Annotated[str, Query(pattern="^(pending|all)$")] = "pending",
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+) -> Response:
+    rid = service.acting_region(c.s)
+    where = [IntakeRequest.triage == "pending"] if view == "pending" else []
+    rows = repo.requests_with_cases(c.s, rid, where, PAGE_SIZE, (page - 1) * PAGE_SIZE)
+    total = repo.count_requests(c.s, rid, where)
+    cats = repo.categories(c.s, rid)
+    depts: dict[int, str] = {i: n for i, n in c.s.execute(select(Department.id, Department.name)).all()}
+    return c.page(
+        "intake/inbox.html",
+        rows=rows,
+        total=total,
+        page=page,
+        pages=max(1, -(-total // PAGE_SIZE)),
+        view=view,
+        views=VIEWS,
+        categories=cats,
+        names={x.code: x.name for x in cats},
+        departments=depts,
+        can_triage=c.me.can(*service.TRIAGERS),
+    )
+
+
+@router.post("/intake/requests/{request_id:int}/triage")
+def triage(
+    c: ConsoleDep,
+    request_id: int,
+    service_code: Annotated[str, Form(min_length=1, max_length=60)],
+    note: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    req = service.triage(c.s, request_id, service_code, None, note)
+    message = (
+        c._("Route confirmed") if req.triage == "confirmed" else c._("Route corrected; the model learns it")
+    )
+    return c.done("/intake", message)
+
+
+@router.get("/intake/stats")
+def monthly(c: ConsoleDep, month: Annotated[str, Query(pattern=r"^\d{4}-\d{2}$")] = "") -> Response:
+    month = month or datetime.now(SHANGHAI).strftime("%Y-%m")
+    return c.page(
+        "intake/stats.html", stats=stats.monthly(c.s, service.acting_region(c.s), month), month=month
+    )
+
+
+@router.get("/intake/duplicates")
+def duplicates(c: ConsoleDep) -> Response:
+    """Suggested near-duplicates grouped under the original they probably repeat."""
+    groups: dict[int, tuple[Case, list[tuple[IntakeRequest, Case]]]] = {}
+    for req, case, original in repo.suggested_duplicates(c.s, service.acting_region(c.s)):
+        groups.setdefault(original.id, (original, []))[1].append((req, case))
+    return c.page(
+        "intake/duplicates.html", groups=list(groups.values()), can_merge=c.me.can(*service.TRIAGERS)
+    )
+
+
+@router.post("/intake/requests/{request_id:int}/merge")
+def merge(
+    c: ConsoleDep,
+    request_id: int,
+    into_case_id: Annotated[int, Form(ge=1)],
+    note: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    service.merge(c.s, c.st.registry, request_id, into_case_id, note)
+    return c.done("/intake/duplicates", c._("Merged into the original request"))
+
+
+@router.get("/intake/hot")
+def hot_topics(c: ConsoleDep) -> Response:
+    topics = repo.hot_topics(c.s, service.acting_region(c.s))
+    return c.page("intake/hot.html", topics=topics, can_refresh=c.me.can(*HOT_REFRESHERS))
+
+
+@router.post("/intake/hot/refresh")
+def refresh_hot_topics(c: ConsoleDep) -> Response:
+    require_role(c.me.scope, *HOT_REFRESHERS)
+    topics = hot.refresh(c.s, c.st.registry, service.acting_region(c.s))
+    return c.done("/intake/hot", c._("%(count)s hot topics", count=len(topics)))
+
+
+@router.get("/intake/follow-up")
+def follow_ups(c: ConsoleDep) -> Response:
+    """回访: closed requests with the reporter's rating, and those still to call."""
+    rows = repo.closed_once(c.s, service.acting_region(c.s))
+    rated = stats.satisfaction(c.s, [case.id for _, case in rows])
+    return c.page(
+        "intake/follow_up.html",
+        rows=rows,
+        rated=rated,
+        can_enter=c.me.can(*FOLLOW_UPPERS),
+    )
+
+
+@router.post("/intake/requests/{request_id:int}/follow-up")
+def follow_up(
+    c: ConsoleDep,
+    request_id: int,
+    rating: Annotated[int, Form(ge=1, le=5)],
+    satisfied: Annotated[bool, Form()] = False,
+    note: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    _, case = service.get_request(c.s, request_id)
+    data = ActionIn(rating=rating, satisfied=satisfied, note=note or "电话回访")
+    cases.apply(c.s, c.st.registry, case.id, Action.FOLLOW_UP, data)
+    message = c._("Follow-up saved") if satisfied else c._("Unsatisfied: the request is reopened")
+    return c.done("/intake/follow-up", message)
