@@ -15,9 +15,9 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
-from sqlalchemy import JSON, DateTime, Dialect, Engine, ForeignKey, create_engine, event
+from sqlalchemy import JSON, DateTime, Dialect, Engine, ForeignKey, Table, create_engine, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import (
@@ -25,10 +25,12 @@ from sqlalchemy.orm import (
     Mapped,
     ORMExecuteState,
     Session,
+    SessionTransaction,
     mapped_column,
     sessionmaker,
     with_loader_criteria,
 )
+from sqlalchemy.orm.util import LoaderCriteriaOption
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeDecorator
 
@@ -113,17 +115,38 @@ def _apply_region_scope(state: ORMExecuteState) -> None:
     rid = scope.region_id
     assert rid is not None
     options = [
-        with_loader_criteria(m.class_, m.class_.scope_criterion(rid), include_aliases=True)
-        for m in state.all_mappers
-        if issubclass(m.class_, RegionOwned)
+        _region_criteria(m.class_, rid) for m in state.all_mappers if issubclass(m.class_, RegionOwned)
     ]
     if options:
         state.statement = state.statement.options(*options)
 
 
+_CRITERIA: dict[tuple[type[Any], int], LoaderCriteriaOption] = {}
+
+
+def _region_criteria(cls: type[RegionOwned], region_id: int) -> LoaderCriteriaOption:
+    """One option per entity and region, built once: the criteria are plain expressions with the region
+    id bound, so the same (immutable) option serves every statement instead of rebuilding the expression
+    for each query."""
+    key = (cls, region_id)
+    option = _CRITERIA.get(key)
+    if option is None:
+        option = with_loader_criteria(cls, cls.scope_criterion(region_id), include_aliases=True)
+        _CRITERIA[key] = option
+    return option
+
+
+def table_of(cls: type[Any]) -> Table:
+    """A mapped class's table, for plain INSERT/UPDATE statements on hot paths."""
+    return cast(Table, cls.__table__)
+
+
 @event.listens_for(Session, "after_transaction_end")
-def _forget_memo(session: Session, _transaction: Any) -> None:
-    session.info.pop("memo", None)  # lookups remembered within one unit of work (cases.service._memo)
+def _forget_memo(session: Session, transaction: SessionTransaction) -> None:
+    # lookups remembered within one unit of work (cases.service._memo); a flush's inner transaction
+    # ends inside the unit of work and must not drop them
+    if transaction.parent is None:
+        session.info.pop("memo", None)
 
 
 def normalise_url(url: str) -> URL:
