@@ -207,6 +207,11 @@ def write_lock(s: Session) -> None:
     s.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
 
 
+def read_only(s: Session) -> None:
+    """Make the session's next transaction a reader on SQLite whatever the request (no-op elsewhere)."""
+    s.connection(execution_options={"sqlite_begin": "DEFERRED"})
+
+
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 

@@ -137,7 +137,17 @@ _TOKEN_LOOKUP = (
 )  # plain columns, built once: every API request runs it
 
 
+TOKEN_TO_TOUCH = "token_to_touch"  # noqa: S105 - a session.info key, not a secret
+
+
+def touch_token(s: Session, token_id: int) -> None:
+    """Record that a token was used (at most every five minutes, see :func:`scope_for_token`)."""
+    s.execute(update(_TOK).where(_TOK.c.id == token_id).values(last_used_at=utcnow()))
+
+
 def scope_for_token(s: Session, full: str) -> Scope:
+    """Who a bearer token acts as. Reads only; a token last used more than five minutes ago is noted in
+    ``s.info[TOKEN_TO_TOUCH]`` for the caller to :func:`touch_token` in a write transaction."""
     prefix = split_token(full)
     row = s.execute(_TOKEN_LOOKUP, {"prefix": prefix}, execution_options=UNSCOPED).first() if prefix else None
     now = utcnow()
@@ -148,7 +158,7 @@ def scope_for_token(s: Session, full: str) -> Scope:
     if not row.is_active or row.member_role is None:
         raise Unauthenticated("the token's user is deactivated or no longer has a role in this region")
     if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=5):
-        s.execute(update(_TOK).where(_TOK.c.id == row.id).values(last_used_at=now))
+        s.info[TOKEN_TO_TOUCH] = row.id  # written by the caller in a short write of its own (touch_token)
     role = min(Role(row.role), Role(row.member_role), key=ROLE_RANK.__getitem__)  # never above the user's
     return Scope(
         region_id=row.region_id, user_id=row.user_id, role=role, token_id=row.id, username=row.username
