@@ -154,6 +154,8 @@ def serve(
         "PYTHONPATH": os.pathsep.join(p for p in (str(HERE), os.environ.get("PYTHONPATH")) if p),
     }
     cmd = [sys.executable, "-m", "uvicorn", "--factory", target, "--host", "127.0.0.1", "--port", str(port)]
+    if workers > 1:  # a starved worker that misses uvicorn's 5 s health check is restarted, dropping requests
+        cmd += ["--timeout-worker-healthcheck", "30"]
     cmd += [
         "--workers",
         str(workers),
