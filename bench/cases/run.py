@@ -154,6 +154,9 @@ def serve(
         "PYTHONPATH": os.pathsep.join(p for p in (str(HERE), os.environ.get("PYTHONPATH")) if p),
     }
     cmd = [sys.executable, "-m", "uvicorn", "--factory", target, "--host", "127.0.0.1", "--port", str(port)]
+    # paced clients idle longer than uvicorn's 5 s keep-alive now and then: the server closing the
+    # connection just as the next request goes out is a client-side ReadError, not the app's doing
+    cmd += ["--timeout-keep-alive", "75"]
     if workers > 1:  # a starved worker that misses uvicorn's 5 s health check is restarted, dropping requests
         cmd += ["--timeout-worker-healthcheck", "30"]
     cmd += [
