@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ class Recorder:
     errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     samples: list[str] = field(default_factory=list)
     inflight: dict[int, float] = field(default_factory=dict)
+    think: float = 0.0
 
     def done(self, kind: str, began: float, ok: bool, detail: str = "") -> None:
         now = time.perf_counter()
@@ -46,6 +48,8 @@ class Recorder:
 async def _post(
     client: httpx.AsyncClient, rec: Recorder, kind: str, url: str, token: str | None, body: dict[str, Any]
 ) -> httpx.Response | None:
+    if rec.think > 0:  # a person reads, walks, types: exponential pause before each request
+        await asyncio.sleep(random.expovariate(1 / rec.think))
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     began = time.perf_counter()
     key = id(asyncio.current_task())
@@ -91,14 +95,30 @@ async def _insert_client(client: httpx.AsyncClient, rec: Recorder, n: int) -> No
 
 
 def _cpu_seconds(pid: int | None) -> float | None:
+    """CPU seconds of a process and its live descendants (uvicorn's worker processes)."""
     if pid is None:
         return None
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except OSError:
+    stats = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            stats[int(entry)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / CLK_TCK)  # ppid, cpu
+    if pid not in stats:
         return None
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
+    tree, total, grew = {pid}, 0.0, True
+    while grew:
+        grew = False
+        for p, (ppid, _) in stats.items():
+            if ppid in tree and p not in tree:
+                tree.add(p)
+                grew = True
+    for p in tree:
+        total += stats[p][1]
+    return total
 
 
 def _machine_busy_seconds() -> float | None:
@@ -116,7 +136,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     tokens = json.loads(args.tokens) if args.tokens else {}
     limits = httpx.Limits(max_connections=args.clients, max_keepalive_connections=args.clients)
     now = time.perf_counter()
-    rec = Recorder(now + args.warmup, now + args.warmup + args.seconds)
+    rec = Recorder(now + args.warmup, now + args.warmup + args.seconds, think=args.think)
     async with httpx.AsyncClient(base_url=args.url, limits=limits, timeout=60.0) as client:
         if args.mode == "cycle":
             tasks = [_cycle_client(client, rec, tokens, n) for n in range(args.clients)]
@@ -139,6 +159,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "errors": rec.errors,
         "error_samples": rec.samples,
         "cpu": cpu,
+        "think_s": args.think,
     }
 
 
@@ -164,6 +185,7 @@ def main() -> None:
     p.add_argument("--warmup", type=float, default=3.0)
     p.add_argument("--tokens", default="", help="JSON: dispatcher, handler, supervisor bearer tokens")
     p.add_argument("--server-pid", type=int, default=None)
+    p.add_argument("--think", type=float, default=0.0, help="mean think time before each request [s]")
     p.add_argument("--grace", type=float, default=5.0, help="seconds to let requests finish, then cancel")
     print(json.dumps(asyncio.run(run(p.parse_args()))))
 

@@ -79,8 +79,16 @@ def serve(
     host: Annotated[str | None, typer.Option(help="bind address")] = None,
     port: Annotated[int | None, typer.Option(help="port")] = None,
     worker: Annotated[bool, typer.Option(help="run the background worker in this process")] = True,
+    workers: Annotated[
+        int, typer.Option(min=1, help="server processes; with several, run `gongzhi worker` beside them")
+    ] = 1,
 ) -> None:
-    """Serve the API and console (the embedded default also runs the worker)."""
+    """Serve the API and console (the embedded default also runs the worker).
+
+    With ``--workers N`` uvicorn runs N processes on one socket; each keeps its own configuration cache,
+    checked against the database on every request, so a change made through one is seen by all. The
+    embedded worker runs only with a single process.
+    """
     import os
 
     import uvicorn
@@ -89,11 +97,17 @@ def serve(
 
     settings = get_settings()
     migrate.upgrade(settings.database_url)
+    host, port = host or settings.host, port or settings.port
+    if workers > 1:
+        os.environ["GONGZHI_EMBEDDED_WORKER"] = "false"
+        out.print(f"{workers} server processes; outbox delivery and the SLA sweep need `gongzhi worker`")
+        uvicorn.run(
+            "gongzhi.app:create_app", factory=True, workers=workers, host=host, port=port, log_level="info"
+        )
+        return
     os.environ.setdefault("GONGZHI_EMBEDDED_WORKER", "true" if worker else "false")
     settings.embedded_worker = worker
-    uvicorn.run(
-        create_app(settings), host=host or settings.host, port=port or settings.port, log_level="info"
-    )
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
 
 
 @app.command("worker")

@@ -258,6 +258,21 @@ def test_a_revoked_token_is_refused(client: TestClient, world: World) -> None:
     problem(client.get(f"{API}/me", headers=bearer(tok["token"])), 401, "unauthenticated")
 
 
+def test_a_token_is_marked_used_by_a_request_and_not_rewritten_at_every_one(
+    client: TestClient, world: World
+) -> None:
+    tok = new_token(client, world.alice, role="viewer")
+    listed = {t["id"]: t for t in client.get(f"{API}/tokens", headers=world.alice.headers).json()}
+    assert listed[tok["id"]]["last_used_at"] is None
+    assert client.get(f"{API}/me", headers=bearer(tok["token"])).status_code == 200
+    listed = {t["id"]: t for t in client.get(f"{API}/tokens", headers=world.alice.headers).json()}
+    first = listed[tok["id"]]["last_used_at"]
+    assert first is not None
+    assert client.get(f"{API}/me", headers=bearer(tok["token"])).status_code == 200
+    listed = {t["id"]: t for t in client.get(f"{API}/tokens", headers=world.alice.headers).json()}
+    assert listed[tok["id"]]["last_used_at"] == first
+
+
 def test_an_expired_token_is_refused(client: TestClient, world: World) -> None:
     now = datetime.now(UTC)
     expired = new_token(

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from gongzhi.cases.models import Actor, CalendarOverride, Case, CaseEvent, CaseFile, DispatchRule, SlaPolicy
@@ -24,7 +24,7 @@ from gongzhi.cases.statemachine import (
     follow_up_outcome,
     verify_outcome,
 )
-from gongzhi.core import audit, outbox
+from gongzhi.core import audit, outbox, regioncache
 from gongzhi.core.counters import next_value
 from gongzhi.core.models import GridCell, Membership, Region, Role
 from gongzhi.core.service import are_paired
@@ -35,6 +35,7 @@ from gongzhi.kit.workdays import SHANGHAI, WorkCalendar
 from gongzhi.registry import Registry
 
 UNSCOPED = {"unscoped": True}
+regioncache.watch(SlaPolicy, CalendarOverride, DispatchRule, Actor)
 T = TypeVar("T")
 
 
@@ -51,7 +52,7 @@ def _memo(s: Session, key: tuple[Any, ...], compute: Callable[[], T]) -> T:
 
 
 def calendar_for(s: Session, region_id: int) -> WorkCalendar:
-    return _memo(s, ("calendar", region_id), lambda: _calendar(s, region_id))
+    return regioncache.cached(s, region_id, "calendar", lambda: _calendar(s, region_id))
 
 
 def _calendar(s: Session, region_id: int) -> WorkCalendar:
@@ -62,33 +63,74 @@ def _calendar(s: Session, region_id: int) -> WorkCalendar:
 
 
 def policy_for(s: Session, region_id: int, category: str, priority: str) -> Policy:
-    return _memo(
-        s, ("policy", region_id, category, priority), lambda: _policy(s, region_id, category, priority)
-    )
-
-
-def _policy(s: Session, region_id: int, category: str, priority: str) -> Policy:
-    stmt = select(SlaPolicy).where(
-        SlaPolicy.region_id == region_id,
-        SlaPolicy.category.in_([category, "*"]),
-        SlaPolicy.priority.in_([priority, "*"]),
-    )
-    rows = s.execute(stmt, execution_options=UNSCOPED).scalars().all()
-    if not rows:
+    matrix = regioncache.cached(s, region_id, "sla", lambda: _sla_matrix(s, region_id))
+    cells = [c for c in matrix if c[0] in (category, "*") and c[1] in (priority, "*")]
+    if not cells:
         return DEFAULT
-    best = min(rows, key=lambda p: (p.category == "*", p.priority == "*"))
-    return Policy(
-        best.claim_amount,
-        best.claim_unit,
-        best.resolve_amount,
-        best.resolve_unit,
-        best.remind_fraction,
-        best.escalate_after_working_days,
+    return min(cells, key=lambda c: (c[0] == "*", c[1] == "*"))[2]
+
+
+def _sla_matrix(s: Session, region_id: int) -> list[tuple[str, str, Policy]]:
+    rows = s.execute(
+        select(SlaPolicy).where(SlaPolicy.region_id == region_id), execution_options=UNSCOPED
+    ).scalars()
+    return [
+        (
+            p.category,
+            p.priority,
+            Policy(
+                p.claim_amount,
+                p.claim_unit,
+                p.resolve_amount,
+                p.resolve_unit,
+                p.remind_fraction,
+                p.escalate_after_working_days,
+            ),
+        )
+        for p in rows
+    ]
+
+
+@dataclass(frozen=True)
+class ActorInfo:
+    """What the hot path needs of an actor, cached per region (see ``gongzhi.core.regioncache``)."""
+
+    id: int
+    region_id: int
+    name: str
+    adapter: str
+    active: bool
+    shared_with_pairs: bool
+    user_id: int | None
+    department_id: int | None
+
+
+def actors_of(s: Session, region_id: int) -> dict[int, ActorInfo]:
+    return regioncache.cached(s, region_id, "actors", lambda: _actors(s, region_id))
+
+
+def _actors(s: Session, region_id: int) -> dict[int, ActorInfo]:
+    rows = s.execute(select(Actor).where(Actor.region_id == region_id), execution_options=UNSCOPED)
+    return {a.id: _actor_info(a) for a in rows.scalars()}
+
+
+def _actor_info(a: Actor) -> ActorInfo:
+    return ActorInfo(
+        a.id, a.region_id, a.name, a.adapter, a.active, a.shared_with_pairs, a.user_id, a.department_id
     )
+
+
+def _departments(s: Session, region_id: int) -> dict[int, int | None]:
+    """user id → department id of the region's members."""
+    stmt = select(Membership.user_id, Membership.department_id).where(Membership.region_id == region_id)
+    return {user: dept for user, dept in s.execute(stmt, execution_options=UNSCOPED)}
+
+
+_CASE_BY_ID = select(Case).where(Case.id == bindparam("case_id"))  # built once; scoped per execution
 
 
 def get_case(s: Session, case_id: int) -> Case:
-    case = s.execute(select(Case).where(Case.id == case_id)).scalar_one_or_none()
+    case = s.execute(_CASE_BY_ID, {"case_id": case_id}).scalar_one_or_none()
     if case is None:
         raise NotFound(f"no case {case_id}")
     return case
@@ -138,7 +180,7 @@ def create_case(
     _event(s, case, "create", None, State.SUBMITTED, data.title, {"source": data.source}, now)
     _publish(s, registry, case, "case.created", now)
     if data.accept:
-        apply(s, registry, case.id, Action.ACCEPT, ActionIn(), now=now)
+        apply_to(s, registry, case, Action.ACCEPT, ActionIn(), now=now)
     return case
 
 
@@ -172,8 +214,21 @@ def apply(
     now: datetime | None = None,
 ) -> Case:
     """Apply one action to a case: check state, role and preconditions, then write timeline, audit, outbox."""
+    return apply_to(s, registry, get_case(s, case_id), action, data, if_match=if_match, now=now)
+
+
+def apply_to(
+    s: Session,
+    registry: Registry,
+    case: Case,
+    action: Action,
+    data: ActionIn,
+    *,
+    if_match: int | None = None,
+    now: datetime | None = None,
+) -> Case:
+    """:func:`apply` to a case already loaded in this session's scope."""
     sc = scope_of(s)
-    case = get_case(s, case_id)
     if if_match is not None and if_match != case.version:
         raise StaleWrite(f"case {case.number} is at version {case.version}, you sent {if_match}; reload it")
     before = State(case.state)
@@ -188,7 +243,6 @@ def apply(
     case.state, case.updated_at = after, ctx.now
     ev = _event(s, case, action.value, before, after, data.note, extra, ctx.now)
     _link_files(s, case, ev, data.files)
-    s.flush()
     _publish(s, registry, case, f"case.{action.value}", ctx.now, {"from": before.value, **extra})
     return case
 
@@ -243,13 +297,16 @@ def _returned_by(s: Session, case_id: int) -> int | None:
     return None if last is None else last.get("returned_by_actor")
 
 
-def _choose_actor(c: Ctx) -> Actor:
+def _choose_actor(c: Ctx) -> ActorInfo:
     actor_id = c.data.actor_id or suggest_actor(c.s, c.case)
     if actor_id is None:
         raise InvalidInput("no dispatch rule matches this case; choose an actor_id")
-    actor = c.s.execute(
-        select(Actor).where(Actor.id == actor_id), execution_options=UNSCOPED
-    ).scalar_one_or_none()
+    actor = actors_of(c.s, c.case.region_id).get(actor_id)
+    if actor is None:  # another region's actor, reachable only along a pairing
+        row = c.s.execute(
+            select(Actor).where(Actor.id == actor_id), execution_options=UNSCOPED
+        ).scalar_one_or_none()
+        actor = None if row is None else _actor_info(row)
     if actor is None or not actor.active:
         raise NotFound(f"no active actor {actor_id}")
     if actor.region_id != c.case.region_id and not (
@@ -260,17 +317,23 @@ def _choose_actor(c: Ctx) -> Actor:
 
 
 def suggest_actor(s: Session, case: Case) -> int | None:
-    rules = s.execute(
-        select(DispatchRule).where(DispatchRule.region_id == case.region_id).order_by(DispatchRule.position),
-        execution_options=UNSCOPED,
-    ).scalars()
-    for r in rules:
-        if r.category not in (None, case.category):
+    rules = regioncache.cached(s, case.region_id, "rules", lambda: _rules(s, case.region_id))
+    for category, cell, actor_id in rules:
+        if category not in (None, case.category):
             continue
-        if r.grid_cell_id not in (None, case.grid_cell_id):
+        if cell not in (None, case.grid_cell_id):
             continue
-        return r.actor_id
+        return actor_id
     return None
+
+
+def _rules(s: Session, region_id: int) -> list[tuple[str | None, int | None, int]]:
+    stmt = (
+        select(DispatchRule.category, DispatchRule.grid_cell_id, DispatchRule.actor_id)
+        .where(DispatchRule.region_id == region_id)
+        .order_by(DispatchRule.position, DispatchRule.id)
+    )
+    return [tuple(r) for r in s.execute(stmt, execution_options=UNSCOPED)]  # type: ignore[misc]
 
 
 def _claim(c: Ctx) -> Outcome:
@@ -402,16 +465,17 @@ def can_handle(s: Session, sc: Scope, case: Case) -> bool:
 
 
 def _belongs(s: Session, sc: Scope, case: Case) -> bool:
-    actor = s.execute(select(Actor).where(Actor.id == case.actor_id), execution_options=UNSCOPED).scalar_one()
-    if actor.region_id != sc.region_id:
+    assert sc.region_id is not None and case.actor_id is not None
+    actor = actors_of(s, sc.region_id).get(case.actor_id)
+    if actor is None:  # dispatched to another region's actor
         return False
     if actor.user_id is not None:
         return actor.user_id == sc.user_id
     if actor.department_id is not None:
-        stmt = select(Membership.department_id).where(
-            Membership.user_id == sc.user_id, Membership.region_id == actor.region_id
+        departments = regioncache.cached(
+            s, sc.region_id, "departments", lambda: _departments(s, actor.region_id)
         )
-        return s.execute(stmt).scalar_one_or_none() == actor.department_id
+        return departments.get(sc.user_id or 0) == actor.department_id
     return True
 
 

@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from gongzhi.core import service
 from gongzhi.core.models import User
 from gongzhi.core.security import SessionSigner, tokens_equal
-from gongzhi.db import Scope, unit_of_work, write_lock
+from gongzhi.db import Scope, read_only, unit_of_work, write_lock
 from gongzhi.errors import Forbidden, InvalidInput, Unauthenticated
 from gongzhi.kit.filestore import FileStore
 from gongzhi.registry import Registry
@@ -103,15 +103,21 @@ def end_sessions(request: Request, st: AppState) -> None:
 def scoped_session(request: Request, st: StateDep) -> Iterator[Session]:
     """The request's unit of work in the caller's scope.
 
-    Who is calling is settled in a short transaction of its own, committed at once. The request's work
-    then runs in a second transaction that the endpoint's own thread commits (see
+    Who is calling is settled in a short read-only transaction of its own, committed at once (a token
+    unused for five minutes is then marked used in a short write). The request's work then runs in a
+    second transaction that the endpoint's own thread commits (see
     :class:`RequestTransactionRoute`), so no connection or SQLite lock is ever held while the request
     waits for a worker thread; that wait deadlocked the thread pool under load.
     """
     with unit_of_work(st.factory, Scope.for_system()) as s:
-        write_lock(s)
+        read_only(s)  # on SQLite the check runs beside the writer instead of queueing for the lock
         scope = _scope_from_request(request, st, s)
         s.commit()
+        token_id = s.info.pop(service.TOKEN_TO_TOUCH, None)
+        if token_id is not None:
+            write_lock(s)
+            service.touch_token(s, token_id)
+            s.commit()
         s.info["scope"], s.info[REQUEST_UOW] = scope, True
         request.state.scope = scope
         yield s

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import bindparam, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -29,7 +29,7 @@ from gongzhi.core.security import (
     tokens_equal,
     verify_password,
 )
-from gongzhi.db import Scope, scope_of, utcnow
+from gongzhi.db import Scope, scope_of, table_of, utcnow
 from gongzhi.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests, Unauthenticated
 from gongzhi.kit.geo import validate_polygon
 from gongzhi.settings import Settings
@@ -116,33 +116,53 @@ def scope_for(s: Session, user: User, region_id: int | None) -> Scope:
 # --- API tokens -------------------------------------------------------------------------------------
 
 
+_TOK, _USR, _MEM = table_of(ApiToken), table_of(User), table_of(Membership)
+_TOKEN_LOOKUP = (
+    select(
+        _TOK.c.id,
+        _TOK.c.token_hash,
+        _TOK.c.role,
+        _TOK.c.region_id,
+        _TOK.c.revoked_at,
+        _TOK.c.expires_at,
+        _TOK.c.last_used_at,
+        _USR.c.id.label("user_id"),
+        _USR.c.username,
+        _USR.c.is_active,
+        _MEM.c.role.label("member_role"),
+    )
+    .join(_USR, _USR.c.id == _TOK.c.user_id)
+    .outerjoin(_MEM, (_MEM.c.user_id == _USR.c.id) & (_MEM.c.region_id == _TOK.c.region_id))
+    .where(_TOK.c.prefix == bindparam("prefix"))
+)  # plain columns, built once: every API request runs it
+
+
+TOKEN_TO_TOUCH = "token_to_touch"  # noqa: S105 - a session.info key, not a secret
+
+
+def touch_token(s: Session, token_id: int) -> None:
+    """Record that a token was used (at most every five minutes, see :func:`scope_for_token`)."""
+    s.execute(update(_TOK).where(_TOK.c.id == token_id).values(last_used_at=utcnow()))
+
+
 def scope_for_token(s: Session, full: str) -> Scope:
+    """Who a bearer token acts as. Reads only; a token last used more than five minutes ago is noted in
+    ``s.info[TOKEN_TO_TOUCH]`` for the caller to :func:`touch_token` in a write transaction."""
     prefix = split_token(full)
-    row = None
-    if prefix:
-        stmt = (
-            select(ApiToken, User, Membership)
-            .join(User, User.id == ApiToken.user_id)
-            .outerjoin(
-                Membership, (Membership.user_id == User.id) & (Membership.region_id == ApiToken.region_id)
-            )
-            .where(ApiToken.prefix == prefix)
-        )
-        row = s.execute(stmt, execution_options=UNSCOPED).first()
+    row = s.execute(_TOKEN_LOOKUP, {"prefix": prefix}, execution_options=UNSCOPED).first() if prefix else None
     now = utcnow()
-    if row is None or not tokens_equal(row[0].token_hash, hash_token(full)):
+    if row is None or not tokens_equal(row.token_hash, hash_token(full)):
         raise Unauthenticated("invalid API token")
-    tok, user, member = row
-    if tok.revoked_at is not None or (tok.expires_at is not None and tok.expires_at <= now):
+    if row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
         raise Unauthenticated("API token revoked or expired")
-    if not user.is_active or member is None:
+    if not row.is_active or row.member_role is None:
         raise Unauthenticated("the token's user is deactivated or no longer has a role in this region")
-    if tok.last_used_at is None or now - tok.last_used_at > timedelta(minutes=5):
-        tok.last_used_at = now
-    role = min(
-        Role(tok.role), Role(member.role), key=ROLE_RANK.__getitem__
-    )  # never above the user's role now
-    return Scope(region_id=tok.region_id, user_id=user.id, role=role, token_id=tok.id, username=user.username)
+    if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=5):
+        s.info[TOKEN_TO_TOUCH] = row.id  # written by the caller in a short write of its own (touch_token)
+    role = min(Role(row.role), Role(row.member_role), key=ROLE_RANK.__getitem__)  # never above the user's
+    return Scope(
+        region_id=row.region_id, user_id=row.user_id, role=role, token_id=row.id, username=row.username
+    )
 
 
 def create_token(
