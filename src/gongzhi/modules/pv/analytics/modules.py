@@ -80,7 +80,7 @@ JUNCTION_BOX = (0.5, 0.92)
 """Junction box position on a portrait module, along the row and across it from the low edge [-]."""
 SOILING_WARM_K = 0.5
 """Warmth above the module's upper third that counts towards the soiling index [K]."""
-BIAS_SMOOTHING = 0.3
+BIAS_SMOOTHING = 0.1
 """Weight of each frame's pose correction in the running correction carried to the next frame [-]."""
 
 _LOCAL_HOT = frozenset(
@@ -282,7 +282,7 @@ def classify_crop(
     sharpness = peak / max(float(around.mean()), 1e-6)
     if peak >= 4.0 and math.hypot(location[0] - jb[0], location[1] - jb[1]) < 0.1 and sharpness >= 1.3:
         return ViewClass(Anomaly.JUNCTION_BOX, float(residual.max()), location)
-    if (peak >= 4.0 and fill <= 0.25) or (peak >= 7.0 and fill < 0.45):
+    if (peak >= 4.0 and fill <= 0.25 and sharpness >= 1.9) or (peak >= 7.0 and fill < 0.45):
         return ViewClass(Anomaly.HOT_SPOT, float(residual.max()), location)
 
     hot_cells = _hot_cells(residual, cells, k)
