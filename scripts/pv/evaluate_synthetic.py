@@ -12,8 +12,8 @@ the seeds, the confusions, and the time per frame of rendering and of the analys
 target is precision and recall ≥ 0.95 for the module-level classes.
 
 ``--no-layout`` runs the photos-only analysis (``LayoutFreeAccumulator``) instead and scores each finding on
-the true module nearest to its position; strings are not reported there, and junction boxes cannot be told
-from hot cells without knowing the module's orientation.
+the true module nearest to its position; there a string is three or more warm modules side by side, and the
+module's low edge is assumed to face south.
 """
 
 from __future__ import annotations
