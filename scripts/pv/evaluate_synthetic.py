@@ -1,6 +1,6 @@
 """Per-class precision and recall of the PV module analysis on synthetic flights (evaluation only).
 
-    .venv/bin/python scripts/pv/evaluate_synthetic.py [--seeds 0 1 2 3 4] [--width 80 --height 50]
+    .venv/bin/python scripts/pv/evaluate_synthetic.py [--seeds 0 1 … 9] [--width 80 --height 50]
         [--per-class 4] [--no-reflections] [--no-layout] [--gps-sigma 0.1] [--yaw-sigma 0.2]
 
 Each seed builds a plant (``generate_layout`` over a width × height roof), plants ``--per-class`` modules of
@@ -12,8 +12,8 @@ the seeds, the confusions, and the time per frame of rendering and of the analys
 target is precision and recall ≥ 0.95 for the module-level classes.
 
 ``--no-layout`` runs the photos-only analysis (``LayoutFreeAccumulator``) instead and scores each finding on
-the true module nearest to its position; strings are not reported there, and junction boxes cannot be told
-from hot cells without knowing the module's orientation.
+the true module nearest to its position; there a string is three or more warm modules side by side, and the
+module's low edge is assumed to face south.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def to_layout_ids(result: InspectionResult, layout: PlantLayout) -> InspectionRe
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(range(10)))
     parser.add_argument("--width", type=float, default=80.0)
     parser.add_argument("--height", type=float, default=50.0)
     parser.add_argument("--per-class", type=int, default=4)

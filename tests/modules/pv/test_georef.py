@@ -30,7 +30,7 @@ def layout() -> PlantLayout:
 
 @pytest.fixture(scope="module")
 def flight(layout: PlantLayout) -> SyntheticFlight:
-    classes = (Anomaly.MODULE_OFFLINE, Anomaly.SUBSTRING, Anomaly.HOT_SPOT)
+    classes = (Anomaly.MODULE_OFFLINE, Anomaly.SUBSTRING, Anomaly.HOT_SPOT, Anomaly.STRING_OFFLINE)
     no_glint = Conditions(reflection_k=0.0)
     return synthetic_flight(layout, seed=3, anomalies_per_class=1, conditions=no_glint, classes=classes)
 
@@ -120,7 +120,12 @@ def test_photos_alone_give_per_module_findings(flight: SyntheticFlight, layout: 
         x, y = layout.origin.to_xy(f.lon, f.lat)
         k = int(np.argmin(np.hypot(centres[:, 0] - x, centres[:, 1] - y)))
         found[layout.modules[k].id] = f.anomaly_class
-    assert found == {a.module_id: a.anomaly for a in flight.anomalies}
+    planted = {a.module_id: a.anomaly for a in flight.anomalies}
+    assert {m: a for m, a in found.items() if planted.get(m) is not a} == {}  # nothing wrong or spurious
+    single = {m: a for m, a in planted.items() if a is not Anomaly.STRING_OFFLINE}
+    assert {m: found.get(m) for m in single} == single
+    string = [m for m, a in planted.items() if a is Anomaly.STRING_OFFLINE]
+    assert sum(found.get(m) is Anomaly.STRING_OFFLINE for m in string) >= 0.8 * len(string) >= 2
 
 
 def test_gps_noise_of_a_third_of_a_metre_neither_accumulates_nor_shifts_findings(layout: PlantLayout) -> None:

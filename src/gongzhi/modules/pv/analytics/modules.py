@@ -80,7 +80,7 @@ JUNCTION_BOX = (0.5, 0.92)
 """Junction box position on a portrait module, along the row and across it from the low edge [-]."""
 SOILING_WARM_K = 0.5
 """Warmth above the module's upper third that counts towards the soiling index [K]."""
-BIAS_SMOOTHING = 0.3
+BIAS_SMOOTHING = 0.1
 """Weight of each frame's pose correction in the running correction carried to the next frame [-]."""
 
 _LOCAL_HOT = frozenset(
@@ -282,7 +282,7 @@ def classify_crop(
     sharpness = peak / max(float(around.mean()), 1e-6)
     if peak >= 4.0 and math.hypot(location[0] - jb[0], location[1] - jb[1]) < 0.1 and sharpness >= 1.3:
         return ViewClass(Anomaly.JUNCTION_BOX, float(residual.max()), location)
-    if (peak >= 4.0 and fill <= 0.25) or (peak >= 7.0 and fill < 0.45):
+    if (peak >= 4.0 and fill <= 0.25 and sharpness >= 1.9) or (peak >= 7.0 and fill < 0.45):
         return ViewClass(Anomaly.HOT_SPOT, float(residual.max()), location)
 
     hot_cells = _hot_cells(residual, cells, k)
@@ -721,6 +721,24 @@ def _pitches(index: ModuleIndex) -> tuple[float, float]:
     )
 
 
+def _components(adjacent: npt.NDArray[np.bool_]) -> tuple[int, npt.NDArray[np.intp]]:
+    """Connected components of a symmetric adjacency matrix: (count, label of each node)."""
+    labels = np.full(len(adjacent), -1, dtype=np.intp)
+    count = 0
+    for start in range(len(adjacent)):
+        if labels[start] >= 0:
+            continue
+        stack = [start]
+        labels[start] = count
+        while stack:
+            node = stack.pop()
+            for other in np.flatnonzero(adjacent[node] & (labels < 0)).tolist():
+                labels[other] = count
+                stack.append(other)
+        count += 1
+    return count, labels
+
+
 def _conditions(g: float | None) -> tuple[bool | None, list[str]]:
     """IEC TS 62446-3 irradiance check and the report's note about it."""
     if g is None:
@@ -760,7 +778,8 @@ class LayoutFreeAccumulator:
     (``X-00001``…); otherwise each frame's modules are reported on their own (``F0003-017``). With a pose,
     each module's map is turned to start at the north end of its long side (the high edge of a portrait
     module facing south), so a pattern stays in one place over the views; the low edge is assumed to face
-    south, which is where shading, vegetation and soiling are looked for. Strings are not reported.
+    south, which is where shading, vegetation and soiling are looked for. Three or more homogeneously warm
+    modules side by side are reported as a string (the wiring is unknown).
 
     Parameters
     ----------
@@ -855,6 +874,30 @@ class LayoutFreeAccumulator:
         except ValueError:
             return None
 
+    def _strings(self, findings: list[Finding], where: Mapping[str, tuple[float, float]]) -> list[Finding]:
+        """Relabel three or more homogeneously warm modules side by side as a string fault.
+
+        Without a layout the wiring is unknown; modules count as side by side when their centres are
+        closer than 1.3 times the typical distance between neighbouring modules (the module pitch along a
+        row; rows are further apart).
+        """
+        warm = [f for f in findings if f.anomaly_class is Anomaly.MODULE_OFFLINE and f.module_id in where]
+        if len(warm) < 3 or len(self._positions) < 2:
+            return findings
+        all_xy = np.array(self._positions)
+        d = np.hypot(all_xy[:, None, 0] - all_xy[None, :, 0], all_xy[:, None, 1] - all_xy[None, :, 1])
+        np.fill_diagonal(d, np.inf)
+        pitch = float(np.median(d.min(axis=1)))
+        xy = np.array([where[f.module_id] for f in warm])
+        close = np.hypot(xy[:, None, 0] - xy[None, :, 0], xy[:, None, 1] - xy[None, :, 1]) < 1.3 * pitch
+        _, labels = _components(close)
+        sizes = np.bincount(labels)
+        string_ids = {warm[i].module_id for i in range(len(warm)) if sizes[labels[i]] >= 3}
+        return [
+            dataclasses.replace(f, anomaly_class=Anomaly.STRING_OFFLINE) if f.module_id in string_ids else f
+            for f in findings
+        ]
+
     def _identify(self, geometry: FrameGeometry, rows: FloatArray, cols: FloatArray) -> list[str]:
         xs, ys = geometry.pixel_to_xy(rows, cols)
         known = np.array(self._positions).reshape(-1, 2)
@@ -905,9 +948,10 @@ class LayoutFreeAccumulator:
             rejected += dropped
             if merged is not None:
                 findings.append(_make_finding(mid, merged, views, g, r, self._sources))
+        findings = self._strings(findings, where)
         findings.sort(key=_finding_order)
         compliant, notes = _conditions(g)
-        notes.append("no plant layout: modules segmented in each frame; strings not reported")
+        notes.append("no plant layout: modules segmented in each frame; strings are runs of warm neighbours")
         return InspectionResult(
             tuple(modules), tuple(findings), len(self._sources), self._frames_used, g, compliant, rejected,
             {}, tuple(notes),
