@@ -333,3 +333,71 @@ def robot_listen(
     except KeyboardInterrupt:
         stop.set()
         listener.stop()
+
+
+@app.command("dock-sim")
+def dock_sim(
+    dock: Annotated[str, typer.Option(help="the dock's serial number, as in its topics")],
+    plant: Annotated[
+        Path, typer.Option(help="the plant layout (GeoJSON, as `pv synth` or the API writes it)")
+    ],
+    broker: Annotated[str, typer.Option(help="mqtt://host:port")] = "mqtt://127.0.0.1:1883",
+    time_scale: Annotated[float, typer.Option(help="simulated seconds per real second")] = 1.0,
+    anomalies: Annotated[int, typer.Option(help="anomalies planted per class")] = 1,
+    seed: int = 0,
+) -> None:
+    """A drone dock on the MQTT broker: takes flight tasks, flies them, streams synthetic frames."""
+    import threading
+
+    from gongzhi.modules.pv import mqtt as pvmqtt
+    from gongzhi.modules.pv.dock_sim import DockSimulator, DockSpec
+
+    try:
+        layout = plant_io.layout_from_geojson(_read_json(plant))
+    except (ValueError, KeyError, TypeError) as exc:
+        _fail(f"{plant}: not a plant layout: {exc}")
+        raise
+    spec = DockSpec(sn=dock, layout=layout, seed=seed, anomalies_per_class=anomalies, time_scale=time_scale)
+    try:
+        sim = DockSimulator(spec, pvmqtt.Broker.parse(broker))
+        sim.start()
+    except (ValueError, ConnectionError) as exc:
+        _fail(str(exc))
+    Console().print(
+        f"dock {dock} on {broker}: {len(sim.flight)} frames over {len(layout.modules)} modules; Ctrl-C stops"
+    )
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        sim.stop()
+
+
+@app.command("dock-listen")
+def dock_listen(
+    broker: Annotated[str, typer.Option(help="mqtt://host:port")] = "mqtt://127.0.0.1:1883",
+) -> None:
+    """Follow the docks' flights: store and analyse frames as they arrive, report on landing."""
+    import threading
+
+    from gongzhi.db import make_engine, make_session_factory
+    from gongzhi.kit.filestore import FileStore
+    from gongzhi.modules.pv import mqtt as pvmqtt
+    from gongzhi.modules.pv.dock import DockListener
+    from gongzhi.registry import load_modules
+    from gongzhi.settings import get_settings
+
+    settings = get_settings()
+    factory = make_session_factory(make_engine(settings.database_url))
+    store = FileStore(settings.files_dir, settings.max_upload_bytes)
+    try:
+        listener = DockListener(factory, load_modules(), store, pvmqtt.Broker.parse(broker))
+        listener.start()
+    except (ValueError, ConnectionError) as exc:
+        _fail(str(exc))
+    Console().print(f"listening to docks on {broker}; Ctrl-C stops")
+    stop = threading.Event()
+    try:
+        listener.run(stop)
+    except KeyboardInterrupt:
+        stop.set()
+        listener.stop()

@@ -44,9 +44,14 @@ def _scope(inspection: PvInspection) -> Scope:
 
 
 def claim_next(factory: SessionFactory) -> int | None:
-    """Mark the oldest queued inspection running and return its id (``None`` when none waits)."""
+    """Mark the oldest queued uploaded inspection running and return its id (``None`` when none waits)."""
     with unit_of_work(factory, Scope.for_system()) as s:
-        stmt = select(PvInspection).where(PvInspection.status == "queued").order_by(PvInspection.id)
+        # a dock flight is analysed by the dock listener as its frames arrive (modules/pv/dock.py)
+        stmt = (
+            select(PvInspection)
+            .where(PvInspection.status == "queued", PvInspection.source != "dock")
+            .order_by(PvInspection.id)
+        )
         inspection = s.execute(stmt.limit(1).with_for_update(skip_locked=True)).scalar_one_or_none()
         if inspection is None:
             return None
