@@ -17,12 +17,14 @@ import datetime as dt
 import tempfile
 import threading
 import uuid
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
 from gongzhi.modules.pv import mqtt as pvmqtt
+from gongzhi.modules.pv.analytics.anomalies import Anomaly
 from gongzhi.modules.pv.analytics.layout import PlantLayout
 from gongzhi.modules.pv.analytics.synthetic import SyntheticFlight, synthetic_flight
 from gongzhi.modules.pv.io import dock_protocol as proto
@@ -94,6 +96,19 @@ class DockSimulator:
         if self._flying is not None:
             self._flying.join(timeout_s)
         return not self.flying()
+
+    def after_cleaning(self, modules: Iterable[str]) -> list[str]:
+        """The world after a robot cleaned ``modules``: their planted soiling is gone from later flights,
+        everything else stays as it was. Returns the modules that were soiled."""
+        f, cleaned = self.flight, set(modules)
+        soiled = [a.module_id for a in f.anomalies if a.anomaly is Anomaly.SOILING and a.module_id in cleaned]
+        scene = f._scene  # the simulated world's scene, not gongzhi's
+        slot = scene.slot.copy()
+        for m in soiled:
+            slot[f.layout.position(m)] = 0  # texture 0: a healthy module
+        kept = tuple(a for a in f.anomalies if a.module_id not in soiled)
+        self.flight = replace(f, anomalies=kept, _scene=replace(scene, slot=slot))
+        return soiled
 
     # -- services --
     def _on_connect(self, c: mqtt.Client, _u: object, _f: object, _reason: object, _p: object) -> None:
