@@ -344,6 +344,7 @@ def dock_sim(
     broker: Annotated[str, typer.Option(help="mqtt://host:port")] = "mqtt://127.0.0.1:1883",
     time_scale: Annotated[float, typer.Option(help="simulated seconds per real second")] = 1.0,
     anomalies: Annotated[int, typer.Option(help="anomalies planted per class")] = 1,
+    frames: Annotated[Path | None, typer.Option(help="frames already rendered (`pv synth` folder)")] = None,
     seed: int = 0,
 ) -> None:
     """A drone dock on the MQTT broker: takes flight tasks, flies them, streams synthetic frames."""
@@ -357,7 +358,14 @@ def dock_sim(
     except (ValueError, KeyError, TypeError) as exc:
         _fail(f"{plant}: not a plant layout: {exc}")
         raise
-    spec = DockSpec(sn=dock, layout=layout, seed=seed, anomalies_per_class=anomalies, time_scale=time_scale)
+    spec = DockSpec(
+        sn=dock,
+        layout=layout,
+        seed=seed,
+        anomalies_per_class=anomalies,
+        time_scale=time_scale,
+        frames_dir=frames,
+    )
     try:
         sim = DockSimulator(spec, pvmqtt.Broker.parse(broker))
         sim.start()

@@ -364,10 +364,11 @@ class DockListener:
             tmp = folder / f".{c.chunk:05d}.tmp"
             tmp.write_bytes(c.content)
             tmp.replace(part)
-        parts = {int(p.name): p.read_bytes() for p in folder.iterdir() if not p.name.startswith(".")}
-        data = proto.assemble(parts, c)
-        if data is None:
+        names = [p for p in folder.iterdir() if not p.name.startswith(".")]
+        if len(names) < c.chunks:
             return f"frame {c.seq}: chunk {c.chunk + 1}/{c.chunks}"
+        data = proto.assemble({int(p.name): p.read_bytes() for p in names}, c)
+        assert data is not None
         with unit_of_work(self.factory, Scope.for_system()) as s:
             row = self._inspection(s, sn, c.flight_id)
             if row is None:

@@ -46,6 +46,9 @@ class DockSpec:
     drop_after_frame: int | None = None
     """Test hook: the link drops after this frame was sent, for ``offline_frames`` frames."""
     offline_frames: int = 3
+    frames_dir: Path | None = None
+    """Frames already written for this flight (``frame-0000.tif`` …, as ``pv synth`` writes them): sent as
+    they are instead of being rendered during the flight."""
     flights: list[str] = field(default_factory=list)
 
 
@@ -171,10 +174,7 @@ class DockSimulator:
         for i in range(n):
             if not self._sleep(survey / max(1, n)):
                 return
-            path = self._tmp / frame_name(i)
-            write_frame_tiff(path, self.flight.frame(i))
-            content = path.read_bytes()
-            path.unlink()
+            content = self.frame_bytes(i)
             for msg in proto.frame_chunks(sn, fid, i, frame_name(i), content, bid):
                 self._send(events, msg.to_json())
             self.frames_sent += 1
@@ -188,6 +188,17 @@ class DockSimulator:
             return
         self._restore_link()
         report("ok", 100.0, "landed", landed_at=_now())
+
+    def frame_bytes(self, i: int) -> bytes:
+        """Frame ``i`` as the camera's file: float32 °C TIFF with its metadata."""
+        ready = self.spec.frames_dir / frame_name(i) if self.spec.frames_dir else None
+        if ready is not None and ready.is_file():
+            return ready.read_bytes()
+        path = self._tmp / frame_name(i)
+        write_frame_tiff(path, self.flight.frame(i))
+        content = path.read_bytes()
+        path.unlink()
+        return content
 
     # -- the link --
     def _send(self, topic: str, payload: bytes) -> None:
@@ -230,11 +241,8 @@ class DockSimulator:
         i, self._resend = self._resend, None
         resend: list[tuple[str, bytes]] = []
         if i is not None:
-            path = self._tmp / frame_name(i)
-            write_frame_tiff(path, self.flight.frame(i))
-            chunks = proto.frame_chunks(self.spec.sn, fid, i, path.name, path.read_bytes(), fid)
+            chunks = proto.frame_chunks(self.spec.sn, fid, i, frame_name(i), self.frame_bytes(i), fid)
             resend = [(events, m.to_json()) for m in chunks]
-            path.unlink()
         with self._lock:
             pending, self._buffer = resend + self._buffer, []
             self._online = True
