@@ -162,7 +162,8 @@ def test_a_link_drop_and_a_listener_restart_mid_flight_lose_no_frame(
     assert done.status == "done", done.error
     n = len(sim.flight)
     assert frames_of(factory, iid) == list(range(n))
-    assert again.duplicates >= 1  # frame 4 was sent again after the drop, and stored once
+    # frame 4 was sent again after the drop and stored once
+    assert sum(x.duplicates + x.duplicate_chunks for x in (lis, again)) >= 1
     found = findings_of(factory, iid)
     assert found == {
         (f.module_id, f.anomaly_class) for f in batch_outcome(factory, store, iid, plant.layout).findings
@@ -190,3 +191,23 @@ def test_frames_travel_in_chunks_checked_against_their_hash() -> None:
     bad = {"output": {"status": "ok", "progress": {"percent": 5, "current_step": "x"}, "ext": {}}}
     with pytest.raises(proto.ProtocolError, match="current_step"):
         proto.read_progress(proto.Message(proto.PROGRESS, bad))
+
+
+def test_frames_lost_on_the_way_are_asked_again_on_landing(
+    factory: Factory, registry: Registry, world: World, tmp_path: Path
+) -> None:
+    broker = machine_broker()
+    plant = docked_plant(factory, world, broker)
+    store = store_at(tmp_path)
+    sim = simulator(plant, broker)
+    sim.skip_frames = {3, 9}
+    lis = listener(factory, registry, store, broker)
+    try:
+        iid = dock.one_click_inspection(factory, world.bob.scope(), plant.plant_id)
+        done = run_until(lis, factory, iid, lambda r: r.status in ("done", "failed"))
+    finally:
+        lis.stop()
+        sim.stop()
+    assert done.status == "done", done.error
+    assert sorted(sim.resent) == [3, 9]
+    assert frames_of(factory, iid) == list(range(len(sim.flight)))

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import logging
 import queue
 import shutil
@@ -241,10 +242,17 @@ class LiveFlight:
     live_at: float = 0.0
 
 
+FrameReady = tuple[str, proto.Chunk]
+"""A frame whose chunks are all spooled: (dock serial, its last chunk's header)."""
+
+
 class DockListener:
-    """Applies dock events in arrival order, one transaction per message, acknowledging each only after it
-    is committed (or, for a frame chunk, spooled to disk). MQTT callbacks only queue; :meth:`process` (or
-    :meth:`run` in a thread) does the work in the caller's thread."""
+    """Applies dock events in arrival order, one transaction per event, acknowledging each only after it is
+    committed. Frame chunks are spooled to disk and acknowledged by the MQTT callback itself, so the broker's
+    queue for this session never fills up however long the analysis takes (Mosquitto drops QoS 1 messages
+    beyond ``max_queued_messages``, 1000 by default); a complete frame is queued for :meth:`process` (or
+    :meth:`run` in a thread), which stores and analyses it in the caller's thread. Frames still missing when
+    the drone has landed are taken from the spool or asked again from the dock (``frame_resend``)."""
 
     CLIENT_ID = "gongzhi-dock-listener"
 
@@ -260,14 +268,17 @@ class DockListener:
         self.factory, self.registry, self.store, self.broker = factory, registry, store, broker
         self.client_id = client_id
         self.spool = spool or store.root / "dock-spool"
-        self.handled = self.dropped = self.duplicates = 0
+        self.handled = self.dropped = 0
+        self.duplicates = self.duplicate_chunks = 0
+        """Frames received again after they were stored; chunks received again while their frame was not."""
         self.live: dict[int, LiveFlight] = {}
         self._client: mqtt.Client | None = None
-        self._inbox: queue.Queue[mqtt.MQTTMessage] = queue.Queue()
+        self._inbox: queue.Queue[mqtt.MQTTMessage | FrameReady] = queue.Queue()
+        self._asked: dict[str, set[int]] = {}
 
     def start(self) -> None:
         c = pvmqtt.client(self.client_id, persistent=True, manual_ack=True)
-        c.on_message = lambda _c, _u, msg: self._inbox.put(msg)
+        c.on_message = self._on_message
         c.on_connect = lambda cl, *_a: cl.subscribe(f"{proto.TOPIC_ROOT}/+/events", qos=1)
         self._client = c
         pvmqtt.connect(c, self.broker, persistent=True)
@@ -296,7 +307,41 @@ class DockListener:
                 done += 1
         return done
 
-    def _apply(self, msg: mqtt.MQTTMessage) -> bool:
+    def _on_message(self, c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
+        """Spool and acknowledge a frame chunk at once; queue everything else for :meth:`process`."""
+        try:
+            sn, _kind = proto.parse_topic(msg.topic)
+            event = proto.read(bytes(msg.payload))
+            if event.method != proto.FRAME_CHUNK:
+                self._inbox.put(msg)
+                return
+            chunk = proto.read_chunk(event)
+            complete = self._spool_chunk(sn, chunk)
+        except proto.ProtocolError as exc:
+            log.warning("dropped malformed dock message on %s: %s", msg.topic, exc)
+            self.dropped += 1
+        except OSError:
+            log.exception("frame chunk on %s not spooled; it will be redelivered", msg.topic)
+            return
+        else:
+            if complete:
+                self._inbox.put((sn, chunk))
+        c.ack(msg.mid, msg.qos)
+
+    def _apply(self, item: mqtt.MQTTMessage | FrameReady) -> bool:
+        if isinstance(item, tuple):
+            sn, chunk = item
+            try:
+                log.info("dock %s: %s", sn, self._complete(sn, chunk))
+            except proto.ProtocolError as exc:
+                log.warning("dropped frame %s of flight %s: %s", chunk.seq, chunk.flight_id, exc)
+                self.dropped += 1
+            except Exception:
+                # its chunks stay in the spool; the landing takes them from there
+                log.exception("frame %s of flight %s not stored yet", chunk.seq, chunk.flight_id)
+                return False
+            return True
+        msg = item
         try:
             sn, _kind = proto.parse_topic(msg.topic)
             what = self.handle(sn, proto.read(bytes(msg.payload)))
@@ -317,8 +362,9 @@ class DockListener:
         """Apply one event of dock ``sn``; returns what it did (for logs)."""
         if msg.method == proto.PROGRESS:
             return self._progress(sn, proto.read_progress(msg))
-        if msg.method == proto.FRAME_CHUNK:
-            return self._chunk(sn, proto.read_chunk(msg))
+        if msg.method == proto.FRAME_CHUNK:  # when handed over directly rather than through MQTT
+            chunk = proto.read_chunk(msg)
+            return self._complete(sn, chunk) if self._spool_chunk(sn, chunk) else f"frame {chunk.seq}: chunk"
         return f"ignored {msg.method}"
 
     def _inspection(self, s: Session, sn: str, flight_id: str) -> PvInspection | None:
@@ -356,19 +402,35 @@ class DockListener:
                 return f"inspection {row.id}: landed; " + self._finish(s, row)
             return f"inspection {row.id}: {p.phase} {p.percent:.0f} %"
 
-    def _chunk(self, sn: str, c: proto.Chunk) -> str:
-        folder = self.spool / sn / c.flight_id / str(c.seq)
+    def _folder(self, sn: str, flight_id: str, seq: int) -> Path:
+        return self.spool / sn / flight_id / str(seq)
+
+    def _spool_chunk(self, sn: str, c: proto.Chunk) -> bool:
+        """Keep one chunk on disk; True when this chunk was new and completes its frame (a chunk received
+        again while its frame is still in the spool changes nothing)."""
+        folder = self._folder(sn, c.flight_id, c.seq)
         folder.mkdir(parents=True, exist_ok=True)
+        header = folder / ".frame.json"
+        if not header.exists():
+            meta = {"name": c.name, "chunks": c.chunks, "size": c.size, "sha256": c.sha256}
+            _write_atomically(header, json.dumps(meta).encode())
         part = folder / f"{c.chunk:05d}"
-        if not part.exists():
-            tmp = folder / f".{c.chunk:05d}.tmp"
-            tmp.write_bytes(c.content)
-            tmp.replace(part)
-        names = [p for p in folder.iterdir() if not p.name.startswith(".")]
-        if len(names) < c.chunks:
-            return f"frame {c.seq}: chunk {c.chunk + 1}/{c.chunks}"
-        data = proto.assemble({int(p.name): p.read_bytes() for p in names}, c)
-        assert data is not None
+        if part.exists():
+            self.duplicate_chunks += 1
+            return False
+        _write_atomically(part, c.content)
+        return sum(1 for p in folder.iterdir() if not p.name.startswith(".")) >= c.chunks
+
+    def _complete(self, sn: str, c: proto.Chunk) -> str:
+        """Store and analyse a frame whose chunks are all spooled."""
+        folder = self._folder(sn, c.flight_id, c.seq)
+        if not folder.is_dir():
+            self.duplicates += 1
+            return f"frame {c.seq} of {c.flight_id} already stored"
+        parts = {int(p.name): p.read_bytes() for p in folder.iterdir() if not p.name.startswith(".")}
+        data = proto.assemble(parts, c)
+        if data is None:
+            return f"frame {c.seq}: chunks missing"
         with unit_of_work(self.factory, Scope.for_system()) as s:
             row = self._inspection(s, sn, c.flight_id)
             if row is None:
@@ -378,7 +440,49 @@ class DockListener:
         shutil.rmtree(folder, ignore_errors=True)
         return what
 
-    def _frame(self, s: Session, row: PvInspection, c: proto.Chunk, data: bytes) -> str:
+    def _from_spool(self, s: Session, row: PvInspection, sn: str, flight_id: str, seqs: list[int]) -> None:
+        """Frames complete in the spool but not stored (the listener stopped in between)."""
+        for seq in seqs:
+            folder = self._folder(sn, flight_id, seq)
+            header = folder / ".frame.json"
+            if not header.is_file():
+                continue
+            meta = json.loads(header.read_text(encoding="utf-8"))
+            parts = {int(p.name): p.read_bytes() for p in folder.iterdir() if not p.name.startswith(".")}
+            c = proto.Chunk(
+                flight_id, seq, meta["name"], 0, meta["chunks"], meta["size"], meta["sha256"], b""
+            )
+            try:
+                data = proto.assemble(parts, c)
+            except proto.ProtocolError:
+                shutil.rmtree(folder, ignore_errors=True)
+                continue
+            if data is not None:
+                self._frame(s, row, c, data, finish=False)
+                shutil.rmtree(folder, ignore_errors=True)
+
+    def _ask_again(self, sn: str, flight_id: str, seqs: list[int]) -> None:
+        """Ask the dock to send frames again (once per frame); its answer comes as ordinary frame events."""
+        asked = self._asked.setdefault(flight_id, set())
+        todo = [i for i in seqs if i not in asked]
+        if not todo:
+            return
+        asked.update(todo)
+        try:
+            msg = proto.resend(flight_id, todo)
+            pvmqtt.publish_once(
+                self.broker,
+                proto.topic(sn, "services"),
+                msg.to_json(),
+                client_id=f"gongzhi-dock-{uuid.uuid4().hex[:10]}",
+            )
+        except (ConnectionError, TimeoutError) as exc:
+            log.warning("could not ask dock %s for %d frames again: %s", sn, len(todo), exc)
+            asked.difference_update(todo)
+
+    def _frame(
+        self, s: Session, row: PvInspection, c: proto.Chunk, data: bytes, *, finish: bool = True
+    ) -> str:
         seen = s.execute(
             select(PvFrame.id).where(PvFrame.inspection_id == row.id, PvFrame.seq == c.seq)
         ).first()
@@ -405,7 +509,7 @@ class DockListener:
         if time.monotonic() - live.live_at >= LIVE_EVERY_S:
             live.live_at = time.monotonic()
             row.summary = {**row.summary, "live": live_figures(live)}
-        if row.summary.get("dock", {}).get("phase") == "landed":
+        if finish and row.summary.get("dock", {}).get("phase") == "landed":
             return f"inspection {row.id}: frame {c.seq}; " + self._finish(s, row)
         return f"inspection {row.id}: frame {c.seq} stored and analysed"
 
@@ -444,8 +548,14 @@ class DockListener:
         total = int(dock.get("frames_total") or 0)
         stored = set(s.execute(select(PvFrame.seq).where(PvFrame.inspection_id == row.id)).scalars())
         missing = [i for i in range(total) if i not in stored]
+        sn, fid = str(dock.get("sn", "")), str(dock.get("flight_id", ""))
         if missing:
-            return f"waiting for {len(missing)} of {total} frames"
+            self._from_spool(s, row, sn, fid, missing)
+            stored = set(s.execute(select(PvFrame.seq).where(PvFrame.inspection_id == row.id)).scalars())
+            missing = [i for i in missing if i not in stored]
+        if missing:
+            self._ask_again(sn, fid, missing)
+            return f"waiting for {len(missing)} of {total} frames (asked the dock again)"
         live = self._live(s, row)
         try:
             outcome = pipeline.outcome(live.acc, live.layout, len(live.fed), live.skipped, live.infos)
@@ -466,6 +576,12 @@ def live_figures(live: LiveFlight) -> dict[str, Any]:
     for f in findings:
         by_class[f.anomaly_class] = by_class.get(f.anomaly_class, 0) + 1
     return {"frames": len(live.fed), "findings": len(findings), "by_class": by_class}
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:6]}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
 
 
 def _time(raw: object) -> dt.datetime | None:

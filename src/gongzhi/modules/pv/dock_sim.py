@@ -60,6 +60,9 @@ class DockSimulator:
         )
         self.prepared: dict[str, proto.Wayline] = {}
         self.frames_sent = 0
+        self.resent: list[int] = []
+        self.skip_frames: set[int] = set()
+        """Test hook: frames lost on the way (never published during the flight)."""
         self.reconnects = 0
         self._client: mqtt.Client | None = None
         self._flying: threading.Thread | None = None
@@ -134,6 +137,8 @@ class DockSimulator:
             fid = proto.flight_id_of(call)
             if call.method == proto.PREPARE:
                 wayline = proto.read_wayline(call.data)
+            elif call.method == proto.RESEND:
+                return self._resend_frames(call, fid, proto.resend_seqs(call))
             elif call.method != proto.EXECUTE:
                 return call.reply(proto.RESULT_BAD_REQUEST, f"unknown method {call.method}")
         except proto.ProtocolError as exc:
@@ -152,6 +157,23 @@ class DockSimulator:
             )
             self._flying.start()
         return call.reply(proto.RESULT_OK)
+
+    def _resend_frames(self, call: proto.Message, fid: str, seqs: list[int]) -> proto.Message:
+        if fid not in self.spec.flights:
+            return call.reply(proto.RESULT_UNKNOWN_FLIGHT, f"flight {fid} was not flown by this dock")
+        wanted = [i for i in seqs if i < len(self.flight)]
+        self.resent.extend(wanted)
+
+        def send() -> None:
+            events = proto.topic(self.spec.sn, "events")
+            for i in wanted:
+                for m in proto.frame_chunks(
+                    self.spec.sn, fid, i, frame_name(i), self.frame_bytes(i), call.bid
+                ):
+                    self._send(events, m.to_json())
+
+        threading.Thread(target=send, daemon=True).start()
+        return call.reply(proto.RESULT_OK, frames=len(wanted))
 
     # -- the flight --
     def _sleep(self, seconds: float) -> bool:
@@ -176,7 +198,8 @@ class DockSimulator:
                 return
             content = self.frame_bytes(i)
             for msg in proto.frame_chunks(sn, fid, i, frame_name(i), content, bid):
-                self._send(events, msg.to_json())
+                if i not in self.skip_frames:
+                    self._send(events, msg.to_json())
             self.frames_sent += 1
             self._link_fault(i)
             pct = 100.0 * (i + 1) / n

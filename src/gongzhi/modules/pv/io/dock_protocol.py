@@ -37,7 +37,8 @@ PREPARE = "flighttask_prepare"
 EXECUTE = "flighttask_execute"
 PROGRESS = "flighttask_progress"
 FRAME_CHUNK = "frame_chunk"
-SERVICES = (PREPARE, EXECUTE)
+RESEND = "frame_resend"
+SERVICES = (PREPARE, EXECUTE, RESEND)
 FLIGHT_STATUSES = ("sent", "in_progress", "ok", "failed", "canceled", "timeout")
 PHASES = ("prepared", "takeoff", "survey", "return", "landed")
 RESULT_OK = 0
@@ -166,6 +167,18 @@ def prepare(flight_id: str, wayline: Wayline, **extra: Any) -> Message:
 
 def execute(flight_id: str) -> Message:
     return Message(EXECUTE, {"flight_id": flight_id})
+
+
+def resend(flight_id: str, seqs: list[int]) -> Message:
+    """Ask the dock to send frames of a flight again (a gongzhi extension: the dock keeps its media)."""
+    return Message(RESEND, {"flight_id": flight_id, "seqs": sorted(seqs)})
+
+
+def resend_seqs(msg: Message) -> list[int]:
+    seqs = msg.data.get("seqs")
+    if not isinstance(seqs, list) or not all(isinstance(i, int) and i >= 0 for i in seqs):
+        raise ProtocolError("data.seqs must be a list of frame numbers")
+    return list(seqs)
 
 
 def flight_id_of(msg: Message) -> str:
