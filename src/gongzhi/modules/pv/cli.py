@@ -409,3 +409,32 @@ def dock_listen(
     except KeyboardInterrupt:
         stop.set()
         listener.stop()
+
+
+@app.command("one-click")
+def one_click(
+    plant_id: Annotated[int, typer.Argument(help="the plant (its dock is registered with it)")],
+    timeout: Annotated[float, typer.Option(help="seconds to wait for each answer of the dock")] = 10.0,
+) -> None:
+    """Start a dock inspection of a plant: send the flight plan to its dock and take off."""
+    from gongzhi.db import Scope, make_engine, make_session_factory, unit_of_work
+    from gongzhi.modules.pv import dock
+    from gongzhi.modules.pv.models import PvPlant
+    from gongzhi.settings import get_settings
+
+    factory = make_session_factory(make_engine(get_settings().database_url))
+    with unit_of_work(factory, Scope.for_system()) as s:
+        plant = s.get(PvPlant, plant_id)
+        region = plant.region_id if plant is not None else None
+    if region is None:
+        _fail(f"no plant {plant_id}")
+    try:
+        iid = dock.one_click_inspection(
+            factory, Scope(region_id=region, system=True, username="cli"), plant_id, timeout_s=timeout
+        )
+    except DomainError as exc:
+        _fail(str(exc))
+        raise
+    Console().print(
+        f"inspection {iid} queued; the dock has taken the flight (follow it with `pv dock-listen`)"
+    )
