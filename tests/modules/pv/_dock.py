@@ -86,7 +86,7 @@ def run_until(
     summary) after every few messages."""
     deadline = time.monotonic() + timeout_s
     while True:
-        lis.process(timeout_s=0.3, limit=25)
+        lis.process(timeout_s=0.3, limit=3)
         row = inspection(factory, inspection_id)
         if seen is not None:
             seen.append((row.status, row.frames_done, dict(row.summary)))
