@@ -14,6 +14,7 @@ frame received twice once).
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 import tempfile
 import threading
 import uuid
@@ -94,6 +95,7 @@ class DockSimulator:
             c.publish(proto.topic(self.spec.sn, "osd"), self._osd(online=False), qos=1, retain=True)
             c.disconnect()
             c.loop_stop()
+        shutil.rmtree(self._tmp, ignore_errors=True)
 
     def flying(self) -> bool:
         return self._flying is not None and self._flying.is_alive()
