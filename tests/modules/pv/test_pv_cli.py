@@ -135,3 +135,14 @@ def test_inspect_refuses_a_folder_without_frames_and_unreadable_frames(tmp_path:
     (empty / "a.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
     r = runner.invoke(app, ["inspect", str(empty), "--plant", plant, "--out", str(tmp_path / "o")])
     assert r.exit_code == 1 and "no frame of the flight could be read" in said(r)
+
+
+def test_dock_commands_refuse_bad_input_clearly(tmp_path: Path) -> None:
+    broken = tmp_path / "roof.geojson"
+    broken.write_text("{not json", encoding="utf-8")
+    r = runner.invoke(app, ["dock-sim", "--dock", "D1", "--plant", str(broken)])
+    assert r.exit_code == 1 and "not a readable GeoJSON file" in said(r)
+    r = runner.invoke(
+        app, ["dock-sim", "--dock", "D/1", "--plant", str(plant_file(tmp_path)), "--broker", "http://x"]
+    )
+    assert r.exit_code == 1 and "not an MQTT broker address" in said(r)

@@ -333,3 +333,108 @@ def robot_listen(
     except KeyboardInterrupt:
         stop.set()
         listener.stop()
+
+
+@app.command("dock-sim")
+def dock_sim(
+    dock: Annotated[str, typer.Option(help="the dock's serial number, as in its topics")],
+    plant: Annotated[
+        Path, typer.Option(help="the plant layout (GeoJSON, as `pv synth` or the API writes it)")
+    ],
+    broker: Annotated[str, typer.Option(help="mqtt://host:port")] = "mqtt://127.0.0.1:1883",
+    time_scale: Annotated[float, typer.Option(help="simulated seconds per real second")] = 1.0,
+    anomalies: Annotated[int, typer.Option(help="anomalies planted per class")] = 1,
+    frames: Annotated[Path | None, typer.Option(help="frames already rendered (`pv synth` folder)")] = None,
+    seed: int = 0,
+) -> None:
+    """A drone dock on the MQTT broker: takes flight tasks, flies them, streams synthetic frames."""
+    import threading
+
+    from gongzhi.modules.pv import mqtt as pvmqtt
+    from gongzhi.modules.pv.dock_sim import DockSimulator, DockSpec
+
+    try:
+        layout = plant_io.layout_from_geojson(_read_json(plant))
+    except (ValueError, KeyError, TypeError) as exc:
+        _fail(f"{plant}: not a plant layout: {exc}")
+        raise
+    spec = DockSpec(
+        sn=dock,
+        layout=layout,
+        seed=seed,
+        anomalies_per_class=anomalies,
+        time_scale=time_scale,
+        frames_dir=frames,
+    )
+    try:
+        sim = DockSimulator(spec, pvmqtt.Broker.parse(broker))
+        sim.start()
+    except (ValueError, ConnectionError) as exc:
+        _fail(str(exc))
+    Console().print(
+        f"dock {dock} on {broker}: {len(sim.flight)} frames over {len(layout.modules)} modules; Ctrl-C stops"
+    )
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        sim.stop()
+
+
+@app.command("dock-listen")
+def dock_listen(
+    broker: Annotated[str, typer.Option(help="mqtt://host:port")] = "mqtt://127.0.0.1:1883",
+) -> None:
+    """Follow the docks' flights: store and analyse frames as they arrive, report on landing."""
+    import threading
+
+    from gongzhi.db import make_engine, make_session_factory
+    from gongzhi.kit.filestore import FileStore
+    from gongzhi.modules.pv import mqtt as pvmqtt
+    from gongzhi.modules.pv.dock import DockListener
+    from gongzhi.registry import load_modules
+    from gongzhi.settings import get_settings
+
+    settings = get_settings()
+    factory = make_session_factory(make_engine(settings.database_url))
+    store = FileStore(settings.files_dir, settings.max_upload_bytes)
+    try:
+        listener = DockListener(factory, load_modules(), store, pvmqtt.Broker.parse(broker))
+        listener.start()
+    except (ValueError, ConnectionError) as exc:
+        _fail(str(exc))
+    Console().print(f"listening to docks on {broker}; Ctrl-C stops")
+    stop = threading.Event()
+    try:
+        listener.run(stop)
+    except KeyboardInterrupt:
+        stop.set()
+        listener.stop()
+
+
+@app.command("one-click")
+def one_click(
+    plant_id: Annotated[int, typer.Argument(help="the plant (its dock is registered with it)")],
+    timeout: Annotated[float, typer.Option(help="seconds to wait for each answer of the dock")] = 10.0,
+) -> None:
+    """Start a dock inspection of a plant: send the flight plan to its dock and take off."""
+    from gongzhi.db import Scope, make_engine, make_session_factory, unit_of_work
+    from gongzhi.modules.pv import dock
+    from gongzhi.modules.pv.models import PvPlant
+    from gongzhi.settings import get_settings
+
+    factory = make_session_factory(make_engine(get_settings().database_url))
+    with unit_of_work(factory, Scope.for_system()) as s:
+        plant = s.get(PvPlant, plant_id)
+        region = plant.region_id if plant is not None else None
+    if region is None:
+        _fail(f"no plant {plant_id}")
+    try:
+        iid = dock.one_click_inspection(
+            factory, Scope(region_id=region, system=True, username="cli"), plant_id, timeout_s=timeout
+        )
+    except DomainError as exc:
+        _fail(str(exc))
+        raise
+    Console().print(
+        f"inspection {iid} queued; the dock has taken the flight (follow it with `pv dock-listen`)"
+    )

@@ -48,15 +48,17 @@ def _scope(inspection: PvInspection) -> Scope:
 
 
 def claim_next(factory: SessionFactory, *, now: datetime | None = None) -> int | None:
-    """Mark the oldest waiting inspection running and return its id (``None`` when none waits).
+    """Mark the oldest waiting uploaded inspection running and return its id (``None`` when none waits).
 
     Waiting: queued, or running without a sign of life for ``STALE_AFTER`` (its worker died, e.g. the
-    server restarted mid-flight): such a flight is analysed again from the start.
+    server restarted mid-flight): such a flight is analysed again from the start. A dock flight is analysed
+    by the dock listener as its frames arrive (modules/pv/dock.py), never here.
     """
     now = now or utcnow()
     with unit_of_work(factory, Scope.for_system()) as s:
         stale = (PvInspection.status == "running") & (PvInspection.heartbeat_at < now - STALE_AFTER)
-        stmt = select(PvInspection).where((PvInspection.status == "queued") | stale).order_by(PvInspection.id)
+        waiting = (PvInspection.status == "queued") | stale
+        stmt = select(PvInspection).where(waiting, PvInspection.source != "dock").order_by(PvInspection.id)
         inspection = s.execute(stmt.limit(1).with_for_update(skip_locked=True)).scalar_one_or_none()
         if inspection is None:
             return None

@@ -1,0 +1,594 @@
+"""Drone docks on the PV module: one-click inspection over the dock protocol (DJI Cloud API style, MQTT).
+
+- :func:`register_dock` makes a dock an actor of the plant's region (kind ``dock``, adapter ``pv_dock_mqtt``)
+  with its serial number, broker and camera.
+- :func:`one_click_inspection` queues an inspection (source ``dock``), sends the plant's flight plan with
+  ``flighttask_prepare`` then ``flighttask_execute`` and waits for each ``services_reply``; a dock that does
+  not answer in time, or refuses, fails the inspection with the reason and raises :class:`DockError`.
+- :class:`DockListener` (``gongzhi pv dock-listen``) follows the docks' events with a persistent session:
+  take-off (``inspection.started_at``), progress, and frames arriving in chunks. Each chunk is spooled to disk
+  before it is acknowledged; each complete frame is stored once as evidence (by flight and sequence number: a
+  frame received twice is stored once) and fed at once to the inspection's accumulator, so progress and live
+  figures grow during the flight; on landing, when every frame is in, the findings and alerts are stored as
+  the worker stores an uploaded flight's (:func:`.results.store_outcome`), and ``analysed_at`` is set, so
+  take-off → report is measured. A listener restarted mid-flight rebuilds the accumulator from the frames
+  already stored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import queue
+import shutil
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from gongzhi.cases.models import Actor
+from gongzhi.core import evidence
+from gongzhi.core.service import require_role
+from gongzhi.db import Scope, SessionFactory, scope_of, unit_of_work, utcnow
+from gongzhi.errors import Conflict, InvalidInput
+from gongzhi.kit.filestore import TIFF, FileRejected, FileStore
+from gongzhi.modules.pv import analysis_adapter as adapter
+from gongzhi.modules.pv import mqtt as pvmqtt
+from gongzhi.modules.pv import pipeline, results, service
+from gongzhi.modules.pv.analytics.flightplan import FlightPlan
+from gongzhi.modules.pv.analytics.layout import PlantLayout
+from gongzhi.modules.pv.io import dock_protocol as proto
+from gongzhi.modules.pv.models import PvFrame, PvInspection, PvPlant
+from gongzhi.modules.pv.outcome import FrameInfo
+from gongzhi.registry import Registry
+
+log = logging.getLogger(__name__)
+
+ADAPTER = "pv_dock_mqtt"
+SOURCE = "dock"
+REPLY_TIMEOUT_S = 10.0
+LIVE_EVERY_S = 5.0
+
+
+class DockError(Conflict):
+    """The dock did not answer in time, or refused the flight; the text says which and why."""
+
+
+def register_dock(
+    s: Session,
+    plant: PvPlant,
+    sn: str,
+    *,
+    broker: str = pvmqtt.DEFAULT_BROKER,
+    camera: str = "M3T",
+    name: str | None = None,
+) -> Actor:
+    """A drone dock (serial ``sn``) that flies ``plant``'s inspections with a ``camera`` payload."""
+    pvmqtt.Broker.parse(broker)
+    proto.topic(sn, "services")  # the serial must be usable in topics
+    service.camera_of(camera)
+    if dock_of(s, plant.id, required=False) is not None:
+        raise InvalidInput(f"plant {plant.code} already has a dock")
+    actor = Actor(
+        region_id=plant.region_id,
+        kind="dock",
+        name=name or f"{plant.code} 机场 {sn}",
+        adapter=ADAPTER,
+        config={"plant_id": plant.id, "site": plant.code, "sn": sn, "broker": broker, "camera": camera},
+    )
+    s.add(actor)
+    s.flush()
+    return actor
+
+
+def dock_of(s: Session, plant_id: int, *, required: bool = True) -> Actor | None:
+    actors = s.execute(select(Actor).where(Actor.adapter == ADAPTER, Actor.active.is_(True))).scalars()
+    dock = next((a for a in actors if a.config.get("plant_id") == plant_id), None)
+    if dock is None and required:
+        raise InvalidInput(f"plant {plant_id} has no drone dock; register one first")
+    return dock
+
+
+def wayline(plan: FlightPlan) -> proto.Wayline:
+    """The plan as the dock gets it (the waypoints of its WPML, the KMZ's MD5 as fingerprint)."""
+    from gongzhi.modules.pv.io.wpml import write_wpml_kmz
+
+    kmz = write_wpml_kmz(plan, created=dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
+    return proto.Wayline(
+        waypoints=tuple(plan.waypoints),
+        images=plan.image_count,
+        speed_m_s=plan.speed_m_s,
+        altitude_m=plan.altitude_m,
+        camera=plan.camera.key,
+        flight_time_s=plan.flight_time_s,
+        takeoff_landing_s=plan.takeoff_landing_time_s,
+        fingerprint=hashlib.md5(kmz, usedforsecurity=False).hexdigest(),
+    )
+
+
+def queue_flight(s: Session, plant_id: int) -> tuple[PvInspection, dict[str, Any], proto.Wayline]:
+    """Create the dock inspection (queued) after the checks; returns it, the dock's config and the wayline."""
+    require_role(scope_of(s), *service.INSPECTORS)
+    plant = service.get_plant(s, plant_id)
+    dock = dock_of(s, plant.id)
+    assert dock is not None
+    busy = s.execute(
+        select(PvInspection.id).where(
+            PvInspection.plant_id == plant.id,
+            PvInspection.source == SOURCE,
+            PvInspection.status.in_(("queued", "running")),
+        )
+    ).first()
+    if busy is not None:
+        raise Conflict(f"plant {plant.code} has a dock flight in progress (inspection {busy[0]})")
+    camera = str(dock.config.get("camera", "M3T"))
+    plan = service.flight_plan(
+        service.polygon_ring(plant.polygon), camera, row_azimuth_deg=plant.row_azimuth_deg
+    )
+    line = wayline(plan)
+    config = dict(dock.config)
+    flight_id = str(uuid.uuid4())
+    inspection = PvInspection(
+        region_id=plant.region_id,
+        plant_id=plant.id,
+        camera=camera,
+        source=SOURCE,
+        status="queued",
+        created_by=scope_of(s).user_id,
+        summary={
+            "dock": {"sn": config["sn"], "flight_id": flight_id, "images": line.images, "phase": "queued"}
+        },
+    )
+    s.add(inspection)
+    s.flush()
+    service._audit(
+        s,
+        "pv.inspection.one_click",
+        "pv_inspection",
+        inspection.id,
+        {"plant": plant.code, "dock": config["sn"]},
+    )
+    return inspection, config, line
+
+
+def one_click_inspection(
+    factory: SessionFactory, scope: Scope, plant_id: int, *, timeout_s: float = REPLY_TIMEOUT_S
+) -> int:
+    """Queue an inspection of ``plant_id`` and start its dock's flight; returns the inspection id.
+
+    Raises
+    ------
+    NotFound, InvalidInput, Conflict
+        Unknown plant, no dock, a dock flight of this plant already in progress.
+    DockError
+        The dock did not answer a call within ``timeout_s`` or refused it (the inspection is then ``failed``
+        with the same reason).
+    """
+    with unit_of_work(factory, scope) as s:
+        inspection, config, line = queue_flight(s, plant_id)
+        inspection_id, flight_id = inspection.id, inspection.summary["dock"]["flight_id"]
+    broker, sn = pvmqtt.Broker.parse(str(config.get("broker", pvmqtt.DEFAULT_BROKER))), str(config["sn"])
+    try:
+        for msg in (proto.prepare(flight_id, line), proto.execute(flight_id)):
+            reply = call(broker, sn, msg, timeout_s=timeout_s)
+            if reply.result != proto.RESULT_OK:
+                why = str(reply.data.get("message", "")) or f"result {reply.result}"
+                raise DockError(f"dock {sn} refused {msg.method}: {why}")
+    except (DockError, ConnectionError) as exc:
+        error = exc if isinstance(exc, DockError) else DockError(str(exc))
+        with unit_of_work(factory, scope) as s:
+            row = s.get_one(PvInspection, inspection_id)
+            row.status, row.error, row.analysed_at = "failed", str(error), utcnow()
+        raise error from exc
+    return inspection_id
+
+
+def call(broker: pvmqtt.Broker, sn: str, msg: proto.Message, *, timeout_s: float) -> proto.Message:
+    """Send one service call to dock ``sn`` and wait for its ``services_reply`` (matched by tid)."""
+    got: queue.Queue[proto.Message] = queue.Queue()
+    subscribed = threading.Event()
+
+    def on_message(_c: mqtt.Client, _u: object, m: mqtt.MQTTMessage) -> None:
+        try:
+            reply = proto.read(bytes(m.payload))
+        except proto.ProtocolError:
+            return
+        if reply.tid == msg.tid:
+            got.put(reply)
+
+    c = pvmqtt.client(f"gongzhi-dock-call-{uuid.uuid4().hex[:10]}", persistent=False)
+    c.on_message = on_message
+    c.on_subscribe = lambda *_a: subscribed.set()
+    pvmqtt.connect(c, broker, persistent=False, timeout_s=min(timeout_s, 5.0))
+    try:
+        c.subscribe(proto.topic(sn, "services_reply"), qos=1)
+        if not subscribed.wait(timeout_s):
+            raise DockError(f"the broker did not confirm the subscription to dock {sn}'s replies")
+        info = c.publish(proto.topic(sn, "services"), msg.to_json(), qos=1)
+        info.wait_for_publish(timeout_s)
+        try:
+            return got.get(timeout=timeout_s)
+        except queue.Empty:
+            raise DockError(
+                f"dock {sn} did not answer {msg.method} within {timeout_s:g} s (offline or unreachable)"
+            ) from None
+    finally:
+        c.disconnect()
+        c.loop_stop()
+
+
+# --- what docks report ------------------------------------------------------------------------------
+
+
+@dataclass
+class LiveFlight:
+    """An inspection being analysed while its drone flies: the accumulator and what it was fed."""
+
+    inspection_id: int
+    layout: PlantLayout
+    acc: Any
+    fed: set[int] = field(default_factory=set)
+    skipped: list[str] = field(default_factory=list)
+    infos: list[FrameInfo] = field(default_factory=list)
+    names: dict[str, tuple[str, str]] = field(default_factory=dict)
+    live_at: float = 0.0
+
+
+FrameReady = tuple[str, proto.Chunk]
+"""A frame whose chunks are all spooled: (dock serial, its last chunk's header)."""
+
+
+class DockListener:
+    """Applies dock events in arrival order, one transaction per event, acknowledging each only after it is
+    committed. Frame chunks are spooled to disk and acknowledged by the MQTT callback itself, so the broker's
+    queue for this session never fills up however long the analysis takes (Mosquitto drops QoS 1 messages
+    beyond ``max_queued_messages``, 1000 by default); a complete frame is queued for :meth:`process` (or
+    :meth:`run` in a thread), which stores and analyses it in the caller's thread. Frames still missing when
+    the drone has landed are taken from the spool or asked again from the dock (``frame_resend``)."""
+
+    CLIENT_ID = "gongzhi-dock-listener"
+
+    def __init__(
+        self,
+        factory: SessionFactory,
+        registry: Registry,
+        store: FileStore,
+        broker: pvmqtt.Broker,
+        client_id: str = CLIENT_ID,
+        spool: Path | None = None,
+    ) -> None:
+        self.factory, self.registry, self.store, self.broker = factory, registry, store, broker
+        self.client_id = client_id
+        self.spool = spool or store.root / "dock-spool"
+        self.handled = self.dropped = 0
+        self.duplicates = self.duplicate_chunks = 0
+        """Frames received again after they were stored; chunks received again while their frame was not."""
+        self.live: dict[int, LiveFlight] = {}
+        self._client: mqtt.Client | None = None
+        self._inbox: queue.Queue[mqtt.MQTTMessage | FrameReady] = queue.Queue()
+        self._asked: dict[str, set[int]] = {}
+
+    def start(self) -> None:
+        c = pvmqtt.client(self.client_id, persistent=True, manual_ack=True)
+        c.on_message = self._on_message
+        c.on_connect = lambda cl, *_a: cl.subscribe(f"{proto.TOPIC_ROOT}/+/events", qos=1)
+        self._client = c
+        pvmqtt.connect(c, self.broker, persistent=True)
+        c.subscribe(f"{proto.TOPIC_ROOT}/+/events", qos=1)
+
+    def stop(self) -> None:
+        if self._client is not None:
+            self._client.disconnect()
+            self._client.loop_stop()
+            self._client = None
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            self.process(timeout_s=0.5)
+
+    def process(self, timeout_s: float = 0.0, limit: int | None = None) -> int:
+        """Apply queued messages (waiting up to ``timeout_s`` for the first, at most ``limit``)."""
+        done, wait = 0, timeout_s
+        while limit is None or done < limit:
+            try:
+                msg = self._inbox.get(timeout=wait) if wait > 0 else self._inbox.get_nowait()
+            except queue.Empty:
+                return done
+            wait = 0.0
+            if self._apply(msg):
+                done += 1
+        return done
+
+    def _on_message(self, c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
+        """Spool and acknowledge a frame chunk at once; queue everything else for :meth:`process`."""
+        try:
+            sn, _kind = proto.parse_topic(msg.topic)
+            event = proto.read(bytes(msg.payload))
+            if event.method != proto.FRAME_CHUNK:
+                self._inbox.put(msg)
+                return
+            chunk = proto.read_chunk(event)
+            complete = self._spool_chunk(sn, chunk)
+        except proto.ProtocolError as exc:
+            log.warning("dropped malformed dock message on %s: %s", msg.topic, exc)
+            self.dropped += 1
+        except OSError:
+            log.exception("frame chunk on %s not spooled; it will be redelivered", msg.topic)
+            return
+        else:
+            if complete:
+                self._inbox.put((sn, chunk))
+        c.ack(msg.mid, msg.qos)
+
+    def _apply(self, item: mqtt.MQTTMessage | FrameReady) -> bool:
+        if isinstance(item, tuple):
+            sn, chunk = item
+            try:
+                log.info("dock %s: %s", sn, self._complete(sn, chunk))
+            except proto.ProtocolError as exc:
+                log.warning("dropped frame %s of flight %s: %s", chunk.seq, chunk.flight_id, exc)
+                self.dropped += 1
+            except Exception:
+                # its chunks stay in the spool; the landing takes them from there
+                log.exception("frame %s of flight %s not stored yet", chunk.seq, chunk.flight_id)
+                return False
+            return True
+        msg = item
+        try:
+            sn, _kind = proto.parse_topic(msg.topic)
+            what = self.handle(sn, proto.read(bytes(msg.payload)))
+            log.info("dock message %s: %s", msg.topic, what)
+            self.handled += 1
+        except proto.ProtocolError as exc:
+            log.warning("dropped malformed dock message on %s: %s", msg.topic, exc)
+            self.dropped += 1
+        except Exception:
+            log.exception("dock message on %s not applied; it will be redelivered", msg.topic)
+            return False
+        if self._client is not None:
+            self._client.ack(msg.mid, msg.qos)
+        return True
+
+    # -- events --
+    def handle(self, sn: str, msg: proto.Message) -> str:
+        """Apply one event of dock ``sn``; returns what it did (for logs)."""
+        if msg.method == proto.PROGRESS:
+            return self._progress(sn, proto.read_progress(msg))
+        if msg.method == proto.FRAME_CHUNK:  # when handed over directly rather than through MQTT
+            chunk = proto.read_chunk(msg)
+            return self._complete(sn, chunk) if self._spool_chunk(sn, chunk) else f"frame {chunk.seq}: chunk"
+        return f"ignored {msg.method}"
+
+    def _inspection(self, s: Session, sn: str, flight_id: str) -> PvInspection | None:
+        """The active inspection flown as ``flight_id`` by dock ``sn`` (``None`` for unknown or finished)."""
+        stmt = select(PvInspection).where(
+            PvInspection.source == SOURCE, PvInspection.status.in_(("queued", "running"))
+        )
+        for row in s.execute(stmt).scalars():
+            d = row.summary.get("dock", {})
+            if d.get("flight_id") == flight_id and d.get("sn") == sn:
+                s.info["scope"] = Scope(region_id=row.region_id, system=True, username="pv-dock")
+                return row
+        return None
+
+    def _progress(self, sn: str, p: proto.Progress) -> str:
+        with unit_of_work(self.factory, Scope.for_system()) as s:
+            row = self._inspection(s, sn, p.flight_id)
+            if row is None:
+                return f"progress of unknown or finished flight {p.flight_id}"
+            d = dict(row.summary.get("dock", {}))
+            d.update(phase=p.phase, status=p.status, percent=p.percent)
+            if isinstance(p.ext.get("frames_total"), int):
+                d["frames_total"] = p.ext["frames_total"]
+            if p.phase == "takeoff" and row.started_at is None:
+                row.started_at = _time(p.ext.get("took_off_at")) or utcnow()
+                row.status = "running"
+            if p.phase == "landed":
+                row.finished_at = _time(p.ext.get("landed_at")) or utcnow()
+            row.summary = {**row.summary, "dock": d}
+            if p.status in ("failed", "canceled", "timeout"):
+                row.status, row.error, row.analysed_at = "failed", f"flight {p.status} at {p.phase}", utcnow()
+                self.live.pop(row.id, None)
+                return f"inspection {row.id}: flight {p.status}"
+            if p.status == "ok":
+                return f"inspection {row.id}: landed; " + self._finish(s, row)
+            return f"inspection {row.id}: {p.phase} {p.percent:.0f} %"
+
+    def _folder(self, sn: str, flight_id: str, seq: int) -> Path:
+        return self.spool / sn / flight_id / str(seq)
+
+    def _spool_chunk(self, sn: str, c: proto.Chunk) -> bool:
+        """Keep one chunk on disk; True when this chunk was new and completes its frame (a chunk received
+        again while its frame is still in the spool changes nothing)."""
+        folder = self._folder(sn, c.flight_id, c.seq)
+        folder.mkdir(parents=True, exist_ok=True)
+        header = folder / ".frame.json"
+        if not header.exists():
+            meta = {"name": c.name, "chunks": c.chunks, "size": c.size, "sha256": c.sha256}
+            _write_atomically(header, json.dumps(meta).encode())
+        part = folder / f"{c.chunk:05d}"
+        if part.exists():
+            self.duplicate_chunks += 1
+            return False
+        _write_atomically(part, c.content)
+        return sum(1 for p in folder.iterdir() if not p.name.startswith(".")) >= c.chunks
+
+    def _complete(self, sn: str, c: proto.Chunk) -> str:
+        """Store and analyse a frame whose chunks are all spooled."""
+        folder = self._folder(sn, c.flight_id, c.seq)
+        if not folder.is_dir():
+            self.duplicates += 1
+            return f"frame {c.seq} of {c.flight_id} already stored"
+        parts = {int(p.name): p.read_bytes() for p in folder.iterdir() if not p.name.startswith(".")}
+        data = proto.assemble(parts, c)
+        if data is None:
+            return f"frame {c.seq}: chunks missing"
+        with unit_of_work(self.factory, Scope.for_system()) as s:
+            row = self._inspection(s, sn, c.flight_id)
+            if row is None:
+                shutil.rmtree(folder, ignore_errors=True)
+                return f"frame {c.seq} of unknown or finished flight {c.flight_id}"
+            what = self._frame(s, row, c, data)
+        shutil.rmtree(folder, ignore_errors=True)
+        return what
+
+    def _from_spool(self, s: Session, row: PvInspection, sn: str, flight_id: str, seqs: list[int]) -> None:
+        """Frames complete in the spool but not stored (the listener stopped in between)."""
+        for seq in seqs:
+            folder = self._folder(sn, flight_id, seq)
+            header = folder / ".frame.json"
+            if not header.is_file():
+                continue
+            meta = json.loads(header.read_text(encoding="utf-8"))
+            parts = {int(p.name): p.read_bytes() for p in folder.iterdir() if not p.name.startswith(".")}
+            c = proto.Chunk(
+                flight_id, seq, meta["name"], 0, meta["chunks"], meta["size"], meta["sha256"], b""
+            )
+            try:
+                data = proto.assemble(parts, c)
+            except proto.ProtocolError:
+                shutil.rmtree(folder, ignore_errors=True)
+                continue
+            if data is not None:
+                self._frame(s, row, c, data, finish=False)
+                shutil.rmtree(folder, ignore_errors=True)
+
+    def _ask_again(self, sn: str, flight_id: str, seqs: list[int]) -> None:
+        """Ask the dock to send frames again (once per frame); its answer comes as ordinary frame events."""
+        asked = self._asked.setdefault(flight_id, set())
+        todo = [i for i in seqs if i not in asked]
+        if not todo:
+            return
+        asked.update(todo)
+        try:
+            msg = proto.resend(flight_id, todo)
+            pvmqtt.publish_once(
+                self.broker,
+                proto.topic(sn, "services"),
+                msg.to_json(),
+                client_id=f"gongzhi-dock-{uuid.uuid4().hex[:10]}",
+            )
+        except (ConnectionError, TimeoutError) as exc:
+            log.warning("could not ask dock %s for %d frames again: %s", sn, len(todo), exc)
+            asked.difference_update(todo)
+
+    def _frame(
+        self, s: Session, row: PvInspection, c: proto.Chunk, data: bytes, *, finish: bool = True
+    ) -> str:
+        seen = s.execute(
+            select(PvFrame.id).where(PvFrame.inspection_id == row.id, PvFrame.seq == c.seq)
+        ).first()
+        if seen is not None:
+            self.duplicates += 1
+            return f"inspection {row.id}: frame {c.seq} again (stored once)"
+        try:
+            ev = evidence.store(s, self.store, data, TIFF, c.name)
+        except FileRejected as exc:  # not a TIFF: it will not get better
+            raise proto.ProtocolError(f"frame {c.seq} of {c.flight_id}: {exc}") from exc
+        s.add(
+            PvFrame(
+                region_id=row.region_id, inspection_id=row.id, seq=c.seq, sha256=ev.sha256, filename=c.name
+            )
+        )
+        s.flush()
+        row.frame_count = s.execute(
+            select(func.count(PvFrame.id)).where(PvFrame.inspection_id == row.id)
+        ).scalar_one()
+        live = self._live(s, row)
+        self._feed(live, c.seq, ev.sha256, c.name)
+        expected = max(1, int(row.summary.get("dock", {}).get("images") or 1), row.frame_count)
+        row.frames_done, row.progress = len(live.fed), round(min(0.99, len(live.fed) / expected), 4)
+        if time.monotonic() - live.live_at >= LIVE_EVERY_S:
+            live.live_at = time.monotonic()
+            row.summary = {**row.summary, "live": live_figures(live)}
+        if finish and row.summary.get("dock", {}).get("phase") == "landed":
+            return f"inspection {row.id}: frame {c.seq}; " + self._finish(s, row)
+        return f"inspection {row.id}: frame {c.seq} stored and analysed"
+
+    def _live(self, s: Session, row: PvInspection) -> LiveFlight:
+        """The inspection's accumulator, rebuilt from the frames already stored after a restart."""
+        live = self.live.get(row.id)
+        if live is not None:
+            return live
+        layout = service.plant_layout(s, service.get_plant(s, row.plant_id))
+        acc = adapter.new_accumulator(layout, row.irradiance_w_m2, row.camera or None)
+        live = self.live[row.id] = LiveFlight(row.id, layout, acc)
+        stored = s.execute(
+            select(PvFrame).where(PvFrame.inspection_id == row.id).order_by(PvFrame.seq)
+        ).scalars()
+        for f in stored:
+            self._feed(live, f.seq, f.sha256, f.filename)
+        return live
+
+    def _feed(self, live: LiveFlight, seq: int, sha256: str, name: str) -> None:
+        if seq in live.fed:
+            return
+        path = self.store.path_for(sha256)
+        live.fed.add(seq)
+        live.names[path.name] = (name, sha256)
+        try:
+            frame = adapter.read(path)
+        except ValueError as exc:
+            live.skipped.append(f"{name}: {exc}")
+            return
+        live.acc.add(frame)
+        live.infos.append(pipeline.frame_info(path, frame))
+
+    def _finish(self, s: Session, row: PvInspection) -> str:
+        """Store the findings once the drone has landed and every frame it announced is in."""
+        dock = dict(row.summary.get("dock", {}))
+        total = int(dock.get("frames_total") or 0)
+        stored = set(s.execute(select(PvFrame.seq).where(PvFrame.inspection_id == row.id)).scalars())
+        missing = [i for i in range(total) if i not in stored]
+        sn, fid = str(dock.get("sn", "")), str(dock.get("flight_id", ""))
+        if missing:
+            self._from_spool(s, row, sn, fid, missing)
+            stored = set(s.execute(select(PvFrame.seq).where(PvFrame.inspection_id == row.id)).scalars())
+            missing = [i for i in missing if i not in stored]
+        if missing:
+            self._ask_again(sn, fid, missing)
+            return f"waiting for {len(missing)} of {total} frames (asked the dock again)"
+        live = self._live(s, row)
+        try:
+            outcome = pipeline.outcome(live.acc, live.layout, len(live.fed), live.skipped, live.infos)
+        except ValueError as exc:
+            row.status, row.error, row.analysed_at = "failed", str(exc)[:2000], utcnow()
+            self.live.pop(row.id, None)
+            return f"failed: {exc}"
+        results.store_outcome(s, self.registry, row, outcome, live.names)
+        row.summary = {**row.summary, "dock": dock}
+        self.live.pop(row.id, None)
+        return f"done: {len(outcome.findings)} findings from {outcome.frames} frames"
+
+
+def live_figures(live: LiveFlight) -> dict[str, Any]:
+    """What the flight has shown so far: frames analysed, findings by class."""
+    _modules, findings, _extra = adapter.records(live.acc, live.layout)
+    by_class: dict[str, int] = {}
+    for f in findings:
+        by_class[f.anomaly_class] = by_class.get(f.anomaly_class, 0) + 1
+    return {"frames": len(live.fed), "findings": len(findings), "by_class": by_class}
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:6]}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+
+
+def _time(raw: object) -> dt.datetime | None:
+    if not isinstance(raw, str):
+        return None
+    try:
+        value = dt.datetime.fromisoformat(raw)
+    except ValueError:
+        return None
+    return value if value.tzinfo is not None else None

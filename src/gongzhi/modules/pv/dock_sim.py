@@ -1,0 +1,287 @@
+"""A drone dock and its drone speaking the dock protocol over a real MQTT broker (``gongzhi pv dock-sim``),
+so one-click inspections run on one machine.
+
+It answers ``flighttask_prepare`` (keeps the wayline) and ``flighttask_execute`` (takes off), refusing a
+second flight while one is in the air; it flies the plan in the plan's own time (take-off, survey, return),
+compressed by ``time_scale``, and streams the frames of a synthetic flight over the plant
+(:mod:`.analytics.synthetic`, written as the float32 TIFF the readers read) as ``frame_chunk`` events, with
+``flighttask_progress`` at take-off, every few percent and on landing. Like a real dock it keeps a
+persistent session, and when its link drops mid-flight it keeps flying, buffers what it would have sent and
+sends it on reconnecting, starting again with the last frame it sent before the drop (the server stores a
+frame received twice once).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import tempfile
+import threading
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+
+from gongzhi.modules.pv import mqtt as pvmqtt
+from gongzhi.modules.pv.analytics.anomalies import Anomaly
+from gongzhi.modules.pv.analytics.layout import PlantLayout
+from gongzhi.modules.pv.analytics.synthetic import SyntheticFlight, synthetic_flight
+from gongzhi.modules.pv.io import dock_protocol as proto
+from gongzhi.modules.pv.io.synthetic_files import frame_name
+from gongzhi.modules.pv.io.tiff import write_frame_tiff
+
+PROGRESS_STEP_PCT = 5.0
+
+
+@dataclass
+class DockSpec:
+    sn: str
+    layout: PlantLayout
+    seed: int = 0
+    anomalies_per_class: int = 1
+    time_scale: float = 1.0
+    stale_after_s: float = 60.0
+    """Calls older than this (by their timestamp) are refused: a request queued while the dock was offline."""
+    drop_after_frame: int | None = None
+    """Test hook: the link drops after this frame was sent, for ``offline_frames`` frames."""
+    offline_frames: int = 3
+    frames_dir: Path | None = None
+    """Frames already written for this flight (``frame-0000.tif`` …, as ``pv synth`` writes them): sent as
+    they are instead of being rendered during the flight."""
+    flights: list[str] = field(default_factory=list)
+
+
+class DockSimulator:
+    def __init__(self, spec: DockSpec, broker: pvmqtt.Broker, flight: SyntheticFlight | None = None) -> None:
+        self.spec, self.broker = spec, broker
+        self.flight = flight or synthetic_flight(
+            spec.layout, seed=spec.seed, anomalies_per_class=spec.anomalies_per_class
+        )
+        self.prepared: dict[str, proto.Wayline] = {}
+        self.frames_sent = 0
+        self.resent: list[int] = []
+        self.skip_frames: set[int] = set()
+        """Test hook: frames lost on the way (never published during the flight)."""
+        self.reconnects = 0
+        self._client: mqtt.Client | None = None
+        self._flying: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._online = False
+        self._buffer: list[tuple[str, bytes]] = []
+        self._resend: int | None = None
+        self._tmp = Path(tempfile.mkdtemp(prefix=f"dock-{spec.sn}-"))
+
+    # -- lifecycle --
+    def start(self) -> None:
+        c = pvmqtt.client(f"dock-{self.spec.sn}", persistent=True)
+        c.on_message = self._on_message
+        c.on_connect = self._on_connect
+        c.will_set(proto.topic(self.spec.sn, "osd"), self._osd(online=False), qos=1, retain=True)
+        self._client = c
+        pvmqtt.connect(c, self.broker, persistent=True)
+        c.subscribe(proto.topic(self.spec.sn, "services"), qos=1)
+        self._online = True
+        c.publish(proto.topic(self.spec.sn, "osd"), self._osd(online=True), qos=1, retain=True)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._flying is not None:
+            self._flying.join(timeout=30)
+        c, self._client = self._client, None
+        if c is not None:
+            c.publish(proto.topic(self.spec.sn, "osd"), self._osd(online=False), qos=1, retain=True)
+            c.disconnect()
+            c.loop_stop()
+        shutil.rmtree(self._tmp, ignore_errors=True)
+
+    def flying(self) -> bool:
+        return self._flying is not None and self._flying.is_alive()
+
+    def wait_landed(self, timeout_s: float) -> bool:
+        if self._flying is not None:
+            self._flying.join(timeout_s)
+        return not self.flying()
+
+    def after_cleaning(self, modules: Iterable[str]) -> list[str]:
+        """The world after a robot cleaned ``modules``: their planted soiling is gone from later flights,
+        everything else stays as it was. Returns the modules that were soiled."""
+        f, cleaned = self.flight, set(modules)
+        soiled = [a.module_id for a in f.anomalies if a.anomaly is Anomaly.SOILING and a.module_id in cleaned]
+        scene = f._scene  # the simulated world's scene, not gongzhi's
+        slot = scene.slot.copy()
+        for m in soiled:
+            slot[f.layout.position(m)] = 0  # texture 0: a healthy module
+        kept = tuple(a for a in f.anomalies if a.module_id not in soiled)
+        self.flight = replace(f, anomalies=kept, _scene=replace(scene, slot=slot))
+        return soiled
+
+    # -- services --
+    def _on_connect(self, c: mqtt.Client, _u: object, _f: object, _reason: object, _p: object) -> None:
+        c.subscribe(proto.topic(self.spec.sn, "services"), qos=1)
+
+    def _on_message(self, _c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
+        try:
+            call = proto.read(bytes(msg.payload))
+        except proto.ProtocolError:
+            return  # no tid to answer to
+        reply = self._answer(call)
+        self._send(proto.topic(self.spec.sn, "services_reply"), reply.to_json())
+
+    def _answer(self, call: proto.Message) -> proto.Message:
+        if proto.now_ms() - call.timestamp > self.spec.stale_after_s * 1000:
+            return call.reply(
+                proto.RESULT_BAD_REQUEST, "the request is stale (sent while the dock was offline)"
+            )
+        try:
+            fid = proto.flight_id_of(call)
+            if call.method == proto.PREPARE:
+                wayline = proto.read_wayline(call.data)
+            elif call.method == proto.RESEND:
+                return self._resend_frames(call, fid, proto.resend_seqs(call))
+            elif call.method != proto.EXECUTE:
+                return call.reply(proto.RESULT_BAD_REQUEST, f"unknown method {call.method}")
+        except proto.ProtocolError as exc:
+            return call.reply(proto.RESULT_BAD_REQUEST, str(exc))
+        with self._lock:
+            if self.flying():
+                return call.reply(proto.RESULT_BUSY, "a flight is in progress")
+            if call.method == proto.PREPARE:
+                self.prepared[fid] = wayline
+                return call.reply(proto.RESULT_OK)
+            if fid not in self.prepared:
+                return call.reply(proto.RESULT_UNKNOWN_FLIGHT, f"flight {fid} was not prepared")
+            self.spec.flights.append(fid)
+            self._flying = threading.Thread(
+                target=self._fly, args=(fid, self.prepared.pop(fid), call.bid), daemon=True
+            )
+            self._flying.start()
+        return call.reply(proto.RESULT_OK)
+
+    def _resend_frames(self, call: proto.Message, fid: str, seqs: list[int]) -> proto.Message:
+        if fid not in self.spec.flights:
+            return call.reply(proto.RESULT_UNKNOWN_FLIGHT, f"flight {fid} was not flown by this dock")
+        wanted = [i for i in seqs if i < len(self.flight)]
+        self.resent.extend(wanted)
+
+        def send() -> None:
+            events = proto.topic(self.spec.sn, "events")
+            for i in wanted:
+                for m in proto.frame_chunks(
+                    self.spec.sn, fid, i, frame_name(i), self.frame_bytes(i), call.bid
+                ):
+                    self._send(events, m.to_json())
+
+        threading.Thread(target=send, daemon=True).start()
+        return call.reply(proto.RESULT_OK, frames=len(wanted))
+
+    # -- the flight --
+    def _sleep(self, seconds: float) -> bool:
+        return not self._stop.wait(max(0.0, seconds) / self.spec.time_scale)
+
+    def _fly(self, fid: str, wayline: proto.Wayline, bid: str) -> None:
+        sn, n = self.spec.sn, len(self.flight)
+        events = proto.topic(sn, "events")
+
+        def report(status: str, pct: float, phase: str, **ext: object) -> None:
+            msg = proto.progress(sn, fid, status, pct, phase, bid, ts=_now(), frames_total=n, **ext)
+            self._send(events, msg.to_json())
+
+        half = wayline.takeoff_landing_s / 2
+        survey = max(0.0, wayline.flight_time_s - wayline.takeoff_landing_s)
+        report("in_progress", 0.0, "takeoff", took_off_at=_now())
+        if not self._sleep(half):
+            return
+        last_pct = 0.0
+        for i in range(n):
+            if not self._sleep(survey / max(1, n)):
+                return
+            content = self.frame_bytes(i)
+            for msg in proto.frame_chunks(sn, fid, i, frame_name(i), content, bid):
+                if i not in self.skip_frames:
+                    self._send(events, msg.to_json())
+            self.frames_sent += 1
+            self._link_fault(i)
+            pct = 100.0 * (i + 1) / n
+            if pct - last_pct >= PROGRESS_STEP_PCT:
+                last_pct = pct
+                report("in_progress", min(99.0, pct), "survey", frames_sent=i + 1)
+        report("in_progress", 99.0, "return")
+        if not self._sleep(half):
+            return
+        self._restore_link()
+        report("ok", 100.0, "landed", landed_at=_now())
+
+    def frame_bytes(self, i: int) -> bytes:
+        """Frame ``i`` as the camera's file: float32 °C TIFF with its metadata."""
+        ready = self.spec.frames_dir / frame_name(i) if self.spec.frames_dir else None
+        if ready is not None and ready.is_file():
+            return ready.read_bytes()
+        path = self._tmp / frame_name(i)
+        write_frame_tiff(path, self.flight.frame(i))
+        content = path.read_bytes()
+        path.unlink()
+        return content
+
+    # -- the link --
+    def _send(self, topic: str, payload: bytes) -> None:
+        with self._lock:
+            c = self._client
+            if not self._online or c is None:
+                self._buffer.append((topic, payload))
+                return
+        c.publish(topic, payload, qos=1)
+
+    def _link_fault(self, i: int) -> None:
+        s = self.spec
+        if s.drop_after_frame is None:
+            return
+        if i == s.drop_after_frame:
+            self._drop_link(resend_from=i)
+        elif i == s.drop_after_frame + s.offline_frames:
+            self._restore_link()
+
+    def _drop_link(self, resend_from: int) -> None:
+        """The link drops; the frame just sent may not have been received, so it is sent again afterwards."""
+        c = self._client
+        if c is None:
+            return
+        with self._lock:
+            self._online = False
+        c.disconnect()
+        c.loop_stop()
+        self._resend = resend_from
+
+    def _restore_link(self) -> None:
+        c = self._client
+        with self._lock:
+            if self._online or c is None:
+                return
+        pvmqtt.connect(c, self.broker, persistent=True)
+        self.reconnects += 1
+        events = proto.topic(self.spec.sn, "events")
+        fid = self.spec.flights[-1]
+        i, self._resend = self._resend, None
+        resend: list[tuple[str, bytes]] = []
+        if i is not None:
+            chunks = proto.frame_chunks(self.spec.sn, fid, i, frame_name(i), self.frame_bytes(i), fid)
+            resend = [(events, m.to_json()) for m in chunks]
+        with self._lock:
+            pending, self._buffer = resend + self._buffer, []
+            self._online = True
+        for topic, payload in pending:
+            c.publish(topic, payload, qos=1)
+
+    def _osd(self, *, online: bool) -> bytes:
+        data = {"online": online, "mode_code": 0 if online else -1, "drone_in_dock": not self.flying()}
+        return proto.Message("osd", data, gateway=self.spec.sn).to_json()
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat()
+
+
+def new_flight_id() -> str:
+    return str(uuid.uuid4())

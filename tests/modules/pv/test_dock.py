@@ -1,0 +1,213 @@
+"""One-click inspection over a real Mosquitto broker: the dock simulator flies the plant, frames arrive in
+chunks and are analysed as they come, the inspection is done with findings on landing; bad requests get a
+clear error; a dock whose link drops mid-flight, and a listener restarted mid-flight, lose no frame and store
+none twice."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from gongzhi.cases.models import Alert
+from gongzhi.db import Scope
+from gongzhi.errors import Conflict, Forbidden, InvalidInput, NotFound
+from gongzhi.modules.pv import dock
+from gongzhi.modules.pv import service as pv
+from gongzhi.modules.pv.io import dock_protocol as proto
+from gongzhi.modules.pv.models import PvFinding, PvInspection
+from gongzhi.registry import Registry
+from tests.conftest import World
+
+from ._dock import (
+    Factory,
+    batch_outcome,
+    docked_plant,
+    frames_of,
+    listener,
+    run_until,
+    simulator,
+    store_at,
+)
+from ._mqtt import machine_broker, private_broker
+
+log = logging.getLogger(__name__)
+
+
+def findings_of(factory: Factory, inspection_id: int) -> set[tuple[str, str]]:
+    with factory() as s:
+        s.info["scope"] = Scope.for_system()
+        stmt = select(PvFinding).where(PvFinding.inspection_id == inspection_id)
+        return {(f.module_id, f.anomaly_class) for f in s.execute(stmt).scalars()}
+
+
+def test_one_click_inspection_streams_frames_and_reports_on_landing(
+    factory: Factory, registry: Registry, world: World, tmp_path: Path
+) -> None:
+    broker = machine_broker()
+    plant = docked_plant(factory, world, broker)
+    store = store_at(tmp_path)
+    sim = simulator(plant, broker)
+    lis = listener(factory, registry, store, broker)
+    try:
+        iid = dock.one_click_inspection(factory, world.bob.scope(), plant.plant_id)
+        queued = run_until(lis, factory, iid, lambda r: True)
+        assert queued.source == "dock" and queued.summary["dock"]["sn"] == plant.sn
+        seen: list[tuple[str, int, dict[str, object]]] = []
+        done = run_until(lis, factory, iid, lambda r: r.status in ("done", "failed"), seen=seen)
+    finally:
+        lis.stop()
+        sim.stop()
+    assert done.status == "done", done.error
+    n = len(sim.flight)
+    assert frames_of(factory, iid) == list(range(n)) and done.frame_count == n and done.progress == 1.0
+    # the analysis ran during the flight: frames were analysed while the inspection was still running
+    assert any(status == "running" and 0 < frames < n for status, frames, _ in seen)
+    assert done.summary["dock"]["phase"] == "landed" and done.summary["frames_used"] == n
+    assert done.started_at is not None and done.finished_at is not None and done.analysed_at is not None
+    assert done.started_at <= done.finished_at <= done.analysed_at
+    log.warning(
+        "take-off to report for %d modules, %d frames (flight ×100): %.2f s, landing to report %.2f s",
+        len(plant.layout.modules),
+        n,
+        (done.analysed_at - done.started_at).total_seconds(),
+        (done.analysed_at - done.finished_at).total_seconds(),
+    )
+
+    # the streamed analysis finds what the batch pipeline finds in the same frames, and the planted anomalies
+    found = findings_of(factory, iid)
+    batch = batch_outcome(factory, store, iid, plant.layout)
+    assert found == {(f.module_id, f.anomaly_class) for f in batch.findings}
+    truth = {(a.module_id, a.anomaly.value) for a in sim.flight.anomalies}
+    assert len(found & truth) >= len({m for m, _ in truth}) // 2, (found, truth)
+    with factory() as s:
+        s.info["scope"] = Scope.for_system()
+        alerts = s.execute(select(Alert).where(Alert.source == f"pv-inspection:{iid}")).scalars().all()
+        assert len(alerts) == len(found)
+
+
+def test_bad_one_click_requests_get_a_clear_error(
+    factory: Factory, registry: Registry, world: World, tmp_path: Path
+) -> None:
+    broker = machine_broker()
+    with pytest.raises(NotFound):
+        dock.one_click_inspection(factory, world.bob.scope(), 987654)
+    bare = docked_plant(factory, world, broker, with_dock=False)
+    with pytest.raises(InvalidInput, match="no drone dock"):
+        dock.one_click_inspection(factory, world.bob.scope(), bare.plant_id)
+    with pytest.raises(Forbidden):
+        dock.one_click_inspection(factory, world.vera.scope(), bare.plant_id)
+
+    # the dock is offline: a clear error after the timeout, and the inspection failed with it
+    offline = docked_plant(factory, world, broker)
+    with pytest.raises(dock.DockError, match=r"did not answer flighttask_prepare within 1\.5 s"):
+        dock.one_click_inspection(factory, world.bob.scope(), offline.plant_id, timeout_s=1.5)
+    with factory() as s:
+        s.info["scope"] = Scope.for_system()
+        failed = s.execute(select(PvInspection).where(PvInspection.plant_id == offline.plant_id)).scalar_one()
+        assert failed.status == "failed" and "did not answer" in failed.error
+
+    # a second one-click while the flight runs is refused, by gongzhi and by the dock itself
+    plant = docked_plant(factory, world, broker)
+    sim = simulator(plant, broker)
+    sim.spec.time_scale = 20.0  # long enough to be in the air during the second request
+    try:
+        iid = dock.one_click_inspection(factory, world.bob.scope(), plant.plant_id)
+        with pytest.raises(Conflict, match=f"dock flight in progress \\(inspection {iid}\\)"):
+            dock.one_click_inspection(factory, world.bob.scope(), plant.plant_id)
+        assert sim.flying()
+        wayline = dock.wayline(pv.flight_plan(plant.layout.polygon, "M3T"))
+        reply = dock.call(broker, plant.sn, proto.prepare("another", wayline), timeout_s=5)
+        assert reply.result == proto.RESULT_BUSY and "in progress" in reply.data["message"]
+        reply = dock.call(broker, plant.sn, proto.execute("never-prepared"), timeout_s=5)
+        assert reply.result == proto.RESULT_BUSY
+    finally:
+        sim.stop()
+    sim2 = simulator(plant, broker)
+    try:
+        reply = dock.call(broker, plant.sn, proto.execute("never-prepared"), timeout_s=5)
+        assert reply.result == proto.RESULT_UNKNOWN_FLIGHT
+        stale = proto.Message(proto.EXECUTE, {"flight_id": "x"}, timestamp=proto.now_ms() - 3_600_000)
+        assert "stale" in dock.call(broker, plant.sn, stale, timeout_s=5).data["message"]
+    finally:
+        sim2.stop()
+
+
+def test_a_link_drop_and_a_listener_restart_mid_flight_lose_no_frame(
+    factory: Factory, registry: Registry, world: World, tmp_path: Path
+) -> None:
+    with private_broker() as pb:
+        broker = pb.broker
+        plant = docked_plant(factory, world, broker)
+        store = store_at(tmp_path)
+        sim = simulator(plant, broker, drop_after_frame=4, offline_frames=3)
+        cid = "test-dock-listener-restart"
+        lis = listener(factory, registry, store, broker, cid)
+        try:
+            iid = dock.one_click_inspection(factory, world.bob.scope(), plant.plant_id)
+            run_until(lis, factory, iid, lambda r: r.frames_done >= 2)
+            lis.stop()  # the server goes away mid-flight; the broker keeps its session and queues the rest
+            assert sim.wait_landed(60)
+            assert sim.reconnects == 1
+            again = listener(
+                factory, registry, store, broker, cid
+            )  # a fresh process: no accumulator in memory
+            done = run_until(again, factory, iid, lambda r: r.status in ("done", "failed"))
+            again.stop()
+        finally:
+            sim.stop()
+    assert done.status == "done", done.error
+    n = len(sim.flight)
+    assert frames_of(factory, iid) == list(range(n))
+    # frame 4 was sent again after the drop and stored once
+    assert sum(x.duplicates + x.duplicate_chunks for x in (lis, again)) >= 1
+    found = findings_of(factory, iid)
+    assert found == {
+        (f.module_id, f.anomaly_class) for f in batch_outcome(factory, store, iid, plant.layout).findings
+    }
+
+
+def test_frames_travel_in_chunks_checked_against_their_hash() -> None:
+    content = bytes(range(256)) * 700  # 179,200 bytes: three chunks
+    msgs = proto.frame_chunks("DOCK1", "f1", 7, "frame-0007.tif", content, "b1")
+    assert len(msgs) == 3 and all(len(m.to_json()) < 100_000 for m in msgs)
+    chunks = [proto.read_chunk(proto.read(m.to_json())) for m in msgs]
+    parts = {c.chunk: c.content for c in chunks}
+    assert proto.assemble({0: parts[0]}, chunks[0]) is None
+    assert proto.assemble(parts, chunks[0]) == content
+    with pytest.raises(proto.ProtocolError, match="SHA-256"):
+        proto.assemble({**parts, 1: parts[1][:-1] + b"x"}, chunks[0])
+    with pytest.raises(proto.ProtocolError, match="plain file name"):
+        proto.read_chunk(proto.Message(proto.FRAME_CHUNK, {**msgs[0].data, "name": "../x"}))
+    with pytest.raises(proto.ProtocolError, match="timestamp"):
+        proto.read(b'{"tid": "a", "bid": "b", "method": "m", "data": {}}')
+    p = proto.progress(
+        "DOCK1", "f1", "ok", 100, "landed", "b1", landed_at=dt.datetime.now(dt.UTC).isoformat()
+    )
+    assert proto.read_progress(proto.read(p.to_json())).phase == "landed"
+    bad = {"output": {"status": "ok", "progress": {"percent": 5, "current_step": "x"}, "ext": {}}}
+    with pytest.raises(proto.ProtocolError, match="current_step"):
+        proto.read_progress(proto.Message(proto.PROGRESS, bad))
+
+
+def test_frames_lost_on_the_way_are_asked_again_on_landing(
+    factory: Factory, registry: Registry, world: World, tmp_path: Path
+) -> None:
+    broker = machine_broker()
+    plant = docked_plant(factory, world, broker)
+    store = store_at(tmp_path)
+    sim = simulator(plant, broker)
+    sim.skip_frames = {3, 9}
+    lis = listener(factory, registry, store, broker)
+    try:
+        iid = dock.one_click_inspection(factory, world.bob.scope(), plant.plant_id)
+        done = run_until(lis, factory, iid, lambda r: r.status in ("done", "failed"))
+    finally:
+        lis.stop()
+        sim.stop()
+    assert done.status == "done", done.error
+    assert sorted(sim.resent) == [3, 9]
+    assert frames_of(factory, iid) == list(range(len(sim.flight)))
