@@ -6,7 +6,7 @@ import functools
 import io
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
@@ -57,6 +57,7 @@ def test_a_file_cut_anywhere_is_a_reader_error_or_a_frame(kind: str, cut: float)
     where=st.lists(st.floats(0, 1, exclude_max=True), min_size=1, max_size=8),
     value=st.integers(0, 255),
 )
+@example(kind="tiff", where=[0.01953125], value=2)  # a damaged tag 262 that Pillow raised KeyError on
 def test_corrupted_bytes_are_a_reader_error_or_a_frame(kind: str, where: list[float], value: int) -> None:
     data = bytearray(samples()[kind])
     for w in where:

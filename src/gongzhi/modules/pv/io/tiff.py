@@ -111,20 +111,38 @@ def read_tiff(
         )
     with np.errstate(invalid="ignore", over="ignore"):
         values = np.asarray(image, dtype=np.float64)
-    tags = dict(image.tag_v2) if isinstance(image, TiffImagePlugin.TiffImageFile) else {}
+    tags = _readable_tags(image)
     rule, how = _rule(tags, image.mode == "F", values, preset, scale, offset, unit)
     temps = _apply(values, rule, tags)
     _check_plausible(temps, source, how)
     h, w = temps.shape
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        meta_fields = merge_fields(xmp_fields(_xmp(tags)), exif_fields(image.getexif()))
+        try:
+            exif = exif_fields(image.getexif())
+        except Exception:  # noqa: BLE001 - damaged EXIF: the raster and its XMP still count
+            exif = {}
+        meta_fields = merge_fields(xmp_fields(_xmp(tags)), exif)
     extra = {
         "format": "tiff",
         "value_rule": {"scale": rule[0], "offset": rule[1], "unit": rule[2], "from": how},
     }
     meta = FrameMeta(source=source, width_px=w, height_px=h, **meta_fields, extra=extra)
     return ThermalFrame(temperature_c=temps, meta=meta)
+
+
+def _readable_tags(image: Image.Image) -> dict[int, Any]:
+    """The TIFF tags Pillow can decode; a damaged tag (found by fuzzing: KeyError, ValueError …) is left
+    out rather than failing a raster that decoded."""
+    if not isinstance(image, TiffImagePlugin.TiffImageFile):
+        return {}
+    tags: dict[int, Any] = {}
+    for key in list(image.tag_v2.keys()):
+        try:
+            tags[key] = image.tag_v2[key]
+        except Exception:  # noqa: BLE001, S112 - see the docstring
+            continue
+    return tags
 
 
 def write_temperature_tiff(
