@@ -228,7 +228,7 @@ def analyse_flight_on_cluster(
     }
     finished: dict[int, Part] = {}
     done = 0
-    for future in as_completed(futures):  # type: ignore[no-untyped-call]
+    for future in as_completed(futures):
         k = futures[future]
         finished[k] = future.result()
         done += len(parts[k])
