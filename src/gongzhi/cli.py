@@ -142,6 +142,12 @@ def demo(
             task = bar.add_task("loading demo cases", total=cases * len(demo_mod.REGIONS))
             counts = demo_mod.load(s, load_modules(), cases, progress=lambda n: bar.advance(task, n))
         out.print(f"demo loaded: {counts}")
+        from gongzhi.kit.filestore import FileStore
+        from gongzhi.modules.pv import demo as pv_demo
+
+        with out.status("PV: a rooftop plant and its first inspection flight, analysed"):
+            store = FileStore(settings.files_dir, settings.max_upload_bytes)
+            out.print(f"demo loaded: {pv_demo.load_demo(factory, load_modules(), store)}")
     with unit_of_work(factory, Scope.for_system()) as s:
         _print_logins(demo_mod.logins(s), demo_mod.PASSWORD)
     out.print(f"\n[bold]gongzhi 共治[/bold] at http://{settings.host}:{settings.port}/  (API docs: /docs)")
