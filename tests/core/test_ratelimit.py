@@ -7,7 +7,7 @@ import multiprocessing
 import uuid
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 from sqlalchemy import delete, select
@@ -49,6 +49,8 @@ def _fits(previous: int, current: int, elapsed: float, wait: float, limit: Limit
     elapsed=st.floats(0, 59.99),
     count=st.integers(1, 30),
 )
+@example(previous=0, current=9, elapsed=0.0, count=7)  # 9 × (1 − 20/60) rounded above 6
+@settings(max_examples=2000)
 def test_retry_after_is_the_first_whole_second_at_which_a_request_fits(
     previous: int, current: int, elapsed: float, count: int
 ) -> None:

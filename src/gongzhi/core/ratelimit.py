@@ -74,7 +74,9 @@ def parse(spec: str) -> tuple[Limit, ...]:
 
 def estimate(previous: int, current: int, elapsed_s: float, window_s: int) -> float:
     """Requests in the sliding window ending now: the previous fixed window weighted by its overlap."""
-    return previous * (1 - elapsed_s / window_s) + current
+    # (w − t) / w rather than 1 − t / w: exact for the whole seconds the limits deal in (9 × 40/60 = 6.0,
+    # where 9 × (1 − 20/60) = 6.000000000000001 would refuse a request that fits; found by hypothesis)
+    return previous * (window_s - elapsed_s) / window_s + current
 
 
 def retry_after(previous: int, current: int, elapsed_s: float, limit: Limit) -> int:

@@ -251,8 +251,8 @@ def test_the_robot_sim_command_runs_a_robot_until_interrupted(tmp_path: Path) ->
         done = seen.wait_for(is_state("done", "PV-9:1"))  # type: ignore[arg-type]
         assert done["cleaned_targets"]["rows"] == ["A-01"]
     finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=15)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
         seen.close()
     bad = subprocess.run(
         [str(Path(sys.executable).with_name("gongzhi")), "pv", "robot-sim", "--site", site, "--rows", "A-01"],

@@ -4,6 +4,8 @@ from files alone (no database)."""
 from __future__ import annotations
 
 import json
+import signal
+import threading
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -253,6 +255,14 @@ def _print_summary(result: FlightOutcome, out_dir: Path) -> None:
     )
 
 
+def _stop_on_signals() -> threading.Event:
+    """An event set by Ctrl-C (SIGINT) or SIGTERM, so a long-running command stops cleanly on either."""
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop
+
+
 def _rows_option(text: str) -> dict[str, float]:
     """``A-01:60,A-02:58.5`` → {row: rail length in metres}."""
     rows: dict[str, float] = {}
@@ -280,7 +290,6 @@ def robot_sim(
     seed: int = 0,
 ) -> None:
     """A cleaning robot on the MQTT broker: takes commands, cleans its rows, reports state (Ctrl-C stops)."""
-    import threading
 
     from gongzhi.modules.pv import mqtt as pvmqtt
     from gongzhi.modules.pv.robot_sim import RobotSimulator, RobotSpec
@@ -301,10 +310,10 @@ def robot_sim(
     except (ValueError, ConnectionError) as exc:
         _fail(str(exc))
     Console().print(f"robot {robot} of {site} on {broker}, rows {', '.join(spec.rows)}; Ctrl-C stops")
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        sim.stop()
+    stop = _stop_on_signals()
+    while not stop.wait(0.5):
+        pass
+    sim.stop()
 
 
 @app.command("robot-listen")
@@ -312,7 +321,6 @@ def robot_listen(
     broker: Annotated[str, typer.Option(help="mqtt://host:port")] = "mqtt://127.0.0.1:1883",
 ) -> None:
     """Apply the robots' acknowledgements and state to cleaning cases (runs until Ctrl-C)."""
-    import threading
 
     from gongzhi.db import make_engine, make_session_factory
     from gongzhi.modules.pv import mqtt as pvmqtt
@@ -327,12 +335,9 @@ def robot_listen(
     except (ValueError, ConnectionError) as exc:
         _fail(str(exc))
     Console().print(f"listening to robots on {broker}; Ctrl-C stops")
-    stop = threading.Event()
-    try:
-        listener.run(stop)
-    except KeyboardInterrupt:
-        stop.set()
-        listener.stop()
+    stop = _stop_on_signals()
+    listener.run(stop)
+    listener.stop()
 
 
 @app.command("dock-sim")
@@ -348,7 +353,6 @@ def dock_sim(
     seed: int = 0,
 ) -> None:
     """A drone dock on the MQTT broker: takes flight tasks, flies them, streams synthetic frames."""
-    import threading
 
     from gongzhi.modules.pv import mqtt as pvmqtt
     from gongzhi.modules.pv.dock_sim import DockSimulator, DockSpec
@@ -374,10 +378,10 @@ def dock_sim(
     Console().print(
         f"dock {dock} on {broker}: {len(sim.flight)} frames over {len(layout.modules)} modules; Ctrl-C stops"
     )
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        sim.stop()
+    stop = _stop_on_signals()
+    while not stop.wait(0.5):
+        pass
+    sim.stop()
 
 
 @app.command("dock-listen")
@@ -385,7 +389,6 @@ def dock_listen(
     broker: Annotated[str, typer.Option(help="mqtt://host:port")] = "mqtt://127.0.0.1:1883",
 ) -> None:
     """Follow the docks' flights: store and analyse frames as they arrive, report on landing."""
-    import threading
 
     from gongzhi.db import make_engine, make_session_factory
     from gongzhi.kit.filestore import FileStore
@@ -403,12 +406,9 @@ def dock_listen(
     except (ValueError, ConnectionError) as exc:
         _fail(str(exc))
     Console().print(f"listening to docks on {broker}; Ctrl-C stops")
-    stop = threading.Event()
-    try:
-        listener.run(stop)
-    except KeyboardInterrupt:
-        stop.set()
-        listener.stop()
+    stop = _stop_on_signals()
+    listener.run(stop)
+    listener.stop()
 
 
 @app.command("one-click")
