@@ -59,7 +59,13 @@ LIVE_EVERY_S = 5.0
 
 
 class DockError(Conflict):
-    """The dock did not answer in time, or refused the flight; the text says which and why."""
+    """The dock refused the flight, or did not answer in time; the text says which and why."""
+
+
+class DockUnreachable(DockError):
+    """The dock (or its broker) did not answer within the timeout: HTTP 504, the gateway timed out."""
+
+    status, code, title = 504, "dock-unreachable", "The dock did not answer"
 
 
 def register_dock(
@@ -114,12 +120,33 @@ def wayline(plan: FlightPlan) -> proto.Wayline:
     )
 
 
-def queue_flight(s: Session, plant_id: int) -> tuple[PvInspection, dict[str, Any], proto.Wayline]:
+def docks_of(s: Session, plant_id: int) -> list[Actor]:
+    """The plant's active docks (at most one: :func:`register_dock` refuses a second)."""
+    actors = s.execute(
+        select(Actor).where(Actor.adapter == ADAPTER, Actor.active.is_(True)).order_by(Actor.id)
+    ).scalars()
+    return [a for a in actors if a.config.get("plant_id") == plant_id]
+
+
+def _chosen_dock(s: Session, plant: PvPlant, ref: str | None) -> Actor:
+    """The plant's dock; ``ref`` (its actor id or serial number), when given, must name it."""
+    found = dock_of(s, plant.id)
+    assert found is not None
+    if ref is not None and ref not in (str(found.id), str(found.config.get("sn"))):
+        raise InvalidInput(
+            f"{ref!r} is not the dock of plant {plant.code} (its dock is {found.config['sn']})"
+        )
+    return found
+
+
+def queue_flight(
+    s: Session, plant_id: int, conditions: FlightRequest | None = None
+) -> tuple[PvInspection, dict[str, Any], proto.Wayline]:
     """Create the dock inspection (queued) after the checks; returns it, the dock's config and the wayline."""
     require_role(scope_of(s), *service.INSPECTORS)
+    want = conditions or FlightRequest()
     plant = service.get_plant(s, plant_id)
-    dock = dock_of(s, plant.id)
-    assert dock is not None
+    dock = _chosen_dock(s, plant, want.dock)
     busy = s.execute(
         select(PvInspection.id).where(
             PvInspection.plant_id == plant.id,
@@ -142,6 +169,8 @@ def queue_flight(s: Session, plant_id: int) -> tuple[PvInspection, dict[str, Any
         camera=camera,
         source=SOURCE,
         status="queued",
+        irradiance_w_m2=want.irradiance_w_m2,
+        wind_m_s=want.wind_m_s,
         created_by=scope_of(s).user_id,
         summary={
             "dock": {"sn": config["sn"], "flight_id": flight_id, "images": line.images, "phase": "queued"}
@@ -159,8 +188,24 @@ def queue_flight(s: Session, plant_id: int) -> tuple[PvInspection, dict[str, Any
     return inspection, config, line
 
 
+@dataclass(frozen=True)
+class FlightRequest:
+    """What the operator gives with a one-click inspection: which dock (actor id or serial; the plant's
+    own when ``None``) and the conditions measured on site: irradiance in the module plane [W m-2], wind
+    [m s-1]."""
+
+    dock: str | None = None
+    irradiance_w_m2: float | None = None
+    wind_m_s: float | None = None
+
+
 def one_click_inspection(
-    factory: SessionFactory, scope: Scope, plant_id: int, *, timeout_s: float = REPLY_TIMEOUT_S
+    factory: SessionFactory,
+    scope: Scope,
+    plant_id: int,
+    *,
+    timeout_s: float = REPLY_TIMEOUT_S,
+    conditions: FlightRequest | None = None,
 ) -> int:
     """Queue an inspection of ``plant_id`` and start its dock's flight; returns the inspection id.
 
@@ -169,11 +214,11 @@ def one_click_inspection(
     NotFound, InvalidInput, Conflict
         Unknown plant, no dock, a dock flight of this plant already in progress.
     DockError
-        The dock did not answer a call within ``timeout_s`` or refused it (the inspection is then ``failed``
-        with the same reason).
+        The dock refused a call (:class:`DockUnreachable` when it, or its broker, did not answer within
+        ``timeout_s``); the inspection is then ``failed`` with the same reason.
     """
     with unit_of_work(factory, scope) as s:
-        inspection, config, line = queue_flight(s, plant_id)
+        inspection, config, line = queue_flight(s, plant_id, conditions)
         inspection_id, flight_id = inspection.id, inspection.summary["dock"]["flight_id"]
     broker, sn = pvmqtt.Broker.parse(str(config.get("broker", pvmqtt.DEFAULT_BROKER))), str(config["sn"])
     try:
@@ -183,7 +228,7 @@ def one_click_inspection(
                 why = str(reply.data.get("message", "")) or f"result {reply.result}"
                 raise DockError(f"dock {sn} refused {msg.method}: {why}")
     except (DockError, ConnectionError) as exc:
-        error = exc if isinstance(exc, DockError) else DockError(str(exc))
+        error = exc if isinstance(exc, DockError) else DockUnreachable(f"dock {sn}: {exc}")
         with unit_of_work(factory, scope) as s:
             row = s.get_one(PvInspection, inspection_id)
             row.status, row.error, row.analysed_at = "failed", str(error), utcnow()
@@ -211,13 +256,13 @@ def call(broker: pvmqtt.Broker, sn: str, msg: proto.Message, *, timeout_s: float
     try:
         c.subscribe(proto.topic(sn, "services_reply"), qos=1)
         if not subscribed.wait(timeout_s):
-            raise DockError(f"the broker did not confirm the subscription to dock {sn}'s replies")
+            raise DockUnreachable(f"the broker did not confirm the subscription to dock {sn}'s replies")
         info = c.publish(proto.topic(sn, "services"), msg.to_json(), qos=1)
         info.wait_for_publish(timeout_s)
         try:
             return got.get(timeout=timeout_s)
         except queue.Empty:
-            raise DockError(
+            raise DockUnreachable(
                 f"dock {sn} did not answer {msg.method} within {timeout_s:g} s (offline or unreachable)"
             ) from None
     finally:

@@ -11,13 +11,13 @@ from fastapi import Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from gongzhi.core.deps import SessionDep, StateDep, api_router
+from gongzhi.core.deps import CurrentScope, SessionDep, StateDep, api_router
 from gongzhi.core.models import Role
 from gongzhi.core.service import require_role
-from gongzhi.db import scope_of
+from gongzhi.db import scope_of, unit_of_work
 from gongzhi.errors import NotFound
-from gongzhi.modules.pv import cleaning, loop, report
-from gongzhi.modules.pv.models import PvPlant
+from gongzhi.modules.pv import cleaning, dock, loop, report
+from gongzhi.modules.pv.models import PvInspection, PvPlant
 
 router = api_router(prefix="/api/v1/pv", tags=["pv"])
 
@@ -37,6 +37,40 @@ class RobotRead(BaseModel):
     robot_id: str
     rows: dict[str, float]
     broker: str
+
+
+class DockIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sn: str = Field(min_length=1, max_length=64, pattern=r"^[\w.-]+$", description="the dock's serial number")
+    broker: str = Field(default="mqtt://127.0.0.1:1883", max_length=200)
+    camera: str = Field(default="M3T", max_length=40)
+    name: str | None = Field(default=None, max_length=100)
+
+
+class DockRead(BaseModel):
+    actor_id: int
+    name: str
+    sn: str
+    broker: str
+    camera: str
+
+
+class OneClickIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    dock: str | None = Field(
+        default=None, max_length=64, description="the dock's actor id or serial (default: the plant's dock)"
+    )
+    irradiance_w_m2: float | None = Field(default=None, ge=0, le=1500, description="in the module plane")
+    wind_m_s: float | None = Field(default=None, ge=0, le=60)
+
+
+class OneClickRead(BaseModel):
+    inspection_id: int
+    status: str
+    dock: str
+    images: int
 
 
 class ConfirmIn(BaseModel):
@@ -104,6 +138,44 @@ def register_robot(plant_id: int, body: RobotIn, s: SessionDep) -> RobotRead:
     return _robot(
         cleaning.register_robot(s, plant, body.robot_id, body.rows, broker=body.broker, name=body.name)
     )
+
+
+def _dock(a: Any) -> DockRead:
+    c = a.config
+    return DockRead(actor_id=a.id, name=a.name, sn=c["sn"], broker=c["broker"], camera=c["camera"])
+
+
+@router.get("/plants/{plant_id}/docks")
+def docks(plant_id: int, s: SessionDep) -> list[DockRead]:
+    return [_dock(a) for a in dock.docks_of(s, _plant(s, plant_id).id)]
+
+
+@router.post("/plants/{plant_id}/docks", status_code=201)
+def register_dock(plant_id: int, body: DockIn, s: SessionDep) -> DockRead:
+    require_role(scope_of(s), Role.ADMIN)
+    plant = _plant(s, plant_id)
+    return _dock(
+        dock.register_dock(s, plant, body.sn, broker=body.broker, camera=body.camera, name=body.name)
+    )
+
+
+@router.post("/plants/{plant_id}/one-click", status_code=202)
+def one_click(plant_id: int, body: OneClickIn, scope: CurrentScope, st: StateDep) -> OneClickRead:
+    """Start the plant's dock flight ("one-click take-off") and answer once the dock has accepted it.
+
+    A plain (sync) endpoint, so the wait for the dock's two replies (≤ 2 × 10 s) holds a worker thread, never
+    the event loop, and no database transaction: the flight is queued and marked failed in units of work of
+    its own. Not through the outbox: the operator is on site deciding on today's weather, so a start the dock
+    refuses or never hears of must be told now (409, or 504 when it does not answer), not retried later.
+    The flight itself is followed by the dock listener; poll the inspection for its progress.
+    """
+    require_role(scope, Role.ADMIN, Role.DISPATCHER)
+    want = dock.FlightRequest(body.dock, body.irradiance_w_m2, body.wind_m_s)
+    iid = dock.one_click_inspection(st.factory, scope, plant_id, conditions=want)
+    with unit_of_work(st.factory, scope) as s:
+        row = s.get_one(PvInspection, iid)
+        d = row.summary.get("dock", {})
+        return OneClickRead(inspection_id=iid, status=row.status, dock=d["sn"], images=int(d["images"]))
 
 
 @router.get("/inspections/{inspection_id}/report", response_model=None)

@@ -12,7 +12,9 @@ from sqlalchemy import select
 
 from gongzhi.core.deps import api_router
 from gongzhi.core.models import Role
-from gongzhi.modules.pv import cleaning, loop, report, service
+from gongzhi.core.service import require_role
+from gongzhi.errors import InvalidInput
+from gongzhi.modules.pv import cleaning, dock, loop, report, service
 from gongzhi.modules.pv.analytics import soiling
 from gongzhi.modules.pv.models import PvFinding, PvInspection
 from gongzhi.modules.pv.schemas import FindingReview
@@ -74,12 +76,64 @@ def plant(
         "pv_plant.html",
         plant=p,
         inspections=insps,
+        docks=dock.docks_of(c.s, p.id),
+        flight=_flight_of(insps),
+        last_flight=_last_flight(insps),
+        can_fly=c.me.can(Role.ADMIN, Role.DISPATCHER),
         map_svg=svg,
         robots=cleaning.robots_of(c.s, p.id),
         metrics=loop.loop_metrics(c.s, p.id),
         econ={"cost": cost, "tariff": tariff, "energy": kwh_day, "rate": rate, "last": last},
         advice=advice,
     )
+
+
+def _flight_of(insps: list[PvInspection]) -> PvInspection | None:
+    """The plant's dock flight in progress (queued or running), if any."""
+    return next((i for i in insps if i.source == dock.SOURCE and i.status in ("queued", "running")), None)
+
+
+def _last_flight(insps: list[PvInspection]) -> PvInspection | None:
+    return next((i for i in insps if i.source == dock.SOURCE), None)
+
+
+@router.get("/pv/plants/{plant_id:int}/flight")
+def flight(c: ConsoleDep, plant_id: int) -> Response:
+    """The progress of the plant's dock flight, polled by the plant page while the drone flies."""
+    p = service.get_plant(c.s, plant_id)
+    insps = list(
+        c.s.execute(
+            select(PvInspection).where(PvInspection.plant_id == p.id).order_by(PvInspection.id.desc())
+        ).scalars()
+    )
+    return c.page("pv_flight.html", plant=p, flight=_flight_of(insps), last_flight=_last_flight(insps))
+
+
+@router.post("/pv/plants/{plant_id:int}/one-click")
+def one_click(
+    c: ConsoleDep,
+    plant_id: int,
+    irradiance: Annotated[str, Form(max_length=20)] = "",
+    wind: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    """One-click inspection from the plant page; a refusal or a silent dock comes back as an error."""
+    require_role(c.me.scope, Role.ADMIN, Role.DISPATCHER)
+    want = dock.FlightRequest(None, _number(irradiance, 0, 1500), _number(wind, 0, 60))
+    c.s.commit()  # nothing of this request's transaction stays open while the dock is called
+    iid = dock.one_click_inspection(c.st.factory, c.me.scope, plant_id, conditions=want)
+    return c.done(f"/pv/plants/{plant_id}", c._("Inspection #%(n)s: the dock has taken the flight", n=iid))
+
+
+def _number(raw: str, low: float, high: float) -> float | None:
+    if not raw.strip():
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InvalidInput(f"{raw!r} is not a number") from None
+    if not low <= value <= high:
+        raise InvalidInput(f"{raw} is outside {low:g} … {high:g}")
+    return value
 
 
 @router.get("/pv/inspections/{inspection_id:int}")
