@@ -1,7 +1,7 @@
 """The PV loop end to end on the real broker, with simulators only outside gongzhi: one-click inspection
 by the dock simulator → findings (the report can be made) → the operator confirms → the soiling case goes
-to the robot simulator over MQTT → the robot cleans → a re-inspection flight → the case is verified and
-closed."""
+to the robot simulator over MQTT → the robot cleans → a re-inspection flight over the cleaned rows only → the
+case is verified and closed."""
 
 from __future__ import annotations
 
@@ -92,12 +92,14 @@ def test_one_click_to_closed_cleaning_case(
             assert set(cleaned.cleaned_modules) >= soiled
             assert drone.after_cleaning(cleaned.cleaned_modules) == sorted(soiled)
 
-        # 4. a re-inspection flight; the case is verified and closed
-        again = dock.one_click_inspection(factory, world.bob.scope(), plant.plant_id)
+        # 4. a re-inspection flight over the cleaned rows only; the case is verified and closed
+        again = dock.reinspect_cleaning(factory, world.bob.scope(), case_id)
         redone = run_until(docks, factory, again, lambda r: r.status in ("done", "failed"))
         assert redone.status == "done", redone.error
+        assert redone.summary["dock"]["reinspection_of"] == case_id
+        assert redone.frame_count < done.frame_count, (redone.frame_count, done.frame_count)
         with unit_of_work(factory, as_alice(world)) as s:
-            check = loop.verify_cleaning(s, registry, case_id, again)
+            check = loop.verify_cleaning(s, registry, case_id)  # the case's last re-inspection
             assert check.passed, check.reason
             assert s.get_one(Case, case_id).state == "closed"
             metrics = loop.loop_metrics(s, plant.plant_id)

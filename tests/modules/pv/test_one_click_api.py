@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from gongzhi.modules.pv import dock
 from gongzhi.registry import Registry
 from tests.conftest import World
-from tests.web.helpers import as_user
+from tests.web.helpers import as_user, new_case
 
 from ._dock import Factory, docked_plant, inspection, listener, run_until, simulator, store_at
 from ._mqtt import _free_port, machine_broker
@@ -136,3 +136,13 @@ def test_the_plant_page_starts_a_flight_and_shows_its_progress(
 
 def test_the_module_exposes_the_dock_error_statuses() -> None:
     assert dock.DockError.status == 409 and dock.DockUnreachable.status == 504
+
+
+def test_a_reinspection_is_only_flown_for_a_cleaning_case(client: TestClient, world: World) -> None:
+    case = new_case(client, world.alice)
+    url = f"{PV}/cases/{case['id']}/reinspection"
+    assert client.post(url, json={}, headers=world.vera.headers).status_code == 403
+    r = client.post(url, json={}, headers=world.alice.headers)
+    assert r.status_code == 404 and "has no cleaning order" in r.text
+    r = client.post(f"{PV}/cases/{case['id']}/verify-cleaning", json={}, headers=world.alice.headers)
+    assert r.status_code == 404 and r.headers["content-type"] == PROBLEM

@@ -26,7 +26,7 @@ import shutil
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,11 +38,11 @@ from gongzhi.cases.models import Actor
 from gongzhi.core import evidence
 from gongzhi.core.service import require_role
 from gongzhi.db import Scope, SessionFactory, scope_of, unit_of_work, utcnow
-from gongzhi.errors import Conflict, InvalidInput
+from gongzhi.errors import Conflict, InvalidInput, NotFound
 from gongzhi.kit.filestore import TIFF, FileRejected, FileStore
 from gongzhi.modules.pv import analysis_adapter as adapter
+from gongzhi.modules.pv import cleaning, loop, pipeline, results, service
 from gongzhi.modules.pv import mqtt as pvmqtt
-from gongzhi.modules.pv import pipeline, results, service
 from gongzhi.modules.pv.analytics.flightplan import FlightPlan
 from gongzhi.modules.pv.analytics.layout import PlantLayout
 from gongzhi.modules.pv.io import dock_protocol as proto
@@ -117,6 +117,7 @@ def wayline(plan: FlightPlan) -> proto.Wayline:
         flight_time_s=plan.flight_time_s,
         takeoff_landing_s=plan.takeoff_landing_time_s,
         fingerprint=hashlib.md5(kmz, usedforsecurity=False).hexdigest(),
+        trigger_spacing_m=plan.trigger_spacing_m,
     )
 
 
@@ -157,9 +158,7 @@ def queue_flight(
     if busy is not None:
         raise Conflict(f"plant {plant.code} has a dock flight in progress (inspection {busy[0]})")
     camera = str(dock.config.get("camera", "M3T"))
-    plan = service.flight_plan(
-        service.polygon_ring(plant.polygon), camera, row_azimuth_deg=plant.row_azimuth_deg
-    )
+    plan, extra = _plan_for(s, plant, camera, want.case_id)
     line = wayline(plan)
     config = dict(dock.config)
     flight_id = str(uuid.uuid4())
@@ -173,7 +172,13 @@ def queue_flight(
         wind_m_s=want.wind_m_s,
         created_by=scope_of(s).user_id,
         summary={
-            "dock": {"sn": config["sn"], "flight_id": flight_id, "images": line.images, "phase": "queued"}
+            "dock": {
+                "sn": config["sn"],
+                "flight_id": flight_id,
+                "images": line.images,
+                "phase": "queued",
+                **extra,
+            }
         },
     )
     s.add(inspection)
@@ -183,9 +188,38 @@ def queue_flight(
         "pv.inspection.one_click",
         "pv_inspection",
         inspection.id,
-        {"plant": plant.code, "dock": config["sn"]},
+        {"plant": plant.code, "dock": config["sn"], **extra},
     )
     return inspection, config, line
+
+
+def _plan_for(
+    s: Session, plant: PvPlant, camera: str, case_id: int | None
+) -> tuple[FlightPlan, dict[str, Any]]:
+    """The whole plant's plan, or for a cleaning case the short flight over its cleaned rows."""
+    if case_id is None:
+        ring = service.polygon_ring(plant.polygon)
+        return service.flight_plan(ring, camera, row_azimuth_deg=plant.row_azimuth_deg), {}
+    order, _plant, plan = loop.reinspection_plan(s, case_id, camera)
+    if order.plant_id != plant.id:
+        raise NotFound(f"no cleaning case {case_id} of plant {plant.code}")
+    return plan, {"reinspection_of": case_id, "reinspected_modules": len(loop.cleaned_modules(order))}
+
+
+def reinspect_cleaning(
+    factory: SessionFactory,
+    scope: Scope,
+    case_id: int,
+    *,
+    timeout_s: float = REPLY_TIMEOUT_S,
+    conditions: FlightRequest | None = None,
+) -> int:
+    """One-click re-inspection of a cleaning case: the plant's dock flies only over the cleaned rows
+    (:func:`.loop.reinspection_plan`); :func:`.loop.verify_cleaning` then judges the cleaning with it."""
+    with unit_of_work(factory, scope) as s:
+        plant_id = cleaning.order_for_case(s, case_id).plant_id
+    want = replace(conditions or FlightRequest(), case_id=case_id)
+    return one_click_inspection(factory, scope, plant_id, timeout_s=timeout_s, conditions=want)
 
 
 @dataclass(frozen=True)
@@ -197,6 +231,8 @@ class FlightRequest:
     dock: str | None = None
     irradiance_w_m2: float | None = None
     wind_m_s: float | None = None
+    case_id: int | None = None
+    """A resolved cleaning case: fly only over its cleaned rows (a re-inspection)."""
 
 
 def one_click_inspection(

@@ -29,8 +29,10 @@ from gongzhi.core.models import Role
 from gongzhi.core.service import require_role
 from gongzhi.db import scope_of
 from gongzhi.errors import InvalidInput, NotFound
-from gongzhi.modules.pv import cleaning
+from gongzhi.modules.pv import cleaning, service
 from gongzhi.modules.pv.analytics.anomalies import Anomaly
+from gongzhi.modules.pv.analytics.flightplan import FlightPlan
+from gongzhi.modules.pv.analytics.layout import rows_outline
 from gongzhi.modules.pv.models import PvCleaningOrder, PvFinding, PvInspection, PvModuleResult, PvPlant
 from gongzhi.registry import Registry
 
@@ -292,8 +294,66 @@ def compare_cleaning(
     return CleaningCheck(len(common), sb, sa, rise, True, f"soiling index {sb:.3f} → {sa:.3f}")
 
 
-def verify_cleaning(s: Session, registry: Registry, case_id: int, reinspection_id: int) -> CleaningCheck:
-    """Verify a resolved cleaning case against a re-inspection: closed when it passes, back to work if not."""
+REINSPECTION_BUFFER_M = 3.0
+"""Margin around the cleaned rows [m]: GPS error and the frame edges still leave every module seen twice."""
+MIN_COVERAGE = 0.9
+"""Share of the cleaned modules a re-inspection must see to judge the cleaning [-]."""
+
+
+def cleaned_modules(order: PvCleaningOrder) -> list[str]:
+    """What the robot reported cleaned, or what it was sent to clean when it did not say."""
+    return list(order.cleaned_modules or order.modules)
+
+
+def reinspection_plan(s: Session, case_id: int, camera: str) -> tuple[PvCleaningOrder, PvPlant, FlightPlan]:
+    """A short flight over the cleaned rows of a cleaning case, not the whole plant: the rectangle aligned
+    with the rows around every module of the rows cleaned, :data:`REINSPECTION_BUFFER_M` wider on each side,
+    at the plant plan's height and overlaps. Its lines take the direction with the fewest turns, i.e. along
+    a strip of a few rows: lines across the rows, as for the whole plant, would turn every 10 m or so and
+    take 4 × the images (measured on a 120 × 90 m roof, two rows)."""
+    order = cleaning.order_for_case(s, case_id)
+    case = cases.get_case(s, case_id)
+    if case.state not in (State.RESOLVED, State.CLOSED):
+        raise InvalidInput(f"case {case.number} is {case.state}; re-inspect after the robot has cleaned")
+    plant = service.get_plant(s, order.plant_id)
+    layout = service.plant_layout(s, plant)
+    ids = {m.id for m in layout.modules}
+    known = [m for m in cleaned_modules(order) if m in ids]
+    if not known:
+        raise InvalidInput(f"case {case.number} names no module of plant {plant.code}")
+    outline = rows_outline(layout, known, REINSPECTION_BUFFER_M)
+    return order, plant, service.flight_plan(outline, camera)
+
+
+def reinspected_case(inspection: PvInspection) -> int | None:
+    """The cleaning case a dock flight re-inspected, if it was one."""
+    case_id = inspection.summary.get("dock", {}).get("reinspection_of")
+    return case_id if isinstance(case_id, int) else None
+
+
+def latest_reinspection(s: Session, case_id: int) -> int:
+    """The last finished re-inspection flown for this case (one-click with the case)."""
+    order = cleaning.order_for_case(s, case_id)
+    stmt = (
+        select(PvInspection)
+        .where(PvInspection.plant_id == order.plant_id, PvInspection.status == "done")
+        .order_by(PvInspection.id.desc())
+    )
+    for row in s.execute(stmt).scalars():
+        if reinspected_case(row) == case_id:
+            return row.id
+    raise InvalidInput(f"no finished re-inspection of case {case_id}; fly one first")
+
+
+def verify_cleaning(
+    s: Session, registry: Registry, case_id: int, reinspection_id: int | None = None
+) -> CleaningCheck:
+    """Verify a resolved cleaning case against a re-inspection (by default the last one flown for the case):
+    closed when it passes, back to work if not.
+
+    The re-inspection may cover the whole plant or only the cleaned rows (:func:`reinspection_plan`); it
+    must have seen :data:`MIN_COVERAGE` of the cleaned modules, or nothing is decided.
+    """
     require_role(scope_of(s), Role.ADMIN, Role.DISPATCHER, Role.SUPERVISOR)
     order = cleaning.order_for_case(s, case_id)
     case = cases.get_case(s, case_id)
@@ -301,6 +361,8 @@ def verify_cleaning(s: Session, registry: Registry, case_id: int, reinspection_i
         raise InvalidInput(f"case {case.number} is {case.state}; verify it after the robot has cleaned")
     if order.inspection_id is None:
         raise InvalidInput(f"case {case.number} was not made from an inspection; nothing to compare with")
+    if reinspection_id is None:
+        reinspection_id = latest_reinspection(s, case_id)
     after_insp = s.execute(
         select(PvInspection).where(PvInspection.id == reinspection_id)
     ).scalar_one_or_none()
@@ -308,8 +370,17 @@ def verify_cleaning(s: Session, registry: Registry, case_id: int, reinspection_i
         raise NotFound(f"no inspection {reinspection_id} of this plant")
     if after_insp.status != "done":
         raise InvalidInput(f"re-inspection {reinspection_id} is {after_insp.status}; wait for its analysis")
-    mods = list(order.cleaned_modules or order.modules)
-    check = compare_cleaning(_results(s, order.inspection_id, mods), _results(s, reinspection_id, mods))
+    flown_for = reinspected_case(after_insp)
+    if flown_for is not None and flown_for != case_id:
+        raise InvalidInput(f"inspection {reinspection_id} re-inspected case {flown_for}, not {case.number}")
+    mods = cleaned_modules(order)
+    after = _results(s, reinspection_id, mods)
+    if after and len(after) < MIN_COVERAGE * len(mods):  # none at all: compare_cleaning says so
+        raise InvalidInput(
+            f"re-inspection {reinspection_id} saw {len(after)} of the {len(mods)} cleaned modules;"
+            " fly it again"
+        )
+    check = compare_cleaning(_results(s, order.inspection_id, mods), after)
     cases.apply(
         s,
         registry,

@@ -11,10 +11,10 @@ from fastapi import Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from gongzhi.core.deps import CurrentScope, SessionDep, StateDep, api_router
+from gongzhi.core.deps import AppState, CurrentScope, SessionDep, StateDep, api_router
 from gongzhi.core.models import Role
 from gongzhi.core.service import require_role
-from gongzhi.db import scope_of, unit_of_work
+from gongzhi.db import Scope, scope_of, unit_of_work
 from gongzhi.errors import NotFound
 from gongzhi.modules.pv import cleaning, dock, loop, report
 from gongzhi.modules.pv.models import PvInspection, PvPlant
@@ -93,7 +93,17 @@ class ConfirmRead(BaseModel):
 class VerifyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    inspection_id: int = Field(description="the re-inspection flight over the cleaned rows")
+    inspection_id: int | None = Field(
+        default=None,
+        description="the re-inspection flight (default: the last one flown for this case over its rows)",
+    )
+
+
+class ReinspectIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    irradiance_w_m2: float | None = Field(default=None, ge=0, le=1500, description="in the module plane")
+    wind_m_s: float | None = Field(default=None, ge=0, le=60)
 
 
 class CheckRead(BaseModel):
@@ -171,7 +181,10 @@ def one_click(plant_id: int, body: OneClickIn, scope: CurrentScope, st: StateDep
     """
     require_role(scope, Role.ADMIN, Role.DISPATCHER)
     want = dock.FlightRequest(body.dock, body.irradiance_w_m2, body.wind_m_s)
-    iid = dock.one_click_inspection(st.factory, scope, plant_id, conditions=want)
+    return _started(st, scope, dock.one_click_inspection(st.factory, scope, plant_id, conditions=want))
+
+
+def _started(st: AppState, scope: Scope, iid: int) -> OneClickRead:
     with unit_of_work(st.factory, scope) as s:
         row = s.get_one(PvInspection, iid)
         d = row.summary.get("dock", {})
@@ -214,6 +227,15 @@ def verify_cleaning(case_id: int, body: VerifyIn, s: SessionDep, st: StateDep) -
     """Compare a re-inspection with the inspection that found the soiling: close the case or send it back."""
     check = loop.verify_cleaning(s, st.registry, case_id, body.inspection_id)
     return CheckRead(**dataclasses.asdict(check))
+
+
+@router.post("/cases/{case_id}/reinspection", status_code=202)
+def reinspect(case_id: int, body: ReinspectIn, scope: CurrentScope, st: StateDep) -> OneClickRead:
+    """One-click re-inspection of a resolved cleaning case: the dock flies only over the cleaned rows.
+    Answers as ``POST /plants/{id}/one-click`` does (sync, 409 refused or busy, 504 no answer)."""
+    require_role(scope, Role.ADMIN, Role.DISPATCHER)
+    want = dock.FlightRequest(None, body.irradiance_w_m2, body.wind_m_s)
+    return _started(st, scope, dock.reinspect_cleaning(st.factory, scope, case_id, conditions=want))
 
 
 @router.get("/plants/{plant_id}/loop")
