@@ -18,7 +18,7 @@ import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gongzhi.cases import service as cases
@@ -30,10 +30,18 @@ from gongzhi.core.service import require_role
 from gongzhi.db import scope_of
 from gongzhi.errors import InvalidInput, NotFound
 from gongzhi.modules.pv import cleaning, service
+from gongzhi.modules.pv.analytics import soiling
 from gongzhi.modules.pv.analytics.anomalies import Anomaly
 from gongzhi.modules.pv.analytics.flightplan import FlightPlan
 from gongzhi.modules.pv.analytics.layout import rows_outline
-from gongzhi.modules.pv.models import PvCleaningOrder, PvFinding, PvInspection, PvModuleResult, PvPlant
+from gongzhi.modules.pv.models import (
+    PvCleaningOrder,
+    PvFinding,
+    PvInspection,
+    PvModule,
+    PvModuleResult,
+    PvPlant,
+)
 from gongzhi.registry import Registry
 
 CLEANING, REPAIR, VEGETATION, SHADING = "pv.cleaning", "pv.repair", "pv.vegetation", "pv.shading"
@@ -406,6 +414,109 @@ def cleaning_dates(s: Session, plant_id: int) -> list[dt.datetime]:
         PvCleaningOrder.plant_id == plant_id, PvCleaningOrder.cleaned_at.is_not(None)
     )
     return sorted(t for t in s.execute(stmt).scalars() if t is not None)
+
+
+# --- soiling economics per zone ---------------------------------------------------------------------------
+
+DEFAULT_CLEANING_COST_YUAN = 2000.0
+DEFAULT_TARIFF_YUAN_KWH = 0.4
+DEFAULT_RATE_PER_DAY = 0.002
+"""0.2 %/day, the dry-season rate of domain/pv.md §6, for zones whose inspections give no rate."""
+
+
+def default_energy_kwh_per_day(area_m2: float) -> float:
+    """A plant's clean daily energy when the operator gives none: modules on about 80 % of the roof at
+    200 W/m², 4 kWh/kWp a day [kWh/day]."""
+    return round(area_m2 * 0.8 * 0.2 * 4.0, 1)
+
+
+def default_economics(area_m2: float) -> dict[str, float]:
+    """The inputs of :func:`zone_economics` the report uses (the console lets the operator change them)."""
+    return {
+        "cleaning_cost": DEFAULT_CLEANING_COST_YUAN,
+        "energy_kwh_per_day": default_energy_kwh_per_day(area_m2),
+        "tariff_per_kwh": DEFAULT_TARIFF_YUAN_KWH,
+        "assumed_rate_per_day": DEFAULT_RATE_PER_DAY,
+    }
+
+
+ZONE_MIN_SEEN = 0.5
+"""An inspection counts for a zone's soiling index when it saw at least this share of the zone's modules (a
+re-inspection of two cleaned rows says nothing about the rest of the array) [-]."""
+
+
+def zone_economics(
+    s: Session,
+    plant_id: int,
+    *,
+    cleaning_cost: float,
+    energy_kwh_per_day: float,
+    tariff_per_kwh: float,
+    assumed_rate_per_day: float,
+    today: dt.date,
+    upto_inspection: int | None = None,
+) -> list[soiling.ZoneSoiling]:
+    """The cleaning economics of each array of the plant (:func:`.soiling.zone_economics`): its mean soiling
+    index per finished inspection (up to ``upto_inspection``), its last robot cleaning, its share of the
+    plant's modules."""
+    zones = dict(
+        s.execute(
+            select(PvModule.array, func.count(PvModule.id))
+            .where(PvModule.plant_id == plant_id)
+            .group_by(PvModule.array)
+        ).all()
+    )
+    return soiling.zone_economics(
+        zones={str(z): int(n) for z, n in zones.items()},
+        seen=_zone_indices(s, plant_id, zones, upto_inspection),
+        cleaned=_zone_cleanings(s, plant_id),
+        cleaning_cost=cleaning_cost,
+        energy_kwh_per_day=energy_kwh_per_day,
+        tariff_per_kwh=tariff_per_kwh,
+        assumed_rate_per_day=assumed_rate_per_day,
+        today=today,
+    )
+
+
+def _zone_indices(
+    s: Session, plant_id: int, zones: dict[str, int], upto: int | None
+) -> dict[str, list[tuple[dt.date, float]]]:
+    stmt = select(PvInspection).where(PvInspection.plant_id == plant_id, PvInspection.status == "done")
+    if upto is not None:
+        stmt = stmt.where(PvInspection.id <= upto)
+    when = {i.id: (i.started_at or i.analysed_at or i.created_at).date() for i in s.execute(stmt).scalars()}
+    rows = s.execute(
+        select(
+            PvModuleResult.inspection_id,
+            PvModule.array,
+            func.avg(PvModuleResult.soiling_index),
+            func.count(PvModuleResult.id),
+        )
+        .join(
+            PvModule,
+            (PvModule.plant_id == plant_id) & (PvModule.module_id == PvModuleResult.module_id),
+        )
+        .where(PvModuleResult.inspection_id.in_(when), PvModuleResult.soiling_index.is_not(None))
+        .group_by(PvModuleResult.inspection_id, PvModule.array)
+    ).all()
+    seen: dict[str, list[tuple[dt.date, float]]] = {}
+    for iid, zone, mean, n in sorted(rows, key=lambda r: (when[r[0]], r[0])):
+        if n >= ZONE_MIN_SEEN * zones.get(zone, 0):
+            seen.setdefault(str(zone), []).append((when[iid], float(mean)))
+    return seen
+
+
+def _zone_cleanings(s: Session, plant_id: int) -> dict[str, dt.date]:
+    stmt = select(PvCleaningOrder).where(
+        PvCleaningOrder.plant_id == plant_id, PvCleaningOrder.cleaned_at.is_not(None)
+    )
+    last: dict[str, dt.date] = {}
+    for o in s.execute(stmt).scalars():
+        assert o.cleaned_at is not None
+        for row in o.cleaned_rows or o.rows:
+            zone = str(row).rsplit("-", 1)[0]
+            last[zone] = max(last.get(zone, o.cleaned_at.date()), o.cleaned_at.date())
+    return last
 
 
 # --- loop metrics -------------------------------------------------------------------------------------------

@@ -52,8 +52,7 @@ def plant(
     )
     done = [i for i in insps if i.status == "done"]
     svg = report.map_svg(report.build_report(c.s, done[0].id)) if done else ""
-    # cleaning economics: energy defaults to 4 kWh/day per kWp at about 200 W/m² of module area
-    kwh_day = energy if energy > 0 else round(p.area_m2 * 0.2 * 4.0 * 0.8, 1)
+    kwh_day = energy if energy > 0 else loop.default_energy_kwh_per_day(p.area_m2)
     cleaned = loop.cleaning_dates(c.s, p.id)
     last = (
         cleaned[-1].date()
@@ -72,8 +71,20 @@ def plant(
             last_cleaning=last,
             today=max(dt.datetime.now(dt.UTC).date(), last),
         )
+    zones = []
+    if cost >= 0 and tariff >= 0 and rate >= 0:
+        zones = loop.zone_economics(
+            c.s,
+            p.id,
+            cleaning_cost=cost,
+            energy_kwh_per_day=kwh_day,
+            tariff_per_kwh=tariff,
+            assumed_rate_per_day=rate / 100,
+            today=dt.datetime.now(dt.UTC).date(),
+        )
     return c.page(
         "pv_plant.html",
+        zones=zones,
         plant=p,
         inspections=insps,
         docks=dock.docks_of(c.s, p.id),
