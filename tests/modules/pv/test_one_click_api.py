@@ -146,3 +146,10 @@ def test_a_reinspection_is_only_flown_for_a_cleaning_case(client: TestClient, wo
     assert r.status_code == 404 and "has no cleaning order" in r.text
     r = client.post(f"{PV}/cases/{case['id']}/verify-cleaning", json={}, headers=world.alice.headers)
     assert r.status_code == 404 and r.headers["content-type"] == PROBLEM
+    alice, csrf = as_user(client, world.alice)
+    for action in ("reinspect", "verify"):
+        r = alice.post(f"/pv/cases/{case['id']}/{action}", data={"csrf_token": csrf}, follow_redirects=False)
+        assert r.status_code == 404, r.text
+    charlie, csrf_c = as_user(client, world.charlie)
+    r = charlie.post(f"/pv/cases/{case['id']}/reinspect", data={"csrf_token": csrf_c}, follow_redirects=False)
+    assert r.status_code == 404

@@ -339,18 +339,26 @@ def reinspected_case(inspection: PvInspection) -> int | None:
     return case_id if isinstance(case_id, int) else None
 
 
-def latest_reinspection(s: Session, case_id: int) -> int:
-    """The last finished re-inspection flown for this case (one-click with the case)."""
+def awaiting_verification(s: Session, plant_id: int) -> list[tuple[PvCleaningOrder, Case]]:
+    """The plant's cleaning cases the robots have resolved and nobody has verified yet."""
+    stmt = (
+        select(PvCleaningOrder, Case)
+        .join(Case, Case.id == PvCleaningOrder.case_id)
+        .where(PvCleaningOrder.plant_id == plant_id, Case.state == State.RESOLVED)
+        .order_by(PvCleaningOrder.id)
+    )
+    return [(o, c) for o, c in s.execute(stmt).all()]
+
+
+def latest_reinspection(s: Session, case_id: int) -> int | None:
+    """The last finished re-inspection flown for this case (one-click with the case), if any."""
     order = cleaning.order_for_case(s, case_id)
     stmt = (
         select(PvInspection)
         .where(PvInspection.plant_id == order.plant_id, PvInspection.status == "done")
         .order_by(PvInspection.id.desc())
     )
-    for row in s.execute(stmt).scalars():
-        if reinspected_case(row) == case_id:
-            return row.id
-    raise InvalidInput(f"no finished re-inspection of case {case_id}; fly one first")
+    return next((r.id for r in s.execute(stmt).scalars() if reinspected_case(r) == case_id), None)
 
 
 def verify_cleaning(
@@ -371,6 +379,8 @@ def verify_cleaning(
         raise InvalidInput(f"case {case.number} was not made from an inspection; nothing to compare with")
     if reinspection_id is None:
         reinspection_id = latest_reinspection(s, case_id)
+    if reinspection_id is None:
+        raise InvalidInput(f"no finished re-inspection of case {case.number}; fly one first")
     after_insp = s.execute(
         select(PvInspection).where(PvInspection.id == reinspection_id)
     ).scalar_one_or_none()

@@ -71,6 +71,7 @@ def plant(
             last_cleaning=last,
             today=max(dt.datetime.now(dt.UTC).date(), last),
         )
+    pending = loop.awaiting_verification(c.s, p.id)
     zones = []
     if cost >= 0 and tariff >= 0 and rate >= 0:
         zones = loop.zone_economics(
@@ -85,6 +86,7 @@ def plant(
     return c.page(
         "pv_plant.html",
         zones=zones,
+        to_verify=[(o, case, loop.latest_reinspection(c.s, o.case_id)) for o, case in pending],
         plant=p,
         inspections=insps,
         docks=dock.docks_of(c.s, p.id),
@@ -133,6 +135,25 @@ def one_click(
     c.s.commit()  # nothing of this request's transaction stays open while the dock is called
     iid = dock.one_click_inspection(c.st.factory, c.me.scope, plant_id, conditions=want)
     return c.done(f"/pv/plants/{plant_id}", c._("Inspection #%(n)s: the dock has taken the flight", n=iid))
+
+
+@router.post("/pv/cases/{case_id:int}/reinspect")
+def reinspect(c: ConsoleDep, case_id: int) -> Response:
+    """Re-inspect a cleaning case's rows with the plant's dock (one click)."""
+    require_role(c.me.scope, Role.ADMIN, Role.DISPATCHER)
+    plant_id = cleaning.order_for_case(c.s, case_id).plant_id
+    c.s.commit()  # nothing of this request's transaction stays open while the dock is called
+    iid = dock.reinspect_cleaning(c.st.factory, c.me.scope, case_id)
+    return c.done(f"/pv/plants/{plant_id}", c._("Inspection #%(n)s: the dock has taken the flight", n=iid))
+
+
+@router.post("/pv/cases/{case_id:int}/verify")
+def verify(c: ConsoleDep, case_id: int) -> Response:
+    """Judge a cleaning with the case's last re-inspection: closed, or back to the robot."""
+    plant_id = cleaning.order_for_case(c.s, case_id).plant_id
+    check = loop.verify_cleaning(c.s, c.st.registry, case_id)
+    kind = "ok" if check.passed else "error"
+    return c.done(f"/pv/plants/{plant_id}", check.reason, kind)
 
 
 def _number(raw: str, low: float, high: float) -> float | None:
