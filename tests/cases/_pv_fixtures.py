@@ -147,8 +147,11 @@ def write_bodies(
         ("POST", "/pv/plants/{plant_id}/inspections"): [upload(frame_name, frame_bytes, "image/tiff")],
         ("PUT", "/pv/findings/{finding_id}/review"): [{"status": "rejected", "note": "外人"}],
         ("POST", "/pv/plants/{plant_id}/robots"): [{"robot_id": "X1", "rows": {"A-01": 30.0}}],
+        ("POST", "/pv/plants/{plant_id}/docks"): [{"sn": "X1"}],
+        ("POST", "/pv/plants/{plant_id}/one-click"): [{}, {"dock": "X1", "irradiance_w_m2": 800}],
         ("POST", "/pv/inspections/{inspection_id}/confirm"): [{"mode": "wet"}],
-        ("POST", "/pv/cases/{case_id}/verify-cleaning"): [{"inspection_id": pv.inspection_id}],
+        ("POST", "/pv/cases/{case_id}/verify-cleaning"): [{"inspection_id": pv.inspection_id}, {}],
+        ("POST", "/pv/cases/{case_id}/reinspection"): [{}],
     }
 
 

@@ -1,7 +1,7 @@
 """The PV loop end to end on the real broker, with simulators only outside gongzhi: one-click inspection
 by the dock simulator → findings (the report can be made) → the operator confirms → the soiling case goes
-to the robot simulator over MQTT → the robot cleans → a re-inspection flight → the case is verified and
-closed."""
+to the robot simulator over MQTT → the robot cleans → from the plant page, a re-inspection flight over the
+cleaned rows only → verified and closed."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import logging
 import time
 from pathlib import Path
 
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from gongzhi.cases.models import Case
@@ -16,11 +17,12 @@ from gongzhi.core import outbox
 from gongzhi.db import Scope, unit_of_work
 from gongzhi.modules.pv import cleaning, dock, loop
 from gongzhi.modules.pv import service as pv
-from gongzhi.modules.pv.models import PvCleaningOrder, PvFinding, PvPlant
+from gongzhi.modules.pv.models import PvCleaningOrder, PvFinding, PvInspection, PvPlant
 from gongzhi.modules.pv.robot_sim import RobotSimulator, RobotSpec
 from gongzhi.modules.pv.schemas import FindingReview
 from gongzhi.registry import Registry
 from tests.conftest import World
+from tests.web.helpers import as_user
 
 from ._dock import Factory, docked_plant, listener, run_until, simulator, store_at
 from ._mqtt import machine_broker
@@ -33,7 +35,7 @@ def as_alice(world: World) -> Scope:
 
 
 def test_one_click_to_closed_cleaning_case(
-    factory: Factory, registry: Registry, world: World, tmp_path: Path
+    client: TestClient, factory: Factory, registry: Registry, world: World, tmp_path: Path
 ) -> None:
     broker = machine_broker()
     plant = docked_plant(factory, world, broker)
@@ -92,15 +94,32 @@ def test_one_click_to_closed_cleaning_case(
             assert set(cleaned.cleaned_modules) >= soiled
             assert drone.after_cleaning(cleaned.cleaned_modules) == sorted(soiled)
 
-        # 4. a re-inspection flight; the case is verified and closed
-        again = dock.one_click_inspection(factory, world.bob.scope(), plant.plant_id)
+        # 4. from the plant page: a re-inspection flight over the cleaned rows only, then verify and close
+        alice, csrf = as_user(client, world.alice)
+        page = alice.get(f"/pv/plants/{plant.plant_id}")
+        assert "待验证的清洗" in page.text and f"/pv/cases/{case_id}/reinspect" in page.text
+        assert f"/pv/cases/{case_id}/verify" not in page.text  # nothing to verify with yet
+        r = alice.post(f"/pv/cases/{case_id}/reinspect", data={"csrf_token": csrf}, follow_redirects=False)
+        assert r.status_code == 303, r.text
+        with unit_of_work(factory, Scope.for_system()) as s:
+            again = max(
+                s.execute(select(PvInspection.id).where(PvInspection.plant_id == plant.plant_id)).scalars()
+            )
         redone = run_until(docks, factory, again, lambda r: r.status in ("done", "failed"))
         assert redone.status == "done", redone.error
+        assert redone.summary["dock"]["reinspection_of"] == case_id
+        assert redone.frame_count < done.frame_count, (redone.frame_count, done.frame_count)
+        log.warning(
+            "re-inspection of the cleaned rows: %d frames, whole plant %d",
+            redone.frame_count,
+            done.frame_count,
+        )
+        r = alice.post(f"/pv/cases/{case_id}/verify", data={"csrf_token": csrf}, follow_redirects=False)
+        assert r.status_code == 303, r.text
         with unit_of_work(factory, as_alice(world)) as s:
-            check = loop.verify_cleaning(s, registry, case_id, again)
-            assert check.passed, check.reason
             assert s.get_one(Case, case_id).state == "closed"
             metrics = loop.loop_metrics(s, plant.plant_id)
+        assert "待验证的清洗" not in alice.get(f"/pv/plants/{plant.plant_id}").text
         assert metrics.takeoff_to_report_min is not None and metrics.cleaned_to_closed_min is not None
     finally:
         robots.stop()

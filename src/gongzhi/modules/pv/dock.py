@@ -26,7 +26,7 @@ import shutil
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,11 +38,11 @@ from gongzhi.cases.models import Actor
 from gongzhi.core import evidence
 from gongzhi.core.service import require_role
 from gongzhi.db import Scope, SessionFactory, scope_of, unit_of_work, utcnow
-from gongzhi.errors import Conflict, InvalidInput
+from gongzhi.errors import Conflict, InvalidInput, NotFound
 from gongzhi.kit.filestore import TIFF, FileRejected, FileStore
 from gongzhi.modules.pv import analysis_adapter as adapter
+from gongzhi.modules.pv import cleaning, loop, pipeline, results, service
 from gongzhi.modules.pv import mqtt as pvmqtt
-from gongzhi.modules.pv import pipeline, results, service
 from gongzhi.modules.pv.analytics.flightplan import FlightPlan
 from gongzhi.modules.pv.analytics.layout import PlantLayout
 from gongzhi.modules.pv.io import dock_protocol as proto
@@ -59,7 +59,13 @@ LIVE_EVERY_S = 5.0
 
 
 class DockError(Conflict):
-    """The dock did not answer in time, or refused the flight; the text says which and why."""
+    """The dock refused the flight, or did not answer in time; the text says which and why."""
+
+
+class DockUnreachable(DockError):
+    """The dock (or its broker) did not answer within the timeout: HTTP 504, the gateway timed out."""
+
+    status, code, title = 504, "dock-unreachable", "The dock did not answer"
 
 
 def register_dock(
@@ -111,15 +117,37 @@ def wayline(plan: FlightPlan) -> proto.Wayline:
         flight_time_s=plan.flight_time_s,
         takeoff_landing_s=plan.takeoff_landing_time_s,
         fingerprint=hashlib.md5(kmz, usedforsecurity=False).hexdigest(),
+        trigger_spacing_m=plan.trigger_spacing_m,
     )
 
 
-def queue_flight(s: Session, plant_id: int) -> tuple[PvInspection, dict[str, Any], proto.Wayline]:
+def docks_of(s: Session, plant_id: int) -> list[Actor]:
+    """The plant's active docks (at most one: :func:`register_dock` refuses a second)."""
+    actors = s.execute(
+        select(Actor).where(Actor.adapter == ADAPTER, Actor.active.is_(True)).order_by(Actor.id)
+    ).scalars()
+    return [a for a in actors if a.config.get("plant_id") == plant_id]
+
+
+def _chosen_dock(s: Session, plant: PvPlant, ref: str | None) -> Actor:
+    """The plant's dock; ``ref`` (its actor id or serial number), when given, must name it."""
+    found = dock_of(s, plant.id)
+    assert found is not None
+    if ref is not None and ref not in (str(found.id), str(found.config.get("sn"))):
+        raise InvalidInput(
+            f"{ref!r} is not the dock of plant {plant.code} (its dock is {found.config['sn']})"
+        )
+    return found
+
+
+def queue_flight(
+    s: Session, plant_id: int, conditions: FlightRequest | None = None
+) -> tuple[PvInspection, dict[str, Any], proto.Wayline]:
     """Create the dock inspection (queued) after the checks; returns it, the dock's config and the wayline."""
     require_role(scope_of(s), *service.INSPECTORS)
+    want = conditions or FlightRequest()
     plant = service.get_plant(s, plant_id)
-    dock = dock_of(s, plant.id)
-    assert dock is not None
+    dock = _chosen_dock(s, plant, want.dock)
     busy = s.execute(
         select(PvInspection.id).where(
             PvInspection.plant_id == plant.id,
@@ -130,9 +158,7 @@ def queue_flight(s: Session, plant_id: int) -> tuple[PvInspection, dict[str, Any
     if busy is not None:
         raise Conflict(f"plant {plant.code} has a dock flight in progress (inspection {busy[0]})")
     camera = str(dock.config.get("camera", "M3T"))
-    plan = service.flight_plan(
-        service.polygon_ring(plant.polygon), camera, row_azimuth_deg=plant.row_azimuth_deg
-    )
+    plan, extra = _plan_for(s, plant, camera, want.case_id)
     line = wayline(plan)
     config = dict(dock.config)
     flight_id = str(uuid.uuid4())
@@ -142,9 +168,17 @@ def queue_flight(s: Session, plant_id: int) -> tuple[PvInspection, dict[str, Any
         camera=camera,
         source=SOURCE,
         status="queued",
+        irradiance_w_m2=want.irradiance_w_m2,
+        wind_m_s=want.wind_m_s,
         created_by=scope_of(s).user_id,
         summary={
-            "dock": {"sn": config["sn"], "flight_id": flight_id, "images": line.images, "phase": "queued"}
+            "dock": {
+                "sn": config["sn"],
+                "flight_id": flight_id,
+                "images": line.images,
+                "phase": "queued",
+                **extra,
+            }
         },
     )
     s.add(inspection)
@@ -154,13 +188,60 @@ def queue_flight(s: Session, plant_id: int) -> tuple[PvInspection, dict[str, Any
         "pv.inspection.one_click",
         "pv_inspection",
         inspection.id,
-        {"plant": plant.code, "dock": config["sn"]},
+        {"plant": plant.code, "dock": config["sn"], **extra},
     )
     return inspection, config, line
 
 
+def _plan_for(
+    s: Session, plant: PvPlant, camera: str, case_id: int | None
+) -> tuple[FlightPlan, dict[str, Any]]:
+    """The whole plant's plan, or for a cleaning case the short flight over its cleaned rows."""
+    if case_id is None:
+        ring = service.polygon_ring(plant.polygon)
+        return service.flight_plan(ring, camera, row_azimuth_deg=plant.row_azimuth_deg), {}
+    order, _plant, plan = loop.reinspection_plan(s, case_id, camera)
+    if order.plant_id != plant.id:
+        raise NotFound(f"no cleaning case {case_id} of plant {plant.code}")
+    return plan, {"reinspection_of": case_id, "reinspected_modules": len(loop.cleaned_modules(order))}
+
+
+def reinspect_cleaning(
+    factory: SessionFactory,
+    scope: Scope,
+    case_id: int,
+    *,
+    timeout_s: float = REPLY_TIMEOUT_S,
+    conditions: FlightRequest | None = None,
+) -> int:
+    """One-click re-inspection of a cleaning case: the plant's dock flies only over the cleaned rows
+    (:func:`.loop.reinspection_plan`); :func:`.loop.verify_cleaning` then judges the cleaning with it."""
+    with unit_of_work(factory, scope) as s:
+        plant_id = cleaning.order_for_case(s, case_id).plant_id
+    want = replace(conditions or FlightRequest(), case_id=case_id)
+    return one_click_inspection(factory, scope, plant_id, timeout_s=timeout_s, conditions=want)
+
+
+@dataclass(frozen=True)
+class FlightRequest:
+    """What the operator gives with a one-click inspection: which dock (actor id or serial; the plant's
+    own when ``None``) and the conditions measured on site: irradiance in the module plane [W m-2], wind
+    [m s-1]."""
+
+    dock: str | None = None
+    irradiance_w_m2: float | None = None
+    wind_m_s: float | None = None
+    case_id: int | None = None
+    """A resolved cleaning case: fly only over its cleaned rows (a re-inspection)."""
+
+
 def one_click_inspection(
-    factory: SessionFactory, scope: Scope, plant_id: int, *, timeout_s: float = REPLY_TIMEOUT_S
+    factory: SessionFactory,
+    scope: Scope,
+    plant_id: int,
+    *,
+    timeout_s: float = REPLY_TIMEOUT_S,
+    conditions: FlightRequest | None = None,
 ) -> int:
     """Queue an inspection of ``plant_id`` and start its dock's flight; returns the inspection id.
 
@@ -169,11 +250,11 @@ def one_click_inspection(
     NotFound, InvalidInput, Conflict
         Unknown plant, no dock, a dock flight of this plant already in progress.
     DockError
-        The dock did not answer a call within ``timeout_s`` or refused it (the inspection is then ``failed``
-        with the same reason).
+        The dock refused a call (:class:`DockUnreachable` when it, or its broker, did not answer within
+        ``timeout_s``); the inspection is then ``failed`` with the same reason.
     """
     with unit_of_work(factory, scope) as s:
-        inspection, config, line = queue_flight(s, plant_id)
+        inspection, config, line = queue_flight(s, plant_id, conditions)
         inspection_id, flight_id = inspection.id, inspection.summary["dock"]["flight_id"]
     broker, sn = pvmqtt.Broker.parse(str(config.get("broker", pvmqtt.DEFAULT_BROKER))), str(config["sn"])
     try:
@@ -183,7 +264,7 @@ def one_click_inspection(
                 why = str(reply.data.get("message", "")) or f"result {reply.result}"
                 raise DockError(f"dock {sn} refused {msg.method}: {why}")
     except (DockError, ConnectionError) as exc:
-        error = exc if isinstance(exc, DockError) else DockError(str(exc))
+        error = exc if isinstance(exc, DockError) else DockUnreachable(f"dock {sn}: {exc}")
         with unit_of_work(factory, scope) as s:
             row = s.get_one(PvInspection, inspection_id)
             row.status, row.error, row.analysed_at = "failed", str(error), utcnow()
@@ -211,13 +292,13 @@ def call(broker: pvmqtt.Broker, sn: str, msg: proto.Message, *, timeout_s: float
     try:
         c.subscribe(proto.topic(sn, "services_reply"), qos=1)
         if not subscribed.wait(timeout_s):
-            raise DockError(f"the broker did not confirm the subscription to dock {sn}'s replies")
+            raise DockUnreachable(f"the broker did not confirm the subscription to dock {sn}'s replies")
         info = c.publish(proto.topic(sn, "services"), msg.to_json(), qos=1)
         info.wait_for_publish(timeout_s)
         try:
             return got.get(timeout=timeout_s)
         except queue.Empty:
-            raise DockError(
+            raise DockUnreachable(
                 f"dock {sn} did not answer {msg.method} within {timeout_s:g} s (offline or unreachable)"
             ) from None
     finally:

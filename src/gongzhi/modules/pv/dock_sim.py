@@ -27,7 +27,7 @@ import paho.mqtt.client as mqtt
 from gongzhi.modules.pv import mqtt as pvmqtt
 from gongzhi.modules.pv.analytics.anomalies import Anomaly
 from gongzhi.modules.pv.analytics.layout import PlantLayout
-from gongzhi.modules.pv.analytics.synthetic import SyntheticFlight, synthetic_flight
+from gongzhi.modules.pv.analytics.synthetic import SyntheticFlight, reflown, synthetic_flight
 from gongzhi.modules.pv.io import dock_protocol as proto
 from gongzhi.modules.pv.io.synthetic_files import frame_name
 from gongzhi.modules.pv.io.tiff import write_frame_tiff
@@ -60,6 +60,8 @@ class DockSimulator:
             spec.layout, seed=spec.seed, anomalies_per_class=spec.anomalies_per_class
         )
         self.prepared: dict[str, proto.Wayline] = {}
+        self.flown: dict[str, SyntheticFlight] = {}
+        """Each flight as flown: the plant's whole plan, or other lines (a re-inspection of a few rows)."""
         self.frames_sent = 0
         self.resent: list[int] = []
         self.skip_frames: set[int] = set()
@@ -163,14 +165,14 @@ class DockSimulator:
     def _resend_frames(self, call: proto.Message, fid: str, seqs: list[int]) -> proto.Message:
         if fid not in self.spec.flights:
             return call.reply(proto.RESULT_UNKNOWN_FLIGHT, f"flight {fid} was not flown by this dock")
-        wanted = [i for i in seqs if i < len(self.flight)]
+        wanted = [i for i in seqs if i < len(self.flown.get(fid, self.flight))]
         self.resent.extend(wanted)
 
         def send() -> None:
             events = proto.topic(self.spec.sn, "events")
             for i in wanted:
                 for m in proto.frame_chunks(
-                    self.spec.sn, fid, i, frame_name(i), self.frame_bytes(i), call.bid
+                    self.spec.sn, fid, i, frame_name(i), self.frame_bytes(i, fid), call.bid
                 ):
                     self._send(events, m.to_json())
 
@@ -181,8 +183,21 @@ class DockSimulator:
     def _sleep(self, seconds: float) -> bool:
         return not self._stop.wait(max(0.0, seconds) / self.spec.time_scale)
 
+    def flight_over(self, wayline: proto.Wayline) -> SyntheticFlight:
+        """The world flown along ``wayline``: the whole-plant flight when it is the plant's plan, else the
+        same scene rendered along the wayline's own lines (a re-inspection of the cleaned rows)."""
+        plan = self.flight.plan.waypoints
+        same = len(plan) == len(wayline.waypoints) and all(
+            abs(a[0] - b[0]) < 1e-9 and abs(a[1] - b[1]) < 1e-9
+            for a, b in zip(plan, wayline.waypoints, strict=True)
+        )
+        if same or wayline.trigger_spacing_m <= 0:
+            return self.flight
+        return reflown(self.flight, wayline.waypoints, wayline.trigger_spacing_m, wayline.altitude_m)
+
     def _fly(self, fid: str, wayline: proto.Wayline, bid: str) -> None:
-        sn, n = self.spec.sn, len(self.flight)
+        flight = self.flown[fid] = self.flight_over(wayline)
+        sn, n = self.spec.sn, len(flight)
         events = proto.topic(sn, "events")
 
         def report(status: str, pct: float, phase: str, **ext: object) -> None:
@@ -198,7 +213,7 @@ class DockSimulator:
         for i in range(n):
             if not self._sleep(survey / max(1, n)):
                 return
-            content = self.frame_bytes(i)
+            content = self.frame_bytes(i, fid)
             for msg in proto.frame_chunks(sn, fid, i, frame_name(i), content, bid):
                 if i not in self.skip_frames:
                     self._send(events, msg.to_json())
@@ -214,13 +229,15 @@ class DockSimulator:
         self._restore_link()
         report("ok", 100.0, "landed", landed_at=_now())
 
-    def frame_bytes(self, i: int) -> bytes:
-        """Frame ``i`` as the camera's file: float32 °C TIFF with its metadata."""
+    def frame_bytes(self, i: int, fid: str | None = None) -> bytes:
+        """Frame ``i`` of flight ``fid`` (the whole-plant flight by default) as the camera's file: float32
+        °C TIFF with its metadata."""
+        flight = self.flown.get(fid or "", self.flight)
         ready = self.spec.frames_dir / frame_name(i) if self.spec.frames_dir else None
-        if ready is not None and ready.is_file():
+        if flight is self.flight and ready is not None and ready.is_file():
             return ready.read_bytes()
-        path = self._tmp / frame_name(i)
-        write_frame_tiff(path, self.flight.frame(i))
+        path = self._tmp / f"{uuid.uuid4().hex[:8]}-{frame_name(i)}"
+        write_frame_tiff(path, flight.frame(i))
         content = path.read_bytes()
         path.unlink()
         return content

@@ -18,7 +18,7 @@ import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gongzhi.cases import service as cases
@@ -29,9 +29,19 @@ from gongzhi.core.models import Role
 from gongzhi.core.service import require_role
 from gongzhi.db import scope_of
 from gongzhi.errors import InvalidInput, NotFound
-from gongzhi.modules.pv import cleaning
+from gongzhi.modules.pv import cleaning, service
+from gongzhi.modules.pv.analytics import soiling
 from gongzhi.modules.pv.analytics.anomalies import Anomaly
-from gongzhi.modules.pv.models import PvCleaningOrder, PvFinding, PvInspection, PvModuleResult, PvPlant
+from gongzhi.modules.pv.analytics.flightplan import FlightPlan
+from gongzhi.modules.pv.analytics.layout import rows_outline
+from gongzhi.modules.pv.models import (
+    PvCleaningOrder,
+    PvFinding,
+    PvInspection,
+    PvModule,
+    PvModuleResult,
+    PvPlant,
+)
 from gongzhi.registry import Registry
 
 CLEANING, REPAIR, VEGETATION, SHADING = "pv.cleaning", "pv.repair", "pv.vegetation", "pv.shading"
@@ -292,8 +302,74 @@ def compare_cleaning(
     return CleaningCheck(len(common), sb, sa, rise, True, f"soiling index {sb:.3f} → {sa:.3f}")
 
 
-def verify_cleaning(s: Session, registry: Registry, case_id: int, reinspection_id: int) -> CleaningCheck:
-    """Verify a resolved cleaning case against a re-inspection: closed when it passes, back to work if not."""
+REINSPECTION_BUFFER_M = 3.0
+"""Margin around the cleaned rows [m]: GPS error and the frame edges still leave every module seen twice."""
+MIN_COVERAGE = 0.9
+"""Share of the cleaned modules a re-inspection must see to judge the cleaning [-]."""
+
+
+def cleaned_modules(order: PvCleaningOrder) -> list[str]:
+    """What the robot reported cleaned, or what it was sent to clean when it did not say."""
+    return list(order.cleaned_modules or order.modules)
+
+
+def reinspection_plan(s: Session, case_id: int, camera: str) -> tuple[PvCleaningOrder, PvPlant, FlightPlan]:
+    """A short flight over the cleaned rows of a cleaning case, not the whole plant: the rectangle aligned
+    with the rows around every module of the rows cleaned, :data:`REINSPECTION_BUFFER_M` wider on each side,
+    at the plant plan's height and overlaps. Its lines take the direction with the fewest turns, i.e. along
+    a strip of a few rows: lines across the rows, as for the whole plant, would turn every 10 m or so and
+    take 4 × the images (measured on a 120 × 90 m roof, two rows)."""
+    order = cleaning.order_for_case(s, case_id)
+    case = cases.get_case(s, case_id)
+    if case.state not in (State.RESOLVED, State.CLOSED):
+        raise InvalidInput(f"case {case.number} is {case.state}; re-inspect after the robot has cleaned")
+    plant = service.get_plant(s, order.plant_id)
+    layout = service.plant_layout(s, plant)
+    ids = {m.id for m in layout.modules}
+    known = [m for m in cleaned_modules(order) if m in ids]
+    if not known:
+        raise InvalidInput(f"case {case.number} names no module of plant {plant.code}")
+    outline = rows_outline(layout, known, REINSPECTION_BUFFER_M)
+    return order, plant, service.flight_plan(outline, camera)
+
+
+def reinspected_case(inspection: PvInspection) -> int | None:
+    """The cleaning case a dock flight re-inspected, if it was one."""
+    case_id = inspection.summary.get("dock", {}).get("reinspection_of")
+    return case_id if isinstance(case_id, int) else None
+
+
+def awaiting_verification(s: Session, plant_id: int) -> list[tuple[PvCleaningOrder, Case]]:
+    """The plant's cleaning cases the robots have resolved and nobody has verified yet."""
+    stmt = (
+        select(PvCleaningOrder, Case)
+        .join(Case, Case.id == PvCleaningOrder.case_id)
+        .where(PvCleaningOrder.plant_id == plant_id, Case.state == State.RESOLVED)
+        .order_by(PvCleaningOrder.id)
+    )
+    return [(o, c) for o, c in s.execute(stmt).all()]
+
+
+def latest_reinspection(s: Session, case_id: int) -> int | None:
+    """The last finished re-inspection flown for this case (one-click with the case), if any."""
+    order = cleaning.order_for_case(s, case_id)
+    stmt = (
+        select(PvInspection)
+        .where(PvInspection.plant_id == order.plant_id, PvInspection.status == "done")
+        .order_by(PvInspection.id.desc())
+    )
+    return next((r.id for r in s.execute(stmt).scalars() if reinspected_case(r) == case_id), None)
+
+
+def verify_cleaning(
+    s: Session, registry: Registry, case_id: int, reinspection_id: int | None = None
+) -> CleaningCheck:
+    """Verify a resolved cleaning case against a re-inspection (by default the last one flown for the case):
+    closed when it passes, back to work if not.
+
+    The re-inspection may cover the whole plant or only the cleaned rows (:func:`reinspection_plan`); it
+    must have seen :data:`MIN_COVERAGE` of the cleaned modules, or nothing is decided.
+    """
     require_role(scope_of(s), Role.ADMIN, Role.DISPATCHER, Role.SUPERVISOR)
     order = cleaning.order_for_case(s, case_id)
     case = cases.get_case(s, case_id)
@@ -301,6 +377,10 @@ def verify_cleaning(s: Session, registry: Registry, case_id: int, reinspection_i
         raise InvalidInput(f"case {case.number} is {case.state}; verify it after the robot has cleaned")
     if order.inspection_id is None:
         raise InvalidInput(f"case {case.number} was not made from an inspection; nothing to compare with")
+    if reinspection_id is None:
+        reinspection_id = latest_reinspection(s, case_id)
+    if reinspection_id is None:
+        raise InvalidInput(f"no finished re-inspection of case {case.number}; fly one first")
     after_insp = s.execute(
         select(PvInspection).where(PvInspection.id == reinspection_id)
     ).scalar_one_or_none()
@@ -308,8 +388,17 @@ def verify_cleaning(s: Session, registry: Registry, case_id: int, reinspection_i
         raise NotFound(f"no inspection {reinspection_id} of this plant")
     if after_insp.status != "done":
         raise InvalidInput(f"re-inspection {reinspection_id} is {after_insp.status}; wait for its analysis")
-    mods = list(order.cleaned_modules or order.modules)
-    check = compare_cleaning(_results(s, order.inspection_id, mods), _results(s, reinspection_id, mods))
+    flown_for = reinspected_case(after_insp)
+    if flown_for is not None and flown_for != case_id:
+        raise InvalidInput(f"inspection {reinspection_id} re-inspected case {flown_for}, not {case.number}")
+    mods = cleaned_modules(order)
+    after = _results(s, reinspection_id, mods)
+    if after and len(after) < MIN_COVERAGE * len(mods):  # none at all: compare_cleaning says so
+        raise InvalidInput(
+            f"re-inspection {reinspection_id} saw {len(after)} of the {len(mods)} cleaned modules;"
+            " fly it again"
+        )
+    check = compare_cleaning(_results(s, order.inspection_id, mods), after)
     cases.apply(
         s,
         registry,
@@ -335,6 +424,109 @@ def cleaning_dates(s: Session, plant_id: int) -> list[dt.datetime]:
         PvCleaningOrder.plant_id == plant_id, PvCleaningOrder.cleaned_at.is_not(None)
     )
     return sorted(t for t in s.execute(stmt).scalars() if t is not None)
+
+
+# --- soiling economics per zone ---------------------------------------------------------------------------
+
+DEFAULT_CLEANING_COST_YUAN = 2000.0
+DEFAULT_TARIFF_YUAN_KWH = 0.4
+DEFAULT_RATE_PER_DAY = 0.002
+"""0.2 %/day, the dry-season rate of domain/pv.md §6, for zones whose inspections give no rate."""
+
+
+def default_energy_kwh_per_day(area_m2: float) -> float:
+    """A plant's clean daily energy when the operator gives none: modules on about 80 % of the roof at
+    200 W/m², 4 kWh/kWp a day [kWh/day]."""
+    return round(area_m2 * 0.8 * 0.2 * 4.0, 1)
+
+
+def default_economics(area_m2: float) -> dict[str, float]:
+    """The inputs of :func:`zone_economics` the report uses (the console lets the operator change them)."""
+    return {
+        "cleaning_cost": DEFAULT_CLEANING_COST_YUAN,
+        "energy_kwh_per_day": default_energy_kwh_per_day(area_m2),
+        "tariff_per_kwh": DEFAULT_TARIFF_YUAN_KWH,
+        "assumed_rate_per_day": DEFAULT_RATE_PER_DAY,
+    }
+
+
+ZONE_MIN_SEEN = 0.5
+"""An inspection counts for a zone's soiling index when it saw at least this share of the zone's modules (a
+re-inspection of two cleaned rows says nothing about the rest of the array) [-]."""
+
+
+def zone_economics(
+    s: Session,
+    plant_id: int,
+    *,
+    cleaning_cost: float,
+    energy_kwh_per_day: float,
+    tariff_per_kwh: float,
+    assumed_rate_per_day: float,
+    today: dt.date,
+    upto_inspection: int | None = None,
+) -> list[soiling.ZoneSoiling]:
+    """The cleaning economics of each array of the plant (:func:`.soiling.zone_economics`): its mean soiling
+    index per finished inspection (up to ``upto_inspection``), its last robot cleaning, its share of the
+    plant's modules."""
+    zones = dict(
+        s.execute(
+            select(PvModule.array, func.count(PvModule.id))
+            .where(PvModule.plant_id == plant_id)
+            .group_by(PvModule.array)
+        ).all()
+    )
+    return soiling.zone_economics(
+        zones={str(z): int(n) for z, n in zones.items()},
+        seen=_zone_indices(s, plant_id, zones, upto_inspection),
+        cleaned=_zone_cleanings(s, plant_id),
+        cleaning_cost=cleaning_cost,
+        energy_kwh_per_day=energy_kwh_per_day,
+        tariff_per_kwh=tariff_per_kwh,
+        assumed_rate_per_day=assumed_rate_per_day,
+        today=today,
+    )
+
+
+def _zone_indices(
+    s: Session, plant_id: int, zones: dict[str, int], upto: int | None
+) -> dict[str, list[tuple[dt.date, float]]]:
+    stmt = select(PvInspection).where(PvInspection.plant_id == plant_id, PvInspection.status == "done")
+    if upto is not None:
+        stmt = stmt.where(PvInspection.id <= upto)
+    when = {i.id: (i.started_at or i.analysed_at or i.created_at).date() for i in s.execute(stmt).scalars()}
+    rows = s.execute(
+        select(
+            PvModuleResult.inspection_id,
+            PvModule.array,
+            func.avg(PvModuleResult.soiling_index),
+            func.count(PvModuleResult.id),
+        )
+        .join(
+            PvModule,
+            (PvModule.plant_id == plant_id) & (PvModule.module_id == PvModuleResult.module_id),
+        )
+        .where(PvModuleResult.inspection_id.in_(when), PvModuleResult.soiling_index.is_not(None))
+        .group_by(PvModuleResult.inspection_id, PvModule.array)
+    ).all()
+    seen: dict[str, list[tuple[dt.date, float]]] = {}
+    for iid, zone, mean, n in sorted(rows, key=lambda r: (when[r[0]], r[0])):
+        if n >= ZONE_MIN_SEEN * zones.get(zone, 0):
+            seen.setdefault(str(zone), []).append((when[iid], float(mean)))
+    return seen
+
+
+def _zone_cleanings(s: Session, plant_id: int) -> dict[str, dt.date]:
+    stmt = select(PvCleaningOrder).where(
+        PvCleaningOrder.plant_id == plant_id, PvCleaningOrder.cleaned_at.is_not(None)
+    )
+    last: dict[str, dt.date] = {}
+    for o in s.execute(stmt).scalars():
+        assert o.cleaned_at is not None
+        for row in o.cleaned_rows or o.rows:
+            zone = str(row).rsplit("-", 1)[0]
+            last[zone] = max(last.get(zone, o.cleaned_at.date()), o.cleaned_at.date())
+    return last
 
 
 # --- loop metrics -------------------------------------------------------------------------------------------

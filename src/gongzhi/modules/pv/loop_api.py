@@ -11,13 +11,13 @@ from fastapi import Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from gongzhi.core.deps import SessionDep, StateDep, api_router
+from gongzhi.core.deps import AppState, CurrentScope, SessionDep, StateDep, api_router
 from gongzhi.core.models import Role
 from gongzhi.core.service import require_role
-from gongzhi.db import scope_of
+from gongzhi.db import Scope, scope_of, unit_of_work
 from gongzhi.errors import NotFound
-from gongzhi.modules.pv import cleaning, loop, report
-from gongzhi.modules.pv.models import PvPlant
+from gongzhi.modules.pv import cleaning, dock, loop, report
+from gongzhi.modules.pv.models import PvInspection, PvPlant
 
 router = api_router(prefix="/api/v1/pv", tags=["pv"])
 
@@ -37,6 +37,40 @@ class RobotRead(BaseModel):
     robot_id: str
     rows: dict[str, float]
     broker: str
+
+
+class DockIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sn: str = Field(min_length=1, max_length=64, pattern=r"^[\w.-]+$", description="the dock's serial number")
+    broker: str = Field(default="mqtt://127.0.0.1:1883", max_length=200)
+    camera: str = Field(default="M3T", max_length=40)
+    name: str | None = Field(default=None, max_length=100)
+
+
+class DockRead(BaseModel):
+    actor_id: int
+    name: str
+    sn: str
+    broker: str
+    camera: str
+
+
+class OneClickIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    dock: str | None = Field(
+        default=None, max_length=64, description="the dock's actor id or serial (default: the plant's dock)"
+    )
+    irradiance_w_m2: float | None = Field(default=None, ge=0, le=1500, description="in the module plane")
+    wind_m_s: float | None = Field(default=None, ge=0, le=60)
+
+
+class OneClickRead(BaseModel):
+    inspection_id: int
+    status: str
+    dock: str
+    images: int
 
 
 class ConfirmIn(BaseModel):
@@ -59,7 +93,17 @@ class ConfirmRead(BaseModel):
 class VerifyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    inspection_id: int = Field(description="the re-inspection flight over the cleaned rows")
+    inspection_id: int | None = Field(
+        default=None,
+        description="the re-inspection flight (default: the last one flown for this case over its rows)",
+    )
+
+
+class ReinspectIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    irradiance_w_m2: float | None = Field(default=None, ge=0, le=1500, description="in the module plane")
+    wind_m_s: float | None = Field(default=None, ge=0, le=60)
 
 
 class CheckRead(BaseModel):
@@ -106,6 +150,47 @@ def register_robot(plant_id: int, body: RobotIn, s: SessionDep) -> RobotRead:
     )
 
 
+def _dock(a: Any) -> DockRead:
+    c = a.config
+    return DockRead(actor_id=a.id, name=a.name, sn=c["sn"], broker=c["broker"], camera=c["camera"])
+
+
+@router.get("/plants/{plant_id}/docks")
+def docks(plant_id: int, s: SessionDep) -> list[DockRead]:
+    return [_dock(a) for a in dock.docks_of(s, _plant(s, plant_id).id)]
+
+
+@router.post("/plants/{plant_id}/docks", status_code=201)
+def register_dock(plant_id: int, body: DockIn, s: SessionDep) -> DockRead:
+    require_role(scope_of(s), Role.ADMIN)
+    plant = _plant(s, plant_id)
+    return _dock(
+        dock.register_dock(s, plant, body.sn, broker=body.broker, camera=body.camera, name=body.name)
+    )
+
+
+@router.post("/plants/{plant_id}/one-click", status_code=202)
+def one_click(plant_id: int, body: OneClickIn, scope: CurrentScope, st: StateDep) -> OneClickRead:
+    """Start the plant's dock flight ("one-click take-off") and answer once the dock has accepted it.
+
+    A plain (sync) endpoint, so the wait for the dock's two replies (≤ 2 × 10 s) holds a worker thread, never
+    the event loop, and no database transaction: the flight is queued and marked failed in units of work of
+    its own. Not through the outbox: the operator is on site deciding on today's weather, so a start the dock
+    refuses or never hears of must be told now (409, or 504 when it does not answer), not retried later.
+    The flight itself is followed by the dock listener; poll the inspection for its progress.
+    """
+    require_role(scope, Role.ADMIN, Role.DISPATCHER)
+    want = dock.FlightRequest(body.dock, body.irradiance_w_m2, body.wind_m_s)
+    return _started(st, scope, dock.one_click_inspection(st.factory, scope, plant_id, conditions=want))
+
+
+def _started(st: AppState, scope: Scope, iid: int) -> OneClickRead:
+    with unit_of_work(st.factory, scope) as s:
+        row = s.get_one(PvInspection, iid)
+        d = row.summary.get("dock", {})
+        return OneClickRead(inspection_id=iid, status=row.status, dock=d["sn"], images=int(d["images"]))
+
+
 @router.get("/inspections/{inspection_id}/report", response_model=None)
 def inspection_report(
     inspection_id: int,
@@ -142,6 +227,15 @@ def verify_cleaning(case_id: int, body: VerifyIn, s: SessionDep, st: StateDep) -
     """Compare a re-inspection with the inspection that found the soiling: close the case or send it back."""
     check = loop.verify_cleaning(s, st.registry, case_id, body.inspection_id)
     return CheckRead(**dataclasses.asdict(check))
+
+
+@router.post("/cases/{case_id}/reinspection", status_code=202)
+def reinspect(case_id: int, body: ReinspectIn, scope: CurrentScope, st: StateDep) -> OneClickRead:
+    """One-click re-inspection of a resolved cleaning case: the dock flies only over the cleaned rows.
+    Answers as ``POST /plants/{id}/one-click`` does (sync, 409 refused or busy, 504 no answer)."""
+    require_role(scope, Role.ADMIN, Role.DISPATCHER)
+    want = dock.FlightRequest(None, body.irradiance_w_m2, body.wind_m_s)
+    return _started(st, scope, dock.reinspect_cleaning(st.factory, scope, case_id, conditions=want))
 
 
 @router.get("/plants/{plant_id}/loop")

@@ -23,7 +23,9 @@ from sqlalchemy.orm import Session
 
 from gongzhi.errors import InvalidInput, NotFound
 from gongzhi.kit.filestore import FileStore
+from gongzhi.modules.pv import loop
 from gongzhi.modules.pv.analytics.anomalies import Anomaly
+from gongzhi.modules.pv.analytics.soiling import ZoneSoiling
 from gongzhi.modules.pv.io.thermal import read_frame
 from gongzhi.modules.pv.models import PvFinding, PvInspection, PvModule, PvPlant
 
@@ -56,6 +58,28 @@ TEXT: dict[str, dict[str, str]] = {
     "summary": {"zh-CN": "缺陷统计", "en": "Findings by class and severity"},
     "findings": {"zh-CN": "缺陷明细", "en": "Findings"},
     "actions": {"zh-CN": "处置建议", "en": "Recommended actions"},
+    "zones": {"zh-CN": "分区积灰与清洗经济性", "en": "Soiling and cleaning economics per zone"},
+    "zone": {"zh-CN": "分区（阵列）", "en": "Zone (array)"},
+    "energy_share": {"zh-CN": "发电量占比", "en": "Energy share"},
+    "soiling_index": {"zh-CN": "积灰指数", "en": "Soiling index"},
+    "rate": {"zh-CN": "积灰速率 (每日)", "en": "Soiling rate (per day)"},
+    "t_star": {"zh-CN": "最优清洗周期 T*", "en": "Optimal interval T*"},
+    "lost": {"zh-CN": "上次清洗后损失 / 清洗成本 (元)", "en": "Lost since cleaning / cost (yuan)"},
+    "advice": {"zh-CN": "建议", "en": "Advice"},
+    "clean_now": {"zh-CN": "立即清洗", "en": "Clean now"},
+    "due": {"zh-CN": "下次清洗", "en": "Next cleaning"},
+    "never": {"zh-CN": "暂无需清洗", "en": "Cleaning does not pay"},
+    "days": {"zh-CN": "天", "en": "days"},
+    "src_inspections": {"zh-CN": "两次巡检对比", "en": "last two inspections"},
+    "src_since cleaning": {"zh-CN": "清洗后巡检", "en": "inspection since cleaning"},
+    "src_assumed": {"zh-CN": "假定值", "en": "assumed"},
+    "zones_note": {
+        "zh-CN": "T* = √(2C/(s·E·p))；C、E 按组件数分摊到各分区。积灰速率来自积灰指数的变化，"
+        "按指数等于发电损失比例换算（未经标定的近似）；有发电数据时请以 RdTools 速率为准。",
+        "en": "T* = √(2C/(s·E·p)); C and E are shared among the zones by module count. The soiling rate "
+        "comes from the change of the soiling index, read as the power-loss fraction (an uncalibrated "
+        "proxy); prefer RdTools' rate where production data exists.",
+    },
     "module": {"zh-CN": "组件", "en": "Module"},
     "class": {"zh-CN": "类别", "en": "Class"},
     "severity": {"zh-CN": "严重度", "en": "Severity"},
@@ -144,6 +168,36 @@ class Report:
     modules: list[tuple[str, list[tuple[float, float]], str]]
     generated_at: dt.datetime
     compliance: list[tuple[str, bool | None]] = field(default_factory=list)
+    zones: list[ZoneSoiling] = field(default_factory=list)
+    economics: dict[str, float] = field(default_factory=dict)
+    """The plant-wide inputs of the zones' economics: cost, tariff, energy, assumed rate."""
+
+    def zone_rows(self, lang: str) -> list[list[str]]:
+        """The per-zone economics as table cells (header first)."""
+        head = ["zone", "modules", "energy_share", "soiling_index", "rate", "t_star", "lost", "advice"]
+        rows = [[t(k, lang) for k in head]]
+        for z in self.zones:
+            a = z.advice
+            finite = math.isfinite(a.optimal_interval_days)
+            if a.clean_now:
+                advice = t("clean_now", lang)
+            elif a.next_cleaning is not None:
+                advice = f"{t('due', lang)} {a.next_cleaning.isoformat()}"
+            else:
+                advice = t("never", lang)
+            rows.append(
+                [
+                    z.zone,
+                    str(z.modules),
+                    f"{z.energy_share * 100:.0f} %",
+                    "–" if z.soiling_index is None else f"{z.soiling_index:.3f}",
+                    f"{z.rate_per_day * 100:.2f} % ({t('src_' + z.rate_source, lang)})",
+                    f"{a.optimal_interval_days:.0f} {t('days', lang)}" if finite else "∞",
+                    f"{a.revenue_lost_yuan:.0f} / {a.cleaning_cost_yuan:.0f}",
+                    advice,
+                ]
+            )
+        return rows
 
     @property
     def compliant(self) -> bool | None:
@@ -237,6 +291,9 @@ def build_report(s: Session, inspection_id: int, store: FileStore | None = None)
         )
         for f in sorted(live, key=lambda f: (-(f.coa or 0), -(f.delta_t_k or 0), f.module_id))
     ]
+    econ = loop.default_economics(plant.area_m2)
+    day = (insp.started_at or insp.analysed_at or insp.created_at).date()
+    zones = loop.zone_economics(s, plant.id, today=day, upto_inspection=insp.id, **econ)
     compliance = [
         (
             f"{t('irradiance', 'en')} ≥ {MIN_IRRADIANCE_W_M2:.0f} W/m²",
@@ -261,6 +318,8 @@ def build_report(s: Session, inspection_id: int, store: FileStore | None = None)
         modules=modules,
         generated_at=dt.datetime.now(dt.UTC),
         compliance=compliance,
+        zones=zones,
+        economics=econ,
     )
 
 
@@ -507,6 +566,17 @@ def render_pdf(report: Report, lang: str = "zh-CN") -> bytes:
                 ]
             )
         story.append(Table(rows, repeatRows=1, style=grid))
+
+    if report.zones:
+        story.append(p(tx("zones"), h2))
+        story.append(Table([[p(c) for c in row] for row in report.zone_rows(lang)], repeatRows=1, style=grid))
+        e = report.economics
+        story.append(
+            p(
+                f"{tx('zones_note')} C = {e['cleaning_cost']:.0f} · E = {e['energy_kwh_per_day']:.0f} kWh · "
+                f"p = {e['tariff_per_kwh']}"
+            )
+        )
 
     story.append(p(tx("actions"), h2))
     acts = report.actions(lang)

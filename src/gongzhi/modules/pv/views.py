@@ -12,7 +12,9 @@ from sqlalchemy import select
 
 from gongzhi.core.deps import api_router
 from gongzhi.core.models import Role
-from gongzhi.modules.pv import cleaning, loop, report, service
+from gongzhi.core.service import require_role
+from gongzhi.errors import InvalidInput
+from gongzhi.modules.pv import cleaning, dock, loop, report, service
 from gongzhi.modules.pv.analytics import soiling
 from gongzhi.modules.pv.models import PvFinding, PvInspection
 from gongzhi.modules.pv.schemas import FindingReview
@@ -50,8 +52,7 @@ def plant(
     )
     done = [i for i in insps if i.status == "done"]
     svg = report.map_svg(report.build_report(c.s, done[0].id)) if done else ""
-    # cleaning economics: energy defaults to 4 kWh/day per kWp at about 200 W/m² of module area
-    kwh_day = energy if energy > 0 else round(p.area_m2 * 0.2 * 4.0 * 0.8, 1)
+    kwh_day = energy if energy > 0 else loop.default_energy_kwh_per_day(p.area_m2)
     cleaned = loop.cleaning_dates(c.s, p.id)
     last = (
         cleaned[-1].date()
@@ -70,16 +71,101 @@ def plant(
             last_cleaning=last,
             today=max(dt.datetime.now(dt.UTC).date(), last),
         )
+    pending = loop.awaiting_verification(c.s, p.id)
+    zones = []
+    if cost >= 0 and tariff >= 0 and rate >= 0:
+        zones = loop.zone_economics(
+            c.s,
+            p.id,
+            cleaning_cost=cost,
+            energy_kwh_per_day=kwh_day,
+            tariff_per_kwh=tariff,
+            assumed_rate_per_day=rate / 100,
+            today=dt.datetime.now(dt.UTC).date(),
+        )
     return c.page(
         "pv_plant.html",
+        zones=zones,
+        to_verify=[(o, case, loop.latest_reinspection(c.s, o.case_id)) for o, case in pending],
         plant=p,
         inspections=insps,
+        docks=dock.docks_of(c.s, p.id),
+        flight=_flight_of(insps),
+        last_flight=_last_flight(insps),
+        can_fly=c.me.can(Role.ADMIN, Role.DISPATCHER),
         map_svg=svg,
         robots=cleaning.robots_of(c.s, p.id),
         metrics=loop.loop_metrics(c.s, p.id),
         econ={"cost": cost, "tariff": tariff, "energy": kwh_day, "rate": rate, "last": last},
         advice=advice,
     )
+
+
+def _flight_of(insps: list[PvInspection]) -> PvInspection | None:
+    """The plant's dock flight in progress (queued or running), if any."""
+    return next((i for i in insps if i.source == dock.SOURCE and i.status in ("queued", "running")), None)
+
+
+def _last_flight(insps: list[PvInspection]) -> PvInspection | None:
+    return next((i for i in insps if i.source == dock.SOURCE), None)
+
+
+@router.get("/pv/plants/{plant_id:int}/flight")
+def flight(c: ConsoleDep, plant_id: int) -> Response:
+    """The progress of the plant's dock flight, polled by the plant page while the drone flies."""
+    p = service.get_plant(c.s, plant_id)
+    insps = list(
+        c.s.execute(
+            select(PvInspection).where(PvInspection.plant_id == p.id).order_by(PvInspection.id.desc())
+        ).scalars()
+    )
+    return c.page("pv_flight.html", plant=p, flight=_flight_of(insps), last_flight=_last_flight(insps))
+
+
+@router.post("/pv/plants/{plant_id:int}/one-click")
+def one_click(
+    c: ConsoleDep,
+    plant_id: int,
+    irradiance: Annotated[str, Form(max_length=20)] = "",
+    wind: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    """One-click inspection from the plant page; a refusal or a silent dock comes back as an error."""
+    require_role(c.me.scope, Role.ADMIN, Role.DISPATCHER)
+    want = dock.FlightRequest(None, _number(irradiance, 0, 1500), _number(wind, 0, 60))
+    c.s.commit()  # nothing of this request's transaction stays open while the dock is called
+    iid = dock.one_click_inspection(c.st.factory, c.me.scope, plant_id, conditions=want)
+    return c.done(f"/pv/plants/{plant_id}", c._("Inspection #%(n)s: the dock has taken the flight", n=iid))
+
+
+@router.post("/pv/cases/{case_id:int}/reinspect")
+def reinspect(c: ConsoleDep, case_id: int) -> Response:
+    """Re-inspect a cleaning case's rows with the plant's dock (one click)."""
+    require_role(c.me.scope, Role.ADMIN, Role.DISPATCHER)
+    plant_id = cleaning.order_for_case(c.s, case_id).plant_id
+    c.s.commit()  # nothing of this request's transaction stays open while the dock is called
+    iid = dock.reinspect_cleaning(c.st.factory, c.me.scope, case_id)
+    return c.done(f"/pv/plants/{plant_id}", c._("Inspection #%(n)s: the dock has taken the flight", n=iid))
+
+
+@router.post("/pv/cases/{case_id:int}/verify")
+def verify(c: ConsoleDep, case_id: int) -> Response:
+    """Judge a cleaning with the case's last re-inspection: closed, or back to the robot."""
+    plant_id = cleaning.order_for_case(c.s, case_id).plant_id
+    check = loop.verify_cleaning(c.s, c.st.registry, case_id)
+    kind = "ok" if check.passed else "error"
+    return c.done(f"/pv/plants/{plant_id}", check.reason, kind)
+
+
+def _number(raw: str, low: float, high: float) -> float | None:
+    if not raw.strip():
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InvalidInput(f"{raw!r} is not a number") from None
+    if not low <= value <= high:
+        raise InvalidInput(f"{raw} is outside {low:g} … {high:g}")
+    return value
 
 
 @router.get("/pv/inspections/{inspection_id:int}")

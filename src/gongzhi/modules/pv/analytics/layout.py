@@ -249,6 +249,36 @@ def row_axes(row_azimuth_deg: float) -> tuple[FloatArray, FloatArray]:
     return along, np.array([-along[1], along[0]])
 
 
+def rows_outline(layout: PlantLayout, module_ids: Sequence[str], buffer_m: float = 3.0) -> list[LonLat]:
+    """The rectangle, aligned with the rows, around every module of the rows holding ``module_ids``,
+    grown by ``buffer_m`` on each side: the area a re-inspection of those rows flies over.
+
+    Parameters
+    ----------
+    layout : PlantLayout
+        The plant.
+    module_ids : sequence of str
+        Modules whose rows are wanted (unknown ids raise ``KeyError``).
+    buffer_m : float
+        Margin around the rows' footprints [m].
+
+    Returns
+    -------
+    list of (lon, lat)
+        Open ring of four corners, WGS84 [°].
+    """
+    if not module_ids:
+        raise ValueError("no modules given")
+    rows = {(m.array, m.row) for m in (layout.modules[layout.position(i)] for i in module_ids)}
+    keep = [k for k, m in enumerate(layout.modules) if (m.array, m.row) in rows]
+    corners = layout.corners_xy()[keep].reshape(-1, 2)
+    ex, ey = row_axes(layout.row_azimuth_deg)
+    u, v = corners @ ex, corners @ ey
+    u0, u1, v0, v1 = u.min() - buffer_m, u.max() + buffer_m, v.min() - buffer_m, v.max() + buffer_m
+    box = [(u0, v0), (u1, v0), (u1, v1), (u0, v1)]
+    return [layout.origin.to_lonlat(*(a * ex + b * ey)) for a, b in box]
+
+
 def footprint(module_type: ModuleType, tilt_deg: float, portrait: bool) -> tuple[float, float]:
     """Plan-view size of a tilted module, along × across the row [m].
 

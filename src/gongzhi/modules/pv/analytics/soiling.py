@@ -288,3 +288,136 @@ def cleaning_advice(
         next_cleaning=last_cleaning + dt.timedelta(days=math.ceil(t_star)) if finite else None,
         days_since_cleaning=t,
     )
+
+
+# --- per zone, from the drone's soiling index ------------------------------------------------------------
+
+INDEX_TO_LOSS = 1.0
+"""Energy loss fraction per unit of soiling index [-]. The index is the share of a module's area that the
+thermal camera sees warmer than its clean upper third (:func:`.modules.soiling_index`); reading it one for
+one as a power-loss fraction is an uncalibrated proxy (dirt on part of a cell can cost more, through the
+series string, or less). Replace the rate by RdTools' (:func:`soiling_from_production`) where production
+data exists."""
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneSoiling:
+    """The cleaning economics of one zone (an array of the plant).
+
+    Attributes
+    ----------
+    zone : str
+        Array name.
+    modules : int
+        Modules in the zone [-].
+    energy_share : float
+        The zone's share of the plant's energy, by module count (one module type per plant) [-].
+    soiling_index : float | None
+        Mean soiling index of the zone at the latest inspection that saw it [0–1].
+    rate_per_day : float
+        Soiling loss rate used [day⁻¹].
+    rate_source : str
+        ``inspections`` (index change between the last two inspections), ``since cleaning`` (index of the
+        latest inspection over the days since the zone's last cleaning) or ``assumed`` (the plant rate given).
+    last_cleaning : date
+        Last robot cleaning of the zone, else the first inspection that saw it.
+    advice : CleaningAdvice
+        T*, revenue lost since ``last_cleaning`` and whether to clean now, for the zone's share of the
+        cleaning cost and energy.
+    """
+
+    zone: str
+    modules: int
+    energy_share: float
+    soiling_index: float | None
+    rate_per_day: float
+    rate_source: str
+    last_cleaning: dt.date
+    advice: CleaningAdvice
+
+
+def index_rate(
+    seen: list[tuple[dt.date, float]], cleaned: dt.date | None, index_to_loss: float = INDEX_TO_LOSS
+) -> tuple[float, str] | None:
+    """Soiling loss rate [day⁻¹] of a zone from its soiling index over time, and how it was found.
+
+    Parameters
+    ----------
+    seen : list of (date, index)
+        The zone's mean soiling index at each inspection, oldest first.
+    cleaned : date, optional
+        The zone's last cleaning; the index is taken as zero just after it.
+    index_to_loss : float
+        Loss fraction per unit of index (:data:`INDEX_TO_LOSS`).
+
+    Returns
+    -------
+    (rate, source) or None
+        None when the data give no positive rate (one inspection only, the same day, or an index that fell
+        without a cleaning, e.g. after rain).
+    """
+    if not seen:
+        return None
+    day, last = seen[-1]
+    if cleaned is not None and cleaned <= day:
+        before = [(d, i) for d, i in seen[:-1] if d >= cleaned]
+        start, base = before[-1] if before else (cleaned, 0.0)
+        source = "inspections" if before else "since cleaning"
+    elif len(seen) >= 2:
+        (start, base), source = seen[-2], "inspections"
+    else:
+        return None
+    days = (day - start).days
+    if days < 1 or last <= base:
+        return None
+    return (last - base) / days * index_to_loss, source
+
+
+def zone_economics(
+    *,
+    zones: dict[str, int],
+    seen: dict[str, list[tuple[dt.date, float]]],
+    cleaned: dict[str, dt.date],
+    cleaning_cost: float,
+    energy_kwh_per_day: float,
+    tariff_per_kwh: float,
+    assumed_rate_per_day: float,
+    today: dt.date,
+) -> list[ZoneSoiling]:
+    """:func:`cleaning_advice` for every zone, each with its share of the plant's cost and energy.
+
+    Parameters
+    ----------
+    zones : dict
+        Modules per zone [-].
+    seen : dict
+        Per zone, (inspection date, mean soiling index) oldest first.
+    cleaned : dict
+        Per zone, its last cleaning.
+    cleaning_cost, energy_kwh_per_day, tariff_per_kwh : float
+        For the whole plant: C [yuan], E [kWh/day], p [yuan/kWh].
+    assumed_rate_per_day : float
+        The rate for zones whose inspections give none [day⁻¹].
+    today : date
+        The day the advice is for.
+    """
+    total = sum(zones.values()) or 1
+    out = []
+    for zone, n in sorted(zones.items()):
+        share = n / total
+        points = seen.get(zone, [])
+        found = index_rate(points, cleaned.get(zone))
+        rate, source = found if found is not None else (abs(assumed_rate_per_day), "assumed")
+        last = cleaned.get(zone) or (points[0][0] if points else today)
+        last = min(last, today)
+        advice = cleaning_advice(
+            cleaning_cost=cleaning_cost * share,
+            rate_per_day=rate,
+            energy_kwh_per_day=energy_kwh_per_day * share,
+            tariff_per_kwh=tariff_per_kwh,
+            last_cleaning=last,
+            today=today,
+        )
+        index = points[-1][1] if points else None
+        out.append(ZoneSoiling(zone, n, share, index, rate, source, last, advice))
+    return out

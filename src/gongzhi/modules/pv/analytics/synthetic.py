@@ -37,7 +37,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 import numpy as np
@@ -313,6 +313,37 @@ def synthetic_flight(
     scene = _scene(layout, c, planted, rng, plan.altitude_m)
     poses = _poses(plan, layout, camera)
     return SyntheticFlight(layout, plan, camera, c, seed, tuple(planted), poses, scene)
+
+
+def reflown(
+    flight: SyntheticFlight, waypoints: Sequence[Sequence[float]], trigger_spacing_m: float, altitude_m: float
+) -> SyntheticFlight:
+    """The same world flown along other lines (a re-inspection of a few rows, say).
+
+    Parameters
+    ----------
+    flight : SyntheticFlight
+        The scene, planted anomalies and conditions to keep.
+    waypoints : sequence of (lon, lat, ...)
+        Line starts and ends in flight order, WGS84 [°] (as :attr:`.FlightPlan.waypoints`).
+    trigger_spacing_m : float
+        Largest distance between images on a line [m]; each line divides its length evenly.
+    altitude_m : float
+        Height above the modules [m].
+    """
+    if trigger_spacing_m <= 0 or len(waypoints) < 2:
+        raise ValueError("a flight needs two waypoints and a positive trigger spacing")
+    cam, origin = flight.camera, flight.layout.origin
+    gsd = cam.gsd_m(altitude_m)
+    poses = []
+    for a, b in zip(waypoints[0::2], waypoints[1::2], strict=False):
+        (x0, y0), (x1, y1) = origin.to_xy(a[0], a[1]), origin.to_xy(b[0], b[1])
+        yaw = math.degrees(math.atan2(x1 - x0, y1 - y0))
+        n = max(1, math.ceil(math.hypot(x1 - x0, y1 - y0) / trigger_spacing_m - 1e-9))
+        for i in range(n + 1):
+            x, y = x0 + (x1 - x0) * i / n, y0 + (y1 - y0) * i / n
+            poses.append(FrameGeometry(x, y, gsd, yaw, cam.width_px, cam.height_px))
+    return replace(flight, poses=tuple(poses))
 
 
 def _poses(plan: FlightPlan, layout: PlantLayout, camera: ThermalCamera) -> tuple[FrameGeometry, ...]:

@@ -147,6 +147,8 @@ class Wayline:
     flight_time_s: float
     takeoff_landing_s: float
     fingerprint: str = ""
+    trigger_spacing_m: float = 0.0
+    """Largest distance between images on a line [m] (WPML ``multipleDistance``); 0 when not given."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -158,6 +160,7 @@ class Wayline:
             "flight_time_s": self.flight_time_s,
             "takeoff_landing_s": self.takeoff_landing_s,
             "fingerprint": self.fingerprint,
+            "trigger_spacing_m": self.trigger_spacing_m,
         }
 
 
@@ -206,6 +209,7 @@ def read_wayline(data: dict[str, Any]) -> Wayline:
             float(raw["flight_time_s"]),
             float(raw.get("takeoff_landing_s", 0.0)),
             str(raw.get("fingerprint", "")),
+            float(raw.get("trigger_spacing_m", 0.0)),
         )
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise ProtocolError(f"wayline is malformed: {exc}") from exc

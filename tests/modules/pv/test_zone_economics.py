@@ -1,0 +1,118 @@
+"""Soiling economics per zone (array): the rate from the soiling index between inspections or since the
+zone's last cleaning, else the assumed plant rate; T* and "clean now" per zone, in the console and the
+report (HTML zh-CN and en, PDF)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from gongzhi.db import Scope, unit_of_work
+from gongzhi.modules.pv import loop, report
+from gongzhi.modules.pv.analytics import soiling
+from gongzhi.modules.pv.models import PvInspection, PvModule, PvModuleResult
+from gongzhi.registry import Registry
+from tests.conftest import World
+from tests.web.helpers import as_user
+
+from .test_loop_api import analysed
+
+D = dt.date
+
+
+def test_the_rate_comes_from_the_index_change_or_the_days_since_cleaning() -> None:
+    seen = [(D(2026, 5, 1), 0.02), (D(2026, 5, 21), 0.06)]
+    assert soiling.index_rate(seen, None) == pytest.approx((0.002, "inspections"))
+    # cleaned in between: the index starts again from zero at the cleaning
+    assert soiling.index_rate(seen, D(2026, 5, 11)) == pytest.approx((0.006, "since cleaning"))
+    assert soiling.index_rate(seen[:1], None) is None  # one inspection gives no rate
+    assert soiling.index_rate([(D(2026, 5, 1), 0.06), (D(2026, 5, 9), 0.01)], None) is None  # rain
+    assert soiling.index_rate([(D(2026, 5, 1), 0.02), (D(2026, 5, 1), 0.05)], None) is None  # same day
+
+
+def test_zones_share_cost_and_energy_and_get_their_own_advice() -> None:
+    zones = soiling.zone_economics(
+        zones={"A": 300, "B": 100},
+        seen={"A": [(D(2026, 3, 1), 0.0), (D(2026, 4, 10), 0.08)]},
+        cleaned={},
+        cleaning_cost=20_000,
+        energy_kwh_per_day=15_000,
+        tariff_per_kwh=0.4,
+        assumed_rate_per_day=0.002,
+        today=D(2026, 4, 20),
+    )
+    a, b = zones
+    assert (a.zone, a.energy_share, a.rate_source) == ("A", 0.75, "inspections")
+    assert a.rate_per_day == pytest.approx(0.002) and a.soiling_index == 0.08
+    # shares cancel in T*: the 5 MWp example of domain/pv.md §6 gives 57.7 days in every zone at 0.2 %/day
+    assert a.advice.optimal_interval_days == pytest.approx(57.7, abs=0.1)
+    assert a.advice.cleaning_cost_yuan == 15_000 and a.last_cleaning == D(2026, 3, 1)
+    assert a.advice.clean_now is False and a.advice.next_cleaning == D(2026, 4, 28)
+    assert (b.rate_source, b.soiling_index, b.last_cleaning) == ("assumed", None, D(2026, 4, 20))
+    assert math.isclose(b.advice.optimal_interval_days, a.advice.optimal_interval_days)
+
+
+def test_zone_economics_on_the_plant_page_and_in_the_report(
+    client: TestClient, world: World, factory: sessionmaker[Session], registry: Registry, tmp_path: Path
+) -> None:
+    ctx = analysed(client, world, factory, registry, tmp_path)
+    plant_id, first = ctx["plant"]["id"], ctx["inspection"]
+    # a second inspection 30 days after the first: every module 0.09 dirtier
+    with unit_of_work(factory, Scope(region_id=world.a, system=True)) as s:
+        old = s.get_one(PvInspection, first)
+        t0 = dt.datetime.now(dt.UTC) - dt.timedelta(days=40)
+        old.started_at = t0
+        later = PvInspection(
+            region_id=old.region_id,
+            plant_id=plant_id,
+            camera="M3T",
+            status="done",
+            started_at=t0 + dt.timedelta(days=30),
+            analysed_at=t0 + dt.timedelta(days=30),
+            summary={},
+        )
+        s.add(later)
+        s.flush()
+        # the four-frame flight saw part of the roof: the rest is filled in as seen clean
+        before = {}
+        for r in s.execute(select(PvModuleResult).where(PvModuleResult.inspection_id == first)).scalars():
+            r.soiling_index = before[r.module_id] = r.soiling_index or 0.0
+        ids = s.execute(select(PvModule.module_id).where(PvModule.plant_id == plant_id)).scalars()
+        for m in ids:
+            if m not in before:
+                s.add(PvModuleResult(region_id=world.a, inspection_id=first, module_id=m, soiling_index=0.0))
+            index = before.get(m, 0.0) + 0.09
+            s.add(PvModuleResult(region_id=world.a, inspection_id=later.id, module_id=m, soiling_index=index))
+        second = later.id
+    with unit_of_work(factory, Scope(region_id=world.a, system=True)) as s:
+        [zone] = loop.zone_economics(
+            s, plant_id, today=dt.date.today(), **loop.default_economics(ctx["plant"]["area_m2"])
+        )
+        assert zone.zone == "A" and zone.rate_source == "inspections"
+        assert zone.rate_per_day == pytest.approx(0.003, abs=1e-4)  # 0.09 over 30 days
+        first_only = loop.zone_economics(
+            s, plant_id, today=dt.date.today(), upto_inspection=first, **loop.default_economics(100.0)
+        )
+        assert first_only[0].rate_source == "assumed"  # the report of the first inspection knows no more
+
+    alice, _ = as_user(client, world.alice)
+    page = alice.get(f"/pv/plants/{plant_id}?cost=20000&tariff=0.4&energy=15000&rate=0.2")
+    assert page.status_code == 200
+    assert "分区（阵列）" in page.text and "两次巡检对比" in page.text and "0.3 <span" in page.text
+
+    url = f"/api/v1/pv/inspections/{second}/report"
+    zh = client.get(url, headers=world.alice.headers).text
+    assert "分区积灰与清洗经济性" in zh and "两次巡检对比" in zh and "0.30 %" in zh
+    en = client.get(url + "?lang=en", headers=world.alice.headers).text
+    assert "Soiling and cleaning economics per zone" in en and "last two inspections" in en
+    pdf = client.get(url + "?format=pdf&lang=en", headers=world.alice.headers)
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF-")
+    with unit_of_work(factory, Scope(region_id=world.a, system=True)) as s:
+        r = report.build_report(s, second)
+        assert [row[0] for row in r.zone_rows("en")] == ["Zone (array)", "A"]
