@@ -239,7 +239,26 @@ def locate_frame(index: ModuleIndex, geometry: FrameGeometry) -> tuple[IntArray,
     ur, vr = _to_uv(xr, yr, index.layout.row_azimuth_deg)
     pu = (u0 + (uc - u0) * cols)[None, :] + ((ur - u0) * rows)[:, None]
     pv = (v0 + (vc - v0) * cols)[None, :] + ((vr - v0) * rows)[:, None]
-    return locate_uv(index, pu, pv)
+    corners_u, corners_v = pu[[0, 0, -1, -1], [0, -1, 0, -1]], pv[[0, 0, -1, -1], [0, -1, 0, -1]]
+    near = _within(index, corners_u.min(), corners_u.max(), corners_v.min(), corners_v.max())
+    if near is None:
+        return np.full(pu.shape, -1, dtype=np.int32), pu, pv
+    return locate_uv(near, pu, pv)
+
+
+def _within(index: ModuleIndex, u_lo: float, u_hi: float, v_lo: float, v_hi: float) -> ModuleIndex | None:
+    """The index cut to the modules that reach into a (u, v) box, ``None`` when none does.
+
+    A point on a module finds the same module in the cut index (the module is in it, and its key was
+    already the nearest); the binary search over a few hundred keys instead of the whole plant's is what
+    makes a frame's lookup cheap.
+    """
+    along, across = index.layout.footprint_m
+    u, v = index.u[index.order], index.v[index.order]
+    keep = (u >= u_lo - along) & (u <= u_hi + along) & (v >= v_lo - across) & (v <= v_hi + across)
+    if not keep.any():
+        return None
+    return replace(index, keys=index.keys[keep], order=index.order[keep])
 
 
 def locate_uv(index: ModuleIndex, pu: FloatArray, pv: FloatArray) -> tuple[IntArray, FloatArray, FloatArray]:
@@ -374,8 +393,13 @@ def module_mask(index: ModuleIndex, geometry: FrameGeometry, rim: float = 0.04) 
 
 
 def _downsample(t: npt.NDArray[np.float32], k: int) -> npt.NDArray[np.float32]:
+    """Block means of k × k pixels (strided sums: a reshaped ``mean`` over two axes is slower)."""
     h, w = (t.shape[0] // k) * k, (t.shape[1] // k) * k
-    return np.asarray(t[:h, :w].reshape(h // k, k, w // k, k).mean(axis=(1, 3)), dtype=np.float32)
+    total = np.zeros((h // k, w // k), dtype=np.float32)
+    for i in range(k):
+        for j in range(k):
+            total += t[i:h:k, j:w:k]
+    return total * np.float32(1 / (k * k))
 
 
 def _structure(t: npt.NDArray[np.float32], sigma: float) -> npt.NDArray[np.float32]:
@@ -427,12 +451,12 @@ def refine_pose(
     k = max(1, downsample)
     coarse = FrameGeometry(prior.x_m, prior.y_m, prior.gsd_m * k, prior.yaw_deg, prior.width_px // k,
                            prior.height_px // k)  # fmt: skip
-    obs = _structure(_downsample(temperature, k), sigma=along / coarse.gsd_m)
+    obs = _Observed(_structure(_downsample(temperature, k), sigma=along / coarse.gsd_m))
     radius = max(1, math.ceil(search / coarse.gsd_m))
     best = (-np.inf, 0.0, 0.0, 0.0)
     for dyaw in yaw_offsets_deg:
         model = module_mask(index, coarse.moved(dyaw_deg=dyaw))
-        score, drow, dcol = _match(obs, model, radius)
+        score, drow, dcol = obs.match(model, radius)
         for _ in range(YAW_STEPS if estimate_yaw else 0):
             if score < MIN_MATCH_SCORE:
                 break
@@ -443,7 +467,7 @@ def refine_pose(
             if abs(turn) < 0.05:
                 break
             model2 = module_mask(index, coarse.moved(dyaw_deg=dyaw + turn))
-            score2, drow2, dcol2 = _match(obs, model2, radius)
+            score2, drow2, dcol2 = obs.match(model2, radius)
             if score2 <= score:
                 break
             model, score, drow, dcol, dyaw = model2, score2, drow2, dcol2, dyaw + turn
@@ -460,36 +484,80 @@ def refine_pose(
     return PoseFit(turned.moved(dx, dy), dx, dy, dyaw, score)
 
 
+class _Observed:
+    """A frame's structure image with the normalised spectra of it and of its halves, each computed once
+    however many module masks are matched against it."""
+
+    def __init__(self, obs: npt.NDArray[np.float32]) -> None:
+        h, w = obs.shape
+        self.obs = obs
+        self.regions: dict[str, tuple[slice, slice]] = {
+            "all": (slice(None), slice(None)),
+            "left": (slice(None), slice(0, w // 2)),
+            "right": (slice(None), slice(w // 2, None)),
+            "top": (slice(0, h // 2), slice(None)),
+            "bottom": (slice(h // 2, None), slice(None)),
+        }
+        self._spectra: dict[str, npt.NDArray[np.complex64] | None] = {}
+
+    def spectrum(self, region: str) -> npt.NDArray[np.complex64] | None:
+        if region not in self._spectra:
+            self._spectra[region] = _spectrum(self.obs[self.regions[region]], 1e-6)
+        return self._spectra[region]
+
+    def match(
+        self, model: npt.NDArray[np.float32], radius: int, region: str = "all"
+    ) -> tuple[float, float, float]:
+        """:func:`_match` of the region of the frame and the same region of ``model``."""
+        m = model[self.regions[region]]
+        spectrum = _spectrum(m, 1e-3)
+        if spectrum is None:
+            return -np.inf, 0.0, 0.0
+        observed = self.spectrum(region)
+        if observed is None:
+            return -np.inf, 0.0, 0.0
+        return _peak(observed, spectrum, m.shape, radius)
+
+
+def _spectrum(a: npt.NDArray[np.float32], least_std: float) -> npt.NDArray[np.complex64] | None:
+    """Spectrum of ``a`` standardised to zero mean and unit variance; ``None`` when it is flat."""
+    sd = float(a.std())
+    if sd < least_std:
+        return None
+    return np.asarray(np.fft.rfft2((a - a.mean()) / np.float32(sd)), dtype=np.complex64)
+
+
 def _match(
     obs: npt.NDArray[np.float32], model: npt.NDArray[np.float32], radius: int
 ) -> tuple[float, float, float]:
     """Peak of the normalised cross-correlation within ``radius`` px: (score, drow, dcol)."""
-    if model.std() < 1e-3 or obs.std() < 1e-6:
-        return -np.inf, 0.0, 0.0
-    o = (obs - obs.mean()) / obs.std()
-    m = (model - model.mean()) / model.std()
-    corr = np.fft.irfft2(np.fft.rfft2(o) * np.conj(np.fft.rfft2(m)), s=o.shape) / o.size
+    return _Observed(obs).match(model, radius)
+
+
+def _peak(
+    observed: npt.NDArray[np.complex64],
+    model: npt.NDArray[np.complex64],
+    shape: tuple[int, ...],
+    radius: int,
+) -> tuple[float, float, float]:
+    """Peak of the cross-correlation of two standardised spectra within ``radius`` px."""
+    size = shape[0] * shape[1]
+    corr = np.fft.irfft2(observed * np.conj(model), s=shape)
     window = np.arange(-radius, radius + 1)
-    sub = corr[np.ix_(window % o.shape[0], window % o.shape[1])]
+    sub = corr[np.ix_(window % shape[0], window % shape[1])] / size
     i, j = np.unravel_index(int(np.argmax(sub)), sub.shape)
     di, dj = _subpixel(sub, int(i), int(j))
     return float(sub[i, j]), float(window[i]) + di, float(window[j]) + dj
 
 
-def _rotation_deg(obs: npt.NDArray[np.float32], model: npt.NDArray[np.float32], radius: int) -> float:
+def _rotation_deg(obs: _Observed, model: npt.NDArray[np.float32], radius: int) -> float:
     """Yaw correction from the shifts of the image halves [°]; 0 when they do not match well."""
-    h, w = obs.shape
+    h, w = obs.obs.shape
     turns = []
-    left, right = (
-        _match(obs[:, : w // 2], model[:, : w // 2], radius),
-        _match(obs[:, w // 2 :], model[:, w // 2 :], radius),
-    )
+    left, right = obs.match(model, radius, "left"), obs.match(model, radius, "right")
     if min(left[0], right[0]) >= MIN_MATCH_SCORE:
         turns.append(math.atan2(right[1] - left[1], w / 2))
-    top, bottom = (
-        _match(obs[: h // 2], model[: h // 2], radius),
-        _match(obs[h // 2 :], model[h // 2 :], radius),
-    )
+    top, bottom = obs.match(model, radius, "top"), obs.match(model, radius, "bottom")
     if min(top[0], bottom[0]) >= MIN_MATCH_SCORE:
         turns.append(math.atan2(-(bottom[2] - top[2]), h / 2))
     return -math.degrees(float(np.mean(turns))) if turns else 0.0
