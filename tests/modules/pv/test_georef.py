@@ -4,11 +4,13 @@ import dataclasses
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from gongzhi.modules.pv.analytics.anomalies import Anomaly
 from gongzhi.modules.pv.analytics.cameras import M3T
 from gongzhi.modules.pv.analytics.georef import (
     FrameGeometry,
+    bilinear,
     frame_geometry,
     locate,
     module_index,
@@ -143,3 +145,11 @@ def test_gps_noise_of_a_third_of_a_metre_neither_accumulates_nor_shifts_findings
     assert max(errors) < 1.1 and np.median(errors) < 0.05
     found = {f.module_id: f.anomaly_class for f in acc.result().findings}
     assert found == {a.module_id: a.anomaly for a in flight.anomalies}
+
+
+def test_bilinear_matches_scipy_inside_and_clamps_outside() -> None:
+    rng = np.random.default_rng(1)
+    image = rng.normal(size=(20, 30)).astype(np.float32)
+    rows, cols = rng.uniform(-3, 23, 2000), rng.uniform(-3, 33, 2000)
+    expected = ndimage.map_coordinates(image, [rows, cols], order=1, mode="nearest")
+    np.testing.assert_allclose(bilinear(image, rows, cols), expected, atol=1e-5)

@@ -347,11 +347,48 @@ def module_crops(
     off_x = fu[None, :] * along * e_u[0] + fv[:, None] * across * e_v[0]
     off_y = fu[None, :] * along * e_u[1] + fv[:, None] * across * e_v[1]
     centres = (layout.centres_xy() if centres is None else centres)[pos]
-    xs = centres[:, 0, None, None] + off_x[None]
-    ys = centres[:, 1, None, None] + off_y[None]
-    rows, cols = geometry.xy_to_pixel(xs, ys)
-    out = ndimage.map_coordinates(temperature, [rows.ravel(), cols.ravel()], order=1, mode="nearest")
-    return np.asarray(out, dtype=np.float32).reshape(len(pos), n_rows, n_cols)
+    # the pose is a similarity transform: each module's samples are its centre's pixel plus one pattern
+    row_c, col_c = geometry.xy_to_pixel(centres[:, 0], centres[:, 1])
+    row_0, col_0 = geometry.xy_to_pixel(0.0, 0.0)
+    row_p, col_p = geometry.xy_to_pixel(off_x, off_y)
+    rows = row_c[:, None, None] + (row_p - row_0)[None]
+    cols = col_c[:, None, None] + (col_p - col_0)[None]
+    return bilinear(temperature, rows, cols)
+
+
+def bilinear(image: npt.NDArray[np.float32], rows: FloatArray, cols: FloatArray) -> npt.NDArray[np.float32]:
+    """Bilinear interpolation of ``image`` at pixel coordinates, the nearest edge pixel outside it.
+
+    The same values as ``scipy.ndimage.map_coordinates(image, [rows, cols], order=1, mode="nearest")``
+    up to rounding, in float32 and without its per-sample spline set-up.
+
+    Parameters
+    ----------
+    image : ndarray, shape (H, W)
+        Raster, at least 2 × 2.
+    rows, cols : ndarray
+        Coordinates, pixel centres at integers [px]; any shape, the same for both.
+
+    Returns
+    -------
+    ndarray of float32
+        Shape of ``rows``.
+    """
+    img = np.ascontiguousarray(image, dtype=np.float32)
+    h, w = img.shape
+    r = np.clip(rows, 0, h - 1)
+    c = np.clip(cols, 0, w - 1)
+    r0 = np.minimum(r.astype(np.intp), h - 2)
+    c0 = np.minimum(c.astype(np.intp), w - 2)
+    fr = (r - r0).astype(np.float32)
+    fc = (c - c0).astype(np.float32)
+    flat = img.ravel()
+    i = r0 * w + c0
+    a, b = flat[i], flat[i + 1]
+    top = a + (b - a) * fc
+    a, b = flat[i + w], flat[i + w + 1]
+    bottom = a + (b - a) * fc
+    return np.asarray(top + (bottom - top) * fr, dtype=np.float32)
 
 
 @dataclass(frozen=True, slots=True)

@@ -989,8 +989,8 @@ def frame_views(
     """
     n = len(crops)
     flat = crops.reshape(n, -1)
-    med = np.median(flat, axis=1).astype(np.float64)
-    p95 = np.percentile(flat, 95, axis=1)
+    # one partition for both order statistics
+    med, p95 = np.percentile(flat, [50, 95], axis=1).astype(np.float64)
     mx = flat.max(axis=1)
     surface, normal = _robust_surface(rows, cols, med)
     # reference: the surface plus the median residual of the normal neighbours seen in this frame
@@ -1001,8 +1001,9 @@ def frame_views(
     if has.any():
         ref[has] += np.nanmedian(neighbour[has], axis=1)
     residuals = (crops - ref[:, None, None].astype(np.float32)).astype(np.float32)
-    _flatten_ring(residuals)
-    classes = screen_and_classify(residuals, classifier, cell_grid, portrait)
+    interior = _flatten_ring(residuals)
+    # the ring now holds the interior median, so that is the whole map's median too
+    classes = screen_and_classify(residuals, classifier, cell_grid, portrait, medians=interior)
     soiling = soiling_indices(residuals)
     return [
         _View(frame, float(med[i]), float(p95[i]), float(mx[i]), float(med[i] - ref[i]), float(soiling[i]),
@@ -1012,15 +1013,21 @@ def frame_views(
 
 
 def screen_and_classify(
-    residuals: F32, classifier: ModuleClassifier, cell_grid: tuple[int, int], portrait: bool
+    residuals: F32,
+    classifier: ModuleClassifier,
+    cell_grid: tuple[int, int],
+    portrait: bool,
+    *,
+    medians: F32 | None = None,
 ) -> list[ViewClass]:
     """Classify only the maps that deviate from a healthy module (the rest are :data:`NORMAL`).
 
     A map is suspicious when its maximum is 1.5 K above its median, its interior dips 2 K below the
     reference, its median is 1.5 K off, or a tenth of it is ``SOILING_WARM_K`` above its median.
+    ``medians`` are the maps' medians [K] when the caller has them (else they are computed).
     """
     flat = residuals.reshape(len(residuals), -1)
-    med = np.median(flat, axis=1)
+    med = np.median(flat, axis=1) if medians is None else medians
     # the rows next to the frames catch the cold gap through the optics: leave them out of the screen
     inner = residuals[:, 2:-2, 2:-2].reshape(len(residuals), -1)
     suspect = (
@@ -1038,13 +1045,16 @@ def screen_and_classify(
     return out
 
 
-def _flatten_ring(residuals: F32) -> None:
-    """Set the outermost samples of each map (the module's frame) to the map's interior median, in place."""
-    interior = np.median(residuals[:, 1:-1, 1:-1].reshape(len(residuals), -1), axis=1)[:, None]
+def _flatten_ring(residuals: F32) -> F32:
+    """Set the outermost samples of each map (the module's frame) to the map's interior median, in place;
+    returns those medians."""
+    medians = np.median(residuals[:, 1:-1, 1:-1].reshape(len(residuals), -1), axis=1).astype(np.float32)
+    interior = medians[:, None]
     residuals[:, 0, :] = interior
     residuals[:, -1, :] = interior
     residuals[:, :, 0] = interior
     residuals[:, :, -1] = interior
+    return medians
 
 
 def _facing_south(rect: ModuleRect, geometry: FrameGeometry) -> ModuleRect:
