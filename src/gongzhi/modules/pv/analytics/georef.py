@@ -37,7 +37,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
-from scipy import ndimage
+from scipy import fft, ndimage
 
 from gongzhi.modules.pv.analytics.cameras import CAMERAS, ThermalCamera
 from gongzhi.modules.pv.analytics.frames import FrameMeta
@@ -423,10 +423,53 @@ the half-width of a 640-pixel frame matched at half resolution."""
 
 
 def module_mask(index: ModuleIndex, geometry: FrameGeometry, rim: float = 0.04) -> npt.NDArray[np.float32]:
-    """1 on the glass of every layout module in the frame, 0 on frames, gaps and roof; shape (H, W)."""
-    labels, fu, fv = locate_frame(index, geometry)
-    glass = (labels >= 0) & (fu > rim) & (fu < 1 - rim) & (fv > rim) & (fv < 1 - rim)
-    return glass.astype(np.float32)
+    """1 on the glass of every layout module in the frame, 0 on frames, gaps and roof; shape (H, W).
+
+    The glass of a module is ``rim < fu < 1 − rim`` and the same for ``fv`` (:func:`locate`). Along one
+    image row both are linear in the column, so each module covers one run of columns per image row: the
+    runs of the modules near the frame are painted as ±1 steps and summed along the rows, with no
+    per-pixel module lookup.
+    """
+    h, w = geometry.height_px, geometry.width_px
+    az = index.layout.row_azimuth_deg
+    x0, y0 = geometry.pixel_to_xy(0.0, 0.0)
+    xc, yc = geometry.pixel_to_xy(0.0, 1.0)
+    xr, yr = geometry.pixel_to_xy(1.0, 0.0)
+    u0, v0 = (float(a) for a in _to_uv(x0, y0, az))
+    uc, vc = (float(a) - b for a, b in zip(_to_uv(xc, yc, az), (u0, v0), strict=True))
+    ur, vr = (float(a) - b for a, b in zip(_to_uv(xr, yr, az), (u0, v0), strict=True))
+    corner_u = u0 + np.array([0.0, uc * (w - 1), ur * (h - 1), uc * (w - 1) + ur * (h - 1)])
+    corner_v = v0 + np.array([0.0, vc * (w - 1), vr * (h - 1), vc * (w - 1) + vr * (h - 1)])
+    near = _within(index, corner_u.min(), corner_u.max(), corner_v.min(), corner_v.max())
+    if near is None:
+        return np.zeros((h, w), dtype=np.float32)
+    along, across = index.layout.footprint_m
+    mu, mv = index.u[near.order], index.v[near.order]
+    rows = np.arange(h, dtype=np.float64)[:, None]
+    lo_u, hi_u = _column_run(u0 + ur * rows, uc, mu + (rim - 0.5) * along, mu + (0.5 - rim) * along)
+    lo_v, hi_v = _column_run(v0 + vr * rows, vc, mv + (rim - 0.5) * across, mv + (0.5 - rim) * across)
+    first = np.clip(np.floor(np.maximum(lo_u, lo_v)) + 1, 0, w)
+    last = np.clip(np.ceil(np.minimum(hi_u, hi_v)) - 1, -1, w - 1)
+    r, m = np.nonzero(first <= last)
+    start = r * (w + 1) + first[r, m].astype(np.intp)
+    stop = r * (w + 1) + last[r, m].astype(np.intp) + 1
+    steps = np.bincount(start, minlength=h * (w + 1)) - np.bincount(stop, minlength=h * (w + 1))
+    covered = np.cumsum(steps.reshape(h, w + 1), axis=1)[:, :w] > 0
+    return covered.astype(np.float32)
+
+
+def _column_run(
+    at_col0: FloatArray, per_col: float, lo: FloatArray, hi: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """Open interval of columns where ``at_col0 + per_col · col`` lies strictly between ``lo`` and ``hi``.
+
+    ``at_col0`` has shape (H, 1), ``lo`` and ``hi`` shape (M,); the bounds have shape (H, M) [px].
+    """
+    if abs(per_col) < 1e-12:
+        inside = (at_col0 > lo) & (at_col0 < hi)
+        return np.where(inside, -np.inf, np.inf), np.where(inside, np.inf, -np.inf)
+    a, b = (lo - at_col0) / per_col, (hi - at_col0) / per_col
+    return np.minimum(a, b), np.maximum(a, b)
 
 
 def _downsample(t: npt.NDArray[np.float32], k: int) -> npt.NDArray[np.float32]:
@@ -561,7 +604,7 @@ def _spectrum(a: npt.NDArray[np.float32], least_std: float) -> npt.NDArray[np.co
     sd = float(a.std())
     if sd < least_std:
         return None
-    return np.asarray(np.fft.rfft2((a - a.mean()) / np.float32(sd)), dtype=np.complex64)
+    return np.asarray(fft.rfft2((a - a.mean()) / np.float32(sd)), dtype=np.complex64)
 
 
 def _match(
@@ -579,7 +622,7 @@ def _peak(
 ) -> tuple[float, float, float]:
     """Peak of the cross-correlation of two standardised spectra within ``radius`` px."""
     size = shape[0] * shape[1]
-    corr = np.fft.irfft2(observed * np.conj(model), s=shape)
+    corr = fft.irfft2(observed * np.conj(model), s=shape)
     window = np.arange(-radius, radius + 1)
     sub = corr[np.ix_(window % shape[0], window % shape[1])] / size
     i, j = np.unravel_index(int(np.argmax(sub)), sub.shape)
