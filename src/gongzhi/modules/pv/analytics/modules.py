@@ -353,7 +353,7 @@ def soiling_index(residual: F32) -> float:
 def soiling_indices(residuals: F32) -> FloatArray:
     """:func:`soiling_index` of a stack of module maps, shape (N, rows, cols) → (N,)."""
     n, rows = residuals.shape[:2]
-    top = np.median(residuals[:, : max(1, rows // 3)].reshape(n, -1), axis=1)
+    top = row_medians(residuals[:, : max(1, rows // 3)].reshape(n, -1))
     return np.asarray(np.mean(residuals - top[:, None, None] > SOILING_WARM_K, axis=(1, 2)), dtype=np.float64)
 
 
@@ -990,7 +990,9 @@ def frame_views(
     n = len(crops)
     flat = crops.reshape(n, -1)
     # one partition for both order statistics
-    med, p95 = np.percentile(flat, [50, 95], axis=1).astype(np.float64)
+    ordered = _sorted_rows(flat)
+    med = _median_sorted(ordered).astype(np.float64)
+    p95 = _percentile_sorted(ordered, 95).astype(np.float64)
     mx = flat.max(axis=1)
     surface, normal = _robust_surface(rows, cols, med)
     # reference: the surface plus the median residual of the normal neighbours seen in this frame
@@ -1048,7 +1050,7 @@ def screen_and_classify(
 def _flatten_ring(residuals: F32) -> F32:
     """Set the outermost samples of each map (the module's frame) to the map's interior median, in place;
     returns those medians."""
-    medians = np.median(residuals[:, 1:-1, 1:-1].reshape(len(residuals), -1), axis=1).astype(np.float32)
+    medians = row_medians(residuals[:, 1:-1, 1:-1].reshape(len(residuals), -1)).astype(np.float32)
     interior = medians[:, None]
     residuals[:, 0, :] = interior
     residuals[:, -1, :] = interior
@@ -1080,8 +1082,48 @@ def _rgb(views: Sequence[_View]) -> float | None:
     return round(float(np.median(values)), 4) if values else None
 
 
+def row_medians(values: F32) -> F32:
+    """``np.median(values, axis=1)`` of a 2-D array, by sorting.
+
+    numpy sorts float32 rows with SIMD, about ten times faster than the selection ``np.median`` runs;
+    the values are the same (the mean of the two middle values for an even count, NaN for a row with a
+    NaN).
+    """
+    return _median_sorted(_sorted_rows(values))
+
+
+def _sorted_rows(values: F32) -> F32:
+    return np.sort(np.asarray(values, dtype=np.float32), axis=1)
+
+
+def _median_sorted(ordered: F32) -> F32:
+    k = ordered.shape[1]
+    mid = k // 2
+    med = ordered[:, mid] if k % 2 else (ordered[:, mid - 1] + ordered[:, mid]) / np.float32(2)
+    return np.asarray(np.where(np.isnan(ordered[:, -1]), np.float32(np.nan), med), dtype=np.float32)
+
+
+def _percentile_sorted(ordered: F32, q: float) -> F32:
+    """``np.percentile(values, q, axis=1)`` (linear) of rows already sorted."""
+    k = ordered.shape[1]
+    pos = q / 100 * (k - 1)
+    lo = math.floor(pos)
+    t = np.float32(pos - lo)
+    a, b = ordered[:, lo], ordered[:, min(lo + 1, k - 1)]
+    # numpy's lerp: from the nearer end, so that t = 1 gives b exactly
+    value = b - (b - a) * (np.float32(1) - t) if t >= 0.5 else a + (b - a) * t
+    return np.asarray(np.where(np.isnan(ordered[:, -1]), np.float32(np.nan), value), dtype=np.float32)
+
+
 def _med(values: Iterable[float]) -> float:
-    return float(np.median(np.fromiter(values, dtype=np.float64)))
+    """Median of a module's few views, as ``np.median`` (NaN if any is NaN) without its per-call set-up,
+    which made up most of :meth:`InspectionAccumulator.result` on a large plant."""
+    ordered = sorted(float(v) for v in values)
+    n = len(ordered)
+    if n == 0 or any(math.isnan(v) for v in ordered):
+        return math.nan
+    mid = n // 2
+    return ordered[mid] if n % 2 else (ordered[mid - 1] + ordered[mid]) / 2
 
 
 def _robust_surface(
