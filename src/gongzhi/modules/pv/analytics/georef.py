@@ -288,14 +288,19 @@ def visible_modules(
     index: ModuleIndex, geometry: FrameGeometry, margin_px: float = 2.0
 ) -> npt.NDArray[np.intp]:
     """Layout positions of the modules wholly inside the frame, at least ``margin_px`` from its edge."""
-    rows, cols = geometry.xy_to_pixel(index.corners[..., 0], index.corners[..., 1])
+    # only modules whose centre lies within the frame's half-diagonal can be inside it
+    reach = 0.5 * math.hypot(geometry.width_px, geometry.height_px) * geometry.gsd_m
+    dx, dy = index.centres[:, 0] - geometry.x_m, index.centres[:, 1] - geometry.y_m
+    near = np.flatnonzero(dx * dx + dy * dy <= reach * reach)
+    corners = index.corners[near]
+    rows, cols = geometry.xy_to_pixel(corners[..., 0], corners[..., 1])
     inside = (
         (rows >= margin_px)
         & (rows <= geometry.height_px - 1 - margin_px)
         & (cols >= margin_px)
         & (cols <= geometry.width_px - 1 - margin_px)
     )
-    return np.flatnonzero(inside.all(axis=1))
+    return near[inside.all(axis=1)]
 
 
 def crop_grid(layout: PlantLayout, samples_per_cell: int = 4) -> tuple[int, int]:
