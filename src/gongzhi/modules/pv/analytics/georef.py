@@ -449,15 +449,22 @@ def module_mask(index: ModuleIndex, geometry: FrameGeometry, rim: float = 0.04) 
     if near is None:
         return np.zeros((h, w), dtype=np.float32)
     along, across = index.layout.footprint_m
-    mu, mv = index.u[near.order], index.v[near.order]
-    rows = np.arange(h, dtype=np.float64)[:, None]
-    lo_u, hi_u = _column_run(u0 + ur * rows, uc, mu + (rim - 0.5) * along, mu + (0.5 - rim) * along)
-    lo_v, hi_v = _column_run(v0 + vr * rows, vc, mv + (rim - 0.5) * across, mv + (0.5 - rim) * across)
+    # each module against the image rows its footprint spans, not against every row
+    corner_rows, _ = geometry.xy_to_pixel(index.corners[near.order, :, 0], index.corners[near.order, :, 1])
+    r_lo = np.clip(np.floor(corner_rows.min(axis=1)), 0, h).astype(np.intp)
+    r_hi = np.clip(np.ceil(corner_rows.max(axis=1)), -1, h - 1).astype(np.intp)
+    counts = np.maximum(r_hi - r_lo + 1, 0)
+    m = np.repeat(np.arange(len(counts)), counts)
+    r = r_lo[m] + np.arange(len(m)) - np.repeat(np.cumsum(counts) - counts, counts)
+    mu, mv = index.u[near.order][m], index.v[near.order][m]
+    lo_u, hi_u = _column_run(u0 + ur * r, uc, mu + (rim - 0.5) * along, mu + (0.5 - rim) * along)
+    lo_v, hi_v = _column_run(v0 + vr * r, vc, mv + (rim - 0.5) * across, mv + (0.5 - rim) * across)
     first = np.clip(np.floor(np.maximum(lo_u, lo_v)) + 1, 0, w)
     last = np.clip(np.ceil(np.minimum(hi_u, hi_v)) - 1, -1, w - 1)
-    r, m = np.nonzero(first <= last)
-    start = r * (w + 1) + first[r, m].astype(np.intp)
-    stop = r * (w + 1) + last[r, m].astype(np.intp) + 1
+    runs = first <= last
+    r = r[runs]
+    start = r * (w + 1) + first[runs].astype(np.intp)
+    stop = r * (w + 1) + last[runs].astype(np.intp) + 1
     steps = np.bincount(start, minlength=h * (w + 1)) - np.bincount(stop, minlength=h * (w + 1))
     covered = np.cumsum(steps.reshape(h, w + 1), axis=1)[:, :w] > 0
     return covered.astype(np.float32)
@@ -468,7 +475,7 @@ def _column_run(
 ) -> tuple[FloatArray, FloatArray]:
     """Open interval of columns where ``at_col0 + per_col · col`` lies strictly between ``lo`` and ``hi``.
 
-    ``at_col0`` has shape (H, 1), ``lo`` and ``hi`` shape (M,); the bounds have shape (H, M) [px].
+    Arrays of one shape (one entry per image row and module) [px].
     """
     if abs(per_col) < 1e-12:
         inside = (at_col0 > lo) & (at_col0 < hi)
