@@ -4,14 +4,18 @@ import dataclasses
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from gongzhi.modules.pv.analytics.anomalies import Anomaly
 from gongzhi.modules.pv.analytics.cameras import M3T
 from gongzhi.modules.pv.analytics.georef import (
     FrameGeometry,
+    bilinear,
     frame_geometry,
     locate,
+    locate_frame,
     module_index,
+    module_mask,
     refine_pose,
     segment_modules,
     visible_modules,
@@ -143,3 +147,23 @@ def test_gps_noise_of_a_third_of_a_metre_neither_accumulates_nor_shifts_findings
     assert max(errors) < 1.1 and np.median(errors) < 0.05
     found = {f.module_id: f.anomaly_class for f in acc.result().findings}
     assert found == {a.module_id: a.anomaly for a in flight.anomalies}
+
+
+def test_bilinear_matches_scipy_inside_and_clamps_outside() -> None:
+    rng = np.random.default_rng(1)
+    image = rng.normal(size=(20, 30)).astype(np.float32)
+    rows, cols = rng.uniform(-3, 23, 2000), rng.uniform(-3, 33, 2000)
+    expected = ndimage.map_coordinates(image, [rows, cols], order=1, mode="nearest")
+    np.testing.assert_allclose(bilinear(image, rows, cols), expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("yaw", [0.0, 0.3, 37.0, 90.0, 181.0])
+def test_the_module_mask_covers_exactly_the_glass_that_locate_finds(layout: PlantLayout, yaw: float) -> None:
+    index = module_index(layout)
+    geometry = FrameGeometry(1.3, -0.7, 0.08, yaw, 200, 160)
+    labels, fu, fv = locate_frame(index, geometry)
+    rim = 0.04
+    glass = (labels >= 0) & (fu > rim) & (fu < 1 - rim) & (fv > rim) & (fv < 1 - rim)
+    mask = module_mask(index, geometry, rim)
+    assert glass.any()
+    np.testing.assert_array_equal(mask, glass.astype(np.float32))

@@ -21,6 +21,7 @@ from gongzhi.modules.pv.analytics.modules import (
     analyse_flight,
     learned_classifier,
     merge_views,
+    row_medians,
 )
 from gongzhi.modules.pv.analytics.synthetic import Conditions, SyntheticFlight, pattern, synthetic_flight
 
@@ -233,3 +234,10 @@ def test_chunks_analysed_apart_merge_into_the_whole_flight(
     }
     assert merged.frames_total == result.frames_total
     assert [m.module_id for m in merged.modules] == [m.module_id for m in result.modules]
+
+
+@pytest.mark.parametrize("count", [1, 7, 312, 960])
+def test_row_medians_equal_numpy_medians_including_nan_rows(count: int) -> None:
+    values = np.random.default_rng(count).normal(30, 2, (50, count)).astype(np.float32)
+    values[3, 0] = np.nan
+    np.testing.assert_array_equal(row_medians(values), np.median(values, axis=1))

@@ -37,7 +37,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
-from scipy import ndimage
+from scipy import fft, ndimage
 
 from gongzhi.modules.pv.analytics.cameras import CAMERAS, ThermalCamera
 from gongzhi.modules.pv.analytics.frames import FrameMeta
@@ -239,7 +239,26 @@ def locate_frame(index: ModuleIndex, geometry: FrameGeometry) -> tuple[IntArray,
     ur, vr = _to_uv(xr, yr, index.layout.row_azimuth_deg)
     pu = (u0 + (uc - u0) * cols)[None, :] + ((ur - u0) * rows)[:, None]
     pv = (v0 + (vc - v0) * cols)[None, :] + ((vr - v0) * rows)[:, None]
-    return locate_uv(index, pu, pv)
+    corners_u, corners_v = pu[[0, 0, -1, -1], [0, -1, 0, -1]], pv[[0, 0, -1, -1], [0, -1, 0, -1]]
+    near = _within(index, corners_u.min(), corners_u.max(), corners_v.min(), corners_v.max())
+    if near is None:
+        return np.full(pu.shape, -1, dtype=np.int32), pu, pv
+    return locate_uv(near, pu, pv)
+
+
+def _within(index: ModuleIndex, u_lo: float, u_hi: float, v_lo: float, v_hi: float) -> ModuleIndex | None:
+    """The index cut to the modules that reach into a (u, v) box, ``None`` when none does.
+
+    A point on a module finds the same module in the cut index (the module is in it, and its key was
+    already the nearest); the binary search over a few hundred keys instead of the whole plant's is what
+    makes a frame's lookup cheap.
+    """
+    along, across = index.layout.footprint_m
+    u, v = index.u[index.order], index.v[index.order]
+    keep = (u >= u_lo - along) & (u <= u_hi + along) & (v >= v_lo - across) & (v <= v_hi + across)
+    if not keep.any():
+        return None
+    return replace(index, keys=index.keys[keep], order=index.order[keep])
 
 
 def locate_uv(index: ModuleIndex, pu: FloatArray, pv: FloatArray) -> tuple[IntArray, FloatArray, FloatArray]:
@@ -269,14 +288,19 @@ def visible_modules(
     index: ModuleIndex, geometry: FrameGeometry, margin_px: float = 2.0
 ) -> npt.NDArray[np.intp]:
     """Layout positions of the modules wholly inside the frame, at least ``margin_px`` from its edge."""
-    rows, cols = geometry.xy_to_pixel(index.corners[..., 0], index.corners[..., 1])
+    # only modules whose centre lies within the frame's half-diagonal can be inside it
+    reach = 0.5 * math.hypot(geometry.width_px, geometry.height_px) * geometry.gsd_m
+    dx, dy = index.centres[:, 0] - geometry.x_m, index.centres[:, 1] - geometry.y_m
+    near = np.flatnonzero(dx * dx + dy * dy <= reach * reach)
+    corners = index.corners[near]
+    rows, cols = geometry.xy_to_pixel(corners[..., 0], corners[..., 1])
     inside = (
         (rows >= margin_px)
         & (rows <= geometry.height_px - 1 - margin_px)
         & (cols >= margin_px)
         & (cols <= geometry.width_px - 1 - margin_px)
     )
-    return np.flatnonzero(inside.all(axis=1))
+    return near[inside.all(axis=1)]
 
 
 def crop_grid(layout: PlantLayout, samples_per_cell: int = 4) -> tuple[int, int]:
@@ -328,11 +352,48 @@ def module_crops(
     off_x = fu[None, :] * along * e_u[0] + fv[:, None] * across * e_v[0]
     off_y = fu[None, :] * along * e_u[1] + fv[:, None] * across * e_v[1]
     centres = (layout.centres_xy() if centres is None else centres)[pos]
-    xs = centres[:, 0, None, None] + off_x[None]
-    ys = centres[:, 1, None, None] + off_y[None]
-    rows, cols = geometry.xy_to_pixel(xs, ys)
-    out = ndimage.map_coordinates(temperature, [rows.ravel(), cols.ravel()], order=1, mode="nearest")
-    return np.asarray(out, dtype=np.float32).reshape(len(pos), n_rows, n_cols)
+    # the pose is a similarity transform: each module's samples are its centre's pixel plus one pattern
+    row_c, col_c = geometry.xy_to_pixel(centres[:, 0], centres[:, 1])
+    row_0, col_0 = geometry.xy_to_pixel(0.0, 0.0)
+    row_p, col_p = geometry.xy_to_pixel(off_x, off_y)
+    rows = row_c[:, None, None] + (row_p - row_0)[None]
+    cols = col_c[:, None, None] + (col_p - col_0)[None]
+    return bilinear(temperature, rows, cols)
+
+
+def bilinear(image: npt.NDArray[np.float32], rows: FloatArray, cols: FloatArray) -> npt.NDArray[np.float32]:
+    """Bilinear interpolation of ``image`` at pixel coordinates, the nearest edge pixel outside it.
+
+    The same values as ``scipy.ndimage.map_coordinates(image, [rows, cols], order=1, mode="nearest")``
+    up to rounding, in float32 and without its per-sample spline set-up.
+
+    Parameters
+    ----------
+    image : ndarray, shape (H, W)
+        Raster, at least 2 × 2.
+    rows, cols : ndarray
+        Coordinates, pixel centres at integers [px]; any shape, the same for both.
+
+    Returns
+    -------
+    ndarray of float32
+        Shape of ``rows``.
+    """
+    img = np.ascontiguousarray(image, dtype=np.float32)
+    h, w = img.shape
+    r = np.clip(rows, 0, h - 1)
+    c = np.clip(cols, 0, w - 1)
+    r0 = np.minimum(r.astype(np.intp), h - 2)
+    c0 = np.minimum(c.astype(np.intp), w - 2)
+    fr = (r - r0).astype(np.float32)
+    fc = (c - c0).astype(np.float32)
+    flat = img.ravel()
+    i = r0 * w + c0
+    a, b = flat[i], flat[i + 1]
+    top = a + (b - a) * fc
+    a, b = flat[i + w], flat[i + w + 1]
+    bottom = a + (b - a) * fc
+    return np.asarray(top + (bottom - top) * fr, dtype=np.float32)
 
 
 @dataclass(frozen=True, slots=True)
@@ -367,15 +428,70 @@ the half-width of a 640-pixel frame matched at half resolution."""
 
 
 def module_mask(index: ModuleIndex, geometry: FrameGeometry, rim: float = 0.04) -> npt.NDArray[np.float32]:
-    """1 on the glass of every layout module in the frame, 0 on frames, gaps and roof; shape (H, W)."""
-    labels, fu, fv = locate_frame(index, geometry)
-    glass = (labels >= 0) & (fu > rim) & (fu < 1 - rim) & (fv > rim) & (fv < 1 - rim)
-    return glass.astype(np.float32)
+    """1 on the glass of every layout module in the frame, 0 on frames, gaps and roof; shape (H, W).
+
+    The glass of a module is ``rim < fu < 1 − rim`` and the same for ``fv`` (:func:`locate`). Along one
+    image row both are linear in the column, so each module covers one run of columns per image row: the
+    runs of the modules near the frame are painted as ±1 steps and summed along the rows, with no
+    per-pixel module lookup.
+    """
+    h, w = geometry.height_px, geometry.width_px
+    az = index.layout.row_azimuth_deg
+    x0, y0 = geometry.pixel_to_xy(0.0, 0.0)
+    xc, yc = geometry.pixel_to_xy(0.0, 1.0)
+    xr, yr = geometry.pixel_to_xy(1.0, 0.0)
+    u0, v0 = (float(a) for a in _to_uv(x0, y0, az))
+    uc, vc = (float(a) - b for a, b in zip(_to_uv(xc, yc, az), (u0, v0), strict=True))
+    ur, vr = (float(a) - b for a, b in zip(_to_uv(xr, yr, az), (u0, v0), strict=True))
+    corner_u = u0 + np.array([0.0, uc * (w - 1), ur * (h - 1), uc * (w - 1) + ur * (h - 1)])
+    corner_v = v0 + np.array([0.0, vc * (w - 1), vr * (h - 1), vc * (w - 1) + vr * (h - 1)])
+    near = _within(index, corner_u.min(), corner_u.max(), corner_v.min(), corner_v.max())
+    if near is None:
+        return np.zeros((h, w), dtype=np.float32)
+    along, across = index.layout.footprint_m
+    # each module against the image rows its footprint spans, not against every row
+    corner_rows, _ = geometry.xy_to_pixel(index.corners[near.order, :, 0], index.corners[near.order, :, 1])
+    r_lo = np.clip(np.floor(corner_rows.min(axis=1)), 0, h).astype(np.intp)
+    r_hi = np.clip(np.ceil(corner_rows.max(axis=1)), -1, h - 1).astype(np.intp)
+    counts = np.maximum(r_hi - r_lo + 1, 0)
+    m = np.repeat(np.arange(len(counts)), counts)
+    r = r_lo[m] + np.arange(len(m)) - np.repeat(np.cumsum(counts) - counts, counts)
+    mu, mv = index.u[near.order][m], index.v[near.order][m]
+    lo_u, hi_u = _column_run(u0 + ur * r, uc, mu + (rim - 0.5) * along, mu + (0.5 - rim) * along)
+    lo_v, hi_v = _column_run(v0 + vr * r, vc, mv + (rim - 0.5) * across, mv + (0.5 - rim) * across)
+    first = np.clip(np.floor(np.maximum(lo_u, lo_v)) + 1, 0, w)
+    last = np.clip(np.ceil(np.minimum(hi_u, hi_v)) - 1, -1, w - 1)
+    runs = first <= last
+    r = r[runs]
+    start = r * (w + 1) + first[runs].astype(np.intp)
+    stop = r * (w + 1) + last[runs].astype(np.intp) + 1
+    steps = np.bincount(start, minlength=h * (w + 1)) - np.bincount(stop, minlength=h * (w + 1))
+    covered = np.cumsum(steps.reshape(h, w + 1), axis=1)[:, :w] > 0
+    return covered.astype(np.float32)
+
+
+def _column_run(
+    at_col0: FloatArray, per_col: float, lo: FloatArray, hi: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """Open interval of columns where ``at_col0 + per_col · col`` lies strictly between ``lo`` and ``hi``.
+
+    Arrays of one shape (one entry per image row and module) [px].
+    """
+    if abs(per_col) < 1e-12:
+        inside = (at_col0 > lo) & (at_col0 < hi)
+        return np.where(inside, -np.inf, np.inf), np.where(inside, np.inf, -np.inf)
+    a, b = (lo - at_col0) / per_col, (hi - at_col0) / per_col
+    return np.minimum(a, b), np.maximum(a, b)
 
 
 def _downsample(t: npt.NDArray[np.float32], k: int) -> npt.NDArray[np.float32]:
+    """Block means of k × k pixels (strided sums: a reshaped ``mean`` over two axes is slower)."""
     h, w = (t.shape[0] // k) * k, (t.shape[1] // k) * k
-    return np.asarray(t[:h, :w].reshape(h // k, k, w // k, k).mean(axis=(1, 3)), dtype=np.float32)
+    total = np.zeros((h // k, w // k), dtype=np.float32)
+    for i in range(k):
+        for j in range(k):
+            total += t[i:h:k, j:w:k]
+    return total * np.float32(1 / (k * k))
 
 
 def _structure(t: npt.NDArray[np.float32], sigma: float) -> npt.NDArray[np.float32]:
@@ -427,12 +543,12 @@ def refine_pose(
     k = max(1, downsample)
     coarse = FrameGeometry(prior.x_m, prior.y_m, prior.gsd_m * k, prior.yaw_deg, prior.width_px // k,
                            prior.height_px // k)  # fmt: skip
-    obs = _structure(_downsample(temperature, k), sigma=along / coarse.gsd_m)
+    obs = _Observed(_structure(_downsample(temperature, k), sigma=along / coarse.gsd_m))
     radius = max(1, math.ceil(search / coarse.gsd_m))
     best = (-np.inf, 0.0, 0.0, 0.0)
     for dyaw in yaw_offsets_deg:
         model = module_mask(index, coarse.moved(dyaw_deg=dyaw))
-        score, drow, dcol = _match(obs, model, radius)
+        score, drow, dcol = obs.match(model, radius)
         for _ in range(YAW_STEPS if estimate_yaw else 0):
             if score < MIN_MATCH_SCORE:
                 break
@@ -443,7 +559,7 @@ def refine_pose(
             if abs(turn) < 0.05:
                 break
             model2 = module_mask(index, coarse.moved(dyaw_deg=dyaw + turn))
-            score2, drow2, dcol2 = _match(obs, model2, radius)
+            score2, drow2, dcol2 = obs.match(model2, radius)
             if score2 <= score:
                 break
             model, score, drow, dcol, dyaw = model2, score2, drow2, dcol2, dyaw + turn
@@ -460,36 +576,84 @@ def refine_pose(
     return PoseFit(turned.moved(dx, dy), dx, dy, dyaw, score)
 
 
+class _Observed:
+    """A frame's structure image with the normalised spectra of it and of its halves, each computed once
+    however many module masks are matched against it."""
+
+    def __init__(self, obs: npt.NDArray[np.float32]) -> None:
+        h, w = obs.shape
+        self.obs = obs
+        self.regions: dict[str, tuple[slice, slice]] = {
+            "all": (slice(None), slice(None)),
+            "left": (slice(None), slice(0, w // 2)),
+            "right": (slice(None), slice(w // 2, None)),
+            "top": (slice(0, h // 2), slice(None)),
+            "bottom": (slice(h // 2, None), slice(None)),
+        }
+        self._spectra: dict[str, _Spectrum | None] = {}
+
+    def spectrum(self, region: str) -> _Spectrum | None:
+        if region not in self._spectra:
+            self._spectra[region] = _spectrum(self.obs[self.regions[region]], 1e-6)
+        return self._spectra[region]
+
+    def match(
+        self, model: npt.NDArray[np.float32], radius: int, region: str = "all"
+    ) -> tuple[float, float, float]:
+        """:func:`_match` of the region of the frame and the same region of ``model``."""
+        m = model[self.regions[region]]
+        spectrum = _spectrum(m, 1e-3)
+        if spectrum is None:
+            return -np.inf, 0.0, 0.0
+        observed = self.spectrum(region)
+        if observed is None:
+            return -np.inf, 0.0, 0.0
+        return _peak(observed, spectrum, m.shape, radius)
+
+
+_Spectrum = tuple[npt.NDArray[np.complex64], float]
+"""Spectrum of an image less its mean, and the image's standard deviation."""
+
+
+def _spectrum(a: npt.NDArray[np.float32], least_std: float) -> _Spectrum | None:
+    """Spectrum of ``a`` less its mean (the DC bin zeroed) and its standard deviation; ``None`` when it
+    is flat. Standardising the correlation's window afterwards saves two passes over the image."""
+    sd = float(a.std())
+    if sd < least_std:
+        return None
+    spectrum = np.asarray(fft.rfft2(a), dtype=np.complex64)
+    spectrum[0, 0] = 0
+    return spectrum, sd
+
+
 def _match(
     obs: npt.NDArray[np.float32], model: npt.NDArray[np.float32], radius: int
 ) -> tuple[float, float, float]:
     """Peak of the normalised cross-correlation within ``radius`` px: (score, drow, dcol)."""
-    if model.std() < 1e-3 or obs.std() < 1e-6:
-        return -np.inf, 0.0, 0.0
-    o = (obs - obs.mean()) / obs.std()
-    m = (model - model.mean()) / model.std()
-    corr = np.fft.irfft2(np.fft.rfft2(o) * np.conj(np.fft.rfft2(m)), s=o.shape) / o.size
+    return _Observed(obs).match(model, radius)
+
+
+def _peak(
+    observed: _Spectrum, model: _Spectrum, shape: tuple[int, ...], radius: int
+) -> tuple[float, float, float]:
+    """Peak of the normalised cross-correlation of two images, from their spectra, within ``radius`` px."""
+    scale = shape[0] * shape[1] * observed[1] * model[1]
+    corr = fft.irfft2(observed[0] * np.conj(model[0]), s=shape)
     window = np.arange(-radius, radius + 1)
-    sub = corr[np.ix_(window % o.shape[0], window % o.shape[1])]
+    sub = corr[np.ix_(window % shape[0], window % shape[1])] / scale
     i, j = np.unravel_index(int(np.argmax(sub)), sub.shape)
     di, dj = _subpixel(sub, int(i), int(j))
     return float(sub[i, j]), float(window[i]) + di, float(window[j]) + dj
 
 
-def _rotation_deg(obs: npt.NDArray[np.float32], model: npt.NDArray[np.float32], radius: int) -> float:
+def _rotation_deg(obs: _Observed, model: npt.NDArray[np.float32], radius: int) -> float:
     """Yaw correction from the shifts of the image halves [°]; 0 when they do not match well."""
-    h, w = obs.shape
+    h, w = obs.obs.shape
     turns = []
-    left, right = (
-        _match(obs[:, : w // 2], model[:, : w // 2], radius),
-        _match(obs[:, w // 2 :], model[:, w // 2 :], radius),
-    )
+    left, right = obs.match(model, radius, "left"), obs.match(model, radius, "right")
     if min(left[0], right[0]) >= MIN_MATCH_SCORE:
         turns.append(math.atan2(right[1] - left[1], w / 2))
-    top, bottom = (
-        _match(obs[: h // 2], model[: h // 2], radius),
-        _match(obs[h // 2 :], model[h // 2 :], radius),
-    )
+    top, bottom = obs.match(model, radius, "top"), obs.match(model, radius, "bottom")
     if min(top[0], bottom[0]) >= MIN_MATCH_SCORE:
         turns.append(math.atan2(-(bottom[2] - top[2]), h / 2))
     return -math.degrees(float(np.mean(turns))) if turns else 0.0

@@ -353,7 +353,7 @@ def soiling_index(residual: F32) -> float:
 def soiling_indices(residuals: F32) -> FloatArray:
     """:func:`soiling_index` of a stack of module maps, shape (N, rows, cols) → (N,)."""
     n, rows = residuals.shape[:2]
-    top = np.median(residuals[:, : max(1, rows // 3)].reshape(n, -1), axis=1)
+    top = row_medians(residuals[:, : max(1, rows // 3)].reshape(n, -1))
     return np.asarray(np.mean(residuals - top[:, None, None] > SOILING_WARM_K, axis=(1, 2)), dtype=np.float64)
 
 
@@ -989,8 +989,10 @@ def frame_views(
     """
     n = len(crops)
     flat = crops.reshape(n, -1)
-    med = np.median(flat, axis=1).astype(np.float64)
-    p95 = np.percentile(flat, 95, axis=1)
+    # one partition for both order statistics
+    ordered = _sorted_rows(flat)
+    med = _median_sorted(ordered).astype(np.float64)
+    p95 = _percentile_sorted(ordered, 95).astype(np.float64)
     mx = flat.max(axis=1)
     surface, normal = _robust_surface(rows, cols, med)
     # reference: the surface plus the median residual of the normal neighbours seen in this frame
@@ -1001,8 +1003,9 @@ def frame_views(
     if has.any():
         ref[has] += np.nanmedian(neighbour[has], axis=1)
     residuals = (crops - ref[:, None, None].astype(np.float32)).astype(np.float32)
-    _flatten_ring(residuals)
-    classes = screen_and_classify(residuals, classifier, cell_grid, portrait)
+    interior = _flatten_ring(residuals)
+    # the ring now holds the interior median, so that is the whole map's median too
+    classes = screen_and_classify(residuals, classifier, cell_grid, portrait, medians=interior)
     soiling = soiling_indices(residuals)
     return [
         _View(frame, float(med[i]), float(p95[i]), float(mx[i]), float(med[i] - ref[i]), float(soiling[i]),
@@ -1012,15 +1015,21 @@ def frame_views(
 
 
 def screen_and_classify(
-    residuals: F32, classifier: ModuleClassifier, cell_grid: tuple[int, int], portrait: bool
+    residuals: F32,
+    classifier: ModuleClassifier,
+    cell_grid: tuple[int, int],
+    portrait: bool,
+    *,
+    medians: F32 | None = None,
 ) -> list[ViewClass]:
     """Classify only the maps that deviate from a healthy module (the rest are :data:`NORMAL`).
 
     A map is suspicious when its maximum is 1.5 K above its median, its interior dips 2 K below the
     reference, its median is 1.5 K off, or a tenth of it is ``SOILING_WARM_K`` above its median.
+    ``medians`` are the maps' medians [K] when the caller has them (else they are computed).
     """
     flat = residuals.reshape(len(residuals), -1)
-    med = np.median(flat, axis=1)
+    med = np.median(flat, axis=1) if medians is None else medians
     # the rows next to the frames catch the cold gap through the optics: leave them out of the screen
     inner = residuals[:, 2:-2, 2:-2].reshape(len(residuals), -1)
     suspect = (
@@ -1038,13 +1047,16 @@ def screen_and_classify(
     return out
 
 
-def _flatten_ring(residuals: F32) -> None:
-    """Set the outermost samples of each map (the module's frame) to the map's interior median, in place."""
-    interior = np.median(residuals[:, 1:-1, 1:-1].reshape(len(residuals), -1), axis=1)[:, None]
+def _flatten_ring(residuals: F32) -> F32:
+    """Set the outermost samples of each map (the module's frame) to the map's interior median, in place;
+    returns those medians."""
+    medians = row_medians(residuals[:, 1:-1, 1:-1].reshape(len(residuals), -1)).astype(np.float32)
+    interior = medians[:, None]
     residuals[:, 0, :] = interior
     residuals[:, -1, :] = interior
     residuals[:, :, 0] = interior
     residuals[:, :, -1] = interior
+    return medians
 
 
 def _facing_south(rect: ModuleRect, geometry: FrameGeometry) -> ModuleRect:
@@ -1070,8 +1082,48 @@ def _rgb(views: Sequence[_View]) -> float | None:
     return round(float(np.median(values)), 4) if values else None
 
 
+def row_medians(values: F32) -> F32:
+    """``np.median(values, axis=1)`` of a 2-D array, by sorting.
+
+    numpy sorts float32 rows with SIMD, about ten times faster than the selection ``np.median`` runs;
+    the values are the same (the mean of the two middle values for an even count, NaN for a row with a
+    NaN).
+    """
+    return _median_sorted(_sorted_rows(values))
+
+
+def _sorted_rows(values: F32) -> F32:
+    return np.sort(np.asarray(values, dtype=np.float32), axis=1)
+
+
+def _median_sorted(ordered: F32) -> F32:
+    k = ordered.shape[1]
+    mid = k // 2
+    med = ordered[:, mid] if k % 2 else (ordered[:, mid - 1] + ordered[:, mid]) / np.float32(2)
+    return np.asarray(np.where(np.isnan(ordered[:, -1]), np.float32(np.nan), med), dtype=np.float32)
+
+
+def _percentile_sorted(ordered: F32, q: float) -> F32:
+    """``np.percentile(values, q, axis=1)`` (linear) of rows already sorted."""
+    k = ordered.shape[1]
+    pos = q / 100 * (k - 1)
+    lo = math.floor(pos)
+    t = np.float32(pos - lo)
+    a, b = ordered[:, lo], ordered[:, min(lo + 1, k - 1)]
+    # numpy's lerp: from the nearer end, so that t = 1 gives b exactly
+    value = b - (b - a) * (np.float32(1) - t) if t >= 0.5 else a + (b - a) * t
+    return np.asarray(np.where(np.isnan(ordered[:, -1]), np.float32(np.nan), value), dtype=np.float32)
+
+
 def _med(values: Iterable[float]) -> float:
-    return float(np.median(np.fromiter(values, dtype=np.float64)))
+    """Median of a module's few views, as ``np.median`` (NaN if any is NaN) without its per-call set-up,
+    which made up most of :meth:`InspectionAccumulator.result` on a large plant."""
+    ordered = sorted(float(v) for v in values)
+    n = len(ordered)
+    if n == 0 or any(math.isnan(v) for v in ordered):
+        return math.nan
+    mid = n // 2
+    return ordered[mid] if n % 2 else (ordered[mid - 1] + ordered[mid]) / 2
 
 
 def _robust_surface(
