@@ -300,6 +300,9 @@ def _order_by_key(s: Session, key: str, site: str, robot: str) -> PvCleaningOrde
     return order
 
 
+TOPICS = [(f"{proto.TOPIC_ROOT}/+/robot/+/ack", 1), (f"{proto.TOPIC_ROOT}/+/robot/+/state", 1)]
+
+
 class RobotListener:
     """Subscribes to every robot's acks and state with a persistent session and applies them in arrival order,
     one transaction per message, acknowledging a message to the broker only after its transaction committed
@@ -323,7 +326,7 @@ class RobotListener:
         c.on_connect = self._on_connect
         self._client = c
         pvmqtt.connect(c, self.broker, persistent=True)
-        self._subscribe(c)
+        pvmqtt.subscribe(c, TOPICS)
 
     def stop(self) -> None:
         if self._client is not None:
@@ -365,11 +368,8 @@ class RobotListener:
             self._client.ack(msg.mid, msg.qos)
         return True
 
-    def _subscribe(self, c: mqtt.Client) -> None:
-        c.subscribe([(f"{proto.TOPIC_ROOT}/+/robot/+/ack", 1), (f"{proto.TOPIC_ROOT}/+/robot/+/state", 1)])
-
     def _on_connect(self, c: mqtt.Client, _u: object, _f: object, _reason: object, _p: object) -> None:
-        self._subscribe(c)
+        c.subscribe(TOPICS)  # on a reconnect; the persistent session keeps them anyway
 
 
 RETRY_S = 30.0

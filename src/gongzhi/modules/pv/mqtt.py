@@ -95,3 +95,30 @@ def publish_once(
     finally:
         c.disconnect()
         c.loop_stop()
+
+
+def subscribe(c: mqtt.Client, topics: list[tuple[str, int]], *, timeout_s: float = 5.0) -> None:
+    """Subscribe and wait for the broker's SUBACK, so nothing published after this call can be missed."""
+    acked: set[int] = set()
+    cond = threading.Condition()
+    previous = c.on_subscribe
+
+    def on_subscribe(_c: mqtt.Client, _u: object, got: int, _codes: object, _p: object) -> None:
+        with cond:
+            acked.add(got)
+            cond.notify_all()
+
+    c.on_subscribe = on_subscribe  # before SUBSCRIBE goes out: the SUBACK may come back at once
+    try:
+        result, mid = c.subscribe(topics)
+        if result != mqtt.MQTT_ERR_SUCCESS:
+            raise ConnectionError(
+                f"could not subscribe to {[t for t, _ in topics]}: {mqtt.error_string(result)}"
+            )
+        with cond:
+            if not cond.wait_for(lambda: mid in acked, timeout_s):
+                raise ConnectionError(
+                    f"the broker did not confirm the subscription to {[t for t, _ in topics]}"
+                )
+    finally:
+        c.on_subscribe = previous

@@ -76,7 +76,7 @@ class RobotSimulator:
         c.will_set(proto.topic(s.site, s.robot_id, "state"), will.to_json(), qos=1, retain=True)
         self._client = c
         pvmqtt.connect(c, self.broker, persistent=True)
-        c.subscribe(proto.topic(s.site, s.robot_id, "cmd"), qos=1)
+        pvmqtt.subscribe(c, [(proto.topic(s.site, s.robot_id, "cmd"), 1)])
         self._report(proto.Status(robot_id=s.robot_id, state="idle", battery_pct=self.battery))
         self._stop.clear()
         self._worker = threading.Thread(target=self._work, name=f"robot-{s.robot_id}", daemon=True)
