@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import queue
 import threading
 import time
 import uuid
@@ -303,7 +302,7 @@ def _order_by_key(s: Session, key: str, site: str, robot: str) -> PvCleaningOrde
 TOPICS = [(f"{proto.TOPIC_ROOT}/+/robot/+/ack", 1), (f"{proto.TOPIC_ROOT}/+/robot/+/state", 1)]
 
 
-class RobotListener:
+class RobotListener(pvmqtt.QueuedListener[mqtt.MQTTMessage]):
     """Subscribes to every robot's acks and state with a persistent session and applies them in arrival order,
     one transaction per message, acknowledging a message to the broker only after its transaction committed
     (a crash in between replays it; handling is idempotent). MQTT callbacks only queue; :meth:`process` (or
@@ -314,42 +313,10 @@ class RobotListener:
     def __init__(
         self, factory: SessionFactory, registry: Registry, broker: pvmqtt.Broker, client_id: str = CLIENT_ID
     ) -> None:
-        self.factory, self.registry, self.broker, self.client_id = factory, registry, broker, client_id
+        super().__init__(broker, client_id, TOPICS)
+        self.factory, self.registry = factory, registry
         self.handled = 0
         self.dropped = 0
-        self._client: mqtt.Client | None = None
-        self._inbox: queue.Queue[mqtt.MQTTMessage] = queue.Queue()
-
-    def start(self) -> None:
-        c = pvmqtt.client(self.client_id, persistent=True, manual_ack=True)
-        c.on_message = lambda _c, _u, msg: self._inbox.put(msg)
-        c.on_connect = self._on_connect
-        self._client = c
-        pvmqtt.connect(c, self.broker, persistent=True)
-        pvmqtt.subscribe(c, TOPICS)
-
-    def stop(self) -> None:
-        if self._client is not None:
-            self._client.disconnect()
-            self._client.loop_stop()
-            self._client = None
-
-    def run(self, stop: threading.Event) -> None:
-        while not stop.is_set():
-            self.process(timeout_s=1.0)
-
-    def process(self, timeout_s: float = 0.0) -> int:
-        """Apply every queued message (waiting up to ``timeout_s`` for the first); returns how many."""
-        done = 0
-        wait = timeout_s
-        while True:
-            try:
-                msg = self._inbox.get(timeout=wait) if wait > 0 else self._inbox.get_nowait()
-            except queue.Empty:
-                return done
-            wait = 0.0
-            if self._apply(msg):
-                done += 1
 
     def _apply(self, msg: mqtt.MQTTMessage) -> bool:
         try:
@@ -364,12 +331,8 @@ class RobotListener:
             # not acknowledged: the broker redelivers it when we reconnect
             log.exception("robot message on %s not applied; it will be redelivered", msg.topic)
             return False
-        if self._client is not None:
-            self._client.ack(msg.mid, msg.qos)
+        self.ack(msg)
         return True
-
-    def _on_connect(self, c: mqtt.Client, _u: object, _f: object, _reason: object, _p: object) -> None:
-        c.subscribe(TOPICS)  # on a reconnect; the persistent session keeps them anyway
 
 
 RETRY_S = 30.0

@@ -327,7 +327,7 @@ FrameReady = tuple[str, proto.Chunk]
 """A frame whose chunks are all spooled: (dock serial, its last chunk's header)."""
 
 
-class DockListener:
+class DockListener(pvmqtt.QueuedListener["mqtt.MQTTMessage | FrameReady"]):
     """Applies dock events in arrival order, one transaction per event, acknowledging each only after it is
     committed. Frame chunks are spooled to disk and acknowledged by the MQTT callback itself, so the broker's
     queue for this session never fills up however long the analysis takes (Mosquitto drops QoS 1 messages
@@ -346,47 +346,14 @@ class DockListener:
         client_id: str = CLIENT_ID,
         spool: Path | None = None,
     ) -> None:
-        self.factory, self.registry, self.store, self.broker = factory, registry, store, broker
-        self.client_id = client_id
+        super().__init__(broker, client_id, [(f"{proto.TOPIC_ROOT}/+/events", 1)])
+        self.factory, self.registry, self.store = factory, registry, store
         self.spool = spool or store.root / "dock-spool"
         self.handled = self.dropped = 0
         self.duplicates = self.duplicate_chunks = 0
         """Frames received again after they were stored; chunks received again while their frame was not."""
         self.live: dict[int, LiveFlight] = {}
-        self._client: mqtt.Client | None = None
-        self._inbox: queue.Queue[mqtt.MQTTMessage | FrameReady] = queue.Queue()
         self._asked: dict[str, set[int]] = {}
-
-    def start(self) -> None:
-        c = pvmqtt.client(self.client_id, persistent=True, manual_ack=True)
-        c.on_message = self._on_message
-        c.on_connect = lambda cl, *_a: cl.subscribe(f"{proto.TOPIC_ROOT}/+/events", qos=1)
-        self._client = c
-        pvmqtt.connect(c, self.broker, persistent=True)
-        c.subscribe(f"{proto.TOPIC_ROOT}/+/events", qos=1)
-
-    def stop(self) -> None:
-        if self._client is not None:
-            self._client.disconnect()
-            self._client.loop_stop()
-            self._client = None
-
-    def run(self, stop: threading.Event) -> None:
-        while not stop.is_set():
-            self.process(timeout_s=0.5)
-
-    def process(self, timeout_s: float = 0.0, limit: int | None = None) -> int:
-        """Apply queued messages (waiting up to ``timeout_s`` for the first, at most ``limit``)."""
-        done, wait = 0, timeout_s
-        while limit is None or done < limit:
-            try:
-                msg = self._inbox.get(timeout=wait) if wait > 0 else self._inbox.get_nowait()
-            except queue.Empty:
-                return done
-            wait = 0.0
-            if self._apply(msg):
-                done += 1
-        return done
 
     def _on_message(self, c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
         """Spool and acknowledge a frame chunk at once; queue everything else for :meth:`process`."""
@@ -434,8 +401,7 @@ class DockListener:
         except Exception:
             log.exception("dock message on %s not applied; it will be redelivered", msg.topic)
             return False
-        if self._client is not None:
-            self._client.ack(msg.mid, msg.qos)
+        self.ack(msg)
         return True
 
     # -- events --

@@ -8,8 +8,10 @@ so a message received twice is acted on once.
 
 from __future__ import annotations
 
+import queue
 import threading
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 from urllib.parse import urlparse
 
 import paho.mqtt.client as mqtt
@@ -19,6 +21,7 @@ from paho.mqtt.properties import Properties
 
 SESSION_EXPIRY_S = 24 * 3600
 DEFAULT_BROKER = "mqtt://127.0.0.1:1883"
+Item = TypeVar("Item")
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,3 +125,59 @@ def subscribe(c: mqtt.Client, topics: list[tuple[str, int]], *, timeout_s: float
                 )
     finally:
         c.on_subscribe = previous
+
+
+class QueuedListener(Generic[Item]):
+    """A persistent, manually acknowledged subscription whose messages are applied in the caller's thread.
+
+    The MQTT callback only queues (subclasses may override :meth:`_on_message` to do cheap work there);
+    :meth:`process` (or :meth:`run` in a thread) hands each queued item to :meth:`_apply`, which applies it in
+    its own transaction and acknowledges the message with :meth:`ack` only after the commit, so a crash in
+    between makes the broker deliver it again. ``_apply`` returns False when it did not apply the item.
+    """
+
+    def __init__(self, broker: Broker, client_id: str, topics: list[tuple[str, int]]) -> None:
+        self.broker, self.client_id, self.topics = broker, client_id, topics
+        self._client: mqtt.Client | None = None
+        self._inbox: queue.Queue[Item] = queue.Queue()
+
+    def start(self) -> None:
+        c = client(self.client_id, persistent=True, manual_ack=True)
+        c.on_message = self._on_message
+        c.on_connect = lambda cl, *_a: cl.subscribe(self.topics)  # again on a reconnect
+        self._client = c
+        connect(c, self.broker, persistent=True)
+        subscribe(c, self.topics)
+
+    def stop(self) -> None:
+        if self._client is not None:
+            self._client.disconnect()
+            self._client.loop_stop()
+            self._client = None
+
+    def run(self, stop: threading.Event, poll_s: float = 0.5) -> None:
+        while not stop.is_set():
+            self.process(timeout_s=poll_s)
+
+    def process(self, timeout_s: float = 0.0, limit: int | None = None) -> int:
+        """Apply queued items (waiting up to ``timeout_s`` for the first, at most ``limit``); how many."""
+        done, wait = 0, timeout_s
+        while limit is None or done < limit:
+            try:
+                item = self._inbox.get(timeout=wait) if wait > 0 else self._inbox.get_nowait()
+            except queue.Empty:
+                return done
+            wait = 0.0
+            if self._apply(item):
+                done += 1
+        return done
+
+    def ack(self, msg: mqtt.MQTTMessage) -> None:
+        if self._client is not None:
+            self._client.ack(msg.mid, msg.qos)
+
+    def _on_message(self, _c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
+        self._inbox.put(msg)  # type: ignore[arg-type]  # subclasses that queue other items override this
+
+    def _apply(self, item: Item) -> bool:
+        raise NotImplementedError
