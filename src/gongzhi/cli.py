@@ -143,8 +143,12 @@ def demo(
             counts = demo_mod.load(s, load_modules(), cases, progress=lambda n: bar.advance(task, n))
         out.print(f"demo loaded: {counts}")
         from gongzhi.kit.filestore import FileStore
+        from gongzhi.modules.intake import demo as intake_demo
         from gongzhi.modules.pv import demo as pv_demo
 
+        with out.status("citizen requests through the intake path"):
+            n = intake_demo.load_demo(factory, load_modules(), settings.secret_key)
+            out.print(f"demo loaded: {{'intake_requests': {n}}}")
         with out.status("PV: a rooftop plant and its first inspection flight, analysed"):
             store = FileStore(settings.files_dir, settings.max_upload_bytes)
             out.print(f"demo loaded: {pv_demo.load_demo(factory, load_modules(), store)}")

@@ -89,6 +89,17 @@ def test_hot_topics_cluster_by_text_and_place_and_rank_by_heat() -> None:
     assert ht.heat(docs[:1], now) < ht.heat(docs[:2], now)
 
 
+def test_two_topics_at_one_place_get_keys_of_their_own() -> None:
+    """Found by the demo data: a broken lamp and a blocked drain on the same street made two topics with
+    the key ``place:…``, and the refresh that stores them broke the table's unique key."""
+    now = datetime(2026, 11, 28, tzinfo=datetime.now().astimezone().tzinfo)
+    docs = [_doc(i, "丽发新城小区路灯不亮一周晚上很黑", now - timedelta(hours=i)) for i in range(4)]
+    docs += [_doc(10 + i, "丽发新城小区下水道堵塞污水漫到路面", now - timedelta(hours=i)) for i in range(3)]
+    topics = ht.topics(docs, now, place_link=0.9)
+    assert len(topics) == 2 and topics[0].place == topics[1].place == "丽发新城"
+    assert topics[0].key == "place:丽发新城" and topics[1].key == f"place:丽发新城#{topics[1].ids[0]}"
+
+
 def test_a_heating_topic_raises_one_early_warning_and_exports_the_table(
     client: TestClient, intake: Intake, world: World, factory: sessionmaker[Session], registry: Registry
 ) -> None:

@@ -11,6 +11,7 @@ dominate.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections import Counter
@@ -127,7 +128,20 @@ def topics(
         if len(members) < min_size:
             continue
         out.append(_topic(members, now, half_life_days))
-    return sorted(out, key=lambda t: (-t.heat, t.key))
+    return _unique_keys(sorted(out, key=lambda t: (-t.heat, t.key)))
+
+
+def _unique_keys(found: list[Topic]) -> list[Topic]:
+    """Two topics at the same place (a broken lamp and a blocked drain on one street) keep apart: the hotter
+    keeps ``place:…``, the others add their first request's id, so each key names one topic of a run."""
+    seen: set[str] = set()
+    out = []
+    for t in found:
+        if t.key in seen:
+            t = dataclasses.replace(t, key=f"{t.key}#{t.ids[0]}")
+        seen.add(t.key)
+        out.append(t)
+    return out
 
 
 def _topic(members: list[Doc], now: datetime, half_life_days: float) -> Topic:
