@@ -167,7 +167,7 @@ class Report:
     findings: list[ReportFinding]
     modules: list[tuple[str, list[tuple[float, float]], str]]
     generated_at: dt.datetime
-    compliance: list[tuple[str, bool | None]] = field(default_factory=list)
+    compliance: list[tuple[str, str, bool | None]] = field(default_factory=list)
     zones: list[ZoneSoiling] = field(default_factory=list)
     economics: dict[str, float] = field(default_factory=dict)
     """The plant-wide inputs of the zones' economics: cost, tariff, energy, assumed rate."""
@@ -201,7 +201,7 @@ class Report:
 
     @property
     def compliant(self) -> bool | None:
-        verdicts = [ok for _, ok in self.compliance]
+        verdicts = [ok for _, _, ok in self.compliance]
         if any(v is False for v in verdicts):
             return False
         return None if any(v is None for v in verdicts) else True
@@ -294,12 +294,13 @@ def build_report(s: Session, inspection_id: int, store: FileStore | None = None)
     econ = loop.default_economics(plant.area_m2)
     day = (insp.started_at or insp.analysed_at or insp.created_at).date()
     zones = loop.zone_economics(s, plant.id, today=day, upto_inspection=insp.id, **econ)
-    compliance = [
+    compliance = [  # (TEXT key, threshold, verdict): labelled in the report's language when rendered
         (
-            f"{t('irradiance', 'en')} ≥ {MIN_IRRADIANCE_W_M2:.0f} W/m²",
+            "irradiance",
+            f"≥ {MIN_IRRADIANCE_W_M2:.0f} W/m²",
             None if insp.irradiance_w_m2 is None else insp.irradiance_w_m2 >= MIN_IRRADIANCE_W_M2,
         ),
-        ("wind ≤ 28 km/h", None if insp.wind_m_s is None else insp.wind_m_s <= MAX_WIND_M_S),
+        ("wind", "≤ 28 km/h", None if insp.wind_m_s is None else insp.wind_m_s <= MAX_WIND_M_S),
     ]
     return Report(
         plant_name=plant.name,
