@@ -108,8 +108,9 @@ def test_demo_loads_three_paired_regions_once_and_prints_the_logins(gongzhi: Gon
     for login in ("gs_admin", "ly_dispatcher", "zh_viewer", "gs_transport"):
         assert login in first
     assert "gongzhi-demo" in first  # the demo password
+    assert "{'intake_requests': 90}" in first and "'pv_inspections': 1" in first
     figures = [count(gongzhi.url, c) for c in (Region.id, Pairing.id, Case.id, User.id)]
-    assert figures == [3, 3, 15, 30]
+    assert figures == [3, 3, 15 + 90, 30]  # 5 staff cases per region, 30 citizen requests per region
 
     second = gongzhi.ok("demo", "--no-serve", "--cases", "5")
 
