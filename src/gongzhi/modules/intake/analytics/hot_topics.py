@@ -145,8 +145,12 @@ def _unique_keys(found: list[Topic]) -> list[Topic]:
 
 
 def _topic(members: list[Doc], now: datetime, half_life_days: float) -> Topic:
-    place_counts = Counter(p for d in members for p in set(places(f"{d.subject} {d.text}")))
-    place = place_counts.most_common(1)[0][0] if place_counts else ""
+    texts = [f"{d.subject} {d.text}" for d in members]
+    place_counts = Counter(p for text in texts for p in set(places(text)))
+    # the place named most often; among equals the one named earliest in the texts (not set order, which
+    # changes with the interpreter's hash seed)
+    first = {p: min(t.find(p) for t in texts if p in t) for p in place_counts}
+    place = max(place_counts, key=lambda p: (place_counts[p], -first[p], p)) if place_counts else ""
     people = Counter(p for d in members for p in set(_PEOPLE.findall(f"{d.subject} {d.text}")))
     lead = max(members, key=lambda d: (d.likes, -d.id))
     ids = tuple(sorted(d.id for d in members))
