@@ -638,6 +638,15 @@ class InspectionAccumulator:
         for i, nb in enumerate(near):
             self._neighbours[i, : len(nb)] = nb
 
+    def fresh(self) -> InspectionAccumulator:
+        """An accumulator of the same plant and settings with no frames yet, sharing this one's module
+        index and neighbour table (read-only), so that a pool's workers need not each build them."""
+        out = InspectionAccumulator.__new__(InspectionAccumulator)
+        out.__dict__.update(self.__dict__)
+        out._views, out._sources, out._irradiances = {}, [], []
+        out._bias, out._frames_used = (0.0, 0.0, 0.0), 0
+        return out
+
     def __getstate__(self) -> dict[str, Any]:
         # a worker's accumulator travels back without the index and the neighbour table (rebuilt by the
         # next add, if any) and with its views as arrays: a fraction of the bytes and of the pickling time
