@@ -31,3 +31,33 @@ def test_two_merged_accumulators_give_the_result_of_one() -> None:
     first.merge(pickle.loads(pickle.dumps(second)))
     assert first.result() == whole.result()
     assert whole.result().findings
+
+
+def test_a_pickled_accumulator_keeps_its_views_and_goes_on_adding_frames() -> None:
+    layout = generate_layout(rectangle(40, 24), LayoutParams(setback_m=0.5))
+    flight = synthetic_flight(layout, seed=5, anomalies_per_class=1)
+    frames = [flight.frame(i) for i in range(6)]
+    whole = InspectionAccumulator(layout, irradiance_w_m2=850, refine=False)
+    part = InspectionAccumulator(layout, irradiance_w_m2=850, refine=False)
+    for i, frame in enumerate(frames):
+        whole.add(frame)
+        if i < 3:
+            part.add(frame)
+    again = pickle.loads(pickle.dumps(part))
+    assert again._views == part._views and again.result() == part.result()
+    for frame in frames[3:]:
+        again.add(frame)
+    assert again.result() == whole.result()
+
+
+def test_a_fresh_accumulator_from_a_template_gives_the_result_of_a_new_one() -> None:
+    layout = generate_layout(rectangle(40, 24), LayoutParams(setback_m=0.5))
+    flight = synthetic_flight(layout, seed=6, anomalies_per_class=1)
+    template = InspectionAccumulator(layout, irradiance_w_m2=850)
+    template.add(flight.frame(0))
+    new, fresh = InspectionAccumulator(layout, irradiance_w_m2=850), template.fresh()
+    for i in range(1, 5):
+        new.add(flight.frame(i))
+        fresh.add(flight.frame(i))
+    assert fresh.result() == new.result()
+    assert template.result().frames_total == 1  # the template keeps its own frames

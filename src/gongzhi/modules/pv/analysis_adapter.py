@@ -20,11 +20,18 @@ def read(path: Path) -> ThermalFrame:
 
 
 def new_accumulator(
-    layout: PlantLayout, irradiance_w_m2: float | None, camera: str | None
+    layout: PlantLayout,
+    irradiance_w_m2: float | None,
+    camera: str | None,
+    like: InspectionAccumulator | None = None,
 ) -> InspectionAccumulator:
-    return InspectionAccumulator(
-        layout, CAMERAS.get(camera) if camera else None, irradiance_w_m2=irradiance_w_m2
-    )
+    """A fresh accumulator; ``like``'s module index and neighbours are reused when it has the same
+    plant and settings (a template built once by the parent of a process pool)."""
+    cam = CAMERAS.get(camera) if camera else None
+    same = like is not None and like.irradiance_w_m2 == irradiance_w_m2 and like.camera == cam
+    if like is not None and same and (like.layout is layout or like.layout == layout):
+        return like.fresh()
+    return InspectionAccumulator(layout, cam, irradiance_w_m2=irradiance_w_m2)
 
 
 def merge(a: InspectionAccumulator, b: InspectionAccumulator) -> InspectionAccumulator:

@@ -42,11 +42,12 @@ def chunks(items: Sequence[Path], size: int) -> Iterator[list[Path]]:
 
 
 _TICKS: Any = None  # a worker's queue of frames done, set by the pool initializer
+_TEMPLATE: Any = None  # an empty accumulator built once in the parent, inherited by forked workers
 
 
-def _init_worker(ticks: Any) -> None:
-    global _TICKS
-    _TICKS = ticks
+def _init_worker(ticks: Any, template: Any = None) -> None:
+    global _TICKS, _TEMPLATE
+    _TICKS, _TEMPLATE = ticks, template
 
 
 def frame_info(path: Path, frame: ThermalFrame) -> FrameInfo:
@@ -76,7 +77,7 @@ def analyse_chunk(
     paths: Sequence[Path], layout: PlantLayout, irradiance_w_m2: float | None, camera: str | None = None
 ) -> Part:
     """Read and add one chunk of frames to a fresh accumulator."""
-    acc = adapter.new_accumulator(layout, irradiance_w_m2, camera)
+    acc = adapter.new_accumulator(layout, irradiance_w_m2, camera, like=_TEMPLATE)
     return _feed(acc, paths, lambda _done: _TICKS.put(1) if _TICKS is not None else None)
 
 
@@ -179,7 +180,13 @@ def _run(
 ) -> list[Part]:
     ctx = multiprocessing.get_context()
     ticks = ctx.Queue()
-    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(ticks,)) as pool:
+    # forked workers inherit the parent's module index and neighbour table instead of each building them
+    # (other start methods would pickle the template, which leaves them out: each worker builds its own)
+    template = (
+        adapter.new_accumulator(layout, irradiance, camera) if ctx.get_start_method() == "fork" else None
+    )
+    initargs = (ticks, template)
+    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=initargs) as pool:
         futures = [pool.submit(analyse_chunk, part, layout, irradiance, camera) for part in parts]
         done = 0
         while not all(f.done() for f in futures):

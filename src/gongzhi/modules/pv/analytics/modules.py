@@ -502,6 +502,58 @@ class _View:
     cls: ViewClass
     rgb_soiling: float | None = None
 
+    def shifted(self, frames: int) -> _View:
+        """The same view numbered ``frames`` later (a constructor call: ``dataclasses.replace`` is slower)."""
+        return _View(self.frame + frames, self.median, self.p95, self.max, self.corrected, self.soiling,
+                     self.cls, self.rgb_soiling)  # fmt: skip
+
+
+_ANOMALIES = tuple(Anomaly)
+
+
+def _pack_views(views: dict[int, list[_View]]) -> dict[str, Any]:
+    """Views per module as a few flat arrays (see :func:`_unpack_views`)."""
+    flat = [v for vs in views.values() for v in vs]
+    n = len(flat)
+    numbers = np.empty((n, 10), dtype=np.float64)
+    for i, v in enumerate(flat):
+        c = v.cls
+        loc = c.location or (0.0, 0.0)
+        rgb = 0.0 if v.rgb_soiling is None else v.rgb_soiling
+        numbers[i] = (v.median, v.p95, v.max, v.corrected, v.soiling, rgb, c.delta_t_k, c.confidence, *loc)
+    return {
+        "positions": np.fromiter(views.keys(), dtype=np.intp, count=len(views)),
+        "counts": np.fromiter((len(vs) for vs in views.values()), dtype=np.intp, count=len(views)),
+        "frames": np.fromiter((v.frame for v in flat), dtype=np.int64, count=n),
+        "anomalies": np.fromiter((_ANOMALIES.index(v.cls.anomaly) for v in flat), dtype=np.int8, count=n),
+        "rgb": np.fromiter((v.rgb_soiling is not None for v in flat), dtype=bool, count=n),
+        "located": np.fromiter((v.cls.location is not None for v in flat), dtype=bool, count=n),
+        "numbers": numbers,
+    }
+
+
+def _unpack_views(packed: dict[str, Any]) -> dict[int, list[_View]]:
+    """The views of :func:`_pack_views`, value for value."""
+    flat = []
+    rows = zip(
+        packed["frames"].tolist(), packed["anomalies"].tolist(), packed["rgb"].tolist(),
+        packed["located"].tolist(), packed["numbers"].tolist(), strict=True,
+    )  # fmt: skip
+    for frame, a, has_rgb, located, (med, p95, mx, corr, soil, rgb, dt, conf, l0, l1) in rows:
+        anomaly = _ANOMALIES[a]
+        loc = (l0, l1) if located else None
+        if anomaly is Anomaly.NONE and dt == 0.0 and loc is None and conf == 1.0:
+            cls = NORMAL
+        else:
+            cls = ViewClass(anomaly, dt, loc, conf)
+        flat.append(_View(frame, med, p95, mx, corr, soil, cls, rgb if has_rgb else None))
+    out: dict[int, list[_View]] = {}
+    start = 0
+    for p, k in zip(packed["positions"].tolist(), packed["counts"].tolist(), strict=True):
+        out[p] = flat[start : start + k]
+        start += k
+    return out
+
 
 @dataclass(frozen=True, slots=True)
 class FrameReport:
@@ -560,15 +612,8 @@ class InspectionAccumulator:
         self.module_plane_rel_m = module_plane_rel_m
         self.refine = refine
         self.classifier: ModuleClassifier = classifier or RuleClassifier()
-        self._index: ModuleIndex = module_index(layout)
-        radius = neighbour_radius_m or max(3.0, 2.5 * max(layout.footprint_m))
-        strings = np.array([m.string for m in layout.modules])
-        near = [nb[strings[nb] != strings[i]] for i, nb in enumerate(neighbours(layout, radius))]
-        self._neighbours = np.full(
-            (len(near), max((len(nb) for nb in near), default=0) or 1), -1, dtype=np.intp
-        )
-        for i, nb in enumerate(near):
-            self._neighbours[i, : len(nb)] = nb
+        self._neighbour_radius_m = neighbour_radius_m or max(3.0, 2.5 * max(layout.footprint_m))
+        self._prepare()
         self._views: dict[int, list[_View]] = {}
         self._sources: list[str] = []
         self._irradiances: list[float] = []
@@ -579,8 +624,44 @@ class InspectionAccumulator:
         self._search_m = 0.45 * pitch_across
         self._frames_used = 0
 
+    def _prepare(self) -> None:
+        """The module index and the neighbour table (other strings within the radius, −1 padded)."""
+        layout = self.layout
+        self._index: ModuleIndex = module_index(layout)
+        strings = np.array([m.string for m in layout.modules])
+        near = [
+            nb[strings[nb] != strings[i]] for i, nb in enumerate(neighbours(layout, self._neighbour_radius_m))
+        ]
+        self._neighbours = np.full(
+            (len(near), max((len(nb) for nb in near), default=0) or 1), -1, dtype=np.intp
+        )
+        for i, nb in enumerate(near):
+            self._neighbours[i, : len(nb)] = nb
+
+    def fresh(self) -> InspectionAccumulator:
+        """An accumulator of the same plant and settings with no frames yet, sharing this one's module
+        index and neighbour table (read-only), so that a pool's workers need not each build them."""
+        out = InspectionAccumulator.__new__(InspectionAccumulator)
+        out.__dict__.update(self.__dict__)
+        out._views, out._sources, out._irradiances = {}, [], []
+        out._bias, out._frames_used = (0.0, 0.0, 0.0), 0
+        return out
+
+    def __getstate__(self) -> dict[str, Any]:
+        # a worker's accumulator travels back without the index and the neighbour table (rebuilt by the
+        # next add, if any) and with its views as arrays: a fraction of the bytes and of the pickling time
+        state = {k: v for k, v in self.__dict__.items() if k not in ("_index", "_neighbours")}
+        state["_views"] = _pack_views(self._views)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._views = _unpack_views(state["_views"])
+
     def add(self, frame: ThermalFrame) -> FrameReport:
         """Analyse one frame and keep its per-module views."""
+        if "_index" not in self.__dict__:
+            self._prepare()
         n = len(self._sources)
         self._sources.append(frame.meta.source)
         if frame.meta.irradiance_w_m2 is not None:
@@ -667,7 +748,7 @@ class InspectionAccumulator:
         offset = len(self._sources)
         for p, views in other._views.items():
             mine = self._views.setdefault(p, [])
-            mine.extend(dataclasses.replace(v, frame=v.frame + offset) for v in views)
+            mine.extend(v.shifted(offset) for v in views)
         self._sources.extend(other._sources)
         self._irradiances.extend(other._irradiances)
         self._frames_used += other._frames_used
