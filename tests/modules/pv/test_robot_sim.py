@@ -6,7 +6,9 @@ import datetime as dt
 import json
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -46,7 +48,7 @@ def spec(site: str, **kw: object) -> RobotSpec:
         "time_scale": 600.0,
     }
     base.update(kw)
-    return RobotSpec(**base)  # type: ignore[arg-type]
+    return RobotSpec(**base)
 
 
 def send(broker: pvmqtt.Broker, cmd: proto.Command) -> None:
@@ -58,11 +60,14 @@ def send(broker: pvmqtt.Broker, cmd: proto.Command) -> None:
     )
 
 
-def is_state(state: str, key: str) -> object:
+Match = Callable[[str, dict[str, Any]], bool]
+
+
+def is_state(state: str, key: str) -> Match:
     return lambda t, d: t.endswith("/state") and d["state"] == state and d.get("idempotency_key") == key
 
 
-def is_ack(result: str, key: str) -> object:
+def is_ack(result: str, key: str) -> Match:
     return lambda t, d: t.endswith("/ack") and d["result"] == result and d["idempotency_key"] == key
 
 
@@ -89,7 +94,7 @@ def test_command_round_trips_through_json() -> None:
 )
 def test_bad_commands_are_refused_with_the_field_named(edit: object, message: str) -> None:
     data = json.loads(command("S1", "R1", "k").to_json())
-    edit(data)  # type: ignore[operator]
+    edit(data)
     with pytest.raises(proto.ProtocolError, match=message):
         proto.read_command(json.dumps(data))
     with pytest.raises(proto.ProtocolError, match="not JSON"):
@@ -117,7 +122,7 @@ def test_robot_cleans_its_rows_and_reports_progress(tmp_path: Path) -> None:
     robot.start()
     try:
         send(broker, command(site, "R1", "PV-1:1", rows=("A-01", "A-02")))
-        done = seen.wait_for(is_state("done", "PV-1:1"))  # type: ignore[arg-type]
+        done = seen.wait_for(is_state("done", "PV-1:1"))
     finally:
         robot.stop()
         seen.close()
@@ -127,7 +132,7 @@ def test_robot_cleans_its_rows_and_reports_progress(tmp_path: Path) -> None:
     assert progress == sorted(progress) and len(progress) >= 5  # every 20 m of 120 m
     # 120 m dry at 4 %/100 m
     assert done["battery_pct"] == pytest.approx(100 - 4.8, abs=0.01)
-    assert any(is_ack("accepted", "PV-1:1")(t, d) for t, d in seen.messages)  # type: ignore[operator]
+    assert any(is_ack("accepted", "PV-1:1")(t, d) for t, d in seen.messages)
     assert robot.executed == ["PV-1:1"]
 
 
@@ -140,21 +145,16 @@ def test_a_command_received_twice_runs_once_even_across_a_restart(tmp_path: Path
     robot.start()
     try:
         send(broker, command(site, "R1", "PV-2:5"))
-        seen.wait_for(is_state("done", "PV-2:5"))  # type: ignore[arg-type]
+        seen.wait_for(is_state("done", "PV-2:5"))
         send(broker, command(site, "R1", "PV-2:5"))  # the server re-sent after a restart
-        seen.wait_for(is_ack("duplicate", "PV-2:5"))  # type: ignore[arg-type]
+        seen.wait_for(is_ack("duplicate", "PV-2:5"))
     finally:
         robot.stop()
     again = RobotSimulator(spec(site, state_file=state), broker)  # the robot itself restarted
     again.start()
     try:
         send(broker, command(site, "R1", "PV-2:5"))
-        acks = [d for t, d in seen.messages if t.endswith("/ack")]
-        seen.wait_for(
-            lambda t, d: (
-                t.endswith("/ack") and len([1 for t2, _ in seen.messages if t2.endswith("/ack")]) >= 3
-            )
-        )
+        seen.wait_for(lambda _t, _d: sum(t.endswith("/ack") for t, _ in seen.messages) >= 3)
     finally:
         again.stop()
         seen.close()
@@ -187,7 +187,7 @@ def test_fault_and_low_battery(tmp_path: Path) -> None:
     robot.start()
     try:
         send(broker, command(site, "R1", "PV-4:1"))
-        fault = seen.wait_for(is_state("fault", "PV-4:1"))  # type: ignore[arg-type]
+        fault = seen.wait_for(is_state("fault", "PV-4:1"))
     finally:
         robot.stop()
     assert fault["fault"] == "brush motor overcurrent" and fault["progress_pct"] < 100
@@ -195,8 +195,8 @@ def test_fault_and_low_battery(tmp_path: Path) -> None:
     tired.start()
     try:
         send(broker, command(site, "R1", "PV-4:2"))
-        seen.wait_for(is_state("charging", "PV-4:2"))  # type: ignore[arg-type]
-        done = seen.wait_for(is_state("done", "PV-4:2"), timeout=30)  # type: ignore[arg-type]
+        seen.wait_for(is_state("charging", "PV-4:2"))
+        done = seen.wait_for(is_state("done", "PV-4:2"), timeout=30)
     finally:
         tired.stop()
         seen.close()
@@ -221,7 +221,7 @@ def test_commands_wait_at_the_broker_for_an_offline_robot_and_survive_a_broker_r
         robot = RobotSimulator(spec(site, state_file=tmp_path / "seen.json"), b.broker)
         robot.start()
         try:
-            seen.wait_for(is_state("done", "PV-5:1"))  # type: ignore[arg-type]
+            seen.wait_for(is_state("done", "PV-5:1"))
             time.sleep(0.3)
         finally:
             robot.stop()
@@ -248,7 +248,7 @@ def test_the_robot_sim_command_runs_a_robot_until_interrupted(tmp_path: Path) ->
     try:
         seen.wait_for(lambda t, d: t.endswith("/state") and d["state"] == "idle")
         send(broker, command(site, "R7", "PV-9:1"))
-        done = seen.wait_for(is_state("done", "PV-9:1"))  # type: ignore[arg-type]
+        done = seen.wait_for(is_state("done", "PV-9:1"))
         assert done["cleaned_targets"]["rows"] == ["A-01"]
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -364,7 +364,9 @@ def listener_service(factory: SessionFactory, registry: Registry, stop: threadin
             running[url] = listener
         deadline = time.monotonic() + RETRY_S
         while not stop.is_set() and time.monotonic() < deadline:
-            if not any(listener.process(timeout_s=0.5) for listener in running.values()) and not running:
+            if not running:
                 stop.wait(0.5)
+            for listener in running.values():
+                listener.process(timeout_s=0.5)
     for listener in running.values():
         listener.stop()

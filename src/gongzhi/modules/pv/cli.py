@@ -263,6 +263,13 @@ def _stop_on_signals() -> threading.Event:
     return stop
 
 
+def _wait_for_signal() -> None:
+    """Block until Ctrl-C or SIGTERM; the short polls let the signal handler run promptly."""
+    stop = _stop_on_signals()
+    while not stop.wait(0.5):
+        continue
+
+
 def _rows_option(text: str) -> dict[str, float]:
     """``A-01:60,A-02:58.5`` → {row: rail length in metres}."""
     rows: dict[str, float] = {}
@@ -310,9 +317,7 @@ def robot_sim(
     except (ValueError, ConnectionError) as exc:
         _fail(str(exc))
     Console().print(f"robot {robot} of {site} on {broker}, rows {', '.join(spec.rows)}; Ctrl-C stops")
-    stop = _stop_on_signals()
-    while not stop.wait(0.5):
-        pass
+    _wait_for_signal()
     sim.stop()
 
 
@@ -378,9 +383,7 @@ def dock_sim(
     Console().print(
         f"dock {dock} on {broker}: {len(sim.flight)} frames over {len(layout.modules)} modules; Ctrl-C stops"
     )
-    stop = _stop_on_signals()
-    while not stop.wait(0.5):
-        pass
+    _wait_for_signal()
     sim.stop()
 
 

@@ -58,7 +58,7 @@ def load_demo(
             finally:
                 for _name, fh in handles:
                     fh.close()
-            rows = sorted({m.id.rsplit("-", 1)[0] for m in layout.modules})
+            rows = sorted({cleaning.row_of(m.id) for m in layout.modules})
             half = len(rows) // 2 or 1
             length = round(WIDTH_M - 1.0, 1)
             cleaning.register_robot(s, plant, "R1", dict.fromkeys(rows[:half], length))

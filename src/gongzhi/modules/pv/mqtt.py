@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import queue
 import threading
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 from urllib.parse import urlparse
@@ -127,7 +128,7 @@ def subscribe(c: mqtt.Client, topics: list[tuple[str, int]], *, timeout_s: float
         c.on_subscribe = previous
 
 
-class QueuedListener(Generic[Item]):
+class QueuedListener(ABC, Generic[Item]):
     """A persistent, manually acknowledged subscription whose messages are applied in the caller's thread.
 
     The MQTT callback only queues (subclasses may override :meth:`_on_message` to do cheap work there);
@@ -179,5 +180,6 @@ class QueuedListener(Generic[Item]):
     def _on_message(self, _c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
         self._inbox.put(msg)  # type: ignore[arg-type]  # subclasses that queue other items override this
 
+    @abstractmethod
     def _apply(self, item: Item) -> bool:
-        raise NotImplementedError
+        """Apply one item in its own transaction (acknowledging its message after the commit)."""

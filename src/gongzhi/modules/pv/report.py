@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from gongzhi.errors import InvalidInput, NotFound
 from gongzhi.kit.filestore import FileStore
-from gongzhi.modules.pv import loop
+from gongzhi.modules.pv import loop, service
 from gongzhi.modules.pv.analytics.anomalies import Anomaly
 from gongzhi.modules.pv.analytics.soiling import ZoneSoiling
 from gongzhi.modules.pv.io.thermal import read_frame
@@ -267,19 +267,19 @@ def build_report(s: Session, inspection_id: int, store: FileStore | None = None)
         cur = worst.get(f.module_id)
         if cur is None or (f.delta_t_k or 0) > (cur.delta_t_k or 0):
             worst[f.module_id] = f
-    cols = (PvModule.module_id, PvModule.outline, PvModule.lon, PvModule.lat)
+    cols = (PvModule.module_id, PvModule.outline)
     mods = s.execute(select(*cols).where(PvModule.plant_id == plant.id).order_by(PvModule.id)).all()
-    origin = _centroid(mods)
+    origin = service.plant_origin(plant)  # the layout's own metric frame
     modules = []
-    for module_id, outline, _lon, _lat in mods:
+    for module_id, outline in mods:
         worst_f = worst.get(module_id)
-        fill = colour(cls_of(worst_f), worst_f.severity) if worst_f is not None else COLOURS["none"]
-        modules.append((module_id, [_local(origin, p) for p in outline], fill))
+        fill = colour(loop.effective_class(worst_f), worst_f.severity) if worst_f else COLOURS["none"]
+        modules.append((module_id, [origin.to_xy(float(p[0]), float(p[1])) for p in outline], fill))
     frames: dict[str, np.ndarray[Any, Any] | None] = {}  # each frame decoded once, however many findings
     findings = [
         ReportFinding(
             module_id=f.module_id,
-            anomaly_class=cls_of(f),
+            anomaly_class=loop.effective_class(f),
             delta_t_k=f.delta_t_k,
             delta_tn_k=f.delta_tn_k,
             t_max_c=f.t_max_c,
@@ -322,21 +322,6 @@ def build_report(s: Session, inspection_id: int, store: FileStore | None = None)
         zones=zones,
         economics=econ,
     )
-
-
-def cls_of(f: PvFinding) -> str:
-    return f.reviewed_class if f.status == "reclassified" and f.reviewed_class else f.anomaly_class
-
-
-def _centroid(mods: Any) -> tuple[float, float]:
-    pts = [(m.lon, m.lat) for m in mods] or [(0.0, 0.0)]
-    return (sum(p[0] for p in pts) / len(pts), sum(p[1] for p in pts) / len(pts))
-
-
-def _local(origin: tuple[float, float], p: Any) -> tuple[float, float]:
-    lon0, lat0 = origin
-    k = 111_320.0
-    return ((float(p[0]) - lon0) * k * math.cos(math.radians(lat0)), (float(p[1]) - lat0) * k)
 
 
 def _thumbnail(
