@@ -4,14 +4,19 @@ service, returns."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import File, Form, Header, Query, Response, UploadFile
 
 from gongzhi.core.deps import CurrentScope, SessionDep, StateDep, api_router
 from gongzhi.errors import InvalidInput
 from gongzhi.modules.catalog import crossdupes, library, reuse, service
-from gongzhi.modules.catalog.models import CatalogRecord, ReuseSubscription
+from gongzhi.modules.catalog.models import (
+    CatalogCrossPair,
+    CatalogDuplicatePair,
+    CatalogRecord,
+    ReuseSubscription,
+)
 from gongzhi.modules.catalog.schemas import (
     AppPublish,
     AppRead,
@@ -240,6 +245,19 @@ def scan_duplicates(body: DupeScanIn, s: SessionDep) -> DupeScanRead:
     return DupeScanRead(**service.scan_duplicates(s, body.kind, body.threshold))
 
 
+def _pair(p: CatalogDuplicatePair | CatalogCrossPair) -> dict[str, Any]:
+    """What a duplicate pair and a cross-region pair show alike: score, verdict and its evidence."""
+    return {
+        "id": p.id,
+        "score": p.score,
+        "verdict": p.verdict,
+        "note": p.note,
+        "reviewed_by": p.reviewed_by,
+        "stale": p.stale,
+        "evidence": p.evidence,
+    }
+
+
 @router.get("/duplicates")
 def duplicates(
     s: SessionDep,
@@ -249,13 +267,7 @@ def duplicates(
 ) -> list[DuplicateRead]:
     return [
         DuplicateRead(
-            id=p.id,
-            score=p.score,
-            verdict=p.verdict,
-            note=p.note,
-            reviewed_by=p.reviewed_by,
-            stale=p.stale,
-            evidence=p.evidence,
+            **_pair(p),
             a=_read(a),
             b=_read(b),
         )
@@ -282,13 +294,7 @@ def cross_duplicates(
 ) -> list[CrossDuplicateRead]:
     return [
         CrossDuplicateRead(
-            id=p.id,
-            score=p.score,
-            verdict=p.verdict,
-            note=p.note,
-            reviewed_by=p.reviewed_by,
-            stale=p.stale,
-            evidence=p.evidence,
+            **_pair(p),
             mine=_read(mine),
             theirs=SharedSystemRead.model_validate(theirs),
         )
