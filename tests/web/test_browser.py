@@ -147,9 +147,14 @@ class User:
     def login(self, name: str) -> None:
         """Log in with the keyboard only: the form must work without a mouse."""
         page = self.page
+        from playwright.sync_api import expect
+
         page.goto(self.site.base + "/")
         assert page.url.startswith(self.site.base + "/login")
-        page.keyboard.type(name)  # the username field has focus on arrival
+        # The username field has focus on arrival. Chromium applies autofocus at its next rendering update,
+        # which on a loaded machine can come after the load event: wait for it rather than type into nothing.
+        expect(page.locator("#username")).to_be_focused()
+        page.keyboard.type(name)
         page.keyboard.press("Tab")
         page.keyboard.type(PASSWORD)
         page.keyboard.press("Enter")
