@@ -157,6 +157,7 @@ class User:
         page.keyboard.type(name)
         page.keyboard.press("Tab")
         page.keyboard.type(PASSWORD)
+        expect(page.locator("#username")).to_have_value(name)
         page.keyboard.press("Enter")
         page.wait_for_url(self.site.base + "/")
 
