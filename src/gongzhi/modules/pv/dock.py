@@ -12,7 +12,8 @@
   figures grow during the flight; on landing, when every frame is in, the findings and alerts are stored as
   the worker stores an uploaded flight's (:func:`.results.store_outcome`), and ``analysed_at`` is set, so
   take-off → report is measured. A listener restarted mid-flight rebuilds the accumulator from the frames
-  already stored.
+  already stored. A re-inspection of a cleaning case then judges the cleaning in the same transaction
+  (:func:`.loop.verify_reinspection`).
 """
 
 from __future__ import annotations
@@ -215,7 +216,8 @@ def reinspect_cleaning(
     conditions: FlightRequest | None = None,
 ) -> int:
     """One-click re-inspection of a cleaning case: the plant's dock flies only over the cleaned rows
-    (:func:`.loop.reinspection_plan`); :func:`.loop.verify_cleaning` then judges the cleaning with it."""
+    (:func:`.loop.reinspection_plan`); on landing the listener judges the cleaning with it
+    (:func:`.loop.verify_reinspection`)."""
     with unit_of_work(factory, scope) as s:
         plant_id = cleaning.order_for_case(s, case_id).plant_id
     want = replace(conditions or FlightRequest(), case_id=case_id)
@@ -613,7 +615,9 @@ class DockListener(pvmqtt.QueuedListener["mqtt.MQTTMessage | FrameReady"]):
         results.store_outcome(s, self.registry, row, outcome, live.names)
         row.summary = {**row.summary, "dock": dock}
         self.live.pop(row.id, None)
-        return f"done: {len(outcome.findings)} findings from {outcome.frames} frames"
+        done = f"done: {len(outcome.findings)} findings from {outcome.frames} frames"
+        check = loop.verify_reinspection(s, self.registry, row)
+        return done if check is None else f"{done}; cleaning {'verified' if check.passed else 'sent back'}"
 
 
 def live_figures(live: LiveFlight) -> dict[str, Any]:
