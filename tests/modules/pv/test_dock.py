@@ -59,8 +59,8 @@ def test_one_click_inspection_streams_frames_and_reports_on_landing(
         seen: list[tuple[str, int, dict[str, object]]] = []
         done = run_until(lis, factory, iid, lambda r: r.status in ("done", "failed"), seen=seen)
     finally:
-        lis.stop()
-        sim.stop()
+        lis.stop(end_session=True)
+        sim.stop(end_session=True)
     assert done.status == "done", done.error
     n = len(sim.flight)
     assert frames_of(factory, iid) == list(range(n)) and done.frame_count == n and done.progress == 1.0
@@ -125,7 +125,7 @@ def test_bad_one_click_requests_get_a_clear_error(
         reply = dock.call(broker, plant.sn, proto.execute("never-prepared"), timeout_s=5)
         assert reply.result == proto.RESULT_BUSY
     finally:
-        sim.stop()
+        sim.stop(end_session=True)
     sim2 = simulator(plant, broker)
     try:
         reply = dock.call(broker, plant.sn, proto.execute("never-prepared"), timeout_s=5)
@@ -133,7 +133,7 @@ def test_bad_one_click_requests_get_a_clear_error(
         stale = proto.Message(proto.EXECUTE, {"flight_id": "x"}, timestamp=proto.now_ms() - 3_600_000)
         assert "stale" in dock.call(broker, plant.sn, stale, timeout_s=5).data["message"]
     finally:
-        sim2.stop()
+        sim2.stop(end_session=True)
 
 
 def test_a_link_drop_and_a_listener_restart_mid_flight_lose_no_frame(
@@ -156,9 +156,9 @@ def test_a_link_drop_and_a_listener_restart_mid_flight_lose_no_frame(
                 factory, registry, store, broker, cid
             )  # a fresh process: no accumulator in memory
             done = run_until(again, factory, iid, lambda r: r.status in ("done", "failed"))
-            again.stop()
+            again.stop(end_session=True)
         finally:
-            sim.stop()
+            sim.stop(end_session=True)
     assert done.status == "done", done.error
     n = len(sim.flight)
     assert frames_of(factory, iid) == list(range(n))
@@ -206,8 +206,8 @@ def test_frames_lost_on_the_way_are_asked_again_on_landing(
         iid = dock.one_click_inspection(factory, world.bob.scope(), plant.plant_id)
         done = run_until(lis, factory, iid, lambda r: r.status in ("done", "failed"))
     finally:
-        lis.stop()
-        sim.stop()
+        lis.stop(end_session=True)
+        sim.stop(end_session=True)
     assert done.status == "done", done.error
     assert sorted(sim.resent) == [3, 9]
     assert frames_of(factory, iid) == list(range(len(sim.flight)))

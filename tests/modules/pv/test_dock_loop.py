@@ -133,10 +133,10 @@ def test_one_click_to_closed_cleaning_case(
         assert metrics.takeoff_to_report_min is not None and metrics.cleaned_to_closed_min is not None
         assert (metrics.verified_automatically, metrics.sent_back_automatically) == (1, 1)
     finally:
-        robots.stop()
-        docks.stop()
-        bot.stop()
-        drone.stop()
+        robots.stop(end_session=True)
+        docks.stop(end_session=True)
+        bot.stop(end_session=True)
+        drone.stop(end_session=True)
 
 
 def _reinspect(
