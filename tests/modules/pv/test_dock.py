@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 from gongzhi.cases.models import Alert
+from gongzhi.core.models import AuditEntry
 from gongzhi.db import Scope
 from gongzhi.errors import Conflict, Forbidden, InvalidInput, NotFound
 from gongzhi.modules.pv import dock
@@ -211,3 +213,77 @@ def test_frames_lost_on_the_way_are_asked_again_on_landing(
     assert done.status == "done", done.error
     assert sorted(sim.resent) == [3, 9]
     assert frames_of(factory, iid) == list(range(len(sim.flight)))
+
+
+def plant_inspections(factory: Factory, plant_id: int) -> list[PvInspection]:
+    with factory() as s:
+        s.info["scope"] = Scope.for_system()
+        stmt = select(PvInspection).where(PvInspection.plant_id == plant_id).order_by(PvInspection.id)
+        rows = list(s.execute(stmt).scalars())
+        s.expunge_all()
+        return rows
+
+
+def audited(factory: Factory, action: str, inspection_id: int) -> list[AuditEntry]:
+    with factory() as s:
+        s.info["scope"] = Scope.for_system()
+        stmt = select(AuditEntry).where(
+            AuditEntry.action == action, AuditEntry.object_id == str(inspection_id)
+        )
+        return list(s.execute(stmt).scalars())
+
+
+def test_a_flight_whose_start_timed_out_but_flew_anyway_comes_back_with_every_frame(
+    factory: Factory, registry: Registry, world: World, tmp_path: Path
+) -> None:
+    broker = machine_broker()
+    plant = docked_plant(factory, world, broker)
+    store = store_at(tmp_path)
+    sim = simulator(plant, broker, late_execute_s=3.0)
+    lis = listener(factory, registry, store, broker)
+    try:
+        with pytest.raises(dock.DockUnreachable, match="did not answer flighttask_execute"):
+            dock.one_click_inspection(factory, world.bob.scope(), plant.plant_id, timeout_s=1.0)
+        [failed] = plant_inspections(factory, plant.plant_id)
+        assert failed.status == "failed" and failed.summary["dock"]["unanswered"]
+        done = run_until(lis, factory, failed.id, lambda r: r.status == "done", timeout_s=90)
+    finally:
+        lis.stop(end_session=True)
+        sim.stop(end_session=True)
+    assert frames_of(factory, failed.id) == list(range(len(sim.flight)))
+    assert done.error == "" and "did not answer" in done.summary["dock"]["late_start"]
+    assert done.started_at is not None and done.analysed_at is not None
+    assert len(audited(factory, "pv.inspection.revived", failed.id)) == 1
+
+
+def test_a_late_flight_after_the_operator_tried_again_is_kept_as_an_inspection_of_its_own(
+    factory: Factory, registry: Registry, world: World, tmp_path: Path
+) -> None:
+    broker = machine_broker()
+    plant = docked_plant(factory, world, broker)
+    store = store_at(tmp_path)
+    sim = simulator(plant, broker, late_execute_s=3.0)
+    sim.spec.time_scale = 20.0  # still in the air when the operator tries again
+    lis = listener(factory, registry, store, broker)
+    try:
+        with pytest.raises(dock.DockUnreachable):
+            dock.one_click_inspection(factory, world.bob.scope(), plant.plant_id, timeout_s=1.0)
+        with pytest.raises(dock.DockError, match="in progress"):  # the dock is busy with the late flight
+            dock.one_click_inspection(factory, world.bob.scope(), plant.plant_id, timeout_s=5.0)
+        first, retried = plant_inspections(factory, plant.plant_id)
+        assert first.status == retried.status == "failed"
+        deadline = time.monotonic() + 120
+        while len(rows := plant_inspections(factory, plant.plant_id)) < 3 or rows[2].status != "done":
+            assert time.monotonic() < deadline, [(r.id, r.status) for r in rows]
+            lis.process(timeout_s=0.3, limit=3)
+    finally:
+        lis.stop(end_session=True)
+        sim.stop(end_session=True)
+    first, retried, late = plant_inspections(factory, plant.plant_id)
+    assert first.status == "failed" and first.summary["dock"]["flown_as"] == late.id
+    assert retried.status == "failed" and "flown_as" not in retried.summary["dock"]
+    assert late.summary["dock"]["failed_inspection"] == first.id
+    assert late.summary["dock"]["flight_id"] == first.summary["dock"]["flight_id"]
+    assert frames_of(factory, late.id) == list(range(len(sim.flight)))
+    assert frames_of(factory, first.id) == []
+    assert len(audited(factory, "pv.inspection.late_flight", late.id)) == 1
