@@ -246,7 +246,8 @@ def test_the_robot_sim_command_runs_a_robot_until_interrupted(tmp_path: Path) ->
         env=os.environ,
     )
     try:
-        seen.wait_for(lambda t, d: t.endswith("/state") and d["state"] == "idle")
+        # the `gongzhi` command imports the whole platform first: 25 s on this machine under load
+        seen.wait_for(lambda t, d: t.endswith("/state") and d["state"] == "idle", timeout=120)
         send(broker, command(site, "R7", "PV-9:1"))
         done = seen.wait_for(is_state("done", "PV-9:1"))
         assert done["cleaned_targets"]["rows"] == ["A-01"]
