@@ -47,6 +47,7 @@ ACTIONS = {
     "reminder": N_("Reminder"),
     "supervision": N_("Supervision notice"),
     "escalation": N_("Escalation"),
+    "pv_verification": N_("Verification by re-inspection"),
 }
 
 DONE = {

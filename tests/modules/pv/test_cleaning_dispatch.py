@@ -130,8 +130,8 @@ def test_a_cleaning_case_goes_to_the_robot_and_comes_back_resolved(
         assert report.failed == 0
         until_state(factory, lis, case_id, "resolved")
     finally:
-        bot.stop()
-        lis.stop()
+        bot.stop(end_session=True)
+        lis.stop(end_session=True)
     actions = [a for a, _ in timeline(factory, case_id)]
     assert actions[:5] == ["create", "accept", "dispatch", "delivery_attempt", "delivered"]
     assert {"robot_ack", "claim", "start", "robot_state", "resolve"} <= set(actions), [
@@ -204,8 +204,8 @@ def test_broker_down_offline_robot_and_a_server_dying_mid_dispatch_lose_nothing_
                 time.sleep(0.1)
             lis.process(timeout_s=1)
         finally:
-            bot.stop()
-            lis.stop()
+            bot.stop(end_session=True)
+            lis.stop(end_session=True)
         assert [a.result for a in bot.acks] == ["accepted", "duplicate"]
         assert len(bot.executed) == 1
         acks = [d["result"] for a, d in timeline(factory, case_id) if a == "robot_ack"]
@@ -244,7 +244,7 @@ def test_a_listener_that_dies_before_applying_a_report_gets_it_again(
         try:
             until_state(factory, second, case_id, "resolved")
         finally:
-            second.stop()
+            second.stop(end_session=True)
 
 
 def test_the_worker_runs_the_robot_listener_by_itself(tmp_path: Any, registry: Registry) -> None:
@@ -256,36 +256,37 @@ def test_the_worker_runs_the_robot_listener_by_itself(tmp_path: Any, registry: R
     from gongzhi.core import service as core
     from gongzhi.db import make_engine, make_session_factory
 
-    broker = machine_broker()
-    url = f"sqlite:///{tmp_path / 'worker.db'}"
-    migrate.upgrade(url)
-    own = make_session_factory(make_engine(url))
-    with unit_of_work(own, Scope.for_system()) as s:
-        rid = core.create_region(s, f"w{uuid.uuid4().hex[:4]}", "工作区", "WK").id
-    code = f"roof-{uuid.uuid4().hex[:8]}"
-    with unit_of_work(own, Scope(region_id=rid, system=True)) as s:
-        plant = pv.create_plant(
-            s, PlantCreate(code=code, name="屋顶", polygon=outline(), layout=LayoutIn(setback_m=0.5))
-        )
-        mods = s.execute(select(PvModule.module_id).where(PvModule.plant_id == plant.id)).scalars().all()
-        rows = sorted({cleaning.row_of(m) for m in mods})
-        cleaning.register_robot(
-            s, plant, "R1", {r: 30.0 for r in rows}, broker=f"mqtt://{broker.host}:{broker.port}"
-        )
-        [(case, _)] = cleaning.create_cleaning_cases(s, registry, plant, [mods[0]])
-        case_id = case.id
-    bot = robot(code, rows, broker)
-    bot.start()
-    stop = threading.Event()
-    thread = threading.Thread(target=worker.run, args=(own, registry, stop, 0.2), daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 30
-        while case_state(own, case_id) != "resolved":
-            assert time.monotonic() < deadline, f"case is {case_state(own, case_id)}"
-            time.sleep(0.2)
-    finally:
-        stop.set()
-        thread.join(timeout=10)
-        bot.stop()
-    assert len(bot.executed) == 1
+    with private_broker() as pb:  # not the machine's: the worker listens under the production client id
+        broker = pb.broker
+        url = f"sqlite:///{tmp_path / 'worker.db'}"
+        migrate.upgrade(url)
+        own = make_session_factory(make_engine(url))
+        with unit_of_work(own, Scope.for_system()) as s:
+            rid = core.create_region(s, f"w{uuid.uuid4().hex[:4]}", "工作区", "WK").id
+        code = f"roof-{uuid.uuid4().hex[:8]}"
+        with unit_of_work(own, Scope(region_id=rid, system=True)) as s:
+            plant = pv.create_plant(
+                s, PlantCreate(code=code, name="屋顶", polygon=outline(), layout=LayoutIn(setback_m=0.5))
+            )
+            mods = s.execute(select(PvModule.module_id).where(PvModule.plant_id == plant.id)).scalars().all()
+            rows = sorted({cleaning.row_of(m) for m in mods})
+            cleaning.register_robot(
+                s, plant, "R1", {r: 30.0 for r in rows}, broker=f"mqtt://{broker.host}:{broker.port}"
+            )
+            [(case, _)] = cleaning.create_cleaning_cases(s, registry, plant, [mods[0]])
+            case_id = case.id
+        bot = robot(code, rows, broker)
+        bot.start()
+        stop = threading.Event()
+        thread = threading.Thread(target=worker.run, args=(own, registry, stop, 0.2), daemon=True)
+        thread.start()
+        try:
+            deadline = time.monotonic() + 30
+            while case_state(own, case_id) != "resolved":
+                assert time.monotonic() < deadline, f"case is {case_state(own, case_id)}"
+                time.sleep(0.2)
+        finally:
+            stop.set()
+            thread.join(timeout=10)
+            bot.stop(end_session=True)
+        assert len(bot.executed) == 1

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 from gongzhi.cases.models import Alert
+from gongzhi.core.models import AuditEntry
 from gongzhi.db import Scope
 from gongzhi.errors import Conflict, Forbidden, InvalidInput, NotFound
 from gongzhi.modules.pv import dock
@@ -59,8 +61,8 @@ def test_one_click_inspection_streams_frames_and_reports_on_landing(
         seen: list[tuple[str, int, dict[str, object]]] = []
         done = run_until(lis, factory, iid, lambda r: r.status in ("done", "failed"), seen=seen)
     finally:
-        lis.stop()
-        sim.stop()
+        lis.stop(end_session=True)
+        sim.stop(end_session=True)
     assert done.status == "done", done.error
     n = len(sim.flight)
     assert frames_of(factory, iid) == list(range(n)) and done.frame_count == n and done.progress == 1.0
@@ -125,7 +127,7 @@ def test_bad_one_click_requests_get_a_clear_error(
         reply = dock.call(broker, plant.sn, proto.execute("never-prepared"), timeout_s=5)
         assert reply.result == proto.RESULT_BUSY
     finally:
-        sim.stop()
+        sim.stop(end_session=True)
     sim2 = simulator(plant, broker)
     try:
         reply = dock.call(broker, plant.sn, proto.execute("never-prepared"), timeout_s=5)
@@ -133,7 +135,7 @@ def test_bad_one_click_requests_get_a_clear_error(
         stale = proto.Message(proto.EXECUTE, {"flight_id": "x"}, timestamp=proto.now_ms() - 3_600_000)
         assert "stale" in dock.call(broker, plant.sn, stale, timeout_s=5).data["message"]
     finally:
-        sim2.stop()
+        sim2.stop(end_session=True)
 
 
 def test_a_link_drop_and_a_listener_restart_mid_flight_lose_no_frame(
@@ -156,9 +158,9 @@ def test_a_link_drop_and_a_listener_restart_mid_flight_lose_no_frame(
                 factory, registry, store, broker, cid
             )  # a fresh process: no accumulator in memory
             done = run_until(again, factory, iid, lambda r: r.status in ("done", "failed"))
-            again.stop()
+            again.stop(end_session=True)
         finally:
-            sim.stop()
+            sim.stop(end_session=True)
     assert done.status == "done", done.error
     n = len(sim.flight)
     assert frames_of(factory, iid) == list(range(n))
@@ -206,8 +208,82 @@ def test_frames_lost_on_the_way_are_asked_again_on_landing(
         iid = dock.one_click_inspection(factory, world.bob.scope(), plant.plant_id)
         done = run_until(lis, factory, iid, lambda r: r.status in ("done", "failed"))
     finally:
-        lis.stop()
-        sim.stop()
+        lis.stop(end_session=True)
+        sim.stop(end_session=True)
     assert done.status == "done", done.error
     assert sorted(sim.resent) == [3, 9]
     assert frames_of(factory, iid) == list(range(len(sim.flight)))
+
+
+def plant_inspections(factory: Factory, plant_id: int) -> list[PvInspection]:
+    with factory() as s:
+        s.info["scope"] = Scope.for_system()
+        stmt = select(PvInspection).where(PvInspection.plant_id == plant_id).order_by(PvInspection.id)
+        rows = list(s.execute(stmt).scalars())
+        s.expunge_all()
+        return rows
+
+
+def audited(factory: Factory, action: str, inspection_id: int) -> list[AuditEntry]:
+    with factory() as s:
+        s.info["scope"] = Scope.for_system()
+        stmt = select(AuditEntry).where(
+            AuditEntry.action == action, AuditEntry.object_id == str(inspection_id)
+        )
+        return list(s.execute(stmt).scalars())
+
+
+def test_a_flight_whose_start_timed_out_but_flew_anyway_comes_back_with_every_frame(
+    factory: Factory, registry: Registry, world: World, tmp_path: Path
+) -> None:
+    broker = machine_broker()
+    plant = docked_plant(factory, world, broker)
+    store = store_at(tmp_path)
+    sim = simulator(plant, broker, late_execute_s=3.0)
+    lis = listener(factory, registry, store, broker)
+    try:
+        with pytest.raises(dock.DockUnreachable, match="did not answer flighttask_execute"):
+            dock.one_click_inspection(factory, world.bob.scope(), plant.plant_id, timeout_s=1.0)
+        [failed] = plant_inspections(factory, plant.plant_id)
+        assert failed.status == "failed" and failed.summary["dock"]["unanswered"]
+        done = run_until(lis, factory, failed.id, lambda r: r.status == "done", timeout_s=90)
+    finally:
+        lis.stop(end_session=True)
+        sim.stop(end_session=True)
+    assert frames_of(factory, failed.id) == list(range(len(sim.flight)))
+    assert done.error == "" and "did not answer" in done.summary["dock"]["late_start"]
+    assert done.started_at is not None and done.analysed_at is not None
+    assert len(audited(factory, "pv.inspection.revived", failed.id)) == 1
+
+
+def test_a_late_flight_after_the_operator_tried_again_is_kept_as_an_inspection_of_its_own(
+    factory: Factory, registry: Registry, world: World, tmp_path: Path
+) -> None:
+    broker = machine_broker()
+    plant = docked_plant(factory, world, broker)
+    store = store_at(tmp_path)
+    sim = simulator(plant, broker, late_execute_s=3.0)
+    sim.spec.time_scale = 20.0  # still in the air when the operator tries again
+    lis = listener(factory, registry, store, broker)
+    try:
+        with pytest.raises(dock.DockUnreachable):
+            dock.one_click_inspection(factory, world.bob.scope(), plant.plant_id, timeout_s=1.0)
+        with pytest.raises(dock.DockError, match="in progress"):  # the dock is busy with the late flight
+            dock.one_click_inspection(factory, world.bob.scope(), plant.plant_id, timeout_s=5.0)
+        first, retried = plant_inspections(factory, plant.plant_id)
+        assert first.status == retried.status == "failed"
+        deadline = time.monotonic() + 120
+        while len(rows := plant_inspections(factory, plant.plant_id)) < 3 or rows[2].status != "done":
+            assert time.monotonic() < deadline, [(r.id, r.status) for r in rows]
+            lis.process(timeout_s=0.3, limit=3)
+    finally:
+        lis.stop(end_session=True)
+        sim.stop(end_session=True)
+    first, retried, late = plant_inspections(factory, plant.plant_id)
+    assert first.status == "failed" and first.summary["dock"]["flown_as"] == late.id
+    assert retried.status == "failed" and "flown_as" not in retried.summary["dock"]
+    assert late.summary["dock"]["failed_inspection"] == first.id
+    assert late.summary["dock"]["flight_id"] == first.summary["dock"]["flight_id"]
+    assert frames_of(factory, late.id) == list(range(len(sim.flight)))
+    assert frames_of(factory, first.id) == []
+    assert len(audited(factory, "pv.inspection.late_flight", late.id)) == 1

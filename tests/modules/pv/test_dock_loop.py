@@ -1,10 +1,12 @@
 """The PV loop end to end on the real broker, with simulators only outside gongzhi: one-click inspection
 by the dock simulator → findings (the report can be made) → the operator confirms → the soiling case goes
 to the robot simulator over MQTT → the robot cleans → from the plant page, a re-inspection flight over the
-cleaned rows only → verified and closed."""
+cleaned rows only → on landing, sent back while the panels are still dirty, verified and closed once they
+are clean, without a click."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from pathlib import Path
@@ -12,7 +14,10 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from gongzhi.cases.models import Case
+from gongzhi.cases import service as cases
+from gongzhi.cases.models import Case, CaseEvent
+from gongzhi.cases.schemas import ActionIn
+from gongzhi.cases.statemachine import Action
 from gongzhi.core import outbox
 from gongzhi.db import Scope, unit_of_work
 from gongzhi.modules.pv import cleaning, dock, loop
@@ -92,40 +97,73 @@ def test_one_click_to_closed_cleaning_case(
                 select(PvCleaningOrder).where(PvCleaningOrder.case_id == case_id)
             ).scalar_one()
             assert set(cleaned.cleaned_modules) >= soiled
-            assert drone.after_cleaning(cleaned.cleaned_modules) == sorted(soiled)
+            cleaned_modules = list(cleaned.cleaned_modules)
 
-        # 4. from the plant page: a re-inspection flight over the cleaned rows only, then verify and close
+        # 4. the robot said done but the panels are still dirty: the re-inspection sends the case back
         alice, csrf = as_user(client, world.alice)
         page = alice.get(f"/pv/plants/{plant.plant_id}")
         assert "待验证的清洗" in page.text and f"/pv/cases/{case_id}/reinspect" in page.text
         assert f"/pv/cases/{case_id}/verify" not in page.text  # nothing to verify with yet
-        r = alice.post(f"/pv/cases/{case_id}/reinspect", data={"csrf_token": csrf}, follow_redirects=False)
-        assert r.status_code == 303, r.text
-        with unit_of_work(factory, Scope.for_system()) as s:
-            again = max(
-                s.execute(select(PvInspection.id).where(PvInspection.plant_id == plant.plant_id)).scalars()
-            )
-        redone = run_until(docks, factory, again, lambda r: r.status in ("done", "failed"))
-        assert redone.status == "done", redone.error
-        assert redone.summary["dock"]["reinspection_of"] == case_id
-        assert redone.frame_count < done.frame_count, (redone.frame_count, done.frame_count)
+        dirty = _reinspect(alice, csrf, docks, factory, plant.plant_id, case_id)
+        assert dirty.frame_count < done.frame_count, (dirty.frame_count, done.frame_count)
+        assert _state(factory, case_id) == "in_progress"
+        sent_back = _timeline(factory, case_id, "verify")[-1]
+        assert f"re-inspection {dirty.id}" in sent_back.note and "not improved enough" in sent_back.note
+        page = alice.get(f"/pv/plants/{plant.plant_id}").text
+        assert "复检验证" in page and "已退回" in page and f"/pv/cases/{case_id}/override" in page
+
+        # 5. cleaned for real (the robot's second report, as the robot listener applies it): a second
+        #    re-inspection closes the case on landing, without a click
+        assert drone.after_cleaning(cleaned_modules) == sorted(soiled)
+        with unit_of_work(factory, Scope(region_id=world.a, system=True, username="pv-robot")) as s:
+            cases.apply(s, registry, case_id, Action.RESOLVE, ActionIn(note="robot R1 cleaned again"))
+        redone = _reinspect(alice, csrf, docks, factory, plant.plant_id, case_id)
         log.warning(
-            "re-inspection of the cleaned rows: %d frames, whole plant %d",
+            "re-inspection of the cleaned rows: %d frames, whole plant %d; closed %.2f s after landing",
             redone.frame_count,
             done.frame_count,
+            (_closed_at(factory, case_id) - redone.finished_at).total_seconds() if redone.finished_at else -1,
         )
-        r = alice.post(f"/pv/cases/{case_id}/verify", data={"csrf_token": csrf}, follow_redirects=False)
-        assert r.status_code == 303, r.text
+        assert _state(factory, case_id) == "closed"
+        assert [e.data["passed"] for e in _timeline(factory, case_id, loop.VERIFICATION)] == [False, True]
         with unit_of_work(factory, as_alice(world)) as s:
-            assert s.get_one(Case, case_id).state == "closed"
             metrics = loop.loop_metrics(s, plant.plant_id)
-        assert "待验证的清洗" not in alice.get(f"/pv/plants/{plant.plant_id}").text
+        page = alice.get(f"/pv/plants/{plant.plant_id}").text
+        assert "待验证的清洗" not in page and "已验证并办结" in page
         assert metrics.takeoff_to_report_min is not None and metrics.cleaned_to_closed_min is not None
+        assert (metrics.verified_automatically, metrics.sent_back_automatically) == (1, 1)
     finally:
-        robots.stop()
-        docks.stop()
-        bot.stop()
-        drone.stop()
+        robots.stop(end_session=True)
+        docks.stop(end_session=True)
+        bot.stop(end_session=True)
+        drone.stop(end_session=True)
+
+
+def _reinspect(
+    alice: TestClient, csrf: str, docks: dock.DockListener, factory: Factory, plant_id: int, case_id: int
+) -> PvInspection:
+    """One click on the plant page, then the dock flies the cleaned rows and the listener handles it."""
+    r = alice.post(f"/pv/cases/{case_id}/reinspect", data={"csrf_token": csrf}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    with unit_of_work(factory, Scope.for_system()) as s:
+        again = max(s.execute(select(PvInspection.id).where(PvInspection.plant_id == plant_id)).scalars())
+    row = run_until(docks, factory, again, lambda r: r.status in ("done", "failed"))
+    assert row.status == "done", row.error
+    assert row.summary["dock"]["reinspection_of"] == case_id
+    return row
+
+
+def _timeline(factory: Factory, case_id: int, action: str) -> list[CaseEvent]:
+    with unit_of_work(factory, Scope.for_system()) as s:
+        stmt = select(CaseEvent).where(CaseEvent.case_id == case_id, CaseEvent.action == action)
+        return list(s.execute(stmt.order_by(CaseEvent.id)).scalars())
+
+
+def _closed_at(factory: Factory, case_id: int) -> dt.datetime:
+    with unit_of_work(factory, Scope.for_system()) as s:
+        closed = s.get_one(Case, case_id).closed_at
+        assert closed is not None
+        return closed
 
 
 def _state(factory: Factory, case_id: int) -> str:

@@ -4,25 +4,30 @@ cleaning case or sends it back; the loop's durations are measured."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from gongzhi import migrate
 from gongzhi.cases import service as cases
-from gongzhi.cases.models import Case
+from gongzhi.cases.models import Case, CaseEvent
 from gongzhi.cases.schemas import ActionIn
 from gongzhi.cases.statemachine import Action
-from gongzhi.db import Scope, unit_of_work, utcnow
+from gongzhi.core import security
+from gongzhi.db import Scope, make_engine, unit_of_work, utcnow
 from gongzhi.errors import Forbidden, InvalidInput
 from gongzhi.modules.pv import cleaning, loop
 from gongzhi.modules.pv import service as pv
 from gongzhi.modules.pv.models import PvCleaningOrder, PvFinding, PvInspection, PvModule, PvModuleResult
 from gongzhi.modules.pv.schemas import LayoutIn, PlantCreate
 from gongzhi.registry import Registry
-from tests.conftest import World
+from tests.conftest import BACKEND, World, build_world, drop_database, new_database_url
 
 from .shapes import rectangle
 
@@ -234,3 +239,130 @@ def test_verification_refuses_what_cannot_be_compared(
         pytest.raises(InvalidInput, match="saw none of the cleaned"),
     ):
         loop.verify_cleaning(s, registry, case_id, elsewhere)
+
+
+def dock_reinspection(
+    factory: Factory, world: World, ctx: dict[str, Any], case_id: int, mods: list[str], soiling: float
+) -> int:
+    """A finished re-inspection flown by the dock for ``case_id`` (as :func:`.dock.reinspect_cleaning`)."""
+    insp = reinspection(factory, world, ctx, mods, soiling=soiling, t=2.5)
+    with unit_of_work(factory, Scope(region_id=world.a, system=True)) as s:
+        row = s.get_one(PvInspection, insp)
+        row.summary = {"dock": {"reinspection_of": case_id}}
+    return insp
+
+
+def verify_on_landing(
+    factory: Factory, registry: Registry, world: World, insp: int
+) -> loop.CleaningCheck | None:
+    with unit_of_work(factory, Scope(region_id=world.a, system=True, username="pv-dock")) as s:
+        return loop.verify_reinspection(s, registry, s.get_one(PvInspection, insp))
+
+
+def timeline(factory: Factory, case_id: int) -> list[CaseEvent]:
+    with unit_of_work(factory, Scope.for_system()) as s:
+        stmt = select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(CaseEvent.id)
+        return [e for e in s.execute(stmt).scalars()]
+
+
+def test_a_dock_re_inspection_closes_the_case_by_itself_once(
+    factory: Factory, registry: Registry, world: World
+) -> None:
+    ctx = setup(factory, world)
+    case_id, mods = cleaned_case(factory, registry, world, ctx)
+    after = dock_reinspection(factory, world, ctx, case_id, mods, soiling=0.03)
+    check = verify_on_landing(factory, registry, world, after)
+    assert check is not None and check.passed
+    assert verify_on_landing(factory, registry, world, after) is None  # the analysis finished again
+    events = timeline(factory, case_id)
+    assert [e.action for e in events].count("verify") == 1
+    [judged] = [e for e in events if e.action == loop.VERIFICATION]
+    assert judged.data["automatic"] and judged.data["passed"] and judged.data["reinspection"] == after
+    with unit_of_work(factory, as_alice(world)) as s:
+        assert cases.get_case(s, case_id).state == "closed"
+        metrics = loop.loop_metrics(s, ctx["plant"])
+        assert (metrics.verified_automatically, metrics.sent_back_automatically) == (1, 0)
+        [shown] = loop.verifications(s, ctx["plant"])
+        assert shown.outcome == "passed" and not shown.can_override
+        with pytest.raises(InvalidInput, match="already judged"):
+            loop.verify_cleaning(s, registry, case_id, after)
+
+
+def test_a_dock_re_inspection_sends_the_case_back_and_the_operator_can_overrule_it(
+    factory: Factory, registry: Registry, world: World
+) -> None:
+    ctx = setup(factory, world)
+    case_id, mods = cleaned_case(factory, registry, world, ctx)
+    after = dock_reinspection(factory, world, ctx, case_id, mods, soiling=0.35)
+    check = verify_on_landing(factory, registry, world, after)
+    assert check is not None and not check.passed
+    verify_ev = [e for e in timeline(factory, case_id) if e.action == "verify"][-1]
+    assert verify_ev.to_state == "in_progress" and "not improved enough" in verify_ev.note
+    with unit_of_work(factory, as_alice(world)) as s:
+        assert loop.loop_metrics(s, ctx["plant"]).sent_back_automatically == 1
+        [shown] = loop.verifications(s, ctx["plant"])
+        assert shown.outcome == "sent_back" and shown.can_override
+        with pytest.raises(InvalidInput, match="needs a reason"):
+            loop.override_verification(s, registry, case_id, passed=True, reason="  ")
+    viewer = Scope(region_id=world.a, user_id=world.vera.user_id, role="viewer")
+    with unit_of_work(factory, viewer) as s, pytest.raises(Forbidden):
+        loop.override_verification(s, registry, case_id, passed=True, reason="looks clean")
+    with unit_of_work(factory, as_alice(world)) as s:
+        case = loop.override_verification(
+            s, registry, case_id, passed=True, reason="glare on the re-inspection; clean on site"
+        )
+        assert case.state == "closed"
+        assert loop.loop_metrics(s, ctx["plant"]).overridden == 1
+    notes = [e.note for e in timeline(factory, case_id) if e.action in ("resolve", "verify")]
+    assert any("glare on the re-inspection" in n for n in notes)
+
+
+def test_a_re_inspection_that_saw_too_little_leaves_the_decision_to_the_operator(
+    factory: Factory, registry: Registry, world: World
+) -> None:
+    ctx = setup(factory, world)
+    case_id, mods = cleaned_case(factory, registry, world, ctx)
+    partial = dock_reinspection(factory, world, ctx, case_id, mods[:1], soiling=0.01)  # 1 of 2 modules
+    assert verify_on_landing(factory, registry, world, partial) is None
+    [judged] = [e for e in timeline(factory, case_id) if e.action == loop.VERIFICATION]
+    assert not judged.data["decided"] and "saw 1 of the 2 cleaned modules" in judged.note
+    with unit_of_work(factory, as_alice(world)) as s:
+        assert cases.get_case(s, case_id).state == "resolved"
+        case = loop.override_verification(s, registry, case_id, passed=False, reason="robot skipped a row")
+        assert case.state == "in_progress"
+
+
+def test_two_workers_finishing_one_re_inspection_judge_it_once(
+    registry: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two real connections (a database of its own: the usual fixture shares one connection)."""
+    if BACKEND != "postgresql":
+        pytest.skip("row locks: the PostgreSQL leg (SQLite serialises writers itself)")
+    monkeypatch.setattr(security, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    url, name = new_database_url(tmp_path)
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    try:
+        committed = sessionmaker(engine, expire_on_commit=False)
+        world = build_world(committed)
+        ctx = setup(committed, world)
+        case_id, mods = cleaned_case(committed, registry, world, ctx)
+        after = dock_reinspection(committed, world, ctx, case_id, mods, soiling=0.03)
+        first = committed()
+        first.info["scope"] = Scope(region_id=world.a, system=True, username="worker-1")
+        assert loop.verify_reinspection(first, registry, first.get_one(PvInspection, after)) is not None
+        second: list[loop.CleaningCheck | None] = []
+        worker = threading.Thread(
+            target=lambda: second.append(verify_on_landing(committed, registry, world, after))
+        )
+        worker.start()
+        worker.join(1.0)
+        assert worker.is_alive()  # waiting for the first worker's lock on the case
+        first.commit()
+        first.close()
+        worker.join(10)
+        assert second == [None]
+        assert [e.action for e in timeline(committed, case_id)].count("verify") == 1
+    finally:
+        engine.dispose()
+        drop_database(name)

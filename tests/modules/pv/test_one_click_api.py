@@ -67,8 +67,8 @@ def test_one_click_over_http_starts_the_flight_and_refuses_bad_requests(
         iid = started["inspection_id"]
         done = run_until(lis, factory, iid, lambda row: row.status in ("done", "failed"))
     finally:
-        lis.stop()
-        sim.stop()
+        lis.stop(end_session=True)
+        sim.stop(end_session=True)
     assert done.status == "done", done.error
     assert done.irradiance_w_m2 == 820 and done.wind_m_s == 3
 
@@ -121,8 +121,8 @@ def test_the_plant_page_starts_a_flight_and_shows_its_progress(
         assert part.status_code == 200 and f"#{iid}" in part.text and "<progress" in part.text
         done = run_until(lis, factory, iid, lambda row: row.status in ("done", "failed"))
     finally:
-        lis.stop()
-        sim.stop()
+        lis.stop(end_session=True)
+        sim.stop(end_session=True)
     assert done.status == "done" and inspection(factory, iid).irradiance_w_m2 == 850
     part = alice.get(f"/pv/plants/{plant.plant_id}/flight")
     assert "every 3s" not in part.text and f"#{iid}" in part.text  # polling stops once the flight is over

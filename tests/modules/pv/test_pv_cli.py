@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import socket
 import zipfile
 from pathlib import Path
 
@@ -146,3 +147,24 @@ def test_dock_commands_refuse_bad_input_clearly(tmp_path: Path) -> None:
         app, ["dock-sim", "--dock", "D/1", "--plant", str(plant_file(tmp_path)), "--broker", "http://x"]
     )
     assert r.exit_code == 1 and "not an MQTT broker address" in said(r)
+
+
+@pytest.mark.parametrize("command", ["robot-listen", "dock-listen"])
+def test_the_listeners_say_clearly_when_they_cannot_listen(
+    command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gongzhi.settings import get_settings
+
+    monkeypatch.setenv("GONGZHI_DATABASE_URL", f"sqlite:///{tmp_path / 'gz.db'}")
+    monkeypatch.setenv("GONGZHI_DATA_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    try:
+        r = runner.invoke(app, [command, "--broker", "http://127.0.0.1:1883"])
+        assert r.exit_code == 1 and "not an MQTT broker address" in said(r)
+        with socket.socket() as s:  # a port nobody listens on
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        r = runner.invoke(app, [command, "--broker", f"mqtt://127.0.0.1:{port}"])
+        assert r.exit_code == 1 and "is not reachable" in said(r)
+    finally:
+        get_settings.cache_clear()

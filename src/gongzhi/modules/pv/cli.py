@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -31,6 +32,12 @@ from gongzhi.modules.pv.io import synthetic_files as synth_io
 from gongzhi.modules.pv.io.qgc_plan import write_qgc_plan_json
 from gongzhi.modules.pv.io.wpml import write_wpml_kmz
 from gongzhi.modules.pv.outcome import FlightOutcome
+
+if TYPE_CHECKING:
+    from gongzhi.db import SessionFactory
+    from gongzhi.modules.pv.mqtt import Broker, QueuedListener
+    from gongzhi.registry import Registry
+    from gongzhi.settings import Settings
 
 app = typer.Typer(
     help="PV inspection: flight plans, synthetic flights, analysis of a flight", no_args_is_help=True
@@ -326,23 +333,9 @@ def robot_listen(
     broker: Annotated[str, typer.Option(help="mqtt://host:port")] = "mqtt://127.0.0.1:1883",
 ) -> None:
     """Apply the robots' acknowledgements and state to cleaning cases (runs until Ctrl-C)."""
-
-    from gongzhi.db import make_engine, make_session_factory
-    from gongzhi.modules.pv import mqtt as pvmqtt
     from gongzhi.modules.pv.cleaning import RobotListener
-    from gongzhi.registry import load_modules
-    from gongzhi.settings import get_settings
 
-    factory = make_session_factory(make_engine(get_settings().database_url))
-    try:
-        listener = RobotListener(factory, load_modules(), pvmqtt.Broker.parse(broker))
-        listener.start()
-    except (ValueError, ConnectionError) as exc:
-        _fail(str(exc))
-    Console().print(f"listening to robots on {broker}; Ctrl-C stops")
-    stop = _stop_on_signals()
-    listener.run(stop)
-    listener.stop()
+    _listen("robots", broker, lambda factory, registry, _settings, b: RobotListener(factory, registry, b))
 
 
 @app.command("dock-sim")
@@ -392,25 +385,38 @@ def dock_listen(
     broker: Annotated[str, typer.Option(help="mqtt://host:port")] = "mqtt://127.0.0.1:1883",
 ) -> None:
     """Follow the docks' flights: store and analyse frames as they arrive, report on landing."""
-
-    from gongzhi.db import make_engine, make_session_factory
     from gongzhi.kit.filestore import FileStore
-    from gongzhi.modules.pv import mqtt as pvmqtt
     from gongzhi.modules.pv.dock import DockListener
+
+    def make(factory: SessionFactory, registry: Registry, settings: Settings, b: Broker) -> DockListener:
+        store = FileStore(settings.files_dir, settings.max_upload_bytes)
+        return DockListener(factory, registry, store, b)
+
+    _listen("docks", broker, make)
+
+
+def _listen(
+    what: str,
+    broker: str,
+    make: Callable[[SessionFactory, Registry, Settings, Broker], QueuedListener[Any]],
+) -> None:
+    """Run a listener made by ``make`` on the configured database until Ctrl-C or SIGTERM. It stops keeping
+    its persistent session, so what the broker receives until the next start waits for it."""
+    from gongzhi.db import make_engine, make_session_factory
+    from gongzhi.modules.pv import mqtt as pvmqtt
     from gongzhi.registry import load_modules
     from gongzhi.settings import get_settings
 
     settings = get_settings()
     factory = make_session_factory(make_engine(settings.database_url))
-    store = FileStore(settings.files_dir, settings.max_upload_bytes)
     try:
-        listener = DockListener(factory, load_modules(), store, pvmqtt.Broker.parse(broker))
+        listener = make(factory, load_modules(), settings, pvmqtt.Broker.parse(broker))
         listener.start()
     except (ValueError, ConnectionError) as exc:
         _fail(str(exc))
-    Console().print(f"listening to docks on {broker}; Ctrl-C stops")
-    stop = _stop_on_signals()
-    listener.run(stop)
+        raise
+    Console().print(f"listening to {what} on {broker}; Ctrl-C stops")
+    listener.run(_stop_on_signals())
     listener.stop()
 
 

@@ -12,7 +12,8 @@
   figures grow during the flight; on landing, when every frame is in, the findings and alerts are stored as
   the worker stores an uploaded flight's (:func:`.results.store_outcome`), and ``analysed_at`` is set, so
   take-off → report is measured. A listener restarted mid-flight rebuilds the accumulator from the frames
-  already stored.
+  already stored. A re-inspection of a cleaning case then judges the cleaning in the same transaction
+  (:func:`.loop.verify_reinspection`).
 """
 
 from __future__ import annotations
@@ -215,7 +216,8 @@ def reinspect_cleaning(
     conditions: FlightRequest | None = None,
 ) -> int:
     """One-click re-inspection of a cleaning case: the plant's dock flies only over the cleaned rows
-    (:func:`.loop.reinspection_plan`); :func:`.loop.verify_cleaning` then judges the cleaning with it."""
+    (:func:`.loop.reinspection_plan`); on landing the listener judges the cleaning with it
+    (:func:`.loop.verify_reinspection`)."""
     with unit_of_work(factory, scope) as s:
         plant_id = cleaning.order_for_case(s, case_id).plant_id
     want = replace(conditions or FlightRequest(), case_id=case_id)
@@ -268,6 +270,8 @@ def one_click_inspection(
         with unit_of_work(factory, scope) as s:
             row = s.get_one(PvInspection, inspection_id)
             row.status, row.error, row.analysed_at = "failed", str(error), utcnow()
+            if isinstance(error, DockUnreachable):  # it may have flown all the same: see _reconcile
+                row.summary = {**row.summary, "dock": {**row.summary["dock"], "unanswered": True}}
         raise error from exc
     return inspection_id
 
@@ -415,16 +419,64 @@ class DockListener(pvmqtt.QueuedListener["mqtt.MQTTMessage | FrameReady"]):
         return f"ignored {msg.method}"
 
     def _inspection(self, s: Session, sn: str, flight_id: str) -> PvInspection | None:
-        """The active inspection flown as ``flight_id`` by dock ``sn`` (``None`` for unknown or finished)."""
+        """The active inspection flown as ``flight_id`` by dock ``sn`` (``None`` for unknown or finished),
+        after :meth:`_reconcile` for a flight whose start timed out but that the dock flew anyway."""
         stmt = select(PvInspection).where(
-            PvInspection.source == SOURCE, PvInspection.status.in_(("queued", "running"))
+            PvInspection.source == SOURCE, PvInspection.status.in_(("queued", "running", "failed"))
         )
-        for row in s.execute(stmt).scalars():
-            d = row.summary.get("dock", {})
-            if d.get("flight_id") == flight_id and d.get("sn") == sn:
-                s.info["scope"] = Scope(region_id=row.region_id, system=True, username="pv-dock")
-                return row
-        return None
+        rows = [
+            row
+            for row in s.execute(stmt.order_by(PvInspection.id)).scalars()
+            if row.summary.get("dock", {}).get("flight_id") == flight_id
+            and row.summary.get("dock", {}).get("sn") == sn
+        ]
+        row = next((r for r in rows if r.status != "failed"), None)
+        if row is None:
+            late = [r for r in rows if r.summary.get("dock", {}).get("unanswered")]
+            if not late:
+                return None
+            s.info["scope"] = Scope(region_id=late[0].region_id, system=True, username="pv-dock")
+            row = self._reconcile(s, late[0])
+        s.info["scope"] = Scope(region_id=row.region_id, system=True, username="pv-dock")
+        return row
+
+    def _reconcile(self, s: Session, failed: PvInspection) -> PvInspection:
+        """The dock reports a flight whose start did not answer in time: it flew after all. Its inspection
+        comes back from failed, unless the operator has started another flight of the plant since, in which
+        case the late flight's frames make an inspection of their own. Either way the audit log and the
+        inspection's summary say so, and no frame is dropped."""
+        d = dict(failed.summary.get("dock", {}))
+        note = f"the dock flew {d.get('flight_id')} although it did not answer in time ({failed.error})"
+        later = s.execute(
+            select(PvInspection.id).where(
+                PvInspection.plant_id == failed.plant_id,
+                PvInspection.source == SOURCE,
+                PvInspection.id > failed.id,
+            )
+        ).first()
+        d.pop("unanswered", None)
+        if later is None:
+            failed.status, failed.error, failed.analysed_at = "running", "", None
+            failed.summary = {**failed.summary, "dock": {**d, "late_start": note}}
+            service._audit(s, "pv.inspection.revived", "pv_inspection", failed.id, {"note": note})
+            return failed
+        row = PvInspection(
+            region_id=failed.region_id,
+            plant_id=failed.plant_id,
+            camera=failed.camera,
+            source=SOURCE,
+            status="running",
+            irradiance_w_m2=failed.irradiance_w_m2,
+            wind_m_s=failed.wind_m_s,
+            created_by=failed.created_by,
+            summary={"dock": {**d, "late_start": note, "failed_inspection": failed.id}},
+        )
+        s.add(row)
+        s.flush()
+        failed.summary = {**failed.summary, "dock": {**d, "flown_as": row.id}}
+        data = {"note": note, "failed_inspection": failed.id, "later_inspection": later[0]}
+        service._audit(s, "pv.inspection.late_flight", "pv_inspection", row.id, data)
+        return row
 
     def _progress(self, sn: str, p: proto.Progress) -> str:
         with unit_of_work(self.factory, Scope.for_system()) as s:
@@ -613,7 +665,9 @@ class DockListener(pvmqtt.QueuedListener["mqtt.MQTTMessage | FrameReady"]):
         results.store_outcome(s, self.registry, row, outcome, live.names)
         row.summary = {**row.summary, "dock": dock}
         self.live.pop(row.id, None)
-        return f"done: {len(outcome.findings)} findings from {outcome.frames} frames"
+        done = f"done: {len(outcome.findings)} findings from {outcome.frames} frames"
+        check = loop.verify_reinspection(s, self.registry, row)
+        return done if check is None else f"{done}; cleaning {'verified' if check.passed else 'sent back'}"
 
 
 def live_figures(live: LiveFlight) -> dict[str, Any]:

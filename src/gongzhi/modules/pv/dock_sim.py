@@ -2,10 +2,13 @@
 so one-click inspections run on one machine.
 
 It answers ``flighttask_prepare`` (keeps the wayline) and ``flighttask_execute`` (takes off), refusing a
-second flight while one is in the air; it flies the plan in the plan's own time (take-off, survey, return),
-compressed by ``time_scale``, and streams the frames of a synthetic flight over the plant
-(:mod:`.analytics.synthetic`, written as the float32 TIFF the readers read) as ``frame_chunk`` events, with
-``flighttask_progress`` at take-off, every few percent and on landing. Like a real dock it keeps a
+second flight while one is in the air; it flies the prepared wayline (:func:`route`: its lines at the
+wayline's speed, the turns between them, climb and descent, in the plan's flight time), compressed by
+``time_scale``, and at each trigger point takes a frame of the synthetic world (:mod:`.analytics.synthetic`,
+written as the float32 TIFF the readers read) whose position, yaw and time are those of that trigger point
+(GPS with its noise; the time is the moment the compressed flight passes it). Frames go out as
+``frame_chunk`` events, and ``flighttask_progress`` at take-off, every few percent of the route (with the
+waypoint passed and the position) and on landing. Like a real dock it keeps a
 persistent session, and when its link drops mid-flight it keeps flying, buffers what it would have sent and
 sends it on reconnecting, starting again with the last frame it sent before the drop (the server stores a
 frame received twice once).
@@ -14,6 +17,7 @@ frame received twice once).
 from __future__ import annotations
 
 import datetime as dt
+import math
 import shutil
 import tempfile
 import threading
@@ -35,6 +39,53 @@ from gongzhi.modules.pv.io.tiff import write_frame_tiff
 PROGRESS_STEP_PCT = 5.0
 
 
+@dataclass(frozen=True)
+class Route:
+    """A wayline as flown: when the drone passes each point, in seconds after take-off (uncompressed)."""
+
+    trigger_s: tuple[float, ...]
+    """Each trigger point, in flight order (the frames of :func:`.synthetic.reflown` along the same lines)."""
+    trigger_line: tuple[int, ...]
+    """The line (pair of waypoints) each trigger point is on."""
+    trigger_lonlat: tuple[tuple[float, float], ...]
+    return_s: float
+    """End of the last line: the drone heads home."""
+    landed_s: float
+
+
+def route(wayline: proto.Wayline, layout: PlantLayout) -> Route:
+    """When a drone flying ``wayline`` passes its trigger points: half the take-off/landing time to climb,
+    each line (consecutive waypoint pairs, triggers every ``trigger_spacing_m`` or less, evenly) at
+    ``speed_m_s``, the turns between lines at the same speed plus an equal share of what the plan's
+    ``flight_time_s`` holds beyond that (braking, settling, transits), the other half to land."""
+    origin = layout.origin
+    pts = [origin.to_xy(p[0], p[1]) for p in wayline.waypoints]
+    lines = list(zip(pts[0::2], pts[1::2], strict=False))
+    spacing = wayline.trigger_spacing_m if wayline.trigger_spacing_m > 0 else float("inf")
+    speed = max(wayline.speed_m_s, 1e-6)
+    length = [math.dist(a, b) for a, b in lines]
+    turns = [math.dist(lines[k][1], lines[k + 1][0]) for k in range(len(lines) - 1)]
+    survey = max(0.0, wayline.flight_time_s - wayline.takeoff_landing_s)
+    spare = max(0.0, survey - (sum(length) + sum(turns)) / speed)
+    extra = spare / max(1, len(turns))
+    t = wayline.takeoff_landing_s / 2
+    times: list[float] = []
+    on_line: list[int] = []
+    where: list[tuple[float, float]] = []
+    for k, ((x0, y0), (x1, y1)) in enumerate(lines):
+        n = max(1, math.ceil(length[k] / spacing - 1e-9)) if math.isfinite(spacing) else 1
+        for i in range(n + 1):
+            times.append(t + length[k] * i / n / speed)
+            on_line.append(k)
+            where.append(origin.to_lonlat(x0 + (x1 - x0) * i / n, y0 + (y1 - y0) * i / n))
+        t += length[k] / speed
+        if k < len(turns):
+            t += turns[k] / speed + extra
+    if not turns:
+        t += spare
+    return Route(tuple(times), tuple(on_line), tuple(where), t, t + wayline.takeoff_landing_s / 2)
+
+
 @dataclass
 class DockSpec:
     sn: str
@@ -47,6 +98,9 @@ class DockSpec:
     drop_after_frame: int | None = None
     """Test hook: the link drops after this frame was sent, for ``offline_frames`` frames."""
     offline_frames: int = 3
+    late_execute_s: float = 0.0
+    """Test hook: the reply to ``flighttask_execute`` leaves this many seconds late; the drone takes off at
+    once all the same (a reply lost on a slow uplink)."""
     frames_dir: Path | None = None
     """Frames already written for this flight (``frame-0000.tif`` …, as ``pv synth`` writes them): sent as
     they are instead of being rendered during the flight."""
@@ -61,6 +115,7 @@ class DockSimulator:
         )
         self.prepared: dict[str, proto.Wayline] = {}
         self.flown: dict[str, SyntheticFlight] = {}
+        self._taken: dict[str, list[dt.datetime]] = {}
         """Each flight as flown: the plant's whole plan, or other lines (a re-inspection of a few rows)."""
         self.frames_sent = 0
         self.resent: list[int] = []
@@ -84,19 +139,21 @@ class DockSimulator:
         c.will_set(proto.topic(self.spec.sn, "osd"), self._osd(online=False), qos=1, retain=True)
         self._client = c
         pvmqtt.connect(c, self.broker, persistent=True)
-        c.subscribe(proto.topic(self.spec.sn, "services"), qos=1)
+        pvmqtt.subscribe(
+            c, [(proto.topic(self.spec.sn, "services"), 1)]
+        )  # a call right after start reaches it
         self._online = True
         c.publish(proto.topic(self.spec.sn, "osd"), self._osd(online=True), qos=1, retain=True)
 
-    def stop(self) -> None:
+    def stop(self, *, end_session: bool = False) -> None:
+        """Land and disconnect; the broker keeps the dock's session unless ``end_session``."""
         self._stop.set()
         if self._flying is not None:
             self._flying.join(timeout=30)
         c, self._client = self._client, None
         if c is not None:
             c.publish(proto.topic(self.spec.sn, "osd"), self._osd(online=False), qos=1, retain=True)
-            c.disconnect()
-            c.loop_stop()
+            pvmqtt.disconnect(c, end_session=end_session)
         shutil.rmtree(self._tmp, ignore_errors=True)
 
     def flying(self) -> bool:
@@ -130,7 +187,13 @@ class DockSimulator:
         except proto.ProtocolError:
             return  # no tid to answer to
         reply = self._answer(call)
-        self._send(proto.topic(self.spec.sn, "services_reply"), reply.to_json())
+        topic = proto.topic(self.spec.sn, "services_reply")
+        if call.method == proto.EXECUTE and self.spec.late_execute_s > 0:
+            late = threading.Timer(self.spec.late_execute_s, self._send, (topic, reply.to_json()))
+            late.daemon = True
+            late.start()
+            return
+        self._send(topic, reply.to_json())
 
     def _answer(self, call: proto.Message) -> proto.Message:
         if proto.now_ms() - call.timestamp > self.spec.stale_after_s * 1000:
@@ -198,46 +261,65 @@ class DockSimulator:
     def _fly(self, fid: str, wayline: proto.Wayline, bid: str) -> None:
         flight = self.flown[fid] = self.flight_over(wayline)
         sn, n = self.spec.sn, len(flight)
+        plan = route(wayline, flight.layout)
+        if len(plan.trigger_s) != n:  # a wayline without its trigger spacing: the frames spread evenly
+            plan = _evenly(plan, n)
         events = proto.topic(sn, "events")
+        took_off = dt.datetime.now(dt.UTC)
+        self._taken[fid] = [took_off + dt.timedelta(seconds=t / self.spec.time_scale) for t in plan.trigger_s]
 
         def report(status: str, pct: float, phase: str, **ext: object) -> None:
             msg = proto.progress(sn, fid, status, pct, phase, bid, ts=_now(), frames_total=n, **ext)
             self._send(events, msg.to_json())
 
-        half = wayline.takeoff_landing_s / 2
-        survey = max(0.0, wayline.flight_time_s - wayline.takeoff_landing_s)
-        report("in_progress", 0.0, "takeoff", took_off_at=_now())
-        if not self._sleep(half):
-            return
-        last_pct = 0.0
+        report("in_progress", 0.0, "takeoff", took_off_at=took_off.isoformat())
+        last_t, last_pct = 0.0, 0.0
         for i in range(n):
-            if not self._sleep(survey / max(1, n)):
+            t = plan.trigger_s[i]
+            if not self._sleep(t - last_t):
                 return
+            last_t = t
             content = self.frame_bytes(i, fid)
             for msg in proto.frame_chunks(sn, fid, i, frame_name(i), content, bid):
                 if i not in self.skip_frames:
                     self._send(events, msg.to_json())
             self.frames_sent += 1
             self._link_fault(i)
-            pct = 100.0 * (i + 1) / n
+            pct = 100.0 * t / plan.landed_s
             if pct - last_pct >= PROGRESS_STEP_PCT:
                 last_pct = pct
-                report("in_progress", min(99.0, pct), "survey", frames_sent=i + 1)
-        report("in_progress", 99.0, "return")
-        if not self._sleep(half):
+                where, line = plan.trigger_lonlat[i], plan.trigger_line[i]
+                report(
+                    "in_progress",
+                    min(99.0, pct),
+                    "survey",
+                    frames_sent=i + 1,
+                    waypoint=2 * line,
+                    lon=where[0],
+                    lat=where[1],
+                )
+        if not self._sleep(plan.return_s - last_t):
+            return
+        report("in_progress", round(100.0 * plan.return_s / plan.landed_s, 1), "return")
+        if not self._sleep(plan.landed_s - plan.return_s):
             return
         self._restore_link()
         report("ok", 100.0, "landed", landed_at=_now())
 
     def frame_bytes(self, i: int, fid: str | None = None) -> bytes:
         """Frame ``i`` of flight ``fid`` (the whole-plant flight by default) as the camera's file: float32
-        °C TIFF with its metadata."""
+        °C TIFF with its metadata, taken when the flight passed its trigger point (the same bytes when sent
+        again)."""
         flight = self.flown.get(fid or "", self.flight)
         ready = self.spec.frames_dir / frame_name(i) if self.spec.frames_dir else None
         if flight is self.flight and ready is not None and ready.is_file():
             return ready.read_bytes()
+        frame = flight.frame(i)
+        taken = self._taken.get(fid or "", [])
+        if i < len(taken):
+            frame = replace(frame, meta=replace(frame.meta, time=taken[i]))
         path = self._tmp / f"{uuid.uuid4().hex[:8]}-{frame_name(i)}"
-        write_frame_tiff(path, flight.frame(i))
+        write_frame_tiff(path, frame)
         content = path.read_bytes()
         path.unlink()
         return content
@@ -283,7 +365,7 @@ class DockSimulator:
         i, self._resend = self._resend, None
         resend: list[tuple[str, bytes]] = []
         if i is not None:
-            chunks = proto.frame_chunks(self.spec.sn, fid, i, frame_name(i), self.frame_bytes(i), fid)
+            chunks = proto.frame_chunks(self.spec.sn, fid, i, frame_name(i), self.frame_bytes(i, fid), fid)
             resend = [(events, m.to_json()) for m in chunks]
         with self._lock:
             pending, self._buffer = resend + self._buffer, []
@@ -294,6 +376,14 @@ class DockSimulator:
     def _osd(self, *, online: bool) -> bytes:
         data = {"online": online, "mode_code": 0 if online else -1, "drone_in_dock": not self.flying()}
         return proto.Message("osd", data, gateway=self.spec.sn).to_json()
+
+
+def _evenly(plan: Route, n: int) -> Route:
+    start, span = plan.trigger_s[0], plan.return_s - plan.trigger_s[0]
+    times = tuple(start + span * i / max(1, n - 1) for i in range(n))
+    where = [plan.trigger_lonlat[round(i * (len(plan.trigger_s) - 1) / max(1, n - 1))] for i in range(n)]
+    lines = [plan.trigger_line[round(i * (len(plan.trigger_s) - 1) / max(1, n - 1))] for i in range(n)]
+    return Route(times, tuple(lines), tuple(where), plan.return_s, plan.landed_s)
 
 
 def _now() -> str:

@@ -7,22 +7,25 @@ the plant page measures how long each step took.
   category (class group) and priority (severity and class of abnormality). A finding becomes a case once.
 - :func:`verify_cleaning`: after the robot reports done, a short re-inspection of the cleaned rows is
   compared with the inspection that found the soiling; the case is verified and closed when the soiling
-  index fell enough and no module got hotter, and goes back to work (verification failed) otherwise.
+  index fell enough and no module got hotter, and goes back to work (verification failed) otherwise. A
+  dock re-inspection does it on landing (:func:`verify_reinspection`, once per case and re-inspection);
+  the operator may overrule it with a reason (:func:`override_verification`).
 - :func:`loop_metrics`: take-off → report, detection → dispatch, dispatch → cleaned, cleaned → closed.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import statistics
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gongzhi.cases import service as cases
-from gongzhi.cases.models import Case, SlaPolicy
+from gongzhi.cases.models import Case, CaseEvent, SlaPolicy
 from gongzhi.cases.schemas import ActionIn, CaseCreate
 from gongzhi.cases.statemachine import Action, State
 from gongzhi.core.models import Role
@@ -46,6 +49,7 @@ from gongzhi.registry import Registry
 
 CLEANING, REPAIR, VEGETATION, SHADING = "pv.cleaning", "pv.repair", "pv.vegetation", "pv.shading"
 CONFIRMERS = (Role.ADMIN, Role.DISPATCHER)
+CHECKERS = (Role.ADMIN, Role.DISPATCHER, Role.SUPERVISOR)
 
 # SLA per category × priority: (claim amount, unit, resolve amount, unit). Safety-relevant faults (CoA 3:
 # fire risk at a diode or solder bond) are claimed within 2 hours and made safe within a day; cleaning waits
@@ -361,22 +365,25 @@ def latest_reinspection(s: Session, case_id: int) -> int | None:
     return next((r.id for r in s.execute(stmt).scalars() if reinspected_case(r) == case_id), None)
 
 
+def unjudged_reinspection(s: Session, case_id: int) -> int | None:
+    """The case's last re-inspection when it has not judged the case yet (the operator may verify with it)."""
+    again = latest_reinspection(s, case_id)
+    return again if again is not None and _verification(s, case_id, again) is None else None
+
+
 def verify_cleaning(
     s: Session, registry: Registry, case_id: int, reinspection_id: int | None = None
 ) -> CleaningCheck:
     """Verify a resolved cleaning case against a re-inspection (by default the last one flown for the case):
-    closed when it passes, back to work if not.
+    closed when it passes, back to work if not. A dock re-inspection does this by itself on landing
+    (:func:`verify_reinspection`); this is the operator's click for an uploaded or older re-inspection.
 
     The re-inspection may cover the whole plant or only the cleaned rows (:func:`reinspection_plan`); it
     must have seen :data:`MIN_COVERAGE` of the cleaned modules, or nothing is decided.
     """
-    require_role(scope_of(s), Role.ADMIN, Role.DISPATCHER, Role.SUPERVISOR)
+    require_role(scope_of(s), *CHECKERS)
     order = cleaning.order_for_case(s, case_id)
-    case = cases.get_case(s, case_id)
-    if case.state != State.RESOLVED:
-        raise InvalidInput(f"case {case.number} is {case.state}; verify it after the robot has cleaned")
-    if order.inspection_id is None:
-        raise InvalidInput(f"case {case.number} was not made from an inspection; nothing to compare with")
+    case = _locked_case(s, case_id)
     if reinspection_id is None:
         reinspection_id = latest_reinspection(s, case_id)
     if reinspection_id is None:
@@ -386,29 +393,158 @@ def verify_cleaning(
     ).scalar_one_or_none()
     if after_insp is None or after_insp.plant_id != order.plant_id:
         raise NotFound(f"no inspection {reinspection_id} of this plant")
+    if _verification(s, case_id, reinspection_id) is not None:
+        raise InvalidInput(
+            f"re-inspection {reinspection_id} has already judged case {case.number}; fly another one"
+            " or override the verification with a reason"
+        )
+    check = _judge(s, order, case, after_insp)
+    _decide(s, registry, case, reinspection_id, check, automatic=False)
+    return check
+
+
+VERIFICATION = "pv_verification"
+"""The case-timeline entry of each judgement of a cleaning by a re-inspection (data: ``reinspection``,
+``automatic``, ``decided``, ``passed``, the figures); one per case and re-inspection, so a judgement is
+made once however often the re-inspection's analysis finishes."""
+
+
+def _judge(s: Session, order: PvCleaningOrder, case: Case, after_insp: PvInspection) -> CleaningCheck:
+    """The rules of a verification; :class:`InvalidInput` when they cannot decide."""
+    if case.state != State.RESOLVED:
+        raise InvalidInput(f"case {case.number} is {case.state}; verify it after the robot has cleaned")
+    if order.inspection_id is None:
+        raise InvalidInput(f"case {case.number} was not made from an inspection; nothing to compare with")
     if after_insp.status != "done":
-        raise InvalidInput(f"re-inspection {reinspection_id} is {after_insp.status}; wait for its analysis")
+        raise InvalidInput(f"re-inspection {after_insp.id} is {after_insp.status}; wait for its analysis")
     flown_for = reinspected_case(after_insp)
-    if flown_for is not None and flown_for != case_id:
-        raise InvalidInput(f"inspection {reinspection_id} re-inspected case {flown_for}, not {case.number}")
+    if flown_for is not None and flown_for != case.id:
+        raise InvalidInput(f"inspection {after_insp.id} re-inspected case {flown_for}, not {case.number}")
     mods = cleaned_modules(order)
-    after = _results(s, reinspection_id, mods)
+    after = _results(s, after_insp.id, mods)
     if after and len(after) < MIN_COVERAGE * len(mods):  # none at all: compare_cleaning says so
         raise InvalidInput(
-            f"re-inspection {reinspection_id} saw {len(after)} of the {len(mods)} cleaned modules;"
-            " fly it again"
+            f"re-inspection {after_insp.id} saw {len(after)} of the {len(mods)} cleaned modules; fly it again"
         )
-    check = compare_cleaning(_results(s, order.inspection_id, mods), after)
-    cases.apply(
-        s,
-        registry,
-        case.id,
-        Action.VERIFY,
-        ActionIn(passed=check.passed, note=f"re-inspection {reinspection_id}: {check.reason}"),
-    )
+    return compare_cleaning(_results(s, order.inspection_id, mods), after)
+
+
+def _decide(
+    s: Session, registry: Registry, case: Case, reinspection_id: int, check: CleaningCheck, *, automatic: bool
+) -> None:
+    note = f"re-inspection {reinspection_id}: {check.reason}"
+    figures = dataclasses.asdict(check)
+    data = {"reinspection": reinspection_id, "automatic": automatic, "decided": True, **figures}
+    cases.record_event(s, case, VERIFICATION, note=note, data=data)
+    cases.apply_to(s, registry, case, Action.VERIFY, ActionIn(passed=check.passed, note=note))
     if check.passed:
-        cases.apply(s, registry, case.id, Action.CLOSE, ActionIn(note="closed on re-inspection"))
+        cases.apply_to(s, registry, case, Action.CLOSE, ActionIn(note="closed on re-inspection"))
+
+
+def _locked_case(s: Session, case_id: int) -> Case:
+    """The case, its row locked until the transaction ends: two workers finishing the same re-inspection,
+    or a worker and an operator's click, decide one after the other, the second seeing the first."""
+    stmt = select(Case).where(Case.id == case_id).with_for_update()
+    case = s.execute(stmt.execution_options(populate_existing=True)).scalar_one_or_none()
+    if case is None:
+        raise NotFound(f"no case {case_id}")
+    return case
+
+
+def _verification(s: Session, case_id: int, reinspection_id: int | None = None) -> CaseEvent | None:
+    """The case's last judgement by a re-inspection (by ``reinspection_id`` when given)."""
+    stmt = select(CaseEvent).where(CaseEvent.case_id == case_id, CaseEvent.action == VERIFICATION)
+    for ev in s.execute(stmt.order_by(CaseEvent.id.desc())).scalars():
+        if reinspection_id is None or ev.data.get("reinspection") == reinspection_id:
+            return ev
+    return None
+
+
+def verify_reinspection(s: Session, registry: Registry, inspection: PvInspection) -> CleaningCheck | None:
+    """Judge the cleaning a finished dock re-inspection was flown for, by :func:`verify_cleaning`'s rules,
+    without a click: verified and closed, or sent back with the reason on the case timeline. When the
+    rules cannot decide (too few cleaned modules seen, the case no longer resolved) the timeline says why
+    and the case waits for the operator. Once per case and re-inspection: ``None`` when already judged,
+    or when the inspection re-inspected no case."""
+    case_id = reinspected_case(inspection)
+    if case_id is None or inspection.status != "done":
+        return None
+    case = _locked_case(s, case_id)
+    if _verification(s, case_id, inspection.id) is not None:
+        return None
+    try:
+        check = _judge(s, cleaning.order_for_case(s, case_id), case, inspection)
+    except (InvalidInput, NotFound) as exc:
+        data = {"reinspection": inspection.id, "automatic": True, "decided": False}
+        cases.record_event(s, case, VERIFICATION, note=f"not judged: {exc.detail}", data=data)
+        return None
+    _decide(s, registry, case, inspection.id, check, automatic=True)
     return check
+
+
+def override_verification(s: Session, registry: Registry, case_id: int, *, passed: bool, reason: str) -> Case:
+    """The operator overrules the last judgement of a cleaning case by a re-inspection, giving a reason:
+    ``passed`` closes a case that was sent back (or left undecided); not passed sends a resolved case back
+    to work. A closed case is reopened through the core's follow-up (回访), not here."""
+    sc = scope_of(s)
+    require_role(sc, *CHECKERS)
+    why = reason.strip()
+    if not why:
+        raise InvalidInput("overriding a verification needs a reason")
+    cleaning.order_for_case(s, case_id)
+    case = _locked_case(s, case_id)
+    last = _verification(s, case_id)
+    if last is None:
+        raise InvalidInput(f"case {case.number} has no verification by re-inspection to override")
+    note = f"{sc.username} overrides re-inspection {last.data.get('reinspection')}: {why}"[:5000]
+    if passed and case.state == State.IN_PROGRESS:
+        s.info["scope"] = replace(sc, system=True)  # the robot's step, taken on the operator's word
+        try:
+            cases.apply_to(s, registry, case, Action.RESOLVE, ActionIn(note=note))
+        finally:
+            s.info["scope"] = sc
+    if case.state != State.RESOLVED:
+        raise InvalidInput(f"case {case.number} is {case.state}; there is no verification to override")
+    data = {"reinspection": last.data.get("reinspection"), "automatic": False, "decided": True}
+    cases.record_event(s, case, VERIFICATION, note=note, data={**data, "override": True, "passed": passed})
+    cases.apply_to(s, registry, case, Action.VERIFY, ActionIn(passed=passed, note=note))
+    if passed:
+        cases.apply_to(s, registry, case, Action.CLOSE, ActionIn(note=note))
+    return case
+
+
+@dataclass(frozen=True)
+class Verification:
+    """One judgement of a cleaning case by a re-inspection, for the plant page."""
+
+    case: Case
+    event: CaseEvent
+
+    @property
+    def outcome(self) -> str:
+        """``passed``, ``sent_back`` or ``undecided``."""
+        if not self.event.data.get("decided"):
+            return "undecided"
+        return "passed" if self.event.data.get("passed") else "sent_back"
+
+    @property
+    def can_override(self) -> bool:
+        return self.case.state in (State.RESOLVED, State.IN_PROGRESS)
+
+
+def verifications(s: Session, plant_id: int, limit: int = 20) -> list[Verification]:
+    """The last judgement of each of the plant's cleaning cases by a re-inspection, newest first."""
+    stmt = (
+        select(Case, CaseEvent)
+        .join(PvCleaningOrder, PvCleaningOrder.case_id == Case.id)
+        .join(CaseEvent, CaseEvent.case_id == Case.id)
+        .where(PvCleaningOrder.plant_id == plant_id, CaseEvent.action == VERIFICATION)
+        .order_by(CaseEvent.id.desc())
+    )
+    latest: dict[int, Verification] = {}
+    for c, e in s.execute(stmt).all():
+        latest.setdefault(c.id, Verification(c, e))
+    return list(latest.values())[:limit]
 
 
 def _results(s: Session, inspection_id: int, modules: Sequence[str]) -> list[PvModuleResult]:
@@ -542,6 +678,10 @@ class LoopMetrics:
     cleaned_to_closed_min: float | None
     inspections: int
     cleanings: int
+    verified_automatically: int = 0
+    """Cleanings judged passed by a re-inspection on landing, without a click."""
+    sent_back_automatically: int = 0
+    overridden: int = 0
 
 
 def _median_min(spans: list[tuple[dt.datetime | None, dt.datetime | None]]) -> float | None:
@@ -572,4 +712,16 @@ def loop_metrics(s: Session, plant_id: int) -> LoopMetrics:
         ),
         inspections=len(insps),
         cleanings=sum(o.cleaned_at is not None for o in orders),
+        **_verification_counts(s, [o.case_id for o in orders]),
     )
+
+
+def _verification_counts(s: Session, case_ids: list[int]) -> dict[str, int]:
+    stmt = select(CaseEvent.data).where(CaseEvent.case_id.in_(case_ids), CaseEvent.action == VERIFICATION)
+    judged = [d for d in s.execute(stmt).scalars() if d.get("decided")]
+    auto = [d for d in judged if d.get("automatic")]
+    return {
+        "verified_automatically": sum(bool(d.get("passed")) for d in auto),
+        "sent_back_automatically": sum(not d.get("passed") for d in auto),
+        "overridden": sum(bool(d.get("override")) for d in judged),
+    }

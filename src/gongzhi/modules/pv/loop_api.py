@@ -99,6 +99,18 @@ class VerifyIn(BaseModel):
     )
 
 
+class OverrideIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    passed: bool = Field(description="true: the cleaning is good, close the case; false: send it back")
+    reason: str = Field(min_length=1, max_length=2000, description="why the re-inspection's verdict is wrong")
+
+
+class CaseStateRead(BaseModel):
+    case_id: int
+    state: str
+
+
 class ReinspectIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -122,6 +134,9 @@ class LoopRead(BaseModel):
     cleaned_to_closed_min: float | None
     inspections: int
     cleanings: int
+    verified_automatically: int
+    sent_back_automatically: int
+    overridden: int
 
 
 def _plant(s: Any, plant_id: int) -> PvPlant:
@@ -227,6 +242,14 @@ def verify_cleaning(case_id: int, body: VerifyIn, s: SessionDep, st: StateDep) -
     """Compare a re-inspection with the inspection that found the soiling: close the case or send it back."""
     check = loop.verify_cleaning(s, st.registry, case_id, body.inspection_id)
     return CheckRead(**dataclasses.asdict(check))
+
+
+@router.post("/cases/{case_id}/verification-override")
+def override_verification(case_id: int, body: OverrideIn, s: SessionDep, st: StateDep) -> CaseStateRead:
+    """Overrule the automatic verification of a cleaning (passed closes the case, not passed sends it back);
+    the reason goes on the case timeline."""
+    case = loop.override_verification(s, st.registry, case_id, passed=body.passed, reason=body.reason)
+    return CaseStateRead(case_id=case.id, state=case.state)
 
 
 @router.post("/cases/{case_id}/reinspection", status_code=202)

@@ -4,6 +4,12 @@
 Delivery guarantees come from three places: QoS 1 on every message, persistent sessions (clean start off, a
 session expiry) so a broker keeps what an offline robot or listener has not yet received, and idempotency keys
 so a message received twice is acted on once.
+
+A persistent session outlives its client by :data:`SESSION_EXPIRY_S`, queueing every message on its
+subscriptions meanwhile: right for a listener that comes back (a restart loses nothing), wrong for one that
+will not (a test's listener with a unique client id, a simulator taken down). :func:`disconnect` with
+``end_session`` ends it (MQTT 5 DISCONNECT with Session Expiry Interval 0); throwaway clients connect with
+clean start and no expiry in the first place (``persistent=False``).
 """
 
 from __future__ import annotations
@@ -51,15 +57,16 @@ def client(client_id: str, *, persistent: bool, manual_ack: bool = False) -> mqt
     return c
 
 
-def connect(c: mqtt.Client, broker: Broker, *, persistent: bool, timeout_s: float = 5.0) -> None:
-    """Connect and wait for CONNACK; raises ConnectionError when the broker does not accept us in time."""
+def connect(c: mqtt.Client, broker: Broker, *, persistent: bool, timeout_s: float = 5.0) -> bool:
+    """Connect and wait for CONNACK; raises ConnectionError when the broker does not accept us in time.
+    Returns whether the broker still had this client id's session (CONNACK Session Present)."""
     props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
     props.SessionExpiryInterval = SESSION_EXPIRY_S if persistent else 0
     done = threading.Event()
     result: dict[str, object] = {}
 
-    def on_connect(_c: mqtt.Client, _u: object, _f: object, reason: object, _p: object) -> None:
-        result["reason"] = reason
+    def on_connect(_c: mqtt.Client, _u: object, flags: object, reason: object, _p: object) -> None:
+        result["reason"], result["present"] = reason, getattr(flags, "session_present", False)
         done.set()
 
     previous = c.on_connect
@@ -77,6 +84,19 @@ def connect(c: mqtt.Client, broker: Broker, *, persistent: bool, timeout_s: floa
     if getattr(reason, "is_failure", False):
         c.loop_stop()
         raise ConnectionError(f"MQTT broker refused the connection: {reason}")
+    return bool(result["present"])
+
+
+def disconnect(c: mqtt.Client, *, end_session: bool = False) -> None:
+    """Disconnect cleanly and stop the network thread. ``end_session`` asks the broker to drop the session
+    now (Session Expiry Interval 0 in the DISCONNECT, MQTT 5 §3.14.2.2.2) instead of keeping it, and what
+    it queues, for :data:`SESSION_EXPIRY_S`."""
+    props = None
+    if end_session:
+        props = Properties(PacketTypes.DISCONNECT)  # type: ignore[no-untyped-call]
+        props.SessionExpiryInterval = 0
+    c.disconnect(properties=props)
+    c.loop_stop()
 
 
 def publish_once(
@@ -150,10 +170,11 @@ class QueuedListener(ABC, Generic[Item]):
         connect(c, self.broker, persistent=True)
         subscribe(c, self.topics)
 
-    def stop(self) -> None:
+    def stop(self, *, end_session: bool = False) -> None:
+        """Disconnect; the broker keeps the session (and queues for it) unless ``end_session``: a listener
+        that will not come back under this client id ends it."""
         if self._client is not None:
-            self._client.disconnect()
-            self._client.loop_stop()
+            disconnect(self._client, end_session=end_session)
             self._client = None
 
     def run(self, stop: threading.Event, poll_s: float = 0.5) -> None:

@@ -82,15 +82,15 @@ class RobotSimulator:
         self._worker = threading.Thread(target=self._work, name=f"robot-{s.robot_id}", daemon=True)
         self._worker.start()
 
-    def stop(self) -> None:
-        """Disconnect cleanly (the broker keeps the session and queues new commands until the next start)."""
+    def stop(self, *, end_session: bool = False) -> None:
+        """Disconnect cleanly: the broker keeps the session and queues new commands until the next start,
+        unless ``end_session`` (a robot taken out of service)."""
         self._stop.set()
         self._orders.put(None)
         if self._worker is not None:
             self._worker.join(timeout=10)
         if self._client is not None:
-            self._client.disconnect()
-            self._client.loop_stop()
+            pvmqtt.disconnect(self._client, end_session=end_session)
             self._client = None
 
     def idle(self) -> bool:

@@ -86,7 +86,9 @@ def plant(
     return c.page(
         "pv_plant.html",
         zones=zones,
-        to_verify=[(o, case, loop.latest_reinspection(c.s, o.case_id)) for o, case in pending],
+        to_verify=[(o, case, loop.unjudged_reinspection(c.s, o.case_id)) for o, case in pending],
+        verified=loop.verifications(c.s, p.id),
+        can_check=c.me.can(*loop.CHECKERS),
         plant=p,
         inspections=insps,
         docks=dock.docks_of(c.s, p.id),
@@ -154,6 +156,19 @@ def verify(c: ConsoleDep, case_id: int) -> Response:
     check = loop.verify_cleaning(c.s, c.st.registry, case_id)
     kind = "ok" if check.passed else "error"
     return c.done(f"/pv/plants/{plant_id}", check.reason, kind)
+
+
+@router.post("/pv/cases/{case_id:int}/override")
+def override(
+    c: ConsoleDep,
+    case_id: int,
+    passed: Annotated[str, Form(pattern="^(yes|no)$")],
+    reason: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    """Overrule the re-inspection's verdict on a cleaning, with a reason for the case timeline."""
+    plant_id = cleaning.order_for_case(c.s, case_id).plant_id
+    loop.override_verification(c.s, c.st.registry, case_id, passed=passed == "yes", reason=reason)
+    return c.done(f"/pv/plants/{plant_id}", c._("Verification overridden"))
 
 
 def _number(raw: str, low: float, high: float) -> float | None:
