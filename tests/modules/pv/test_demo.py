@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from gongzhi import migrate
@@ -11,7 +13,7 @@ from gongzhi.cases.models import Alert
 from gongzhi.core import service as core
 from gongzhi.db import Scope, make_engine, make_session_factory, unit_of_work
 from gongzhi.kit.filestore import FileStore
-from gongzhi.modules.pv import cleaning, demo
+from gongzhi.modules.pv import cleaning, demo, demo_production, loop, production
 from gongzhi.modules.pv.models import PvFinding, PvInspection, PvPlant
 from gongzhi.registry import Registry
 
@@ -26,11 +28,30 @@ def test_the_demo_plant_is_analysed_and_has_robots(tmp_path: Path, registry: Reg
     assert counts["pv_inspections"] == 1
     with unit_of_work(factory, Scope.for_system()) as s:
         plant = s.execute(select(PvPlant)).scalar_one()
-        insp = s.execute(select(PvInspection)).scalar_one()
+        insp = s.execute(select(PvInspection).where(PvInspection.source != "demo-history")).scalar_one()
         assert insp.status == "done" and insp.frames_done == insp.frame_count == counts["pv_frames"]
         classes = set(s.execute(select(PvFinding.anomaly_class)).scalars())
         assert {"soiling", "single_hot_cell", "substring"} <= classes
         assert s.scalar(select(func.count(Alert.id)).where(Alert.kind.like("pv%"))) > 0
+        # half a year of production per array: SRR finds each planted rate, the IR index is calibrated
+        zones = production.zone_soiling(s, plant.id)
+        assert counts["pv_soiling_computed"] == len(zones) == 2
+        for planted, zone in zip(demo_production.PLANTED_RATES, sorted(zones), strict=True):
+            row = zones[zone]
+            assert row.rate_low is not None and row.rate_high is not None and not row.stale
+            assert row.rate_low <= planted <= row.rate_high, (zone, row.rate_per_day)
+        cal = loop.zone_calibration(s, plant.id)
+        assert cal.usable and cal.points >= 10
+        # the fit is against SRR's daily profile, not the planted loss: where SRR's perfect-clean profile
+        # runs above the planted loss (array A after its 76-day dry spell) the slope comes out steeper
+        assert cal.slope == pytest.approx(demo_production.PLANTED_LOSS_PER_INDEX, rel=0.5) and cal.r2 > 0.5
+        methods = {
+            z.method
+            for z in loop.zone_economics(
+                s, plant.id, today=dt.date.today(), **loop.default_economics(plant.area_m2)
+            )
+        }
+        assert methods == {"production"}
         robots = cleaning.robots_of(s, plant.id)
         served = {row for r in robots for row in r.config["rows"]}
         assert len(robots) == 2 and len(served) == len(

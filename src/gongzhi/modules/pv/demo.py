@@ -1,6 +1,7 @@
 """A PV plant for ``gongzhi demo``: a 60 m × 36 m rooftop in Gongshu with a short synthetic inspection
-flight, analysed as an upload would be, its findings waiting for the operator's review, and two cleaning
-robots registered on its rows (they answer when ``gongzhi pv robot-sim`` runs against a Mosquitto broker)."""
+flight, analysed as an upload would be, its findings waiting for the operator's review, two cleaning
+robots registered on its rows (they answer when ``gongzhi pv robot-sim`` runs against a Mosquitto broker),
+and half a year of synthetic production per array with earlier inspections (:mod:`.demo_production`)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from sqlalchemy import select
 from gongzhi.core.models import Region
 from gongzhi.db import Scope, SessionFactory, unit_of_work
 from gongzhi.kit.filestore import FileStore
-from gongzhi.modules.pv import cleaning, results, service
+from gongzhi.modules.pv import cleaning, demo_production, results, service
 from gongzhi.modules.pv.analytics.geometry import LocalFrame
 from gongzhi.modules.pv.analytics.layout import generate_layout
 from gongzhi.modules.pv.analytics.synthetic import synthetic_flight
@@ -37,14 +38,23 @@ def load_demo(
     spec = LayoutIn(setback_m=0.5)
     layout = generate_layout(roof, service.layout_params(spec), name="报社屋顶光伏电站")
     flight = synthetic_flight(layout, seed=seed, anomalies_per_class=1)
+    scope = Scope(region_id=rid, system=True, username="demo")
+    with unit_of_work(factory, scope) as s:
+        plant = service.save_plant(s, "gs-roof-1", "报社屋顶光伏电站", layout, "generated", spec.model_dump())
+        rows = sorted({cleaning.row_of(m.id) for m in layout.modules})
+        half = len(rows) // 2 or 1
+        length = round(WIDTH_M - 1.0, 1)
+        cleaning.register_robot(s, plant, "R1", dict.fromkeys(rows[:half], length))
+        if rows[half:]:
+            cleaning.register_robot(s, plant, "R2", dict.fromkeys(rows[half:], length))
+        plant_id = plant.id
+    # the history first, so the flight below stays the plant's latest inspection
+    history = demo_production.load_production(factory, scope, plant_id, today=dt.date.today(), seed=seed)
     with tempfile.TemporaryDirectory(prefix="gongzhi-pv-demo-") as tmp:
         folder = Path(tmp)
         list(synthetic_files.write_frames(flight, folder, range(len(flight))))
         frames = sorted(folder.glob("frame-*.tif"))
-        with unit_of_work(factory, Scope(region_id=rid, system=True, username="demo")) as s:
-            plant = service.save_plant(
-                s, "gs-roof-1", "报社屋顶光伏电站", layout, "generated", spec.model_dump()
-            )
+        with unit_of_work(factory, scope) as s:
             handles = [(p.name, p.open("rb")) for p in frames]
             try:
                 conditions = service.FlightConditions(
@@ -54,15 +64,10 @@ def load_demo(
                     wind_m_s=2.5,
                     started_at=dt.datetime.now(dt.UTC) - dt.timedelta(hours=2),
                 )
-                service.create_inspection(s, store, plant.id, handles, conditions)
+                service.create_inspection(s, store, plant_id, handles, conditions)
             finally:
                 for _name, fh in handles:
                     fh.close()
-            rows = sorted({cleaning.row_of(m.id) for m in layout.modules})
-            half = len(rows) // 2 or 1
-            length = round(WIDTH_M - 1.0, 1)
-            cleaning.register_robot(s, plant, "R1", dict.fromkeys(rows[:half], length))
-            if rows[half:]:
-                cleaning.register_robot(s, plant, "R2", dict.fromkeys(rows[half:], length))
     analysed = results.process_queued(factory, registry, store)
-    return {"pv_plants": 1, "pv_frames": len(frames), "pv_inspections": len(analysed), "pv_robots": 2}
+    counts = {"pv_plants": 1, "pv_frames": len(frames), "pv_inspections": len(analysed), "pv_robots": 2}
+    return counts | history

@@ -32,11 +32,12 @@ from gongzhi.core.models import Role
 from gongzhi.core.service import require_role
 from gongzhi.db import scope_of
 from gongzhi.errors import InvalidInput, NotFound
-from gongzhi.modules.pv import cleaning, service
+from gongzhi.modules.pv import cleaning, production, service
 from gongzhi.modules.pv.analytics import soiling
 from gongzhi.modules.pv.analytics.anomalies import Anomaly
 from gongzhi.modules.pv.analytics.flightplan import FlightPlan
 from gongzhi.modules.pv.analytics.layout import rows_outline
+from gongzhi.modules.pv.analytics.production import IndexCalibration
 from gongzhi.modules.pv.models import (
     PvCleaningOrder,
     PvFinding,
@@ -604,24 +605,42 @@ def zone_economics(
 ) -> list[soiling.ZoneSoiling]:
     """The cleaning economics of each array of the plant (:func:`.soiling.zone_economics`): its mean soiling
     index per finished inspection (up to ``upto_inspection``), its last robot cleaning, its share of the
-    plant's modules."""
-    zones = dict(
-        s.execute(
-            select(PvModule.array, func.count(PvModule.id))
-            .where(PvModule.plant_id == plant_id)
-            .group_by(PvModule.array)
-        ).all()
-    )
+    plant's modules, its rate from production data and the plant's calibration of the index."""
+    zones = _zone_modules(s, plant_id)
+    seen = _zone_indices(s, plant_id, zones, upto_inspection)
+    rows = production.zone_soiling(s, plant_id)
+    measured = {
+        z: soiling.MeasuredRate(r.rate_per_day, r.rate_low, r.rate_high)
+        for z, r in rows.items()
+        if r.rate_per_day is not None
+    }
     return soiling.zone_economics(
         zones={str(z): int(n) for z, n in zones.items()},
-        seen=_zone_indices(s, plant_id, zones, upto_inspection),
+        seen=seen,
         cleaned=_zone_cleanings(s, plant_id),
         cleaning_cost=cleaning_cost,
         energy_kwh_per_day=energy_kwh_per_day,
         tariff_per_kwh=tariff_per_kwh,
         assumed_rate_per_day=assumed_rate_per_day,
         today=today,
+        measured=measured,
+        calibration=production.calibration(seen, rows),
     )
+
+
+def zone_calibration(s: Session, plant_id: int, upto_inspection: int | None = None) -> IndexCalibration:
+    """The plant's fit of production soiling loss on the IR soiling index of its inspections."""
+    seen = _zone_indices(s, plant_id, _zone_modules(s, plant_id), upto_inspection)
+    return production.calibration(seen, production.zone_soiling(s, plant_id))
+
+
+def _zone_modules(s: Session, plant_id: int) -> dict[str, int]:
+    rows = s.execute(
+        select(PvModule.array, func.count(PvModule.id))
+        .where(PvModule.plant_id == plant_id)
+        .group_by(PvModule.array)
+    ).all()
+    return {str(z): int(n) for z, n in rows}
 
 
 def _zone_indices(

@@ -188,3 +188,51 @@ class PvCleaningOrder(RegionOwned, Base):
     fault: Mapped[str] = mapped_column(Text, default="")
     cleaned_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PvProductionSample(RegionOwned, Base):
+    """One interval of a zone's production data (the timestamp is the interval's end, UTC): AC energy,
+    plane-of-array irradiance, temperature and rain, as imported. A re-import of the same zone and time
+    replaces the row."""
+
+    __tablename__ = "pv_production_samples"
+    __table_args__ = (UniqueConstraint("plant_id", "zone", "ts"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plant_id: Mapped[int] = mapped_column(ForeignKey("pv_plants.id", ondelete="CASCADE"), index=True)
+    zone: Mapped[str] = mapped_column(String(20))
+    ts: Mapped[datetime]
+    interval_min: Mapped[int]
+    energy_kwh: Mapped[float]
+    poa_w_m2: Mapped[float]
+    temp_c: Mapped[float]
+    temp_kind: Mapped[str] = mapped_column(String(10), default="module")
+    rain_mm: Mapped[float | None]
+
+
+class PvZoneSoiling(RegionOwned, Base):
+    """A zone's soiling rate from its production data (RdTools SRR), recomputed by the worker when new
+    data arrives (``stale``): rate and ratio with their confidence intervals, the recoveries found with
+    their cause, and the daily soiling ratio the IR calibration is fitted against."""
+
+    __tablename__ = "pv_zone_soiling"
+    __table_args__ = (UniqueConstraint("plant_id", "zone"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plant_id: Mapped[int] = mapped_column(ForeignKey("pv_plants.id", ondelete="CASCADE"), index=True)
+    zone: Mapped[str] = mapped_column(String(20))
+    stale: Mapped[bool] = mapped_column(default=True, index=True)
+    rate_per_day: Mapped[float | None]
+    rate_low: Mapped[float | None]
+    rate_high: Mapped[float | None]
+    soiling_ratio: Mapped[float | None]
+    ratio_low: Mapped[float | None]
+    ratio_high: Mapped[float | None]
+    intervals: Mapped[int] = mapped_column(default=0)
+    days: Mapped[int] = mapped_column(default=0)
+    first_day: Mapped[str | None] = mapped_column(String(10))
+    last_day: Mapped[str | None] = mapped_column(String(10))
+    cleanings: Mapped[list[Any]] = mapped_column(default=list)
+    profile: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    error: Mapped[str] = mapped_column(Text, default="")
+    computed_at: Mapped[datetime | None]

@@ -25,6 +25,7 @@ from gongzhi.errors import InvalidInput, NotFound
 from gongzhi.kit.filestore import FileStore
 from gongzhi.modules.pv import loop, service
 from gongzhi.modules.pv.analytics.anomalies import Anomaly
+from gongzhi.modules.pv.analytics.production import MIN_CALIBRATION_POINTS, IndexCalibration
 from gongzhi.modules.pv.analytics.soiling import ZoneSoiling
 from gongzhi.modules.pv.io.thermal import read_frame
 from gongzhi.modules.pv.models import PvFinding, PvInspection, PvModule, PvPlant
@@ -73,12 +74,31 @@ TEXT: dict[str, dict[str, str]] = {
     "src_inspections": {"zh-CN": "两次巡检对比", "en": "last two inspections"},
     "src_since cleaning": {"zh-CN": "清洗后巡检", "en": "inspection since cleaning"},
     "src_assumed": {"zh-CN": "假定值", "en": "assumed"},
+    "src_production": {"zh-CN": "发电数据", "en": "production data"},
+    "method": {"zh-CN": "方法", "en": "Method"},
+    "method_production": {"zh-CN": "实测：发电数据 RdTools SRR", "en": "Measured: RdTools SRR on production"},
+    "method_ir_calibrated": {"zh-CN": "红外积灰指数（已标定）", "en": "IR soiling index, calibrated"},
+    "method_ir_index": {"zh-CN": "红外积灰指数（未标定）", "en": "IR soiling index, uncalibrated"},
+    "method_typed": {"zh-CN": "人工输入", "en": "Typed in"},
+    "loss_now": {"zh-CN": "当前损失", "en": "loss now"},
+    "calibrated": {
+        "zh-CN": "红外标定：损失 = {a} × 积灰指数 {b}，R² {r}，{n} 个样本点（已用于无发电数据的分区）。",
+        "en": "IR calibration: loss = {a} × soiling index {b}, R² {r}, {n} points (used for zones without "
+        "production data).",
+    },
+    "uncalibrated": {
+        "zh-CN": "红外标定：仅 {n} 个样本点（需 {m} 个，即发电数据覆盖日期内的巡检），积灰指数未标定。",
+        "en": "IR calibration: {n} points of {m} needed (inspections on days the production data covers); "
+        "the soiling index is read uncalibrated.",
+    },
     "zones_note": {
-        "zh-CN": "T* = √(2C/(s·E·p))；C、E 按组件数分摊到各分区。积灰速率来自积灰指数的变化，"
-        "按指数等于发电损失比例换算（未经标定的近似）；有发电数据时请以 RdTools 速率为准。",
-        "en": "T* = √(2C/(s·E·p)); C and E are shared among the zones by module count. The soiling rate "
-        "comes from the change of the soiling index, read as the power-loss fraction (an uncalibrated "
-        "proxy); prefer RdTools' rate where production data exists.",
+        "zh-CN": "T* = √(2C/(s·E·p))；C、E 按组件数分摊到各分区。积灰速率优先取该分区发电数据的"
+        " RdTools SRR 结果（方括号内为 95% 置信区间），其次为经电站标定的积灰指数变化，"
+        "再次为按指数等于损失比例换算的未标定近似，最后为人工输入值。",
+        "en": "T* = √(2C/(s·E·p)); C and E are shared among the zones by module count. A zone's soiling rate "
+        "comes, by preference, from RdTools SRR on its production data (95 % interval in brackets), from the "
+        "soiling index change turned into loss by the plant's calibration, from the index read one for one "
+        "as loss (uncalibrated), or from the rate typed in.",
     },
     "module": {"zh-CN": "组件", "en": "Module"},
     "class": {"zh-CN": "类别", "en": "Class"},
@@ -171,10 +191,22 @@ class Report:
     zones: list[ZoneSoiling] = field(default_factory=list)
     economics: dict[str, float] = field(default_factory=dict)
     """The plant-wide inputs of the zones' economics: cost, tariff, energy, assumed rate."""
+    calibration: IndexCalibration | None = None
+    """The plant's fit of production soiling loss on the IR soiling index, up to this inspection."""
 
     def zone_rows(self, lang: str) -> list[list[str]]:
         """The per-zone economics as table cells (header first)."""
-        head = ["zone", "modules", "energy_share", "soiling_index", "rate", "t_star", "lost", "advice"]
+        head = [
+            "zone",
+            "modules",
+            "energy_share",
+            "soiling_index",
+            "rate",
+            "method",
+            "t_star",
+            "lost",
+            "advice",
+        ]
         rows = [[t(k, lang) for k in head]]
         for z in self.zones:
             a = z.advice
@@ -191,13 +223,24 @@ class Report:
                     str(z.modules),
                     f"{z.energy_share * 100:.0f} %",
                     "–" if z.soiling_index is None else f"{z.soiling_index:.3f}",
-                    f"{z.rate_per_day * 100:.2f} % ({t('src_' + z.rate_source, lang)})",
+                    _rate_cell(z, lang),
+                    _method_cell(z, lang),
                     f"{a.optimal_interval_days:.0f} {t('days', lang)}" if finite else "∞",
                     f"{a.revenue_lost_yuan:.0f} / {a.cleaning_cost_yuan:.0f}",
                     advice,
                 ]
             )
         return rows
+
+    def calibration_note(self, lang: str) -> str:
+        """Whether the plant's IR index is calibrated against production, and how well."""
+        c = self.calibration
+        if c is None:
+            return ""
+        if not c.usable:
+            return t("uncalibrated", lang).format(n=c.points, m=MIN_CALIBRATION_POINTS)
+        b = f"+ {c.intercept:.4f}" if c.intercept >= 0 else f"− {-c.intercept:.4f}"
+        return t("calibrated", lang).format(a=f"{c.slope:.3f}", b=b, r=f"{c.r2:.2f}", n=c.points)
 
     @property
     def compliant(self) -> bool | None:
@@ -294,6 +337,7 @@ def build_report(s: Session, inspection_id: int, store: FileStore | None = None)
     econ = loop.default_economics(plant.area_m2)
     day = (insp.started_at or insp.analysed_at or insp.created_at).date()
     zones = loop.zone_economics(s, plant.id, today=day, upto_inspection=insp.id, **econ)
+    calibration = loop.zone_calibration(s, plant.id, upto_inspection=insp.id)
     compliance = [  # (TEXT key, threshold, verdict): labelled in the report's language when rendered
         (
             "irradiance",
@@ -321,7 +365,24 @@ def build_report(s: Session, inspection_id: int, store: FileStore | None = None)
         compliance=compliance,
         zones=zones,
         economics=econ,
+        calibration=calibration,
     )
+
+
+def _rate_cell(z: ZoneSoiling, lang: str) -> str:
+    ci = (
+        ""
+        if z.rate_low is None or z.rate_high is None
+        else f" [{z.rate_low * 100:.2f}–{z.rate_high * 100:.2f}]"
+    )
+    return f"{z.rate_per_day * 100:.2f} %{ci} ({t('src_' + z.rate_source, lang)})"
+
+
+def _method_cell(z: ZoneSoiling, lang: str) -> str:
+    text = t("method_" + z.method, lang)
+    if z.loss_estimate is not None:
+        text += f" ({t('loss_now', lang)} {z.loss_estimate * 100:.1f} %)"
+    return text
 
 
 def _thumbnail(
@@ -563,6 +624,7 @@ def render_pdf(report: Report, lang: str = "zh-CN") -> bytes:
                 f"p = {e['tariff_per_kwh']}"
             )
         )
+        story.append(p(report.calibration_note(lang)))
 
     story.append(p(tx("actions"), h2))
     acts = report.actions(lang)

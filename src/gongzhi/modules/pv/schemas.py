@@ -139,3 +139,52 @@ class FindingReview(BaseModel):
     status: Literal["accepted", "rejected", "reclassified"]
     anomaly_class: str | None = Field(default=None, min_length=1, max_length=40)
     note: str = Field(default="", max_length=2000)
+
+
+class ProductionImportRead(BaseModel):
+    """What an import of production data did; ``gaps`` lists the holes longer than a day (zone, from, to)."""
+
+    rows: int
+    inserted: int
+    replaced: int
+    zones: list[str]
+    gaps: list[dict[str, str]]
+
+
+class ZoneSoilingRead(BaseModel):
+    """A zone's soiling rate from production data (RdTools SRR) [day⁻¹, positive while soiling] with its
+    confidence interval, the soiling ratio with its interval, and the recoveries found (day, cause)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    zone: str
+    stale: bool
+    rate_per_day: float | None
+    rate_low: float | None
+    rate_high: float | None
+    soiling_ratio: float | None
+    ratio_low: float | None
+    ratio_high: float | None
+    intervals: int
+    days: int
+    first_day: str | None
+    last_day: str | None
+    cleanings: list[dict[str, str]]
+    error: str
+    computed_at: datetime | None
+
+
+class CalibrationRead(BaseModel):
+    """The plant's fit: soiling loss = slope · IR soiling index + intercept."""
+
+    slope: float | None
+    intercept: float | None
+    r2: float | None
+    slope_se: float | None
+    points: int
+    usable: bool
+
+
+class SoilingRead(BaseModel):
+    zones: list[ZoneSoilingRead]
+    calibration: CalibrationRead

@@ -4,9 +4,9 @@ cleaning economics), an inspection's findings to review and confirm into cases."
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Form
+from fastapi import File, Form, UploadFile
 from fastapi.responses import Response
 from sqlalchemy import select
 
@@ -14,8 +14,9 @@ from gongzhi.core.deps import api_router
 from gongzhi.core.models import Role
 from gongzhi.core.service import require_role
 from gongzhi.errors import InvalidInput
-from gongzhi.modules.pv import cleaning, dock, loop, report, service
+from gongzhi.modules.pv import cleaning, dock, loop, production, report, service
 from gongzhi.modules.pv.analytics import soiling
+from gongzhi.modules.pv.analytics.production import MIN_CALIBRATION_POINTS
 from gongzhi.modules.pv.models import PvFinding, PvInspection
 from gongzhi.modules.pv.schemas import FindingReview
 from gongzhi.web.i18n import N_
@@ -44,7 +45,49 @@ def plant(
     energy: float = 0.0,
     rate: float = 0.2,
 ) -> Response:
+    return _plant_page(c, plant_id, cost, tariff, energy, rate)
+
+
+@router.post("/pv/plants/{plant_id:int}/production")
+def import_production(
+    c: ConsoleDep,
+    plant_id: int,
+    file: Annotated[UploadFile, File()],
+    zone: Annotated[str, Form(max_length=20)] = "",
+    timezone: Annotated[str, Form(max_length=60)] = "",
+) -> Response:
+    """Import a production file from the plant page; bad rows come back listed on the page."""
+    data = file.file.read(c.st.settings.max_upload_bytes + 1)
+    try:
+        if not data or len(data) > c.st.settings.max_upload_bytes:
+            raise InvalidInput("the production file is empty or larger than the upload limit")
+        out = production.import_production(
+            c.s, plant_id, data, file.filename or "", zone=zone or None, timezone=timezone or None
+        )
+    except InvalidInput as exc:  # refused before anything was written
+        problem = {"detail": exc.detail, "errors": exc.extra.get("errors", [])}
+        return _plant_page(c, plant_id, 2000.0, 0.4, 0.0, 0.2, status_code=400, import_problem=problem)
+    message = c._(
+        "Imported %(n)s rows (%(new)s new, %(old)s replaced); the worker recomputes the soiling rate",
+        n=out.rows,
+        new=out.inserted,
+        old=out.replaced,
+    )
+    return c.done(f"/pv/plants/{plant_id}#production", message)
+
+
+def _plant_page(
+    c: ConsoleDep,
+    plant_id: int,
+    cost: float,
+    tariff: float,
+    energy: float,
+    rate: float,
+    status_code: int = 200,
+    **extra: Any,
+) -> Response:
     p = service.get_plant(c.s, plant_id)
+    extra.setdefault("import_problem", None)
     insps = list(
         c.s.execute(
             select(PvInspection).where(PvInspection.plant_id == p.id).order_by(PvInspection.id.desc())
@@ -85,7 +128,12 @@ def plant(
         )
     return c.page(
         "pv_plant.html",
+        status_code=status_code,
         zones=zones,
+        soiling_rows=sorted(production.zone_soiling(c.s, p.id).values(), key=lambda r: r.zone),
+        samples=production.sample_counts(c.s, p.id),
+        calibration=loop.zone_calibration(c.s, p.id),
+        min_calibration_points=MIN_CALIBRATION_POINTS,
         to_verify=[(o, case, loop.unjudged_reinspection(c.s, o.case_id)) for o, case in pending],
         verified=loop.verifications(c.s, p.id),
         can_check=c.me.can(*loop.CHECKERS),
@@ -100,6 +148,7 @@ def plant(
         metrics=loop.loop_metrics(c.s, p.id),
         econ={"cost": cost, "tariff": tariff, "energy": kwh_day, "rate": rate, "last": last},
         advice=advice,
+        **extra,
     )
 
 

@@ -21,13 +21,15 @@ from __future__ import annotations
 import datetime as dt
 import math
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from gongzhi.modules.pv.analytics.production import IndexCalibration
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +49,13 @@ class SoilingEstimate:
         Number of valid soiling intervals the rate comes from.
     cleanings : tuple of date
         Start days of the intervals after the first: where RdTools saw a recovery (rain or cleaning).
+    rate_low, rate_high : float
+        Confidence interval of the rate [day⁻¹] (``confidence_level``): each valid interval's Monte Carlo
+        slope interval sampled uniformly in proportion to its length, as RdTools' ``monthly_soiling_rates``
+        does per month; NaN when no interval is valid.
+    profile : tuple of (date, float)
+        RdTools' daily soiling ratio under perfect cleaning (``soiling_ratio_perfect_clean``), the days it
+        covers.
     """
 
     soiling_ratio: float
@@ -55,6 +64,9 @@ class SoilingEstimate:
     rate_per_day: float
     intervals: int
     cleanings: tuple[dt.date, ...]
+    rate_low: float = math.nan
+    rate_high: float = math.nan
+    profile: tuple[tuple[dt.date, float], ...] = ()
 
     @property
     def loss_fraction(self) -> float:
@@ -133,6 +145,8 @@ def soiling_from_production(
     valid = summary[summary["valid"]]
     rate = float(valid["soiling_rate"].median()) if len(valid) else math.nan
     starts = tuple(pd.Timestamp(t).date() for t in summary["start"].iloc[1:])
+    low, high = _rate_interval(valid, confidence_level, seed)
+    daily = info["soiling_ratio_perfect_clean"].dropna()
     return SoilingEstimate(
         soiling_ratio=float(ratio),
         soiling_ratio_low=float(interval[0]),
@@ -140,7 +154,28 @@ def soiling_from_production(
         rate_per_day=rate,
         intervals=len(valid),
         cleanings=starts,
+        rate_low=low,
+        rate_high=high,
+        profile=tuple((pd.Timestamp(d).date(), float(v)) for d, v in daily.items()),
     )
+
+
+def _rate_interval(valid: pd.DataFrame, confidence_level: float, seed: int) -> tuple[float, float]:
+    """Quantiles of the soiling rate over the valid intervals, each drawn from its own slope interval."""
+    if not len(valid):
+        return math.nan, math.nan
+    rng = np.random.default_rng(seed)
+    lengths = valid["length"].to_numpy(dtype=float)
+    counts = np.ceil(lengths / lengths.sum() * 10_000).astype(int)
+    draws = np.concatenate(
+        [
+            rng.uniform(lo, hi, n)
+            for lo, hi, n in zip(valid["soiling_rate_low"], valid["soiling_rate_high"], counts, strict=True)
+        ]
+    )
+    half = confidence_level / 200.0
+    low, high = np.quantile(draws, [0.5 - half, 0.5 + half])
+    return float(low), float(high)
 
 
 def forecast_soiling(
@@ -324,6 +359,15 @@ class ZoneSoiling:
     advice : CleaningAdvice
         T*, revenue lost since ``last_cleaning`` and whether to clean now, for the zone's share of the
         cleaning cost and energy.
+    method : str
+        What the rate rests on: ``production`` (RdTools SRR on the zone's production data),
+        ``ir_calibrated`` (the index change turned into loss by the plant's calibration), ``ir_index`` (the
+        index read one for one as loss, uncalibrated) or ``typed`` (the plant rate the operator typed in).
+    rate_low, rate_high : float | None
+        Confidence interval of the rate [day⁻¹] (SRR's for ``production``, the slope's standard error for
+        ``ir_calibrated``); None when the method gives none.
+    loss_estimate : float | None
+        Energy loss fraction the calibration reads from the latest soiling index [-]; None uncalibrated.
     """
 
     zone: str
@@ -334,6 +378,19 @@ class ZoneSoiling:
     rate_source: str
     last_cleaning: dt.date
     advice: CleaningAdvice
+    method: str = "typed"
+    rate_low: float | None = None
+    rate_high: float | None = None
+    loss_estimate: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MeasuredRate:
+    """A zone's soiling rate from its production data [day⁻¹, positive while soiling], with its interval."""
+
+    rate_per_day: float
+    low: float | None = None
+    high: float | None = None
 
 
 def index_rate(
@@ -383,8 +440,14 @@ def zone_economics(
     tariff_per_kwh: float,
     assumed_rate_per_day: float,
     today: dt.date,
+    measured: Mapping[str, MeasuredRate] | None = None,
+    calibration: IndexCalibration | None = None,
 ) -> list[ZoneSoiling]:
     """:func:`cleaning_advice` for every zone, each with its share of the plant's cost and energy.
+
+    A zone's rate is, by preference, the one measured from its production data, the change of its soiling
+    index turned into loss by the plant's calibration (when usable), the index change read one for one, and
+    last the rate typed in for the plant.
 
     Parameters
     ----------
@@ -400,14 +463,20 @@ def zone_economics(
         The rate for zones whose inspections give none [day⁻¹].
     today : date
         The day the advice is for.
+    measured : mapping, optional
+        Per zone, the rate from production data (:class:`MeasuredRate`).
+    calibration : IndexCalibration, optional
+        The plant's fit of soiling loss on the soiling index; used when ``usable``.
     """
     total = sum(zones.values()) or 1
+    cal = calibration if calibration is not None and calibration.usable else None
     out = []
     for zone, n in sorted(zones.items()):
         share = n / total
         points = seen.get(zone, [])
-        found = index_rate(points, cleaned.get(zone))
-        rate, source = found if found is not None else (abs(assumed_rate_per_day), "assumed")
+        rate, source, method, low, high = _zone_rate(
+            (measured or {}).get(zone), points, cleaned.get(zone), cal, assumed_rate_per_day
+        )
         last = cleaned.get(zone) or (points[0][0] if points else today)
         last = min(last, today)
         advice = cleaning_advice(
@@ -419,5 +488,30 @@ def zone_economics(
             today=today,
         )
         index = points[-1][1] if points else None
-        out.append(ZoneSoiling(zone, n, share, index, rate, source, last, advice))
+        loss = cal.loss(index) if cal is not None and index is not None else None
+        out.append(ZoneSoiling(zone, n, share, index, rate, source, last, advice, method, low, high, loss))
     return out
+
+
+def _zone_rate(
+    measured: MeasuredRate | None,
+    points: list[tuple[dt.date, float]],
+    cleaned: dt.date | None,
+    cal: IndexCalibration | None,
+    assumed: float,
+) -> tuple[float, str, str, float | None, float | None]:
+    """(rate, rate source, method, low, high) of one zone, by the preference of :func:`zone_economics`."""
+    if measured is not None and math.isfinite(measured.rate_per_day):
+        return max(0.0, measured.rate_per_day), "production", "production", measured.low, measured.high
+    if cal is not None:
+        found = index_rate(points, cleaned, cal.slope)
+        if found is not None:
+            rate, source = found
+            spread = rate * cal.slope_se / cal.slope if math.isfinite(cal.slope_se) else None
+            if spread is None:
+                return rate, source, "ir_calibrated", None, None
+            return rate, source, "ir_calibrated", max(0.0, rate - spread), rate + spread
+    found = index_rate(points, cleaned)
+    if found is not None:
+        return found[0], found[1], "ir_index", None, None
+    return abs(assumed), "assumed", "typed", None, None
