@@ -1,6 +1,6 @@
 """Train and evaluate the routing classifier on the 2020 Teddy Cup messages (evaluation only, never shipped).
 
-    .venv/bin/python scripts/intake/evaluate_classifier.py [--data ../shared/data/teddy2020] [--folds 5]
+    .venv/bin/python scripts/intake/evaluate_classifier.py [--data ../shared/data/teddy2020] [--nested]
 
 Stratified k-fold cross-validation on the 330 labelled messages. In every fold both models see the same
 training rows and are scored on the same held-out rows:
@@ -13,8 +13,13 @@ training rows and are scored on the same held-out rows:
   answered (the evaluation's stand-in for a closed case's handling department).
 
 Held-out rows never enter the vocabulary, the weak labels or the training set of their fold. Prints both
-macro-F1 figures, per-class reports, auto-routing coverage at the confidence threshold and the mean time to
-classify one message.
+macro-F1 figures, per-class reports and the most frequent confusions, the label noise (texts labelled twice
+with different categories), auto-routing coverage at the confidence threshold and the mean time to classify
+one message.
+
+``--nested`` chooses the router's training config per outer fold from ``GRID`` (fixed before any of its
+outer figures was seen) by a 3-fold inner CV on that fold's training rows only, so the outer figure stays an
+unbiased estimate of the whole procedure.
 """
 
 from __future__ import annotations
@@ -24,9 +29,12 @@ import csv
 import json
 import re
 import time
+from collections import Counter
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics import classification_report, f1_score
 from sklearn.model_selection import StratifiedKFold
@@ -96,6 +104,71 @@ def load_seeds(tree: Path | None = None) -> list[clf.CategorySeed]:
     ]
 
 
+@dataclass(frozen=True)
+class Config:
+    """Training choices of one router (the defaults are the shipped ones)."""
+
+    c: float = 0.3
+    weak_weight: float = 0.3
+    answer_weight: float | None = None  # weight of answered-department labels; None: weak_weight
+    keyword_boost: float = clf.KEYWORD_BOOST
+    offered_only: bool = False  # weak examples only of the categories the labelled rows use
+
+
+# Candidates of --nested, fixed before any outer figure of them was seen.
+GRID = (
+    Config(offered_only=True),
+    Config(c=1.0, offered_only=True),
+    Config(c=0.1, offered_only=True),
+    Config(weak_weight=0.6, offered_only=True),
+    Config(keyword_boost=2.0, offered_only=True),
+)
+
+Weak = list[tuple[str, str, str, bool]]  # subject, text, category, labelled by the answering department
+
+
+def fit(
+    seeds: list[clf.CategorySeed], feat: clf.Featurizer, labelled: list[clf.Example], weak: Weak, cfg: Config
+) -> clf.Router:
+    offered = {e.code for e in labelled}
+    examples = list(labelled)
+    for s, t, code, answered in weak:
+        if cfg.offered_only and code not in offered:
+            continue
+        w = cfg.answer_weight if answered and cfg.answer_weight is not None else cfg.weak_weight
+        examples.append(clf.Example(s, t, code, w))
+    router = clf.train(seeds, examples, featurizer=feat, c=cfg.c)
+    return replace(router, keyword_boost=cfg.keyword_boost)
+
+
+def select(
+    seeds: list[clf.CategorySeed],
+    feat: clf.Featurizer,
+    labelled: list[clf.Example],
+    weak: Weak,
+    folds: int,
+    seed: int,
+) -> tuple[Config, list[float]]:
+    """The grid's config with the best inner-CV macro-F1 on ``labelled`` (the outer training rows only)."""
+    y = np.array([e.code for e in labelled])
+    offered = sorted(set(y.tolist()))
+    scores = []
+    for cfg in GRID:
+        pred = np.empty(len(y), dtype=object)
+        for tr, te in StratifiedKFold(folds, shuffle=True, random_state=seed).split(y, y):
+            router = fit(seeds, feat, [labelled[i] for i in tr], weak, cfg)
+            docs = [(labelled[i].subject, labelled[i].text) for i in te]
+            pred[te] = [p.code for p in router.predict_many(docs, allowed=offered)]
+        scores.append(float(f1_score(y, pred.astype(str), average="macro")))
+    return GRID[int(np.argmax(scores))], scores
+
+
+def confusions(y: npt.NDArray[np.str_], pred: npt.NDArray[np.str_], top: int = 8) -> str:
+    """The most frequent (true → predicted) errors."""
+    pairs = Counter((a, b) for a, b in zip(y.tolist(), pred.tolist(), strict=True) if a != b)
+    return "; ".join(f"{a} → {b} {n}" for (a, b), n in pairs.most_common(top))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", type=Path, default=default_data())
@@ -106,6 +179,11 @@ def main() -> None:
     ap.add_argument("--answer-weight", type=float, default=None, help="weight of answered-department labels")
     ap.add_argument("--c", type=float, default=0.3)
     ap.add_argument("--label-tree", action=argparse.BooleanOptionalAction, default=False)
+    ap.add_argument(
+        "--nested",
+        action="store_true",
+        help="choose the config per outer fold from GRID by an inner 3-fold CV on its training rows",
+    )
 
     args = ap.parse_args()
 
@@ -124,7 +202,11 @@ def main() -> None:
     unlabelled = [(k, v) for k, v in pool.items() if k not in seen]
     seeds = load_seeds(args.data / "label_tree.csv" if args.label_tree else None)
     offered = sorted(set(y.tolist()))
+    fixed = Config(args.c, args.weak_weight, args.answer_weight)
     print(f"labelled {len(y)} in {len(offered)} categories; unlabelled {len(unlabelled)}; seeds {len(seeds)}")
+    print(
+        f"label noise: {label_conflicts(subjects, texts, y)} texts labelled twice with different categories"
+    )
 
     cv = StratifiedKFold(args.folds, shuffle=True, random_state=args.seed)
     base_pred = np.empty(len(y), dtype=object)
@@ -141,29 +223,36 @@ def main() -> None:
         corpus = [(subjects[i], texts[i]) for i in tr] + [st for st, _ in unlabelled]
         feat = clf.build_featurizer(seeds, corpus)
         examples = [clf.Example(subjects[i], texts[i], str(y[i])) for i in tr]
-        weak = clf.weak_labels(feat, seeds, [st for st, _ in unlabelled])
-        for ((s, t), answered), by_keywords in zip(unlabelled, weak, strict=True):
+        weak: Weak = []
+        by_kw = clf.weak_labels(feat, seeds, [st for st, _ in unlabelled])
+        for ((s, t), answered), by_keywords in zip(unlabelled, by_kw, strict=True):
             code = answered or by_keywords
             if code is not None:
-                w = args.answer_weight if answered and args.answer_weight is not None else args.weak_weight
-                examples.append(clf.Example(s, t, code, w))
-        router = clf.train(seeds, examples, featurizer=feat, c=args.c)
+                weak.append((s, t, code, answered is not None))
+        cfg = fixed
+        if args.nested:
+            cfg, inner = select(seeds, feat, examples, weak, 3, args.seed + 1)
+            print(f"fold {k}: inner macro-F1 {[round(v, 3) for v in inner]} → {cfg}", flush=True)
+        router = fit(seeds, feat, examples, weak, cfg)
         for i, p in zip(
             te, router.predict_many([(subjects[i], texts[i]) for i in te], allowed=offered), strict=True
         ):
             ours_pred[i], conf[i] = p.code, p.confidence
         routers.append(router)
-        print(f"fold {k}: {len(examples) - len(tr)} weak examples", flush=True)
+        print(f"fold {k}: {len(weak)} weak examples", flush=True)
 
     base = f1_score(y, base_pred.astype(str), average="macro")
     ours = f1_score(y, ours_pred.astype(str), average="macro")
     auto = conf >= args.threshold
     print("\n== baseline: TF-IDF char 1-2-grams + LinearSVC (labelled rows only) ==")
     print(classification_report(y, base_pred.astype(str), digits=3))
-    print("== gongzhi router (keyword tree + corrections + weak labels) ==")
+    print("confusions:", confusions(y, base_pred.astype(str)))
+    name = "nested choice per fold from GRID" if args.nested else "keyword tree + corrections + weak labels"
+    print(f"\n== gongzhi router ({name}) ==")
     print(classification_report(y, ours_pred.astype(str), digits=3))
+    print("confusions:", confusions(y, ours_pred.astype(str)))
     print(
-        f"{args.folds}-fold CV on {len(y)} labelled messages, seed {args.seed}, "
+        f"\n{args.folds}-fold CV on {len(y)} labelled messages, seed {args.seed}, "
         f"{time.perf_counter() - t0:.0f} s"
     )
     print(f"macro-F1 baseline TF-IDF+SVM: {base:.3f}")
@@ -179,6 +268,14 @@ def main() -> None:
         f"{cpu['single'] * 1e3:.3f} ms one call per message; baseline TF-IDF+SVM {base_cpu * 1e3:.3f} ms "
         f"in batches of 64 (router/baseline {cpu['batch'] / base_cpu:.2f})"
     )
+
+
+def label_conflicts(subjects: list[str], texts: list[str], y: npt.NDArray[np.str_]) -> int:
+    """Distinct texts (subject and detail) that occur with more than one label."""
+    labels: dict[tuple[str, str], set[str]] = {}
+    for s, t, c in zip(subjects, texts, y.tolist(), strict=True):
+        labels.setdefault((s, t), set()).add(c)
+    return sum(len(v) > 1 for v in labels.values())
 
 
 def time_classification(

@@ -118,7 +118,7 @@ def test_four_deliberations_and_two_disclosures_in_order_with_quorum(
     done = step(client, world, d["id"], "disclose_result")
     assert done["status"] == "completed" and done["next_step"] is None and len(done["steps"]) == 6
     pdf = client.get(f"{V}/decisions/{d['id']}/record.pdf", headers=world.alice.headers)
-    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF") and b"STSong-Light" in pdf.content
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF") and b"/FontFile2" in pdf.content
     audit = client.get("/api/v1/audit/verify", headers=world.dana.headers).json()
     assert audit["ok"] is True
 

@@ -1,7 +1,7 @@
 """Audit reports as HTML, Excel and PDF: "N applications checked, M problems", by rule and by department.
 
-PDF uses ReportLab with the Adobe CID font STSong-Light, which every PDF reader resolves to a Chinese
-font, so no font file needs to ship or be installed.
+PDF uses ReportLab with embedded TrueType subsets (``gongzhi.kit.pdffonts``), so it reads the same in a
+viewer without any Chinese font.
 """
 
 from __future__ import annotations
@@ -210,24 +210,25 @@ def write_pdf(r: ReportData, layout: Layout = DEFAULT, max_findings: int = 500) 
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4, landscape
     from reportlab.lib.styles import getSampleStyleSheet
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
     from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+    from gongzhi.kit import pdffonts
+
     r = layout.shown(r)
-    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
+    pdffonts.register()
     styles = getSampleStyleSheet()
     for s in styles.byName.values():
-        s.fontName = "STSong-Light"
+        s.fontName = pdffonts.LATIN
     body, small = styles["BodyText"], styles["BodyText"].clone("small", fontSize=7, leading=9)
+    head = small.clone("head", fontSize=8, leading=10)
 
     def table(header: list[str], rows: list[list[object]]) -> Table:
-        data = [header] + [[Paragraph(_xml(str(v)), small) for v in row] for row in rows]
+        data = [[Paragraph(pdffonts.markup(h), head) for h in header]]
+        data += [[Paragraph(pdffonts.markup(str(v)), small) for v in row] for row in rows]
         t = Table(data, repeatRows=1)
         t.setStyle(
             TableStyle(
                 [
-                    ("FONT", (0, 0), (-1, -1), "STSong-Light", 8),
                     ("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
                     ("BACKGROUND", (0, 0), (-1, 0), colors.lightgrey),
                     ("VALIGN", (0, 0), (-1, -1), "TOP"),
@@ -239,13 +240,16 @@ def write_pdf(r: ReportData, layout: Layout = DEFAULT, max_findings: int = 500) 
     out = io.BytesIO()
     doc = SimpleDocTemplate(out, pagesize=landscape(A4), title=f"{layout.title} {r.region} #{r.run_id}")
     story: list[Flowable] = [
-        Paragraph(_xml(f"{layout.title}  {r.region}  #{r.run_id}  {r.run_at}"), styles["Title"])
+        Paragraph(pdffonts.markup(f"{layout.title}  {r.region}  #{r.run_id}  {r.run_at}"), styles["Title"])
     ]
     if layout.subtitle:
-        story.append(Paragraph(_xml(layout.subtitle), body))
+        story.append(Paragraph(pdffonts.markup(layout.subtitle), body))
     for name in layout.sections:
         if name == "headline":
-            story += [Paragraph(_xml(r.headline_zh), body), Paragraph(_xml(r.headline), body)]
+            story += [
+                Paragraph(pdffonts.markup(r.headline_zh), body),
+                Paragraph(pdffonts.markup(r.headline), body),
+            ]
         elif name == "by_rule":
             rows = [list(c.__dict__.values()) for c in r.by_rule]
             story.append(table(["规则 rule", "名称", "级别", "问题", "已整改"], rows))
@@ -257,16 +261,12 @@ def write_pdf(r: ReportData, layout: Layout = DEFAULT, max_findings: int = 500) 
             story.append(table([COLUMNS[c] for c in layout.columns], rows))
             if len(r.findings) > max_findings:
                 more = f"… {len(r.findings) - max_findings} more findings in the Excel report"
-                story.append(Paragraph(_xml(more), body))
+                story.append(Paragraph(pdffonts.markup(more), body))
         story.append(Spacer(1, 8))
     if layout.footer:
-        story.append(Paragraph(_xml(layout.footer), body))
+        story.append(Paragraph(pdffonts.markup(layout.footer), body))
     doc.build(story)
     return out.getvalue()
-
-
-def _xml(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 WRITERS: dict[str, Callable[[ReportData, Layout], bytes]] = {

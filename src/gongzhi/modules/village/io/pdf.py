@@ -1,7 +1,7 @@
 """The 村级重大事务决策监督记录表 (supervision record of a major village decision) as PDF.
 
-Chinese text uses ReportLab's built-in CID font STSong-Light (Adobe-GB1), which PDF viewers supply, so no
-font file is shipped or downloaded.
+The fonts are embedded TrueType subsets (``gongzhi.kit.pdffonts``), so the record reads the same in a viewer
+without any Chinese font.
 """
 
 from __future__ import annotations
@@ -14,14 +14,12 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from gongzhi.kit import pdffonts
 from gongzhi.modules.village.analytics.deliberation import LABEL, ORDER, VOTING
 
-FONT = "STSong-Light"
-pdfmetrics.registerFont(UnicodeCIDFont(FONT))
+FONT = pdffonts.LATIN
 _TITLE = ParagraphStyle("title", fontName=FONT, fontSize=16, leading=22, alignment=1)
 _CELL = ParagraphStyle("cell", fontName=FONT, fontSize=9.5, leading=13)
 
@@ -50,11 +48,11 @@ class Record:
 
 
 def _p(text: str) -> Paragraph:
-    safe = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\n", "<br/>")
-    return Paragraph(safe, _CELL)
+    return Paragraph("<br/>".join(pdffonts.markup(line) for line in text.split("\n")), _CELL)
 
 
 def decision_record(rec: Record) -> bytes:
+    pdffonts.register()
     buf = io.BytesIO()
     doc = SimpleDocTemplate(
         buf,
@@ -122,7 +120,7 @@ def decision_record(rec: Record) -> bytes:
     foot = _p(f"本表由 gongzhi 生成，记录已写入防篡改审计链（最新链值 {rec.audit_hash[:16]}…）。")
     doc.build(
         [
-            Paragraph("村级重大事务决策监督记录表", _TITLE),
+            Paragraph(pdffonts.markup("村级重大事务决策监督记录表"), _TITLE),
             Spacer(1, 6 * mm),
             t1,
             Spacer(1, 4 * mm),
