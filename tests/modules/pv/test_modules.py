@@ -18,6 +18,9 @@ from gongzhi.modules.pv.analytics.modules import (
     InspectionResult,
     RuleClassifier,
     ViewClass,
+    _median,
+    _nan_row_medians,
+    _percentile,
     analyse_flight,
     learned_classifier,
     merge_views,
@@ -241,3 +244,22 @@ def test_row_medians_equal_numpy_medians_including_nan_rows(count: int) -> None:
     values = np.random.default_rng(count).normal(30, 2, (50, count)).astype(np.float32)
     values[3, 0] = np.nan
     np.testing.assert_array_equal(row_medians(values), np.median(values, axis=1))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_one_sort_statistics_equal_numpys_bit_for_bit(dtype: type[np.floating]) -> None:
+    rng = np.random.default_rng(4)
+    for shape in [(1,), (2,), (7,), (12, 6), (48, 24), (101,)]:
+        values = rng.normal(0, 3, shape).astype(dtype)
+        assert _median(values) == float(np.median(values))
+        for q in (0, 10, 33.3, 50, 95, 100):
+            expected = float(np.percentile(values, q))
+            if dtype is np.float32:  # the module maps'
+                assert _percentile(values, q) == expected
+            assert _percentile(values, q) == pytest.approx(expected, rel=1e-12, abs=1e-12)
+    values[0] = np.nan
+    assert np.isnan(_median(values))
+    rows = rng.normal(0, 3, (200, 9)).astype(dtype)
+    rows[rng.random(rows.shape) < 0.5] = np.nan
+    rows[:, 4] = rng.normal(0, 3, 200)  # every row has a finite value
+    np.testing.assert_array_equal(_nan_row_medians(rows), np.nanmedian(rows, axis=1))
