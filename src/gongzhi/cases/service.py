@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy import bindparam, func, insert, inspect, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from gongzhi.cases.models import Actor, CalendarOverride, Case, CaseEvent, CaseFile, DispatchRule, SlaPolicy
 from gongzhi.cases.schemas import ActionIn, CaseCreate
@@ -246,7 +247,29 @@ def apply_to(
     for f in files:
         f.event_id = f.event_id or ev_id
     _publish(s, registry, case, f"case.{action.value}", ctx.now, {"from": before.value, **extra})
+    write_case(s, case)
     return case
+
+
+_CASES = table_of(Case)
+_CASE_COLUMNS = frozenset(_CASES.c.keys())
+
+
+def write_case(s: Session, case: Case) -> None:
+    """Write a loaded case's changed columns now, with one UPDATE guarded by its version (the ORM's
+    optimistic lock, without a unit-of-work flush); a concurrent change is a :class:`StaleWrite`. A case
+    not yet in the database, or with changes other than columns, is left to the session's flush."""
+    state = inspect(case)
+    changed = set(state.committed_state)
+    if not state.persistent or not changed or not changed <= _CASE_COLUMNS or "version" in changed:
+        return
+    version = case.version
+    values = {k: getattr(case, k) for k in sorted(changed)} | {"version": version + 1}
+    stmt = update(_CASES).where(_CASES.c.id == case.id, _CASES.c.version == version).values(values)
+    if s.connection().execute(stmt).rowcount != 1:
+        raise StaleWrite(f"case {case.number} changed at the same moment in another request; reload it")
+    for key, value in values.items():
+        set_committed_value(case, key, value)
 
 
 Outcome = tuple[State, dict[str, Any]]
