@@ -54,6 +54,7 @@ PG_ADMIN = os.environ.get("GONGZHI_BENCH_PG", "postgresql://postgres@127.0.0.1:5
 RATIO_TARGET, P99_TARGET_MS, P99_CLIENTS = 0.5, 100.0, 100
 APPS = ("gongzhi.app:create_app", "bare:create_app")
 BUSY_SHARE = 0.25  # of one core used by other processes during a window: figures are then unreliable
+READY_S = 240.0  # a server start imports every module: over a minute when the shared machine is busy
 
 
 # --- databases --------------------------------------------------------------------------------------
@@ -188,7 +189,7 @@ def serve(
 
 
 def _wait_ready(proc: subprocess.Popen[bytes], url: str, log: Path) -> None:
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + READY_S
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"server exited with {proc.returncode}:\n{log.read_text(errors='replace')}")
@@ -199,7 +200,7 @@ def _wait_ready(proc: subprocess.Popen[bytes], url: str, log: Path) -> None:
             if status >= 500:
                 raise RuntimeError(f"{url} answered {status}:\n{log.read_text(errors='replace')}")
         time.sleep(0.2)
-    raise RuntimeError(f"server not ready after 60 s: {url}")
+    raise RuntimeError(f"server not ready after {READY_S:g} s: {url}")
 
 
 def load(server: Server, mode: str, level: Level, args: argparse.Namespace, tokens: dict[str, str]) -> Any:

@@ -4,8 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import update
+from sqlalchemy.orm import Session, sessionmaker
 
+from gongzhi.cases import service as cases
+from gongzhi.cases.models import Case
+from gongzhi.cases.schemas import ActionIn
+from gongzhi.cases.statemachine import Action
+from gongzhi.db import table_of, unit_of_work
+from gongzhi.errors import StaleWrite
+from gongzhi.registry import Registry
 from tests.conftest import Person, World
 
 POINT = {"type": "Point", "coordinates": [120.141, 30.312]}
@@ -110,6 +120,26 @@ def test_a_stale_if_match_is_refused(client: TestClient, world: World) -> None:
     assert stale.status_code == 409
     assert stale.json()["type"] == "/problems/stale-write"
     assert stale.headers["content-type"] == "application/problem+json"
+
+
+def test_a_case_changed_by_another_request_after_it_was_loaded_is_a_stale_write(
+    client: TestClient, factory: sessionmaker[Session], registry: Registry, world: World
+) -> None:
+    cid = new_case(client, world.alice)["id"]
+
+    def accept_after_another_write() -> None:
+        with unit_of_work(factory, world.alice.scope()) as s:
+            case = cases.get_case(s, cid)
+            table = table_of(Case)  # another request's write lands between this one's read and its write
+            s.connection().execute(update(table).where(table.c.id == cid).values(version=case.version + 1))
+            cases.apply_to(s, registry, case, Action.ACCEPT, ActionIn())
+
+    with pytest.raises(StaleWrite):
+        accept_after_another_write()
+    after = client.get(f"/api/v1/cases/{cid}", headers=world.alice.headers).json()
+    assert after["state"] == "submitted"
+    steps = client.get(f"/api/v1/cases/{cid}/timeline", headers=world.alice.headers).json()
+    assert [e["action"] for e in steps] == ["create"]
 
 
 def test_a_viewer_reads_but_cannot_act(client: TestClient, world: World) -> None:

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import Depends, File, Header, Query, Response, UploadFile
+from fastapi import Depends, File, Header, Query, Request, Response, UploadFile
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from gongzhi.cases import alerts, exports
+from gongzhi.cases import alerts, exports, hotpath
 from gongzhi.cases import service as cases
 from gongzhi.cases.models import Actor, CalendarOverride, Case, DispatchRule, SlaPolicy
 from gongzhi.cases.schemas import (
@@ -30,13 +30,11 @@ from gongzhi.cases.schemas import (
     CaseFileRead,
     CaseList,
     CaseRead,
-    ClockRead,
     DispatchRuleIn,
     DispatchRuleRead,
     SlaPolicyIn,
     SlaPolicyRead,
 )
-from gongzhi.cases.sla import Clock
 from gongzhi.cases.statemachine import Action
 from gongzhi.core import audit
 from gongzhi.core.deps import CurrentScope, PublicSessionDep, SessionDep, StateDep, api_router
@@ -44,61 +42,28 @@ from gongzhi.core.models import Department, GridCell, Role
 from gongzhi.core.service import require_member, require_own, require_role
 from gongzhi.db import Scope, utcnow
 from gongzhi.errors import InvalidInput, NotFound
-from gongzhi.kit.privacy import mask_name, mask_phone
 
 router = api_router(prefix="/api/v1")
-SEES_CONTACTS = {Role.ADMIN, Role.DISPATCHER, Role.SUPERVISOR}
 Page = Annotated[int, Query(ge=1, le=100_000)]
 PageSize = Annotated[int, Query(ge=1, le=200)]
 
 
-def _etag(version: int) -> str:
-    return f'"{version}"'
-
-
-def _if_match(value: str | None) -> int | None:
-    if value is None or value.strip() == "*":
-        return None
-    raw = value.strip().removeprefix("W/").strip('"')
-    if not raw.isdigit():
-        raise InvalidInput('If-Match must be an ETag such as "3"')
-    return int(raw)
-
-
 def case_read(s: Session, scope: Scope, case: Case) -> CaseRead:
-    now = utcnow()
-    claim, resolve = cases.clocks(case)
-    pol = cases.policy_for(s, case.region_id, case.category, case.priority)
-    hide = case.reporter_anonymous or scope.role not in SEES_CONTACTS
-    data = {c: getattr(case, c) for c in CaseRead.model_fields if hasattr(case, c)}
-    if hide:
-        data["reporter_name"] = "" if case.reporter_anonymous else mask_name(case.reporter_name)
-        data["reporter_phone"] = "" if case.reporter_anonymous else mask_phone(case.reporter_phone)
-    data.update(
-        claim_clock=_clock(claim, now, pol.remind_fraction),
-        resolve_clock=_clock(resolve, now, pol.remind_fraction),
-        actions=cases.available_actions(s, scope, case),
-    )
-    return CaseRead(**data)
-
-
-def _clock(c: Clock, now: datetime, fraction: float) -> ClockRead:
-    return ClockRead(
-        start=c.start, due=c.due, stopped=c.stopped, status=c.status(now, fraction), used=c.used_fraction(now)
-    )
+    return CaseRead(**hotpath.case_fields(s, scope, case))
 
 
 # --- cases ------------------------------------------------------------------------------------------
 
 
-@router.post("/cases", tags=["cases"], status_code=201)
-def create_case(
-    body: CaseCreate, s: SessionDep, scope: CurrentScope, st: StateDep, response: Response
-) -> CaseRead:
-    case = cases.create_case(s, st.registry, body)
-    s.flush()
-    response.headers["ETag"] = _etag(case.version)
-    return case_read(s, scope, case)
+@router.post(
+    "/cases",
+    tags=["cases"],
+    status_code=201,
+    response_class=Response,
+    responses={201: {"model": CaseRead, "description": "The new case; its ETag header is its version."}},
+)
+async def create_case(request: Request, body: CaseCreate) -> Response:
+    return await hotpath.create(request, body)
 
 
 def case_filter(
@@ -155,25 +120,27 @@ def export_cases(fmt: str, s: SessionDep, f: CaseFilterDep) -> StreamingResponse
 @router.get("/cases/{case_id}", tags=["cases"])
 def get_case(case_id: int, s: SessionDep, scope: CurrentScope, response: Response) -> CaseRead:
     case = cases.get_case(s, case_id)
-    response.headers["ETag"] = _etag(case.version)
+    response.headers["ETag"] = hotpath.etag(case.version)
     return case_read(s, scope, case)
 
 
-@router.post("/cases/{case_id}/actions/{action}", tags=["cases"])
-def act(
+@router.post(
+    "/cases/{case_id}/actions/{action}",
+    tags=["cases"],
+    response_class=Response,
+    responses={
+        200: {"model": CaseRead, "description": "The case after the action; its ETag header is its version."},
+        409: {"description": "Illegal transition, or If-Match names an older version (problem+json)."},
+    },
+)
+async def act(
+    request: Request,
     case_id: int,
     action: Action,
     body: ActionIn,
-    s: SessionDep,
-    scope: CurrentScope,
-    st: StateDep,
-    response: Response,
     if_match: Annotated[str | None, Header()] = None,
-) -> CaseRead:
-    case = cases.apply(s, st.registry, case_id, action, body, if_match=_if_match(if_match))
-    s.flush()
-    response.headers["ETag"] = _etag(case.version)
-    return case_read(s, scope, case)
+) -> Response:
+    return await hotpath.act(request, case_id, action, body, if_match)
 
 
 @router.get("/cases/{case_id}/timeline", tags=["cases"])

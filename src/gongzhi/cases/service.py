@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func, insert, inspect, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from gongzhi.cases.models import Actor, CalendarOverride, Case, CaseEvent, CaseFile, DispatchRule, SlaPolicy
 from gongzhi.cases.schemas import ActionIn, CaseCreate
@@ -28,7 +29,7 @@ from gongzhi.core import audit, outbox, regioncache
 from gongzhi.core.counters import next_value
 from gongzhi.core.models import GridCell, Membership, Region, Role
 from gongzhi.core.service import are_paired
-from gongzhi.db import Scope, scope_of, utcnow
+from gongzhi.db import Scope, scope_of, table_of, utcnow
 from gongzhi.errors import Forbidden, IllegalTransition, InvalidInput, NotFound, StaleWrite
 from gongzhi.kit import geo
 from gongzhi.kit.workdays import SHANGHAI, WorkCalendar
@@ -241,10 +242,34 @@ def apply_to(
     ctx = Ctx(s, registry, sc, case, action, data, now or utcnow())
     after, extra = HANDLERS[action](ctx)
     case.state, case.updated_at = after, ctx.now
-    ev = _event(s, case, action.value, before, after, data.note, extra, ctx.now)
-    _link_files(s, case, ev, data.files)
+    files = _files_to_link(s, case, data.files)
+    ev_id = _event(s, case, action.value, before, after, data.note, extra, ctx.now, data.files)
+    for f in files:
+        f.event_id = f.event_id or ev_id
     _publish(s, registry, case, f"case.{action.value}", ctx.now, {"from": before.value, **extra})
+    write_case(s, case)
     return case
+
+
+_CASES = table_of(Case)
+_CASE_COLUMNS = frozenset(_CASES.c.keys())
+
+
+def write_case(s: Session, case: Case) -> None:
+    """Write a loaded case's changed columns now, with one UPDATE guarded by its version (the ORM's
+    optimistic lock, without a unit-of-work flush); a concurrent change is a :class:`StaleWrite`. A case
+    not yet in the database, or with changes other than columns, is left to the session's flush."""
+    state = inspect(case)
+    changed = set(state.committed_state)
+    if not state.persistent or not changed or not changed <= _CASE_COLUMNS or "version" in changed:
+        return
+    version = case.version
+    values = {k: getattr(case, k) for k in sorted(changed)} | {"version": version + 1}
+    stmt = update(_CASES).where(_CASES.c.id == case.id, _CASES.c.version == version).values(values)
+    if s.connection().execute(stmt).rowcount != 1:
+        raise StaleWrite(f"case {case.number} changed at the same moment in another request; reload it")
+    for key, value in values.items():
+        set_committed_value(case, key, value)
 
 
 Outcome = tuple[State, dict[str, Any]]
@@ -519,21 +544,24 @@ def _event(
     note: str,
     data: dict[str, Any],
     now: datetime,
-) -> CaseEvent:
+    files: Sequence[str] = (),
+) -> int:
+    """Append a timeline entry (a plain INSERT on the session's connection: the entry is never read back
+    or changed in the request) and its audit link; returns the entry's id."""
     sc = scope_of(s)
-    ev = CaseEvent(
-        region_id=case.region_id,
-        case_id=case.id,
-        at=now,
-        actor_user_id=sc.user_id,
-        actor_name=sc.username,
-        action=action,
-        from_state=before,
-        to_state=after,
-        note=note,
-        data=data,
-    )
-    s.add(ev)
+    row = {
+        "region_id": case.region_id,
+        "case_id": case.id,
+        "at": now,
+        "actor_user_id": sc.user_id,
+        "actor_name": sc.username,
+        "action": action,
+        "from_state": before,
+        "to_state": after,
+        "note": note,
+        "data": {**data, "files": list(files)} if files else data,
+    }
+    event_id: int = s.connection().execute(_INSERT_EVENT, row).scalar_one()
     audit.record(
         s,
         region_id=case.region_id,
@@ -545,20 +573,23 @@ def _event(
         at=now,
         data={"from": before and before.value, "to": after and after.value, "note": note[:500], **data},
     )
-    return ev
+    return event_id
+
+
+_INSERT_EVENT = insert(table_of(CaseEvent)).returning(table_of(CaseEvent).c.id)
 
 
 def record_event(
     s: Session, case: Case, action: str, note: str = "", data: dict[str, Any] | None = None
-) -> CaseEvent:
-    """A timeline entry that does not change state (reminders, deliveries, robot progress)."""
+) -> int:
+    """A timeline entry that does not change state (reminders, deliveries, robot progress); its id."""
     return _event(s, case, action, None, None, note, data or {}, utcnow())
 
 
-def _link_files(s: Session, case: Case, ev: CaseEvent, shas: Sequence[str]) -> None:
+def _files_to_link(s: Session, case: Case, shas: Sequence[str]) -> list[CaseFile]:
+    """The case's uploaded files named by an action (refused if any is missing)."""
     if not shas:
-        return
-    s.flush()
+        return []
     files = s.execute(
         select(CaseFile).where(CaseFile.case_id == case.id, CaseFile.sha256.in_(shas))
     ).scalars()
@@ -566,9 +597,7 @@ def _link_files(s: Session, case: Case, ev: CaseEvent, shas: Sequence[str]) -> N
     missing = [h for h in shas if h not in found]
     if missing:
         raise InvalidInput(f"files not uploaded to this case: {', '.join(h[:12] for h in missing)}")
-    for f in found.values():
-        f.event_id = f.event_id or ev.id
-    ev.data = {**ev.data, "files": list(shas)}
+    return list(found.values())
 
 
 def _publish(

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import event, insert, select, update
+from sqlalchemy import bindparam, event, insert, select, update
 from sqlalchemy.orm import Session
 
 from gongzhi.core.models import AuditEntry, AuditHead
@@ -74,20 +74,26 @@ def link_hash(prev_hash: str, seq: int, e: PendingEntry | AuditEntry) -> str:
 
 _HEADS, _ENTRIES = table_of(AuditHead), table_of(AuditEntry)
 UNSCOPED = {"unscoped": True}
+_HEAD_FOR_UPDATE = (
+    select(_HEADS.c.seq, _HEADS.c.hash).where(_HEADS.c.region_id == bindparam("rid")).with_for_update()
+)
+_MOVE_HEAD = update(_HEADS).where(_HEADS.c.region_id == bindparam("rid"))
 
 
 def _lock_head(session: Session, region_id: int) -> tuple[int, str]:
-    stmt = select(_HEADS.c.seq, _HEADS.c.hash).where(_HEADS.c.region_id == region_id).with_for_update()
-    row = session.execute(stmt, execution_options=UNSCOPED).first()
+    conn = session.connection()
+    row = conn.execute(_HEAD_FOR_UPDATE, {"rid": region_id}).first()
     if row is None:
-        session.execute(insert(_HEADS).values(region_id=region_id, seq=0, hash=GENESIS))
+        conn.execute(insert(_HEADS).values(region_id=region_id, seq=0, hash=GENESIS))
         return 0, GENESIS
     return int(row.seq), str(row.hash)
 
 
 def seal(session: Session) -> None:
     """Chain the pending entries: per region, lock the head, insert the links, move the head (plain
-    statements, no unit-of-work flush: three statements per region however many entries)."""
+    statements, no unit-of-work flush: three statements per region however many entries). The
+    statements go to the session's connection directly: they touch only the audit tables, which the
+    chain itself guards, so the ORM's execute machinery (autoflush, region scoping) has nothing to do."""
     pending: list[PendingEntry] = session.info.pop(_PENDING, [])
     links: list[dict[str, Any]] = []
     for region_id in sorted({e.region_id for e in pending}):
@@ -97,10 +103,9 @@ def seal(session: Session) -> None:
             digest = link_hash(prev, seq, e)
             links.append({**e.__dict__, "seq": seq, "prev_hash": prev, "hash": digest})
             prev = digest
-        stmt = update(_HEADS).where(_HEADS.c.region_id == region_id).values(seq=seq, hash=prev)
-        session.execute(stmt, execution_options=UNSCOPED)
+        session.connection().execute(_MOVE_HEAD, {"rid": region_id, "seq": seq, "hash": prev})
     if links:
-        session.execute(insert(_ENTRIES), links)
+        session.connection().execute(insert(_ENTRIES), links)
 
 
 @event.listens_for(Session, "before_commit")

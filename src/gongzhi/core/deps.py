@@ -79,7 +79,7 @@ def session_user(request: Request, st: AppState, s: Session) -> tuple[User, dict
     return user, data
 
 
-def _scope_from_request(request: Request, st: AppState, s: Session) -> Scope:
+def scope_from_request(request: Request, st: AppState, s: Session) -> Scope:
     auth = request.headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
         return service.scope_for_token(s, auth[7:].strip())
@@ -111,7 +111,7 @@ def scoped_session(request: Request, st: StateDep) -> Iterator[Session]:
     """
     with unit_of_work(st.factory, Scope.for_system()) as s:
         read_only(s)  # on SQLite the check runs beside the writer instead of queueing for the lock
-        scope = _scope_from_request(request, st, s)
+        scope = scope_from_request(request, st, s)
         s.commit()
         token_id = s.info.pop(service.TOKEN_TO_TOUCH, None)
         if token_id is not None:

@@ -40,16 +40,18 @@ def publish(
     """Write the event and one delivery per subscriber in the session's transaction.
 
     Plain INSERTs (the event's with RETURNING) rather than ORM objects: nothing needs flushing first, and
-    a publish costs two statements however many subscribers there are."""
+    a publish costs two statements however many subscribers there are. They go to the session's
+    connection directly (outbox rows are plumbing across regions; nothing to scope or autoflush)."""
     now = utcnow()
-    event_id = session.execute(
+    conn = session.connection()
+    event_id = conn.execute(
         insert(_EVENTS).returning(_EVENTS.c.id),
         {"region_id": region_id, "topic": topic, "payload": payload, "created_at": now},
     ).scalar_one()
     names = list(registry.subscribers_for(topic))
     names += [f"webhook:{h.id}" for h in webhooks_for(session, region_id) if h.wants(topic)]
     if names:
-        session.execute(
+        conn.execute(
             insert(_DELIVERIES),
             [
                 {"region_id": region_id, "event_id": event_id, "subscriber": n, "next_attempt_at": now}

@@ -66,7 +66,7 @@ def current_version(s: Session, region_id: int) -> int:
     memo: dict[tuple[Any, ...], Any] = s.info.setdefault("memo", {})
     key = ("config_version", region_id)
     if key not in memo:
-        memo[key] = s.execute(_VERSION, {"rid": region_id}).scalar_one_or_none() or 0
+        memo[key] = s.connection().execute(_VERSION, {"rid": region_id}).scalar_one_or_none() or 0
     return memo[key]  # type: ignore[no-any-return]
 
 

@@ -149,7 +149,7 @@ def scope_for_token(s: Session, full: str) -> Scope:
     """Who a bearer token acts as. Reads only; a token last used more than five minutes ago is noted in
     ``s.info[TOKEN_TO_TOUCH]`` for the caller to :func:`touch_token` in a write transaction."""
     prefix = split_token(full)
-    row = s.execute(_TOKEN_LOOKUP, {"prefix": prefix}, execution_options=UNSCOPED).first() if prefix else None
+    row = s.connection().execute(_TOKEN_LOOKUP, {"prefix": prefix}).first() if prefix else None
     now = utcnow()
     if row is None or not tokens_equal(row.token_hash, hash_token(full)):
         raise Unauthenticated("invalid API token")
