@@ -2,11 +2,12 @@
 
 The network was trained by ``scripts/pv/train_ism.py`` on the InfraredSolarModules data set [1]_
 (Raptor Maps, MIT licence): 8-bit infrared intensity crops of one module each, 40 rows × 24 columns,
-labelled with one of twelve classes (``CropClassifier.class_names``). It is a plain VGG-style
-stack [2]_ of 3×3 convolutions with batch normalisation [3]_ (folded into the convolution weights at
-export), ReLU and 2×2 max pooling, global average pooling and one linear layer; see the model card
-beside the weights (``modules/pv/models/ism_cnn.md``) for the architecture, training recipe and
-cross-validated figures.
+labelled with one of twelve classes (``CropClassifier.class_names``). It is a small stack [2]_ of
+3×3 convolutions with batch normalisation [3]_ (folded into the convolution weights at export), ReLU
+and 2×2 max pooling, optionally with residual connections [5]_ (a layer adds the input of an earlier
+layer, through a 1×1 projection where the widths differ, before its ReLU), then global average pooling
+and one linear layer; see the model card beside the weights (``modules/pv/models/ism_cnn.md``) for the
+architecture, training recipe and cross-validated figures.
 
 Inference reproduces the training-time pipeline exactly:
 
