@@ -38,7 +38,7 @@ def timed(fn: Callable[[], object], repeat: int = 3) -> tuple[float, float]:
 
 
 def gemm_only(model: CropClassifier, n_images: int) -> Callable[[], None]:
-    """The network's matrix products for ``n_images`` single views, on random matrices."""
+    """The network's matrix products (convolutions and 1×1 shortcuts) for ``n_images`` single views."""
     rng = np.random.default_rng(0)
     h, w = INPUT_SHAPE
     mats = []
@@ -47,6 +47,10 @@ def gemm_only(model: CropClassifier, n_images: int) -> Callable[[], None]:
         for layer in net.convs:
             k = layer.weight.shape[0]
             mats.append((rng.standard_normal((n_images * hh * ww, k), dtype=np.float32), layer.weight))
+            if layer.skip_weight is not None:
+                k = layer.skip_weight.shape[0]
+                cols = rng.standard_normal((n_images * hh * ww, k), dtype=np.float32)
+                mats.append((cols, layer.skip_weight))
             if layer.pool:
                 hh, ww = hh // 2, ww // 2
 

@@ -24,6 +24,7 @@ from gongzhi.modules.pv.analytics.classifier import (
     classify,
     default_model,
     flip_views,
+    model_from_arrays,
     parameter_count,
     resize_crops,
     shipped_model_arrays,
@@ -266,3 +267,59 @@ def test_resized_crops_can_be_classified() -> None:
 def test_resizing_rejects_arrays_that_are_not_crops(bad: np.ndarray) -> None:
     with pytest.raises(ValueError, match="crops"):
         resize_crops(bad)
+
+
+def naive_conv3x3(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """Direct 3×3 convolution, zero padding 1: x (H, W, C_in), kernel (3, 3, C_in, C_out)."""
+    h, w, _ = x.shape
+    padded = np.pad(x, ((1, 1), (1, 1), (0, 0)))
+    out = np.tile(bias.astype(np.float64), (h, w, 1))
+    for dy in range(3):
+        for dx in range(3):
+            out += padded[dy : dy + h, dx : dx + w] @ kernel[dy, dx]
+    return out
+
+
+def test_a_residual_layer_adds_the_projected_input_of_the_block_before_the_relu() -> None:
+    rng = np.random.default_rng(11)
+    k0 = rng.normal(0, 0.5, (3, 3, 1, 3))
+    k1 = rng.normal(0, 0.5, (3, 3, 3, 4))
+    k2 = rng.normal(0, 0.5, (3, 3, 4, 4))
+    skip = rng.normal(0, 0.5, (3, 4))
+    fc = rng.normal(0, 0.5, (4, 12))
+    biases = [rng.normal(0, 0.1, n) for n in (3, 4, 4, 4, 12)]
+    arrays = {
+        "class_names": np.array(sorted(CLASSES)),
+        "norm_eps": np.array(1.0),
+        "flip_tta": np.array(False),
+        "pool_after": np.array([True, False, False]),
+        "residual_from": np.array([-1, -1, 1]),
+        "net0.conv0.weight": k0.reshape(9, 3),
+        "net0.conv0.bias": biases[0],
+        "net0.conv1.weight": k1.reshape(27, 4),
+        "net0.conv1.bias": biases[1],
+        "net0.conv2.weight": k2.reshape(36, 4),
+        "net0.conv2.bias": biases[2],
+        "net0.skip2.weight": skip,
+        "net0.skip2.bias": biases[3],
+        "net0.fc.weight": fc,
+        "net0.fc.bias": biases[4],
+    }
+    model = model_from_arrays(arrays)
+    crop = rng.integers(0, 256, (1, *INPUT_SHAPE)).astype(np.uint8)
+    x = ((crop[0] - crop.mean()) / (crop.std() + 1.0))[..., None]
+    a = np.maximum(naive_conv3x3(x, k0, biases[0]), 0)
+    a = a.reshape(20, 2, 12, 2, 3).max(axis=(1, 3))
+    b = np.maximum(naive_conv3x3(a, k1, biases[1]), 0)
+    c = np.maximum(naive_conv3x3(b, k2, biases[2]) + a @ skip + biases[3], 0)
+    logits = c.mean(axis=(0, 1)) @ fc + biases[4]
+    expected = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
+    np.testing.assert_allclose(model.predict_proba(crop)[0], expected, atol=1e-5)
+    assert parameter_count(model) == sum(a.size for k, a in arrays.items() if k.startswith("net0."))
+
+
+def test_a_model_file_with_a_residual_link_to_a_later_layer_is_refused() -> None:
+    arrays = dict(shipped_model_arrays())
+    arrays["residual_from"] = np.arange(len(arrays["pool_after"]))
+    with pytest.raises(ValueError, match="residual_from"):
+        model_from_arrays(arrays)

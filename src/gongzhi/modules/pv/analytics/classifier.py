@@ -2,11 +2,12 @@
 
 The network was trained by ``scripts/pv/train_ism.py`` on the InfraredSolarModules data set [1]_
 (Raptor Maps, MIT licence): 8-bit infrared intensity crops of one module each, 40 rows × 24 columns,
-labelled with one of twelve classes (``CropClassifier.class_names``). It is a plain VGG-style
-stack [2]_ of 3×3 convolutions with batch normalisation [3]_ (folded into the convolution weights at
-export), ReLU and 2×2 max pooling, global average pooling and one linear layer; see the model card
-beside the weights (``modules/pv/models/ism_cnn.md``) for the architecture, training recipe and
-cross-validated figures.
+labelled with one of twelve classes (``CropClassifier.class_names``). It is a small stack [2]_ of
+3×3 convolutions with batch normalisation [3]_ (folded into the convolution weights at export), ReLU
+and 2×2 max pooling, optionally with residual connections [5]_ (a layer adds the input of an earlier
+layer, through a 1×1 projection where the widths differ, before its ReLU), then global average pooling
+and one linear layer; see the model card beside the weights (``modules/pv/models/ism_cnn.md``) for the
+architecture, training recipe and cross-validated figures.
 
 Inference reproduces the training-time pipeline exactly:
 
@@ -38,6 +39,7 @@ References
    Internal Covariate Shift", ICML 2015.
 .. [4] Chellapilla, K., Puri, S., Simard, P., "High Performance Convolutional Neural Networks for
    Document Processing", 10th International Workshop on Frontiers in Handwriting Recognition, 2006.
+.. [5] He, K., Zhang, X., Ren, S., Sun, J., "Deep Residual Learning for Image Recognition", CVPR 2016.
 """
 
 from __future__ import annotations
@@ -76,11 +78,19 @@ class ConvLayer:
         Bias after folding the batch-norm shift.
     pool : bool
         Whether a 2×2 max pool with stride 2 follows the ReLU.
+    residual_from : int
+        Index of an earlier layer of the same network whose input is added to this layer's output
+        before the ReLU (a residual connection [5]_), or −1 for none.
+    skip_weight, skip_bias : ndarray, shapes (C_in of that layer, C_out) and (C_out,), optional
+        1×1 projection (batch norm folded) of that input when its channel count differs.
     """
 
     weight: FloatArray
     bias: FloatArray
     pool: bool
+    residual_from: int = -1
+    skip_weight: FloatArray | None = None
+    skip_bias: FloatArray | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,8 +260,13 @@ def flip_views(x: FloatArray) -> FloatArray:
 
 def forward_logits(net: Network, x: FloatArray) -> FloatArray:
     """Logits of a batch of standardised crops, channels last (N, H, W, 1) → (N, n_classes)."""
+    inputs: list[FloatArray] = []
     for layer in net.convs:
-        x = conv3x3_relu(x, layer.weight, layer.bias)
+        inputs.append(x)
+        shortcut = None if layer.residual_from < 0 else inputs[layer.residual_from]
+        if shortcut is not None and layer.skip_weight is not None and layer.skip_bias is not None:
+            shortcut = shortcut @ layer.skip_weight + layer.skip_bias
+        x = conv3x3_relu(x, layer.weight, layer.bias, shortcut)
         if layer.pool:
             x = max_pool2(x)
     features = x.mean(axis=(1, 2), dtype=np.float32)
@@ -259,14 +274,18 @@ def forward_logits(net: Network, x: FloatArray) -> FloatArray:
     return logits
 
 
-def conv3x3_relu(x: FloatArray, weight: FloatArray, bias: FloatArray) -> FloatArray:
-    """3×3 convolution, stride 1, zero padding 1, then ReLU, by im2col and one matrix product.
+def conv3x3_relu(
+    x: FloatArray, weight: FloatArray, bias: FloatArray, shortcut: FloatArray | None = None
+) -> FloatArray:
+    """3×3 convolution, stride 1, zero padding 1, plus ``shortcut``, then ReLU, by im2col and one product.
 
     Parameters
     ----------
     x : ndarray, shape (N, H, W, C_in)
     weight : ndarray, shape (9 · C_in, C_out)
     bias : ndarray, shape (C_out,)
+    shortcut : ndarray, shape (N, H, W, C_out), optional
+        Added before the ReLU (residual connection).
     """
     n, h, w, c = x.shape
     padded = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
@@ -274,6 +293,8 @@ def conv3x3_relu(x: FloatArray, weight: FloatArray, bias: FloatArray) -> FloatAr
     cols = np.ascontiguousarray(windows).reshape(n * h * w, 9 * c)
     out = cols @ weight
     out += bias
+    if shortcut is not None:
+        out += shortcut.reshape(n * h * w, -1)
     np.maximum(out, 0, out=out)
     return out.reshape(n, h, w, -1)
 
@@ -340,11 +361,16 @@ def _resample_matrix(n_in: int, n_out: int) -> npt.NDArray[np.float64]:
 def model_from_arrays(arrays: Mapping[str, npt.NDArray[np.generic]]) -> CropClassifier:
     """Build a classifier from the arrays of a model file (see ``scripts/pv/train_ism.py``).
 
-    Keys: ``class_names``, ``norm_eps``, ``flip_tta``, ``pool_after`` (one flag per convolution), and per
+    Keys: ``class_names``, ``norm_eps``, ``flip_tta``, ``pool_after`` (one flag per convolution),
+    optionally ``residual_from`` (one index per convolution, −1 for none; see :class:`ConvLayer`), and per
     member ``m`` and layer ``i``: ``net{m}.conv{i}.weight`` (9 · C_in, C_out), ``net{m}.conv{i}.bias``,
+    optionally ``net{m}.skip{i}.weight`` (C_in, C_out) and ``net{m}.skip{i}.bias``,
     ``net{m}.fc.weight`` (C, n_classes), ``net{m}.fc.bias``.
     """
     pools = [bool(p) for p in arrays["pool_after"]]
+    residual = [int(r) for r in arrays.get("residual_from", np.full(len(pools), -1))]
+    if any(not -1 <= r < i for i, r in enumerate(residual)) or len(residual) != len(pools):
+        raise ValueError(f"residual_from must name an earlier layer or be -1, got {residual}")
     n_nets = 1 + max(int(k.split(".")[0][3:]) for k in arrays if k.startswith("net"))
 
     def f32(key: str) -> FloatArray:
@@ -353,7 +379,14 @@ def model_from_arrays(arrays: Mapping[str, npt.NDArray[np.generic]]) -> CropClas
     networks = tuple(
         Network(
             convs=tuple(
-                ConvLayer(f32(f"net{m}.conv{i}.weight"), f32(f"net{m}.conv{i}.bias"), pool)
+                ConvLayer(
+                    f32(f"net{m}.conv{i}.weight"),
+                    f32(f"net{m}.conv{i}.bias"),
+                    pool,
+                    residual[i],
+                    f32(f"net{m}.skip{i}.weight") if f"net{m}.skip{i}.weight" in arrays else None,
+                    f32(f"net{m}.skip{i}.bias") if f"net{m}.skip{i}.bias" in arrays else None,
+                )
                 for i, pool in enumerate(pools)
             ),
             fc_weight=f32(f"net{m}.fc.weight"),
@@ -390,6 +423,12 @@ def default_model() -> CropClassifier:
 
 def parameter_count(model: CropClassifier) -> int:
     """Number of weights and biases in the ensemble after batch-norm folding."""
-    arrays = [a for net in model.networks for layer in net.convs for a in (layer.weight, layer.bias)]
+    arrays = [
+        a
+        for net in model.networks
+        for layer in net.convs
+        for a in (layer.weight, layer.bias, layer.skip_weight, layer.skip_bias)
+        if a is not None
+    ]
     arrays += [a for net in model.networks for a in (net.fc_weight, net.fc_bias)]
     return sum(math.prod(a.shape) for a in arrays)
