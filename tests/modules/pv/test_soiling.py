@@ -160,3 +160,95 @@ def test_kimber_forecast_resets_on_washing_rain() -> None:
     loss = soiling.forecast_soiling(rain, rate_per_day=0.002)
     assert loss[pd.Timestamp("2026-06-15 23:00")] > 0.02
     assert loss[pd.Timestamp("2026-06-17 00:00")] == pytest.approx(0.0, abs=1e-9)
+
+
+# --- the zone forecast -------------------------------------------------------------------------------------
+
+TZ = "Asia/Shanghai"
+
+
+def test_the_clean_by_date_is_where_the_loss_reaches_s_t_star_as_the_economics_say() -> None:
+    # the 5 MWp roof of domain/pv.md §6: s = 0.2 %/day, T* = 57.7 days, clean since 1 March
+    advice = soiling.cleaning_advice(
+        cleaning_cost=20_000,
+        rate_per_day=0.002,
+        energy_kwh_per_day=15_000,
+        tariff_per_kwh=0.4,
+        last_cleaning=dt.date(2026, 3, 1),
+        today=dt.date(2026, 4, 20),
+    )
+    f = soiling.zone_forecast(
+        None,
+        rate_per_day=-0.002,
+        start=dt.date(2026, 3, 1),
+        today=dt.date(2026, 4, 20),
+        clean_level=advice.loss_at_cleaning,
+    )
+    assert f.loss_today == pytest.approx(0.002 * 50)
+    assert dict(f.ahead) == pytest.approx({7: 0.002 * 57, 14: 0.002 * 64, 30: 0.002 * 80})
+    assert f.clean_level == pytest.approx(0.1155, abs=1e-4)
+    assert f.clean_by == advice.next_cleaning == dt.date(2026, 4, 28)
+    assert f.rain_from is None and f.rain_to is None
+    # past the level already: clean today; a zone that never pays has no date
+    late = soiling.zone_forecast(
+        None, rate_per_day=0.002, start=dt.date(2026, 1, 1), today=dt.date(2026, 4, 20), clean_level=0.1
+    )
+    assert late.clean_by == dt.date(2026, 4, 20)
+    never = soiling.zone_forecast(
+        None, rate_per_day=0.002, start=dt.date(2026, 3, 1), today=dt.date(2026, 3, 2)
+    )
+    assert never.clean_by is None and never.clean_level is None
+
+
+def test_a_robot_cleaning_in_the_history_resets_the_zone_forecast() -> None:
+    kw = {
+        "rate_per_day": 0.003,
+        "start": dt.date(2026, 5, 1),
+        "today": dt.date(2026, 6, 10),
+        "clean_level": 0.12,
+    }
+    dry = soiling.zone_forecast(None, **kw)  # type: ignore[arg-type]
+    # 02:30 UTC on 1 June is 10:30 in Hangzhou: washed that local day
+    robot = dt.datetime(2026, 6, 1, 2, 30, tzinfo=dt.UTC)
+    cleaned = soiling.zone_forecast(None, cleanings=[robot], **kw)  # type: ignore[arg-type]
+    assert dry.loss_today == pytest.approx(0.003 * 40)
+    assert cleaned.loss_today == pytest.approx(0.003 * 9)
+    assert cleaned.clean_by == dt.date(2026, 6, 1) + dt.timedelta(days=40)
+    # cleanings before the start or after today change nothing
+    outside = [dt.datetime(2026, 4, 1, tzinfo=dt.UTC), dt.datetime(2026, 6, 20, tzinfo=dt.UTC)]
+    assert soiling.zone_forecast(None, cleanings=outside, **kw) == dry  # type: ignore[arg-type]
+
+
+def test_a_washing_rain_in_the_history_resets_the_forecast_and_none_is_assumed_ahead() -> None:
+    index = pd.date_range("2026-05-01", "2026-06-10 23:00", freq="h", tz=TZ)
+    rain = pd.Series(0.0, index=index)
+    rain[pd.Timestamp("2026-05-10 15:00", tz=TZ)] = 4.0  # below the 6 mm threshold: no wash
+    kw = {
+        "rate_per_day": 0.002,
+        "start": dt.date(2026, 5, 1),
+        "today": dt.date(2026, 6, 10),
+        "clean_level": 0.1,
+    }
+    drizzle = soiling.zone_forecast(rain, **kw)  # type: ignore[arg-type]
+    assert drizzle.loss_today == pytest.approx(0.002 * 40)
+    assert (drizzle.rain_from, drizzle.rain_to) == (dt.date(2026, 5, 1), dt.date(2026, 6, 10))
+    storm = rain.copy()
+    storm[pd.Timestamp("2026-05-20 15:00", tz=TZ)] = 15.0
+    washed = soiling.zone_forecast(storm, **kw)  # type: ignore[arg-type]
+    # the 24-hour rain sum stays above 6 mm until 21 May 14:00, then 14 dry days: soiling again from
+    # 4 June 13:00, 0.2 %/day for 5 days 11 hours by 10 June
+    assert washed.loss_today == pytest.approx(0.002 * (5 + 11 / 24))
+    assert washed.loss_today < drizzle.loss_today / 5
+    assert washed.clean_by is not None and washed.clean_by > drizzle.clean_by  # type: ignore[operator]
+    # rain ahead of today is not used: the forecast assumes none
+    wet_future = pd.Series(20.0, index=pd.date_range("2026-06-11", periods=24 * 30, freq="h", tz=TZ))
+    ahead = soiling.zone_forecast(pd.concat([storm, wet_future]), **kw)  # type: ignore[arg-type]
+    assert ahead == washed
+
+
+def test_the_zone_forecast_refuses_a_start_after_today() -> None:
+    with pytest.raises(ValueError, match="before the zone was last clean"):
+        soiling.zone_forecast(None, rate_per_day=0.002, start=dt.date(2026, 5, 2), today=dt.date(2026, 5, 1))
+    naive = pd.Series(1.0, index=pd.date_range("2026-05-01", periods=48, freq="h"))
+    with pytest.raises(ValueError, match="timezone-aware"):
+        soiling.zone_forecast(naive, rate_per_day=0.002, start=dt.date(2026, 5, 1), today=dt.date(2026, 5, 2))

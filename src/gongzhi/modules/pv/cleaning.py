@@ -7,8 +7,9 @@
   :class:`RobotMqttAdapter` at least once, outside any transaction, with an idempotency key per dispatch.
 - :func:`handle_robot_message` applies what robots report (acks, state) to the order and the case: accepted →
   claimed, running → in progress, done → resolved with the rows cleaned, rejected/fault → on the timeline
-  for the operator. Run it with :class:`RobotListener` (``gongzhi pv robot-listen``), which acknowledges each
-  MQTT message only after its transaction commits, so a crash replays it instead of losing it.
+  for the operator; a cleaning done marks its zones' production soiling for recompute. Run it with
+  :class:`RobotListener` (``gongzhi pv robot-listen``), which acknowledges each MQTT message only after its
+  transaction commits, so a crash replays it instead of losing it.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from gongzhi.cases.statemachine import Action, State
 from gongzhi.db import Scope, SessionFactory, unit_of_work, utcnow
 from gongzhi.errors import InvalidInput, NotFound
 from gongzhi.modules.pv import mqtt as pvmqtt
+from gongzhi.modules.pv import production
 from gongzhi.modules.pv.io import robot_protocol as proto
 from gongzhi.modules.pv.models import PvCleaningOrder, PvPlant
 from gongzhi.registry import Registry
@@ -279,6 +281,7 @@ def handle_robot_message(s: Session, registry: Registry, topic: str, payload: by
         cases.apply(s, registry, case.id, Action.START, ActionIn())
     if st.state == "done" and case.state in (State.DISPATCHED, State.CLAIMED, State.IN_PROGRESS):
         order.cleaned_at = st.ts
+        production.mark_cleaned(s, order.plant_id, list(order.cleaned_rows or order.rows))
         if case.state == State.DISPATCHED:
             cases.apply(s, registry, case.id, Action.CLAIM, ActionIn(note=f"robot {robot}"))
         note = f"robot {robot} cleaned rows {', '.join(st.cleaned_rows)} ({len(st.cleaned_modules)} modules)"

@@ -21,6 +21,7 @@ import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
+import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -45,6 +46,7 @@ from gongzhi.modules.pv.models import (
     PvModule,
     PvModuleResult,
     PvPlant,
+    PvProductionSample,
 )
 from gongzhi.registry import Registry
 
@@ -617,7 +619,7 @@ def zone_economics(
     return soiling.zone_economics(
         zones={str(z): int(n) for z, n in zones.items()},
         seen=seen,
-        cleaned=_zone_cleanings(s, plant_id),
+        cleaned=_zone_cleanings(s, plant_id, today),
         cleaning_cost=cleaning_cost,
         energy_kwh_per_day=energy_kwh_per_day,
         tariff_per_kwh=tariff_per_kwh,
@@ -671,17 +673,81 @@ def _zone_indices(
     return seen
 
 
-def _zone_cleanings(s: Session, plant_id: int) -> dict[str, dt.date]:
+def _zone_cleanings(s: Session, plant_id: int, upto: dt.date) -> dict[str, dt.date]:
+    """Each zone's last robot cleaning on or before ``upto`` (a report of an older inspection knows no
+    later one)."""
+    last = {}
+    for zone, times in _zone_cleaning_times(s, plant_id).items():
+        days = [t.date() for t in times if t.date() <= upto]
+        if days:
+            last[zone] = max(days)
+    return last
+
+
+def _zone_cleaning_times(s: Session, plant_id: int) -> dict[str, list[dt.datetime]]:
+    """When the robots finished cleaning rows of each zone (rows are named ``<array>-<row>``)."""
     stmt = select(PvCleaningOrder).where(
         PvCleaningOrder.plant_id == plant_id, PvCleaningOrder.cleaned_at.is_not(None)
     )
-    last: dict[str, dt.date] = {}
+    times: dict[str, list[dt.datetime]] = {}
     for o in s.execute(stmt).scalars():
         assert o.cleaned_at is not None
-        for row in o.cleaned_rows or o.rows:
-            zone = str(row).rsplit("-", 1)[0]
-            last[zone] = max(last.get(zone, o.cleaned_at.date()), o.cleaned_at.date())
-    return last
+        for zone in {str(row).rsplit("-", 1)[0] for row in o.cleaned_rows or o.rows}:
+            times.setdefault(zone, []).append(o.cleaned_at)
+    return times
+
+
+def zone_forecasts(
+    s: Session, plant_id: int, zones: Sequence[soiling.ZoneSoiling], *, today: dt.date
+) -> dict[str, soiling.SoilingForecast]:
+    """The Kimber forecast of each zone of :func:`zone_economics` (:func:`.soiling.zone_forecast`): its rate,
+    clean at its last cleaning (or first inspection), the robot cleanings of the zone as manual washes, the
+    plant's rain from its production data up to ``today`` and none after, the clean-now level s·T*."""
+    if not zones:
+        return {}
+    start = min(z.last_cleaning for z in zones)
+    rain = _plant_rain(s, plant_id, start, today)
+    washes = _zone_cleaning_times(s, plant_id)
+    out = {}
+    for z in zones:
+        level = z.advice.loss_at_cleaning if z.advice.next_cleaning is not None else None
+        out[z.zone] = soiling.zone_forecast(
+            rain,
+            rate_per_day=z.rate_per_day,
+            start=z.last_cleaning,
+            today=max(today, z.last_cleaning),
+            cleanings=washes.get(z.zone, []),
+            clean_level=level,
+        )
+    return out
+
+
+def rain_span(forecasts: dict[str, soiling.SoilingForecast]) -> tuple[dt.date, dt.date] | None:
+    """First and last day of the rain history the forecasts used, or None when there was none."""
+    froms = [f.rain_from for f in forecasts.values() if f.rain_from is not None]
+    tos = [f.rain_to for f in forecasts.values() if f.rain_to is not None]
+    return (min(froms), max(tos)) if froms and tos else None
+
+
+def _plant_rain(s: Session, plant_id: int, start: dt.date, today: dt.date) -> pd.Series | None:
+    """Hourly rain [mm] at the plant from its production samples (the mean over the zones that report it)."""
+    since = dt.datetime.combine(start, dt.time(), dt.UTC) - dt.timedelta(days=1)
+    until = dt.datetime.combine(today, dt.time(), dt.UTC) + dt.timedelta(days=2)
+    rows = s.execute(
+        select(PvProductionSample.zone, PvProductionSample.ts, PvProductionSample.rain_mm).where(
+            PvProductionSample.plant_id == plant_id,
+            PvProductionSample.rain_mm.is_not(None),
+            PvProductionSample.ts >= since,
+            PvProductionSample.ts < until,
+        )
+    ).all()
+    if not rows:
+        return None
+    frame = pd.DataFrame(rows, columns=["zone", "ts", "rain_mm"])
+    frame["hour"] = pd.to_datetime(frame["ts"], utc=True).dt.floor("h")
+    per_zone = frame.groupby(["zone", "hour"])["rain_mm"].sum()
+    rain = per_zone.groupby(level="hour").mean()
+    return pd.Series(rain.to_numpy(dtype=float), index=pd.DatetimeIndex(rain.index), name="rain_mm")
 
 
 # --- loop metrics -------------------------------------------------------------------------------------------

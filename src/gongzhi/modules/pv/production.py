@@ -2,7 +2,7 @@
 
 - :func:`import_production`: a CSV/Excel file (``io.production``) becomes rows of ``pv_production_samples``;
   the same zone and time again replaces its row, so a re-import changes nothing; each zone touched is
-  marked stale.
+  marked stale, and so is each zone a robot reports cleaned (:func:`mark_cleaned`).
 - :func:`recompute_stale`: the worker's job: RdTools SRR on each stale zone's daily performance, the
   recoveries named rain or robot (from the cleaning cases), stored in ``pv_zone_soiling``.
 - :func:`calibration`: the plant's fit of the production soiling loss on the IR soiling index
@@ -123,6 +123,20 @@ def _mark_stale(s: Session, plant: PvPlant, zone: str) -> None:
         s.add(PvZoneSoiling(region_id=plant.region_id, plant_id=plant.id, zone=zone, stale=True))
     else:
         row.stale = True
+
+
+def mark_cleaned(s: Session, plant_id: int, rows: list[str]) -> list[str]:
+    """A robot cleaned ``rows``: their zones' soiling is recomputed, so the recovery is labelled robot. Only
+    zones with production data are marked (the others have nothing to recompute); returns them."""
+    zones = {str(r).rsplit("-", 1)[0] for r in rows}
+    found = s.execute(
+        select(PvZoneSoiling).where(PvZoneSoiling.plant_id == plant_id, PvZoneSoiling.zone.in_(zones))
+    ).scalars()
+    marked = []
+    for row in found:
+        row.stale = True
+        marked.append(row.zone)
+    return sorted(marked)
 
 
 def zone_soiling(s: Session, plant_id: int) -> dict[str, PvZoneSoiling]:

@@ -26,7 +26,13 @@ from gongzhi.kit.filestore import FileStore
 from gongzhi.modules.pv import loop, service
 from gongzhi.modules.pv.analytics.anomalies import Anomaly
 from gongzhi.modules.pv.analytics.production import MIN_CALIBRATION_POINTS, IndexCalibration
-from gongzhi.modules.pv.analytics.soiling import ZoneSoiling
+from gongzhi.modules.pv.analytics.soiling import (
+    FORECAST_MAX_DAYS,
+    GRACE_DAYS,
+    RAIN_WASH_MM,
+    SoilingForecast,
+    ZoneSoiling,
+)
 from gongzhi.modules.pv.io.thermal import read_frame
 from gongzhi.modules.pv.models import PvFinding, PvInspection, PvModule, PvPlant
 
@@ -99,6 +105,31 @@ TEXT: dict[str, dict[str, str]] = {
         "comes, by preference, from RdTools SRR on its production data (95 % interval in brackets), from the "
         "soiling index change turned into loss by the plant's calibration, from the index read one for one "
         "as loss (uncalibrated), or from the rate typed in.",
+    },
+    "forecast": {"zh-CN": "积灰预测（Kimber 模型）", "en": "Soiling forecast (Kimber model)"},
+    "clean_since": {"zh-CN": "视为清洁日", "en": "Clean since"},
+    "loss_today": {"zh-CN": "今日损失", "en": "Loss today"},
+    "in_days": {"zh-CN": "{n} 天后", "en": "In {n} days"},
+    "clean_level": {"zh-CN": "立即清洗阈值", "en": "Clean-now level"},
+    "clean_by": {"zh-CN": "应清洗日期", "en": "Clean by"},
+    "not_within": {"zh-CN": "{n} 天内不需", "en": "Not within {n} days"},
+    "forecast_note_rain": {
+        "zh-CN": "假设：pvlib Kimber 模型；各分区自所列日期起视为清洁，按上表积灰速率累积，"
+        "机器人清洗及 24 小时降雨超过 {mm} mm 时清零（雨后 {grace} 天不积灰）；"
+        "降雨取自发电数据 {a} 至 {b}；自今日起假定无雨、无清洗。"
+        "应清洗日期：损失达到立即清洗阈值 s·T* 的日期。",
+        "en": "Assumptions: pvlib's Kimber model; each zone clean on the day shown, soiling at its rate "
+        "above, reset by its robot cleanings and by rain over {mm} mm in 24 hours (no soiling for {grace} "
+        "days after); rain from the production data, {a} to {b}; no rain and no cleaning from today on. "
+        "Clean by: the day the loss reaches the clean-now level s·T*.",
+    },
+    "forecast_note_dry": {
+        "zh-CN": "假设：pvlib Kimber 模型；各分区自所列日期起视为清洁，按上表积灰速率累积，机器人清洗时清零；"
+        "发电数据中无降雨记录，过去与今后均假定无雨。"
+        "应清洗日期：损失达到立即清洗阈值 s·T* 的日期。",
+        "en": "Assumptions: pvlib's Kimber model; each zone clean on the day shown, soiling at its rate "
+        "above, reset by its robot cleanings; the production data holds no rain, so none is assumed, in the "
+        "past or from today on. Clean by: the day the loss reaches the clean-now level s·T*.",
     },
     "module": {"zh-CN": "组件", "en": "Module"},
     "class": {"zh-CN": "类别", "en": "Class"},
@@ -193,6 +224,38 @@ class Report:
     """The plant-wide inputs of the zones' economics: cost, tariff, energy, assumed rate."""
     calibration: IndexCalibration | None = None
     """The plant's fit of production soiling loss on the IR soiling index, up to this inspection."""
+    forecasts: dict[str, SoilingForecast] = field(default_factory=dict)
+    """Each zone's Kimber forecast on the inspection's day."""
+
+    def forecast_rows(self, lang: str) -> list[list[str]]:
+        """The per-zone soiling forecast as table cells (header first)."""
+        first = next(iter(self.forecasts.values()), None)
+        horizons = [n for n, _ in first.ahead] if first is not None else []
+        head = [t("zone", lang), t("clean_since", lang), t("loss_today", lang)]
+        head += [t("in_days", lang).format(n=n) for n in horizons]
+        rows = [[*head, t("clean_level", lang), t("clean_by", lang)]]
+        for zone, f in sorted(self.forecasts.items()):
+            level = "–" if f.clean_level is None else _pct(f.clean_level)
+            rows.append(
+                [
+                    zone,
+                    f.start.isoformat(),
+                    _pct(f.loss_today),
+                    *[_pct(loss) for _, loss in f.ahead],
+                    level,
+                    _clean_by(f, lang),
+                ]
+            )
+        return rows
+
+    def forecast_note(self, lang: str) -> str:
+        """The forecast's assumptions in one line."""
+        rain = loop.rain_span(self.forecasts)
+        if rain is None:
+            return t("forecast_note_dry", lang)
+        return t("forecast_note_rain", lang).format(
+            mm=f"{RAIN_WASH_MM:.0f}", grace=GRACE_DAYS, a=rain[0].isoformat(), b=rain[1].isoformat()
+        )
 
     def zone_rows(self, lang: str) -> list[list[str]]:
         """The per-zone economics as table cells (header first)."""
@@ -338,6 +401,7 @@ def build_report(s: Session, inspection_id: int, store: FileStore | None = None)
     day = (insp.started_at or insp.analysed_at or insp.created_at).date()
     zones = loop.zone_economics(s, plant.id, today=day, upto_inspection=insp.id, **econ)
     calibration = loop.zone_calibration(s, plant.id, upto_inspection=insp.id)
+    forecasts = loop.zone_forecasts(s, plant.id, zones, today=day)
     compliance = [  # (TEXT key, threshold, verdict): labelled in the report's language when rendered
         (
             "irradiance",
@@ -366,6 +430,7 @@ def build_report(s: Session, inspection_id: int, store: FileStore | None = None)
         zones=zones,
         economics=econ,
         calibration=calibration,
+        forecasts=forecasts,
     )
 
 
@@ -376,6 +441,18 @@ def _rate_cell(z: ZoneSoiling, lang: str) -> str:
         else f" [{z.rate_low * 100:.2f}–{z.rate_high * 100:.2f}]"
     )
     return f"{z.rate_per_day * 100:.2f} %{ci} ({t('src_' + z.rate_source, lang)})"
+
+
+def _pct(loss: float) -> str:
+    return f"{loss * 100:.2f} %"
+
+
+def _clean_by(f: SoilingForecast, lang: str) -> str:
+    if f.clean_level is None:
+        return t("never", lang)
+    if f.clean_by is None:
+        return t("not_within", lang).format(n=FORECAST_MAX_DAYS)
+    return t("clean_now", lang) if f.clean_by <= f.today else f.clean_by.isoformat()
 
 
 def _method_cell(z: ZoneSoiling, lang: str) -> str:
@@ -625,6 +702,11 @@ def render_pdf(report: Report, lang: str = "zh-CN") -> bytes:
             )
         )
         story.append(p(report.calibration_note(lang)))
+    if report.forecasts:
+        story.append(p(tx("forecast"), h2))
+        rows = [[p(c) for c in row] for row in report.forecast_rows(lang)]
+        story.append(Table(rows, repeatRows=1, style=grid))
+        story.append(p(report.forecast_note(lang)))
 
     story.append(p(tx("actions"), h2))
     acts = report.actions(lang)

@@ -116,6 +116,7 @@ def _plant_page(
         )
     pending = loop.awaiting_verification(c.s, p.id)
     zones = []
+    today = dt.datetime.now(dt.UTC).date()
     if cost >= 0 and tariff >= 0 and rate >= 0:
         zones = loop.zone_economics(
             c.s,
@@ -124,12 +125,18 @@ def _plant_page(
             energy_kwh_per_day=kwh_day,
             tariff_per_kwh=tariff,
             assumed_rate_per_day=rate / 100,
-            today=dt.datetime.now(dt.UTC).date(),
+            today=today,
         )
+    forecasts = loop.zone_forecasts(c.s, p.id, zones, today=today)
     return c.page(
         "pv_plant.html",
         status_code=status_code,
         zones=zones,
+        forecasts=forecasts,
+        rain=loop.rain_span(forecasts),
+        forecast_max_days=soiling.FORECAST_MAX_DAYS,
+        rain_wash_mm=soiling.RAIN_WASH_MM,
+        grace_days=soiling.GRACE_DAYS,
         soiling_rows=sorted(production.zone_soiling(c.s, p.id).values(), key=lambda r: r.zone),
         samples=production.sample_counts(c.s, p.id),
         calibration=loop.zone_calibration(c.s, p.id),

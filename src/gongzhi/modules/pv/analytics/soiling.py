@@ -515,3 +515,167 @@ def _zone_rate(
     if found is not None:
         return found[0], found[1], "ir_index", None, None
     return abs(assumed), "assumed", "typed", None, None
+
+
+# --- per zone, the Kimber forecast -------------------------------------------------------------------------
+
+PLANT_TZ = "Asia/Shanghai"
+FORECAST_HORIZONS = (7, 14, 30)
+FORECAST_MAX_DAYS = 730
+"""How far ahead the clean-by date is looked for [days]; beyond it the forecast says "not within"."""
+RAIN_WASH_MM = 6.0
+"""Rain in 24 h that washes the modules, Kimber's default [mm]."""
+GRACE_DAYS = 14
+"""Days after a washing rain without soiling, Kimber's default [day]."""
+
+
+@dataclass(frozen=True, slots=True)
+class SoilingForecast:
+    """A zone's soiling loss by pvlib's Kimber model, from its last known clean day to some weeks ahead.
+
+    Losses are fractions of energy [0–1] at the start (local midnight) of the day named.
+
+    Attributes
+    ----------
+    start : date
+        The day the zone is taken as clean; the model runs from there.
+    today : date
+        The day the forecast is made; rain is known up to it and assumed zero after it.
+    rate_per_day : float
+        Soiling rate the model accumulates [day⁻¹, positive].
+    loss_today : float
+        Loss at the start of ``today`` [-].
+    ahead : tuple of (int, float)
+        (days after today, loss then) for each horizon [day, -].
+    clean_level : float | None
+        Loss at which cleaning pays, s·T* [-]; None when cleaning never pays.
+    clean_by : date | None
+        First day whose loss reaches ``clean_level`` (``today`` when it already has); None when it never
+        does within :data:`FORECAST_MAX_DAYS` or the loss ceiling is below it.
+    rain_from, rain_to : date | None
+        First and last day of the rain history used; None when there was none.
+    """
+
+    start: dt.date
+    today: dt.date
+    rate_per_day: float
+    loss_today: float
+    ahead: tuple[tuple[int, float], ...]
+    clean_level: float | None
+    clean_by: dt.date | None
+    rain_from: dt.date | None = None
+    rain_to: dt.date | None = None
+
+
+def zone_forecast(
+    rainfall_hourly_mm: pd.Series | None,
+    *,
+    rate_per_day: float,
+    start: dt.date,
+    today: dt.date,
+    cleanings: Iterable[dt.datetime] = (),
+    clean_level: float | None = None,
+    horizons: Iterable[int] = FORECAST_HORIZONS,
+    tz: str = PLANT_TZ,
+    rain_cleaning_threshold_mm: float = RAIN_WASH_MM,
+    grace_period_days: int = GRACE_DAYS,
+    max_soiling: float = 0.3,
+) -> SoilingForecast:
+    """Loss today and ahead, and the day it reaches the clean-now level, by :func:`forecast_soiling`.
+
+    The model starts clean at ``start``; the robot cleanings between ``start`` and ``today`` are its manual
+    washes, the rain history (up to ``today``) its washing rains, and no rain and no cleaning are assumed
+    from ``today`` on. With linear soiling since a cleaning on day c, the loss at day d is s·(d − c), so it
+    reaches s·T* on c + ⌈T*⌉, the day :func:`cleaning_advice` names (the revenue lost then equals the cost).
+
+    Parameters
+    ----------
+    rainfall_hourly_mm : pandas.Series or None
+        Hourly rainfall [mm], timezone-aware DatetimeIndex; hours without data count as dry.
+    rate_per_day : float
+        Soiling rate [day⁻¹] (sign ignored).
+    start, today : date
+        Local days (``tz``): the zone clean, and the day of the forecast.
+    cleanings : iterable of datetime
+        Robot cleanings (timezone-aware or UTC); those outside ``start``–``today`` are ignored.
+    clean_level : float, optional
+        Loss at which cleaning pays, s·T* [-].
+    horizons : iterable of int
+        Days after ``today`` to report [day].
+    tz : str
+        The plant's timezone, whose midnights are the days.
+    rain_cleaning_threshold_mm, grace_period_days, max_soiling : float, int, float
+        Kimber's washing rain in 24 h [mm], dry days after it [day] and loss ceiling [-].
+
+    Raises
+    ------
+    ValueError
+        ``today`` before ``start``, or a negative horizon.
+    """
+    if today < start:
+        raise ValueError(f"today ({today}) is before the zone was last clean ({start})")
+    ahead_days = sorted(set(horizons))
+    if ahead_days and ahead_days[0] < 0:
+        raise ValueError("forecast horizons are days after today and cannot be negative")
+    s = abs(rate_per_day)
+    level = clean_level if clean_level is not None and math.isfinite(clean_level) and s > 0 else None
+    span = max([*ahead_days, 0])
+    if level is not None and level <= max_soiling:
+        span = max(span, min(FORECAST_MAX_DAYS, math.ceil(level / s) + grace_period_days + 1))
+    first = pd.Timestamp(start).tz_localize(tz)
+    last_day = pd.Timestamp(today).tz_localize(tz)
+    index = pd.date_range(first, last_day + pd.Timedelta(days=span), freq="h")
+    rain, rain_from, rain_to = _rain_history(rainfall_hourly_mm, index, last_day + pd.Timedelta(days=1))
+    washes = [w for w in (_local(c, tz) for c in cleanings) if first <= w.floor("D") <= last_day]
+    loss = forecast_soiling(
+        rain,
+        rate_per_day=s,
+        cleanings=washes,
+        rain_cleaning_threshold_mm=rain_cleaning_threshold_mm,
+        grace_period_days=grace_period_days,
+        max_soiling=max_soiling,
+    )
+    daily = loss[loss.index.hour == 0]
+    daily.index = pd.Index([t.date() for t in daily.index])
+    return SoilingForecast(
+        start=start,
+        today=today,
+        rate_per_day=s,
+        loss_today=float(daily[today]),
+        ahead=tuple((n, float(daily[today + dt.timedelta(days=n)])) for n in ahead_days),
+        clean_level=level,
+        clean_by=_reaches(daily, today, level),
+        rain_from=rain_from,
+        rain_to=rain_to,
+    )
+
+
+def _local(t: dt.datetime, tz: str) -> pd.Timestamp:
+    """A cleaning time on the plant's clock; a naive time is taken as UTC, as the database stores it."""
+    stamp = pd.Timestamp(t)
+    return (stamp if stamp.tzinfo is not None else stamp.tz_localize("UTC")).tz_convert(tz)
+
+
+def _rain_history(
+    rain: pd.Series | None, index: pd.DatetimeIndex, until: pd.Timestamp
+) -> tuple[pd.Series, dt.date | None, dt.date | None]:
+    """The rain on the model's hours: the history up to ``until``, dry elsewhere; and the days it covers."""
+    known = pd.Series(dtype=float) if rain is None else rain.dropna().astype(float)
+    if len(known):
+        if not isinstance(known.index, pd.DatetimeIndex) or known.index.tz is None:
+            raise ValueError("rainfall needs a timezone-aware DatetimeIndex")
+        known = known.tz_convert(index.tz)
+        known = known[(known.index >= index[0]) & (known.index < until)]
+        known = known.groupby(known.index.floor("h")).sum()
+    out = known.reindex(index).fillna(0.0) if len(known) else pd.Series(0.0, index=index)
+    if not len(known):
+        return out, None, None
+    return out, known.index[0].date(), known.index[-1].date()
+
+
+def _reaches(daily: pd.Series, today: dt.date, level: float | None) -> dt.date | None:
+    if level is None:
+        return None
+    ahead = daily[daily.index >= today]
+    hit = ahead[ahead.to_numpy() >= level - 1e-12]
+    return None if hit.empty else hit.index[0]

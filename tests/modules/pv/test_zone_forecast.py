@@ -1,0 +1,132 @@
+"""The Kimber forecast per zone on the plant page and in the report, and a robot cleaning reported done
+marking the zone's production soiling for recompute so its recovery is labelled robot."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from gongzhi.db import Scope, unit_of_work
+from gongzhi.modules.pv import cleaning, loop, production, report
+from gongzhi.modules.pv.io import robot_protocol as proto
+from gongzhi.modules.pv.models import PvPlant, PvZoneSoiling
+from gongzhi.registry import Registry
+from tests.conftest import World
+from tests.web.helpers import as_user
+
+from .test_loop_api import analysed
+from .test_plants_api import PV
+from .test_production import as_csv, planted
+
+D = dt.date
+ROBOT_DAY = D(2026, 7, 15)  # a planted robot cleaning of the synthetic production data
+
+
+def zone_a(factory: sessionmaker[Session], plant_id: int) -> PvZoneSoiling:
+    with unit_of_work(factory, Scope.for_system()) as s:
+        row = s.execute(
+            select(PvZoneSoiling).where(PvZoneSoiling.plant_id == plant_id, PvZoneSoiling.zone == "A")
+        ).scalar_one()
+        s.expunge(row)
+        return row
+
+
+def clean_rows_by_robot(
+    factory: sessionmaker[Session], registry: Registry, plant_id: int, when: dt.datetime
+) -> str:
+    """A robot cleans row A-01: the case is dispatched, and the robot reports it done at ``when``."""
+    with unit_of_work(factory, Scope.for_system()) as s:
+        plant = s.get_one(PvPlant, plant_id)
+        cleaning.register_robot(s, plant, "R1", {"A-01": 40.0})
+        [(case, _)] = cleaning.create_cleaning_cases(s, registry, plant, ["A-01-01"])
+        cleaning.RobotMqttAdapter().prepare_order(s, case.id, {"idempotency_key": "kimber-1"})
+        code = plant.code
+    done = proto.Status(
+        robot_id="R1",
+        state="done",
+        battery_pct=60.0,
+        idempotency_key="kimber-1",
+        progress_pct=100.0,
+        cleaned_rows=("A-01",),
+        cleaned_modules=("A-01-01",),
+        ts=when,
+    )
+    with unit_of_work(factory, Scope.for_system()) as s:
+        return cleaning.handle_robot_message(s, registry, proto.topic(code, "R1", "state"), done.to_json())
+
+
+def test_a_robot_cleaning_relabels_the_recovery_and_resets_the_zone_forecast(
+    client: TestClient, world: World, factory: sessionmaker[Session], registry: Registry, tmp_path: Path
+) -> None:
+    ctx = analysed(client, world, factory, registry, tmp_path)
+    plant_id, insp = ctx["plant"]["id"], ctx["inspection"]
+    samples, _ = planted(0.003, 3, days=150)
+    files = {"file": ("a.csv", as_csv(samples), "text/csv")}
+    r = client.post(f"{PV}/plants/{plant_id}/production", files=files, headers=world.bob.headers)
+    assert r.status_code == 201, r.text
+    assert production.recompute_stale(factory, reps=30)
+    before = zone_a(factory, plant_id)
+    near = {(ROBOT_DAY + dt.timedelta(days=k)).isoformat() for k in (-1, 0, 1)}
+    [recovery] = [c for c in before.cleanings if c["day"] in near]
+    assert recovery["cause"] != "robot" and before.stale is False
+
+    said = clean_rows_by_robot(factory, registry, plant_id, dt.datetime(2026, 7, 15, 2, 0, tzinfo=dt.UTC))
+    assert "done" in said
+    assert zone_a(factory, plant_id).stale is True
+    assert production.recompute_stale(factory, reps=30)
+    after = zone_a(factory, plant_id)
+    assert [c["cause"] for c in after.cleanings if c["day"] == recovery["day"]] == ["robot"]
+
+    today = D(2026, 7, 29)
+    with unit_of_work(factory, Scope.for_system()) as s:
+        econ = loop.default_economics(ctx["plant"]["area_m2"])
+        [zone] = loop.zone_economics(s, plant_id, today=today, **econ)
+        forecasts = loop.zone_forecasts(s, plant_id, [zone], today=today)
+    f = forecasts["A"]
+    assert zone.method == "production" and f.rate_per_day == pytest.approx(zone.rate_per_day)
+    assert f.start == ROBOT_DAY and (f.rain_from, f.rain_to) == (ROBOT_DAY, today)
+    assert 0 <= f.loss_today <= zone.rate_per_day * 14 + 1e-9  # 14 days since the robot, or less after rain
+    assert [n for n, _ in f.ahead] == [7, 14, 30]
+    assert f.ahead[-1][1] == pytest.approx(min(0.3, f.loss_today + zone.rate_per_day * 30), abs=1e-9)
+    assert f.clean_level == pytest.approx(zone.advice.loss_at_cleaning)
+
+    alice, _ = as_user(client, world.alice)
+    page = alice.get(f"/pv/plants/{plant_id}")
+    assert page.status_code == 200
+    assert "积灰预测（Kimber 模型）" in page.text and "降雨取自发电数据" in page.text
+    assert "视为清洁日" in page.text and ROBOT_DAY.isoformat() in page.text
+
+    url = f"{PV}/inspections/{insp}/report"
+    zh = client.get(url, headers=world.alice.headers).text
+    assert "积灰预测（Kimber 模型）" in zh and "30 天后" in zh and "自今日起假定无雨" in zh
+    en = client.get(url + "?lang=en", headers=world.alice.headers).text
+    assert "Soiling forecast (Kimber model)" in en and "no rain and no cleaning from today on" in en
+    pdf = client.get(url + "?format=pdf", headers=world.alice.headers)
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF-")
+    with unit_of_work(factory, Scope.for_system()) as s:
+        built = report.build_report(s, insp)
+    rows = built.forecast_rows("en")
+    assert rows[0][:3] == ["Zone (array)", "Clean since", "Loss today"]
+    # the report forecasts on its inspection's day, which knows no cleaning after it
+    assert built.started_at is not None and built.started_at.date() < ROBOT_DAY
+    assert rows[1][:2] == ["A", built.started_at.date().isoformat()]
+    assert len(rows[1]) == 8
+
+
+def test_a_cleaning_done_marks_only_zones_with_production_data(
+    client: TestClient, world: World, factory: sessionmaker[Session], registry: Registry, tmp_path: Path
+) -> None:
+    ctx = analysed(client, world, factory, registry, tmp_path)
+    plant_id = ctx["plant"]["id"]
+    clean_rows_by_robot(factory, registry, plant_id, dt.datetime(2026, 7, 15, 2, 0, tzinfo=dt.UTC))
+    with unit_of_work(factory, Scope.for_system()) as s:
+        assert production.zone_soiling(s, plant_id) == {}  # nothing to recompute, nothing created
+        [zone] = loop.zone_economics(s, plant_id, today=D(2026, 7, 20), **loop.default_economics(100.0))
+        f = loop.zone_forecasts(s, plant_id, [zone], today=D(2026, 7, 20))["A"]
+    assert f.start == ROBOT_DAY and f.rain_from is None
+    assert f.loss_today == pytest.approx(zone.rate_per_day * 5)
