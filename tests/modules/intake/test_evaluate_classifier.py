@@ -90,3 +90,31 @@ def test_nested_selection_picks_a_config_per_fold_from_its_training_rows(tmp_pat
 def test_without_the_data_it_stops_with_a_message(tmp_path: Path) -> None:
     out = _run("--data", str(tmp_path / "absent"))
     assert out.returncode != 0 and "no teddy2020 data" in out.stderr
+
+
+def test_prior_correction_fits_offsets_per_fold_on_its_training_rows(tmp_path: Path) -> None:
+    _corpus(tmp_path)
+    out = _run("--data", str(tmp_path), "--folds", "2", "--prior-correction")
+    assert out.returncode == 0, out.stderr
+    assert sum("prior offsets" in line for line in out.stdout.splitlines()) == 2
+    assert "prior correction from inner CV" in out.stdout
+
+
+def test_prior_offsets_recover_a_class_the_scores_undervalue() -> None:
+    import importlib.util
+
+    import numpy as np
+
+    spec = importlib.util.spec_from_file_location("evaluate_classifier", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # its dataclasses look their module up
+    spec.loader.exec_module(mod)
+    rng = np.random.default_rng(0)
+    y = np.array(["a"] * 30 + ["b"] * 30 + ["c"] * 30)
+    scores = rng.normal(0, 0.05, (90, 3)).astype(np.float32)
+    scores[np.arange(90), np.repeat([0, 1, 2], 30)] += 0.5
+    scores[:, 1] -= 0.7  # class b loses every row until its offset lifts it
+    off = mod.prior_offsets(scores, y, ("a", "b", "c"), ["a", "b", "c"])
+    pred = np.array(["a", "b", "c"])[(scores + off).argmax(axis=1)]
+    assert (pred == y).mean() > 0.95 and off[1] > 0.2
