@@ -163,6 +163,24 @@ def select(
     return GRID[int(np.argmax(scores))], scores
 
 
+def self_train(
+    router: clf.Router, pool: list[tuple[str, str]], weak: Weak, offered: list[str], per_class: int
+) -> Weak:
+    """``weak`` with the ``per_class`` unlabelled messages of each offered category that ``router`` ranks
+    there with the largest margin (best minus second score) as pseudo-labels (one round, balanced)."""
+    cols = [router.classes.index(c) for c in offered]
+    scores = router.scores_batch(pool)[:, cols]
+    ordered = np.sort(scores, axis=1)
+    margin, best = ordered[:, -1] - ordered[:, -2], scores.argmax(axis=1)
+    pseudo: dict[tuple[str, str], str] = {}
+    for j, code in enumerate(offered):
+        mine = (best == j).nonzero()[0]
+        for i in mine[np.argsort(-margin[mine], kind="stable")][:per_class].tolist():
+            pseudo[pool[i]] = code
+    kept = [w for w in weak if (w[0], w[1]) not in pseudo]
+    return kept + [(s, t, code, False) for (s, t), code in pseudo.items()]
+
+
 def out_of_fold_scores(
     seeds: list[clf.CategorySeed],
     feat: clf.Featurizer,
@@ -241,6 +259,14 @@ def main() -> None:
         help="choose the config per outer fold from GRID by an inner 3-fold CV on its training rows",
     )
     ap.add_argument(
+        "--self-train",
+        type=int,
+        default=0,
+        metavar="K",
+        help="one round of self-training: each fold's router pseudo-labels its K surest unlabelled messages "
+        "per category (largest margin), which join the weak examples",
+    )
+    ap.add_argument(
         "--prior-correction",
         action="store_true",
         help="per-class score offsets fitted to macro-F1 by an inner 3-fold CV on each fold's training rows",
@@ -295,6 +321,9 @@ def main() -> None:
             cfg, inner = select(seeds, feat, examples, weak, 3, args.seed + 1)
             print(f"fold {k}: inner macro-F1 {[round(v, 3) for v in inner]} → {cfg}", flush=True)
         router = fit(seeds, feat, examples, weak, cfg)
+        if args.self_train:
+            weak = self_train(router, [st for st, _ in unlabelled], weak, offered, args.self_train)
+            router = fit(seeds, feat, examples, weak, cfg)
         if args.prior_correction:
             classes, oof = out_of_fold_scores(seeds, feat, examples, weak, cfg, 3, args.seed + 1)
             off = prior_offsets(oof, y[tr], classes, offered)
@@ -315,6 +344,7 @@ def main() -> None:
     print(classification_report(y, base_pred.astype(str), digits=3))
     print("confusions:", confusions(y, base_pred.astype(str)))
     name = "nested choice per fold from GRID" if args.nested else "keyword tree + corrections + weak labels"
+    name += f", self-training {args.self_train} per category" if args.self_train else ""
     name += ", prior correction from inner CV" if args.prior_correction else ""
     print(f"\n== gongzhi router ({name}) ==")
     print(classification_report(y, ours_pred.astype(str), digits=3))

@@ -7,11 +7,14 @@ pipeline (cross-validation, weak labels, nested selection, report), never the fi
 from __future__ import annotations
 
 import csv
+import importlib.util
 import os
 import random
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[3]
 SCRIPT = ROOT / "scripts/intake/evaluate_classifier.py"
@@ -100,16 +103,17 @@ def test_prior_correction_fits_offsets_per_fold_on_its_training_rows(tmp_path: P
     assert "prior correction from inner CV" in out.stdout
 
 
-def test_prior_offsets_recover_a_class_the_scores_undervalue() -> None:
-    import importlib.util
+def test_self_training_runs_in_every_fold(tmp_path: Path) -> None:
+    _corpus(tmp_path)
+    out = _run("--data", str(tmp_path), "--folds", "2", "--self-train", "3")
+    assert out.returncode == 0, out.stderr
+    assert "self-training 3 per category" in out.stdout
 
+
+def test_prior_offsets_recover_a_class_the_scores_undervalue() -> None:
     import numpy as np
 
-    spec = importlib.util.spec_from_file_location("evaluate_classifier", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod  # its dataclasses look their module up
-    spec.loader.exec_module(mod)
+    mod = _script_module()
     rng = np.random.default_rng(0)
     y = np.array(["a"] * 30 + ["b"] * 30 + ["c"] * 30)
     scores = rng.normal(0, 0.05, (90, 3)).astype(np.float32)
@@ -118,3 +122,28 @@ def test_prior_offsets_recover_a_class_the_scores_undervalue() -> None:
     off = mod.prior_offsets(scores, y, ("a", "b", "c"), ["a", "b", "c"])
     pred = np.array(["a", "b", "c"])[(scores + off).argmax(axis=1)]
     assert (pred == y).mean() > 0.95 and off[1] > 0.2
+
+
+def _script_module() -> Any:
+    spec = importlib.util.spec_from_file_location("evaluate_classifier", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # its dataclasses look their module up
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_self_training_adds_the_surest_pool_messages_per_category_balanced() -> None:
+    from gongzhi.modules.intake.analytics import classifier as clf
+
+    mod = _script_module()
+    rng = random.Random(7)
+    seeds = [clf.CategorySeed(c, c, tuple(words)) for c, words in TOPICS.items()]
+    labelled = [clf.Example(*_message(rng, w), c) for c, w in TOPICS.items() for _ in range(4)]
+    pool = [_message(rng, w) for w in TOPICS.values() for _ in range(5)]
+    router = clf.train(seeds, labelled, pool)
+    out = mod.self_train(router, pool, [("旧", "文本", "交通运输", False)], sorted(TOPICS), 2)
+    pseudo = [w for w in out if w[0] != "旧"]
+    assert len(out) == 7 and Counter(w[2] for w in pseudo) == dict.fromkeys(TOPICS, 2)
+    truth = {m: c for c, w in zip(TOPICS, [pool[k : k + 5] for k in (0, 5, 10)], strict=True) for m in w}
+    assert all(truth[(s, t)] == code for s, t, code, _ in pseudo)
