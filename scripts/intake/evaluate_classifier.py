@@ -295,6 +295,12 @@ def main() -> None:
         "per category (largest margin), which join the weak examples",
     )
     ap.add_argument(
+        "--subject-weight",
+        type=float,
+        default=clf.SUBJECT_WEIGHT,
+        help="weight of the subject-only TF-IDF block against the subject + text block",
+    )
+    ap.add_argument(
         "--ensemble",
         action="store_true",
         help="mean of the router softmax and calibrated char 1-3 TF-IDF LogisticRegression and ComplementNB",
@@ -306,6 +312,7 @@ def main() -> None:
     )
 
     args = ap.parse_args()
+    clf.SUBJECT_WEIGHT = args.subject_weight  # read at every featurisation, batch and single paths alike
 
     if not (args.data / "messages_labelled_train.csv").exists():
         raise SystemExit(f"no teddy2020 data in {args.data}: pass --data (see shared/data/teddy2020)")
@@ -384,6 +391,7 @@ def main() -> None:
     name += f", self-training {args.self_train} per category" if args.self_train else ""
     name += ", prior correction from inner CV" if args.prior_correction else ""
     name += ", mean with calibrated LR and CNB" if args.ensemble else ""
+    name += f", subject weight {args.subject_weight:g}" if args.subject_weight != 1.0 else ""
     print(f"\n== gongzhi router ({name}) ==")
     print(classification_report(y, ours_pred.astype(str), digits=3))
     print("confusions:", confusions(y, ours_pred.astype(str)))

@@ -103,11 +103,14 @@ def test_prior_correction_fits_offsets_per_fold_on_its_training_rows(tmp_path: P
     assert "prior correction from inner CV" in out.stdout
 
 
-def test_self_training_and_the_ensemble_run_in_every_fold(tmp_path: Path) -> None:
+def test_self_training_the_ensemble_and_the_subject_weight_run_in_every_fold(tmp_path: Path) -> None:
     _corpus(tmp_path)
-    out = _run("--data", str(tmp_path), "--folds", "2", "--self-train", "3", "--ensemble")
+    out = _run(
+        "--data", str(tmp_path), "--folds", "2", "--self-train", "3", "--ensemble", "--subject-weight", "2"
+    )
     assert out.returncode == 0, out.stderr
     assert "self-training 3 per category" in out.stdout and "mean with calibrated LR and CNB" in out.stdout
+    assert "subject weight 2" in out.stdout
 
 
 def test_prior_offsets_recover_a_class_the_scores_undervalue() -> None:
