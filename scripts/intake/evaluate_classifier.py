@@ -20,6 +20,10 @@ one message.
 ``--nested`` chooses the router's training config per outer fold from ``GRID`` (fixed before any of its
 outer figures was seen) by a 3-fold inner CV on that fold's training rows only, so the outer figure stays an
 unbiased estimate of the whole procedure.
+
+Variants of the third round (README), each fitted on the fold's training rows only: ``--self-train K``
+(balanced pseudo-labels from the unlabelled pool), ``--prior-correction`` (per-class offsets from inner
+out-of-fold scores), ``--subject-weight W``, ``--ensemble`` (with calibrated TF-IDF LR and complement NB).
 """
 
 from __future__ import annotations
