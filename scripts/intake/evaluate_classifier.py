@@ -20,6 +20,10 @@ one message.
 ``--nested`` chooses the router's training config per outer fold from ``GRID`` (fixed before any of its
 outer figures was seen) by a 3-fold inner CV on that fold's training rows only, so the outer figure stays an
 unbiased estimate of the whole procedure.
+
+Variants of the third round (README), each fitted on the fold's training rows only: ``--self-train K``
+(balanced pseudo-labels from the unlabelled pool), ``--prior-correction`` (per-class offsets from inner
+out-of-fold scores), ``--subject-weight W``, ``--ensemble`` (with calibrated TF-IDF LR and complement NB).
 """
 
 from __future__ import annotations
@@ -35,9 +39,12 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+from sklearn.calibration import CalibratedClassifierCV
 from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import classification_report, f1_score
 from sklearn.model_selection import StratifiedKFold
+from sklearn.naive_bayes import ComplementNB
 from sklearn.svm import LinearSVC
 
 from gongzhi.modules.intake.analytics import classifier as clf
@@ -163,6 +170,105 @@ def select(
     return GRID[int(np.argmax(scores))], scores
 
 
+def self_train(
+    router: clf.Router, pool: list[tuple[str, str]], weak: Weak, offered: list[str], per_class: int
+) -> Weak:
+    """``weak`` with the ``per_class`` unlabelled messages of each offered category that ``router`` ranks
+    there with the largest margin (best minus second score) as pseudo-labels (one round, balanced)."""
+    cols = [router.classes.index(c) for c in offered]
+    scores = router.scores_batch(pool)[:, cols]
+    ordered = np.sort(scores, axis=1)
+    margin, best = ordered[:, -1] - ordered[:, -2], scores.argmax(axis=1)
+    pseudo: dict[tuple[str, str], str] = {}
+    for j, code in enumerate(offered):
+        mine = (best == j).nonzero()[0]
+        for i in mine[np.argsort(-margin[mine], kind="stable")][:per_class].tolist():
+            pseudo[pool[i]] = code
+    kept = [w for w in weak if (w[0], w[1]) not in pseudo]
+    return kept + [(s, t, code, False) for (s, t), code in pseudo.items()]
+
+
+def router_proba(
+    router: clf.Router, docs: list[tuple[str, str]], offered: list[str]
+) -> npt.NDArray[np.float64]:
+    """The router's temperature softmax over the offered categories [documents × offered]."""
+    cols = [router.classes.index(c) for c in offered]
+    z = router.scores_batch(docs)[:, cols].astype(np.float64) * router.temperature
+    p = np.exp(z - z.max(axis=1, keepdims=True))
+    return np.asarray(p / p.sum(axis=1, keepdims=True))
+
+
+def ensemble_proba(
+    train_docs: list[str], y: npt.NDArray[np.str_], test_docs: list[str], offered: list[str]
+) -> list[npt.NDArray[np.float64]]:
+    """Sigmoid-calibrated (inner 3-fold) probabilities of TF-IDF char 1–3-gram logistic regression and of
+    complement naive Bayes, trained on ``train_docs`` only; columns in ``offered`` order."""
+    vec = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True)
+    x, xt = vec.fit_transform(train_docs), vec.transform(test_docs)
+    out = []
+    for model in (LogisticRegression(C=10.0, max_iter=2000), ComplementNB(alpha=0.3)):
+        cal = CalibratedClassifierCV(model, method="sigmoid", cv=3).fit(x, y)
+        p = cal.predict_proba(xt)
+        out.append(p[:, [list(cal.classes_).index(c) for c in offered]])
+    return out
+
+
+def out_of_fold_scores(
+    seeds: list[clf.CategorySeed],
+    feat: clf.Featurizer,
+    labelled: list[clf.Example],
+    weak: Weak,
+    cfg: Config,
+    folds: int,
+    seed: int,
+) -> tuple[tuple[str, ...], npt.NDArray[np.float32]]:
+    """Class scores of every row of ``labelled`` by a router trained on the other inner folds."""
+    y = np.array([e.code for e in labelled])
+    out: npt.NDArray[np.float32] | None = None
+    classes: tuple[str, ...] = ()
+    for tr, te in StratifiedKFold(folds, shuffle=True, random_state=seed).split(y, y):
+        router = fit(seeds, feat, [labelled[i] for i in tr], weak, cfg)
+        classes = router.classes
+        if out is None:
+            out = np.zeros((len(y), len(classes)), dtype=np.float32)
+        out[te] = router.scores_batch([(labelled[i].subject, labelled[i].text) for i in te])
+    assert out is not None
+    return classes, out
+
+
+def prior_offsets(
+    scores: npt.NDArray[np.float32], y: npt.NDArray[np.str_], classes: tuple[str, ...], offered: list[str]
+) -> npt.NDArray[np.float32]:
+    """Per-class score offsets that maximise macro-F1 of out-of-fold ``scores`` (prior correction).
+
+    Coordinate ascent over the offered classes, offsets in [-1, 1] by 0.05, two passes; a tie keeps the
+    offset nearest 0. Fixed before any outer figure of it was computed.
+    """
+    cols = [classes.index(c) for c in offered]
+    sub = scores[:, cols].astype(np.float64)
+    names = np.array(offered)
+    off = np.zeros(len(cols))
+    steps = np.round(np.arange(-1.0, 1.0001, 0.05), 2)
+    steps = steps[np.argsort(np.abs(steps), kind="stable")]
+
+    def macro(o: npt.NDArray[np.float64]) -> float:
+        return float(f1_score(y, names[(sub + o).argmax(axis=1)], average="macro"))
+
+    for _ in range(2):
+        for j in range(len(cols)):
+            best, best_f1 = off[j], -1.0
+            for d in steps:
+                trial = off.copy()
+                trial[j] = d
+                f = macro(trial)
+                if f > best_f1 + 1e-12:
+                    best, best_f1 = d, f
+            off[j] = best
+    full = np.zeros(len(classes), dtype=np.float32)
+    full[cols] = off
+    return full
+
+
 def confusions(y: npt.NDArray[np.str_], pred: npt.NDArray[np.str_], top: int = 8) -> str:
     """The most frequent (true → predicted) errors."""
     pairs = Counter((a, b) for a, b in zip(y.tolist(), pred.tolist(), strict=True) if a != b)
@@ -184,8 +290,33 @@ def main() -> None:
         action="store_true",
         help="choose the config per outer fold from GRID by an inner 3-fold CV on its training rows",
     )
+    ap.add_argument(
+        "--self-train",
+        type=int,
+        default=0,
+        metavar="K",
+        help="one round of self-training: each fold's router pseudo-labels its K surest unlabelled messages "
+        "per category (largest margin), which join the weak examples",
+    )
+    ap.add_argument(
+        "--subject-weight",
+        type=float,
+        default=clf.SUBJECT_WEIGHT,
+        help="weight of the subject-only TF-IDF block against the subject + text block",
+    )
+    ap.add_argument(
+        "--ensemble",
+        action="store_true",
+        help="mean of the router softmax and calibrated char 1-3 TF-IDF LogisticRegression and ComplementNB",
+    )
+    ap.add_argument(
+        "--prior-correction",
+        action="store_true",
+        help="per-class score offsets fitted to macro-F1 by an inner 3-fold CV on each fold's training rows",
+    )
 
     args = ap.parse_args()
+    clf.SUBJECT_WEIGHT = args.subject_weight  # read at every featurisation, batch and single paths alike
 
     if not (args.data / "messages_labelled_train.csv").exists():
         raise SystemExit(f"no teddy2020 data in {args.data}: pass --data (see shared/data/teddy2020)")
@@ -234,10 +365,23 @@ def main() -> None:
             cfg, inner = select(seeds, feat, examples, weak, 3, args.seed + 1)
             print(f"fold {k}: inner macro-F1 {[round(v, 3) for v in inner]} → {cfg}", flush=True)
         router = fit(seeds, feat, examples, weak, cfg)
+        if args.self_train:
+            weak = self_train(router, [st for st, _ in unlabelled], weak, offered, args.self_train)
+            router = fit(seeds, feat, examples, weak, cfg)
+        if args.prior_correction:
+            classes, oof = out_of_fold_scores(seeds, feat, examples, weak, cfg, 3, args.seed + 1)
+            off = prior_offsets(oof, y[tr], classes, offered)
+            router = replace(router, bias=(router.bias + off).astype(np.float32))
+            shown = {c: round(float(v), 2) for c, v in zip(classes, off, strict=True) if v}
+            print(f"fold {k}: prior offsets {shown}", flush=True)
         for i, p in zip(
             te, router.predict_many([(subjects[i], texts[i]) for i in te], allowed=offered), strict=True
         ):
             ours_pred[i], conf[i] = p.code, p.confidence
+        if args.ensemble:
+            probs = ensemble_proba([docs[i] for i in tr], y[tr], [docs[i] for i in te], offered)
+            mean = (router_proba(router, [(subjects[i], texts[i]) for i in te], offered) + sum(probs)) / 3
+            ours_pred[te], conf[te] = np.array(offered)[mean.argmax(axis=1)], mean.max(axis=1)
         routers.append(router)
         print(f"fold {k}: {len(weak)} weak examples", flush=True)
 
@@ -248,6 +392,10 @@ def main() -> None:
     print(classification_report(y, base_pred.astype(str), digits=3))
     print("confusions:", confusions(y, base_pred.astype(str)))
     name = "nested choice per fold from GRID" if args.nested else "keyword tree + corrections + weak labels"
+    name += f", self-training {args.self_train} per category" if args.self_train else ""
+    name += ", prior correction from inner CV" if args.prior_correction else ""
+    name += ", mean with calibrated LR and CNB" if args.ensemble else ""
+    name += f", subject weight {args.subject_weight:g}" if args.subject_weight != 1.0 else ""
     print(f"\n== gongzhi router ({name}) ==")
     print(classification_report(y, ours_pred.astype(str), digits=3))
     print("confusions:", confusions(y, ours_pred.astype(str)))

@@ -7,11 +7,14 @@ pipeline (cross-validation, weak labels, nested selection, report), never the fi
 from __future__ import annotations
 
 import csv
+import importlib.util
 import os
 import random
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[3]
 SCRIPT = ROOT / "scripts/intake/evaluate_classifier.py"
@@ -90,3 +93,60 @@ def test_nested_selection_picks_a_config_per_fold_from_its_training_rows(tmp_pat
 def test_without_the_data_it_stops_with_a_message(tmp_path: Path) -> None:
     out = _run("--data", str(tmp_path / "absent"))
     assert out.returncode != 0 and "no teddy2020 data" in out.stderr
+
+
+def test_prior_correction_fits_offsets_per_fold_on_its_training_rows(tmp_path: Path) -> None:
+    _corpus(tmp_path)
+    out = _run("--data", str(tmp_path), "--folds", "2", "--prior-correction")
+    assert out.returncode == 0, out.stderr
+    assert sum("prior offsets" in line for line in out.stdout.splitlines()) == 2
+    assert "prior correction from inner CV" in out.stdout
+
+
+def test_self_training_the_ensemble_and_the_subject_weight_run_in_every_fold(tmp_path: Path) -> None:
+    _corpus(tmp_path)
+    out = _run(
+        "--data", str(tmp_path), "--folds", "2", "--self-train", "3", "--ensemble", "--subject-weight", "2"
+    )
+    assert out.returncode == 0, out.stderr
+    assert "self-training 3 per category" in out.stdout and "mean with calibrated LR and CNB" in out.stdout
+    assert "subject weight 2" in out.stdout
+
+
+def test_prior_offsets_recover_a_class_the_scores_undervalue() -> None:
+    import numpy as np
+
+    mod = _script_module()
+    rng = np.random.default_rng(0)
+    y = np.array(["a"] * 30 + ["b"] * 30 + ["c"] * 30)
+    scores = rng.normal(0, 0.05, (90, 3)).astype(np.float32)
+    scores[np.arange(90), np.repeat([0, 1, 2], 30)] += 0.5
+    scores[:, 1] -= 0.7  # class b loses every row until its offset lifts it
+    off = mod.prior_offsets(scores, y, ("a", "b", "c"), ["a", "b", "c"])
+    pred = np.array(["a", "b", "c"])[(scores + off).argmax(axis=1)]
+    assert (pred == y).mean() > 0.95 and off[1] > 0.2
+
+
+def _script_module() -> Any:
+    spec = importlib.util.spec_from_file_location("evaluate_classifier", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # its dataclasses look their module up
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_self_training_adds_the_surest_pool_messages_per_category_balanced() -> None:
+    from gongzhi.modules.intake.analytics import classifier as clf
+
+    mod = _script_module()
+    rng = random.Random(7)
+    seeds = [clf.CategorySeed(c, c, tuple(words)) for c, words in TOPICS.items()]
+    labelled = [clf.Example(*_message(rng, w), c) for c, w in TOPICS.items() for _ in range(4)]
+    pool = [_message(rng, w) for w in TOPICS.values() for _ in range(5)]
+    router = clf.train(seeds, labelled, pool)
+    out = mod.self_train(router, pool, [("旧", "文本", "交通运输", False)], sorted(TOPICS), 2)
+    pseudo = [w for w in out if w[0] != "旧"]
+    assert len(out) == 7 and Counter(w[2] for w in pseudo) == dict.fromkeys(TOPICS, 2)
+    truth = {m: c for c, w in zip(TOPICS, [pool[k : k + 5] for k in (0, 5, 10)], strict=True) for m in w}
+    assert all(truth[(s, t)] == code for s, t, code, _ in pseudo)
