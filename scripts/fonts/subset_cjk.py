@@ -6,12 +6,12 @@ Source: Droid Sans Fallback (Google, Apache-2.0), Debian package ``fonts-droid-f
     apt-get download fonts-droid-fallback && dpkg-deb -x fonts-droid-fallback_*.deb /tmp/droid
     .venv/bin/python scripts/fonts/subset_cjk.py \
         /tmp/droid/usr/share/fonts-droid-fallback/truetype/DroidSansFallback.ttf \
-        /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf      # Debian fonts-dejavu-core (Bitstream Vera licence)
+        /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf  # fonts-dejavu-core (Bitstream Vera licence)
 
-Droid Sans Fallback has no Latin letters, so Latin, Greek and symbols come from a subset of DejaVu Sans. The CJK
-font keeps ASCII, Latin-1, Greek, general and CJK punctuation, arrows and maths symbols, full-width forms, and
-every character of GB 2312 (6,763 hanzi: the characters of plant names, place names and report text); the
-result is a TrueType font ReportLab can embed (ReportLab embeds only the glyphs a PDF uses).
+Droid Sans Fallback has no Latin letters, so Latin, Greek and symbols come from a subset of DejaVu Sans.
+The CJK font keeps ASCII, Latin-1, Greek, general and CJK punctuation, arrows and maths symbols, full-width
+forms, and every character of GB 2312 (6,763 hanzi: the characters of plant names, place names and report
+text); the result is a TrueType font ReportLab can embed (ReportLab embeds only the glyphs a PDF uses).
 """
 
 from __future__ import annotations
