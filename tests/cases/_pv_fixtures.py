@@ -32,6 +32,7 @@ OUTSIDER_CREATES: dict[tuple[str, str], int] = {
     ("POST", "/pv/plants/import"): 201,
 }
 EMPTY_FOR_OUTSIDER = ("/pv/plants", "/pv/inspections")
+PRODUCTION_CSV = b"timestamp,zone,power_kw,poa_w_m2,module_temp_c\n2026-07-01T12:00:00+08:00,A,80.5,900,45\n"
 COUNTED = (
     pv_models.PvPlant,
     pv_models.PvModule,
@@ -152,6 +153,8 @@ def write_bodies(
         ("POST", "/pv/inspections/{inspection_id}/confirm"): [{"mode": "wet"}],
         ("POST", "/pv/cases/{case_id}/verify-cleaning"): [{"inspection_id": pv.inspection_id}, {}],
         ("POST", "/pv/cases/{case_id}/reinspection"): [{}],
+        ("POST", "/pv/cases/{case_id}/verification-override"): [{"passed": True, "reason": "外人"}],
+        ("POST", "/pv/plants/{plant_id}/production"): [upload("production.csv", PRODUCTION_CSV, "text/csv")],
     }
 
 

@@ -16,7 +16,7 @@ from gongzhi.modules.pv.schemas import CalibrationRead, ProductionImportRead, So
 router = api_router(prefix="/api/v1/pv", tags=["pv"])
 
 
-@router.post("/plants/{plant_id:int}/production", status_code=201)
+@router.post("/plants/{plant_id}/production", status_code=201)
 def import_production(
     s: SessionDep,
     st: StateDep,
@@ -37,7 +37,7 @@ def import_production(
     return ProductionImportRead(**vars(out))
 
 
-@router.get("/plants/{plant_id:int}/soiling")
+@router.get("/plants/{plant_id}/soiling")
 def soiling(s: SessionDep, plant_id: int) -> SoilingRead:
     """Per zone, the soiling rate from production data; for the plant, the calibration of the IR index."""
     plant = service.get_plant(s, plant_id)
