@@ -677,24 +677,11 @@ def _zone_cleanings(s: Session, plant_id: int, upto: dt.date) -> dict[str, dt.da
     """Each zone's last robot cleaning on or before ``upto`` (a report of an older inspection knows no
     later one)."""
     last = {}
-    for zone, times in _zone_cleaning_times(s, plant_id).items():
+    for zone, times in production.zone_cleaning_times(s, plant_id).items():
         days = [t.date() for t in times if t.date() <= upto]
         if days:
             last[zone] = max(days)
     return last
-
-
-def _zone_cleaning_times(s: Session, plant_id: int) -> dict[str, list[dt.datetime]]:
-    """When the robots finished cleaning rows of each zone (rows are named ``<array>-<row>``)."""
-    stmt = select(PvCleaningOrder).where(
-        PvCleaningOrder.plant_id == plant_id, PvCleaningOrder.cleaned_at.is_not(None)
-    )
-    times: dict[str, list[dt.datetime]] = {}
-    for o in s.execute(stmt).scalars():
-        assert o.cleaned_at is not None
-        for zone in {str(row).rsplit("-", 1)[0] for row in o.cleaned_rows or o.rows}:
-            times.setdefault(zone, []).append(o.cleaned_at)
-    return times
 
 
 def zone_forecasts(
@@ -707,7 +694,7 @@ def zone_forecasts(
         return {}
     start = min(z.last_cleaning for z in zones)
     rain = _plant_rain(s, plant_id, start, today)
-    washes = _zone_cleaning_times(s, plant_id)
+    washes = production.zone_cleaning_times(s, plant_id)
     out = {}
     for z in zones:
         level = z.advice.loss_at_cleaning if z.advice.next_cleaning is not None else None

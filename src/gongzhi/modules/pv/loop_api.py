@@ -9,15 +9,13 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Query, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 
 from gongzhi.core.deps import AppState, CurrentScope, SessionDep, StateDep, api_router
 from gongzhi.core.models import Role
 from gongzhi.core.service import require_role
 from gongzhi.db import Scope, scope_of, unit_of_work
-from gongzhi.errors import NotFound
-from gongzhi.modules.pv import cleaning, dock, loop, report
-from gongzhi.modules.pv.models import PvInspection, PvPlant
+from gongzhi.modules.pv import cleaning, dock, loop, report, service
+from gongzhi.modules.pv.models import PvInspection
 
 router = api_router(prefix="/api/v1/pv", tags=["pv"])
 
@@ -139,13 +137,6 @@ class LoopRead(BaseModel):
     overridden: int
 
 
-def _plant(s: Any, plant_id: int) -> PvPlant:
-    plant = s.execute(select(PvPlant).where(PvPlant.id == plant_id)).scalar_one_or_none()
-    if plant is None:
-        raise NotFound(f"no plant {plant_id}")
-    return plant  # type: ignore[no-any-return]
-
-
 def _robot(a: Any) -> RobotRead:
     c = a.config
     return RobotRead(actor_id=a.id, name=a.name, robot_id=c["robot_id"], rows=c["rows"], broker=c["broker"])
@@ -153,13 +144,13 @@ def _robot(a: Any) -> RobotRead:
 
 @router.get("/plants/{plant_id}/robots")
 def robots(plant_id: int, s: SessionDep) -> list[RobotRead]:
-    return [_robot(a) for a in cleaning.robots_of(s, _plant(s, plant_id).id)]
+    return [_robot(a) for a in cleaning.robots_of(s, service.get_plant(s, plant_id).id)]
 
 
 @router.post("/plants/{plant_id}/robots", status_code=201)
 def register_robot(plant_id: int, body: RobotIn, s: SessionDep) -> RobotRead:
     require_role(scope_of(s), Role.ADMIN)
-    plant = _plant(s, plant_id)
+    plant = service.get_plant(s, plant_id)
     return _robot(
         cleaning.register_robot(s, plant, body.robot_id, body.rows, broker=body.broker, name=body.name)
     )
@@ -172,13 +163,13 @@ def _dock(a: Any) -> DockRead:
 
 @router.get("/plants/{plant_id}/docks")
 def docks(plant_id: int, s: SessionDep) -> list[DockRead]:
-    return [_dock(a) for a in dock.docks_of(s, _plant(s, plant_id).id)]
+    return [_dock(a) for a in dock.docks_of(s, service.get_plant(s, plant_id).id)]
 
 
 @router.post("/plants/{plant_id}/docks", status_code=201)
 def register_dock(plant_id: int, body: DockIn, s: SessionDep) -> DockRead:
     require_role(scope_of(s), Role.ADMIN)
-    plant = _plant(s, plant_id)
+    plant = service.get_plant(s, plant_id)
     return _dock(
         dock.register_dock(s, plant, body.sn, broker=body.broker, camera=body.camera, name=body.name)
     )
@@ -264,4 +255,4 @@ def reinspect(case_id: int, body: ReinspectIn, scope: CurrentScope, st: StateDep
 @router.get("/plants/{plant_id}/loop")
 def plant_loop(plant_id: int, s: SessionDep) -> LoopRead:
     """Median minutes of each step of the plant's loop: take-off → report → dispatch → cleaned → closed."""
-    return LoopRead(**dataclasses.asdict(loop.loop_metrics(s, _plant(s, plant_id).id)))
+    return LoopRead(**dataclasses.asdict(loop.loop_metrics(s, service.get_plant(s, plant_id).id)))

@@ -128,7 +128,7 @@ def _mark_stale(s: Session, plant: PvPlant, zone: str) -> None:
 def mark_cleaned(s: Session, plant_id: int, rows: list[str]) -> list[str]:
     """A robot cleaned ``rows``: their zones' soiling is recomputed, so the recovery is labelled robot. Only
     zones with production data are marked (the others have nothing to recompute); returns them."""
-    zones = {str(r).rsplit("-", 1)[0] for r in rows}
+    zones = {zone_of(r) for r in rows}
     found = s.execute(
         select(PvZoneSoiling).where(PvZoneSoiling.plant_id == plant_id, PvZoneSoiling.zone.in_(zones))
     ).scalars()
@@ -233,17 +233,28 @@ def _samples(s: Session, plant_id: int, zone: str) -> pd.DataFrame:
     return frame
 
 
-def _robot_days(s: Session, plant_id: int, zone: str) -> list[dt.date]:
-    """Days the robots finished cleaning rows of this zone (rows are named ``<array>-<row>``)."""
+def zone_of(row: str) -> str:
+    """The zone (array) of a row: ``A-03`` → ``A``."""
+    return str(row).rsplit("-", 1)[0]
+
+
+def zone_cleaning_times(s: Session, plant_id: int) -> dict[str, list[dt.datetime]]:
+    """When the robots finished cleaning rows of each zone (rows are named ``<array>-<row>``)."""
     stmt = select(PvCleaningOrder).where(
         PvCleaningOrder.plant_id == plant_id, PvCleaningOrder.cleaned_at.is_not(None)
     )
-    days = []
+    times: dict[str, list[dt.datetime]] = {}
     for o in s.execute(stmt).scalars():
-        rows = o.cleaned_rows or o.rows
-        if o.cleaned_at is not None and any(str(r).rsplit("-", 1)[0] == zone for r in rows):
-            days.append(o.cleaned_at.astimezone(dt.timezone(dt.timedelta(hours=8))).date())
-    return days
+        assert o.cleaned_at is not None
+        for zone in {zone_of(row) for row in o.cleaned_rows or o.rows}:
+            times.setdefault(zone, []).append(o.cleaned_at)
+    return times
+
+
+def _robot_days(s: Session, plant_id: int, zone: str) -> list[dt.date]:
+    """Days (local, UTC+8) the robots finished cleaning rows of this zone."""
+    local = dt.timezone(dt.timedelta(hours=8))
+    return [t.astimezone(local).date() for t in zone_cleaning_times(s, plant_id).get(zone, [])]
 
 
 _running: list[threading.Thread] = []
