@@ -64,6 +64,22 @@ def drop_database(name: str | None) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The PostgreSQL leg runs only the tests that touch a database: those using the session database
+    (``database_url`` in their fixture closure) and those marked ``backend``, which open one of the chosen
+    backend themselves. The rest (analytics, parsers, readers) would run the same code twice."""
+    if BACKEND == "sqlite":
+        return
+    keep: list[pytest.Item] = []
+    skip: list[pytest.Item] = []
+    for item in items:
+        uses_db = "database_url" in getattr(item, "fixturenames", ()) or item.get_closest_marker("backend")
+        (keep if uses_db else skip).append(item)
+    if skip:
+        config.hook.pytest_deselected(items=skip)
+        items[:] = keep
+
+
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     url, name = new_database_url(tmp_path_factory.mktemp("db"))

@@ -23,6 +23,8 @@ from gongzhi.settings import Settings, get_settings
 from tests.conftest import drop_database, new_database_url
 from tests.core._support import cheap_passwords, committed_database
 
+pytestmark = pytest.mark.backend  # each test opens a database of the chosen backend itself
+
 
 @dataclass
 class Run:

@@ -18,6 +18,8 @@ from gongzhi.db import Scope, unit_of_work
 from gongzhi.settings import get_settings
 from tests.core._support import Committed, busy_region, committed_database
 
+pytestmark = pytest.mark.backend  # each test opens a database of the chosen backend itself
+
 LINKS = 7  # busy_region: the region's creation, then three cases created and accepted
 
 Tamper = Callable[[Committed, int], None]

@@ -29,6 +29,8 @@ from gongzhi.registry import Registry
 from tests.conftest import BACKEND
 from tests.core._support import Committed, cheap_passwords, committed_database
 
+pytestmark = pytest.mark.backend  # each test opens a database of the chosen backend itself
+
 COUNTED = (Region, User, Case, CaseEvent, CaseFile, AuditEntry, OutboxEvent)
 
 

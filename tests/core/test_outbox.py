@@ -31,6 +31,8 @@ from gongzhi.registry import Registry
 from tests.conftest import World
 from tests.core._support import Committed, Receiver, committed_database, webhook_receiver
 
+pytestmark = pytest.mark.backend  # each test opens a database of the chosen backend itself
+
 SECRET = "whsec-test-0123456789"
 
 

@@ -332,6 +332,7 @@ def test_a_re_inspection_that_saw_too_little_leaves_the_decision_to_the_operator
         assert case.state == "in_progress"
 
 
+@pytest.mark.backend
 def test_two_workers_finishing_one_re_inspection_judge_it_once(
     registry: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
