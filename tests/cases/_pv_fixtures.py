@@ -154,6 +154,7 @@ def write_bodies(
         ("POST", "/pv/cases/{case_id}/verify-cleaning"): [{"inspection_id": pv.inspection_id}, {}],
         ("POST", "/pv/cases/{case_id}/reinspection"): [{}],
         ("POST", "/pv/cases/{case_id}/verification-override"): [{"passed": True, "reason": "外人"}],
+        ("POST", "/pv/cases/{case_id}/reclean"): [{"mode": "wet", "note": "外人"}],
         ("POST", "/pv/plants/{plant_id}/production"): [upload("production.csv", PRODUCTION_CSV, "text/csv")],
     }
 

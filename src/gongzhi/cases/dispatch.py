@@ -48,7 +48,12 @@ class WebhookAdapter:
         return f"HTTP {resp.status_code}"
 
 
-def prepare_dispatch(registry: Registry, s: Session, ev: OutboxEvent) -> Call | None:
+def prepare_dispatch(
+    registry: Registry, s: Session, ev: OutboxEvent, *, state: str = "dispatched"
+) -> Call | None:
+    """The delivery of ``ev`` to its actor's adapter, or ``None`` when nothing is to be sent: the actor is
+    internal, or the case has moved on (another actor, or no longer in ``state``). A module that sends a
+    case to its machine again while in another state (a robot cleaning again) passes that state."""
     actor = s.execute(select(Actor).where(Actor.id == ev.payload.get("actor_id"))).scalar_one_or_none()
     if actor is None or actor.adapter == "internal":
         return None
@@ -56,7 +61,7 @@ def prepare_dispatch(registry: Registry, s: Session, ev: OutboxEvent) -> Call | 
     if adapter is None:
         raise LookupError(f"actor {actor.id} uses unknown adapter {actor.adapter!r}")
     case = cases.get_case(s, int(ev.payload["case_id"]))
-    if case.actor_id != actor.id or case.state != "dispatched":
+    if case.actor_id != actor.id or case.state != state:
         return None  # superseded by a later dispatch or already claimed: nothing to send
     key = idempotency_key(case.number, ev.id)
     order = {**ev.payload, "title": case.title, "location": case.location, "idempotency_key": key}

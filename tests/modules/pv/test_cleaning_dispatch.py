@@ -12,14 +12,18 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from gongzhi.cases import service as cases
 from gongzhi.cases.models import Case, CaseEvent
+from gongzhi.cases.schemas import ActionIn
+from gongzhi.cases.statemachine import Action
 from gongzhi.core import outbox
 from gongzhi.core.models import OutboxDelivery, OutboxEvent
 from gongzhi.db import Scope, unit_of_work, utcnow
 from gongzhi.errors import InvalidInput
-from gongzhi.modules.pv import cleaning
+from gongzhi.modules.pv import cleaning, loop
 from gongzhi.modules.pv import mqtt as pvmqtt
 from gongzhi.modules.pv import service as pv
+from gongzhi.modules.pv.io import robot_protocol as proto
 from gongzhi.modules.pv.models import PvCleaningOrder, PvModule
 from gongzhi.modules.pv.robot_sim import RobotSimulator, RobotSpec
 from gongzhi.modules.pv.schemas import LayoutIn, PlantCreate
@@ -145,6 +149,47 @@ def test_a_cleaning_case_goes_to_the_robot_and_comes_back_resolved(
         assert sorted(order.cleaned_modules) == sorted(modules) and order.cleaned_at is not None
         assert order.mode == "wet" and order.battery_pct is not None and order.battery_pct < 100
     assert len(bot.executed) == 1
+
+
+def test_a_cleaning_sent_back_goes_to_the_robot_again_and_a_stale_report_of_the_first_pass_changes_nothing(
+    factory: Factory, registry: Registry, world: World
+) -> None:
+    broker = machine_broker()
+    code, rows, modules = make_plant(factory, world, broker)
+    bot = robot(code, rows, broker)
+    lis = listener(factory, registry, broker)
+    bot.start()
+    try:
+        case_id = dispatch(factory, registry, world, code, modules)
+        outbox.deliver_due(factory, registry)
+        until_state(factory, lis, case_id, "resolved")
+        with unit_of_work(factory, Scope.for_system()) as s:
+            first_key = cleaning.order_for_case(s, case_id).idempotency_key
+            cases.apply(s, registry, case_id, Action.VERIFY, ActionIn(passed=False, note="still dusty"))
+        with unit_of_work(
+            factory, Scope(region_id=world.a, user_id=world.alice.user_id, role="dispatcher")
+        ) as s:
+            loop.reclean(s, registry, case_id, mode="dry")
+        stale = proto.Status("R1", "done", 80.0, str(case_id), str(first_key), 100.0, tuple(rows[:2]))
+        with unit_of_work(factory, Scope.for_system()) as s:
+            what = cleaning.handle_robot_message(
+                s, registry, proto.topic(code, "R1", "state"), stale.to_json()
+            )
+        assert "unknown work order" in what and case_state(factory, case_id) == "in_progress"
+        assert outbox.deliver_due(factory, registry).delivered >= 1
+        until_state(factory, lis, case_id, "resolved")
+    finally:
+        bot.stop(end_session=True)
+        lis.stop(end_session=True)
+    assert len(bot.executed) == 2 and bot.executed[0] == first_key
+    actions = [a for a, _ in timeline(factory, case_id)]
+    after = actions[actions.index(cleaning.RECLEAN) :]
+    assert after[:3] == [cleaning.RECLEAN, "delivery_attempt", "delivered"] and after[-1] == "resolve", after
+    with unit_of_work(factory, Scope.for_system()) as s:
+        order = cleaning.order_for_case(s, case_id)
+        assert (
+            order.idempotency_key == bot.executed[1] and order.mode == "dry" and order.robot_state == "done"
+        )
 
 
 def test_rows_without_a_robot_are_refused_before_anything_is_created(

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from argon2 import PasswordHasher
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -20,6 +21,7 @@ from gongzhi.cases.models import Case, CaseEvent
 from gongzhi.cases.schemas import ActionIn
 from gongzhi.cases.statemachine import Action
 from gongzhi.core import security
+from gongzhi.core.models import OutboxDelivery, OutboxEvent
 from gongzhi.db import Scope, make_engine, unit_of_work, utcnow
 from gongzhi.errors import Forbidden, InvalidInput
 from gongzhi.modules.pv import cleaning, loop
@@ -28,6 +30,7 @@ from gongzhi.modules.pv.models import PvCleaningOrder, PvFinding, PvInspection, 
 from gongzhi.modules.pv.schemas import LayoutIn, PlantCreate
 from gongzhi.registry import Registry
 from tests.conftest import BACKEND, World, build_world, drop_database, new_database_url
+from tests.web.helpers import as_user
 
 from .shapes import rectangle
 
@@ -179,6 +182,7 @@ def cleaned_case(
             cases.apply(s, registry, case_id, action, data)
         order = cleaning.order_for_case(s, case_id)
         order.cleaned_at, order.cleaned_modules = utcnow(), mods
+        order.robot_state, order.idempotency_key = "done", f"{case_id}:first"
     return case_id, mods
 
 
@@ -367,3 +371,111 @@ def test_two_workers_finishing_one_re_inspection_judge_it_once(
     finally:
         engine.dispose()
         drop_database(name)
+
+
+def robot_done_again(factory: Factory, registry: Registry, case_id: int) -> None:
+    """The robot reports the second pass done, as :func:`.cleaning.handle_robot_message` would."""
+    with unit_of_work(factory, Scope.for_system()) as s:
+        order = cleaning.order_for_case(s, case_id)
+        order.robot_state, order.idempotency_key = "done", f"{case_id}:again"
+        cases.apply(s, registry, case_id, Action.RESOLVE, ActionIn(note="robot R1 cleaned again"))
+
+
+def reclean_events(factory: Factory, case_id: int) -> list[CaseEvent]:
+    return [e for e in timeline(factory, case_id) if e.action == cleaning.RECLEAN]
+
+
+def test_a_cleaning_sent_back_for_soiling_goes_to_its_robot_again_once_then_waits_for_the_operator(
+    factory: Factory, registry: Registry, world: World
+) -> None:
+    ctx = setup(factory, world)
+    case_id, mods = cleaned_case(factory, registry, world, ctx)
+    first = dock_reinspection(factory, world, ctx, case_id, mods, soiling=0.35)
+    check = verify_on_landing(factory, registry, world, first)
+    assert check is not None and not check.passed and check.cause == "soiling"
+    [again] = reclean_events(factory, case_id)
+    assert again.data == {"attempt": 1, "automatic": True, "mode": "dry", "robot": "R1"}
+    with unit_of_work(factory, Scope.for_system()) as s:
+        order = cleaning.order_for_case(s, case_id)
+        assert (order.robot_state, order.idempotency_key) == ("pending", None)  # old reports match nothing
+        assert order.not_before >= again.at - dt.timedelta(seconds=1)
+        events = s.execute(select(OutboxEvent).where(OutboxEvent.topic == cleaning.RECLEAN_TOPIC)).scalars()
+        [event] = [e for e in events if e.payload["case_id"] == case_id]
+        assert event.payload["attempt"] == 1
+        [sub] = s.execute(select(OutboxDelivery.subscriber).where(OutboxDelivery.event_id == event.id)).all()
+        assert sub == ("pv.reclean",)
+        [shown] = loop.verifications(s, ctx["plant"])
+        assert shown.outcome == "sent_back" and not shown.can_reclean  # the robot has it
+    with unit_of_work(factory, as_alice(world)) as s, pytest.raises(InvalidInput, match="still on case"):
+        loop.reclean(s, registry, case_id)
+
+    robot_done_again(factory, registry, case_id)
+    second = dock_reinspection(factory, world, ctx, case_id, mods, soiling=0.34)
+    assert verify_on_landing(factory, registry, world, second) is not None
+    assert len(reclean_events(factory, case_id)) == 1  # once without a click
+    [held] = [e for e in timeline(factory, case_id) if e.action == loop.RECLEAN_HELD]
+    assert "cleaned again 1 time(s)" in held.note
+    viewer = Scope(region_id=world.a, user_id=world.vera.user_id, role="viewer")
+    with unit_of_work(factory, viewer) as s, pytest.raises(Forbidden):
+        loop.reclean(s, registry, case_id, mode="wet")
+    with unit_of_work(factory, as_alice(world)) as s:
+        [shown] = loop.verifications(s, ctx["plant"])
+        assert shown.can_reclean
+        with pytest.raises(InvalidInput, match="mode must be"):
+            loop.reclean(s, registry, case_id, mode="steam")
+    with unit_of_work(factory, as_alice(world)) as s:
+        loop.reclean(s, registry, case_id, mode="wet", note="dry pass left the bird droppings")
+    last = reclean_events(factory, case_id)[-1]
+    assert last.data["attempt"] == 2 and last.data["mode"] == "wet" and not last.data["automatic"]
+    assert last.note == "dry pass left the bird droppings"
+    with unit_of_work(factory, as_alice(world)) as s, pytest.raises(InvalidInput, match="still on case"):
+        loop.reclean(s, registry, case_id)
+
+
+def test_a_cleaning_that_left_a_module_warmer_is_not_cleaned_again_by_itself(
+    factory: Factory, registry: Registry, world: World
+) -> None:
+    ctx = setup(factory, world)
+    case_id, mods = cleaned_case(factory, registry, world, ctx)
+    after = reinspection(factory, world, ctx, mods, soiling=0.01, t=8.0)
+    with unit_of_work(factory, as_alice(world)) as s:
+        check = loop.verify_cleaning(s, registry, case_id, after)
+        assert not check.passed and check.cause == "warmer"
+    assert reclean_events(factory, case_id) == []
+    [held] = [e for e in timeline(factory, case_id) if e.action == loop.RECLEAN_HELD]
+    assert "warmer" in held.note and held.data == {"cause": "warmer"}
+
+
+def test_only_a_cleaning_back_at_work_is_cleaned_again(
+    factory: Factory, registry: Registry, world: World
+) -> None:
+    ctx = setup(factory, world)
+    case_id, _mods = cleaned_case(factory, registry, world, ctx)
+    with unit_of_work(factory, as_alice(world)) as s, pytest.raises(InvalidInput, match="is resolved"):
+        loop.reclean(s, registry, case_id)
+
+
+def test_cleaning_again_over_http_and_from_the_plant_page(
+    client: TestClient, factory: Factory, registry: Registry, world: World
+) -> None:
+    ctx = setup(factory, world)
+    case_id, mods = cleaned_case(factory, registry, world, ctx)
+    verify_on_landing(factory, registry, world, dock_reinspection(factory, world, ctx, case_id, mods, 0.35))
+    url = f"/api/v1/pv/cases/{case_id}/reclean"
+    busy = client.post(url, json={}, headers=world.alice.headers)
+    assert busy.status_code == 400 and "still on case" in busy.json()["detail"]
+    robot_done_again(factory, registry, case_id)
+    verify_on_landing(factory, registry, world, dock_reinspection(factory, world, ctx, case_id, mods, 0.34))
+    assert client.post(url, json={"mode": "steam"}, headers=world.alice.headers).status_code == 422
+    alice, csrf = as_user(client, world.alice)
+    page = alice.get(f"/pv/plants/{ctx['plant']}")
+    assert f'action="/pv/cases/{case_id}/reclean"' in page.text and "再次清洗" in page.text
+    r = alice.post(
+        f"/pv/cases/{case_id}/reclean", data={"csrf_token": csrf, "mode": "wet"}, follow_redirects=False
+    )
+    assert r.status_code == 303, r.text
+    page = alice.get(f"/pv/plants/{ctx['plant']}")
+    assert f'action="/pv/cases/{case_id}/reclean"' not in page.text
+    again = client.post(url, json={"mode": "wet"}, headers=world.alice.headers)
+    assert again.status_code == 400
+    assert [e.data["mode"] for e in reclean_events(factory, case_id)] == ["dry", "wet"]

@@ -20,5 +20,5 @@ def register(registry: Registry) -> None:
     registry.cli_apps["pv"] = cli.app
     jobs.register(registry)
     production.register(registry)
-    registry.add_adapter(cleaning.RobotMqttAdapter())
+    cleaning.register(registry)
     registry.services["pv.robot-listener"] = cleaning.listener_service

@@ -10,6 +10,9 @@
   for the operator; a cleaning done marks its zones' production soiling for recompute. Run it with
   :class:`RobotListener` (``gongzhi pv robot-listen``), which acknowledges each MQTT message only after its
   transaction commits, so a crash replays it instead of losing it.
+- A cleaning that a re-inspection sends back goes to the same robot again (:data:`RECLEAN`, outbox topic
+  :data:`RECLEAN_TOPIC`): a new command with a new idempotency key, delivered like a dispatch, and the
+  robot's done resolves the case again for the next re-inspection.
 """
 
 from __future__ import annotations
@@ -26,22 +29,30 @@ import paho.mqtt.client as mqtt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gongzhi.cases import dispatch
 from gongzhi.cases import service as cases
-from gongzhi.cases.models import Actor, Case
+from gongzhi.cases.models import Actor, Case, CaseEvent
 from gongzhi.cases.schemas import ActionIn, CaseCreate
 from gongzhi.cases.statemachine import Action, State
+from gongzhi.core.models import OutboxEvent
 from gongzhi.db import Scope, SessionFactory, unit_of_work, utcnow
 from gongzhi.errors import InvalidInput, NotFound
 from gongzhi.modules.pv import mqtt as pvmqtt
 from gongzhi.modules.pv import production
 from gongzhi.modules.pv.io import robot_protocol as proto
 from gongzhi.modules.pv.models import PvCleaningOrder, PvPlant
-from gongzhi.registry import Registry
+from gongzhi.registry import Call, External, Registry
 
 log = logging.getLogger(__name__)
 
 ADAPTER = "pv_robot_mqtt"
 CATEGORY = "pv.cleaning"
+RECLEAN = "pv_reclean"
+"""The case-timeline entry of each request to clean a case again (data: ``attempt``, ``automatic``,
+``mode``); the outbox event of topic :data:`RECLEAN_TOPIC` carries the same ``attempt``."""
+RECLEAN_TOPIC = "pv.reclean"
+RESENDABLE = ("done", "fault", "rejected")
+"""Robot states of an order that may be sent again: the robot is not (or no longer) working on it."""
 
 
 def row_of(module_id: str) -> str:
@@ -279,7 +290,7 @@ def handle_robot_message(s: Session, registry: Registry, topic: str, payload: by
         if case.state == State.DISPATCHED:
             cases.apply(s, registry, case.id, Action.CLAIM, ActionIn(note=f"robot {robot} started"))
         cases.apply(s, registry, case.id, Action.START, ActionIn())
-    if st.state == "done" and case.state in (State.DISPATCHED, State.CLAIMED, State.IN_PROGRESS):
+    if changed and st.state == "done" and case.state in (State.DISPATCHED, State.CLAIMED, State.IN_PROGRESS):
         order.cleaned_at = st.ts
         production.mark_cleaned(s, order.plant_id, list(order.cleaned_rows or order.rows))
         if case.state == State.DISPATCHED:
@@ -287,6 +298,34 @@ def handle_robot_message(s: Session, registry: Registry, topic: str, payload: by
         note = f"robot {robot} cleaned rows {', '.join(st.cleaned_rows)} ({len(st.cleaned_modules)} modules)"
         cases.apply(s, registry, case.id, Action.RESOLVE, ActionIn(note=note))
     return f"{case.number}: {st.state} {st.progress_pct:.0f} %"
+
+
+def reclean_requests(s: Session, case_id: int) -> list[CaseEvent]:
+    """The case's requests to clean again, oldest first."""
+    stmt = select(CaseEvent).where(CaseEvent.case_id == case_id, CaseEvent.action == RECLEAN)
+    return list(s.execute(stmt.order_by(CaseEvent.id)).scalars())
+
+
+def prepare_reclean(registry: Registry, s: Session, ev: OutboxEvent) -> Call | None:
+    """Deliver a request to clean again like a dispatch, unless the robot has already reported the case
+    done again (a retry after the fact) or a later request superseded this one."""
+    requests = reclean_requests(s, int(ev.payload["case_id"]))
+    if not requests or requests[-1].data.get("attempt") != ev.payload.get("attempt"):
+        return None
+    return dispatch.prepare_dispatch(registry, s, ev, state=State.IN_PROGRESS)
+
+
+def register(registry: Registry) -> None:
+    registry.add_adapter(RobotMqttAdapter())
+    registry.subscribe(
+        "pv.reclean",
+        RECLEAN_TOPIC,
+        External(
+            prepare=lambda s, ev: prepare_reclean(registry, s, ev),
+            finish=lambda s, ev, result: dispatch.finish_dispatch(registry, s, ev, result),
+            failed=dispatch.failed_dispatch,
+        ),
+    )
 
 
 def _order_by_key(s: Session, key: str, site: str, robot: str) -> PvCleaningOrder | None:

@@ -9,7 +9,9 @@ the plant page measures how long each step took.
   compared with the inspection that found the soiling; the case is verified and closed when the soiling
   index fell enough and no module got hotter, and goes back to work (verification failed) otherwise. A
   dock re-inspection does it on landing (:func:`verify_reinspection`, once per case and re-inspection);
-  the operator may overrule it with a reason (:func:`override_verification`).
+  the operator may overrule it with a reason (:func:`override_verification`). A robot cleaning sent back
+  for soiling goes to its robot again once by itself (:data:`AUTO_RECLEANS`), then on the operator's
+  click (:func:`reclean`, optionally wet after a dry pass).
 - :func:`loop_metrics`: take-off → report, detection → dispatch, dispatch → cleaned, cleaned → closed.
 """
 
@@ -26,12 +28,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gongzhi.cases import service as cases
-from gongzhi.cases.models import Case, CaseEvent, SlaPolicy
+from gongzhi.cases.models import Actor, Case, CaseEvent, SlaPolicy
 from gongzhi.cases.schemas import ActionIn, CaseCreate
 from gongzhi.cases.statemachine import Action, State
+from gongzhi.core import outbox
 from gongzhi.core.models import Role
 from gongzhi.core.service import require_role
-from gongzhi.db import scope_of
+from gongzhi.db import scope_of, utcnow
 from gongzhi.errors import InvalidInput, NotFound
 from gongzhi.modules.pv import cleaning, production, service
 from gongzhi.modules.pv.analytics import soiling
@@ -39,6 +42,7 @@ from gongzhi.modules.pv.analytics.anomalies import Anomaly
 from gongzhi.modules.pv.analytics.flightplan import FlightPlan
 from gongzhi.modules.pv.analytics.layout import rows_outline
 from gongzhi.modules.pv.analytics.production import IndexCalibration
+from gongzhi.modules.pv.io import robot_protocol as proto
 from gongzhi.modules.pv.models import (
     PvCleaningOrder,
     PvFinding,
@@ -272,6 +276,8 @@ class CleaningCheck:
     max_rise_k: float
     passed: bool
     reason: str
+    cause: str = ""
+    """Why it failed: ``warmer`` (a module got hotter: cleaning again will not help) or ``soiling``."""
 
 
 def compare_cleaning(
@@ -300,12 +306,11 @@ def compare_cleaning(
     improved = sa <= clean_below or (sb > 0 and (sb - sa) / sb >= min_improvement)
     if rise > max_rise_k:
         return CleaningCheck(
-            len(common), sb, sa, rise, False, f"a module got {rise:.1f} K warmer after cleaning"
+            len(common), sb, sa, rise, False, f"a module got {rise:.1f} K warmer after cleaning", "warmer"
         )
     if not improved:
-        return CleaningCheck(
-            len(common), sb, sa, rise, False, f"soiling index {sb:.3f} → {sa:.3f}: not improved enough"
-        )
+        why = f"soiling index {sb:.3f} → {sa:.3f}: not improved enough"
+        return CleaningCheck(len(common), sb, sa, rise, False, why, "soiling")
     return CleaningCheck(len(common), sb, sa, rise, True, f"soiling index {sb:.3f} → {sa:.3f}")
 
 
@@ -442,6 +447,8 @@ def _decide(
     cases.apply_to(s, registry, case, Action.VERIFY, ActionIn(passed=check.passed, note=note))
     if check.passed:
         cases.apply_to(s, registry, case, Action.CLOSE, ActionIn(note="closed on re-inspection"))
+    else:
+        _sent_back(s, registry, case, check.cause)
 
 
 def _locked_case(s: Session, case_id: int) -> Case:
@@ -513,6 +520,84 @@ def override_verification(s: Session, registry: Registry, case_id: int, *, passe
     cases.apply_to(s, registry, case, Action.VERIFY, ActionIn(passed=passed, note=note))
     if passed:
         cases.apply_to(s, registry, case, Action.CLOSE, ActionIn(note=note))
+    else:
+        _sent_back(s, registry, case, "soiling")
+    return case
+
+
+AUTO_RECLEANS = 1
+"""How often a robot cleaning that a re-inspection sent back for soiling is cleaned again without a click;
+after that (or when a module got warmer, which another pass will not mend) the case waits for the
+operator: clean again (:func:`reclean`), overrule the verdict, or raise a repair."""
+
+
+RECLEAN_HELD = "pv_reclean_held"
+"""The case-timeline entry saying why a sent-back cleaning was not sent to its robot again by itself."""
+
+
+def _sent_back(s: Session, registry: Registry, case: Case, cause: str) -> None:
+    order = cleaning.order_for_case(s, case.id)
+    robot = s.get_one(Actor, order.robot_actor_id)
+    if robot.adapter != cleaning.ADAPTER or case.state != State.IN_PROGRESS:
+        return  # the crew's case is back in the crew's queue
+    done = sum(1 for r in cleaning.reclean_requests(s, case.id) if r.data.get("automatic"))
+    if cause == "warmer":
+        why = "a module got warmer, which another pass will not mend"
+    elif done >= AUTO_RECLEANS:
+        why = f"cleaned again {done} time(s) without a click"
+    elif not robot.active:
+        why = f"robot {robot.name} is inactive"
+    elif order.robot_state not in cleaning.RESENDABLE:
+        why = f"robot {robot.name} reports {order.robot_state}"
+    else:
+        reclean(s, registry, case.id, automatic=True)
+        return
+    note = f"{why}: waiting for the operator to clean again or overrule"
+    cases.record_event(s, case, RECLEAN_HELD, note=note, data={"cause": cause})
+
+
+def reclean(
+    s: Session,
+    registry: Registry,
+    case_id: int,
+    *,
+    mode: str | None = None,
+    note: str = "",
+    automatic: bool = False,
+) -> Case:
+    """Send a cleaning case that is back at work to its robot again: a new command (new idempotency key,
+    a window from now, optionally another mode such as wet after a dry pass), delivered through the outbox
+    like a dispatch; the robot's done resolves the case for the next re-inspection. Refused unless the
+    case is in progress and its robot is not working on it (done, fault or rejected)."""
+    if not automatic:
+        require_role(scope_of(s), *CHECKERS)
+    order = cleaning.order_for_case(s, case_id)
+    case = _locked_case(s, case_id)
+    robot = s.get_one(Actor, order.robot_actor_id)
+    if case.state != State.IN_PROGRESS:
+        raise InvalidInput(f"case {case.number} is {case.state}; only a cleaning sent back to work is redone")
+    if robot.adapter != cleaning.ADAPTER or not robot.active:
+        raise InvalidInput(f"{robot.name} is not an active cleaning robot; dispatch the case to the crew")
+    if order.robot_state not in cleaning.RESENDABLE:
+        raise InvalidInput(f"robot {robot.name} is still on case {case.number} ({order.robot_state})")
+    if mode is not None and mode not in proto.MODES:
+        raise InvalidInput(f"mode must be one of {', '.join(proto.MODES)}")
+    now = utcnow()
+    order.mode = mode or order.mode
+    order.not_before, order.not_after = now, now + dt.timedelta(days=1)
+    order.idempotency_key, order.robot_state, order.progress_pct, order.fault = None, "pending", 0.0, ""
+    order.updated_at = now
+    attempt = len(cleaning.reclean_requests(s, case_id)) + 1
+    data = {
+        "attempt": attempt,
+        "automatic": automatic,
+        "mode": order.mode,
+        "robot": robot.config.get("robot_id"),
+    }
+    text = note.strip() or ("cleaning again after the re-inspection" if automatic else "cleaning again")
+    cases.record_event(s, case, cleaning.RECLEAN, note=text[:5000], data=data)
+    payload = {"case_id": case.id, "number": case.number, "actor_id": robot.id, "attempt": attempt}
+    outbox.publish(s, registry, case.region_id, cleaning.RECLEAN_TOPIC, payload)
     return case
 
 
@@ -522,6 +607,7 @@ class Verification:
 
     case: Case
     event: CaseEvent
+    order: PvCleaningOrder
 
     @property
     def outcome(self) -> str:
@@ -534,19 +620,24 @@ class Verification:
     def can_override(self) -> bool:
         return self.case.state in (State.RESOLVED, State.IN_PROGRESS)
 
+    @property
+    def can_reclean(self) -> bool:
+        """Back at work and its robot idle on it: :func:`reclean` would send it."""
+        return self.case.state == State.IN_PROGRESS and self.order.robot_state in cleaning.RESENDABLE
+
 
 def verifications(s: Session, plant_id: int, limit: int = 20) -> list[Verification]:
     """The last judgement of each of the plant's cleaning cases by a re-inspection, newest first."""
     stmt = (
-        select(Case, CaseEvent)
+        select(Case, CaseEvent, PvCleaningOrder)
         .join(PvCleaningOrder, PvCleaningOrder.case_id == Case.id)
         .join(CaseEvent, CaseEvent.case_id == Case.id)
         .where(PvCleaningOrder.plant_id == plant_id, CaseEvent.action == VERIFICATION)
         .order_by(CaseEvent.id.desc())
     )
     latest: dict[int, Verification] = {}
-    for c, e in s.execute(stmt).all():
-        latest.setdefault(c.id, Verification(c, e))
+    for c, e, o in s.execute(stmt).all():
+        latest.setdefault(c.id, Verification(c, e, o))
     return list(latest.values())[:limit]
 
 

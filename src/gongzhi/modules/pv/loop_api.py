@@ -97,6 +97,15 @@ class VerifyIn(BaseModel):
     )
 
 
+class RecleanIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Literal["dry", "wet"] | None = Field(
+        None, description="another mode for this pass; default: as before"
+    )
+    note: str = Field("", max_length=2000, description="for the case timeline")
+
+
 class OverrideIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -123,6 +132,7 @@ class CheckRead(BaseModel):
     max_rise_k: float
     passed: bool
     reason: str
+    cause: str = Field("", description="why it failed: warmer (cleaning again will not help) or soiling")
 
 
 class LoopRead(BaseModel):
@@ -240,6 +250,14 @@ def override_verification(case_id: int, body: OverrideIn, s: SessionDep, st: Sta
     """Overrule the automatic verification of a cleaning (passed closes the case, not passed sends it back);
     the reason goes on the case timeline."""
     case = loop.override_verification(s, st.registry, case_id, passed=body.passed, reason=body.reason)
+    return CaseStateRead(case_id=case.id, state=case.state)
+
+
+@router.post("/cases/{case_id}/reclean")
+def reclean(case_id: int, body: RecleanIn, s: SessionDep, st: StateDep) -> CaseStateRead:
+    """Send a cleaning that a re-inspection sent back to its robot again (a new command over MQTT, through
+    the outbox); 400 while the robot is still on it or the case is not back at work."""
+    case = loop.reclean(s, st.registry, case_id, mode=body.mode, note=body.note)
     return CaseStateRead(case_id=case.id, state=case.state)
 
 

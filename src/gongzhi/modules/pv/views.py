@@ -227,6 +227,16 @@ def override(
     return c.done(f"/pv/plants/{plant_id}", c._("Verification overridden"))
 
 
+@router.post("/pv/cases/{case_id:int}/reclean")
+def reclean(
+    c: ConsoleDep, case_id: int, mode: Annotated[str, Form(pattern="^(dry|wet)$")] = "dry"
+) -> Response:
+    """Send a sent-back cleaning to its robot again, in the mode chosen."""
+    plant_id = cleaning.order_for_case(c.s, case_id).plant_id
+    loop.reclean(c.s, c.st.registry, case_id, mode=mode)
+    return c.done(f"/pv/plants/{plant_id}", c._("Sent to the robot again"))
+
+
 def _number(raw: str, low: float, high: float) -> float | None:
     if not raw.strip():
         return None
