@@ -26,6 +26,7 @@ from gongzhi.db import Scope, make_engine, unit_of_work, utcnow
 from gongzhi.errors import Forbidden, InvalidInput
 from gongzhi.modules.pv import cleaning, loop
 from gongzhi.modules.pv import service as pv
+from gongzhi.modules.pv.analytics import soiling
 from gongzhi.modules.pv.models import PvCleaningOrder, PvFinding, PvInspection, PvModule, PvModuleResult
 from gongzhi.modules.pv.schemas import LayoutIn, PlantCreate
 from gongzhi.registry import Registry
@@ -479,3 +480,18 @@ def test_cleaning_again_over_http_and_from_the_plant_page(
     again = client.post(url, json={"mode": "wet"}, headers=world.alice.headers)
     assert again.status_code == 400
     assert [e.data["mode"] for e in reclean_events(factory, case_id)] == ["dry", "wet"]
+
+
+def test_a_cleaning_late_in_the_utc_evening_counts_on_the_plants_next_day(
+    factory: Factory, registry: Registry, world: World
+) -> None:
+    assert soiling.plant_day(dt.datetime(2026, 11, 20, 17, 30, tzinfo=dt.UTC)) == dt.date(2026, 11, 21)
+    assert soiling.plant_day(dt.datetime(2026, 11, 20, 15, 59)) == dt.date(2026, 11, 20)  # naive: UTC
+    ctx = setup(factory, world)
+    case_id, _mods = cleaned_case(factory, registry, world, ctx)
+    with unit_of_work(factory, Scope.for_system()) as s:
+        cleaning.order_for_case(s, case_id).cleaned_at = dt.datetime(2026, 11, 20, 17, 30, tzinfo=dt.UTC)
+    with unit_of_work(factory, Scope.for_system()) as s:
+        zone = ctx["rows"][0].split("-")[0]  # the array
+        assert loop._zone_cleanings(s, ctx["plant"], dt.date(2026, 11, 21)) == {zone: dt.date(2026, 11, 21)}
+        assert loop._zone_cleanings(s, ctx["plant"], dt.date(2026, 11, 20)) == {}

@@ -742,7 +742,7 @@ def _zone_indices(
     stmt = select(PvInspection).where(PvInspection.plant_id == plant_id, PvInspection.status == "done")
     if upto is not None:
         stmt = stmt.where(PvInspection.id <= upto)
-    when = {i.id: (i.started_at or i.analysed_at or i.created_at).date() for i in s.execute(stmt).scalars()}
+    when = {i.id: soiling.plant_day(inspection_time(i)) for i in s.execute(stmt).scalars()}
     rows = s.execute(
         select(
             PvModuleResult.inspection_id,
@@ -764,12 +764,17 @@ def _zone_indices(
     return seen
 
 
+def inspection_time(insp: PvInspection) -> dt.datetime:
+    """When an inspection was flown (or, lacking that, analysed or created)."""
+    return insp.started_at or insp.analysed_at or insp.created_at
+
+
 def _zone_cleanings(s: Session, plant_id: int, upto: dt.date) -> dict[str, dt.date]:
     """Each zone's last robot cleaning on or before ``upto`` (a report of an older inspection knows no
     later one)."""
     last = {}
     for zone, times in production.zone_cleaning_times(s, plant_id).items():
-        days = [t.date() for t in times if t.date() <= upto]
+        days = [d for d in map(soiling.plant_day, times) if d <= upto]
         if days:
             last[zone] = max(days)
     return last

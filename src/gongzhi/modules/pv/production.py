@@ -252,9 +252,8 @@ def zone_cleaning_times(s: Session, plant_id: int) -> dict[str, list[dt.datetime
 
 
 def _robot_days(s: Session, plant_id: int, zone: str) -> list[dt.date]:
-    """Days (local, UTC+8) the robots finished cleaning rows of this zone."""
-    local = dt.timezone(dt.timedelta(hours=8))
-    return [t.astimezone(local).date() for t in zone_cleaning_times(s, plant_id).get(zone, [])]
+    """Days (the plant's) the robots finished cleaning rows of this zone."""
+    return [soiling.plant_day(t) for t in zone_cleaning_times(s, plant_id).get(zone, [])]
 
 
 _running: list[threading.Thread] = []

@@ -32,6 +32,7 @@ from gongzhi.modules.pv.analytics.soiling import (
     RAIN_WASH_MM,
     SoilingForecast,
     ZoneSoiling,
+    plant_day,
 )
 from gongzhi.modules.pv.io.thermal import read_frame
 from gongzhi.modules.pv.models import PvFinding, PvInspection, PvModule, PvPlant
@@ -398,7 +399,7 @@ def build_report(s: Session, inspection_id: int, store: FileStore | None = None)
         for f in sorted(live, key=lambda f: (-(f.coa or 0), -(f.delta_t_k or 0), f.module_id))
     ]
     econ = loop.default_economics(plant.area_m2)
-    day = (insp.started_at or insp.analysed_at or insp.created_at).date()
+    day = plant_day(loop.inspection_time(insp))
     zones = loop.zone_economics(s, plant.id, today=day, upto_inspection=insp.id, **econ)
     calibration = loop.zone_calibration(s, plant.id, upto_inspection=insp.id)
     forecasts = loop.zone_forecasts(s, plant.id, zones, today=day)

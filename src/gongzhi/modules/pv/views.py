@@ -3,7 +3,6 @@ cleaning economics), an inspection's findings to review and confirm into cases."
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import File, Form, UploadFile
@@ -13,6 +12,7 @@ from sqlalchemy import select
 from gongzhi.core.deps import api_router
 from gongzhi.core.models import Role
 from gongzhi.core.service import require_role
+from gongzhi.db import utcnow
 from gongzhi.errors import InvalidInput
 from gongzhi.modules.pv import cleaning, dock, loop, production, report, service
 from gongzhi.modules.pv.analytics import soiling
@@ -98,9 +98,9 @@ def _plant_page(
     kwh_day = energy if energy > 0 else loop.default_energy_kwh_per_day(p.area_m2)
     cleaned = loop.cleaning_dates(c.s, p.id)
     last = (
-        cleaned[-1].date()
+        soiling.plant_day(cleaned[-1])
         if cleaned
-        else (done[-1].started_at or dt.datetime.now(dt.UTC)).date()
+        else soiling.plant_day(loop.inspection_time(done[-1]))
         if done
         else None
     )
@@ -112,11 +112,11 @@ def _plant_page(
             energy_kwh_per_day=kwh_day,
             tariff_per_kwh=tariff,
             last_cleaning=last,
-            today=max(dt.datetime.now(dt.UTC).date(), last),
+            today=max(soiling.plant_day(utcnow()), last),
         )
     pending = loop.awaiting_verification(c.s, p.id)
     zones = []
-    today = dt.datetime.now(dt.UTC).date()
+    today = soiling.plant_day(utcnow())
     if cost >= 0 and tariff >= 0 and rate >= 0:
         zones = loop.zone_economics(
             c.s,

@@ -25,6 +25,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -527,6 +528,14 @@ RAIN_WASH_MM = 6.0
 """Rain in 24 h that washes the modules, Kimber's default [mm]."""
 GRACE_DAYS = 14
 """Days after a washing rain without soiling, Kimber's default [day]."""
+
+
+def plant_day(when: dt.datetime, tz: str = PLANT_TZ) -> dt.date:
+    """The plant's calendar day of an instant (naive instants are UTC, as stored): a robot cleaning at
+    23:00 UTC is the next morning's on site, and every day-based figure (rates, last cleaning, the
+    forecast's washes, "today") counts it there."""
+    aware = when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
+    return aware.astimezone(ZoneInfo(tz)).date()
 
 
 @dataclass(frozen=True, slots=True)
