@@ -429,6 +429,9 @@ def test_a_cleaning_sent_back_for_soiling_goes_to_its_robot_again_once_then_wait
     last = reclean_events(factory, case_id)[-1]
     assert last.data["attempt"] == 2 and last.data["mode"] == "wet" and not last.data["automatic"]
     assert last.note == "dry pass left the bird droppings"
+    with unit_of_work(factory, as_alice(world)) as s:
+        metrics = loop.loop_metrics(s, ctx["plant"])
+    assert (metrics.sent_back_automatically, metrics.cleaned_again) == (2, 2)
     with unit_of_work(factory, as_alice(world)) as s, pytest.raises(InvalidInput, match="still on case"):
         loop.reclean(s, registry, case_id)
 

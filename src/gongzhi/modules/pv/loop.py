@@ -850,6 +850,8 @@ class LoopMetrics:
     """Cleanings judged passed by a re-inspection on landing, without a click."""
     sent_back_automatically: int = 0
     overridden: int = 0
+    cleaned_again: int = 0
+    """Requests to clean a sent-back case again (by itself or on a click)."""
 
 
 def _median_min(spans: list[tuple[dt.datetime | None, dt.datetime | None]]) -> float | None:
@@ -885,11 +887,16 @@ def loop_metrics(s: Session, plant_id: int) -> LoopMetrics:
 
 
 def _verification_counts(s: Session, case_ids: list[int]) -> dict[str, int]:
-    stmt = select(CaseEvent.data).where(CaseEvent.case_id.in_(case_ids), CaseEvent.action == VERIFICATION)
-    judged = [d for d in s.execute(stmt).scalars() if d.get("decided")]
+    actions = (VERIFICATION, cleaning.RECLEAN)
+    stmt = select(CaseEvent.action, CaseEvent.data).where(
+        CaseEvent.case_id.in_(case_ids), CaseEvent.action.in_(actions)
+    )
+    rows = s.execute(stmt).all()
+    judged = [d for a, d in rows if a == VERIFICATION and d.get("decided")]
     auto = [d for d in judged if d.get("automatic")]
     return {
         "verified_automatically": sum(bool(d.get("passed")) for d in auto),
         "sent_back_automatically": sum(not d.get("passed") for d in auto),
         "overridden": sum(bool(d.get("override")) for d in judged),
+        "cleaned_again": sum(a == cleaning.RECLEAN for a, _ in rows),
     }

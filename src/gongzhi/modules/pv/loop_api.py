@@ -145,6 +145,7 @@ class LoopRead(BaseModel):
     verified_automatically: int
     sent_back_automatically: int
     overridden: int
+    cleaned_again: int
 
 
 def _robot(a: Any) -> RobotRead:
