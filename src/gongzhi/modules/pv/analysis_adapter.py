@@ -50,9 +50,10 @@ def records(
         worst.setdefault(f.module_id, f.anomaly_class.value)
     seen = {m.module_id: m for m in result.modules}
     modules = []
-    for m in layout.modules:
+    xy = layout.centres_xy()
+    lons, lats = layout.origin.to_lonlat_array(xy[:, 0], xy[:, 1])
+    for m, lon, lat in zip(layout.modules, lons.tolist(), lats.tolist(), strict=True):
         r = seen.get(m.id)
-        lon, lat = layout.origin.to_lonlat(m.x_m, m.y_m)
         modules.append(
             ModuleRecord(
                 module_id=m.id,

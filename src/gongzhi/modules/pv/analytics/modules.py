@@ -672,15 +672,7 @@ class InspectionAccumulator:
         """The module index and the neighbour table (other strings within the radius, −1 padded)."""
         layout = self.layout
         self._index: ModuleIndex = module_index(layout)
-        strings = np.array([m.string for m in layout.modules])
-        near = [
-            nb[strings[nb] != strings[i]] for i, nb in enumerate(neighbours(layout, self._neighbour_radius_m))
-        ]
-        self._neighbours = np.full(
-            (len(near), max((len(nb) for nb in near), default=0) or 1), -1, dtype=np.intp
-        )
-        for i, nb in enumerate(near):
-            self._neighbours[i, : len(nb)] = nb
+        self._neighbours = _neighbour_table(layout, self._neighbour_radius_m)
 
     def fresh(self) -> InspectionAccumulator:
         """An accumulator of the same plant and settings with no frames yet, sharing this one's module
@@ -842,6 +834,23 @@ class InspectionAccumulator:
             tuple(modules), tuple(findings), len(self._sources), self._frames_used, g, compliant, rejected,
             zone_soiling(self.layout, modules), tuple(notes),
         )  # fmt: skip
+
+
+def _neighbour_table(layout: PlantLayout, radius_m: float) -> npt.NDArray[np.intp]:
+    """Each module's neighbours within ``radius_m`` on other strings, in :func:`.layout.neighbours` order,
+    one row per module padded with −1 (at least one column)."""
+    near = neighbours(layout, radius_m)
+    n = len(near)
+    _, strings = np.unique([m.string for m in layout.modules], return_inverse=True)
+    lengths = np.fromiter((len(nb) for nb in near), dtype=np.intp, count=n)
+    flat = np.concatenate(near) if n else np.zeros(0, dtype=np.intp)
+    owner = np.repeat(np.arange(n), lengths)
+    keep = strings[flat] != strings[owner]
+    flat, owner = flat[keep], owner[keep]
+    counts = np.bincount(owner, minlength=n)
+    table = np.full((n, max(int(counts.max(initial=0)), 1)), -1, dtype=np.intp)
+    table[owner, np.arange(len(flat)) - np.repeat(np.cumsum(counts) - counts, counts)] = flat
+    return table
 
 
 def _pitches(index: ModuleIndex) -> tuple[float, float]:
