@@ -389,12 +389,22 @@ def bilinear(image: npt.NDArray[np.float32], rows: FloatArray, cols: FloatArray)
     fr = (r - r0).astype(np.float32)
     fc = (c - c0).astype(np.float32)
     flat = img.ravel()
-    i = r0 * w + c0
-    a, b = flat[i], flat[i + 1]
-    top = a + (b - a) * fc
-    a, b = flat[i + w], flat[i + w + 1]
-    bottom = a + (b - a) * fc
-    return np.asarray(top + (bottom - top) * fr, dtype=np.float32)
+    i = r0 * w
+    i += c0
+    # the same arithmetic as top + (bottom − top) · fr with top = a + (b − a) · fc, in place
+    top, b = flat.take(i), flat.take(i + 1)
+    b -= top
+    b *= fc
+    top += b
+    i += w
+    bottom, b = flat.take(i), flat.take(i + 1)
+    b -= bottom
+    b *= fc
+    bottom += b
+    bottom -= top
+    bottom *= fr
+    top += bottom
+    return top
 
 
 @dataclass(frozen=True, slots=True)

@@ -1183,7 +1183,7 @@ def frame_statistics(
     ref = surface.copy()
     if has.any():
         ref[has] += _nan_row_medians(neighbour[has])
-    residuals = (crops - ref[:, None, None].astype(np.float32)).astype(np.float32)
+    residuals = crops - ref[:, None, None].astype(np.float32)
     interior = _flatten_ring(residuals)
     # the ring now holds the interior median, so that is the whole map's median too
     classes = screen_and_classify(residuals, classifier, cell_grid, portrait, medians=interior)
@@ -1208,10 +1208,10 @@ def screen_and_classify(
     flat = residuals.reshape(len(residuals), -1)
     med = np.median(flat, axis=1) if medians is None else medians
     # the rows next to the frames catch the cold gap through the optics: leave them out of the screen
-    inner = residuals[:, 2:-2, 2:-2].reshape(len(residuals), -1)
+    inner = residuals[:, 2:-2, 2:-2]
     suspect = (
         (flat.max(axis=1) - med >= 1.5)
-        | (inner.min(axis=1) <= -2.0)
+        | (inner.min(axis=(1, 2)) <= -2.0)
         | (np.abs(med) >= 1.5)
         | (np.mean(flat - med[:, None] > SOILING_WARM_K, axis=1) >= 0.1)
     )
