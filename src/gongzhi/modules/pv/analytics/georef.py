@@ -392,7 +392,8 @@ def bilinear(image: npt.NDArray[np.float32], rows: FloatArray, cols: FloatArray)
     i = r0 * w
     i += c0
     # the same arithmetic as top + (bottom − top) · fr with top = a + (b − a) · fc, in place
-    top, b = flat.take(i), flat.take(i + 1)
+    top: npt.NDArray[np.float32] = flat.take(i)
+    b = flat.take(i + 1)
     b -= top
     b *= fc
     top += b
