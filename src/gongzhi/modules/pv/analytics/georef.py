@@ -246,6 +246,15 @@ def locate_frame(index: ModuleIndex, geometry: FrameGeometry) -> tuple[IntArray,
     return locate_uv(near, pu, pv)
 
 
+def _about(index: ModuleIndex, geometry: FrameGeometry) -> ModuleIndex:
+    """The index cut to the modules within reach of the frame turned any way about its centre, so that
+    the module masks of several yaws need not each search the whole plant (each mask's own cut of it is
+    the same as of the whole index)."""
+    reach = 0.5 * math.hypot(geometry.width_px, geometry.height_px) * geometry.gsd_m
+    u, v = (float(a) for a in _to_uv(geometry.x_m, geometry.y_m, index.layout.row_azimuth_deg))
+    return _within(index, u - reach, u + reach, v - reach, v + reach) or index
+
+
 def _within(index: ModuleIndex, u_lo: float, u_hi: float, v_lo: float, v_hi: float) -> ModuleIndex | None:
     """The index cut to the modules that reach into a (u, v) box, ``None`` when none does.
 
@@ -556,6 +565,7 @@ def refine_pose(
     coarse = FrameGeometry(prior.x_m, prior.y_m, prior.gsd_m * k, prior.yaw_deg, prior.width_px // k,
                            prior.height_px // k)  # fmt: skip
     obs = _Observed(_structure(_downsample(temperature, k), sigma=along / coarse.gsd_m))
+    index = _about(index, coarse)
     radius = max(1, math.ceil(search / coarse.gsd_m))
     best = (-np.inf, 0.0, 0.0, 0.0)
     for dyaw in yaw_offsets_deg:
