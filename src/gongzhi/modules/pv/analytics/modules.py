@@ -561,9 +561,6 @@ class _ViewTable:
         self._numbers.append(numbers)
         self.classes.update({(f + frames, p): c for (f, p), c in other.classes.items()})
 
-    def __len__(self) -> int:
-        return sum(len(p) for p in self._positions)
-
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, _ViewTable):
             return NotImplemented
@@ -694,8 +691,8 @@ class InspectionAccumulator:
         self.__dict__.update(state)
 
     def leave_layout_out(self) -> None:
-        """Pickle without the layout from now on (a process pool's parent has it: 1 MB and 0.25 s of
-        pickling less per part on a 17,000-module plant); the receiver calls :meth:`attach`."""
+        """Pickle without the layout from now on (a process pool's parent has it: about 1 MB less per
+        part on a 17,000-module plant); the receiver calls :meth:`attach`."""
         self._layout_left_out = True
 
     def attach(self, layout: PlantLayout) -> None:
