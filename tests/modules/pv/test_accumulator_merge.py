@@ -81,3 +81,10 @@ def test_a_part_travels_without_its_layout_and_merges_once_given_it_back() -> No
     again.attach(layout)
     first.merge(again)
     assert first.result() == whole.result()
+
+
+def test_an_accumulator_without_a_whole_module_in_view_gives_an_empty_result() -> None:
+    layout = generate_layout(rectangle(40, 24), LayoutParams(setback_m=0.5))
+    empty = InspectionAccumulator(layout, irradiance_w_m2=850, refine=False)
+    result = empty.result()
+    assert result.modules == () and result.findings == () and result.frames_total == 0

@@ -802,7 +802,7 @@ class InspectionAccumulator:
         order = np.lexsort((frames, positions))
         positions, frames, numbers = positions[order], frames[order], numbers[order]
         starts = np.flatnonzero(np.diff(positions, prepend=-1))
-        ends = np.append(starts[1:], len(positions))
+        ends = np.append(starts[1:], len(positions)) if len(starts) else starts
         seen = positions[starts].tolist()
         medians = _group_medians(numbers[:, :_STATS], starts, ends - starts, positions).tolist()
         xy = self.layout.centres_xy()[seen]
