@@ -1,7 +1,7 @@
 """Per-class precision and recall of the PV module analysis on synthetic flights (evaluation only).
 
     .venv/bin/python scripts/pv/evaluate_synthetic.py [--seeds 0 1 … 9] [--width 80 --height 50]
-        [--per-class 4] [--no-reflections] [--no-layout] [--gps-sigma 0.1] [--yaw-sigma 0.2]
+        [--per-class 4] [--no-reflections] [--no-layout] [--no-refine] [--gps-sigma 0.1] [--yaw-sigma 0.2]
 
 Each seed builds a plant (``generate_layout`` over a width × height roof), plants ``--per-class`` modules of
 every anomaly class (whole strings for the string class) and renders the flight of the default plan (M3T,
@@ -13,7 +13,9 @@ target is precision and recall ≥ 0.95 for the module-level classes.
 
 ``--no-layout`` runs the photos-only analysis (``LayoutFreeAccumulator``) instead and scores each finding on
 the true module nearest to its position; there a string is three or more warm modules side by side, and the
-module's low edge is assumed to face south.
+module's low edge is assumed to face south. ``--no-refine`` keeps each frame's pose from its metadata (no
+matching of the module grid): what the analysis gives when positions and yaw are as good as logged (e.g. RTK,
+``--gps-sigma 0.02``).
 """
 
 from __future__ import annotations
@@ -68,6 +70,7 @@ def main() -> None:
     parser.add_argument("--per-class", type=int, default=4)
     parser.add_argument("--no-reflections", action="store_true")
     parser.add_argument("--no-layout", action="store_true")
+    parser.add_argument("--no-refine", action="store_true", help="use the logged poses as they are")
     parser.add_argument("--gps-sigma", type=float, default=Conditions().gps_sigma_m, help="GPS noise [m]")
     parser.add_argument("--yaw-sigma", type=float, default=Conditions().yaw_sigma_deg, help="yaw noise [°]")
     args = parser.parse_args()
@@ -84,7 +87,11 @@ def main() -> None:
         flight = synthetic_flight(
             layout, seed=seed, anomalies_per_class=args.per_class, conditions=conditions
         )
-        acc = LayoutFreeAccumulator() if args.no_layout else InspectionAccumulator(layout)
+        acc = (
+            LayoutFreeAccumulator()
+            if args.no_layout
+            else InspectionAccumulator(layout, refine=not args.no_refine)
+        )
         for i in range(len(flight)):
             t0, c0 = time.perf_counter(), time.process_time()
             frame = flight.frame(i)

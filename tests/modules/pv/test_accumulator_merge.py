@@ -61,3 +61,30 @@ def test_a_fresh_accumulator_from_a_template_gives_the_result_of_a_new_one() -> 
         fresh.add(flight.frame(i))
     assert fresh.result() == new.result()
     assert template.result().frames_total == 1  # the template keeps its own frames
+
+
+def test_a_part_travels_without_its_layout_and_merges_once_given_it_back() -> None:
+    layout = generate_layout(rectangle(40, 24), LayoutParams(setback_m=0.5))
+    flight = synthetic_flight(layout, seed=7, anomalies_per_class=1)
+    whole = InspectionAccumulator(layout, irradiance_w_m2=850, refine=False)
+    first = InspectionAccumulator(layout, irradiance_w_m2=850, refine=False)
+    second = InspectionAccumulator(layout, irradiance_w_m2=850, refine=False)
+    for i in range(6):
+        whole.add(flight.frame(i))
+        (first if i < 3 else second).add(flight.frame(i))
+    with_layout = len(pickle.dumps(second))
+    second.leave_layout_out()
+    blob = pickle.dumps(second)
+    assert len(blob) < with_layout
+    again = pickle.loads(blob)
+    assert "layout" not in again.__dict__
+    again.attach(layout)
+    first.merge(again)
+    assert first.result() == whole.result()
+
+
+def test_an_accumulator_without_a_whole_module_in_view_gives_an_empty_result() -> None:
+    layout = generate_layout(rectangle(40, 24), LayoutParams(setback_m=0.5))
+    empty = InspectionAccumulator(layout, irradiance_w_m2=850, refine=False)
+    result = empty.result()
+    assert result.modules == () and result.findings == () and result.frames_total == 0

@@ -18,6 +18,8 @@ from gongzhi.modules.pv.analytics.modules import (
     InspectionResult,
     RuleClassifier,
     ViewClass,
+    _group_medians,
+    _med,
     _median,
     _nan_row_medians,
     _percentile,
@@ -263,3 +265,17 @@ def test_the_one_sort_statistics_equal_numpys_bit_for_bit(dtype: type[np.floatin
     rows[rng.random(rows.shape) < 0.5] = np.nan
     rows[:, 4] = rng.normal(0, 3, 200)  # every row has a finite value
     np.testing.assert_array_equal(_nan_row_medians(rows), np.nanmedian(rows, axis=1))
+
+
+def test_the_medians_over_views_of_many_modules_at_once_equal_one_module_at_a_time() -> None:
+    rng = np.random.default_rng(9)
+    counts = rng.integers(1, 7, 300)
+    groups = np.repeat(np.arange(300), counts)
+    values = rng.normal(30, 2, (len(groups), 3))
+    values[rng.random(values.shape) < 0.01] = np.nan
+    starts = np.flatnonzero(np.diff(groups, prepend=-1))
+    got = _group_medians(values, starts, counts, groups)
+    for g, (a, n) in enumerate(zip(starts, counts, strict=True)):
+        for k in range(3):
+            want = _med(values[a : a + n, k].tolist())
+            assert got[g, k] == want or (np.isnan(want) and np.isnan(got[g, k]))

@@ -34,6 +34,16 @@ def new_accumulator(
     return InspectionAccumulator(layout, cam, irradiance_w_m2=irradiance_w_m2)
 
 
+def leave_layout_out(acc: InspectionAccumulator) -> None:
+    """Pickle ``acc`` without its layout (the receiver has it and calls :func:`attach`)."""
+    acc.leave_layout_out()
+
+
+def attach(acc: InspectionAccumulator, layout: PlantLayout) -> None:
+    """Give an accumulator pickled without its layout the layout back."""
+    acc.attach(layout)
+
+
 def merge(a: InspectionAccumulator, b: InspectionAccumulator) -> InspectionAccumulator:
     """``b``'s frames (later in the flight) into ``a``."""
     a.merge(b)
@@ -50,9 +60,10 @@ def records(
         worst.setdefault(f.module_id, f.anomaly_class.value)
     seen = {m.module_id: m for m in result.modules}
     modules = []
-    for m in layout.modules:
+    xy = layout.centres_xy()
+    lons, lats = layout.origin.to_lonlat_array(xy[:, 0], xy[:, 1])
+    for m, lon, lat in zip(layout.modules, lons.tolist(), lats.tolist(), strict=True):
         r = seen.get(m.id)
-        lon, lat = layout.origin.to_lonlat(m.x_m, m.y_m)
         modules.append(
             ModuleRecord(
                 module_id=m.id,

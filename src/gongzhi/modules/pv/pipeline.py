@@ -78,7 +78,10 @@ def analyse_chunk(
 ) -> Part:
     """Read and add one chunk of frames to a fresh accumulator."""
     acc = adapter.new_accumulator(layout, irradiance_w_m2, camera, like=_TEMPLATE)
-    return _feed(acc, paths, lambda _done: _TICKS.put(1) if _TICKS is not None else None)
+    part = _feed(acc, paths, lambda _done: _TICKS.put(1) if _TICKS is not None else None)
+    # the part travels back to whoever sent the layout: :func:`_merged` gives it back
+    adapter.leave_layout_out(acc)
+    return part
 
 
 def decode_chunk(paths: Sequence[Path]) -> int:
@@ -150,6 +153,7 @@ def _merged(results: Sequence[Part], layout: PlantLayout, total: int) -> FlightO
     skipped: list[str] = []
     infos: list[FrameInfo] = []
     for acc, bad, read in results:
+        adapter.attach(acc, layout)
         merged = acc if merged is None else adapter.merge(merged, acc)
         skipped += bad
         infos += read

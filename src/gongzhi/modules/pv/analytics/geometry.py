@@ -22,6 +22,11 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+
 WGS84_A = 6_378_137.0
 """WGS84 semi-major axis [m]."""
 WGS84_F = 1 / 298.257_223_563
@@ -57,6 +62,11 @@ class LocalFrame:
 
     def to_lonlat(self, x: float, y: float) -> LonLat:
         """Invert :meth:`to_xy`: local (east, north) [m] to WGS84 (longitude, latitude) [°]."""
+        kx, ky = self.metres_per_degree()
+        return self.lon0_deg + x / kx, self.lat0_deg + y / ky
+
+    def to_lonlat_array(self, x: FloatArray, y: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """:meth:`to_lonlat` of arrays of positions (the same values, element for element) [°]."""
         kx, ky = self.metres_per_degree()
         return self.lon0_deg + x / kx, self.lat0_deg + y / ky
 

@@ -246,6 +246,15 @@ def locate_frame(index: ModuleIndex, geometry: FrameGeometry) -> tuple[IntArray,
     return locate_uv(near, pu, pv)
 
 
+def _about(index: ModuleIndex, geometry: FrameGeometry) -> ModuleIndex:
+    """The index cut to the modules within reach of the frame turned any way about its centre, so that
+    the module masks of several yaws need not each search the whole plant (each mask's own cut of it is
+    the same as of the whole index)."""
+    reach = 0.5 * math.hypot(geometry.width_px, geometry.height_px) * geometry.gsd_m
+    u, v = (float(a) for a in _to_uv(geometry.x_m, geometry.y_m, index.layout.row_azimuth_deg))
+    return _within(index, u - reach, u + reach, v - reach, v + reach) or index
+
+
 def _within(index: ModuleIndex, u_lo: float, u_hi: float, v_lo: float, v_hi: float) -> ModuleIndex | None:
     """The index cut to the modules that reach into a (u, v) box, ``None`` when none does.
 
@@ -389,12 +398,23 @@ def bilinear(image: npt.NDArray[np.float32], rows: FloatArray, cols: FloatArray)
     fr = (r - r0).astype(np.float32)
     fc = (c - c0).astype(np.float32)
     flat = img.ravel()
-    i = r0 * w + c0
-    a, b = flat[i], flat[i + 1]
-    top = a + (b - a) * fc
-    a, b = flat[i + w], flat[i + w + 1]
-    bottom = a + (b - a) * fc
-    return np.asarray(top + (bottom - top) * fr, dtype=np.float32)
+    i = r0 * w
+    i += c0
+    # the same arithmetic as top + (bottom − top) · fr with top = a + (b − a) · fc, in place
+    top: npt.NDArray[np.float32] = flat.take(i)
+    b = flat.take(i + 1)
+    b -= top
+    b *= fc
+    top += b
+    i += w
+    bottom, b = flat.take(i), flat.take(i + 1)
+    b -= bottom
+    b *= fc
+    bottom += b
+    bottom -= top
+    bottom *= fr
+    top += bottom
+    return top
 
 
 @dataclass(frozen=True, slots=True)
@@ -545,6 +565,7 @@ def refine_pose(
     coarse = FrameGeometry(prior.x_m, prior.y_m, prior.gsd_m * k, prior.yaw_deg, prior.width_px // k,
                            prior.height_px // k)  # fmt: skip
     obs = _Observed(_structure(_downsample(temperature, k), sigma=along / coarse.gsd_m))
+    index = _about(index, coarse)
     radius = max(1, math.ceil(search / coarse.gsd_m))
     best = (-np.inf, 0.0, 0.0, 0.0)
     for dyaw in yaw_offsets_deg:

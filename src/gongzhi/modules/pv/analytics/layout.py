@@ -445,12 +445,16 @@ def neighbours(layout: PlantLayout, radius_m: float) -> list[npt.NDArray[np.intp
     buckets: dict[tuple[int, int], list[int]] = {}
     for i, (kx, ky) in enumerate(keys.tolist()):
         buckets.setdefault((kx, ky), []).append(i)
-    out: list[npt.NDArray[np.intp]] = []
-    for i, (kx, ky) in enumerate(keys.tolist()):
+    out: list[npt.NDArray[np.intp]] = [np.zeros(0, dtype=np.intp)] * len(centres)
+    # one distance table per cell, between its modules and those of the nine cells around it
+    for (kx, ky), members in buckets.items():
         near = [j for dx in (-1, 0, 1) for dy in (-1, 0, 1) for j in buckets.get((kx + dx, ky + dy), [])]
         cand = np.array(near, dtype=np.intp)
-        d = np.hypot(*(centres[cand] - centres[i]).T)
-        out.append(cand[(d <= radius_m) & (cand != i)])
+        rows = np.array(members, dtype=np.intp)
+        offsets = centres[cand][None, :, :] - centres[rows][:, None, :]
+        close = (np.hypot(offsets[..., 0], offsets[..., 1]) <= radius_m) & (cand[None, :] != rows[:, None])
+        for i, keep in zip(members, close, strict=True):
+            out[i] = cand[keep]
     return out
 
 

@@ -503,56 +503,96 @@ class _View:
     cls: ViewClass
     rgb_soiling: float | None = None
 
-    def shifted(self, frames: int) -> _View:
-        """The same view numbered ``frames`` later (a constructor call: ``dataclasses.replace`` is slower)."""
-        return _View(self.frame + frames, self.median, self.p95, self.max, self.corrected, self.soiling,
-                     self.cls, self.rgb_soiling)  # fmt: skip
+
+_STATS = 5
+"""Columns of a view's statistics: median, p95, maximum, corrected, soiling (see :class:`_View`)."""
 
 
-_ANOMALIES = tuple(Anomaly)
+class _ViewTable:
+    """Views of a layout's modules as columns, one row per sighting of a module in a frame.
+
+    ``numbers`` holds a view's statistics (:data:`_STATS` columns), then its RGB soiling and whether it has
+    one; classes are kept only where they differ from :data:`NORMAL` (a few per frame), keyed by (frame,
+    position). Rows are appended a frame at a time and joined when read, so that per-module medians over
+    views, merging and pickling work on whole arrays instead of one object per view.
+    """
+
+    __slots__ = ("_frames", "_numbers", "_positions", "classes")
+
+    def __init__(self) -> None:
+        self._positions: list[npt.NDArray[np.intp]] = []
+        self._frames: list[npt.NDArray[np.int64]] = []
+        self._numbers: list[FloatArray] = []
+        self.classes: dict[tuple[int, int], ViewClass] = {}
+
+    def add(self, frame: int, positions: npt.NDArray[np.intp], numbers: FloatArray,
+            classes: Sequence[ViewClass]) -> None:  # fmt: skip
+        self._positions.append(np.asarray(positions, dtype=np.intp))
+        self._frames.append(np.full(len(positions), frame, dtype=np.int64))
+        self._numbers.append(numbers)
+        for p, c in zip(positions.tolist(), classes, strict=True):
+            if c is not NORMAL and c != NORMAL:
+                self.classes[(frame, p)] = c
+
+    @property
+    def flagged(self) -> set[int]:
+        """Positions of the modules with a view not :data:`NORMAL`."""
+        return {p for _, p in self.classes}
+
+    def view(self, frame: int, position: int, row: list[float]) -> _View:
+        """One row of :meth:`columns` as a view."""
+        med, p95, mx, corrected, soiling, rgb, has_rgb = row
+        cls = self.classes.get((frame, position), NORMAL)
+        return _View(frame, med, p95, mx, corrected, soiling, cls, rgb if has_rgb else None)
+
+    def columns(self) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.int64], FloatArray]:
+        """(positions, frames, numbers) of every view, in the order added."""
+        if len(self._positions) != 1:
+            self._positions = [np.concatenate(self._positions or [np.zeros(0, dtype=np.intp)])]
+            self._frames = [np.concatenate(self._frames or [np.zeros(0, dtype=np.int64)])]
+            self._numbers = [np.concatenate(self._numbers or [np.zeros((0, _STATS + 2))])]
+        return self._positions[0], self._frames[0], self._numbers[0]
+
+    def extend(self, other: _ViewTable, frames: int) -> None:
+        """Append ``other``'s views numbered ``frames`` later."""
+        positions, numbered, numbers = other.columns()
+        self._positions.append(positions)
+        self._frames.append(numbered + frames)
+        self._numbers.append(numbers)
+        self.classes.update({(f + frames, p): c for (f, p), c in other.classes.items()})
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, _ViewTable):
+            return NotImplemented
+        mine, theirs = self.columns(), other.columns()
+        same = all(np.array_equal(a, b, equal_nan=True) for a, b in zip(mine, theirs, strict=True))
+        return same and self.classes == other.classes
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __getstate__(self) -> dict[str, Any]:
+        positions, frames, numbers = self.columns()
+        return {"positions": positions, "frames": frames, "numbers": numbers, "classes": self.classes}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._positions, self._frames = [state["positions"]], [state["frames"]]
+        self._numbers, self.classes = [state["numbers"]], state["classes"]
 
 
-def _pack_views(views: dict[int, list[_View]]) -> dict[str, Any]:
-    """Views per module as a few flat arrays (see :func:`_unpack_views`)."""
-    flat = [v for vs in views.values() for v in vs]
-    n = len(flat)
-    numbers = np.empty((n, 10), dtype=np.float64)
-    for i, v in enumerate(flat):
-        c = v.cls
-        loc = c.location or (0.0, 0.0)
-        rgb = 0.0 if v.rgb_soiling is None else v.rgb_soiling
-        numbers[i] = (v.median, v.p95, v.max, v.corrected, v.soiling, rgb, c.delta_t_k, c.confidence, *loc)
-    return {
-        "positions": np.fromiter(views.keys(), dtype=np.intp, count=len(views)),
-        "counts": np.fromiter((len(vs) for vs in views.values()), dtype=np.intp, count=len(views)),
-        "frames": np.fromiter((v.frame for v in flat), dtype=np.int64, count=n),
-        "anomalies": np.fromiter((_ANOMALIES.index(v.cls.anomaly) for v in flat), dtype=np.int8, count=n),
-        "rgb": np.fromiter((v.rgb_soiling is not None for v in flat), dtype=bool, count=n),
-        "located": np.fromiter((v.cls.location is not None for v in flat), dtype=bool, count=n),
-        "numbers": numbers,
-    }
-
-
-def _unpack_views(packed: dict[str, Any]) -> dict[int, list[_View]]:
-    """The views of :func:`_pack_views`, value for value."""
-    flat = []
-    rows = zip(
-        packed["frames"].tolist(), packed["anomalies"].tolist(), packed["rgb"].tolist(),
-        packed["located"].tolist(), packed["numbers"].tolist(), strict=True,
-    )  # fmt: skip
-    for frame, a, has_rgb, located, (med, p95, mx, corr, soil, rgb, dt, conf, l0, l1) in rows:
-        anomaly = _ANOMALIES[a]
-        loc = (l0, l1) if located else None
-        if anomaly is Anomaly.NONE and dt == 0.0 and loc is None and conf == 1.0:
-            cls = NORMAL
-        else:
-            cls = ViewClass(anomaly, dt, loc, conf)
-        flat.append(_View(frame, med, p95, mx, corr, soil, cls, rgb if has_rgb else None))
-    out: dict[int, list[_View]] = {}
-    start = 0
-    for p, k in zip(packed["positions"].tolist(), packed["counts"].tolist(), strict=True):
-        out[p] = flat[start : start + k]
-        start += k
+def _group_medians(values: FloatArray, starts: npt.NDArray[np.intp], counts: npt.NDArray[np.intp],
+                   groups: npt.NDArray[np.intp]) -> FloatArray:  # fmt: skip
+    """:func:`_med` of each group of rows, per column: ``values`` (N, K) sorted by ``groups`` (ids
+    ascending, one run per group starting at ``starts``, ``counts`` long); NaN where a group has a NaN
+    (it sorts last). Returns (G, K)."""
+    out = np.empty((len(starts), values.shape[1]), dtype=np.float64)
+    mid = starts + counts // 2
+    even = counts % 2 == 0
+    for k in range(values.shape[1]):
+        ordered = values[np.lexsort((values[:, k], groups)), k]
+        med = ordered[mid]
+        med[even] = (ordered[mid[even] - 1] + med[even]) / 2
+        med[np.isnan(ordered[starts + counts - 1])] = np.nan
+        out[:, k] = med
     return out
 
 
@@ -615,7 +655,7 @@ class InspectionAccumulator:
         self.classifier: ModuleClassifier = classifier or RuleClassifier()
         self._neighbour_radius_m = neighbour_radius_m or max(3.0, 2.5 * max(layout.footprint_m))
         self._prepare()
-        self._views: dict[int, list[_View]] = {}
+        self._views = _ViewTable()
         self._sources: list[str] = []
         self._irradiances: list[float] = []
         self._bias = (0.0, 0.0, 0.0)
@@ -624,40 +664,42 @@ class InspectionAccumulator:
         # rows every module pitch, which _nearest_alias resolves against the running correction
         self._search_m = 0.45 * pitch_across
         self._frames_used = 0
+        self._layout_left_out = False
 
     def _prepare(self) -> None:
         """The module index and the neighbour table (other strings within the radius, −1 padded)."""
         layout = self.layout
         self._index: ModuleIndex = module_index(layout)
-        strings = np.array([m.string for m in layout.modules])
-        near = [
-            nb[strings[nb] != strings[i]] for i, nb in enumerate(neighbours(layout, self._neighbour_radius_m))
-        ]
-        self._neighbours = np.full(
-            (len(near), max((len(nb) for nb in near), default=0) or 1), -1, dtype=np.intp
-        )
-        for i, nb in enumerate(near):
-            self._neighbours[i, : len(nb)] = nb
+        self._neighbours = _neighbour_table(layout, self._neighbour_radius_m)
 
     def fresh(self) -> InspectionAccumulator:
         """An accumulator of the same plant and settings with no frames yet, sharing this one's module
         index and neighbour table (read-only), so that a pool's workers need not each build them."""
         out = InspectionAccumulator.__new__(InspectionAccumulator)
         out.__dict__.update(self.__dict__)
-        out._views, out._sources, out._irradiances = {}, [], []
+        out._views, out._sources, out._irradiances = _ViewTable(), [], []
         out._bias, out._frames_used = (0.0, 0.0, 0.0), 0
         return out
 
     def __getstate__(self) -> dict[str, Any]:
         # a worker's accumulator travels back without the index and the neighbour table (rebuilt by the
-        # next add, if any) and with its views as arrays: a fraction of the bytes and of the pickling time
-        state = {k: v for k, v in self.__dict__.items() if k not in ("_index", "_neighbours")}
-        state["_views"] = _pack_views(self._views)
-        return state
+        # next add, if any), and without the layout when the receiver has it; its views are a few arrays
+        left_out = ("_index", "_neighbours", "layout" if self.__dict__.get("_layout_left_out") else "")
+        return {k: v for k, v in self.__dict__.items() if k not in left_out}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        self._views = _unpack_views(state["_views"])
+
+    def leave_layout_out(self) -> None:
+        """Pickle without the layout from now on (a process pool's parent has it: about 1 MB less per
+        part on a 17,000-module plant); the receiver calls :meth:`attach`."""
+        self._layout_left_out = True
+
+    def attach(self, layout: PlantLayout) -> None:
+        """Give an accumulator pickled by :meth:`leave_layout_out` its layout back (a no-op otherwise)."""
+        if "layout" not in self.__dict__:
+            self.layout = layout
+        self._layout_left_out = False
 
     def add(self, frame: ThermalFrame) -> FrameReport:
         """Analyse one frame and keep its per-module views."""
@@ -721,10 +763,12 @@ class InspectionAccumulator:
         slot = np.full(len(self.layout.modules) + 1, -1, dtype=np.intp)
         slot[positions] = np.arange(len(positions))
         near = slot[self._neighbours[positions]]
-        views = frame_views(
-            crops, rows / geometry.height_px, cols / geometry.width_px, near, n,
+        stats, classes = frame_statistics(
+            crops, rows / geometry.height_px, cols / geometry.width_px, near,
             self.classifier, self.layout.cell_grid, self.layout.portrait,
         )  # fmt: skip
+        numbers = np.zeros((len(positions), _STATS + 2))
+        numbers[:, :_STATS] = stats
         if rgb is not None and rgb.ndim == 3 and rgb.shape[:2] == temperature.shape:
             luma = (
                 rgb[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
@@ -732,10 +776,10 @@ class InspectionAccumulator:
             seen = module_crops(luma, geometry, self.layout, positions, 2, centres=self._index.centres)
             level = np.median(seen.reshape(len(positions), -1), axis=1)
             clean = float(np.percentile(level, 95))
-            for view, value in zip(views, level.tolist(), strict=True):
-                view.rgb_soiling = float(np.clip(1 - value / clean, 0, 1)) if clean > 0 else None
-        for p, view in zip(positions.tolist(), views, strict=True):
-            self._views.setdefault(int(p), []).append(view)
+            if clean > 0:
+                numbers[:, _STATS] = [float(np.clip(1 - v / clean, 0, 1)) for v in level.tolist()]
+                numbers[:, _STATS + 1] = 1.0
+        self._views.add(n, positions, numbers, classes)
         return len(positions)
 
     def merge(self, other: InspectionAccumulator) -> None:
@@ -746,31 +790,43 @@ class InspectionAccumulator:
         """
         if other.layout.modules != self.layout.modules:
             raise ValueError("accumulators of different plants cannot be merged")
-        offset = len(self._sources)
-        for p, views in other._views.items():
-            mine = self._views.setdefault(p, [])
-            mine.extend(v.shifted(offset) for v in views)
+        self._views.extend(other._views, len(self._sources))
         self._sources.extend(other._sources)
         self._irradiances.extend(other._irradiances)
         self._frames_used += other._frames_used
+
+    def _module_results(self) -> tuple[list[ModuleResult], dict[int, list[_View]]]:
+        """Every module seen, with the medians over its views, in layout order; and the views of the
+        modules that have any view not :data:`NORMAL` (the only ones that can give a finding)."""
+        positions, frames, numbers = self._views.columns()
+        order = np.lexsort((frames, positions))
+        positions, frames, numbers = positions[order], frames[order], numbers[order]
+        starts = np.flatnonzero(np.diff(positions, prepend=-1))
+        ends = np.append(starts[1:], len(positions)) if len(starts) else starts
+        seen = positions[starts].tolist()
+        medians = _group_medians(numbers[:, :_STATS], starts, ends - starts, positions).tolist()
+        xy = self.layout.centres_xy()[seen]
+        lon, lat = self.layout.origin.to_lonlat_array(xy[:, 0], xy[:, 1])
+        rgb = np.add.reduceat(numbers[:, _STATS + 1], starts) > 0 if len(starts) else np.zeros(0, bool)
+        modules, views_of, flagged = [], {}, self._views.flagged
+        for k, (p, a, b) in enumerate(zip(seen, starts.tolist(), ends.tolist(), strict=True)):
+            med, p95, mx, corrected, soiling = medians[k]
+            r = _rgb_median(numbers[a:b]) if rgb[k] else None
+            modules.append(ModuleResult(self.layout.modules[p].id, b - a, med, p95, mx, corrected, soiling,
+                                        float(lon[k]), float(lat[k]), r))  # fmt: skip
+            if p in flagged:
+                views_of[p] = [self._views.view(f, p, row) for f, row in
+                               zip(frames[a:b].tolist(), numbers[a:b].tolist(), strict=True)]  # fmt: skip
+        return modules, views_of
 
     def result(self) -> InspectionResult:
         """Merge the views gathered so far into per-module results and findings."""
         g = self.irradiance_w_m2
         if g is None and self._irradiances:
             g = float(np.median(self._irradiances))
-        modules, merged_all, rejected = [], [], 0
-        for p in sorted(self._views):
-            views = self._views[p]
-            m = self.layout.modules[p]
-            lon, lat = self.layout.origin.to_lonlat(m.x_m, m.y_m)
-            modules.append(
-                ModuleResult(
-                    m.id, len(views), _med(v.median for v in views), _med(v.p95 for v in views),
-                    _med(v.max for v in views), _med(v.corrected for v in views),
-                    _med(v.soiling for v in views), lon, lat, _rgb(views),
-                )
-            )  # fmt: skip
+        modules, views_of = self._module_results()
+        merged_all, rejected = [], 0
+        for p, views in views_of.items():
             merged, dropped = merge_views([v.cls for v in views])
             rejected += dropped
             if merged is not None:
@@ -788,6 +844,23 @@ class InspectionAccumulator:
             tuple(modules), tuple(findings), len(self._sources), self._frames_used, g, compliant, rejected,
             zone_soiling(self.layout, modules), tuple(notes),
         )  # fmt: skip
+
+
+def _neighbour_table(layout: PlantLayout, radius_m: float) -> npt.NDArray[np.intp]:
+    """Each module's neighbours within ``radius_m`` on other strings, in :func:`.layout.neighbours` order,
+    one row per module padded with −1 (at least one column)."""
+    near = neighbours(layout, radius_m)
+    n = len(near)
+    _, strings = np.unique([m.string for m in layout.modules], return_inverse=True)
+    lengths = np.fromiter((len(nb) for nb in near), dtype=np.intp, count=n)
+    flat = np.concatenate(near) if n else np.zeros(0, dtype=np.intp)
+    owner = np.repeat(np.arange(n), lengths)
+    keep = strings[flat] != strings[owner]
+    flat, owner = flat[keep], owner[keep]
+    counts = np.bincount(owner, minlength=n)
+    table = np.full((n, max(int(counts.max(initial=0)), 1)), -1, dtype=np.intp)
+    table[owner, np.arange(len(flat)) - np.repeat(np.cumsum(counts) - counts, counts)] = flat
+    return table
 
 
 def _pitches(index: ModuleIndex) -> tuple[float, float]:
@@ -1050,6 +1123,23 @@ def frame_views(
     cell_grid: tuple[int, int],
     portrait: bool,
 ) -> list[_View]:
+    """:func:`frame_statistics` as one view per module, numbered ``frame``."""
+    stats, classes = frame_statistics(crops, rows, cols, near, classifier, cell_grid, portrait)
+    return [
+        _View(frame, med, p95, mx, corrected, soiling, cls)
+        for (med, p95, mx, corrected, soiling), cls in zip(stats.tolist(), classes, strict=True)
+    ]
+
+
+def frame_statistics(
+    crops: F32,
+    rows: FloatArray,
+    cols: FloatArray,
+    near: npt.NDArray[np.intp],
+    classifier: ModuleClassifier,
+    cell_grid: tuple[int, int],
+    portrait: bool,
+) -> tuple[FloatArray, list[ViewClass]]:
     """Statistics, reference, class and soiling of every module seen in one frame.
 
     Parameters
@@ -1060,14 +1150,20 @@ def frame_views(
         Module centres in the frame, as fractions of its height and width [-].
     near : ndarray of int, shape (N, K)
         Indices into ``crops`` of each module's neighbours, −1 for none.
-    frame : int
-        Frame number.
     classifier : ModuleClassifier
         Classifier of the suspicious maps.
     cell_grid : (int, int)
         Cells along × across the maps' columns and rows.
     portrait : bool
         Whether the bypass-diode substrings split the columns.
+
+    Returns
+    -------
+    stats : ndarray, shape (N, 5)
+        Per module: median, 95th percentile and maximum [°C], median minus the reference [K], soiling
+        index [0–1].
+    classes : list of ViewClass
+        Per module.
     """
     n = len(crops)
     flat = crops.reshape(n, -1)
@@ -1084,16 +1180,12 @@ def frame_views(
     ref = surface.copy()
     if has.any():
         ref[has] += _nan_row_medians(neighbour[has])
-    residuals = (crops - ref[:, None, None].astype(np.float32)).astype(np.float32)
+    residuals = crops - ref[:, None, None].astype(np.float32)
     interior = _flatten_ring(residuals)
     # the ring now holds the interior median, so that is the whole map's median too
     classes = screen_and_classify(residuals, classifier, cell_grid, portrait, medians=interior)
     soiling = soiling_indices(residuals)
-    return [
-        _View(frame, float(med[i]), float(p95[i]), float(mx[i]), float(med[i] - ref[i]), float(soiling[i]),
-              classes[i])
-        for i in range(n)
-    ]  # fmt: skip
+    return np.column_stack([med, p95, mx, med - ref, soiling]), classes
 
 
 def screen_and_classify(
@@ -1113,10 +1205,10 @@ def screen_and_classify(
     flat = residuals.reshape(len(residuals), -1)
     med = np.median(flat, axis=1) if medians is None else medians
     # the rows next to the frames catch the cold gap through the optics: leave them out of the screen
-    inner = residuals[:, 2:-2, 2:-2].reshape(len(residuals), -1)
+    inner = residuals[:, 2:-2, 2:-2]
     suspect = (
         (flat.max(axis=1) - med >= 1.5)
-        | (inner.min(axis=1) <= -2.0)
+        | (inner.min(axis=(1, 2)) <= -2.0)
         | (np.abs(med) >= 1.5)
         | (np.mean(flat - med[:, None] > SOILING_WARM_K, axis=1) >= 0.1)
     )
@@ -1157,6 +1249,12 @@ def _facing_south(rect: ModuleRect, geometry: FrameGeometry) -> ModuleRect:
     if north > 0 or (north == 0 and east > 0):
         return dataclasses.replace(rect, angle_deg=rect.angle_deg + 180.0)
     return rect
+
+
+def _rgb_median(numbers: FloatArray) -> float | None:
+    """:func:`_rgb` of one module's rows of a :class:`_ViewTable`."""
+    values = numbers[numbers[:, _STATS + 1] > 0, _STATS].tolist()
+    return round(float(np.median(values)), 4) if values else None
 
 
 def _rgb(views: Sequence[_View]) -> float | None:

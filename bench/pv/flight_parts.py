@@ -1,0 +1,86 @@
+"""Where the CPU of a pooled PV flight goes, in one process: the per-frame work of a worker and the fixed
+costs around it (the accumulator's set-up, a part's pickling round trip, merging and the outcome).
+
+    .venv/bin/python bench/pv/flight_parts.py [--dir /tmp/gongzhi-pv-bench] [--parts 2] [--profile 25]
+
+Uses the frames ``bench/pv/bench_flight.py`` rendered into ``--dir`` (run it first). The flight is split as
+``pipeline.analyse_flight`` splits it for ``--parts`` workers; each part goes through
+``pipeline.analyse_chunk`` here, one after the other, so that every figure is CPU time of this process
+(``time.process_time``), which the load of a shared machine inflates far less than wall time. Runs on any
+version of the code that has ``analyse_chunk`` and ``_merged`` (``PYTHONPATH`` pointed at an archive of
+it), so that two versions compare in the same run. ``--profile N`` prints the N functions with the most
+own time in the last part's per-frame loop (cProfile; its overhead inflates small Python calls).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import math
+import pickle
+import pstats
+import time
+from pathlib import Path
+
+from gongzhi.modules.pv import analysis_adapter as adapter
+from gongzhi.modules.pv import pipeline
+from gongzhi.modules.pv.io import synthetic_files
+from gongzhi.modules.pv.io.plant import read_plant_geojson
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--dir", type=Path, default=Path("/tmp/gongzhi-pv-bench"))
+    parser.add_argument("--parts", type=int, default=2)
+    parser.add_argument("--profile", type=int, default=0, metavar="N")
+    args = parser.parse_args()
+    paths = pipeline.frame_paths(args.dir)
+    if not paths:
+        raise SystemExit(f"no frames in {args.dir}: run bench/pv/bench_flight.py first")
+    layout = read_plant_geojson(args.dir / "plant.geojson")
+    description = synthetic_files.read_flight_description(args.dir) or {}
+    irradiance = description.get("conditions", {}).get("irradiance_w_m2")
+    camera = description.get("camera")
+    n = len(paths)
+
+    c0 = time.process_time()
+    pipeline._TEMPLATE = adapter.new_accumulator(layout, irradiance, camera)
+    setup = time.process_time() - c0
+    chunks = list(pipeline.chunks(paths, math.ceil(n / args.parts)))
+    parts, analyse, dumps, loads, size = [], 0.0, 0.0, 0.0, 0
+    profile = cProfile.Profile()
+    for k, chunk in enumerate(chunks):
+        last = args.profile and k == len(chunks) - 1
+        c0 = time.process_time()
+        if last:
+            profile.enable()
+        part = pipeline.analyse_chunk(chunk, layout, irradiance, camera)
+        if last:
+            profile.disable()
+        c1 = time.process_time()
+        blob = pickle.dumps(part)
+        c2 = time.process_time()
+        parts.append(pickle.loads(blob))
+        c3 = time.process_time()
+        analyse, dumps, loads, size = analyse + c1 - c0, dumps + c2 - c1, loads + c3 - c2, size + len(blob)
+    c0 = time.process_time()
+    outcome = pipeline._merged(parts, layout, n)
+    merge = time.process_time() - c0
+
+    fixed = setup + dumps + loads + merge
+    print(f"{n} frames, {len(layout.modules)} modules, {len(chunks)} part(s); CPU time of this process")
+    print(f"reading and analysing frames  {analyse:6.2f} s  ({analyse / n * 1000:.1f} ms/frame)")
+    print(f"accumulator set-up (parent)   {setup:6.2f} s")
+    print(f"pickling the parts (workers)  {dumps:6.2f} s  ({size / len(chunks) / 1e6:.1f} MB a part)")
+    print(f"unpickling them (parent)      {loads:6.2f} s")
+    print(f"merging, outcome (parent)     {merge:6.2f} s")
+    print(f"fixed costs together          {fixed:6.2f} s  ({fixed / n * 1000:.1f} ms/frame)")
+    print(f"findings {len(outcome.findings)}, modules seen {outcome.summary()['modules_seen']}")
+    if args.profile:
+        pstats.Stats(profile).sort_stats("tottime").print_stats(args.profile)
+
+
+if __name__ == "__main__":
+    main()
