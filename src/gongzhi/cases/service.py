@@ -253,6 +253,11 @@ def apply_to(
 
 _CASES = table_of(Case)
 _CASE_COLUMNS = frozenset(_CASES.c.keys())
+# built once: the SET clause comes from the parameters' column names (SQLAlchemy compiles and caches one
+# form per set of changed columns), so no statement is constructed and keyed per request
+_WRITE_CASE = update(_CASES).where(
+    _CASES.c.id == bindparam("case_id"), _CASES.c.version == bindparam("loaded")
+)
 
 
 def write_case(s: Session, case: Case) -> None:
@@ -265,8 +270,8 @@ def write_case(s: Session, case: Case) -> None:
         return
     version = case.version
     values = {k: getattr(case, k) for k in sorted(changed)} | {"version": version + 1}
-    stmt = update(_CASES).where(_CASES.c.id == case.id, _CASES.c.version == version).values(values)
-    if s.connection().execute(stmt).rowcount != 1:
+    params = {**values, "case_id": case.id, "loaded": version}
+    if s.connection().execute(_WRITE_CASE, params).rowcount != 1:
         raise StaleWrite(f"case {case.number} changed at the same moment in another request; reload it")
     for key, value in values.items():
         set_committed_value(case, key, value)
