@@ -1,9 +1,14 @@
 """Load generator of the cases benchmark, run as its own process (the server gets the other core).
 
-N concurrent clients share one httpx pool (HTTP/1.1 keep-alive, N connections). In ``cycle`` mode each
-client loops create → dispatch → claim → resolve → verify → close against gongzhi; in ``insert`` mode
-it loops over the bare insert. Requests that complete inside the measured window (after the warm-up)
-are recorded; the result is printed to stdout as one JSON object.
+N concurrent clients, each with one HTTP/1.1 keep-alive connection. In ``cycle`` mode each client loops
+create → dispatch → claim → resolve → verify → close against gongzhi; in ``insert`` mode it loops over
+the bare insert. Requests that complete inside the measured window (after the warm-up) are recorded; the
+result is printed to stdout as one JSON object.
+
+Two clients: ``raw`` (default) is an asyncio protocol that writes pre-encoded request bytes and frames
+the response by its Content-Length, parsing JSON only for the new case's id; ``httpx`` is the general
+client the earlier passes used. On two cores the load generator competes with the server for CPU, so
+the cheaper it is per request, the less it starves the server it measures.
 """
 
 from __future__ import annotations
@@ -45,53 +50,159 @@ class Recorder:
             self.samples.append(f"{kind}: {detail}"[:300])
 
 
-async def _post(
-    client: httpx.AsyncClient, rec: Recorder, kind: str, url: str, token: str | None, body: dict[str, Any]
-) -> httpx.Response | None:
+class Prepared:
+    """One request of the loop: path (``{id}`` stands for the case id), bearer token and JSON body, with
+    its bytes encoded once for the raw client."""
+
+    def __init__(self, path: str, token: str | None, body: dict[str, Any]) -> None:
+        self.path, self.body = path, body
+        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
+        payload = json.dumps(body, separators=(",", ":")).encode()
+        head = f"POST {path} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
+        head += f"Content-Length: {len(payload)}\r\n"
+        head += "".join(f"{k}: {v}\r\n" for k, v in self.headers.items()) + "\r\n"
+        pre, sep, post = head.encode().partition(b"{id}")
+        self.pre, self.post, self.templated = pre, post + payload, bool(sep)
+
+    def raw(self, case_id: int) -> bytes:
+        return self.pre + b"%d" % case_id + self.post if self.templated else self.pre + self.post
+
+
+class _Connection(asyncio.Protocol):
+    """One keep-alive HTTP/1.1 connection, one request at a time; a response is framed by its
+    Content-Length (the apps here send no chunked bodies)."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.buf = bytearray()
+        self.waiter: asyncio.Future[tuple[int, bytes]] | None = None
+        self.status, self.body_at, self.end, self.closing = 0, 0, -1, False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_exception(ConnectionError(f"server closed the connection ({exc})"))
+
+    def data_received(self, data: bytes) -> None:
+        self.buf += data
+        if self.end < 0 and not self._head():
+            return
+        if len(self.buf) >= self.end and self.waiter is not None:
+            body = bytes(self.buf[self.body_at : self.end])
+            del self.buf[: self.end]
+            self.end, waiter, self.waiter = -1, self.waiter, None
+            if not waiter.done():
+                waiter.set_result((self.status, body))
+
+    def _head(self) -> bool:
+        cut = self.buf.find(b"\r\n\r\n")
+        if cut < 0:
+            return False
+        head = bytes(self.buf[:cut]).lower()
+        at = head.find(b"\r\ncontent-length:")
+        if at < 0:
+            raise ValueError(f"response without Content-Length: {head[:200]!r}")
+        stop = head.find(b"\r\n", at + 17)
+        self.status = int(head[9:12])
+        self.body_at = cut + 4
+        self.end = self.body_at + int(head[at + 17 : stop if stop > 0 else None])
+        self.closing = b"\r\nconnection: close" in head
+        return True
+
+    async def request(self, data: bytes) -> tuple[int, bytes]:
+        assert self.transport is not None
+        self.waiter = asyncio.get_running_loop().create_future()
+        self.transport.write(data)
+        result = await self.waiter
+        if self.closing:
+            self.transport.close()
+        return result
+
+
+class RawClient:
+    """A client's own connection, opened again when the server closed it."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.conn: _Connection | None = None
+
+    async def send(self, req: Prepared, case_id: int) -> tuple[int, bytes]:
+        conn = self.conn
+        if conn is None or conn.transport is None or conn.transport.is_closing():
+            loop = asyncio.get_running_loop()
+            _, conn = await loop.create_connection(_Connection, self.host, self.port)
+            self.conn = conn
+        return await conn.request(req.raw(case_id))
+
+
+class HttpxClient:
+    """The general client: one shared httpx pool, a JSON body encoded per request."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+
+    async def send(self, req: Prepared, case_id: int) -> tuple[int, bytes]:
+        url = req.path.replace("{id}", str(case_id))
+        resp = await self.client.post(url, json=req.body, headers=req.headers)
+        return resp.status_code, resp.content
+
+
+Client = RawClient | HttpxClient
+
+
+async def _post(client: Client, rec: Recorder, kind: str, req: Prepared, case_id: int = 0) -> bytes | None:
     if rec.think > 0:  # a person reads, walks, types: exponential pause before each request
         await asyncio.sleep(random.expovariate(1 / rec.think))
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
     began = time.perf_counter()
     key = id(asyncio.current_task())
     rec.inflight[key] = began
     try:
-        resp = await client.post(url, json=body, headers=headers)
-    except httpx.HTTPError as exc:
+        status, body = await client.send(req, case_id)
+    except (OSError, ValueError, httpx.HTTPError) as exc:
         rec.done(kind, began, False, f"{type(exc).__name__}: {exc}")
         return None
     finally:
         rec.inflight.pop(key, None)
-    ok = resp.status_code < 300
-    rec.done(kind, began, ok, f"HTTP {resp.status_code} {resp.text[:200]}")
-    return resp if ok else None
+    ok = status < 300
+    rec.done(kind, began, ok, f"HTTP {status} {body[:200].decode(errors='replace')}")
+    return body if ok else None
 
 
-async def _cycle_client(client: httpx.AsyncClient, rec: Recorder, tokens: dict[str, str], n: int) -> None:
+async def _cycle_client(client: Client, rec: Recorder, tokens: dict[str, str], n: int) -> None:
     disp, hand, sup = tokens["dispatcher"], tokens["handler"], tokens["supervisor"]
-    case_body = {"title": f"pothole reported by client {n}", "category": "road", "accept": True}
-    steps = (
-        ("dispatch", disp, {}),
-        ("claim", hand, {}),
-        ("resolve", hand, {"note": "filled and compacted; photo on file"}),
-        ("verify", sup, {"passed": True, "note": "checked on site"}),
-        ("close", disp, {}),
+    create = Prepared(
+        "/api/v1/cases",
+        disp,
+        {"title": f"pothole reported by client {n}", "category": "road", "accept": True},
     )
+    steps = [
+        (action, Prepared(f"/api/v1/cases/{{id}}/actions/{action}", token, body))
+        for action, token, body in (
+            ("dispatch", disp, {}),
+            ("claim", hand, {}),
+            ("resolve", hand, {"note": "filled and compacted; photo on file"}),
+            ("verify", sup, {"passed": True, "note": "checked on site"}),
+            ("close", disp, {}),
+        )
+    ]
     while time.perf_counter() < rec.end:
-        created = await _post(client, rec, "create", "/api/v1/cases", disp, case_body)
+        created = await _post(client, rec, "create", create)
         if created is None:
             await asyncio.sleep(0.01)
             continue
-        case_id = created.json()["id"]
-        for action, token, body in steps:
-            url = f"/api/v1/cases/{case_id}/actions/{action}"
-            if await _post(client, rec, action, url, token, body) is None:
+        case_id = int(json.loads(created)["id"])
+        for action, req in steps:
+            if await _post(client, rec, action, req, case_id) is None:
                 break
 
 
-async def _insert_client(client: httpx.AsyncClient, rec: Recorder, n: int) -> None:
-    body = {"note": f"row from client {n}"}
+async def _insert_client(client: Client, rec: Recorder, n: int) -> None:
+    req = Prepared("/rows", None, {"note": f"row from client {n}"})
     while time.perf_counter() < rec.end:
-        await _post(client, rec, "insert", "/rows", None, body)
+        await _post(client, rec, "insert", req)
 
 
 def _cpu_seconds(pid: int | None) -> float | None:
@@ -134,14 +245,19 @@ def _machine_busy_seconds() -> float | None:
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     tokens = json.loads(args.tokens) if args.tokens else {}
-    limits = httpx.Limits(max_connections=args.clients, max_keepalive_connections=args.clients)
     now = time.perf_counter()
     rec = Recorder(now + args.warmup, now + args.warmup + args.seconds, think=args.think)
-    async with httpx.AsyncClient(base_url=args.url, limits=limits, timeout=60.0) as client:
+    limits = httpx.Limits(max_connections=args.clients, max_keepalive_connections=args.clients)
+    async with httpx.AsyncClient(base_url=args.url, limits=limits, timeout=60.0) as pool:
+        url = httpx.URL(args.url)
+        clients: list[Client] = [
+            RawClient(url.host, url.port or 80) if args.client == "raw" else HttpxClient(pool)
+            for _ in range(args.clients)
+        ]
         if args.mode == "cycle":
-            tasks = [_cycle_client(client, rec, tokens, n) for n in range(args.clients)]
+            tasks = [_cycle_client(c, rec, tokens, n) for n, c in enumerate(clients)]
         else:
-            tasks = [_insert_client(client, rec, n) for n in range(args.clients)]
+            tasks = [_insert_client(c, rec, n) for n, c in enumerate(clients)]
         watch = asyncio.create_task(_watch_cpu(rec, args.server_pid))
         running = [asyncio.create_task(t) for t in tasks]
         cpu = await watch
@@ -150,6 +266,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         for task in late:
             task.cancel()
         await asyncio.gather(*late, return_exceptions=True)
+        for c in clients:
+            if isinstance(c, RawClient) and c.conn is not None and c.conn.transport is not None:
+                c.conn.transport.close()
     return {
         "window_s": args.seconds,
         "inflight_at_end": len(ages),
@@ -160,6 +279,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "error_samples": rec.samples,
         "cpu": cpu,
         "think_s": args.think,
+        "client": args.client,
     }
 
 
@@ -187,6 +307,7 @@ def main() -> None:
     p.add_argument("--server-pid", type=int, default=None)
     p.add_argument("--think", type=float, default=0.0, help="mean think time before each request [s]")
     p.add_argument("--grace", type=float, default=5.0, help="seconds to let requests finish, then cancel")
+    p.add_argument("--client", choices=("raw", "httpx"), default="raw", help="HTTP client (default raw)")
     print(json.dumps(asyncio.run(run(p.parse_args()))))
 
 

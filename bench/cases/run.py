@@ -16,7 +16,7 @@ uvicorn in a subprocess with the same options (``--workers N``, log level warnin
 Prints figures; asserts nothing.
 
     .venv/bin/python bench/cases/run.py [--clients 100,10] [--paced 100:1] [--workers 1] [--seconds 15]
-                                        [--backends sqlite,postgresql]
+                                        [--backends sqlite,postgresql] [--client raw|httpx]
 """
 
 from __future__ import annotations
@@ -208,6 +208,7 @@ def load(server: Server, mode: str, level: Level, args: argparse.Namespace, toke
     cmd += ["--clients", str(level.clients), "--think", str(level.think)]
     cmd += ["--seconds", str(args.seconds), "--warmup", str(args.warmup)]
     cmd += ["--tokens", json.dumps(tokens), "--server-pid", str(server.pid), "--grace", "3"]
+    cmd += ["--client", args.client]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"load generator failed:\n{done.stderr}")
@@ -256,9 +257,10 @@ def row(label: str, result: Any, kinds: tuple[str, ...]) -> Row:
     )
 
 
-def cpu_per_request(result: Any, n: int) -> float:
-    server = result["cpu"]["server"]
-    return 1000 * server / n if server is not None and n else float("nan")
+def cpu_per_request(result: Any, n: int, who: str = "server") -> float:
+    """CPU ms per completed request of the server (its process tree) or of the load generator."""
+    used = result["cpu"][who]
+    return 1000 * used / n if used is not None and n else float("nan")
 
 
 def cpu_line(result: Any) -> str:
@@ -302,6 +304,10 @@ def print_level(level: Level, bare: Any, cases: Any) -> tuple[float, float, floa
     print(
         f"    server CPU per request: bare {bare_ms:.2f} ms, case request {case_ms:.2f} ms "
         f"(ratio if both were CPU-bound: {ratio(bare_ms, case_ms):.2f})"
+    )
+    print(
+        f"    load generator CPU per request: bare {cpu_per_request(bare, base.n, 'loadgen'):.2f} ms, "
+        f"case request {cpu_per_request(cases, mix.n, 'loadgen'):.2f} ms"
     )
     for name, res in (("bare", bare), ("cases", cases)):
         print(f"    cpu in the window ({name}): {cpu_line(res)}")
@@ -431,6 +437,9 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--warmup", type=float, default=3.0, help="warm-up seconds per run (default 3)")
     p.add_argument("--backends", default="sqlite,postgresql", help="comma-separated: sqlite,postgresql")
     p.add_argument(
+        "--client", choices=("raw", "httpx"), default="raw", help="load generator's HTTP client (default raw)"
+    )
+    p.add_argument(
         "--threads",
         type=int,
         default=None,
@@ -457,7 +466,8 @@ def main() -> None:
         f"  server: uvicorn, {args.workers} worker process(es), {loop} loop, {http} parser, "
         "sync endpoints in the thread pool"
     )
-    print("  load: httpx async, HTTP/1.1 keep-alive, one connection per client, separate process")
+    client = {"raw": "raw asyncio protocol, pre-encoded requests", "httpx": "httpx async"}[args.client]
+    print(f"  load: {client}, HTTP/1.1 keep-alive, one connection per client, separate process")
     limit = f"{args.threads} (--threads)" if args.threads else "40 (AnyIO default)"
     print(f"  thread-pool limit in both servers: {limit}\n")
     for backend in args.backends.split(","):

@@ -66,8 +66,10 @@ def create_app(settings: Settings | None = None, factory: sessionmaker[Session] 
     )
     app.state.gongzhi = state
     problems.install(app)
-    app.include_router(core_router)
+    # routes are matched in order: the case loop's, which carry most requests, before the core's (no
+    # path of one router matches a path of the other, so the order changes only how many are tried)
     app.include_router(cases_router)
+    app.include_router(core_router)
     for r in registry.routers:
         app.include_router(r)
     _observability(app, factory)

@@ -116,11 +116,28 @@ def _apply_region_scope(state: ORMExecuteState) -> None:
         return
     rid = scope.region_id
     assert rid is not None
-    options = [
-        _region_criteria(m.class_, rid) for m in state.all_mappers if issubclass(m.class_, RegionOwned)
-    ]
-    if options:
-        state.statement = state.statement.options(*options)
+    state.statement = _scoped(state, rid)
+
+
+_SCOPED: weakref.WeakKeyDictionary[Any, dict[int, Any]] = weakref.WeakKeyDictionary()
+
+
+def _scoped(state: ORMExecuteState, rid: int) -> Any:
+    """The statement with the region's criteria, derived once per statement object and region: a
+    statement built once (a module constant, as on the hot paths) then keeps one scoped copy per region,
+    whose cache key SQLAlchemy computes once, instead of a new copy to key on every execution. The
+    entries go with their statement (weak keys), so statements built per call leave nothing behind."""
+    per_region = _SCOPED.get(state.statement)
+    scoped = per_region.get(rid) if per_region is not None else None
+    if scoped is None:
+        options = [
+            _region_criteria(m.class_, rid) for m in state.all_mappers if issubclass(m.class_, RegionOwned)
+        ]
+        if not options:
+            return state.statement
+        scoped = state.statement.options(*options)
+        _SCOPED.setdefault(state.statement, {})[rid] = scoped
+    return scoped
 
 
 _CRITERIA: dict[tuple[type[Any], int], LoaderCriteriaOption] = {}

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from gongzhi.cases import service as cases
@@ -140,6 +140,23 @@ def test_a_case_changed_by_another_request_after_it_was_loaded_is_a_stale_write(
     assert after["state"] == "submitted"
     steps = client.get(f"/api/v1/cases/{cid}/timeline", headers=world.alice.headers).json()
     assert [e["action"] for e in steps] == ["create"]
+
+
+def test_an_action_writes_the_case_and_leaves_it_clean(
+    client: TestClient, factory: sessionmaker[Session], registry: Registry, world: World
+) -> None:
+    cid = new_case(client, world.alice)["id"]
+    with unit_of_work(factory, world.alice.scope()) as s:
+        case = cases.get_case(s, cid)
+        version = case.version
+        cases.apply_to(s, registry, case, Action.ACCEPT, ActionIn())
+        assert case not in s.dirty  # written by its own UPDATE: no flush has anything left to do
+        table = table_of(Case)
+        row = s.connection().execute(select(table.c.state, table.c.version).where(table.c.id == cid)).one()
+        assert (row.state, row.version) == ("accepted", version + 1) == (case.state, case.version)
+        cases.apply_to(s, registry, case, Action.DISPATCH, ActionIn())  # later changes are still tracked
+    after = client.get(f"/api/v1/cases/{cid}", headers=world.alice.headers).json()
+    assert (after["state"], after["version"]) == ("dispatched", version + 2)
 
 
 def test_a_viewer_reads_but_cannot_act(client: TestClient, world: World) -> None:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from gongzhi.cases import service as cases
 from gongzhi.cases.models import CalendarOverride, SlaPolicy
 from gongzhi.core import outbox, regioncache
+from gongzhi.core import service as core
 from gongzhi.core.models import Role, Webhook
 from gongzhi.db import Scope, make_engine, unit_of_work
 from tests.conftest import World
@@ -117,3 +118,20 @@ def test_versions_differ_after_every_change(factory: Factory, world: World) -> N
             s.flush()
             seen.add(regioncache.current_version(s, world.a))
     assert len(seen) == 3
+
+
+def test_the_token_lookup_brings_the_version_its_transaction_sees(factory: Factory, world: World) -> None:
+    def version_after_token_lookup() -> int:
+        with unit_of_work(factory, Scope.for_system()) as s:
+            core.scope_for_token(s, world.alice.token)
+            remembered = s.info["memo"][("config_version", world.a)]
+            assert regioncache.current_version(s, world.a) == remembered  # served without a statement
+            fresh = s.connection().execute(regioncache._VERSION, {"rid": world.a}).scalar_one_or_none() or 0
+            assert remembered == fresh
+            return int(remembered)
+
+    before = version_after_token_lookup()
+    with unit_of_work(factory, _scope(world.a)) as s:
+        _set_claim_hours(s, world.a, 5)
+    assert version_after_token_lookup() != before
+    assert _claim_hours(factory, world) == 5

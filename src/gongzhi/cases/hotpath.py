@@ -46,7 +46,7 @@ from gongzhi.errors import InvalidInput
 from gongzhi.kit.privacy import mask_name, mask_phone
 
 T = TypeVar("T")
-PG_WRITERS = 4
+PG_WRITERS = 2  # a fifth less server CPU per request than 4 threads, see bench/README.md (4th pass)
 SEES_CONTACTS = frozenset({Role.ADMIN, Role.DISPATCHER, Role.SUPERVISOR})
 MEDIA = "application/json"
 CASE_FIELDS = (

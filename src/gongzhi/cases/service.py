@@ -253,23 +253,31 @@ def apply_to(
 
 _CASES = table_of(Case)
 _CASE_COLUMNS = frozenset(_CASES.c.keys())
+# built once: the SET clause comes from the parameters' column names (SQLAlchemy compiles and caches one
+# form per set of changed columns), so no statement is constructed and keyed per request
+_WRITE_CASE = update(_CASES).where(
+    _CASES.c.id == bindparam("case_id"), _CASES.c.version == bindparam("loaded")
+)
 
 
 def write_case(s: Session, case: Case) -> None:
     """Write a loaded case's changed columns now, with one UPDATE guarded by its version (the ORM's
-    optimistic lock, without a unit-of-work flush); a concurrent change is a :class:`StaleWrite`. A case
-    not yet in the database, or with changes other than columns, is left to the session's flush."""
+    optimistic lock, without a unit-of-work flush); a concurrent change is a :class:`StaleWrite`. The
+    case is then clean, as after a flush. A case not yet in the database, or with changes other than
+    columns, is left to the session's flush."""
     state = inspect(case)
     changed = set(state.committed_state)
     if not state.persistent or not changed or not changed <= _CASE_COLUMNS or "version" in changed:
         return
     version = case.version
     values = {k: getattr(case, k) for k in sorted(changed)} | {"version": version + 1}
-    stmt = update(_CASES).where(_CASES.c.id == case.id, _CASES.c.version == version).values(values)
-    if s.connection().execute(stmt).rowcount != 1:
+    params = {**values, "case_id": case.id, "loaded": version}
+    if s.connection().execute(_WRITE_CASE, params).rowcount != 1:
         raise StaleWrite(f"case {case.number} changed at the same moment in another request; reload it")
-    for key, value in values.items():
-        set_committed_value(case, key, value)
+    set_committed_value(case, "version", version + 1)
+    # every change is written: mark the case clean as a flush would, or the request's flush and the
+    # commit's would each run the unit of work over it only to find nothing to write
+    state._commit_all(state.dict, s.identity_map)
 
 
 Outcome = tuple[State, dict[str, Any]]

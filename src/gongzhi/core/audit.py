@@ -78,6 +78,7 @@ _HEAD_FOR_UPDATE = (
     select(_HEADS.c.seq, _HEADS.c.hash).where(_HEADS.c.region_id == bindparam("rid")).with_for_update()
 )
 _MOVE_HEAD = update(_HEADS).where(_HEADS.c.region_id == bindparam("rid"))
+_INSERT_LINKS = insert(_ENTRIES)
 
 
 def _lock_head(session: Session, region_id: int) -> tuple[int, str]:
@@ -105,7 +106,7 @@ def seal(session: Session) -> None:
             prev = digest
         session.connection().execute(_MOVE_HEAD, {"rid": region_id, "seq": seq, "hash": prev})
     if links:
-        session.connection().execute(insert(_ENTRIES), links)
+        session.connection().execute(_INSERT_LINKS, links)
 
 
 @event.listens_for(Session, "before_commit")

@@ -45,14 +45,13 @@ def publish(
     now = utcnow()
     conn = session.connection()
     event_id = conn.execute(
-        insert(_EVENTS).returning(_EVENTS.c.id),
-        {"region_id": region_id, "topic": topic, "payload": payload, "created_at": now},
+        _INSERT_EVENT, {"region_id": region_id, "topic": topic, "payload": payload, "created_at": now}
     ).scalar_one()
     names = list(registry.subscribers_for(topic))
     names += [f"webhook:{h.id}" for h in webhooks_for(session, region_id) if h.wants(topic)]
     if names:
         conn.execute(
-            insert(_DELIVERIES),
+            _INSERT_DELIVERIES,
             [
                 {"region_id": region_id, "event_id": event_id, "subscriber": n, "next_attempt_at": now}
                 for n in names
@@ -61,6 +60,8 @@ def publish(
 
 
 _EVENTS, _DELIVERIES = table_of(OutboxEvent), table_of(OutboxDelivery)
+_INSERT_EVENT = insert(_EVENTS).returning(_EVENTS.c.id)  # built once: no construction per publish
+_INSERT_DELIVERIES = insert(_DELIVERIES)
 
 
 @dataclass(frozen=True)

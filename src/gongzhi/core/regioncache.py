@@ -24,7 +24,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, bindparam, event, select
+from sqlalchemy import ColumnElement, Engine, bindparam, event, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
@@ -39,6 +39,7 @@ _WATCHED: set[type[Any]] = set()
 _CACHE: dict[tuple[Engine, int, str], tuple[int, Any]] = {}
 _LOCK = threading.Lock()
 _VERSION = select(_COUNTERS.c.value).where(_COUNTERS.c.region_id == bindparam("rid"), _COUNTERS.c.key == KEY)
+VERSION_COLUMN = _COUNTERS.c.value.label("config_version")
 
 
 def watch(*classes: type[Any]) -> None:
@@ -68,6 +69,18 @@ def current_version(s: Session, region_id: int) -> int:
     if key not in memo:
         memo[key] = s.connection().execute(_VERSION, {"rid": region_id}).scalar_one_or_none() or 0
     return memo[key]  # type: ignore[no-any-return]
+
+
+def version_join(region_id: ColumnElement[int]) -> tuple[Any, ColumnElement[bool]]:
+    """Outer-join arguments that bring the version of the region in ``region_id`` into a query that
+    reads that region's rows anyway (select :data:`VERSION_COLUMN`, then :func:`remember_version`)."""
+    return _COUNTERS, (_COUNTERS.c.region_id == region_id) & (_COUNTERS.c.key == KEY)
+
+
+def remember_version(s: Session, region_id: int, value: int | None) -> None:
+    """The region's version as a statement of this transaction read it alongside other rows: later
+    :func:`current_version` calls in the transaction need no statement of their own."""
+    s.info.setdefault("memo", {}).setdefault(("config_version", region_id), value or 0)
 
 
 def bump(s: Session, region_id: int) -> None:

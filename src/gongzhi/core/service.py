@@ -9,7 +9,7 @@ from sqlalchemy import bindparam, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from gongzhi.core import audit
+from gongzhi.core import audit, regioncache
 from gongzhi.core.models import (
     ApiToken,
     Department,
@@ -130,9 +130,11 @@ _TOKEN_LOOKUP = (
         _USR.c.username,
         _USR.c.is_active,
         _MEM.c.role.label("member_role"),
+        regioncache.VERSION_COLUMN,
     )
     .join(_USR, _USR.c.id == _TOK.c.user_id)
     .outerjoin(_MEM, (_MEM.c.user_id == _USR.c.id) & (_MEM.c.region_id == _TOK.c.region_id))
+    .outerjoin(*regioncache.version_join(_TOK.c.region_id))
     .where(_TOK.c.prefix == bindparam("prefix"))
 )  # plain columns, built once: every API request runs it
 
@@ -160,6 +162,7 @@ def scope_for_token(s: Session, full: str) -> Scope:
     if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=5):
         s.info[TOKEN_TO_TOUCH] = row.id  # written by the caller in a short write of its own (touch_token)
     role = min(Role(row.role), Role(row.member_role), key=ROLE_RANK.__getitem__)  # never above the user's
+    regioncache.remember_version(s, row.region_id, row.config_version)  # no statement of its own later
     return Scope(
         region_id=row.region_id, user_id=row.user_id, role=role, token_id=row.id, username=row.username
     )
