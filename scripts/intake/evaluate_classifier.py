@@ -24,6 +24,11 @@ unbiased estimate of the whole procedure.
 Variants of the third round (README), each fitted on the fold's training rows only: ``--self-train K``
 (balanced pseudo-labels from the unlabelled pool), ``--prior-correction`` (per-class offsets from inner
 out-of-fold scores), ``--subject-weight W``, ``--ensemble`` (with calibrated TF-IDF LR and complement NB).
+
+Fourth round: ``--learner nbsvm|lr|sgd`` (NBSVM of Wang & Manning 2012 with ``--nb-beta``; logistic
+regression; SGD with the modified Huber loss), ``--balance-weak`` (every category's weak examples weigh the
+same in total) and ``--keyword-block`` (scale of the keyword-hit columns). Learner and block scales fold into
+an ordinary router's weights, so prediction costs the same. ``--nested --grid wide`` chooses among ``WIDE``.
 """
 
 from __future__ import annotations
