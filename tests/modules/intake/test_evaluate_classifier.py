@@ -150,3 +150,90 @@ def test_self_training_adds_the_surest_pool_messages_per_category_balanced() -> 
     assert len(out) == 7 and Counter(w[2] for w in pseudo) == dict.fromkeys(TOPICS, 2)
     truth = {m: c for c, w in zip(TOPICS, [pool[k : k + 5] for k in (0, 5, 10)], strict=True) for m in w}
     assert all(truth[(s, t)] == code for s, t, code, _ in pseudo)
+
+
+def test_the_wide_grid_is_chosen_per_fold_and_fixed_variants_run(tmp_path: Path) -> None:
+    _corpus(tmp_path)
+    out = _run("--data", str(tmp_path), "--folds", "2", "--nested", "--grid", "wide")
+    assert out.returncode == 0, out.stderr
+    chosen = [line for line in out.stdout.splitlines() if "inner macro-F1" in line]
+    scores = [line.split("inner macro-F1 [")[1].split("]")[0].split(",") for line in chosen]
+    assert len(chosen) == 2 and [len(s) for s in scores] == [len(_script_module().WIDE)] * 2
+    assert "nested choice per fold from WIDE" in out.stdout
+    out = _run("--data", str(tmp_path), "--folds", "2", "--learner", "nbsvm", "--nb-beta", "0.25")
+    assert out.returncode == 0, out.stderr
+    assert "learner='nbsvm', nb_beta=0.25" in out.stdout
+
+
+def _toy() -> tuple[list[Any], list[Any], Any]:
+    from gongzhi.modules.intake.analytics import classifier as clf
+
+    rng = random.Random(11)
+    seeds = [clf.CategorySeed(c, c, tuple(words[:2])) for c, words in TOPICS.items()]
+    labelled = [clf.Example(*_message(rng, w), c) for c, w in TOPICS.items() for _ in range(6)]
+    feat = clf.build_featurizer(seeds, [(e.subject, e.text) for e in labelled])
+    return seeds, labelled, feat
+
+
+def test_the_variant_path_with_the_shipped_config_trains_the_shipped_router() -> None:
+    import numpy as np
+
+    from gongzhi.modules.intake.analytics import classifier as clf
+
+    mod = _script_module()
+    seeds, labelled, feat = _toy()
+    shipped = clf.train(seeds, labelled, featurizer=feat)
+    variant = mod.train_variant(seeds, feat, labelled, mod.Config())
+    assert variant.classes == shipped.classes
+    assert np.allclose(variant.weights, shipped.weights, atol=1e-5)
+    assert np.allclose(variant.bias, shipped.bias, atol=1e-5)
+
+
+def test_a_block_scale_folded_into_the_weights_scores_as_the_scaled_features_do() -> None:
+    import numpy as np
+
+    from gongzhi.modules.intake.analytics import classifier as clf
+
+    mod = _script_module()
+    seeds, labelled, feat = _toy()
+    folded = mod.train_variant(seeds, feat, labelled, mod.Config(subject_block=2.0))
+    docs = [(e.subject, e.text) for e in labelled[::5]]
+    plain = folded.scores_batch(docs)
+    try:
+        clf.SUBJECT_WEIGHT = 2.0  # the featurizer itself doubles the subject block
+        scaled = clf.train(seeds, labelled, featurizer=feat)
+        doubled = scaled.scores_batch(docs)
+    finally:
+        clf.SUBJECT_WEIGHT = 1.0
+    assert np.allclose(plain, doubled, atol=1e-4)
+    assert not np.allclose(plain, clf.train(seeds, labelled, featurizer=feat).scores_batch(docs), atol=1e-3)
+
+
+def test_nbsvm_ratios_favour_a_class_s_own_grams_and_it_routes_held_out_messages() -> None:
+    import numpy as np
+
+    mod = _script_module()
+    seeds, labelled, feat = _toy()
+    x = feat.matrix([(e.subject, e.text) for e in labelled])[0]
+    y = np.array([e.code for e in labelled])
+    classes = tuple(sorted(TOPICS))
+    r = mod.nb_ratios(x, y, np.ones(len(y)), classes)
+    school = feat.features([("", "学校")]).groups[0][1]  # body columns of 学, 校 and 学校
+    assert (r[school, classes.index("教育文体")] > 0).all()
+    assert (r[school, classes.index("交通运输")] < 0).all()
+    router = mod.train_variant(seeds, feat, labelled, mod.Config(learner="nbsvm", nb_beta=0.25))
+    rng = random.Random(12)
+    held_out = [(_message(rng, w), c) for c, w in TOPICS.items() for _ in range(4)]
+    assert all(router.predict(s, t).code == c for (s, t), c in held_out)
+
+
+def test_balanced_weak_examples_weigh_the_same_per_category() -> None:
+    from gongzhi.modules.intake.analytics import classifier as clf
+
+    mod = _script_module()
+    weak = [clf.Example("s", "t", "a", 0.3)] * 6 + [clf.Example("s", "t", "b", 0.3)] * 2
+    out = mod.balanced(weak)
+    total = Counter[str]()
+    for e in out:
+        total[e.code] += e.weight
+    assert abs(total["a"] - total["b"]) < 1e-9 and abs(sum(total.values()) - 0.3 * 8) < 1e-9
