@@ -217,7 +217,7 @@ class Report:
     wind_m_s: float | None
     frame_count: int
     findings: list[ReportFinding]
-    modules: list[tuple[str, list[tuple[float, float]], str]]
+    modules: list[MapModule]
     generated_at: dt.datetime
     compliance: list[tuple[str, str, bool | None]] = field(default_factory=list)
     zones: list[ZoneSoiling] = field(default_factory=list)
@@ -356,9 +356,11 @@ def check_lang(lang: str) -> str:
 # --- data ---
 
 
-def build_report(s: Session, inspection_id: int, store: FileStore | None = None) -> Report:
-    """Everything the report shows, read in one transaction; refuses an inspection still being analysed.
-    With ``store`` (where the frames are kept) each finding gets an IR thumbnail of its best frame."""
+MapModule = tuple[str, list[tuple[float, float]], str]
+"""A module on the map: its id, its outline in the plant's metric frame [m], its fill colour."""
+
+
+def _done_inspection(s: Session, inspection_id: int) -> PvInspection:
     insp = s.execute(select(PvInspection).where(PvInspection.id == inspection_id)).scalar_one_or_none()
     if insp is None:
         raise NotFound(f"no inspection {inspection_id}")
@@ -366,9 +368,22 @@ def build_report(s: Session, inspection_id: int, store: FileStore | None = None)
         raise InvalidInput(
             f"inspection {inspection_id} is {insp.status}: the report is ready when its analysis is done"
         )
-    plant = s.get_one(PvPlant, insp.plant_id)
+    return insp
+
+
+def _live_findings(s: Session, inspection_id: int) -> list[PvFinding]:
     rows = s.execute(select(PvFinding).where(PvFinding.inspection_id == inspection_id)).scalars().all()
-    live = [f for f in rows if f.status != "rejected"]
+    return [f for f in rows if f.status != "rejected"]
+
+
+def map_modules(s: Session, inspection_id: int) -> list[MapModule]:
+    """The module map of a finished inspection (what :func:`map_svg` draws), without the rest of the
+    report: the plant page shows it beside zone figures of its own."""
+    insp = _done_inspection(s, inspection_id)
+    return _map_modules(s, s.get_one(PvPlant, insp.plant_id), _live_findings(s, inspection_id))
+
+
+def _map_modules(s: Session, plant: PvPlant, live: list[PvFinding]) -> list[MapModule]:
     worst: dict[str, PvFinding] = {}
     for f in live:
         cur = worst.get(f.module_id)
@@ -382,6 +397,16 @@ def build_report(s: Session, inspection_id: int, store: FileStore | None = None)
         worst_f = worst.get(module_id)
         fill = colour(loop.effective_class(worst_f), worst_f.severity) if worst_f else COLOURS["none"]
         modules.append((module_id, [origin.to_xy(float(p[0]), float(p[1])) for p in outline], fill))
+    return modules
+
+
+def build_report(s: Session, inspection_id: int, store: FileStore | None = None) -> Report:
+    """Everything the report shows, read in one transaction; refuses an inspection still being analysed.
+    With ``store`` (where the frames are kept) each finding gets an IR thumbnail of its best frame."""
+    insp = _done_inspection(s, inspection_id)
+    plant = s.get_one(PvPlant, insp.plant_id)
+    live = _live_findings(s, inspection_id)
+    modules = _map_modules(s, plant, live)
     frames: dict[str, np.ndarray[Any, Any] | None] = {}  # each frame decoded once, however many findings
     findings = [
         ReportFinding(
@@ -509,21 +534,21 @@ def thumbnail_png(temps: np.ndarray[Any, Any], pixel: Any = None, size: int = 12
 # --- rendering ------------------------------------------------------------------------------------------
 
 
-def _map_bounds(report: Report) -> tuple[float, float, float, float]:
-    xs = [x for _, quad, _ in report.modules for x, _ in quad] or [0.0, 1.0]
-    ys = [y for _, quad, _ in report.modules for _, y in quad] or [0.0, 1.0]
+def _map_bounds(modules: list[MapModule]) -> tuple[float, float, float, float]:
+    xs = [x for _, quad, _ in modules for x, _ in quad] or [0.0, 1.0]
+    ys = [y for _, quad, _ in modules for _, y in quad] or [0.0, 1.0]
     return min(xs), min(ys), max(xs), max(ys)
 
 
-def map_svg(report: Report, width: int = 900) -> str:
+def map_svg(modules: list[MapModule], width: int = 900) -> str:
     """The plant's modules as an SVG, north up, each filled with the colour of its worst finding."""
-    x0, y0, x1, y1 = _map_bounds(report)
+    x0, y0, x1, y1 = _map_bounds(modules)
     pad = 2.0
     w, h = (x1 - x0) + 2 * pad, (y1 - y0) + 2 * pad
     height = max(120, int(width * h / w))
     head = f'viewBox="0 0 {w:.2f} {h:.2f}" width="{width}" height="{height}"'
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" {head}>']
-    for module_id, quad, fill in report.modules:
+    for module_id, quad, fill in modules:
         pts = " ".join(f"{x - x0 + pad:.2f},{y1 - y + pad:.2f}" for x, y in quad)
         style = f'fill="{fill}" stroke="#4a5a6a" stroke-width="0.05"'
         parts.append(f'<polygon points="{pts}" {style}><title>{module_id}</title></polygon>')
@@ -531,17 +556,17 @@ def map_svg(report: Report, width: int = 900) -> str:
     return "".join(parts)
 
 
-def map_png(report: Report, width_px: int = 1600) -> tuple[bytes, tuple[int, int]]:
+def map_png(modules: list[MapModule], width_px: int = 1600) -> tuple[bytes, tuple[int, int]]:
     """The module map as a PNG (for the PDF: one image instead of thousands of vector polygons)."""
     from PIL import Image, ImageDraw
 
-    x0, y0, x1, y1 = _map_bounds(report)
+    x0, y0, x1, y1 = _map_bounds(modules)
     pad = 2.0
     scale = width_px / ((x1 - x0) + 2 * pad)
     size = (width_px, max(60, int(((y1 - y0) + 2 * pad) * scale)))
     img = Image.new("RGB", size, (251, 253, 255))
     draw = ImageDraw.Draw(img)
-    for _mid, quad, fill in report.modules:
+    for _mid, quad, fill in modules:
         pts = [((x - x0 + pad) * scale, (y1 - y + pad) * scale) for x, y in quad]
         draw.polygon(pts, fill=fill, outline=(74, 90, 106))
     buf = io.BytesIO()
@@ -572,7 +597,7 @@ def render_html(report: Report, lang: str = "zh-CN") -> str:
         colour=colour,
         num=_num,
         local=_local_time,
-        svg=map_svg(report),
+        svg=map_svg(report.modules),
         thumbs=thumbs,
     )
 
@@ -653,7 +678,7 @@ def render_pdf(report: Report, lang: str = "zh-CN") -> bytes:
     story.append(Table(cond, colWidths=[30 * mm, 45 * mm, 35 * mm, 60 * mm], style=grid))
 
     story.append(p(tx("map"), h2))
-    png, (w_px, h_px) = map_png(report)
+    png, (w_px, h_px) = map_png(report.modules)
     width = 170 * mm
     height = min(width * h_px / w_px, 120 * mm)
     story.append(Image(io.BytesIO(png), width=height * w_px / h_px, height=height))

@@ -94,9 +94,10 @@ def _plant_page(
         ).scalars()
     )
     done = [i for i in insps if i.status == "done"]
-    svg = report.map_svg(report.build_report(c.s, done[0].id)) if done else ""
+    svg = report.map_svg(report.map_modules(c.s, done[0].id)) if done else ""
     kwh_day = energy if energy > 0 else loop.default_energy_kwh_per_day(p.area_m2)
     cleaned = loop.cleaning_dates(c.s, p.id)
+    today = soiling.plant_day(utcnow())
     last = (
         soiling.plant_day(cleaned[-1])
         if cleaned
@@ -112,11 +113,10 @@ def _plant_page(
             energy_kwh_per_day=kwh_day,
             tariff_per_kwh=tariff,
             last_cleaning=last,
-            today=max(soiling.plant_day(utcnow()), last),
+            today=max(today, last),
         )
     pending = loop.awaiting_verification(c.s, p.id)
     zones = []
-    today = soiling.plant_day(utcnow())
     if cost >= 0 and tariff >= 0 and rate >= 0:
         zones = loop.zone_economics(
             c.s,
