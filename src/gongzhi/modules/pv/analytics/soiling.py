@@ -25,7 +25,6 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -534,8 +533,8 @@ def plant_day(when: dt.datetime, tz: str = PLANT_TZ) -> dt.date:
     """The plant's calendar day of an instant (naive instants are UTC, as stored): a robot cleaning at
     23:00 UTC is the next morning's on site, and every day-based figure (rates, last cleaning, the
     forecast's washes, "today") counts it there."""
-    aware = when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
-    return aware.astimezone(ZoneInfo(tz)).date()
+    day: dt.date = _local(when, tz).date()
+    return day
 
 
 @dataclass(frozen=True, slots=True)
