@@ -545,13 +545,12 @@ def _sent_back(s: Session, registry: Registry, case: Case, cause: str) -> None:
         why = "a module got warmer, which another pass will not mend"
     elif done >= AUTO_RECLEANS:
         why = f"cleaned again {done} time(s) without a click"
-    elif not robot.active:
-        why = f"robot {robot.name} is inactive"
-    elif order.robot_state not in cleaning.RESENDABLE:
-        why = f"robot {robot.name} reports {order.robot_state}"
     else:
-        reclean(s, registry, case.id, automatic=True)
-        return
+        try:  # reclean's own rules (robot active, not still on the case) decide; it writes nothing first
+            reclean(s, registry, case.id, automatic=True)
+            return
+        except InvalidInput as exc:
+            why = exc.detail
     note = f"{why}: waiting for the operator to clean again or overrule"
     cases.record_event(s, case, RECLEAN_HELD, note=note, data={"cause": cause})
 
