@@ -31,11 +31,12 @@ from typing import Any, TypeVar
 
 from fastapi import Request, Response
 from pydantic_core import to_json
+from sqlalchemy import inspect
 from sqlalchemy.orm import Session, sessionmaker
 
 from gongzhi.cases import service as cases
 from gongzhi.cases.models import Case
-from gongzhi.cases.schemas import ActionIn, CaseCreate
+from gongzhi.cases.schemas import ActionIn, CaseCreate, CaseRead
 from gongzhi.cases.sla import Clock
 from gongzhi.cases.statemachine import Action
 from gongzhi.core import service as core
@@ -49,38 +50,8 @@ T = TypeVar("T")
 PG_WRITERS = 2  # a fifth less server CPU per request than 4 threads, see bench/README.md (4th pass)
 SEES_CONTACTS = frozenset({Role.ADMIN, Role.DISPATCHER, Role.SUPERVISOR})
 MEDIA = "application/json"
-CASE_FIELDS = (
-    "id",
-    "number",
-    "tracking_code",
-    "region_id",
-    "title",
-    "description",
-    "category",
-    "priority",
-    "state",
-    "source",
-    "location",
-    "address",
-    "grid_cell_id",
-    "reporter_name",
-    "reporter_phone",
-    "reporter_anonymous",
-    "actor_id",
-    "handling_region_id",
-    "assignee_user_id",
-    "merged_into_id",
-    "escalation_level",
-    "final_ruling",
-    "return_count",
-    "reopen_count",
-    "extension_until",
-    "rating",
-    "created_at",
-    "updated_at",
-    "closed_at",
-    "version",
-)
+CASE_FIELDS = tuple(f for f in CaseRead.model_fields if f in inspect(Case).column_attrs)
+"""The case's own columns that ``CaseRead`` shows (the clocks and actions are computed)."""
 _EXECUTORS: weakref.WeakKeyDictionary[sessionmaker[Session], ThreadPoolExecutor] = weakref.WeakKeyDictionary()
 
 
