@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -221,3 +223,42 @@ def test_backup_and_restore_from_the_command_line(gongzhi: Gongzhi, tmp_path: Pa
     assert "restored" in gongzhi.ok("restore", str(target), "--yes")
     assert [row.split()[1] for row in gongzhi.ok("region", "list").splitlines()] == ["alpha"]
     assert (gongzhi.data_dir / "files" / "photo.txt").read_text() == "整改前"
+
+
+CORE_WITHOUT_MODULES = """
+import sys
+from gongzhi import cli
+sys.argv = ["gongzhi", *sys.argv[1:]]
+try:
+    cli.main()
+except SystemExit as exc:
+    assert not exc.code, exc.code
+loaded = sorted(m for m in sys.modules if m.startswith("gongzhi.modules.") or m in ("pandas", "scipy"))
+print("LOADED", loaded)
+"""
+
+
+def _gongzhi_process(url: str, tmp: Path, *args: str) -> str:
+    env = {**os.environ, "GONGZHI_DATABASE_URL": url, "GONGZHI_DATA_DIR": str(tmp / "data")}
+    env["GONGZHI_ENV"] = "test"
+    done = subprocess.run(
+        [sys.executable, "-c", CORE_WITHOUT_MODULES, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_core_commands_start_without_importing_the_modules(prepared_url: str, tmp_path: Path) -> None:
+    """`gongzhi audit verify` and `gongzhi region list` need no module; a module command loads them all."""
+    for args in (("audit", "verify"), ("region", "list")):
+        out = _gongzhi_process(prepared_url, tmp_path, *args)
+        assert "LOADED []" in out, out
+    assert "alpha" in _gongzhi_process(prepared_url, tmp_path, "region", "list")
+
+    out = _gongzhi_process(prepared_url, tmp_path, "pv", "--help")
+    assert "'gongzhi.modules.pv'" in out and "'gongzhi.modules.intake'" in out, out
