@@ -669,7 +669,8 @@ class InspectionAccumulator:
     neighbour_radius_m : float, optional
         Radius of the neighbour reference [m]; default 2.5 row footprints, at least 3 m.
     refine : bool
-        Refine each pose by matching the module grid (:func:`.georef.refine_pose`).
+        Refine each pose by matching the module grid (:func:`.georef.refine_pose`); along a flight line
+        the yaw of its first frames is carried to the next (``LINE_*`` constants).
     classifier : ModuleClassifier, optional
         Default :class:`RuleClassifier`.
     """
