@@ -1,5 +1,6 @@
 """Where the CPU of a pooled PV flight goes, in one process: the per-frame work of a worker and the fixed
-costs around it (the accumulator's set-up, a part's pickling round trip, merging and the outcome).
+costs around it (the accumulator's set-up, a part's pickling round trip, merging and the outcome), and
+the CPU of the pose refinement within the per-frame work (``refine_pose`` as the accumulator calls it).
 
     .venv/bin/python bench/pv/flight_parts.py [--dir /tmp/gongzhi-pv-bench] [--parts 2] [--profile 25]
 
@@ -21,9 +22,11 @@ import pickle
 import pstats
 import time
 from pathlib import Path
+from typing import Any
 
 from gongzhi.modules.pv import analysis_adapter as adapter
 from gongzhi.modules.pv import pipeline
+from gongzhi.modules.pv.analytics import modules
 from gongzhi.modules.pv.io import synthetic_files
 from gongzhi.modules.pv.io.plant import read_plant_geojson
 
@@ -44,6 +47,7 @@ def main() -> None:
     irradiance = description.get("conditions", {}).get("irradiance_w_m2")
     camera = description.get("camera")
     n = len(paths)
+    refine = _timed_refine()
 
     c0 = time.process_time()
     pipeline._TEMPLATE = adapter.new_accumulator(layout, irradiance, camera)
@@ -72,6 +76,8 @@ def main() -> None:
     fixed = setup + dumps + loads + merge
     print(f"{n} frames, {len(layout.modules)} modules, {len(chunks)} part(s); CPU time of this process")
     print(f"reading and analysing frames  {analyse:6.2f} s  ({analyse / n * 1000:.1f} ms/frame)")
+    print(f"  of which pose refinement    {refine[0]:6.2f} s  ({refine[0] / n * 1000:.1f} ms/frame, "
+          f"{refine[1] / n:.2f} refine_pose calls a frame)")  # fmt: skip
     print(f"accumulator set-up (parent)   {setup:6.2f} s")
     print(f"pickling the parts (workers)  {dumps:6.2f} s  ({size / len(chunks) / 1e6:.1f} MB a part)")
     print(f"unpickling them (parent)      {loads:6.2f} s")
@@ -80,6 +86,23 @@ def main() -> None:
     print(f"findings {len(outcome.findings)}, modules seen {outcome.summary()['modules_seen']}")
     if args.profile:
         pstats.Stats(profile).sort_stats("tottime").print_stats(args.profile)
+
+
+def _timed_refine() -> list[float]:
+    """Count the CPU time and the calls of ``refine_pose`` as the accumulator calls it (any version)."""
+    totals = [0.0, 0]
+    refine_pose = modules.refine_pose
+
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        c0 = time.process_time()
+        try:
+            return refine_pose(*args, **kwargs)
+        finally:
+            totals[0] += time.process_time() - c0
+            totals[1] += 1
+
+    modules.refine_pose = timed  # type: ignore[assignment]
+    return totals  # type: ignore[return-value]
 
 
 if __name__ == "__main__":

@@ -1,13 +1,16 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import numpy as np
 import pytest
 from scipy import ndimage
 
+from gongzhi.modules.pv.analytics import modules
 from gongzhi.modules.pv.analytics.anomalies import Anomaly
 from gongzhi.modules.pv.analytics.cameras import M3T
+from gongzhi.modules.pv.analytics.frames import ThermalFrame
 from gongzhi.modules.pv.analytics.georef import (
     FrameGeometry,
     bilinear,
@@ -21,7 +24,11 @@ from gongzhi.modules.pv.analytics.georef import (
     visible_modules,
 )
 from gongzhi.modules.pv.analytics.layout import PlantLayout, generate_layout
-from gongzhi.modules.pv.analytics.modules import InspectionAccumulator, LayoutFreeAccumulator
+from gongzhi.modules.pv.analytics.modules import (
+    LINE_YAW_FRAMES,
+    InspectionAccumulator,
+    LayoutFreeAccumulator,
+)
 from gongzhi.modules.pv.analytics.synthetic import Conditions, SyntheticFlight, synthetic_flight
 
 from .shapes import rectangle
@@ -91,6 +98,75 @@ def test_pose_refinement_recovers_a_gps_and_yaw_error(flight: SyntheticFlight, l
     assert fit.score > 0.5
     assert np.hypot(fit.geometry.x_m - truth.x_m, fit.geometry.y_m - truth.y_m) < 0.05
     assert abs(fit.geometry.yaw_deg - truth.yaw_deg) < 0.25
+
+
+def _yaw_estimates(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Whether each pose refinement the accumulator runs estimates the yaw (the real refinement runs)."""
+    calls: list[bool] = []
+    real = modules.refine_pose
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        calls.append(kwargs.get("estimate_yaw", True))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(modules, "refine_pose", spy)
+    return calls
+
+
+def _pose_error(acc: InspectionAccumulator, frame: ThermalFrame, truth: FrameGeometry) -> tuple[float, float]:
+    """Position [m] and yaw [°] error of the pose the accumulator settles on for the frame."""
+    report = acc.add(frame)
+    prior = frame_geometry(frame.meta, acc.layout.origin)
+    dx, dy = prior.x_m + report.dx_m - truth.x_m, prior.y_m + report.dy_m - truth.y_m
+    return float(np.hypot(dx, dy)), abs((prior.yaw_deg + report.dyaw_deg - truth.yaw_deg + 180) % 360 - 180)
+
+
+def test_a_flight_line_carries_its_yaw_once_a_few_frames_have_estimated_it(
+    flight: SyntheticFlight, layout: PlantLayout, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    line = [i for i, p in enumerate(flight.poses) if p.yaw_deg == flight.poses[0].yaw_deg]
+    assert len(line) > LINE_YAW_FRAMES
+    calls = _yaw_estimates(monkeypatch)
+    acc = InspectionAccumulator(layout)
+    for i in line[:LINE_YAW_FRAMES]:
+        acc.add(flight.frame(i))
+    assert calls == [True] * LINE_YAW_FRAMES
+    position, yaw = _pose_error(acc, flight.frame(line[1]), flight.poses[line[1]])  # a frame of the line
+    assert calls[LINE_YAW_FRAMES:] == [False]  # one match at the carried yaw, no yaw estimate
+    assert position < 0.05 and yaw < 0.1
+
+
+def test_a_turn_starts_a_new_line_with_full_estimates(
+    flight: SyntheticFlight, layout: PlantLayout, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = [i for i, p in enumerate(flight.poses) if p.yaw_deg == flight.poses[0].yaw_deg]
+    turned = next(i for i, p in enumerate(flight.poses) if abs(p.yaw_deg - flight.poses[0].yaw_deg) > 90)
+    calls = _yaw_estimates(monkeypatch)
+    acc = InspectionAccumulator(layout)
+    for i in first[:LINE_YAW_FRAMES]:
+        acc.add(flight.frame(i))
+    position, yaw = _pose_error(acc, flight.frame(turned), flight.poses[turned])
+    assert calls == [True] * (LINE_YAW_FRAMES + 1)
+    assert position < 0.05 and yaw < 0.25
+
+
+def test_a_carried_yaw_the_frame_no_longer_matches_falls_back_to_the_full_estimate(
+    flight: SyntheticFlight, layout: PlantLayout, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    line = [i for i, p in enumerate(flight.poses) if p.yaw_deg == flight.poses[0].yaw_deg]
+    acc = InspectionAccumulator(layout)
+    for i in line[:LINE_YAW_FRAMES]:
+        acc.add(flight.frame(i))
+    # the gimbal turned by 2° within the line while its log did not show it: the carried yaw is 2° off
+    i = line[1]
+    truth = flight.poses[i].moved(dyaw_deg=2.0)
+    turned = dataclasses.replace(flight, poses=(*flight.poses[:i], truth, *flight.poses[i + 1 :]))
+    frame = ThermalFrame(turned.frame(i).temperature_c, flight.frame(i).meta)
+    calls = _yaw_estimates(monkeypatch)
+    position, yaw = _pose_error(acc, frame, truth)
+    assert calls == [False, True]  # the carried yaw matched worse than the line: estimated in full
+    assert position < 0.05 and yaw < 0.25
+    assert acc._line is not None and len(acc._line.yaws) == 1  # and a new line starts from it
 
 
 def test_segmentation_finds_the_module_rectangles_without_a_layout(

@@ -46,9 +46,11 @@ from gongzhi.modules.pv.analytics.cameras import ThermalCamera
 from gongzhi.modules.pv.analytics.frames import ThermalFrame
 from gongzhi.modules.pv.analytics.geometry import LocalFrame
 from gongzhi.modules.pv.analytics.georef import (
+    MIN_MATCH_SCORE,
     FrameGeometry,
     ModuleIndex,
     ModuleRect,
+    PoseFit,
     frame_geometry,
     module_crops,
     module_index,
@@ -82,6 +84,15 @@ SOILING_WARM_K = 0.5
 """Warmth above the module's upper third that counts towards the soiling index [K]."""
 BIAS_SMOOTHING = 0.1
 """Weight of each frame's pose correction in the running correction carried to the next frame [-]."""
+LINE_TURN_DEG = 1.0
+"""Change of the logged yaw from a flight line's first frame that starts a new line [°]."""
+LINE_YAW_FRAMES = 3
+"""Frames of a flight line whose yaw is estimated in full before their mean is carried to the next [-]."""
+LINE_SCORE_KEPT = 0.9
+"""Least match score at a carried yaw, as a fraction of the mean score of the line's fully estimated
+frames, for the carried yaw to stand [-]; below it the frame's yaw is estimated in full."""
+LINE_YAW_AGREES_DEG = 0.25
+"""Largest difference of a full estimate from the carried yaw that keeps the line going [°]."""
 
 _LOCAL_HOT = frozenset(
     {
@@ -597,6 +608,35 @@ def _group_medians(values: FloatArray, starts: npt.NDArray[np.intp], counts: npt
 
 
 @dataclass(frozen=True, slots=True)
+class _Line:
+    """The flight line being flown: its first frame's logged yaw and the refined yaws and match scores of
+    the frames whose yaw was estimated in full [°], [-]."""
+
+    heading_deg: float
+    yaws: tuple[float, ...] = ()
+    scores: tuple[float, ...] = ()
+
+    def carries(self, logged_yaw_deg: float) -> bool:
+        """Whether a frame logged at this yaw is on the line with enough estimates to carry its yaw."""
+        return (
+            len(self.yaws) >= LINE_YAW_FRAMES and abs(_turn(logged_yaw_deg, self.heading_deg)) < LINE_TURN_DEG
+        )
+
+    @property
+    def yaw_deg(self) -> float:
+        """Mean of the estimated yaws (about the first, so that ±180° does not split them) [°]."""
+        return self.yaws[0] + sum(_turn(y, self.yaws[0]) for y in self.yaws) / len(self.yaws)
+
+    def with_estimate(self, yaw_deg: float, score: float) -> _Line:
+        return _Line(self.heading_deg, (*self.yaws, yaw_deg), (*self.scores, score))
+
+
+def _turn(a_deg: float, b_deg: float) -> float:
+    """a − b wrapped to [−180, 180) [°]."""
+    return (a_deg - b_deg + 180.0) % 360.0 - 180.0
+
+
+@dataclass(frozen=True, slots=True)
 class FrameReport:
     """What :meth:`InspectionAccumulator.add` did with one frame."""
 
@@ -629,7 +669,8 @@ class InspectionAccumulator:
     neighbour_radius_m : float, optional
         Radius of the neighbour reference [m]; default 2.5 row footprints, at least 3 m.
     refine : bool
-        Refine each pose by matching the module grid (:func:`.georef.refine_pose`).
+        Refine each pose by matching the module grid (:func:`.georef.refine_pose`); along a flight line
+        the yaw of its first frames is carried to the next (``LINE_*`` constants).
     classifier : ModuleClassifier, optional
         Default :class:`RuleClassifier`.
     """
@@ -659,6 +700,7 @@ class InspectionAccumulator:
         self._sources: list[str] = []
         self._irradiances: list[float] = []
         self._bias = (0.0, 0.0, 0.0)
+        self._line: _Line | None = None
         self._pitch_along, pitch_across = _pitches(self._index)
         # across the rows the grid repeats only every row pitch: search up to nearly half of it; along the
         # rows every module pitch, which _nearest_alias resolves against the running correction
@@ -678,7 +720,7 @@ class InspectionAccumulator:
         out = InspectionAccumulator.__new__(InspectionAccumulator)
         out.__dict__.update(self.__dict__)
         out._views, out._sources, out._irradiances = _ViewTable(), [], []
-        out._bias, out._frames_used = (0.0, 0.0, 0.0), 0
+        out._bias, out._frames_used, out._line = (0.0, 0.0, 0.0), 0, None
         return out
 
     def __getstate__(self) -> dict[str, Any]:
@@ -723,7 +765,7 @@ class InspectionAccumulator:
         geometry = prior.moved(bx, by, byaw)
         report = FrameReport(frame.meta.source, 0)
         if self.refine:
-            fit = refine_pose(frame.temperature_c, geometry, self._index, search_m=self._search_m)
+            fit = self._refine(frame.temperature_c, geometry, prior.yaw_deg)
             if fit.score > 0 and (fit.dx_m or fit.dy_m or fit.dyaw_deg):
                 geometry = self._nearest_alias(fit.geometry, prior)
             cx, cy = geometry.x_m - prior.x_m, geometry.y_m - prior.y_m
@@ -739,6 +781,34 @@ class InspectionAccumulator:
         return FrameReport(
             report.source, seen, report.dx_m, report.dy_m, report.dyaw_deg, report.match_score, report.skipped
         )
+
+    def _refine(self, temperature: F32, geometry: FrameGeometry, logged_yaw_deg: float) -> PoseFit:
+        """Refine the pose, at the flight line's yaw when the line carries one and the match there stays
+        as good as the line's (one module mask and one match instead of about two and eight); otherwise
+        with the yaw estimated in full, which then extends the line or starts a new one.
+
+        The yaw a gimbal holds along a line changes little, while the logged yaw scatters about it
+        (compass noise); the mean of a few full estimates is nearer the line's yaw than any one of them.
+        """
+        line = self._line
+        if line is not None and line.carries(logged_yaw_deg):
+            guess = geometry.moved(dyaw_deg=_turn(line.yaw_deg, geometry.yaw_deg))
+            fit = refine_pose(temperature, guess, self._index, search_m=self._search_m, estimate_yaw=False)
+            if fit.score >= MIN_MATCH_SCORE and fit.score >= LINE_SCORE_KEPT * float(np.mean(line.scores)):
+                g = fit.geometry
+                return PoseFit(g, g.x_m - geometry.x_m, g.y_m - geometry.y_m, g.yaw_deg - geometry.yaw_deg,
+                               fit.score)  # fmt: skip
+        fit = refine_pose(temperature, geometry, self._index, search_m=self._search_m)
+        if fit.score >= MIN_MATCH_SCORE:
+            yaw = fit.geometry.yaw_deg
+            if (
+                line is None
+                or abs(_turn(logged_yaw_deg, line.heading_deg)) >= LINE_TURN_DEG  # a turn
+                or (line.carries(logged_yaw_deg) and abs(_turn(yaw, line.yaw_deg)) > LINE_YAW_AGREES_DEG)
+            ):
+                line = _Line(logged_yaw_deg)
+            self._line = line.with_estimate(yaw, fit.score)
+        return fit
 
     def _nearest_alias(self, geometry: FrameGeometry, prior: FrameGeometry) -> FrameGeometry:
         """Of the poses one module pitch apart along the rows, which the grid cannot tell apart, the one
