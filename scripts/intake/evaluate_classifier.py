@@ -131,6 +131,7 @@ class Config:
     balance_weak: bool = False  # weak examples reweighted so every category's weak total is the same
     subject_block: float = 1.0  # scale of the subject-only TF-IDF columns, folded into the weights
     keyword_block: float = 1.0  # scale of the keyword-hit columns, folded into the weights
+    lsa: int = 0  # k of the LSA block learnt from the unlabelled pool (0: none), folded into the weights
 
 
 # Candidates of --nested, fixed before any outer figure of them was seen.
@@ -162,7 +163,12 @@ Weak = list[tuple[str, str, str, bool]]  # subject, text, category, labelled by 
 
 
 def fit(
-    seeds: list[clf.CategorySeed], feat: clf.Featurizer, labelled: list[clf.Example], weak: Weak, cfg: Config
+    seeds: list[clf.CategorySeed],
+    feat: clf.Featurizer,
+    labelled: list[clf.Example],
+    weak: Weak,
+    cfg: Config,
+    lsa: Lsa | None = None,
 ) -> clf.Router:
     offered = {e.code for e in labelled}
     extra = []
@@ -174,10 +180,10 @@ def fit(
     if cfg.balance_weak:
         extra = balanced(extra)
     examples = [*labelled, *extra]
-    if cfg.learner == "svm" and cfg.subject_block == cfg.keyword_block == 1.0:
+    if cfg.learner == "svm" and cfg.subject_block == cfg.keyword_block == 1.0 and not cfg.lsa:
         router = clf.train(seeds, examples, featurizer=feat, c=cfg.c)
     else:
-        router = train_variant(seeds, feat, examples, cfg)
+        router = train_variant(seeds, feat, examples, cfg, lsa if cfg.lsa else None)
     return replace(router, keyword_boost=cfg.keyword_boost)
 
 
@@ -196,19 +202,58 @@ def block_scale(feat: clf.Featurizer, cfg: Config) -> npt.NDArray[np.float64]:
     return scale
 
 
+@dataclass(frozen=True)
+class Lsa:
+    """An LSA projection of the body TF-IDF block: z = scale · P x (P [k × body vocabulary])."""
+
+    components: npt.NDArray[np.float64]
+    scale: float
+
+
+def learn_lsa(feat: clf.Featurizer, corpus: list[tuple[str, str]], k: int) -> Lsa:
+    """TruncatedSVD (randomized, 5 power iterations, seed 0) of the body TF-IDF rows of ``corpus`` (texts
+    only, no labels); scale 1 / median ‖P x‖ over the corpus, so a typical block has norm 1."""
+    from sklearn.decomposition import TruncatedSVD
+
+    x = feat.matrix(corpus)[0][:, : len(feat.keys)]
+    svd = TruncatedSVD(k, algorithm="randomized", n_iter=5, random_state=0).fit(x)
+    p = np.asarray(svd.components_, dtype=np.float64)
+    norms = np.linalg.norm(np.asarray(x @ p.T), axis=1)
+    return Lsa(p, float(1.0 / np.median(norms[norms > 0])))
+
+
+def fold_lsa(coef: npt.NDArray[np.float64], lsa: Lsa, width: int) -> npt.NDArray[np.float64]:
+    """Weights [width × classes] of the features alone that score as ``coef`` does on (x, s P x): the LSA
+    block's weights v join the body columns (the first ones) as s Pᵀ v."""
+    out, extra = coef[:width].copy(), coef[width:]
+    out[: lsa.components.shape[1]] += lsa.scale * (lsa.components.T @ extra)
+    return out
+
+
 def train_variant(
-    seeds: list[clf.CategorySeed], feat: clf.Featurizer, examples: list[clf.Example], cfg: Config
+    seeds: list[clf.CategorySeed],
+    feat: clf.Featurizer,
+    examples: list[clf.Example],
+    cfg: Config,
+    lsa: Lsa | None = None,
 ) -> clf.Router:
-    """``clf.train`` with another learner or block scales; both fold into an ordinary router's weights
-    (score = (x ⊙ scale) · w = x · (scale ⊙ w)), so prediction is unchanged and costs the same."""
-    from scipy.sparse import diags
+    """``clf.train`` with another learner, block scales or an LSA block; all fold into an ordinary router's
+    weights (score = (x ⊙ scale) · w = x · (scale ⊙ w); the LSA block's s P x · v = x · (s Pᵀ v) on the body
+    columns), so prediction is unchanged and costs the same."""
+    from scipy.sparse import csr_matrix, diags, hstack
 
     docs = [*examples, *(clf.Example(s.name, " ".join(s.keywords), s.code) for s in seeds)]
     scale = block_scale(feat, cfg)
     x = (feat.matrix([(d.subject, d.text) for d in docs])[0] @ diags(scale)).tocsr()
+    nb = len(feat.keys)
+    if lsa is not None:
+        z = np.asarray(x[:, :nb] @ lsa.components.T) * lsa.scale
+        x = hstack([x, csr_matrix(z)], format="csr")
     y = np.array([d.code for d in docs])
     classes = tuple(sorted(set(y.tolist())))
     coef, bias = learn(cfg, x, y, np.array([d.weight for d in docs]), classes)
+    if lsa is not None:
+        coef = fold_lsa(coef, lsa, feat.width)
     weights = np.ascontiguousarray(scale[:, None] * coef, dtype=np.float32)
     return clf.Router(feat, tuple(seeds), classes, weights, bias.astype(np.float32))
 
@@ -430,6 +475,14 @@ def main() -> None:
     ap.add_argument("--keyword-block", type=float, default=1.0, help="scale of the keyword-hit columns")
     ap.add_argument("--keyword-boost", type=float, default=clf.KEYWORD_BOOST)
     ap.add_argument(
+        "--lsa",
+        type=int,
+        default=0,
+        metavar="K",
+        help="append a K-dimensional LSA block (TruncatedSVD of the body TF-IDF of the fold's unlabelled "
+        "pool and training texts, held-out texts excluded), folded into the body weights",
+    )
+    ap.add_argument(
         "--self-train",
         type=int,
         default=0,
@@ -481,6 +534,7 @@ def main() -> None:
         nb_beta=args.nb_beta,
         balance_weak=args.balance_weak,
         keyword_block=args.keyword_block,
+        lsa=args.lsa,
     )
     grid, grid_name = (WIDE, "WIDE") if args.grid == "wide" else (GRID, "GRID")
     print(f"labelled {len(y)} in {len(offered)} categories; unlabelled {len(unlabelled)}; seeds {len(seeds)}")
@@ -509,14 +563,15 @@ def main() -> None:
             code = answered or by_keywords
             if code is not None:
                 weak.append((s, t, code, answered is not None))
+        lsa = learn_lsa(feat, corpus, args.lsa) if args.lsa else None
         cfg = fixed
         if args.nested:
             cfg, inner = select(seeds, feat, examples, weak, 3, args.seed + 1, grid)
             print(f"fold {k}: inner macro-F1 {[round(v, 3) for v in inner]} → {cfg}", flush=True)
-        router = fit(seeds, feat, examples, weak, cfg)
+        router = fit(seeds, feat, examples, weak, cfg, lsa)
         if args.self_train:
             weak = self_train(router, [st for st, _ in unlabelled], weak, offered, args.self_train)
-            router = fit(seeds, feat, examples, weak, cfg)
+            router = fit(seeds, feat, examples, weak, cfg, lsa)
         if args.prior_correction:
             classes, oof = out_of_fold_scores(seeds, feat, examples, weak, cfg, 3, args.seed + 1)
             off = prior_offsets(oof, y[tr], classes, offered)
@@ -532,7 +587,8 @@ def main() -> None:
             mean = (router_proba(router, [(subjects[i], texts[i]) for i in te], offered) + sum(probs)) / 3
             ours_pred[te], conf[te] = np.array(offered)[mean.argmax(axis=1)], mean.max(axis=1)
         routers.append(router)
-        print(f"fold {k}: {len(weak)} weak examples", flush=True)
+        shown = f", LSA scale {lsa.scale:.2f}" if lsa is not None else ""
+        print(f"fold {k}: {len(weak)} weak examples{shown}", flush=True)
 
     base = f1_score(y, base_pred.astype(str), average="macro")
     ours = f1_score(y, ours_pred.astype(str), average="macro")
