@@ -132,6 +132,8 @@ class Config:
     subject_block: float = 1.0  # scale of the subject-only TF-IDF columns, folded into the weights
     keyword_block: float = 1.0  # scale of the keyword-hit columns, folded into the weights
     lsa: int = 0  # k of the LSA block learnt from the unlabelled pool (0: none), folded into the weights
+    ppmi: int = 0  # k of PPMI character embeddings from the pool (0: none), a block folded likewise
+    prototypes: bool = False  # label-tree prototypes in the pool's LSA space (k 200), a block folded likewise
 
 
 # Candidates of --nested, fixed before any outer figure of them was seen.
@@ -180,10 +182,10 @@ def fit(
     if cfg.balance_weak:
         extra = balanced(extra)
     examples = [*labelled, *extra]
-    if cfg.learner == "svm" and cfg.subject_block == cfg.keyword_block == 1.0 and not cfg.lsa:
+    if cfg.learner == "svm" and cfg.subject_block == cfg.keyword_block == 1.0 and lsa is None:
         router = clf.train(seeds, examples, featurizer=feat, c=cfg.c)
     else:
-        router = train_variant(seeds, feat, examples, cfg, lsa if cfg.lsa else None)
+        router = train_variant(seeds, feat, examples, cfg, lsa)
     return replace(router, keyword_boost=cfg.keyword_boost)
 
 
@@ -213,13 +215,80 @@ class Lsa:
 def learn_lsa(feat: clf.Featurizer, corpus: list[tuple[str, str]], k: int) -> Lsa:
     """TruncatedSVD (randomized, 5 power iterations, seed 0) of the body TF-IDF rows of ``corpus`` (texts
     only, no labels); scale 1 / median ‖P x‖ over the corpus, so a typical block has norm 1."""
+    x = body_rows(feat, corpus)
+    return scaled(lsa_components(x, k), x)
+
+
+def body_rows(feat: clf.Featurizer, docs: list[tuple[str, str]]) -> Any:
+    return feat.matrix(docs)[0][:, : len(feat.keys)].tocsr()
+
+
+def lsa_components(x: Any, k: int) -> npt.NDArray[np.float64]:
     from sklearn.decomposition import TruncatedSVD
 
-    x = feat.matrix(corpus)[0][:, : len(feat.keys)]
     svd = TruncatedSVD(k, algorithm="randomized", n_iter=5, random_state=0).fit(x)
-    p = np.asarray(svd.components_, dtype=np.float64)
+    return np.asarray(svd.components_, dtype=np.float64)
+
+
+def scaled(p: npt.NDArray[np.float64], x: Any) -> Lsa:
+    """The map ``p`` with the scale 1 / median ‖p x‖ over the rows of ``x``."""
     norms = np.linalg.norm(np.asarray(x @ p.T), axis=1)
     return Lsa(p, float(1.0 / np.median(norms[norms > 0])))
+
+
+def learn_ppmi(feat: clf.Featurizer, corpus: list[tuple[str, str]], k: int) -> Lsa:
+    """Character embeddings U√Σ of the TruncatedSVD (k, seed 0) of the positive PMI of characters at distance
+    1 or 2 in ``corpus`` (context-distribution smoothing 0.75; Levy, Goldberg & Dagan 2015), as a map of
+    the body row: its unigram TF-IDF weights times their characters' vectors."""
+    from scipy.sparse import coo_matrix
+    from sklearn.decomposition import TruncatedSVD
+
+    ucols = np.flatnonzero(feat.keys < (1 << 21))  # unigram ids are code points, bigram ids ≥ 2**21
+    chars, n = feat.keys[ucols], len(ucols)
+    b = clf.batch(corpus)
+    at = np.minimum(np.searchsorted(chars, b.body), n - 1)
+    ci = np.where(chars[at] == b.body, at, -1)
+    rows, cols = [], []
+    for d in (1, 2):
+        ok = (b.body_doc[d:] == b.body_doc[:-d]) & (ci[d:] >= 0) & (ci[:-d] >= 0)
+        rows += [ci[:-d][ok], ci[d:][ok]]
+        cols += [ci[d:][ok], ci[:-d][ok]]
+    r, c = np.concatenate(rows), np.concatenate(cols)
+    counts = coo_matrix((np.ones(len(r)), (r, c)), shape=(n, n)).tocsr()
+    counts.sum_duplicates()
+    cc = counts.tocoo()
+    p_word = np.asarray(counts.sum(axis=1)).ravel() / counts.sum()
+    ctx = np.asarray(counts.sum(axis=0)).ravel() ** 0.75
+    pmi = np.log(cc.data / counts.sum() / (p_word[cc.row] * ctx[cc.col] / ctx.sum()))
+    keep = pmi > 0
+    ppmi = coo_matrix((pmi[keep], (cc.row[keep], cc.col[keep])), shape=(n, n)).tocsr()
+    svd = TruncatedSVD(k, algorithm="randomized", n_iter=5, random_state=0)
+    vectors = svd.fit_transform(ppmi) / np.sqrt(svd.singular_values_)  # UΣ / √Σ = U√Σ
+    p = np.zeros((k, len(feat.keys)))
+    p[:, ucols] = vectors.T
+    return scaled(p, body_rows(feat, corpus))
+
+
+def learn_prototypes(
+    feat: clf.Featurizer, corpus: list[tuple[str, str]], names: dict[str, str], k: int = 200
+) -> Lsa:
+    """Label-tree prototypes in the LSA space of ``corpus``: one column per category c, (P x) · u_c with
+    u_c = P t_c / ‖P t_c‖ and t_c the body row of the category's sub-category names; as a map, u_c P."""
+    x = body_rows(feat, corpus)
+    p = lsa_components(x, k)
+    t = np.asarray(body_rows(feat, [("", names[c]) for c in sorted(names)]) @ p.T)
+    u = t / np.linalg.norm(t, axis=1, keepdims=True)
+    return scaled(u @ p, x)
+
+
+def tree_names(tree: Path) -> dict[str, str]:
+    """Each first-level category of the label tree → its second- and third-level names, joined."""
+    out: dict[str, list[str]] = {}
+    for row in read(tree):
+        for name in (row["二级分类"], row["三级分类"]):
+            if name and name not in out.setdefault(row["一级分类"], []):
+                out[row["一级分类"]].append(name)
+    return {c: " ".join(v) for c, v in out.items()}
 
 
 def fold_lsa(coef: npt.NDArray[np.float64], lsa: Lsa, width: int) -> npt.NDArray[np.float64]:
@@ -483,6 +552,18 @@ def main() -> None:
         "pool and training texts, held-out texts excluded), folded into the body weights",
     )
     ap.add_argument(
+        "--ppmi",
+        type=int,
+        default=0,
+        metavar="K",
+        help="append K-dimensional PPMI character embeddings of the same corpus (TF-IDF-weighted sum)",
+    )
+    ap.add_argument(
+        "--prototypes",
+        action="store_true",
+        help="append the label tree's categories as prototypes in the same corpus's LSA space (k 200)",
+    )
+    ap.add_argument(
         "--self-train",
         type=int,
         default=0,
@@ -535,6 +616,8 @@ def main() -> None:
         balance_weak=args.balance_weak,
         keyword_block=args.keyword_block,
         lsa=args.lsa,
+        ppmi=args.ppmi,
+        prototypes=args.prototypes,
     )
     grid, grid_name = (WIDE, "WIDE") if args.grid == "wide" else (GRID, "GRID")
     print(f"labelled {len(y)} in {len(offered)} categories; unlabelled {len(unlabelled)}; seeds {len(seeds)}")
@@ -563,7 +646,13 @@ def main() -> None:
             code = answered or by_keywords
             if code is not None:
                 weak.append((s, t, code, answered is not None))
-        lsa = learn_lsa(feat, corpus, args.lsa) if args.lsa else None
+        lsa = None
+        if args.ppmi:
+            lsa = learn_ppmi(feat, corpus, args.ppmi)
+        elif args.prototypes:
+            lsa = learn_prototypes(feat, corpus, tree_names(args.data / "label_tree.csv"))
+        elif args.lsa:
+            lsa = learn_lsa(feat, corpus, args.lsa)
         cfg = fixed
         if args.nested:
             cfg, inner = select(seeds, feat, examples, weak, 3, args.seed + 1, grid)

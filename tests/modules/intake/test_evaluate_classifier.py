@@ -268,3 +268,32 @@ def test_the_lsa_option_runs_in_every_fold(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert sum("LSA scale" in line for line in out.stdout.splitlines()) == 2
     assert "lsa=5" in out.stdout
+
+
+def test_ppmi_embeddings_put_characters_of_one_topic_closer_than_of_another() -> None:
+    import numpy as np
+
+    mod = _script_module()
+    seeds, labelled, feat = _toy()
+    rng = random.Random(14)
+    pool = [_message(rng, w) for w in TOPICS.values() for _ in range(20)]
+    emb = mod.learn_ppmi(feat, pool, 4)
+    assert emb.components.shape == (4, len(feat.keys)) and emb.scale > 0
+
+    def vector(ch: str) -> Any:
+        col = feat.features([("", ch)]).groups[0][1][0]
+        v = emb.components[:, col]
+        return v / np.linalg.norm(v)
+
+    bus, car, school = vector("公"), vector("交"), vector("校")
+    assert bus @ car > bus @ school
+
+
+def test_the_ppmi_and_prototype_options_run_in_every_fold(tmp_path: Path) -> None:
+    _corpus(tmp_path)
+    rows = [[c, c + "管理", c + "投诉"] for c in TOPICS]
+    _write(tmp_path / "label_tree.csv", ["一级分类", "二级分类", "三级分类"], rows)
+    for option in (["--ppmi", "3"], ["--prototypes"]):
+        out = _run("--data", str(tmp_path), "--folds", "2", *option)
+        assert out.returncode == 0, out.stderr
+        assert sum("LSA scale" in line for line in out.stdout.splitlines()) == 2
