@@ -29,6 +29,12 @@ Fourth round: ``--learner nbsvm|lr|sgd`` (NBSVM of Wang & Manning 2012 with ``--
 regression; SGD with the modified Huber loss), ``--balance-weak`` (every category's weak examples weigh the
 same in total) and ``--keyword-block`` (scale of the keyword-hit columns). Learner and block scales fold into
 an ordinary router's weights, so prediction costs the same. ``--nested --grid wide`` chooses among ``WIDE``.
+
+Fifth round, a representation learnt from the fold's unlabelled pool and training texts (held-out texts
+excluded, no labels): ``--lsa K`` (TruncatedSVD of the body TF-IDF), ``--ppmi K`` (PPMI character
+embeddings, TF-IDF-weighted sum) and ``--prototypes`` (the label tree's categories as prototypes in the LSA
+space), each appended as a scaled dense block. All three are linear in the body row, so the block's weights
+fold into the body weights (``fold_lsa``) and a router keeps its size and per-message cost.
 """
 
 from __future__ import annotations
