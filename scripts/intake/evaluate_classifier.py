@@ -550,6 +550,13 @@ def main() -> None:
     ap.add_argument("--keyword-block", type=float, default=1.0, help="scale of the keyword-hit columns")
     ap.add_argument("--keyword-boost", type=float, default=clf.KEYWORD_BOOST)
     ap.add_argument(
+        "--labelled-weight",
+        type=float,
+        default=1.0,
+        help="weight of the fold's labelled training rows (0: a diagnostic router of the keyword tree and "
+        "weak labels alone)",
+    )
+    ap.add_argument(
         "--lsa",
         type=int,
         default=0,
@@ -645,7 +652,7 @@ def main() -> None:
 
         corpus = [(subjects[i], texts[i]) for i in tr] + [st for st, _ in unlabelled]
         feat = clf.build_featurizer(seeds, corpus)
-        examples = [clf.Example(subjects[i], texts[i], str(y[i])) for i in tr]
+        examples = [clf.Example(subjects[i], texts[i], str(y[i]), args.labelled_weight) for i in tr]
         weak: Weak = []
         by_kw = clf.weak_labels(feat, seeds, [st for st, _ in unlabelled])
         for ((s, t), answered), by_keywords in zip(unlabelled, by_kw, strict=True):
@@ -701,6 +708,7 @@ def main() -> None:
     name += ", prior correction from inner CV" if args.prior_correction else ""
     name += ", mean with calibrated LR and CNB" if args.ensemble else ""
     name += f", subject weight {args.subject_weight:g}" if args.subject_weight != 1.0 else ""
+    name += f", labelled rows weight {args.labelled_weight:g}" if args.labelled_weight != 1.0 else ""
     print(f"\n== gongzhi router ({name}) ==")
     print(classification_report(y, ours_pred.astype(str), digits=3))
     print("confusions:", confusions(y, ours_pred.astype(str)))

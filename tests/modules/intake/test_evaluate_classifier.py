@@ -268,13 +268,16 @@ def test_the_lsa_option_runs_in_every_fold(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert sum("LSA scale" in line for line in out.stdout.splitlines()) == 2
     assert "lsa=5" in out.stdout
+    out = _run("--data", str(tmp_path), "--folds", "2", "--labelled-weight", "0")
+    assert out.returncode == 0, out.stderr
+    assert "labelled rows weight 0" in out.stdout
 
 
 def test_ppmi_embeddings_put_characters_of_one_topic_closer_than_of_another() -> None:
     import numpy as np
 
     mod = _script_module()
-    seeds, labelled, feat = _toy()
+    feat = _toy()[2]
     rng = random.Random(14)
     pool = [_message(rng, w) for w in TOPICS.values() for _ in range(20)]
     emb = mod.learn_ppmi(feat, pool, 4)
