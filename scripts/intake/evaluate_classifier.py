@@ -29,6 +29,12 @@ Fourth round: ``--learner nbsvm|lr|sgd`` (NBSVM of Wang & Manning 2012 with ``--
 regression; SGD with the modified Huber loss), ``--balance-weak`` (every category's weak examples weigh the
 same in total) and ``--keyword-block`` (scale of the keyword-hit columns). Learner and block scales fold into
 an ordinary router's weights, so prediction costs the same. ``--nested --grid wide`` chooses among ``WIDE``.
+
+Fifth round, a representation learnt from the fold's unlabelled pool and training texts (held-out texts
+excluded, no labels): ``--lsa K`` (TruncatedSVD of the body TF-IDF), ``--ppmi K`` (PPMI character
+embeddings, TF-IDF-weighted sum) and ``--prototypes`` (the label tree's categories as prototypes in the LSA
+space), each appended as a scaled dense block. All three are linear in the body row, so the block's weights
+fold into the body weights (``fold_lsa``) and a router keeps its size and per-message cost.
 """
 
 from __future__ import annotations
@@ -131,6 +137,9 @@ class Config:
     balance_weak: bool = False  # weak examples reweighted so every category's weak total is the same
     subject_block: float = 1.0  # scale of the subject-only TF-IDF columns, folded into the weights
     keyword_block: float = 1.0  # scale of the keyword-hit columns, folded into the weights
+    lsa: int = 0  # k of the LSA block learnt from the unlabelled pool (0: none), folded into the weights
+    ppmi: int = 0  # k of PPMI character embeddings from the pool (0: none), a block folded likewise
+    prototypes: bool = False  # label-tree prototypes in the pool's LSA space (k 200), a block folded likewise
 
 
 # Candidates of --nested, fixed before any outer figure of them was seen.
@@ -162,7 +171,12 @@ Weak = list[tuple[str, str, str, bool]]  # subject, text, category, labelled by 
 
 
 def fit(
-    seeds: list[clf.CategorySeed], feat: clf.Featurizer, labelled: list[clf.Example], weak: Weak, cfg: Config
+    seeds: list[clf.CategorySeed],
+    feat: clf.Featurizer,
+    labelled: list[clf.Example],
+    weak: Weak,
+    cfg: Config,
+    lsa: Lsa | None = None,
 ) -> clf.Router:
     offered = {e.code for e in labelled}
     extra = []
@@ -174,10 +188,10 @@ def fit(
     if cfg.balance_weak:
         extra = balanced(extra)
     examples = [*labelled, *extra]
-    if cfg.learner == "svm" and cfg.subject_block == cfg.keyword_block == 1.0:
+    if cfg.learner == "svm" and cfg.subject_block == cfg.keyword_block == 1.0 and lsa is None:
         router = clf.train(seeds, examples, featurizer=feat, c=cfg.c)
     else:
-        router = train_variant(seeds, feat, examples, cfg)
+        router = train_variant(seeds, feat, examples, cfg, lsa)
     return replace(router, keyword_boost=cfg.keyword_boost)
 
 
@@ -196,19 +210,125 @@ def block_scale(feat: clf.Featurizer, cfg: Config) -> npt.NDArray[np.float64]:
     return scale
 
 
+@dataclass(frozen=True)
+class Lsa:
+    """An LSA projection of the body TF-IDF block: z = scale · P x (P [k × body vocabulary])."""
+
+    components: npt.NDArray[np.float64]
+    scale: float
+
+
+def learn_lsa(feat: clf.Featurizer, corpus: list[tuple[str, str]], k: int) -> Lsa:
+    """TruncatedSVD (randomized, 5 power iterations, seed 0) of the body TF-IDF rows of ``corpus`` (texts
+    only, no labels); scale 1 / median ‖P x‖ over the corpus, so a typical block has norm 1."""
+    x = body_rows(feat, corpus)
+    return scaled(lsa_components(x, k), x)
+
+
+def body_rows(feat: clf.Featurizer, docs: list[tuple[str, str]]) -> Any:
+    return feat.matrix(docs)[0][:, : len(feat.keys)].tocsr()
+
+
+def lsa_components(x: Any, k: int) -> npt.NDArray[np.float64]:
+    from sklearn.decomposition import TruncatedSVD
+
+    svd = TruncatedSVD(k, algorithm="randomized", n_iter=5, random_state=0).fit(x)
+    return np.asarray(svd.components_, dtype=np.float64)
+
+
+def scaled(p: npt.NDArray[np.float64], x: Any) -> Lsa:
+    """The map ``p`` with the scale 1 / median ‖p x‖ over the rows of ``x``."""
+    norms = np.linalg.norm(np.asarray(x @ p.T), axis=1)
+    return Lsa(p, float(1.0 / np.median(norms[norms > 0])))
+
+
+def learn_ppmi(feat: clf.Featurizer, corpus: list[tuple[str, str]], k: int) -> Lsa:
+    """Character embeddings U√Σ of the TruncatedSVD (k, seed 0) of the positive PMI of characters at distance
+    1 or 2 in ``corpus`` (context-distribution smoothing 0.75; Levy, Goldberg & Dagan 2015), as a map of
+    the body row: its unigram TF-IDF weights times their characters' vectors."""
+    from scipy.sparse import coo_matrix
+    from sklearn.decomposition import TruncatedSVD
+
+    ucols = np.flatnonzero(feat.keys < (1 << 21))  # unigram ids are code points, bigram ids ≥ 2**21
+    chars, n = feat.keys[ucols], len(ucols)
+    b = clf.batch(corpus)
+    at = np.minimum(np.searchsorted(chars, b.body), n - 1)
+    ci = np.where(chars[at] == b.body, at, -1)
+    rows, cols = [], []
+    for d in (1, 2):
+        ok = (b.body_doc[d:] == b.body_doc[:-d]) & (ci[d:] >= 0) & (ci[:-d] >= 0)
+        rows += [ci[:-d][ok], ci[d:][ok]]
+        cols += [ci[d:][ok], ci[:-d][ok]]
+    r, c = np.concatenate(rows), np.concatenate(cols)
+    counts = coo_matrix((np.ones(len(r)), (r, c)), shape=(n, n)).tocsr()
+    counts.sum_duplicates()
+    cc = counts.tocoo()
+    p_word = np.asarray(counts.sum(axis=1)).ravel() / counts.sum()
+    ctx = np.asarray(counts.sum(axis=0)).ravel() ** 0.75
+    pmi = np.log(cc.data / counts.sum() / (p_word[cc.row] * ctx[cc.col] / ctx.sum()))
+    keep = pmi > 0
+    ppmi = coo_matrix((pmi[keep], (cc.row[keep], cc.col[keep])), shape=(n, n)).tocsr()
+    svd = TruncatedSVD(k, algorithm="randomized", n_iter=5, random_state=0)
+    vectors = svd.fit_transform(ppmi) / np.sqrt(svd.singular_values_)  # UΣ / √Σ = U√Σ
+    p = np.zeros((k, len(feat.keys)))
+    p[:, ucols] = vectors.T
+    return scaled(p, body_rows(feat, corpus))
+
+
+def learn_prototypes(
+    feat: clf.Featurizer, corpus: list[tuple[str, str]], names: dict[str, str], k: int = 200
+) -> Lsa:
+    """Label-tree prototypes in the LSA space of ``corpus``: one column per category c, (P x) · u_c with
+    u_c = P t_c / ‖P t_c‖ and t_c the body row of the category's sub-category names; as a map, u_c P."""
+    x = body_rows(feat, corpus)
+    p = lsa_components(x, k)
+    t = np.asarray(body_rows(feat, [("", names[c]) for c in sorted(names)]) @ p.T)
+    u = t / np.linalg.norm(t, axis=1, keepdims=True)
+    return scaled(u @ p, x)
+
+
+def tree_names(tree: Path) -> dict[str, str]:
+    """Each first-level category of the label tree → its second- and third-level names, joined."""
+    out: dict[str, list[str]] = {}
+    for row in read(tree):
+        for name in (row["二级分类"], row["三级分类"]):
+            if name and name not in out.setdefault(row["一级分类"], []):
+                out[row["一级分类"]].append(name)
+    return {c: " ".join(v) for c, v in out.items()}
+
+
+def fold_lsa(coef: npt.NDArray[np.float64], lsa: Lsa, width: int) -> npt.NDArray[np.float64]:
+    """Weights [width × classes] of the features alone that score as ``coef`` does on (x, s P x): the LSA
+    block's weights v join the body columns (the first ones) as s Pᵀ v."""
+    out, extra = coef[:width].copy(), coef[width:]
+    out[: lsa.components.shape[1]] += lsa.scale * (lsa.components.T @ extra)
+    return out
+
+
 def train_variant(
-    seeds: list[clf.CategorySeed], feat: clf.Featurizer, examples: list[clf.Example], cfg: Config
+    seeds: list[clf.CategorySeed],
+    feat: clf.Featurizer,
+    examples: list[clf.Example],
+    cfg: Config,
+    lsa: Lsa | None = None,
 ) -> clf.Router:
-    """``clf.train`` with another learner or block scales; both fold into an ordinary router's weights
-    (score = (x ⊙ scale) · w = x · (scale ⊙ w)), so prediction is unchanged and costs the same."""
-    from scipy.sparse import diags
+    """``clf.train`` with another learner, block scales or an LSA block; all fold into an ordinary router's
+    weights (score = (x ⊙ scale) · w = x · (scale ⊙ w); the LSA block's s P x · v = x · (s Pᵀ v) on the body
+    columns), so prediction is unchanged and costs the same."""
+    from scipy.sparse import csr_matrix, diags, hstack
 
     docs = [*examples, *(clf.Example(s.name, " ".join(s.keywords), s.code) for s in seeds)]
     scale = block_scale(feat, cfg)
     x = (feat.matrix([(d.subject, d.text) for d in docs])[0] @ diags(scale)).tocsr()
+    nb = len(feat.keys)
+    if lsa is not None:
+        z = np.asarray(x[:, :nb] @ lsa.components.T) * lsa.scale
+        x = hstack([x, csr_matrix(z)], format="csr")
     y = np.array([d.code for d in docs])
     classes = tuple(sorted(set(y.tolist())))
     coef, bias = learn(cfg, x, y, np.array([d.weight for d in docs]), classes)
+    if lsa is not None:
+        coef = fold_lsa(coef, lsa, feat.width)
     weights = np.ascontiguousarray(scale[:, None] * coef, dtype=np.float32)
     return clf.Router(feat, tuple(seeds), classes, weights, bias.astype(np.float32))
 
@@ -430,6 +550,33 @@ def main() -> None:
     ap.add_argument("--keyword-block", type=float, default=1.0, help="scale of the keyword-hit columns")
     ap.add_argument("--keyword-boost", type=float, default=clf.KEYWORD_BOOST)
     ap.add_argument(
+        "--labelled-weight",
+        type=float,
+        default=1.0,
+        help="weight of the fold's labelled training rows (0: a diagnostic router of the keyword tree and "
+        "weak labels alone)",
+    )
+    ap.add_argument(
+        "--lsa",
+        type=int,
+        default=0,
+        metavar="K",
+        help="append a K-dimensional LSA block (TruncatedSVD of the body TF-IDF of the fold's unlabelled "
+        "pool and training texts, held-out texts excluded), folded into the body weights",
+    )
+    ap.add_argument(
+        "--ppmi",
+        type=int,
+        default=0,
+        metavar="K",
+        help="append K-dimensional PPMI character embeddings of the same corpus (TF-IDF-weighted sum)",
+    )
+    ap.add_argument(
+        "--prototypes",
+        action="store_true",
+        help="append the label tree's categories as prototypes in the same corpus's LSA space (k 200)",
+    )
+    ap.add_argument(
         "--self-train",
         type=int,
         default=0,
@@ -481,6 +628,9 @@ def main() -> None:
         nb_beta=args.nb_beta,
         balance_weak=args.balance_weak,
         keyword_block=args.keyword_block,
+        lsa=args.lsa,
+        ppmi=args.ppmi,
+        prototypes=args.prototypes,
     )
     grid, grid_name = (WIDE, "WIDE") if args.grid == "wide" else (GRID, "GRID")
     print(f"labelled {len(y)} in {len(offered)} categories; unlabelled {len(unlabelled)}; seeds {len(seeds)}")
@@ -502,21 +652,28 @@ def main() -> None:
 
         corpus = [(subjects[i], texts[i]) for i in tr] + [st for st, _ in unlabelled]
         feat = clf.build_featurizer(seeds, corpus)
-        examples = [clf.Example(subjects[i], texts[i], str(y[i])) for i in tr]
+        examples = [clf.Example(subjects[i], texts[i], str(y[i]), args.labelled_weight) for i in tr]
         weak: Weak = []
         by_kw = clf.weak_labels(feat, seeds, [st for st, _ in unlabelled])
         for ((s, t), answered), by_keywords in zip(unlabelled, by_kw, strict=True):
             code = answered or by_keywords
             if code is not None:
                 weak.append((s, t, code, answered is not None))
+        lsa = None
+        if args.ppmi:
+            lsa = learn_ppmi(feat, corpus, args.ppmi)
+        elif args.prototypes:
+            lsa = learn_prototypes(feat, corpus, tree_names(args.data / "label_tree.csv"))
+        elif args.lsa:
+            lsa = learn_lsa(feat, corpus, args.lsa)
         cfg = fixed
         if args.nested:
             cfg, inner = select(seeds, feat, examples, weak, 3, args.seed + 1, grid)
             print(f"fold {k}: inner macro-F1 {[round(v, 3) for v in inner]} → {cfg}", flush=True)
-        router = fit(seeds, feat, examples, weak, cfg)
+        router = fit(seeds, feat, examples, weak, cfg, lsa)
         if args.self_train:
             weak = self_train(router, [st for st, _ in unlabelled], weak, offered, args.self_train)
-            router = fit(seeds, feat, examples, weak, cfg)
+            router = fit(seeds, feat, examples, weak, cfg, lsa)
         if args.prior_correction:
             classes, oof = out_of_fold_scores(seeds, feat, examples, weak, cfg, 3, args.seed + 1)
             off = prior_offsets(oof, y[tr], classes, offered)
@@ -532,7 +689,8 @@ def main() -> None:
             mean = (router_proba(router, [(subjects[i], texts[i]) for i in te], offered) + sum(probs)) / 3
             ours_pred[te], conf[te] = np.array(offered)[mean.argmax(axis=1)], mean.max(axis=1)
         routers.append(router)
-        print(f"fold {k}: {len(weak)} weak examples", flush=True)
+        shown = f", LSA scale {lsa.scale:.2f}" if lsa is not None else ""
+        print(f"fold {k}: {len(weak)} weak examples{shown}", flush=True)
 
     base = f1_score(y, base_pred.astype(str), average="macro")
     ours = f1_score(y, ours_pred.astype(str), average="macro")
@@ -550,6 +708,7 @@ def main() -> None:
     name += ", prior correction from inner CV" if args.prior_correction else ""
     name += ", mean with calibrated LR and CNB" if args.ensemble else ""
     name += f", subject weight {args.subject_weight:g}" if args.subject_weight != 1.0 else ""
+    name += f", labelled rows weight {args.labelled_weight:g}" if args.labelled_weight != 1.0 else ""
     print(f"\n== gongzhi router ({name}) ==")
     print(classification_report(y, ours_pred.astype(str), digits=3))
     print("confusions:", confusions(y, ours_pred.astype(str)))

@@ -237,3 +237,66 @@ def test_balanced_weak_examples_weigh_the_same_per_category() -> None:
     for e in out:
         total[e.code] += e.weight
     assert abs(total["a"] - total["b"]) < 1e-9 and abs(sum(total.values()) - 0.3 * 8) < 1e-9
+
+
+def test_an_lsa_block_folded_into_the_body_weights_scores_as_the_appended_block_does() -> None:
+    import numpy as np
+    from scipy.sparse import csr_matrix, hstack
+
+    from gongzhi.modules.intake.analytics import classifier as clf
+
+    mod = _script_module()
+    seeds, labelled, feat = _toy()
+    rng = random.Random(13)
+    pool = [_message(rng, w) for w in TOPICS.values() for _ in range(10)]
+    lsa = mod.learn_lsa(feat, pool, 4)
+    assert lsa.components.shape == (4, len(feat.keys)) and lsa.scale > 0
+    x = feat.matrix([(e.subject, e.text) for e in labelled])[0]
+    z = np.asarray(x[:, : len(feat.keys)] @ lsa.components.T) * lsa.scale
+    coef = np.random.default_rng(0).normal(size=(feat.width + 4, 3))
+    folded = mod.fold_lsa(coef, lsa, feat.width)
+    assert folded.shape == (feat.width, 3)  # a router of the usual size
+    assert np.allclose(x @ folded, hstack([x, csr_matrix(z)]) @ coef, atol=1e-6)
+    router = mod.train_variant(seeds, feat, labelled, mod.Config(lsa=4), lsa)
+    plain = clf.train(seeds, labelled, featurizer=feat)
+    assert not np.allclose(router.weights, plain.weights, atol=1e-3)  # the block changed what was learnt
+
+
+def test_the_lsa_option_runs_in_every_fold(tmp_path: Path) -> None:
+    _corpus(tmp_path)
+    out = _run("--data", str(tmp_path), "--folds", "2", "--lsa", "5")
+    assert out.returncode == 0, out.stderr
+    assert sum("LSA scale" in line for line in out.stdout.splitlines()) == 2
+    assert "lsa=5" in out.stdout
+    out = _run("--data", str(tmp_path), "--folds", "2", "--labelled-weight", "0")
+    assert out.returncode == 0, out.stderr
+    assert "labelled rows weight 0" in out.stdout
+
+
+def test_ppmi_embeddings_put_characters_of_one_topic_closer_than_of_another() -> None:
+    import numpy as np
+
+    mod = _script_module()
+    feat = _toy()[2]
+    rng = random.Random(14)
+    pool = [_message(rng, w) for w in TOPICS.values() for _ in range(20)]
+    emb = mod.learn_ppmi(feat, pool, 4)
+    assert emb.components.shape == (4, len(feat.keys)) and emb.scale > 0
+
+    def vector(ch: str) -> Any:
+        col = feat.features([("", ch)]).groups[0][1][0]
+        v = emb.components[:, col]
+        return v / np.linalg.norm(v)
+
+    bus, car, school = vector("公"), vector("交"), vector("校")
+    assert bus @ car > bus @ school
+
+
+def test_the_ppmi_and_prototype_options_run_in_every_fold(tmp_path: Path) -> None:
+    _corpus(tmp_path)
+    rows = [[c, c + "管理", c + "投诉"] for c in TOPICS]
+    _write(tmp_path / "label_tree.csv", ["一级分类", "二级分类", "三级分类"], rows)
+    for option in (["--ppmi", "3"], ["--prototypes"]):
+        out = _run("--data", str(tmp_path), "--folds", "2", *option)
+        assert out.returncode == 0, out.stderr
+        assert sum("LSA scale" in line for line in out.stdout.splitlines()) == 2
