@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 from fastapi import Request, Response
 from pydantic_core import to_json
 from sqlalchemy import inspect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from gongzhi.cases import service as cases
@@ -126,7 +127,22 @@ def _case_response(s: Session, scope: Scope, case: Case, status: int) -> Respons
 def _in_one_transaction(
     st: AppState, request: Request, work: Callable[[Session, Scope], Response]
 ) -> Response:
-    """Authenticate, do the work and commit in one transaction (rolled back on any error)."""
+    """Authenticate, do the work and commit in one transaction (rolled back on any error). A database
+    connection found dead before the commit began (the pool pings only idle connections, see
+    :func:`gongzhi.db._ping_when_idle`) has committed nothing, so the unit of work runs once more on a
+    fresh one; a failure during the commit is not retried (its outcome is unknown)."""
+    try:
+        return _attempt(st, request, work)
+    except DBAPIError as exc:
+        if not exc.connection_invalidated or getattr(exc, _IN_COMMIT, False):
+            raise
+    return _attempt(st, request, work)
+
+
+_IN_COMMIT = "_gongzhi_in_commit"
+
+
+def _attempt(st: AppState, request: Request, work: Callable[[Session, Scope], Response]) -> Response:
     with st.factory() as s:
         s.info["scope"] = Scope.for_system()
         try:
@@ -136,8 +152,13 @@ def _in_one_transaction(
                 core.touch_token(s, token_id)
             s.info["scope"] = scope
             response = work(s, scope)
-            s.commit()
         except BaseException:
+            s.rollback()
+            raise
+        try:
+            s.commit()
+        except BaseException as exc:
+            setattr(exc, _IN_COMMIT, True)
             s.rollback()
             raise
     request.state.scope = scope
