@@ -41,7 +41,7 @@ from gongzhi.cases.schemas import ActionIn, CaseCreate, CaseRead
 from gongzhi.cases.sla import Clock
 from gongzhi.cases.statemachine import Action
 from gongzhi.core import service as core
-from gongzhi.core.deps import AppState, scope_from_request
+from gongzhi.core.deps import AppState, json_body, scope_from_request
 from gongzhi.core.models import Role
 from gongzhi.db import Scope, utcnow
 from gongzhi.errors import InvalidInput
@@ -163,6 +163,31 @@ def _attempt(st: AppState, request: Request, work: Callable[[Session, Scope], Re
             raise
     request.state.scope = scope
     return response
+
+
+# --- lean twins of the endpoints (see gongzhi.core.deps.RequestTransactionRoute) ----------------------
+
+_ACTIONS = {a.value: a for a in Action}
+
+
+async def lean_create(request: Request) -> Response | None:
+    body = await json_body(request, CaseCreate)
+    return None if body is None else await create(request, body)
+
+
+async def lean_act(request: Request) -> Response | None:
+    """``POST /cases/{case_id}/actions/{action}`` when the id is plain digits, the action is one of
+    :class:`Action` and the body is a valid ``ActionIn``; anything else goes to FastAPI's handler."""
+    raw_id, action = (
+        request.path_params.get("case_id", ""),
+        _ACTIONS.get(request.path_params.get("action", "")),
+    )
+    if action is None or not (raw_id.isascii() and raw_id.isdigit()):
+        return None
+    body = await json_body(request, ActionIn)
+    if body is None:
+        return None
+    return await act(request, int(raw_id), action, body, request.headers.get("if-match"))
 
 
 async def create(request: Request, body: CaseCreate) -> Response:
