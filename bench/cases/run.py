@@ -53,6 +53,15 @@ from gongzhi.core import service as core
 from gongzhi.core.models import Role
 from gongzhi.db import Scope, make_engine, make_session_factory, unit_of_work
 
+try:
+    from gongzhi.serving import uvicorn_flags
+except ImportError:  # code from before `gongzhi serve` and the bench shared their uvicorn options
+
+    def uvicorn_flags(workers: int = 1) -> list[str]:
+        extra = ["--timeout-worker-healthcheck=30"] if workers > 1 else []
+        return [f"--workers={workers}", "--timeout-keep-alive=75", *extra]
+
+
 HERE = Path(__file__).resolve().parent
 ACTIONS = ("dispatch", "claim", "resolve", "verify", "close")
 PG_ADMIN = os.environ.get("GONGZHI_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -160,14 +169,8 @@ def serve(
         "PYTHONPATH": os.pathsep.join(p for p in (str(HERE), os.environ.get("PYTHONPATH")) if p),
     }
     cmd = [sys.executable, "-m", "uvicorn", "--factory", target, "--host", "127.0.0.1", "--port", str(port)]
-    # paced clients idle longer than uvicorn's 5 s keep-alive now and then: the server closing the
-    # connection just as the next request goes out is a client-side ReadError, not the app's doing
-    cmd += ["--timeout-keep-alive", "75"]
-    if workers > 1:  # a starved worker that misses uvicorn's 5 s health check is restarted, dropping requests
-        cmd += ["--timeout-worker-healthcheck", "30"]
+    cmd += uvicorn_flags(workers)  # the options `gongzhi serve` uses, the same for both apps
     cmd += [
-        "--workers",
-        str(workers),
         "--log-level",
         "warning",
         "--no-access-log",
