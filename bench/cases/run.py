@@ -491,7 +491,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--seconds", type=float, default=15.0, help="measured seconds per run (default 15)")
     p.add_argument("--warmup", type=float, default=3.0, help="warm-up seconds per run (default 3)")
     p.add_argument(
-        "--cases", type=int, default=15, help="transitions-only runs: cases per client made beforehand"
+        "--cases", type=int, default=30, help="transitions-only runs: cases per client made beforehand"
     )
     p.add_argument("--backends", default="sqlite,postgresql", help="comma-separated: sqlite,postgresql")
     p.add_argument(
