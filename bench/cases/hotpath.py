@@ -4,7 +4,8 @@ Seeds a fresh database like ``run.py``, then drives the real app in this process
 thread pool replaced by inline calls so one profiler sees the whole request) through full cycles
 create → dispatch → claim → resolve → verify → close, and a bare insert for comparison. Prints, per
 request kind: statements sent to the database, of which compiled-cache misses, and CPU time per request
-in this process (server and in-process client); then the top of a cProfile of the measured cycles.
+in this process (server and in-process client); the wall time of the cycles' commits (slow ones are
+SQLite's WAL checkpoints); then the top of a cProfile of the measured cycles.
 Asserts nothing.
 
     .venv/bin/python bench/cases/hotpath.py [--backend sqlite|postgresql] [--cycles 200] [--top 40] [--sql]
@@ -129,6 +130,35 @@ async def _call(
     return resp.json()
 
 
+class CommitTimer:
+    """Wall time of every database COMMIT of the app (a SQLite commit that runs an automatic WAL
+    checkpoint takes tens of milliseconds, with the other writers queued behind it)."""
+
+    def __init__(self, engine: Any) -> None:
+        self.seconds: list[float] = []
+        dialect = engine.dialect
+        commit = dialect.do_commit
+
+        def timed(dbapi_conn: Any) -> None:
+            began = time.perf_counter()
+            try:
+                commit(dbapi_conn)
+            finally:
+                self.seconds.append(time.perf_counter() - began)
+
+        dialect.do_commit = timed
+
+    def report(self) -> None:
+        ms = sorted(1000 * s for s in self.seconds)
+        if not ms:
+            return
+        slow = [m for m in ms if m > 20]
+        print(
+            f"  commits: {len(ms)}, p50 {ms[len(ms) // 2]:.2f} ms, p99 {ms[int(0.99 * len(ms))]:.2f} ms, "
+            f"max {ms[-1]:.1f} ms; over 20 ms: {len(slow)} ({sum(slow):.0f} ms in all)"
+        )
+
+
 def report(tally: Tally, show_sql: bool) -> None:
     print(f"  {'request':<10}{'n':>6}{'SQL/req':>9}{'cache misses/req':>18}{'CPU ms/req':>21}")
     for kind in ("insert", "create", *ACTIONS):
@@ -176,12 +206,16 @@ def main() -> None:
         asyncio.run(drive_bare(bare_app, tally, 100, measure=False))
         prof = cProfile.Profile(time.process_time)  # CPU time: wall time on a busy machine counts waits
         asyncio.run(drive_bare(bare_app, tally, args.cycles * 6, measure=True))
+        commits = CommitTimer(app.state.gongzhi.factory.kw["bind"])
+        began = time.perf_counter()
         if args.top:
             prof.enable()
         asyncio.run(drive(app, tokens, tally, args.cycles, measure=True))
         prof.disable()
-        print(f"== {args.backend}: {args.cycles} cycles ==")
+        wall = time.perf_counter() - began
+        print(f"== {args.backend}: {args.cycles} cycles, {wall:.1f} s wall ==")
         report(tally, args.sql)
+        commits.report()
         if args.top:
             out = io.StringIO()
             pstats.Stats(prof, stream=out).sort_stats(os.environ.get("BENCH_SORT", "cumulative")).print_stats(

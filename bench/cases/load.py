@@ -1,9 +1,11 @@
 """Load generator of the cases benchmark, run as its own process (the server gets the other core).
 
 N concurrent clients, each with one HTTP/1.1 keep-alive connection. In ``cycle`` mode each client loops
-create → dispatch → claim → resolve → verify → close against gongzhi; in ``insert`` mode it loops over
-the bare insert. Requests that complete inside the measured window (after the warm-up) are recorded; the
-result is printed to stdout as one JSON object.
+create → dispatch → claim → resolve → verify → close against gongzhi; in ``transitions`` mode each client
+first creates ``--cases`` cases (before the warm-up, unmeasured) and then drives only their five
+transitions, case after case; in ``insert`` mode it loops over the bare insert. Requests that complete
+inside the measured window (after the warm-up) are recorded; the result is printed to stdout as one
+JSON object.
 
 Two clients: ``raw`` (default) is an asyncio protocol that writes pre-encoded request bytes and frames
 the response by its Content-Length, parsing JSON only for the new case's id; ``httpx`` is the general
@@ -171,14 +173,14 @@ async def _post(client: Client, rec: Recorder, kind: str, req: Prepared, case_id
     return body if ok else None
 
 
-async def _cycle_client(client: Client, rec: Recorder, tokens: dict[str, str], n: int) -> None:
+def _create_request(tokens: dict[str, str], n: int) -> Prepared:
+    body = {"title": f"pothole reported by client {n}", "category": "road", "accept": True}
+    return Prepared("/api/v1/cases", tokens["dispatcher"], body)
+
+
+def _steps(tokens: dict[str, str]) -> list[tuple[str, Prepared]]:
     disp, hand, sup = tokens["dispatcher"], tokens["handler"], tokens["supervisor"]
-    create = Prepared(
-        "/api/v1/cases",
-        disp,
-        {"title": f"pothole reported by client {n}", "category": "road", "accept": True},
-    )
-    steps = [
+    return [
         (action, Prepared(f"/api/v1/cases/{{id}}/actions/{action}", token, body))
         for action, token, body in (
             ("dispatch", disp, {}),
@@ -188,6 +190,10 @@ async def _cycle_client(client: Client, rec: Recorder, tokens: dict[str, str], n
             ("close", disp, {}),
         )
     ]
+
+
+async def _cycle_client(client: Client, rec: Recorder, tokens: dict[str, str], n: int) -> None:
+    create, steps = _create_request(tokens, n), _steps(tokens)
     while time.perf_counter() < rec.end:
         created = await _post(client, rec, "create", create)
         if created is None:
@@ -197,6 +203,31 @@ async def _cycle_client(client: Client, rec: Recorder, tokens: dict[str, str], n
         for action, req in steps:
             if await _post(client, rec, action, req, case_id) is None:
                 break
+
+
+async def _create_cases(client: Client, tokens: dict[str, str], n: int, count: int) -> list[int]:
+    """Cases for ``transitions`` mode, created before the clock starts (nothing recorded)."""
+    create, ids = _create_request(tokens, n), []
+    for _ in range(count):
+        status, body = await client.send(create, 0)
+        if status != 201:
+            raise RuntimeError(f"creating a case before the window: HTTP {status} {body[:200]!r}")
+        ids.append(int(json.loads(body)["id"]))
+    return ids
+
+
+async def _transition_client(
+    client: Client, rec: Recorder, tokens: dict[str, str], case_ids: list[int], out_of_cases: list[int]
+) -> None:
+    steps = _steps(tokens)
+    for case_id in case_ids:
+        for action, req in steps:
+            if time.perf_counter() >= rec.end:
+                return
+            if await _post(client, rec, action, req, case_id) is None:
+                break
+    if time.perf_counter() < rec.end:
+        out_of_cases.append(1)  # this client stopped early: the run needs more --cases
 
 
 async def _insert_client(client: Client, rec: Recorder, n: int) -> None:
@@ -245,17 +276,26 @@ def _machine_busy_seconds() -> float | None:
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     tokens = json.loads(args.tokens) if args.tokens else {}
-    now = time.perf_counter()
-    rec = Recorder(now + args.warmup, now + args.warmup + args.seconds, think=args.think)
     limits = httpx.Limits(max_connections=args.clients, max_keepalive_connections=args.clients)
+    out_of_cases: list[int] = []
     async with httpx.AsyncClient(base_url=args.url, limits=limits, timeout=60.0) as pool:
         url = httpx.URL(args.url)
         clients: list[Client] = [
             RawClient(url.host, url.port or 80) if args.client == "raw" else HttpxClient(pool)
             for _ in range(args.clients)
         ]
+        if args.mode == "transitions":
+            made = [_create_cases(c, tokens, n, args.cases) for n, c in enumerate(clients)]
+            case_ids = await asyncio.gather(*made)
+        now = time.perf_counter()
+        rec = Recorder(now + args.warmup, now + args.warmup + args.seconds, think=args.think)
         if args.mode == "cycle":
             tasks = [_cycle_client(c, rec, tokens, n) for n, c in enumerate(clients)]
+        elif args.mode == "transitions":
+            tasks = [
+                _transition_client(c, rec, tokens, ids, out_of_cases)
+                for c, ids in zip(clients, case_ids, strict=True)
+            ]
         else:
             tasks = [_insert_client(c, rec, n) for n, c in enumerate(clients)]
         watch = asyncio.create_task(_watch_cpu(rec, args.server_pid))
@@ -274,6 +314,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "inflight_at_end": len(ages),
         "oldest_inflight_s": ages[-1] if ages else 0.0,
         "abandoned": len(late),
+        "out_of_cases": len(out_of_cases),
         "latencies": rec.latencies,
         "errors": rec.errors,
         "error_samples": rec.samples,
@@ -299,7 +340,8 @@ async def _watch_cpu(rec: Recorder, server_pid: int | None) -> dict[str, float |
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--url", required=True)
-    p.add_argument("--mode", choices=("cycle", "insert"), required=True)
+    p.add_argument("--mode", choices=("cycle", "transitions", "insert"), required=True)
+    p.add_argument("--cases", type=int, default=12, help="transitions mode: cases per client made beforehand")
     p.add_argument("--clients", type=int, default=100)
     p.add_argument("--seconds", type=float, default=20.0)
     p.add_argument("--warmup", type=float, default=3.0)

@@ -94,20 +94,20 @@ def serve(
     import uvicorn
 
     from gongzhi.app import create_app
+    from gongzhi.serving import uvicorn_options
 
     settings = get_settings()
     migrate.upgrade(settings.database_url)
     host, port = host or settings.host, port or settings.port
+    options = uvicorn_options(workers) | {"host": host, "port": port, "log_level": "info"}
     if workers > 1:
         os.environ["GONGZHI_EMBEDDED_WORKER"] = "false"
         out.print(f"{workers} server processes; outbox delivery and the SLA sweep need `gongzhi worker`")
-        uvicorn.run(
-            "gongzhi.app:create_app", factory=True, workers=workers, host=host, port=port, log_level="info"
-        )
+        uvicorn.run("gongzhi.app:create_app", factory=True, **options)
         return
     os.environ.setdefault("GONGZHI_EMBEDDED_WORKER", "true" if worker else "false")
     settings.embedded_worker = worker
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(settings), **options)
 
 
 @app.command("worker")

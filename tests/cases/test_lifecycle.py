@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -271,6 +272,61 @@ def _closed_case(client: TestClient, world: World) -> int:
     act(client, world.dana, cid, "verify", passed=True)
     act(client, world.alice, cid, "close")
     return cid
+
+
+@pytest.mark.parametrize(
+    ("path", "content", "loc"),
+    [
+        ("/actions/fly", b"{}", ["path", "action"]),
+        ("abc/actions/claim", b"{}", ["path", "case_id"]),
+        ("/actions/close", b'{"bogus": 1}', ["body", "bogus"]),
+        ("/actions/close", b'{"rating": 9}', ["body", "rating"]),
+        ("/actions/close", b"{not json", ["body", 1]),
+        ("/actions/close", b"", ["body"]),
+    ],
+)
+def test_a_malformed_action_request_gets_the_same_422_problem_as_before(
+    client: TestClient, world: World, path: str, content: bytes, loc: list[Any]
+) -> None:
+    # well-formed requests take the endpoint's lean twin; these must reach FastAPI's own parsing
+    cid = new_case(client, world.alice, accept=True)["id"]
+    url = f"/api/v1/cases/{cid}{path}" if path.startswith("/") else f"/api/v1/cases/{path}"
+    headers = {**world.alice.headers, "content-type": "application/json"}
+    r = client.post(url, content=content, headers=headers)
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["type"] == "/problems/validation"
+    assert [e["loc"] for e in r.json()["errors"]] == [loc]
+
+
+def test_a_request_fastapi_parses_itself_is_answered_like_one_its_twin_parses(
+    client: TestClient, world: World
+) -> None:
+    own = {**world.alice.headers, "content-type": "application/json; charset=utf-8"}  # not the twin's
+    body = {"title": "井盖缺失", "category": "road", "accept": True}
+    by_fastapi = client.post("/api/v1/cases", content=json.dumps(body).encode(), headers=own)
+    by_twin = client.post("/api/v1/cases", json=body, headers=world.alice.headers)
+    assert by_fastapi.status_code == by_twin.status_code == 201
+    ignore = {"id", "number", "tracking_code", "created_at", "updated_at", "claim_clock", "resolve_clock"}
+    assert {k: v for k, v in by_fastapi.json().items() if k not in ignore} == {
+        k: v for k, v in by_twin.json().items() if k not in ignore
+    }
+    cid = by_fastapi.json()["id"]
+    stale = client.post(
+        f"/api/v1/cases/{cid}/actions/dispatch", content=b"{}", headers={**own, "If-Match": '"0"'}
+    )
+    assert stale.status_code == 409, stale.text
+    done = client.post(
+        f"/api/v1/cases/{cid}/actions/dispatch",
+        content=b"{}",
+        headers={**own, "If-Match": etag_of(by_fastapi)},
+    )
+    assert done.status_code == 200 and done.json()["state"] == "dispatched"
+    assert done.headers["etag"] == f'"{done.json()["version"]}"'
+
+
+def etag_of(response: Any) -> str:
+    return str(response.headers["etag"])
 
 
 def test_an_alert_cites_only_evidence_its_region_uploaded(client: TestClient, world: World) -> None:

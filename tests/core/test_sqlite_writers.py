@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError
 
-from gongzhi.db import WRITERS, make_engine
+from gongzhi import db
+from gongzhi.db import CHECKPOINTERS, WRITERS, _Checkpointer, make_engine
 
 
 @pytest.fixture
@@ -66,3 +69,51 @@ def test_writers_in_many_threads_all_commit(sqlite_engine: Engine) -> None:
     with sqlite_engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM t")).scalar_one() == 160
     assert not held(sqlite_engine)
+
+
+def test_request_connections_leave_wal_checkpoints_to_the_checkpointer(sqlite_engine: Engine) -> None:
+    with sqlite_engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one() == 0
+    assert CHECKPOINTERS[sqlite_engine].thread is not None
+    assert CHECKPOINTERS[sqlite_engine].thread.is_alive()
+
+
+def test_the_checkpointer_copies_the_wal_back_into_the_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[tuple[int, int, int]] = []
+    checkpoint = _Checkpointer.checkpoint
+
+    def recording(conn: Any) -> tuple[int, int, int]:
+        seen.append(checkpoint(conn))
+        return seen[-1]
+
+    monkeypatch.setattr(_Checkpointer, "checkpoint", staticmethod(recording))
+    monkeypatch.setattr(db, "CHECKPOINT_EVERY_S", 0.05)
+    engine = make_engine(f"sqlite:///{tmp_path / 'wal.db'}")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+    for i in range(50):
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO t (v) VALUES (:v)"), {"v": str(i) * 100})
+    deadline = time.monotonic() + 10
+    while not any(busy == 0 and log > 0 and done == log for busy, log, done in seen):
+        assert time.monotonic() < deadline, f"no complete checkpoint: {seen[-3:]}"
+        time.sleep(0.05)
+    engine.dispose()
+
+
+def test_a_disposed_engine_stops_its_checkpointer_and_starts_it_again_when_used(
+    sqlite_engine: Engine,
+) -> None:
+    checkpointer = CHECKPOINTERS[sqlite_engine]
+    first = checkpointer.thread
+    assert first is not None
+    sqlite_engine.dispose()
+    first.join(timeout=5)
+    assert not first.is_alive()
+    with sqlite_engine.connect() as conn:
+        conn.exec_driver_sql("SELECT 1")
+    assert checkpointer.thread is not None and checkpointer.thread is not first
+    assert checkpointer.thread.is_alive()
+    sqlite_engine.dispose()

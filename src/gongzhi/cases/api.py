@@ -37,7 +37,7 @@ from gongzhi.cases.schemas import (
 )
 from gongzhi.cases.statemachine import Action
 from gongzhi.core import audit
-from gongzhi.core.deps import CurrentScope, PublicSessionDep, SessionDep, StateDep, api_router
+from gongzhi.core.deps import CurrentScope, PublicSessionDep, SessionDep, StateDep, api_router, lean_twin
 from gongzhi.core.models import Department, GridCell, Role
 from gongzhi.core.service import require_member, require_own, require_role
 from gongzhi.db import Scope, utcnow
@@ -62,6 +62,7 @@ def case_read(s: Session, scope: Scope, case: Case) -> CaseRead:
     response_class=Response,
     responses={201: {"model": CaseRead, "description": "The new case; its ETag header is its version."}},
 )
+@lean_twin(hotpath.lean_create)
 async def create_case(request: Request, body: CaseCreate) -> Response:
     return await hotpath.create(request, body)
 
@@ -133,6 +134,7 @@ def get_case(case_id: int, s: SessionDep, scope: CurrentScope, response: Respons
         409: {"description": "Illegal transition, or If-Match names an older version (problem+json)."},
     },
 )
+@lean_twin(hotpath.lean_act)
 async def act(
     request: Request,
     case_id: int,

@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 from fastapi import Request, Response
 from pydantic_core import to_json
 from sqlalchemy import inspect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from gongzhi.cases import service as cases
@@ -40,7 +41,7 @@ from gongzhi.cases.schemas import ActionIn, CaseCreate, CaseRead
 from gongzhi.cases.sla import Clock
 from gongzhi.cases.statemachine import Action
 from gongzhi.core import service as core
-from gongzhi.core.deps import AppState, scope_from_request
+from gongzhi.core.deps import AppState, json_body, scope_from_request
 from gongzhi.core.models import Role
 from gongzhi.db import Scope, utcnow
 from gongzhi.errors import InvalidInput
@@ -126,7 +127,22 @@ def _case_response(s: Session, scope: Scope, case: Case, status: int) -> Respons
 def _in_one_transaction(
     st: AppState, request: Request, work: Callable[[Session, Scope], Response]
 ) -> Response:
-    """Authenticate, do the work and commit in one transaction (rolled back on any error)."""
+    """Authenticate, do the work and commit in one transaction (rolled back on any error). A database
+    connection found dead before the commit began (the pool pings only idle connections, see
+    :func:`gongzhi.db._ping_when_idle`) has committed nothing, so the unit of work runs once more on a
+    fresh one; a failure during the commit is not retried (its outcome is unknown)."""
+    try:
+        return _attempt(st, request, work)
+    except DBAPIError as exc:
+        if not exc.connection_invalidated or getattr(exc, _IN_COMMIT, False):
+            raise
+    return _attempt(st, request, work)
+
+
+_IN_COMMIT = "_gongzhi_in_commit"
+
+
+def _attempt(st: AppState, request: Request, work: Callable[[Session, Scope], Response]) -> Response:
     with st.factory() as s:
         s.info["scope"] = Scope.for_system()
         try:
@@ -136,12 +152,42 @@ def _in_one_transaction(
                 core.touch_token(s, token_id)
             s.info["scope"] = scope
             response = work(s, scope)
-            s.commit()
         except BaseException:
+            s.rollback()
+            raise
+        try:
+            s.commit()
+        except BaseException as exc:
+            setattr(exc, _IN_COMMIT, True)
             s.rollback()
             raise
     request.state.scope = scope
     return response
+
+
+# --- lean twins of the endpoints (see gongzhi.core.deps.RequestTransactionRoute) ----------------------
+
+_ACTIONS = {a.value: a for a in Action}
+
+
+async def lean_create(request: Request) -> Response | None:
+    body = await json_body(request, CaseCreate)
+    return None if body is None else await create(request, body)
+
+
+async def lean_act(request: Request) -> Response | None:
+    """``POST /cases/{case_id}/actions/{action}`` when the id is plain digits, the action is one of
+    :class:`Action` and the body is a valid ``ActionIn``; anything else goes to FastAPI's handler."""
+    raw_id, action = (
+        request.path_params.get("case_id", ""),
+        _ACTIONS.get(request.path_params.get("action", "")),
+    )
+    if action is None or not (raw_id.isascii() and raw_id.isdigit()):
+        return None
+    body = await json_body(request, ActionIn)
+    if body is None:
+        return None
+    return await act(request, int(raw_id), action, body, request.headers.get("if-match"))
 
 
 async def create(request: Request, body: CaseCreate) -> Response:

@@ -243,10 +243,13 @@ def apply_to(
     after, extra = HANDLERS[action](ctx)
     case.state, case.updated_at = after, ctx.now
     files = _files_to_link(s, case, data.files)
-    ev_id = _event(s, case, action.value, before, after, data.note, extra, ctx.now, data.files)
+    entry = _event_row(s, case, action.value, before, after, data.note, extra, ctx.now, data.files)
+    along = (_INSERT_EVENT_ALONG, {f"timeline_{k}": v for k, v in entry.items()})
+    ev_id = _publish(
+        s, registry, case, f"case.{action.value}", ctx.now, {"from": before.value, **extra}, along
+    )
     for f in files:
         f.event_id = f.event_id or ev_id
-    _publish(s, registry, case, f"case.{action.value}", ctx.now, {"from": before.value, **extra})
     write_case(s, case)
     return case
 
@@ -556,6 +559,23 @@ def _event(
 ) -> int:
     """Append a timeline entry (a plain INSERT on the session's connection: the entry is never read back
     or changed in the request) and its audit link; returns the entry's id."""
+    row = _event_row(s, case, action, before, after, note, data, now, files)
+    event_id: int = s.connection().execute(_INSERT_EVENT, row).scalar_one()
+    return event_id
+
+
+def _event_row(
+    s: Session,
+    case: Case,
+    action: str,
+    before: State | None,
+    after: State | None,
+    note: str,
+    data: dict[str, Any],
+    now: datetime,
+    files: Sequence[str] = (),
+) -> dict[str, Any]:
+    """A timeline entry's row, its audit link recorded (see :func:`_event`)."""
     sc = scope_of(s)
     row = {
         "region_id": case.region_id,
@@ -569,7 +589,6 @@ def _event(
         "note": note,
         "data": {**data, "files": list(files)} if files else data,
     }
-    event_id: int = s.connection().execute(_INSERT_EVENT, row).scalar_one()
     audit.record(
         s,
         region_id=case.region_id,
@@ -581,10 +600,17 @@ def _event(
         at=now,
         data={"from": before and before.value, "to": after and after.value, "note": note[:500], **data},
     )
-    return event_id
+    return row
 
 
-_INSERT_EVENT = insert(table_of(CaseEvent)).returning(table_of(CaseEvent).c.id)
+_EVENTS = table_of(CaseEvent)
+_INSERT_EVENT = insert(_EVENTS).returning(_EVENTS.c.id)
+_EVENT_COLUMNS = [c.key for c in _EVENTS.c if c.key != "id"]
+# a transition's timeline entry goes with its outbox event (one statement on PostgreSQL): parameters
+# named ``timeline_*``, none of them a column of either table
+_INSERT_EVENT_ALONG = (
+    insert(_EVENTS).values({c: bindparam(f"timeline_{c}") for c in _EVENT_COLUMNS}).returning(_EVENTS.c.id)
+)
 
 
 def record_event(
@@ -609,8 +635,14 @@ def _files_to_link(s: Session, case: Case, shas: Sequence[str]) -> list[CaseFile
 
 
 def _publish(
-    s: Session, registry: Registry, case: Case, topic: str, now: datetime, extra: dict[str, Any] | None = None
-) -> None:
+    s: Session,
+    registry: Registry,
+    case: Case,
+    topic: str,
+    now: datetime,
+    extra: dict[str, Any] | None = None,
+    along: outbox.Along | None = None,
+) -> int | None:
     payload = {
         "case_id": case.id,
         "number": case.number,
@@ -621,7 +653,7 @@ def _publish(
         "at": now.isoformat(),
         **(extra or {}),
     }
-    outbox.publish(s, registry, case.region_id, topic, payload)
+    return outbox.publish(s, registry, case.region_id, topic, payload, along)
 
 
 def check_can_attach(s: Session, case_id: int) -> Case:

@@ -14,12 +14,13 @@ import hmac
 import json
 import logging
 import secrets
+import weakref
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import insert, select
+from sqlalchemy import Insert, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from gongzhi.core import regioncache
@@ -34,19 +35,38 @@ WEBHOOK_TIMEOUT_S = 5.0
 UNSCOPED = {"unscoped": True}
 
 
+Along = tuple[Insert, dict[str, Any]]
+"""Another row to insert with the event: an ``INSERT … RETURNING id`` built once, with bind parameters
+named so that none is a column name of either table, and its parameters."""
+
+
 def publish(
-    session: Session, registry: Registry, region_id: int, topic: str, payload: dict[str, Any]
-) -> None:
-    """Write the event and one delivery per subscriber in the session's transaction.
+    session: Session,
+    registry: Registry,
+    region_id: int,
+    topic: str,
+    payload: dict[str, Any],
+    along: Along | None = None,
+) -> int | None:
+    """Write the event and one delivery per subscriber in the session's transaction; with ``along``, first
+    insert that row too and return its id.
 
     Plain INSERTs (the event's with RETURNING) rather than ORM objects: nothing needs flushing first, and
     a publish costs two statements however many subscribers there are. They go to the session's
-    connection directly (outbox rows are plumbing across regions; nothing to scope or autoflush)."""
+    connection directly (outbox rows are plumbing across regions; nothing to scope or autoflush). On
+    PostgreSQL the ``along`` row and the event are one statement (a data-modifying CTE)."""
     now = utcnow()
     conn = session.connection()
-    event_id = conn.execute(
-        _INSERT_EVENT, {"region_id": region_id, "topic": topic, "payload": payload, "created_at": now}
-    ).scalar_one()
+    row = {"region_id": region_id, "topic": topic, "payload": payload, "created_at": now}
+    along_id: int | None = None
+    if along is not None and conn.dialect.name == "postgresql":
+        stmt, params = along
+        both = conn.execute(_with_along(stmt), {f"event_{k}": v for k, v in row.items()} | params).one()
+        event_id, along_id = int(both[0]), int(both[1])
+    else:
+        if along is not None:
+            along_id = conn.execute(*along).scalar_one()
+        event_id = conn.execute(_INSERT_EVENT, row).scalar_one()
     names = list(registry.subscribers_for(topic))
     names += [f"webhook:{h.id}" for h in webhooks_for(session, region_id) if h.wants(topic)]
     if names:
@@ -58,10 +78,29 @@ def publish(
             ],
         )
 
+    return along_id
+
 
 _EVENTS, _DELIVERIES = table_of(OutboxEvent), table_of(OutboxDelivery)
 _INSERT_EVENT = insert(_EVENTS).returning(_EVENTS.c.id)  # built once: no construction per publish
 _INSERT_DELIVERIES = insert(_DELIVERIES)
+_WITH_ALONG: weakref.WeakKeyDictionary[Insert, Insert] = weakref.WeakKeyDictionary()
+
+
+def _with_along(stmt: Insert) -> Insert:
+    """``WITH along AS (stmt) INSERT INTO outbox_events … RETURNING id, (SELECT id FROM along)``, built
+    once per statement (the event's parameters are named ``event_*``)."""
+    both = _WITH_ALONG.get(stmt)
+    if both is None:
+        cte = stmt.cte("along")
+        both = (
+            insert(_EVENTS)
+            .values({c: bindparam(f"event_{c}") for c in ("region_id", "topic", "payload", "created_at")})
+            .add_cte(cte)
+            .returning(_EVENTS.c.id, select(cte.c.id).scalar_subquery())
+        )
+        _WITH_ALONG[stmt] = both
+    return both
 
 
 @dataclass(frozen=True)

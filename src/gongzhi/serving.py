@@ -1,0 +1,28 @@
+"""uvicorn's settings in one place: ``gongzhi serve`` and both apps of the cases benchmark
+(``bench/cases/run.py``) start uvicorn with these, so the benchmark measures what production runs and
+its bare app gets exactly the options of the real one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+KEEP_ALIVE_S = 75
+"""Idle keep-alive connections are kept this long (uvicorn's default of 5 s closes a connection just as
+a client that paused a little longer sends its next request: a client-side error, not the app's)."""
+WORKER_HEALTHCHECK_S = 30
+"""With several processes: a worker starved of CPU that misses uvicorn's default 5 s health check
+would be restarted, dropping its requests."""
+
+
+def uvicorn_options(workers: int = 1) -> dict[str, Any]:
+    """Keyword arguments for ``uvicorn.run`` (HTTP parser and event loop: uvicorn's choice, httptools and
+    uvloop, both dependencies)."""
+    options: dict[str, Any] = {"workers": workers, "timeout_keep_alive": KEEP_ALIVE_S}
+    if workers > 1:
+        options["timeout_worker_healthcheck"] = WORKER_HEALTHCHECK_S
+    return options
+
+
+def uvicorn_flags(workers: int = 1) -> list[str]:
+    """The same settings as ``uvicorn`` command-line flags."""
+    return [f"--{k.replace('_', '-')}={v}" for k, v in uvicorn_options(workers).items()]
