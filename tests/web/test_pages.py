@@ -255,3 +255,15 @@ def test_the_export_links_carry_the_filters_to_the_api(client: TestClient, world
     assert href is not None
     csv = client.get(href.group(1).replace("&amp;", "&"))
     assert csv.status_code == 200 and "导出测试" in csv.content.decode("utf-8-sig")
+
+
+def test_a_case_filed_under_an_intake_category_shows_its_name_not_its_code(
+    client: TestClient, world: World
+) -> None:
+    cid = new_case(client, world.alice, title="农田灌溉渠堵塞", category="agriculture")["id"]
+    login(client, world.alice)
+    listing = client.get("/cases?q=农田灌溉").text
+    assert "农村农业" in listing and ">agriculture<" not in listing
+    assert "农村农业" in client.get(f"/cases/{cid}").text
+    en, _ = as_user(client, world.alice, "en")
+    assert "Agriculture and rural affairs" in en.get(f"/cases/{cid}").text

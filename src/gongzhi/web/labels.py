@@ -119,6 +119,22 @@ CATEGORIES = {
     "wages": N_("Unpaid wages"),
     "pv_om": N_("PV operation and maintenance"),
     "tree": N_("Trees and parks"),
+    # the intake module's seed categories (modules/intake/data/seed_categories.json)
+    "construction": N_("Urban and rural construction"),
+    "environment": N_("Environmental protection"),
+    "transport": N_("Transport"),
+    "education": N_("Education, culture and sport"),
+    "health": N_("Health and family planning"),
+    "labour": N_("Labour and social security"),
+    "commerce": N_("Commerce and tourism"),
+    "agriculture": N_("Agriculture and rural affairs"),
+    "civil-affairs": N_("Civil affairs"),
+    "law": N_("Public security, justice and law"),
+    "party-gov": N_("Party and government affairs"),
+    "economy": N_("Economic management"),
+    "discipline": N_("Discipline inspection and supervision"),
+    "land": N_("Land and natural resources"),
+    "tech": N_("Science, technology and information"),
 }
 
 SLA_UNITS = {"hours": N_("hours"), "working_hours": N_("working hours"), "working_days": N_("working days")}
