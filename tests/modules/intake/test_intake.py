@@ -282,3 +282,16 @@ def test_bad_form_input_is_a_400_not_a_500(client: TestClient, intake: Intake) -
     )
     assert client.post(FORM, data={"description": ""}).status_code in (400, 422)
     assert client.get("/intake/nowhere/").status_code == 404
+
+
+def test_the_status_page_names_a_core_category_instead_of_showing_its_code(
+    client: TestClient, intake: Intake, world: World
+) -> None:
+    body = {
+        "title": "屋顶光伏组件热斑",
+        "category": "pv_om",
+        "location": {"type": "Point", "coordinates": [120.14, 30.31]},
+    }
+    made = client.post("/api/v1/cases", json=body, headers=world.alice.headers).json()
+    page = client.get(f"/intake/track/{made['tracking_code']}").text
+    assert "类别：光伏运维" in page and "pv_om" not in page

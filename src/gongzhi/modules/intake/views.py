@@ -25,6 +25,8 @@ from gongzhi.modules.intake import service, throttle
 from gongzhi.modules.intake.analytics.text import redact
 from gongzhi.modules.intake.api import region_by_code, submit_public
 from gongzhi.modules.intake.open311 import STATUS_NOTES
+from gongzhi.web.i18n import Lang
+from gongzhi.web.labels import label
 
 router = api_router(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -122,7 +124,9 @@ def _local(value: object) -> str:
 
 def _category_name(s: Session, case: Case) -> str:
     cat = repo.category(s, case.region_id, case.category)
-    return cat.name if cat else case.category
+    if cat is not None:
+        return cat.name
+    return Lang("zh_CN").gettext(label("category", case.category))  # a core category (road, pv_om, …)
 
 
 @router.get("/intake/track/{code}", response_class=HTMLResponse)
