@@ -267,3 +267,16 @@ def test_a_case_filed_under_an_intake_category_shows_its_name_not_its_code(
     assert "农村农业" in client.get(f"/cases/{cid}").text
     en, _ = as_user(client, world.alice, "en")
     assert "Agriculture and rural affairs" in en.get(f"/cases/{cid}").text
+
+
+def test_an_alert_shows_the_name_of_its_kind_not_its_code(client: TestClient, world: World) -> None:
+    body = {"kind": "pv.soiling", "title": "A-05-35", "source": "t", "dedup_key": "kind1", "location": POINT}
+    alert = client.post("/api/v1/alerts", json=body, headers=world.alice.headers).json()
+    login(client, world.alice)
+    listing = client.get("/alerts").text
+    assert (
+        '<td data-label="类型">积灰污渍</td>' in listing and '<option value="pv.soiling">积灰污渍' in listing
+    )
+    assert "积灰污渍" in client.get(f"/alerts/{alert['id']}").text
+    en, _ = as_user(client, world.alice, "en")
+    assert ">Soiling</td>" in en.get("/alerts").text

@@ -137,6 +137,22 @@ CATEGORIES = {
     "tech": N_("Science, technology and information"),
 }
 
+# pv.* are the PV module's anomaly classes (the names of modules/pv/report.py CLASS_NAMES)
+ALERT_KINDS = {
+    "pv.single_hot_cell": N_("Single hot cell"),
+    "pv.multiple_hot_cells": N_("Multiple hot cells"),
+    "pv.hot_spot": N_("Hot spot"),
+    "pv.substring": N_("Bypass diode / substring"),
+    "pv.module_offline": N_("Module offline"),
+    "pv.string_offline": N_("String offline"),
+    "pv.junction_box": N_("Junction box"),
+    "pv.shading": N_("Shading"),
+    "pv.soiling": N_("Soiling"),
+    "pv.vegetation": N_("Vegetation"),
+    "pv.cracking": N_("Cracking"),
+    "intake.hot_topic": N_("Hot topic"),
+}
+
 SLA_UNITS = {"hours": N_("hours"), "working_hours": N_("working hours"), "working_days": N_("working days")}
 
 ACTOR_KINDS = {
@@ -144,6 +160,8 @@ ACTOR_KINDS = {
     "person": N_("Person"),
     "machine": N_("Machine"),
     "external": N_("External system"),
+    "robot": N_("Robot"),
+    "dock": N_("Drone dock"),
 }
 
 SOURCES = {
@@ -164,6 +182,7 @@ GROUPS = {
     "clock": CLOCKS,
     "reason": RETURN_REASONS,
     "category": CATEGORIES,
+    "alert_kind": ALERT_KINDS,
     "unit": SLA_UNITS,
     "actor_kind": ACTOR_KINDS,
     "source": SOURCES,
