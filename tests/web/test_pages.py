@@ -280,3 +280,10 @@ def test_an_alert_shows_the_name_of_its_kind_not_its_code(client: TestClient, wo
     assert "积灰污渍" in client.get(f"/alerts/{alert['id']}").text
     en, _ = as_user(client, world.alice, "en")
     assert ">Soiling</td>" in en.get("/alerts").text
+
+
+def test_each_admin_section_has_its_own_page_title(client: TestClient, world: World) -> None:
+    login(client, world.adam)
+    assert "<title>用户与角色 · 系统管理 · " in client.get("/admin/users").text
+    en, _ = as_user(client, world.adam, "en")
+    assert "<title>Audit chain · Administration · " in en.get("/admin/audit").text
