@@ -295,3 +295,22 @@ def test_the_status_page_names_a_core_category_instead_of_showing_its_code(
     made = client.post("/api/v1/cases", json=body, headers=world.alice.headers).json()
     page = client.get(f"/intake/track/{made['tracking_code']}").text
     assert "类别：光伏运维" in page and "pv_om" not in page
+
+
+def test_a_refused_photo_gives_the_form_back_with_what_the_citizen_typed(
+    client: TestClient, intake: Intake, world: World
+) -> None:
+    typed = {
+        "subject": "路灯不亮",
+        "description": "湖墅南路口路灯连续三晚不亮",
+        "name": "王芳",
+        "phone": "13712345678",
+    }
+    bad = [("photos", ("a.jpg", b"not an image at all", "image/jpeg"))]
+    r = client.post("/intake/alpha/report", data=typed, files=bad, follow_redirects=False)
+    assert r.status_code == 400 and "提交未成功" in r.text
+    assert all(value in r.text for value in typed.values())
+    found = client.get("/api/v1/cases", params={"q": "路灯连续三晚"}, headers=world.alice.headers).json()
+    assert found["items"] == []
+    blank = client.post("/intake/alpha/report", data={**typed, "description": "  "}, follow_redirects=False)
+    assert blank.status_code == 400 and "请填写问题描述" in blank.text and 'value="路灯不亮"' in blank.text
