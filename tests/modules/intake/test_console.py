@@ -225,3 +225,15 @@ def test_every_intake_page_renders_in_both_languages(
         ):
             page = alice.get(url)
             assert page.status_code == 200 and word in page.text, (lang, url)
+
+
+def test_the_inbox_names_the_channel_and_the_triage_instead_of_showing_codes(
+    client: TestClient, intake: Intake, world: World
+) -> None:
+    made = pending(client, world)
+    alice, _ = as_user(client, world.alice)
+    row = alice.get("/intake").text.split(made["number"], 1)[1].split("</tr>", 1)[0]
+    assert ">工作人员录入</td>" in row and ">待分拣</td>" in row
+    assert ">staff</td>" not in row and ">pending</td>" not in row
+    en, _ = as_user(client, world.alice, "en")
+    assert ">Staff entry</td>" in en.get("/intake").text
