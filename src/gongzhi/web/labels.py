@@ -85,6 +85,13 @@ SEVERITIES = {
     "critical": N_("Critical"),
 }
 
+# a catalog audit finding's severity (modules/catalog/analytics/rules.py SEVERITIES)
+FINDING_SEVERITIES = {
+    "error": N_("Error (must fix)"),
+    "warning": N_("Warning (should fix)"),
+    "info": N_("Info"),
+}
+
 ALERT_STATUSES = {
     "open": N_("Open"),
     "acknowledged": N_("Acknowledged"),
@@ -178,6 +185,7 @@ GROUPS = {
     "role": ROLES,
     "priority": PRIORITIES,
     "severity": SEVERITIES,
+    "finding_severity": FINDING_SEVERITIES,
     "alert_status": ALERT_STATUSES,
     "clock": CLOCKS,
     "reason": RETURN_REASONS,
