@@ -287,3 +287,12 @@ def test_each_admin_section_has_its_own_page_title(client: TestClient, world: Wo
     assert "<title>用户与角色 · 系统管理 · " in client.get("/admin/users").text
     en, _ = as_user(client, world.adam, "en")
     assert "<title>Audit chain · Administration · " in en.get("/admin/audit").text
+
+
+def test_the_timeline_names_people_by_their_display_name_and_the_public_in_words(
+    client: TestClient, world: World
+) -> None:
+    cid = new_case(client, world.alice)["id"]
+    login(client, world.alice)
+    page = client.get(f"/cases/{cid}").text
+    assert '<span class="muted">Alice</span>' in page and '<span class="muted">alice</span>' not in page

@@ -171,11 +171,21 @@ ACTOR_KINDS = {
     "dock": N_("Drone dock"),
 }
 
+# who acted when no user did: the public pages and the system's own jobs
+EVENT_ACTORS = {"citizen": N_("Citizen"), "villager": N_("Villager"), "system": N_("System")}
+
 SOURCES = {
     "staff": N_("Staff"),
     "12345": N_("12345 hotline"),
     "web": N_("Website"),
     "grid": N_("Grid worker"),
+    "open311": N_("Open311 interface"),
+    # the intake module's channels (source "intake:<channel>")
+    "intake:web": N_("Web form"),
+    "intake:open311": N_("Open311 interface"),
+    "intake:staff": N_("Staff entry"),
+    "intake:hotline": N_("12345 hotline"),
+    "intake:visit": N_("Walk-in visit"),
 }
 
 GROUPS = {
@@ -194,6 +204,7 @@ GROUPS = {
     "unit": SLA_UNITS,
     "actor_kind": ACTOR_KINDS,
     "source": SOURCES,
+    "event_actor": EVENT_ACTORS,
 }
 
 

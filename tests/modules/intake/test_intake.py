@@ -13,6 +13,7 @@ from PIL import Image
 
 from tests.conftest import World
 from tests.modules.intake.conftest import POINT_A, Intake
+from tests.web.helpers import as_user
 
 FORM = "/api/v1/public/intake/alpha/requests"
 
@@ -314,3 +315,14 @@ def test_a_refused_photo_gives_the_form_back_with_what_the_citizen_typed(
     assert found["items"] == []
     blank = client.post("/intake/alpha/report", data={**typed, "description": "  "}, follow_redirects=False)
     assert blank.status_code == 400 and "请填写问题描述" in blank.text and 'value="路灯不亮"' in blank.text
+
+
+def test_a_web_request_shows_its_source_and_its_reporter_in_words_on_the_case_page(
+    client: TestClient, intake: Intake, world: World
+) -> None:
+    made = submit(client)
+    case = client.get("/api/v1/cases", params={"q": made["number"]}, headers=world.alice.headers).json()
+    alice, _ = as_user(client, world.alice)
+    page = alice.get(f"/cases/{case['items'][0]['id']}").text
+    assert "<dd>网上反映</dd>" in page and '<span class="muted">群众</span>' in page
+    assert "intake:web" not in page and '<span class="muted">citizen</span>' not in page
