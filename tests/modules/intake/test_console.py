@@ -237,3 +237,13 @@ def test_the_inbox_names_the_channel_and_the_triage_instead_of_showing_codes(
     assert ">staff</td>" not in row and ">pending</td>" not in row
     en, _ = as_user(client, world.alice, "en")
     assert ">Staff entry</td>" in en.get("/intake").text
+
+
+def test_the_inbox_offers_each_section_once_and_marks_the_current_one(
+    client: TestClient, intake: Intake, world: World
+) -> None:
+    alice, _ = as_user(client, world.alice)
+    inbox = alice.get("/intake").text
+    assert inbox.count(">待分拣</a>") == 1
+    hot = alice.get("/intake/hot").text
+    assert 'href="/intake/hot" aria-current="page">热点问题</a>' in hot and 'href="/intake">待分拣</a>' in hot
