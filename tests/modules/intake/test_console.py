@@ -247,3 +247,12 @@ def test_the_inbox_offers_each_section_once_and_marks_the_current_one(
     assert inbox.count(">待分拣</a>") == 1
     hot = alice.get("/intake/hot").text
     assert 'href="/intake/hot" aria-current="page">热点问题</a>' in hot and 'href="/intake">待分拣</a>' in hot
+
+
+def test_the_english_inbox_names_categories_in_english(
+    client: TestClient, intake: Intake, world: World
+) -> None:
+    pending(client, world)
+    en, _ = as_user(client, world.alice, "en")
+    page = en.get("/intake").text
+    assert ">Urban and rural construction</option>" in page and ">城乡建设</option>" not in page

@@ -70,7 +70,7 @@ def inbox(
         channels=CHANNELS,
         triage_names=TRIAGE,
         categories=cats,
-        names={x.code: x.name for x in cats},
+        names={x.code: x.name_en if c.lang.code == "en" and x.name_en else x.name for x in cats},
         departments=depts,
         can_triage=c.me.can(*service.TRIAGERS),
     )
