@@ -296,3 +296,11 @@ def test_the_timeline_names_people_by_their_display_name_and_the_public_in_words
     login(client, world.alice)
     page = client.get(f"/cases/{cid}").text
     assert '<span class="muted">Alice</span>' in page and '<span class="muted">alice</span>' not in page
+
+
+def test_the_overview_puts_the_sla_table_in_the_wide_column_before_the_trend_chart(
+    client: TestClient, world: World
+) -> None:
+    login(client, world.alice)
+    page = client.get("/").text
+    assert page.index('id="sla-title"') < page.index('id="trend-title"')  # the grid fills 2fr, then 1fr
