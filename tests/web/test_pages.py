@@ -304,3 +304,9 @@ def test_the_overview_puts_the_sla_table_in_the_wide_column_before_the_trend_cha
     login(client, world.alice)
     page = client.get("/").text
     assert page.index('id="sla-title"') < page.index('id="trend-title"')  # the grid fills 2fr, then 1fr
+
+
+def test_the_category_suggestions_include_the_intake_categories(client: TestClient, world: World) -> None:
+    login(client, world.alice)
+    page = client.get("/cases/new").text
+    assert '<option value="road">道路设施' in page and '<option value="agriculture">农村农业' in page
