@@ -162,6 +162,7 @@ def test_the_hot_topic_table_is_recomputed_from_the_page(
     assert r.status_code == 303
     page = alice.get("/intake/hot").text
     assert "热度排名" in page and "丽发新城" in page
+    assert ">时间范围</th>" in page and "工期" not in page  # not the construction period of a project
     charlie, _ = as_user(client, world.charlie)
     assert "丽发新城" not in charlie.get("/intake/hot").text
     vera, vera_csrf = as_user(client, world.vera)
