@@ -310,3 +310,9 @@ def test_the_category_suggestions_include_the_intake_categories(client: TestClie
     login(client, world.alice)
     page = client.get("/cases/new").text
     assert '<option value="road">道路设施' in page and '<option value="agriculture">农村农业' in page
+
+
+def test_a_new_user_starts_as_a_viewer_not_an_administrator(client: TestClient, world: World) -> None:
+    login(client, world.adam)
+    form = client.get("/admin/users").text.split('id="u-role"', 1)[1].split("</select>", 1)[0]
+    assert '<option value="viewer" selected>' in form and '<option value="admin" selected>' not in form
