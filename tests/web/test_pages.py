@@ -316,3 +316,13 @@ def test_a_new_user_starts_as_a_viewer_not_an_administrator(client: TestClient, 
     login(client, world.adam)
     form = client.get("/admin/users").text.split('id="u-role"', 1)[1].split("</select>", 1)[0]
     assert '<option value="viewer" selected>' in form and '<option value="admin" selected>' not in form
+
+
+def test_the_sla_matrix_says_1_hour_not_1_hours(client: TestClient, world: World) -> None:
+    csrf = login(client, world.adam, "en")
+    row = {"category": "noise", "claim_amount": "1", "claim_unit": "working_hours"}
+    row |= {"resolve_amount": "3", "resolve_unit": "working_days"}
+    r = client.post("/admin/sla", data={"csrf_token": csrf, **row})
+    assert r.status_code == 200 and ">1 working hour</td>" in r.text and ">3 working days</td>" in r.text
+    zh, _ = as_user(client, world.adam)
+    assert ">1 个工作小时</td>" in zh.get("/admin/sla").text
