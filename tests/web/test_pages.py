@@ -105,6 +105,7 @@ def test_navigation_follows_the_role(client: TestClient, world: World) -> None:
     page = client.get("/").text
     assert 'href="/admin"' not in page and 'href="/cases/new"' not in page
     assert client.get("/admin/users").status_code == 403
+    assert client.get("/cases/new").status_code == 403  # not a form it could send
     admin, _ = as_user(client, world.adam)
     assert 'href="/admin"' in admin.get("/").text
 

@@ -20,7 +20,7 @@ from gongzhi.cases.statemachine import Action, State
 from gongzhi.core import service as core
 from gongzhi.core.deps import api_router
 from gongzhi.core.models import Membership, Role, User
-from gongzhi.errors import InvalidInput
+from gongzhi.errors import Forbidden, InvalidInput
 from gongzhi.kit.workdays import SHANGHAI
 from gongzhi.web import labels
 from gongzhi.web.i18n import N_
@@ -225,6 +225,8 @@ def board(c: ConsoleDep, more: bool = False) -> Response:
 
 @router.get("/cases/new")
 def new_case(c: ConsoleDep) -> Response:
+    if not c.me.can(*WRITERS):  # not a form the role can send: the POST would answer 403
+        raise Forbidden("creating cases needs a handler, dispatcher, supervisor or admin role")
     return c.page("cases/new.html", categories=labels.CATEGORIES, priorities=labels.PRIORITIES)
 
 
