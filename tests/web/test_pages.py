@@ -105,6 +105,7 @@ def test_navigation_follows_the_role(client: TestClient, world: World) -> None:
     page = client.get("/").text
     assert 'href="/admin"' not in page and 'href="/cases/new"' not in page
     assert client.get("/admin/users").status_code == 403
+    assert client.get("/cases/new").status_code == 403  # not a form it could send
     admin, _ = as_user(client, world.adam)
     assert 'href="/admin"' in admin.get("/").text
 
@@ -255,3 +256,74 @@ def test_the_export_links_carry_the_filters_to_the_api(client: TestClient, world
     assert href is not None
     csv = client.get(href.group(1).replace("&amp;", "&"))
     assert csv.status_code == 200 and "导出测试" in csv.content.decode("utf-8-sig")
+
+
+def test_a_case_filed_under_an_intake_category_shows_its_name_not_its_code(
+    client: TestClient, world: World
+) -> None:
+    cid = new_case(client, world.alice, title="农田灌溉渠堵塞", category="agriculture")["id"]
+    login(client, world.alice)
+    listing = client.get("/cases?q=农田灌溉").text
+    assert "农村农业" in listing and ">agriculture<" not in listing
+    assert "农村农业" in client.get(f"/cases/{cid}").text
+    en, _ = as_user(client, world.alice, "en")
+    assert "Agriculture and rural affairs" in en.get(f"/cases/{cid}").text
+
+
+def test_an_alert_shows_the_name_of_its_kind_not_its_code(client: TestClient, world: World) -> None:
+    body = {"kind": "pv.soiling", "title": "A-05-35", "source": "t", "dedup_key": "kind1", "location": POINT}
+    alert = client.post("/api/v1/alerts", json=body, headers=world.alice.headers).json()
+    login(client, world.alice)
+    listing = client.get("/alerts").text
+    assert (
+        '<td data-label="类型">积灰污渍</td>' in listing and '<option value="pv.soiling">积灰污渍' in listing
+    )
+    assert "积灰污渍" in client.get(f"/alerts/{alert['id']}").text
+    en, _ = as_user(client, world.alice, "en")
+    assert ">Soiling</td>" in en.get("/alerts").text
+
+
+def test_each_admin_section_has_its_own_page_title(client: TestClient, world: World) -> None:
+    login(client, world.adam)
+    assert "<title>用户与角色 · 系统管理 · " in client.get("/admin/users").text
+    en, _ = as_user(client, world.adam, "en")
+    assert "<title>Audit chain · Administration · " in en.get("/admin/audit").text
+
+
+def test_the_timeline_names_people_by_their_display_name_and_the_public_in_words(
+    client: TestClient, world: World
+) -> None:
+    cid = new_case(client, world.alice)["id"]
+    login(client, world.alice)
+    page = client.get(f"/cases/{cid}").text
+    assert '<span class="muted">Alice</span>' in page and '<span class="muted">alice</span>' not in page
+
+
+def test_the_overview_puts_the_sla_table_in_the_wide_column_before_the_trend_chart(
+    client: TestClient, world: World
+) -> None:
+    login(client, world.alice)
+    page = client.get("/").text
+    assert page.index('id="sla-title"') < page.index('id="trend-title"')  # the grid fills 2fr, then 1fr
+
+
+def test_the_category_suggestions_include_the_intake_categories(client: TestClient, world: World) -> None:
+    login(client, world.alice)
+    page = client.get("/cases/new").text
+    assert '<option value="road">道路设施' in page and '<option value="agriculture">农村农业' in page
+
+
+def test_a_new_user_starts_as_a_viewer_not_an_administrator(client: TestClient, world: World) -> None:
+    login(client, world.adam)
+    form = client.get("/admin/users").text.split('id="u-role"', 1)[1].split("</select>", 1)[0]
+    assert '<option value="viewer" selected>' in form and '<option value="admin" selected>' not in form
+
+
+def test_the_sla_matrix_says_1_hour_not_1_hours(client: TestClient, world: World) -> None:
+    csrf = login(client, world.adam, "en")
+    row = {"category": "noise", "claim_amount": "1", "claim_unit": "working_hours"}
+    row |= {"resolve_amount": "3", "resolve_unit": "working_days"}
+    r = client.post("/admin/sla", data={"csrf_token": csrf, **row})
+    assert r.status_code == 200 and ">1 working hour</td>" in r.text and ">3 working days</td>" in r.text
+    zh, _ = as_user(client, world.adam)
+    assert ">1 个工作小时</td>" in zh.get("/admin/sla").text

@@ -85,6 +85,13 @@ SEVERITIES = {
     "critical": N_("Critical"),
 }
 
+# a catalog audit finding's severity (modules/catalog/analytics/rules.py SEVERITIES)
+FINDING_SEVERITIES = {
+    "error": N_("Error (must fix)"),
+    "warning": N_("Warning (should fix)"),
+    "info": N_("Info"),
+}
+
 ALERT_STATUSES = {
     "open": N_("Open"),
     "acknowledged": N_("Acknowledged"),
@@ -119,6 +126,38 @@ CATEGORIES = {
     "wages": N_("Unpaid wages"),
     "pv_om": N_("PV operation and maintenance"),
     "tree": N_("Trees and parks"),
+    # the intake module's seed categories (modules/intake/data/seed_categories.json)
+    "construction": N_("Urban and rural construction"),
+    "environment": N_("Environmental protection"),
+    "transport": N_("Transport"),
+    "education": N_("Education, culture and sport"),
+    "health": N_("Health and family planning"),
+    "labour": N_("Labour and social security"),
+    "commerce": N_("Commerce and tourism"),
+    "agriculture": N_("Agriculture and rural affairs"),
+    "civil-affairs": N_("Civil affairs"),
+    "law": N_("Public security, justice and law"),
+    "party-gov": N_("Party and government affairs"),
+    "economy": N_("Economic management"),
+    "discipline": N_("Discipline inspection and supervision"),
+    "land": N_("Land and natural resources"),
+    "tech": N_("Science, technology and information"),
+}
+
+# pv.* are the PV module's anomaly classes (the names of modules/pv/report.py CLASS_NAMES)
+ALERT_KINDS = {
+    "pv.single_hot_cell": N_("Single hot cell"),
+    "pv.multiple_hot_cells": N_("Multiple hot cells"),
+    "pv.hot_spot": N_("Hot spot"),
+    "pv.substring": N_("Bypass diode / substring"),
+    "pv.module_offline": N_("Module offline"),
+    "pv.string_offline": N_("String offline"),
+    "pv.junction_box": N_("Junction box"),
+    "pv.shading": N_("Shading"),
+    "pv.soiling": N_("Soiling"),
+    "pv.vegetation": N_("Vegetation"),
+    "pv.cracking": N_("Cracking"),
+    "intake.hot_topic": N_("Hot topic"),
 }
 
 SLA_UNITS = {"hours": N_("hours"), "working_hours": N_("working hours"), "working_days": N_("working days")}
@@ -128,13 +167,25 @@ ACTOR_KINDS = {
     "person": N_("Person"),
     "machine": N_("Machine"),
     "external": N_("External system"),
+    "robot": N_("Robot"),
+    "dock": N_("Drone dock"),
 }
+
+# who acted when no user did: the public pages and the system's own jobs
+EVENT_ACTORS = {"citizen": N_("Citizen"), "villager": N_("Villager"), "system": N_("System")}
 
 SOURCES = {
     "staff": N_("Staff"),
     "12345": N_("12345 hotline"),
     "web": N_("Website"),
     "grid": N_("Grid worker"),
+    "open311": N_("Open311 interface"),
+    # the intake module's channels (source "intake:<channel>")
+    "intake:web": N_("Web form"),
+    "intake:open311": N_("Open311 interface"),
+    "intake:staff": N_("Staff entry"),
+    "intake:hotline": N_("12345 hotline"),
+    "intake:visit": N_("Walk-in visit"),
 }
 
 GROUPS = {
@@ -144,13 +195,16 @@ GROUPS = {
     "role": ROLES,
     "priority": PRIORITIES,
     "severity": SEVERITIES,
+    "finding_severity": FINDING_SEVERITIES,
     "alert_status": ALERT_STATUSES,
     "clock": CLOCKS,
     "reason": RETURN_REASONS,
     "category": CATEGORIES,
+    "alert_kind": ALERT_KINDS,
     "unit": SLA_UNITS,
     "actor_kind": ACTOR_KINDS,
     "source": SOURCES,
+    "event_actor": EVENT_ACTORS,
 }
 
 

@@ -149,7 +149,7 @@ def _environment() -> Environment:
         lstrip_blocks=True,
     )
     env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
-    env.globals.update(label=_label, static=static_url, quote=quote)
+    env.globals.update(label=_label, static=static_url, quote=quote, category_keys=list(labels.CATEGORIES))
     env.filters.update(
         dt=lambda v, fmt="short": current.get().when(v, fmt),
         date=lambda v, fmt="short": current.get().on(v, fmt),

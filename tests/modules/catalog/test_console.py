@@ -433,3 +433,15 @@ def test_a_subscription_is_remapped_in_the_console_when_an_update_needs_it(
     assert "已更新到第 2 版" in form(b, csrf, f"/catalog/reuse/subscriptions/{sub_id}/accept").text
     (only,) = client.get("/api/v1/dispatch-rules", headers=bert.headers).json()
     assert only["grid_cell_id"] == cell["id"]
+
+
+def test_rule_and_finding_severities_are_named_not_printed_as_codes(
+    client: TestClient, world: World, bert: Person
+) -> None:
+    built = build(client, world, bert)
+    login(client, world.adam)
+    rules = client.get("/catalog/rules").text
+    assert ">错误（须整改）</td>" in rules and ">error</td>" not in rules
+    run = client.get(f"/catalog/audits/{built['run']['id']}?status=").text
+    assert ">错误（须整改）</td>" in run and ">open</td>" not in run and ">待处置</td>" in run
+    assert ">error</td>" not in run and ">warning</td>" not in run

@@ -162,6 +162,7 @@ def test_the_hot_topic_table_is_recomputed_from_the_page(
     assert r.status_code == 303
     page = alice.get("/intake/hot").text
     assert "热度排名" in page and "丽发新城" in page
+    assert ">时间范围</th>" in page and "工期" not in page  # not the construction period of a project
     charlie, _ = as_user(client, world.charlie)
     assert "丽发新城" not in charlie.get("/intake/hot").text
     vera, vera_csrf = as_user(client, world.vera)
@@ -225,3 +226,34 @@ def test_every_intake_page_renders_in_both_languages(
         ):
             page = alice.get(url)
             assert page.status_code == 200 and word in page.text, (lang, url)
+
+
+def test_the_inbox_names_the_channel_and_the_triage_instead_of_showing_codes(
+    client: TestClient, intake: Intake, world: World
+) -> None:
+    made = pending(client, world)
+    alice, _ = as_user(client, world.alice)
+    row = alice.get("/intake").text.split(made["number"], 1)[1].split("</tr>", 1)[0]
+    assert ">工作人员录入</td>" in row and ">待分拣</td>" in row
+    assert ">staff</td>" not in row and ">pending</td>" not in row
+    en, _ = as_user(client, world.alice, "en")
+    assert ">Staff entry</td>" in en.get("/intake").text
+
+
+def test_the_inbox_offers_each_section_once_and_marks_the_current_one(
+    client: TestClient, intake: Intake, world: World
+) -> None:
+    alice, _ = as_user(client, world.alice)
+    inbox = alice.get("/intake").text
+    assert inbox.count(">待分拣</a>") == 1
+    hot = alice.get("/intake/hot").text
+    assert 'href="/intake/hot" aria-current="page">热点问题</a>' in hot and 'href="/intake">待分拣</a>' in hot
+
+
+def test_the_english_inbox_names_categories_in_english(
+    client: TestClient, intake: Intake, world: World
+) -> None:
+    pending(client, world)
+    en, _ = as_user(client, world.alice, "en")
+    page = en.get("/intake").text
+    assert ">Urban and rural construction</option>" in page and ">城乡建设</option>" not in page

@@ -13,6 +13,7 @@ from PIL import Image
 
 from tests.conftest import World
 from tests.modules.intake.conftest import POINT_A, Intake
+from tests.web.helpers import as_user
 
 FORM = "/api/v1/public/intake/alpha/requests"
 
@@ -282,3 +283,46 @@ def test_bad_form_input_is_a_400_not_a_500(client: TestClient, intake: Intake) -
     )
     assert client.post(FORM, data={"description": ""}).status_code in (400, 422)
     assert client.get("/intake/nowhere/").status_code == 404
+
+
+def test_the_status_page_names_a_core_category_instead_of_showing_its_code(
+    client: TestClient, intake: Intake, world: World
+) -> None:
+    body = {
+        "title": "屋顶光伏组件热斑",
+        "category": "pv_om",
+        "location": {"type": "Point", "coordinates": [120.14, 30.31]},
+    }
+    made = client.post("/api/v1/cases", json=body, headers=world.alice.headers).json()
+    page = client.get(f"/intake/track/{made['tracking_code']}").text
+    assert "类别：光伏运维" in page and "pv_om" not in page
+
+
+def test_a_refused_photo_gives_the_form_back_with_what_the_citizen_typed(
+    client: TestClient, intake: Intake, world: World
+) -> None:
+    typed = {
+        "subject": "路灯不亮",
+        "description": "湖墅南路口路灯连续三晚不亮",
+        "name": "王芳",
+        "phone": "13712345678",
+    }
+    bad = [("photos", ("a.jpg", b"not an image at all", "image/jpeg"))]
+    r = client.post("/intake/alpha/report", data=typed, files=bad, follow_redirects=False)
+    assert r.status_code == 400 and "提交未成功" in r.text
+    assert all(value in r.text for value in typed.values())
+    found = client.get("/api/v1/cases", params={"q": "路灯连续三晚"}, headers=world.alice.headers).json()
+    assert found["items"] == []
+    blank = client.post("/intake/alpha/report", data={**typed, "description": "  "}, follow_redirects=False)
+    assert blank.status_code == 400 and "请填写问题描述" in blank.text and 'value="路灯不亮"' in blank.text
+
+
+def test_a_web_request_shows_its_source_and_its_reporter_in_words_on_the_case_page(
+    client: TestClient, intake: Intake, world: World
+) -> None:
+    made = submit(client)
+    case = client.get("/api/v1/cases", params={"q": made["number"]}, headers=world.alice.headers).json()
+    alice, _ = as_user(client, world.alice)
+    page = alice.get(f"/cases/{case['items'][0]['id']}").text
+    assert "<dd>网上反映</dd>" in page and '<span class="muted">群众</span>' in page
+    assert "intake:web" not in page and '<span class="muted">citizen</span>' not in page

@@ -23,6 +23,7 @@ def test_plant_and_inspection_pages_review_and_confirm(
     alice, csrf = as_user(client, world.alice)
     page = alice.get("/pv")
     assert page.status_code == 200 and "光伏电站" in page.text and f"/pv/plants/{plant_id}" in page.text
+    assert "· 已分析 ·" in page.text and "· done ·" not in page.text  # the inspection status is named
     page = alice.get(f"/pv/plants/{plant_id}?cost=20000&tariff=0.4&energy=15000&rate=0.2")
     assert page.status_code == 200
     assert "<polygon" in page.text and f"/api/v1/pv/inspections/{insp}/report?format=pdf" in page.text
@@ -46,6 +47,7 @@ def test_plant_and_inspection_pages_review_and_confirm(
     page = alice.get(f"/pv/inspections/{insp}")
     assert page.text.count('href="/cases/') >= len(findings)
     assert "接线盒过热" in page.text  # the reclassified finding shows its new class
+    assert "已改类" in page.text and ">reclassified<" not in page.text
 
 
 def test_viewers_cannot_review_and_outsiders_see_nothing(

@@ -247,3 +247,9 @@ def test_an_outsider_sees_nothing(client: TestClient, world: World, vs: Villages
         data={"csrf_token": csrf, "step": "proposal", "held_on": "2026-11-01"},
     )
     assert r.status_code == 404
+
+
+def test_each_section_has_its_own_page_title(client: TestClient, world: World, vs: Villages) -> None:
+    login(client, world.adam)
+    assert "<title>三资台账 · 基层监督 · " in client.get("/village/ledger").text
+    assert "<title>基层监督 · " in client.get("/village").text

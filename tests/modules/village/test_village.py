@@ -256,3 +256,23 @@ def test_opinions_flow_into_cases_and_decisions(client: TestClient, world: World
     )
     assert client.get("/village/alpha/nowhere/opinions").status_code == 404
     assert client.get("/village/gamma/qianjin/opinions").status_code == 404
+
+
+def test_a_refused_opinion_gives_the_form_back_with_what_the_villager_typed(
+    client: TestClient, world: World
+) -> None:
+    village(client, world)
+    other = village(client, world, code="houjia")
+    c = post(client, world.dana, "/consultations", {"village_id": other["id"], "title": "后家村征求意见"})
+    typed = {
+        "text": "村口路灯不亮已经一周",
+        "name": "周大伯",
+        "phone": "13611112222",
+        "consultation_id": str(c["id"]),
+    }
+    r = client.post("/village/alpha/qianjin/opinions", data=typed, follow_redirects=False)
+    assert r.status_code == 404 and "提交未成功" in r.text
+    assert all(value in r.text for value in ("村口路灯不亮已经一周", "周大伯", "13611112222"))
+    blank = client.post("/village/alpha/qianjin/opinions", data={"text": "  ", "name": "周大伯"})
+    assert blank.status_code == 400 and 'value="周大伯"' in blank.text
+    assert client.get(f"{V}/opinions", headers=world.alice.headers).json() == []

@@ -33,6 +33,7 @@ from gongzhi.web.shell import Console, ConsoleDep, DashboardCard, NavItem
 router = api_router(include_in_schema=False)
 TEMPLATES = Path(__file__).parent / "templates"
 NAV = NavItem("/catalog", N_("Resource catalog"), "▤")
+FINDING_STATUSES = {"open": N_("Open"), "fixed": N_("Fixed"), "archived": N_("Archived")}
 PAGE_SIZE = 50
 TABS = (
     ("records", "/catalog", N_("Records")),
@@ -282,6 +283,7 @@ def audit_run(
         more=max(0, len(findings) - 500),
         names=names,
         numbers=numbers,
+        finding_status={k: c._(v) for k, v in FINDING_STATUSES.items()},
         status=status,
         rule=rule,
         is_latest=bool(latest) and latest[0].id == run_id,

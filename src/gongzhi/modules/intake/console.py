@@ -31,6 +31,20 @@ PAGE_SIZE = 50
 HOT_REFRESHERS = (Role.ADMIN, Role.DISPATCHER, Role.SUPERVISOR)
 FOLLOW_UPPERS = (Role.ADMIN, Role.DISPATCHER, Role.SUPERVISOR)
 VIEWS = {"pending": N_("Awaiting triage"), "all": N_("All requests")}
+CHANNELS = {
+    "web": N_("Web form"),
+    "open311": N_("Open311 interface"),
+    "staff": N_("Staff entry"),
+    "hotline": N_("12345 hotline"),
+    "visit": N_("Walk-in visit"),
+}
+TRIAGE = {
+    "auto": N_("Routed automatically"),
+    "pending": N_("Awaiting triage"),
+    "confirmed": N_("Route confirmed"),
+    "corrected": N_("Route corrected"),
+    "citizen": N_("Chosen by the citizen"),
+}
 
 
 @router.get("/intake")
@@ -53,8 +67,10 @@ def inbox(
         pages=max(1, -(-total // PAGE_SIZE)),
         view=view,
         views=VIEWS,
+        channels=CHANNELS,
+        triage_names=TRIAGE,
         categories=cats,
-        names={x.code: x.name for x in cats},
+        names={x.code: x.name_en if c.lang.code == "en" and x.name_en else x.name for x in cats},
         departments=depts,
         can_triage=c.me.can(*service.TRIAGERS),
     )

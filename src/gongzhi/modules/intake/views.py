@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -15,16 +15,19 @@ from gongzhi.cases import service as cases
 from gongzhi.cases.models import Case, CaseEvent
 from gongzhi.cases.schemas import ActionIn
 from gongzhi.cases.statemachine import Action
-from gongzhi.core.deps import PublicSessionDep, StateDep, api_router, in_thread
+from gongzhi.core.deps import AppState, PublicSessionDep, StateDep, api_router, in_thread
 from gongzhi.core.models import Region
 from gongzhi.core.ratelimit import Verdict
-from gongzhi.errors import InvalidInput, NotFound
+from gongzhi.errors import DomainError, InvalidInput, NotFound
+from gongzhi.kit.filestore import FileRejected
 from gongzhi.kit.workdays import SHANGHAI
 from gongzhi.modules.intake import repository as repo
 from gongzhi.modules.intake import service, throttle
 from gongzhi.modules.intake.analytics.text import redact
 from gongzhi.modules.intake.api import region_by_code, submit_public
 from gongzhi.modules.intake.open311 import STATUS_NOTES
+from gongzhi.web.i18n import Lang
+from gongzhi.web.labels import label
 
 router = api_router(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -51,14 +54,21 @@ def form(region: str, request: Request, s: PublicSessionDep) -> HTMLResponse:
 
 
 def _form(
-    request: Request, s: Session, region: str, limit: Verdict | None = None, **typed: object
+    request: Request,
+    s: Session,
+    region: str,
+    limit: Verdict | None = None,
+    error: DomainError | None = None,
+    typed: dict[str, Any] | None = None,
 ) -> HTMLResponse:
-    """The form, empty or (refused by the rate limit) filled with what the citizen typed."""
+    """The form, empty or (refused by the rate limit or a bad value) filled with what the citizen typed."""
     reg = region_by_code(s, region)
     cats = [c for c in repo.categories(s, reg.id) if c.parent_code is None]
     notice = throttle.message(limit) if limit else ""
-    ctx = {"region": reg, "categories": cats, "values": typed, "notice": notice}
-    status, headers = (429, limit.headers) if limit else (200, None)
+    if error is not None:
+        notice = f"提交未成功，请修改后重新提交 Not submitted, please correct and resend: {error.detail}"
+    ctx = {"region": reg, "categories": cats, "values": typed or {}, "notice": notice}
+    status, headers = (429, limit.headers) if limit else (error.status if error else 200, None)
     return templates.TemplateResponse(request, "form.html", ctx, status_code=status, headers=headers)
 
 
@@ -69,7 +79,7 @@ async def report(
     s: PublicSessionDep,
     st: StateDep,
     limit: throttle.CitizenLimit,
-    description: Annotated[str, Form(max_length=4000)],
+    description: Annotated[str, Form(max_length=4000)] = "",
     subject: Annotated[str, Form(max_length=200)] = "",
     service_code: Annotated[str, Form(max_length=60)] = "",
     lat: Annotated[str, Form(max_length=20)] = "",
@@ -80,33 +90,48 @@ async def report(
     anonymous: Annotated[bool, Form()] = False,
     photos: Annotated[list[UploadFile] | None, File()] = None,
 ) -> RedirectResponse | HTMLResponse:
+    typed: dict[str, Any] = {
+        "subject": subject,
+        "description": description,
+        "service_code": service_code,
+        "lat": lat,
+    }
+    typed |= {"lon": lon, "address": address, "name": name, "phone": phone, "anonymous": anonymous}
     if not limit.allowed:
-        typed: dict[str, object] = {
-            "subject": subject,
-            "description": description,
-            "service_code": service_code,
-            "lat": lat,
-        }
-        typed |= {"lon": lon, "address": address, "name": name, "phone": phone, "anonymous": anonymous}
-        return await in_thread(s, lambda: _form(request, s, region, limit, **typed))
+        return await in_thread(s, lambda: _form(request, s, region, limit, typed=typed))
+    try:
+        code = await _submit(s, st, region, typed, photos or [])
+    except (DomainError, FileRejected) as exc:  # in_thread rolled back: the form again, as typed
+        error = exc if isinstance(exc, DomainError) else InvalidInput(f"照片被拒收 photo refused: {exc}")
+        return await in_thread(s, lambda: _form(request, s, region, error=error, typed=typed))
+    return RedirectResponse(f"/intake/track/{code}?new=1", status_code=303)
+
+
+async def _submit(
+    s: Session, st: AppState, region: str, typed: dict[str, Any], photos: list[UploadFile]
+) -> str:
+    """File the request; returns its tracking code. Bad values raise :class:`DomainError`."""
+    if not typed["description"].strip():
+        raise InvalidInput("请填写问题描述 the description is required")
+    lat, lon = typed["lat"], typed["lon"]
     try:
         point = (float(lat), float(lon)) if lat and lon else None
     except ValueError as exc:
         raise InvalidInput("lat and lon must be decimal degrees") from exc
     data = service.request_in(
-        subject=subject,
-        description=description,
-        service_code=service_code or None,
+        subject=typed["subject"],
+        description=typed["description"],
+        service_code=typed["service_code"] or None,
         lat=point[0] if point else None,
         lon=point[1] if point else None,
-        address=address,
-        reporter_name=name,
-        reporter_phone=phone,
-        anonymous=anonymous,
+        address=typed["address"],
+        reporter_name=typed["name"],
+        reporter_phone=typed["phone"],
+        anonymous=typed["anonymous"],
     )
-    files = [(await f.read(st.settings.max_upload_bytes + 1), f) for f in (photos or [])[:6] if f.filename]
+    files = [(await f.read(st.settings.max_upload_bytes + 1), f) for f in photos[:6] if f.filename]
     out = await in_thread(s, lambda: submit_public(s, st, region_by_code(s, region).id, data, files))
-    return RedirectResponse(f"/intake/track/{out.case.tracking_code}?new=1", status_code=303)
+    return out.case.tracking_code
 
 
 def _case(s: Session, code: str) -> Case:
@@ -122,7 +147,9 @@ def _local(value: object) -> str:
 
 def _category_name(s: Session, case: Case) -> str:
     cat = repo.category(s, case.region_id, case.category)
-    return cat.name if cat else case.category
+    if cat is not None:
+        return cat.name
+    return Lang("zh_CN").gettext(label("category", case.category))  # a core category (road, pv_om, …)
 
 
 @router.get("/intake/track/{code}", response_class=HTMLResponse)

@@ -25,6 +25,17 @@ from gongzhi.web.shell import ConsoleDep
 router = api_router(include_in_schema=False)
 NAV_LABEL = N_("PV plants")
 REVIEW_STATUSES = {"accepted": N_("Accept"), "rejected": N_("False alarm")}
+# inspection statuses (queued … failed), then finding statuses (new … reclassified), as the pages name them
+STATUS_NAMES = {
+    "queued": N_("Queued"),
+    "running": N_("Running"),
+    "done": N_("Analysed"),
+    "failed": N_("Failed"),
+    "new": N_("Awaiting review"),
+    "accepted": N_("Confirmed"),
+    "rejected": N_("False alarm"),
+    "reclassified": N_("Reclassified"),
+}
 
 
 @router.get("/pv")
@@ -33,7 +44,7 @@ def plants(c: ConsoleDep) -> Response:
     latest: dict[int, PvInspection] = {}
     for insp in c.s.execute(select(PvInspection).order_by(PvInspection.id)).scalars():
         latest[insp.plant_id] = insp
-    return c.page("pv_plants.html", plants=items, latest=latest)
+    return c.page("pv_plants.html", plants=items, latest=latest, statuses=STATUS_NAMES)
 
 
 @router.get("/pv/plants/{plant_id:int}")
@@ -130,6 +141,7 @@ def _plant_page(
     forecasts = loop.zone_forecasts(c.s, p.id, zones, today=today)
     return c.page(
         "pv_plant.html",
+        statuses=STATUS_NAMES,
         status_code=status_code,
         zones=zones,
         forecasts=forecasts,
@@ -177,7 +189,10 @@ def flight(c: ConsoleDep, plant_id: int) -> Response:
             select(PvInspection).where(PvInspection.plant_id == p.id).order_by(PvInspection.id.desc())
         ).scalars()
     )
-    return c.page("pv_flight.html", plant=p, flight=_flight_of(insps), last_flight=_last_flight(insps))
+    last = _last_flight(insps)
+    return c.page(
+        "pv_flight.html", plant=p, flight=_flight_of(insps), last_flight=last, statuses=STATUS_NAMES
+    )
 
 
 @router.post("/pv/plants/{plant_id:int}/one-click")
@@ -261,6 +276,7 @@ def inspection(c: ConsoleDep, inspection_id: int) -> Response:
     )
     return c.page(
         "pv_inspection.html",
+        statuses=STATUS_NAMES,
         insp=insp,
         plant=service.get_plant(c.s, insp.plant_id),
         findings=found,

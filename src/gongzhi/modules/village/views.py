@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from gongzhi.core.deps import PublicSessionDep, api_router
 from gongzhi.core.models import Region
 from gongzhi.core.ratelimit import Verdict
-from gongzhi.errors import NotFound
+from gongzhi.errors import DomainError, NotFound
 from gongzhi.modules.intake import throttle
 from gongzhi.modules.intake.throttle import CitizenLimit
 from gongzhi.modules.village import service
@@ -42,11 +42,18 @@ def page(region: str, code: str, request: Request, s: PublicSessionDep, thanks: 
 
 
 def _page(
-    request: Request, s: Session, village: Village, limit: Verdict | None = None, **extra: object
+    request: Request,
+    s: Session,
+    village: Village,
+    limit: Verdict | None = None,
+    error: DomainError | None = None,
+    **extra: object,
 ) -> HTMLResponse:
     ctx = {"village": village, "consultations": service.open_consultations(s, village.id), "values": {}}
     ctx |= {"notice": throttle.message(limit) if limit else "", **extra}
-    status, headers = (429, limit.headers) if limit else (200, None)
+    if error is not None:
+        ctx["notice"] = f"提交未成功，请修改后重新提交（{error.detail}）"
+    status, headers = (429, limit.headers) if limit else (error.status if error else 200, None)
     return templates.TemplateResponse(request, "opinions.html", ctx, status_code=status, headers=headers)
 
 
@@ -57,18 +64,21 @@ def submit(
     request: Request,
     s: PublicSessionDep,
     limit: CitizenLimit,
-    text: Annotated[str, Form(max_length=4000)],
+    text: Annotated[str, Form(max_length=4000)] = "",
     consultation_id: Annotated[str, Form(max_length=12)] = "",
     name: Annotated[str, Form(max_length=100)] = "",
     phone: Annotated[str, Form(max_length=30)] = "",
 ) -> RedirectResponse | HTMLResponse:
     village = _village(s, region, code)
+    typed = {"text": text, "name": name, "phone": phone, "consultation_id": consultation_id}
     if not limit.allowed:
-        typed = {"text": text, "name": name, "phone": phone, "consultation_id": consultation_id}
         return _page(request, s, village, limit, values=typed)
     s.info["scope"] = service_scope(village)
     cid = int(consultation_id) if consultation_id.isdigit() else None
-    service.submit_opinion(s, village, text, name, phone, cid)
+    try:  # submit_opinion refuses before it writes anything: give the form back as typed
+        service.submit_opinion(s, village, text, name, phone, cid)
+    except DomainError as exc:
+        return _page(request, s, village, error=exc, values=typed)
     return RedirectResponse(f"/village/{region}/{code}/opinions?thanks=1", status_code=303)
 
 

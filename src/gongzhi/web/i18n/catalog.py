@@ -82,9 +82,14 @@ def problems() -> list[str]:
             msg = catalog.get(mid)
             if msg is None:
                 found.append(f"{code}: missing {mid!r}")
-            elif code != "en" and (not msg.string or msg.fuzzy):
+            elif code != "en" and (not _translated(msg.string) or msg.fuzzy):
                 found.append(f"{code}: untranslated {mid!r}")
     return found
+
+
+def _translated(string: str | tuple[str, ...] | list[str] | None) -> bool:
+    """A plural message is translated when every form is (its string is a tuple of forms)."""
+    return all(string) if isinstance(string, (tuple, list)) else bool(string)
 
 
 def main(argv: list[str]) -> int:

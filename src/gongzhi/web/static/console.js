@@ -59,7 +59,9 @@
     withLeaflet().then(function () {
       var L = window.L;
       var tiles = document.body.dataset.tiles || "";
-      var map = L.map(el, { attributionControl: !!tiles, scrollWheelZoom: false, preferCanvas: true, minZoom: 3, maxZoom: 18, zoomSnap: 0.25 });
+      var map = L.map(el, { attributionControl: !!tiles, zoomControl: false, scrollWheelZoom: false, preferCanvas: true, minZoom: 3, maxZoom: 18, zoomSnap: 0.25 });
+      var words = document.body.dataset;  // the zoom buttons' tooltips, in the page's language
+      L.control.zoom({ zoomInTitle: words.zoomIn || "Zoom in", zoomOutTitle: words.zoomOut || "Zoom out" }).addTo(map);
       if (tiles) L.tileLayer(tiles, { maxZoom: 19, attribution: document.body.dataset.tilesAttribution || "" }).addTo(map);
       var legend = data.legend || {};
       var accent = css("--accent"), danger = css("--danger"), warn = css("--warn"), border = css("--border");

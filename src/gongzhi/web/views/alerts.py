@@ -50,6 +50,7 @@ def alert_list(
         status=chosen,
         severity=sev or "",
         kind=kind,
+        alert_kinds=list(labels.ALERT_KINDS),
         can_write=c.me.can(*WRITERS),
         can_convert=c.me.can(Role.ADMIN, Role.DISPATCHER),
     )

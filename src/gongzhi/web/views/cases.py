@@ -19,8 +19,8 @@ from gongzhi.cases.schemas import ActionIn, CaseCreate
 from gongzhi.cases.statemachine import Action, State
 from gongzhi.core import service as core
 from gongzhi.core.deps import api_router
-from gongzhi.core.models import Membership, Role
-from gongzhi.errors import InvalidInput
+from gongzhi.core.models import Membership, Role, User
+from gongzhi.errors import Forbidden, InvalidInput
 from gongzhi.kit.workdays import SHANGHAI
 from gongzhi.web import labels
 from gongzhi.web.i18n import N_
@@ -225,6 +225,8 @@ def board(c: ConsoleDep, more: bool = False) -> Response:
 
 @router.get("/cases/new")
 def new_case(c: ConsoleDep) -> Response:
+    if not c.me.can(*WRITERS):  # not a form the role can send: the POST would answer 403
+        raise Forbidden("creating cases needs a handler, dispatcher, supervisor or admin role")
     return c.page("cases/new.html", categories=labels.CATEGORIES, priorities=labels.PRIORITIES)
 
 
@@ -307,6 +309,12 @@ def merge_targets(c: Console, case: Case) -> list[Case]:
     return list(c.s.execute(stmt.order_by(Case.id.desc()).limit(100)).scalars())
 
 
+def _display_names(c: Console, user_ids: set[int]) -> dict[int, str]:
+    """How the timeline names the people who acted: their display name, not their login."""
+    stmt = select(User.id, User.display_name).where(User.id.in_(user_ids))
+    return {uid: name for uid, name in c.s.execute(stmt).all() if name}
+
+
 @router.get("/cases/{case_id:int}")
 def case_detail(c: ConsoleDep, case_id: int) -> Response:
     case = cases.get_case(c.s, case_id)
@@ -318,13 +326,15 @@ def case_detail(c: ConsoleDep, case_id: int) -> Response:
         and (a != Action.MERGE or merge_targets(c, case))
     ]
     files = cases.files_of(c.s, case_id)
+    timeline = cases.timeline(c.s, case_id)
     return c.page(
         "cases/detail.html",
         case=case,
         r=read,
         actions=[a for a in ORDER if a in acts],
         more_actions=[a for a in SECONDARY if a in acts],
-        timeline=cases.timeline(c.s, case_id),
+        timeline=timeline,
+        people=_display_names(c, {e.actor_user_id for e in timeline if e.actor_user_id}),
         files=files,
         loose_files=[f for f in files if f.event_id is None],
         targets=dispatch_targets(c, case) if Action.DISPATCH in acts else [],
