@@ -144,7 +144,7 @@ CATEGORIES = {
     "tech": N_("Science, technology and information"),
 }
 
-# pv.* are the PV module's anomaly classes (the names of modules/pv/report.py CLASS_NAMES)
+# pv.* are the PV module's anomaly classes (the names of modules/pv/names.py CLASS_NAMES)
 ALERT_KINDS = {
     "pv.single_hot_cell": N_("Single hot cell"),
     "pv.multiple_hot_cells": N_("Multiple hot cells"),

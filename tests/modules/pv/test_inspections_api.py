@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gongzhi.cases.models import Alert
 from gongzhi.db import Scope, utcnow
-from gongzhi.modules.pv import jobs, results
+from gongzhi.modules.pv import jobs, names, results
 from gongzhi.modules.pv.models import PvFrame, PvInspection
 from gongzhi.registry import Registry
 from gongzhi.settings import Settings, get_settings
@@ -94,6 +94,13 @@ def test_an_uploaded_zip_is_analysed_and_its_findings_become_deduplicated_alerts
     assert {a.dedup_key for a in alerts} == {
         results.dedup_key(plant["id"], f["module_id"], f["anomaly_class"]) for f in findings
     }
+    # stored text is zh-CN, for the people who act on it: the class's Chinese name, never its code
+    by_key = {a.dedup_key: a for a in alerts}
+    for f in findings:
+        alert = by_key[results.dedup_key(plant["id"], f["module_id"], f["anomaly_class"])]
+        name = names.CLASS_NAMES[f["anomaly_class"]]["zh-CN"]
+        assert alert.title.startswith(f"{f['module_id']} {name}") and f["anomaly_class"] not in alert.title
+        assert f"组件 {f['module_id']}：{name}" in alert.description
 
     geo = client.get(f"{PV}/inspections/{queued['id']}/results", headers=alice)
     assert geo.headers["content-type"].startswith("application/geo+json")

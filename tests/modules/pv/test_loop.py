@@ -131,7 +131,7 @@ def test_confirmation_turns_reviewed_findings_into_cases_once(
         )
         repair = sorted((got[i] for i in out.repair_cases), key=lambda c: c.priority, reverse=True)
         assert [c.priority for c in repair] == ["urgent", "high"]
-        assert "junction_box" in repair[1].title and "CoA 3" in repair[0].title
+        assert "接线盒过热" in repair[1].title and "CoA 3" in repair[0].title  # titles are zh-CN
         assert got[out.other_cases[0]].category == "pv.vegetation"
         # the SLA of a safety-relevant repair: claimed within 2 hours
         policy = cases.policy_for(s, world.a, "pv.repair", "urgent")

@@ -36,7 +36,7 @@ from gongzhi.core.models import Role
 from gongzhi.core.service import require_role
 from gongzhi.db import scope_of, utcnow
 from gongzhi.errors import InvalidInput, NotFound
-from gongzhi.modules.pv import cleaning, production, service
+from gongzhi.modules.pv import cleaning, names, production, service
 from gongzhi.modules.pv.analytics import soiling
 from gongzhi.modules.pv.analytics.anomalies import Anomaly
 from gongzhi.modules.pv.analytics.flightplan import FlightPlan
@@ -239,17 +239,17 @@ def _point(f: PvFinding) -> dict[str, object] | None:
 
 def _finding_case(s: Session, registry: Registry, plant: PvPlant, f: PvFinding, category: str) -> Case:
     cls = effective_class(f)
-    dt_text = f"ΔT {f.delta_t_k:.1f} K" if f.delta_t_k is not None else "ΔT n/a"
+    dt_text = f"ΔT {f.delta_t_k:.1f} K" if f.delta_t_k is not None else "ΔT 无读数"
     if f.delta_tn_k is not None:
-        dt_text += f", ΔTn {f.delta_tn_k:.1f} K"
+        dt_text += f"，ΔTn {f.delta_tn_k:.1f} K"
     case = cases.create_case(
         s,
         registry,
         CaseCreate(
-            title=f"{plant.name} {f.module_id} {cls} ({f.severity}, CoA {f.coa})"[:200],
+            title=f"{plant.name} {f.module_id} {names.zh(cls)}（{f.severity}，CoA {f.coa}）"[:200],
             description=(
-                f"{cls} on module {f.module_id}: {dt_text}, seen in {f.frames_seen} frames "
-                f"(inspection {f.inspection_id})."
+                f"组件 {f.module_id}：{names.zh(cls)}，{dt_text}，{f.frames_seen} 帧可见"
+                f"（巡检 #{f.inspection_id}）。"
             ),
             category=category,
             priority=case_priority(category, f.severity, f.coa),

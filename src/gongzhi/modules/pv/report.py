@@ -36,6 +36,7 @@ from gongzhi.modules.pv.analytics.soiling import (
 )
 from gongzhi.modules.pv.io.thermal import read_frame
 from gongzhi.modules.pv.models import PvFinding, PvInspection, PvModule, PvPlant
+from gongzhi.modules.pv.names import CLASS_NAMES
 
 MANUAL_MIN_PER_50000_M2 = 60.0
 MIN_IRRADIANCE_W_M2 = 600.0
@@ -142,20 +143,6 @@ TEXT: dict[str, dict[str, str]] = {
     "modules": {"zh-CN": "组件数", "en": "Modules"},
     "area": {"zh-CN": "面积", "en": "Area"},
     "minutes": {"zh-CN": "分钟", "en": "min"},
-}
-
-CLASS_NAMES: dict[str, dict[str, str]] = {
-    "single_hot_cell": {"zh-CN": "单个热斑电池片", "en": "Single hot cell"},
-    "multiple_hot_cells": {"zh-CN": "多个热斑电池片", "en": "Multiple hot cells"},
-    "hot_spot": {"zh-CN": "局部热点", "en": "Hot spot"},
-    "substring": {"zh-CN": "旁路二极管/子串", "en": "Bypass diode / substring"},
-    "module_offline": {"zh-CN": "组件离线", "en": "Module offline"},
-    "string_offline": {"zh-CN": "组串离线", "en": "String offline"},
-    "junction_box": {"zh-CN": "接线盒过热", "en": "Junction box"},
-    "shading": {"zh-CN": "遮挡", "en": "Shading"},
-    "soiling": {"zh-CN": "积灰污渍", "en": "Soiling"},
-    "vegetation": {"zh-CN": "植被遮挡", "en": "Vegetation"},
-    "cracking": {"zh-CN": "隐裂", "en": "Cracking"},
 }
 
 ACTIONS: dict[str, dict[str, str]] = {

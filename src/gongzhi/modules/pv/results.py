@@ -20,7 +20,7 @@ from gongzhi.db import Scope, SessionFactory, unit_of_work, utcnow
 from gongzhi.errors import InvalidInput
 from gongzhi.kit.filestore import FileStore
 from gongzhi.modules.pv import analysis_adapter as adapter
-from gongzhi.modules.pv import pipeline, service
+from gongzhi.modules.pv import names, pipeline, service
 from gongzhi.modules.pv.analytics.layout import PlantLayout
 from gongzhi.modules.pv.models import PvFinding, PvFrame, PvInspection, PvModule, PvModuleResult
 from gongzhi.modules.pv.outcome import FindingRecord, FlightOutcome, ModuleRecord
@@ -234,11 +234,11 @@ def _alert_data(inspection: PvInspection, f: PvFinding) -> AlertRaise:
     return AlertRaise(
         kind=f"pv.{f.anomaly_class}"[:60],
         severity=severity,
-        title=f"{f.module_id} {f.anomaly_class}{dt}"[:200],
+        title=f"{f.module_id} {names.zh(f.anomaly_class)}{dt}"[:200],
         description=(
-            f"inspection {inspection.id}, module {f.module_id}: {f.anomaly_class}, severity {f.severity}, "
-            f"CoA {f.coa}, seen in {f.frames_seen} frame(s)"
-            + ("" if f.delta_tn_k is None else f", ΔTn {f.delta_tn_k:.1f} K")
+            f"巡检 #{inspection.id}，组件 {f.module_id}：{names.zh(f.anomaly_class)}，严重度 {f.severity}，"
+            f"CoA {f.coa}，{f.frames_seen} 帧可见"
+            + ("" if f.delta_tn_k is None else f"，ΔTn {f.delta_tn_k:.1f} K")
         ),
         location={"type": "Point", "coordinates": [f.lon, f.lat]} if f.lon is not None else None,
         evidence=list(f.evidence),

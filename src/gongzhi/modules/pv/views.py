@@ -14,7 +14,7 @@ from gongzhi.core.models import Role
 from gongzhi.core.service import require_role
 from gongzhi.db import utcnow
 from gongzhi.errors import InvalidInput
-from gongzhi.modules.pv import cleaning, dock, loop, production, report, service
+from gongzhi.modules.pv import cleaning, dock, loop, names, production, report, service
 from gongzhi.modules.pv.analytics import soiling
 from gongzhi.modules.pv.analytics.production import MIN_CALIBRATION_POINTS
 from gongzhi.modules.pv.models import PvFinding, PvInspection
@@ -280,7 +280,7 @@ def inspection(c: ConsoleDep, inspection_id: int) -> Response:
         insp=insp,
         plant=service.get_plant(c.s, insp.plant_id),
         findings=found,
-        classes=sorted(report.CLASS_NAMES),
+        classes=sorted(names.CLASS_NAMES),
         class_name=lambda cls: report.class_name(cls, "zh-CN" if c.lang.code.startswith("zh") else "en"),
         can_review=c.me.can(Role.ADMIN, Role.DISPATCHER, Role.SUPERVISOR),
         can_confirm=c.me.can(Role.ADMIN, Role.DISPATCHER),
