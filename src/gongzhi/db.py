@@ -360,15 +360,29 @@ class _Checkpointer:
         import logging
         import sqlite3
 
-        conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
+        conn: sqlite3.Connection | None = None
+        failing = False
         try:
             while not stop.wait(CHECKPOINT_EVERY_S):
                 try:
+                    if conn is None:
+                        conn = sqlite3.connect(
+                            self.path, timeout=30, check_same_thread=False, isolation_level=None
+                        )
                     self.checkpoint(conn)
-                except sqlite3.Error:
-                    logging.getLogger(__name__).exception("WAL checkpoint of %s failed", self.path)
+                    failing = False
+                except sqlite3.Error as exc:
+                    # e.g. the file was replaced under the engine (a restore): open it afresh next time,
+                    # and say so once, not every half second
+                    if not failing:
+                        logging.getLogger(__name__).warning("WAL checkpoint of %s failed: %s", self.path, exc)
+                    failing = True
+                    if conn is not None:
+                        conn.close()
+                        conn = None
         finally:
-            conn.close()
+            if conn is not None:
+                conn.close()
 
     @staticmethod
     def checkpoint(conn: Any) -> tuple[int, int, int]:

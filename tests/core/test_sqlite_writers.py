@@ -117,3 +117,43 @@ def test_a_disposed_engine_stops_its_checkpointer_and_starts_it_again_when_used(
     assert checkpointer.thread is not None and checkpointer.thread is not first
     assert checkpointer.thread.is_alive()
     sqlite_engine.dispose()
+
+
+def test_a_failing_checkpoint_is_reported_once_and_retried_on_a_fresh_connection(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A restore that replaces the file under a live engine made every checkpoint fail with "disk I/O
+    error", logged every half second; now the checkpointer says it once and opens the file afresh."""
+    import sqlite3
+
+    opened: list[str] = []
+    outcomes: list[bool] = []
+    checkpoint = _Checkpointer.checkpoint
+    connect = sqlite3.connect
+
+    def counting(path: str, *args: Any, **kwargs: Any) -> sqlite3.Connection:
+        if path.endswith("flaky.db") and threading.current_thread().name == "gongzhi-checkpoint":
+            opened.append(path)
+        return connect(path, *args, **kwargs)
+
+    def flaky(conn: Any) -> tuple[int, int, int]:
+        if len(outcomes) < 3:
+            outcomes.append(False)
+            raise sqlite3.OperationalError("disk I/O error")
+        outcomes.append(True)
+        return checkpoint(conn)
+
+    monkeypatch.setattr(_Checkpointer, "checkpoint", staticmethod(flaky))
+    monkeypatch.setattr(sqlite3, "connect", counting)
+    monkeypatch.setattr(db, "CHECKPOINT_EVERY_S", 0.02)
+    engine = make_engine(f"sqlite:///{tmp_path / 'flaky.db'}")
+    with caplog.at_level("WARNING", logger="gongzhi.db"), engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+        deadline = time.monotonic() + 10
+        while outcomes.count(True) < 2:
+            assert time.monotonic() < deadline, outcomes
+            time.sleep(0.02)
+    engine.dispose()
+    failed = [r for r in caplog.records if "WAL checkpoint" in r.getMessage()]
+    assert len(failed) == 1 and "disk I/O error" in failed[0].getMessage()
+    assert len(opened) == 4  # each of the three failures dropped its connection; the fourth one works
