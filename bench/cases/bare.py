@@ -13,7 +13,10 @@ Served with ``uvicorn --factory bare:create_app``; the database comes from ``GON
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 
 from fastapi import FastAPI
@@ -22,6 +25,12 @@ from sqlalchemy import DateTime, Engine, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
 from gongzhi.db import make_engine
+
+frozen_heap: Callable[[], AbstractContextManager[None]]
+try:  # the same collector setting as the real app (code from before it had none: nothing)
+    from gongzhi.serving import frozen_heap
+except ImportError:
+    frozen_heap = contextlib.nullcontext
 
 
 class BareBase(DeclarativeBase):
@@ -48,8 +57,14 @@ def create_table(engine: Engine) -> None:
     BareBase.metadata.create_all(engine)
 
 
+@contextlib.asynccontextmanager
+async def _lifespan(_: FastAPI) -> AsyncIterator[None]:
+    with frozen_heap():
+        yield
+
+
 def create_app() -> FastAPI:
-    app = FastAPI(title="bare insert")
+    app = FastAPI(title="bare insert", lifespan=_lifespan)
     factory = sessionmaker(make_engine(os.environ["GONGZHI_DATABASE_URL"]), expire_on_commit=False)
 
     @app.post("/rows", status_code=201)

@@ -20,6 +20,7 @@ from gongzhi.core.security import SessionSigner
 from gongzhi.db import SQLITE_BEGIN, make_engine, make_session_factory
 from gongzhi.kit.filestore import FileStore
 from gongzhi.registry import load_modules
+from gongzhi.serving import frozen_heap
 from gongzhi.settings import Settings, get_settings
 from gongzhi.web import console, problems
 
@@ -54,7 +55,8 @@ def create_app(settings: Settings | None = None, factory: sessionmaker[Session] 
             if settings.embedded_worker
             else None
         )
-        yield
+        with frozen_heap():
+            yield
         if stop is not None:
             stop.set()
 

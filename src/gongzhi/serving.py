@@ -4,6 +4,9 @@ its bare app gets exactly the options of the real one."""
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 KEEP_ALIVE_S = 75
@@ -26,3 +29,20 @@ def uvicorn_options(workers: int = 1) -> dict[str, Any]:
 def uvicorn_flags(workers: int = 1) -> list[str]:
     """The same settings as ``uvicorn`` command-line flags."""
     return [f"--{k.replace('_', '-')}={v}" for k, v in uvicorn_options(workers).items()]
+
+
+@contextmanager
+def frozen_heap() -> Iterator[None]:
+    """While an app serves: what was loaded before it started (the modules with pandas, scipy and
+    scikit-learn, the ORM, the routes) stays out of the garbage collector's full passes.
+
+    It lives as long as the process, yet each full collection walked those millions of objects while
+    every request waited: 20 ms, growing to 220 ms, in the first minutes of the cases bench, which made
+    its p99 with 100 paced clients on SQLite. Objects made later are collected as before; when the app
+    stops in a longer-lived process (the tests), the frozen objects become collectable again."""
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
