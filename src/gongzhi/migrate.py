@@ -42,4 +42,8 @@ def revision(url: str, message: str) -> None:
 
 def check_in_sync(url: str) -> list[object]:
     upgrade(url)
-    return diff(make_engine(url))
+    engine = make_engine(url)
+    try:
+        return diff(engine)
+    finally:
+        engine.dispose()  # its connections and SQLite checkpointer end before the caller removes the file
