@@ -34,3 +34,15 @@ def test_dates_are_shown_in_shanghai_time_per_locale() -> None:
     assert Lang("zh_CN").number(12345) == "12,345" and Lang("zh_CN").percent(0.875) == "88%"
     assert Lang("zh_CN").relative(timedelta(hours=-3)) == "3小时前"
     assert Lang("en").relative(timedelta(hours=5)) == "in 5 hours"
+
+
+def test_the_consoles_alert_kinds_name_the_pv_classes_as_the_pv_module_does() -> None:
+    """The PV classes' names stand in ``pv/names.py`` (report, stored alert and case texts) and, for the
+    catalogue to extract them, in ``web/labels.py``: every class has one, in English and in zh-CN alike."""
+    from gongzhi.modules.pv.names import CLASS_NAMES
+    from gongzhi.web.labels import ALERT_KINDS
+
+    pv_kinds = {k.removeprefix("pv."): v for k, v in ALERT_KINDS.items() if k.startswith("pv.")}
+    assert pv_kinds == {c: n["en"] for c, n in CLASS_NAMES.items()}
+    zh = Lang("zh_CN")
+    assert {c: zh.gettext(v) for c, v in pv_kinds.items()} == {c: n["zh-CN"] for c, n in CLASS_NAMES.items()}

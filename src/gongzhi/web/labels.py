@@ -144,7 +144,8 @@ CATEGORIES = {
     "tech": N_("Science, technology and information"),
 }
 
-# pv.* are the PV module's anomaly classes (the names of modules/pv/names.py CLASS_NAMES)
+# pv.* are the PV module's anomaly classes: the names of modules/pv/names.py CLASS_NAMES, written out here so
+# that the catalogue extracts them (tests/web/test_i18n.py holds the two, and the zh_CN catalogue, together)
 ALERT_KINDS = {
     "pv.single_hot_cell": N_("Single hot cell"),
     "pv.multiple_hot_cells": N_("Multiple hot cells"),
