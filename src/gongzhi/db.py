@@ -201,8 +201,9 @@ def _ping_when_idle(engine: Engine) -> None:
     Connections die mostly while idle (server restart, idle timeouts in between): those are pinged and
     replaced before use, as before. A connection that dies while in steady use fails its first
     statement; SQLAlchemy then invalidates it and every connection of the pool opened before, so the
-    next checkouts connect afresh, and the case write requests retry their unit of work once
-    (``cases.hotpath``)."""
+    next checkouts connect afresh. A request's first statements settle who is calling; when they meet
+    such a connection they run once more (``core.deps.scoped_session``), and the case write requests retry
+    their whole unit of work once (``cases.hotpath``)."""
     dialect = engine.dialect
 
     @event.listens_for(engine, "checkin")

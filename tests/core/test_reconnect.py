@@ -1,5 +1,6 @@
-"""Dead PostgreSQL connections: the pool pings a connection that sat idle before handing it out, and a case
-write request that meets a connection killed while in use runs its unit of work once more on a fresh one."""
+"""Dead PostgreSQL connections: the pool pings a connection that sat idle before handing it out; any request
+whose first statement meets a connection killed while in use settles its caller once more on a fresh one, and
+a case write request runs its whole unit of work once more."""
 
 from __future__ import annotations
 
@@ -93,3 +94,22 @@ def test_a_case_action_on_a_killed_connection_is_retried_once_and_applied_once(
     with unit_of_work(committed.factory, Scope.for_system()) as s:
         accepted = select(func.count()).where(CaseEvent.case_id == case_id, CaseEvent.action == "accept")
         assert s.execute(accepted).scalar_one() == 1
+
+
+def test_any_request_whose_connection_was_killed_in_use_is_answered(
+    committed: Committed, tmp_path: Path
+) -> None:
+    with unit_of_work(committed.factory, Scope.for_system()) as s:
+        rid = core.create_region(s, "rd", "重读区", "RD").id
+        s.info["scope"] = Scope(region_id=rid, system=True)
+        user = core.create_user(s, "view", "View", "a-long-password-1", Role.VIEWER, region_id=rid)
+        s.info["scope"] = Scope(region_id=rid, user_id=user.id, role=Role.VIEWER, username="view")
+        _, token = core.create_token(s, "t", Role.VIEWER)
+    settings = Settings(env="test", database_url=committed.url, data_dir=tmp_path, embedded_worker=False)
+    headers = {"Authorization": f"Bearer {token}"}
+    with TestClient(create_app(settings, committed.factory)) as client:
+        for path in ("/api/v1/cases", "/api/v1/alerts"):
+            assert client.get(path, headers=headers).status_code == 200
+            assert kill_connections(committed.url) >= 1  # the connections were in use a moment ago
+            r = client.get(path, headers=headers)
+            assert r.status_code == 200, r.text

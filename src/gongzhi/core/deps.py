@@ -12,6 +12,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
@@ -112,17 +113,31 @@ def scoped_session(request: Request, st: StateDep) -> Iterator[Session]:
     waits for a worker thread; that wait deadlocked the thread pool under load.
     """
     with unit_of_work(st.factory, Scope.for_system()) as s:
-        read_only(s)  # on SQLite the check runs beside the writer instead of queueing for the lock
-        scope = scope_from_request(request, st, s)
-        s.commit()
-        token_id = s.info.pop(service.TOKEN_TO_TOUCH, None)
-        if token_id is not None:
-            write_lock(s)
-            service.touch_token(s, token_id)
-            s.commit()
+        try:
+            scope = _settle_caller(request, st, s)
+        except DBAPIError as exc:
+            # The request's first statement met a connection that died while in steady use (the pool pings
+            # only idle ones, see gongzhi.db._ping_when_idle); the pool has dropped it and its elders and
+            # nothing was written, so settling the caller once more runs on a fresh connection.
+            if not exc.connection_invalidated:
+                raise
+            s.rollback()
+            scope = _settle_caller(request, st, s)
         s.info["scope"], s.info[REQUEST_UOW] = scope, True
         request.state.scope = scope
         yield s
+
+
+def _settle_caller(request: Request, st: AppState, s: Session) -> Scope:
+    read_only(s)  # on SQLite the check runs beside the writer instead of queueing for the lock
+    scope = scope_from_request(request, st, s)
+    s.commit()
+    token_id = s.info.pop(service.TOKEN_TO_TOUCH, None)
+    if token_id is not None:
+        write_lock(s)
+        service.touch_token(s, token_id)
+        s.commit()
+    return scope
 
 
 def public_session(st: StateDep) -> Iterator[Session]:
