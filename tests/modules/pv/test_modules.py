@@ -85,7 +85,7 @@ def test_findings_carry_delta_t_severity_and_coa(flight: SyntheticFlight, result
         f = by_id[planted.module_id]
         assert np.sign(f.delta_t_k) == np.sign(planted.delta_t_k)
         assert f.delta_tn_k == pytest.approx(f.delta_t_k * 1000 / 850, abs=0.02)
-        assert f.severity == severity(max(f.delta_tn_k or 0.0, 0.0))
+        assert f.severity == severity(max(f.delta_tn_k or 0.0, 0.0), f.anomaly_class)
         assert f.coa in (2, 3) and f.frames_seen >= 1 and f.evidence
     offline = [f for f in result.findings if f.anomaly_class is Anomaly.MODULE_OFFLINE]
     truth = flight.truth[offline[0].module_id].delta_t_k
@@ -95,6 +95,10 @@ def test_findings_carry_delta_t_severity_and_coa(flight: SyntheticFlight, result
 
 def test_severity_bands_and_class_of_abnormality() -> None:
     assert [severity(d) for d in (0.0, 9.99, 10.0, 19.99, 20.0, 45.0)] == ["S1", "S1", "S2", "S2", "S3", "S3"]
+    # open circuits and diodes lose power that their few kelvin do not show
+    assert severity(5.0, Anomaly.STRING_OFFLINE) == severity(5.0, Anomaly.MODULE_OFFLINE) == "S3"
+    assert severity(5.0, Anomaly.SUBSTRING) == "S2" and severity(25.0, Anomaly.SUBSTRING) == "S3"
+    assert severity(5.0, Anomaly.SINGLE_HOT_CELL) == severity(5.0, Anomaly.SOILING) == "S1"
     assert class_of_abnormality(Anomaly.NONE, 30.0) == 1
     assert class_of_abnormality(Anomaly.SOILING, 3.0) == 2
     assert class_of_abnormality(Anomaly.SINGLE_HOT_CELL, 19.0) == 2

@@ -139,6 +139,12 @@ TEXT: dict[str, dict[str, str]] = {
     "status": {"zh-CN": "复核", "en": "Review"},
     "frames": {"zh-CN": "帧数", "en": "Frames"},
     "none_found": {"zh-CN": "未发现缺陷。", "en": "No findings."},
+    "severity_note": {
+        "zh-CN": "等级按 ΔTn 划分；旁路二极管（子串）至少为 S2，组件或组串开路离线为 S3，"
+        "与温差无关（其损失为电量损失，温升不明显）。",
+        "en": "Bands are by ΔTn; a bypass-diode substring is at least S2 and an offline module or string S3, "
+        "whatever its ΔT (the loss is electrical and hardly warms the module).",
+    },
     "generated": {"zh-CN": "生成时间", "en": "Generated"},
     "modules": {"zh-CN": "组件数", "en": "Modules"},
     "area": {"zh-CN": "面积", "en": "Area"},
@@ -678,6 +684,7 @@ def render_pdf(report: Report, lang: str = "zh-CN") -> bytes:
             [p(class_name(c, lang)), str(r["S1"]), str(r["S2"]), str(r["S3"])] for c, r in counts.items()
         ]
         story.append(Table(rows, style=grid))
+        story.append(p(tx("severity_note")))
     else:
         story.append(p(tx("none_found")))
 

@@ -22,7 +22,10 @@ class                         pattern                                     Infrar
 ============================  ==========================================  ==============================
 
 Severity (aerialaccuracy.com scale on ΔTn, ``domain/pv.md`` §1): ``S1`` below 10 K, ``S2`` 10–20 K, ``S3``
-20 K and above. CoA: 1 no abnormality, 2 thermal abnormality, 3 safety-relevant abnormality (ΔT ≥ 20 K, or a
+20 K and above; a bypass-diode substring is at least ``S2`` and an offline module or string ``S3``, whatever
+its ΔT (their loss is electrical, not thermal).
+
+CoA: 1 no abnormality, 2 thermal abnormality, 3 safety-relevant abnormality (ΔT ≥ 20 K, or a
 junction box or hot spot of 10 K and more: localised heating at a diode or solder bond is a fire risk).
 """
 
@@ -75,11 +78,28 @@ SEVERITY_BANDS_K = (10.0, 20.0)
 """Upper bounds of severity S1 and S2 on ΔT (or ΔTn when irradiance is known) [K]."""
 
 
-def severity(delta_t_k: float) -> str:
-    """Severity band of a temperature difference [K]: ``"S1"`` < 10, ``"S2"`` 10–20, ``"S3"`` ≥ 20."""
-    if delta_t_k >= SEVERITY_BANDS_K[1]:
-        return "S3"
-    return "S2" if delta_t_k >= SEVERITY_BANDS_K[0] else "S1"
+SEVERITY_FLOORS: Mapping[Anomaly, str] = MappingProxyType(
+    {
+        Anomaly.SUBSTRING: "S2",
+        Anomaly.MODULE_OFFLINE: "S3",
+        Anomaly.STRING_OFFLINE: "S3",
+    }
+)
+"""The least severity of the patterns whose power loss does not show in their ΔT.
+
+An open circuit makes a module, or every module of a string, only a few kelvin warmer (it no longer
+converts light to current), yet its output is gone; a conducting bypass diode takes a third of the
+module's. Practice records them regardless of ΔT (Above Surveying, ``domain/pv.md`` §1), and the ΔT
+scale's bands stand for about 15 / 30 / 60 % of a module's power lost (aerialaccuracy.com): a third of a
+module is S2, a whole module or string S3."""
+
+
+def severity(delta_t_k: float, anomaly: Anomaly | None = None) -> str:
+    """Severity band of a temperature difference [K]: ``"S1"`` < 10, ``"S2"`` 10–20, ``"S3"`` ≥ 20; for a
+    pattern given as ``anomaly``, at least its :data:`SEVERITY_FLOORS` band."""
+    band = "S3" if delta_t_k >= SEVERITY_BANDS_K[1] else "S2" if delta_t_k >= SEVERITY_BANDS_K[0] else "S1"
+    floor = SEVERITY_FLOORS.get(anomaly) if anomaly is not None else None
+    return max(band, floor) if floor is not None else band
 
 
 def class_of_abnormality(anomaly: Anomaly, delta_t_k: float) -> int:

@@ -988,7 +988,7 @@ def _make_finding(
         details["location"] = [round(v.location[0], 3), round(v.location[1], 3)]
     return Finding(
         module_id, v.anomaly, round(v.delta_t_k, 2), None if dtn is None else round(dtn, 2),
-        round(r.t_max_c, 2), severity(band), class_of_abnormality(v.anomaly, band), len(views),
+        round(r.t_max_c, 2), severity(band, v.anomaly), class_of_abnormality(v.anomaly, band), len(views),
         round(v.confidence, 3), r.lon, r.lat, tuple(sources[w.frame] for w in agreeing), details,
     )  # fmt: skip
 
