@@ -118,3 +118,19 @@ def test_the_scheduled_job_retrains_only_regions_with_enough_corrections(
             )
     assert jobs.retrain_due_regions(factory) == [world.a]
     assert jobs.retrain_due_regions(factory) == []
+
+
+def test_the_starter_tree_routes_to_a_bureau_the_region_already_has(
+    factory: sessionmaker[Session], world: World
+) -> None:
+    """A region that already has 住房和城乡建设局 (under a code of its own) gets no second one."""
+    from gongzhi.core import service as core
+    from gongzhi.modules.intake import service
+
+    with unit_of_work(factory, Scope(region_id=world.b, system=True, username="setup")) as s:
+        housing = core.create_department(s, "housing", "住房和城乡建设局", "Housing")
+        cats = {c.code: c for c in service.seed_categories(s, world.b)}
+        names = [d.name for d in core.list_departments(s) if d.region_id == world.b]
+        assert names.count("住房和城乡建设局") == 1
+        assert cats["construction"].department_id == housing.id
+        assert names.count("交通运输局") == 1  # the others are made as before

@@ -79,9 +79,15 @@ def seed_categories(s: Session, region_id: int) -> list[IntakeCategory]:
         return repo.categories(s, region_id)
     raw = resources.files("gongzhi.modules.intake").joinpath("data/seed_categories.json").read_text("utf-8")
     data = json.loads(raw)
-    depts = {d.code: d.id for d in core.list_departments(s) if d.region_id == region_id}
+    existing = [d for d in core.list_departments(s) if d.region_id == region_id]
+    depts = {d.code: d.id for d in existing}
+    by_name = {d.name: d.id for d in existing}
     for d in data["departments"]:
-        if d["code"] not in depts:
+        if d["code"] in depts:
+            continue
+        if d["name"] in by_name:  # the region has this bureau under a code of its own: route to it
+            depts[d["code"]] = by_name[d["name"]]
+        else:
             dept = Department(region_id=region_id, code=d["code"], name=d["name"])
             s.add(dept)
             s.flush()
