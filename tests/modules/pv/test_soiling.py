@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from gongzhi.modules.pv import report
 from gongzhi.modules.pv.analytics import soiling
 
 
@@ -252,3 +253,19 @@ def test_the_zone_forecast_refuses_a_start_after_today() -> None:
     naive = pd.Series(1.0, index=pd.date_range("2026-05-01", periods=48, freq="h"))
     with pytest.raises(ValueError, match="timezone-aware"):
         soiling.zone_forecast(naive, rate_per_day=0.002, start=dt.date(2026, 5, 1), today=dt.date(2026, 5, 2))
+
+
+def test_a_loss_that_levels_off_below_the_clean_level_never_pays_and_says_so() -> None:
+    # s = 0.2 %/day and a clean-now level of 40 %: Kimber's loss stops at 30 % on day 150, below it
+    capped = soiling.zone_forecast(
+        None, rate_per_day=0.002, start=dt.date(2026, 1, 1), today=dt.date(2026, 3, 1), clean_level=0.4
+    )
+    assert capped.clean_by is None and capped.ceiling == 0.3 and capped.levels_off_below_clean_level
+    lower = soiling.zone_forecast(
+        None, rate_per_day=0.002, start=dt.date(2026, 1, 1), today=dt.date(2026, 3, 1), clean_level=0.25
+    )
+    assert lower.clean_by == dt.date(2026, 1, 1) + dt.timedelta(days=125)
+    assert not lower.levels_off_below_clean_level
+    assert "levels off at 30 %" in report._clean_by(capped, "en")
+    assert "30 %" in report._clean_by(capped, "zh-CN") and "暂无需清洗" in report._clean_by(capped, "zh-CN")
+    assert report._clean_by(lower, "en") == "2026-05-06"

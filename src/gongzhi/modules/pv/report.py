@@ -115,6 +115,10 @@ TEXT: dict[str, dict[str, str]] = {
     "clean_level": {"zh-CN": "立即清洗阈值", "en": "Clean-now level"},
     "clean_by": {"zh-CN": "应清洗日期", "en": "Clean by"},
     "not_within": {"zh-CN": "{n} 天内不需", "en": "Not within {n} days"},
+    "levels_off": {
+        "zh-CN": "暂无需清洗（损失在 {ceiling:.0f} % 趋稳，低于清洗阈值）",
+        "en": "Cleaning does not pay (the loss levels off at {ceiling:.0f} %, below the level)",
+    },
     "forecast_note_rain": {
         "zh-CN": "假设：pvlib Kimber 模型；各分区自所列日期起视为清洁，按上表积灰速率累积，"
         "机器人清洗及 24 小时降雨超过 {mm} mm 时清零（雨后 {grace} 天不积灰）；"
@@ -469,6 +473,8 @@ def _pct(loss: float) -> str:
 def _clean_by(f: SoilingForecast, lang: str) -> str:
     if f.clean_level is None:
         return t("never", lang)
+    if f.levels_off_below_clean_level:
+        return t("levels_off", lang).format(ceiling=f.ceiling * 100)
     if f.clean_by is None:
         return t("not_within", lang).format(n=FORECAST_MAX_DAYS)
     return t("clean_now", lang) if f.clean_by <= f.today else f.clean_by.isoformat()

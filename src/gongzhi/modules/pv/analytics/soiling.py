@@ -562,6 +562,8 @@ class SoilingForecast:
         does within :data:`FORECAST_MAX_DAYS` or the loss ceiling is below it.
     rain_from, rain_to : date | None
         First and last day of the rain history used; None when there was none.
+    ceiling : float
+        The model's loss ceiling, Kimber's ``max_soiling`` [-].
     """
 
     start: dt.date
@@ -573,6 +575,17 @@ class SoilingForecast:
     clean_by: dt.date | None
     rain_from: dt.date | None = None
     rain_to: dt.date | None = None
+    ceiling: float = 0.3
+
+    @property
+    def levels_off_below_clean_level(self) -> bool:
+        """The loss stops growing (at :attr:`ceiling`) before it reaches the clean-now level.
+
+        Cleaning then never pays for itself: with the loss capped at L, what a cycle of T days saves
+        against never cleaning, ∫(L − loss) = L²/2s once T is past the cap, stays below the cost, which
+        is s·T*²/2 = level²/2s in the same units, exactly when level > L. The average cost per day of
+        cleaning every T days falls towards L as T grows and never dips under it."""
+        return self.clean_level is not None and self.clean_level > self.ceiling
 
 
 def zone_forecast(
@@ -655,6 +668,7 @@ def zone_forecast(
         clean_by=_reaches(daily, today, level),
         rain_from=rain_from,
         rain_to=rain_to,
+        ceiling=max_soiling,
     )
 
 
