@@ -18,7 +18,7 @@ $(BIN)/python:
 
 $(STAMP): pyproject.toml requirements.lock | $(BIN)/python
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -c requirements.lock -e '.[dev]'
+	$(BIN)/python -m pip install -q -c requirements.lock -e '.[dev,cluster]'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -14,7 +14,7 @@ from packaging.markers import default_environment
 from packaging.requirements import Requirement
 
 ROOT = Path(__file__).resolve().parents[1]
-EXTRAS = ("dev",)
+EXTRAS = ("dev", "cluster")
 
 
 def _name(req: str) -> str:
