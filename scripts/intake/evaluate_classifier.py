@@ -167,7 +167,8 @@ WIDE = (
     Config(answer_weight=0.6),
 )
 
-Weak = list[tuple[str, str, str, bool]]  # subject, text, category, labelled by the answering department
+# subject, text, category, labelled by the answering department, scale of the example's weak weight
+Weak = list[tuple[str, str, str, bool, float]]
 
 
 def fit(
@@ -180,11 +181,11 @@ def fit(
 ) -> clf.Router:
     offered = {e.code for e in labelled}
     extra = []
-    for s, t, code, answered in weak:
+    for s, t, code, answered, scale in weak:
         if cfg.offered_only and code not in offered:
             continue
         w = cfg.answer_weight if answered and cfg.answer_weight is not None else cfg.weak_weight
-        extra.append(clf.Example(s, t, code, w))
+        extra.append(clf.Example(s, t, code, w * scale))
     if cfg.balance_weak:
         extra = balanced(extra)
     examples = [*labelled, *extra]
@@ -431,7 +432,150 @@ def self_train(
         for i in mine[np.argsort(-margin[mine], kind="stable")][:per_class].tolist():
             pseudo[pool[i]] = code
     kept = [w for w in weak if (w[0], w[1]) not in pseudo]
-    return kept + [(s, t, code, False) for (s, t), code in pseudo.items()]
+    return kept + [(s, t, code, False, 1.0) for (s, t), code in pseudo.items()]
+
+
+# --- sixth round: the weak labels' quality (label model) ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LabelModel:
+    """A Dawid–Skene model of the weak sources: class prior and one confusion matrix per source.
+
+    ``confusion[j][c, o]`` = P(source j outputs o | true class c); outputs 0 … K-1 name a class, K is the
+    source's abstention. ``posterior`` [messages × K] is P(class | the messages' outputs).
+    """
+
+    prior: npt.NDArray[np.float64]
+    confusion: tuple[npt.NDArray[np.float64], ...]
+    posterior: npt.NDArray[np.float64]
+    iterations: int
+
+
+def dawid_skene(
+    votes: npt.NDArray[np.int64],
+    k: int,
+    anchor_votes: npt.NDArray[np.int64],
+    anchor_y: npt.NDArray[np.int64],
+    *,
+    smoothing: float = 1.0,
+    diagonal: float = 5.0,
+    max_iter: int = 200,
+    tol: float = 1e-6,
+) -> LabelModel:
+    """EM estimate of each source's per-class confusion and of the messages' class posteriors
+    (Dawid & Skene 1979), the sources conditionally independent given the class.
+
+    ``votes`` [messages × sources]: a class 0 … k-1, k for an abstention, -1 where the source was not
+    observed (it contributes nothing). ``anchor_votes``/``anchor_y``: messages whose class is known (the
+    fold's labelled training rows); their outputs join the confusion counts with that class, not the prior.
+    Dirichlet smoothing: ``smoothing`` on every cell, ``diagonal`` more on the correct output. EM starts
+    from the vote shares (a uniform row where no source names a class).
+    """
+    n, m = votes.shape
+    t = np.full((n, k), 1e-3)
+    for j in range(m):
+        named = (votes[:, j] >= 0) & (votes[:, j] < k)
+        t[named.nonzero()[0], votes[named, j]] += 1.0
+    t /= t.sum(axis=1, keepdims=True)
+    anchor = np.zeros((len(anchor_y), k))
+    anchor[np.arange(len(anchor_y)), anchor_y] = 1.0
+    dirichlet = np.full((k, k + 1), smoothing)
+    dirichlet[np.arange(k), np.arange(k)] += diagonal
+    prior, conf = np.full(k, 1.0 / k), tuple(dirichlet for _ in range(m))
+    it, done = 0, False
+    while not done and it < max_iter:
+        it += 1
+        prior = (t.sum(axis=0) + 1.0) / (n + k)
+        counts = [
+            dirichlet + _confusion(t, votes[:, j], k) + _confusion(anchor, anchor_votes[:, j], k)
+            for j in range(m)
+        ]
+        conf = tuple(c / c.sum(axis=1, keepdims=True) for c in counts)
+        log = np.tile(np.log(prior), (n, 1))
+        for j in range(m):
+            seen = votes[:, j] >= 0
+            log[seen] += np.log(conf[j][:, votes[seen, j]]).T
+        new = np.exp(log - log.max(axis=1, keepdims=True))
+        new /= new.sum(axis=1, keepdims=True)
+        done, t = float(np.abs(new - t).max()) < tol, new
+    return LabelModel(prior, conf, t, it)
+
+
+def _confusion(t: npt.NDArray[np.float64], out: npt.NDArray[np.int64], k: int) -> npt.NDArray[np.float64]:
+    """Expected counts [k × k+1] of (class, output) under the posteriors ``t``; unobserved outputs skipped."""
+    c = np.zeros((k, k + 1))
+    for o in np.unique(out[out >= 0]).tolist():
+        c[:, o] += t[out == o].sum(axis=0)
+    return c
+
+
+def weak_from_label_model(
+    unlabelled: list[tuple[tuple[str, str], str | None]],
+    by_keywords: list[str | None],
+    replied: set[tuple[str, str]],
+    seeds: list[clf.CategorySeed],
+    anchor_keywords: list[str | None],
+    anchor_y: list[str],
+    soft: bool,
+) -> tuple[Weak, LabelModel]:
+    """Weak examples from the label model's posteriors over the seed categories.
+
+    Sources: the keyword rule (``clf.weak_labels``) on every message, the answering department on the
+    messages that have a reply (an abstention when no department was recognised, unobserved without a
+    reply). The messages where at least one source names a class become examples (as the shipped weak
+    labels): hard, the posterior's argmax with weight scale q_max / mean q_max (so the mean weak weight stays
+    the shipped one); ``soft``, one example per class with posterior ≥ 0.1, weight scale the posterior.
+    """
+    index = {s.code: i for i, s in enumerate(seeds)}
+    k = len(seeds)
+
+    def vote(code: str | None) -> int:
+        return k if code is None else index[code]
+
+    votes = np.array(
+        [
+            [vote(kw), vote(dept) if st in replied else -1]
+            for (st, dept), kw in zip(unlabelled, by_keywords, strict=True)
+        ],
+        dtype=np.int64,
+    ).reshape(len(unlabelled), 2)
+    anchor = np.array([[vote(kw), -1] for kw in anchor_keywords], dtype=np.int64).reshape(-1, 2)
+    lm = dawid_skene(votes, k, anchor, np.array([index[c] for c in anchor_y], dtype=np.int64))
+    named = ((votes >= 0) & (votes < k)).any(axis=1)
+    rows = named.nonzero()[0]
+    q = lm.posterior
+    weak: Weak = []
+    if soft:
+        for i in rows.tolist():
+            (s, t), dept = unlabelled[i]
+            for c in (q[i] >= 0.1).nonzero()[0].tolist():
+                weak.append((s, t, seeds[c].code, dept is not None, float(q[i, c])))
+        return weak, lm
+    best, qmax = q[rows].argmax(axis=1), q[rows].max(axis=1)
+    mean = float(qmax.mean())
+    for i, c, p in zip(rows.tolist(), best.tolist(), qmax.tolist(), strict=True):
+        (s, t), dept = unlabelled[i]
+        weak.append((s, t, seeds[c].code, dept is not None, p / mean))
+    return weak, lm
+
+
+def source_summary(lm: LabelModel, seeds: list[clf.CategorySeed], names: tuple[str, ...]) -> str:
+    """Each source's estimated accuracy when it names a class, and its largest off-diagonal confusions."""
+    k = len(seeds)
+    parts = []
+    for name, conf in zip(names, lm.confusion, strict=True):
+        joint = lm.prior[:, None] * conf[:, :k]
+        acc = float(np.trace(joint) / joint.sum())
+        off = joint / joint.sum()
+        np.fill_diagonal(off, 0.0)
+        top = np.argsort(-off, axis=None)[:3]
+        worst = ", ".join(
+            f"{seeds[o].code}←{seeds[c].code} {off[c, o]:.3f}"
+            for c, o in zip(*np.unravel_index(top, off.shape), strict=True)
+        )
+        parts.append(f"{name} accuracy {acc:.2f} (largest errors, output←class: {worst})")
+    return "; ".join(parts)
 
 
 def router_proba(
@@ -521,6 +665,37 @@ def confusions(y: npt.NDArray[np.str_], pred: npt.NDArray[np.str_], top: int = 8
     return "; ".join(f"{a} → {b} {n}" for (a, b), n in pairs.most_common(top))
 
 
+def shipped_weak(
+    unlabelled: list[tuple[tuple[str, str], str | None]], by_keywords: list[str | None], filter_: str
+) -> Weak:
+    """The shipped weak labels: the answering department's category, else the keywords' (``filter_``
+    "agree": without the messages where both name a category and they differ)."""
+    weak: Weak = []
+    for ((s, t), answered), kw in zip(unlabelled, by_keywords, strict=True):
+        if filter_ == "agree" and answered is not None and kw is not None and answered != kw:
+            continue
+        code = answered or kw
+        if code is not None:
+            weak.append((s, t, code, answered is not None, 1.0))
+    return weak
+
+
+def changed(before: Weak, after: Weak) -> str:
+    """How many messages the label model labels otherwise than the shipped rule, and the weights' spread."""
+    old = {(s, t): c for s, t, c, _, _ in before}
+    new: dict[tuple[str, str], tuple[str, float]] = {}
+    for s, t, c, _, w in after:
+        if (s, t) not in new or w > new[(s, t)][1]:
+            new[(s, t)] = (c, w)
+    moved = Counter((old[st], c) for st, (c, _) in new.items() if st in old and old[st] != c)
+    scales = np.array([w for *_, w in after])
+    return (
+        f"{len(after)} weak examples ({len(new)} messages), {sum(moved.values())} relabelled "
+        f"(top {', '.join(f'{a}→{b} {n}' for (a, b), n in moved.most_common(4))}); weight scale "
+        f"p10/p50/p90 {np.percentile(scales, 10):.2f}/{np.median(scales):.2f}/{np.percentile(scales, 90):.2f}"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", type=Path, default=default_data())
@@ -601,6 +776,21 @@ def main() -> None:
         help="per-class score offsets fitted to macro-F1 by an inner 3-fold CV on each fold's training rows",
     )
 
+    ap.add_argument(
+        "--label-model",
+        choices=("none", "hard", "soft"),
+        default="none",
+        help="weak labels from a Dawid-Skene label model of the keyword and answering-department sources, "
+        "fitted per fold by EM on the unlabelled pool anchored by the fold's labelled rows: the posterior's "
+        "argmax weighted by its confidence (hard) or one example per likely class (soft)",
+    )
+    ap.add_argument(
+        "--weak-filter",
+        choices=("none", "agree"),
+        default="none",
+        help="agree: drop the weak examples whose keyword and answering-department labels disagree",
+    )
+
     args = ap.parse_args()
     clf.SUBJECT_WEIGHT = args.subject_weight  # read at every featurisation, batch and single paths alike
 
@@ -614,8 +804,10 @@ def main() -> None:
     pool: dict[tuple[str, str], str | None] = {}
     for r in read(args.data / "messages_with_votes.csv"):
         pool.setdefault((clean(r["留言主题"]), clean(r["留言详情"])), None)
+    replied: set[tuple[str, str]] = set()
     for r in read(args.data / "messages_with_replies.csv"):
         pool[(clean(r["留言主题"]), clean(r["留言详情"]))] = answering_category(r["答复意见"])
+        replied.add((clean(r["留言主题"]), clean(r["留言详情"])))
     unlabelled = [(k, v) for k, v in pool.items() if k not in seen]
     seeds = load_seeds(args.data / "label_tree.csv" if args.label_tree else None)
     offered = sorted(set(y.tolist()))
@@ -653,12 +845,24 @@ def main() -> None:
         corpus = [(subjects[i], texts[i]) for i in tr] + [st for st, _ in unlabelled]
         feat = clf.build_featurizer(seeds, corpus)
         examples = [clf.Example(subjects[i], texts[i], str(y[i]), args.labelled_weight) for i in tr]
-        weak: Weak = []
         by_kw = clf.weak_labels(feat, seeds, [st for st, _ in unlabelled])
-        for ((s, t), answered), by_keywords in zip(unlabelled, by_kw, strict=True):
-            code = answered or by_keywords
-            if code is not None:
-                weak.append((s, t, code, answered is not None))
+        weak = shipped_weak(unlabelled, by_kw, args.weak_filter)
+        if args.label_model != "none":
+            anchor_kw = clf.weak_labels(feat, seeds, [(subjects[i], texts[i]) for i in tr])
+            lm_weak, lm = weak_from_label_model(
+                unlabelled,
+                by_kw,
+                replied,
+                seeds,
+                anchor_kw,
+                [str(y[i]) for i in tr],
+                args.label_model == "soft",
+            )
+            print(
+                f"fold {k}: label model, {lm.iterations} EM iterations; " + changed(weak, lm_weak), flush=True
+            )
+            print(f"fold {k}: " + source_summary(lm, seeds, ("keywords", "department")), flush=True)
+            weak = lm_weak
         lsa = None
         if args.ppmi:
             lsa = learn_ppmi(feat, corpus, args.ppmi)
@@ -709,6 +913,8 @@ def main() -> None:
     name += ", mean with calibrated LR and CNB" if args.ensemble else ""
     name += f", subject weight {args.subject_weight:g}" if args.subject_weight != 1.0 else ""
     name += f", labelled rows weight {args.labelled_weight:g}" if args.labelled_weight != 1.0 else ""
+    name += f", label model ({args.label_model})" if args.label_model != "none" else ""
+    name += ", weak labels whose sources agree" if args.weak_filter == "agree" else ""
     print(f"\n== gongzhi router ({name}) ==")
     print(classification_report(y, ours_pred.astype(str), digits=3))
     print("confusions:", confusions(y, ours_pred.astype(str)))
