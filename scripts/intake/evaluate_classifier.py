@@ -462,6 +462,7 @@ def dawid_skene(
     diagonal: float = 5.0,
     max_iter: int = 200,
     tol: float = 1e-6,
+    tied: bool = False,
 ) -> LabelModel:
     """EM estimate of each source's per-class confusion and of the messages' class posteriors
     (Dawid & Skene 1979), the sources conditionally independent given the class.
@@ -470,7 +471,9 @@ def dawid_skene(
     observed (it contributes nothing). ``anchor_votes``/``anchor_y``: messages whose class is known (the
     fold's labelled training rows); their outputs join the confusion counts with that class, not the prior.
     Dirichlet smoothing: ``smoothing`` on every cell, ``diagonal`` more on the correct output. EM starts
-    from the vote shares (a uniform row where no source names a class).
+    from the vote shares (a uniform row where no source names a class). ``tied``: one accuracy per source
+    (when it names a class, the right one with probability a_j, each wrong one with (1 - a_j) / (k - 1)),
+    with a per-class abstention rate, instead of a free confusion matrix.
     """
     n, m = votes.shape
     t = np.full((n, k), 1e-3)
@@ -491,7 +494,7 @@ def dawid_skene(
             dirichlet + _confusion(t, votes[:, j], k) + _confusion(anchor, anchor_votes[:, j], k)
             for j in range(m)
         ]
-        conf = tuple(c / c.sum(axis=1, keepdims=True) for c in counts)
+        conf = tuple(_tie(c) if tied else c / c.sum(axis=1, keepdims=True) for c in counts)
         log = np.tile(np.log(prior), (n, 1))
         for j in range(m):
             seen = votes[:, j] >= 0
@@ -500,6 +503,18 @@ def dawid_skene(
         new /= new.sum(axis=1, keepdims=True)
         done, t = float(np.abs(new - t).max()) < tol, new
     return LabelModel(prior, conf, t, it)
+
+
+def _tie(counts: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """The one-accuracy confusion matrix [k × k+1] that fits ``counts`` (abstention rates per class)."""
+    k = counts.shape[0]
+    abstain = counts[:, k] / counts.sum(axis=1)
+    acc = float(np.trace(counts[:, :k]) / counts[:, :k].sum())
+    out = np.empty_like(counts)
+    out[:, :k] = (1.0 - abstain)[:, None] * (1.0 - acc) / (k - 1)
+    out[np.arange(k), np.arange(k)] = (1.0 - abstain) * acc
+    out[:, k] = abstain
+    return out
 
 
 def _confusion(t: npt.NDArray[np.float64], out: npt.NDArray[np.int64], k: int) -> npt.NDArray[np.float64]:
@@ -518,6 +533,7 @@ def weak_from_label_model(
     anchor_keywords: list[str | None],
     anchor_y: list[str],
     soft: bool,
+    tied: bool = False,
 ) -> tuple[Weak, LabelModel]:
     """Weak examples from the label model's posteriors over the seed categories.
 
@@ -541,7 +557,7 @@ def weak_from_label_model(
         dtype=np.int64,
     ).reshape(len(unlabelled), 2)
     anchor = np.array([[vote(kw), -1] for kw in anchor_keywords], dtype=np.int64).reshape(-1, 2)
-    lm = dawid_skene(votes, k, anchor, np.array([index[c] for c in anchor_y], dtype=np.int64))
+    lm = dawid_skene(votes, k, anchor, np.array([index[c] for c in anchor_y], dtype=np.int64), tied=tied)
     named = ((votes >= 0) & (votes < k)).any(axis=1)
     rows = named.nonzero()[0]
     q = lm.posterior
@@ -778,11 +794,12 @@ def main() -> None:
 
     ap.add_argument(
         "--label-model",
-        choices=("none", "hard", "soft"),
+        choices=("none", "hard", "soft", "tied"),
         default="none",
         help="weak labels from a Dawid-Skene label model of the keyword and answering-department sources, "
         "fitted per fold by EM on the unlabelled pool anchored by the fold's labelled rows: the posterior's "
-        "argmax weighted by its confidence (hard) or one example per likely class (soft)",
+        "argmax weighted by its confidence (hard) or one example per likely class (soft); tied: hard with "
+        "one accuracy per source instead of a confusion matrix",
     )
     ap.add_argument(
         "--weak-filter",
@@ -857,6 +874,7 @@ def main() -> None:
                 anchor_kw,
                 [str(y[i]) for i in tr],
                 args.label_model == "soft",
+                args.label_model == "tied",
             )
             print(
                 f"fold {k}: label model, {lm.iterations} EM iterations; " + changed(weak, lm_weak), flush=True
