@@ -463,6 +463,7 @@ def dawid_skene(
     max_iter: int = 200,
     tol: float = 1e-6,
     tied: bool = False,
+    uniform_prior: bool = False,
 ) -> LabelModel:
     """EM estimate of each source's per-class confusion and of the messages' class posteriors
     (Dawid & Skene 1979), the sources conditionally independent given the class.
@@ -473,7 +474,8 @@ def dawid_skene(
     Dirichlet smoothing: ``smoothing`` on every cell, ``diagonal`` more on the correct output. EM starts
     from the vote shares (a uniform row where no source names a class). ``tied``: one accuracy per source
     (when it names a class, the right one with probability a_j, each wrong one with (1 - a_j) / (k - 1)),
-    with a per-class abstention rate, instead of a free confusion matrix.
+    with a per-class abstention rate, instead of a free confusion matrix. ``uniform_prior``: the class prior
+    is held uniform instead of estimated, so a message's posterior weighs only its sources' outputs.
     """
     n, m = votes.shape
     t = np.full((n, k), 1e-3)
@@ -489,7 +491,8 @@ def dawid_skene(
     it, done = 0, False
     while not done and it < max_iter:
         it += 1
-        prior = (t.sum(axis=0) + 1.0) / (n + k)
+        if not uniform_prior:
+            prior = (t.sum(axis=0) + 1.0) / (n + k)
         counts = [
             dirichlet + _confusion(t, votes[:, j], k) + _confusion(anchor, anchor_votes[:, j], k)
             for j in range(m)
@@ -534,6 +537,7 @@ def weak_from_label_model(
     anchor_y: list[str],
     soft: bool,
     tied: bool = False,
+    uniform_prior: bool = False,
 ) -> tuple[Weak, LabelModel]:
     """Weak examples from the label model's posteriors over the seed categories.
 
@@ -557,7 +561,14 @@ def weak_from_label_model(
         dtype=np.int64,
     ).reshape(len(unlabelled), 2)
     anchor = np.array([[vote(kw), -1] for kw in anchor_keywords], dtype=np.int64).reshape(-1, 2)
-    lm = dawid_skene(votes, k, anchor, np.array([index[c] for c in anchor_y], dtype=np.int64), tied=tied)
+    lm = dawid_skene(
+        votes,
+        k,
+        anchor,
+        np.array([index[c] for c in anchor_y], dtype=np.int64),
+        tied=tied,
+        uniform_prior=uniform_prior,
+    )
     named = ((votes >= 0) & (votes < k)).any(axis=1)
     rows = named.nonzero()[0]
     q = lm.posterior
@@ -685,12 +696,13 @@ def shipped_weak(
     unlabelled: list[tuple[tuple[str, str], str | None]], by_keywords: list[str | None], filter_: str
 ) -> Weak:
     """The shipped weak labels: the answering department's category, else the keywords' (``filter_``
-    "agree": without the messages where both name a category and they differ)."""
+    "agree": without the messages where both name a category and they differ; "keywords": the keywords'
+    category first, the department's where the keywords name none)."""
     weak: Weak = []
     for ((s, t), answered), kw in zip(unlabelled, by_keywords, strict=True):
         if filter_ == "agree" and answered is not None and kw is not None and answered != kw:
             continue
-        code = answered or kw
+        code = (kw or answered) if filter_ == "keywords" else (answered or kw)
         if code is not None:
             weak.append((s, t, code, answered is not None, 1.0))
     return weak
@@ -794,18 +806,19 @@ def main() -> None:
 
     ap.add_argument(
         "--label-model",
-        choices=("none", "hard", "soft", "tied"),
+        choices=("none", "hard", "soft", "tied", "tied-uniform"),
         default="none",
         help="weak labels from a Dawid-Skene label model of the keyword and answering-department sources, "
         "fitted per fold by EM on the unlabelled pool anchored by the fold's labelled rows: the posterior's "
         "argmax weighted by its confidence (hard) or one example per likely class (soft); tied: hard with "
-        "one accuracy per source instead of a confusion matrix",
+        "one accuracy per source instead of a confusion matrix; tied-uniform: tied, uniform class prior",
     )
     ap.add_argument(
         "--weak-filter",
-        choices=("none", "agree"),
+        choices=("none", "agree", "keywords"),
         default="none",
-        help="agree: drop the weak examples whose keyword and answering-department labels disagree",
+        help="agree: drop the weak examples whose keyword and answering-department labels disagree; "
+        "keywords: where they disagree, keep the keywords' category (shipped: the department's)",
     )
 
     args = ap.parse_args()
@@ -874,7 +887,8 @@ def main() -> None:
                 anchor_kw,
                 [str(y[i]) for i in tr],
                 args.label_model == "soft",
-                args.label_model == "tied",
+                args.label_model.startswith("tied"),
+                args.label_model == "tied-uniform",
             )
             print(
                 f"fold {k}: label model, {lm.iterations} EM iterations; " + changed(weak, lm_weak), flush=True
@@ -933,6 +947,7 @@ def main() -> None:
     name += f", labelled rows weight {args.labelled_weight:g}" if args.labelled_weight != 1.0 else ""
     name += f", label model ({args.label_model})" if args.label_model != "none" else ""
     name += ", weak labels whose sources agree" if args.weak_filter == "agree" else ""
+    name += ", keywords before department" if args.weak_filter == "keywords" else ""
     print(f"\n== gongzhi router ({name}) ==")
     print(classification_report(y, ours_pred.astype(str), digits=3))
     print("confusions:", confusions(y, ours_pred.astype(str)))
