@@ -697,11 +697,13 @@ def shipped_weak(
 ) -> Weak:
     """The shipped weak labels: the answering department's category, else the keywords' (``filter_``
     "agree": without the messages where both name a category and they differ; "keywords": the keywords'
-    category first, the department's where the keywords name none)."""
+    category first, the department's where the keywords name none; "department": the department's alone)."""
     weak: Weak = []
     for ((s, t), answered), kw in zip(unlabelled, by_keywords, strict=True):
         if filter_ == "agree" and answered is not None and kw is not None and answered != kw:
             continue
+        if filter_ == "department":
+            kw = None
         code = (kw or answered) if filter_ == "keywords" else (answered or kw)
         if code is not None:
             weak.append((s, t, code, answered is not None, 1.0))
@@ -815,10 +817,17 @@ def main() -> None:
     )
     ap.add_argument(
         "--weak-filter",
-        choices=("none", "agree", "keywords"),
+        choices=("none", "agree", "keywords", "department"),
         default="none",
         help="agree: drop the weak examples whose keyword and answering-department labels disagree; "
-        "keywords: where they disagree, keep the keywords' category (shipped: the department's)",
+        "keywords: where they disagree, keep the keywords' category (shipped: the department's); "
+        "department: the department's labels alone (a diagnostic)",
+    )
+    ap.add_argument(
+        "--reply-keywords",
+        action="store_true",
+        help="where a reply names no department the map knows, the keyword rule on the reply's text stands "
+        "for the department",
     )
 
     args = ap.parse_args()
@@ -835,9 +844,11 @@ def main() -> None:
     for r in read(args.data / "messages_with_votes.csv"):
         pool.setdefault((clean(r["留言主题"]), clean(r["留言详情"])), None)
     replied: set[tuple[str, str]] = set()
+    replies: dict[tuple[str, str], str] = {}
     for r in read(args.data / "messages_with_replies.csv"):
         pool[(clean(r["留言主题"]), clean(r["留言详情"]))] = answering_category(r["答复意见"])
         replied.add((clean(r["留言主题"]), clean(r["留言详情"])))
+        replies[(clean(r["留言主题"]), clean(r["留言详情"]))] = clean(r["答复意见"])
     unlabelled = [(k, v) for k, v in pool.items() if k not in seen]
     seeds = load_seeds(args.data / "label_tree.csv" if args.label_tree else None)
     offered = sorted(set(y.tolist()))
@@ -876,7 +887,17 @@ def main() -> None:
         feat = clf.build_featurizer(seeds, corpus)
         examples = [clf.Example(subjects[i], texts[i], str(y[i]), args.labelled_weight) for i in tr]
         by_kw = clf.weak_labels(feat, seeds, [st for st, _ in unlabelled])
-        weak = shipped_weak(unlabelled, by_kw, args.weak_filter)
+        if args.reply_keywords:
+            by_reply = clf.weak_labels(feat, seeds, [("", replies.get(st, "")) for st, _ in unlabelled])
+            unlabelled_k = [(st, dept or r) for (st, dept), r in zip(unlabelled, by_reply, strict=True)]
+            added = sum(d is None and r is not None for (_, d), r in zip(unlabelled, by_reply, strict=True))
+            print(
+                f"fold {k}: {added} replies without a known department name a category by keywords",
+                flush=True,
+            )
+        else:
+            unlabelled_k = unlabelled
+        weak = shipped_weak(unlabelled_k, by_kw, args.weak_filter)
         if args.label_model != "none":
             anchor_kw = clf.weak_labels(feat, seeds, [(subjects[i], texts[i]) for i in tr])
             lm_weak, lm = weak_from_label_model(
@@ -948,6 +969,8 @@ def main() -> None:
     name += f", label model ({args.label_model})" if args.label_model != "none" else ""
     name += ", weak labels whose sources agree" if args.weak_filter == "agree" else ""
     name += ", keywords before department" if args.weak_filter == "keywords" else ""
+    name += ", department labels only" if args.weak_filter == "department" else ""
+    name += ", reply keywords for unknown departments" if args.reply_keywords else ""
     print(f"\n== gongzhi router ({name}) ==")
     print(classification_report(y, ours_pred.astype(str), digits=3))
     print("confusions:", confusions(y, ours_pred.astype(str)))
