@@ -384,7 +384,7 @@ def test_weak_labels_from_the_label_model_cover_the_shipped_messages_with_confid
     assert {w[2] for w in soft if w[0] == "噪音"} <= {traffic, noise} and all(0.1 <= w[4] <= 1 for w in soft)
 
 
-def test_the_agree_filter_drops_the_weak_labels_whose_sources_differ() -> None:
+def test_the_weak_filters_drop_or_reorder_the_sources_labels() -> None:
     mod = _script_module()
     unlabelled = [
         (("a", ""), "交通运输"),
@@ -393,15 +393,14 @@ def test_the_agree_filter_drops_the_weak_labels_whose_sources_differ() -> None:
         (("d", ""), "教育文体"),
     ]
     by_keywords = ["交通运输", "环境保护", "环境保护", None]
-    shipped = mod.shipped_weak(unlabelled, by_keywords, "none")
-    assert [(w[0], w[2]) for w in shipped] == [
-        ("a", "交通运输"),
-        ("b", "交通运输"),
-        ("c", "环境保护"),
-        ("d", "教育文体"),
-    ]
-    agree = mod.shipped_weak(unlabelled, by_keywords, "agree")
-    assert [w[0] for w in agree] == ["a", "c", "d"]
+
+    def labels(filter_: str) -> list[tuple[str, str]]:
+        return [(w[0], w[2]) for w in mod.shipped_weak(unlabelled, by_keywords, filter_)]
+
+    assert labels("none") == [("a", "交通运输"), ("b", "交通运输"), ("c", "环境保护"), ("d", "教育文体")]
+    assert labels("agree") == [("a", "交通运输"), ("c", "环境保护"), ("d", "教育文体")]
+    assert labels("keywords") == [("a", "交通运输"), ("b", "环境保护"), ("c", "环境保护"), ("d", "教育文体")]
+    assert labels("department") == [("a", "交通运输"), ("b", "交通运输"), ("d", "教育文体")]
 
 
 def test_the_label_model_options_run_in_every_fold(tmp_path: Path) -> None:
@@ -412,3 +411,21 @@ def test_the_label_model_options_run_in_every_fold(tmp_path: Path) -> None:
         assert sum("EM iterations" in line for line in out.stdout.splitlines()) == 2
     out = _run("--data", str(tmp_path), "--folds", "2", "--weak-filter", "agree")
     assert out.returncode == 0 and "weak labels whose sources agree" in out.stdout
+
+
+def test_reply_keywords_label_the_replies_that_name_no_known_department(tmp_path: Path) -> None:
+    _corpus(
+        tmp_path
+    )  # the replies of 交通运输 and 环境保护 messages name no department, 教育文体's name 教育局
+    path = tmp_path / "messages_with_replies.csv"
+    rows = list(csv.reader(path.open(encoding="utf-8-sig")))
+    for row in rows[1:]:
+        if "教育局" not in row[5]:
+            row[5] = "网友：您好！经核实，噪音污染和粉尘已整改。"
+    _write(path, rows[0], rows[1:])
+    out = _run("--data", str(tmp_path), "--folds", "2", "--reply-keywords")
+    assert out.returncode == 0, out.stderr
+    lines = [line for line in out.stdout.splitlines() if "replies without a known department" in line]
+    assert lines == [
+        f"fold {k}: 8 replies without a known department name a category by keywords" for k in (1, 2)
+    ]
