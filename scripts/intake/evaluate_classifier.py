@@ -710,6 +710,26 @@ def shipped_weak(
     return weak
 
 
+def keyword_precision(
+    weak: Weak, by_keywords_train: list[str | None], y_train: list[str]
+) -> tuple[Weak, dict[str, float]]:
+    """``weak`` with each keyword-labelled example (no department label) weighted by the keyword rule's
+    precision for its category on the fold's labelled training rows, (right + 1) / (named + 2); a category
+    the rule never names there gets the rule's overall precision. Scaled so that the keyword-labelled
+    examples' mean weight stays the same."""
+    named = Counter(c for c in by_keywords_train if c is not None)
+    right = Counter(c for c, t in zip(by_keywords_train, y_train, strict=True) if c is not None and c == t)
+    overall = (sum(right.values()) + 1) / (sum(named.values()) + 2)
+    prec = {c: (right[c] + 1) / (named[c] + 2) for c in named}
+    by_kw = [prec.get(code, overall) for _, _, code, answered, _ in weak if not answered]
+    mean = float(np.mean(by_kw)) if by_kw else 1.0
+    out: Weak = [
+        (s, t, code, answered, scale if answered else scale * prec.get(code, overall) / mean)
+        for s, t, code, answered, scale in weak
+    ]
+    return out, {c: round(v, 2) for c, v in sorted(prec.items(), key=lambda kv: -kv[1])}
+
+
 def changed(before: Weak, after: Weak) -> str:
     """How many messages the label model labels otherwise than the shipped rule, and the weights' spread."""
     old = {(s, t): c for s, t, c, _, _ in before}
@@ -824,6 +844,12 @@ def main() -> None:
         "department: the department's labels alone (a diagnostic)",
     )
     ap.add_argument(
+        "--keyword-precision",
+        action="store_true",
+        help="weight each keyword-labelled weak example by the keyword rule's precision for its category "
+        "on the fold's labelled training rows",
+    )
+    ap.add_argument(
         "--reply-keywords",
         action="store_true",
         help="where a reply names no department the map knows, the keyword rule on the reply's text stands "
@@ -898,6 +924,10 @@ def main() -> None:
         else:
             unlabelled_k = unlabelled
         weak = shipped_weak(unlabelled_k, by_kw, args.weak_filter)
+        if args.keyword_precision:
+            anchor_kw = clf.weak_labels(feat, seeds, [(subjects[i], texts[i]) for i in tr])
+            weak, prec = keyword_precision(weak, anchor_kw, [str(y[i]) for i in tr])
+            print(f"fold {k}: keyword rule precision on the training rows {prec}", flush=True)
         if args.label_model != "none":
             anchor_kw = clf.weak_labels(feat, seeds, [(subjects[i], texts[i]) for i in tr])
             lm_weak, lm = weak_from_label_model(
@@ -971,6 +1001,7 @@ def main() -> None:
     name += ", keywords before department" if args.weak_filter == "keywords" else ""
     name += ", department labels only" if args.weak_filter == "department" else ""
     name += ", reply keywords for unknown departments" if args.reply_keywords else ""
+    name += ", keyword labels weighted by their precision" if args.keyword_precision else ""
     print(f"\n== gongzhi router ({name}) ==")
     print(classification_report(y, ours_pred.astype(str), digits=3))
     print("confusions:", confusions(y, ours_pred.astype(str)))
