@@ -16,6 +16,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[3]
 SCRIPT = ROOT / "scripts/intake/evaluate_classifier.py"
 TOPICS = {
@@ -429,3 +431,16 @@ def test_reply_keywords_label_the_replies_that_name_no_known_department(tmp_path
     assert lines == [
         f"fold {k}: 8 replies without a known department name a category by keywords" for k in (1, 2)
     ]
+
+
+def test_keyword_labels_weigh_by_the_rule_s_precision_on_the_training_rows() -> None:
+    mod = _script_module()
+    weak = [("a", "", "交通运输", False, 1.0), ("b", "", "政法", False, 1.0), ("c", "", "政法", True, 1.0)]
+    # on the training rows the rule names 交通运输 4 times, rightly 3 times, and 政法 twice, wrongly
+    named = ["交通运输"] * 4 + ["政法"] * 2 + [None]
+    truth = ["交通运输"] * 3 + ["城乡建设"] * 3 + ["教育文体"]
+    out, prec = mod.keyword_precision(weak, named, truth)
+    assert prec == {"交通运输": round(4 / 6, 2), "政法": 0.25}
+    a, b, c = (w[4] for w in out)
+    assert a / b == pytest.approx((4 / 6) / 0.25) and (a + b) / 2 == pytest.approx(1.0)
+    assert c == 1.0  # a department label keeps its weight
