@@ -35,6 +35,14 @@ excluded, no labels): ``--lsa K`` (TruncatedSVD of the body TF-IDF), ``--ppmi K`
 embeddings, TF-IDF-weighted sum) and ``--prototypes`` (the label tree's categories as prototypes in the LSA
 space), each appended as a scaled dense block. All three are linear in the body row, so the block's weights
 fold into the body weights (``fold_lsa``) and a router keeps its size and per-message cost.
+
+Sixth round, the weak labels themselves (training only; prediction unchanged): ``--label-model
+hard|soft|tied|tied-uniform`` (a Dawid–Skene model of the keyword and answering-department sources fitted by
+EM per fold on the pool, anchored by the fold's labelled rows; its posteriors label and weight the weak
+examples), ``--weak-filter agree|keywords|department`` (drop the disagreements; let the keywords win them;
+the department's labels alone), ``--reply-keywords`` (the keyword rule on the reply where it names no known
+department) and ``--keyword-precision`` (keyword labels weighted by the rule's precision on the fold's
+labelled rows).
 """
 
 from __future__ import annotations
