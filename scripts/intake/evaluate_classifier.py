@@ -35,6 +35,14 @@ excluded, no labels): ``--lsa K`` (TruncatedSVD of the body TF-IDF), ``--ppmi K`
 embeddings, TF-IDF-weighted sum) and ``--prototypes`` (the label tree's categories as prototypes in the LSA
 space), each appended as a scaled dense block. All three are linear in the body row, so the block's weights
 fold into the body weights (``fold_lsa``) and a router keeps its size and per-message cost.
+
+Sixth round, the weak labels themselves (training only; prediction unchanged): ``--label-model
+hard|soft|tied|tied-uniform`` (a Dawid–Skene model of the keyword and answering-department sources fitted by
+EM per fold on the pool, anchored by the fold's labelled rows; its posteriors label and weight the weak
+examples), ``--weak-filter agree|keywords|department`` (drop the disagreements; let the keywords win them;
+the department's labels alone), ``--reply-keywords`` (the keyword rule on the reply where it names no known
+department) and ``--keyword-precision`` (keyword labels weighted by the rule's precision on the fold's
+labelled rows).
 """
 
 from __future__ import annotations
@@ -167,7 +175,8 @@ WIDE = (
     Config(answer_weight=0.6),
 )
 
-Weak = list[tuple[str, str, str, bool]]  # subject, text, category, labelled by the answering department
+# subject, text, category, labelled by the answering department, scale of the example's weak weight
+Weak = list[tuple[str, str, str, bool, float]]
 
 
 def fit(
@@ -180,11 +189,11 @@ def fit(
 ) -> clf.Router:
     offered = {e.code for e in labelled}
     extra = []
-    for s, t, code, answered in weak:
+    for s, t, code, answered, scale in weak:
         if cfg.offered_only and code not in offered:
             continue
         w = cfg.answer_weight if answered and cfg.answer_weight is not None else cfg.weak_weight
-        extra.append(clf.Example(s, t, code, w))
+        extra.append(clf.Example(s, t, code, w * scale))
     if cfg.balance_weak:
         extra = balanced(extra)
     examples = [*labelled, *extra]
@@ -431,7 +440,177 @@ def self_train(
         for i in mine[np.argsort(-margin[mine], kind="stable")][:per_class].tolist():
             pseudo[pool[i]] = code
     kept = [w for w in weak if (w[0], w[1]) not in pseudo]
-    return kept + [(s, t, code, False) for (s, t), code in pseudo.items()]
+    return kept + [(s, t, code, False, 1.0) for (s, t), code in pseudo.items()]
+
+
+# --- sixth round: the weak labels' quality (label model) ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LabelModel:
+    """A Dawid–Skene model of the weak sources: class prior and one confusion matrix per source.
+
+    ``confusion[j][c, o]`` = P(source j outputs o | true class c); outputs 0 … K-1 name a class, K is the
+    source's abstention. ``posterior`` [messages × K] is P(class | the messages' outputs).
+    """
+
+    prior: npt.NDArray[np.float64]
+    confusion: tuple[npt.NDArray[np.float64], ...]
+    posterior: npt.NDArray[np.float64]
+    iterations: int
+
+
+def dawid_skene(
+    votes: npt.NDArray[np.int64],
+    k: int,
+    anchor_votes: npt.NDArray[np.int64],
+    anchor_y: npt.NDArray[np.int64],
+    *,
+    smoothing: float = 1.0,
+    diagonal: float = 5.0,
+    max_iter: int = 200,
+    tol: float = 1e-6,
+    tied: bool = False,
+    uniform_prior: bool = False,
+) -> LabelModel:
+    """EM estimate of each source's per-class confusion and of the messages' class posteriors
+    (Dawid & Skene 1979), the sources conditionally independent given the class.
+
+    ``votes`` [messages × sources]: a class 0 … k-1, k for an abstention, -1 where the source was not
+    observed (it contributes nothing). ``anchor_votes``/``anchor_y``: messages whose class is known (the
+    fold's labelled training rows); their outputs join the confusion counts with that class, not the prior.
+    Dirichlet smoothing: ``smoothing`` on every cell, ``diagonal`` more on the correct output. EM starts
+    from the vote shares (a uniform row where no source names a class). ``tied``: one accuracy per source
+    (when it names a class, the right one with probability a_j, each wrong one with (1 - a_j) / (k - 1)),
+    with a per-class abstention rate, instead of a free confusion matrix. ``uniform_prior``: the class prior
+    is held uniform instead of estimated, so a message's posterior weighs only its sources' outputs.
+    """
+    n, m = votes.shape
+    t = np.full((n, k), 1e-3)
+    for j in range(m):
+        named = (votes[:, j] >= 0) & (votes[:, j] < k)
+        t[named.nonzero()[0], votes[named, j]] += 1.0
+    t /= t.sum(axis=1, keepdims=True)
+    anchor = np.zeros((len(anchor_y), k))
+    anchor[np.arange(len(anchor_y)), anchor_y] = 1.0
+    dirichlet = np.full((k, k + 1), smoothing)
+    dirichlet[np.arange(k), np.arange(k)] += diagonal
+    prior, conf = np.full(k, 1.0 / k), tuple(dirichlet for _ in range(m))
+    it, done = 0, False
+    while not done and it < max_iter:
+        it += 1
+        if not uniform_prior:
+            prior = (t.sum(axis=0) + 1.0) / (n + k)
+        counts = [
+            dirichlet + _confusion(t, votes[:, j], k) + _confusion(anchor, anchor_votes[:, j], k)
+            for j in range(m)
+        ]
+        conf = tuple(_tie(c) if tied else c / c.sum(axis=1, keepdims=True) for c in counts)
+        log = np.tile(np.log(prior), (n, 1))
+        for j in range(m):
+            seen = votes[:, j] >= 0
+            log[seen] += np.log(conf[j][:, votes[seen, j]]).T
+        new = np.exp(log - log.max(axis=1, keepdims=True))
+        new /= new.sum(axis=1, keepdims=True)
+        done, t = float(np.abs(new - t).max()) < tol, new
+    return LabelModel(prior, conf, t, it)
+
+
+def _tie(counts: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """The one-accuracy confusion matrix [k × k+1] that fits ``counts`` (abstention rates per class)."""
+    k = counts.shape[0]
+    abstain = counts[:, k] / counts.sum(axis=1)
+    acc = float(np.trace(counts[:, :k]) / counts[:, :k].sum())
+    out = np.empty_like(counts)
+    out[:, :k] = (1.0 - abstain)[:, None] * (1.0 - acc) / (k - 1)
+    out[np.arange(k), np.arange(k)] = (1.0 - abstain) * acc
+    out[:, k] = abstain
+    return out
+
+
+def _confusion(t: npt.NDArray[np.float64], out: npt.NDArray[np.int64], k: int) -> npt.NDArray[np.float64]:
+    """Expected counts [k × k+1] of (class, output) under the posteriors ``t``; unobserved outputs skipped."""
+    c = np.zeros((k, k + 1))
+    for o in np.unique(out[out >= 0]).tolist():
+        c[:, o] += t[out == o].sum(axis=0)
+    return c
+
+
+def weak_from_label_model(
+    unlabelled: list[tuple[tuple[str, str], str | None]],
+    by_keywords: list[str | None],
+    replied: set[tuple[str, str]],
+    seeds: list[clf.CategorySeed],
+    anchor_keywords: list[str | None],
+    anchor_y: list[str],
+    soft: bool,
+    tied: bool = False,
+    uniform_prior: bool = False,
+) -> tuple[Weak, LabelModel]:
+    """Weak examples from the label model's posteriors over the seed categories.
+
+    Sources: the keyword rule (``clf.weak_labels``) on every message, the answering department on the
+    messages that have a reply (an abstention when no department was recognised, unobserved without a
+    reply). The messages where at least one source names a class become examples (as the shipped weak
+    labels): hard, the posterior's argmax with weight scale q_max / mean q_max (so the mean weak weight stays
+    the shipped one); ``soft``, one example per class with posterior ≥ 0.1, weight scale the posterior.
+    """
+    index = {s.code: i for i, s in enumerate(seeds)}
+    k = len(seeds)
+
+    def vote(code: str | None) -> int:
+        return k if code is None else index[code]
+
+    votes = np.array(
+        [
+            [vote(kw), vote(dept) if st in replied else -1]
+            for (st, dept), kw in zip(unlabelled, by_keywords, strict=True)
+        ],
+        dtype=np.int64,
+    ).reshape(len(unlabelled), 2)
+    anchor = np.array([[vote(kw), -1] for kw in anchor_keywords], dtype=np.int64).reshape(-1, 2)
+    lm = dawid_skene(
+        votes,
+        k,
+        anchor,
+        np.array([index[c] for c in anchor_y], dtype=np.int64),
+        tied=tied,
+        uniform_prior=uniform_prior,
+    )
+    named = ((votes >= 0) & (votes < k)).any(axis=1)
+    rows = named.nonzero()[0]
+    q = lm.posterior
+    weak: Weak = []
+    if soft:
+        for i in rows.tolist():
+            (s, t), dept = unlabelled[i]
+            for c in (q[i] >= 0.1).nonzero()[0].tolist():
+                weak.append((s, t, seeds[c].code, dept is not None, float(q[i, c])))
+        return weak, lm
+    best, qmax = q[rows].argmax(axis=1), q[rows].max(axis=1)
+    mean = float(qmax.mean())
+    for i, c, p in zip(rows.tolist(), best.tolist(), qmax.tolist(), strict=True):
+        (s, t), dept = unlabelled[i]
+        weak.append((s, t, seeds[c].code, dept is not None, p / mean))
+    return weak, lm
+
+
+def source_summary(lm: LabelModel, seeds: list[clf.CategorySeed], names: tuple[str, ...]) -> str:
+    """Each source's estimated accuracy when it names a class, and its largest off-diagonal confusions."""
+    k = len(seeds)
+    parts = []
+    for name, conf in zip(names, lm.confusion, strict=True):
+        joint = lm.prior[:, None] * conf[:, :k]
+        acc = float(np.trace(joint) / joint.sum())
+        off = joint / joint.sum()
+        np.fill_diagonal(off, 0.0)
+        top = np.argsort(-off, axis=None)[:3]
+        worst = ", ".join(
+            f"{seeds[o].code}←{seeds[c].code} {off[c, o]:.3f}"
+            for c, o in zip(*np.unravel_index(top, off.shape), strict=True)
+        )
+        parts.append(f"{name} accuracy {acc:.2f} (largest errors, output←class: {worst})")
+    return "; ".join(parts)
 
 
 def router_proba(
@@ -521,6 +700,60 @@ def confusions(y: npt.NDArray[np.str_], pred: npt.NDArray[np.str_], top: int = 8
     return "; ".join(f"{a} → {b} {n}" for (a, b), n in pairs.most_common(top))
 
 
+def shipped_weak(
+    unlabelled: list[tuple[tuple[str, str], str | None]], by_keywords: list[str | None], filter_: str
+) -> Weak:
+    """The shipped weak labels: the answering department's category, else the keywords' (``filter_``
+    "agree": without the messages where both name a category and they differ; "keywords": the keywords'
+    category first, the department's where the keywords name none; "department": the department's alone)."""
+    weak: Weak = []
+    for ((s, t), answered), kw in zip(unlabelled, by_keywords, strict=True):
+        if filter_ == "agree" and answered is not None and kw is not None and answered != kw:
+            continue
+        if filter_ == "department":
+            kw = None
+        code = (kw or answered) if filter_ == "keywords" else (answered or kw)
+        if code is not None:
+            weak.append((s, t, code, answered is not None, 1.0))
+    return weak
+
+
+def keyword_precision(
+    weak: Weak, by_keywords_train: list[str | None], y_train: list[str]
+) -> tuple[Weak, dict[str, float]]:
+    """``weak`` with each keyword-labelled example (no department label) weighted by the keyword rule's
+    precision for its category on the fold's labelled training rows, (right + 1) / (named + 2); a category
+    the rule never names there gets the rule's overall precision. Scaled so that the keyword-labelled
+    examples' mean weight stays the same."""
+    named = Counter(c for c in by_keywords_train if c is not None)
+    right = Counter(c for c, t in zip(by_keywords_train, y_train, strict=True) if c is not None and c == t)
+    overall = (sum(right.values()) + 1) / (sum(named.values()) + 2)
+    prec = {c: (right[c] + 1) / (named[c] + 2) for c in named}
+    by_kw = [prec.get(code, overall) for _, _, code, answered, _ in weak if not answered]
+    mean = float(np.mean(by_kw)) if by_kw else 1.0
+    out: Weak = [
+        (s, t, code, answered, scale if answered else scale * prec.get(code, overall) / mean)
+        for s, t, code, answered, scale in weak
+    ]
+    return out, {c: round(v, 2) for c, v in sorted(prec.items(), key=lambda kv: -kv[1])}
+
+
+def changed(before: Weak, after: Weak) -> str:
+    """How many messages the label model labels otherwise than the shipped rule, and the weights' spread."""
+    old = {(s, t): c for s, t, c, _, _ in before}
+    new: dict[tuple[str, str], tuple[str, float]] = {}
+    for s, t, c, _, w in after:
+        if (s, t) not in new or w > new[(s, t)][1]:
+            new[(s, t)] = (c, w)
+    moved = Counter((old[st], c) for st, (c, _) in new.items() if st in old and old[st] != c)
+    scales = np.array([w for *_, w in after])
+    return (
+        f"{len(after)} weak examples ({len(new)} messages), {sum(moved.values())} relabelled "
+        f"(top {', '.join(f'{a}→{b} {n}' for (a, b), n in moved.most_common(4))}); weight scale "
+        f"p10/p50/p90 {np.percentile(scales, 10):.2f}/{np.median(scales):.2f}/{np.percentile(scales, 90):.2f}"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", type=Path, default=default_data())
@@ -601,6 +834,36 @@ def main() -> None:
         help="per-class score offsets fitted to macro-F1 by an inner 3-fold CV on each fold's training rows",
     )
 
+    ap.add_argument(
+        "--label-model",
+        choices=("none", "hard", "soft", "tied", "tied-uniform"),
+        default="none",
+        help="weak labels from a Dawid-Skene label model of the keyword and answering-department sources, "
+        "fitted per fold by EM on the unlabelled pool anchored by the fold's labelled rows: the posterior's "
+        "argmax weighted by its confidence (hard) or one example per likely class (soft); tied: hard with "
+        "one accuracy per source instead of a confusion matrix; tied-uniform: tied, uniform class prior",
+    )
+    ap.add_argument(
+        "--weak-filter",
+        choices=("none", "agree", "keywords", "department"),
+        default="none",
+        help="agree: drop the weak examples whose keyword and answering-department labels disagree; "
+        "keywords: where they disagree, keep the keywords' category (shipped: the department's); "
+        "department: the department's labels alone (a diagnostic)",
+    )
+    ap.add_argument(
+        "--keyword-precision",
+        action="store_true",
+        help="weight each keyword-labelled weak example by the keyword rule's precision for its category "
+        "on the fold's labelled training rows",
+    )
+    ap.add_argument(
+        "--reply-keywords",
+        action="store_true",
+        help="where a reply names no department the map knows, the keyword rule on the reply's text stands "
+        "for the department",
+    )
+
     args = ap.parse_args()
     clf.SUBJECT_WEIGHT = args.subject_weight  # read at every featurisation, batch and single paths alike
 
@@ -614,8 +877,12 @@ def main() -> None:
     pool: dict[tuple[str, str], str | None] = {}
     for r in read(args.data / "messages_with_votes.csv"):
         pool.setdefault((clean(r["留言主题"]), clean(r["留言详情"])), None)
+    replied: set[tuple[str, str]] = set()
+    replies: dict[tuple[str, str], str] = {}
     for r in read(args.data / "messages_with_replies.csv"):
         pool[(clean(r["留言主题"]), clean(r["留言详情"]))] = answering_category(r["答复意见"])
+        replied.add((clean(r["留言主题"]), clean(r["留言详情"])))
+        replies[(clean(r["留言主题"]), clean(r["留言详情"]))] = clean(r["答复意见"])
     unlabelled = [(k, v) for k, v in pool.items() if k not in seen]
     seeds = load_seeds(args.data / "label_tree.csv" if args.label_tree else None)
     offered = sorted(set(y.tolist()))
@@ -653,12 +920,40 @@ def main() -> None:
         corpus = [(subjects[i], texts[i]) for i in tr] + [st for st, _ in unlabelled]
         feat = clf.build_featurizer(seeds, corpus)
         examples = [clf.Example(subjects[i], texts[i], str(y[i]), args.labelled_weight) for i in tr]
-        weak: Weak = []
         by_kw = clf.weak_labels(feat, seeds, [st for st, _ in unlabelled])
-        for ((s, t), answered), by_keywords in zip(unlabelled, by_kw, strict=True):
-            code = answered or by_keywords
-            if code is not None:
-                weak.append((s, t, code, answered is not None))
+        if args.reply_keywords:
+            by_reply = clf.weak_labels(feat, seeds, [("", replies.get(st, "")) for st, _ in unlabelled])
+            unlabelled_k = [(st, dept or r) for (st, dept), r in zip(unlabelled, by_reply, strict=True)]
+            added = sum(d is None and r is not None for (_, d), r in zip(unlabelled, by_reply, strict=True))
+            print(
+                f"fold {k}: {added} replies without a known department name a category by keywords",
+                flush=True,
+            )
+        else:
+            unlabelled_k = unlabelled
+        weak = shipped_weak(unlabelled_k, by_kw, args.weak_filter)
+        if args.keyword_precision:
+            anchor_kw = clf.weak_labels(feat, seeds, [(subjects[i], texts[i]) for i in tr])
+            weak, prec = keyword_precision(weak, anchor_kw, [str(y[i]) for i in tr])
+            print(f"fold {k}: keyword rule precision on the training rows {prec}", flush=True)
+        if args.label_model != "none":
+            anchor_kw = clf.weak_labels(feat, seeds, [(subjects[i], texts[i]) for i in tr])
+            lm_weak, lm = weak_from_label_model(
+                unlabelled,
+                by_kw,
+                replied,
+                seeds,
+                anchor_kw,
+                [str(y[i]) for i in tr],
+                args.label_model == "soft",
+                args.label_model.startswith("tied"),
+                args.label_model == "tied-uniform",
+            )
+            print(
+                f"fold {k}: label model, {lm.iterations} EM iterations; " + changed(weak, lm_weak), flush=True
+            )
+            print(f"fold {k}: " + source_summary(lm, seeds, ("keywords", "department")), flush=True)
+            weak = lm_weak
         lsa = None
         if args.ppmi:
             lsa = learn_ppmi(feat, corpus, args.ppmi)
@@ -709,6 +1004,12 @@ def main() -> None:
     name += ", mean with calibrated LR and CNB" if args.ensemble else ""
     name += f", subject weight {args.subject_weight:g}" if args.subject_weight != 1.0 else ""
     name += f", labelled rows weight {args.labelled_weight:g}" if args.labelled_weight != 1.0 else ""
+    name += f", label model ({args.label_model})" if args.label_model != "none" else ""
+    name += ", weak labels whose sources agree" if args.weak_filter == "agree" else ""
+    name += ", keywords before department" if args.weak_filter == "keywords" else ""
+    name += ", department labels only" if args.weak_filter == "department" else ""
+    name += ", reply keywords for unknown departments" if args.reply_keywords else ""
+    name += ", keyword labels weighted by their precision" if args.keyword_precision else ""
     print(f"\n== gongzhi router ({name}) ==")
     print(classification_report(y, ours_pred.astype(str), digits=3))
     print("confusions:", confusions(y, ours_pred.astype(str)))

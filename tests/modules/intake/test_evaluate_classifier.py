@@ -16,6 +16,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[3]
 SCRIPT = ROOT / "scripts/intake/evaluate_classifier.py"
 TOPICS = {
@@ -145,11 +147,11 @@ def test_self_training_adds_the_surest_pool_messages_per_category_balanced() -> 
     labelled = [clf.Example(*_message(rng, w), c) for c, w in TOPICS.items() for _ in range(4)]
     pool = [_message(rng, w) for w in TOPICS.values() for _ in range(5)]
     router = clf.train(seeds, labelled, pool)
-    out = mod.self_train(router, pool, [("旧", "文本", "交通运输", False)], sorted(TOPICS), 2)
+    out = mod.self_train(router, pool, [("旧", "文本", "交通运输", False, 1.0)], sorted(TOPICS), 2)
     pseudo = [w for w in out if w[0] != "旧"]
     assert len(out) == 7 and Counter(w[2] for w in pseudo) == dict.fromkeys(TOPICS, 2)
     truth = {m: c for c, w in zip(TOPICS, [pool[k : k + 5] for k in (0, 5, 10)], strict=True) for m in w}
-    assert all(truth[(s, t)] == code for s, t, code, _ in pseudo)
+    assert all(truth[(s, t)] == code for s, t, code, _, _ in pseudo)
 
 
 def test_the_wide_grid_is_chosen_per_fold_and_fixed_variants_run(tmp_path: Path) -> None:
@@ -300,3 +302,145 @@ def test_the_ppmi_and_prototype_options_run_in_every_fold(tmp_path: Path) -> Non
         out = _run("--data", str(tmp_path), "--folds", "2", *option)
         assert out.returncode == 0, out.stderr
         assert sum("LSA scale" in line for line in out.stdout.splitlines()) == 2
+
+
+def _votes(seed: int, n: int = 20_000) -> tuple[Any, Any, Any]:
+    """True classes of 5 (prior 0.5 … 0.05) and three sources: accuracy 0.8 / 0.6 / 0.7, else a random class,
+    abstaining 20 / 50 / 30 % of the time (output 5)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    prior = np.array([0.5, 0.2, 0.15, 0.1, 0.05])
+    y = rng.choice(5, n, p=prior)
+    cols = []
+    for acc, abstain in ((0.8, 0.2), (0.6, 0.5), (0.7, 0.3)):
+        out = np.where(rng.random(n) < acc, y, rng.integers(0, 5, n))
+        out[rng.random(n) < abstain] = 5
+        cols.append(out)
+    return prior, y, np.stack(cols, axis=1)
+
+
+def test_the_label_model_recovers_the_sources_confusions_and_the_class_prior() -> None:
+    import numpy as np
+
+    mod = _script_module()
+    prior, y, votes = _votes(0)
+    none = np.zeros((0, 3), dtype=np.int64)
+    lm = mod.dawid_skene(votes, 5, none, np.zeros(0, dtype=np.int64))
+    assert np.abs(lm.prior - prior).max() < 0.02
+    # P(first source says c | c) = (1 - 0.2) × (0.8 + 0.2 / 5) = 0.672
+    assert np.abs(np.diag(lm.confusion[0][:, :5]) - 0.672).max() < 0.03
+    assert np.abs(lm.confusion[1][:, 5] - 0.5).max() < 0.03
+    majority = np.array([np.bincount(r[r < 5], minlength=5).argmax() if (r < 5).any() else 0 for r in votes])
+    assert (lm.posterior.argmax(axis=1) == y).mean() >= (majority == y).mean()
+
+
+def test_a_tied_label_model_has_one_accuracy_per_source_and_an_anchor_sets_it() -> None:
+    import numpy as np
+
+    mod = _script_module()
+    _, y, votes = _votes(1, 5_000)
+    two = votes[:, :2]
+    lm = mod.dawid_skene(two, 5, np.zeros((0, 2), dtype=np.int64), np.zeros(0, dtype=np.int64), tied=True)
+    for conf in lm.confusion:
+        named = conf[:, :5] / conf[:, :5].sum(axis=1, keepdims=True)
+        right = np.diag(named)
+        assert np.allclose(right, right[0]) and np.allclose(named.sum(axis=1), 1.0)
+    # 2,000 anchor rows where the first source is always right: its accuracy rises towards 1
+    anchor_y = y[:2000]
+    anchored = mod.dawid_skene(two, 5, np.stack([anchor_y, np.full(2000, -1)], axis=1), anchor_y, tied=True)
+    assert np.diag(anchored.confusion[0])[0] > np.diag(lm.confusion[0])[0]
+
+
+def test_weak_labels_from_the_label_model_cover_the_shipped_messages_with_confidence_weights() -> None:
+    from gongzhi.modules.intake.analytics import classifier as clf
+
+    mod = _script_module()
+    seeds = [clf.CategorySeed(c, c, tuple(w)) for c, w in TOPICS.items()]
+    traffic, school, noise = TOPICS
+    unlabelled = [
+        (("公交车", "a"), None),
+        (("学校", "b"), school),
+        (("噪音", "c"), traffic),
+        (("无关", "d"), None),
+    ] * 20
+    by_keywords = [traffic, school, noise, None] * 20
+    replied = {("学校", "b"), ("噪音", "c")}
+    for kind in ("hard", "tied"):
+        weak, lm = mod.weak_from_label_model(
+            unlabelled,
+            by_keywords,
+            replied,
+            seeds,
+            [traffic, school],
+            [traffic, school],
+            False,
+            kind == "tied",
+        )
+        assert len(weak) == 60 and lm.posterior.shape == (80, 3)
+        assert {w[2] for w in weak if w[0] == "公交车"} == {traffic} and {
+            w[2] for w in weak if w[0] == "学校"
+        } == {school}
+        assert abs(sum(w[4] for w in weak) / len(weak) - 1.0) < 1e-9  # the mean weight stays the shipped one
+    soft, _ = mod.weak_from_label_model(unlabelled, by_keywords, replied, seeds, [traffic], [traffic], True)
+    assert {w[2] for w in soft if w[0] == "噪音"} <= {traffic, noise} and all(0.1 <= w[4] <= 1 for w in soft)
+
+
+def test_the_weak_filters_drop_or_reorder_the_sources_labels() -> None:
+    mod = _script_module()
+    unlabelled = [
+        (("a", ""), "交通运输"),
+        (("b", ""), "交通运输"),
+        (("c", ""), None),
+        (("d", ""), "教育文体"),
+    ]
+    by_keywords = ["交通运输", "环境保护", "环境保护", None]
+
+    def labels(filter_: str) -> list[tuple[str, str]]:
+        return [(w[0], w[2]) for w in mod.shipped_weak(unlabelled, by_keywords, filter_)]
+
+    assert labels("none") == [("a", "交通运输"), ("b", "交通运输"), ("c", "环境保护"), ("d", "教育文体")]
+    assert labels("agree") == [("a", "交通运输"), ("c", "环境保护"), ("d", "教育文体")]
+    assert labels("keywords") == [("a", "交通运输"), ("b", "环境保护"), ("c", "环境保护"), ("d", "教育文体")]
+    assert labels("department") == [("a", "交通运输"), ("b", "交通运输"), ("d", "教育文体")]
+
+
+def test_the_label_model_options_run_in_every_fold(tmp_path: Path) -> None:
+    _corpus(tmp_path)
+    for option in (["--label-model", "hard"], ["--label-model", "soft"], ["--label-model", "tied"]):
+        out = _run("--data", str(tmp_path), "--folds", "2", *option)
+        assert out.returncode == 0, out.stderr
+        assert sum("EM iterations" in line for line in out.stdout.splitlines()) == 2
+    out = _run("--data", str(tmp_path), "--folds", "2", "--weak-filter", "agree")
+    assert out.returncode == 0 and "weak labels whose sources agree" in out.stdout
+
+
+def test_reply_keywords_label_the_replies_that_name_no_known_department(tmp_path: Path) -> None:
+    _corpus(
+        tmp_path
+    )  # the replies of 交通运输 and 环境保护 messages name no department, 教育文体's name 教育局
+    path = tmp_path / "messages_with_replies.csv"
+    rows = list(csv.reader(path.open(encoding="utf-8-sig")))
+    for row in rows[1:]:
+        if "教育局" not in row[5]:
+            row[5] = "网友：您好！经核实，噪音污染和粉尘已整改。"
+    _write(path, rows[0], rows[1:])
+    out = _run("--data", str(tmp_path), "--folds", "2", "--reply-keywords")
+    assert out.returncode == 0, out.stderr
+    lines = [line for line in out.stdout.splitlines() if "replies without a known department" in line]
+    assert lines == [
+        f"fold {k}: 8 replies without a known department name a category by keywords" for k in (1, 2)
+    ]
+
+
+def test_keyword_labels_weigh_by_the_rule_s_precision_on_the_training_rows() -> None:
+    mod = _script_module()
+    weak = [("a", "", "交通运输", False, 1.0), ("b", "", "政法", False, 1.0), ("c", "", "政法", True, 1.0)]
+    # on the training rows the rule names 交通运输 4 times, rightly 3 times, and 政法 twice, wrongly
+    named = ["交通运输"] * 4 + ["政法"] * 2 + [None]
+    truth = ["交通运输"] * 3 + ["城乡建设"] * 3 + ["教育文体"]
+    out, prec = mod.keyword_precision(weak, named, truth)
+    assert prec == {"交通运输": round(4 / 6, 2), "政法": 0.25}
+    a, b, c = (w[4] for w in out)
+    assert a / b == pytest.approx((4 / 6) / 0.25) and (a + b) / 2 == pytest.approx(1.0)
+    assert c == 1.0  # a department label keeps its weight
