@@ -77,7 +77,9 @@ def test_problems_become_rectification_cases_once(client: TestClient, world: Wor
     assert cases["total"] == 2 and cases["items"][0]["title"].startswith("资源目录整改")
     detail = client.get(f"/api/v1/cases/{cases['items'][0]['id']}", headers=world.adam.headers).json()
     assert detail["source"] == "catalog-audit" and detail["priority"] == "high"
-    assert "[non-public-reason]" in detail["description"] or "[completeness]" in detail["description"]
+    text = detail["description"]  # zh-CN, for the department that rectifies: rule title, problem, fix
+    assert "【不予共享依据】" in text or "【必填项完整性】" in text
+    assert "整改要求：" in text and "missing" not in text and "[" not in text
     second = audit(client, world.adam, open_cases=True)
     assert second["cases_opened"] == 0  # carried findings keep their case
     findings = client.get(f"{API}/audits/{second['id']}/findings", headers=world.adam.headers).json()
