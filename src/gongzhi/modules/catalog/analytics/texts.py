@@ -152,6 +152,10 @@ MESSAGES: dict[str, Text] = {
         "DCAT-AP 校验未通过：缺少必备属性 {prop}",
         "DCAT-AP validation: required property {prop} is missing",
     ),
+    "shacl_recommended": Text(
+        "DCAT-AP 校验提示：建议填写属性 {prop}",
+        "DCAT-AP validation: recommended property {prop} is missing",
+    ),
     "shacl_violation": Text(
         "DCAT-AP 校验未通过：属性 {prop} 不符合约束 {component}",
         "DCAT-AP validation: property {prop} violates {component} ({detail})",

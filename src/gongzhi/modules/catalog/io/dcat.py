@@ -200,7 +200,7 @@ def shacl_findings(
         message = str(results.value(r, SH.resultMessage) or "does not conform")
         component = results.value(r, SH.sourceConstraintComponent)
         if component == SH.MinCountConstraintComponent:
-            code, params = "shacl_missing", {"prop": prop}
+            code, params = "shacl_recommended" if warn else "shacl_missing", {"prop": prop}
         else:
             name = f"sh:{str(component).rsplit('#', 1)[-1]}"
             code, params = "shacl_violation", {"prop": prop, "component": name, "detail": message}
