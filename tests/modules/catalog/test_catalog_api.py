@@ -97,6 +97,25 @@ def test_problems_become_rectification_cases_once(client: TestClient, world: Wor
     assert timeline[-1]["action"] == "comment" and f"#{third['id']}" in timeline[-1]["note"]
 
 
+def test_findings_and_reports_are_chinese_by_default_and_english_on_request(
+    client: TestClient, world: World
+) -> None:
+    upload(client, world.adam, "data.json", as_bytes(DATAJSON))
+    run = audit(client, world.adam)
+    url = f"{API}/audits/{run['id']}/findings"
+    zh = client.get(url, headers=world.adam.headers).json()
+    en = client.get(f"{url}?lang=en", headers=world.adam.headers).json()
+    assert [f["message_key"] for f in zh] == [f["message_key"] for f in en] and zh
+    assert [f["message_params"] for f in zh] == [f["message_params"] for f in en]
+    missing = next(f for f in zh if f["message_key"] == "missing_field")
+    assert missing["message"].startswith("必填项“") and "missing" not in missing["message"]
+    assert next(f["message"] for f in en if f["id"] == missing["id"]).startswith("Required field missing: ")
+    report = client.get(f"{API}/audits/{run['id']}/report?lang=en", headers=world.adam.headers).text
+    assert '<html lang="en">' in report and "By rule" in report and "按规则" not in report
+    chinese = client.get(f"{API}/audits/{run['id']}/report", headers=world.adam.headers).text
+    assert '<html lang="zh-CN">' in chinese and "按规则统计" in chinese and "By rule" not in chinese
+
+
 def test_reports_render_as_html_excel_and_pdf(client: TestClient, world: World) -> None:
     upload(client, world.adam, "data.json", as_bytes(DATAJSON))
     run = audit(client, world.adam)
@@ -154,6 +173,9 @@ def test_bad_files_and_rules_are_problems_not_500s(client: TestClient, world: Wo
 def test_a_region_configures_its_rules(client: TestClient, world: World) -> None:
     catalog = client.get(f"{API}/rules", headers=world.vera.headers).json()
     assert all(r["explanation"] and r["fix_hint"] for r in catalog) and len(catalog) == 10
+    english = client.get(f"{API}/rules?lang=en", headers=world.vera.headers).json()
+    assert catalog[0]["title"] == "必填项完整性" and english[0]["title"] == "Required metadata"
+    assert client.get(f"{API}/rules?lang=fr", headers=world.vera.headers).status_code == 422
     assert client.get(f"{API}/rules").status_code == 401
     upload(client, world.adam, "data.json", as_bytes(DATAJSON))
     rules = {
