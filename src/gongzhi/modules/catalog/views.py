@@ -19,7 +19,6 @@ from gongzhi.core.service import paired_region_ids
 from gongzhi.errors import InvalidInput
 from gongzhi.modules.catalog import crossdupes, library, reuse, service
 from gongzhi.modules.catalog import repository as repo
-from gongzhi.modules.catalog.analytics import rules as audit_rules
 from gongzhi.modules.catalog.analytics.texts import lang_of
 from gongzhi.modules.catalog.io import report
 from gongzhi.modules.catalog.schemas import (
@@ -285,7 +284,7 @@ def audit_run(
         r=data,
         findings=findings[:500],
         messages={f.id: service.finding_text(f, text_lang) for f in findings[:500]},
-        rule_titles={rid: r.title(text_lang) for rid, r in audit_rules.RULES.items()},
+        rule_titles={r.id: r.title(text_lang) for r in service.rule_catalog()},
         more=max(0, len(findings) - 500),
         names=names,
         numbers=numbers,
