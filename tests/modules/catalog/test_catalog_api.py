@@ -112,6 +112,8 @@ def test_findings_and_reports_are_chinese_by_default_and_english_on_request(
     assert next(f["message"] for f in en if f["id"] == missing["id"]).startswith("Required field missing: ")
     report = client.get(f"{API}/audits/{run['id']}/report?lang=en", headers=world.adam.headers).text
     assert '<html lang="en">' in report and "By rule" in report and "按规则" not in report
+    assert report.count("<td>Required metadata</td>") > 1  # by rule, and each finding by its rule
+    assert "Required field missing: " in report
     chinese = client.get(f"{API}/audits/{run['id']}/report", headers=world.adam.headers).text
     assert '<html lang="zh-CN">' in chinese and "按规则统计" in chinese and "By rule" not in chinese
 

@@ -124,11 +124,14 @@ def _t(key: str, lang: str) -> str:
     return TEXT[key](lang)
 
 
-def _cell(f: FindingRow, column: str, lang: str) -> object:
-    """A finding's cell as the reader sees it: severity and status named in ``lang``."""
+def _cell(f: FindingRow, column: str, r: ReportData) -> object:
+    """A finding's cell as the reader sees it: its rule by title, severity and status named in the
+    report's language."""
     value = getattr(f, column)
+    if column == "rule_id":
+        return next((c.title for c in r.by_rule if c.rule_id == value), value)
     names = {"severity": SEVERITIES, "status": STATUSES}.get(column)
-    return names[value](lang) if names and value in names else value
+    return names[value](r.lang) if names and value in names else value
 
 
 @dataclass(frozen=True)
@@ -160,8 +163,8 @@ class Layout:
     def header(self, lang: str = DEFAULT_LANG) -> list[str]:
         return [COLUMNS[c](lang) for c in self.columns]
 
-    def row(self, f: FindingRow, lang: str = DEFAULT_LANG) -> list[object]:
-        return [_cell(f, c, lang) for c in self.columns]
+    def row(self, f: FindingRow, r: ReportData) -> list[object]:
+        return [_cell(f, c, r) for c in self.columns]
 
 
 DEFAULT = Layout()
@@ -194,7 +197,7 @@ td,th{border:1px solid #999;padding:.3em .6em;text-align:left}th{background:#eee
 {% elif sec == "findings" %}<h2>{{ t("findings") }}</h2>
 <table><tr>{% for h in l.header(r.lang) %}<th>{{ h }}</th>{% endfor %}</tr>
 {% for f in r.findings %}<tr>{% for c in l.columns %}
-<td{% if c == "severity" %} class="{{ f.severity }}"{% endif %}>{{ cell(f, c, r.lang) }}</td>{% endfor %}</tr>
+<td{% if c == "severity" %} class="{{ f.severity }}"{% endif %}>{{ cell(f, c, r) }}</td>{% endfor %}</tr>
 {% endfor %}</table>
 {% endif %}{% endfor %}
 {% if l.footer %}<footer>{{ l.footer }}</footer>{% endif %}
@@ -245,7 +248,7 @@ def write_xlsx(r: ReportData, layout: Layout = DEFAULT) -> bytes:
         "findings": (
             _t("findings", lang),
             layout.header(lang),
-            [[_safe(v) for v in layout.row(f, lang)] for f in r.findings],
+            [[_safe(v) for v in layout.row(f, r)] for f in r.findings],
         ),
     }
     for name in layout.sections:
@@ -321,7 +324,7 @@ def write_pdf(r: ReportData, layout: Layout = DEFAULT, max_findings: int = 500) 
             labels = [_t(k, lang) for k in ("department", "applications", "datasets", "problems")]
             story.append(table(labels, rows))
         else:
-            rows = [layout.row(f, lang) for f in r.findings[:max_findings]]
+            rows = [layout.row(f, r) for f in r.findings[:max_findings]]
             story.append(table(layout.header(lang), rows))
             if len(r.findings) > max_findings:
                 more = _t("more", lang).format(n=len(r.findings) - max_findings)
