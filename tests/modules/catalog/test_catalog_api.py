@@ -77,7 +77,9 @@ def test_problems_become_rectification_cases_once(client: TestClient, world: Wor
     assert cases["total"] == 2 and cases["items"][0]["title"].startswith("资源目录整改")
     detail = client.get(f"/api/v1/cases/{cases['items'][0]['id']}", headers=world.adam.headers).json()
     assert detail["source"] == "catalog-audit" and detail["priority"] == "high"
-    assert "[non-public-reason]" in detail["description"] or "[completeness]" in detail["description"]
+    text = detail["description"]  # zh-CN, for the department that rectifies: rule title, problem, fix
+    assert "【不予共享依据】" in text or "【必填项完整性】" in text
+    assert "整改要求：" in text and "missing" not in text and "[" not in text
     second = audit(client, world.adam, open_cases=True)
     assert second["cases_opened"] == 0  # carried findings keep their case
     findings = client.get(f"{API}/audits/{second['id']}/findings", headers=world.adam.headers).json()
@@ -93,6 +95,27 @@ def test_problems_become_rectification_cases_once(client: TestClient, world: Wor
     assert third["fixed"] == 1
     timeline = client.get(f"/api/v1/cases/{only['case_id']}/timeline", headers=world.adam.headers).json()
     assert timeline[-1]["action"] == "comment" and f"#{third['id']}" in timeline[-1]["note"]
+
+
+def test_findings_and_reports_are_chinese_by_default_and_english_on_request(
+    client: TestClient, world: World
+) -> None:
+    upload(client, world.adam, "data.json", as_bytes(DATAJSON))
+    run = audit(client, world.adam)
+    url = f"{API}/audits/{run['id']}/findings"
+    zh = client.get(url, headers=world.adam.headers).json()
+    en = client.get(f"{url}?lang=en", headers=world.adam.headers).json()
+    assert [f["message_key"] for f in zh] == [f["message_key"] for f in en] and zh
+    assert [f["message_params"] for f in zh] == [f["message_params"] for f in en]
+    missing = next(f for f in zh if f["message_key"] == "missing_field")
+    assert missing["message"].startswith("必填项“") and "missing" not in missing["message"]
+    assert next(f["message"] for f in en if f["id"] == missing["id"]).startswith("Required field missing: ")
+    report = client.get(f"{API}/audits/{run['id']}/report?lang=en", headers=world.adam.headers).text
+    assert '<html lang="en">' in report and "By rule" in report and "按规则" not in report
+    assert report.count("<td>Required metadata</td>") > 1  # by rule, and each finding by its rule
+    assert "Required field missing: " in report
+    chinese = client.get(f"{API}/audits/{run['id']}/report", headers=world.adam.headers).text
+    assert '<html lang="zh-CN">' in chinese and "按规则统计" in chinese and "By rule" not in chinese
 
 
 def test_reports_render_as_html_excel_and_pdf(client: TestClient, world: World) -> None:
@@ -152,6 +175,9 @@ def test_bad_files_and_rules_are_problems_not_500s(client: TestClient, world: Wo
 def test_a_region_configures_its_rules(client: TestClient, world: World) -> None:
     catalog = client.get(f"{API}/rules", headers=world.vera.headers).json()
     assert all(r["explanation"] and r["fix_hint"] for r in catalog) and len(catalog) == 10
+    english = client.get(f"{API}/rules?lang=en", headers=world.vera.headers).json()
+    assert catalog[0]["title"] == "必填项完整性" and english[0]["title"] == "Required metadata"
+    assert client.get(f"{API}/rules?lang=fr", headers=world.vera.headers).status_code == 422
     assert client.get(f"{API}/rules").status_code == 401
     upload(client, world.adam, "data.json", as_bytes(DATAJSON))
     rules = {

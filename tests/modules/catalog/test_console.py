@@ -5,13 +5,20 @@ an unpaired one nothing."""
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import update
+from sqlalchemy.orm import Session, sessionmaker
 
+from gongzhi.db import Scope, unit_of_work
+from gongzhi.modules.catalog.analytics.rules import RULES
+from gongzhi.modules.catalog.models import CatalogFinding
+from gongzhi.web.i18n import Lang
 from tests.conftest import Person, World
 from tests.web.helpers import as_user, login, no_stack_trace
 from tests.web.test_a11y import unlabelled
@@ -445,3 +452,103 @@ def test_rule_and_finding_severities_are_named_not_printed_as_codes(
     run = client.get(f"/catalog/audits/{built['run']['id']}?status=").text
     assert ">错误（须整改）</td>" in run and ">open</td>" not in run and ">待处置</td>" in run
     assert ">error</td>" not in run and ">warning</td>" not in run
+
+
+# --- one language per page ---------------------------------------------------------------------------
+
+CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
+CELL = re.compile(r'<td data-label="([^"]*)">(.*?)</td>', re.DOTALL)
+FLAWED = [
+    {
+        "kind": "dataset",
+        "name": "不动产登记信息",
+        "provider": "自然资源局",
+        "share_type": "部分共享",
+        "contact_email": "不是邮箱",
+    },
+    {
+        "kind": "dataset",
+        "name": "居民户籍信息",
+        "provider": "公安局",
+        "share_type": "unconditional",
+        "open_type": "open",
+        "items": [{"name": "身份证号"}, {"name": "家庭住址"}],
+        "contact_phone": "12",
+    },
+]
+
+
+def _cells(html_text: str, label: str) -> list[str]:
+    return [
+        html.unescape(re.sub(r"<[^>]+>", " ", v)).strip() for k, v in CELL.findall(html_text) if k == label
+    ]
+
+
+def _data_values(findings: list[dict[str, Any]]) -> list[str]:
+    """The records' own values a message quotes (data: shown as written, in whatever language)."""
+    out: list[str] = []
+    for f in findings:
+        for key, value in f["message_params"].items():
+            if key not in ("field", "allowed", "cycle", "component"):
+                out += [str(v) for v in (value if isinstance(value, list) else [value])]
+    return sorted(out, key=len, reverse=True)
+
+
+def test_an_audit_run_shows_rule_titles_and_problems_in_the_readers_language_only(
+    client: TestClient, world: World
+) -> None:
+    for record in FLAWED:
+        api(client, world.alice, "/records", record)
+    run = api(client, world.alice, "/audits", {})
+    findings = client.get(f"{API}/audits/{run['id']}/findings", headers=world.alice.headers).json()
+    assert {f["message_key"] for f in findings} >= {"not_in_code_list", "invalid_email", "sensitive_items"}
+    data = _data_values(findings)
+
+    login(client, world.adam, "en")
+    page = client.get(f"/catalog/audits/{run['id']}?status=").text
+    titles, problems = _cells(page, "Rule"), _cells(page, "Problem")
+    assert "Required metadata" in titles and "Personal data in open resources" in titles
+    assert len(problems) == len(findings) and any(
+        p.startswith("Sharing type '部分共享' is not in") for p in problems
+    )
+    for text in titles + problems:
+        for value in data:
+            text = text.replace(value, "")
+        assert not CJK.search(text), text
+    rules_page = client.get("/catalog/rules").text
+    for label in ("Rule", "Explanation", "How to fix"):
+        assert all(not CJK.search(t) for t in _cells(rules_page, label)), label
+
+    login(client, world.adam, "zh_CN")
+    zh = Lang("zh_CN")
+    page = client.get(f"/catalog/audits/{run['id']}?status=").text
+    titles, problems = _cells(page, zh.gettext("Rule")), _cells(page, zh.gettext("Problem"))
+    assert {"必填项完整性", "代码表符合性", "开放资源敏感信息", "联系方式有效性"} <= set(titles)
+    assert set(titles) <= {r.title.zh for r in RULES.values()}
+    assert "开放资源含有个人信息或敏感信息项：身份证号、家庭住址" in problems
+    for text in problems:
+        for value in data:
+            text = text.replace(value, "")
+        assert CJK.search(text) and not re.search(r"[a-z]{3,}", text), text
+    assert "不予共享依据" in client.get("/catalog/rules").text
+
+
+def test_a_finding_stored_before_message_keys_still_shows(
+    client: TestClient, world: World, factory: sessionmaker[Session]
+) -> None:
+    api(client, world.alice, "/records", FLAWED[0])
+    run = api(client, world.alice, "/audits", {})
+    stored = "必填项缺失 missing required field: 摘要 (summary)"
+    with unit_of_work(factory, Scope(region_id=world.alice.region_id, system=True)) as s:
+        s.execute(
+            update(CatalogFinding)
+            .where(CatalogFinding.run_id == run["id"])
+            .values(message_key="", message_params={}, message=stored)
+        )
+    for lang in ("zh-CN", "en"):
+        found = client.get(
+            f"{API}/audits/{run['id']}/findings?lang={lang}", headers=world.alice.headers
+        ).json()
+        assert found and {f["message"] for f in found} == {stored}
+    login(client, world.adam, "en")
+    assert stored in client.get(f"/catalog/audits/{run['id']}?status=").text

@@ -47,11 +47,16 @@ def test_shacl_violations_come_back_as_findings_on_their_record() -> None:
     found = dcat.shacl_findings([GOOD, no_description, no_access], INFO)
     assert {(f.key, f.field) for f in found} == {("ds-2", "dct:description"), ("ds-3", "dcat:accessURL")}
     assert all(f.rule_id == "dcat-ap-shacl" and f.severity == "error" for f in found)
+    description = next(f for f in found if f.field == "dct:description")
+    assert description.text() == "DCAT-AP 校验未通过：缺少必备属性 dct:description"
+    assert description.text("en") == "DCAT-AP validation: required property dct:description is missing"
 
 
 def test_recommended_shapes_add_warnings() -> None:
     found = dcat.shacl_findings([replace(GOOD, keywords=())], INFO, recommended=True)
     assert found and {f.severity for f in found} == {"warning"}
+    assert {f.message_key for f in found} == {"shacl_recommended"}
+    assert "DCAT-AP 校验提示：建议填写属性 dcat:keyword" in {f.text() for f in found}
 
 
 def test_json_ld_and_turtle_parse_back_to_the_same_graph() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from gongzhi.modules.catalog.io import report as rep
 from tests.kit import pdftext
 
@@ -41,8 +43,19 @@ def test_the_audit_pdfs_chinese_text_extracts_back() -> None:
         "数据资源未关联信息系统",
         "城市大脑 <v2>",
         "缺少更新频率 & 共享属性",
-        "目录 record",
+        "目录名称",
+        "错误（必须整改）",
+        "待整改",
         "审核依据 GB/T 21063.3",
     ):
         assert part in text, part
-    assert "\ufffd" not in text
+    assert "\ufffd" not in text and "record" not in text and "By rule" not in text
+
+
+def test_the_english_audit_pdf_has_english_labels_only() -> None:
+    data = replace(_data(), lang="en", by_rule=[rep.RuleCount("R01", "Dataset without a system", "error", 1)])
+    text = pdftext.text(rep.write_pdf(data))
+    for part in ("Resource catalog audit report", "12 information systems and 30 data resources", "Record"):
+        assert part in text, part
+    assert "error (must fix)" in text and "open" in text
+    assert "资源目录智能审核报告" not in text and "目录名称" not in text and "待整改" not in text

@@ -173,9 +173,14 @@ def test_a_report_template_lays_out_the_subscribers_own_report(
     assert chosen.text == html
     xlsx = client.get(f"{API}/audits/{run}/report?format=xlsx", headers=bert.headers)
     book = load_workbook(io.BytesIO(xlsx.content))
-    assert book.sheetnames == ["概况 summary", "问题 findings"]
-    assert [c.value for c in book["问题 findings"][1]] == ["record", "message"]
-    assert all(r[1] for r in book["问题 findings"].iter_rows(min_row=2, values_only=True))
+    assert book.sheetnames == ["概况", "问题清单"]
+    assert [c.value for c in book["问题清单"][1]] == ["目录名称", "问题说明"]
+    assert all(r[1] for r in book["问题清单"].iter_rows(min_row=2, values_only=True))
+    english = load_workbook(
+        io.BytesIO(client.get(f"{API}/audits/{run}/report?format=xlsx&lang=en", headers=bert.headers).content)
+    )
+    assert english.sheetnames == ["Summary", "Findings"]
+    assert [c.value for c in english["Findings"][1]] == ["Record", "Problem"]
     pdf = client.get(f"{API}/audits/{run}/report?format=pdf", headers=bert.headers)
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
 

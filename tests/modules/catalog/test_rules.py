@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
+import string
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import date
+from typing import Any
 
 import pytest
 
-from gongzhi.modules.catalog.analytics import rules
+from gongzhi.modules.catalog.analytics import rules, texts
 from gongzhi.modules.catalog.analytics.entry import Entry, Item
 from gongzhi.modules.catalog.analytics.periods import normalise_cycle, period_days
 
@@ -140,3 +144,70 @@ def test_update_periods_read_labels_codes_and_iso_durations() -> None:
         "semiannual",
     ]
     assert period_days("R/P2W") == 14 and period_days("irregular") is None and period_days("soon") is None
+
+
+# --- language: zh-CN first, English second, never mixed ------------------------------------------------
+
+CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
+
+
+def _without_data(text: str, params: Mapping[str, Any]) -> str:
+    """``text`` less the record's own values (data, quoted as written, may be Chinese)."""
+    for key, value in params.items():
+        if key in ("field", "allowed", "cycle", "component"):  # codes, named per language
+            continue
+        for v in value if isinstance(value, list) else [value]:
+            text = text.replace(str(v), "")
+    return text
+
+
+@pytest.mark.parametrize("rule", rules.RULES.values(), ids=lambda r: r.id)
+def test_each_rule_says_itself_once_in_chinese_and_once_in_english(rule: rules.Rule) -> None:
+    for text in (rule.title, rule.explanation, rule.fix_hint):
+        assert CJK.search(text.zh) and text() == text.zh and text("zh-CN") == text.zh, text.zh
+        assert text.en and not CJK.search(text.en) and text("en") == text.en, text.en
+
+
+def _placeholders(template: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+
+def test_every_message_has_the_same_parameters_in_both_languages() -> None:
+    """Except ``detail``: the SHACL engine's own English explanation, which only the English text shows."""
+    for key, m in texts.MESSAGES.items():
+        assert _placeholders(m.zh) == _placeholders(m.en) - {"detail"}, key
+
+
+@pytest.mark.parametrize("rule_id", sorted(BAD))
+def test_a_finding_reads_in_chinese_or_in_english_from_its_key(rule_id: str) -> None:
+    for f in run(BAD[rule_id], rule_id):
+        zh, en = f.text("zh-CN"), f.text("en")
+        assert f.message == zh and f.message_key in texts.MESSAGES
+        assert CJK.search(zh) and not re.search(r"[a-z]{3,}", _without_data(zh, f.params)), zh
+        assert not CJK.search(_without_data(en, f.params)), en
+        assert en[:1].isupper()
+
+
+def test_code_list_values_and_field_names_are_named_per_language() -> None:
+    (f,) = [f for f in run(BAD["code-list"], "code-list") if f.field == "share_type"]
+    assert f.params == {
+        "field": "share_type",
+        "value": "部分共享",
+        "allowed": ["unconditional", "conditional", "none"],
+    }
+    assert f.text() == "共享类型“部分共享”不在代码表中，应为：无条件共享、有条件共享、不予共享"
+    assert f.text("en") == (
+        "Sharing type '部分共享' is not in the code list; use one of: unconditional, conditional, not shared"
+    )
+    (stale,) = run(BAD["freshness"], "freshness")
+    assert "“每月”（31 天）的 2 倍" in stale.text() and "'monthly' (31 days)" in stale.text("en")
+
+
+def test_a_finding_stored_before_message_keys_shows_as_stored() -> None:
+    legacy = "必填项缺失 missing required field: 名称 (name)"
+    assert texts.message_text("", {}, legacy, "en") == legacy == texts.message_text("", {}, legacy)
+    assert (
+        texts.message_text("missing_field", {"field": "name"}, legacy, "en")
+        == "Required field missing: resource name"
+    )
+    assert texts.message_text("missing_field", {}, legacy, "en") == legacy  # parameters lost: as stored

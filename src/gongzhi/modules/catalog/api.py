@@ -58,6 +58,13 @@ from gongzhi.modules.catalog.schemas import (
 )
 
 router = api_router(prefix="/api/v1/catalog", tags=["catalog"])
+Lang = Annotated[
+    str,
+    Query(
+        pattern="^(zh-CN|en)$",
+        description="language of rule texts, finding messages and reports (zh-CN by default, or en)",
+    ),
+]
 MAX_UPLOAD = 50 * 1024 * 1024
 
 
@@ -155,14 +162,14 @@ def export_catalog(
 
 
 @router.get("/rules")
-def rule_catalog(_: CurrentScope) -> list[RuleRead]:
+def rule_catalog(_: CurrentScope, lang: Lang = "zh-CN") -> list[RuleRead]:
     return [
         RuleRead(
             id=r.id,
-            title=r.title,
+            title=r.title(lang),
             severity=r.severity,
-            explanation=r.explanation,
-            fix_hint=r.fix_hint,
+            explanation=r.explanation(lang),
+            fix_hint=r.fix_hint(lang),
             params=dict(r.params),
             default_enabled=r.default_enabled,
         )
@@ -214,8 +221,12 @@ def audit_findings(
     s: SessionDep,
     status: Annotated[str | None, Query(pattern="^(open|fixed)$")] = None,
     rule: str | None = None,
+    lang: Lang = "zh-CN",
 ) -> list[FindingRead]:
-    return [FindingRead.model_validate(f) for f in service.run_findings(s, run_id, status, rule)]
+    """Each finding's ``message`` in ``lang``, with the language-neutral ``message_key`` and
+    ``message_params`` it is rendered from (an empty key: a finding stored before keys, shown as stored)."""
+    found = service.run_findings(s, run_id, status, rule)
+    return [FindingRead.of(f, service.finding_text(f, lang)) for f in found]
 
 
 @router.post("/audits/{run_id}/cases")
@@ -229,8 +240,9 @@ def audit_report(
     s: SessionDep,
     format: Annotated[str, Query(pattern="^(html|xlsx|pdf)$")] = "html",
     template: Annotated[int | None, Query(ge=1, description="a report-template subscription")] = None,
+    lang: Lang = "zh-CN",
 ) -> Response:
-    body, media = service.render_report(s, run_id, format, template)
+    body, media = service.render_report(s, run_id, format, template, lang)
     headers = (
         {} if format == "html" else {"Content-Disposition": f'attachment; filename="audit-{run_id}.{format}"'}
     )

@@ -77,7 +77,7 @@ def audit(
             body, _ = service.render_report(s, run.id, report.suffix.lstrip(".") or "html")
             report.write_bytes(body)
     out.print(data.headline_zh)
-    out.print(data.headline)
+    out.print(data.headline_en)
     table = Table(title=f"audit run {run.id}")
     for col in ("rule", "severity", "problems", "fixed"):
         table.add_column(col)

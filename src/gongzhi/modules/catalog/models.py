@@ -110,7 +110,10 @@ class CatalogAuditRun(RegionOwned, Base):
 
 
 class CatalogFinding(RegionOwned, Base):
-    """One problem of one record found by one rule in one run; a later run marks it fixed or carries it."""
+    """One problem of one record found by one rule in one run; a later run marks it fixed or carries it.
+
+    ``message_key`` and ``message_params`` say it language-neutrally (``analytics/texts.py``); ``message``
+    holds it in zh-CN as written at the time, and is all a finding stored before the key existed has."""
 
     __tablename__ = "catalog_findings"
     __table_args__ = (Index("ix_catalog_findings_run_status", "run_id", "status"),)
@@ -122,6 +125,8 @@ class CatalogFinding(RegionOwned, Base):
     severity: Mapped[str] = mapped_column(String(20))
     field: Mapped[str] = mapped_column(String(100), default="")
     message: Mapped[str] = mapped_column(Text)
+    message_key: Mapped[str] = mapped_column(String(60), default="")
+    message_params: Mapped[dict[str, Any]] = mapped_column(default=dict)
     fingerprint: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(20), default="open")
     first_run_id: Mapped[int | None] = mapped_column(ForeignKey("catalog_audit_runs.id"))

@@ -135,6 +135,8 @@ class ImportReport(BaseModel):
 
 
 class RuleRead(BaseModel):
+    """A built-in rule; ``title``, ``explanation`` and ``fix_hint`` in the language asked for."""
+
     id: str
     title: str
     severity: str
@@ -207,9 +209,18 @@ class FindingRead(BaseModel):
     severity: str
     field: str
     message: str
+    message_key: str = ""
+    message_params: dict[str, Any] = Field(default_factory=dict)
     status: str
     first_run_id: int | None
     case_id: int | None
+
+    @classmethod
+    def of(cls, finding: Any, message: str) -> FindingRead:
+        """A stored finding with its message in the language asked for."""
+        read = cls.model_validate(finding)
+        read.message = message
+        return read
 
 
 class DupeScanIn(BaseModel):

@@ -26,7 +26,7 @@ from gongzhi.errors import Conflict, IllegalTransition, InvalidInput
 from gongzhi.kit.workdays import SHANGHAI
 from gongzhi.modules.catalog import instances
 from gongzhi.modules.catalog import repository as repo
-from gongzhi.modules.catalog.analytics import dupes, rules
+from gongzhi.modules.catalog.analytics import dupes, rules, texts
 from gongzhi.modules.catalog.analytics.entry import Entry, Item
 from gongzhi.modules.catalog.io import dcat, readers, report, writers
 from gongzhi.modules.catalog.models import (
@@ -511,6 +511,8 @@ def _store_findings(
                 "severity": f.severity,
                 "field": f.field[:100],
                 "message": f.message,
+                "message_key": f.message_key,
+                "message_params": dict(f.params),
                 "fingerprint": fp,
                 "status": "open",
                 "first_run_id": before.first_run_id if before else run.id,
@@ -525,7 +527,7 @@ def _note_rectified(s: Session, registry: Registry, run: CatalogAuditRun, still_
     """Tell each rectification case whose problems this run found fixed (复审通过), on its timeline."""
     cases = {f.case_id for f in repo.fixed_in(s, run.id) if f.case_id} - still_open
     for case_id in sorted(cases):
-        note = f"资源目录复审 #{run.id}: 问题已全部整改 (all catalog problems of this case are fixed)"
+        note = f"资源目录复审（审核 #{run.id}）：本工单涉及的目录问题已全部整改。"
         try:
             apply_action(s, registry, case_id, Action.COMMENT, ActionIn(note=note))
         except IllegalTransition:  # a rejected or merged case takes no comments
@@ -553,7 +555,10 @@ def _summary(
 
 
 def _open_cases(s: Session, registry: Registry, run: CatalogAuditRun, entries: list[Entry]) -> int:
-    """One rectification case (整改) per record with new problems, up to MAX_CASES per run."""
+    """One rectification case (整改) per record with new problems, up to MAX_CASES per run.
+
+    A case's text is stored once, in zh-CN: the language of the departments that rectify (as the PV
+    module's work orders); the run's pages and reports show the same findings in the reader's language."""
     names = {int(e.key): e for e in entries}
     todo: dict[int, list[CatalogFinding]] = defaultdict(list)
     for f in repo.findings(s, run.id, "open"):
@@ -562,13 +567,13 @@ def _open_cases(s: Session, registry: Registry, run: CatalogAuditRun, entries: l
     opened = 0
     for record_id, fs in sorted(todo.items())[:MAX_CASES]:
         e = names[record_id]
-        lines = [f"- [{f.rule_id}] {f.message}（{rules.RULES[f.rule_id].fix_hint}）" for f in fs]
+        lines = [_case_line(f) for f in fs]
         case = create_case(
             s,
             registry,
             CaseCreate(
                 title=f"资源目录整改：{e.name}"[:200],
-                description=(f"审核 #{run.id} 发现 {len(fs)} 个问题（{e.provider}）:\n" + "\n".join(lines))[
+                description=(f"审核 #{run.id} 发现 {len(fs)} 个问题（{e.provider}）：\n" + "\n".join(lines))[
                     :10_000
                 ],
                 category="catalog",
@@ -581,6 +586,16 @@ def _open_cases(s: Session, registry: Registry, run: CatalogAuditRun, entries: l
             f.case_id = case.id
         opened += 1
     return opened
+
+
+def _case_line(f: CatalogFinding) -> str:
+    rule = rules.RULES[f.rule_id]
+    return f"- 【{rule.title()}】{finding_text(f)}。整改要求：{rule.fix_hint()}"
+
+
+def finding_text(f: CatalogFinding, lang: str = texts.DEFAULT_LANG) -> str:
+    """A stored finding's message in ``lang`` (a finding stored before message keys: as stored)."""
+    return texts.message_text(f.message_key, f.message_params, f.message, lang)
 
 
 def open_cases(s: Session, registry: Registry, run_id: int) -> CatalogAuditRun:
@@ -625,8 +640,9 @@ def run_findings(
     return repo.findings(s, run_id, status, rule_id)
 
 
-def report_data(s: Session, run_id: int) -> report.ReportData:
-    """Everything a report shows, for the HTML, Excel and PDF writers and the console."""
+def report_data(s: Session, run_id: int, lang: str = texts.DEFAULT_LANG) -> report.ReportData:
+    """Everything a report shows, in ``lang`` (zh-CN or en), for the HTML, Excel and PDF writers and the
+    console."""
     from gongzhi.cases.models import Case
 
     run = repo.audit_run(s, run_id)
@@ -640,7 +656,7 @@ def report_data(s: Session, run_id: int) -> report.ReportData:
             i: n for i, n in s.execute(select(Case.id, Case.number).where(Case.id.in_(case_ids))).all()
         }
     by_rule = [
-        report.RuleCount(rid, rules.RULES[rid].title, _severity(run, rid), n, fixed.get(rid, 0))
+        report.RuleCount(rid, rules.RULES[rid].title(lang), _severity(run, rid), n, fixed.get(rid, 0))
         for rid, n in run.summary.get("by_rule", {}).items()
     ]
     by_dept = [
@@ -649,6 +665,7 @@ def report_data(s: Session, run_id: int) -> report.ReportData:
     ]
     region = s.get_one(Region, run.region_id)
     return report.ReportData(
+        lang=lang,
         region=region.name,
         run_id=run.id,
         run_at=run.created_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M"),
@@ -665,7 +682,7 @@ def report_data(s: Session, run_id: int) -> report.ReportData:
                 recs[f.record_id].provider,
                 f.rule_id,
                 f.severity,
-                f.message,
+                finding_text(f, lang),
                 f.status,
                 numbers.get(f.case_id, "") if f.case_id else "",
             )
@@ -678,13 +695,15 @@ def _severity(run: CatalogAuditRun, rule_id: str) -> str:
     return str(run.rules.get(rule_id, {}).get("severity", rules.RULES[rule_id].severity))
 
 
-def render_report(s: Session, run_id: int, fmt: str, template: int | None = None) -> tuple[bytes, str]:
-    """The run's report in ``fmt``, laid out by the region's report template (``template``: the id of a
-    report-template subscription; default the latest one, else the built-in layout)."""
+def render_report(
+    s: Session, run_id: int, fmt: str, template: int | None = None, lang: str = texts.DEFAULT_LANG
+) -> tuple[bytes, str]:
+    """The run's report in ``fmt`` and ``lang``, laid out by the region's report template (``template``:
+    the id of a report-template subscription; default the latest one, else the built-in layout)."""
     if fmt not in report.WRITERS:
         raise InvalidInput(f"unknown report format {fmt!r}; one of {', '.join(report.WRITERS)}")
     layout = instances.report_layout(s, template)
-    return report.WRITERS[fmt](report_data(s, run_id), layout), report.FORMATS[fmt]
+    return report.WRITERS[fmt](report_data(s, run_id, lang), layout), report.FORMATS[fmt]
 
 
 # --- duplicate systems (重复建设) -------------------------------------------------------------------

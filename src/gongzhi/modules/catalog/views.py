@@ -19,6 +19,7 @@ from gongzhi.core.service import paired_region_ids
 from gongzhi.errors import InvalidInput
 from gongzhi.modules.catalog import crossdupes, library, reuse, service
 from gongzhi.modules.catalog import repository as repo
+from gongzhi.modules.catalog.analytics.texts import lang_of
 from gongzhi.modules.catalog.io import report
 from gongzhi.modules.catalog.schemas import (
     AppPublish,
@@ -231,6 +232,7 @@ def rules_page(c: ConsoleDep) -> Response:
         "rules",
         "catalog_rules.html",
         rules=service.rule_catalog(),
+        text_lang=lang_of(c.lang.code),
         rulesets=service.list_rulesets(c.s),
         subs=subs,
         regions=_region_names(c),
@@ -267,7 +269,8 @@ def audit_run(
     status: Annotated[str, Query(pattern="^(|open|fixed|archived)$")] = "open",
     rule: Annotated[str, Query(max_length=60)] = "",
 ) -> Response:
-    data = service.report_data(c.s, run_id)
+    text_lang = lang_of(c.lang.code)
+    data = service.report_data(c.s, run_id, text_lang)
     findings = service.run_findings(c.s, run_id, status or None, rule or None)
     names = repo.records_by_ids(c.s, sorted({f.record_id for f in findings}))
     case_ids = sorted({f.case_id for f in findings if f.case_id})
@@ -280,6 +283,8 @@ def audit_run(
         run=service.get_run(c.s, run_id),
         r=data,
         findings=findings[:500],
+        messages={f.id: service.finding_text(f, text_lang) for f in findings[:500]},
+        rule_titles={r.id: r.title(text_lang) for r in service.rule_catalog()},
         more=max(0, len(findings) - 500),
         names=names,
         numbers=numbers,
@@ -302,7 +307,7 @@ def open_cases(c: ConsoleDep, run_id: int) -> Response:
 def audit_report(c: ConsoleDep, run_id: int, fmt: str) -> Response:
     if fmt not in report.FORMATS:
         raise InvalidInput(f"no report format {fmt!r}")
-    body, media = service.render_report(c.s, run_id, fmt)
+    body, media = service.render_report(c.s, run_id, fmt, lang=lang_of(c.lang.code))
     headers = {} if fmt == "html" else {"Content-Disposition": f'attachment; filename="audit-{run_id}.{fmt}"'}
     return Response(body, media_type=media, headers=headers)
 

@@ -20,9 +20,10 @@ from typing import Any
 
 from gongzhi.modules.catalog.analytics.entry import OPEN_TYPES, SHARE_MODES, SHARE_TYPES, Entry
 from gongzhi.modules.catalog.analytics.periods import is_known_cycle, period_days
+from gongzhi.modules.catalog.analytics.texts import DEFAULT_LANG, Text, render
 
 SEVERITIES = ("error", "warning", "info")
-Issue = tuple[str, str]  # (field, message)
+Issue = tuple[str, str, dict[str, Any]]  # (field, message key, parameters): see texts.MESSAGES
 
 
 @dataclass(frozen=True)
@@ -34,11 +35,13 @@ class Context:
 
 @dataclass(frozen=True)
 class Rule:
+    """A rule's title, explanation and fix hint are each one ``Text`` in zh-CN and English."""
+
     id: str
-    title: str
+    title: Text
     severity: str
-    explanation: str
-    fix_hint: str
+    explanation: Text
+    fix_hint: Text
     params: Mapping[str, Any]
     check: Callable[[Entry, Mapping[str, Any], Context], Iterable[Issue]] | None
     default_enabled: bool = True
@@ -53,31 +56,22 @@ class ActiveRule:
 
 @dataclass(frozen=True)
 class Finding:
+    """One problem of the entry ``key``: its message is ``message_key`` with ``params`` (language-neutral)."""
+
     key: str
     rule_id: str
     severity: str
     field: str
-    message: str
+    message_key: str
+    params: Mapping[str, Any]
 
+    def text(self, lang: str = DEFAULT_LANG) -> str:
+        return render(self.message_key, self.params, lang)
 
-LABELS = {
-    "name": "名称",
-    "summary": "摘要",
-    "provider": "提供方",
-    "identifier": "资源标识符",
-    "metadata_id": "元数据标识符",
-    "published": "发布日期",
-    "modified": "更新日期",
-    "category": "资源分类",
-    "keywords": "关键字",
-    "share_type": "共享类型",
-    "open_type": "开放属性",
-    "update_cycle": "更新周期",
-    "format": "格式",
-    "items": "信息项",
-    "functions": "功能描述",
-    "contact": "联系方式",
-}
+    @property
+    def message(self) -> str:
+        """The message in the primary language (zh-CN)."""
+        return self.text()
 
 
 # --- completeness -----------------------------------------------------------------------------------
@@ -91,7 +85,7 @@ def check_completeness(e: Entry, p: Mapping[str, Any], _: Context) -> Iterator[I
     for name in p["application_fields" if e.kind == "application" else "dataset_fields"]:
         value = (e.contact_email or e.contact_phone or e.contact_name) if name == "contact" else e.value(name)
         if _empty(value) or (isinstance(value, str) and not value.strip()):
-            yield name, f"必填项缺失 missing required field: {LABELS.get(name, name)} ({name})"
+            yield name, "missing_field", {"field": name}
 
 
 # --- code lists -------------------------------------------------------------------------------------
@@ -103,17 +97,14 @@ def check_code_lists(e: Entry, p: Mapping[str, Any], _: Context) -> Iterator[Iss
     for name, table in (("share_type", SHARE_TYPES), ("share_mode", SHARE_MODES), ("open_type", OPEN_TYPES)):
         value = e.value(name)
         if value and value not in table:
-            yield name, f"{LABELS.get(name, name)} {value!r} is not in the code list ({', '.join(table)})"
+            yield name, "not_in_code_list", {"field": name, "value": value, "allowed": list(table)}
     if e.update_cycle and not is_known_cycle(e.update_cycle):
-        yield (
-            "update_cycle",
-            f"更新周期 {e.update_cycle!r} is neither a code (每日…每年, 不定时) nor R/P… period",
-        )
+        yield "update_cycle", "unknown_cycle", {"value": e.update_cycle}
     if e.category_code and not CATEGORY_CODE.match(e.category_code):
-        yield "category_code", f"分类编码 {e.category_code!r} does not follow 类(1)/项(2)/目(3)/细目 digits"
+        yield "category_code", "bad_category_code", {"value": e.category_code}
     allowed = p.get("allowed_formats") or ()
     if allowed and e.format and e.format not in allowed:
-        yield "format", f"格式 {e.format!r} is not one of {', '.join(allowed)}"
+        yield "format", "format_not_allowed", {"value": e.format, "allowed": list(allowed)}
 
 
 # --- consistency ------------------------------------------------------------------------------------
@@ -121,27 +112,28 @@ def check_code_lists(e: Entry, p: Mapping[str, Any], _: Context) -> Iterator[Iss
 
 def check_share_condition(e: Entry, _: Mapping[str, Any], __: Context) -> Iterator[Issue]:
     if e.share_type == "conditional" and not (e.share_condition.strip() or e.rights.strip()):
-        yield "share_condition", "有条件共享 without 共享条件: conditional sharing must state its conditions"
+        yield "share_condition", "no_share_condition", {}
 
 
 def check_share_mode(e: Entry, _: Mapping[str, Any], __: Context) -> Iterator[Issue]:
     if e.share_type in ("unconditional", "conditional") and not e.share_mode.strip():
-        yield "share_mode", "共享方式 missing: every resource that is shared must say how (平台, 邮件, 介质)"
+        yield "share_mode", "no_share_mode", {}
 
 
 def check_non_public_reason(e: Entry, _: Mapping[str, Any], __: Context) -> Iterator[Issue]:
     restricted = e.share_type == "none" or e.open_type == "closed"
     if restricted and not (e.rights.strip() or e.share_condition.strip() or e.open_condition.strip()):
-        yield "rights", "不予共享/不开放 without a legal or policy basis (rights)"
+        yield "rights", "no_restriction_basis", {}
 
 
 def check_dates(e: Entry, _: Mapping[str, Any], c: Context) -> Iterator[Issue]:
     if e.published and e.modified and e.modified < e.published:
-        yield "modified", f"更新日期 {e.modified} is before 发布日期 {e.published}"
+        params = {"modified": e.modified.isoformat(), "published": e.published.isoformat()}
+        yield "modified", "modified_before_published", params
     for name in ("published", "modified"):
         d = e.value(name)
         if d is not None and d > c.today:
-            yield name, f"{LABELS[name]} {d} lies in the future"
+            yield name, "date_in_future", {"field": name, "date": d.isoformat()}
 
 
 # --- freshness --------------------------------------------------------------------------------------
@@ -154,13 +146,14 @@ def check_freshness(e: Entry, p: Mapping[str, Any], c: Context) -> Iterator[Issu
         return
     age = (c.today - last).days
     if age > float(p["factor"]) * days:
-        yield (
-            "modified",
-            (
-                f"last updated {last} ({age} days ago) but declares 更新周期 {e.update_cycle} "
-                f"(> {p['factor']}× {days:g} days): stale data or an unmaintained date"
-            ),
-        )
+        params = {
+            "last": last.isoformat(),
+            "age": age,
+            "cycle": e.update_cycle,
+            "factor": float(p["factor"]),
+            "days": float(days),
+        }
+        yield "modified", "stale", params
 
 
 # --- contact ----------------------------------------------------------------------------------------
@@ -174,15 +167,15 @@ def check_contact(e: Entry, _: Mapping[str, Any], __: Context) -> Iterator[Issue
     email = e.contact_email.strip().removeprefix("mailto:")
     phone = e.contact_phone.strip()
     if not email and not phone:
-        yield "contact", "联系方式 missing: neither an e-mail address nor a telephone number"
+        yield "contact", "no_contact", {}
         return
     if email and not EMAIL.match(email):
-        yield "contact_email", f"e-mail address {email!r} is not valid"
+        yield "contact_email", "invalid_email", {"value": email}
     elif email and NO_REPLY.match(email):
-        yield "contact_email", f"e-mail address {email!r} does not accept replies"
+        yield "contact_email", "no_reply_email", {"value": email}
     digits = re.sub(r"\D", "", phone)
     if phone and (not PHONE.match(phone) or not 7 <= len(digits) <= 15):
-        yield "contact_phone", f"telephone number {phone!r} is not valid"
+        yield "contact_phone", "invalid_phone", {"value": phone}
 
 
 # --- personal or sensitive data in open resources ----------------------------------------------------
@@ -236,11 +229,11 @@ def check_sensitive(e: Entry, p: Mapping[str, Any], _: Context) -> Iterator[Issu
     flagged = [i.name for i in e.items if i.sensitive]
     named = [i.name for i in e.items if not i.sensitive and pattern and pattern.search(i.name)]
     if flagged or named:
-        yield "items", f"open resource carries personal or sensitive items: {'、'.join(flagged + named)}"
+        yield "items", "sensitive_items", {"items": flagged + named}
     elif pattern and p.get("scan_summary", True):
         terms = sorted({m.group(0).lower() for m in pattern.finditer(f"{e.name} {e.summary}")})
         if terms:
-            yield "summary", f"open resource mentions personal data ({'、'.join(terms)}): check masking"
+            yield "summary", "sensitive_summary", {"terms": terms}
 
 
 RULES: dict[str, Rule] = {
@@ -248,12 +241,22 @@ RULES: dict[str, Rule] = {
     for r in (
         Rule(
             "completeness",
-            "必填项完整性 Required metadata",
+            Text("必填项完整性", "Required metadata"),
             "error",
-            "GB/T 21063.3 makes 名称, 发布日期, 摘要, 提供方, 资源标识符 and 元数据标识符 mandatory; "
-            "the 2017 guideline "
-            "adds 分类, 共享类型 and 更新周期. Applications need a name, summary, provider and contact.",
-            "Fill in the missing field in the catalog record; the field name is given in the finding.",
+            Text(
+                "GB/T 21063.3 规定信息资源名称、发布日期、摘要、提供方、资源标识符和元数据标识符"
+                "为必选核心元数据；"
+                "《政务信息资源目录编制指南（试行）》另要求填写信息资源分类、共享类型和更新周期。"
+                "信息系统须填写名称、摘要、提供方和联系方式。",
+                "GB/T 21063.3 makes the resource name, publication date, summary, provider, resource "
+                "identifier and metadata identifier mandatory core metadata; the 2017 cataloguing guideline "
+                "adds the category, sharing type and update frequency. An information system needs a name, "
+                "summary, provider and contact.",
+            ),
+            Text(
+                "在目录中补充问题所列的必填项。",
+                "Fill in the field named in the finding in the catalog record.",
+            ),
             {
                 "dataset_fields": [
                     "name",
@@ -272,89 +275,149 @@ RULES: dict[str, Rule] = {
         ),
         Rule(
             "code-list",
-            "代码表符合性 Code-list conformance",
+            Text("代码表符合性", "Code-list conformance"),
             "error",
-            "共享类型, 共享方式, 开放属性 and 更新周期 take values from the guideline's code lists; "
-            "分类编码 follows "
-            "类(1 digit)/项(2)/目(3)/细目.",
-            "Choose a value from the code list named in the finding.",
+            Text(
+                "共享类型、共享方式、开放属性和更新周期应按《政务信息资源目录编制指南（试行）》代码表取值；"
+                "分类编码按类（1位）、项（2位）、目（3位）、细目逐级编码。",
+                "The sharing type, sharing mode, openness and update frequency take values from the "
+                "cataloguing guideline's code lists; the category code follows class (1 digit), "
+                "sub-class (2), item (3) and sub-item digits.",
+            ),
+            Text(
+                "按问题所列代码表重新选择取值。",
+                "Choose a value from the code list named in the finding.",
+            ),
             {"allowed_formats": []},
             check_code_lists,
         ),
         Rule(
             "share-condition",
-            "共享条件 Conditional sharing states its conditions",
+            Text("有条件共享须注明共享条件", "Conditional sharing states its conditions"),
             "error",
-            "有条件共享 must state its 共享条件 (2017 guideline); "
-            "不予共享 is covered by 'non-public-reason'.",
-            "Write the conditions (who may use it, for what, how to apply) into 共享条件.",
+            Text(
+                "共享类型为有条件共享的，应注明共享条件（《政务信息资源目录编制指南（试行）》）；"
+                "不予共享的依据由“不予共享依据”规则检查。",
+                "A resource shared on conditions must state its sharing conditions (2017 cataloguing "
+                "guideline); resources that are not shared are checked by the 'non-public-reason' rule.",
+            ),
+            Text(
+                "在“共享条件”中写明使用对象、使用用途和申请方式。",
+                "State in the sharing condition who may use the data, for what, and how to apply.",
+            ),
             {},
             check_share_condition,
         ),
         Rule(
             "share-mode",
-            "共享方式 Sharing mode",
+            Text("共享方式", "Sharing mode"),
             "error",
-            "Every resource that is not 不予共享 must name its 共享方式 (共享平台, 邮件, 介质).",
-            "Set 共享方式, usually 共享平台; an open resource without a download needs a distribution.",
+            Text(
+                "除不予共享外，每项信息资源均应注明共享方式（共享平台、邮件或介质）。",
+                "Every resource that is shared must name its sharing mode (sharing platform, e-mail or "
+                "physical media).",
+            ),
+            Text(
+                "填写共享方式，一般为“共享平台”；向社会开放但无下载地址的资源，应补充资源下载地址。",
+                "Set the sharing mode, usually the sharing platform; an open resource without a download "
+                "needs a distribution.",
+            ),
             {},
             check_share_mode,
         ),
         Rule(
             "non-public-reason",
-            "不予共享依据 Basis for withholding",
+            Text("不予共享依据", "Basis for withholding"),
             "error",
-            "不予共享 and non-public resources must cite a law, regulation or policy (国发〔2016〕51号); "
-            "data.json's 'rights' should explain a non-public access level.",
-            "Cite the legal or policy basis in 'rights' (不予共享依据).",
+            Text(
+                "不予共享或不向公众开放的信息资源，应注明有关法律、行政法规或政策依据"
+                "（《政务信息资源共享管理暂行办法》，国发〔2016〕51号）。",
+                "A resource that is not shared, or not open to the public, must cite a law, regulation or "
+                "policy (State Council Guo Fa [2016] No. 51); in data.json, 'rights' should explain a "
+                "non-public access level.",
+            ),
+            Text(
+                "在“不予共享（开放）依据”中注明具体的法律法规或政策文件。",
+                "Cite the legal or policy basis in the rights field.",
+            ),
             {},
             check_non_public_reason,
         ),
         Rule(
             "dates",
-            "日期一致性 Date consistency",
+            Text("日期一致性", "Date consistency"),
             "warning",
-            "The update date cannot precede the publication date, nor lie in the future.",
-            "Correct 发布日期 or 更新日期.",
+            Text(
+                "更新日期不得早于发布日期，发布日期和更新日期均不得晚于审核基准日。",
+                "The update date cannot precede the publication date, and neither date may lie in the "
+                "future.",
+            ),
+            Text("核实并更正发布日期或更新日期。", "Correct the publication date or the update date."),
             {},
             check_dates,
         ),
         Rule(
             "freshness",
-            "更新及时性 Freshness against the update period",
+            Text("更新及时性", "Freshness against the update frequency"),
             "warning",
-            "A resource whose last update is older than factor × its declared 更新周期 is stale, or its date "
-            "is not maintained (pydatajson's datasets_actualizados_pct).",
-            "Update the data and its 更新日期, or declare the period it really keeps.",
+            Text(
+                "信息资源最近一次更新距今超过声明更新周期的规定倍数（参数 factor）的，视为未按期更新，"
+                "或更新日期未及时维护（参照 pydatajson 的 datasets_actualizados_pct 指标）。",
+                "A resource whose last update is older than factor × its declared update frequency is "
+                "stale, or its date is not maintained (pydatajson's datasets_actualizados_pct).",
+            ),
+            Text(
+                "按期更新数据并同步维护更新日期；确实无法按原周期更新的，如实调整更新周期。",
+                "Update the data and its update date, or declare the frequency it really keeps.",
+            ),
             {"factor": 2.0},
             check_freshness,
         ),
         Rule(
             "contact",
-            "联系方式有效性 Contact validity",
+            Text("联系方式有效性", "Contact validity"),
             "warning",
-            "A record needs a reachable contact: a valid e-mail address or telephone number "
-            "that accepts replies.",
-            "Give the responsible office's e-mail or telephone number.",
+            Text(
+                "目录应提供可联系的有效联系方式：格式正确且可接收回复的电子邮箱，或有效的联系电话。",
+                "A record needs a reachable contact: a valid e-mail address that accepts replies, or a "
+                "valid telephone number.",
+            ),
+            Text(
+                "填写责任处室的电子邮箱或联系电话。",
+                "Give the responsible office's e-mail address or telephone number.",
+            ),
             {},
             check_contact,
         ),
         Rule(
             "sensitive-open",
-            "开放资源敏感信息 Personal data in open resources",
+            Text("开放资源敏感信息", "Personal data in open resources"),
             "error",
-            "Open (无条件共享/向公众开放) resources must not carry personal or sensitive items "
-            "(身份证, 手机号, 住址 …).",
-            "Mask or remove the items, or change the sharing type to 有条件共享/不予共享.",
+            Text(
+                "无条件共享或向公众开放的信息资源，不得含有身份证号、手机号、住址等个人信息或敏感信息项。",
+                "Resources shared unconditionally or open to the public must not carry personal or "
+                "sensitive data items (identity card numbers, mobile numbers, home addresses …).",
+            ),
+            Text(
+                "对相关信息项脱敏或删除，或将共享类型调整为有条件共享或不予共享。",
+                "Mask or remove the items, or change the sharing type to conditional or not shared.",
+            ),
             {"scan_summary": True},
             check_sensitive,
         ),
         Rule(
             "dcat-ap-shacl",
-            "DCAT-AP 3 SHACL",
+            Text("DCAT-AP 3 SHACL 校验", "DCAT-AP 3 SHACL"),
             "error",
-            "The DCAT export of the record must satisfy the DCAT-AP 3.0.1 SHACL shapes (SEMICeu, CC BY 4.0).",
-            "Fill the property named in the finding (e.g. dct:description, dcat:accessURL).",
+            Text(
+                "目录导出的 DCAT 数据应符合 DCAT-AP 3.0.1 SHACL 约束（SEMICeu，CC BY 4.0）。",
+                "The DCAT export of the record must satisfy the DCAT-AP 3.0.1 SHACL shapes (SEMICeu, "
+                "CC BY 4.0).",
+            ),
+            Text(
+                "补充问题所列的 DCAT 属性（如 dct:description、dcat:accessURL）。",
+                "Fill the property named in the finding (e.g. dct:description, dcat:accessURL).",
+            ),
             {"recommended": False},
             None,
             default_enabled=False,
@@ -391,6 +454,6 @@ def audit(entries: Sequence[Entry], rules: Sequence[ActiveRule], ctx: Context) -
     for e in entries:
         for r in per_entry:
             assert r.rule.check is not None
-            for name, message in r.rule.check(e, r.params, ctx):
-                findings.append(Finding(e.key, r.rule.id, r.severity, name, message))
+            for name, key, params in r.rule.check(e, r.params, ctx):
+                findings.append(Finding(e.key, r.rule.id, r.severity, name, key, params))
     return findings

@@ -198,8 +198,12 @@ def shacl_findings(
         prop = graph.namespace_manager.normalizeUri(path) if isinstance(path, URIRef) else str(path or "")
         warn = results.value(r, SH.resultSeverity) != SH.Violation
         message = str(results.value(r, SH.resultMessage) or "does not conform")
-        f = Finding(
-            key, "dcat-ap-shacl", "warning" if warn else severity, prop, f"DCAT-AP: {prop}: {message}"
-        )
+        component = results.value(r, SH.sourceConstraintComponent)
+        if component == SH.MinCountConstraintComponent:
+            code, params = "shacl_recommended" if warn else "shacl_missing", {"prop": prop}
+        else:
+            name = f"sh:{str(component).rsplit('#', 1)[-1]}"
+            code, params = "shacl_violation", {"prop": prop, "component": name, "detail": message}
+        f = Finding(key, "dcat-ap-shacl", "warning" if warn else severity, prop, code, params)
         found.setdefault((key, prop, message), f)
     return sorted(found.values(), key=lambda f: (f.key, f.field))

@@ -1,5 +1,8 @@
 """Audit reports as HTML, Excel and PDF: "N applications checked, M problems", by rule and by department.
 
+A report is in one language, zh-CN (the default) or English (``ReportData.lang``): its labels come from
+``TEXT`` and ``COLUMNS``, its rule titles and finding messages arrive already in that language.
+
 PDF uses ReportLab with embedded TrueType subsets (``gongzhi.kit.pdffonts``), so it reads the same in a
 viewer without any Chinese font.
 """
@@ -12,6 +15,8 @@ from dataclasses import dataclass, field, replace
 
 from jinja2 import Environment
 from openpyxl import Workbook
+
+from gongzhi.modules.catalog.analytics.texts import DEFAULT_LANG, SEVERITIES, STATUSES, Text
 
 FORMATS = {
     "html": "text/html; charset=utf-8",
@@ -61,13 +66,19 @@ class ReportData:
     by_rule: list[RuleCount] = field(default_factory=list)
     by_department: list[DepartmentCount] = field(default_factory=list)
     findings: list[FindingRow] = field(default_factory=list)
+    lang: str = DEFAULT_LANG
 
     @property
     def headline(self) -> str:
+        """The headline in the report's language."""
+        return self.headline_en if self.lang == "en" else self.headline_zh
+
+    @property
+    def headline_en(self) -> str:
         return (
-            f"{self.applications} applications and {self.datasets} data resources checked, "
+            f"{self.applications} information systems and {self.datasets} data resources checked, "
             f"{self.problems} problems in {self.records_with_problems} records, "
-            f"{self.fixed} fixed since the last run"
+            f"{self.fixed} fixed since the run before"
         )
 
     @property
@@ -79,22 +90,55 @@ class ReportData:
 
 
 COLUMNS = {
-    "record": "目录 record",
-    "department": "部门 department",
-    "rule_id": "规则 rule",
-    "severity": "级别 severity",
-    "message": "说明 message",
-    "status": "状态 status",
-    "case_number": "整改工单 case",
+    "record": Text("目录名称", "Record"),
+    "department": Text("提供方", "Department"),
+    "rule_id": Text("审核规则", "Rule"),
+    "severity": Text("问题级别", "Severity"),
+    "message": Text("问题说明", "Problem"),
+    "status": Text("整改状态", "Status"),
+    "case_number": Text("整改工单", "Rectification case"),
 }
 SECTIONS = ("headline", "by_rule", "by_department", "findings")
+DEFAULT_TITLE = "资源目录智能审核报告"
+TEXT = {
+    "title": Text(DEFAULT_TITLE, "Resource catalog audit report"),
+    "run": Text("审核", "Audit"),
+    "summary": Text("概况", "Summary"),
+    "by_rule": Text("按规则统计", "By rule"),
+    "by_department": Text("按部门统计", "By department"),
+    "findings": Text("问题清单", "Findings"),
+    "rule": Text("规则编号", "Rule id"),
+    "rule_title": Text("规则名称", "Rule"),
+    "severity": Text("问题级别", "Severity"),
+    "problems": Text("问题数", "Problems"),
+    "fixed": Text("已整改", "Fixed"),
+    "department": Text("提供方", "Department"),
+    "applications": Text("信息系统", "Information systems"),
+    "datasets": Text("数据资源", "Data resources"),
+    "not_given": Text("（未填写）", "(not given)"),
+    "more": Text("另有 {n} 个问题，详见 Excel 报告", "{n} more findings in the Excel report"),
+}
+
+
+def _t(key: str, lang: str) -> str:
+    return TEXT[key](lang)
+
+
+def _cell(f: FindingRow, column: str, r: ReportData) -> object:
+    """A finding's cell as the reader sees it: its rule by title, severity and status named in the
+    report's language."""
+    value = getattr(f, column)
+    if column == "rule_id":
+        return next((c.title for c in r.by_rule if c.rule_id == value), value)
+    names = {"severity": SEVERITIES, "status": STATUSES}.get(column)
+    return names[value](r.lang) if names and value in names else value
 
 
 @dataclass(frozen=True)
 class Layout:
     """What a report shows and in which order (a region's own or a subscribed report template)."""
 
-    title: str = "资源目录智能审核报告"
+    title: str = DEFAULT_TITLE
     subtitle: str = ""
     sections: tuple[str, ...] = SECTIONS
     columns: tuple[str, ...] = tuple(COLUMNS)
@@ -112,39 +156,48 @@ class Layout:
             findings=[f for f in r.findings if f.rule_id in keep],
         )
 
-    def row(self, f: FindingRow) -> list[object]:
-        return [getattr(f, c) for c in self.columns]
+    def heading(self, lang: str = DEFAULT_LANG) -> str:
+        """The template's own title, or the built-in one in ``lang``."""
+        return _t("title", lang) if self.title in ("", DEFAULT_TITLE) else self.title
+
+    def header(self, lang: str = DEFAULT_LANG) -> list[str]:
+        return [COLUMNS[c](lang) for c in self.columns]
+
+    def row(self, f: FindingRow, r: ReportData) -> list[object]:
+        return [_cell(f, c, r) for c in self.columns]
 
 
 DEFAULT = Layout()
 
 _HTML = Environment(autoescape=True).from_string(
     """<!doctype html>
-<html lang="zh-CN"><head><meta charset="utf-8">
-<title>{{ l.title }} {{ r.region }} #{{ r.run_id }}</title>
+<html lang="{{ r.lang }}"><head><meta charset="utf-8">
+<title>{{ title }} {{ r.region }} #{{ r.run_id }}</title>
 <style>body{font-family:"Noto Sans CJK SC",sans-serif;margin:2em}table{border-collapse:collapse}
 td,th{border:1px solid #999;padding:.3em .6em;text-align:left}th{background:#eee}
 .error{color:#b00}.warning{color:#a60}footer{margin-top:2em;color:#555}</style></head><body>
-<h1>{{ l.title }}</h1>
+<h1>{{ title }}</h1>
 {% if l.subtitle %}<p class="subtitle">{{ l.subtitle }}</p>{% endif %}
-<p>{{ r.region }} · run #{{ r.run_id }} · {{ r.run_at }}</p>
+<p>{{ r.region }} · {{ t("run") }} #{{ r.run_id }} · {{ r.run_at }}</p>
 {% for sec in l.sections %}
-{% if sec == "headline" %}<p><strong>{{ r.headline_zh }}</strong><br>{{ r.headline }}</p>
-{% elif sec == "by_rule" %}<h2>按规则 By rule</h2>
-<table><tr><th>规则 rule</th><th>名称 title</th><th>级别 severity</th><th>问题 problems</th>
-<th>已整改 fixed</th></tr>
+{% if sec == "headline" %}<p><strong>{{ r.headline }}</strong></p>
+{% elif sec == "by_rule" %}<h2>{{ t("by_rule") }}</h2>
+<table><tr><th>{{ t("rule") }}</th><th>{{ t("rule_title") }}</th><th>{{ t("severity") }}</th>
+<th>{{ t("problems") }}</th><th>{{ t("fixed") }}</th></tr>
 {% for c in r.by_rule %}<tr><td>{{ c.rule_id }}</td><td>{{ c.title }}</td>
-<td class="{{ c.severity }}">{{ c.severity }}</td><td>{{ c.problems }}</td><td>{{ c.fixed }}</td></tr>
+<td class="{{ c.severity }}">{{ severity(c.severity) }}</td><td>{{ c.problems }}</td>
+<td>{{ c.fixed }}</td></tr>
 {% endfor %}</table>
-{% elif sec == "by_department" %}<h2>按部门 By department</h2>
-<table><tr><th>部门 department</th><th>信息系统</th><th>数据资源</th><th>问题</th></tr>
-{% for d in r.by_department %}<tr><td>{{ d.department or "（未填）" }}</td>
+{% elif sec == "by_department" %}<h2>{{ t("by_department") }}</h2>
+<table><tr><th>{{ t("department") }}</th><th>{{ t("applications") }}</th><th>{{ t("datasets") }}</th>
+<th>{{ t("problems") }}</th></tr>
+{% for d in r.by_department %}<tr><td>{{ d.department or t("not_given") }}</td>
 <td>{{ d.applications }}</td><td>{{ d.datasets }}</td><td>{{ d.problems }}</td></tr>
 {% endfor %}</table>
-{% elif sec == "findings" %}<h2>问题清单 Findings</h2>
-<table><tr>{% for c in l.columns %}<th>{{ columns[c] }}</th>{% endfor %}</tr>
+{% elif sec == "findings" %}<h2>{{ t("findings") }}</h2>
+<table><tr>{% for h in l.header(r.lang) %}<th>{{ h }}</th>{% endfor %}</tr>
 {% for f in r.findings %}<tr>{% for c in l.columns %}
-<td{% if c == "severity" %} class="{{ f.severity }}"{% endif %}>{{ f|attr(c) }}</td>{% endfor %}</tr>
+<td{% if c == "severity" %} class="{{ f.severity }}"{% endif %}>{{ cell(f, c, r) }}</td>{% endfor %}</tr>
 {% endfor %}</table>
 {% endif %}{% endfor %}
 {% if l.footer %}<footer>{{ l.footer }}</footer>{% endif %}
@@ -153,38 +206,49 @@ td,th{border:1px solid #999;padding:.3em .6em;text-align:left}th{background:#eee
 )
 
 
+def _severity(value: str, lang: str) -> str:
+    return SEVERITIES[value](lang) if value in SEVERITIES else value
+
+
 def write_html(r: ReportData, layout: Layout = DEFAULT) -> bytes:
-    return _HTML.render(r=layout.shown(r), l=layout, columns=COLUMNS).encode()
+    return _HTML.render(
+        r=layout.shown(r),
+        l=layout,
+        title=layout.heading(r.lang),
+        t=lambda key: _t(key, r.lang),
+        severity=lambda value: _severity(value, r.lang),
+        cell=_cell,
+    ).encode()
 
 
 def write_xlsx(r: ReportData, layout: Layout = DEFAULT) -> bytes:
     r = layout.shown(r)
     wb = Workbook()
     ws = wb.active
-    ws.title = "概况 summary"
-    ws.append([_safe(layout.title), r.region, f"#{r.run_id}", r.run_at])
+    lang = r.lang
+    ws.title = _t("summary", lang)
+    ws.append([_safe(layout.heading(lang)), r.region, f"#{r.run_id}", r.run_at])
     if layout.subtitle:
         ws.append([_safe(layout.subtitle)])
     if "headline" in layout.sections:
-        ws.append([r.headline_zh])
         ws.append([r.headline])
     if layout.footer:
         ws.append([_safe(layout.footer)])
     sheets = {
         "by_rule": (
-            "按规则 rules",
-            ["rule", "title", "severity", "problems", "fixed"],
-            [list(c.__dict__.values()) for c in r.by_rule],
+            _t("by_rule", lang),
+            [_t(k, lang) for k in ("rule", "rule_title", "severity", "problems", "fixed")],
+            _rule_rows(r),
         ),
         "by_department": (
-            "按部门 departments",
-            ["department", "applications", "datasets", "problems"],
+            _t("by_department", lang),
+            [_t(k, lang) for k in ("department", "applications", "datasets", "problems")],
             [list(d.__dict__.values()) for d in r.by_department],
         ),
         "findings": (
-            "问题 findings",
-            list(layout.columns),
-            [[_safe(v) for v in layout.row(f)] for f in r.findings],
+            _t("findings", lang),
+            layout.header(lang),
+            [[_safe(v) for v in layout.row(f, r)] for f in r.findings],
         ),
     }
     for name in layout.sections:
@@ -198,6 +262,10 @@ def write_xlsx(r: ReportData, layout: Layout = DEFAULT) -> bytes:
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
+
+
+def _rule_rows(r: ReportData) -> list[list[object]]:
+    return [[c.rule_id, c.title, _severity(c.severity, r.lang), c.problems, c.fixed] for c in r.by_rule]
 
 
 def _safe(value: object) -> object:
@@ -238,29 +306,28 @@ def write_pdf(r: ReportData, layout: Layout = DEFAULT, max_findings: int = 500) 
         return t
 
     out = io.BytesIO()
-    doc = SimpleDocTemplate(out, pagesize=landscape(A4), title=f"{layout.title} {r.region} #{r.run_id}")
+    lang, title = r.lang, layout.heading(r.lang)
+    doc = SimpleDocTemplate(out, pagesize=landscape(A4), title=f"{title} {r.region} #{r.run_id}")
     story: list[Flowable] = [
-        Paragraph(pdffonts.markup(f"{layout.title}  {r.region}  #{r.run_id}  {r.run_at}"), styles["Title"])
+        Paragraph(pdffonts.markup(f"{title}  {r.region}  #{r.run_id}  {r.run_at}"), styles["Title"])
     ]
     if layout.subtitle:
         story.append(Paragraph(pdffonts.markup(layout.subtitle), body))
     for name in layout.sections:
         if name == "headline":
-            story += [
-                Paragraph(pdffonts.markup(r.headline_zh), body),
-                Paragraph(pdffonts.markup(r.headline), body),
-            ]
+            story.append(Paragraph(pdffonts.markup(r.headline), body))
         elif name == "by_rule":
-            rows = [list(c.__dict__.values()) for c in r.by_rule]
-            story.append(table(["规则 rule", "名称", "级别", "问题", "已整改"], rows))
+            labels = [_t(k, lang) for k in ("rule", "rule_title", "severity", "problems", "fixed")]
+            story.append(table(labels, _rule_rows(r)))
         elif name == "by_department":
             rows = [list(d.__dict__.values()) for d in r.by_department]
-            story.append(table(["部门", "信息系统", "数据资源", "问题"], rows))
+            labels = [_t(k, lang) for k in ("department", "applications", "datasets", "problems")]
+            story.append(table(labels, rows))
         else:
-            rows = [layout.row(f) for f in r.findings[:max_findings]]
-            story.append(table([COLUMNS[c] for c in layout.columns], rows))
+            rows = [layout.row(f, r) for f in r.findings[:max_findings]]
+            story.append(table(layout.header(lang), rows))
             if len(r.findings) > max_findings:
-                more = f"… {len(r.findings) - max_findings} more findings in the Excel report"
+                more = _t("more", lang).format(n=len(r.findings) - max_findings)
                 story.append(Paragraph(pdffonts.markup(more), body))
         story.append(Spacer(1, 8))
     if layout.footer:
