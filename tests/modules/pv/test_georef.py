@@ -7,23 +7,25 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from gongzhi.modules.pv.analytics import modules
+from gongzhi.modules.pv.analytics import kernels, modules
 from gongzhi.modules.pv.analytics.anomalies import Anomaly
 from gongzhi.modules.pv.analytics.cameras import M3T
 from gongzhi.modules.pv.analytics.frames import ThermalFrame
 from gongzhi.modules.pv.analytics.georef import (
     FrameGeometry,
     bilinear,
+    crop_grid,
     frame_geometry,
     locate,
     locate_frame,
+    module_crops,
     module_index,
     module_mask,
     refine_pose,
     segment_modules,
     visible_modules,
 )
-from gongzhi.modules.pv.analytics.layout import PlantLayout, generate_layout
+from gongzhi.modules.pv.analytics.layout import PlantLayout, generate_layout, row_axes
 from gongzhi.modules.pv.analytics.modules import (
     LINE_YAW_FRAMES,
     InspectionAccumulator,
@@ -243,3 +245,50 @@ def test_the_module_mask_covers_exactly_the_glass_that_locate_finds(layout: Plan
     mask = module_mask(index, geometry, rim)
     assert glass.any()
     np.testing.assert_array_equal(mask, glass.astype(np.float32))
+
+
+@pytest.mark.parametrize("yaw", [0.0, 12.5, 181.0])
+def test_module_crops_are_bilinear_samples_of_the_pattern_bit_for_bit(
+    layout: PlantLayout, yaw: float
+) -> None:
+    rng = np.random.default_rng(5)
+    geometry = FrameGeometry(1.3, -0.7, 0.03, yaw, 640, 512)
+    image = rng.normal(30, 2, (512, 640)).astype(np.float32)
+    index = module_index(layout)
+    positions = visible_modules(index, geometry)
+    crops = module_crops(image, geometry, layout, positions, 4)
+    # the samples as the numpy form built them: each module's centre pixel plus one pattern
+    rows_n, cols_n = crop_grid(layout, 4)
+    along, across = layout.footprint_m
+    fu = (np.arange(cols_n) + 0.5) / cols_n - 0.5
+    fv = 0.5 - (np.arange(rows_n) + 0.5) / rows_n
+    e_u, e_v = row_axes(layout.row_azimuth_deg)
+    off_x = fu[None, :] * along * e_u[0] + fv[:, None] * across * e_v[0]
+    off_y = fu[None, :] * along * e_u[1] + fv[:, None] * across * e_v[1]
+    centres = layout.centres_xy()[positions]
+    row_c, col_c = geometry.xy_to_pixel(centres[:, 0], centres[:, 1])
+    row_0, col_0 = geometry.xy_to_pixel(0.0, 0.0)
+    row_p, col_p = geometry.xy_to_pixel(off_x, off_y)
+    rows = row_c[:, None, None] + (row_p - row_0)[None]
+    cols = col_c[:, None, None] + (col_p - col_0)[None]
+    assert len(positions) > 5
+    np.testing.assert_array_equal(crops, bilinear(image, rows, cols))
+    # and outside the frame the compiled loop clamps as bilinear does
+    out = np.empty((1, 3, 4), dtype=np.float32)
+    pattern_r, pattern_c = rng.uniform(-30, 30, (3, 4)), rng.uniform(-30, 30, (3, 4))
+    kernels.crops(image[:20, :25].copy(), np.array([3.0]), np.array([20.0]), pattern_r, pattern_c, out)
+    np.testing.assert_array_equal(out[0], bilinear(image[:20, :25], 3.0 + pattern_r, 20.0 + pattern_c))
+
+
+def test_painted_runs_cover_the_same_pixels_as_summed_steps() -> None:
+    rng = np.random.default_rng(6)
+    h, w = 40, 50
+    rows = rng.integers(0, h, 300)
+    first = rng.integers(0, w, 300)
+    last = np.minimum(first + rng.integers(0, 12, 300), w - 1)
+    mask = np.zeros((h, w), dtype=np.float32)
+    kernels.paint_runs(rows.astype(np.intp), first.astype(np.intp), last.astype(np.intp), mask)
+    steps = np.bincount(rows * (w + 1) + first, minlength=h * (w + 1))
+    steps -= np.bincount(rows * (w + 1) + last + 1, minlength=h * (w + 1))
+    expected = np.cumsum(steps.reshape(h, w + 1), axis=1)[:, :w] > 0
+    np.testing.assert_array_equal(mask, expected.astype(np.float32))

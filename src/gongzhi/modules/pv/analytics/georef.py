@@ -39,6 +39,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import fft, ndimage
 
+from gongzhi.modules.pv.analytics import kernels
 from gongzhi.modules.pv.analytics.cameras import CAMERAS, ThermalCamera
 from gongzhi.modules.pv.analytics.frames import FrameMeta
 from gongzhi.modules.pv.analytics.geometry import LocalFrame
@@ -365,9 +366,14 @@ def module_crops(
     row_c, col_c = geometry.xy_to_pixel(centres[:, 0], centres[:, 1])
     row_0, col_0 = geometry.xy_to_pixel(0.0, 0.0)
     row_p, col_p = geometry.xy_to_pixel(off_x, off_y)
-    rows = row_c[:, None, None] + (row_p - row_0)[None]
-    cols = col_c[:, None, None] + (col_p - col_0)[None]
-    return bilinear(temperature, rows, cols)
+    # :func:`bilinear` of the samples ``row_c + (row_p − row_0)``, ``col_c + (col_p − col_0)``, one
+    # compiled pass without the (N, rows, cols) coordinate and weight arrays
+    out = np.empty((len(pos), n_rows, n_cols), dtype=np.float32)
+    image = np.ascontiguousarray(temperature, dtype=np.float32)
+    kernels.crops(
+        image, row_c, col_c, np.ascontiguousarray(row_p - row_0), np.ascontiguousarray(col_p - col_0), out
+    )
+    return out
 
 
 def bilinear(image: npt.NDArray[np.float32], rows: FloatArray, cols: FloatArray) -> npt.NDArray[np.float32]:
@@ -453,8 +459,8 @@ def module_mask(index: ModuleIndex, geometry: FrameGeometry, rim: float = 0.04) 
 
     The glass of a module is ``rim < fu < 1 − rim`` and the same for ``fv`` (:func:`locate`). Along one
     image row both are linear in the column, so each module covers one run of columns per image row: the
-    runs of the modules near the frame are painted as ±1 steps and summed along the rows, with no
-    per-pixel module lookup.
+    runs of the modules near the frame are painted (:func:`.kernels.paint_runs`), with no per-pixel module
+    lookup.
     """
     h, w = geometry.height_px, geometry.width_px
     az = index.layout.row_azimuth_deg
@@ -484,11 +490,10 @@ def module_mask(index: ModuleIndex, geometry: FrameGeometry, rim: float = 0.04) 
     last = np.clip(np.ceil(np.minimum(hi_u, hi_v)) - 1, -1, w - 1)
     runs = first <= last
     r = r[runs]
-    start = r * (w + 1) + first[runs].astype(np.intp)
-    stop = r * (w + 1) + last[runs].astype(np.intp) + 1
-    steps = np.bincount(start, minlength=h * (w + 1)) - np.bincount(stop, minlength=h * (w + 1))
-    covered = np.cumsum(steps.reshape(h, w + 1), axis=1)[:, :w] > 0
-    return covered.astype(np.float32)
+    mask = np.zeros((h, w), dtype=np.float32)
+    kernels.paint_runs(np.ascontiguousarray(r, dtype=np.intp), first[runs].astype(np.intp),
+                       last[runs].astype(np.intp), mask)  # fmt: skip
+    return mask
 
 
 def _column_run(

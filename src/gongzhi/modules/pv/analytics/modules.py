@@ -41,6 +41,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage
 
+from gongzhi.modules.pv.analytics import kernels
 from gongzhi.modules.pv.analytics.anomalies import Anomaly, class_of_abnormality, severity
 from gongzhi.modules.pv.analytics.cameras import ThermalCamera
 from gongzhi.modules.pv.analytics.frames import ThermalFrame
@@ -1250,8 +1251,9 @@ def frame_statistics(
     ref = surface.copy()
     if has.any():
         ref[has] += _nan_row_medians(neighbour[has])
-    residuals = crops - ref[:, None, None].astype(np.float32)
-    interior = _flatten_ring(residuals)
+    offset = ref.astype(np.float32)
+    residuals = crops - offset[:, None, None]
+    interior = _flatten_ring(residuals, _interior_medians(crops, ordered, offset))
     # the ring now holds the interior median, so that is the whole map's median too
     classes = screen_and_classify(residuals, classifier, cell_grid, portrait, medians=interior)
     soiling = soiling_indices(residuals)
@@ -1274,14 +1276,10 @@ def screen_and_classify(
     """
     flat = residuals.reshape(len(residuals), -1)
     med = np.median(flat, axis=1) if medians is None else medians
-    # the rows next to the frames catch the cold gap through the optics: leave them out of the screen
-    inner = residuals[:, 2:-2, 2:-2]
-    suspect = (
-        (flat.max(axis=1) - med >= 1.5)
-        | (inner.min(axis=(1, 2)) <= -2.0)
-        | (np.abs(med) >= 1.5)
-        | (np.mean(flat - med[:, None] > SOILING_WARM_K, axis=1) >= 0.1)
-    )
+    # the rows next to the frames catch the cold gap through the optics: the minimum leaves them out
+    suspect = np.empty(len(residuals), dtype=bool)
+    kernels.screen(np.ascontiguousarray(residuals, dtype=np.float32), np.asarray(med, dtype=np.float32),
+                   SOILING_WARM_K, suspect)  # fmt: skip
     out = [NORMAL] * len(residuals)
     idx = np.flatnonzero(suspect)
     if len(idx):
@@ -1291,10 +1289,24 @@ def screen_and_classify(
     return out
 
 
-def _flatten_ring(residuals: F32) -> F32:
-    """Set the outermost samples of each map (the module's frame) to the map's interior median, in place;
-    returns those medians."""
-    medians = row_medians(residuals[:, 1:-1, 1:-1].reshape(len(residuals), -1)).astype(np.float32)
+def _interior_medians(crops: F32, ordered: F32, offset: F32) -> F32:
+    """Medians of the interior of ``crops − offset`` (each map less its outermost samples), from the maps'
+    sorted rows ``ordered``: the same values as :func:`row_medians` of the interior, with only the ring sorted
+    instead of the interior."""
+    n = len(crops)
+    ring = np.concatenate([crops[:, 0, :], crops[:, -1, :], crops[:, 1:-1, 0], crops[:, 1:-1, -1]], axis=1)
+    out = np.empty(n, dtype=np.float32)
+    kernels.interior_medians(
+        np.ascontiguousarray(ordered), np.sort(ring, axis=1), np.ascontiguousarray(offset), out
+    )
+    return out
+
+
+def _flatten_ring(residuals: F32, medians: F32 | None = None) -> F32:
+    """Set the outermost samples of each map (the module's frame) to the map's interior median (``medians``
+    when the caller has them), in place; returns those medians."""
+    if medians is None:
+        medians = row_medians(residuals[:, 1:-1, 1:-1].reshape(len(residuals), -1)).astype(np.float32)
     interior = medians[:, None]
     residuals[:, 0, :] = interior
     residuals[:, -1, :] = interior

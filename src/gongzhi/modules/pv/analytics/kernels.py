@@ -1,0 +1,126 @@
+"""Compiled loops of the per-frame analysis (numba), each the same arithmetic as the numpy code it replaces.
+
+The numpy forms of these steps made whole-array temporaries (index and weight arrays of every sample, a
+row-sized step array per module mask): one pass in a compiled loop reads the frame and writes the result
+directly. Each kernel keeps the float32/float64 operations of its numpy counterpart in the same order, with
+no fused multiply-add (numba's default: no fast-math), so the results are the same bit for bit; the tests
+compare them.
+
+The kernels are compiled once per signature and cached on disk (``cache=True``: beside this file when it is
+writable, else numba's user-wide cache directory, or ``NUMBA_CACHE_DIR``); a cold compile costs a few
+seconds of CPU once per installation, which ``bench/pv/bench_flight.py`` reports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import cast
+
+import numpy as np
+import numpy.typing as npt
+from numba import njit
+
+F32 = npt.NDArray[np.float32]
+F64 = npt.NDArray[np.float64]
+Ints = npt.NDArray[np.intp]
+
+
+def _crops(image: F32, row_c: F64, col_c: F64, pattern_r: F64, pattern_c: F64, out: F32) -> None:
+    h, w = image.shape
+    n, rows, cols = out.shape
+    flat = image.ravel()
+    for m in range(n):
+        for i in range(rows):
+            for j in range(cols):
+                r = min(max(row_c[m] + pattern_r[i, j], 0.0), h - 1.0)
+                c = min(max(col_c[m] + pattern_c[i, j], 0.0), w - 1.0)
+                r0 = min(int(r), h - 2)
+                c0 = min(int(c), w - 2)
+                fr = np.float32(r - r0)
+                fc = np.float32(c - c0)
+                k = r0 * w + c0
+                top = flat[k]
+                top = top + (flat[k + 1] - top) * fc
+                bottom = flat[k + w]
+                bottom = bottom + (flat[k + w + 1] - bottom) * fc
+                out[m, i, j] = top + (bottom - top) * fr
+
+
+def _paint_runs(rows: Ints, first: Ints, last: Ints, out: F32) -> None:
+    for k in range(len(rows)):
+        r = rows[k]
+        for c in range(first[k], last[k] + 1):
+            out[r, c] = 1.0
+
+
+def _interior_medians(ordered: F32, ring: F32, offset: F32, out: F32) -> None:
+    n, size = ordered.shape
+    count = size - ring.shape[1]
+    lo, hi = (count - 1) // 2, count // 2
+    for m in range(n):
+        if np.isnan(ordered[m, size - 1]):
+            out[m] = np.nan
+            continue
+        j, rank, a, b = 0, 0, np.float32(0.0), np.float32(0.0)
+        for i in range(size):
+            v = ordered[m, i]
+            if j < ring.shape[1] and v == ring[m, j]:
+                j += 1
+                continue
+            if rank == lo:
+                a = v
+            if rank == hi:
+                b = v
+                break
+            rank += 1
+        a, b = a - offset[m], b - offset[m]
+        out[m] = a if lo == hi else (a + b) / np.float32(2)
+
+
+def _screen(residuals: F32, medians: F32, warm: float, out: npt.NDArray[np.bool_]) -> None:
+    n, rows, cols = residuals.shape
+    size = rows * cols
+    for m in range(n):
+        med = medians[m]
+        top = residuals[m, 0, 0]
+        low = np.float32(np.inf)
+        above = 0
+        for i in range(rows):
+            for j in range(cols):
+                v = residuals[m, i, j]
+                top = max(top, v)
+                if 2 <= i < rows - 2 and 2 <= j < cols - 2:
+                    low = min(low, v)
+                if v - med > warm:
+                    above += 1
+        out[m] = (top - med >= 1.5) or (low <= -2.0) or (abs(med) >= 1.5) or (above / size >= 0.1)
+
+
+def _compiled(fn: Callable[..., None], signature: str) -> Callable[..., None]:
+    return cast(Callable[..., None], njit(signature, cache=True, nogil=True)(fn))
+
+
+crops: Callable[[F32, F64, F64, F64, F64, F32], None] = _compiled(
+    _crops,
+    "void(float32[:, ::1], float64[::1], float64[::1], float64[:, ::1], float64[:, ::1], float32[:, :, ::1])",
+)
+"""Bilinear samples of ``image`` at ``(row_c[m] + pattern_r, col_c[m] + pattern_c)`` for each m into ``out``
+(N, rows, cols), coordinates clipped into the image: :func:`.georef.bilinear`'s arithmetic per sample."""
+
+paint_runs: Callable[[Ints, Ints, Ints, F32], None] = _compiled(
+    _paint_runs, "void(intp[::1], intp[::1], intp[::1], float32[:, ::1])"
+)
+"""Set ``out[rows[k], first[k] : last[k] + 1]`` to 1 for every k (runs inside ``out``)."""
+
+interior_medians: Callable[[F32, F32, F32, F32], None] = _compiled(
+    _interior_medians, "void(float32[:, ::1], float32[:, ::1], float32[::1], float32[::1])"
+)
+"""Median of each row of ``ordered`` less the values of the same row of ``ring`` (a sub-multiset of it;
+both rows sorted), minus ``offset``: row by row the median of ``values − offset`` over what is left, in
+float32 (``value − offset`` is monotone in the value, so sorting before or after subtracting gives the same
+order); NaN for a row with a NaN."""
+
+screen: Callable[[F32, F32, float, npt.NDArray[np.bool_]], None] = _compiled(
+    _screen, "void(float32[:, :, ::1], float32[::1], float64, boolean[::1])"
+)
+"""Which maps (N, rows, cols) deviate from a healthy module (:func:`.modules.screen_and_classify`'s test)."""
