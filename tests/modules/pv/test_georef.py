@@ -13,6 +13,7 @@ from gongzhi.modules.pv.analytics.cameras import M3T
 from gongzhi.modules.pv.analytics.frames import ThermalFrame
 from gongzhi.modules.pv.analytics.georef import (
     FrameGeometry,
+    _downsample,
     bilinear,
     crop_grid,
     frame_geometry,
@@ -292,3 +293,27 @@ def test_painted_runs_cover_the_same_pixels_as_summed_steps() -> None:
     steps -= np.bincount(rows * (w + 1) + last + 1, minlength=h * (w + 1))
     expected = np.cumsum(steps.reshape(h, w + 1), axis=1)[:, :w] > 0
     np.testing.assert_array_equal(mask, expected.astype(np.float32))
+
+
+def test_the_compiled_block_means_and_reach_tests_equal_their_numpy_forms() -> None:
+    rng = np.random.default_rng(7)
+    t = rng.normal(30, 3, (51, 64)).astype(np.float32)
+    for k in (1, 2, 3):
+        h, w = (t.shape[0] // k) * k, (t.shape[1] // k) * k
+        total = np.zeros((h // k, w // k), dtype=np.float32)
+        for i in range(k):
+            for j in range(k):
+                total += t[i:h:k, j:w:k]
+        np.testing.assert_array_equal(_downsample(t, k), total * np.float32(1 / (k * k)))
+    centres = rng.uniform(-50, 50, (500, 2))
+    near = np.empty(500, dtype=np.intp)
+    count = kernels.within_reach(centres, 3.0, -4.0, 20.0, near)
+    dx, dy = centres[:, 0] - 3.0, centres[:, 1] + 4.0
+    np.testing.assert_array_equal(near[:count], np.flatnonzero(dx * dx + dy * dy <= 400.0))
+    u, v, order = centres[:, 0].copy(), centres[:, 1].copy(), rng.permutation(500).astype(np.intp)
+    box = np.array([-10.0, 15.0, -30.0, 5.0])
+    inside = np.empty(500, dtype=np.intp)
+    count = kernels.in_box(u, v, order, box, inside)
+    uo, vo = u[order], v[order]
+    expected = (uo >= box[0]) & (uo <= box[1]) & (vo >= box[2]) & (vo <= box[3])
+    np.testing.assert_array_equal(inside[:count], np.flatnonzero(expected))

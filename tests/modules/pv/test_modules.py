@@ -30,6 +30,7 @@ from gongzhi.modules.pv.analytics.modules import (
     learned_classifier,
     merge_views,
     row_medians,
+    soiling_indices,
 )
 from gongzhi.modules.pv.analytics.synthetic import Conditions, SyntheticFlight, pattern, synthetic_flight
 
@@ -315,3 +316,11 @@ def test_the_compiled_screen_picks_the_maps_the_numpy_screen_picks() -> None:
     kernels.screen(residuals, med, SOILING_WARM_K, suspect)
     assert 0 < expected.sum() < len(expected)
     np.testing.assert_array_equal(suspect, expected)
+
+
+def test_the_compiled_soiling_index_equals_the_numpy_form() -> None:
+    rng = np.random.default_rng(10)
+    residuals = rng.normal(0, 0.6, (200, 48, 24)).astype(np.float32)
+    top = row_medians(residuals[:, :16].reshape(200, -1))
+    expected = np.mean(residuals - top[:, None, None] > SOILING_WARM_K, axis=(1, 2))
+    np.testing.assert_array_equal(soiling_indices(residuals), expected)

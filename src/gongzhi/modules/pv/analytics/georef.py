@@ -264,11 +264,12 @@ def _within(index: ModuleIndex, u_lo: float, u_hi: float, v_lo: float, v_hi: flo
     makes a frame's lookup cheap.
     """
     along, across = index.layout.footprint_m
-    u, v = index.u[index.order], index.v[index.order]
-    keep = (u >= u_lo - along) & (u <= u_hi + along) & (v >= v_lo - across) & (v <= v_hi + across)
-    if not keep.any():
+    box = np.array([u_lo - along, u_hi + along, v_lo - across, v_hi + across])
+    keep = np.empty(len(index.order), dtype=np.intp)
+    count = kernels.in_box(index.u, index.v, index.order, box, keep)
+    if count == 0:
         return None
-    return replace(index, keys=index.keys[keep], order=index.order[keep])
+    return replace(index, keys=index.keys[keep[:count]], order=index.order[keep[:count]])
 
 
 def locate_uv(index: ModuleIndex, pu: FloatArray, pv: FloatArray) -> tuple[IntArray, FloatArray, FloatArray]:
@@ -300,8 +301,8 @@ def visible_modules(
     """Layout positions of the modules wholly inside the frame, at least ``margin_px`` from its edge."""
     # only modules whose centre lies within the frame's half-diagonal can be inside it
     reach = 0.5 * math.hypot(geometry.width_px, geometry.height_px) * geometry.gsd_m
-    dx, dy = index.centres[:, 0] - geometry.x_m, index.centres[:, 1] - geometry.y_m
-    near = np.flatnonzero(dx * dx + dy * dy <= reach * reach)
+    near = np.empty(len(index.centres), dtype=np.intp)
+    near = near[: kernels.within_reach(index.centres, geometry.x_m, geometry.y_m, reach, near)]
     corners = index.corners[near]
     rows, cols = geometry.xy_to_pixel(corners[..., 0], corners[..., 1])
     inside = (
@@ -511,13 +512,10 @@ def _column_run(
 
 
 def _downsample(t: npt.NDArray[np.float32], k: int) -> npt.NDArray[np.float32]:
-    """Block means of k × k pixels (strided sums: a reshaped ``mean`` over two axes is slower)."""
-    h, w = (t.shape[0] // k) * k, (t.shape[1] // k) * k
-    total = np.zeros((h // k, w // k), dtype=np.float32)
-    for i in range(k):
-        for j in range(k):
-            total += t[i:h:k, j:w:k]
-    return total * np.float32(1 / (k * k))
+    """Block means of k × k pixels, each block summed in float32 row by row, then scaled by 1 / k²."""
+    out = np.empty((t.shape[0] // k, t.shape[1] // k), dtype=np.float32)
+    kernels.block_means(np.ascontiguousarray(t, dtype=np.float32), k, out)
+    return out
 
 
 def _structure(t: npt.NDArray[np.float32], sigma: float) -> npt.NDArray[np.float32]:

@@ -14,7 +14,7 @@ seconds of CPU once per installation, which ``bench/pv/bench_flight.py`` reports
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -96,8 +96,57 @@ def _screen(residuals: F32, medians: F32, warm: float, out: npt.NDArray[np.bool_
         out[m] = (top - med >= 1.5) or (low <= -2.0) or (abs(med) >= 1.5) or (above / size >= 0.1)
 
 
-def _compiled(fn: Callable[..., None], signature: str) -> Callable[..., None]:
-    return cast(Callable[..., None], njit(signature, cache=True, nogil=True)(fn))
+def _warm_fractions(residuals: F32, levels: F32, warm: float, out: F64) -> None:
+    n, rows, cols = residuals.shape
+    for m in range(n):
+        above = 0
+        for i in range(rows):
+            for j in range(cols):
+                if residuals[m, i, j] - levels[m] > warm:
+                    above += 1
+        out[m] = above / (rows * cols)
+
+
+def _block_means(t: F32, k: int, out: F32) -> None:
+    oh, ow = out.shape
+    scale = np.float32(1 / (k * k))
+    for y in range(oh):
+        row = out[y]
+        row[:] = 0
+        for i in range(k):
+            src = t[y * k + i]
+            for x in range(ow):
+                total = row[x]
+                for j in range(k):
+                    total += src[x * k + j]
+                row[x] = total
+        for x in range(ow):
+            row[x] *= scale
+
+
+def _within_reach(centres: F64, x: float, y: float, reach: float, out: Ints) -> int:
+    count = 0
+    limit = reach * reach
+    for i in range(centres.shape[0]):
+        dx, dy = centres[i, 0] - x, centres[i, 1] - y
+        if dx * dx + dy * dy <= limit:
+            out[count] = i
+            count += 1
+    return count
+
+
+def _in_box(u: F64, v: F64, order: Ints, box: F64, out: Ints) -> int:
+    count = 0
+    for k in range(len(order)):
+        p = order[k]
+        if u[p] >= box[0] and u[p] <= box[1] and v[p] >= box[2] and v[p] <= box[3]:
+            out[count] = k
+            count += 1
+    return count
+
+
+def _compiled(fn: Callable[..., Any], signature: str) -> Callable[..., Any]:
+    return cast(Callable[..., Any], njit(signature, cache=True, nogil=True)(fn))
 
 
 crops: Callable[[F32, F64, F64, F64, F64, F32], None] = _compiled(
@@ -124,3 +173,27 @@ screen: Callable[[F32, F32, float, npt.NDArray[np.bool_]], None] = _compiled(
     _screen, "void(float32[:, :, ::1], float32[::1], float64, boolean[::1])"
 )
 """Which maps (N, rows, cols) deviate from a healthy module (:func:`.modules.screen_and_classify`'s test)."""
+
+warm_fractions: Callable[[F32, F32, float, F64], None] = _compiled(
+    _warm_fractions, "void(float32[:, :, ::1], float32[::1], float64, float64[::1])"
+)
+"""Fraction of each map (N, rows, cols) more than ``warm`` above its level, ``np.mean(map − level > warm)``
+[-]."""
+
+block_means: Callable[[F32, int, F32], None] = _compiled(
+    _block_means, "void(float32[:, ::1], intp, float32[:, ::1])"
+)
+"""``out`` = means of k × k blocks of ``t``: each block summed in float32 row by row from zero, then scaled by
+1 / k² (the order of :func:`.georef._downsample`'s strided sums)."""
+
+within_reach: Callable[[F64, float, float, float, Ints], int] = _compiled(
+    _within_reach, "intp(float64[:, ::1], float64, float64, float64, intp[::1])"
+)
+"""Writes into ``out`` the indices of the points ``centres`` (N, 2) with dx² + dy² ≤ reach² from (x, y), in
+order; returns how many."""
+
+in_box: Callable[[F64, F64, Ints, F64, Ints], int] = _compiled(
+    _in_box, "intp(float64[::1], float64[::1], intp[::1], float64[::1], intp[::1])"
+)
+"""Writes into ``out`` the k with ``(u, v)[order[k]]`` inside ``box`` (u_lo, u_hi, v_lo, v_hi, closed);
+returns how many."""

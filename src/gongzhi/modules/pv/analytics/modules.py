@@ -367,7 +367,9 @@ def soiling_indices(residuals: F32) -> FloatArray:
     """:func:`soiling_index` of a stack of module maps, shape (N, rows, cols) → (N,)."""
     n, rows = residuals.shape[:2]
     top = row_medians(residuals[:, : max(1, rows // 3)].reshape(n, -1))
-    return np.asarray(np.mean(residuals - top[:, None, None] > SOILING_WARM_K, axis=(1, 2)), dtype=np.float64)
+    out = np.empty(n, dtype=np.float64)
+    kernels.warm_fractions(np.ascontiguousarray(residuals, dtype=np.float32), top, SOILING_WARM_K, out)
+    return out
 
 
 def rgb_soiling_index(rgb: npt.NDArray[np.uint8], clean_luma: float | None = None) -> float:
