@@ -26,6 +26,7 @@ from gongzhi.modules.pv.analytics.modules import (
     _median,
     _nan_row_medians,
     _percentile,
+    _robust_surface,
     analyse_flight,
     learned_classifier,
     merge_views,
@@ -324,3 +325,29 @@ def test_the_compiled_soiling_index_equals_the_numpy_form() -> None:
     top = row_medians(residuals[:, :16].reshape(200, -1))
     expected = np.mean(residuals - top[:, None, None] > SOILING_WARM_K, axis=(1, 2))
     np.testing.assert_array_equal(soiling_indices(residuals), expected)
+
+
+def test_the_robust_surface_stopping_when_its_inliers_repeat_equals_four_full_rounds() -> None:
+    def four_rounds(r: np.ndarray, c: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        fit = np.full(len(values), _median(values))
+        design = np.column_stack([np.ones_like(r), r, c, r * r, c * c, r * c])
+        keep = np.ones(len(values), dtype=bool)
+        for _ in range(4):
+            dev = values - fit
+            mad = _median(np.abs(dev - _median(dev)))
+            keep = np.abs(dev) <= max(0.7, 3 * 1.4826 * mad)
+            if keep.sum() < 12:
+                break
+            coef, *_ = np.linalg.lstsq(design[keep], values[keep], rcond=None)
+            fit = design @ coef
+        return fit, keep
+
+    rng = np.random.default_rng(11)
+    for n in (20, 95, 140):
+        r, c = rng.random(n), rng.random(n)
+        values = 30 + 2 * r - c + 0.5 * r * c + rng.normal(0, 0.3, n)
+        values[rng.random(n) < 0.15] += rng.uniform(2, 6)
+        fit, keep = _robust_surface(r, c, values)
+        expected_fit, expected_keep = four_rounds(r, c, values)
+        np.testing.assert_array_equal(fit, expected_fit)
+        np.testing.assert_array_equal(keep, expected_keep)

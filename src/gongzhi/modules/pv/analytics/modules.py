@@ -1244,7 +1244,7 @@ def frame_statistics(
     ordered = _sorted_rows(flat)
     med = _median_sorted(ordered).astype(np.float64)
     p95 = _percentile_sorted(ordered, 95).astype(np.float64)
-    mx = flat.max(axis=1)
+    mx = ordered[:, -1]  # the maximum (NaN when the row has one, as max gives)
     surface, normal = _robust_surface(rows, cols, med)
     # reference: the surface plus the median residual of the normal neighbours seen in this frame
     resid = np.append(np.where(normal, med - surface, np.nan), np.nan)
@@ -1435,14 +1435,19 @@ def _robust_surface(
     fit = np.full(len(values), _median(values))
     design = np.column_stack([np.ones_like(r), r, c, r * r, c * c, r * c])
     keep = np.ones(len(values), dtype=bool)
+    fitted: npt.NDArray[np.bool_] | None = None
     for _ in range(4):
         dev = values - fit
         mad = _median(np.abs(dev - _median(dev)))
         keep = np.abs(dev) <= max(0.7, 3 * 1.4826 * mad)
         if keep.sum() < 12:
             break
+        if fitted is not None and np.array_equal(keep, fitted):
+            # the same inliers give the same fit again, and so on for the remaining rounds
+            break
         coef, *_ = np.linalg.lstsq(design[keep], values[keep], rcond=None)
         fit = design @ coef
+        fitted = keep
     return np.asarray(fit, dtype=np.float64), keep
 
 
