@@ -39,7 +39,6 @@ import numpy as np
 import numpy.typing as npt
 from scipy import fft, ndimage
 
-from gongzhi.modules.pv.analytics import kernels
 from gongzhi.modules.pv.analytics.cameras import CAMERAS, ThermalCamera
 from gongzhi.modules.pv.analytics.frames import FrameMeta
 from gongzhi.modules.pv.analytics.geometry import LocalFrame
@@ -263,6 +262,8 @@ def _within(index: ModuleIndex, u_lo: float, u_hi: float, v_lo: float, v_hi: flo
     already the nearest); the binary search over a few hundred keys instead of the whole plant's is what
     makes a frame's lookup cheap.
     """
+    from gongzhi.modules.pv.analytics import kernels
+
     along, across = index.layout.footprint_m
     box = np.array([u_lo - along, u_hi + along, v_lo - across, v_hi + across])
     keep = np.empty(len(index.order), dtype=np.intp)
@@ -299,6 +300,8 @@ def visible_modules(
     index: ModuleIndex, geometry: FrameGeometry, margin_px: float = 2.0
 ) -> npt.NDArray[np.intp]:
     """Layout positions of the modules wholly inside the frame, at least ``margin_px`` from its edge."""
+    from gongzhi.modules.pv.analytics import kernels
+
     # only modules whose centre lies within the frame's half-diagonal can be inside it
     reach = 0.5 * math.hypot(geometry.width_px, geometry.height_px) * geometry.gsd_m
     near = np.empty(len(index.centres), dtype=np.intp)
@@ -354,6 +357,8 @@ def module_crops(
         Plan view of each module: rows run across the row from the high (back) edge at row 0 to the low
         (front) edge; columns run along the row from its start side [°C].
     """
+    from gongzhi.modules.pv.analytics import kernels
+
     pos = np.asarray(positions, dtype=np.intp)
     n_rows, n_cols = crop_grid(layout, samples_per_cell)
     along, across = layout.footprint_m
@@ -463,6 +468,8 @@ def module_mask(index: ModuleIndex, geometry: FrameGeometry, rim: float = 0.04) 
     runs of the modules near the frame are painted (:func:`.kernels.paint_runs`), with no per-pixel module
     lookup.
     """
+    from gongzhi.modules.pv.analytics import kernels
+
     h, w = geometry.height_px, geometry.width_px
     az = index.layout.row_azimuth_deg
     x0, y0 = geometry.pixel_to_xy(0.0, 0.0)
@@ -513,6 +520,8 @@ def _column_run(
 
 def _downsample(t: npt.NDArray[np.float32], k: int) -> npt.NDArray[np.float32]:
     """Block means of k × k pixels, each block summed in float32 row by row, then scaled by 1 / k²."""
+    from gongzhi.modules.pv.analytics import kernels
+
     out = np.empty((t.shape[0] // k, t.shape[1] // k), dtype=np.float32)
     kernels.block_means(np.ascontiguousarray(t, dtype=np.float32), k, out)
     return out

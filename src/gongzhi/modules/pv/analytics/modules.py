@@ -41,7 +41,6 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage
 
-from gongzhi.modules.pv.analytics import kernels
 from gongzhi.modules.pv.analytics.anomalies import Anomaly, class_of_abnormality, severity
 from gongzhi.modules.pv.analytics.cameras import ThermalCamera
 from gongzhi.modules.pv.analytics.frames import ThermalFrame
@@ -365,6 +364,8 @@ def soiling_index(residual: F32) -> float:
 
 def soiling_indices(residuals: F32) -> FloatArray:
     """:func:`soiling_index` of a stack of module maps, shape (N, rows, cols) → (N,)."""
+    from gongzhi.modules.pv.analytics import kernels
+
     n, rows = residuals.shape[:2]
     top = row_medians(residuals[:, : max(1, rows // 3)].reshape(n, -1))
     out = np.empty(n, dtype=np.float64)
@@ -1276,6 +1277,8 @@ def screen_and_classify(
     reference, its median is 1.5 K off, or a tenth of it is ``SOILING_WARM_K`` above its median.
     ``medians`` are the maps' medians [K] when the caller has them (else they are computed).
     """
+    from gongzhi.modules.pv.analytics import kernels
+
     flat = residuals.reshape(len(residuals), -1)
     med = np.median(flat, axis=1) if medians is None else medians
     # the rows next to the frames catch the cold gap through the optics: the minimum leaves them out
@@ -1295,6 +1298,8 @@ def _interior_medians(crops: F32, ordered: F32, offset: F32) -> F32:
     """Medians of the interior of ``crops − offset`` (each map less its outermost samples), from the maps'
     sorted rows ``ordered``: the same values as :func:`row_medians` of the interior, with only the ring sorted
     instead of the interior."""
+    from gongzhi.modules.pv.analytics import kernels
+
     n = len(crops)
     ring = np.concatenate([crops[:, 0, :], crops[:, -1, :], crops[:, 1:-1, 0], crops[:, 1:-1, -1]], axis=1)
     out = np.empty(n, dtype=np.float32)
