@@ -7,7 +7,8 @@ no fused multiply-add (numba's default: no fast-math), so the results are the sa
 compare them.
 
 The modules that use the kernels import them inside the functions that call them, so that a process that
-never analyses a frame (the web app) does not load numba (about 0.2 s and 100 MB); a process pool's parent
+never analyses a frame (the web app) does not load numba (0.5–0.7 s of CPU and 106 MB of resident memory
+here); a process pool's parent
 loads them before forking (:func:`gongzhi.modules.pv.analysis_adapter.load_kernels`). The kernels are
 compiled once per signature and cached on disk (``cache=True``: beside this file when it is
 writable, else numba's user-wide cache directory, or ``NUMBA_CACHE_DIR``); a cold compile costs a few
