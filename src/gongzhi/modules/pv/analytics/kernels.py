@@ -8,11 +8,11 @@ compare them.
 
 The modules that use the kernels import them inside the functions that call them, so that a process that
 never analyses a frame (the web app) does not load numba (0.5–0.7 s of CPU and 106 MB of resident memory
-here); a process pool's parent
-loads them before forking (:func:`gongzhi.modules.pv.analysis_adapter.load_kernels`). The kernels are
-compiled once per signature and cached on disk (``cache=True``: beside this file when it is
-writable, else numba's user-wide cache directory, or ``NUMBA_CACHE_DIR``); a cold compile costs a few
-seconds of CPU once per installation, which ``bench/pv/bench_flight.py`` reports.
+here); a process pool's parent loads them before forking
+(:func:`gongzhi.modules.pv.analysis_adapter.load_kernels`). The kernels are compiled once per signature
+and cached on disk (``cache=True``: beside this file when it is writable, else numba's user-wide cache
+directory, or ``NUMBA_CACHE_DIR``); a cold compile costs about 2 s of CPU once per installation, which
+``bench/pv/bench_flight.py`` reports.
 """
 
 from __future__ import annotations
