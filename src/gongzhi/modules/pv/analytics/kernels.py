@@ -33,11 +33,22 @@ def _crops(image: F32, row_c: F64, col_c: F64, pattern_r: F64, pattern_c: F64, o
     h, w = image.shape
     n, rows, cols = out.shape
     flat = image.ravel()
+    r_lo, r_hi, c_lo, c_hi = pattern_r.min(), pattern_r.max(), pattern_c.min(), pattern_c.max()
     for m in range(n):
+        # a module inside the frame (all of the layout's crops) needs no clipping
+        inside = (
+            row_c[m] + r_lo >= 0.0
+            and row_c[m] + r_hi <= h - 1.0
+            and col_c[m] + c_lo >= 0.0
+            and col_c[m] + c_hi <= w - 1.0
+        )
         for i in range(rows):
             for j in range(cols):
-                r = min(max(row_c[m] + pattern_r[i, j], 0.0), h - 1.0)
-                c = min(max(col_c[m] + pattern_c[i, j], 0.0), w - 1.0)
+                r = row_c[m] + pattern_r[i, j]
+                c = col_c[m] + pattern_c[i, j]
+                if not inside:
+                    r = min(max(r, 0.0), h - 1.0)
+                    c = min(max(c, 0.0), w - 1.0)
                 r0 = min(int(r), h - 2)
                 c0 = min(int(c), w - 2)
                 fr = np.float32(r - r0)
