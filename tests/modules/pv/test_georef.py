@@ -281,20 +281,6 @@ def test_module_crops_are_bilinear_samples_of_the_pattern_bit_for_bit(
     np.testing.assert_array_equal(out[0], bilinear(image[:20, :25], 3.0 + pattern_r, 20.0 + pattern_c))
 
 
-def test_painted_runs_cover_the_same_pixels_as_summed_steps() -> None:
-    rng = np.random.default_rng(6)
-    h, w = 40, 50
-    rows = rng.integers(0, h, 300)
-    first = rng.integers(0, w, 300)
-    last = np.minimum(first + rng.integers(0, 12, 300), w - 1)
-    mask = np.zeros((h, w), dtype=np.float32)
-    kernels.paint_runs(rows.astype(np.intp), first.astype(np.intp), last.astype(np.intp), mask)
-    steps = np.bincount(rows * (w + 1) + first, minlength=h * (w + 1))
-    steps -= np.bincount(rows * (w + 1) + last + 1, minlength=h * (w + 1))
-    expected = np.cumsum(steps.reshape(h, w + 1), axis=1)[:, :w] > 0
-    np.testing.assert_array_equal(mask, expected.astype(np.float32))
-
-
 def test_the_compiled_block_means_and_reach_tests_equal_their_numpy_forms() -> None:
     rng = np.random.default_rng(7)
     t = rng.normal(30, 3, (51, 64)).astype(np.float32)

@@ -465,8 +465,8 @@ def module_mask(index: ModuleIndex, geometry: FrameGeometry, rim: float = 0.04) 
 
     The glass of a module is ``rim < fu < 1 − rim`` and the same for ``fv`` (:func:`locate`). Along one
     image row both are linear in the column, so each module covers one run of columns per image row: the
-    runs of the modules near the frame are painted (:func:`.kernels.paint_runs`), with no per-pixel module
-    lookup.
+    runs of the modules near the frame are painted (:func:`.kernels.paint_modules`), with no per-pixel
+    module lookup.
     """
     from gongzhi.modules.pv.analytics import kernels
 
@@ -488,34 +488,11 @@ def module_mask(index: ModuleIndex, geometry: FrameGeometry, rim: float = 0.04) 
     corner_rows, _ = geometry.xy_to_pixel(index.corners[near.order, :, 0], index.corners[near.order, :, 1])
     r_lo = np.clip(np.floor(corner_rows.min(axis=1)), 0, h).astype(np.intp)
     r_hi = np.clip(np.ceil(corner_rows.max(axis=1)), -1, h - 1).astype(np.intp)
-    counts = np.maximum(r_hi - r_lo + 1, 0)
-    m = np.repeat(np.arange(len(counts)), counts)
-    r = r_lo[m] + np.arange(len(m)) - np.repeat(np.cumsum(counts) - counts, counts)
-    mu, mv = index.u[near.order][m], index.v[near.order][m]
-    lo_u, hi_u = _column_run(u0 + ur * r, uc, mu + (rim - 0.5) * along, mu + (0.5 - rim) * along)
-    lo_v, hi_v = _column_run(v0 + vr * r, vc, mv + (rim - 0.5) * across, mv + (0.5 - rim) * across)
-    first = np.clip(np.floor(np.maximum(lo_u, lo_v)) + 1, 0, w)
-    last = np.clip(np.ceil(np.minimum(hi_u, hi_v)) - 1, -1, w - 1)
-    runs = first <= last
-    r = r[runs]
+    glass = np.array([(rim - 0.5) * along, (0.5 - rim) * along, (rim - 0.5) * across, (0.5 - rim) * across])
     mask = np.zeros((h, w), dtype=np.float32)
-    kernels.paint_runs(np.ascontiguousarray(r, dtype=np.intp), first[runs].astype(np.intp),
-                       last[runs].astype(np.intp), mask)  # fmt: skip
+    pose = np.array([u0, v0, uc, vc, ur, vr])
+    kernels.paint_modules(index.u[near.order], index.v[near.order], r_lo, r_hi, pose, glass, mask)
     return mask
-
-
-def _column_run(
-    at_col0: FloatArray, per_col: float, lo: FloatArray, hi: FloatArray
-) -> tuple[FloatArray, FloatArray]:
-    """Open interval of columns where ``at_col0 + per_col · col`` lies strictly between ``lo`` and ``hi``.
-
-    Arrays of one shape (one entry per image row and module) [px].
-    """
-    if abs(per_col) < 1e-12:
-        inside = (at_col0 > lo) & (at_col0 < hi)
-        return np.where(inside, -np.inf, np.inf), np.where(inside, np.inf, -np.inf)
-    a, b = (lo - at_col0) / per_col, (hi - at_col0) / per_col
-    return np.minimum(a, b), np.maximum(a, b)
 
 
 def _downsample(t: npt.NDArray[np.float32], k: int) -> npt.NDArray[np.float32]:

@@ -61,11 +61,27 @@ def _crops(image: F32, row_c: F64, col_c: F64, pattern_r: F64, pattern_c: F64, o
                 out[m, i, j] = top + (bottom - top) * fr
 
 
-def _paint_runs(rows: Ints, first: Ints, last: Ints, out: F32) -> None:
-    for k in range(len(rows)):
-        r = rows[k]
-        for c in range(first[k], last[k] + 1):
-            out[r, c] = 1.0
+def _run_bounds(at_col0: float, per_col: float, lo: float, hi: float) -> tuple[float, float]:
+    if abs(per_col) < 1e-12:
+        inside = at_col0 > lo and at_col0 < hi
+        return (-np.inf, np.inf) if inside else (np.inf, -np.inf)
+    a, b = (lo - at_col0) / per_col, (hi - at_col0) / per_col
+    return min(a, b), max(a, b)
+
+
+def _paint_modules(mu: F64, mv: F64, r_lo: Ints, r_hi: Ints, pose: F64, glass: F64, out: F32) -> None:
+    w = out.shape[1]
+    u0, v0, uc, vc, ur, vr = pose[0], pose[1], pose[2], pose[3], pose[4], pose[5]
+    for k in range(len(mu)):
+        u_lo, u_hi = mu[k] + glass[0], mu[k] + glass[1]
+        v_lo, v_hi = mv[k] + glass[2], mv[k] + glass[3]
+        for r in range(r_lo[k], r_hi[k] + 1):
+            lo_u, hi_u = _run_bounds_c(u0 + ur * r, uc, u_lo, u_hi)
+            lo_v, hi_v = _run_bounds_c(v0 + vr * r, vc, v_lo, v_hi)
+            first = min(max(np.floor(max(lo_u, lo_v)) + 1, 0.0), float(w))
+            last = min(max(np.ceil(min(hi_u, hi_v)) - 1, -1.0), float(w - 1))
+            for c in range(int(first), int(last) + 1):
+                out[r, c] = 1.0
 
 
 def _interior_medians(ordered: F32, ring: F32, offset: F32, out: F32) -> None:
@@ -164,17 +180,14 @@ def _compiled(fn: Callable[..., Any], signature: str) -> Callable[..., Any]:
     return cast(Callable[..., Any], njit(signature, cache=True, nogil=True)(fn))
 
 
+_run_bounds_c = njit(cache=True, nogil=True)(_run_bounds)
+
 crops: Callable[[F32, F64, F64, F64, F64, F32], None] = _compiled(
     _crops,
     "void(float32[:, ::1], float64[::1], float64[::1], float64[:, ::1], float64[:, ::1], float32[:, :, ::1])",
 )
 """Bilinear samples of ``image`` at ``(row_c[m] + pattern_r, col_c[m] + pattern_c)`` for each m into ``out``
 (N, rows, cols), coordinates clipped into the image: :func:`.georef.bilinear`'s arithmetic per sample."""
-
-paint_runs: Callable[[Ints, Ints, Ints, F32], None] = _compiled(
-    _paint_runs, "void(intp[::1], intp[::1], intp[::1], float32[:, ::1])"
-)
-"""Set ``out[rows[k], first[k] : last[k] + 1]`` to 1 for every k (runs inside ``out``)."""
 
 interior_medians: Callable[[F32, F32, F32, F32], None] = _compiled(
     _interior_medians, "void(float32[:, ::1], float32[:, ::1], float32[::1], float32[::1])"
@@ -212,3 +225,12 @@ in_box: Callable[[F64, F64, Ints, F64, Ints], int] = _compiled(
 )
 """Writes into ``out`` the k with ``(u, v)[order[k]]`` inside ``box`` (u_lo, u_hi, v_lo, v_hi, closed);
 returns how many."""
+
+paint_modules: Callable[[F64, F64, Ints, Ints, F64, F64, F32], None] = _compiled(
+    _paint_modules,
+    "void(float64[::1], float64[::1], intp[::1], intp[::1], float64[::1], float64[::1], float32[:, ::1])",
+)
+"""Paint each module's glass into ``out`` row by row, rows ``r_lo[k]`` to ``r_hi[k]``: along image row r the
+glass is the open interval of columns where ``u0 + ur·r + uc·col`` lies strictly between ``mu[k] +
+glass[0]`` and ``mu[k] + glass[1]`` and the same for v (``pose`` = u0, v0, uc, vc, ur, vr; ``glass`` = the
+four offsets) [m]: :func:`.georef.module_mask`'s arithmetic per row and module."""
