@@ -15,6 +15,9 @@ Figures, each measured in this run on the same files:
 - peak memory: the largest resident set of this process and of any worker process (``ru_maxrss``), and
   their sum as an upper bound of the whole job.
 - with ``--one-worker``: the same flight streamed through one accumulator in one process, and the speed-up.
+- the compiled loops' (numba) one-off cost: CPU of importing them in a fresh process with an empty cache
+  (compiling every kernel, as on a first run after installing) and with that cache filled (every later
+  process). The flight's figures above are with the cache filled; the cold compile is paid once.
 - accuracy on the ground truth (per class precision and recall, module level).
 
 The frames are rendered once into ``--dir`` (kept for the next run; rendering is not part of the figures).
@@ -23,7 +26,11 @@ The frames are rendered once into ``--dir`` (kept for the next run; rendering is
 from __future__ import annotations
 
 import argparse
+import os
 import resource
+import subprocess
+import sys
+import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -70,6 +77,28 @@ def cpu_s() -> float:
     """CPU time of this process and of its children that have ended (the pools' workers) [s]."""
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+_IMPORT_KERNELS = (
+    "import time; c = time.process_time(); import gongzhi.modules.pv.analytics.kernels; "
+    "print(time.process_time() - c)"
+)
+
+
+def jit_cost() -> tuple[float, float] | None:
+    """CPU of importing the compiled kernels in a fresh process: with an empty numba cache, then with it
+    filled [s]; ``None`` for a version of the code without them."""
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "NUMBA_CACHE_DIR": cache}
+        times = []
+        for _ in range(2):
+            run = subprocess.run(
+                [sys.executable, "-c", _IMPORT_KERNELS], env=env, capture_output=True, text=True
+            )
+            if run.returncode:
+                return None
+            times.append(float(run.stdout.split()[-1]))
+    return times[0], times[1]
 
 
 def accuracy(outcome: pipeline.FlightOutcome, truth: dict[tuple[str, str], float]) -> None:
@@ -122,6 +151,7 @@ def main() -> None:
         pipeline.analyse_flight(paths, layout, irradiance_w_m2=irradiance, camera=camera, workers=1)
         single_s = time.perf_counter() - started
 
+    jit = jit_cost()
     overhead = (full_s - decode_s) / decode_s
     own, children = max_rss_mb(resource.RUSAGE_SELF), max_rss_mb(resource.RUSAGE_CHILDREN)
     print(f"decode alone           {decode_s:7.2f} s  ({decode_s / len(paths) * 1000:.1f} ms/frame)")
@@ -133,6 +163,11 @@ def main() -> None:
         f"{full_cpu / n * 1000:.1f} ms/frame, overhead {(full_cpu - decode_cpu) / decode_cpu:.2f} × decode"
     )
     print(f"whole flight           {full_s:7.2f} s  (target ≤ 60 s)")
+    if jit is not None:
+        print(
+            f"compiled loops         import with an empty cache {jit[0]:.2f} s CPU (once), with it filled "
+            f"{jit[1]:.2f} s per process ({jit[1] / n * 1000:.1f} ms/frame of this flight in one process)"
+        )
     if single_s is not None:
         print(f"one process            {single_s:7.2f} s  (speed-up ×{single_s / full_s:.2f})")
     print(

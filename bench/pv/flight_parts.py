@@ -1,6 +1,7 @@
 """Where the CPU of a pooled PV flight goes, in one process: the per-frame work of a worker and the fixed
-costs around it (the accumulator's set-up, a part's pickling round trip, merging and the outcome), and
-the CPU of the pose refinement within the per-frame work (``refine_pose`` as the accumulator calls it).
+costs around it (the accumulator's set-up, loading the compiled kernels where the version has them, a
+part's pickling round trip, merging and the outcome), and the CPU of the pose refinement within the
+per-frame work (``refine_pose`` as the accumulator calls it).
 
     .venv/bin/python bench/pv/flight_parts.py [--dir /tmp/gongzhi-pv-bench] [--parts 2] [--profile 25]
 
@@ -52,6 +53,11 @@ def main() -> None:
     c0 = time.process_time()
     pipeline._TEMPLATE = adapter.new_accumulator(layout, irradiance, camera)
     setup = time.process_time() - c0
+    c0 = time.process_time()
+    load_kernels = getattr(adapter, "load_kernels", None)  # versions with compiled kernels
+    if load_kernels is not None:
+        load_kernels()
+    kernels = time.process_time() - c0
     chunks = list(pipeline.chunks(paths, math.ceil(n / args.parts)))
     parts, analyse, dumps, loads, size = [], 0.0, 0.0, 0.0, 0
     profile = cProfile.Profile()
@@ -73,12 +79,13 @@ def main() -> None:
     outcome = pipeline._merged(parts, layout, n)
     merge = time.process_time() - c0
 
-    fixed = setup + dumps + loads + merge
+    fixed = setup + kernels + dumps + loads + merge
     print(f"{n} frames, {len(layout.modules)} modules, {len(chunks)} part(s); CPU time of this process")
     print(f"reading and analysing frames  {analyse:6.2f} s  ({analyse / n * 1000:.1f} ms/frame)")
     print(f"  of which pose refinement    {refine[0]:6.2f} s  ({refine[0] / n * 1000:.1f} ms/frame, "
           f"{refine[1] / n:.2f} refine_pose calls a frame)")  # fmt: skip
     print(f"accumulator set-up (parent)   {setup:6.2f} s")
+    print(f"loading compiled kernels      {kernels:6.2f} s  (once per process, numba's cache filled)")
     print(f"pickling the parts (workers)  {dumps:6.2f} s  ({size / len(chunks) / 1e6:.1f} MB a part)")
     print(f"unpickling them (parent)      {loads:6.2f} s")
     print(f"merging, outcome (parent)     {merge:6.2f} s")

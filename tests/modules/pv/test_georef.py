@@ -7,23 +7,26 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from gongzhi.modules.pv.analytics import modules
+from gongzhi.modules.pv.analytics import kernels, modules
 from gongzhi.modules.pv.analytics.anomalies import Anomaly
 from gongzhi.modules.pv.analytics.cameras import M3T
 from gongzhi.modules.pv.analytics.frames import ThermalFrame
 from gongzhi.modules.pv.analytics.georef import (
     FrameGeometry,
+    _downsample,
     bilinear,
+    crop_grid,
     frame_geometry,
     locate,
     locate_frame,
+    module_crops,
     module_index,
     module_mask,
     refine_pose,
     segment_modules,
     visible_modules,
 )
-from gongzhi.modules.pv.analytics.layout import PlantLayout, generate_layout
+from gongzhi.modules.pv.analytics.layout import PlantLayout, generate_layout, row_axes
 from gongzhi.modules.pv.analytics.modules import (
     LINE_YAW_FRAMES,
     InspectionAccumulator,
@@ -243,3 +246,60 @@ def test_the_module_mask_covers_exactly_the_glass_that_locate_finds(layout: Plan
     mask = module_mask(index, geometry, rim)
     assert glass.any()
     np.testing.assert_array_equal(mask, glass.astype(np.float32))
+
+
+@pytest.mark.parametrize("yaw", [0.0, 12.5, 181.0])
+def test_module_crops_are_bilinear_samples_of_the_pattern_bit_for_bit(
+    layout: PlantLayout, yaw: float
+) -> None:
+    rng = np.random.default_rng(5)
+    geometry = FrameGeometry(1.3, -0.7, 0.03, yaw, 640, 512)
+    image = rng.normal(30, 2, (512, 640)).astype(np.float32)
+    index = module_index(layout)
+    positions = visible_modules(index, geometry)
+    crops = module_crops(image, geometry, layout, positions, 4)
+    # the samples as the numpy form built them: each module's centre pixel plus one pattern
+    rows_n, cols_n = crop_grid(layout, 4)
+    along, across = layout.footprint_m
+    fu = (np.arange(cols_n) + 0.5) / cols_n - 0.5
+    fv = 0.5 - (np.arange(rows_n) + 0.5) / rows_n
+    e_u, e_v = row_axes(layout.row_azimuth_deg)
+    off_x = fu[None, :] * along * e_u[0] + fv[:, None] * across * e_v[0]
+    off_y = fu[None, :] * along * e_u[1] + fv[:, None] * across * e_v[1]
+    centres = layout.centres_xy()[positions]
+    row_c, col_c = geometry.xy_to_pixel(centres[:, 0], centres[:, 1])
+    row_0, col_0 = geometry.xy_to_pixel(0.0, 0.0)
+    row_p, col_p = geometry.xy_to_pixel(off_x, off_y)
+    rows = row_c[:, None, None] + (row_p - row_0)[None]
+    cols = col_c[:, None, None] + (col_p - col_0)[None]
+    assert len(positions) > 5
+    np.testing.assert_array_equal(crops, bilinear(image, rows, cols))
+    # and outside the frame the compiled loop clamps as bilinear does
+    out = np.empty((1, 3, 4), dtype=np.float32)
+    pattern_r, pattern_c = rng.uniform(-30, 30, (3, 4)), rng.uniform(-30, 30, (3, 4))
+    kernels.crops(image[:20, :25].copy(), np.array([3.0]), np.array([20.0]), pattern_r, pattern_c, out)
+    np.testing.assert_array_equal(out[0], bilinear(image[:20, :25], 3.0 + pattern_r, 20.0 + pattern_c))
+
+
+def test_the_compiled_block_means_and_reach_tests_equal_their_numpy_forms() -> None:
+    rng = np.random.default_rng(7)
+    t = rng.normal(30, 3, (51, 64)).astype(np.float32)
+    for k in (1, 2, 3):
+        h, w = (t.shape[0] // k) * k, (t.shape[1] // k) * k
+        total = np.zeros((h // k, w // k), dtype=np.float32)
+        for i in range(k):
+            for j in range(k):
+                total += t[i:h:k, j:w:k]
+        np.testing.assert_array_equal(_downsample(t, k), total * np.float32(1 / (k * k)))
+    centres = rng.uniform(-50, 50, (500, 2))
+    near = np.empty(500, dtype=np.intp)
+    count = kernels.within_reach(centres, 3.0, -4.0, 20.0, near)
+    dx, dy = centres[:, 0] - 3.0, centres[:, 1] + 4.0
+    np.testing.assert_array_equal(near[:count], np.flatnonzero(dx * dx + dy * dy <= 400.0))
+    u, v, order = centres[:, 0].copy(), centres[:, 1].copy(), rng.permutation(500).astype(np.intp)
+    box = np.array([-10.0, 15.0, -30.0, 5.0])
+    inside = np.empty(500, dtype=np.intp)
+    count = kernels.in_box(u, v, order, box, inside)
+    uo, vo = u[order], v[order]
+    expected = (uo >= box[0]) & (uo <= box[1]) & (vo >= box[2]) & (vo <= box[3])
+    np.testing.assert_array_equal(inside[:count], np.flatnonzero(expected))

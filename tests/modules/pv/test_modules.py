@@ -7,26 +7,31 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
+from gongzhi.modules.pv.analytics import kernels
 from gongzhi.modules.pv.analytics.anomalies import ANOMALIES, Anomaly, class_of_abnormality, severity
 from gongzhi.modules.pv.analytics.evaluation import evaluate
 from gongzhi.modules.pv.analytics.frames import ThermalFrame
 from gongzhi.modules.pv.analytics.georef import locate_frame, module_index
 from gongzhi.modules.pv.analytics.layout import PlantLayout, generate_layout
 from gongzhi.modules.pv.analytics.modules import (
+    SOILING_WARM_K,
     CombinedClassifier,
     InspectionAccumulator,
     InspectionResult,
     RuleClassifier,
     ViewClass,
     _group_medians,
+    _interior_medians,
     _med,
     _median,
     _nan_row_medians,
     _percentile,
+    _robust_surface,
     analyse_flight,
     learned_classifier,
     merge_views,
     row_medians,
+    soiling_indices,
 )
 from gongzhi.modules.pv.analytics.synthetic import Conditions, SyntheticFlight, pattern, synthetic_flight
 
@@ -283,3 +288,70 @@ def test_the_medians_over_views_of_many_modules_at_once_equal_one_module_at_a_ti
         for k in range(3):
             want = _med(values[a : a + n, k].tolist())
             assert got[g, k] == want or (np.isnan(want) and np.isnan(got[g, k]))
+
+
+def test_interior_medians_from_the_sorted_maps_equal_the_interior_maps_medians() -> None:
+    rng = np.random.default_rng(8)
+    for shape in [(60, 48, 24), (30, 7, 5), (10, 6, 6)]:
+        # coarse values: many ties between the ring and the interior
+        crops = np.round(rng.normal(30, 2, shape), 1).astype(np.float32)
+        offset = rng.normal(29, 1, shape[0]).astype(np.float32)
+        ordered = np.sort(crops.reshape(shape[0], -1), axis=1)
+        residuals = crops - offset[:, None, None]
+        expected = row_medians(residuals[:, 1:-1, 1:-1].reshape(shape[0], -1))
+        np.testing.assert_array_equal(_interior_medians(crops, ordered, offset), expected)
+
+
+def test_the_compiled_screen_picks_the_maps_the_numpy_screen_picks() -> None:
+    rng = np.random.default_rng(9)
+    residuals = rng.normal(0, 0.4, (400, 48, 24)).astype(np.float32)
+    residuals[::7, 10, 10] += rng.uniform(0.5, 3, len(residuals[::7]))
+    residuals[::11, 2:20, 3:9] -= rng.uniform(0, 3, len(residuals[::11]))[:, None, None]
+    residuals[::5] += rng.uniform(-2, 2, len(residuals[::5]))[:, None, None]
+    residuals[1, 0, 0] = -9  # the ring is left out of the minimum
+    med = row_medians(residuals.reshape(len(residuals), -1))
+    flat = residuals.reshape(len(residuals), -1)
+    expected = (
+        (flat.max(axis=1) - med >= 1.5)
+        | (residuals[:, 2:-2, 2:-2].min(axis=(1, 2)) <= -2.0)
+        | (np.abs(med) >= 1.5)
+        | (np.mean(flat - med[:, None] > SOILING_WARM_K, axis=1) >= 0.1)
+    )
+    suspect = np.empty(len(residuals), dtype=bool)
+    kernels.screen(residuals, med, SOILING_WARM_K, suspect)
+    assert 0 < expected.sum() < len(expected)
+    np.testing.assert_array_equal(suspect, expected)
+
+
+def test_the_compiled_soiling_index_equals_the_numpy_form() -> None:
+    rng = np.random.default_rng(10)
+    residuals = rng.normal(0, 0.6, (200, 48, 24)).astype(np.float32)
+    top = row_medians(residuals[:, :16].reshape(200, -1))
+    expected = np.mean(residuals - top[:, None, None] > SOILING_WARM_K, axis=(1, 2))
+    np.testing.assert_array_equal(soiling_indices(residuals), expected)
+
+
+def test_the_robust_surface_stopping_when_its_inliers_repeat_equals_four_full_rounds() -> None:
+    def four_rounds(r: np.ndarray, c: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        fit = np.full(len(values), _median(values))
+        design = np.column_stack([np.ones_like(r), r, c, r * r, c * c, r * c])
+        keep = np.ones(len(values), dtype=bool)
+        for _ in range(4):
+            dev = values - fit
+            mad = _median(np.abs(dev - _median(dev)))
+            keep = np.abs(dev) <= max(0.7, 3 * 1.4826 * mad)
+            if keep.sum() < 12:
+                break
+            coef, *_ = np.linalg.lstsq(design[keep], values[keep], rcond=None)
+            fit = design @ coef
+        return fit, keep
+
+    rng = np.random.default_rng(11)
+    for n in (20, 95, 140):
+        r, c = rng.random(n), rng.random(n)
+        values = 30 + 2 * r - c + 0.5 * r * c + rng.normal(0, 0.3, n)
+        values[rng.random(n) < 0.15] += rng.uniform(2, 6)
+        fit, keep = _robust_surface(r, c, values)
+        expected_fit, expected_keep = four_rounds(r, c, values)
+        np.testing.assert_array_equal(fit, expected_fit)
+        np.testing.assert_array_equal(keep, expected_keep)

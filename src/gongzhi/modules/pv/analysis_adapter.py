@@ -3,6 +3,7 @@ is read, how a per-module accumulator is made and merged, and how its result bec
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 from gongzhi.modules.pv.analytics.cameras import CAMERAS
@@ -17,6 +18,12 @@ def read(path: Path) -> ThermalFrame:
     """Read one radiometric frame; raises ``ValueError`` (a ``ReaderError``, with the file's name) when it is
     not one."""
     return read_frame(path)
+
+
+def load_kernels() -> None:
+    """Load the analysis's compiled kernels now (a process pool's parent, so that forked workers inherit
+    them instead of each loading them on its first frame)."""
+    importlib.import_module("gongzhi.modules.pv.analytics.kernels")
 
 
 def new_accumulator(

@@ -184,11 +184,13 @@ def _run(
 ) -> list[Part]:
     ctx = multiprocessing.get_context()
     ticks = ctx.Queue()
-    # forked workers inherit the parent's module index and neighbour table instead of each building them
-    # (other start methods would pickle the template, which leaves them out: each worker builds its own)
-    template = (
-        adapter.new_accumulator(layout, irradiance, camera) if ctx.get_start_method() == "fork" else None
-    )
+    # forked workers inherit the parent's module index, neighbour table and compiled kernels instead of
+    # each building or loading them (other start methods would pickle the template, which leaves the index
+    # and the table out: each worker builds its own and loads the kernels on its first frame)
+    template = None
+    if ctx.get_start_method() == "fork":
+        template = adapter.new_accumulator(layout, irradiance, camera)
+        adapter.load_kernels()
     initargs = (ticks, template)
     with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=initargs) as pool:
         futures = [pool.submit(analyse_chunk, part, layout, irradiance, camera) for part in parts]

@@ -262,12 +262,15 @@ def _within(index: ModuleIndex, u_lo: float, u_hi: float, v_lo: float, v_hi: flo
     already the nearest); the binary search over a few hundred keys instead of the whole plant's is what
     makes a frame's lookup cheap.
     """
+    from gongzhi.modules.pv.analytics import kernels
+
     along, across = index.layout.footprint_m
-    u, v = index.u[index.order], index.v[index.order]
-    keep = (u >= u_lo - along) & (u <= u_hi + along) & (v >= v_lo - across) & (v <= v_hi + across)
-    if not keep.any():
+    box = np.array([u_lo - along, u_hi + along, v_lo - across, v_hi + across])
+    keep = np.empty(len(index.order), dtype=np.intp)
+    count = kernels.in_box(index.u, index.v, index.order, box, keep)
+    if count == 0:
         return None
-    return replace(index, keys=index.keys[keep], order=index.order[keep])
+    return replace(index, keys=index.keys[keep[:count]], order=index.order[keep[:count]])
 
 
 def locate_uv(index: ModuleIndex, pu: FloatArray, pv: FloatArray) -> tuple[IntArray, FloatArray, FloatArray]:
@@ -297,10 +300,12 @@ def visible_modules(
     index: ModuleIndex, geometry: FrameGeometry, margin_px: float = 2.0
 ) -> npt.NDArray[np.intp]:
     """Layout positions of the modules wholly inside the frame, at least ``margin_px`` from its edge."""
+    from gongzhi.modules.pv.analytics import kernels
+
     # only modules whose centre lies within the frame's half-diagonal can be inside it
     reach = 0.5 * math.hypot(geometry.width_px, geometry.height_px) * geometry.gsd_m
-    dx, dy = index.centres[:, 0] - geometry.x_m, index.centres[:, 1] - geometry.y_m
-    near = np.flatnonzero(dx * dx + dy * dy <= reach * reach)
+    near = np.empty(len(index.centres), dtype=np.intp)
+    near = near[: kernels.within_reach(index.centres, geometry.x_m, geometry.y_m, reach, near)]
     corners = index.corners[near]
     rows, cols = geometry.xy_to_pixel(corners[..., 0], corners[..., 1])
     inside = (
@@ -352,6 +357,8 @@ def module_crops(
         Plan view of each module: rows run across the row from the high (back) edge at row 0 to the low
         (front) edge; columns run along the row from its start side [°C].
     """
+    from gongzhi.modules.pv.analytics import kernels
+
     pos = np.asarray(positions, dtype=np.intp)
     n_rows, n_cols = crop_grid(layout, samples_per_cell)
     along, across = layout.footprint_m
@@ -365,9 +372,14 @@ def module_crops(
     row_c, col_c = geometry.xy_to_pixel(centres[:, 0], centres[:, 1])
     row_0, col_0 = geometry.xy_to_pixel(0.0, 0.0)
     row_p, col_p = geometry.xy_to_pixel(off_x, off_y)
-    rows = row_c[:, None, None] + (row_p - row_0)[None]
-    cols = col_c[:, None, None] + (col_p - col_0)[None]
-    return bilinear(temperature, rows, cols)
+    # :func:`bilinear` of the samples ``row_c + (row_p − row_0)``, ``col_c + (col_p − col_0)``, one
+    # compiled pass without the (N, rows, cols) coordinate and weight arrays
+    out = np.empty((len(pos), n_rows, n_cols), dtype=np.float32)
+    image = np.ascontiguousarray(temperature, dtype=np.float32)
+    kernels.crops(
+        image, row_c, col_c, np.ascontiguousarray(row_p - row_0), np.ascontiguousarray(col_p - col_0), out
+    )
+    return out
 
 
 def bilinear(image: npt.NDArray[np.float32], rows: FloatArray, cols: FloatArray) -> npt.NDArray[np.float32]:
@@ -453,9 +465,11 @@ def module_mask(index: ModuleIndex, geometry: FrameGeometry, rim: float = 0.04) 
 
     The glass of a module is ``rim < fu < 1 − rim`` and the same for ``fv`` (:func:`locate`). Along one
     image row both are linear in the column, so each module covers one run of columns per image row: the
-    runs of the modules near the frame are painted as ±1 steps and summed along the rows, with no
-    per-pixel module lookup.
+    runs of the modules near the frame are painted (:func:`.kernels.paint_modules`), with no per-pixel
+    module lookup.
     """
+    from gongzhi.modules.pv.analytics import kernels
+
     h, w = geometry.height_px, geometry.width_px
     az = index.layout.row_azimuth_deg
     x0, y0 = geometry.pixel_to_xy(0.0, 0.0)
@@ -474,45 +488,20 @@ def module_mask(index: ModuleIndex, geometry: FrameGeometry, rim: float = 0.04) 
     corner_rows, _ = geometry.xy_to_pixel(index.corners[near.order, :, 0], index.corners[near.order, :, 1])
     r_lo = np.clip(np.floor(corner_rows.min(axis=1)), 0, h).astype(np.intp)
     r_hi = np.clip(np.ceil(corner_rows.max(axis=1)), -1, h - 1).astype(np.intp)
-    counts = np.maximum(r_hi - r_lo + 1, 0)
-    m = np.repeat(np.arange(len(counts)), counts)
-    r = r_lo[m] + np.arange(len(m)) - np.repeat(np.cumsum(counts) - counts, counts)
-    mu, mv = index.u[near.order][m], index.v[near.order][m]
-    lo_u, hi_u = _column_run(u0 + ur * r, uc, mu + (rim - 0.5) * along, mu + (0.5 - rim) * along)
-    lo_v, hi_v = _column_run(v0 + vr * r, vc, mv + (rim - 0.5) * across, mv + (0.5 - rim) * across)
-    first = np.clip(np.floor(np.maximum(lo_u, lo_v)) + 1, 0, w)
-    last = np.clip(np.ceil(np.minimum(hi_u, hi_v)) - 1, -1, w - 1)
-    runs = first <= last
-    r = r[runs]
-    start = r * (w + 1) + first[runs].astype(np.intp)
-    stop = r * (w + 1) + last[runs].astype(np.intp) + 1
-    steps = np.bincount(start, minlength=h * (w + 1)) - np.bincount(stop, minlength=h * (w + 1))
-    covered = np.cumsum(steps.reshape(h, w + 1), axis=1)[:, :w] > 0
-    return covered.astype(np.float32)
-
-
-def _column_run(
-    at_col0: FloatArray, per_col: float, lo: FloatArray, hi: FloatArray
-) -> tuple[FloatArray, FloatArray]:
-    """Open interval of columns where ``at_col0 + per_col · col`` lies strictly between ``lo`` and ``hi``.
-
-    Arrays of one shape (one entry per image row and module) [px].
-    """
-    if abs(per_col) < 1e-12:
-        inside = (at_col0 > lo) & (at_col0 < hi)
-        return np.where(inside, -np.inf, np.inf), np.where(inside, np.inf, -np.inf)
-    a, b = (lo - at_col0) / per_col, (hi - at_col0) / per_col
-    return np.minimum(a, b), np.maximum(a, b)
+    glass = np.array([(rim - 0.5) * along, (0.5 - rim) * along, (rim - 0.5) * across, (0.5 - rim) * across])
+    mask = np.zeros((h, w), dtype=np.float32)
+    pose = np.array([u0, v0, uc, vc, ur, vr])
+    kernels.paint_modules(index.u[near.order], index.v[near.order], r_lo, r_hi, pose, glass, mask)
+    return mask
 
 
 def _downsample(t: npt.NDArray[np.float32], k: int) -> npt.NDArray[np.float32]:
-    """Block means of k × k pixels (strided sums: a reshaped ``mean`` over two axes is slower)."""
-    h, w = (t.shape[0] // k) * k, (t.shape[1] // k) * k
-    total = np.zeros((h // k, w // k), dtype=np.float32)
-    for i in range(k):
-        for j in range(k):
-            total += t[i:h:k, j:w:k]
-    return total * np.float32(1 / (k * k))
+    """Block means of k × k pixels, each block summed in float32 row by row, then scaled by 1 / k²."""
+    from gongzhi.modules.pv.analytics import kernels
+
+    out = np.empty((t.shape[0] // k, t.shape[1] // k), dtype=np.float32)
+    kernels.block_means(np.ascontiguousarray(t, dtype=np.float32), k, out)
+    return out
 
 
 def _structure(t: npt.NDArray[np.float32], sigma: float) -> npt.NDArray[np.float32]:

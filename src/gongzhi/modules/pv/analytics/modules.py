@@ -364,9 +364,13 @@ def soiling_index(residual: F32) -> float:
 
 def soiling_indices(residuals: F32) -> FloatArray:
     """:func:`soiling_index` of a stack of module maps, shape (N, rows, cols) → (N,)."""
+    from gongzhi.modules.pv.analytics import kernels
+
     n, rows = residuals.shape[:2]
     top = row_medians(residuals[:, : max(1, rows // 3)].reshape(n, -1))
-    return np.asarray(np.mean(residuals - top[:, None, None] > SOILING_WARM_K, axis=(1, 2)), dtype=np.float64)
+    out = np.empty(n, dtype=np.float64)
+    kernels.warm_fractions(np.ascontiguousarray(residuals, dtype=np.float32), top, SOILING_WARM_K, out)
+    return out
 
 
 def rgb_soiling_index(rgb: npt.NDArray[np.uint8], clean_luma: float | None = None) -> float:
@@ -1241,7 +1245,7 @@ def frame_statistics(
     ordered = _sorted_rows(flat)
     med = _median_sorted(ordered).astype(np.float64)
     p95 = _percentile_sorted(ordered, 95).astype(np.float64)
-    mx = flat.max(axis=1)
+    mx = ordered[:, -1]  # the maximum (NaN when the row has one, as max gives)
     surface, normal = _robust_surface(rows, cols, med)
     # reference: the surface plus the median residual of the normal neighbours seen in this frame
     resid = np.append(np.where(normal, med - surface, np.nan), np.nan)
@@ -1250,8 +1254,9 @@ def frame_statistics(
     ref = surface.copy()
     if has.any():
         ref[has] += _nan_row_medians(neighbour[has])
-    residuals = crops - ref[:, None, None].astype(np.float32)
-    interior = _flatten_ring(residuals)
+    offset = ref.astype(np.float32)
+    residuals = crops - offset[:, None, None]
+    interior = _flatten_ring(residuals, _interior_medians(crops, ordered, offset))
     # the ring now holds the interior median, so that is the whole map's median too
     classes = screen_and_classify(residuals, classifier, cell_grid, portrait, medians=interior)
     soiling = soiling_indices(residuals)
@@ -1272,16 +1277,14 @@ def screen_and_classify(
     reference, its median is 1.5 K off, or a tenth of it is ``SOILING_WARM_K`` above its median.
     ``medians`` are the maps' medians [K] when the caller has them (else they are computed).
     """
+    from gongzhi.modules.pv.analytics import kernels
+
     flat = residuals.reshape(len(residuals), -1)
     med = np.median(flat, axis=1) if medians is None else medians
-    # the rows next to the frames catch the cold gap through the optics: leave them out of the screen
-    inner = residuals[:, 2:-2, 2:-2]
-    suspect = (
-        (flat.max(axis=1) - med >= 1.5)
-        | (inner.min(axis=(1, 2)) <= -2.0)
-        | (np.abs(med) >= 1.5)
-        | (np.mean(flat - med[:, None] > SOILING_WARM_K, axis=1) >= 0.1)
-    )
+    # the rows next to the frames catch the cold gap through the optics: the minimum leaves them out
+    suspect = np.empty(len(residuals), dtype=bool)
+    kernels.screen(np.ascontiguousarray(residuals, dtype=np.float32), np.asarray(med, dtype=np.float32),
+                   SOILING_WARM_K, suspect)  # fmt: skip
     out = [NORMAL] * len(residuals)
     idx = np.flatnonzero(suspect)
     if len(idx):
@@ -1291,10 +1294,26 @@ def screen_and_classify(
     return out
 
 
-def _flatten_ring(residuals: F32) -> F32:
-    """Set the outermost samples of each map (the module's frame) to the map's interior median, in place;
-    returns those medians."""
-    medians = row_medians(residuals[:, 1:-1, 1:-1].reshape(len(residuals), -1)).astype(np.float32)
+def _interior_medians(crops: F32, ordered: F32, offset: F32) -> F32:
+    """Medians of the interior of ``crops − offset`` (each map less its outermost samples), from the maps'
+    sorted rows ``ordered``: the same values as :func:`row_medians` of the interior, with only the ring sorted
+    instead of the interior."""
+    from gongzhi.modules.pv.analytics import kernels
+
+    n = len(crops)
+    ring = np.concatenate([crops[:, 0, :], crops[:, -1, :], crops[:, 1:-1, 0], crops[:, 1:-1, -1]], axis=1)
+    out = np.empty(n, dtype=np.float32)
+    kernels.interior_medians(
+        np.ascontiguousarray(ordered), np.sort(ring, axis=1), np.ascontiguousarray(offset), out
+    )
+    return out
+
+
+def _flatten_ring(residuals: F32, medians: F32 | None = None) -> F32:
+    """Set the outermost samples of each map (the module's frame) to the map's interior median (``medians``
+    when the caller has them), in place; returns those medians."""
+    if medians is None:
+        medians = row_medians(residuals[:, 1:-1, 1:-1].reshape(len(residuals), -1)).astype(np.float32)
     interior = medians[:, None]
     residuals[:, 0, :] = interior
     residuals[:, -1, :] = interior
@@ -1421,14 +1440,19 @@ def _robust_surface(
     fit = np.full(len(values), _median(values))
     design = np.column_stack([np.ones_like(r), r, c, r * r, c * c, r * c])
     keep = np.ones(len(values), dtype=bool)
+    fitted: npt.NDArray[np.bool_] | None = None
     for _ in range(4):
         dev = values - fit
         mad = _median(np.abs(dev - _median(dev)))
         keep = np.abs(dev) <= max(0.7, 3 * 1.4826 * mad)
         if keep.sum() < 12:
             break
+        if fitted is not None and np.array_equal(keep, fitted):
+            # the same inliers give the same fit again, and so on for the remaining rounds
+            break
         coef, *_ = np.linalg.lstsq(design[keep], values[keep], rcond=None)
         fit = design @ coef
+        fitted = keep
     return np.asarray(fit, dtype=np.float64), keep
 
 

@@ -1,0 +1,236 @@
+"""Compiled loops of the per-frame analysis (numba), each the same arithmetic as the numpy code it replaces.
+
+The numpy forms of these steps made whole-array temporaries (index and weight arrays of every sample, a
+row-sized step array per module mask): one pass in a compiled loop reads the frame and writes the result
+directly. Each kernel keeps the float32/float64 operations of its numpy counterpart in the same order, with
+no fused multiply-add (numba's default: no fast-math), so the results are the same bit for bit; the tests
+compare them.
+
+The modules that use the kernels import them inside the functions that call them, so that a process that
+never analyses a frame (the web app) does not load numba (0.5–0.7 s of CPU and 106 MB of resident memory
+here); a process pool's parent loads them before forking
+(:func:`gongzhi.modules.pv.analysis_adapter.load_kernels`). The kernels are compiled once per signature
+and cached on disk (``cache=True``: beside this file when it is writable, else numba's user-wide cache
+directory, or ``NUMBA_CACHE_DIR``); a cold compile costs about 2 s of CPU once per installation, which
+``bench/pv/bench_flight.py`` reports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, cast
+
+import numpy as np
+import numpy.typing as npt
+from numba import njit
+
+F32 = npt.NDArray[np.float32]
+F64 = npt.NDArray[np.float64]
+Ints = npt.NDArray[np.intp]
+
+
+def _crops(image: F32, row_c: F64, col_c: F64, pattern_r: F64, pattern_c: F64, out: F32) -> None:
+    h, w = image.shape
+    n, rows, cols = out.shape
+    flat = image.ravel()
+    r_lo, r_hi, c_lo, c_hi = pattern_r.min(), pattern_r.max(), pattern_c.min(), pattern_c.max()
+    for m in range(n):
+        # a module inside the frame (all of the layout's crops) needs no clipping
+        inside = (
+            row_c[m] + r_lo >= 0.0
+            and row_c[m] + r_hi <= h - 1.0
+            and col_c[m] + c_lo >= 0.0
+            and col_c[m] + c_hi <= w - 1.0
+        )
+        for i in range(rows):
+            for j in range(cols):
+                r = row_c[m] + pattern_r[i, j]
+                c = col_c[m] + pattern_c[i, j]
+                if not inside:
+                    r = min(max(r, 0.0), h - 1.0)
+                    c = min(max(c, 0.0), w - 1.0)
+                r0 = min(int(r), h - 2)
+                c0 = min(int(c), w - 2)
+                fr = np.float32(r - r0)
+                fc = np.float32(c - c0)
+                k = r0 * w + c0
+                top = flat[k]
+                top = top + (flat[k + 1] - top) * fc
+                bottom = flat[k + w]
+                bottom = bottom + (flat[k + w + 1] - bottom) * fc
+                out[m, i, j] = top + (bottom - top) * fr
+
+
+def _run_bounds(at_col0: float, per_col: float, lo: float, hi: float) -> tuple[float, float]:
+    if abs(per_col) < 1e-12:
+        inside = at_col0 > lo and at_col0 < hi
+        return (-np.inf, np.inf) if inside else (np.inf, -np.inf)
+    a, b = (lo - at_col0) / per_col, (hi - at_col0) / per_col
+    return min(a, b), max(a, b)
+
+
+def _paint_modules(mu: F64, mv: F64, r_lo: Ints, r_hi: Ints, pose: F64, glass: F64, out: F32) -> None:
+    w = out.shape[1]
+    u0, v0, uc, vc, ur, vr = pose[0], pose[1], pose[2], pose[3], pose[4], pose[5]
+    for k in range(len(mu)):
+        u_lo, u_hi = mu[k] + glass[0], mu[k] + glass[1]
+        v_lo, v_hi = mv[k] + glass[2], mv[k] + glass[3]
+        for r in range(r_lo[k], r_hi[k] + 1):
+            lo_u, hi_u = _run_bounds_c(u0 + ur * r, uc, u_lo, u_hi)
+            lo_v, hi_v = _run_bounds_c(v0 + vr * r, vc, v_lo, v_hi)
+            first = min(max(np.floor(max(lo_u, lo_v)) + 1, 0.0), float(w))
+            last = min(max(np.ceil(min(hi_u, hi_v)) - 1, -1.0), float(w - 1))
+            for c in range(int(first), int(last) + 1):
+                out[r, c] = 1.0
+
+
+def _interior_medians(ordered: F32, ring: F32, offset: F32, out: F32) -> None:
+    n, size = ordered.shape
+    count = size - ring.shape[1]
+    lo, hi = (count - 1) // 2, count // 2
+    for m in range(n):
+        if np.isnan(ordered[m, size - 1]):
+            out[m] = np.nan
+            continue
+        j, rank, a, b = 0, 0, np.float32(0.0), np.float32(0.0)
+        for i in range(size):
+            v = ordered[m, i]
+            if j < ring.shape[1] and v == ring[m, j]:
+                j += 1
+                continue
+            if rank == lo:
+                a = v
+            if rank == hi:
+                b = v
+                break
+            rank += 1
+        a, b = a - offset[m], b - offset[m]
+        out[m] = a if lo == hi else (a + b) / np.float32(2)
+
+
+def _screen(residuals: F32, medians: F32, warm: float, out: npt.NDArray[np.bool_]) -> None:
+    n, rows, cols = residuals.shape
+    size = rows * cols
+    for m in range(n):
+        med = medians[m]
+        top = residuals[m, 0, 0]
+        low = np.float32(np.inf)
+        above = 0
+        for i in range(rows):
+            for j in range(cols):
+                v = residuals[m, i, j]
+                top = max(top, v)
+                if 2 <= i < rows - 2 and 2 <= j < cols - 2:
+                    low = min(low, v)
+                if v - med > warm:
+                    above += 1
+        out[m] = (top - med >= 1.5) or (low <= -2.0) or (abs(med) >= 1.5) or (above / size >= 0.1)
+
+
+def _warm_fractions(residuals: F32, levels: F32, warm: float, out: F64) -> None:
+    n, rows, cols = residuals.shape
+    for m in range(n):
+        above = 0
+        for i in range(rows):
+            for j in range(cols):
+                if residuals[m, i, j] - levels[m] > warm:
+                    above += 1
+        out[m] = above / (rows * cols)
+
+
+def _block_means(t: F32, k: int, out: F32) -> None:
+    oh, ow = out.shape
+    scale = np.float32(1 / (k * k))
+    for y in range(oh):
+        row = out[y]
+        row[:] = 0
+        for i in range(k):
+            src = t[y * k + i]
+            for x in range(ow):
+                total = row[x]
+                for j in range(k):
+                    total += src[x * k + j]
+                row[x] = total
+        for x in range(ow):
+            row[x] *= scale
+
+
+def _within_reach(centres: F64, x: float, y: float, reach: float, out: Ints) -> int:
+    count = 0
+    limit = reach * reach
+    for i in range(centres.shape[0]):
+        dx, dy = centres[i, 0] - x, centres[i, 1] - y
+        if dx * dx + dy * dy <= limit:
+            out[count] = i
+            count += 1
+    return count
+
+
+def _in_box(u: F64, v: F64, order: Ints, box: F64, out: Ints) -> int:
+    count = 0
+    for k in range(len(order)):
+        p = order[k]
+        if u[p] >= box[0] and u[p] <= box[1] and v[p] >= box[2] and v[p] <= box[3]:
+            out[count] = k
+            count += 1
+    return count
+
+
+def _compiled(fn: Callable[..., Any], signature: str) -> Callable[..., Any]:
+    return cast(Callable[..., Any], njit(signature, cache=True, nogil=True)(fn))
+
+
+_run_bounds_c = njit(cache=True, nogil=True)(_run_bounds)
+
+crops: Callable[[F32, F64, F64, F64, F64, F32], None] = _compiled(
+    _crops,
+    "void(float32[:, ::1], float64[::1], float64[::1], float64[:, ::1], float64[:, ::1], float32[:, :, ::1])",
+)
+"""Bilinear samples of ``image`` at ``(row_c[m] + pattern_r, col_c[m] + pattern_c)`` for each m into ``out``
+(N, rows, cols), coordinates clipped into the image: :func:`.georef.bilinear`'s arithmetic per sample."""
+
+interior_medians: Callable[[F32, F32, F32, F32], None] = _compiled(
+    _interior_medians, "void(float32[:, ::1], float32[:, ::1], float32[::1], float32[::1])"
+)
+"""Median of each row of ``ordered`` less the values of the same row of ``ring`` (a sub-multiset of it;
+both rows sorted), minus ``offset``: row by row the median of ``values − offset`` over what is left, in
+float32 (``value − offset`` is monotone in the value, so sorting before or after subtracting gives the same
+order); NaN for a row with a NaN."""
+
+screen: Callable[[F32, F32, float, npt.NDArray[np.bool_]], None] = _compiled(
+    _screen, "void(float32[:, :, ::1], float32[::1], float64, boolean[::1])"
+)
+"""Which maps (N, rows, cols) deviate from a healthy module (:func:`.modules.screen_and_classify`'s test)."""
+
+warm_fractions: Callable[[F32, F32, float, F64], None] = _compiled(
+    _warm_fractions, "void(float32[:, :, ::1], float32[::1], float64, float64[::1])"
+)
+"""Fraction of each map (N, rows, cols) more than ``warm`` above its level, ``np.mean(map − level > warm)``
+[-]."""
+
+block_means: Callable[[F32, int, F32], None] = _compiled(
+    _block_means, "void(float32[:, ::1], intp, float32[:, ::1])"
+)
+"""``out`` = means of k × k blocks of ``t``: each block summed in float32 row by row from zero, then scaled by
+1 / k² (the order of :func:`.georef._downsample`'s strided sums)."""
+
+within_reach: Callable[[F64, float, float, float, Ints], int] = _compiled(
+    _within_reach, "intp(float64[:, ::1], float64, float64, float64, intp[::1])"
+)
+"""Writes into ``out`` the indices of the points ``centres`` (N, 2) with dx² + dy² ≤ reach² from (x, y), in
+order; returns how many."""
+
+in_box: Callable[[F64, F64, Ints, F64, Ints], int] = _compiled(
+    _in_box, "intp(float64[::1], float64[::1], intp[::1], float64[::1], intp[::1])"
+)
+"""Writes into ``out`` the k with ``(u, v)[order[k]]`` inside ``box`` (u_lo, u_hi, v_lo, v_hi, closed);
+returns how many."""
+
+paint_modules: Callable[[F64, F64, Ints, Ints, F64, F64, F32], None] = _compiled(
+    _paint_modules,
+    "void(float64[::1], float64[::1], intp[::1], intp[::1], float64[::1], float64[::1], float32[:, ::1])",
+)
+"""Paint each module's glass into ``out`` row by row, rows ``r_lo[k]`` to ``r_hi[k]``: along image row r the
+glass is the open interval of columns where ``u0 + ur·r + uc·col`` lies strictly between ``mu[k] +
+glass[0]`` and ``mu[k] + glass[1]`` and the same for v (``pose`` = u0, v0, uc, vc, ur, vr; ``glass`` = the
+four offsets) [m]: :func:`.georef.module_mask`'s arithmetic per row and module."""
