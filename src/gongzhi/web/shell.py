@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -21,6 +21,7 @@ from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
 from jinja2 import (
     ChoiceLoader,
     Environment,
@@ -179,6 +180,42 @@ def render(lang: Lang, name: str, context: dict[str, Any]) -> str:
         return templates.get_template(name).render(context)
     finally:
         current.reset(token)
+
+
+def public_templates(directory: Path) -> Jinja2Templates:
+    """The own templates of a public page (no login, no console shell), translated like the console's.
+
+    They keep their own environment: their ``base.html`` is not the console's, and they are written for
+    Jinja's default (lenient) undefined.
+    """
+    pages = Jinja2Templates(directory=[directory, WEB / "templates" / "public"])  # + the language switch
+    pages.env.add_extension("jinja2.ext.i18n")
+    pages.env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
+    return pages
+
+
+def public_page(
+    pages: Jinja2Templates,
+    request: Request,
+    name: str,
+    context: dict[str, Any],
+    *,
+    here: str,
+    status_code: int = 200,
+    headers: Mapping[str, str] | None = None,
+) -> HTMLResponse:
+    """Render a public page in the visitor's language (``gz_lang``); ``here`` is the GET page the
+    language switch returns to (a refused POST is answered on another path)."""
+    lang = lang_of(request)
+    languages = [(code, LANGUAGE_NAMES[code]) for code in LOCALES]
+    ctx = {"lang": lang, "languages": languages, "here": quote(here), **context}
+    token = current.set(lang)  # Starlette renders in the response's constructor
+    try:
+        response = pages.TemplateResponse(request, name, ctx, status_code=status_code, headers=headers)
+    finally:
+        current.reset(token)
+    response.headers["content-language"] = lang.html
+    return response
 
 
 def csp(settings: Settings) -> str:

@@ -1,4 +1,7 @@
-"""Public, mobile-first pages: the request form and the status page of a tracking code (no personal data)."""
+"""Public, mobile-first pages: the request form and the status page of a tracking code (no personal data).
+
+They speak the visitor's language (the console's ``gz_lang`` cookie; Chinese unless English was chosen). The
+Open311 server keeps its own texts (``open311.STATUS_NOTES``, ``throttle.message``): they are an API's."""
 
 from __future__ import annotations
 
@@ -7,7 +10,6 @@ from typing import Annotated, Any
 
 from fastapi import File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse
-from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -25,27 +27,60 @@ from gongzhi.modules.intake import repository as repo
 from gongzhi.modules.intake import service, throttle
 from gongzhi.modules.intake.analytics.text import redact
 from gongzhi.modules.intake.api import region_by_code, submit_public
-from gongzhi.modules.intake.open311 import STATUS_NOTES
-from gongzhi.web.i18n import Lang
+from gongzhi.web.i18n import N_, Lang
 from gongzhi.web.labels import label
+from gongzhi.web.shell import lang_of, public_page, public_templates
 
 router = api_router(include_in_schema=False)
-templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+templates = public_templates(Path(__file__).parent / "templates")
 EVENT_LABELS = {
-    "create": "收到诉求",
-    "accept": "受理",
-    "dispatch": "派单至承办单位",
-    "claim": "承办单位签收",
-    "start": "开始办理",
-    "resolve": "办理完毕，待核查",
-    "verify": "核查",
-    "close": "办结",
-    "follow_up": "回访评价",
-    "return": "退回重新派单",
-    "reject": "不予受理",
-    "merge": "与相同诉求合并",
-    "merged_in": "合并了相同诉求",
+    "create": N_("Request received"),
+    "accept": N_("Request accepted"),
+    "dispatch": N_("Sent to the department in charge"),
+    "claim": N_("Taken on by the department in charge"),
+    "start": N_("Handling started"),
+    "resolve": N_("Work done, awaiting verification"),
+    "verify": N_("Result verified"),
+    "close": N_("Request closed"),
+    "follow_up": N_("Follow-up and rating"),
+    "return": N_("Returned and sent again"),
+    "reject": N_("Not accepted"),
+    "merge": N_("Merged with the same request"),
+    "merged_in": N_("The same request merged into this one"),
 }
+STATES = {  # what a resident is told of a case state (Open311 has its own ``status_notes``)
+    "submitted": N_("Received and registered"),
+    "accepted": N_("Accepted"),
+    "rejected": N_("Not accepted"),
+    "merged": N_("Merged with the same request"),
+    "dispatched": N_("Sent to a department"),
+    "claimed": N_("Taken on by a department"),
+    "in_progress": N_("Being handled"),
+    "resolved": N_("Reported done, awaiting verification"),
+    "verified": N_("Verified"),
+    "closed": N_("Closed"),
+    "returned": N_("Being sent to another department"),
+    "reopened": N_("Reopened for handling"),
+}
+PHOTO_REFUSED = {
+    "too_large": N_("the photo is too large"),
+    "empty": N_("the photo file is empty"),
+    "unsupported_type": N_("only JPEG and PNG photos are accepted"),
+    "type_mismatch": N_("the photo is not of the type it claims"),
+    "truncated": N_("the photo was cut off while uploading"),
+    "corrupt": N_("the photo cannot be read"),
+}
+NO_DESCRIPTION = N_("Please describe the problem")
+BAD_POINT = N_("The location is not valid: latitude and longitude must be decimal degrees")
+
+
+def too_often(v: Verdict, lang: Lang) -> str:
+    """The rate limit's refusal for a person at a web form (``throttle.message`` is the API's)."""
+    if v.retry_after_s < 120:
+        wait = lang.ngettext("%(num)s second", "%(num)s seconds", v.retry_after_s)
+    else:
+        wait = lang.ngettext("%(num)s minute", "%(num)s minutes", -(-v.retry_after_s // 60))
+    return lang.gettext(N_("Too many submissions; please try again in %(wait)s"), wait=wait)
 
 
 @router.get("/intake/{region}/", response_class=HTMLResponse)
@@ -64,12 +99,16 @@ def _form(
     """The form, empty or (refused by the rate limit or a bad value) filled with what the citizen typed."""
     reg = region_by_code(s, region)
     cats = [c for c in repo.categories(s, reg.id) if c.parent_code is None]
-    notice = throttle.message(limit) if limit else ""
-    if error is not None:
-        notice = f"提交未成功，请修改后重新提交 Not submitted, please correct and resend: {error.detail}"
-    ctx = {"region": reg, "categories": cats, "values": typed or {}, "notice": notice}
+    lang = lang_of(request)
+    notice = too_often(limit, lang) if limit else ""
+    if error is not None:  # our own details are catalogue ids; others are shown as the service wrote them
+        detail = lang.gettext(error.detail) if error.detail else ""
+        notice = lang.gettext(N_("Not submitted; please correct and send again: %(detail)s"), detail=detail)
+    states = {k: lang.gettext(v) for k, v in STATES.items()}
+    ctx = {"region": reg, "categories": cats, "values": typed or {}, "notice": notice, "states": states}
     status, headers = (429, limit.headers) if limit else (error.status if error else 200, None)
-    return templates.TemplateResponse(request, "form.html", ctx, status_code=status, headers=headers)
+    here = f"/intake/{reg.code}/"
+    return public_page(templates, request, "form.html", ctx, here=here, status_code=status, headers=headers)
 
 
 @router.post("/intake/{region}/report", response_model=None)
@@ -102,9 +141,14 @@ async def report(
     try:
         code = await _submit(s, st, region, typed, photos or [])
     except (DomainError, FileRejected) as exc:  # in_thread rolled back: the form again, as typed
-        error = exc if isinstance(exc, DomainError) else InvalidInput(f"照片被拒收 photo refused: {exc}")
+        error = exc if isinstance(exc, DomainError) else _photo_refused(exc, lang_of(request))
         return await in_thread(s, lambda: _form(request, s, region, error=error, typed=typed))
     return RedirectResponse(f"/intake/track/{code}?new=1", status_code=303)
+
+
+def _photo_refused(exc: FileRejected, lang: Lang) -> InvalidInput:
+    why = lang.gettext(PHOTO_REFUSED.get(exc.reason, str(exc)))
+    return InvalidInput(lang.gettext(N_("Photo refused: %(why)s"), why=why))
 
 
 async def _submit(
@@ -112,12 +156,14 @@ async def _submit(
 ) -> str:
     """File the request; returns its tracking code. Bad values raise :class:`DomainError`."""
     if not typed["description"].strip():
-        raise InvalidInput("请填写问题描述 the description is required")
+        raise InvalidInput(NO_DESCRIPTION)
     lat, lon = typed["lat"], typed["lon"]
     try:
         point = (float(lat), float(lon)) if lat and lon else None
     except ValueError as exc:
-        raise InvalidInput("lat and lon must be decimal degrees") from exc
+        raise InvalidInput(BAD_POINT) from exc
+    if point and not (-90 <= point[0] <= 90 and -180 <= point[1] <= 180):
+        raise InvalidInput(BAD_POINT)  # the schema would refuse it too, in its own (English) words
     data = service.request_in(
         subject=typed["subject"],
         description=typed["description"],
@@ -145,11 +191,11 @@ def _local(value: object) -> str:
     return value.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if hasattr(value, "astimezone") else ""
 
 
-def _category_name(s: Session, case: Case) -> str:
+def _category_name(s: Session, case: Case, lang: Lang) -> str:
     cat = repo.category(s, case.region_id, case.category)
     if cat is not None:
-        return cat.name
-    return Lang("zh_CN").gettext(label("category", case.category))  # a core category (road, pv_om, …)
+        return cat.name_en if lang.code == "en" and cat.name_en else cat.name
+    return lang.gettext(label("category", case.category))  # a core category (road, pv_om, …)
 
 
 @router.get("/intake/track/{code}", response_class=HTMLResponse)
@@ -159,8 +205,9 @@ def track(code: str, request: Request, s: PublicSessionDep, new: bool = False) -
     stmt = (
         select(CaseEvent.at, CaseEvent.action).where(CaseEvent.case_id == followed.id).order_by(CaseEvent.id)
     )
+    lang = lang_of(request)
     events = [
-        {"at": _local(at), "label": EVENT_LABELS.get(a, a)}
+        {"at": _local(at), "label": lang.gettext(EVENT_LABELS[a])}
         for at, a in s.execute(stmt).all()
         if a in EVENT_LABELS
     ]
@@ -175,8 +222,8 @@ def track(code: str, request: Request, s: PublicSessionDep, new: bool = False) -
         "region": s.get_one(Region, case.region_id),
         "case": case,
         "title": redact(case.title),
-        "category": _category_name(s, case),
-        "state_label": STATUS_NOTES.get(followed.state, followed.state),
+        "category": _category_name(s, case, lang),
+        "state_label": lang.gettext(STATES[followed.state]) if followed.state in STATES else followed.state,
         "followed": followed if followed is not case else None,
         "created": _local(case.created_at),
         "events": events,
@@ -185,7 +232,7 @@ def track(code: str, request: Request, s: PublicSessionDep, new: bool = False) -
         "can_rate": followed is case and case.state == "closed" and case.rating is None,
         "rated": case.state == "closed" and case.rating is not None,
     }
-    return templates.TemplateResponse(request, "track.html", ctx)
+    return public_page(templates, request, "track.html", ctx, here=f"/intake/track/{code}")
 
 
 @router.post("/intake/track/{code}/rate")

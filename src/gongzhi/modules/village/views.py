@@ -1,4 +1,5 @@
-"""The public opinion-collection page of a village (民意征集): open consultations and a form."""
+"""The public opinion-collection page of a village (民意征集): open consultations and a form, in the
+visitor's language (the console's ``gz_lang`` cookie; Chinese unless English was chosen)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ from typing import Annotated
 
 from fastapi import Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
-from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -15,13 +15,20 @@ from gongzhi.core.deps import PublicSessionDep, api_router
 from gongzhi.core.models import Region
 from gongzhi.core.ratelimit import Verdict
 from gongzhi.errors import DomainError, NotFound
-from gongzhi.modules.intake import throttle
 from gongzhi.modules.intake.throttle import CitizenLimit
+from gongzhi.modules.intake.views import too_often
 from gongzhi.modules.village import service
 from gongzhi.modules.village.models import Village
+from gongzhi.web.i18n import N_
+from gongzhi.web.shell import lang_of, public_page, public_templates
 
 router = api_router(include_in_schema=False)
-templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+templates = public_templates(Path(__file__).parent / "templates")
+REFUSALS = (  # what service.submit_opinion may say, translated on the page
+    N_("an opinion needs text"),
+    N_("no such consultation in this village"),
+    N_("this consultation is closed"),
+)
 
 
 def _village(s: PublicSessionDep, region: str, code: str) -> Village:
@@ -49,12 +56,18 @@ def _page(
     error: DomainError | None = None,
     **extra: object,
 ) -> HTMLResponse:
+    lang = lang_of(request)
     ctx = {"village": village, "consultations": service.open_consultations(s, village.id), "values": {}}
-    ctx |= {"notice": throttle.message(limit) if limit else "", **extra}
+    ctx |= {"notice": too_often(limit, lang) if limit else "", **extra}
     if error is not None:
-        ctx["notice"] = f"提交未成功，请修改后重新提交（{error.detail}）"
+        detail = lang.gettext(error.detail) if error.detail else ""
+        again = N_("Not submitted; please correct and send again (%(detail)s)")
+        ctx["notice"] = lang.gettext(again, detail=detail)
     status, headers = (429, limit.headers) if limit else (error.status if error else 200, None)
-    return templates.TemplateResponse(request, "opinions.html", ctx, status_code=status, headers=headers)
+    region = s.get_one(Region, village.region_id).code
+    here = f"/village/{region}/{village.code}/opinions"
+    page = "opinions.html"
+    return public_page(templates, request, page, ctx, here=here, status_code=status, headers=headers)
 
 
 @router.post("/village/{region}/{code}/opinions", response_model=None)
