@@ -4,6 +4,7 @@ server process (two apps here) because it lives in the database."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from xml.etree import ElementTree as ET
 
@@ -58,6 +59,18 @@ def test_the_form_answers_429_and_gives_back_what_the_citizen_typed(
     api = tight.post("/api/v1/public/intake/alpha/requests", data={"description": "同一地址的第三次提交"})
     assert api.status_code == 429 and api.headers["content-type"] == "application/problem+json"
     assert api.json()["retry_after"] == int(api.headers["retry-after"])
+
+
+def test_the_refusal_speaks_the_visitors_language_and_keeps_the_text(
+    tight: TestClient, intake: Intake
+) -> None:
+    tight.cookies.set("gz_lang", "en")
+    for _ in range(2):
+        assert tight.post("/intake/alpha/report", data=TYPED, follow_redirects=False).status_code == 303
+    r = tight.post("/intake/alpha/report", data=TYPED, follow_redirects=False)
+    assert r.status_code == 429 and "Too many submissions; please try again in" in r.text
+    assert re.search(r"try again in \d+ seconds?<", r.text) and "Your text is kept" in r.text
+    assert "提交过于频繁" not in r.text and all(v in r.text for v in ("井盖缺失", "王芳", "13712345678"))
 
 
 def test_open311_refuses_per_api_key_in_its_own_error_format(tight: TestClient, intake: Intake) -> None:

@@ -66,7 +66,7 @@ PHOTO_REFUSED = {
     "too_large": N_("the photo is too large"),
     "empty": N_("the photo file is empty"),
     "unsupported_type": N_("only JPEG and PNG photos are accepted"),
-    "type_mismatch": N_("the photo is not of the type it claims"),
+    "type_mismatch": N_("the content of the photo does not match its file type"),
     "truncated": N_("the photo was cut off while uploading"),
     "corrupt": N_("the photo cannot be read"),
 }
