@@ -130,6 +130,7 @@ def test_the_tracking_and_rating_page_speaks_one_language(
     zh = client.get(page).text
     assert "回访评价" in zh and "状态：" in zh and "已办结" in zh and "不满意，问题未解决" in zh
     in_chinese(zh, *data, "小区门口井盖缺失")  # the request's title is the resident's own words
+    assert f'href="/lang/en?next=/intake/track/{made["tracking_code"]}%3Fnew%3D1"' in zh
     en = as_visitor(client, "en").get(page).text
     assert "Rate the outcome" in en and 'State: <span class="state">Closed</span>' in en
     assert "Sent to the department in charge" in en and "Urban and rural construction" in en

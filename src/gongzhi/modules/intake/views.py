@@ -232,7 +232,8 @@ def track(code: str, request: Request, s: PublicSessionDep, new: bool = False) -
         "can_rate": followed is case and case.state == "closed" and case.rating is None,
         "rated": case.state == "closed" and case.rating is not None,
     }
-    return public_page(templates, request, "track.html", ctx, here=f"/intake/track/{code}")
+    here = f"/intake/track/{code}" + ("?new=1" if new else "")  # keep the tracking code's notice on switching
+    return public_page(templates, request, "track.html", ctx, here=here)
 
 
 @router.post("/intake/track/{code}/rate")
