@@ -109,12 +109,15 @@ def count(url: str, column: object) -> int:
 def test_demo_loads_three_paired_regions_once_and_prints_the_logins(gongzhi: Gongzhi) -> None:
     first = gongzhi.ok("demo", "--no-serve", "--cases", "5")
     assert "demo loaded: {'regions': 3, 'cases': 15" in first
-    for login in ("gs_admin", "ly_dispatcher", "zh_viewer", "gs_transport"):
+    for login in ("gs_admin", "ly_dispatcher", "zh_viewer", "gs_transport", "gs_village", "ly_village"):
         assert login in first
     assert "gongzhi-demo" in first  # the demo password
     assert "{'intake_requests': 90}" in first and "'pv_inspections': 1" in first
+    assert "'village_villages': 6" in first
     figures = [count(gongzhi.url, c) for c in (Region.id, Pairing.id, Case.id, User.id)]
-    assert figures == [3, 3, 15 + 90, 30]  # 5 staff cases per region, 30 citizen requests per region
+    # 5 staff cases per region, 30 citizen requests per region, 3 village cases (2 findings, 1 opinion);
+    # 10 users per region and 2 supervisor logins limited to their villages
+    assert figures == [3, 3, 15 + 90 + 3, 32]
 
     second = gongzhi.ok("demo", "--no-serve", "--cases", "5")
 

@@ -145,6 +145,7 @@ def demo(
         from gongzhi.kit.filestore import FileStore
         from gongzhi.modules.intake import demo as intake_demo
         from gongzhi.modules.pv import demo as pv_demo
+        from gongzhi.modules.village import demo as village_demo
 
         with out.status("citizen requests through the intake path"):
             n = intake_demo.load_demo(factory, load_modules(), settings.secret_key)
@@ -152,6 +153,9 @@ def demo(
         with out.status("PV: a rooftop plant and its first inspection flight, analysed"):
             store = FileStore(settings.files_dir, settings.max_upload_bytes)
             out.print(f"demo loaded: {pv_demo.load_demo(factory, load_modules(), store)}")
+        with out.status("village supervision: stations, projects, 四议两公开, ledgers, consultations"):
+            village = village_demo.load_demo(factory, load_modules(), settings.secret_key)
+            out.print(f"demo loaded: {village}")
     with unit_of_work(factory, Scope.for_system()) as s:
         _print_logins(demo_mod.logins(s), demo_mod.PASSWORD)
     out.print(f"\n[bold]gongzhi 共治[/bold] at http://{settings.host}:{settings.port}/  (API docs: /docs)")
