@@ -253,7 +253,6 @@ def _gongshu(ctx: Ctx) -> None:
             ("members", 136, "社区党员", "党员大会审议通过方案，建议补充低层住户补偿办法。"),
             ("representatives", 129, "居民代表", "居民代表会议表决通过加装电梯实施方案。"),
             ("disclose_resolution", 126, "刘志强", "决议在社区公开栏和“共治”公开页公示7天，无异议。"),
-            ("disclose_result", 20, "刘志强", "一期3台电梯已完成井道施工，资金使用情况在公开栏公示。"),
         ],
     )
     lift_project = service.create_project(
@@ -320,10 +319,33 @@ def _gongshu(ctx: Ctx) -> None:
             "另发现现场使用的PE管无合格证。请街道城建科督促施工单位限期整改并复核管材。",
         },
     )
+    repair = service.create_decision(
+        s,
+        DecisionIn(
+            village_id=vid["bs01"],
+            title="田园村文化礼堂修缮项目",
+            matter="文化礼堂屋面渗漏、墙体开裂，拟投资约42万元修缮，资金由村集体经济收入和街道补助各半承担，"
+            "施工单位通过街道小额工程交易平台确定。",
+        ),
+    )
+    _steps(
+        ctx,
+        repair.id,
+        "bs01",
+        [
+            ("proposal", 300, "沈国强、杨丽、黄志明", "村党支部根据村民代表提案提出修缮方案。"),
+            ("committees", 294, "沈国强、杨丽、黄志明、何建平、罗芳", "两委会商议，同意提交党员大会审议。"),
+            ("members", 287, "全体党员", "党员大会审议通过，建议保留礼堂原有木构梁架。"),
+            ("representatives", 280, "村民代表", "村民代表会议表决通过修缮方案及资金筹措办法。"),
+            ("disclose_resolution", 277, "沈国强", "决议在村务公开栏公示7天，无异议。"),
+            ("disclose_result", 55, "沈国强", "工程已竣工验收，决算41.6万元，资金使用明细在村务公开栏公示。"),
+        ],
+    )
     hall = service.create_project(
         s,
         ProjectIn(
             village_id=vid["bs01"],
+            decision_id=repair.id,
             name="田园村文化礼堂修缮",
             budget_yuan=420_000,
             contractor="杭州半山古建筑修缮有限公司",
