@@ -142,6 +142,9 @@ CATEGORIES = {
     "discipline": N_("Discipline inspection and supervision"),
     "land": N_("Land and natural resources"),
     "tech": N_("Science, technology and information"),
+    # the village module's cases (modules/village/service.py)
+    "village-supervision": N_("Village supervision"),
+    "opinion": N_("Villagers' opinion"),
 }
 
 # pv.* are the PV module's anomaly classes: the names of modules/pv/names.py CLASS_NAMES, written out here so
@@ -187,6 +190,10 @@ SOURCES = {
     "intake:staff": N_("Staff entry"),
     "intake:hotline": N_("12345 hotline"),
     "intake:visit": N_("Walk-in visit"),
+    "intake:opinion": N_("Villagers' opinion"),
+    # the village module's cases
+    "village:visit": N_("Supervision visit"),
+    "village:opinion": N_("Villagers' opinion"),
 }
 
 GROUPS = {

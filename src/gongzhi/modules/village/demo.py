@@ -103,7 +103,7 @@ def load_demo(
         regions = dict(s.execute(select(Region.code, Region.id).where(Region.code.in_(VILLAGES))).all())
         prefixes = dict(s.execute(select(Region.code, Region.case_prefix)).all())
     for code, rid in sorted(regions.items(), key=lambda x: x[1]):
-        scope = Scope(region_id=rid, system=True, username="village_demo")
+        scope = Scope(region_id=rid, system=True, username="demo")  # as the other demo loaders
         with unit_of_work(factory, scope) as s:
             ctx = Ctx(s, registry, secret, today)
             _people(ctx, code, rid, prefixes[code].lower())
