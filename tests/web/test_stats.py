@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -19,7 +19,9 @@ from tests.web.helpers import POINT
 def test_figures_count_only_the_region_in_scope(
     factory: sessionmaker[Session], registry: Registry, world: World
 ) -> None:
-    now = utcnow()
+    # a fixed Wednesday, 10:00 in Shanghai: with the real clock, a dispatch two days before a Sunday afternoon
+    # is a Friday afternoon, whose 4 working hours to claim run into Monday, so nothing was overdue yet
+    now = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
     with unit_of_work(factory, world.alice.scope()) as s:
         for i in range(3):
             data = CaseCreate(title=f"t{i}", category="road", location=POINT, accept=True)
