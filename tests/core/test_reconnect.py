@@ -5,6 +5,7 @@ a case write request runs its whole unit of work once more."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -72,18 +73,24 @@ def test_a_connection_in_steady_use_is_not_pinged_so_its_death_fails_one_stateme
         assert conn.execute(text("SELECT 1")).scalar_one() == 1
 
 
-def test_a_case_action_on_a_killed_connection_is_retried_once_and_applied_once(
-    committed: Committed, tmp_path: Path
-) -> None:
+@contextmanager
+def served(committed: Committed, tmp_path: Path, role: Role) -> Iterator[tuple[TestClient, dict[str, str]]]:
+    """The app over the committed database, and the headers of a token of ``role`` in a region of its own."""
     with unit_of_work(committed.factory, Scope.for_system()) as s:
         rid = core.create_region(s, "rc", "重连区", "RC").id
         s.info["scope"] = Scope(region_id=rid, system=True)
-        user = core.create_user(s, "disp", "Disp", "a-long-password-1", Role.DISPATCHER, region_id=rid)
-        s.info["scope"] = Scope(region_id=rid, user_id=user.id, role=Role.DISPATCHER, username="disp")
-        _, token = core.create_token(s, "t", Role.DISPATCHER)
+        user = core.create_user(s, "u", "U", "a-long-password-1", role, region_id=rid)
+        s.info["scope"] = Scope(region_id=rid, user_id=user.id, role=role, username="u")
+        _, token = core.create_token(s, "t", role)
     settings = Settings(env="test", database_url=committed.url, data_dir=tmp_path, embedded_worker=False)
-    headers = {"Authorization": f"Bearer {token}"}
     with TestClient(create_app(settings, committed.factory)) as client:
+        yield client, {"Authorization": f"Bearer {token}"}
+
+
+def test_a_case_action_on_a_killed_connection_is_retried_once_and_applied_once(
+    committed: Committed, tmp_path: Path
+) -> None:
+    with served(committed, tmp_path, Role.DISPATCHER) as (client, headers):
         r = client.post("/api/v1/cases", json={"title": "井盖缺失", "category": "road"}, headers=headers)
         assert r.status_code == 201, r.text
         case_id = r.json()["id"]
@@ -99,15 +106,7 @@ def test_a_case_action_on_a_killed_connection_is_retried_once_and_applied_once(
 def test_any_request_whose_connection_was_killed_in_use_is_answered(
     committed: Committed, tmp_path: Path
 ) -> None:
-    with unit_of_work(committed.factory, Scope.for_system()) as s:
-        rid = core.create_region(s, "rd", "重读区", "RD").id
-        s.info["scope"] = Scope(region_id=rid, system=True)
-        user = core.create_user(s, "view", "View", "a-long-password-1", Role.VIEWER, region_id=rid)
-        s.info["scope"] = Scope(region_id=rid, user_id=user.id, role=Role.VIEWER, username="view")
-        _, token = core.create_token(s, "t", Role.VIEWER)
-    settings = Settings(env="test", database_url=committed.url, data_dir=tmp_path, embedded_worker=False)
-    headers = {"Authorization": f"Bearer {token}"}
-    with TestClient(create_app(settings, committed.factory)) as client:
+    with served(committed, tmp_path, Role.VIEWER) as (client, headers):
         for path in ("/api/v1/cases", "/api/v1/alerts"):
             assert client.get(path, headers=headers).status_code == 200
             assert kill_connections(committed.url) >= 1  # the connections were in use a moment ago
