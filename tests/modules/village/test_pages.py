@@ -81,6 +81,9 @@ def test_every_village_page_renders_with_labelled_controls(
     assert 'href="/village"' in home and (("基层监督" in home) == (lang == "zh_CN"))
     ledger = client.get("/village/ledger").text
     assert ("续签低于原租金" in ledger) == (lang == "zh_CN") and "东方物流" in ledger
+    # the flag's sentence follows the reader's language, figures and all
+    assert ("续签首年租金" in ledger) == (lang == "zh_CN")
+    assert ("First-year rent of the renewal" in ledger) == (lang == "en")
     visits = client.get("/village/visits").text
     assert f"/village/visits/{d['visit']['id']}/photos/{d['photo']}" in visits
     photo = client.get(f"/village/visits/{d['visit']['id']}/photos/{d['photo']}")

@@ -84,6 +84,13 @@ FLAG_KINDS = {
     "not_disclosed": N_("Not disclosed"),
     "paid_after_expiry": N_("Paid after expiry"),
 }
+FLAG_MESSAGES = {
+    "renewal_below_previous": N_(
+        "First-year rent of the renewal, %(rent)s yuan, is below the old lease's last, %(previous)s yuan"
+    ),
+    "not_disclosed": N_("The contract has not been disclosed"),
+    "paid_after_expiry": N_("%(amount)s yuan paid on %(paid_on)s, after the contract expired on %(ends_on)s"),
+}
 
 
 def register() -> None:
@@ -425,6 +432,7 @@ def ledger_page(c: ConsoleDep, village_id: Annotated[int | None, Query()] = None
         village_id=village_id,
         kinds=ASSET_KINDS,
         flag_kinds=FLAG_KINDS,
+        flag_messages=FLAG_MESSAGES,
         today=date.today(),
     )
 

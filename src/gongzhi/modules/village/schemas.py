@@ -228,6 +228,7 @@ class FlagRead(BaseModel):
     kind: str
     contract_id: int
     message: str
+    params: dict[str, str] = {}
 
 
 class ConsultationIn(_In):

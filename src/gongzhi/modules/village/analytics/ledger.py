@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 
@@ -20,9 +20,17 @@ class Lease:
 
 @dataclass(frozen=True)
 class Flag:
+    """One finding; ``message`` is the Chinese sentence of the workbook, ``params`` its figures, from which
+    the console writes the sentence in the reader's language."""
+
     kind: str
     contract_id: int
     message: str
+    params: dict[str, str] = field(default_factory=dict)
+
+
+def _yuan(fen: int) -> str:
+    return f"{fen / 100:,.2f}"
 
 
 def _add_years(d: date, n: int) -> date:
@@ -55,11 +63,13 @@ def flags(leases: Sequence[Lease], payments: Sequence[tuple[int, date, int]]) ->
         if prev is not None and schedule(prev):
             last = schedule(prev)[-1][1]
             if c.annual_rent_fen < last:
+                rent, previous = _yuan(c.annual_rent_fen), _yuan(last)
                 out.append(
                     Flag(
                         "renewal_below_previous",
                         c.id,
-                        f"续签首年租金 {c.annual_rent_fen / 100:,.2f} 元低于上期末年 {last / 100:,.2f} 元",
+                        f"续签首年租金 {rent} 元低于上期末年 {previous} 元",
+                        {"rent": rent, "previous": previous},
                     )
                 )
         if c.disclosed_on is None:
@@ -67,11 +77,13 @@ def flags(leases: Sequence[Lease], payments: Sequence[tuple[int, date, int]]) ->
     for contract_id, paid_on, amount in payments:
         paid = by_id.get(contract_id)
         if paid is not None and paid_on > paid.ends_on:
+            params = {"ends_on": str(paid.ends_on), "paid_on": str(paid_on), "amount": _yuan(amount)}
             out.append(
                 Flag(
                     "paid_after_expiry",
                     contract_id,
-                    f"合同 {paid.ends_on} 到期后仍于 {paid_on} 收付 {amount / 100:,.2f} 元",
+                    "合同 {ends_on} 到期后仍于 {paid_on} 收付 {amount} 元".format(**params),
+                    params,
                 )
             )
     return out
