@@ -182,6 +182,7 @@ class Recipe:
     residual: bool = False
     members: int = 1
     norm_eps: float = 1.0
+    intensity_channel: bool = False
     flip_tta: bool = True
     seed: int = 0
     folds: int = 5
@@ -246,7 +247,7 @@ class LayerSpec:
 def layer_specs(recipe: Recipe) -> list[LayerSpec]:
     """Convolutions of the recipe: plain stages, or a plain first stage then residual blocks of two."""
     specs: list[LayerSpec] = []
-    cin = 1
+    cin = 2 if recipe.intensity_channel else 1
     last = len(recipe.widths) - 1
     for stage, (width, n_convs) in enumerate(zip(recipe.widths, recipe.convs, strict=True)):
         residual = recipe.residual and stage > 0
@@ -307,7 +308,7 @@ def build_network(recipe: Recipe) -> torch.nn.Module:
 def augment(x: torch.Tensor, max_shift: int) -> torch.Tensor:
     """Random left-right and up-down flips and a random shift of up to ``max_shift`` px (edge replicated)."""
     torch = _torch()
-    n, _, h, w = x.shape
+    n, c, h, w = x.shape
     for dim in (3, 2):
         flip = torch.rand(n) < 0.5
         x = torch.where(flip[:, None, None, None], x.flip(dim), x)
@@ -315,19 +316,19 @@ def augment(x: torch.Tensor, max_shift: int) -> torch.Tensor:
         padded = torch.nn.functional.pad(x, (max_shift,) * 4, mode="replicate")
         oy = torch.randint(0, 2 * max_shift + 1, (n,))
         ox = torch.randint(0, 2 * max_shift + 1, (n,))
-        rows = (oy[:, None] + torch.arange(h))[:, :, None]
-        cols = (ox[:, None] + torch.arange(w))[:, None, :]
-        x = padded[torch.arange(n)[:, None, None], 0, rows, cols][:, None]
+        rows = (oy[:, None] + torch.arange(h))[:, None, :, None]
+        cols = (ox[:, None] + torch.arange(w))[:, None, None, :]
+        x = padded[torch.arange(n)[:, None, None, None], torch.arange(c)[None, :, None, None], rows, cols]
     return x
 
 
 def train_network(x: np.ndarray, y: np.ndarray, recipe: Recipe, seed: int, tag: str) -> torch.nn.Module:
-    """Train one network on standardised crops ``x`` (N, 40, 24) with AdamW and a one-cycle schedule."""
+    """Train one network on inputs ``x`` (N, 40, 24, C) with AdamW and a one-cycle schedule."""
     torch = _torch()
     f = torch.nn.functional
     torch.manual_seed(seed)
     net = build_network(recipe).to(memory_format=torch.channels_last)  # a quarter faster on CPU
-    xt, yt = torch.from_numpy(x[:, None]), torch.from_numpy(y)
+    xt, yt = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2))), torch.from_numpy(y)
     counts = np.bincount(y, minlength=12)
     weights = torch.from_numpy((1.0 / counts[y]) ** recipe.balance)
     steps = math.ceil(len(y) / recipe.batch_size)
@@ -369,7 +370,7 @@ def train_network(x: np.ndarray, y: np.ndarray, recipe: Recipe, seed: int, tag: 
 def train_ensemble(
     crops: np.ndarray, y: np.ndarray, recipe: Recipe, seed: int, tag: str
 ) -> list[torch.nn.Module]:
-    x = clf.standardise_crops(crops, recipe.norm_eps)
+    x = clf.input_channels(crops, recipe.norm_eps, intensity=recipe.intensity_channel)
     return [train_network(x, y, recipe, seed + 1000 * m, f"{tag} net {m}") for m in range(recipe.members)]
 
 
@@ -479,6 +480,7 @@ def export_arrays(
         residual_from=np.array([s.residual_from for s in specs]),
         class_names=np.array(names),
         norm_eps=np.array(recipe.norm_eps),
+        intensity_channel=np.array(recipe.intensity_channel),
         flip_tta=np.array(recipe.flip_tta),
     )
     return arrays
@@ -496,7 +498,8 @@ def _folded(block: Any) -> tuple[torch.Tensor, torch.Tensor]:
 def torch_proba(nets: list[torch.nn.Module], crops: np.ndarray, recipe: Recipe) -> np.ndarray:
     """Reference probabilities from the unfolded torch networks, same flips and averaging as numpy."""
     torch = _torch()
-    x = torch.from_numpy(clf.standardise_crops(crops, recipe.norm_eps)[:, None])
+    x = clf.input_channels(crops, recipe.norm_eps, intensity=recipe.intensity_channel)
+    x = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
     views = [x, x.flip(3), x.flip(2), x.flip(2).flip(3)] if recipe.flip_tta else [x]
     with torch.no_grad():
         probs = [torch.softmax(net(v), dim=1) for net in nets for v in views]
@@ -673,9 +676,13 @@ def describe_architecture(recipe: Recipe) -> str:
         if recipe.balance
         else "uniform sampling"
     )
+    inputs = "the standardised crop"
+    if recipe.intensity_channel:
+        inputs += " and its intensities on one fixed scale as a second channel"
     return (
-        f"{len(recipe.widths)} stages of {layers}, widths {list(recipe.widths)}, 2×2 max pool between "
-        f"stages, global average pool, linear 12; {recipe.members} member(s); flip TTA {recipe.flip_tta}; "
+        f"input {inputs}; {len(recipe.widths)} stages of {layers}, widths {list(recipe.widths)}, "
+        "2×2 max pool between stages, global average pool, linear 12; "
+        f"{recipe.members} member(s); flip TTA {recipe.flip_tta}; "
         f"trained with {sampling}"
     )
 

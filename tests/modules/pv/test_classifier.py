@@ -323,3 +323,29 @@ def test_a_model_file_with_a_residual_link_to_a_later_layer_is_refused() -> None
     arrays["residual_from"] = np.arange(len(arrays["pool_after"]))
     with pytest.raises(ValueError, match="residual_from"):
         model_from_arrays(arrays)
+
+
+def test_a_model_with_the_intensity_channel_sees_the_level_that_standardisation_removes() -> None:
+    rng = np.random.default_rng(12)
+    k0 = rng.normal(0, 0.5, (3, 3, 2, 3))
+    fc = rng.normal(0, 0.5, (3, 12))
+    b0, b1 = rng.normal(0, 0.1, 3), rng.normal(0, 0.1, 12)
+    arrays = {
+        "class_names": np.array(sorted(CLASSES)),
+        "norm_eps": np.array(1.0),
+        "flip_tta": np.array(False),
+        "intensity_channel": np.array(True),
+        "pool_after": np.array([False]),
+        "net0.conv0.weight": k0.reshape(18, 3),
+        "net0.conv0.bias": b0,
+        "net0.fc.weight": fc,
+        "net0.fc.bias": b1,
+    }
+    model = model_from_arrays(arrays)
+    crop = rng.integers(60, 200, (1, *INPUT_SHAPE)).astype(np.float64)
+    standardised = (crop[0] - crop.mean()) / (crop.std() + 1.0)
+    x = np.stack([standardised, (crop[0] - 128) / 64], axis=-1)
+    logits = np.maximum(naive_conv3x3(x, k0, b0), 0).mean(axis=(0, 1)) @ fc + b1
+    expected = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
+    np.testing.assert_allclose(model.predict_proba(crop)[0], expected, atol=1e-5)
+    assert not np.allclose(model.predict_proba(crop + 40), model.predict_proba(crop), atol=1e-3)

@@ -117,16 +117,19 @@ class CropClassifier:
     flip_tta : bool
         Average over the four flips of each crop (test-time augmentation). Four times the work;
         ``dataclasses.replace(model, flip_tta=False)`` trades some accuracy for speed (model card).
+    intensity_channel : bool
+        The networks also see the crop's intensities on one fixed scale (:func:`input_channels`).
     """
 
     networks: tuple[Network, ...]
     class_names: tuple[str, ...]
     norm_eps: float
     flip_tta: bool
+    intensity_channel: bool = False
 
     def predict_proba(self, crops: npt.ArrayLike) -> FloatArray:
         """Class probabilities of each crop, shape (N, n_classes) [-]; see :func:`classify`."""
-        x = standardise_crops(crops, self.norm_eps)
+        x = input_channels(crops, self.norm_eps, intensity=self.intensity_channel)
         out = np.empty((x.shape[0], len(self.class_names)), dtype=np.float32)
         step = _BATCH_VIEWS // 4 if self.flip_tta else _BATCH_VIEWS
         for start in range(0, x.shape[0], step):
@@ -139,7 +142,7 @@ class CropClassifier:
 
     def _chunk_proba(self, x: FloatArray) -> FloatArray:
         views = flip_views(x) if self.flip_tta else x[None]
-        batch = views.reshape(-1, *x.shape[1:])[..., None]
+        batch = views.reshape(-1, *x.shape[1:])
         total = np.zeros((batch.shape[0], len(self.class_names)), dtype=np.float32)
         for net in self.networks:
             total += softmax(forward_logits(net, batch))
@@ -231,11 +234,28 @@ def standardise_crops(crops: npt.ArrayLike, eps: float) -> FloatArray:
     eps : float
         Added to each crop's standard deviation so that flat crops stay finite [intensity units].
     """
-    x = _validated(crops)
+    return _standardised(_validated(crops), eps)
+
+
+def _standardised(x: npt.NDArray[np.float64], eps: float) -> FloatArray:
     mean = x.mean(axis=(1, 2), keepdims=True, dtype=np.float64)
     std = x.std(axis=(1, 2), keepdims=True, dtype=np.float64)
     standardised: FloatArray = ((x - mean) / (std + eps)).astype(np.float32)
     return standardised
+
+
+def input_channels(crops: npt.ArrayLike, eps: float, *, intensity: bool = False) -> FloatArray:
+    """The networks' input, channels last, shape (N, 40, 24, C) [-].
+
+    Channel 0 is :func:`standardise_crops`. With ``intensity``, channel 1 holds the intensities on one
+    fixed scale, ``(x − 128) / 64``, which keeps what the per-crop standardisation removes: how warm and
+    how contrasted the module is (an offline module is uniformly warm; its shape alone looks nominal).
+    """
+    x = _validated(crops)
+    channels = [_standardised(x, eps)]
+    if intensity:
+        channels.append(((x - 128.0) / 64.0).astype(np.float32))
+    return np.stack(channels, axis=-1)
 
 
 def _validated(crops: npt.ArrayLike) -> npt.NDArray[np.float64]:
@@ -254,12 +274,12 @@ def _validated(crops: npt.ArrayLike) -> npt.NDArray[np.float64]:
 
 
 def flip_views(x: FloatArray) -> FloatArray:
-    """Stack a batch (N, H, W) with its left-right, up-down and double flips: shape (4, N, H, W)."""
+    """Stack a batch (N, H, W[, C]) with its left-right, up-down and double flips: shape (4, N, H, W[, C])."""
     return np.stack([x, x[:, :, ::-1], x[:, ::-1, :], x[:, ::-1, ::-1]])
 
 
 def forward_logits(net: Network, x: FloatArray) -> FloatArray:
-    """Logits of a batch of standardised crops, channels last (N, H, W, 1) → (N, n_classes)."""
+    """Logits of a batch of network inputs, channels last (N, H, W, C) → (N, n_classes)."""
     inputs: list[FloatArray] = []
     for layer in net.convs:
         inputs.append(x)
@@ -361,7 +381,8 @@ def _resample_matrix(n_in: int, n_out: int) -> npt.NDArray[np.float64]:
 def model_from_arrays(arrays: Mapping[str, npt.NDArray[np.generic]]) -> CropClassifier:
     """Build a classifier from the arrays of a model file (see ``scripts/pv/train_ism.py``).
 
-    Keys: ``class_names``, ``norm_eps``, ``flip_tta``, ``pool_after`` (one flag per convolution),
+    Keys: ``class_names``, ``norm_eps``, ``flip_tta``, optionally ``intensity_channel`` (default false),
+    ``pool_after`` (one flag per convolution),
     optionally ``residual_from`` (one index per convolution, −1 for none; see :class:`ConvLayer`), and per
     member ``m`` and layer ``i``: ``net{m}.conv{i}.weight`` (9 · C_in, C_out), ``net{m}.conv{i}.bias``,
     optionally ``net{m}.skip{i}.weight`` (C_in, C_out) and ``net{m}.skip{i}.bias``,
@@ -399,6 +420,7 @@ def model_from_arrays(arrays: Mapping[str, npt.NDArray[np.generic]]) -> CropClas
         class_names=tuple(str(c) for c in arrays["class_names"]),
         norm_eps=float(arrays["norm_eps"]),
         flip_tta=bool(arrays["flip_tta"]),
+        intensity_channel=bool(arrays.get("intensity_channel", False)),
     )
 
 
