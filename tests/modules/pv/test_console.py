@@ -28,6 +28,7 @@ def test_plant_and_inspection_pages_review_and_confirm(
     assert page.status_code == 200
     assert "<polygon" in page.text and f"/api/v1/pv/inspections/{insp}/report?format=pdf" in page.text
     assert "最优清洗周期" in page.text and "57.7" in page.text  # T* of the 5 MWp example in domain/pv.md
+    assert "飞行时间" in page.text and ">上传<" in page.text  # each inspection says when and how it came
     page = alice.get(f"/pv/inspections/{insp}")
     assert page.status_code == 200 and "确认：将已接受的缺陷生成工单" in page.text
     findings = client.get(f"/api/v1/pv/inspections/{insp}/findings", headers=world.alice.headers).json()

@@ -52,6 +52,10 @@ def test_the_demo_plant_is_analysed_and_has_robots(tmp_path: Path, registry: Reg
             )
         }
         assert methods == {"production"}
+        # the demo's history carries results only: the loop's take-off-to-report is the analysed flight's
+        assert loop.loop_metrics(s, plant.id).takeoff_to_report_min == pytest.approx(
+            (insp.analysed_at - insp.started_at).total_seconds() / 60, abs=0.1
+        )
         robots = cleaning.robots_of(s, plant.id)
         served = {row for r in robots for row in r.config["rows"]}
         assert len(robots) == 2 and len(served) == len(

@@ -81,7 +81,6 @@ def _history(
             status="done",
             started_at=when,
             finished_at=when,
-            analysed_at=when,
             summary={"history": "synthetic, for the demo's calibration"},
         )
         s.add(insp)

@@ -36,6 +36,7 @@ STATUS_NAMES = {
     "rejected": N_("False alarm"),
     "reclassified": N_("Reclassified"),
 }
+SOURCE_NAMES = {"upload": N_("Upload"), "dock": N_("Drone dock"), "demo-history": N_("Demo history")}
 
 
 @router.get("/pv")
@@ -142,6 +143,7 @@ def _plant_page(
     return c.page(
         "pv_plant.html",
         statuses=STATUS_NAMES,
+        sources=SOURCE_NAMES,
         status_code=status_code,
         zones=zones,
         forecasts=forecasts,
