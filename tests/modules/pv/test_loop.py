@@ -143,6 +143,71 @@ def test_confirmation_turns_reviewed_findings_into_cases_once(
         assert again.cases == [] and again.already == 6
 
 
+def test_an_offline_string_becomes_one_repair_case_however_many_modules_it_has(
+    factory: Factory, registry: Registry, world: World
+) -> None:
+    ctx = setup(factory, world)
+    with unit_of_work(factory, Scope(region_id=world.a, system=True)) as s:
+        stmt = select(PvModule.module_id, PvModule.string).where(PvModule.plant_id == ctx["plant"])
+        by_string: dict[str, list[str]] = {}
+        for module_id, string in s.execute(stmt).all():
+            by_string.setdefault(string, []).append(module_id)
+        first, second = (sorted(v) for v in list(by_string.values())[:2])
+        for module_id in first[:3]:
+            finding(s, world, ctx, module_id, "string_offline", severity="S3")
+        finding(s, world, ctx, second[0], "string_offline", coa=3, severity="S3")
+        finding(s, world, ctx, second[1], "module_offline")
+        finding(s, world, ctx, second[2], "string_offline", status="rejected")
+    with unit_of_work(factory, as_alice(world)) as s:
+        out = loop.confirm_inspection(s, registry, ctx["inspection"])
+        assert out.findings == 5 and len(out.repair_cases) == 3
+        linked = s.execute(select(PvFinding).where(PvFinding.case_id.is_not(None))).scalars().all()
+        case_of = {f.module_id: f.case_id for f in linked}
+        assert len({case_of[m] for m in first[:3]}) == 1 and case_of[second[0]] != case_of[first[0]]
+        assert second[2] not in case_of  # a rejected finding stays out of the string's case
+        case = s.get_one(Case, case_of[first[0]])
+        assert f"{first[0]} … {first[2]}" in case.title and "3 块组件" in case.title
+        assert all(m in case.description for m in first[:3]) and case.category == "pv.repair"
+        assert s.get_one(Case, case_of[second[0]]).priority == "urgent"  # CoA 3
+
+
+def test_the_inspection_page_shows_an_offline_string_as_one_row_reviewed_at_once(
+    client: TestClient, factory: Factory, world: World
+) -> None:
+    ctx = setup(factory, world)
+    with unit_of_work(factory, Scope(region_id=world.a, system=True)) as s:
+        stmt = select(PvModule.module_id, PvModule.string).where(PvModule.plant_id == ctx["plant"])
+        by_string: dict[str, list[str]] = {}
+        for module_id, string in s.execute(stmt).all():
+            by_string.setdefault(string, []).append(module_id)
+        members = sorted(next(iter(by_string.values())))[:4]
+        ids = [finding(s, world, ctx, m, "string_offline", status="new") for m in members]
+        s.flush()
+        ids = [f.id for f in ids]
+        other = finding(s, world, ctx, sorted(list(by_string.values())[1])[0], "cracking", status="new")
+        s.flush()
+        other_id = other.id
+    alice, csrf = as_user(client, world.alice)
+    page = alice.get(f"/pv/inspections/{ctx['inspection']}").text
+    assert f"{members[0]} … {members[-1]}" in page and "4 块组件" in page
+    assert page.count('name="finding_id"') == 4 and members[1] not in page.replace(members[0], "")
+    r = alice.post(
+        f"/pv/inspections/{ctx['inspection']}/review",
+        data={"csrf_token": csrf, "status": "accepted", "finding_id": [str(i) for i in ids]},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    # a finding of another inspection, or none at all, is refused and nothing is recorded
+    r = alice.post(
+        f"/pv/inspections/{ctx['inspection'] + 1000}/review",
+        data={"csrf_token": csrf, "status": "rejected", "finding_id": [str(ids[0]), str(other_id)]},
+    )
+    assert r.status_code == 404
+    with unit_of_work(factory, Scope(region_id=world.a, system=True)) as s:
+        got = s.execute(select(PvFinding.id, PvFinding.status)).all()
+        assert {i: st for i, st in got} == {**dict.fromkeys(ids, "accepted"), other_id: "new"}
+
+
 def test_confirmation_needs_a_finished_inspection_and_a_dispatcher(
     factory: Factory, registry: Registry, world: World
 ) -> None:

@@ -3,8 +3,10 @@ the plant page measures how long each step took.
 
 - :func:`confirm_inspection`: the operator's accepted (or reclassified) findings become cases — cleaning for
   soiling (one per robot, sent over MQTT; rows no robot serves get one case for the cleaning crew), repair
-  for electrical faults (one per module), vegetation and shading for the site team — with the SLA of their
-  category (class group) and priority (severity and class of abnormality). A finding becomes a case once.
+  for electrical faults (one per module, but one per string for an offline string: the crew checks the
+  string's fuse and connectors once, not each module), vegetation and shading for the site team — with
+  the SLA of their category (class group) and priority (severity and class of abnormality). A finding
+  becomes a case once.
 - :func:`verify_cleaning`: after the robot reports done, a short re-inspection of the cleaned rows is
   compared with the inspection that found the soiling; the case is verified and closed when the soiling
   index fell enough and no module got hotter, and goes back to work (verification failed) otherwise. A
@@ -166,12 +168,32 @@ def confirm_inspection(
     out.findings = len(todo)
     soiled = [f for f in todo if case_kind(effective_class(f)) == CLEANING]
     _confirm_cleaning(s, registry, plant, insp, soiled, mode, window, out)
-    for f in todo:
-        if f in soiled:
+    rest = [f for f in todo if f not in soiled]
+    strings = offline_strings(s, plant.id, rest)
+    for members in strings.values():
+        out.repair_cases.append(_string_case(s, registry, plant, members).id)
+    grouped = {f.id for members in strings.values() for f in members}
+    for f in rest:
+        if f.id in grouped:
             continue
         category = case_kind(effective_class(f))
         case = _finding_case(s, registry, plant, f, category)
         (out.repair_cases if category == REPAIR else out.other_cases).append(case.id)
+    return out
+
+
+def offline_strings(s: Session, plant_id: int, found: Sequence[PvFinding]) -> dict[str, list[PvFinding]]:
+    """The findings of class ``string_offline`` by the plant string of their module (module id order)."""
+    offline = [f for f in found if effective_class(f) == Anomaly.STRING_OFFLINE.value]
+    if not offline:
+        return {}
+    stmt = select(PvModule.module_id, PvModule.string).where(
+        PvModule.plant_id == plant_id, PvModule.module_id.in_([f.module_id for f in offline])
+    )
+    string_of = {m: st for m, st in s.execute(stmt).all()}
+    out: dict[str, list[PvFinding]] = {}
+    for f in sorted(offline, key=lambda f: f.module_id):
+        out.setdefault(string_of.get(f.module_id) or f.module_id, []).append(f)
     return out
 
 
@@ -260,6 +282,35 @@ def _finding_case(s: Session, registry: Registry, plant: PvPlant, f: PvFinding, 
         region_id=plant.region_id,
     )
     f.case_id = case.id
+    return case
+
+
+def _string_case(s: Session, registry: Registry, plant: PvPlant, members: Sequence[PvFinding]) -> Case:
+    """One repair case for an offline string's findings, at its first module, with the worst grading."""
+    first, last = members[0], members[-1]
+    span = first.module_id if len(members) == 1 else f"{first.module_id} … {last.module_id}"
+    sev = max(f.severity for f in members)
+    coa = max(f.coa for f in members)
+    cls = names.zh(Anomaly.STRING_OFFLINE.value)
+    case = cases.create_case(
+        s,
+        registry,
+        CaseCreate(
+            title=f"{plant.name} {span} {cls}（{len(members)} 块组件，{sev}，CoA {coa}）"[:200],
+            description=(
+                f"{cls}：{len(members)} 块组件（{'、'.join(f.module_id for f in members)}），"
+                f"巡检 #{first.inspection_id}。请检查组串熔断器、连接器和汇流箱。"
+            )[:4000],
+            category=REPAIR,
+            priority=case_priority(REPAIR, sev, coa),
+            location=_point(first),
+            source="pv",
+            accept=True,
+        ),
+        region_id=plant.region_id,
+    )
+    for f in members:
+        f.case_id = case.id
     return case
 
 

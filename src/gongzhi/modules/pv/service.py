@@ -466,3 +466,17 @@ def review_finding(s: Session, finding_id: int, data: FindingReview) -> PvFindin
     finding.reviewed_by, finding.reviewed_at = sc.user_id, utcnow()
     _audit(s, "pv.finding.review", "pv_finding", finding.id, {"status": data.status})
     return finding
+
+
+def review_findings(
+    s: Session, inspection_id: int, finding_ids: Sequence[int], data: FindingReview
+) -> list[PvFinding]:
+    """One verdict for several findings, all of them of ``inspection_id`` (else nothing is recorded)."""
+    require_role(scope_of(s), *REVIEWERS)
+    ids = sorted(set(finding_ids))
+    if not ids:
+        raise InvalidInput("name at least one finding")
+    stmt = select(PvFinding.id).where(PvFinding.inspection_id == inspection_id, PvFinding.id.in_(ids))
+    if sorted(s.execute(stmt).scalars()) != ids:
+        raise NotFound(f"not every finding named is one of inspection {inspection_id}")
+    return [review_finding(s, i, data) for i in ids]

@@ -3,6 +3,8 @@ cleaning economics), an inspection's findings to review and confirm into cases."
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import File, Form, UploadFile
@@ -266,6 +268,50 @@ def _number(raw: str, low: float, high: float) -> float | None:
     return value
 
 
+@dataclass(frozen=True)
+class FindingRow:
+    """A row of an inspection's findings: one finding, or an offline string's findings together (the crew
+    fixes the string once, so the operator reviews it once)."""
+
+    findings: tuple[PvFinding, ...]
+
+    @property
+    def first(self) -> PvFinding:
+        return self.findings[0]
+
+    @property
+    def modules(self) -> str:
+        ids = [f.module_id for f in self.findings]
+        return ids[0] if len(ids) == 1 else f"{ids[0]} … {ids[-1]}"
+
+    @property
+    def status(self) -> str | None:
+        """The members' common review status, None when they differ."""
+        found = {f.status for f in self.findings}
+        return found.pop() if len(found) == 1 else None
+
+    @property
+    def case_ids(self) -> list[int]:
+        return sorted({f.case_id for f in self.findings if f.case_id is not None})
+
+    def worst(self, attr: str) -> Any:
+        values = [getattr(f, attr) for f in self.findings if getattr(f, attr) is not None]
+        return max(values) if values else None
+
+
+def finding_rows(s: Any, plant_id: int, found: Sequence[PvFinding]) -> list[FindingRow]:
+    """The findings in their order, each offline string's members in one row where its first one was."""
+    strings = loop.offline_strings(s, plant_id, found)
+    group_of = {f.id: tuple(members) for members in strings.values() for f in members}
+    rows, placed = [], set()
+    for f in found:
+        members = group_of.get(f.id, (f,))
+        if members[0].id not in placed:
+            placed.add(members[0].id)
+            rows.append(FindingRow(members))
+    return rows
+
+
 @router.get("/pv/inspections/{inspection_id:int}")
 def inspection(c: ConsoleDep, inspection_id: int) -> Response:
     insp = service.get_inspection(c.s, inspection_id)
@@ -282,6 +328,7 @@ def inspection(c: ConsoleDep, inspection_id: int) -> Response:
         insp=insp,
         plant=service.get_plant(c.s, insp.plant_id),
         findings=found,
+        rows=finding_rows(c.s, insp.plant_id, found),
         classes=sorted(names.CLASS_NAMES),
         class_name=lambda cls: report.class_name(cls, "zh-CN" if c.lang.code.startswith("zh") else "en"),
         can_review=c.me.can(Role.ADMIN, Role.DISPATCHER, Role.SUPERVISOR),
@@ -303,6 +350,20 @@ def review(
         FindingReview(status=status, anomaly_class=anomaly_class or None, note=note),
     )
     return c.done(f"/pv/inspections/{f.inspection_id}#f-{f.id}", c._("Saved"))
+
+
+@router.post("/pv/inspections/{inspection_id:int}/review")
+def review_together(
+    c: ConsoleDep,
+    inspection_id: int,
+    finding_id: Annotated[list[int], Form(max_length=5000)],
+    status: Annotated[str, Form(pattern="^(accepted|rejected|reclassified)$")],
+    anomaly_class: Annotated[str, Form(max_length=40)] = "",
+) -> Response:
+    """One verdict for several findings of the inspection (an offline string's modules)."""
+    verdict = FindingReview(status=status, anomaly_class=anomaly_class or None)
+    done = service.review_findings(c.s, inspection_id, finding_id, verdict)
+    return c.done(f"/pv/inspections/{inspection_id}#f-{done[0].id}", c._("Saved"))
 
 
 @router.post("/pv/inspections/{inspection_id:int}/confirm")
