@@ -119,6 +119,9 @@ def test_html_report_in_chinese_and_english(factory: Factory, world: World, tmp_
     assert zh.count("data:image/png;base64,") == 3
     en = rep.render_html(r, "en")
     assert "PV plant drone inspection report" in en and "Single hot cell" in en and "IV curve" in en
+    statuses = {f.status for f in r.findings}
+    assert "<td>new</td>" not in zh + en and all(f"<td>{status}</td>" not in zh for status in statuses)
+    assert any(f"<td>{rep.review_name(x, 'zh-CN')}</td>" in zh for x in statuses)
     with pytest.raises(InvalidInput, match="zh-CN or en"):
         rep.render_html(r, "fr")
 

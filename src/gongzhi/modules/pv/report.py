@@ -336,6 +336,18 @@ def t(key: str, lang: str) -> str:
     return TEXT[key][lang]
 
 
+REVIEWS: dict[str, dict[str, str]] = {
+    "new": {"zh-CN": "待复核", "en": "Awaiting review"},
+    "accepted": {"zh-CN": "已确认", "en": "Confirmed"},
+    "reclassified": {"zh-CN": "已改类", "en": "Reclassified"},
+}
+
+
+def review_name(status: str, lang: str) -> str:
+    """A finding's review status as the report names it (the stored code for one it does not know)."""
+    return REVIEWS.get(status, {}).get(lang, status)
+
+
 def class_name(cls: str, lang: str) -> str:
     return CLASS_NAMES.get(cls, {}).get(lang, cls)
 
@@ -593,6 +605,7 @@ def render_html(report: Report, lang: str = "zh-CN") -> str:
         lang=lang,
         t=lambda key: t(key, lang),
         cname=lambda cls: class_name(cls, lang),
+        review=lambda status: review_name(status, lang),
         colour=colour,
         num=_num,
         local=_local_time,
