@@ -33,6 +33,11 @@ def test_plant_and_inspection_pages_review_and_confirm(
     assert page.status_code == 200 and "确认：将已接受的缺陷生成工单" in page.text
     findings = client.get(f"/api/v1/pv/inspections/{insp}/findings", headers=world.alice.headers).json()
     first, *rest = findings
+    # each finding shows the IR crop of its best frame, for the reviewer to judge
+    assert f'src="/pv/findings/{first["id"]}/thumbnail.png"' in page.text
+    thumb = alice.get(f"/pv/findings/{first['id']}/thumbnail.png")
+    assert thumb.status_code == 200 and thumb.content.startswith(b"\x89PNG")
+    assert alice.get("/pv/findings/999999/thumbnail.png").status_code == 404
     r = alice.post(
         f"/pv/findings/{first['id']}/review",
         data={"csrf_token": csrf, "status": "reclassified", "anomaly_class": "junction_box"},
@@ -62,6 +67,8 @@ def test_viewers_cannot_review_and_outsiders_see_nothing(
     charlie, csrf_c = as_user(client, world.charlie)
     assert charlie.get(f"/pv/plants/{plant_id}").status_code == 404
     assert charlie.get(f"/pv/inspections/{insp}").status_code == 404
+    some = client.get(f"/api/v1/pv/inspections/{insp}/findings", headers=world.alice.headers).json()[0]
+    assert charlie.get(f"/pv/findings/{some['id']}/thumbnail.png").status_code == 404
     assert ctx["plant"]["code"] not in charlie.get("/pv").text
     r = charlie.post(f"/pv/inspections/{insp}/confirm", data={"csrf_token": csrf_c}, follow_redirects=False)
     assert r.status_code in (403, 404)

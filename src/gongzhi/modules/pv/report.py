@@ -499,6 +499,17 @@ def _method_cell(z: ZoneSoiling, lang: str) -> str:
     return text
 
 
+def finding_thumbnail(s: Session, store: FileStore, finding_id: int) -> bytes:
+    """The IR thumbnail of one finding the caller may see (its best frame around its hottest pixel)."""
+    f = s.execute(select(PvFinding).where(PvFinding.id == finding_id)).scalar_one_or_none()
+    if f is None:
+        raise NotFound(f"no finding {finding_id}")
+    png = _thumbnail(store, f, {})
+    if png is None:
+        raise NotFound(f"finding {finding_id} has no readable frame")
+    return png
+
+
 def _thumbnail(
     store: FileStore, f: PvFinding, frames: dict[str, np.ndarray[Any, Any] | None]
 ) -> bytes | None:

@@ -336,6 +336,12 @@ def inspection(c: ConsoleDep, inspection_id: int) -> Response:
     )
 
 
+@router.get("/pv/findings/{finding_id:int}/thumbnail.png")
+def finding_thumbnail(c: ConsoleDep, finding_id: int) -> Response:
+    png = report.finding_thumbnail(c.s, c.st.store, finding_id)
+    return Response(png, media_type="image/png", headers={"cache-control": "private, max-age=86400"})
+
+
 @router.post("/pv/findings/{finding_id:int}/review")
 def review(
     c: ConsoleDep,
