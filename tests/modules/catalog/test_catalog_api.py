@@ -136,6 +136,9 @@ def test_exports_in_every_format(client: TestClient, world: World) -> None:
     assert jsonld.status_code == 200 and "Broadband Deployment" in jsonld.text
     ttl = client.get(f"{API}/export?format=ttl", headers=h).text
     assert "dcat:Dataset" in ttl
+    # the catalog describes itself in Chinese first and in English, each with its language tag
+    assert '政务信息资源目录"@zh' in ttl and 'resource catalog"@en' in ttl
+    assert '共治平台导出"@zh' in ttl and 'exported by gongzhi"@en' in ttl
     pod = client.get(f"{API}/export?format=datajson", headers=h).json()
     assert pod["conformsTo"].endswith("/v1.1/schema") and len(pod["dataset"]) == 2
     assert {d["accessLevel"] for d in pod["dataset"]} == {"public", "non-public"}

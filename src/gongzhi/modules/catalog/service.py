@@ -335,11 +335,14 @@ def to_entry(row: Any, key: str = "id") -> Entry:
 
 def catalog_info(s: Session) -> dcat.CatalogInfo:
     region = s.get_one(Region, _region_id(s))
+    name_en = region.name_en or region.name
     return dcat.CatalogInfo(
         title=f"{region.name} 政务信息资源目录",
-        description=f"Resource catalog of {region.name_en or region.name} (gongzhi)",
+        description=f"{region.name}的政务信息资源目录，由共治平台导出",
         publisher=region.name,
         base=f"urn:gongzhi:{region.code}:",
+        title_en=f"{name_en} government information resource catalog",
+        description_en=f"Resource catalog of {name_en}, exported by gongzhi",
     )
 
 

@@ -43,10 +43,15 @@ _IRI = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:[^\s<>\"{}|\\^`]+$")
 
 @dataclass(frozen=True)
 class CatalogInfo:
+    """The catalog's own record: title and description in Chinese, and in English when given (each
+    written with its language tag, as DCAT-AP asks of multilingual catalogs)."""
+
     title: str
     description: str
     publisher: str
     base: str = "urn:gongzhi:"
+    title_en: str = ""
+    description_en: str = ""
 
 
 def _iri(value: str) -> URIRef | None:
@@ -70,15 +75,20 @@ class _Builder:
         if key is not None:
             self.owner.setdefault(s, key)
 
-    def text(self, s: Node, p: Node, value: str) -> None:
+    def text(self, s: Node, p: Node, value: str, lang: str | None = None) -> None:
         if value.strip():
-            self.g.add((s, p, Literal(value.strip())))
+            self.g.add((s, p, Literal(value.strip(), lang=lang)))
 
     def catalog(self) -> URIRef:
         cat = URIRef(f"{self.info.base}catalog")
         self.g.add((cat, RDF.type, DCAT.Catalog))
-        self.text(cat, DCTERMS.title, self.info.title)
-        self.text(cat, DCTERMS.description, self.info.description)
+        info = self.info
+        for p, zh, en in (
+            (DCTERMS.title, info.title, info.title_en),
+            (DCTERMS.description, info.description, info.description_en),
+        ):
+            self.text(cat, p, zh, "zh" if en.strip() else None)
+            self.text(cat, p, en, "en")
         self.g.add((cat, DCTERMS.publisher, self.agent(self.info.publisher, None)))
         return cat
 
