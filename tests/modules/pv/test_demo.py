@@ -45,13 +45,15 @@ def test_the_demo_plant_is_analysed_and_has_robots(tmp_path: Path, registry: Reg
         # the fit is against SRR's daily profile, not the planted loss: where SRR's perfect-clean profile
         # runs above the planted loss (array A after its 76-day dry spell) the slope comes out steeper
         assert cal.slope == pytest.approx(demo_production.PLANTED_LOSS_PER_INDEX, rel=0.5) and cal.r2 > 0.5
-        methods = {
-            z.method
-            for z in loop.zone_economics(
-                s, plant.id, today=dt.date.today(), **loop.default_economics(plant.area_m2)
-            )
-        }
-        assert methods == {"production"}
+        today = dt.date.today()
+        zones = loop.zone_economics(s, plant.id, today=today, **loop.default_economics(plant.area_m2))
+        assert {z.method for z in zones} == {"production"}
+        # the economics and the rain-aware forecast agree on when to clean, rain or no rain
+        for z in zones:
+            forecast = loop.zone_forecasts(s, plant.id, zones, today=today)[z.zone]
+            assert forecast.clean_by is not None and z.advice.next_cleaning is not None
+            due = max(z.advice.next_cleaning, today)  # a cleaning overdue is due today in both
+            assert abs((forecast.clean_by - due).days) <= 1, (z.zone, forecast.clean_by, due)
         # the demo's history carries results only: the loop's take-off-to-report is the analysed flight's
         assert loop.loop_metrics(s, plant.id).takeoff_to_report_min == pytest.approx(
             (insp.analysed_at - insp.started_at).total_seconds() / 60, abs=0.1

@@ -8,6 +8,7 @@ import datetime as dt
 import math
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -34,6 +35,62 @@ def test_the_rate_comes_from_the_index_change_or_the_days_since_cleaning() -> No
     assert soiling.index_rate(seen[:1], None) is None  # one inspection gives no rate
     assert soiling.index_rate([(D(2026, 5, 1), 0.06), (D(2026, 5, 9), 0.01)], None) is None  # rain
     assert soiling.index_rate([(D(2026, 5, 1), 0.02), (D(2026, 5, 1), 0.05)], None) is None  # same day
+
+
+def rain_on(when: str, mm: float) -> pd.Series:
+    """Hourly rain at the plant, July–August 2026, dry but for ``mm`` in the hour starting ``when``."""
+    index = pd.date_range("2026-07-01", "2026-08-31 23:00", freq="h", tz="Asia/Shanghai")
+    rain = pd.Series(0.0, index=index)
+    rain[pd.Timestamp(when, tz="Asia/Shanghai")] = mm
+    return rain
+
+
+def test_soiling_starts_again_when_a_washing_rains_grace_period_ends() -> None:
+    rain = rain_on("2026-08-10 15:00", 10.0)  # over Kimber's 6 mm: washed, then 14 damp days
+    start = D(2026, 7, 2)
+    assert soiling.soiling_since(rain, start=start, today=D(2026, 8, 9)) == start  # not fallen yet
+    # known from the afternoon it fell, the grace period runs on past today
+    assert soiling.soiling_since(rain, start=start, today=D(2026, 8, 10)) == D(2026, 8, 25)
+    assert soiling.soiling_since(rain, start=start, today=D(2026, 8, 30)) == D(2026, 8, 25)
+    assert soiling.soiling_since(rain_on("2026-08-10 15:00", 5.0), start=start, today=D(2026, 8, 30)) == start
+    assert soiling.soiling_since(None, start=start, today=D(2026, 8, 30)) == start
+    # a cleaning after the grace period counts from the cleaning
+    assert soiling.soiling_since(rain, start=D(2026, 8, 28), today=D(2026, 8, 30)) == D(2026, 8, 28)
+    # the forecast from the old cleaning says the loss began then, within a day's soiling
+    forecast = soiling.zone_forecast(rain, rate_per_day=0.002, start=start, today=D(2026, 8, 30))
+    assert forecast.loss_today == pytest.approx(0.002 * 5, abs=0.002)
+
+
+def test_the_economics_count_the_lost_revenue_from_the_last_washing_rain() -> None:
+    kwargs = {
+        "zones": {"A": 100},
+        "seen": {"A": [(D(2026, 7, 2), 0.0)]},
+        "cleaned": {},
+        "cleaning_cost": 2_000,
+        "energy_kwh_per_day": 1_500,
+        "tariff_per_kwh": 0.4,
+        "assumed_rate_per_day": 0.002,
+        "today": D(2026, 8, 30),
+    }
+    rain = rain_on("2026-08-10 15:00", 10.0)
+    [dry] = soiling.zone_economics(**kwargs)  # type: ignore[arg-type]
+    [wet] = soiling.zone_economics(**kwargs, rainfall_hourly_mm=rain)  # type: ignore[arg-type]
+    assert dry.last_cleaning == wet.last_cleaning == D(2026, 7, 2)  # where the forecast starts
+    assert dry.advice.clean_now is True and wet.soiling_since == D(2026, 8, 25)
+    assert wet.advice.clean_now is False
+    assert wet.advice.revenue_lost_yuan < dry.advice.revenue_lost_yuan / 50
+    # the economics' next cleaning is the forecast's clean-by day
+    level = wet.advice.loss_at_cleaning
+    forecast = soiling.zone_forecast(
+        rain, rate_per_day=0.002, start=wet.last_cleaning, today=D(2026, 8, 30), clean_level=level
+    )
+    assert forecast.clean_by is not None and wet.advice.next_cleaning is not None
+    assert abs((forecast.clean_by - wet.advice.next_cleaning).days) <= 1
+    # within the grace period nothing is lost yet, and the next cleaning counts from its end
+    kwargs["today"] = D(2026, 8, 12)
+    [damp] = soiling.zone_economics(**kwargs, rainfall_hourly_mm=rain)  # type: ignore[arg-type]
+    assert damp.advice.revenue_lost_yuan == 0 and damp.soiling_since == D(2026, 8, 25)
+    assert damp.advice.next_cleaning == wet.advice.next_cleaning
 
 
 def test_zones_share_cost_and_energy_and_get_their_own_advice() -> None:

@@ -747,8 +747,9 @@ def zone_economics(
     upto_inspection: int | None = None,
 ) -> list[soiling.ZoneSoiling]:
     """The cleaning economics of each array of the plant (:func:`.soiling.zone_economics`): its mean soiling
-    index per finished inspection (up to ``upto_inspection``), its last robot cleaning, its share of the
-    plant's modules, its rate from production data and the plant's calibration of the index."""
+    index per finished inspection (up to ``upto_inspection``), its last robot cleaning (and the day its
+    soiling starts again after a washing rain), its share of the plant's modules, its rate from production
+    data and the plant's calibration of the index."""
     zones = _zone_modules(s, plant_id)
     seen = _zone_indices(s, plant_id, zones, upto_inspection)
     rows = production.zone_soiling(s, plant_id)
@@ -768,7 +769,19 @@ def zone_economics(
         today=today,
         measured=measured,
         calibration=production.calibration(seen, rows),
+        rainfall_hourly_mm=_plant_rain(s, plant_id, today - dt.timedelta(days=RAIN_LOOKBACK_DAYS), today),
     )
+
+
+RAIN_LOOKBACK_DAYS = 400
+"""How far back the economics look for a washing rain [day]; a zone clean for longer counts from its
+cleaning (or first inspection)."""
+
+
+def soiling_since(s: Session, plant_id: int, last: dt.date, today: dt.date) -> dt.date:
+    """The day the plant's soiling starts again: ``last`` (a cleaning), or the end of the grace period of
+    a washing rain in its production data (:func:`.soiling.soiling_since`)."""
+    return soiling.soiling_since(_plant_rain(s, plant_id, last, today), start=last, today=today)
 
 
 def zone_calibration(s: Session, plant_id: int, upto_inspection: int | None = None) -> IndexCalibration:

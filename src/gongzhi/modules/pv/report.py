@@ -73,7 +73,7 @@ TEXT: dict[str, dict[str, str]] = {
     "soiling_index": {"zh-CN": "积灰指数", "en": "Soiling index"},
     "rate": {"zh-CN": "积灰速率 (每日)", "en": "Soiling rate (per day)"},
     "t_star": {"zh-CN": "最优清洗周期 T*", "en": "Optimal interval T*"},
-    "lost": {"zh-CN": "上次清洗后损失 / 清洗成本 (元)", "en": "Lost since cleaning / cost (yuan)"},
+    "lost": {"zh-CN": "上次洁净后损失 / 清洗成本 (元)", "en": "Lost since last clean / cost (yuan)"},
     "advice": {"zh-CN": "建议", "en": "Advice"},
     "clean_now": {"zh-CN": "立即清洗", "en": "Clean now"},
     "due": {"zh-CN": "下次清洗", "en": "Next cleaning"},

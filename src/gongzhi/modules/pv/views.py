@@ -119,6 +119,8 @@ def _plant_page(
         if done
         else None
     )
+    if last is not None:
+        last = loop.soiling_since(c.s, p.id, last, max(today, last))
     advice = None
     if last is not None and cost >= 0 and tariff >= 0 and rate >= 0:
         advice = soiling.cleaning_advice(
@@ -169,7 +171,7 @@ def _plant_page(
         map_svg=svg,
         robots=cleaning.robots_of(c.s, p.id),
         metrics=loop.loop_metrics(c.s, p.id),
-        econ={"cost": cost, "tariff": tariff, "energy": kwh_day, "rate": rate, "last": last},
+        econ={"cost": cost, "tariff": tariff, "energy": kwh_day, "rate": rate, "last": last, "today": today},
         advice=advice,
         **extra,
     )

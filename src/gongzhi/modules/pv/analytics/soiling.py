@@ -355,7 +355,7 @@ class ZoneSoiling:
         ``inspections`` (index change between the last two inspections), ``since cleaning`` (index of the
         latest inspection over the days since the zone's last cleaning) or ``assumed`` (the plant rate given).
     last_cleaning : date
-        Last robot cleaning of the zone, else the first inspection that saw it.
+        Last robot cleaning of the zone, else the first inspection that saw it (where its forecast starts).
     advice : CleaningAdvice
         T*, revenue lost since ``last_cleaning`` and whether to clean now, for the zone's share of the
         cleaning cost and energy.
@@ -368,6 +368,9 @@ class ZoneSoiling:
         ``ir_calibrated``); None when the method gives none.
     loss_estimate : float | None
         Energy loss fraction the calibration reads from the latest soiling index [-]; None uncalibrated.
+    soiling_since : date | None
+        The day its soiling starts again (:func:`soiling_since`): ``last_cleaning``, or the end of a washing
+        rain's grace period, which may be after today; ``advice`` counts from it. None: ``last_cleaning``.
     """
 
     zone: str
@@ -382,6 +385,7 @@ class ZoneSoiling:
     rate_low: float | None = None
     rate_high: float | None = None
     loss_estimate: float | None = None
+    soiling_since: dt.date | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -442,6 +446,7 @@ def zone_economics(
     today: dt.date,
     measured: Mapping[str, MeasuredRate] | None = None,
     calibration: IndexCalibration | None = None,
+    rainfall_hourly_mm: pd.Series | None = None,
 ) -> list[ZoneSoiling]:
     """:func:`cleaning_advice` for every zone, each with its share of the plant's cost and energy.
 
@@ -467,6 +472,9 @@ def zone_economics(
         Per zone, the rate from production data (:class:`MeasuredRate`).
     calibration : IndexCalibration, optional
         The plant's fit of soiling loss on the soiling index; used when ``usable``.
+    rainfall_hourly_mm : pandas.Series, optional
+        The plant's hourly rain [mm] (timezone-aware): a zone washed by rain since its last cleaning counts
+        its lost revenue from :func:`soiling_since`, as the forecast does.
     """
     total = sum(zones.values()) or 1
     cal = calibration if calibration is not None and calibration.usable else None
@@ -479,17 +487,20 @@ def zone_economics(
         )
         last = cleaned.get(zone) or (points[0][0] if points else today)
         last = min(last, today)
+        since = soiling_since(rainfall_hourly_mm, start=last, today=today)
         advice = cleaning_advice(
             cleaning_cost=cleaning_cost * share,
             rate_per_day=rate,
             energy_kwh_per_day=energy_kwh_per_day * share,
             tariff_per_kwh=tariff_per_kwh,
-            last_cleaning=last,
-            today=today,
+            last_cleaning=since,
+            today=max(today, since),
         )
         index = points[-1][1] if points else None
         loss = cal.loss(index) if cal is not None and index is not None else None
-        out.append(ZoneSoiling(zone, n, share, index, rate, source, last, advice, method, low, high, loss))
+        out.append(
+            ZoneSoiling(zone, n, share, index, rate, source, last, advice, method, low, high, loss, since)
+        )
     return out
 
 
@@ -670,6 +681,49 @@ def zone_forecast(
         rain_to=rain_to,
         ceiling=max_soiling,
     )
+
+
+def soiling_since(
+    rainfall_hourly_mm: pd.Series | None,
+    *,
+    start: dt.date,
+    today: dt.date,
+    tz: str = PLANT_TZ,
+    rain_cleaning_threshold_mm: float = RAIN_WASH_MM,
+    grace_period_days: int = GRACE_DAYS,
+) -> dt.date:
+    """The day the zone's soiling starts again by the Kimber model of :func:`zone_forecast`: ``start`` (its
+    last cleaning), or the last day that begins clean after a washing rain up to ``today`` — its grace
+    period's last day, which may be after ``today``.
+
+    The economics count the revenue lost from this day, so that a rain the forecast counts as a wash
+    restarts their clock as well. A rain of ``today`` itself counts; none is assumed after it.
+
+    Parameters
+    ----------
+    rainfall_hourly_mm : pandas.Series or None
+        Hourly rainfall [mm], timezone-aware DatetimeIndex; None or empty gives ``start``.
+    start, today : date
+        Local days (``tz``); ``today`` before ``start`` gives ``start``.
+    rain_cleaning_threshold_mm, grace_period_days : float, int
+        Kimber's washing rain in 24 h [mm] and dry days after it [day].
+    """
+    if rainfall_hourly_mm is None or not len(rainfall_hourly_mm) or today < start:
+        return start
+    first = pd.Timestamp(start).tz_localize(tz)
+    last_day = pd.Timestamp(today).tz_localize(tz)
+    index = pd.date_range(first, last_day + pd.Timedelta(days=grace_period_days + 2), freq="h")
+    rain, _, _ = _rain_history(rainfall_hourly_mm, index, last_day + pd.Timedelta(days=1))
+    loss = forecast_soiling(
+        rain,
+        rate_per_day=1.0,  # only where the loss is zero matters, and that does not depend on the rate
+        rain_cleaning_threshold_mm=rain_cleaning_threshold_mm,
+        grace_period_days=grace_period_days,
+        max_soiling=1e9,
+    )
+    clean = loss[(loss.index.hour == 0) & (loss <= 0.0)]
+    day: dt.date = clean.index[-1].date() if len(clean) else start
+    return max(day, start)
 
 
 def _local(t: dt.datetime, tz: str) -> pd.Timestamp:
