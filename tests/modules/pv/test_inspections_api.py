@@ -16,8 +16,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from gongzhi.cases.models import Alert
-from gongzhi.db import Scope, utcnow
+from gongzhi.db import Scope, unit_of_work, utcnow
 from gongzhi.modules.pv import jobs, names, results
+from gongzhi.modules.pv import service as pv_service
 from gongzhi.modules.pv.models import PvFrame, PvInspection
 from gongzhi.registry import Registry
 from gongzhi.settings import Settings, get_settings
@@ -90,13 +91,29 @@ def test_an_uploaded_zip_is_analysed_and_its_findings_become_deduplicated_alerts
         assert f["delta_tn_k"] == pytest.approx(f["delta_t_k"] * 1000 / 850, abs=0.02)
         assert len(f["evidence"]) == 1 and f["details"]["frame"].startswith("frame-")
     alerts = pv_alerts(factory, world.a)
-    assert len(alerts) == len(findings) and {a.count for a in alerts} == {1}
+    assert {a.count for a in alerts} == {1}
+    # one alert per module and class, but one per string for the modules of an offline string
+    with unit_of_work(factory, Scope.for_system()) as s:
+        strings = pv_service.module_strings(s, plant["id"], [f["module_id"] for f in findings])
+    offline = [f for f in findings if f["anomaly_class"] == "string_offline"]
+    by_string: dict[str, list[dict[str, Any]]] = {}
+    for f in offline:
+        by_string.setdefault(strings[f["module_id"]], []).append(f)
+    together = {k: v for k, v in by_string.items() if len(v) > 1}
+    assert together, "the flight plants an offline string"
+    alone = [f for f in findings if not any(f in v for v in together.values())]
     assert {a.dedup_key for a in alerts} == {
-        results.dedup_key(plant["id"], f["module_id"], f["anomaly_class"]) for f in findings
-    }
-    # stored text is zh-CN, for the people who act on it: the class's Chinese name, never its code
+        results.dedup_key(plant["id"], f["module_id"], f["anomaly_class"]) for f in alone
+    } | {results.string_dedup_key(plant["id"], k) for k in together}
     by_key = {a.dedup_key: a for a in alerts}
-    for f in findings:
+    for k, members in together.items():
+        alert = by_key[results.string_dedup_key(plant["id"], k)]
+        assert {f["alert_id"] for f in members} == {alert.id}
+        assert f"{len(members)} 块组件" in alert.title and all(
+            f["module_id"] in alert.description for f in members
+        )
+    # stored text is zh-CN, for the people who act on it: the class's Chinese name, never its code
+    for f in alone:
         alert = by_key[results.dedup_key(plant["id"], f["module_id"], f["anomaly_class"])]
         name = names.CLASS_NAMES[f["anomaly_class"]]["zh-CN"]
         assert alert.title.startswith(f"{f['module_id']} {name}") and f["anomaly_class"] not in alert.title

@@ -185,12 +185,7 @@ def confirm_inspection(
 def offline_strings(s: Session, plant_id: int, found: Sequence[PvFinding]) -> dict[str, list[PvFinding]]:
     """The findings of class ``string_offline`` by the plant string of their module (module id order)."""
     offline = [f for f in found if effective_class(f) == Anomaly.STRING_OFFLINE.value]
-    if not offline:
-        return {}
-    stmt = select(PvModule.module_id, PvModule.string).where(
-        PvModule.plant_id == plant_id, PvModule.module_id.in_([f.module_id for f in offline])
-    )
-    string_of = {m: st for m, st in s.execute(stmt).all()}
+    string_of = service.module_strings(s, plant_id, [f.module_id for f in offline])
     out: dict[str, list[PvFinding]] = {}
     for f in sorted(offline, key=lambda f: f.module_id):
         out.setdefault(string_of.get(f.module_id) or f.module_id, []).append(f)

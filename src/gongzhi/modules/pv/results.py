@@ -21,6 +21,7 @@ from gongzhi.errors import InvalidInput
 from gongzhi.kit.filestore import FileStore
 from gongzhi.modules.pv import analysis_adapter as adapter
 from gongzhi.modules.pv import names, pipeline, service
+from gongzhi.modules.pv.analytics.anomalies import Anomaly
 from gongzhi.modules.pv.analytics.layout import PlantLayout
 from gongzhi.modules.pv.models import PvFinding, PvFrame, PvInspection, PvModule, PvModuleResult
 from gongzhi.modules.pv.outcome import FindingRecord, FlightOutcome, ModuleRecord
@@ -172,12 +173,18 @@ def store_outcome(
         )
         for m in result.modules
     )
-    for f in result.findings:
-        finding = _finding(inspection, f, frames)
-        s.add(finding)
-        s.flush()
-        alert, _ = alerts.raise_alert(s, registry, _alert_data(inspection, finding), region_id=rid)
-        finding.alert_id = alert.id
+    found = [_finding(inspection, f, frames) for f in result.findings]
+    s.add_all(found)
+    s.flush()
+    for string, members in _alert_groups(s, inspection.plant_id, found):
+        data = (
+            _alert_data(inspection, members[0])
+            if string is None
+            else _string_alert(inspection, string, members)
+        )
+        alert, _ = alerts.raise_alert(s, registry, data, region_id=rid)
+        for finding in members:
+            finding.alert_id = alert.id
     _frame_metadata(s, inspection, result)
     inspection.status, inspection.progress, inspection.frames_done = "done", 1.0, result.frames
     inspection.iec_compliant = result.iec_compliant
@@ -226,6 +233,50 @@ def _finding(inspection: PvInspection, f: FindingRecord, frames: dict[str, tuple
 def dedup_key(plant_id: int, module_id: str, anomaly_class: str) -> str:
     """One live alert per plant module and anomaly class, whichever flight saw it."""
     return f"pv:{plant_id}:{module_id}:{anomaly_class}"
+
+
+def string_dedup_key(plant_id: int, string: str) -> str:
+    """One live alert per offline plant string, whichever flight saw it and however many modules."""
+    return f"pv:{plant_id}:string:{string}:{OFFLINE_STRING}"
+
+
+OFFLINE_STRING = Anomaly.STRING_OFFLINE.value
+
+
+def _alert_groups(
+    s: Session, plant_id: int, found: list[PvFinding]
+) -> list[tuple[str | None, list[PvFinding]]]:
+    """Findings as they raise alerts: one each, but the modules of an offline string together, with the
+    string (one outage of one string is one alert, not one per module)."""
+    offline = [f for f in found if f.anomaly_class == OFFLINE_STRING]
+    string_of = service.module_strings(s, plant_id, [f.module_id for f in offline])
+    strings: dict[str, list[PvFinding]] = {}
+    for f in sorted(offline, key=lambda f: f.module_id):
+        if f.module_id in string_of:
+            strings.setdefault(string_of[f.module_id], []).append(f)
+    groups: list[tuple[str | None, list[PvFinding]]] = [(k, m) for k, m in strings.items() if len(m) > 1]
+    grouped = {id(f) for _, members in groups for f in members}
+    return [(None, [f]) for f in found if id(f) not in grouped] + groups
+
+
+def _string_alert(inspection: PvInspection, string: str, members: list[PvFinding]) -> AlertRaise:
+    first = members[0]
+    worst = max(members, key=lambda f: (f.coa, f.severity))
+    span = f"{first.module_id} … {members[-1].module_id}"
+    name = names.zh(OFFLINE_STRING)
+    return AlertRaise(
+        kind=f"pv.{OFFLINE_STRING}",
+        severity="critical" if worst.coa >= 3 else ALERT_SEVERITY.get(worst.severity, "medium"),
+        title=f"{span} {name}（{len(members)} 块组件）"[:200],
+        description=(
+            f"巡检 #{inspection.id}，组串 {string}：{name}，{len(members)} 块组件"
+            f"（{'、'.join(f.module_id for f in members)}），严重度 {worst.severity}，CoA {worst.coa}"
+        )[:4000],
+        location={"type": "Point", "coordinates": [first.lon, first.lat]} if first.lon is not None else None,
+        evidence=sorted({str(e) for f in members for e in f.evidence}),
+        source=f"pv-inspection:{inspection.id}",
+        dedup_key=string_dedup_key(inspection.plant_id, string),
+    )
 
 
 def _alert_data(inspection: PvInspection, f: PvFinding) -> AlertRaise:

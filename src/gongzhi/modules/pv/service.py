@@ -468,6 +468,16 @@ def review_finding(s: Session, finding_id: int, data: FindingReview) -> PvFindin
     return finding
 
 
+def module_strings(s: Session, plant_id: int, module_ids: Sequence[str]) -> dict[str, str]:
+    """The plant string of each module named (modules without one are left out)."""
+    if not module_ids:
+        return {}
+    stmt = select(PvModule.module_id, PvModule.string).where(
+        PvModule.plant_id == plant_id, PvModule.module_id.in_(sorted(set(module_ids)))
+    )
+    return {m: st for m, st in s.execute(stmt).all() if st}
+
+
 def review_findings(
     s: Session, inspection_id: int, finding_ids: Sequence[int], data: FindingReview
 ) -> list[PvFinding]:
