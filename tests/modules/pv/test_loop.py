@@ -143,16 +143,21 @@ def test_confirmation_turns_reviewed_findings_into_cases_once(
         assert again.cases == [] and again.already == 6
 
 
+def strings(s: Session, ctx: dict[str, Any]) -> list[list[str]]:
+    """The module ids of each string of the plant, sorted."""
+    stmt = select(PvModule.module_id, PvModule.string).where(PvModule.plant_id == ctx["plant"])
+    by_string: dict[str, list[str]] = {}
+    for module_id, string in s.execute(stmt).all():
+        by_string.setdefault(string, []).append(module_id)
+    return [sorted(v) for v in by_string.values()]
+
+
 def test_an_offline_string_becomes_one_repair_case_however_many_modules_it_has(
     factory: Factory, registry: Registry, world: World
 ) -> None:
     ctx = setup(factory, world)
     with unit_of_work(factory, Scope(region_id=world.a, system=True)) as s:
-        stmt = select(PvModule.module_id, PvModule.string).where(PvModule.plant_id == ctx["plant"])
-        by_string: dict[str, list[str]] = {}
-        for module_id, string in s.execute(stmt).all():
-            by_string.setdefault(string, []).append(module_id)
-        first, second = (sorted(v) for v in list(by_string.values())[:2])
+        first, second = strings(s, ctx)[:2]
         for module_id in first[:3]:
             finding(s, world, ctx, module_id, "string_offline", severity="S3")
         finding(s, world, ctx, second[0], "string_offline", coa=3, severity="S3")
@@ -176,15 +181,11 @@ def test_the_inspection_page_shows_an_offline_string_as_one_row_reviewed_at_once
 ) -> None:
     ctx = setup(factory, world)
     with unit_of_work(factory, Scope(region_id=world.a, system=True)) as s:
-        stmt = select(PvModule.module_id, PvModule.string).where(PvModule.plant_id == ctx["plant"])
-        by_string: dict[str, list[str]] = {}
-        for module_id, string in s.execute(stmt).all():
-            by_string.setdefault(string, []).append(module_id)
-        members = sorted(next(iter(by_string.values())))[:4]
+        members = strings(s, ctx)[0][:4]
         ids = [finding(s, world, ctx, m, "string_offline", status="new") for m in members]
         s.flush()
         ids = [f.id for f in ids]
-        other = finding(s, world, ctx, sorted(list(by_string.values())[1])[0], "cracking", status="new")
+        other = finding(s, world, ctx, strings(s, ctx)[1][0], "cracking", status="new")
         s.flush()
         other_id = other.id
     alice, csrf = as_user(client, world.alice)

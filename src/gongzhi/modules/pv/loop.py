@@ -259,52 +259,55 @@ def _finding_case(s: Session, registry: Registry, plant: PvPlant, f: PvFinding, 
     dt_text = f"ΔT {f.delta_t_k:.1f} K" if f.delta_t_k is not None else "ΔT 无读数"
     if f.delta_tn_k is not None:
         dt_text += f"，ΔTn {f.delta_tn_k:.1f} K"
-    case = cases.create_case(
-        s,
-        registry,
-        CaseCreate(
-            title=f"{plant.name} {f.module_id} {names.zh(cls)}（{f.severity}，CoA {f.coa}）"[:200],
-            description=(
-                f"组件 {f.module_id}：{names.zh(cls)}，{dt_text}，{f.frames_seen} 帧可见"
-                f"（巡检 #{f.inspection_id}）。"
-            ),
-            category=category,
-            priority=case_priority(category, f.severity, f.coa),
-            location=_point(f),
-            source="pv",
-            accept=True,
-        ),
-        region_id=plant.region_id,
+    title = f"{plant.name} {f.module_id} {names.zh(cls)}（{f.severity}，CoA {f.coa}）"
+    text = (
+        f"组件 {f.module_id}：{names.zh(cls)}，{dt_text}，{f.frames_seen} 帧可见（巡检 #{f.inspection_id}）。"
     )
-    f.case_id = case.id
-    return case
+    return _case(s, registry, plant, [f], category, title, text)
 
 
 def _string_case(s: Session, registry: Registry, plant: PvPlant, members: Sequence[PvFinding]) -> Case:
     """One repair case for an offline string's findings, at its first module, with the worst grading."""
     first, last = members[0], members[-1]
     span = first.module_id if len(members) == 1 else f"{first.module_id} … {last.module_id}"
-    sev = max(f.severity for f in members)
-    coa = max(f.coa for f in members)
+    worst = max(members, key=lambda f: (f.coa, f.severity))
     cls = names.zh(Anomaly.STRING_OFFLINE.value)
+    title = f"{plant.name} {span} {cls}（{len(members)} 块组件，{worst.severity}，CoA {worst.coa}）"
+    text = (
+        f"{cls}：{len(members)} 块组件（{'、'.join(f.module_id for f in members)}），"
+        f"巡检 #{first.inspection_id}。请检查组串熔断器、连接器和汇流箱。"
+    )
+    return _case(s, registry, plant, members, REPAIR, title, text, worst)
+
+
+def _case(
+    s: Session,
+    registry: Registry,
+    plant: PvPlant,
+    found: Sequence[PvFinding],
+    category: str,
+    title: str,
+    text: str,
+    graded: PvFinding | None = None,
+) -> Case:
+    """An accepted case of ``category`` for ``found`` at the first one, prioritised by ``graded`` (the
+    first by default); every finding is linked to it."""
+    g = graded or found[0]
     case = cases.create_case(
         s,
         registry,
         CaseCreate(
-            title=f"{plant.name} {span} {cls}（{len(members)} 块组件，{sev}，CoA {coa}）"[:200],
-            description=(
-                f"{cls}：{len(members)} 块组件（{'、'.join(f.module_id for f in members)}），"
-                f"巡检 #{first.inspection_id}。请检查组串熔断器、连接器和汇流箱。"
-            )[:4000],
-            category=REPAIR,
-            priority=case_priority(REPAIR, sev, coa),
-            location=_point(first),
+            title=title[:200],
+            description=text[:4000],
+            category=category,
+            priority=case_priority(category, g.severity, g.coa),
+            location=_point(found[0]),
             source="pv",
             accept=True,
         ),
         region_id=plant.region_id,
     )
-    for f in members:
+    for f in found:
         f.case_id = case.id
     return case
 
