@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import File, Form, UploadFile
 from fastapi.responses import Response
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from gongzhi.core.deps import api_router
 from gongzhi.core.models import Role
@@ -301,7 +302,7 @@ class FindingRow:
         return max(values) if values else None
 
 
-def finding_rows(s: Any, plant_id: int, found: Sequence[PvFinding]) -> list[FindingRow]:
+def finding_rows(s: Session, plant_id: int, found: Sequence[PvFinding]) -> list[FindingRow]:
     """The findings in their order, each offline string's members in one row where its first one was."""
     strings = loop.offline_strings(s, plant_id, found)
     group_of = {f.id: tuple(members) for members in strings.values() for f in members}
