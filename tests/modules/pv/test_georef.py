@@ -374,3 +374,22 @@ def test_the_coarse_first_match_lands_on_the_whole_searchs_peak(
         moved += whole.score > 0.5 and np.hypot(whole.dx_m, whole.dy_m) > 0.02
     assert moved >= 5  # most of the priors were corrected, not left as they were
     assert len(climbs) >= 10 and all(climbs)  # and every one by the climb, not the whole search
+
+
+def test_the_half_images_climb_to_the_peaks_their_whole_windows_find(
+    flight: SyntheticFlight, layout: PlantLayout
+) -> None:
+    index = module_index(layout)
+    compared = 0
+    for i in range(1, len(flight), max(1, len(flight) // 10)):
+        truth = flight.poses[i]
+        coarse = FrameGeometry(truth.x_m, truth.y_m, truth.gsd_m * 2, truth.yaw_deg + 0.4, 320, 256)
+        obs = georef._Observed(georef._structure(_downsample(flight.frame(i).temperature_c, 2), 10.0))
+        model = module_mask(index, coarse)
+        for region in ("left", "right", "top", "bottom"):
+            whole = obs.match(model, georef.YAW_RADIUS_PX, region)
+            climbed = obs.climb(model, georef.YAW_RADIUS_PX, region)
+            if whole[0] >= georef.MIN_MATCH_SCORE:
+                np.testing.assert_allclose(climbed, whole, atol=1e-5)
+                compared += 1
+    assert compared >= 20

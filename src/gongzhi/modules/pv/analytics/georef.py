@@ -477,9 +477,11 @@ def module_mask(index: ModuleIndex, geometry: FrameGeometry, rim: float = 0.04) 
     return mask
 
 
-def module_runs(
-    index: ModuleIndex, geometry: FrameGeometry, rim: float = 0.04
-) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+_Runs = tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.intp]]
+"""Runs of columns of a 0/1 image: (row, first column, end column) of each."""
+
+
+def module_runs(index: ModuleIndex, geometry: FrameGeometry, rim: float = 0.04) -> _Runs:
     """The glass of :func:`module_mask` as runs of columns: (image row, first column, end column) of
     each module's run in each image row, module by module (the columns ``first`` to ``end − 1`` are
     those :func:`module_mask` sets to 1; the modules' glass does not overlap)."""
@@ -658,6 +660,7 @@ class _Observed:
             "bottom": (slice(h // 2, None), slice(None)),
         }
         self._spectra: dict[str, _Spectrum | None] = {}
+        self._climbs: dict[str, _Climb] = {}
 
     def spectrum(self, region: str) -> _Spectrum | None:
         if region not in self._spectra:
@@ -676,6 +679,21 @@ class _Observed:
         if observed is None:
             return -np.inf, 0.0, 0.0
         return _peak(observed, spectrum, m.shape, radius)
+
+    def climb(self, model: npt.NDArray[np.float32], radius: int, region: str) -> tuple[float, float, float]:
+        """:meth:`match` of a 0/1 ``model`` within ``radius`` px by a climb from no shift (:class:`_Climb`)
+        instead of the whole window's FFTs: the same peak when the window's highest is the one nearest
+        the centre, as for the half images about the whole image's shift."""
+        from gongzhi.modules.pv.analytics import kernels
+
+        m = model[self.regions[region]]
+        h, w = m.shape
+        rows, first, end = (np.empty(h * ((w + 1) // 2), dtype=np.intp) for _ in range(3))
+        n = kernels.mask_runs(m, rows, first, end)
+        if region not in self._climbs:
+            self._climbs[region] = _Climb(self.obs[self.regions[region]])
+        peak = self._climbs[region].climb((rows[:n], first[:n], end[:n]), radius, (0, 0))
+        return (-np.inf, 0.0, 0.0) if peak is None else peak
 
 
 _Spectrum = tuple[npt.NDArray[np.complex64], float]
@@ -738,12 +756,12 @@ def _coarse_then_climb(
     model = np.empty((h // 2, w // 2), dtype=np.float32)
     kernels.runs_block_means(*runs, model)
     drow, dcol = _coarse_peak(_downsample(obs, 2), model, max(1, math.ceil(radius / 2)))
-    prepared = _Climb(obs, runs, radius)
+    prepared = _Climb(obs)
     best: tuple[float, float, float] | None = None
     for start in _aliases(
         (2 * drow, 2 * dcol), geometry, index.layout.row_azimuth_deg, pitch_along_m, radius
     ):
-        peak = prepared.climb(start)
+        peak = prepared.climb(runs, radius, start)
         if peak is None:
             return None
         if best is None or peak[0] > best[0]:
@@ -787,34 +805,25 @@ def _aliases(
 
 
 class _Climb:
-    """Steepest ascent on the normalised circular cross-correlation of ``obs`` and the 0/1 mask made of
-    ``runs`` (row, first column, end column) within a window of ``radius`` px.
+    """Steepest ascent on the normalised circular cross-correlation of ``obs`` and a 0/1 mask given as runs
+    (row, first column, end column), within a window of ``radius`` px about no shift.
 
     Each correlation is a sum over the mask's runs of differences of ``obs``'s row prefix sums
     (:func:`.kernels.run_sums`): two terms a run instead of one a pixel, so that the few shifts near a
     peak cost less than the whole window's FFTs.
     """
 
-    def __init__(
-        self,
-        obs: npt.NDArray[np.float32],
-        runs: tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.intp]],
-        radius: int,
-    ) -> None:
+    def __init__(self, obs: npt.NDArray[np.float32]) -> None:
         from gongzhi.modules.pv.analytics import kernels
 
         h, w = obs.shape
-        size = h * w
-        self.runs, self.radius = runs, radius
-        self.ones = float(np.sum(runs[2] - runs[1]))
+        self.size = h * w
         self.prefix, moments = np.empty((h, w + 1)), np.empty(2)
         kernels.row_prefix(np.ascontiguousarray(obs, dtype=np.float32), self.prefix, moments)
-        self.mean = moments[0] / size
-        sd_o = math.sqrt(max(moments[1] / size - self.mean * self.mean, 0.0))
-        sd_m = math.sqrt(max(self.ones / size * (1 - self.ones / size), 0.0))
-        self.scale = size * sd_o * sd_m if sd_m >= 1e-3 and sd_o >= 1e-6 else 0.0
+        self.mean = moments[0] / self.size
+        self.sd = math.sqrt(max(moments[1] / self.size - self.mean * self.mean, 0.0))
 
-    def climb(self, start: tuple[int, int]) -> tuple[float, float, float] | None:
+    def climb(self, runs: _Runs, radius: int, start: tuple[int, int]) -> tuple[float, float, float] | None:
         """The local maximum reached over the 8 neighbouring shifts from ``start`` [px], with
         :func:`_peak`'s sub-pixel parabola: (score, drow, dcol), what :func:`_peak` gives when that
         maximum is the window's highest, including on its edge (no sub-pixel step across it). ``start``
@@ -822,14 +831,16 @@ class _Climb:
         more than :data:`CLIMB_STEPS` moves."""
         from gongzhi.modules.pv.analytics import kernels
 
-        if self.scale == 0.0:
+        ones = float(np.sum(runs[2] - runs[1]))
+        sd_m = math.sqrt(max(ones / self.size * (1 - ones / self.size), 0.0))
+        if sd_m < 1e-3 or self.sd < 1e-6:
             return None
-        r = self.radius
+        r = radius
         at = np.array([min(max(start[0], -r), r), min(max(start[1], -r), r)], dtype=np.intp)
         sums = np.empty(9)
-        if not kernels.climb(self.prefix, *self.runs, at, r, CLIMB_STEPS, sums):
+        if not kernels.climb(self.prefix, *runs, at, r, CLIMB_STEPS, sums):
             return None
-        sub = ((sums - self.mean * self.ones) / self.scale).reshape(3, 3)
+        sub = ((sums - self.mean * ones) / (self.size * self.sd * sd_m)).reshape(3, 3)
         i, j = int(at[0]), int(at[1])
         di, dj = _subpixel(sub, 1, 1)
         # no sub-pixel step across the window's edge, as in the whole search
@@ -837,13 +848,17 @@ class _Climb:
 
 
 def _rotation_deg(obs: _Observed, model: npt.NDArray[np.float32], radius: int) -> float:
-    """Yaw correction from the shifts of the image halves [°]; 0 when they do not match well."""
+    """Yaw correction from the shifts of the image halves [°]; 0 when they do not match well.
+
+    ``model`` is already moved by the whole image's shift, so each half's peak is the one nearest no
+    shift: it is climbed to (:meth:`_Observed.climb`) instead of searched for over the whole window.
+    """
     h, w = obs.obs.shape
     turns = []
-    left, right = obs.match(model, radius, "left"), obs.match(model, radius, "right")
+    left, right = obs.climb(model, radius, "left"), obs.climb(model, radius, "right")
     if min(left[0], right[0]) >= MIN_MATCH_SCORE:
         turns.append(math.atan2(right[1] - left[1], w / 2))
-    top, bottom = obs.match(model, radius, "top"), obs.match(model, radius, "bottom")
+    top, bottom = obs.climb(model, radius, "top"), obs.climb(model, radius, "bottom")
     if min(top[0], bottom[0]) >= MIN_MATCH_SCORE:
         turns.append(math.atan2(-(bottom[2] - top[2]), h / 2))
     return -math.degrees(float(np.mean(turns))) if turns else 0.0

@@ -274,6 +274,23 @@ def _climb(
     return False
 
 
+def _mask_runs(mask: F32, rows: Ints, first: Ints, end: Ints) -> int:
+    h, w = mask.shape
+    n = 0
+    for r in range(h):
+        c = 0
+        while c < w:
+            if mask[r, c] == 0:
+                c += 1
+                continue
+            rows[n], first[n] = r, c
+            while c < w and mask[r, c] != 0:
+                c += 1
+            end[n] = c
+            n += 1
+    return n
+
+
 def _compiled(fn: Callable[..., Any], signature: str) -> Callable[..., Any]:
     return cast(Callable[..., Any], njit(signature, cache=True, nogil=True)(fn))
 
@@ -369,3 +386,9 @@ climb: Callable[[F64, Ints, Ints, Ints, Ints, int, int, F64], bool] = _compiled(
 """Steepest ascent over :func:`run_sums` from the shift ``at`` (moved in place) to the shift whose sum is
 not below any of its 8 neighbours inside the window |di|, |dj| ≤ ``radius``, in at most ``steps`` moves;
 ``sub`` gets the sums of the 3 × 3 shifts about it. Returns whether it got there."""
+
+mask_runs: Callable[[F32, Ints, Ints, Ints], int] = _compiled(
+    _mask_runs, "intp(float32[:, :], intp[::1], intp[::1], intp[::1])"
+)
+"""Writes the runs of non-zero pixels of ``mask`` row by row as (row, first column, end column) and returns
+how many (room for H · ⌈W / 2⌉ runs is enough)."""
