@@ -345,8 +345,9 @@ def test_run_sums_are_the_circular_cross_correlation_with_the_mask() -> None:
         np.testing.assert_allclose(sums, expected, atol=1e-9)
 
 
+@pytest.mark.parametrize("estimate_yaw", [False, True])
 def test_the_coarse_first_match_lands_on_the_whole_searchs_peak(
-    flight: SyntheticFlight, layout: PlantLayout, monkeypatch: pytest.MonkeyPatch
+    flight: SyntheticFlight, layout: PlantLayout, monkeypatch: pytest.MonkeyPatch, estimate_yaw: bool
 ) -> None:
     climbs: list[bool] = []
     real = georef._coarse_then_climb
@@ -363,14 +364,14 @@ def test_the_coarse_first_match_lands_on_the_whole_searchs_peak(
     rng = np.random.default_rng(2)
     moved = 0
     for i in range(2, len(flight), max(1, len(flight) // 12)):
-        prior = flight.poses[i].moved(*rng.normal(0, 0.15, 2))
+        prior = flight.poses[i].moved(*rng.normal(0, 0.15, 2), dyaw_deg=0.3 * estimate_yaw)
         frame = flight.frame(i).temperature_c
-        whole = refine_pose(frame, prior, index, search_m=search, estimate_yaw=False)
-        climbed = refine_pose(
-            frame, prior, index, search_m=search, estimate_yaw=False, coarse_first=True, pitch_along_m=pitch
-        )
+        options: dict[str, Any] = {"search_m": search, "estimate_yaw": estimate_yaw}
+        whole = refine_pose(frame, prior, index, **options)
+        climbed = refine_pose(frame, prior, index, coarse_first=True, pitch_along_m=pitch, **options)
         assert climbed.score == pytest.approx(whole.score, abs=1e-5)
         assert np.hypot(climbed.dx_m - whole.dx_m, climbed.dy_m - whole.dy_m) < 1e-4
+        assert climbed.dyaw_deg == pytest.approx(whole.dyaw_deg, abs=1e-3)
         moved += whole.score > 0.5 and np.hypot(whole.dx_m, whole.dy_m) > 0.02
     assert moved >= 5  # most of the priors were corrected, not left as they were
     assert len(climbs) >= 10 and all(climbs)  # and every one by the climb, not the whole search

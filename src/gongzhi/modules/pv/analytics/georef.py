@@ -583,10 +583,10 @@ def refine_pose(
     downsample : int
         Block size the matching works at [px]; 2 halves the cost and still resolves a 2.5 cm frame.
     coarse_first : bool
-        With ``estimate_yaw=False``: find the shift at twice the block size first (transforms a quarter
-        the size), then climb to the correlation peak at the matching resolution by sums over the mask's
-        runs of columns (:class:`_Climb`): the same peak as the whole search's, for about half its CPU
-        (the whole search when a climb does not end).
+        Find each whole-frame shift at twice the block size first (transforms a quarter the size), then
+        climb to the correlation peak at the matching resolution by sums over the mask's runs of columns
+        (:class:`_Climb`): the same peak as the whole search's, for about half its CPU (the whole search
+        when a climb does not end).
     pitch_along_m : float, optional
         With ``coarse_first``: the grid's period along the rows [m]. The correlation has a peak about
         every period, which the whole search compares; the climb then starts from each of them in the
@@ -606,19 +606,15 @@ def refine_pose(
     index = _about(index, coarse)
     radius = max(1, math.ceil(search / coarse.gsd_m))
     best = (-np.inf, 0.0, 0.0, 0.0)
+
+    def match(at: FrameGeometry) -> tuple[float, float, float, npt.NDArray[np.float32] | None]:
+        # the halves of a yaw estimate need the mask painted; a lone shift match needs only its runs
+        return _whole_match(obs, index, at, radius, coarse_first, pitch_along_m, paint=estimate_yaw)
+
     for dyaw in yaw_offsets_deg:
-        at = coarse.moved(dyaw_deg=dyaw)
-        climbed = (
-            _coarse_then_climb(obs.obs, index, at, radius, pitch_along_m)
-            if coarse_first and not estimate_yaw
-            else None
-        )
-        if climbed is not None:
-            score, drow, dcol = climbed
-        else:
-            model = module_mask(index, at)
-            score, drow, dcol = obs.match(model, radius)
+        score, drow, dcol, model = match(coarse.moved(dyaw_deg=dyaw))
         for _ in range(YAW_STEPS if estimate_yaw else 0):
+            assert model is not None
             if score < MIN_MATCH_SCORE:
                 break
             # the halves are matched about the whole image's shift, within a few pixels, so that neither
@@ -627,8 +623,7 @@ def refine_pose(
             turn = _rotation_deg(obs, shifted, YAW_RADIUS_PX)
             if abs(turn) < 0.05:
                 break
-            model2 = module_mask(index, coarse.moved(dyaw_deg=dyaw + turn))
-            score2, drow2, dcol2 = obs.match(model2, radius)
+            score2, drow2, dcol2, model2 = match(coarse.moved(dyaw_deg=dyaw + turn))
             if score2 <= score:
                 break
             model, score, drow, dcol, dyaw = model2, score2, drow2, dcol2, dyaw + turn
@@ -661,6 +656,7 @@ class _Observed:
         }
         self._spectra: dict[str, _Spectrum | None] = {}
         self._climbs: dict[str, _Climb] = {}
+        self._quarter: npt.NDArray[np.float32] | None = None
 
     def spectrum(self, region: str) -> _Spectrum | None:
         if region not in self._spectra:
@@ -690,10 +686,20 @@ class _Observed:
         h, w = m.shape
         rows, first, end = (np.empty(h * ((w + 1) // 2), dtype=np.intp) for _ in range(3))
         n = kernels.mask_runs(m, rows, first, end)
+        peak = self.climber(region).climb((rows[:n], first[:n], end[:n]), radius, (0, 0))
+        return (-np.inf, 0.0, 0.0) if peak is None else peak
+
+    def climber(self, region: str) -> _Climb:
+        """The region's :class:`_Climb` (its row prefix sums), made once."""
         if region not in self._climbs:
             self._climbs[region] = _Climb(self.obs[self.regions[region]])
-        peak = self._climbs[region].climb((rows[:n], first[:n], end[:n]), radius, (0, 0))
-        return (-np.inf, 0.0, 0.0) if peak is None else peak
+        return self._climbs[region]
+
+    def quarter(self) -> npt.NDArray[np.float32]:
+        """The image's 2 × 2 block means, made once."""
+        if self._quarter is None:
+            self._quarter = _downsample(self.obs, 2)
+        return self._quarter
 
 
 _Spectrum = tuple[npt.NDArray[np.complex64], float]
@@ -735,33 +741,62 @@ CLIMB_STEPS = 8
 """Most moves of a climb (:class:`_Climb`) from its start before it gives up [-]."""
 
 
-def _coarse_then_climb(
-    obs: npt.NDArray[np.float32],
+def _whole_match(
+    obs: _Observed,
     index: ModuleIndex,
+    at: FrameGeometry,
+    radius: int,
+    coarse_first: bool,
+    pitch_along_m: float | None,
+    paint: bool,
+) -> tuple[float, float, float, npt.NDArray[np.float32] | None]:
+    """:meth:`_Observed.match` of the module mask at ``at`` over the whole frame: (score, drow, dcol, the
+    mask when painted); with ``coarse_first`` by a coarse match and climbs (:func:`_coarse_then_climb`),
+    the whole window's FFTs only when they fail. ``paint``: paint the mask even when the climbs need only
+    its runs."""
+    from gongzhi.modules.pv.analytics import kernels
+
+    model = module_mask(index, at) if paint else None
+    if coarse_first:
+        h, w = obs.obs.shape
+        if model is None:
+            runs = module_runs(index, at)
+        else:
+            rows, first, end = (np.empty(h * ((w + 1) // 2), dtype=np.intp) for _ in range(3))
+            n = kernels.mask_runs(model, rows, first, end)
+            runs = rows[:n], first[:n], end[:n]
+        climbed = _coarse_then_climb(obs, runs, at, index.layout.row_azimuth_deg, radius, pitch_along_m)
+        if climbed is not None:
+            return (*climbed, model)
+    if model is None:
+        model = module_mask(index, at)
+    return (*obs.match(model, radius), model)
+
+
+def _coarse_then_climb(
+    obs: _Observed,
+    runs: _Runs,
     geometry: FrameGeometry,
+    azimuth_deg: float,
     radius: int,
     pitch_along_m: float | None = None,
 ) -> tuple[float, float, float] | None:
-    """:func:`_match` of ``obs`` and :func:`module_mask` at ``geometry`` within ``radius`` px, by a match
-    of both at half their resolution, then climbs (:class:`_Climb`) over the mask's runs
-    (:func:`module_runs`; the mask is never painted) from twice its peak and from the points a whole
-    number of ``pitch_along_m`` from there along the rows; the highest peak reached. ``None`` when the
-    image or the mask is flat, or a climb does not end."""
+    """:func:`_match` of ``obs`` and the 0/1 mask made of ``runs`` (the module mask at ``geometry``)
+    within ``radius`` px, by a match of both at half their resolution, then climbs (:class:`_Climb`) from
+    twice its peak and from the points a whole number of ``pitch_along_m`` from there along the rows
+    (``azimuth_deg``); the highest peak reached. ``None`` when the image is too small or flat, the mask
+    empty, or a climb does not end."""
     from gongzhi.modules.pv.analytics import kernels
 
-    h, w = obs.shape
+    h, w = obs.obs.shape
     if min(h, w) < 16:
         return None
-    runs = module_runs(index, geometry)
     model = np.empty((h // 2, w // 2), dtype=np.float32)
     kernels.runs_block_means(*runs, model)
-    drow, dcol = _coarse_peak(_downsample(obs, 2), model, max(1, math.ceil(radius / 2)))
-    prepared = _Climb(obs)
+    drow, dcol = _coarse_peak(obs.quarter(), model, max(1, math.ceil(radius / 2)))
     best: tuple[float, float, float] | None = None
-    for start in _aliases(
-        (2 * drow, 2 * dcol), geometry, index.layout.row_azimuth_deg, pitch_along_m, radius
-    ):
-        peak = prepared.climb(runs, radius, start)
+    for start in _aliases((2 * drow, 2 * dcol), geometry, azimuth_deg, pitch_along_m, radius):
+        peak = obs.climber("all").climb(runs, radius, start)
         if peak is None:
             return None
         if best is None or peak[0] > best[0]:

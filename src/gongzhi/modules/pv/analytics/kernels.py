@@ -241,8 +241,11 @@ def _run_sums(prefix: F64, rows: Ints, first: Ints, end: Ints, di: int, dj: int,
     h, w = prefix.shape[0], prefix.shape[1] - 1
     for a in range(3):
         left, centre, right = 0.0, 0.0, 0.0
+        d = (di + a - 1) % h  # one division here, none per run
         for k in range(len(rows)):
-            r = (rows[k] + di + a - 1) % h
+            r = rows[k] + d
+            if r >= h:
+                r -= h
             c0, c1 = first[k] + dj, end[k] + dj
             if c0 >= 1 and c1 < w:
                 left += prefix[r, c1 - 1] - prefix[r, c0 - 1]

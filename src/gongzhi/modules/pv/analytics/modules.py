@@ -805,7 +805,10 @@ class InspectionAccumulator:
                 g = fit.geometry
                 return PoseFit(g, g.x_m - geometry.x_m, g.y_m - geometry.y_m, g.yaw_deg - geometry.yaw_deg,
                                fit.score)  # fmt: skip
-        fit = refine_pose(temperature, geometry, self._index, search_m=self._search_m)
+        fit = refine_pose(
+            temperature, geometry, self._index, search_m=self._search_m, coarse_first=True,
+            pitch_along_m=self._pitch_along,
+        )  # fmt: skip
         if fit.score >= MIN_MATCH_SCORE:
             yaw = fit.geometry.yaw_deg
             if (
