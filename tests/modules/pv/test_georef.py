@@ -394,3 +394,14 @@ def test_the_half_images_climb_to_the_peaks_their_whole_windows_find(
                 np.testing.assert_allclose(climbed, whole, atol=1e-5)
                 compared += 1
     assert compared >= 20
+
+
+def test_the_compiled_box_filter_is_scipys_uniform_filter_bit_for_bit() -> None:
+    rng = np.random.default_rng(13)
+    for shape in [(256, 320), (51, 64), (80, 100)]:
+        t = rng.normal(30, 3, shape).astype(np.float32)
+        t[5, 7] += 40  # a hot pixel, so that the running sums cancel large terms
+        for size in (3, 4, 15, 30, 31, 51):
+            out = np.empty_like(t)
+            kernels.box_filter(t, size, out)
+            np.testing.assert_array_equal(out, ndimage.uniform_filter(t, size=size))

@@ -543,7 +543,15 @@ def _downsample(t: npt.NDArray[np.float32], k: int) -> npt.NDArray[np.float32]:
 
 def _structure(t: npt.NDArray[np.float32], sigma: float) -> npt.NDArray[np.float32]:
     """High-passed frame: module glass against the cooler frames, gaps and background (box low-pass)."""
-    return np.asarray(t - ndimage.uniform_filter(t, size=max(3, round(2 * sigma))), dtype=np.float32)
+    from gongzhi.modules.pv.analytics import kernels
+
+    size = max(3, round(2 * sigma))
+    if size > min(t.shape):
+        return np.asarray(t - ndimage.uniform_filter(t, size=size), dtype=np.float32)
+    t = np.ascontiguousarray(t, dtype=np.float32)
+    low = np.empty_like(t)
+    kernels.box_filter(t, size, low)  # ndimage.uniform_filter's values, about twice as fast
+    return t - low
 
 
 def refine_pose(

@@ -306,12 +306,54 @@ def _mask_runs(mask: F32, rows: Ints, first: Ints, end: Ints) -> int:
     return n
 
 
+def _reflect(i: int, n: int) -> int:
+    if i < 0:
+        return -i - 1
+    if i >= n:
+        return 2 * n - i - 1
+    return i
+
+
+def _box_filter(t: F32, size: int, out: F32) -> None:
+    h, w = t.shape
+    s1 = size // 2
+    n = float(size)
+    mid = np.empty((h, w), dtype=np.float32)
+    # down the columns, all columns at once: the running sums scipy keeps per column line
+    acc = np.zeros(w)
+    for k in range(size):
+        src = t[_reflect_c(k - s1, h)]
+        for c in range(w):
+            acc[c] += src[c]
+    for c in range(w):
+        mid[0, c] = acc[c] / n
+    for r in range(1, h):
+        add, sub, row = t[_reflect_c(r - s1 + size - 1, h)], t[_reflect_c(r - s1 - 1, h)], mid[r]
+        for c in range(w):
+            acc[c] += np.float64(add[c]) - np.float64(sub[c])
+            row[c] = acc[c] / n
+    line = np.empty(w + size)
+    for r in range(h):
+        src = mid[r]
+        for k in range(w + size - 1):
+            line[k] = src[_reflect_c(k - s1, w)]
+        total = 0.0
+        for k in range(size):
+            total += line[k]
+        row = out[r]
+        row[0] = total / n
+        for c in range(1, w):
+            total += line[c + size - 1] - line[c - 1]
+            row[c] = total / n
+
+
 def _compiled(fn: Callable[..., Any], signature: str) -> Callable[..., Any]:
     return cast(Callable[..., Any], njit(signature, cache=True, nogil=True)(fn))
 
 
 _run_bounds_c = njit(cache=True, nogil=True)(_run_bounds)
 _wrapped_c = njit(cache=True, nogil=True)(_wrapped)
+_reflect_c = njit(cache=True, nogil=True)(_reflect)
 _run_sums_c = njit(cache=True, nogil=True)(_run_sums)
 
 crops: Callable[[F32, F64, F64, F64, F64, F32], None] = _compiled(
@@ -407,3 +449,11 @@ mask_runs: Callable[[F32, Ints, Ints, Ints], int] = _compiled(
 )
 """Writes the runs of non-zero pixels of ``mask`` row by row as (row, first column, end column) and returns
 how many (room for H · ⌈W / 2⌉ runs is enough)."""
+
+box_filter: Callable[[F32, int, F32], None] = _compiled(
+    _box_filter, "void(float32[:, ::1], intp, float32[:, ::1])"
+)
+"""``out`` = ``scipy.ndimage.uniform_filter(t, size)`` (mode "reflect", origin 0) bit for bit, for ``size``
+up to the smaller side: scipy's two passes (rows, then columns, through a float32 image), each a running
+sum in float64 over the reflected line, divided by ``size`` at every pixel; the pass down the columns
+runs along the rows, all columns at once, instead of one strided column line at a time."""
