@@ -687,7 +687,8 @@ class _Observed:
     def climb(self, model: npt.NDArray[np.float32], radius: int, region: str) -> tuple[float, float, float]:
         """:meth:`match` of a 0/1 ``model`` within ``radius`` px by a climb from no shift (:class:`_Climb`)
         instead of the whole window's FFTs: the same peak when the window's highest is the one nearest
-        the centre, as for the half images about the whole image's shift."""
+        the centre, as for the half images about the whole image's shift; :meth:`match` itself when the
+        climb fails (a flat image or mask, or no end within :data:`CLIMB_STEPS` moves)."""
         from gongzhi.modules.pv.analytics import kernels
 
         m = model[self.regions[region]]
@@ -695,7 +696,7 @@ class _Observed:
         rows, first, end = (np.empty(h * ((w + 1) // 2), dtype=np.intp) for _ in range(3))
         n = kernels.mask_runs(m, rows, first, end)
         peak = self.climber(region).climb((rows[:n], first[:n], end[:n]), radius, (0, 0))
-        return (-np.inf, 0.0, 0.0) if peak is None else peak
+        return self.match(model, radius, region) if peak is None else peak
 
     def climber(self, region: str) -> _Climb:
         """The region's :class:`_Climb` (its row prefix sums), made once."""
