@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from gongzhi.modules.pv.analytics import kernels, modules
+from gongzhi.modules.pv.analytics import georef, kernels, modules
 from gongzhi.modules.pv.analytics.anomalies import Anomaly
 from gongzhi.modules.pv.analytics.cameras import M3T
 from gongzhi.modules.pv.analytics.frames import ThermalFrame
@@ -22,6 +22,7 @@ from gongzhi.modules.pv.analytics.georef import (
     module_crops,
     module_index,
     module_mask,
+    module_runs,
     refine_pose,
     segment_modules,
     visible_modules,
@@ -303,3 +304,104 @@ def test_the_compiled_block_means_and_reach_tests_equal_their_numpy_forms() -> N
     uo, vo = u[order], v[order]
     expected = (uo >= box[0]) & (uo <= box[1]) & (vo >= box[2]) & (vo <= box[3])
     np.testing.assert_array_equal(inside[:count], np.flatnonzero(expected))
+
+
+@pytest.mark.parametrize("yaw", [0.0, 0.3, 37.0, 181.0])
+def test_the_module_runs_are_the_module_mask_and_its_block_means(layout: PlantLayout, yaw: float) -> None:
+    index = module_index(layout)
+    geometry = FrameGeometry(1.3, -0.7, 0.08, yaw, 200, 160)
+    rows, first, end = module_runs(index, geometry)
+    painted = np.zeros((160, 200), dtype=np.float32)
+    for r, a, b in zip(rows.tolist(), first.tolist(), end.tolist(), strict=True):
+        assert painted[r, a:b].sum() == 0 and b > a  # runs neither overlap nor are empty
+        painted[r, a:b] = 1.0
+    mask = module_mask(index, geometry)
+    np.testing.assert_array_equal(painted, mask)
+    quarter = np.empty((80, 100), dtype=np.float32)
+    kernels.runs_block_means(rows, first, end, quarter)
+    np.testing.assert_array_equal(quarter, _downsample(mask, 2))
+
+
+def test_run_sums_are_the_circular_cross_correlation_with_the_mask() -> None:
+    rng = np.random.default_rng(11)
+    t = rng.normal(size=(40, 50)).astype(np.float32)
+    rows = rng.integers(0, 40, 60).astype(np.intp)
+    first = rng.integers(0, 45, 60).astype(np.intp)
+    end = first + rng.integers(1, 6, 60).astype(np.intp)
+    mask = np.zeros((40, 50))
+    for r, a, b in zip(rows, first, end, strict=True):
+        mask[r, a:b] += 1.0  # overlapping runs count twice in the sums as well
+    prefix, moments = np.empty((40, 51)), np.empty(2)
+    kernels.row_prefix(t, prefix, moments)
+    np.testing.assert_allclose(moments, [t.astype(np.float64).sum(), (t.astype(np.float64) ** 2).sum()])
+    sums = np.empty(9)
+    for di, dj in [(0, 0), (-1, 1), (39, -48), (-38, 49), (7, -3)]:  # rows and columns wrap around
+        kernels.run_sums(prefix, rows, first, end, di, dj, sums)
+        expected = [
+            float(np.sum(np.roll(t, (-(di + a), -(dj + b)), axis=(0, 1)) * mask))
+            for a in (-1, 0, 1)
+            for b in (-1, 0, 1)
+        ]
+        np.testing.assert_allclose(sums, expected, atol=1e-9)
+
+
+@pytest.mark.parametrize("estimate_yaw", [False, True])
+def test_the_coarse_first_match_lands_on_the_whole_searchs_peak(
+    flight: SyntheticFlight, layout: PlantLayout, monkeypatch: pytest.MonkeyPatch, estimate_yaw: bool
+) -> None:
+    climbs: list[bool] = []
+    real = georef._coarse_then_climb
+
+    def spy(*args: Any) -> Any:
+        out = real(*args)
+        climbs.append(out is not None)
+        return out
+
+    monkeypatch.setattr(georef, "_coarse_then_climb", spy)
+    index = module_index(layout)
+    pitch = modules._pitches(index)[0]
+    search = 0.45 * modules._pitches(index)[1]
+    rng = np.random.default_rng(2)
+    moved = 0
+    for i in range(2, len(flight), max(1, len(flight) // 12)):
+        prior = flight.poses[i].moved(*rng.normal(0, 0.15, 2), dyaw_deg=0.3 * estimate_yaw)
+        frame = flight.frame(i).temperature_c
+        options: dict[str, Any] = {"search_m": search, "estimate_yaw": estimate_yaw}
+        whole = refine_pose(frame, prior, index, **options)
+        climbed = refine_pose(frame, prior, index, coarse_first=True, pitch_along_m=pitch, **options)
+        assert climbed.score == pytest.approx(whole.score, abs=1e-5)
+        assert np.hypot(climbed.dx_m - whole.dx_m, climbed.dy_m - whole.dy_m) < 1e-4
+        assert climbed.dyaw_deg == pytest.approx(whole.dyaw_deg, abs=1e-3)
+        moved += whole.score > 0.5 and np.hypot(whole.dx_m, whole.dy_m) > 0.02
+    assert moved >= 5  # most of the priors were corrected, not left as they were
+    assert len(climbs) >= 10 and all(climbs)  # and every one by the climb, not the whole search
+
+
+def test_the_half_images_climb_to_the_peaks_their_whole_windows_find(
+    flight: SyntheticFlight, layout: PlantLayout
+) -> None:
+    index = module_index(layout)
+    compared = 0
+    for i in range(1, len(flight), max(1, len(flight) // 10)):
+        truth = flight.poses[i]
+        coarse = FrameGeometry(truth.x_m, truth.y_m, truth.gsd_m * 2, truth.yaw_deg + 0.4, 320, 256)
+        obs = georef._Observed(georef._structure(_downsample(flight.frame(i).temperature_c, 2), 10.0))
+        model = module_mask(index, coarse)
+        for region in ("left", "right", "top", "bottom"):
+            whole = obs.match(model, georef.YAW_RADIUS_PX, region)
+            climbed = obs.climb(model, georef.YAW_RADIUS_PX, region)
+            if whole[0] >= georef.MIN_MATCH_SCORE:
+                np.testing.assert_allclose(climbed, whole, atol=1e-5)
+                compared += 1
+    assert compared >= 20
+
+
+def test_the_compiled_box_filter_is_scipys_uniform_filter_bit_for_bit() -> None:
+    rng = np.random.default_rng(13)
+    for shape in [(256, 320), (51, 64), (80, 100)]:
+        t = rng.normal(30, 3, shape).astype(np.float32)
+        t[5, 7] += 40  # a hot pixel, so that the running sums cancel large terms
+        for size in (3, 4, 15, 30, 31, 51):
+            out = np.empty_like(t)
+            kernels.box_filter(t, size, out)
+            np.testing.assert_array_equal(out, ndimage.uniform_filter(t, size=size))

@@ -470,6 +470,45 @@ def module_mask(index: ModuleIndex, geometry: FrameGeometry, rim: float = 0.04) 
     """
     from gongzhi.modules.pv.analytics import kernels
 
+    mask = np.zeros((geometry.height_px, geometry.width_px), dtype=np.float32)
+    painting = _painting(index, geometry, rim)
+    if painting is not None:
+        kernels.paint_modules(*painting, mask)
+    return mask
+
+
+_Runs = tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.intp]]
+"""Runs of columns of a 0/1 image: (row, first column, end column) of each."""
+
+
+def module_runs(index: ModuleIndex, geometry: FrameGeometry, rim: float = 0.04) -> _Runs:
+    """The glass of :func:`module_mask` as runs of columns: (image row, first column, end column) of
+    each module's run in each image row, module by module (the columns ``first`` to ``end − 1`` are
+    those :func:`module_mask` sets to 1; the modules' glass does not overlap)."""
+    from gongzhi.modules.pv.analytics import kernels
+
+    painting = _painting(index, geometry, rim)
+    if painting is None:
+        return tuple(np.zeros(0, dtype=np.intp) for _ in range(3))  # type: ignore[return-value]
+    _, _, r_lo, r_hi, _, _ = painting
+    rows, first, end = (
+        np.empty(int(np.sum(np.maximum(r_hi - r_lo + 1, 0))), dtype=np.intp) for _ in range(3)
+    )
+    n = kernels.module_runs(*painting, geometry.width_px, rows, first, end)
+    return rows[:n], first[:n], end[:n]
+
+
+_Painting = tuple[
+    npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.intp], npt.NDArray[np.intp],
+    npt.NDArray[np.float64], npt.NDArray[np.float64],
+]  # fmt: skip
+"""Arguments of :func:`.kernels.paint_modules` before the image: the modules' (u, v), their first and last
+image rows, the pose's (u, v) at pixel (0, 0) and per column and per row, the glass's offsets [m]."""
+
+
+def _painting(index: ModuleIndex, geometry: FrameGeometry, rim: float) -> _Painting | None:
+    """What :func:`module_mask` paints: the modules within the frame's reach, each against the image rows
+    its footprint spans; ``None`` when none is."""
     h, w = geometry.height_px, geometry.width_px
     az = index.layout.row_azimuth_deg
     x0, y0 = geometry.pixel_to_xy(0.0, 0.0)
@@ -482,17 +521,15 @@ def module_mask(index: ModuleIndex, geometry: FrameGeometry, rim: float = 0.04) 
     corner_v = v0 + np.array([0.0, vc * (w - 1), vr * (h - 1), vc * (w - 1) + vr * (h - 1)])
     near = _within(index, corner_u.min(), corner_u.max(), corner_v.min(), corner_v.max())
     if near is None:
-        return np.zeros((h, w), dtype=np.float32)
+        return None
     along, across = index.layout.footprint_m
     # each module against the image rows its footprint spans, not against every row
     corner_rows, _ = geometry.xy_to_pixel(index.corners[near.order, :, 0], index.corners[near.order, :, 1])
     r_lo = np.clip(np.floor(corner_rows.min(axis=1)), 0, h).astype(np.intp)
     r_hi = np.clip(np.ceil(corner_rows.max(axis=1)), -1, h - 1).astype(np.intp)
     glass = np.array([(rim - 0.5) * along, (0.5 - rim) * along, (rim - 0.5) * across, (0.5 - rim) * across])
-    mask = np.zeros((h, w), dtype=np.float32)
     pose = np.array([u0, v0, uc, vc, ur, vr])
-    kernels.paint_modules(index.u[near.order], index.v[near.order], r_lo, r_hi, pose, glass, mask)
-    return mask
+    return index.u[near.order], index.v[near.order], r_lo, r_hi, pose, glass
 
 
 def _downsample(t: npt.NDArray[np.float32], k: int) -> npt.NDArray[np.float32]:
@@ -506,7 +543,15 @@ def _downsample(t: npt.NDArray[np.float32], k: int) -> npt.NDArray[np.float32]:
 
 def _structure(t: npt.NDArray[np.float32], sigma: float) -> npt.NDArray[np.float32]:
     """High-passed frame: module glass against the cooler frames, gaps and background (box low-pass)."""
-    return np.asarray(t - ndimage.uniform_filter(t, size=max(3, round(2 * sigma))), dtype=np.float32)
+    from gongzhi.modules.pv.analytics import kernels
+
+    size = max(3, round(2 * sigma))
+    if size > min(t.shape):
+        return np.asarray(t - ndimage.uniform_filter(t, size=size), dtype=np.float32)
+    t = np.ascontiguousarray(t, dtype=np.float32)
+    low = np.empty_like(t)
+    kernels.box_filter(t, size, low)  # ndimage.uniform_filter's values, about twice as fast
+    return t - low
 
 
 def refine_pose(
@@ -518,6 +563,8 @@ def refine_pose(
     yaw_offsets_deg: tuple[float, ...] = (0.0,),
     estimate_yaw: bool = True,
     downsample: int = 2,
+    coarse_first: bool = False,
+    pitch_along_m: float | None = None,
 ) -> PoseFit:
     """Refine a frame's pose by matching the layout's module grid to the frame.
 
@@ -543,6 +590,16 @@ def refine_pose(
         Estimate the yaw from the half-image shifts.
     downsample : int
         Block size the matching works at [px]; 2 halves the cost and still resolves a 2.5 cm frame.
+    coarse_first : bool
+        Find each whole-frame shift at twice the block size first (transforms a quarter the size), then
+        climb to the correlation peak at the matching resolution by sums over the mask's runs of columns
+        (:class:`_Climb`): the same peak as the whole search's, for about half its CPU (the whole search
+        when a climb does not end).
+    pitch_along_m : float, optional
+        With ``coarse_first``: the grid's period along the rows [m]. The correlation has a peak about
+        every period, which the whole search compares; the climb then starts from each of them in the
+        window and keeps the highest, as the whole search would. Without it only the peak nearest the
+        coarse one is climbed to.
 
     Returns
     -------
@@ -557,10 +614,15 @@ def refine_pose(
     index = _about(index, coarse)
     radius = max(1, math.ceil(search / coarse.gsd_m))
     best = (-np.inf, 0.0, 0.0, 0.0)
+
+    def match(at: FrameGeometry) -> tuple[float, float, float, npt.NDArray[np.float32] | None]:
+        # the halves of a yaw estimate need the mask painted; a lone shift match needs only its runs
+        return _whole_match(obs, index, at, radius, coarse_first, pitch_along_m, paint=estimate_yaw)
+
     for dyaw in yaw_offsets_deg:
-        model = module_mask(index, coarse.moved(dyaw_deg=dyaw))
-        score, drow, dcol = obs.match(model, radius)
+        score, drow, dcol, model = match(coarse.moved(dyaw_deg=dyaw))
         for _ in range(YAW_STEPS if estimate_yaw else 0):
+            assert model is not None
             if score < MIN_MATCH_SCORE:
                 break
             # the halves are matched about the whole image's shift, within a few pixels, so that neither
@@ -569,8 +631,7 @@ def refine_pose(
             turn = _rotation_deg(obs, shifted, YAW_RADIUS_PX)
             if abs(turn) < 0.05:
                 break
-            model2 = module_mask(index, coarse.moved(dyaw_deg=dyaw + turn))
-            score2, drow2, dcol2 = obs.match(model2, radius)
+            score2, drow2, dcol2, model2 = match(coarse.moved(dyaw_deg=dyaw + turn))
             if score2 <= score:
                 break
             model, score, drow, dcol, dyaw = model2, score2, drow2, dcol2, dyaw + turn
@@ -602,6 +663,8 @@ class _Observed:
             "bottom": (slice(h // 2, None), slice(None)),
         }
         self._spectra: dict[str, _Spectrum | None] = {}
+        self._climbs: dict[str, _Climb] = {}
+        self._quarter: npt.NDArray[np.float32] | None = None
 
     def spectrum(self, region: str) -> _Spectrum | None:
         if region not in self._spectra:
@@ -620,6 +683,32 @@ class _Observed:
         if observed is None:
             return -np.inf, 0.0, 0.0
         return _peak(observed, spectrum, m.shape, radius)
+
+    def climb(self, model: npt.NDArray[np.float32], radius: int, region: str) -> tuple[float, float, float]:
+        """:meth:`match` of a 0/1 ``model`` within ``radius`` px by a climb from no shift (:class:`_Climb`)
+        instead of the whole window's FFTs: the same peak when the window's highest is the one nearest
+        the centre, as for the half images about the whole image's shift; :meth:`match` itself when the
+        climb fails (a flat image or mask, or no end within :data:`CLIMB_STEPS` moves)."""
+        from gongzhi.modules.pv.analytics import kernels
+
+        m = model[self.regions[region]]
+        h, w = m.shape
+        rows, first, end = (np.empty(h * ((w + 1) // 2), dtype=np.intp) for _ in range(3))
+        n = kernels.mask_runs(m, rows, first, end)
+        peak = self.climber(region).climb((rows[:n], first[:n], end[:n]), radius, (0, 0))
+        return self.match(model, radius, region) if peak is None else peak
+
+    def climber(self, region: str) -> _Climb:
+        """The region's :class:`_Climb` (its row prefix sums), made once."""
+        if region not in self._climbs:
+            self._climbs[region] = _Climb(self.obs[self.regions[region]])
+        return self._climbs[region]
+
+    def quarter(self) -> npt.NDArray[np.float32]:
+        """The image's 2 × 2 block means, made once."""
+        if self._quarter is None:
+            self._quarter = _downsample(self.obs, 2)
+        return self._quarter
 
 
 _Spectrum = tuple[npt.NDArray[np.complex64], float]
@@ -657,14 +746,163 @@ def _peak(
     return float(sub[i, j]), float(window[i]) + di, float(window[j]) + dj
 
 
+CLIMB_STEPS = 8
+"""Most moves of a climb (:class:`_Climb`) from its start before it gives up [-]."""
+
+
+def _whole_match(
+    obs: _Observed,
+    index: ModuleIndex,
+    at: FrameGeometry,
+    radius: int,
+    coarse_first: bool,
+    pitch_along_m: float | None,
+    paint: bool,
+) -> tuple[float, float, float, npt.NDArray[np.float32] | None]:
+    """:meth:`_Observed.match` of the module mask at ``at`` over the whole frame: (score, drow, dcol, the
+    mask when painted); with ``coarse_first`` by a coarse match and climbs (:func:`_coarse_then_climb`),
+    the whole window's FFTs only when they fail. ``paint``: paint the mask even when the climbs need only
+    its runs."""
+    from gongzhi.modules.pv.analytics import kernels
+
+    model = module_mask(index, at) if paint else None
+    if coarse_first:
+        h, w = obs.obs.shape
+        if model is None:
+            runs = module_runs(index, at)
+        else:
+            rows, first, end = (np.empty(h * ((w + 1) // 2), dtype=np.intp) for _ in range(3))
+            n = kernels.mask_runs(model, rows, first, end)
+            runs = rows[:n], first[:n], end[:n]
+        climbed = _coarse_then_climb(obs, runs, at, index.layout.row_azimuth_deg, radius, pitch_along_m)
+        if climbed is not None:
+            return (*climbed, model)
+    if model is None:
+        model = module_mask(index, at)
+    return (*obs.match(model, radius), model)
+
+
+def _coarse_then_climb(
+    obs: _Observed,
+    runs: _Runs,
+    geometry: FrameGeometry,
+    azimuth_deg: float,
+    radius: int,
+    pitch_along_m: float | None = None,
+) -> tuple[float, float, float] | None:
+    """:func:`_match` of ``obs`` and the 0/1 mask made of ``runs`` (the module mask at ``geometry``)
+    within ``radius`` px, by a match of both at half their resolution, then climbs (:class:`_Climb`) from
+    twice its peak and from the points a whole number of ``pitch_along_m`` from there along the rows
+    (``azimuth_deg``); the highest peak reached. ``None`` when the image is too small or flat, the mask
+    empty, or a climb does not end."""
+    from gongzhi.modules.pv.analytics import kernels
+
+    h, w = obs.obs.shape
+    if min(h, w) < 16:
+        return None
+    model = np.empty((h // 2, w // 2), dtype=np.float32)
+    kernels.runs_block_means(*runs, model)
+    drow, dcol = _coarse_peak(obs.quarter(), model, max(1, math.ceil(radius / 2)))
+    best: tuple[float, float, float] | None = None
+    for start in _aliases((2 * drow, 2 * dcol), geometry, azimuth_deg, pitch_along_m, radius):
+        peak = obs.climber("all").climb(runs, radius, start)
+        if peak is None:
+            return None
+        if best is None or peak[0] > best[0]:
+            best = peak
+    return best
+
+
+def _coarse_peak(
+    obs: npt.NDArray[np.float32], model: npt.NDArray[np.float32], radius: int
+) -> tuple[float, float]:
+    """Where :func:`_match` puts the peak (drow, dcol) [px], without its score: neither mean nor scale
+    moves the peak, so the spectra are neither standardised nor checked for a flat image."""
+    spectra = [np.asarray(fft.rfft2(a), dtype=np.complex64) for a in (obs, model)]
+    for spectrum in spectra:
+        spectrum[0, 0] = 0
+    _, drow, dcol = _peak((spectra[0], 1.0), (spectra[1], 1.0), obs.shape, radius)
+    return drow, dcol
+
+
+def _aliases(
+    centre: tuple[float, float],
+    geometry: FrameGeometry,
+    azimuth_deg: float,
+    pitch_m: float | None,
+    radius: int,
+) -> list[tuple[int, int]]:
+    """``centre`` [px] and the points whole grid periods ``pitch_m`` from it along the rows inside the
+    window of ``radius`` px, rounded to pixels (``centre`` alone without a period)."""
+    if pitch_m is None or pitch_m <= 0:
+        return [(round(centre[0]), round(centre[1]))]
+    e = row_axes(azimuth_deg)[0]
+    r0, c0 = geometry.xy_to_pixel(geometry.x_m, geometry.y_m)
+    r1, c1 = geometry.xy_to_pixel(geometry.x_m + pitch_m * e[0], geometry.y_m + pitch_m * e[1])
+    step = (float(r1 - r0), float(c1 - c0))
+    reach = math.ceil(2 * radius / max(math.hypot(*step), 1.0))
+    points = [
+        (round(centre[0] + m * step[0]), round(centre[1] + m * step[1])) for m in range(-reach, reach + 1)
+    ]
+    # a peak just outside the window shows as the window's edge, as in the whole search
+    return [p for p in points if max(abs(p[0]), abs(p[1])) <= radius + 2]
+
+
+class _Climb:
+    """Steepest ascent on the normalised circular cross-correlation of ``obs`` and a 0/1 mask given as runs
+    (row, first column, end column), within a window of ``radius`` px about no shift.
+
+    Each correlation is a sum over the mask's runs of differences of ``obs``'s row prefix sums
+    (:func:`.kernels.run_sums`): two terms a run instead of one a pixel, so that the few shifts near a
+    peak cost less than the whole window's FFTs.
+    """
+
+    def __init__(self, obs: npt.NDArray[np.float32]) -> None:
+        from gongzhi.modules.pv.analytics import kernels
+
+        h, w = obs.shape
+        self.size = h * w
+        self.prefix, moments = np.empty((h, w + 1)), np.empty(2)
+        kernels.row_prefix(np.ascontiguousarray(obs, dtype=np.float32), self.prefix, moments)
+        self.mean = moments[0] / self.size
+        self.sd = math.sqrt(max(moments[1] / self.size - self.mean * self.mean, 0.0))
+
+    def climb(self, runs: _Runs, radius: int, start: tuple[int, int]) -> tuple[float, float, float] | None:
+        """The local maximum reached over the 8 neighbouring shifts from ``start`` [px], with
+        :func:`_peak`'s sub-pixel parabola: (score, drow, dcol), what :func:`_peak` gives when that
+        maximum is the window's highest, including on its edge (no sub-pixel step across it). ``start``
+        is first moved into the window. ``None`` when the image or the mask is flat, or the climb takes
+        more than :data:`CLIMB_STEPS` moves."""
+        from gongzhi.modules.pv.analytics import kernels
+
+        ones = float(np.sum(runs[2] - runs[1]))
+        sd_m = math.sqrt(max(ones / self.size * (1 - ones / self.size), 0.0))
+        if sd_m < 1e-3 or self.sd < 1e-6:
+            return None
+        r = radius
+        at = np.array([min(max(start[0], -r), r), min(max(start[1], -r), r)], dtype=np.intp)
+        sums = np.empty(9)
+        if not kernels.climb(self.prefix, *runs, at, r, CLIMB_STEPS, sums):
+            return None
+        sub = ((sums - self.mean * ones) / (self.size * self.sd * sd_m)).reshape(3, 3)
+        i, j = int(at[0]), int(at[1])
+        di, dj = _subpixel(sub, 1, 1)
+        # no sub-pixel step across the window's edge, as in the whole search
+        return float(sub[1, 1]), i + (di if abs(i) < r else 0.0), j + (dj if abs(j) < r else 0.0)
+
+
 def _rotation_deg(obs: _Observed, model: npt.NDArray[np.float32], radius: int) -> float:
-    """Yaw correction from the shifts of the image halves [°]; 0 when they do not match well."""
+    """Yaw correction from the shifts of the image halves [°]; 0 when they do not match well.
+
+    ``model`` is already moved by the whole image's shift, so each half's peak is the one nearest no
+    shift: it is climbed to (:meth:`_Observed.climb`) instead of searched for over the whole window.
+    """
     h, w = obs.obs.shape
     turns = []
-    left, right = obs.match(model, radius, "left"), obs.match(model, radius, "right")
+    left, right = obs.climb(model, radius, "left"), obs.climb(model, radius, "right")
     if min(left[0], right[0]) >= MIN_MATCH_SCORE:
         turns.append(math.atan2(right[1] - left[1], w / 2))
-    top, bottom = obs.match(model, radius, "top"), obs.match(model, radius, "bottom")
+    top, bottom = obs.climb(model, radius, "top"), obs.climb(model, radius, "bottom")
     if min(top[0], bottom[0]) >= MIN_MATCH_SCORE:
         turns.append(math.atan2(-(bottom[2] - top[2]), h / 2))
     return -math.degrees(float(np.mean(turns))) if turns else 0.0

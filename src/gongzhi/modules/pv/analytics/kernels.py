@@ -141,6 +141,18 @@ def _warm_fractions(residuals: F32, levels: F32, warm: float, out: F64) -> None:
 def _block_means(t: F32, k: int, out: F32) -> None:
     oh, ow = out.shape
     scale = np.float32(1 / (k * k))
+    if k == 2:
+        # the same sums, unrolled: the compiler vectorises this form (about 7x faster)
+        zero = np.float32(0.0)
+        for y in range(oh):
+            top, bottom, row = t[2 * y], t[2 * y + 1], out[y]
+            for x in range(ow):
+                total = zero + top[2 * x]
+                total = total + top[2 * x + 1]
+                total = total + bottom[2 * x]
+                total = total + bottom[2 * x + 1]
+                row[x] = total * scale
+        return
     for y in range(oh):
         row = out[y]
         row[:] = 0
@@ -176,11 +188,173 @@ def _in_box(u: F64, v: F64, order: Ints, box: F64, out: Ints) -> int:
     return count
 
 
+def _module_runs(
+    mu: F64,
+    mv: F64,
+    r_lo: Ints,
+    r_hi: Ints,
+    pose: F64,
+    glass: F64,
+    w: int,
+    rows: Ints,
+    first: Ints,
+    end: Ints,
+) -> int:
+    u0, v0, uc, vc, ur, vr = pose[0], pose[1], pose[2], pose[3], pose[4], pose[5]
+    n = 0
+    for k in range(len(mu)):
+        u_lo, u_hi = mu[k] + glass[0], mu[k] + glass[1]
+        v_lo, v_hi = mv[k] + glass[2], mv[k] + glass[3]
+        for r in range(r_lo[k], r_hi[k] + 1):
+            lo_u, hi_u = _run_bounds_c(u0 + ur * r, uc, u_lo, u_hi)
+            lo_v, hi_v = _run_bounds_c(v0 + vr * r, vc, v_lo, v_hi)
+            lo = min(max(np.floor(max(lo_u, lo_v)) + 1, 0.0), float(w))
+            hi = min(max(np.ceil(min(hi_u, hi_v)) - 1, -1.0), float(w - 1))
+            if hi >= lo:
+                rows[n], first[n], end[n] = r, int(lo), int(hi) + 1
+                n += 1
+    return n
+
+
+def _runs_block_means(rows: Ints, first: Ints, end: Ints, out: F32) -> None:
+    oh, ow = out.shape
+    out[:] = 0
+    for k in range(len(rows)):
+        y = rows[k] // 2
+        if y >= oh:
+            continue
+        for c in range(first[k], min(end[k], 2 * ow)):
+            out[y, c // 2] += np.float32(0.25)
+
+
+def _row_prefix(t: F32, out: F64, moments: F64) -> None:
+    total, squares = 0.0, 0.0
+    for r in range(t.shape[0]):
+        acc = 0.0
+        out[r, 0] = 0.0
+        for c in range(t.shape[1]):
+            v = np.float64(t[r, c])
+            acc += v
+            squares += v * v
+            out[r, c + 1] = acc
+        total += acc
+    moments[0], moments[1] = total, squares
+
+
+def _wrapped(prefix: F64, r: int, k: int) -> float:
+    w = prefix.shape[1] - 1
+    if 0 <= k <= w:
+        return float(prefix[r, k])
+    q = k // w
+    return float(prefix[r, k - q * w] + q * prefix[r, w])
+
+
+def _run_sums(prefix: F64, rows: Ints, first: Ints, end: Ints, di: int, dj: int, out: F64) -> None:
+    h, w = prefix.shape[0], prefix.shape[1] - 1
+    for a in range(3):
+        left, centre, right = 0.0, 0.0, 0.0
+        d = (di + a - 1) % h  # one division here, none per run
+        for k in range(len(rows)):
+            r = rows[k] + d
+            if r >= h:
+                r -= h
+            c0, c1 = first[k] + dj, end[k] + dj
+            if c0 >= 1 and c1 < w:
+                left += prefix[r, c1 - 1] - prefix[r, c0 - 1]
+                centre += prefix[r, c1] - prefix[r, c0]
+                right += prefix[r, c1 + 1] - prefix[r, c0 + 1]
+            else:
+                left += _wrapped_c(prefix, r, c1 - 1) - _wrapped_c(prefix, r, c0 - 1)
+                centre += _wrapped_c(prefix, r, c1) - _wrapped_c(prefix, r, c0)
+                right += _wrapped_c(prefix, r, c1 + 1) - _wrapped_c(prefix, r, c0 + 1)
+        out[3 * a], out[3 * a + 1], out[3 * a + 2] = left, centre, right
+
+
+def _climb(
+    prefix: F64, rows: Ints, first: Ints, end: Ints, at: Ints, radius: int, steps: int, sub: F64
+) -> bool:
+    sums = np.empty(9)
+    for _ in range(steps + 1):
+        i, j = at[0], at[1]
+        _run_sums_c(prefix, rows, first, end, i, j, sums)
+        best, move = sums[4], 4
+        for m in range(9):
+            a, b = m // 3 - 1, m % 3 - 1
+            if abs(i + a) <= radius and abs(j + b) <= radius and sums[m] > best:
+                best, move = sums[m], m
+        if move == 4:
+            sub[:] = sums
+            return True
+        at[0], at[1] = i + move // 3 - 1, j + move % 3 - 1
+    return False
+
+
+def _mask_runs(mask: F32, rows: Ints, first: Ints, end: Ints) -> int:
+    h, w = mask.shape
+    n = 0
+    for r in range(h):
+        c = 0
+        while c < w:
+            if mask[r, c] == 0:
+                c += 1
+                continue
+            rows[n], first[n] = r, c
+            while c < w and mask[r, c] != 0:
+                c += 1
+            end[n] = c
+            n += 1
+    return n
+
+
+def _reflect(i: int, n: int) -> int:
+    if i < 0:
+        return -i - 1
+    if i >= n:
+        return 2 * n - i - 1
+    return i
+
+
+def _box_filter(t: F32, size: int, out: F32) -> None:
+    h, w = t.shape
+    s1 = size // 2
+    n = float(size)
+    mid = np.empty((h, w), dtype=np.float32)
+    # down the columns, all columns at once: the running sums scipy keeps per column line
+    acc = np.zeros(w)
+    for k in range(size):
+        src = t[_reflect_c(k - s1, h)]
+        for c in range(w):
+            acc[c] += src[c]
+    for c in range(w):
+        mid[0, c] = acc[c] / n
+    for r in range(1, h):
+        add, sub, row = t[_reflect_c(r - s1 + size - 1, h)], t[_reflect_c(r - s1 - 1, h)], mid[r]
+        for c in range(w):
+            acc[c] += np.float64(add[c]) - np.float64(sub[c])
+            row[c] = acc[c] / n
+    line = np.empty(w + size)
+    for r in range(h):
+        src = mid[r]
+        for k in range(w + size - 1):
+            line[k] = src[_reflect_c(k - s1, w)]
+        total = 0.0
+        for k in range(size):
+            total += line[k]
+        row = out[r]
+        row[0] = total / n
+        for c in range(1, w):
+            total += line[c + size - 1] - line[c - 1]
+            row[c] = total / n
+
+
 def _compiled(fn: Callable[..., Any], signature: str) -> Callable[..., Any]:
     return cast(Callable[..., Any], njit(signature, cache=True, nogil=True)(fn))
 
 
 _run_bounds_c = njit(cache=True, nogil=True)(_run_bounds)
+_wrapped_c = njit(cache=True, nogil=True)(_wrapped)
+_reflect_c = njit(cache=True, nogil=True)(_reflect)
+_run_sums_c = njit(cache=True, nogil=True)(_run_sums)
 
 crops: Callable[[F32, F64, F64, F64, F64, F32], None] = _compiled(
     _crops,
@@ -234,3 +408,52 @@ paint_modules: Callable[[F64, F64, Ints, Ints, F64, F64, F32], None] = _compiled
 glass is the open interval of columns where ``u0 + ur·r + uc·col`` lies strictly between ``mu[k] +
 glass[0]`` and ``mu[k] + glass[1]`` and the same for v (``pose`` = u0, v0, uc, vc, ur, vr; ``glass`` = the
 four offsets) [m]: :func:`.georef.module_mask`'s arithmetic per row and module."""
+
+module_runs: Callable[[F64, F64, Ints, Ints, F64, F64, int, Ints, Ints, Ints], int] = _compiled(
+    _module_runs,
+    "intp(float64[::1], float64[::1], intp[::1], intp[::1], float64[::1], float64[::1], intp, intp[::1],"
+    " intp[::1], intp[::1])",
+)
+"""The runs :func:`paint_modules` would paint into an image ``w`` columns wide, written as (row, first
+column, end column) in its order, empty runs left out; returns how many."""
+
+runs_block_means: Callable[[Ints, Ints, Ints, F32], None] = _compiled(
+    _runs_block_means, "void(intp[::1], intp[::1], intp[::1], float32[:, ::1])"
+)
+"""``out`` = means of the 2 × 2 blocks of the 0/1 image made of the runs (row, [first, end)), as
+:func:`block_means` of that image with k = 2 gives them (runs that do not overlap)."""
+
+row_prefix: Callable[[F32, F64, F64], None] = _compiled(
+    _row_prefix, "void(float32[:, ::1], float64[:, ::1], float64[::1])"
+)
+"""``out[r, k]`` = Σ ``t[r, :k]`` in float64, (H, W + 1); ``moments`` = (Σ t, Σ t²)."""
+
+run_sums: Callable[[F64, Ints, Ints, Ints, int, int, F64], None] = _compiled(
+    _run_sums, "void(float64[:, ::1], intp[::1], intp[::1], intp[::1], intp, intp, float64[::1])"
+)
+"""``out[3a + b]`` = Σ over the runs (row, [first, end)) of the image whose row sums are ``prefix``
+(:func:`row_prefix`) over the run moved by (di + a − 1, dj + b − 1), rows and columns wrapped around: the
+circular cross-correlation ``Σ t[x + d] · mask[x]`` of the 0/1 mask made of the runs at the 3 × 3 shifts d
+about (di, dj)."""
+
+climb: Callable[[F64, Ints, Ints, Ints, Ints, int, int, F64], bool] = _compiled(
+    _climb,
+    "boolean(float64[:, ::1], intp[::1], intp[::1], intp[::1], intp[::1], intp, intp, float64[::1])",
+)
+"""Steepest ascent over :func:`run_sums` from the shift ``at`` (moved in place) to the shift whose sum is
+not below any of its 8 neighbours inside the window |di|, |dj| ≤ ``radius``, in at most ``steps`` moves;
+``sub`` gets the sums of the 3 × 3 shifts about it. Returns whether it got there."""
+
+mask_runs: Callable[[F32, Ints, Ints, Ints], int] = _compiled(
+    _mask_runs, "intp(float32[:, :], intp[::1], intp[::1], intp[::1])"
+)
+"""Writes the runs of non-zero pixels of ``mask`` row by row as (row, first column, end column) and returns
+how many (room for H · ⌈W / 2⌉ runs is enough)."""
+
+box_filter: Callable[[F32, int, F32], None] = _compiled(
+    _box_filter, "void(float32[:, ::1], intp, float32[:, ::1])"
+)
+"""``out`` = ``scipy.ndimage.uniform_filter(t, size)`` (mode "reflect", origin 0) bit for bit, for ``size``
+up to the smaller side: scipy's two passes (rows, then columns, through a float32 image), each a running
+sum in float64 over the reflected line, divided by ``size`` at every pixel; the pass down the columns
+runs along the rows, all columns at once, instead of one strided column line at a time."""

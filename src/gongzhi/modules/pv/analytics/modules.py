@@ -797,12 +797,18 @@ class InspectionAccumulator:
         line = self._line
         if line is not None and line.carries(logged_yaw_deg):
             guess = geometry.moved(dyaw_deg=_turn(line.yaw_deg, geometry.yaw_deg))
-            fit = refine_pose(temperature, guess, self._index, search_m=self._search_m, estimate_yaw=False)
+            fit = refine_pose(
+                temperature, guess, self._index, search_m=self._search_m, estimate_yaw=False,
+                coarse_first=True, pitch_along_m=self._pitch_along,
+            )  # fmt: skip
             if fit.score >= MIN_MATCH_SCORE and fit.score >= LINE_SCORE_KEPT * float(np.mean(line.scores)):
                 g = fit.geometry
                 return PoseFit(g, g.x_m - geometry.x_m, g.y_m - geometry.y_m, g.yaw_deg - geometry.yaw_deg,
                                fit.score)  # fmt: skip
-        fit = refine_pose(temperature, geometry, self._index, search_m=self._search_m)
+        fit = refine_pose(
+            temperature, geometry, self._index, search_m=self._search_m, coarse_first=True,
+            pitch_along_m=self._pitch_along,
+        )  # fmt: skip
         if fit.score >= MIN_MATCH_SCORE:
             yaw = fit.geometry.yaw_deg
             if (
