@@ -162,6 +162,22 @@ recipe has converged at this input size. Two averaged networks gained 0.2 points
 cost (2.8 ms a crop), so neither was run to the end or shipped. What is left to try, in order: a 2×
 upsampled input (the crops are 40 × 24 px; the published 88.5–92.1 % networks see 224 px), mixup/cutmix, and a
 wider first stage; each costs several hours of this machine's two cores per 5-fold run.
+
+Fifth round (2026-11-29, session 7). Two new options, each run on fold 1 (trained on folds 2–5, the same
+split as above), 40 epochs, residual, balance 0.5, one network, ``nice -n 19`` beside other jobs (40–200 s
+an epoch); out-of-fold figures of fold 1, numpy forward pass, flip TTA:
+
+| variant | fold-1 accuracy | macro-F1 | binary (score ≥ 0.5) |
+|---|---|---|---|
+| none (the shipped recipe; its fold 1 of the third round) | 0.827 | – | – |
+| ``--set intensity_channel=true`` | 0.838 | 0.718 | 0.945 |
+| ``--set mixup=0.2`` | 0.816 | 0.688 | 0.934 |
+
+The intensity channel gives the network the crop on one fixed scale, ``(x − 128) / 64``, beside the
+standardised crop: how warm and how contrasted the module is, which the per-crop standardisation removes
+(the crop's standard deviation alone separates Offline-Module from No-Anomaly with an AUC of 0.75).
+Offline-Module recall rose 0.533 → 0.614 and Shadowing 0.633 → 0.655 (against the shipped model's pooled
+figures). It costs 144 more weights in the first convolution. Mixup (α 0.2) lost a point.
 """
 
 
