@@ -696,14 +696,6 @@ def _results(s: Session, inspection_id: int, modules: Sequence[str]) -> list[PvM
     return list(s.execute(stmt).scalars())
 
 
-def cleaning_dates(s: Session, plant_id: int) -> list[dt.datetime]:
-    """When the robots finished cleaning this plant: the manual washes of the soiling forecast."""
-    stmt = select(PvCleaningOrder.cleaned_at).where(
-        PvCleaningOrder.plant_id == plant_id, PvCleaningOrder.cleaned_at.is_not(None)
-    )
-    return sorted(t for t in s.execute(stmt).scalars() if t is not None)
-
-
 # --- soiling economics per zone ---------------------------------------------------------------------------
 
 DEFAULT_CLEANING_COST_YUAN = 2000.0

@@ -111,7 +111,7 @@ def _plant_page(
     done = [i for i in insps if i.status == "done"]
     svg = report.map_svg(report.map_modules(c.s, done[0].id)) if done else ""
     kwh_day = energy if energy > 0 else loop.default_energy_kwh_per_day(p.area_m2)
-    cleaned = loop.cleaning_dates(c.s, p.id)
+    cleaned = sorted(t for times in production.zone_cleaning_times(c.s, p.id).values() for t in times)
     today = soiling.plant_day(utcnow())
     last = (
         soiling.plant_day(cleaned[-1])
