@@ -37,13 +37,18 @@ typecheck:
 migrations: ## the migrations must produce exactly the models' schema
 	$(BIN)/python -m gongzhi.migrate_check
 
+# Each leg runs on WORKERS pytest-xdist processes, each with a database of its own (tests/conftest.py);
+# worksteal hands a worker that runs dry the tail of another's share. WORKERS=0 runs a leg in one process.
+WORKERS ?= 2
+PYTEST  := $(BIN)/pytest -q -p no:cacheprovider -n $(WORKERS) --dist worksteal
+
 pytest: pytest-sqlite pytest-postgresql
 
 pytest-sqlite:
-	GONGZHI_TEST_DB=sqlite $(BIN)/pytest -q -p no:cacheprovider
+	GONGZHI_TEST_DB=sqlite $(PYTEST)
 
 pytest-postgresql:
-	GONGZHI_TEST_DB=postgresql $(BIN)/pytest -q -p no:cacheprovider
+	GONGZHI_TEST_DB=postgresql $(PYTEST)
 
 serve: install
 	$(BIN)/gongzhi serve

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -23,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from gongzhi import migrate
 from gongzhi.app import create_app
 from gongzhi.cases.models import Actor, DispatchRule, SlaPolicy
+from gongzhi.core import security
 from gongzhi.core import service as core
 from gongzhi.core.models import Role
 from gongzhi.db import Scope, make_engine, unit_of_work
@@ -33,6 +35,7 @@ from gongzhi.settings import Settings
 BACKEND = os.environ.get("GONGZHI_TEST_DB", "sqlite")
 PG_ADMIN = os.environ.get("GONGZHI_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 PASSWORD = "correct horse battery"
+PRODUCTION_HASHER = security._hasher
 
 
 def pg_available() -> bool:
@@ -78,6 +81,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if skip:
         config.hook.pytest_deselected(items=skip)
         items[:] = keep
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_password_hashes() -> Iterator[None]:
+    """argon2id at its production cost takes a few hundred ms a hash, and the cast, the fixtures and the
+    demos create hundreds of users; verification reads the cost from each hash. test_auth checks the
+    production cost itself."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(security, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -23,7 +23,7 @@ from gongzhi.core.models import Pairing, Region, Role, User
 from gongzhi.db import Scope, make_engine, make_session_factory, unit_of_work
 from gongzhi.settings import Settings, get_settings
 from tests.conftest import drop_database, new_database_url
-from tests.core._support import cheap_passwords, committed_database
+from tests.core._support import committed_database
 
 pytestmark = pytest.mark.backend  # each test opens a database of the chosen backend itself
 
@@ -69,7 +69,6 @@ def runner(url: str, tmp: Path, capsys: pytest.CaptureFixture[str], mp: pytest.M
     mp.setenv("GONGZHI_DATABASE_URL", url)
     mp.setenv("GONGZHI_DATA_DIR", str(tmp / "data"))
     mp.setenv("GONGZHI_ENV", "test")
-    cheap_passwords(mp)
     return Gongzhi(url, tmp / "data", capsys, mp)
 
 
@@ -88,8 +87,7 @@ def gongzhi(
 @pytest.fixture(scope="module")
 def prepared_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Regions alpha and beta, and alice, a dispatcher of alpha; the commands run on it change nothing."""
-    with committed_database(tmp_path_factory.mktemp("cli")) as db, pytest.MonkeyPatch.context() as mp:
-        cheap_passwords(mp)
+    with committed_database(tmp_path_factory.mktemp("cli")) as db:
         with unit_of_work(db.factory, Scope.for_system()) as s:
             alpha = core.create_region(s, "alpha", "甲区", "AA").id
             core.create_region(s, "beta", "乙县", "BB")

@@ -16,8 +16,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import pytest
-from argon2 import PasswordHasher
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -25,7 +23,6 @@ from gongzhi import migrate
 from gongzhi.cases import service as cases
 from gongzhi.cases.schemas import ActionIn, CaseCreate
 from gongzhi.cases.statemachine import Action
-from gongzhi.core import security
 from gongzhi.core import service as core
 from gongzhi.db import Scope, make_engine, make_session_factory, unit_of_work
 from gongzhi.registry import Registry
@@ -53,11 +50,6 @@ def committed_database(tmp: Path) -> Iterator[Committed]:
             engine.dispose()
     finally:
         drop_database(name)
-
-
-def cheap_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
-    """argon2id at its default cost takes a few hundred ms a user; the demo creates thirty users."""
-    monkeypatch.setattr(security, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 _prefixes = itertools.count(1)

@@ -14,12 +14,13 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from gongzhi.app import create_app
+from gongzhi.core import security
 from gongzhi.core import service as core
 from gongzhi.core.deps import COOKIE
 from gongzhi.core.models import LoginFailure, Role, User
 from gongzhi.db import Scope, unit_of_work
 from gongzhi.settings import Settings
-from tests.conftest import PASSWORD, Person, World
+from tests.conftest import PASSWORD, PRODUCTION_HASHER, Person, World
 
 API = "/api/v1"
 PROBLEM = "application/problem+json"
@@ -73,6 +74,15 @@ def test_a_password_login_returns_a_csrf_token_and_sets_an_http_only_session_coo
     cookie = r.headers["set-cookie"].lower()
     assert cookie.startswith(f"{COOKIE}=") and "httponly" in cookie and "samesite=lax" in cookie
     assert client.cookies.get(COOKIE)
+
+
+def test_a_password_is_stored_as_argon2id_at_the_production_cost(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The suite hashes at a token cost (tests/conftest.py); this is what a deployment stores."""
+    monkeypatch.setattr(security, "_hasher", PRODUCTION_HASHER)
+    stored = security.hash_password(PASSWORD)
+    assert stored.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+    assert security.verify_password(stored, PASSWORD)
+    assert not security.verify_password(stored, PASSWORD + "!")
 
 
 def test_a_session_cookie_authenticates_reads(client: TestClient, world: World) -> None:

@@ -27,7 +27,7 @@ from gongzhi.db import Scope, unit_of_work
 from gongzhi.kit.filestore import FileStore
 from gongzhi.registry import Registry
 from tests.conftest import BACKEND
-from tests.core._support import Committed, cheap_passwords, committed_database
+from tests.core._support import Committed, committed_database
 
 pytestmark = pytest.mark.backend  # each test opens a database of the chosen backend itself
 
@@ -49,8 +49,7 @@ class Site:
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     tmp = tmp_path_factory.mktemp("backup")
-    with committed_database(tmp) as db, pytest.MonkeyPatch.context() as mp:
-        cheap_passwords(mp)
+    with committed_database(tmp) as db:
         reg = Registry()
         dispatch.register(reg)
         with unit_of_work(db.factory, Scope.for_system()) as s:

@@ -80,13 +80,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     import uvicorn
 
     _need_browser()
-    from argon2 import PasswordHasher
-
-    from gongzhi.core import security
-
-    patch = pytest.MonkeyPatch()
-    # this throwaway world needs no costly hashes; verification reads the cost from each hash
-    patch.setattr(security, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
     tmp = tmp_path_factory.mktemp("browser")
     url = f"sqlite:///{tmp / 'browser.db'}"
     migrate.upgrade(url)
@@ -114,7 +107,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         time.sleep(0.05)
     assert server.started, "uvicorn did not start"
     yield Site(f"http://127.0.0.1:{port}", world, case_id, number)
-    patch.undo()
     server.should_exit = True
     thread.join(10)
     engine.dispose()

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -20,7 +19,6 @@ from gongzhi.cases import service as cases
 from gongzhi.cases.models import Case, CaseEvent
 from gongzhi.cases.schemas import ActionIn
 from gongzhi.cases.statemachine import Action
-from gongzhi.core import security
 from gongzhi.core.models import OutboxDelivery, OutboxEvent
 from gongzhi.db import Scope, make_engine, unit_of_work, utcnow
 from gongzhi.errors import Forbidden, InvalidInput
@@ -404,13 +402,10 @@ def test_a_re_inspection_that_saw_too_little_leaves_the_decision_to_the_operator
 
 
 @pytest.mark.backend
-def test_two_workers_finishing_one_re_inspection_judge_it_once(
-    registry: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_two_workers_finishing_one_re_inspection_judge_it_once(registry: Registry, tmp_path: Path) -> None:
     """Two real connections (a database of its own: the usual fixture shares one connection)."""
     if BACKEND != "postgresql":
         pytest.skip("row locks: the PostgreSQL leg (SQLite serialises writers itself)")
-    monkeypatch.setattr(security, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
     url, name = new_database_url(tmp_path)
     migrate.upgrade(url)
     engine = make_engine(url)
