@@ -69,17 +69,21 @@ def _run_bounds(at_col0: float, per_col: float, lo: float, hi: float) -> tuple[f
     return min(a, b), max(a, b)
 
 
+def _row_span(mu_k: float, mv_k: float, r: int, pose: F64, glass: F64, w: int) -> tuple[float, float]:
+    """First and last column of image row ``r`` inside module k's glass (last < first: none)."""
+    u0, v0, uc, vc, ur, vr = pose[0], pose[1], pose[2], pose[3], pose[4], pose[5]
+    lo_u, hi_u = _run_bounds_c(u0 + ur * r, uc, mu_k + glass[0], mu_k + glass[1])
+    lo_v, hi_v = _run_bounds_c(v0 + vr * r, vc, mv_k + glass[2], mv_k + glass[3])
+    first = min(max(np.floor(max(lo_u, lo_v)) + 1, 0.0), float(w))
+    last = min(max(np.ceil(min(hi_u, hi_v)) - 1, -1.0), float(w - 1))
+    return first, last
+
+
 def _paint_modules(mu: F64, mv: F64, r_lo: Ints, r_hi: Ints, pose: F64, glass: F64, out: F32) -> None:
     w = out.shape[1]
-    u0, v0, uc, vc, ur, vr = pose[0], pose[1], pose[2], pose[3], pose[4], pose[5]
     for k in range(len(mu)):
-        u_lo, u_hi = mu[k] + glass[0], mu[k] + glass[1]
-        v_lo, v_hi = mv[k] + glass[2], mv[k] + glass[3]
         for r in range(r_lo[k], r_hi[k] + 1):
-            lo_u, hi_u = _run_bounds_c(u0 + ur * r, uc, u_lo, u_hi)
-            lo_v, hi_v = _run_bounds_c(v0 + vr * r, vc, v_lo, v_hi)
-            first = min(max(np.floor(max(lo_u, lo_v)) + 1, 0.0), float(w))
-            last = min(max(np.ceil(min(hi_u, hi_v)) - 1, -1.0), float(w - 1))
+            first, last = _row_span_c(mu[k], mv[k], r, pose, glass, w)
             for c in range(int(first), int(last) + 1):
                 out[r, c] = 1.0
 
@@ -200,16 +204,10 @@ def _module_runs(
     first: Ints,
     end: Ints,
 ) -> int:
-    u0, v0, uc, vc, ur, vr = pose[0], pose[1], pose[2], pose[3], pose[4], pose[5]
     n = 0
     for k in range(len(mu)):
-        u_lo, u_hi = mu[k] + glass[0], mu[k] + glass[1]
-        v_lo, v_hi = mv[k] + glass[2], mv[k] + glass[3]
         for r in range(r_lo[k], r_hi[k] + 1):
-            lo_u, hi_u = _run_bounds_c(u0 + ur * r, uc, u_lo, u_hi)
-            lo_v, hi_v = _run_bounds_c(v0 + vr * r, vc, v_lo, v_hi)
-            lo = min(max(np.floor(max(lo_u, lo_v)) + 1, 0.0), float(w))
-            hi = min(max(np.ceil(min(hi_u, hi_v)) - 1, -1.0), float(w - 1))
+            lo, hi = _row_span_c(mu[k], mv[k], r, pose, glass, w)
             if hi >= lo:
                 rows[n], first[n], end[n] = r, int(lo), int(hi) + 1
                 n += 1
@@ -352,6 +350,7 @@ def _compiled(fn: Callable[..., Any], signature: str) -> Callable[..., Any]:
 
 
 _run_bounds_c = njit(cache=True, nogil=True)(_run_bounds)
+_row_span_c = njit(cache=True, nogil=True)(_row_span)
 _wrapped_c = njit(cache=True, nogil=True)(_wrapped)
 _reflect_c = njit(cache=True, nogil=True)(_reflect)
 _run_sums_c = njit(cache=True, nogil=True)(_run_sums)
