@@ -178,6 +178,21 @@ standardised crop: how warm and how contrasted the module is, which the per-crop
 (the crop's standard deviation alone separates Offline-Module from No-Anomaly with an AUC of 0.75).
 Offline-Module recall rose 0.533 → 0.614 and Shadowing 0.633 → 0.655 (against the shipped model's pooled
 figures). It costs 144 more weights in the first convolution. Mixup (α 0.2) lost a point.
+
+The full 5-fold run of the intensity channel (``--set residual=true --set balance=0.5 --set
+intensity_channel=true --epochs 40 --workers 2 --jobs-dir DIR``, 48 min beside other jobs; its fold 1
+reproduces the exploration above to the last digit), against the shipped model, out-of-fold:
+
+| | accuracy (mean ± sd) | per fold | macro-F1 | binary |
+|---|---|---|---|---|
+| shipped (third round) | 0.830 ± 0.006 | 0.827 0.834 0.839 0.829 0.823 | 0.694 | 0.939 |
+| intensity channel | 0.834 ± 0.006 | 0.838 0.832 0.834 0.839 0.825 | 0.707 | 0.944 |
+
+Four tenths of a point, within the spread of the folds (two folds lost), though the rare classes the
+channel was meant for gained: Offline-Module recall 0.533 → 0.594, Soiling 0.221 → 0.276, Shadowing
+0.633 → 0.639. It was NOT shipped: the gain is not clear of the noise, and the pipeline's adapter
+(``modules.intensity_crop``) stretches each residual map to 0–255, which fixes exactly the level the
+channel reads, so the adapter needs a fixed temperature scale first.
 """
 
 
