@@ -16,7 +16,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GONGZHI_", env_file=".env", extra="ignore")
 
     env: Literal["development", "test", "production"] = "development"
-    database_url: str = "sqlite:///var/gongzhi.db"
+    database_url: str = ""  # empty: SQLite in data_dir (gongzhi.db)
     data_dir: Path = Path("var")
     secret_key: str = _DEV_SECRET
     host: str = "127.0.0.1"
@@ -37,6 +37,12 @@ class Settings(BaseSettings):
     rate_citizen_ip: str = "5/minute,30/hour"  # per address: the intake form, its JSON twin, opinion pages
     rate_open311_ip: str = "30/minute,300/hour"  # per address: Open311 POST requests
     rate_open311_key: str = "120/minute,3000/hour"  # per api_key: Open311 POST requests
+
+    @model_validator(mode="after")
+    def _database_in_data_dir(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.data_dir / 'gongzhi.db'}"
+        return self
 
     @model_validator(mode="after")
     def _refuse_insecure_secret(self) -> Settings:

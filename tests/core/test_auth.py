@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -356,6 +357,18 @@ def test_production_settings_refuse_the_default_or_a_short_secret(monkeypatch: p
         Settings(env="production", secret_key="short-but-not-default", _env_file=None)  # type: ignore[call-arg]
     assert Settings(env="production", secret_key="k" * 32, _env_file=None).env == "production"  # type: ignore[call-arg]
     assert Settings(env="development", _env_file=None).env == "development"  # type: ignore[call-arg]
+
+
+def test_the_sqlite_database_lives_in_the_data_directory_unless_a_url_is_given(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("GONGZHI_DATABASE_URL", raising=False)
+    monkeypatch.delenv("GONGZHI_DATA_DIR", raising=False)
+    assert Settings(_env_file=None).database_url == "sqlite:///var/gongzhi.db"  # type: ignore[call-arg]
+    monkeypatch.setenv("GONGZHI_DATA_DIR", str(tmp_path))
+    assert Settings(_env_file=None).database_url == f"sqlite:///{tmp_path}/gongzhi.db"  # type: ignore[call-arg]
+    monkeypatch.setenv("GONGZHI_DATABASE_URL", "postgresql://u@h/db")
+    assert Settings(_env_file=None).database_url == "postgresql://u@h/db"  # type: ignore[call-arg]
 
 
 def test_logout_ends_every_copy_of_the_session(client: TestClient, world: World) -> None:
