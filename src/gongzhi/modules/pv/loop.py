@@ -136,10 +136,6 @@ class Confirmation:
         return [*self.cleaning_cases, *self.repair_cases, *self.other_cases]
 
 
-def effective_class(f: PvFinding) -> str:
-    return f.reviewed_class if f.status == "reclassified" and f.reviewed_class else f.anomaly_class
-
-
 def confirm_inspection(
     s: Session,
     registry: Registry,
@@ -166,29 +162,19 @@ def confirm_inspection(
     out.already = sum(f.case_id is not None for f in todo)
     todo = [f for f in todo if f.case_id is None]
     out.findings = len(todo)
-    soiled = [f for f in todo if case_kind(effective_class(f)) == CLEANING]
+    soiled = [f for f in todo if case_kind(service.effective_class(f)) == CLEANING]
     _confirm_cleaning(s, registry, plant, insp, soiled, mode, window, out)
     rest = [f for f in todo if f not in soiled]
-    strings = offline_strings(s, plant.id, rest)
+    strings = service.offline_strings(s, plant.id, rest)
     for members in strings.values():
         out.repair_cases.append(_string_case(s, registry, plant, members).id)
     grouped = {f.id for members in strings.values() for f in members}
     for f in rest:
         if f.id in grouped:
             continue
-        category = case_kind(effective_class(f))
+        category = case_kind(service.effective_class(f))
         case = _finding_case(s, registry, plant, f, category)
         (out.repair_cases if category == REPAIR else out.other_cases).append(case.id)
-    return out
-
-
-def offline_strings(s: Session, plant_id: int, found: Sequence[PvFinding]) -> dict[str, list[PvFinding]]:
-    """The findings of class ``string_offline`` by the plant string of their module (module id order)."""
-    offline = [f for f in found if effective_class(f) == Anomaly.STRING_OFFLINE.value]
-    string_of = service.module_strings(s, plant_id, [f.module_id for f in offline])
-    out: dict[str, list[PvFinding]] = {}
-    for f in sorted(offline, key=lambda f: f.module_id):
-        out.setdefault(string_of.get(f.module_id) or f.module_id, []).append(f)
     return out
 
 
@@ -255,7 +241,7 @@ def _point(f: PvFinding) -> dict[str, object] | None:
 
 
 def _finding_case(s: Session, registry: Registry, plant: PvPlant, f: PvFinding, category: str) -> Case:
-    cls = effective_class(f)
+    cls = service.effective_class(f)
     dt_text = f"ΔT {f.delta_t_k:.1f} K" if f.delta_t_k is not None else "ΔT 无读数"
     if f.delta_tn_k is not None:
         dt_text += f"，ΔTn {f.delta_tn_k:.1f} K"
@@ -268,14 +254,13 @@ def _finding_case(s: Session, registry: Registry, plant: PvPlant, f: PvFinding, 
 
 def _string_case(s: Session, registry: Registry, plant: PvPlant, members: Sequence[PvFinding]) -> Case:
     """One repair case for an offline string's findings, at its first module, with the worst grading."""
-    first, last = members[0], members[-1]
-    span = first.module_id if len(members) == 1 else f"{first.module_id} … {last.module_id}"
     worst = max(members, key=lambda f: (f.coa, f.severity))
     cls = names.zh(Anomaly.STRING_OFFLINE.value)
+    span = service.module_span(members)
     title = f"{plant.name} {span} {cls}（{len(members)} 块组件，{worst.severity}，CoA {worst.coa}）"
     text = (
         f"{cls}：{len(members)} 块组件（{'、'.join(f.module_id for f in members)}），"
-        f"巡检 #{first.inspection_id}。请检查组串熔断器、连接器和汇流箱。"
+        f"巡检 #{members[0].inspection_id}。请检查组串熔断器、连接器和汇流箱。"
     )
     return _case(s, registry, plant, members, REPAIR, title, text, worst)
 

@@ -404,7 +404,7 @@ def _map_modules(s: Session, plant: PvPlant, live: list[PvFinding]) -> list[MapM
     modules = []
     for module_id, outline in mods:
         worst_f = worst.get(module_id)
-        fill = colour(loop.effective_class(worst_f), worst_f.severity) if worst_f else COLOURS["none"]
+        fill = colour(service.effective_class(worst_f), worst_f.severity) if worst_f else COLOURS["none"]
         modules.append((module_id, [origin.to_xy(float(p[0]), float(p[1])) for p in outline], fill))
     return modules
 
@@ -420,7 +420,7 @@ def build_report(s: Session, inspection_id: int, store: FileStore | None = None)
     findings = [
         ReportFinding(
             module_id=f.module_id,
-            anomaly_class=loop.effective_class(f),
+            anomaly_class=service.effective_class(f),
             delta_t_k=f.delta_t_k,
             delta_tn_k=f.delta_tn_k,
             t_max_c=f.t_max_c,

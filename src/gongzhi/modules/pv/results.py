@@ -248,12 +248,7 @@ def _alert_groups(
 ) -> list[tuple[str | None, list[PvFinding]]]:
     """Findings as they raise alerts: one each, but the modules of an offline string together, with the
     string (one outage of one string is one alert, not one per module)."""
-    offline = [f for f in found if f.anomaly_class == OFFLINE_STRING]
-    string_of = service.module_strings(s, plant_id, [f.module_id for f in offline])
-    strings: dict[str, list[PvFinding]] = {}
-    for f in sorted(offline, key=lambda f: f.module_id):
-        if f.module_id in string_of:
-            strings.setdefault(string_of[f.module_id], []).append(f)
+    strings = service.offline_strings(s, plant_id, found)
     groups: list[tuple[str | None, list[PvFinding]]] = [(k, m) for k, m in strings.items() if len(m) > 1]
     grouped = {id(f) for _, members in groups for f in members}
     return [(None, [f]) for f in found if id(f) not in grouped] + groups
@@ -262,12 +257,11 @@ def _alert_groups(
 def _string_alert(inspection: PvInspection, string: str, members: list[PvFinding]) -> AlertRaise:
     first = members[0]
     worst = max(members, key=lambda f: (f.coa, f.severity))
-    span = f"{first.module_id} … {members[-1].module_id}"
     name = names.zh(OFFLINE_STRING)
     return AlertRaise(
         kind=f"pv.{OFFLINE_STRING}",
         severity="critical" if worst.coa >= 3 else ALERT_SEVERITY.get(worst.severity, "medium"),
-        title=f"{span} {name}（{len(members)} 块组件）"[:200],
+        title=f"{service.module_span(members)} {name}（{len(members)} 块组件）"[:200],
         description=(
             f"巡检 #{inspection.id}，组串 {string}：{name}，{len(members)} 块组件"
             f"（{'、'.join(f.module_id for f in members)}），严重度 {worst.severity}，CoA {worst.coa}"

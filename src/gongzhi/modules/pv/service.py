@@ -23,6 +23,7 @@ from gongzhi.db import scope_of, utcnow
 from gongzhi.errors import Conflict, InvalidInput, NotFound
 from gongzhi.kit.filestore import JPEG, TIFF, FileStore, sniff
 from gongzhi.modules.pv.analytics import layout as lay
+from gongzhi.modules.pv.analytics.anomalies import Anomaly
 from gongzhi.modules.pv.analytics.cameras import CAMERAS
 from gongzhi.modules.pv.analytics.flightplan import FlightPlan, plan_flight
 from gongzhi.modules.pv.analytics.geometry import LocalFrame, clean_ring, project, signed_area
@@ -466,6 +467,28 @@ def review_finding(s: Session, finding_id: int, data: FindingReview) -> PvFindin
     finding.reviewed_by, finding.reviewed_at = sc.user_id, utcnow()
     _audit(s, "pv.finding.review", "pv_finding", finding.id, {"status": data.status})
     return finding
+
+
+def effective_class(f: PvFinding) -> str:
+    """A finding's class as reviewed: the operator's when they reclassified it, else the analysis'."""
+    return f.reviewed_class if f.status == "reclassified" and f.reviewed_class else f.anomaly_class
+
+
+def offline_strings(s: Session, plant_id: int, found: Sequence[PvFinding]) -> dict[str, list[PvFinding]]:
+    """The findings of class ``string_offline`` by the plant string of their module (module id order); a
+    module without a string is a group of its own, keyed by its id."""
+    offline = [f for f in found if effective_class(f) == Anomaly.STRING_OFFLINE.value]
+    string_of = module_strings(s, plant_id, [f.module_id for f in offline])
+    out: dict[str, list[PvFinding]] = {}
+    for f in sorted(offline, key=lambda f: f.module_id):
+        out.setdefault(string_of.get(f.module_id) or f.module_id, []).append(f)
+    return out
+
+
+def module_span(found: Sequence[PvFinding]) -> str:
+    """The module of one finding, or the first and last of several: ``A-05-02 … A-05-19``."""
+    first, last = found[0].module_id, found[-1].module_id
+    return first if len(found) == 1 else f"{first} … {last}"
 
 
 def module_strings(s: Session, plant_id: int, module_ids: Sequence[str]) -> dict[str, str]:

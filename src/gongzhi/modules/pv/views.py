@@ -284,8 +284,7 @@ class FindingRow:
 
     @property
     def modules(self) -> str:
-        ids = [f.module_id for f in self.findings]
-        return ids[0] if len(ids) == 1 else f"{ids[0]} … {ids[-1]}"
+        return service.module_span(self.findings)
 
     @property
     def status(self) -> str | None:
@@ -304,7 +303,7 @@ class FindingRow:
 
 def finding_rows(s: Session, plant_id: int, found: Sequence[PvFinding]) -> list[FindingRow]:
     """The findings in their order, each offline string's members in one row where its first one was."""
-    strings = loop.offline_strings(s, plant_id, found)
+    strings = service.offline_strings(s, plant_id, found)
     group_of = {f.id: tuple(members) for members in strings.values() for f in members}
     rows, placed = [], set()
     for f in found:
