@@ -87,6 +87,21 @@ def test_a_robot_cleaning_relabels_the_recovery_and_resets_the_zone_forecast(
         econ = loop.default_economics(ctx["plant"]["area_m2"])
         [zone] = loop.zone_economics(s, plant_id, today=today, **econ)
         forecasts = loop.zone_forecasts(s, plant_id, [zone], today=today)
+        # one read of the plant's rain serves the economics, the forecasts and the soiling start alike
+        rain = loop.PlantRain(s, plant_id)
+        since = loop.soiling_since(s, plant_id, ROBOT_DAY, today, rain)
+        assert loop.zone_economics(s, plant_id, today=today, rain=rain, **econ) == [zone]
+        assert loop.zone_forecasts(s, plant_id, [zone], today=today, rain=rain) == forecasts
+        assert rain.reads == 1 and since == loop.soiling_since(s, plant_id, ROBOT_DAY, today)
+        # a span outside the first read reads again, and any slice is what a read of its own span gives
+        early = today - dt.timedelta(days=loop.RAIN_LOOKBACK_DAYS + 30)
+        wide = rain.between(early, today)
+        assert rain.reads == 2 and wide is not None
+        for start, end in ((ROBOT_DAY, today), (D(2026, 5, 1), D(2026, 6, 1)), (early, today)):
+            alone = loop.PlantRain(s, plant_id).between(start, end)
+            again = rain.between(start, end)
+            assert alone is not None and again is not None and alone.equals(again)
+        assert rain.reads == 2
     f = forecasts["A"]
     assert zone.method == "production" and f.rate_per_day == pytest.approx(zone.rate_per_day)
     assert f.start == ROBOT_DAY and (f.rain_from, f.rain_to) == (ROBOT_DAY, today)

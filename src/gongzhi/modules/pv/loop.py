@@ -720,11 +720,14 @@ def zone_economics(
     assumed_rate_per_day: float,
     today: dt.date,
     upto_inspection: int | None = None,
+    rain: PlantRain | None = None,
 ) -> list[soiling.ZoneSoiling]:
     """The cleaning economics of each array of the plant (:func:`.soiling.zone_economics`): its mean soiling
     index per finished inspection (up to ``upto_inspection``), its last robot cleaning (and the day its
     soiling starts again after a washing rain), its share of the plant's modules, its rate from production
-    data and the plant's calibration of the index."""
+    data and the plant's calibration of the index. ``rain`` shares one read of the plant's rain with
+    :func:`zone_forecasts` and :func:`soiling_since` in the same request."""
+    rain = rain or PlantRain(s, plant_id)
     zones = _zone_modules(s, plant_id)
     seen = _zone_indices(s, plant_id, zones, upto_inspection)
     rows = production.zone_soiling(s, plant_id)
@@ -744,7 +747,7 @@ def zone_economics(
         today=today,
         measured=measured,
         calibration=production.calibration(seen, rows),
-        rainfall_hourly_mm=_plant_rain(s, plant_id, today - dt.timedelta(days=RAIN_LOOKBACK_DAYS), today),
+        rainfall_hourly_mm=rain.between(today - dt.timedelta(days=RAIN_LOOKBACK_DAYS), today),
     )
 
 
@@ -753,10 +756,13 @@ RAIN_LOOKBACK_DAYS = 400
 cleaning (or first inspection)."""
 
 
-def soiling_since(s: Session, plant_id: int, last: dt.date, today: dt.date) -> dt.date:
+def soiling_since(
+    s: Session, plant_id: int, last: dt.date, today: dt.date, rain: PlantRain | None = None
+) -> dt.date:
     """The day the plant's soiling starts again: ``last`` (a cleaning), or the end of the grace period of
     a washing rain in its production data (:func:`.soiling.soiling_since`)."""
-    return soiling.soiling_since(_plant_rain(s, plant_id, last, today), start=last, today=today)
+    rain = rain or PlantRain(s, plant_id)
+    return soiling.soiling_since(rain.between(last, today), start=last, today=today)
 
 
 def zone_calibration(s: Session, plant_id: int, upto_inspection: int | None = None) -> IndexCalibration:
@@ -819,7 +825,12 @@ def _zone_cleanings(s: Session, plant_id: int, upto: dt.date) -> dict[str, dt.da
 
 
 def zone_forecasts(
-    s: Session, plant_id: int, zones: Sequence[soiling.ZoneSoiling], *, today: dt.date
+    s: Session,
+    plant_id: int,
+    zones: Sequence[soiling.ZoneSoiling],
+    *,
+    today: dt.date,
+    rain: PlantRain | None = None,
 ) -> dict[str, soiling.SoilingForecast]:
     """The Kimber forecast of each zone of :func:`zone_economics` (:func:`.soiling.zone_forecast`): its rate,
     clean at its last cleaning (or first inspection), the robot cleanings of the zone as manual washes, the
@@ -827,13 +838,13 @@ def zone_forecasts(
     if not zones:
         return {}
     start = min(z.last_cleaning for z in zones)
-    rain = _plant_rain(s, plant_id, start, today)
+    hourly = (rain or PlantRain(s, plant_id)).between(start, today)
     washes = production.zone_cleaning_times(s, plant_id)
     out = {}
     for z in zones:
         level = z.advice.loss_at_cleaning if z.advice.next_cleaning is not None else None
         out[z.zone] = soiling.zone_forecast(
-            rain,
+            hourly,
             rate_per_day=z.rate_per_day,
             start=z.last_cleaning,
             today=max(today, z.last_cleaning),
@@ -850,25 +861,55 @@ def rain_span(forecasts: dict[str, soiling.SoilingForecast]) -> tuple[dt.date, d
     return (min(froms), max(tos)) if froms and tos else None
 
 
-def _plant_rain(s: Session, plant_id: int, start: dt.date, today: dt.date) -> pd.Series | None:
-    """Hourly rain [mm] at the plant from its production samples (the mean over the zones that report it)."""
-    since = dt.datetime.combine(start, dt.time(), dt.UTC) - dt.timedelta(days=1)
-    until = dt.datetime.combine(today, dt.time(), dt.UTC) + dt.timedelta(days=2)
-    rows = s.execute(
-        select(PvProductionSample.zone, PvProductionSample.ts, PvProductionSample.rain_mm).where(
-            PvProductionSample.plant_id == plant_id,
-            PvProductionSample.rain_mm.is_not(None),
-            PvProductionSample.ts >= since,
-            PvProductionSample.ts < until,
-        )
-    ).all()
-    if not rows:
-        return None
-    frame = pd.DataFrame(rows, columns=["zone", "ts", "rain_mm"])
-    frame["hour"] = pd.to_datetime(frame["ts"], utc=True).dt.floor("h")
-    per_zone = frame.groupby(["zone", "hour"])["rain_mm"].sum()
-    rain = per_zone.groupby(level="hour").mean()
-    return pd.Series(rain.to_numpy(dtype=float), index=pd.DatetimeIndex(rain.index), name="rain_mm")
+class PlantRain:
+    """The plant's hourly rain [mm] from its production samples (the mean over the zones that report it),
+    read once per request: :meth:`between` reads the days it is asked for, widened to
+    :data:`RAIN_LOOKBACK_DAYS` before ``today`` so that the economics, the forecasts and the plant's
+    soiling start that one page asks for come from one query, and slices later requests out of that read.
+
+    A slice is the series a read of its own span would give: the samples are summed per zone and hour and
+    averaged over zones per hour, so an hour's value does not depend on the span read.
+    """
+
+    def __init__(self, s: Session, plant_id: int) -> None:
+        self.s, self.plant_id = s, plant_id
+        self._span: tuple[dt.datetime, dt.datetime] | None = None
+        self._rain: pd.Series | None = None
+        self.reads = 0  # queries made, for tests
+
+    def between(self, start: dt.date, today: dt.date) -> pd.Series | None:
+        """Hourly rain from the day before ``start`` to the end of the day after ``today``, or None."""
+        since = dt.datetime.combine(start, dt.time(), dt.UTC) - dt.timedelta(days=1)
+        until = dt.datetime.combine(today, dt.time(), dt.UTC) + dt.timedelta(days=2)
+        if self._span is None or since < self._span[0] or until > self._span[1]:
+            lookback = until - dt.timedelta(days=RAIN_LOOKBACK_DAYS + 3)
+            wide_since, wide_until = min(since, lookback), until
+            if self._span is not None:
+                wide_since, wide_until = min(wide_since, self._span[0]), max(wide_until, self._span[1])
+            self._rain = self._read(wide_since, wide_until)
+            self._span = (wide_since, wide_until)
+        if self._rain is None:
+            return None
+        part = self._rain[(self._rain.index >= since) & (self._rain.index < until)]
+        return part if len(part) else None
+
+    def _read(self, since: dt.datetime, until: dt.datetime) -> pd.Series | None:
+        self.reads += 1
+        rows = self.s.execute(
+            select(PvProductionSample.zone, PvProductionSample.ts, PvProductionSample.rain_mm).where(
+                PvProductionSample.plant_id == self.plant_id,
+                PvProductionSample.rain_mm.is_not(None),
+                PvProductionSample.ts >= since,
+                PvProductionSample.ts < until,
+            )
+        ).all()
+        if not rows:
+            return None
+        frame = pd.DataFrame(rows, columns=["zone", "ts", "rain_mm"])
+        frame["hour"] = pd.to_datetime(frame["ts"], utc=True).dt.floor("h")
+        per_zone = frame.groupby(["zone", "hour"])["rain_mm"].sum()
+        rain = per_zone.groupby(level="hour").mean()
+        return pd.Series(rain.to_numpy(dtype=float), index=pd.DatetimeIndex(rain.index), name="rain_mm")
 
 
 # --- loop metrics -------------------------------------------------------------------------------------------

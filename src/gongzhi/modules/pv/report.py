@@ -434,9 +434,10 @@ def build_report(s: Session, inspection_id: int, store: FileStore | None = None)
     ]
     econ = loop.default_economics(plant.area_m2)
     day = plant_day(loop.inspection_time(insp))
-    zones = loop.zone_economics(s, plant.id, today=day, upto_inspection=insp.id, **econ)
+    rain = loop.PlantRain(s, plant.id)
+    zones = loop.zone_economics(s, plant.id, today=day, upto_inspection=insp.id, rain=rain, **econ)
     calibration = loop.zone_calibration(s, plant.id, upto_inspection=insp.id)
-    forecasts = loop.zone_forecasts(s, plant.id, zones, today=day)
+    forecasts = loop.zone_forecasts(s, plant.id, zones, today=day, rain=rain)
     compliance = [  # (TEXT key, threshold, verdict): labelled in the report's language when rendered
         (
             "irradiance",

@@ -120,8 +120,9 @@ def _plant_page(
         if done
         else None
     )
+    rain = loop.PlantRain(c.s, p.id)
     if last is not None:
-        last = loop.soiling_since(c.s, p.id, last, max(today, last))
+        last = loop.soiling_since(c.s, p.id, last, max(today, last), rain)
     advice = None
     if last is not None and cost >= 0 and tariff >= 0 and rate >= 0:
         advice = soiling.cleaning_advice(
@@ -143,8 +144,9 @@ def _plant_page(
             tariff_per_kwh=tariff,
             assumed_rate_per_day=rate / 100,
             today=today,
+            rain=rain,
         )
-    forecasts = loop.zone_forecasts(c.s, p.id, zones, today=today)
+    forecasts = loop.zone_forecasts(c.s, p.id, zones, today=today, rain=rain)
     return c.page(
         "pv_plant.html",
         statuses=STATUS_NAMES,
