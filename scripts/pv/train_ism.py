@@ -202,6 +202,7 @@ class Recipe:
 
     widths: tuple[int, ...] = (16, 32, 64, 128)
     convs: tuple[int, ...] = (1, 2, 2, 2)
+    pools: tuple[int, ...] = (1, 1, 1)  # 2×2 max pool after stage k (1) or not (0), for all but the last
     epochs: int = 40
     batch_size: int = 128
     lr: float = 4e-3
@@ -281,13 +282,15 @@ def layer_specs(recipe: Recipe) -> list[LayerSpec]:
     specs: list[LayerSpec] = []
     cin = 2 if recipe.intensity_channel else 1
     last = len(recipe.widths) - 1
+    if len(recipe.pools) != last or any(p not in (0, 1) for p in recipe.pools):
+        sys.exit(f"pools needs {last} flags of 0 or 1 (one per stage but the last), got {recipe.pools}")
     for stage, (width, n_convs) in enumerate(zip(recipe.widths, recipe.convs, strict=True)):
         residual = recipe.residual and stage > 0
         if residual and n_convs % 2:
             sys.exit(f"residual stages need an even number of convolutions, got {n_convs}")
         for i in range(n_convs):
             second = residual and i % 2 == 1
-            pool = stage < last and i == n_convs - 1
+            pool = stage < last and i == n_convs - 1 and bool(recipe.pools[stage])
             specs.append(LayerSpec(cin, width, pool, len(specs) - 1 if second else -1))
             cin = width
     return specs
@@ -725,9 +728,17 @@ def describe_architecture(recipe: Recipe) -> str:
     inputs = "the standardised crop"
     if recipe.intensity_channel:
         inputs += " and its intensities on one fixed scale as a second channel"
+    pooled = [k + 1 for k, p in enumerate(recipe.pools) if p]
+    pooling = (
+        "2×2 max pool between stages"
+        if len(pooled) == len(recipe.pools)
+        else f"2×2 max pool after stage(s) {pooled} only"
+        if pooled
+        else "no pooling between stages"
+    )
     return (
         f"input {inputs}; {len(recipe.widths)} stages of {layers}, widths {list(recipe.widths)}, "
-        "2×2 max pool between stages, global average pool, linear 12; "
+        f"{pooling}, global average pool, linear 12; "
         f"{recipe.members} member(s); flip TTA {recipe.flip_tta}; "
         f"trained with {sampling}"
     )
