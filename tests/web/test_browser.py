@@ -61,12 +61,6 @@ def _need_browser() -> None:
     pytest.importorskip("playwright.sync_api", reason="the playwright driver is not installed")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
 class Site:
     base: str
@@ -95,12 +89,15 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         case_id, number = case.id, case.number
     settings = Settings(env="test", database_url=url, data_dir=tmp, embedded_worker=False)
     app = create_app(settings, factory)
-    port = _free_port()
+    # the test binds the socket and hands it to uvicorn: no other process can take the port in between
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = int(sock.getsockname()[1])
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1
     )
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
     while not server.started and time.monotonic() < deadline:
@@ -109,6 +106,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     yield Site(f"http://127.0.0.1:{port}", world, case_id, number)
     server.should_exit = True
     thread.join(10)
+    sock.close()
     engine.dispose()
 
 

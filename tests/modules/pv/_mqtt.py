@@ -49,26 +49,44 @@ class PrivateBroker:
         workdir.chmod(0o777)
         self.dir = workdir
         self.conf = workdir / "mosquitto.conf"
-        self.conf.write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
-            f"persistence_location {workdir}/\nautosave_interval 1\n",
-            encoding="utf-8",
-        )
+        self.conf.write_text(self._conf_text(), encoding="utf-8")
         self.proc: subprocess.Popen[bytes] | None = None
+        self._started = False
+
+    def _conf_text(self) -> str:
+        return (
+            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
+            f"persistence_location {self.dir}/\nautosave_interval 1\n"
+        )
 
     @property
     def broker(self) -> pvmqtt.Broker:
         return pvmqtt.Broker("127.0.0.1", self.port)
 
     def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [MOSQUITTO, "-c", str(self.conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        deadline = time.monotonic() + 10
-        while not _listening(self.port):
-            if time.monotonic() > deadline:
-                raise RuntimeError("private mosquitto did not start")
-            time.sleep(0.05)
+        """Start mosquitto on ``self.port``. The port was free when chosen but another process may take it
+        before mosquitto binds it; mosquitto then exits, and the broker is started again on a new port
+        (only before the first start: a restarted broker must keep its port)."""
+        for _ in range(5):
+            self.proc = subprocess.Popen(
+                [MOSQUITTO, "-c", str(self.conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
+            deadline = time.monotonic() + 10
+            while self.proc.poll() is None and not _listening(self.port):
+                if time.monotonic() > deadline:
+                    raise RuntimeError("private mosquitto did not start")
+                time.sleep(0.05)
+            if self.proc.poll() is None:
+                # something listens; make sure it is our mosquitto, which exits at once when the bind fails
+                time.sleep(0.2)
+            if self.proc.poll() is None:
+                self._started = True
+                return
+            if self._started:
+                raise RuntimeError(f"private mosquitto could not listen on port {self.port} again")
+            self.port = _free_port()
+            self.conf.write_text(self._conf_text(), encoding="utf-8")
+        raise RuntimeError("private mosquitto exited at start five times")
 
     def stop(self) -> None:
         if self.proc is not None:

@@ -5,6 +5,7 @@ with a clear problem, never a 500."""
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -15,7 +16,7 @@ from tests.conftest import World
 from tests.web.helpers import as_user, new_case
 
 from ._dock import Factory, docked_plant, inspection, listener, run_until, simulator, store_at
-from ._mqtt import _free_port, machine_broker
+from ._mqtt import machine_broker
 
 PV = "/api/v1/pv"
 PROBLEM = "application/problem+json"
@@ -89,8 +90,15 @@ def dock_nowhere(factory: Factory, world: World) -> int:
     """A plant whose dock's broker is a port nobody listens on."""
     from gongzhi.modules.pv import mqtt as pvmqtt
 
-    plant = docked_plant(factory, world, pvmqtt.Broker("127.0.0.1", _free_port()))
+    # bound and never listening, and held for the session: no other process can take the port
+    held = socket.socket()
+    held.bind(("127.0.0.1", 0))
+    _HELD.append(held)
+    plant = docked_plant(factory, world, pvmqtt.Broker("127.0.0.1", int(held.getsockname()[1])))
     return plant.plant_id
+
+
+_HELD: list[socket.socket] = []
 
 
 def test_the_plant_page_starts_a_flight_and_shows_its_progress(
