@@ -559,3 +559,25 @@ def test_a_cleaning_late_in_the_utc_evening_counts_on_the_plants_next_day(
         zone = ctx["rows"][0].split("-")[0]  # the array
         assert loop._zone_cleanings(s, ctx["plant"], dt.date(2026, 11, 21)) == {zone: dt.date(2026, 11, 21)}
         assert loop._zone_cleanings(s, ctx["plant"], dt.date(2026, 11, 20)) == {}
+
+
+def test_an_offline_string_raises_one_alert_keyed_by_its_string_even_for_one_module(
+    factory: Factory, world: World
+) -> None:
+    from gongzhi.modules.pv import results
+
+    ctx = setup(factory, world)
+    with unit_of_work(factory, Scope(region_id=world.a, system=True)) as s:
+        first, second = strings(s, ctx)[:2]
+        found = [finding(s, world, ctx, m, "string_offline") for m in first[:3]]
+        found += [
+            finding(s, world, ctx, second[0], "string_offline"),
+            finding(s, world, ctx, second[1], "cracking"),
+        ]
+        s.flush()
+        of = pv.module_strings(s, ctx["plant"], [second[0], first[0]])
+        groups = results._alert_groups(s, ctx["plant"], found)
+        assert sorted((k, [f.module_id for f in m]) for k, m in groups if k is not None) == sorted(
+            [(of[first[0]], first[:3]), (of[second[0]], [second[0]])]
+        )
+        assert [[f.module_id for f in m] for k, m in groups if k is None] == [[second[1]]]

@@ -246,10 +246,13 @@ OFFLINE_STRING = Anomaly.STRING_OFFLINE.value
 def _alert_groups(
     s: Session, plant_id: int, found: list[PvFinding]
 ) -> list[tuple[str | None, list[PvFinding]]]:
-    """Findings as they raise alerts: one each, but the modules of an offline string together, with the
-    string (one outage of one string is one alert, not one per module)."""
+    """Findings as they raise alerts: one each, but the offline modules of a plant string together, with
+    the string (one outage of one string is one alert, not one per module, and keeps its key whether
+    one or all of its modules were seen), as the repair cases and the inspection's rows group them."""
     strings = service.offline_strings(s, plant_id, found)
-    groups: list[tuple[str | None, list[PvFinding]]] = [(k, m) for k, m in strings.items() if len(m) > 1]
+    offline = [f.module_id for members in strings.values() for f in members]
+    known = set(service.module_strings(s, plant_id, offline).values())
+    groups: list[tuple[str | None, list[PvFinding]]] = [(k, m) for k, m in strings.items() if k in known]
     grouped = {id(f) for _, members in groups for f in members}
     return [(None, [f]) for f in found if id(f) not in grouped] + groups
 
