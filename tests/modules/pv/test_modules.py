@@ -15,6 +15,7 @@ from gongzhi.modules.pv.analytics.georef import locate_frame, module_index
 from gongzhi.modules.pv.analytics.layout import PlantLayout, generate_layout
 from gongzhi.modules.pv.analytics.modules import (
     SOILING_WARM_K,
+    SURFACE_INLIER_MAX_K,
     CombinedClassifier,
     InspectionAccumulator,
     InspectionResult,
@@ -339,7 +340,7 @@ def test_the_robust_surface_stopping_when_its_inliers_repeat_equals_four_full_ro
         for _ in range(4):
             dev = values - fit
             mad = _median(np.abs(dev - _median(dev)))
-            keep = np.abs(dev) <= max(0.7, 3 * 1.4826 * mad)
+            keep = np.abs(dev) <= min(max(0.7, 3 * 1.4826 * mad), SURFACE_INLIER_MAX_K)
             if keep.sum() < 12:
                 break
             coef, *_ = np.linalg.lstsq(design[keep], values[keep], rcond=None)
@@ -355,3 +356,17 @@ def test_the_robust_surface_stopping_when_its_inliers_repeat_equals_four_full_ro
         expected_fit, expected_keep = four_rounds(r, c, values)
         np.testing.assert_array_equal(fit, expected_fit)
         np.testing.assert_array_equal(keep, expected_keep)
+
+
+def test_an_open_string_filling_half_of_a_two_row_frame_stays_out_of_the_surface() -> None:
+    # a frame at the plant's edge sees two rows; thirteen modules of one are an open string 4.5 K warmer,
+    # the fourteenth healthy: the quadratic could pass through both rows, so only the inlier band keeps
+    # the string out of the background
+    rng = np.random.default_rng(3)
+    c = np.tile(np.linspace(0.04, 0.66, 14), 2)
+    r = np.repeat([0.84, 0.68], 14)
+    values = 49.5 + 0.6 * c + rng.normal(0, 0.25, 28)
+    values[14:27] += 4.5
+    fit, keep = _robust_surface(r, c, values)
+    assert not keep[14:27].any()
+    assert np.all(values[14:27] - fit[14:27] > 3.5)

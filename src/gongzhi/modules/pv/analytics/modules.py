@@ -84,6 +84,12 @@ SOILING_WARM_K = 0.5
 """Warmth above the module's upper third that counts towards the soiling index [K]."""
 BIAS_SMOOTHING = 0.1
 """Weight of each frame's pose correction in the running correction carried to the next frame [-]."""
+SURFACE_INLIER_MAX_K = 2.0
+"""Largest deviation of a module's median from the frame's fitted surface that can count as background
+[K]. An open-circuit module or string is homogeneously 3 K and more warmer than its neighbours (PV-Hawk's
+schema, ``domain/pv.md`` §2; the synthetic string 3–6 K): it must never be taken for background, while
+the healthy modules' spread about a fitted surface is a few tenths of a kelvin, and about the first fit
+(the frame's median) the vignetting's 1.5 K at most."""
 LINE_TURN_DEG = 1.0
 """Change of the logged yaw from a flight line's first frame that starts a new line [°]."""
 LINE_YAW_FRAMES = 3
@@ -1440,8 +1446,14 @@ def _robust_surface(
 ) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
     """Quadratic surface through the module medians of a frame, fitted to the inliers only.
 
-    Inliers lie within max(0.7 K, 3 MAD) of the current fit, starting from the median, so a warm string
-    or a shaded block does not pull the surface. Returns the surface and the inlier mask.
+    Inliers lie within max(0.7 K, 3 MAD) of the current fit, and never more than
+    :data:`SURFACE_INLIER_MAX_K` from it, starting from the median, so a warm string or a shaded block does
+    not pull the surface. Returns the surface and the inlier mask.
+
+    The cap matters where an open string fills nearly half of a frame (a frame at the plant's edge that
+    sees two rows, one of them the string): the MAD about the first fit (the median) then takes in the gap
+    between the two levels, 3 MAD reaches the string, and the quadratic, free across the two rows, bends
+    through both.
     """
     fit = np.full(len(values), _median(values))
     design = np.column_stack([np.ones_like(r), r, c, r * r, c * c, r * c])
@@ -1450,7 +1462,7 @@ def _robust_surface(
     for _ in range(4):
         dev = values - fit
         mad = _median(np.abs(dev - _median(dev)))
-        keep = np.abs(dev) <= max(0.7, 3 * 1.4826 * mad)
+        keep = np.abs(dev) <= min(max(0.7, 3 * 1.4826 * mad), SURFACE_INLIER_MAX_K)
         if keep.sum() < 12:
             break
         if fitted is not None and np.array_equal(keep, fitted):
