@@ -370,3 +370,69 @@ def test_an_open_string_filling_half_of_a_two_row_frame_stays_out_of_the_surface
     fit, keep = _robust_surface(r, c, values)
     assert not keep[14:27].any()
     assert np.all(values[14:27] - fit[14:27] > 3.5)
+
+
+def _module_map(warm: np.ndarray, shift: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
+    """A module's residual map as the analysis resamples it (48 × 24 samples, 4 per cell of a 6 × 12
+    portrait module) from a pattern given at 10 texels per sample [K]: blurred by the optics (σ about half a
+    sample), off the cell grid by ``shift`` samples (a registration error), the outermost samples (the
+    module's frame) set to the map's median, as ``_flatten_ring`` does."""
+    fine = ndimage.gaussian_filter(warm.astype(np.float64), 5.0)
+    rows, cols = np.meshgrid(
+        (np.arange(48) + 0.5 + shift[0]) * 10 - 0.5,
+        (np.arange(24) + 0.5 + shift[1]) * 10 - 0.5,
+        indexing="ij",
+    )
+    out = ndimage.map_coordinates(fine, [rows, cols], order=1, mode="nearest")
+    median = float(np.median(out[1:-1, 1:-1]))
+    out[[0, -1], :] = median
+    out[:, [0, -1]] = median
+    return out.astype(np.float32)
+
+
+def _cells(delta_k: float, *cells: tuple[int, int]) -> np.ndarray:
+    warm = np.zeros((480, 240))
+    for i, j in cells:
+        warm[i * 40 : (i + 1) * 40, j * 40 : (j + 1) * 40] = delta_k
+    return warm
+
+
+@pytest.mark.parametrize("shift", [(0.0, 0.0), (0.4, -0.4), (-0.4, 0.4)])
+@pytest.mark.parametrize("cell", [(11, 0), (0, 5), (6, 5), (11, 3)])
+def test_a_whole_hot_cell_at_the_modules_edge_is_a_hot_cell(
+    cell: tuple[int, int], shift: tuple[float, float]
+) -> None:
+    # the frame's samples hold the median: counted as part of the cell, they made a whole hot cell at the
+    # edge look a quarter cooler and smaller (a crack, or nothing) and, at a corner, steep (a hot spot)
+    found = RuleClassifier()(_module_map(_cells(5.2, cell), shift)[None], (6, 12), 4, True)[0]
+    assert found.anomaly is Anomaly.SINGLE_HOT_CELL
+
+
+def test_several_hot_cells_one_at_the_edge_by_the_junction_box_are_hot_cells() -> None:
+    # a whole hot cell against the high edge near the box: the frame's samples made it look as steep as
+    # the junction box's spot
+    warm = _cells(19.0, (0, 3), (4, 1), (7, 4), (9, 2))
+    for shift in [(0.0, 0.0), (0.3, 0.3), (-0.3, -0.3)]:
+        found = RuleClassifier()(_module_map(warm, shift)[None], (6, 12), 4, True)[0]
+        assert found.anomaly is Anomaly.MULTIPLE_HOT_CELLS
+
+
+def _crack(cell: tuple[int, int], angle_deg: float, delta_k: float) -> np.ndarray:
+    """The part of one cell beyond a line through its centre, facing ``angle_deg`` (0 along the row)."""
+    v, u = np.meshgrid((np.arange(40) + 0.5) / 40 - 0.5, (np.arange(40) + 0.5) / 40 - 0.5, indexing="ij")
+    a = np.radians(angle_deg)
+    warm = np.zeros((480, 240))
+    i, j = cell
+    warm[i * 40 : (i + 1) * 40, j * 40 : (j + 1) * 40] = delta_k * (u * np.cos(a) + v * np.sin(a) > 0)
+    return warm
+
+
+@pytest.mark.parametrize("shift", [(0.0, 0.0), (0.4, -0.4), (-0.4, 0.4)])
+@pytest.mark.parametrize(("cell", "angle"), [((8, 5), 0.0), ((3, 0), 180.0), ((11, 2), 90.0)])
+def test_a_crack_beside_the_modules_frame_is_a_crack(
+    cell: tuple[int, int], angle: float, shift: tuple[float, float]
+) -> None:
+    # with the frame's samples at the median, the warm half of a cell against the frame looked steep: a
+    # hot spot
+    found = RuleClassifier()(_module_map(_crack(cell, angle, 5.0), shift)[None], (6, 12), 4, True)[0]
+    assert found.anomaly is Anomaly.CRACKING

@@ -292,18 +292,19 @@ def classify_crop(
     r, c = np.unravel_index(int(np.argmax(residual)), residual.shape)
     peak = float(residual[r, c]) - m
     location = ((c + 0.5) / cols, 1 - (r + 0.5) / rows)
-    fill = _fill(residual, int(r), int(c), k, m + 0.5 * peak)
+    glass = _glass(residual)
+    fill = _fill(glass, int(r), int(c), k, m + 0.5 * peak)
     jb = JUNCTION_BOX if portrait else (JUNCTION_BOX[1], JUNCTION_BOX[0])
     # sharpness: the peak over the mean of its 3 × 3 samples; a whole hot cell is flat (about 1.1), the
     # junction box's spot rounded (1.3–1.5), a hot spot steep (2 and more)
-    around = residual[max(int(r) - 1, 0) : int(r) + 2, max(int(c) - 1, 0) : int(c) + 2] - m
+    around = glass[max(int(r) - 1, 0) : int(r) + 2, max(int(c) - 1, 0) : int(c) + 2] - m
     sharpness = peak / max(float(around.mean()), 1e-6)
     if peak >= 4.0 and math.hypot(location[0] - jb[0], location[1] - jb[1]) < 0.1 and sharpness >= 1.3:
         return ViewClass(Anomaly.JUNCTION_BOX, float(residual.max()), location)
     if (peak >= 4.0 and fill <= 0.25 and sharpness >= 1.9) or (peak >= 7.0 and fill < 0.45):
         return ViewClass(Anomaly.HOT_SPOT, float(residual.max()), location)
 
-    hot_cells = _hot_cells(residual, cells, k)
+    hot_cells = _hot_cells(glass, glass.reshape(cv, k, cu, k).mean(axis=(1, 3)), k)
     if hot_cells:
         kind = Anomaly.SINGLE_HOT_CELL if hot_cells == 1 else Anomaly.MULTIPLE_HOT_CELLS
         return ViewClass(kind, float(residual.max()), location)
@@ -316,6 +317,19 @@ def classify_crop(
     if peak >= 1.5 and fill < 0.7:
         return ViewClass(Anomaly.CRACKING, float(residual.max()), location)
     return NORMAL
+
+
+def _glass(residual: F32) -> F32:
+    """The map with its outermost samples continued from the glass next to them, for the rules of cell
+    patterns.
+
+    The outermost samples lie on the module's aluminium frame and hold the map's median
+    (:func:`_flatten_ring`): counted as part of a cell at the module's edge, they made a whole hot cell
+    there look a quarter smaller and cooler (a crack, or nothing) and, at a corner, as small and steep as
+    a hot spot; a crack beside the frame looked steep too. The cell goes on under the frame's edge, and
+    so does the pattern on it.
+    """
+    return np.pad(residual[1:-1, 1:-1], 1, mode="edge")
 
 
 def _hot_cells(residual: F32, cells: FloatArray, k: int) -> int:
@@ -340,9 +354,9 @@ def _fill(residual: F32, r: int, c: int, k: int, level: float) -> float:
 
     Counting around the peak rather than inside the cell grid keeps the measure independent of a
     registration error of a sample or two: a whole hot cell gives about 1, a cracked part of a cell about
-    0.4, a hot spot 0.1–0.2.
+    0.4, a hot spot 0.1–0.2. ``residual`` is the map continued under the frame (:func:`_glass`).
     """
-    window = residual[max(r - k, 1) : r + k + 1, max(c - k, 1) : c + k + 1]
+    window = residual[max(r - k, 0) : r + k + 1, max(c - k, 0) : c + k + 1]
     return float(np.count_nonzero(window >= level)) / (k * k)
 
 
