@@ -447,3 +447,24 @@ def test_a_crack_spread_over_three_rows_of_samples_is_a_crack() -> None:
     residual[41:46, 3:9] += 5.8 * profile.astype(np.float32)
     found = RuleClassifier()(residual[None], (6, 12), 4, True)[0]
     assert found.anomaly is Anomaly.CRACKING
+
+
+@pytest.mark.parametrize("shift", [(0.0, 0.0), (0.4, -0.4), (-0.4, 0.4)])
+@pytest.mark.parametrize(
+    ("cell", "angle"), [((1, 3), 225.0), ((1, 3), 270.0), ((0, 2), 0.0), ((0, 2), 315.0)]
+)
+def test_a_crack_in_a_cell_beside_the_junction_box_is_a_crack(
+    cell: tuple[int, int], angle: float, shift: tuple[float, float]
+) -> None:
+    # the box sits at the corner of four cells; the warm part of one of them, next to the box, peaked close
+    # enough to it and as rounded as its spot
+    found = RuleClassifier()(_module_map(_crack(cell, angle, 5.5), shift)[None], (6, 12), 4, True)[0]
+    assert found.anomaly is Anomaly.CRACKING
+
+
+@pytest.mark.parametrize("shift", [(0.0, 0.0), (0.8, -0.8), (-0.8, 0.8), (0.8, 0.8)])
+def test_the_junction_boxs_spot_is_still_the_junction_box(shift: tuple[float, float]) -> None:
+    rows, cols = np.meshgrid(np.arange(480) + 0.5, np.arange(240) + 0.5, indexing="ij")
+    spot = 9.0 * np.exp(-((rows - 38.4) ** 2 + (cols - 120.0) ** 2) / (2 * 12.0**2))
+    found = RuleClassifier()(_module_map(spot, shift)[None], (6, 12), 4, True)[0]
+    assert found.anomaly is Anomaly.JUNCTION_BOX

@@ -299,7 +299,13 @@ def classify_crop(
     # junction box's spot rounded (1.3–1.5), a hot spot steep (2 and more)
     around = glass[max(int(r) - 1, 0) : int(r) + 2, max(int(c) - 1, 0) : int(c) + 2] - m
     sharpness = peak / max(float(around.mean()), 1e-6)
-    if peak >= 4.0 and math.hypot(location[0] - jb[0], location[1] - jb[1]) < 0.1 and sharpness >= 1.3:
+    near_box = math.hypot(location[0] - jb[0], location[1] - jb[1]) < 0.1
+    if (
+        peak >= 4.0
+        and near_box
+        and sharpness >= 1.3
+        and _spans_box(glass, int(r), int(c), jb, portrait, m + 0.5 * peak)
+    ):
         return ViewClass(Anomaly.JUNCTION_BOX, float(residual.max()), location)
     if (peak >= 4.0 and fill <= 0.25 and sharpness >= 1.9) or (peak >= 7.0 and fill < 0.45):
         return ViewClass(Anomaly.HOT_SPOT, float(residual.max()), location)
@@ -320,6 +326,24 @@ def classify_crop(
     if peak >= 1.5 and fill < 1.0:
         return ViewClass(Anomaly.CRACKING, float(residual.max()), location)
     return NORMAL
+
+
+def _spans_box(glass: F32, r: int, c: int, box: tuple[float, float], portrait: bool, level: float) -> bool:
+    """Whether the warmth through the peak reaches ``level`` on both sides of the junction box's axis.
+
+    The box (at ``box``, along the row and across it from the low edge [0–1]) sits on the module's long
+    axis, half-way across its short side (along the row in portrait), and its heat spreads through the
+    laminate to both sides of it, whatever the cells beneath. A cracked part of a cell beside the box
+    stays inside its cell: beyond the cell's edge, on the box's other side, it is below half its peak.
+    """
+    rows, cols = glass.shape
+    if portrait:
+        axis = box[0] * cols
+        sides = [glass[r, min(max(math.floor(axis + d), 0), cols - 1)] for d in (-0.5, 0.5)]
+    else:
+        axis = (1 - box[1]) * rows
+        sides = [glass[min(max(math.floor(axis + d), 0), rows - 1), c] for d in (-0.5, 0.5)]
+    return bool(min(sides) >= level)
 
 
 def _glass(residual: F32) -> F32:
