@@ -84,6 +84,12 @@ SOILING_WARM_K = 0.5
 """Warmth above the module's upper third that counts towards the soiling index [K]."""
 BIAS_SMOOTHING = 0.1
 """Weight of each frame's pose correction in the running correction carried to the next frame [-]."""
+SURFACE_INLIER_MAX_K = 2.0
+"""Largest deviation of a module's median from the frame's fitted surface that can count as background
+[K]. An open-circuit module or string is homogeneously 3 K and more warmer than its neighbours (PV-Hawk's
+schema, ``domain/pv.md`` §2; the synthetic string 3–6 K): it must never be taken for background, while
+the healthy modules' spread about a fitted surface is a few tenths of a kelvin, and about the first fit
+(the frame's median) the vignetting's 1.5 K at most."""
 LINE_TURN_DEG = 1.0
 """Change of the logged yaw from a flight line's first frame that starts a new line [°]."""
 LINE_YAW_FRAMES = 3
@@ -286,18 +292,25 @@ def classify_crop(
     r, c = np.unravel_index(int(np.argmax(residual)), residual.shape)
     peak = float(residual[r, c]) - m
     location = ((c + 0.5) / cols, 1 - (r + 0.5) / rows)
-    fill = _fill(residual, int(r), int(c), k, m + 0.5 * peak)
+    glass = _glass(residual)
+    fill = _fill(glass, int(r), int(c), k, m + 0.5 * peak)
     jb = JUNCTION_BOX if portrait else (JUNCTION_BOX[1], JUNCTION_BOX[0])
     # sharpness: the peak over the mean of its 3 × 3 samples; a whole hot cell is flat (about 1.1), the
     # junction box's spot rounded (1.3–1.5), a hot spot steep (2 and more)
-    around = residual[max(int(r) - 1, 0) : int(r) + 2, max(int(c) - 1, 0) : int(c) + 2] - m
+    around = glass[max(int(r) - 1, 0) : int(r) + 2, max(int(c) - 1, 0) : int(c) + 2] - m
     sharpness = peak / max(float(around.mean()), 1e-6)
-    if peak >= 4.0 and math.hypot(location[0] - jb[0], location[1] - jb[1]) < 0.1 and sharpness >= 1.3:
+    near_box = math.hypot(location[0] - jb[0], location[1] - jb[1]) < 0.1
+    if (
+        peak >= 4.0
+        and near_box
+        and sharpness >= 1.3
+        and _spans_box(glass, int(r), int(c), jb, portrait, m + 0.5 * peak)
+    ):
         return ViewClass(Anomaly.JUNCTION_BOX, float(residual.max()), location)
     if (peak >= 4.0 and fill <= 0.25 and sharpness >= 1.9) or (peak >= 7.0 and fill < 0.45):
         return ViewClass(Anomaly.HOT_SPOT, float(residual.max()), location)
 
-    hot_cells = _hot_cells(residual, cells, k)
+    hot_cells = _hot_cells(glass, glass.reshape(cv, k, cu, k).mean(axis=(1, 3)), k)
     if hot_cells:
         kind = Anomaly.SINGLE_HOT_CELL if hot_cells == 1 else Anomaly.MULTIPLE_HOT_CELLS
         return ViewClass(kind, float(residual.max()), location)
@@ -307,9 +320,43 @@ def classify_crop(
     low_heavy = float(residual[2 * rows // 3 :].mean()) - float(residual[: rows // 3].mean())
     if warm_fraction >= 0.12 and low_heavy >= 0.25:
         return ViewClass(Anomaly.SOILING, _percentile(residual, 95) - top)
-    if peak >= 1.5 and fill < 0.7:
+    # what is left warm and smaller than a cell is a part of one: at most half a cell is cracked off, but
+    # the pixels and the optics can spread it over three rows of samples and across the cell's edge
+    # (fill 0.7–0.8 and no whole hot cell), which a bound at 0.7 reported as nothing
+    if peak >= 1.5 and fill < 1.0:
         return ViewClass(Anomaly.CRACKING, float(residual.max()), location)
     return NORMAL
+
+
+def _spans_box(glass: F32, r: int, c: int, box: tuple[float, float], portrait: bool, level: float) -> bool:
+    """Whether the warmth through the peak reaches ``level`` on both sides of the junction box's axis.
+
+    The box (at ``box``, along the row and across it from the low edge [0–1]) sits on the module's long
+    axis, half-way across its short side (along the row in portrait), and its heat spreads through the
+    laminate to both sides of it, whatever the cells beneath. A cracked part of a cell beside the box
+    stays inside its cell: beyond the cell's edge, on the box's other side, it is below half its peak.
+    """
+    rows, cols = glass.shape
+    if portrait:
+        axis = box[0] * cols
+        sides = [glass[r, min(max(math.floor(axis + d), 0), cols - 1)] for d in (-0.5, 0.5)]
+    else:
+        axis = (1 - box[1]) * rows
+        sides = [glass[min(max(math.floor(axis + d), 0), rows - 1), c] for d in (-0.5, 0.5)]
+    return bool(min(sides) >= level)
+
+
+def _glass(residual: F32) -> F32:
+    """The map with its outermost samples continued from the glass next to them, for the rules of cell
+    patterns.
+
+    The outermost samples lie on the module's aluminium frame and hold the map's median
+    (:func:`_flatten_ring`): counted as part of a cell at the module's edge, they made a whole hot cell
+    there look a quarter smaller and cooler (a crack, or nothing) and, at a corner, as small and steep as
+    a hot spot; a crack beside the frame looked steep too. The cell goes on under the frame's edge, and
+    so does the pattern on it.
+    """
+    return np.pad(residual[1:-1, 1:-1], 1, mode="edge")
 
 
 def _hot_cells(residual: F32, cells: FloatArray, k: int) -> int:
@@ -334,9 +381,9 @@ def _fill(residual: F32, r: int, c: int, k: int, level: float) -> float:
 
     Counting around the peak rather than inside the cell grid keeps the measure independent of a
     registration error of a sample or two: a whole hot cell gives about 1, a cracked part of a cell about
-    0.4, a hot spot 0.1–0.2.
+    0.4, a hot spot 0.1–0.2. ``residual`` is the map continued under the frame (:func:`_glass`).
     """
-    window = residual[max(r - k, 1) : r + k + 1, max(c - k, 1) : c + k + 1]
+    window = residual[max(r - k, 0) : r + k + 1, max(c - k, 0) : c + k + 1]
     return float(np.count_nonzero(window >= level)) / (k * k)
 
 
@@ -1440,8 +1487,14 @@ def _robust_surface(
 ) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
     """Quadratic surface through the module medians of a frame, fitted to the inliers only.
 
-    Inliers lie within max(0.7 K, 3 MAD) of the current fit, starting from the median, so a warm string
-    or a shaded block does not pull the surface. Returns the surface and the inlier mask.
+    Inliers lie within max(0.7 K, 3 MAD) of the current fit, and never more than
+    :data:`SURFACE_INLIER_MAX_K` from it, starting from the median, so a warm string or a shaded block does
+    not pull the surface. Returns the surface and the inlier mask.
+
+    The cap matters where an open string fills nearly half of a frame (a frame at the plant's edge that
+    sees two rows, one of them the string): the MAD about the first fit (the median) then takes in the gap
+    between the two levels, 3 MAD reaches the string, and the quadratic, free across the two rows, bends
+    through both.
     """
     fit = np.full(len(values), _median(values))
     design = np.column_stack([np.ones_like(r), r, c, r * r, c * c, r * c])
@@ -1450,7 +1503,7 @@ def _robust_surface(
     for _ in range(4):
         dev = values - fit
         mad = _median(np.abs(dev - _median(dev)))
-        keep = np.abs(dev) <= max(0.7, 3 * 1.4826 * mad)
+        keep = np.abs(dev) <= min(max(0.7, 3 * 1.4826 * mad), SURFACE_INLIER_MAX_K)
         if keep.sum() < 12:
             break
         if fitted is not None and np.array_equal(keep, fitted):
