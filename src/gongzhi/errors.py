@@ -2,7 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
+
+
+class Message(str):
+    """A detail that is its English text and remembers the catalogue id and parameters it was made from,
+    so that the console can show it translated while the API, logs and ``str(exc)`` keep the English."""
+
+    template: str
+    params: Mapping[str, object]
+
+    def __new__(cls, template: str, params: Mapping[str, object]) -> Message:
+        self = super().__new__(cls, template % params if params else template)
+        self.template, self.params = template, dict(params)
+        return self
+
+    def __reduce__(self) -> tuple[type[Message], tuple[str, dict[str, object]]]:
+        return Message, (self.template, dict(self.params))
+
+
+def msg(template: str, /, **params: object) -> Message:
+    """A translatable detail: ``template`` is English with ``%(name)s`` placeholders, as the catalogue's
+    ids are (write ``%%`` for a percent sign only when there are parameters)."""
+    return Message(template, params)
 
 
 class DomainError(Exception):

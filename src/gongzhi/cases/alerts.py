@@ -16,7 +16,7 @@ from gongzhi.core import audit, evidence, outbox
 from gongzhi.core.models import Role
 from gongzhi.core.service import require_role
 from gongzhi.db import scope_of, utcnow
-from gongzhi.errors import IllegalTransition, InvalidInput, NotFound
+from gongzhi.errors import IllegalTransition, InvalidInput, NotFound, msg
 from gongzhi.registry import Registry
 
 LIVE = ("open", "acknowledged")
@@ -36,7 +36,7 @@ def raise_alert(
     sc = scope_of(s)
     rid = region_id if sc.system and region_id is not None else sc.region_id
     if rid is None:
-        raise InvalidInput("a region is required")
+        raise InvalidInput(msg("a region is required"))
     if not sc.system:
         require_role(sc, *WRITERS)
     now = now or utcnow()
@@ -111,14 +111,20 @@ def _payload(alert: Alert) -> dict[str, object]:
 def get_alert(s: Session, alert_id: int) -> Alert:
     alert = s.execute(select(Alert).where(Alert.id == alert_id)).scalar_one_or_none()
     if alert is None:
-        raise NotFound(f"no alert {alert_id}")
+        raise NotFound(msg("no alert %(alert_id)s", alert_id=alert_id))
     return alert
 
 
 def _live(s: Session, alert_id: int) -> Alert:
     alert = get_alert(s, alert_id)
     if alert.status not in LIVE:
-        raise IllegalTransition(f"alert {alert_id} is {alert.status}, no longer open")
+        raise IllegalTransition(
+            msg(
+                "alert %(alert_id)s is %(alert_status)s, no longer open",
+                alert_id=alert_id,
+                alert_status=alert.status,
+            )
+        )
     return alert
 
 
@@ -135,7 +141,7 @@ def acknowledge(s: Session, alert_id: int) -> Alert:
 def dismiss(s: Session, alert_id: int, reason: str) -> Alert:
     require_role(scope_of(s), *WRITERS)
     if not reason.strip():
-        raise InvalidInput("dismissing an alert needs a reason")
+        raise InvalidInput(msg("dismissing an alert needs a reason"))
     alert = _live(s, alert_id)
     alert.status, alert.dismiss_reason = "dismissed", reason
     _audit(s, alert, "alert.dismiss", {"reason": reason[:500]})

@@ -41,7 +41,7 @@ from gongzhi.core.deps import CurrentScope, PublicSessionDep, SessionDep, StateD
 from gongzhi.core.models import Department, GridCell, Role
 from gongzhi.core.service import require_member, require_own, require_role
 from gongzhi.db import Scope, utcnow
-from gongzhi.errors import InvalidInput, NotFound
+from gongzhi.errors import InvalidInput, NotFound, msg
 
 router = api_router(prefix="/api/v1")
 Page = Annotated[int, Query(ge=1, le=100_000)]
@@ -109,7 +109,7 @@ def list_cases(
 @router.get("/cases/export.{fmt}", tags=["cases"])
 def export_cases(fmt: str, s: SessionDep, f: CaseFilterDep) -> StreamingResponse:
     if fmt not in exports.FORMATS:
-        raise NotFound("export formats: csv, xlsx")
+        raise NotFound(msg("export formats: csv, xlsx"))
     items, _ = cases.list_cases(s, f, 1, exports.MAX_ROWS)
     body, media = exports.render(items, fmt)
     name = f"cases-{utcnow():%Y%m%d%H%M}.{fmt}"
@@ -170,7 +170,7 @@ def upload(case_id: int, s: SessionDep, st: StateDep, file: Annotated[UploadFile
 def download(case_id: int, sha256: str, s: SessionDep, st: StateDep) -> Response:
     f = next((f for f in cases.files_of(s, case_id) if f.sha256 == sha256), None)
     if f is None:
-        raise NotFound("no such file on this case")
+        raise NotFound(msg("no such file on this case"))
     return Response(st.store.open(sha256), media_type=f.content_type)
 
 
@@ -197,7 +197,7 @@ class PublicFollowUp(BaseModel):
 def _by_tracking(s: Session, code: str) -> Case:
     case = s.execute(select(Case).where(Case.tracking_code == code)).scalar_one_or_none()
     if case is None:
-        raise NotFound("no request with this tracking code")
+        raise NotFound(msg("no request with this tracking code"))
     return case
 
 
@@ -317,7 +317,11 @@ def create_actor(body: ActorIn, s: SessionDep, scope: CurrentScope, st: StateDep
     rid = _admin(scope)
     if body.adapter not in st.registry.adapters:
         raise InvalidInput(
-            f"unknown adapter {body.adapter!r}; known: {', '.join(sorted(st.registry.adapters))}"
+            msg(
+                "unknown adapter %(adapter)r; known: %(known)s",
+                adapter=body.adapter,
+                known=", ".join(sorted(st.registry.adapters)),
+            )
         )
     require_own(s, Department, body.department_id, rid)
     require_member(s, body.user_id, rid)
@@ -338,7 +342,7 @@ def dispatch_rules(s: SessionDep) -> list[DispatchRuleRead]:
 def create_dispatch_rule(body: DispatchRuleIn, s: SessionDep, scope: CurrentScope) -> DispatchRuleRead:
     rid = _admin(scope)
     if s.execute(select(Actor.id).where(Actor.id == body.actor_id)).first() is None:
-        raise NotFound(f"no actor {body.actor_id}")
+        raise NotFound(msg("no actor %(actor_id)s", actor_id=body.actor_id))
     require_own(s, GridCell, body.grid_cell_id, rid)
     rule = DispatchRule(region_id=rid, **body.model_dump())
     s.add(rule)
@@ -351,7 +355,7 @@ def create_dispatch_rule(body: DispatchRuleIn, s: SessionDep, scope: CurrentScop
 def delete_dispatch_rule(rule_id: int, s: SessionDep, scope: CurrentScope) -> None:
     _admin(scope)
     if s.execute(delete(DispatchRule).where(DispatchRule.id == rule_id)).rowcount == 0:  # type: ignore[attr-defined]
-        raise NotFound("no such rule")
+        raise NotFound(msg("no such rule"))
     _config_audit(s, scope, "dispatch_rule.delete", "dispatch_rule", rule_id, {})
 
 

@@ -44,7 +44,7 @@ from gongzhi.core import service as core
 from gongzhi.core.deps import AppState, json_body, scope_from_request
 from gongzhi.core.models import Role
 from gongzhi.db import Scope, utcnow
-from gongzhi.errors import InvalidInput
+from gongzhi.errors import InvalidInput, msg
 from gongzhi.kit.privacy import mask_name, mask_phone
 
 T = TypeVar("T")
@@ -80,7 +80,7 @@ def if_match_version(value: str | None) -> int | None:
         return None
     raw = value.strip().removeprefix("W/").strip('"')
     if not raw.isdigit():
-        raise InvalidInput('If-Match must be an ETag such as "3"')
+        raise InvalidInput(msg('If-Match must be an ETag such as "3"'))
     return int(raw)
 
 

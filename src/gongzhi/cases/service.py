@@ -30,7 +30,7 @@ from gongzhi.core.counters import next_value
 from gongzhi.core.models import GridCell, Membership, Region, Role
 from gongzhi.core.service import are_paired
 from gongzhi.db import Scope, scope_of, table_of, utcnow
-from gongzhi.errors import Forbidden, IllegalTransition, InvalidInput, NotFound, StaleWrite
+from gongzhi.errors import Forbidden, IllegalTransition, InvalidInput, NotFound, StaleWrite, msg
 from gongzhi.kit import geo
 from gongzhi.kit.workdays import SHANGHAI, WorkCalendar
 from gongzhi.registry import Registry
@@ -133,7 +133,7 @@ _CASE_BY_ID = select(Case).where(Case.id == bindparam("case_id"))  # built once;
 def get_case(s: Session, case_id: int) -> Case:
     case = s.execute(_CASE_BY_ID, {"case_id": case_id}).scalar_one_or_none()
     if case is None:
-        raise NotFound(f"no case {case_id}")
+        raise NotFound(msg("no case %(case_id)s", case_id=case_id))
     return case
 
 
@@ -161,7 +161,7 @@ def create_case(
         _require(sc, Role.DISPATCHER, Role.ADMIN, Role.SUPERVISOR, Role.HANDLER)
     rid = sc.region_id if region_id is None or not sc.system else region_id
     if rid is None:
-        raise InvalidInput("a region is required")
+        raise InvalidInput(msg("a region is required"))
     now = now or utcnow()
     region = s.get_one(Region, rid)
     fields = data.model_dump(exclude={"accept"})
@@ -231,11 +231,23 @@ def apply_to(
     """:func:`apply` to a case already loaded in this session's scope."""
     sc = scope_of(s)
     if if_match is not None and if_match != case.version:
-        raise StaleWrite(f"case {case.number} is at version {case.version}, you sent {if_match}; reload it")
+        raise StaleWrite(
+            msg(
+                "case %(number)s is at version %(version)s, you sent %(if_match)s; reload it",
+                number=case.number,
+                version=case.version,
+                if_match=if_match,
+            )
+        )
     before = State(case.state)
     if not allowed(action, before, sc.role, system=sc.system):
         raise IllegalTransition(
-            f"cannot {action.value} a case that is {before.value} as {sc.role or 'nobody'}",
+            msg(
+                "cannot %(action)s a case that is %(state)s as %(role)s",
+                action=action.value,
+                state=before.value,
+                role=sc.role or "nobody",
+            ),
             state=before.value,
             action=action.value,
         )
@@ -276,7 +288,11 @@ def write_case(s: Session, case: Case) -> None:
     values = {k: getattr(case, k) for k in sorted(changed)} | {"version": version + 1}
     params = {**values, "case_id": case.id, "loaded": version}
     if s.connection().execute(_WRITE_CASE, params).rowcount != 1:
-        raise StaleWrite(f"case {case.number} changed at the same moment in another request; reload it")
+        raise StaleWrite(
+            msg(
+                "case %(number)s changed at the same moment in another request; reload it", number=case.number
+            )
+        )
     set_committed_value(case, "version", version + 1)
     # every change is written: mark the case clean as a flush would, or the request's flush and the
     # commit's would each run the unit of work over it only to find nothing to write
@@ -291,16 +307,16 @@ def _accept(c: Ctx) -> Outcome:
 
 
 def _reject(c: Ctx) -> Outcome:
-    _need(c.data.note, "a rejection needs a reason in note")
+    _need(c.data.note, msg("a rejection needs a reason in note"))
     return State.REJECTED, {}
 
 
 def _merge(c: Ctx) -> Outcome:
     if c.data.target_case_id is None or c.data.target_case_id == c.case.id:
-        raise InvalidInput("merge needs target_case_id of another case")
+        raise InvalidInput(msg("merge needs target_case_id of another case"))
     target = get_case(c.s, c.data.target_case_id)
     if target.region_id != c.case.region_id or target.state in (State.MERGED, State.REJECTED):
-        raise IllegalTransition("a case merges only into a live case of the same region")
+        raise IllegalTransition(msg("a case merges only into a live case of the same region"))
     c.case.merged_into_id = target.id
     _event(c.s, target, "merged_in", None, None, c.case.number, {"case_id": c.case.id}, c.now)
     return State.MERGED, {"into": target.id}
@@ -309,7 +325,9 @@ def _merge(c: Ctx) -> Outcome:
 def _dispatch(c: Ctx) -> Outcome:
     actor = _choose_actor(c)
     if c.case.state == State.RETURNED and not c.data.final and actor.id == _returned_by(c.s, c.case.id):
-        raise InvalidInput("re-dispatching to the actor who returned it needs a final ruling (final=true)")
+        raise InvalidInput(
+            msg("re-dispatching to the actor who returned it needs a final ruling (final=true)")
+        )
     cal = calendar_for(c.s, c.case.region_id)
     pol = policy_for(c.s, c.case.region_id, c.case.category, c.case.priority)
     c.case.actor_id, c.case.assignee_user_id = actor.id, None
@@ -336,7 +354,7 @@ def _returned_by(s: Session, case_id: int) -> int | None:
 def _choose_actor(c: Ctx) -> ActorInfo:
     actor_id = c.data.actor_id or suggest_actor(c.s, c.case)
     if actor_id is None:
-        raise InvalidInput("no dispatch rule matches this case; choose an actor_id")
+        raise InvalidInput(msg("no dispatch rule matches this case; choose an actor_id"))
     actor = actors_of(c.s, c.case.region_id).get(actor_id)
     if actor is None:  # another region's actor, reachable only along a pairing
         row = c.s.execute(
@@ -344,11 +362,13 @@ def _choose_actor(c: Ctx) -> ActorInfo:
         ).scalar_one_or_none()
         actor = None if row is None else _actor_info(row)
     if actor is None or not actor.active:
-        raise NotFound(f"no active actor {actor_id}")
+        raise NotFound(msg("no active actor %(actor_id)s", actor_id=actor_id))
     if actor.region_id != c.case.region_id and not (
         actor.shared_with_pairs and are_paired(c.s, c.case.region_id, actor.region_id)
     ):
-        raise NotFound(f"no active actor {actor_id}")  # never reveal another region's actors
+        raise NotFound(
+            msg("no active actor %(actor_id)s", actor_id=actor_id)
+        )  # never reveal another region's actors
     return actor
 
 
@@ -385,13 +405,15 @@ def _claim(c: Ctx) -> Outcome:
 def _return(c: Ctx) -> Outcome:
     _check_handler(c)
     if c.case.final_ruling:
-        raise IllegalTransition("this case was assigned by final ruling (终审) and cannot be returned")
+        raise IllegalTransition(msg("this case was assigned by final ruling (终审) and cannot be returned"))
     try:
         reason = ReturnReason(c.data.reason or "")
     except ValueError as exc:
-        raise InvalidInput(f"return needs a reason: one of {', '.join(ReturnReason)}") from exc
+        raise InvalidInput(
+            msg("return needs a reason: one of %(reasons)s", reasons=", ".join(ReturnReason))
+        ) from exc
     if reason == ReturnReason.OTHER:
-        _need(c.data.note, "reason 'other' needs an explanation in note")
+        _need(c.data.note, msg("reason 'other' needs an explanation in note"))
     returned_by = c.case.actor_id
     c.case.actor_id = c.case.assignee_user_id = c.case.handling_region_id = None
     c.case.claim_due = c.case.resolve_due = None
@@ -407,16 +429,16 @@ def _start(c: Ctx) -> Outcome:
 def _resolve(c: Ctx) -> Outcome:
     _check_assignee(c)
     if not c.data.note.strip() and not c.data.files:
-        raise InvalidInput("a resolution (回单) needs evidence: a note, files, or both")
+        raise InvalidInput(msg("a resolution (回单) needs evidence: a note, files, or both"))
     c.case.resolved_at = c.now
     return State.RESOLVED, {}
 
 
 def _verify(c: Ctx) -> Outcome:
     if c.data.passed is None:
-        raise InvalidInput("verify needs passed=true or passed=false")
+        raise InvalidInput(msg("verify needs passed=true or passed=false"))
     if not c.data.passed:
-        _need(c.data.note, "a failed verification needs a note saying what is missing")
+        _need(c.data.note, msg("a failed verification needs a note saying what is missing"))
         c.case.resolved_at = None
     return verify_outcome(c.data.passed), {"passed": c.data.passed}
 
@@ -428,9 +450,9 @@ def _close(c: Ctx) -> Outcome:
 
 def _follow_up(c: Ctx) -> Outcome:
     if c.data.satisfied is None or c.data.rating is None:
-        raise InvalidInput("a follow-up (回访) needs rating 1–5 and satisfied true/false")
+        raise InvalidInput(msg("a follow-up (回访) needs rating 1–5 and satisfied true/false"))
     if c.case.rating is not None:
-        raise IllegalTransition("this closure has been rated already")
+        raise IllegalTransition(msg("this closure has been rated already"))
     c.case.rating = c.data.rating
     after = follow_up_outcome(c.data.satisfied)
     if after == State.REOPENED:
@@ -444,20 +466,20 @@ def _request_extension(c: Ctx) -> Outcome:
     _check_assignee(c)
     due = c.case.resolve_due
     if c.data.until is None or due is None or c.data.until <= due:
-        raise InvalidInput("an extension needs 'until', later than the current deadline")
+        raise InvalidInput(msg("an extension needs 'until', later than the current deadline"))
     if c.now >= due:
-        raise IllegalTransition("an extension (延期) must be requested before the deadline")
-    _need(c.data.note, "an extension request needs a reason in note")
+        raise IllegalTransition(msg("an extension (延期) must be requested before the deadline"))
+    _need(c.data.note, msg("an extension request needs a reason in note"))
     c.case.extension_until, c.case.extension_reason = c.data.until, c.data.note
     return State(c.case.state), {"until": c.data.until.isoformat()}
 
 
 def _decide_extension(c: Ctx) -> Outcome:
     if c.case.extension_until is None or c.data.approve is None:
-        raise InvalidInput("no extension is pending, or 'approve' is missing")
+        raise InvalidInput(msg("no extension is pending, or 'approve' is missing"))
     assert c.case.resolve_due is not None
     if c.data.approve and c.now >= c.case.resolve_due:
-        raise IllegalTransition("an extension must be approved before the deadline it extends")
+        raise IllegalTransition(msg("an extension must be approved before the deadline it extends"))
     until = c.case.extension_until
     if c.data.approve:
         c.case.resolve_due, c.case.reminded_resolve, c.case.escalation_level = until, False, 0
@@ -466,7 +488,7 @@ def _decide_extension(c: Ctx) -> Outcome:
 
 
 def _comment(c: Ctx) -> Outcome:
-    _need(c.data.note or ("x" if c.data.files else ""), "a comment needs a note or files")
+    _need(c.data.note or ("x" if c.data.files else ""), msg("a comment needs a note or files"))
     return State(c.case.state), {}
 
 
@@ -517,13 +539,13 @@ def _belongs(s: Session, sc: Scope, case: Case) -> bool:
 
 def _check_handler(c: Ctx) -> None:
     if not can_handle(c.s, c.sc, c.case):
-        raise Forbidden("this case is dispatched to another actor")
+        raise Forbidden(msg("this case is dispatched to another actor"))
 
 
 def _check_assignee(c: Ctx) -> None:
     _check_handler(c)
     if not c.sc.system and c.case.assignee_user_id not in (None, c.sc.user_id):
-        raise Forbidden("this case was claimed by a colleague")
+        raise Forbidden(msg("this case was claimed by a colleague"))
 
 
 def available_actions(s: Session, sc: Scope, case: Case) -> list[str]:
@@ -543,7 +565,7 @@ def _need(value: str, message: str) -> None:
 
 def _require(sc: Scope, *roles: str) -> None:
     if sc.role not in roles:
-        raise Forbidden(f"this action needs one of the roles: {', '.join(roles)}")
+        raise Forbidden(msg("this action needs one of the roles: %(roles)s", roles=", ".join(roles)))
 
 
 def _event(
@@ -630,7 +652,9 @@ def _files_to_link(s: Session, case: Case, shas: Sequence[str]) -> list[CaseFile
     found = {f.sha256: f for f in files}
     missing = [h for h in shas if h not in found]
     if missing:
-        raise InvalidInput(f"files not uploaded to this case: {', '.join(h[:12] for h in missing)}")
+        raise InvalidInput(
+            msg("files not uploaded to this case: %(files)s", files=", ".join(h[:12] for h in missing))
+        )
     return list(found.values())
 
 
@@ -660,7 +684,7 @@ def check_can_attach(s: Session, case_id: int) -> Case:
     """Refuse before any bytes are read: the case must be visible and the caller allowed to add evidence."""
     case = get_case(s, case_id)
     if scope_of(s).role == Role.VIEWER:
-        raise Forbidden("viewers cannot upload evidence")
+        raise Forbidden(msg("viewers cannot upload evidence"))
     return case
 
 
@@ -761,7 +785,9 @@ def list_cases(
     total = s.execute(select(func.count(Case.id)).where(*where)).scalar_one()
     key = f.sort.lstrip("-")
     if key not in SORTABLE:
-        raise InvalidInput(f"cannot sort by {key!r}; choose one of {', '.join(sorted(SORTABLE))}")
+        raise InvalidInput(
+            msg("cannot sort by %(key)r; choose one of %(keys)s", key=key, keys=", ".join(sorted(SORTABLE)))
+        )
     col = getattr(Case, key)
     stmt = (
         select(Case)

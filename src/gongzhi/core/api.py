@@ -44,7 +44,7 @@ from gongzhi.core.schemas import (
     WebhookRead,
 )
 from gongzhi.db import Scope, unit_of_work
-from gongzhi.errors import Forbidden, NotFound, Unauthenticated
+from gongzhi.errors import Forbidden, NotFound, Unauthenticated, msg
 
 router = api_router(prefix="/api/v1")
 
@@ -57,7 +57,7 @@ def login(body: LoginIn, request: Request, response: Response, st: StateDep) -> 
             scope = service.scope_for(s, user, body.region_id)
             ms = service.memberships(s, user.id)
     if user is None:
-        raise Unauthenticated("wrong username or password")
+        raise Unauthenticated(msg("wrong username or password"))
     sid = secrets.token_urlsafe(16)
     cookie = session_cookie(st, user, sid, scope.region_id)
     response.set_cookie(
@@ -214,14 +214,14 @@ def delete_webhook(hook_id: int, s: SessionDep, scope: CurrentScope) -> None:
     service.require_role(scope, Role.ADMIN)
     hook = s.execute(select(Webhook).where(Webhook.id == hook_id)).scalar_one_or_none()
     if hook is None:
-        raise NotFound("no such webhook")
+        raise NotFound(msg("no such webhook"))
     hook.active = False
 
 
 @router.get("/audit/verify", tags=["audit"])
 def verify_audit(s: SessionDep, scope: CurrentScope) -> AuditVerifyRead:
     if scope.role not in (Role.ADMIN, Role.SUPERVISOR):
-        raise Forbidden("audit verification is for admins and supervisors")
+        raise Forbidden(msg("audit verification is for admins and supervisors"))
     links, problems = audit.verify(s, scope.region_id)
     return AuditVerifyRead(
         links=links, ok=not problems, problems=[AuditProblemRead(**p.__dict__) for p in problems]

@@ -20,7 +20,7 @@ from gongzhi.core import service
 from gongzhi.core.models import User
 from gongzhi.core.security import SessionSigner, tokens_equal
 from gongzhi.db import Scope, read_only, unit_of_work, write_lock
-from gongzhi.errors import Forbidden, InvalidInput, Unauthenticated
+from gongzhi.errors import Forbidden, InvalidInput, Unauthenticated, msg
 from gongzhi.kit.filestore import FileStore
 from gongzhi.registry import Registry
 from gongzhi.settings import Settings
@@ -57,7 +57,7 @@ def _requested_region(request: Request, cookie_region: int | None) -> int | None
     if raw is None:
         return cookie_region
     if not raw.isdigit():
-        raise InvalidInput(f"{REGION_HEADER} must be a region id")
+        raise InvalidInput(msg("%(header)s must be a region id", header=REGION_HEADER))
     return int(raw)
 
 
@@ -75,10 +75,10 @@ def session_user(request: Request, st: AppState, s: Session) -> tuple[User, dict
     """The account behind the session cookie, for the API and the console alike."""
     data = session_data(request, st)
     if not data:
-        raise Unauthenticated("log in or send an API token")
+        raise Unauthenticated(msg("log in or send an API token"))
     user = s.get(User, int(data["uid"]))
     if user is None or not user.is_active or data.get("ep", 0) != user.session_epoch:
-        raise Unauthenticated("session ended; log in again")
+        raise Unauthenticated(msg("session ended; log in again"))
     return user, data
 
 
@@ -89,7 +89,7 @@ def scope_from_request(request: Request, st: AppState, s: Session) -> Scope:
     user, data = session_user(request, st, s)
     sent = request.headers.get(CSRF_HEADER, "")
     if request.method not in SAFE_METHODS and not tokens_equal(sent, st.signer.csrf_for(data["sid"])):
-        raise Forbidden("missing or wrong CSRF token (send the X-CSRF-Token header)")
+        raise Forbidden(msg("missing or wrong CSRF token (send the X-CSRF-Token header)"))
     return service.scope_for(s, user, _requested_region(request, data.get("region")))
 
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from gongzhi.core import audit
 from gongzhi.core.models import EvidenceFile, Role
 from gongzhi.db import scope_of
-from gongzhi.errors import Forbidden, InvalidInput, NotFound
+from gongzhi.errors import Forbidden, InvalidInput, NotFound, msg
 from gongzhi.kit.filestore import FileStore
 
 UPLOADERS = (Role.ADMIN, Role.DISPATCHER, Role.SUPERVISOR, Role.HANDLER)
@@ -19,9 +19,9 @@ UPLOADERS = (Role.ADMIN, Role.DISPATCHER, Role.SUPERVISOR, Role.HANDLER)
 def check_can_upload(s: Session) -> int:
     sc = scope_of(s)
     if not sc.system and sc.role not in UPLOADERS:
-        raise Forbidden("viewers cannot upload evidence")
+        raise Forbidden(msg("viewers cannot upload evidence"))
     if sc.region_id is None:
-        raise InvalidInput("a region is required")
+        raise InvalidInput(msg("a region is required"))
     return sc.region_id
 
 
@@ -61,7 +61,7 @@ def store(s: Session, files: FileStore, data: bytes, content_type: str, filename
 def get(s: Session, sha256: str) -> EvidenceFile:
     ev = s.execute(select(EvidenceFile).where(EvidenceFile.sha256 == sha256)).scalar_one_or_none()
     if ev is None:
-        raise NotFound("no such evidence file in this region")
+        raise NotFound(msg("no such evidence file in this region"))
     return ev
 
 
@@ -75,4 +75,6 @@ def require_all(s: Session, region_id: int, shas: Sequence[str]) -> None:
     found = set(s.execute(stmt, execution_options={"unscoped": True}).scalars())
     missing = [h for h in shas if h not in found]
     if missing:
-        raise InvalidInput(f"evidence not uploaded to this region: {', '.join(h[:12] for h in missing)}")
+        raise InvalidInput(
+            msg("evidence not uploaded to this region: %(files)s", files=", ".join(h[:12] for h in missing))
+        )

@@ -30,7 +30,7 @@ from gongzhi.core.security import (
     verify_password,
 )
 from gongzhi.db import Scope, scope_of, table_of, utcnow
-from gongzhi.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests, Unauthenticated
+from gongzhi.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests, Unauthenticated, msg
 from gongzhi.kit.geo import validate_polygon
 from gongzhi.settings import Settings
 
@@ -41,7 +41,7 @@ ROLE_RANK = {Role.VIEWER: 0, Role.HANDLER: 1, Role.SUPERVISOR: 2, Role.DISPATCHE
 def require_role(scope: Scope, *roles: str) -> None:
     if scope.system or scope.role in roles:
         return
-    raise Forbidden(f"this action needs one of the roles: {', '.join(roles)}")
+    raise Forbidden(msg("this action needs one of the roles: %(roles)s", roles=", ".join(roles)))
 
 
 def _audit(s: Session, action: str, obj: str, obj_id: Any, data: dict[str, Any], region_id: int) -> None:
@@ -68,7 +68,7 @@ def authenticate(s: Session, settings: Settings, username: str, password: str, i
     _check_ip_rate(s, settings, ip, now)
     user = s.execute(select(User).where(User.username == username)).scalar_one_or_none()
     if user is not None and user.locked_until is not None and user.locked_until > now:
-        raise TooManyRequests("account temporarily locked after repeated failures; try again later")
+        raise TooManyRequests(msg("account temporarily locked after repeated failures; try again later"))
     if user is None or not user.is_active or not verify_password(user.password_hash, password):
         _record_failure(s, settings, user, username, ip, now)
         return None
@@ -81,7 +81,7 @@ def _check_ip_rate(s: Session, settings: Settings, ip: str, now: datetime) -> No
     since = now - timedelta(minutes=1)
     n = s.execute(select(func.count()).where(LoginFailure.ip == ip, LoginFailure.at >= since)).scalar_one()
     if n >= settings.login_ip_per_minute:
-        raise TooManyRequests("too many failed logins from this address; wait a minute")
+        raise TooManyRequests(msg("too many failed logins from this address; wait a minute"))
 
 
 def _record_failure(
@@ -106,10 +106,10 @@ def scope_for(s: Session, user: User, region_id: int | None) -> Scope:
     """The scope a logged-in user acts in: the asked region, or their first one."""
     ms = memberships(s, user.id)
     if not ms:
-        raise Forbidden("this account has no role in any region")
+        raise Forbidden(msg("this account has no role in any region"))
     chosen = next((m for m in ms if m.region_id == region_id), None) if region_id else ms[0]
     if chosen is None:
-        raise Forbidden("you have no role in that region")
+        raise Forbidden(msg("you have no role in that region"))
     return Scope(region_id=chosen.region_id, user_id=user.id, role=chosen.role, username=user.username)
 
 
@@ -154,11 +154,11 @@ def scope_for_token(s: Session, full: str) -> Scope:
     row = s.connection().execute(_TOKEN_LOOKUP, {"prefix": prefix}).first() if prefix else None
     now = utcnow()
     if row is None or not tokens_equal(row.token_hash, hash_token(full)):
-        raise Unauthenticated("invalid API token")
+        raise Unauthenticated(msg("invalid API token"))
     if row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
-        raise Unauthenticated("API token revoked or expired")
+        raise Unauthenticated(msg("API token revoked or expired"))
     if not row.is_active or row.member_role is None:
-        raise Unauthenticated("the token's user is deactivated or no longer has a role in this region")
+        raise Unauthenticated(msg("the token's user is deactivated or no longer has a role in this region"))
     if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=5):
         s.info[TOKEN_TO_TOUCH] = row.id  # written by the caller in a short write of its own (touch_token)
     role = min(Role(row.role), Role(row.member_role), key=ROLE_RANK.__getitem__)  # never above the user's
@@ -179,9 +179,9 @@ def create_token(
         require_role(sc, Role.ADMIN)
     member = _membership(s, target, sc.region_id)
     if role not in set(Role):
-        raise InvalidInput(f"unknown role {role!r}")
+        raise InvalidInput(msg("unknown role %(role)r", role=role))
     if ROLE_RANK[Role(role)] > ROLE_RANK[Role(member.role)]:
-        raise Forbidden("a token cannot carry a higher role than its user has")
+        raise Forbidden(msg("a token cannot carry a higher role than its user has"))
     full, prefix, digest = new_token()
     tok = ApiToken(
         region_id=sc.region_id,
@@ -204,7 +204,7 @@ def revoke_token(s: Session, token_id: int) -> ApiToken:
     sc = scope_of(s)
     tok = s.execute(select(ApiToken).where(ApiToken.id == token_id)).scalar_one_or_none()
     if tok is None:
-        raise NotFound("no such token")
+        raise NotFound(msg("no such token"))
     if tok.user_id != sc.user_id:
         require_role(sc, Role.ADMIN)
     if tok.revoked_at is None:
@@ -238,10 +238,10 @@ def are_paired(s: Session, a: int, b: int) -> bool:
 
 def create_region(s: Session, code: str, name: str, case_prefix: str, **fields: Any) -> Region:
     if s.execute(select(Region).where(Region.code == code)).scalar_one_or_none():
-        raise Conflict(f"region {code!r} exists already")
+        raise Conflict(msg("region %(code)r exists already", code=code))
     if s.execute(select(Region.id).where(Region.case_prefix == case_prefix)).first():
         # case numbers are unique across regions: a shared prefix would collide on the first case
-        raise Conflict(f"case prefix {case_prefix!r} is taken by another region")
+        raise Conflict(msg("case prefix %(case_prefix)r is taken by another region", case_prefix=case_prefix))
     region = Region(code=code, name=name, case_prefix=case_prefix, **fields)
     s.add(region)
     s.flush()
@@ -251,11 +251,11 @@ def create_region(s: Session, code: str, name: str, case_prefix: str, **fields: 
 
 def pair_regions(s: Session, a: int, b: int, note: str = "") -> Pairing:
     if a == b:
-        raise InvalidInput("a region cannot pair with itself")
+        raise InvalidInput(msg("a region cannot pair with itself"))
     lo, hi = sorted((a, b))
     for rid in (lo, hi):
         if s.get(Region, rid) is None:
-            raise NotFound(f"no region {rid}")
+            raise NotFound(msg("no region %(rid)s", rid=rid))
     existing = s.execute(
         select(Pairing).where(Pairing.region_a_id == lo, Pairing.region_b_id == hi)
     ).scalar_one_or_none()
@@ -285,7 +285,7 @@ def get_region(s: Session, code_or_id: str | int) -> Region:
         stmt = stmt.where(Region.code == code_or_id)
     region = s.execute(stmt).scalar_one_or_none()
     if region is None:
-        raise NotFound(f"no region {code_or_id!r}")
+        raise NotFound(msg("no region %(code_or_id)r", code_or_id=code_or_id))
     return region
 
 
@@ -296,7 +296,7 @@ def _membership(s: Session, user_id: int | None, region_id: int) -> Membership:
     stmt = select(Membership).where(Membership.user_id == user_id, Membership.region_id == region_id)
     m = s.execute(stmt).scalar_one_or_none()
     if m is None:
-        raise NotFound("no such member in this region")
+        raise NotFound(msg("no such member in this region"))
     return m
 
 
@@ -310,7 +310,7 @@ def require_own(s: Session, model: type[Department | GridCell], obj_id: int | No
     """Refuse a reference to another region's department or grid cell (404, as if it did not exist)."""
     stmt = select(model.id).where(model.id == obj_id, model.region_id == region_id)
     if obj_id is not None and s.execute(stmt).first() is None:
-        raise NotFound(f"no {model.__name__} {obj_id} in this region")
+        raise NotFound(msg("no %(kind)s %(obj_id)s in this region", kind=model.__name__, obj_id=obj_id))
 
 
 def create_user(
@@ -327,11 +327,11 @@ def create_user(
     require_role(sc, Role.ADMIN)
     rid = region_id if sc.system else sc.region_id
     if rid is None:
-        raise InvalidInput("a region is required")
+        raise InvalidInput(msg("a region is required"))
     if role not in set(Role):
-        raise InvalidInput(f"unknown role {role!r}")
+        raise InvalidInput(msg("unknown role %(role)r", role=role))
     if len(password) < 8:
-        raise InvalidInput("a password needs at least 8 characters")
+        raise InvalidInput(msg("a password needs at least 8 characters"))
     require_own(s, Department, department_id, rid)
     user = s.execute(select(User).where(User.username == username)).scalar_one_or_none()
     if user is None:
@@ -341,11 +341,11 @@ def create_user(
         s.add(user)
         s.flush()
     elif _has_membership(s, user.id, rid):
-        raise Conflict(f"user {username!r} already has a role in this region")
+        raise Conflict(msg("user %(username)r already has a role in this region", username=username))
     elif not sc.system:  # a region's admin must not enrol (and so read) another region's account
-        raise Forbidden("this username belongs to another region's account; an operator links accounts")
+        raise Forbidden(msg("this username belongs to another region's account; an operator links accounts"))
     s.add(Membership(user_id=user.id, region_id=rid, role=role, department_id=department_id))
-    _flush_or_conflict(s, "membership exists")
+    _flush_or_conflict(s, msg("membership exists"))
     _audit(s, "user.add", "user", user.id, {"username": username, "role": role}, rid)
     return user
 
@@ -360,7 +360,7 @@ def set_role(s: Session, user_id: int, role: str, department_id: int | None = No
     require_role(sc, Role.ADMIN)
     assert sc.region_id is not None
     if role not in set(Role):
-        raise InvalidInput(f"unknown role {role!r}")
+        raise InvalidInput(msg("unknown role %(role)r", role=role))
     m = _membership(s, user_id, sc.region_id)
     require_own(s, Department, department_id, sc.region_id)
     before = m.role
@@ -391,7 +391,7 @@ def create_department(s: Session, code: str, name: str, name_en: str = "") -> De
     assert sc.region_id is not None
     dept = Department(region_id=sc.region_id, code=code, name=name, name_en=name_en)
     s.add(dept)
-    _flush_or_conflict(s, f"department code {code!r} exists")
+    _flush_or_conflict(s, msg("department code %(code)r exists", code=code))
     _audit(s, "department.create", "department", dept.id, {"code": code, "name": name}, sc.region_id)
     return dept
 

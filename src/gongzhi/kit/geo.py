@@ -7,54 +7,54 @@ from collections.abc import Sequence
 from itertools import pairwise
 from typing import Any
 
-from gongzhi.errors import InvalidInput
+from gongzhi.errors import InvalidInput, msg
 
 Ring = Sequence[Sequence[float]]
 
 
 def _check_position(p: Any) -> tuple[float, float]:
     if not isinstance(p, list | tuple) or len(p) < 2:
-        raise InvalidInput("a GeoJSON position is [longitude, latitude]")
+        raise InvalidInput(msg("a GeoJSON position is [longitude, latitude]"))
     lon, lat = p[0], p[1]
     if not all(isinstance(v, int | float) and math.isfinite(v) for v in (lon, lat)):
-        raise InvalidInput("coordinates must be finite numbers")
+        raise InvalidInput(msg("coordinates must be finite numbers"))
     if not (-180 <= lon <= 180 and -90 <= lat <= 90):
-        raise InvalidInput(f"position {lon}, {lat} is outside WGS84 bounds")
+        raise InvalidInput(msg("position %(lon)s, %(lat)s is outside WGS84 bounds", lon=lon, lat=lat))
     return float(lon), float(lat)
 
 
 def validate_point(geom: Any) -> tuple[float, float]:
     if not isinstance(geom, dict) or geom.get("type") != "Point":
-        raise InvalidInput("location must be a GeoJSON Point")
+        raise InvalidInput(msg("location must be a GeoJSON Point"))
     return _check_position(geom.get("coordinates"))
 
 
 def _check_ring(ring: Any) -> None:
     if not isinstance(ring, list) or len(ring) < 4:
-        raise InvalidInput("a polygon ring needs at least 4 positions")
+        raise InvalidInput(msg("a polygon ring needs at least 4 positions"))
     pts = [_check_position(p) for p in ring]
     if pts[0] != pts[-1]:
-        raise InvalidInput("a polygon ring must be closed (first position equals last)")
+        raise InvalidInput(msg("a polygon ring must be closed (first position equals last)"))
 
 
 def polygons_of(geom: Any) -> list[list[Ring]]:
     if not isinstance(geom, dict):
-        raise InvalidInput("geometry must be a GeoJSON object")
+        raise InvalidInput(msg("geometry must be a GeoJSON object"))
     kind, coords = geom.get("type"), geom.get("coordinates")
     if kind == "Polygon" and isinstance(coords, list):
         return [coords]
     if kind == "MultiPolygon" and isinstance(coords, list):
         return list(coords)
-    raise InvalidInput("geometry must be a GeoJSON Polygon or MultiPolygon")
+    raise InvalidInput(msg("geometry must be a GeoJSON Polygon or MultiPolygon"))
 
 
 def validate_polygon(geom: Any) -> None:
     polys = polygons_of(geom)
     if not polys:
-        raise InvalidInput("empty geometry")
+        raise InvalidInput(msg("empty geometry"))
     for rings in polys:
         if not isinstance(rings, list) or not rings:
-            raise InvalidInput("a polygon needs an outer ring")
+            raise InvalidInput(msg("a polygon needs an outer ring"))
         for ring in rings:
             _check_ring(ring)
 

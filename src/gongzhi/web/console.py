@@ -19,8 +19,8 @@ from fastapi.exceptions import WebSocketRequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from gongzhi.errors import Unauthenticated
-from gongzhi.web import views
+from gongzhi.errors import DomainError, Unauthenticated
+from gongzhi.web import labels, views
 from gongzhi.web.i18n import N_
 from gongzhi.web.shell import WEB, Toast, lang_of, render, secure
 
@@ -70,7 +70,8 @@ def _for_console(original: Handler) -> Handler:
         if isinstance(exc, Unauthenticated):
             return to_login(request)
         problem = json.loads(bytes(response.body))
-        return error_response(request, problem)
+        detail = labels.detail(lang_of(request), exc.detail) if isinstance(exc, DomainError) else None
+        return error_response(request, problem, detail)
 
     return handler
 
@@ -82,11 +83,13 @@ def to_login(request: Request) -> Response:
     return RedirectResponse(target, status_code=303)
 
 
-def error_response(request: Request, problem: dict[str, Any]) -> Response:
+def error_response(request: Request, problem: dict[str, Any], detail: str | None = None) -> Response:
+    """The problem as a toast or an error page; ``detail``, when given, is the problem's detail in the
+    console's language (the problem keeps the API's English)."""
     lang = lang_of(request)
     status = int(problem.get("status", 500))
     title = lang.gettext(TITLES.get(str(problem.get("type", "")).rsplit("/", 1)[-1], GENERIC))
-    detail = str(problem.get("detail", ""))
+    detail = str(problem.get("detail", "")) if detail is None else detail
     fields = [
         f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']}" for e in problem.get("errors", []) if e["loc"]
     ]

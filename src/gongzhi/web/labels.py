@@ -6,7 +6,8 @@ An unknown value (a module's own category, say) is shown as stored.
 
 from __future__ import annotations
 
-from gongzhi.web.i18n import N_
+from gongzhi.errors import Message
+from gongzhi.web.i18n import N_, Lang
 
 STATES = {
     "submitted": N_("Submitted"),
@@ -216,8 +217,49 @@ GROUPS = {
 }
 
 
+# a PV inspection's status as the PV pages name it (modules/pv/views.py STATUS_NAMES holds the same ids)
+INSPECTION_STATUSES = {
+    "queued": N_("Queued"),
+    "running": N_("Running"),
+    "done": N_("Analysed"),
+    "failed": N_("Failed"),
+}
+
+# the parameters of a domain error's detail (gongzhi.errors.msg) that are stored values, by name
+PARAMS: dict[str, dict[str, str]] = {
+    "state": STATES,
+    "action": ACTIONS,
+    "role": ROLES,
+    "alert_status": ALERT_STATUSES,
+    "inspection_status": INSPECTION_STATUSES,
+}
+
+
 def label(group: str, value: str | None) -> str:
     """The untranslated label of a stored value (translate it where it is shown)."""
     if value is None:
         return ""
     return GROUPS[group].get(value, value)
+
+
+def detail(lang: Lang, text: str) -> str:
+    """A domain error's detail in ``lang``: a :func:`gongzhi.errors.msg` through the catalogue, the stored
+    values among its parameters (:data:`PARAMS`) by their names in ``lang``; where the catalogue has no
+    other wording (English), the text as written. Other text goes through the catalogue too (a module's
+    ``N_`` ids), which leaves text it does not know as it is."""
+    if not isinstance(text, Message):
+        return lang.gettext(text)
+    if lang.gettext(text.template) == text.template:  # English (or not translated yet): as written
+        return str(text)
+    params = {k: _named(lang, k, v) for k, v in text.params.items()}
+    try:
+        return lang.gettext(text.template, **params)
+    except (KeyError, ValueError, TypeError):  # a translation that names other placeholders: the English
+        return str(text)
+
+
+def _named(lang: Lang, name: str, value: object) -> object:
+    if isinstance(value, Message):  # a phrase of the sentence, itself made with msg
+        return detail(lang, value)
+    names = PARAMS.get(name, {})
+    return lang.gettext(names[str(value)]) if str(value) in names else value

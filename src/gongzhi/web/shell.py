@@ -39,7 +39,7 @@ from gongzhi.core import service as core
 from gongzhi.core.deps import CSRF_HEADER, REQUEST_UOW, SAFE_METHODS, AppState, StateDep, session_user
 from gongzhi.core.models import Region, Role, User
 from gongzhi.db import Scope, unit_of_work, utcnow, write_lock
-from gongzhi.errors import Forbidden
+from gongzhi.errors import Forbidden, msg
 from gongzhi.settings import Settings
 from gongzhi.web import labels
 from gongzhi.web.i18n import LANGUAGE_NAMES, LOCALES, N_, Lang, current, negotiate, translations
@@ -373,7 +373,7 @@ def viewer_of(request: Request, st: AppState, s: Session, token: str | None = No
     user, data = session_user(request, st, s)
     csrf = st.signer.csrf_for(data["sid"])
     if request.method not in SAFE_METHODS and csrf not in (request.headers.get(CSRF_HEADER), token):
-        raise Forbidden("missing or wrong CSRF token; reload the page and try again")
+        raise Forbidden(msg("missing or wrong CSRF token; reload the page and try again"))
     scope = core.scope_for(s, user, data.get("region"))
     ids = [m.region_id for m in core.memberships(s, user.id)]
     regions = list(s.execute(select(Region).where(Region.id.in_(ids)).order_by(Region.id)).scalars())

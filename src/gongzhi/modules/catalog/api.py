@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import File, Form, Header, Query, Response, UploadFile
 
 from gongzhi.core.deps import CurrentScope, SessionDep, StateDep, api_router
-from gongzhi.errors import InvalidInput
+from gongzhi.errors import InvalidInput, msg
 from gongzhi.modules.catalog import crossdupes, library, reuse, service
 from gongzhi.modules.catalog.models import (
     CatalogCrossPair,
@@ -109,7 +109,7 @@ def update_record(
     if if_match and if_match.strip() != "*":
         raw = if_match.strip().removeprefix("W/").strip('"')
         if not raw.isdigit():
-            raise InvalidInput('If-Match must be an ETag such as "3"')
+            raise InvalidInput(msg('If-Match must be an ETag such as "3"'))
         version = int(raw)
     return _read(service.update_record(s, record_id, body, version))
 
@@ -142,7 +142,7 @@ def import_catalog(
 ) -> ImportReport:
     raw = file.file.read(MAX_UPLOAD + 1)
     if len(raw) > MAX_UPLOAD:
-        raise InvalidInput(f"the file is larger than {MAX_UPLOAD // 1024 // 1024} MiB")
+        raise InvalidInput(msg("the file is larger than %(mib)s MiB", mib=MAX_UPLOAD // 1024 // 1024))
     return service.import_catalog(s, raw, file.filename or "", format)
 
 

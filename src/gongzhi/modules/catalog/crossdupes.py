@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from gongzhi.core.models import Region
 from gongzhi.core.service import paired_region_ids, require_role
 from gongzhi.db import scope_of, utcnow
-from gongzhi.errors import InvalidInput
+from gongzhi.errors import InvalidInput, msg
 from gongzhi.modules.catalog import repository as repo
 from gongzhi.modules.catalog.analytics import dupes
 from gongzhi.modules.catalog.models import CatalogCrossPair, CatalogRecord
@@ -45,7 +45,7 @@ class Shared:
 def _rid(s: Session) -> int:
     rid = scope_of(s).region_id
     if rid is None:
-        raise InvalidInput("choose a region for this catalog action")
+        raise InvalidInput(msg("choose a region for this catalog action"))
     return rid
 
 

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from gongzhi.cases.models import Actor, DispatchRule, SlaPolicy
 from gongzhi.cases.schemas import SlaPolicyIn
 from gongzhi.core.models import Department, GridCell
-from gongzhi.errors import InvalidInput
+from gongzhi.errors import InvalidInput, msg
 from gongzhi.modules.catalog import repository as repo
 from gongzhi.modules.catalog.analytics import rules
 from gongzhi.modules.catalog.io import report
@@ -63,7 +63,9 @@ def validate(kind: str, config: dict[str, Any]) -> dict[str, Any]:
         bundle = _model(ModuleTemplate, config, kind)
         parts = {k: v for k, v in bundle.model_dump(exclude_none=True).items()}
         if not parts:
-            raise InvalidInput(f"a module configuration bundles at least one of {', '.join(PARTS)}")
+            raise InvalidInput(
+                msg("a module configuration bundles at least one of %(parts)s", parts=", ".join(PARTS))
+            )
         return {k: validate(k, v) for k, v in parts.items()}
     out: dict[str, Any] = _model(PARTS[kind], config, kind).model_dump(exclude_none=True)
     if kind == "ruleset":
@@ -74,7 +76,9 @@ def validate(kind: str, config: dict[str, Any]) -> dict[str, Any]:
     if kind == "report_template":
         unknown = sorted(set(out["rules"]) - set(rules.RULES))
         if unknown:
-            raise InvalidInput(f"the report template names unknown rules: {', '.join(unknown)}")
+            raise InvalidInput(
+                msg("the report template names unknown rules: %(rules)s", rules=", ".join(unknown))
+            )
     return out
 
 
@@ -92,7 +96,7 @@ def export_dispatch_rules(s: Session) -> dict[str, Any]:
     """The region's dispatch rules as a template: actors and grid cells by code and name, never by id."""
     rows = s.execute(select(DispatchRule).order_by(DispatchRule.position, DispatchRule.id)).scalars().all()
     if not rows:
-        raise InvalidInput("this region has no dispatch rules to publish")
+        raise InvalidInput(msg("this region has no dispatch rules to publish"))
     actors = {a.id: a for a in s.execute(select(Actor)).scalars()}
     depts = {d.id: d for d in s.execute(select(Department)).scalars()}
     cells = {c.id: c for c in s.execute(select(GridCell)).scalars()}
@@ -190,8 +194,11 @@ def plan_dispatch(s: Session, template: dict[str, Any], mapping: dict[str, Any])
     if missing:
         unique = list(dict.fromkeys(missing))
         raise InvalidInput(
-            "the dispatch template cannot be mapped onto this region; give mapping.actors / "
-            "mapping.grid_cells for: " + "; ".join(unique),
+            msg(
+                "the dispatch template cannot be mapped onto this region; give mapping.actors / "
+                "mapping.grid_cells for: %(missing)s",
+                missing="; ".join(unique),
+            ),
             unmapped=unique,
         )
     return planned
@@ -327,7 +334,12 @@ def report_layout(s: Session, subscription_id: int | None = None) -> report.Layo
     if subscription_id is not None:
         found = [(sub, c) for sub, c in found if sub.id == subscription_id]
         if not found:
-            raise InvalidInput(f"subscription {subscription_id} is no report template of this region")
+            raise InvalidInput(
+                msg(
+                    "subscription %(subscription_id)s is no report template of this region",
+                    subscription_id=subscription_id,
+                )
+            )
     if not found:
         return report.DEFAULT
     conf = validate("report_template", found[-1][1])

@@ -17,7 +17,7 @@ from gongzhi.core import audit
 from gongzhi.core.models import Role
 from gongzhi.core.service import paired_region_ids, require_role
 from gongzhi.db import scope_of, utcnow
-from gongzhi.errors import InvalidInput, NotFound
+from gongzhi.errors import InvalidInput, NotFound, msg
 from gongzhi.modules.catalog import repository as repo
 from gongzhi.modules.catalog.analytics.text import query_tokens, search_tokens
 from gongzhi.modules.catalog.models import LibraryDocument, LibraryToken
@@ -30,7 +30,7 @@ FIELD_WEIGHT = {"title": 5, "tags": 3, "summary": 2, "body": 1}
 def _rid(s: Session) -> int:
     rid = scope_of(s).region_id
     if rid is None:
-        raise InvalidInput("choose a region for the library")
+        raise InvalidInput(msg("choose a region for the library"))
     return rid
 
 
@@ -63,7 +63,7 @@ def _check_sharing(s: Session, sharing: str, region_ids: list[int]) -> list[int]
     paired = paired_region_ids(s, _rid(s))
     outside = sorted(set(region_ids) - paired)
     if outside or not region_ids:
-        raise InvalidInput("documents are shared only with paired regions; choose at least one")
+        raise InvalidInput(msg("documents are shared only with paired regions; choose at least one"))
     return sorted(set(region_ids))
 
 
@@ -124,7 +124,7 @@ def set_sharing(s: Session, doc_id: int, data: SharingIn) -> LibraryDocument:
 def _own(s: Session, doc_id: int) -> LibraryDocument:
     doc = repo.document_any_region(s, doc_id)
     if doc is None or doc.region_id != _rid(s):
-        raise NotFound(f"no document {doc_id} of this region")
+        raise NotFound(msg("no document %(doc_id)s of this region", doc_id=doc_id))
     return doc
 
 
@@ -132,7 +132,7 @@ def get_document(s: Session, doc_id: int) -> LibraryDocument:
     rid = _rid(s)
     doc = repo.document_any_region(s, doc_id)
     if doc is None or not visible_to(doc, rid, paired_region_ids(s, rid)):
-        raise NotFound(f"no document {doc_id}")
+        raise NotFound(msg("no document %(doc_id)s", doc_id=doc_id))
     return doc
 
 

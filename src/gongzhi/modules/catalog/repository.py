@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from gongzhi.core.models import Department, Region
-from gongzhi.errors import NotFound
+from gongzhi.errors import NotFound, msg
 from gongzhi.modules.catalog.models import (
     CatalogAuditRun,
     CatalogCrossPair,
@@ -67,7 +67,7 @@ ENTRY_COLUMNS = (
 def record(s: Session, record_id: int) -> CatalogRecord:
     rec = s.execute(select(CatalogRecord).where(CatalogRecord.id == record_id)).scalar_one_or_none()
     if rec is None:
-        raise NotFound(f"no catalog record {record_id}")
+        raise NotFound(msg("no catalog record %(record_id)s", record_id=record_id))
     return rec
 
 
@@ -136,7 +136,7 @@ def rulesets(s: Session) -> list[CatalogRuleset]:
 def ruleset(s: Session, ruleset_id: int) -> CatalogRuleset:
     rs = s.execute(select(CatalogRuleset).where(CatalogRuleset.id == ruleset_id)).scalar_one_or_none()
     if rs is None:
-        raise NotFound(f"no rule set {ruleset_id}")
+        raise NotFound(msg("no rule set %(ruleset_id)s", ruleset_id=ruleset_id))
     return rs
 
 
@@ -153,7 +153,7 @@ def ruleset_of_subscription(s: Session, subscription_id: int) -> CatalogRuleset 
 def audit_run(s: Session, run_id: int) -> CatalogAuditRun:
     run = s.execute(select(CatalogAuditRun).where(CatalogAuditRun.id == run_id)).scalar_one_or_none()
     if run is None:
-        raise NotFound(f"no audit run {run_id}")
+        raise NotFound(msg("no audit run %(run_id)s", run_id=run_id))
     return run
 
 
@@ -207,7 +207,7 @@ def duplicate_pair(s: Session, pair_id: int) -> CatalogDuplicatePair:
     stmt = select(CatalogDuplicatePair).where(CatalogDuplicatePair.id == pair_id)
     pair = s.execute(stmt).scalar_one_or_none()
     if pair is None:
-        raise NotFound(f"no duplicate pair {pair_id}")
+        raise NotFound(msg("no duplicate pair %(pair_id)s", pair_id=pair_id))
     return pair
 
 
@@ -246,7 +246,7 @@ def cross_pairs(s: Session) -> dict[tuple[int, int], CatalogCrossPair]:
 def cross_pair(s: Session, pair_id: int) -> CatalogCrossPair:
     pair = s.execute(select(CatalogCrossPair).where(CatalogCrossPair.id == pair_id)).scalar_one_or_none()
     if pair is None:
-        raise NotFound(f"no cross-region duplicate pair {pair_id}")
+        raise NotFound(msg("no cross-region duplicate pair %(pair_id)s", pair_id=pair_id))
     return pair
 
 
@@ -289,7 +289,7 @@ def app_any_region(s: Session, app_id: int) -> ReuseApp | None:
 def own_app(s: Session, app_id: int) -> ReuseApp:
     app = s.execute(select(ReuseApp).where(ReuseApp.id == app_id)).scalar_one_or_none()
     if app is None:
-        raise NotFound(f"no app {app_id} published by this region")
+        raise NotFound(msg("no app %(app_id)s published by this region", app_id=app_id))
     return app
 
 
@@ -310,7 +310,7 @@ def subscriptions(s: Session) -> list[ReuseSubscription]:
 def subscription(s: Session, sub_id: int) -> ReuseSubscription:
     sub = s.execute(select(ReuseSubscription).where(ReuseSubscription.id == sub_id)).scalar_one_or_none()
     if sub is None:
-        raise NotFound(f"no subscription {sub_id}")
+        raise NotFound(msg("no subscription %(sub_id)s", sub_id=sub_id))
     return sub
 
 

@@ -16,7 +16,7 @@ from gongzhi.core import audit, outbox
 from gongzhi.core.models import Region, Role
 from gongzhi.core.service import are_paired, paired_region_ids, require_role
 from gongzhi.db import scope_of, utcnow
-from gongzhi.errors import Conflict, InvalidInput, NotFound
+from gongzhi.errors import Conflict, InvalidInput, NotFound, msg
 from gongzhi.modules.catalog import instances
 from gongzhi.modules.catalog import repository as repo
 from gongzhi.modules.catalog.models import (
@@ -32,7 +32,7 @@ from gongzhi.registry import Registry
 def _rid(s: Session) -> int:
     rid = scope_of(s).region_id
     if rid is None:
-        raise InvalidInput("choose a region for reuse actions")
+        raise InvalidInput(msg("choose a region for reuse actions"))
     return rid
 
 
@@ -69,7 +69,9 @@ def _template(
     if kind == "dispatch_template" and from_region:
         return instances.export_dispatch_rules(s)
     if config is None:
-        raise InvalidInput("give the app's configuration (config), ruleset_id for a rule set, or from_region")
+        raise InvalidInput(
+            msg("give the app's configuration (config), ruleset_id for a rule set, or from_region")
+        )
     return instances.validate(kind, config)
 
 
@@ -80,7 +82,7 @@ def publish_app(s: Session, registry: Registry, data: AppPublish) -> ReuseApp:
     require_role(scope_of(s), Role.ADMIN)
     rid = _rid(s)
     if any(a.slug == data.slug for a in repo.apps_of(s, {rid})):
-        raise Conflict(f"this region already publishes an app {data.slug!r}")
+        raise Conflict(msg("this region already publishes an app %(slug)r", slug=data.slug))
     config = _template(
         s, data.kind, data.config if data.ruleset_id is None else None, data.ruleset_id, data.from_region
     )
@@ -150,7 +152,7 @@ def get_app(s: Session, app_id: int) -> ReuseApp:
     rid = _rid(s)
     app = repo.app_any_region(s, app_id)
     if app is None or not app.active or not are_paired(s, rid, app.region_id):
-        raise NotFound(f"no app {app_id}")  # never reveal another region's apps
+        raise NotFound(msg("no app %(app_id)s", app_id=app_id))  # never reveal another region's apps
     return app
 
 
@@ -167,10 +169,10 @@ def subscribe(s: Session, registry: Registry, app_id: int, data: SubscribeIn) ->
     rid = _rid(s)
     app = get_app(s, app_id)
     if app.region_id == rid:
-        raise InvalidInput("a region does not subscribe to its own app")
+        raise InvalidInput(msg("a region does not subscribe to its own app"))
     sub = repo.subscription_to(s, app.id)
     if sub is not None and sub.active:
-        raise Conflict("this region subscribes to that app already")
+        raise Conflict(msg("this region subscribes to that app already"))
     template = repo.app_version(s, app.id, app.version).config
     if sub is None:  # a region that ended its subscription takes the same row up again
         sub = ReuseSubscription(
@@ -196,7 +198,7 @@ def preview(s: Session, app_id: int, mapping: dict[str, Any]) -> dict[str, Any]:
     require_role(scope_of(s), Role.ADMIN)
     app = get_app(s, app_id)
     if app.region_id == _rid(s):
-        raise InvalidInput("a region does not subscribe to its own app")
+        raise InvalidInput(msg("a region does not subscribe to its own app"))
     held = instances.parts(app.kind, repo.app_version(s, app.id, app.version).config)
     out: dict[str, Any] = {"kind": app.kind, "version": app.version, "parts": sorted(held)}
     out["dispatch_rules"], out["unmapped"] = [], []
@@ -249,7 +251,7 @@ def accept_update(s: Session, sub_id: int) -> ReuseSubscription:
     sub = _active_subscription(s, sub_id)
     app = get_app(s, sub.app_id)
     if app.version == sub.accepted_version:
-        raise Conflict(f"already at the latest version {app.version}")
+        raise Conflict(msg("already at the latest version %(version)s", version=app.version))
     sub.accepted_version = app.version
     _reconfigure(s, sub, app)
     _ledger(s, sub, app, "update", 0.0, f"accepted version {app.version}")
@@ -291,7 +293,7 @@ def unsubscribe(s: Session, sub_id: int) -> ReuseSubscription:
 def _active_subscription(s: Session, sub_id: int) -> ReuseSubscription:
     sub = repo.subscription(s, sub_id)
     if not sub.active:
-        raise Conflict(f"subscription {sub_id} has ended")
+        raise Conflict(msg("subscription %(sub_id)s has ended", sub_id=sub_id))
     return sub
 
 

@@ -22,7 +22,7 @@ from gongzhi.core import audit, outbox
 from gongzhi.core.models import Region, Role
 from gongzhi.core.service import require_role
 from gongzhi.db import Scope, scope_of, utcnow
-from gongzhi.errors import Conflict, IllegalTransition, InvalidInput
+from gongzhi.errors import Conflict, IllegalTransition, InvalidInput, msg
 from gongzhi.kit.workdays import SHANGHAI
 from gongzhi.modules.catalog import instances
 from gongzhi.modules.catalog import repository as repo
@@ -55,7 +55,7 @@ MAX_CASES = 200
 def _region_id(s: Session) -> int:
     sc = scope_of(s)
     if sc.region_id is None:
-        raise InvalidInput("choose a region for this catalog action")
+        raise InvalidInput(msg("choose a region for this catalog action"))
     return sc.region_id
 
 
@@ -112,10 +112,15 @@ def create_record(s: Session, data: RecordIn, source: str = "manual") -> Catalog
     values = _normalised(data)
     existing = repo.records_by_key(s).get((values["kind"], values["key"]))
     if existing is not None:
-        archived = " and is archived: restore it" if existing.archived_at else ""
-        raise Conflict(
-            f"a {values['kind']} with key {values['key']!r} exists already (record {existing.id}){archived}"
-        )
+        found = {"kind": values["kind"], "key": values["key"], "id": existing.id}
+        if existing.archived_at:
+            raise Conflict(
+                msg(
+                    "a %(kind)s with key %(key)r exists already (record %(id)s) and is archived: restore it",
+                    **found,
+                )
+            )
+        raise Conflict(msg("a %(kind)s with key %(key)r exists already (record %(id)s)", **found))
     rec = CatalogRecord(region_id=_region_id(s), source=source, **values)
     s.add(rec)
     s.flush()
@@ -141,7 +146,14 @@ def update_record(s: Session, record_id: int, data: RecordIn, if_version: int | 
     require_role(scope_of(s), *EDITORS)
     rec = _live(repo.record(s, record_id))
     if if_version is not None and if_version != rec.version:
-        raise Conflict(f"record {rec.id} is at version {rec.version}, you sent {if_version}; reload it")
+        raise Conflict(
+            msg(
+                "record %(id)s is at version %(version)s, you sent %(if_version)s; reload it",
+                id=rec.id,
+                version=rec.version,
+                if_version=if_version,
+            )
+        )
     values = _normalised(data)
     values["key"] = data.key or rec.key
     if _apply(s, rec, values, "update"):
@@ -151,7 +163,7 @@ def update_record(s: Session, record_id: int, data: RecordIn, if_version: int | 
 
 def _live(rec: CatalogRecord) -> CatalogRecord:
     if rec.archived_at is not None:
-        raise Conflict(f"record {rec.id} is archived; restore it to change it")
+        raise Conflict(msg("record %(id)s is archived; restore it to change it", id=rec.id))
     return rec
 
 
@@ -169,7 +181,7 @@ def restore_record(s: Session, record_id: int) -> CatalogRecord:
     require_role(scope_of(s), *EDITORS)
     rec = repo.record(s, record_id)
     if rec.archived_at is None:
-        raise Conflict(f"record {rec.id} is not archived")
+        raise Conflict(msg("record %(id)s is not archived", id=rec.id))
     rec.archived_at, rec.archived_by, rec.archive_reason = None, "", ""
     _bump(s, rec, "restore")
     _audit(s, "catalog.record.restore", "catalog_record", rec.id, {"name": rec.name})
@@ -348,7 +360,9 @@ def catalog_info(s: Session) -> dcat.CatalogInfo:
 
 def export_catalog(s: Session, fmt: str, kind: str | None = None) -> tuple[bytes, str]:
     if fmt not in EXPORTS:
-        raise InvalidInput(f"unknown export format {fmt!r}; one of {', '.join(EXPORTS)}")
+        raise InvalidInput(
+            msg("unknown export format %(fmt)r; one of %(formats)s", fmt=fmt, formats=", ".join(EXPORTS))
+        )
     entries = [to_entry(r, key="key") for r in repo.entry_rows(s, kind)]
     info = catalog_info(s)
     if fmt in ("jsonld", "ttl"):
@@ -608,7 +622,13 @@ def open_cases(s: Session, registry: Registry, run_id: int) -> CatalogAuditRun:
     run = repo.audit_run(s, run_id)
     latest = repo.audit_runs(s, 1)
     if latest and latest[0].id != run.id:
-        raise Conflict(f"audit #{run.id} is superseded by #{latest[0].id}; open cases from the latest run")
+        raise Conflict(
+            msg(
+                "audit #%(id)s is superseded by #%(latest)s; open cases from the latest run",
+                id=run.id,
+                latest=latest[0].id,
+            )
+        )
     entries = [to_entry(r) for r in repo.entry_rows(s)]
     opened = _open_cases(s, registry, run, entries)
     run.cases_opened += opened
@@ -704,7 +724,13 @@ def render_report(
     """The run's report in ``fmt`` and ``lang``, laid out by the region's report template (``template``:
     the id of a report-template subscription; default the latest one, else the built-in layout)."""
     if fmt not in report.WRITERS:
-        raise InvalidInput(f"unknown report format {fmt!r}; one of {', '.join(report.WRITERS)}")
+        raise InvalidInput(
+            msg(
+                "unknown report format %(fmt)r; one of %(formats)s",
+                fmt=fmt,
+                formats=", ".join(report.WRITERS),
+            )
+        )
     layout = instances.report_layout(s, template)
     return report.WRITERS[fmt](report_data(s, run_id, lang), layout), report.FORMATS[fmt]
 

@@ -16,7 +16,7 @@ from gongzhi.cases.models import Actor, Case
 from gongzhi.core.deps import api_router
 from gongzhi.core.models import Region, Role
 from gongzhi.core.service import paired_region_ids
-from gongzhi.errors import InvalidInput
+from gongzhi.errors import InvalidInput, msg
 from gongzhi.modules.catalog import crossdupes, library, reuse, service
 from gongzhi.modules.catalog import repository as repo
 from gongzhi.modules.catalog.analytics.texts import lang_of
@@ -194,7 +194,7 @@ def import_file(
     """Import a spreadsheet or JSON catalog and show its row-by-row report on the records page."""
     raw = file.file.read(MAX_UPLOAD + 1)
     if len(raw) > MAX_UPLOAD:
-        raise InvalidInput(f"the file is larger than {MAX_UPLOAD // 1024 // 1024} MiB")
+        raise InvalidInput(msg("the file is larger than %(mib)s MiB", mib=MAX_UPLOAD // 1024 // 1024))
     result = service.import_catalog(c.s, raw, file.filename or "", format)
     rows, total = service.list_records(c.s, None, "", None, 1, PAGE_SIZE)
     return _page(
@@ -217,7 +217,9 @@ def import_file(
 @router.get("/catalog/export.{fmt}")
 def export(c: ConsoleDep, fmt: str) -> Response:
     if fmt not in EXPORTS:
-        raise InvalidInput(f"no export format {fmt!r}; one of {', '.join(EXPORTS)}")
+        raise InvalidInput(
+            msg("no export format %(fmt)r; one of %(formats)s", fmt=fmt, formats=", ".join(EXPORTS))
+        )
     body, media = service.export_catalog(c.s, fmt)
     return Response(
         body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{EXPORTS[fmt]}"'}
@@ -306,7 +308,7 @@ def open_cases(c: ConsoleDep, run_id: int) -> Response:
 @router.get("/catalog/audits/{run_id:int}/report.{fmt}")
 def audit_report(c: ConsoleDep, run_id: int, fmt: str) -> Response:
     if fmt not in report.FORMATS:
-        raise InvalidInput(f"no report format {fmt!r}")
+        raise InvalidInput(msg("no report format %(fmt)r", fmt=fmt))
     body, media = service.render_report(c.s, run_id, fmt, lang=lang_of(c.lang.code))
     headers = {} if fmt == "html" else {"Content-Disposition": f'attachment; filename="audit-{run_id}.{fmt}"'}
     return Response(body, media_type=media, headers=headers)
@@ -393,7 +395,7 @@ def _json_field(raw: str, what: str) -> dict[str, Any]:
     except ValueError as exc:
         raise InvalidInput(f"{what} is not valid JSON: {exc}") from exc
     if not isinstance(value, dict):
-        raise InvalidInput(f"{what} must be a JSON object")
+        raise InvalidInput(msg("%(what)s must be a JSON object", what=what))
     return value
 
 
@@ -440,7 +442,7 @@ def subscribe(
     try:
         saved = float(saved_yuan or 0)
     except ValueError as exc:
-        raise InvalidInput("the saving must be a number of yuan") from exc
+        raise InvalidInput(msg("the saving must be a number of yuan")) from exc
     body = {
         "saved_yuan": saved,
         "note": note,

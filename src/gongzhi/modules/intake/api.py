@@ -17,7 +17,7 @@ from gongzhi.core.deps import CurrentScope, PublicSessionDep, SessionDep, StateD
 from gongzhi.core.models import Region
 from gongzhi.core.service import require_role
 from gongzhi.db import Scope, utcnow
-from gongzhi.errors import NotFound, TooManyRequests
+from gongzhi.errors import NotFound, TooManyRequests, msg
 from gongzhi.kit.privacy import mask_name, mask_phone
 from gongzhi.modules.intake import duplicates, hot, imports, routing, service, stats, throttle
 from gongzhi.modules.intake import repository as repo
@@ -54,7 +54,7 @@ MAX_PHOTOS = 6
 def region_by_code(s: Session, code: str) -> Region:
     region = s.execute(select(Region).where(Region.code == code)).scalar_one_or_none()
     if region is None:
-        raise NotFound(f"no region {code!r}")
+        raise NotFound(msg("no region %(code)r", code=code))
     return region
 
 
@@ -281,7 +281,7 @@ def staff_follow_up(
 def classify(body: SimilarIn, s: SessionDep) -> PredictionRead:
     routed = routing.classify(s, service.acting_region(s), body.subject, body.description)
     if routed is None:
-        raise NotFound("the region has no intake categories")
+        raise NotFound(msg("the region has no intake categories"))
     return PredictionRead(
         code=routed.code,
         confidence=routed.confidence,
@@ -365,7 +365,7 @@ def retrain(s: SessionDep, scope: CurrentScope) -> ModelRead:
 def model(s: SessionDep) -> ModelRead:
     m = repo.latest_model(s, service.acting_region(s))
     if m is None:
-        raise NotFound("no model trained yet: requests are routed by the category keywords alone")
+        raise NotFound(msg("no model trained yet: requests are routed by the category keywords alone"))
     return ModelRead.model_validate(m)
 
 

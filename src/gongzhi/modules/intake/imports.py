@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from gongzhi.core import service as core
 from gongzhi.core.models import Role
 from gongzhi.db import scope_of, utcnow
-from gongzhi.errors import InvalidInput
+from gongzhi.errors import InvalidInput, msg
 from gongzhi.kit.workdays import SHANGHAI
 from gongzhi.modules.intake import repository as repo
 from gongzhi.modules.intake import service
@@ -106,7 +106,7 @@ def run(
     core.require_role(sc, Role.ADMIN, Role.DISPATCHER)
     rid = service.acting_region(s)
     if kind not in KINDS:
-        raise InvalidInput(f"kind must be one of {', '.join(sorted(KINDS))}")
+        raise InvalidInput(msg("kind must be one of %(kinds)s", kinds=", ".join(sorted(KINDS))))
     now = utcnow()
     rec = IntakeImport(
         region_id=rid,

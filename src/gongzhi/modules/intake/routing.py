@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from gongzhi.core import audit
 from gongzhi.db import scope_of, utcnow
-from gongzhi.errors import InvalidInput
+from gongzhi.errors import InvalidInput, msg
 from gongzhi.modules.intake import repository as repo
 from gongzhi.modules.intake.analytics import classifier as clf
 from gongzhi.modules.intake.models import ClassifierModel, IntakeCategory
@@ -77,7 +77,7 @@ def retrain(s: Session, region_id: int, trigger: str = "manual") -> ClassifierMo
     """Train on the tree's keywords, every correction and confirmation, and weak labels from history."""
     cats = repo.categories(s, region_id)
     if not cats:
-        raise InvalidInput("the region has no intake categories to learn")
+        raise InvalidInput(msg("the region has no intake categories to learn"))
     seeds = seeds_of(cats)
     codes = {c.code for c in cats}
     labelled = [e for e in repo.training_examples(s, region_id) if e.category_code in codes]

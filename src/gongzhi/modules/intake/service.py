@@ -27,7 +27,7 @@ from gongzhi.core import service as core
 from gongzhi.core.models import Department, Role
 from gongzhi.core.security import hash_token, tokens_equal
 from gongzhi.db import Scope, scope_of, utcnow
-from gongzhi.errors import Forbidden, InvalidInput, NotFound
+from gongzhi.errors import Forbidden, InvalidInput, NotFound, msg
 from gongzhi.modules.intake import duplicates, routing
 from gongzhi.modules.intake import repository as repo
 from gongzhi.modules.intake.analytics import geocell, minhash
@@ -66,7 +66,7 @@ def _audit(s: Session, region_id: int, action: str, obj: str, obj_id: Any, data:
 def acting_region(s: Session) -> int:
     sc = scope_of(s)
     if sc.region_id is None:
-        raise InvalidInput("a region is required")
+        raise InvalidInput(msg("a region is required"))
     return sc.region_id
 
 
@@ -114,7 +114,7 @@ def upsert_category(s: Session, data: CategoryIn) -> IntakeCategory:
     core.require_role(sc, Role.ADMIN)
     rid = acting_region(s)
     if data.parent_code is not None and repo.category(s, rid, data.parent_code) is None:
-        raise NotFound(f"no parent category {data.parent_code!r}")
+        raise NotFound(msg("no parent category %(parent_code)r", parent_code=data.parent_code))
     cat = repo.category(s, rid, data.code) or IntakeCategory(region_id=rid, code=data.code)
     for k, v in data.model_dump().items():
         setattr(cat, k, v)
@@ -247,7 +247,7 @@ def _subject_and_text(data: RequestIn) -> tuple[str, str]:
     text = clean(data.description)
     subject = clean(data.subject) or text[:30]
     if not subject:
-        raise InvalidInput("a request needs a subject or a description")
+        raise InvalidInput(msg("a request needs a subject or a description"))
     return subject[:200], text
 
 
@@ -262,10 +262,10 @@ def _route(
     if chosen:
         cat = repo.category(s, region_id, chosen)
         if cat is None or not cat.active:
-            raise NotFound(f"no service {chosen!r} in this region")
+            raise NotFound(msg("no service %(chosen)r in this region", chosen=chosen))
         return cat, routed, "citizen"
     if routed is None:
-        raise InvalidInput("the region has no intake categories; choose a service_code")
+        raise InvalidInput(msg("the region has no intake categories; choose a service_code"))
     cat = repo.category(s, region_id, routed.code)
     assert cat is not None
     threshold = repo.settings_of(s, region_id).confidence_threshold
@@ -303,7 +303,7 @@ def similar_to(
 def get_request(s: Session, request_id: int) -> tuple[IntakeRequest, Case]:
     req = repo.request_by_id(s, request_id)
     if req is None:
-        raise NotFound(f"no intake request {request_id}")
+        raise NotFound(msg("no intake request %(request_id)s", request_id=request_id))
     return req, cases.get_case(s, req.case_id)
 
 
@@ -316,7 +316,7 @@ def triage(
     req, case = get_request(s, request_id)
     cat = repo.category(s, req.region_id, code)
     if cat is None:
-        raise NotFound(f"no category {code!r}")
+        raise NotFound(msg("no category %(code)r", code=code))
     before = req.service_code
     req.service_code, case.category = code, code
     req.department_id = department_id or cat.department_id
@@ -343,7 +343,7 @@ def merge(s: Session, registry: Registry, request_id: int, into_case_id: int, no
     core.require_role(scope_of(s), *TRIAGERS)
     _, case = get_request(s, request_id)
     if into_case_id == case.id:
-        raise InvalidInput("a request cannot be merged into itself")
+        raise InvalidInput(msg("a request cannot be merged into itself"))
     cases.get_case(s, into_case_id)
     data = ActionIn(target_case_id=into_case_id, note=note or "重复反映，并入原工单")
     return cases.apply(s, registry, case.id, Action.MERGE, data)
@@ -378,14 +378,14 @@ def create_api_key(s: Session, name: str) -> tuple[IntakeApiKey, str]:
 
 def check_api_key(s: Session, full: str | None, region_id: int) -> IntakeApiKey:
     if not full:
-        raise Forbidden("api_key is required to post a service request")
+        raise Forbidden(msg("api_key is required to post a service request"))
     body = full.removeprefix(KEY_PREFIX)
     prefix = body.partition("_")[0]
     key = repo.api_key_by_prefix(s, prefix) if full.startswith(KEY_PREFIX) else None
     if key is None or not tokens_equal(key.key_hash, hash_token(full)) or key.revoked_at is not None:
-        raise Forbidden("invalid api_key")
+        raise Forbidden(msg("invalid api_key"))
     if key.region_id != region_id:
-        raise Forbidden("this api_key is not valid for this jurisdiction")
+        raise Forbidden(msg("this api_key is not valid for this jurisdiction"))
     return key
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from gongzhi.cases.models import Actor, Case, CaseEvent
 from gongzhi.core.models import Department
 from gongzhi.db import utcnow
-from gongzhi.errors import InvalidInput
+from gongzhi.errors import InvalidInput, msg
 from gongzhi.kit.workdays import SHANGHAI
 from gongzhi.modules.intake.analytics import latency
 from gongzhi.modules.intake.models import IntakeRequest
@@ -26,7 +26,7 @@ def month_bounds(month: str) -> tuple[datetime, datetime]:
     try:
         start = datetime.strptime(month, "%Y-%m").replace(tzinfo=SHANGHAI)
     except ValueError as exc:
-        raise InvalidInput("month must look like 2026-11") from exc
+        raise InvalidInput(msg("month must look like 2026-11")) from exc
     end = (
         start.replace(year=start.year + 1, month=1)
         if start.month == 12

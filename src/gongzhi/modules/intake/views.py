@@ -20,13 +20,14 @@ from gongzhi.cases.statemachine import Action
 from gongzhi.core.deps import AppState, PublicSessionDep, StateDep, api_router, in_thread
 from gongzhi.core.models import Region
 from gongzhi.core.ratelimit import Verdict
-from gongzhi.errors import DomainError, InvalidInput, NotFound
+from gongzhi.errors import DomainError, InvalidInput, NotFound, msg
 from gongzhi.kit.filestore import FileRejected
 from gongzhi.kit.workdays import SHANGHAI
 from gongzhi.modules.intake import repository as repo
 from gongzhi.modules.intake import service, throttle
 from gongzhi.modules.intake.analytics.text import redact
 from gongzhi.modules.intake.api import region_by_code, submit_public
+from gongzhi.web import labels
 from gongzhi.web.i18n import N_, Lang
 from gongzhi.web.labels import label
 from gongzhi.web.shell import lang_of, public_page, public_templates
@@ -102,7 +103,7 @@ def _form(
     lang = lang_of(request)
     notice = too_often(limit, lang) if limit else ""
     if error is not None:  # our own details are catalogue ids; others are shown as the service wrote them
-        detail = lang.gettext(error.detail) if error.detail else ""
+        detail = labels.detail(lang, error.detail) if error.detail else ""
         notice = lang.gettext(N_("Not submitted; please correct and send again: %(detail)s"), detail=detail)
     states = {k: lang.gettext(v) for k, v in STATES.items()}
     ctx = {"region": reg, "categories": cats, "values": typed or {}, "notice": notice, "states": states}
@@ -183,7 +184,7 @@ async def _submit(
 def _case(s: Session, code: str) -> Case:
     case = s.execute(select(Case).where(Case.tracking_code == code)).scalar_one_or_none()
     if case is None:
-        raise NotFound("no request with this tracking code")
+        raise NotFound(msg("no request with this tracking code"))
     return case
 
 

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import File, Form, Query, Response, UploadFile
 
 from gongzhi.core.deps import SessionDep, StateDep, api_router
-from gongzhi.errors import InvalidInput
+from gongzhi.errors import InvalidInput, msg
 from gongzhi.modules.pv import results, service
 from gongzhi.modules.pv.io.qgc_plan import write_qgc_plan_json
 from gongzhi.modules.pv.io.wpml import write_wpml_kmz
@@ -63,7 +63,7 @@ def import_plant(
     """Import a plant from a layout file: GeoJSON (roof and modules), or CSV with the roof ``polygon``."""
     data = file.file.read(st.settings.max_upload_bytes + 1)
     if not data:
-        raise InvalidInput("the layout file is empty")
+        raise InvalidInput(msg("the layout file is empty"))
     outline = _json_form(polygon, "polygon") if polygon else None
     plant = service.import_plant(
         s, data, file.filename or "plant.geojson", code=code, name=name, polygon=outline
@@ -77,7 +77,7 @@ def _json_form(raw: str, field: str) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise InvalidInput(f"{field} must be GeoJSON: {exc}") from exc
     if not isinstance(value, dict):
-        raise InvalidInput(f"{field} must be a GeoJSON object")
+        raise InvalidInput(msg("%(field)s must be a GeoJSON object", field=field))
     return value
 
 
@@ -133,7 +133,7 @@ def upload_flight(
     """Upload a flight: its frames become evidence, the inspection is queued and the worker analyses it;
     poll the inspection for its progress."""
     if started_at is not None and started_at.tzinfo is None:
-        raise InvalidInput("started_at needs a time zone offset")
+        raise InvalidInput(msg("started_at needs a time zone offset"))
     conditions = service.FlightConditions(camera, irradiance_w_m2, ambient_temp_c, wind_m_s, started_at)
     uploads = [(f.filename or f"frame-{i}", f.file) for i, f in enumerate(file)]
     inspection = service.create_inspection(

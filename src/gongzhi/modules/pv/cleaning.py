@@ -36,7 +36,7 @@ from gongzhi.cases.schemas import ActionIn, CaseCreate
 from gongzhi.cases.statemachine import Action, State
 from gongzhi.core.models import OutboxEvent
 from gongzhi.db import Scope, SessionFactory, unit_of_work, utcnow
-from gongzhi.errors import InvalidInput, NotFound
+from gongzhi.errors import InvalidInput, NotFound, msg
 from gongzhi.modules.pv import mqtt as pvmqtt
 from gongzhi.modules.pv import production
 from gongzhi.modules.pv.io import robot_protocol as proto
@@ -59,7 +59,7 @@ def row_of(module_id: str) -> str:
     """``A-03-17`` → ``A-03``."""
     parts = module_id.rsplit("-", 1)
     if len(parts) != 2 or not parts[0]:
-        raise InvalidInput(f"not a module id (array-row-position): {module_id!r}")
+        raise InvalidInput(msg("not a module id (array-row-position): %(module_id)r", module_id=module_id))
     return parts[0]
 
 
@@ -76,10 +76,12 @@ def register_robot(
     pvmqtt.Broker.parse(broker)
     proto.topic(plant.code, robot_id, "cmd")  # the ids must be usable in topics
     if not rows or any(length <= 0 for length in rows.values()):
-        raise InvalidInput("a robot serves at least one row, each with a positive rail length in metres")
+        raise InvalidInput(msg("a robot serves at least one row, each with a positive rail length in metres"))
     for other in robots_of(s, plant.id):
         if other.config.get("robot_id") == robot_id:
-            raise InvalidInput(f"plant {plant.code} already has a robot {robot_id}")
+            raise InvalidInput(
+                msg("plant %(code)s already has a robot %(robot_id)s", code=plant.code, robot_id=robot_id)
+            )
     actor = Actor(
         region_id=plant.region_id,
         kind="robot",
@@ -122,13 +124,13 @@ def create_cleaning_cases(
     """
     mods = sorted(set(modules))
     if not mods:
-        raise InvalidInput("nothing to clean: no modules given")
+        raise InvalidInput(msg("nothing to clean: no modules given"))
     if mode not in proto.MODES:
-        raise InvalidInput(f"mode must be one of {', '.join(proto.MODES)}")
+        raise InvalidInput(msg("mode must be one of %(modes)s", modes=", ".join(proto.MODES)))
     now = utcnow()
     start, end = window or (now, now + dt.timedelta(days=1))
     if end <= start:
-        raise InvalidInput("the cleaning window closes before it opens")
+        raise InvalidInput(msg("the cleaning window closes before it opens"))
     rows = sorted({row_of(m) for m in mods})
     robots = robots_of(s, plant.id)
     by_robot: dict[int, list[str]] = {}
@@ -140,7 +142,9 @@ def create_cleaning_cases(
         else:
             by_robot.setdefault(robot.id, []).append(row)
     if uncovered:
-        raise InvalidInput(f"no robot of plant {plant.code} serves rows {', '.join(uncovered)}")
+        raise InvalidInput(
+            msg("no robot of plant %(code)s serves rows %(rows)s", code=plant.code, rows=", ".join(uncovered))
+        )
     out = []
     for robot_id, robot_rows in sorted(by_robot.items()):
         robot = s.get_one(Actor, robot_id)
@@ -181,7 +185,7 @@ def create_cleaning_cases(
 def order_for_case(s: Session, case_id: int) -> PvCleaningOrder:
     order = s.execute(select(PvCleaningOrder).where(PvCleaningOrder.case_id == case_id)).scalar_one_or_none()
     if order is None:
-        raise NotFound(f"case {case_id} has no cleaning order")
+        raise NotFound(msg("case %(case_id)s has no cleaning order", case_id=case_id))
     return order
 
 

@@ -39,7 +39,7 @@ from gongzhi.cases.models import Actor
 from gongzhi.core import evidence
 from gongzhi.core.service import require_role
 from gongzhi.db import Scope, SessionFactory, scope_of, unit_of_work, utcnow
-from gongzhi.errors import Conflict, InvalidInput, NotFound
+from gongzhi.errors import Conflict, InvalidInput, NotFound, msg
 from gongzhi.kit.filestore import TIFF, FileRejected, FileStore
 from gongzhi.modules.pv import analysis_adapter as adapter
 from gongzhi.modules.pv import cleaning, loop, pipeline, results, service
@@ -83,7 +83,7 @@ def register_dock(
     proto.topic(sn, "services")  # the serial must be usable in topics
     service.camera_of(camera)
     if dock_of(s, plant.id, required=False) is not None:
-        raise InvalidInput(f"plant {plant.code} already has a dock")
+        raise InvalidInput(msg("plant %(code)s already has a dock", code=plant.code))
     actor = Actor(
         region_id=plant.region_id,
         kind="dock",
@@ -100,7 +100,7 @@ def dock_of(s: Session, plant_id: int, *, required: bool = True) -> Actor | None
     actors = s.execute(select(Actor).where(Actor.adapter == ADAPTER, Actor.active.is_(True))).scalars()
     dock = next((a for a in actors if a.config.get("plant_id") == plant_id), None)
     if dock is None and required:
-        raise InvalidInput(f"plant {plant_id} has no drone dock; register one first")
+        raise InvalidInput(msg("plant %(plant_id)s has no drone dock; register one first", plant_id=plant_id))
     return dock
 
 
@@ -136,7 +136,12 @@ def _chosen_dock(s: Session, plant: PvPlant, ref: str | None) -> Actor:
     assert found is not None
     if ref is not None and ref not in (str(found.id), str(found.config.get("sn"))):
         raise InvalidInput(
-            f"{ref!r} is not the dock of plant {plant.code} (its dock is {found.config['sn']})"
+            msg(
+                "%(ref)r is not the dock of plant %(code)s (its dock is %(sn)s)",
+                ref=ref,
+                code=plant.code,
+                sn=found.config["sn"],
+            )
         )
     return found
 
@@ -157,7 +162,13 @@ def queue_flight(
         )
     ).first()
     if busy is not None:
-        raise Conflict(f"plant {plant.code} has a dock flight in progress (inspection {busy[0]})")
+        raise Conflict(
+            msg(
+                "plant %(code)s has a dock flight in progress (inspection %(inspection_id)s)",
+                code=plant.code,
+                inspection_id=busy[0],
+            )
+        )
     camera = str(dock.config.get("camera", "M3T"))
     plan, extra = _plan_for(s, plant, camera, want.case_id)
     line = wayline(plan)
@@ -203,7 +214,9 @@ def _plan_for(
         return service.flight_plan(ring, camera, row_azimuth_deg=plant.row_azimuth_deg), {}
     order, _plant, plan = loop.reinspection_plan(s, case_id, camera)
     if order.plant_id != plant.id:
-        raise NotFound(f"no cleaning case {case_id} of plant {plant.code}")
+        raise NotFound(
+            msg("no cleaning case %(case_id)s of plant %(code)s", case_id=case_id, code=plant.code)
+        )
     return plan, {"reinspection_of": case_id, "reinspected_modules": len(loop.cleaned_modules(order))}
 
 

@@ -37,7 +37,7 @@ from gongzhi.core import outbox
 from gongzhi.core.models import Role
 from gongzhi.core.service import require_role
 from gongzhi.db import scope_of, utcnow
-from gongzhi.errors import InvalidInput, NotFound
+from gongzhi.errors import InvalidInput, NotFound, msg
 from gongzhi.modules.pv import cleaning, names, production, service
 from gongzhi.modules.pv.analytics import soiling
 from gongzhi.modules.pv.analytics.anomalies import Anomaly
@@ -149,10 +149,14 @@ def confirm_inspection(
     require_role(sc, *CONFIRMERS)
     insp = s.execute(select(PvInspection).where(PvInspection.id == inspection_id)).scalar_one_or_none()
     if insp is None:
-        raise NotFound(f"no inspection {inspection_id}")
+        raise NotFound(msg("no inspection %(inspection_id)s", inspection_id=inspection_id))
     if insp.status != "done":
         raise InvalidInput(
-            f"inspection {inspection_id} is {insp.status}; confirm it once its analysis is done"
+            msg(
+                "inspection %(inspection_id)s is %(inspection_status)s; confirm it once its analysis is done",
+                inspection_id=inspection_id,
+                inspection_status=insp.status,
+            )
         )
     plant = s.get_one(PvPlant, insp.plant_id)
     ensure_sla(s, plant.region_id)
@@ -328,7 +332,7 @@ def compare_cleaning(
     a = {r.module_id: r for r in after}
     common = sorted(set(b) & set(a))
     if not common:
-        raise InvalidInput("the re-inspection saw none of the cleaned modules")
+        raise InvalidInput(msg("the re-inspection saw none of the cleaned modules"))
     sb = statistics.fmean(b[m].soiling_index or 0.0 for m in common)
     sa = statistics.fmean(a[m].soiling_index or 0.0 for m in common)
     rises = [
@@ -368,13 +372,21 @@ def reinspection_plan(s: Session, case_id: int, camera: str) -> tuple[PvCleaning
     order = cleaning.order_for_case(s, case_id)
     case = cases.get_case(s, case_id)
     if case.state not in (State.RESOLVED, State.CLOSED):
-        raise InvalidInput(f"case {case.number} is {case.state}; re-inspect after the robot has cleaned")
+        raise InvalidInput(
+            msg(
+                "case %(number)s is %(state)s; re-inspect after the robot has cleaned",
+                number=case.number,
+                state=case.state,
+            )
+        )
     plant = service.get_plant(s, order.plant_id)
     layout = service.plant_layout(s, plant)
     ids = {m.id for m in layout.modules}
     known = [m for m in cleaned_modules(order) if m in ids]
     if not known:
-        raise InvalidInput(f"case {case.number} names no module of plant {plant.code}")
+        raise InvalidInput(
+            msg("case %(number)s names no module of plant %(code)s", number=case.number, code=plant.code)
+        )
     outline = rows_outline(layout, known, REINSPECTION_BUFFER_M)
     return order, plant, service.flight_plan(outline, camera)
 
@@ -429,16 +441,24 @@ def verify_cleaning(
     if reinspection_id is None:
         reinspection_id = latest_reinspection(s, case_id)
     if reinspection_id is None:
-        raise InvalidInput(f"no finished re-inspection of case {case.number}; fly one first")
+        raise InvalidInput(
+            msg("no finished re-inspection of case %(number)s; fly one first", number=case.number)
+        )
     after_insp = s.execute(
         select(PvInspection).where(PvInspection.id == reinspection_id)
     ).scalar_one_or_none()
     if after_insp is None or after_insp.plant_id != order.plant_id:
-        raise NotFound(f"no inspection {reinspection_id} of this plant")
+        raise NotFound(
+            msg("no inspection %(reinspection_id)s of this plant", reinspection_id=reinspection_id)
+        )
     if _verification(s, case_id, reinspection_id) is not None:
         raise InvalidInput(
-            f"re-inspection {reinspection_id} has already judged case {case.number}; fly another one"
-            " or override the verification with a reason"
+            msg(
+                "re-inspection %(reinspection_id)s has already judged case %(number)s; fly "
+                "another one or override the verification with a reason",
+                reinspection_id=reinspection_id,
+                number=case.number,
+            )
         )
     check = _judge(s, order, case, after_insp)
     _decide(s, registry, case, reinspection_id, check, automatic=False)
@@ -454,19 +474,47 @@ made once however often the re-inspection's analysis finishes."""
 def _judge(s: Session, order: PvCleaningOrder, case: Case, after_insp: PvInspection) -> CleaningCheck:
     """The rules of a verification; :class:`InvalidInput` when they cannot decide."""
     if case.state != State.RESOLVED:
-        raise InvalidInput(f"case {case.number} is {case.state}; verify it after the robot has cleaned")
+        raise InvalidInput(
+            msg(
+                "case %(number)s is %(state)s; verify it after the robot has cleaned",
+                number=case.number,
+                state=case.state,
+            )
+        )
     if order.inspection_id is None:
-        raise InvalidInput(f"case {case.number} was not made from an inspection; nothing to compare with")
+        raise InvalidInput(
+            msg(
+                "case %(number)s was not made from an inspection; nothing to compare with", number=case.number
+            )
+        )
     if after_insp.status != "done":
-        raise InvalidInput(f"re-inspection {after_insp.id} is {after_insp.status}; wait for its analysis")
+        raise InvalidInput(
+            msg(
+                "re-inspection %(id)s is %(inspection_status)s; wait for its analysis",
+                id=after_insp.id,
+                inspection_status=after_insp.status,
+            )
+        )
     flown_for = reinspected_case(after_insp)
     if flown_for is not None and flown_for != case.id:
-        raise InvalidInput(f"inspection {after_insp.id} re-inspected case {flown_for}, not {case.number}")
+        raise InvalidInput(
+            msg(
+                "inspection %(id)s re-inspected case %(flown_for)s, not %(number)s",
+                id=after_insp.id,
+                flown_for=flown_for,
+                number=case.number,
+            )
+        )
     mods = cleaned_modules(order)
     after = _results(s, after_insp.id, mods)
     if after and len(after) < MIN_COVERAGE * len(mods):  # none at all: compare_cleaning says so
         raise InvalidInput(
-            f"re-inspection {after_insp.id} saw {len(after)} of the {len(mods)} cleaned modules; fly it again"
+            msg(
+                "re-inspection %(id)s saw %(seen)s of the %(cleaned)s cleaned modules; fly it again",
+                id=after_insp.id,
+                seen=len(after),
+                cleaned=len(mods),
+            )
         )
     return compare_cleaning(_results(s, order.inspection_id, mods), after)
 
@@ -491,7 +539,7 @@ def _locked_case(s: Session, case_id: int) -> Case:
     stmt = select(Case).where(Case.id == case_id).with_for_update()
     case = s.execute(stmt.execution_options(populate_existing=True)).scalar_one_or_none()
     if case is None:
-        raise NotFound(f"no case {case_id}")
+        raise NotFound(msg("no case %(case_id)s", case_id=case_id))
     return case
 
 
@@ -534,12 +582,14 @@ def override_verification(s: Session, registry: Registry, case_id: int, *, passe
     require_role(sc, *CHECKERS)
     why = reason.strip()
     if not why:
-        raise InvalidInput("overriding a verification needs a reason")
+        raise InvalidInput(msg("overriding a verification needs a reason"))
     cleaning.order_for_case(s, case_id)
     case = _locked_case(s, case_id)
     last = _verification(s, case_id)
     if last is None:
-        raise InvalidInput(f"case {case.number} has no verification by re-inspection to override")
+        raise InvalidInput(
+            msg("case %(number)s has no verification by re-inspection to override", number=case.number)
+        )
     note = f"{sc.username} overrides re-inspection {last.data.get('reinspection')}: {why}"[:5000]
     if passed and case.state == State.IN_PROGRESS:
         s.info["scope"] = replace(sc, system=True)  # the robot's step, taken on the operator's word
@@ -548,7 +598,13 @@ def override_verification(s: Session, registry: Registry, case_id: int, *, passe
         finally:
             s.info["scope"] = sc
     if case.state != State.RESOLVED:
-        raise InvalidInput(f"case {case.number} is {case.state}; there is no verification to override")
+        raise InvalidInput(
+            msg(
+                "case %(number)s is %(state)s; there is no verification to override",
+                number=case.number,
+                state=case.state,
+            )
+        )
     data = {"reinspection": last.data.get("reinspection"), "automatic": False, "decided": True}
     cases.record_event(s, case, VERIFICATION, note=note, data={**data, "override": True, "passed": passed})
     cases.apply_to(s, registry, case, Action.VERIFY, ActionIn(passed=passed, note=note))
@@ -608,13 +664,28 @@ def reclean(
     case = _locked_case(s, case_id)
     robot = s.get_one(Actor, order.robot_actor_id)
     if case.state != State.IN_PROGRESS:
-        raise InvalidInput(f"case {case.number} is {case.state}; only a cleaning sent back to work is redone")
+        raise InvalidInput(
+            msg(
+                "case %(number)s is %(state)s; only a cleaning sent back to work is redone",
+                number=case.number,
+                state=case.state,
+            )
+        )
     if robot.adapter != cleaning.ADAPTER or not robot.active:
-        raise InvalidInput(f"{robot.name} is not an active cleaning robot; dispatch the case to the crew")
+        raise InvalidInput(
+            msg("%(name)s is not an active cleaning robot; dispatch the case to the crew", name=robot.name)
+        )
     if order.robot_state not in cleaning.RESENDABLE:
-        raise InvalidInput(f"robot {robot.name} is still on case {case.number} ({order.robot_state})")
+        raise InvalidInput(
+            msg(
+                "robot %(name)s is still on case %(number)s (%(robot_state)s)",
+                name=robot.name,
+                number=case.number,
+                robot_state=order.robot_state,
+            )
+        )
     if mode is not None and mode not in proto.MODES:
-        raise InvalidInput(f"mode must be one of {', '.join(proto.MODES)}")
+        raise InvalidInput(msg("mode must be one of %(modes)s", modes=", ".join(proto.MODES)))
     now = utcnow()
     order.mode = mode or order.mode
     order.not_before, order.not_after = now, now + dt.timedelta(days=1)

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from gongzhi.core.service import require_role
 from gongzhi.db import Scope, SessionFactory, scope_of, unit_of_work, utcnow
-from gongzhi.errors import InvalidInput
+from gongzhi.errors import InvalidInput, msg
 from gongzhi.modules.pv import service
 from gongzhi.modules.pv.analytics import production as prod
 from gongzhi.modules.pv.analytics import soiling
@@ -80,8 +80,12 @@ def import_production(
     unknown = sorted({x.zone for x in parsed.samples} - arrays - strings)
     if unknown:
         raise InvalidInput(
-            f"zones {', '.join(unknown)} are not arrays or strings of plant {plant.code} "
-            f"(arrays: {', '.join(sorted(arrays)) or 'none'})"
+            msg(
+                "zones %(zones)s are not arrays or strings of plant %(code)s (arrays: %(arrays)s)",
+                zones=", ".join(unknown),
+                code=plant.code,
+                arrays=", ".join(sorted(arrays)) or "none",
+            )
         )
     inserted = replaced = 0
     by_zone: dict[str, list[ProductionSample]] = {}

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import File, Form, UploadFile
 
 from gongzhi.core.deps import SessionDep, StateDep, api_router
-from gongzhi.errors import InvalidInput
+from gongzhi.errors import InvalidInput, msg
 from gongzhi.modules.pv import loop, production, service
 from gongzhi.modules.pv.schemas import CalibrationRead, ProductionImportRead, SoilingRead, ZoneSoilingRead
 
@@ -28,9 +28,9 @@ def import_production(
     """Import production data (see ``io.production`` for the columns); the worker recomputes the soiling."""
     data = file.file.read(st.settings.max_upload_bytes + 1)
     if not data:
-        raise InvalidInput("the production file is empty")
+        raise InvalidInput(msg("the production file is empty"))
     if len(data) > st.settings.max_upload_bytes:
-        raise InvalidInput("the production file is larger than the upload limit")
+        raise InvalidInput(msg("the production file is larger than the upload limit"))
     out = production.import_production(
         s, plant_id, data, file.filename or "production.csv", zone=zone or None, timezone=timezone or None
     )

@@ -21,7 +21,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gongzhi.errors import InvalidInput, NotFound
+from gongzhi.errors import InvalidInput, NotFound, msg
 from gongzhi.kit.filestore import FileStore
 from gongzhi.modules.pv import loop, service
 from gongzhi.modules.pv.analytics.anomalies import Anomaly
@@ -358,7 +358,7 @@ def colour(cls: str, severity: str) -> str:
 
 def check_lang(lang: str) -> str:
     if lang not in ("zh-CN", "en"):
-        raise InvalidInput("lang must be zh-CN or en")
+        raise InvalidInput(msg("lang must be zh-CN or en"))
     return lang
 
 
@@ -372,10 +372,15 @@ MapModule = tuple[str, list[tuple[float, float]], str]
 def _done_inspection(s: Session, inspection_id: int) -> PvInspection:
     insp = s.execute(select(PvInspection).where(PvInspection.id == inspection_id)).scalar_one_or_none()
     if insp is None:
-        raise NotFound(f"no inspection {inspection_id}")
+        raise NotFound(msg("no inspection %(inspection_id)s", inspection_id=inspection_id))
     if insp.status != "done":
         raise InvalidInput(
-            f"inspection {inspection_id} is {insp.status}: the report is ready when its analysis is done"
+            msg(
+                "inspection %(inspection_id)s is %(inspection_status)s: "
+                "the report is ready when its analysis is done",
+                inspection_id=inspection_id,
+                inspection_status=insp.status,
+            )
         )
     return insp
 
@@ -504,10 +509,10 @@ def finding_thumbnail(s: Session, store: FileStore, finding_id: int) -> bytes:
     """The IR thumbnail of one finding the caller may see (its best frame around its hottest pixel)."""
     f = s.execute(select(PvFinding).where(PvFinding.id == finding_id)).scalar_one_or_none()
     if f is None:
-        raise NotFound(f"no finding {finding_id}")
+        raise NotFound(msg("no finding %(finding_id)s", finding_id=finding_id))
     png = _thumbnail(store, f, {})
     if png is None:
-        raise NotFound(f"finding {finding_id} has no readable frame")
+        raise NotFound(msg("finding %(finding_id)s has no readable frame", finding_id=finding_id))
     return png
 
 

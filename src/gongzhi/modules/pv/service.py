@@ -20,7 +20,7 @@ from gongzhi.core import audit, evidence
 from gongzhi.core.models import Role
 from gongzhi.core.service import require_role
 from gongzhi.db import scope_of, utcnow
-from gongzhi.errors import Conflict, InvalidInput, NotFound
+from gongzhi.errors import Conflict, InvalidInput, NotFound, msg
 from gongzhi.kit.filestore import JPEG, TIFF, FileStore, sniff
 from gongzhi.modules.pv.analytics import layout as lay
 from gongzhi.modules.pv.analytics.anomalies import Anomaly
@@ -59,7 +59,7 @@ def _audit(s: Session, action: str, obj: str, obj_id: int, data: dict[str, Any])
 def _region(s: Session) -> int:
     rid = scope_of(s).region_id
     if rid is None:
-        raise InvalidInput("a region is required")
+        raise InvalidInput(msg("a region is required"))
     return rid
 
 
@@ -67,21 +67,27 @@ def polygon_ring(geometry: dict[str, Any]) -> list[tuple[float, float]]:
     """The outer ring of a GeoJSON Polygon, or of the Polygon a Feature holds (WGS84 lon, lat)."""
     geom = geometry.get("geometry") if geometry.get("type") == "Feature" else geometry
     if not isinstance(geom, dict) or geom.get("type") != "Polygon":
-        raise InvalidInput("the plant outline must be a GeoJSON Polygon (or a Feature holding one)")
+        raise InvalidInput(msg("the plant outline must be a GeoJSON Polygon (or a Feature holding one)"))
     coords = geom.get("coordinates")
     try:
         ring = clean_ring(coords[0])  # type: ignore[index]
     except (TypeError, IndexError, ValueError) as exc:
         raise InvalidInput(f"the plant outline is not a valid polygon: {exc}") from exc
     if not all(-180 <= lon <= 180 and -90 <= lat <= 90 for lon, lat in ring):
-        raise InvalidInput("the plant outline must be WGS84 longitude, latitude in degrees")
+        raise InvalidInput(msg("the plant outline must be WGS84 longitude, latitude in degrees"))
     return ring
 
 
 def layout_params(data: LayoutIn) -> lay.LayoutParams:
     if data.module_type not in lay.MODULE_TYPES:
         known = ", ".join(lay.MODULE_TYPES)
-        raise InvalidInput(f"unknown module type {data.module_type!r}; known: {known}")
+        raise InvalidInput(
+            msg(
+                "unknown module type %(module_type)r; known: %(known)s",
+                module_type=data.module_type,
+                known=known,
+            )
+        )
     fields = data.model_dump()
     fields["module_type"] = lay.MODULE_TYPES[data.module_type]
     return lay.LayoutParams(**fields)
@@ -126,12 +132,18 @@ def read_layout(content: bytes, filename: str, polygon: dict[str, Any] | None = 
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise InvalidInput(f"{filename}: a plant layout is UTF-8 GeoJSON or CSV text") from exc
+        raise InvalidInput(
+            msg("%(filename)s: a plant layout is UTF-8 GeoJSON or CSV text", filename=filename)
+        ) from exc
     try:
         if text.lstrip().startswith("{"):
             return plant_io.layout_from_geojson(json.loads(text))
         if polygon is None:
-            raise InvalidInput(f"{filename}: a CSV layout needs the roof outline (a GeoJSON Polygon)")
+            raise InvalidInput(
+                msg(
+                    "%(filename)s: a CSV layout needs the roof outline (a GeoJSON Polygon)", filename=filename
+                )
+            )
         return plant_io.layout_from_csv_rows(list(csv.DictReader(io.StringIO(text))), polygon_ring(polygon))
     except (ValueError, KeyError, TypeError, IndexError) as exc:
         raise InvalidInput(f"{filename} is not a plant layout: {exc}") from exc
@@ -147,7 +159,7 @@ def save_plant(
 ) -> PvPlant:
     rid = _region(s)
     if s.execute(select(PvPlant.id).where(PvPlant.code == code)).first() is not None:
-        raise Conflict(f"a plant with code {code!r} already exists")
+        raise Conflict(msg("a plant with code %(code)r already exists", code=code))
     ring = [list(p) for p in layout.polygon]
     plant = PvPlant(
         region_id=rid,
@@ -198,7 +210,7 @@ def list_plants(s: Session) -> list[PvPlant]:
 def get_plant(s: Session, plant_id: int) -> PvPlant:
     plant = s.execute(select(PvPlant).where(PvPlant.id == plant_id)).scalar_one_or_none()
     if plant is None:
-        raise NotFound(f"no plant {plant_id}")
+        raise NotFound(msg("no plant %(plant_id)s", plant_id=plant_id))
     return plant
 
 
@@ -260,7 +272,7 @@ def plant_origin(plant: PvPlant) -> LocalFrame:
 
 def camera_of(key: str) -> str:
     if key not in CAMERAS:
-        raise InvalidInput(f"unknown camera {key!r}; known: {', '.join(CAMERAS)}")
+        raise InvalidInput(msg("unknown camera %(key)r; known: %(known)s", key=key, known=", ".join(CAMERAS)))
     return key
 
 
@@ -275,7 +287,7 @@ def flight_plan(
 ) -> FlightPlan:
     """A coverage flight over ``polygon`` with lines across the module rows (when their azimuth is known)."""
     if altitude_m is not None and gsd_cm is not None:
-        raise InvalidInput("give an altitude or a GSD, not both")
+        raise InvalidInput(msg("give an altitude or a GSD, not both"))
     try:
         return plan_flight(
             polygon,
@@ -352,7 +364,9 @@ def frame_files(uploads: Sequence[tuple[str, IO[bytes]]], max_bytes: int) -> Ite
             continue
         data = handle.read(max_bytes + 1)
         if sniff(data) not in (TIFF, JPEG):
-            raise InvalidInput(f"{name}: not a thermal frame (TIFF or radiometric JPEG) nor a zip of frames")
+            raise InvalidInput(
+                msg("%(name)s: not a thermal frame (TIFF or radiometric JPEG) nor a zip of frames", name=name)
+            )
         yield name, data
 
 
@@ -368,7 +382,14 @@ def _zip_members(name: str, handle: IO[bytes], max_bytes: int) -> Iterator[tuple
         ]
         for info in sorted(members, key=lambda i: i.filename):
             if info.file_size > max_bytes:
-                raise InvalidInput(f"{name}: {info.filename} is larger than {max_bytes} bytes")
+                raise InvalidInput(
+                    msg(
+                        "%(name)s: %(filename)s is larger than %(max_bytes)s bytes",
+                        name=name,
+                        filename=info.filename,
+                        max_bytes=max_bytes,
+                    )
+                )
             yield PurePosixPath(info.filename).name, archive.read(info)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as exc:
         raise InvalidInput(f"{name}: not a readable zip archive: {exc}") from exc
@@ -408,7 +429,7 @@ def create_inspection(
     seq = 0
     for name, data in frame_files(uploads, store.max_bytes):
         if seq >= MAX_FRAMES:
-            raise InvalidInput(f"a flight holds at most {MAX_FRAMES} frames")
+            raise InvalidInput(msg("a flight holds at most %(n)s frames", n=MAX_FRAMES))
         content_type = FRAME_SUFFIXES.get(PurePosixPath(name).suffix.lower()) or sniff(data) or TIFF
         ev = evidence.store(s, store, data, content_type, name)
         if seq == 0 and check is not None:
@@ -416,7 +437,7 @@ def create_inspection(
         s.add(PvFrame(region_id=rid, inspection_id=inspection.id, seq=seq, sha256=ev.sha256, filename=name))
         seq += 1
     if seq == 0:
-        raise InvalidInput("the upload holds no thermal frames (TIFF or JPEG files, or a zip of them)")
+        raise InvalidInput(msg("the upload holds no thermal frames (TIFF or JPEG files, or a zip of them)"))
     inspection.frame_count = seq
     s.flush()
     _audit(s, "pv.inspection.create", "pv_inspection", inspection.id, {"plant": plant.code, "frames": seq})
@@ -435,14 +456,20 @@ def list_inspections(
 def get_inspection(s: Session, inspection_id: int) -> PvInspection:
     row = s.execute(select(PvInspection).where(PvInspection.id == inspection_id)).scalar_one_or_none()
     if row is None:
-        raise NotFound(f"no inspection {inspection_id}")
+        raise NotFound(msg("no inspection %(inspection_id)s", inspection_id=inspection_id))
     return row
 
 
 def finished_inspection(s: Session, inspection_id: int) -> PvInspection:
     inspection = get_inspection(s, inspection_id)
     if inspection.status != "done":
-        raise Conflict(f"inspection {inspection_id} is {inspection.status}; results come when it is done")
+        raise Conflict(
+            msg(
+                "inspection %(inspection_id)s is %(inspection_status)s; results come when it is done",
+                inspection_id=inspection_id,
+                inspection_status=inspection.status,
+            )
+        )
     return inspection
 
 
@@ -458,9 +485,9 @@ def review_finding(s: Session, finding_id: int, data: FindingReview) -> PvFindin
     require_role(sc, *REVIEWERS)
     finding = s.execute(select(PvFinding).where(PvFinding.id == finding_id)).scalar_one_or_none()
     if finding is None:
-        raise NotFound(f"no finding {finding_id}")
+        raise NotFound(msg("no finding %(finding_id)s", finding_id=finding_id))
     if data.status == "reclassified" and not data.anomaly_class:
-        raise InvalidInput("reclassifying a finding needs the new class")
+        raise InvalidInput(msg("reclassifying a finding needs the new class"))
     finding.status = data.status
     finding.reviewed_class = data.anomaly_class if data.status == "reclassified" else None
     finding.review_note = data.note
@@ -508,8 +535,10 @@ def review_findings(
     require_role(scope_of(s), *REVIEWERS)
     ids = sorted(set(finding_ids))
     if not ids:
-        raise InvalidInput("name at least one finding")
+        raise InvalidInput(msg("name at least one finding"))
     stmt = select(PvFinding.id).where(PvFinding.inspection_id == inspection_id, PvFinding.id.in_(ids))
     if sorted(s.execute(stmt).scalars()) != ids:
-        raise NotFound(f"not every finding named is one of inspection {inspection_id}")
+        raise NotFound(
+            msg("not every finding named is one of inspection %(inspection_id)s", inspection_id=inspection_id)
+        )
     return [review_finding(s, i, data) for i in ids]

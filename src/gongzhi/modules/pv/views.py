@@ -16,12 +16,13 @@ from gongzhi.core.deps import api_router
 from gongzhi.core.models import Role
 from gongzhi.core.service import require_role
 from gongzhi.db import utcnow
-from gongzhi.errors import InvalidInput
+from gongzhi.errors import InvalidInput, msg
 from gongzhi.modules.pv import cleaning, dock, loop, names, production, report, service
 from gongzhi.modules.pv.analytics import soiling
 from gongzhi.modules.pv.analytics.production import MIN_CALIBRATION_POINTS
 from gongzhi.modules.pv.models import PvFinding, PvInspection
 from gongzhi.modules.pv.schemas import FindingReview
+from gongzhi.web import labels
 from gongzhi.web.i18n import N_
 from gongzhi.web.shell import ConsoleDep
 
@@ -75,12 +76,12 @@ def import_production(
     data = file.file.read(c.st.settings.max_upload_bytes + 1)
     try:
         if not data or len(data) > c.st.settings.max_upload_bytes:
-            raise InvalidInput("the production file is empty or larger than the upload limit")
+            raise InvalidInput(msg("the production file is empty or larger than the upload limit"))
         out = production.import_production(
             c.s, plant_id, data, file.filename or "", zone=zone or None, timezone=timezone or None
         )
     except InvalidInput as exc:  # refused before anything was written
-        problem = {"detail": exc.detail, "errors": exc.extra.get("errors", [])}
+        problem = {"detail": labels.detail(c.lang, exc.detail), "errors": exc.extra.get("errors", [])}
         return _plant_page(c, plant_id, 2000.0, 0.4, 0.0, 0.2, status_code=400, import_problem=problem)
     message = c._(
         "Imported %(n)s rows (%(new)s new, %(old)s replaced); the worker recomputes the soiling rate",
@@ -267,9 +268,9 @@ def _number(raw: str, low: float, high: float) -> float | None:
     try:
         value = float(raw)
     except ValueError:
-        raise InvalidInput(f"{raw!r} is not a number") from None
+        raise InvalidInput(msg("%(raw)r is not a number", raw=raw)) from None
     if not low <= value <= high:
-        raise InvalidInput(f"{raw} is outside {low:g} … {high:g}")
+        raise InvalidInput(msg("%(raw)s is outside %(low)g … %(high)g", raw=raw, low=low, high=high))
     return value
 
 

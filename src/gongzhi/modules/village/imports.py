@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from gongzhi.db import utcnow
-from gongzhi.errors import InvalidInput
+from gongzhi.errors import InvalidInput, msg
 from gongzhi.kit.workdays import SHANGHAI
 from gongzhi.modules.village import service
 from gongzhi.modules.village.io.tables import Row, TableError, read_rows
@@ -165,7 +165,7 @@ def run(
 ) -> ImportReport:
     """Check every row; on any error create nothing and report each problem; else create every row."""
     if kind not in KINDS:
-        raise InvalidInput(f"kind must be one of {', '.join(KINDS)}")
+        raise InvalidInput(msg("kind must be one of %(kinds)s", kinds=", ".join(KINDS)))
     rid = service._region(s)
     report = ImportReport(kind, filename[:200], hashlib.sha256(data).hexdigest())
     parsed, report.errors, report.rows = check(s, kind, filename, data)

@@ -16,7 +16,7 @@ from fastapi.responses import Response
 
 from gongzhi.core.deps import api_router
 from gongzhi.core.service import list_members
-from gongzhi.errors import InvalidInput
+from gongzhi.errors import InvalidInput, msg
 from gongzhi.modules.village import api, imports, service
 from gongzhi.modules.village.analytics import deliberation, ledger
 from gongzhi.modules.village.models import (
@@ -488,9 +488,9 @@ def add_payment(
     try:
         day, amount = date.fromisoformat(paid_on), float(amount_yuan)
     except ValueError as exc:
-        raise InvalidInput("a payment needs a date and an amount in yuan") from exc
+        raise InvalidInput(msg("a payment needs a date and an amount in yuan")) from exc
     if amount <= 0:
-        raise InvalidInput("a payment must be more than zero")
+        raise InvalidInput(msg("a payment must be more than zero"))
     service.add_payment(c.s, contract_id, day, amount, note)
     return c.done("/village/ledger", c._(N_("Payment recorded")))
 

@@ -15,7 +15,7 @@ from gongzhi.core import audit, evidence
 from gongzhi.core.models import Role
 from gongzhi.core.service import require_member, require_role
 from gongzhi.db import Base, scope_of, utcnow
-from gongzhi.errors import Forbidden, InvalidInput, NotFound
+from gongzhi.errors import Forbidden, InvalidInput, NotFound, msg
 from gongzhi.kit import filestore
 from gongzhi.kit.filestore import FileStore
 from gongzhi.modules.village.analytics import deliberation, ledger
@@ -65,7 +65,7 @@ def _region(s: Session) -> int:
     sc = scope_of(s)
     require_role(sc, *WRITERS)
     if sc.region_id is None:
-        raise InvalidInput("a region is required")
+        raise InvalidInput(msg("a region is required"))
     return sc.region_id
 
 
@@ -134,14 +134,20 @@ def village_filter(s: Session, model: type[Base]) -> list[Any]:
 
 def require_unrestricted(s: Session, what: str) -> None:
     if allowed_villages(s) is not None:
-        raise Forbidden(f"a supervisor limited to their villages cannot {what}")
+        raise Forbidden(msg("a supervisor limited to their villages cannot %(what)s", what=what))
 
 
 def get(s: Session, model: type[T], obj_id: int) -> T:
     stmt = select(model).where(model.id == obj_id, *village_filter(s, model))  # type: ignore[attr-defined]
     row = s.execute(stmt).scalar_one_or_none()
     if row is None:
-        raise NotFound(f"no {model.__tablename__.removeprefix('village_').rstrip('s')} {obj_id}")
+        raise NotFound(
+            msg(
+                "no %(kind)s %(obj_id)s",
+                kind=model.__tablename__.removeprefix("village_").rstrip("s"),
+                obj_id=obj_id,
+            )
+        )
     return row
 
 
@@ -162,7 +168,7 @@ def rows(s: Session, model: type[T], *where: Any) -> list[T]:
 
 def create_village(s: Session, data: VillageIn) -> Village:
     rid = _region(s)
-    require_unrestricted(s, "add villages")
+    require_unrestricted(s, msg("add villages"))
     return _add(s, rid, Village(region_id=rid, **data.model_dump()), "village.create", data.model_dump())
 
 
@@ -170,20 +176,20 @@ def village_by_code(s: Session, code: str) -> Village:
     stmt = select(Village).where(Village.code == code, *village_filter(s, Village))
     row = s.execute(stmt).scalar_one_or_none()
     if row is None:
-        raise NotFound(f"no village {code!r}")
+        raise NotFound(msg("no village %(code)r", code=code))
     return row
 
 
 def create_station(s: Session, data: StationIn) -> Station:
     rid = _region(s)
-    require_unrestricted(s, "set up stations")
+    require_unrestricted(s, msg("set up stations"))
     get(s, Village, data.village_id)
     return _add(s, rid, Station(region_id=rid, **data.model_dump()), "station.create", data.model_dump())
 
 
 def create_supervisor(s: Session, data: SupervisorIn) -> Supervisor:
     rid = _region(s)
-    require_unrestricted(s, "appoint supervisors")
+    require_unrestricted(s, msg("appoint supervisors"))
     for vid in data.village_ids:
         get(s, Village, vid)
     if data.station_id is not None:
@@ -213,7 +219,7 @@ def villages_of(s: Session, supervisor_id: int) -> list[int]:
 def _same_village_decision(s: Session, decision_id: int, village_id: int) -> Decision:
     decision = get(s, Decision, decision_id)
     if decision.village_id != village_id:
-        raise InvalidInput("the decision belongs to another village")
+        raise InvalidInput(msg("the decision belongs to another village"))
     return decision
 
 
@@ -276,11 +282,11 @@ def _check_photos(s: Session, rid: int, shas: Sequence[str]) -> list[str]:
     """Photos cited by hash must be pictures this region uploaded."""
     shas = list(dict.fromkeys(shas))
     if len(shas) > MAX_PHOTOS:
-        raise InvalidInput(f"a visit keeps at most {MAX_PHOTOS} photos")
+        raise InvalidInput(msg("a visit keeps at most %(n)s photos", n=MAX_PHOTOS))
     evidence.require_all(s, rid, shas)
     for sha in shas:
         if evidence.get(s, sha).content_type not in PHOTO_TYPES:
-            raise InvalidInput(f"{sha[:12]} is not a JPEG or PNG photo")
+            raise InvalidInput(msg("%(file)s is not a JPEG or PNG photo", file=sha[:12]))
     return shas
 
 
@@ -290,12 +296,12 @@ def record_visit(s: Session, registry: Registry, data: VisitIn) -> Visit:
     village = get(s, Village, data.village_id)
     project = get(s, Project, data.project_id) if data.project_id else None
     if project is not None and project.village_id != village.id:
-        raise InvalidInput("the project belongs to another village")
+        raise InvalidInput(msg("the project belongs to another village"))
     supervisor_id = data.supervisor_id if data.supervisor_id is not None else _own_supervisor(s)
     if supervisor_id is not None:
         get(s, Supervisor, supervisor_id)
     if data.issue and not data.findings.strip():
-        raise InvalidInput("an issue needs findings")
+        raise InvalidInput(msg("an issue needs findings"))
     fields = {**data.model_dump(), "visited_at": data.visited_at or utcnow(), "supervisor_id": supervisor_id}
     fields["photos"] = _check_photos(s, rid, data.photos)
     visit = _add(
@@ -342,7 +348,7 @@ def add_photos(s: Session, files: FileStore, visit_id: int, uploads: Sequence[Up
     rid = _region(s)
     visit = get(s, Visit, visit_id)
     if len(visit.photos) + len(uploads) > MAX_PHOTOS:
-        raise InvalidInput(f"a visit keeps at most {MAX_PHOTOS} photos")
+        raise InvalidInput(msg("a visit keeps at most %(n)s photos", n=MAX_PHOTOS))
     added = []
     for data, content_type, filename in uploads:
         kind = filestore.sniff(data[:16]) if data else None
@@ -364,7 +370,7 @@ def photo(s: Session, files: FileStore, visit_id: int, sha256: str) -> tuple[byt
     """A photo of a visit the caller may see."""
     visit = get(s, Visit, visit_id)
     if sha256 not in visit.photos:
-        raise NotFound("no such photo on this visit")
+        raise NotFound(msg("no such photo on this visit"))
     ev = evidence.get(s, sha256)
     return files.open(ev.sha256), ev.content_type
 
@@ -394,7 +400,7 @@ def record_step(s: Session, decision_id: int, data: StepIn) -> Decision:
     rid = _region(s)
     decision = get(s, Decision, decision_id)
     if decision.status == "rejected":
-        raise InvalidInput("this matter was voted down; open a new decision to propose it again")
+        raise InvalidInput(msg("this matter was voted down; open a new decision to propose it again"))
     done = [x.step for x in steps_of(s, decision_id)]
     rec = deliberation.StepRecord(
         data.step, data.expected, data.present, data.votes_for, data.votes_against, data.abstain
@@ -438,7 +444,7 @@ def create_contract(s: Session, data: ContractIn) -> Contract:
     rid = _region(s)
     get(s, Village, data.village_id)
     if data.ends_on <= data.starts_on:
-        raise InvalidInput("a contract must end after it starts")
+        raise InvalidInput(msg("a contract must end after it starts"))
     if data.previous_id:
         get(s, Contract, data.previous_id)
     if data.asset_id is not None:
@@ -498,13 +504,13 @@ def submit_opinion(
     s: Session, village: Village, text: str, name: str, phone: str, consultation_id: int | None
 ) -> Opinion:
     if not text.strip():
-        raise InvalidInput("an opinion needs text")
+        raise InvalidInput(msg("an opinion needs text"))
     if consultation_id is not None:
         c = get(s, Consultation, consultation_id)
         if c.village_id != village.id:
-            raise NotFound("no such consultation in this village")
+            raise NotFound(msg("no such consultation in this village"))
         if c.open_until is not None and c.open_until < date.today():
-            raise InvalidInput("this consultation is closed")
+            raise InvalidInput(msg("this consultation is closed"))
     row = Opinion(
         region_id=village.region_id,
         village_id=village.id,
@@ -535,7 +541,7 @@ def opinion_to_case(s: Session, registry: Registry, opinion_id: int, secret: str
     rid = _region(s)
     op = get(s, Opinion, opinion_id)
     if op.case_id is not None:
-        raise InvalidInput("this opinion is already a case")
+        raise InvalidInput(msg("this opinion is already a case"))
     village = get(s, Village, op.village_id)
     if categories(s, rid):
         data = RequestIn(
@@ -568,7 +574,7 @@ def opinion_to_decision(s: Session, opinion_id: int, title: str) -> Decision:
     rid = _region(s)
     op = get(s, Opinion, opinion_id)
     if op.decision_id is not None:
-        raise InvalidInput("this opinion already started a decision")
+        raise InvalidInput(msg("this opinion already started a decision"))
     decision = create_decision(
         s, DecisionIn(village_id=op.village_id, title=title, matter=op.text), opinion_id=op.id
     )

@@ -14,11 +14,12 @@ from sqlalchemy.orm import Session
 from gongzhi.core.deps import PublicSessionDep, api_router
 from gongzhi.core.models import Region
 from gongzhi.core.ratelimit import Verdict
-from gongzhi.errors import DomainError, NotFound
+from gongzhi.errors import DomainError, NotFound, msg
 from gongzhi.modules.intake.throttle import CitizenLimit
 from gongzhi.modules.intake.views import too_often
 from gongzhi.modules.village import service
 from gongzhi.modules.village.models import Village
+from gongzhi.web import labels
 from gongzhi.web.i18n import N_
 from gongzhi.web.shell import lang_of, public_page, public_templates
 
@@ -39,7 +40,7 @@ def _village(s: PublicSessionDep, region: str, code: str) -> Village:
     )
     village = s.execute(stmt).scalar_one_or_none()
     if village is None:
-        raise NotFound("no such village")
+        raise NotFound(msg("no such village"))
     return village
 
 
@@ -60,7 +61,7 @@ def _page(
     ctx = {"village": village, "consultations": service.open_consultations(s, village.id), "values": {}}
     ctx |= {"notice": too_often(limit, lang) if limit else "", **extra}
     if error is not None:
-        detail = lang.gettext(error.detail) if error.detail else ""
+        detail = labels.detail(lang, error.detail) if error.detail else ""
         again = N_("Not submitted; please correct and send again (%(detail)s)")
         ctx["notice"] = lang.gettext(again, detail=detail)
     status, headers = (429, limit.headers) if limit else (error.status if error else 200, None)

@@ -1,8 +1,10 @@
 """Keep the catalogue in step with the sources: ``python -m gongzhi.web.i18n.catalog update``.
 
-Ids come from every template under ``web/templates`` (``_()``, ``gettext``, ``ngettext``) and from the
-console's Python sources (``_()`` and ``N_()``). ``update`` rewrites ``messages.pot`` and merges it into each
-locale's ``.po``, keeping existing translations; ``check`` exits 1 when an id is missing or untranslated.
+Ids come from every template under ``web/templates`` and the modules' template folders (``_()``,
+``gettext``, ``ngettext``) and from every Python source of the package but this folder (``_()``, ``N_()``
+and the domain errors' ``msg()``). ``update`` rewrites ``messages.pot`` and merges it into each
+locale's ``.po``, keeping existing translations; ``check`` exits 1 when an id is missing or untranslated,
+or when a translation's placeholders differ from its id's.
 """
 
 from __future__ import annotations
@@ -20,24 +22,20 @@ from jinja2.ext import babel_extract
 from gongzhi.web.i18n import HERE, LOCALES
 
 WEB = HERE.parent
-KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
+KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None, "msg": None}
 OPTIONS = {"extensions": "jinja2.ext.i18n", "trimmed": "true"}
 
 
 def sources() -> Iterator[tuple[Path, str]]:
     for path in sorted((WEB / "templates").rglob("*.html")):
         yield path, "jinja2"
-    for path in sorted(WEB.rglob("*.py")):
-        if "i18n" not in path.parts[-2:]:
-            yield path, "python"
-    yield WEB.parent / "cases" / "stats.py", "python"
-    for module in sorted((WEB.parent / "modules").iterdir()):  # a module's console pages and templates
+    for module in sorted((WEB.parent / "modules").iterdir()):  # a module's console templates
         for folder in ("templates", "console_templates"):
             for path in sorted((module / folder).rglob("*.html")):
                 yield path, "jinja2"
-        for name in ("pages.py", "views.py", "console.py"):
-            if (module / name).is_file():
-                yield module / name, "python"
+    for path in sorted(WEB.parent.rglob("*.py")):  # the console's and the domain errors' (msg) sources
+        if HERE not in path.parents:
+            yield path, "python"
 
 
 def extract_ids() -> Catalog:
@@ -73,7 +71,8 @@ def update() -> None:
 
 
 def problems() -> list[str]:
-    """Ids used in the sources but missing from a catalogue, or without a Chinese translation."""
+    """Ids used in the sources but missing from a catalogue or without a Chinese translation, and
+    translations whose ``%(name)s`` placeholders differ from their id's."""
     ids = [m.id for m in extract_ids() if m.id]
     found = []
     for code in LOCALES:
@@ -84,6 +83,8 @@ def problems() -> list[str]:
                 found.append(f"{code}: missing {mid!r}")
             elif code != "en" and (not _translated(msg.string) or msg.fuzzy):
                 found.append(f"{code}: untranslated {mid!r}")
+        for message, errors in catalog.check():  # placeholders a translation drops or invents
+            found += [f"{code}: {message.id!r}: {e}" for e in errors]
     return found
 
 

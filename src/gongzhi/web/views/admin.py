@@ -20,7 +20,7 @@ from gongzhi.core import service as core
 from gongzhi.core.deps import api_router
 from gongzhi.core.models import Role
 from gongzhi.core.schemas import DepartmentCreate, UserCreate
-from gongzhi.errors import Forbidden, InvalidInput
+from gongzhi.errors import Forbidden, InvalidInput, msg
 from gongzhi.web import labels
 from gongzhi.web.i18n import N_
 from gongzhi.web.shell import Console, ConsoleDep
@@ -41,7 +41,7 @@ SECTIONS = (
 
 def _look(c: Console) -> None:
     if not c.me.can(Role.ADMIN, Role.SUPERVISOR):
-        raise Forbidden("administration is for admins and supervisors")
+        raise Forbidden(msg("administration is for admins and supervisors"))
 
 
 def _page(c: Console, section: str, **extra: Any) -> Response:
@@ -106,19 +106,19 @@ def grid(c: ConsoleDep) -> Response:
 def grid_features(document: Any) -> list[tuple[str, str, dict[str, Any]]]:
     """(code, name, geometry) of each feature of a GeoJSON FeatureCollection or Feature."""
     if not isinstance(document, dict):
-        raise InvalidInput("the file is not a GeoJSON object")
+        raise InvalidInput(msg("the file is not a GeoJSON object"))
     feats = document.get("features") if document.get("type") == "FeatureCollection" else [document]
     out = []
     for i, feat in enumerate(feats or []):
         if not isinstance(feat, dict) or feat.get("type") != "Feature":
-            raise InvalidInput(f"item {i + 1} is not a GeoJSON Feature")
+            raise InvalidInput(msg("item %(n)s is not a GeoJSON Feature", n=i + 1))
         props = feat.get("properties") or {}
         code, name = str(props.get("code") or "").strip(), str(props.get("name") or "").strip()
         if not code or not name:
-            raise InvalidInput(f"feature {i + 1} needs properties 'code' and 'name'")
+            raise InvalidInput(msg("feature %(n)s needs properties 'code' and 'name'", n=i + 1))
         out.append((code[:40], name[:100], feat.get("geometry") or {}))
     if not out:
-        raise InvalidInput("the file has no features")
+        raise InvalidInput(msg("the file has no features"))
     return out
 
 
@@ -126,7 +126,7 @@ def grid_features(document: Any) -> list[tuple[str, str, dict[str, Any]]]:
 def upload_grid(c: ConsoleDep, file: Annotated[UploadFile, File()]) -> Response:
     raw = file.file.read(MAX_GEOJSON + 1)
     if len(raw) > MAX_GEOJSON:
-        raise InvalidInput("the GeoJSON file is larger than 5 MB")
+        raise InvalidInput(msg("the GeoJSON file is larger than 5 MB"))
     try:
         document = json.loads(raw.decode("utf-8-sig"))
     except (UnicodeDecodeError, ValueError) as exc:

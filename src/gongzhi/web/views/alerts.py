@@ -13,7 +13,7 @@ from gongzhi.cases.alerts import LIVE, WRITERS
 from gongzhi.cases.models import Alert
 from gongzhi.core.deps import api_router
 from gongzhi.core.models import Role
-from gongzhi.errors import NotFound
+from gongzhi.errors import NotFound, msg
 from gongzhi.kit.filestore import sniff
 from gongzhi.web import labels
 from gongzhi.web.i18n import N_
@@ -92,7 +92,7 @@ def alert_detail(c: ConsoleDep, alert_id: int) -> Response:
 def evidence(c: ConsoleDep, alert_id: int, sha256: str) -> Response:
     alert = alerts.get_alert(c.s, alert_id)
     if sha256 not in alert.evidence or not c.st.store.exists(sha256):
-        raise NotFound("no such evidence on this alert")
+        raise NotFound(msg("no such evidence on this alert"))
     data = c.st.store.open(sha256)
     return Response(data, media_type=sniff(data[:64]) or "application/octet-stream")
 

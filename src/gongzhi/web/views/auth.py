@@ -12,7 +12,7 @@ from gongzhi.core import api as core_api
 from gongzhi.core import service as core
 from gongzhi.core.deps import COOKIE, api_router, end_sessions, session_data
 from gongzhi.core.schemas import LoginIn
-from gongzhi.errors import DomainError, Forbidden, InvalidInput, TooManyRequests
+from gongzhi.errors import DomainError, Forbidden, InvalidInput, TooManyRequests, msg
 from gongzhi.web.i18n import LOCALES, N_
 from gongzhi.web.shell import LANG_COOKIE, THEME_COOKIE, ConsoleDep, PublicConsoleDep
 
@@ -72,7 +72,7 @@ def logout(c: ConsoleDep) -> Response:
 def switch_region(c: ConsoleDep, region_id: Annotated[int, Form()]) -> Response:
     data = session_data(c.request, c.st)
     if data is None:
-        raise InvalidInput("no session")
+        raise InvalidInput(msg("no session"))
     scope = core.scope_for(c.s, c.me.user, region_id)
     region = next(r for r in c.me.regions if r.id == scope.region_id)
     response = c.done("/", c._("Now working in %(region)s", region=region.name))

@@ -20,7 +20,7 @@ from gongzhi.cases.statemachine import Action, State
 from gongzhi.core import service as core
 from gongzhi.core.deps import api_router
 from gongzhi.core.models import Membership, Role, User
-from gongzhi.errors import Forbidden, InvalidInput
+from gongzhi.errors import Forbidden, InvalidInput, msg
 from gongzhi.kit.workdays import SHANGHAI
 from gongzhi.web import labels
 from gongzhi.web.i18n import N_
@@ -226,7 +226,7 @@ def board(c: ConsoleDep, more: bool = False) -> Response:
 @router.get("/cases/new")
 def new_case(c: ConsoleDep) -> Response:
     if not c.me.can(*WRITERS):  # not a form the role can send: the POST would answer 403
-        raise Forbidden("creating cases needs a handler, dispatcher, supervisor or admin role")
+        raise Forbidden(msg("creating cases needs a handler, dispatcher, supervisor or admin role"))
     return c.page("cases/new.html", categories=labels.CATEGORIES, priorities=labels.PRIORITIES)
 
 
@@ -236,7 +236,7 @@ def _point(lon: str, lat: str) -> dict[str, Any] | None:
     try:
         return {"type": "Point", "coordinates": [float(lon), float(lat)]}
     except ValueError as exc:
-        raise InvalidInput("longitude and latitude must be numbers") from exc
+        raise InvalidInput(msg("longitude and latitude must be numbers")) from exc
 
 
 @router.post("/cases/new")
@@ -360,7 +360,7 @@ def _until(value: str) -> datetime | None:
     try:
         return datetime.fromisoformat(value).replace(tzinfo=SHANGHAI)
     except ValueError as exc:
-        raise InvalidInput("the date and time are not valid") from exc
+        raise InvalidInput(msg("the date and time are not valid")) from exc
 
 
 def _choice(value: str) -> bool | None:
@@ -429,5 +429,5 @@ def upload(
 ) -> Response:
     shas = _store_photos(c, case_id, photos or [])
     if not shas:
-        raise InvalidInput("choose a file to upload")
+        raise InvalidInput(msg("choose a file to upload"))
     return c.done(f"/cases/{case_id}", c._("Evidence uploaded"))
