@@ -12,7 +12,7 @@ from gongzhi.modules.pv.analytics.anomalies import ANOMALIES, Anomaly, class_of_
 from gongzhi.modules.pv.analytics.evaluation import evaluate
 from gongzhi.modules.pv.analytics.frames import ThermalFrame
 from gongzhi.modules.pv.analytics.georef import locate_frame, module_index
-from gongzhi.modules.pv.analytics.layout import PlantLayout, generate_layout
+from gongzhi.modules.pv.analytics.layout import LayoutParams, PlantLayout, generate_layout, with_modules
 from gongzhi.modules.pv.analytics.modules import (
     SOILING_WARM_K,
     CombinedClassifier,
@@ -25,6 +25,8 @@ from gongzhi.modules.pv.analytics.modules import (
     _med,
     _median,
     _nan_row_medians,
+    _neighbour_table,
+    _neighbour_table_from_lists,
     _percentile,
     _robust_surface,
     analyse_flight,
@@ -329,6 +331,20 @@ def test_the_compiled_soiling_index_equals_the_numpy_form() -> None:
     top = row_medians(residuals[:, :16].reshape(200, -1))
     expected = np.mean(residuals - top[:, None, None] > SOILING_WARM_K, axis=(1, 2))
     np.testing.assert_array_equal(soiling_indices(residuals), expected)
+
+
+@pytest.mark.parametrize("radius_m", [0.5, 3.0, 5.0, 9.0])
+@pytest.mark.parametrize("strings_of", [3, 12])
+def test_the_compiled_neighbour_table_equals_the_one_from_the_neighbour_lists(
+    layout: PlantLayout, radius_m: float, strings_of: int
+) -> None:
+    plant = generate_layout(rectangle(44, 30), LayoutParams(modules_per_string=strings_of))
+    _, strings = np.unique([m.string for m in plant.modules], return_inverse=True)
+    expected = _neighbour_table_from_lists(plant, radius_m, strings.astype(np.intp))
+    np.testing.assert_array_equal(_neighbour_table(plant, radius_m), expected)
+    # two far-apart modules: no neighbours (at 0.5 m too sparse a grid: the lists)
+    sparse = with_modules(plant, [plant.modules[0], plant.modules[-1]])
+    assert _neighbour_table(sparse, radius_m).tolist() == [[-1], [-1]]
 
 
 def test_the_robust_surface_stopping_when_its_inliers_repeat_equals_four_full_rounds() -> None:

@@ -17,6 +17,7 @@ directory, or ``NUMBA_CACHE_DIR``); a cold compile costs about 2 s of CPU once p
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -345,6 +346,27 @@ def _box_filter(t: F32, size: int, out: F32) -> None:
             row[c] = total / n
 
 
+def _other_string_neighbours(centres: F64, cell: Ints, starts: Ints, members: Ints, grid_h: int,
+                             strings: Ints, radius: float, table: Ints) -> int:  # fmt: skip
+    width = table.shape[1]
+    most = 0
+    for i in range(len(centres)):
+        count = 0
+        for dx in range(-1, 2):
+            for dy in range(-1, 2):
+                c = cell[i] + dx * grid_h + dy
+                for k in range(starts[c], starts[c + 1]):
+                    j = members[k]
+                    if j == i or strings[j] == strings[i]:
+                        continue
+                    if math.hypot(centres[j, 0] - centres[i, 0], centres[j, 1] - centres[i, 1]) <= radius:
+                        if count < width:
+                            table[i, count] = j
+                        count += 1
+        most = max(most, count)
+    return most
+
+
 def _compiled(fn: Callable[..., Any], signature: str) -> Callable[..., Any]:
     return cast(Callable[..., Any], njit(signature, cache=True, nogil=True)(fn))
 
@@ -456,3 +478,13 @@ box_filter: Callable[[F32, int, F32], None] = _compiled(
 up to the smaller side: scipy's two passes (rows, then columns, through a float32 image), each a running
 sum in float64 over the reflected line, divided by ``size`` at every pixel; the pass down the columns
 runs along the rows, all columns at once, instead of one strided column line at a time."""
+
+other_string_neighbours: Callable[[F64, Ints, Ints, Ints, int, Ints, float, Ints], int] = _compiled(
+    _other_string_neighbours,
+    "intp(float64[:, ::1], intp[::1], intp[::1], intp[::1], intp, intp[::1], float64, intp[:, ::1])",
+)
+"""Writes into ``table`` (N, width) each point's neighbours within ``radius`` of it (``hypot`` of the
+differences of ``centres``) on another string (``strings``), in :func:`.layout.neighbours` order: the nine
+grid cells about the point's ``cell`` (the index of a dense grid ``grid_h`` cells high, with a margin of one
+cell all round) column by column, each cell's ``members[starts[c] : starts[c + 1]]`` in ascending order;
+returns the most neighbours a point has (the row is cut at ``width`` when it has more)."""

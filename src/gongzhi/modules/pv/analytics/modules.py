@@ -598,16 +598,18 @@ def _group_medians(values: FloatArray, starts: npt.NDArray[np.intp], counts: npt
                    groups: npt.NDArray[np.intp]) -> FloatArray:  # fmt: skip
     """:func:`_med` of each group of rows, per column: ``values`` (N, K) sorted by ``groups`` (ids
     ascending, one run per group starting at ``starts``, ``counts`` long); NaN where a group has a NaN
-    (it sorts last). Returns (G, K)."""
+    (it sorts last). Returns (G, K).
+
+    The groups of one size are sorted at once as a (groups, size, K) block: a module has a few views, so
+    there are a few sizes, instead of one sort of every view per column."""
     out = np.empty((len(starts), values.shape[1]), dtype=np.float64)
-    mid = starts + counts // 2
-    even = counts % 2 == 0
-    for k in range(values.shape[1]):
-        ordered = values[np.lexsort((values[:, k], groups)), k]
-        med = ordered[mid]
-        med[even] = (ordered[mid[even] - 1] + med[even]) / 2
-        med[np.isnan(ordered[starts + counts - 1])] = np.nan
-        out[:, k] = med
+    for size in np.unique(counts).tolist():
+        which = np.flatnonzero(counts == size)
+        block = np.sort(values[starts[which][:, None] + np.arange(size)], axis=1)
+        mid = size // 2
+        med = block[:, mid] if size % 2 else (block[:, mid - 1] + block[:, mid]) / 2
+        med[np.isnan(block[:, -1])] = np.nan
+        out[which] = med
     return out
 
 
@@ -886,14 +888,14 @@ class InspectionAccumulator:
         seen = positions[starts].tolist()
         medians = _group_medians(numbers[:, :_STATS], starts, ends - starts, positions).tolist()
         xy = self.layout.centres_xy()[seen]
-        lon, lat = self.layout.origin.to_lonlat_array(xy[:, 0], xy[:, 1])
-        rgb = np.add.reduceat(numbers[:, _STATS + 1], starts) > 0 if len(starts) else np.zeros(0, bool)
-        modules, views_of, flagged = [], {}, self._views.flagged
+        lon, lat = (a.tolist() for a in self.layout.origin.to_lonlat_array(xy[:, 0], xy[:, 1]))
+        rgb = (np.add.reduceat(numbers[:, _STATS + 1], starts) > 0).tolist() if len(starts) else []
+        modules, views_of, flagged, layout_modules = [], {}, self._views.flagged, self.layout.modules
         for k, (p, a, b) in enumerate(zip(seen, starts.tolist(), ends.tolist(), strict=True)):
             med, p95, mx, corrected, soiling = medians[k]
             r = _rgb_median(numbers[a:b]) if rgb[k] else None
-            modules.append(ModuleResult(self.layout.modules[p].id, b - a, med, p95, mx, corrected, soiling,
-                                        float(lon[k]), float(lat[k]), r))  # fmt: skip
+            modules.append(ModuleResult(layout_modules[p].id, b - a, med, p95, mx, corrected, soiling, lon[k],
+                                        lat[k], r))  # fmt: skip
             if p in flagged:
                 views_of[p] = [self._views.view(f, p, row) for f, row in
                                zip(frames[a:b].tolist(), numbers[a:b].tolist(), strict=True)]  # fmt: skip
@@ -928,10 +930,41 @@ class InspectionAccumulator:
 
 def _neighbour_table(layout: PlantLayout, radius_m: float) -> npt.NDArray[np.intp]:
     """Each module's neighbours within ``radius_m`` on other strings, in :func:`.layout.neighbours` order,
-    one row per module padded with −1 (at least one column)."""
+    one row per module padded with −1 (at least one column).
+
+    The same grid of ``radius_m`` cells as :func:`.layout.neighbours`, searched by a compiled loop
+    (:func:`.kernels.other_string_neighbours`) over a dense grid of the cells; a plant too sparse for a
+    dense grid takes :func:`.layout.neighbours`."""
+    from gongzhi.modules.pv.analytics import kernels
+
+    if not radius_m > 0:
+        raise ValueError("radius must be positive")
+    n = len(layout.modules)
+    _, strings = np.unique([m.string for m in layout.modules], return_inverse=True)
+    strings = np.ascontiguousarray(strings, dtype=np.intp)
+    centres = layout.centres_xy()
+    keys = np.floor(centres / radius_m).astype(np.int64)
+    lo = keys.min(axis=0, initial=0) - 1 if n else np.zeros(2, dtype=np.int64)
+    grid_w, grid_h = (keys.max(axis=0, initial=0) - lo + 2).tolist() if n else (1, 1)
+    if grid_w * grid_h > 16 * n + 4096:
+        return _neighbour_table_from_lists(layout, radius_m, strings)
+    cell = ((keys[:, 0] - lo[0]) * grid_h + (keys[:, 1] - lo[1])).astype(np.intp)
+    members = np.argsort(cell, kind="stable").astype(np.intp)  # ascending within a cell
+    starts = np.searchsorted(cell[members], np.arange(grid_w * grid_h + 1)).astype(np.intp)
+    table = np.full((n, 1), -1, dtype=np.intp)
+    most = kernels.other_string_neighbours(centres, cell, starts, members, grid_h, strings, radius_m, table)
+    if most > 1:
+        table = np.full((n, most), -1, dtype=np.intp)
+        kernels.other_string_neighbours(centres, cell, starts, members, grid_h, strings, radius_m, table)
+    return table
+
+
+def _neighbour_table_from_lists(
+    layout: PlantLayout, radius_m: float, strings: npt.NDArray[np.intp]
+) -> npt.NDArray[np.intp]:
+    """:func:`_neighbour_table` from :func:`.layout.neighbours`' lists."""
     near = neighbours(layout, radius_m)
     n = len(near)
-    _, strings = np.unique([m.string for m in layout.modules], return_inverse=True)
     lengths = np.fromiter((len(nb) for nb in near), dtype=np.intp, count=n)
     flat = np.concatenate(near) if n else np.zeros(0, dtype=np.intp)
     owner = np.repeat(np.arange(n), lengths)
