@@ -48,6 +48,7 @@ _STEPS: list[tuple[Any, str, str]] = [
     (modules, "module_crops", "  module crops"),
     (modules, "frame_statistics", "  statistics, reference, classes"),
     (modules, "_sorted_rows", "    row sorts (maps, top thirds)"),
+    (modules, "_order_statistics", "    interior and ring sorts, ranks"),
     (modules, "_robust_surface", "    robust surface"),
     (modules, "_interior_medians", "    interior medians"),
     (modules, "screen_and_classify", "    screen and classes"),
