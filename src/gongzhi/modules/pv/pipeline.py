@@ -9,6 +9,7 @@ the same flight uploaded to the API give the same findings.
 from __future__ import annotations
 
 import csv
+import gc
 import io
 import math
 import multiprocessing
@@ -16,6 +17,7 @@ import os
 import queue
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -152,12 +154,27 @@ def _merged(results: Sequence[Part], layout: PlantLayout, total: int) -> FlightO
     merged: Any = None
     skipped: list[str] = []
     infos: list[FrameInfo] = []
-    for acc, bad, read in results:
-        adapter.attach(acc, layout)
-        merged = acc if merged is None else adapter.merge(merged, acc)
-        skipped += bad
-        infos += read
-    return outcome(merged, layout, total, skipped, infos)
+    with _cyclic_gc_paused():
+        for acc, bad, read in results:
+            adapter.attach(acc, layout)
+            merged = acc if merged is None else adapter.merge(merged, acc)
+            skipped += bad
+            infos += read
+        return outcome(merged, layout, total, skipped, infos)
+
+
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector: an outcome is two records per module (34,000 on a 17,000-module
+    plant), whose allocations set off collections over every object of the process, about a third of the
+    merge's CPU, that find nothing to free (the records hold no reference cycles)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _stream(
