@@ -4,18 +4,19 @@ import gc
 
 import pytest
 
+from gongzhi.modules.pv import analysis_adapter as adapter
 from gongzhi.modules.pv import pipeline
 
 
 @pytest.mark.parametrize("enabled", [True, False])
-def test_merging_pauses_the_cyclic_collector_and_leaves_it_as_it_was(enabled: bool) -> None:
+def test_the_pause_of_the_cyclic_collector_leaves_it_as_it_was(enabled: bool) -> None:
     was = gc.isenabled()
     try:
         (gc.enable if enabled else gc.disable)()
-        with pipeline._cyclic_gc_paused():
+        with adapter.cyclic_gc_paused():
             assert not gc.isenabled()
         assert gc.isenabled() is enabled
-        with pytest.raises(ValueError, match="cannot be merged"), pipeline._cyclic_gc_paused():
+        with pytest.raises(ValueError, match="cannot be merged"), adapter.cyclic_gc_paused():
             raise ValueError("a part that cannot be merged")
         assert gc.isenabled() is enabled
     finally:

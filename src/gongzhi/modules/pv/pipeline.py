@@ -9,7 +9,6 @@ the same flight uploaded to the API give the same findings.
 from __future__ import annotations
 
 import csv
-import gc
 import io
 import math
 import multiprocessing
@@ -17,7 +16,6 @@ import os
 import queue
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -154,27 +152,15 @@ def _merged(results: Sequence[Part], layout: PlantLayout, total: int) -> FlightO
     merged: Any = None
     skipped: list[str] = []
     infos: list[FrameInfo] = []
-    with _cyclic_gc_paused():
+    # an outcome is two records per module (34,000 on a 17,000-module plant): their allocations set off
+    # collections over every object of the process, about a third of the merge's CPU, that free nothing
+    with adapter.cyclic_gc_paused():
         for acc, bad, read in results:
             adapter.attach(acc, layout)
             merged = acc if merged is None else adapter.merge(merged, acc)
             skipped += bad
             infos += read
         return outcome(merged, layout, total, skipped, infos)
-
-
-@contextmanager
-def _cyclic_gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector: an outcome is two records per module (34,000 on a 17,000-module
-    plant), whose allocations set off collections over every object of the process, about a third of the
-    merge's CPU, that find nothing to free (the records hold no reference cycles)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _stream(
@@ -185,6 +171,7 @@ def _stream(
     progress: Progress | None,
 ) -> FlightOutcome:
     """One accumulator fed frame by frame in this process, as frames would arrive from a drone."""
+    adapter.load_kernels()
     acc = adapter.new_accumulator(layout, irradiance, camera)
     part = _feed(acc, paths, lambda done: progress(done, len(paths)) if progress is not None else None)
     return _merged([part], layout, len(paths))
@@ -206,8 +193,8 @@ def _run(
     # and the table out: each worker builds its own and loads the kernels on its first frame)
     template = None
     if ctx.get_start_method() == "fork":
+        adapter.load_kernels()  # first: the template's neighbour table uses them
         template = adapter.new_accumulator(layout, irradiance, camera)
-        adapter.load_kernels()
     initargs = (ticks, template)
     with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=initargs) as pool:
         futures = [pool.submit(analyse_chunk, part, layout, irradiance, camera) for part in parts]
