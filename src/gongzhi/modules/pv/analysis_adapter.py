@@ -26,8 +26,8 @@ def read(path: Path) -> ThermalFrame:
 def load_kernels() -> None:
     """Load the analysis's compiled kernels now (a process pool's parent, so that forked workers inherit
     them instead of each loading them on its first frame), with the cyclic collector paused: numba's
-    set-up makes a few hundred thousand objects, and the collections they set off (about a sixth of the
-    load's CPU) free nothing."""
+    set-up makes over a hundred thousand objects, and the collections they set off (about a sixth of
+    the load's CPU) free nothing."""
     with cyclic_gc_paused():
         importlib.import_module("gongzhi.modules.pv.analytics.kernels")
 

@@ -153,7 +153,7 @@ def _merged(results: Sequence[Part], layout: PlantLayout, total: int) -> FlightO
     skipped: list[str] = []
     infos: list[FrameInfo] = []
     # an outcome is two records per module (34,000 on a 17,000-module plant): their allocations set off
-    # collections over every object of the process, about a third of the merge's CPU, that free nothing
+    # collections over the process's objects, about a third of the merge's CPU, that free nothing
     with adapter.cyclic_gc_paused():
         for acc, bad, read in results:
             adapter.attach(acc, layout)
