@@ -51,13 +51,13 @@ def main() -> None:
     refine = _timed_refine()
 
     c0 = time.process_time()
-    pipeline._TEMPLATE = adapter.new_accumulator(layout, irradiance, camera)
-    setup = time.process_time() - c0
-    c0 = time.process_time()
     load_kernels = getattr(adapter, "load_kernels", None)  # versions with compiled kernels
     if load_kernels is not None:
         load_kernels()
     kernels = time.process_time() - c0
+    c0 = time.process_time()
+    pipeline._TEMPLATE = adapter.new_accumulator(layout, irradiance, camera)
+    setup = time.process_time() - c0
     chunks = list(pipeline.chunks(paths, math.ceil(n / args.parts)))
     parts, analyse, dumps, loads, size = [], 0.0, 0.0, 0.0, 0
     profile = cProfile.Profile()

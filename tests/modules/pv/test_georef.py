@@ -405,3 +405,25 @@ def test_the_compiled_box_filter_is_scipys_uniform_filter_bit_for_bit() -> None:
             out = np.empty_like(t)
             kernels.box_filter(t, size, out)
             np.testing.assert_array_equal(out, ndimage.uniform_filter(t, size=size))
+
+
+def test_the_sub_pixel_step_equals_the_clipped_parabola_vertex() -> None:
+    def clipped(sub: np.ndarray, i: int, j: int) -> tuple[float, float]:
+        def vertex(a: float, b: float, c: float) -> float:
+            d = a - 2 * b + c
+            return 0.0 if abs(d) < 1e-12 else float(np.clip(0.5 * (a - c) / d, -0.5, 0.5))
+
+        across = vertex(sub[i - 1, j], sub[i, j], sub[i + 1, j])
+        return across, vertex(sub[i, j - 1], sub[i, j], sub[i, j + 1])
+
+    rng = np.random.default_rng(3)
+    for dtype in (np.float32, np.float64):
+        for _ in range(500):
+            sub = rng.normal(0, 1, (3, 3)).astype(dtype)
+            sub[1, 1] += rng.choice([0.0, 3.0])  # a peak, or none (steps beyond ±0.5)
+            got, want = georef._subpixel(sub, 1, 1), clipped(sub, 1, 1)
+            assert got == want
+            assert all(type(v) is float for v in got)
+    flat = np.full((3, 3), 2.0)
+    flat[0, 1] = np.nan
+    assert np.isnan(georef._subpixel(flat, 1, 1)[0]) and np.isnan(clipped(flat, 1, 1)[0])

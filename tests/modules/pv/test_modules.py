@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import pickle
 
 import numpy as np
@@ -12,7 +13,7 @@ from gongzhi.modules.pv.analytics.anomalies import ANOMALIES, Anomaly, class_of_
 from gongzhi.modules.pv.analytics.evaluation import evaluate
 from gongzhi.modules.pv.analytics.frames import ThermalFrame
 from gongzhi.modules.pv.analytics.georef import locate_frame, module_index
-from gongzhi.modules.pv.analytics.layout import PlantLayout, generate_layout
+from gongzhi.modules.pv.analytics.layout import LayoutParams, PlantLayout, generate_layout, with_modules
 from gongzhi.modules.pv.analytics.modules import (
     SOILING_WARM_K,
     SURFACE_INLIER_MAX_K,
@@ -25,8 +26,13 @@ from gongzhi.modules.pv.analytics.modules import (
     _interior_medians,
     _med,
     _median,
+    _median_pick,
     _nan_row_medians,
+    _neighbour_table,
+    _neighbour_table_from_lists,
+    _order_statistics,
     _percentile,
+    _percentile_pick,
     _robust_surface,
     analyse_flight,
     learned_classifier,
@@ -291,16 +297,48 @@ def test_the_medians_over_views_of_many_modules_at_once_equal_one_module_at_a_ti
             assert got[g, k] == want or (np.isnan(want) and np.isnan(got[g, k]))
 
 
-def test_interior_medians_from_the_sorted_maps_equal_the_interior_maps_medians() -> None:
+def test_the_order_statistics_from_the_interior_and_the_ring_equal_the_sorted_maps() -> None:
     rng = np.random.default_rng(8)
-    for shape in [(60, 48, 24), (30, 7, 5), (10, 6, 6)]:
+    for shape in [(60, 48, 24), (30, 7, 5), (10, 6, 6), (4, 3, 3)]:
         # coarse values: many ties between the ring and the interior
         crops = np.round(rng.normal(30, 2, shape), 1).astype(np.float32)
-        offset = rng.normal(29, 1, shape[0]).astype(np.float32)
-        ordered = np.sort(crops.reshape(shape[0], -1), axis=1)
+        crops[1, 0, :] += 9  # a hot ring, a cold one, a hot interior sample, a NaN in the ring
+        crops[2, -1, :] -= 9
+        crops[3, 1, 1] = 80
+        if shape[0] > 4:
+            crops[4, 0, 0] = np.nan
+        n, size = shape[0], shape[1] * shape[2]
+        ordered = np.sort(crops.reshape(n, -1), axis=1)
+        inner, picked = _order_statistics(crops)
+        np.testing.assert_array_equal(inner, np.sort(crops[:, 1:-1, 1:-1].reshape(n, -1), axis=1))
+        has_nan = np.isnan(ordered[:, -1])
+        lo = math.floor(0.95 * (size - 1))
+        expected = ordered[:, [(size - 1) // 2, size // 2, lo, min(lo + 1, size - 1), size - 1]]
+        expected[has_nan] = np.nan
+        np.testing.assert_array_equal(picked, expected)
+        med = _median_pick(picked[:, 0], picked[:, 1], size % 2 == 1, picked[:, 4])
+        np.testing.assert_array_equal(med, row_medians(crops.reshape(n, -1)))
+        np.testing.assert_array_equal(med, np.median(crops.reshape(n, -1), axis=1))
+        p95 = _percentile_pick(picked[:, 2], picked[:, 3], size, 95, picked[:, 4])
+        np.testing.assert_array_equal(p95, np.percentile(crops.reshape(n, -1), 95, axis=1).astype(np.float32))
+        offset = rng.normal(29, 1, n).astype(np.float32)
         residuals = crops - offset[:, None, None]
-        expected = row_medians(residuals[:, 1:-1, 1:-1].reshape(shape[0], -1))
-        np.testing.assert_array_equal(_interior_medians(crops, ordered, offset), expected)
+        want = row_medians(residuals[:, 1:-1, 1:-1].reshape(n, -1))
+        want[has_nan] = np.nan  # the whole map's NaN, as before
+        np.testing.assert_array_equal(_interior_medians(inner, picked[:, 4], offset), want)
+
+
+@pytest.mark.parametrize("sizes", [(1, 1), (1, 7), (12, 3), (40, 40), (0, 5)])
+def test_the_compiled_ranks_of_two_sorted_rows_equal_the_ranks_of_their_union(sizes: tuple[int, int]) -> None:
+    rng = np.random.default_rng(sum(sizes))
+    p, q = sizes
+    a = np.sort(rng.integers(0, 6, (50, p)).astype(np.float32), axis=1)  # ties within and across
+    b = np.sort(rng.integers(0, 6, (50, q)).astype(np.float32), axis=1)
+    union = np.sort(np.concatenate([a, b], axis=1), axis=1)
+    ranks = np.arange(p + q, dtype=np.intp)
+    out = np.empty((50, p + q), dtype=np.float32)
+    kernels.union_ranks(a, b, ranks, out)
+    np.testing.assert_array_equal(out, union)
 
 
 def test_the_compiled_screen_picks_the_maps_the_numpy_screen_picks() -> None:
@@ -330,6 +368,20 @@ def test_the_compiled_soiling_index_equals_the_numpy_form() -> None:
     top = row_medians(residuals[:, :16].reshape(200, -1))
     expected = np.mean(residuals - top[:, None, None] > SOILING_WARM_K, axis=(1, 2))
     np.testing.assert_array_equal(soiling_indices(residuals), expected)
+
+
+@pytest.mark.parametrize("radius_m", [0.5, 3.0, 5.0, 9.0])
+@pytest.mark.parametrize("strings_of", [3, 12])
+def test_the_compiled_neighbour_table_equals_the_one_from_the_neighbour_lists(
+    layout: PlantLayout, radius_m: float, strings_of: int
+) -> None:
+    plant = generate_layout(rectangle(44, 30), LayoutParams(modules_per_string=strings_of))
+    _, strings = np.unique([m.string for m in plant.modules], return_inverse=True)
+    expected = _neighbour_table_from_lists(plant, radius_m, strings.astype(np.intp))
+    np.testing.assert_array_equal(_neighbour_table(plant, radius_m), expected)
+    # two far-apart modules: no neighbours (at 0.5 m too sparse a grid: the lists)
+    sparse = with_modules(plant, [plant.modules[0], plant.modules[-1]])
+    assert _neighbour_table(sparse, radius_m).tolist() == [[-1], [-1]]
 
 
 def test_the_robust_surface_stopping_when_its_inliers_repeat_equals_four_full_rounds() -> None:

@@ -911,7 +911,8 @@ def _rotation_deg(obs: _Observed, model: npt.NDArray[np.float32], radius: int) -
 def _subpixel(sub: npt.NDArray[np.float64], i: int, j: int) -> tuple[float, float]:
     def vertex(a: float, b: float, c: float) -> float:
         d = a - 2 * b + c
-        return 0.0 if abs(d) < 1e-12 else float(np.clip(0.5 * (a - c) / d, -0.5, 0.5))
+        # min and max rather than np.clip: the same value without a ufunc call on a scalar
+        return 0.0 if abs(d) < 1e-12 else float(min(max(0.5 * (a - c) / d, -0.5), 0.5))
 
     n, m = sub.shape
     di = vertex(sub[i - 1, j], sub[i, j], sub[i + 1, j]) if 0 < i < n - 1 else 0.0

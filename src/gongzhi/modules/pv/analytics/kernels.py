@@ -17,6 +17,7 @@ directory, or ``NUMBA_CACHE_DIR``); a cold compile costs about 2 s of CPU once p
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -88,28 +89,29 @@ def _paint_modules(mu: F64, mv: F64, r_lo: Ints, r_hi: Ints, pose: F64, glass: F
                 out[r, c] = 1.0
 
 
-def _interior_medians(ordered: F32, ring: F32, offset: F32, out: F32) -> None:
-    n, size = ordered.shape
-    count = size - ring.shape[1]
-    lo, hi = (count - 1) // 2, count // 2
+def _union_ranks(a: F32, b: F32, ranks: Ints, out: F32) -> None:
+    n, p = a.shape
+    q = b.shape[1]
     for m in range(n):
-        if np.isnan(ordered[m, size - 1]):
-            out[m] = np.nan
+        if (p > 0 and np.isnan(a[m, p - 1])) or (q > 0 and np.isnan(b[m, q - 1])):
+            out[m, :] = np.nan
             continue
-        j, rank, a, b = 0, 0, np.float32(0.0), np.float32(0.0)
-        for i in range(size):
-            v = ordered[m, i]
-            if j < ring.shape[1] and v == ring[m, j]:
-                j += 1
-                continue
-            if rank == lo:
-                a = v
-            if rank == hi:
-                b = v
-                break
-            rank += 1
-        a, b = a - offset[m], b - offset[m]
-        out[m] = a if lo == hi else (a + b) / np.float32(2)
+        for r in range(len(ranks)):
+            k = ranks[r] + 1  # the k smallest of the union take i from a and k − i from b
+            lo, hi = max(0, k - q), min(k, p)
+            while lo < hi:
+                i = (lo + hi) // 2
+                if i < p and k - i > 0 and b[m, k - i - 1] > a[m, i]:
+                    lo = i + 1  # a[i] is among them too
+                else:
+                    hi = i
+            i, j = lo, k - lo
+            if i == 0:
+                out[m, r] = b[m, j - 1]
+            elif j == 0:
+                out[m, r] = a[m, i - 1]
+            else:
+                out[m, r] = max(a[m, i - 1], b[m, j - 1])
 
 
 def _screen(residuals: F32, medians: F32, warm: float, out: npt.NDArray[np.bool_]) -> None:
@@ -345,6 +347,27 @@ def _box_filter(t: F32, size: int, out: F32) -> None:
             row[c] = total / n
 
 
+def _other_string_neighbours(centres: F64, cell: Ints, starts: Ints, members: Ints, grid_h: int,
+                             strings: Ints, radius: float, table: Ints) -> int:  # fmt: skip
+    width = table.shape[1]
+    most = 0
+    for i in range(len(centres)):
+        count = 0
+        for dx in range(-1, 2):
+            for dy in range(-1, 2):
+                c = cell[i] + dx * grid_h + dy
+                for k in range(starts[c], starts[c + 1]):
+                    j = members[k]
+                    if j == i or strings[j] == strings[i]:
+                        continue
+                    if math.hypot(centres[j, 0] - centres[i, 0], centres[j, 1] - centres[i, 1]) <= radius:
+                        if count < width:
+                            table[i, count] = j
+                        count += 1
+        most = max(most, count)
+    return most
+
+
 def _compiled(fn: Callable[..., Any], signature: str) -> Callable[..., Any]:
     return cast(Callable[..., Any], njit(signature, cache=True, nogil=True)(fn))
 
@@ -362,13 +385,12 @@ crops: Callable[[F32, F64, F64, F64, F64, F32], None] = _compiled(
 """Bilinear samples of ``image`` at ``(row_c[m] + pattern_r, col_c[m] + pattern_c)`` for each m into ``out``
 (N, rows, cols), coordinates clipped into the image: :func:`.georef.bilinear`'s arithmetic per sample."""
 
-interior_medians: Callable[[F32, F32, F32, F32], None] = _compiled(
-    _interior_medians, "void(float32[:, ::1], float32[:, ::1], float32[::1], float32[::1])"
+union_ranks: Callable[[F32, F32, Ints, F32], None] = _compiled(
+    _union_ranks, "void(float32[:, ::1], float32[:, ::1], intp[::1], float32[:, ::1])"
 )
-"""Median of each row of ``ordered`` less the values of the same row of ``ring`` (a sub-multiset of it;
-both rows sorted), minus ``offset``: row by row the median of ``values − offset`` over what is left, in
-float32 (``value − offset`` is monotone in the value, so sorting before or after subtracting gives the same
-order); NaN for a row with a NaN."""
+"""``out[m, r]`` = the ``ranks[r]``-th smallest value (0-based) of rows m of ``a`` and ``b`` together, both
+rows sorted (NaN last): ``np.sort(np.concatenate([a[m], b[m]]))[ranks[r]]``, found by a binary search for
+how many of those smallest come from ``a`` instead of a merge; NaN throughout for rows with a NaN."""
 
 screen: Callable[[F32, F32, float, npt.NDArray[np.bool_]], None] = _compiled(
     _screen, "void(float32[:, :, ::1], float32[::1], float64, boolean[::1])"
@@ -456,3 +478,13 @@ box_filter: Callable[[F32, int, F32], None] = _compiled(
 up to the smaller side: scipy's two passes (rows, then columns, through a float32 image), each a running
 sum in float64 over the reflected line, divided by ``size`` at every pixel; the pass down the columns
 runs along the rows, all columns at once, instead of one strided column line at a time."""
+
+other_string_neighbours: Callable[[F64, Ints, Ints, Ints, int, Ints, float, Ints], int] = _compiled(
+    _other_string_neighbours,
+    "intp(float64[:, ::1], intp[::1], intp[::1], intp[::1], intp, intp[::1], float64, intp[:, ::1])",
+)
+"""Writes into ``table`` (N, width) each point's neighbours within ``radius`` of it (``hypot`` of the
+differences of ``centres``) on another string (``strings``), in :func:`.layout.neighbours` order: the nine
+grid cells about the point's ``cell`` (the index of a dense grid ``grid_h`` cells high, with a margin of one
+cell all round) column by column, each cell's ``members[starts[c] : starts[c + 1]]`` in ascending order;
+returns the most neighbours a point has (the row is cut at ``width`` when it has more)."""

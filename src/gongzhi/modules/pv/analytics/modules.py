@@ -645,16 +645,18 @@ def _group_medians(values: FloatArray, starts: npt.NDArray[np.intp], counts: npt
                    groups: npt.NDArray[np.intp]) -> FloatArray:  # fmt: skip
     """:func:`_med` of each group of rows, per column: ``values`` (N, K) sorted by ``groups`` (ids
     ascending, one run per group starting at ``starts``, ``counts`` long); NaN where a group has a NaN
-    (it sorts last). Returns (G, K)."""
+    (it sorts last). Returns (G, K).
+
+    The groups of one size are sorted at once as a (groups, size, K) block: a module has a few views, so
+    there are a few sizes, instead of one sort of every view per column."""
     out = np.empty((len(starts), values.shape[1]), dtype=np.float64)
-    mid = starts + counts // 2
-    even = counts % 2 == 0
-    for k in range(values.shape[1]):
-        ordered = values[np.lexsort((values[:, k], groups)), k]
-        med = ordered[mid]
-        med[even] = (ordered[mid[even] - 1] + med[even]) / 2
-        med[np.isnan(ordered[starts + counts - 1])] = np.nan
-        out[:, k] = med
+    for size in np.unique(counts).tolist():
+        which = np.flatnonzero(counts == size)
+        block = np.sort(values[starts[which][:, None] + np.arange(size)], axis=1)
+        mid = size // 2
+        med = block[:, mid] if size % 2 else (block[:, mid - 1] + block[:, mid]) / 2
+        med[np.isnan(block[:, -1])] = np.nan
+        out[which] = med
     return out
 
 
@@ -933,14 +935,14 @@ class InspectionAccumulator:
         seen = positions[starts].tolist()
         medians = _group_medians(numbers[:, :_STATS], starts, ends - starts, positions).tolist()
         xy = self.layout.centres_xy()[seen]
-        lon, lat = self.layout.origin.to_lonlat_array(xy[:, 0], xy[:, 1])
-        rgb = np.add.reduceat(numbers[:, _STATS + 1], starts) > 0 if len(starts) else np.zeros(0, bool)
-        modules, views_of, flagged = [], {}, self._views.flagged
+        lon, lat = (a.tolist() for a in self.layout.origin.to_lonlat_array(xy[:, 0], xy[:, 1]))
+        rgb = (np.add.reduceat(numbers[:, _STATS + 1], starts) > 0).tolist() if len(starts) else []
+        modules, views_of, flagged, layout_modules = [], {}, self._views.flagged, self.layout.modules
         for k, (p, a, b) in enumerate(zip(seen, starts.tolist(), ends.tolist(), strict=True)):
             med, p95, mx, corrected, soiling = medians[k]
             r = _rgb_median(numbers[a:b]) if rgb[k] else None
-            modules.append(ModuleResult(self.layout.modules[p].id, b - a, med, p95, mx, corrected, soiling,
-                                        float(lon[k]), float(lat[k]), r))  # fmt: skip
+            modules.append(ModuleResult(layout_modules[p].id, b - a, med, p95, mx, corrected, soiling, lon[k],
+                                        lat[k], r))  # fmt: skip
             if p in flagged:
                 views_of[p] = [self._views.view(f, p, row) for f, row in
                                zip(frames[a:b].tolist(), numbers[a:b].tolist(), strict=True)]  # fmt: skip
@@ -975,10 +977,41 @@ class InspectionAccumulator:
 
 def _neighbour_table(layout: PlantLayout, radius_m: float) -> npt.NDArray[np.intp]:
     """Each module's neighbours within ``radius_m`` on other strings, in :func:`.layout.neighbours` order,
-    one row per module padded with −1 (at least one column)."""
+    one row per module padded with −1 (at least one column).
+
+    The same grid of ``radius_m`` cells as :func:`.layout.neighbours`, searched by a compiled loop
+    (:func:`.kernels.other_string_neighbours`) over a dense grid of the cells; a plant too sparse for a
+    dense grid takes :func:`.layout.neighbours`."""
+    from gongzhi.modules.pv.analytics import kernels
+
+    if not radius_m > 0:
+        raise ValueError("radius must be positive")
+    n = len(layout.modules)
+    _, strings = np.unique([m.string for m in layout.modules], return_inverse=True)
+    strings = np.ascontiguousarray(strings, dtype=np.intp)
+    centres = layout.centres_xy()
+    keys = np.floor(centres / radius_m).astype(np.int64)
+    lo = keys.min(axis=0, initial=0) - 1 if n else np.zeros(2, dtype=np.int64)
+    grid_w, grid_h = (keys.max(axis=0, initial=0) - lo + 2).tolist() if n else (1, 1)
+    if grid_w * grid_h > 16 * n + 4096:
+        return _neighbour_table_from_lists(layout, radius_m, strings)
+    cell = ((keys[:, 0] - lo[0]) * grid_h + (keys[:, 1] - lo[1])).astype(np.intp)
+    members = np.argsort(cell, kind="stable").astype(np.intp)  # ascending within a cell
+    starts = np.searchsorted(cell[members], np.arange(grid_w * grid_h + 1)).astype(np.intp)
+    table = np.full((n, 1), -1, dtype=np.intp)
+    most = kernels.other_string_neighbours(centres, cell, starts, members, grid_h, strings, radius_m, table)
+    if most > 1:
+        table = np.full((n, most), -1, dtype=np.intp)
+        kernels.other_string_neighbours(centres, cell, starts, members, grid_h, strings, radius_m, table)
+    return table
+
+
+def _neighbour_table_from_lists(
+    layout: PlantLayout, radius_m: float, strings: npt.NDArray[np.intp]
+) -> npt.NDArray[np.intp]:
+    """:func:`_neighbour_table` from :func:`.layout.neighbours`' lists."""
     near = neighbours(layout, radius_m)
     n = len(near)
-    _, strings = np.unique([m.string for m in layout.modules], return_inverse=True)
     lengths = np.fromiter((len(nb) for nb in near), dtype=np.intp, count=n)
     flat = np.concatenate(near) if n else np.zeros(0, dtype=np.intp)
     owner = np.repeat(np.arange(n), lengths)
@@ -1293,12 +1326,11 @@ def frame_statistics(
         Per module.
     """
     n = len(crops)
-    flat = crops.reshape(n, -1)
-    # one partition for both order statistics
-    ordered = _sorted_rows(flat)
-    med = _median_sorted(ordered).astype(np.float64)
-    p95 = _percentile_sorted(ordered, 95).astype(np.float64)
-    mx = ordered[:, -1]  # the maximum (NaN when the row has one, as max gives)
+    inner, picked = _order_statistics(crops)
+    size = crops.shape[1] * crops.shape[2]
+    med = _median_pick(picked[:, 0], picked[:, 1], size % 2 == 1, picked[:, 4]).astype(np.float64)
+    p95 = _percentile_pick(picked[:, 2], picked[:, 3], size, 95, picked[:, 4]).astype(np.float64)
+    mx = picked[:, 4]  # the maximum (NaN when the map has one, as max gives)
     surface, normal = _robust_surface(rows, cols, med)
     # reference: the surface plus the median residual of the normal neighbours seen in this frame
     resid = np.append(np.where(normal, med - surface, np.nan), np.nan)
@@ -1309,7 +1341,7 @@ def frame_statistics(
         ref[has] += _nan_row_medians(neighbour[has])
     offset = ref.astype(np.float32)
     residuals = crops - offset[:, None, None]
-    interior = _flatten_ring(residuals, _interior_medians(crops, ordered, offset))
+    interior = _flatten_ring(residuals, _interior_medians(inner, picked[:, 4], offset))
     # the ring now holds the interior median, so that is the whole map's median too
     classes = screen_and_classify(residuals, classifier, cell_grid, portrait, medians=interior)
     soiling = soiling_indices(residuals)
@@ -1347,19 +1379,36 @@ def screen_and_classify(
     return out
 
 
-def _interior_medians(crops: F32, ordered: F32, offset: F32) -> F32:
-    """Medians of the interior of ``crops − offset`` (each map less its outermost samples), from the maps'
-    sorted rows ``ordered``: the same values as :func:`row_medians` of the interior, with only the ring sorted
-    instead of the interior."""
+def _order_statistics(crops: F32) -> tuple[F32, F32]:
+    """Each map's interior (less its outermost samples) sorted, and of the whole map the values at the two
+    middle ranks, at the two ranks about the 95th percentile and the maximum, (N, 5): those of the map's
+    values sorted, from its interior and its ring sorted apart (:func:`.kernels.union_ranks`), so that the
+    interior's median needs no other sort and the ring's sort is all that is added to the interior's. NaN
+    throughout for a map with a NaN."""
     from gongzhi.modules.pv.analytics import kernels
 
-    n = len(crops)
+    n, rows, cols = crops.shape
+    size = rows * cols
+    inner = crops[:, 1:-1, 1:-1].copy().reshape(n, -1)
+    inner.sort(axis=1)
     ring = np.concatenate([crops[:, 0, :], crops[:, -1, :], crops[:, 1:-1, 0], crops[:, 1:-1, -1]], axis=1)
-    out = np.empty(n, dtype=np.float32)
-    kernels.interior_medians(
-        np.ascontiguousarray(ordered), np.sort(ring, axis=1), np.ascontiguousarray(offset), out
-    )
-    return out
+    ring.sort(axis=1)
+    p95 = math.floor(0.95 * (size - 1))
+    ranks = np.array([(size - 1) // 2, size // 2, p95, min(p95 + 1, size - 1), size - 1], dtype=np.intp)
+    picked = np.empty((n, len(ranks)), dtype=np.float32)
+    kernels.union_ranks(inner, ring, ranks, picked)
+    return inner, picked
+
+
+def _interior_medians(inner: F32, last: F32, offset: F32) -> F32:
+    """Medians of the interior of ``crops − offset`` from the interiors sorted (:func:`_order_statistics`):
+    ``value − offset`` is monotone in the value, so the middle values less the offset are the middle
+    residuals, in float32 as :func:`row_medians` of the interior residuals gives them; NaN where the whole
+    map has a NaN (``last``, its maximum, is NaN)."""
+    count = inner.shape[1]
+    a, b = inner[:, (count - 1) // 2] - offset, inner[:, count // 2] - offset
+    med = a if count % 2 else (a + b) / np.float32(2)
+    return np.asarray(np.where(np.isnan(last), np.float32(np.nan), med), dtype=np.float32)
 
 
 def _flatten_ring(residuals: F32, medians: F32 | None = None) -> F32:
@@ -1420,21 +1469,30 @@ def _sorted_rows(values: F32) -> F32:
 
 def _median_sorted(ordered: F32) -> F32:
     k = ordered.shape[1]
-    mid = k // 2
-    med = ordered[:, mid] if k % 2 else (ordered[:, mid - 1] + ordered[:, mid]) / np.float32(2)
-    return np.asarray(np.where(np.isnan(ordered[:, -1]), np.float32(np.nan), med), dtype=np.float32)
+    return _median_pick(ordered[:, (k - 1) // 2], ordered[:, k // 2], k % 2 == 1, ordered[:, -1])
+
+
+def _median_pick(a: F32, b: F32, odd: bool, last: F32) -> F32:
+    """The median from the values at the two middle ranks (one rank, ``a``, for an ``odd`` count); NaN
+    where ``last`` (the largest value) is NaN."""
+    med = a if odd else (a + b) / np.float32(2)
+    return np.asarray(np.where(np.isnan(last), np.float32(np.nan), med), dtype=np.float32)
 
 
 def _percentile_sorted(ordered: F32, q: float) -> F32:
     """``np.percentile(values, q, axis=1)`` (linear) of rows already sorted."""
     k = ordered.shape[1]
+    lo = math.floor(q / 100 * (k - 1))
+    return _percentile_pick(ordered[:, lo], ordered[:, min(lo + 1, k - 1)], k, q, ordered[:, -1])
+
+
+def _percentile_pick(a: F32, b: F32, k: int, q: float, last: F32) -> F32:
+    """:func:`_percentile_sorted` from the values at the ranks about the percentile of ``k`` values."""
     pos = q / 100 * (k - 1)
-    lo = math.floor(pos)
-    t = np.float32(pos - lo)
-    a, b = ordered[:, lo], ordered[:, min(lo + 1, k - 1)]
+    t = np.float32(pos - math.floor(pos))
     # numpy's lerp: from the nearer end, so that t = 1 gives b exactly
     value = b - (b - a) * (np.float32(1) - t) if t >= 0.5 else a + (b - a) * t
-    return np.asarray(np.where(np.isnan(ordered[:, -1]), np.float32(np.nan), value), dtype=np.float32)
+    return np.asarray(np.where(np.isnan(last), np.float32(np.nan), value), dtype=np.float32)
 
 
 def _percentile(values: npt.NDArray[np.floating[Any]], q: float) -> float:
