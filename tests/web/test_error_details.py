@@ -108,3 +108,19 @@ def test_the_pv_pages_and_the_error_details_name_inspection_statuses_alike() -> 
     from gongzhi.modules.pv.views import STATUS_NAMES
 
     assert {k: STATUS_NAMES[k] for k in labels.INSPECTION_STATUSES} == labels.INSPECTION_STATUSES
+
+
+def test_a_form_that_does_not_match_the_schema_is_explained_in_the_consoles_language(
+    client: TestClient, world: World
+) -> None:
+    """Request validation is not a domain error: the console shows the handler's fixed wording translated."""
+    case = new_case(client, world.alice)
+    api = client.post(f"/api/v1/cases/{case['id']}/actions/close", content=b"[", headers=world.alice.headers)
+    assert api.status_code == 422 and api.json()["detail"] == "the request does not match the schema"
+    zh, csrf = as_user(client, world.alice)
+    page = zh.post("/pv/cases/1/reclean", data={"csrf_token": csrf, "mode": "zzz"}, follow_redirects=False)
+    assert page.status_code == 422 and "提交的内容不符合要求" in page.text
+    assert "the request does not match the schema" not in page.text
+    en, csrf = as_user(client, world.alice, lang="en")
+    page = en.post("/pv/cases/1/reclean", data={"csrf_token": csrf, "mode": "zzz"}, follow_redirects=False)
+    assert page.status_code == 422 and "the request does not match the schema" in page.text

@@ -70,8 +70,9 @@ def _for_console(original: Handler) -> Handler:
         if isinstance(exc, Unauthenticated):
             return to_login(request)
         problem = json.loads(bytes(response.body))
-        detail = labels.detail(lang_of(request), exc.detail) if isinstance(exc, DomainError) else None
-        return error_response(request, problem, detail)
+        # a domain error's detail, or the handler's own fixed wording (problems.py), in the console's language
+        said = exc.detail if isinstance(exc, DomainError) else str(problem.get("detail", ""))
+        return error_response(request, problem, labels.detail(lang_of(request), said))
 
     return handler
 

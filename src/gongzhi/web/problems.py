@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException
 
 from gongzhi.errors import DomainError
 from gongzhi.kit.filestore import FileRejected
+from gongzhi.web.i18n import N_
 
 log = logging.getLogger(__name__)
 MEDIA = "application/problem+json"
@@ -39,7 +40,7 @@ def install(app: FastAPI) -> None:
             422,
             "validation",
             "Invalid request payload",
-            "the request does not match the schema",
+            N_("the request does not match the schema"),
             errors=errors,
         )
 
@@ -53,13 +54,13 @@ def install(app: FastAPI) -> None:
             409,
             "stale-write",
             "The resource changed since you read it",
-            "another request changed this record at the same moment; reload and retry",
+            N_("another request changed this record at the same moment; reload and retry"),
         )
 
     @app.exception_handler(IntegrityError)
     async def _integrity(_: Request, exc: IntegrityError) -> JSONResponse:
         log.info("integrity error: %s", exc.orig)
-        return problem(409, "conflict", "Conflict", "the change conflicts with existing data")
+        return problem(409, "conflict", "Conflict", N_("the change conflicts with existing data"))
 
     @app.exception_handler(HTTPException)
     async def _http(_: Request, exc: HTTPException) -> JSONResponse:
@@ -69,5 +70,5 @@ def install(app: FastAPI) -> None:
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error")
         return problem(
-            500, "internal", "Internal error", "something went wrong on our side; it has been logged"
+            500, "internal", "Internal error", N_("something went wrong on our side; it has been logged")
         )
