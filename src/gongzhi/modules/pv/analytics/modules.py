@@ -90,6 +90,13 @@ SURFACE_INLIER_MAX_K = 2.0
 schema, ``domain/pv.md`` §2; the synthetic string 3–6 K): it must never be taken for background, while
 the healthy modules' spread about a fitted surface is a few tenths of a kelvin, and about the first fit
 (the frame's median) the vignetting's 1.5 K at most."""
+CELL_EDGE_STEP = 0.4
+"""Least step between neighbouring samples at a whole hot cell's border, as a fraction of the cell's
+excess [-]. A cell's warmth ends at its border, so at 5 px per cell (IEC screening) one sample's step
+across it carries about 0.7 of the excess (the optics' spread; at least 0.48 in 99 % of the candidate
+cells of the hot-cell modules of synthetic seeds 0–49), while a sun reflection, the sun's image spread by
+the glass's texture over more than a cell, steps by about 0.2 of its excess (0.37 at most in 95 % of the
+candidate cells on healthy modules, all reflections)."""
 LINE_TURN_DEG = 1.0
 """Change of the logged yaw from a flight line's first frame that starts a new line [°]."""
 LINE_YAW_FRAMES = 3
@@ -360,20 +367,53 @@ def _glass(residual: F32) -> F32:
 
 
 def _hot_cells(residual: F32, cells: FloatArray, k: int) -> int:
-    """Cells whole-warm (≥ 3 K over the module's cells, ≥ 2.5 K over their neighbours, filled ≥ 60 %)."""
+    """Cells whole-warm (≥ 3 K over the module's cells, ≥ 2 K over their neighbours, filled ≥ 55 %).
+
+    ``residual`` is the map continued under the frame (:func:`_glass`). A whole cell's warmth ends at the
+    cell's border, so where the map holds cells edged as steeply as the optics render a border, a
+    soft-edged patch beside them is not one of them (:func:`_edge_step`, a sun reflection on the glass).
+    A cell warm over at most one row or column of its own samples beside a cell warm over more of its own
+    is that cell's warmth moved across the border by a registration error of a sample.
+    """
     base = _median(cells)
     surround = ndimage.median_filter(cells, size=3, mode="nearest")
     excess = cells - base
     # a cell next to a hot one catches some of its heat (optics, registration): it must reach half the hottest
     hot = (excess >= max(3.0, 0.5 * float(excess.max()))) & (cells - surround >= 2.0)
-    count = 0
+    candidates: dict[tuple[int, int], tuple[float, float]] = {}
     for i, j in zip(*np.nonzero(hot), strict=True):
         block = residual[i * k : (i + 1) * k, j * k : (j + 1) * k]
         r, c = np.unravel_index(int(np.argmax(block)), block.shape)
-        level = base + 0.5 * (float(block.max()) - base)
+        rise = float(block.max()) - base
+        level = base + 0.5 * rise
         if _fill(residual, int(i * k + r), int(j * k + c), k, level) >= 0.55:
-            count += 1
-    return count
+            candidates[(int(i), int(j))] = (rise, level)
+    if len(candidates) < 2:
+        return len(candidates)
+    whole: dict[tuple[int, int], tuple[int, bool]] = {}
+    for (i, j), (rise, level) in candidates.items():
+        block = residual[i * k : (i + 1) * k, j * k : (j + 1) * k]
+        sharp = _edge_step(residual, i, j, k) >= CELL_EDGE_STEP * rise
+        whole[(i, j)] = (int(np.count_nonzero(block >= level)), sharp)
+    if any(sharp for _, sharp in whole.values()):
+        whole = {cell: v for cell, v in whole.items() if v[1]}
+    return sum(1 for cell, (own, _) in whole.items() if not _moved_over(cell, own, whole, k))
+
+
+def _edge_step(residual: F32, i: int, j: int, k: int) -> float:
+    """The steepest step between neighbouring samples over cell (i, j) and one sample around it [K]."""
+    window = residual[max(i * k - 1, 0) : (i + 1) * k + 1, max(j * k - 1, 0) : (j + 1) * k + 1]
+    return max(float(np.abs(np.diff(window, axis=0)).max()), float(np.abs(np.diff(window, axis=1)).max()))
+
+
+def _moved_over(
+    cell: tuple[int, int], own: int, whole: Mapping[tuple[int, int], tuple[int, bool]], k: int
+) -> bool:
+    """Whether a warm cell holds only the row or column of samples a registration error moved over from a
+    bordering warm cell that holds more of its own."""
+    i, j = cell
+    neighbours = (whole.get((i + di, j + dj)) for di in (-1, 0, 1) for dj in (-1, 0, 1) if di or dj)
+    return own <= k and any(n is not None and n[0] > own for n in neighbours)
 
 
 def _fill(residual: F32, r: int, c: int, k: int, level: float) -> float:
