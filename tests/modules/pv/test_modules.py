@@ -563,6 +563,19 @@ def test_two_hot_cells_side_by_side_are_still_multiple_hot_cells(shift: tuple[fl
     assert found.anomaly is Anomaly.MULTIPLE_HOT_CELLS
 
 
+@pytest.mark.parametrize("shift", [(0.0, 0.0), (0.4, -0.4), (-0.4, 0.4)])
+@pytest.mark.parametrize("where", [(6.0, 1.0), (30.0, 3.0), (40.0, 20.0)])
+def test_a_crack_seen_beside_a_sun_reflection_is_a_crack(
+    where: tuple[float, float], shift: tuple[float, float]
+) -> None:
+    # seed 49: the view kept only the reflection (a hot cell), so the crack, in place across the module's
+    # two views, had one view of two and the reflection filter dropped both
+    warm = _crack((0, 4), 270.0, 4.0) + _reflection(*where)
+    found = RuleClassifier()(_module_map(warm, shift)[None], (6, 12), 4, True)[0]
+    assert found.anomaly is Anomaly.CRACKING
+    assert found.location is not None and found.location[0] > 0.6 and found.location[1] > 0.8
+
+
 @pytest.mark.parametrize("shift", [(0.0, 0.0), (0.4, -0.4)])
 @pytest.mark.parametrize("where", [(5.0, 21.0), (24.0, 12.0), (44.0, 3.0)])
 def test_a_sun_reflection_alone_stays_a_local_hot_pattern(

@@ -19,7 +19,9 @@ Across views (one finding per module and class):
 * **Sun-reflection filter**: a localised hot pattern must be seen in at least half of the module's views,
   at the same place on the module (within ``REFLECTION_MOVE``); a hot spot that vanishes or moves between
   views is a reflection (PV-Hawk-Viewer drops a patch whose maximum moves more than 10 px from the stable
-  reference, ``domain/pv.md`` §2).
+  reference, ``domain/pv.md`` §2). Within a view, a warm patch broader than a cell with no edge as steep
+  as a cell's border looks like a reflection: the view reports what the rest of the module shows when it
+  shows anything, so that a defect beside a passing reflection keeps its place across the views.
 * **Strings**: three or more consecutive modules of one string all homogeneously warm are a string fault.
 * ΔT is the median over the agreeing views; ΔTn = ΔT · 1000 / G when the irradiance G is known; severity
   ``S1``/``S2``/``S3`` and the class of abnormality (CoA) follow :mod:`.anomalies`. An inspection below 600
@@ -269,7 +271,9 @@ def classify_crop(
         (``substring``), cool region (``shading`` when it is straight-edged across the whole low edge, else
         ``vegetation``), a small steep peak (``junction_box`` at the box, else ``hot_spot``), whole warm
         cells (``single_hot_cell`` / ``multiple_hot_cells``), diffuse warmth heavier at the low edge
-        (``soiling``), part of one cell warm (``cracking``).
+        (``soiling``), part of one cell warm (``cracking``). When the hottest patch looks like a
+        sun reflection (:func:`_looks_reflected`), the rules first classify the map without it and report
+        that class unless it is ``none``.
     """
     cu, cv = cell_grid
     k = samples_per_cell
@@ -301,6 +305,11 @@ def classify_crop(
     location = ((c + 0.5) / cols, 1 - (r + 0.5) / rows)
     glass = _glass(residual)
     fill = _fill(glass, int(r), int(c), k, m + 0.5 * peak)
+    if _looks_reflected(glass, int(r), int(c), k, peak, fill):
+        # what else the module shows, in place across views where the reflection moves
+        rest = classify_crop(_without(residual, glass, int(r), int(c), m, peak), cell_grid, k, portrait)
+        if rest.anomaly is not Anomaly.NONE:
+            return rest
     jb = JUNCTION_BOX if portrait else (JUNCTION_BOX[1], JUNCTION_BOX[0])
     # sharpness: the peak over the mean of its 3 × 3 samples; a whole hot cell is flat (about 1.1), the
     # junction box's spot rounded (1.3–1.5), a hot spot steep (2 and more)
@@ -333,6 +342,32 @@ def classify_crop(
     if peak >= 1.5 and fill < 1.0:
         return ViewClass(Anomaly.CRACKING, float(residual.max()), location)
     return NORMAL
+
+
+def _looks_reflected(glass: F32, r: int, c: int, k: int, peak: float, fill: float) -> bool:
+    """Whether the warm patch at sample (r, c) looks like a sun reflection: warm enough for a hot cell
+    (``peak`` ≥ 3 K over the map's median), more than a cell in area at half its height (``fill`` ≥ 1) and
+    with no edge within a cell's reach as steep as a cell's border (:data:`CELL_EDGE_STEP`)."""
+    if peak < 3.0 or fill < 1.0:
+        return False
+    window = glass[max(r - k, 0) : r + k + 1, max(c - k, 0) : c + k + 1]
+    step = max(float(np.abs(np.diff(window, axis=0)).max()), float(np.abs(np.diff(window, axis=1)).max()))
+    return step < CELL_EDGE_STEP * peak
+
+
+def _without(residual: F32, glass: F32, r: int, c: int, m: float, peak: float) -> F32:
+    """The map with the warm patch through sample (r, c) (down to a tenth of its height, and one sample
+    around it) set to the median ``m``."""
+    labels, _ = ndimage.label(glass >= m + 0.1 * peak)
+    patch = labels == labels[r, c]
+    grown = patch.copy()
+    grown[1:] |= patch[:-1]
+    grown[:-1] |= patch[1:]
+    grown[:, 1:] |= patch[:, :-1]
+    grown[:, :-1] |= patch[:, 1:]
+    out = residual.copy()
+    out[grown] = m
+    return out
 
 
 def _spans_box(glass: F32, r: int, c: int, box: tuple[float, float], portrait: bool, level: float) -> bool:
