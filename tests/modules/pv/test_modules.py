@@ -586,3 +586,21 @@ def test_a_sun_reflection_alone_stays_a_local_hot_pattern(
     assert found.anomaly in {Anomaly.SINGLE_HOT_CELL, Anomaly.MULTIPLE_HOT_CELLS, Anomaly.HOT_SPOT}
     assert found.location is not None
     assert abs(found.location[0] - where[1] / 24) < 0.15 and abs(1 - found.location[1] - where[0] / 48) < 0.15
+
+
+@pytest.mark.parametrize("shift", [(0.0, 0.0), (0.4, 0.0), (-0.4, 0.0)])
+@pytest.mark.parametrize("gap", [20, 24])
+@pytest.mark.parametrize("edge", ["high", "low"])
+def test_the_cold_gap_let_in_along_an_edge_by_a_registration_error_is_no_vegetation(
+    edge: str, gap: int, shift: tuple[float, float]
+) -> None:
+    # seed 49: a healthy module registered a sample and a half off across the row: the roof's cold gap
+    # covered its outermost row of glass samples and the optics spread it to the next, 2 K cold and more
+    # along the whole edge, which counted as a cool region (vegetation in two views of four)
+    warm = np.zeros((480, 240))
+    if edge == "high":
+        warm[:gap] = -14.0
+    else:
+        warm[-gap:] = -14.0
+    found = RuleClassifier()(_module_map(warm, shift)[None], (6, 12), 4, True)[0]
+    assert found.anomaly is Anomaly.NONE

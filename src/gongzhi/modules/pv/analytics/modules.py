@@ -297,7 +297,7 @@ def classify_crop(
     # next to the frame: the optics and a registration error of a sample let its cold in
     cool[[1, -2], :] = False
     cool[:, [1, -2]] = False
-    if np.count_nonzero(cool) >= 3 * k:
+    if np.count_nonzero(cool) >= 3 * k and np.count_nonzero(_inward(cool)) >= 3 * k:
         return ViewClass(_cool_class(cool), float(residual.min()))
 
     r, c = np.unravel_index(int(np.argmax(residual)), residual.shape)
@@ -460,6 +460,21 @@ def _fill(residual: F32, r: int, c: int, k: int, level: float) -> float:
     """
     window = residual[max(r - k, 0) : r + k + 1, max(c - k, 0) : c + k + 1]
     return float(np.count_nonzero(window >= level)) / (k * k)
+
+
+def _inward(cool: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+    """The cool samples less those of the second ring from the frame whose inward neighbour is not cool.
+
+    A registration error of a sample or two puts the cold gap between the rows on the outermost samples of
+    glass and the optics spread it to the next ones: a cool band along an edge that goes no further in.
+    Shade and vegetation reach in from the edge.
+    """
+    out = cool.copy()
+    out[2, :] &= cool[3, :]
+    out[-3, :] &= cool[-4, :]
+    out[:, 2] &= cool[:, 3]
+    out[:, -3] &= cool[:, -4]
+    return out
 
 
 def _cool_class(cool: npt.NDArray[np.bool_]) -> Anomaly:
