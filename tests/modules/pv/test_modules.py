@@ -604,3 +604,16 @@ def test_the_cold_gap_let_in_along_an_edge_by_a_registration_error_is_no_vegetat
         warm[-gap:] = -14.0
     found = RuleClassifier()(_module_map(warm, shift)[None], (6, 12), 4, True)[0]
     assert found.anomaly is Anomaly.NONE
+
+
+def test_soiling_with_its_patches_high_up_is_soiling_by_its_dust_along_the_low_edge() -> None:
+    # seed 20: a faint soiling (2 K) whose patches lie in the module's upper half, so the lower third was
+    # no warmer than the upper; the dust along the low edge, where the rain runs off, still shows it
+    warm = np.zeros((480, 240))
+    warm[100:220, 20:110] = 2.0
+    warm[140:200, 150:230] = 2.0
+    warm[-38:] = 2.0
+    residual = _module_map(warm)
+    residual += np.random.default_rng(5).normal(0, 0.05, residual.shape).astype(np.float32)
+    found = RuleClassifier()(residual[None], (6, 12), 4, True)[0]
+    assert found.anomaly is Anomaly.SOILING

@@ -270,8 +270,8 @@ def classify_crop(
         In order of the rules: whole module warm (``module_offline``), one or two thirds warm
         (``substring``), cool region (``shading`` when it is straight-edged across the whole low edge, else
         ``vegetation``), a small steep peak (``junction_box`` at the box, else ``hot_spot``), whole warm
-        cells (``single_hot_cell`` / ``multiple_hot_cells``), diffuse warmth heavier at the low edge
-        (``soiling``), part of one cell warm (``cracking``). When the hottest patch looks like a
+        cells (``single_hot_cell`` / ``multiple_hot_cells``), diffuse warmth heavier at the low edge or
+        along it (``soiling``), part of one cell warm (``cracking``). When the hottest patch looks like a
         sun reflection (:func:`_looks_reflected`), the rules first classify the map without it and report
         that class unless it is ``none``.
     """
@@ -334,7 +334,7 @@ def classify_crop(
     top = _median(residual[: rows // 3])
     warm_fraction = float(np.mean(residual - top > SOILING_WARM_K))
     low_heavy = float(residual[2 * rows // 3 :].mean()) - float(residual[: rows // 3].mean())
-    if warm_fraction >= 0.12 and low_heavy >= 0.25:
+    if warm_fraction >= 0.12 and (low_heavy >= 0.25 or _dust_band(glass, k, top) >= 0.9):
         return ViewClass(Anomaly.SOILING, _percentile(residual, 95) - top)
     # what is left warm and smaller than a cell is a part of one: at most half a cell is cracked off, but
     # the pixels and the optics can spread it over three rows of samples and across the cell's edge
@@ -342,6 +342,17 @@ def classify_crop(
     if peak >= 1.5 and fill < 1.0:
         return ViewClass(Anomaly.CRACKING, float(residual.max()), location)
     return NORMAL
+
+
+def _dust_band(glass: F32, k: int, top: float) -> float:
+    """Fraction of the module's width over which its lowest row of cells is ``SOILING_WARM_K`` warmer than
+    the upper third's median ``top`` [-].
+
+    Dust collects along the low edge, where the rain runs off the glass, so a soiled module is warm along
+    that edge across its width even where its patches lie higher up.
+    """
+    band = glass[-k - 1 : -1].mean(axis=0)[1:-1] - top
+    return float(np.mean(band >= SOILING_WARM_K))
 
 
 def _looks_reflected(glass: F32, r: int, c: int, k: int, peak: float, fill: float) -> bool:
