@@ -283,12 +283,13 @@ def classify_crop(
     third_axis = 1 if portrait else 0
     split = np.array_split(cells, SUBSTRINGS, axis=third_axis)
     thirds = np.array([c.mean() for c in split])
-    third_p10 = [_percentile(c, 10) for c in split]
     if thirds.min() >= 2.0 and thirds.max() - thirds.min() < 1.5 and _percentile(cells, 10) >= 1.5:
         return ViewClass(Anomaly.MODULE_OFFLINE, m)
     cool_third = float(thirds.min())
     warm = [
-        i for i in range(SUBSTRINGS) if thirds[i] - cool_third >= 2.0 and third_p10[i] - cool_third >= 1.5
+        i
+        for i in range(SUBSTRINGS)
+        if thirds[i] - cool_third >= 2.0 and _percentile(split[i], 10) - cool_third >= 1.5
     ]
     if 1 <= len(warm) < SUBSTRINGS:
         return ViewClass(Anomaly.SUBSTRING, float(np.mean(thirds[warm])))
