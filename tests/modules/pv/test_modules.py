@@ -520,3 +520,100 @@ def test_the_junction_boxs_spot_is_still_the_junction_box(shift: tuple[float, fl
     spot = 9.0 * np.exp(-((rows - 38.4) ** 2 + (cols - 120.0) ** 2) / (2 * 12.0**2))
     found = RuleClassifier()(_module_map(spot, shift)[None], (6, 12), 4, True)[0]
     assert found.anomaly is Anomaly.JUNCTION_BOX
+
+
+def _reflection(row: float, col: float, peak_k: float = 12.0) -> np.ndarray:
+    """A sun reflection on the glass centred at sample (row, col): the sun's image spread by the glass's
+    texture, a round soft patch σ 12 cm (2.9 samples at 4.15 cm) [K]."""
+    rows, cols = np.meshgrid(np.arange(480) + 0.5, np.arange(240) + 0.5, indexing="ij")
+    return peak_k * np.exp(-((rows - 10 * row) ** 2 + (cols - 10 * col) ** 2) / (2 * 29.0**2))
+
+
+@pytest.mark.parametrize("shift", [(0.0, 0.0), (0.4, -0.4), (-0.4, 0.4)])
+@pytest.mark.parametrize("where", [(5.0, 21.0), (3.0, 1.5), (44.0, 20.0)])
+def test_a_hot_cell_beside_a_sun_reflection_is_one_hot_cell(
+    where: tuple[float, float], shift: tuple[float, float]
+) -> None:
+    # seed 4 of the synthetic flights: a reflection at the module's corner, more than half as warm as the
+    # cell over the cell it covers, counted as a second hot cell (multiple hot cells)
+    warm = _cells(22.0, (1, 2)) + _reflection(*where)
+    found = RuleClassifier()(_module_map(warm, shift)[None], (6, 12), 4, True)[0]
+    assert found.anomaly is Anomaly.SINGLE_HOT_CELL
+
+
+@pytest.mark.parametrize("flip", [False, True])
+def test_a_hot_cell_off_the_grid_by_a_sample_is_one_hot_cell(flip: bool) -> None:
+    # seed 31 of the synthetic flights: registered about a sample off, a whole hot cell (7, 3) left a row
+    # and a third of its warmth in the next cell (8, 3), whose mean then passed half the hot cell's
+    # (multiple hot cells); the profile is the one seen there
+    residual = np.random.default_rng(2).normal(0, 0.05, (48, 24)).astype(np.float32)
+    across = np.array([1.7, 12.4, 17.9, 18.0, 16.8, 7.8, 0.7]) / 18.0
+    along = np.array([2.1, 14.1, 18.0, 18.0, 15.8, 4.0]) / 18.0
+    residual[28:35, 11:17] += (18.0 * across[:, None] * along[None, :]).astype(np.float32)
+    if flip:  # off the other way, into cell (6, 3)
+        residual = residual[::-1].copy()
+    found = RuleClassifier()(residual[None], (6, 12), 4, True)[0]
+    assert found.anomaly is Anomaly.SINGLE_HOT_CELL
+
+
+@pytest.mark.parametrize("shift", [(0.0, 0.0), (0.4, -0.4), (-0.4, 0.4)])
+def test_two_hot_cells_side_by_side_are_still_multiple_hot_cells(shift: tuple[float, float]) -> None:
+    warm = _cells(12.0, (7, 3), (8, 3), (2, 1))
+    found = RuleClassifier()(_module_map(warm, shift)[None], (6, 12), 4, True)[0]
+    assert found.anomaly is Anomaly.MULTIPLE_HOT_CELLS
+
+
+@pytest.mark.parametrize("shift", [(0.0, 0.0), (0.4, -0.4), (-0.4, 0.4)])
+@pytest.mark.parametrize("where", [(6.0, 1.0), (30.0, 3.0), (40.0, 20.0)])
+def test_a_crack_seen_beside_a_sun_reflection_is_a_crack(
+    where: tuple[float, float], shift: tuple[float, float]
+) -> None:
+    # seed 49: the view kept only the reflection (a hot cell), so the crack, in place across the module's
+    # two views, had one view of two and the reflection filter dropped both
+    warm = _crack((0, 4), 270.0, 4.0) + _reflection(*where)
+    found = RuleClassifier()(_module_map(warm, shift)[None], (6, 12), 4, True)[0]
+    assert found.anomaly is Anomaly.CRACKING
+    assert found.location is not None and found.location[0] > 0.6 and found.location[1] > 0.8
+
+
+@pytest.mark.parametrize("shift", [(0.0, 0.0), (0.4, -0.4)])
+@pytest.mark.parametrize("where", [(5.0, 21.0), (24.0, 12.0), (44.0, 3.0)])
+def test_a_sun_reflection_alone_stays_a_local_hot_pattern(
+    where: tuple[float, float], shift: tuple[float, float]
+) -> None:
+    # the reflection filter across views (merge_views) needs the view to report it where it is
+    found = RuleClassifier()(_module_map(_reflection(*where), shift)[None], (6, 12), 4, True)[0]
+    assert found.anomaly in {Anomaly.SINGLE_HOT_CELL, Anomaly.MULTIPLE_HOT_CELLS, Anomaly.HOT_SPOT}
+    assert found.location is not None
+    assert abs(found.location[0] - where[1] / 24) < 0.15 and abs(1 - found.location[1] - where[0] / 48) < 0.15
+
+
+@pytest.mark.parametrize("shift", [(0.0, 0.0), (0.4, 0.0), (-0.4, 0.0)])
+@pytest.mark.parametrize("gap", [20, 24])
+@pytest.mark.parametrize("edge", ["high", "low"])
+def test_the_cold_gap_let_in_along_an_edge_by_a_registration_error_is_no_vegetation(
+    edge: str, gap: int, shift: tuple[float, float]
+) -> None:
+    # seed 49: a healthy module registered a sample and a half off across the row: the roof's cold gap
+    # covered its outermost row of glass samples and the optics spread it to the next, 2 K cold and more
+    # along the whole edge, which counted as a cool region (vegetation in two views of four)
+    warm = np.zeros((480, 240))
+    if edge == "high":
+        warm[:gap] = -14.0
+    else:
+        warm[-gap:] = -14.0
+    found = RuleClassifier()(_module_map(warm, shift)[None], (6, 12), 4, True)[0]
+    assert found.anomaly is Anomaly.NONE
+
+
+def test_soiling_with_its_patches_high_up_is_soiling_by_its_dust_along_the_low_edge() -> None:
+    # seed 20: a faint soiling (2 K) whose patches lie in the module's upper half, so the lower third was
+    # no warmer than the upper; the dust along the low edge, where the rain runs off, still shows it
+    warm = np.zeros((480, 240))
+    warm[100:220, 20:110] = 2.0
+    warm[140:200, 150:230] = 2.0
+    warm[-38:] = 2.0
+    residual = _module_map(warm)
+    residual += np.random.default_rng(5).normal(0, 0.05, residual.shape).astype(np.float32)
+    found = RuleClassifier()(residual[None], (6, 12), 4, True)[0]
+    assert found.anomaly is Anomaly.SOILING

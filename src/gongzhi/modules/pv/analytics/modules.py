@@ -19,7 +19,9 @@ Across views (one finding per module and class):
 * **Sun-reflection filter**: a localised hot pattern must be seen in at least half of the module's views,
   at the same place on the module (within ``REFLECTION_MOVE``); a hot spot that vanishes or moves between
   views is a reflection (PV-Hawk-Viewer drops a patch whose maximum moves more than 10 px from the stable
-  reference, ``domain/pv.md`` §2).
+  reference, ``domain/pv.md`` §2). Within a view, a warm patch broader than a cell with no edge as steep
+  as a cell's border looks like a reflection: the view reports what the rest of the module shows when it
+  shows anything, so that a defect beside a passing reflection keeps its place across the views.
 * **Strings**: three or more consecutive modules of one string all homogeneously warm are a string fault.
 * ΔT is the median over the agreeing views; ΔTn = ΔT · 1000 / G when the irradiance G is known; severity
   ``S1``/``S2``/``S3`` and the class of abnormality (CoA) follow :mod:`.anomalies`. An inspection below 600
@@ -90,6 +92,13 @@ SURFACE_INLIER_MAX_K = 2.0
 schema, ``domain/pv.md`` §2; the synthetic string 3–6 K): it must never be taken for background, while
 the healthy modules' spread about a fitted surface is a few tenths of a kelvin, and about the first fit
 (the frame's median) the vignetting's 1.5 K at most."""
+CELL_EDGE_STEP = 0.4
+"""Least step between neighbouring samples at a whole hot cell's border, as a fraction of the cell's
+excess [-]. A cell's warmth ends at its border, so at 5 px per cell (IEC screening) one sample's step
+across it carries about 0.7 of the excess (the optics' spread; at least 0.48 in 99 % of the candidate
+cells of the hot-cell modules of synthetic seeds 0–49), while a sun reflection, the sun's image spread by
+the glass's texture over more than a cell, steps by about 0.2 of its excess (0.37 at most in 95 % of the
+candidate cells on healthy modules, all reflections)."""
 LINE_TURN_DEG = 1.0
 """Change of the logged yaw from a flight line's first frame that starts a new line [°]."""
 LINE_YAW_FRAMES = 3
@@ -261,8 +270,10 @@ def classify_crop(
         In order of the rules: whole module warm (``module_offline``), one or two thirds warm
         (``substring``), cool region (``shading`` when it is straight-edged across the whole low edge, else
         ``vegetation``), a small steep peak (``junction_box`` at the box, else ``hot_spot``), whole warm
-        cells (``single_hot_cell`` / ``multiple_hot_cells``), diffuse warmth heavier at the low edge
-        (``soiling``), part of one cell warm (``cracking``).
+        cells (``single_hot_cell`` / ``multiple_hot_cells``), diffuse warmth heavier at the low edge or
+        along it (``soiling``), part of one cell warm (``cracking``). When the hottest patch looks like a
+        sun reflection (:func:`_looks_reflected`), the rules first classify the map without it and report
+        that class unless it is ``none``.
     """
     cu, cv = cell_grid
     k = samples_per_cell
@@ -272,12 +283,13 @@ def classify_crop(
     third_axis = 1 if portrait else 0
     split = np.array_split(cells, SUBSTRINGS, axis=third_axis)
     thirds = np.array([c.mean() for c in split])
-    third_p10 = [_percentile(c, 10) for c in split]
     if thirds.min() >= 2.0 and thirds.max() - thirds.min() < 1.5 and _percentile(cells, 10) >= 1.5:
         return ViewClass(Anomaly.MODULE_OFFLINE, m)
     cool_third = float(thirds.min())
     warm = [
-        i for i in range(SUBSTRINGS) if thirds[i] - cool_third >= 2.0 and third_p10[i] - cool_third >= 1.5
+        i
+        for i in range(SUBSTRINGS)
+        if thirds[i] - cool_third >= 2.0 and _percentile(split[i], 10) - cool_third >= 1.5
     ]
     if 1 <= len(warm) < SUBSTRINGS:
         return ViewClass(Anomaly.SUBSTRING, float(np.mean(thirds[warm])))
@@ -286,7 +298,7 @@ def classify_crop(
     # next to the frame: the optics and a registration error of a sample let its cold in
     cool[[1, -2], :] = False
     cool[:, [1, -2]] = False
-    if np.count_nonzero(cool) >= 3 * k:
+    if np.count_nonzero(cool) >= 3 * k and np.count_nonzero(_inward(cool)) >= 3 * k:
         return ViewClass(_cool_class(cool), float(residual.min()))
 
     r, c = np.unravel_index(int(np.argmax(residual)), residual.shape)
@@ -294,6 +306,11 @@ def classify_crop(
     location = ((c + 0.5) / cols, 1 - (r + 0.5) / rows)
     glass = _glass(residual)
     fill = _fill(glass, int(r), int(c), k, m + 0.5 * peak)
+    if _looks_reflected(glass, int(r), int(c), k, peak, fill):
+        # what else the module shows, in place across views where the reflection moves
+        rest = classify_crop(_without(residual, glass, int(r), int(c), m, peak), cell_grid, k, portrait)
+        if rest.anomaly is not Anomaly.NONE:
+            return rest
     jb = JUNCTION_BOX if portrait else (JUNCTION_BOX[1], JUNCTION_BOX[0])
     # sharpness: the peak over the mean of its 3 × 3 samples; a whole hot cell is flat (about 1.1), the
     # junction box's spot rounded (1.3–1.5), a hot spot steep (2 and more)
@@ -318,7 +335,7 @@ def classify_crop(
     top = _median(residual[: rows // 3])
     warm_fraction = float(np.mean(residual - top > SOILING_WARM_K))
     low_heavy = float(residual[2 * rows // 3 :].mean()) - float(residual[: rows // 3].mean())
-    if warm_fraction >= 0.12 and low_heavy >= 0.25:
+    if warm_fraction >= 0.12 and (low_heavy >= 0.25 or _dust_band(glass, k, top) >= 0.9):
         return ViewClass(Anomaly.SOILING, _percentile(residual, 95) - top)
     # what is left warm and smaller than a cell is a part of one: at most half a cell is cracked off, but
     # the pixels and the optics can spread it over three rows of samples and across the cell's edge
@@ -326,6 +343,43 @@ def classify_crop(
     if peak >= 1.5 and fill < 1.0:
         return ViewClass(Anomaly.CRACKING, float(residual.max()), location)
     return NORMAL
+
+
+def _dust_band(glass: F32, k: int, top: float) -> float:
+    """Fraction of the module's width over which its lowest row of cells is ``SOILING_WARM_K`` warmer than
+    the upper third's median ``top`` [-].
+
+    Dust collects along the low edge, where the rain runs off the glass, so a soiled module is warm along
+    that edge across its width even where its patches lie higher up.
+    """
+    band = glass[-k - 1 : -1].mean(axis=0)[1:-1] - top
+    return float(np.mean(band >= SOILING_WARM_K))
+
+
+def _looks_reflected(glass: F32, r: int, c: int, k: int, peak: float, fill: float) -> bool:
+    """Whether the warm patch at sample (r, c) looks like a sun reflection: warm enough for a hot cell
+    (``peak`` ≥ 3 K over the map's median), more than a cell in area at half its height (``fill`` ≥ 1) and
+    with no edge within a cell's reach as steep as a cell's border (:data:`CELL_EDGE_STEP`)."""
+    if peak < 3.0 or fill < 1.0:
+        return False
+    window = glass[max(r - k, 0) : r + k + 1, max(c - k, 0) : c + k + 1]
+    step = max(float(np.abs(np.diff(window, axis=0)).max()), float(np.abs(np.diff(window, axis=1)).max()))
+    return step < CELL_EDGE_STEP * peak
+
+
+def _without(residual: F32, glass: F32, r: int, c: int, m: float, peak: float) -> F32:
+    """The map with the warm patch through sample (r, c) (down to a tenth of its height, and one sample
+    around it) set to the median ``m``."""
+    labels, _ = ndimage.label(glass >= m + 0.1 * peak)
+    patch = labels == labels[r, c]
+    grown = patch.copy()
+    grown[1:] |= patch[:-1]
+    grown[:-1] |= patch[1:]
+    grown[:, 1:] |= patch[:, :-1]
+    grown[:, :-1] |= patch[:, 1:]
+    out = residual.copy()
+    out[grown] = m
+    return out
 
 
 def _spans_box(glass: F32, r: int, c: int, box: tuple[float, float], portrait: bool, level: float) -> bool:
@@ -360,20 +414,53 @@ def _glass(residual: F32) -> F32:
 
 
 def _hot_cells(residual: F32, cells: FloatArray, k: int) -> int:
-    """Cells whole-warm (≥ 3 K over the module's cells, ≥ 2.5 K over their neighbours, filled ≥ 60 %)."""
+    """Cells whole-warm (≥ 3 K over the module's cells, ≥ 2 K over their neighbours, filled ≥ 55 %).
+
+    ``residual`` is the map continued under the frame (:func:`_glass`). A whole cell's warmth ends at the
+    cell's border, so where the map holds cells edged as steeply as the optics render a border, a
+    soft-edged patch beside them is not one of them (:func:`_edge_step`, a sun reflection on the glass).
+    A cell warm over at most one row or column of its own samples beside a cell warm over more of its own
+    is that cell's warmth moved across the border by a registration error of a sample.
+    """
     base = _median(cells)
     surround = ndimage.median_filter(cells, size=3, mode="nearest")
     excess = cells - base
     # a cell next to a hot one catches some of its heat (optics, registration): it must reach half the hottest
     hot = (excess >= max(3.0, 0.5 * float(excess.max()))) & (cells - surround >= 2.0)
-    count = 0
+    candidates: dict[tuple[int, int], tuple[float, float]] = {}
     for i, j in zip(*np.nonzero(hot), strict=True):
         block = residual[i * k : (i + 1) * k, j * k : (j + 1) * k]
         r, c = np.unravel_index(int(np.argmax(block)), block.shape)
-        level = base + 0.5 * (float(block.max()) - base)
+        rise = float(block.max()) - base
+        level = base + 0.5 * rise
         if _fill(residual, int(i * k + r), int(j * k + c), k, level) >= 0.55:
-            count += 1
-    return count
+            candidates[(int(i), int(j))] = (rise, level)
+    if len(candidates) < 2:
+        return len(candidates)
+    whole: dict[tuple[int, int], tuple[int, bool]] = {}
+    for (i, j), (rise, level) in candidates.items():
+        block = residual[i * k : (i + 1) * k, j * k : (j + 1) * k]
+        sharp = _edge_step(residual, i, j, k) >= CELL_EDGE_STEP * rise
+        whole[(i, j)] = (int(np.count_nonzero(block >= level)), sharp)
+    if any(sharp for _, sharp in whole.values()):
+        whole = {cell: v for cell, v in whole.items() if v[1]}
+    return sum(1 for cell, (own, _) in whole.items() if not _moved_over(cell, own, whole, k))
+
+
+def _edge_step(residual: F32, i: int, j: int, k: int) -> float:
+    """The steepest step between neighbouring samples over cell (i, j) and one sample around it [K]."""
+    window = residual[max(i * k - 1, 0) : (i + 1) * k + 1, max(j * k - 1, 0) : (j + 1) * k + 1]
+    return max(float(np.abs(np.diff(window, axis=0)).max()), float(np.abs(np.diff(window, axis=1)).max()))
+
+
+def _moved_over(
+    cell: tuple[int, int], own: int, whole: Mapping[tuple[int, int], tuple[int, bool]], k: int
+) -> bool:
+    """Whether a warm cell holds only the row or column of samples a registration error moved over from a
+    bordering warm cell that holds more of its own."""
+    i, j = cell
+    neighbours = (whole.get((i + di, j + dj)) for di in (-1, 0, 1) for dj in (-1, 0, 1) if di or dj)
+    return own <= k and any(n is not None and n[0] > own for n in neighbours)
 
 
 def _fill(residual: F32, r: int, c: int, k: int, level: float) -> float:
@@ -385,6 +472,21 @@ def _fill(residual: F32, r: int, c: int, k: int, level: float) -> float:
     """
     window = residual[max(r - k, 0) : r + k + 1, max(c - k, 0) : c + k + 1]
     return float(np.count_nonzero(window >= level)) / (k * k)
+
+
+def _inward(cool: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+    """The cool samples less those of the second ring from the frame whose inward neighbour is not cool.
+
+    A registration error of a sample or two puts the cold gap between the rows on the outermost samples of
+    glass and the optics spread it to the next ones: a cool band along an edge that goes no further in.
+    Shade and vegetation reach in from the edge.
+    """
+    out = cool.copy()
+    out[2, :] &= cool[3, :]
+    out[-3, :] &= cool[-4, :]
+    out[:, 2] &= cool[:, 3]
+    out[:, -3] &= cool[:, -4]
+    return out
 
 
 def _cool_class(cool: npt.NDArray[np.bool_]) -> Anomaly:
