@@ -15,7 +15,7 @@ from urllib.parse import quote
 import xstatic.pkg.leaflet as leaflet
 import xstatic.pkg.leaflet_markercluster as markercluster
 from fastapi import FastAPI, Request
-from fastapi.exceptions import WebSocketRequestValidationError
+from fastapi.exceptions import RequestValidationError, WebSocketRequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
@@ -71,8 +71,14 @@ def _for_console(original: Handler) -> Handler:
             return to_login(request)
         problem = json.loads(bytes(response.body))
         # a domain error's detail, or the handler's own fixed wording (problems.py), in the console's language
+        lang = lang_of(request)
         said = exc.detail if isinstance(exc, DomainError) else str(problem.get("detail", ""))
-        return error_response(request, problem, labels.detail(lang_of(request), said))
+        fields = (
+            [labels.field_problem(lang, dict(e)) for e in exc.errors() if e.get("loc")]
+            if isinstance(exc, RequestValidationError)
+            else None
+        )
+        return error_response(request, problem, labels.detail(lang, said), fields)
 
     return handler
 
@@ -84,16 +90,21 @@ def to_login(request: Request) -> Response:
     return RedirectResponse(target, status_code=303)
 
 
-def error_response(request: Request, problem: dict[str, Any], detail: str | None = None) -> Response:
-    """The problem as a toast or an error page; ``detail``, when given, is the problem's detail in the
-    console's language (the problem keeps the API's English)."""
+def error_response(
+    request: Request, problem: dict[str, Any], detail: str | None = None, fields: list[str] | None = None
+) -> Response:
+    """The problem as a toast or an error page; ``detail`` and ``fields``, when given, are the problem's
+    detail and its fields' problems in the console's language (the problem keeps the API's English)."""
     lang = lang_of(request)
     status = int(problem.get("status", 500))
     title = lang.gettext(TITLES.get(str(problem.get("type", "")).rsplit("/", 1)[-1], GENERIC))
     detail = str(problem.get("detail", "")) if detail is None else detail
-    fields = [
-        f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']}" for e in problem.get("errors", []) if e["loc"]
-    ]
+    if fields is None:
+        fields = [
+            f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']}"
+            for e in problem.get("errors", [])
+            if e["loc"]
+        ]
     settings = request.app.state.gongzhi.settings
     if request.headers.get("hx-request") == "true":
         toast = Toast(" — ".join([title, detail, *fields]), "error")

@@ -6,6 +6,9 @@ An unknown value (a module's own category, say) is shown as stored.
 
 from __future__ import annotations
 
+import re
+from contextlib import suppress
+
 from gongzhi.errors import Message
 from gongzhi.web.i18n import N_, Lang
 
@@ -263,3 +266,55 @@ def _named(lang: Lang, name: str, value: object) -> object:
         return detail(lang, value)
     names = PARAMS.get(name, {})
     return lang.gettext(names[str(value)]) if str(value) in names else value
+
+
+# What a request-validation error says of one field, by pydantic's error ``type``; the placeholders are
+# pydantic's ``ctx`` keys. Shown in the console's language; in English the console keeps pydantic's own
+# wording, which is more precise (it names the pattern, say).
+FIELD_PROBLEMS = {
+    "missing": N_("required"),
+    "string_pattern_mismatch": N_("does not have the expected format"),
+    "string_too_short": N_("needs at least %(min_length)s characters"),
+    "string_too_long": N_("takes at most %(max_length)s characters"),
+    "int_parsing": N_("must be a whole number"),
+    "int_type": N_("must be a whole number"),
+    "int_from_float": N_("must be a whole number"),
+    "float_parsing": N_("must be a number"),
+    "float_type": N_("must be a number"),
+    "greater_than": N_("must be greater than %(gt)s"),
+    "greater_than_equal": N_("must be at least %(ge)s"),
+    "less_than": N_("must be less than %(lt)s"),
+    "less_than_equal": N_("must be at most %(le)s"),
+    "literal_error": N_("must be one of %(expected)s"),
+    "enum": N_("must be one of %(expected)s"),
+    "bool_parsing": N_("must be yes or no"),
+    "date_parsing": N_("must be a date (YYYY-MM-DD)"),
+    "date_from_datetime_parsing": N_("must be a date (YYYY-MM-DD)"),
+    "datetime_parsing": N_("must be a date and time"),
+    "datetime_from_date_parsing": N_("must be a date and time"),
+    "json_invalid": N_("is not valid JSON"),
+}
+
+
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+
+
+def field_problem(lang: Lang, error: dict[str, object]) -> str:
+    """One request-validation error (pydantic's ``type``, ``loc``, ``msg``, ``ctx``) as ``field: problem`` in
+    ``lang``; a type without a wording here keeps pydantic's English message."""
+    loc = error.get("loc") or ()
+    parts = list(loc)[1:] if isinstance(loc, list | tuple) else []  # loc[0] says body, query or path
+    field = ".".join(str(p) for p in parts)
+    said = str(error.get("msg", ""))
+    template = FIELD_PROBLEMS.get(str(error.get("type", "")))
+    ctx = error.get("ctx")
+    params = {k: str(v) for k, v in ctx.items()} if isinstance(ctx, dict) else {}
+    # in the console's language when it has a wording and the ctx fills it; else pydantic's message
+    if (
+        template is not None
+        and lang.gettext(template) != template
+        and set(_PLACEHOLDER.findall(template)) <= set(params)
+    ):
+        with suppress(KeyError, ValueError, TypeError):
+            said = lang.gettext(template, **params)
+    return f"{field}: {said}" if field else said
