@@ -151,3 +151,15 @@ def test_a_fields_problem_is_worded_in_the_consoles_language_from_pydantics_type
         labels.field_problem(ZH, {**too_long, "ctx": {}})
         == "title: String should have at most 200 characters"
     )
+
+
+def test_a_console_form_the_model_refuses_names_each_fields_problem_in_the_consoles_language(
+    client: TestClient, world: World
+) -> None:
+    zh, csrf = as_user(client, world.alice)
+    form = {"csrf_token": csrf, "title": "x" * 201, "category": "road", "priority": "normal"}
+    page = zh.post("/cases/new", data=form, follow_redirects=False)
+    assert page.status_code == 400 and "title: 最多 200 个字符" in page.text
+    en, csrf = as_user(client, world.alice, lang="en")
+    page = en.post("/cases/new", data={**form, "csrf_token": csrf}, follow_redirects=False)
+    assert page.status_code == 400 and "title: String should have at most 200 characters" in page.text

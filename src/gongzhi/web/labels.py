@@ -299,11 +299,13 @@ FIELD_PROBLEMS = {
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 
 
-def field_problem(lang: Lang, error: dict[str, object]) -> str:
-    """One request-validation error (pydantic's ``type``, ``loc``, ``msg``, ``ctx``) as ``field: problem`` in
-    ``lang``; a type without a wording here keeps pydantic's English message."""
+def field_problem(lang: Lang, error: dict[str, object], *, request: bool = True) -> str:
+    """One validation error (pydantic's ``type``, ``loc``, ``msg``, ``ctx``) as ``field: problem`` in
+    ``lang``; a type without a wording here keeps pydantic's English message. A request's errors
+    (``request``) start their ``loc`` with body, query or path, which is left out; a model's start with the
+    field."""
     loc = error.get("loc") or ()
-    parts = list(loc)[1:] if isinstance(loc, list | tuple) else []  # loc[0] says body, query or path
+    parts = list(loc)[1 if request else 0 :] if isinstance(loc, list | tuple) else []
     field = ".".join(str(p) for p in parts)
     said = str(error.get("msg", ""))
     template = FIELD_PROBLEMS.get(str(error.get("type", "")))

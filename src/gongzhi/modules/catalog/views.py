@@ -382,7 +382,7 @@ def _market(c: Console, preview: dict[str, Any] | None = None, mapping: str = ""
 @router.post("/catalog/reuse/apps/{app_id:int}/preview")
 def preview(c: ConsoleDep, app_id: int, mapping: Annotated[str, Form(max_length=200_000)] = "") -> Response:
     """Show on the market what subscribing would set up with this mapping (nothing is written)."""
-    body = _validated(MappingIn, _json_field(mapping, "the mapping"))
+    body = _validated(c, MappingIn, _json_field(mapping, "the mapping"))
     result = reuse.preview(c.s, app_id, body.model_dump())
     return _market(c, {**result, "app_id": app_id}, mapping)
 
@@ -421,14 +421,14 @@ def publish(
         "from_region": from_region,
         "build_cost_yuan": float(build_cost_yuan) if build_cost_yuan.strip() else None,
     }
-    app = reuse.publish_app(c.s, c.st.registry, _validated(AppPublish, fields))
+    app = reuse.publish_app(c.s, c.st.registry, _validated(c, AppPublish, fields))
     return c.done("/catalog/reuse", c._(N_("Published %(name)s"), name=app.name))
 
 
-def _validated(model: Any, fields: dict[str, Any]) -> Any:
+def _validated(c: Console, model: Any, fields: dict[str, Any]) -> Any:
     from gongzhi.web.views.cases import _validated as validated
 
-    return validated(model, fields)
+    return validated(c, model, fields)
 
 
 @router.post("/catalog/reuse/apps/{app_id:int}/subscribe")
@@ -446,9 +446,9 @@ def subscribe(
     body = {
         "saved_yuan": saved,
         "note": note,
-        "mapping": _validated(MappingIn, _json_field(mapping, "the mapping")),
+        "mapping": _validated(c, MappingIn, _json_field(mapping, "the mapping")),
     }
-    reuse.subscribe(c.s, c.st.registry, app_id, _validated(SubscribeIn, body))
+    reuse.subscribe(c.s, c.st.registry, app_id, _validated(c, SubscribeIn, body))
     return c.done("/catalog/reuse", c._(N_("Subscribed: your own instance is ready")))
 
 
@@ -461,7 +461,7 @@ def accept(c: ConsoleDep, sub_id: int) -> Response:
 @router.post("/catalog/reuse/subscriptions/{sub_id:int}/mapping")
 def remap(c: ConsoleDep, sub_id: int, mapping: Annotated[str, Form(max_length=200_000)] = "") -> Response:
     """Change how a subscription's template lands on this region's actors and grid cells (re-applied now)."""
-    body = _validated(MappingIn, _json_field(mapping, "the mapping"))
+    body = _validated(c, MappingIn, _json_field(mapping, "the mapping"))
     sub = next((row[0] for row in reuse.list_subscriptions(c.s) if row[0].id == sub_id), None)
     reuse.set_overrides(c.s, sub_id, dict(sub.overrides) if sub else {}, body.model_dump())
     return c.done("/catalog/reuse", c._(N_("Mapping saved")))
@@ -543,7 +543,7 @@ def share_document(
     share_region_ids: Annotated[list[int] | None, Form()] = None,
 ) -> Response:
     body = {"sharing": sharing, "share_region_ids": share_region_ids or []}
-    library.set_sharing(c.s, doc_id, _validated(SharingIn, body))
+    library.set_sharing(c.s, doc_id, _validated(c, SharingIn, body))
     return c.done(f"/catalog/library/{doc_id}", c._(N_("Sharing saved")))
 
 
@@ -567,5 +567,5 @@ def create_document(
         "sharing": sharing,
         "share_region_ids": share_region_ids or [],
     }
-    doc = library.create_document(c.s, _validated(DocumentIn, fields))
+    doc = library.create_document(c.s, _validated(c, DocumentIn, fields))
     return c.done(f"/catalog/library/{doc.id}", c._(N_("Document saved")))

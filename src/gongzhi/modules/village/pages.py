@@ -160,7 +160,7 @@ def add_village(
 ) -> Response:
     fields = {"code": code.strip(), "name": name.strip(), "town": town.strip()}
     fields |= {"representatives": representatives or "0", "party_members": party_members or "0"}
-    v = service.create_village(c.s, _validated(VillageIn, fields))
+    v = service.create_village(c.s, _validated(c, VillageIn, fields))
     return c.done("/village", c._(N_("Village %(name)s added"), name=v.name))
 
 
@@ -178,7 +178,7 @@ def add_station(
         "address": address.strip(),
         "phone": phone,
     }
-    service.create_station(c.s, _validated(StationIn, fields))
+    service.create_station(c.s, _validated(c, StationIn, fields))
     return c.done("/village", c._(N_("Station set up")))
 
 
@@ -193,7 +193,7 @@ def add_supervisor(
 ) -> Response:
     fields: dict[str, Any] = {"name": name.strip(), "phone": phone.strip(), "user_id": _int(user_id)}
     fields |= {"station_id": _int(station_id), "village_ids": village_ids or []}
-    service.create_supervisor(c.s, _validated(SupervisorIn, fields))
+    service.create_supervisor(c.s, _validated(c, SupervisorIn, fields))
     return c.done("/village", c._(N_("Supervisor appointed")))
 
 
@@ -245,7 +245,7 @@ def add_project(
 ) -> Response:
     fields = {"village_id": _int(village_id), "name": name.strip(), "budget_yuan": budget_yuan or "0"}
     fields |= {"contractor": contractor.strip(), "starts_on": starts_on or None, "ends_on": ends_on or None}
-    p = service.create_project(c.s, _validated(ProjectIn, fields))
+    p = service.create_project(c.s, _validated(c, ProjectIn, fields))
     return c.done("/village/projects", c._(N_("Project %(name)s added"), name=p.name))
 
 
@@ -295,7 +295,7 @@ def add_visit(
         "findings": findings,
         "issue": issue,
     }
-    visit = service.record_visit(c.s, c.st.registry, _validated(VisitIn, fields))
+    visit = service.record_visit(c.s, c.st.registry, _validated(c, VisitIn, fields))
     uploads = [
         (f.file.read(c.st.settings.max_upload_bytes + 1), f.content_type or "", f.filename)
         for f in (photos or [])[: service.MAX_PHOTOS + 1]
@@ -362,7 +362,7 @@ def add_decision(
     matter: Annotated[str, Form()] = "",
 ) -> Response:
     fields = {"village_id": _int(village_id), "title": title.strip(), "matter": matter}
-    d = service.create_decision(c.s, _validated(DecisionIn, fields))
+    d = service.create_decision(c.s, _validated(c, DecisionIn, fields))
     return c.done(f"/village/decisions/{d.id}", c._(N_("Decision opened")))
 
 
@@ -402,7 +402,7 @@ def add_step(
     counts |= {"votes_against": votes_against, "abstain": abstain}
     fields = {"step": step, "held_on": held_on, "attendees": people, "summary": summary}
     fields |= {k: v or "0" for k, v in counts.items()}
-    d = service.record_step(c.s, decision_id, _validated(StepIn, fields))
+    d = service.record_step(c.s, decision_id, _validated(c, StepIn, fields))
     return c.done(f"/village/decisions/{d.id}", c._(N_("Step recorded")))
 
 
@@ -452,7 +452,7 @@ def add_asset(
         "name": name.strip(),
         "value_yuan": value_yuan or "0",
     }
-    service.create_asset(c.s, _validated(AssetIn, {**fields, "notes": notes}))
+    service.create_asset(c.s, _validated(c, AssetIn, {**fields, "notes": notes}))
     return c.done("/village/ledger", c._(N_("Ledger entry added")))
 
 
@@ -473,7 +473,7 @@ def add_contract(
     fields |= {"subject": subject.strip(), "starts_on": starts_on, "ends_on": ends_on}
     fields |= {"annual_rent_yuan": annual_rent_yuan, "escalation_pct": escalation_pct or "0"}
     fields |= {"previous_id": _int(previous_id), "disclosed_on": disclosed_on or None}
-    service.create_contract(c.s, _validated(ContractIn, fields))
+    service.create_contract(c.s, _validated(c, ContractIn, fields))
     return c.done("/village/ledger", c._(N_("Contract added")))
 
 
@@ -525,7 +525,9 @@ def add_consultation(
     open_until: Annotated[str, Form()] = "",
 ) -> Response:
     fields = {"village_id": _int(village_id), "title": title.strip(), "description": description}
-    service.create_consultation(c.s, _validated(ConsultationIn, {**fields, "open_until": open_until or None}))
+    service.create_consultation(
+        c.s, _validated(c, ConsultationIn, {**fields, "open_until": open_until or None})
+    )
     return c.done("/village/opinions", c._(N_("Consultation opened")))
 
 

@@ -77,7 +77,7 @@ def create_department(
     name_en: Annotated[str, Form()] = "",
 ) -> Response:
     body = _validated(
-        DepartmentCreate, {"code": code.strip(), "name": name.strip(), "name_en": name_en.strip()}
+        c, DepartmentCreate, {"code": code.strip(), "name": name.strip(), "name_en": name_en.strip()}
     )
     core.create_department(c.s, body.code, body.name, body.name_en)
     return c.done("/admin/departments", c._("Department created"))
@@ -158,7 +158,7 @@ def create_user(
     fields.update(
         role=role, department_id=int(department_id) if department_id.isdigit() else None, phone=phone
     )
-    body = _validated(UserCreate, fields)
+    body = _validated(c, UserCreate, fields)
     core.create_user(
         c.s, body.username, body.display_name, body.password, body.role, body.department_id, body.phone
     )
@@ -199,7 +199,7 @@ def put_sla(
     fields = {"category": category.strip() or "*", "priority": priority.strip() or "*"}
     fields.update(claim_amount=claim_amount, claim_unit=claim_unit)
     fields.update(resolve_amount=resolve_amount, resolve_unit=resolve_unit)
-    cases_api.put_sla_policy(_validated(SlaPolicyIn, fields), c.s, c.me.scope)
+    cases_api.put_sla_policy(_validated(c, SlaPolicyIn, fields), c.s, c.me.scope)
     return c.done("/admin/sla", c._("SLA saved"))
 
 
@@ -232,7 +232,7 @@ def create_rule(
     fields: dict[str, Any] = {"actor_id": actor_id, "position": position or "100"}
     fields["category"] = category.strip() or None
     fields["grid_cell_id"] = int(grid_cell_id) if grid_cell_id.isdigit() else None
-    cases_api.create_dispatch_rule(_validated(DispatchRuleIn, fields), c.s, c.me.scope)
+    cases_api.create_dispatch_rule(_validated(c, DispatchRuleIn, fields), c.s, c.me.scope)
     return c.done("/admin/dispatch", c._("Dispatch rule added"))
 
 
@@ -252,7 +252,7 @@ def create_actor(
 ) -> Response:
     fields: dict[str, Any] = {"kind": kind, "name": name.strip(), "shared_with_pairs": shared_with_pairs}
     fields["department_id"] = int(department_id) if department_id.isdigit() else None
-    cases_api.create_actor(_validated(ActorIn, fields), c.s, c.me.scope, c.st)
+    cases_api.create_actor(_validated(c, ActorIn, fields), c.s, c.me.scope, c.st)
     return c.done("/admin/dispatch", c._("Actor added"))
 
 

@@ -266,16 +266,18 @@ def create_case(
         "reporter_anonymous": reporter_anonymous,
         "accept": accept,
     }
-    case = cases.create_case(c.s, c.st.registry, _validated(CaseCreate, fields))
+    case = cases.create_case(c.s, c.st.registry, _validated(c, CaseCreate, fields))
     c.s.flush()
     return c.done(f"/cases/{case.id}", c._("Case %(number)s created", number=case.number))
 
 
-def _validated(model: Any, fields: dict[str, Any]) -> Any:
+def _validated(c: Console, model: Any, fields: dict[str, Any]) -> Any:
+    """The form's fields as ``model``, or an invalid input naming each field's problem in the console's
+    language."""
     try:
         return model.model_validate(fields)
     except ValidationError as exc:
-        msgs = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        msgs = "; ".join(labels.field_problem(c.lang, dict(e), request=False) for e in exc.errors())
         raise InvalidInput(msgs) from exc
 
 
@@ -400,6 +402,7 @@ def act(
 ) -> Response:
     shas = _store_photos(c, case_id, photos or [])
     data = _validated(
+        c,
         ActionIn,
         {
             "note": note,
