@@ -362,9 +362,7 @@ def _looks_reflected(glass: F32, r: int, c: int, k: int, peak: float, fill: floa
     with no edge within a cell's reach as steep as a cell's border (:data:`CELL_EDGE_STEP`)."""
     if peak < 3.0 or fill < 1.0:
         return False
-    window = glass[max(r - k, 0) : r + k + 1, max(c - k, 0) : c + k + 1]
-    step = max(float(np.abs(np.diff(window, axis=0)).max()), float(np.abs(np.diff(window, axis=1)).max()))
-    return step < CELL_EDGE_STEP * peak
+    return _steepest(glass[max(r - k, 0) : r + k + 1, max(c - k, 0) : c + k + 1]) < CELL_EDGE_STEP * peak
 
 
 def _without(residual: F32, glass: F32, r: int, c: int, m: float, peak: float) -> F32:
@@ -449,7 +447,11 @@ def _hot_cells(residual: F32, cells: FloatArray, k: int) -> int:
 
 def _edge_step(residual: F32, i: int, j: int, k: int) -> float:
     """The steepest step between neighbouring samples over cell (i, j) and one sample around it [K]."""
-    window = residual[max(i * k - 1, 0) : (i + 1) * k + 1, max(j * k - 1, 0) : (j + 1) * k + 1]
+    return _steepest(residual[max(i * k - 1, 0) : (i + 1) * k + 1, max(j * k - 1, 0) : (j + 1) * k + 1])
+
+
+def _steepest(window: F32) -> float:
+    """The largest step between neighbouring samples of ``window``, along either axis [K]."""
     return max(float(np.abs(np.diff(window, axis=0)).max()), float(np.abs(np.diff(window, axis=1)).max()))
 
 
@@ -1508,9 +1510,9 @@ def _interior_medians(inner: F32, last: F32, offset: F32) -> F32:
     residuals, in float32 as :func:`row_medians` of the interior residuals gives them; NaN where the whole
     map has a NaN (``last``, its maximum, is NaN)."""
     count = inner.shape[1]
-    a, b = inner[:, (count - 1) // 2] - offset, inner[:, count // 2] - offset
-    med = a if count % 2 else (a + b) / np.float32(2)
-    return np.asarray(np.where(np.isnan(last), np.float32(np.nan), med), dtype=np.float32)
+    return _median_pick(
+        inner[:, (count - 1) // 2] - offset, inner[:, count // 2] - offset, count % 2 == 1, last
+    )
 
 
 def _flatten_ring(residuals: F32, medians: F32 | None = None) -> F32:
@@ -1581,15 +1583,10 @@ def _median_pick(a: F32, b: F32, odd: bool, last: F32) -> F32:
     return np.asarray(np.where(np.isnan(last), np.float32(np.nan), med), dtype=np.float32)
 
 
-def _percentile_sorted(ordered: F32, q: float) -> F32:
-    """``np.percentile(values, q, axis=1)`` (linear) of rows already sorted."""
-    k = ordered.shape[1]
-    lo = math.floor(q / 100 * (k - 1))
-    return _percentile_pick(ordered[:, lo], ordered[:, min(lo + 1, k - 1)], k, q, ordered[:, -1])
-
-
 def _percentile_pick(a: F32, b: F32, k: int, q: float, last: F32) -> F32:
-    """:func:`_percentile_sorted` from the values at the ranks about the percentile of ``k`` values."""
+    """``np.percentile(values, q, axis=1)`` (linear) of rows of ``k`` values, from the values at the ranks
+    about the percentile (``a`` at floor(q / 100 · (k − 1)), ``b`` at the next); NaN where ``last`` (the
+    largest value) is NaN."""
     pos = q / 100 * (k - 1)
     t = np.float32(pos - math.floor(pos))
     # numpy's lerp: from the nearer end, so that t = 1 gives b exactly
