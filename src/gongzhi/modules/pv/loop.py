@@ -258,7 +258,7 @@ def _finding_case(s: Session, registry: Registry, plant: PvPlant, f: PvFinding, 
 
 def _string_case(s: Session, registry: Registry, plant: PvPlant, members: Sequence[PvFinding]) -> Case:
     """One repair case for an offline string's findings, at its first module, with the worst grading."""
-    worst = max(members, key=lambda f: (f.coa, f.severity))
+    worst = service.worst_finding(members)
     cls = names.zh(Anomaly.STRING_OFFLINE.value)
     span = service.module_span(members)
     title = f"{plant.name} {span} {cls}（{len(members)} 块组件，{worst.severity}，CoA {worst.coa}）"

@@ -249,21 +249,19 @@ def _alert_groups(
     """Findings as they raise alerts: one each, but the offline modules of a plant string together, with
     the string (one outage of one string is one alert, not one per module, and keeps its key whether
     one or all of its modules were seen), as the repair cases and the inspection's rows group them."""
-    strings = service.offline_strings(s, plant_id, found)
-    offline = [f.module_id for members in strings.values() for f in members]
-    known = set(service.module_strings(s, plant_id, offline).values())
-    groups: list[tuple[str | None, list[PvFinding]]] = [(k, m) for k, m in strings.items() if k in known]
+    strings = service.offline_strings(s, plant_id, found, strung_only=True)
+    groups: list[tuple[str | None, list[PvFinding]]] = list(strings.items())
     grouped = {id(f) for _, members in groups for f in members}
     return [(None, [f]) for f in found if id(f) not in grouped] + groups
 
 
 def _string_alert(inspection: PvInspection, string: str, members: list[PvFinding]) -> AlertRaise:
     first = members[0]
-    worst = max(members, key=lambda f: (f.coa, f.severity))
+    worst = service.worst_finding(members)
     name = names.zh(OFFLINE_STRING)
     return AlertRaise(
         kind=f"pv.{OFFLINE_STRING}",
-        severity="critical" if worst.coa >= 3 else ALERT_SEVERITY.get(worst.severity, "medium"),
+        severity=_alert_severity(worst),
         title=f"{service.module_span(members)} {name}（{len(members)} 块组件）"[:200],
         description=(
             f"巡检 #{inspection.id}，组串 {string}：{name}，{len(members)} 块组件"
@@ -276,12 +274,16 @@ def _string_alert(inspection: PvInspection, string: str, members: list[PvFinding
     )
 
 
+def _alert_severity(f: PvFinding) -> Severity:
+    """An alert's severity from the finding that grades it: critical at CoA 3, else by its ΔT band."""
+    return "critical" if f.coa >= 3 else ALERT_SEVERITY.get(f.severity, "medium")
+
+
 def _alert_data(inspection: PvInspection, f: PvFinding) -> AlertRaise:
-    severity: Severity = "critical" if f.coa >= 3 else ALERT_SEVERITY.get(f.severity, "medium")
     dt = "" if f.delta_t_k is None else f" ΔT {f.delta_t_k:.1f} K"
     return AlertRaise(
         kind=f"pv.{f.anomaly_class}"[:60],
-        severity=severity,
+        severity=_alert_severity(f),
         title=f"{f.module_id} {names.zh(f.anomaly_class)}{dt}"[:200],
         description=(
             f"巡检 #{inspection.id}，组件 {f.module_id}：{names.zh(f.anomaly_class)}，严重度 {f.severity}，"

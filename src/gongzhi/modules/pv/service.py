@@ -501,15 +501,24 @@ def effective_class(f: PvFinding) -> str:
     return f.reviewed_class if f.status == "reclassified" and f.reviewed_class else f.anomaly_class
 
 
-def offline_strings(s: Session, plant_id: int, found: Sequence[PvFinding]) -> dict[str, list[PvFinding]]:
+def offline_strings(
+    s: Session, plant_id: int, found: Sequence[PvFinding], *, strung_only: bool = False
+) -> dict[str, list[PvFinding]]:
     """The findings of class ``string_offline`` by the plant string of their module (module id order); a
-    module without a string is a group of its own, keyed by its id."""
+    module without a string is a group of its own, keyed by its id, or left out with ``strung_only``."""
     offline = [f for f in found if effective_class(f) == Anomaly.STRING_OFFLINE.value]
     string_of = module_strings(s, plant_id, [f.module_id for f in offline])
     out: dict[str, list[PvFinding]] = {}
     for f in sorted(offline, key=lambda f: f.module_id):
-        out.setdefault(string_of.get(f.module_id) or f.module_id, []).append(f)
+        string = string_of.get(f.module_id)
+        if string or not strung_only:
+            out.setdefault(string or f.module_id, []).append(f)
     return out
+
+
+def worst_finding(found: Sequence[PvFinding]) -> PvFinding:
+    """The finding of the highest class of abnormality, then severity, that grades a group of them."""
+    return max(found, key=lambda f: (f.coa, f.severity))
 
 
 def module_span(found: Sequence[PvFinding]) -> str:
