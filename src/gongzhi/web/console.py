@@ -91,14 +91,13 @@ def to_login(request: Request) -> Response:
 
 
 def error_response(
-    request: Request, problem: dict[str, Any], detail: str | None = None, fields: list[str] | None = None
+    request: Request, problem: dict[str, Any], detail: str, fields: list[str] | None = None
 ) -> Response:
-    """The problem as a toast or an error page; ``detail`` and ``fields``, when given, are the problem's
-    detail and its fields' problems in the console's language (the problem keeps the API's English)."""
+    """The problem as a toast or an error page; ``detail`` is the problem's detail and ``fields``, when
+    given, its fields' problems in the console's language (the problem keeps the API's English)."""
     lang = lang_of(request)
     status = int(problem.get("status", 500))
     title = lang.gettext(TITLES.get(str(problem.get("type", "")).rsplit("/", 1)[-1], GENERIC))
-    detail = str(problem.get("detail", "")) if detail is None else detail
     if fields is None:
         fields = [
             f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']}"

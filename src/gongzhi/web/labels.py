@@ -220,7 +220,7 @@ GROUPS = {
 }
 
 
-# a PV inspection's status as the PV pages name it (modules/pv/views.py STATUS_NAMES holds the same ids)
+# a PV inspection's status, in error details and on the PV pages (modules/pv/views.py STATUS_NAMES)
 INSPECTION_STATUSES = {
     "queued": N_("Queued"),
     "running": N_("Running"),

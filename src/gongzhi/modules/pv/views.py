@@ -29,12 +29,10 @@ from gongzhi.web.shell import ConsoleDep
 router = api_router(include_in_schema=False)
 NAV_LABEL = N_("PV plants")
 REVIEW_STATUSES = {"accepted": N_("Accept"), "rejected": N_("False alarm")}
-# inspection statuses (queued … failed), then finding statuses (new … reclassified), as the pages name them
+# inspection statuses (queued … failed, named as the console's error details name them), then finding
+# statuses (new … reclassified), as the pages name them
 STATUS_NAMES = {
-    "queued": N_("Queued"),
-    "running": N_("Running"),
-    "done": N_("Analysed"),
-    "failed": N_("Failed"),
+    **labels.INSPECTION_STATUSES,
     "new": N_("Awaiting review"),
     "accepted": N_("Confirmed"),
     "rejected": N_("False alarm"),
