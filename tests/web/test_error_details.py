@@ -8,7 +8,9 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from markupsafe import escape
 
+from gongzhi import errors
 from gongzhi.errors import msg
+from gongzhi.kit import validation
 from gongzhi.web import labels
 from gongzhi.web.i18n import Lang
 from tests.conftest import World
@@ -151,6 +153,31 @@ def test_a_fields_problem_is_worded_in_the_consoles_language_from_pydantics_type
         labels.field_problem(ZH, {**too_long, "ctx": {}})
         == "title: String should have at most 200 characters"
     )
+
+
+def test_a_validation_problem_keeps_pydantics_english_and_the_wording_it_is_translated_from() -> None:
+    too_short = {"type": "string_too_short", "loc": ("name",), "msg": "too short!", "ctx": {"min_length": 2}}
+    said = validation.problem(too_short)
+    assert said == "too short!" and said.template == "needs at least %(min_length)s characters"
+    assert labels.detail(ZH, said) == "至少需要 2 个字符" and labels.detail(EN, said) == "too short!"
+    named = validation.field_problem(too_short)
+    assert named == "name: too short!" and labels.detail(ZH, named) == "name: 至少需要 2 个字符"
+    odd = validation.problem({"type": "url_scheme", "msg": "URL scheme should be 'http'"})
+    assert labels.detail(ZH, odd) == "URL scheme should be 'http'"  # no wording: pydantic's everywhere
+
+
+def test_a_stored_detail_comes_back_in_the_readers_language() -> None:
+    row = errors.stored(msg("repeats row %(row)s; skipped", row=4))
+    assert row == {
+        "message": "repeats row 4; skipped",
+        "template": "repeats row %(row)s; skipped",
+        "params": {"row": "4"},
+    }
+    assert labels.detail(ZH, errors.restored(row)) == "与第 4 行重复，已跳过"
+    assert labels.detail(EN, errors.restored(row)) == "repeats row 4; skipped"
+    legacy = {"message": "written before templates were kept"}
+    assert errors.stored("plain") == {"message": "plain"}
+    assert labels.detail(ZH, errors.restored(legacy)) == "written before templates were kept"
 
 
 def test_a_console_form_the_model_refuses_names_each_fields_problem_in_the_consoles_language(

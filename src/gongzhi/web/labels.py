@@ -6,10 +6,8 @@ An unknown value (a module's own category, say) is shown as stored.
 
 from __future__ import annotations
 
-import re
-from contextlib import suppress
-
 from gongzhi.errors import Message
+from gongzhi.kit import validation
 from gongzhi.web.i18n import N_, Lang
 
 STATES = {
@@ -252,7 +250,8 @@ def detail(lang: Lang, text: str) -> str:
     ``N_`` ids), which leaves text it does not know as it is."""
     if not isinstance(text, Message):
         return lang.gettext(text)
-    if lang.gettext(text.template) == text.template:  # English (or not translated yet): as written
+    phrases = any(isinstance(v, Message) for v in text.params.values())
+    if lang.gettext(text.template) == text.template and not phrases:  # English, or not translated yet
         return str(text)
     params = {k: _named(lang, k, v) for k, v in text.params.items()}
     try:
@@ -268,55 +267,8 @@ def _named(lang: Lang, name: str, value: object) -> object:
     return lang.gettext(names[str(value)]) if str(value) in names else value
 
 
-# What a request-validation error says of one field, by pydantic's error ``type``; the placeholders are
-# pydantic's ``ctx`` keys. Shown in the console's language; in English the console keeps pydantic's own
-# wording, which is more precise (it names the pattern, say).
-FIELD_PROBLEMS = {
-    "missing": N_("required"),
-    "string_pattern_mismatch": N_("does not have the expected format"),
-    "string_too_short": N_("needs at least %(min_length)s characters"),
-    "string_too_long": N_("takes at most %(max_length)s characters"),
-    "int_parsing": N_("must be a whole number"),
-    "int_type": N_("must be a whole number"),
-    "int_from_float": N_("must be a whole number"),
-    "float_parsing": N_("must be a number"),
-    "float_type": N_("must be a number"),
-    "greater_than": N_("must be greater than %(gt)s"),
-    "greater_than_equal": N_("must be at least %(ge)s"),
-    "less_than": N_("must be less than %(lt)s"),
-    "less_than_equal": N_("must be at most %(le)s"),
-    "literal_error": N_("must be one of %(expected)s"),
-    "enum": N_("must be one of %(expected)s"),
-    "bool_parsing": N_("must be yes or no"),
-    "date_parsing": N_("must be a date (YYYY-MM-DD)"),
-    "date_from_datetime_parsing": N_("must be a date (YYYY-MM-DD)"),
-    "datetime_parsing": N_("must be a date and time"),
-    "datetime_from_date_parsing": N_("must be a date and time"),
-    "json_invalid": N_("is not valid JSON"),
-}
-
-
-_PLACEHOLDER = re.compile(r"%\((\w+)\)s")
-
-
 def field_problem(lang: Lang, error: dict[str, object], *, request: bool = True) -> str:
     """One validation error (pydantic's ``type``, ``loc``, ``msg``, ``ctx``) as ``field: problem`` in
-    ``lang``; a type without a wording here keeps pydantic's English message. A request's errors
-    (``request``) start their ``loc`` with body, query or path, which is left out; a model's start with the
-    field."""
-    loc = error.get("loc") or ()
-    parts = list(loc)[1 if request else 0 :] if isinstance(loc, list | tuple) else []
-    field = ".".join(str(p) for p in parts)
-    said = str(error.get("msg", ""))
-    template = FIELD_PROBLEMS.get(str(error.get("type", "")))
-    ctx = error.get("ctx")
-    params = {k: str(v) for k, v in ctx.items()} if isinstance(ctx, dict) else {}
-    # in the console's language when it has a wording and the ctx fills it; else pydantic's message
-    if (
-        template is not None
-        and lang.gettext(template) != template
-        and set(_PLACEHOLDER.findall(template)) <= set(params)
-    ):
-        with suppress(KeyError, ValueError, TypeError):
-            said = lang.gettext(template, **params)
-    return f"{field}: {said}" if field else said
+    ``lang`` (:func:`gongzhi.kit.validation.field_problem`); a request's ``loc`` starts with body, query
+    or path, which is left out, a model's with the field."""
+    return detail(lang, validation.field_problem(error, request=request))

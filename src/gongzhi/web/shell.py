@@ -32,6 +32,7 @@ from jinja2 import (
 )
 from jinja2.runtime import Context
 from markupsafe import Markup
+from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -39,7 +40,7 @@ from gongzhi.core import service as core
 from gongzhi.core.deps import CSRF_HEADER, REQUEST_UOW, SAFE_METHODS, AppState, StateDep, session_user
 from gongzhi.core.models import Region, Role, User
 from gongzhi.db import Scope, unit_of_work, utcnow, write_lock
-from gongzhi.errors import Forbidden, msg
+from gongzhi.errors import Forbidden, msg, restored
 from gongzhi.settings import Settings
 from gongzhi.web import labels
 from gongzhi.web.i18n import LANGUAGE_NAMES, LOCALES, N_, Lang, current, negotiate, translations
@@ -121,6 +122,16 @@ def _label(group: str, value: str | None) -> str:
     return current.get().gettext(labels.label(group, value)) if value else ""
 
 
+def _said(value: object) -> str:
+    """A domain detail in the page's language: raised (a :func:`gongzhi.errors.msg`), or kept by
+    :func:`gongzhi.errors.stored` in a JSON column or a report row."""
+    if isinstance(value, BaseModel):  # a report row (``message``, ``template``, ``params``)
+        value = value.model_dump()
+    if isinstance(value, Mapping):
+        value = restored(value)
+    return labels.detail(current.get(), value if isinstance(value, str) else str(value))
+
+
 def _relative(value: datetime | None) -> str:
     return "" if value is None else current.get().relative(value - utcnow())
 
@@ -157,6 +168,7 @@ def _environment() -> Environment:
         num=lambda v: current.get().number(v),
         pct=lambda v: current.get().percent(v),
         rel=_relative,
+        said=_said,
         tojson_safe=_json,
     )
     return env

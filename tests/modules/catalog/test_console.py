@@ -345,10 +345,15 @@ def test_a_catalog_is_imported_with_its_row_report_and_exported_from_the_console
     )
     assert r.status_code == 200, r.text[:500]
     assert "新增 1" in r.text and "跳过 1" in r.text and "公交线路数据" in r.text
+    assert "该条记录没有名称，已跳过" in r.text  # the row's problem in the console's language
     bad = client.post(
         "/catalog/import", data={"csrf_token": csrf}, files={"file": ("c.json", b"{nope", "application/json")}
     )
-    assert bad.status_code == 400
+    assert bad.status_code == 400 and "不是有效的 JSON" in bad.text
+    api_report = client.post(
+        f"{API}/import", files={"file": ("c.json", raw, "application/json")}, headers=world.alice.headers
+    )
+    assert api_report.json()["errors"][0]["message"] == "the record has no name (名称) and was skipped"
     xlsx = client.get("/catalog/export.xlsx")
     assert xlsx.status_code == 200 and xlsx.headers["content-disposition"].endswith('catalog.xlsx"')
     assert "公交线路数据" in client.get("/catalog/export.datajson").text

@@ -216,3 +216,13 @@ def test_a_refused_post_offers_a_switch_back_to_the_form_not_to_the_post(
 ) -> None:
     r = client.post("/intake/alpha/report", data={"description": " "})
     assert r.status_code == 400 and 'href="/lang/en?next=/intake/alpha/"' in r.text
+
+
+def test_a_field_the_schema_refuses_is_explained_in_the_visitors_language(
+    client: TestClient, intake: Intake
+) -> None:
+    form = {"description": "井盖缺失", "address": "湖" * 301}  # past the form's maxlength, by hand
+    zh = as_visitor(client, "zh_CN").post("/intake/alpha/report", data=form)
+    assert zh.status_code == 422 and "address: 最多 300 个字符" in zh.text
+    en = as_visitor(client, "en").post("/intake/alpha/report", data=form)
+    assert en.status_code == 422 and "address: String should have at most 300 characters" in en.text

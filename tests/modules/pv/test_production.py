@@ -290,7 +290,7 @@ def test_the_plant_page_imports_production_and_lists_bad_rows(
         url, data={"csrf_token": csrf}, files={"file": ("bad.csv", bad.encode())}, follow_redirects=False
     )
     assert r.status_code == 400
-    assert "未导入任何数据" in r.text and "kW m-2 or W given" in r.text and "duplicate of line 3" in r.text
+    assert "未导入任何数据" in r.text and "是否填了 kW/m² 或 W" in r.text and "与第 3 行重复" in r.text
     page = alice.get(f"/pv/plants/{plant['id']}")
     assert "发电数据与积灰" in page.text and "暂无发电数据" in page.text and "0 个样本点" in page.text
 
@@ -304,5 +304,8 @@ def test_the_plant_page_imports_production_and_lists_bad_rows(
     page = alice.get(f"/pv/plants/{plant['id']}")
     assert "soiling rates need at least 30 days" in page.text  # three rows give no rate, and say so
     en = TestClient(client.app)
-    login(en, world.alice, lang="en")
+    token = login(en, world.alice, lang="en")
     assert "Production data and soiling" in en.get(f"/pv/plants/{plant['id']}").text
+    r = en.post(url, data={"csrf_token": token}, files={"file": ("bad.csv", bad.encode())})
+    assert r.status_code == 400  # the same rows in English: the message ids are the English text
+    assert "kW m-2 or W given" in r.text and "duplicate of line 3" in r.text

@@ -185,6 +185,8 @@ def test_the_forms_act(client: TestClient, world: World, vs: Villages) -> None:
     assert (
         "无名村" not in report.text
         and "village" in report.text
+        and "不是您可使用的村" in report.text  # the row's problem in the console's language
+        and "not a village you may use" not in report.text
         and "路灯安装" not in client.get("/village/projects").text
     )
     good = "村,项目名称,预算（元）\nqianjin,路灯安装,3000\n".encode()

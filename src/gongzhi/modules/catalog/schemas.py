@@ -119,9 +119,13 @@ class RecordVersionRead(BaseModel):
 
 
 class RowErrorRead(BaseModel):
+    """One refused row; ``template`` and ``params``, when set, are the message's catalogue id and values."""
+
     row: int
     field: str
     message: str
+    template: str | None = None
+    params: dict[str, str] = Field(default_factory=dict)
 
 
 class ImportReport(BaseModel):

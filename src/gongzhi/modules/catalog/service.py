@@ -22,7 +22,8 @@ from gongzhi.core import audit, outbox
 from gongzhi.core.models import Region, Role
 from gongzhi.core.service import require_role
 from gongzhi.db import Scope, scope_of, utcnow
-from gongzhi.errors import Conflict, IllegalTransition, InvalidInput, msg
+from gongzhi.errors import Conflict, IllegalTransition, InvalidInput, msg, stored
+from gongzhi.kit import validation
 from gongzhi.kit.workdays import SHANGHAI
 from gongzhi.modules.catalog import instances
 from gongzhi.modules.catalog import repository as repo
@@ -239,14 +240,14 @@ def import_catalog(s: Session, raw: bytes, filename: str = "", fmt: str = "auto"
     try:
         kind, rows = readers.read_any(raw, filename, fmt)
     except readers.ReadError as exc:
-        raise InvalidInput(str(exc)) from exc
+        raise InvalidInput(exc.args[0]) from exc
     existing = repo.records_by_key(s)
     seen: dict[tuple[str, str], int] = {}
     counts: Counter[str] = Counter()
     errors: list[RowErrorRead] = []
     created: list[CatalogRecord] = []
     for row in rows:
-        errors.extend(RowErrorRead(row=e.row, field=e.field, message=e.message) for e in row.errors)
+        errors.extend(RowErrorRead(row=e.row, field=e.field, **stored(e.message)) for e in row.errors)
         if any(e.field == "name" for e in row.errors):
             counts["skipped"] += 1
             continue
@@ -284,17 +285,19 @@ def _import_row(
     except ValidationError as exc:
         for e in exc.errors():
             loc = ".".join(str(p) for p in e["loc"])
-            errors.append(RowErrorRead(row=row.row, field=loc, message=e["msg"]))
+            errors.append(RowErrorRead(row=row.row, field=loc, **stored(validation.problem(e))))
         return "skipped"
     values = _normalised(data)
     k = (values["kind"], values["key"])
     if k in seen:
-        errors.append(RowErrorRead(row=row.row, field="key", message=f"repeats row {seen[k]}; skipped"))
+        said = msg("repeats row %(row)s; skipped", row=seen[k])
+        errors.append(RowErrorRead(row=row.row, field="key", **stored(said)))
         return "skipped"
     seen[k] = row.row
     rec = existing.get(k)
     if rec is not None and rec.archived_at is not None:
-        errors.append(RowErrorRead(row=row.row, field="key", message=f"record {rec.id} is archived; skipped"))
+        said = msg("record %(id)s is archived; skipped", id=rec.id)
+        errors.append(RowErrorRead(row=row.row, field="key", **stored(said)))
         return "skipped"
     if rec is not None and row.columns is not None:  # a sheet updates only the columns it has
         values = {f: v for f, v in values.items() if f in row.columns}

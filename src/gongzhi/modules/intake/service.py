@@ -28,6 +28,7 @@ from gongzhi.core.models import Department, Role
 from gongzhi.core.security import hash_token, tokens_equal
 from gongzhi.db import Scope, scope_of, utcnow
 from gongzhi.errors import Forbidden, InvalidInput, NotFound, msg
+from gongzhi.kit import validation
 from gongzhi.modules.intake import duplicates, routing
 from gongzhi.modules.intake import repository as repo
 from gongzhi.modules.intake.analytics import geocell, minhash
@@ -132,8 +133,7 @@ def request_in(**fields: Any) -> RequestIn:
     try:
         return RequestIn(**fields)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        raise InvalidInput(f"{'.'.join(str(x) for x in first['loc'])}: {first['msg']}") from exc
+        raise InvalidInput(validation.field_problem(exc.errors()[0])) from exc
 
 
 def reporter_key(secret: str, data: RequestIn) -> str | None:

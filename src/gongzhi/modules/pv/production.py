@@ -74,7 +74,7 @@ def import_production(
         parsed = read_production(data, filename, zone=zone, timezone=timezone)
     except ProductionFileError as exc:
         raise InvalidInput(
-            str(exc), errors=[e.as_dict() for e in exc.errors], error_count=exc.total
+            exc.args[0], errors=[e.as_dict() for e in exc.errors], error_count=exc.total
         ) from None
     arrays, strings = plant_zones(s, plant.id)
     unknown = sorted({x.zone for x in parsed.samples} - arrays - strings)

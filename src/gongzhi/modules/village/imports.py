@@ -12,7 +12,8 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from gongzhi.db import utcnow
-from gongzhi.errors import InvalidInput, msg
+from gongzhi.errors import InvalidInput, msg, stored
+from gongzhi.kit import validation
 from gongzhi.kit.workdays import SHANGHAI
 from gongzhi.modules.village import service
 from gongzhi.modules.village.io.tables import Row, TableError, read_rows
@@ -52,13 +53,13 @@ class _Rows:
         self.errors: list[dict[str, Any]] = []
 
     def err(self, row: Row, column: str, message: str) -> None:
-        self.errors.append({"row": row.number, "column": column, "message": message})
+        self.errors.append({"row": row.number, "column": column, **stored(message)})
 
     def village(self, row: Row) -> int | None:
         raw = row.values.get("village", "")
         vid = self.villages.get(raw)
         if vid is None:
-            why = "not a village you may use (give its code or name)" if raw else "required"
+            why = msg("not a village you may use (give its code or name)") if raw else msg("required")
             self.err(row, "village", why)
         return vid
 
@@ -71,7 +72,7 @@ class _Rows:
                 return datetime.strptime(raw.split(" ")[0], fmt).date()
             except ValueError:
                 continue
-        self.err(row, col, "not a date such as 2026-11-28")
+        self.err(row, col, msg("not a date such as 2026-11-28"))
         return None
 
     def moment(self, row: Row, col: str) -> datetime | None:
@@ -84,9 +85,9 @@ class _Rows:
             except ValueError:
                 continue
             if at > utcnow():
-                self.err(row, col, "lies in the future")
+                self.err(row, col, msg("lies in the future"))
             return at
-        self.err(row, col, "not a date/time such as 2026-11-28 09:30")
+        self.err(row, col, msg("not a date/time such as 2026-11-28 09:30"))
         return None
 
     def validated(self, row: Row, model: type[ProjectIn] | type[VisitIn], fields: dict[str, Any]) -> Any:
@@ -94,7 +95,7 @@ class _Rows:
             return model(**fields)
         except ValidationError as exc:
             for e in exc.errors():
-                self.err(row, str(e["loc"][0]) if e["loc"] else "", e["msg"])
+                self.err(row, str(e["loc"][0]) if e["loc"] else "", validation.problem(e))
             return None
 
 
@@ -105,18 +106,24 @@ def _project(c: _Rows, row: Row, seen: set[tuple[int, str]]) -> ProjectIn | None
     try:
         fields["budget_yuan"] = float((v.get("budget_yuan") or "0").replace(",", ""))
     except ValueError:
-        c.err(row, "budget_yuan", "not a number")
+        c.err(row, "budget_yuan", msg("not a number"))
     fields["starts_on"], fields["ends_on"] = c.day(row, "starts_on"), c.day(row, "ends_on")
     if fields["starts_on"] and fields["ends_on"] and fields["ends_on"] < fields["starts_on"]:
-        c.err(row, "ends_on", "ends before it starts")
+        c.err(row, "ends_on", msg("ends before it starts"))
     status = v.get("status", "")
     if status:
         fields["status"] = STATUSES.get(status, status)
     if vid is not None and fields["name"]:
         key = (vid, fields["name"])
         if key in c.projects or key in seen:
-            where = "already exists in this village" if key in c.projects else "appears twice in this file"
-            c.err(row, "name", f"{fields['name']} {where}")
+            name = fields["name"]
+            c.err(
+                row,
+                "name",
+                msg("%(name)s already exists in this village", name=name)
+                if key in c.projects
+                else msg("%(name)s appears twice in this file", name=name),
+            )
         seen.add(key)
     data = c.validated(row, ProjectIn, {**fields, "village_id": vid or 0})
     return data if len(c.errors) == before and vid is not None else None
@@ -129,17 +136,17 @@ def _visit(c: _Rows, row: Row) -> VisitIn | None:
     if v.get("project") and vid is not None:
         fields["project_id"] = c.projects.get((vid, v["project"]))
         if fields["project_id"] is None:
-            c.err(row, "project", f"no project {v['project']!r} in this village")
+            c.err(row, "project", msg("no project “%(project)s” in this village", project=v["project"]))
     if v.get("supervisor"):
         fields["supervisor_id"] = c.supervisors.get(v["supervisor"])
         if fields["supervisor_id"] is None:
-            c.err(row, "supervisor", f"unknown supervisor {v['supervisor']!r}")
+            c.err(row, "supervisor", msg("unknown supervisor “%(name)s”", name=v["supervisor"]))
     issue = v.get("issue", "").lower()
     if issue not in YES | NO:
-        c.err(row, "issue", "是 or 否 (yes or no)")
+        c.err(row, "issue", msg("是 or 否 (yes or no)"))
     fields["issue"] = issue in YES
     if fields["issue"] and not fields["findings"].strip():
-        c.err(row, "findings", "an issue needs findings")
+        c.err(row, "findings", msg("an issue needs findings"))
     data = c.validated(row, VisitIn, {**fields, "village_id": vid or 0})
     return data if len(c.errors) == before and vid is not None else None
 
@@ -149,14 +156,14 @@ def check(s: Session, kind: str, filename: str, data: bytes) -> tuple[list[Any],
     try:
         rows = read_rows(data, filename, kind)
     except TableError as exc:
-        return [], [{"row": 1, "column": "", "message": str(exc)}], 0
+        return [], [{"row": 1, "column": "", **stored(exc.args[0])}], 0
     c, parsed, seen = _Rows(s, kind), [], set[tuple[int, str]]()
     for row in rows:
         item = _project(c, row, seen) if kind == "projects" else _visit(c, row)
         if item is not None:
             parsed.append((row, item))
     if not rows:
-        c.errors.append({"row": 2, "column": "", "message": "the file has no data rows"})
+        c.errors.append({"row": 2, "column": "", **stored(msg("the file has no data rows"))})
     return [x for _, x in parsed], c.errors, len(rows)
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from gongzhi.errors import msg
 from gongzhi.modules.catalog.analytics.entry import normalise_code
 from gongzhi.modules.catalog.analytics.periods import normalise_cycle
 
@@ -64,7 +65,7 @@ def parse_date(value: Any) -> date | None:
         return date(int(m.group(1)), int(m.group(2)), int(m.group(3) or 1))
     if _YEAR.match(text):
         return date(int(text), 1, 1)
-    raise ValueError(f"not a date: {text!r}")
+    raise ValueError(msg("not a date: “%(text)s”", text=text))
 
 
 def split_list(value: Any) -> list[str]:
@@ -112,7 +113,7 @@ def _clean(data: dict[str, Any], row: int) -> ParsedRow:
         try:
             out.data[name] = parse_date(data.get(name))
         except ValueError as exc:
-            out.errors.append(RowError(row, name, str(exc)))
+            out.errors.append(RowError(row, name, exc.args[0]))
             out.data.pop(name, None)
     for name in ("share_type", "share_mode", "open_type"):
         if isinstance(out.data.get(name), str):
@@ -125,7 +126,7 @@ def _clean(data: dict[str, Any], row: int) -> ParsedRow:
     if "items" in out.data:
         out.data["items"] = parse_items(out.data["items"])
     if not str(out.data.get("name", "")).strip():
-        out.errors.append(RowError(row, "name", "the record has no name (名称) and was skipped"))
+        out.errors.append(RowError(row, "name", msg("the record has no name (名称) and was skipped")))
     return out
 
 
@@ -343,7 +344,7 @@ def header_field(header: str) -> str | None:
 def _sheet_rows(header: list[Any], rows: Iterable[tuple[int, list[Any]]]) -> list[ParsedRow]:
     fields = [header_field(str(h)) for h in header]
     if "name" not in fields:
-        raise ReadError("no column for the name (名称 / 信息资源名称 / name) in the header row")
+        raise ReadError(msg("no column for the name (名称 / 信息资源名称 / name) in the header row"))
     out = []
     for n, values in rows:
         if all(v in (None, "") for v in values):
@@ -372,7 +373,7 @@ def read_csv(raw: bytes) -> list[ParsedRow]:
     text = raw.decode("utf-8-sig") if not raw.startswith(b"\xff\xfe") else raw.decode("utf-16")
     reader = list(csv.reader(io.StringIO(text)))
     if not reader:
-        raise ReadError("the CSV file is empty")
+        raise ReadError(msg("the CSV file is empty"))
     return _sheet_rows(reader[0], ((n, r) for n, r in enumerate(reader[1:], start=2)))
 
 
@@ -382,12 +383,12 @@ def read_xlsx(raw: bytes) -> list[ParsedRow]:
     try:
         wb = load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
     except Exception as exc:
-        raise ReadError(f"not an Excel workbook: {exc}") from exc
+        raise ReadError(msg("not an Excel workbook: %(why)s", why=str(exc))) from exc
     sheet = wb.worksheets[0]
     values = [list(r) for r in sheet.iter_rows(values_only=True)]
     wb.close()
     if not values:
-        raise ReadError("the first sheet is empty")
+        raise ReadError(msg("the first sheet is empty"))
     return _sheet_rows(values[0], ((n, r) for n, r in enumerate(values[1:], start=2)))
 
 
@@ -396,7 +397,7 @@ def read_native(doc: Any) -> list[ParsedRow]:
     out = []
     for n, rec in enumerate(records, start=1):
         if not isinstance(rec, dict):
-            out.append(ParsedRow(n, {}, [RowError(n, "", "not an object")]))
+            out.append(ParsedRow(n, {}, [RowError(n, "", msg("not an object"))]))
             continue
         unknown = sorted(set(rec) - FIELDS)
         data = {k: v for k, v in rec.items() if k in FIELDS}
@@ -408,7 +409,7 @@ def read_native(doc: Any) -> list[ParsedRow]:
             ),
         )
         row = _clean(data, n)
-        row.errors.extend(RowError(n, k, "unknown field ignored") for k in unknown)
+        row.errors.extend(RowError(n, k, msg("unknown field ignored")) for k in unknown)
         out.append(row)
     return out
 
@@ -421,7 +422,9 @@ def detect_json(doc: Any) -> str:
     records = doc.get("records") if isinstance(doc, dict) else doc
     if isinstance(records, list) and records and isinstance(records[0], dict):
         return "cn-opendata" if set(records[0]) & set(CN_FIELDS) else "native"
-    raise ReadError("unknown JSON layout: expected data.json, code.json, a Chinese catalog or our records")
+    raise ReadError(
+        msg("unknown JSON layout: expected data.json, code.json, a Chinese catalog or our records")
+    )
 
 
 JSON_READERS: dict[str, Callable[[Any], list[ParsedRow]]] = {
@@ -435,7 +438,9 @@ JSON_READERS: dict[str, Callable[[Any], list[ParsedRow]]] = {
 def read_any(raw: bytes, filename: str = "", fmt: str = "auto") -> tuple[str, list[ParsedRow]]:
     """Read a catalog file of the given or detected format; returns (format, rows)."""
     if fmt not in FORMATS:
-        raise ReadError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
+        raise ReadError(
+            msg("unknown format “%(fmt)s”; one of %(formats)s", fmt=fmt, formats=", ".join(FORMATS))
+        )
     lower = filename.lower()
     if fmt == "xlsx" or (fmt == "auto" and (lower.endswith(".xlsx") or raw[:2] == b"PK")):
         return "xlsx", read_xlsx(raw)
@@ -444,6 +449,6 @@ def read_any(raw: bytes, filename: str = "", fmt: str = "auto") -> tuple[str, li
     try:
         doc = json.loads(raw.decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ReadError(f"not valid JSON: {exc}") from exc
+        raise ReadError(msg("not valid JSON: %(why)s", why=str(exc))) from exc
     kind = detect_json(doc) if fmt == "auto" else fmt
     return kind, JSON_READERS[kind](doc)

@@ -30,6 +30,8 @@ from typing import Any
 
 import pandas as pd
 
+from gongzhi.errors import msg
+
 POWER_COLUMNS = {"ac_power_kw": 1.0, "ac_power_w": 0.001}
 ENERGY_COLUMNS = {"energy_kwh": 1.0, "energy_wh": 0.001}
 TEMP_COLUMNS = ("module_temp_c", "ambient_temp_c")
@@ -90,16 +92,25 @@ def _table(data: bytes, filename: str) -> pd.DataFrame:
         text = data.decode("utf-8-sig")
         return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skipinitialspace=True)
     except UnicodeDecodeError:
-        raise ProductionFileError(f"{filename}: not UTF-8 text (save the CSV as UTF-8)") from None
+        raise ProductionFileError(
+            msg("%(file)s: not UTF-8 text (save the CSV as UTF-8)", file=filename)
+        ) from None
     except (ValueError, KeyError, IndexError, OSError, zipfile.BadZipFile) as exc:
-        raise ProductionFileError(f"{filename}: not a readable CSV or Excel table ({exc})") from None
+        raise ProductionFileError(
+            msg("%(file)s: not a readable CSV or Excel table (%(why)s)", file=filename, why=str(exc))
+        ) from None
 
 
 def _one_of(columns: set[str], names: Any, what: str) -> str:
     found = [c for c in names if c in columns]
     if len(found) != 1:
         raise ProductionFileError(
-            f"give exactly one {what} column of {', '.join(names)} (found {found or 'none'})"
+            msg(
+                "give exactly one %(what)s column of %(names)s (found %(found)s)",
+                what=what,
+                names=", ".join(names),
+                found=", ".join(found) or "none",
+            )
         )
     return str(found[0])
 
@@ -153,25 +164,27 @@ def read_production(
             pd.Timestamp("2026-01-01").tz_localize(timezone)
         except (KeyError, ValueError, TypeError):
             raise ProductionFileError(
-                f"unknown timezone {timezone!r} (use an IANA name like Asia/Shanghai)"
+                msg("unknown timezone “%(tz)s” (use an IANA name like Asia/Shanghai)", tz=timezone)
             ) from None
     table = _table(data, filename)
     table.columns = [str(c).strip().lower() for c in table.columns]
     columns = set(table.columns)
     if table.empty:
-        raise ProductionFileError(f"{filename}: no data rows")
+        raise ProductionFileError(msg("%(file)s: no data rows", file=filename))
     if "timestamp" not in columns or "poa_w_m2" not in columns:
-        raise ProductionFileError("the file needs the columns timestamp and poa_w_m2")
+        raise ProductionFileError(msg("the file needs the columns timestamp and poa_w_m2"))
     if "zone" not in columns and not zone:
-        raise ProductionFileError("the file has no zone column: name the zone of its rows")
-    value_col = _one_of(columns, [*POWER_COLUMNS, *ENERGY_COLUMNS], "power or energy")
-    temp_col = _one_of(columns, TEMP_COLUMNS, "temperature")
+        raise ProductionFileError(msg("the file has no zone column: name the zone of its rows"))
+    value_col = _one_of(columns, [*POWER_COLUMNS, *ENERGY_COLUMNS], msg("power or energy"))
+    temp_col = _one_of(columns, TEMP_COLUMNS, msg("temperature"))
     rows, errors = _parse_rows(table, value_col, temp_col, zone, timezone)
     errors += _duplicates(rows)
     if errors:
         errors.sort(key=lambda e: e.line)
         raise ProductionFileError(
-            f"{filename}: {len(errors)} bad rows; nothing was imported", errors[:MAX_ERRORS], len(errors)
+            msg("%(file)s: %(n)s bad rows; nothing was imported", file=filename, n=len(errors)),
+            errors[:MAX_ERRORS],
+            len(errors),
         )
     return _samples(rows, value_col, temp_col)
 
@@ -189,13 +202,16 @@ def _parse_rows(
         bad = len(errors)
         where = str(rec.get("zone") or "").strip() or (zone or "")
         if not where or len(where) > 20:
-            errors.append(RowError(line, "zone", "zone is empty or longer than 20 characters"))
+            errors.append(RowError(line, "zone", msg("zone is empty or longer than 20 characters")))
         try:
             ts = _timestamp(rec["timestamp"], tz)
         except _NoOffset:
-            errors.append(RowError(line, "timestamp", "no UTC offset (write +08:00) and no timezone given"))
+            errors.append(
+                RowError(line, "timestamp", msg("no UTC offset (write +08:00) and no timezone given"))
+            )
         except (ValueError, TypeError, OverflowError) as exc:
-            errors.append(RowError(line, "timestamp", f"not a date and time: {rec['timestamp']!r} ({exc})"))
+            said = msg("not a date and time: “%(raw)s” (%(why)s)", raw=rec["timestamp"], why=str(exc))
+            errors.append(RowError(line, "timestamp", said))
         values = {}
         for col in (value_col, "poa_w_m2", temp_col, "rain_mm"):
             if col not in rec:
@@ -203,7 +219,7 @@ def _parse_rows(
             try:
                 values[col] = _number(rec[col])
             except (ValueError, TypeError):
-                errors.append(RowError(line, col, f"not a number: {rec[col]!r}"))
+                errors.append(RowError(line, col, msg("not a number: “%(raw)s”", raw=rec[col])))
         errors += _ranges(line, values, value_col, temp_col)
         if len(errors) == bad:
             v, poa, temp = values[value_col], values["poa_w_m2"], values[temp_col]
@@ -216,18 +232,33 @@ def _ranges(line: int, values: dict[str, float | None], value_col: str, temp_col
     out = []
     for col in (value_col, "poa_w_m2", temp_col):
         if col in values and values[col] is None:
-            out.append(RowError(line, col, "missing value"))
+            out.append(RowError(line, col, msg("missing value")))
     v, poa, temp, rain = (values.get(c) for c in (value_col, "poa_w_m2", temp_col, "rain_mm"))
     if v is not None and v < -0.01 * abs(v) - 1e-3:
-        out.append(RowError(line, value_col, f"negative {value_col}: {v}"))
+        out.append(
+            RowError(line, value_col, msg("negative %(column)s: %(value)s", column=value_col, value=v))
+        )
     if poa is not None and not -10.0 <= poa <= MAX_POA_W_M2:
-        hint = " (kW m-2 or W given? the unit is W m-2)" if poa > MAX_POA_W_M2 else ""
-        out.append(RowError(line, "poa_w_m2", f"irradiance {poa} W m-2 is outside -10 … 1600{hint}"))
+        said = (
+            msg(
+                "irradiance %(poa)s W m-2 is outside -10 … 1600 (kW m-2 or W given? the unit is W m-2)",
+                poa=poa,
+            )
+            if poa > MAX_POA_W_M2
+            else msg("irradiance %(poa)s W m-2 is outside -10 … 1600", poa=poa)
+        )
+        out.append(RowError(line, "poa_w_m2", said))
     if temp is not None and not TEMP_RANGE_C[0] <= temp <= TEMP_RANGE_C[1]:
-        hint = " (kelvin or °F given? the unit is °C)" if temp > TEMP_RANGE_C[1] else ""
-        out.append(RowError(line, temp_col, f"temperature {temp} °C is outside -40 … 95{hint}"))
+        said = (
+            msg("temperature %(t)s °C is outside -40 … 95 (kelvin or °F given? the unit is °C)", t=temp)
+            if temp > TEMP_RANGE_C[1]
+            else msg("temperature %(t)s °C is outside -40 … 95", t=temp)
+        )
+        out.append(RowError(line, temp_col, said))
     if rain is not None and not 0.0 <= rain <= 300.0:
-        out.append(RowError(line, "rain_mm", f"rain {rain} mm in one interval is outside 0 … 300"))
+        out.append(
+            RowError(line, "rain_mm", msg("rain %(mm)s mm in one interval is outside 0 … 300", mm=rain))
+        )
     return out
 
 
@@ -238,7 +269,16 @@ def _duplicates(rows: list[_Row]) -> list[RowError]:
         key = (zone, ts)
         if key in first:
             out.append(
-                RowError(line, "timestamp", f"duplicate of line {first[key]} (zone {zone}, {ts.isoformat()})")
+                RowError(
+                    line,
+                    "timestamp",
+                    msg(
+                        "duplicate of line %(line)s (zone %(zone)s, %(at)s)",
+                        line=first[key],
+                        zone=zone,
+                        at=ts.isoformat(),
+                    ),
+                )
             )
         else:
             first[key] = line

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 from openpyxl import Workbook, load_workbook
 
+from gongzhi.errors import msg
+
 MAX_ROWS = 5000
 # field: (header written on export, other accepted names)
 PROJECT_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -51,19 +53,19 @@ def _aliases(columns: Mapping[str, tuple[str, ...]]) -> dict[str, str]:
 
 def _rows(table: list[list[object]], kind: str) -> list[Row]:
     if not table:
-        raise TableError("the file has no header row")
+        raise TableError(msg("the file has no header row"))
     names = _aliases(COLUMNS[kind])
     header = [names.get(str(c or "").strip().lower()) for c in table[0]]
     missing = [COLUMNS[kind][f][0] for f in REQUIRED[kind] if f not in header]
     if missing:
-        raise TableError(f"the header lacks the column(s) {', '.join(missing)}")
+        raise TableError(msg("the header lacks the column(s) %(columns)s", columns=", ".join(missing)))
     rows = []
     for n, cells in enumerate(table[1:], start=2):
         values = {h: _text(c) for h, c in zip(header, cells, strict=False) if h}
         if any(values.values()):
             rows.append(Row(n, values))
     if len(rows) > MAX_ROWS:
-        raise TableError(f"at most {MAX_ROWS} rows per file; split it")
+        raise TableError(msg("at most %(n)s rows per file; split it", n=MAX_ROWS))
     return rows
 
 
@@ -81,7 +83,7 @@ def read_rows(data: bytes, filename: str, kind: str) -> list[Row]:
         try:
             wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
         except Exception as exc:  # openpyxl raises many types on damaged files
-            raise TableError(f"not a readable .xlsx workbook: {exc}") from exc
+            raise TableError(msg("not a readable .xlsx workbook: %(why)s", why=str(exc))) from exc
         return _rows([list(r) for r in wb.worksheets[0].iter_rows(values_only=True)], kind)
     for enc in ("utf-8-sig", "gb18030"):
         try:
@@ -90,7 +92,7 @@ def read_rows(data: bytes, filename: str, kind: str) -> list[Row]:
         except UnicodeDecodeError:
             continue
     else:
-        raise TableError("the CSV is neither UTF-8 nor GB18030 text")
+        raise TableError(msg("the CSV is neither UTF-8 nor GB18030 text"))
     return _rows([list(r) for r in csv.reader(io.StringIO(text))], kind)
 
 

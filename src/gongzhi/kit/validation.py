@@ -1,0 +1,67 @@
+"""Pydantic's validation errors as translatable details (:class:`gongzhi.errors.Message`).
+
+Pydantic words a field's problem in English only. Each error keeps that wording as its English text and,
+where the table below has a wording for its ``type`` whose placeholders the error's ``ctx`` fills, that
+wording as the catalogue id the console shows in its reader's language. In English the console keeps
+pydantic's own words, which are more precise (they name the pattern, say).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from gongzhi.errors import Message, msg
+
+# by pydantic's error ``type``; the placeholders are pydantic's ``ctx`` keys
+FIELD_PROBLEMS = {
+    "missing": msg("required"),
+    "string_pattern_mismatch": msg("does not have the expected format"),
+    "string_too_short": msg("needs at least %(min_length)s characters"),
+    "string_too_long": msg("takes at most %(max_length)s characters"),
+    "int_parsing": msg("must be a whole number"),
+    "int_type": msg("must be a whole number"),
+    "int_from_float": msg("must be a whole number"),
+    "float_parsing": msg("must be a number"),
+    "float_type": msg("must be a number"),
+    "greater_than": msg("must be greater than %(gt)s"),
+    "greater_than_equal": msg("must be at least %(ge)s"),
+    "less_than": msg("must be less than %(lt)s"),
+    "less_than_equal": msg("must be at most %(le)s"),
+    "literal_error": msg("must be one of %(expected)s"),
+    "enum": msg("must be one of %(expected)s"),
+    "bool_parsing": msg("must be yes or no"),
+    "date_parsing": msg("must be a date (YYYY-MM-DD)"),
+    "date_from_datetime_parsing": msg("must be a date (YYYY-MM-DD)"),
+    "datetime_parsing": msg("must be a date and time"),
+    "datetime_from_date_parsing": msg("must be a date and time"),
+    "json_invalid": msg("is not valid JSON"),
+}
+
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+
+
+def problem(error: Mapping[str, Any]) -> Message:
+    """What one error (pydantic's ``type``, ``msg``, ``ctx``) says of its field, without the field."""
+    said = str(error.get("msg", ""))
+    wording = FIELD_PROBLEMS.get(str(error.get("type", "")))
+    ctx = error.get("ctx")
+    params = {str(k): str(v) for k, v in ctx.items()} if isinstance(ctx, Mapping) else {}
+    if wording is None or not set(_PLACEHOLDER.findall(wording.template)) <= set(params):
+        return Message(said, {})  # no other wording: pydantic's, in every language
+    return Message(wording.template, params, said)
+
+
+def field(error: Mapping[str, Any], *, request: bool = False) -> str:
+    """The error's field as a dotted path; a request's errors (``request``) start with body, query or
+    path, which is left out, a model's with the field."""
+    loc = error.get("loc") or ()
+    parts = list(loc)[1 if request else 0 :] if isinstance(loc, list | tuple) else []
+    return ".".join(str(p) for p in parts)
+
+
+def field_problem(error: Mapping[str, Any], *, request: bool = False) -> Message:
+    """``field: problem`` for one error, or the problem alone when it names no field."""
+    name, said = field(error, request=request), problem(error)
+    return msg("%(field)s: %(problem)s", field=name, problem=said) if name else said
