@@ -46,3 +46,25 @@ def test_the_consoles_alert_kinds_name_the_pv_classes_as_the_pv_module_does() ->
     assert pv_kinds == {c: n["en"] for c, n in CLASS_NAMES.items()}
     zh = Lang("zh_CN")
     assert {c: zh.gettext(v) for c, v in pv_kinds.items()} == {c: n["zh-CN"] for c, n in CLASS_NAMES.items()}
+
+
+def test_every_robot_state_and_timeline_entry_has_a_name_the_console_shows() -> None:
+    """A robot's state and a case event's kind are stored codes; an unnamed one would show as its code."""
+    import re
+    from pathlib import Path
+
+    from gongzhi.modules.pv.models import ROBOT_STATES
+    from gongzhi.web.labels import ACTIONS
+    from gongzhi.web.labels import ROBOT_STATES as NAMES
+
+    assert set(NAMES) == set(ROBOT_STATES)
+    src = Path(catalog.HERE).parents[1]
+    recorded = {
+        m
+        for path in src.rglob("*.py")
+        for m in re.findall(r'(?:record_event|_event)\(\s*\w+,\s*\w+,\s*"(\w+)"', path.read_text())
+    }
+    from gongzhi.modules.pv import loop
+
+    recorded |= {loop.VERIFICATION, loop.RECLEAN_HELD}
+    assert recorded and recorded <= set(ACTIONS), recorded - set(ACTIONS)

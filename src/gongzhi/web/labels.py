@@ -50,6 +50,10 @@ ACTIONS = {
     "supervision": N_("Supervision notice"),
     "escalation": N_("Escalation"),
     "pv_verification": N_("Verification by re-inspection"),
+    "pv_reclean_held": N_("Re-cleaning held"),
+    "robot_ack": N_("Robot answered the order"),
+    "robot_state": N_("Robot status"),
+    "recategorize": N_("Category changed"),
 }
 
 DONE = {
@@ -198,6 +202,17 @@ SOURCES = {
     "village:opinion": N_("Villagers' opinion"),
 }
 
+# a cleaning robot's state on its order (modules/pv/models.py ROBOT_STATES)
+ROBOT_STATES = {
+    "pending": N_("Waiting for the robot"),
+    "queued": N_("Queued on the robot"),
+    "running": N_("Cleaning"),
+    "done": N_("Cleaned"),
+    "fault": N_("Robot fault"),
+    "rejected": N_("Refused by the robot"),
+    "charging": N_("Charging"),
+}
+
 GROUPS = {
     "state": STATES,
     "action": ACTIONS,
@@ -215,6 +230,7 @@ GROUPS = {
     "actor_kind": ACTOR_KINDS,
     "source": SOURCES,
     "event_actor": EVENT_ACTORS,
+    "robot_state": ROBOT_STATES,
 }
 
 
@@ -233,6 +249,7 @@ PARAMS: dict[str, dict[str, str]] = {
     "role": ROLES,
     "alert_status": ALERT_STATUSES,
     "inspection_status": INSPECTION_STATUSES,
+    "robot_state": ROBOT_STATES,
 }
 
 

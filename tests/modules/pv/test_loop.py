@@ -541,6 +541,7 @@ def test_cleaning_again_over_http_and_from_the_plant_page(
     assert r.status_code == 303, r.text
     page = alice.get(f"/pv/plants/{ctx['plant']}")
     assert f'action="/pv/cases/{case_id}/reclean"' not in page.text
+    assert "机器人: 等待机器人" in page.text and ">in_progress<" not in page.text  # names, not codes
     again = client.post(url, json={"mode": "wet"}, headers=world.alice.headers)
     assert again.status_code == 400
     assert [e.data["mode"] for e in reclean_events(factory, case_id)] == ["dry", "wet"]
