@@ -190,3 +190,10 @@ def test_a_console_form_the_model_refuses_names_each_fields_problem_in_the_conso
     en, csrf = as_user(client, world.alice, lang="en")
     page = en.post("/cases/new", data={**form, "csrf_token": csrf}, follow_redirects=False)
     assert page.status_code == 400 and "title: String should have at most 200 characters" in page.text
+
+
+def test_a_missing_records_kind_is_named_in_the_consoles_language() -> None:
+    assert labels.detail(ZH, msg("no %(kind)s %(obj_id)s", kind="project", obj_id=5)) == "未找到项目 5"
+    core = msg("no %(kind)s %(obj_id)s in this region", kind="GridCell", obj_id=9)
+    assert labels.detail(ZH, core) == "本区县未找到网格 9"
+    assert labels.detail(EN, core) == "no GridCell 9 in this region"  # the API's English, as raised

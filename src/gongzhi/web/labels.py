@@ -242,6 +242,26 @@ INSPECTION_STATUSES = {
     "failed": N_("Failed"),
 }
 
+# what a "no %(kind)s %(obj_id)s" detail names: a core model's class, a village table's singular
+RECORD_KINDS = {
+    "Department": N_("department"),
+    "GridCell": N_("grid cell"),
+    "village": N_("village"),
+    "station": N_("supervision station"),
+    "supervisor": N_("supervisor"),
+    "supervisor_village": N_("supervisor's village"),
+    "project": N_("project"),
+    "milestone": N_("milestone"),
+    "visit": N_("supervision visit"),
+    "decision": N_("decision"),
+    "decision_step": N_("decision step"),
+    "asset": N_("asset"),
+    "contract": N_("contract"),
+    "payment": N_("payment"),
+    "consultation": N_("consultation"),
+    "opinion": N_("opinion"),
+}
+
 # the parameters of a domain error's detail (gongzhi.errors.msg) that are stored values, by name
 PARAMS: dict[str, dict[str, str]] = {
     "state": STATES,
@@ -250,6 +270,7 @@ PARAMS: dict[str, dict[str, str]] = {
     "alert_status": ALERT_STATUSES,
     "inspection_status": INSPECTION_STATUSES,
     "robot_state": ROBOT_STATES,
+    "kind": RECORD_KINDS,
 }
 
 
