@@ -197,3 +197,5 @@ def test_a_missing_records_kind_is_named_in_the_consoles_language() -> None:
     core = msg("no %(kind)s %(obj_id)s in this region", kind="GridCell", obj_id=9)
     assert labels.detail(ZH, core) == "本区县未找到网格 9"
     assert labels.detail(EN, core) == "no GridCell 9 in this region"  # the API's English, as raised
+    taken = msg("a %(kind)s with key %(key)r exists already (record %(id)s)", kind="dataset", key="k1", id=3)
+    assert labels.detail(ZH, taken) == "键为 'k1' 的数据资源已存在（目录 3）"

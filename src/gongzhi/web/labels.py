@@ -242,7 +242,8 @@ INSPECTION_STATUSES = {
     "failed": N_("Failed"),
 }
 
-# what a "no %(kind)s %(obj_id)s" detail names: a core model's class, a village table's singular
+# what a detail's ``kind`` names: a core model's class or a village table's singular ("no %(kind)s
+# %(obj_id)s"), a catalog record's kind
 RECORD_KINDS = {
     "Department": N_("department"),
     "GridCell": N_("grid cell"),
@@ -260,6 +261,9 @@ RECORD_KINDS = {
     "payment": N_("payment"),
     "consultation": N_("consultation"),
     "opinion": N_("opinion"),
+    # a catalog record's kind ("a %(kind)s with key … exists already")
+    "application": N_("information system"),
+    "dataset": N_("data resource"),
 }
 
 # the parameters of a domain error's detail (gongzhi.errors.msg) that are stored values, by name
