@@ -84,7 +84,7 @@ def import_production(
                 "zones %(zones)s are not arrays or strings of plant %(code)s (arrays: %(arrays)s)",
                 zones=", ".join(unknown),
                 code=plant.code,
-                arrays=", ".join(sorted(arrays)) or "none",
+                arrays=", ".join(sorted(arrays)) or msg("none"),
             )
         )
     inserted = replaced = 0

@@ -53,7 +53,9 @@ class _Rows:
         self.errors: list[dict[str, Any]] = []
 
     def err(self, row: Row, column: str, message: str) -> None:
-        self.errors.append({"row": row.number, "column": column, **stored(message)})
+        """A problem of one cell: ``column`` is the field, ``header`` its header as the file wrote it."""
+        header = row.headers.get(column, "")
+        self.errors.append({"row": row.number, "column": column, "header": header, **stored(message)})
 
     def village(self, row: Row) -> int | None:
         raw = row.values.get("village", "")
@@ -94,8 +96,11 @@ class _Rows:
         try:
             return model(**fields)
         except ValidationError as exc:
+            told = {e["column"] for e in self.errors if e["row"] == row.number}
             for e in exc.errors():
-                self.err(row, str(e["loc"][0]) if e["loc"] else "", validation.problem(e))
+                column = str(e["loc"][0]) if e["loc"] else ""
+                if column not in told:  # a value refused above reaches the model as missing
+                    self.err(row, column, validation.problem(e))
             return None
 
 

@@ -109,7 +109,7 @@ def _one_of(columns: set[str], names: Any, what: str) -> str:
                 "give exactly one %(what)s column of %(names)s (found %(found)s)",
                 what=what,
                 names=", ".join(names),
-                found=", ".join(found) or "none",
+                found=", ".join(found) or msg("none"),
             )
         )
     return str(found[0])

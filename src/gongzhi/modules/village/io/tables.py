@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from openpyxl import Workbook, load_workbook
 
@@ -45,6 +45,7 @@ class TableError(ValueError):
 class Row:
     number: int  # the spreadsheet's row number (the header is row 1)
     values: dict[str, str]
+    headers: Mapping[str, str] = field(default_factory=dict)  # field: its header as the file wrote it
 
 
 def _aliases(columns: Mapping[str, tuple[str, ...]]) -> dict[str, str]:
@@ -59,11 +60,12 @@ def _rows(table: list[list[object]], kind: str) -> list[Row]:
     missing = [COLUMNS[kind][f][0] for f in REQUIRED[kind] if f not in header]
     if missing:
         raise TableError(msg("the header lacks the column(s) %(columns)s", columns=", ".join(missing)))
+    written = {f: str(c).strip() for f, c in zip(header, table[0], strict=False) if f}
     rows = []
     for n, cells in enumerate(table[1:], start=2):
         values = {h: _text(c) for h, c in zip(header, cells, strict=False) if h}
         if any(values.values()):
-            rows.append(Row(n, values))
+            rows.append(Row(n, values, written))
     if len(rows) > MAX_ROWS:
         raise TableError(msg("at most %(n)s rows per file; split it", n=MAX_ROWS))
     return rows
