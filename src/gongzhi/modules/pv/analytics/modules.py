@@ -91,7 +91,7 @@ SURFACE_INLIER_MAX_K = 2.0
 [K]. An open-circuit module or string is homogeneously 3 K and more warmer than its neighbours (PV-Hawk's
 schema, ``domain/pv.md`` §2; the synthetic string 3–6 K): it must never be taken for background, while
 the healthy modules' spread about a fitted surface is a few tenths of a kelvin, and about the first fit
-(the frame's median) the vignetting's 1.5 K at most."""
+(the middle of the densest half of the frame's module medians) the vignetting's 1.5 K at most."""
 CELL_EDGE_STEP = 0.4
 """Least step between neighbouring samples at a whole hot cell's border, as a fraction of the cell's
 excess [-]. A cell's warmth ends at its border, so at 5 px per cell (IEC screening) one sample's step
