@@ -91,7 +91,7 @@ SURFACE_INLIER_MAX_K = 2.0
 [K]. An open-circuit module or string is homogeneously 3 K and more warmer than its neighbours (PV-Hawk's
 schema, ``domain/pv.md`` §2; the synthetic string 3–6 K): it must never be taken for background, while
 the healthy modules' spread about a fitted surface is a few tenths of a kelvin, and about the first fit
-(the frame's median) the vignetting's 1.5 K at most."""
+(the middle of the densest half of the frame's module medians) the vignetting's 1.5 K at most."""
 CELL_EDGE_STEP = 0.4
 """Least step between neighbouring samples at a whole hot cell's border, as a fraction of the cell's
 excess [-]. A cell's warmth ends at its border, so at 5 px per cell (IEC screening) one sample's step
@@ -352,17 +352,37 @@ def _dust_band(glass: F32, k: int, top: float) -> float:
     Dust collects along the low edge, where the rain runs off the glass, so a soiled module is warm along
     that edge across its width even where its patches lie higher up.
     """
-    band = glass[-k - 1 : -1].mean(axis=0)[1:-1] - top
+    # the median over the cell's rows of samples: a registration error of a sample lets the cold gap between
+    # the rows into the outermost one, which pulled the mean of a dusty edge below the mark (seed 85)
+    band = np.median(glass[-k - 1 : -1], axis=0)[1:-1] - top
     return float(np.mean(band >= SOILING_WARM_K))
 
 
 def _looks_reflected(glass: F32, r: int, c: int, k: int, peak: float, fill: float) -> bool:
     """Whether the warm patch at sample (r, c) looks like a sun reflection: warm enough for a hot cell
-    (``peak`` ≥ 3 K over the map's median), more than a cell in area at half its height (``fill`` ≥ 1) and
-    with no edge within a cell's reach as steep as a cell's border (:data:`CELL_EDGE_STEP`)."""
+    (``peak`` ≥ 3 K over the map's median), more than a cell in area at half its height (``fill`` ≥ 1), with
+    no edge within a cell's reach as steep as a cell's border (:data:`CELL_EDGE_STEP`), and not reaching
+    across the module at half its height (:func:`_spans_module`)."""
     if peak < 3.0 or fill < 1.0:
         return False
-    return _steepest(glass[max(r - k, 0) : r + k + 1, max(c - k, 0) : c + k + 1]) < CELL_EDGE_STEP * peak
+    if _steepest(glass[max(r - k, 0) : r + k + 1, max(c - k, 0) : c + k + 1]) >= CELL_EDGE_STEP * peak:
+        return False
+    return not _spans_module(glass, r, c, float(glass[r, c]) - 0.5 * peak)
+
+
+def _spans_module(glass: F32, r: int, c: int, level: float) -> bool:
+    """Whether the warm patch through sample (r, c), at or above ``level`` [K], reaches from one edge of the
+    module's glass to the opposite one.
+
+    A sun reflection is the sun's image spread by the glass's texture, about 0.3 m across at half its
+    height, smaller than a module's short side (about 1 m); warmth that spans the module, such as soiling's
+    dust along the low edge, is no reflection (seed 85: taken for one, the soiling's warmth was removed and
+    what was left at the module's side read as a crack).
+    """
+    labels, _ = ndimage.label(glass >= level)
+    patch = labels == labels[r, c]
+    across, along = patch.any(axis=1), patch.any(axis=0)
+    return bool((across[1] and across[-2]) or (along[1] and along[-2]))
 
 
 def _without(residual: F32, glass: F32, r: int, c: int, m: float, peak: float) -> F32:
@@ -1645,22 +1665,29 @@ def _robust_surface(
     """Quadratic surface through the module medians of a frame, fitted to the inliers only.
 
     Inliers lie within max(0.7 K, 3 MAD) of the current fit, and never more than
-    :data:`SURFACE_INLIER_MAX_K` from it, starting from the median, so a warm string or a shaded block does
-    not pull the surface. Returns the surface and the inlier mask.
+    :data:`SURFACE_INLIER_MAX_K` from it nor from the first fit (the middle of the densest half of the
+    medians, :func:`_densest_half_median`), so a warm string or a shaded block does not pull the surface.
+    Returns the surface and the inlier mask.
 
-    The cap matters where an open string fills nearly half of a frame (a frame at the plant's edge that
-    sees two rows, one of them the string): the MAD about the first fit (the median) then takes in the gap
-    between the two levels, 3 MAD reaches the string, and the quadratic, free across the two rows, bends
-    through both.
+    The caps matter where an open string fills nearly half of a frame (a frame at the plant's edge that
+    sees two rows, one of them the string): the MAD about the first fit then takes in the gap between the
+    two levels, 3 MAD reaches the string, and the quadratic, free across the two rows, bends through both.
+    The frame's median then lies at the top of the healthy modules, so a string at 3 K, the least an open
+    string shows, had modules within the cap of it; once they were in, the surface stepped up across the
+    rows towards them and took in the next ones round by round (seed 84). The optics and the plant's
+    gradient move a healthy module's median less than the cap from the healthy modules' level, so nothing
+    beyond it is background in any round.
     """
-    fit = np.full(len(values), _median(values))
+    start = _densest_half_median(values)
+    near_start = np.abs(values - start) <= SURFACE_INLIER_MAX_K
+    fit = np.full(len(values), start)
     design = np.column_stack([np.ones_like(r), r, c, r * r, c * c, r * c])
     keep = np.ones(len(values), dtype=bool)
     fitted: npt.NDArray[np.bool_] | None = None
     for _ in range(4):
         dev = values - fit
         mad = _median(np.abs(dev - _median(dev)))
-        keep = np.abs(dev) <= min(max(0.7, 3 * 1.4826 * mad), SURFACE_INLIER_MAX_K)
+        keep = (np.abs(dev) <= min(max(0.7, 3 * 1.4826 * mad), SURFACE_INLIER_MAX_K)) & near_start
         if keep.sum() < 12:
             break
         if fitted is not None and np.array_equal(keep, fitted):
@@ -1670,6 +1697,22 @@ def _robust_surface(
         fit = design @ coef
         fitted = keep
     return np.asarray(fit, dtype=np.float64), keep
+
+
+def _densest_half_median(values: FloatArray) -> float:
+    """The median of the closest half of ``values`` (the shortest interval holding more than half of them);
+    NaN when any is NaN.
+
+    Where warm modules are nearly half of a frame, the median lies at the edge of the healthy ones; the
+    densest half lies among them.
+    """
+    ordered = np.sort(values)
+    n = len(ordered)
+    if n == 0 or math.isnan(ordered[-1]):
+        return math.nan
+    h = n // 2 + 1
+    i = int(np.argmin(ordered[h - 1 :] - ordered[: n - h + 1]))
+    return _median(ordered[i : i + h])
 
 
 def merge_views(views: Sequence[ViewClass]) -> tuple[ViewClass | None, int]:
