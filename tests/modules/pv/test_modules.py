@@ -621,16 +621,21 @@ def test_the_cold_gap_let_in_along_an_edge_by_a_registration_error_is_no_vegetat
     assert found.anomaly is Anomaly.NONE
 
 
-def test_soiling_with_its_patches_high_up_is_soiling_by_its_dust_along_the_low_edge() -> None:
-    # seed 20: a faint soiling (2 K) whose patches lie in the module's upper half, so the lower third was
-    # no warmer than the upper; the dust along the low edge, where the rain runs off, still shows it
+def _soiling_high_up() -> np.ndarray:
+    """A faint soiling (2 K) whose patches lie in the module's upper half, with dust along the low edge."""
     warm = np.zeros((480, 240))
     warm[100:220, 20:110] = 2.0
     warm[140:200, 150:230] = 2.0
     warm[-38:] = 2.0
     residual = _module_map(warm)
     residual += np.random.default_rng(5).normal(0, 0.05, residual.shape).astype(np.float32)
-    found = RuleClassifier()(residual[None], (6, 12), 4, True)[0]
+    return residual
+
+
+def test_soiling_with_its_patches_high_up_is_soiling_by_its_dust_along_the_low_edge() -> None:
+    # seed 20: the lower third was no warmer than the upper; the dust along the low edge, where the rain
+    # runs off, still shows it
+    found = RuleClassifier()(_soiling_high_up()[None], (6, 12), 4, True)[0]
     assert found.anomaly is Anomaly.SOILING
 
 
@@ -638,12 +643,7 @@ def test_soiling_whose_lowest_row_of_glass_holds_the_cold_gap_is_still_soiling()
     # seed 85: registered a sample off across the row, the roof's cold gap between the rows covered the
     # outermost row of glass samples (4.5 K below the module) and pulled the mean over the lowest row of
     # cells under the dust band's mark
-    warm = np.zeros((480, 240))
-    warm[100:220, 20:110] = 2.0
-    warm[140:200, 150:230] = 2.0
-    warm[-38:] = 2.0
-    residual = _module_map(warm)
-    residual += np.random.default_rng(5).normal(0, 0.05, residual.shape).astype(np.float32)
+    residual = _soiling_high_up()
     residual[-2, 1:-1] = -4.5
     found = RuleClassifier()(residual[None], (6, 12), 4, True)[0]
     assert found.anomaly is Anomaly.SOILING
