@@ -192,7 +192,11 @@ def test_the_forms_act(client: TestClient, world: World, vs: Villages) -> None:
     odd = "村,项目名称,预算（元）\nqianjin,路灯安装,三千\n".encode()
     report = send("/village/projects/import", 200, files={"file": ("p.csv", odd, "text/csv")})
     cells = re.findall(r"<td[^>]*>([^<]*)</td>", report.text)
-    assert cells == ["2", "预算（元）", "不是数字"]  # the file's header; not also "required" for the same cell
+    assert cells == [
+        "2",
+        "预算（元）",
+        "不是数字",
+    ]  # the file's header; not also "required" for the same cell
     good = "村,项目名称,预算（元）\nqianjin,路灯安装,3000\n".encode()
     assert "1" in send("/village/projects/import", 200, files={"file": ("p.csv", good, "text/csv")}).text
     assert "路灯安装" in client.get("/village/projects").text
