@@ -278,7 +278,15 @@ def test_module_crops_are_bilinear_samples_of_the_pattern_bit_for_bit(
     # and outside the frame the compiled loop clamps as bilinear does
     out = np.empty((1, 3, 4), dtype=np.float32)
     pattern_r, pattern_c = rng.uniform(-30, 30, (3, 4)), rng.uniform(-30, 30, (3, 4))
-    kernels.crops(image[:20, :25].copy(), np.array([3.0]), np.array([20.0]), pattern_r, pattern_c, out)
+    kernels.crops(
+        image[:20, :25].copy(),
+        np.array([3.0]),
+        np.array([20.0]),
+        pattern_r,
+        pattern_c,
+        out,
+        np.empty(0, np.float32),
+    )
     np.testing.assert_array_equal(out[0], bilinear(image[:20, :25], 3.0 + pattern_r, 20.0 + pattern_c))
 
 

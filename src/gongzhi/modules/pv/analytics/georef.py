@@ -357,13 +357,51 @@ def module_crops(
         Plan view of each module: rows run across the row from the high (back) edge at row 0 to the low
         (front) edge; columns run along the row from its start side [°C].
     """
+    return _sampled(temperature, geometry, layout, positions, samples_per_cell, border, centres, False)[0]
+
+
+def module_crops_and_peaks(
+    temperature: npt.NDArray[np.float32],
+    geometry: FrameGeometry,
+    layout: PlantLayout,
+    positions: npt.ArrayLike,
+    samples_per_cell: int,
+    centres: FloatArray | None = None,
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+    """:func:`module_crops` thinned (:func:`thinned`: about a quarter of the samples), and of each module the
+    hottest of the pixels its interior samples (all but the outermost) interpolate between [°C]: every
+    other sample smooths away a hot spot smaller than a cell, which these pixels still hold."""
+    crops, peaks = _sampled(temperature, geometry, layout, positions, samples_per_cell, 0.0, centres, True)
+    return crops, peaks
+
+
+def thinned(n: int) -> npt.NDArray[np.intp]:
+    """The rows (or columns) of an ``n``-long side of a module map that a thinned map keeps: both outermost
+    (the ring, the module's frame), both next to them and every other one between, so that the bands along
+    the frame, where a crack's warmth can lie, are sampled as in the full map."""
+    return np.unique(np.r_[0, np.arange(1, n - 1, 2), n - 2, n - 1]).astype(np.intp)
+
+
+def _sampled(
+    temperature: npt.NDArray[np.float32],
+    geometry: FrameGeometry,
+    layout: PlantLayout,
+    positions: npt.ArrayLike,
+    samples_per_cell: int,
+    border: float,
+    centres: FloatArray | None,
+    thin: bool,
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
     from gongzhi.modules.pv.analytics import kernels
 
     pos = np.asarray(positions, dtype=np.intp)
-    n_rows, n_cols = crop_grid(layout, samples_per_cell)
+    full_rows, full_cols = crop_grid(layout, samples_per_cell)
     along, across = layout.footprint_m
-    fu = border + (1 - 2 * border) * (np.arange(n_cols) + 0.5) / n_cols - 0.5
-    fv = 0.5 - border - (1 - 2 * border) * (np.arange(n_rows) + 0.5) / n_rows
+    j = thinned(full_cols) if thin else np.arange(full_cols)
+    i = thinned(full_rows) if thin else np.arange(full_rows)
+    n_rows, n_cols = len(i), len(j)
+    fu = border + (1 - 2 * border) * (j + 0.5) / full_cols - 0.5
+    fv = 0.5 - border - (1 - 2 * border) * (i + 0.5) / full_rows
     e_u, e_v = row_axes(layout.row_azimuth_deg)
     off_x = fu[None, :] * along * e_u[0] + fv[:, None] * across * e_v[0]
     off_y = fu[None, :] * along * e_u[1] + fv[:, None] * across * e_v[1]
@@ -375,11 +413,18 @@ def module_crops(
     # :func:`bilinear` of the samples ``row_c + (row_p − row_0)``, ``col_c + (col_p − col_0)``, one
     # compiled pass without the (N, rows, cols) coordinate and weight arrays
     out = np.empty((len(pos), n_rows, n_cols), dtype=np.float32)
+    peaks = np.empty(len(pos) if thin else 0, dtype=np.float32)
     image = np.ascontiguousarray(temperature, dtype=np.float32)
     kernels.crops(
-        image, row_c, col_c, np.ascontiguousarray(row_p - row_0), np.ascontiguousarray(col_p - col_0), out
+        image,
+        row_c,
+        col_c,
+        np.ascontiguousarray(row_p - row_0),
+        np.ascontiguousarray(col_p - col_0),
+        out,
+        peaks,
     )
-    return out
+    return out, peaks
 
 
 def bilinear(image: npt.NDArray[np.float32], rows: FloatArray, cols: FloatArray) -> npt.NDArray[np.float32]:
