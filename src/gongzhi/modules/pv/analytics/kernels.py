@@ -45,8 +45,8 @@ def _crops(image: F32, row_c: F64, col_c: F64, pattern_r: F64, pattern_c: F64, o
             and col_c[m] + c_hi <= w - 1.0
         )
         peak = np.float32(-np.inf)
-        unknown = False
         for i in range(rows):
+            interior_row = with_peaks and 0 < i < rows - 1
             for j in range(cols):
                 r = row_c[m] + pattern_r[i, j]
                 c = col_c[m] + pattern_c[i, j]
@@ -58,18 +58,16 @@ def _crops(image: F32, row_c: F64, col_c: F64, pattern_r: F64, pattern_c: F64, o
                 fr = np.float32(r - r0)
                 fc = np.float32(c - c0)
                 k = r0 * w + c0
-                top = flat[k]
-                top = top + (flat[k + 1] - top) * fc
-                bottom = flat[k + w]
-                bottom = bottom + (flat[k + w + 1] - bottom) * fc
+                a, b, d, e = flat[k], flat[k + 1], flat[k + w], flat[k + w + 1]
+                top = a + (b - a) * fc
+                bottom = d + (e - d) * fc
                 out[m, i, j] = top + (bottom - top) * fr
-                if with_peaks and 0 < i < rows - 1 and 0 < j < cols - 1:
+                if interior_row and 0 < j < cols - 1:
                     # the pixels a sample of the interior reads, which a sparse grid's values smooth away
-                    for v in (flat[k], flat[k + 1], flat[k + w], flat[k + w + 1]):
-                        unknown = unknown or np.isnan(v)
-                        peak = max(peak, v)
+                    # (a NaN among them makes the sample NaN, and the map's statistics NaN with it)
+                    peak = max(peak, max(max(a, b), max(d, e)))
         if with_peaks:
-            peaks[m] = np.float32(np.nan) if unknown else peak
+            peaks[m] = peak
 
 
 def _run_bounds(at_col0: float, per_col: float, lo: float, hi: float) -> tuple[float, float]:
@@ -426,7 +424,8 @@ crops: Callable[[F32, F64, F64, F64, F64, F32, F32], None] = _compiled(
 """Bilinear samples of ``image`` at ``(row_c[m] + pattern_r, col_c[m] + pattern_c)`` for each m into ``out``
 (N, rows, cols), coordinates clipped into the image: :func:`.georef.bilinear`'s arithmetic per sample. When
 ``peaks`` has N entries, ``peaks[m]`` = the largest of the four pixels each sample of map m's interior
-(less its outermost samples) interpolates between (NaN when one is NaN); pass an empty array otherwise."""
+(less its outermost samples) interpolates between (left undefined where the map has a NaN, whose
+statistics are NaN); pass an empty array otherwise."""
 
 union_ranks: Callable[[F32, F32, Ints, F32], None] = _compiled(
     _union_ranks, "void(float32[:, ::1], float32[:, ::1], intp[::1], float32[:, ::1])"
