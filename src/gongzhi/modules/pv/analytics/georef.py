@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
@@ -379,7 +380,12 @@ def thinned(n: int) -> npt.NDArray[np.intp]:
     """The rows (or columns) of an ``n``-long side of a module map that a thinned map keeps: both outermost
     (the ring, the module's frame), both next to them and every other one between, so that the bands along
     the frame, where a crack's warmth can lie, are sampled as in the full map."""
-    return np.unique(np.r_[0, np.arange(1, n - 1, 2), n - 2, n - 1]).astype(np.intp)
+    return np.array(_thinned(n), dtype=np.intp)
+
+
+@lru_cache(maxsize=16)
+def _thinned(n: int) -> tuple[int, ...]:
+    return tuple(sorted({0, *range(1, n - 1, 2), max(n - 2, 0), n - 1}))
 
 
 def _sampled(
