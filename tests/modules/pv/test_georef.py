@@ -299,7 +299,7 @@ def test_thinned_crops_are_the_full_maps_rows_and_columns_and_their_peaks_the_pi
     image = rng.normal(30, 2, (512, 640)).astype(np.float32)
     positions = visible_modules(module_index(layout), geometry)
     full = module_crops(image, geometry, layout, positions, 4)
-    thin, peaks = georef.module_crops_and_peaks(image, geometry, layout, positions, 4)
+    thin, peaks, _ = georef.module_crops_and_peaks(image, geometry, layout, positions, 4)
     i, j = georef.thinned(full.shape[1]), georef.thinned(full.shape[2])
     assert (len(i), len(j)) == (26, 14)  # the ring, the bands next to it and every other sample between
     np.testing.assert_array_equal(thin, full[:, i][:, :, j])

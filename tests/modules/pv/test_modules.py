@@ -658,7 +658,7 @@ def test_the_statistics_of_thinned_maps_read_as_those_of_the_full_maps(
         if len(positions) < 12:
             continue
         full = module_crops(frame.temperature_c, geometry, layout, positions, SAMPLES_PER_CELL)
-        thin, peaks = module_crops_and_peaks(
+        thin, peaks, _ = module_crops_and_peaks(
             frame.temperature_c, geometry, layout, positions, SAMPLES_PER_CELL
         )
         rows, cols = geometry.xy_to_pixel(*layout.centres_xy()[positions].T)
@@ -692,7 +692,7 @@ def test_the_thinned_screen_flags_a_hot_spot_smaller_than_a_cell_between_its_sam
     index = module_index(layout)
     positions = visible_modules(index, geometry)
     image = np.full((512, 640), 40.0, dtype=np.float32)
-    thin, _ = module_crops_and_peaks(image, geometry, layout, positions[:1], SAMPLES_PER_CELL)
+    thin, _, _ = module_crops_and_peaks(image, geometry, layout, positions[:1], SAMPLES_PER_CELL)
     # the pixel of the module's interior farthest from the pixels the thinned samples read
     row_c, col_c = geometry.xy_to_pixel(*layout.centres_xy()[positions[0]])
     read = np.zeros(image.shape, dtype=bool)
@@ -700,13 +700,13 @@ def test_the_thinned_screen_flags_a_hot_spot_smaller_than_a_cell_between_its_sam
     for r, c in np.ndindex(5, 5):
         probe[:] = 0
         probe[int(row_c) - 2 + r, int(col_c) - 2 + c] = 1
-        _, peak = module_crops_and_peaks(probe, geometry, layout, positions[:1], SAMPLES_PER_CELL)
-        thin, _ = module_crops_and_peaks(probe, geometry, layout, positions[:1], SAMPLES_PER_CELL)
+        _, peak, _ = module_crops_and_peaks(probe, geometry, layout, positions[:1], SAMPLES_PER_CELL)
+        thin, _, _ = module_crops_and_peaks(probe, geometry, layout, positions[:1], SAMPLES_PER_CELL)
         read[int(row_c) - 2 + r, int(col_c) - 2 + c] = thin[0, 1:-1, 1:-1].max() < 0.3 and peak[0] == 1
     assert read.any()
     r, c = np.argwhere(read)[0]
     image[r, c] += 5.0
-    thin, peaks = module_crops_and_peaks(image, geometry, layout, positions[:1], SAMPLES_PER_CELL)
+    thin, peaks, _ = module_crops_and_peaks(image, geometry, layout, positions[:1], SAMPLES_PER_CELL)
     residuals = thin - np.float32(40.0)
     medians = np.zeros(1, dtype=np.float32)
     assert thin[0].max() - 40.0 < 1.5

@@ -995,20 +995,9 @@ class InspectionAccumulator:
             return 0
         # every module's statistics and screen from thinned maps (a third of the samples); the full maps,
         # the full screen and the rules only for the modules these flag
-        crops, peaks = module_crops_and_peaks(
+        crops, peaks, detail = module_crops_and_peaks(
             temperature, geometry, self.layout, positions, SAMPLES_PER_CELL, centres=self._index.centres
         )
-
-        def detail(idx: npt.NDArray[np.intp]) -> F32:
-            return module_crops(
-                temperature,
-                geometry,
-                self.layout,
-                positions[idx],
-                SAMPLES_PER_CELL,
-                centres=self._index.centres,
-            )
-
         centres = self._index.centres[positions]
         rows, cols = geometry.xy_to_pixel(centres[:, 0], centres[:, 1])
         slot = np.full(len(self.layout.modules) + 1, -1, dtype=np.intp)
