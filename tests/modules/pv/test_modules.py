@@ -18,6 +18,7 @@ from gongzhi.modules.pv.analytics.georef import (
     module_crops,
     module_crops_and_peaks,
     module_index,
+    thinned,
     visible_modules,
 )
 from gongzhi.modules.pv.analytics.layout import LayoutParams, PlantLayout, generate_layout, with_modules
@@ -32,6 +33,7 @@ from gongzhi.modules.pv.analytics.modules import (
     RuleClassifier,
     ViewClass,
     _coarse_screen,
+    _flatten_ring,
     _group_medians,
     _interior_medians,
     _med,
@@ -44,6 +46,7 @@ from gongzhi.modules.pv.analytics.modules import (
     _percentile,
     _percentile_pick,
     _robust_surface,
+    _soiling_as,
     analyse_flight,
     frame_statistics,
     learned_classifier,
@@ -714,3 +717,22 @@ def test_the_thinned_screen_flags_a_hot_spot_smaller_than_a_cell_between_its_sam
     full = (layout.cell_grid[1] * SAMPLES_PER_CELL, layout.cell_grid[0] * SAMPLES_PER_CELL)
     assert _coarse_screen(residuals, medians, peaks - np.float32(40.0), full)[0]
     assert not _coarse_screen(residuals, medians, np.full(1, -np.inf, dtype=np.float32), full)[0]
+
+
+def test_the_soiling_index_of_thinned_maps_counts_the_ring_at_the_full_maps_share() -> None:
+    """A thinned map's ring is 76 of 364 samples against 140 of 1,152, and it keeps the band along the low
+    edge whole: counted as they are, the samples misread a warm share of the interior; scaled, it reads as
+    the full map's."""
+    rng = np.random.default_rng(12)
+    full = rng.normal(0, 0.1, (40, 48, 24)).astype(np.float32)
+    warm_rows = rng.integers(20, 40, len(full))
+    for m, r in enumerate(warm_rows.tolist()):
+        full[m, r:, :] += 1.5  # a warm band along the low edge, a third to a half of the module
+    _flatten_ring(full)
+    thin = np.ascontiguousarray(full[:, thinned(48)][:, :, thinned(24)])
+    expected = soiling_indices(full)
+    assert expected.min() > 0.15
+    # every other row: a band's edge is off by up to one full row (1/46 of the interior)
+    np.testing.assert_allclose(_soiling_as(thin, (48, 24)), expected, atol=0.02)
+    assert np.abs(_soiling_as(thin, (48, 24)) - expected).mean() < 0.01
+    assert np.abs(soiling_indices(thin) - expected).mean() > 0.015  # the ring at its own share

@@ -60,6 +60,7 @@ from gongzhi.modules.pv.analytics.georef import (
     rect_crops,
     refine_pose,
     segment_modules,
+    thinned,
     visible_modules,
 )
 from gongzhi.modules.pv.analytics.layout import (
@@ -1505,17 +1506,28 @@ def _coarse_screen(residuals: F32, medians: F32, peaks: F32, full: tuple[int, in
     return suspect
 
 
+def _even_interior(thin: F32) -> F32:
+    """The samples of thinned maps (:func:`.georef.thinned`, even side lengths) that stand for the full map's
+    interior evenly, two rows and two columns of it each: the interior less the row and column next to the
+    far side's frame, which the thinned map keeps for the screen and the peaks (a crack's warmth along that
+    frame) but which would count that band twice."""
+    return thin[:, 1:-2, 1:-2]
+
+
 def _soiling_as(residuals: F32, full: tuple[int, int]) -> FloatArray:
     """:func:`soiling_indices` of the full maps (``full`` samples) estimated from thinned ones, their rings
-    set to the interior medians: the interior's warm share stands for the full map's interior, and the ring,
+    set to the interior medians: the warm share of the interior (:func:`_even_interior`) stands for the full
+    map's interior, and the ring,
     warm or not as its one value is, for the full map's ring (a thinned map's ring is nearly twice its
     share: 76 of 364 samples against 140 of 1,152)."""
     from gongzhi.modules.pv.analytics import kernels
 
-    n, rows = residuals.shape[:2]
-    top = row_medians(residuals[:, : max(1, rows // 3)].reshape(n, -1))
+    n = len(residuals)
+    # the thinned rows of the full map's upper third
+    third = max(1, int(np.searchsorted(thinned(full[0]), full[0] // 3)))
+    top = row_medians(residuals[:, :third].reshape(n, -1))
     share = np.empty(n, dtype=np.float64)
-    kernels.warm_fractions(np.ascontiguousarray(residuals[:, 1:-1, 1:-1]), top, SOILING_WARM_K, share)
+    kernels.warm_fractions(np.ascontiguousarray(_even_interior(residuals)), top, SOILING_WARM_K, share)
     size, interior = full[0] * full[1], (full[0] - 2) * (full[1] - 2)
     ring_warm = residuals[:, 0, 0] - top > SOILING_WARM_K
     return np.asarray((share * interior + ring_warm * (size - interior)) / size, dtype=np.float64)
@@ -1560,23 +1572,24 @@ def _order_statistics(crops: F32, full: tuple[int, int] | None = None) -> tuple[
     interior's median needs no other sort and the ring's sort is all that is added to the interior's. NaN
     throughout for a map with a NaN.
 
-    With ``full``, the shape of a denser map of the same modules, the ranks are that map's and each value of
-    the interior and of the ring stands for its share of that map's (:func:`.kernels.weighted_ranks`): a
-    thinned map's ring, the cool frame, is nearly twice the share of a full map's, which would pull its
-    median down."""
+    With ``full``, the shape of the full maps of thinned ones (:func:`.georef.thinned`), the ranks are the
+    full map's and each value of the interior (:func:`_even_interior`) and of the ring stands for its share
+    of that map's (:func:`.kernels.weighted_ranks`): a thinned map's ring, the cool frame, is nearly twice the
+    share of a full map's, which would pull its median down."""
     from gongzhi.modules.pv.analytics import kernels
 
     n, rows, cols = crops.shape
     full_rows, full_cols = (rows, cols) if full is None else full
     size = full_rows * full_cols
-    inner = crops[:, 1:-1, 1:-1].copy().reshape(n, -1)
+    same = (full_rows, full_cols) == (rows, cols)
+    inner = (crops[:, 1:-1, 1:-1] if same else _even_interior(crops)).copy().reshape(n, -1)
     inner.sort(axis=1)
     ring = np.concatenate([crops[:, 0, :], crops[:, -1, :], crops[:, 1:-1, 0], crops[:, 1:-1, -1]], axis=1)
     ring.sort(axis=1)
     p95 = math.floor(0.95 * (size - 1))
     ranks = np.array([(size - 1) // 2, size // 2, p95, min(p95 + 1, size - 1), size - 1], dtype=np.intp)
     picked = np.empty((n, len(ranks)), dtype=np.float32)
-    if (full_rows, full_cols) == (rows, cols):
+    if same:
         kernels.union_ranks(inner, ring, ranks, picked)
     else:
         interior = (full_rows - 2) * (full_cols - 2)
