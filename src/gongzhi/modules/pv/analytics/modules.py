@@ -1517,9 +1517,8 @@ def _even_interior(thin: F32) -> F32:
 def _soiling_as(residuals: F32, full: tuple[int, int]) -> FloatArray:
     """:func:`soiling_indices` of the full maps (``full`` samples) estimated from thinned ones, their rings
     set to the interior medians: the warm share of the interior (:func:`_even_interior`) stands for the full
-    map's interior, and the ring,
-    warm or not as its one value is, for the full map's ring (a thinned map's ring is nearly twice its
-    share: 76 of 364 samples against 140 of 1,152)."""
+    map's interior, and the ring, warm or not as its one value is, for the full map's ring (a thinned map's
+    ring is nearly twice its share: 76 of 364 samples against 140 of 1,152)."""
     from gongzhi.modules.pv.analytics import kernels
 
     n = len(residuals)
