@@ -46,7 +46,7 @@ _STEPS: list[tuple[Any, str, str]] = [
     (modules.InspectionAccumulator, "_analyse", "per-module analysis (_analyse)"),
     (modules, "visible_modules", "  modules in the frame"),
     (modules, "module_crops_and_peaks", "  thinned crops and peaks"),
-    (modules, "module_crops", "  module crops (full; of the flagged)"),
+    (modules, "module_crops", "  module crops (full maps, every module)"),
     (modules, "frame_statistics", "  statistics, reference, classes"),
     (modules, "_sorted_rows", "    row sorts (maps, top thirds)"),
     (modules, "_order_statistics", "    interior and ring sorts, ranks"),
