@@ -278,8 +278,52 @@ def test_module_crops_are_bilinear_samples_of_the_pattern_bit_for_bit(
     # and outside the frame the compiled loop clamps as bilinear does
     out = np.empty((1, 3, 4), dtype=np.float32)
     pattern_r, pattern_c = rng.uniform(-30, 30, (3, 4)), rng.uniform(-30, 30, (3, 4))
-    kernels.crops(image[:20, :25].copy(), np.array([3.0]), np.array([20.0]), pattern_r, pattern_c, out)
+    kernels.crops(
+        image[:20, :25].copy(),
+        np.array([3.0]),
+        np.array([20.0]),
+        pattern_r,
+        pattern_c,
+        out,
+        np.empty(0, np.float32),
+    )
     np.testing.assert_array_equal(out[0], bilinear(image[:20, :25], 3.0 + pattern_r, 20.0 + pattern_c))
+
+
+@pytest.mark.parametrize("yaw", [0.0, 12.5])
+def test_thinned_crops_are_the_full_maps_rows_and_columns_and_their_peaks_the_pixels_read(
+    layout: PlantLayout, yaw: float
+) -> None:
+    rng = np.random.default_rng(6)
+    geometry = FrameGeometry(1.3, -0.7, 0.03, yaw, 640, 512)
+    image = rng.normal(30, 2, (512, 640)).astype(np.float32)
+    positions = visible_modules(module_index(layout), geometry)
+    full = module_crops(image, geometry, layout, positions, 4)
+    thin, peaks, _ = georef.module_crops_and_peaks(image, geometry, layout, positions, 4)
+    i, j = georef.thinned(full.shape[1]), georef.thinned(full.shape[2])
+    assert (len(i), len(j)) == (26, 14)  # the ring, the bands next to it and every other sample between
+    np.testing.assert_array_equal(thin, full[:, i][:, :, j])
+    # the peak: the largest of the four pixels under each interior sample (whose floor is their corner)
+    rows_n, cols_n = crop_grid(layout, 4)
+    along, across = layout.footprint_m
+    fu = (j[1:-1] + 0.5) / cols_n - 0.5
+    fv = 0.5 - (i[1:-1] + 0.5) / rows_n
+    e_u, e_v = row_axes(layout.row_azimuth_deg)
+    off_x = fu[None, :] * along * e_u[0] + fv[:, None] * across * e_v[0]
+    off_y = fu[None, :] * along * e_u[1] + fv[:, None] * across * e_v[1]
+    centres = layout.centres_xy()[positions]
+    row_c, col_c = geometry.xy_to_pixel(centres[:, 0], centres[:, 1])
+    row_0, col_0 = geometry.xy_to_pixel(0.0, 0.0)
+    row_p, col_p = geometry.xy_to_pixel(off_x, off_y)
+    r0 = np.floor(row_c[:, None, None] + (row_p - row_0)[None]).astype(int)
+    c0 = np.floor(col_c[:, None, None] + (col_p - col_0)[None]).astype(int)
+    inside = (r0.min(axis=(1, 2)) >= 0) & (r0.max(axis=(1, 2)) < 511) & (c0.min(axis=(1, 2)) >= 0)
+    inside &= c0.max(axis=(1, 2)) < 639
+    assert inside.sum() > 5
+    corners = [image[np.clip(r0 + a, 0, 511), np.clip(c0 + b, 0, 639)] for a in (0, 1) for b in (0, 1)]
+    expected = np.max(np.stack([c[inside] for c in corners]), axis=(0, 2, 3))
+    np.testing.assert_array_equal(peaks[inside], expected)
+    assert (peaks >= thin[:, 1:-1, 1:-1].max(axis=(1, 2))).all()
 
 
 def test_the_compiled_block_means_and_reach_tests_equal_their_numpy_forms() -> None:

@@ -12,9 +12,19 @@ from gongzhi.modules.pv.analytics import kernels
 from gongzhi.modules.pv.analytics.anomalies import ANOMALIES, Anomaly, class_of_abnormality, severity
 from gongzhi.modules.pv.analytics.evaluation import evaluate
 from gongzhi.modules.pv.analytics.frames import ThermalFrame
-from gongzhi.modules.pv.analytics.georef import locate_frame, module_index
+from gongzhi.modules.pv.analytics.georef import (
+    FrameGeometry,
+    locate_frame,
+    module_crops,
+    module_crops_and_peaks,
+    module_index,
+    thinned,
+    visible_modules,
+)
 from gongzhi.modules.pv.analytics.layout import LayoutParams, PlantLayout, generate_layout, with_modules
 from gongzhi.modules.pv.analytics.modules import (
+    NORMAL,
+    SAMPLES_PER_CELL,
     SOILING_WARM_K,
     SURFACE_INLIER_MAX_K,
     CombinedClassifier,
@@ -22,7 +32,9 @@ from gongzhi.modules.pv.analytics.modules import (
     InspectionResult,
     RuleClassifier,
     ViewClass,
+    _coarse_screen,
     _densest_half_median,
+    _flatten_ring,
     _group_medians,
     _interior_medians,
     _med,
@@ -35,7 +47,9 @@ from gongzhi.modules.pv.analytics.modules import (
     _percentile,
     _percentile_pick,
     _robust_surface,
+    _soiling_as,
     analyse_flight,
+    frame_statistics,
     learned_classifier,
     merge_views,
     row_medians,
@@ -358,7 +372,7 @@ def test_the_compiled_screen_picks_the_maps_the_numpy_screen_picks() -> None:
         | (np.mean(flat - med[:, None] > SOILING_WARM_K, axis=1) >= 0.1)
     )
     suspect = np.empty(len(residuals), dtype=bool)
-    kernels.screen(residuals, med, SOILING_WARM_K, suspect)
+    kernels.screen(residuals, med, np.full(len(med), -np.inf, np.float32), SOILING_WARM_K, 2, 0.1, suspect)
     assert 0 < expected.sum() < len(expected)
     np.testing.assert_array_equal(suspect, expected)
 
@@ -658,3 +672,108 @@ def test_soft_warmth_across_the_module_is_soiling_not_a_sun_reflection(shift: tu
     warm[60:90, 10:40] = 2.0
     found = RuleClassifier()(_module_map(warm, shift)[None], (6, 12), 4, True)[0]
     assert found.anomaly is Anomaly.SOILING
+
+
+def test_the_weighted_ranks_are_those_of_the_values_repeated_by_their_weights() -> None:
+    rng = np.random.default_rng(11)
+    a = np.sort(np.round(rng.normal(30, 2, (50, 40)), 1).astype(np.float32), axis=1)
+    b = np.sort(np.round(rng.normal(28, 2, (50, 12)), 1).astype(np.float32), axis=1)
+    b[3, -1] = np.nan  # a NaN anywhere makes the row NaN, as the maps' sort puts it last
+    size = 4 * 40 + 3 * 12
+    ranks = np.array([0, (size - 1) // 2, size // 2, 180, size - 1], dtype=np.intp)
+    out = np.empty((50, len(ranks)), dtype=np.float32)
+    kernels.weighted_ranks(a, b, 4.0, 3.0, ranks, out)
+    expected = np.sort(np.concatenate([np.repeat(a, 4, axis=1), np.repeat(b, 3, axis=1)], axis=1), axis=1)
+    expected = expected[:, ranks]
+    expected[3] = np.nan
+    np.testing.assert_array_equal(out, expected)
+
+
+def test_the_statistics_of_thinned_maps_read_as_those_of_the_full_maps(
+    flight: SyntheticFlight, frames: list[ThermalFrame], layout: PlantLayout
+) -> None:
+    """Every module of a frame through the two stages (thinned maps for all, full maps for the flagged) and
+    through the full maps alone: the same classes, the statistics within a tenth of a kelvin
+    (weighted ranks; without them the thinned map's larger share of cool frame pulls the median down)."""
+    index = module_index(layout)
+    two, one = [], []
+    for frame, geometry in zip(frames, flight.poses, strict=True):
+        positions = visible_modules(index, geometry)
+        if len(positions) < 12:
+            continue
+        full = module_crops(frame.temperature_c, geometry, layout, positions, SAMPLES_PER_CELL)
+        thin, peaks, _ = module_crops_and_peaks(
+            frame.temperature_c, geometry, layout, positions, SAMPLES_PER_CELL
+        )
+        rows, cols = geometry.xy_to_pixel(*layout.centres_xy()[positions].T)
+        near = np.full((len(positions), 1), -1, dtype=np.intp)
+        args = (rows / geometry.height_px, cols / geometry.width_px, near, RuleClassifier(), layout.cell_grid)
+        one.append(frame_statistics(full, *args, layout.portrait))
+        two.append(frame_statistics(thin, *args, layout.portrait, peaks=peaks, detail=lambda i, f=full: f[i]))
+    assert len(one) > 5
+    for (s1, c1), (s2, c2) in zip(one, two, strict=True):
+        assert [c.anomaly for c in c1] == [c.anomaly for c in c2]
+        # the ΔT of a class moves with the reference, from the medians
+        assert all(abs(a.delta_t_k - b.delta_t_k) < 0.1 for a, b in zip(c1, c2, strict=True))
+        # median, corrected, soiling index; a map split between two levels (a warm third, a shadow) has its
+        # median on the step, where a few samples more or less move it further
+        normal = np.array([c is NORMAL for c in c1])
+        for k, tolerance in ((0, 0.1), (3, 0.1), (4, 0.05)):
+            assert np.abs(s2[normal, k] - s1[normal, k]).max() < tolerance
+            assert np.median(np.abs(s2[:, k] - s1[:, k])) < tolerance / 3
+        # the maximum: the hottest pixel the thinned samples read; one between them (a gap of under half a
+        # pixel every other sample) can be a few tenths hotter than those on a warm cell's edge
+        assert (s2[:, 2] >= s1[:, 2] - 0.5).all()
+    assert any(c is not NORMAL for _, classes in one for c in classes)
+
+
+def test_the_thinned_screen_flags_a_hot_spot_smaller_than_a_cell_between_its_samples(
+    layout: PlantLayout,
+) -> None:
+    """A one-pixel hot spot that no thinned sample reads (every other sample smooths it below the 1.5 K the
+    screen asks) sets the module's peak, which flags the module; its maximum is the spot's."""
+    geometry = FrameGeometry(0.0, 0.0, 0.03, 0.0, 640, 512)
+    index = module_index(layout)
+    positions = visible_modules(index, geometry)
+    image = np.full((512, 640), 40.0, dtype=np.float32)
+    thin, _, _ = module_crops_and_peaks(image, geometry, layout, positions[:1], SAMPLES_PER_CELL)
+    # the pixel of the module's interior farthest from the pixels the thinned samples read
+    row_c, col_c = geometry.xy_to_pixel(*layout.centres_xy()[positions[0]])
+    read = np.zeros(image.shape, dtype=bool)
+    probe = np.zeros_like(image)
+    for r, c in np.ndindex(5, 5):
+        probe[:] = 0
+        probe[int(row_c) - 2 + r, int(col_c) - 2 + c] = 1
+        _, peak, _ = module_crops_and_peaks(probe, geometry, layout, positions[:1], SAMPLES_PER_CELL)
+        thin, _, _ = module_crops_and_peaks(probe, geometry, layout, positions[:1], SAMPLES_PER_CELL)
+        read[int(row_c) - 2 + r, int(col_c) - 2 + c] = thin[0, 1:-1, 1:-1].max() < 0.3 and peak[0] == 1
+    assert read.any()
+    r, c = np.argwhere(read)[0]
+    image[r, c] += 5.0
+    thin, peaks, _ = module_crops_and_peaks(image, geometry, layout, positions[:1], SAMPLES_PER_CELL)
+    residuals = thin - np.float32(40.0)
+    medians = np.zeros(1, dtype=np.float32)
+    assert thin[0].max() - 40.0 < 1.5
+    assert peaks[0] == np.float32(45.0)
+    full = (layout.cell_grid[1] * SAMPLES_PER_CELL, layout.cell_grid[0] * SAMPLES_PER_CELL)
+    assert _coarse_screen(residuals, medians, peaks - np.float32(40.0), full)[0]
+    assert not _coarse_screen(residuals, medians, np.full(1, -np.inf, dtype=np.float32), full)[0]
+
+
+def test_the_soiling_index_of_thinned_maps_counts_the_ring_at_the_full_maps_share() -> None:
+    """A thinned map's ring is 76 of 364 samples against 140 of 1,152, and it keeps the band along the low
+    edge whole: counted as they are, the samples misread a warm share of the interior; scaled, it reads as
+    the full map's."""
+    rng = np.random.default_rng(12)
+    full = rng.normal(0, 0.1, (40, 48, 24)).astype(np.float32)
+    warm_rows = rng.integers(20, 40, len(full))
+    for m, r in enumerate(warm_rows.tolist()):
+        full[m, r:, :] += 1.5  # a warm band along the low edge, a third to a half of the module
+    _flatten_ring(full)
+    thin = np.ascontiguousarray(full[:, thinned(48)][:, :, thinned(24)])
+    expected = soiling_indices(full)
+    assert expected.min() > 0.15
+    # every other row: a band's edge is off by up to one full row (1/46 of the interior)
+    np.testing.assert_allclose(_soiling_as(thin, (48, 24)), expected, atol=0.02)
+    assert np.abs(_soiling_as(thin, (48, 24)) - expected).mean() < 0.01
+    assert np.abs(soiling_indices(thin) - expected).mean() > 0.015  # the ring at its own share

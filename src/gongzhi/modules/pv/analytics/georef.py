@@ -33,7 +33,9 @@ References
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
@@ -359,6 +361,77 @@ def module_crops(
     """
     from gongzhi.modules.pv.analytics import kernels
 
+    image, row_c, col_c, pattern_r, pattern_c = _pattern(
+        temperature, geometry, layout, positions, samples_per_cell, border, centres
+    )
+    # :func:`bilinear` of the samples ``row_c + pattern_r``, ``col_c + pattern_c``, one compiled pass
+    # without the (N, rows, cols) coordinate and weight arrays
+    out = np.empty((len(row_c), *pattern_r.shape), dtype=np.float32)
+    kernels.crops(image, row_c, col_c, pattern_r, pattern_c, out, np.empty(0, dtype=np.float32))
+    return out
+
+
+def module_crops_and_peaks(
+    temperature: npt.NDArray[np.float32],
+    geometry: FrameGeometry,
+    layout: PlantLayout,
+    positions: npt.ArrayLike,
+    samples_per_cell: int,
+    centres: FloatArray | None = None,
+) -> tuple[
+    npt.NDArray[np.float32],
+    npt.NDArray[np.float32],
+    Callable[[npt.NDArray[np.intp]], npt.NDArray[np.float32]],
+]:
+    """:func:`module_crops` thinned (:func:`thinned`: about a third of the samples); of each module the
+    hottest of the pixels its interior samples (all but the outermost) interpolate between [°C], which
+    keep a hot spot smaller than a cell that every other sample smooths away; and a function giving the
+    full maps (:func:`module_crops`) of some of the modules, indices into ``positions``, from the same
+    sampling pattern."""
+    from gongzhi.modules.pv.analytics import kernels
+
+    image, row_c, col_c, pattern_r, pattern_c = _pattern(
+        temperature, geometry, layout, positions, samples_per_cell, 0.0, centres
+    )
+    i, j = thinned(pattern_r.shape[0]), thinned(pattern_r.shape[1])
+    out = np.empty((len(row_c), len(i), len(j)), dtype=np.float32)
+    peaks = np.empty(len(row_c), dtype=np.float32)
+    thin_r, thin_c = (np.ascontiguousarray(p[i][:, j]) for p in (pattern_r, pattern_c))
+    kernels.crops(image, row_c, col_c, thin_r, thin_c, out, peaks)
+
+    def full(idx: npt.NDArray[np.intp]) -> npt.NDArray[np.float32]:
+        maps = np.empty((len(idx), *pattern_r.shape), dtype=np.float32)
+        kernels.crops(
+            image, row_c[idx], col_c[idx], pattern_r, pattern_c, maps, np.empty(0, dtype=np.float32)
+        )
+        return maps
+
+    return out, peaks, full
+
+
+def thinned(n: int) -> npt.NDArray[np.intp]:
+    """The rows (or columns) of an ``n``-long side of a module map that a thinned map keeps: both outermost
+    (the ring, the module's frame), both next to them and every other one between, so that the bands along
+    the frame, where a crack's warmth can lie, are sampled as in the full map."""
+    return np.array(_thinned(n), dtype=np.intp)
+
+
+@lru_cache(maxsize=16)
+def _thinned(n: int) -> tuple[int, ...]:
+    return tuple(sorted({0, *range(1, n - 1, 2), max(n - 2, 0), n - 1}))
+
+
+def _pattern(
+    temperature: npt.NDArray[np.float32],
+    geometry: FrameGeometry,
+    layout: PlantLayout,
+    positions: npt.ArrayLike,
+    samples_per_cell: int,
+    border: float,
+    centres: FloatArray | None,
+) -> tuple[npt.NDArray[np.float32], FloatArray, FloatArray, FloatArray, FloatArray]:
+    """The frame as float32 and the modules' samples as each centre's pixel (row_c, col_c) plus one
+    pattern (rows, cols) of offsets [px]: the pose is a similarity transform."""
     pos = np.asarray(positions, dtype=np.intp)
     n_rows, n_cols = crop_grid(layout, samples_per_cell)
     along, across = layout.footprint_m
@@ -368,18 +441,11 @@ def module_crops(
     off_x = fu[None, :] * along * e_u[0] + fv[:, None] * across * e_v[0]
     off_y = fu[None, :] * along * e_u[1] + fv[:, None] * across * e_v[1]
     centres = (layout.centres_xy() if centres is None else centres)[pos]
-    # the pose is a similarity transform: each module's samples are its centre's pixel plus one pattern
     row_c, col_c = geometry.xy_to_pixel(centres[:, 0], centres[:, 1])
     row_0, col_0 = geometry.xy_to_pixel(0.0, 0.0)
     row_p, col_p = geometry.xy_to_pixel(off_x, off_y)
-    # :func:`bilinear` of the samples ``row_c + (row_p − row_0)``, ``col_c + (col_p − col_0)``, one
-    # compiled pass without the (N, rows, cols) coordinate and weight arrays
-    out = np.empty((len(pos), n_rows, n_cols), dtype=np.float32)
     image = np.ascontiguousarray(temperature, dtype=np.float32)
-    kernels.crops(
-        image, row_c, col_c, np.ascontiguousarray(row_p - row_0), np.ascontiguousarray(col_p - col_0), out
-    )
-    return out
+    return image, row_c, col_c, np.ascontiguousarray(row_p - row_0), np.ascontiguousarray(col_p - col_0)
 
 
 def bilinear(image: npt.NDArray[np.float32], rows: FloatArray, cols: FloatArray) -> npt.NDArray[np.float32]:

@@ -30,11 +30,12 @@ F64 = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.intp]
 
 
-def _crops(image: F32, row_c: F64, col_c: F64, pattern_r: F64, pattern_c: F64, out: F32) -> None:
+def _crops(image: F32, row_c: F64, col_c: F64, pattern_r: F64, pattern_c: F64, out: F32, peaks: F32) -> None:
     h, w = image.shape
     n, rows, cols = out.shape
     flat = image.ravel()
     r_lo, r_hi, c_lo, c_hi = pattern_r.min(), pattern_r.max(), pattern_c.min(), pattern_c.max()
+    with_peaks = len(peaks) == n
     for m in range(n):
         # a module inside the frame (all of the layout's crops) needs no clipping
         inside = (
@@ -43,7 +44,9 @@ def _crops(image: F32, row_c: F64, col_c: F64, pattern_r: F64, pattern_c: F64, o
             and col_c[m] + c_lo >= 0.0
             and col_c[m] + c_hi <= w - 1.0
         )
+        peak = np.float32(-np.inf)
         for i in range(rows):
+            interior_row = with_peaks and 0 < i < rows - 1
             for j in range(cols):
                 r = row_c[m] + pattern_r[i, j]
                 c = col_c[m] + pattern_c[i, j]
@@ -55,11 +58,16 @@ def _crops(image: F32, row_c: F64, col_c: F64, pattern_r: F64, pattern_c: F64, o
                 fr = np.float32(r - r0)
                 fc = np.float32(c - c0)
                 k = r0 * w + c0
-                top = flat[k]
-                top = top + (flat[k + 1] - top) * fc
-                bottom = flat[k + w]
-                bottom = bottom + (flat[k + w + 1] - bottom) * fc
+                a, b, d, e = flat[k], flat[k + 1], flat[k + w], flat[k + w + 1]
+                top = a + (b - a) * fc
+                bottom = d + (e - d) * fc
                 out[m, i, j] = top + (bottom - top) * fr
+                if interior_row and 0 < j < cols - 1:
+                    # the pixels a sample of the interior reads, which a sparse grid's values smooth away
+                    # (a NaN among them makes the sample NaN, and the map's statistics NaN with it)
+                    peak = max(peak, max(max(a, b), max(d, e)))
+        if with_peaks:
+            peaks[m] = peak
 
 
 def _run_bounds(at_col0: float, per_col: float, lo: float, hi: float) -> tuple[float, float]:
@@ -114,23 +122,53 @@ def _union_ranks(a: F32, b: F32, ranks: Ints, out: F32) -> None:
                 out[m, r] = max(a[m, i - 1], b[m, j - 1])
 
 
-def _screen(residuals: F32, medians: F32, warm: float, out: npt.NDArray[np.bool_]) -> None:
+def _screen(
+    residuals: F32,
+    medians: F32,
+    peaks: F32,
+    warm: float,
+    border: int,
+    share: float,
+    out: npt.NDArray[np.bool_],
+) -> None:
     n, rows, cols = residuals.shape
     size = rows * cols
     for m in range(n):
         med = medians[m]
-        top = residuals[m, 0, 0]
+        top = max(residuals[m, 0, 0], peaks[m])
         low = np.float32(np.inf)
         above = 0
         for i in range(rows):
             for j in range(cols):
                 v = residuals[m, i, j]
                 top = max(top, v)
-                if 2 <= i < rows - 2 and 2 <= j < cols - 2:
+                if border <= i < rows - border and border <= j < cols - border:
                     low = min(low, v)
                 if v - med > warm:
                     above += 1
-        out[m] = (top - med >= 1.5) or (low <= -2.0) or (abs(med) >= 1.5) or (above / size >= 0.1)
+        out[m] = (top - med >= 1.5) or (low <= -2.0) or (abs(med) >= 1.5) or (above / size >= share)
+
+
+def _weighted_ranks(a: F32, b: F32, wa: float, wb: float, ranks: Ints, out: F32) -> None:
+    n, p = a.shape
+    q = b.shape[1]
+    for m in range(n):
+        if (p > 0 and np.isnan(a[m, p - 1])) or (q > 0 and np.isnan(b[m, q - 1])):
+            out[m, :] = np.nan
+            continue
+        i, j, r, covered = 0, 0, 0, 0.0
+        v = np.float32(np.nan)
+        while r < len(ranks) and (i < p or j < q):
+            if j >= q or (i < p and a[m, i] <= b[m, j]):
+                v, covered, i = a[m, i], covered + wa, i + 1
+            else:
+                v, covered, j = b[m, j], covered + wb, j + 1
+            while r < len(ranks) and ranks[r] < covered:
+                out[m, r] = v
+                r += 1
+        while r < len(ranks):  # the last ranks, when the weights' sum rounds below them
+            out[m, r] = v
+            r += 1
 
 
 def _warm_fractions(residuals: F32, levels: F32, warm: float, out: F64) -> None:
@@ -378,12 +416,16 @@ _wrapped_c = njit(cache=True, nogil=True)(_wrapped)
 _reflect_c = njit(cache=True, nogil=True)(_reflect)
 _run_sums_c = njit(cache=True, nogil=True)(_run_sums)
 
-crops: Callable[[F32, F64, F64, F64, F64, F32], None] = _compiled(
+crops: Callable[[F32, F64, F64, F64, F64, F32, F32], None] = _compiled(
     _crops,
-    "void(float32[:, ::1], float64[::1], float64[::1], float64[:, ::1], float64[:, ::1], float32[:, :, ::1])",
+    "void(float32[:, ::1], float64[::1], float64[::1], float64[:, ::1], float64[:, ::1], float32[:, :, ::1],"
+    " float32[::1])",
 )
 """Bilinear samples of ``image`` at ``(row_c[m] + pattern_r, col_c[m] + pattern_c)`` for each m into ``out``
-(N, rows, cols), coordinates clipped into the image: :func:`.georef.bilinear`'s arithmetic per sample."""
+(N, rows, cols), coordinates clipped into the image: :func:`.georef.bilinear`'s arithmetic per sample. When
+``peaks`` has N entries, ``peaks[m]`` = the largest of the four pixels each sample of map m's interior
+(less its outermost samples) interpolates between (left undefined where the map has a NaN, whose
+statistics are NaN); pass an empty array otherwise."""
 
 union_ranks: Callable[[F32, F32, Ints, F32], None] = _compiled(
     _union_ranks, "void(float32[:, ::1], float32[:, ::1], intp[::1], float32[:, ::1])"
@@ -392,10 +434,22 @@ union_ranks: Callable[[F32, F32, Ints, F32], None] = _compiled(
 rows sorted (NaN last): ``np.sort(np.concatenate([a[m], b[m]]))[ranks[r]]``, found by a binary search for
 how many of those smallest come from ``a`` instead of a merge; NaN throughout for rows with a NaN."""
 
-screen: Callable[[F32, F32, float, npt.NDArray[np.bool_]], None] = _compiled(
-    _screen, "void(float32[:, :, ::1], float32[::1], float64, boolean[::1])"
+screen: Callable[[F32, F32, F32, float, int, float, npt.NDArray[np.bool_]], None] = _compiled(
+    _screen, "void(float32[:, :, ::1], float32[::1], float32[::1], float64, intp, float64, boolean[::1])"
 )
-"""Which maps (N, rows, cols) deviate from a healthy module (:func:`.modules.screen_and_classify`'s test)."""
+"""Which maps (N, rows, cols) deviate from a healthy module (:func:`.modules.screen_and_classify`'s test):
+the maximum, at least ``peaks[m]`` (−inf for none), 1.5 K above the median; the minimum less ``border``
+samples at each edge 2 K below zero; the median 1.5 K off; or a ``share`` of the samples ``warm`` above the
+median."""
+
+weighted_ranks: Callable[[F32, F32, float, float, Ints, F32], None] = _compiled(
+    _weighted_ranks, "void(float32[:, ::1], float32[:, ::1], float64, float64, intp[::1], float32[:, ::1])"
+)
+"""``out[m, r]`` = the value of rank ``ranks[r]`` (ascending, 0-based) of rows m of ``a`` and ``b`` merged,
+both rows sorted (NaN last), where each value of ``a`` stands for ``wa`` ranks and each of ``b`` for ``wb``:
+the value whose ranks cover ``ranks[r]``, the largest for ranks past the weights' sum; NaN throughout for
+rows with a NaN. A sparse map's order statistics read as those of a denser map of the same module, its
+interior (``a``) and ring (``b``) standing for their shares of the denser map's samples."""
 
 warm_fractions: Callable[[F32, F32, float, F64], None] = _compiled(
     _warm_fractions, "void(float32[:, :, ::1], float32[::1], float64, float64[::1])"

@@ -55,10 +55,12 @@ from gongzhi.modules.pv.analytics.georef import (
     PoseFit,
     frame_geometry,
     module_crops,
+    module_crops_and_peaks,
     module_index,
     rect_crops,
     refine_pose,
     segment_modules,
+    thinned,
     visible_modules,
 )
 from gongzhi.modules.pv.analytics.layout import (
@@ -77,6 +79,10 @@ IEC_MIN_IRRADIANCE_W_M2 = 600.0
 """Least plane-of-array irradiance for an IEC TS 62446-3 inspection of crystalline silicon [W m-2]."""
 SAMPLES_PER_CELL = 4
 """Resampling of each module: samples across one cell [-]."""
+SCREEN_WARM_SHARE = 0.75
+"""The coarse screen's share of warm samples (:func:`_coarse_screen`), as a fraction of the full screen's:
+the share of a thinned map's 288 interior samples scatters by about ±0.02 about the 0.11 of the full map's
+interior, and a map the coarse screen lets pass never reaches the rules [-]."""
 REFLECTION_MOVE = 0.12
 """Largest move of a hot pattern between views, as a fraction of the module's size, before it counts as a
 reflection [-] (about one cell)."""
@@ -1008,7 +1014,9 @@ class InspectionAccumulator:
         positions = visible_modules(self._index, geometry)
         if len(positions) == 0:
             return 0
-        crops = module_crops(
+        # every module's statistics and screen from thinned maps (a third of the samples); the full maps,
+        # the full screen and the rules only for the modules these flag
+        crops, peaks, detail = module_crops_and_peaks(
             temperature, geometry, self.layout, positions, SAMPLES_PER_CELL, centres=self._index.centres
         )
         centres = self._index.centres[positions]
@@ -1018,7 +1026,7 @@ class InspectionAccumulator:
         near = slot[self._neighbours[positions]]
         stats, classes = frame_statistics(
             crops, rows / geometry.height_px, cols / geometry.width_px, near,
-            self.classifier, self.layout.cell_grid, self.layout.portrait,
+            self.classifier, self.layout.cell_grid, self.layout.portrait, peaks=peaks, detail=detail,
         )  # fmt: skip
         numbers = np.zeros((len(positions), _STATS + 2))
         numbers[:, :_STATS] = stats
@@ -1423,6 +1431,9 @@ def frame_statistics(
     classifier: ModuleClassifier,
     cell_grid: tuple[int, int],
     portrait: bool,
+    *,
+    peaks: F32 | None = None,
+    detail: Callable[[npt.NDArray[np.intp]], F32] | None = None,
 ) -> tuple[FloatArray, list[ViewClass]]:
     """Statistics, reference, class and soiling of every module seen in one frame.
 
@@ -1440,6 +1451,15 @@ def frame_statistics(
         Cells along × across the maps' columns and rows.
     portrait : bool
         Whether the bypass-diode substrings split the columns.
+    peaks : ndarray, shape (N,), optional
+        The hottest pixel under each map's interior [°C] (:func:`.georef.module_crops_and_peaks`); the
+        maximum is at least this.
+    detail : callable, optional
+        Given indices into ``crops``, those modules' maps at :data:`SAMPLES_PER_CELL` samples a cell. With
+        it (and ``peaks``), ``crops`` are thinned maps (:func:`.georef.thinned`): the statistics are read
+        off them as those of the full maps (:func:`_order_statistics`, :func:`_soiling_as`), and only the
+        modules they flag (:func:`_coarse_screen`) are resampled in full, screened again and classified as
+        without it.
 
     Returns
     -------
@@ -1450,11 +1470,17 @@ def frame_statistics(
         Per module.
     """
     n = len(crops)
-    inner, picked = _order_statistics(crops)
-    size = crops.shape[1] * crops.shape[2]
+    full = (
+        crops.shape[1:]
+        if detail is None
+        else (cell_grid[1] * SAMPLES_PER_CELL, cell_grid[0] * SAMPLES_PER_CELL)
+    )
+    inner, picked = _order_statistics(crops, (full[0], full[1]))
+    size = full[0] * full[1]
     med = _median_pick(picked[:, 0], picked[:, 1], size % 2 == 1, picked[:, 4]).astype(np.float64)
     p95 = _percentile_pick(picked[:, 2], picked[:, 3], size, 95, picked[:, 4]).astype(np.float64)
-    mx = picked[:, 4]  # the maximum (NaN when the map has one, as max gives)
+    # the maximum (NaN when the map has one, as max gives)
+    mx = picked[:, 4] if peaks is None else np.maximum(picked[:, 4], peaks)
     surface, normal = _robust_surface(rows, cols, med)
     # reference: the surface plus the median residual of the normal neighbours seen in this frame
     resid = np.append(np.where(normal, med - surface, np.nan), np.nan)
@@ -1467,9 +1493,63 @@ def frame_statistics(
     residuals = crops - offset[:, None, None]
     interior = _flatten_ring(residuals, _interior_medians(inner, picked[:, 4], offset))
     # the ring now holds the interior median, so that is the whole map's median too
-    classes = screen_and_classify(residuals, classifier, cell_grid, portrait, medians=interior)
-    soiling = soiling_indices(residuals)
+    if detail is None or peaks is None:
+        classes = screen_and_classify(residuals, classifier, cell_grid, portrait, medians=interior)
+        soiling = soiling_indices(residuals)
+    else:
+        flagged = np.flatnonzero(_coarse_screen(residuals, interior, peaks - offset, (full[0], full[1])))
+        classes = [NORMAL] * n
+        if len(flagged):
+            fine = detail(flagged) - offset[flagged, None, None]
+            found = screen_and_classify(fine, classifier, cell_grid, portrait, medians=_flatten_ring(fine))
+            for i, v in zip(flagged.tolist(), found, strict=True):
+                classes[i] = v
+        soiling = _soiling_as(residuals, (full[0], full[1]))
     return np.column_stack([med, p95, mx, med - ref, soiling]), classes
+
+
+def _coarse_screen(residuals: F32, medians: F32, peaks: F32, full: tuple[int, int]) -> npt.NDArray[np.bool_]:
+    """:func:`screen_and_classify`'s test on thinned maps (ring set to ``medians``), lenient so that it
+    flags the maps the full test would: the hottest pixel under the interior (``peaks``, less the
+    reference) for the maximum, which a hot spot smaller than a cell sets and every other sample misses; the
+    same rows left out next to the frame for the minimum (a thinned map's first two are the full map's);
+    the warm share of the interior scaled to the full map's (whose ring, set to the median, never counts)
+    and lowered by :data:`SCREEN_WARM_SHARE`."""
+    from gongzhi.modules.pv.analytics import kernels
+
+    n, rows, cols = residuals.shape
+    share = 0.1 * (full[0] * full[1]) / ((full[0] - 2) * (full[1] - 2))  # of the interior, as the full test
+    share *= (rows - 2) * (cols - 2) / (rows * cols) * SCREEN_WARM_SHARE
+    suspect = np.empty(n, dtype=bool)
+    kernels.screen(residuals, np.asarray(medians, dtype=np.float32), np.asarray(peaks, dtype=np.float32),
+                   SOILING_WARM_K, 2, share, suspect)  # fmt: skip
+    return suspect
+
+
+def _even_interior(thin: F32) -> F32:
+    """The samples of thinned maps (:func:`.georef.thinned`, even side lengths) that stand for the full map's
+    interior evenly, two rows and two columns of it each: the interior less the row and column next to the
+    far side's frame, which the thinned map keeps for the screen and the peaks (a crack's warmth along that
+    frame) but which would count that band twice."""
+    return thin[:, 1:-2, 1:-2]
+
+
+def _soiling_as(residuals: F32, full: tuple[int, int]) -> FloatArray:
+    """:func:`soiling_indices` of the full maps (``full`` samples) estimated from thinned ones, their rings
+    set to the interior medians: the warm share of the interior (:func:`_even_interior`) stands for the full
+    map's interior, and the ring, warm or not as its one value is, for the full map's ring (a thinned map's
+    ring is nearly twice its share: 76 of 364 samples against 140 of 1,152)."""
+    from gongzhi.modules.pv.analytics import kernels
+
+    n = len(residuals)
+    # the thinned rows of the full map's upper third
+    third = max(1, int(np.searchsorted(thinned(full[0]), full[0] // 3)))
+    top = row_medians(residuals[:, :third].reshape(n, -1))
+    share = np.empty(n, dtype=np.float64)
+    kernels.warm_fractions(np.ascontiguousarray(_even_interior(residuals)), top, SOILING_WARM_K, share)
+    size, interior = full[0] * full[1], (full[0] - 2) * (full[1] - 2)
+    ring_warm = residuals[:, 0, 0] - top > SOILING_WARM_K
+    return np.asarray((share * interior + ring_warm * (size - interior)) / size, dtype=np.float64)
 
 
 def screen_and_classify(
@@ -1492,8 +1572,9 @@ def screen_and_classify(
     med = np.median(flat, axis=1) if medians is None else medians
     # the rows next to the frames catch the cold gap through the optics: the minimum leaves them out
     suspect = np.empty(len(residuals), dtype=bool)
+    no_peaks = np.full(len(residuals), -np.inf, dtype=np.float32)
     kernels.screen(np.ascontiguousarray(residuals, dtype=np.float32), np.asarray(med, dtype=np.float32),
-                   SOILING_WARM_K, suspect)  # fmt: skip
+                   no_peaks, SOILING_WARM_K, 2, 0.1, suspect)  # fmt: skip
     out = [NORMAL] * len(residuals)
     idx = np.flatnonzero(suspect)
     if len(idx):
@@ -1503,24 +1584,36 @@ def screen_and_classify(
     return out
 
 
-def _order_statistics(crops: F32) -> tuple[F32, F32]:
+def _order_statistics(crops: F32, full: tuple[int, int] | None = None) -> tuple[F32, F32]:
     """Each map's interior (less its outermost samples) sorted, and of the whole map the values at the two
     middle ranks, at the two ranks about the 95th percentile and the maximum, (N, 5): those of the map's
     values sorted, from its interior and its ring sorted apart (:func:`.kernels.union_ranks`), so that the
     interior's median needs no other sort and the ring's sort is all that is added to the interior's. NaN
-    throughout for a map with a NaN."""
+    throughout for a map with a NaN.
+
+    With ``full``, the shape of the full maps of thinned ones (:func:`.georef.thinned`), the ranks are the
+    full map's and each value of the interior (:func:`_even_interior`) and of the ring stands for its share
+    of that map's (:func:`.kernels.weighted_ranks`): a thinned map's ring, the cool frame, is nearly twice the
+    share of a full map's, which would pull its median down."""
     from gongzhi.modules.pv.analytics import kernels
 
     n, rows, cols = crops.shape
-    size = rows * cols
-    inner = crops[:, 1:-1, 1:-1].copy().reshape(n, -1)
+    full_rows, full_cols = (rows, cols) if full is None else full
+    size = full_rows * full_cols
+    same = (full_rows, full_cols) == (rows, cols)
+    inner = (crops[:, 1:-1, 1:-1] if same else _even_interior(crops)).copy().reshape(n, -1)
     inner.sort(axis=1)
     ring = np.concatenate([crops[:, 0, :], crops[:, -1, :], crops[:, 1:-1, 0], crops[:, 1:-1, -1]], axis=1)
     ring.sort(axis=1)
     p95 = math.floor(0.95 * (size - 1))
     ranks = np.array([(size - 1) // 2, size // 2, p95, min(p95 + 1, size - 1), size - 1], dtype=np.intp)
     picked = np.empty((n, len(ranks)), dtype=np.float32)
-    kernels.union_ranks(inner, ring, ranks, picked)
+    if same:
+        kernels.union_ranks(inner, ring, ranks, picked)
+    else:
+        interior = (full_rows - 2) * (full_cols - 2)
+        weights = interior / inner.shape[1], (size - interior) / ring.shape[1]
+        kernels.weighted_ranks(inner, ring, *weights, ranks, picked)
     return inner, picked
 
 
