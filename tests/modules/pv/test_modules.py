@@ -32,22 +32,28 @@ from gongzhi.modules.pv.analytics.modules import (
     InspectionResult,
     RuleClassifier,
     ViewClass,
+    _cell_means,
     _coarse_screen,
     _densest_half_median,
     _flatten_ring,
+    _glass,
     _group_medians,
     _interior_medians,
+    _mean,
     _med,
     _median,
+    _median_3x3,
     _median_pick,
     _nan_row_medians,
     _neighbour_table,
     _neighbour_table_from_lists,
     _order_statistics,
+    _patch_through,
     _percentile,
     _percentile_pick,
     _robust_surface,
     _soiling_as,
+    _thirds,
     analyse_flight,
     frame_statistics,
     learned_classifier,
@@ -354,6 +360,47 @@ def test_the_compiled_ranks_of_two_sorted_rows_equal_the_ranks_of_their_union(si
     out = np.empty((50, p + q), dtype=np.float32)
     kernels.union_ranks(a, b, ranks, out)
     np.testing.assert_array_equal(out, union)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 6), (5, 1), (12, 6), (6, 12), (7, 9)])
+def test_the_stacked_3x3_median_equals_scipys_median_filter_at_the_edges(shape: tuple[int, int]) -> None:
+    rng = np.random.default_rng(shape[0] * 13 + shape[1])
+    for values in (
+        rng.normal(0, 2, shape).astype(np.float32),
+        rng.integers(-2, 3, shape).astype(np.float32),  # ties
+    ):
+        want = ndimage.median_filter(values, size=3, mode="nearest")
+        got = _median_3x3(values)
+        assert got.dtype == want.dtype
+        np.testing.assert_array_equal(got, want)
+
+
+def test_the_fill_through_a_sample_is_the_label_of_that_sample() -> None:
+    rng = np.random.default_rng(4)
+    seen_outside = 0
+    for _ in range(300):
+        mask = rng.normal(0, 1, (48, 24)) >= rng.uniform(-1, 1.5)
+        r, c = int(rng.integers(48)), int(rng.integers(24))
+        labels, _ = ndimage.label(mask)
+        seen_outside += not mask[r, c]
+        np.testing.assert_array_equal(_patch_through(mask, r, c), labels == labels[r, c])
+    assert seen_outside > 20  # a seed outside the mask: the samples outside it, as label 0
+
+
+def test_the_rules_shortcuts_equal_the_numpy_forms_bit_for_bit() -> None:
+    rng = np.random.default_rng(8)
+    for _ in range(50):
+        residual = rng.normal(0, rng.uniform(0.1, 20), (48, 24)).astype(np.float32)
+        np.testing.assert_array_equal(
+            _cell_means(residual, (6, 12), 4), residual.reshape(12, 4, 6, 4).mean(axis=(1, 3))
+        )
+        for part in (residual[:16], residual[32:], residual[3:6, 5:8], residual[:, 4:12]):
+            assert _mean(part).dtype == np.float32
+            assert _mean(part) == part.mean()
+        np.testing.assert_array_equal(_glass(residual), np.pad(residual[1:-1, 1:-1], 1, mode="edge"))
+    for n in range(3, 20):
+        cells = np.arange(n)
+        assert [cells[s].tolist() for s in _thirds(n)] == [p.tolist() for p in np.array_split(cells, 3)]
 
 
 def test_the_compiled_screen_picks_the_maps_the_numpy_screen_picks() -> None:

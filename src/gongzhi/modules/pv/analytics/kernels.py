@@ -406,6 +406,30 @@ def _other_string_neighbours(centres: F64, cell: Ints, starts: Ints, members: In
     return most
 
 
+def _patch_through(mask: npt.NDArray[np.bool_], r: int, c: int, out: npt.NDArray[np.bool_]) -> None:
+    rows, cols = mask.shape
+    if not mask[r, c]:
+        for i in range(rows):
+            for j in range(cols):
+                out[i, j] = not mask[i, j]
+        return
+    out[:, :] = False
+    out[r, c] = True
+    # a sample is marked as it is pushed, so each is pushed once
+    stack = np.empty(rows * cols, dtype=np.intp)
+    stack[0] = r * cols + c
+    top = 1
+    while top:
+        top -= 1
+        i, j = divmod(stack[top], cols)
+        for di, dj in ((-1, 0), (1, 0), (0, -1), (0, 1)):
+            a, b = i + di, j + dj
+            if 0 <= a < rows and 0 <= b < cols and mask[a, b] and not out[a, b]:
+                out[a, b] = True
+                stack[top] = a * cols + b
+                top += 1
+
+
 def _compiled(fn: Callable[..., Any], signature: str) -> Callable[..., Any]:
     return cast(Callable[..., Any], njit(signature, cache=True, nogil=True)(fn))
 
@@ -542,3 +566,10 @@ differences of ``centres``) on another string (``strings``), in :func:`.layout.n
 grid cells about the point's ``cell`` (the index of a dense grid ``grid_h`` cells high, with a margin of one
 cell all round) column by column, each cell's ``members[starts[c] : starts[c + 1]]`` in ascending order;
 returns the most neighbours a point has (the row is cut at ``width`` when it has more)."""
+
+patch_through: Callable[[npt.NDArray[np.bool_], int, int, npt.NDArray[np.bool_]], None] = _compiled(
+    _patch_through, "void(boolean[:, ::1], intp, intp, boolean[:, ::1])"
+)
+"""``out`` = the samples of ``mask`` connected to (r, c) through shared sides, ``labels == labels[r, c]`` of
+``labels, _ = scipy.ndimage.label(mask)`` (the samples outside ``mask`` when (r, c) is outside it), by a fill
+from (r, c) instead of labelling every patch."""

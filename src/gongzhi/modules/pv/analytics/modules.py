@@ -285,10 +285,9 @@ def classify_crop(
     k = samples_per_cell
     rows, cols = residual.shape
     m = _median(residual)
-    cells = residual.reshape(cv, k, cu, k).mean(axis=(1, 3))
-    third_axis = 1 if portrait else 0
-    split = np.array_split(cells, SUBSTRINGS, axis=third_axis)
-    thirds = np.array([c.mean() for c in split])
+    cells = _cell_means(residual, cell_grid, k)
+    split = [cells[:, s] if portrait else cells[s] for s in _thirds(cu if portrait else cv)]
+    thirds = np.array([_mean(c) for c in split])
     if thirds.min() >= 2.0 and thirds.max() - thirds.min() < 1.5 and _percentile(cells, 10) >= 1.5:
         return ViewClass(Anomaly.MODULE_OFFLINE, m)
     cool_third = float(thirds.min())
@@ -302,8 +301,8 @@ def classify_crop(
 
     cool = residual < -2.0
     # next to the frame: the optics and a registration error of a sample let its cold in
-    cool[[1, -2], :] = False
-    cool[:, [1, -2]] = False
+    cool[1] = cool[-2] = False
+    cool[:, 1] = cool[:, -2] = False
     if np.count_nonzero(cool) >= 3 * k and np.count_nonzero(_inward(cool)) >= 3 * k:
         return ViewClass(_cool_class(cool), float(residual.min()))
 
@@ -321,7 +320,7 @@ def classify_crop(
     # sharpness: the peak over the mean of its 3 × 3 samples; a whole hot cell is flat (about 1.1), the
     # junction box's spot rounded (1.3–1.5), a hot spot steep (2 and more)
     around = glass[max(int(r) - 1, 0) : int(r) + 2, max(int(c) - 1, 0) : int(c) + 2] - m
-    sharpness = peak / max(float(around.mean()), 1e-6)
+    sharpness = peak / max(float(_mean(around)), 1e-6)
     near_box = math.hypot(location[0] - jb[0], location[1] - jb[1]) < 0.1
     if (
         peak >= 4.0
@@ -333,14 +332,14 @@ def classify_crop(
     if (peak >= 4.0 and fill <= 0.25 and sharpness >= 1.9) or (peak >= 7.0 and fill < 0.45):
         return ViewClass(Anomaly.HOT_SPOT, float(residual.max()), location)
 
-    hot_cells = _hot_cells(glass, glass.reshape(cv, k, cu, k).mean(axis=(1, 3)), k)
+    hot_cells = _hot_cells(glass, _cell_means(glass, cell_grid, k), k)
     if hot_cells:
         kind = Anomaly.SINGLE_HOT_CELL if hot_cells == 1 else Anomaly.MULTIPLE_HOT_CELLS
         return ViewClass(kind, float(residual.max()), location)
 
     top = _median(residual[: rows // 3])
-    warm_fraction = float(np.mean(residual - top > SOILING_WARM_K))
-    low_heavy = float(residual[2 * rows // 3 :].mean()) - float(residual[: rows // 3].mean())
+    warm_fraction = np.count_nonzero(residual - top > SOILING_WARM_K) / residual.size
+    low_heavy = float(_mean(residual[2 * rows // 3 :])) - float(_mean(residual[: rows // 3]))
     if warm_fraction >= 0.12 and (low_heavy >= 0.25 or _dust_band(glass, k, top) >= 0.9):
         return ViewClass(Anomaly.SOILING, _percentile(residual, 95) - top)
     # what is left warm and smaller than a cell is a part of one: at most half a cell is cracked off, but
@@ -361,7 +360,7 @@ def _dust_band(glass: F32, k: int, top: float) -> float:
     # the median over the cell's rows of samples: a registration error of a sample lets the cold gap between
     # the rows into the outermost one, which pulled the mean of a dusty edge below the mark (seed 85)
     band = np.median(glass[-k - 1 : -1], axis=0)[1:-1] - top
-    return float(np.mean(band >= SOILING_WARM_K))
+    return np.count_nonzero(band >= SOILING_WARM_K) / band.size
 
 
 def _looks_reflected(glass: F32, r: int, c: int, k: int, peak: float, fill: float) -> bool:
@@ -385,17 +384,15 @@ def _spans_module(glass: F32, r: int, c: int, level: float) -> bool:
     dust along the low edge, is no reflection (seed 85: taken for one, the soiling's warmth was removed and
     what was left at the module's side read as a crack).
     """
-    labels, _ = ndimage.label(glass >= level)
-    patch = labels == labels[r, c]
-    across, along = patch.any(axis=1), patch.any(axis=0)
+    patch = _patch_through(glass >= level, r, c)
+    across, along = np.any(patch, axis=1), np.any(patch, axis=0)
     return bool((across[1] and across[-2]) or (along[1] and along[-2]))
 
 
 def _without(residual: F32, glass: F32, r: int, c: int, m: float, peak: float) -> F32:
     """The map with the warm patch through sample (r, c) (down to a tenth of its height, and one sample
     around it) set to the median ``m``."""
-    labels, _ = ndimage.label(glass >= m + 0.1 * peak)
-    patch = labels == labels[r, c]
+    patch = _patch_through(glass >= m + 0.1 * peak, r, c)
     grown = patch.copy()
     grown[1:] |= patch[:-1]
     grown[:-1] |= patch[1:]
@@ -424,6 +421,17 @@ def _spans_box(glass: F32, r: int, c: int, box: tuple[float, float], portrait: b
     return bool(min(sides) >= level)
 
 
+def _patch_through(mask: npt.NDArray[np.bool_], r: int, c: int) -> npt.NDArray[np.bool_]:
+    """The samples of ``mask`` connected to sample (r, c) through shared sides (``ndimage.label``'s patches;
+    outside the mask, the samples outside it), filled from (r, c) by a compiled loop: labelling every patch
+    cost more than the rest of the reflection check."""
+    from gongzhi.modules.pv.analytics import kernels
+
+    out = np.empty(mask.shape, dtype=bool)
+    kernels.patch_through(np.ascontiguousarray(mask), r, c, out)
+    return out
+
+
 def _glass(residual: F32) -> F32:
     """The map with its outermost samples continued from the glass next to them, for the rules of cell
     patterns.
@@ -434,10 +442,14 @@ def _glass(residual: F32) -> F32:
     a hot spot; a crack beside the frame looked steep too. The cell goes on under the frame's edge, and
     so does the pattern on it.
     """
-    return np.pad(residual[1:-1, 1:-1], 1, mode="edge")
+    # np.pad(residual[1:-1, 1:-1], 1, mode="edge") without its set-up, which cost more than the copy
+    glass = residual.copy()
+    glass[0], glass[-1] = glass[1], glass[-2]
+    glass[:, 0], glass[:, -1] = glass[:, 1], glass[:, -2]
+    return glass
 
 
-def _hot_cells(residual: F32, cells: FloatArray, k: int) -> int:
+def _hot_cells(residual: F32, cells: F32, k: int) -> int:
     """Cells whole-warm (≥ 3 K over the module's cells, ≥ 2 K over their neighbours, filled ≥ 55 %).
 
     ``residual`` is the map continued under the frame (:func:`_glass`). A whole cell's warmth ends at the
@@ -447,7 +459,7 @@ def _hot_cells(residual: F32, cells: FloatArray, k: int) -> int:
     is that cell's warmth moved across the border by a registration error of a sample.
     """
     base = _median(cells)
-    surround = ndimage.median_filter(cells, size=3, mode="nearest")
+    surround = _median_3x3(cells)
     excess = cells - base
     # a cell next to a hot one catches some of its heat (optics, registration): it must reach half the hottest
     hot = (excess >= max(3.0, 0.5 * float(excess.max()))) & (cells - surround >= 2.0)
@@ -478,7 +490,9 @@ def _edge_step(residual: F32, i: int, j: int, k: int) -> float:
 
 def _steepest(window: F32) -> float:
     """The largest step between neighbouring samples of ``window``, along either axis [K]."""
-    return max(float(np.abs(np.diff(window, axis=0)).max()), float(np.abs(np.diff(window, axis=1)).max()))
+    # np.diff's differences without its set-up
+    down, across = window[1:] - window[:-1], window[:, 1:] - window[:, :-1]
+    return max(float(np.abs(down).max()), float(np.abs(across).max()))
 
 
 def _moved_over(
@@ -1711,7 +1725,8 @@ def _percentile(values: npt.NDArray[np.floating[Any]], q: float) -> float:
     """``np.percentile(values, q)`` (linear) of a small array of any shape, by one sort: numpy's virtual
     index and lerp, the same value bit for bit on float32 (the module maps; float64 may differ in the last
     bit), without the general routine's set-up, which cost more than the sort itself."""
-    ordered = np.sort(values, axis=None)
+    ordered = values.flatten()  # np.sort(values, axis=None) without its wrapper
+    ordered.sort()
     n = ordered.size
     quantile = q / 100
     virtual = n * quantile + (1 - quantile) - 1
@@ -1721,10 +1736,56 @@ def _percentile(values: npt.NDArray[np.floating[Any]], q: float) -> float:
     return float(b - (b - a) * (1 - t) if t >= 0.5 else a + (b - a) * t)
 
 
+def _mean(values: F32) -> np.float32:
+    """``values.mean()`` of a small float32 array, the same value bit for bit (numpy's pairwise sum, divided
+    by the count as an ``intp`` and cast back), without the general routine's set-up, which cost more than
+    the sum."""
+    return np.float32(np.add.reduce(values, axis=None) / np.intp(values.size))
+
+
+def _cell_means(values: F32, cell_grid: tuple[int, int], k: int) -> F32:
+    """``values.reshape(cv, k, cu, k).mean(axis=(1, 3))``, the mean of each cell's k × k samples, the same
+    value bit for bit (numpy's sums, divided in place by the count as an ``intp``), without the general
+    routine's set-up."""
+    cu, cv = cell_grid
+    sums = np.add.reduce(values.reshape(cv, k, cu, k), axis=(1, 3))
+    return np.asarray(np.true_divide(sums, np.intp(k * k), out=sums, casting="unsafe"), dtype=np.float32)
+
+
+def _thirds(n: int) -> list[slice]:
+    """The slices ``np.array_split`` cuts ``n`` items into, one a substring, without its set-up."""
+    each, extra = divmod(n, SUBSTRINGS)
+    out, start = [], 0
+    for i in range(SUBSTRINGS):
+        end = start + each + (i < extra)
+        out.append(slice(start, end))
+        start = end
+    return out
+
+
+def _median_3x3(values: F32) -> F32:
+    """``ndimage.median_filter(values, size=3, mode="nearest")`` of a small map without NaN: the nine
+    neighbours (the edge continued) stacked and the middle one taken, without the filter's set-up, which
+    cost more than the selection.
+
+    With a NaN the order differs from the filter's; :func:`_hot_cells` then has a NaN base, and no cell is
+    hot whatever the surround."""
+    rows, cols = values.shape
+    edged = np.empty((rows + 2, cols + 2), dtype=values.dtype)
+    edged[1:-1, 1:-1] = values
+    edged[0, 1:-1], edged[-1, 1:-1] = values[0], values[-1]
+    edged[:, 0], edged[:, -1] = edged[:, 1], edged[:, -2]
+    around = np.empty((9, rows, cols), dtype=values.dtype)
+    for n in range(9):
+        around[n] = edged[n // 3 : n // 3 + rows, n % 3 : n % 3 + cols]
+    return np.asarray(np.partition(around, 4, axis=0)[4], dtype=values.dtype)
+
+
 def _median(values: npt.NDArray[np.floating[Any]]) -> float:
     """``np.median`` of a small array of any shape by one sort (the same value, in the array's precision;
     NaN when any is NaN), without the general routine's set-up, which cost more than the sort."""
-    ordered = np.sort(values, axis=None)
+    ordered = values.flatten()  # np.sort(values, axis=None) without its wrapper
+    ordered.sort()
     n = ordered.size
     if n == 0 or math.isnan(ordered[-1]):
         return math.nan
