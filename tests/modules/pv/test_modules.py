@@ -363,7 +363,7 @@ def test_the_compiled_ranks_of_two_sorted_rows_equal_the_ranks_of_their_union(si
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (1, 6), (5, 1), (12, 6), (6, 12), (7, 9)])
-def test_the_stacked_3x3_median_equals_scipys_median_filter_at_the_edges(shape: tuple[int, int]) -> None:
+def test_the_compiled_3x3_median_equals_scipys_median_filter_at_the_edges(shape: tuple[int, int]) -> None:
     rng = np.random.default_rng(shape[0] * 13 + shape[1])
     for values in (
         rng.normal(0, 2, shape).astype(np.float32),
