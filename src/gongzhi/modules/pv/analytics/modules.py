@@ -79,6 +79,12 @@ IEC_MIN_IRRADIANCE_W_M2 = 600.0
 """Least plane-of-array irradiance for an IEC TS 62446-3 inspection of crystalline silicon [W m-2]."""
 SAMPLES_PER_CELL = 4
 """Resampling of each module: samples across one cell [-]."""
+SCREEN_PEAK_K = 1.5
+"""Least maximum above a map's median that makes the map suspicious (:func:`screen_and_classify`) [K]."""
+EDGE_WINDOW = 9
+"""Samples along a side of the running median that the warmth along the frame is measured from
+(:func:`_edge_warmth`) [-]: more than twice a crack's sliver along the side (at most a cell, 4 samples,
+and the optics' spread), short enough to follow a registration error's slow change along the side."""
 SCREEN_WARM_SHARE = 0.75
 """The coarse screen's share of warm samples (:func:`_coarse_screen`), as a fraction of the full screen's:
 the share of a thinned map's 288 interior samples scatters by about ±0.02 about the 0.11 of the full map's
@@ -1506,17 +1512,25 @@ def frame_statistics(
         ref[has] += _nan_row_medians(neighbour[has])
     offset = ref.astype(np.float32)
     residuals = crops - offset[:, None, None]
+    edge = _edge_warmth(residuals)
     interior = _flatten_ring(residuals, _interior_medians(inner, picked[:, 4], offset))
     # the ring now holds the interior median, so that is the whole map's median too
     if detail is None or peaks is None:
-        classes = screen_and_classify(residuals, classifier, cell_grid, portrait, medians=interior)
         soiling = soiling_indices(residuals)
+        _edge_to_ring(residuals, interior, edge)
+        classes = screen_and_classify(residuals, classifier, cell_grid, portrait, medians=interior)
     else:
-        flagged = np.flatnonzero(_coarse_screen(residuals, interior, peaks - offset, (full[0], full[1])))
+        suspect = _coarse_screen(residuals, interior, peaks - offset, (full[0], full[1]))
+        # a thinned map keeps the ring and the line next to it on every side (:func:`.georef.thinned`)
+        suspect |= edge[0] >= SCREEN_WARM_SHARE * SCREEN_PEAK_K
+        flagged = np.flatnonzero(suspect)
         classes = [NORMAL] * n
         if len(flagged):
             fine = detail(flagged) - offset[flagged, None, None]
-            found = screen_and_classify(fine, classifier, cell_grid, portrait, medians=_flatten_ring(fine))
+            fine_edge = _edge_warmth(fine)
+            medians = _flatten_ring(fine)
+            _edge_to_ring(fine, medians, fine_edge)
+            found = screen_and_classify(fine, classifier, cell_grid, portrait, medians=medians)
             for i, v in zip(flagged.tolist(), found, strict=True):
                 classes[i] = v
         soiling = _soiling_as(residuals, (full[0], full[1]))
@@ -1654,6 +1668,71 @@ def _flatten_ring(residuals: F32, medians: F32 | None = None) -> F32:
     residuals[:, :, 0] = interior
     residuals[:, :, -1] = interior
     return medians
+
+
+def _edge_warmth(residuals: F32) -> tuple[F32, npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """The warmth of each map's glass hidden along its frame [K], and the ring sample (row, column) of it.
+
+    A crack can leave a warm sliver of a cell against the module's frame, reaching only a few centimetres
+    in (synthetic seeds 85 and 86: 7–11 cm, less the frame's 2 cm). The optics and the sampling spread its
+    warmth over the ring of samples on the frame and the line of glass inside it, so neither holds more
+    than about half of it. Each of these two lines is measured against its running median along the side
+    (:data:`EDGE_WINDOW` samples: the frame, the gap between the rows and a registration error change
+    slowly along a side, a crack's sliver spans at most one cell of it), and the sliver's warmth is the
+    sum of what lies above those medians across the edge at one place: the blur moves warmth between the
+    two samples but keeps its sum. Only warmth counts (the ring's cold contamination never does), and only
+    where the line of glass holds at least as much of it as the ring: warmth leaking in from beyond the
+    frame (a neighbour's hot cell) is strongest on the ring. The two samples next to each corner, where two
+    sides' frames meet, are left out.
+
+    Parameters
+    ----------
+    residuals : ndarray, shape (N, rows, cols)
+        Module maps minus their reference [K], ring not yet flattened (:func:`_flatten_ring`); full or
+        thinned (:func:`.georef.thinned`, which keeps the ring and the line next to it on every side).
+
+    Returns
+    -------
+    warmth : ndarray, shape (N,)
+        The largest sum along the frame [K], 0 where none counts.
+    rows, cols : ndarray of int, shape (N,)
+        The ring sample at that place.
+    """
+    n, rows, cols = residuals.shape
+    sides = (
+        residuals[:, :2, 2:-2],
+        residuals[:, -1:-3:-1, 2:-2],
+        residuals[:, 2:-2, :2].transpose(0, 2, 1),
+        residuals[:, 2:-2, -1:-3:-1].transpose(0, 2, 1),
+    )
+    best = np.zeros(n, dtype=np.float32)
+    at_r, at_c = np.zeros(n, dtype=np.intp), np.zeros(n, dtype=np.intp)
+    for side, lines in enumerate(sides):
+        excess = lines - ndimage.median_filter(lines, size=(1, 1, EDGE_WINDOW), mode="nearest")
+        own = excess[:, 1] >= excess[:, 0]
+        warmth = np.where(own, np.maximum(excess, 0).sum(axis=1), 0).astype(np.float32)
+        place = np.argmax(warmth, axis=1)
+        w = warmth[np.arange(n), place]
+        better = w > best
+        best = np.where(better, w, best)
+        r = (0, rows - 1)[side] if side < 2 else place + 2
+        c = place + 2 if side < 2 else (0, cols - 1)[side - 2]
+        at_r, at_c = np.where(better, r, at_r), np.where(better, c, at_c)
+    return best, at_r, at_c
+
+
+def _edge_to_ring(
+    residuals: F32, medians: F32, edge: tuple[F32, npt.NDArray[np.intp], npt.NDArray[np.intp]]
+) -> None:
+    """Put the warmth along the frame (:func:`_edge_warmth`) on its ring sample of the flattened maps, in
+    place, where the glass shows nothing the screen would see (its maximum under :data:`SCREEN_PEAK_K`
+    above the median): so the screen and the crack rule see a sliver the frame hides, while a map whose
+    glass shows its warmth (a hot cell at the edge, soiling's dust band) reaches the rules as it was."""
+    warmth, at_r, at_c = edge
+    n = len(residuals)
+    glass_max = residuals.reshape(n, -1).max(axis=1) - medians
+    put = np.flatnonzero((glass_max < SCREEN_PEAK_K) & (warmth > glass_max))
+    residuals[put, at_r[put], at_c[put]] = medians[put] + warmth[put]
 
 
 def _facing_south(rect: ModuleRect, geometry: FrameGeometry) -> ModuleRect:
