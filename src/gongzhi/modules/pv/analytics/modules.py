@@ -41,6 +41,7 @@ from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
+from numpy.lib.stride_tricks import sliding_window_view
 from scipy import ndimage
 
 from gongzhi.modules.pv.analytics.anomalies import Anomaly, class_of_abnormality, severity
@@ -1707,8 +1708,8 @@ def _edge_warmth(residuals: F32) -> tuple[F32, npt.NDArray[np.intp], npt.NDArray
     )
     best = np.zeros(n, dtype=np.float32)
     at_r, at_c = np.zeros(n, dtype=np.intp), np.zeros(n, dtype=np.intp)
-    for side, lines in enumerate(sides):
-        excess = lines - ndimage.median_filter(lines, size=(1, 1, EDGE_WINDOW), mode="nearest")
+    for side, (lines, level) in enumerate(zip(sides, _running_medians(sides, EDGE_WINDOW), strict=True)):
+        excess = lines - level
         own = excess[:, 1] >= excess[:, 0]
         warmth = np.where(own, np.maximum(excess, 0).sum(axis=1), 0).astype(np.float32)
         place = np.argmax(warmth, axis=1)
@@ -1719,6 +1720,22 @@ def _edge_warmth(residuals: F32) -> tuple[F32, npt.NDArray[np.intp], npt.NDArray
         c = place + 2 if side < 2 else (0, cols - 1)[side - 2]
         at_r, at_c = np.where(better, r, at_r), np.where(better, c, at_c)
     return best, at_r, at_c
+
+
+def _running_medians(lines: Sequence[F32], size: int) -> list[F32]:
+    """``ndimage.median_filter(x, size=(1, 1, size), mode="nearest")`` of each array ``x`` of ``lines``
+    (shape (N, L, length)), along its last axis: one partial sort over the windows of all of them, each
+    padded with its end values, for about two thirds of the CPU of one filter call each."""
+    h = size // 2
+    padded = np.concatenate([np.pad(x, ((0, 0), (0, 0), (h, h)), mode="edge") for x in lines], axis=2)
+    # the window starting at padded sample s is centred on s + h; those that cross from one array's
+    # padding into the next are sorted too and left unused
+    middle = np.partition(sliding_window_view(padded, size, axis=2), h, axis=3)[..., h]
+    out, start = [], 0
+    for x in lines:
+        out.append(middle[:, :, start : start + x.shape[2]])
+        start += x.shape[2] + 2 * h
+    return out
 
 
 def _edge_to_ring(
