@@ -1513,7 +1513,10 @@ def frame_statistics(
         ref[has] += _nan_row_medians(neighbour[has])
     offset = ref.astype(np.float32)
     residuals = crops - offset[:, None, None]
-    edge = _edge_warmth(residuals)
+    coarse = detail is not None and peaks is not None
+    # lenient as the rest of the coarse screen, which asks only whether a thinned map reaches the mark
+    edge_mark = SCREEN_WARM_SHARE * SCREEN_PEAK_K
+    edge = _edge_warmth(residuals, edge_mark if coarse else 0.0)
     interior = _flatten_ring(residuals, _interior_medians(inner, picked[:, 4], offset))
     # the ring now holds the interior median, so that is the whole map's median too
     if detail is None or peaks is None:
@@ -1523,7 +1526,7 @@ def frame_statistics(
     else:
         suspect = _coarse_screen(residuals, interior, peaks - offset, (full[0], full[1]))
         # a thinned map keeps the ring and the line next to it on every side (:func:`.georef.thinned`)
-        suspect |= edge[0] >= SCREEN_WARM_SHARE * SCREEN_PEAK_K
+        suspect |= edge[0] >= edge_mark
         flagged = np.flatnonzero(suspect)
         classes = [NORMAL] * n
         if len(flagged):
@@ -1671,7 +1674,9 @@ def _flatten_ring(residuals: F32, medians: F32 | None = None) -> F32:
     return medians
 
 
-def _edge_warmth(residuals: F32) -> tuple[F32, npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+def _edge_warmth(
+    residuals: F32, at_least: float = 0.0
+) -> tuple[F32, npt.NDArray[np.intp], npt.NDArray[np.intp]]:
     """The warmth of each map's glass hidden along its frame [K], and the ring sample (row, column) of it.
 
     A crack can leave a warm sliver of a cell against the module's frame, reaching only a few centimetres
@@ -1691,6 +1696,10 @@ def _edge_warmth(residuals: F32) -> tuple[F32, npt.NDArray[np.intp], npt.NDArray
     residuals : ndarray, shape (N, rows, cols)
         Module maps minus their reference [K], ring not yet flattened (:func:`_flatten_ring`); full or
         thinned (:func:`.georef.thinned`, which keeps the ring and the line next to it on every side).
+    at_least : float
+        The warmth the caller asks only whether a map reaches [K]: the maps that cannot reach it (a line's
+        excess over its least value along the side bounds its excess over any median of it) are not
+        measured and read 0, which spares the running medians of most maps.
 
     Returns
     -------
@@ -1700,14 +1709,18 @@ def _edge_warmth(residuals: F32) -> tuple[F32, npt.NDArray[np.intp], npt.NDArray
         The ring sample at that place.
     """
     n, rows, cols = residuals.shape
-    sides = (
-        residuals[:, :2, 2:-2],
-        residuals[:, -1:-3:-1, 2:-2],
-        residuals[:, 2:-2, :2].transpose(0, 2, 1),
-        residuals[:, 2:-2, -1:-3:-1].transpose(0, 2, 1),
-    )
     best = np.zeros(n, dtype=np.float32)
     at_r, at_c = np.zeros(n, dtype=np.intp), np.zeros(n, dtype=np.intp)
+    sides = _frame_sides(residuals)
+    if at_least > 0:
+        bound = np.zeros(n, dtype=np.float32)
+        for lines in sides:
+            bound = np.fmax(bound, (lines - lines.min(axis=2, keepdims=True)).sum(axis=1).max(axis=1))
+        measured = np.flatnonzero(~(bound < at_least))  # a NaN bounds nothing
+        if len(measured) < n:
+            warmth, rows_at, cols_at = _edge_warmth(np.ascontiguousarray(residuals[measured]))
+            best[measured], at_r[measured], at_c[measured] = warmth, rows_at, cols_at
+            return best, at_r, at_c
     for side, (lines, level) in enumerate(zip(sides, _running_medians(sides, EDGE_WINDOW), strict=True)):
         excess = lines - level
         own = excess[:, 1] >= excess[:, 0]
@@ -1720,6 +1733,17 @@ def _edge_warmth(residuals: F32) -> tuple[F32, npt.NDArray[np.intp], npt.NDArray
         c = place + 2 if side < 2 else (0, cols - 1)[side - 2]
         at_r, at_c = np.where(better, r, at_r), np.where(better, c, at_c)
     return best, at_r, at_c
+
+
+def _frame_sides(residuals: F32) -> tuple[F32, F32, F32, F32]:
+    """The ring and the line of glass inside it along each side of the maps, (N, 2, length) each, ring
+    first, less the two samples at each corner: top, bottom, left, right."""
+    return (
+        residuals[:, :2, 2:-2],
+        residuals[:, -1:-3:-1, 2:-2],
+        residuals[:, 2:-2, :2].transpose(0, 2, 1),
+        residuals[:, 2:-2, -1:-3:-1].transpose(0, 2, 1),
+    )
 
 
 def _running_medians(lines: Sequence[F32], size: int) -> list[F32]:
