@@ -23,6 +23,7 @@ from gongzhi.modules.pv.analytics.georef import (
 )
 from gongzhi.modules.pv.analytics.layout import LayoutParams, PlantLayout, generate_layout, with_modules
 from gongzhi.modules.pv.analytics.modules import (
+    EDGE_WINDOW,
     NORMAL,
     SAMPLES_PER_CELL,
     SOILING_WARM_K,
@@ -35,6 +36,7 @@ from gongzhi.modules.pv.analytics.modules import (
     _cell_means,
     _coarse_screen,
     _densest_half_median,
+    _edge_warmth,
     _flatten_ring,
     _glass,
     _group_medians,
@@ -373,6 +375,56 @@ def test_the_compiled_3x3_median_equals_scipys_median_filter_at_the_edges(shape:
         got = _median_3x3(values)
         assert got.dtype == want.dtype
         np.testing.assert_array_equal(got, want)
+
+
+def _edge_warmth_numpy(residuals: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_edge_warmth` in numpy: scipy's running medians along each side's two outer lines."""
+    n, rows, cols = residuals.shape
+    sides = (
+        residuals[:, :2, 2:-2],
+        residuals[:, -1:-3:-1, 2:-2],
+        residuals[:, 2:-2, :2].transpose(0, 2, 1),
+        residuals[:, 2:-2, -1:-3:-1].transpose(0, 2, 1),
+    )
+    best = np.zeros(n, dtype=np.float32)
+    at_r, at_c = np.zeros(n, dtype=np.intp), np.zeros(n, dtype=np.intp)
+    for side, lines in enumerate(sides):
+        excess = lines - ndimage.median_filter(lines, size=(1, 1, size), mode="nearest")
+        own = excess[:, 1] >= excess[:, 0]
+        warmth = np.where(own, np.maximum(excess, 0).sum(axis=1), 0).astype(np.float32)
+        place = np.argmax(warmth, axis=1)
+        w = warmth[np.arange(n), place]
+        better = w > best
+        best = np.where(better, w, best)
+        r = (0, rows - 1)[side] if side < 2 else place + 2
+        c = place + 2 if side < 2 else (0, cols - 1)[side - 2]
+        at_r, at_c = np.where(better, r, at_r), np.where(better, c, at_c)
+    return best, at_r, at_c
+
+
+@pytest.mark.parametrize("shape", [(48, 24), (26, 14), (24, 48), (9, 9)])
+def test_the_compiled_warmth_along_the_frame_equals_its_numpy_form(shape: tuple[int, int]) -> None:
+    rng = np.random.default_rng(shape[0] * 7 + shape[1])
+    maps = rng.normal(0, 0.3, (60, *shape)).astype(np.float32)
+    maps[:20, [0, -1], :] -= rng.uniform(0, 9, (20, 2, 1)).astype(np.float32)  # a cold ring
+    maps[20:30] = np.round(maps[20:30], 1)  # ties
+    maps[30, 5, 0] = np.nan
+    maps[31, 0, :] = np.nan
+    maps[32] = np.nan
+    for m in range(33, 60):  # slivers along a side: warmth on the ring and on the glass inside it
+        r = int(rng.integers(2, shape[0] - 5))
+        maps[m, r : r + 3, 0] += np.float32(rng.uniform(0, 2))
+        maps[m, r : r + 3, 1] += np.float32(rng.uniform(0, 2))
+    want = _edge_warmth_numpy(maps, EDGE_WINDOW)
+    assert np.count_nonzero(want[0] >= 1.125) >= 5
+    for got, expected in zip(_edge_warmth(maps), want, strict=True):
+        np.testing.assert_array_equal(got, expected)
+    # asked only whether the warmth reaches a mark: the maps that do read as in full
+    got = _edge_warmth(maps, 1.125)
+    reach = want[0] >= 1.125
+    np.testing.assert_array_equal(got[0] >= 1.125, reach)
+    for a, b in zip(got, want, strict=True):
+        np.testing.assert_array_equal(a[reach], b[reach])
 
 
 def test_the_fill_through_a_sample_is_the_label_of_that_sample() -> None:

@@ -449,6 +449,65 @@ def _patch_through(mask: npt.NDArray[np.bool_], r: int, c: int, out: npt.NDArray
                 top += 1
 
 
+def _side_lines(residuals: F32, m: int, side: int, length: int, lines: F32) -> None:
+    # the ring and the line inside it along one side of map m, less two samples at each corner
+    rows, cols = residuals.shape[1], residuals.shape[2]
+    for line in range(2):
+        for p in range(length):
+            if side == 0:
+                lines[line, p] = residuals[m, line, p + 2]
+            elif side == 1:
+                lines[line, p] = residuals[m, rows - 1 - line, p + 2]
+            elif side == 2:
+                lines[line, p] = residuals[m, p + 2, line]
+            else:
+                lines[line, p] = residuals[m, p + 2, cols - 1 - line]
+
+
+def _window_median(values: F32, p: int, length: int, h: int, window: F32) -> np.float32:
+    # insertion sort of the 2h + 1 values about p, the ends continued ("nearest"), each NaN after every
+    # number as np.partition places it
+    for count, q in enumerate(range(p - h, p + h + 1)):
+        v = values[min(max(q, 0), length - 1)]
+        at = count
+        while at > 0 and (window[at - 1] > v or (v == v and window[at - 1] != window[at - 1])):
+            window[at] = window[at - 1]
+            at -= 1
+        window[at] = v
+    return np.float32(window[h])
+
+
+def _edge_warmth(residuals: F32, size: int, at_least: float, best: F32, at_r: Ints, at_c: Ints) -> None:
+    n, rows, cols = residuals.shape
+    h = size // 2
+    lines = np.empty((2, max(rows, cols)), dtype=np.float32)
+    window = np.empty(size, dtype=np.float32)
+    zero = np.float32(0.0)
+    for m in range(n):
+        b, br, bc = zero, 0, 0
+        for side in range(4):
+            length = cols - 4 if side < 2 else rows - 4
+            _side_lines_c(residuals, m, side, length, lines)
+            lo0, lo1 = lines[0, :length].min(), lines[1, :length].min()
+            bounded = lo0 == lo0 and lo1 == lo1  # a NaN bounds nothing
+            for p in range(length):
+                if bounded:
+                    # each line's excess over its least value bounds its excess over any median of it
+                    bound = (lines[0, p] - lo0) + (lines[1, p] - lo1)
+                    if bound <= b or bound < at_least:
+                        continue
+                e0 = lines[0, p] - _window_median_c(lines[0], p, length, h, window)
+                e1 = lines[1, p] - _window_median_c(lines[1], p, length, h, window)
+                w = zero
+                if e1 >= e0:
+                    w = (e0 if e0 > zero else zero) + (e1 if e1 > zero else zero)
+                if w > b:
+                    b = w
+                    br = (0, rows - 1, p + 2, p + 2)[side]
+                    bc = (p + 2, p + 2, 0, cols - 1)[side]
+        best[m], at_r[m], at_c[m] = b, br, bc
+
+
 def _compiled(fn: Callable[..., Any], signature: str) -> Callable[..., Any]:
     return cast(Callable[..., Any], njit(signature, cache=True, nogil=True)(fn))
 
@@ -458,6 +517,8 @@ _row_span_c = njit(cache=True, nogil=True)(_row_span)
 _wrapped_c = njit(cache=True, nogil=True)(_wrapped)
 _reflect_c = njit(cache=True, nogil=True)(_reflect)
 _run_sums_c = njit(cache=True, nogil=True)(_run_sums)
+_side_lines_c = njit(cache=True, nogil=True)(_side_lines)
+_window_median_c = njit(cache=True, nogil=True)(_window_median)
 
 crops: Callable[[F32, F64, F64, F64, F64, F32, F32], None] = _compiled(
     _crops,
@@ -596,3 +657,12 @@ patch_through: Callable[[npt.NDArray[np.bool_], int, int, npt.NDArray[np.bool_]]
 """``out`` = the samples of ``mask`` connected to (r, c) through shared sides, ``labels == labels[r, c]`` of
 ``labels, _ = scipy.ndimage.label(mask)`` (the samples outside ``mask`` when (r, c) is outside it), by a fill
 from (r, c) instead of labelling every patch."""
+
+edge_warmth: Callable[[F32, int, float, F32, Ints, Ints], None] = _compiled(
+    _edge_warmth, "void(float32[:, :, ::1], intp, float64, float32[::1], intp[::1], intp[::1])"
+)
+"""Of each map m of ``residuals`` (N, rows, cols), the largest warmth along its frame into ``best[m]`` and
+its ring sample into ``at_r[m]``, ``at_c[m]`` (0, 0 where none counts), as :func:`.modules._edge_warmth`
+gives them with running medians over ``size`` samples (``scipy.ndimage.median_filter``, mode "nearest"):
+the places that cannot beat the best so far or reach ``at_least`` are not measured, so a map whose warmth
+is under ``at_least`` may read less than it."""

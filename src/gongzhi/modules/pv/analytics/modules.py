@@ -41,7 +41,6 @@ from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
-from numpy.lib.stride_tricks import sliding_window_view
 from scipy import ndimage
 
 from gongzhi.modules.pv.analytics.anomalies import Anomaly, class_of_abnormality, severity
@@ -1689,7 +1688,8 @@ def _edge_warmth(
     two samples but keeps its sum. Only warmth counts (the ring's cold contamination never does), and only
     where the line of glass holds at least as much of it as the ring: warmth leaking in from beyond the
     frame (a neighbour's hot cell) is strongest on the ring. The two samples next to each corner, where two
-    sides' frames meet, are left out.
+    sides' frames meet, are left out. A compiled loop (:func:`.kernels.edge_warmth`): the running medians
+    in numpy cost about a fifth of the frame's analysis.
 
     Parameters
     ----------
@@ -1697,69 +1697,27 @@ def _edge_warmth(
         Module maps minus their reference [K], ring not yet flattened (:func:`_flatten_ring`); full or
         thinned (:func:`.georef.thinned`, which keeps the ring and the line next to it on every side).
     at_least : float
-        The warmth the caller asks only whether a map reaches [K]: the maps that cannot reach it (a line's
-        excess over its least value along the side bounds its excess over any median of it) are not
-        measured and read 0, which spares the running medians of most maps.
+        The warmth the caller asks only whether a map reaches [K]: the places along a side that cannot
+        reach it (a line's excess over its least value along the side bounds its excess over any median
+        of it) are not measured, so a map under it may read less than its warmth.
 
     Returns
     -------
     warmth : ndarray, shape (N,)
-        The largest sum along the frame [K], 0 where none counts.
+        The largest sum along the frame [K], 0 where none counts (the first place of it, sides in the
+        order high, low, left, right edge of the map).
     rows, cols : ndarray of int, shape (N,)
         The ring sample at that place.
     """
-    n, rows, cols = residuals.shape
-    best = np.zeros(n, dtype=np.float32)
-    at_r, at_c = np.zeros(n, dtype=np.intp), np.zeros(n, dtype=np.intp)
-    sides = _frame_sides(residuals)
-    if at_least > 0:
-        bound = np.zeros(n, dtype=np.float32)
-        for lines in sides:
-            bound = np.fmax(bound, (lines - lines.min(axis=2, keepdims=True)).sum(axis=1).max(axis=1))
-        measured = np.flatnonzero(~(bound < at_least))  # a NaN bounds nothing
-        if len(measured) < n:
-            warmth, rows_at, cols_at = _edge_warmth(np.ascontiguousarray(residuals[measured]))
-            best[measured], at_r[measured], at_c[measured] = warmth, rows_at, cols_at
-            return best, at_r, at_c
-    for side, (lines, level) in enumerate(zip(sides, _running_medians(sides, EDGE_WINDOW), strict=True)):
-        excess = lines - level
-        own = excess[:, 1] >= excess[:, 0]
-        warmth = np.where(own, np.maximum(excess, 0).sum(axis=1), 0).astype(np.float32)
-        place = np.argmax(warmth, axis=1)
-        w = warmth[np.arange(n), place]
-        better = w > best
-        best = np.where(better, w, best)
-        r = (0, rows - 1)[side] if side < 2 else place + 2
-        c = place + 2 if side < 2 else (0, cols - 1)[side - 2]
-        at_r, at_c = np.where(better, r, at_r), np.where(better, c, at_c)
-    return best, at_r, at_c
+    from gongzhi.modules.pv.analytics import kernels
 
-
-def _frame_sides(residuals: F32) -> tuple[F32, F32, F32, F32]:
-    """The ring and the line of glass inside it along each side of the maps, (N, 2, length) each, ring
-    first, less the two samples at each corner: top, bottom, left, right."""
-    return (
-        residuals[:, :2, 2:-2],
-        residuals[:, -1:-3:-1, 2:-2],
-        residuals[:, 2:-2, :2].transpose(0, 2, 1),
-        residuals[:, 2:-2, -1:-3:-1].transpose(0, 2, 1),
+    n = len(residuals)
+    best = np.empty(n, dtype=np.float32)
+    at_r, at_c = np.empty(n, dtype=np.intp), np.empty(n, dtype=np.intp)
+    kernels.edge_warmth(
+        np.ascontiguousarray(residuals, dtype=np.float32), EDGE_WINDOW, at_least, best, at_r, at_c
     )
-
-
-def _running_medians(lines: Sequence[F32], size: int) -> list[F32]:
-    """``ndimage.median_filter(x, size=(1, 1, size), mode="nearest")`` of each array ``x`` of ``lines``
-    (shape (N, L, length)), along its last axis: one partial sort over the windows of all of them, each
-    padded with its end values, for about two thirds of the CPU of one filter call each."""
-    h = size // 2
-    padded = np.concatenate([np.pad(x, ((0, 0), (0, 0), (h, h)), mode="edge") for x in lines], axis=2)
-    # the window starting at padded sample s is centred on s + h; those that cross from one array's
-    # padding into the next are sorted too and left unused
-    middle = np.partition(sliding_window_view(padded, size, axis=2), h, axis=3)[..., h]
-    out, start = [], 0
-    for x in lines:
-        out.append(middle[:, :, start : start + x.shape[2]])
-        start += x.shape[2] + 2 * h
-    return out
+    return best, at_r, at_c
 
 
 def _edge_to_ring(
