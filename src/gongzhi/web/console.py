@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import xstatic.pkg.leaflet as leaflet
 import xstatic.pkg.leaflet_markercluster as markercluster
@@ -19,6 +19,7 @@ from fastapi.exceptions import RequestValidationError, WebSocketRequestValidatio
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from gongzhi.core.deps import session_data
 from gongzhi.errors import DomainError, Unauthenticated
 from gongzhi.web import labels, views
 from gongzhi.web.i18n import N_
@@ -111,4 +112,16 @@ def error_response(
         headers = {"HX-Retarget": "#toasts", "HX-Reswap": "beforeend", "HX-Push-Url": "false"}
         return secure(HTMLResponse(body, status_code=status, headers=headers), settings)
     context = {"status": status, "title": title, "detail": detail, "fields": fields, "lang": lang}
+    context["back"] = _way_back(request)
     return secure(HTMLResponse(render(lang, "error.html", context), status_code=status), settings)
+
+
+def _way_back(request: Request) -> tuple[str, str] | None:
+    """The error page's way on (link, label): the overview for a signed-in user; for a visitor of the public
+    pages, who has no overview (it asks to log in), the page of this site they came from, if any."""
+    if session_data(request, request.app.state.gongzhi) is not None:
+        return "/", N_("Back to the overview")
+    came = urlsplit(request.headers.get("referer", ""))
+    if came.netloc != request.url.netloc or not came.path.startswith("/") or came.path == request.url.path:
+        return None
+    return came.path + (f"?{came.query}" if came.query else ""), N_("Back")

@@ -15,6 +15,7 @@ from tests.conftest import World
 from tests.modules.intake.conftest import Intake
 from tests.modules.intake.test_intake import _close, jpeg, submit
 from tests.modules.village.test_village import post, village
+from tests.web.helpers import as_user
 
 CJK = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]")
 WORD = re.compile(r"[A-Za-z]{2,}")
@@ -226,3 +227,17 @@ def test_a_field_the_schema_refuses_is_explained_in_the_visitors_language(
     assert zh.status_code == 422 and "address: 最多 300 个字符" in zh.text
     en = as_visitor(client, "en").post("/intake/alpha/report", data=form)
     assert en.status_code == 422 and "address: String should have at most 300 characters" in en.text
+
+
+def test_a_visitors_error_page_leads_back_to_the_page_they_came_from_not_to_the_console(
+    client: TestClient, intake: Intake, world: World
+) -> None:
+    visitor = as_visitor(client, "zh_CN")
+    lost = visitor.get("/intake/track/NOSUCHCODE")
+    assert lost.status_code == 404 and 'href="/"' not in lost.text  # the overview would ask to log in
+    came = visitor.get("/intake/track/NOSUCHCODE", headers={"Referer": "http://testserver/intake/alpha/"})
+    assert 'href="/intake/alpha/"' in came.text and "返回" in came.text
+    elsewhere = visitor.get("/intake/track/NOSUCHCODE", headers={"Referer": "https://example.com/x"})
+    assert "example.com" not in elsewhere.text
+    staff, _ = as_user(client, world.alice)
+    assert 'href="/"' in staff.get("/intake/track/NOSUCHCODE").text  # staff: back to the overview
