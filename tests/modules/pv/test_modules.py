@@ -471,7 +471,9 @@ def test_the_compiled_screen_picks_the_maps_the_numpy_screen_picks() -> None:
         | (np.mean(flat - med[:, None] > SOILING_WARM_K, axis=1) >= 0.1)
     )
     suspect = np.empty(len(residuals), dtype=bool)
-    kernels.screen(residuals, med, np.full(len(med), -np.inf, np.float32), SOILING_WARM_K, 2, 0.1, suspect)
+    kernels.screen(
+        residuals, med, np.full(len(med), -np.inf, np.float32), 1.5, SOILING_WARM_K, 2, 0.1, suspect
+    )
     assert 0 < expected.sum() < len(expected)
     np.testing.assert_array_equal(suspect, expected)
 

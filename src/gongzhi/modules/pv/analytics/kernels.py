@@ -97,11 +97,17 @@ def _paint_modules(mu: F64, mv: F64, r_lo: Ints, r_hi: Ints, pose: F64, glass: F
                 out[r, c] = 1.0
 
 
+def _has_nan(a: F32, b: F32, m: int) -> bool:
+    """Whether row m of ``a`` or ``b``, both sorted with NaN last, holds a NaN."""
+    p, q = a.shape[1], b.shape[1]
+    return bool((p > 0 and np.isnan(a[m, p - 1])) or (q > 0 and np.isnan(b[m, q - 1])))
+
+
 def _union_ranks(a: F32, b: F32, ranks: Ints, out: F32) -> None:
     n, p = a.shape
     q = b.shape[1]
     for m in range(n):
-        if (p > 0 and np.isnan(a[m, p - 1])) or (q > 0 and np.isnan(b[m, q - 1])):
+        if _has_nan_c(a, b, m):
             out[m, :] = np.nan
             continue
         for r in range(len(ranks)):
@@ -126,6 +132,7 @@ def _screen(
     residuals: F32,
     medians: F32,
     peaks: F32,
+    peak_mark: float,
     warm: float,
     border: int,
     share: float,
@@ -146,14 +153,14 @@ def _screen(
                     low = min(low, v)
                 if v - med > warm:
                     above += 1
-        out[m] = (top - med >= 1.5) or (low <= -2.0) or (abs(med) >= 1.5) or (above / size >= share)
+        out[m] = (top - med >= peak_mark) or (low <= -2.0) or (abs(med) >= 1.5) or (above / size >= share)
 
 
 def _weighted_ranks(a: F32, b: F32, wa: float, wb: float, ranks: Ints, out: F32) -> None:
     n, p = a.shape
     q = b.shape[1]
     for m in range(n):
-        if (p > 0 and np.isnan(a[m, p - 1])) or (q > 0 and np.isnan(b[m, q - 1])):
+        if _has_nan_c(a, b, m):
             out[m, :] = np.nan
             continue
         i, j, r, covered = 0, 0, 0, 0.0
@@ -516,6 +523,7 @@ _run_bounds_c = njit(cache=True, nogil=True)(_run_bounds)
 _row_span_c = njit(cache=True, nogil=True)(_row_span)
 _wrapped_c = njit(cache=True, nogil=True)(_wrapped)
 _reflect_c = njit(cache=True, nogil=True)(_reflect)
+_has_nan_c = njit(cache=True, nogil=True)(_has_nan)
 _run_sums_c = njit(cache=True, nogil=True)(_run_sums)
 _side_lines_c = njit(cache=True, nogil=True)(_side_lines)
 _window_median_c = njit(cache=True, nogil=True)(_window_median)
@@ -538,13 +546,14 @@ union_ranks: Callable[[F32, F32, Ints, F32], None] = _compiled(
 rows sorted (NaN last): ``np.sort(np.concatenate([a[m], b[m]]))[ranks[r]]``, found by a binary search for
 how many of those smallest come from ``a`` instead of a merge; NaN throughout for rows with a NaN."""
 
-screen: Callable[[F32, F32, F32, float, int, float, npt.NDArray[np.bool_]], None] = _compiled(
-    _screen, "void(float32[:, :, ::1], float32[::1], float32[::1], float64, intp, float64, boolean[::1])"
+screen: Callable[[F32, F32, F32, float, float, int, float, npt.NDArray[np.bool_]], None] = _compiled(
+    _screen,
+    "void(float32[:, :, ::1], float32[::1], float32[::1], float64, float64, intp, float64, boolean[::1])",
 )
 """Which maps (N, rows, cols) deviate from a healthy module (:func:`.modules.screen_and_classify`'s test):
-the maximum, at least ``peaks[m]`` (−inf for none), 1.5 K above the median; the minimum less ``border``
-samples at each edge 2 K below zero; the median 1.5 K off; or a ``share`` of the samples ``warm`` above the
-median."""
+the maximum, at least ``peaks[m]`` (−inf for none), ``peak_mark`` above the median; the minimum less
+``border`` samples at each edge 2 K below zero; the median 1.5 K off; or a ``share`` of the samples ``warm``
+above the median."""
 
 weighted_ranks: Callable[[F32, F32, float, float, Ints, F32], None] = _compiled(
     _weighted_ranks, "void(float32[:, ::1], float32[:, ::1], float64, float64, intp[::1], float32[:, ::1])"

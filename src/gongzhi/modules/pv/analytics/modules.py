@@ -1554,7 +1554,7 @@ def _coarse_screen(residuals: F32, medians: F32, peaks: F32, full: tuple[int, in
     share *= (rows - 2) * (cols - 2) / (rows * cols) * SCREEN_WARM_SHARE
     suspect = np.empty(n, dtype=bool)
     kernels.screen(residuals, np.asarray(medians, dtype=np.float32), np.asarray(peaks, dtype=np.float32),
-                   SOILING_WARM_K, 2, share, suspect)  # fmt: skip
+                   SCREEN_PEAK_K, SOILING_WARM_K, 2, share, suspect)  # fmt: skip
     return suspect
 
 
@@ -1594,8 +1594,8 @@ def screen_and_classify(
 ) -> list[ViewClass]:
     """Classify only the maps that deviate from a healthy module (the rest are :data:`NORMAL`).
 
-    A map is suspicious when its maximum is 1.5 K above its median, its interior dips 2 K below the
-    reference, its median is 1.5 K off, or a tenth of it is ``SOILING_WARM_K`` above its median.
+    A map is suspicious when its maximum is :data:`SCREEN_PEAK_K` above its median, its interior dips 2 K
+    below the reference, its median is 1.5 K off, or a tenth of it is ``SOILING_WARM_K`` above its median.
     ``medians`` are the maps' medians [K] when the caller has them (else they are computed).
     """
     from gongzhi.modules.pv.analytics import kernels
@@ -1606,7 +1606,7 @@ def screen_and_classify(
     suspect = np.empty(len(residuals), dtype=bool)
     no_peaks = np.full(len(residuals), -np.inf, dtype=np.float32)
     kernels.screen(np.ascontiguousarray(residuals, dtype=np.float32), np.asarray(med, dtype=np.float32),
-                   no_peaks, SOILING_WARM_K, 2, 0.1, suspect)  # fmt: skip
+                   no_peaks, SCREEN_PEAK_K, SOILING_WARM_K, 2, 0.1, suspect)  # fmt: skip
     out = [NORMAL] * len(residuals)
     idx = np.flatnonzero(suspect)
     if len(idx):
