@@ -261,18 +261,7 @@ def test_module_crops_are_bilinear_samples_of_the_pattern_bit_for_bit(
     crops = module_crops(image, geometry, layout, positions, 4)
     # the samples as the numpy form built them: each module's centre pixel plus one pattern
     rows_n, cols_n = crop_grid(layout, 4)
-    along, across = layout.footprint_m
-    fu = (np.arange(cols_n) + 0.5) / cols_n - 0.5
-    fv = 0.5 - (np.arange(rows_n) + 0.5) / rows_n
-    e_u, e_v = row_axes(layout.row_azimuth_deg)
-    off_x = fu[None, :] * along * e_u[0] + fv[:, None] * across * e_v[0]
-    off_y = fu[None, :] * along * e_u[1] + fv[:, None] * across * e_v[1]
-    centres = layout.centres_xy()[positions]
-    row_c, col_c = geometry.xy_to_pixel(centres[:, 0], centres[:, 1])
-    row_0, col_0 = geometry.xy_to_pixel(0.0, 0.0)
-    row_p, col_p = geometry.xy_to_pixel(off_x, off_y)
-    rows = row_c[:, None, None] + (row_p - row_0)[None]
-    cols = col_c[:, None, None] + (col_p - col_0)[None]
+    rows, cols = _sample_pixels(layout, geometry, positions, np.arange(rows_n), np.arange(cols_n))
     assert len(positions) > 5
     np.testing.assert_array_equal(crops, bilinear(image, rows, cols))
     # and outside the frame the compiled loop clamps as bilinear does
@@ -290,6 +279,29 @@ def test_module_crops_are_bilinear_samples_of_the_pattern_bit_for_bit(
     np.testing.assert_array_equal(out[0], bilinear(image[:20, :25], 3.0 + pattern_r, 20.0 + pattern_c))
 
 
+def _sample_pixels(
+    layout: PlantLayout,
+    geometry: FrameGeometry,
+    positions: np.ndarray,
+    rows_at: np.ndarray,
+    cols_at: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The numpy form of the crops' sample positions [px], (N, rows, cols): the samples ``rows_at`` ×
+    ``cols_at`` of the 4-a-cell map, each module's centre pixel plus one pattern."""
+    rows_n, cols_n = crop_grid(layout, 4)
+    along, across = layout.footprint_m
+    fu = (cols_at + 0.5) / cols_n - 0.5
+    fv = 0.5 - (rows_at + 0.5) / rows_n
+    e_u, e_v = row_axes(layout.row_azimuth_deg)
+    off_x = fu[None, :] * along * e_u[0] + fv[:, None] * across * e_v[0]
+    off_y = fu[None, :] * along * e_u[1] + fv[:, None] * across * e_v[1]
+    centres = layout.centres_xy()[positions]
+    row_c, col_c = geometry.xy_to_pixel(centres[:, 0], centres[:, 1])
+    row_0, col_0 = geometry.xy_to_pixel(0.0, 0.0)
+    row_p, col_p = geometry.xy_to_pixel(off_x, off_y)
+    return row_c[:, None, None] + (row_p - row_0)[None], col_c[:, None, None] + (col_p - col_0)[None]
+
+
 @pytest.mark.parametrize("yaw", [0.0, 12.5])
 def test_thinned_crops_are_the_full_maps_rows_and_columns_and_their_peaks_the_pixels_read(
     layout: PlantLayout, yaw: float
@@ -304,19 +316,8 @@ def test_thinned_crops_are_the_full_maps_rows_and_columns_and_their_peaks_the_pi
     assert (len(i), len(j)) == (26, 14)  # the ring, the bands next to it and every other sample between
     np.testing.assert_array_equal(thin, full[:, i][:, :, j])
     # the peak: the largest of the four pixels under each interior sample (whose floor is their corner)
-    rows_n, cols_n = crop_grid(layout, 4)
-    along, across = layout.footprint_m
-    fu = (j[1:-1] + 0.5) / cols_n - 0.5
-    fv = 0.5 - (i[1:-1] + 0.5) / rows_n
-    e_u, e_v = row_axes(layout.row_azimuth_deg)
-    off_x = fu[None, :] * along * e_u[0] + fv[:, None] * across * e_v[0]
-    off_y = fu[None, :] * along * e_u[1] + fv[:, None] * across * e_v[1]
-    centres = layout.centres_xy()[positions]
-    row_c, col_c = geometry.xy_to_pixel(centres[:, 0], centres[:, 1])
-    row_0, col_0 = geometry.xy_to_pixel(0.0, 0.0)
-    row_p, col_p = geometry.xy_to_pixel(off_x, off_y)
-    r0 = np.floor(row_c[:, None, None] + (row_p - row_0)[None]).astype(int)
-    c0 = np.floor(col_c[:, None, None] + (col_p - col_0)[None]).astype(int)
+    rows, cols = _sample_pixels(layout, geometry, positions, i[1:-1], j[1:-1])
+    r0, c0 = np.floor(rows).astype(int), np.floor(cols).astype(int)
     inside = (r0.min(axis=(1, 2)) >= 0) & (r0.max(axis=(1, 2)) < 511) & (c0.min(axis=(1, 2)) >= 0)
     inside &= c0.max(axis=(1, 2)) < 639
     assert inside.sum() > 5
