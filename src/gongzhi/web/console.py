@@ -77,7 +77,7 @@ def _for_console(original: Handler) -> Handler:
         fields = (
             [labels.field_problem(lang, dict(e)) for e in exc.errors() if e.get("loc")]
             if isinstance(exc, RequestValidationError)
-            else None
+            else []
         )
         return error_response(request, problem, labels.detail(lang, said), fields)
 
@@ -91,20 +91,12 @@ def to_login(request: Request) -> Response:
     return RedirectResponse(target, status_code=303)
 
 
-def error_response(
-    request: Request, problem: dict[str, Any], detail: str, fields: list[str] | None = None
-) -> Response:
-    """The problem as a toast or an error page; ``detail`` is the problem's detail and ``fields``, when
-    given, its fields' problems in the console's language (the problem keeps the API's English)."""
+def error_response(request: Request, problem: dict[str, Any], detail: str, fields: list[str]) -> Response:
+    """The problem as a toast or an error page; ``detail`` is the problem's detail and ``fields`` its fields'
+    problems, both in the console's language (the problem keeps the API's English)."""
     lang = lang_of(request)
     status = int(problem.get("status", 500))
     title = lang.gettext(TITLES.get(str(problem.get("type", "")).rsplit("/", 1)[-1], GENERIC))
-    if fields is None:
-        fields = [
-            f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']}"
-            for e in problem.get("errors", [])
-            if e["loc"]
-        ]
     settings = request.app.state.gongzhi.settings
     if request.headers.get("hx-request") == "true":
         toast = Toast(" — ".join([title, detail, *fields]), "error")
