@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from itertools import takewhile
 from typing import Any
 
 from pydantic import ValidationError
@@ -96,7 +97,8 @@ class _Rows:
         try:
             return model(**fields)
         except ValidationError as exc:
-            told = {e["column"] for e in self.errors if e["row"] == row.number}
+            # this row's problems so far: the tail of the list, as rows are checked in order
+            told = {e["column"] for e in takewhile(lambda e: e["row"] == row.number, reversed(self.errors))}
             for e in exc.errors():
                 column = str(e["loc"][0]) if e["loc"] else ""
                 if column not in told:  # a value refused above reaches the model as missing
