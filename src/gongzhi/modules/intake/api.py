@@ -334,6 +334,7 @@ async def import_file(
             data,
             secret=st.settings.secret_key,
             dry_run=dry_run,
+            max_bytes=st.settings.max_upload_bytes,
         )
         return rec, ImportRead.model_validate(rec).model_dump(mode="json")
 
@@ -348,6 +349,15 @@ async def import_file(
         }
         return JSONResponse(problem, status_code=422, media_type="application/problem+json")
     return JSONResponse(body, status_code=201 if rec.status == "imported" else 200)
+
+
+@router.get("/intake/imports/template.xlsx", tags=["intake"])
+def import_template(
+    s: SessionDep, kind: Annotated[str, Query(pattern="^(hotline|visit)$")] = "hotline"
+) -> StreamingResponse:
+    """A blank file to fill in: the accepted columns, what each takes, and this region's categories."""
+    body = workbooks.import_template(kind, repo.categories(s, service.acting_region(s)))
+    return _download(body, f"intake-{kind}-template.xlsx")
 
 
 @router.get("/intake/imports", tags=["intake"])

@@ -6,7 +6,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import Form, Query
+from fastapi import File, Form, Query, UploadFile
 from fastapi.responses import Response
 from sqlalchemy import select
 
@@ -17,10 +17,11 @@ from gongzhi.cases.statemachine import Action
 from gongzhi.core.deps import api_router
 from gongzhi.core.models import Department, Role
 from gongzhi.core.service import require_role
+from gongzhi.errors import NotFound, msg
 from gongzhi.kit.workdays import SHANGHAI
-from gongzhi.modules.intake import hot, service, stats
+from gongzhi.modules.intake import hot, imports, service, stats
 from gongzhi.modules.intake import repository as repo
-from gongzhi.modules.intake.models import IntakeRequest
+from gongzhi.modules.intake.models import IntakeImport, IntakeRequest
 from gongzhi.web.i18n import N_
 from gongzhi.web.shell import ConsoleDep, NavItem
 
@@ -37,6 +38,13 @@ CHANNELS = {
     "staff": N_("Staff entry"),
     "hotline": N_("12345 hotline"),
     "visit": N_("Walk-in visit"),
+}
+IMPORTERS = (Role.ADMIN, Role.DISPATCHER)  # as imports.run requires
+IMPORT_KINDS = {"hotline": N_("12345 hotline tickets"), "visit": N_("Walk-in visit records")}
+IMPORT_STATUSES = {
+    "rejected": N_("Rejected, nothing imported"),
+    "checked": N_("Checked, not imported"),
+    "imported": N_("Imported"),
 }
 TRIAGE = {
     "auto": N_("Routed automatically"),
@@ -159,3 +167,50 @@ def follow_up(
     cases.apply(c.s, c.st.registry, case.id, Action.FOLLOW_UP, data)
     message = c._("Follow-up saved") if satisfied else c._("Unsatisfied: the request is reopened")
     return c.done("/intake/follow-up", message)
+
+
+@router.get("/intake/imports")
+def import_list(c: ConsoleDep) -> Response:
+    """Spreadsheets of hotline tickets and visit records: the upload form and the recent imports."""
+    return c.page(
+        "intake/imports.html",
+        items=repo.imports(c.s, service.acting_region(c.s)),
+        kinds=IMPORT_KINDS,
+        statuses=IMPORT_STATUSES,
+        can_import=c.me.can(*IMPORTERS),
+    )
+
+
+@router.post("/intake/imports")
+def import_file(
+    c: ConsoleDep,
+    file: Annotated[UploadFile, File()],
+    kind: Annotated[str, Form(pattern="^(hotline|visit)$")] = "hotline",
+    dry_run: Annotated[bool, Form()] = False,
+) -> Response:
+    """Check every row, then import all or none; the report, kept with the import, is the next page."""
+    data = file.file.read(c.st.settings.max_upload_bytes + 1)
+    rec = imports.run(
+        c.s, c.st.registry, kind, file.filename or "upload", data, secret=c.st.settings.secret_key,
+        dry_run=dry_run, max_bytes=c.st.settings.max_upload_bytes,
+    )  # fmt: skip
+    toast = {
+        "imported": (c._("%(n)s rows imported.", n=rec.imported), "ok"),
+        "checked": (c._("All %(n)s rows are fine; nothing was imported yet.", n=rec.rows), "info"),
+        "rejected": (c._("%(n)s problems found; nothing was imported.", n=len(rec.errors)), "error"),
+    }[rec.status]
+    return c.done(f"/intake/imports/{rec.id}", *toast)
+
+
+@router.get("/intake/imports/{import_id:int}")
+def import_report(c: ConsoleDep, import_id: int) -> Response:
+    rec = c.s.get(IntakeImport, import_id)
+    if rec is None or rec.region_id != service.acting_region(c.s):
+        raise NotFound(msg("no import %(id)s", id=import_id))
+    return c.page(
+        "intake/import_report.html",
+        rec=rec,
+        kinds=IMPORT_KINDS,
+        statuses=IMPORT_STATUSES,
+        can_import=c.me.can(*IMPORTERS),
+    )

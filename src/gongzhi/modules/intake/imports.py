@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 from gongzhi.core import service as core
 from gongzhi.core.models import Role
 from gongzhi.db import scope_of, utcnow
-from gongzhi.errors import InvalidInput, msg
+from gongzhi.errors import InvalidInput, msg, stored
+from gongzhi.kit import sheets, validation
 from gongzhi.kit.workdays import SHANGHAI
 from gongzhi.modules.intake import repository as repo
 from gongzhi.modules.intake import service
@@ -49,8 +50,8 @@ def _to_request(
 ) -> tuple[RequestIn | None, list[dict[str, Any]]]:
     v, errs = row.values, []
 
-    def err(col: str, msg: str) -> None:
-        errs.append({"row": row.number, "column": col, "message": msg})
+    def err(col: str, message: str) -> None:
+        errs.append(_problem(row, col, message))
 
     fields: dict[str, Any] = {
         k: v[k] for k in ("subject", "description", "address", "reporter_name", "reporter_phone") if v.get(k)
@@ -60,7 +61,7 @@ def _to_request(
     if v.get("service_code"):
         code = codes.get(v["service_code"]) or codes.get(v["service_code"].lower())
         if code is None:
-            err("service_code", f"unknown category {v['service_code']!r}")
+            err("service_code", msg("unknown category “%(category)s”", category=v["service_code"]))
         fields["service_code"] = code
     if v.get("priority"):
         fields["priority"] = PRIORITY.get(v["priority"], v["priority"])
@@ -69,26 +70,30 @@ def _to_request(
             try:
                 fields[col] = float(v[col])
             except ValueError:
-                err(col, "not a number")
+                err(col, msg("not a number"))
     if v.get("received_at"):
         try:
             at = _parse_time(v["received_at"])
             if at > now:
-                err("received_at", "lies in the future")
+                err("received_at", msg("lies in the future"))
             fields["received_at"] = at
         except ValueError:
-            err("received_at", "not a date/time such as 2026-11-28 09:30")
+            err("received_at", msg("not a date/time such as 2026-11-28 09:30"))
     if not v.get("subject") and not v.get("description"):
-        err("subject", "a row needs a subject or a description")
+        err("subject", msg("a row needs a subject or a description"))
     if errs:
         return None, errs
     try:
         return RequestIn(**fields), []
     except ValidationError as exc:
         return None, [
-            {"row": row.number, "column": str(e["loc"][0]) if e["loc"] else "", "message": e["msg"]}
-            for e in exc.errors()
+            _problem(row, str(e["loc"][0]) if e["loc"] else "", validation.problem(e)) for e in exc.errors()
         ]
+
+
+def _problem(row: Row, column: str, message: str) -> dict[str, Any]:
+    """A problem of one cell: ``column`` is the field, ``header`` its header as the file wrote it."""
+    return {"row": row.number, "column": column, "header": row.headers.get(column, ""), **stored(message)}
 
 
 def run(
@@ -100,6 +105,7 @@ def run(
     *,
     secret: str,
     dry_run: bool = False,
+    max_bytes: int | None = None,
 ) -> IntakeImport:
     """Check every row; on any error record a rejected import with the row-by-row report, create nothing."""
     sc = scope_of(s)
@@ -117,7 +123,10 @@ def run(
         created_by=sc.user_id,
         created_at=now,
     )
-    parsed, errors = _check(s, rid, kind, filename, data, now)
+    big = sheets.too_large(data, max_bytes)
+    parsed, errors = (
+        ([], [{"row": 1, "column": "", **stored(big)}]) if big else _check(s, rid, kind, filename, data, now)
+    )
     rec.rows, rec.errors = len(parsed) + len({e["row"] for e in errors}), errors
     rec.status = "rejected" if errors else ("checked" if dry_run else "imported")
     s.add(rec)
@@ -143,7 +152,7 @@ def _check(
     try:
         _, rows = read_rows(data, filename)
     except TableError as exc:
-        return [], [{"row": 1, "column": "", "message": str(exc)}]
+        return [], [{"row": 1, "column": "", **stored(exc.args[0])}]
     cats = repo.categories(s, rid)
     codes = (
         {c.code: c.code for c in cats}
@@ -158,7 +167,7 @@ def _check(
             parsed.append((row, req))
     errors.extend(_duplicate_ids(s, rid, kind, parsed))
     if not rows:
-        errors.append({"row": 2, "column": "", "message": "the file has no data rows"})
+        errors.append({"row": 2, "column": "", **stored(msg("the file has no data rows"))})
     return [r for _, r in parsed], errors
 
 
@@ -172,8 +181,12 @@ def _duplicate_ids(
     for row, req in parsed:
         eid = req.external_id
         if eid and (eid in known or eid in seen):
-            why = "already imported" if eid in known else "appears twice in this file"
-            errs.append({"row": row.number, "column": "external_id", "message": f"{eid} {why}"})
+            why = (
+                msg("%(name)s already imported", name=eid)
+                if eid in known
+                else msg("%(name)s appears twice in this file", name=eid)
+            )
+            errs.append(_problem(row, "external_id", why))
         if eid:
             seen.add(eid)
     return errs

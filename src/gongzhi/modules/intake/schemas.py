@@ -159,9 +159,15 @@ class ApiKeyCreated(BaseModel):
 
 
 class ImportRowError(BaseModel):
+    """One problem of an imported file: ``column`` is the field, ``header`` the column as the file named it;
+    ``template`` and ``params``, when set, are the message's catalogue id and values."""
+
     row: int
     column: str
+    header: str = ""
     message: str
+    template: str | None = None
+    params: dict[str, str] = Field(default_factory=dict)
 
 
 class ImportRead(BaseModel):

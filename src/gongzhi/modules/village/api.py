@@ -157,7 +157,10 @@ def visits_csv(s: SessionDep, encoding: Encoding = "utf-8") -> StreamingResponse
 
 def _import(s: SessionDep, st: StateDep, kind: str, file: UploadFile, dry_run: bool) -> JSONResponse:
     data = file.file.read(st.settings.max_upload_bytes + 1)
-    report = imports.run(s, st.registry, kind, file.filename or "upload", data, dry_run=dry_run)
+    report = imports.run(
+        s, st.registry, kind, file.filename or "upload", data, dry_run=dry_run,
+        max_bytes=st.settings.max_upload_bytes,
+    )  # fmt: skip
     body = ImportRead.model_validate(report).model_dump(mode="json")
     if report.status == "rejected":  # nothing was created; the audit chain keeps the refused attempt
         detail = f"{len(report.errors)} problem(s) found; nothing was imported"

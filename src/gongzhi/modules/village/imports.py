@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from gongzhi.db import utcnow
 from gongzhi.errors import InvalidInput, msg, stored
-from gongzhi.kit import validation
+from gongzhi.kit import sheets, validation
 from gongzhi.kit.workdays import SHANGHAI
 from gongzhi.modules.village import service
 from gongzhi.modules.village.io.tables import Row, TableError, read_rows
@@ -175,14 +175,26 @@ def check(s: Session, kind: str, filename: str, data: bytes) -> tuple[list[Any],
 
 
 def run(
-    s: Session, registry: Registry, kind: str, filename: str, data: bytes, *, dry_run: bool = False
+    s: Session,
+    registry: Registry,
+    kind: str,
+    filename: str,
+    data: bytes,
+    *,
+    dry_run: bool = False,
+    max_bytes: int | None = None,
 ) -> ImportReport:
     """Check every row; on any error create nothing and report each problem; else create every row."""
     if kind not in KINDS:
         raise InvalidInput(msg("kind must be one of %(kinds)s", kinds=", ".join(KINDS)))
     rid = service._region(s)
     report = ImportReport(kind, filename[:200], hashlib.sha256(data).hexdigest())
-    parsed, report.errors, report.rows = check(s, kind, filename, data)
+    big = sheets.too_large(data, max_bytes)
+    if big:
+        parsed: list[Any] = []
+        report.errors = [{"row": 1, "column": "", **stored(big)}]
+    else:
+        parsed, report.errors, report.rows = check(s, kind, filename, data)
     report.status = "rejected" if report.errors else ("checked" if dry_run else "imported")
     if report.status == "imported":
         for item in parsed:

@@ -257,7 +257,10 @@ def import_file(
     dry_run: Annotated[bool, Form()] = False,
 ) -> Response:
     data = file.file.read(c.st.settings.max_upload_bytes + 1)
-    report = imports.run(c.s, c.st.registry, kind, file.filename or "upload", data, dry_run=dry_run)
+    report = imports.run(
+        c.s, c.st.registry, kind, file.filename or "upload", data, dry_run=dry_run,
+        max_bytes=c.st.settings.max_upload_bytes,
+    )  # fmt: skip
     section = kind if kind in ("projects", "visits") else "projects"
     return _page(c, section, "import_report", report=report, kind=kind)
 

@@ -6,11 +6,11 @@ column names are both understood. Nothing is interpreted here beyond text.
 
 from __future__ import annotations
 
-import csv
-import io
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
-from openpyxl import load_workbook
+from gongzhi.errors import msg
+from gongzhi.kit import sheets
 
 MAX_ROWS = 5000
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -30,14 +30,15 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 _ALIASES = {alias.lower(): field for field, names in COLUMNS.items() for alias in names}
 
 
-class TableError(ValueError):
-    """The file itself cannot be read as a table."""
+TableError = sheets.SheetError
+"""The file itself cannot be read as a table."""
 
 
 @dataclass(frozen=True)
 class Row:
-    number: int
+    number: int  # the spreadsheet's row number (the header is row 1)
     values: dict[str, str]
+    headers: Mapping[str, str] = field(default_factory=dict)  # field: its header as the file wrote it
 
 
 def _header(cells: list[object]) -> list[str | None]:
@@ -46,35 +47,21 @@ def _header(cells: list[object]) -> list[str | None]:
 
 def _rows(table: list[list[object]]) -> tuple[list[str | None], list[Row]]:
     if not table:
-        raise TableError("the file has no header row")
+        raise TableError(msg("the file has no header row"))
     header = _header(table[0])
     if "subject" not in header and "description" not in header:
-        raise TableError("the header needs a 标题/subject or 内容/description column")
+        raise TableError(msg("the header needs a 标题/subject or 内容/description column"))
+    written = {f: str(c).strip() for f, c in zip(header, table[0], strict=False) if f}
     rows = []
     for n, cells in enumerate(table[1:], start=2):
-        values = {h: ("" if c is None else str(c).strip()) for h, c in zip(header, cells, strict=False) if h}
+        values = {h: sheets.cell_text(c) for h, c in zip(header, cells, strict=False) if h}
         if any(values.values()):
-            rows.append(Row(n, values))
+            rows.append(Row(n, values, written))
     if len(rows) > MAX_ROWS:
-        raise TableError(f"at most {MAX_ROWS} rows per file; split it")
+        raise TableError(msg("at most %(n)s rows per file; split it", n=MAX_ROWS))
     return header, rows
 
 
 def read_rows(data: bytes, filename: str) -> tuple[list[str | None], list[Row]]:
     """Header fields (None for unknown columns) and non-empty rows of a .xlsx or .csv file."""
-    if filename.lower().endswith(".xlsx") or data[:2] == b"PK":
-        try:
-            wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-        except Exception as exc:  # openpyxl raises many types on damaged files
-            raise TableError(f"not a readable .xlsx workbook: {exc}") from exc
-        ws = wb.worksheets[0]
-        return _rows([list(r) for r in ws.iter_rows(values_only=True)])
-    for enc in ("utf-8-sig", "gb18030"):
-        try:
-            text = data.decode(enc)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise TableError("the CSV is neither UTF-8 nor GB18030 text")
-    return _rows([list(r) for r in csv.reader(io.StringIO(text))])
+    return _rows(sheets.read_table(data, filename))

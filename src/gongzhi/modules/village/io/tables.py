@@ -9,9 +9,10 @@ import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from openpyxl import Workbook, load_workbook
+from openpyxl import Workbook
 
 from gongzhi.errors import msg
+from gongzhi.kit import sheets
 
 MAX_ROWS = 5000
 # field: (header written on export, other accepted names)
@@ -37,8 +38,8 @@ COLUMNS = {"projects": PROJECT_COLUMNS, "visits": VISIT_COLUMNS}
 REQUIRED = {"projects": ("village", "name"), "visits": ("village", "findings")}
 
 
-class TableError(ValueError):
-    """The file itself cannot be read as a table."""
+TableError = sheets.SheetError
+"""The file itself cannot be read as a table."""
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ def _rows(table: list[list[object]], kind: str) -> list[Row]:
     written = {f: str(c).strip() for f, c in zip(header, table[0], strict=False) if f}
     rows = []
     for n, cells in enumerate(table[1:], start=2):
-        values = {h: _text(c) for h, c in zip(header, cells, strict=False) if h}
+        values = {h: sheets.cell_text(c) for h, c in zip(header, cells, strict=False) if h}
         if any(values.values()):
             rows.append(Row(n, values, written))
     if len(rows) > MAX_ROWS:
@@ -71,31 +72,9 @@ def _rows(table: list[list[object]], kind: str) -> list[Row]:
     return rows
 
 
-def _text(cell: object) -> str:
-    if cell is None:
-        return ""
-    if isinstance(cell, float) and cell.is_integer():
-        return str(int(cell))
-    return str(cell).strip().removeprefix("'")
-
-
 def read_rows(data: bytes, filename: str, kind: str) -> list[Row]:
     """The non-empty rows of a .xlsx or .csv file of ``kind`` (projects or visits)."""
-    if filename.lower().endswith(".xlsx") or data[:2] == b"PK":
-        try:
-            wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-        except Exception as exc:  # openpyxl raises many types on damaged files
-            raise TableError(msg("not a readable .xlsx workbook: %(why)s", why=str(exc))) from exc
-        return _rows([list(r) for r in wb.worksheets[0].iter_rows(values_only=True)], kind)
-    for enc in ("utf-8-sig", "gb18030"):
-        try:
-            text = data.decode(enc)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise TableError(msg("the CSV is neither UTF-8 nor GB18030 text"))
-    return _rows([list(r) for r in csv.reader(io.StringIO(text))], kind)
+    return _rows(sheets.read_table(data, filename), kind)
 
 
 def safe(value: object) -> object:

@@ -1,0 +1,57 @@
+"""Uploaded spreadsheets: cells as typed text, both CSV encodings, clear refusals."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from openpyxl import Workbook
+
+from gongzhi.errors import Message
+from gongzhi.kit import sheets
+
+
+def test_cells_read_as_the_text_a_person_typed() -> None:
+    assert sheets.cell_text(None) == ""
+    assert sheets.cell_text(13800000007.0) == "13800000007"  # a workbook's number without ".0"
+    assert sheets.cell_text(30.25) == "30.25"
+    assert sheets.cell_text("  '=1+1 ") == "=1+1"  # the apostrophe an export put before a formula
+    assert sheets.cell_text(7) == "7"
+
+
+def test_a_workbook_and_both_csv_encodings_give_the_same_rows() -> None:
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.append(["标题", "内容"])
+    ws.append(["路灯", "不亮"])
+    buf = io.BytesIO()
+    wb.save(buf)
+    csv = "标题,内容\r\n路灯,不亮\r\n"
+    want = [["标题", "内容"], ["路灯", "不亮"]]
+    assert sheets.read_table(buf.getvalue(), "a.xlsx") == want
+    assert sheets.read_table(csv.encode("utf-8-sig"), "a.csv") == want
+    assert sheets.read_table(csv.encode("gb18030"), "a.csv") == want
+
+
+@pytest.mark.parametrize(
+    ("data", "name", "template"),
+    [
+        (b"PK\x03\x04 not really a zip", "a.xlsx", "not a readable .xlsx workbook: %(why)s"),
+        (b"\xff\xfe\x00\xd8\x00\xdc", "a.csv", "the CSV is neither UTF-8 nor GB18030 text"),
+    ],
+)
+def test_an_unreadable_file_is_refused_with_a_translatable_reason(
+    data: bytes, name: str, template: str
+) -> None:
+    with pytest.raises(sheets.SheetError) as caught:
+        sheets.read_table(data, name)
+    why = caught.value.args[0]
+    assert isinstance(why, Message) and why.template == template
+
+
+def test_the_size_limit_is_worded_in_the_unit_it_was_set_in() -> None:
+    assert sheets.too_large(b"x" * 10, 10) is None and sheets.too_large(b"x" * 11, None) is None
+    assert sheets.too_large(b"x" * 11, 10) is not None
+    assert sheets.too_large(b"x" * (20 * 2**20 + 1), 20 * 2**20) == "the file is larger than 20 MB; split it"
+    assert sheets.too_large(b"x" * 4097, 4096) == "the file is larger than 4 KB; split it"
