@@ -22,7 +22,7 @@ from gongzhi.cases.statemachine import Action
 from gongzhi.core.models import OutboxDelivery, OutboxEvent
 from gongzhi.db import Scope, make_engine, unit_of_work, utcnow
 from gongzhi.errors import Forbidden, InvalidInput
-from gongzhi.modules.pv import cleaning, loop
+from gongzhi.modules.pv import cleaning, loop, production
 from gongzhi.modules.pv import service as pv
 from gongzhi.modules.pv.analytics import soiling
 from gongzhi.modules.pv.models import PvCleaningOrder, PvFinding, PvInspection, PvModule, PvModuleResult
@@ -558,8 +558,9 @@ def test_a_cleaning_late_in_the_utc_evening_counts_on_the_plants_next_day(
         cleaning.order_for_case(s, case_id).cleaned_at = dt.datetime(2026, 11, 20, 17, 30, tzinfo=dt.UTC)
     with unit_of_work(factory, Scope.for_system()) as s:
         zone = ctx["rows"][0].split("-")[0]  # the array
-        assert loop._zone_cleanings(s, ctx["plant"], dt.date(2026, 11, 21)) == {zone: dt.date(2026, 11, 21)}
-        assert loop._zone_cleanings(s, ctx["plant"], dt.date(2026, 11, 20)) == {}
+        washes = production.zone_cleaning_times(s, ctx["plant"])
+        assert loop._zone_cleanings(washes, dt.date(2026, 11, 21)) == {zone: dt.date(2026, 11, 21)}
+        assert loop._zone_cleanings(washes, dt.date(2026, 11, 20)) == {}
 
 
 def test_an_offline_string_raises_one_alert_keyed_by_its_string_even_for_one_module(

@@ -792,12 +792,14 @@ def zone_economics(
     today: dt.date,
     upto_inspection: int | None = None,
     rain: PlantRain | None = None,
+    washes: dict[str, list[dt.datetime]] | None = None,
 ) -> list[soiling.ZoneSoiling]:
     """The cleaning economics of each array of the plant (:func:`.soiling.zone_economics`): its mean soiling
     index per finished inspection (up to ``upto_inspection``), its last robot cleaning (and the day its
     soiling starts again after a washing rain), its share of the plant's modules, its rate from production
     data and the plant's calibration of the index. ``rain`` shares one read of the plant's rain with
-    :func:`zone_forecasts` and :func:`soiling_since` in the same request."""
+    :func:`zone_forecasts` and :func:`soiling_since` in the same request, ``washes`` one read of the robot
+    cleanings (:func:`.production.zone_cleaning_times`) with :func:`zone_forecasts`."""
     rain = rain or PlantRain(s, plant_id)
     zones = _zone_modules(s, plant_id)
     seen = _zone_indices(s, plant_id, zones, upto_inspection)
@@ -810,7 +812,9 @@ def zone_economics(
     return soiling.zone_economics(
         zones={str(z): int(n) for z, n in zones.items()},
         seen=seen,
-        cleaned=_zone_cleanings(s, plant_id, today),
+        cleaned=_zone_cleanings(
+            washes if washes is not None else production.zone_cleaning_times(s, plant_id), today
+        ),
         cleaning_cost=cleaning_cost,
         energy_kwh_per_day=energy_kwh_per_day,
         tariff_per_kwh=tariff_per_kwh,
@@ -884,11 +888,11 @@ def inspection_time(insp: PvInspection) -> dt.datetime:
     return insp.started_at or insp.analysed_at or insp.created_at
 
 
-def _zone_cleanings(s: Session, plant_id: int, upto: dt.date) -> dict[str, dt.date]:
-    """Each zone's last robot cleaning on or before ``upto`` (a report of an older inspection knows no
-    later one)."""
+def _zone_cleanings(washes: dict[str, list[dt.datetime]], upto: dt.date) -> dict[str, dt.date]:
+    """Each zone's last robot cleaning (of ``washes``, :func:`.production.zone_cleaning_times`) on or
+    before ``upto`` (a report of an older inspection knows no later one)."""
     last = {}
-    for zone, times in production.zone_cleaning_times(s, plant_id).items():
+    for zone, times in washes.items():
         days = [d for d in map(soiling.plant_day, times) if d <= upto]
         if days:
             last[zone] = max(days)
@@ -902,6 +906,7 @@ def zone_forecasts(
     *,
     today: dt.date,
     rain: PlantRain | None = None,
+    washes: dict[str, list[dt.datetime]] | None = None,
 ) -> dict[str, soiling.SoilingForecast]:
     """The Kimber forecast of each zone of :func:`zone_economics` (:func:`.soiling.zone_forecast`): its rate,
     clean at its last cleaning (or first inspection), the robot cleanings of the zone as manual washes, the
@@ -910,7 +915,7 @@ def zone_forecasts(
         return {}
     start = min(z.last_cleaning for z in zones)
     hourly = (rain or PlantRain(s, plant_id)).between(start, today)
-    washes = production.zone_cleaning_times(s, plant_id)
+    washes = washes if washes is not None else production.zone_cleaning_times(s, plant_id)
     out = {}
     for z in zones:
         level = z.advice.loss_at_cleaning if z.advice.next_cleaning is not None else None

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from gongzhi.errors import InvalidInput, NotFound, msg
 from gongzhi.kit.filestore import FileStore
-from gongzhi.modules.pv import loop, service
+from gongzhi.modules.pv import loop, production, service
 from gongzhi.modules.pv.analytics.anomalies import Anomaly
 from gongzhi.modules.pv.analytics.production import MIN_CALIBRATION_POINTS, IndexCalibration
 from gongzhi.modules.pv.analytics.soiling import (
@@ -439,10 +439,12 @@ def build_report(s: Session, inspection_id: int, store: FileStore | None = None)
     ]
     econ = loop.default_economics(plant.area_m2)
     day = plant_day(loop.inspection_time(insp))
-    rain = loop.PlantRain(s, plant.id)
-    zones = loop.zone_economics(s, plant.id, today=day, upto_inspection=insp.id, rain=rain, **econ)
+    rain, washes = loop.PlantRain(s, plant.id), production.zone_cleaning_times(s, plant.id)
+    zones = loop.zone_economics(
+        s, plant.id, today=day, upto_inspection=insp.id, rain=rain, washes=washes, **econ
+    )
     calibration = loop.zone_calibration(s, plant.id, upto_inspection=insp.id)
-    forecasts = loop.zone_forecasts(s, plant.id, zones, today=day, rain=rain)
+    forecasts = loop.zone_forecasts(s, plant.id, zones, today=day, rain=rain, washes=washes)
     compliance = [  # (TEXT key, threshold, verdict): labelled in the report's language when rendered
         (
             "irradiance",

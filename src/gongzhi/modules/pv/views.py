@@ -110,7 +110,8 @@ def _plant_page(
     done = [i for i in insps if i.status == "done"]
     svg = report.map_svg(report.map_modules(c.s, done[0].id)) if done else ""
     kwh_day = energy if energy > 0 else loop.default_energy_kwh_per_day(p.area_m2)
-    cleaned = sorted(t for times in production.zone_cleaning_times(c.s, p.id).values() for t in times)
+    washes = production.zone_cleaning_times(c.s, p.id)  # read once for the page, its economics and forecasts
+    cleaned = sorted(t for times in washes.values() for t in times)
     today = soiling.plant_day(utcnow())
     last = (
         soiling.plant_day(cleaned[-1])
@@ -144,8 +145,9 @@ def _plant_page(
             assumed_rate_per_day=rate / 100,
             today=today,
             rain=rain,
+            washes=washes,
         )
-    forecasts = loop.zone_forecasts(c.s, p.id, zones, today=today, rain=rain)
+    forecasts = loop.zone_forecasts(c.s, p.id, zones, today=today, rain=rain, washes=washes)
     return c.page(
         "pv_plant.html",
         statuses=STATUS_NAMES,
