@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import gc
 import multiprocessing
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -53,3 +55,13 @@ def test_forked_workers_analyse_on_the_plant_they_inherit_without_it_being_sent(
     monkeypatch.setattr(PlantLayout, "__getstate__", refuse)
     pooled = pipeline.analyse_flight(flight.frames, layout, irradiance_w_m2=850, camera="M3T", workers=2)
     assert pooled.findings and pooled == in_process
+
+
+def test_the_first_load_of_the_kernels_freezes_the_objects_it_made_and_later_loads_do_nothing() -> None:
+    script = (
+        "import gc; from gongzhi.modules.pv import analysis_adapter as a; a.load_kernels(); "
+        "frozen = gc.get_freeze_count(); print(frozen > 100_000, gc.isenabled()); "
+        "a.load_kernels(); print(gc.get_freeze_count() == frozen)"
+    )
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert run.stdout.split() == ["True", "True", "True"]
