@@ -196,8 +196,9 @@ def _run(
     ctx = multiprocessing.get_context()
     ticks = ctx.Queue()
     # forked workers inherit the parent's module index, neighbour table and compiled kernels instead of
-    # each building or loading them (other start methods would pickle the template, which leaves the index
-    # and the table out: each worker builds its own and loads the kernels on its first frame)
+    # each building or loading them, and the layout with the template, so that tasks need not carry it
+    # (other start methods would pickle the template, which leaves the index and the table out: each
+    # worker builds its own and loads the kernels on its first frame)
     template = None
     if ctx.get_start_method() == "fork":
         adapter.load_kernels()  # first: the template's neighbour table uses them
