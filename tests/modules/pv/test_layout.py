@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -123,3 +124,12 @@ def test_it_rejects_geojson_without_a_roof_and_bad_ids() -> None:
         layout_from_geojson({"type": "FeatureCollection", "features": []})
     with pytest.raises(ValueError, match="module id"):
         parse_module_id("row 3")
+
+
+def test_the_centres_are_the_modules_positions_bit_for_bit_in_layout_order() -> None:
+    layout = generate_layout(rectangle(30, 20), LayoutParams(setback_m=0.5))
+    pairs = np.array([(m.x_m, m.y_m) for m in layout.modules], dtype=np.float64).reshape(-1, 2)
+    centres = layout.centres_xy()
+    assert centres.dtype == np.float64 and centres.flags.c_contiguous
+    assert np.array_equal(centres, pairs) and centres.tobytes() == pairs.tobytes()
+    assert replace(layout, modules=()).centres_xy().shape == (0, 2)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import importlib
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,13 +24,25 @@ def read(path: Path) -> ThermalFrame:
     return read_frame(path)
 
 
+_KERNELS = "gongzhi.modules.pv.analytics.kernels"
+
+
 def load_kernels() -> None:
     """Load the analysis's compiled kernels now (a process pool's parent, so that forked workers inherit
     them instead of each loading them on its first frame), with the cyclic collector paused: numba's
     set-up makes over a hundred thousand objects, and the collections they set off (about a sixth of
-    the load's CPU) free nothing."""
+    the load's CPU) free nothing.
+
+    The first load then moves every object of the process into the collector's permanent generation
+    (``gc.freeze``): numba's objects live as long as the process, and otherwise the next full collection
+    (~0.2 s, in the template's set-up) and each forked worker's (touching every inherited object's
+    header, so copying its memory page) would scan them all for nothing. Frozen objects are still freed
+    when no longer referenced; only a cycle among them would never be."""
+    if _KERNELS in sys.modules:
+        return
     with cyclic_gc_paused():
-        importlib.import_module("gongzhi.modules.pv.analytics.kernels")
+        importlib.import_module(_KERNELS)
+    gc.freeze()
 
 
 @contextmanager

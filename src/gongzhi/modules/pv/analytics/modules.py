@@ -1151,12 +1151,13 @@ def _neighbour_table(layout: PlantLayout, radius_m: float) -> npt.NDArray[np.int
     cell = ((keys[:, 0] - lo[0]) * grid_h + (keys[:, 1] - lo[1])).astype(np.intp)
     members = np.argsort(cell, kind="stable").astype(np.intp)  # ascending within a cell
     starts = np.searchsorted(cell[members], np.arange(grid_w * grid_h + 1)).astype(np.intp)
-    table = np.full((n, 1), -1, dtype=np.intp)
+    # one pass into rows as wide as the most points any nine cells about a point hold (the margin keeps
+    # those cells inside the grid), then cut to the most neighbours found
+    counts = np.diff(starts).reshape(grid_w, grid_h)
+    nine = sum(counts[i : grid_w - 2 + i, j : grid_h - 2 + j] for i in range(3) for j in range(3))
+    table = np.full((n, max(int(np.max(nine, initial=0)), 1)), -1, dtype=np.intp)
     most = kernels.other_string_neighbours(centres, cell, starts, members, grid_h, strings, radius_m, table)
-    if most > 1:
-        table = np.full((n, most), -1, dtype=np.intp)
-        kernels.other_string_neighbours(centres, cell, starts, members, grid_h, strings, radius_m, table)
-    return table
+    return np.ascontiguousarray(table[:, : max(most, 1)])
 
 
 def _neighbour_table_from_lists(
