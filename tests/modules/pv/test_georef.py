@@ -390,6 +390,36 @@ def test_run_sums_are_the_circular_cross_correlation_with_the_mask() -> None:
         np.testing.assert_allclose(sums, expected, atol=1e-9)
 
 
+def test_each_climb_ends_on_a_local_maximum_of_the_run_sums_in_the_window() -> None:
+    rng = np.random.default_rng(12)
+    t = ndimage.uniform_filter(rng.normal(size=(40, 50)), 5).astype(np.float32)  # smooth: a few maxima
+    rows = rng.integers(0, 40, 60).astype(np.intp)
+    first = rng.integers(0, 45, 60).astype(np.intp)
+    end = first + rng.integers(1, 6, 60).astype(np.intp)
+    prefix, moments = np.empty((40, 51)), np.empty(2)
+    kernels.row_prefix(t, prefix, moments)
+    radius = 6
+    starts = np.array([(0, 0), (-6, 6), (3, -2), (6, 6), (-1, 5)], dtype=np.intp)
+    at, sub = starts.copy(), np.empty((5, 9))
+    assert kernels.climbs(prefix, rows, first, end, at, radius, 30, sub)
+    sums = np.empty(9)
+    for s in range(5):
+        assert np.abs(at[s]).max() <= radius
+        kernels.run_sums(prefix, rows, first, end, int(at[s, 0]), int(at[s, 1]), sums)
+        np.testing.assert_array_equal(sub[s], sums)
+        inside = [
+            3 * (a + 1) + b + 1
+            for a in (-1, 0, 1)
+            for b in (-1, 0, 1)
+            if max(abs(at[s, 0] + a), abs(at[s, 1] + b)) <= radius
+        ]
+        assert sums[4] >= sums[inside].max()
+    # a climb given fewer moves than it needs fails the whole set
+    moves = int(np.abs(at - starts).max())
+    assert moves > 0
+    assert not kernels.climbs(prefix, rows, first, end, starts.copy(), radius, moves - 1, np.empty((5, 9)))
+
+
 @pytest.mark.parametrize("estimate_yaw", [False, True])
 def test_the_coarse_first_match_lands_on_the_whole_searchs_peak(
     flight: SyntheticFlight, layout: PlantLayout, monkeypatch: pytest.MonkeyPatch, estimate_yaw: bool

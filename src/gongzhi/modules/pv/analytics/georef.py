@@ -761,7 +761,7 @@ class _Observed:
         h, w = m.shape
         rows, first, end = (np.empty(h * ((w + 1) // 2), dtype=np.intp) for _ in range(3))
         n = kernels.mask_runs(m, rows, first, end)
-        peak = self.climber(region).climb((rows[:n], first[:n], end[:n]), radius, (0, 0))
+        peak = self.climber(region).climb((rows[:n], first[:n], end[:n]), radius, [(0, 0)])
         return self.match(model, radius, region) if peak is None else peak
 
     def climber(self, region: str) -> _Climb:
@@ -869,14 +869,8 @@ def _coarse_then_climb(
     model = np.empty((h // 2, w // 2), dtype=np.float32)
     kernels.runs_block_means(*runs, model)
     drow, dcol = _coarse_peak(obs.quarter(), model, max(1, math.ceil(radius / 2)))
-    best: tuple[float, float, float] | None = None
-    for start in _aliases((2 * drow, 2 * dcol), geometry, azimuth_deg, pitch_along_m, radius):
-        peak = obs.climber("all").climb(runs, radius, start)
-        if peak is None:
-            return None
-        if best is None or peak[0] > best[0]:
-            best = peak
-    return best
+    starts = _aliases((2 * drow, 2 * dcol), geometry, azimuth_deg, pitch_along_m, radius)
+    return obs.climber("all").climb(runs, radius, starts)
 
 
 def _coarse_peak(
@@ -933,25 +927,29 @@ class _Climb:
         self.mean = moments[0] / self.size
         self.sd = math.sqrt(max(moments[1] / self.size - self.mean * self.mean, 0.0))
 
-    def climb(self, runs: _Runs, radius: int, start: tuple[int, int]) -> tuple[float, float, float] | None:
-        """The local maximum reached over the 8 neighbouring shifts from ``start`` [px], with
-        :func:`_peak`'s sub-pixel parabola: (score, drow, dcol), what :func:`_peak` gives when that
-        maximum is the window's highest, including on its edge (no sub-pixel step across it). ``start``
-        is first moved into the window. ``None`` when the image or the mask is flat, or the climb takes
-        more than :data:`CLIMB_STEPS` moves."""
+    def climb(
+        self, runs: _Runs, radius: int, starts: list[tuple[int, int]]
+    ) -> tuple[float, float, float] | None:
+        """The highest of the local maxima reached over the 8 neighbouring shifts from each of ``starts``
+        [px] (the first of equals), with :func:`_peak`'s sub-pixel parabola: (score, drow, dcol), what
+        :func:`_peak` gives when that maximum is the window's highest, including on its edge (no sub-pixel
+        step across it). Each start is first moved into the window. ``None`` when the image or the mask is
+        flat, there is no start, or a climb takes more than :data:`CLIMB_STEPS` moves."""
         from gongzhi.modules.pv.analytics import kernels
 
         ones = float(np.sum(runs[2] - runs[1]))
         sd_m = math.sqrt(max(ones / self.size * (1 - ones / self.size), 0.0))
-        if sd_m < 1e-3 or self.sd < 1e-6:
+        if sd_m < 1e-3 or self.sd < 1e-6 or not starts:
             return None
         r = radius
-        at = np.array([min(max(start[0], -r), r), min(max(start[1], -r), r)], dtype=np.intp)
-        sums = np.empty(9)
-        if not kernels.climb(self.prefix, *runs, at, r, CLIMB_STEPS, sums):
+        at = np.array([(min(max(i, -r), r), min(max(j, -r), r)) for i, j in starts], dtype=np.intp)
+        sums = np.empty((len(starts), 9))
+        if not kernels.climbs(self.prefix, *runs, at, r, CLIMB_STEPS, sums):
             return None
-        sub = ((sums - self.mean * ones) / (self.size * self.sd * sd_m)).reshape(3, 3)
-        i, j = int(at[0]), int(at[1])
+        scores = (sums - self.mean * ones) / (self.size * self.sd * sd_m)
+        best = int(np.argmax(scores[:, 4]))
+        sub = scores[best].reshape(3, 3)
+        i, j = int(at[best, 0]), int(at[best, 1])
         di, dj = _subpixel(sub, 1, 1)
         # no sub-pixel step across the window's edge, as in the whole search
         return float(sub[1, 1]), i + (di if abs(i) < r else 0.0), j + (dj if abs(j) < r else 0.0)

@@ -334,6 +334,15 @@ def _climb(
     return False
 
 
+def _climbs(
+    prefix: F64, rows: Ints, first: Ints, end: Ints, at: Ints, radius: int, steps: int, sub: F64
+) -> bool:
+    for s in range(at.shape[0]):  # noqa: SIM110 (a loop: numba compiles no generator into all())
+        if not _climb_c(prefix, rows, first, end, at[s], radius, steps, sub[s]):
+            return False
+    return True
+
+
 def _mask_runs(mask: F32, rows: Ints, first: Ints, end: Ints) -> int:
     h, w = mask.shape
     n = 0
@@ -525,6 +534,7 @@ _wrapped_c = njit(cache=True, nogil=True)(_wrapped)
 _reflect_c = njit(cache=True, nogil=True)(_reflect)
 _has_nan_c = njit(cache=True, nogil=True)(_has_nan)
 _run_sums_c = njit(cache=True, nogil=True)(_run_sums)
+_climb_c = njit(cache=True, nogil=True)(_climb)
 _side_lines_c = njit(cache=True, nogil=True)(_side_lines)
 _window_median_c = njit(cache=True, nogil=True)(_window_median)
 
@@ -624,13 +634,14 @@ run_sums: Callable[[F64, Ints, Ints, Ints, int, int, F64], None] = _compiled(
 circular cross-correlation ``Σ t[x + d] · mask[x]`` of the 0/1 mask made of the runs at the 3 × 3 shifts d
 about (di, dj)."""
 
-climb: Callable[[F64, Ints, Ints, Ints, Ints, int, int, F64], bool] = _compiled(
-    _climb,
-    "boolean(float64[:, ::1], intp[::1], intp[::1], intp[::1], intp[::1], intp, intp, float64[::1])",
+climbs: Callable[[F64, Ints, Ints, Ints, Ints, int, int, F64], bool] = _compiled(
+    _climbs,
+    "boolean(float64[:, ::1], intp[::1], intp[::1], intp[::1], intp[:, ::1], intp, intp, float64[:, ::1])",
 )
-"""Steepest ascent over :func:`run_sums` from the shift ``at`` (moved in place) to the shift whose sum is
+"""Steepest ascent over :func:`run_sums` from each shift ``at[s]`` (moved in place) to the shift whose sum is
 not below any of its 8 neighbours inside the window |di|, |dj| ≤ ``radius``, in at most ``steps`` moves;
-``sub`` gets the sums of the 3 × 3 shifts about it. Returns whether it got there."""
+``sub[s]`` gets the sums of the 3 × 3 shifts about it. Returns whether every climb got there (it stops at the
+first that does not)."""
 
 mask_runs: Callable[[F32, Ints, Ints, Ints], int] = _compiled(
     _mask_runs, "intp(float32[:, :], intp[::1], intp[::1], intp[::1])"
