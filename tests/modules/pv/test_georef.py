@@ -471,6 +471,38 @@ def test_the_half_images_climb_to_the_peaks_their_whole_windows_find(
     assert compared >= 20
 
 
+def test_a_pixels_uv_is_that_of_its_xy_bit_for_bit() -> None:
+    rng = np.random.default_rng(14)
+    for _ in range(200):
+        geometry = FrameGeometry(
+            np.float64(rng.uniform(-200, 200)), float(rng.uniform(-200, 200)), float(rng.uniform(0.01, 0.1)),
+            float(rng.uniform(-360, 360)), int(rng.integers(50, 700)), int(rng.integers(50, 600)),
+        )  # fmt: skip
+        azimuth = float(rng.uniform(0, 360))
+        for row, col in [(0.0, 0.0), (0.0, 1.0), (1.0, 0.0), (float(rng.uniform(-5, 600)), 3.5)]:
+            expected = georef._to_uv(*geometry.pixel_to_xy(row, col), azimuth)
+            assert georef._pixel_uv(geometry, row, col, azimuth) == (float(expected[0]), float(expected[1]))
+
+
+def test_a_moved_pose_is_dataclasses_replace_of_it() -> None:
+    pose = FrameGeometry(np.float64(3.25), 7.5, 0.033, 179.9, 640, 512)
+    moved = pose.moved(0.1, -0.2, 0.3)
+    assert moved == dataclasses.replace(pose, x_m=pose.x_m + 0.1, y_m=7.5 - 0.2, yaw_deg=179.9 + 0.3)
+    assert type(moved) is FrameGeometry
+
+
+def test_the_quarter_spectrum_is_made_once_and_gives_the_coarse_peak_of_the_block_means() -> None:
+    rng = np.random.default_rng(15)
+    image = ndimage.uniform_filter(rng.normal(size=(64, 80)), 3).astype(np.float32)
+    obs = georef._Observed(image)
+    assert obs.quarter_spectrum() is obs.quarter_spectrum()
+    model = np.roll(_downsample(image, 2), (3, -2), axis=(0, 1))
+    drow, dcol = georef._coarse_peak(obs.quarter_spectrum(), model, 6)
+    assert (round(drow), round(dcol)) == (-3, 2)
+    _, drow2, dcol2 = georef._match(_downsample(image, 2), model, 6)
+    assert (drow, dcol) == pytest.approx((drow2, dcol2), abs=1e-4)
+
+
 def test_the_compiled_box_filter_is_scipys_uniform_filter_bit_for_bit() -> None:
     rng = np.random.default_rng(13)
     for shape in [(256, 320), (51, 64), (80, 100)]:
