@@ -386,19 +386,37 @@ def _box_filter(t: F32, size: int, out: F32) -> None:
         for c in range(w):
             acc[c] += np.float64(add[c]) - np.float64(sub[c])
             row[c] = acc[c] / n
-    line = np.empty(w + size)
-    for r in range(h):
-        src = mid[r]
-        for k in range(w + size - 1):
-            line[k] = src[_reflect_c(k - s1, w)]
-        total = 0.0
+    # along the rows two at a time: two running sums side by side, whose additions overlap, and the
+    # divisions after them as loops of their own, which the compiler vectorises
+    line_a, line_b, sums_a, sums_b = np.empty(w + size), np.empty(w + size), np.empty(w), np.empty(w)
+    for r in range(0, h, 2):
+        _reflected_c(mid[r], s1, size, line_a)
+        _reflected_c(mid[min(r + 1, h - 1)], s1, size, line_b)
+        total_a, total_b = 0.0, 0.0
         for k in range(size):
-            total += line[k]
-        row = out[r]
-        row[0] = total / n
+            total_a += line_a[k]
+            total_b += line_b[k]
+        sums_a[0], sums_b[0] = total_a, total_b
         for c in range(1, w):
-            total += line[c + size - 1] - line[c - 1]
-            row[c] = total / n
+            total_a += line_a[c + size - 1] - line_a[c - 1]
+            total_b += line_b[c + size - 1] - line_b[c - 1]
+            sums_a[c], sums_b[c] = total_a, total_b
+        for c in range(w):
+            out[r, c] = sums_a[c] / n
+        if r + 1 < h:
+            for c in range(w):
+                out[r + 1, c] = sums_b[c] / n
+
+
+def _reflected(src: F32, s1: int, size: int, line: F64) -> None:
+    # line[k] = src[k - s1] for k < w + size - 1, reflected about the ends (scipy's mode "reflect")
+    w = len(src)
+    for k in range(s1):
+        line[k] = src[_reflect_c(k - s1, w)]
+    for k in range(w):
+        line[k + s1] = src[k]
+    for k in range(w + s1, w + size - 1):
+        line[k] = src[_reflect_c(k - s1, w)]
 
 
 def _other_string_neighbours(centres: F64, cell: Ints, starts: Ints, members: Ints, grid_h: int,
@@ -532,6 +550,7 @@ _run_bounds_c = njit(cache=True, nogil=True)(_run_bounds)
 _row_span_c = njit(cache=True, nogil=True)(_row_span)
 _wrapped_c = njit(cache=True, nogil=True)(_wrapped)
 _reflect_c = njit(cache=True, nogil=True)(_reflect)
+_reflected_c = njit(cache=True, nogil=True)(_reflected)
 _has_nan_c = njit(cache=True, nogil=True)(_has_nan)
 _run_sums_c = njit(cache=True, nogil=True)(_run_sums)
 _climb_c = njit(cache=True, nogil=True)(_climb)
@@ -655,7 +674,8 @@ box_filter: Callable[[F32, int, F32], None] = _compiled(
 """``out`` = ``scipy.ndimage.uniform_filter(t, size)`` (mode "reflect", origin 0) bit for bit, for ``size``
 up to the smaller side: scipy's two passes (rows, then columns, through a float32 image), each a running
 sum in float64 over the reflected line, divided by ``size`` at every pixel; the pass down the columns
-runs along the rows, all columns at once, instead of one strided column line at a time."""
+runs along the rows, all columns at once, instead of one strided column line at a time, and the pass
+along the rows takes two rows at a time, their divisions after their sums."""
 
 other_string_neighbours: Callable[[F64, Ints, Ints, Ints, int, Ints, float, Ints], int] = _compiled(
     _other_string_neighbours,
