@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any
 
 import numpy as np
@@ -450,6 +451,28 @@ def test_the_coarse_first_match_lands_on_the_whole_searchs_peak(
         moved += whole.score > 0.5 and np.hypot(whole.dx_m, whole.dy_m) > 0.02
     assert moved >= 5  # most of the priors were corrected, not left as they were
     assert len(climbs) >= 10 and all(climbs)  # and every one by the climb, not the whole search
+
+
+def test_a_match_climbed_from_a_nearby_peak_lands_where_the_coarse_match_leads(
+    flight: SyntheticFlight, layout: PlantLayout
+) -> None:
+    index = module_index(layout)
+    pitch = modules._pitches(index)[0]
+    radius = math.ceil(0.45 * modules._pitches(index)[1] / (2 * flight.poses[0].gsd_m))
+    rng = np.random.default_rng(3)
+    for i in range(1, len(flight), max(1, len(flight) // 8)):
+        truth = flight.poses[i]
+        at = FrameGeometry(truth.x_m, truth.y_m, truth.gsd_m * 2, truth.yaw_deg, 320, 256).moved(
+            *rng.normal(0, 0.1, 2)
+        )
+        obs = georef._Observed(georef._structure(_downsample(flight.frame(i).temperature_c, 2), 10.0))
+        runs = georef.module_runs(index, at)
+        coarse = georef._coarse_then_climb(obs, runs, at, layout.row_azimuth_deg, radius, pitch)
+        assert coarse is not None
+        # from the peak itself, or a pixel off it (the peak after a small turn), the climbs end there
+        for near in [(coarse[1], coarse[2]), (coarse[1] + 1.0, coarse[2] - 1.0)]:
+            climbed = georef._coarse_then_climb(obs, runs, at, layout.row_azimuth_deg, radius, pitch, near)
+            assert climbed == coarse
 
 
 def test_the_half_images_climb_to_the_peaks_their_whole_windows_find(

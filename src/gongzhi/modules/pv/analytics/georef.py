@@ -653,7 +653,8 @@ def refine_pose(
     The shift comes from the peak of the FFT cross-correlation of the frame's structure with the module
     mask rendered at the prior pose (sub-pixel by a parabola through the peak). The yaw comes from the
     same matching on the image's left and right halves (and top and bottom): a rotation moves their
-    contents in opposite directions; the pose is then turned by it and the shift matched again.
+    contents in opposite directions; the pose is then turned by it and the shift matched again (with
+    ``coarse_first``, by climbs from the shift before the turn).
 
     Parameters
     ----------
@@ -697,9 +698,13 @@ def refine_pose(
     radius = max(1, math.ceil(search / coarse.gsd_m))
     best = (-np.inf, 0.0, 0.0, 0.0)
 
-    def match(at: FrameGeometry) -> tuple[float, float, float, npt.NDArray[np.float32] | None]:
+    def match(
+        at: FrameGeometry, near: tuple[float, float] | None = None
+    ) -> tuple[float, float, float, npt.NDArray[np.float32] | None]:
         # the halves of a yaw estimate need the mask painted; a lone shift match needs only its runs
-        return _whole_match(obs, index, at, radius, coarse_first, pitch_along_m, paint=estimate_yaw)
+        return _whole_match(
+            obs, index, at, radius, coarse_first, pitch_along_m, paint=estimate_yaw, near=near
+        )
 
     for dyaw in yaw_offsets_deg:
         score, drow, dcol, model = match(coarse.moved(dyaw_deg=dyaw))
@@ -713,7 +718,8 @@ def refine_pose(
             turn = _rotation_deg(obs, shifted, YAW_RADIUS_PX)
             if abs(turn) < 0.05:
                 break
-            score2, drow2, dcol2, model2 = match(coarse.moved(dyaw_deg=dyaw + turn))
+            # a turn of a few tenths of a degree moves the peak by less than a pixel: climb from it
+            score2, drow2, dcol2, model2 = match(coarse.moved(dyaw_deg=dyaw + turn), near=(drow, dcol))
             if score2 <= score:
                 break
             model, score, drow, dcol, dyaw = model2, score2, drow2, dcol2, dyaw + turn
@@ -840,11 +846,12 @@ def _whole_match(
     coarse_first: bool,
     pitch_along_m: float | None,
     paint: bool,
+    near: tuple[float, float] | None = None,
 ) -> tuple[float, float, float, npt.NDArray[np.float32] | None]:
     """:meth:`_Observed.match` of the module mask at ``at`` over the whole frame: (score, drow, dcol, the
-    mask when painted); with ``coarse_first`` by a coarse match and climbs (:func:`_coarse_then_climb`),
-    the whole window's FFTs only when they fail. ``paint``: paint the mask even when the climbs need only
-    its runs."""
+    mask when painted); with ``coarse_first`` by a coarse match and climbs (:func:`_coarse_then_climb`,
+    from ``near`` when given), the whole window's FFTs only when they fail. ``paint``: paint the mask even
+    when the climbs need only its runs."""
     from gongzhi.modules.pv.analytics import kernels
 
     model = module_mask(index, at) if paint else None
@@ -856,7 +863,7 @@ def _whole_match(
             rows, first, end = (np.empty(h * ((w + 1) // 2), dtype=np.intp) for _ in range(3))
             n = kernels.mask_runs(model, rows, first, end)
             runs = rows[:n], first[:n], end[:n]
-        climbed = _coarse_then_climb(obs, runs, at, index.layout.row_azimuth_deg, radius, pitch_along_m)
+        climbed = _coarse_then_climb(obs, runs, at, index.layout.row_azimuth_deg, radius, pitch_along_m, near)
         if climbed is not None:
             return (*climbed, model)
     if model is None:
@@ -871,17 +878,26 @@ def _coarse_then_climb(
     azimuth_deg: float,
     radius: int,
     pitch_along_m: float | None = None,
+    near: tuple[float, float] | None = None,
 ) -> tuple[float, float, float] | None:
     """:func:`_match` of ``obs`` and the 0/1 mask made of ``runs`` (the module mask at ``geometry``)
     within ``radius`` px, by a match of both at half their resolution, then climbs (:class:`_Climb`) from
     twice its peak and from the points a whole number of ``pitch_along_m`` from there along the rows
-    (``azimuth_deg``); the highest peak reached. ``None`` when the image is too small or flat, the mask
-    empty, or a climb does not end."""
+    (``azimuth_deg``); the highest peak reached. With ``near`` (drow, dcol) [px], a peak already found
+    for a pose only slightly different, the climbs start from it and its aliases instead, and the coarse
+    match is made only when one of them does not end. ``None`` when the image is too small or flat, the
+    mask empty, or a climb does not end."""
     from gongzhi.modules.pv.analytics import kernels
 
     h, w = obs.obs.shape
     if min(h, w) < 16:
         return None
+    if near is not None:
+        climbed = obs.climber("all").climb(
+            runs, radius, _aliases(near, geometry, azimuth_deg, pitch_along_m, radius)
+        )
+        if climbed is not None:
+            return climbed
     model = np.empty((h // 2, w // 2), dtype=np.float32)
     kernels.runs_block_means(*runs, model)
     drow, dcol = _coarse_peak(obs.quarter_spectrum(), model, max(1, math.ceil(radius / 2)))
