@@ -507,6 +507,25 @@ def test_a_pixels_uv_is_that_of_its_xy_bit_for_bit() -> None:
             assert georef._pixel_uv(geometry, row, col, azimuth) == (float(expected[0]), float(expected[1]))
 
 
+def test_the_compiled_row_ranges_are_those_of_the_corners_pixel_rows(layout: PlantLayout) -> None:
+    rng = np.random.default_rng(16)
+    corners = layout.corners_xy()
+    for _ in range(50):
+        geometry = FrameGeometry(
+            float(rng.uniform(-20, 20)), float(rng.uniform(-20, 20)), float(rng.uniform(0.02, 0.2)),
+            float(rng.uniform(-360, 360)), 320, int(rng.integers(100, 300)),
+        )  # fmt: skip
+        order = rng.choice(len(corners), 60, replace=False).astype(np.intp)
+        rows, _ = geometry.xy_to_pixel(corners[order, :, 0], corners[order, :, 1])
+        h = geometry.height_px
+        r_lo, r_hi = np.empty(60, dtype=np.intp), np.empty(60, dtype=np.intp)
+        _, _, ux, uy = geometry._axes()
+        pose = np.array([geometry.x_m, geometry.y_m, ux, uy, geometry.gsd_m])
+        kernels.row_ranges(corners, order, pose, h, r_lo, r_hi)
+        np.testing.assert_array_equal(r_lo, np.clip(np.floor(rows.min(axis=1)), 0, h).astype(np.intp))
+        np.testing.assert_array_equal(r_hi, np.clip(np.ceil(rows.max(axis=1)), -1, h - 1).astype(np.intp))
+
+
 def test_a_moved_pose_is_dataclasses_replace_of_it() -> None:
     pose = FrameGeometry(np.float64(3.25), 7.5, 0.033, 179.9, 640, 512)
     moved = pose.moved(0.1, -0.2, 0.3)

@@ -582,6 +582,8 @@ image rows, the pose's (u, v) at pixel (0, 0) and per column and per row, the gl
 def _painting(index: ModuleIndex, geometry: FrameGeometry, rim: float) -> _Painting | None:
     """What :func:`module_mask` paints: the modules within the frame's reach, each against the image rows
     its footprint spans; ``None`` when none is."""
+    from gongzhi.modules.pv.analytics import kernels
+
     h, w = geometry.height_px, geometry.width_px
     az = index.layout.row_azimuth_deg
     u0, v0 = _pixel_uv(geometry, 0.0, 0.0, az)
@@ -594,9 +596,10 @@ def _painting(index: ModuleIndex, geometry: FrameGeometry, rim: float) -> _Paint
         return None
     along, across = index.layout.footprint_m
     # each module against the image rows its footprint spans, not against every row
-    corner_rows, _ = geometry.xy_to_pixel(index.corners[near.order, :, 0], index.corners[near.order, :, 1])
-    r_lo = np.clip(np.floor(corner_rows.min(axis=1)), 0, h).astype(np.intp)
-    r_hi = np.clip(np.ceil(corner_rows.max(axis=1)), -1, h - 1).astype(np.intp)
+    r_lo, r_hi = np.empty(len(near.order), dtype=np.intp), np.empty(len(near.order), dtype=np.intp)
+    _, _, ux, uy = geometry._axes()
+    at = np.array([geometry.x_m, geometry.y_m, ux, uy, geometry.gsd_m])
+    kernels.row_ranges(np.ascontiguousarray(index.corners, dtype=np.float64), near.order, at, h, r_lo, r_hi)
     glass = np.array([(rim - 0.5) * along, (0.5 - rim) * along, (rim - 0.5) * across, (0.5 - rim) * across])
     pose = np.array([u0, v0, uc, vc, ur, vr])
     return index.u[near.order], index.v[near.order], r_lo, r_hi, pose, glass

@@ -97,6 +97,19 @@ def _paint_modules(mu: F64, mv: F64, r_lo: Ints, r_hi: Ints, pose: F64, glass: F
                 out[r, c] = 1.0
 
 
+def _row_ranges(corners: F64, order: Ints, pose: F64, h: int, r_lo: Ints, r_hi: Ints) -> None:
+    x_m, y_m, ux, uy, gsd = pose[0], pose[1], pose[2], pose[3], pose[4]
+    half = (h - 1) / 2
+    for k in range(len(order)):
+        lo, hi = np.inf, -np.inf
+        for c in range(4):
+            dx, dy = corners[order[k], c, 0] - x_m, corners[order[k], c, 1] - y_m
+            row = half - (dx * ux + dy * uy) / gsd
+            lo, hi = min(lo, row), max(hi, row)
+        r_lo[k] = int(min(max(np.floor(lo), 0.0), float(h)))
+        r_hi[k] = int(min(max(np.ceil(hi), -1.0), float(h - 1)))
+
+
 def _has_nan(a: F32, b: F32, m: int) -> bool:
     """Whether row m of ``a`` or ``b``, both sorted with NaN last, holds a NaN."""
     p, q = a.shape[1], b.shape[1]
@@ -625,6 +638,14 @@ paint_modules: Callable[[F64, F64, Ints, Ints, F64, F64, F32], None] = _compiled
 glass is the open interval of columns where ``u0 + ur·r + uc·col`` lies strictly between ``mu[k] +
 glass[0]`` and ``mu[k] + glass[1]`` and the same for v (``pose`` = u0, v0, uc, vc, ur, vr; ``glass`` = the
 four offsets) [m]: :func:`.georef.module_mask`'s arithmetic per row and module."""
+
+row_ranges: Callable[[F64, Ints, F64, int, Ints, Ints], None] = _compiled(
+    _row_ranges, "void(float64[:, :, ::1], intp[::1], float64[::1], intp, intp[::1], intp[::1])"
+)
+"""The first and last image row each module ``order[k]`` of ``corners`` (N, 4 corners, x and y) [m] spans in
+an image ``h`` rows high at ``pose`` (the centre's x and y, the image's up as (east, north), the GSD)
+[m]: ``floor`` of its corners' least :meth:`.georef.FrameGeometry.xy_to_pixel` row clipped to [0, h], and
+``ceil`` of their greatest clipped to [−1, h − 1], into ``r_lo[k]``, ``r_hi[k]`` (the same arithmetic)."""
 
 module_runs: Callable[[F64, F64, Ints, Ints, F64, F64, int, Ints, Ints, Ints], int] = _compiled(
     _module_runs,
