@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any
 
 import numpy as np
@@ -390,6 +391,36 @@ def test_run_sums_are_the_circular_cross_correlation_with_the_mask() -> None:
         np.testing.assert_allclose(sums, expected, atol=1e-9)
 
 
+def test_each_climb_ends_on_a_local_maximum_of_the_run_sums_in_the_window() -> None:
+    rng = np.random.default_rng(12)
+    t = ndimage.uniform_filter(rng.normal(size=(40, 50)), 5).astype(np.float32)  # smooth: a few maxima
+    rows = rng.integers(0, 40, 60).astype(np.intp)
+    first = rng.integers(0, 45, 60).astype(np.intp)
+    end = first + rng.integers(1, 6, 60).astype(np.intp)
+    prefix, moments = np.empty((40, 51)), np.empty(2)
+    kernels.row_prefix(t, prefix, moments)
+    radius = 6
+    starts = np.array([(0, 0), (-6, 6), (3, -2), (6, 6), (-1, 5)], dtype=np.intp)
+    at, sub = starts.copy(), np.empty((5, 9))
+    assert kernels.climbs(prefix, rows, first, end, at, radius, 30, sub)
+    sums = np.empty(9)
+    for s in range(5):
+        assert np.abs(at[s]).max() <= radius
+        kernels.run_sums(prefix, rows, first, end, int(at[s, 0]), int(at[s, 1]), sums)
+        np.testing.assert_array_equal(sub[s], sums)
+        inside = [
+            3 * (a + 1) + b + 1
+            for a in (-1, 0, 1)
+            for b in (-1, 0, 1)
+            if max(abs(at[s, 0] + a), abs(at[s, 1] + b)) <= radius
+        ]
+        assert sums[4] >= sums[inside].max()
+    # a climb given fewer moves than it needs fails the whole set
+    moves = int(np.abs(at - starts).max())
+    assert moves > 0
+    assert not kernels.climbs(prefix, rows, first, end, starts.copy(), radius, moves - 1, np.empty((5, 9)))
+
+
 @pytest.mark.parametrize("estimate_yaw", [False, True])
 def test_the_coarse_first_match_lands_on_the_whole_searchs_peak(
     flight: SyntheticFlight, layout: PlantLayout, monkeypatch: pytest.MonkeyPatch, estimate_yaw: bool
@@ -422,6 +453,28 @@ def test_the_coarse_first_match_lands_on_the_whole_searchs_peak(
     assert len(climbs) >= 10 and all(climbs)  # and every one by the climb, not the whole search
 
 
+def test_a_match_climbed_from_a_nearby_peak_lands_where_the_coarse_match_leads(
+    flight: SyntheticFlight, layout: PlantLayout
+) -> None:
+    index = module_index(layout)
+    pitch = modules._pitches(index)[0]
+    radius = math.ceil(0.45 * modules._pitches(index)[1] / (2 * flight.poses[0].gsd_m))
+    rng = np.random.default_rng(3)
+    for i in range(1, len(flight), max(1, len(flight) // 8)):
+        truth = flight.poses[i]
+        at = FrameGeometry(truth.x_m, truth.y_m, truth.gsd_m * 2, truth.yaw_deg, 320, 256).moved(
+            *rng.normal(0, 0.1, 2)
+        )
+        obs = georef._Observed(georef._structure(_downsample(flight.frame(i).temperature_c, 2), 10.0))
+        runs = georef.module_runs(index, at)
+        coarse = georef._coarse_then_climb(obs, runs, at, layout.row_azimuth_deg, radius, pitch)
+        assert coarse is not None
+        # from the peak itself, or a pixel off it (the peak after a small turn), the climbs end there
+        for near in [(coarse[1], coarse[2]), (coarse[1] + 1.0, coarse[2] - 1.0)]:
+            climbed = georef._coarse_then_climb(obs, runs, at, layout.row_azimuth_deg, radius, pitch, near)
+            assert climbed == coarse
+
+
 def test_the_half_images_climb_to_the_peaks_their_whole_windows_find(
     flight: SyntheticFlight, layout: PlantLayout
 ) -> None:
@@ -439,6 +492,57 @@ def test_the_half_images_climb_to_the_peaks_their_whole_windows_find(
                 np.testing.assert_allclose(climbed, whole, atol=1e-5)
                 compared += 1
     assert compared >= 20
+
+
+def test_a_pixels_uv_is_that_of_its_xy_bit_for_bit() -> None:
+    rng = np.random.default_rng(14)
+    for _ in range(200):
+        geometry = FrameGeometry(
+            np.float64(rng.uniform(-200, 200)), float(rng.uniform(-200, 200)), float(rng.uniform(0.01, 0.1)),
+            float(rng.uniform(-360, 360)), int(rng.integers(50, 700)), int(rng.integers(50, 600)),
+        )  # fmt: skip
+        azimuth = float(rng.uniform(0, 360))
+        for row, col in [(0.0, 0.0), (0.0, 1.0), (1.0, 0.0), (float(rng.uniform(-5, 600)), 3.5)]:
+            expected = georef._to_uv(*geometry.pixel_to_xy(row, col), azimuth)
+            assert georef._pixel_uv(geometry, row, col, azimuth) == (float(expected[0]), float(expected[1]))
+
+
+def test_the_compiled_row_ranges_are_those_of_the_corners_pixel_rows(layout: PlantLayout) -> None:
+    rng = np.random.default_rng(16)
+    corners = layout.corners_xy()
+    for _ in range(50):
+        geometry = FrameGeometry(
+            float(rng.uniform(-20, 20)), float(rng.uniform(-20, 20)), float(rng.uniform(0.02, 0.2)),
+            float(rng.uniform(-360, 360)), 320, int(rng.integers(100, 300)),
+        )  # fmt: skip
+        order = rng.choice(len(corners), 60, replace=False).astype(np.intp)
+        rows, _ = geometry.xy_to_pixel(corners[order, :, 0], corners[order, :, 1])
+        h = geometry.height_px
+        r_lo, r_hi = np.empty(60, dtype=np.intp), np.empty(60, dtype=np.intp)
+        _, _, ux, uy = geometry._axes()
+        pose = np.array([geometry.x_m, geometry.y_m, ux, uy, geometry.gsd_m])
+        kernels.row_ranges(corners, order, pose, h, r_lo, r_hi)
+        np.testing.assert_array_equal(r_lo, np.clip(np.floor(rows.min(axis=1)), 0, h).astype(np.intp))
+        np.testing.assert_array_equal(r_hi, np.clip(np.ceil(rows.max(axis=1)), -1, h - 1).astype(np.intp))
+
+
+def test_a_moved_pose_is_dataclasses_replace_of_it() -> None:
+    pose = FrameGeometry(np.float64(3.25), 7.5, 0.033, 179.9, 640, 512)
+    moved = pose.moved(0.1, -0.2, 0.3)
+    assert moved == dataclasses.replace(pose, x_m=pose.x_m + 0.1, y_m=7.5 - 0.2, yaw_deg=179.9 + 0.3)
+    assert type(moved) is FrameGeometry
+
+
+def test_the_quarter_spectrum_is_made_once_and_gives_the_coarse_peak_of_the_block_means() -> None:
+    rng = np.random.default_rng(15)
+    image = ndimage.uniform_filter(rng.normal(size=(64, 80)), 3).astype(np.float32)
+    obs = georef._Observed(image)
+    assert obs.quarter_spectrum() is obs.quarter_spectrum()
+    model = np.roll(_downsample(image, 2), (3, -2), axis=(0, 1))
+    drow, dcol = georef._coarse_peak(obs.quarter_spectrum(), model, 6)
+    assert (round(drow), round(dcol)) == (-3, 2)
+    _, drow2, dcol2 = georef._match(_downsample(image, 2), model, 6)
+    assert (drow, dcol) == pytest.approx((drow2, dcol2), abs=1e-4)
 
 
 def test_the_compiled_box_filter_is_scipys_uniform_filter_bit_for_bit() -> None:

@@ -100,7 +100,9 @@ class FrameGeometry:
 
     def moved(self, dx_m: float = 0.0, dy_m: float = 0.0, dyaw_deg: float = 0.0) -> FrameGeometry:
         """The same frame with its centre shifted [m] and its yaw turned [°]."""
-        return replace(self, x_m=self.x_m + dx_m, y_m=self.y_m + dy_m, yaw_deg=self.yaw_deg + dyaw_deg)
+        # the constructor rather than dataclasses.replace, which costs several times more (five calls a frame)
+        return FrameGeometry(self.x_m + dx_m, self.y_m + dy_m, self.gsd_m, self.yaw_deg + dyaw_deg,
+                             self.width_px, self.height_px)  # fmt: skip
 
 
 def frame_geometry(
@@ -272,7 +274,12 @@ def _within(index: ModuleIndex, u_lo: float, u_hi: float, v_lo: float, v_hi: flo
     count = kernels.in_box(index.u, index.v, index.order, box, keep)
     if count == 0:
         return None
-    return replace(index, keys=index.keys[keep[:count]], order=index.order[keep[:count]])
+    kept = keep[:count]
+    # the constructor rather than dataclasses.replace, which costs several times more
+    return ModuleIndex(
+        index.layout, index.u, index.v, index.keys[kept], index.order[kept], index.row_v, index.span,
+        index.u_min, index.centres, index.corners,
+    )  # fmt: skip
 
 
 def locate_uv(index: ModuleIndex, pu: FloatArray, pv: FloatArray) -> tuple[IntArray, FloatArray, FloatArray]:
@@ -575,14 +582,13 @@ image rows, the pose's (u, v) at pixel (0, 0) and per column and per row, the gl
 def _painting(index: ModuleIndex, geometry: FrameGeometry, rim: float) -> _Painting | None:
     """What :func:`module_mask` paints: the modules within the frame's reach, each against the image rows
     its footprint spans; ``None`` when none is."""
+    from gongzhi.modules.pv.analytics import kernels
+
     h, w = geometry.height_px, geometry.width_px
     az = index.layout.row_azimuth_deg
-    x0, y0 = geometry.pixel_to_xy(0.0, 0.0)
-    xc, yc = geometry.pixel_to_xy(0.0, 1.0)
-    xr, yr = geometry.pixel_to_xy(1.0, 0.0)
-    u0, v0 = (float(a) for a in _to_uv(x0, y0, az))
-    uc, vc = (float(a) - b for a, b in zip(_to_uv(xc, yc, az), (u0, v0), strict=True))
-    ur, vr = (float(a) - b for a, b in zip(_to_uv(xr, yr, az), (u0, v0), strict=True))
+    u0, v0 = _pixel_uv(geometry, 0.0, 0.0, az)
+    uc, vc = (a - b for a, b in zip(_pixel_uv(geometry, 0.0, 1.0, az), (u0, v0), strict=True))
+    ur, vr = (a - b for a, b in zip(_pixel_uv(geometry, 1.0, 0.0, az), (u0, v0), strict=True))
     corner_u = u0 + np.array([0.0, uc * (w - 1), ur * (h - 1), uc * (w - 1) + ur * (h - 1)])
     corner_v = v0 + np.array([0.0, vc * (w - 1), vr * (h - 1), vc * (w - 1) + vr * (h - 1)])
     near = _within(index, corner_u.min(), corner_u.max(), corner_v.min(), corner_v.max())
@@ -590,12 +596,25 @@ def _painting(index: ModuleIndex, geometry: FrameGeometry, rim: float) -> _Paint
         return None
     along, across = index.layout.footprint_m
     # each module against the image rows its footprint spans, not against every row
-    corner_rows, _ = geometry.xy_to_pixel(index.corners[near.order, :, 0], index.corners[near.order, :, 1])
-    r_lo = np.clip(np.floor(corner_rows.min(axis=1)), 0, h).astype(np.intp)
-    r_hi = np.clip(np.ceil(corner_rows.max(axis=1)), -1, h - 1).astype(np.intp)
+    r_lo, r_hi = np.empty(len(near.order), dtype=np.intp), np.empty(len(near.order), dtype=np.intp)
+    _, _, ux, uy = geometry._axes()
+    at = np.array([geometry.x_m, geometry.y_m, ux, uy, geometry.gsd_m])
+    kernels.row_ranges(np.ascontiguousarray(index.corners, dtype=np.float64), near.order, at, h, r_lo, r_hi)
     glass = np.array([(rim - 0.5) * along, (0.5 - rim) * along, (rim - 0.5) * across, (0.5 - rim) * across])
     pose = np.array([u0, v0, uc, vc, ur, vr])
     return index.u[near.order], index.v[near.order], r_lo, r_hi, pose, glass
+
+
+def _pixel_uv(geometry: FrameGeometry, row: float, col: float, azimuth_deg: float) -> tuple[float, float]:
+    """``_to_uv(*geometry.pixel_to_xy(row, col), azimuth_deg)`` of one pixel [m]: the same operations in the
+    same order on Python floats, without numpy's cost per call on scalars."""
+    rx, ry, ux, uy = geometry._axes()
+    dc = (col - (geometry.width_px - 1) / 2) * geometry.gsd_m
+    dr = ((geometry.height_px - 1) / 2 - row) * geometry.gsd_m
+    x = float(geometry.x_m + dc * rx + dr * ux)
+    y = float(geometry.y_m + dc * ry + dr * uy)
+    s, c = math.sin(math.radians(azimuth_deg)), math.cos(math.radians(azimuth_deg))
+    return x * s + y * c, -x * c + y * s
 
 
 def _downsample(t: npt.NDArray[np.float32], k: int) -> npt.NDArray[np.float32]:
@@ -637,7 +656,8 @@ def refine_pose(
     The shift comes from the peak of the FFT cross-correlation of the frame's structure with the module
     mask rendered at the prior pose (sub-pixel by a parabola through the peak). The yaw comes from the
     same matching on the image's left and right halves (and top and bottom): a rotation moves their
-    contents in opposite directions; the pose is then turned by it and the shift matched again.
+    contents in opposite directions; the pose is then turned by it and the shift matched again (with
+    ``coarse_first``, by climbs from the shift before the turn).
 
     Parameters
     ----------
@@ -681,9 +701,13 @@ def refine_pose(
     radius = max(1, math.ceil(search / coarse.gsd_m))
     best = (-np.inf, 0.0, 0.0, 0.0)
 
-    def match(at: FrameGeometry) -> tuple[float, float, float, npt.NDArray[np.float32] | None]:
+    def match(
+        at: FrameGeometry, near: tuple[float, float] | None = None
+    ) -> tuple[float, float, float, npt.NDArray[np.float32] | None]:
         # the halves of a yaw estimate need the mask painted; a lone shift match needs only its runs
-        return _whole_match(obs, index, at, radius, coarse_first, pitch_along_m, paint=estimate_yaw)
+        return _whole_match(
+            obs, index, at, radius, coarse_first, pitch_along_m, paint=estimate_yaw, near=near
+        )
 
     for dyaw in yaw_offsets_deg:
         score, drow, dcol, model = match(coarse.moved(dyaw_deg=dyaw))
@@ -697,7 +721,8 @@ def refine_pose(
             turn = _rotation_deg(obs, shifted, YAW_RADIUS_PX)
             if abs(turn) < 0.05:
                 break
-            score2, drow2, dcol2, model2 = match(coarse.moved(dyaw_deg=dyaw + turn))
+            # a turn of a few tenths of a degree moves the peak by less than a pixel: climb from it
+            score2, drow2, dcol2, model2 = match(coarse.moved(dyaw_deg=dyaw + turn), near=(drow, dcol))
             if score2 <= score:
                 break
             model, score, drow, dcol, dyaw = model2, score2, drow2, dcol2, dyaw + turn
@@ -730,7 +755,7 @@ class _Observed:
         }
         self._spectra: dict[str, _Spectrum | None] = {}
         self._climbs: dict[str, _Climb] = {}
-        self._quarter: npt.NDArray[np.float32] | None = None
+        self._quarter: npt.NDArray[np.complex64] | None = None
 
     def spectrum(self, region: str) -> _Spectrum | None:
         if region not in self._spectra:
@@ -761,7 +786,7 @@ class _Observed:
         h, w = m.shape
         rows, first, end = (np.empty(h * ((w + 1) // 2), dtype=np.intp) for _ in range(3))
         n = kernels.mask_runs(m, rows, first, end)
-        peak = self.climber(region).climb((rows[:n], first[:n], end[:n]), radius, (0, 0))
+        peak = self.climber(region).climb((rows[:n], first[:n], end[:n]), radius, [(0, 0)])
         return self.match(model, radius, region) if peak is None else peak
 
     def climber(self, region: str) -> _Climb:
@@ -770,10 +795,10 @@ class _Observed:
             self._climbs[region] = _Climb(self.obs[self.regions[region]])
         return self._climbs[region]
 
-    def quarter(self) -> npt.NDArray[np.float32]:
-        """The image's 2 × 2 block means, made once."""
+    def quarter_spectrum(self) -> npt.NDArray[np.complex64]:
+        """:func:`_mean_free` spectrum of the image's 2 × 2 block means, made once for all its matches."""
         if self._quarter is None:
-            self._quarter = _downsample(self.obs, 2)
+            self._quarter = _mean_free(_downsample(self.obs, 2))
         return self._quarter
 
 
@@ -824,11 +849,12 @@ def _whole_match(
     coarse_first: bool,
     pitch_along_m: float | None,
     paint: bool,
+    near: tuple[float, float] | None = None,
 ) -> tuple[float, float, float, npt.NDArray[np.float32] | None]:
     """:meth:`_Observed.match` of the module mask at ``at`` over the whole frame: (score, drow, dcol, the
-    mask when painted); with ``coarse_first`` by a coarse match and climbs (:func:`_coarse_then_climb`),
-    the whole window's FFTs only when they fail. ``paint``: paint the mask even when the climbs need only
-    its runs."""
+    mask when painted); with ``coarse_first`` by a coarse match and climbs (:func:`_coarse_then_climb`,
+    from ``near`` when given), the whole window's FFTs only when they fail. ``paint``: paint the mask even
+    when the climbs need only its runs."""
     from gongzhi.modules.pv.analytics import kernels
 
     model = module_mask(index, at) if paint else None
@@ -840,7 +866,7 @@ def _whole_match(
             rows, first, end = (np.empty(h * ((w + 1) // 2), dtype=np.intp) for _ in range(3))
             n = kernels.mask_runs(model, rows, first, end)
             runs = rows[:n], first[:n], end[:n]
-        climbed = _coarse_then_climb(obs, runs, at, index.layout.row_azimuth_deg, radius, pitch_along_m)
+        climbed = _coarse_then_climb(obs, runs, at, index.layout.row_azimuth_deg, radius, pitch_along_m, near)
         if climbed is not None:
             return (*climbed, model)
     if model is None:
@@ -855,40 +881,48 @@ def _coarse_then_climb(
     azimuth_deg: float,
     radius: int,
     pitch_along_m: float | None = None,
+    near: tuple[float, float] | None = None,
 ) -> tuple[float, float, float] | None:
     """:func:`_match` of ``obs`` and the 0/1 mask made of ``runs`` (the module mask at ``geometry``)
     within ``radius`` px, by a match of both at half their resolution, then climbs (:class:`_Climb`) from
     twice its peak and from the points a whole number of ``pitch_along_m`` from there along the rows
-    (``azimuth_deg``); the highest peak reached. ``None`` when the image is too small or flat, the mask
-    empty, or a climb does not end."""
+    (``azimuth_deg``); the highest peak reached. With ``near`` (drow, dcol) [px], a peak already found
+    for a pose only slightly different, the climbs start from it and its aliases instead, and the coarse
+    match is made only when one of them does not end. ``None`` when the image is too small or flat, the
+    mask empty, or a climb does not end."""
     from gongzhi.modules.pv.analytics import kernels
 
     h, w = obs.obs.shape
     if min(h, w) < 16:
         return None
+    if near is not None:
+        climbed = obs.climber("all").climb(
+            runs, radius, _aliases(near, geometry, azimuth_deg, pitch_along_m, radius)
+        )
+        if climbed is not None:
+            return climbed
     model = np.empty((h // 2, w // 2), dtype=np.float32)
     kernels.runs_block_means(*runs, model)
-    drow, dcol = _coarse_peak(obs.quarter(), model, max(1, math.ceil(radius / 2)))
-    best: tuple[float, float, float] | None = None
-    for start in _aliases((2 * drow, 2 * dcol), geometry, azimuth_deg, pitch_along_m, radius):
-        peak = obs.climber("all").climb(runs, radius, start)
-        if peak is None:
-            return None
-        if best is None or peak[0] > best[0]:
-            best = peak
-    return best
+    drow, dcol = _coarse_peak(obs.quarter_spectrum(), model, max(1, math.ceil(radius / 2)))
+    starts = _aliases((2 * drow, 2 * dcol), geometry, azimuth_deg, pitch_along_m, radius)
+    return obs.climber("all").climb(runs, radius, starts)
 
 
 def _coarse_peak(
-    obs: npt.NDArray[np.float32], model: npt.NDArray[np.float32], radius: int
+    obs: npt.NDArray[np.complex64], model: npt.NDArray[np.float32], radius: int
 ) -> tuple[float, float]:
-    """Where :func:`_match` puts the peak (drow, dcol) [px], without its score: neither mean nor scale
-    moves the peak, so the spectra are neither standardised nor checked for a flat image."""
-    spectra = [np.asarray(fft.rfft2(a), dtype=np.complex64) for a in (obs, model)]
-    for spectrum in spectra:
-        spectrum[0, 0] = 0
-    _, drow, dcol = _peak((spectra[0], 1.0), (spectra[1], 1.0), obs.shape, radius)
+    """Where :func:`_match` puts the peak (drow, dcol) [px] of an image, given as its :func:`_mean_free`
+    spectrum, and ``model``, without its score: neither mean nor scale moves the peak, so the spectra are
+    neither standardised nor checked for a flat image."""
+    _, drow, dcol = _peak((obs, 1.0), (_mean_free(model), 1.0), model.shape, radius)
     return drow, dcol
+
+
+def _mean_free(a: npt.NDArray[np.float32]) -> npt.NDArray[np.complex64]:
+    """Spectrum of ``a`` (:func:`scipy.fft.rfft2`) with its DC bin zeroed: that of ``a`` less its mean."""
+    spectrum = np.asarray(fft.rfft2(a), dtype=np.complex64)
+    spectrum[0, 0] = 0
+    return spectrum
 
 
 def _aliases(
@@ -933,25 +967,29 @@ class _Climb:
         self.mean = moments[0] / self.size
         self.sd = math.sqrt(max(moments[1] / self.size - self.mean * self.mean, 0.0))
 
-    def climb(self, runs: _Runs, radius: int, start: tuple[int, int]) -> tuple[float, float, float] | None:
-        """The local maximum reached over the 8 neighbouring shifts from ``start`` [px], with
-        :func:`_peak`'s sub-pixel parabola: (score, drow, dcol), what :func:`_peak` gives when that
-        maximum is the window's highest, including on its edge (no sub-pixel step across it). ``start``
-        is first moved into the window. ``None`` when the image or the mask is flat, or the climb takes
-        more than :data:`CLIMB_STEPS` moves."""
+    def climb(
+        self, runs: _Runs, radius: int, starts: list[tuple[int, int]]
+    ) -> tuple[float, float, float] | None:
+        """The highest of the local maxima reached over the 8 neighbouring shifts from each of ``starts``
+        [px] (the first of equals), with :func:`_peak`'s sub-pixel parabola: (score, drow, dcol), what
+        :func:`_peak` gives when that maximum is the window's highest, including on its edge (no sub-pixel
+        step across it). Each start is first moved into the window. ``None`` when the image or the mask is
+        flat, there is no start, or a climb takes more than :data:`CLIMB_STEPS` moves."""
         from gongzhi.modules.pv.analytics import kernels
 
         ones = float(np.sum(runs[2] - runs[1]))
         sd_m = math.sqrt(max(ones / self.size * (1 - ones / self.size), 0.0))
-        if sd_m < 1e-3 or self.sd < 1e-6:
+        if sd_m < 1e-3 or self.sd < 1e-6 or not starts:
             return None
         r = radius
-        at = np.array([min(max(start[0], -r), r), min(max(start[1], -r), r)], dtype=np.intp)
-        sums = np.empty(9)
-        if not kernels.climb(self.prefix, *runs, at, r, CLIMB_STEPS, sums):
+        at = np.array([(min(max(i, -r), r), min(max(j, -r), r)) for i, j in starts], dtype=np.intp)
+        sums = np.empty((len(starts), 9))
+        if not kernels.climbs(self.prefix, *runs, at, r, CLIMB_STEPS, sums):
             return None
-        sub = ((sums - self.mean * ones) / (self.size * self.sd * sd_m)).reshape(3, 3)
-        i, j = int(at[0]), int(at[1])
+        scores = (sums - self.mean * ones) / (self.size * self.sd * sd_m)
+        best = int(np.argmax(scores[:, 4]))
+        sub = scores[best].reshape(3, 3)
+        i, j = int(at[best, 0]), int(at[best, 1])
         di, dj = _subpixel(sub, 1, 1)
         # no sub-pixel step across the window's edge, as in the whole search
         return float(sub[1, 1]), i + (di if abs(i) < r else 0.0), j + (dj if abs(j) < r else 0.0)

@@ -97,6 +97,19 @@ def _paint_modules(mu: F64, mv: F64, r_lo: Ints, r_hi: Ints, pose: F64, glass: F
                 out[r, c] = 1.0
 
 
+def _row_ranges(corners: F64, order: Ints, pose: F64, h: int, r_lo: Ints, r_hi: Ints) -> None:
+    x_m, y_m, ux, uy, gsd = pose[0], pose[1], pose[2], pose[3], pose[4]
+    half = (h - 1) / 2
+    for k in range(len(order)):
+        lo, hi = np.inf, -np.inf
+        for c in range(4):
+            dx, dy = corners[order[k], c, 0] - x_m, corners[order[k], c, 1] - y_m
+            row = half - (dx * ux + dy * uy) / gsd
+            lo, hi = min(lo, row), max(hi, row)
+        r_lo[k] = int(min(max(np.floor(lo), 0.0), float(h)))
+        r_hi[k] = int(min(max(np.ceil(hi), -1.0), float(h - 1)))
+
+
 def _has_nan(a: F32, b: F32, m: int) -> bool:
     """Whether row m of ``a`` or ``b``, both sorted with NaN last, holds a NaN."""
     p, q = a.shape[1], b.shape[1]
@@ -334,6 +347,15 @@ def _climb(
     return False
 
 
+def _climbs(
+    prefix: F64, rows: Ints, first: Ints, end: Ints, at: Ints, radius: int, steps: int, sub: F64
+) -> bool:
+    for s in range(at.shape[0]):  # noqa: SIM110 (a loop: numba compiles no generator into all())
+        if not _climb_c(prefix, rows, first, end, at[s], radius, steps, sub[s]):
+            return False
+    return True
+
+
 def _mask_runs(mask: F32, rows: Ints, first: Ints, end: Ints) -> int:
     h, w = mask.shape
     n = 0
@@ -377,19 +399,37 @@ def _box_filter(t: F32, size: int, out: F32) -> None:
         for c in range(w):
             acc[c] += np.float64(add[c]) - np.float64(sub[c])
             row[c] = acc[c] / n
-    line = np.empty(w + size)
-    for r in range(h):
-        src = mid[r]
-        for k in range(w + size - 1):
-            line[k] = src[_reflect_c(k - s1, w)]
-        total = 0.0
+    # along the rows two at a time: two running sums side by side, whose additions overlap, and the
+    # divisions after them as loops of their own, which the compiler vectorises
+    line_a, line_b, sums_a, sums_b = np.empty(w + size), np.empty(w + size), np.empty(w), np.empty(w)
+    for r in range(0, h, 2):
+        _reflected_c(mid[r], s1, size, line_a)
+        _reflected_c(mid[min(r + 1, h - 1)], s1, size, line_b)
+        total_a, total_b = 0.0, 0.0
         for k in range(size):
-            total += line[k]
-        row = out[r]
-        row[0] = total / n
+            total_a += line_a[k]
+            total_b += line_b[k]
+        sums_a[0], sums_b[0] = total_a, total_b
         for c in range(1, w):
-            total += line[c + size - 1] - line[c - 1]
-            row[c] = total / n
+            total_a += line_a[c + size - 1] - line_a[c - 1]
+            total_b += line_b[c + size - 1] - line_b[c - 1]
+            sums_a[c], sums_b[c] = total_a, total_b
+        for c in range(w):
+            out[r, c] = sums_a[c] / n
+        if r + 1 < h:
+            for c in range(w):
+                out[r + 1, c] = sums_b[c] / n
+
+
+def _reflected(src: F32, s1: int, size: int, line: F64) -> None:
+    # line[k] = src[k - s1] for k < w + size - 1, reflected about the ends (scipy's mode "reflect")
+    w = len(src)
+    for k in range(s1):
+        line[k] = src[_reflect_c(k - s1, w)]
+    for k in range(w):
+        line[k + s1] = src[k]
+    for k in range(w + s1, w + size - 1):
+        line[k] = src[_reflect_c(k - s1, w)]
 
 
 def _other_string_neighbours(centres: F64, cell: Ints, starts: Ints, members: Ints, grid_h: int,
@@ -523,8 +563,10 @@ _run_bounds_c = njit(cache=True, nogil=True)(_run_bounds)
 _row_span_c = njit(cache=True, nogil=True)(_row_span)
 _wrapped_c = njit(cache=True, nogil=True)(_wrapped)
 _reflect_c = njit(cache=True, nogil=True)(_reflect)
+_reflected_c = njit(cache=True, nogil=True)(_reflected)
 _has_nan_c = njit(cache=True, nogil=True)(_has_nan)
 _run_sums_c = njit(cache=True, nogil=True)(_run_sums)
+_climb_c = njit(cache=True, nogil=True)(_climb)
 _side_lines_c = njit(cache=True, nogil=True)(_side_lines)
 _window_median_c = njit(cache=True, nogil=True)(_window_median)
 
@@ -597,6 +639,14 @@ glass is the open interval of columns where ``u0 + ur·r + uc·col`` lies strict
 glass[0]`` and ``mu[k] + glass[1]`` and the same for v (``pose`` = u0, v0, uc, vc, ur, vr; ``glass`` = the
 four offsets) [m]: :func:`.georef.module_mask`'s arithmetic per row and module."""
 
+row_ranges: Callable[[F64, Ints, F64, int, Ints, Ints], None] = _compiled(
+    _row_ranges, "void(float64[:, :, ::1], intp[::1], float64[::1], intp, intp[::1], intp[::1])"
+)
+"""The first and last image row each module ``order[k]`` of ``corners`` (N, 4 corners, x and y) [m] spans in
+an image ``h`` rows high at ``pose`` (the centre's x and y, the image's up as (east, north), the GSD)
+[m]: ``floor`` of its corners' least :meth:`.georef.FrameGeometry.xy_to_pixel` row clipped to [0, h], and
+``ceil`` of their greatest clipped to [−1, h − 1], into ``r_lo[k]``, ``r_hi[k]`` (the same arithmetic)."""
+
 module_runs: Callable[[F64, F64, Ints, Ints, F64, F64, int, Ints, Ints, Ints], int] = _compiled(
     _module_runs,
     "intp(float64[::1], float64[::1], intp[::1], intp[::1], float64[::1], float64[::1], intp, intp[::1],"
@@ -624,13 +674,14 @@ run_sums: Callable[[F64, Ints, Ints, Ints, int, int, F64], None] = _compiled(
 circular cross-correlation ``Σ t[x + d] · mask[x]`` of the 0/1 mask made of the runs at the 3 × 3 shifts d
 about (di, dj)."""
 
-climb: Callable[[F64, Ints, Ints, Ints, Ints, int, int, F64], bool] = _compiled(
-    _climb,
-    "boolean(float64[:, ::1], intp[::1], intp[::1], intp[::1], intp[::1], intp, intp, float64[::1])",
+climbs: Callable[[F64, Ints, Ints, Ints, Ints, int, int, F64], bool] = _compiled(
+    _climbs,
+    "boolean(float64[:, ::1], intp[::1], intp[::1], intp[::1], intp[:, ::1], intp, intp, float64[:, ::1])",
 )
-"""Steepest ascent over :func:`run_sums` from the shift ``at`` (moved in place) to the shift whose sum is
+"""Steepest ascent over :func:`run_sums` from each shift ``at[s]`` (moved in place) to the shift whose sum is
 not below any of its 8 neighbours inside the window |di|, |dj| ≤ ``radius``, in at most ``steps`` moves;
-``sub`` gets the sums of the 3 × 3 shifts about it. Returns whether it got there."""
+``sub[s]`` gets the sums of the 3 × 3 shifts about it. Returns whether every climb got there (it stops at the
+first that does not)."""
 
 mask_runs: Callable[[F32, Ints, Ints, Ints], int] = _compiled(
     _mask_runs, "intp(float32[:, :], intp[::1], intp[::1], intp[::1])"
@@ -644,7 +695,8 @@ box_filter: Callable[[F32, int, F32], None] = _compiled(
 """``out`` = ``scipy.ndimage.uniform_filter(t, size)`` (mode "reflect", origin 0) bit for bit, for ``size``
 up to the smaller side: scipy's two passes (rows, then columns, through a float32 image), each a running
 sum in float64 over the reflected line, divided by ``size`` at every pixel; the pass down the columns
-runs along the rows, all columns at once, instead of one strided column line at a time."""
+runs along the rows, all columns at once, instead of one strided column line at a time, and the pass
+along the rows takes two rows at a time, their divisions after their sums."""
 
 other_string_neighbours: Callable[[F64, Ints, Ints, Ints, int, Ints, float, Ints], int] = _compiled(
     _other_string_neighbours,
