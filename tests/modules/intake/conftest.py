@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import io
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import pytest
+from openpyxl import Workbook
 from sqlalchemy.orm import Session, sessionmaker
 
 from gongzhi.db import Scope, unit_of_work
@@ -37,3 +39,16 @@ def intake(factory: sessionmaker[Session], world: World) -> Intake:
             service.seed_categories(s, rid)
             keys.append(service.create_api_key(s, "test app")[1])
     return Intake(keys[0], keys[1])
+
+
+def xlsx(header: Sequence[str], rows: Sequence[Sequence[object]]) -> bytes:
+    """A workbook of one sheet: ``header``, then ``rows``."""
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.append(list(header))
+    for r in rows:
+        ws.append(list(r))
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()

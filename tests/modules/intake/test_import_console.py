@@ -6,29 +6,17 @@ from __future__ import annotations
 import io
 
 from fastapi.testclient import TestClient
-from openpyxl import Workbook, load_workbook
+from openpyxl import load_workbook
 from sqlalchemy.orm import Session, sessionmaker
 
 from gongzhi.app import create_app
 from gongzhi.modules.intake.io import tabular, workbooks
 from gongzhi.settings import Settings
 from tests.conftest import World
-from tests.modules.intake.conftest import Intake
+from tests.modules.intake.conftest import Intake, xlsx
 from tests.web.helpers import as_user
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def _xlsx(header: list[str], rows: list[list[object]]) -> bytes:
-    wb = Workbook()
-    ws = wb.active
-    assert ws is not None
-    ws.append(header)
-    for r in rows:
-        ws.append(r)
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
 
 
 def _upload(
@@ -57,7 +45,7 @@ def test_a_rejected_file_is_reported_row_by_row_in_chinese_under_its_own_headers
     ]
     before = client.get("/api/v1/cases", headers=world.alice.headers).json()["total"]
     alice, csrf = as_user(client, world.alice)
-    report = alice.get(_upload(alice, csrf, _xlsx(header, rows)))
+    report = alice.get(_upload(alice, csrf, xlsx(header, rows)))
     assert report.status_code == 200
     text = report.text
     assert "已拒绝，未导入" in text and "发现 6 处问题，未导入任何数据。" in text
@@ -76,7 +64,7 @@ def test_a_rejected_file_is_reported_row_by_row_in_chinese_under_its_own_headers
     assert "工单.xlsx" in listed.text and "已拒绝，未导入" in listed.text
 
     en, _ = as_user(client, world.alice, "en")
-    english = en.get(_upload(en, csrf_of(en), _xlsx(header, rows[1:2]))).text
+    english = en.get(_upload(en, csrf_of(en), xlsx(header, rows[1:2]))).text
     assert "unknown category “火星事务”" in english and "not a number" in english
 
     # the API keeps English, with the catalogue id and the column as the file named it
@@ -101,7 +89,7 @@ def test_a_dry_run_imports_nothing_then_the_same_file_imports_every_row(
         ["孙七", "村道路灯坏了，晚上看不见", "2026/11/20 14:00", 13800000007],
         ["周八", "小区垃圾清运不及时", "2026/11/21 09:30", 13800000008],
     ]
-    data = _xlsx(header, rows)
+    data = xlsx(header, rows)
     before = client.get("/api/v1/cases", headers=world.alice.headers).json()["total"]
     alice, csrf = as_user(client, world.alice)
     checked = alice.get(_upload(alice, csrf, data, kind="visit", dry_run=True)).text
@@ -153,7 +141,7 @@ def test_a_viewer_sees_the_imports_but_cannot_upload(
     r = vera.post(
         "/intake/imports",
         data={"csrf_token": csrf, "kind": "hotline"},
-        files={"file": ("t.xlsx", _xlsx(["标题"], [["x"]]), XLSX)},
+        files={"file": ("t.xlsx", xlsx(["标题"], [["x"]]), XLSX)},
         follow_redirects=False,
     )
     assert r.status_code == 403

@@ -8,11 +8,10 @@ import io
 from typing import Any
 
 from fastapi.testclient import TestClient
-from openpyxl import Workbook
 from PIL import Image
 
 from tests.conftest import World
-from tests.modules.intake.conftest import POINT_A, Intake
+from tests.modules.intake.conftest import POINT_A, Intake, xlsx
 from tests.web.helpers import as_user
 
 FORM = "/api/v1/public/intake/alpha/requests"
@@ -127,14 +126,7 @@ def test_an_anonymous_request_keeps_no_contact_at_all(
 
 
 def _xlsx(rows: list[list[Any]]) -> bytes:
-    wb = Workbook()
-    ws = wb.active
-    ws.append(["编号", "标题", "内容", "类别", "联系电话", "来电时间", "纬度", "经度"])
-    for r in rows:
-        ws.append(r)
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+    return xlsx(["编号", "标题", "内容", "类别", "联系电话", "来电时间", "纬度", "经度"], rows)
 
 
 def test_an_import_with_broken_rows_imports_nothing_and_reports_every_row(
