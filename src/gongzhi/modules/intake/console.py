@@ -202,10 +202,4 @@ def import_report(c: ConsoleDep, import_id: int) -> Response:
     rec = c.s.get(IntakeImport, import_id)
     if rec is None or rec.region_id != service.acting_region(c.s):
         raise NotFound(msg("no import %(id)s", id=import_id))
-    return c.page(
-        "intake/import_report.html",
-        rec=rec,
-        kinds=IMPORT_KINDS,
-        statuses=IMPORT_STATUSES,
-        can_import=c.me.can(*IMPORTERS),
-    )
+    return c.page("intake/import_report.html", rec=rec, kinds=IMPORT_KINDS, statuses=IMPORT_STATUSES)
