@@ -52,6 +52,7 @@ LISTS: dict[str, str | None] = {
     "/intake/requests": "id",
     "/intake/categories": "id",
     "/intake/imports": "id",
+    "/intake/imports/template.xlsx": None,  # the columns and the caller's own categories
     "/intake/model": None,  # A's latest model; the outsider, which trained none, gets 404
     "/intake/hot-topics": "key",
     "/intake/hot-topics.xlsx": None,
