@@ -68,9 +68,11 @@ def test_a_rejected_file_is_reported_row_by_row_in_chinese_under_its_own_headers
     assert "unknown category “火星事务”" in english and "not a number" in english
 
     # the API keeps English, with the catalogue id and the column as the file named it
-    api = client.get("/api/v1/intake/imports", headers=world.alice.headers).json()[0]["errors"]
+    listed_api = client.get("/api/v1/intake/imports", headers=world.alice.headers).json()
+    assert [i["rows"] for i in listed_api] == [1, 5]  # the English upload, then the first: data rows
+    api = listed_api[1]["errors"]
     lat = next(e for e in api if e["column"] == "lat")
-    assert lat == {"row": 2, "column": "lat", "header": "纬度", "message": "not a number",
+    assert lat == {"row": 3, "column": "lat", "header": "纬度", "message": "not a number",
                    "template": "not a number", "params": {}}  # fmt: skip
 
 
@@ -161,4 +163,6 @@ def test_a_file_over_the_upload_limit_is_refused_whole_not_cut(
             headers=world.alice.headers,
         )
         assert r.status_code == 422, r.text
-        assert [e["message"] for e in r.json()["errors"]] == ["the file is larger than 4 KB; split it"]
+        body = r.json()
+        assert [e["message"] for e in body["errors"]] == ["the file is larger than 4 KB; split it"]
+        assert body["rows"] == 0 and body["imported"] == 0

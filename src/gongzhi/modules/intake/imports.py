@@ -124,10 +124,12 @@ def run(
         created_at=now,
     )
     big = sheets.too_large(data, max_bytes)
-    parsed, errors = (
-        ([], [{"row": 1, "column": "", **stored(big)}]) if big else _check(s, rid, kind, filename, data, now)
+    parsed, errors, rec.rows = (
+        ([], [{"row": 1, "column": "", **stored(big)}], 0)
+        if big
+        else _check(s, rid, kind, filename, data, now)
     )
-    rec.rows, rec.errors = len(parsed) + len({e["row"] for e in errors}), errors
+    rec.errors = errors
     rec.status = "rejected" if errors else ("checked" if dry_run else "imported")
     s.add(rec)
     s.flush()
@@ -148,11 +150,12 @@ def run(
 
 def _check(
     s: Session, rid: int, kind: str, filename: str, data: bytes, now: datetime
-) -> tuple[list[RequestIn], list[dict[str, Any]]]:
+) -> tuple[list[RequestIn], list[dict[str, Any]], int]:
+    """Parsed rows, the errors of every row, and how many data rows the file had."""
     try:
         _, rows = read_rows(data, filename)
     except TableError as exc:
-        return [], [{"row": 1, "column": "", **stored(exc.args[0])}]
+        return [], [{"row": 1, "column": "", **stored(exc.args[0])}], 0
     cats = repo.categories(s, rid)
     codes = (
         {c.code: c.code for c in cats}
@@ -168,7 +171,7 @@ def _check(
     errors.extend(_duplicate_ids(s, rid, kind, parsed))
     if not rows:
         errors.append({"row": 2, "column": "", **stored(msg("the file has no data rows"))})
-    return [r for _, r in parsed], errors
+    return [r for _, r in parsed], errors, len(rows)
 
 
 def _duplicate_ids(
