@@ -335,6 +335,17 @@ def test_a_project_import_with_broken_rows_imports_nothing_and_reports_every_row
     assert audit["ok"] is True
 
 
+def test_a_file_over_the_upload_limit_is_refused_whole_not_read_cut(
+    settings: Settings, factory: sessionmaker[Session], world: World, vs: Villages
+) -> None:
+    rows = [["村", "项目名称", "预算（元）"]] + [["qianjin", f"村道{n:03}", "1000"] for n in range(300)]
+    with TestClient(create_app(settings.model_copy(update={"max_upload_bytes": 4096}), factory)) as c:
+        r = upload(c, world.adam, "projects", _csv(rows))
+        assert r.status_code == 422
+        assert [e["message"] for e in r.json()["errors"]] == ["the file is larger than 4 KB; split it"]
+        assert c.get(f"{V}/projects", headers=world.adam.headers).json() == []
+
+
 def test_visits_import_and_export_round_trip_formula_safe(
     client: TestClient, world: World, vs: Villages
 ) -> None:
