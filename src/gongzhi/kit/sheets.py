@@ -1,14 +1,18 @@
 """Spreadsheets staff upload: .xlsx, or .csv in UTF-8 or GB18030 (what older Chinese tools write). The first
-sheet's cells are returned as they are; each module maps its own headers."""
+sheet is read as cells; each module names the fields its headers map to, and its rows come back as text by
+field, with the problems of an import kept in one shape."""
 
 from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 from openpyxl import load_workbook
 
-from gongzhi.errors import msg
+from gongzhi.errors import msg, stored
 
 
 class SheetError(ValueError):
@@ -52,3 +56,39 @@ def too_large(data: bytes, max_bytes: int | None) -> str | None:
         return None
     size = f"{max_bytes / 2**20:g} MB" if max_bytes >= 2**20 else f"{max_bytes / 1024:g} KB"
     return msg("the file is larger than %(size)s; split it", size=size)
+
+
+@dataclass(frozen=True)
+class Row:
+    number: int  # the spreadsheet's row number (the header is row 1)
+    values: dict[str, str]
+    headers: Mapping[str, str] = field(default_factory=dict)  # field: its header as the file wrote it
+
+
+def header_fields(table: list[list[object]], aliases: Mapping[str, str]) -> list[str | None]:
+    """The field each column of ``table``'s header row names by ``aliases`` (a header in lower case →
+    its field), ``None`` for a column none names."""
+    if not table:
+        raise SheetError(msg("the file has no header row"))
+    return [aliases.get(str(c or "").strip().lower()) for c in table[0]]
+
+
+def data_rows(table: list[list[object]], fields: list[str | None], max_rows: int) -> list[Row]:
+    """The rows below ``table``'s header that hold anything, each cell as text (:func:`cell_text`) under
+    its column's field of ``fields`` (columns without one left out); more than ``max_rows`` is refused."""
+    written = {f: str(c).strip() for f, c in zip(fields, table[0], strict=False) if f}
+    rows = []
+    for n, cells in enumerate(table[1:], start=2):
+        values = {f: cell_text(c) for f, c in zip(fields, cells, strict=False) if f}
+        if any(values.values()):
+            rows.append(Row(n, values, written))
+    if len(rows) > max_rows:
+        raise SheetError(msg("at most %(n)s rows per file; split it", n=max_rows))
+    return rows
+
+
+def problem(number: int, column: str, message: str, header: str = "") -> dict[str, Any]:
+    """One problem of an imported file as its report keeps it: the row, the field ``column`` and its
+    ``header`` as the file wrote it (none for a problem of the whole file), the message as
+    :func:`gongzhi.errors.stored` keeps it."""
+    return {"row": number, "column": column, "header": header, **stored(message)}

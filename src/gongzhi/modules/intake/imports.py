@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from gongzhi.core import service as core
 from gongzhi.core.models import Role
 from gongzhi.db import scope_of, utcnow
-from gongzhi.errors import InvalidInput, msg, stored
+from gongzhi.errors import InvalidInput, msg
 from gongzhi.kit import sheets, validation
 from gongzhi.kit.workdays import SHANGHAI
 from gongzhi.modules.intake import repository as repo
@@ -92,8 +92,8 @@ def _to_request(
 
 
 def _problem(row: Row, column: str, message: str) -> dict[str, Any]:
-    """A problem of one cell: ``column`` is the field, ``header`` its header as the file wrote it."""
-    return {"row": row.number, "column": column, "header": row.headers.get(column, ""), **stored(message)}
+    """A problem of one cell: ``column`` is the field, named in the report by its header in the file."""
+    return sheets.problem(row.number, column, message, row.headers.get(column, ""))
 
 
 def run(
@@ -125,9 +125,7 @@ def run(
     )
     big = sheets.too_large(data, max_bytes)
     parsed, errors, rec.rows = (
-        ([], [{"row": 1, "column": "", **stored(big)}], 0)
-        if big
-        else _check(s, rid, kind, filename, data, now)
+        ([], [sheets.problem(1, "", big)], 0) if big else _check(s, rid, kind, filename, data, now)
     )
     rec.errors = errors
     rec.status = "rejected" if errors else ("checked" if dry_run else "imported")
@@ -155,7 +153,7 @@ def _check(
     try:
         _, rows = read_rows(data, filename)
     except TableError as exc:
-        return [], [{"row": 1, "column": "", **stored(exc.args[0])}], 0
+        return [], [sheets.problem(1, "", exc.args[0])], 0
     cats = repo.categories(s, rid)
     codes = (
         {c.code: c.code for c in cats}
@@ -170,7 +168,7 @@ def _check(
             parsed.append((row, req))
     errors.extend(_duplicate_ids(s, rid, kind, parsed))
     if not rows:
-        errors.append({"row": 2, "column": "", **stored(msg("the file has no data rows"))})
+        errors.append(sheets.problem(2, "", msg("the file has no data rows")))
     return [r for _, r in parsed], errors, len(rows)
 
 

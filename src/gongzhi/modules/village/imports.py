@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from gongzhi.db import utcnow
-from gongzhi.errors import InvalidInput, msg, stored
+from gongzhi.errors import InvalidInput, msg
 from gongzhi.kit import sheets, validation
 from gongzhi.kit.workdays import SHANGHAI
 from gongzhi.modules.village import service
@@ -55,8 +55,7 @@ class _Rows:
 
     def err(self, row: Row, column: str, message: str) -> None:
         """A problem of one cell: ``column`` is the field, ``header`` its header as the file wrote it."""
-        header = row.headers.get(column, "")
-        self.errors.append({"row": row.number, "column": column, "header": header, **stored(message)})
+        self.errors.append(sheets.problem(row.number, column, message, row.headers.get(column, "")))
 
     def village(self, row: Row) -> int | None:
         raw = row.values.get("village", "")
@@ -163,14 +162,14 @@ def check(s: Session, kind: str, filename: str, data: bytes) -> tuple[list[Any],
     try:
         rows = read_rows(data, filename, kind)
     except TableError as exc:
-        return [], [{"row": 1, "column": "", **stored(exc.args[0])}], 0
+        return [], [sheets.problem(1, "", exc.args[0])], 0
     c, parsed, seen = _Rows(s, kind), [], set[tuple[int, str]]()
     for row in rows:
         item = _project(c, row, seen) if kind == "projects" else _visit(c, row)
         if item is not None:
             parsed.append((row, item))
     if not rows:
-        c.errors.append({"row": 2, "column": "", **stored(msg("the file has no data rows"))})
+        c.errors.append(sheets.problem(2, "", msg("the file has no data rows")))
     return [x for _, x in parsed], c.errors, len(rows)
 
 
@@ -192,7 +191,7 @@ def run(
     big = sheets.too_large(data, max_bytes)
     if big:
         parsed: list[Any] = []
-        report.errors = [{"row": 1, "column": "", **stored(big)}]
+        report.errors = [sheets.problem(1, "", big)]
     else:
         parsed, report.errors, report.rows = check(s, kind, filename, data)
     report.status = "rejected" if report.errors else ("checked" if dry_run else "imported")

@@ -6,9 +6,6 @@ column names are both understood. Nothing is interpreted here beyond text.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-
 from gongzhi.errors import msg
 from gongzhi.kit import sheets
 
@@ -32,34 +29,14 @@ _ALIASES = {alias.lower(): field for field, names in COLUMNS.items() for alias i
 
 TableError = sheets.SheetError
 """The file itself cannot be read as a table."""
-
-
-@dataclass(frozen=True)
-class Row:
-    number: int  # the spreadsheet's row number (the header is row 1)
-    values: dict[str, str]
-    headers: Mapping[str, str] = field(default_factory=dict)  # field: its header as the file wrote it
-
-
-def _header(cells: list[object]) -> list[str | None]:
-    return [_ALIASES.get(str(c or "").strip().lower()) for c in cells]
+Row = sheets.Row
 
 
 def _rows(table: list[list[object]]) -> tuple[list[str | None], list[Row]]:
-    if not table:
-        raise TableError(msg("the file has no header row"))
-    header = _header(table[0])
+    header = sheets.header_fields(table, _ALIASES)
     if "subject" not in header and "description" not in header:
         raise TableError(msg("the header needs a 标题/subject or 内容/description column"))
-    written = {f: str(c).strip() for f, c in zip(header, table[0], strict=False) if f}
-    rows = []
-    for n, cells in enumerate(table[1:], start=2):
-        values = {h: sheets.cell_text(c) for h, c in zip(header, cells, strict=False) if h}
-        if any(values.values()):
-            rows.append(Row(n, values, written))
-    if len(rows) > MAX_ROWS:
-        raise TableError(msg("at most %(n)s rows per file; split it", n=MAX_ROWS))
-    return header, rows
+    return header, sheets.data_rows(table, header, MAX_ROWS)
 
 
 def read_rows(data: bytes, filename: str) -> tuple[list[str | None], list[Row]]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 
 from openpyxl import Workbook
 
@@ -40,13 +39,7 @@ REQUIRED = {"projects": ("village", "name"), "visits": ("village", "findings")}
 
 TableError = sheets.SheetError
 """The file itself cannot be read as a table."""
-
-
-@dataclass(frozen=True)
-class Row:
-    number: int  # the spreadsheet's row number (the header is row 1)
-    values: dict[str, str]
-    headers: Mapping[str, str] = field(default_factory=dict)  # field: its header as the file wrote it
+Row = sheets.Row
 
 
 def _aliases(columns: Mapping[str, tuple[str, ...]]) -> dict[str, str]:
@@ -54,22 +47,11 @@ def _aliases(columns: Mapping[str, tuple[str, ...]]) -> dict[str, str]:
 
 
 def _rows(table: list[list[object]], kind: str) -> list[Row]:
-    if not table:
-        raise TableError(msg("the file has no header row"))
-    names = _aliases(COLUMNS[kind])
-    header = [names.get(str(c or "").strip().lower()) for c in table[0]]
+    header = sheets.header_fields(table, _aliases(COLUMNS[kind]))
     missing = [COLUMNS[kind][f][0] for f in REQUIRED[kind] if f not in header]
     if missing:
         raise TableError(msg("the header lacks the column(s) %(columns)s", columns=", ".join(missing)))
-    written = {f: str(c).strip() for f, c in zip(header, table[0], strict=False) if f}
-    rows = []
-    for n, cells in enumerate(table[1:], start=2):
-        values = {h: sheets.cell_text(c) for h, c in zip(header, cells, strict=False) if h}
-        if any(values.values()):
-            rows.append(Row(n, values, written))
-    if len(rows) > MAX_ROWS:
-        raise TableError(msg("at most %(n)s rows per file; split it", n=MAX_ROWS))
-    return rows
+    return sheets.data_rows(table, header, MAX_ROWS)
 
 
 def read_rows(data: bytes, filename: str, kind: str) -> list[Row]:
