@@ -39,7 +39,6 @@ CHANNELS = {
     "hotline": N_("12345 hotline"),
     "visit": N_("Walk-in visit"),
 }
-IMPORTERS = (Role.ADMIN, Role.DISPATCHER)  # as imports.run requires
 IMPORT_KINDS = {"hotline": N_("12345 hotline tickets"), "visit": N_("Walk-in visit records")}
 IMPORT_STATUSES = {
     "rejected": N_("Rejected, nothing imported"),
@@ -177,7 +176,7 @@ def import_list(c: ConsoleDep) -> Response:
         items=repo.imports(c.s, service.acting_region(c.s)),
         kinds=IMPORT_KINDS,
         statuses=IMPORT_STATUSES,
-        can_import=c.me.can(*IMPORTERS),
+        can_import=c.me.can(*imports.IMPORTERS),
     )
 
 

@@ -23,6 +23,7 @@ from gongzhi.modules.intake.schemas import RequestIn
 from gongzhi.registry import Registry
 
 KINDS = {"hotline", "visit"}
+IMPORTERS = (Role.ADMIN, Role.DISPATCHER)
 YES = {"是", "yes", "y", "true", "1", "匿名"}
 PRIORITY = {"一般": "normal", "普通": "normal", "紧急": "urgent", "较急": "high", "低": "low"}
 DATE_FORMATS = (
@@ -109,7 +110,7 @@ def run(
 ) -> IntakeImport:
     """Check every row; on any error record a rejected import with the row-by-row report, create nothing."""
     sc = scope_of(s)
-    core.require_role(sc, Role.ADMIN, Role.DISPATCHER)
+    core.require_role(sc, *IMPORTERS)
     rid = service.acting_region(s)
     if kind not in KINDS:
         raise InvalidInput(msg("kind must be one of %(kinds)s", kinds=", ".join(sorted(KINDS))))
