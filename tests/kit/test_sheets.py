@@ -17,6 +17,20 @@ def test_cells_read_as_the_text_a_person_typed() -> None:
     assert sheets.cell_text(30.25) == "30.25"
     assert sheets.cell_text("  '=1+1 ") == "=1+1"  # the apostrophe an export put before a formula
     assert sheets.cell_text(7) == "7"
+    assert sheets.cell_text("'s Gravenhage") == "'s Gravenhage"  # an apostrophe of the text's own stays
+
+
+@pytest.mark.parametrize("opener", ["=", "+", "-", "@", "\t", "\r"])
+def test_text_that_opens_like_a_formula_is_written_as_text_and_read_back_whole(opener: str) -> None:
+    text = opener + 'HYPERLINK("http://x")'
+    guarded = sheets.formula_safe(text)
+    assert guarded == "'" + text
+    assert sheets.unguard(str(guarded)) == text
+
+
+def test_other_cells_are_written_as_they_are() -> None:
+    for value in ("路灯不亮", "'quoted", "a=b", -3, 2.5, None):
+        assert sheets.formula_safe(value) == value
 
 
 def test_a_workbook_and_both_csv_encodings_give_the_same_rows() -> None:

@@ -10,6 +10,7 @@ from openpyxl import Workbook
 
 from gongzhi.cases.models import Case
 from gongzhi.kit.privacy import mask_name, mask_phone
+from gongzhi.kit.sheets import formula_safe
 from gongzhi.kit.workdays import SHANGHAI
 
 FORMATS = {
@@ -44,9 +45,7 @@ def _cell(case: Case, col: str) -> object:
         return "" if case.reporter_anonymous else mask_phone(value)
     if hasattr(value, "astimezone"):
         return value.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value  # keep a spreadsheet from running user text as a formula
-    return "" if value is None else value
+    return "" if value is None else formula_safe(value)
 
 
 def rows(cases: Sequence[Case]) -> list[list[object]]:

@@ -1,6 +1,7 @@
 """Spreadsheets staff upload: .xlsx, or .csv in UTF-8 or GB18030 (what older Chinese tools write). The first
 sheet is read as cells; each module names the fields its headers map to, and its rows come back as text by
-field, with the problems of an import kept in one shape."""
+field, with the problems of an import kept in one shape. Spreadsheets the platform writes keep every text
+cell that opens like a formula as text (:func:`formula_safe`), and reading strips that guard again."""
 
 from __future__ import annotations
 
@@ -39,14 +40,35 @@ def read_table(data: bytes, filename: str) -> list[list[object]]:
     return [list(r) for r in csv.reader(io.StringIO(text))]
 
 
+FORMULA_OPENERS = ("=", "+", "-", "@", "\t", "\r")
+"""What makes a spreadsheet take a cell for a formula (OWASP "CSV Injection": ``=``, ``+``, ``-``, ``@``, tab
+and carriage return)."""
+
+
+def formula_safe(value: object) -> object:
+    """``value`` for a cell of an exported sheet or CSV: text that opens like a formula gets a leading
+    apostrophe, so that Excel or WPS shows it instead of running it (citizen and staff text reaches these
+    files); anything else as it is. :func:`unguard` takes the apostrophe off again when the file comes
+    back."""
+    if isinstance(value, str) and value[:1] in FORMULA_OPENERS:
+        return "'" + value
+    return value
+
+
+def unguard(text: str) -> str:
+    """``text`` without the apostrophe :func:`formula_safe` (or a person in Excel) put before a formula
+    opener; an apostrophe before anything else is the text's own."""
+    return text[1:] if text[:1] == "'" and text[1:2] in FORMULA_OPENERS else text
+
+
 def cell_text(cell: object) -> str:
     """A cell as the text a person typed: a whole number a workbook stored as a float without its ``.0``,
-    and without the apostrophe that keeps text from being run as a formula."""
+    and without the apostrophe that keeps text from being run as a formula (:func:`unguard`)."""
     if cell is None:
         return ""
     if isinstance(cell, float) and cell.is_integer():
         return str(int(cell))
-    return str(cell).strip().removeprefix("'")
+    return unguard(str(cell).strip())
 
 
 def too_large(data: bytes, max_bytes: int | None) -> str | None:

@@ -73,3 +73,14 @@ def test_data_json_export_follows_pod_v1_1() -> None:
     (ds,) = doc["dataset"]
     assert (ds["accessLevel"], ds["accrualPeriodicity"], ds["modified"]) == ("public", "R/P1D", "2024-01-01")
     assert ds["distribution"][0]["downloadURL"].endswith("water.csv")
+
+
+def test_an_excel_export_keeps_formula_text_inert_and_reads_back_the_same() -> None:
+    from gongzhi.modules.catalog.io import readers
+
+    entry = replace(GOOD, name='=HYPERLINK("http://x","水情")', summary="-1+1", keywords=("@水务", "河湖"))
+    rows = readers.read_xlsx(writers.write_xlsx([entry]))
+    assert len(rows) == 1 and not rows[0].errors
+    data = rows[0].data
+    assert data["name"] == entry.name and data["summary"] == "-1+1"
+    assert data["keywords"] == ["@水务", "河湖"]

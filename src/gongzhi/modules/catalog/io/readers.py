@@ -16,6 +16,7 @@ from datetime import date, datetime
 from typing import Any
 
 from gongzhi.errors import msg
+from gongzhi.kit import sheets
 from gongzhi.modules.catalog.analytics.entry import normalise_code
 from gongzhi.modules.catalog.analytics.periods import normalise_cycle
 
@@ -350,7 +351,7 @@ def _sheet_rows(header: list[Any], rows: Iterable[tuple[int, list[Any]]]) -> lis
         if all(v in (None, "") for v in values):
             continue
         data = {f: v for f, v in zip(fields, values, strict=False) if f and v not in (None, "")}
-        data = {k: (v.strip() if isinstance(v, str) else v) for k, v in data.items()}
+        data = {k: (sheets.unguard(v.strip()) if isinstance(v, str) else v) for k, v in data.items()}
         data.setdefault("kind", "dataset")
         data["kind"] = {"应用": "application", "信息系统": "application", "数据": "dataset"}.get(
             str(data["kind"]), str(data["kind"])

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from jinja2 import Environment
 from openpyxl import Workbook
 
+from gongzhi.kit.sheets import formula_safe
 from gongzhi.modules.catalog.analytics.texts import DEFAULT_LANG, SEVERITIES, STATUSES, Text
 
 FORMATS = {
@@ -227,13 +228,13 @@ def write_xlsx(r: ReportData, layout: Layout = DEFAULT) -> bytes:
     ws = wb.active
     lang = r.lang
     ws.title = _t("summary", lang)
-    ws.append([_safe(layout.heading(lang)), r.region, f"#{r.run_id}", r.run_at])
+    ws.append([formula_safe(layout.heading(lang)), r.region, f"#{r.run_id}", r.run_at])
     if layout.subtitle:
-        ws.append([_safe(layout.subtitle)])
+        ws.append([formula_safe(layout.subtitle)])
     if "headline" in layout.sections:
         ws.append([r.headline])
     if layout.footer:
-        ws.append([_safe(layout.footer)])
+        ws.append([formula_safe(layout.footer)])
     sheets = {
         "by_rule": (
             _t("by_rule", lang),
@@ -248,7 +249,7 @@ def write_xlsx(r: ReportData, layout: Layout = DEFAULT) -> bytes:
         "findings": (
             _t("findings", lang),
             layout.header(lang),
-            [[_safe(v) for v in layout.row(f, r)] for f in r.findings],
+            [[formula_safe(v) for v in layout.row(f, r)] for f in r.findings],
         ),
     }
     for name in layout.sections:
@@ -266,12 +267,6 @@ def write_xlsx(r: ReportData, layout: Layout = DEFAULT) -> bytes:
 
 def _rule_rows(r: ReportData) -> list[list[object]]:
     return [[c.rule_id, c.title, _severity(c.severity, r.lang), c.problems, c.fixed] for c in r.by_rule]
-
-
-def _safe(value: object) -> object:
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value
-    return value
 
 
 def write_pdf(r: ReportData, layout: Layout = DEFAULT, max_findings: int = 500) -> bytes:

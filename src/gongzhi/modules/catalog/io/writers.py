@@ -9,6 +9,7 @@ from typing import Any
 
 from openpyxl import Workbook
 
+from gongzhi.kit.sheets import formula_safe
 from gongzhi.modules.catalog.analytics.entry import Entry
 from gongzhi.modules.catalog.io.dcat import CatalogInfo
 
@@ -116,16 +117,12 @@ def write_datajson(entries: Sequence[Entry], info: CatalogInfo) -> bytes:
 def _cell(e: Entry, col: str) -> object:
     value = getattr(e, col)
     if col == "keywords":
-        return "；".join(value)
-    if col == "items":
-        return "; ".join(
+        value = "；".join(value)
+    elif col == "items":
+        value = "; ".join(
             f"{i.name}{':' + i.type if i.type else ''}{'!' if i.sensitive else ''}" for i in value
         )
-    if value is None:
-        return ""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value  # never let a spreadsheet run catalog text as a formula
-    return value
+    return "" if value is None else formula_safe(value)
 
 
 def write_xlsx(entries: Sequence[Entry]) -> bytes:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from openpyxl import Workbook
 
+from gongzhi.kit.sheets import formula_safe
 from gongzhi.kit.workdays import SHANGHAI
 from gongzhi.modules.intake.models import HotTopic, IntakeCategory
 from gongzhi.modules.intake.schemas import MonthlyStats
@@ -37,12 +38,6 @@ STATS_HEADER = [
 ]
 
 
-def _safe(value: object) -> object:
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value  # keep a spreadsheet from running citizen text as a formula
-    return value
-
-
 def _save(wb: Workbook) -> bytes:
     out = io.BytesIO()
     wb.save(out)
@@ -64,8 +59,8 @@ def hot_topics(topics: Sequence[HotTopic]) -> bytes:
                 t.key,
                 round(t.heat, 2),
                 f"{start} 至 {end}",
-                _safe(where),
-                _safe(t.description),
+                formula_safe(where),
+                formula_safe(t.description),
                 t.requests,
                 t.reporters,
                 t.votes,
@@ -82,7 +77,7 @@ def monthly(stats: MonthlyStats) -> bytes:
     for r in [*stats.departments, stats.total]:
         ws.append(
             [
-                _safe(r.department),
+                formula_safe(r.department),
                 r.received,
                 r.closed,
                 r.on_time,
@@ -154,5 +149,5 @@ def import_template(kind: str, categories: Sequence[IntakeCategory]) -> bytes:
     notes.append([])
     notes.append(["类别代码", "类别名称"])
     for c in categories:
-        notes.append([_safe(c.code), _safe(c.name)])
+        notes.append([formula_safe(c.code), formula_safe(c.name)])
     return _save(wb)

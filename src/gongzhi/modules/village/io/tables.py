@@ -59,13 +59,6 @@ def read_rows(data: bytes, filename: str, kind: str) -> list[Row]:
     return _rows(sheets.read_table(data, filename), kind)
 
 
-def safe(value: object) -> object:
-    """Text that opens like a formula (=, +, -, @, tab, CR) is kept as text."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
 def header(kind: str) -> list[str]:
     return [names[0] for names in COLUMNS[kind].values()]
 
@@ -77,7 +70,7 @@ def write_xlsx(kind: str, rows: Sequence[Sequence[object]]) -> bytes:
     ws.title = kind
     ws.append(header(kind))
     for row in rows:
-        ws.append([safe(v) for v in row])
+        ws.append([sheets.formula_safe(v) for v in row])
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
@@ -89,6 +82,6 @@ def write_csv(kind: str, rows: Sequence[Sequence[object]], encoding: str = "utf-
     w = csv.writer(out)
     w.writerow(header(kind))
     for row in rows:
-        w.writerow(["" if v is None else safe(v) for v in row])
+        w.writerow(["" if v is None else sheets.formula_safe(v) for v in row])
     text = out.getvalue()
     return text.encode("gb18030") if encoding == "gb18030" else text.encode("utf-8-sig")

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from openpyxl import Workbook
 
+from gongzhi.kit.sheets import formula_safe
 from gongzhi.modules.village.analytics import ledger
 
 KIND_ZH = {
@@ -14,10 +15,6 @@ KIND_ZH = {
     "not_disclosed": "未公开",
     "paid_after_expiry": "到期后仍收付",
 }
-
-
-def _safe(v: object) -> object:
-    return "'" + v if isinstance(v, str) and v[:1] in ("=", "+", "-", "@") else v
 
 
 def ledger_workbook(
@@ -37,9 +34,9 @@ def ledger_workbook(
         ws.append(
             [
                 c.id,
-                _safe(village),
-                _safe(party),
-                _safe(subject),
+                formula_safe(village),
+                formula_safe(party),
+                formula_safe(subject),
                 c.starts_on,
                 c.ends_on,
                 c.annual_rent_fen / 100,
@@ -56,7 +53,7 @@ def ledger_workbook(
     a = wb.create_sheet("资产资源资金 assets")
     a.append(["村", "类别", "名称", "价值(元)"])
     for village, kind, name, value in assets:
-        a.append([_safe(village), kind, _safe(name), value / 100])
+        a.append([formula_safe(village), kind, formula_safe(name), value / 100])
     f = wb.create_sheet("预警 flags")
     f.append(["合同ID", "问题", "说明"])
     for x in flags:
