@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from openpyxl import load_workbook
+from pydantic import BaseModel, Field
 
 from gongzhi.errors import msg, stored
 
@@ -107,6 +108,19 @@ def data_rows(table: list[list[object]], fields: list[str | None], max_rows: int
     if len(rows) > max_rows:
         raise SheetError(msg("at most %(n)s rows per file; split it", n=max_rows))
     return rows
+
+
+class ImportProblem(BaseModel):
+    """One problem of an imported file as the API gives it (a :func:`problem` record): ``column`` is the
+    field, ``header`` the column as the file named it; ``template`` and ``params``, when set, are the
+    message's catalogue id and values, for a client that shows it in its reader's language."""
+
+    row: int
+    column: str
+    header: str = ""
+    message: str
+    template: str | None = None
+    params: dict[str, str] = Field(default_factory=dict)
 
 
 def problem(number: int, column: str, message: str, header: str = "") -> dict[str, Any]:

@@ -315,6 +315,9 @@ def test_a_project_import_with_broken_rows_imports_nothing_and_reports_every_row
         (6, "ends_on"),
         (7, "name"),
     }
+    # each problem names the column as the file headed it, and its message's template for translation
+    budget = next(e for e in r.json()["errors"] if (e["row"], e["column"]) == (5, "budget_yuan"))
+    assert budget["header"] == "预算（元）" and budget["template"] == "not a number"
     assert [p["name"] for p in client.get(f"{V}/projects", headers=world.adam.headers).json()] == ["已有工程"]
     good = _csv(
         [

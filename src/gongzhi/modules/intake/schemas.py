@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gongzhi.kit.sheets import ImportProblem
+
 Channel = Literal["web", "open311", "staff", "hotline", "visit", "import", "opinion"]
 
 
@@ -158,18 +160,6 @@ class ApiKeyCreated(BaseModel):
     api_key: str
 
 
-class ImportRowError(BaseModel):
-    """One problem of an imported file: ``column`` is the field, ``header`` the column as the file named it;
-    ``template`` and ``params``, when set, are the message's catalogue id and values."""
-
-    row: int
-    column: str
-    header: str = ""
-    message: str
-    template: str | None = None
-    params: dict[str, str] = Field(default_factory=dict)
-
-
 class ImportRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -179,7 +169,7 @@ class ImportRead(BaseModel):
     rows: int
     imported: int
     status: str
-    errors: list[ImportRowError]
+    errors: list[ImportProblem]
     created_at: datetime
 
 

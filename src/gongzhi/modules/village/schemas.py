@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
+from gongzhi.kit.sheets import ImportProblem
+
 
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -258,12 +260,6 @@ class OpinionRead(_Read):
     decision_id: int | None
 
 
-class ImportRowError(BaseModel):
-    row: int
-    column: str
-    message: str
-
-
 class ImportRead(_Read):
     kind: str
     filename: str
@@ -271,4 +267,4 @@ class ImportRead(_Read):
     status: str
     rows: int
     imported: int
-    errors: list[ImportRowError]
+    errors: list[ImportProblem]
