@@ -156,6 +156,24 @@ def test_the_reflection_filter_drops_a_hot_spot_seen_once_or_moving() -> None:
     assert merged.delta_t_k == pytest.approx(13.0) and merged.confidence == pytest.approx(0.75)
 
 
+def test_families_with_as_many_views_are_weighed_by_strength_not_by_frame_order() -> None:
+    hot = [ViewClass(Anomaly.HOT_SPOT, 14.0, (0.3, 0.4)), ViewClass(Anomaly.HOT_SPOT, 15.0, (0.3, 0.41))]
+    dirty = [ViewClass(Anomaly.SOILING, 2.5), ViewClass(Anomaly.SOILING, 3.0)]
+    for views in (
+        hot + dirty,
+        dirty + hot,
+        [hot[0], dirty[0], hot[1], dirty[1]],
+        [dirty[1], hot[1], dirty[0], hot[0]],
+    ):
+        merged, dropped = merge_views(views)
+        assert merged is not None and merged.anomaly is Anomaly.HOT_SPOT and dropped == 0
+    # the stronger family first; when it is a moving (reflected) hot spot, the other is taken
+    moving = [ViewClass(Anomaly.HOT_SPOT, 14.0, (0.1, 0.4)), ViewClass(Anomaly.HOT_SPOT, 15.0, (0.8, 0.4))]
+    for views in (moving + dirty, dirty + moving):
+        merged, dropped = merge_views(views)
+        assert merged is not None and merged.anomaly is Anomaly.SOILING and dropped == 1
+
+
 def test_sun_reflections_on_healthy_modules_are_not_reported(small: PlantLayout) -> None:
     flight = synthetic_flight(small, seed=11, classes=(), conditions=Conditions(reflection_k=15.0))
     result = analyse_flight(flight.frames(), small)

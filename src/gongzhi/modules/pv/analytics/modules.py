@@ -1948,9 +1948,11 @@ def merge_views(views: Sequence[ViewClass]) -> tuple[ViewClass | None, int]:
     """One class for a module from its views, with the sun-reflection filter.
 
     A family of classes (localised hot, cool, large warm, soiling) is accepted when at least half of the
-    views show it (both of two views; the one view when there is only one); within it the most frequent
-    class wins (ties to the larger ΔT). A localised hot pattern with a single peak must further sit at the
-    same place in the agreeing views (within :data:`REFLECTION_MOVE`).
+    views show it (both of two views; the one view when there is only one); families shown by as many
+    views are tried in the order of their strongest view (the larger |ΔT|), not in the order the frames
+    came in; within a family the most frequent class wins (ties to the larger ΔT). A localised hot pattern
+    with a single peak must further sit at the same place in the agreeing views (within
+    :data:`REFLECTION_MOVE`).
 
     Returns
     -------
@@ -1964,7 +1966,8 @@ def merge_views(views: Sequence[ViewClass]) -> tuple[ViewClass | None, int]:
             votes.setdefault(_FAMILIES[v.anomaly], []).append(v)
     rejected = 0
     best: ViewClass | None = None
-    for family, members in sorted(votes.items(), key=lambda kv: -len(kv[1])):
+    ranked = sorted(votes.items(), key=lambda kv: (-len(kv[1]), -max(abs(v.delta_t_k) for v in kv[1])))
+    for family, members in ranked:
         if len(members) * 2 < n or (n >= 2 and len(members) < 2):
             rejected += family == "local"
             continue
