@@ -250,7 +250,7 @@ def test_the_module_mask_covers_exactly_the_glass_that_locate_finds(layout: Plan
     np.testing.assert_array_equal(mask, glass.astype(np.float32))
 
 
-@pytest.mark.parametrize("yaw", [0.0, 12.5, 181.0])
+@pytest.mark.parametrize("yaw", [0.0, 12.5, 90.0, 181.0, 257.0])
 def test_module_crops_are_bilinear_samples_of_the_pattern_bit_for_bit(
     layout: PlantLayout, yaw: float
 ) -> None:
@@ -303,7 +303,7 @@ def _sample_pixels(
     return row_c[:, None, None] + (row_p - row_0)[None], col_c[:, None, None] + (col_p - col_0)[None]
 
 
-@pytest.mark.parametrize("yaw", [0.0, 12.5])
+@pytest.mark.parametrize("yaw", [0.0, 12.5, 90.0, 257.0])
 def test_thinned_crops_are_the_full_maps_rows_and_columns_and_their_peaks_the_pixels_read(
     layout: PlantLayout, yaw: float
 ) -> None:
