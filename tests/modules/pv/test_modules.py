@@ -528,6 +528,45 @@ def test_the_robust_surface_stopping_when_its_inliers_repeat_equals_four_full_ro
         np.testing.assert_array_equal(keep, expected_keep)
 
 
+def _numpy_robust_surface(r: np.ndarray, c: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The robust surface as numpy computed it before the compiled loop."""
+    start = _densest_half_median(values)
+    near_start = np.abs(values - start) <= SURFACE_INLIER_MAX_K
+    fit = np.full(len(values), start)
+    design = np.column_stack([np.ones_like(r), r, c, r * r, c * c, r * c])
+    keep = np.ones(len(values), dtype=bool)
+    fitted = None
+    for _ in range(4):
+        dev = values - fit
+        mad = _median(np.abs(dev - _median(dev)))
+        keep = (np.abs(dev) <= min(max(0.7, 3 * 1.4826 * mad), SURFACE_INLIER_MAX_K)) & near_start
+        if keep.sum() < 12:
+            break
+        if fitted is not None and np.array_equal(keep, fitted):
+            break
+        coef, *_ = np.linalg.lstsq(design[keep], values[keep], rcond=None)
+        fit = design @ coef
+        fitted = keep
+    return fit, keep
+
+
+def test_the_compiled_robust_surface_equals_its_numpy_form_bit_for_bit() -> None:
+    rng = np.random.default_rng(12)
+    for trial in range(400):
+        n = int(rng.integers(1, 160))
+        r, c = rng.random(n), rng.random(n)
+        values = 45 + 2 * r - c + 0.5 * r * c + rng.normal(0, rng.uniform(0.05, 1.5), n)
+        values[rng.random(n) < rng.uniform(0, 0.5)] += rng.uniform(-6, 6)
+        if trial % 10 == 0:
+            values[rng.integers(n)] = np.nan  # a map with a NaN has a NaN median
+        if trial % 7 == 0:
+            values = np.round(values, 1)  # ties
+        fit, keep = _robust_surface(r, c, values)
+        expected_fit, expected_keep = _numpy_robust_surface(r, c, values)
+        assert fit.tobytes() == expected_fit.tobytes()
+        np.testing.assert_array_equal(keep, expected_keep)
+
+
 @pytest.mark.parametrize("seed", range(5))
 @pytest.mark.parametrize("warmth", [3.0, 4.5])
 def test_an_open_string_filling_half_of_a_two_row_frame_stays_out_of_the_surface(

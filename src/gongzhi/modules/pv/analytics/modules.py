@@ -1906,26 +1906,19 @@ def _robust_surface(
     rows towards them and took in the next ones round by round (seed 84). The optics and the plant's
     gradient move a healthy module's median less than the cap from the healthy modules' level, so nothing
     beyond it is background in any round.
+
+    A compiled loop (:func:`.kernels.robust_surface`): the rounds in numpy (a fit of about 100 points, up to
+    four rounds of medians and masks) cost more in numpy's set-up per call than in arithmetic.
     """
-    start = _densest_half_median(values)
-    near_start = np.abs(values - start) <= SURFACE_INLIER_MAX_K
-    fit = np.full(len(values), start)
-    design = np.column_stack([np.ones_like(r), r, c, r * r, c * c, r * c])
-    keep = np.ones(len(values), dtype=bool)
-    fitted: npt.NDArray[np.bool_] | None = None
-    for _ in range(4):
-        dev = values - fit
-        mad = _median(np.abs(dev - _median(dev)))
-        keep = (np.abs(dev) <= min(max(0.7, 3 * 1.4826 * mad), SURFACE_INLIER_MAX_K)) & near_start
-        if keep.sum() < 12:
-            break
-        if fitted is not None and np.array_equal(keep, fitted):
-            # the same inliers give the same fit again, and so on for the remaining rounds
-            break
-        coef, *_ = np.linalg.lstsq(design[keep], values[keep], rcond=None)
-        fit = design @ coef
-        fitted = keep
-    return np.asarray(fit, dtype=np.float64), keep
+    from gongzhi.modules.pv.analytics import kernels
+
+    fit = np.empty(len(values), dtype=np.float64)
+    keep = np.empty(len(values), dtype=bool)
+    kernels.robust_surface(
+        np.ascontiguousarray(r, dtype=np.float64), np.ascontiguousarray(c, dtype=np.float64),
+        np.ascontiguousarray(values, dtype=np.float64), SURFACE_INLIER_MAX_K, fit, keep,
+    )  # fmt: skip
+    return fit, keep
 
 
 def _densest_half_median(values: FloatArray) -> float:
