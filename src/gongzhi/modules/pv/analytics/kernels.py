@@ -550,6 +550,13 @@ def _edge_warmth(residuals: F32, size: int, at_least: float, best: F32, at_r: In
                     bound = (lines[0, p] - lo0) + (lines[1, p] - lo1)
                     if bound <= b or bound < at_least:
                         continue
+                    # and more tightly its excess over the least value of the window about p
+                    w0, w1 = lines[0, p], lines[1, p]
+                    for q in range(max(p - h, 0), min(p + h, length - 1) + 1):
+                        w0, w1 = min(w0, lines[0, q]), min(w1, lines[1, q])
+                    bound = (lines[0, p] - w0) + (lines[1, p] - w1)
+                    if bound <= b or bound < at_least:
+                        continue
                 e0 = lines[0, p] - _window_median_c(lines[0], p, length, h, window)
                 e1 = lines[1, p] - _window_median_c(lines[1], p, length, h, window)
                 w = zero
