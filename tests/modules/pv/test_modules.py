@@ -26,6 +26,8 @@ from gongzhi.modules.pv.analytics.modules import (
     EDGE_WINDOW,
     NORMAL,
     SAMPLES_PER_CELL,
+    SCREEN_PEAK_K,
+    SCREEN_WARM_SHARE,
     SOILING_WARM_K,
     SURFACE_INLIER_MAX_K,
     CombinedClassifier,
@@ -976,13 +978,50 @@ def test_the_thinned_screen_flags_a_hot_spot_smaller_than_a_cell_between_its_sam
     r, c = np.argwhere(read)[0]
     image[r, c] += 5.0
     thin, peaks, _ = module_crops_and_peaks(image, geometry, layout, positions[:1], SAMPLES_PER_CELL)
-    residuals = thin - np.float32(40.0)
-    medians = np.zeros(1, dtype=np.float32)
+    offset = np.full(1, 40.0, dtype=np.float32)
+    inner = np.sort(thin[:, 1:-2, 1:-2].reshape(1, -1), axis=1)
+    last = thin.reshape(1, -1).max(axis=1)
     assert thin[0].max() - 40.0 < 1.5
     assert peaks[0] == np.float32(45.0)
     full = (layout.cell_grid[1] * SAMPLES_PER_CELL, layout.cell_grid[0] * SAMPLES_PER_CELL)
-    assert _coarse_screen(residuals, medians, peaks - np.float32(40.0), full)[0]
-    assert not _coarse_screen(residuals, medians, np.full(1, -np.inf, dtype=np.float32), full)[0]
+    residuals, suspect = _coarse_screen(thin, offset, inner, last, peaks, full)
+    assert suspect[0] and residuals[0, 0, 0] == 0.0
+    no_peaks = np.full(1, -np.inf, dtype=np.float32)
+    assert not _coarse_screen(thin, offset, inner, last, no_peaks, full)[1][0]
+
+
+def test_the_compiled_coarse_screen_equals_its_numpy_steps_bit_for_bit() -> None:
+    rng = np.random.default_rng(13)
+    n, rows, cols = 80, 26, 14
+    crops = rng.normal(46, 0.3, (n, rows, cols)).astype(np.float32)
+    crops[:20, [0, -1], :] -= rng.uniform(0, 3, (20, 2, 1)).astype(np.float32)  # a cold frame
+    crops[20:30] = np.round(crops[20:30], 1)  # ties
+    crops[30, 5, 0] = crops[31, 7, 7] = np.nan
+    crops[32] = np.nan
+    for m in range(33, 60):  # slivers along a side, hot samples, warm patches
+        r = int(rng.integers(2, rows - 5))
+        crops[m, r : r + 3, :2] += np.float32(rng.uniform(0, 2.5))
+        crops[m, rng.integers(1, rows - 1), rng.integers(1, cols - 1)] += np.float32(rng.uniform(0, 4))
+        crops[m, 10:20, 3:9] += np.float32(rng.uniform(0, 1))
+    offset = (46 + rng.normal(0, 0.5, n)).astype(np.float32)
+    inner = np.sort(crops[:, 1:-2, 1:-2].reshape(n, -1), axis=1)
+    last = np.sort(crops.reshape(n, -1), axis=1)[:, -1].copy()
+    peaks = (crops[:, 1:-1, 1:-1].reshape(n, -1).max(axis=1) + rng.uniform(0, 2, n)).astype(np.float32)
+    full = (48, 24)
+    residuals, suspect = _coarse_screen(crops, offset, inner, last, peaks, full)
+    # the numpy steps frame_statistics ran before
+    expected = crops - offset[:, None, None]
+    mark = SCREEN_WARM_SHARE * SCREEN_PEAK_K
+    edge = _edge_warmth(expected, mark)
+    medians = _flatten_ring(expected, _interior_medians(inner, last, offset))
+    share = 0.1 * (48 * 24) / (46 * 22)
+    share *= (rows - 2) * (cols - 2) / (rows * cols) * SCREEN_WARM_SHARE
+    flagged = np.empty(n, dtype=bool)
+    kernels.screen(expected, medians, peaks - offset, SCREEN_PEAK_K, SOILING_WARM_K, 2, share, flagged)
+    flagged |= edge[0] >= mark
+    assert residuals.tobytes() == expected.tobytes()
+    np.testing.assert_array_equal(suspect, flagged)
+    assert 5 <= np.count_nonzero(flagged) < n - 5
 
 
 def test_the_soiling_index_of_thinned_maps_counts_the_ring_at_the_full_maps_share() -> None:

@@ -148,6 +148,26 @@ def _union_ranks(a: F32, b: F32, ranks: Ints, out: F32) -> None:
                 out[m, r] = max(a[m, i - 1], b[m, j - 1])
 
 
+def _screen_one(
+    residuals: F32, m: int, med: float, peak: float, peak_mark: float, warm: float, border: int, share: float
+) -> bool:
+    rows, cols = residuals.shape[1], residuals.shape[2]
+    top = max(residuals[m, 0, 0], peak)
+    low = np.float32(np.inf)
+    above = 0
+    for i in range(rows):
+        for j in range(cols):
+            v = residuals[m, i, j]
+            top = max(top, v)
+            if border <= i < rows - border and border <= j < cols - border:
+                low = min(low, v)
+            if v - med > warm:
+                above += 1
+    return bool(
+        (top - med >= peak_mark) or (low <= -2.0) or (abs(med) >= 1.5) or (above / (rows * cols) >= share)
+    )
+
+
 def _screen(
     residuals: F32,
     medians: F32,
@@ -158,22 +178,8 @@ def _screen(
     share: float,
     out: npt.NDArray[np.bool_],
 ) -> None:
-    n, rows, cols = residuals.shape
-    size = rows * cols
-    for m in range(n):
-        med = medians[m]
-        top = max(residuals[m, 0, 0], peaks[m])
-        low = np.float32(np.inf)
-        above = 0
-        for i in range(rows):
-            for j in range(cols):
-                v = residuals[m, i, j]
-                top = max(top, v)
-                if border <= i < rows - border and border <= j < cols - border:
-                    low = min(low, v)
-                if v - med > warm:
-                    above += 1
-        out[m] = (top - med >= peak_mark) or (low <= -2.0) or (abs(med) >= 1.5) or (above / size >= share)
+    for m in range(residuals.shape[0]):
+        out[m] = _screen_one_c(residuals, m, medians[m], peaks[m], peak_mark, warm, border, share)
 
 
 def _weighted_ranks(a: F32, b: F32, wa: float, wb: float, ranks: Ints, out: F32) -> None:
@@ -531,42 +537,92 @@ def _window_median(values: F32, p: int, length: int, h: int, window: F32) -> np.
     return np.float32(window[h])
 
 
+def _edge_one(
+    residuals: F32, m: int, size: int, at_least: float, lines: F32, window: F32
+) -> tuple[Any, int, int]:
+    rows, cols = residuals.shape[1], residuals.shape[2]
+    h = size // 2
+    zero = np.float32(0.0)
+    b, br, bc = zero, 0, 0
+    for side in range(4):
+        length = cols - 4 if side < 2 else rows - 4
+        _side_lines_c(residuals, m, side, length, lines)
+        lo0, lo1 = lines[0, :length].min(), lines[1, :length].min()
+        bounded = lo0 == lo0 and lo1 == lo1  # a NaN bounds nothing
+        for p in range(length):
+            if bounded:
+                # each line's excess over its least value bounds its excess over any median of it
+                bound = (lines[0, p] - lo0) + (lines[1, p] - lo1)
+                if bound <= b or bound < at_least:
+                    continue
+                # and more tightly its excess over the least value of the window about p
+                w0, w1 = lines[0, p], lines[1, p]
+                for q in range(max(p - h, 0), min(p + h, length - 1) + 1):
+                    w0, w1 = min(w0, lines[0, q]), min(w1, lines[1, q])
+                bound = (lines[0, p] - w0) + (lines[1, p] - w1)
+                if bound <= b or bound < at_least:
+                    continue
+            e0 = lines[0, p] - _window_median_c(lines[0], p, length, h, window)
+            e1 = lines[1, p] - _window_median_c(lines[1], p, length, h, window)
+            w = zero
+            if e1 >= e0:
+                w = (e0 if e0 > zero else zero) + (e1 if e1 > zero else zero)
+            if w > b:
+                b = w
+                br = (0, rows - 1, p + 2, p + 2)[side]
+                bc = (p + 2, p + 2, 0, cols - 1)[side]
+    return b, br, bc
+
+
 def _edge_warmth(residuals: F32, size: int, at_least: float, best: F32, at_r: Ints, at_c: Ints) -> None:
     n, rows, cols = residuals.shape
-    h = size // 2
     lines = np.empty((2, max(rows, cols)), dtype=np.float32)
     window = np.empty(size, dtype=np.float32)
-    zero = np.float32(0.0)
     for m in range(n):
-        b, br, bc = zero, 0, 0
-        for side in range(4):
-            length = cols - 4 if side < 2 else rows - 4
-            _side_lines_c(residuals, m, side, length, lines)
-            lo0, lo1 = lines[0, :length].min(), lines[1, :length].min()
-            bounded = lo0 == lo0 and lo1 == lo1  # a NaN bounds nothing
-            for p in range(length):
-                if bounded:
-                    # each line's excess over its least value bounds its excess over any median of it
-                    bound = (lines[0, p] - lo0) + (lines[1, p] - lo1)
-                    if bound <= b or bound < at_least:
-                        continue
-                    # and more tightly its excess over the least value of the window about p
-                    w0, w1 = lines[0, p], lines[1, p]
-                    for q in range(max(p - h, 0), min(p + h, length - 1) + 1):
-                        w0, w1 = min(w0, lines[0, q]), min(w1, lines[1, q])
-                    bound = (lines[0, p] - w0) + (lines[1, p] - w1)
-                    if bound <= b or bound < at_least:
-                        continue
-                e0 = lines[0, p] - _window_median_c(lines[0], p, length, h, window)
-                e1 = lines[1, p] - _window_median_c(lines[1], p, length, h, window)
-                w = zero
-                if e1 >= e0:
-                    w = (e0 if e0 > zero else zero) + (e1 if e1 > zero else zero)
-                if w > b:
-                    b = w
-                    br = (0, rows - 1, p + 2, p + 2)[side]
-                    bc = (p + 2, p + 2, 0, cols - 1)[side]
-        best[m], at_r[m], at_c[m] = b, br, bc
+        best[m], at_r[m], at_c[m] = _edge_one_c(residuals, m, size, at_least, lines, window)
+
+
+def _coarse_screen(
+    crops: F32,
+    offset: F32,
+    inner: F32,
+    last: F32,
+    peaks: F32,
+    peak_mark: float,
+    warm: float,
+    border: int,
+    share: float,
+    size: int,
+    edge_mark: float,
+    residuals: F32,
+    medians: F32,
+    out: npt.NDArray[np.bool_],
+) -> None:
+    n, rows, cols = crops.shape
+    count = inner.shape[1]
+    lines = np.empty((2, max(rows, cols)), dtype=np.float32)
+    window = np.empty(size, dtype=np.float32)
+    mark = np.float32(edge_mark)  # as numpy compares a float32 array with a Python float
+    for m in range(n):
+        off = offset[m]
+        for i in range(rows):
+            for j in range(cols):
+                residuals[m, i, j] = crops[m, i, j] - off
+        warmth = _edge_one_c(residuals, m, size, edge_mark, lines, window)[0]
+        # the interior median from the sorted interior: value − offset is monotone in the value
+        a, b = inner[m, (count - 1) // 2] - off, inner[m, count // 2] - off
+        med = a if count % 2 == 1 else (a + b) / np.float32(2)
+        if np.isnan(last[m]):
+            med = np.float32(np.nan)
+        medians[m] = med
+        for j in range(cols):
+            residuals[m, 0, j] = med
+            residuals[m, rows - 1, j] = med
+        for i in range(rows):
+            residuals[m, i, 0] = med
+            residuals[m, i, cols - 1] = med
+        suspect = _screen_one_c(residuals, m, med, peaks[m] - off, peak_mark, warm, border, share)
+        out[m] = suspect or warmth >= mark
 
 
 def _sorted_median(values: F64) -> float:
@@ -649,6 +705,8 @@ _side_lines_c = njit(cache=True, nogil=True)(_side_lines)
 _sorted_median_c = njit(cache=True, nogil=True)(_sorted_median)
 _densest_half_c = njit(cache=True, nogil=True)(_densest_half)
 _window_median_c = njit(cache=True, nogil=True)(_window_median)
+_edge_one_c = njit(cache=True, nogil=True)(_edge_one)
+_screen_one_c = njit(cache=True, nogil=True)(_screen_one)
 
 crops: Callable[[F32, F64, F64, F64, F64, F32, F32], None] = _compiled(
     _crops,
@@ -816,3 +874,15 @@ robust_surface: Callable[[F64, F64, F64, float, F64, npt.NDArray[np.bool_]], Non
 the inlier bands capped at ``cap``: the same rounds, sorts and least-squares fits (LAPACK's ``gelsd``
 at numpy's default ``rcond``, the surface by BLAS's ``gemv`` as numpy's ``@``, both through scipy's
 BLAS and LAPACK, which give numpy's bits here), in one compiled call instead of about 40 numpy calls."""
+
+coarse_screen: Callable[..., None] = _compiled(
+    _coarse_screen,
+    "void(float32[:, :, ::1], float32[::1], float32[:, ::1], float32[::1], float32[::1], float64, float64,"
+    " intp, float64, intp, float64, float32[:, :, ::1], float32[::1], boolean[::1])",
+)
+"""The screen of thinned maps in one pass per map, as :func:`.modules.frame_statistics` ran it in numpy
+steps: ``residuals`` = ``crops − offset``; the warmth along the frame (:func:`edge_warmth` over ``size``
+samples, asked whether it reaches ``edge_mark``) of the maps before their rings are flattened; the interior
+median (``medians``) from the sorted interior ``inner`` less the offset, NaN where ``last`` (the map's
+maximum) is; the ring set to it; and ``out`` = :func:`screen` of the flattened map with the peak
+``peaks − offset``, or the warmth at least ``edge_mark``."""

@@ -1512,21 +1512,16 @@ def frame_statistics(
     if has.any():
         ref[has] += _nan_row_medians(neighbour[has])
     offset = ref.astype(np.float32)
-    residuals = crops - offset[:, None, None]
-    coarse = detail is not None and peaks is not None
-    # lenient as the rest of the coarse screen, which asks only whether a thinned map reaches the mark
-    edge_mark = SCREEN_WARM_SHARE * SCREEN_PEAK_K
-    edge = _edge_warmth(residuals, edge_mark if coarse else 0.0)
-    interior = _flatten_ring(residuals, _interior_medians(inner, picked[:, 4], offset))
-    # the ring now holds the interior median, so that is the whole map's median too
     if detail is None or peaks is None:
+        residuals = crops - offset[:, None, None]
+        edge = _edge_warmth(residuals)
+        interior = _flatten_ring(residuals, _interior_medians(inner, picked[:, 4], offset))
+        # the ring now holds the interior median, so that is the whole map's median too
         soiling = soiling_indices(residuals)
         _edge_to_ring(residuals, interior, edge)
         classes = screen_and_classify(residuals, classifier, cell_grid, portrait, medians=interior)
     else:
-        suspect = _coarse_screen(residuals, interior, peaks - offset, (full[0], full[1]))
-        # a thinned map keeps the ring and the line next to it on every side (:func:`.georef.thinned`)
-        suspect |= edge[0] >= edge_mark
+        residuals, suspect = _coarse_screen(crops, offset, inner, picked[:, 4], peaks, (full[0], full[1]))
         flagged = np.flatnonzero(suspect)
         classes = [NORMAL] * n
         if len(flagged):
@@ -1541,22 +1536,36 @@ def frame_statistics(
     return np.column_stack([med, p95, mx, med - ref, soiling]), classes
 
 
-def _coarse_screen(residuals: F32, medians: F32, peaks: F32, full: tuple[int, int]) -> npt.NDArray[np.bool_]:
-    """:func:`screen_and_classify`'s test on thinned maps (ring set to ``medians``), lenient so that it
-    flags the maps the full test would: the hottest pixel under the interior (``peaks``, less the
-    reference) for the maximum, which a hot spot smaller than a cell sets and every other sample misses; the
-    same rows left out next to the frame for the minimum (a thinned map's first two are the full map's);
-    the warm share of the interior scaled to the full map's (whose ring, set to the median, never counts)
-    and lowered by :data:`SCREEN_WARM_SHARE`."""
+def _coarse_screen(
+    crops: F32, offset: F32, inner: F32, last: F32, peaks: F32, full: tuple[int, int]
+) -> tuple[F32, npt.NDArray[np.bool_]]:
+    """The residuals of thinned maps (``crops − offset``, their rings set to the interior medians from the
+    sorted interiors ``inner``, as :func:`_flatten_ring` of :func:`_interior_medians`) and which of them
+    :func:`screen_and_classify`'s test flags, lenient so that it flags the maps the full test would: the
+    hottest pixel under the interior (``peaks``, less the reference) for the maximum, which a hot spot
+    smaller than a cell sets and every other sample misses; the same rows left out next to the frame for the
+    minimum (a thinned map's first two are the full map's); the warm share of the interior scaled to the
+    full map's (whose ring, set to the median, never counts) and lowered by :data:`SCREEN_WARM_SHARE`; and a
+    warmth along the frame (:func:`_edge_warmth`, before the ring is flattened: a thinned map keeps the ring
+    and the line next to it on every side, :func:`.georef.thinned`) of at least that share of
+    :data:`SCREEN_PEAK_K`. One compiled pass per map (:func:`.kernels.coarse_screen`) instead of about twenty
+    numpy calls."""
     from gongzhi.modules.pv.analytics import kernels
 
-    n, rows, cols = residuals.shape
+    n, rows, cols = crops.shape
     share = 0.1 * (full[0] * full[1]) / ((full[0] - 2) * (full[1] - 2))  # of the interior, as the full test
     share *= (rows - 2) * (cols - 2) / (rows * cols) * SCREEN_WARM_SHARE
+    # lenient as the rest of the coarse screen, which asks only whether a thinned map reaches the mark
+    edge_mark = SCREEN_WARM_SHARE * SCREEN_PEAK_K
+    residuals = np.empty(crops.shape, dtype=np.float32)
+    medians = np.empty(n, dtype=np.float32)
     suspect = np.empty(n, dtype=bool)
-    kernels.screen(residuals, np.asarray(medians, dtype=np.float32), np.asarray(peaks, dtype=np.float32),
-                   SCREEN_PEAK_K, SOILING_WARM_K, 2, share, suspect)  # fmt: skip
-    return suspect
+    kernels.coarse_screen(
+        np.ascontiguousarray(crops, dtype=np.float32), offset, np.ascontiguousarray(inner),
+        np.ascontiguousarray(last), np.ascontiguousarray(peaks, dtype=np.float32), SCREEN_PEAK_K,
+        SOILING_WARM_K, 2, share, EDGE_WINDOW, edge_mark, residuals, medians, suspect,
+    )  # fmt: skip
+    return residuals, suspect
 
 
 def _even_interior(thin: F32) -> F32:
