@@ -48,7 +48,6 @@ from gongzhi.modules.pv.analytics.modules import (
     _median,
     _median_3x3,
     _median_pick,
-    _nan_row_medians,
     _neighbour_table,
     _neighbour_table_from_lists,
     _order_statistics,
@@ -524,10 +523,19 @@ def test_the_robust_surface_stopping_when_its_inliers_repeat_equals_four_full_ro
         r, c = rng.random(n), rng.random(n)
         values = 30 + 2 * r - c + 0.5 * r * c + rng.normal(0, 0.3, n)
         values[rng.random(n) < 0.15] += rng.uniform(2, 6)
-        fit, keep = _robust_surface(r, c, values)
+        fit, keep, _ = _robust_surface(r, c, values)
         expected_fit, expected_keep = four_rounds(r, c, values)
         np.testing.assert_array_equal(fit, expected_fit)
         np.testing.assert_array_equal(keep, expected_keep)
+
+
+def _nan_row_medians(values: np.ndarray) -> np.ndarray:
+    """``np.nanmedian(values, axis=1)`` of rows with at least one finite value, by one sort (NaN sorts
+    last, so a row's finite values come first)."""
+    ordered = np.sort(values, axis=1)
+    count = np.isfinite(ordered).sum(axis=1)
+    rows = np.arange(len(ordered))
+    return np.asarray((ordered[rows, (count - 1) // 2] + ordered[rows, count // 2]) / 2, dtype=np.float64)
 
 
 def _numpy_robust_surface(r: np.ndarray, c: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -563,10 +571,19 @@ def test_the_compiled_robust_surface_equals_its_numpy_form_bit_for_bit() -> None
             values[rng.integers(n)] = np.nan  # a map with a NaN has a NaN median
         if trial % 7 == 0:
             values = np.round(values, 1)  # ties
-        fit, keep = _robust_surface(r, c, values)
+        near = rng.integers(-1, n, (n, int(rng.integers(0, 12))))
+        fit, keep, ref = _robust_surface(r, c, values, near)
         expected_fit, expected_keep = _numpy_robust_surface(r, c, values)
         assert fit.tobytes() == expected_fit.tobytes()
         np.testing.assert_array_equal(keep, expected_keep)
+        # the reference as frame_statistics computed it in numpy
+        resid = np.append(np.where(keep, values - fit, np.nan), np.nan)
+        neighbour = resid[np.where(near >= 0, near, n)]
+        has = np.isfinite(neighbour).any(axis=1)
+        expected_ref = fit.copy()
+        if has.any():
+            expected_ref[has] += _nan_row_medians(neighbour[has])
+        assert ref.tobytes() == expected_ref.tobytes()
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -583,7 +600,7 @@ def test_an_open_string_filling_half_of_a_two_row_frame_stays_out_of_the_surface
     r = np.repeat([0.84, 0.68], 14)
     values = 49.5 + 0.6 * c + rng.normal(0, 0.25, 28)
     values[14:27] += warmth
-    fit, keep = _robust_surface(r, c, values)
+    fit, keep, _ = _robust_surface(r, c, values)
     assert not keep[14:27].any()
     assert np.all(values[14:27] - fit[14:27] > warmth - 1.0)
 

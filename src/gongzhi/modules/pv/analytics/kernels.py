@@ -153,16 +153,17 @@ def _screen_one(
 ) -> bool:
     rows, cols = residuals.shape[1], residuals.shape[2]
     top = max(residuals[m, 0, 0], peak)
-    low = np.float32(np.inf)
     above = 0
     for i in range(rows):
         for j in range(cols):
             v = residuals[m, i, j]
             top = max(top, v)
-            if border <= i < rows - border and border <= j < cols - border:
-                low = min(low, v)
-            if v - med > warm:
-                above += 1
+            above += v - med > warm
+    # the minimum in a loop of its own over the rows and columns it takes, in the same order
+    low = np.float32(np.inf)
+    for i in range(border, rows - border):
+        for j in range(border, cols - border):
+            low = min(low, residuals[m, i, j])
     return bool(
         (top - med >= peak_mark) or (low <= -2.0) or (abs(med) >= 1.5) or (above / (rows * cols) >= share)
     )
@@ -649,7 +650,9 @@ def _densest_half(values: F64) -> float:
     return _sorted_median_c(ordered[at : at + h])
 
 
-def _robust_surface(r: F64, c: F64, values: F64, cap: float, fit: F64, keep: npt.NDArray[np.bool_]) -> None:
+def _robust_surface(
+    r: F64, c: F64, values: F64, cap: float, near: Ints, fit: F64, keep: npt.NDArray[np.bool_], ref: F64
+) -> None:
     n = len(values)
     start = _densest_half_c(values)
     design = np.empty((n, 6))
@@ -687,6 +690,22 @@ def _robust_surface(r: F64, c: F64, values: F64, cap: float, fit: F64, keep: npt
         coef = np.linalg.lstsq(a, b, np.finfo(np.float64).eps * max(count, 6))[0]
         fit[:] = np.dot(design, coef)
         fitted[:] = keep
+    # the reference: the surface plus the median residual of the inlying neighbours (np.nanmedian of the
+    # residuals of those listed in near, −1 for none: one sort, NaN last, as _nan_row_medians)
+    resid = np.empty(n)
+    for p in range(n):
+        resid[p] = values[p] - fit[p] if keep[p] else np.nan
+    around = np.empty(near.shape[1])
+    for p in range(n):
+        for k in range(near.shape[1]):
+            around[k] = resid[near[p, k]] if near[p, k] >= 0 else np.nan
+        ordered = np.sort(around)
+        count = 0
+        for k in range(len(ordered)):
+            count += np.isfinite(ordered[k])
+        ref[p] = fit[p]
+        if count:
+            ref[p] += (ordered[(count - 1) // 2] + ordered[count // 2]) / 2
 
 
 def _compiled(fn: Callable[..., Any], signature: str) -> Callable[..., Any]:
@@ -867,13 +886,18 @@ gives them with running medians over ``size`` samples (``scipy.ndimage.median_fi
 the places that cannot beat the best so far or reach ``at_least`` are not measured, so a map whose warmth
 is under ``at_least`` may read less than it."""
 
-robust_surface: Callable[[F64, F64, F64, float, F64, npt.NDArray[np.bool_]], None] = _compiled(
-    _robust_surface, "void(float64[::1], float64[::1], float64[::1], float64, float64[::1], boolean[::1])"
+robust_surface: Callable[[F64, F64, F64, float, Ints, F64, npt.NDArray[np.bool_], F64], None] = _compiled(
+    _robust_surface,
+    "void(float64[::1], float64[::1], float64[::1], float64, intp[:, ::1], float64[::1], boolean[::1],"
+    " float64[::1])",
 )
 """:func:`.modules._robust_surface` of the points (``r``, ``c``) and ``values`` into ``fit`` and ``keep``,
 the inlier bands capped at ``cap``: the same rounds, sorts and least-squares fits (LAPACK's ``gelsd``
 at numpy's default ``rcond``, the surface by BLAS's ``gemv`` as numpy's ``@``, both through scipy's
-BLAS and LAPACK, which give numpy's bits here), in one compiled call instead of about 40 numpy calls."""
+BLAS and LAPACK, which give numpy's bits here), in one compiled call instead of about 40 numpy calls;
+and into ``ref`` the fit plus the median of the residuals ``values − fit`` of the inliers among each
+point's neighbours ``near`` (indices, −1 for none), the fit alone where none is an inlier
+(:func:`.modules.frame_statistics`' reference)."""
 
 coarse_screen: Callable[..., None] = _compiled(
     _coarse_screen,

@@ -1503,14 +1503,8 @@ def frame_statistics(
     p95 = _percentile_pick(picked[:, 2], picked[:, 3], size, 95, picked[:, 4]).astype(np.float64)
     # the maximum (NaN when the map has one, as max gives)
     mx = picked[:, 4] if peaks is None else np.maximum(picked[:, 4], peaks)
-    surface, normal = _robust_surface(rows, cols, med)
     # reference: the surface plus the median residual of the normal neighbours seen in this frame
-    resid = np.append(np.where(normal, med - surface, np.nan), np.nan)
-    neighbour = resid[np.where(near >= 0, near, n)]
-    has = np.isfinite(neighbour).any(axis=1)
-    ref = surface.copy()
-    if has.any():
-        ref[has] += _nan_row_medians(neighbour[has])
+    ref = _robust_surface(rows, cols, med, near)[2]
     offset = ref.astype(np.float32)
     if detail is None or peaks is None:
         residuals = crops - offset[:, None, None]
@@ -1877,15 +1871,6 @@ def _median(values: npt.NDArray[np.floating[Any]]) -> float:
     return float(ordered[mid] if n % 2 else (ordered[mid - 1] + ordered[mid]) / 2)
 
 
-def _nan_row_medians(values: FloatArray) -> FloatArray:
-    """``np.nanmedian(values, axis=1)`` of rows with at least one finite value, by one sort (NaN sorts
-    last, so a row's finite values come first)."""
-    ordered = np.sort(values, axis=1)
-    count = np.isfinite(ordered).sum(axis=1)
-    rows = np.arange(len(ordered))
-    return np.asarray((ordered[rows, (count - 1) // 2] + ordered[rows, count // 2]) / 2, dtype=np.float64)
-
-
 def _med(values: Iterable[float]) -> float:
     """Median of a module's few views, as ``np.median`` (NaN if any is NaN) without its per-call set-up,
     which made up most of :meth:`InspectionAccumulator.result` on a large plant."""
@@ -1898,14 +1883,16 @@ def _med(values: Iterable[float]) -> float:
 
 
 def _robust_surface(
-    r: FloatArray, c: FloatArray, values: FloatArray
-) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
-    """Quadratic surface through the module medians of a frame, fitted to the inliers only.
+    r: FloatArray, c: FloatArray, values: FloatArray, near: npt.NDArray[np.intp] | None = None
+) -> tuple[FloatArray, npt.NDArray[np.bool_], FloatArray]:
+    """Quadratic surface through the module medians of a frame, fitted to the inliers only, and each
+    module's reference: the surface plus the median residual of its inlying neighbours (``near``, indices,
+    −1 for none; the surface alone where none is an inlier).
 
     Inliers lie within max(0.7 K, 3 MAD) of the current fit, and never more than
     :data:`SURFACE_INLIER_MAX_K` from it nor from the first fit (the middle of the densest half of the
     medians, :func:`_densest_half_median`), so a warm string or a shaded block does not pull the surface.
-    Returns the surface and the inlier mask.
+    Returns the surface, the inlier mask and the references.
 
     The caps matter where an open string fills nearly half of a frame (a frame at the plant's edge that
     sees two rows, one of them the string): the MAD about the first fit then takes in the gap between the
@@ -1921,13 +1908,15 @@ def _robust_surface(
     """
     from gongzhi.modules.pv.analytics import kernels
 
-    fit = np.empty(len(values), dtype=np.float64)
-    keep = np.empty(len(values), dtype=bool)
+    n = len(values)
+    fit, keep, ref = np.empty(n, dtype=np.float64), np.empty(n, dtype=bool), np.empty(n, dtype=np.float64)
     kernels.robust_surface(
         np.ascontiguousarray(r, dtype=np.float64), np.ascontiguousarray(c, dtype=np.float64),
-        np.ascontiguousarray(values, dtype=np.float64), SURFACE_INLIER_MAX_K, fit, keep,
+        np.ascontiguousarray(values, dtype=np.float64), SURFACE_INLIER_MAX_K,
+        np.ascontiguousarray(np.zeros((n, 0), dtype=np.intp) if near is None else near, dtype=np.intp),
+        fit, keep, ref,
     )  # fmt: skip
-    return fit, keep
+    return fit, keep, ref
 
 
 def _densest_half_median(values: FloatArray) -> float:
