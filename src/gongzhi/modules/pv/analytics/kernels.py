@@ -245,12 +245,24 @@ def _block_means(t: F32, k: int, out: F32) -> None:
             row[x] *= scale
 
 
-def _within_reach(centres: F64, x: float, y: float, reach: float, out: Ints) -> int:
-    count = 0
+def _visible(centres: F64, corners: F64, pose: F64, reach: float, bounds: F64, out: Ints) -> int:
+    x, y, rx, ry, ux, uy = pose[0], pose[1], pose[2], pose[3], pose[4], pose[5]
+    gsd, half_h, half_w = pose[6], pose[7], pose[8]
     limit = reach * reach
+    count = 0
     for i in range(centres.shape[0]):
         dx, dy = centres[i, 0] - x, centres[i, 1] - y
-        if dx * dx + dy * dy <= limit:
+        if not dx * dx + dy * dy <= limit:
+            continue
+        inside = True
+        for k in range(4):
+            ex, ey = corners[i, k, 0] - x, corners[i, k, 1] - y
+            col = (ex * rx + ey * ry) / gsd + half_w
+            row = half_h - (ex * ux + ey * uy) / gsd
+            if not (row >= bounds[0] and row <= bounds[1] and col >= bounds[2] and col <= bounds[3]):
+                inside = False
+                break
+        if inside:
             out[count] = i
             count += 1
     return count
@@ -776,11 +788,15 @@ block_means: Callable[[F32, int, F32], None] = _compiled(
 """``out`` = means of k × k blocks of ``t``: each block summed in float32 row by row from zero, then scaled by
 1 / k² (the order of :func:`.georef._downsample`'s strided sums)."""
 
-within_reach: Callable[[F64, float, float, float, Ints], int] = _compiled(
-    _within_reach, "intp(float64[:, ::1], float64, float64, float64, intp[::1])"
+visible: Callable[[F64, F64, F64, float, F64, Ints], int] = _compiled(
+    _visible, "intp(float64[:, ::1], float64[:, :, ::1], float64[::1], float64, float64[::1], intp[::1])"
 )
-"""Writes into ``out`` the indices of the points ``centres`` (N, 2) with dx² + dy² ≤ reach² from (x, y), in
-order; returns how many."""
+"""Writes into ``out`` the indices of the modules, in order, whose centre (``centres`` (N, 2)) lies within
+``reach`` of the frame's centre (dx² + dy² ≤ reach²) and whose four corners (``corners`` (N, 4, 2)) lie
+inside ``bounds`` (least and greatest row, least and greatest column) as
+:meth:`.georef.FrameGeometry.xy_to_pixel` places them at ``pose`` (the centre's x and y, the image's right
+and up as (east, north), the GSD, (height − 1) / 2, (width − 1) / 2) [m], [px]: its arithmetic per corner;
+returns how many."""
 
 in_box: Callable[[F64, F64, Ints, F64, Ints], int] = _compiled(
     _in_box, "intp(float64[::1], float64[::1], intp[::1], float64[::1], intp[::1])"
