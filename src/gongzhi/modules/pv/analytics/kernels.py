@@ -703,18 +703,25 @@ def _robust_surface(
         fit[:] = np.dot(design, coef)
         fitted[:] = keep
     # the reference: the surface plus the median residual of the inlying neighbours (np.nanmedian of the
-    # residuals of those listed in near, −1 for none: one sort, NaN last, as _nan_row_medians)
+    # residuals of those listed in near, −1 for none, as one sort with NaN last gives it: the values not
+    # NaN sorted, by insertion (a few each), the middle of the finite ones picked from them)
     resid = np.empty(n)
     for p in range(n):
         resid[p] = values[p] - fit[p] if keep[p] else np.nan
-    around = np.empty(near.shape[1])
+    ordered = np.empty(near.shape[1])
     for p in range(n):
+        size, count = 0, 0
         for k in range(near.shape[1]):
-            around[k] = resid[near[p, k]] if near[p, k] >= 0 else np.nan
-        ordered = np.sort(around)
-        count = 0
-        for k in range(len(ordered)):
-            count += np.isfinite(ordered[k])
+            if near[p, k] < 0 or np.isnan(resid[near[p, k]]):
+                continue
+            v = resid[near[p, k]]
+            count += np.isfinite(v)
+            at = size
+            while at > 0 and ordered[at - 1] > v:
+                ordered[at] = ordered[at - 1]
+                at -= 1
+            ordered[at] = v
+            size += 1
         ref[p] = fit[p]
         if count:
             ref[p] += (ordered[(count - 1) // 2] + ordered[count // 2]) / 2
