@@ -362,7 +362,10 @@ def test_the_compiled_visible_modules_equal_the_numpy_form(layout: PlantLayout, 
         near = np.flatnonzero(dx * dx + dy * dy <= reach * reach)
         rows, cols = geometry.xy_to_pixel(index.corners[near, :, 0], index.corners[near, :, 1])
         inside = (rows >= margin) & (rows <= 511 - margin) & (cols >= margin) & (cols <= 639 - margin)
-        np.testing.assert_array_equal(visible_modules(index, geometry, margin), near[inside.all(axis=1)])
+        positions = visible_modules(index, geometry, margin)
+        np.testing.assert_array_equal(positions, near[inside.all(axis=1)])
+        # its own array: the accumulator keeps every frame's positions, a view would keep a plant-sized buffer
+        assert positions.base is None
         seen, cut = seen + int(inside.all(axis=1).sum()), cut + int((~inside.all(axis=1)).sum())
     assert seen > 100 and cut > 100  # modules inside and modules across the frame's edge
 

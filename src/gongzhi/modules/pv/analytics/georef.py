@@ -318,7 +318,8 @@ def visible_modules(
     pose = np.array([g.x_m, g.y_m, *g._axes(), g.gsd_m, (g.height_px - 1) / 2, (g.width_px - 1) / 2])
     bounds = np.array([margin_px, g.height_px - 1 - margin_px, margin_px, g.width_px - 1 - margin_px])
     out = np.empty(len(index.centres), dtype=np.intp)
-    return out[: kernels.visible(index.centres, index.corners, pose, reach, bounds, out)]
+    # a copy: the accumulator keeps the positions of every frame, and a view would keep the whole buffer
+    return out[: kernels.visible(index.centres, index.corners, pose, reach, bounds, out)].copy()
 
 
 def crop_grid(layout: PlantLayout, samples_per_cell: int = 4) -> tuple[int, int]:
