@@ -36,13 +36,6 @@ def _crops(image: F32, row_c: F64, col_c: F64, pattern_r: F64, pattern_c: F64, o
     flat = image.ravel()
     r_lo, r_hi, c_lo, c_hi = pattern_r.min(), pattern_r.max(), pattern_c.min(), pattern_c.max()
     with_peaks = len(peaks) == n
-    # the inner loop runs along the map's axis that crosses the image's rows: its samples step through
-    # the rows at a steady stride, which the hardware prefetch follows; along the other axis each step
-    # of the outer loop reached a row not yet loaded, and the crops took twice the time
-    across_i = abs(pattern_r[rows - 1, 0] - pattern_r[0, 0]) * (cols - 1)
-    across_j = abs(pattern_r[0, cols - 1] - pattern_r[0, 0]) * (rows - 1)
-    inner_i = across_i >= across_j
-    outer, inner = (cols, rows) if inner_i else (rows, cols)
     for m in range(n):
         # a module inside the frame (all of the layout's crops) needs no clipping
         inside = (
@@ -52,9 +45,9 @@ def _crops(image: F32, row_c: F64, col_c: F64, pattern_r: F64, pattern_c: F64, o
             and col_c[m] + c_hi <= w - 1.0
         )
         peak = np.float32(-np.inf)
-        for o in range(outer):
-            for q in range(inner):
-                i, j = (q, o) if inner_i else (o, q)
+        for i in range(rows):
+            interior_row = with_peaks and 0 < i < rows - 1
+            for j in range(cols):
                 r = row_c[m] + pattern_r[i, j]
                 c = col_c[m] + pattern_c[i, j]
                 if not inside:
@@ -69,7 +62,7 @@ def _crops(image: F32, row_c: F64, col_c: F64, pattern_r: F64, pattern_c: F64, o
                 top = a + (b - a) * fc
                 bottom = d + (e - d) * fc
                 out[m, i, j] = top + (bottom - top) * fr
-                if with_peaks and 0 < i < rows - 1 and 0 < j < cols - 1:
+                if interior_row and 0 < j < cols - 1:
                     # the pixels a sample of the interior reads, which a sparse grid's values smooth away
                     # (a NaN among them makes the sample NaN, and the map's statistics NaN with it)
                     peak = max(peak, max(max(a, b), max(d, e)))
@@ -755,8 +748,7 @@ crops: Callable[[F32, F64, F64, F64, F64, F32, F32], None] = _compiled(
 (N, rows, cols), coordinates clipped into the image: :func:`.georef.bilinear`'s arithmetic per sample. When
 ``peaks`` has N entries, ``peaks[m]`` = the largest of the four pixels each sample of map m's interior
 (less its outermost samples) interpolates between (left undefined where the map has a NaN, whose
-statistics are NaN); pass an empty array otherwise. The samples are taken along the map's axis that
-crosses the image's rows first (each sample's value does not depend on the order)."""
+statistics are NaN); pass an empty array otherwise."""
 
 union_ranks: Callable[[F32, F32, Ints, F32], None] = _compiled(
     _union_ranks, "void(float32[:, ::1], float32[:, ::1], intp[::1], float32[:, ::1])"
