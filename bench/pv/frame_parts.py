@@ -52,7 +52,7 @@ _STEPS: list[tuple[Any, str, str]] = [
     (modules, "_order_statistics", "    interior and ring sorts, ranks"),
     (modules, "_robust_surface", "    robust surface"),
     (modules, "_interior_medians", "    interior medians"),
-    (modules, "_coarse_screen", "    coarse screen (thinned maps)"),
+    (modules, "_coarse_screen", "    residuals, edge warmth, coarse screen (thinned)"),
     (modules, "screen_and_classify", "    screen and classes"),
     (modules, "classify_crop", "      rules on the suspicious maps"),
     (modules, "soiling_indices", "    soiling indices"),

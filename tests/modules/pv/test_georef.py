@@ -250,7 +250,7 @@ def test_the_module_mask_covers_exactly_the_glass_that_locate_finds(layout: Plan
     np.testing.assert_array_equal(mask, glass.astype(np.float32))
 
 
-@pytest.mark.parametrize("yaw", [0.0, 12.5, 181.0])
+@pytest.mark.parametrize("yaw", [0.0, 12.5, 90.0, 181.0, 257.0])
 def test_module_crops_are_bilinear_samples_of_the_pattern_bit_for_bit(
     layout: PlantLayout, yaw: float
 ) -> None:
@@ -303,7 +303,7 @@ def _sample_pixels(
     return row_c[:, None, None] + (row_p - row_0)[None], col_c[:, None, None] + (col_p - col_0)[None]
 
 
-@pytest.mark.parametrize("yaw", [0.0, 12.5])
+@pytest.mark.parametrize("yaw", [0.0, 12.5, 90.0, 257.0])
 def test_thinned_crops_are_the_full_maps_rows_and_columns_and_their_peaks_the_pixels_read(
     layout: PlantLayout, yaw: float
 ) -> None:
@@ -339,10 +339,6 @@ def test_the_compiled_block_means_and_reach_tests_equal_their_numpy_forms() -> N
                 total += t[i:h:k, j:w:k]
         np.testing.assert_array_equal(_downsample(t, k), total * np.float32(1 / (k * k)))
     centres = rng.uniform(-50, 50, (500, 2))
-    near = np.empty(500, dtype=np.intp)
-    count = kernels.within_reach(centres, 3.0, -4.0, 20.0, near)
-    dx, dy = centres[:, 0] - 3.0, centres[:, 1] + 4.0
-    np.testing.assert_array_equal(near[:count], np.flatnonzero(dx * dx + dy * dy <= 400.0))
     u, v, order = centres[:, 0].copy(), centres[:, 1].copy(), rng.permutation(500).astype(np.intp)
     box = np.array([-10.0, 15.0, -30.0, 5.0])
     inside = np.empty(500, dtype=np.intp)
@@ -350,6 +346,28 @@ def test_the_compiled_block_means_and_reach_tests_equal_their_numpy_forms() -> N
     uo, vo = u[order], v[order]
     expected = (uo >= box[0]) & (uo <= box[1]) & (vo >= box[2]) & (vo <= box[3])
     np.testing.assert_array_equal(inside[:count], np.flatnonzero(expected))
+
+
+@pytest.mark.parametrize("yaw", [0.0, 12.5, 90.0, 181.0, 257.0])
+def test_the_compiled_visible_modules_equal_the_numpy_form(layout: PlantLayout, yaw: float) -> None:
+    index = module_index(layout)
+    rng = np.random.default_rng(int(yaw))
+    seen, cut = 0, 0
+    for _ in range(20):
+        geometry = FrameGeometry(*rng.uniform(-15, 15, 2), rng.uniform(0.02, 0.05), yaw, 640, 512)
+        margin = float(rng.choice([0.0, 2.0, 7.5]))
+        # the numpy form: the centres within the half-diagonal, then every corner's pixel inside the margin
+        reach = 0.5 * math.hypot(640, 512) * geometry.gsd_m
+        dx, dy = index.centres[:, 0] - geometry.x_m, index.centres[:, 1] - geometry.y_m
+        near = np.flatnonzero(dx * dx + dy * dy <= reach * reach)
+        rows, cols = geometry.xy_to_pixel(index.corners[near, :, 0], index.corners[near, :, 1])
+        inside = (rows >= margin) & (rows <= 511 - margin) & (cols >= margin) & (cols <= 639 - margin)
+        positions = visible_modules(index, geometry, margin)
+        np.testing.assert_array_equal(positions, near[inside.all(axis=1)])
+        # its own array: the accumulator keeps every frame's positions, a view would keep a plant-sized buffer
+        assert positions.base is None
+        seen, cut = seen + int(inside.all(axis=1).sum()), cut + int((~inside.all(axis=1)).sum())
+    assert seen > 100 and cut > 100  # modules inside and modules across the frame's edge
 
 
 @pytest.mark.parametrize("yaw", [0.0, 0.3, 37.0, 181.0])

@@ -26,6 +26,8 @@ from gongzhi.modules.pv.analytics.modules import (
     EDGE_WINDOW,
     NORMAL,
     SAMPLES_PER_CELL,
+    SCREEN_PEAK_K,
+    SCREEN_WARM_SHARE,
     SOILING_WARM_K,
     SURFACE_INLIER_MAX_K,
     CombinedClassifier,
@@ -46,7 +48,6 @@ from gongzhi.modules.pv.analytics.modules import (
     _median,
     _median_3x3,
     _median_pick,
-    _nan_row_medians,
     _neighbour_table,
     _neighbour_table_from_lists,
     _order_statistics,
@@ -540,10 +541,67 @@ def test_the_robust_surface_stopping_when_its_inliers_repeat_equals_four_full_ro
         r, c = rng.random(n), rng.random(n)
         values = 30 + 2 * r - c + 0.5 * r * c + rng.normal(0, 0.3, n)
         values[rng.random(n) < 0.15] += rng.uniform(2, 6)
-        fit, keep = _robust_surface(r, c, values)
+        fit, keep, _ = _robust_surface(r, c, values)
         expected_fit, expected_keep = four_rounds(r, c, values)
         np.testing.assert_array_equal(fit, expected_fit)
         np.testing.assert_array_equal(keep, expected_keep)
+
+
+def _nan_row_medians(values: np.ndarray) -> np.ndarray:
+    """``np.nanmedian(values, axis=1)`` of rows with at least one finite value, by one sort (NaN sorts
+    last, so a row's finite values come first)."""
+    ordered = np.sort(values, axis=1)
+    count = np.isfinite(ordered).sum(axis=1)
+    rows = np.arange(len(ordered))
+    return np.asarray((ordered[rows, (count - 1) // 2] + ordered[rows, count // 2]) / 2, dtype=np.float64)
+
+
+def _numpy_robust_surface(r: np.ndarray, c: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The robust surface as numpy computed it before the compiled loop."""
+    start = _densest_half_median(values)
+    near_start = np.abs(values - start) <= SURFACE_INLIER_MAX_K
+    fit = np.full(len(values), start)
+    design = np.column_stack([np.ones_like(r), r, c, r * r, c * c, r * c])
+    keep = np.ones(len(values), dtype=bool)
+    fitted = None
+    for _ in range(4):
+        dev = values - fit
+        mad = _median(np.abs(dev - _median(dev)))
+        keep = (np.abs(dev) <= min(max(0.7, 3 * 1.4826 * mad), SURFACE_INLIER_MAX_K)) & near_start
+        if keep.sum() < 12:
+            break
+        if fitted is not None and np.array_equal(keep, fitted):
+            break
+        coef, *_ = np.linalg.lstsq(design[keep], values[keep], rcond=None)
+        fit = design @ coef
+        fitted = keep
+    return fit, keep
+
+
+def test_the_compiled_robust_surface_equals_its_numpy_form_bit_for_bit() -> None:
+    rng = np.random.default_rng(12)
+    for trial in range(400):
+        n = int(rng.integers(1, 160))
+        r, c = rng.random(n), rng.random(n)
+        values = 45 + 2 * r - c + 0.5 * r * c + rng.normal(0, rng.uniform(0.05, 1.5), n)
+        values[rng.random(n) < rng.uniform(0, 0.5)] += rng.uniform(-6, 6)
+        if trial % 10 == 0:
+            values[rng.integers(n)] = np.nan  # a map with a NaN has a NaN median
+        if trial % 7 == 0:
+            values = np.round(values, 1)  # ties
+        near = rng.integers(-1, n, (n, int(rng.integers(0, 12))))
+        fit, keep, ref = _robust_surface(r, c, values, near)
+        expected_fit, expected_keep = _numpy_robust_surface(r, c, values)
+        assert fit.tobytes() == expected_fit.tobytes()
+        np.testing.assert_array_equal(keep, expected_keep)
+        # the reference as frame_statistics computed it in numpy
+        resid = np.append(np.where(keep, values - fit, np.nan), np.nan)
+        neighbour = resid[np.where(near >= 0, near, n)]
+        has = np.isfinite(neighbour).any(axis=1)
+        expected_ref = fit.copy()
+        if has.any():
+            expected_ref[has] += _nan_row_medians(neighbour[has])
+        assert ref.tobytes() == expected_ref.tobytes()
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -560,7 +618,7 @@ def test_an_open_string_filling_half_of_a_two_row_frame_stays_out_of_the_surface
     r = np.repeat([0.84, 0.68], 14)
     values = 49.5 + 0.6 * c + rng.normal(0, 0.25, 28)
     values[14:27] += warmth
-    fit, keep = _robust_surface(r, c, values)
+    fit, keep, _ = _robust_surface(r, c, values)
     assert not keep[14:27].any()
     assert np.all(values[14:27] - fit[14:27] > warmth - 1.0)
 
@@ -955,13 +1013,50 @@ def test_the_thinned_screen_flags_a_hot_spot_smaller_than_a_cell_between_its_sam
     r, c = np.argwhere(read)[0]
     image[r, c] += 5.0
     thin, peaks, _ = module_crops_and_peaks(image, geometry, layout, positions[:1], SAMPLES_PER_CELL)
-    residuals = thin - np.float32(40.0)
-    medians = np.zeros(1, dtype=np.float32)
+    offset = np.full(1, 40.0, dtype=np.float32)
+    inner = np.sort(thin[:, 1:-2, 1:-2].reshape(1, -1), axis=1)
+    last = thin.reshape(1, -1).max(axis=1)
     assert thin[0].max() - 40.0 < 1.5
     assert peaks[0] == np.float32(45.0)
     full = (layout.cell_grid[1] * SAMPLES_PER_CELL, layout.cell_grid[0] * SAMPLES_PER_CELL)
-    assert _coarse_screen(residuals, medians, peaks - np.float32(40.0), full)[0]
-    assert not _coarse_screen(residuals, medians, np.full(1, -np.inf, dtype=np.float32), full)[0]
+    residuals, suspect = _coarse_screen(thin, offset, inner, last, peaks, full)
+    assert suspect[0] and residuals[0, 0, 0] == 0.0
+    no_peaks = np.full(1, -np.inf, dtype=np.float32)
+    assert not _coarse_screen(thin, offset, inner, last, no_peaks, full)[1][0]
+
+
+def test_the_compiled_coarse_screen_equals_its_numpy_steps_bit_for_bit() -> None:
+    rng = np.random.default_rng(13)
+    n, rows, cols = 80, 26, 14
+    crops = rng.normal(46, 0.3, (n, rows, cols)).astype(np.float32)
+    crops[:20, [0, -1], :] -= rng.uniform(0, 3, (20, 2, 1)).astype(np.float32)  # a cold frame
+    crops[20:30] = np.round(crops[20:30], 1)  # ties
+    crops[30, 5, 0] = crops[31, 7, 7] = np.nan
+    crops[32] = np.nan
+    for m in range(33, 60):  # slivers along a side, hot samples, warm patches
+        r = int(rng.integers(2, rows - 5))
+        crops[m, r : r + 3, :2] += np.float32(rng.uniform(0, 2.5))
+        crops[m, rng.integers(1, rows - 1), rng.integers(1, cols - 1)] += np.float32(rng.uniform(0, 4))
+        crops[m, 10:20, 3:9] += np.float32(rng.uniform(0, 1))
+    offset = (46 + rng.normal(0, 0.5, n)).astype(np.float32)
+    inner = np.sort(crops[:, 1:-2, 1:-2].reshape(n, -1), axis=1)
+    last = np.sort(crops.reshape(n, -1), axis=1)[:, -1].copy()
+    peaks = (crops[:, 1:-1, 1:-1].reshape(n, -1).max(axis=1) + rng.uniform(0, 2, n)).astype(np.float32)
+    full = (48, 24)
+    residuals, suspect = _coarse_screen(crops, offset, inner, last, peaks, full)
+    # the numpy steps frame_statistics ran before
+    expected = crops - offset[:, None, None]
+    mark = SCREEN_WARM_SHARE * SCREEN_PEAK_K
+    edge = _edge_warmth(expected, mark)
+    medians = _flatten_ring(expected, _interior_medians(inner, last, offset))
+    share = 0.1 * (48 * 24) / (46 * 22)
+    share *= (rows - 2) * (cols - 2) / (rows * cols) * SCREEN_WARM_SHARE
+    flagged = np.empty(n, dtype=bool)
+    kernels.screen(expected, medians, peaks - offset, SCREEN_PEAK_K, SOILING_WARM_K, 2, share, flagged)
+    flagged |= edge[0] >= mark
+    assert residuals.tobytes() == expected.tobytes()
+    np.testing.assert_array_equal(suspect, flagged)
+    assert 5 <= np.count_nonzero(flagged) < n - 5
 
 
 def test_the_soiling_index_of_thinned_maps_counts_the_ring_at_the_full_maps_share() -> None:

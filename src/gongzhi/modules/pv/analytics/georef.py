@@ -311,19 +311,15 @@ def visible_modules(
     """Layout positions of the modules wholly inside the frame, at least ``margin_px`` from its edge."""
     from gongzhi.modules.pv.analytics import kernels
 
-    # only modules whose centre lies within the frame's half-diagonal can be inside it
-    reach = 0.5 * math.hypot(geometry.width_px, geometry.height_px) * geometry.gsd_m
-    near = np.empty(len(index.centres), dtype=np.intp)
-    near = near[: kernels.within_reach(index.centres, geometry.x_m, geometry.y_m, reach, near)]
-    corners = index.corners[near]
-    rows, cols = geometry.xy_to_pixel(corners[..., 0], corners[..., 1])
-    inside = (
-        (rows >= margin_px)
-        & (rows <= geometry.height_px - 1 - margin_px)
-        & (cols >= margin_px)
-        & (cols <= geometry.width_px - 1 - margin_px)
-    )
-    return near[inside.all(axis=1)]
+    # only modules whose centre lies within the frame's half-diagonal can be inside it; of those, the
+    # corners' pixels in one compiled loop (xy_to_pixel's arithmetic)
+    g = geometry
+    reach = 0.5 * math.hypot(g.width_px, g.height_px) * g.gsd_m
+    pose = np.array([g.x_m, g.y_m, *g._axes(), g.gsd_m, (g.height_px - 1) / 2, (g.width_px - 1) / 2])
+    bounds = np.array([margin_px, g.height_px - 1 - margin_px, margin_px, g.width_px - 1 - margin_px])
+    out = np.empty(len(index.centres), dtype=np.intp)
+    # a copy: the accumulator keeps the positions of every frame, and a view would keep the whole buffer
+    return out[: kernels.visible(index.centres, index.corners, pose, reach, bounds, out)].copy()
 
 
 def crop_grid(layout: PlantLayout, samples_per_cell: int = 4) -> tuple[int, int]:

@@ -141,6 +141,27 @@ def _union_ranks(a: F32, b: F32, ranks: Ints, out: F32) -> None:
                 out[m, r] = max(a[m, i - 1], b[m, j - 1])
 
 
+def _screen_one(
+    residuals: F32, m: int, med: float, peak: float, peak_mark: float, warm: float, border: int, share: float
+) -> bool:
+    rows, cols = residuals.shape[1], residuals.shape[2]
+    top = max(residuals[m, 0, 0], peak)
+    above = 0
+    for i in range(rows):
+        for j in range(cols):
+            v = residuals[m, i, j]
+            top = max(top, v)
+            above += v - med > warm
+    # the minimum in a loop of its own over the rows and columns it takes, in the same order
+    low = np.float32(np.inf)
+    for i in range(border, rows - border):
+        for j in range(border, cols - border):
+            low = min(low, residuals[m, i, j])
+    return bool(
+        (top - med >= peak_mark) or (low <= -2.0) or (abs(med) >= 1.5) or (above / (rows * cols) >= share)
+    )
+
+
 def _screen(
     residuals: F32,
     medians: F32,
@@ -151,22 +172,8 @@ def _screen(
     share: float,
     out: npt.NDArray[np.bool_],
 ) -> None:
-    n, rows, cols = residuals.shape
-    size = rows * cols
-    for m in range(n):
-        med = medians[m]
-        top = max(residuals[m, 0, 0], peaks[m])
-        low = np.float32(np.inf)
-        above = 0
-        for i in range(rows):
-            for j in range(cols):
-                v = residuals[m, i, j]
-                top = max(top, v)
-                if border <= i < rows - border and border <= j < cols - border:
-                    low = min(low, v)
-                if v - med > warm:
-                    above += 1
-        out[m] = (top - med >= peak_mark) or (low <= -2.0) or (abs(med) >= 1.5) or (above / size >= share)
+    for m in range(residuals.shape[0]):
+        out[m] = _screen_one_c(residuals, m, medians[m], peaks[m], peak_mark, warm, border, share)
 
 
 def _weighted_ranks(a: F32, b: F32, wa: float, wb: float, ranks: Ints, out: F32) -> None:
@@ -231,12 +238,24 @@ def _block_means(t: F32, k: int, out: F32) -> None:
             row[x] *= scale
 
 
-def _within_reach(centres: F64, x: float, y: float, reach: float, out: Ints) -> int:
-    count = 0
+def _visible(centres: F64, corners: F64, pose: F64, reach: float, bounds: F64, out: Ints) -> int:
+    x, y, rx, ry, ux, uy = pose[0], pose[1], pose[2], pose[3], pose[4], pose[5]
+    gsd, half_h, half_w = pose[6], pose[7], pose[8]
     limit = reach * reach
+    count = 0
     for i in range(centres.shape[0]):
         dx, dy = centres[i, 0] - x, centres[i, 1] - y
-        if dx * dx + dy * dy <= limit:
+        if not dx * dx + dy * dy <= limit:
+            continue
+        inside = True
+        for k in range(4):
+            ex, ey = corners[i, k, 0] - x, corners[i, k, 1] - y
+            col = (ex * rx + ey * ry) / gsd + half_w
+            row = half_h - (ex * ux + ey * uy) / gsd
+            if not (row >= bounds[0] and row <= bounds[1] and col >= bounds[2] and col <= bounds[3]):
+                inside = False
+                break
+        if inside:
             out[count] = i
             count += 1
     return count
@@ -524,35 +543,181 @@ def _window_median(values: F32, p: int, length: int, h: int, window: F32) -> np.
     return np.float32(window[h])
 
 
+def _edge_one(
+    residuals: F32, m: int, size: int, at_least: float, lines: F32, window: F32
+) -> tuple[Any, int, int]:
+    rows, cols = residuals.shape[1], residuals.shape[2]
+    h = size // 2
+    zero = np.float32(0.0)
+    b, br, bc = zero, 0, 0
+    for side in range(4):
+        length = cols - 4 if side < 2 else rows - 4
+        _side_lines_c(residuals, m, side, length, lines)
+        lo0, lo1 = lines[0, :length].min(), lines[1, :length].min()
+        bounded = lo0 == lo0 and lo1 == lo1  # a NaN bounds nothing
+        for p in range(length):
+            if bounded:
+                # each line's excess over its least value bounds its excess over any median of it
+                bound = (lines[0, p] - lo0) + (lines[1, p] - lo1)
+                if bound <= b or bound < at_least:
+                    continue
+                # and more tightly its excess over the least value of the window about p
+                w0, w1 = lines[0, p], lines[1, p]
+                for q in range(max(p - h, 0), min(p + h, length - 1) + 1):
+                    w0, w1 = min(w0, lines[0, q]), min(w1, lines[1, q])
+                bound = (lines[0, p] - w0) + (lines[1, p] - w1)
+                if bound <= b or bound < at_least:
+                    continue
+            e0 = lines[0, p] - _window_median_c(lines[0], p, length, h, window)
+            e1 = lines[1, p] - _window_median_c(lines[1], p, length, h, window)
+            w = zero
+            if e1 >= e0:
+                w = (e0 if e0 > zero else zero) + (e1 if e1 > zero else zero)
+            if w > b:
+                b = w
+                br = (0, rows - 1, p + 2, p + 2)[side]
+                bc = (p + 2, p + 2, 0, cols - 1)[side]
+    return b, br, bc
+
+
 def _edge_warmth(residuals: F32, size: int, at_least: float, best: F32, at_r: Ints, at_c: Ints) -> None:
     n, rows, cols = residuals.shape
-    h = size // 2
     lines = np.empty((2, max(rows, cols)), dtype=np.float32)
     window = np.empty(size, dtype=np.float32)
-    zero = np.float32(0.0)
     for m in range(n):
-        b, br, bc = zero, 0, 0
-        for side in range(4):
-            length = cols - 4 if side < 2 else rows - 4
-            _side_lines_c(residuals, m, side, length, lines)
-            lo0, lo1 = lines[0, :length].min(), lines[1, :length].min()
-            bounded = lo0 == lo0 and lo1 == lo1  # a NaN bounds nothing
-            for p in range(length):
-                if bounded:
-                    # each line's excess over its least value bounds its excess over any median of it
-                    bound = (lines[0, p] - lo0) + (lines[1, p] - lo1)
-                    if bound <= b or bound < at_least:
-                        continue
-                e0 = lines[0, p] - _window_median_c(lines[0], p, length, h, window)
-                e1 = lines[1, p] - _window_median_c(lines[1], p, length, h, window)
-                w = zero
-                if e1 >= e0:
-                    w = (e0 if e0 > zero else zero) + (e1 if e1 > zero else zero)
-                if w > b:
-                    b = w
-                    br = (0, rows - 1, p + 2, p + 2)[side]
-                    bc = (p + 2, p + 2, 0, cols - 1)[side]
-        best[m], at_r[m], at_c[m] = b, br, bc
+        best[m], at_r[m], at_c[m] = _edge_one_c(residuals, m, size, at_least, lines, window)
+
+
+def _coarse_screen(
+    crops: F32,
+    offset: F32,
+    inner: F32,
+    last: F32,
+    peaks: F32,
+    peak_mark: float,
+    warm: float,
+    border: int,
+    share: float,
+    size: int,
+    edge_mark: float,
+    residuals: F32,
+    medians: F32,
+    out: npt.NDArray[np.bool_],
+) -> None:
+    n, rows, cols = crops.shape
+    count = inner.shape[1]
+    lines = np.empty((2, max(rows, cols)), dtype=np.float32)
+    window = np.empty(size, dtype=np.float32)
+    mark = np.float32(edge_mark)  # as numpy compares a float32 array with a Python float
+    for m in range(n):
+        off = offset[m]
+        for i in range(rows):
+            for j in range(cols):
+                residuals[m, i, j] = crops[m, i, j] - off
+        warmth = _edge_one_c(residuals, m, size, edge_mark, lines, window)[0]
+        # the interior median from the sorted interior: value − offset is monotone in the value
+        a, b = inner[m, (count - 1) // 2] - off, inner[m, count // 2] - off
+        med = a if count % 2 == 1 else (a + b) / np.float32(2)
+        if np.isnan(last[m]):
+            med = np.float32(np.nan)
+        medians[m] = med
+        for j in range(cols):
+            residuals[m, 0, j] = med
+            residuals[m, rows - 1, j] = med
+        for i in range(rows):
+            residuals[m, i, 0] = med
+            residuals[m, i, cols - 1] = med
+        suspect = _screen_one_c(residuals, m, med, peaks[m] - off, peak_mark, warm, border, share)
+        out[m] = suspect or warmth >= mark
+
+
+def _sorted_median(values: F64) -> float:
+    # np.median by one sort, NaN when any is NaN (:func:`.modules._median`)
+    ordered = np.sort(values)
+    n = len(ordered)
+    if n == 0 or np.isnan(ordered[n - 1]):
+        return np.nan
+    mid = n // 2
+    return float(ordered[mid]) if n % 2 else float((ordered[mid - 1] + ordered[mid]) / 2)
+
+
+def _densest_half(values: F64) -> float:
+    ordered = np.sort(values)
+    n = len(ordered)
+    if n == 0 or np.isnan(ordered[n - 1]):
+        return np.nan
+    h = n // 2 + 1
+    best, at = np.inf, 0
+    for i in range(n - h + 1):  # np.argmin: the first of the least
+        width = ordered[i + h - 1] - ordered[i]
+        if width < best:
+            best, at = width, i
+    return _sorted_median_c(ordered[at : at + h])
+
+
+def _robust_surface(
+    r: F64, c: F64, values: F64, cap: float, near: Ints, fit: F64, keep: npt.NDArray[np.bool_], ref: F64
+) -> None:
+    n = len(values)
+    start = _densest_half_c(values)
+    design = np.empty((n, 6))
+    near_start = np.empty(n, dtype=np.bool_)
+    fitted = np.zeros(n, dtype=np.bool_)
+    for p in range(n):
+        design[p, 0], design[p, 1], design[p, 2] = 1.0, r[p], c[p]
+        design[p, 3], design[p, 4], design[p, 5] = r[p] * r[p], c[p] * c[p], r[p] * c[p]
+        near_start[p] = abs(values[p] - start) <= cap
+        fit[p] = start
+        keep[p] = True
+    dev = np.empty(n)
+    for round_ in range(4):
+        for p in range(n):
+            dev[p] = values[p] - fit[p]
+        mad = _sorted_median_c(np.abs(dev - _sorted_median_c(dev)))
+        # min(max(0.7, 3 · 1.4826 · mad), cap) as Python's max and min take them (a NaN gives 0.7)
+        band = 3 * 1.4826 * mad
+        band = band if band > 0.7 else 0.7
+        band = cap if cap < band else band
+        count, same = 0, round_ > 0
+        for p in range(n):
+            keep[p] = abs(dev[p]) <= band and near_start[p]
+            count += keep[p]
+            same = same and keep[p] == fitted[p]
+        if count < 12 or same:
+            break
+        rows = np.flatnonzero(keep)
+        a = np.empty((count, 6))
+        b = np.empty(count)
+        for q in range(count):
+            a[q, :] = design[rows[q]]
+            b[q] = values[rows[q]]
+        # numpy's default rcond, machine precision times the larger side
+        coef = np.linalg.lstsq(a, b, np.finfo(np.float64).eps * max(count, 6))[0]
+        fit[:] = np.dot(design, coef)
+        fitted[:] = keep
+    # the reference: the surface plus the median residual of the inlying neighbours (np.nanmedian of the
+    # residuals of those listed in near, −1 for none, as one sort with NaN last gives it: the values not
+    # NaN sorted, by insertion (a few each), the middle of the finite ones picked from them)
+    resid = np.empty(n)
+    for p in range(n):
+        resid[p] = values[p] - fit[p] if keep[p] else np.nan
+    ordered = np.empty(near.shape[1])
+    for p in range(n):
+        size, count = 0, 0
+        for k in range(near.shape[1]):
+            if near[p, k] < 0 or np.isnan(resid[near[p, k]]):
+                continue
+            v = resid[near[p, k]]
+            count += np.isfinite(v)
+            at = size
+            while at > 0 and ordered[at - 1] > v:
+                ordered[at] = ordered[at - 1]
+                at -= 1
+            ordered[at] = v
+            size += 1
+        ref[p] = fit[p]
+        if count:
+            ref[p] += (ordered[(count - 1) // 2] + ordered[count // 2]) / 2
 
 
 def _compiled(fn: Callable[..., Any], signature: str) -> Callable[..., Any]:
@@ -568,7 +733,11 @@ _has_nan_c = njit(cache=True, nogil=True)(_has_nan)
 _run_sums_c = njit(cache=True, nogil=True)(_run_sums)
 _climb_c = njit(cache=True, nogil=True)(_climb)
 _side_lines_c = njit(cache=True, nogil=True)(_side_lines)
+_sorted_median_c = njit(cache=True, nogil=True)(_sorted_median)
+_densest_half_c = njit(cache=True, nogil=True)(_densest_half)
 _window_median_c = njit(cache=True, nogil=True)(_window_median)
+_edge_one_c = njit(cache=True, nogil=True)(_edge_one)
+_screen_one_c = njit(cache=True, nogil=True)(_screen_one)
 
 crops: Callable[[F32, F64, F64, F64, F64, F32, F32], None] = _compiled(
     _crops,
@@ -618,11 +787,15 @@ block_means: Callable[[F32, int, F32], None] = _compiled(
 """``out`` = means of k × k blocks of ``t``: each block summed in float32 row by row from zero, then scaled by
 1 / k² (the order of :func:`.georef._downsample`'s strided sums)."""
 
-within_reach: Callable[[F64, float, float, float, Ints], int] = _compiled(
-    _within_reach, "intp(float64[:, ::1], float64, float64, float64, intp[::1])"
+visible: Callable[[F64, F64, F64, float, F64, Ints], int] = _compiled(
+    _visible, "intp(float64[:, ::1], float64[:, :, ::1], float64[::1], float64, float64[::1], intp[::1])"
 )
-"""Writes into ``out`` the indices of the points ``centres`` (N, 2) with dx² + dy² ≤ reach² from (x, y), in
-order; returns how many."""
+"""Writes into ``out`` the indices of the modules, in order, whose centre (``centres`` (N, 2)) lies within
+``reach`` of the frame's centre (dx² + dy² ≤ reach²) and whose four corners (``corners`` (N, 4, 2)) lie
+inside ``bounds`` (least and greatest row, least and greatest column) as
+:meth:`.georef.FrameGeometry.xy_to_pixel` places them at ``pose`` (the centre's x and y, the image's right
+and up as (east, north), the GSD, (height − 1) / 2, (width − 1) / 2) [m], [px]: its arithmetic per corner;
+returns how many."""
 
 in_box: Callable[[F64, F64, Ints, F64, Ints], int] = _compiled(
     _in_box, "intp(float64[::1], float64[::1], intp[::1], float64[::1], intp[::1])"
@@ -727,3 +900,28 @@ its ring sample into ``at_r[m]``, ``at_c[m]`` (0, 0 where none counts), as :func
 gives them with running medians over ``size`` samples (``scipy.ndimage.median_filter``, mode "nearest"):
 the places that cannot beat the best so far or reach ``at_least`` are not measured, so a map whose warmth
 is under ``at_least`` may read less than it."""
+
+robust_surface: Callable[[F64, F64, F64, float, Ints, F64, npt.NDArray[np.bool_], F64], None] = _compiled(
+    _robust_surface,
+    "void(float64[::1], float64[::1], float64[::1], float64, intp[:, ::1], float64[::1], boolean[::1],"
+    " float64[::1])",
+)
+""":func:`.modules._robust_surface` of the points (``r``, ``c``) and ``values`` into ``fit`` and ``keep``,
+the inlier bands capped at ``cap``: the same rounds, sorts and least-squares fits (LAPACK's ``gelsd``
+at numpy's default ``rcond``, the surface by BLAS's ``gemv`` as numpy's ``@``, both through scipy's
+BLAS and LAPACK, which give numpy's bits here), in one compiled call instead of about 40 numpy calls;
+and into ``ref`` the fit plus the median of the residuals ``values − fit`` of the inliers among each
+point's neighbours ``near`` (indices, −1 for none), the fit alone where none is an inlier
+(:func:`.modules.frame_statistics`' reference)."""
+
+coarse_screen: Callable[..., None] = _compiled(
+    _coarse_screen,
+    "void(float32[:, :, ::1], float32[::1], float32[:, ::1], float32[::1], float32[::1], float64, float64,"
+    " intp, float64, intp, float64, float32[:, :, ::1], float32[::1], boolean[::1])",
+)
+"""The screen of thinned maps in one pass per map, as :func:`.modules.frame_statistics` ran it in numpy
+steps: ``residuals`` = ``crops − offset``; the warmth along the frame (:func:`edge_warmth` over ``size``
+samples, asked whether it reaches ``edge_mark``) of the maps before their rings are flattened; the interior
+median (``medians``) from the sorted interior ``inner`` less the offset, NaN where ``last`` (the map's
+maximum) is; the ring set to it; and ``out`` = :func:`screen` of the flattened map with the peak
+``peaks − offset``, or the warmth at least ``edge_mark``."""

@@ -1503,30 +1503,19 @@ def frame_statistics(
     p95 = _percentile_pick(picked[:, 2], picked[:, 3], size, 95, picked[:, 4]).astype(np.float64)
     # the maximum (NaN when the map has one, as max gives)
     mx = picked[:, 4] if peaks is None else np.maximum(picked[:, 4], peaks)
-    surface, normal = _robust_surface(rows, cols, med)
     # reference: the surface plus the median residual of the normal neighbours seen in this frame
-    resid = np.append(np.where(normal, med - surface, np.nan), np.nan)
-    neighbour = resid[np.where(near >= 0, near, n)]
-    has = np.isfinite(neighbour).any(axis=1)
-    ref = surface.copy()
-    if has.any():
-        ref[has] += _nan_row_medians(neighbour[has])
+    ref = _robust_surface(rows, cols, med, near)[2]
     offset = ref.astype(np.float32)
-    residuals = crops - offset[:, None, None]
-    coarse = detail is not None and peaks is not None
-    # lenient as the rest of the coarse screen, which asks only whether a thinned map reaches the mark
-    edge_mark = SCREEN_WARM_SHARE * SCREEN_PEAK_K
-    edge = _edge_warmth(residuals, edge_mark if coarse else 0.0)
-    interior = _flatten_ring(residuals, _interior_medians(inner, picked[:, 4], offset))
-    # the ring now holds the interior median, so that is the whole map's median too
     if detail is None or peaks is None:
+        residuals = crops - offset[:, None, None]
+        edge = _edge_warmth(residuals)
+        interior = _flatten_ring(residuals, _interior_medians(inner, picked[:, 4], offset))
+        # the ring now holds the interior median, so that is the whole map's median too
         soiling = soiling_indices(residuals)
         _edge_to_ring(residuals, interior, edge)
         classes = screen_and_classify(residuals, classifier, cell_grid, portrait, medians=interior)
     else:
-        suspect = _coarse_screen(residuals, interior, peaks - offset, (full[0], full[1]))
-        # a thinned map keeps the ring and the line next to it on every side (:func:`.georef.thinned`)
-        suspect |= edge[0] >= edge_mark
+        residuals, suspect = _coarse_screen(crops, offset, inner, picked[:, 4], peaks, (full[0], full[1]))
         flagged = np.flatnonzero(suspect)
         classes = [NORMAL] * n
         if len(flagged):
@@ -1541,22 +1530,36 @@ def frame_statistics(
     return np.column_stack([med, p95, mx, med - ref, soiling]), classes
 
 
-def _coarse_screen(residuals: F32, medians: F32, peaks: F32, full: tuple[int, int]) -> npt.NDArray[np.bool_]:
-    """:func:`screen_and_classify`'s test on thinned maps (ring set to ``medians``), lenient so that it
-    flags the maps the full test would: the hottest pixel under the interior (``peaks``, less the
-    reference) for the maximum, which a hot spot smaller than a cell sets and every other sample misses; the
-    same rows left out next to the frame for the minimum (a thinned map's first two are the full map's);
-    the warm share of the interior scaled to the full map's (whose ring, set to the median, never counts)
-    and lowered by :data:`SCREEN_WARM_SHARE`."""
+def _coarse_screen(
+    crops: F32, offset: F32, inner: F32, last: F32, peaks: F32, full: tuple[int, int]
+) -> tuple[F32, npt.NDArray[np.bool_]]:
+    """The residuals of thinned maps (``crops − offset``, their rings set to the interior medians from the
+    sorted interiors ``inner``, as :func:`_flatten_ring` of :func:`_interior_medians`) and which of them
+    :func:`screen_and_classify`'s test flags, lenient so that it flags the maps the full test would: the
+    hottest pixel under the interior (``peaks``, less the reference) for the maximum, which a hot spot
+    smaller than a cell sets and every other sample misses; the same rows left out next to the frame for the
+    minimum (a thinned map's first two are the full map's); the warm share of the interior scaled to the
+    full map's (whose ring, set to the median, never counts) and lowered by :data:`SCREEN_WARM_SHARE`; and a
+    warmth along the frame (:func:`_edge_warmth`, before the ring is flattened: a thinned map keeps the ring
+    and the line next to it on every side, :func:`.georef.thinned`) of at least that share of
+    :data:`SCREEN_PEAK_K`. One compiled pass per map (:func:`.kernels.coarse_screen`) instead of about twenty
+    numpy calls."""
     from gongzhi.modules.pv.analytics import kernels
 
-    n, rows, cols = residuals.shape
+    n, rows, cols = crops.shape
     share = 0.1 * (full[0] * full[1]) / ((full[0] - 2) * (full[1] - 2))  # of the interior, as the full test
     share *= (rows - 2) * (cols - 2) / (rows * cols) * SCREEN_WARM_SHARE
+    # lenient as the rest of the coarse screen, which asks only whether a thinned map reaches the mark
+    edge_mark = SCREEN_WARM_SHARE * SCREEN_PEAK_K
+    residuals = np.empty(crops.shape, dtype=np.float32)
+    medians = np.empty(n, dtype=np.float32)
     suspect = np.empty(n, dtype=bool)
-    kernels.screen(residuals, np.asarray(medians, dtype=np.float32), np.asarray(peaks, dtype=np.float32),
-                   SCREEN_PEAK_K, SOILING_WARM_K, 2, share, suspect)  # fmt: skip
-    return suspect
+    kernels.coarse_screen(
+        np.ascontiguousarray(crops, dtype=np.float32), offset, np.ascontiguousarray(inner),
+        np.ascontiguousarray(last), np.ascontiguousarray(peaks, dtype=np.float32), SCREEN_PEAK_K,
+        SOILING_WARM_K, 2, share, EDGE_WINDOW, edge_mark, residuals, medians, suspect,
+    )  # fmt: skip
+    return residuals, suspect
 
 
 def _even_interior(thin: F32) -> F32:
@@ -1868,15 +1871,6 @@ def _median(values: npt.NDArray[np.floating[Any]]) -> float:
     return float(ordered[mid] if n % 2 else (ordered[mid - 1] + ordered[mid]) / 2)
 
 
-def _nan_row_medians(values: FloatArray) -> FloatArray:
-    """``np.nanmedian(values, axis=1)`` of rows with at least one finite value, by one sort (NaN sorts
-    last, so a row's finite values come first)."""
-    ordered = np.sort(values, axis=1)
-    count = np.isfinite(ordered).sum(axis=1)
-    rows = np.arange(len(ordered))
-    return np.asarray((ordered[rows, (count - 1) // 2] + ordered[rows, count // 2]) / 2, dtype=np.float64)
-
-
 def _med(values: Iterable[float]) -> float:
     """Median of a module's few views, as ``np.median`` (NaN if any is NaN) without its per-call set-up,
     which made up most of :meth:`InspectionAccumulator.result` on a large plant."""
@@ -1889,14 +1883,16 @@ def _med(values: Iterable[float]) -> float:
 
 
 def _robust_surface(
-    r: FloatArray, c: FloatArray, values: FloatArray
-) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
-    """Quadratic surface through the module medians of a frame, fitted to the inliers only.
+    r: FloatArray, c: FloatArray, values: FloatArray, near: npt.NDArray[np.intp] | None = None
+) -> tuple[FloatArray, npt.NDArray[np.bool_], FloatArray]:
+    """Quadratic surface through the module medians of a frame, fitted to the inliers only, and each
+    module's reference: the surface plus the median residual of its inlying neighbours (``near``, indices,
+    −1 for none; the surface alone where none is an inlier).
 
     Inliers lie within max(0.7 K, 3 MAD) of the current fit, and never more than
     :data:`SURFACE_INLIER_MAX_K` from it nor from the first fit (the middle of the densest half of the
     medians, :func:`_densest_half_median`), so a warm string or a shaded block does not pull the surface.
-    Returns the surface and the inlier mask.
+    Returns the surface, the inlier mask and the references.
 
     The caps matter where an open string fills nearly half of a frame (a frame at the plant's edge that
     sees two rows, one of them the string): the MAD about the first fit then takes in the gap between the
@@ -1906,26 +1902,21 @@ def _robust_surface(
     rows towards them and took in the next ones round by round (seed 84). The optics and the plant's
     gradient move a healthy module's median less than the cap from the healthy modules' level, so nothing
     beyond it is background in any round.
+
+    A compiled loop (:func:`.kernels.robust_surface`): the rounds in numpy (a fit of about 100 points, up to
+    four rounds of medians and masks) cost more in numpy's set-up per call than in arithmetic.
     """
-    start = _densest_half_median(values)
-    near_start = np.abs(values - start) <= SURFACE_INLIER_MAX_K
-    fit = np.full(len(values), start)
-    design = np.column_stack([np.ones_like(r), r, c, r * r, c * c, r * c])
-    keep = np.ones(len(values), dtype=bool)
-    fitted: npt.NDArray[np.bool_] | None = None
-    for _ in range(4):
-        dev = values - fit
-        mad = _median(np.abs(dev - _median(dev)))
-        keep = (np.abs(dev) <= min(max(0.7, 3 * 1.4826 * mad), SURFACE_INLIER_MAX_K)) & near_start
-        if keep.sum() < 12:
-            break
-        if fitted is not None and np.array_equal(keep, fitted):
-            # the same inliers give the same fit again, and so on for the remaining rounds
-            break
-        coef, *_ = np.linalg.lstsq(design[keep], values[keep], rcond=None)
-        fit = design @ coef
-        fitted = keep
-    return np.asarray(fit, dtype=np.float64), keep
+    from gongzhi.modules.pv.analytics import kernels
+
+    n = len(values)
+    fit, keep, ref = np.empty(n, dtype=np.float64), np.empty(n, dtype=bool), np.empty(n, dtype=np.float64)
+    kernels.robust_surface(
+        np.ascontiguousarray(r, dtype=np.float64), np.ascontiguousarray(c, dtype=np.float64),
+        np.ascontiguousarray(values, dtype=np.float64), SURFACE_INLIER_MAX_K,
+        np.ascontiguousarray(np.zeros((n, 0), dtype=np.intp) if near is None else near, dtype=np.intp),
+        fit, keep, ref,
+    )  # fmt: skip
+    return fit, keep, ref
 
 
 def _densest_half_median(values: FloatArray) -> float:

@@ -1,0 +1,152 @@
+"""The per-module analysis of two versions of the code on the same calls, in one process, alternating call by
+call, so that the load of a shared machine falls on both alike.
+
+    .venv/bin/python bench/pv/analysis_ab.py BASE [--dir /tmp/gongzhi-pv-bench] [--first 300] [--count 150]
+        [--rounds 6]
+
+``BASE`` is the root of the other version's tree (``git archive main src | tar -x -C BASE``); this version
+is the one ``PYTHONPATH`` imports. The calls are the ``InspectionAccumulator._analyse`` calls ``add`` makes
+on the frames ``bench/pv/bench_flight.py`` rendered into ``--dir`` (frames decoded and poses refined
+beforehand: the frame and its refined pose); each round replays them through both versions'
+``_analyse`` (each version's ``modules``, ``georef`` and compiled ``kernels``, its own classifier and view
+table, its own copy of each frame, read through once just before each call as the registration reads it
+in the flight, so that neither finds it in the caches after the other), the first version alternating
+round by round. Prints whether the views (every statistic and
+class) of the first round are the same bit for bit, and the CPU (``time.process_time``) per frame of each
+version in each round with their ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+import time
+import types
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gongzhi.modules.pv import analysis_adapter as adapter
+from gongzhi.modules.pv import pipeline
+from gongzhi.modules.pv.analytics import georef, modules
+from gongzhi.modules.pv.io import synthetic_files
+from gongzhi.modules.pv.io.plant import read_plant_geojson
+
+_IMPORTS = (
+    ("from gongzhi.modules.pv.analytics import kernels", "import other_kernels as kernels"),
+    ("from gongzhi.modules.pv.analytics.georef import", "from other_georef import"),
+)
+
+
+def _load(root: Path, name: str) -> types.ModuleType:
+    """The other tree's ``analytics/<name>.py`` as the module ``other_<name>``, calling the other tree's
+    ``kernels`` and ``georef``."""
+    path = root / "src/gongzhi/modules/pv/analytics" / f"{name}.py"
+    source = path.read_text()
+    for old, new in _IMPORTS:
+        source = source.replace(old, new)
+    module = types.ModuleType(f"other_{name}")
+    module.__file__ = str(path)
+    sys.modules[module.__name__] = module
+    exec(compile(source, module.__file__, "exec"), module.__dict__)
+    return module
+
+
+def _other_modules(root: Path) -> Any:
+    spec = importlib.util.spec_from_file_location(
+        "other_kernels", root / "src/gongzhi/modules/pv/analytics/kernels.py"
+    )
+    assert spec is not None and spec.loader is not None
+    kernels = importlib.util.module_from_spec(spec)
+    sys.modules["other_kernels"] = kernels
+    spec.loader.exec_module(kernels)
+    _load(root, "georef")
+    return _load(root, "modules")
+
+
+def _accumulator(module: Any, like: modules.InspectionAccumulator) -> Any:
+    """An accumulator of ``module``'s class with ``like``'s plant, index and neighbours, no views yet."""
+    acc = module.InspectionAccumulator.__new__(module.InspectionAccumulator)
+    acc.__dict__.update(like.__dict__)
+    acc.classifier = module.RuleClassifier()
+    acc._views = module._ViewTable()
+    return acc
+
+
+def _views(acc: Any) -> tuple[list[np.ndarray], dict[tuple[int, int], tuple[Any, ...]]]:
+    table = acc._views
+    classes = {k: (c.anomaly, c.delta_t_k, c.location, c.confidence) for k, c in table.classes.items()}
+    return list(table.columns()), classes
+
+
+def _same(a: Any, b: Any) -> bool:
+    (cols_a, classes_a), (cols_b, classes_b) = _views(a), _views(b)
+    arrays = all(
+        x.shape == y.shape and x.tobytes() == y.tobytes() for x, y in zip(cols_a, cols_b, strict=True)
+    )
+    return arrays and classes_a == classes_b
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("base", type=Path)
+    parser.add_argument("--dir", type=Path, default=Path("/tmp/gongzhi-pv-bench"))
+    parser.add_argument("--first", type=int, default=300)
+    parser.add_argument("--count", type=int, default=150)
+    parser.add_argument("--rounds", type=int, default=6)
+    args = parser.parse_args()
+    other = _other_modules(args.base)
+    paths = pipeline.frame_paths(args.dir)[args.first : args.first + args.count]
+    if not paths:
+        raise SystemExit(f"no frames in {args.dir}: run bench/pv/bench_flight.py first")
+    layout = read_plant_geojson(args.dir / "plant.geojson")
+    description = synthetic_files.read_flight_description(args.dir) or {}
+    irradiance = description.get("conditions", {}).get("irradiance_w_m2")
+    adapter.load_kernels()
+    frames = [adapter.read(p) for p in paths]
+    template = adapter.new_accumulator(layout, irradiance, description.get("camera"))
+    calls: list[tuple[Any, ...]] = []
+    real = modules.InspectionAccumulator._analyse
+
+    def recorded(self: Any, *a: Any) -> int:
+        calls.append(a)
+        return real(self, *a)
+
+    modules.InspectionAccumulator._analyse = recorded  # type: ignore[method-assign]
+    for frame in frames:
+        template.add(frame)
+    modules.InspectionAccumulator._analyse = real  # type: ignore[method-assign]
+    template = template.fresh()
+    versions = {"base": other, "this": modules}
+    # each version reads its own copy of each frame, read through once just before its call as the
+    # registration reads it in the flight (its block means), so that neither finds the frame in the caches
+    # where the other has just read it, and both find it there as the flight leaves it
+    own = {name: [(a[0].copy(), *a[1:]) for a in calls] for name in versions}
+    per_frame: dict[str, list[float]] = {"base": [], "this": []}
+    for r in range(args.rounds):
+        accs = {name: _accumulator(m, template) for name, m in versions.items()}
+        spent = dict.fromkeys(versions, 0.0)
+        order = list(versions) if r % 2 == 0 else list(reversed(versions))
+        for k in range(len(calls)):
+            for name in order:
+                georef._downsample(own[name][k][0], 2)
+                c0 = time.process_time()
+                accs[name]._analyse(*own[name][k])
+                spent[name] += time.process_time() - c0
+        if r == 0:
+            print(f"{len(calls)} _analyse calls over {len(frames)} frames from {args.first}; views the same "
+                  f"bit for bit: {_same(accs['base'], accs['this'])}")  # fmt: skip
+        for name in versions:
+            per_frame[name].append(spent[name] / len(frames) * 1000)
+    for name, values in per_frame.items():
+        print(f"{name}: _analyse CPU per frame " + "; ".join(f"{v:.3f}" for v in values) + " ms")
+    ratios = [t / b for b, t in zip(per_frame["base"], per_frame["this"], strict=True)]
+    print("this / base per round: " + "; ".join(f"{x:.3f}" for x in ratios))
+
+
+if __name__ == "__main__":
+    main()
