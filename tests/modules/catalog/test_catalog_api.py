@@ -129,6 +129,22 @@ def test_reports_render_as_html_excel_and_pdf(client: TestClient, world: World) 
     assert pdf.content.startswith(b"%PDF") and b"/FontFile2" in pdf.content
 
 
+def test_an_excel_report_keeps_formula_text_from_the_catalog_inert(client: TestClient, world: World) -> None:
+    import copy
+    import io
+
+    from openpyxl import load_workbook
+
+    doc = copy.deepcopy(DATAJSON)
+    doc["dataset"][0]["publisher"]["name"] = '=HYPERLINK("http://x","局")'
+    upload(client, world.adam, "data.json", as_bytes(doc))
+    run = audit(client, world.adam)
+    xlsx = client.get(f"{API}/audits/{run['id']}/report?format=xlsx", headers=world.adam.headers)
+    cells = [c for ws in load_workbook(io.BytesIO(xlsx.content)) for row in ws.iter_rows(values_only=True)
+             for c in row if isinstance(c, str) and "HYPERLINK" in c]  # fmt: skip
+    assert cells and all(c.startswith("'=") for c in cells)
+
+
 def test_exports_in_every_format(client: TestClient, world: World) -> None:
     upload(client, world.adam, "data.json", as_bytes(DATAJSON))
     h = world.adam.headers

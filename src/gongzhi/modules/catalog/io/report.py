@@ -10,8 +10,9 @@ viewer without any Chinese font.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from jinja2 import Environment
 from openpyxl import Workbook
@@ -228,13 +229,14 @@ def write_xlsx(r: ReportData, layout: Layout = DEFAULT) -> bytes:
     ws = wb.active
     lang = r.lang
     ws.title = _t("summary", lang)
-    ws.append([formula_safe(layout.heading(lang)), r.region, f"#{r.run_id}", r.run_at])
+    summary = [[layout.heading(lang), r.region, f"#{r.run_id}", r.run_at]]
     if layout.subtitle:
-        ws.append([formula_safe(layout.subtitle)])
+        summary.append([layout.subtitle])
     if "headline" in layout.sections:
-        ws.append([r.headline])
+        summary.append([r.headline])
     if layout.footer:
-        ws.append([formula_safe(layout.footer)])
+        summary.append([layout.footer])
+    _append(ws, summary)
     sheets = {
         "by_rule": (
             _t("by_rule", lang),
@@ -249,20 +251,24 @@ def write_xlsx(r: ReportData, layout: Layout = DEFAULT) -> bytes:
         "findings": (
             _t("findings", lang),
             layout.header(lang),
-            [[formula_safe(v) for v in layout.row(f, r)] for f in r.findings],
+            [layout.row(f, r) for f in r.findings],
         ),
     }
     for name in layout.sections:
         if name not in sheets:
             continue
         title, header, rows = sheets[name]
-        sheet = wb.create_sheet(title)
-        sheet.append(header)
-        for row in rows:
-            sheet.append(row)
+        _append(wb.create_sheet(title), [header, *rows])
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
+
+
+def _append(ws: Any, rows: Sequence[Sequence[object]]) -> None:
+    """Rows into a sheet, every text cell that opens like a formula kept as text: department names, rule
+    titles and a report template's own wording come from users."""
+    for row in rows:
+        ws.append([formula_safe(v) for v in row])
 
 
 def _rule_rows(r: ReportData) -> list[list[object]]:
