@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from openpyxl import load_workbook
 from pydantic import BaseModel, Field
 
 from gongzhi.errors import msg, stored
@@ -25,6 +24,8 @@ def read_table(data: bytes, filename: str) -> list[list[object]]:
     """The rows of the file's first sheet, header included, as lists of cells (``None`` for an empty cell
     of a workbook)."""
     if filename.lower().endswith(".xlsx") or data[:2] == b"PK":
+        from openpyxl import load_workbook  # here: the formula guard's users need no workbook reader
+
         try:
             wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
         except Exception as exc:  # openpyxl raises many types on damaged files

@@ -119,6 +119,16 @@ def test_geojson_and_csv_round_trip(small: PlantLayout, tmp_path: Path) -> None:
     assert len(read_plant_csv(tmp_path / "p.csv", small.polygon).modules) == len(small.modules)
 
 
+def test_a_plant_csv_keeps_formula_like_names_inert(small: PlantLayout, tmp_path: Path) -> None:
+    first = replace(small.modules[0], string="+S1")
+    named = replace(small, name="=1+2 电站", modules=(first, *small.modules[1:]))
+    write_plant_csv(named, tmp_path / "p.csv")
+    text = (tmp_path / "p.csv").read_text(encoding="utf-8-sig")
+    assert ",'=1+2 电站," in text and ",'+S1," in text and ",=" not in text and ",+" not in text
+    back = read_plant_csv(tmp_path / "p.csv", small.polygon)
+    assert back.name == named.name and back.modules[0].string == "+S1"
+
+
 def test_it_rejects_geojson_without_a_roof_and_bad_ids() -> None:
     with pytest.raises(ValueError, match="roof"):
         layout_from_geojson({"type": "FeatureCollection", "features": []})

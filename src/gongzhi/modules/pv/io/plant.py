@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from gongzhi.kit.sheets import formula_safe, unguard
 from gongzhi.modules.pv.analytics.geometry import clean_ring, local_frame, polygon_centroid
 from gongzhi.modules.pv.analytics.layout import (
     MODULE_TYPES,
@@ -146,13 +147,16 @@ def _module(props: Mapping[str, Any], n: int, x: float, y: float) -> Module:
 
 
 def layout_to_csv_rows(layout: PlantLayout) -> list[dict[str, str]]:
-    """One dict per module with :data:`CSV_FIELDS` as keys, values as text."""
-    plant = {k: str(v) for k, v in _plant_properties(layout).items()}
+    """One dict per module with :data:`CSV_FIELDS` as keys, values as text; text a spreadsheet would run as
+    a formula (a plant or string name a user gave) with a leading apostrophe, which
+    :func:`layout_from_csv_rows` takes off again."""
+    plant = {k: str(formula_safe(str(v))) for k, v in _plant_properties(layout).items()}
     rows = []
     for m in layout.modules:
         lon, lat = layout.origin.to_lonlat(m.x_m, m.y_m)
         rows.append({"id": m.id, "array": m.array, "row": str(m.row), "index": str(m.index),
-                     "string": m.string, "lon": f"{lon:.9f}", "lat": f"{lat:.9f}", **plant})  # fmt: skip
+                     "string": str(formula_safe(m.string)), "lon": f"{lon:.9f}", "lat": f"{lat:.9f}",
+                     **plant})  # fmt: skip
     return rows
 
 
@@ -168,6 +172,7 @@ def layout_from_csv_rows(
     """
     if not rows:
         raise ValueError("the CSV has no module rows")
+    rows = [{k: unguard(v) if isinstance(v, str) else v for k, v in r.items()} for r in rows]
     ring = clean_ring(polygon)
     origin = local_frame(ring)
     modules = []
