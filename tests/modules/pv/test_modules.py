@@ -35,6 +35,7 @@ from gongzhi.modules.pv.analytics.modules import (
     InspectionResult,
     RuleClassifier,
     ViewClass,
+    _cell_and_third_means,
     _cell_means,
     _coarse_screen,
     _densest_half_median,
@@ -472,6 +473,36 @@ def test_the_rules_shortcuts_equal_the_numpy_forms_bit_for_bit() -> None:
     for n in range(3, 20):
         cells = np.arange(n)
         assert [cells[s].tolist() for s in _thirds(n)] == [p.tolist() for p in np.array_split(cells, 3)]
+
+
+def test_the_compiled_means_sum_in_numpys_order_bit_for_bit() -> None:
+    # numpy sums float32 pairwise (eight partial sums from eight values on, split in two past 128), so a
+    # plain running sum differs in the last bits: the kernel must give numpy's bits, NaN and one column too
+    rng = np.random.default_rng(21)
+    for trial in range(300):
+        k, cv, cu = int(rng.integers(1, 11)), int(rng.integers(3, 14)), int(rng.integers(1, 8))
+        values = rng.normal(0, 1, (cv * k, cu * k)) * rng.choice([0.01, 1, 100]) + rng.choice([0, 30])
+        values = values.astype(np.float32)
+        if trial % 7 == 0:
+            values[rng.integers(0, cv * k), rng.integers(0, cu * k)] = np.nan
+        portrait = bool(trial % 2) and cu >= 3
+        sums = np.add.reduce(values.reshape(cv, k, cu, k), axis=(1, 3))
+        expected = np.true_divide(sums, np.intp(k * k), out=sums, casting="unsafe")
+        cells, thirds = _cell_and_third_means(values, (cu, cv), k, portrait)
+        assert cells.tobytes() == expected.tobytes()
+        assert _cell_means(values, (cu, cv), k).tobytes() == expected.tobytes()
+        parts = [expected[:, s] if portrait else expected[s] for s in _thirds(cu if portrait else cv)]
+        assert thirds.tobytes() == np.array([p.mean() for p in parts], dtype=np.float32).tobytes()
+        r0, r1 = sorted(rng.integers(0, cv * k, 2))
+        c0, c1 = sorted(rng.integers(0, cu * k, 2))
+        for part in (values[r0 : r1 + 1, c0 : c1 + 1], values, values[::2]):
+            assert _mean(part).tobytes() == part.mean().tobytes()
+    # the running sum is not numpy's: the test can tell
+    values = rng.normal(0, 1, (48, 24)).astype(np.float32)
+    running = np.float32(0)
+    for v in values.ravel():
+        running = np.float32(running + v)
+    assert np.float32(np.float64(running) / values.size) != _mean(values)
 
 
 def test_the_compiled_screen_picks_the_maps_the_numpy_screen_picks() -> None:
