@@ -310,9 +310,14 @@ def test_row_medians_equal_numpy_medians_including_nan_rows(count: int) -> None:
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_the_one_sort_statistics_equal_numpys_bit_for_bit(dtype: type[np.floating]) -> None:
     rng = np.random.default_rng(4)
-    for shape in [(1,), (2,), (7,), (12, 6), (48, 24), (101,)]:
+    for shape in [(1,), (2,), (7,), (12, 6), (48, 24), (49, 24), (101,)]:
         values = rng.normal(0, 3, shape).astype(dtype)
         assert _median(values) == float(np.median(values))
+        if values.size > 700:  # the partition's path: NaN anywhere, and ties about the middle
+            values.flat[rng.integers(values.size)] = np.nan
+            assert np.isnan(_median(values))
+            values = np.round(rng.normal(0, 3, shape)).astype(dtype)
+            assert _median(values) == float(np.median(values))
         for q in (0, 10, 33.3, 50, 95, 100):
             expected = float(np.percentile(values, q))
             if dtype is np.float32:  # the module maps'

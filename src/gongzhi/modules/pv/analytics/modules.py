@@ -1818,6 +1818,9 @@ def _percentile(values: npt.NDArray[np.floating[Any]], q: float) -> float:
     return float(b - (b - a) * (1 - t) if t >= 0.5 else a + (b - a) * t)
 
 
+# from this many values a partition finds the median faster than numpy's sort (1,152 values: 5 against
+# 10 µs; 384: 3 against 2)
+_PARTITION_FROM = 768
 _NO_CELLS = np.empty((0, 0), dtype=np.float32)
 _NO_THIRDS = np.empty(0, dtype=np.float32)
 
@@ -1881,10 +1884,15 @@ def _median_3x3(values: F32) -> F32:
 
 def _median(values: npt.NDArray[np.floating[Any]]) -> float:
     """``np.median`` of a small array of any shape by one sort (the same value, in the array's precision;
-    NaN when any is NaN), without the general routine's set-up, which cost more than the sort."""
+    NaN when any is NaN), without the general routine's set-up, which cost more than the sort. From
+    :data:`_PARTITION_FROM` values on (a whole module map) a partition about the middle ranks and the last
+    instead (``np.median``'s own way, NaN last as in a sort): half the sort's time there, slower on fewer."""
     ordered = values.flatten()  # np.sort(values, axis=None) without its wrapper
-    ordered.sort()
     n = ordered.size
+    if n >= _PARTITION_FROM:
+        ordered.partition((n // 2 - 1, n // 2, n - 1))
+    else:
+        ordered.sort()
     if n == 0 or math.isnan(ordered[-1]):
         return math.nan
     mid = n // 2
