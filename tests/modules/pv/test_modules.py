@@ -23,6 +23,7 @@ from gongzhi.modules.pv.analytics.georef import (
 )
 from gongzhi.modules.pv.analytics.layout import LayoutParams, PlantLayout, generate_layout, with_modules
 from gongzhi.modules.pv.analytics.modules import (
+    CELL_EDGE_STEP,
     EDGE_WINDOW,
     NORMAL,
     SAMPLES_PER_CELL,
@@ -40,9 +41,11 @@ from gongzhi.modules.pv.analytics.modules import (
     _coarse_screen,
     _densest_half_median,
     _edge_warmth,
+    _fill,
     _flatten_ring,
     _glass,
     _group_medians,
+    _hot_cells,
     _interior_medians,
     _mean,
     _med,
@@ -57,6 +60,7 @@ from gongzhi.modules.pv.analytics.modules import (
     _percentile_pick,
     _robust_surface,
     _soiling_as,
+    _steepest,
     _thirds,
     analyse_flight,
     frame_statistics,
@@ -508,6 +512,59 @@ def test_the_compiled_means_sum_in_numpys_order_bit_for_bit() -> None:
     for v in values.ravel():
         running = np.float32(running + v)
     assert np.float32(np.float64(running) / values.size) != _mean(values)
+
+
+def _hot_cells_numpy(glass: np.ndarray, cells: np.ndarray, k: int) -> int:
+    """The numpy form of ``_hot_cells`` (before its compiled loop)."""
+    base = _median(cells)
+    surround = _median_3x3(cells)
+    excess = cells - base
+    hot = (excess >= max(3.0, 0.5 * float(excess.max()))) & (cells - surround >= 2.0)
+    candidates: dict[tuple[int, int], tuple[float, float]] = {}
+    for i, j in zip(*(a.tolist() for a in np.nonzero(hot)), strict=True):
+        block = glass[i * k : (i + 1) * k, j * k : (j + 1) * k]
+        r, c = divmod(int(block.argmax()), block.shape[1])
+        rise = float(block[r, c]) - base
+        level = base + 0.5 * rise
+        if _fill(glass, i * k + r, j * k + c, k, level) >= 0.55:
+            candidates[(i, j)] = (rise, level)
+    if len(candidates) < 2:
+        return len(candidates)
+    whole: dict[tuple[int, int], tuple[int, bool]] = {}
+    for (i, j), (rise, level) in candidates.items():
+        block = glass[i * k : (i + 1) * k, j * k : (j + 1) * k]
+        window = glass[max(i * k - 1, 0) : (i + 1) * k + 1, max(j * k - 1, 0) : (j + 1) * k + 1]
+        whole[(i, j)] = (int(np.count_nonzero(block >= level)), _steepest(window) >= CELL_EDGE_STEP * rise)
+    if any(sharp for _, sharp in whole.values()):
+        whole = {cell: v for cell, v in whole.items() if v[1]}
+
+    def moved_over(i: int, j: int, own: int) -> bool:
+        around = (whole.get((i + di, j + dj)) for di in (-1, 0, 1) for dj in (-1, 0, 1) if di or dj)
+        return own <= k and any(n is not None and n[0] > own for n in around)
+
+    return sum(1 for (i, j), (own, _) in whole.items() if not moved_over(i, j, own))
+
+
+def test_the_compiled_hot_cells_equal_the_numpy_form() -> None:
+    rng = np.random.default_rng(31)
+    counts = []
+    for trial in range(500):
+        k, cv, cu = int(rng.integers(2, 6)), int(rng.integers(3, 13)), int(rng.integers(3, 8))
+        glass = rng.normal(0, 0.5, (cv * k, cu * k)).astype(np.float32)
+        for _ in range(int(rng.integers(0, 6))):
+            i, j = rng.integers(0, cv), rng.integers(0, cu)
+            glass[i * k : (i + 1) * k, j * k : (j + 1) * k] += rng.uniform(2, 12)
+            if rng.random() < 0.5:  # soft-edged, or spilled over a row of samples by a registration error
+                glass[max(i * k - 1, 0) : (i + 1) * k + 1, j * k : (j + 1) * k] += rng.uniform(0, 3)
+        if rng.random() < 0.3:
+            glass = np.round(glass * 2) / 2  # ties: a level on a sample, equal maxima
+        if trial % 50 == 0:
+            glass[rng.integers(0, cv * k), rng.integers(0, cu * k)] = np.nan
+        glass = np.ascontiguousarray(glass, dtype=np.float32)
+        cells = _cell_means(glass, (cu, cv), k)
+        counts.append(_hot_cells_numpy(glass, cells, k))
+        assert _hot_cells(glass, cells, k) == counts[-1]
+    assert {0, 1, 2, 3, 4} <= set(counts)  # none, one and several, with moved-over and soft cells among them
 
 
 def test_the_compiled_screen_picks_the_maps_the_numpy_screen_picks() -> None:

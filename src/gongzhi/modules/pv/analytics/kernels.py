@@ -827,6 +827,113 @@ def _rule_means(values: F32, k: int, portrait: bool, cells: F32, thirds: F32) ->
     return np.float32(np.nan)
 
 
+# --- the rules' whole hot cells ------------------------------------------------------------------------
+
+
+def _count_at_least(glass: F32, r0: int, r1: int, c0: int, c1: int, level: np.float32) -> int:
+    n = 0
+    for a in range(r0, r1):
+        for b in range(c0, c1):
+            if glass[a, b] >= level:
+                n += 1
+    return n
+
+
+def _steepest_in(glass: F32, r0: int, r1: int, c0: int, c1: int) -> np.float32:
+    # the largest step between neighbouring samples along either axis, down first (Python's max of the two)
+    down = np.float32(-np.inf)
+    for a in range(r0 + 1, r1):
+        for b in range(c0, c1):
+            down = max(down, abs(glass[a, b] - glass[a - 1, b]))
+    across = np.float32(-np.inf)
+    for a in range(r0, r1):
+        for b in range(c0 + 1, c1):
+            across = max(across, abs(glass[a, b] - glass[a, b - 1]))
+    return np.float32(across if across > down else down)
+
+
+def _hot_cells(glass: F32, cells: F32, k: int, edge_step: float) -> int:
+    cv, cu = cells.shape
+    rows, cols = glass.shape
+    ordered = np.sort(cells.ravel())
+    n = ordered.size
+    if np.isnan(ordered[n - 1]):
+        return 0  # a NaN base: no cell is hot
+    mid = n // 2
+    base32 = ordered[mid] if n % 2 else (ordered[mid - 1] + ordered[mid]) / np.float32(2)
+    base = np.float64(base32)
+    surround = np.empty((cv, cu), dtype=np.float32)
+    _median_3x3_c(cells, surround)
+    most = np.float32(-np.inf)
+    for i in range(cv):
+        for j in range(cu):
+            most = max(most, cells[i, j] - base32)
+    half = 0.5 * np.float64(most)
+    mark = np.float32(half if half > 3.0 else 3.0)
+    # candidates in np.nonzero's order: (i, j, own count, sharp)
+    cand = np.empty((cv * cu, 4), dtype=np.intp)
+    rises = np.empty(cv * cu, dtype=np.float64)
+    levels = np.empty(cv * cu, dtype=np.float64)
+    found = 0
+    for i in range(cv):
+        for j in range(cu):
+            if not (cells[i, j] - base32 >= mark and cells[i, j] - surround[i, j] >= np.float32(2.0)):
+                continue
+            r, c, top = 0, 0, glass[i * k, j * k]
+            for a in range(k):
+                for b in range(k):
+                    if glass[i * k + a, j * k + b] > top:
+                        r, c, top = a, b, glass[i * k + a, j * k + b]
+            rise = np.float64(top) - base
+            level = base + 0.5 * rise
+            pr, pc = i * k + r, j * k + c
+            inside = _count_at_least_c(
+                glass,
+                max(pr - k, 0),
+                min(pr + k + 1, rows),
+                max(pc - k, 0),
+                min(pc + k + 1, cols),
+                np.float32(level),
+            )
+            if np.float64(inside) / (k * k) >= 0.55:
+                cand[found, 0], cand[found, 1] = i, j
+                rises[found], levels[found] = rise, level
+                found += 1
+    if found < 2:
+        return found
+    any_sharp = False
+    for f in range(found):
+        i, j = cand[f, 0], cand[f, 1]
+        cand[f, 2] = _count_at_least_c(glass, i * k, (i + 1) * k, j * k, (j + 1) * k, np.float32(levels[f]))
+        step = _steepest_in_c(
+            glass,
+            max(i * k - 1, 0),
+            min((i + 1) * k + 1, rows),
+            max(j * k - 1, 0),
+            min((j + 1) * k + 1, cols),
+        )
+        cand[f, 3] = 1 if np.float64(step) >= edge_step * rises[f] else 0
+        any_sharp = any_sharp or cand[f, 3] == 1
+    hot = 0
+    for f in range(found):
+        if any_sharp and cand[f, 3] == 0:
+            continue
+        own = cand[f, 2]
+        moved = False
+        if own <= k:
+            for g in range(found):
+                if g == f or (any_sharp and cand[g, 3] == 0):
+                    continue
+                if (
+                    abs(cand[g, 0] - cand[f, 0]) <= 1
+                    and abs(cand[g, 1] - cand[f, 1]) <= 1
+                    and cand[g, 2] > own
+                ):
+                    moved = True
+        hot += 0 if moved else 1
+    return hot
+
+
 def _compiled(fn: Callable[..., Any], signature: str) -> Callable[..., Any]:
     return cast(Callable[..., Any], njit(signature, cache=True, nogil=True)(fn))
 
@@ -848,6 +955,9 @@ _screen_one_c = njit(cache=True, nogil=True)(_screen_one)
 _pairwise_block_c = njit(cache=True, nogil=True)(_pairwise_block)
 _pairwise_c = njit(cache=True, nogil=True)(_pairwise)
 _flat_mean_c = njit(cache=True, nogil=True)(_flat_mean)
+_median_3x3_c = njit(cache=True, nogil=True)(_median_3x3)
+_count_at_least_c = njit(cache=True, nogil=True)(_count_at_least)
+_steepest_in_c = njit(cache=True, nogil=True)(_steepest_in)
 
 crops: Callable[[F32, F64, F64, F64, F64, F32, F32], None] = _compiled(
     _crops,
@@ -1045,3 +1155,13 @@ float64); else writes the mean of each k × k cell of ``values`` into ``cells`` 
 ``values.reshape(cv, k, cu, k)`` over the cells' axes, divided by k² as numpy divides by an ``intp``), and
 with ``thirds`` of three, the mean of each third of the cells (columns in ``portrait``, else rows, cut as
 ``np.array_split`` cuts them) as ``values.mean()`` of that part gives it; returns NaN then."""
+
+hot_cells: Callable[[F32, F32, int, float], int] = _compiled(
+    _hot_cells, "intp(float32[:, ::1], float32[:, ::1], intp, float64)"
+)
+""":func:`.modules._hot_cells` of the map ``glass`` (continued under the frame) and its k × k cell means
+``cells``, with ``edge_step`` for :data:`.modules.CELL_EDGE_STEP`, in one compiled call: the cells' median
+(float32, 0 hot cells when it is NaN) and their 3 × 3 median (:func:`median_3x3`), the hot cells in
+``np.nonzero``'s order, each one's first hottest sample, fill and own count, its sharpest step, and the
+cells a registration error moved over; every comparison of a float32 sample with a float64 level as numpy
+makes it (the level cast to float32), every other step in float64 as the Python floats were."""

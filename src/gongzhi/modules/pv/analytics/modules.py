@@ -459,39 +459,15 @@ def _hot_cells(residual: F32, cells: F32, k: int) -> int:
 
     ``residual`` is the map continued under the frame (:func:`_glass`). A whole cell's warmth ends at the
     cell's border, so where the map holds cells edged as steeply as the optics render a border, a
-    soft-edged patch beside them is not one of them (:func:`_edge_step`, a sun reflection on the glass).
+    soft-edged patch beside them is not one of them (its steepest step, a sun reflection on the glass).
     A cell warm over at most one row or column of its own samples beside a cell warm over more of its own
     is that cell's warmth moved across the border by a registration error of a sample.
     """
-    base = _median(cells)
-    surround = _median_3x3(cells)
-    excess = cells - base
-    # a cell next to a hot one catches some of its heat (optics, registration): it must reach half the hottest
-    hot = (excess >= max(3.0, 0.5 * float(excess.max()))) & (cells - surround >= 2.0)
-    candidates: dict[tuple[int, int], tuple[float, float]] = {}
-    at_i, at_j = np.nonzero(hot)
-    for i, j in zip(at_i.tolist(), at_j.tolist(), strict=True):
-        block = residual[i * k : (i + 1) * k, j * k : (j + 1) * k]
-        r, c = divmod(int(block.argmax()), block.shape[1])
-        rise = float(block[r, c]) - base  # the maximum, as the first of its places
-        level = base + 0.5 * rise
-        if _fill(residual, i * k + r, j * k + c, k, level) >= 0.55:
-            candidates[(i, j)] = (rise, level)
-    if len(candidates) < 2:
-        return len(candidates)
-    whole: dict[tuple[int, int], tuple[int, bool]] = {}
-    for (i, j), (rise, level) in candidates.items():
-        block = residual[i * k : (i + 1) * k, j * k : (j + 1) * k]
-        sharp = _edge_step(residual, i, j, k) >= CELL_EDGE_STEP * rise
-        whole[(i, j)] = (int(np.count_nonzero(block >= level)), sharp)
-    if any(sharp for _, sharp in whole.values()):
-        whole = {cell: v for cell, v in whole.items() if v[1]}
-    return sum(1 for cell, (own, _) in whole.items() if not _moved_over(cell, own, whole, k))
+    from gongzhi.modules.pv.analytics import kernels
 
-
-def _edge_step(residual: F32, i: int, j: int, k: int) -> float:
-    """The steepest step between neighbouring samples over cell (i, j) and one sample around it [K]."""
-    return _steepest(residual[max(i * k - 1, 0) : (i + 1) * k + 1, max(j * k - 1, 0) : (j + 1) * k + 1])
+    # in one compiled call (its numpy form is in the tests): about 25 numpy calls a candidate cost 50–150 µs
+    glass = np.ascontiguousarray(residual, dtype=np.float32)
+    return int(kernels.hot_cells(glass, np.ascontiguousarray(cells, dtype=np.float32), k, CELL_EDGE_STEP))
 
 
 def _steepest(window: F32) -> float:
@@ -499,16 +475,6 @@ def _steepest(window: F32) -> float:
     # np.diff's differences without its set-up
     down, across = window[1:] - window[:-1], window[:, 1:] - window[:, :-1]
     return max(float(np.abs(down).max()), float(np.abs(across).max()))
-
-
-def _moved_over(
-    cell: tuple[int, int], own: int, whole: Mapping[tuple[int, int], tuple[int, bool]], k: int
-) -> bool:
-    """Whether a warm cell holds only the row or column of samples a registration error moved over from a
-    bordering warm cell that holds more of its own."""
-    i, j = cell
-    neighbours = (whole.get((i + di, j + dj)) for di in (-1, 0, 1) for dj in (-1, 0, 1) if di or dj)
-    return own <= k and any(n is not None and n[0] > own for n in neighbours)
 
 
 def _fill(residual: F32, r: int, c: int, k: int, level: float) -> float:
