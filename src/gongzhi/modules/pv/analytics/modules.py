@@ -1797,7 +1797,8 @@ def _mean(values: F32) -> np.float32:
     (:func:`.kernels.rule_means`): numpy's reduction over a strided part of a map cost 7–13 µs of set-up."""
     from gongzhi.modules.pv.analytics import kernels
 
-    return np.float32(kernels.rule_means(values, 1, False, _NO_CELLS, _NO_THIRDS))
+    part = np.asarray(values, dtype=np.float32)  # the maps are float32; a view of them stays as it is
+    return np.float32(kernels.rule_means(part, 1, False, _NO_CELLS, _NO_THIRDS))
 
 
 def _cell_means(values: F32, cell_grid: tuple[int, int], k: int) -> F32:
