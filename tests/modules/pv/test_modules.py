@@ -23,6 +23,7 @@ from gongzhi.modules.pv.analytics.georef import (
 )
 from gongzhi.modules.pv.analytics.layout import LayoutParams, PlantLayout, generate_layout, with_modules
 from gongzhi.modules.pv.analytics.modules import (
+    CELL_EDGE_STEP,
     EDGE_WINDOW,
     NORMAL,
     SAMPLES_PER_CELL,
@@ -35,13 +36,16 @@ from gongzhi.modules.pv.analytics.modules import (
     InspectionResult,
     RuleClassifier,
     ViewClass,
+    _cell_and_third_means,
     _cell_means,
     _coarse_screen,
     _densest_half_median,
     _edge_warmth,
+    _fill,
     _flatten_ring,
     _glass,
     _group_medians,
+    _hot_cells,
     _interior_medians,
     _mean,
     _med,
@@ -56,6 +60,7 @@ from gongzhi.modules.pv.analytics.modules import (
     _percentile_pick,
     _robust_surface,
     _soiling_as,
+    _steepest,
     _thirds,
     analyse_flight,
     frame_statistics,
@@ -309,9 +314,14 @@ def test_row_medians_equal_numpy_medians_including_nan_rows(count: int) -> None:
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_the_one_sort_statistics_equal_numpys_bit_for_bit(dtype: type[np.floating]) -> None:
     rng = np.random.default_rng(4)
-    for shape in [(1,), (2,), (7,), (12, 6), (48, 24), (101,)]:
+    for shape in [(1,), (2,), (7,), (12, 6), (48, 24), (49, 24), (101,)]:
         values = rng.normal(0, 3, shape).astype(dtype)
         assert _median(values) == float(np.median(values))
+        if values.size > 700:  # the partition's path: NaN anywhere, and ties about the middle
+            values.flat[rng.integers(values.size)] = np.nan
+            assert np.isnan(_median(values))
+            values = np.round(rng.normal(0, 3, shape)).astype(dtype)
+            assert _median(values) == float(np.median(values))
         for q in (0, 10, 33.3, 50, 95, 100):
             expected = float(np.percentile(values, q))
             if dtype is np.float32:  # the module maps'
@@ -472,6 +482,89 @@ def test_the_rules_shortcuts_equal_the_numpy_forms_bit_for_bit() -> None:
     for n in range(3, 20):
         cells = np.arange(n)
         assert [cells[s].tolist() for s in _thirds(n)] == [p.tolist() for p in np.array_split(cells, 3)]
+
+
+def test_the_compiled_means_sum_in_numpys_order_bit_for_bit() -> None:
+    # numpy sums float32 pairwise (eight partial sums from eight values on, split in two past 128), so a
+    # plain running sum differs in the last bits: the kernel must give numpy's bits, NaN and one column too
+    rng = np.random.default_rng(21)
+    for trial in range(300):
+        k, cv, cu = int(rng.integers(1, 11)), int(rng.integers(3, 14)), int(rng.integers(1, 8))
+        values = rng.normal(0, 1, (cv * k, cu * k)) * rng.choice([0.01, 1, 100]) + rng.choice([0, 30])
+        values = values.astype(np.float32)
+        if trial % 7 == 0:
+            values[rng.integers(0, cv * k), rng.integers(0, cu * k)] = np.nan
+        portrait = bool(trial % 2) and cu >= 3
+        sums = np.add.reduce(values.reshape(cv, k, cu, k), axis=(1, 3))
+        expected = np.true_divide(sums, np.intp(k * k), out=sums, casting="unsafe")
+        cells, thirds = _cell_and_third_means(values, (cu, cv), k, portrait)
+        assert cells.tobytes() == expected.tobytes()
+        assert _cell_means(values, (cu, cv), k).tobytes() == expected.tobytes()
+        parts = [expected[:, s] if portrait else expected[s] for s in _thirds(cu if portrait else cv)]
+        assert thirds.tobytes() == np.array([p.mean() for p in parts], dtype=np.float32).tobytes()
+        r0, r1 = sorted(rng.integers(0, cv * k, 2))
+        c0, c1 = sorted(rng.integers(0, cu * k, 2))
+        for part in (values[r0 : r1 + 1, c0 : c1 + 1], values, values[::2]):
+            assert _mean(part).tobytes() == part.mean().tobytes()
+    # the running sum is not numpy's: the test can tell
+    values = rng.normal(0, 1, (48, 24)).astype(np.float32)
+    running = np.float32(0)
+    for v in values.ravel():
+        running = np.float32(running + v)
+    assert np.float32(np.float64(running) / values.size) != _mean(values)
+
+
+def _hot_cells_numpy(glass: np.ndarray, cells: np.ndarray, k: int) -> int:
+    """The numpy form of ``_hot_cells`` (before its compiled loop)."""
+    base = _median(cells)
+    surround = _median_3x3(cells)
+    excess = cells - base
+    hot = (excess >= max(3.0, 0.5 * float(excess.max()))) & (cells - surround >= 2.0)
+    candidates: dict[tuple[int, int], tuple[float, float]] = {}
+    for i, j in zip(*(a.tolist() for a in np.nonzero(hot)), strict=True):
+        block = glass[i * k : (i + 1) * k, j * k : (j + 1) * k]
+        r, c = divmod(int(block.argmax()), block.shape[1])
+        rise = float(block[r, c]) - base
+        level = base + 0.5 * rise
+        if _fill(glass, i * k + r, j * k + c, k, level) >= 0.55:
+            candidates[(i, j)] = (rise, level)
+    if len(candidates) < 2:
+        return len(candidates)
+    whole: dict[tuple[int, int], tuple[int, bool]] = {}
+    for (i, j), (rise, level) in candidates.items():
+        block = glass[i * k : (i + 1) * k, j * k : (j + 1) * k]
+        window = glass[max(i * k - 1, 0) : (i + 1) * k + 1, max(j * k - 1, 0) : (j + 1) * k + 1]
+        whole[(i, j)] = (int(np.count_nonzero(block >= level)), _steepest(window) >= CELL_EDGE_STEP * rise)
+    if any(sharp for _, sharp in whole.values()):
+        whole = {cell: v for cell, v in whole.items() if v[1]}
+
+    def moved_over(i: int, j: int, own: int) -> bool:
+        around = (whole.get((i + di, j + dj)) for di in (-1, 0, 1) for dj in (-1, 0, 1) if di or dj)
+        return own <= k and any(n is not None and n[0] > own for n in around)
+
+    return sum(1 for (i, j), (own, _) in whole.items() if not moved_over(i, j, own))
+
+
+def test_the_compiled_hot_cells_equal_the_numpy_form() -> None:
+    rng = np.random.default_rng(31)
+    counts = []
+    for trial in range(500):
+        k, cv, cu = int(rng.integers(2, 6)), int(rng.integers(3, 13)), int(rng.integers(3, 8))
+        glass = rng.normal(0, 0.5, (cv * k, cu * k)).astype(np.float32)
+        for _ in range(int(rng.integers(0, 6))):
+            i, j = rng.integers(0, cv), rng.integers(0, cu)
+            glass[i * k : (i + 1) * k, j * k : (j + 1) * k] += rng.uniform(2, 12)
+            if rng.random() < 0.5:  # soft-edged, or spilled over a row of samples by a registration error
+                glass[max(i * k - 1, 0) : (i + 1) * k + 1, j * k : (j + 1) * k] += rng.uniform(0, 3)
+        if rng.random() < 0.3:
+            glass = np.round(glass * 2) / 2  # ties: a level on a sample, equal maxima
+        if trial % 50 == 0:
+            glass[rng.integers(0, cv * k), rng.integers(0, cu * k)] = np.nan
+        glass = np.ascontiguousarray(glass, dtype=np.float32)
+        cells = _cell_means(glass, (cu, cv), k)
+        counts.append(_hot_cells_numpy(glass, cells, k))
+        assert _hot_cells(glass, cells, k) == counts[-1]
+    assert {0, 1, 2, 3, 4} <= set(counts)  # none, one and several, with moved-over and soft cells among them
 
 
 def test_the_compiled_screen_picks_the_maps_the_numpy_screen_picks() -> None:

@@ -720,6 +720,220 @@ def _robust_surface(
             ref[p] += (ordered[(count - 1) // 2] + ordered[count // 2]) / 2
 
 
+# --- the rules' means (numpy's float32 summation order) ---------------------------------------------------
+
+
+def _pairwise_block(a: F32, lo: int, n: int) -> np.float32:
+    # numpy's pairwise sum of up to 128 values (float32): under 8 in turn from -0.0, else eight interleaved
+    # partial sums joined as a tree and the rest after them in turn
+    if n < 8:
+        res = np.float32(-0.0)
+        for i in range(lo, lo + n):
+            res += a[i]
+        return res
+    r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
+    r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
+    i = 8
+    while i < n - n % 8:
+        b = lo + i
+        r0 += a[b]
+        r1 += a[b + 1]
+        r2 += a[b + 2]
+        r3 += a[b + 3]
+        r4 += a[b + 4]
+        r5 += a[b + 5]
+        r6 += a[b + 6]
+        r7 += a[b + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += a[lo + i]
+        i += 1
+    return np.float32(res)
+
+
+def _pairwise(a: F32, lo: int, n: int) -> np.float32:
+    # numpy's pairwise sum of a[lo : lo + n]: more than 128 values split in two at a multiple of 8 and the
+    # halves' sums added, walked with a stack (numba's cache does not keep recursive functions safely)
+    if n <= 128:
+        return _pairwise_block_c(a, lo, n)
+    todo = np.empty((64, 3), dtype=np.intp)
+    sums = np.empty(64, dtype=np.float32)
+    todo[0, 0], todo[0, 1], todo[0, 2] = lo, n, 0
+    top, held = 1, 0
+    while top:
+        top -= 1
+        start, count, join = todo[top, 0], todo[top, 1], todo[top, 2]
+        if join:
+            held -= 1
+            sums[held - 1] = sums[held - 1] + sums[held]
+        elif count <= 128:
+            sums[held] = _pairwise_block_c(a, start, count)
+            held += 1
+        else:
+            half = count // 2
+            half -= half % 8
+            todo[top, 0], todo[top, 1], todo[top, 2] = 0, 0, 1
+            todo[top + 1, 0], todo[top + 1, 1], todo[top + 1, 2] = start + half, count - half, 0
+            todo[top + 2, 0], todo[top + 2, 1], todo[top + 2, 2] = start, half, 0
+            top += 3
+    return np.float32(sums[0])
+
+
+def _flat_mean(values: F32, flat: F32) -> np.float32:
+    # values.mean(): numpy sums a small 2-D array through a buffer in C order, from +0.0, and divides by the
+    # count in float64
+    rows, cols = values.shape
+    if rows * cols == 0:
+        return np.float32(np.nan)
+    for i in range(rows):
+        for j in range(cols):
+            flat[i * cols + j] = values[i, j]
+    total = np.float32(0.0) + _pairwise_c(flat, 0, rows * cols)
+    return np.float32(np.float64(total) / (rows * cols))
+
+
+def _rule_means(values: F32, k: int, portrait: bool, cells: F32, thirds: F32) -> np.float32:
+    rows, cols = values.shape
+    flat = np.empty(max(rows * cols, 1), dtype=np.float32)
+    if cells.size == 0:
+        return _flat_mean_c(values, flat)
+    cv, cu = cells.shape
+    for i in range(cv):
+        for j in range(cu):
+            # np.add.reduce over the (k, k) axes: from +0.0, each row of the cell summed pairwise in turn;
+            # a single column of cells lies in one run, which numpy sums pairwise as one
+            total = np.float32(0.0)
+            if cu == 1:
+                for a in range(k):
+                    for b in range(k):
+                        flat[a * k + b] = values[i * k + a, b]
+                total += _pairwise_c(flat, 0, k * k)
+            else:
+                for a in range(i * k, (i + 1) * k):
+                    for b in range(k):
+                        flat[b] = values[a, j * k + b]
+                    total += _pairwise_c(flat, 0, k)
+            cells[i, j] = np.float32(np.float64(total) / (k * k))
+    if thirds.size:
+        n = cu if portrait else cv
+        each, extra = n // 3, n % 3
+        start = 0
+        for t in range(3):
+            end = start + each + (1 if t < extra else 0)
+            part = cells[:, start:end] if portrait else cells[start:end, :]
+            thirds[t] = _flat_mean_c(part, flat)
+            start = end
+    return np.float32(np.nan)
+
+
+# --- the rules' whole hot cells ------------------------------------------------------------------------
+
+
+def _count_at_least(glass: F32, r0: int, r1: int, c0: int, c1: int, level: np.float32) -> int:
+    n = 0
+    for a in range(r0, r1):
+        for b in range(c0, c1):
+            if glass[a, b] >= level:
+                n += 1
+    return n
+
+
+def _steepest_in(glass: F32, r0: int, r1: int, c0: int, c1: int) -> np.float32:
+    # the largest step between neighbouring samples along either axis, down first (Python's max of the two)
+    down = np.float32(-np.inf)
+    for a in range(r0 + 1, r1):
+        for b in range(c0, c1):
+            down = max(down, abs(glass[a, b] - glass[a - 1, b]))
+    across = np.float32(-np.inf)
+    for a in range(r0, r1):
+        for b in range(c0 + 1, c1):
+            across = max(across, abs(glass[a, b] - glass[a, b - 1]))
+    return np.float32(across if across > down else down)
+
+
+def _hot_cells(glass: F32, cells: F32, k: int, edge_step: float) -> int:
+    cv, cu = cells.shape
+    rows, cols = glass.shape
+    ordered = np.sort(cells.ravel())
+    n = ordered.size
+    if np.isnan(ordered[n - 1]):
+        return 0  # a NaN base: no cell is hot
+    mid = n // 2
+    base32 = ordered[mid] if n % 2 else (ordered[mid - 1] + ordered[mid]) / np.float32(2)
+    base = np.float64(base32)
+    surround = np.empty((cv, cu), dtype=np.float32)
+    _median_3x3_c(cells, surround)
+    most = np.float32(-np.inf)
+    for i in range(cv):
+        for j in range(cu):
+            most = max(most, cells[i, j] - base32)
+    half = 0.5 * np.float64(most)
+    mark = np.float32(half if half > 3.0 else 3.0)
+    # candidates in np.nonzero's order: (i, j, own count, sharp)
+    cand = np.empty((cv * cu, 4), dtype=np.intp)
+    rises = np.empty(cv * cu, dtype=np.float64)
+    levels = np.empty(cv * cu, dtype=np.float64)
+    found = 0
+    for i in range(cv):
+        for j in range(cu):
+            if not (cells[i, j] - base32 >= mark and cells[i, j] - surround[i, j] >= np.float32(2.0)):
+                continue
+            r, c, top = 0, 0, glass[i * k, j * k]
+            for a in range(k):
+                for b in range(k):
+                    if glass[i * k + a, j * k + b] > top:
+                        r, c, top = a, b, glass[i * k + a, j * k + b]
+            rise = np.float64(top) - base
+            level = base + 0.5 * rise
+            pr, pc = i * k + r, j * k + c
+            inside = _count_at_least_c(
+                glass,
+                max(pr - k, 0),
+                min(pr + k + 1, rows),
+                max(pc - k, 0),
+                min(pc + k + 1, cols),
+                np.float32(level),
+            )
+            if np.float64(inside) / (k * k) >= 0.55:
+                cand[found, 0], cand[found, 1] = i, j
+                rises[found], levels[found] = rise, level
+                found += 1
+    if found < 2:
+        return found
+    any_sharp = False
+    for f in range(found):
+        i, j = cand[f, 0], cand[f, 1]
+        cand[f, 2] = _count_at_least_c(glass, i * k, (i + 1) * k, j * k, (j + 1) * k, np.float32(levels[f]))
+        step = _steepest_in_c(
+            glass,
+            max(i * k - 1, 0),
+            min((i + 1) * k + 1, rows),
+            max(j * k - 1, 0),
+            min((j + 1) * k + 1, cols),
+        )
+        cand[f, 3] = 1 if np.float64(step) >= edge_step * rises[f] else 0
+        any_sharp = any_sharp or cand[f, 3] == 1
+    hot = 0
+    for f in range(found):
+        if any_sharp and cand[f, 3] == 0:
+            continue
+        own = cand[f, 2]
+        moved = False
+        if own <= k:
+            for g in range(found):
+                if g == f or (any_sharp and cand[g, 3] == 0):
+                    continue
+                if (
+                    abs(cand[g, 0] - cand[f, 0]) <= 1
+                    and abs(cand[g, 1] - cand[f, 1]) <= 1
+                    and cand[g, 2] > own
+                ):
+                    moved = True
+        hot += 0 if moved else 1
+    return hot
+
+
 def _compiled(fn: Callable[..., Any], signature: str) -> Callable[..., Any]:
     return cast(Callable[..., Any], njit(signature, cache=True, nogil=True)(fn))
 
@@ -738,6 +952,12 @@ _densest_half_c = njit(cache=True, nogil=True)(_densest_half)
 _window_median_c = njit(cache=True, nogil=True)(_window_median)
 _edge_one_c = njit(cache=True, nogil=True)(_edge_one)
 _screen_one_c = njit(cache=True, nogil=True)(_screen_one)
+_pairwise_block_c = njit(cache=True, nogil=True)(_pairwise_block)
+_pairwise_c = njit(cache=True, nogil=True)(_pairwise)
+_flat_mean_c = njit(cache=True, nogil=True)(_flat_mean)
+_median_3x3_c = njit(cache=True, nogil=True)(_median_3x3)
+_count_at_least_c = njit(cache=True, nogil=True)(_count_at_least)
+_steepest_in_c = njit(cache=True, nogil=True)(_steepest_in)
 
 crops: Callable[[F32, F64, F64, F64, F64, F32, F32], None] = _compiled(
     _crops,
@@ -925,3 +1145,23 @@ samples, asked whether it reaches ``edge_mark``) of the maps before their rings 
 median (``medians``) from the sorted interior ``inner`` less the offset, NaN where ``last`` (the map's
 maximum) is; the ring set to it; and ``out`` = :func:`screen` of the flattened map with the peak
 ``peaks − offset``, or the warmth at least ``edge_mark``."""
+
+rule_means: Callable[[F32, int, bool, F32, F32], float] = _compiled(
+    _rule_means, "float32(float32[:, :], intp, boolean, float32[:, ::1], float32[::1])"
+)
+"""The means the rules on a module map take, bit for bit as numpy gives them: with ``cells`` (cv, cu)
+empty, returns ``values.mean()`` (numpy's pairwise sum of the samples in C order, divided by their count in
+float64); else writes the mean of each k × k cell of ``values`` into ``cells`` (``np.add.reduce`` of
+``values.reshape(cv, k, cu, k)`` over the cells' axes, divided by k² as numpy divides by an ``intp``), and
+with ``thirds`` of three, the mean of each third of the cells (columns in ``portrait``, else rows, cut as
+``np.array_split`` cuts them) as ``values.mean()`` of that part gives it; returns NaN then."""
+
+hot_cells: Callable[[F32, F32, int, float], int] = _compiled(
+    _hot_cells, "intp(float32[:, ::1], float32[:, ::1], intp, float64)"
+)
+""":func:`.modules._hot_cells` of the map ``glass`` (continued under the frame) and its k × k cell means
+``cells``, with ``edge_step`` for :data:`.modules.CELL_EDGE_STEP`, in one compiled call: the cells' median
+(float32, 0 hot cells when it is NaN) and their 3 × 3 median (:func:`median_3x3`), the hot cells in
+``np.nonzero``'s order, each one's first hottest sample, fill and own count, its sharpest step, and the
+cells a registration error moved over; every comparison of a float32 sample with a float64 level as numpy
+makes it (the level cast to float32), every other step in float64 as the Python floats were."""
