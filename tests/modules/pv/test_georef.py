@@ -28,7 +28,7 @@ from gongzhi.modules.pv.analytics.georef import (
     segment_modules,
     visible_modules,
 )
-from gongzhi.modules.pv.analytics.layout import PlantLayout, generate_layout, row_axes
+from gongzhi.modules.pv.analytics.layout import LayoutParams, PlantLayout, generate_layout, row_axes
 from gongzhi.modules.pv.analytics.modules import (
     LINE_YAW_FRAMES,
     InspectionAccumulator,
@@ -338,14 +338,34 @@ def test_the_compiled_block_means_and_reach_tests_equal_their_numpy_forms() -> N
             for j in range(k):
                 total += t[i:h:k, j:w:k]
         np.testing.assert_array_equal(_downsample(t, k), total * np.float32(1 / (k * k)))
-    centres = rng.uniform(-50, 50, (500, 2))
-    u, v, order = centres[:, 0].copy(), centres[:, 1].copy(), rng.permutation(500).astype(np.intp)
-    box = np.array([-10.0, 15.0, -30.0, 5.0])
-    inside = np.empty(500, dtype=np.intp)
-    count = kernels.in_box(u, v, order, box, inside)
-    uo, vo = u[order], v[order]
-    expected = (uo >= box[0]) & (uo <= box[1]) & (vo >= box[2]) & (vo <= box[3])
-    np.testing.assert_array_equal(inside[:count], np.flatnonzero(expected))
+
+
+@pytest.mark.parametrize("azimuth", [0.0, 23.0, 90.0])
+def test_the_compiled_box_cut_equals_the_scan_of_every_module(azimuth: float) -> None:
+    layout = generate_layout(rectangle(30, 20), LayoutParams(row_azimuth_deg=azimuth))
+    whole = module_index(layout)
+    rng = np.random.default_rng(int(azimuth))
+    u_lo, u_hi, v_lo, v_hi = whole.u.min(), whole.u.max(), whole.v.min(), whole.v.max()
+    found = 0
+    for _ in range(300):
+        a, b = np.sort(rng.uniform(u_lo - 5, u_hi + 5, 2))
+        c, d = np.sort(rng.uniform(v_lo - 5, v_hi + 5, 2))
+        # boxes whose edges fall on module centres, where a rounding of the keys could cut a module off
+        if rng.random() < 0.3:
+            a, b = rng.choice(whole.u, 2) + np.array([0.0, rng.uniform(0, 8)])
+            c, d = rng.choice(whole.v, 2) + np.array([0.0, rng.uniform(0, 4)])
+        box = np.array([a, b, c, d])
+        for index in (whole, georef._within(whole, u_lo + 3, u_hi - 7, v_lo + 1, v_hi - 2)):
+            assert index is not None
+            uo, vo = index.u[index.order], index.v[index.order]
+            expected = np.flatnonzero((uo >= box[0]) & (uo <= box[1]) & (vo >= box[2]) & (vo <= box[3]))
+            inside = np.empty(len(index.order), dtype=np.intp)
+            count = kernels.in_box(
+                index.u, index.v, index.order, index.keys, index.row_v, index.span, index.u_min, box, inside
+            )
+            np.testing.assert_array_equal(inside[:count], expected)
+            found += count
+    assert found > 1000
 
 
 @pytest.mark.parametrize("yaw", [0.0, 12.5, 90.0, 181.0, 257.0])
@@ -563,15 +583,18 @@ def test_the_quarter_spectrum_is_made_once_and_gives_the_coarse_peak_of_the_bloc
     assert (drow, dcol) == pytest.approx((drow2, dcol2), abs=1e-4)
 
 
-def test_the_compiled_box_filter_is_scipys_uniform_filter_bit_for_bit() -> None:
+def test_the_compiled_box_filter_is_scipys_uniform_filter_bit_for_bit_and_subtracts_it() -> None:
     rng = np.random.default_rng(13)
     for shape in [(256, 320), (51, 64), (80, 100)]:
         t = rng.normal(30, 3, shape).astype(np.float32)
         t[5, 7] += 40  # a hot pixel, so that the running sums cancel large terms
         for size in (3, 4, 15, 30, 31, 51):
-            out = np.empty_like(t)
-            kernels.box_filter(t, size, out)
-            np.testing.assert_array_equal(out, ndimage.uniform_filter(t, size=size))
+            out, high = np.empty_like(t), np.empty_like(t)
+            kernels.box_filter(t, size, False, out)
+            kernels.box_filter(t, size, True, high)
+            low = ndimage.uniform_filter(t, size=size)
+            np.testing.assert_array_equal(out, low)
+            np.testing.assert_array_equal(high, t - low)  # the structure image: t less the filter
 
 
 def test_the_sub_pixel_step_equals_the_clipped_parabola_vertex() -> None:

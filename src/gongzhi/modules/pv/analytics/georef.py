@@ -271,7 +271,9 @@ def _within(index: ModuleIndex, u_lo: float, u_hi: float, v_lo: float, v_hi: flo
     along, across = index.layout.footprint_m
     box = np.array([u_lo - along, u_hi + along, v_lo - across, v_hi + across])
     keep = np.empty(len(index.order), dtype=np.intp)
-    count = kernels.in_box(index.u, index.v, index.order, box, keep)
+    count = kernels.in_box(
+        index.u, index.v, index.order, index.keys, index.row_v, index.span, index.u_min, box, keep
+    )
     if count == 0:
         return None
     kept = keep[:count]
@@ -630,9 +632,9 @@ def _structure(t: npt.NDArray[np.float32], sigma: float) -> npt.NDArray[np.float
     if size > min(t.shape):
         return np.asarray(t - ndimage.uniform_filter(t, size=size), dtype=np.float32)
     t = np.ascontiguousarray(t, dtype=np.float32)
-    low = np.empty_like(t)
-    kernels.box_filter(t, size, low)  # ndimage.uniform_filter's values, about twice as fast
-    return t - low
+    out = np.empty_like(t)
+    kernels.box_filter(t, size, True, out)  # t less ndimage.uniform_filter's values, about twice as fast
+    return out
 
 
 def refine_pose(

@@ -261,13 +261,24 @@ def _visible(centres: F64, corners: F64, pose: F64, reach: float, bounds: F64, o
     return count
 
 
-def _in_box(u: F64, v: F64, order: Ints, box: F64, out: Ints) -> int:
+def _in_box(u: F64, v: F64, order: Ints, keys: F64, row_v: F64, span: float, u_min: float, box: F64,
+            out: Ints) -> int:  # fmt: skip
+    # the rows whose modules can reach across into the box: a row's modules lie between its neighbours'
+    # (rows are clusters of across-row position), so the rows whose mean is inside and one either side
+    first_row = max(np.searchsorted(row_v, box[2]) - 1, 0)
+    last_row = min(np.searchsorted(row_v, box[3], side="right"), len(row_v) - 1)
     count = 0
-    for k in range(len(order)):
-        p = order[k]
-        if u[p] >= box[0] and u[p] <= box[1] and v[p] >= box[2] and v[p] <= box[3]:
-            out[count] = k
-            count += 1
+    for row in range(first_row, last_row + 1):
+        # a module's key grows with its u (each rounding is monotonic): those within [u_lo, u_hi] have keys
+        # within the keys of u_lo and u_hi, computed as module_index computes them
+        start = row * span
+        lo = np.searchsorted(keys, start + (box[0] - u_min))
+        hi = np.searchsorted(keys, start + (box[1] - u_min), side="right")
+        for k in range(lo, hi):
+            p = order[k]
+            if u[p] >= box[0] and u[p] <= box[1] and v[p] >= box[2] and v[p] <= box[3]:
+                out[count] = k
+                count += 1
     return count
 
 
@@ -400,7 +411,7 @@ def _reflect(i: int, n: int) -> int:
     return i
 
 
-def _box_filter(t: F32, size: int, out: F32) -> None:
+def _box_filter(t: F32, size: int, subtract: bool, out: F32) -> None:
     h, w = t.shape
     s1 = size // 2
     n = float(size)
@@ -433,6 +444,14 @@ def _box_filter(t: F32, size: int, out: F32) -> None:
             total_a += line_a[c + size - 1] - line_a[c - 1]
             total_b += line_b[c + size - 1] - line_b[c - 1]
             sums_a[c], sums_b[c] = total_a, total_b
+        if subtract:
+            # t less the filtered value, each rounded to float32 first, as numpy's float32 ``t - low``
+            for c in range(w):
+                out[r, c] = t[r, c] - np.float32(sums_a[c] / n)
+            if r + 1 < h:
+                for c in range(w):
+                    out[r + 1, c] = t[r + 1, c] - np.float32(sums_b[c] / n)
+            continue
         for c in range(w):
             out[r, c] = sums_a[c] / n
         if r + 1 < h:
@@ -797,11 +816,15 @@ inside ``bounds`` (least and greatest row, least and greatest column) as
 and up as (east, north), the GSD, (height − 1) / 2, (width − 1) / 2) [m], [px]: its arithmetic per corner;
 returns how many."""
 
-in_box: Callable[[F64, F64, Ints, F64, Ints], int] = _compiled(
-    _in_box, "intp(float64[::1], float64[::1], intp[::1], float64[::1], intp[::1])"
+in_box: Callable[[F64, F64, Ints, F64, F64, float, float, F64, Ints], int] = _compiled(
+    _in_box,
+    "intp(float64[::1], float64[::1], intp[::1], float64[::1], float64[::1], float64, float64, float64[::1],"
+    " intp[::1])",
 )
-"""Writes into ``out`` the k with ``(u, v)[order[k]]`` inside ``box`` (u_lo, u_hi, v_lo, v_hi, closed);
-returns how many."""
+"""Writes into ``out`` the k with ``(u, v)[order[k]]`` inside ``box`` (u_lo, u_hi, v_lo, v_hi, closed), in
+ascending order, of a :class:`.georef.ModuleIndex` (``keys``, ``row_v``, ``span``, ``u_min``) or a cut of
+it; returns how many. Instead of testing every module, a binary search over the sorted keys finds the few
+each row can have inside the box, and only the rows next to the box are searched."""
 
 paint_modules: Callable[[F64, F64, Ints, Ints, F64, F64, F32], None] = _compiled(
     _paint_modules,
@@ -862,14 +885,15 @@ mask_runs: Callable[[F32, Ints, Ints, Ints], int] = _compiled(
 """Writes the runs of non-zero pixels of ``mask`` row by row as (row, first column, end column) and returns
 how many (room for H · ⌈W / 2⌉ runs is enough)."""
 
-box_filter: Callable[[F32, int, F32], None] = _compiled(
-    _box_filter, "void(float32[:, ::1], intp, float32[:, ::1])"
+box_filter: Callable[[F32, int, bool, F32], None] = _compiled(
+    _box_filter, "void(float32[:, ::1], intp, boolean, float32[:, ::1])"
 )
 """``out`` = ``scipy.ndimage.uniform_filter(t, size)`` (mode "reflect", origin 0) bit for bit, for ``size``
-up to the smaller side: scipy's two passes (rows, then columns, through a float32 image), each a running
-sum in float64 over the reflected line, divided by ``size`` at every pixel; the pass down the columns
-runs along the rows, all columns at once, instead of one strided column line at a time, and the pass
-along the rows takes two rows at a time, their divisions after their sums."""
+up to the smaller side, or with ``subtract`` ``t`` less it (numpy's float32 ``t − low``, without the
+filtered image's own pass and array): scipy's two passes (rows, then columns, through a float32 image),
+each a running sum in float64 over the reflected line, divided by ``size`` at every pixel; the pass down
+the columns runs along the rows, all columns at once, instead of one strided column line at a time, and
+the pass along the rows takes two rows at a time, their divisions after their sums."""
 
 other_string_neighbours: Callable[[F64, Ints, Ints, Ints, int, Ints, float, Ints], int] = _compiled(
     _other_string_neighbours,
