@@ -406,6 +406,27 @@ def test_the_module_runs_are_the_module_mask_and_its_block_means(layout: PlantLa
     np.testing.assert_array_equal(quarter, _downsample(mask, 2))
 
 
+def test_the_half_images_climbs_are_made_from_the_whole_images_row_sums_bit_for_bit() -> None:
+    rng = np.random.default_rng(5)
+    for h in (40, 41):
+        t = rng.normal(30, 3, (h, 50)).astype(np.float32)
+        t[3, 4] += 40  # a hot pixel, so that the sums cancel large terms
+        whole = georef._Climb(t)
+        for top, rows in ((True, t[: h // 2]), (False, t[h // 2 :])):
+            made, cut = georef._Climb(rows), whole.half(top)
+            np.testing.assert_array_equal(cut.prefix, made.prefix)
+            assert (cut.size, cut.mean, cut.sd) == (made.size, made.mean, made.sd)
+        obs = georef._Observed(t)
+        obs.climber("all")
+        assert obs.climber("bottom").prefix.base is obs.climber("all").prefix
+    # the whole image's moments do not change with the halves'
+    prefix, moments = np.empty((41, 51)), np.empty(2)
+    kernels.row_prefix(t, prefix, moments)
+    np.testing.assert_array_equal(prefix, whole.prefix)
+    mean = moments[0] / t.size
+    assert (mean, math.sqrt(max(moments[1] / t.size - mean * mean, 0.0))) == (whole.mean, whole.sd)
+
+
 def test_run_sums_are_the_circular_cross_correlation_with_the_mask() -> None:
     rng = np.random.default_rng(11)
     t = rng.normal(size=(40, 50)).astype(np.float32)

@@ -788,9 +788,14 @@ class _Observed:
         return self.match(model, radius, region) if peak is None else peak
 
     def climber(self, region: str) -> _Climb:
-        """The region's :class:`_Climb` (its row prefix sums), made once."""
+        """The region's :class:`_Climb` (its row prefix sums), made once; those of the top and bottom
+        halves are the whole image's rows when it has one."""
         if region not in self._climbs:
-            self._climbs[region] = _Climb(self.obs[self.regions[region]])
+            whole = self._climbs.get("all")
+            if whole is not None and region in ("top", "bottom"):
+                self._climbs[region] = whole.half(region == "top")
+            else:
+                self._climbs[region] = _Climb(self.obs[self.regions[region]])
         return self._climbs[region]
 
     def quarter_spectrum(self) -> npt.NDArray[np.complex64]:
@@ -959,11 +964,27 @@ class _Climb:
         from gongzhi.modules.pv.analytics import kernels
 
         h, w = obs.shape
-        self.size = h * w
-        self.prefix, moments = np.empty((h, w + 1)), np.empty(2)
-        kernels.row_prefix(np.ascontiguousarray(obs, dtype=np.float32), self.prefix, moments)
+        prefix, moments = np.empty((h, w + 1)), np.empty(6)
+        kernels.row_prefix(np.ascontiguousarray(obs, dtype=np.float32), prefix, moments)
+        self._moments(prefix, moments[0:2])
+        self._halves = moments[2:6]
+
+    def _moments(self, prefix: npt.NDArray[np.float64], moments: npt.NDArray[np.float64]) -> None:
+        self.prefix = prefix
+        self.size = prefix.shape[0] * (prefix.shape[1] - 1)
         self.mean = moments[0] / self.size
         self.sd = math.sqrt(max(moments[1] / self.size - self.mean * self.mean, 0.0))
+
+    def half(self, top: bool) -> _Climb:
+        """The :class:`_Climb` of the image's rows above ``h // 2`` (``top``) or of the rest, from this
+        one's row prefix sums and the halves' own moments (:func:`.kernels.row_prefix`): the same as made
+        from those rows, bit for bit."""
+        half = object.__new__(_Climb)
+        split = self.prefix.shape[0] // 2
+        rows = self.prefix[:split] if top else self.prefix[split:]
+        half._moments(rows, self._halves[0:2] if top else self._halves[2:4])
+        half._halves = self._halves[0:0]
+        return half
 
     def climb(
         self, runs: _Runs, radius: int, starts: list[tuple[int, int]]

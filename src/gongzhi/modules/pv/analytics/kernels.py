@@ -316,17 +316,35 @@ def _runs_block_means(rows: Ints, first: Ints, end: Ints, out: F32) -> None:
 
 
 def _row_prefix(t: F32, out: F64, moments: F64) -> None:
+    h = t.shape[0]
+    split = h // 2 if len(moments) >= 6 else h
     total, squares = 0.0, 0.0
-    for r in range(t.shape[0]):
+    lower_total, lower_squares = 0.0, 0.0
+    for r in range(h):
+        if r == split:
+            moments[2], moments[3] = total, squares
         acc = 0.0
         out[r, 0] = 0.0
+        if r < split:
+            for c in range(t.shape[1]):
+                v = np.float64(t[r, c])
+                acc += v
+                squares += v * v
+                out[r, c + 1] = acc
+            total += acc
+            continue
+        # the lower half's own sums as well, from zero (two chains of additions side by side)
         for c in range(t.shape[1]):
             v = np.float64(t[r, c])
             acc += v
             squares += v * v
+            lower_squares += v * v
             out[r, c + 1] = acc
         total += acc
+        lower_total += acc
     moments[0], moments[1] = total, squares
+    if len(moments) >= 6:
+        moments[4], moments[5] = lower_total, lower_squares
 
 
 def _wrapped(prefix: F64, r: int, k: int) -> float:
@@ -860,7 +878,9 @@ runs_block_means: Callable[[Ints, Ints, Ints, F32], None] = _compiled(
 row_prefix: Callable[[F32, F64, F64], None] = _compiled(
     _row_prefix, "void(float32[:, ::1], float64[:, ::1], float64[::1])"
 )
-"""``out[r, k]`` = Σ ``t[r, :k]`` in float64, (H, W + 1); ``moments`` = (Σ t, Σ t²)."""
+"""``out[r, k]`` = Σ ``t[r, :k]`` in float64, (H, W + 1); ``moments`` = (Σ t, Σ t²), and when it has six
+entries then those of the rows above H // 2 and of the rest: each what a call on those rows alone gives,
+bit for bit (the sums row by row, the squares pixel by pixel, from zero)."""
 
 run_sums: Callable[[F64, Ints, Ints, Ints, int, int, F64], None] = _compiled(
     _run_sums, "void(float64[:, ::1], intp[::1], intp[::1], intp[::1], intp, intp, float64[::1])"
