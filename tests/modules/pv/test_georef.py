@@ -406,6 +406,34 @@ def test_the_module_runs_are_the_module_mask_and_its_block_means(layout: PlantLa
     np.testing.assert_array_equal(quarter, _downsample(mask, 2))
 
 
+@pytest.mark.parametrize("room", [1, 4096])
+def test_the_module_runs_come_module_by_module_in_the_paintings_order(
+    layout: PlantLayout, room: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the climbs sum over the runs in their order, so the order is part of the poses' bits
+    monkeypatch.setattr(georef, "_RUNS_ROOM", room)  # 1: the runs need more room and are made again
+    index = module_index(layout)
+    rng = np.random.default_rng(room)
+    seen = 0
+    for _ in range(25):
+        geometry = FrameGeometry(
+            *rng.uniform(-12, 12, 2), rng.uniform(0.04, 0.1), rng.uniform(0, 360), 200, 160
+        )
+        painting = georef._painting(index, geometry, 0.04)
+        expected = []
+        if painting is not None:
+            mu, mv, r_lo, r_hi, pose, glass = painting
+            for k in range(len(mu)):
+                for r in range(r_lo[k], r_hi[k] + 1):
+                    lo, hi = kernels._row_span(mu[k], mv[k], r, pose, glass, 200)
+                    if hi >= lo:
+                        expected.append((r, int(lo), int(hi) + 1))
+        rows, first, end = module_runs(index, geometry)
+        assert list(zip(rows.tolist(), first.tolist(), end.tolist(), strict=True)) == expected
+        seen += len(expected)
+    assert seen > 5000
+
+
 def test_the_half_images_climbs_are_made_from_the_whole_images_row_sums_bit_for_bit() -> None:
     rng = np.random.default_rng(5)
     for h in (40, 41):

@@ -552,21 +552,34 @@ _Runs = tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.intp]]
 """Runs of columns of a 0/1 image: (row, first column, end column) of each."""
 
 
+_RUNS_ROOM = 4096
+"""Runs :func:`module_runs` first makes room for (about twice a 256 × 320 frame's); more when they need it."""
+
+
 def module_runs(index: ModuleIndex, geometry: FrameGeometry, rim: float = 0.04) -> _Runs:
     """The glass of :func:`module_mask` as runs of columns: (image row, first column, end column) of
     each module's run in each image row, module by module (the columns ``first`` to ``end − 1`` are
-    those :func:`module_mask` sets to 1; the modules' glass does not overlap)."""
+    those :func:`module_mask` sets to 1; the modules' glass does not overlap); one compiled call
+    (:func:`.kernels.module_runs`) for what :func:`_painting` prepares."""
     from gongzhi.modules.pv.analytics import kernels
 
-    painting = _painting(index, geometry, rim)
-    if painting is None:
-        return tuple(np.zeros(0, dtype=np.intp) for _ in range(3))  # type: ignore[return-value]
-    _, _, r_lo, r_hi, _, _ = painting
-    rows, first, end = (
-        np.empty(int(np.sum(np.maximum(r_hi - r_lo + 1, 0))), dtype=np.intp) for _ in range(3)
-    )
-    n = kernels.module_runs(*painting, geometry.width_px, rows, first, end)
-    return rows[:n], first[:n], end[:n]
+    pose = _pose_uv(geometry, index.layout.row_azimuth_deg)
+    u_lo, u_hi, v_lo, v_hi = _corner_box(pose, geometry.height_px, geometry.width_px)
+    along, across = index.layout.footprint_m
+    box = np.array([u_lo - along, u_hi + along, v_lo - across, v_hi + across])
+    _, _, ux, uy = geometry._axes()
+    at = np.array([geometry.x_m, geometry.y_m, ux, uy, geometry.gsd_m])
+    corners = np.ascontiguousarray(index.corners, dtype=np.float64)
+    room = _RUNS_ROOM
+    while True:
+        rows, first, end = (np.empty(room, dtype=np.intp) for _ in range(3))
+        n = kernels.module_runs(
+            index.u, index.v, index.order, index.keys, index.row_v, index.span, index.u_min, box, corners, at,
+            np.array(pose), _glass(index, rim), geometry.height_px, geometry.width_px, rows, first, end,
+        )  # fmt: skip
+        if n >= 0:
+            return rows[:n], first[:n], end[:n]
+        room = -n
 
 
 _Painting = tuple[
@@ -582,25 +595,39 @@ def _painting(index: ModuleIndex, geometry: FrameGeometry, rim: float) -> _Paint
     its footprint spans; ``None`` when none is."""
     from gongzhi.modules.pv.analytics import kernels
 
-    h, w = geometry.height_px, geometry.width_px
-    az = index.layout.row_azimuth_deg
-    u0, v0 = _pixel_uv(geometry, 0.0, 0.0, az)
-    uc, vc = (a - b for a, b in zip(_pixel_uv(geometry, 0.0, 1.0, az), (u0, v0), strict=True))
-    ur, vr = (a - b for a, b in zip(_pixel_uv(geometry, 1.0, 0.0, az), (u0, v0), strict=True))
-    corner_u = u0 + np.array([0.0, uc * (w - 1), ur * (h - 1), uc * (w - 1) + ur * (h - 1)])
-    corner_v = v0 + np.array([0.0, vc * (w - 1), vr * (h - 1), vc * (w - 1) + vr * (h - 1)])
-    near = _within(index, corner_u.min(), corner_u.max(), corner_v.min(), corner_v.max())
+    h = geometry.height_px
+    pose = _pose_uv(geometry, index.layout.row_azimuth_deg)
+    near = _within(index, *_corner_box(pose, h, geometry.width_px))
     if near is None:
         return None
-    along, across = index.layout.footprint_m
     # each module against the image rows its footprint spans, not against every row
     r_lo, r_hi = np.empty(len(near.order), dtype=np.intp), np.empty(len(near.order), dtype=np.intp)
     _, _, ux, uy = geometry._axes()
     at = np.array([geometry.x_m, geometry.y_m, ux, uy, geometry.gsd_m])
     kernels.row_ranges(np.ascontiguousarray(index.corners, dtype=np.float64), near.order, at, h, r_lo, r_hi)
-    glass = np.array([(rim - 0.5) * along, (0.5 - rim) * along, (rim - 0.5) * across, (0.5 - rim) * across])
-    pose = np.array([u0, v0, uc, vc, ur, vr])
-    return index.u[near.order], index.v[near.order], r_lo, r_hi, pose, glass
+    return index.u[near.order], index.v[near.order], r_lo, r_hi, np.array(pose), _glass(index, rim)
+
+
+def _pose_uv(geometry: FrameGeometry, azimuth_deg: float) -> tuple[float, float, float, float, float, float]:
+    """The pose's (u, v) at pixel (0, 0), then their steps per column and per row [m]."""
+    u0, v0 = _pixel_uv(geometry, 0.0, 0.0, azimuth_deg)
+    uc, vc = (a - b for a, b in zip(_pixel_uv(geometry, 0.0, 1.0, azimuth_deg), (u0, v0), strict=True))
+    ur, vr = (a - b for a, b in zip(_pixel_uv(geometry, 1.0, 0.0, azimuth_deg), (u0, v0), strict=True))
+    return u0, v0, uc, vc, ur, vr
+
+
+def _corner_box(pose: tuple[float, ...], h: int, w: int) -> tuple[float, float, float, float]:
+    """Least and greatest u, then v, of the image's corner pixels at ``pose`` (:func:`_pose_uv`) [m]."""
+    u0, v0, uc, vc, ur, vr = pose
+    corner_u = (u0 + 0.0, u0 + uc * (w - 1), u0 + ur * (h - 1), u0 + (uc * (w - 1) + ur * (h - 1)))
+    corner_v = (v0 + 0.0, v0 + vc * (w - 1), v0 + vr * (h - 1), v0 + (vc * (w - 1) + vr * (h - 1)))
+    return min(corner_u), max(corner_u), min(corner_v), max(corner_v)
+
+
+def _glass(index: ModuleIndex, rim: float) -> npt.NDArray[np.float64]:
+    """The glass's offsets from a module's centre [m]: least and greatest u, then v."""
+    along, across = index.layout.footprint_m
+    return np.array([(rim - 0.5) * along, (0.5 - rim) * along, (rim - 0.5) * across, (0.5 - rim) * across])
 
 
 def _pixel_uv(geometry: FrameGeometry, row: float, col: float, azimuth_deg: float) -> tuple[float, float]:

@@ -283,21 +283,38 @@ def _in_box(u: F64, v: F64, order: Ints, keys: F64, row_v: F64, span: float, u_m
 
 
 def _module_runs(
-    mu: F64,
-    mv: F64,
-    r_lo: Ints,
-    r_hi: Ints,
+    u: F64,
+    v: F64,
+    order: Ints,
+    keys: F64,
+    row_v: F64,
+    span: float,
+    u_min: float,
+    box: F64,
+    corners: F64,
+    at: F64,
     pose: F64,
     glass: F64,
+    h: int,
     w: int,
     rows: Ints,
     first: Ints,
     end: Ints,
 ) -> int:
+    # the index cut to the box (in_box), each module's image rows (row_ranges), then its runs row by row
+    keep = np.empty(len(order), dtype=np.intp)
+    near = order[keep[: _in_box_c(u, v, order, keys, row_v, span, u_min, box, keep)]]
+    r_lo, r_hi = np.empty(len(near), dtype=np.intp), np.empty(len(near), dtype=np.intp)
+    _row_ranges_c(corners, near, at, h, r_lo, r_hi)
+    room = 0
+    for k in range(len(near)):
+        room += max(r_hi[k] - r_lo[k] + 1, 0)
+    if room > len(rows):
+        return -room
     n = 0
-    for k in range(len(mu)):
+    for k in range(len(near)):
         for r in range(r_lo[k], r_hi[k] + 1):
-            lo, hi = _row_span_c(mu[k], mv[k], r, pose, glass, w)
+            lo, hi = _row_span_c(u[near[k]], v[near[k]], r, pose, glass, w)
             if hi >= lo:
                 rows[n], first[n], end[n] = r, int(lo), int(hi) + 1
                 n += 1
@@ -768,6 +785,8 @@ _reflect_c = njit(cache=True, nogil=True)(_reflect)
 _reflected_c = njit(cache=True, nogil=True)(_reflected)
 _has_nan_c = njit(cache=True, nogil=True)(_has_nan)
 _run_sums_c = njit(cache=True, nogil=True)(_run_sums)
+_in_box_c = njit(cache=True, nogil=True)(_in_box)
+_row_ranges_c = njit(cache=True, nogil=True)(_row_ranges)
 _climb_c = njit(cache=True, nogil=True)(_climb)
 _side_lines_c = njit(cache=True, nogil=True)(_side_lines)
 _sorted_median_c = njit(cache=True, nogil=True)(_sorted_median)
@@ -861,13 +880,17 @@ an image ``h`` rows high at ``pose`` (the centre's x and y, the image's up as (e
 [m]: ``floor`` of its corners' least :meth:`.georef.FrameGeometry.xy_to_pixel` row clipped to [0, h], and
 ``ceil`` of their greatest clipped to [−1, h − 1], into ``r_lo[k]``, ``r_hi[k]`` (the same arithmetic)."""
 
-module_runs: Callable[[F64, F64, Ints, Ints, F64, F64, int, Ints, Ints, Ints], int] = _compiled(
+module_runs: Callable[..., int] = _compiled(
     _module_runs,
-    "intp(float64[::1], float64[::1], intp[::1], intp[::1], float64[::1], float64[::1], intp, intp[::1],"
-    " intp[::1], intp[::1])",
+    "intp(float64[::1], float64[::1], intp[::1], float64[::1], float64[::1], float64, float64, float64[::1],"
+    " float64[:, :, ::1], float64[::1], float64[::1], float64[::1], intp, intp, intp[::1], intp[::1],"
+    " intp[::1])",
 )
-"""The runs :func:`paint_modules` would paint into an image ``w`` columns wide, written as (row, first
-column, end column) in its order, empty runs left out; returns how many."""
+"""The runs :func:`paint_modules` would paint into an image ``h`` × ``w`` of the modules of an index (the
+first seven arguments, as :func:`in_box` takes them) inside ``box``, each against the rows
+:func:`row_ranges` gives it (``corners``, ``at``), written as (row, first column, end column) in its order,
+empty runs left out: what :func:`.georef.module_mask` paints, in one call. Returns how many, or minus the
+room they need (one run per module and row it spans) when ``rows`` has less."""
 
 runs_block_means: Callable[[Ints, Ints, Ints, F32], None] = _compiled(
     _runs_block_means, "void(intp[::1], intp[::1], intp[::1], float32[:, ::1])"
