@@ -434,6 +434,39 @@ def test_the_module_runs_come_module_by_module_in_the_paintings_order(
     assert seen > 5000
 
 
+def _scanned_runs(mask: np.ndarray) -> list[tuple[int, int, int]]:
+    """The runs of non-zero pixels of ``mask`` row by row, by numpy."""
+    edges = np.diff(np.pad(mask != 0, ((0, 0), (1, 1))).astype(np.int8), axis=1)
+    runs = []
+    for r in range(mask.shape[0]):
+        starts, ends = np.flatnonzero(edges[r] == 1), np.flatnonzero(edges[r] == -1)
+        runs += [(r, int(a), int(b)) for a, b in zip(starts, ends, strict=True)]
+    return runs
+
+
+def test_a_masks_runs_are_those_of_the_painted_and_rolled_mask(layout: PlantLayout) -> None:
+    index = module_index(layout)
+    rng = np.random.default_rng(21)
+    h, w = 61, 80
+    seen = 0
+    for _ in range(20):
+        geometry = FrameGeometry(*rng.uniform(-12, 12, 2), rng.uniform(0.1, 0.3), rng.uniform(0, 360), w, h)
+        painted = module_mask(index, geometry)
+        mask = georef._Mask(module_runs(index, geometry), (h, w))
+        np.testing.assert_array_equal(mask.image(), painted)
+        for shift in [(0, 0), (int(rng.integers(-70, 70)), int(rng.integers(-90, 90))), (3, w - 1)]:
+            rolled = np.roll(painted, shift, axis=(0, 1))
+            moved = mask.rolled(shift)
+            np.testing.assert_array_equal(moved.image(), rolled)
+            obs = georef._Observed(rolled)
+            for region, bounds in obs.bounds.items():
+                runs = moved.runs(bounds) if region != "all" else moved.runs()
+                got = list(zip(*(a.tolist() for a in runs), strict=True))
+                assert got == _scanned_runs(rolled[obs.regions[region]])
+                seen += len(got)
+    assert seen > 5000
+
+
 def test_the_half_images_climbs_are_made_from_the_whole_images_row_sums_bit_for_bit() -> None:
     rng = np.random.default_rng(5)
     for h in (40, 41):
@@ -571,9 +604,9 @@ def test_the_half_images_climb_to_the_peaks_their_whole_windows_find(
         truth = flight.poses[i]
         coarse = FrameGeometry(truth.x_m, truth.y_m, truth.gsd_m * 2, truth.yaw_deg + 0.4, 320, 256)
         obs = georef._Observed(georef._structure(_downsample(flight.frame(i).temperature_c, 2), 10.0))
-        model = module_mask(index, coarse)
+        model = georef._Mask(module_runs(index, coarse), (256, 320))
         for region in ("left", "right", "top", "bottom"):
-            whole = obs.match(model, georef.YAW_RADIUS_PX, region)
+            whole = obs.match(model.image(), georef.YAW_RADIUS_PX, region)
             climbed = obs.climb(model, georef.YAW_RADIUS_PX, region)
             if whole[0] >= georef.MIN_MATCH_SCORE:
                 np.testing.assert_allclose(climbed, whole, atol=1e-5)

@@ -728,8 +728,8 @@ def refine_pose(
 
     def match(
         at: FrameGeometry, near: tuple[float, float] | None = None
-    ) -> tuple[float, float, float, npt.NDArray[np.float32] | None]:
-        # the halves of a yaw estimate need the mask painted; a lone shift match needs only its runs
+    ) -> tuple[float, float, float, _Mask | None]:
+        # the halves of a yaw estimate need the mask's runs row by row; a lone shift match needs only its runs
         return _whole_match(
             obs, index, at, radius, coarse_first, pitch_along_m, paint=estimate_yaw, near=near
         )
@@ -742,8 +742,7 @@ def refine_pose(
                 break
             # the halves are matched about the whole image's shift, within a few pixels, so that neither
             # can jump to another module of the periodic grid
-            shifted = np.roll(model, (round(drow), round(dcol)), axis=(0, 1))
-            turn = _rotation_deg(obs, shifted, YAW_RADIUS_PX)
+            turn = _rotation_deg(obs, model.rolled((round(drow), round(dcol))), YAW_RADIUS_PX)
             if abs(turn) < 0.05:
                 break
             # a turn of a few tenths of a degree moves the peak by less than a pixel: climb from it
@@ -771,6 +770,13 @@ class _Observed:
     def __init__(self, obs: npt.NDArray[np.float32]) -> None:
         h, w = obs.shape
         self.obs = obs
+        self.bounds: dict[str, tuple[int, int, int, int]] = {
+            "all": (0, h, 0, w),
+            "left": (0, h, 0, w // 2),
+            "right": (0, h, w // 2, w),
+            "top": (0, h // 2, 0, w),
+            "bottom": (h // 2, h, 0, w),
+        }
         self.regions: dict[str, tuple[slice, slice]] = {
             "all": (slice(None), slice(None)),
             "left": (slice(None), slice(0, w // 2)),
@@ -800,19 +806,14 @@ class _Observed:
             return -np.inf, 0.0, 0.0
         return _peak(observed, spectrum, m.shape, radius)
 
-    def climb(self, model: npt.NDArray[np.float32], radius: int, region: str) -> tuple[float, float, float]:
-        """:meth:`match` of a 0/1 ``model`` within ``radius`` px by a climb from no shift (:class:`_Climb`)
+    def climb(self, model: _Mask, radius: int, region: str) -> tuple[float, float, float]:
+        """:meth:`match` of a module mask within ``radius`` px by a climb from no shift (:class:`_Climb`)
         instead of the whole window's FFTs: the same peak when the window's highest is the one nearest
-        the centre, as for the half images about the whole image's shift; :meth:`match` itself when the
-        climb fails (a flat image or mask, or no end within :data:`CLIMB_STEPS` moves)."""
-        from gongzhi.modules.pv.analytics import kernels
-
-        m = model[self.regions[region]]
-        h, w = m.shape
-        rows, first, end = (np.empty(h * ((w + 1) // 2), dtype=np.intp) for _ in range(3))
-        n = kernels.mask_runs(m, rows, first, end)
-        peak = self.climber(region).climb((rows[:n], first[:n], end[:n]), radius, [(0, 0)])
-        return self.match(model, radius, region) if peak is None else peak
+        the centre, as for the half images about the whole image's shift; :meth:`match` itself (of the
+        painted mask) when the climb fails (a flat image or mask, or no end within :data:`CLIMB_STEPS`
+        moves)."""
+        peak = self.climber(region).climb(model.runs(self.bounds[region]), radius, [(0, 0)])
+        return self.match(model.image(), radius, region) if peak is None else peak
 
     def climber(self, region: str) -> _Climb:
         """The region's :class:`_Climb` (its row prefix sums), made once; those of the top and bottom
@@ -880,28 +881,55 @@ def _whole_match(
     pitch_along_m: float | None,
     paint: bool,
     near: tuple[float, float] | None = None,
-) -> tuple[float, float, float, npt.NDArray[np.float32] | None]:
+) -> tuple[float, float, float, _Mask | None]:
     """:meth:`_Observed.match` of the module mask at ``at`` over the whole frame: (score, drow, dcol, the
-    mask when painted); with ``coarse_first`` by a coarse match and climbs (:func:`_coarse_then_climb`,
-    from ``near`` when given), the whole window's FFTs only when they fail. ``paint``: paint the mask even
-    when the climbs need only its runs."""
-    from gongzhi.modules.pv.analytics import kernels
-
-    model = module_mask(index, at) if paint else None
+    mask as a :class:`_Mask` when ``paint``); with ``coarse_first`` by a coarse match and climbs
+    (:func:`_coarse_then_climb`, from ``near`` when given), the whole window's FFTs only when they fail.
+    ``paint``: the mask's runs row by row (as a scan of the painted mask gives them, whose order the
+    climbs' sums then keep), for the half images' matches, rather than module by module."""
+    model = _Mask(module_runs(index, at), obs.obs.shape) if paint else None
     if coarse_first:
-        h, w = obs.obs.shape
-        if model is None:
-            runs = module_runs(index, at)
-        else:
-            rows, first, end = (np.empty(h * ((w + 1) // 2), dtype=np.intp) for _ in range(3))
-            n = kernels.mask_runs(model, rows, first, end)
-            runs = rows[:n], first[:n], end[:n]
+        runs = module_runs(index, at) if model is None else model.runs()
         climbed = _coarse_then_climb(obs, runs, at, index.layout.row_azimuth_deg, radius, pitch_along_m, near)
         if climbed is not None:
             return (*climbed, model)
-    if model is None:
-        model = module_mask(index, at)
-    return (*obs.match(model, radius), model)
+    return (*obs.match(module_mask(index, at) if model is None else model.image(), radius), model)
+
+
+class _Mask:
+    """A 0/1 module mask as runs of columns (:func:`module_runs`), moved by ``shift`` (rows, columns) as
+    ``np.roll`` moves an image: the runs of any region of it row by row, as a scan of the painted and
+    rolled mask finds them (:func:`.kernels.region_runs`), and the image itself only when a match needs
+    it."""
+
+    def __init__(self, runs: _Runs, shape: tuple[int, ...], shift: tuple[int, int] = (0, 0)) -> None:
+        self.modules, self.shape, self.shift = runs, (int(shape[0]), int(shape[1])), shift
+
+    def rolled(self, shift: tuple[int, int]) -> _Mask:
+        """This mask moved by ``shift`` [px] (from no shift)."""
+        return _Mask(self.modules, self.shape, shift)
+
+    def runs(self, bounds: tuple[int, int, int, int] | None = None) -> _Runs:
+        """The runs of rows ``bounds[0]`` to ``bounds[1]`` − 1 and columns ``bounds[2]`` to ``bounds[3]`` − 1
+        (all by default) row by row, in the region's coordinates."""
+        from gongzhi.modules.pv.analytics import kernels
+
+        h, w = self.shape
+        region = np.array(bounds if bounds is not None else (0, h, 0, w), dtype=np.intp)
+        rows, first, end = self.modules
+        out = [np.empty(2 * len(rows) + 1, dtype=np.intp) for _ in range(3)]
+        n = kernels.region_runs(rows, first, end, h, w, self.shift[0], self.shift[1], region, *out)
+        return out[0][:n], out[1][:n], out[2][:n]
+
+    def image(self) -> npt.NDArray[np.float32]:
+        """The mask painted and rolled: :func:`module_mask`'s image, then ``np.roll``."""
+        h, w = self.shape
+        rows, first, end = self.modules
+        lengths = end - first
+        at = np.repeat(rows * w + first - (np.cumsum(lengths) - lengths), lengths) + np.arange(lengths.sum())
+        mask = np.zeros(h * w, dtype=np.float32)
+        mask[at] = 1.0
+        return np.roll(mask.reshape(h, w), self.shift, axis=(0, 1))
 
 
 def _coarse_then_climb(
@@ -1041,7 +1069,7 @@ class _Climb:
         return float(sub[1, 1]), i + (di if abs(i) < r else 0.0), j + (dj if abs(j) < r else 0.0)
 
 
-def _rotation_deg(obs: _Observed, model: npt.NDArray[np.float32], radius: int) -> float:
+def _rotation_deg(obs: _Observed, model: _Mask, radius: int) -> float:
     """Yaw correction from the shifts of the image halves [°]; 0 when they do not match well.
 
     ``model`` is already moved by the whole image's shift, so each half's peak is the one nearest no

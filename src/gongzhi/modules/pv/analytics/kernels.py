@@ -421,19 +421,55 @@ def _climbs(
     return True
 
 
-def _mask_runs(mask: F32, rows: Ints, first: Ints, end: Ints) -> int:
-    h, w = mask.shape
-    n = 0
+def _region_runs(
+    rows: Ints, first: Ints, end: Ints, h: int, w: int, dr: int, dc: int, region: Ints,
+    out_rows: Ints, out_first: Ints, out_end: Ints,
+) -> int:  # fmt: skip
+    # the runs row by row (a counting sort by row, each row's runs in their order)
+    starts = np.zeros(h + 1, dtype=np.intp)
+    for k in range(len(rows)):
+        starts[rows[k] + 1] += 1
     for r in range(h):
-        c = 0
-        while c < w:
-            if mask[r, c] == 0:
-                c += 1
-                continue
-            rows[n], first[n] = r, c
-            while c < w and mask[r, c] != 0:
-                c += 1
-            end[n] = c
+        starts[r + 1] += starts[r]
+    fill, by_row = starts[:h].copy(), np.empty(len(rows), dtype=np.intp)
+    for k in range(len(rows)):
+        by_row[fill[rows[k]]] = k
+        fill[rows[k]] += 1
+    lo, hi = np.empty(2 * len(rows) + 2, dtype=np.intp), np.empty(2 * len(rows) + 2, dtype=np.intp)
+    dr, dc = dr % h, dc % w
+    r0, r1, c0, c1 = region[0], region[1], region[2], region[3]
+    n = 0
+    for r in range(r0, r1):
+        s = r - dr if r >= dr else r - dr + h
+        m = 0
+        for q in range(starts[s], starts[s + 1]):
+            a, b = first[by_row[q]] + dc, end[by_row[q]] + dc
+            # the run moved by dc: one piece, or two where it wraps round the right edge
+            for piece in range(2):
+                if b <= w:
+                    pa, pb = (a, b) if piece == 0 else (0, 0)
+                elif a >= w:
+                    pa, pb = (a - w, b - w) if piece == 0 else (0, 0)
+                else:
+                    pa, pb = (a, w) if piece == 0 else (0, b - w)
+                pa, pb = max(pa, c0), min(pb, c1)
+                if pb > pa:
+                    # insertion by first column
+                    i = m
+                    while i > 0 and lo[i - 1] > pa:
+                        lo[i], hi[i] = lo[i - 1], hi[i - 1]
+                        i -= 1
+                    lo[i], hi[i] = pa, pb
+                    m += 1
+        # touching pieces are one run of the image
+        j = 0
+        while j < m:
+            a, b = lo[j], hi[j]
+            j += 1
+            while j < m and lo[j] <= b:
+                b = max(b, hi[j])
+                j += 1
+            out_rows[n], out_first[n], out_end[n] = r - r0, a - c0, b - c0
             n += 1
     return n
 
@@ -922,11 +958,16 @@ not below any of its 8 neighbours inside the window |di|, |dj| ≤ ``radius``, i
 ``sub[s]`` gets the sums of the 3 × 3 shifts about it. Returns whether every climb got there (it stops at the
 first that does not)."""
 
-mask_runs: Callable[[F32, Ints, Ints, Ints], int] = _compiled(
-    _mask_runs, "intp(float32[:, :], intp[::1], intp[::1], intp[::1])"
+region_runs: Callable[..., int] = _compiled(
+    _region_runs,
+    "intp(intp[::1], intp[::1], intp[::1], intp, intp, intp, intp, intp[::1], intp[::1], intp[::1],"
+    " intp[::1])",
 )
-"""Writes the runs of non-zero pixels of ``mask`` row by row as (row, first column, end column) and returns
-how many (room for H · ⌈W / 2⌉ runs is enough)."""
+"""The runs of non-zero pixels, row by row as (row, first column, end column), of the region (rows
+``region[0]`` to ``region[1]`` − 1, columns ``region[2]`` to ``region[3]`` − 1, in its own coordinates) of
+``np.roll(image, (dr, dc), axis=(0, 1))``, where ``image`` (``h`` × ``w``) is 0 but on the given runs (any
+order, none overlapping): what scanning that image's region gives, without painting or rolling it. Writes at
+most twice as many runs as given plus one; returns how many."""
 
 box_filter: Callable[[F32, int, bool, F32], None] = _compiled(
     _box_filter, "void(float32[:, ::1], intp, boolean, float32[:, ::1])"
