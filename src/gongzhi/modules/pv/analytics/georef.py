@@ -887,7 +887,7 @@ def _whole_match(
     (:func:`_coarse_then_climb`, from ``near`` when given), the whole window's FFTs only when they fail.
     ``paint``: the mask's runs row by row (as a scan of the painted mask gives them, whose order the
     climbs' sums then keep), for the half images' matches, rather than module by module."""
-    model = _Mask(module_runs(index, at), obs.obs.shape) if paint else None
+    model = _Mask(module_runs(index, at), obs.obs.shape, lambda: module_mask(index, at)) if paint else None
     if coarse_first:
         runs = module_runs(index, at) if model is None else model.runs()
         climbed = _coarse_then_climb(obs, runs, at, index.layout.row_azimuth_deg, radius, pitch_along_m, near)
@@ -899,15 +899,23 @@ def _whole_match(
 class _Mask:
     """A 0/1 module mask as runs of columns (:func:`module_runs`), moved by ``shift`` (rows, columns) as
     ``np.roll`` moves an image: the runs of any region of it row by row, as a scan of the painted and
-    rolled mask finds them (:func:`.kernels.region_runs`), and the image itself only when a match needs
-    it."""
+    rolled mask finds them (:func:`.kernels.region_runs`), and the image itself (``paint``, called once
+    for the mask and all its moved copies) only when a match needs it."""
 
-    def __init__(self, runs: _Runs, shape: tuple[int, ...], shift: tuple[int, int] = (0, 0)) -> None:
+    def __init__(
+        self,
+        runs: _Runs,
+        shape: tuple[int, ...],
+        paint: Callable[[], npt.NDArray[np.float32]],
+        shift: tuple[int, int] = (0, 0),
+        painted: list[npt.NDArray[np.float32]] | None = None,
+    ) -> None:
         self.modules, self.shape, self.shift = runs, (int(shape[0]), int(shape[1])), shift
+        self._paint, self._painted = paint, painted if painted is not None else []
 
     def rolled(self, shift: tuple[int, int]) -> _Mask:
         """This mask moved by ``shift`` [px] (from no shift)."""
-        return _Mask(self.modules, self.shape, shift)
+        return _Mask(self.modules, self.shape, self._paint, shift, self._painted)
 
     def runs(self, bounds: tuple[int, int, int, int] | None = None) -> _Runs:
         """The runs of rows ``bounds[0]`` to ``bounds[1]`` − 1 and columns ``bounds[2]`` to ``bounds[3]`` − 1
@@ -922,14 +930,10 @@ class _Mask:
         return out[0][:n], out[1][:n], out[2][:n]
 
     def image(self) -> npt.NDArray[np.float32]:
-        """The mask painted and rolled: :func:`module_mask`'s image, then ``np.roll``."""
-        h, w = self.shape
-        rows, first, end = self.modules
-        lengths = end - first
-        at = np.repeat(rows * w + first - (np.cumsum(lengths) - lengths), lengths) + np.arange(lengths.sum())
-        mask = np.zeros(h * w, dtype=np.float32)
-        mask[at] = 1.0
-        return np.roll(mask.reshape(h, w), self.shift, axis=(0, 1))
+        """The mask painted (:func:`module_mask`, whose glass the runs are), then rolled by ``shift``."""
+        if not self._painted:
+            self._painted.append(self._paint())
+        return np.roll(self._painted[0], self.shift, axis=(0, 1))
 
 
 def _coarse_then_climb(
