@@ -1038,7 +1038,7 @@ class _Climb:
         """The :class:`_Climb` of the image's rows above ``h // 2`` (``top``) or of the rest, from this
         one's row prefix sums and the halves' own moments (:func:`.kernels.row_prefix`): the same as made
         from those rows, bit for bit."""
-        half = object.__new__(_Climb)
+        half = object.__new__(type(self))  # type(self): a profiler may have wrapped the name _Climb
         split = self.prefix.shape[0] // 2
         rows = self.prefix[:split] if top else self.prefix[split:]
         half._moments(rows, self._halves[0:2] if top else self._halves[2:4])
