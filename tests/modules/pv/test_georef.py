@@ -28,7 +28,7 @@ from gongzhi.modules.pv.analytics.georef import (
     segment_modules,
     visible_modules,
 )
-from gongzhi.modules.pv.analytics.layout import PlantLayout, generate_layout, row_axes
+from gongzhi.modules.pv.analytics.layout import LayoutParams, PlantLayout, generate_layout, row_axes
 from gongzhi.modules.pv.analytics.modules import (
     LINE_YAW_FRAMES,
     InspectionAccumulator,
@@ -338,14 +338,34 @@ def test_the_compiled_block_means_and_reach_tests_equal_their_numpy_forms() -> N
             for j in range(k):
                 total += t[i:h:k, j:w:k]
         np.testing.assert_array_equal(_downsample(t, k), total * np.float32(1 / (k * k)))
-    centres = rng.uniform(-50, 50, (500, 2))
-    u, v, order = centres[:, 0].copy(), centres[:, 1].copy(), rng.permutation(500).astype(np.intp)
-    box = np.array([-10.0, 15.0, -30.0, 5.0])
-    inside = np.empty(500, dtype=np.intp)
-    count = kernels.in_box(u, v, order, box, inside)
-    uo, vo = u[order], v[order]
-    expected = (uo >= box[0]) & (uo <= box[1]) & (vo >= box[2]) & (vo <= box[3])
-    np.testing.assert_array_equal(inside[:count], np.flatnonzero(expected))
+
+
+@pytest.mark.parametrize("azimuth", [0.0, 23.0, 90.0])
+def test_the_compiled_box_cut_equals_the_scan_of_every_module(azimuth: float) -> None:
+    layout = generate_layout(rectangle(30, 20), LayoutParams(row_azimuth_deg=azimuth))
+    whole = module_index(layout)
+    rng = np.random.default_rng(int(azimuth))
+    u_lo, u_hi, v_lo, v_hi = whole.u.min(), whole.u.max(), whole.v.min(), whole.v.max()
+    found = 0
+    for _ in range(300):
+        a, b = np.sort(rng.uniform(u_lo - 5, u_hi + 5, 2))
+        c, d = np.sort(rng.uniform(v_lo - 5, v_hi + 5, 2))
+        # boxes whose edges fall on module centres, where a rounding of the keys could cut a module off
+        if rng.random() < 0.3:
+            a, b = rng.choice(whole.u, 2) + np.array([0.0, rng.uniform(0, 8)])
+            c, d = rng.choice(whole.v, 2) + np.array([0.0, rng.uniform(0, 4)])
+        box = np.array([a, b, c, d])
+        for index in (whole, georef._within(whole, u_lo + 3, u_hi - 7, v_lo + 1, v_hi - 2)):
+            assert index is not None
+            uo, vo = index.u[index.order], index.v[index.order]
+            expected = np.flatnonzero((uo >= box[0]) & (uo <= box[1]) & (vo >= box[2]) & (vo <= box[3]))
+            inside = np.empty(len(index.order), dtype=np.intp)
+            count = kernels.in_box(
+                index.u, index.v, index.order, index.keys, index.row_v, index.span, index.u_min, box, inside
+            )
+            np.testing.assert_array_equal(inside[:count], expected)
+            found += count
+    assert found > 1000
 
 
 @pytest.mark.parametrize("yaw", [0.0, 12.5, 90.0, 181.0, 257.0])
@@ -384,6 +404,87 @@ def test_the_module_runs_are_the_module_mask_and_its_block_means(layout: PlantLa
     quarter = np.empty((80, 100), dtype=np.float32)
     kernels.runs_block_means(rows, first, end, quarter)
     np.testing.assert_array_equal(quarter, _downsample(mask, 2))
+
+
+@pytest.mark.parametrize("room", [1, 4096])
+def test_the_module_runs_come_module_by_module_in_the_paintings_order(
+    layout: PlantLayout, room: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the climbs sum over the runs in their order, so the order is part of the poses' bits
+    monkeypatch.setattr(georef, "_RUNS_ROOM", room)  # 1: the runs need more room and are made again
+    index = module_index(layout)
+    rng = np.random.default_rng(room)
+    seen = 0
+    for _ in range(25):
+        geometry = FrameGeometry(
+            *rng.uniform(-12, 12, 2), rng.uniform(0.04, 0.1), rng.uniform(0, 360), 200, 160
+        )
+        painting = georef._painting(index, geometry, 0.04)
+        expected = []
+        if painting is not None:
+            mu, mv, r_lo, r_hi, pose, glass = painting
+            for k in range(len(mu)):
+                for r in range(r_lo[k], r_hi[k] + 1):
+                    lo, hi = kernels._row_span(mu[k], mv[k], r, pose, glass, 200)
+                    if hi >= lo:
+                        expected.append((r, int(lo), int(hi) + 1))
+        rows, first, end = module_runs(index, geometry)
+        assert list(zip(rows.tolist(), first.tolist(), end.tolist(), strict=True)) == expected
+        seen += len(expected)
+    assert seen > 5000
+
+
+def _scanned_runs(mask: np.ndarray) -> list[tuple[int, int, int]]:
+    """The runs of non-zero pixels of ``mask`` row by row, by numpy."""
+    edges = np.diff(np.pad(mask != 0, ((0, 0), (1, 1))).astype(np.int8), axis=1)
+    runs = []
+    for r in range(mask.shape[0]):
+        starts, ends = np.flatnonzero(edges[r] == 1), np.flatnonzero(edges[r] == -1)
+        runs += [(r, int(a), int(b)) for a, b in zip(starts, ends, strict=True)]
+    return runs
+
+
+def test_a_masks_runs_are_those_of_the_painted_and_rolled_mask(layout: PlantLayout) -> None:
+    index = module_index(layout)
+    rng = np.random.default_rng(21)
+    h, w = 61, 80
+    seen = 0
+    for _ in range(20):
+        geometry = FrameGeometry(*rng.uniform(-12, 12, 2), rng.uniform(0.1, 0.3), rng.uniform(0, 360), w, h)
+        painted = module_mask(index, geometry)
+        mask = georef._Mask(module_runs(index, geometry), (h, w), lambda p=painted: p)
+        for shift in [(0, 0), (int(rng.integers(-70, 70)), int(rng.integers(-90, 90))), (3, w - 1)]:
+            rolled = np.roll(painted, shift, axis=(0, 1))
+            moved = mask.rolled(shift)
+            np.testing.assert_array_equal(moved.image(), rolled)
+            obs = georef._Observed(rolled)
+            for region, bounds in obs.bounds.items():
+                runs = moved.runs(bounds) if region != "all" else moved.runs()
+                got = list(zip(*(a.tolist() for a in runs), strict=True))
+                assert got == _scanned_runs(rolled[obs.regions[region]])
+                seen += len(got)
+    assert seen > 5000
+
+
+def test_the_half_images_climbs_are_made_from_the_whole_images_row_sums_bit_for_bit() -> None:
+    rng = np.random.default_rng(5)
+    for h in (40, 41):
+        t = rng.normal(30, 3, (h, 50)).astype(np.float32)
+        t[3, 4] += 40  # a hot pixel, so that the sums cancel large terms
+        whole = georef._Climb(t)
+        for top, rows in ((True, t[: h // 2]), (False, t[h // 2 :])):
+            made, cut = georef._Climb(rows), whole.half(top)
+            np.testing.assert_array_equal(cut.prefix, made.prefix)
+            assert (cut.size, cut.mean, cut.sd) == (made.size, made.mean, made.sd)
+        obs = georef._Observed(t)
+        obs.climber("all")
+        assert obs.climber("bottom").prefix.base is obs.climber("all").prefix
+    # the whole image's moments do not change with the halves'
+    prefix, moments = np.empty((41, 51)), np.empty(2)
+    kernels.row_prefix(t, prefix, moments)
+    np.testing.assert_array_equal(prefix, whole.prefix)
+    mean = moments[0] / t.size
+    assert (mean, math.sqrt(max(moments[1] / t.size - mean * mean, 0.0))) == (whole.mean, whole.sd)
 
 
 def test_run_sums_are_the_circular_cross_correlation_with_the_mask() -> None:
@@ -502,9 +603,9 @@ def test_the_half_images_climb_to_the_peaks_their_whole_windows_find(
         truth = flight.poses[i]
         coarse = FrameGeometry(truth.x_m, truth.y_m, truth.gsd_m * 2, truth.yaw_deg + 0.4, 320, 256)
         obs = georef._Observed(georef._structure(_downsample(flight.frame(i).temperature_c, 2), 10.0))
-        model = module_mask(index, coarse)
+        model = georef._Mask(module_runs(index, coarse), (256, 320), lambda at=coarse: module_mask(index, at))
         for region in ("left", "right", "top", "bottom"):
-            whole = obs.match(model, georef.YAW_RADIUS_PX, region)
+            whole = obs.match(model.image(), georef.YAW_RADIUS_PX, region)
             climbed = obs.climb(model, georef.YAW_RADIUS_PX, region)
             if whole[0] >= georef.MIN_MATCH_SCORE:
                 np.testing.assert_allclose(climbed, whole, atol=1e-5)
@@ -563,15 +664,18 @@ def test_the_quarter_spectrum_is_made_once_and_gives_the_coarse_peak_of_the_bloc
     assert (drow, dcol) == pytest.approx((drow2, dcol2), abs=1e-4)
 
 
-def test_the_compiled_box_filter_is_scipys_uniform_filter_bit_for_bit() -> None:
+def test_the_compiled_box_filter_is_scipys_uniform_filter_bit_for_bit_and_subtracts_it() -> None:
     rng = np.random.default_rng(13)
     for shape in [(256, 320), (51, 64), (80, 100)]:
         t = rng.normal(30, 3, shape).astype(np.float32)
         t[5, 7] += 40  # a hot pixel, so that the running sums cancel large terms
         for size in (3, 4, 15, 30, 31, 51):
-            out = np.empty_like(t)
-            kernels.box_filter(t, size, out)
-            np.testing.assert_array_equal(out, ndimage.uniform_filter(t, size=size))
+            out, high = np.empty_like(t), np.empty_like(t)
+            kernels.box_filter(t, size, False, out)
+            kernels.box_filter(t, size, True, high)
+            low = ndimage.uniform_filter(t, size=size)
+            np.testing.assert_array_equal(out, low)
+            np.testing.assert_array_equal(high, t - low)  # the structure image: t less the filter
 
 
 def test_the_sub_pixel_step_equals_the_clipped_parabola_vertex() -> None:

@@ -271,7 +271,9 @@ def _within(index: ModuleIndex, u_lo: float, u_hi: float, v_lo: float, v_hi: flo
     along, across = index.layout.footprint_m
     box = np.array([u_lo - along, u_hi + along, v_lo - across, v_hi + across])
     keep = np.empty(len(index.order), dtype=np.intp)
-    count = kernels.in_box(index.u, index.v, index.order, box, keep)
+    count = kernels.in_box(
+        index.u, index.v, index.order, index.keys, index.row_v, index.span, index.u_min, box, keep
+    )
     if count == 0:
         return None
     kept = keep[:count]
@@ -550,21 +552,34 @@ _Runs = tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.intp]]
 """Runs of columns of a 0/1 image: (row, first column, end column) of each."""
 
 
+_RUNS_ROOM = 4096
+"""Runs :func:`module_runs` first makes room for (about twice a 256 × 320 frame's); more when they need it."""
+
+
 def module_runs(index: ModuleIndex, geometry: FrameGeometry, rim: float = 0.04) -> _Runs:
     """The glass of :func:`module_mask` as runs of columns: (image row, first column, end column) of
     each module's run in each image row, module by module (the columns ``first`` to ``end − 1`` are
-    those :func:`module_mask` sets to 1; the modules' glass does not overlap)."""
+    those :func:`module_mask` sets to 1; the modules' glass does not overlap); one compiled call
+    (:func:`.kernels.module_runs`) for what :func:`_painting` prepares."""
     from gongzhi.modules.pv.analytics import kernels
 
-    painting = _painting(index, geometry, rim)
-    if painting is None:
-        return tuple(np.zeros(0, dtype=np.intp) for _ in range(3))  # type: ignore[return-value]
-    _, _, r_lo, r_hi, _, _ = painting
-    rows, first, end = (
-        np.empty(int(np.sum(np.maximum(r_hi - r_lo + 1, 0))), dtype=np.intp) for _ in range(3)
-    )
-    n = kernels.module_runs(*painting, geometry.width_px, rows, first, end)
-    return rows[:n], first[:n], end[:n]
+    pose = _pose_uv(geometry, index.layout.row_azimuth_deg)
+    u_lo, u_hi, v_lo, v_hi = _corner_box(pose, geometry.height_px, geometry.width_px)
+    along, across = index.layout.footprint_m
+    box = np.array([u_lo - along, u_hi + along, v_lo - across, v_hi + across])
+    _, _, ux, uy = geometry._axes()
+    at = np.array([geometry.x_m, geometry.y_m, ux, uy, geometry.gsd_m])
+    corners = np.ascontiguousarray(index.corners, dtype=np.float64)
+    room = _RUNS_ROOM
+    while True:
+        rows, first, end = (np.empty(room, dtype=np.intp) for _ in range(3))
+        n = kernels.module_runs(
+            index.u, index.v, index.order, index.keys, index.row_v, index.span, index.u_min, box, corners, at,
+            np.array(pose), _glass(index, rim), geometry.height_px, geometry.width_px, rows, first, end,
+        )  # fmt: skip
+        if n >= 0:
+            return rows[:n], first[:n], end[:n]
+        room = -n
 
 
 _Painting = tuple[
@@ -580,25 +595,39 @@ def _painting(index: ModuleIndex, geometry: FrameGeometry, rim: float) -> _Paint
     its footprint spans; ``None`` when none is."""
     from gongzhi.modules.pv.analytics import kernels
 
-    h, w = geometry.height_px, geometry.width_px
-    az = index.layout.row_azimuth_deg
-    u0, v0 = _pixel_uv(geometry, 0.0, 0.0, az)
-    uc, vc = (a - b for a, b in zip(_pixel_uv(geometry, 0.0, 1.0, az), (u0, v0), strict=True))
-    ur, vr = (a - b for a, b in zip(_pixel_uv(geometry, 1.0, 0.0, az), (u0, v0), strict=True))
-    corner_u = u0 + np.array([0.0, uc * (w - 1), ur * (h - 1), uc * (w - 1) + ur * (h - 1)])
-    corner_v = v0 + np.array([0.0, vc * (w - 1), vr * (h - 1), vc * (w - 1) + vr * (h - 1)])
-    near = _within(index, corner_u.min(), corner_u.max(), corner_v.min(), corner_v.max())
+    h = geometry.height_px
+    pose = _pose_uv(geometry, index.layout.row_azimuth_deg)
+    near = _within(index, *_corner_box(pose, h, geometry.width_px))
     if near is None:
         return None
-    along, across = index.layout.footprint_m
     # each module against the image rows its footprint spans, not against every row
     r_lo, r_hi = np.empty(len(near.order), dtype=np.intp), np.empty(len(near.order), dtype=np.intp)
     _, _, ux, uy = geometry._axes()
     at = np.array([geometry.x_m, geometry.y_m, ux, uy, geometry.gsd_m])
     kernels.row_ranges(np.ascontiguousarray(index.corners, dtype=np.float64), near.order, at, h, r_lo, r_hi)
-    glass = np.array([(rim - 0.5) * along, (0.5 - rim) * along, (rim - 0.5) * across, (0.5 - rim) * across])
-    pose = np.array([u0, v0, uc, vc, ur, vr])
-    return index.u[near.order], index.v[near.order], r_lo, r_hi, pose, glass
+    return index.u[near.order], index.v[near.order], r_lo, r_hi, np.array(pose), _glass(index, rim)
+
+
+def _pose_uv(geometry: FrameGeometry, azimuth_deg: float) -> tuple[float, float, float, float, float, float]:
+    """The pose's (u, v) at pixel (0, 0), then their steps per column and per row [m]."""
+    u0, v0 = _pixel_uv(geometry, 0.0, 0.0, azimuth_deg)
+    uc, vc = (a - b for a, b in zip(_pixel_uv(geometry, 0.0, 1.0, azimuth_deg), (u0, v0), strict=True))
+    ur, vr = (a - b for a, b in zip(_pixel_uv(geometry, 1.0, 0.0, azimuth_deg), (u0, v0), strict=True))
+    return u0, v0, uc, vc, ur, vr
+
+
+def _corner_box(pose: tuple[float, ...], h: int, w: int) -> tuple[float, float, float, float]:
+    """Least and greatest u, then v, of the image's corner pixels at ``pose`` (:func:`_pose_uv`) [m]."""
+    u0, v0, uc, vc, ur, vr = pose
+    corner_u = (u0 + 0.0, u0 + uc * (w - 1), u0 + ur * (h - 1), u0 + (uc * (w - 1) + ur * (h - 1)))
+    corner_v = (v0 + 0.0, v0 + vc * (w - 1), v0 + vr * (h - 1), v0 + (vc * (w - 1) + vr * (h - 1)))
+    return min(corner_u), max(corner_u), min(corner_v), max(corner_v)
+
+
+def _glass(index: ModuleIndex, rim: float) -> npt.NDArray[np.float64]:
+    """The glass's offsets from a module's centre [m]: least and greatest u, then v."""
+    along, across = index.layout.footprint_m
+    return np.array([(rim - 0.5) * along, (0.5 - rim) * along, (rim - 0.5) * across, (0.5 - rim) * across])
 
 
 def _pixel_uv(geometry: FrameGeometry, row: float, col: float, azimuth_deg: float) -> tuple[float, float]:
@@ -630,9 +659,9 @@ def _structure(t: npt.NDArray[np.float32], sigma: float) -> npt.NDArray[np.float
     if size > min(t.shape):
         return np.asarray(t - ndimage.uniform_filter(t, size=size), dtype=np.float32)
     t = np.ascontiguousarray(t, dtype=np.float32)
-    low = np.empty_like(t)
-    kernels.box_filter(t, size, low)  # ndimage.uniform_filter's values, about twice as fast
-    return t - low
+    out = np.empty_like(t)
+    kernels.box_filter(t, size, True, out)  # t less ndimage.uniform_filter's values, about twice as fast
+    return out
 
 
 def refine_pose(
@@ -699,8 +728,8 @@ def refine_pose(
 
     def match(
         at: FrameGeometry, near: tuple[float, float] | None = None
-    ) -> tuple[float, float, float, npt.NDArray[np.float32] | None]:
-        # the halves of a yaw estimate need the mask painted; a lone shift match needs only its runs
+    ) -> tuple[float, float, float, _Mask | None]:
+        # the halves of a yaw estimate need the mask's runs row by row; a lone shift match needs only its runs
         return _whole_match(
             obs, index, at, radius, coarse_first, pitch_along_m, paint=estimate_yaw, near=near
         )
@@ -713,8 +742,7 @@ def refine_pose(
                 break
             # the halves are matched about the whole image's shift, within a few pixels, so that neither
             # can jump to another module of the periodic grid
-            shifted = np.roll(model, (round(drow), round(dcol)), axis=(0, 1))
-            turn = _rotation_deg(obs, shifted, YAW_RADIUS_PX)
+            turn = _rotation_deg(obs, model.rolled((round(drow), round(dcol))), YAW_RADIUS_PX)
             if abs(turn) < 0.05:
                 break
             # a turn of a few tenths of a degree moves the peak by less than a pixel: climb from it
@@ -742,6 +770,13 @@ class _Observed:
     def __init__(self, obs: npt.NDArray[np.float32]) -> None:
         h, w = obs.shape
         self.obs = obs
+        self.bounds: dict[str, tuple[int, int, int, int]] = {
+            "all": (0, h, 0, w),
+            "left": (0, h, 0, w // 2),
+            "right": (0, h, w // 2, w),
+            "top": (0, h // 2, 0, w),
+            "bottom": (h // 2, h, 0, w),
+        }
         self.regions: dict[str, tuple[slice, slice]] = {
             "all": (slice(None), slice(None)),
             "left": (slice(None), slice(0, w // 2)),
@@ -771,24 +806,24 @@ class _Observed:
             return -np.inf, 0.0, 0.0
         return _peak(observed, spectrum, m.shape, radius)
 
-    def climb(self, model: npt.NDArray[np.float32], radius: int, region: str) -> tuple[float, float, float]:
-        """:meth:`match` of a 0/1 ``model`` within ``radius`` px by a climb from no shift (:class:`_Climb`)
+    def climb(self, model: _Mask, radius: int, region: str) -> tuple[float, float, float]:
+        """:meth:`match` of a module mask within ``radius`` px by a climb from no shift (:class:`_Climb`)
         instead of the whole window's FFTs: the same peak when the window's highest is the one nearest
-        the centre, as for the half images about the whole image's shift; :meth:`match` itself when the
-        climb fails (a flat image or mask, or no end within :data:`CLIMB_STEPS` moves)."""
-        from gongzhi.modules.pv.analytics import kernels
-
-        m = model[self.regions[region]]
-        h, w = m.shape
-        rows, first, end = (np.empty(h * ((w + 1) // 2), dtype=np.intp) for _ in range(3))
-        n = kernels.mask_runs(m, rows, first, end)
-        peak = self.climber(region).climb((rows[:n], first[:n], end[:n]), radius, [(0, 0)])
-        return self.match(model, radius, region) if peak is None else peak
+        the centre, as for the half images about the whole image's shift; :meth:`match` itself (of the
+        painted mask) when the climb fails (a flat image or mask, or no end within :data:`CLIMB_STEPS`
+        moves)."""
+        peak = self.climber(region).climb(model.runs(self.bounds[region]), radius, [(0, 0)])
+        return self.match(model.image(), radius, region) if peak is None else peak
 
     def climber(self, region: str) -> _Climb:
-        """The region's :class:`_Climb` (its row prefix sums), made once."""
+        """The region's :class:`_Climb` (its row prefix sums), made once; those of the top and bottom
+        halves are the whole image's rows when it has one."""
         if region not in self._climbs:
-            self._climbs[region] = _Climb(self.obs[self.regions[region]])
+            whole = self._climbs.get("all")
+            if whole is not None and region in ("top", "bottom"):
+                self._climbs[region] = whole.half(region == "top")
+            else:
+                self._climbs[region] = _Climb(self.obs[self.regions[region]])
         return self._climbs[region]
 
     def quarter_spectrum(self) -> npt.NDArray[np.complex64]:
@@ -846,28 +881,59 @@ def _whole_match(
     pitch_along_m: float | None,
     paint: bool,
     near: tuple[float, float] | None = None,
-) -> tuple[float, float, float, npt.NDArray[np.float32] | None]:
+) -> tuple[float, float, float, _Mask | None]:
     """:meth:`_Observed.match` of the module mask at ``at`` over the whole frame: (score, drow, dcol, the
-    mask when painted); with ``coarse_first`` by a coarse match and climbs (:func:`_coarse_then_climb`,
-    from ``near`` when given), the whole window's FFTs only when they fail. ``paint``: paint the mask even
-    when the climbs need only its runs."""
-    from gongzhi.modules.pv.analytics import kernels
-
-    model = module_mask(index, at) if paint else None
+    mask as a :class:`_Mask` when ``paint``); with ``coarse_first`` by a coarse match and climbs
+    (:func:`_coarse_then_climb`, from ``near`` when given), the whole window's FFTs only when they fail.
+    ``paint``: the mask's runs row by row (as a scan of the painted mask gives them, whose order the
+    climbs' sums then keep), for the half images' matches, rather than module by module."""
+    model = _Mask(module_runs(index, at), obs.obs.shape, lambda: module_mask(index, at)) if paint else None
     if coarse_first:
-        h, w = obs.obs.shape
-        if model is None:
-            runs = module_runs(index, at)
-        else:
-            rows, first, end = (np.empty(h * ((w + 1) // 2), dtype=np.intp) for _ in range(3))
-            n = kernels.mask_runs(model, rows, first, end)
-            runs = rows[:n], first[:n], end[:n]
+        runs = module_runs(index, at) if model is None else model.runs()
         climbed = _coarse_then_climb(obs, runs, at, index.layout.row_azimuth_deg, radius, pitch_along_m, near)
         if climbed is not None:
             return (*climbed, model)
-    if model is None:
-        model = module_mask(index, at)
-    return (*obs.match(model, radius), model)
+    return (*obs.match(module_mask(index, at) if model is None else model.image(), radius), model)
+
+
+class _Mask:
+    """A 0/1 module mask as runs of columns (:func:`module_runs`), moved by ``shift`` (rows, columns) as
+    ``np.roll`` moves an image: the runs of any region of it row by row, as a scan of the painted and
+    rolled mask finds them (:func:`.kernels.region_runs`), and the image itself (``paint``, called once
+    for the mask and all its moved copies) only when a match needs it."""
+
+    def __init__(
+        self,
+        runs: _Runs,
+        shape: tuple[int, ...],
+        paint: Callable[[], npt.NDArray[np.float32]],
+        shift: tuple[int, int] = (0, 0),
+        painted: list[npt.NDArray[np.float32]] | None = None,
+    ) -> None:
+        self.modules, self.shape, self.shift = runs, (int(shape[0]), int(shape[1])), shift
+        self._paint, self._painted = paint, painted if painted is not None else []
+
+    def rolled(self, shift: tuple[int, int]) -> _Mask:
+        """This mask moved by ``shift`` [px] (from no shift)."""
+        return _Mask(self.modules, self.shape, self._paint, shift, self._painted)
+
+    def runs(self, bounds: tuple[int, int, int, int] | None = None) -> _Runs:
+        """The runs of rows ``bounds[0]`` to ``bounds[1]`` − 1 and columns ``bounds[2]`` to ``bounds[3]`` − 1
+        (all by default) row by row, in the region's coordinates."""
+        from gongzhi.modules.pv.analytics import kernels
+
+        h, w = self.shape
+        region = np.array(bounds if bounds is not None else (0, h, 0, w), dtype=np.intp)
+        rows, first, end = self.modules
+        out = [np.empty(2 * len(rows) + 1, dtype=np.intp) for _ in range(3)]
+        n = kernels.region_runs(rows, first, end, h, w, self.shift[0], self.shift[1], region, *out)
+        return out[0][:n], out[1][:n], out[2][:n]
+
+    def image(self) -> npt.NDArray[np.float32]:
+        """The mask painted (:func:`module_mask`, whose glass the runs are), then rolled by ``shift``."""
+        if not self._painted:
+            self._painted.append(self._paint())
+        return np.roll(self._painted[0], self.shift, axis=(0, 1))
 
 
 def _coarse_then_climb(
@@ -957,11 +1023,27 @@ class _Climb:
         from gongzhi.modules.pv.analytics import kernels
 
         h, w = obs.shape
-        self.size = h * w
-        self.prefix, moments = np.empty((h, w + 1)), np.empty(2)
-        kernels.row_prefix(np.ascontiguousarray(obs, dtype=np.float32), self.prefix, moments)
+        prefix, moments = np.empty((h, w + 1)), np.empty(6)
+        kernels.row_prefix(np.ascontiguousarray(obs, dtype=np.float32), prefix, moments)
+        self._moments(prefix, moments[0:2])
+        self._halves = moments[2:6]
+
+    def _moments(self, prefix: npt.NDArray[np.float64], moments: npt.NDArray[np.float64]) -> None:
+        self.prefix = prefix
+        self.size = prefix.shape[0] * (prefix.shape[1] - 1)
         self.mean = moments[0] / self.size
         self.sd = math.sqrt(max(moments[1] / self.size - self.mean * self.mean, 0.0))
+
+    def half(self, top: bool) -> _Climb:
+        """The :class:`_Climb` of the image's rows above ``h // 2`` (``top``) or of the rest, from this
+        one's row prefix sums and the halves' own moments (:func:`.kernels.row_prefix`): the same as made
+        from those rows, bit for bit."""
+        half = object.__new__(type(self))  # type(self): a profiler may have wrapped the name _Climb
+        split = self.prefix.shape[0] // 2
+        rows = self.prefix[:split] if top else self.prefix[split:]
+        half._moments(rows, self._halves[0:2] if top else self._halves[2:4])
+        half._halves = self._halves[0:0]
+        return half
 
     def climb(
         self, runs: _Runs, radius: int, starts: list[tuple[int, int]]
@@ -991,7 +1073,7 @@ class _Climb:
         return float(sub[1, 1]), i + (di if abs(i) < r else 0.0), j + (dj if abs(j) < r else 0.0)
 
 
-def _rotation_deg(obs: _Observed, model: npt.NDArray[np.float32], radius: int) -> float:
+def _rotation_deg(obs: _Observed, model: _Mask, radius: int) -> float:
     """Yaw correction from the shifts of the image halves [°]; 0 when they do not match well.
 
     ``model`` is already moved by the whole image's shift, so each half's peak is the one nearest no

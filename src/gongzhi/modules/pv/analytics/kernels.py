@@ -261,32 +261,60 @@ def _visible(centres: F64, corners: F64, pose: F64, reach: float, bounds: F64, o
     return count
 
 
-def _in_box(u: F64, v: F64, order: Ints, box: F64, out: Ints) -> int:
+def _in_box(u: F64, v: F64, order: Ints, keys: F64, row_v: F64, span: float, u_min: float, box: F64,
+            out: Ints) -> int:  # fmt: skip
+    # the rows whose modules can reach across into the box: a row's modules lie between its neighbours'
+    # (rows are clusters of across-row position), so the rows whose mean is inside and one either side
+    first_row = max(np.searchsorted(row_v, box[2]) - 1, 0)
+    last_row = min(np.searchsorted(row_v, box[3], side="right"), len(row_v) - 1)
     count = 0
-    for k in range(len(order)):
-        p = order[k]
-        if u[p] >= box[0] and u[p] <= box[1] and v[p] >= box[2] and v[p] <= box[3]:
-            out[count] = k
-            count += 1
+    for row in range(first_row, last_row + 1):
+        # a module's key grows with its u (each rounding is monotonic): those within [u_lo, u_hi] have keys
+        # within the keys of u_lo and u_hi, computed as module_index computes them
+        start = row * span
+        lo = np.searchsorted(keys, start + (box[0] - u_min))
+        hi = np.searchsorted(keys, start + (box[1] - u_min), side="right")
+        for k in range(lo, hi):
+            p = order[k]
+            if u[p] >= box[0] and u[p] <= box[1] and v[p] >= box[2] and v[p] <= box[3]:
+                out[count] = k
+                count += 1
     return count
 
 
 def _module_runs(
-    mu: F64,
-    mv: F64,
-    r_lo: Ints,
-    r_hi: Ints,
+    u: F64,
+    v: F64,
+    order: Ints,
+    keys: F64,
+    row_v: F64,
+    span: float,
+    u_min: float,
+    box: F64,
+    corners: F64,
+    at: F64,
     pose: F64,
     glass: F64,
+    h: int,
     w: int,
     rows: Ints,
     first: Ints,
     end: Ints,
 ) -> int:
+    # the index cut to the box (in_box), each module's image rows (row_ranges), then its runs row by row
+    keep = np.empty(len(order), dtype=np.intp)
+    near = order[keep[: _in_box_c(u, v, order, keys, row_v, span, u_min, box, keep)]]
+    r_lo, r_hi = np.empty(len(near), dtype=np.intp), np.empty(len(near), dtype=np.intp)
+    _row_ranges_c(corners, near, at, h, r_lo, r_hi)
+    room = 0
+    for k in range(len(near)):
+        room += max(r_hi[k] - r_lo[k] + 1, 0)
+    if room > len(rows):
+        return -room
     n = 0
-    for k in range(len(mu)):
+    for k in range(len(near)):
         for r in range(r_lo[k], r_hi[k] + 1):
-            lo, hi = _row_span_c(mu[k], mv[k], r, pose, glass, w)
+            lo, hi = _row_span_c(u[near[k]], v[near[k]], r, pose, glass, w)
             if hi >= lo:
                 rows[n], first[n], end[n] = r, int(lo), int(hi) + 1
                 n += 1
@@ -305,17 +333,35 @@ def _runs_block_means(rows: Ints, first: Ints, end: Ints, out: F32) -> None:
 
 
 def _row_prefix(t: F32, out: F64, moments: F64) -> None:
+    h = t.shape[0]
+    split = h // 2 if len(moments) >= 6 else h
     total, squares = 0.0, 0.0
-    for r in range(t.shape[0]):
+    lower_total, lower_squares = 0.0, 0.0
+    for r in range(h):
+        if r == split:
+            moments[2], moments[3] = total, squares
         acc = 0.0
         out[r, 0] = 0.0
+        if r < split:
+            for c in range(t.shape[1]):
+                v = np.float64(t[r, c])
+                acc += v
+                squares += v * v
+                out[r, c + 1] = acc
+            total += acc
+            continue
+        # the lower half's own sums as well, from zero (two chains of additions side by side)
         for c in range(t.shape[1]):
             v = np.float64(t[r, c])
             acc += v
             squares += v * v
+            lower_squares += v * v
             out[r, c + 1] = acc
         total += acc
+        lower_total += acc
     moments[0], moments[1] = total, squares
+    if len(moments) >= 6:
+        moments[4], moments[5] = lower_total, lower_squares
 
 
 def _wrapped(prefix: F64, r: int, k: int) -> float:
@@ -375,19 +421,55 @@ def _climbs(
     return True
 
 
-def _mask_runs(mask: F32, rows: Ints, first: Ints, end: Ints) -> int:
-    h, w = mask.shape
-    n = 0
+def _region_runs(
+    rows: Ints, first: Ints, end: Ints, h: int, w: int, dr: int, dc: int, region: Ints,
+    out_rows: Ints, out_first: Ints, out_end: Ints,
+) -> int:  # fmt: skip
+    # the runs row by row (a counting sort by row, each row's runs in their order)
+    starts = np.zeros(h + 1, dtype=np.intp)
+    for k in range(len(rows)):
+        starts[rows[k] + 1] += 1
     for r in range(h):
-        c = 0
-        while c < w:
-            if mask[r, c] == 0:
-                c += 1
-                continue
-            rows[n], first[n] = r, c
-            while c < w and mask[r, c] != 0:
-                c += 1
-            end[n] = c
+        starts[r + 1] += starts[r]
+    fill, by_row = starts[:h].copy(), np.empty(len(rows), dtype=np.intp)
+    for k in range(len(rows)):
+        by_row[fill[rows[k]]] = k
+        fill[rows[k]] += 1
+    lo, hi = np.empty(2 * len(rows) + 2, dtype=np.intp), np.empty(2 * len(rows) + 2, dtype=np.intp)
+    dr, dc = dr % h, dc % w
+    r0, r1, c0, c1 = region[0], region[1], region[2], region[3]
+    n = 0
+    for r in range(r0, r1):
+        s = r - dr if r >= dr else r - dr + h
+        m = 0
+        for q in range(starts[s], starts[s + 1]):
+            a, b = first[by_row[q]] + dc, end[by_row[q]] + dc
+            # the run moved by dc: one piece, or two where it wraps round the right edge
+            for piece in range(2):
+                if b <= w:
+                    pa, pb = (a, b) if piece == 0 else (0, 0)
+                elif a >= w:
+                    pa, pb = (a - w, b - w) if piece == 0 else (0, 0)
+                else:
+                    pa, pb = (a, w) if piece == 0 else (0, b - w)
+                pa, pb = max(pa, c0), min(pb, c1)
+                if pb > pa:
+                    # insertion by first column
+                    i = m
+                    while i > 0 and lo[i - 1] > pa:
+                        lo[i], hi[i] = lo[i - 1], hi[i - 1]
+                        i -= 1
+                    lo[i], hi[i] = pa, pb
+                    m += 1
+        # touching pieces are one run of the image
+        j = 0
+        while j < m:
+            a, b = lo[j], hi[j]
+            j += 1
+            while j < m and lo[j] <= b:
+                b = max(b, hi[j])
+                j += 1
+            out_rows[n], out_first[n], out_end[n] = r - r0, a - c0, b - c0
             n += 1
     return n
 
@@ -400,7 +482,7 @@ def _reflect(i: int, n: int) -> int:
     return i
 
 
-def _box_filter(t: F32, size: int, out: F32) -> None:
+def _box_filter(t: F32, size: int, subtract: bool, out: F32) -> None:
     h, w = t.shape
     s1 = size // 2
     n = float(size)
@@ -433,6 +515,14 @@ def _box_filter(t: F32, size: int, out: F32) -> None:
             total_a += line_a[c + size - 1] - line_a[c - 1]
             total_b += line_b[c + size - 1] - line_b[c - 1]
             sums_a[c], sums_b[c] = total_a, total_b
+        if subtract:
+            # t less the filtered value, each rounded to float32 first, as numpy's float32 ``t - low``
+            for c in range(w):
+                out[r, c] = t[r, c] - np.float32(sums_a[c] / n)
+            if r + 1 < h:
+                for c in range(w):
+                    out[r + 1, c] = t[r + 1, c] - np.float32(sums_b[c] / n)
+            continue
         for c in range(w):
             out[r, c] = sums_a[c] / n
         if r + 1 < h:
@@ -945,6 +1035,8 @@ _reflect_c = njit(cache=True, nogil=True)(_reflect)
 _reflected_c = njit(cache=True, nogil=True)(_reflected)
 _has_nan_c = njit(cache=True, nogil=True)(_has_nan)
 _run_sums_c = njit(cache=True, nogil=True)(_run_sums)
+_in_box_c = njit(cache=True, nogil=True)(_in_box)
+_row_ranges_c = njit(cache=True, nogil=True)(_row_ranges)
 _climb_c = njit(cache=True, nogil=True)(_climb)
 _side_lines_c = njit(cache=True, nogil=True)(_side_lines)
 _sorted_median_c = njit(cache=True, nogil=True)(_sorted_median)
@@ -1017,11 +1109,15 @@ inside ``bounds`` (least and greatest row, least and greatest column) as
 and up as (east, north), the GSD, (height − 1) / 2, (width − 1) / 2) [m], [px]: its arithmetic per corner;
 returns how many."""
 
-in_box: Callable[[F64, F64, Ints, F64, Ints], int] = _compiled(
-    _in_box, "intp(float64[::1], float64[::1], intp[::1], float64[::1], intp[::1])"
+in_box: Callable[[F64, F64, Ints, F64, F64, float, float, F64, Ints], int] = _compiled(
+    _in_box,
+    "intp(float64[::1], float64[::1], intp[::1], float64[::1], float64[::1], float64, float64, float64[::1],"
+    " intp[::1])",
 )
-"""Writes into ``out`` the k with ``(u, v)[order[k]]`` inside ``box`` (u_lo, u_hi, v_lo, v_hi, closed);
-returns how many."""
+"""Writes into ``out`` the k with ``(u, v)[order[k]]`` inside ``box`` (u_lo, u_hi, v_lo, v_hi, closed), in
+ascending order, of a :class:`.georef.ModuleIndex` (``keys``, ``row_v``, ``span``, ``u_min``) or a cut of
+it; returns how many. Instead of testing every module, a binary search over the sorted keys finds the few
+each row can have inside the box, and only the rows next to the box are searched."""
 
 paint_modules: Callable[[F64, F64, Ints, Ints, F64, F64, F32], None] = _compiled(
     _paint_modules,
@@ -1040,13 +1136,17 @@ an image ``h`` rows high at ``pose`` (the centre's x and y, the image's up as (e
 [m]: ``floor`` of its corners' least :meth:`.georef.FrameGeometry.xy_to_pixel` row clipped to [0, h], and
 ``ceil`` of their greatest clipped to [−1, h − 1], into ``r_lo[k]``, ``r_hi[k]`` (the same arithmetic)."""
 
-module_runs: Callable[[F64, F64, Ints, Ints, F64, F64, int, Ints, Ints, Ints], int] = _compiled(
+module_runs: Callable[..., int] = _compiled(
     _module_runs,
-    "intp(float64[::1], float64[::1], intp[::1], intp[::1], float64[::1], float64[::1], intp, intp[::1],"
-    " intp[::1], intp[::1])",
+    "intp(float64[::1], float64[::1], intp[::1], float64[::1], float64[::1], float64, float64, float64[::1],"
+    " float64[:, :, ::1], float64[::1], float64[::1], float64[::1], intp, intp, intp[::1], intp[::1],"
+    " intp[::1])",
 )
-"""The runs :func:`paint_modules` would paint into an image ``w`` columns wide, written as (row, first
-column, end column) in its order, empty runs left out; returns how many."""
+"""The runs :func:`paint_modules` would paint into an image ``h`` × ``w`` of the modules of an index (the
+first seven arguments, as :func:`in_box` takes them) inside ``box``, each against the rows
+:func:`row_ranges` gives it (``corners``, ``at``), written as (row, first column, end column) in its order,
+empty runs left out: what :func:`.georef.module_mask` paints, in one call. Returns how many, or minus the
+room they need (one run per module and row it spans) when ``rows`` has less."""
 
 runs_block_means: Callable[[Ints, Ints, Ints, F32], None] = _compiled(
     _runs_block_means, "void(intp[::1], intp[::1], intp[::1], float32[:, ::1])"
@@ -1057,7 +1157,9 @@ runs_block_means: Callable[[Ints, Ints, Ints, F32], None] = _compiled(
 row_prefix: Callable[[F32, F64, F64], None] = _compiled(
     _row_prefix, "void(float32[:, ::1], float64[:, ::1], float64[::1])"
 )
-"""``out[r, k]`` = Σ ``t[r, :k]`` in float64, (H, W + 1); ``moments`` = (Σ t, Σ t²)."""
+"""``out[r, k]`` = Σ ``t[r, :k]`` in float64, (H, W + 1); ``moments`` = (Σ t, Σ t²), and when it has six
+entries then those of the rows above H // 2 and of the rest: each what a call on those rows alone gives,
+bit for bit (the sums row by row, the squares pixel by pixel, from zero)."""
 
 run_sums: Callable[[F64, Ints, Ints, Ints, int, int, F64], None] = _compiled(
     _run_sums, "void(float64[:, ::1], intp[::1], intp[::1], intp[::1], intp, intp, float64[::1])"
@@ -1076,20 +1178,26 @@ not below any of its 8 neighbours inside the window |di|, |dj| ≤ ``radius``, i
 ``sub[s]`` gets the sums of the 3 × 3 shifts about it. Returns whether every climb got there (it stops at the
 first that does not)."""
 
-mask_runs: Callable[[F32, Ints, Ints, Ints], int] = _compiled(
-    _mask_runs, "intp(float32[:, :], intp[::1], intp[::1], intp[::1])"
+region_runs: Callable[..., int] = _compiled(
+    _region_runs,
+    "intp(intp[::1], intp[::1], intp[::1], intp, intp, intp, intp, intp[::1], intp[::1], intp[::1],"
+    " intp[::1])",
 )
-"""Writes the runs of non-zero pixels of ``mask`` row by row as (row, first column, end column) and returns
-how many (room for H · ⌈W / 2⌉ runs is enough)."""
+"""The runs of non-zero pixels, row by row as (row, first column, end column), of the region (rows
+``region[0]`` to ``region[1]`` − 1, columns ``region[2]`` to ``region[3]`` − 1, in its own coordinates) of
+``np.roll(image, (dr, dc), axis=(0, 1))``, where ``image`` (``h`` × ``w``) is 0 but on the given runs (any
+order, none overlapping): what scanning that image's region gives, without painting or rolling it. Writes at
+most twice as many runs as given plus one; returns how many."""
 
-box_filter: Callable[[F32, int, F32], None] = _compiled(
-    _box_filter, "void(float32[:, ::1], intp, float32[:, ::1])"
+box_filter: Callable[[F32, int, bool, F32], None] = _compiled(
+    _box_filter, "void(float32[:, ::1], intp, boolean, float32[:, ::1])"
 )
 """``out`` = ``scipy.ndimage.uniform_filter(t, size)`` (mode "reflect", origin 0) bit for bit, for ``size``
-up to the smaller side: scipy's two passes (rows, then columns, through a float32 image), each a running
-sum in float64 over the reflected line, divided by ``size`` at every pixel; the pass down the columns
-runs along the rows, all columns at once, instead of one strided column line at a time, and the pass
-along the rows takes two rows at a time, their divisions after their sums."""
+up to the smaller side, or with ``subtract`` ``t`` less it (numpy's float32 ``t − low``, without the
+filtered image's own pass and array): scipy's two passes (rows, then columns, through a float32 image),
+each a running sum in float64 over the reflected line, divided by ``size`` at every pixel; the pass down
+the columns runs along the rows, all columns at once, instead of one strided column line at a time, and
+the pass along the rows takes two rows at a time, their divisions after their sums."""
 
 other_string_neighbours: Callable[[F64, Ints, Ints, Ints, int, Ints, float, Ints], int] = _compiled(
     _other_string_neighbours,
