@@ -18,52 +18,18 @@ version in each round with their ratio.
 
 from __future__ import annotations
 
-import argparse
-import importlib.util
 import sys
 import time
-import types
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import ab_trees
+
 from gongzhi.modules.pv import analysis_adapter as adapter
-from gongzhi.modules.pv import pipeline
 from gongzhi.modules.pv.analytics import georef, modules
-from gongzhi.modules.pv.io import synthetic_files
-from gongzhi.modules.pv.io.plant import read_plant_geojson
-
-_IMPORTS = (
-    ("from gongzhi.modules.pv.analytics import kernels", "import other_kernels as kernels"),
-    ("from gongzhi.modules.pv.analytics.georef import", "from other_georef import"),
-)
-
-
-def _load(root: Path, name: str) -> types.ModuleType:
-    """The other tree's ``analytics/<name>.py`` as the module ``other_<name>``, calling the other tree's
-    ``kernels`` and ``georef``."""
-    path = root / "src/gongzhi/modules/pv/analytics" / f"{name}.py"
-    source = path.read_text()
-    for old, new in _IMPORTS:
-        source = source.replace(old, new)
-    module = types.ModuleType(f"other_{name}")
-    module.__file__ = str(path)
-    sys.modules[module.__name__] = module
-    exec(compile(source, module.__file__, "exec"), module.__dict__)
-    return module
-
-
-def _other_modules(root: Path) -> Any:
-    spec = importlib.util.spec_from_file_location(
-        "other_kernels", root / "src/gongzhi/modules/pv/analytics/kernels.py"
-    )
-    assert spec is not None and spec.loader is not None
-    kernels = importlib.util.module_from_spec(spec)
-    sys.modules["other_kernels"] = kernels
-    spec.loader.exec_module(kernels)
-    _load(root, "georef")
-    return _load(root, "modules")
 
 
 def _accumulator(module: Any, like: modules.InspectionAccumulator) -> Any:
@@ -90,24 +56,10 @@ def _same(a: Any, b: Any) -> bool:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("base", type=Path)
-    parser.add_argument("--dir", type=Path, default=Path("/tmp/gongzhi-pv-bench"))
-    parser.add_argument("--first", type=int, default=300)
-    parser.add_argument("--count", type=int, default=150)
-    parser.add_argument("--rounds", type=int, default=6)
-    args = parser.parse_args()
-    other = _other_modules(args.base)
-    paths = pipeline.frame_paths(args.dir)[args.first : args.first + args.count]
-    if not paths:
-        raise SystemExit(f"no frames in {args.dir}: run bench/pv/bench_flight.py first")
-    layout = read_plant_geojson(args.dir / "plant.geojson")
-    description = synthetic_files.read_flight_description(args.dir) or {}
+    args = ab_trees.arguments(__doc__)
+    _, other = ab_trees.other_analytics(args.base, "georef", "modules")
+    layout, description, frames = ab_trees.bench_frames(args)
     irradiance = description.get("conditions", {}).get("irradiance_w_m2")
-    adapter.load_kernels()
-    frames = [adapter.read(p) for p in paths]
     template = adapter.new_accumulator(layout, irradiance, description.get("camera"))
     calls: list[tuple[Any, ...]] = []
     real = modules.InspectionAccumulator._analyse

@@ -14,38 +14,16 @@ alternating round by round. Prints how many poses are the same bit for bit, and 
 
 from __future__ import annotations
 
-import argparse
-import importlib.util
 import sys
 import time
-import types
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import ab_trees
+
 from gongzhi.modules.pv import analysis_adapter as adapter
-from gongzhi.modules.pv import pipeline
 from gongzhi.modules.pv.analytics import georef, modules
-from gongzhi.modules.pv.io import synthetic_files
-from gongzhi.modules.pv.io.plant import read_plant_geojson
-
-
-def _other_georef(root: Path) -> Any:
-    """The other tree's ``georef`` module, calling the other tree's ``kernels``."""
-    folder = root / "src/gongzhi/modules/pv/analytics"
-    spec = importlib.util.spec_from_file_location("other_kernels", folder / "kernels.py")
-    assert spec is not None and spec.loader is not None
-    kernels = importlib.util.module_from_spec(spec)
-    sys.modules["other_kernels"] = kernels
-    spec.loader.exec_module(kernels)
-    source = (folder / "georef.py").read_text()
-    source = source.replace(
-        "from gongzhi.modules.pv.analytics import kernels", "import other_kernels as kernels"
-    )
-    module = types.ModuleType("other_georef")
-    module.__file__ = str(folder / "georef.py")
-    sys.modules["other_georef"] = module
-    exec(compile(source, module.__file__, "exec"), module.__dict__)
-    return module
 
 
 def _pose(fit: Any) -> tuple[float, ...]:
@@ -54,23 +32,9 @@ def _pose(fit: Any) -> tuple[float, ...]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("base", type=Path)
-    parser.add_argument("--dir", type=Path, default=Path("/tmp/gongzhi-pv-bench"))
-    parser.add_argument("--first", type=int, default=300)
-    parser.add_argument("--count", type=int, default=150)
-    parser.add_argument("--rounds", type=int, default=6)
-    args = parser.parse_args()
-    other = _other_georef(args.base)
-    paths = pipeline.frame_paths(args.dir)[args.first : args.first + args.count]
-    if not paths:
-        raise SystemExit(f"no frames in {args.dir}: run bench/pv/bench_flight.py first")
-    layout = read_plant_geojson(args.dir / "plant.geojson")
-    description = synthetic_files.read_flight_description(args.dir) or {}
-    adapter.load_kernels()
-    frames = [adapter.read(p) for p in paths]
+    args = ab_trees.arguments(__doc__)
+    (other,) = ab_trees.other_analytics(args.base, "georef")
+    layout, description, frames = ab_trees.bench_frames(args)
     acc = adapter.new_accumulator(layout, None, description.get("camera"))
     calls: list[tuple[Any, ...]] = []
     real = modules.refine_pose
