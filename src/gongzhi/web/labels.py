@@ -98,6 +98,18 @@ FINDING_SEVERITIES = {
     "info": N_("Info"),
 }
 
+# a catalog record's codes (modules/catalog/analytics/entry.py): GB/T 21063's sharing and opening types
+SHARE_TYPES = {
+    "unconditional": N_("Shared without conditions"),
+    "conditional": N_("Shared on conditions"),
+    "none": N_("Not shared"),
+}
+OPEN_TYPES = {
+    "open": N_("Opened to the public"),
+    "conditional": N_("Opened on conditions"),
+    "closed": N_("Not opened to the public"),
+}
+
 ALERT_STATUSES = {
     "open": N_("Open"),
     "acknowledged": N_("Acknowledged"),
@@ -221,6 +233,8 @@ GROUPS = {
     "priority": PRIORITIES,
     "severity": SEVERITIES,
     "finding_severity": FINDING_SEVERITIES,
+    "share_type": SHARE_TYPES,
+    "open_type": OPEN_TYPES,
     "alert_status": ALERT_STATUSES,
     "clock": CLOCKS,
     "reason": RETURN_REASONS,

@@ -557,3 +557,17 @@ def test_a_finding_stored_before_message_keys_still_shows(
         assert found and {f["message"] for f in found} == {stored}
     login(client, world.adam, "en")
     assert stored in client.get(f"/catalog/audits/{run['id']}?status=").text
+
+
+def test_a_records_sharing_and_opening_types_are_named_not_printed_as_codes(
+    client: TestClient, world: World
+) -> None:
+    made = [api(client, world.alice, "/records", record) for record in FLAWED]
+    login(client, world.alice)
+    listing = client.get("/catalog").text
+    assert ">无条件共享</td>" in listing and ">unconditional</td>" not in listing
+    assert ">部分共享</td>" in listing  # a value outside the code list is shown as written (audit flags it)
+    page = client.get(f"/catalog/records/{made[1]['id']}").text
+    assert "无条件共享" in page and "向社会开放" in page and "<dd>open</dd>" not in page
+    login(client, world.alice, "en")
+    assert ">Shared without conditions</td>" in client.get("/catalog").text
