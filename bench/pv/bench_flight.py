@@ -15,11 +15,13 @@ Figures, each measured in this run on the same files:
 - peak memory: the largest resident set of this process and of any worker process (``ru_maxrss``), and
   their sum as an upper bound of the whole job.
 - with ``--one-worker``: the same flight streamed through one accumulator in one process, and the speed-up.
-- the same flight again in this process (``--again``, on by default): decode, then decode + analysis, as a
-  long-running worker that has analysed a flight before does them. The first flight of a process also
-  pays numba's import and the kernels' load (about 0.3–0.6 s of CPU, once per process, printed apart
-  below); the decode has no such cost (its readers are imported before it is timed), so the second
-  flight is the like-for-like comparison and the first the one a fresh CLI run sees.
+- the same flight again in this process (``--rounds N``, default 3: the first round and N − 1 more):
+  decode, then decode + analysis, as a long-running worker that has analysed a flight before does them,
+  with the median of those rounds' ratios. The first flight of a process also pays numba's import and
+  the kernels' load (about 0.3–0.6 s of CPU, once per process, printed apart below); the decode has no
+  such cost (its readers are imported before it is timed). A single decode's CPU varies by up to half
+  from run to run on a shared machine, so one round's ratio can be far off; the median of the later
+  rounds is the steadier figure.
 - the compiled loops' (numba) one-off cost: CPU of importing them in a fresh process with an empty cache
   (compiling every kernel, as on a first run after installing) and with that cache filled (every later
   process). The flight's figures above are with the cache filled; the cold compile is paid once.
@@ -33,6 +35,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -127,10 +130,10 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, default=Path("/tmp/gongzhi-pv-bench"))
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
-        "--again",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="also decode and analyse the flight a second time in this process (warm)",
+        "--rounds",
+        type=int,
+        default=3,
+        help="decode and analyse the flight this many times in this process (the first is a fresh process's)",
     )
     parser.add_argument(
         "--one-worker",
@@ -158,7 +161,7 @@ def main() -> None:
         return decode_s, decode_cpu, time.perf_counter() - started, cpu_s() - cpu, outcome
 
     decode_s, decode_cpu, full_s, full_cpu, outcome = flight()
-    warm = flight() if args.again else None
+    warm = [flight() for _ in range(args.rounds - 1)]
 
     single_s = None
     if args.one_worker:
@@ -178,16 +181,19 @@ def main() -> None:
         f"CPU time               decode {decode_cpu / n * 1000:.1f} ms/frame, decode + analysis "
         f"{full_cpu / n * 1000:.1f} ms/frame, overhead {(full_cpu - decode_cpu) / decode_cpu:.2f} × decode"
     )
-    if warm is not None:
-        w_decode, w_decode_cpu, w_full, w_full_cpu, again = warm
+    for k, (w_decode, w_decode_cpu, w_full, w_full_cpu, again) in enumerate(warm, start=2):
         ratio = (w_full_cpu - w_decode_cpu) / w_decode_cpu
         print(
-            f"the flight again       decode {w_decode_cpu / n * 1000:.1f} ms/frame, decode + analysis "
+            f"round {k} (warm)         decode {w_decode_cpu / n * 1000:.1f} ms/frame, decode + analysis "
             f"{w_full_cpu / n * 1000:.1f} ms/frame of CPU, overhead {ratio:.2f} × decode "
-            f"(wall {(w_full - w_decode) / w_decode:.2f} ×; same process, kernels loaded)"
+            f"(wall {(w_full - w_decode) / w_decode:.2f} ×)"
         )
         if again.findings != outcome.findings:
-            raise SystemExit("the second run of the flight gave other findings")
+            raise SystemExit(f"round {k} of the flight gave other findings")
+    if warm:
+        ratios = sorted((w[3] - w[1]) / w[1] for w in warm)
+        print(f"warm rounds            overhead on CPU time, median {statistics.median(ratios):.2f} × decode "
+              f"(of {len(ratios)}: {', '.join(f'{r:.2f}' for r in ratios)})")  # fmt: skip
     print(f"whole flight           {full_s:7.2f} s  (target ≤ 60 s)")
     if jit is not None:
         print(
