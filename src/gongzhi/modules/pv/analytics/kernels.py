@@ -562,21 +562,25 @@ def _other_string_neighbours(centres: F64, cell: Ints, starts: Ints, members: In
     return most
 
 
+def _insert_sorted(ordered: Any, n: int, v: Any) -> None:
+    # one step of an insertion sort: v into the n sorted values ordered[:n] (no NaN among them or in v),
+    # after any equal to it; for a few values a tenth of numba's general sort, which allocates each call
+    at = n
+    while at > 0 and ordered[at - 1] > v:
+        ordered[at] = ordered[at - 1]
+        at -= 1
+    ordered[at] = v
+
+
 def _median_3x3(values: F32, out: F32) -> None:
     rows, cols = values.shape
     around = np.empty(9, dtype=np.float32)
     for i in range(rows):
         for j in range(cols):
-            # insertion sort: for nine values a tenth of numba's general sort
             n = 0
             for a in range(i - 1, i + 2):
                 for b in range(j - 1, j + 2):
-                    v = values[min(max(a, 0), rows - 1), min(max(b, 0), cols - 1)]
-                    at = n
-                    while at > 0 and around[at - 1] > v:
-                        around[at] = around[at - 1]
-                        at -= 1
-                    around[at] = v
+                    _insert_sorted_c(around, n, values[min(max(a, 0), rows - 1), min(max(b, 0), cols - 1)])
                     n += 1
             out[i, j] = around[4]
 
@@ -799,11 +803,7 @@ def _robust_surface(
                 continue
             v = resid[near[p, k]]
             count += np.isfinite(v)
-            at = size
-            while at > 0 and ordered[at - 1] > v:
-                ordered[at] = ordered[at - 1]
-                at -= 1
-            ordered[at] = v
+            _insert_sorted_c(ordered, size, v)
             size += 1
         ref[p] = fit[p]
         if count:
@@ -1047,6 +1047,7 @@ _screen_one_c = njit(cache=True, nogil=True)(_screen_one)
 _pairwise_block_c = njit(cache=True, nogil=True)(_pairwise_block)
 _pairwise_c = njit(cache=True, nogil=True)(_pairwise)
 _flat_mean_c = njit(cache=True, nogil=True)(_flat_mean)
+_insert_sorted_c = njit(cache=True, nogil=True)(_insert_sorted)
 _median_3x3_c = njit(cache=True, nogil=True)(_median_3x3)
 _count_at_least_c = njit(cache=True, nogil=True)(_count_at_least)
 _steepest_in_c = njit(cache=True, nogil=True)(_steepest_in)
