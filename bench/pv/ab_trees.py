@@ -71,3 +71,11 @@ def bench_frames(args: argparse.Namespace) -> tuple[PlantLayout, dict[str, Any],
     description = synthetic_files.read_flight_description(args.dir) or {}
     adapter.load_kernels()
     return layout, description, [adapter.read(p) for p in paths]
+
+
+def report(what: str, per_frame: dict[str, list[float]]) -> None:
+    """Each version's CPU per frame [ms] in each round, and this version's over the base's, round by round."""
+    for name, values in per_frame.items():
+        print(f"{name}: {what} CPU per frame " + "; ".join(f"{v:.3f}" for v in values) + " ms")
+    ratios = [t / b for b, t in zip(per_frame["base"], per_frame["this"], strict=True)]
+    print("this / base per round: " + "; ".join(f"{x:.3f}" for x in ratios))

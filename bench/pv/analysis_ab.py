@@ -94,10 +94,7 @@ def main() -> None:
                   f"bit for bit: {_same(accs['base'], accs['this'])}")  # fmt: skip
         for name in versions:
             per_frame[name].append(spent[name] / len(frames) * 1000)
-    for name, values in per_frame.items():
-        print(f"{name}: _analyse CPU per frame " + "; ".join(f"{v:.3f}" for v in values) + " ms")
-    ratios = [t / b for b, t in zip(per_frame["base"], per_frame["this"], strict=True)]
-    print("this / base per round: " + "; ".join(f"{x:.3f}" for x in ratios))
+    ab_trees.report("_analyse", per_frame)
 
 
 if __name__ == "__main__":

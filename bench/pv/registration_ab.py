@@ -61,10 +61,7 @@ def main() -> None:
                 spent[name] += time.process_time() - c0
         for name in versions:
             per_frame[name].append(spent[name] / len(frames) * 1000)
-    for name, values in per_frame.items():
-        print(f"{name}: refine_pose CPU per frame " + "; ".join(f"{v:.3f}" for v in values) + " ms")
-    ratios = [t / b for b, t in zip(per_frame["base"], per_frame["this"], strict=True)]
-    print("this / base per round: " + "; ".join(f"{x:.3f}" for x in ratios))
+    ab_trees.report("refine_pose", per_frame)
 
 
 if __name__ == "__main__":
