@@ -88,6 +88,11 @@ class Row:
     values: dict[str, str]
     headers: Mapping[str, str] = field(default_factory=dict)  # field: its header as the file wrote it
 
+    def problem(self, column: str, message: str) -> dict[str, Any]:
+        """A problem of one of this row's cells (:func:`problem`): ``column`` is the field, named in the
+        report by its header in the file."""
+        return problem(self.number, column, message, self.headers.get(column, ""))
+
 
 def header_fields(table: list[list[object]], aliases: Mapping[str, str]) -> list[str | None]:
     """The field each column of ``table``'s header row names by ``aliases`` (a header in lower case →

@@ -52,7 +52,7 @@ def _to_request(
     v, errs = row.values, []
 
     def err(col: str, message: str) -> None:
-        errs.append(_problem(row, col, message))
+        errs.append(row.problem(col, message))
 
     fields: dict[str, Any] = {
         k: v[k] for k in ("subject", "description", "address", "reporter_name", "reporter_phone") if v.get(k)
@@ -88,13 +88,8 @@ def _to_request(
         return RequestIn(**fields), []
     except ValidationError as exc:
         return None, [
-            _problem(row, str(e["loc"][0]) if e["loc"] else "", validation.problem(e)) for e in exc.errors()
+            row.problem(str(e["loc"][0]) if e["loc"] else "", validation.problem(e)) for e in exc.errors()
         ]
-
-
-def _problem(row: Row, column: str, message: str) -> dict[str, Any]:
-    """A problem of one cell: ``column`` is the field, named in the report by its header in the file."""
-    return sheets.problem(row.number, column, message, row.headers.get(column, ""))
 
 
 def run(
@@ -188,7 +183,7 @@ def _duplicate_ids(
                 if eid in known
                 else msg("%(name)s appears twice in this file", name=eid)
             )
-            errs.append(_problem(row, "external_id", why))
+            errs.append(row.problem("external_id", why))
         if eid:
             seen.add(eid)
     return errs

@@ -54,8 +54,8 @@ class _Rows:
         self.errors: list[dict[str, Any]] = []
 
     def err(self, row: Row, column: str, message: str) -> None:
-        """A problem of one cell: ``column`` is the field, ``header`` its header as the file wrote it."""
-        self.errors.append(sheets.problem(row.number, column, message, row.headers.get(column, "")))
+        """A problem of one cell (:meth:`.sheets.Row.problem`)."""
+        self.errors.append(row.problem(column, message))
 
     def village(self, row: Row) -> int | None:
         raw = row.values.get("village", "")
