@@ -39,7 +39,6 @@ from gongzhi.modules.pv.analytics.modules import (
     _cell_and_third_means,
     _cell_means,
     _coarse_screen,
-    _densest_half_median,
     _edge_warmth,
     _fill,
     _flatten_ring,
@@ -647,6 +646,22 @@ def _nan_row_medians(values: np.ndarray) -> np.ndarray:
     count = np.isfinite(ordered).sum(axis=1)
     rows = np.arange(len(ordered))
     return np.asarray((ordered[rows, (count - 1) // 2] + ordered[rows, count // 2]) / 2, dtype=np.float64)
+
+
+def _densest_half_median(values: np.ndarray) -> float:
+    """The numpy form of the robust surface's first fit (``kernels._densest_half``): the median of the
+    closest half of ``values`` (the shortest interval holding more than half of them); NaN when any is NaN.
+
+    Where warm modules are nearly half of a frame, the median lies at the edge of the healthy ones; the
+    densest half lies among them.
+    """
+    ordered = np.sort(values)
+    n = len(ordered)
+    if n == 0 or math.isnan(ordered[-1]):
+        return math.nan
+    h = n // 2 + 1
+    i = int(np.argmin(ordered[h - 1 :] - ordered[: n - h + 1]))
+    return _median(ordered[i : i + h])
 
 
 def _numpy_robust_surface(r: np.ndarray, c: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -1886,8 +1886,8 @@ def _robust_surface(
 
     Inliers lie within max(0.7 K, 3 MAD) of the current fit, and never more than
     :data:`SURFACE_INLIER_MAX_K` from it nor from the first fit (the middle of the densest half of the
-    medians, :func:`_densest_half_median`), so a warm string or a shaded block does not pull the surface.
-    Returns the surface, the inlier mask and the references.
+    medians: the shortest interval holding more than half of them), so a warm string or a shaded block
+    does not pull the surface. Returns the surface, the inlier mask and the references.
 
     The caps matter where an open string fills nearly half of a frame (a frame at the plant's edge that
     sees two rows, one of them the string): the MAD about the first fit then takes in the gap between the
@@ -1912,22 +1912,6 @@ def _robust_surface(
         fit, keep, ref,
     )  # fmt: skip
     return fit, keep, ref
-
-
-def _densest_half_median(values: FloatArray) -> float:
-    """The median of the closest half of ``values`` (the shortest interval holding more than half of them);
-    NaN when any is NaN.
-
-    Where warm modules are nearly half of a frame, the median lies at the edge of the healthy ones; the
-    densest half lies among them.
-    """
-    ordered = np.sort(values)
-    n = len(ordered)
-    if n == 0 or math.isnan(ordered[-1]):
-        return math.nan
-    h = n // 2 + 1
-    i = int(np.argmin(ordered[h - 1 :] - ordered[: n - h + 1]))
-    return _median(ordered[i : i + h])
 
 
 def merge_views(views: Sequence[ViewClass]) -> tuple[ViewClass | None, int]:
