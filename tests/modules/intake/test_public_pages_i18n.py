@@ -219,14 +219,21 @@ def test_a_refused_post_offers_a_switch_back_to_the_form_not_to_the_post(
     assert r.status_code == 400 and 'href="/lang/en?next=/intake/alpha/"' in r.text
 
 
-def test_a_field_the_schema_refuses_is_explained_in_the_visitors_language(
+def test_a_field_past_the_forms_maxlength_gets_the_form_again_with_the_field_named_and_the_text_kept(
     client: TestClient, intake: Intake
 ) -> None:
-    form = {"description": "井盖缺失", "address": "湖" * 301}  # past the form's maxlength, by hand
+    # a client that ignores maxlength: the form again (not an error page), the field by its label
+    form = {"description": "井盖缺失，请尽快处理", "address": "湖" * 301}
     zh = as_visitor(client, "zh_CN").post("/intake/alpha/report", data=form)
-    assert zh.status_code == 422 and "address: 最多 300 个字符" in zh.text
+    assert zh.status_code == 400 and "位置: 最多 300 个字符" in zh.text
+    assert "井盖缺失，请尽快处理</textarea>" in zh.text and f'value="{"湖" * 301}"' in zh.text
     en = as_visitor(client, "en").post("/intake/alpha/report", data=form)
-    assert en.status_code == 422 and "address: String should have at most 300 characters" in en.text
+    assert en.status_code == 400 and "Location: takes at most 300 characters" in en.text
+    long = as_visitor(client, "en").post("/intake/alpha/report", data={"description": "x" * 4001})
+    assert long.status_code == 400 and "Describe the problem: takes at most 4000 characters" in long.text
+    assert "x" * 4001 + "</textarea>" in long.text
+    at_most = client.post("/intake/alpha/report", data={"description": "x" * 4000}, follow_redirects=False)
+    assert at_most.status_code == 303
 
 
 def test_a_visitors_error_page_leads_back_to_the_page_they_came_from_not_to_the_console(

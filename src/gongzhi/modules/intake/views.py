@@ -73,6 +73,18 @@ PHOTO_REFUSED = {
 }
 NO_DESCRIPTION = N_("Please describe the problem")
 BAD_POINT = N_("The location is not valid: latitude and longitude must be decimal degrees")
+# the form's fields: the most characters each takes (its ``maxlength``) and its label. A longer value (from
+# a client that ignores ``maxlength``) gets the form again with what was typed and this field named
+LONGEST = {
+    "subject": (200, N_("Title of your report")),
+    "description": (4000, N_("Describe the problem")),
+    "service_code": (60, N_("Kind of problem")),
+    "lat": (20, N_("Location")),
+    "lon": (20, N_("Location")),
+    "address": (300, N_("Location")),
+    "name": (100, N_("How should we address you")),
+    "phone": (30, N_("Phone (for the follow-up call; never published)")),
+}
 
 
 def too_often(v: Verdict, lang: Lang) -> str:
@@ -119,14 +131,14 @@ async def report(
     s: PublicSessionDep,
     st: StateDep,
     limit: throttle.CitizenLimit,
-    description: Annotated[str, Form(max_length=4000)] = "",
-    subject: Annotated[str, Form(max_length=200)] = "",
-    service_code: Annotated[str, Form(max_length=60)] = "",
-    lat: Annotated[str, Form(max_length=20)] = "",
-    lon: Annotated[str, Form(max_length=20)] = "",
-    address: Annotated[str, Form(max_length=300)] = "",
-    name: Annotated[str, Form(max_length=100)] = "",
-    phone: Annotated[str, Form(max_length=30)] = "",
+    description: Annotated[str, Form()] = "",
+    subject: Annotated[str, Form()] = "",
+    service_code: Annotated[str, Form()] = "",
+    lat: Annotated[str, Form()] = "",
+    lon: Annotated[str, Form()] = "",
+    address: Annotated[str, Form()] = "",
+    name: Annotated[str, Form()] = "",
+    phone: Annotated[str, Form()] = "",
     anonymous: Annotated[bool, Form()] = False,
     photos: Annotated[list[UploadFile] | None, File()] = None,
 ) -> RedirectResponse | HTMLResponse:
@@ -156,6 +168,10 @@ async def _submit(
     s: Session, st: AppState, region: str, typed: dict[str, Any], photos: list[UploadFile]
 ) -> str:
     """File the request; returns its tracking code. Bad values raise :class:`DomainError`."""
+    for key, (most, name) in LONGEST.items():
+        if len(typed[key]) > most:
+            problem = msg("takes at most %(max_length)s characters", max_length=most)
+            raise InvalidInput(msg("%(field)s: %(problem)s", field=msg(name), problem=problem))
     if not typed["description"].strip():
         raise InvalidInput(NO_DESCRIPTION)
     lat, lon = typed["lat"], typed["lon"]
