@@ -25,6 +25,17 @@ def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> JS
     return JSONResponse(body, status_code=status, media_type=MEDIA)
 
 
+def import_rejected(record: dict[str, Any]) -> JSONResponse:
+    """An import refused whole (422): its record (:class:`gongzhi.kit.sheets.ImportProblem` rows under
+    ``errors``) as the problem's extension members. The record's own ``status`` (``rejected``) is given as
+    ``import_status``: a problem's ``status`` is its HTTP status code (RFC 9457 §3.1.2)."""
+    extra = {k: v for k, v in record.items() if k != "status"}
+    detail = f"{len(record.get('errors') or ())} problem(s) found; nothing was imported"
+    return problem(
+        422, "import-rejected", "Import rejected", detail, import_status=record.get("status"), **extra
+    )
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_: Request, exc: DomainError) -> JSONResponse:

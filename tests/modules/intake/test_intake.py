@@ -156,6 +156,7 @@ def test_an_import_with_broken_rows_imports_nothing_and_reports_every_row(
         headers=h,
     )
     assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
+    assert r.json()["status"] == 422 and r.json()["import_status"] == "rejected"  # RFC 9457: the HTTP code
     report = {(e["row"], e["column"]) for e in r.json()["errors"]}
     assert report == {(3, "subject"), (4, "service_code"), (5, "received_at"), (5, "lat"), (6, "external_id")}
     assert client.get("/api/v1/cases", headers=h).json()["total"] == before

@@ -305,6 +305,7 @@ def test_a_project_import_with_broken_rows_imports_nothing_and_reports_every_row
     )
     r = upload(client, world.adam, "projects", data)
     assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
+    assert r.json()["status"] == 422 and r.json()["import_status"] == "rejected"  # RFC 9457: the HTTP code
     errors = {(e["row"], e["column"]) for e in r.json()["errors"]}
     assert errors == {
         (3, "village"),

@@ -45,6 +45,7 @@ from gongzhi.modules.intake.schemas import (
     SubmittedRead,
     TriageIn,
 )
+from gongzhi.web import problems
 
 router = api_router(prefix="/api/v1")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -340,14 +341,7 @@ async def import_file(
 
     rec, body = await in_thread(s, work)
     if rec.status == "rejected":
-        problem = {
-            "type": "/problems/import-rejected",
-            "title": "Import rejected",
-            "status": 422,
-            "detail": f"{len(rec.errors)} problem(s) found; nothing was imported",
-            **body,
-        }
-        return JSONResponse(problem, status_code=422, media_type="application/problem+json")
+        return problems.import_rejected(body)
     return JSONResponse(body, status_code=201 if rec.status == "imported" else 200)
 
 

@@ -54,6 +54,7 @@ from gongzhi.modules.village.schemas import (
     VisitIn,
     VisitRead,
 )
+from gongzhi.web import problems
 
 router = api_router(prefix="/api/v1/village", tags=["village"])
 SEES_CONTACTS = {"admin", "dispatcher", "supervisor"}
@@ -163,9 +164,7 @@ def _import(s: SessionDep, st: StateDep, kind: str, file: UploadFile, dry_run: b
     )  # fmt: skip
     body = ImportRead.model_validate(report).model_dump(mode="json")
     if report.status == "rejected":  # nothing was created; the audit chain keeps the refused attempt
-        detail = f"{len(report.errors)} problem(s) found; nothing was imported"
-        problem = {"type": "/problems/import-rejected", "title": "Import rejected", "status": 422}
-        return JSONResponse({**problem, "detail": detail, **body}, 422, media_type="application/problem+json")
+        return problems.import_rejected(body)
     return JSONResponse(body, status_code=201 if report.status == "imported" else 200)
 
 
