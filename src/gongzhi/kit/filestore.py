@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path, PureWindowsPath
 from typing import Literal
 
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 MAX_BYTES = 20 * 1024 * 1024
 
@@ -148,7 +148,9 @@ def _decode_image(data: bytes, expected_format: str) -> None:
         raise FileRejected("too_large", f"the image has too many pixels: {exc}") from exc
     except Exception as exc:  # a hostile file can make the decoder raise almost anything
         reason: RejectReason = "truncated" if "truncated" in str(exc) else "corrupt"
-        raise FileRejected(reason, f"the image does not decode: {exc}") from exc
+        # Pillow names the stream it could not identify by its repr (<_io.BytesIO object at 0x…>)
+        said = "no decoder recognises it" if isinstance(exc, UnidentifiedImageError) else str(exc)
+        raise FileRejected(reason, f"the image does not decode: {said}") from exc
     if found != expected_format:
         raise FileRejected("corrupt", f"expected a {expected_format} image, the decoder found {found}")
 

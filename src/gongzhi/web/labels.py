@@ -225,6 +225,16 @@ ROBOT_STATES = {
     "charging": N_("Charging"),
 }
 
+# why the file store refused an upload (kit/filestore.py RejectReason)
+FILE_REFUSED = {
+    "too_large": N_("the file is too large"),
+    "empty": N_("the file is empty"),
+    "unsupported_type": N_("the file type is not accepted"),
+    "type_mismatch": N_("the content does not match the file type"),
+    "truncated": N_("the file was cut off"),
+    "corrupt": N_("the file cannot be read"),
+}
+
 GROUPS = {
     "state": STATES,
     "action": ACTIONS,
@@ -245,6 +255,7 @@ GROUPS = {
     "source": SOURCES,
     "event_actor": EVENT_ACTORS,
     "robot_state": ROBOT_STATES,
+    "file_refused": FILE_REFUSED,
 }
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import zipfile
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from gongzhi.modules.pv.models import PvFrame, PvInspection
 from gongzhi.registry import Registry
 from gongzhi.settings import Settings, get_settings
 from tests.conftest import World
+from tests.web.helpers import as_user
 
 from .flights import Flight, tiny_flight
 
@@ -238,6 +240,8 @@ def test_a_flight_that_cannot_be_analysed_ends_failed_with_the_reason(
     assert failed["status"] == "failed" and failed["error"]
     r = client.get(f"{PV}/inspections/{inspection['id']}/results", headers=world.alice.headers)
     assert r.status_code == 409 and "failed" in r.json()["detail"]
+    page = as_user(client, world.alice)[0].get(f"/pv/inspections/{inspection['id']}")
+    assert "分析失败" in page.text and failed["error"][:40] in page.text  # the console says why
 
 
 def test_a_flight_whose_worker_died_is_taken_up_again_and_a_live_one_is_left_alone(
@@ -256,3 +260,49 @@ def test_a_flight_whose_worker_died_is_taken_up_again_and_a_live_one_is_left_alo
     results.process(factory, registry, client.app.state.gongzhi.store, ids[0])  # type: ignore[attr-defined]
     done = client.get(f"{PV}/inspections/{ids[0]}", headers=world.alice.headers).json()
     assert done["status"] == "done" and done["frames_done"] == 2
+
+
+def test_broken_frames_among_good_ones_are_left_out_and_named_not_the_whole_upload_refused(
+    client: TestClient, world: World, factory: sessionmaker[Session], registry: Registry, flight: Flight
+) -> None:
+    plant = import_plant(client, world.alice.headers, flight)
+    good = flight.frames[:3]
+    members = {p.name: p.read_bytes() for p in good}
+    members["DJI_0099_T.JPG"] = b"\xff\xd8\xff\xe0 a card error left this"  # no end-of-image marker
+    members["DJI_0100_T.tif"] = members[good[0].name][: len(members[good[0].name]) // 2]  # cut off
+    r = upload(
+        client, world.bob.headers, plant["id"], [("file", ("flight.zip", _zip(members), "application/zip"))]
+    )
+    assert r.status_code == 202, r.text
+    inspection = r.json()
+    assert inspection["frame_count"] == 3
+    # a frame the reader then cannot read (changed in the store after the upload) is named by its own name
+    store = client.app.state.gongzhi.store  # type: ignore[attr-defined]
+    with factory() as s:
+        s.info["scope"] = Scope.for_system()
+        stmt = select(PvFrame).where(PvFrame.inspection_id == inspection["id"]).order_by(PvFrame.seq)
+        last = list(s.execute(stmt).scalars())[-1]
+        store.path_for(last.sha256).write_bytes(b"II*\x00" + b"\x00" * 64)
+    assert run_worker(client, factory, registry) == [inspection["id"]]
+    done = client.get(f"{PV}/inspections/{inspection['id']}", headers=world.alice.headers).json()
+    assert done["status"] == "done" and done["summary"]["frames_used"] == 2, done
+    refused = {f["file"]: f["reason"] for f in done["summary"]["frames_refused"]}
+    assert refused == {"DJI_0099_T.JPG": "truncated", "DJI_0100_T.tif": "truncated"}
+    assert done["summary"]["frames_refused_count"] == 2
+    assert [x.split(": ")[0] for x in done["summary"]["frames_skipped"]] == [good[2].name]
+    alice, _ = as_user(client, world.alice)
+    page = alice.get(f"/pv/inspections/{inspection['id']}")
+    assert page.status_code == 200 and "未分析的帧" in page.text and "DJI_0099_T.JPG" in page.text
+    assert "文件不完整（上传中断）" in page.text and good[2].name in page.text and "分析时" in page.text
+    # nothing usable at all: refused whole, the file named, no Python repr in the words
+    junk = [("file", ("only.zip", _zip({"a.jpg": b"\xff\xd8\xff\xe0junk\xff\xd9"}), "application/zip"))]
+    r = upload(client, world.bob.headers, plant["id"], junk)
+    assert r.status_code == 400 and "a.jpg" in r.json()["detail"] and "0x" not in r.json()["detail"], r.text
+
+
+def _zip(members: dict[str, bytes]) -> bytes:
+    packed = io.BytesIO()
+    with zipfile.ZipFile(packed, "w") as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    return packed.getvalue()

@@ -188,11 +188,21 @@ def store_outcome(
     _frame_metadata(s, inspection, result)
     inspection.status, inspection.progress, inspection.frames_done = "done", 1.0, result.frames
     inspection.iec_compliant = result.iec_compliant
-    inspection.summary = result.summary()
+    summary = result.summary()
+    # the reader's skips name the stored file (its digest): the pilot knows the frame by its own name
+    summary["frames_skipped"] = [_frame_named(said, frames) for said in summary["frames_skipped"]]
+    upload = {k: v for k, v in inspection.summary.items() if k in ("frames_refused", "frames_refused_count")}
+    inspection.summary = {**summary, **upload}
     inspection.analysed_at = utcnow()
     s.flush()
     payload = {"inspection_id": inspection.id, "plant_id": inspection.plant_id, **inspection.summary}
     outbox.publish(s, registry, rid, "pv.inspection.done", payload)
+
+
+def _frame_named(said: str, frames: dict[str, tuple[str, str]]) -> str:
+    """A skipped frame's ``stored name: reason`` as ``uploaded name: reason``."""
+    stored, sep, why = said.partition(": ")
+    return f"{frames[stored][0]}{sep}{why}" if stored in frames else said
 
 
 def _frame_metadata(s: Session, inspection: PvInspection, result: FlightOutcome) -> None:

@@ -21,7 +21,7 @@ from gongzhi.core.models import Role
 from gongzhi.core.service import require_role
 from gongzhi.db import scope_of, utcnow
 from gongzhi.errors import Conflict, InvalidInput, NotFound, msg
-from gongzhi.kit.filestore import JPEG, TIFF, FileStore, sniff
+from gongzhi.kit.filestore import JPEG, TIFF, FileRejected, FileStore, sniff
 from gongzhi.modules.pv.analytics import layout as lay
 from gongzhi.modules.pv.analytics.anomalies import Anomaly
 from gongzhi.modules.pv.analytics.cameras import CAMERAS
@@ -36,6 +36,8 @@ INSPECTORS = (Role.ADMIN, Role.DISPATCHER, Role.SUPERVISOR, Role.HANDLER)
 REVIEWERS = (Role.ADMIN, Role.DISPATCHER, Role.SUPERVISOR)
 FRAME_SUFFIXES = {".tif": TIFF, ".tiff": TIFF, ".jpg": JPEG, ".jpeg": JPEG}
 MAX_FRAMES = 5000
+FRAMES_LISTED = 50
+"""Most frames an inspection's summary names among those refused at the upload (their count is kept)."""
 
 
 # --- plants -----------------------------------------------------------------------------------------
@@ -407,7 +409,10 @@ def create_inspection(
     """Queue an inspection of ``plant_id`` from uploaded frames (files or zip archives of them).
 
     Every frame is kept as region evidence; ``check`` (the reader) is run on the first frame so that a
-    flight of non-radiometric pictures is refused now rather than failing in the worker.
+    flight of non-radiometric pictures is refused now rather than failing in the worker. A frame the
+    evidence store refuses (a corrupt or cut-off file, as a card or a transfer can leave among hundreds of
+    good ones) is left out and named, with the reason, in the inspection's ``summary["frames_refused"]``;
+    the upload is refused only when no frame is left.
     """
     require_role(scope_of(s), *INSPECTORS)
     plant = get_plant(s, plant_id)
@@ -426,18 +431,33 @@ def create_inspection(
     )
     s.add(inspection)
     s.flush()
-    seq = 0
+    seq, refused = 0, list[dict[str, str]]()
     for name, data in frame_files(uploads, store.max_bytes):
         if seq >= MAX_FRAMES:
             raise InvalidInput(msg("a flight holds at most %(n)s frames", n=MAX_FRAMES))
         content_type = FRAME_SUFFIXES.get(PurePosixPath(name).suffix.lower()) or sniff(data) or TIFF
-        ev = evidence.store(s, store, data, content_type, name)
+        try:
+            ev = evidence.store(s, store, data, content_type, name)  # checks before it writes anything
+        except FileRejected as exc:
+            refused.append({"file": name, "reason": exc.reason, "detail": str(exc)})
+            continue
         if seq == 0 and check is not None:
             check(store.path_for(ev.sha256), name)
         s.add(PvFrame(region_id=rid, inspection_id=inspection.id, seq=seq, sha256=ev.sha256, filename=name))
         seq += 1
+    if seq == 0 and refused:
+        first = refused[0]
+        raise InvalidInput(
+            msg(
+                "no frame of the upload could be kept: %(file)s: %(detail)s",
+                file=first["file"],
+                detail=first["detail"],
+            )
+        )
     if seq == 0:
         raise InvalidInput(msg("the upload holds no thermal frames (TIFF or JPEG files, or a zip of them)"))
+    if refused:
+        inspection.summary = {"frames_refused": refused[:FRAMES_LISTED], "frames_refused_count": len(refused)}
     inspection.frame_count = seq
     s.flush()
     _audit(s, "pv.inspection.create", "pv_inspection", inspection.id, {"plant": plant.code, "frames": seq})
