@@ -99,6 +99,11 @@ def test_bad_plants_get_clear_4xx_problems(client: TestClient, world: World) -> 
         r = client.request(method, PV + path, headers=alice, **kwargs)
         assert r.status_code == status, (path, r.text)
         assert r.headers["content-type"] == PROBLEM
+    r = client.post(f"{PV}/plants/import", headers=alice, **upload("roof.geojson", b"id,lon,lat\n"))
+    assert (
+        r.status_code == 400
+        and r.json()["detail"] == "roof.geojson is not GeoJSON: it does not start with an object"
+    )
     r = client.post(f"{PV}/plants", headers=world.vera.headers, **create("z", outline()))
     assert r.status_code == 403 and r.headers["content-type"] == PROBLEM
 

@@ -140,6 +140,10 @@ def read_layout(content: bytes, filename: str, polygon: dict[str, Any] | None = 
     try:
         if text.lstrip().startswith("{"):
             return plant_io.layout_from_geojson(json.loads(text))
+        if PurePosixPath(filename).suffix.lower() in (".geojson", ".json"):  # not a CSV by mistake either
+            raise InvalidInput(
+                msg("%(filename)s is not GeoJSON: it does not start with an object", filename=filename)
+            )
         if polygon is None:
             raise InvalidInput(
                 msg(
