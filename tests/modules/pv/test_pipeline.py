@@ -4,6 +4,7 @@ import gc
 import multiprocessing
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from gongzhi.modules.pv import analysis_adapter as adapter
 from gongzhi.modules.pv import pipeline
 from gongzhi.modules.pv.analytics.layout import PlantLayout
+from gongzhi.modules.pv.io.tiff import write_frame_tiff
 
 from .flights import tiny_flight
 
@@ -55,6 +57,28 @@ def test_forked_workers_analyse_on_the_plant_they_inherit_without_it_being_sent(
     monkeypatch.setattr(PlantLayout, "__getstate__", refuse)
     pooled = pipeline.analyse_flight(flight.frames, layout, irradiance_w_m2=850, camera="M3T", workers=2)
     assert pooled.findings and pooled == in_process
+
+
+def test_frames_are_placed_by_the_camera_their_files_name_and_those_that_cannot_be_are_named_with_why(
+    tmp_path: Path,
+) -> None:
+    flight = tiny_flight(tmp_path / "flight", frames=4)
+    layout = flight.synthetic.layout
+    # no camera given: each file names its payload (as the synthetic writer does, by the catalogue's name)
+    named = pipeline.analyse_flight(flight.frames, layout, irradiance_w_m2=850, workers=1)
+    assert named.frames_used == 4 and not named.skipped and named.extra.frames_with_modules > 0
+    # a frame of an unknown camera is read but cannot be placed: left out, named, with the reason
+    frame = adapter.read(flight.frames[1])
+    odd = replace(frame, meta=replace(frame.meta, model="FLIR T640", camera=None))
+    write_frame_tiff(flight.frames[1], odd)
+    outcome = pipeline.analyse_flight(flight.frames, layout, irradiance_w_m2=850, workers=1)
+    assert outcome.frames_used == 3 and len(outcome.skipped) == 1
+    assert (
+        outcome.skipped[0].startswith(f"{flight.frames[1].name}: ") and "unknown camera" in outcome.skipped[0]
+    )
+    assert outcome.skipped[0].count(flight.frames[1].name) == 1  # the name once, not twice
+    with pytest.raises(ValueError, match=r"could be read and analysed: .*unknown camera"):
+        pipeline.analyse_flight(flight.frames[1:2], layout, workers=1)
 
 
 def test_the_first_load_of_the_kernels_freezes_the_objects_it_made_and_later_loads_do_nothing() -> None:

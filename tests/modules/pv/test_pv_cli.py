@@ -135,7 +135,7 @@ def test_inspect_refuses_a_folder_without_frames_and_unreadable_frames(tmp_path:
     assert r.exit_code == 1 and "no thermal frames" in said(r)
     (empty / "a.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
     r = runner.invoke(app, ["inspect", str(empty), "--plant", plant, "--out", str(tmp_path / "o")])
-    assert r.exit_code == 1 and "no frame of the flight could be read" in said(r)
+    assert r.exit_code == 1 and "no frame of the flight could be read and analysed" in said(r)
 
 
 def test_dock_commands_refuse_bad_input_clearly(tmp_path: Path) -> None:

@@ -375,6 +375,9 @@ def test_a_truncated_tiff_is_reported() -> None:
         ("MAVIC3T", "M3T"),
         ("H30T", "H30T"),
         ("FLIR T640", None),
+        ("DJI Mavic 3T thermal camera", "M3T"),  # the catalogue's names, as the synthetic frames carry
+        ("DJI Zenmuse H20T thermal camera", "H20T"),
+        ("DJI Zenmuse thermal camera", None),
     ],
 )
 def test_camera_models_map_to_camera_keys(model: str, key: str | None) -> None:

@@ -65,12 +65,19 @@ def _feed(acc: Any, paths: Sequence[Path], tick: Callable[[int], None]) -> Part:
         try:
             frame = adapter.read(path)
         except ValueError as exc:
-            skipped.append(f"{path.name}: {exc}")
+            skipped.append(_why(path, str(exc)))
         else:
-            acc.add(frame)
+            report = acc.add(frame)
+            if report.skipped:  # read, but not placed on the plant (no camera, position or altitude)
+                skipped.append(_why(path, report.skipped))
             infos.append(frame_info(path, frame))
         tick(done)
     return acc, skipped, infos
+
+
+def _why(path: Path, said: str) -> str:
+    """``name: reason`` for a frame left out; the readers' reasons often start with the name already."""
+    return said if said.startswith(f"{path.name}: ") else f"{path.name}: {said}"
 
 
 def analyse_chunk(
@@ -143,7 +150,7 @@ def analyse_flight(
     Raises
     ------
     ValueError
-        If no frame could be read.
+        If no frame could be read and placed on the plant.
     """
     total = len(paths)
     if workers <= 1:
@@ -271,7 +278,9 @@ def outcome(
 ) -> FlightOutcome:
     if merged is None or total - len(skipped) == 0:
         reasons = "; ".join(skipped[:3])
-        raise ValueError(f"no frame of the flight could be read{': ' + reasons if reasons else ''}")
+        raise ValueError(
+            f"no frame of the flight could be read and analysed{': ' + reasons if reasons else ''}"
+        )
     modules, findings, extra = adapter.records(merged, layout)
     return FlightOutcome(
         modules=tuple(modules),

@@ -48,12 +48,20 @@ _XMP_FLOATS = {
 
 
 def camera_key(model: str | None) -> str | None:
-    """Key in ``cameras.CAMERAS`` for a model name as files write it (``"ZH20T"`` → ``"H20T"``), else None."""
+    """Key in ``cameras.CAMERAS`` for a model name as files write it (``"ZH20T"`` → ``"H20T"``), or as the
+    catalogue names the payload (``"DJI Mavic 3T thermal camera"``, what the synthetic frames carry), else
+    None."""
     if not model:
         return None
-    name = re.sub(r"[\s_-]", "", model.upper()).removeprefix("DJI").removeprefix("ZENMUSE")
+    name = _squeezed(model).removeprefix("DJI").removeprefix("ZENMUSE")
     name = _MODEL_ALIASES.get(name, name)
-    return name if name in CAMERAS else None
+    if name in CAMERAS:
+        return name
+    return next((key for key, camera in CAMERAS.items() if _squeezed(camera.name) == _squeezed(model)), None)
+
+
+def _squeezed(model: str) -> str:
+    return re.sub(r"[\s_-]", "", model.upper())
 
 
 def exif_from_jpeg_app1(payload: bytes) -> Image.Exif:
