@@ -243,7 +243,7 @@ def _print_summary(result: FlightOutcome, out_dir: Path) -> None:
     }
     out.print(
         f"{s['frames_used']} of {s['frames']} frames, {s['modules_seen']} of {s['modules']} modules seen, "
-        f"{s['findings']} findings; {compliance[result.iec_compliant]}"
+        f"{s['findings']} finding{'' if s['findings'] == 1 else 's'}; {compliance[result.iec_compliant]}"
     )
     table = Table(title="findings by class and severity")
     table.add_column("class")
