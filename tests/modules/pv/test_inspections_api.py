@@ -306,3 +306,40 @@ def _zip(members: dict[str, bytes]) -> bytes:
         for name, data in members.items():
             z.writestr(name, data)
     return packed.getvalue()
+
+
+def test_a_flight_flown_by_hand_is_uploaded_from_the_plant_page_and_a_refusal_comes_back_there(
+    client: TestClient, world: World, factory: sessionmaker[Session], registry: Registry, flight: Flight
+) -> None:
+    plant = import_plant(client, world.alice.headers, flight)
+    bob, csrf = as_user(client, world.bob)  # a handler flies and uploads; the form is on the plant page
+    page = bob.get(f"/pv/plants/{plant['id']}")
+    assert page.status_code == 200 and "上传航拍数据" in page.text and 'name="file"' in page.text
+    frames = [("file", (p.name, p.read_bytes(), "image/tiff")) for p in flight.frames[:3]]
+    broken = [("file", ("DJI_0042_T.JPG", b"\xff\xd8\xff\xe0 cut off", "image/jpeg"))]
+    form = {"csrf_token": csrf, "irradiance": "850", "wind": "2.5"}
+    r = bob.post(
+        f"/pv/plants/{plant['id']}/inspections", data=form, files=frames + broken, follow_redirects=False
+    )
+    assert r.status_code == 303 and r.headers["location"].startswith("/pv/inspections/"), r.text
+    inspection_id = int(r.headers["location"].rsplit("/", 1)[-1])
+    queued = client.get(f"{PV}/inspections/{inspection_id}", headers=world.alice.headers).json()
+    assert queued["status"] == "queued" and queued["frame_count"] == 3 and queued["irradiance_w_m2"] == 850
+    assert queued["wind_m_s"] == 2.5 and queued["summary"]["frames_refused"][0]["file"] == "DJI_0042_T.JPG"
+    assert run_worker(client, factory, registry) == [inspection_id]
+    done = bob.get(f"/pv/inspections/{inspection_id}")
+    assert done.status_code == 200 and "DJI_0042_T.JPG" in done.text
+    # refusals come back on the plant page, said why; nothing is queued
+    count = len(client.get(f"{PV}/inspections", headers=world.alice.headers).json()["items"])
+    for data, files, said in [
+        ({**form, "irradiance": "bright"}, frames, "bright&#39; 不是数字"),
+        (form, [("file", ("notes.txt", b"hello", "text/plain"))], "notes.txt"),
+        (form, broken, "DJI_0042_T.JPG"),
+    ]:
+        r = bob.post(f"/pv/plants/{plant['id']}/inspections", data=data, files=files)
+        assert r.status_code == 400 and "航拍数据未上传" in r.text and said in r.text, r.text
+    assert len(client.get(f"{PV}/inspections", headers=world.alice.headers).json()["items"]) == count
+    vera, vera_csrf = as_user(client, world.vera)  # a viewer neither sees the form nor can post it
+    assert "上传航拍数据" not in vera.get(f"/pv/plants/{plant['id']}").text
+    r = vera.post(f"/pv/plants/{plant['id']}/inspections", data={"csrf_token": vera_csrf}, files=frames)
+    assert r.status_code == 403

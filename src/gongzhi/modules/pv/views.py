@@ -17,8 +17,9 @@ from gongzhi.core.models import Role
 from gongzhi.core.service import require_role
 from gongzhi.db import utcnow
 from gongzhi.errors import InvalidInput, msg
-from gongzhi.modules.pv import cleaning, dock, loop, names, production, report, service
+from gongzhi.modules.pv import cleaning, dock, loop, names, production, report, results, service
 from gongzhi.modules.pv.analytics import soiling
+from gongzhi.modules.pv.analytics.cameras import CAMERAS
 from gongzhi.modules.pv.analytics.production import MIN_CALIBRATION_POINTS
 from gongzhi.modules.pv.models import PvFinding, PvInspection
 from gongzhi.modules.pv.schemas import FindingReview
@@ -90,6 +91,41 @@ def import_production(
     return c.done(f"/pv/plants/{plant_id}#production", message)
 
 
+@router.post("/pv/plants/{plant_id:int}/inspections")
+def upload_flight(
+    c: ConsoleDep,
+    plant_id: int,
+    file: Annotated[list[UploadFile], File()],
+    camera: Annotated[str, Form(max_length=20)] = "",
+    irradiance: Annotated[str, Form(max_length=20)] = "",
+    ambient: Annotated[str, Form(max_length=20)] = "",
+    wind: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    """Upload a flight flown by hand (frames, or zips of them) from the plant page: the inspection is
+    queued for the worker and its page opened; a refusal comes back on the plant page, said why."""
+    try:
+        conditions = service.FlightConditions(
+            camera, _number(irradiance, 0, 2000), _number(ambient, -60, 70), _number(wind, 0, 60), None
+        )
+        uploads = [(f.filename or f"frame-{i}", f.file) for i, f in enumerate(file)]
+        inspection = service.create_inspection(
+            c.s, c.st.store, plant_id, uploads, conditions, check=results.check_frame
+        )
+    except InvalidInput as exc:  # refused before anything was kept (the transaction is rolled back)
+        c.s.rollback()
+        problem = labels.detail(c.lang, exc.detail)
+        return _plant_page(c, plant_id, 2000.0, 0.4, 0.0, 0.2, status_code=400, flight_problem=problem)
+    refused = int(inspection.summary.get("frames_refused_count", 0))
+    said = c._(
+        "Inspection #%(n)s: %(frames)s frames queued for analysis",
+        n=inspection.id,
+        frames=inspection.frame_count,
+    )
+    if refused:
+        said += " · " + c._("broken frames left out: %(n)s", n=refused)
+    return c.done(f"/pv/inspections/{inspection.id}", said, "error" if refused else "ok")
+
+
 def _plant_page(
     c: ConsoleDep,
     plant_id: int,
@@ -102,6 +138,7 @@ def _plant_page(
 ) -> Response:
     p = service.get_plant(c.s, plant_id)
     extra.setdefault("import_problem", None)
+    extra.setdefault("flight_problem", None)
     insps = list(
         c.s.execute(
             select(PvInspection).where(PvInspection.plant_id == p.id).order_by(PvInspection.id.desc())
@@ -172,6 +209,8 @@ def _plant_page(
         flight=_flight_of(insps),
         last_flight=_last_flight(insps),
         can_fly=c.me.can(Role.ADMIN, Role.DISPATCHER),
+        can_upload=c.me.can(*service.INSPECTORS),
+        cameras=sorted(CAMERAS),
         map_svg=svg,
         robots=cleaning.robots_of(c.s, p.id),
         metrics=loop.loop_metrics(c.s, p.id),
