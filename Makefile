@@ -5,12 +5,12 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: demo test install lint format typecheck migrations pytest pytest-sqlite pytest-postgresql serve bench lock clean
+.PHONY: demo test install dji dji-if-possible lint format typecheck migrations pytest pytest-sqlite pytest-postgresql serve bench lock clean
 
 demo: install ## create var/gongzhi.db with the demo regions and serve on 127.0.0.1:8000
 	$(BIN)/gongzhi demo
 
-test: install lint typecheck migrations pytest ## every check CI runs
+test: install lint typecheck migrations dji-if-possible pytest ## every check CI runs
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "gongzhi needs Python 3.11 or newer"; exit 1; }
@@ -22,6 +22,24 @@ $(STAMP): pyproject.toml requirements.lock | $(BIN)/python
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# DJI R-JPEG temperatures come from dji-thermal-cli (AGPL-3.0, a pure-Python port of DJI's Thermal SDK), which
+# needs Python 3.12 or newer: it gets an environment of its own, run as a program (io/dji_thermal_cli.py).
+DJI_PYTHON ?= $(shell for p in python3.13 python3.12 $$(ls -d $$(pyenv root 2>/dev/null)/versions/3.1[2-9]*/bin/python3 2>/dev/null); do $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null && { command -v $$p; break; }; done)
+DJI_VENV   ?= .venv-dji
+DJI_STAMP  := $(DJI_VENV)/.installed
+
+$(DJI_STAMP): requirements-dji.lock
+	@test -n "$(DJI_PYTHON)" || { echo "make dji: needs Python 3.12 or newer (python3.12 on PATH, or DJI_PYTHON=…)"; exit 1; }
+	$(DJI_PYTHON) -m venv $(DJI_VENV)
+	$(DJI_VENV)/bin/python -m pip install -q -r requirements-dji.lock
+	touch $(DJI_STAMP)
+
+dji: $(DJI_STAMP) ## dji-thermal-cli for DJI R-JPEG temperatures; gongzhi finds it through GONGZHI_DJI_THERMAL_CLI
+	@echo "export GONGZHI_DJI_THERMAL_CLI=$(CURDIR)/$(DJI_VENV)/bin/dji-thermal-cli"
+
+dji-if-possible: # the DJI tests run with it and skip, saying why, without it
+	@$(MAKE) --no-print-directory dji || echo "make test: no dji-thermal-cli (needs Python 3.12+); its tests will be skipped"
 
 lint:
 	$(BIN)/ruff format --check src tests bench scripts
@@ -60,4 +78,4 @@ lock: ## re-pin requirements.lock to what pyproject.toml needs, as installed in 
 	$(BIN)/python scripts/lock.py
 
 clean:
-	rm -rf $(VENV) var build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(DJI_VENV) var build *.egg-info .pytest_cache .mypy_cache .ruff_cache

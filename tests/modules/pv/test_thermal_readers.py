@@ -236,11 +236,14 @@ def test_a_dji_iirp_rjpeg_gives_counts_flagged_as_not_temperatures() -> None:
     assert raw.params.calibration == "iirp"
 
 
-def test_read_frame_refuses_dji_temperatures_and_says_why() -> None:
+def test_without_dji_thermal_cli_read_frame_refuses_dji_temperatures_and_says_how_to_get_them(
+    no_dji_program: None,
+) -> None:
     data = dji_rjpeg(COUNTS, dji_dirp_block(), gps_exif(model="ZH20T"))
     assert sniff_format(data, "h20t.jpg") == "dji-rjpeg"
     with pytest.raises(
-        TemperatureUnavailableError, match=r"^h20t\.jpg: DJI R-JPEG \(ZH20T, 'dirp'.*not published"
+        TemperatureUnavailableError,
+        match=r"^h20t\.jpg: DJI R-JPEG: .*Thermal SDK.*dji-thermal-cli==1\.4\.0.*GONGZHI_DJI_THERMAL_CLI",
     ):
         read_frame(data, "h20t.jpg")
     params = read_dji_raw(data, "h20t.jpg").params
@@ -253,11 +256,11 @@ def test_read_frame_refuses_dji_temperatures_and_says_why() -> None:
     assert params.coefficients["KF"] == pytest.approx(80.7, abs=1e-3)
 
 
-def test_an_unknown_dji_parameter_block_still_gives_counts_but_no_parameters() -> None:
+def test_an_unknown_dji_parameter_block_still_gives_counts_but_no_parameters(no_dji_program: None) -> None:
     data = dji_rjpeg(COUNTS, b"\x01\x02hirp" + bytes(200), gps_exif(model="M4T"))
     raw = read_dji_raw(data, "m4t.jpg")
     assert (raw.params.calibration, raw.meta.emissivity, raw.meta.camera) == ("unknown", None, "M4T")
-    with pytest.raises(TemperatureUnavailableError, match="'unknown' calibration"):
+    with pytest.raises(TemperatureUnavailableError, match=r"m4t\.jpg: DJI R-JPEG"):
         read_frame(data, "m4t.jpg")
 
 
@@ -397,7 +400,7 @@ def test_gps_time_is_used_when_the_camera_time_has_no_offset() -> None:
     assert read_dji_raw(data, "t.jpg").meta.time == dt.datetime(2024, 5, 1, 1, 59, 30, tzinfo=dt.UTC)
 
 
-def test_a_folder_listing_says_what_each_file_holds(tmp_path: Path) -> None:
+def test_a_folder_listing_says_what_each_file_holds(tmp_path: Path, no_dji_program: None) -> None:
     (tmp_path / "a_flir.jpg").write_bytes(flir_jpeg(FIELD[:20, :30], OUTDOOR))
     (tmp_path / "b_dji.JPG").write_bytes(dji_rjpeg(COUNTS, dji_iirp_block(), gps_exif(model="M3T")))
     (tmp_path / "c_photo.jpg").write_bytes(plain_jpeg())

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from gongzhi.modules.pv.io import dji_thermal_cli
 from gongzhi.modules.pv.io.dji import read_dji_raw
 from gongzhi.modules.pv.io.reader_errors import TemperatureUnavailableError
 from gongzhi.modules.pv.io.thermal import list_frames, read_frame, sniff_format
@@ -59,7 +60,9 @@ def test_the_flir_t640_sample_decodes_to_the_measured_range() -> None:
 
 
 @pytest.mark.parametrize("name", sorted(DJI))
-def test_real_dji_files_give_counts_metadata_and_an_honest_refusal(name: str) -> None:
+def test_real_dji_files_give_counts_and_metadata_and_without_the_converter_an_honest_refusal(
+    name: str, no_dji_program: None
+) -> None:
     path = _sample(name)
     model, key, (w, h), block, emissivity, distance, humidity = DJI[name]
     data = path.read_bytes()
@@ -78,8 +81,36 @@ def test_real_dji_files_give_counts_metadata_and_an_honest_refusal(name: str) ->
     )
     assert m.time is not None
     assert m.lat is None  # these samples carry no GPS
-    with pytest.raises(TemperatureUnavailableError, match=rf"^{name}: DJI R-JPEG \({model}, '{block}'"):
+    with pytest.raises(TemperatureUnavailableError, match=rf"^{name}: DJI R-JPEG: .*dji-thermal-cli"):
         read_frame(path)
+
+
+# the data README's measured ranges (a port of DJI's SDK); the other three samples have none there
+DJI_MEASURED = {"M30T_DJI_0001_R.JPG": (11.9, 23.1), "H20T_DJI_0001_R.JPG": (19.1, 56.5)}
+
+
+@pytest.mark.parametrize("name", sorted(DJI))
+def test_real_dji_files_read_as_temperatures_through_dji_thermal_cli(
+    name: str, dji_program: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _sample(name)
+    model, key, (w, h), *_ = DJI[name]
+    frame = read_frame(path)
+    t = frame.temperature_c
+    assert t.shape == (h, w) and t.dtype == np.float32 and np.isfinite(t).all()
+    if name in DJI_MEASURED:
+        low, high = DJI_MEASURED[name]
+        assert float(t.min()) == pytest.approx(low, abs=0.05) and float(t.max()) == pytest.approx(
+            high, abs=0.05
+        )
+    else:
+        assert -30 < float(t.min()) < float(t.max()) < 150 and float(t.max() - t.min()) > 5
+    m = frame.meta
+    assert (m.model, m.camera, m.width_px, m.height_px) == (model, key, w, h)
+    assert m.extra["temperatures_by"] == "dji-thermal-cli" and m.emissivity is not None
+    # the same file again comes from the cache: the converter is not run (here it could not be)
+    monkeypatch.setenv(dji_thermal_cli.PROGRAM_ENV, "/nonexistent/dji-thermal-cli")
+    np.testing.assert_array_equal(read_frame(path).temperature_c, t)
 
 
 def test_the_sample_folder_listing() -> None:

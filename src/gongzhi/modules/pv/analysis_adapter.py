@@ -6,7 +6,7 @@ from __future__ import annotations
 import gc
 import importlib
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -14,6 +14,7 @@ from gongzhi.modules.pv.analytics.cameras import CAMERAS
 from gongzhi.modules.pv.analytics.frames import ThermalFrame
 from gongzhi.modules.pv.analytics.layout import PlantLayout
 from gongzhi.modules.pv.analytics.modules import InspectionAccumulator, InspectionResult
+from gongzhi.modules.pv.io import dji_thermal_cli
 from gongzhi.modules.pv.io.thermal import read_frame
 from gongzhi.modules.pv.outcome import FindingRecord, ModuleRecord, OutcomeExtra
 
@@ -22,6 +23,13 @@ def read(path: Path) -> ThermalFrame:
     """Read one radiometric frame; raises ``ValueError`` (a ``ReaderError``, with the file's name) when it is
     not one."""
     return read_frame(path)
+
+
+def prepare(paths: Sequence[Path], jobs: int) -> None:
+    """Get a flight's files ready to read before its frames are: the temperatures of its DJI R-JPEGs converted
+    in one call of ``dji-thermal-cli`` with ``jobs`` processes (:func:`.io.dji_thermal_cli.prepare`), rather
+    than in one call each as they are read. A file it cannot convert is refused when read, with the reason."""
+    dji_thermal_cli.prepare(paths, jobs=jobs)
 
 
 _KERNELS = "gongzhi.modules.pv.analytics.kernels"

@@ -153,6 +153,7 @@ def analyse_flight(
         If no frame could be read and placed on the plant.
     """
     total = len(paths)
+    adapter.prepare(paths, jobs=workers)
     if workers <= 1:
         return _stream(paths, layout, irradiance_w_m2, camera, progress)
     # one contiguous run of frames per worker: each builds its accumulator (module index, neighbours) once

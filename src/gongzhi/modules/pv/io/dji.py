@@ -1,4 +1,5 @@
-"""DJI R-JPEG (H20T, M30T, M3T, M4T, H30T …): raw detector counts and their metadata, but no temperatures.
+"""DJI R-JPEG (H20T, M30T, M3T, M4T, H30T …): raw detector counts, their metadata, and temperatures by
+``dji-thermal-cli`` where it is installed.
 
 What the files hold (measured on the samples in ``shared/data/thermal``; names from ExifTool's "DJI Tags"
 tables, TagNames/DJI.html, and the ExifTool forum thread "DJI H20T thermal radiometric jpeg file", 2020):
@@ -13,22 +14,21 @@ tables, TagNames/DJI.html, and the ExifTool forum thread "DJI H20T thermal radio
   (fraction) and ReflectedTemperature [°C] from byte 32.
 - APP5: further calibration data, undocumented.
 
-Why no temperatures: the function from counts (and the APP4/APP5 calibration) to temperature is inside
-DJI's Thermal SDK (``libdirp``, DJI SDK licence, never to be shipped here) and DJI has not published it;
-ExifTool names the coefficients but gives no formula. Guessing one is not acceptable for a measuring
-instrument. The forum rule "counts / 64 − 273.15" ("raw, uncorrected" values) gives 15.2–23.5 °C on the M30T
-sample against the 11.9–23.1 °C the data README gives as measured, 3.3 K off at the cold end: not it.
-``read_dji_rjpeg`` therefore raises :class:`TemperatureUnavailableError` and ``read_dji_raw`` returns the
-counts explicitly flagged as not temperatures. Convert DJI files to float32 °C TIFF first (DJI Thermal
-Analysis Tool, or ``dji-thermal-cli`` in its own Python ≥ 3.12 environment); :func:`read_tiff` reads those
-with their EXIF/XMP.
+Temperatures: the function from counts (and the APP4/APP5 calibration) to temperature is inside DJI's
+Thermal SDK (``libdirp``, DJI SDK licence, never to be shipped here) and DJI has not published it; ExifTool
+names the coefficients but gives no formula, and guessing one is not acceptable for a measuring instrument
+(the forum rule "counts / 64 − 273.15", "raw, uncorrected" values, gives 15.2–23.5 °C on the M30T sample
+against the 11.9–23.1 °C the data README gives as measured, 3.3 K off at the cold end). ``read_dji_rjpeg``
+takes them from ``dji-thermal-cli``, a pure-Python port of the SDK run as a program of its own
+(:mod:`.dji_thermal_cli`: it gives those 11.9–23.1 °C), and refuses with the reason and how to install it
+when it is absent. ``read_dji_raw`` returns the counts explicitly flagged as not temperatures.
 """
 
 from __future__ import annotations
 
 import math
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -41,7 +41,6 @@ from gongzhi.modules.pv.io.jpeg_segments import APP3, APP4, Segment, app_payload
 from gongzhi.modules.pv.io.reader_errors import (
     MissingMetadataError,
     NotRadiometricError,
-    TemperatureUnavailableError,
     TruncatedFileError,
 )
 
@@ -85,24 +84,24 @@ def is_dji_rjpeg(segments: list[Segment]) -> bool:
 
 
 def read_dji_rjpeg(data: bytes, source: str) -> ThermalFrame:
-    """Refuse, with the reason, to turn a DJI R-JPEG into temperatures (see the module docstring).
+    """Temperatures [°C] and metadata of a DJI R-JPEG: the temperatures from ``dji-thermal-cli``, a port of
+    DJI's Thermal SDK run as a program of its own (:mod:`.dji_thermal_cli`), the metadata from this module.
 
     The file is parsed first, so a truncated or non-radiometric file gets its own error.
 
     Raises
     ------
     TemperatureUnavailableError
-        Always, for a well-formed DJI R-JPEG.
+        No ``dji-thermal-cli`` is installed (the message says how).
+    ConversionError
+        It could not convert the file, or gave a raster of another size.
     """
+    from gongzhi.modules.pv.io import dji_thermal_cli
+
     raw = read_dji_raw(data, source)
-    model = raw.meta.model or "unknown model"
-    raise TemperatureUnavailableError(
-        source,
-        f"DJI R-JPEG ({model}, '{raw.params.calibration}' calibration) stores raw detector counts; DJI has "
-        "not published how its Thermal SDK turns them into temperatures, so gongzhi does not guess. Convert "
-        "the file to a float32 °C TIFF (DJI Thermal Analysis Tool or dji-thermal-cli) and read that, or use "
-        "read_dji_raw() for the counts and metadata",
-    )
+    temps = dji_thermal_cli.temperatures(data, source, (raw.meta.height_px, raw.meta.width_px))
+    extra = {**raw.meta.extra, "temperatures_by": "dji-thermal-cli"}
+    return ThermalFrame(temperature_c=temps, meta=replace(raw.meta, extra=extra))
 
 
 def read_dji_raw(data: bytes, source: str) -> DjiRawFrame:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Literal
 
 from gongzhi.modules.pv.analytics.frames import ThermalFrame
+from gongzhi.modules.pv.io import dji_thermal_cli
 from gongzhi.modules.pv.io.dji import is_dji_rjpeg, read_dji_raw, read_dji_rjpeg
 from gongzhi.modules.pv.io.flir import FLIR_ID, read_flir_jpeg
 from gongzhi.modules.pv.io.jpeg_segments import APP1, SOI, app_payloads, jpeg_segments
@@ -72,7 +73,7 @@ def read_frame(path_or_bytes: str | Path | bytes, source: str | None = None) -> 
     ReaderError
         With the file name and what is missing: :class:`UnknownFormatError`, :class:`TruncatedFileError`,
         :class:`NotRadiometricError`, :class:`MissingMetadataError`, :class:`TemperatureUnavailableError`
-        (DJI R-JPEG, see ``dji.py``).
+        (a DJI R-JPEG without ``dji-thermal-cli`` installed, see ``dji_thermal_cli.py``).
     """
     data, name = _load(path_or_bytes, source)
     fmt = sniff_format(data, name)
@@ -110,10 +111,12 @@ def summarise_frame(path: Path) -> FrameSummary:
     fmt: FrameFormat | None = None
     try:
         fmt = sniff_format(data, name)
-        if fmt == "dji-rjpeg":
+        if fmt == "dji-rjpeg":  # described without converting it: a listing stays quick
             raw = read_dji_raw(data, name)
-            meta, has_temperatures = raw.meta, False
-            problem: str | None = "DJI R-JPEG: raw counts only, no published conversion to temperature"
+            meta, has_temperatures = raw.meta, dji_thermal_cli.program() is not None
+            problem: str | None = (
+                None if has_temperatures else f"DJI R-JPEG: raw counts only here; {dji_thermal_cli.SETUP}"
+            )
         else:
             meta, has_temperatures, problem = read_frame(data, name).meta, True, None
     except ReaderError as exc:

@@ -1,0 +1,207 @@
+"""DJI R-JPEG temperatures from ``dji-thermal-cli``, run as a program of its own.
+
+DJI's function from detector counts to temperature is inside its Thermal SDK (``libdirp``, under DJI's
+licence, never shipped here) and unpublished (``dji.py``). ``dji-thermal-cli`` (PyPI, AGPL-3.0 as gongzhi is)
+is a pure-Python port of that SDK (v1.8) whose temperatures, by its documentation, are the SDK's; on the
+samples in ``shared/data/thermal`` it gives the M30T's 11.9 … 23.1 °C and the H20T's 19.1 … 56.5 °C that the
+data README gives as measured. It needs Python ≥ 3.12 and gongzhi runs on 3.11, so it is not imported: it
+lives in an environment of its own (``make dji``, or ``python3.12 -m venv …`` and ``pip install
+dji-thermal-cli==1.4.0``) and is run as a program, found by :data:`PROGRAM_ENV` or on ``PATH``. Without it a
+DJI R-JPEG is refused with the reason and these steps.
+
+Temperatures are kept by the file's SHA-256 as float32 °C TIFF in :data:`CACHE_ENV` (default
+``~/.cache/gongzhi/dji-thermal``): :func:`prepare` converts a flight's R-JPEGs in one call, with as many jobs
+as the analysis has workers (about 70 ms of CPU a 640×512 frame, against about 0.6 s for a call of its own,
+which :func:`temperatures` makes for a file not converted yet), and every later read of the same file takes
+them from there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image
+
+from gongzhi.modules.pv.io.jpeg_segments import jpeg_segments
+from gongzhi.modules.pv.io.reader_errors import ReaderError, TemperatureUnavailableError
+
+PROGRAM_ENV = "GONGZHI_DJI_THERMAL_CLI"
+"""Path of the ``dji-thermal-cli`` program; without it, the one on ``PATH``."""
+CACHE_ENV = "GONGZHI_DJI_CACHE"
+"""Folder of the converted temperatures; default ``$XDG_CACHE_HOME/gongzhi/dji-thermal`` (``~/.cache``)."""
+NO_DATA_C = -273.15
+"""What the program writes where a pixel has no temperature; read as NaN."""
+SETUP = (
+    "install dji-thermal-cli (AGPL-3.0, Python ≥ 3.12) in an environment of its own, e.g. "
+    "`python3.12 -m venv ~/.local/share/gongzhi/dji && ~/.local/share/gongzhi/dji/bin/pip install "
+    "dji-thermal-cli==1.4.0` (or `make dji` in a checkout), and set "
+    f"{PROGRAM_ENV} to its bin/dji-thermal-cli"
+)
+_SKIPPED = re.compile(r"^\[skip, (?P<why>[^\]]*)\] (?P<path>.*)$")
+
+
+class ConversionError(ReaderError):
+    """``dji-thermal-cli`` could not turn a DJI R-JPEG into temperatures (it says why)."""
+
+
+def program() -> Path | None:
+    """The ``dji-thermal-cli`` to run: :data:`PROGRAM_ENV`, else the one on ``PATH``, else ``None``.
+
+    Raises
+    ------
+    TemperatureUnavailableError
+        :data:`PROGRAM_ENV` names no executable file (a setting that is wrong, not one that is absent).
+    """
+    named = os.environ.get(PROGRAM_ENV, "").strip()
+    if named:
+        path = Path(named).expanduser()
+        if not (path.is_file() and os.access(path, os.X_OK)):
+            raise TemperatureUnavailableError(PROGRAM_ENV, f"{path} is not an executable dji-thermal-cli")
+        return path
+    found = shutil.which("dji-thermal-cli")
+    return Path(found) if found else None
+
+
+def cache_dir() -> Path:
+    """The folder of converted temperatures (made when first written)."""
+    named = os.environ.get(CACHE_ENV, "").strip()
+    if named:
+        return Path(named).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME", "").strip() or str(Path.home() / ".cache")
+    return Path(base) / "gongzhi" / "dji-thermal"
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def temperatures(data: bytes, source: str, shape: tuple[int, int]) -> npt.NDArray[np.float32]:
+    """The temperatures [°C] of a DJI R-JPEG's bytes (NaN where the program gives none), a raster of ``shape``
+    (the file's own): from the cache, or converted now by a call of their own.
+
+    Raises
+    ------
+    TemperatureUnavailableError
+        No ``dji-thermal-cli`` (the message says how to install it).
+    ConversionError
+        The program refused the file, failed, wrote nothing, or a raster of another shape (not kept).
+    """
+    kept = cache_dir() / f"{digest(data)}.tiff"
+    if not kept.is_file():
+        exe = program()
+        if exe is None:
+            raise TemperatureUnavailableError(
+                source,
+                "DJI R-JPEG: its temperatures come from DJI's Thermal SDK, which gongzhi does not ship; to "
+                f"read DJI flights, {SETUP}. Or convert the files to float32 °C TIFF first (DJI Thermal "
+                "Analysis Tool) and read those",
+            )
+        failed = _convert(exe, {digest(data): data}, jobs=1)
+        if failed:
+            raise ConversionError(source, f"dji-thermal-cli: {failed[digest(data)]}")
+    temps = _read(kept, source)
+    if temps.shape != shape:
+        kept.unlink(missing_ok=True)  # not this file's temperatures: never served again
+        raise ConversionError(
+            source,
+            f"dji-thermal-cli gave {temps.shape[1]}×{temps.shape[0]} px for a {shape[1]}×{shape[0]} raster",
+        )
+    return temps
+
+
+def prepare(paths: Iterable[Path], *, jobs: int = 1) -> dict[Path, str]:
+    """Convert the DJI R-JPEGs among ``paths`` that are not in the cache yet, in one call of the program with
+    ``jobs`` processes; returns the files it could not convert, with its reason. A no-op without the program
+    (each file is then refused when read, saying why) or without DJI R-JPEGs.
+    """
+    todo: dict[str, bytes] = {}
+    names: dict[str, list[Path]] = {}
+    cache = cache_dir()
+    for path in paths:
+        try:
+            with path.open("rb") as f:
+                data = f.read(2)
+                if data != b"\xff\xd8":  # a TIFF flight costs two bytes a file here
+                    continue
+                data += f.read()
+        except OSError:
+            continue  # the reader says what is wrong with it
+        if not _is_rjpeg(data):
+            continue
+        key = digest(data)
+        names.setdefault(key, []).append(path)
+        if not (cache / f"{key}.tiff").is_file():
+            todo[key] = data
+    if not todo:
+        return {}
+    exe = program()
+    if exe is None:
+        return {}
+    failed = _convert(exe, todo, jobs=jobs)
+    return {path: why for key, why in failed.items() for path in names[key]}
+
+
+def _is_rjpeg(data: bytes) -> bool:
+    from gongzhi.modules.pv.io.dji import is_dji_rjpeg
+
+    if not data.startswith(b"\xff\xd8"):
+        return False
+    try:
+        return is_dji_rjpeg(jpeg_segments(data, "<bytes>"))
+    except ReaderError:
+        return False
+
+
+def _convert(exe: Path, files: dict[str, bytes], *, jobs: int) -> dict[str, str]:
+    """Run the program once on ``files`` (by digest) and move what it wrote into the cache; the digests it
+    could not convert, with its reason."""
+    cache = cache_dir()
+    cache.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="gongzhi-dji-") as work:
+        given, out = Path(work) / "in", Path(work) / "out"
+        given.mkdir()
+        for key, data in files.items():
+            (given / f"{key}.jpg").write_bytes(data)
+        command = [str(exe), "process", "--input-dir", str(given), "--output-dir", str(out)]
+        command += ["--output", "temp_c:tiff", "--jobs", str(max(1, jobs))]
+        try:
+            run = subprocess.run(  # noqa: S603 - our own argument list, no shell
+                command, capture_output=True, text=True, timeout=60 + 5 * len(files), check=False
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return dict.fromkeys(files, f"did not run: {exc}")
+        said = {
+            Path(m["path"]).stem: m["why"]
+            for m in (_SKIPPED.match(line.strip()) for line in run.stdout.splitlines())
+            if m
+        }
+        failed = {}
+        for key in files:
+            written = out / f"{key}_temp_c.tiff"
+            if written.is_file():
+                os.replace(written, cache / f"{key}.tiff")  # atomic: a reader never sees half a file
+            else:
+                tail = (run.stderr.strip().splitlines() or [f"exit status {run.returncode}"])[-1]
+                failed[key] = said.get(key) or tail
+        return failed
+
+
+def _read(path: Path, source: str) -> npt.NDArray[np.float32]:
+    try:
+        with Image.open(path) as image:
+            values = np.asarray(image, dtype=np.float32)
+    except Exception as exc:  # a damaged cache file: the next conversion replaces it
+        path.unlink(missing_ok=True)
+        raise ConversionError(
+            source, f"the converted temperatures cannot be read ({exc}); read it again"
+        ) from exc
+    return np.where(values <= NO_DATA_C + 0.01, np.float32(np.nan), values).astype(np.float32)
