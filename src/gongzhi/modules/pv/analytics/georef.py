@@ -383,6 +383,7 @@ def module_crops_and_peaks(
     positions: npt.ArrayLike,
     samples_per_cell: int,
     centres: FloatArray | None = None,
+    pixels: tuple[FloatArray, FloatArray] | None = None,
 ) -> tuple[
     npt.NDArray[np.float32],
     npt.NDArray[np.float32],
@@ -392,11 +393,14 @@ def module_crops_and_peaks(
     hottest of the pixels its interior samples (all but the outermost) interpolate between [°C], which
     keep a hot spot smaller than a cell that every other sample smooths away; and a function giving the
     full maps (:func:`module_crops`) of some of the modules, indices into ``positions``, from the same
-    sampling pattern."""
+    sampling pattern.
+
+    ``pixels`` are the modules' centres in the frame (row, column) [px], ``geometry.xy_to_pixel`` of their
+    ``centres``, when the caller has them: the accumulator needs them too, and computed them once."""
     from gongzhi.modules.pv.analytics import kernels
 
     image, row_c, col_c, pattern_r, pattern_c = _pattern(
-        temperature, geometry, layout, positions, samples_per_cell, 0.0, centres
+        temperature, geometry, layout, positions, samples_per_cell, 0.0, centres, pixels
     )
     i, j = thinned(pattern_r.shape[0]), thinned(pattern_r.shape[1])
     out = np.empty((len(row_c), len(i), len(j)), dtype=np.float32)
@@ -434,10 +438,11 @@ def _pattern(
     samples_per_cell: int,
     border: float,
     centres: FloatArray | None,
+    pixels: tuple[FloatArray, FloatArray] | None = None,
 ) -> tuple[npt.NDArray[np.float32], FloatArray, FloatArray, FloatArray, FloatArray]:
-    """The frame as float32 and the modules' samples as each centre's pixel (row_c, col_c) plus one
-    pattern (rows, cols) of offsets [px]: the pose is a similarity transform."""
-    pos = np.asarray(positions, dtype=np.intp)
+    """The frame as float32 and the modules' samples as each centre's pixel (row_c, col_c; ``pixels`` when
+    the caller has them) plus one pattern (rows, cols) of offsets [px]: the pose is a similarity
+    transform."""
     n_rows, n_cols = crop_grid(layout, samples_per_cell)
     along, across = layout.footprint_m
     fu = border + (1 - 2 * border) * (np.arange(n_cols) + 0.5) / n_cols - 0.5
@@ -445,8 +450,11 @@ def _pattern(
     e_u, e_v = row_axes(layout.row_azimuth_deg)
     off_x = fu[None, :] * along * e_u[0] + fv[:, None] * across * e_v[0]
     off_y = fu[None, :] * along * e_u[1] + fv[:, None] * across * e_v[1]
-    centres = (layout.centres_xy() if centres is None else centres)[pos]
-    row_c, col_c = geometry.xy_to_pixel(centres[:, 0], centres[:, 1])
+    if pixels is None:
+        pos = np.asarray(positions, dtype=np.intp)
+        centres = (layout.centres_xy() if centres is None else centres)[pos]
+        pixels = geometry.xy_to_pixel(centres[:, 0], centres[:, 1])
+    row_c, col_c = pixels
     row_0, col_0 = geometry.xy_to_pixel(0.0, 0.0)
     row_p, col_p = geometry.xy_to_pixel(off_x, off_y)
     image = np.ascontiguousarray(temperature, dtype=np.float32)

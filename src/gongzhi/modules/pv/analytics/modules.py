@@ -1000,13 +1000,13 @@ class InspectionAccumulator:
         positions = visible_modules(self._index, geometry)
         if len(positions) == 0:
             return 0
+        centres = self._index.centres[positions]
+        rows, cols = geometry.xy_to_pixel(centres[:, 0], centres[:, 1])
         # every module's statistics and screen from thinned maps (a third of the samples); the full maps,
         # the full screen and the rules only for the modules these flag
         crops, peaks, detail = module_crops_and_peaks(
-            temperature, geometry, self.layout, positions, SAMPLES_PER_CELL, centres=self._index.centres
+            temperature, geometry, self.layout, positions, SAMPLES_PER_CELL, pixels=(rows, cols)
         )
-        centres = self._index.centres[positions]
-        rows, cols = geometry.xy_to_pixel(centres[:, 0], centres[:, 1])
         slot = np.full(len(self.layout.modules) + 1, -1, dtype=np.intp)
         slot[positions] = np.arange(len(positions))
         near = slot[self._neighbours[positions]]
