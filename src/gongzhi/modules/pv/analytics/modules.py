@@ -59,6 +59,7 @@ from gongzhi.modules.pv.analytics.georef import (
     module_index,
     rect_crops,
     refine_pose,
+    sample_offsets,
     segment_modules,
     thinned,
     visible_modules,
@@ -895,10 +896,13 @@ class InspectionAccumulator:
         self._layout_left_out = False
 
     def _prepare(self) -> None:
-        """The module index and the neighbour table (other strings within the radius, −1 padded)."""
+        """The module index, the neighbour table (other strings within the radius, −1 padded) and where a
+        module map's samples lie from the module's centre (:func:`.georef.sample_offsets`), which every
+        frame's crops would otherwise work out again."""
         layout = self.layout
         self._index: ModuleIndex = module_index(layout)
         self._neighbours = _neighbour_table(layout, self._neighbour_radius_m)
+        self._offsets = sample_offsets(layout, SAMPLES_PER_CELL)
 
     def fresh(self) -> InspectionAccumulator:
         """An accumulator of the same plant and settings with no frames yet, sharing this one's module
@@ -910,9 +914,15 @@ class InspectionAccumulator:
         return out
 
     def __getstate__(self) -> dict[str, Any]:
-        # a worker's accumulator travels back without the index and the neighbour table (rebuilt by the
-        # next add, if any), and without the layout when the receiver has it; its views are a few arrays
-        left_out = ("_index", "_neighbours", "layout" if self.__dict__.get("_layout_left_out") else "")
+        # a worker's accumulator travels back without the index, the neighbour table and the samples'
+        # offsets (rebuilt by the next add, if any), and without the layout when the receiver has it; its
+        # views are a few arrays
+        left_out = (
+            "_index",
+            "_neighbours",
+            "_offsets",
+            "layout" if self.__dict__.get("_layout_left_out") else "",
+        )
         return {k: v for k, v in self.__dict__.items() if k not in left_out}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -1022,8 +1032,9 @@ class InspectionAccumulator:
         # every module's statistics and screen from thinned maps (a third of the samples); the full maps,
         # the full screen and the rules only for the modules these flag
         crops, peaks, detail = module_crops_and_peaks(
-            temperature, geometry, self.layout, positions, SAMPLES_PER_CELL, pixels=(rows, cols)
-        )
+            temperature, geometry, self.layout, positions, SAMPLES_PER_CELL, pixels=(rows, cols),
+            offsets=self._offsets,
+        )  # fmt: skip
         slot = np.full(len(self.layout.modules) + 1, -1, dtype=np.intp)
         slot[positions] = np.arange(len(positions))
         near = slot[self._neighbours[positions]]
