@@ -3,13 +3,14 @@
     PYTHONPATH=TREE/src:TREE .venv/bin/python bench/pv/dump_flight.py OUT [--dir /tmp/gongzhi-pv-bench]
 
 Feeds the frames ``bench/pv/bench_flight.py`` rendered into ``--dir`` through one accumulator, in order, in
-this process (no pool: the output does not depend on how the flight is split), with the tree on
-``PYTHONPATH``, and writes to ``OUT``: each frame's report (its pose correction and match score), every view
-(position, frame, the statistics and the RGB columns), every class not normal, every ``ModuleResult`` and
-``Finding``, the ``InspectionResult``'s other fields, every ``ModuleRecord`` and ``FindingRecord`` of
-``pipeline.outcome`` and its summary. Every float is written as ``float.hex``, so that a change of one unit
-in the last place shows. Only the public names of the accumulator's tree are used, and its private view
-table's ``columns()`` and ``classes``, which every version since the twelfth pass has.
+this process (no pool: each of a pool's chunks starts its own running pose correction, so the split would
+change the poses), with the tree on ``PYTHONPATH``, and writes to ``OUT``: each frame's report (its pose
+correction and match score), every view (position, frame, the statistics and the RGB columns), every class
+not normal, every ``ModuleResult`` and ``Finding``, the ``InspectionResult``'s other fields, every
+``ModuleRecord`` and ``FindingRecord`` of ``pipeline.outcome`` and its summary. Every float is written as
+``float.hex``, so that a change of one unit in the last place shows. Only the public names of the
+accumulator's tree are used, and its private view table's ``columns()`` and ``classes``, which every version
+since the fourth pass has (``e3fb43a``).
 """
 
 from __future__ import annotations
