@@ -328,6 +328,39 @@ def test_thinned_crops_are_the_full_maps_rows_and_columns_and_their_peaks_the_pi
     assert (peaks >= thin[:, 1:-1, 1:-1].max(axis=(1, 2))).all()
 
 
+@pytest.mark.parametrize("yaw", [0.0, 33.0, 257.0])
+def test_the_crops_from_the_centre_pixels_and_offsets_the_caller_keeps_equal_those_worked_out_again(
+    layout: PlantLayout, yaw: float
+) -> None:
+    rng = np.random.default_rng(11)
+    geometry = FrameGeometry(0.4, 1.1, 0.03, yaw, 640, 512)
+    image = rng.normal(30, 2, (512, 640)).astype(np.float32)
+    index = module_index(layout)
+    positions = visible_modules(index, geometry)
+    centres = index.centres[positions]
+    pixels = geometry.xy_to_pixel(centres[:, 0], centres[:, 1])
+    thin, peaks, full = georef.module_crops_and_peaks(image, geometry, layout, positions, 4)
+    offsets = georef.sample_offsets(layout, 4)
+    given = georef.module_crops_and_peaks(
+        image, geometry, layout, positions, 4, pixels=pixels, offsets=offsets
+    )
+    some = np.flatnonzero(rng.random(len(positions)) < 0.3)
+    for a, b in ((thin, given[0]), (peaks, given[1]), (full(some), given[2](some))):
+        assert a.shape == b.shape and a.tobytes() == b.tobytes()
+    np.testing.assert_array_equal(
+        module_crops(image, geometry, layout, positions, 4), given[2](np.arange(len(positions)))
+    )
+    # what is given is used, not worked out again
+    moved = georef.module_crops_and_peaks(
+        image, geometry, layout, positions, 4, pixels=(pixels[0] + 0.5, pixels[1])
+    )
+    assert not np.array_equal(moved[0], thin)
+    stretched = georef.module_crops_and_peaks(
+        image, geometry, layout, positions, 4, offsets=(offsets[0] * 1.1, offsets[1])
+    )
+    assert not np.array_equal(stretched[0], thin)
+
+
 def test_the_compiled_block_means_and_reach_tests_equal_their_numpy_forms() -> None:
     rng = np.random.default_rng(7)
     t = rng.normal(30, 3, (51, 64)).astype(np.float32)

@@ -9,6 +9,7 @@ import pytest
 from scipy import ndimage
 
 from gongzhi.modules.pv.analytics import kernels
+from gongzhi.modules.pv.analytics import modules as rules
 from gongzhi.modules.pv.analytics.anomalies import ANOMALIES, Anomaly, class_of_abnormality, severity
 from gongzhi.modules.pv.analytics.evaluation import evaluate
 from gongzhi.modules.pv.analytics.frames import ThermalFrame
@@ -50,6 +51,7 @@ from gongzhi.modules.pv.analytics.modules import (
     _med,
     _median,
     _median_3x3,
+    _median_kept,
     _median_pick,
     _neighbour_table,
     _neighbour_table_from_lists,
@@ -62,6 +64,7 @@ from gongzhi.modules.pv.analytics.modules import (
     _steepest,
     _thirds,
     analyse_flight,
+    classify_crop,
     frame_statistics,
     learned_classifier,
     merge_views,
@@ -481,6 +484,85 @@ def test_the_rules_shortcuts_equal_the_numpy_forms_bit_for_bit() -> None:
     for n in range(3, 20):
         cells = np.arange(n)
         assert [cells[s].tolist() for s in _thirds(n)] == [p.tolist() for p in np.array_split(cells, 3)]
+
+
+def test_a_median_kept_stays_the_median_when_values_are_set_to_it() -> None:
+    rng = np.random.default_rng(8)
+    kept = changed = 0
+    for size in [7, 8, 49, 50, 1152, 1153] * 60:
+        values = rng.normal(0, 2, size).astype(np.float32)
+        if rng.random() < 0.5:  # ties about the middle, and zeros
+            values = np.round(values * 2) / np.float32(2)
+        median, stays = _median_kept(values)
+        assert median == _median(values)
+        changed_values = values.copy()
+        changed_values[rng.random(size) < rng.uniform(0, 0.4)] = median
+        after = _median(changed_values)
+        if stays:
+            kept += 1
+            assert after == median and math.copysign(1, after) == math.copysign(1, median)
+        else:
+            changed += after != median or math.copysign(1, after) != math.copysign(1, median)
+    assert kept > 100 and changed > 10  # both cases met, and the condition matters
+    assert _median_kept(np.array([1.0, 0.0, -0.0, -1.0], dtype=np.float32)) == (0.0, False)
+    assert _median_kept(np.array([1.0, math.nan, 2.0], dtype=np.float32))[1] is False
+
+
+def _reflected_map(rng: np.random.Generator) -> np.ndarray:
+    """A random 48 × 24 map with a soft warm patch (a sun reflection), sometimes hot cells, a cool region,
+    values rounded to a few levels or an offset below the cool mark, the ring mostly flattened [K]."""
+    rows, cols = np.meshgrid(np.arange(48) + 0.5, np.arange(24) + 0.5, indexing="ij")
+    centre, sigma = rng.uniform((0, 0), (48, 24)), rng.uniform(2.0, 3.5)
+    out = rng.uniform(4, 14) * np.exp(-((rows - centre[0]) ** 2 + (cols - centre[1]) ** 2) / (2 * sigma**2))
+    out += rng.normal(0, 0.2, out.shape)
+    for _ in range(rng.integers(0, 3)):
+        i, j = rng.integers(12), rng.integers(6)
+        out[4 * i : 4 * i + 4, 4 * j : 4 * j + 4] += rng.uniform(3, 9)
+    if rng.random() < 0.3:
+        out[rng.integers(30, 44) :, : rng.integers(8, 25)] -= rng.uniform(2.5, 5)
+    if rng.random() < 0.3:
+        out = np.round(out * 4) / 4
+    out += rng.choice([0.0, rng.uniform(-3.5, 3.0)])
+    if rng.random() < 0.8:
+        out[[0, -1], :] = out[:, [0, -1]] = np.median(out[1:-1, 1:-1])
+    return out.astype(np.float32)
+
+
+def _cool_region(residual: np.ndarray, k: int) -> bool:
+    """Whether the rules' cool region rule fires on a map (its form in :func:`classify_crop`)."""
+    cool = residual < -2.0
+    cool[1] = cool[-2] = False
+    cool[:, 1] = cool[:, -2] = False
+    return bool(np.count_nonzero(cool) >= 3 * k and np.count_nonzero(rules._inward(cool)) >= 3 * k)
+
+
+def test_the_rules_classify_a_reflected_maps_rest_as_without_reusing_the_maps_median(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rng = np.random.default_rng(21)
+    maps = [_reflected_map(rng) for _ in range(400)]
+    reused: list[float] = []
+    classify = rules._classify
+
+    def counted(
+        residual: np.ndarray, cell_grid: tuple[int, int], k: int, portrait: bool, known_median: float | None
+    ) -> ViewClass:
+        if known_median is not None:
+            reused.append(known_median)
+            # what is reused is what the rest's own pass would find: its median, and no cool region
+            median = _median(residual)
+            assert median == known_median and math.copysign(1, median) == math.copysign(1, known_median)
+            assert known_median < -2.0 or not _cool_region(residual, k)
+        return classify(residual, cell_grid, k, portrait, known_median)
+
+    monkeypatch.setattr(rules, "_classify", counted)
+    found = [repr(classify_crop(m, (6, 12), 4, True)) for m in maps]
+    # the old form: every rest's median computed again and its cool region looked for
+    kept = rules._median_kept
+    monkeypatch.setattr(rules, "_median_kept", lambda values: (kept(values)[0], False))
+    assert [repr(classify_crop(m, (6, 12), 4, True)) for m in maps] == found
+    assert len(reused) > 100
+    assert len({f.split(",")[0] for f in found}) >= 5  # several classes, not one path
 
 
 def test_the_compiled_means_sum_in_numpys_order_bit_for_bit() -> None:

@@ -383,6 +383,8 @@ def module_crops_and_peaks(
     positions: npt.ArrayLike,
     samples_per_cell: int,
     centres: FloatArray | None = None,
+    pixels: tuple[FloatArray, FloatArray] | None = None,
+    offsets: tuple[FloatArray, FloatArray] | None = None,
 ) -> tuple[
     npt.NDArray[np.float32],
     npt.NDArray[np.float32],
@@ -392,11 +394,16 @@ def module_crops_and_peaks(
     hottest of the pixels its interior samples (all but the outermost) interpolate between [°C], which
     keep a hot spot smaller than a cell that every other sample smooths away; and a function giving the
     full maps (:func:`module_crops`) of some of the modules, indices into ``positions``, from the same
-    sampling pattern."""
+    sampling pattern.
+
+    ``pixels`` are the modules' centres in the frame (row, column) [px], ``geometry.xy_to_pixel`` of their
+    ``centres``, when the caller has them: the accumulator needs them too, and computed them once.
+    ``offsets`` are :func:`sample_offsets` of the layout at ``samples_per_cell``, when the caller keeps
+    them: the same for every frame of a plant."""
     from gongzhi.modules.pv.analytics import kernels
 
     image, row_c, col_c, pattern_r, pattern_c = _pattern(
-        temperature, geometry, layout, positions, samples_per_cell, 0.0, centres
+        temperature, geometry, layout, positions, samples_per_cell, 0.0, centres, pixels, offsets
     )
     i, j = thinned(pattern_r.shape[0]), thinned(pattern_r.shape[1])
     out = np.empty((len(row_c), len(i), len(j)), dtype=np.float32)
@@ -434,10 +441,30 @@ def _pattern(
     samples_per_cell: int,
     border: float,
     centres: FloatArray | None,
+    pixels: tuple[FloatArray, FloatArray] | None = None,
+    offsets: tuple[FloatArray, FloatArray] | None = None,
 ) -> tuple[npt.NDArray[np.float32], FloatArray, FloatArray, FloatArray, FloatArray]:
-    """The frame as float32 and the modules' samples as each centre's pixel (row_c, col_c) plus one
-    pattern (rows, cols) of offsets [px]: the pose is a similarity transform."""
-    pos = np.asarray(positions, dtype=np.intp)
+    """The frame as float32 and the modules' samples as each centre's pixel (row_c, col_c; ``pixels`` when
+    the caller has them) plus one pattern (rows, cols) of offsets [px], from the samples' offsets on the
+    ground (:func:`sample_offsets`; ``offsets`` when the caller keeps them): the pose is a similarity
+    transform."""
+    off_x, off_y = sample_offsets(layout, samples_per_cell, border) if offsets is None else offsets
+    if pixels is None:
+        pos = np.asarray(positions, dtype=np.intp)
+        centres = (layout.centres_xy() if centres is None else centres)[pos]
+        pixels = geometry.xy_to_pixel(centres[:, 0], centres[:, 1])
+    row_c, col_c = pixels
+    row_0, col_0 = geometry.xy_to_pixel(0.0, 0.0)
+    row_p, col_p = geometry.xy_to_pixel(off_x, off_y)
+    image = np.ascontiguousarray(temperature, dtype=np.float32)
+    return image, row_c, col_c, np.ascontiguousarray(row_p - row_0), np.ascontiguousarray(col_p - col_0)
+
+
+def sample_offsets(
+    layout: PlantLayout, samples_per_cell: int = 4, border: float = 0.0
+) -> tuple[FloatArray, FloatArray]:
+    """Where the samples of :func:`module_crops` lie from a module's centre, east and north, each of shape
+    (rows, cols) [m]: the same for every module of a layout and every frame (``border`` as there)."""
     n_rows, n_cols = crop_grid(layout, samples_per_cell)
     along, across = layout.footprint_m
     fu = border + (1 - 2 * border) * (np.arange(n_cols) + 0.5) / n_cols - 0.5
@@ -445,12 +472,7 @@ def _pattern(
     e_u, e_v = row_axes(layout.row_azimuth_deg)
     off_x = fu[None, :] * along * e_u[0] + fv[:, None] * across * e_v[0]
     off_y = fu[None, :] * along * e_u[1] + fv[:, None] * across * e_v[1]
-    centres = (layout.centres_xy() if centres is None else centres)[pos]
-    row_c, col_c = geometry.xy_to_pixel(centres[:, 0], centres[:, 1])
-    row_0, col_0 = geometry.xy_to_pixel(0.0, 0.0)
-    row_p, col_p = geometry.xy_to_pixel(off_x, off_y)
-    image = np.ascontiguousarray(temperature, dtype=np.float32)
-    return image, row_c, col_c, np.ascontiguousarray(row_p - row_0), np.ascontiguousarray(col_p - col_0)
+    return off_x, off_y
 
 
 def bilinear(image: npt.NDArray[np.float32], rows: FloatArray, cols: FloatArray) -> npt.NDArray[np.float32]:

@@ -59,6 +59,7 @@ from gongzhi.modules.pv.analytics.georef import (
     module_index,
     rect_crops,
     refine_pose,
+    sample_offsets,
     segment_modules,
     thinned,
     visible_modules,
@@ -287,10 +288,24 @@ def classify_crop(
         sun reflection (:func:`_looks_reflected`), the rules first classify the map without it and report
         that class unless it is ``none``.
     """
+    return _classify(residual, cell_grid, samples_per_cell, portrait, None)
+
+
+def _classify(
+    residual: F32, cell_grid: tuple[int, int], k: int, portrait: bool, known_median: float | None
+) -> ViewClass:
+    """:func:`classify_crop`; ``known_median`` is the median of the map this one is the rest of
+    (:func:`_without` the warm patch, of a map that went through the rules to the reflection check) when
+    setting samples to it keeps it the median (:func:`_median_kept`), else ``None``.
+
+    The rest of a map is classified again (on frames 300–449 of the bench flight, 119 of the 393 maps the
+    rules see: sun reflections, whose rest showed nothing in each), and its median is then that median; and
+    where that median is not below the cool mark, the rest has no cool sample the map had not, and the cool
+    region's rule, which did not fire on the map, cannot fire on the rest either.
+    """
     cu, cv = cell_grid
-    k = samples_per_cell
     rows, cols = residual.shape
-    m = _median(residual)
+    m, kept = (known_median, True) if known_median is not None else _median_kept(residual)
     cells, thirds = _cell_and_third_means(residual, cell_grid, k, portrait)
     split = [cells[:, s] if portrait else cells[s] for s in _thirds(cu if portrait else cv)]
     if thirds.min() >= 2.0 and thirds.max() - thirds.min() < 1.5 and _percentile(cells, 10) >= 1.5:
@@ -304,12 +319,13 @@ def classify_crop(
     if 1 <= len(warm) < SUBSTRINGS:
         return ViewClass(Anomaly.SUBSTRING, float(np.mean(thirds[warm])))
 
-    cool = residual < -2.0
-    # next to the frame: the optics and a registration error of a sample let its cold in
-    cool[1] = cool[-2] = False
-    cool[:, 1] = cool[:, -2] = False
-    if np.count_nonzero(cool) >= 3 * k and np.count_nonzero(_inward(cool)) >= 3 * k:
-        return ViewClass(_cool_class(cool), float(residual.min()))
+    if known_median is None or m < -2.0:
+        cool = residual < -2.0
+        # next to the frame: the optics and a registration error of a sample let its cold in
+        cool[1] = cool[-2] = False
+        cool[:, 1] = cool[:, -2] = False
+        if np.count_nonzero(cool) >= 3 * k and np.count_nonzero(_inward(cool)) >= 3 * k:
+            return ViewClass(_cool_class(cool), float(residual.min()))
 
     r, c = np.unravel_index(int(np.argmax(residual)), residual.shape)
     peak = float(residual[r, c]) - m
@@ -318,7 +334,9 @@ def classify_crop(
     fill = _fill(glass, int(r), int(c), k, m + 0.5 * peak)
     if _looks_reflected(glass, int(r), int(c), k, peak, fill):
         # what else the module shows, in place across views where the reflection moves
-        rest = classify_crop(_without(residual, glass, int(r), int(c), m, peak), cell_grid, k, portrait)
+        rest = _classify(
+            _without(residual, glass, int(r), int(c), m, peak), cell_grid, k, portrait, m if kept else None
+        )
         if rest.anomaly is not Anomaly.NONE:
             return rest
     jb = JUNCTION_BOX if portrait else (JUNCTION_BOX[1], JUNCTION_BOX[0])
@@ -878,10 +896,13 @@ class InspectionAccumulator:
         self._layout_left_out = False
 
     def _prepare(self) -> None:
-        """The module index and the neighbour table (other strings within the radius, −1 padded)."""
+        """The module index, the neighbour table (other strings within the radius, −1 padded) and where a
+        module map's samples lie from the module's centre (:func:`.georef.sample_offsets`), which every
+        frame's crops would otherwise work out again."""
         layout = self.layout
         self._index: ModuleIndex = module_index(layout)
         self._neighbours = _neighbour_table(layout, self._neighbour_radius_m)
+        self._offsets = sample_offsets(layout, SAMPLES_PER_CELL)
 
     def fresh(self) -> InspectionAccumulator:
         """An accumulator of the same plant and settings with no frames yet, sharing this one's module
@@ -893,9 +914,15 @@ class InspectionAccumulator:
         return out
 
     def __getstate__(self) -> dict[str, Any]:
-        # a worker's accumulator travels back without the index and the neighbour table (rebuilt by the
-        # next add, if any), and without the layout when the receiver has it; its views are a few arrays
-        left_out = ("_index", "_neighbours", "layout" if self.__dict__.get("_layout_left_out") else "")
+        # a worker's accumulator travels back without the index, the neighbour table and the samples'
+        # offsets (rebuilt by the next add, if any), and without the layout when the receiver has it; its
+        # views are a few arrays
+        left_out = (
+            "_index",
+            "_neighbours",
+            "_offsets",
+            "layout" if self.__dict__.get("_layout_left_out") else "",
+        )
         return {k: v for k, v in self.__dict__.items() if k not in left_out}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -1000,13 +1027,14 @@ class InspectionAccumulator:
         positions = visible_modules(self._index, geometry)
         if len(positions) == 0:
             return 0
+        centres = self._index.centres[positions]
+        rows, cols = geometry.xy_to_pixel(centres[:, 0], centres[:, 1])
         # every module's statistics and screen from thinned maps (a third of the samples); the full maps,
         # the full screen and the rules only for the modules these flag
         crops, peaks, detail = module_crops_and_peaks(
-            temperature, geometry, self.layout, positions, SAMPLES_PER_CELL, centres=self._index.centres
-        )
-        centres = self._index.centres[positions]
-        rows, cols = geometry.xy_to_pixel(centres[:, 0], centres[:, 1])
+            temperature, geometry, self.layout, positions, SAMPLES_PER_CELL, pixels=(rows, cols),
+            offsets=self._offsets,
+        )  # fmt: skip
         slot = np.full(len(self.layout.modules) + 1, -1, dtype=np.intp)
         slot[positions] = np.arange(len(positions))
         near = slot[self._neighbours[positions]]
@@ -1854,6 +1882,16 @@ def _median(values: npt.NDArray[np.floating[Any]]) -> float:
     NaN when any is NaN), without the general routine's set-up, which cost more than the sort. From
     :data:`_PARTITION_FROM` values on (a whole module map) a partition about the middle ranks and the last
     instead (``np.median``'s own way, NaN last as in a sort): half the sort's time there, slower on fewer."""
+    return _median_kept(values)[0]
+
+
+def _median_kept(values: npt.NDArray[np.floating[Any]]) -> tuple[float, bool]:
+    """:func:`_median`, and whether setting any of the values to it keeps it their median bit for bit.
+
+    It does when the median is a middle value itself (an odd count, or two equal middle values) that is
+    finite and not zero: setting values to it leaves at most as many below it and above it as before, so
+    the middle ranks still hold it; a zero's sign could change with the zero that lands there.
+    """
     ordered = values.flatten()  # np.sort(values, axis=None) without its wrapper
     n = ordered.size
     if n >= _PARTITION_FROM:
@@ -1861,9 +1899,13 @@ def _median(values: npt.NDArray[np.floating[Any]]) -> float:
     else:
         ordered.sort()
     if n == 0 or math.isnan(ordered[-1]):
-        return math.nan
+        return math.nan, False
     mid = n // 2
-    return float(ordered[mid] if n % 2 else (ordered[mid - 1] + ordered[mid]) / 2)
+    if n % 2:
+        median = float(ordered[mid])
+        return median, math.isfinite(median) and median != 0
+    median = float((ordered[mid - 1] + ordered[mid]) / 2)
+    return median, bool(ordered[mid - 1] == ordered[mid]) and math.isfinite(median) and median != 0
 
 
 def _med(values: Iterable[float]) -> float:
