@@ -7,6 +7,11 @@ Frames are synthetic (a gradient, noise and hot spots), written in memory with `
 baseline is Pillow decoding an 8-bit 640×512 JPEG of the same scene, measured in the same run: the ratios say
 what reading temperatures costs over merely opening a picture. CPU time (``time.process_time``) is printed
 next to wall time, since a loaded machine inflates wall time.
+
+DJI R-JPEG, when ``dji-thermal-cli`` is installed (``make dji``) and the real samples are present: for each
+camera, ``--dji-frames`` copies of its sample, each made distinct by trailing bytes (the cache is by content),
+converted in one call with ``--jobs`` processes into an empty cache (CPU of this process and its children,
+the program's start included), then read from that cache.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import io
+import os
+import resource
 import tempfile
 import time
 from collections.abc import Callable
@@ -23,6 +30,7 @@ import numpy as np
 from PIL import Image
 
 from gongzhi.modules.pv.analytics.frames import FrameMeta, ThermalFrame
+from gongzhi.modules.pv.io import dji_thermal_cli
 from gongzhi.modules.pv.io.flir import write_flir_jpeg
 from gongzhi.modules.pv.io.thermal import read_frame
 from gongzhi.modules.pv.io.tiff import write_frame_tiff
@@ -81,6 +89,8 @@ def decode_plain(blob: bytes) -> object:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=60)
+    parser.add_argument("--jobs", type=int, default=2, help="dji-thermal-cli processes")
+    parser.add_argument("--dji-frames", type=int, default=8, help="copies of each DJI sample")
     args = parser.parse_args()
     frames = [scene(i) for i in range(args.frames)]
     plain = [plain_jpeg(f) for f in frames]
@@ -101,12 +111,55 @@ def main() -> None:
         rows["FLIR T640 sample (PNG raster)"] = timed(
             "read_frame FLIR T640 sample", [SAMPLE.read_bytes()] * 10, read_frame
         )
+    dji = dji_rows(args.dji_frames, args.jobs)
     print()
-    for label, (wall, cpu) in rows.items():
+    for label, (wall, cpu) in (rows | dji).items():
         print(
             f"{label:<32} {wall / base_wall:6.1f}× baseline wall, {cpu / base_cpu:6.1f}× cpu; "
             f"600 frames ≈ {wall * 600:5.1f} s on one core"
         )
+
+
+def cpu_with_children() -> float:
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+DJI_MODELS = ("M30T", "M3T", "M4T", "H30T", "H20T")
+
+
+def dji_rows(count: int, jobs: int) -> dict[str, tuple[float, float]]:
+    """Per camera: ``count`` distinct copies of its sample converted in one call, then read from the cache."""
+    samples = {m: SAMPLE.parent / f"{m}_DJI_0001_R.JPG" for m in DJI_MODELS}
+    samples = {m: p for m, p in samples.items() if p.is_file()}
+    checkout = ROOT / ".venv-dji" / "bin" / "dji-thermal-cli"  # make dji's, when none is named
+    if not os.environ.get(dji_thermal_cli.PROGRAM_ENV) and checkout.is_file():
+        os.environ[dji_thermal_cli.PROGRAM_ENV] = str(checkout)
+    if dji_thermal_cli.program() is None or not samples:
+        print("DJI R-JPEG: skipped (no dji-thermal-cli: make dji; or no samples in shared/data/thermal)")
+        return {}
+    rows = {}
+    for model, sample in samples.items():
+        with tempfile.TemporaryDirectory() as tmp:
+            os.environ[dji_thermal_cli.CACHE_ENV] = str(Path(tmp) / "cache")
+            paths = []
+            for k in range(count):
+                path = Path(tmp) / f"DJI_{k:04d}_R.JPG"
+                path.write_bytes(sample.read_bytes() + bytes(k + 1))  # distinct digests, the same raster
+                paths.append(path)
+            wall0, cpu0 = time.perf_counter(), cpu_with_children()
+            failed = dji_thermal_cli.prepare(paths, jobs=jobs)
+            wall, cpu = (time.perf_counter() - wall0) / count, (cpu_with_children() - cpu0) / count
+            label = f"dji-thermal-cli {model}, {jobs} jobs"
+            print(
+                f"{label:<34} {wall * 1000:8.2f} ms/frame wall {cpu * 1000:8.2f} ms/frame cpu "
+                f"({count - len(failed)} of {count} converted in one call)"
+            )
+            rows[f"DJI {model} conversion"] = (wall, cpu)
+            rows[f"DJI {model}, cached"] = timed(
+                f"read_frame DJI {model}, cached", [p.read_bytes() for p in paths], read_frame
+            )
+    return rows
 
 
 if __name__ == "__main__":

@@ -11,9 +11,9 @@ DJI R-JPEG is refused with the reason and these steps.
 
 Temperatures are kept by the file's SHA-256 as float32 °C TIFF in :data:`CACHE_ENV` (default
 ``~/.cache/gongzhi/dji-thermal``): :func:`prepare` converts a flight's R-JPEGs in one call, with as many jobs
-as the analysis has workers (about 70 ms of CPU a 640×512 frame, against about 0.6 s for a call of its own,
-which :func:`temperatures` makes for a file not converted yet), and every later read of the same file takes
-them from there.
+as the analysis has workers (0.1–0.3 s of CPU a frame, 1.4 s on the H20T, ``bench/pv/readers.py``; a call of
+its own, which :func:`temperatures` makes for a file not converted yet, costs about 0.3 s more), and every
+later read of the same file takes them from there.
 """
 
 from __future__ import annotations
