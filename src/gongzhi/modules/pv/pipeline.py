@@ -252,7 +252,9 @@ def analyse_flight_on_cluster(
 
     ``client`` is a ``distributed.Client`` (``pip install 'gongzhi[cluster]'``); every worker must see the
     frame files at ``paths`` (a shared file system or a mounted object store) and have gongzhi installed.
-    The layout travels to the workers once (``client.scatter``).
+    The layout travels to the workers once (``client.scatter``). DJI R-JPEGs are converted file by file on
+    the workers, each of which then needs ``dji-thermal-cli`` (``io/dji_thermal_cli.py``); a shared
+    ``GONGZHI_DJI_CACHE`` lets a flight converted once be read by all of them.
     """
     from distributed import as_completed
 
