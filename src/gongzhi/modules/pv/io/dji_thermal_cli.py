@@ -166,7 +166,8 @@ def _convert(exe: Path, files: dict[str, bytes], *, jobs: int) -> dict[str, str]
     could not convert, with its reason."""
     cache = cache_dir()
     cache.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="gongzhi-dji-") as work:
+    # the work folder inside the cache: what the program writes is then renamed into place, never copied
+    with tempfile.TemporaryDirectory(prefix=".work-", dir=cache) as work:
         given, out = Path(work) / "in", Path(work) / "out"
         given.mkdir()
         for key, data in files.items():
