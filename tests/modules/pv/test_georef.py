@@ -540,6 +540,52 @@ def test_each_climb_ends_on_a_local_maximum_of_the_run_sums_in_the_window() -> N
     assert not kernels.climbs(prefix, rows, first, end, starts.copy(), radius, moves - 1, np.empty((5, 9)))
 
 
+def _climb_by_run_sums(
+    prefix: np.ndarray, runs: tuple[np.ndarray, ...], start: tuple[int, int], radius: int, steps: int
+) -> tuple[tuple[int, int], np.ndarray] | None:
+    """The steepest ascent of :func:`.kernels.climbs` written out over :func:`.kernels.run_sums`, the nine
+    sums made afresh at every move."""
+    i, j = start
+    sums = np.empty(9)
+    for _ in range(steps + 1):
+        kernels.run_sums(prefix, *runs, i, j, sums)
+        best, move = sums[4], 4
+        for m in range(9):
+            a, b = m // 3 - 1, m % 3 - 1
+            if abs(i + a) <= radius and abs(j + b) <= radius and sums[m] > best:
+                best, move = sums[m], m
+        if move == 4:
+            return (i, j), sums.copy()
+        i, j = i + move // 3 - 1, j + move % 3 - 1
+    return None
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_climbs_keeping_their_sums_end_where_and_as_the_sums_made_afresh_do(seed: int) -> None:
+    rng = np.random.default_rng(100 + seed)
+    h, w = int(rng.integers(20, 60)), int(rng.integers(20, 60))
+    t = ndimage.uniform_filter(rng.normal(size=(h, w)), int(rng.integers(2, 6))).astype(np.float32)
+    n = int(rng.integers(20, 120))
+    rows = rng.integers(0, h, n).astype(np.intp)
+    first = rng.integers(-3, w, n).astype(np.intp)  # runs past both edges: the sums wrap round
+    end = first + rng.integers(1, 8, n).astype(np.intp)
+    prefix, moments = np.empty((h, w + 1)), np.empty(2)
+    kernels.row_prefix(t, prefix, moments)
+    radius = int(rng.integers(3, min(h, w) // 2))
+    starts = rng.integers(-radius, radius + 1, (7, 2)).astype(np.intp)
+    starts[0] = (radius, -radius)  # a corner of the window: sums outside it as well
+    at, sub = starts.copy(), np.empty((len(starts), 9))
+    steps = 40
+    assert kernels.climbs(prefix, rows, first, end, at, radius, steps, sub)
+    for s, start in enumerate(starts):
+        expected = _climb_by_run_sums(
+            prefix, (rows, first, end), (int(start[0]), int(start[1])), radius, steps
+        )
+        assert expected is not None
+        assert (int(at[s, 0]), int(at[s, 1])) == expected[0]
+        assert sub[s].tobytes() == expected[1].tobytes()
+
+
 @pytest.mark.parametrize("estimate_yaw", [False, True])
 def test_the_coarse_first_match_lands_on_the_whole_searchs_peak(
     flight: SyntheticFlight, layout: PlantLayout, monkeypatch: pytest.MonkeyPatch, estimate_yaw: bool
