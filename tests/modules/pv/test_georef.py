@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 from typing import Any
 
@@ -30,6 +31,7 @@ from gongzhi.modules.pv.analytics.georef import (
 )
 from gongzhi.modules.pv.analytics.layout import LayoutParams, PlantLayout, generate_layout, row_axes
 from gongzhi.modules.pv.analytics.modules import (
+    CARRIED_SCORE_KEPT,
     LINE_YAW_FRAMES,
     InspectionAccumulator,
     LayoutFreeAccumulator,
@@ -139,6 +141,32 @@ def test_a_flight_line_carries_its_yaw_once_a_few_frames_have_estimated_it(
     position, yaw = _pose_error(acc, flight.frame(line[1]), flight.poses[line[1]])  # a frame of the line
     assert calls[LINE_YAW_FRAMES:] == [False]  # one match at the carried yaw, no yaw estimate
     assert position < 0.05 and yaw < 0.1
+
+
+def test_carried_frames_after_the_first_climb_from_the_running_correction_within_the_previous_score(
+    flight: SyntheticFlight, layout: PlantLayout, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    line = [i for i, p in enumerate(flight.poses) if p.yaw_deg == flight.poses[0].yaw_deg]
+    assert len(line) >= LINE_YAW_FRAMES + 3
+    calls: list[tuple[dict[str, Any], float]] = []
+    real = modules.refine_pose
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        fit = real(*args, **kwargs)
+        calls.append((kwargs, fit.score))
+        return fit
+
+    monkeypatch.setattr(modules, "refine_pose", spy)
+    acc = InspectionAccumulator(layout)
+    for i in line[: LINE_YAW_FRAMES + 3]:
+        assert _pose_error(acc, flight.frame(i), flight.poses[i])[0] < 0.05
+    carried = [(k, score) for k, score in calls if k.get("estimate_yaw") is False]
+    assert len(carried) == 3
+    # the line's first carried frame makes the coarse match; each next one climbs from no further shift
+    assert carried[0][0]["expected_m"] is None
+    for (_, score), (now, _) in itertools.pairwise(carried):
+        assert now["expected_m"] == (0.0, 0.0)
+        assert now["least_score"] >= CARRIED_SCORE_KEPT * score
 
 
 def test_a_turn_starts_a_new_line_with_full_estimates(
@@ -638,6 +666,42 @@ def test_a_match_climbed_from_a_nearby_peak_lands_where_the_coarse_match_leads(
         for near in [(coarse[1], coarse[2]), (coarse[1] + 1.0, coarse[2] - 1.0)]:
             climbed = georef._coarse_then_climb(obs, runs, at, layout.row_azimuth_deg, radius, pitch, near)
             assert climbed == coarse
+
+
+def test_a_climb_from_the_expected_shift_ends_on_a_lesser_maximum_which_the_score_sends_to_the_coarse_match(
+    flight: SyntheticFlight, layout: PlantLayout
+) -> None:
+    index = module_index(layout)
+    pitch = modules._pitches(index)[0]
+    radius = math.ceil(0.45 * modules._pitches(index)[1] / (2 * flight.poses[0].gsd_m))
+    trapped = 0
+    for i in range(1, len(flight), max(1, len(flight) // 6)):
+        truth = flight.poses[i]
+        at = FrameGeometry(truth.x_m, truth.y_m, truth.gsd_m * 2, truth.yaw_deg, 320, 256)
+        sigma = layout.footprint_m[0] / at.gsd_m
+        obs = georef._Observed(georef._structure(_downsample(flight.frame(i).temperature_c, 2), sigma))
+        runs = georef.module_runs(index, at)
+        az = layout.row_azimuth_deg
+        coarse = georef._coarse_then_climb(obs, runs, at, az, radius, pitch)
+        assert coarse is not None
+        period = np.subtract(*georef._aliases((0.0, 0.0), at, az, pitch, 10 * radius)[1::-1])
+        for dr, dc in [(a, b) for a in (-3, 0, 3) for b in range(-9, 10)]:
+            expected = (coarse[1] + dr, coarse[2] + dc)
+            alone = georef._coarse_then_climb(obs, runs, at, az, radius, pitch, expected=expected)
+            guarded = georef._coarse_then_climb(
+                obs, runs, at, az, radius, pitch, expected=expected, least_score=0.95 * coarse[0]
+            )
+            assert alone is not None and guarded is not None
+            off = np.subtract(alone[1:], coarse[1:])
+            k = round(float(off @ period) / float(period @ period))
+            if np.hypot(*(off - k * period)) > 0.5:
+                # a local maximum beside the peak, and lower: the coarse match finds the peak instead
+                trapped += 1
+                assert alone[0] < 0.95 * coarse[0]
+                assert guarded == coarse
+            else:
+                assert guarded[0] >= coarse[0] - 1e-9
+    assert trapped > 0  # the climbs alone do end beside the peak, from some starts
 
 
 def test_the_half_images_climb_to_the_peaks_their_whole_windows_find(
