@@ -646,6 +646,24 @@ def test_the_coarse_first_match_lands_on_the_whole_searchs_peak(
     assert len(climbs) >= 10 and all(climbs)  # and every one by the climb, not the whole search
 
 
+def test_a_lone_shift_match_on_the_whole_index_gives_the_pose_of_the_index_cut_to_the_frame() -> None:
+    layout = generate_layout(rectangle(90, 16))  # longer than a frame's reach: the cut leaves modules out
+    flight = synthetic_flight(layout, seed=5, anomalies_per_class=0, conditions=Conditions(reflection_k=0.0))
+    index = module_index(layout)
+    pitch = modules._pitches(index)[0]
+    rng = np.random.default_rng(4)
+    for i in range(1, len(flight), max(1, len(flight) // 4)):
+        prior = flight.poses[i].moved(*rng.normal(0, 0.15, 2))
+        frame = flight.frame(i).temperature_c
+        coarse = dataclasses.replace(prior, gsd_m=2 * prior.gsd_m, width_px=320, height_px=256)
+        cut = georef._about(index, coarse)
+        assert len(cut.order) < len(index.order)
+        for expected in (None, (0.0, 0.0)):
+            options: dict[str, Any] = {"estimate_yaw": False, "coarse_first": True, "pitch_along_m": pitch}
+            whole = refine_pose(frame, prior, index, expected_m=expected, **options)
+            assert whole == refine_pose(frame, prior, cut, expected_m=expected, **options)
+
+
 def test_a_match_climbed_from_a_nearby_peak_lands_where_the_coarse_match_leads(
     flight: SyntheticFlight, layout: PlantLayout
 ) -> None:

@@ -736,7 +736,10 @@ def refine_pose(
     coarse = FrameGeometry(prior.x_m, prior.y_m, prior.gsd_m * k, prior.yaw_deg, prior.width_px // k,
                            prior.height_px // k)  # fmt: skip
     obs = _Observed(_structure(_downsample(temperature, k), sigma=along / coarse.gsd_m))
-    index = _about(index, coarse)
+    if estimate_yaw or len(yaw_offsets_deg) > 1:
+        # several masks: each searches the frame's cut of the index; a lone mask cuts the whole index itself
+        # (a binary search a row), to the same modules in the same order
+        index = _about(index, coarse)
     radius = max(1, math.ceil(search / coarse.gsd_m))
     best = (-np.inf, 0.0, 0.0, 0.0)
 
