@@ -999,25 +999,31 @@ def _coarse_then_climb(
     h, w = obs.obs.shape
     if min(h, w) < 16:
         return None
+    climber = obs.climber("all")
     from_near, least = None, -math.inf
     if expected is not None:
-        # its peak's aliases lie a whole period from it, where the expected shift's may fall beside theirs
-        start = obs.climber("all").climb(runs, radius, [(round(expected[0]), round(expected[1]))])
-        near, least = (None, least) if start is None else ((start[1], start[2]), least_score)
-    if near is not None:
-        from_near = obs.climber("all").climb(
-            runs, radius, _aliases(near, geometry, azimuth_deg, pitch_along_m, radius)
-        )
-        # a climb held at the window's edge has no peak there (nor a sub-pixel step): the coarse match
-        # tells whether the window has a higher one
-        inside = from_near is not None and max(abs(from_near[1]), abs(from_near[2])) < radius
-        if from_near is not None and from_near[0] >= least and (inside or expected is None):
-            return from_near
+        # the aliases of the peak reached lie a whole period from it, where the expected shift's may fall
+        # beside theirs; the peak itself is not climbed to again
+        start = climber.climb(runs, radius, [(round(expected[0]), round(expected[1]))])
+        if start is not None:
+            at = (round(start[1]), round(start[2]))
+            peak = (start[1], start[2])
+            aliases = [p for p in _aliases(peak, geometry, azimuth_deg, pitch_along_m, radius) if p != at]
+            rest = climber.climb(runs, radius, aliases) if aliases else start
+            from_near = None if rest is None else (start if start[0] >= rest[0] else rest)
+            least = least_score
+    elif near is not None:
+        from_near = climber.climb(runs, radius, _aliases(near, geometry, azimuth_deg, pitch_along_m, radius))
+    # a climb held at the window's edge has no peak there (nor a sub-pixel step): the coarse match tells
+    # whether the window has a higher one
+    inside = from_near is not None and max(abs(from_near[1]), abs(from_near[2])) < radius
+    if from_near is not None and from_near[0] >= least and (inside or expected is None):
+        return from_near
     model = np.empty((h // 2, w // 2), dtype=np.float32)
     kernels.runs_block_means(*runs, model)
     drow, dcol = _coarse_peak(obs.quarter_spectrum(), model, max(1, math.ceil(radius / 2)))
     starts = _aliases((2 * drow, 2 * dcol), geometry, azimuth_deg, pitch_along_m, radius)
-    climbed = obs.climber("all").climb(runs, radius, starts)
+    climbed = climber.climb(runs, radius, starts)
     # both are local maxima of the same correlation: the higher stands, as in the whole search
     if climbed is not None and from_near is not None and from_near[0] > climbed[0]:
         return from_near
