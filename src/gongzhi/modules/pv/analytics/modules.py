@@ -123,9 +123,9 @@ CARRIED_SCORE_KEPT = 0.95
 carried frame's score, for the coarse match to be skipped [-]. The correlation of the module grid has
 local maxima a few pixels along the row from its peak (the grid's sub-structure) that score about 0.9 of
 it (0.89–0.91 on the bench flight), which a climb from an expected shift off by a quarter of a module can
-end on; the peak itself scores at least 0.95 of the previous frame's in 95 % of the bench flight's
-carried frames, so this check sends about one frame in twenty to the coarse match, and with it every
-such local maximum seen there."""
+end on; the peak itself scores at least 0.95 of the previous frame's in about 95 % of the bench flight's
+carried frames, so this check (with the line's and the window's edge) sends 39 of its 504 such frames to the
+coarse match, and with them all 18 such local maxima a climb alone ended on there."""
 LINE_YAW_AGREES_DEG = 0.25
 """Largest difference of a full estimate from the carried yaw that keeps the line going [°]."""
 
