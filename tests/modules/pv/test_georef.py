@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 from typing import Any
 
@@ -30,6 +31,7 @@ from gongzhi.modules.pv.analytics.georef import (
 )
 from gongzhi.modules.pv.analytics.layout import LayoutParams, PlantLayout, generate_layout, row_axes
 from gongzhi.modules.pv.analytics.modules import (
+    CARRIED_SCORE_KEPT,
     LINE_YAW_FRAMES,
     InspectionAccumulator,
     LayoutFreeAccumulator,
@@ -139,6 +141,32 @@ def test_a_flight_line_carries_its_yaw_once_a_few_frames_have_estimated_it(
     position, yaw = _pose_error(acc, flight.frame(line[1]), flight.poses[line[1]])  # a frame of the line
     assert calls[LINE_YAW_FRAMES:] == [False]  # one match at the carried yaw, no yaw estimate
     assert position < 0.05 and yaw < 0.1
+
+
+def test_carried_frames_after_the_first_climb_from_the_running_correction_within_the_previous_score(
+    flight: SyntheticFlight, layout: PlantLayout, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    line = [i for i, p in enumerate(flight.poses) if p.yaw_deg == flight.poses[0].yaw_deg]
+    assert len(line) >= LINE_YAW_FRAMES + 3
+    calls: list[tuple[dict[str, Any], float]] = []
+    real = modules.refine_pose
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        fit = real(*args, **kwargs)
+        calls.append((kwargs, fit.score))
+        return fit
+
+    monkeypatch.setattr(modules, "refine_pose", spy)
+    acc = InspectionAccumulator(layout)
+    for i in line[: LINE_YAW_FRAMES + 3]:
+        assert _pose_error(acc, flight.frame(i), flight.poses[i])[0] < 0.05
+    carried = [(k, score) for k, score in calls if k.get("estimate_yaw") is False]
+    assert len(carried) == 3
+    # the line's first carried frame makes the coarse match; each next one climbs from no further shift
+    assert carried[0][0]["expected_m"] is None
+    for (_, score), (now, _) in itertools.pairwise(carried):
+        assert now["expected_m"] == (0.0, 0.0)
+        assert now["least_score"] >= CARRIED_SCORE_KEPT * score
 
 
 def test_a_turn_starts_a_new_line_with_full_estimates(
@@ -573,6 +601,52 @@ def test_each_climb_ends_on_a_local_maximum_of_the_run_sums_in_the_window() -> N
     assert not kernels.climbs(prefix, rows, first, end, starts.copy(), radius, moves - 1, np.empty((5, 9)))
 
 
+def _climb_by_run_sums(
+    prefix: np.ndarray, runs: tuple[np.ndarray, ...], start: tuple[int, int], radius: int, steps: int
+) -> tuple[tuple[int, int], np.ndarray] | None:
+    """The steepest ascent of :func:`.kernels.climbs` written out over :func:`.kernels.run_sums`, the nine
+    sums made afresh at every move."""
+    i, j = start
+    sums = np.empty(9)
+    for _ in range(steps + 1):
+        kernels.run_sums(prefix, *runs, i, j, sums)
+        best, move = sums[4], 4
+        for m in range(9):
+            a, b = m // 3 - 1, m % 3 - 1
+            if abs(i + a) <= radius and abs(j + b) <= radius and sums[m] > best:
+                best, move = sums[m], m
+        if move == 4:
+            return (i, j), sums.copy()
+        i, j = i + move // 3 - 1, j + move % 3 - 1
+    return None
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_climbs_keeping_their_sums_end_where_and_as_the_sums_made_afresh_do(seed: int) -> None:
+    rng = np.random.default_rng(100 + seed)
+    h, w = int(rng.integers(20, 60)), int(rng.integers(20, 60))
+    t = ndimage.uniform_filter(rng.normal(size=(h, w)), int(rng.integers(2, 6))).astype(np.float32)
+    n = int(rng.integers(20, 120))
+    rows = rng.integers(0, h, n).astype(np.intp)
+    first = rng.integers(-3, w, n).astype(np.intp)  # runs past both edges: the sums wrap round
+    end = first + rng.integers(1, 8, n).astype(np.intp)
+    prefix, moments = np.empty((h, w + 1)), np.empty(2)
+    kernels.row_prefix(t, prefix, moments)
+    radius = int(rng.integers(3, min(h, w) // 2))
+    starts = rng.integers(-radius, radius + 1, (7, 2)).astype(np.intp)
+    starts[0] = (radius, -radius)  # a corner of the window: sums outside it as well
+    at, sub = starts.copy(), np.empty((len(starts), 9))
+    steps = 40
+    assert kernels.climbs(prefix, rows, first, end, at, radius, steps, sub)
+    for s, start in enumerate(starts):
+        expected = _climb_by_run_sums(
+            prefix, (rows, first, end), (int(start[0]), int(start[1])), radius, steps
+        )
+        assert expected is not None
+        assert (int(at[s, 0]), int(at[s, 1])) == expected[0]
+        assert sub[s].tobytes() == expected[1].tobytes()
+
+
 @pytest.mark.parametrize("estimate_yaw", [False, True])
 def test_the_coarse_first_match_lands_on_the_whole_searchs_peak(
     flight: SyntheticFlight, layout: PlantLayout, monkeypatch: pytest.MonkeyPatch, estimate_yaw: bool
@@ -605,6 +679,24 @@ def test_the_coarse_first_match_lands_on_the_whole_searchs_peak(
     assert len(climbs) >= 10 and all(climbs)  # and every one by the climb, not the whole search
 
 
+def test_a_lone_shift_match_on_the_whole_index_gives_the_pose_of_the_index_cut_to_the_frame() -> None:
+    layout = generate_layout(rectangle(90, 16))  # longer than a frame's reach: the cut leaves modules out
+    flight = synthetic_flight(layout, seed=5, anomalies_per_class=0, conditions=Conditions(reflection_k=0.0))
+    index = module_index(layout)
+    pitch = modules._pitches(index)[0]
+    rng = np.random.default_rng(4)
+    for i in range(1, len(flight), max(1, len(flight) // 4)):
+        prior = flight.poses[i].moved(*rng.normal(0, 0.15, 2))
+        frame = flight.frame(i).temperature_c
+        coarse = dataclasses.replace(prior, gsd_m=2 * prior.gsd_m, width_px=320, height_px=256)
+        cut = georef._about(index, coarse)
+        assert len(cut.order) < len(index.order)
+        for expected in (None, (0.0, 0.0)):
+            options: dict[str, Any] = {"estimate_yaw": False, "coarse_first": True, "pitch_along_m": pitch}
+            whole = refine_pose(frame, prior, index, expected_m=expected, **options)
+            assert whole == refine_pose(frame, prior, cut, expected_m=expected, **options)
+
+
 def test_a_match_climbed_from_a_nearby_peak_lands_where_the_coarse_match_leads(
     flight: SyntheticFlight, layout: PlantLayout
 ) -> None:
@@ -625,6 +717,42 @@ def test_a_match_climbed_from_a_nearby_peak_lands_where_the_coarse_match_leads(
         for near in [(coarse[1], coarse[2]), (coarse[1] + 1.0, coarse[2] - 1.0)]:
             climbed = georef._coarse_then_climb(obs, runs, at, layout.row_azimuth_deg, radius, pitch, near)
             assert climbed == coarse
+
+
+def test_a_climb_from_the_expected_shift_ends_on_a_lesser_maximum_which_the_score_sends_to_the_coarse_match(
+    flight: SyntheticFlight, layout: PlantLayout
+) -> None:
+    index = module_index(layout)
+    pitch = modules._pitches(index)[0]
+    radius = math.ceil(0.45 * modules._pitches(index)[1] / (2 * flight.poses[0].gsd_m))
+    trapped = 0
+    for i in range(1, len(flight), max(1, len(flight) // 6)):
+        truth = flight.poses[i]
+        at = FrameGeometry(truth.x_m, truth.y_m, truth.gsd_m * 2, truth.yaw_deg, 320, 256)
+        sigma = layout.footprint_m[0] / at.gsd_m
+        obs = georef._Observed(georef._structure(_downsample(flight.frame(i).temperature_c, 2), sigma))
+        runs = georef.module_runs(index, at)
+        az = layout.row_azimuth_deg
+        coarse = georef._coarse_then_climb(obs, runs, at, az, radius, pitch)
+        assert coarse is not None
+        period = np.subtract(*georef._aliases((0.0, 0.0), at, az, pitch, 10 * radius)[1::-1])
+        for dr, dc in [(a, b) for a in (-3, 0, 3) for b in range(-9, 10)]:
+            expected = (coarse[1] + dr, coarse[2] + dc)
+            alone = georef._coarse_then_climb(obs, runs, at, az, radius, pitch, expected=expected)
+            guarded = georef._coarse_then_climb(
+                obs, runs, at, az, radius, pitch, expected=expected, least_score=0.95 * coarse[0]
+            )
+            assert alone is not None and guarded is not None
+            off = np.subtract(alone[1:], coarse[1:])
+            k = round(float(off @ period) / float(period @ period))
+            if np.hypot(*(off - k * period)) > 0.5:
+                # a local maximum beside the peak, and lower: the coarse match finds the peak instead
+                trapped += 1
+                assert alone[0] < 0.95 * coarse[0]
+                assert guarded == coarse
+            else:
+                assert guarded[0] >= coarse[0] - 1e-9
+    assert trapped > 0  # the climbs alone do end beside the peak, from some starts
 
 
 def test_the_half_images_climb_to_the_peaks_their_whole_windows_find(

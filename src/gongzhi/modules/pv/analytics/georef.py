@@ -697,6 +697,8 @@ def refine_pose(
     downsample: int = 2,
     coarse_first: bool = False,
     pitch_along_m: float | None = None,
+    expected_m: tuple[float, float] | None = None,
+    least_score: float = -math.inf,
 ) -> PoseFit:
     """Refine a frame's pose by matching the layout's module grid to the frame.
 
@@ -733,6 +735,18 @@ def refine_pose(
         every period, which the whole search compares; the climb then starts from each of them in the
         window and keeps the highest, as the whole search would. Without it only the peak nearest the
         coarse one is climbed to.
+    expected_m : (float, float), optional
+        With ``coarse_first``: a correction (east, north) of the prior expected to lie near the true one
+        [m], such as none when the prior already carries a running correction. One climb from its peak
+        position, then climbs from the aliases of the peak reached, instead of the coarse match and the
+        climbs from its aliases; the coarse match is made after all, and the higher peak kept, when a
+        climb does not end, or the highest peak reached lies on the window's edge or scores below
+        ``least_score``. A climb ends on the local maximum next to its start: one that is not the window's
+        highest (a maximum of the grid's sub-structure beside the peak, another row) is left only through
+        that fallback.
+    least_score : float
+        With ``expected_m``: the least score of a peak climbed to from the expected shift that makes the
+        coarse match unnecessary [-]; a line of frames knows the score its frames reach.
 
     Returns
     -------
@@ -744,20 +758,29 @@ def refine_pose(
     coarse = FrameGeometry(prior.x_m, prior.y_m, prior.gsd_m * k, prior.yaw_deg, prior.width_px // k,
                            prior.height_px // k)  # fmt: skip
     obs = _Observed(_structure(_downsample(temperature, k), sigma=along / coarse.gsd_m))
-    index = _about(index, coarse)
+    if estimate_yaw or len(yaw_offsets_deg) > 1:
+        # several masks: each searches the frame's cut of the index; a lone mask cuts the whole index itself
+        # (a binary search a row), to the same modules in the same order
+        index = _about(index, coarse)
     radius = max(1, math.ceil(search / coarse.gsd_m))
     best = (-np.inf, 0.0, 0.0, 0.0)
 
     def match(
-        at: FrameGeometry, near: tuple[float, float] | None = None
+        at: FrameGeometry,
+        near: tuple[float, float] | None = None,
+        expected: tuple[float, float] | None = None,
     ) -> tuple[float, float, float, _Mask | None]:
         # the halves of a yaw estimate need the mask's runs row by row; a lone shift match needs only its runs
         return _whole_match(
-            obs, index, at, radius, coarse_first, pitch_along_m, paint=estimate_yaw, near=near
-        )
+            obs, index, at, radius, coarse_first, pitch_along_m, paint=estimate_yaw, near=near,
+            expected=expected, least_score=least_score,
+        )  # fmt: skip
 
     for dyaw in yaw_offsets_deg:
-        score, drow, dcol, model = match(coarse.moved(dyaw_deg=dyaw))
+        at = coarse.moved(dyaw_deg=dyaw)
+        score, drow, dcol, model = match(
+            at, expected=None if expected_m is None else _shift_px(at, expected_m)
+        )
         for _ in range(YAW_STEPS if estimate_yaw else 0):
             assert model is not None
             if score < MIN_MATCH_SCORE:
@@ -783,6 +806,14 @@ def refine_pose(
     x1, y1 = turned.pixel_to_xy(-drow * k, -dcol * k)
     dx, dy = float(x1 - x0), float(y1 - y0)
     return PoseFit(turned.moved(dx, dy), dx, dy, dyaw, score)
+
+
+def _shift_px(at: FrameGeometry, correction_m: tuple[float, float]) -> tuple[float, float]:
+    """The peak (drow, dcol) [px] of a match at ``at`` that moves the pose by ``correction_m`` (east,
+    north) [m]: the inverse of :func:`refine_pose`'s step from the peak to the correction."""
+    r0, c0 = at.xy_to_pixel(at.x_m, at.y_m)
+    r1, c1 = at.xy_to_pixel(at.x_m + correction_m[0], at.y_m + correction_m[1])
+    return -float(r1 - r0), -float(c1 - c0)
 
 
 class _Observed:
@@ -903,16 +934,21 @@ def _whole_match(
     pitch_along_m: float | None,
     paint: bool,
     near: tuple[float, float] | None = None,
+    expected: tuple[float, float] | None = None,
+    least_score: float = -math.inf,
 ) -> tuple[float, float, float, _Mask | None]:
     """:meth:`_Observed.match` of the module mask at ``at`` over the whole frame: (score, drow, dcol, the
     mask as a :class:`_Mask` when ``paint``); with ``coarse_first`` by a coarse match and climbs
-    (:func:`_coarse_then_climb`, from ``near`` when given), the whole window's FFTs only when they fail.
+    (:func:`_coarse_then_climb`, from ``near`` or ``expected`` when given), the whole window's FFTs only
+    when they fail.
     ``paint``: the mask's runs row by row (as a scan of the painted mask gives them, whose order the
     climbs' sums then keep), for the half images' matches, rather than module by module."""
     model = _Mask(module_runs(index, at), obs.obs.shape, lambda: module_mask(index, at)) if paint else None
     if coarse_first:
         runs = module_runs(index, at) if model is None else model.runs()
-        climbed = _coarse_then_climb(obs, runs, at, index.layout.row_azimuth_deg, radius, pitch_along_m, near)
+        climbed = _coarse_then_climb(
+            obs, runs, at, index.layout.row_azimuth_deg, radius, pitch_along_m, near, expected, least_score
+        )
         if climbed is not None:
             return (*climbed, model)
     return (*obs.match(module_mask(index, at) if model is None else model.image(), radius), model)
@@ -966,30 +1002,54 @@ def _coarse_then_climb(
     radius: int,
     pitch_along_m: float | None = None,
     near: tuple[float, float] | None = None,
+    expected: tuple[float, float] | None = None,
+    least_score: float = -math.inf,
 ) -> tuple[float, float, float] | None:
     """:func:`_match` of ``obs`` and the 0/1 mask made of ``runs`` (the module mask at ``geometry``)
     within ``radius`` px, by a match of both at half their resolution, then climbs (:class:`_Climb`) from
     twice its peak and from the points a whole number of ``pitch_along_m`` from there along the rows
     (``azimuth_deg``); the highest peak reached. With ``near`` (drow, dcol) [px], a peak already found
     for a pose only slightly different, the climbs start from it and its aliases instead, and the coarse
-    match is made only when one of them does not end. ``None`` when the image is too small or flat, the
-    mask empty, or a climb does not end."""
+    match is made only when one of them does not end. With ``expected`` (drow, dcol) [px] instead, a
+    shift expected to lie near the peak, one climb from there finds the ``near`` of the rest, and the
+    coarse match is made also when the highest peak reached scores below ``least_score`` (a local
+    maximum next to the peak, where a climb from the coarse match's start would not have ended) or lies
+    on the window's edge; then the higher of the two peaks. ``None`` when the image is too small or flat,
+    the mask empty, or a climb does not end."""
     from gongzhi.modules.pv.analytics import kernels
 
     h, w = obs.obs.shape
     if min(h, w) < 16:
         return None
-    if near is not None:
-        climbed = obs.climber("all").climb(
-            runs, radius, _aliases(near, geometry, azimuth_deg, pitch_along_m, radius)
-        )
-        if climbed is not None:
-            return climbed
+    climber = obs.climber("all")
+    from_near, least = None, -math.inf
+    if expected is not None:
+        # the aliases of the peak reached lie a whole period from it, where the expected shift's may fall
+        # beside theirs; the peak itself is not climbed to again
+        start = climber.climb(runs, radius, [(round(expected[0]), round(expected[1]))])
+        if start is not None:
+            at = (round(start[1]), round(start[2]))
+            peak = (start[1], start[2])
+            aliases = [p for p in _aliases(peak, geometry, azimuth_deg, pitch_along_m, radius) if p != at]
+            rest = climber.climb(runs, radius, aliases) if aliases else start
+            from_near = None if rest is None else (start if start[0] >= rest[0] else rest)
+            least = least_score
+    elif near is not None:
+        from_near = climber.climb(runs, radius, _aliases(near, geometry, azimuth_deg, pitch_along_m, radius))
+    # a climb held at the window's edge has no peak there (nor a sub-pixel step): the coarse match tells
+    # whether the window has a higher one
+    inside = from_near is not None and max(abs(from_near[1]), abs(from_near[2])) < radius
+    if from_near is not None and from_near[0] >= least and (inside or expected is None):
+        return from_near
     model = np.empty((h // 2, w // 2), dtype=np.float32)
     kernels.runs_block_means(*runs, model)
     drow, dcol = _coarse_peak(obs.quarter_spectrum(), model, max(1, math.ceil(radius / 2)))
     starts = _aliases((2 * drow, 2 * dcol), geometry, azimuth_deg, pitch_along_m, radius)
-    return obs.climber("all").climb(runs, radius, starts)
+    climbed = climber.climb(runs, radius, starts)
+    # both are local maxima of the same correlation: the higher stands, as in the whole search
+    if climbed is not None and from_near is not None and from_near[0] > climbed[0]:
+        return from_near
+    return climbed
 
 
 def _coarse_peak(

@@ -393,13 +393,53 @@ def _run_sums(prefix: F64, rows: Ints, first: Ints, end: Ints, di: int, dj: int,
         out[3 * a], out[3 * a + 1], out[3 * a + 2] = left, centre, right
 
 
+def _column_sums(prefix: F64, rows: Ints, first: Ints, end: Ints, di: int, dj: int, n: int, out: F64) -> None:
+    # out[b] for b < n: the sums of :func:`_run_sums` at the shifts (di, dj + b), each added up over the
+    # runs in their order as there (and the same values whichever branch reads a prefix inside the row)
+    h, w = prefix.shape[0], prefix.shape[1] - 1
+    s0, s1, s2 = 0.0, 0.0, 0.0
+    d = di % h
+    for k in range(len(rows)):
+        r = rows[k] + d
+        if r >= h:
+            r -= h
+        c0, c1 = first[k] + dj, end[k] + dj
+        if c0 >= 0 and c1 + n - 1 <= w:
+            s0 += prefix[r, c1] - prefix[r, c0]
+            if n > 1:
+                s1 += prefix[r, c1 + 1] - prefix[r, c0 + 1]
+            if n > 2:
+                s2 += prefix[r, c1 + 2] - prefix[r, c0 + 2]
+        else:
+            s0 += _wrapped_c(prefix, r, c1) - _wrapped_c(prefix, r, c0)
+            if n > 1:
+                s1 += _wrapped_c(prefix, r, c1 + 1) - _wrapped_c(prefix, r, c0 + 1)
+            if n > 2:
+                s2 += _wrapped_c(prefix, r, c1 + 2) - _wrapped_c(prefix, r, c0 + 2)
+    out[0], out[1], out[2] = s0, s1, s2
+
+
 def _climb(
-    prefix: F64, rows: Ints, first: Ints, end: Ints, at: Ints, radius: int, steps: int, sub: F64
+    prefix: F64, rows: Ints, first: Ints, end: Ints, at: Ints, radius: int, steps: int, sub: F64, known: F64
 ) -> bool:
-    sums = np.empty(9)
+    # ``known`` keeps every shift's sum once made (NaN before), (2 radius + 3)² about no shift: a move
+    # shares six of its nine shifts with the last, and climbs from several starts meet
+    o = radius + 1
+    sums, line = np.empty(9), np.empty(3)
     for _ in range(steps + 1):
         i, j = at[0], at[1]
-        _run_sums_c(prefix, rows, first, end, i, j, sums)
+        for a in range(3):
+            row = known[i + a - 1 + o]
+            lo, hi = 3, -1
+            for b in range(3):
+                if np.isnan(row[j + b - 1 + o]):
+                    lo, hi = min(lo, b), b
+            if hi >= 0:
+                _column_sums_c(prefix, rows, first, end, i + a - 1, j + lo - 1, hi - lo + 1, line)
+                for b in range(lo, hi + 1):
+                    row[j + b - 1 + o] = line[b - lo]
+            for b in range(3):
+                sums[3 * a + b] = row[j + b - 1 + o]
         best, move = sums[4], 4
         for m in range(9):
             a, b = m // 3 - 1, m % 3 - 1
@@ -415,8 +455,9 @@ def _climb(
 def _climbs(
     prefix: F64, rows: Ints, first: Ints, end: Ints, at: Ints, radius: int, steps: int, sub: F64
 ) -> bool:
-    for s in range(at.shape[0]):  # noqa: SIM110 (a loop: numba compiles no generator into all())
-        if not _climb_c(prefix, rows, first, end, at[s], radius, steps, sub[s]):
+    known = np.full((2 * radius + 3, 2 * radius + 3), np.nan)
+    for s in range(at.shape[0]):
+        if not _climb_c(prefix, rows, first, end, at[s], radius, steps, sub[s], known):
             return False
     return True
 
@@ -1034,9 +1075,9 @@ _wrapped_c = njit(cache=True, nogil=True)(_wrapped)
 _reflect_c = njit(cache=True, nogil=True)(_reflect)
 _reflected_c = njit(cache=True, nogil=True)(_reflected)
 _has_nan_c = njit(cache=True, nogil=True)(_has_nan)
-_run_sums_c = njit(cache=True, nogil=True)(_run_sums)
 _in_box_c = njit(cache=True, nogil=True)(_in_box)
 _row_ranges_c = njit(cache=True, nogil=True)(_row_ranges)
+_column_sums_c = njit(cache=True, nogil=True)(_column_sums)
 _climb_c = njit(cache=True, nogil=True)(_climb)
 _side_lines_c = njit(cache=True, nogil=True)(_side_lines)
 _sorted_median_c = njit(cache=True, nogil=True)(_sorted_median)
@@ -1177,7 +1218,9 @@ climbs: Callable[[F64, Ints, Ints, Ints, Ints, int, int, F64], bool] = _compiled
 """Steepest ascent over :func:`run_sums` from each shift ``at[s]`` (moved in place) to the shift whose sum is
 not below any of its 8 neighbours inside the window |di|, |dj| ≤ ``radius``, in at most ``steps`` moves;
 ``sub[s]`` gets the sums of the 3 × 3 shifts about it. Returns whether every climb got there (it stops at the
-first that does not)."""
+first that does not). Each shift's sums are made once per call (a move shares six of its nine shifts with
+the last; the sums of a row's missing shifts in one pass over the runs): the same sums bit for bit, for
+about half the passes of a climb of several moves."""
 
 region_runs: Callable[..., int] = _compiled(
     _region_runs,

@@ -119,6 +119,14 @@ LINE_YAW_FRAMES = 3
 LINE_SCORE_KEPT = 0.9
 """Least match score at a carried yaw, as a fraction of the mean score of the line's fully estimated
 frames, for the carried yaw to stand [-]; below it the frame's yaw is estimated in full."""
+CARRIED_SCORE_KEPT = 0.95
+"""Least score of the peak a carried frame climbs to from the expected shift, as a fraction of the previous
+carried frame's score, for the coarse match to be skipped [-]. The correlation of the module grid has
+local maxima a few pixels along the row from its peak (the grid's sub-structure) that score about 0.9 of
+it (0.89–0.91 on the bench flight), which a climb from an expected shift off by a quarter of a module can
+end on; the peak itself scores at least 0.95 of the previous frame's in about 95 % of the bench flight's
+carried frames, so this check (with the line's and the window's edge) sends 39 of its 504 such frames to the
+coarse match, and with them all 18 such local maxima a climb alone ended on there."""
 LINE_YAW_AGREES_DEG = 0.25
 """Largest difference of a full estimate from the carried yaw that keeps the line going [°]."""
 
@@ -888,6 +896,7 @@ class InspectionAccumulator:
         self._irradiances: list[float] = []
         self._bias = (0.0, 0.0, 0.0)
         self._line: _Line | None = None
+        self._carried_score = 0.0
         self._pitch_along, pitch_across = _pitches(self._index)
         # across the rows the grid repeats only every row pitch: search up to nearly half of it; along the
         # rows every module pitch, which _nearest_alias resolves against the running correction
@@ -910,7 +919,7 @@ class InspectionAccumulator:
         out = InspectionAccumulator.__new__(InspectionAccumulator)
         out.__dict__.update(self.__dict__)
         out._views, out._sources, out._irradiances = _ViewTable(), [], []
-        out._bias, out._frames_used, out._line = (0.0, 0.0, 0.0), 0, None
+        out._bias, out._frames_used, out._line, out._carried_score = (0.0, 0.0, 0.0), 0, None, 0.0
         return out
 
     def __getstate__(self) -> dict[str, Any]:
@@ -985,15 +994,24 @@ class InspectionAccumulator:
 
         The yaw a gimbal holds along a line changes little, while the logged yaw scatters about it
         (compass noise); the mean of a few full estimates is nearer the line's yaw than any one of them.
+        After a carried frame the running correction puts the prior within the GPS noise of the pose, so
+        the next carried frame's match climbs from no further shift (``expected_m``) and makes the coarse
+        match only when that peak scores below the line's or :data:`CARRIED_SCORE_KEPT` of the previous
+        frame's (the first carried frame of a line always makes it).
         """
         line = self._line
+        previous, self._carried_score = self._carried_score, 0.0
         if line is not None and line.carries(logged_yaw_deg):
             guess = geometry.moved(dyaw_deg=_turn(line.yaw_deg, geometry.yaw_deg))
+            least = max(MIN_MATCH_SCORE, LINE_SCORE_KEPT * float(np.mean(line.scores)))
             fit = refine_pose(
                 temperature, guess, self._index, search_m=self._search_m, estimate_yaw=False,
                 coarse_first=True, pitch_along_m=self._pitch_along,
+                expected_m=(0.0, 0.0) if previous > 0 else None,
+                least_score=max(least, CARRIED_SCORE_KEPT * previous),
             )  # fmt: skip
-            if fit.score >= MIN_MATCH_SCORE and fit.score >= LINE_SCORE_KEPT * float(np.mean(line.scores)):
+            if fit.score >= least:
+                self._carried_score = fit.score
                 g = fit.geometry
                 return PoseFit(g, g.x_m - geometry.x_m, g.y_m - geometry.y_m, g.yaw_deg - geometry.yaw_deg,
                                fit.score)  # fmt: skip
