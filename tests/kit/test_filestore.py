@@ -76,6 +76,32 @@ def test_it_accepts_common_aliases_of_a_declared_type(store: FileStore) -> None:
     assert store.put(image_bytes("JPEG"), "IMAGE/JPG").content_type == "image/jpeg"
 
 
+def test_it_keeps_a_multi_picture_jpeg_as_a_jpeg(store: FileStore) -> None:
+    # MPO: a JPEG with a second picture after it, as DJI's radiometric R-JPEGs are
+    buf = io.BytesIO()
+    first, second = Image.new("RGB", (32, 24), "red"), Image.new("RGB", (16, 12), "blue")
+    first.save(buf, format="MPO", save_all=True, append_images=[second])
+    with Image.open(io.BytesIO(buf.getvalue())) as opened:
+        assert opened.format == "MPO"
+    assert store.put(buf.getvalue(), "image/jpeg", "DJI_0001_T.JPG").content_type == "image/jpeg"
+
+
+def test_a_jpeg_with_data_after_its_end_is_kept_and_one_cut_inside_its_picture_is_not(
+    store: FileStore,
+) -> None:
+    buf = io.BytesIO()
+    Image.effect_noise((256, 192), 60).convert("RGB").save(buf, format="JPEG", quality=90)
+    whole = buf.getvalue()
+    assert store.put(whole + b"\x17DJI trailing block" * 50, "image/jpeg").content_type == "image/jpeg"
+    # cut in its picture, with an end-of-image marker earlier on (a thumbnail's, here in a comment segment)
+    thumb = io.BytesIO()
+    Image.new("RGB", (8, 8), "white").save(thumb, format="JPEG")
+    inner = thumb.getvalue()
+    with_thumb = whole[:2] + b"\xff\xfe" + struct.pack(">H", len(inner) + 2) + inner + whole[2:]
+    assert with_thumb.count(b"\xff\xd9") == 2
+    assert reason_of(store, with_thumb[: len(with_thumb) * 2 // 3], "image/jpeg") == "truncated"
+
+
 def test_it_accepts_geojson_declared_as_plain_json(store: FileStore) -> None:
     stored = store.put(b'{"type": "FeatureCollection", "features": []}', "application/json")
     assert stored.content_type == "application/json"

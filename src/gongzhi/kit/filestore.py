@@ -125,7 +125,9 @@ def _checked_type(declared: str, sniffed: str | None) -> str:
 
 
 def _check_intact(data: bytes, content_type: str) -> None:
-    if content_type == JPEG and not data.endswith(b"\xff\xd9"):
+    # a JPEG cut off has no end-of-image marker; one cut inside its picture after an earlier marker (an EXIF
+    # thumbnail's) fails to decode below. Data after the last marker is not a cut: DJI's R-JPEGs carry some
+    if content_type == JPEG and b"\xff\xd9" not in data:
         raise FileRejected("truncated", "the JPEG has no end-of-image marker; the upload was cut off")
     if content_type == PNG and b"IEND" not in data:
         raise FileRejected("truncated", "the PNG has no IEND chunk; the upload was cut off")
@@ -151,7 +153,8 @@ def _decode_image(data: bytes, expected_format: str) -> None:
         # Pillow names the stream it could not identify by its repr (<_io.BytesIO object at 0x…>)
         said = "no decoder recognises it" if isinstance(exc, UnidentifiedImageError) else str(exc)
         raise FileRejected(reason, f"the image does not decode: {said}") from exc
-    if found != expected_format:
+    # MPO (CIPA DC-007: a JPEG with more pictures after it, as DJI's R-JPEGs and many cameras write) is a JPEG
+    if found != expected_format and not (expected_format == "JPEG" and found == "MPO"):
         raise FileRejected("corrupt", f"expected a {expected_format} image, the decoder found {found}")
 
 

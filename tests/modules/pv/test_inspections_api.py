@@ -343,3 +343,38 @@ def test_a_flight_flown_by_hand_is_uploaded_from_the_plant_page_and_a_refusal_co
     assert "上传航拍数据" not in vera.get(f"/pv/plants/{plant['id']}").text
     r = vera.post(f"/pv/plants/{plant['id']}/inspections", data={"csrf_token": vera_csrf}, files=frames)
     assert r.status_code == 403
+
+
+def _dji_samples() -> list[tuple[str, tuple[str, bytes, str]]]:
+    from .test_thermal_real_files import DJI, THERMAL
+
+    found = [THERMAL / name for name in sorted(DJI) if (THERMAL / name).is_file()]
+    if not found:
+        pytest.skip(f"real DJI samples are absent from {THERMAL}")
+    return [("file", (p.name, p.read_bytes(), "image/jpeg")) for p in found]
+
+
+def test_a_flight_of_real_dji_r_jpegs_is_kept_read_as_temperatures_and_said_why_it_cannot_be_placed(
+    client: TestClient,
+    world: World,
+    factory: sessionmaker[Session],
+    registry: Registry,
+    flight: Flight,
+    dji_program: Path,
+) -> None:
+    plant = import_plant(client, world.alice.headers, flight)
+    r = upload(client, world.bob.headers, plant["id"], _dji_samples())  # multi-picture JPEGs (MPO), kept
+    assert r.status_code == 202, r.text
+    assert r.json()["frame_count"] == len(_dji_samples()) and "frames_refused" not in r.json()["summary"]
+    assert run_worker(client, factory, registry) == [r.json()["id"]]
+    failed = client.get(f"{PV}/inspections/{r.json()['id']}", headers=world.alice.headers).json()
+    # the samples carry no GPS: read as temperatures, then left out for want of a position, each said so
+    assert failed["status"] == "failed" and "no GPS position" in failed["error"], failed
+
+
+def test_without_dji_thermal_cli_a_dji_flight_is_refused_at_the_upload_saying_how_to_read_it(
+    client: TestClient, world: World, flight: Flight, no_dji_program: None
+) -> None:
+    plant = import_plant(client, world.alice.headers, flight)
+    r = upload(client, world.bob.headers, plant["id"], _dji_samples())
+    assert r.status_code == 400 and "dji-thermal-cli" in r.json()["detail"], r.text
