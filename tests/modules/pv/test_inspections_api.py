@@ -370,6 +370,7 @@ def test_a_flight_of_real_dji_r_jpegs_is_kept_read_as_temperatures_and_said_why_
     failed = client.get(f"{PV}/inspections/{r.json()['id']}", headers=world.alice.headers).json()
     # the samples carry no GPS: read as temperatures, then left out for want of a position, each said so
     assert failed["status"] == "failed" and "no GPS position" in failed["error"], failed
+    assert _dji_samples()[0][1][0] in failed["error"]  # the frames by their own names, not their digests
 
 
 def test_without_dji_thermal_cli_a_dji_flight_is_refused_at_the_upload_saying_how_to_read_it(

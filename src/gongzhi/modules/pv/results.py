@@ -86,6 +86,7 @@ def process(
     factory: SessionFactory, registry: Registry, store: FileStore, inspection_id: int, *, workers: int = 1
 ) -> None:
     """Analyse one claimed inspection; a flight that cannot be analysed ends ``failed`` with the reason."""
+    job = None
     try:
         job = _load(factory, store, inspection_id)
         result = pipeline.analyse_flight(
@@ -100,9 +101,12 @@ def process(
             store_outcome(s, registry, s.get_one(PvInspection, inspection_id), result, job.names)
     except Exception as exc:  # noqa: BLE001 - the flight fails, the worker goes on with the next one
         log.warning("inspection %s failed: %s", inspection_id, exc)
+        said = str(exc)
+        for stored, (uploaded, _) in (job.names if job is not None else {}).items():
+            said = said.replace(stored, uploaded)  # the frames by the names they were uploaded with
         with unit_of_work(factory, Scope.for_system()) as s:
             inspection = s.get_one(PvInspection, inspection_id)
-            inspection.status, inspection.error = "failed", str(exc)[:2000] or type(exc).__name__
+            inspection.status, inspection.error = "failed", said[:2000] or type(exc).__name__
             inspection.analysed_at = utcnow()
 
 
