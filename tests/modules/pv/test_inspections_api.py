@@ -20,6 +20,7 @@ from gongzhi.cases.models import Alert
 from gongzhi.db import Scope, unit_of_work, utcnow
 from gongzhi.modules.pv import jobs, names, results
 from gongzhi.modules.pv import service as pv_service
+from gongzhi.modules.pv.io import dji_thermal_cli
 from gongzhi.modules.pv.models import PvFrame, PvInspection
 from gongzhi.registry import Registry
 from gongzhi.settings import Settings, get_settings
@@ -363,10 +364,17 @@ def test_a_flight_of_real_dji_r_jpegs_is_kept_read_as_temperatures_and_said_why_
     dji_program: Path,
 ) -> None:
     plant = import_plant(client, world.alice.headers, flight)
-    r = upload(client, world.bob.headers, plant["id"], _dji_samples())  # multi-picture JPEGs (MPO), kept
+    samples = _dji_samples()
+    converted = [dji_thermal_cli.cache_dir() / f"{dji_thermal_cli.digest(f[1][1])}.tiff" for f in samples]
+    for path in converted:
+        path.unlink(missing_ok=True)  # another test may have converted them already
+    r = upload(client, world.bob.headers, plant["id"], samples)  # multi-picture JPEGs (MPO), kept
     assert r.status_code == 202, r.text
-    assert r.json()["frame_count"] == len(_dji_samples()) and "frames_refused" not in r.json()["summary"]
+    assert r.json()["frame_count"] == len(samples) and "frames_refused" not in r.json()["summary"]
+    # the upload checked the first frame without converting it: the worker converts the flight in one call
+    assert not any(path.exists() for path in converted)
     assert run_worker(client, factory, registry) == [r.json()["id"]]
+    assert all(path.exists() for path in converted)
     failed = client.get(f"{PV}/inspections/{r.json()['id']}", headers=world.alice.headers).json()
     # the samples carry no GPS: read as temperatures, then left out for want of a position, each said so
     assert failed["status"] == "failed" and "no GPS position" in failed["error"], failed
@@ -377,5 +385,7 @@ def test_without_dji_thermal_cli_a_dji_flight_is_refused_at_the_upload_saying_ho
     client: TestClient, world: World, flight: Flight, no_dji_program: None
 ) -> None:
     plant = import_plant(client, world.alice.headers, flight)
-    r = upload(client, world.bob.headers, plant["id"], _dji_samples())
+    samples = _dji_samples()
+    r = upload(client, world.bob.headers, plant["id"], samples)
     assert r.status_code == 400 and "dji-thermal-cli" in r.json()["detail"], r.text
+    assert r.json()["detail"].startswith(f"{samples[0][1][0]}: DJI R-JPEG")  # named as it was uploaded

@@ -15,7 +15,7 @@ from gongzhi.modules.pv.analytics.frames import ThermalFrame
 from gongzhi.modules.pv.analytics.layout import PlantLayout
 from gongzhi.modules.pv.analytics.modules import InspectionAccumulator, InspectionResult
 from gongzhi.modules.pv.io import dji_thermal_cli
-from gongzhi.modules.pv.io.thermal import read_frame
+from gongzhi.modules.pv.io.thermal import check_frame, read_frame
 from gongzhi.modules.pv.outcome import FindingRecord, ModuleRecord, OutcomeExtra
 
 
@@ -23,6 +23,12 @@ def read(path: Path) -> ThermalFrame:
     """Read one radiometric frame; raises ``ValueError`` (a ``ReaderError``, with the file's name) when it is
     not one."""
     return read_frame(path)
+
+
+def check(path: Path, name: str) -> None:
+    """Refuse, with ``name`` in the reason, a frame file the analysis could not read, without converting a
+    DJI R-JPEG (:func:`.io.thermal.check_frame`); raises ``ValueError`` (a ``ReaderError``)."""
+    check_frame(path, name)
 
 
 def prepare(paths: Sequence[Path], jobs: int) -> None:

@@ -35,9 +35,11 @@ ALERT_SEVERITY: dict[str, Severity] = {"S1": "low", "S2": "medium", "S3": "high"
 
 
 def check_frame(path: Path, name: str) -> None:
-    """Refuse a frame the readers cannot turn into temperatures (400 with the reader's reason)."""
+    """Refuse a frame the readers cannot turn into temperatures (400 with the reader's reason, the frame by
+    the name it was uploaded with); a DJI R-JPEG is checked without being converted, which the worker does
+    for the whole flight in one call."""
     try:
-        adapter.read(path)
+        adapter.check(path, name)
     except InvalidInput:
         raise
     except ValueError as exc:

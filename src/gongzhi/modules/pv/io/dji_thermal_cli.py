@@ -46,6 +46,11 @@ SETUP = (
     "dji-thermal-cli==1.4.0` (or `make dji` in a checkout), and set "
     f"{PROGRAM_ENV} to its bin/dji-thermal-cli"
 )
+MISSING = (
+    "DJI R-JPEG: its temperatures come from DJI's Thermal SDK, which gongzhi does not ship; to read DJI "
+    f"flights, {SETUP}. Or convert the files to float32 °C TIFF first (DJI Thermal Analysis Tool) and read "
+    "those"
+)
 _SKIPPED = re.compile(r"^\[skip, (?P<why>[^\]]*)\] (?P<path>.*)$")
 
 
@@ -99,12 +104,7 @@ def temperatures(data: bytes, source: str, shape: tuple[int, int]) -> npt.NDArra
     if not kept.is_file():
         exe = program()
         if exe is None:
-            raise TemperatureUnavailableError(
-                source,
-                "DJI R-JPEG: its temperatures come from DJI's Thermal SDK, which gongzhi does not ship; to "
-                f"read DJI flights, {SETUP}. Or convert the files to float32 °C TIFF first (DJI Thermal "
-                "Analysis Tool) and read those",
-            )
+            raise TemperatureUnavailableError(source, MISSING)
         failed = _convert(exe, {digest(data): data}, jobs=1)
         if failed:
             raise ConversionError(source, f"dji-thermal-cli: {failed[digest(data)]}")
@@ -116,6 +116,12 @@ def temperatures(data: bytes, source: str, shape: tuple[int, int]) -> npt.NDArra
             f"dji-thermal-cli gave {temps.shape[1]}×{temps.shape[0]} px for a {shape[1]}×{shape[0]} raster",
         )
     return temps
+
+
+def can_convert(data: bytes) -> bool:
+    """Whether :func:`temperatures` can give this file's temperatures without failing for want of the
+    program: they are in the cache, or the program is there (which may still refuse the file)."""
+    return (cache_dir() / f"{digest(data)}.tiff").is_file() or program() is not None
 
 
 def prepare(paths: Iterable[Path], *, jobs: int = 1) -> dict[Path, str]:

@@ -24,6 +24,7 @@ from gongzhi.modules.pv.io.jpeg_segments import APP1, SOI, app_payloads, jpeg_se
 from gongzhi.modules.pv.io.reader_errors import (
     NotRadiometricError,
     ReaderError,
+    TemperatureUnavailableError,
     TruncatedFileError,
     UnknownFormatError,
 )
@@ -82,6 +83,26 @@ def read_frame(path_or_bytes: str | Path | bytes, source: str | None = None) -> 
     if fmt == "dji-rjpeg":
         return read_dji_rjpeg(data, name)
     return read_tiff(data, name)
+
+
+def check_frame(path_or_bytes: str | Path | bytes, source: str | None = None) -> None:
+    """Refuse what :func:`read_frame` would refuse, without converting a DJI R-JPEG (a flight's are
+    converted together later, :func:`.dji_thermal_cli.prepare`): a DJI file is parsed, so that a truncated
+    or non-radiometric one is refused, and refused when its temperatures cannot be had (no
+    ``dji-thermal-cli``); any other file is read.
+
+    Raises
+    ------
+    ReaderError
+        As :func:`read_frame`.
+    """
+    data, name = _load(path_or_bytes, source)
+    if sniff_format(data, name) != "dji-rjpeg":
+        read_frame(data, name)
+        return
+    read_dji_raw(data, name)
+    if not dji_thermal_cli.can_convert(data):
+        raise TemperatureUnavailableError(name, dji_thermal_cli.MISSING)
 
 
 @dataclass(frozen=True, slots=True)
