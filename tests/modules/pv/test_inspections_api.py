@@ -330,6 +330,8 @@ def test_a_flight_flown_by_hand_is_uploaded_from_the_plant_page_and_a_refusal_co
     assert run_worker(client, factory, registry) == [inspection_id]
     done = bob.get(f"/pv/inspections/{inspection_id}")
     assert done.status_code == 200 and "DJI_0042_T.JPG" in done.text
+    seen = client.get(f"{PV}/inspections/{inspection_id}", headers=world.alice.headers).json()["summary"]
+    assert f"已覆盖组件 {seen['modules_seen']}/{plant['module_count']}" in done.text  # how much was seen
     # refusals come back on the plant page, said why; nothing is queued
     count = len(client.get(f"{PV}/inspections", headers=world.alice.headers).json()["items"])
     for data, files, said in [

@@ -161,3 +161,20 @@ def test_reports_of_unknown_or_running_inspections_are_refused(
             rep.build_report(s, insp, store)
         with pytest.raises(NotFound):
             rep.build_report(s, 999_999, store)
+
+
+def test_the_report_says_how_much_of_the_plant_the_flight_covered(
+    factory: Factory, world: World, tmp_path: Path
+) -> None:
+    insp, store = make(factory, world, tmp_path, irradiance=720)
+    with unit_of_work(factory, Scope(region_id=world.a, system=True)) as s:
+        assert rep.build_report(s, insp, store).coverage("en") == "–"  # analysed before coverage was kept
+        row = s.get_one(PvInspection, insp)
+        row.summary = {**row.summary, "modules_seen": 1, "frames_used": 40, "frames_refused_count": 2}
+        s.flush()
+        r = rep.build_report(s, insp, store)
+    seen = f"1 of {r.module_count} ({100 / r.module_count:.1f} %)"
+    assert r.coverage("en") == f"modules {seen}; frames 40 of 42 analysed; 2 left out at the upload"
+    zh = rep.render_html(r, "zh-CN")
+    assert f"组件 1 / {r.module_count}" in zh and "帧 40 / 42 已分析；上传时剔除 2 帧" in zh
+    assert rep.render_pdf(r, "zh-CN").startswith(b"%PDF-")

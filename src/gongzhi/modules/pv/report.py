@@ -55,6 +55,12 @@ TEXT: dict[str, dict[str, str]] = {
     "plant": {"zh-CN": "电站", "en": "Plant"},
     "inspection": {"zh-CN": "巡检", "en": "Inspection"},
     "conditions": {"zh-CN": "巡检条件", "en": "Conditions"},
+    "coverage": {"zh-CN": "覆盖", "en": "Coverage"},
+    "coverage_text": {
+        "zh-CN": "组件 {seen} / {total}（{pct}）；帧 {used} / {frames} 已分析",
+        "en": "modules {seen} of {total} ({pct}); frames {used} of {frames} analysed",
+    },
+    "left_out": {"zh-CN": "；上传时剔除 {n} 帧", "en": "; {n} left out at the upload"},
     "irradiance": {"zh-CN": "辐照度", "en": "Irradiance"},
     "ambient": {"zh-CN": "环境温度", "en": "Ambient temperature"},
     "wind": {"zh-CN": "风速", "en": "Wind"},
@@ -224,6 +230,25 @@ class Report:
     """The plant's fit of production soiling loss on the IR soiling index, up to this inspection."""
     forecasts: dict[str, SoilingForecast] = field(default_factory=dict)
     """Each zone's Kimber forecast on the inspection's day."""
+    modules_seen: int | None = None
+    frames_used: int | None = None
+    frames_refused: int = 0
+    """Frames the upload left out (corrupt or cut off), besides the ``frame_count`` kept."""
+
+    def coverage(self, lang: str) -> str:
+        """Modules seen of the plant's and frames analysed of those kept (a module not seen can hide a
+        defect): "–" for an inspection analysed before these were kept."""
+        if self.modules_seen is None or self.frames_used is None:
+            return "–"
+        pct = f"{100 * self.modules_seen / self.module_count:.1f} %" if self.module_count else "–"
+        said = t("coverage_text", lang).format(
+            seen=self.modules_seen,
+            total=self.module_count,
+            pct=pct,
+            used=self.frames_used,
+            frames=self.frame_count,
+        )
+        return said + (t("left_out", lang).format(n=self.frames_refused) if self.frames_refused else "")
 
     def forecast_rows(self, lang: str) -> list[list[str]]:
         """The per-zone soiling forecast as table cells (header first)."""
@@ -466,6 +491,9 @@ def build_report(s: Session, inspection_id: int, store: FileStore | None = None)
         ambient_temp_c=insp.ambient_temp_c,
         wind_m_s=insp.wind_m_s,
         frame_count=insp.frame_count,
+        modules_seen=insp.summary.get("modules_seen"),
+        frames_used=insp.summary.get("frames_used"),
+        frames_refused=int(insp.summary.get("frames_refused_count", 0)),
         findings=findings,
         modules=modules,
         generated_at=dt.datetime.now(dt.UTC),
@@ -705,8 +733,10 @@ def render_pdf(report: Report, lang: str = "zh-CN") -> bytes:
             p(f"{tx('modules')} / {tx('area')}"),
             p(f"{report.module_count} / {report.area_m2:.0f} m²"),
         ],
+        [p(tx("coverage")), p(report.coverage(lang)), "", ""],
     ]
-    story.append(Table(cond, colWidths=[30 * mm, 45 * mm, 35 * mm, 60 * mm], style=grid))
+    spans = [*grid.getCommands(), ("SPAN", (1, 3), (3, 3))]  # the coverage across the row
+    story.append(Table(cond, colWidths=[30 * mm, 45 * mm, 35 * mm, 60 * mm], style=TableStyle(spans)))
 
     story.append(p(tx("map"), h2))
     png, (w_px, h_px) = map_png(report.modules)
