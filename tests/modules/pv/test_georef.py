@@ -15,6 +15,7 @@ from gongzhi.modules.pv.analytics.cameras import M3T
 from gongzhi.modules.pv.analytics.frames import ThermalFrame
 from gongzhi.modules.pv.analytics.georef import (
     FrameGeometry,
+    ModuleIndex,
     _downsample,
     bilinear,
     crop_grid,
@@ -697,12 +698,18 @@ def test_a_lone_shift_match_on_the_whole_index_gives_the_pose_of_the_index_cut_t
             assert whole == refine_pose(frame, prior, cut, expected_m=expected, **options)
 
 
+def _carried_search(flight: SyntheticFlight, layout: PlantLayout) -> tuple[ModuleIndex, float, int]:
+    """The module index, the module pitch along the rows [m] and the window's radius at block size 2 [px]
+    of a carried frame's match, as the accumulator sets them."""
+    index = module_index(layout)
+    along, across = modules._pitches(index)
+    return index, along, math.ceil(0.45 * across / (2 * flight.poses[0].gsd_m))
+
+
 def test_a_match_climbed_from_a_nearby_peak_lands_where_the_coarse_match_leads(
     flight: SyntheticFlight, layout: PlantLayout
 ) -> None:
-    index = module_index(layout)
-    pitch = modules._pitches(index)[0]
-    radius = math.ceil(0.45 * modules._pitches(index)[1] / (2 * flight.poses[0].gsd_m))
+    index, pitch, radius = _carried_search(flight, layout)
     rng = np.random.default_rng(3)
     for i in range(1, len(flight), max(1, len(flight) // 8)):
         truth = flight.poses[i]
@@ -722,9 +729,7 @@ def test_a_match_climbed_from_a_nearby_peak_lands_where_the_coarse_match_leads(
 def test_a_climb_from_the_expected_shift_ends_on_a_lesser_maximum_which_the_score_sends_to_the_coarse_match(
     flight: SyntheticFlight, layout: PlantLayout
 ) -> None:
-    index = module_index(layout)
-    pitch = modules._pitches(index)[0]
-    radius = math.ceil(0.45 * modules._pitches(index)[1] / (2 * flight.poses[0].gsd_m))
+    index, pitch, radius = _carried_search(flight, layout)
     trapped = 0
     for i in range(1, len(flight), max(1, len(flight) // 6)):
         truth = flight.poses[i]
