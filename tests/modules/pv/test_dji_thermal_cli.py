@@ -56,9 +56,8 @@ def test_a_flight_is_converted_in_one_call_and_what_the_program_refuses_is_named
     assert list(failed) == [odd] and failed[odd], failed
     with pytest.raises(ConversionError, match=r"^DJI_0007_T\.JPG: dji-thermal-cli: "):
         read_frame(odd)
-    cache = dji_thermal_cli.cache_dir()
     for path in real:  # each one is in the cache now, under its content's digest
-        assert (cache / f"{dji_thermal_cli.digest(path.read_bytes())}.tiff").is_file()
+        assert dji_thermal_cli.cached(dji_thermal_cli.digest(path.read_bytes())).is_file()
     assert dji_thermal_cli.prepare(real, jobs=2) == {}  # nothing left to convert
 
 
@@ -101,7 +100,7 @@ def test_a_program_that_fails_or_writes_a_raster_of_another_size_is_refused_with
     with pytest.raises(ConversionError, match=r"gave 3×2 px for a 640×512 raster"):
         read_frame(frame)
     # a raster that is not the frame's is not kept: the next read converts again (and is refused again)
-    assert not (dji_thermal_cli.cache_dir() / f"{dji_thermal_cli.digest(frame.read_bytes())}.tiff").exists()
+    assert not dji_thermal_cli.cached(dji_thermal_cli.digest(frame.read_bytes())).exists()
     monkeypatch.setenv(dji_thermal_cli.PROGRAM_ENV, str(crash))
     with pytest.raises(ConversionError, match=r"out of memory$"):
         read_frame(frame)

@@ -367,7 +367,7 @@ def test_a_flight_of_real_dji_r_jpegs_is_kept_read_as_temperatures_and_said_why_
 ) -> None:
     plant = import_plant(client, world.alice.headers, flight)
     samples = _dji_samples()
-    converted = [dji_thermal_cli.cache_dir() / f"{dji_thermal_cli.digest(f[1][1])}.tiff" for f in samples]
+    converted = [dji_thermal_cli.cached(dji_thermal_cli.digest(f[1][1])) for f in samples]
     for path in converted:
         path.unlink(missing_ok=True)  # another test may have converted them already
     r = upload(client, world.bob.headers, plant["id"], samples)  # multi-picture JPEGs (MPO), kept

@@ -31,7 +31,6 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-from gongzhi.modules.pv.io.jpeg_segments import jpeg_segments
 from gongzhi.modules.pv.io.reader_errors import ReaderError, TemperatureUnavailableError
 
 PROGRAM_ENV = "GONGZHI_DJI_THERMAL_CLI"
@@ -89,6 +88,11 @@ def digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def cached(key: str) -> Path:
+    """Where the temperatures of the file of digest ``key`` are kept once converted."""
+    return cache_dir() / f"{key}.tiff"
+
+
 def temperatures(data: bytes, source: str, shape: tuple[int, int]) -> npt.NDArray[np.float32]:
     """The temperatures [°C] of a DJI R-JPEG's bytes (NaN where the program gives none), a raster of ``shape``
     (the file's own): from the cache, or converted now by a call of their own.
@@ -100,14 +104,15 @@ def temperatures(data: bytes, source: str, shape: tuple[int, int]) -> npt.NDArra
     ConversionError
         The program refused the file, failed, wrote nothing, or a raster of another shape (not kept).
     """
-    kept = cache_dir() / f"{digest(data)}.tiff"
+    key = digest(data)  # once: a frame is 1-3 MB
+    kept = cached(key)
     if not kept.is_file():
         exe = program()
         if exe is None:
             raise TemperatureUnavailableError(source, MISSING)
-        failed = _convert(exe, {digest(data): data}, jobs=1)
+        failed = _convert(exe, {key: data}, jobs=1)
         if failed:
-            raise ConversionError(source, f"dji-thermal-cli: {failed[digest(data)]}")
+            raise ConversionError(source, f"dji-thermal-cli: {failed[key]}")
     temps = _read(kept, source)
     if temps.shape != shape:
         kept.unlink(missing_ok=True)  # not this file's temperatures: never served again
@@ -121,7 +126,7 @@ def temperatures(data: bytes, source: str, shape: tuple[int, int]) -> npt.NDArra
 def can_convert(data: bytes) -> bool:
     """Whether :func:`temperatures` can give this file's temperatures without failing for want of the
     program: they are in the cache, or the program is there (which may still refuse the file)."""
-    return (cache_dir() / f"{digest(data)}.tiff").is_file() or program() is not None
+    return cached(digest(data)).is_file() or program() is not None
 
 
 def prepare(paths: Iterable[Path], *, jobs: int = 1) -> dict[Path, str]:
@@ -131,7 +136,6 @@ def prepare(paths: Iterable[Path], *, jobs: int = 1) -> dict[Path, str]:
     """
     todo: dict[str, bytes] = {}
     names: dict[str, list[Path]] = {}
-    cache = cache_dir()
     for path in paths:
         try:
             with path.open("rb") as f:
@@ -145,7 +149,7 @@ def prepare(paths: Iterable[Path], *, jobs: int = 1) -> dict[Path, str]:
             continue
         key = digest(data)
         names.setdefault(key, []).append(path)
-        if not (cache / f"{key}.tiff").is_file():
+        if not cached(key).is_file():
             todo[key] = data
     if not todo:
         return {}
@@ -157,12 +161,11 @@ def prepare(paths: Iterable[Path], *, jobs: int = 1) -> dict[Path, str]:
 
 
 def _is_rjpeg(data: bytes) -> bool:
-    from gongzhi.modules.pv.io.dji import is_dji_rjpeg
+    """Whether the readers take ``data`` for a DJI R-JPEG (:func:`.thermal.sniff_format`)."""
+    from gongzhi.modules.pv.io.thermal import sniff_format
 
-    if not data.startswith(b"\xff\xd8"):
-        return False
     try:
-        return is_dji_rjpeg(jpeg_segments(data, "<bytes>"))
+        return sniff_format(data, "<bytes>") == "dji-rjpeg"
     except ReaderError:
         return False
 
@@ -195,7 +198,7 @@ def _convert(exe: Path, files: dict[str, bytes], *, jobs: int) -> dict[str, str]
         for key in files:
             written = out / f"{key}_temp_c.tiff"
             if written.is_file():
-                os.replace(written, cache / f"{key}.tiff")  # atomic: a reader never sees half a file
+                os.replace(written, cached(key))  # atomic: a reader never sees half a file
             else:
                 tail = (run.stderr.strip().splitlines() or [f"exit status {run.returncode}"])[-1]
                 failed[key] = said.get(key) or tail
