@@ -227,6 +227,7 @@ def test_a_field_past_the_forms_maxlength_gets_the_form_again_with_the_field_nam
     zh = as_visitor(client, "zh_CN").post("/intake/alpha/report", data=form)
     assert zh.status_code == 400 and "位置: 最多 300 个字符" in zh.text
     assert "井盖缺失，请尽快处理</textarea>" in zh.text and f'value="{"湖" * 301}"' in zh.text
+    assert 'id="address" maxlength="300"' in zh.text and 'id="description" maxlength="4000"' in zh.text
     en = as_visitor(client, "en").post("/intake/alpha/report", data=form)
     assert en.status_code == 400 and "Location: takes at most 300 characters" in en.text
     long = as_visitor(client, "en").post("/intake/alpha/report", data={"description": "x" * 4001})

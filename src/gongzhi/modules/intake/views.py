@@ -73,8 +73,8 @@ PHOTO_REFUSED = {
 }
 NO_DESCRIPTION = N_("Please describe the problem")
 BAD_POINT = N_("The location is not valid: latitude and longitude must be decimal degrees")
-# the form's fields: the most characters each takes (its ``maxlength``) and its label. A longer value (from
-# a client that ignores ``maxlength``) gets the form again with what was typed and this field named
+# the form's fields: the most characters each takes (the form's ``maxlength``, from here) and its label. A
+# longer value (from a client that ignores ``maxlength``) gets the form again, as typed, with the field named
 LONGEST = {
     "subject": (200, N_("Title of your report")),
     "description": (4000, N_("Describe the problem")),
@@ -119,6 +119,7 @@ def _form(
         notice = lang.gettext(N_("Not submitted; please correct and send again: %(detail)s"), detail=detail)
     states = {k: lang.gettext(v) for k, v in STATES.items()}
     ctx = {"region": reg, "categories": cats, "values": typed or {}, "notice": notice, "states": states}
+    ctx["longest"] = {key: most for key, (most, _) in LONGEST.items()}  # the inputs' maxlength
     status, headers = (429, limit.headers) if limit else (error.status if error else 200, None)
     here = f"/intake/{reg.code}/"
     return public_page(templates, request, "form.html", ctx, here=here, status_code=status, headers=headers)
