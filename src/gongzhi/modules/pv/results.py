@@ -4,6 +4,7 @@ results and findings, and raise one core alert per module and anomaly class (a r
 from __future__ import annotations
 
 import logging
+import re
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -103,9 +104,7 @@ def process(
             store_outcome(s, registry, s.get_one(PvInspection, inspection_id), result, job.names)
     except Exception as exc:  # noqa: BLE001 - the flight fails, the worker goes on with the next one
         log.warning("inspection %s failed: %s", inspection_id, exc)
-        said = str(exc)
-        for stored, (uploaded, _) in (job.names if job is not None else {}).items():
-            said = said.replace(stored, uploaded)  # the frames by the names they were uploaded with
+        said = _uploaded_names(str(exc), job.names) if job is not None else str(exc)
         with unit_of_work(factory, Scope.for_system()) as s:
             inspection = s.get_one(PvInspection, inspection_id)
             inspection.status, inspection.error = "failed", said[:2000] or type(exc).__name__
@@ -196,7 +195,7 @@ def store_outcome(
     inspection.iec_compliant = result.iec_compliant
     summary = result.summary()
     # the reader's skips name the stored file (its digest): the pilot knows the frame by its own name
-    summary["frames_skipped"] = [_frame_named(said, frames) for said in summary["frames_skipped"]]
+    summary["frames_skipped"] = [_uploaded_names(said, frames) for said in summary["frames_skipped"]]
     upload = {k: v for k, v in inspection.summary.items() if k in ("frames_refused", "frames_refused_count")}
     inspection.summary = {**summary, **upload}
     inspection.analysed_at = utcnow()
@@ -205,10 +204,14 @@ def store_outcome(
     outbox.publish(s, registry, rid, "pv.inspection.done", payload)
 
 
-def _frame_named(said: str, frames: dict[str, tuple[str, str]]) -> str:
-    """A skipped frame's ``stored name: reason`` as ``uploaded name: reason``."""
-    stored, sep, why = said.partition(": ")
-    return f"{frames[stored][0]}{sep}{why}" if stored in frames else said
+_STORED_NAME = re.compile(r"\b[0-9a-f]{64}\b")
+"""A frame's name in the file store (its SHA-256), as the readers' messages give it."""
+
+
+def _uploaded_names(said: str, frames: dict[str, tuple[str, str]]) -> str:
+    """``said`` (a reader's reasons) with each frame named as it was uploaded instead of by its digest in
+    the store (``frames``: stored name → (uploaded name, digest))."""
+    return _STORED_NAME.sub(lambda m: frames[m[0]][0] if m[0] in frames else m[0], said)
 
 
 def _frame_metadata(s: Session, inspection: PvInspection, result: FlightOutcome) -> None:
