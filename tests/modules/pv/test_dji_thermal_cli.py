@@ -1,5 +1,6 @@
 """DJI R-JPEG temperatures through dji-thermal-cli: a flight converted in one call and cached, a file it
-cannot convert refused with its reason, a wrong setting or a failing program said plainly.
+cannot convert refused with its reason, a wrong setting or a failing program said plainly, and a real frame
+given a position in DJI's XMP placed on the plant where a synthetic frame of that pose lands.
 
 The real program (``make dji``, which ``.ci/run`` runs) converts the real samples of ``shared/data/thermal``
 and refuses the project's own synthetic R-JPEG, whose calibration blocks are not a camera's; small stand-in
@@ -9,6 +10,7 @@ programs play the failures the real one cannot be made to show (a crash, a raste
 from __future__ import annotations
 
 import stat
+import struct
 import sys
 from pathlib import Path
 
@@ -16,15 +18,16 @@ import numpy as np
 import pytest
 
 from gongzhi.modules.pv import pipeline
+from gongzhi.modules.pv.analytics.frames import FrameMeta
 from gongzhi.modules.pv.io import dji_thermal_cli
 from gongzhi.modules.pv.io.dji_thermal_cli import ConversionError
 from gongzhi.modules.pv.io.reader_errors import TemperatureUnavailableError
 from gongzhi.modules.pv.io.thermal import read_frame
 from gongzhi.modules.pv.io.tiff import write_temperature_tiff
 
-from .flights import tiny_layout
+from .flights import tiny_flight, tiny_layout
 from .test_thermal_real_files import DJI, THERMAL
-from .thermal_fixtures import dji_iirp_block, dji_rjpeg, gps_exif
+from .thermal_fixtures import dji_iirp_block, dji_rjpeg, dji_xmp, gps_exif
 
 COUNTS = (np.arange(640 * 512, dtype=np.uint32) % 4000 + 18000).astype(np.uint16).reshape(512, 640)
 
@@ -114,3 +117,46 @@ def test_a_flight_of_real_dji_files_reaches_the_analysis_as_temperatures(dji_pro
     with pytest.raises(ValueError, match=r"could be read and analysed: .*no GPS position") as refused:
         pipeline.analyse_flight(real, tiny_layout(), workers=2)
     assert "dji-thermal-cli" not in str(refused.value) and "raw counts" not in str(refused.value)
+
+
+def with_dji_position(rjpeg: bytes, meta: FrameMeta) -> bytes:
+    """``rjpeg`` with a DJI ``drone-dji`` XMP packet giving ``meta``'s position and attitude, after its APPn
+    segments (where DJI writes its XMP); the samples were published with their position removed."""
+    xmp = dji_xmp(
+        GpsLatitude=f"{meta.lat:.9f}",
+        GpsLongitude=f"{meta.lon:.9f}",
+        RelativeAltitude=f"{meta.alt_rel_m:+.3f}",
+        GimbalYawDegree=f"{meta.gimbal_yaw_deg:+.2f}",
+        GimbalPitchDegree="-90.00",
+        FlightYawDegree=f"{meta.flight_yaw_deg:+.2f}",
+    )
+    payload = b"http://ns.adobe.com/xap/1.0/\x00" + xmp.encode()
+    at = 2
+    while rjpeg[at] == 0xFF and 0xE0 <= rjpeg[at + 1] <= 0xEF:
+        at += 2 + struct.unpack(">H", rjpeg[at + 2 : at + 4])[0]
+    return rjpeg[:at] + b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload + rjpeg[at:]
+
+
+def test_a_real_dji_frame_with_its_position_is_placed_on_the_plant_as_a_frame_of_that_pose_is(
+    dji_program: Path, tmp_path: Path
+) -> None:
+    sample = THERMAL / "M3T_DJI_0001_R.JPG"
+    if not sample.is_file():
+        pytest.skip(f"real thermal samples are absent from {THERMAL}")
+    # a synthetic M3T frame over the test roof gives a pose; the real M3T file is given that pose in DJI's XMP
+    synthetic = tiny_flight(tmp_path / "synthetic")
+    twin = synthetic.frames[len(synthetic.frames) // 2]
+    pose = read_frame(twin).meta
+    frame = tmp_path / "DJI_0001_R.JPG"
+    frame.write_bytes(with_dji_position(sample.read_bytes(), pose))
+
+    placed = pipeline.analyse_flight([frame], tiny_layout(), workers=1)
+    alike = pipeline.analyse_flight([twin], tiny_layout(), workers=1)
+
+    assert (placed.frames, placed.frames_used, placed.skipped) == (1, 1, ())
+    (info,) = placed.frame_infos
+    assert info.camera == "M3T" and (info.lat, info.lon) == pytest.approx((pose.lat, pose.lon), abs=1e-9)
+    seen = {m.module_id for m in placed.modules if m.frames_seen}
+    # the real scene is no PV roof, so only where the frame lands is compared: the same modules as the twin's
+    assert seen and seen == {m.module_id for m in alike.modules if m.frames_seen}
+    assert all(m.t_median_c is not None and 5 < m.t_median_c < 60 for m in placed.modules if m.frames_seen)
