@@ -135,10 +135,7 @@ def upload_flight(
     if started_at is not None and started_at.tzinfo is None:
         raise InvalidInput(msg("started_at needs a time zone offset"))
     conditions = service.FlightConditions(camera, irradiance_w_m2, ambient_temp_c, wind_m_s, started_at)
-    uploads = [(f.filename or f"frame-{i}", f.file) for i, f in enumerate(file)]
-    inspection = service.create_inspection(
-        s, st.store, plant_id, uploads, conditions, check=results.check_frame
-    )
+    inspection = results.queue_upload(s, st.store, plant_id, file, conditions)
     return InspectionRead.model_validate(inspection)
 
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -28,6 +29,9 @@ from gongzhi.modules.pv.models import PvFinding, PvFrame, PvInspection, PvModule
 from gongzhi.modules.pv.outcome import FindingRecord, FlightOutcome, ModuleRecord
 from gongzhi.registry import Registry
 
+if TYPE_CHECKING:
+    from fastapi import UploadFile
+
 log = logging.getLogger(__name__)
 PROGRESS_EVERY_S = 1.0
 STALE_AFTER = timedelta(minutes=10)
@@ -45,6 +49,20 @@ def check_frame(path: Path, name: str) -> None:
         raise
     except ValueError as exc:
         raise InvalidInput(f"{name}: not a radiometric thermal frame: {exc}") from exc
+
+
+def queue_upload(
+    s: Session,
+    store: FileStore,
+    plant_id: int,
+    files: Sequence[UploadFile],
+    conditions: service.FlightConditions,
+) -> PvInspection:
+    """Queue an inspection of ``plant_id`` from a request's uploaded files (frames or zip archives), each
+    named by its uploaded name, the first frame checked by the readers (:func:`check_frame`); the API and
+    the console's upload form both come here."""
+    uploads = [(f.filename or f"frame-{i}", f.file) for i, f in enumerate(files)]
+    return service.create_inspection(s, store, plant_id, uploads, conditions, check=check_frame)
 
 
 def _scope(inspection: PvInspection) -> Scope:

@@ -107,10 +107,7 @@ def upload_flight(
         conditions = service.FlightConditions(
             camera, _number(irradiance, 0, 2000), _number(ambient, -60, 70), _number(wind, 0, 60), None
         )
-        uploads = [(f.filename or f"frame-{i}", f.file) for i, f in enumerate(file)]
-        inspection = service.create_inspection(
-            c.s, c.st.store, plant_id, uploads, conditions, check=results.check_frame
-        )
+        inspection = results.queue_upload(c.s, c.st.store, plant_id, file, conditions)
     except InvalidInput as exc:  # refused before anything was kept (the transaction is rolled back)
         c.s.rollback()
         problem = labels.detail(c.lang, exc.detail)
