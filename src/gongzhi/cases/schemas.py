@@ -214,10 +214,16 @@ class SlaPolicyRead(SlaPolicyIn):
     id: int
 
 
-class ActorIn(BaseModel):
+ActorKindIn = Literal["department", "person", "machine", "external"]
+"""The kinds of actor an administrator creates through ``POST /actors``."""
+ActorKind = Literal["department", "person", "machine", "external", "robot", "dock"]
+"""Every kind of actor: also the cleaning robots and drone docks the PV module registers with the
+configuration they need (``POST /pv/plants/{id}/robots`` and ``…/docks``)."""
+
+
+class _ActorFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["department", "person", "machine", "external"]
     name: str = Field(min_length=1, max_length=100)
     department_id: int | None = None
     user_id: int | None = None
@@ -226,9 +232,14 @@ class ActorIn(BaseModel):
     shared_with_pairs: bool = False
 
 
-class ActorRead(ActorIn):
+class ActorIn(_ActorFields):
+    kind: ActorKindIn
+
+
+class ActorRead(_ActorFields):
     model_config = ConfigDict(from_attributes=True)
 
+    kind: ActorKind
     id: int
     region_id: int
     active: bool

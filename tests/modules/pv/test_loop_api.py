@@ -77,6 +77,14 @@ def test_report_confirm_and_robots_over_http(
         x["robot_id"]
         for x in client.get(f"{PV}/plants/{plant['id']}/robots", headers=world.vera.headers).json()
     ] == ["R1"]
+    # the core's list of actors shows the robot among them, of its own kind
+    r = client.get("/api/v1/actors", headers=world.adam.headers)
+    assert r.status_code == 200, r.text
+    assert [a["kind"] for a in r.json() if a["name"].endswith("清洗机器人 R1")] == ["robot"]
+    r = client.post(
+        "/api/v1/actors", json={"kind": "robot", "name": "手工机器人"}, headers=world.adam.headers
+    )
+    assert r.status_code == 422  # a robot needs its rows and broker: it is registered on its plant
 
     findings = client.get(f"{PV}/inspections/{insp}/findings", headers=world.alice.headers).json()
     assert findings

@@ -6,7 +6,7 @@ Writes go through the same functions as the API (the services enforce the admin 
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 from fastapi import File, Form, UploadFile
 from fastapi.responses import RedirectResponse, Response
@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from gongzhi.cases import api as cases_api
 from gongzhi.cases.models import Actor, DispatchRule, SlaPolicy
-from gongzhi.cases.schemas import ActorIn, DispatchRuleIn, SlaPolicyIn
+from gongzhi.cases.schemas import ActorIn, ActorKindIn, DispatchRuleIn, SlaPolicyIn
 from gongzhi.core import api as core_api
 from gongzhi.core import service as core
 from gongzhi.core.deps import api_router
@@ -216,7 +216,8 @@ def dispatch(c: ConsoleDep) -> Response:
         rules=list(rules),
         cells=cells,
         depts=core.list_departments(c.s),
-        kinds=labels.ACTOR_KINDS,
+        # robots and docks are registered on their plant's page, with the configuration they need
+        kinds={k: labels.ACTOR_KINDS[k] for k in get_args(ActorKindIn)},
         categories=labels.CATEGORIES,
     )
 
