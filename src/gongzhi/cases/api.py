@@ -42,6 +42,7 @@ from gongzhi.core.models import Department, GridCell, Role
 from gongzhi.core.service import require_member, require_own, require_role
 from gongzhi.db import Scope, utcnow
 from gongzhi.errors import InvalidInput, NotFound, msg
+from gongzhi.kit.validation import DbInt
 
 router = api_router(prefix="/api/v1")
 Page = Annotated[int, Query(ge=1, le=100_000)]
@@ -119,7 +120,7 @@ def export_cases(fmt: str, s: SessionDep, f: CaseFilterDep) -> StreamingResponse
 
 
 @router.get("/cases/{case_id}", tags=["cases"])
-def get_case(case_id: int, s: SessionDep, scope: CurrentScope, response: Response) -> CaseRead:
+def get_case(case_id: DbInt, s: SessionDep, scope: CurrentScope, response: Response) -> CaseRead:
     case = cases.get_case(s, case_id)
     response.headers["ETag"] = hotpath.etag(case.version)
     return case_read(s, scope, case)
@@ -137,7 +138,7 @@ def get_case(case_id: int, s: SessionDep, scope: CurrentScope, response: Respons
 @lean_twin(hotpath.lean_act)
 async def act(
     request: Request,
-    case_id: int,
+    case_id: DbInt,
     action: Action,
     body: ActionIn,
     if_match: Annotated[str | None, Header()] = None,
@@ -146,17 +147,17 @@ async def act(
 
 
 @router.get("/cases/{case_id}/timeline", tags=["cases"])
-def timeline(case_id: int, s: SessionDep) -> list[CaseEventRead]:
+def timeline(case_id: DbInt, s: SessionDep) -> list[CaseEventRead]:
     return [CaseEventRead.model_validate(e) for e in cases.timeline(s, case_id)]
 
 
 @router.get("/cases/{case_id}/files", tags=["cases"])
-def files(case_id: int, s: SessionDep) -> list[CaseFileRead]:
+def files(case_id: DbInt, s: SessionDep) -> list[CaseFileRead]:
     return [CaseFileRead.model_validate(f) for f in cases.files_of(s, case_id)]
 
 
 @router.post("/cases/{case_id}/files", tags=["cases"], status_code=201)
-def upload(case_id: int, s: SessionDep, st: StateDep, file: Annotated[UploadFile, File()]) -> CaseFileRead:
+def upload(case_id: DbInt, s: SessionDep, st: StateDep, file: Annotated[UploadFile, File()]) -> CaseFileRead:
     cases.check_can_attach(s, case_id)
     data = file.file.read(st.settings.max_upload_bytes + 1)
     stored = st.store.put(data, file.content_type or "application/octet-stream", file.filename)
@@ -167,7 +168,7 @@ def upload(case_id: int, s: SessionDep, st: StateDep, file: Annotated[UploadFile
 
 
 @router.get("/cases/{case_id}/files/{sha256}", tags=["cases"])
-def download(case_id: int, sha256: str, s: SessionDep, st: StateDep) -> Response:
+def download(case_id: DbInt, sha256: str, s: SessionDep, st: StateDep) -> Response:
     f = next((f for f in cases.files_of(s, case_id) if f.sha256 == sha256), None)
     if f is None:
         raise NotFound(msg("no such file on this case"))
@@ -242,22 +243,22 @@ def list_alerts(
 
 
 @router.get("/alerts/{alert_id}", tags=["alerts"])
-def get_alert(alert_id: int, s: SessionDep) -> AlertRead:
+def get_alert(alert_id: DbInt, s: SessionDep) -> AlertRead:
     return AlertRead.model_validate(alerts.get_alert(s, alert_id))
 
 
 @router.post("/alerts/{alert_id}/acknowledge", tags=["alerts"])
-def acknowledge(alert_id: int, s: SessionDep) -> AlertRead:
+def acknowledge(alert_id: DbInt, s: SessionDep) -> AlertRead:
     return AlertRead.model_validate(alerts.acknowledge(s, alert_id))
 
 
 @router.post("/alerts/{alert_id}/dismiss", tags=["alerts"])
-def dismiss(alert_id: int, body: AlertDismiss, s: SessionDep) -> AlertRead:
+def dismiss(alert_id: DbInt, body: AlertDismiss, s: SessionDep) -> AlertRead:
     return AlertRead.model_validate(alerts.dismiss(s, alert_id, body.reason))
 
 
 @router.post("/alerts/{alert_id}/merge", tags=["alerts"])
-def merge(alert_id: int, body: AlertMerge, s: SessionDep) -> AlertRead:
+def merge(alert_id: DbInt, body: AlertMerge, s: SessionDep) -> AlertRead:
     return AlertRead.model_validate(alerts.merge(s, alert_id, body.alert_ids))
 
 
@@ -352,7 +353,7 @@ def create_dispatch_rule(body: DispatchRuleIn, s: SessionDep, scope: CurrentScop
 
 
 @router.delete("/dispatch-rules/{rule_id}", tags=["config"], status_code=204)
-def delete_dispatch_rule(rule_id: int, s: SessionDep, scope: CurrentScope) -> None:
+def delete_dispatch_rule(rule_id: DbInt, s: SessionDep, scope: CurrentScope) -> None:
     _admin(scope)
     if s.execute(delete(DispatchRule).where(DispatchRule.id == rule_id)).rowcount == 0:  # type: ignore[attr-defined]
         raise NotFound(msg("no such rule"))

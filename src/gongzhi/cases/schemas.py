@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gongzhi.errors import InvalidInput
 from gongzhi.kit.geo import validate_point
+from gongzhi.kit.validation import DbInt
 
 Priority = Literal["low", "normal", "high", "urgent"]
 Severity = Literal["info", "low", "medium", "high", "critical"]
@@ -47,7 +48,7 @@ class ActionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     note: str = Field(default="", max_length=5_000)
-    actor_id: int | None = None
+    actor_id: DbInt | None = None
     final: bool = False
     reason: str | None = None
     passed: bool | None = None
@@ -55,7 +56,7 @@ class ActionIn(BaseModel):
     rating: int | None = Field(default=None, ge=1, le=5)
     until: datetime | None = None
     approve: bool | None = None
-    target_case_id: int | None = None
+    target_case_id: DbInt | None = None
     files: list[Sha256] = Field(default_factory=list, max_length=20)
 
 
@@ -185,11 +186,11 @@ class AlertDismiss(BaseModel):
 
 
 class AlertMerge(BaseModel):
-    alert_ids: list[int] = Field(min_length=1, max_length=200)
+    alert_ids: list[DbInt] = Field(min_length=1, max_length=200)
 
 
 class AlertConvert(BaseModel):
-    alert_ids: list[int] = Field(min_length=1, max_length=200)
+    alert_ids: list[DbInt] = Field(min_length=1, max_length=200)
     title: str | None = Field(default=None, max_length=200)
     category: str = Field(min_length=1, max_length=60)
     priority: Priority = "normal"
@@ -225,8 +226,8 @@ class _ActorFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=100)
-    department_id: int | None = None
-    user_id: int | None = None
+    department_id: DbInt | None = None
+    user_id: DbInt | None = None
     adapter: str = "internal"
     config: dict[str, Any] = Field(default_factory=dict)
     shared_with_pairs: bool = False
@@ -250,8 +251,8 @@ class DispatchRuleIn(BaseModel):
 
     position: int = Field(default=100, ge=0, le=100_000)
     category: str | None = Field(default=None, max_length=60)
-    grid_cell_id: int | None = None
-    actor_id: int
+    grid_cell_id: DbInt | None = None
+    actor_id: DbInt
 
 
 class DispatchRuleRead(DispatchRuleIn):

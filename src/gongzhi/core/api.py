@@ -45,6 +45,7 @@ from gongzhi.core.schemas import (
 )
 from gongzhi.db import Scope, unit_of_work
 from gongzhi.errors import Forbidden, NotFound, Unauthenticated, msg
+from gongzhi.kit.validation import DbInt
 
 router = api_router(prefix="/api/v1")
 
@@ -161,7 +162,7 @@ def create_user(body: UserCreate, s: SessionDep) -> MemberRead:
 
 
 @router.put("/users/{user_id}/role", tags=["people"])
-def set_role(user_id: int, body: RoleUpdate, s: SessionDep) -> MembershipRead:
+def set_role(user_id: DbInt, body: RoleUpdate, s: SessionDep) -> MembershipRead:
     return MembershipRead.model_validate(service.set_role(s, user_id, body.role, body.department_id))
 
 
@@ -177,7 +178,7 @@ def create_token(body: TokenCreate, s: SessionDep) -> TokenCreated:
 
 
 @router.delete("/tokens/{token_id}", tags=["tokens"])
-def revoke_token(token_id: int, s: SessionDep) -> TokenRead:
+def revoke_token(token_id: DbInt, s: SessionDep) -> TokenRead:
     return TokenRead.model_validate(service.revoke_token(s, token_id))
 
 
@@ -210,7 +211,7 @@ def create_webhook(body: WebhookCreate, s: SessionDep, scope: CurrentScope) -> W
 
 
 @router.delete("/webhooks/{hook_id}", tags=["webhooks"], status_code=204)
-def delete_webhook(hook_id: int, s: SessionDep, scope: CurrentScope) -> None:
+def delete_webhook(hook_id: DbInt, s: SessionDep, scope: CurrentScope) -> None:
     service.require_role(scope, Role.ADMIN)
     hook = s.execute(select(Webhook).where(Webhook.id == hook_id)).scalar_one_or_none()
     if hook is None:

@@ -7,11 +7,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
+from gongzhi.kit.validation import DbInt
+
 
 class LoginIn(BaseModel):
     username: str = Field(min_length=1, max_length=60)
     password: str = Field(min_length=1, max_length=200)
-    region_id: int | None = None
+    region_id: DbInt | None = None
 
 
 class MembershipRead(BaseModel):
@@ -87,13 +89,13 @@ class UserCreate(BaseModel):
     display_name: str = Field(min_length=1, max_length=100)
     password: str = Field(min_length=8, max_length=200)
     role: str
-    department_id: int | None = None
+    department_id: DbInt | None = None
     phone: str = Field(default="", max_length=30)
 
 
 class RoleUpdate(BaseModel):
     role: str
-    department_id: int | None = None
+    department_id: DbInt | None = None
 
 
 class MemberRead(BaseModel):
@@ -108,7 +110,7 @@ class MemberRead(BaseModel):
 class TokenCreate(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     role: str
-    user_id: int | None = None
+    user_id: DbInt | None = None
     expires_at: datetime | None = None
 
 

@@ -10,9 +10,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
+
+from annotated_types import Interval
 
 from gongzhi.errors import Message, msg
+
+DB_INT_MIN, DB_INT_MAX = -(2**31), 2**31 - 1
+DbInt = Annotated[int, Interval(ge=DB_INT_MIN, le=DB_INT_MAX)]
+"""A whole number the database can compare and store: ``int`` maps to ``INTEGER``, 32 bits on PostgreSQL
+(SQLite's hold 64). Every id, filter and count a request carries is one, so that a number past the range is
+refused at the edge (422, "must be at most 2147483647") instead of failing in the driver (SQLite's
+``OverflowError``, PostgreSQL's ``NumericValueOutOfRange``): route parameters and request fields."""
 
 # by pydantic's error ``type``; the placeholders are pydantic's ``ctx`` keys
 FIELD_PROBLEMS = {

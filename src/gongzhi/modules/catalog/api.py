@@ -10,6 +10,7 @@ from fastapi import File, Form, Header, Query, Response, UploadFile
 
 from gongzhi.core.deps import CurrentScope, SessionDep, StateDep, api_router
 from gongzhi.errors import InvalidInput, msg
+from gongzhi.kit.validation import DbInt
 from gongzhi.modules.catalog import crossdupes, library, reuse, service
 from gongzhi.modules.catalog.models import (
     CatalogCrossPair,
@@ -95,7 +96,7 @@ def create_record(body: RecordIn, s: SessionDep) -> RecordRead:
 
 
 @router.get("/records/{record_id}")
-def get_record(record_id: int, s: SessionDep, response: Response) -> RecordRead:
+def get_record(record_id: DbInt, s: SessionDep, response: Response) -> RecordRead:
     rec = service.get_record(s, record_id)
     response.headers["ETag"] = f'"{rec.version}"'
     return _read(rec)
@@ -103,7 +104,7 @@ def get_record(record_id: int, s: SessionDep, response: Response) -> RecordRead:
 
 @router.put("/records/{record_id}")
 def update_record(
-    record_id: int, body: RecordIn, s: SessionDep, if_match: Annotated[str | None, Header()] = None
+    record_id: DbInt, body: RecordIn, s: SessionDep, if_match: Annotated[str | None, Header()] = None
 ) -> RecordRead:
     version = None
     if if_match and if_match.strip() != "*":
@@ -115,22 +116,22 @@ def update_record(
 
 
 @router.post("/records/{record_id}/archive")
-def archive_record(record_id: int, body: ArchiveIn, s: SessionDep) -> RecordRead:
+def archive_record(record_id: DbInt, body: ArchiveIn, s: SessionDep) -> RecordRead:
     return _read(service.archive_record(s, record_id, body.reason))
 
 
 @router.post("/records/{record_id}/restore")
-def restore_record(record_id: int, s: SessionDep) -> RecordRead:
+def restore_record(record_id: DbInt, s: SessionDep) -> RecordRead:
     return _read(service.restore_record(s, record_id))
 
 
 @router.put("/records/{record_id}/sharing")
-def share_record(record_id: int, body: RecordSharingIn, s: SessionDep) -> RecordRead:
+def share_record(record_id: DbInt, body: RecordSharingIn, s: SessionDep) -> RecordRead:
     return _read(service.share_record(s, record_id, body.shared_with_pairs))
 
 
 @router.get("/records/{record_id}/versions")
-def record_versions(record_id: int, s: SessionDep) -> list[RecordVersionRead]:
+def record_versions(record_id: DbInt, s: SessionDep) -> list[RecordVersionRead]:
     return [RecordVersionRead.model_validate(v) for v in service.record_versions(s, record_id)]
 
 
@@ -188,7 +189,7 @@ def create_ruleset(body: RulesetIn, s: SessionDep) -> RulesetRead:
 
 
 @router.put("/rulesets/{ruleset_id}")
-def update_ruleset(ruleset_id: int, body: RulesetIn, s: SessionDep) -> RulesetRead:
+def update_ruleset(ruleset_id: DbInt, body: RulesetIn, s: SessionDep) -> RulesetRead:
     return RulesetRead.model_validate(service.save_ruleset(s, body, ruleset_id))
 
 
@@ -211,13 +212,13 @@ def audit_runs(s: SessionDep) -> list[AuditRunRead]:
 
 
 @router.get("/audits/{run_id}")
-def audit_run(run_id: int, s: SessionDep) -> AuditRunRead:
+def audit_run(run_id: DbInt, s: SessionDep) -> AuditRunRead:
     return AuditRunRead.model_validate(service.get_run(s, run_id))
 
 
 @router.get("/audits/{run_id}/findings")
 def audit_findings(
-    run_id: int,
+    run_id: DbInt,
     s: SessionDep,
     status: Annotated[str | None, Query(pattern="^(open|fixed)$")] = None,
     rule: str | None = None,
@@ -230,16 +231,16 @@ def audit_findings(
 
 
 @router.post("/audits/{run_id}/cases")
-def open_cases(run_id: int, s: SessionDep, st: StateDep) -> AuditRunRead:
+def open_cases(run_id: DbInt, s: SessionDep, st: StateDep) -> AuditRunRead:
     return AuditRunRead.model_validate(service.open_cases(s, st.registry, run_id))
 
 
 @router.get("/audits/{run_id}/report")
 def audit_report(
-    run_id: int,
+    run_id: DbInt,
     s: SessionDep,
     format: Annotated[str, Query(pattern="^(html|xlsx|pdf)$")] = "html",
-    template: Annotated[int | None, Query(ge=1, description="a report-template subscription")] = None,
+    template: Annotated[DbInt | None, Query(ge=1, description="a report-template subscription")] = None,
     lang: Lang = "zh-CN",
 ) -> Response:
     body, media = service.render_report(s, run_id, format, template, lang)
@@ -288,7 +289,7 @@ def duplicates(
 
 
 @router.put("/duplicates/{pair_id}/verdict")
-def set_verdict(pair_id: int, body: VerdictIn, s: SessionDep) -> VerdictRead:
+def set_verdict(pair_id: DbInt, body: VerdictIn, s: SessionDep) -> VerdictRead:
     return VerdictRead.model_validate(service.set_verdict(s, pair_id, body.verdict, body.note))
 
 
@@ -315,7 +316,7 @@ def cross_duplicates(
 
 
 @router.put("/cross-duplicates/{cross_id}/verdict")
-def set_cross_verdict(cross_id: int, body: VerdictIn, s: SessionDep) -> VerdictRead:
+def set_cross_verdict(cross_id: DbInt, body: VerdictIn, s: SessionDep) -> VerdictRead:
     return VerdictRead.model_validate(crossdupes.set_verdict(s, cross_id, body.verdict, body.note))
 
 
@@ -343,33 +344,33 @@ def publish_app(body: AppPublish, s: SessionDep, st: StateDep) -> AppRead:
 
 
 @router.get("/reuse/apps/{app_id}")
-def reuse_app(app_id: int, s: SessionDep) -> AppRead:
+def reuse_app(app_id: DbInt, s: SessionDep) -> AppRead:
     return AppRead.model_validate(reuse.get_app(s, app_id))
 
 
 @router.get("/reuse/apps/{app_id}/versions")
-def reuse_app_versions(app_id: int, s: SessionDep) -> list[AppVersionRead]:
+def reuse_app_versions(app_id: DbInt, s: SessionDep) -> list[AppVersionRead]:
     return [AppVersionRead.model_validate(v) for v in reuse.app_versions(s, app_id)]
 
 
 @router.post("/reuse/apps/{app_id}/versions", status_code=201)
-def publish_version(app_id: int, body: AppVersionIn, s: SessionDep, st: StateDep) -> AppRead:
+def publish_version(app_id: DbInt, body: AppVersionIn, s: SessionDep, st: StateDep) -> AppRead:
     return AppRead.model_validate(reuse.publish_version(s, st.registry, app_id, body))
 
 
 @router.delete("/reuse/apps/{app_id}")
-def withdraw_app(app_id: int, s: SessionDep) -> AppRead:
+def withdraw_app(app_id: DbInt, s: SessionDep) -> AppRead:
     return AppRead.model_validate(reuse.withdraw_app(s, app_id))
 
 
 @router.post("/reuse/apps/{app_id}/subscribe", status_code=201)
-def subscribe(app_id: int, body: SubscribeIn, s: SessionDep, st: StateDep) -> SubscriptionRead:
+def subscribe(app_id: DbInt, body: SubscribeIn, s: SessionDep, st: StateDep) -> SubscriptionRead:
     sub = reuse.subscribe(s, st.registry, app_id, body)
     return next(_sub_read(*row) for row in reuse.list_subscriptions(s) if row[0].id == sub.id)
 
 
 @router.post("/reuse/apps/{app_id}/preview")
-def preview(app_id: int, body: MappingIn, s: SessionDep) -> PreviewRead:
+def preview(app_id: DbInt, body: MappingIn, s: SessionDep) -> PreviewRead:
     return PreviewRead(**reuse.preview(s, app_id, body.model_dump()))
 
 
@@ -379,20 +380,20 @@ def subscriptions(s: SessionDep) -> list[SubscriptionRead]:
 
 
 @router.post("/reuse/subscriptions/{sub_id}/accept-update")
-def accept_update(sub_id: int, s: SessionDep) -> SubscriptionRead:
+def accept_update(sub_id: DbInt, s: SessionDep) -> SubscriptionRead:
     reuse.accept_update(s, sub_id)
     return next(_sub_read(*row) for row in reuse.list_subscriptions(s) if row[0].id == sub_id)
 
 
 @router.put("/reuse/subscriptions/{sub_id}/overrides")
-def set_overrides(sub_id: int, body: OverridesIn, s: SessionDep) -> SubscriptionRead:
+def set_overrides(sub_id: DbInt, body: OverridesIn, s: SessionDep) -> SubscriptionRead:
     mapping = body.mapping.model_dump() if body.mapping is not None else None
     reuse.set_overrides(s, sub_id, body.overrides, mapping)
     return next(_sub_read(*row) for row in reuse.list_subscriptions(s) if row[0].id == sub_id)
 
 
 @router.delete("/reuse/subscriptions/{sub_id}")
-def unsubscribe(sub_id: int, s: SessionDep) -> SubscriptionRead:
+def unsubscribe(sub_id: DbInt, s: SessionDep) -> SubscriptionRead:
     reuse.unsubscribe(s, sub_id)
     return next(_sub_read(*row) for row in reuse.list_subscriptions(s) if row[0].id == sub_id)
 
@@ -425,17 +426,17 @@ def create_document(body: DocumentIn, s: SessionDep) -> DocumentRead:
 
 
 @router.get("/library/documents/{doc_id}")
-def get_document(doc_id: int, s: SessionDep) -> DocumentRead:
+def get_document(doc_id: DbInt, s: SessionDep) -> DocumentRead:
     return DocumentRead.model_validate(library.get_document(s, doc_id))
 
 
 @router.put("/library/documents/{doc_id}")
-def update_document(doc_id: int, body: DocumentIn, s: SessionDep) -> DocumentRead:
+def update_document(doc_id: DbInt, body: DocumentIn, s: SessionDep) -> DocumentRead:
     return DocumentRead.model_validate(library.update_document(s, doc_id, body))
 
 
 @router.put("/library/documents/{doc_id}/sharing")
-def set_sharing(doc_id: int, body: SharingIn, s: SessionDep) -> DocumentRead:
+def set_sharing(doc_id: DbInt, body: SharingIn, s: SessionDep) -> DocumentRead:
     return DocumentRead.model_validate(library.set_sharing(s, doc_id, body))
 
 

@@ -8,6 +8,7 @@ from typing import Any, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gongzhi.cases.schemas import SlaPolicyIn
+from gongzhi.kit.validation import DbInt
 
 Kind = Literal["dataset", "application"]
 AppKind = Literal["ruleset", "detector", "dispatch_template", "report_template", "module_config"]
@@ -182,7 +183,7 @@ class RulesetRead(BaseModel):
 class AuditIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    ruleset_id: int | None = None
+    ruleset_id: DbInt | None = None
     shacl: bool = False
     open_cases: bool = False
     reference_date: date | None = None
@@ -320,7 +321,7 @@ class AppPublish(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     description: str = Field(default="", max_length=20_000)
     config: dict[str, Any] = Field(default_factory=dict)
-    ruleset_id: int | None = None
+    ruleset_id: DbInt | None = None
     from_region: bool = Field(
         default=False, description="take a dispatch-rule template from this region's current dispatch rules"
     )
@@ -331,7 +332,7 @@ class AppVersionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     config: dict[str, Any] | None = None
-    ruleset_id: int | None = None
+    ruleset_id: DbInt | None = None
     from_region: bool = False
     changelog: str = Field(default="", max_length=5_000)
     description: str | None = Field(default=None, max_length=20_000)
@@ -551,7 +552,7 @@ class DocumentIn(BaseModel):
     body: str = Field(default="", max_length=500_000)
     tags: list[str] = Field(default_factory=list, max_length=50)
     sharing: Sharing = "private"
-    share_region_ids: list[int] = Field(default_factory=list, max_length=50)
+    share_region_ids: list[DbInt] = Field(default_factory=list, max_length=50)
     published_on: date | None = None
 
 
@@ -559,7 +560,7 @@ class SharingIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     sharing: Sharing
-    share_region_ids: list[int] = Field(default_factory=list, max_length=50)
+    share_region_ids: list[DbInt] = Field(default_factory=list, max_length=50)
 
 
 class DocumentRead(BaseModel):

@@ -17,6 +17,7 @@ from gongzhi.core.deps import api_router
 from gongzhi.core.models import Region, Role
 from gongzhi.core.service import paired_region_ids
 from gongzhi.errors import InvalidInput, msg
+from gongzhi.kit.validation import DbInt
 from gongzhi.modules.catalog import crossdupes, library, reuse, service
 from gongzhi.modules.catalog import repository as repo
 from gongzhi.modules.catalog.analytics.texts import lang_of
@@ -154,7 +155,7 @@ def _changes(versions: list[Any]) -> list[tuple[Any, list[tuple[str, str, str]]]
 
 
 @router.get("/catalog/records/{record_id:int}")
-def record(c: ConsoleDep, record_id: int) -> Response:
+def record(c: ConsoleDep, record_id: DbInt) -> Response:
     rec = service.get_record(c.s, record_id)
     history = _changes(service.record_versions(c.s, record_id))
     return _page(c, "records", "catalog_record.html", r=rec, history=history, changes=CHANGES)
@@ -162,20 +163,20 @@ def record(c: ConsoleDep, record_id: int) -> Response:
 
 @router.post("/catalog/records/{record_id:int}/archive")
 def archive(
-    c: ConsoleDep, record_id: int, reason: Annotated[str, Form(min_length=1, max_length=2000)]
+    c: ConsoleDep, record_id: DbInt, reason: Annotated[str, Form(min_length=1, max_length=2000)]
 ) -> Response:
     service.archive_record(c.s, record_id, reason)
     return c.done(f"/catalog/records/{record_id}", c._(N_("Record archived")))
 
 
 @router.post("/catalog/records/{record_id:int}/restore")
-def restore(c: ConsoleDep, record_id: int) -> Response:
+def restore(c: ConsoleDep, record_id: DbInt) -> Response:
     service.restore_record(c.s, record_id)
     return c.done(f"/catalog/records/{record_id}", c._(N_("Record restored")))
 
 
 @router.post("/catalog/records/{record_id:int}/sharing")
-def sharing(c: ConsoleDep, record_id: int, shared: Annotated[bool, Form()] = False) -> Response:
+def sharing(c: ConsoleDep, record_id: DbInt, shared: Annotated[bool, Form()] = False) -> Response:
     service.share_record(c.s, record_id, shared)
     message = N_("Shared with paired regions") if shared else N_("No longer shared")
     return c.done(f"/catalog/records/{record_id}", c._(message))
@@ -267,7 +268,7 @@ def run_audit(
 @router.get("/catalog/audits/{run_id:int}")
 def audit_run(
     c: ConsoleDep,
-    run_id: int,
+    run_id: DbInt,
     status: Annotated[str, Query(pattern="^(|open|fixed|archived)$")] = "open",
     rule: Annotated[str, Query(max_length=60)] = "",
 ) -> Response:
@@ -298,7 +299,7 @@ def audit_run(
 
 
 @router.post("/catalog/audits/{run_id:int}/cases")
-def open_cases(c: ConsoleDep, run_id: int) -> Response:
+def open_cases(c: ConsoleDep, run_id: DbInt) -> Response:
     before = service.get_run(c.s, run_id).cases_opened
     run = service.open_cases(c.s, c.st.registry, run_id)
     opened = run.cases_opened - before
@@ -306,7 +307,7 @@ def open_cases(c: ConsoleDep, run_id: int) -> Response:
 
 
 @router.get("/catalog/audits/{run_id:int}/report.{fmt}")
-def audit_report(c: ConsoleDep, run_id: int, fmt: str) -> Response:
+def audit_report(c: ConsoleDep, run_id: DbInt, fmt: str) -> Response:
     if fmt not in report.FORMATS:
         raise InvalidInput(msg("no report format %(fmt)r", fmt=fmt))
     body, media = service.render_report(c.s, run_id, fmt, lang=lang_of(c.lang.code))
@@ -340,7 +341,7 @@ def scan(c: ConsoleDep, across: Annotated[bool, Form()] = False) -> Response:
 @router.post("/catalog/duplicates/{pair_id:int}/verdict")
 def verdict(
     c: ConsoleDep,
-    pair_id: int,
+    pair_id: DbInt,
     verdict: Annotated[str, Form(pattern="^(pending|duplicate|distinct|merged)$")],
     note: Annotated[str, Form(max_length=5000)] = "",
     across: Annotated[bool, Form()] = False,
@@ -380,7 +381,7 @@ def _market(c: Console, preview: dict[str, Any] | None = None, mapping: str = ""
 
 
 @router.post("/catalog/reuse/apps/{app_id:int}/preview")
-def preview(c: ConsoleDep, app_id: int, mapping: Annotated[str, Form(max_length=200_000)] = "") -> Response:
+def preview(c: ConsoleDep, app_id: DbInt, mapping: Annotated[str, Form(max_length=200_000)] = "") -> Response:
     """Show on the market what subscribing would set up with this mapping (nothing is written)."""
     body = _validated(c, MappingIn, _json_field(mapping, "the mapping"))
     result = reuse.preview(c.s, app_id, body.model_dump())
@@ -434,7 +435,7 @@ def _validated(c: Console, model: Any, fields: dict[str, Any]) -> Any:
 @router.post("/catalog/reuse/apps/{app_id:int}/subscribe")
 def subscribe(
     c: ConsoleDep,
-    app_id: int,
+    app_id: DbInt,
     saved_yuan: Annotated[str, Form()] = "0",
     note: Annotated[str, Form(max_length=5000)] = "",
     mapping: Annotated[str, Form(max_length=200_000)] = "",
@@ -453,13 +454,13 @@ def subscribe(
 
 
 @router.post("/catalog/reuse/subscriptions/{sub_id:int}/accept")
-def accept(c: ConsoleDep, sub_id: int) -> Response:
+def accept(c: ConsoleDep, sub_id: DbInt) -> Response:
     sub = reuse.accept_update(c.s, sub_id)
     return c.done("/catalog/reuse", c._(N_("Now at version %(v)s"), v=sub.accepted_version))
 
 
 @router.post("/catalog/reuse/subscriptions/{sub_id:int}/mapping")
-def remap(c: ConsoleDep, sub_id: int, mapping: Annotated[str, Form(max_length=200_000)] = "") -> Response:
+def remap(c: ConsoleDep, sub_id: DbInt, mapping: Annotated[str, Form(max_length=200_000)] = "") -> Response:
     """Change how a subscription's template lands on this region's actors and grid cells (re-applied now)."""
     body = _validated(c, MappingIn, _json_field(mapping, "the mapping"))
     sub = next((row[0] for row in reuse.list_subscriptions(c.s) if row[0].id == sub_id), None)
@@ -468,7 +469,7 @@ def remap(c: ConsoleDep, sub_id: int, mapping: Annotated[str, Form(max_length=20
 
 
 @router.post("/catalog/reuse/subscriptions/{sub_id:int}/end")
-def end(c: ConsoleDep, sub_id: int) -> Response:
+def end(c: ConsoleDep, sub_id: DbInt) -> Response:
     reuse.unsubscribe(c.s, sub_id)
     return c.done("/catalog/reuse", c._(N_("Subscription ended")))
 
@@ -522,7 +523,7 @@ def library_page(
 
 
 @router.get("/catalog/library/{doc_id:int}")
-def document(c: ConsoleDep, doc_id: int) -> Response:
+def document(c: ConsoleDep, doc_id: DbInt) -> Response:
     doc = library.get_document(c.s, doc_id)
     return _page(
         c,
@@ -538,7 +539,7 @@ def document(c: ConsoleDep, doc_id: int) -> Response:
 @router.post("/catalog/library/{doc_id:int}/sharing")
 def share_document(
     c: ConsoleDep,
-    doc_id: int,
+    doc_id: DbInt,
     sharing: Annotated[str, Form()],
     share_region_ids: Annotated[list[int] | None, Form()] = None,
 ) -> Response:

@@ -19,6 +19,7 @@ from gongzhi.core.service import require_role
 from gongzhi.db import Scope, utcnow
 from gongzhi.errors import NotFound, TooManyRequests, msg
 from gongzhi.kit.privacy import mask_name, mask_phone
+from gongzhi.kit.validation import DbInt
 from gongzhi.modules.intake import duplicates, hot, imports, routing, service, stats, throttle
 from gongzhi.modules.intake import repository as repo
 from gongzhi.modules.intake.analytics import minhash
@@ -229,12 +230,12 @@ def list_requests(
 
 
 @router.get("/intake/requests/{request_id}", tags=["intake"])
-def get_request(request_id: int, s: SessionDep, scope: CurrentScope) -> IntakeRequestRead:
+def get_request(request_id: DbInt, s: SessionDep, scope: CurrentScope) -> IntakeRequestRead:
     return request_read(scope, *service.get_request(s, request_id))
 
 
 @router.get("/intake/requests/{request_id}/similar", tags=["intake"])
-def request_similar(request_id: int, s: SessionDep) -> list[SimilarRead]:
+def request_similar(request_id: DbInt, s: SessionDep) -> list[SimilarRead]:
     req, _ = service.get_request(s, request_id)
     lsh_sig = minhash.from_bytes(req.minhash)
     found = duplicates.find(
@@ -253,14 +254,14 @@ def request_similar(request_id: int, s: SessionDep) -> list[SimilarRead]:
 
 
 @router.post("/intake/requests/{request_id}/triage", tags=["intake"])
-def triage(request_id: int, body: TriageIn, s: SessionDep, scope: CurrentScope) -> IntakeRequestRead:
+def triage(request_id: DbInt, body: TriageIn, s: SessionDep, scope: CurrentScope) -> IntakeRequestRead:
     req = service.triage(s, request_id, body.service_code, body.department_id, body.note)
     return request_read(scope, *service.get_request(s, req.id))
 
 
 @router.post("/intake/requests/{request_id}/merge", tags=["intake"])
 def merge(
-    request_id: int, body: MergeIn, s: SessionDep, scope: CurrentScope, st: StateDep
+    request_id: DbInt, body: MergeIn, s: SessionDep, scope: CurrentScope, st: StateDep
 ) -> IntakeRequestRead:
     service.merge(s, st.registry, request_id, body.into_case_id, body.note)
     return request_read(scope, *service.get_request(s, request_id))
@@ -268,7 +269,7 @@ def merge(
 
 @router.post("/intake/requests/{request_id}/follow-up", tags=["intake"])
 def staff_follow_up(
-    request_id: int, body: FollowUpIn, s: SessionDep, scope: CurrentScope, st: StateDep
+    request_id: DbInt, body: FollowUpIn, s: SessionDep, scope: CurrentScope, st: StateDep
 ) -> IntakeRequestRead:
     """回访 entered by staff after a phone call; unsatisfied reopens the case."""
     _, case = service.get_request(s, request_id)

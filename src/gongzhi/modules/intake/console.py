@@ -18,6 +18,7 @@ from gongzhi.core.deps import api_router
 from gongzhi.core.models import Department, Role
 from gongzhi.core.service import require_role
 from gongzhi.errors import NotFound, msg
+from gongzhi.kit.validation import DbInt
 from gongzhi.kit.workdays import SHANGHAI
 from gongzhi.modules.intake import hot, imports, service, stats
 from gongzhi.modules.intake import repository as repo
@@ -86,7 +87,7 @@ def inbox(
 @router.post("/intake/requests/{request_id:int}/triage")
 def triage(
     c: ConsoleDep,
-    request_id: int,
+    request_id: DbInt,
     service_code: Annotated[str, Form(min_length=1, max_length=60)],
     note: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
@@ -119,7 +120,7 @@ def duplicates(c: ConsoleDep) -> Response:
 @router.post("/intake/requests/{request_id:int}/merge")
 def merge(
     c: ConsoleDep,
-    request_id: int,
+    request_id: DbInt,
     into_case_id: Annotated[int, Form(ge=1)],
     note: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
@@ -156,7 +157,7 @@ def follow_ups(c: ConsoleDep) -> Response:
 @router.post("/intake/requests/{request_id:int}/follow-up")
 def follow_up(
     c: ConsoleDep,
-    request_id: int,
+    request_id: DbInt,
     rating: Annotated[int, Form(ge=1, le=5)],
     satisfied: Annotated[bool, Form()] = False,
     note: Annotated[str, Form(max_length=500)] = "",
@@ -197,7 +198,7 @@ def import_file(
 
 
 @router.get("/intake/imports/{import_id:int}")
-def import_report(c: ConsoleDep, import_id: int) -> Response:
+def import_report(c: ConsoleDep, import_id: DbInt) -> Response:
     rec = c.s.get(IntakeImport, import_id)
     if rec is None or rec.region_id != service.acting_region(c.s):
         raise NotFound(msg("no import %(id)s", id=import_id))

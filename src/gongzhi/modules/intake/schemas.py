@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from gongzhi.kit.sheets import ImportProblem
+from gongzhi.kit.validation import DbInt
 
 Channel = Literal["web", "open311", "staff", "hotline", "visit", "import", "opinion"]
 
@@ -35,8 +36,8 @@ class RequestIn(BaseModel):
     media_urls: list[str] = Field(default_factory=list, max_length=20)
     external_id: str | None = Field(default=None, max_length=80)
     received_at: datetime | None = None
-    votes: int = Field(default=0, ge=0)
-    dislikes: int = Field(default=0, ge=0)
+    votes: DbInt = Field(default=0, ge=0)
+    dislikes: DbInt = Field(default=0, ge=0)
     priority: Literal["low", "normal", "high", "urgent"] = "normal"
 
 
@@ -118,14 +119,14 @@ class TriageIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     service_code: str = Field(min_length=1, max_length=60)
-    department_id: int | None = None
+    department_id: DbInt | None = None
     note: str = Field(default="", max_length=2_000)
 
 
 class MergeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    into_case_id: int
+    into_case_id: DbInt
     note: str = Field(default="", max_length=2_000)
 
 
@@ -138,7 +139,7 @@ class CategoryIn(BaseModel):
     parent_code: str | None = Field(default=None, max_length=60)
     description: str = Field(default="", max_length=2_000)
     keywords: list[str] = Field(default_factory=list, max_length=500)
-    department_id: int | None = None
+    department_id: DbInt | None = None
     attributes: list[dict[str, Any]] = Field(default_factory=list, max_length=50)
     position: int = Field(default=100, ge=0, le=100_000)
     active: bool = True

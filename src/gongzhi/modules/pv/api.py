@@ -11,6 +11,7 @@ from fastapi import File, Form, Query, Response, UploadFile
 
 from gongzhi.core.deps import SessionDep, StateDep, api_router
 from gongzhi.errors import InvalidInput, msg
+from gongzhi.kit.validation import DbInt
 from gongzhi.modules.pv import results, service
 from gongzhi.modules.pv.io.qgc_plan import write_qgc_plan_json
 from gongzhi.modules.pv.io.wpml import write_wpml_kmz
@@ -82,13 +83,13 @@ def _json_form(raw: str, field: str) -> dict[str, Any]:
 
 
 @router.get("/plants/{plant_id}")
-def get_plant(plant_id: int, s: SessionDep) -> PlantRead:
+def get_plant(plant_id: DbInt, s: SessionDep) -> PlantRead:
     return PlantRead.model_validate(service.get_plant(s, plant_id))
 
 
 @router.get("/plants/{plant_id}/layout")
 def plant_layout(
-    plant_id: int, s: SessionDep, format: Annotated[str, Query(pattern="^(geojson|csv)$")] = "geojson"
+    plant_id: DbInt, s: SessionDep, format: Annotated[str, Query(pattern="^(geojson|csv)$")] = "geojson"
 ) -> Response:
     """The plant's modules as a GeoJSON FeatureCollection (roof first) or as CSV."""
     if format == "csv":
@@ -99,7 +100,7 @@ def plant_layout(
 
 @router.get("/plants/{plant_id}/flight-plan", response_model=None)
 def flight_plan(
-    plant_id: int,
+    plant_id: DbInt,
     s: SessionDep,
     camera: Annotated[str, Query(max_length=20)] = "M3T",
     altitude_m: Annotated[float | None, Query(gt=0, le=500)] = None,
@@ -120,7 +121,7 @@ def flight_plan(
 
 @router.post("/plants/{plant_id}/inspections", status_code=202)
 def upload_flight(
-    plant_id: int,
+    plant_id: DbInt,
     s: SessionDep,
     st: StateDep,
     file: Annotated[list[UploadFile], File(description="thermal frames (TIFF, R-JPEG) or zips of them")],
@@ -142,7 +143,7 @@ def upload_flight(
 @router.get("/inspections")
 def inspections(
     s: SessionDep,
-    plant_id: int | None = None,
+    plant_id: DbInt | None = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     size: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> InspectionList:
@@ -151,13 +152,13 @@ def inspections(
 
 
 @router.get("/inspections/{inspection_id}")
-def get_inspection(inspection_id: int, s: SessionDep) -> InspectionRead:
+def get_inspection(inspection_id: DbInt, s: SessionDep) -> InspectionRead:
     return InspectionRead.model_validate(service.get_inspection(s, inspection_id))
 
 
 @router.get("/inspections/{inspection_id}/results")
 def inspection_results(
-    inspection_id: int, s: SessionDep, format: Annotated[str, Query(pattern="^(geojson|csv)$")] = "geojson"
+    inspection_id: DbInt, s: SessionDep, format: Annotated[str, Query(pattern="^(geojson|csv)$")] = "geojson"
 ) -> Response:
     """Per-module results of a finished inspection as GeoJSON (module outlines) or CSV."""
     if format == "csv":
@@ -167,11 +168,11 @@ def inspection_results(
 
 
 @router.get("/inspections/{inspection_id}/findings")
-def inspection_findings(inspection_id: int, s: SessionDep) -> list[FindingRead]:
+def inspection_findings(inspection_id: DbInt, s: SessionDep) -> list[FindingRead]:
     return [FindingRead.model_validate(f) for f in service.findings(s, inspection_id)]
 
 
 @router.put("/findings/{finding_id}/review")
-def review_finding(finding_id: int, body: FindingReview, s: SessionDep) -> FindingRead:
+def review_finding(finding_id: DbInt, body: FindingReview, s: SessionDep) -> FindingRead:
     """Accept a finding, reject it as a false alarm, or change its class."""
     return FindingRead.model_validate(service.review_finding(s, finding_id, body))

@@ -14,6 +14,7 @@ from gongzhi.core.deps import AppState, CurrentScope, SessionDep, StateDep, api_
 from gongzhi.core.models import Role
 from gongzhi.core.service import require_role
 from gongzhi.db import Scope, scope_of, unit_of_work
+from gongzhi.kit.validation import DbInt
 from gongzhi.modules.pv import cleaning, dock, loop, report, service
 from gongzhi.modules.pv.models import PvInspection
 
@@ -91,7 +92,7 @@ class ConfirmRead(BaseModel):
 class VerifyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    inspection_id: int | None = Field(
+    inspection_id: DbInt | None = Field(
         default=None,
         description="the re-inspection flight (default: the last one flown for this case over its rows)",
     )
@@ -154,12 +155,12 @@ def _robot(a: Any) -> RobotRead:
 
 
 @router.get("/plants/{plant_id}/robots")
-def robots(plant_id: int, s: SessionDep) -> list[RobotRead]:
+def robots(plant_id: DbInt, s: SessionDep) -> list[RobotRead]:
     return [_robot(a) for a in cleaning.robots_of(s, service.get_plant(s, plant_id).id)]
 
 
 @router.post("/plants/{plant_id}/robots", status_code=201)
-def register_robot(plant_id: int, body: RobotIn, s: SessionDep) -> RobotRead:
+def register_robot(plant_id: DbInt, body: RobotIn, s: SessionDep) -> RobotRead:
     require_role(scope_of(s), Role.ADMIN)
     plant = service.get_plant(s, plant_id)
     return _robot(
@@ -173,12 +174,12 @@ def _dock(a: Any) -> DockRead:
 
 
 @router.get("/plants/{plant_id}/docks")
-def docks(plant_id: int, s: SessionDep) -> list[DockRead]:
+def docks(plant_id: DbInt, s: SessionDep) -> list[DockRead]:
     return [_dock(a) for a in dock.docks_of(s, service.get_plant(s, plant_id).id)]
 
 
 @router.post("/plants/{plant_id}/docks", status_code=201)
-def register_dock(plant_id: int, body: DockIn, s: SessionDep) -> DockRead:
+def register_dock(plant_id: DbInt, body: DockIn, s: SessionDep) -> DockRead:
     require_role(scope_of(s), Role.ADMIN)
     plant = service.get_plant(s, plant_id)
     return _dock(
@@ -187,7 +188,7 @@ def register_dock(plant_id: int, body: DockIn, s: SessionDep) -> DockRead:
 
 
 @router.post("/plants/{plant_id}/one-click", status_code=202)
-def one_click(plant_id: int, body: OneClickIn, scope: CurrentScope, st: StateDep) -> OneClickRead:
+def one_click(plant_id: DbInt, body: OneClickIn, scope: CurrentScope, st: StateDep) -> OneClickRead:
     """Start the plant's dock flight ("one-click take-off") and answer once the dock has accepted it.
 
     A plain (sync) endpoint, so the wait for the dock's two replies (≤ 2 × 10 s) holds a worker thread, never
@@ -210,7 +211,7 @@ def _started(st: AppState, scope: Scope, iid: int) -> OneClickRead:
 
 @router.get("/inspections/{inspection_id}/report", response_model=None)
 def inspection_report(
-    inspection_id: int,
+    inspection_id: DbInt,
     s: SessionDep,
     st: StateDep,
     format: Annotated[str, Query(pattern="^(html|pdf)$")] = "html",
@@ -229,7 +230,7 @@ def inspection_report(
 
 
 @router.post("/inspections/{inspection_id}/confirm")
-def confirm(inspection_id: int, body: ConfirmIn, s: SessionDep, st: StateDep) -> ConfirmRead:
+def confirm(inspection_id: DbInt, body: ConfirmIn, s: SessionDep, st: StateDep) -> ConfirmRead:
     """Turn the reviewed findings (accepted or reclassified) into cases; robots get the cleaning at once."""
     window = None
     if body.not_before is not None or body.not_after is not None:
@@ -240,14 +241,14 @@ def confirm(inspection_id: int, body: ConfirmIn, s: SessionDep, st: StateDep) ->
 
 
 @router.post("/cases/{case_id}/verify-cleaning")
-def verify_cleaning(case_id: int, body: VerifyIn, s: SessionDep, st: StateDep) -> CheckRead:
+def verify_cleaning(case_id: DbInt, body: VerifyIn, s: SessionDep, st: StateDep) -> CheckRead:
     """Compare a re-inspection with the inspection that found the soiling: close the case or send it back."""
     check = loop.verify_cleaning(s, st.registry, case_id, body.inspection_id)
     return CheckRead(**dataclasses.asdict(check))
 
 
 @router.post("/cases/{case_id}/verification-override")
-def override_verification(case_id: int, body: OverrideIn, s: SessionDep, st: StateDep) -> CaseStateRead:
+def override_verification(case_id: DbInt, body: OverrideIn, s: SessionDep, st: StateDep) -> CaseStateRead:
     """Overrule the automatic verification of a cleaning (passed closes the case, not passed sends it back);
     the reason goes on the case timeline."""
     case = loop.override_verification(s, st.registry, case_id, passed=body.passed, reason=body.reason)
@@ -255,7 +256,7 @@ def override_verification(case_id: int, body: OverrideIn, s: SessionDep, st: Sta
 
 
 @router.post("/cases/{case_id}/reclean")
-def reclean(case_id: int, body: RecleanIn, s: SessionDep, st: StateDep) -> CaseStateRead:
+def reclean(case_id: DbInt, body: RecleanIn, s: SessionDep, st: StateDep) -> CaseStateRead:
     """Send a cleaning that a re-inspection sent back to its robot again (a new command over MQTT, through
     the outbox); 400 while the robot is still on it or the case is not back at work."""
     case = loop.reclean(s, st.registry, case_id, mode=body.mode, note=body.note)
@@ -263,7 +264,7 @@ def reclean(case_id: int, body: RecleanIn, s: SessionDep, st: StateDep) -> CaseS
 
 
 @router.post("/cases/{case_id}/reinspection", status_code=202)
-def reinspect(case_id: int, body: ReinspectIn, scope: CurrentScope, st: StateDep) -> OneClickRead:
+def reinspect(case_id: DbInt, body: ReinspectIn, scope: CurrentScope, st: StateDep) -> OneClickRead:
     """One-click re-inspection of a resolved cleaning case: the dock flies only over the cleaned rows.
     Answers as ``POST /plants/{id}/one-click`` does (sync, 409 refused or busy, 504 no answer)."""
     require_role(scope, Role.ADMIN, Role.DISPATCHER)
@@ -272,6 +273,6 @@ def reinspect(case_id: int, body: ReinspectIn, scope: CurrentScope, st: StateDep
 
 
 @router.get("/plants/{plant_id}/loop")
-def plant_loop(plant_id: int, s: SessionDep) -> LoopRead:
+def plant_loop(plant_id: DbInt, s: SessionDep) -> LoopRead:
     """Median minutes of each step of the plant's loop: take-off → report → dispatch → cleaned → closed."""
     return LoopRead(**dataclasses.asdict(loop.loop_metrics(s, service.get_plant(s, plant_id).id)))

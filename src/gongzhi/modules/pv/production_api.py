@@ -10,6 +10,7 @@ from fastapi import File, Form, UploadFile
 
 from gongzhi.core.deps import SessionDep, StateDep, api_router
 from gongzhi.errors import InvalidInput, msg
+from gongzhi.kit.validation import DbInt
 from gongzhi.modules.pv import loop, production, service
 from gongzhi.modules.pv.schemas import CalibrationRead, ProductionImportRead, SoilingRead, ZoneSoilingRead
 
@@ -20,7 +21,7 @@ router = api_router(prefix="/api/v1/pv", tags=["pv"])
 def import_production(
     s: SessionDep,
     st: StateDep,
-    plant_id: int,
+    plant_id: DbInt,
     file: Annotated[UploadFile, File()],
     zone: Annotated[str | None, Form(max_length=20)] = None,
     timezone: Annotated[str | None, Form(max_length=60)] = None,
@@ -38,7 +39,7 @@ def import_production(
 
 
 @router.get("/plants/{plant_id}/soiling")
-def soiling(s: SessionDep, plant_id: int) -> SoilingRead:
+def soiling(s: SessionDep, plant_id: DbInt) -> SoilingRead:
     """Per zone, the soiling rate from production data; for the plant, the calibration of the IR index."""
     plant = service.get_plant(s, plant_id)
     rows = production.zone_soiling(s, plant.id)

@@ -17,6 +17,7 @@ from gongzhi.core.models import Role
 from gongzhi.core.service import require_role
 from gongzhi.db import utcnow
 from gongzhi.errors import InvalidInput, msg
+from gongzhi.kit.validation import DbInt
 from gongzhi.modules.pv import cleaning, dock, loop, names, production, report, results, service
 from gongzhi.modules.pv.analytics import soiling
 from gongzhi.modules.pv.analytics.cameras import CAMERAS
@@ -54,7 +55,7 @@ def plants(c: ConsoleDep) -> Response:
 @router.get("/pv/plants/{plant_id:int}")
 def plant(
     c: ConsoleDep,
-    plant_id: int,
+    plant_id: DbInt,
     cost: float = 2000.0,
     tariff: float = 0.4,
     energy: float = 0.0,
@@ -66,7 +67,7 @@ def plant(
 @router.post("/pv/plants/{plant_id:int}/production")
 def import_production(
     c: ConsoleDep,
-    plant_id: int,
+    plant_id: DbInt,
     file: Annotated[UploadFile, File()],
     zone: Annotated[str, Form(max_length=20)] = "",
     timezone: Annotated[str, Form(max_length=60)] = "",
@@ -94,7 +95,7 @@ def import_production(
 @router.post("/pv/plants/{plant_id:int}/inspections")
 def upload_flight(
     c: ConsoleDep,
-    plant_id: int,
+    plant_id: DbInt,
     file: Annotated[list[UploadFile], File()],
     camera: Annotated[str, Form(max_length=20)] = "",
     irradiance: Annotated[str, Form(max_length=20)] = "",
@@ -227,7 +228,7 @@ def _last_flight(insps: list[PvInspection]) -> PvInspection | None:
 
 
 @router.get("/pv/plants/{plant_id:int}/flight")
-def flight(c: ConsoleDep, plant_id: int) -> Response:
+def flight(c: ConsoleDep, plant_id: DbInt) -> Response:
     """The progress of the plant's dock flight, polled by the plant page while the drone flies."""
     p = service.get_plant(c.s, plant_id)
     insps = list(
@@ -244,7 +245,7 @@ def flight(c: ConsoleDep, plant_id: int) -> Response:
 @router.post("/pv/plants/{plant_id:int}/one-click")
 def one_click(
     c: ConsoleDep,
-    plant_id: int,
+    plant_id: DbInt,
     irradiance: Annotated[str, Form(max_length=20)] = "",
     wind: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
@@ -257,7 +258,7 @@ def one_click(
 
 
 @router.post("/pv/cases/{case_id:int}/reinspect")
-def reinspect(c: ConsoleDep, case_id: int) -> Response:
+def reinspect(c: ConsoleDep, case_id: DbInt) -> Response:
     """Re-inspect a cleaning case's rows with the plant's dock (one click)."""
     require_role(c.me.scope, Role.ADMIN, Role.DISPATCHER)
     plant_id = cleaning.order_for_case(c.s, case_id).plant_id
@@ -267,7 +268,7 @@ def reinspect(c: ConsoleDep, case_id: int) -> Response:
 
 
 @router.post("/pv/cases/{case_id:int}/verify")
-def verify(c: ConsoleDep, case_id: int) -> Response:
+def verify(c: ConsoleDep, case_id: DbInt) -> Response:
     """Judge a cleaning with the case's last re-inspection: closed, or back to the robot."""
     plant_id = cleaning.order_for_case(c.s, case_id).plant_id
     check = loop.verify_cleaning(c.s, c.st.registry, case_id)
@@ -278,7 +279,7 @@ def verify(c: ConsoleDep, case_id: int) -> Response:
 @router.post("/pv/cases/{case_id:int}/override")
 def override(
     c: ConsoleDep,
-    case_id: int,
+    case_id: DbInt,
     passed: Annotated[str, Form(pattern="^(yes|no)$")],
     reason: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
@@ -290,7 +291,7 @@ def override(
 
 @router.post("/pv/cases/{case_id:int}/reclean")
 def reclean(
-    c: ConsoleDep, case_id: int, mode: Annotated[str, Form(pattern="^(dry|wet)$")] = "dry"
+    c: ConsoleDep, case_id: DbInt, mode: Annotated[str, Form(pattern="^(dry|wet)$")] = "dry"
 ) -> Response:
     """Send a sent-back cleaning to its robot again, in the mode chosen."""
     plant_id = cleaning.order_for_case(c.s, case_id).plant_id
@@ -354,7 +355,7 @@ def finding_rows(s: Session, plant_id: int, found: Sequence[PvFinding]) -> list[
 
 
 @router.get("/pv/inspections/{inspection_id:int}")
-def inspection(c: ConsoleDep, inspection_id: int) -> Response:
+def inspection(c: ConsoleDep, inspection_id: DbInt) -> Response:
     insp = service.get_inspection(c.s, inspection_id)
     found = list(
         c.s.execute(
@@ -378,7 +379,7 @@ def inspection(c: ConsoleDep, inspection_id: int) -> Response:
 
 
 @router.get("/pv/findings/{finding_id:int}/thumbnail.png")
-def finding_thumbnail(c: ConsoleDep, finding_id: int) -> Response:
+def finding_thumbnail(c: ConsoleDep, finding_id: DbInt) -> Response:
     png = report.finding_thumbnail(c.s, c.st.store, finding_id)
     return Response(png, media_type="image/png", headers={"cache-control": "private, max-age=86400"})
 
@@ -386,7 +387,7 @@ def finding_thumbnail(c: ConsoleDep, finding_id: int) -> Response:
 @router.post("/pv/findings/{finding_id:int}/review")
 def review(
     c: ConsoleDep,
-    finding_id: int,
+    finding_id: DbInt,
     status: Annotated[str, Form(pattern="^(accepted|rejected|reclassified)$")],
     anomaly_class: Annotated[str, Form(max_length=40)] = "",
     note: Annotated[str, Form(max_length=2000)] = "",
@@ -402,7 +403,7 @@ def review(
 @router.post("/pv/inspections/{inspection_id:int}/review")
 def review_together(
     c: ConsoleDep,
-    inspection_id: int,
+    inspection_id: DbInt,
     finding_id: Annotated[list[int], Form(max_length=5000)],
     status: Annotated[str, Form(pattern="^(accepted|rejected|reclassified)$")],
     anomaly_class: Annotated[str, Form(max_length=40)] = "",
@@ -415,7 +416,7 @@ def review_together(
 
 @router.post("/pv/inspections/{inspection_id:int}/confirm")
 def confirm(
-    c: ConsoleDep, inspection_id: int, mode: Annotated[str, Form(pattern="^(dry|wet)$")] = "dry"
+    c: ConsoleDep, inspection_id: DbInt, mode: Annotated[str, Form(pattern="^(dry|wet)$")] = "dry"
 ) -> Response:
     out = loop.confirm_inspection(c.s, c.st.registry, inspection_id, mode=mode)
     message = c._("%(n)s cases created from the confirmed findings", n=len(out.cases))

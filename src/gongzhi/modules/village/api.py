@@ -12,6 +12,7 @@ from gongzhi.core.deps import CurrentScope, SessionDep, StateDep, api_router
 from gongzhi.core.models import AuditHead, Region
 from gongzhi.db import Scope
 from gongzhi.kit.privacy import mask_name, mask_phone
+from gongzhi.kit.validation import DbInt
 from gongzhi.modules.village import imports, service
 from gongzhi.modules.village.analytics import deliberation, ledger
 from gongzhi.modules.village.io import pdf, tables, workbooks
@@ -108,7 +109,7 @@ def create_supervisor(body: SupervisorIn, s: SessionDep) -> SupervisorRead:
 
 
 @router.get("/projects")
-def projects(s: SessionDep, village_id: int | None = None) -> list[ProjectRead]:
+def projects(s: SessionDep, village_id: DbInt | None = None) -> list[ProjectRead]:
     where = [Project.village_id == village_id] if village_id else []
     return [ProjectRead.model_validate(x) for x in service.rows(s, Project, *where)]
 
@@ -119,7 +120,7 @@ def create_project(body: ProjectIn, s: SessionDep) -> ProjectRead:
 
 
 @router.post("/projects/{project_id}/decision")
-def link_decision(project_id: int, body: ProjectDecisionIn, s: SessionDep) -> ProjectRead:
+def link_decision(project_id: DbInt, body: ProjectDecisionIn, s: SessionDep) -> ProjectRead:
     """Tie the project to the 四议两公开 decision that approves it; without one, open it."""
     return ProjectRead.model_validate(service.link_decision(s, project_id, body.decision_id))
 
@@ -184,7 +185,7 @@ def import_visits(
 
 
 @router.get("/visits")
-def visits(s: SessionDep, village_id: int | None = None) -> list[VisitRead]:
+def visits(s: SessionDep, village_id: DbInt | None = None) -> list[VisitRead]:
     where = [Visit.village_id == village_id] if village_id else []
     return [VisitRead.model_validate(x) for x in service.rows(s, Visit, *where)]
 
@@ -196,7 +197,7 @@ def record_visit(body: VisitIn, s: SessionDep, st: StateDep) -> VisitRead:
 
 @router.post("/visits/{visit_id}/photos", status_code=201)
 def add_photos(
-    visit_id: int, s: SessionDep, st: StateDep, file: Annotated[list[UploadFile], File()]
+    visit_id: DbInt, s: SessionDep, st: StateDep, file: Annotated[list[UploadFile], File()]
 ) -> VisitRead:
     """Photos of a visit (JPEG or PNG), kept in the region's content-addressed evidence store."""
     service.get(s, Visit, visit_id)  # refuse before reading any bytes
@@ -208,7 +209,7 @@ def add_photos(
 
 
 @router.get("/visits/{visit_id}/photos/{sha256}")
-def visit_photo(visit_id: int, sha256: str, s: SessionDep, st: StateDep) -> Response:
+def visit_photo(visit_id: DbInt, sha256: str, s: SessionDep, st: StateDep) -> Response:
     body, media = service.photo(s, st.store, visit_id, sha256)
     return Response(body, media_type=media, headers={"cache-control": "private, max-age=86400"})
 
@@ -222,7 +223,7 @@ def _decision(s: SessionDep, d: Decision) -> DecisionRead:
 
 
 @router.get("/decisions")
-def decisions(s: SessionDep, village_id: int | None = None) -> list[DecisionRead]:
+def decisions(s: SessionDep, village_id: DbInt | None = None) -> list[DecisionRead]:
     where = [Decision.village_id == village_id] if village_id else []
     return [_decision(s, d) for d in service.rows(s, Decision, *where)]
 
@@ -233,17 +234,17 @@ def create_decision(body: DecisionIn, s: SessionDep) -> DecisionRead:
 
 
 @router.get("/decisions/{decision_id}")
-def get_decision(decision_id: int, s: SessionDep) -> DecisionRead:
+def get_decision(decision_id: DbInt, s: SessionDep) -> DecisionRead:
     return _decision(s, service.get(s, Decision, decision_id))
 
 
 @router.post("/decisions/{decision_id}/steps", status_code=201)
-def record_step(decision_id: int, body: StepIn, s: SessionDep) -> DecisionRead:
+def record_step(decision_id: DbInt, body: StepIn, s: SessionDep) -> DecisionRead:
     return _decision(s, service.record_step(s, decision_id, body))
 
 
 @router.get("/decisions/{decision_id}/record.pdf")
-def decision_pdf(decision_id: int, s: SessionDep) -> StreamingResponse:
+def decision_pdf(decision_id: DbInt, s: SessionDep) -> StreamingResponse:
     d = service.get(s, Decision, decision_id)
     village = service.get(s, Village, d.village_id)
     region = s.get_one(Region, d.region_id)
@@ -270,7 +271,7 @@ def decision_pdf(decision_id: int, s: SessionDep) -> StreamingResponse:
 
 
 @router.get("/assets")
-def assets(s: SessionDep, village_id: int | None = None) -> list[AssetRead]:
+def assets(s: SessionDep, village_id: DbInt | None = None) -> list[AssetRead]:
     where = [Asset.village_id == village_id] if village_id else []
     return [AssetRead.model_validate(x) for x in service.rows(s, Asset, *where)]
 
@@ -287,7 +288,7 @@ def _contract(c: Contract) -> ContractRead:
 
 
 @router.get("/contracts")
-def contracts(s: SessionDep, village_id: int | None = None) -> list[ContractRead]:
+def contracts(s: SessionDep, village_id: DbInt | None = None) -> list[ContractRead]:
     where = [Contract.village_id == village_id] if village_id else []
     return [_contract(c) for c in service.rows(s, Contract, *where)]
 
@@ -298,18 +299,18 @@ def create_contract(body: ContractIn, s: SessionDep) -> ContractRead:
 
 
 @router.post("/contracts/{contract_id}/payments", status_code=201)
-def add_payment(contract_id: int, body: PaymentIn, s: SessionDep) -> ContractRead:
+def add_payment(contract_id: DbInt, body: PaymentIn, s: SessionDep) -> ContractRead:
     service.add_payment(s, contract_id, body.paid_on, body.amount_yuan, body.note)
     return _contract(service.get(s, Contract, contract_id))
 
 
 @router.get("/ledger/flags")
-def flags(s: SessionDep, village_id: int | None = None) -> list[FlagRead]:
+def flags(s: SessionDep, village_id: DbInt | None = None) -> list[FlagRead]:
     return [FlagRead(**f.__dict__) for f in service.ledger_flags(s, village_id)]
 
 
 @router.get("/ledger.xlsx")
-def ledger_xlsx(s: SessionDep, village_id: Annotated[int | None, Query()] = None) -> StreamingResponse:
+def ledger_xlsx(s: SessionDep, village_id: Annotated[DbInt | None, Query()] = None) -> StreamingResponse:
     where_c = [Contract.village_id == village_id] if village_id else []
     where_a = [Asset.village_id == village_id] if village_id else []
     names = {v.id: v.name for v in service.rows(s, Village)}
@@ -325,7 +326,7 @@ def ledger_xlsx(s: SessionDep, village_id: Annotated[int | None, Query()] = None
 
 
 @router.get("/consultations")
-def consultations(s: SessionDep, village_id: int | None = None) -> list[ConsultationRead]:
+def consultations(s: SessionDep, village_id: DbInt | None = None) -> list[ConsultationRead]:
     where = [Consultation.village_id == village_id] if village_id else []
     return [ConsultationRead.model_validate(x) for x in service.rows(s, Consultation, *where)]
 
@@ -343,18 +344,18 @@ def _opinion(scope: Scope, op: Opinion) -> OpinionRead:
 
 
 @router.get("/opinions")
-def opinions(s: SessionDep, scope: CurrentScope, village_id: int | None = None) -> list[OpinionRead]:
+def opinions(s: SessionDep, scope: CurrentScope, village_id: DbInt | None = None) -> list[OpinionRead]:
     where = [Opinion.village_id == village_id] if village_id else []
     return [_opinion(scope, x) for x in service.rows(s, Opinion, *where)]
 
 
 @router.post("/opinions/{opinion_id}/to-case")
-def opinion_to_case(opinion_id: int, s: SessionDep, scope: CurrentScope, st: StateDep) -> OpinionRead:
+def opinion_to_case(opinion_id: DbInt, s: SessionDep, scope: CurrentScope, st: StateDep) -> OpinionRead:
     return _opinion(scope, service.opinion_to_case(s, st.registry, opinion_id, st.settings.secret_key))
 
 
 @router.post("/opinions/{opinion_id}/to-decision", status_code=201)
 def opinion_to_decision(
-    opinion_id: int, s: SessionDep, title: Annotated[str, Query(min_length=1, max_length=200)]
+    opinion_id: DbInt, s: SessionDep, title: Annotated[str, Query(min_length=1, max_length=200)]
 ) -> DecisionRead:
     return _decision(s, service.opinion_to_decision(s, opinion_id, title))

@@ -17,6 +17,7 @@ from fastapi.responses import Response
 from gongzhi.core.deps import api_router
 from gongzhi.core.service import list_members
 from gongzhi.errors import InvalidInput, msg
+from gongzhi.kit.validation import DbInt
 from gongzhi.modules.village import api, imports, service
 from gongzhi.modules.village.analytics import deliberation, ledger
 from gongzhi.modules.village.models import (
@@ -201,7 +202,7 @@ def add_supervisor(
 
 
 @router.get("/village/projects")
-def projects(c: ConsoleDep, village_id: Annotated[int | None, Query()] = None) -> Response:
+def projects(c: ConsoleDep, village_id: Annotated[DbInt | None, Query()] = None) -> Response:
     items = service.rows(c.s, Project, *_village_filter(Project, village_id))
     ids = [p.id for p in items]
     stones = service.rows(c.s, Milestone, Milestone.project_id.in_(ids)) if ids else []
@@ -228,7 +229,7 @@ def projects(c: ConsoleDep, village_id: Annotated[int | None, Query()] = None) -
 
 
 @router.post("/village/projects/{project_id:int}/decision")
-def link_decision(c: ConsoleDep, project_id: int, decision_id: Annotated[str, Form()] = "") -> Response:
+def link_decision(c: ConsoleDep, project_id: DbInt, decision_id: Annotated[str, Form()] = "") -> Response:
     p = service.link_decision(c.s, project_id, _int(decision_id))
     return c.done(f"/village/decisions/{p.decision_id}", c._(N_("Project tied to its decision")))
 
@@ -269,7 +270,7 @@ def import_file(
 
 
 @router.get("/village/visits")
-def visits(c: ConsoleDep, village_id: Annotated[int | None, Query()] = None) -> Response:
+def visits(c: ConsoleDep, village_id: Annotated[DbInt | None, Query()] = None) -> Response:
     items = list(reversed(service.rows(c.s, Visit, *_village_filter(Visit, village_id))))
     return _page(
         c,
@@ -316,7 +317,7 @@ def add_visit(
 
 @router.post("/village/visits/{visit_id:int}/photos")
 def add_visit_photos(
-    c: ConsoleDep, visit_id: int, photos: Annotated[list[UploadFile] | None, File()] = None
+    c: ConsoleDep, visit_id: DbInt, photos: Annotated[list[UploadFile] | None, File()] = None
 ) -> Response:
     service.get(c.s, Visit, visit_id)
     uploads = [
@@ -329,7 +330,7 @@ def add_visit_photos(
 
 
 @router.get("/village/visits/{visit_id:int}/photos/{sha256}")
-def visit_photo(c: ConsoleDep, visit_id: int, sha256: str) -> Response:
+def visit_photo(c: ConsoleDep, visit_id: DbInt, sha256: str) -> Response:
     body, media = service.photo(c.s, c.st.store, visit_id, sha256)
     return Response(body, media_type=media, headers={"cache-control": "private, max-age=86400"})
 
@@ -344,7 +345,7 @@ def _progress(c: Console, d: Decision) -> dict[str, Any]:
 
 
 @router.get("/village/decisions")
-def decisions(c: ConsoleDep, village_id: Annotated[int | None, Query()] = None) -> Response:
+def decisions(c: ConsoleDep, village_id: Annotated[DbInt | None, Query()] = None) -> Response:
     items = service.rows(c.s, Decision, *_village_filter(Decision, village_id))
     return _page(
         c,
@@ -370,7 +371,7 @@ def add_decision(
 
 
 @router.get("/village/decisions/{decision_id:int}")
-def decision(c: ConsoleDep, decision_id: int) -> Response:
+def decision(c: ConsoleDep, decision_id: DbInt) -> Response:
     d = service.get(c.s, Decision, decision_id)
     return _page(
         c,
@@ -389,7 +390,7 @@ def decision(c: ConsoleDep, decision_id: int) -> Response:
 @router.post("/village/decisions/{decision_id:int}/steps")
 def add_step(
     c: ConsoleDep,
-    decision_id: int,
+    decision_id: DbInt,
     step: Annotated[str, Form()] = "",
     held_on: Annotated[str, Form()] = "",
     expected: Annotated[str, Form()] = "0",
@@ -410,7 +411,7 @@ def add_step(
 
 
 @router.get("/village/decisions/{decision_id:int}/record.pdf")
-def decision_pdf(c: ConsoleDep, decision_id: int) -> Response:
+def decision_pdf(c: ConsoleDep, decision_id: DbInt) -> Response:
     return api.decision_pdf(decision_id, c.s)
 
 
@@ -418,7 +419,7 @@ def decision_pdf(c: ConsoleDep, decision_id: int) -> Response:
 
 
 @router.get("/village/ledger")
-def ledger_page(c: ConsoleDep, village_id: Annotated[int | None, Query()] = None) -> Response:
+def ledger_page(c: ConsoleDep, village_id: Annotated[DbInt | None, Query()] = None) -> Response:
     contracts = service.rows(c.s, Contract, *_village_filter(Contract, village_id))
     flags = service.ledger_flags(c.s, village_id)
     flagged: dict[int, list[ledger.Flag]] = {}
@@ -502,7 +503,7 @@ def add_payment(
 
 
 @router.get("/village/opinions")
-def opinions(c: ConsoleDep, village_id: Annotated[int | None, Query()] = None) -> Response:
+def opinions(c: ConsoleDep, village_id: Annotated[DbInt | None, Query()] = None) -> Response:
     scope = c.me.scope
     items = [
         api._opinion(scope, o) for o in service.rows(c.s, Opinion, *_village_filter(Opinion, village_id))
@@ -535,14 +536,14 @@ def add_consultation(
 
 
 @router.post("/village/opinions/{opinion_id:int}/to-case")
-def opinion_to_case(c: ConsoleDep, opinion_id: int) -> Response:
+def opinion_to_case(c: ConsoleDep, opinion_id: DbInt) -> Response:
     op = service.opinion_to_case(c.s, c.st.registry, opinion_id, c.st.settings.secret_key)
     return c.done("/village/opinions", c._(N_("Opinion turned into case %(id)s"), id=op.case_id))
 
 
 @router.post("/village/opinions/{opinion_id:int}/to-decision")
 def opinion_to_decision(
-    c: ConsoleDep, opinion_id: int, title: Annotated[str, Form(min_length=1, max_length=200)]
+    c: ConsoleDep, opinion_id: DbInt, title: Annotated[str, Form(min_length=1, max_length=200)]
 ) -> Response:
     d = service.opinion_to_decision(c.s, opinion_id, title.strip())
     return c.done(f"/village/decisions/{d.id}", c._(N_("Decision opened")))

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from gongzhi.kit.sheets import ImportProblem
+from gongzhi.kit.validation import DbInt
 
 
 class _In(BaseModel):
@@ -22,8 +23,8 @@ class VillageIn(_In):
     code: str = Field(min_length=1, max_length=40)
     name: str = Field(min_length=1, max_length=100)
     town: str = Field(default="", max_length=100)
-    representatives: int = Field(default=0, ge=0)
-    party_members: int = Field(default=0, ge=0)
+    representatives: DbInt = Field(default=0, ge=0)
+    party_members: DbInt = Field(default=0, ge=0)
 
 
 class VillageRead(_Read):
@@ -36,7 +37,7 @@ class VillageRead(_Read):
 
 
 class StationIn(_In):
-    village_id: int
+    village_id: DbInt
     name: str = Field(min_length=1, max_length=100)
     address: str = Field(default="", max_length=200)
     phone: str = Field(default="", max_length=30)
@@ -53,9 +54,9 @@ class StationRead(_Read):
 class SupervisorIn(_In):
     name: str = Field(min_length=1, max_length=100)
     phone: str = Field(default="", max_length=30)
-    user_id: int | None = None
-    station_id: int | None = None
-    village_ids: list[int] = Field(default_factory=list, max_length=200)
+    user_id: DbInt | None = None
+    station_id: DbInt | None = None
+    village_ids: list[DbInt] = Field(default_factory=list, max_length=200)
 
 
 class SupervisorRead(_Read):
@@ -74,14 +75,14 @@ class MilestoneIn(_In):
 
 
 class ProjectIn(_In):
-    village_id: int
+    village_id: DbInt
     name: str = Field(min_length=1, max_length=200)
     budget_yuan: float = Field(ge=0)
     contractor: str = Field(default="", max_length=200)
     starts_on: date | None = None
     ends_on: date | None = None
     status: Literal["planned", "in_progress", "completed", "suspended"] = "planned"
-    decision_id: int | None = None
+    decision_id: DbInt | None = None
     milestones: list[MilestoneIn] = Field(default_factory=list, max_length=100)
 
 
@@ -98,13 +99,13 @@ class ProjectRead(_Read):
 
 
 class ProjectDecisionIn(_In):
-    decision_id: int | None = None  # None: open a new decision titled after the project
+    decision_id: DbInt | None = None  # None: open a new decision titled after the project
 
 
 class VisitIn(_In):
-    village_id: int
-    project_id: int | None = None
-    supervisor_id: int | None = None
+    village_id: DbInt
+    project_id: DbInt | None = None
+    supervisor_id: DbInt | None = None
     visited_at: datetime | None = None
     findings: str = Field(default="", max_length=10_000)
     photos: list[str] = Field(default_factory=list, max_length=20)
@@ -129,7 +130,7 @@ class VisitRead(_Read):
 
 
 class DecisionIn(_In):
-    village_id: int
+    village_id: DbInt
     title: str = Field(min_length=1, max_length=200)
     matter: str = Field(default="", max_length=10_000)
 
@@ -139,11 +140,11 @@ class StepIn(_In):
         "proposal", "committees", "members", "representatives", "disclose_resolution", "disclose_result"
     ]
     held_on: date
-    expected: int = Field(default=0, ge=0)
-    present: int = Field(default=0, ge=0)
-    votes_for: int = Field(default=0, ge=0)
-    votes_against: int = Field(default=0, ge=0)
-    abstain: int = Field(default=0, ge=0)
+    expected: DbInt = Field(default=0, ge=0)
+    present: DbInt = Field(default=0, ge=0)
+    votes_for: DbInt = Field(default=0, ge=0)
+    votes_against: DbInt = Field(default=0, ge=0)
+    abstain: DbInt = Field(default=0, ge=0)
     attendees: list[str] = Field(default_factory=list, max_length=500)
     summary: str = Field(default="", max_length=10_000)
     attachments: list[str] = Field(default_factory=list, max_length=50)
@@ -176,7 +177,7 @@ class DecisionRead(_Read):
 
 
 class AssetIn(_In):
-    village_id: int
+    village_id: DbInt
     kind: Literal["fund", "asset", "resource"]
     name: str = Field(min_length=1, max_length=200)
     value_yuan: float = Field(default=0, ge=0)
@@ -193,15 +194,15 @@ class AssetRead(_Read):
 
 
 class ContractIn(_In):
-    village_id: int
-    asset_id: int | None = None
+    village_id: DbInt
+    asset_id: DbInt | None = None
     counterparty: str = Field(min_length=1, max_length=200)
     subject: str = Field(min_length=1, max_length=200)
     starts_on: date
     ends_on: date
     annual_rent_yuan: float = Field(ge=0)
     escalation_pct: float = Field(default=0, ge=-50, le=100)
-    previous_id: int | None = None
+    previous_id: DbInt | None = None
     disclosed_on: date | None = None
 
 
@@ -234,7 +235,7 @@ class FlagRead(BaseModel):
 
 
 class ConsultationIn(_In):
-    village_id: int
+    village_id: DbInt
     title: str = Field(min_length=1, max_length=200)
     description: str = Field(default="", max_length=5_000)
     open_until: date | None = None

@@ -21,6 +21,7 @@ from gongzhi.core.deps import api_router
 from gongzhi.core.models import Role
 from gongzhi.core.schemas import DepartmentCreate, UserCreate
 from gongzhi.errors import Forbidden, InvalidInput, msg
+from gongzhi.kit.validation import DbInt
 from gongzhi.web import labels
 from gongzhi.web.i18n import N_
 from gongzhi.web.shell import Console, ConsoleDep
@@ -167,7 +168,7 @@ def create_user(
 
 @router.post("/admin/users/{user_id:int}/role")
 def set_role(
-    c: ConsoleDep, user_id: int, role: Annotated[str, Form()], department_id: Annotated[str, Form()] = ""
+    c: ConsoleDep, user_id: DbInt, role: Annotated[str, Form()], department_id: Annotated[str, Form()] = ""
 ) -> Response:
     core.set_role(c.s, user_id, role, int(department_id) if department_id.isdigit() else None)
     return c.done("/admin/users", c._("Role changed"))
@@ -238,7 +239,7 @@ def create_rule(
 
 
 @router.post("/admin/dispatch/rules/{rule_id:int}/delete")
-def delete_rule(c: ConsoleDep, rule_id: int) -> Response:
+def delete_rule(c: ConsoleDep, rule_id: DbInt) -> Response:
     cases_api.delete_dispatch_rule(rule_id, c.s, c.me.scope)
     return c.done("/admin/dispatch", c._("Dispatch rule deleted"))
 

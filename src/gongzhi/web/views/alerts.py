@@ -15,6 +15,7 @@ from gongzhi.core.deps import api_router
 from gongzhi.core.models import Role
 from gongzhi.errors import NotFound, msg
 from gongzhi.kit.filestore import sniff
+from gongzhi.kit.validation import DbInt
 from gongzhi.web import labels
 from gongzhi.web.i18n import N_
 from gongzhi.web.shell import Console, ConsoleDep
@@ -75,7 +76,7 @@ def _evidence(c: Console, alert: Alert) -> list[tuple[str, bool, bool]]:
 
 
 @router.get("/alerts/{alert_id:int}")
-def alert_detail(c: ConsoleDep, alert_id: int) -> Response:
+def alert_detail(c: ConsoleDep, alert_id: DbInt) -> Response:
     alert = alerts.get_alert(c.s, alert_id)
     return c.page(
         "alerts/detail.html",
@@ -89,7 +90,7 @@ def alert_detail(c: ConsoleDep, alert_id: int) -> Response:
 
 
 @router.get("/alerts/{alert_id:int}/evidence/{sha256}")
-def evidence(c: ConsoleDep, alert_id: int, sha256: str) -> Response:
+def evidence(c: ConsoleDep, alert_id: DbInt, sha256: str) -> Response:
     alert = alerts.get_alert(c.s, alert_id)
     if sha256 not in alert.evidence or not c.st.store.exists(sha256):
         raise NotFound(msg("no such evidence on this alert"))
@@ -98,19 +99,19 @@ def evidence(c: ConsoleDep, alert_id: int, sha256: str) -> Response:
 
 
 @router.post("/alerts/{alert_id:int}/acknowledge")
-def acknowledge(c: ConsoleDep, alert_id: int) -> Response:
+def acknowledge(c: ConsoleDep, alert_id: DbInt) -> Response:
     alerts.acknowledge(c.s, alert_id)
     return c.done(f"/alerts/{alert_id}", c._(N_("Alert acknowledged")))
 
 
 @router.post("/alerts/{alert_id:int}/dismiss")
-def dismiss(c: ConsoleDep, alert_id: int, reason: Annotated[str, Form(max_length=2000)] = "") -> Response:
+def dismiss(c: ConsoleDep, alert_id: DbInt, reason: Annotated[str, Form(max_length=2000)] = "") -> Response:
     alerts.dismiss(c.s, alert_id, reason)
     return c.done(f"/alerts/{alert_id}", c._(N_("Alert dismissed")))
 
 
 @router.post("/alerts/{alert_id:int}/merge")
-def merge(c: ConsoleDep, alert_id: int, alert_ids: Annotated[list[int], Form()]) -> Response:
+def merge(c: ConsoleDep, alert_id: DbInt, alert_ids: Annotated[list[int], Form()]) -> Response:
     alerts.merge(c.s, alert_id, alert_ids)
     return c.done(f"/alerts/{alert_id}", c._(N_("Alerts merged")))
 

@@ -21,6 +21,7 @@ from gongzhi.core import service as core
 from gongzhi.core.deps import api_router
 from gongzhi.core.models import Membership, Role, User
 from gongzhi.errors import Forbidden, InvalidInput, msg
+from gongzhi.kit.validation import DbInt
 from gongzhi.kit.workdays import SHANGHAI
 from gongzhi.web import labels
 from gongzhi.web.i18n import N_
@@ -318,7 +319,7 @@ def _display_names(c: Console, user_ids: set[int]) -> dict[int, str]:
 
 
 @router.get("/cases/{case_id:int}")
-def case_detail(c: ConsoleDep, case_id: int) -> Response:
+def case_detail(c: ConsoleDep, case_id: DbInt) -> Response:
     case = cases.get_case(c.s, case_id)
     read = cases_api.case_read(c.s, c.me.scope, case)
     acts = [
@@ -384,7 +385,7 @@ def _store_photos(c: Console, case_id: int, photos: list[UploadFile]) -> list[st
 @router.post("/cases/{case_id:int}/act/{action}")
 def act(
     c: ConsoleDep,
-    case_id: int,
+    case_id: DbInt,
     action: Action,
     version: Annotated[int | None, Form()] = None,
     note: Annotated[str, Form()] = "",
@@ -428,7 +429,7 @@ def act(
 
 @router.post("/cases/{case_id:int}/files")
 def upload(
-    c: ConsoleDep, case_id: int, photos: Annotated[list[UploadFile] | None, File()] = None
+    c: ConsoleDep, case_id: DbInt, photos: Annotated[list[UploadFile] | None, File()] = None
 ) -> Response:
     shas = _store_photos(c, case_id, photos or [])
     if not shas:

@@ -10,6 +10,7 @@ from gongzhi.cases import alerts, stats
 from gongzhi.cases.alerts import LIVE
 from gongzhi.core import service as core
 from gongzhi.core.deps import api_router
+from gongzhi.kit.validation import DbInt
 from gongzhi.web import charts, labels
 from gongzhi.web.i18n import N_
 from gongzhi.web.shell import DASHBOARD, Console, ConsoleDep
@@ -98,7 +99,7 @@ def trend_chart(c: Console, days: int) -> Any:
 
 
 @router.get("/")
-def dashboard(c: ConsoleDep, days: int = 7, wall: bool = False) -> Response:
+def dashboard(c: ConsoleDep, days: DbInt = 7, wall: bool = False) -> Response:
     days = 30 if days >= 30 else 7
     feed, _ = alerts.list_alerts(c.s, list(LIVE), None, None, 1, 12)
     return c.page(
