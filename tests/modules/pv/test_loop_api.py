@@ -73,6 +73,19 @@ def test_report_confirm_and_robots_over_http(
         headers=world.adam.headers,
     )
     assert r.status_code == 400 and "already has a robot R1" in r.text
+    for broker in (
+        "http://127.0.0.1",
+        "mqtt://ops:secret@127.0.0.1:1883",
+        "mqtt://127.0.0.1:70000",
+        "mqtt://",
+    ):
+        for kind, body in (("robots", {"robot_id": "R2", "rows": {"A-02": 40}}), ("docks", {"sn": "DOCK9"})):
+            r = client.post(
+                f"{PV}/plants/{plant['id']}/{kind}",
+                json={**body, "broker": broker},
+                headers=world.adam.headers,
+            )
+            assert r.status_code == 400 and "use mqtt://host:port" in r.json()["detail"], (broker, r.text)
     assert [
         x["robot_id"]
         for x in client.get(f"{PV}/plants/{plant['id']}/robots", headers=world.vera.headers).json()

@@ -73,7 +73,7 @@ def register_robot(
     name: str | None = None,
 ) -> Actor:
     """A cleaning robot serving ``rows`` (row id → rail length in metres) of ``plant``."""
-    pvmqtt.Broker.parse(broker)
+    broker = pvmqtt.checked(broker)
     proto.topic(plant.code, robot_id, "cmd")  # the ids must be usable in topics
     if not rows or any(length <= 0 for length in rows.values()):
         raise InvalidInput(msg("a robot serves at least one row, each with a positive rail length in metres"))

@@ -79,7 +79,7 @@ def register_dock(
     name: str | None = None,
 ) -> Actor:
     """A drone dock (serial ``sn``) that flies ``plant``'s inspections with a ``camera`` payload."""
-    pvmqtt.Broker.parse(broker)
+    broker = pvmqtt.checked(broker)
     proto.topic(sn, "services")  # the serial must be usable in topics
     service.camera_of(camera)
     if dock_of(s, plant.id, required=False) is not None:

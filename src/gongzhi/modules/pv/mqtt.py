@@ -26,8 +26,14 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from gongzhi.errors import InvalidInput, msg
+from gongzhi.web.i18n import N_
+
 SESSION_EXPIRY_S = 24 * 3600
 DEFAULT_BROKER = "mqtt://127.0.0.1:1883"
+BAD_ADDRESS = N_(
+    "%(url)r is not an MQTT broker address: use mqtt://host:port (port 1–65535, no user name or password)"
+)
 Item = TypeVar("Item")
 
 
@@ -38,11 +44,42 @@ class Broker:
 
     @classmethod
     def parse(cls, url: str) -> Broker:
-        """``mqtt://host:port`` (port 1883 when left out)."""
-        parsed = urlparse(url if "://" in url else f"mqtt://{url}")
-        if parsed.scheme != "mqtt" or not parsed.hostname:
-            raise ValueError(f"not an MQTT broker address: {url!r} (use mqtt://host:port)")
-        return cls(parsed.hostname, parsed.port or 1883)
+        """``mqtt://host:port`` (port 1883 when left out).
+
+        Raises
+        ------
+        ValueError
+            Another scheme, no host, a port outside 1–65535, a path or query, or a user name or password:
+            the connection sends none, so one written into the address would only be kept and shown.
+        """
+        text = url.strip()
+        parsed = urlparse(text if "://" in text else f"mqtt://{text}")
+        try:
+            port = parsed.port
+        except ValueError:
+            port = 0
+        if (
+            parsed.scheme != "mqtt"
+            or not parsed.hostname
+            or port == 0
+            or parsed.username is not None
+            or parsed.password is not None
+            or parsed.path not in ("", "/")
+            or parsed.query
+            or parsed.fragment
+        ):
+            raise ValueError(BAD_ADDRESS % {"url": url})
+        return cls(parsed.hostname, port or 1883)
+
+
+def checked(url: str) -> str:
+    """A broker address a user gave, as it is kept, once :meth:`Broker.parse` takes it; one it refuses is
+    :class:`~gongzhi.errors.InvalidInput` (400) saying what the address should look like."""
+    try:
+        Broker.parse(url)
+    except ValueError:
+        raise InvalidInput(msg(BAD_ADDRESS, url=url)) from None
+    return url.strip()
 
 
 def client(client_id: str, *, persistent: bool, manual_ack: bool = False) -> mqtt.Client:
