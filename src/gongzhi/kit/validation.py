@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Annotated, Any
 
 from annotated_types import Interval
+from pydantic import Field
 
 from gongzhi.errors import Message, msg
 
@@ -22,6 +23,10 @@ DbInt = Annotated[int, Interval(ge=DB_INT_MIN, le=DB_INT_MAX)]
 (SQLite's hold 64). Every id, filter and count a request carries is one, so that a number past the range is
 refused at the edge (422, "must be at most 2147483647") instead of failing in the driver (SQLite's
 ``OverflowError``, PostgreSQL's ``NumericValueOutOfRange``): route parameters and request fields."""
+YUAN_MAX = 100_000_000_000
+Yuan = Annotated[float, Field(ge=0, le=YUAN_MAX, allow_inf_nan=False)]
+"""An amount of money in yuan: finite, not negative, at most a hundred billion (kept as fen in a BIGINT, or
+as ``NUMERIC(14, 2)``, which both hold more)."""
 
 # by pydantic's error ``type``; the placeholders are pydantic's ``ctx`` keys
 FIELD_PROBLEMS = {

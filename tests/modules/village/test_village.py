@@ -276,3 +276,30 @@ def test_a_refused_opinion_gives_the_form_back_with_what_the_villager_typed(
     blank = client.post("/village/alpha/qianjin/opinions", data={"text": "  ", "name": "周大伯"})
     assert blank.status_code == 400 and 'value="周大伯"' in blank.text
     assert client.get(f"{V}/opinions", headers=world.alice.headers).json() == []
+
+
+def test_amounts_past_21_million_yuan_are_kept_to_the_fen_and_impossible_ones_refused(
+    client: TestClient, world: World
+) -> None:
+    v = village(client, world)
+    # a village's share of an industrial park: past the 21,474,836.47 yuan PostgreSQL's INTEGER held in fen
+    park = {"village_id": v["id"], "kind": "asset", "name": "工业园区股份", "value_yuan": 386_500_000.25}
+    assert post(client, world.dana, "/assets", park)["value_fen"] == 38_650_000_025
+    contract = {
+        "village_id": v["id"],
+        "counterparty": "某开发公司",
+        "subject": "园区整体租赁",
+        "starts_on": "2026-01-01",
+        "ends_on": "2030-12-31",
+        "annual_rent_yuan": 52_000_000,
+        "disclosed_on": "2025-12-20",
+    }
+    lease = post(client, world.dana, "/contracts", contract)
+    paid = {"paid_on": "2026-01-05", "amount_yuan": 52_000_000}
+    assert post(client, world.dana, f"/contracts/{lease['id']}/payments", paid)["id"] == lease["id"]
+    for value in ("Infinity", "NaN", "1e308", "-0.01", "100000000000.01"):
+        raw = f'{{"village_id": {v["id"]}, "kind": "asset", "name": "x", "value_yuan": {value}}}'
+        r = client.post(
+            f"{V}/assets", content=raw, headers={**world.dana.headers, "content-type": "application/json"}
+        )
+        assert r.status_code == 422, (value, r.text)

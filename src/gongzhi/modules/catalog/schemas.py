@@ -8,7 +8,7 @@ from typing import Any, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gongzhi.cases.schemas import SlaPolicyIn
-from gongzhi.kit.validation import DbInt
+from gongzhi.kit.validation import DbInt, Yuan
 
 Kind = Literal["dataset", "application"]
 AppKind = Literal["ruleset", "detector", "dispatch_template", "report_template", "module_config"]
@@ -325,7 +325,7 @@ class AppPublish(BaseModel):
     from_region: bool = Field(
         default=False, description="take a dispatch-rule template from this region's current dispatch rules"
     )
-    build_cost_yuan: float | None = Field(default=None, ge=0)
+    build_cost_yuan: Yuan | None = None
 
 
 class AppVersionIn(BaseModel):
@@ -365,7 +365,7 @@ class AppVersionRead(BaseModel):
 class SubscribeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    saved_yuan: float = Field(default=0, ge=0, le=1e12)
+    saved_yuan: Yuan = 0
     note: str = Field(default="", max_length=5_000)
     overrides: dict[str, Any] = Field(default_factory=dict)
     mapping: MappingIn = Field(default_factory=lambda: MappingIn())

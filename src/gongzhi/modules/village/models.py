@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gongzhi.db import Base, RegionOwned, utcnow
@@ -61,7 +61,7 @@ class Project(RegionOwned, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     village_id: Mapped[int] = mapped_column(ForeignKey("village_villages.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))
-    budget_fen: Mapped[int]
+    budget_fen: Mapped[int] = mapped_column(BigInteger)
     contractor: Mapped[str] = mapped_column(String(200), default="")
     starts_on: Mapped[date | None]
     ends_on: Mapped[date | None]
@@ -77,7 +77,7 @@ class Milestone(RegionOwned, Base):
     name: Mapped[str] = mapped_column(String(200))
     due_on: Mapped[date]
     done_on: Mapped[date | None]
-    amount_fen: Mapped[int] = mapped_column(default=0)
+    amount_fen: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class Visit(RegionOwned, Base):
@@ -139,7 +139,7 @@ class Asset(RegionOwned, Base):
     village_id: Mapped[int] = mapped_column(ForeignKey("village_villages.id"), index=True)
     kind: Mapped[str] = mapped_column(String(20))
     name: Mapped[str] = mapped_column(String(200))
-    value_fen: Mapped[int] = mapped_column(default=0)
+    value_fen: Mapped[int] = mapped_column(BigInteger, default=0)
     notes: Mapped[str] = mapped_column(Text, default="")
 
 
@@ -155,7 +155,7 @@ class Contract(RegionOwned, Base):
     subject: Mapped[str] = mapped_column(String(200))
     starts_on: Mapped[date]
     ends_on: Mapped[date]
-    annual_rent_fen: Mapped[int]
+    annual_rent_fen: Mapped[int] = mapped_column(BigInteger)
     escalation_pct: Mapped[float] = mapped_column(default=0.0)
     previous_id: Mapped[int | None] = mapped_column(ForeignKey("village_contracts.id"))
     disclosed_on: Mapped[date | None]
@@ -167,7 +167,7 @@ class Payment(RegionOwned, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     contract_id: Mapped[int] = mapped_column(ForeignKey("village_contracts.id"), index=True)
     paid_on: Mapped[date]
-    amount_fen: Mapped[int]
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
     note: Mapped[str] = mapped_column(String(200), default="")
 
 

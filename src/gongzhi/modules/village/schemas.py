@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from gongzhi.kit.sheets import ImportProblem
-from gongzhi.kit.validation import DbInt
+from gongzhi.kit.validation import DbInt, Yuan
 
 
 class _In(BaseModel):
@@ -71,13 +71,13 @@ class MilestoneIn(_In):
     name: str = Field(min_length=1, max_length=200)
     due_on: date
     done_on: date | None = None
-    amount_yuan: float = Field(default=0, ge=0)
+    amount_yuan: Yuan = 0
 
 
 class ProjectIn(_In):
     village_id: DbInt
     name: str = Field(min_length=1, max_length=200)
-    budget_yuan: float = Field(ge=0)
+    budget_yuan: Yuan
     contractor: str = Field(default="", max_length=200)
     starts_on: date | None = None
     ends_on: date | None = None
@@ -180,7 +180,7 @@ class AssetIn(_In):
     village_id: DbInt
     kind: Literal["fund", "asset", "resource"]
     name: str = Field(min_length=1, max_length=200)
-    value_yuan: float = Field(default=0, ge=0)
+    value_yuan: Yuan = 0
     notes: str = Field(default="", max_length=2_000)
 
 
@@ -200,7 +200,7 @@ class ContractIn(_In):
     subject: str = Field(min_length=1, max_length=200)
     starts_on: date
     ends_on: date
-    annual_rent_yuan: float = Field(ge=0)
+    annual_rent_yuan: Yuan
     escalation_pct: float = Field(default=0, ge=-50, le=100)
     previous_id: DbInt | None = None
     disclosed_on: date | None = None
@@ -223,7 +223,7 @@ class ContractRead(_Read):
 
 class PaymentIn(_In):
     paid_on: date
-    amount_yuan: float = Field(gt=0)
+    amount_yuan: Annotated[Yuan, Field(gt=0)]
     note: str = Field(default="", max_length=200)
 
 
