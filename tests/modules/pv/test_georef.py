@@ -309,21 +309,6 @@ def test_module_crops_are_bilinear_samples_of_the_pattern_bit_for_bit(
     np.testing.assert_array_equal(out[0], bilinear(image[:20, :25], 3.0 + pattern_r, 20.0 + pattern_c))
 
 
-def test_the_preread_reads_one_value_a_line_of_the_rows_the_samples_span() -> None:
-    rng = np.random.default_rng(6)
-    image = rng.normal(30, 2, (50, 40)).astype(np.float32)
-    kept = image.copy()
-    pattern_r = rng.uniform(-3, 3, (4, 5))
-    # rows 10 − 3 … 20 + 3, and the row below the last that bilinear samples read
-    expected = np.cumsum(image.ravel()[7 * 40 : 25 * 40 : 16], dtype=np.float32)[-1]
-    assert kernels.preread(image, np.array([10.0, 20.0, 15.0]), pattern_r) == float(expected)
-    # clipped to the frame, nothing for no module, and the frame left as it was
-    expected = np.cumsum(image.ravel()[0::16], dtype=np.float32)[-1]
-    assert kernels.preread(image, np.array([-5.0, 60.0]), pattern_r) == float(expected)
-    assert kernels.preread(image, np.empty(0), pattern_r) == 0.0
-    np.testing.assert_array_equal(image, kept)
-
-
 def _sample_pixels(
     layout: PlantLayout,
     geometry: FrameGeometry,

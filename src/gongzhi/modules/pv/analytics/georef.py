@@ -409,9 +409,6 @@ def module_crops_and_peaks(
     out = np.empty((len(row_c), len(i), len(j)), dtype=np.float32)
     peaks = np.empty(len(row_c), dtype=np.float32)
     thin_r, thin_c = (np.ascontiguousarray(p[i][:, j]) for p in (pattern_r, pattern_c))
-    # the frame in memory order first: the gather's misses, one row of the frame after another, cost
-    # more than reading it (about 0.25 against 0.16 ms a frame with the read, bench flight)
-    kernels.preread(image, row_c, thin_r)
     kernels.crops(image, row_c, col_c, thin_r, thin_c, out, peaks)
 
     def full(idx: npt.NDArray[np.intp]) -> npt.NDArray[np.float32]:

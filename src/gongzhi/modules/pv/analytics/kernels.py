@@ -71,20 +71,6 @@ def _crops(image: F32, row_c: F64, col_c: F64, pattern_r: F64, pattern_c: F64, o
             peaks[m] = peak
 
 
-def _preread(image: F32, row_c: F64, pattern_r: F64) -> float:
-    h, w = image.shape
-    if len(row_c) == 0:
-        return 0.0
-    flat = image.ravel()
-    first = max(int(np.floor(row_c.min() + pattern_r.min())), 0)
-    last = min(int(np.ceil(row_c.max() + pattern_r.max())) + 1, h - 1)
-    total = np.float32(0.0)
-    # one value of each 64-byte line (16 float32), in order
-    for k in range(first * w, (last + 1) * w, 16):
-        total += flat[k]
-    return float(total)
-
-
 def _run_bounds(at_col0: float, per_col: float, lo: float, hi: float) -> tuple[float, float]:
     if abs(per_col) < 1e-12:
         inside = at_col0 > lo and at_col0 < hi
@@ -1118,16 +1104,6 @@ crops: Callable[[F32, F64, F64, F64, F64, F32, F32], None] = _compiled(
 ``peaks`` has N entries, ``peaks[m]`` = the largest of the four pixels each sample of map m's interior
 (less its outermost samples) interpolates between (left undefined where the map has a NaN, whose
 statistics are NaN); pass an empty array otherwise."""
-
-preread: Callable[[F32, F64, F64], float] = _compiled(
-    _preread, "float64(float32[:, ::1], float64[::1], float64[:, ::1])"
-)
-"""Reads ``image`` once in memory order over the rows that samples ``row_c + pattern_r`` (and the rows
-below them that bilinear samples read) can fall on, one value a 64-byte line; returns their sum, of no
-use but to keep the reads. Before :func:`crops` of a frame's modules: the gather reads a map's samples
-across 30–60 rows of the frame at a time, each row's line a cache miss when the frame has left the
-cache (the registration's larger arrays push it out), and waits on each in turn; read in order, the lines
-come at the memory's streaming rate and the gather finds them in the cache."""
 
 union_ranks: Callable[[F32, F32, Ints, F32], None] = _compiled(
     _union_ranks, "void(float32[:, ::1], float32[:, ::1], intp[::1], float32[:, ::1])"
