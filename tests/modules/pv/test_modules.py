@@ -3,6 +3,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import pickle
+from typing import Any
 
 import numpy as np
 import pytest
@@ -545,8 +546,14 @@ def test_the_rules_classify_a_reflected_maps_rest_as_without_reusing_the_maps_me
     classify = rules._classify
 
     def counted(
-        residual: np.ndarray, cell_grid: tuple[int, int], k: int, portrait: bool, known_median: float | None
+        residual: np.ndarray,
+        cell_grid: tuple[int, int],
+        k: int,
+        portrait: bool,
+        known_median: float | None,
+        median: float | None = None,
     ) -> ViewClass:
+        assert median is None  # no caller's median here
         if known_median is not None:
             reused.append(known_median)
             # what is reused is what the rest's own pass would find: its median, and no cool region
@@ -563,6 +570,34 @@ def test_the_rules_classify_a_reflected_maps_rest_as_without_reusing_the_maps_me
     assert [repr(classify_crop(m, (6, 12), 4, True)) for m in maps] == found
     assert len(reused) > 100
     assert len({f.split(",")[0] for f in found}) >= 5  # several classes, not one path
+
+
+def test_the_rules_take_the_medians_of_maps_whose_ring_holds_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(22)
+    maps = np.stack([_reflected_map(rng) for _ in range(300)])
+    maps[::7] = np.round(maps[::7])  # ties at the middle ranks, and zero medians
+    medians = _flatten_ring(maps)
+    # the warmth along the frame put on one ring sample of some (_edge_to_ring)
+    maps[::3, 0, 5] = medians[::3] + np.float32(1.5)
+    given = []
+    classify = rules._classify
+
+    def checked(*args: Any, median: float | None = None) -> ViewClass:
+        if median is not None:
+            given.append(median)
+            own = _median(args[0])
+            assert own == median and math.copysign(1, own) == math.copysign(1, median)
+            assert rules._median_kept(args[0]) == (own, True)
+        return classify(*args, median=median)
+
+    monkeypatch.setattr(rules, "_classify", checked)
+    found = [repr(v) for v in RuleClassifier()(maps, (6, 12), 4, True, medians=medians)]
+    assert found == [repr(classify_crop(m, (6, 12), 4, True)) for m in maps]
+    assert 200 < len(given) < 300  # zero medians computed again
+    assert len({f.split(",")[0] for f in found}) >= 5
+    assert rules._median_given(0.0) is None and rules._median_given(-0.0) is None
+    assert rules._median_given(math.nan) is None and rules._median_given(math.inf) is None
+    assert rules._median_given(3e38) is None and rules._median_given(-1.25) == -1.25
 
 
 def test_the_compiled_means_sum_in_numpys_order_bit_for_bit() -> None:

@@ -37,6 +37,7 @@ import dataclasses
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Protocol
 
 import numpy as np
@@ -192,9 +193,22 @@ class RuleClassifier:
     """The pattern rules of :func:`classify_crop`, as a :class:`ModuleClassifier`."""
 
     def __call__(
-        self, residuals: F32, cell_grid: tuple[int, int], samples_per_cell: int, portrait: bool
+        self,
+        residuals: F32,
+        cell_grid: tuple[int, int],
+        samples_per_cell: int,
+        portrait: bool,
+        *,
+        medians: F32 | None = None,
     ) -> list[ViewClass]:
-        return [classify_crop(r, cell_grid, samples_per_cell, portrait) for r in residuals]
+        """``medians``, the maps' medians [K] when the caller has them (:func:`screen_and_classify`), spare
+        each map's own (:func:`classify_crop`'s ``median``)."""
+        if medians is None:
+            return [classify_crop(r, cell_grid, samples_per_cell, portrait) for r in residuals]
+        return [
+            classify_crop(r, cell_grid, samples_per_cell, portrait, median=m)
+            for r, m in zip(residuals, medians.tolist(), strict=True)
+        ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,7 +283,12 @@ def intensity_crop(residual: F32, portrait: bool, shape: tuple[int, int] = (40, 
 
 
 def classify_crop(
-    residual: F32, cell_grid: tuple[int, int], samples_per_cell: int, portrait: bool
+    residual: F32,
+    cell_grid: tuple[int, int],
+    samples_per_cell: int,
+    portrait: bool,
+    *,
+    median: float | None = None,
 ) -> ViewClass:
     """Classify one module's temperature map minus its reference by pattern rules.
 
@@ -284,6 +303,9 @@ def classify_crop(
         Samples per cell [-].
     portrait : bool
         Long side across the row (the bypass-diode substrings then split the columns).
+    median : float, optional
+        The map's median [K] when the caller has it (:func:`screen_and_classify` of maps whose ring holds
+        their interior's median); used when finite and not zero (:func:`_median_given`), else computed.
 
     Returns
     -------
@@ -296,15 +318,39 @@ def classify_crop(
         sun reflection (:func:`_looks_reflected`), the rules first classify the map without it and report
         that class unless it is ``none``.
     """
-    return _classify(residual, cell_grid, samples_per_cell, portrait, None)
+    return _classify(residual, cell_grid, samples_per_cell, portrait, None, median=_median_given(median))
+
+
+# below this a float32 doubled stays finite (the mean of two copies of it is itself)
+_TWICE_FINITE = 1e38
+
+
+def _median_given(median: float | None) -> float | None:
+    """A map's median from the caller when it is also kept (:func:`_median_kept`) and its sign is sure:
+    finite and not zero.
+
+    The medians :func:`screen_and_classify` has are the interiors' (:func:`_flatten_ring`) of maps whose
+    ring holds that median (140 of 1,152 samples on the cell grid): at most half the interior lies below
+    it and at most half above, so with at least four copies in the ring the whole map's middle ranks hold
+    it, and their mean, the map's median, is it bit for bit, and kept; one ring sample set above it
+    (:func:`_edge_to_ring`) leaves enough.
+    A zero's sign could differ from that of a zero of the interior that lands on a middle rank, and the
+    mean of two copies of a float32 beyond :data:`_TWICE_FINITE` overflows."""
+    return median if median is not None and 0 < abs(median) < _TWICE_FINITE else None
 
 
 def _classify(
-    residual: F32, cell_grid: tuple[int, int], k: int, portrait: bool, known_median: float | None
+    residual: F32,
+    cell_grid: tuple[int, int],
+    k: int,
+    portrait: bool,
+    known_median: float | None,
+    median: float | None = None,
 ) -> ViewClass:
     """:func:`classify_crop`; ``known_median`` is the median of the map this one is the rest of
     (:func:`_without` the warm patch, of a map that went through the rules to the reflection check) when
-    setting samples to it keeps it the median (:func:`_median_kept`), else ``None``.
+    setting samples to it keeps it the median (:func:`_median_kept`), else ``None``; ``median`` is this
+    map's own median, kept, from the caller (:func:`_median_given`), else ``None``.
 
     The rest of a map is classified again (on frames 300–449 of the bench flight, 119 of the 393 maps the
     rules see: sun reflections, whose rest showed nothing in each), and its median is then that median; and
@@ -313,16 +359,18 @@ def _classify(
     """
     cu, cv = cell_grid
     rows, cols = residual.shape
-    m, kept = (known_median, True) if known_median is not None else _median_kept(residual)
+    given = known_median if known_median is not None else median
+    m, kept = (given, True) if given is not None else _median_kept(residual)
     cells, thirds = _cell_and_third_means(residual, cell_grid, k, portrait)
-    split = [cells[:, s] if portrait else cells[s] for s in _thirds(cu if portrait else cv)]
     if thirds.min() >= 2.0 and thirds.max() - thirds.min() < 1.5 and _percentile(cells, 10) >= 1.5:
         return ViewClass(Anomaly.MODULE_OFFLINE, m)
     cool_third = float(thirds.min())
+    split = _thirds(cu if portrait else cv)
     warm = [
         i
         for i in range(SUBSTRINGS)
-        if thirds[i] - cool_third >= 2.0 and _percentile(split[i], 10) - cool_third >= 1.5
+        if thirds[i] - cool_third >= 2.0
+        and _percentile(cells[:, split[i]] if portrait else cells[split[i]], 10) - cool_third >= 1.5
     ]
     if 1 <= len(warm) < SUBSTRINGS:
         return ViewClass(Anomaly.SUBSTRING, float(np.mean(thirds[warm])))
@@ -335,7 +383,8 @@ def _classify(
         if np.count_nonzero(cool) >= 3 * k and np.count_nonzero(_inward(cool)) >= 3 * k:
             return ViewClass(_cool_class(cool), float(residual.min()))
 
-    r, c = np.unravel_index(int(np.argmax(residual)), residual.shape)
+    # np.unravel_index's np.intp pair without its set-up
+    r, c = (np.intp(i) for i in divmod(int(residual.argmax()), cols))
     peak = float(residual[r, c]) - m
     location = ((c + 0.5) / cols, 1 - (r + 0.5) / rows)
     glass = _glass(residual)
@@ -347,21 +396,19 @@ def _classify(
         )
         if rest.anomaly is not Anomaly.NONE:
             return rest
-    jb = JUNCTION_BOX if portrait else (JUNCTION_BOX[1], JUNCTION_BOX[0])
-    # sharpness: the peak over the mean of its 3 × 3 samples; a whole hot cell is flat (about 1.1), the
-    # junction box's spot rounded (1.3–1.5), a hot spot steep (2 and more)
-    around = glass[max(int(r) - 1, 0) : int(r) + 2, max(int(c) - 1, 0) : int(c) + 2] - m
-    sharpness = peak / max(float(_mean(around)), 1e-6)
-    near_box = math.hypot(location[0] - jb[0], location[1] - jb[1]) < 0.1
-    if (
-        peak >= 4.0
-        and near_box
-        and sharpness >= 1.3
-        and _spans_box(glass, int(r), int(c), jb, portrait, m + 0.5 * peak)
-    ):
-        return ViewClass(Anomaly.JUNCTION_BOX, float(residual.max()), location)
-    if (peak >= 4.0 and fill <= 0.25 and sharpness >= 1.9) or (peak >= 7.0 and fill < 0.45):
-        return ViewClass(Anomaly.HOT_SPOT, float(residual.max()), location)
+    # the junction box's and the hot spot's rules ask for a peak of 4 K at least (7 K for a hot spot that
+    # is not sharp): the sharpness only then
+    if peak >= 4.0:
+        jb = JUNCTION_BOX if portrait else (JUNCTION_BOX[1], JUNCTION_BOX[0])
+        # sharpness: the peak over the mean of its 3 × 3 samples; a whole hot cell is flat (about 1.1), the
+        # junction box's spot rounded (1.3–1.5), a hot spot steep (2 and more)
+        around = glass[max(int(r) - 1, 0) : int(r) + 2, max(int(c) - 1, 0) : int(c) + 2] - m
+        sharpness = peak / max(float(_mean(around)), 1e-6)
+        near_box = math.hypot(location[0] - jb[0], location[1] - jb[1]) < 0.1
+        if near_box and sharpness >= 1.3 and _spans_box(glass, int(r), int(c), jb, portrait, m + 0.5 * peak):
+            return ViewClass(Anomaly.JUNCTION_BOX, float(residual.max()), location)
+        if (fill <= 0.25 and sharpness >= 1.9) or (peak >= 7.0 and fill < 0.45):
+            return ViewClass(Anomaly.HOT_SPOT, float(residual.max()), location)
 
     hot_cells = _hot_cells(glass, _cell_means(glass, cell_grid, k), k)
     if hot_cells:
@@ -1611,7 +1658,9 @@ def screen_and_classify(
 
     A map is suspicious when its maximum is :data:`SCREEN_PEAK_K` above its median, its interior dips 2 K
     below the reference, its median is 1.5 K off, or a tenth of it is ``SOILING_WARM_K`` above its median.
-    ``medians`` are the maps' medians [K] when the caller has them (else they are computed).
+    ``medians`` are the maps' interior medians [K], which their rings hold (:func:`_flatten_ring`), and so
+    the maps' medians, when the caller has them (else they are computed); the rules
+    (:class:`RuleClassifier`) then take them too.
     """
     from gongzhi.modules.pv.analytics import kernels
 
@@ -1625,7 +1674,12 @@ def screen_and_classify(
     out = [NORMAL] * len(residuals)
     idx = np.flatnonzero(suspect)
     if len(idx):
-        found = classifier(residuals[idx], cell_grid, SAMPLES_PER_CELL, portrait)
+        maps = residuals[idx]
+        if medians is not None and isinstance(classifier, RuleClassifier):
+            # the rules' own medians of these maps are these (:func:`_median_given`)
+            found = classifier(maps, cell_grid, SAMPLES_PER_CELL, portrait, medians=medians[idx])
+        else:
+            found = classifier(maps, cell_grid, SAMPLES_PER_CELL, portrait)
         for i, v in zip(idx.tolist(), found, strict=True):
             out[i] = v
     return out
@@ -1871,7 +1925,8 @@ def _cell_and_third_means(values: F32, cell_grid: tuple[int, int], k: int, portr
     return cells, thirds
 
 
-def _thirds(n: int) -> list[slice]:
+@lru_cache(maxsize=8)
+def _thirds(n: int) -> tuple[slice, ...]:
     """The slices ``np.array_split`` cuts ``n`` items into, one a substring, without its set-up."""
     each, extra = divmod(n, SUBSTRINGS)
     out, start = [], 0
@@ -1879,7 +1934,7 @@ def _thirds(n: int) -> list[slice]:
         end = start + each + (i < extra)
         out.append(slice(start, end))
         start = end
-    return out
+    return tuple(out)
 
 
 def _median_3x3(values: F32) -> F32:
