@@ -1,12 +1,14 @@
-"""A number past what the database holds, wherever a request carries an id or a count, is refused at the edge
+"""A number past what the database holds, wherever a request carries an id, a count or an amount, is refused at the edge
 (422) instead of failing in the driver (a 500): every route's path parameters and the API's integer query
 parameters, over the API and the console, on every method."""
 
 from __future__ import annotations
 
+import json
 import re
 import typing
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
@@ -92,3 +94,108 @@ def test_ids_in_a_request_body_past_the_range_are_refused_as_invalid(
     ):
         r = client.post(path, json=body, headers=world.adam.headers)
         assert r.status_code == 422 and r.json()["type"] == "/problems/validation", (path, r.text[:300])
+
+
+# raw JSON tokens: Python's json (and so FastAPI) reads NaN and Infinity, which JSON itself has no words for
+EXTREMES = ("NaN", "Infinity", "-Infinity", "1e308", "-1e308", str(DB_INT_MAX + 1), str(-(10**20)))
+MARK = "\u2603marked\u2603"
+
+
+def _schema(spec: dict[str, Any], s: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in s:
+        s = spec["components"]["schemas"][s["$ref"].rsplit("/", 1)[-1]]
+    if "anyOf" in s:
+        s = next((o for o in s["anyOf"] if o.get("type") != "null"), s["anyOf"][0])
+        return _schema(spec, s)
+    return s
+
+
+def _example(spec: dict[str, Any], s: dict[str, Any], depth: int = 0) -> Any:
+    """A body that a schema would mostly accept: the first choice of each enum, a small valid number."""
+    s = _schema(spec, s)
+    if "enum" in s or "const" in s:
+        return s.get("enum", [s.get("const")])[0]
+    kind = s.get("type")
+    if kind == "object" or "properties" in s:
+        return (
+            {k: _example(spec, v, depth + 1) for k, v in s.get("properties", {}).items()} if depth < 4 else {}
+        )
+    if kind == "array":
+        return [_example(spec, s.get("items", {}), depth + 1)] if depth < 4 else []
+    if kind in ("integer", "number"):
+        return max(s.get("minimum", 1), 1)
+    if kind == "boolean":
+        return True
+    if kind == "string":
+        return {"date": "2026-11-29", "date-time": "2026-11-29T10:00:00+08:00"}.get(
+            s.get("format", ""), "测试"
+        )
+    return None
+
+
+def _numbers(
+    spec: dict[str, Any], s: dict[str, Any], at: tuple[Any, ...] = (), depth: int = 0
+) -> Iterator[tuple[Any, ...]]:
+    """Where a body holds a number (paths into :func:`_example`'s body)."""
+    s = _schema(spec, s)
+    if (s.get("type") == "object" or "properties" in s) and depth < 4:
+        for k, v in s.get("properties", {}).items():
+            yield from _numbers(spec, v, (*at, k), depth + 1)
+    elif s.get("type") == "array" and depth < 4:
+        yield from _numbers(spec, s.get("items", {}), (*at, 0), depth + 1)
+    elif s.get("type") in ("integer", "number") and "enum" not in s:
+        yield at
+
+
+def test_every_number_in_every_json_body_past_any_range_is_answered_without_a_500(
+    client: TestClient, world: World
+) -> None:
+    """NaN, infinities, 1e308 and integers past the database's range in each numeric field of each JSON body
+    the API takes (the rest of the body a plausible one): never a 500 (a yuan amount of Infinity once was)."""
+    # rows with id 1 for the bodies' and paths' ids to name, so that requests get past "no such row"
+    village = {
+        "code": "qianjin",
+        "name": "前进村",
+        "town": "湖镇镇",
+        "representatives": 30,
+        "party_members": 40,
+    }
+    made = client.post("/api/v1/village/villages", json=village, headers=world.dana.headers)
+    contract = {
+        "village_id": 1,
+        "counterparty": "某物流公司",
+        "subject": "厂房租赁",
+        "starts_on": "2026-01-01",
+        "ends_on": "2026-12-31",
+        "annual_rent_yuan": 1000,
+    }
+    leased = client.post("/api/v1/village/contracts", json=contract, headers=world.dana.headers)
+    assert made.json()["id"] == leased.json()["id"] == 1, (made.text, leased.text)
+    spec = client.get("/openapi.json").json()
+    sent = 0
+    for path, operations in spec["paths"].items():
+        for method, op in operations.items():
+            body = op.get("requestBody", {}).get("content", {}).get("application/json")
+            if method not in ("post", "put", "patch") or body is None or "one-click" in path:
+                continue
+            url = PARAM.sub("1", path)
+            example = _example(spec, body["schema"])
+            if not isinstance(example, dict):
+                continue
+            for at in _numbers(spec, body["schema"]):
+                marked = json.loads(json.dumps(example))
+                holder = marked
+                for key in at[:-1]:
+                    holder = holder[key]
+                holder[at[-1]] = MARK
+                for extreme in EXTREMES:
+                    raw = json.dumps(marked, ensure_ascii=False).replace(f'"{MARK}"', extreme)
+                    r = client.request(
+                        method.upper(),
+                        url,
+                        content=raw.encode(),
+                        headers={**world.adam.headers, "content-type": "application/json"},
+                    )
+                    sent += 1
+                    assert r.status_code < 500, (method, path, at, extreme, r.status_code, r.text[:300])
+    assert sent > 300  # the API's bodies were reached
