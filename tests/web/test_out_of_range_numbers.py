@@ -1,6 +1,6 @@
-"""A number past what the database holds, wherever a request carries an id, a count or an amount, is refused at the edge
-(422) instead of failing in the driver (a 500): every route's path parameters and the API's integer query
-parameters, over the API and the console, on every method."""
+"""A number past what the database holds, wherever a request carries an id, a count or an amount, is refused
+at the edge (422) instead of failing in the driver (a 500): every route's path parameters, the API's integer
+query parameters and every number in the API's JSON bodies, over the API and the console, on every method."""
 
 from __future__ import annotations
 
