@@ -97,7 +97,9 @@ def test_ids_in_a_request_body_past_the_range_are_refused_as_invalid(
 
 
 # raw JSON tokens: Python's json (and so FastAPI) reads NaN and Infinity, which JSON itself has no words for
-EXTREMES = ("NaN", "Infinity", "-Infinity", "1e308", "-1e308", str(DB_INT_MAX + 1), str(-(10**20)))
+NUMBERS = ("NaN", "Infinity", "-Infinity", "1e308", "-1e308", str(DB_INT_MAX + 1), str(-(10**20)))
+# text no database stores: a NUL character, and an unpaired surrogate (which UTF-8 cannot spell either)
+TEXTS = ('"a\\u0000b"', '"\\ud800"')
 MARK = "\u2603marked\u2603"
 
 
@@ -133,18 +135,20 @@ def _example(spec: dict[str, Any], s: dict[str, Any], depth: int = 0) -> Any:
     return None
 
 
-def _numbers(
+def _leaves(
     spec: dict[str, Any], s: dict[str, Any], at: tuple[Any, ...] = (), depth: int = 0
-) -> Iterator[tuple[Any, ...]]:
-    """Where a body holds a number (paths into :func:`_example`'s body)."""
+) -> Iterator[tuple[tuple[Any, ...], tuple[str, ...]]]:
+    """Where a body holds a number or a text (paths into :func:`_example`'s body), with what to put there."""
     s = _schema(spec, s)
     if (s.get("type") == "object" or "properties" in s) and depth < 4:
         for k, v in s.get("properties", {}).items():
-            yield from _numbers(spec, v, (*at, k), depth + 1)
+            yield from _leaves(spec, v, (*at, k), depth + 1)
     elif s.get("type") == "array" and depth < 4:
-        yield from _numbers(spec, s.get("items", {}), (*at, 0), depth + 1)
+        yield from _leaves(spec, s.get("items", {}), (*at, 0), depth + 1)
     elif s.get("type") in ("integer", "number") and "enum" not in s:
-        yield at
+        yield at, NUMBERS
+    elif s.get("type") == "string" and "enum" not in s and "format" not in s:
+        yield at, TEXTS
 
 
 def test_every_number_in_every_json_body_past_any_range_is_answered_without_a_500(
@@ -182,13 +186,13 @@ def test_every_number_in_every_json_body_past_any_range_is_answered_without_a_50
             example = _example(spec, body["schema"])
             if not isinstance(example, dict):
                 continue
-            for at in _numbers(spec, body["schema"]):
+            for at, extremes in _leaves(spec, body["schema"]):
                 marked = json.loads(json.dumps(example))
                 holder = marked
                 for key in at[:-1]:
                     holder = holder[key]
                 holder[at[-1]] = MARK
-                for extreme in EXTREMES:
+                for extreme in extremes:
                     raw = json.dumps(marked, ensure_ascii=False).replace(f'"{MARK}"', extreme)
                     r = client.request(
                         method.upper(),
@@ -199,3 +203,16 @@ def test_every_number_in_every_json_body_past_any_range_is_answered_without_a_50
                     sent += 1
                     assert r.status_code < 500, (method, path, at, extreme, r.status_code, r.text[:300])
     assert sent > 300  # the API's bodies were reached
+
+
+def test_a_nul_character_in_a_query_or_a_console_form_is_refused_not_a_500(
+    client: TestClient, world: World
+) -> None:
+    r = client.get("/api/v1/cases", params={"q": "路灯\x00"}, headers=world.adam.headers)
+    assert r.status_code in (200, 422), r.text[:300]  # SQLite finds nothing; PostgreSQL cannot take it
+    csrf = login(client, world.adam, lang="en")
+    form = {"code": "nul", "name": "城管\x00局", "name_en": "", "csrf_token": csrf}
+    r = client.post("/admin/departments", data=form, follow_redirects=False)
+    assert r.status_code < 500, r.text[:300]
+    if r.status_code == 422:  # PostgreSQL: the console says why, in its reader's language
+        assert "NUL character" in r.text

@@ -232,14 +232,52 @@ class RequestTransactionRoute(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         full = super().get_route_handler()
         lean: LeanHandler | None = getattr(self.endpoint, "lean_twin", None)
-        if lean is None:
-            return full
 
         async def handler(request: Request) -> Response:
-            response = await lean(request)
-            return response if response is not None else await full(request)
+            await _refuse_unstorable_json(request)
+            if lean is not None and (response := await lean(request)) is not None:
+                return response
+            return await full(request)
 
         return handler
+
+
+async def _refuse_unstorable_json(request: Request) -> None:
+    """Refuse (400) a JSON body whose text holds a NUL character or an unpaired surrogate: JSON can spell
+    both (``\\u0000``, ``\\ud800``) and Python reads them, but no database stores them (PostgreSQL refuses
+    NUL in text and JSON, UTF-8 has no surrogates), nor can a response carry them back. Both need a ``\\u``
+    escape, so a body without one is not parsed here."""
+    if not request.headers.get("content-type", "").startswith("application/json"):
+        return
+    raw = await request.body()  # kept by the request: FastAPI's own parse reads it from there
+    if b"\\u" not in raw:
+        return
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return  # FastAPI says what is wrong with it
+    if any("\x00" in text or (not text.isascii() and _has_surrogate(text)) for text in _texts(body)):
+        raise InvalidInput(msg("the text holds a NUL character (U+0000) or an unpaired surrogate"))
+
+
+def _texts(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            yield from _texts(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _texts(item)
+
+
+def _has_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 async def json_body(request: Request, model: type[M]) -> M | None:

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException
 
@@ -33,6 +33,23 @@ def import_rejected(record: dict[str, Any]) -> JSONResponse:
     detail = f"{len(record.get('errors') or ())} problem(s) found; nothing was imported"
     return problem(
         422, "import-rejected", "Import rejected", detail, import_status=record.get("status"), **extra
+    )
+
+
+def _unstorable_text(exc: BaseException) -> bool:
+    """Whether the database refused text a request carried: PostgreSQL stores no NUL character (U+0000) in
+    text or JSON (SQLSTATE 22P05, or psycopg's own refusal of a text parameter). A JSON body with one is
+    refused before (``core.deps``); this answers the forms and query strings that carry one."""
+    orig = getattr(exc, "orig", exc)
+    return getattr(orig, "sqlstate", None) == "22P05" or "NUL (0x00)" in str(orig)
+
+
+def _text_refused() -> JSONResponse:
+    return problem(
+        422,
+        "text-unstorable",
+        "Text cannot be stored",
+        N_("the text holds a NUL character (U+0000), which cannot be stored"),
     )
 
 
@@ -72,6 +89,12 @@ def install(app: FastAPI) -> None:
     async def _integrity(_: Request, exc: IntegrityError) -> JSONResponse:
         log.info("integrity error: %s", exc.orig)
         return problem(409, "conflict", "Conflict", N_("the change conflicts with existing data"))
+
+    @app.exception_handler(DataError)
+    async def _data(_: Request, exc: DataError) -> JSONResponse:
+        if not _unstorable_text(exc):
+            raise exc
+        return _text_refused()
 
     @app.exception_handler(HTTPException)
     async def _http(_: Request, exc: HTTPException) -> JSONResponse:
