@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 from argon2 import PasswordHasher
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -241,3 +243,13 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
 def client(settings: Settings, factory: sessionmaker[Session]) -> Iterator[TestClient]:
     with TestClient(create_app(settings, factory)) as c:
         yield c
+
+
+def api_routes(routes: Iterable[Any]) -> Iterator[APIRoute]:
+    """The app's routes, flattened: FastAPI keeps an included router as one entry (its routes carry their
+    prefix, as gongzhi includes its routers without one)."""
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        elif hasattr(route, "original_router"):
+            yield from api_routes(route.original_router.routes)

@@ -16,14 +16,7 @@ from fastapi.testclient import TestClient
 
 from gongzhi.core.deps import public_session, scoped_session
 from gongzhi.web.shell import console
-
-
-def api_routes(routes: list[Any]) -> Iterator[APIRoute]:
-    for route in routes:
-        if isinstance(route, APIRoute):
-            yield route
-        elif hasattr(route, "original_router"):
-            yield from api_routes(route.original_router.routes)
+from tests.conftest import api_routes
 
 
 def calls_of(dependant: Dependant) -> Iterator[Any]:

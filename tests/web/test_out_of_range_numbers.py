@@ -7,14 +7,14 @@ from __future__ import annotations
 import json
 import re
 import typing
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from gongzhi.kit.validation import DB_INT_MAX
-from tests.conftest import World
+from tests.conftest import World, api_routes
 
 from .helpers import login
 
@@ -27,18 +27,8 @@ def _is_int(annotation: object) -> bool:
     return annotation is int or int in typing.get_args(annotation)
 
 
-def _flat(routes: Iterable[object]) -> Iterator[APIRoute]:
-    """The app's routes; FastAPI keeps an included router as one entry (its routes carry their prefix: the
-    routers are included without one)."""
-    for route in routes:
-        if isinstance(route, APIRoute):
-            yield route
-        elif hasattr(route, "original_router"):
-            yield from _flat(route.original_router.routes)
-
-
 def _routes(client: TestClient) -> list[APIRoute]:
-    return list(_flat(client.app.routes))  # type: ignore[attr-defined]
+    return list(api_routes(client.app.routes))  # type: ignore[attr-defined]
 
 
 def test_every_route_answers_an_id_past_the_range_without_a_500_and_the_api_with_422(
