@@ -31,15 +31,29 @@ def read_table(data: bytes, filename: str) -> list[list[object]]:
         except Exception as exc:  # openpyxl raises many types on damaged files
             raise SheetError(msg("not a readable .xlsx workbook: %(why)s", why=str(exc))) from exc
         return [list(r) for r in wb.worksheets[0].iter_rows(values_only=True)]
+    return [list(r) for r in csv.reader(io.StringIO(csv_text(data)))]
+
+
+def csv_text(data: bytes) -> str:
+    """The text of a CSV file: UTF-16 when it opens with that byte order mark, else UTF-8 (with or without
+    its mark), else GB18030, which Excel and WPS write on a Chinese Windows.
+
+    Raises
+    ------
+    SheetError
+        None of them reads it.
+    """
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            pass
     for enc in ("utf-8-sig", "gb18030"):
         try:
-            text = data.decode(enc)
-            break
+            return data.decode(enc)
         except UnicodeDecodeError:
             continue
-    else:
-        raise SheetError(msg("the CSV is neither UTF-8 nor GB18030 text"))
-    return [list(r) for r in csv.reader(io.StringIO(text))]
+    raise SheetError(msg("the CSV is neither UTF-8 nor GB18030 text"))
 
 
 FORMULA_OPENERS = ("=", "+", "-", "@", "\t", "\r")

@@ -57,6 +57,18 @@ def test_csv_with_chinese_headers_reports_bad_rows() -> None:
     assert [(e.row, e.field) for r in rows for e in r.errors] == [(3, "name"), (4, "published")]
 
 
+def test_a_csv_saved_as_gb18030_or_utf_16_reads_as_the_utf_8_one_and_other_bytes_are_refused_plainly() -> (
+    None
+):
+    """Excel and WPS on a Chinese Windows save CSV as GB18030 (or UTF-16 with "Unicode text")."""
+    _, expected = readers.read_any(CSV.encode("utf-8-sig"), "catalog.csv")
+    for encoded in (CSV.encode("gb18030"), CSV.encode("utf-16")):
+        _, rows = readers.read_any(encoded, "catalog.csv")
+        assert [r.data for r in rows] == [r.data for r in expected]
+    with pytest.raises(readers.ReadError, match="neither UTF-8 nor GB18030"):
+        readers.read_any(b"\x81\x30\xff\xff" * 10, "catalog.csv")
+
+
 def test_native_json_flags_unknown_fields() -> None:
     _, rows = readers.read_any(as_bytes({"records": [{"name": "x", "colour": "red"}]}), "r.json", "native")
     assert rows[0].data["name"] == "x" and rows[0].errors[0].field == "colour"

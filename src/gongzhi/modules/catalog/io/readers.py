@@ -371,7 +371,10 @@ def _sheet_rows(header: list[Any], rows: Iterable[tuple[int, list[Any]]]) -> lis
 
 
 def read_csv(raw: bytes) -> list[ParsedRow]:
-    text = raw.decode("utf-8-sig") if not raw.startswith(b"\xff\xfe") else raw.decode("utf-16")
+    try:
+        text = sheets.csv_text(raw)
+    except sheets.SheetError as exc:
+        raise ReadError(exc.args[0]) from exc
     reader = list(csv.reader(io.StringIO(text)))
     if not reader:
         raise ReadError(msg("the CSV file is empty"))
