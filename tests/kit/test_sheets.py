@@ -52,7 +52,7 @@ def test_a_workbook_and_both_csv_encodings_give_the_same_rows() -> None:
     ("data", "name", "template"),
     [
         (b"PK\x03\x04 not really a zip", "a.xlsx", "not a readable .xlsx workbook: %(why)s"),
-        (b"\xff\xfe\x00\xd8\x00\xdc", "a.csv", "the CSV is neither UTF-8 nor GB18030 text"),
+        (b"\x81\x30\xff\xff" * 4, "a.csv", "the CSV is neither UTF-8 nor GB18030 text"),
     ],
 )
 def test_an_unreadable_file_is_refused_with_a_translatable_reason(
