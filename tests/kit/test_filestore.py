@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from gongzhi.kit.filestore import MAX_BYTES, FileRejected, FileStore, sniff
+from gongzhi.kit.filestore import MAX_BYTES, NAME_LIMIT, FileRejected, FileStore, display_name, sniff
 
 PDF = (
     b"%PDF-1.4\n1 0 obj <</Type /Catalog /Pages 2 0 R>> endobj\n"
@@ -222,3 +222,31 @@ def test_it_reports_missing_bytes_as_absent(store: FileStore) -> None:
 def test_rejections_are_value_errors_with_a_readable_message(store: FileStore) -> None:
     with pytest.raises(ValueError, match="declared image/jpeg but the content is image/png"):
         store.put(image_bytes("PNG"), "image/jpeg")
+
+
+@pytest.mark.parametrize(
+    ("given", "kept"),
+    [
+        ("DJI_0001_R.JPG", "DJI_0001_R.JPG"),
+        ("../../etc/passwd", "passwd"),
+        ("C:\\Users\\巡检\\航测 0001.tif", "航测 0001.tif"),
+        ("a\x00b.tif", "ab.tif"),
+        ("\u202egpj.exe", "gpj.exe"),  # a right-to-left override would show it as "exe.jpg"
+        ("  report.pdf \t", "report.pdf"),
+        ("", None),
+        ("/", None),
+        ("\x00\x01", None),
+    ],
+)
+def test_an_uploaded_name_is_kept_without_its_path_or_invisible_characters(
+    given: str, kept: str | None
+) -> None:
+    assert display_name(given) == kept
+
+
+def test_a_long_name_keeps_its_start_and_extension_within_the_limit() -> None:
+    long = "巡检" * 300 + ".tif"
+    kept = display_name(long)
+    assert kept is not None and len(kept) == NAME_LIMIT
+    assert kept.startswith("巡检巡检") and kept.endswith("….tif")
+    assert display_name("x" * 300 + "." + "y" * 100) == "x" * (NAME_LIMIT - 1) + "…"  # no extension that long

@@ -32,6 +32,7 @@ from gongzhi.core.service import are_paired
 from gongzhi.db import Scope, scope_of, table_of, utcnow
 from gongzhi.errors import Forbidden, IllegalTransition, InvalidInput, NotFound, StaleWrite, msg
 from gongzhi.kit import geo
+from gongzhi.kit.filestore import display_name
 from gongzhi.kit.workdays import SHANGHAI, WorkCalendar
 from gongzhi.registry import Registry
 
@@ -695,7 +696,7 @@ def add_file(s: Session, case_id: int, sha256: str, filename: str, content_type:
         region_id=case.region_id,
         case_id=case.id,
         sha256=sha256,
-        filename=filename[:200],
+        filename=display_name(filename) or sha256,
         content_type=content_type,
         size=size,
         uploaded_by=sc.user_id,

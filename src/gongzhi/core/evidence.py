@@ -38,7 +38,7 @@ def store(s: Session, files: FileStore, data: bytes, content_type: str, filename
     ev = EvidenceFile(
         region_id=rid,
         sha256=stored.sha256,
-        filename=(filename or stored.sha256)[:200],
+        filename=stored.filename or stored.sha256,
         content_type=stored.content_type,
         size=stored.size,
         uploaded_by=sc.user_id,

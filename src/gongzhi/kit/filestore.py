@@ -14,8 +14,9 @@ import os
 import re
 import struct
 import tempfile
+import unicodedata
 from dataclasses import dataclass
-from pathlib import Path, PureWindowsPath
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Literal
 
 from PIL import Image, UnidentifiedImageError
@@ -198,11 +199,25 @@ def _check_json(data: bytes, *, geojson: bool) -> None:
         raise FileRejected("type_mismatch", "declared GeoJSON but the JSON is not a GeoJSON object")
 
 
-def _display_name(filename: str | None) -> str | None:
+NAME_LIMIT = 200
+"""The longest file name kept (the name columns are ``VARCHAR(200)``)."""
+
+
+def display_name(filename: str | None, limit: int = NAME_LIMIT) -> str | None:
+    """An uploaded file's name as it is kept and shown: its last component, whichever separator the
+    client's system used (no path climbs out of anything); without control or format characters (a NUL,
+    which PostgreSQL cannot store, or a right-to-left override that shows ``exe.txt`` as ``txt.exe``); at most
+    ``limit`` characters, the middle of a longer one cut to "…" so that its start and its extension stay.
+    ``None`` when nothing is left."""
     if not filename:
         return None
-    # Keep only the last component, whichever separator the client's OS used.
-    return PureWindowsPath(filename).name or None
+    name = PureWindowsPath(filename).name
+    name = "".join(ch for ch in name if unicodedata.category(ch) not in ("Cc", "Cf")).strip()
+    if len(name) > limit:
+        suffix = PurePosixPath(name).suffix
+        suffix = suffix if len(suffix) <= limit // 4 else ""
+        name = name[: limit - len(suffix) - 1] + "…" + suffix
+    return name or None
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
@@ -248,7 +263,7 @@ class FileStore:
         if not path.exists():
             _write_atomically(path, data)
         relative = path.relative_to(self.root)
-        return StoredFile(digest, len(data), content_type, relative, _display_name(filename))
+        return StoredFile(digest, len(data), content_type, relative, display_name(filename))
 
     def open(self, sha256: str) -> bytes:
         """Return the bytes stored under ``sha256``; raises ``FileNotFoundError`` when absent."""

@@ -14,6 +14,7 @@ from gongzhi.core.models import Role
 from gongzhi.db import scope_of, utcnow
 from gongzhi.errors import InvalidInput, msg
 from gongzhi.kit import sheets, validation
+from gongzhi.kit.filestore import display_name
 from gongzhi.kit.workdays import SHANGHAI
 from gongzhi.modules.intake import repository as repo
 from gongzhi.modules.intake import service
@@ -113,7 +114,7 @@ def run(
     rec = IntakeImport(
         region_id=rid,
         kind=kind,
-        filename=filename[:200],
+        filename=display_name(filename) or "upload",
         sha256=hashlib.sha256(data).hexdigest(),
         status="checking",
         created_by=sc.user_id,

@@ -40,7 +40,7 @@ from gongzhi.core import evidence
 from gongzhi.core.service import require_role
 from gongzhi.db import Scope, SessionFactory, scope_of, unit_of_work, utcnow
 from gongzhi.errors import Conflict, InvalidInput, NotFound, msg
-from gongzhi.kit.filestore import TIFF, FileRejected, FileStore
+from gongzhi.kit.filestore import TIFF, FileRejected, FileStore, display_name
 from gongzhi.modules.pv import analysis_adapter as adapter
 from gongzhi.modules.pv import cleaning, loop, pipeline, results, service
 from gongzhi.modules.pv import mqtt as pvmqtt
@@ -607,7 +607,11 @@ class DockListener(pvmqtt.QueuedListener["mqtt.MQTTMessage | FrameReady"]):
             raise proto.ProtocolError(f"frame {c.seq} of {c.flight_id}: {exc}") from exc
         s.add(
             PvFrame(
-                region_id=row.region_id, inspection_id=row.id, seq=c.seq, sha256=ev.sha256, filename=c.name
+                region_id=row.region_id,
+                inspection_id=row.id,
+                seq=c.seq,
+                sha256=ev.sha256,
+                filename=display_name(c.name) or f"frame-{c.seq}",
             )
         )
         s.flush()

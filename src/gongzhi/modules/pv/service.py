@@ -21,7 +21,7 @@ from gongzhi.core.models import Role
 from gongzhi.core.service import require_role
 from gongzhi.db import scope_of, utcnow
 from gongzhi.errors import Conflict, InvalidInput, NotFound, msg
-from gongzhi.kit.filestore import JPEG, TIFF, FileRejected, FileStore, sniff
+from gongzhi.kit.filestore import JPEG, TIFF, FileRejected, FileStore, display_name, sniff
 from gongzhi.modules.pv.analytics import layout as lay
 from gongzhi.modules.pv.analytics.anomalies import Anomaly
 from gongzhi.modules.pv.analytics.cameras import CAMERAS
@@ -436,7 +436,8 @@ def create_inspection(
     s.add(inspection)
     s.flush()
     seq, refused = 0, list[dict[str, str]]()
-    for name, data in frame_files(uploads, store.max_bytes):
+    for given, data in frame_files(uploads, store.max_bytes):
+        name = display_name(given) or f"frame-{seq}"
         if seq >= MAX_FRAMES:
             raise InvalidInput(msg("a flight holds at most %(n)s frames", n=MAX_FRAMES))
         content_type = FRAME_SUFFIXES.get(PurePosixPath(name).suffix.lower()) or sniff(data) or TIFF
