@@ -179,8 +179,14 @@ def test_bad_uploads_get_clear_4xx_problems(
     photo = io.BytesIO()
     __import__("PIL.Image", fromlist=["Image"]).new("RGB", (64, 48), (90, 90, 90)).save(photo, "TIFF")
     frame = flight.frames[0].read_bytes()
+    damaged = io.BytesIO()  # its directory is whole; its member's deflated data is not
+    with __import__("zipfile").ZipFile(damaged, "w", __import__("zipfile").ZIP_DEFLATED) as z:
+        z.writestr("flight/frame-0001.tif", frame)
+    damaged_zip = bytearray(damaged.getvalue())
+    damaged_zip[80:140] = bytes(b ^ 0x5A for b in damaged_zip[80:140])
     attempts = [
         (plant["id"], [("file", ("empty.zip", empty_zip.getvalue(), "application/zip"))], 400),
+        (plant["id"], [("file", ("damaged.zip", bytes(damaged_zip), "application/zip"))], 400),
         (plant["id"], [("file", ("broken.zip", b"PK\x03\x04garbage", "application/zip"))], 400),
         (plant["id"], [("file", ("notes.txt", b"hello", "text/plain"))], 400),
         (plant["id"], [("file", ("photo.tif", photo.getvalue(), "image/tiff"))], 400),

@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import zipfile
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -397,7 +398,17 @@ def _zip_members(name: str, handle: IO[bytes], max_bytes: int) -> Iterator[tuple
                     )
                 )
             yield PurePosixPath(info.filename).name, archive.read(info)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as exc:
+    # a damaged member's compressed data (zlib.error), an encrypted member (RuntimeError) or a compression
+    # zipfile lacks (NotImplementedError) is as unreadable as a damaged directory
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        OSError,
+        EOFError,
+        zlib.error,
+        RuntimeError,
+        NotImplementedError,
+    ) as exc:
         raise InvalidInput(f"{name}: not a readable zip archive: {exc}") from exc
 
 
