@@ -1,10 +1,13 @@
 """Every upload the API takes (multipart: flights, case files, photos, spreadsheets, plants) answers files
 with hostile names and contents without a 500, and keeps nothing outside its store: a path climbing out,
-a NUL, a name of 1,000 characters, none, a right-to-left override; empty, binary, GBK text, a real frame."""
+a NUL, a name of 1,000 characters, none, a right-to-left override; empty, binary, GBK text, a damaged zip,
+a real frame."""
 
 from __future__ import annotations
 
+import io
 import re
+import zipfile
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -24,6 +27,16 @@ NAMES = (
 )
 
 
+def damaged_zip(member: bytes) -> bytes:
+    """A zip (an .xlsx is one too) whose directory is whole and whose member's deflated data is not."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("xl/worksheets/sheet1.xml", member)
+    data = bytearray(out.getvalue())
+    data[80:140] = bytes(b ^ 0x5A for b in data[80:140])
+    return bytes(data)
+
+
 def test_every_upload_takes_hostile_names_and_contents_without_a_500(
     client: TestClient, world: World, tmp_path: Path
 ) -> None:
@@ -31,7 +44,13 @@ def test_every_upload_takes_hostile_names_and_contents_without_a_500(
     files = {"file": ("roof.geojson", flight.geojson, "application/geo+json")}
     made = client.post("/api/v1/pv/plants/import", files=files, headers=world.alice.headers)
     assert made.status_code == 201 and made.json()["id"] == 1, made.text  # the paths' ids name it
-    contents = (b"", b"II*\x00" + bytes(100), "名字,编号\n1,2\n".encode("gbk"), flight.frames[0].read_bytes())
+    contents = (
+        b"",
+        b"II*\x00" + bytes(100),
+        "名字,编号\n1,2\n".encode("gbk"),
+        damaged_zip(flight.frames[0].read_bytes()),
+        flight.frames[0].read_bytes(),
+    )
     spec = client.get("/openapi.json").json()
     answered: dict[tuple[str, str], set[int]] = {}
     for path, operations in spec["paths"].items():
