@@ -46,6 +46,7 @@ from gongzhi.core.models import Role
 from gongzhi.db import Scope, utcnow
 from gongzhi.errors import InvalidInput, msg
 from gongzhi.kit.privacy import mask_name, mask_phone
+from gongzhi.kit.validation import parse_id
 
 T = TypeVar("T")
 PG_WRITERS = 2  # a fifth less server CPU per request than 4 threads, see bench/README.md (4th pass)
@@ -79,9 +80,10 @@ def if_match_version(value: str | None) -> int | None:
     if value is None or value.strip() == "*":
         return None
     raw = value.strip().removeprefix("W/").strip('"')
-    if not raw.isdigit():
+    version = parse_id(raw)
+    if version is None:
         raise InvalidInput(msg('If-Match must be an ETag such as "3"'))
-    return int(raw)
+    return version
 
 
 # --- the response -----------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from gongzhi.core.security import SessionSigner, tokens_equal
 from gongzhi.db import Scope, read_only, unit_of_work, write_lock
 from gongzhi.errors import Forbidden, InvalidInput, Unauthenticated, msg
 from gongzhi.kit.filestore import FileStore
+from gongzhi.kit.validation import parse_id
 from gongzhi.registry import Registry
 from gongzhi.settings import Settings
 
@@ -56,9 +57,10 @@ def _requested_region(request: Request, cookie_region: int | None) -> int | None
     raw = request.headers.get(REGION_HEADER)
     if raw is None:
         return cookie_region
-    if not raw.isdigit():
+    region = parse_id(raw)
+    if region is None:
         raise InvalidInput(msg("%(header)s must be a region id", header=REGION_HEADER))
-    return int(raw)
+    return region
 
 
 def session_data(request: Request, st: AppState) -> dict[str, Any] | None:

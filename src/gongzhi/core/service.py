@@ -32,6 +32,7 @@ from gongzhi.core.security import (
 from gongzhi.db import Scope, scope_of, table_of, utcnow
 from gongzhi.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests, Unauthenticated, msg
 from gongzhi.kit.geo import validate_polygon
+from gongzhi.kit.validation import parse_id
 from gongzhi.settings import Settings
 
 UNSCOPED = {"unscoped": True}
@@ -278,11 +279,8 @@ def visible_regions(s: Session) -> list[Region]:
 
 
 def get_region(s: Session, code_or_id: str | int) -> Region:
-    stmt = select(Region)
-    if isinstance(code_or_id, int) or str(code_or_id).isdigit():
-        stmt = stmt.where(Region.id == int(code_or_id))
-    else:
-        stmt = stmt.where(Region.code == code_or_id)
+    rid = code_or_id if isinstance(code_or_id, int) else parse_id(code_or_id)
+    stmt = select(Region).where(Region.id == rid if rid is not None else Region.code == code_or_id)
     region = s.execute(stmt).scalar_one_or_none()
     if region is None:
         raise NotFound(msg("no region %(code_or_id)r", code_or_id=code_or_id))

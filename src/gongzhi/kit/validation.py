@@ -23,6 +23,19 @@ DbInt = Annotated[int, Interval(ge=DB_INT_MIN, le=DB_INT_MAX)]
 (SQLite's hold 64). Every id, filter and count a request carries is one, so that a number past the range is
 refused at the edge (422, "must be at most 2147483647") instead of failing in the driver (SQLite's
 ``OverflowError``, PostgreSQL's ``NumericValueOutOfRange``): route parameters and request fields."""
+
+
+def parse_id(text: str) -> int | None:
+    """The whole number a text gives (a console form's field or select, a header, an ETag, a path segment):
+    ASCII digits within :data:`DbInt`'s range, else ``None`` (none given; no row could have another).
+    ``str.isdigit`` alone also takes "²", which ``int`` refuses."""
+    text = text.strip()
+    if not (text.isascii() and text.isdigit()):
+        return None
+    value = int(text)
+    return value if value <= DB_INT_MAX else None
+
+
 YUAN_MAX = 100_000_000_000
 Yuan = Annotated[float, Field(ge=0, le=YUAN_MAX, allow_inf_nan=False)]
 """An amount of money in yuan: finite, not negative, at most a hundred billion (kept as fen in a BIGINT, or

@@ -10,7 +10,7 @@ from fastapi import File, Form, Header, Query, Response, UploadFile
 
 from gongzhi.core.deps import CurrentScope, SessionDep, StateDep, api_router
 from gongzhi.errors import InvalidInput, msg
-from gongzhi.kit.validation import DbInt
+from gongzhi.kit.validation import DbInt, parse_id
 from gongzhi.modules.catalog import crossdupes, library, reuse, service
 from gongzhi.modules.catalog.models import (
     CatalogCrossPair,
@@ -109,9 +109,9 @@ def update_record(
     version = None
     if if_match and if_match.strip() != "*":
         raw = if_match.strip().removeprefix("W/").strip('"')
-        if not raw.isdigit():
+        version = parse_id(raw)
+        if version is None:
             raise InvalidInput(msg('If-Match must be an ETag such as "3"'))
-        version = int(raw)
     return _read(service.update_record(s, record_id, body, version))
 
 

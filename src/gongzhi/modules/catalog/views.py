@@ -17,7 +17,7 @@ from gongzhi.core.deps import api_router
 from gongzhi.core.models import Region, Role
 from gongzhi.core.service import paired_region_ids
 from gongzhi.errors import InvalidInput, msg
-from gongzhi.kit.validation import DbInt
+from gongzhi.kit.validation import DbInt, parse_id
 from gongzhi.modules.catalog import crossdupes, library, reuse, service
 from gongzhi.modules.catalog import repository as repo
 from gongzhi.modules.catalog.analytics.texts import lang_of
@@ -259,7 +259,7 @@ def run_audit(
     open_cases: Annotated[bool, Form()] = False,
     shacl: Annotated[bool, Form()] = False,
 ) -> Response:
-    rs = int(ruleset_id) if ruleset_id.isdigit() else None
+    rs = parse_id(ruleset_id)
     run = service.run_audit(c.s, c.st.registry, ruleset_id=rs, shacl=shacl, open_cases=open_cases)
     c.s.flush()
     return c.done(f"/catalog/audits/{run.id}", c._(N_("%(n)s problems found"), n=c.lang.number(run.problems)))
@@ -418,7 +418,7 @@ def publish(
         "name": name.strip(),
         "description": description,
         "config": _json_field(config, "the configuration"),
-        "ruleset_id": int(ruleset_id) if ruleset_id.isdigit() else None,
+        "ruleset_id": parse_id(ruleset_id),
         "from_region": from_region,
         "build_cost_yuan": float(build_cost_yuan) if build_cost_yuan.strip() else None,
     }
@@ -541,7 +541,7 @@ def share_document(
     c: ConsoleDep,
     doc_id: DbInt,
     sharing: Annotated[str, Form()],
-    share_region_ids: Annotated[list[int] | None, Form()] = None,
+    share_region_ids: Annotated[list[DbInt] | None, Form()] = None,
 ) -> Response:
     body = {"sharing": sharing, "share_region_ids": share_region_ids or []}
     library.set_sharing(c.s, doc_id, _validated(c, SharingIn, body))
@@ -557,7 +557,7 @@ def create_document(
     body: Annotated[str, Form(max_length=1_000_000)] = "",
     tags: Annotated[str, Form(max_length=2000)] = "",
     sharing: Annotated[str, Form()] = "private",
-    share_region_ids: Annotated[list[int] | None, Form()] = None,
+    share_region_ids: Annotated[list[DbInt] | None, Form()] = None,
 ) -> Response:
     fields = {
         "title": title.strip(),

@@ -404,7 +404,7 @@ def review(
 def review_together(
     c: ConsoleDep,
     inspection_id: DbInt,
-    finding_id: Annotated[list[int], Form(max_length=5000)],
+    finding_id: Annotated[list[DbInt], Form(max_length=5000)],
     status: Annotated[str, Form(pattern="^(accepted|rejected|reclassified)$")],
     anomaly_class: Annotated[str, Form(max_length=40)] = "",
 ) -> Response:

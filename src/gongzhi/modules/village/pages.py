@@ -17,7 +17,7 @@ from fastapi.responses import Response
 from gongzhi.core.deps import api_router
 from gongzhi.core.service import list_members
 from gongzhi.errors import InvalidInput, msg
-from gongzhi.kit.validation import DbInt
+from gongzhi.kit.validation import DbInt, parse_id
 from gongzhi.modules.village import api, imports, service
 from gongzhi.modules.village.analytics import deliberation, ledger
 from gongzhi.modules.village.models import (
@@ -120,10 +120,6 @@ def _village_filter(model: Any, village_id: int | None) -> list[Any]:
     return [model.village_id == village_id] if village_id else []
 
 
-def _int(raw: str) -> int | None:
-    return int(raw) if raw.strip().isdigit() else None
-
-
 # --- villages, stations, supervisors ---------------------------------------------------------------
 
 
@@ -174,7 +170,7 @@ def add_station(
     phone: Annotated[str, Form()] = "",
 ) -> Response:
     fields = {
-        "village_id": _int(village_id),
+        "village_id": parse_id(village_id),
         "name": name.strip(),
         "address": address.strip(),
         "phone": phone,
@@ -190,10 +186,10 @@ def add_supervisor(
     phone: Annotated[str, Form()] = "",
     user_id: Annotated[str, Form()] = "",
     station_id: Annotated[str, Form()] = "",
-    village_ids: Annotated[list[int] | None, Form()] = None,
+    village_ids: Annotated[list[DbInt] | None, Form()] = None,
 ) -> Response:
-    fields: dict[str, Any] = {"name": name.strip(), "phone": phone.strip(), "user_id": _int(user_id)}
-    fields |= {"station_id": _int(station_id), "village_ids": village_ids or []}
+    fields: dict[str, Any] = {"name": name.strip(), "phone": phone.strip(), "user_id": parse_id(user_id)}
+    fields |= {"station_id": parse_id(station_id), "village_ids": village_ids or []}
     service.create_supervisor(c.s, _validated(c, SupervisorIn, fields))
     return c.done("/village", c._(N_("Supervisor appointed")))
 
@@ -230,7 +226,7 @@ def projects(c: ConsoleDep, village_id: Annotated[DbInt | None, Query()] = None)
 
 @router.post("/village/projects/{project_id:int}/decision")
 def link_decision(c: ConsoleDep, project_id: DbInt, decision_id: Annotated[str, Form()] = "") -> Response:
-    p = service.link_decision(c.s, project_id, _int(decision_id))
+    p = service.link_decision(c.s, project_id, parse_id(decision_id))
     return c.done(f"/village/decisions/{p.decision_id}", c._(N_("Project tied to its decision")))
 
 
@@ -244,7 +240,7 @@ def add_project(
     starts_on: Annotated[str, Form()] = "",
     ends_on: Annotated[str, Form()] = "",
 ) -> Response:
-    fields = {"village_id": _int(village_id), "name": name.strip(), "budget_yuan": budget_yuan or "0"}
+    fields = {"village_id": parse_id(village_id), "name": name.strip(), "budget_yuan": budget_yuan or "0"}
     fields |= {"contractor": contractor.strip(), "starts_on": starts_on or None, "ends_on": ends_on or None}
     p = service.create_project(c.s, _validated(c, ProjectIn, fields))
     return c.done("/village/projects", c._(N_("Project %(name)s added"), name=p.name))
@@ -294,8 +290,8 @@ def add_visit(
     photos: Annotated[list[UploadFile] | None, File()] = None,
 ) -> Response:
     fields = {
-        "village_id": _int(village_id),
-        "project_id": _int(project_id),
+        "village_id": parse_id(village_id),
+        "project_id": parse_id(project_id),
         "findings": findings,
         "issue": issue,
     }
@@ -365,7 +361,7 @@ def add_decision(
     title: Annotated[str, Form()] = "",
     matter: Annotated[str, Form()] = "",
 ) -> Response:
-    fields = {"village_id": _int(village_id), "title": title.strip(), "matter": matter}
+    fields = {"village_id": parse_id(village_id), "title": title.strip(), "matter": matter}
     d = service.create_decision(c.s, _validated(c, DecisionIn, fields))
     return c.done(f"/village/decisions/{d.id}", c._(N_("Decision opened")))
 
@@ -451,7 +447,7 @@ def add_asset(
     notes: Annotated[str, Form()] = "",
 ) -> Response:
     fields = {
-        "village_id": _int(village_id),
+        "village_id": parse_id(village_id),
         "kind": kind,
         "name": name.strip(),
         "value_yuan": value_yuan or "0",
@@ -473,10 +469,10 @@ def add_contract(
     previous_id: Annotated[str, Form()] = "",
     disclosed_on: Annotated[str, Form()] = "",
 ) -> Response:
-    fields: dict[str, Any] = {"village_id": _int(village_id), "counterparty": counterparty.strip()}
+    fields: dict[str, Any] = {"village_id": parse_id(village_id), "counterparty": counterparty.strip()}
     fields |= {"subject": subject.strip(), "starts_on": starts_on, "ends_on": ends_on}
     fields |= {"annual_rent_yuan": annual_rent_yuan, "escalation_pct": escalation_pct or "0"}
-    fields |= {"previous_id": _int(previous_id), "disclosed_on": disclosed_on or None}
+    fields |= {"previous_id": parse_id(previous_id), "disclosed_on": disclosed_on or None}
     service.create_contract(c.s, _validated(c, ContractIn, fields))
     return c.done("/village/ledger", c._(N_("Contract added")))
 
@@ -528,7 +524,7 @@ def add_consultation(
     description: Annotated[str, Form()] = "",
     open_until: Annotated[str, Form()] = "",
 ) -> Response:
-    fields = {"village_id": _int(village_id), "title": title.strip(), "description": description}
+    fields = {"village_id": parse_id(village_id), "title": title.strip(), "description": description}
     service.create_consultation(
         c.s, _validated(c, ConsultationIn, {**fields, "open_until": open_until or None})
     )

@@ -15,6 +15,7 @@ from gongzhi.core.deps import PublicSessionDep, api_router
 from gongzhi.core.models import Region
 from gongzhi.core.ratelimit import Verdict
 from gongzhi.errors import DomainError, NotFound, msg
+from gongzhi.kit.validation import parse_id
 from gongzhi.modules.intake.throttle import CitizenLimit
 from gongzhi.modules.intake.views import too_often
 from gongzhi.modules.village import service
@@ -88,7 +89,7 @@ def submit(
     if not limit.allowed:
         return _page(request, s, village, limit, values=typed)
     s.info["scope"] = service_scope(village)
-    cid = int(consultation_id) if consultation_id.isdigit() else None
+    cid = parse_id(consultation_id)
     try:  # submit_opinion refuses before it writes anything: give the form back as typed
         service.submit_opinion(s, village, text, name, phone, cid)
     except DomainError as exc:

@@ -21,7 +21,7 @@ from gongzhi.core.deps import api_router
 from gongzhi.core.models import Role
 from gongzhi.core.schemas import DepartmentCreate, UserCreate
 from gongzhi.errors import Forbidden, InvalidInput, msg
-from gongzhi.kit.validation import DbInt
+from gongzhi.kit.validation import DbInt, parse_id
 from gongzhi.web import labels
 from gongzhi.web.i18n import N_
 from gongzhi.web.shell import Console, ConsoleDep
@@ -156,9 +156,7 @@ def create_user(
 ) -> Response:
     fields: dict[str, Any] = {"username": username.strip(), "display_name": display_name.strip()}
     fields["password"] = password
-    fields.update(
-        role=role, department_id=int(department_id) if department_id.isdigit() else None, phone=phone
-    )
+    fields.update(role=role, department_id=parse_id(department_id), phone=phone)
     body = _validated(c, UserCreate, fields)
     core.create_user(
         c.s, body.username, body.display_name, body.password, body.role, body.department_id, body.phone
@@ -170,7 +168,7 @@ def create_user(
 def set_role(
     c: ConsoleDep, user_id: DbInt, role: Annotated[str, Form()], department_id: Annotated[str, Form()] = ""
 ) -> Response:
-    core.set_role(c.s, user_id, role, int(department_id) if department_id.isdigit() else None)
+    core.set_role(c.s, user_id, role, parse_id(department_id))
     return c.done("/admin/users", c._("Role changed"))
 
 
@@ -233,7 +231,7 @@ def create_rule(
 ) -> Response:
     fields: dict[str, Any] = {"actor_id": actor_id, "position": position or "100"}
     fields["category"] = category.strip() or None
-    fields["grid_cell_id"] = int(grid_cell_id) if grid_cell_id.isdigit() else None
+    fields["grid_cell_id"] = parse_id(grid_cell_id)
     cases_api.create_dispatch_rule(_validated(c, DispatchRuleIn, fields), c.s, c.me.scope)
     return c.done("/admin/dispatch", c._("Dispatch rule added"))
 
@@ -253,7 +251,7 @@ def create_actor(
     shared_with_pairs: Annotated[bool, Form()] = False,
 ) -> Response:
     fields: dict[str, Any] = {"kind": kind, "name": name.strip(), "shared_with_pairs": shared_with_pairs}
-    fields["department_id"] = int(department_id) if department_id.isdigit() else None
+    fields["department_id"] = parse_id(department_id)
     cases_api.create_actor(_validated(c, ActorIn, fields), c.s, c.me.scope, c.st)
     return c.done("/admin/dispatch", c._("Actor added"))
 

@@ -111,7 +111,7 @@ def dismiss(c: ConsoleDep, alert_id: DbInt, reason: Annotated[str, Form(max_leng
 
 
 @router.post("/alerts/{alert_id:int}/merge")
-def merge(c: ConsoleDep, alert_id: DbInt, alert_ids: Annotated[list[int], Form()]) -> Response:
+def merge(c: ConsoleDep, alert_id: DbInt, alert_ids: Annotated[list[DbInt], Form()]) -> Response:
     alerts.merge(c.s, alert_id, alert_ids)
     return c.done(f"/alerts/{alert_id}", c._(N_("Alerts merged")))
 
@@ -119,7 +119,7 @@ def merge(c: ConsoleDep, alert_id: DbInt, alert_ids: Annotated[list[int], Form()
 @router.post("/alerts/convert")
 def convert(
     c: ConsoleDep,
-    alert_ids: Annotated[list[int], Form()],
+    alert_ids: Annotated[list[DbInt], Form()],
     category: Annotated[str, Form(min_length=1, max_length=60)],
     priority: Annotated[str, Form()] = "normal",
     title: Annotated[str, Form(max_length=200)] = "",

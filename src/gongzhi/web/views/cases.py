@@ -21,7 +21,7 @@ from gongzhi.core import service as core
 from gongzhi.core.deps import api_router
 from gongzhi.core.models import Membership, Role, User
 from gongzhi.errors import Forbidden, InvalidInput, msg
-from gongzhi.kit.validation import DbInt
+from gongzhi.kit.validation import DbInt, parse_id
 from gongzhi.kit.workdays import SHANGHAI
 from gongzhi.web import labels
 from gongzhi.web.i18n import N_
@@ -111,7 +111,7 @@ def _filter(q: dict[str, Any]) -> cases.CaseFilter:
         state=tuple(s for s in q.get("state", []) if s in labels.STATES),
         category=q.get("category") or None,
         priority=q.get("priority") if q.get("priority") in labels.PRIORITIES else None,
-        actor_id=int(actor) if actor.isdigit() else None,
+        actor_id=parse_id(actor),
         overdue=overdue,
         q=(q.get("q") or "").strip()[:100] or None,
         sort=sort if sort in SORTS else "-created_at",
@@ -407,15 +407,15 @@ def act(
         ActionIn,
         {
             "note": note,
-            "actor_id": int(actor_id) if actor_id.isdigit() else None,
+            "actor_id": parse_id(actor_id),
             "final": final,
             "reason": reason or None,
             "passed": _choice(passed),
             "satisfied": _choice(satisfied),
-            "rating": int(rating) if rating.isdigit() else None,
+            "rating": parse_id(rating),
             "until": _until(until),
             "approve": _choice(approve),
-            "target_case_id": int(target_case_id) if target_case_id.isdigit() else None,
+            "target_case_id": parse_id(target_case_id),
             "files": list(dict.fromkeys([*(files or []), *shas])),
         },
     )

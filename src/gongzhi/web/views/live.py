@@ -23,6 +23,7 @@ from gongzhi.core.deps import AppState, StateDep, api_router
 from gongzhi.core.models import OutboxEvent
 from gongzhi.db import Scope, unit_of_work
 from gongzhi.errors import NotFound
+from gongzhi.kit.validation import parse_id
 from gongzhi.web.shell import Console, Viewer, lang_of, render, viewer_of
 from gongzhi.web.views.dashboard import summary
 
@@ -43,8 +44,9 @@ def _start(request: Request, st: AppState, last_id: str | None) -> tuple[Viewer,
     with unit_of_work(st.factory, Scope.for_system()) as s:
         viewer = viewer_of(request, st, s)
         s.info["scope"] = viewer.scope
-        if last_id is not None and last_id.isdigit():
-            return viewer, int(last_id)
+        resumed = parse_id(last_id) if last_id is not None else None  # the Last-Event-ID a client sent
+        if resumed is not None:
+            return viewer, resumed
         newest = s.execute(select(func.max(OutboxEvent.id))).scalar_one_or_none()
         return viewer, newest or 0
 
