@@ -206,8 +206,9 @@ NAME_LIMIT = 200
 def display_name(filename: str | None, limit: int = NAME_LIMIT) -> str | None:
     """An uploaded file's name as it is kept and shown: its last component, whichever separator the
     client's system used (no path climbs out of anything); without control or format characters (a NUL,
-    which PostgreSQL cannot store, or a right-to-left override that shows ``exe.txt`` as ``txt.exe``); at most
-    ``limit`` characters, the middle of a longer one cut to "…" so that its start and its extension stay.
+    which PostgreSQL cannot store, or a right-to-left override, behind which ``gpj.exe`` shows as
+    ``exe.jpg``); at most ``limit`` characters, the middle of a longer one cut to "…" so that its start and
+    its extension stay.
     ``None`` when nothing is left."""
     if not filename:
         return None
