@@ -397,3 +397,16 @@ def test_without_dji_thermal_cli_a_dji_flight_is_refused_at_the_upload_saying_ho
     r = upload(client, world.bob.headers, plant["id"], samples)
     assert r.status_code == 400 and "dji-thermal-cli" in r.json()["detail"], r.text
     assert r.json()["detail"].startswith(f"{samples[0][1][0]}: DJI R-JPEG")  # named as it was uploaded
+
+
+def test_a_flight_of_more_than_a_thousand_files_is_taken_as_files_not_only_as_a_zip(
+    client: TestClient, world: World, flight: Flight
+) -> None:
+    """A 1,200-frame flight (a large roof, or dense overlap) uploaded from a card as it is: the multipart
+    limit is the flight's own (MAX_FRAMES), not the web framework's 1,000 files."""
+    plant = import_plant(client, world.alice.headers, flight)
+    frames = [p.read_bytes() for p in flight.frames]
+    files = [("file", (f"DJI_{i:04d}_T.tif", frames[i % len(frames)], "image/tiff")) for i in range(1_001)]
+    r = upload(client, world.bob.headers, plant["id"], files)
+    assert r.status_code == 202, r.text[:300]
+    assert r.json()["frame_count"] == 1_001

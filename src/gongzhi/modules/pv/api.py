@@ -119,7 +119,8 @@ def flight_plan(
 # --- inspections ------------------------------------------------------------------------------------
 
 
-@router.post("/plants/{plant_id}/inspections", status_code=202)
+# a flight of up to MAX_FRAMES frames may come as that many files (Starlette's default stops at 1,000)
+@router.post("/plants/{plant_id}/inspections", status_code=202, form_limits={"max_files": service.MAX_FRAMES})
 def upload_flight(
     plant_id: DbInt,
     s: SessionDep,

@@ -37,6 +37,7 @@ INSPECTORS = (Role.ADMIN, Role.DISPATCHER, Role.SUPERVISOR, Role.HANDLER)
 REVIEWERS = (Role.ADMIN, Role.DISPATCHER, Role.SUPERVISOR)
 FRAME_SUFFIXES = {".tif": TIFF, ".tiff": TIFF, ".jpg": JPEG, ".jpeg": JPEG}
 MAX_FRAMES = 5000
+"""The most frames a flight holds; its upload routes take as many files (Starlette's default is 1,000)."""
 FRAMES_LISTED = 50
 """Most frames an inspection's summary names among those refused at the upload (their count is kept)."""
 

@@ -92,7 +92,7 @@ def import_production(
     return c.done(f"/pv/plants/{plant_id}#production", message)
 
 
-@router.post("/pv/plants/{plant_id:int}/inspections")
+@router.post("/pv/plants/{plant_id:int}/inspections", form_limits={"max_files": service.MAX_FRAMES})
 def upload_flight(
     c: ConsoleDep,
     plant_id: DbInt,
