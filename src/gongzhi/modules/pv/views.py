@@ -40,6 +40,9 @@ STATUS_NAMES = {
     "rejected": N_("False alarm"),
     "reclassified": N_("Reclassified"),
 }
+# the plant page's cleaning economics as it opens, before its form changes them: cost of a cleaning [yuan],
+# tariff [yuan/kWh], energy a day [kWh] (0: estimated from the plant's area), soiling loss rate [% a day]
+COST, TARIFF, ENERGY, RATE = 2000.0, 0.4, 0.0, 0.2
 SOURCE_NAMES = {"upload": N_("Upload"), "dock": N_("Drone dock"), "demo-history": N_("Demo history")}
 
 
@@ -56,10 +59,10 @@ def plants(c: ConsoleDep) -> Response:
 def plant(
     c: ConsoleDep,
     plant_id: DbInt,
-    cost: float = 2000.0,
-    tariff: float = 0.4,
-    energy: float = 0.0,
-    rate: float = 0.2,
+    cost: float = COST,
+    tariff: float = TARIFF,
+    energy: float = ENERGY,
+    rate: float = RATE,
 ) -> Response:
     return _plant_page(c, plant_id, cost, tariff, energy, rate)
 
@@ -82,7 +85,7 @@ def import_production(
         )
     except InvalidInput as exc:  # refused before anything was written
         problem = {"detail": labels.detail(c.lang, exc.detail), "errors": exc.extra.get("errors", [])}
-        return _plant_page(c, plant_id, 2000.0, 0.4, 0.0, 0.2, status_code=400, import_problem=problem)
+        return _plant_page(c, plant_id, status_code=400, import_problem=problem)
     message = c._(
         "Imported %(n)s rows (%(new)s new, %(old)s replaced); the worker recomputes the soiling rate",
         n=out.rows,
@@ -112,7 +115,7 @@ def upload_flight(
     except InvalidInput as exc:  # refused before anything was kept (the transaction is rolled back)
         c.s.rollback()
         problem = labels.detail(c.lang, exc.detail)
-        return _plant_page(c, plant_id, 2000.0, 0.4, 0.0, 0.2, status_code=400, flight_problem=problem)
+        return _plant_page(c, plant_id, status_code=400, flight_problem=problem)
     refused = int(inspection.summary.get("frames_refused_count", 0))
     said = c._(
         "Inspection #%(n)s: %(frames)s frames queued for analysis",
@@ -127,10 +130,10 @@ def upload_flight(
 def _plant_page(
     c: ConsoleDep,
     plant_id: int,
-    cost: float,
-    tariff: float,
-    energy: float,
-    rate: float,
+    cost: float = COST,
+    tariff: float = TARIFF,
+    energy: float = ENERGY,
+    rate: float = RATE,
     status_code: int = 200,
     **extra: Any,
 ) -> Response:
