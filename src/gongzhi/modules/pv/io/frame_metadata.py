@@ -53,11 +53,12 @@ def camera_key(model: str | None) -> str | None:
     None."""
     if not model:
         return None
-    name = _squeezed(model).removeprefix("DJI").removeprefix("ZENMUSE")
+    squeezed = _squeezed(model)
+    name = squeezed.removeprefix("DJI").removeprefix("ZENMUSE")
     name = _MODEL_ALIASES.get(name, name)
     if name in CAMERAS:
         return name
-    return next((key for key, camera in CAMERAS.items() if _squeezed(camera.name) == _squeezed(model)), None)
+    return next((key for key, camera in CAMERAS.items() if _squeezed(camera.name) == squeezed), None)
 
 
 def _squeezed(model: str) -> str:
