@@ -71,3 +71,13 @@ def png_bytes() -> bytes:
 def no_stack_trace(html: str) -> None:
     for marker in ("Traceback", 'File "', "sqlalchemy.", "jinja2."):
         assert marker not in html, f"the page leaks {marker!r}"
+
+
+def openapi_schema(spec: dict[str, Any], s: dict[str, Any]) -> dict[str, Any]:
+    """The schema ``s`` of the app's OpenAPI document ``spec`` stands for: its ``$ref`` followed, and of an
+    optional value (``anyOf`` with null) the choice that is not null."""
+    while "$ref" in s:
+        s = spec["components"]["schemas"][s["$ref"].rsplit("/", 1)[-1]]
+    if "anyOf" in s:
+        return openapi_schema(spec, next((o for o in s["anyOf"] if o.get("type") != "null"), s["anyOf"][0]))
+    return s

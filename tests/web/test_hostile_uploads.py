@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 
 from tests.conftest import World
 from tests.modules.pv.flights import tiny_flight
+from tests.web.helpers import openapi_schema
 
 NAMES = (
     "../../../escaped.tif",
@@ -59,9 +60,7 @@ def test_every_upload_takes_hostile_names_and_contents_without_a_500(
             form = op.get("requestBody", {}).get("content", {}).get("multipart/form-data")
             if form is None:
                 continue
-            schema = form["schema"]
-            if "$ref" in schema:
-                schema = spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
+            schema = openapi_schema(spec, form["schema"])
             fields = [k for k, v in schema.get("properties", {}).items() if "contentMediaType" in str(v)]
             for name in NAMES:
                 for content in contents:

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from gongzhi.kit.validation import DB_INT_MAX
 from tests.conftest import World, api_routes
 
-from .helpers import login
+from .helpers import login, openapi_schema
 
 PAST = str(10**20)  # past SQLite's 64-bit integers as well as PostgreSQL's 32-bit INTEGER
 JUST_PAST = str(DB_INT_MAX + 1)  # fits SQLite, not PostgreSQL's INTEGER
@@ -93,21 +93,12 @@ TEXTS = ('"a\\u0000b"', '"\\ud800"')
 MARK = "\u2603marked\u2603"
 
 
-def _schema(spec: dict[str, Any], s: dict[str, Any]) -> dict[str, Any]:
-    while "$ref" in s:
-        s = spec["components"]["schemas"][s["$ref"].rsplit("/", 1)[-1]]
-    if "anyOf" in s:
-        s = next((o for o in s["anyOf"] if o.get("type") != "null"), s["anyOf"][0])
-        return _schema(spec, s)
-    return s
-
-
 def _example(
     spec: dict[str, Any], s: dict[str, Any], ids: dict[str, int], depth: int = 0, key: str = ""
 ) -> Any:
     """A body that a schema would mostly accept: the first choice of each enum, a small valid number, the
     ids of ``ids`` by their field's name."""
-    s = _schema(spec, s)
+    s = openapi_schema(spec, s)
     if "enum" in s or "const" in s:
         return s.get("enum", [s.get("const")])[0]
     kind = s.get("type")
@@ -131,7 +122,7 @@ def _leaves(
     spec: dict[str, Any], s: dict[str, Any], at: tuple[Any, ...] = (), depth: int = 0
 ) -> Iterator[tuple[tuple[Any, ...], tuple[str, ...]]]:
     """Where a body holds a number or a text (paths into :func:`_example`'s body), with what to put there."""
-    s = _schema(spec, s)
+    s = openapi_schema(spec, s)
     if (s.get("type") == "object" or "properties" in s) and depth < 4:
         for k, v in s.get("properties", {}).items():
             yield from _leaves(spec, v, (*at, k), depth + 1)
