@@ -231,7 +231,11 @@ def token_revoke(token_id: int) -> None:
 
 
 @audit_app.command("verify")
-def audit_verify(region: Annotated[str | None, typer.Option(help="only this region")] = None) -> None:
+def audit_verify(
+    region: Annotated[
+        str | None, typer.Option(help="only this region (its code, administrative code or id)")
+    ] = None,
+) -> None:
     """Re-derive every hash chain and report edited, deleted or reordered entries."""
     with unit_of_work(_factory(), Scope.for_system()) as s:
         rid = _region_id(s, region) if region else None

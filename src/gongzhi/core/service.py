@@ -279,9 +279,17 @@ def visible_regions(s: Session) -> list[Region]:
 
 
 def get_region(s: Session, code_or_id: str | int) -> Region:
-    rid = code_or_id if isinstance(code_or_id, int) else parse_id(code_or_id)
-    stmt = select(Region).where(Region.id == rid if rid is not None else Region.code == code_or_id)
-    region = s.execute(stmt).scalar_one_or_none()
+    """The region a person names: by its code, else by its administrative division code (``330105``) when
+    one region has it, else by its id. Codes come first because a code may be all digits."""
+    if isinstance(code_or_id, int):
+        region = s.get(Region, code_or_id)
+    else:
+        region = s.execute(select(Region).where(Region.code == code_or_id)).scalar_one_or_none()
+        if region is None and code_or_id:
+            named = s.execute(select(Region).where(Region.admin_code == code_or_id).limit(2)).scalars().all()
+            region = named[0] if len(named) == 1 else None
+        if region is None and (rid := parse_id(code_or_id)) is not None:
+            region = s.get(Region, rid)
     if region is None:
         raise NotFound(msg("no region %(code_or_id)r", code_or_id=code_or_id))
     return region

@@ -18,7 +18,9 @@ from gongzhi.settings import get_settings
 
 app = typer.Typer(help="Resource catalog: import, audit, export, duplicate systems", no_args_is_help=True)
 out = Console()
-Region = Annotated[str, typer.Option("--region", "-r", help="region code")]
+Region = Annotated[
+    str, typer.Option("--region", "-r", help="region: its code, administrative code (330105) or id")
+]
 
 
 def _factory() -> sessionmaker[Session]:

@@ -44,7 +44,9 @@ def seed(region: str) -> None:
 
 @app.command("retrain")
 def retrain(
-    region: Annotated[str | None, typer.Option(help="only this region")] = None,
+    region: Annotated[
+        str | None, typer.Option(help="only this region (its code, administrative code or id)")
+    ] = None,
     if_due: Annotated[
         bool, typer.Option("--if-due", help="only regions with enough new corrections")
     ] = False,
