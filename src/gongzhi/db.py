@@ -251,6 +251,7 @@ def _sqlite_engine(url: URL, **kwargs: Any) -> Engine:
         event.listen(engine, "engine_disposed", lambda _engine: checkpointer.halt())
     writers = WRITERS[engine] = _WriterQueue()
     writers.install(engine)
+    event.listen(engine, "before_cursor_execute", _refuse_nul_text)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
@@ -270,6 +271,21 @@ def _sqlite_engine(url: URL, **kwargs: Any) -> Engine:
             raise
 
     return engine
+
+
+def _refuse_nul_text(*args: Any) -> None:
+    """Refuse text holding a NUL (U+0000) on SQLite as PostgreSQL refuses it, so that the two databases
+    keep the same data: raised as the driver's ``DataError``, which SQLAlchemy wraps and the web layer
+    answers with 422 (``web.problems``). A ``before_cursor_execute`` listener: the parameters are one row
+    (a tuple or a dict) or, for ``executemany``, a list of them."""
+    parameters = args[3]
+    rows = parameters if isinstance(parameters, list) else (parameters,)
+    for row in rows:
+        values = row.values() if isinstance(row, dict) else row
+        if any(type(v) is str and "\x00" in v for v in values):
+            import sqlite3
+
+            raise sqlite3.DataError("text fields cannot contain NUL (0x00) characters")
 
 
 WRITER_WAIT_S = 30.0
