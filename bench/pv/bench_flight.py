@@ -2,10 +2,15 @@
 17,000 modules), read and analysed with every core.
 
     .venv/bin/python bench/pv/bench_flight.py [--workers 2] [--dir /tmp/pv-bench] [--seed 7] [--one-worker]
+        [--format tiff|tiff-ck|flir]
 
 Figures, each measured in this run on the same files:
-- decode: reading every frame (float32 TIFF, the readers' ``read_frame``) and dropping it, split over the
-  same process pool as the analysis; this is the baseline.
+- decode: reading every frame (the readers' ``read_frame``) and dropping it, split over the same process
+  pool as the analysis; this is the baseline. The frames are float32 °C TIFF by default, the cheapest
+  format to read and so the strictest baseline; ``--format`` writes them as a uint16 centi-kelvin TIFF
+  (``tiff-ck``, as radiometric TIFF exports keep temperatures) or as a FLIR radiometric JPEG (``flir``:
+  raw counts that the reader turns into temperatures through the Planck constants, as from a FLIR
+  camera), each in a folder of its own (``--dir`` with the format's name appended).
 - decode + analysis: :func:`gongzhi.modules.pv.pipeline.analyse_flight`, reading, georeferencing and
   accumulating per module, merging the workers' accumulators, classifying.
 - analysis overhead = (decode + analysis − decode) / decode; the target is ≤ 1 (analysis adds no more
@@ -60,19 +65,29 @@ def roof() -> list[tuple[float, float]]:
     return [ORIGIN.to_lonlat(x, y) for x, y in ((-w, -h), (w, -h), (w, h), (-w, h))]
 
 
-def render(folder: Path, seed: int, workers: int) -> bool:
+def render(folder: Path, seed: int, workers: int, frame_format: synthetic_files.FrameFormat) -> bool:
     """Render the flight into ``folder`` unless it holds it already; whether it rendered."""
     flight_file = folder / "flight.json"
     description = synthetic_files.read_flight_description(folder)
-    if description and description.get("seed") == seed and len(pipeline.frame_paths(folder)) == FRAMES:
+    if (
+        description
+        and description.get("seed") == seed
+        and description.get("frame_format", "tiff") == frame_format
+        and len(pipeline.frame_paths(folder)) == FRAMES
+    ):
         print(f"reusing the {FRAMES} frames in {folder}")
         return False
     folder.mkdir(parents=True, exist_ok=True)
+    for stale in pipeline.frame_paths(folder):
+        stale.unlink()
     started = time.perf_counter()
     layout = generate_layout(roof(), LayoutParams(), name="bench roof")
     flight = synthetic_flight(layout, seed=seed, anomalies_per_class=4)
-    synthetic_files.write_flight_files(flight, folder)
-    for _ in synthetic_files.write_frames(flight, folder, range(min(FRAMES, len(flight))), workers=workers):
+    synthetic_files.write_flight_files(flight, folder, frame_format)
+    count = min(FRAMES, len(flight))
+    for _ in synthetic_files.write_frames(
+        flight, folder, range(count), workers=workers, frame_format=frame_format
+    ):
         pass
     took = time.perf_counter() - started
     print(f"rendered {len(flight)} frames over {len(layout.modules)} modules in {took:.1f} s")
@@ -143,8 +158,17 @@ def main() -> None:
         action="store_true",
         help="also time the flight streamed through one process (speed-up)",
     )
+    parser.add_argument(
+        "--format",
+        dest="frame_format",
+        choices=synthetic_files.FRAME_FORMATS,
+        default="tiff",
+        help="how the frames are written (default: float32 °C TIFF, the cheapest to decode)",
+    )
     args = parser.parse_args()
-    if render(args.dir, args.seed, args.workers):
+    if args.frame_format != "tiff":
+        args.dir = args.dir.with_name(f"{args.dir.name}-{args.frame_format}")
+    if render(args.dir, args.seed, args.workers, args.frame_format):
         # the peaks (ru_maxrss) of this process and of its children would be the renderer's (its pool's
         # workers hold the synthetic flight: about 430 MB each), and getrusage keeps them for the life of
         # the process: the figures come from a fresh one
@@ -156,7 +180,9 @@ def main() -> None:
     description = synthetic_files.read_flight_description(args.dir) or {}
     irradiance = description.get("conditions", {}).get("irradiance_w_m2")
     camera = description.get("camera")
-    print(f"{len(paths)} frames, {len(layout.modules)} modules, {args.workers} worker(s)")
+    print(
+        f"{len(paths)} frames ({args.frame_format}), {len(layout.modules)} modules, {args.workers} worker(s)"
+    )
 
     def flight() -> tuple[float, float, float, float, pipeline.FlightOutcome]:
         """Wall and CPU seconds of the decode alone, then of decode + analysis, and the outcome."""

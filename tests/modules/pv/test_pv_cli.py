@@ -100,6 +100,29 @@ def test_synth_writes_frames_the_readers_read_back_with_plant_and_ground_truth(t
     assert frame.meta.lat == pytest.approx(again.meta.lat) and frame.meta.model == again.meta.model
 
 
+@pytest.mark.parametrize(
+    ("frame_format", "suffix", "within_k"), [("tiff-ck", ".tif", 0.006), ("flir", ".jpg", 0.03)]
+)
+def test_synth_writes_frames_as_centikelvin_tiff_or_flir_jpeg_that_read_back_as_the_flight(
+    tmp_path: Path, frame_format: str, suffix: str, within_k: float
+) -> None:
+    out = tmp_path / "flight"
+    args = ["synth", "--plant", str(roof_file(tmp_path)), "--seed", "3", "--frames", "2", "--out", str(out)]
+    r = runner.invoke(app, [*args, "--format", frame_format])
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in out.iterdir() if p.suffix in (".tif", ".jpg")) == [
+        f"frame-0000{suffix}",
+        f"frame-0001{suffix}",
+    ]
+    assert json.loads((out / "flight.json").read_text())["frame_format"] == frame_format
+    frame = adapter.read(out / f"frame-0001{suffix}")
+    again = synthetic_flight(read_plant_geojson(out / "plant.geojson"), seed=3).frame(1)
+    assert np.nanmax(np.abs(frame.temperature_c - again.temperature_c)) < within_k  # rounding only
+    assert frame.meta.lat == pytest.approx(again.meta.lat) and frame.meta.model == again.meta.model
+    bad = runner.invoke(app, [*args, "--format", "png"])
+    assert bad.exit_code != 0 and "png" in said(bad)
+
+
 def test_inspect_reads_a_synthetic_flight_back_and_writes_per_module_results(tmp_path: Path) -> None:
     flight = tiny_flight(tmp_path / "flight", frames=6)
     out = tmp_path / "results"

@@ -141,8 +141,14 @@ def synth(
     frames: Annotated[int | None, typer.Option(help="write only the first N frames")] = None,
     per_class: Annotated[int, typer.Option(help="modules planted per anomaly class")] = 2,
     workers: Annotated[int, typer.Option(help="processes rendering frames")] = 1,
+    frame_format: Annotated[
+        synth_io.FrameFormat,
+        typer.Option(
+            "--format", help="tiff: float32 °C TIFF; tiff-ck: uint16 centi-kelvin TIFF; flir: FLIR R-JPEG"
+        ),
+    ] = "tiff",
 ) -> None:
-    """Write a synthetic flight over a plant: float32 TIFF frames, the plant, the conditions, ground truth."""
+    """Write a synthetic flight over a plant: its frames, the plant, the conditions, ground truth."""
     layout = _layout_for(plant)
     try:
         flight = synthetic.synthetic_flight(
@@ -153,10 +159,12 @@ def synth(
         raise
     count = len(flight) if frames is None else max(0, min(frames, len(flight)))
     out_dir.mkdir(parents=True, exist_ok=True)
-    synth_io.write_flight_files(flight, out_dir)
+    synth_io.write_flight_files(flight, out_dir, frame_format)
     with _progress() as bar:
         task = bar.add_task("rendering frames", total=count)
-        for _ in synth_io.write_frames(flight, out_dir, range(count), workers=workers):
+        for _ in synth_io.write_frames(
+            flight, out_dir, range(count), workers=workers, frame_format=frame_format
+        ):
             bar.advance(task)
     c = flight.conditions
     out.print(

@@ -1,6 +1,8 @@
 """A synthetic flight on disk, as ``gongzhi pv synth`` writes it and ``gongzhi pv inspect`` reads it:
 
-``frame-0000.tif`` …   one float32 °C TIFF per frame with EXIF/XMP metadata (:mod:`.tiff`), in flight order
+``frame-0000.tif`` …   one frame per file in flight order, with EXIF/XMP metadata: a float32 °C TIFF
+                       (:mod:`.tiff`; the default), a uint16 centi-kelvin TIFF, or a FLIR radiometric JPEG
+                       ``frame-0000.jpg`` (:mod:`.flir`), as ``flight.json``'s ``frame_format`` says
 ``plant.geojson``      the plant layout (:mod:`.plant`)
 ``flight.json``        seed, camera, altitude, conditions (irradiance, ambient, wind), frame count
 ``truth.csv``          the planted anomalies: ``module_id, anomaly_class, delta_t_k``
@@ -14,21 +16,35 @@ import json
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
+from gongzhi.modules.pv.analytics.frames import ThermalFrame
 from gongzhi.modules.pv.analytics.synthetic import SyntheticFlight
+from gongzhi.modules.pv.io.flir import write_flir_jpeg
 from gongzhi.modules.pv.io.plant import write_plant_geojson
 from gongzhi.modules.pv.io.tiff import write_frame_tiff
 
 TRUTH_FIELDS = ("module_id", "anomaly_class", "delta_t_k")
 
+FrameFormat = Literal["tiff", "tiff-ck", "flir"]
+"""How frames are written: float32 °C TIFF, uint16 centi-kelvin TIFF (as radiometric TIFF exports keep
+temperatures), or FLIR radiometric JPEG (raw counts under Planck constants, as a FLIR camera writes)."""
+FRAME_FORMATS: tuple[FrameFormat, ...] = get_args(FrameFormat)
 
-def frame_name(i: int) -> str:
-    return f"frame-{i:04d}.tif"
+
+def frame_name(i: int, frame_format: FrameFormat = "tiff") -> str:
+    return f"frame-{i:04d}.{'jpg' if frame_format == 'flir' else 'tif'}"
 
 
-def write_flight_files(flight: SyntheticFlight, folder: Path) -> None:
-    """Everything but the frames: plant, flight description and ground truth."""
+def write_frame(path: Path, frame: ThermalFrame, frame_format: FrameFormat = "tiff") -> None:
+    if frame_format == "flir":
+        path.write_bytes(write_flir_jpeg(frame))
+    else:
+        write_frame_tiff(path, frame, as_centikelvin=frame_format == "tiff-ck")
+
+
+def write_flight_files(flight: SyntheticFlight, folder: Path, frame_format: FrameFormat = "tiff") -> None:
+    """Everything but the frames: plant, flight description (with the frames' format) and ground truth."""
     write_plant_geojson(flight.layout, folder / "plant.geojson")
     c = dataclasses.asdict(flight.conditions)
     c["start"] = flight.conditions.start.isoformat()
@@ -37,6 +53,7 @@ def write_flight_files(flight: SyntheticFlight, folder: Path) -> None:
         "camera": flight.camera.key,
         "altitude_m": flight.plan.altitude_m,
         "frames": len(flight),
+        "frame_format": frame_format,
         "modules": len(flight.layout.modules),
         "conditions": c,
     }
@@ -71,18 +88,23 @@ def _init(flight: SyntheticFlight) -> None:
     _FLIGHT = flight
 
 
-def _write(args: tuple[int, str]) -> int:
-    i, folder = args
+def _write(args: tuple[int, str, FrameFormat]) -> int:
+    i, folder, frame_format = args
     assert _FLIGHT is not None
-    write_frame_tiff(Path(folder) / frame_name(i), _FLIGHT.frame(i))
+    write_frame(Path(folder) / frame_name(i, frame_format), _FLIGHT.frame(i), frame_format)
     return i
 
 
 def write_frames(
-    flight: SyntheticFlight, folder: Path, indices: Iterable[int], *, workers: int = 1
+    flight: SyntheticFlight,
+    folder: Path,
+    indices: Iterable[int],
+    *,
+    workers: int = 1,
+    frame_format: FrameFormat = "tiff",
 ) -> Iterator[int]:
     """Render and write frames, yielding each index as its file is complete."""
-    jobs = [(i, str(folder)) for i in indices]
+    jobs = [(i, str(folder), frame_format) for i in indices]
     if workers <= 1:
         _init(flight)
         yield from map(_write, jobs)
