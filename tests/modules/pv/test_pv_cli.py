@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import socket
 import zipfile
@@ -19,6 +20,7 @@ from gongzhi.modules.pv.analytics.synthetic import synthetic_flight
 from gongzhi.modules.pv.cli import app
 from gongzhi.modules.pv.io.plant import read_plant_geojson, write_plant_geojson
 from gongzhi.modules.pv.io.synthetic_files import read_truth
+from gongzhi.modules.pv.io.tiff import write_frame_tiff
 
 from .flights import tiny_flight
 from .shapes import rectangle
@@ -148,6 +150,50 @@ def test_inspect_reads_a_synthetic_flight_back_and_writes_per_module_results(tmp
     )
     assert low.exit_code == 0 and "not" in low.output
     assert json.loads((out / "summary.json").read_text())["iec_compliant"] is False
+
+
+def test_inspect_without_a_plant_finds_the_modules_in_the_photos_and_their_anomalies(tmp_path: Path) -> None:
+    flight = tiny_flight(tmp_path / "flight")
+    out = tmp_path / "results"
+    r = runner.invoke(app, ["inspect", str(flight.folder), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "no plant layout" in said(r)
+    summary = json.loads((out / "summary.json").read_text())
+    layout = flight.synthetic.layout
+    assert 0.95 * len(layout.modules) <= summary["modules"] <= 1.15 * len(layout.modules)
+    features = json.loads((out / "results.geojson").read_text())["features"]
+    assert {f["geometry"]["type"] for f in features} == {"Point"}  # placed by GPS: X-00001…
+    assert all(f["id"].startswith("X-") for f in features)
+    centres = layout.centres_xy()
+    found: dict[str, str] = {}
+    for f in summary["findings_list"]:
+        x, y = layout.origin.to_xy(f["lon"], f["lat"])
+        found[layout.modules[int(np.argmin(np.hypot(*(centres - (x, y)).T)))].id] = f["anomaly_class"]
+    planted = {a.module_id: a.anomaly.value for a in flight.synthetic.anomalies}
+    right = {m for m, c in found.items() if planted.get(m) == c}
+    assert len(right) >= 0.8 * len(planted) and len(right) >= 0.8 * len(found)
+    with (out / "results.csv").open(encoding="utf-8-sig") as f:
+        assert len(list(csv.DictReader(f))) == summary["modules"]
+
+
+def test_inspect_without_a_plant_reports_photos_without_a_position_each_on_its_own(tmp_path: Path) -> None:
+    flight = tiny_flight(tmp_path / "flight", frames=2)
+    lost = tmp_path / "lost"
+    lost.mkdir()
+    for i, path in enumerate(flight.frames):
+        frame = adapter.read(path)
+        frame = dataclasses.replace(frame, meta=dataclasses.replace(frame.meta, lat=None, lon=None))
+        write_frame_tiff(lost / f"photo-{i}.tif", frame)
+    out = tmp_path / "results"
+    r = runner.invoke(app, ["inspect", str(lost), "--out", str(out), "--module-type", "72"])
+    assert r.exit_code == 0, r.output
+    features = json.loads((out / "results.geojson").read_text())["features"]
+    assert {f["id"][:5] for f in features} == {"F0000", "F0001"}
+    assert all(f["geometry"] is None for f in features)  # RFC 7946: a feature with no place
+    with (out / "results.csv").open(encoding="utf-8-sig") as f:
+        assert {(row["lon"], row["lat"]) for row in csv.DictReader(f)} == {("", "")}
+    bad = runner.invoke(app, ["inspect", str(lost), "--out", str(out), "--module-type", "96"])
+    assert bad.exit_code == 1 and "unknown module type '96'" in said(bad)
 
 
 def test_inspect_refuses_a_folder_without_frames_and_unreadable_frames(tmp_path: Path) -> None:

@@ -12,8 +12,12 @@ from pathlib import Path
 
 from gongzhi.modules.pv.analytics.cameras import CAMERAS
 from gongzhi.modules.pv.analytics.frames import ThermalFrame
-from gongzhi.modules.pv.analytics.layout import PlantLayout
-from gongzhi.modules.pv.analytics.modules import InspectionAccumulator, InspectionResult
+from gongzhi.modules.pv.analytics.layout import MODULE_TYPES, PlantLayout
+from gongzhi.modules.pv.analytics.modules import (
+    InspectionAccumulator,
+    InspectionResult,
+    LayoutFreeAccumulator,
+)
 from gongzhi.modules.pv.io import dji_thermal_cli
 from gongzhi.modules.pv.io.thermal import check_frame, read_frame
 from gongzhi.modules.pv.outcome import FindingRecord, ModuleRecord, OutcomeExtra
@@ -108,9 +112,7 @@ def records(
 ) -> tuple[list[ModuleRecord], list[FindingRecord], OutcomeExtra]:
     """Every module of the layout (unseen ones with no figures) and every finding, as platform records."""
     result: InspectionResult = acc.result()
-    worst: dict[str, str] = {}
-    for f in result.findings:  # most severe first
-        worst.setdefault(f.module_id, f.anomaly_class.value)
+    worst = _worst_classes(result)
     seen = {m.module_id: m for m in result.modules}
     modules = []
     xy = layout.centres_xy()
@@ -131,7 +133,51 @@ def records(
                 anomaly_class=worst.get(m.id, "none") if r else "unseen",
             )
         )
-    findings = [
+    return modules, _finding_records(result), _extra(result)
+
+
+def new_photo_accumulator(
+    irradiance_w_m2: float | None, camera: str | None, module_type: str = "72"
+) -> LayoutFreeAccumulator:
+    """An accumulator for photos without a plant layout: the modules are segmented in each frame
+    (``module_type``: a key of ``MODULE_TYPES``, the cell grid the maps are resampled on)."""
+    cam = CAMERAS.get(camera) if camera else None
+    return LayoutFreeAccumulator(cam, module_type=MODULE_TYPES[module_type], irradiance_w_m2=irradiance_w_m2)
+
+
+def photo_records(acc: LayoutFreeAccumulator) -> tuple[list[ModuleRecord], list[FindingRecord], OutcomeExtra]:
+    """Every module the photos showed (ids ``X-00001`` when the frames are placed by GPS, ``F0003-017``
+    per frame otherwise; no position is NaN) and every finding, as platform records."""
+    result = acc.result()
+    worst = _worst_classes(result)
+    modules = [
+        ModuleRecord(
+            module_id=m.module_id,
+            lon=m.lon,
+            lat=m.lat,
+            frames_seen=m.frames_seen,
+            t_median_c=m.t_median_c,
+            t_p95_c=m.t_p95_c,
+            t_max_c=m.t_max_c,
+            t_corrected_k=m.t_corrected_k,
+            soiling_index=m.soiling_index,
+            anomaly_class=worst.get(m.module_id, "none"),
+        )
+        for m in result.modules
+    ]
+    return modules, _finding_records(result), _extra(result)
+
+
+def _worst_classes(result: InspectionResult) -> dict[str, str]:
+    """Each module's most severe class (the findings come most severe first)."""
+    worst: dict[str, str] = {}
+    for f in result.findings:
+        worst.setdefault(f.module_id, f.anomaly_class.value)
+    return worst
+
+
+def _finding_records(result: InspectionResult) -> list[FindingRecord]:
+    return [
         FindingRecord(
             module_id=f.module_id,
             anomaly_class=f.anomaly_class.value,
@@ -149,7 +195,10 @@ def records(
         )
         for f in result.findings
     ]
-    extra = OutcomeExtra(
+
+
+def _extra(result: InspectionResult) -> OutcomeExtra:
+    return OutcomeExtra(
         frames_with_modules=result.frames_used,
         irradiance_w_m2=result.irradiance_w_m2,
         iec_compliant=result.iec_compliant,
@@ -157,4 +206,3 @@ def records(
         soiling_by_zone=dict(result.soiling_by_zone),
         notes=tuple(result.notes),
     )
-    return modules, findings, extra

@@ -26,7 +26,7 @@ from gongzhi.errors import DomainError
 from gongzhi.modules.pv import pipeline, service
 from gongzhi.modules.pv.analytics import synthetic
 from gongzhi.modules.pv.analytics.cameras import CAMERAS
-from gongzhi.modules.pv.analytics.layout import LayoutParams, PlantLayout, generate_layout
+from gongzhi.modules.pv.analytics.layout import MODULE_TYPES, LayoutParams, PlantLayout, generate_layout
 from gongzhi.modules.pv.io import plant as plant_io
 from gongzhi.modules.pv.io import synthetic_files as synth_io
 from gongzhi.modules.pv.io.qgc_plan import write_qgc_plan_json
@@ -188,39 +188,57 @@ def _progress() -> Progress:
 @app.command()
 def inspect(
     folder: Annotated[Path, typer.Argument(help="folder of thermal frames (TIFF, FLIR or DJI R-JPEG)")],
-    plant: PlantFile,
     out_dir: Annotated[
         Path, typer.Option("--out", help="folder for results.geojson, results.csv, summary.json")
     ],
+    plant: Annotated[
+        Path | None,
+        typer.Option(
+            "--plant",
+            help="plant layout (.geojson) or roof outline (GeoJSON Polygon); without it the modules are "
+            "found in each photo",
+        ),
+    ] = None,
     irradiance: Annotated[
         float | None, typer.Option("--irradiance", help="plane-of-array irradiance during the flight [W/m²]")
     ] = None,
     camera: Annotated[str | None, typer.Option(help="camera when the frames do not name it")] = None,
+    module_type: Annotated[
+        str, typer.Option(help=f"without --plant: the modules' cell grid ({', '.join(MODULE_TYPES)})")
+    ] = "72",
     workers: Annotated[int, typer.Option(help="processes reading and analysing frames")] = 1,
 ) -> None:
-    """Analyse a flight's frames against a plant: per-module results as GeoJSON and CSV, and a summary."""
+    """Analyse a flight's frames against a plant, or photos alone: per-module results as GeoJSON and CSV,
+    and a summary."""
     if not folder.is_dir():
         _fail(f"{folder}: not a folder")
     paths = pipeline.frame_paths(folder)
     if not paths:
         _fail(f"{folder}: no thermal frames (.tif, .tiff, .jpg, .jpeg)")
-    layout = _layout_for(plant)
+    layout = _layout_for(plant) if plant is not None else None
     described = synth_io.read_flight_description(folder) or {}
     if irradiance is None:
         irradiance = described.get("conditions", {}).get("irradiance_w_m2")
     if camera is not None and camera not in CAMERAS:
         _fail(f"unknown camera {camera!r}; known: {', '.join(CAMERAS)}")
+    if module_type not in MODULE_TYPES:
+        _fail(f"unknown module type {module_type!r}; known: {', '.join(MODULE_TYPES)}")
+    camera = camera or described.get("camera")
     with _progress() as bar:
         task = bar.add_task("analysing frames", total=len(paths))
+
+        def tick(done: int, _total: int) -> None:
+            bar.update(task, completed=done)
+
         try:
-            result = pipeline.analyse_flight(
-                paths,
-                layout,
-                irradiance_w_m2=irradiance,
-                camera=camera or described.get("camera"),
-                workers=workers,
-                progress=lambda done, _total: bar.update(task, completed=done),
-            )
+            if layout is None:
+                result = pipeline.analyse_photos(
+                    paths, irradiance_w_m2=irradiance, camera=camera, module_type=module_type, progress=tick
+                )
+            else:
+                result = pipeline.analyse_flight(
+                    paths, layout, irradiance_w_m2=irradiance, camera=camera, workers=workers, progress=tick
+                )
         except ValueError as exc:
             _fail(str(exc))
             raise
@@ -228,11 +246,14 @@ def inspect(
     _print_summary(result, out_dir)
 
 
-def write_results(result: FlightOutcome, layout: PlantLayout, out_dir: Path) -> None:
+def write_results(result: FlightOutcome, layout: PlantLayout | None, out_dir: Path) -> None:
+    """``results.geojson`` (module outlines from ``layout``; centres, or no geometry, without one),
+    ``results.csv`` and ``summary.json`` in ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = pipeline.module_rows(result.modules, result.findings)
     summary = result.summary()
-    collection = pipeline.results_geojson(rows, pipeline.layout_outlines(layout), summary)
+    outlines = pipeline.layout_outlines(layout) if layout is not None else {}
+    collection = pipeline.results_geojson(rows, outlines, summary)
     (out_dir / "results.geojson").write_text(json.dumps(collection, ensure_ascii=False), encoding="utf-8")
     (out_dir / "results.csv").write_text(pipeline.results_csv(rows), encoding="utf-8-sig")
     findings = pipeline.finding_dicts(result.findings)
@@ -263,6 +284,8 @@ def _print_summary(result: FlightOutcome, out_dir: Path) -> None:
     for cls in sorted({c for c, _ in counts}):
         table.add_row(cls, *(str(counts.get((cls, b), 0)) for b in ("S1", "S2", "S3")))
     out.print(table)
+    for note in result.extra.notes:
+        out.print(f"note: {note}")
     for skipped in result.skipped[:10]:
         err.print(f"[yellow]skipped[/yellow] {skipped}")
     out.print(

@@ -162,6 +162,47 @@ def analyse_flight(
     return _merged(_run(parts, layout, irradiance_w_m2, camera, workers, total, progress), layout, total)
 
 
+def analyse_photos(
+    paths: Sequence[Path],
+    *,
+    irradiance_w_m2: float | None = None,
+    camera: str | None = None,
+    module_type: str = "72",
+    progress: Progress | None = None,
+) -> FlightOutcome:
+    """Analyse thermal photos without a plant layout: the modules are segmented in each frame
+    (:class:`.analytics.modules.LayoutFreeAccumulator`). Frames that carry GPS, altitude and a known camera
+    are placed on the ground, and a module seen in several of them is one module (``X-00001``…); a frame
+    without them reports its modules on their own (``F0003-017``). One process: each frame's modules are
+    matched to those mapped before it.
+
+    Parameters are those of :func:`analyse_flight`, and ``module_type``, a key of
+    :data:`.analytics.layout.MODULE_TYPES` (the cell grid each module's map is resampled on).
+
+    Raises
+    ------
+    ValueError
+        If no frame could be read.
+    """
+    adapter.prepare(paths, jobs=default_workers())
+    adapter.load_kernels()
+    acc = adapter.new_photo_accumulator(irradiance_w_m2, camera, module_type)
+    _, skipped, infos = _feed(acc, paths, lambda done: progress(done, len(paths)) if progress else None)
+    _refuse_empty(len(paths), skipped)
+    modules, findings, extra = adapter.photo_records(acc)
+    return FlightOutcome(
+        modules=tuple(modules),
+        findings=tuple(findings),
+        frames=len(paths),
+        frames_used=len(paths) - len(skipped),
+        irradiance_w_m2=extra.irradiance_w_m2,
+        iec_compliant=extra.iec_compliant,
+        skipped=tuple(skipped),
+        extra=extra,
+        frame_infos=tuple(infos),
+    )
+
+
 def _merged(results: Sequence[Part], layout: PlantLayout, total: int) -> FlightOutcome:
     """The parts of a flight, in flight order, merged into one outcome."""
     merged: Any = None
@@ -279,11 +320,7 @@ def analyse_flight_on_cluster(
 def outcome(
     merged: Any, layout: PlantLayout, total: int, skipped: list[str], infos: Sequence[FrameInfo] = ()
 ) -> FlightOutcome:
-    if merged is None or total - len(skipped) == 0:
-        reasons = "; ".join(skipped[:3])
-        raise ValueError(
-            f"no frame of the flight could be read and analysed{': ' + reasons if reasons else ''}"
-        )
+    _refuse_empty(0 if merged is None else total, skipped)
     modules, findings, extra = adapter.records(merged, layout)
     return FlightOutcome(
         modules=tuple(modules),
@@ -296,6 +333,15 @@ def outcome(
         extra=extra,
         frame_infos=tuple(infos),
     )
+
+
+def _refuse_empty(total: int, skipped: Sequence[str]) -> None:
+    """Raise ``ValueError`` with the first reasons when no frame was read and analysed."""
+    if total - len(skipped) <= 0:
+        reasons = "; ".join(skipped[:3])
+        raise ValueError(
+            f"no frame of the flight could be read and analysed{': ' + reasons if reasons else ''}"
+        )
 
 
 def default_workers() -> int:
@@ -326,8 +372,8 @@ def module_rows(modules: Sequence[ModuleRecord], findings: Sequence[FindingRecor
         rows.append(
             {
                 "module_id": m.module_id,
-                "lon": round(m.lon, 8),
-                "lat": round(m.lat, 8),
+                "lon": _round(m.lon, 8),
+                "lat": _round(m.lat, 8),
                 "frames_seen": m.frames_seen,
                 "t_median_c": _round(m.t_median_c),
                 "t_p95_c": _round(m.t_p95_c),
@@ -355,15 +401,16 @@ def results_csv(rows: Sequence[dict[str, Any]]) -> str:
 def results_geojson(
     rows: Sequence[dict[str, Any]], outlines: dict[str, list[list[float]]], summary: dict[str, Any]
 ) -> dict[str, Any]:
-    """Per-module results as a FeatureCollection: each module's outline with its row as properties."""
+    """Per-module results as a FeatureCollection: each module's outline with its row as properties; a
+    module without an outline is its centre, and one without a position has no geometry (RFC 7946 §3.2)."""
     features = []
     for row in rows:
         ring = outlines.get(row["module_id"])
-        geometry = (
-            {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}
-            if ring
-            else {"type": "Point", "coordinates": [row["lon"], row["lat"]]}
-        )
+        geometry: dict[str, Any] | None = None
+        if ring:
+            geometry = {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}
+        elif row["lon"] is not None and row["lat"] is not None:
+            geometry = {"type": "Point", "coordinates": [row["lon"], row["lat"]]}
         features.append({"type": "Feature", "id": row["module_id"], "geometry": geometry, "properties": row})
     return {"type": "FeatureCollection", "properties": summary, "features": features}
 
