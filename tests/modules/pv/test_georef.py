@@ -222,6 +222,18 @@ def test_segmentation_finds_the_module_rectangles_without_a_layout(
     assert len(good) >= len(whole)
 
 
+def test_segmentation_keeps_modules_in_an_array_and_drops_module_shaped_blobs_standing_alone() -> None:
+    rng = np.random.default_rng(3)
+    image = rng.normal(20.0, 0.05, (240, 320)).astype(np.float32)
+    for k in range(5):  # a row of five portrait modules, 14 × 34 px, 2 px of cooler frame between them
+        image[30:64, 20 + 16 * k : 34 + 16 * k] += 10.0
+    for r, c in ((150, 40), (120, 200), (190, 270)):  # three module-shaped blobs, far apart
+        image[r : r + 34, c : c + 14] += 10.0
+    rects = segment_modules(image)
+    assert [(r.row, r.col) for r in rects] == [(46.5, 26.5 + 16 * k) for k in range(5)]
+    assert len(segment_modules(image, min_array=1)) == 8  # the blobs pass every other test
+
+
 def test_photos_alone_give_per_module_findings(flight: SyntheticFlight, layout: PlantLayout) -> None:
     acc = LayoutFreeAccumulator()
     for frame in flight.frames():

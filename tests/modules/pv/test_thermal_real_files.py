@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from gongzhi.modules.pv.analytics.georef import segment_modules
 from gongzhi.modules.pv.io import dji_thermal_cli
 from gongzhi.modules.pv.io.dji import read_dji_raw
 from gongzhi.modules.pv.io.reader_errors import TemperatureUnavailableError
@@ -57,6 +58,7 @@ def test_the_flir_t640_sample_decodes_to_the_measured_range() -> None:
     assert (m.emissivity, m.distance_m, m.humidity_pct) == (pytest.approx(0.95), 1.0, 50.0)
     assert m.reflected_temp_c == pytest.approx(20.0, abs=1e-3)
     assert m.lat is None  # the sample carries no GPS
+    assert segment_modules(t) == []  # not a PV plant: no array of modules
 
 
 @pytest.mark.parametrize("name", sorted(DJI))
@@ -108,6 +110,7 @@ def test_real_dji_files_read_as_temperatures_through_dji_thermal_cli(
     m = frame.meta
     assert (m.model, m.camera, m.width_px, m.height_px) == (model, key, w, h)
     assert m.extra["temperatures_by"] == "dji-thermal-cli" and m.emissivity is not None
+    assert segment_modules(t) == []  # a generic scene: no array of modules, whatever blobs look like one
     # the same file again comes from the cache: the converter is not run (here it could not be)
     monkeypatch.setenv(dji_thermal_cli.PROGRAM_ENV, "/nonexistent/dji-thermal-cli")
     np.testing.assert_array_equal(read_frame(path).temperature_c, t)

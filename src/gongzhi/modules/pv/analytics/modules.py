@@ -1365,7 +1365,7 @@ class LayoutFreeAccumulator:
             self._irradiances.append(meta.irradiance_w_m2)
         rects = segment_modules(frame.temperature_c)
         if len(rects) < 2:
-            return FrameReport(meta.source, 0, skipped="no module rectangles found")
+            return FrameReport(meta.source, 0, skipped="no array of module rectangles found")
         geometry = self._geometry(frame)
         if geometry is not None:
             rects = [_facing_south(r, geometry) for r in rects]
