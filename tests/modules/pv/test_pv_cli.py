@@ -205,6 +205,26 @@ def test_inspect_refuses_a_folder_without_frames_and_unreadable_frames(tmp_path:
     (empty / "a.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
     r = runner.invoke(app, ["inspect", str(empty), "--plant", plant, "--out", str(tmp_path / "o")])
     assert r.exit_code == 1 and "no frame of the flight could be read and analysed" in said(r)
+    (empty / "b.tif").write_bytes(b"II*\x00 not really a tiff")
+    r = runner.invoke(app, ["inspect", str(empty), "--plant", plant, "--out", str(tmp_path / "o")])
+    assert "b.tif: TIFF raster cannot be read in full (cannot identify image file)" in said(r)
+    assert "BytesIO" not in said(r)
+
+
+def test_every_command_refuses_a_place_it_cannot_write_to_before_working(tmp_path: Path) -> None:
+    plant = str(plant_file(tmp_path))
+    blocked = tmp_path / "a-file"
+    blocked.write_text("in the way")
+    flight = tiny_flight(tmp_path / "flight", frames=1)
+    for args in (
+        ["plan", "--plant", plant, "--out", str(blocked / "roof.plan")],
+        ["synth", "--plant", plant, "--frames", "1", "--out", str(blocked / "flight")],
+        ["inspect", str(flight.folder), "--plant", plant, "--out", str(blocked / "results")],
+        ["inspect", str(flight.folder), "--out", str(blocked / "results")],
+    ):
+        r = runner.invoke(app, args)
+        assert r.exit_code == 1 and f"{blocked}" in said(r) and "cannot write" in said(r), (args, r.output)
+        assert r.exception is None or isinstance(r.exception, SystemExit)
 
 
 def test_dock_commands_refuse_bad_input_clearly(tmp_path: Path) -> None:

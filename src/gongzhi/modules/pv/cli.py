@@ -3,7 +3,9 @@ from files alone (no database)."""
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import signal
 import threading
 from collections.abc import Callable
@@ -109,10 +111,13 @@ def plan(
     except DomainError as exc:
         _fail(exc.detail)
         raise
-    if suffix == ".plan":
-        out_path.write_text(write_qgc_plan_json(flight), encoding="utf-8")
-    else:
-        out_path.write_bytes(write_wpml_kmz(flight))
+    try:
+        if suffix == ".plan":
+            out_path.write_text(write_qgc_plan_json(flight), encoding="utf-8")
+        else:
+            out_path.write_bytes(write_wpml_kmz(flight))
+    except OSError as exc:
+        _fail(f"{out_path}: cannot write the plan there ({exc.strerror or exc})")
     table = Table(title=f"{camera} flight plan → {out_path}")
     table.add_column("")
     table.add_column("value", justify="right")
@@ -158,7 +163,7 @@ def synth(
         _fail(exc.detail)
         raise
     count = len(flight) if frames is None else max(0, min(frames, len(flight)))
-    out_dir.mkdir(parents=True, exist_ok=True)
+    _writable_folder(out_dir)
     synth_io.write_flight_files(flight, out_dir, frame_format)
     with _progress() as bar:
         task = bar.add_task("rendering frames", total=count)
@@ -216,6 +221,7 @@ def inspect(
     if not paths:
         _fail(f"{folder}: no thermal frames (.tif, .tiff, .jpg, .jpeg)")
     layout = _layout_for(plant) if plant is not None else None
+    _writable_folder(out_dir)  # before the analysis, not after it
     described = synth_io.read_flight_description(folder) or {}
     if irradiance is None:
         irradiance = described.get("conditions", {}).get("irradiance_w_m2")
@@ -244,6 +250,16 @@ def inspect(
             raise
     write_results(result, layout, out_dir)
     _print_summary(result, out_dir)
+
+
+def _writable_folder(folder: Path) -> None:
+    """Make ``folder`` (and its parents), or stop with the reason it cannot be written."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if not os.access(folder, os.W_OK):
+            raise PermissionError(errno.EACCES, "permission denied")
+    except OSError as exc:
+        _fail(f"{folder}: cannot write there ({exc.strerror or exc})")
 
 
 def write_results(result: FlightOutcome, layout: PlantLayout | None, out_dir: Path) -> None:

@@ -62,6 +62,12 @@ TIFF_MAGICS = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 _INT_MODES = {"I;16", "I;16B", "I;16S", "I;16L", "I;16BS", "I"}
 
 
+def _said(exc: Exception) -> str:
+    """Pillow's reason without the in-memory file it names (``<_io.BytesIO object at 0x…>``)."""
+    text = re.sub(r"\s*<_io\.BytesIO object at 0x[0-9a-f]+>", "", str(exc)).strip()
+    return text or type(exc).__name__
+
+
 def read_tiff(
     data: bytes,
     source: str,
@@ -104,7 +110,7 @@ def read_tiff(
     except ReaderError:
         raise
     except Exception as exc:  # Pillow raises OSError, SyntaxError, ValueError … on broken TIFFs
-        raise TruncatedFileError(source, f"TIFF raster cannot be read in full ({exc})") from exc
+        raise TruncatedFileError(source, f"TIFF raster cannot be read in full ({_said(exc)})") from exc
     if image.mode not in _INT_MODES and image.mode != "F":
         raise NotRadiometricError(
             source, f"TIFF is a {image.mode} picture; temperatures need one 16-bit or float32 band"
