@@ -190,6 +190,14 @@ def test_a_token_created_on_the_command_line_authenticates_against_the_api(gongz
         (("region", "create", "delta", "丁区", "AA"), "case prefix 'AA' is taken by another region"),
         (("token", "revoke", "999"), "no such token"),
         (("restore", "no-such-backup.tar.gz", "--yes"), "cannot read backup"),
+        (("backup", "/dev/null/b.tar.gz"), "error: /dev/null: "),
+        (("catalog", "import", "no-such-catalog.csv", "-r", "alpha"), "no-such-catalog.csv: No such file"),
+        (
+            ("catalog", "export", "/no-such-folder/c.ttl", "-r", "alpha"),
+            "/no-such-folder/c.ttl: No such file",
+        ),
+        (("intake", "import", "alpha", "visit", "/"), "/: Is a directory"),
+        (("intake", "import", "alpha", "visit", "no-such-sheet.xlsx"), "no-such-sheet.xlsx: No such file"),
     ],
     ids=lambda v: "-".join(v) if isinstance(v, tuple) else None,
 )
@@ -205,6 +213,12 @@ def test_a_mistake_exits_1_with_a_message_and_no_traceback(
 
     assert run.code == 1
     assert "error:" in run.err and message in run.err
+    assert "Traceback" not in run.out + run.err
+
+
+def test_a_command_on_a_database_without_the_schema_says_to_upgrade_it(gongzhi: Gongzhi) -> None:
+    run = gongzhi("region", "list")
+    assert run.code == 1 and "gongzhi db upgrade" in run.err
     assert "Traceback" not in run.out + run.err
 
 

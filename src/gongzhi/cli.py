@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from gongzhi import backup as backup_mod
@@ -303,3 +304,18 @@ def main() -> None:
     except DomainError as exc:
         err.print(f"[red]error:[/red] {exc.detail}")
         sys.exit(1)
+    except OSError as exc:
+        if exc.filename is None:  # not about a file the command was given
+            raise
+        err.print(f"[red]error:[/red] {exc.filename}: {exc.strerror or exc}")
+        sys.exit(1)
+    except DBAPIError as exc:
+        if not _no_schema(exc):
+            raise
+        err.print("[red]error:[/red] the database has no gongzhi tables yet: run `gongzhi db upgrade` first")
+        sys.exit(1)
+
+
+def _no_schema(exc: DBAPIError) -> bool:
+    """Whether a command failed on a table that is not there (SQLite's message, PostgreSQL's 42P01)."""
+    return getattr(exc.orig, "sqlstate", None) == "42P01" or "no such table" in str(exc.orig)
