@@ -60,6 +60,7 @@ from gongzhi.modules.pv.analytics.modules import (
     _patch_through,
     _percentile,
     _percentile_pick,
+    _PointGrid,
     _robust_surface,
     _soiling_as,
     _steepest,
@@ -1301,3 +1302,20 @@ def test_the_soiling_index_of_thinned_maps_counts_the_ring_at_the_full_maps_shar
     np.testing.assert_allclose(_soiling_as(thin, (48, 24)), expected, atol=0.02)
     assert np.abs(_soiling_as(thin, (48, 24)) - expected).mean() < 0.01
     assert np.abs(soiling_indices(thin) - expected).mean() > 0.015  # the ring at its own share
+
+
+def test_the_point_grid_finds_the_nearest_point_within_reach_as_a_search_of_every_point_does() -> None:
+    rng = np.random.default_rng(11)
+    grid = _PointGrid(0.8)
+    points = rng.uniform(-20, 20, (3000, 2))
+    points[7] = points[3]  # equal distances: the first added wins
+    for x, y in points.tolist():
+        grid.add(x, y)
+    queries = np.column_stack([rng.uniform(-22, 22, (500, 2)), rng.uniform(0.1, 2.0, 500)])
+    for x, y, within in queries.tolist():
+        d = np.hypot(points[:, 0] - x, points[:, 1] - y)
+        k = int(np.argmin(d))
+        expected = (k, float(d[k])) if d[k] <= within else (-1, math.inf)
+        got = grid.nearest(x, y, within)
+        assert got[0] == expected[0] and got[1] == pytest.approx(expected[1], abs=1e-12)
+    assert grid.nearest(*points[3].tolist(), 0.1) == (3, 0.0)

@@ -43,6 +43,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 from scipy import ndimage
+from scipy.spatial import cKDTree
 
 from gongzhi.modules.pv.analytics.anomalies import Anomaly, class_of_abnormality, severity
 from gongzhi.modules.pv.analytics.cameras import ThermalCamera
@@ -1349,7 +1350,7 @@ class LayoutFreeAccumulator:
         self.match_m = match_m
         self.neighbour_px = neighbour_px
         self.origin: LocalFrame | None = None
-        self._positions: list[tuple[float, float]] = []
+        self._grid = _PointGrid(2 * match_m)  # where each module (its id in ``_ids``) was mapped
         self._ids: list[str] = []
         self._views: dict[str, list[_View]] = {}
         self._sources: list[str] = []
@@ -1409,12 +1410,12 @@ class LayoutFreeAccumulator:
         row; rows are further apart).
         """
         warm = [f for f in findings if f.anomaly_class is Anomaly.MODULE_OFFLINE and f.module_id in where]
-        if len(warm) < 3 or len(self._positions) < 2:
+        if len(warm) < 3 or len(self._grid.points) < 2:
             return findings
-        all_xy = np.array(self._positions)
-        d = np.hypot(all_xy[:, None, 0] - all_xy[None, :, 0], all_xy[:, None, 1] - all_xy[None, :, 1])
-        np.fill_diagonal(d, np.inf)
-        pitch = float(np.median(d.min(axis=1)))
+        # each module's nearest other module (a k-d tree: the whole distance matrix of a plant's 17,000
+        # modules would take gigabytes)
+        gaps, _ = cKDTree(np.array(self._grid.points)).query(self._grid.points, k=2)
+        pitch = float(np.median(gaps[:, 1]))
         xy = np.array([where[f.module_id] for f in warm])
         close = np.hypot(xy[:, None, 0] - xy[None, :, 0], xy[:, None, 1] - xy[None, :, 1]) < 1.3 * pitch
         _, labels = _components(close)
@@ -1427,27 +1428,25 @@ class LayoutFreeAccumulator:
 
     def _identify(self, geometry: FrameGeometry, rows: FloatArray, cols: FloatArray) -> list[str]:
         xs, ys = geometry.pixel_to_xy(rows, cols)
-        known = np.array(self._positions).reshape(-1, 2)
-        if len(known):
+        if self._grid.points:
             # one translation step of ICP: the median offset to the modules already mapped absorbs the
             # frame's GPS error before matching
-            d = np.hypot(known[None, :, 0] - xs[:, None], known[None, :, 1] - ys[:, None])
-            nearest = d.argmin(axis=1)
-            close = d[np.arange(len(xs)), nearest] < 2 * self.match_m
-            if close.sum() >= 5:
-                xs = xs + float(np.median(known[nearest[close], 0] - xs[close]))
-                ys = ys + float(np.median(known[nearest[close], 1] - ys[close]))
+            reach = 2 * self.match_m
+            nearest = [self._grid.nearest(x, y, reach) for x, y in zip(xs.tolist(), ys.tolist(), strict=True)]
+            close = [(k, i) for i, (k, d) in enumerate(nearest) if d < reach]
+            if len(close) >= 5:
+                known = np.array([self._grid.points[k] for k, _ in close])
+                at = [i for _, i in close]
+                xs = xs + float(np.median(known[:, 0] - xs[at]))
+                ys = ys + float(np.median(known[:, 1] - ys[at]))
         ids = []
         for x, y in zip(xs.tolist(), ys.tolist(), strict=True):
-            if len(known):
-                dist = np.hypot(known[:, 0] - x, known[:, 1] - y)
-                k = int(np.argmin(dist))
-                if dist[k] <= self.match_m:
-                    ids.append(self._ids[k])
-                    continue
+            k, d = self._grid.nearest(x, y, self.match_m)
+            if d <= self.match_m:
+                ids.append(self._ids[k])
+                continue
             self._ids.append(f"X-{len(self._ids) + 1:05d}")
-            self._positions.append((x, y))
-            known = np.array(self._positions)
+            self._grid.add(x, y)
             ids.append(self._ids[-1])
         return ids
 
@@ -1456,7 +1455,7 @@ class LayoutFreeAccumulator:
         g = self.irradiance_w_m2
         if g is None and self._irradiances:
             g = float(np.median(self._irradiances))
-        where = dict(zip(self._ids, self._positions, strict=True))
+        where = dict(zip(self._ids, self._grid.points, strict=True))
         modules, findings, rejected = [], [], 0
         for mid in sorted(self._views):
             views = self._views[mid]
@@ -1483,6 +1482,37 @@ class LayoutFreeAccumulator:
             tuple(modules), tuple(findings), len(self._sources), self._frames_used, g, compliant, rejected,
             {}, tuple(notes),
         )  # fmt: skip
+
+
+class _PointGrid:
+    """Points in square cells of ``cell`` [m], for the nearest point within a distance of a few cells
+    without measuring the distance to every point."""
+
+    def __init__(self, cell: float) -> None:
+        self.cell = cell
+        self.cells: dict[tuple[int, int], list[int]] = {}
+        self.points: list[tuple[float, float]] = []
+
+    def add(self, x: float, y: float) -> None:
+        """Add a point; points are numbered 0, 1, … in the order added."""
+        key = (math.floor(x / self.cell), math.floor(y / self.cell))
+        self.cells.setdefault(key, []).append(len(self.points))
+        self.points.append((x, y))
+
+    def nearest(self, x: float, y: float, within: float) -> tuple[int, float]:
+        """The nearest point no further than ``within`` and its distance, the first added of equals;
+        (-1, inf) when there is none."""
+        reach = math.ceil(within / self.cell)
+        ci, cj = math.floor(x / self.cell), math.floor(y / self.cell)
+        best, best_d = -1, math.inf
+        for i in range(ci - reach, ci + reach + 1):
+            for j in range(cj - reach, cj + reach + 1):
+                for k in self.cells.get((i, j), ()):
+                    px, py = self.points[k]
+                    d = math.hypot(px - x, py - y)
+                    if d < best_d or (d == best_d and k < best):
+                        best, best_d = k, d
+        return (best, best_d) if best_d <= within else (-1, math.inf)
 
 
 def frame_views(
