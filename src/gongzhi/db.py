@@ -273,15 +273,17 @@ def _sqlite_engine(url: URL, **kwargs: Any) -> Engine:
     return engine
 
 
-def _refuse_nul_text(*args: Any) -> None:
+def _refuse_nul_text(
+    _conn: Any, _cursor: Any, _statement: str, parameters: Any, _context: Any, _executemany: bool
+) -> None:
     """Refuse text holding a NUL (U+0000) on SQLite as PostgreSQL refuses it, so that the two databases
     keep the same data: raised as the driver's ``DataError``, which SQLAlchemy wraps and the web layer
     answers with 422 (``web.problems``). A ``before_cursor_execute`` listener: the parameters are one row
-    (a tuple or a dict) or, for ``executemany``, a list of them."""
-    parameters = args[3]
+    (a tuple or a dict; one flattened tuple for a batch of "insertmanyvalues") or, for ``executemany``, a
+    list of them."""
     rows = parameters if isinstance(parameters, list) else (parameters,)
     for row in rows:
-        values = row.values() if isinstance(row, dict) else row
+        values = row.values() if isinstance(row, dict) else row or ()
         if any(type(v) is str and "\x00" in v for v in values):
             import sqlite3
 
