@@ -192,6 +192,8 @@ def test_inspect_without_a_plant_reports_photos_without_a_position_each_on_its_o
     assert all(f["geometry"] is None for f in features)  # RFC 7946: a feature with no place
     with (out / "results.csv").open(encoding="utf-8-sig") as f:
         assert {(row["lon"], row["lat"]) for row in csv.DictReader(f)} == {("", "")}
+    findings = json.loads((out / "summary.json").read_text(), parse_constant=pytest.fail)["findings_list"]
+    assert findings and {(f["lon"], f["lat"]) for f in findings} == {(None, None)}  # JSON has no NaN
     bad = runner.invoke(app, ["inspect", str(lost), "--out", str(out), "--module-type", "96"])
     assert bad.exit_code == 1 and "unknown module type '96'" in said(bad)
 

@@ -182,7 +182,7 @@ def analyse_photos(
     Raises
     ------
     ValueError
-        If no frame could be read.
+        If no frame could be read and analysed.
     """
     adapter.prepare(paths, jobs=default_workers())
     adapter.load_kernels()
@@ -424,4 +424,9 @@ def layout_outlines(layout: PlantLayout) -> dict[str, list[list[float]]]:
 
 
 def finding_dicts(findings: Sequence[FindingRecord]) -> list[dict[str, Any]]:
-    return [asdict(f) for f in findings]
+    """The findings as JSON-ready dicts: a position that is not known (a photo without GPS) is ``None``,
+    not NaN, which JSON cannot spell."""
+    return [
+        {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in asdict(f).items()}
+        for f in findings
+    ]
