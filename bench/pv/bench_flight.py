@@ -78,8 +78,6 @@ def render(folder: Path, seed: int, workers: int, frame_format: synthetic_files.
         print(f"reusing the {FRAMES} frames in {folder}")
         return False
     folder.mkdir(parents=True, exist_ok=True)
-    for stale in pipeline.frame_paths(folder):
-        stale.unlink()
     started = time.perf_counter()
     layout = generate_layout(roof(), LayoutParams(), name="bench roof")
     flight = synthetic_flight(layout, seed=seed, anomalies_per_class=4)
