@@ -89,3 +89,18 @@ def test_the_first_load_of_the_kernels_freezes_the_objects_it_made_and_later_loa
     )
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert run.stdout.split() == ["True", "True", "True"]
+
+
+def test_photos_segmented_by_two_workers_give_what_one_process_gives(tmp_path: Path) -> None:
+    flight = tiny_flight(tmp_path / "flight")
+    (tmp_path / "flight" / "frame-0003.tif").write_bytes(b"II*\x00 a frame cut short")  # read by nobody
+    paths = pipeline.frame_paths(tmp_path / "flight")
+    alone = pipeline.analyse_photos(paths, camera="M3T")
+    done: list[int] = []
+    pooled = pipeline.analyse_photos(paths, camera="M3T", workers=2, progress=lambda n, _all: done.append(n))
+    assert alone.findings and alone.modules[0].module_id.startswith("X-")
+    assert repr(pooled) == repr(alone)  # repr: NaN compares equal there
+    assert alone.skipped == (
+        "frame-0003.tif: TIFF raster cannot be read in full (cannot identify image file)",
+    )
+    assert done == list(range(1, len(flight.frames) + 1))

@@ -239,7 +239,12 @@ def inspect(
         try:
             if layout is None:
                 result = pipeline.analyse_photos(
-                    paths, irradiance_w_m2=irradiance, camera=camera, module_type=module_type, progress=tick
+                    paths,
+                    irradiance_w_m2=irradiance,
+                    camera=camera,
+                    module_type=module_type,
+                    workers=workers,
+                    progress=tick,
                 )
             else:
                 result = pipeline.analyse_flight(

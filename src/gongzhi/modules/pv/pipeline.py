@@ -22,6 +22,7 @@ from typing import Any
 
 from gongzhi.modules.pv import analysis_adapter as adapter
 from gongzhi.modules.pv.analytics.frames import ThermalFrame
+from gongzhi.modules.pv.analytics.geometry import LocalFrame
 from gongzhi.modules.pv.analytics.layout import PlantLayout
 from gongzhi.modules.pv.outcome import FindingRecord, FlightOutcome, FrameInfo, ModuleRecord
 
@@ -168,13 +169,17 @@ def analyse_photos(
     irradiance_w_m2: float | None = None,
     camera: str | None = None,
     module_type: str = "72",
+    workers: int = 1,
     progress: Progress | None = None,
 ) -> FlightOutcome:
     """Analyse thermal photos without a plant layout: the modules are segmented in each frame
     (:class:`.analytics.modules.LayoutFreeAccumulator`). Frames that carry GPS, altitude and a known camera
     are placed on the ground, and a module seen in several of them is one module (``X-00001``…); a frame
-    without them reports its modules on their own (``F0003-017``). One process: each frame's modules are
-    matched to those mapped before it.
+    without them reports its modules on their own (``F0003-017``).
+
+    With ``workers`` > 1 the frames are read and segmented in a process pool, and this process places
+    them in flight order (each frame's modules are matched to those mapped before it): the outcome is the
+    one a single process gives.
 
     Parameters are those of :func:`analyse_flight`, and ``module_type``, a key of
     :data:`.analytics.layout.MODULE_TYPES` (the cell grid each module's map is resampled on).
@@ -184,10 +189,18 @@ def analyse_photos(
     ValueError
         If no frame could be read and analysed.
     """
-    adapter.prepare(paths, jobs=default_workers())
+    adapter.prepare(paths, jobs=max(workers, 1))
     adapter.load_kernels()
     acc = adapter.new_photo_accumulator(irradiance_w_m2, camera, module_type)
-    _, skipped, infos = _feed(acc, paths, lambda done: progress(done, len(paths)) if progress else None)
+
+    def tick(done: int) -> None:
+        if progress is not None:
+            progress(done, len(paths))
+
+    if workers <= 1:
+        _, skipped, infos = _feed(acc, paths, tick)
+    else:
+        skipped, infos = _place_segmented(acc, paths, workers, tick)
     _refuse_empty(len(paths), skipped)
     modules, findings, extra = adapter.photo_records(acc)
     return FlightOutcome(
@@ -201,6 +214,48 @@ def analyse_photos(
         extra=extra,
         frame_infos=tuple(infos),
     )
+
+
+def _place_segmented(
+    acc: Any, paths: Sequence[Path], workers: int, tick: Callable[[int], None]
+) -> tuple[list[str], list[FrameInfo]]:
+    """Frames read and segmented in a pool of ``workers`` processes (copies of ``acc``, whose origin is
+    the first frame's with a position, as a single process would take it) and placed in ``acc`` in
+    flight order; the frames skipped (with the reason) and those read."""
+    for path in paths:  # the origin: the first frame read that has a position
+        try:
+            frame = adapter.read(path)
+        except ValueError:
+            continue
+        if frame.meta.lat is not None and frame.meta.lon is not None:
+            acc.origin = LocalFrame(frame.meta.lon, frame.meta.lat)
+            break
+    skipped: list[str] = []
+    infos: list[FrameInfo] = []
+    ctx = multiprocessing.get_context()
+    with ProcessPoolExecutor(workers, ctx, initializer=_init_worker, initargs=(None, acc)) as pool:
+        for done, (path, got) in enumerate(
+            zip(paths, pool.map(_segment_photo, paths, chunksize=4), strict=True), start=1
+        ):
+            if isinstance(got, str):
+                skipped.append(_why(path, got))
+            else:
+                info, segmented = got
+                report = acc.place(segmented)
+                if report.skipped:
+                    skipped.append(_why(path, report.skipped))
+                infos.append(info)
+            tick(done)
+    return skipped, infos
+
+
+def _segment_photo(path: Path) -> str | tuple[FrameInfo, Any]:
+    """In a pool's worker: why the frame was not read, or its info and its segmented frame."""
+    try:
+        frame = adapter.read(path)
+    except ValueError as exc:
+        return str(exc)
+    return frame_info(path, frame), _TEMPLATE.segment(frame)
 
 
 def _merged(results: Sequence[Part], layout: PlantLayout, total: int) -> FlightOutcome:

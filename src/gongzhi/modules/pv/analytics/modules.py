@@ -1359,14 +1359,17 @@ class LayoutFreeAccumulator:
 
     def add(self, frame: ThermalFrame) -> FrameReport:
         """Segment and analyse one frame."""
-        n = len(self._sources)
+        return self.place(self.segment(frame))
+
+    def segment(self, frame: ThermalFrame) -> SegmentedFrame:
+        """The part of :meth:`add` that needs no other frame: the frame's modules found, placed on the
+        ground when it can be (the first frame with GPS sets :attr:`origin` if it is not set), and
+        analysed. Frames can be segmented in parallel by copies of this accumulator whose ``origin`` is
+        set beforehand, then placed in flight order (:meth:`place`)."""
         meta = frame.meta
-        self._sources.append(meta.source)
-        if meta.irradiance_w_m2 is not None:
-            self._irradiances.append(meta.irradiance_w_m2)
         rects = segment_modules(frame.temperature_c)
         if len(rects) < 2:
-            return FrameReport(meta.source, 0, skipped="no array of module rectangles found")
+            return SegmentedFrame(meta.source, meta.irradiance_w_m2, None, None, None, [])
         geometry = self._geometry(frame)
         if geometry is not None:
             rects = [_facing_south(r, geometry) for r in rects]
@@ -1378,17 +1381,29 @@ class LayoutFreeAccumulator:
         np.fill_diagonal(d, np.inf)
         near = np.where(d <= self.neighbour_px, np.arange(len(rects))[None, :], -1)
         views = frame_views(
-            crops, rows / meta.height_px, cols / meta.width_px, near, n, self.classifier,
+            crops, rows / meta.height_px, cols / meta.width_px, near, -1, self.classifier,
             (t.cells_short, t.cells_long), True,
         )  # fmt: skip
-        if geometry is None:
-            ids = [f"F{n:04d}-{k:03d}" for k in range(len(rects))]
+        return SegmentedFrame(meta.source, meta.irradiance_w_m2, geometry, rows, cols, views)
+
+    def place(self, segmented: SegmentedFrame) -> FrameReport:
+        """Give a segmented frame's modules their ids (:meth:`segment`), in flight order."""
+        n = len(self._sources)
+        self._sources.append(segmented.source)
+        if segmented.irradiance_w_m2 is not None:
+            self._irradiances.append(segmented.irradiance_w_m2)
+        if segmented.rows is None or segmented.cols is None:
+            return FrameReport(segmented.source, 0, skipped="no array of module rectangles found")
+        for view in segmented.views:
+            view.frame = n
+        if segmented.geometry is None:
+            ids = [f"F{n:04d}-{k:03d}" for k in range(len(segmented.views))]
         else:
-            ids = self._identify(geometry, rows, cols)
-        for mid, view in zip(ids, views, strict=True):
+            ids = self._identify(segmented.geometry, segmented.rows, segmented.cols)
+        for mid, view in zip(ids, segmented.views, strict=True):
             self._views.setdefault(mid, []).append(view)
         self._frames_used += 1
-        return FrameReport(meta.source, len(rects))
+        return FrameReport(segmented.source, len(segmented.views))
 
     def _geometry(self, frame: ThermalFrame) -> FrameGeometry | None:
         meta = frame.meta
@@ -1482,6 +1497,20 @@ class LayoutFreeAccumulator:
             tuple(modules), tuple(findings), len(self._sources), self._frames_used, g, compliant, rejected,
             {}, tuple(notes),
         )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentedFrame:
+    """One frame's modules as :meth:`LayoutFreeAccumulator.segment` found them: centres [px] (``None``
+    when the frame showed no array of modules), the frame's pose on the ground when it has one, and a
+    view of each module, numbered when the frame is placed."""
+
+    source: str
+    irradiance_w_m2: float | None
+    geometry: FrameGeometry | None
+    rows: FloatArray | None
+    cols: FloatArray | None
+    views: list[_View]
 
 
 class _PointGrid:
