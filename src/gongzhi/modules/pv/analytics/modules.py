@@ -1363,10 +1363,12 @@ class LayoutFreeAccumulator:
 
     def segment(self, frame: ThermalFrame) -> SegmentedFrame:
         """The part of :meth:`add` that needs no other frame: the frame's modules found, placed on the
-        ground when it can be (the first frame with GPS sets :attr:`origin` if it is not set), and
+        ground when it can be (the first frame with a position sets :attr:`origin` if it is not set), and
         analysed. Frames can be segmented in parallel by copies of this accumulator whose ``origin`` is
         set beforehand, then placed in flight order (:meth:`place`)."""
         meta = frame.meta
+        if self.origin is None and meta.lat is not None and meta.lon is not None:
+            self.origin = LocalFrame(meta.lon, meta.lat)
         rects = segment_modules(frame.temperature_c)
         if len(rects) < 2:
             return SegmentedFrame(meta.source, meta.irradiance_w_m2, None, None, None, [])
@@ -1407,8 +1409,6 @@ class LayoutFreeAccumulator:
 
     def _geometry(self, frame: ThermalFrame) -> FrameGeometry | None:
         meta = frame.meta
-        if self.origin is None and meta.lat is not None and meta.lon is not None:
-            self.origin = LocalFrame(meta.lon, meta.lat)
         if self.origin is None:
             return None
         try:
