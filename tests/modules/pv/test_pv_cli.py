@@ -227,6 +227,7 @@ def test_every_command_refuses_a_place_it_cannot_write_to_before_working(tmp_pat
         r = runner.invoke(app, args)
         assert r.exit_code == 1 and f"{blocked}" in said(r) and "cannot write" in said(r), (args, r.output)
         assert r.exception is None or isinstance(r.exception, SystemExit)
+        assert "analysing frames" not in r.output and "rendering frames" not in r.output  # before the work
 
 
 def test_dock_commands_refuse_bad_input_clearly(tmp_path: Path) -> None:
