@@ -7,14 +7,16 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from gongzhi.modules.pv import analysis_adapter as adapter
 from gongzhi.modules.pv import pipeline
 from gongzhi.modules.pv.analytics.layout import PlantLayout
+from gongzhi.modules.pv.analytics.synthetic import synthetic_flight
 from gongzhi.modules.pv.io.tiff import write_frame_tiff
 
-from .flights import tiny_flight
+from .flights import tiny_flight, tiny_layout
 
 
 @pytest.mark.parametrize("enabled", [True, False])
@@ -107,3 +109,44 @@ def test_photos_segmented_by_two_workers_give_what_one_process_gives(tmp_path: P
         "frame-0003.tif: TIFF raster cannot be read in full (cannot identify image file)",
     )
     assert done == list(range(1, len(flight.frames) + 1))
+
+
+def test_a_few_pixels_without_a_temperature_are_filled_and_a_frame_with_many_is_left_out_with_why(
+    tmp_path: Path,
+) -> None:
+    flight = tiny_flight(tmp_path / "flight", frames=8)
+    layout = flight.synthetic.layout
+    intact = pipeline.analyse_flight(flight.frames, layout, camera="M3T")
+    rng = np.random.default_rng(2)
+    dead = adapter.read(flight.frames[2])  # 40 dead pixels, as a camera's no-data
+    t = dead.temperature_c.copy()
+    t[rng.integers(0, t.shape[0], 40), rng.integers(0, t.shape[1], 40)] = np.nan
+    write_frame_tiff(flight.frames[2], replace(dead, temperature_c=t))
+    holed = adapter.read(flight.frames[5])  # a tenth of the frame has none
+    t = holed.temperature_c.copy()
+    t[: t.shape[0] // 10] = np.nan
+    write_frame_tiff(flight.frames[5], replace(holed, temperature_c=t))
+    assert adapter.read(flight.frames[2]).meta.extra["no_data_px"] == 40
+    for workers in (1, 2):
+        outcome = pipeline.analyse_flight(flight.frames, layout, camera="M3T", workers=workers)
+        assert outcome.skipped == ("frame-0005.tif: 32640 pixels (10.0%) have no temperature",)
+        assert {(f.module_id, f.anomaly_class) for f in outcome.findings} == {
+            (f.module_id, f.anomaly_class) for f in intact.findings
+        }
+    photos = pipeline.analyse_photos(flight.frames, camera="M3T")  # segmentation takes holes too
+    assert photos.frames_used >= 7
+
+
+def test_a_frame_made_in_code_without_the_readers_count_has_its_holes_found_too() -> None:
+    flight = synthetic_flight(tiny_layout(), seed=5, anomalies_per_class=1)
+    frame = flight.frame(3)
+    assert "no_data_px" not in frame.meta.extra
+    t = frame.temperature_c.copy()
+    t[:100] = np.nan
+    acc = adapter.new_accumulator(flight.layout, None, "M3T")
+    report = acc.add(replace(frame, temperature_c=t))
+    assert report.skipped == "64000 pixels (19.5%) have no temperature"
+    t = frame.temperature_c.copy()
+    t[10, 10] = np.inf
+    report = acc.add(replace(frame, temperature_c=t))  # one dead pixel: filled in, the frame analysed
+    assert not report.skipped and report.modules > 0

@@ -17,6 +17,11 @@ import numpy.typing as npt
 
 Temperatures = npt.NDArray[np.float32]
 
+NO_DATA_PX = "no_data_px"
+"""Key of ``FrameMeta.extra`` under which a reader gives the count of pixels without a temperature (NaN:
+a DJI frame's no-data, a TIFF's nodata value, a FLIR count outside the calibration), which it counts
+anyway while checking the raster; the analysis counts them itself when the key is absent."""
+
 
 @dataclass(frozen=True, slots=True)
 class FrameMeta:

@@ -1277,9 +1277,14 @@ def segment_modules(
         Sorted top to bottom, left to right.
     """
     t = np.asarray(temperature, dtype=np.float32)
+    finite = np.isfinite(t)
+    if np.count_nonzero(finite) < min_area_px * min_array:
+        return []
+    if not finite.all():  # pixels without a temperature (a DJI frame's no-data): neither side, no lines
+        t = np.where(finite, t, np.float32(np.median(t[finite])))
     warm = t > _otsu(t)
     best: list[ModuleRect] = []
-    for modules, tophat in ((warm, ndimage.black_tophat), (~warm, ndimage.white_tophat)):
+    for modules, tophat in ((warm & finite, ndimage.black_tophat), (~warm & finite, ndimage.white_tophat)):
         # clip to a band about the modules' level, so that a hot cell or a cool shadow inside a module does
         # not turn its healthy surroundings into "lines" that cut the module apart
         level = float(np.median(t[modules])) if modules.any() else float(np.median(t))

@@ -47,7 +47,7 @@ from scipy.spatial import cKDTree
 
 from gongzhi.modules.pv.analytics.anomalies import Anomaly, class_of_abnormality, severity
 from gongzhi.modules.pv.analytics.cameras import ThermalCamera
-from gongzhi.modules.pv.analytics.frames import ThermalFrame
+from gongzhi.modules.pv.analytics.frames import NO_DATA_PX, ThermalFrame
 from gongzhi.modules.pv.analytics.geometry import LocalFrame
 from gongzhi.modules.pv.analytics.georef import (
     MIN_MATCH_SCORE,
@@ -1014,11 +1014,14 @@ class InspectionAccumulator:
             )
         except ValueError as exc:
             return FrameReport(frame.meta.source, 0, skipped=str(exc))
+        temperature, why = _holes_filled(frame)
+        if temperature is None:
+            return FrameReport(frame.meta.source, 0, skipped=why)
         bx, by, byaw = self._bias
         geometry = prior.moved(bx, by, byaw)
         report = FrameReport(frame.meta.source, 0)
         if self.refine:
-            fit = self._refine(frame.temperature_c, geometry, prior.yaw_deg)
+            fit = self._refine(temperature, geometry, prior.yaw_deg)
             if fit.score > 0 and (fit.dx_m or fit.dy_m or fit.dyaw_deg):
                 geometry = self._nearest_alias(fit.geometry, prior)
             cx, cy = geometry.x_m - prior.x_m, geometry.y_m - prior.y_m
@@ -1028,7 +1031,7 @@ class InspectionAccumulator:
                 # the running correction follows a slowly drifting GPS bias but not each frame's noise
                 k = BIAS_SMOOTHING
                 self._bias = (bx + k * (cx - bx), by + k * (cy - by), byaw + k * (cyaw - byaw))
-        seen = self._analyse(frame.temperature_c, geometry, n, frame.rgb)
+        seen = self._analyse(temperature, geometry, n, frame.rgb)
         if seen:
             self._frames_used += 1
         return FrameReport(
@@ -1185,6 +1188,35 @@ class InspectionAccumulator:
             tuple(modules), tuple(findings), len(self._sources), self._frames_used, g, compliant, rejected,
             zone_soiling(self.layout, modules), tuple(notes),
         )  # fmt: skip
+
+
+MAX_NO_DATA_SHARE = 0.001
+"""Largest share of a frame's pixels without a temperature that are filled in (a few dead pixels); a frame
+with more is left out, with the reason."""
+
+
+def _holes_filled(frame: ThermalFrame) -> tuple[F32 | None, str]:
+    """The frame's temperatures with each pixel that has none (NaN) given the median of its neighbours
+    that have one (bad-pixel replacement), or ``None`` and why when more than :data:`MAX_NO_DATA_SHARE` of
+    the frame has none. The readers count those pixels (:data:`.frames.NO_DATA_PX`); without their count
+    the frame's minimum and maximum tell whether there is any."""
+    t = frame.temperature_c
+    missing = frame.meta.extra.get(NO_DATA_PX)
+    if missing is None:
+        missing = 0 if math.isfinite(float(t.min())) and math.isfinite(float(t.max())) else -1
+    if missing == 0:
+        return t, ""
+    holes = ~np.isfinite(t)
+    count = int(np.count_nonzero(holes))
+    if count > MAX_NO_DATA_SHARE * t.size:
+        return None, f"{count} pixels ({count / t.size:.1%}) have no temperature"
+    filled = t.copy()
+    everywhere = np.float32(np.median(t[~holes]))  # for a hole with no neighbour that has a temperature
+    for r, c in zip(*np.nonzero(holes), strict=True):
+        window = t[max(r - 1, 0) : r + 2, max(c - 1, 0) : c + 2]
+        near = window[np.isfinite(window)]
+        filled[r, c] = np.float32(np.median(near)) if near.size else everywhere
+    return filled, ""
 
 
 def _neighbour_table(layout: PlantLayout, radius_m: float) -> npt.NDArray[np.intp]:

@@ -35,7 +35,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gongzhi.modules.pv.analytics.cameras import CAMERAS
-from gongzhi.modules.pv.analytics.frames import FrameMeta, ThermalFrame
+from gongzhi.modules.pv.analytics.frames import NO_DATA_PX, FrameMeta, ThermalFrame
 from gongzhi.modules.pv.io.frame_metadata import jpeg_metadata, merge_fields
 from gongzhi.modules.pv.io.jpeg_segments import APP3, APP4, Segment, app_payloads, jpeg_segments
 from gongzhi.modules.pv.io.reader_errors import (
@@ -100,7 +100,8 @@ def read_dji_rjpeg(data: bytes, source: str) -> ThermalFrame:
 
     raw = read_dji_raw(data, source)
     temps = dji_thermal_cli.temperatures(data, source, (raw.meta.height_px, raw.meta.width_px))
-    extra = {**raw.meta.extra, "temperatures_by": "dji-thermal-cli"}
+    no_data = temps.size - int(np.count_nonzero(np.isfinite(temps)))
+    extra = {**raw.meta.extra, "temperatures_by": "dji-thermal-cli", NO_DATA_PX: no_data}
     return ThermalFrame(temperature_c=temps, meta=replace(raw.meta, extra=extra))
 
 

@@ -33,7 +33,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-from gongzhi.modules.pv.analytics.frames import FrameMeta, ThermalFrame
+from gongzhi.modules.pv.analytics.frames import NO_DATA_PX, FrameMeta, ThermalFrame
 from gongzhi.modules.pv.io.frame_metadata import camera_key, exif_for, jpeg_metadata, merge_fields, xmp_for
 from gongzhi.modules.pv.io.jpeg_segments import APP1, XMP_ID, app_payloads, jpeg_segments
 from gongzhi.modules.pv.io.reader_errors import (
@@ -248,11 +248,13 @@ def read_flir_jpeg(data: bytes, source: str) -> ThermalFrame:
         raise MissingMetadataError(
             source, f"FLIR Planck constants and conditions give no conversion ({exc})"
         ) from exc
-    if not np.isfinite(temps).any():
+    no_data = temps.size - int(np.count_nonzero(np.isfinite(temps)))
+    if no_data == temps.size:
         raise MissingMetadataError(source, "FLIR Planck constants give no finite temperature for any pixel")
     gps = _gps_fields(records.get(RECORD_GPS_INFO, b""))
     fields = merge_fields(_flir_fields(info), *jpeg_metadata(segments), gps)
     h, w = temps.shape
+    fields["extra"] = {**fields.get("extra", {}), NO_DATA_PX: no_data}
     meta = FrameMeta(source=source, width_px=w, height_px=h, **fields)
     return ThermalFrame(temperature_c=temps, meta=meta)
 

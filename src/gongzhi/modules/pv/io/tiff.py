@@ -32,7 +32,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, TiffImagePlugin
 
-from gongzhi.modules.pv.analytics.frames import FrameMeta, ThermalFrame
+from gongzhi.modules.pv.analytics.frames import NO_DATA_PX, FrameMeta, ThermalFrame
 from gongzhi.modules.pv.io.frame_metadata import exif_fields, exif_for, merge_fields, xmp_fields, xmp_for
 from gongzhi.modules.pv.io.reader_errors import (
     MissingMetadataError,
@@ -120,7 +120,7 @@ def read_tiff(
     tags = _readable_tags(image)
     rule, how = _rule(tags, image.mode == "F", values, preset, scale, offset, unit)
     temps = _apply(values, rule, tags)
-    _check_plausible(temps, source, how)
+    no_data = _check_plausible(temps, source, how)
     h, w = temps.shape
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -132,6 +132,7 @@ def read_tiff(
     extra = {
         "format": "tiff",
         "value_rule": {"scale": rule[0], "offset": rule[1], "unit": rule[2], "from": how},
+        NO_DATA_PX: no_data,
     }
     meta = FrameMeta(source=source, width_px=w, height_px=h, **meta_fields, extra=extra)
     return ThermalFrame(temperature_c=temps, meta=meta)
@@ -282,7 +283,8 @@ def _apply(
         return temps.astype(np.float32)
 
 
-def _check_plausible(temps: npt.NDArray[np.float32], source: str, how: str) -> None:
+def _check_plausible(temps: npt.NDArray[np.float32], source: str, how: str) -> int:
+    """Refuse a raster with no temperature or with implausible ones; the count of pixels without one."""
     finite = temps[np.isfinite(temps)]
     if finite.size == 0:
         raise MissingMetadataError(source, "TIFF raster holds no finite value")
@@ -294,6 +296,7 @@ def _check_plausible(temps: npt.NDArray[np.float32], source: str, how: str) -> N
             f"{PLAUSIBLE_C[1]:.0f} °C, so the scale/offset/unit is not the one declared; pass preset= or "
             "scale=/offset=/unit=",
         )
+    return temps.size - finite.size
 
 
 def _xmp(tags: Mapping[int, Any]) -> str | None:
