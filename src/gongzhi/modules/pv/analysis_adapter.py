@@ -17,6 +17,7 @@ from gongzhi.modules.pv.analytics.modules import (
     InspectionAccumulator,
     InspectionResult,
     LayoutFreeAccumulator,
+    ModuleResult,
 )
 from gongzhi.modules.pv.io import dji_thermal_cli
 from gongzhi.modules.pv.io.thermal import check_frame, read_frame
@@ -119,18 +120,21 @@ def records(
     lons, lats = layout.origin.to_lonlat_array(xy[:, 0], xy[:, 1])
     for m, lon, lat in zip(layout.modules, lons.tolist(), lats.tolist(), strict=True):
         r = seen.get(m.id)
+        if r is not None:
+            modules.append(_module_record(r, lon, lat, worst))
+            continue
         modules.append(
             ModuleRecord(
                 module_id=m.id,
                 lon=lon,
                 lat=lat,
-                frames_seen=r.frames_seen if r else 0,
-                t_median_c=r.t_median_c if r else None,
-                t_p95_c=r.t_p95_c if r else None,
-                t_max_c=r.t_max_c if r else None,
-                t_corrected_k=r.t_corrected_k if r else None,
-                soiling_index=r.soiling_index if r else None,
-                anomaly_class=worst.get(m.id, "none") if r else "unseen",
+                frames_seen=0,
+                t_median_c=None,
+                t_p95_c=None,
+                t_max_c=None,
+                t_corrected_k=None,
+                soiling_index=None,
+                anomaly_class="unseen",
             )
         )
     return modules, _finding_records(result), _extra(result)
@@ -150,22 +154,24 @@ def photo_records(acc: LayoutFreeAccumulator) -> tuple[list[ModuleRecord], list[
     per frame otherwise; no position is NaN) and every finding, as platform records."""
     result = acc.result()
     worst = _worst_classes(result)
-    modules = [
-        ModuleRecord(
-            module_id=m.module_id,
-            lon=m.lon,
-            lat=m.lat,
-            frames_seen=m.frames_seen,
-            t_median_c=m.t_median_c,
-            t_p95_c=m.t_p95_c,
-            t_max_c=m.t_max_c,
-            t_corrected_k=m.t_corrected_k,
-            soiling_index=m.soiling_index,
-            anomaly_class=worst.get(m.module_id, "none"),
-        )
-        for m in result.modules
-    ]
+    modules = [_module_record(m, m.lon, m.lat, worst) for m in result.modules]
     return modules, _finding_records(result), _extra(result)
+
+
+def _module_record(r: ModuleResult, lon: float, lat: float, worst: dict[str, str]) -> ModuleRecord:
+    """A seen module's record at (``lon``, ``lat``), classed by its most severe finding (``worst``)."""
+    return ModuleRecord(
+        module_id=r.module_id,
+        lon=lon,
+        lat=lat,
+        frames_seen=r.frames_seen,
+        t_median_c=r.t_median_c,
+        t_p95_c=r.t_p95_c,
+        t_max_c=r.t_max_c,
+        t_corrected_k=r.t_corrected_k,
+        soiling_index=r.soiling_index,
+        anomaly_class=worst.get(r.module_id, "none"),
+    )
 
 
 def _worst_classes(result: InspectionResult) -> dict[str, str]:
