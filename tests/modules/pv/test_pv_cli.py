@@ -152,6 +152,26 @@ def test_inspect_reads_a_synthetic_flight_back_and_writes_per_module_results(tmp
     assert json.loads((out / "summary.json").read_text())["iec_compliant"] is False
 
 
+def test_an_oblique_flight_is_written_read_back_and_inspected_on_its_plant(tmp_path: Path) -> None:
+    folder = tmp_path / "flight"
+    plant = str(roof_file(tmp_path))
+    args = ["synth", "--plant", plant, "--seed", "5", "--per-class", "1", "--out", str(folder)]
+    r = runner.invoke(app, [*args, "--gimbal-pitch", "-60"])
+    assert r.exit_code == 0, r.output
+    assert adapter.read(folder / "frame-0001.tif").meta.gimbal_pitch_deg == -60.0
+    out = tmp_path / "results"
+    r = runner.invoke(
+        app, ["inspect", str(folder), "--plant", str(folder / "plant.geojson"), "--out", str(out)]
+    )
+    assert r.exit_code == 0, r.output
+    summary = json.loads((out / "summary.json").read_text())
+    truth = set(read_truth(folder))
+    found = {(f["module_id"], f["anomaly_class"]) for f in summary["findings_list"]}
+    assert len(found & truth) >= 0.8 * len(truth) and len(found & truth) >= 0.9 * len(found)
+    too_flat = runner.invoke(app, [*args, "--gimbal-pitch", "-10"])
+    assert too_flat.exit_code != 0 and "less than or equal to" in said(too_flat) and "-30" in said(too_flat)
+
+
 def test_inspect_without_a_plant_finds_the_modules_in_the_photos_and_their_anomalies(tmp_path: Path) -> None:
     flight = tiny_flight(tmp_path / "flight")
     out = tmp_path / "results"

@@ -152,12 +152,24 @@ def synth(
             "--format", help="tiff: float32 °C TIFF; tiff-ck: uint16 centi-kelvin TIFF; flir: FLIR R-JPEG"
         ),
     ] = "tiff",
+    gimbal_pitch: Annotated[
+        float,
+        typer.Option(
+            min=-90.0,
+            max=-30.0,
+            help="gimbal pitch of every frame: -90 looks straight down, -60 obliquely ahead (flown nearer)",
+        ),
+    ] = -90.0,
 ) -> None:
     """Write a synthetic flight over a plant: its frames, the plant, the conditions, ground truth."""
     layout = _layout_for(plant)
     try:
         flight = synthetic.synthetic_flight(
-            layout, seed=seed, camera=CAMERAS[service.camera_of(camera)], anomalies_per_class=per_class
+            layout,
+            seed=seed,
+            camera=CAMERAS[service.camera_of(camera)],
+            anomalies_per_class=per_class,
+            gimbal_pitch_deg=gimbal_pitch,
         )
     except DomainError as exc:
         _fail(exc.detail)

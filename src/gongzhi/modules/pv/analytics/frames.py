@@ -60,6 +60,9 @@ class FrameMeta:
         Plane-of-array irradiance during the frame [W/m²] when a sensor or the operator gives it.
     width_px, height_px : int
         Size of the thermal raster.
+    gsd_m : float | None
+        Ground sampling distance of a frame already resampled onto the module plane (an oblique frame's
+        nadir view, :func:`.oblique.nadir_view`) [m px-1]; its pose then needs neither height nor camera.
     extra : dict
         Anything else a reader found worth keeping (raw tags), never needed by the analysis.
     """
@@ -83,6 +86,7 @@ class FrameMeta:
     reflected_temp_c: float | None = None
     ambient_temp_c: float | None = None
     irradiance_w_m2: float | None = None
+    gsd_m: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -115,7 +115,7 @@ def frame_geometry(
     height_m: float | None = None,
     module_plane_rel_m: float = 0.0,
 ) -> FrameGeometry:
-    """Nadir pose of a frame from its GPS position, altitude, yaw and camera.
+    """Nadir pose of a frame from its GPS position, altitude, yaw and camera (or ``meta.gsd_m``).
 
     Parameters
     ----------
@@ -137,18 +137,21 @@ def frame_geometry(
     ValueError
         If the position, the height or the camera is unknown.
     """
+    if meta.lat is None or meta.lon is None:
+        raise ValueError(f"{meta.source}: the frame has no GPS position")
+    yaw = next((v for v in (meta.gimbal_yaw_deg, meta.flight_yaw_deg) if v is not None), 0.0)
+    if meta.gsd_m is not None:  # resampled onto the plane already (an oblique frame's nadir view)
+        x, y = origin.to_xy(meta.lon, meta.lat)
+        return FrameGeometry(x, y, meta.gsd_m, yaw, meta.width_px, meta.height_px)
     cam = camera or (CAMERAS.get(meta.camera) if meta.camera else None)
     if cam is None:
         raise ValueError(f"{meta.source}: unknown camera {meta.camera or meta.model!r}; pass camera=")
-    if meta.lat is None or meta.lon is None:
-        raise ValueError(f"{meta.source}: the frame has no GPS position")
     if height_m is None:
         if meta.alt_rel_m is None:
             raise ValueError(f"{meta.source}: the frame has no relative altitude; pass height_m=")
         height_m = meta.alt_rel_m - module_plane_rel_m
     if not height_m > 0:
         raise ValueError(f"{meta.source}: the camera must be above the module plane (height {height_m} m)")
-    yaw = next((v for v in (meta.gimbal_yaw_deg, meta.flight_yaw_deg) if v is not None), 0.0)
     x, y = origin.to_xy(meta.lon, meta.lat)
     gsd = cam.gsd_m(height_m) * cam.width_px / meta.width_px
     return FrameGeometry(x, y, gsd, yaw, meta.width_px, meta.height_px)

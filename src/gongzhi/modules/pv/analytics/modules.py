@@ -46,8 +46,8 @@ from scipy import ndimage
 from scipy.spatial import cKDTree
 
 from gongzhi.modules.pv.analytics.anomalies import Anomaly, class_of_abnormality, severity
-from gongzhi.modules.pv.analytics.cameras import ThermalCamera
-from gongzhi.modules.pv.analytics.frames import NO_DATA_PX, ThermalFrame
+from gongzhi.modules.pv.analytics.cameras import CAMERAS, ThermalCamera
+from gongzhi.modules.pv.analytics.frames import NO_DATA_PX, FrameMeta, ThermalFrame
 from gongzhi.modules.pv.analytics.geometry import LocalFrame
 from gongzhi.modules.pv.analytics.georef import (
     MIN_MATCH_SCORE,
@@ -74,6 +74,7 @@ from gongzhi.modules.pv.analytics.layout import (
     neighbours,
     row_axes,
 )
+from gongzhi.modules.pv.analytics.oblique import nadir_view
 
 F32 = npt.NDArray[np.float32]
 FloatArray = npt.NDArray[np.float64]
@@ -1004,6 +1005,15 @@ class InspectionAccumulator:
         self._sources.append(frame.meta.source)
         if frame.meta.irradiance_w_m2 is not None:
             self._irradiances.append(frame.meta.irradiance_w_m2)
+        temperature, why = _holes_filled(frame)
+        if temperature is None:
+            return FrameReport(frame.meta.source, 0, skipped=why)
+        if frame.meta.gimbal_pitch_deg not in (None, -90.0):
+            cam, height = _camera_and_height(frame.meta, self.camera, self.height_m, self.module_plane_rel_m)
+            nadir, why = _nadir(frame, temperature, cam, height)
+            if nadir is None:
+                return FrameReport(frame.meta.source, 0, skipped=why)
+            frame, temperature = nadir, nadir.temperature_c
         try:
             prior = frame_geometry(
                 frame.meta,
@@ -1014,9 +1024,6 @@ class InspectionAccumulator:
             )
         except ValueError as exc:
             return FrameReport(frame.meta.source, 0, skipped=str(exc))
-        temperature, why = _holes_filled(frame)
-        if temperature is None:
-            return FrameReport(frame.meta.source, 0, skipped=why)
         bx, by, byaw = self._bias
         geometry = prior.moved(bx, by, byaw)
         report = FrameReport(frame.meta.source, 0)
@@ -1193,6 +1200,28 @@ class InspectionAccumulator:
 MAX_NO_DATA_SHARE = 0.001
 """Largest share of a frame's pixels without a temperature that are filled in (a few dead pixels); a frame
 with more is left out, with the reason."""
+
+
+def _camera_and_height(
+    meta: FrameMeta, camera: ThermalCamera | None, height_m: float | None, module_plane_rel_m: float
+) -> tuple[ThermalCamera | None, float | None]:
+    """The camera and the height above the module plane [m] that :func:`.georef.frame_geometry` would
+    use for a frame, ``None`` for what is unknown."""
+    cam = camera or (CAMERAS.get(meta.camera) if meta.camera else None)
+    if height_m is None and meta.alt_rel_m is not None:
+        height_m = meta.alt_rel_m - module_plane_rel_m
+    return cam, height_m
+
+
+def _nadir(
+    frame: ThermalFrame, temperature: F32, camera: ThermalCamera | None, height_m: float | None
+) -> tuple[ThermalFrame | None, str]:
+    """An oblique frame, its pixels without a temperature filled (``temperature``), as a nadir frame of
+    the module plane (:func:`.oblique.nadir_view`), or ``None`` and why it cannot be one."""
+    if temperature is not frame.temperature_c:
+        frame = dataclasses.replace(frame, temperature_c=temperature)
+    nadir, why = nadir_view(frame, camera, height_m)
+    return nadir, f"{frame.meta.source}: {why}" if why else ""
 
 
 def _holes_filled(frame: ThermalFrame) -> tuple[F32 | None, str]:
@@ -1401,6 +1430,15 @@ class LayoutFreeAccumulator:
         meta = frame.meta
         if self.origin is None and meta.lat is not None and meta.lon is not None:
             self.origin = LocalFrame(meta.lon, meta.lat)
+        cam, height = _camera_and_height(meta, self.camera, self.height_m, self.module_plane_rel_m)
+        if meta.gimbal_pitch_deg not in (None, -90.0) and cam is not None and height is not None:
+            # an oblique frame is segmented in its nadir view, where every module has one size; one whose
+            # camera or height is unknown, as it is
+            temperature, why = _holes_filled(frame)
+            nadir, why = (None, why) if temperature is None else _nadir(frame, temperature, cam, height)
+            if nadir is None:
+                return SegmentedFrame(meta.source, meta.irradiance_w_m2, None, None, None, [], why)
+            frame, meta = nadir, nadir.meta
         rects = segment_modules(frame.temperature_c)
         if len(rects) < 2:
             return SegmentedFrame(meta.source, meta.irradiance_w_m2, None, None, None, [])
@@ -1427,7 +1465,8 @@ class LayoutFreeAccumulator:
         if segmented.irradiance_w_m2 is not None:
             self._irradiances.append(segmented.irradiance_w_m2)
         if segmented.rows is None or segmented.cols is None:
-            return FrameReport(segmented.source, 0, skipped="no array of module rectangles found")
+            why = segmented.skipped or "no array of module rectangles found"
+            return FrameReport(segmented.source, 0, skipped=why)
         for view in segmented.views:
             view.frame = n
         if segmented.geometry is None:
@@ -1543,6 +1582,7 @@ class SegmentedFrame:
     rows: FloatArray | None
     cols: FloatArray | None
     views: list[_View]
+    skipped: str = ""
 
 
 class _PointGrid:

@@ -48,8 +48,16 @@ from gongzhi.modules.pv.analytics.anomalies import ANOMALIES, Anomaly
 from gongzhi.modules.pv.analytics.cameras import M3T, ThermalCamera
 from gongzhi.modules.pv.analytics.flightplan import FlightPlan, plan_flight
 from gongzhi.modules.pv.analytics.frames import FrameMeta, ThermalFrame
-from gongzhi.modules.pv.analytics.georef import FrameGeometry, ModuleIndex, locate_frame, module_index
+from gongzhi.modules.pv.analytics.georef import (
+    FrameGeometry,
+    ModuleIndex,
+    _to_uv,
+    locate_frame,
+    locate_uv,
+    module_index,
+)
 from gongzhi.modules.pv.analytics.layout import SUBSTRINGS, PlantLayout, neighbours
+from gongzhi.modules.pv.analytics.oblique import ObliqueCamera, focal_px, height_for_gsd
 
 FloatArray = npt.NDArray[np.float64]
 F32 = npt.NDArray[np.float32]
@@ -199,7 +207,10 @@ class SyntheticFlight:
     anomalies : tuple of PlantedAnomaly
         Every planted anomaly.
     poses : tuple of FrameGeometry
-        True pose of each frame.
+        True pose of each frame: for a nadir flight the frame's footprint, for an oblique one the
+        aircraft's position over the plane (the footprint lies ahead of it).
+    gimbal_pitch_deg : float
+        Gimbal pitch of every frame: −90 straight down [°].
     """
 
     layout: PlantLayout
@@ -210,6 +221,7 @@ class SyntheticFlight:
     anomalies: tuple[PlantedAnomaly, ...]
     poses: tuple[FrameGeometry, ...]
     _scene: _Scene = field(repr=False)
+    gimbal_pitch_deg: float = -90.0
 
     def __len__(self) -> int:
         return len(self.poses)
@@ -228,8 +240,17 @@ class SyntheticFlight:
         """Render frame ``i`` (deterministic from the seed and ``i``)."""
         rng = np.random.default_rng([self.seed, 1, i])
         pose = self.poses[i]
-        temperature = _render(self._scene, self.layout, self.conditions, pose, rng)
+        temperature = _render(self._scene, self.layout, self.conditions, pose, rng, self.oblique_camera(i))
         return ThermalFrame(temperature, self._meta(i, pose, rng))
+
+    def oblique_camera(self, i: int) -> ObliqueCamera | None:
+        """The true camera of frame ``i`` of an oblique flight, ``None`` for a nadir one."""
+        if self.gimbal_pitch_deg == -90.0:
+            return None
+        pose, height = self.poses[i], self.plan.altitude_m
+        f = focal_px(self.camera, pose.width_px)
+        return ObliqueCamera(pose.x_m, pose.y_m, height, pose.yaw_deg, self.gimbal_pitch_deg, f,
+                             pose.width_px, pose.height_px)  # fmt: skip
 
     def _meta(self, i: int, pose: FrameGeometry, rng: np.random.Generator) -> FrameMeta:
         c = self.conditions
@@ -247,10 +268,10 @@ class SyntheticFlight:
             lon=lon,
             alt_rel_m=self.plan.altitude_m,
             gimbal_yaw_deg=yaw,
-            gimbal_pitch_deg=-90.0,
+            gimbal_pitch_deg=self.gimbal_pitch_deg,
             flight_yaw_deg=yaw,
             emissivity=0.95,
-            distance_m=self.plan.altitude_m,
+            distance_m=self.plan.altitude_m / math.sin(math.radians(-self.gimbal_pitch_deg)),
             ambient_temp_c=c.ambient_c,
             irradiance_w_m2=c.irradiance_w_m2,
             extra={"synthetic": True, "frame": i},
@@ -269,6 +290,7 @@ def synthetic_flight(
     anomalies_per_class: int = 2,
     classes: Sequence[Anomaly] = ANOMALIES,
     spacing_m: float = 4.0,
+    gimbal_pitch_deg: float = -90.0,
 ) -> SyntheticFlight:
     """Build a synthetic flight over a plant with anomalies planted on chosen modules.
 
@@ -281,7 +303,8 @@ def synthetic_flight(
     camera : ThermalCamera
         Payload; the frames have its resolution.
     altitude_m : float, optional
-        Height above the modules [m]; default the IEC screening GSD (5 px per cell).
+        Height above the modules [m]; default the IEC screening GSD (5 px per cell), for an oblique
+        flight in the nadir views of its frames (:func:`.oblique.height_for_gsd`).
     front_overlap, side_overlap : float
         Overlaps of the plan [-].
     conditions : Conditions, optional
@@ -293,14 +316,24 @@ def synthetic_flight(
     spacing_m : float
         Least distance between the centres of two anomalous modules of different plantings [m], so each
         keeps healthy neighbours.
+    gimbal_pitch_deg : float
+        Gimbal pitch of every frame, −90 (nadir) to −30 [°]. An oblique camera looks ahead along the
+        flight line, so the frames see the plane ahead of the plan's footprints; the sun's reflection is
+        rendered in nadir frames only.
 
     Returns
     -------
     SyntheticFlight
         Fewer anomalies than asked when the plant has no room for them; ``anomalies`` says what was planted.
     """
+    if not -90.0 <= gimbal_pitch_deg <= -30.0:
+        raise ValueError(f"gimbal pitch must be from -90 (nadir) to -30 degrees, got {gimbal_pitch_deg}")
     c = conditions or Conditions()
     rng = np.random.default_rng([seed, 0])
+    if altitude_m is None and gimbal_pitch_deg != -90.0:
+        # as near as the nadir view of an oblique frame needs for the GSD of a nadir flight's default
+        nadir = plan_flight(layout.polygon, camera, row_azimuth_deg=layout.row_azimuth_deg).altitude_m
+        altitude_m = height_for_gsd(camera, camera.gsd_m(nadir), gimbal_pitch_deg)
     plan = plan_flight(
         layout.polygon,
         camera,
@@ -312,7 +345,7 @@ def synthetic_flight(
     planted = plant_anomalies(layout, rng, anomalies_per_class, classes, spacing_m)
     scene = _scene(layout, c, planted, rng, plan.altitude_m)
     poses = _poses(plan, layout, camera)
-    return SyntheticFlight(layout, plan, camera, c, seed, tuple(planted), poses, scene)
+    return SyntheticFlight(layout, plan, camera, c, seed, tuple(planted), poses, scene, gimbal_pitch_deg)
 
 
 def reflown(
@@ -593,9 +626,19 @@ def _crack(
 
 
 def _render(
-    scene: _Scene, layout: PlantLayout, c: Conditions, pose: FrameGeometry, rng: np.random.Generator
+    scene: _Scene,
+    layout: PlantLayout,
+    c: Conditions,
+    pose: FrameGeometry,
+    rng: np.random.Generator,
+    oblique: ObliqueCamera | None = None,
 ) -> F32:
-    labels, fu, fv = locate_frame(scene.index, pose)
+    if oblique is None:
+        labels, fu, fv = locate_frame(scene.index, pose)
+    else:  # where each pixel's ray meets the plane (the plane beyond the horizon: no module)
+        x, y = oblique.pixel_to_xy(*np.mgrid[0 : pose.height_px, 0 : pose.width_px])
+        pu, pv = (np.nan_to_num(a, nan=1e9) for a in _to_uv(x, y, layout.row_azimuth_deg))
+        labels, fu, fv = locate_uv(scene.index, pu, pv)
     on = labels >= 0
     lab = np.where(on, labels, 0)
     cu_n, cv_n = layout.cell_grid
@@ -621,7 +664,7 @@ def _render(
         + 0.4 * np.cos(cols / 70.0 + np.float32(p[1] + rng.uniform(0, 6)))
     ).astype(np.float32)
     t = np.where(on, module_t, roof)
-    if scene.glint_offset_m is not None:
+    if scene.glint_offset_m is not None and oblique is None:
         # the glint keeps its place relative to the camera, so it slides over the modules between frames
         ox, oy = scene.glint_offset_m
         gr, gc = pose.xy_to_pixel(pose.x_m + ox, pose.y_m + oy)

@@ -1,0 +1,283 @@
+"""Oblique frames: a frame taken with the gimbal tilted away from nadir, resampled onto the module plane as
+the nadir frame of a camera straight above it, so that georeferencing, registration, segmentation and the
+per-module analysis, which all work on nadir frames, take it unchanged.
+
+The camera is a pinhole without roll (a gimbal levels it), at height H above the module plane, its image
+up along the gimbal yaw ψ (clockwise from north) and its optical axis φ = −pitch below the horizon (a
+gimbal pitch of −90° looks straight down, −45° half way to the horizon). With h the horizontal unit vector
+along ψ, r̂ the one to its right and ẑ up, the optical axis is d = cos φ · h − sin φ · ẑ and the image up
+u = sin φ · h + cos φ · ẑ; pixel (row r, column c), with the image centre (c_0, r_0) and the focal length
+f in pixels, looks along
+
+    v = d + ((c − c_0) / f) · r̂ + ((r_0 − r) / f) · u
+
+and meets the plane at the camera's position plus t · v with t = H / (−v_z), when v_z < 0. At φ = 90° this
+is the nadir mapping of :class:`.georef.FrameGeometry`.
+
+:func:`nadir_view` keeps the largest rectangle of the plane, square to the yaw, that the frame sees within
+``max_view_angle_deg`` of the vertical (the view widens with distance, so the rectangle is as wide as the
+frame's near edge), samples it on a grid of the ground sampling distance at its centre, and gives back a
+frame whose position is the rectangle's centre and whose ``FrameMeta.gsd_m`` carries that distance. The
+far, flat part of an oblique view is left out: glass reflects more and emits less there (its emissivity
+falls steeply beyond about 60° from the normal), and its modules are a few pixels each.
+
+References
+----------
+.. [1] R. Hartley and A. Zisserman, *Multiple View Geometry in Computer Vision*, 2nd ed., Cambridge
+   University Press, 2004, ch. 6 (the finite projective camera) and §8.1 (homography of a plane).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+import numpy.typing as npt
+from scipy import ndimage
+
+from gongzhi.modules.pv.analytics.cameras import ThermalCamera
+from gongzhi.modules.pv.analytics.frames import NO_DATA_PX, FrameMeta, ThermalFrame
+from gongzhi.modules.pv.analytics.geometry import LocalFrame
+
+FloatArray = npt.NDArray[np.float64]
+
+NEAR_NADIR_DEG = 3.0
+"""Tilt from the vertical up to which a frame is taken as nadir, its centre moved to where the optical
+axis meets the plane (H · tan θ ahead; the scale changes by under 3 % over the frame) [°]."""
+
+MAX_VIEW_ANGLE_DEG = 60.0
+"""Default largest angle from the vertical at which :func:`nadir_view` keeps the plane [°]."""
+
+MAX_COARSENING = 1.5
+"""Default largest ratio of the plane's sampling in a row of the frame to the finest row's that
+:func:`nadir_view` keeps: the far rows of an oblique frame see the plane foreshortened, each pixel
+stretching further along it (at 45° from the vertical, twice as far as at the vertical), and the modules
+there are seen sharper from a frame taken further along the line [-]."""
+
+MAX_GROWTH = 4.0
+"""Most pixels a nadir view may have, as a multiple of the frame's; a coarser grid beyond [-]."""
+
+
+@dataclass(frozen=True, slots=True)
+class ObliqueCamera:
+    """A levelled pinhole camera over the module plane.
+
+    Attributes
+    ----------
+    x_m, y_m : float
+        Position of the camera over the plane, east and north [m] (any local frame).
+    height_m : float
+        Height above the plane [m].
+    yaw_deg : float
+        Direction of the image's up, clockwise from north [°].
+    pitch_deg : float
+        Gimbal pitch: −90 straight down, 0 at the horizon [°].
+    focal_px : float
+        Focal length in pixels of the raster [px].
+    width_px, height_px : int
+        Raster size [px].
+    """
+
+    x_m: float
+    y_m: float
+    height_m: float
+    yaw_deg: float
+    pitch_deg: float
+    focal_px: float
+    width_px: int
+    height_px: int
+
+    def _basis(self) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Optical axis d, right r̂ and image up u as (east, north, up) unit vectors."""
+        psi, phi = math.radians(self.yaw_deg), math.radians(-self.pitch_deg)
+        h = np.array([math.sin(psi), math.cos(psi), 0.0])
+        right = np.array([math.cos(psi), -math.sin(psi), 0.0])
+        z = np.array([0.0, 0.0, 1.0])
+        return math.cos(phi) * h - math.sin(phi) * z, right, math.sin(phi) * h + math.cos(phi) * z
+
+    def pixel_to_xy(self, rows: npt.ArrayLike, cols: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
+        """Where pixels (row, column) look on the plane (x, y) [m]; NaN for a ray at or above the horizon."""
+        d, right, up = self._basis()
+        a = (np.asarray(cols, dtype=np.float64) - (self.width_px - 1) / 2) / self.focal_px
+        b = ((self.height_px - 1) / 2 - np.asarray(rows, dtype=np.float64)) / self.focal_px
+        vx = d[0] + a * right[0] + b * up[0]
+        vy = d[1] + a * right[1] + b * up[1]
+        vz = d[2] + a * right[2] + b * up[2]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = np.where(vz < 0, self.height_m / -vz, np.nan)
+        return self.x_m + t * vx, self.y_m + t * vy
+
+    def xy_to_pixel(self, x: npt.ArrayLike, y: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
+        """Pixel coordinates (row, column) of points on the plane [m]; NaN behind the camera."""
+        d, right, up = self._basis()
+        px = np.asarray(x, dtype=np.float64) - self.x_m
+        py = np.asarray(y, dtype=np.float64) - self.y_m
+        pz = -self.height_m
+        depth = px * d[0] + py * d[1] + pz * d[2]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            k = np.where(depth > 0, self.focal_px / depth, np.nan)
+        cols = (self.width_px - 1) / 2 + k * (px * right[0] + py * right[1] + pz * right[2])
+        rows = (self.height_px - 1) / 2 - k * (px * up[0] + py * up[1] + pz * up[2])
+        return rows, cols
+
+
+def tilt_deg(meta: FrameMeta) -> float | None:
+    """Angle of the optical axis from the vertical [°]; ``None`` when the frame gives no gimbal pitch."""
+    if meta.gimbal_pitch_deg is None or not math.isfinite(meta.gimbal_pitch_deg):
+        return None
+    return abs(meta.gimbal_pitch_deg + 90.0)
+
+
+def focal_px(camera: ThermalCamera, width_px: int) -> float:
+    """The camera's focal length in pixels of a raster ``width_px`` wide (a raster larger or smaller than
+    the detector scales it, as it scales the GSD in :func:`.georef.frame_geometry`) [px]."""
+    return camera.focal_length_mm / (camera.pixel_pitch_um * 1e-3) * width_px / camera.width_px
+
+
+def nadir_view(
+    frame: ThermalFrame,
+    camera: ThermalCamera | None,
+    height_m: float | None,
+    *,
+    max_view_angle_deg: float = MAX_VIEW_ANGLE_DEG,
+    max_coarsening: float = MAX_COARSENING,
+) -> tuple[ThermalFrame | None, str]:
+    """A frame as a nadir frame of the module plane, or ``None`` and why it cannot be one.
+
+    A frame without a gimbal pitch, or within :data:`NEAR_NADIR_DEG` of nadir, comes back as it is (the
+    latter with its position moved under the image centre); an oblique one is resampled (bilinear) onto
+    the largest rectangle of the plane it sees within ``max_view_angle_deg`` of the vertical, on a grid of
+    the ground sampling distance at the rectangle's centre, and comes back with that position, pitch −90°,
+    the distance in ``meta.gsd_m`` and ``meta.extra["oblique"]`` saying what was done. Its pixels without
+    a temperature must have been filled before.
+
+    Parameters
+    ----------
+    frame : ThermalFrame
+        The frame.
+    camera : ThermalCamera, optional
+        Its camera; an oblique frame needs it.
+    height_m : float, optional
+        Height of the camera above the module plane [m]; an oblique frame needs it.
+    max_view_angle_deg : float
+        Largest angle from the vertical kept [°].
+    max_coarsening : float
+        Largest ratio of a row's sampling on the plane to the frame's finest kept [-].
+
+    Returns
+    -------
+    (ThermalFrame or None, str)
+        The nadir frame, or ``None`` and the reason.
+    """
+    meta = frame.meta
+    pitch = meta.gimbal_pitch_deg
+    if pitch is None or not math.isfinite(pitch) or pitch == -90.0:
+        return frame, ""
+    if pitch >= 0:
+        return None, f"the camera looks at or above the horizon (gimbal pitch {pitch:g}°)"
+    tilt = abs(pitch + 90.0)
+    yaw = next((v for v in (meta.gimbal_yaw_deg, meta.flight_yaw_deg) if v is not None), 0.0)
+    if tilt <= NEAR_NADIR_DEG:
+        if height_m is None or meta.lat is None or meta.lon is None:
+            return frame, ""
+        ahead = height_m * math.tan(math.radians(pitch + 90.0))
+        under = LocalFrame(meta.lon, meta.lat).to_lonlat(
+            ahead * math.sin(math.radians(yaw)), ahead * math.cos(math.radians(yaw))
+        )
+        return replace(frame, meta=replace(meta, lon=under[0], lat=under[1], gimbal_pitch_deg=-90.0)), ""
+    if camera is None:
+        return None, f"oblique (gimbal pitch {pitch:g}°) and the camera is unknown"
+    if height_m is None or not height_m > 0:
+        return None, f"oblique (gimbal pitch {pitch:g}°) and its height is unknown"
+    cam = ObliqueCamera(0.0, 0.0, height_m, 0.0, pitch, focal_px(camera, meta.width_px), meta.width_px,
+                        meta.height_px)  # fmt: skip
+    box = _seen_rectangle(cam, max_view_angle_deg, max_coarsening)
+    if box is None:
+        return None, (
+            f"oblique (gimbal pitch {pitch:g}°): it sees no part of the module plane within "
+            f"{max_view_angle_deg:g}° of the vertical"
+        )
+    half_width, near, far, gsd = box
+    centre = (near + far) / 2
+    width, height = int(2 * half_width / gsd), int((far - near) / gsd)
+    grow = width * height / (meta.width_px * meta.height_px)
+    if grow > MAX_GROWTH:
+        gsd *= math.sqrt(grow / MAX_GROWTH)
+        width, height = int(2 * half_width / gsd), int((far - near) / gsd)
+    if width < 8 or height < 8:
+        return None, f"oblique (gimbal pitch {pitch:g}°): too little of the plane in view"
+    # the nadir view's pixels on the plane, in the camera's own frame (x right, y ahead), then into the frame
+    across = (np.arange(width, dtype=np.float64) - (width - 1) / 2) * gsd
+    along = centre + ((height - 1) / 2 - np.arange(height, dtype=np.float64)) * gsd
+    rows, cols = cam.xy_to_pixel(across[None, :], along[:, None])
+    t = ndimage.map_coordinates(frame.temperature_c, [rows, cols], order=1, mode="nearest")
+    lon, lat = meta.lon, meta.lat
+    if meta.lon is not None and meta.lat is not None:
+        lon, lat = LocalFrame(meta.lon, meta.lat).to_lonlat(
+            centre * math.sin(math.radians(yaw)), centre * math.cos(math.radians(yaw))
+        )
+    note = {
+        "pitch_deg": pitch,
+        "view_deg": [round(math.degrees(math.atan2(a, height_m)), 1) for a in (abs(near), far)],
+        "raster": [meta.width_px, meta.height_px],
+    }
+    extra = {k: v for k, v in meta.extra.items() if k != NO_DATA_PX} | {"oblique": note}
+    out = replace(meta, width_px=width, height_px=height, lon=lon, lat=lat, gimbal_pitch_deg=-90.0,
+                  gsd_m=gsd, extra=extra)  # fmt: skip
+    return ThermalFrame(np.ascontiguousarray(t, dtype=np.float32), out), ""
+
+
+def height_for_gsd(
+    camera: ThermalCamera,
+    gsd_m: float,
+    pitch_deg: float,
+    *,
+    max_view_angle_deg: float = MAX_VIEW_ANGLE_DEG,
+    max_coarsening: float = MAX_COARSENING,
+) -> float:
+    """Height above the module plane at which :func:`nadir_view` samples a frame of ``camera`` taken at
+    gimbal pitch ``pitch_deg`` at ``gsd_m`` (its finest row's sampling) [m]: what a flight of oblique
+    frames needs for the GSD a nadir flight gets at ``camera.altitude_for_gsd(gsd_m)``.
+
+    Raises
+    ------
+    ValueError
+        If such a frame sees nothing of the plane within ``max_view_angle_deg`` of the vertical.
+    """
+    if not -90.0 <= pitch_deg < 0.0:
+        raise ValueError(f"gimbal pitch must be from -90 to 0 degrees, got {pitch_deg}")
+    unit = ObliqueCamera(0.0, 0.0, 1.0, 0.0, pitch_deg, focal_px(camera, camera.width_px), camera.width_px,
+                         camera.height_px)  # fmt: skip
+    box = _seen_rectangle(unit, max_view_angle_deg, max_coarsening)
+    if box is None:
+        raise ValueError(f"at gimbal pitch {pitch_deg:g}° the camera sees nothing within "
+                         f"{max_view_angle_deg:g}° of the vertical")  # fmt: skip
+    return gsd_m / box[3]  # every length on the plane scales with the height
+
+
+def _seen_rectangle(
+    cam: ObliqueCamera, max_view_angle_deg: float, max_coarsening: float
+) -> tuple[float, float, float, float] | None:
+    """Half width, near and far distance ahead of the camera [m] of the largest rectangle of the plane,
+    square to the yaw, that the frame sees within ``max_view_angle_deg`` of the vertical and at most
+    ``max_coarsening`` times coarser than its finest sampling (``cam`` at the origin, yaw 0), and that
+    finest sampling [m px-1]; or ``None``.
+
+    The camera has no roll, so each image row sees a line of the plane square to the yaw, and the view
+    widens with distance: the rectangle is as wide as the nearest row kept and reaches the farthest. A
+    row's sampling is the coarser of its pixels' width and of its distance to the next row on the plane;
+    rows are kept while every point of them is within the angle (their corners are the farthest)."""
+    rows = np.arange(cam.height_px, dtype=np.float64)
+    x0, y0 = cam.pixel_to_xy(rows, np.zeros_like(rows))
+    x1, _ = cam.pixel_to_xy(rows, np.full_like(rows, cam.width_px - 1.0))
+    reach = cam.height_m * math.tan(math.radians(min(max_view_angle_deg, 89.0)))
+    with np.errstate(invalid="ignore"):
+        kept = np.isfinite(y0) & (np.hypot(x0, y0) <= reach) & (np.hypot(x1, y0) <= reach)
+    if np.count_nonzero(kept) < 2:
+        return None
+    sampling = np.maximum(np.abs(x1 - x0) / (cam.width_px - 1), np.abs(np.gradient(y0)))
+    finest = float(np.min(sampling[kept]))
+    kept &= sampling <= max_coarsening * finest
+    half = float(np.min(np.minimum(np.abs(x0[kept]), np.abs(x1[kept]))))
+    return half, float(np.min(y0[kept])), float(np.max(y0[kept])), finest

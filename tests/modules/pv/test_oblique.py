@@ -1,0 +1,171 @@
+"""Oblique frames: the camera model, the nadir view of an oblique frame, and oblique flights analysed with and
+without the plant's layout."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+
+from gongzhi.modules.pv.analytics.anomalies import Anomaly
+from gongzhi.modules.pv.analytics.cameras import M3T
+from gongzhi.modules.pv.analytics.georef import FrameGeometry, frame_geometry, locate_frame, module_index
+from gongzhi.modules.pv.analytics.layout import PlantLayout, generate_layout
+from gongzhi.modules.pv.analytics.modules import InspectionAccumulator, LayoutFreeAccumulator
+from gongzhi.modules.pv.analytics.oblique import (
+    MAX_COARSENING,
+    ObliqueCamera,
+    focal_px,
+    height_for_gsd,
+    nadir_view,
+)
+from gongzhi.modules.pv.analytics.synthetic import Conditions, SyntheticFlight, synthetic_flight
+
+from .shapes import rectangle
+
+
+@pytest.fixture(scope="module")
+def layout() -> PlantLayout:
+    return generate_layout(rectangle(44, 30))
+
+
+@pytest.fixture(scope="module")
+def oblique(layout: PlantLayout) -> SyntheticFlight:
+    return synthetic_flight(layout, seed=8, anomalies_per_class=1, gimbal_pitch_deg=-60.0)
+
+
+def test_looking_straight_down_the_camera_is_the_nadir_frame_geometry() -> None:
+    f = focal_px(M3T, 640)
+    cam = ObliqueCamera(3.0, -2.0, 25.0, 37.0, -90.0, f, 640, 512)
+    nadir = FrameGeometry(3.0, -2.0, 25.0 / f, 37.0, 640, 512)
+    rows, cols = np.mgrid[0:512:37, 0:640:53]
+    np.testing.assert_allclose(cam.pixel_to_xy(rows, cols), nadir.pixel_to_xy(rows, cols), atol=1e-9)
+    assert 25.0 / f == pytest.approx(M3T.gsd_m(25.0))
+
+
+@pytest.mark.parametrize("pitch", [-85.0, -60.0, -45.0, -20.0])
+def test_pixels_and_points_of_the_plane_map_back_and_forth(pitch: float) -> None:
+    cam = ObliqueCamera(1.0, 2.0, 20.0, 123.0, pitch, focal_px(M3T, 640), 640, 512)
+    rows, cols = np.mgrid[0:512:17, 0:640:23].astype(float)
+    x, y = cam.pixel_to_xy(rows, cols)
+    seen = np.isfinite(x)
+    r, c = cam.xy_to_pixel(x[seen], y[seen])
+    np.testing.assert_allclose(r, rows[seen], atol=1e-6)
+    np.testing.assert_allclose(c, cols[seen], atol=1e-6)
+    # the optical axis meets the plane H / tan(-pitch) ahead along the yaw; rows above the horizon see nothing
+    ahead = 20.0 / math.tan(math.radians(-pitch))
+    xc, yc = cam.pixel_to_xy(255.5, 319.5)
+    assert (xc - 1.0, yc - 2.0) == pytest.approx(
+        (ahead * math.sin(math.radians(123.0)), ahead * math.cos(math.radians(123.0)))
+    )
+    assert seen.all() == (-pitch > M3T.vfov_deg / 2)
+
+
+def test_the_nadir_view_of_an_oblique_frame_lies_where_the_layout_has_its_modules(
+    layout: PlantLayout,
+) -> None:
+    exact = Conditions(gps_sigma_m=0.0, yaw_sigma_deg=0.0)
+    flight = synthetic_flight(layout, seed=3, anomalies_per_class=0, conditions=exact, gimbal_pitch_deg=-55.0)
+    index = module_index(layout)
+    i = len(flight) // 2
+    frame = flight.frame(i)
+    view, why = nadir_view(frame, M3T, flight.plan.altitude_m)
+    assert view is not None and why == ""
+    meta = view.meta
+    assert meta.gimbal_pitch_deg == -90.0 and meta.extra["oblique"]["pitch_deg"] == -55.0
+    assert meta.gsd_m == pytest.approx(0.166 / 5, rel=0.02)  # flown for the IEC screening GSD (default)
+    pose = frame_geometry(meta, layout.origin)  # needs neither camera nor height: the view carries its GSD
+
+    def fit(geometry: FrameGeometry) -> float:  # how well the layout's glass matches the view's warmth
+        labels, fu, fv = locate_frame(index, geometry)
+        glass = (labels >= 0) & (fu > 0.05) & (fu < 0.95) & (fv > 0.05) & (fv < 0.95)
+        return float(np.corrcoef(view.temperature_c.ravel(), glass.ravel())[0, 1])
+
+    shifts = [(dx, dy) for dx in np.arange(-0.4, 0.41, 0.1) for dy in np.arange(-0.4, 0.41, 0.1)]
+    scores = [fit(pose.moved(dx, dy)) for dx, dy in shifts]
+    best = shifts[int(np.argmax(scores))]
+    assert np.hypot(*best) < 0.11 and max(scores) > 0.8  # the view's glass lies on the layout's modules
+    assert view.temperature_c.dtype == np.float32 and np.isfinite(view.temperature_c).all()
+
+
+def test_oblique_flights_are_flown_as_near_as_the_gsd_of_a_nadir_flight_needs() -> None:
+    nadir = M3T.altitude_for_gsd(0.0332)
+    assert height_for_gsd(M3T, 0.0332, -90.0) == pytest.approx(nadir)
+    heights = [height_for_gsd(M3T, 0.0332, p) for p in (-80.0, -60.0, -45.0)]
+    # the further from the vertical, the more foreshortened the plane and the nearer the flight; while the
+    # frame's near edge is within half the field of view of the vertical, about as high as a nadir flight
+    assert heights[0] > heights[1] > heights[2] > 0.5 * nadir
+    assert heights[1] == pytest.approx(nadir, rel=0.05) and heights[2] < 0.95 * nadir
+    with pytest.raises(ValueError, match="sees nothing"):
+        height_for_gsd(M3T, 0.0332, -5.0)
+    assert MAX_COARSENING >= 1.0
+
+
+def test_frames_that_cannot_be_a_nadir_view_are_left_out_with_why(oblique: SyntheticFlight) -> None:
+    frame = oblique.frame(5)
+    height = oblique.plan.altitude_m
+
+    def at(pitch: float) -> tuple[object, str]:
+        meta = dataclasses.replace(frame.meta, gimbal_pitch_deg=pitch)
+        return nadir_view(dataclasses.replace(frame, meta=meta), M3T, height)
+
+    assert at(10.0) == (None, "the camera looks at or above the horizon (gimbal pitch 10°)")
+    none, why = at(-8.0)
+    assert none is None and "sees no part of the module plane within 60° of the vertical" in why
+    assert nadir_view(frame, None, height) == (None, "oblique (gimbal pitch -60°) and the camera is unknown")
+    assert nadir_view(frame, M3T, None) == (None, "oblique (gimbal pitch -60°) and its height is unknown")
+    # within 3° of nadir the frame is kept as it is, its position moved under the image centre
+    near, why = at(-88.0)
+    assert near is not None and why == "" and near.temperature_c is frame.temperature_c
+    x0, y0 = layout_xy(oblique, frame.meta.lon, frame.meta.lat)
+    x1, y1 = layout_xy(oblique, near.meta.lon, near.meta.lat)
+    ahead = height * math.tan(math.radians(2.0))
+    yaw = math.radians(frame.meta.gimbal_yaw_deg or 0.0)
+    assert (x1 - x0, y1 - y0) == pytest.approx((ahead * math.sin(yaw), ahead * math.cos(yaw)), abs=1e-3)
+    # the analysis says the same of such a frame, and goes on with the next
+    acc = InspectionAccumulator(oblique.layout)
+    meta = dataclasses.replace(frame.meta, gimbal_pitch_deg=-8.0)
+    report = acc.add(dataclasses.replace(frame, meta=meta))
+    assert report.modules == 0 and "within 60° of the vertical" in report.skipped
+    assert acc.add(frame).modules > 0
+
+
+def layout_xy(flight: SyntheticFlight, lon: float | None, lat: float | None) -> tuple[float, float]:
+    assert lon is not None and lat is not None
+    return flight.layout.origin.to_xy(lon, lat)
+
+
+def test_an_oblique_flight_is_placed_on_the_plant_and_finds_what_was_planted(
+    oblique: SyntheticFlight,
+) -> None:
+    acc = InspectionAccumulator(oblique.layout)
+    reports = [acc.add(frame) for frame in oblique.frames()]
+    seeing = [r for r in reports if r.modules]
+    assert len(seeing) >= len(reports) / 2 and all(r.match_score > 0.3 for r in seeing)
+    result = acc.result()
+    assert len(result.modules) >= 0.95 * len(oblique.layout.modules)
+    found = {f.module_id: f.anomaly_class for f in result.findings}
+    assert found == {a.module_id: a.anomaly for a in oblique.anomalies}
+
+
+def test_oblique_photos_alone_give_per_module_findings_in_their_place(oblique: SyntheticFlight) -> None:
+    layout = oblique.layout
+    acc = LayoutFreeAccumulator()
+    for frame in oblique.frames():
+        acc.add(frame)
+    result = acc.result()
+    assert 0.95 * len(layout.modules) <= len(result.modules) <= 1.05 * len(layout.modules)
+    centres = layout.centres_xy()
+    found = {}
+    for f in result.findings:
+        x, y = layout_xy(oblique, f.lon, f.lat)
+        distance = np.hypot(centres[:, 0] - x, centres[:, 1] - y)
+        k = int(np.argmin(distance))
+        assert distance[k] < 0.25  # a quarter of a module's width
+        found[layout.modules[k].id] = f.anomaly_class
+    planted = {a.module_id: a.anomaly for a in oblique.anomalies}
+    assert {m: a for m, a in found.items() if planted.get(m) is not a} == {}  # nothing wrong or spurious
+    assert sum(found.get(m) is a for m, a in planted.items()) >= 0.9 * len(planted)
+    assert {planted[m] for m in planted if m not in found} <= {Anomaly.SHADING, Anomaly.SOILING}
