@@ -4,13 +4,17 @@ without the plant's layout."""
 from __future__ import annotations
 
 import dataclasses
+import io
 import math
+import zipfile
 
 import numpy as np
 import pytest
 
 from gongzhi.modules.pv.analytics.anomalies import Anomaly
 from gongzhi.modules.pv.analytics.cameras import M3T
+from gongzhi.modules.pv.analytics.flightplan import plan_flight, screening_gsd
+from gongzhi.modules.pv.analytics.geometry import local_frame
 from gongzhi.modules.pv.analytics.georef import FrameGeometry, frame_geometry, locate_frame, module_index
 from gongzhi.modules.pv.analytics.layout import PlantLayout, generate_layout
 from gongzhi.modules.pv.analytics.modules import InspectionAccumulator, LayoutFreeAccumulator
@@ -18,10 +22,13 @@ from gongzhi.modules.pv.analytics.oblique import (
     MAX_COARSENING,
     ObliqueCamera,
     focal_px,
+    ground_view,
     height_for_gsd,
     nadir_view,
 )
 from gongzhi.modules.pv.analytics.synthetic import Conditions, SyntheticFlight, synthetic_flight
+from gongzhi.modules.pv.io.qgc_plan import write_qgc_plan
+from gongzhi.modules.pv.io.wpml import write_wpml_kmz
 
 from .shapes import rectangle
 
@@ -169,3 +176,48 @@ def test_oblique_photos_alone_give_per_module_findings_in_their_place(oblique: S
     assert {m: a for m, a in found.items() if planted.get(m) is not a} == {}  # nothing wrong or spurious
     assert sum(found.get(m) is a for m, a in planted.items()) >= 0.9 * len(planted)
     assert {planted[m] for m in planted if m not in found} <= {Anomaly.SHADING, Anomaly.SOILING}
+
+
+def test_an_oblique_plan_flies_short_of_its_footprints_which_cover_the_plant_as_a_nadir_plans_do() -> None:
+    roof = rectangle(120, 80)
+    nadir = plan_flight(roof, M3T, row_azimuth_deg=0.0)
+    oblique = plan_flight(roof, M3T, row_azimuth_deg=0.0, gimbal_pitch_deg=-60.0)
+    assert oblique.gimbal_pitch_deg == -60.0 and nadir.view_ahead_m == 0.0
+    assert oblique.gsd_m == pytest.approx(screening_gsd()) == pytest.approx(nadir.gsd_m)
+    assert oblique.altitude_m == pytest.approx(height_for_gsd(M3T, screening_gsd(), -60.0))
+    across, along, ahead, gsd = ground_view(M3T, oblique.altitude_m, -60.0)
+    assert oblique.footprint_m == pytest.approx((across, along)) and oblique.view_ahead_m == ahead > 10
+    assert gsd == pytest.approx(oblique.gsd_m)
+    frame = local_frame(oblique.polygon)
+    # each line's images look `ahead` further along it: where they look is where a plan of that footprint
+    # would put its images, inside the roof
+    for line in oblique.lines:
+        (x0, y0), (x1, y1) = frame.to_xy(*line.start), frame.to_xy(*line.end)
+        ux, uy = (x1 - x0) / line.length_m, (y1 - y0) / line.length_m
+        for lon, lat in line.triggers:
+            x, y = frame.to_xy(lon, lat)
+            assert abs(x + ahead * ux) <= 60 + 1e-6 and abs(y + ahead * uy) <= 40 + 1e-6
+    assert oblique.line_spacing_m <= across * (1 - oblique.side_overlap) + 1e-9
+    with pytest.raises(ValueError, match="gimbal pitch must be from -90"):
+        plan_flight(roof, M3T, gimbal_pitch_deg=-20.0)
+    with pytest.raises(ValueError, match="either altitude_m or gsd_m"):
+        plan_flight(roof, M3T, gimbal_pitch_deg=-60.0, altitude_m=20.0, gsd_m=0.03)
+
+
+def test_the_exports_turn_the_gimbal_to_the_plans_pitch() -> None:
+    plan = plan_flight(rectangle(60, 40), M3T, gimbal_pitch_deg=-60.0)
+    items = write_qgc_plan(plan)["mission"]["items"]
+    assert [i["params"] for i in items if i["command"] == 1000] == [[-60.0, 0, None, None, 8, 0, 0]]
+    with zipfile.ZipFile(io.BytesIO(write_wpml_kmz(plan))) as z:
+        for name in ("wpmz/template.kml", "wpmz/waylines.wpml"):
+            text = z.read(name).decode()
+            assert text.count("gimbalPitchRotateAngle>-60<") == 1
+            assert "waypointHeadingMode>followWayline<" in text  # facing along the line: looking ahead
+
+
+def test_a_synthetic_oblique_flight_flies_its_oblique_plan(oblique: SyntheticFlight) -> None:
+    plan = oblique.plan
+    assert plan.gimbal_pitch_deg == -60.0 and plan.view_ahead_m > 0
+    assert len(oblique) == plan.image_count
+    camera = oblique.oblique_camera(3)
+    assert camera is not None and camera.height_m == plan.altitude_m and camera.pitch_deg == -60.0

@@ -131,3 +131,9 @@ def test_a_flight_plan_downloads_for_qgroundcontrol_and_dji(client: TestClient, 
     for params in ({"camera": "X9"}, {"altitude_m": 30, "gsd_cm": 3}):
         r = client.get(url, params=params, headers=world.alice.headers)
         assert r.status_code == 400 and r.headers["content-type"] == PROBLEM, r.text
+    oblique = client.get(url, params={"gimbal_pitch_deg": -60}, headers=world.alice.headers).json()
+    assert oblique["gimbal_pitch_deg"] == -60 and oblique["view_ahead_m"] > 0 and summary["view_ahead_m"] == 0
+    assert oblique["gsd_cm"] == summary["gsd_cm"]  # the oblique views' GSD, from nearer: as a nadir flight's
+    for pitch in (-95, -10, "level"):
+        r = client.get(url, params={"gimbal_pitch_deg": pitch}, headers=world.alice.headers)
+        assert r.status_code == 422 and r.headers["content-type"] == PROBLEM, r.text

@@ -71,6 +71,11 @@ def test_plan_writes_a_qgc_plan_and_a_dji_kmz_and_prints_the_summary(tmp_path: P
     assert r.exit_code == 0, r.output
     assert "35.0" in r.output
     assert "wpmz/waylines.wpml" in zipfile.ZipFile(kmz).namelist()
+    r = runner.invoke(app, [*args[:5], "--gimbal-pitch", "-60", "--out", str(plan)])
+    assert r.exit_code == 0, r.output
+    assert "gimbal pitch deg" in r.output and "-60.0" in r.output and "view ahead m" in r.output
+    items = json.loads(plan.read_text())["mission"]["items"]
+    assert [i["params"][0] for i in items if i["command"] == 1000] == [-60.0]
 
 
 def test_plan_refuses_bad_input_with_a_message(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from gongzhi.modules.pv.io.qgc_plan import write_qgc_plan, write_qgc_plan_json
 
 from .shapes import outline, rectangle
 
-TAKEOFF, WAYPOINT, RTL, CHANGE_SPEED, CAM_TRIGG_DIST = 22, 16, 20, 178, 206
+TAKEOFF, WAYPOINT, RTL, CHANGE_SPEED, CAM_TRIGG_DIST, GIMBAL_PITCHYAW = 22, 16, 20, 178, 206, 1000
 
 
 @pytest.fixture
@@ -67,9 +67,11 @@ def test_it_takes_off_flies_every_line_end_and_returns_to_launch(plan: FlightPla
     sequence = commands(document)
     assert sequence[0] == TAKEOFF
     assert sequence[-1] == RTL
-    assert sequence[1:-1] == [CHANGE_SPEED] + [WAYPOINT, CAM_TRIGG_DIST, WAYPOINT, CAM_TRIGG_DIST] * len(
-        plan.lines
-    )
+    assert sequence[1:-1] == [CHANGE_SPEED, GIMBAL_PITCHYAW] + [
+        WAYPOINT, CAM_TRIGG_DIST, WAYPOINT, CAM_TRIGG_DIST
+    ] * len(plan.lines)  # fmt: skip
+    gimbal = document["mission"]["items"][2]["params"]
+    assert gimbal == [-90.0, 0, None, None, 8, 0, 0]  # straight down, held against the horizon
     waypoints = [item for item in document["mission"]["items"] if item["command"] == WAYPOINT]
     expected = [v for lon, lat, _ in plan.waypoints for v in (lat, lon)]
     assert [v for item in waypoints for v in item["params"][4:6]] == pytest.approx(expected)

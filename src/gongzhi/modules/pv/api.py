@@ -105,10 +105,12 @@ def flight_plan(
     camera: Annotated[str, Query(max_length=20)] = "M3T",
     altitude_m: Annotated[float | None, Query(gt=0, le=500)] = None,
     gsd_cm: Annotated[float | None, Query(gt=0, le=100)] = None,
+    gimbal_pitch_deg: Annotated[float, Query(ge=-90, le=-30)] = -90.0,
     format: PlanFormat = "json",
 ) -> FlightPlanRead | Response:
-    """The plant's coverage flight: its summary, or the QGroundControl ``.plan`` or DJI WPML ``.kmz``."""
-    plant, plan = service.plant_flight_plan(s, plant_id, camera, altitude_m, gsd_cm)
+    """The plant's coverage flight: its summary, or the QGroundControl ``.plan`` or DJI WPML ``.kmz``; with
+    ``gimbal_pitch_deg`` above −90, an oblique flight (the camera looking ahead along the lines)."""
+    plant, plan = service.plant_flight_plan(s, plant_id, camera, altitude_m, gsd_cm, gimbal_pitch_deg)
     if format == "plan":
         return _download(write_qgc_plan_json(plan), "application/json", f"{plant.code}.plan")
     if format == "kmz":

@@ -94,6 +94,10 @@ def plan(
     camera: Annotated[str, typer.Option(help="M30T, M3T, M4T, H20T or H30T")] = "M3T",
     gsd: Annotated[float | None, typer.Option("--gsd", help="target GSD [cm/px]")] = None,
     altitude: Annotated[float | None, typer.Option("--altitude", help="height above the modules [m]")] = None,
+    gimbal_pitch: Annotated[
+        float,
+        typer.Option(min=-90.0, max=-30.0, help="gimbal pitch: -90 looks straight down, -60 obliquely ahead"),
+    ] = -90.0,
 ) -> None:
     """Plan a coverage flight over a plant and write it for QGroundControl or DJI Pilot 2 / FlightHub 2."""
     suffix = out_path.suffix.lower()
@@ -107,6 +111,7 @@ def plan(
             altitude_m=altitude,
             gsd_cm=gsd,
             row_azimuth_deg=layout.row_azimuth_deg if layout else None,
+            gimbal_pitch_deg=gimbal_pitch,
         )
     except DomainError as exc:
         _fail(exc.detail)

@@ -74,6 +74,8 @@ class FlightPlanRead(BaseModel):
     flight_time_min: float
     total_time_min: float
     batteries: int
+    gimbal_pitch_deg: float = -90.0
+    view_ahead_m: float = 0.0
 
 
 class InspectionRead(BaseModel):

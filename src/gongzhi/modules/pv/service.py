@@ -310,7 +310,12 @@ def flight_plan(
 
 
 def plant_flight_plan(
-    s: Session, plant_id: int, camera: str, altitude_m: float | None, gsd_cm: float | None
+    s: Session,
+    plant_id: int,
+    camera: str,
+    altitude_m: float | None,
+    gsd_cm: float | None,
+    gimbal_pitch_deg: float = -90.0,
 ) -> tuple[PvPlant, FlightPlan]:
     plant = get_plant(s, plant_id)
     plan = flight_plan(
@@ -319,6 +324,7 @@ def plant_flight_plan(
         altitude_m=altitude_m,
         gsd_cm=gsd_cm,
         row_azimuth_deg=plant.row_azimuth_deg,
+        gimbal_pitch_deg=gimbal_pitch_deg,
     )
     return plant, plan
 
@@ -339,6 +345,8 @@ def plan_summary(plan: FlightPlan) -> FlightPlanRead:
         flight_time_min=round(plan.flight_time_s / 60, 1),
         total_time_min=round(plan.total_time_s / 60, 1),
         batteries=plan.batteries,
+        gimbal_pitch_deg=plan.gimbal_pitch_deg,
+        view_ahead_m=round(plan.view_ahead_m, 1),
     )
 
 

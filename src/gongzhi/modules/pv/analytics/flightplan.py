@@ -52,6 +52,7 @@ from gongzhi.modules.pv.analytics.geometry import (
     scanline_crossings,
     unrotate,
 )
+from gongzhi.modules.pv.analytics.oblique import ground_view, height_for_gsd
 
 CELL_SIZE_M = 0.166
 """Edge of an M6 crystalline-silicon cell [m]; 156.75 mm M2 cells need about 6 % lower flights."""
@@ -94,7 +95,8 @@ class FlightPlan:
     Attributes
     ----------
     footprint_m : (float, float)
-        Ground footprint of one image, across × along track [m].
+        Ground footprint of one image, across × along track [m]; of an oblique one, the rectangle of the
+        plane its nadir view keeps (:func:`.oblique.ground_view`).
     line_spacing_m : float
         Distance between adjacent lines, at most footprint across × (1 − side overlap) [m].
     trigger_spacing_m : float
@@ -112,6 +114,12 @@ class FlightPlan:
         Airborne time over all sorties [s].
     batteries : int
         Batteries (sorties) needed with ``battery_endurance_s`` of usable flight each.
+    gimbal_pitch_deg : float
+        Gimbal pitch of every image: −90 straight down [°].
+    view_ahead_m : float
+        How far ahead of the aircraft along its line each image's footprint is centred [m]: 0 for a nadir
+        flight; an oblique flight's lines run that far short of the footprints' so that the footprints
+        cover the plant.
     """
 
     camera: ThermalCamera
@@ -143,6 +151,8 @@ class FlightPlan:
     total_time_s: float
     batteries: int
     battery_endurance_s: float
+    gimbal_pitch_deg: float = -90.0
+    view_ahead_m: float = 0.0
 
     @property
     def turns(self) -> int:
@@ -262,6 +272,7 @@ def plan_flight(
     battery_endurance_s: float | None = None,
     battery_swap_s: float = DEFAULT_BATTERY_SWAP_S,
     home: Sequence[float] | None = None,
+    gimbal_pitch_deg: float = -90.0,
 ) -> FlightPlan:
     """Plan a boustrophedon thermal survey of a PV plant polygon.
 
@@ -297,6 +308,11 @@ def plan_flight(
         Ground time per battery swap [s].
     home : (lon, lat), optional
         Take-off and landing point [°]; default the start of the first line.
+    gimbal_pitch_deg : float
+        Gimbal pitch, −90 (straight down, the default) to −30 [°]. An oblique camera looks ahead along the
+        line: the footprints are the rectangles its frames' nadir views keep (:func:`.oblique.ground_view`),
+        the default height gives them the target GSD (:func:`.oblique.height_for_gsd`), and the lines are
+        moved back by how far ahead the footprints lie.
 
     Returns
     -------
@@ -308,13 +324,24 @@ def plan_flight(
         On an invalid polygon or parameter, or a battery that cannot even reach the plant and back.
     """
     ring = clean_ring(polygon)
-    altitude = _altitude(camera, altitude_m, gsd_m)
+    if not (math.isfinite(gimbal_pitch_deg) and -90.0 <= gimbal_pitch_deg <= -30.0):
+        raise ValueError(
+            f"gimbal pitch must be from -90 (straight down) to -30 degrees, got {gimbal_pitch_deg}"
+        )
+    if gimbal_pitch_deg == -90.0:
+        altitude = _altitude(camera, altitude_m, gsd_m)
+        (across, along), ahead, gsd = camera.footprint_m(altitude), 0.0, camera.gsd_m(altitude)
+    else:
+        altitude = _altitude(camera, altitude_m, gsd_m)  # checks the two against each other
+        if altitude_m is None:
+            target = gsd_m if gsd_m is not None else screening_gsd()
+            altitude = height_for_gsd(camera, target, gimbal_pitch_deg)
+        across, along, ahead, gsd = ground_view(camera, altitude, gimbal_pitch_deg)
     _check_fraction(front_overlap=front_overlap, side_overlap=side_overlap)
     _check_positive(speed_m_s=speed_m_s, transit_speed_m_s=transit_speed_m_s)
     _check_non_negative(
         turn_time_s=turn_time_s, takeoff_landing_s=takeoff_landing_s, battery_swap_s=battery_swap_s
     )
-    across, along = camera.footprint_m(altitude)
     max_spacing = across * (1 - side_overlap)
     max_trigger = along * (1 - front_overlap)
     frame = local_frame(ring)
@@ -323,6 +350,8 @@ def plan_flight(
     segments = sweep_segments(xy, azimuth, max_spacing)
     if not segments:
         raise ValueError("the polygon is too thin to hold a survey line")
+    if ahead:  # the aircraft flies that far short of where its camera looks
+        segments = [_moved_back(a, b, ahead) for a, b in segments]
     lines = tuple(_flight_line(a, b, max_trigger, frame) for a, b in segments)
     home_xy = frame.to_xy(float(home[0]), float(home[1])) if home is not None else segments[0][0]
     endurance = (
@@ -351,7 +380,7 @@ def plan_flight(
         polygon=tuple(ring),
         home=frame.to_lonlat(*home_xy),
         altitude_m=altitude,
-        gsd_m=camera.gsd_m(altitude),
+        gsd_m=gsd,
         footprint_m=(across, along),
         front_overlap=front_overlap,
         side_overlap=side_overlap,
@@ -376,6 +405,8 @@ def plan_flight(
         total_time_s=single_sortie + extra * (resume + battery_swap_s),
         batteries=batteries,
         battery_endurance_s=endurance,
+        gimbal_pitch_deg=gimbal_pitch_deg,
+        view_ahead_m=ahead,
     )
 
 
@@ -433,6 +464,15 @@ def _flight_line(a: XY, b: XY, max_spacing: float, frame: LocalFrame) -> FlightL
         trigger_spacing_m=length / intervals,
         triggers=tuple(frame.to_lonlat(*p) for p in points),
     )
+
+
+def _moved_back(a: XY, b: XY, distance: float) -> tuple[XY, XY]:
+    """A line from ``a`` to ``b`` moved ``distance`` back against its direction [m]."""
+    length = _dist(a, b)
+    if length == 0:
+        return a, b
+    ux, uy = (b[0] - a[0]) / length * distance, (b[1] - a[1]) / length * distance
+    return (a[0] - ux, a[1] - uy), (b[0] - ux, b[1] - uy)
 
 
 def _path_length(segments: Sequence[tuple[XY, XY]]) -> float:

@@ -228,6 +228,41 @@ def nadir_view(
     return ThermalFrame(np.ascontiguousarray(t, dtype=np.float32), out), ""
 
 
+def ground_view(
+    camera: ThermalCamera,
+    height_m: float,
+    pitch_deg: float,
+    *,
+    max_view_angle_deg: float = MAX_VIEW_ANGLE_DEG,
+    max_coarsening: float = MAX_COARSENING,
+) -> tuple[float, float, float, float]:
+    """What :func:`nadir_view` keeps of a frame of ``camera`` at ``height_m`` above the module plane and
+    gimbal pitch ``pitch_deg``: the width across and the depth along the yaw of its rectangle of the
+    plane [m], how far ahead of the camera the rectangle's centre lies [m], and its sampling [m px-1]. A
+    nadir frame's is its footprint, straight below.
+
+    Raises
+    ------
+    ValueError
+        If the pitch is not from −90 to 0, or such a frame sees nothing of the plane within
+        ``max_view_angle_deg`` of the vertical.
+    """
+    if not (math.isfinite(pitch_deg) and -90.0 <= pitch_deg < 0.0):
+        raise ValueError(f"gimbal pitch must be from -90 to 0 degrees, got {pitch_deg}")
+    tilt = pitch_deg + 90.0
+    if tilt <= NEAR_NADIR_DEG:  # kept as it is, moved under the image centre
+        across, along = camera.footprint_m(height_m)
+        return across, along, height_m * math.tan(math.radians(tilt)), camera.gsd_m(height_m)
+    unit = ObliqueCamera(0.0, 0.0, 1.0, 0.0, pitch_deg, focal_px(camera, camera.width_px), camera.width_px,
+                         camera.height_px)  # fmt: skip
+    box = _seen_rectangle(unit, max_view_angle_deg, max_coarsening)
+    if box is None:
+        raise ValueError(f"at gimbal pitch {pitch_deg:g}° the camera sees nothing within "
+                         f"{max_view_angle_deg:g}° of the vertical")  # fmt: skip
+    half, near, far, sampling = (v * height_m for v in box)  # every length on the plane scales with it
+    return 2 * half, far - near, (near + far) / 2, sampling
+
+
 def height_for_gsd(
     camera: ThermalCamera,
     gsd_m: float,
@@ -243,17 +278,11 @@ def height_for_gsd(
     Raises
     ------
     ValueError
-        If such a frame sees nothing of the plane within ``max_view_angle_deg`` of the vertical.
+        As :func:`ground_view`.
     """
-    if not -90.0 <= pitch_deg < 0.0:
-        raise ValueError(f"gimbal pitch must be from -90 to 0 degrees, got {pitch_deg}")
-    unit = ObliqueCamera(0.0, 0.0, 1.0, 0.0, pitch_deg, focal_px(camera, camera.width_px), camera.width_px,
-                         camera.height_px)  # fmt: skip
-    box = _seen_rectangle(unit, max_view_angle_deg, max_coarsening)
-    if box is None:
-        raise ValueError(f"at gimbal pitch {pitch_deg:g}° the camera sees nothing within "
-                         f"{max_view_angle_deg:g}° of the vertical")  # fmt: skip
-    return gsd_m / box[3]  # every length on the plane scales with the height
+    view = ground_view(camera, 1.0, pitch_deg, max_view_angle_deg=max_view_angle_deg,
+                       max_coarsening=max_coarsening)  # fmt: skip
+    return gsd_m / view[3]
 
 
 def _seen_rectangle(

@@ -57,7 +57,7 @@ from gongzhi.modules.pv.analytics.georef import (
     module_index,
 )
 from gongzhi.modules.pv.analytics.layout import SUBSTRINGS, PlantLayout, neighbours
-from gongzhi.modules.pv.analytics.oblique import ObliqueCamera, focal_px, height_for_gsd
+from gongzhi.modules.pv.analytics.oblique import ObliqueCamera, focal_px
 
 FloatArray = npt.NDArray[np.float64]
 F32 = npt.NDArray[np.float32]
@@ -304,7 +304,7 @@ def synthetic_flight(
         Payload; the frames have its resolution.
     altitude_m : float, optional
         Height above the modules [m]; default the IEC screening GSD (5 px per cell), for an oblique
-        flight in the nadir views of its frames (:func:`.oblique.height_for_gsd`).
+        flight in the nadir views of its frames (the plan's default).
     front_overlap, side_overlap : float
         Overlaps of the plan [-].
     conditions : Conditions, optional
@@ -318,22 +318,16 @@ def synthetic_flight(
         keeps healthy neighbours.
     gimbal_pitch_deg : float
         Gimbal pitch of every frame, −90 (nadir) to −30 [°]. An oblique camera looks ahead along the
-        flight line, so the frames see the plane ahead of the plan's footprints; the sun's reflection is
-        rendered in nadir frames only.
+        flight line, and the plan's lines run short of its footprints (:func:`.flightplan.plan_flight`);
+        the sun's reflection is rendered in nadir frames only.
 
     Returns
     -------
     SyntheticFlight
         Fewer anomalies than asked when the plant has no room for them; ``anomalies`` says what was planted.
     """
-    if not -90.0 <= gimbal_pitch_deg <= -30.0:
-        raise ValueError(f"gimbal pitch must be from -90 (nadir) to -30 degrees, got {gimbal_pitch_deg}")
     c = conditions or Conditions()
     rng = np.random.default_rng([seed, 0])
-    if altitude_m is None and gimbal_pitch_deg != -90.0:
-        # as near as the nadir view of an oblique frame needs for the GSD of a nadir flight's default
-        nadir = plan_flight(layout.polygon, camera, row_azimuth_deg=layout.row_azimuth_deg).altitude_m
-        altitude_m = height_for_gsd(camera, camera.gsd_m(nadir), gimbal_pitch_deg)
     plan = plan_flight(
         layout.polygon,
         camera,
@@ -341,6 +335,7 @@ def synthetic_flight(
         front_overlap=front_overlap,
         side_overlap=side_overlap,
         row_azimuth_deg=layout.row_azimuth_deg,
+        gimbal_pitch_deg=gimbal_pitch_deg,
     )
     planted = plant_anomalies(layout, rng, anomalies_per_class, classes, spacing_m)
     scene = _scene(layout, c, planted, rng, plan.altitude_m)

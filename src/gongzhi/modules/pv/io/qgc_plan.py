@@ -7,7 +7,8 @@ qgc-dev-guide/file_formats/plan.html): top level ``fileType`` "Plan", ``version`
 (MAV_AUTOPILOT) and ``vehicleType`` (MAV_TYPE). Commands and frames are MAVLink's (mavlink.io, common.xml).
 
 The survey is written as simple items, one waypoint per line end, rather than a QGC ``ComplexItem`` survey, so
-the autopilot flies exactly the lines planned here: take-off, speed, then per line a waypoint at its start,
+the autopilot flies exactly the lines planned here: take-off, speed, the gimbal's pitch (MAVLink gimbal
+protocol v2), then per line a waypoint at its start,
 camera triggering every ``trigger_spacing_m`` switched on (firing once at once), a waypoint at its end,
 triggering switched off (firing once more), and return to launch.
 """
@@ -25,6 +26,8 @@ MAV_CMD_NAV_RETURN_TO_LAUNCH = 20
 MAV_CMD_NAV_TAKEOFF = 22
 MAV_CMD_DO_CHANGE_SPEED = 178
 MAV_CMD_DO_SET_CAM_TRIGG_DIST = 206
+MAV_CMD_DO_GIMBAL_MANAGER_PITCHYAW = 1000
+GIMBAL_MANAGER_FLAGS_PITCH_LOCK = 8
 MAV_FRAME_MISSION = 2
 MAV_FRAME_GLOBAL_RELATIVE_ALT = 3
 MAV_AUTOPILOT = {"px4": 12, "ardupilot": 3}
@@ -69,6 +72,12 @@ def write_qgc_plan(
     items = [
         _nav(MAV_CMD_NAV_TAKEOFF, plan.home, altitude),
         _do(MAV_CMD_DO_CHANGE_SPEED, [1, plan.speed_m_s, -1, 0, 0, 0, 0]),
+        # the gimbal's pitch against the horizon (pitch lock), its yaw following the aircraft, which faces
+        # its next waypoint; rates NaN (null): turn at the gimbal's own rate; all gimbals
+        _do(
+            MAV_CMD_DO_GIMBAL_MANAGER_PITCHYAW,
+            [plan.gimbal_pitch_deg, 0, None, None, GIMBAL_MANAGER_FLAGS_PITCH_LOCK, 0, 0],
+        ),
     ]
     for line in plan.lines:
         items += [
@@ -124,7 +133,7 @@ def _nav(command: int, position: tuple[float, float], altitude: float) -> dict[s
     }
 
 
-def _do(command: int, params: list[float]) -> dict[str, Any]:
+def _do(command: int, params: list[float | None]) -> dict[str, Any]:
     return {
         "type": "SimpleItem",
         "command": command,

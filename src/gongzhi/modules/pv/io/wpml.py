@@ -8,7 +8,8 @@ payloadInfo). Drone and payload enumeration values come from the Cloud API "Prod
 
 The survey is written as a waypoint template: one Placemark per image position, each with a ``takePhoto`` of
 the thermal lens on arrival; the aircraft stops at line ends and passes through the points between them. The
-first point also turns the gimbal to nadir (−90°).
+first point also turns the gimbal to the plan's pitch (nadir, −90°, unless the plan is oblique); the aircraft
+faces along each line, so an oblique camera looks ahead.
 """
 
 from __future__ import annotations
@@ -187,7 +188,7 @@ def _template(
         _sub(placemark, "useGlobalTurnParam", "0")
         _turn_param(placemark, point)
         _sub(placemark, "useStraightLine", "1")
-        _action_group(placemark, index)
+        _action_group(placemark, index, plan.gimbal_pitch_deg)
     payload = _sub(folder, "payloadParam")
     _sub(payload, "payloadPositionIndex", "0")
     _sub(payload, "imageFormat", "ir")
@@ -212,7 +213,7 @@ def _waylines(plan: FlightPlan, config: ET.Element, points: list[_Waypoint], hei
         _sub(heading, "waypointHeadingMode", "followWayline")
         _turn_param(placemark, point)
         _sub(placemark, "useStraightLine", "1")
-        _action_group(placemark, index)
+        _action_group(placemark, index, plan.gimbal_pitch_deg)
     return root
 
 
@@ -230,7 +231,7 @@ def _turn_param(placemark: ET.Element, point: _Waypoint) -> None:
     _sub(turn, "waypointTurnDampingDist", "0")
 
 
-def _action_group(placemark: ET.Element, index: int) -> None:
+def _action_group(placemark: ET.Element, index: int, pitch_deg: float) -> None:
     group = _sub(placemark, "actionGroup")
     _sub(group, "actionGroupId", str(index))
     _sub(group, "actionGroupStartIndex", str(index))
@@ -238,21 +239,21 @@ def _action_group(placemark: ET.Element, index: int) -> None:
     _sub(group, "actionGroupMode", "sequence")
     trigger = _sub(group, "actionTrigger")
     _sub(trigger, "actionTriggerType", "reachPoint")
-    actions = [_gimbal_to_nadir, _take_photo] if index == 0 else [_take_photo]
+    actions = [_gimbal_pitched, _take_photo] if index == 0 else [_take_photo]
     for action_id, build in enumerate(actions):
         action = _sub(group, "action")
         _sub(action, "actionId", str(action_id))
-        build(action, index)
+        build(action, index, pitch_deg)
 
 
-def _gimbal_to_nadir(action: ET.Element, index: int) -> None:
+def _gimbal_pitched(action: ET.Element, index: int, pitch_deg: float) -> None:
     _sub(action, "actionActuatorFunc", "gimbalRotate")
     params = _sub(action, "actionActuatorFuncParam")
     for name, value in (
         ("gimbalHeadingYawBase", "aircraft"),
         ("gimbalRotateMode", "absoluteAngle"),
         ("gimbalPitchRotateEnable", "1"),
-        ("gimbalPitchRotateAngle", "-90"),
+        ("gimbalPitchRotateAngle", _num(pitch_deg)),
         ("gimbalRollRotateEnable", "0"),
         ("gimbalRollRotateAngle", "0"),
         ("gimbalYawRotateEnable", "0"),
@@ -264,7 +265,7 @@ def _gimbal_to_nadir(action: ET.Element, index: int) -> None:
         _sub(params, name, value)
 
 
-def _take_photo(action: ET.Element, index: int) -> None:
+def _take_photo(action: ET.Element, index: int, pitch_deg: float) -> None:
     _sub(action, "actionActuatorFunc", "takePhoto")
     params = _sub(action, "actionActuatorFuncParam")
     _sub(params, "payloadPositionIndex", "0")
