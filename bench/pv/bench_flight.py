@@ -2,7 +2,7 @@
 17,000 modules), read and analysed with every core.
 
     .venv/bin/python bench/pv/bench_flight.py [--workers 2] [--dir /tmp/pv-bench] [--seed 7] [--one-worker]
-        [--format tiff|tiff-ck|flir]
+        [--format tiff|tiff-ck|flir] [--gimbal-pitch -60]
 
 Figures, each measured in this run on the same files:
 - decode: reading every frame (the readers' ``read_frame``) and dropping it, split over the same process
@@ -31,6 +31,8 @@ Figures, each measured in this run on the same files:
   (compiling every kernel, as on a first run after installing) and with that cache filled (every later
   process). The flight's figures above are with the cache filled; the cold compile is paid once.
 - accuracy on the ground truth (per class precision and recall, module level).
+- with ``--gimbal-pitch P`` (e.g. −60): the same roof flown obliquely (its oblique plan, in a folder of its
+  own, ``--dir`` with ``-pitch60`` appended), the frames' nadir views analysed; up to 600 frames.
 
 The frames are rendered once into ``--dir`` (kept for the next run; rendering is not part of the figures: a
 run that renders measures in a fresh process, so that the peaks are not the renderer's).
@@ -65,7 +67,9 @@ def roof() -> list[tuple[float, float]]:
     return [ORIGIN.to_lonlat(x, y) for x, y in ((-w, -h), (w, -h), (w, h), (-w, h))]
 
 
-def render(folder: Path, seed: int, workers: int, frame_format: synthetic_files.FrameFormat) -> bool:
+def render(
+    folder: Path, seed: int, workers: int, frame_format: synthetic_files.FrameFormat, pitch: float = -90.0
+) -> bool:
     """Render the flight into ``folder`` unless it holds it already; whether it rendered."""
     flight_file = folder / "flight.json"
     description = synthetic_files.read_flight_description(folder)
@@ -73,14 +77,15 @@ def render(folder: Path, seed: int, workers: int, frame_format: synthetic_files.
         description
         and description.get("seed") == seed
         and description.get("frame_format", "tiff") == frame_format
-        and len(pipeline.frame_paths(folder)) == FRAMES
+        and description.get("gimbal_pitch_deg", -90.0) == pitch
+        and len(pipeline.frame_paths(folder)) == min(FRAMES, description.get("frames", FRAMES))
     ):
-        print(f"reusing the {FRAMES} frames in {folder}")
+        print(f"reusing the {len(pipeline.frame_paths(folder))} frames in {folder}")
         return False
     folder.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     layout = generate_layout(roof(), LayoutParams(), name="bench roof")
-    flight = synthetic_flight(layout, seed=seed, anomalies_per_class=4)
+    flight = synthetic_flight(layout, seed=seed, anomalies_per_class=4, gimbal_pitch_deg=pitch)
     synthetic_files.write_flight_files(flight, folder, frame_format)
     count = min(FRAMES, len(flight))
     for _ in synthetic_files.write_frames(
@@ -163,10 +168,18 @@ def main() -> None:
         default="tiff",
         help="how the frames are written (default: float32 °C TIFF, the cheapest to decode)",
     )
+    parser.add_argument(
+        "--gimbal-pitch",
+        type=float,
+        default=-90.0,
+        help="an oblique flight (e.g. -60): its plan, frames looking ahead, their nadir views analysed",
+    )
     args = parser.parse_args()
     if args.frame_format != "tiff":
         args.dir = args.dir.with_name(f"{args.dir.name}-{args.frame_format}")
-    if render(args.dir, args.seed, args.workers, args.frame_format):
+    if args.gimbal_pitch != -90.0:
+        args.dir = args.dir.with_name(f"{args.dir.name}-pitch{-args.gimbal_pitch:g}")
+    if render(args.dir, args.seed, args.workers, args.frame_format, args.gimbal_pitch):
         # the peaks (ru_maxrss) of this process and of its children would be the renderer's (its pool's
         # workers hold the synthetic flight: about 430 MB each), and getrusage keeps them for the life of
         # the process: the figures come from a fresh one

@@ -33,6 +33,7 @@ from gongzhi.modules.pv.analytics.modules import (
     SCREEN_WARM_SHARE,
     SOILING_WARM_K,
     SURFACE_INLIER_MAX_K,
+    SURFACE_REACH_K,
     CombinedClassifier,
     InspectionAccumulator,
     InspectionResult,
@@ -735,6 +736,7 @@ def test_the_robust_surface_stopping_when_its_inliers_repeat_equals_four_full_ro
         fit = np.full(len(values), start)
         design = np.column_stack([np.ones_like(r), r, c, r * r, c * c, r * c])
         keep = np.ones(len(values), dtype=bool)
+        fitted = None
         for _ in range(4):
             dev = values - fit
             mad = _median(np.abs(dev - _median(dev)))
@@ -744,7 +746,8 @@ def test_the_robust_surface_stopping_when_its_inliers_repeat_equals_four_full_ro
                 break
             coef, *_ = np.linalg.lstsq(design[keep], values[keep], rcond=None)
             fit = design @ coef
-        return fit, keep
+            fitted = keep
+        return _held(fit, fitted), keep
 
     rng = np.random.default_rng(11)
     for n in (20, 95, 140):
@@ -801,7 +804,16 @@ def _numpy_robust_surface(r: np.ndarray, c: np.ndarray, values: np.ndarray) -> t
         coef, *_ = np.linalg.lstsq(design[keep], values[keep], rcond=None)
         fit = design @ coef
         fitted = keep
-    return fit, keep
+    return _held(fit, fitted), keep
+
+
+def _held(fit: np.ndarray, fitted: np.ndarray | None) -> np.ndarray:
+    """The surface held within SURFACE_REACH_K of its range over the last fit's inliers."""
+    inside = fit[fitted] if fitted is not None else fit[:0]
+    inside = inside[np.isfinite(inside)]
+    if not len(inside):
+        return fit
+    return np.clip(fit, inside.min() - SURFACE_REACH_K, inside.max() + SURFACE_REACH_K)
 
 
 def test_the_compiled_robust_surface_equals_its_numpy_form_bit_for_bit() -> None:
@@ -847,6 +859,24 @@ def test_an_open_string_filling_half_of_a_two_row_frame_stays_out_of_the_surface
     fit, keep, _ = _robust_surface(r, c, values)
     assert not keep[14:27].any()
     assert np.all(values[14:27] - fit[14:27] > warmth - 1.0)
+
+
+@pytest.mark.parametrize("jitter", [0.0005, 0.002, 0.005])
+def test_the_surface_fitted_to_one_row_does_not_run_off_across_the_next(jitter: float) -> None:
+    # the same two rows, their modules' positions a yaw's jitter off a line (a pose turned by 0.05–0.5°):
+    # the quadratic's terms across the rows, fitted to that jitter, read −25 K to +57 K on the string row
+    # (a synthetic oblique view: 10,000 K on a healthy row)
+    rng = np.random.default_rng(84)
+    c = np.tile(np.linspace(0.04, 0.66, 14), 2)
+    r = np.repeat([0.84, 0.68], 14) + rng.uniform(-jitter, jitter, 28)
+    values = 49.5 + 0.6 * c + rng.normal(0, 0.25, 28)
+    values[14:27] += 5.0
+    fit, keep, ref = _robust_surface(r, c, values)
+    assert not keep[14:27].any() and keep[:14].all()
+    assert np.all(fit <= fit[keep].max() + SURFACE_REACH_K) and np.all(
+        fit >= fit[keep].min() - SURFACE_REACH_K
+    )
+    assert np.all(values[14:27] - ref[14:27] > 3.0)  # still an open string's warmth
 
 
 def test_the_densest_half_lies_among_the_healthy_modules() -> None:

@@ -792,7 +792,15 @@ def _densest_half(values: F64) -> float:
 
 
 def _robust_surface(
-    r: F64, c: F64, values: F64, cap: float, near: Ints, fit: F64, keep: npt.NDArray[np.bool_], ref: F64
+    r: F64,
+    c: F64,
+    values: F64,
+    cap: float,
+    reach: float,
+    near: Ints,
+    fit: F64,
+    keep: npt.NDArray[np.bool_],
+    ref: F64,
 ) -> None:
     n = len(values)
     start = _densest_half_c(values)
@@ -831,6 +839,21 @@ def _robust_surface(
         coef = np.linalg.lstsq(a, b, np.finfo(np.float64).eps * max(count, 6))[0]
         fit[:] = np.dot(design, coef)
         fitted[:] = keep
+    # beyond the last fit's inliers the surface extrapolates: it stays within ``reach`` of what it is among
+    # them (a quadratic fitted to one row of modules, a yaw's jitter apart, reached thousands of kelvin on
+    # the next row)
+    lo, hi, any_fitted = np.inf, -np.inf, False
+    for p in range(n):
+        if fitted[p] and np.isfinite(fit[p]):
+            lo = fit[p] if fit[p] < lo else lo
+            hi = fit[p] if fit[p] > hi else hi
+            any_fitted = True
+    if any_fitted:
+        for p in range(n):
+            if fit[p] < lo - reach:
+                fit[p] = lo - reach
+            elif fit[p] > hi + reach:
+                fit[p] = hi + reach
     # the reference: the surface plus the median residual of the inlying neighbours (np.nanmedian of the
     # residuals of those listed in near, −1 for none, as one sort with NaN last gives it: the values not
     # NaN sorted, by insertion (a few each), the middle of the finite ones picked from them)
@@ -1274,15 +1297,18 @@ gives them with running medians over ``size`` samples (``scipy.ndimage.median_fi
 the places that cannot beat the best so far or reach ``at_least`` are not measured, so a map whose warmth
 is under ``at_least`` may read less than it."""
 
-robust_surface: Callable[[F64, F64, F64, float, Ints, F64, npt.NDArray[np.bool_], F64], None] = _compiled(
-    _robust_surface,
-    "void(float64[::1], float64[::1], float64[::1], float64, intp[:, ::1], float64[::1], boolean[::1],"
-    " float64[::1])",
+robust_surface: Callable[[F64, F64, F64, float, float, Ints, F64, npt.NDArray[np.bool_], F64], None] = (
+    _compiled(
+        _robust_surface,
+        "void(float64[::1], float64[::1], float64[::1], float64, float64, intp[:, ::1], float64[::1],"
+        " boolean[::1], float64[::1])",
+    )
 )
 """:func:`.modules._robust_surface` of the points (``r``, ``c``) and ``values`` into ``fit`` and ``keep``,
 the inlier bands capped at ``cap``: the same rounds, sorts and least-squares fits (LAPACK's ``gelsd``
 at numpy's default ``rcond``, the surface by BLAS's ``gemv`` as numpy's ``@``, both through scipy's
-BLAS and LAPACK, which give numpy's bits here), in one compiled call instead of about 40 numpy calls;
+BLAS and LAPACK, which give numpy's bits here), the surface then held within ``reach`` of its range over
+the last fit's inliers, in one compiled call instead of about 40 numpy calls;
 and into ``ref`` the fit plus the median of the residuals ``values − fit`` of the inliers among each
 point's neighbours ``near`` (indices, −1 for none), the fit alone where none is an inlier
 (:func:`.modules.frame_statistics`' reference)."""

@@ -108,6 +108,13 @@ SURFACE_INLIER_MAX_K = 2.0
 schema, ``domain/pv.md`` §2; the synthetic string 3–6 K): it must never be taken for background, while
 the healthy modules' spread about a fitted surface is a few tenths of a kelvin, and about the first fit
 (the middle of the densest half of the frame's module medians) the vignetting's 1.5 K at most."""
+SURFACE_REACH_K = 0.5
+"""Most the fitted surface may lie beyond its range over the fit's inliers, where it extrapolates to the
+modules outside them [K]. When the inliers lie on one row of modules (a frame that sees two, one of them
+an open string), the quadratic's terms across the rows are fitted to the jitter of the modules' positions
+along that row (a yaw of a tenth of a degree) and, unbounded, reached tens or thousands of kelvin on the
+other row (a synthetic oblique view read 10,000 K of warmth on a healthy row). The optics and the plant's
+gradient, which the surface models, change less than this from the inliers to a module beside them."""
 CELL_EDGE_STEP = 0.4
 """Least step between neighbouring samples at a whole hot cell's border, as a fraction of the cell's
 excess [-]. A cell's warmth ends at its border, so at 5 px per cell (IEC screening) one sample's step
@@ -2133,7 +2140,9 @@ def _robust_surface(
     Inliers lie within max(0.7 K, 3 MAD) of the current fit, and never more than
     :data:`SURFACE_INLIER_MAX_K` from it nor from the first fit (the middle of the densest half of the
     medians: the shortest interval holding more than half of them), so a warm string or a shaded block
-    does not pull the surface. Returns the surface, the inlier mask and the references.
+    does not pull the surface. Beyond the last fit's inliers the surface stays within
+    :data:`SURFACE_REACH_K` of its range over them. Returns the surface, the inlier mask and the
+    references.
 
     The caps matter where an open string fills nearly half of a frame (a frame at the plant's edge that
     sees two rows, one of them the string): the MAD about the first fit then takes in the gap between the
@@ -2153,7 +2162,7 @@ def _robust_surface(
     fit, keep, ref = np.empty(n, dtype=np.float64), np.empty(n, dtype=bool), np.empty(n, dtype=np.float64)
     kernels.robust_surface(
         np.ascontiguousarray(r, dtype=np.float64), np.ascontiguousarray(c, dtype=np.float64),
-        np.ascontiguousarray(values, dtype=np.float64), SURFACE_INLIER_MAX_K,
+        np.ascontiguousarray(values, dtype=np.float64), SURFACE_INLIER_MAX_K, SURFACE_REACH_K,
         np.ascontiguousarray(np.zeros((n, 0), dtype=np.intp) if near is None else near, dtype=np.intp),
         fit, keep, ref,
     )  # fmt: skip

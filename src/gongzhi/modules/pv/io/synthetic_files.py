@@ -52,6 +52,7 @@ def write_flight_files(flight: SyntheticFlight, folder: Path, frame_format: Fram
         "seed": flight.seed,
         "camera": flight.camera.key,
         "altitude_m": flight.plan.altitude_m,
+        "gimbal_pitch_deg": flight.gimbal_pitch_deg,
         "frames": len(flight),
         "frame_format": frame_format,
         "modules": len(flight.layout.modules),
