@@ -40,9 +40,13 @@ class Flight:
         return buffer.getvalue()
 
 
-def tiny_flight(folder: Path, *, seed: int = 5, frames: int | None = None) -> Flight:
+def tiny_flight(
+    folder: Path, *, seed: int = 5, frames: int | None = None, gimbal_pitch_deg: float = -90.0
+) -> Flight:
     """A synthetic flight over the tiny roof written to ``folder`` as ``gongzhi pv synth`` writes it."""
-    flight = synthetic_flight(tiny_layout(), seed=seed, anomalies_per_class=1)
+    flight = synthetic_flight(
+        tiny_layout(), seed=seed, anomalies_per_class=1, gimbal_pitch_deg=gimbal_pitch_deg
+    )
     folder.mkdir(parents=True, exist_ok=True)
     synthetic_files.write_flight_files(flight, folder)
     count = len(flight) if frames is None else min(frames, len(flight))

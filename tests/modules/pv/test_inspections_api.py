@@ -169,6 +169,26 @@ def test_low_irradiance_is_flagged_not_compliant(
     assert done["status"] == "done" and done["iec_compliant"] is False
 
 
+def test_an_oblique_flight_uploaded_to_a_plant_is_analysed_with_its_findings_on_their_modules(
+    client: TestClient,
+    world: World,
+    factory: sessionmaker[Session],
+    registry: Registry,
+    tmp_path: Path,
+) -> None:
+    oblique = tiny_flight(tmp_path / "oblique", gimbal_pitch_deg=-60.0)
+    plant = import_plant(client, world.alice.headers, oblique)
+    files = [("file", (p.name, p.read_bytes(), "image/tiff")) for p in oblique.frames]
+    inspection = upload(client, world.bob.headers, plant["id"], files, irradiance_w_m2="850").json()
+    assert run_worker(client, factory, registry) == [inspection["id"]]
+    done = client.get(f"{PV}/inspections/{inspection['id']}", headers=world.alice.headers).json()
+    assert done["status"] == "done" and done["summary"]["frames_used"] >= len(oblique.frames) / 2
+    findings = client.get(f"{PV}/inspections/{inspection['id']}/findings", headers=world.alice.headers).json()
+    truth = {(a.module_id, a.anomaly.value) for a in oblique.synthetic.anomalies}
+    found = {(f["module_id"], f["anomaly_class"]) for f in findings}
+    assert len(found & truth) >= 0.8 * len(truth) and len(found & truth) >= 0.9 * len(found)
+
+
 def test_bad_uploads_get_clear_4xx_problems(
     client: TestClient, world: World, factory: sessionmaker[Session], flight: Flight, tmp_path: Path
 ) -> None:
