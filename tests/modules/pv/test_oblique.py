@@ -10,6 +10,7 @@ import zipfile
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from gongzhi.modules.pv.analytics.anomalies import Anomaly
 from gongzhi.modules.pv.analytics.cameras import M3T
@@ -21,6 +22,7 @@ from gongzhi.modules.pv.analytics.modules import InspectionAccumulator, LayoutFr
 from gongzhi.modules.pv.analytics.oblique import (
     MAX_COARSENING,
     ObliqueCamera,
+    bilinear_rows,
     focal_px,
     ground_view,
     height_for_gsd,
@@ -97,6 +99,20 @@ def test_the_nadir_view_of_an_oblique_frame_lies_where_the_layout_has_its_module
     assert view.temperature_c.dtype == np.float32 and np.isfinite(view.temperature_c).all()
 
 
+def test_the_rows_resampling_is_scipys_bilinear_interpolation_inside_and_at_the_edges() -> None:
+    rng = np.random.default_rng(4)
+    image = rng.normal(40, 3, (60, 80)).astype(np.float32)
+    rows = rng.uniform(-3, 63, 50)
+    first, last = rng.uniform(-5, 85, 50), rng.uniform(-5, 85, 50)
+    out = bilinear_rows(image, rows, first, last, 37)
+    cols = first[:, None] + (last - first)[:, None] * np.linspace(0, 1, 37)[None, :]
+    expected = ndimage.map_coordinates(
+        image, [np.repeat(rows[:, None], 37, axis=1), cols], order=1, mode="nearest"
+    )
+    assert out.shape == (50, 37) and out.dtype == np.float32
+    np.testing.assert_allclose(out, expected, atol=2e-4)
+
+
 def test_oblique_flights_are_flown_as_near_as_the_gsd_of_a_nadir_flight_needs() -> None:
     nadir = M3T.altitude_for_gsd(0.0332)
     assert height_for_gsd(M3T, 0.0332, -90.0) == pytest.approx(nadir)
@@ -107,7 +123,10 @@ def test_oblique_flights_are_flown_as_near_as_the_gsd_of_a_nadir_flight_needs() 
     assert heights[1] == pytest.approx(nadir, rel=0.05) and heights[2] < 0.95 * nadir
     with pytest.raises(ValueError, match="sees nothing"):
         height_for_gsd(M3T, 0.0332, -5.0)
-    assert MAX_COARSENING >= 1.0
+    # a view cut where the plane's sampling is MAX_COARSENING times the finest: deeper when let coarser
+    shallow = ground_view(M3T, 25.0, -50.0, max_coarsening=1.2)
+    deep = ground_view(M3T, 25.0, -50.0, max_coarsening=MAX_COARSENING)
+    assert deep[1] > shallow[1] and deep[3] == pytest.approx(shallow[3])
 
 
 def test_frames_that_cannot_be_a_nadir_view_are_left_out_with_why(oblique: SyntheticFlight) -> None:

@@ -15,11 +15,12 @@ and meets the plane at the camera's position plus t · v with t = H / (−v_z), 
 is the nadir mapping of :class:`.georef.FrameGeometry`.
 
 :func:`nadir_view` keeps the largest rectangle of the plane, square to the yaw, that the frame sees within
-``max_view_angle_deg`` of the vertical (the view widens with distance, so the rectangle is as wide as the
-frame's near edge), samples it on a grid of the ground sampling distance at its centre, and gives back a
-frame whose position is the rectangle's centre and whose ``FrameMeta.gsd_m`` carries that distance. The
-far, flat part of an oblique view is left out: glass reflects more and emits less there (its emissivity
-falls steeply beyond about 60° from the normal), and its modules are a few pixels each.
+``max_view_angle_deg`` of the vertical and without its rows' sampling of the plane growing more than
+``max_coarsening`` times coarser than its finest (the view widens with distance, so the rectangle is as
+wide as the frame's near edge). It samples the rectangle on a grid of that finest sampling and gives back
+a frame whose position is the rectangle's centre and whose ``FrameMeta.gsd_m`` carries the grid's
+spacing. The far, flat part of an oblique view is left out: glass reflects more and emits less there (its
+emissivity falls steeply beyond about 60° from the normal), and its modules are a few pixels each.
 
 References
 ----------
@@ -34,10 +35,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
-from scipy import ndimage
 
 from gongzhi.modules.pv.analytics.cameras import ThermalCamera
-from gongzhi.modules.pv.analytics.frames import NO_DATA_PX, FrameMeta, ThermalFrame
+from gongzhi.modules.pv.analytics.frames import NO_DATA_PX, ThermalFrame
 from gongzhi.modules.pv.analytics.geometry import LocalFrame
 
 FloatArray = npt.NDArray[np.float64]
@@ -125,13 +125,6 @@ class ObliqueCamera:
         return rows, cols
 
 
-def tilt_deg(meta: FrameMeta) -> float | None:
-    """Angle of the optical axis from the vertical [°]; ``None`` when the frame gives no gimbal pitch."""
-    if meta.gimbal_pitch_deg is None or not math.isfinite(meta.gimbal_pitch_deg):
-        return None
-    return abs(meta.gimbal_pitch_deg + 90.0)
-
-
 def focal_px(camera: ThermalCamera, width_px: int) -> float:
     """The camera's focal length in pixels of a raster ``width_px`` wide (a raster larger or smaller than
     the detector scales it, as it scales the GSD in :func:`.georef.frame_geometry`) [px]."""
@@ -149,11 +142,12 @@ def nadir_view(
     """A frame as a nadir frame of the module plane, or ``None`` and why it cannot be one.
 
     A frame without a gimbal pitch, or within :data:`NEAR_NADIR_DEG` of nadir, comes back as it is (the
-    latter with its position moved under the image centre); an oblique one is resampled (bilinear) onto
-    the largest rectangle of the plane it sees within ``max_view_angle_deg`` of the vertical, on a grid of
-    the ground sampling distance at the rectangle's centre, and comes back with that position, pitch −90°,
-    the distance in ``meta.gsd_m`` and ``meta.extra["oblique"]`` saying what was done. Its pixels without
-    a temperature must have been filled before.
+    latter, when its height and position are known, with its position moved under the image centre); an
+    oblique one is resampled (bilinear) onto the largest rectangle of the plane it sees within
+    ``max_view_angle_deg`` of the vertical and ``max_coarsening`` of its finest sampling, on a grid of
+    that sampling, and comes back with the rectangle's centre as its position, pitch −90°, the grid's
+    spacing in ``meta.gsd_m`` and ``meta.extra["oblique"]`` saying what was done. Its pixels without a
+    temperature must have been filled before.
 
     Parameters
     ----------
@@ -210,11 +204,12 @@ def nadir_view(
         width, height = int(2 * half_width / gsd), int((far - near) / gsd)
     if width < 8 or height < 8:
         return None, f"oblique (gimbal pitch {pitch:g}°): too little of the plane in view"
-    # the nadir view's pixels on the plane, in the camera's own frame (x right, y ahead), then into the frame
+    # the nadir view's pixels on the plane, in the camera's own frame (x right, y ahead), then into the frame:
+    # without roll, each row of the view lies on one row of the frame, its columns evenly spaced along it
     across = (np.arange(width, dtype=np.float64) - (width - 1) / 2) * gsd
     along = centre + ((height - 1) / 2 - np.arange(height, dtype=np.float64)) * gsd
-    rows, cols = cam.xy_to_pixel(across[None, :], along[:, None])
-    t = ndimage.map_coordinates(frame.temperature_c, [rows, cols], order=1, mode="nearest")
+    rows, cols = cam.xy_to_pixel(np.array([across[0], across[-1]])[None, :], along[:, None])
+    t = bilinear_rows(frame.temperature_c, rows[:, 0], cols[:, 0], cols[:, 1], width)
     lon, lat = meta.lon, meta.lat
     if meta.lon is not None and meta.lat is not None:
         lon, lat = LocalFrame(meta.lon, meta.lat).to_lonlat(
@@ -229,6 +224,29 @@ def nadir_view(
     out = replace(meta, width_px=width, height_px=height, lon=lon, lat=lat, gimbal_pitch_deg=-90.0,
                   gsd_m=gsd, extra=extra)  # fmt: skip
     return ThermalFrame(np.ascontiguousarray(t, dtype=np.float32), out), ""
+
+
+def bilinear_rows(
+    image: npt.NDArray[np.float32], rows: FloatArray, first: FloatArray, last: FloatArray, width: int
+) -> npt.NDArray[np.float32]:
+    """Bilinear samples of ``image`` along lines of constant row: output row i samples ``width`` points
+    evenly from column ``first[i]`` to ``last[i]`` at row ``rows[i]`` (pixel centres at integers; points
+    beyond the image take its edge, as ``scipy.ndimage.map_coordinates(order=1, mode="nearest")``).
+
+    Bilinear interpolation is separable: each output row is one blend of two image rows, then one blend of
+    two neighbouring samples of it, several times cheaper than ``map_coordinates`` over every point."""
+    h, w = image.shape
+    r = np.clip(rows, 0, h - 1)
+    r0 = np.minimum(r.astype(np.intp), h - 2) if h > 1 else np.zeros(len(r), dtype=np.intp)
+    wr = (r - r0).astype(np.float32)[:, None]
+    lines = image[r0] * (1 - wr) + image[np.minimum(r0 + 1, h - 1)] * wr
+    step = (last - first) / max(width - 1, 1)
+    c = np.clip(first[:, None] + step[:, None] * np.arange(width), 0, w - 1)
+    c0 = np.minimum(c.astype(np.intp), w - 2) if w > 1 else np.zeros(c.shape, dtype=np.intp)
+    wc = (c - c0).astype(np.float32)
+    left = np.take_along_axis(lines, c0, axis=1)
+    right = np.take_along_axis(lines, np.minimum(c0 + 1, w - 1), axis=1)
+    return np.ascontiguousarray(left * (1 - wc) + right * wc, dtype=np.float32)
 
 
 def ground_view(
@@ -308,8 +326,14 @@ def _seen_rectangle(
         kept = np.isfinite(y0) & (np.hypot(x0, y0) <= reach) & (np.hypot(x1, y0) <= reach)
     if np.count_nonzero(kept) < 2:
         return None
-    sampling = np.maximum(np.abs(x1 - x0) / (cam.width_px - 1), np.abs(np.gradient(y0)))
-    finest = float(np.min(sampling[kept]))
-    kept &= sampling <= max_coarsening * finest
+    with np.errstate(invalid="ignore"):
+        sampling = np.maximum(np.abs(x1 - x0) / (cam.width_px - 1), np.abs(np.gradient(y0)))
+        kept &= np.isfinite(sampling)  # a row next to one above the horizon has no distance to it
+        if np.count_nonzero(kept) < 2:
+            return None
+        finest = float(np.min(sampling[kept]))
+        kept &= sampling <= max_coarsening * finest
+    if np.count_nonzero(kept) < 2:
+        return None
     half = float(np.min(np.minimum(np.abs(x0[kept]), np.abs(x1[kept]))))
     return half, float(np.min(y0[kept])), float(np.max(y0[kept])), finest

@@ -48,14 +48,7 @@ from gongzhi.modules.pv.analytics.anomalies import ANOMALIES, Anomaly
 from gongzhi.modules.pv.analytics.cameras import M3T, ThermalCamera
 from gongzhi.modules.pv.analytics.flightplan import FlightPlan, plan_flight
 from gongzhi.modules.pv.analytics.frames import FrameMeta, ThermalFrame
-from gongzhi.modules.pv.analytics.georef import (
-    FrameGeometry,
-    ModuleIndex,
-    _to_uv,
-    locate_frame,
-    locate_uv,
-    module_index,
-)
+from gongzhi.modules.pv.analytics.georef import FrameGeometry, ModuleIndex, locate, locate_frame, module_index
 from gongzhi.modules.pv.analytics.layout import SUBSTRINGS, PlantLayout, neighbours
 from gongzhi.modules.pv.analytics.oblique import ObliqueCamera, focal_px
 
@@ -632,8 +625,7 @@ def _render(
         labels, fu, fv = locate_frame(scene.index, pose)
     else:  # where each pixel's ray meets the plane (the plane beyond the horizon: no module)
         x, y = oblique.pixel_to_xy(*np.mgrid[0 : pose.height_px, 0 : pose.width_px])
-        pu, pv = (np.nan_to_num(a, nan=1e9) for a in _to_uv(x, y, layout.row_azimuth_deg))
-        labels, fu, fv = locate_uv(scene.index, pu, pv)
+        labels, fu, fv = locate(scene.index, np.nan_to_num(x, nan=1e9), np.nan_to_num(y, nan=1e9))
     on = labels >= 0
     lab = np.where(on, labels, 0)
     cu_n, cv_n = layout.cell_grid
