@@ -2,7 +2,7 @@
 
     .venv/bin/python scripts/pv/evaluate_synthetic.py [--seeds 0 1 … 9] [--width 80 --height 50]
         [--per-class 4] [--no-reflections] [--no-layout] [--no-refine] [--gps-sigma 0.1] [--yaw-sigma 0.2]
-        [--gimbal-pitch -60]
+        [--gimbal-pitch -60] [--altitude 32]
 
 Each seed builds a plant (``generate_layout`` over a width × height roof), plants ``--per-class`` modules of
 every anomaly class (whole strings for the string class) and renders the flight of the default plan (M3T,
@@ -78,6 +78,7 @@ def main() -> None:
     parser.add_argument(
         "--gimbal-pitch", type=float, default=-90.0, help="an oblique flight (e.g. -60) on its oblique plan"
     )
+    parser.add_argument("--altitude", type=float, help="height above the modules [m]; default the plan's")
     args = parser.parse_args()
 
     layout = generate_layout(roof(args.width, args.height))
@@ -96,6 +97,7 @@ def main() -> None:
             anomalies_per_class=args.per_class,
             conditions=conditions,
             gimbal_pitch_deg=args.gimbal_pitch,
+            altitude_m=args.altitude,
         )
         acc = (
             LayoutFreeAccumulator()
