@@ -55,8 +55,9 @@ MAX_COARSENING = 1.75
 stretching further along it (at 45° from the vertical, about twice as far as at the vertical), and a
 frame taken further along the line sees those modules sharper; but a view cut too short holds too few
 rows of modules to tell an open string from the rows about it. Chosen on synthetic flights over the 44 ×
-30 m test roof at −45°, −60° and −75°, seeds 7–9; the sum of wrong and missed modules, with seeds 10–12
-(not used to choose) after it: 1.5 gave 46 and 72, 1.75 gave 11 and 7, 2.0 gave 17 and 6."""
+30 m test roof at −45°, −60° and −75°, seeds 7–9; the sum of false and missed findings, with seeds 10–12
+(not used to choose) after it: 1.5 gave 41 and 72, 1.75 gave 11 and 7, 2.0 gave 17 and 6 (with the plant;
+``scripts/pv/evaluate_synthetic.py`` per pitch, the cut changed by hand)."""
 
 MAX_GROWTH = 4.0
 """Most pixels a nadir view may have, as a multiple of the frame's; a coarser grid beyond [-]."""
