@@ -9,6 +9,7 @@ what the file carries and leaves the rest ``None``; the analysis says which miss
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,6 +89,18 @@ class FrameMeta:
     irradiance_w_m2: float | None = None
     gsd_m: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def yaw_deg(self) -> float:
+        """Direction of the image's up, clockwise from north: the gimbal yaw, else the flight yaw, else 0
+        (north up) [°]."""
+        return next((v for v in (self.gimbal_yaw_deg, self.flight_yaw_deg) if v is not None), 0.0)
+
+    @property
+    def oblique(self) -> bool:
+        """Whether the gimbal pitch is known and not straight down (−90°)."""
+        pitch = self.gimbal_pitch_deg
+        return pitch is not None and math.isfinite(pitch) and pitch != -90.0
 
 
 @dataclass(frozen=True, slots=True)

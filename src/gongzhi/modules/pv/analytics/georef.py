@@ -139,22 +139,31 @@ def frame_geometry(
     """
     if meta.lat is None or meta.lon is None:
         raise ValueError(f"{meta.source}: the frame has no GPS position")
-    yaw = next((v for v in (meta.gimbal_yaw_deg, meta.flight_yaw_deg) if v is not None), 0.0)
     if meta.gsd_m is not None:  # resampled onto the plane already (an oblique frame's nadir view)
         x, y = origin.to_xy(meta.lon, meta.lat)
-        return FrameGeometry(x, y, meta.gsd_m, yaw, meta.width_px, meta.height_px)
-    cam = camera or (CAMERAS.get(meta.camera) if meta.camera else None)
+        return FrameGeometry(x, y, meta.gsd_m, meta.yaw_deg, meta.width_px, meta.height_px)
+    cam, height_m = camera_and_height(meta, camera, height_m, module_plane_rel_m)
     if cam is None:
         raise ValueError(f"{meta.source}: unknown camera {meta.camera or meta.model!r}; pass camera=")
     if height_m is None:
-        if meta.alt_rel_m is None:
-            raise ValueError(f"{meta.source}: the frame has no relative altitude; pass height_m=")
-        height_m = meta.alt_rel_m - module_plane_rel_m
+        raise ValueError(f"{meta.source}: the frame has no relative altitude; pass height_m=")
     if not height_m > 0:
         raise ValueError(f"{meta.source}: the camera must be above the module plane (height {height_m} m)")
     x, y = origin.to_xy(meta.lon, meta.lat)
     gsd = cam.gsd_m(height_m) * cam.width_px / meta.width_px
-    return FrameGeometry(x, y, gsd, yaw, meta.width_px, meta.height_px)
+    return FrameGeometry(x, y, gsd, meta.yaw_deg, meta.width_px, meta.height_px)
+
+
+def camera_and_height(
+    meta: FrameMeta, camera: ThermalCamera | None, height_m: float | None, module_plane_rel_m: float = 0.0
+) -> tuple[ThermalCamera | None, float | None]:
+    """The camera (``camera``, else the one the frame names) and the height above the module plane [m]
+    (``height_m``, else the frame's relative altitude less ``module_plane_rel_m``) of a frame, as
+    :func:`frame_geometry` takes them; ``None`` for what is unknown."""
+    cam = camera or (CAMERAS.get(meta.camera) if meta.camera else None)
+    if height_m is None and meta.alt_rel_m is not None:
+        height_m = meta.alt_rel_m - module_plane_rel_m
+    return cam, height_m
 
 
 @dataclass(frozen=True, slots=True)

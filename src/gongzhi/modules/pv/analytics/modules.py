@@ -46,8 +46,8 @@ from scipy import ndimage
 from scipy.spatial import cKDTree
 
 from gongzhi.modules.pv.analytics.anomalies import Anomaly, class_of_abnormality, severity
-from gongzhi.modules.pv.analytics.cameras import CAMERAS, ThermalCamera
-from gongzhi.modules.pv.analytics.frames import NO_DATA_PX, FrameMeta, ThermalFrame
+from gongzhi.modules.pv.analytics.cameras import ThermalCamera
+from gongzhi.modules.pv.analytics.frames import NO_DATA_PX, ThermalFrame
 from gongzhi.modules.pv.analytics.geometry import LocalFrame
 from gongzhi.modules.pv.analytics.georef import (
     MIN_MATCH_SCORE,
@@ -55,6 +55,7 @@ from gongzhi.modules.pv.analytics.georef import (
     ModuleIndex,
     ModuleRect,
     PoseFit,
+    camera_and_height,
     frame_geometry,
     module_crops,
     module_crops_and_peaks,
@@ -1015,8 +1016,8 @@ class InspectionAccumulator:
         temperature, why = _holes_filled(frame)
         if temperature is None:
             return FrameReport(frame.meta.source, 0, skipped=why)
-        if frame.meta.gimbal_pitch_deg not in (None, -90.0):
-            cam, height = _camera_and_height(frame.meta, self.camera, self.height_m, self.module_plane_rel_m)
+        if frame.meta.oblique:
+            cam, height = camera_and_height(frame.meta, self.camera, self.height_m, self.module_plane_rel_m)
             nadir, why = _nadir(frame, temperature, cam, height)
             if nadir is None:
                 return FrameReport(frame.meta.source, 0, skipped=why)
@@ -1207,17 +1208,6 @@ class InspectionAccumulator:
 MAX_NO_DATA_SHARE = 0.001
 """Largest share of a frame's pixels without a temperature that are filled in (a few dead pixels); a frame
 with more is left out, with the reason."""
-
-
-def _camera_and_height(
-    meta: FrameMeta, camera: ThermalCamera | None, height_m: float | None, module_plane_rel_m: float
-) -> tuple[ThermalCamera | None, float | None]:
-    """The camera and the height above the module plane [m] that :func:`.georef.frame_geometry` would
-    use for a frame, ``None`` for what is unknown."""
-    cam = camera or (CAMERAS.get(meta.camera) if meta.camera else None)
-    if height_m is None and meta.alt_rel_m is not None:
-        height_m = meta.alt_rel_m - module_plane_rel_m
-    return cam, height_m
 
 
 def _nadir(
@@ -1437,8 +1427,8 @@ class LayoutFreeAccumulator:
         meta = frame.meta
         if self.origin is None and meta.lat is not None and meta.lon is not None:
             self.origin = LocalFrame(meta.lon, meta.lat)
-        cam, height = _camera_and_height(meta, self.camera, self.height_m, self.module_plane_rel_m)
-        if meta.gimbal_pitch_deg not in (None, -90.0) and cam is not None and height is not None:
+        cam, height = camera_and_height(meta, self.camera, self.height_m, self.module_plane_rel_m)
+        if meta.oblique and cam is not None and height is not None:
             # an oblique frame is segmented in its nadir view, where every module has one size; one whose
             # camera or height is unknown, as it is
             temperature, why = _holes_filled(frame)

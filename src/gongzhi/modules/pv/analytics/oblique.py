@@ -37,7 +37,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gongzhi.modules.pv.analytics.cameras import ThermalCamera
-from gongzhi.modules.pv.analytics.frames import NO_DATA_PX, ThermalFrame
+from gongzhi.modules.pv.analytics.frames import NO_DATA_PX, FrameMeta, ThermalFrame
 from gongzhi.modules.pv.analytics.geometry import LocalFrame
 
 FloatArray = npt.NDArray[np.float64]
@@ -170,20 +170,15 @@ def nadir_view(
     """
     meta = frame.meta
     pitch = meta.gimbal_pitch_deg
-    if pitch is None or not math.isfinite(pitch) or pitch == -90.0:
+    if pitch is None or not meta.oblique:
         return frame, ""
     if pitch >= 0:
         return None, f"the camera looks at or above the horizon (gimbal pitch {pitch:g}°)"
-    tilt = abs(pitch + 90.0)
-    yaw = next((v for v in (meta.gimbal_yaw_deg, meta.flight_yaw_deg) if v is not None), 0.0)
-    if tilt <= NEAR_NADIR_DEG:
+    if abs(pitch + 90.0) <= NEAR_NADIR_DEG:
         if height_m is None or meta.lat is None or meta.lon is None:
             return frame, ""
-        ahead = height_m * math.tan(math.radians(pitch + 90.0))
-        under = LocalFrame(meta.lon, meta.lat).to_lonlat(
-            ahead * math.sin(math.radians(yaw)), ahead * math.cos(math.radians(yaw))
-        )
-        return replace(frame, meta=replace(meta, lon=under[0], lat=under[1], gimbal_pitch_deg=-90.0)), ""
+        lon, lat = _ahead(meta, height_m * math.tan(math.radians(pitch + 90.0)))
+        return replace(frame, meta=replace(meta, lon=lon, lat=lat, gimbal_pitch_deg=-90.0)), ""
     if camera is None:
         return None, f"oblique (gimbal pitch {pitch:g}°) and the camera is unknown"
     if height_m is None or not height_m > 0:
@@ -211,11 +206,7 @@ def nadir_view(
     along = centre + ((height - 1) / 2 - np.arange(height, dtype=np.float64)) * gsd
     rows, cols = cam.xy_to_pixel(np.array([across[0], across[-1]])[None, :], along[:, None])
     t = bilinear_rows(frame.temperature_c, rows[:, 0], cols[:, 0], cols[:, 1], width)
-    lon, lat = meta.lon, meta.lat
-    if meta.lon is not None and meta.lat is not None:
-        lon, lat = LocalFrame(meta.lon, meta.lat).to_lonlat(
-            centre * math.sin(math.radians(yaw)), centre * math.cos(math.radians(yaw))
-        )
+    lon, lat = _ahead(meta, centre)
     note = {
         "pitch_deg": pitch,
         "view_deg": [round(math.degrees(math.atan2(a, height_m)), 1) for a in (abs(near), far)],
@@ -225,6 +216,15 @@ def nadir_view(
     out = replace(meta, width_px=width, height_px=height, lon=lon, lat=lat, gimbal_pitch_deg=-90.0,
                   gsd_m=gsd, extra=extra)  # fmt: skip
     return ThermalFrame(np.ascontiguousarray(t, dtype=np.float32), out), ""
+
+
+def _ahead(meta: FrameMeta, distance_m: float) -> tuple[float | None, float | None]:
+    """The frame's position (lon, lat) moved ``distance_m`` ahead along its yaw; ``None`` as the frame's
+    when it has none."""
+    if meta.lon is None or meta.lat is None:
+        return meta.lon, meta.lat
+    yaw = math.radians(meta.yaw_deg)
+    return LocalFrame(meta.lon, meta.lat).to_lonlat(distance_m * math.sin(yaw), distance_m * math.cos(yaw))
 
 
 def bilinear_rows(
