@@ -328,15 +328,11 @@ def plan_flight(
         raise ValueError(
             f"gimbal pitch must be from -90 (straight down) to -30 degrees, got {gimbal_pitch_deg}"
         )
-    if gimbal_pitch_deg == -90.0:
-        altitude = _altitude(camera, altitude_m, gsd_m)
-        (across, along), ahead, gsd = camera.footprint_m(altitude), 0.0, camera.gsd_m(altitude)
-    else:
-        altitude = _altitude(camera, altitude_m, gsd_m)  # checks the two against each other
-        if altitude_m is None:
-            target = gsd_m if gsd_m is not None else screening_gsd()
-            altitude = height_for_gsd(camera, target, gimbal_pitch_deg)
-        across, along, ahead, gsd = ground_view(camera, altitude, gimbal_pitch_deg)
+    altitude = _altitude(camera, altitude_m, gsd_m)  # a nadir flight's; checks the two against each other
+    if altitude_m is None and gimbal_pitch_deg != -90.0:
+        altitude = height_for_gsd(camera, gsd_m if gsd_m is not None else screening_gsd(), gimbal_pitch_deg)
+    # straight down: the footprint below the aircraft, at its GSD
+    across, along, ahead, gsd = ground_view(camera, altitude, gimbal_pitch_deg)
     _check_fraction(front_overlap=front_overlap, side_overlap=side_overlap)
     _check_positive(speed_m_s=speed_m_s, transit_speed_m_s=transit_speed_m_s)
     _check_non_negative(
