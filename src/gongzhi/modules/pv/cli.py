@@ -49,6 +49,14 @@ err = Console(stderr=True)
 PlantFile = Annotated[
     Path, typer.Option("--plant", help="plant layout (.geojson) or roof outline (GeoJSON Polygon)")
 ]
+GimbalPitch = Annotated[
+    float,
+    typer.Option(
+        min=-90.0,
+        max=-30.0,
+        help="gimbal pitch of every frame: -90 looks straight down, -60 obliquely ahead (flown nearer)",
+    ),
+]
 
 
 @app.callback()
@@ -94,10 +102,7 @@ def plan(
     camera: Annotated[str, typer.Option(help="M30T, M3T, M4T, H20T or H30T")] = "M3T",
     gsd: Annotated[float | None, typer.Option("--gsd", help="target GSD [cm/px]")] = None,
     altitude: Annotated[float | None, typer.Option("--altitude", help="height above the modules [m]")] = None,
-    gimbal_pitch: Annotated[
-        float,
-        typer.Option(min=-90.0, max=-30.0, help="gimbal pitch: -90 looks straight down, -60 obliquely ahead"),
-    ] = -90.0,
+    gimbal_pitch: GimbalPitch = -90.0,
 ) -> None:
     """Plan a coverage flight over a plant and write it for QGroundControl or DJI Pilot 2 / FlightHub 2."""
     suffix = out_path.suffix.lower()
@@ -157,14 +162,7 @@ def synth(
             "--format", help="tiff: float32 °C TIFF; tiff-ck: uint16 centi-kelvin TIFF; flir: FLIR R-JPEG"
         ),
     ] = "tiff",
-    gimbal_pitch: Annotated[
-        float,
-        typer.Option(
-            min=-90.0,
-            max=-30.0,
-            help="gimbal pitch of every frame: -90 looks straight down, -60 obliquely ahead (flown nearer)",
-        ),
-    ] = -90.0,
+    gimbal_pitch: GimbalPitch = -90.0,
 ) -> None:
     """Write a synthetic flight over a plant: its frames, the plant, the conditions, ground truth."""
     layout = _layout_for(plant)
