@@ -235,6 +235,18 @@ FILE_REFUSED = {
     "corrupt": N_("the file cannot be read"),
 }
 
+# why a PV frame's reader could not read it as temperatures (modules/pv/io/reader_errors.py,
+# ReaderError.reason); a frame read but not analysed says why in words of its own (a msg)
+FRAME_UNREADABLE = {
+    "unreadable": N_("the file cannot be read as temperatures"),
+    "unknown_format": N_("not a thermal image format the readers know (TIFF or radiometric JPEG)"),
+    "truncated": N_("the file ends early (cut off)"),
+    "not_radiometric": N_("a picture without temperatures (not radiometric)"),
+    "temperature_unavailable": N_("the file's temperatures cannot be converted here"),
+    "missing_metadata": N_("a value needed for temperatures is missing from the file"),
+    "not_converted": N_("dji-thermal-cli could not convert the file"),
+}
+
 GROUPS = {
     "state": STATES,
     "action": ACTIONS,
@@ -256,6 +268,7 @@ GROUPS = {
     "event_actor": EVENT_ACTORS,
     "robot_state": ROBOT_STATES,
     "file_refused": FILE_REFUSED,
+    "frame_unreadable": FRAME_UNREADABLE,
 }
 
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gongzhi.cases.models import Alert
 from gongzhi.db import Scope, unit_of_work, utcnow
-from gongzhi.modules.pv import jobs, names, results
+from gongzhi.modules.pv import jobs, names, pipeline, results
 from gongzhi.modules.pv import service as pv_service
 from gongzhi.modules.pv.io import dji_thermal_cli
 from gongzhi.modules.pv.models import PvFrame, PvInspection
@@ -264,11 +264,17 @@ def test_a_flight_that_cannot_be_analysed_ends_failed_with_the_reason(
             store.path_for(f.sha256).unlink(missing_ok=True)  # the files vanished from the store
     assert run_worker(client, factory, registry) == [inspection["id"]]
     failed = client.get(f"{PV}/inspections/{inspection['id']}", headers=world.alice.headers).json()
-    assert failed["status"] == "failed" and failed["error"]
+    assert (failed["status"], failed["error"]) == ("failed", pipeline.NOTHING_ANALYSED)
+    # and why of each frame, by the name it was uploaded with
+    why = {x["file"]: (x["reason"], x["message"]) for x in failed["summary"]["frames_skipped"]}
+    assert why == {p.name: ("unreadable", "file not found") for p in flight.frames[:2]}, failed
     r = client.get(f"{PV}/inspections/{inspection['id']}/results", headers=world.alice.headers)
     assert r.status_code == 409 and "failed" in r.json()["detail"]
     page = as_user(client, world.alice)[0].get(f"/pv/inspections/{inspection['id']}")
-    assert "分析失败" in page.text and failed["error"][:40] in page.text  # the console says why
+    assert "分析失败" in page.text and "本次飞行没有任何一帧图像能被读取和分析" in page.text  # and why
+    assert "无法从文件读出温度" in page.text and flight.frames[1].name in page.text
+    english = as_user(client, world.alice, lang="en")[0].get(f"/pv/inspections/{inspection['id']}")
+    assert failed["error"] in english.text and "the file cannot be read as temperatures" in english.text
 
 
 def test_a_flight_whose_worker_died_is_taken_up_again_and_a_live_one_is_left_alone(
@@ -316,11 +322,14 @@ def test_broken_frames_among_good_ones_are_left_out_and_named_not_the_whole_uplo
     refused = {f["file"]: f["reason"] for f in done["summary"]["frames_refused"]}
     assert refused == {"DJI_0099_T.JPG": "truncated", "DJI_0100_T.tif": "truncated"}
     assert done["summary"]["frames_refused_count"] == 2
-    assert [x.split(": ")[0] for x in done["summary"]["frames_skipped"]] == [good[2].name]
+    [skipped] = done["summary"]["frames_skipped"]
+    assert (skipped["file"], skipped["reason"]) == (good[2].name, "truncated")
+    assert skipped["message"].startswith("TIFF raster cannot be read in full"), skipped  # the reader's words
     alice, _ = as_user(client, world.alice)
     page = alice.get(f"/pv/inspections/{inspection['id']}")
     assert page.status_code == 200 and "未分析的帧" in page.text and "DJI_0099_T.JPG" in page.text
     assert "文件不完整（上传中断）" in page.text and good[2].name in page.text and "分析时" in page.text
+    assert "文件不完整（提前结束）" in page.text  # the reader's kind of error, in the page's language
     # nothing usable at all: refused whole, the file named, no Python repr in the words
     junk = [("file", ("only.zip", _zip({"a.jpg": b"\xff\xd8\xff\xe0junk\xff\xd9"}), "application/zip"))]
     r = upload(client, world.bob.headers, plant["id"], junk)
@@ -404,9 +413,13 @@ def test_a_flight_of_real_dji_r_jpegs_is_kept_read_as_temperatures_and_said_why_
     assert run_worker(client, factory, registry) == [r.json()["id"]]
     assert all(path.exists() for path in converted)
     failed = client.get(f"{PV}/inspections/{r.json()['id']}", headers=world.alice.headers).json()
-    # the samples carry no GPS: read as temperatures, then left out for want of a position, each said so
-    assert failed["status"] == "failed" and "no GPS position" in failed["error"], failed
-    assert _dji_samples()[0][1][0] in failed["error"]  # the frames by their own names, not their digests
+    # the samples carry no GPS: read as temperatures, then left out for want of a position, each said so,
+    # by their own names, not their digests
+    assert (failed["status"], failed["error"]) == ("failed", pipeline.NOTHING_ANALYSED)
+    why = {x["file"]: (x["reason"], x["message"]) for x in failed["summary"]["frames_skipped"]}
+    assert why == {name: ("not_placed", "the frame has no GPS position") for _, (name, _, _) in samples}
+    page = as_user(client, world.alice)[0].get(f"/pv/inspections/{r.json()['id']}")
+    assert page.text.count("图像没有 GPS 位置") == len(samples)  # the accumulator's reason, translated
 
 
 def test_without_dji_thermal_cli_a_dji_flight_is_refused_at_the_upload_saying_how_to_read_it(

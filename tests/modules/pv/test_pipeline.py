@@ -10,11 +10,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from gongzhi import errors
 from gongzhi.modules.pv import analysis_adapter as adapter
 from gongzhi.modules.pv import pipeline
 from gongzhi.modules.pv.analytics.layout import PlantLayout
 from gongzhi.modules.pv.analytics.synthetic import synthetic_flight
 from gongzhi.modules.pv.io.tiff import write_frame_tiff
+from gongzhi.web import labels
+from gongzhi.web.i18n import Lang
 
 from .flights import tiny_flight, tiny_layout
 
@@ -79,6 +82,7 @@ def test_frames_are_placed_by_the_camera_their_files_name_and_those_that_cannot_
         outcome.skipped[0].startswith(f"{flight.frames[1].name}: ") and "unknown camera" in outcome.skipped[0]
     )
     assert outcome.skipped[0].count(flight.frames[1].name) == 1  # the name once, not twice
+    assert (outcome.skipped[0].file, outcome.skipped[0].reason) == (flight.frames[1].name, "not_placed")
     with pytest.raises(ValueError, match=r"could be read and analysed: .*unknown camera"):
         pipeline.analyse_flight(flight.frames[1:2], layout, workers=1)
 
@@ -108,6 +112,11 @@ def test_photos_segmented_by_two_workers_give_what_one_process_gives(tmp_path: P
         "frame-0000.tif: no array of module rectangles found",
         "frame-0003.tif: TIFF raster cannot be read in full (cannot identify image file)",
     )
+    # the kinds of reason come back from the workers too
+    assert [(s.file, s.reason) for s in pooled.skipped] == [
+        ("frame-0000.tif", "no_modules"),
+        ("frame-0003.tif", "truncated"),
+    ]
     assert done == list(range(1, len(flight.frames) + 1))
 
 
@@ -130,6 +139,18 @@ def test_a_few_pixels_without_a_temperature_are_filled_and_a_frame_with_many_is_
     for workers in (1, 2):
         outcome = pipeline.analyse_flight(flight.frames, layout, camera="M3T", workers=workers)
         assert outcome.skipped == ("frame-0005.tif: 32640 pixels (10.0%) have no temperature",)
+        # kept for the console, which says it in its reader's language
+        kept = outcome.summary()["frames_skipped"]
+        assert kept == [
+            {
+                "file": "frame-0005.tif",
+                "reason": "no_temperature",
+                "message": "32640 pixels (10.0%) have no temperature",
+                "template": "%(count)s pixels (%(share)s) have no temperature",
+                "params": {"count": "32640", "share": "10.0%"},
+            }
+        ]
+        assert labels.detail(Lang("zh_CN"), errors.restored(kept[0])) == "32640 个像素（10.0%）没有温度值"
         assert {(f.module_id, f.anomaly_class) for f in outcome.findings} == {
             (f.module_id, f.anomaly_class) for f in intact.findings
         }

@@ -197,8 +197,9 @@ def test_reader_errors_are_value_errors_and_bad_input() -> None:
 
 
 def test_a_missing_path_is_named(tmp_path: Path) -> None:
-    with pytest.raises(UnknownFormatError, match=r"nowhere\.jpg: file not found"):
+    with pytest.raises(ReaderError, match=r"nowhere\.jpg: file not found") as caught:
         read_frame(tmp_path / "nowhere.jpg")
+    assert caught.value.reason == "unreadable"  # not a format it does not know: there is no file
 
 
 # --- DJI ------------------------------------------------------------------------------------------------

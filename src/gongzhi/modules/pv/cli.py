@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -323,7 +324,7 @@ def _print_summary(result: FlightOutcome, out_dir: Path) -> None:
     for note in result.extra.notes:
         out.print(f"note: {note}")
     for skipped in result.skipped[:10]:
-        err.print(f"[yellow]skipped[/yellow] {skipped}")
+        err.print(f"[yellow]skipped[/yellow] {escape(skipped)}")
     out.print(
         f"results: {out_dir / 'results.geojson'}, {out_dir / 'results.csv'}, {out_dir / 'summary.json'}"
     )

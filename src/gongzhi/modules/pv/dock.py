@@ -48,7 +48,7 @@ from gongzhi.modules.pv.analytics.flightplan import FlightPlan
 from gongzhi.modules.pv.analytics.layout import PlantLayout
 from gongzhi.modules.pv.io import dock_protocol as proto
 from gongzhi.modules.pv.models import PvFrame, PvInspection, PvPlant
-from gongzhi.modules.pv.outcome import FrameInfo
+from gongzhi.modules.pv.outcome import FrameInfo, SkippedFrame
 from gongzhi.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -334,7 +334,7 @@ class LiveFlight:
     layout: PlantLayout
     acc: Any
     fed: set[int] = field(default_factory=set)
-    skipped: list[str] = field(default_factory=list)
+    skipped: list[SkippedFrame] = field(default_factory=list)
     infos: list[FrameInfo] = field(default_factory=list)
     names: dict[str, tuple[str, str]] = field(default_factory=dict)
     live_at: float = 0.0
@@ -650,13 +650,11 @@ class DockListener(pvmqtt.QueuedListener["mqtt.MQTTMessage | FrameReady"]):
         path = self.store.path_for(sha256)
         live.fed.add(seq)
         live.names[path.name] = (name, sha256)
-        try:
-            frame = adapter.read(path)
-        except ValueError as exc:
-            live.skipped.append(f"{name}: {exc}")
-            return
-        live.acc.add(frame)
-        live.infos.append(pipeline.frame_info(path, frame))
+        info, left_out = pipeline.feed(live.acc, path)
+        if left_out is not None:
+            live.skipped.append(left_out)
+        if info is not None:
+            live.infos.append(info)
 
     def _finish(self, s: Session, row: PvInspection) -> str:
         """Store the findings once the drone has landed and every frame it announced is in."""
@@ -676,7 +674,7 @@ class DockListener(pvmqtt.QueuedListener["mqtt.MQTTMessage | FrameReady"]):
         try:
             outcome = pipeline.outcome(live.acc, live.layout, len(live.fed), live.skipped, live.infos)
         except ValueError as exc:
-            row.status, row.error, row.analysed_at = "failed", str(exc)[:2000], utcnow()
+            results.failed(row, exc, live.names)
             self.live.pop(row.id, None)
             return f"failed: {exc}"
         results.store_outcome(s, self.registry, row, outcome, live.names)

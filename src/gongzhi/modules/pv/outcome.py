@@ -7,6 +7,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from gongzhi import errors
+
 
 @dataclass(frozen=True, slots=True)
 class FrameInfo:
@@ -28,6 +30,35 @@ class FrameInfo:
                          ("model", self.model))
             if v is not None
         }  # fmt: skip
+
+
+class SkippedFrame(str):
+    """A frame the analysis left out: its text is ``file: why`` (what the command line prints), and its
+    parts are kept apart for the console, which shows them in its reader's language.
+
+    ``reason`` says what kind of reason it is: a reader's (:attr:`.io.reader_errors.ReaderError.reason`,
+    the file could not be read as temperatures) or an accumulator's
+    (:data:`.analytics.modules.SKIP_REASONS`, read but not analysed). ``why`` is a
+    :func:`gongzhi.errors.msg` where the project words it, the reader's own English otherwise.
+    """
+
+    file: str
+    reason: str
+    why: str
+
+    def __new__(cls, file: str, reason: str, why: str) -> SkippedFrame:
+        self = super().__new__(cls, f"{file}: {why}")
+        self.file, self.reason, self.why = file, reason, why
+        return self
+
+    def __reduce__(self) -> tuple[type[SkippedFrame], tuple[str, str, str]]:
+        return SkippedFrame, (self.file, self.reason, self.why)
+
+    def record(self) -> dict[str, Any]:
+        """As an inspection's summary keeps it (``frames_skipped``): ``file``, ``reason``, and ``why`` as
+        :func:`gongzhi.errors.stored` keeps a detail (``message``, the English, with ``template`` and
+        ``params`` when it is a :func:`~gongzhi.errors.msg`)."""
+        return {"file": self.file, "reason": self.reason, **errors.stored(self.why)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +117,7 @@ class FlightOutcome:
     frames_used: int
     irradiance_w_m2: float | None
     iec_compliant: bool | None
-    skipped: tuple[str, ...] = ()
+    skipped: tuple[SkippedFrame, ...] = ()
     extra: OutcomeExtra = field(default_factory=OutcomeExtra)
     frame_infos: tuple[FrameInfo, ...] = ()
 
@@ -111,7 +142,7 @@ class FlightOutcome:
         return {
             "frames": self.frames,
             "frames_used": self.frames_used,
-            "frames_skipped": list(self.skipped[:50]),
+            "frames_skipped": [s.record() for s in self.skipped[:50]],
             "modules": len(self.modules),
             "modules_seen": sum(1 for m in self.modules if m.frames_seen),
             "findings": len(self.findings),

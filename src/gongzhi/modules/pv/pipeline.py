@@ -20,11 +20,13 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from gongzhi.errors import msg
 from gongzhi.modules.pv import analysis_adapter as adapter
 from gongzhi.modules.pv.analytics.frames import ThermalFrame
 from gongzhi.modules.pv.analytics.geometry import LocalFrame
 from gongzhi.modules.pv.analytics.layout import PlantLayout
-from gongzhi.modules.pv.outcome import FindingRecord, FlightOutcome, FrameInfo, ModuleRecord
+from gongzhi.modules.pv.io.reader_errors import ReaderError
+from gongzhi.modules.pv.outcome import FindingRecord, FlightOutcome, FrameInfo, ModuleRecord, SkippedFrame
 
 Progress = Callable[[int, int], None]
 """Called with (frames done, frames in all) as chunks finish."""
@@ -56,29 +58,43 @@ def frame_info(path: Path, frame: ThermalFrame) -> FrameInfo:
     return FrameInfo(path.name, m.time, m.lat, m.lon, m.alt_rel_m, m.gimbal_yaw_deg, m.camera, m.model)
 
 
-Part = tuple[Any, list[str], list[FrameInfo]]
+Part = tuple[Any, list[SkippedFrame], list[FrameInfo]]
 """What one run over frames gives: the accumulator, the frames skipped (with the reason), the frames read."""
 
 
 def _feed(acc: Any, paths: Sequence[Path], tick: Callable[[int], None]) -> Part:
     skipped, infos = [], []
     for done, path in enumerate(paths, start=1):
-        try:
-            frame = adapter.read(path)
-        except ValueError as exc:
-            skipped.append(_why(path, str(exc)))
-        else:
-            report = acc.add(frame)
-            if report.skipped:  # read, but not placed on the plant (no camera, position or altitude)
-                skipped.append(_why(path, report.skipped))
-            infos.append(frame_info(path, frame))
+        info, left_out = feed(acc, path)
+        if left_out is not None:
+            skipped.append(left_out)
+        if info is not None:
+            infos.append(info)
         tick(done)
     return acc, skipped, infos
 
 
-def _why(path: Path, said: str) -> str:
-    """``name: reason`` for a frame left out; the readers' reasons often start with the name already."""
-    return said if said.startswith(f"{path.name}: ") else f"{path.name}: {said}"
+def feed(acc: Any, path: Path, name: str | None = None) -> tuple[FrameInfo | None, SkippedFrame | None]:
+    """Read one frame and add it to ``acc``: what it says of itself (``None`` when it could not be read),
+    and why it was left out (``None`` when it was analysed), naming it ``name`` (default: the file's)."""
+    try:
+        frame = adapter.read(path)
+    except ValueError as exc:
+        return None, unread(path, exc, name)
+    report = acc.add(frame)
+    left_out = None
+    if report.skipped:  # read, but not analysed (not placed on the plant, or no modules found)
+        left_out = SkippedFrame(name or path.name, report.skip_reason, report.skipped)
+    return frame_info(path, frame), left_out
+
+
+def unread(path: Path, exc: ValueError, name: str | None = None) -> SkippedFrame:
+    """A frame its reader refused: the reader's kind of error (:attr:`.ReaderError.reason`) and its
+    problem; another ``ValueError``'s text without the file's name, which it often starts with."""
+    if isinstance(exc, ReaderError):
+        return SkippedFrame(name or path.name, exc.reason, exc.problem)
+    said = str(exc)
+    return SkippedFrame(name or path.name, ReaderError.reason, said.removeprefix(f"{path.name}: "))
 
 
 def analyse_chunk(
@@ -218,7 +234,7 @@ def analyse_photos(
 
 def _place_segmented(
     acc: Any, paths: Sequence[Path], workers: int, tick: Callable[[int], None]
-) -> tuple[list[str], list[FrameInfo]]:
+) -> tuple[list[SkippedFrame], list[FrameInfo]]:
     """Frames read and segmented in a pool of ``workers`` processes (copies of ``acc``, whose origin is
     the first frame's with a position, as a single process would take it) and placed in ``acc`` in
     flight order; the frames skipped (with the reason) and those read."""
@@ -230,38 +246,38 @@ def _place_segmented(
         if frame.meta.lat is not None and frame.meta.lon is not None:
             acc.origin = LocalFrame(frame.meta.lon, frame.meta.lat)
             break
-    skipped: list[str] = []
+    skipped: list[SkippedFrame] = []
     infos: list[FrameInfo] = []
     ctx = multiprocessing.get_context()
     with ProcessPoolExecutor(workers, ctx, initializer=_init_worker, initargs=(None, acc)) as pool:
         for done, (path, got) in enumerate(
             zip(paths, pool.map(_segment_photo, paths, chunksize=4), strict=True), start=1
         ):
-            if isinstance(got, str):
-                skipped.append(_why(path, got))
+            if isinstance(got, SkippedFrame):
+                skipped.append(got)
             else:
                 info, segmented = got
                 report = acc.place(segmented)
                 if report.skipped:
-                    skipped.append(_why(path, report.skipped))
+                    skipped.append(SkippedFrame(path.name, report.skip_reason, report.skipped))
                 infos.append(info)
             tick(done)
     return skipped, infos
 
 
-def _segment_photo(path: Path) -> str | tuple[FrameInfo, Any]:
+def _segment_photo(path: Path) -> SkippedFrame | tuple[FrameInfo, Any]:
     """In a pool's worker: why the frame was not read, or its info and its segmented frame."""
     try:
         frame = adapter.read(path)
     except ValueError as exc:
-        return str(exc)
+        return unread(path, exc)
     return frame_info(path, frame), _TEMPLATE.segment(frame)
 
 
 def _merged(results: Sequence[Part], layout: PlantLayout, total: int) -> FlightOutcome:
     """The parts of a flight, in flight order, merged into one outcome."""
     merged: Any = None
-    skipped: list[str] = []
+    skipped: list[SkippedFrame] = []
     infos: list[FrameInfo] = []
     # an outcome is two records per module (34,000 on a 17,000-module plant): their allocations set off
     # collections over the process's objects, about a third of the merge's CPU, that free nothing
@@ -373,7 +389,7 @@ def analyse_flight_on_cluster(
 
 
 def outcome(
-    merged: Any, layout: PlantLayout, total: int, skipped: list[str], infos: Sequence[FrameInfo] = ()
+    merged: Any, layout: PlantLayout, total: int, skipped: list[SkippedFrame], infos: Sequence[FrameInfo] = ()
 ) -> FlightOutcome:
     _refuse_empty(0 if merged is None else total, skipped)
     modules, findings, extra = adapter.records(merged, layout)
@@ -390,13 +406,23 @@ def outcome(
     )
 
 
-def _refuse_empty(total: int, skipped: Sequence[str]) -> None:
-    """Raise ``ValueError`` with the first reasons when no frame was read and analysed."""
-    if total - len(skipped) <= 0:
+NOTHING_ANALYSED = msg("no frame of the flight could be read and analysed")
+
+
+class NothingAnalysed(ValueError):
+    """No frame of a flight could be read and analysed; ``skipped`` says why of each, and the text gives the
+    first three reasons."""
+
+    def __init__(self, skipped: Sequence[SkippedFrame]) -> None:
         reasons = "; ".join(skipped[:3])
-        raise ValueError(
-            f"no frame of the flight could be read and analysed{': ' + reasons if reasons else ''}"
-        )
+        super().__init__(f"{NOTHING_ANALYSED}{': ' + reasons if reasons else ''}")
+        self.skipped = tuple(skipped)
+
+
+def _refuse_empty(total: int, skipped: Sequence[SkippedFrame]) -> None:
+    """Raise :class:`NothingAnalysed` when no frame was read and analysed."""
+    if total - len(skipped) <= 0:
+        raise NothingAnalysed(skipped)
 
 
 def default_workers() -> int:

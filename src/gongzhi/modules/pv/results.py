@@ -122,11 +122,22 @@ def process(
             store_outcome(s, registry, s.get_one(PvInspection, inspection_id), result, job.names)
     except Exception as exc:  # noqa: BLE001 - the flight fails, the worker goes on with the next one
         log.warning("inspection %s failed: %s", inspection_id, exc)
-        said = _uploaded_names(str(exc), job.names) if job is not None else str(exc)
         with unit_of_work(factory, Scope.for_system()) as s:
-            inspection = s.get_one(PvInspection, inspection_id)
-            inspection.status, inspection.error = "failed", said[:2000] or type(exc).__name__
-            inspection.analysed_at = utcnow()
+            failed(s.get_one(PvInspection, inspection_id), exc, job.names if job is not None else {})
+
+
+def failed(inspection: PvInspection, exc: Exception, frames: dict[str, tuple[str, str]]) -> None:
+    """End ``inspection`` ``failed`` with the reason, its frames named as they were uploaded (``frames``:
+    stored name → (uploaded name, digest)). When no frame could be analysed, the reason is that sentence
+    alone and the summary lists each frame's reason (``frames_skipped``), as a done inspection's does."""
+    said: str = pipeline.NOTHING_ANALYSED
+    if isinstance(exc, pipeline.NothingAnalysed):
+        skipped = [_uploaded(s.record(), frames) for s in exc.skipped[: service.FRAMES_LISTED]]
+        inspection.summary = {**inspection.summary, "frames_skipped": skipped}
+    else:
+        said = _uploaded_names(str(exc), frames)
+    inspection.status, inspection.error = "failed", said[:2000] or type(exc).__name__
+    inspection.analysed_at = utcnow()
 
 
 @dataclass(frozen=True)
@@ -213,7 +224,7 @@ def store_outcome(
     inspection.iec_compliant = result.iec_compliant
     summary = result.summary()
     # the reader's skips name the stored file (its digest): the pilot knows the frame by its own name
-    summary["frames_skipped"] = [_uploaded_names(said, frames) for said in summary["frames_skipped"]]
+    summary["frames_skipped"] = [_uploaded(said, frames) for said in summary["frames_skipped"]]
     upload = {k: v for k, v in inspection.summary.items() if k in ("frames_refused", "frames_refused_count")}
     inspection.summary = {**summary, **upload}
     inspection.analysed_at = utcnow()
@@ -224,6 +235,15 @@ def store_outcome(
 
 _STORED_NAME = re.compile(r"\b[0-9a-f]{64}\b")
 """A frame's name in the file store (its SHA-256), as the readers' messages give it."""
+
+
+def _uploaded(skipped: dict[str, Any], frames: dict[str, tuple[str, str]]) -> dict[str, Any]:
+    """A skipped frame's record (:meth:`.SkippedFrame.record`) with the frame named as it was uploaded."""
+    named = {**skipped, "file": _uploaded_names(skipped["file"], frames)}
+    named["message"] = _uploaded_names(skipped["message"], frames)
+    if "params" in skipped:
+        named["params"] = {k: _uploaded_names(v, frames) for k, v in skipped["params"].items()}
+    return named
 
 
 def _uploaded_names(said: str, frames: dict[str, tuple[str, str]]) -> str:

@@ -43,6 +43,7 @@ from scipy import fft, ndimage
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
+from gongzhi.errors import msg
 from gongzhi.modules.pv.analytics.cameras import CAMERAS, ThermalCamera
 from gongzhi.modules.pv.analytics.frames import FrameMeta
 from gongzhi.modules.pv.analytics.geometry import LocalFrame
@@ -107,6 +108,15 @@ class FrameGeometry:
                              self.width_px, self.height_px)  # fmt: skip
 
 
+class PlacementError(ValueError):
+    """A frame that cannot be placed on the ground: its position, its height or its camera is unknown.
+    ``str()`` is ``source: problem``; ``problem`` alone is a :func:`gongzhi.errors.msg`."""
+
+    def __init__(self, source: str, problem: str) -> None:
+        super().__init__(f"{source}: {problem}")
+        self.source, self.problem = source, problem
+
+
 def frame_geometry(
     meta: FrameMeta,
     origin: LocalFrame,
@@ -134,21 +144,23 @@ def frame_geometry(
 
     Raises
     ------
-    ValueError
+    PlacementError
         If the position, the height or the camera is unknown.
     """
     if meta.lat is None or meta.lon is None:
-        raise ValueError(f"{meta.source}: the frame has no GPS position")
+        raise PlacementError(meta.source, msg("the frame has no GPS position"))
     if meta.gsd_m is not None:  # resampled onto the plane already (an oblique frame's nadir view)
         x, y = origin.to_xy(meta.lon, meta.lat)
         return FrameGeometry(x, y, meta.gsd_m, meta.yaw_deg, meta.width_px, meta.height_px)
     cam, height_m = camera_and_height(meta, camera, height_m, module_plane_rel_m)
     if cam is None:
-        raise ValueError(f"{meta.source}: unknown camera {meta.camera or meta.model!r}; pass camera=")
+        named = repr(meta.camera or meta.model)
+        raise PlacementError(meta.source, msg("unknown camera %(camera)s; pass camera=", camera=named))
     if height_m is None:
-        raise ValueError(f"{meta.source}: the frame has no relative altitude; pass height_m=")
+        raise PlacementError(meta.source, msg("the frame has no relative altitude; pass height_m="))
     if not height_m > 0:
-        raise ValueError(f"{meta.source}: the camera must be above the module plane (height {height_m} m)")
+        above = msg("the camera must be above the module plane (height %(height)s m)", height=height_m)
+        raise PlacementError(meta.source, above)
     x, y = origin.to_xy(meta.lon, meta.lat)
     gsd = cam.gsd_m(height_m) * cam.width_px / meta.width_px
     return FrameGeometry(x, y, gsd, meta.yaw_deg, meta.width_px, meta.height_px)

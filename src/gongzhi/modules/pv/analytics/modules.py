@@ -45,15 +45,17 @@ import numpy.typing as npt
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
+from gongzhi.errors import msg
 from gongzhi.modules.pv.analytics.anomalies import Anomaly, class_of_abnormality, severity
 from gongzhi.modules.pv.analytics.cameras import ThermalCamera
-from gongzhi.modules.pv.analytics.frames import NO_DATA_PX, ThermalFrame
+from gongzhi.modules.pv.analytics.frames import NO_DATA_PX, FrameMeta, ThermalFrame
 from gongzhi.modules.pv.analytics.geometry import LocalFrame
 from gongzhi.modules.pv.analytics.georef import (
     MIN_MATCH_SCORE,
     FrameGeometry,
     ModuleIndex,
     ModuleRect,
+    PlacementError,
     PoseFit,
     camera_and_height,
     frame_geometry,
@@ -899,6 +901,21 @@ class FrameReport:
     dyaw_deg: float = 0.0
     match_score: float = 0.0
     skipped: str = ""
+    """Why the frame was left out (a :func:`gongzhi.errors.msg`), empty when it was analysed."""
+    skip_reason: str = ""
+    """What kind of reason ``skipped`` is, one of :data:`SKIP_REASONS`."""
+
+
+SKIP_NO_TEMPERATURE, SKIP_OBLIQUE, SKIP_NOT_PLACED, SKIP_NO_MODULES = (
+    "no_temperature",
+    "oblique_view",
+    "not_placed",
+    "no_modules",
+)
+SKIP_REASONS = (SKIP_NO_TEMPERATURE, SKIP_OBLIQUE, SKIP_NOT_PLACED, SKIP_NO_MODULES)
+"""Why an accumulator leaves a frame out: too many pixels without a temperature; an oblique frame with no
+nadir view (:func:`.oblique.nadir_view`); no position, height or camera to place it on the ground; no array
+of modules found in it (photos without a plant)."""
 
 
 class InspectionAccumulator:
@@ -1015,12 +1032,12 @@ class InspectionAccumulator:
             self._irradiances.append(frame.meta.irradiance_w_m2)
         temperature, why = _holes_filled(frame)
         if temperature is None:
-            return FrameReport(frame.meta.source, 0, skipped=why)
+            return FrameReport(frame.meta.source, 0, skipped=why, skip_reason=SKIP_NO_TEMPERATURE)
         if frame.meta.oblique:
             cam, height = camera_and_height(frame.meta, self.camera, self.height_m, self.module_plane_rel_m)
             nadir, why = _nadir(frame, temperature, cam, height)
             if nadir is None:
-                return FrameReport(frame.meta.source, 0, skipped=why)
+                return FrameReport(frame.meta.source, 0, skipped=why, skip_reason=SKIP_OBLIQUE)
             frame, temperature = nadir, nadir.temperature_c
         try:
             prior = frame_geometry(
@@ -1030,8 +1047,8 @@ class InspectionAccumulator:
                 height_m=self.height_m,
                 module_plane_rel_m=self.module_plane_rel_m,
             )
-        except ValueError as exc:
-            return FrameReport(frame.meta.source, 0, skipped=str(exc))
+        except PlacementError as exc:
+            return FrameReport(frame.meta.source, 0, skipped=exc.problem, skip_reason=SKIP_NOT_PLACED)
         bx, by, byaw = self._bias
         geometry = prior.moved(bx, by, byaw)
         report = FrameReport(frame.meta.source, 0)
@@ -1217,8 +1234,7 @@ def _nadir(
     the module plane (:func:`.oblique.nadir_view`), or ``None`` and why it cannot be one."""
     if temperature is not frame.temperature_c:
         frame = dataclasses.replace(frame, temperature_c=temperature)
-    nadir, why = nadir_view(frame, camera, height_m)
-    return nadir, f"{frame.meta.source}: {why}" if why else ""
+    return nadir_view(frame, camera, height_m)
 
 
 def _holes_filled(frame: ThermalFrame) -> tuple[F32 | None, str]:
@@ -1235,7 +1251,8 @@ def _holes_filled(frame: ThermalFrame) -> tuple[F32 | None, str]:
     holes = ~np.isfinite(t)
     count = int(np.count_nonzero(holes))
     if count > MAX_NO_DATA_SHARE * t.size:
-        return None, f"{count} pixels ({count / t.size:.1%}) have no temperature"
+        share = f"{count / t.size:.1%}"
+        return None, msg("%(count)s pixels (%(share)s) have no temperature", count=count, share=share)
     filled = t.copy()
     everywhere = np.float32(np.median(t[~holes]))  # for a hole with no neighbour that has a temperature
     for r, c in zip(*np.nonzero(holes), strict=True):
@@ -1432,13 +1449,15 @@ class LayoutFreeAccumulator:
             # an oblique frame is segmented in its nadir view, where every module has one size; one whose
             # camera or height is unknown, as it is
             temperature, why = _holes_filled(frame)
-            nadir, why = (None, why) if temperature is None else _nadir(frame, temperature, cam, height)
+            if temperature is None:
+                return _left_out(meta, why, SKIP_NO_TEMPERATURE)
+            nadir, why = _nadir(frame, temperature, cam, height)
             if nadir is None:
-                return SegmentedFrame(meta.source, meta.irradiance_w_m2, None, None, None, [], why)
+                return _left_out(meta, why, SKIP_OBLIQUE)
             frame, meta = nadir, nadir.meta
         rects = segment_modules(frame.temperature_c)
         if len(rects) < 2:
-            return SegmentedFrame(meta.source, meta.irradiance_w_m2, None, None, None, [])
+            return _left_out(meta, msg("no array of module rectangles found"), SKIP_NO_MODULES)
         geometry = self._geometry(frame)
         if geometry is not None:
             rects = [_facing_south(r, geometry) for r in rects]
@@ -1462,8 +1481,8 @@ class LayoutFreeAccumulator:
         if segmented.irradiance_w_m2 is not None:
             self._irradiances.append(segmented.irradiance_w_m2)
         if segmented.rows is None or segmented.cols is None:
-            why = segmented.skipped or "no array of module rectangles found"
-            return FrameReport(segmented.source, 0, skipped=why)
+            why, reason = segmented.skipped, segmented.skip_reason
+            return FrameReport(segmented.source, 0, skipped=why, skip_reason=reason)
         for view in segmented.views:
             view.frame = n
         if segmented.geometry is None:
@@ -1580,6 +1599,12 @@ class SegmentedFrame:
     cols: FloatArray | None
     views: list[_View]
     skipped: str = ""
+    skip_reason: str = ""
+
+
+def _left_out(meta: FrameMeta, why: str, reason: str) -> SegmentedFrame:
+    """A frame :meth:`LayoutFreeAccumulator.segment` leaves out: why, and its kind (:data:`SKIP_REASONS`)."""
+    return SegmentedFrame(meta.source, meta.irradiance_w_m2, None, None, None, [], why, reason)
 
 
 class _PointGrid:

@@ -36,6 +36,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import numpy.typing as npt
 
+from gongzhi.errors import msg
 from gongzhi.modules.pv.analytics.cameras import ThermalCamera
 from gongzhi.modules.pv.analytics.frames import NO_DATA_PX, FrameMeta, ThermalFrame
 from gongzhi.modules.pv.analytics.geometry import LocalFrame
@@ -172,24 +173,28 @@ def nadir_view(
     pitch = meta.gimbal_pitch_deg
     if pitch is None or not meta.oblique:
         return frame, ""
+    pitched = f"{pitch:g}"
     if pitch >= 0:
-        return None, f"the camera looks at or above the horizon (gimbal pitch {pitch:g}°)"
+        return None, msg("the camera looks at or above the horizon (gimbal pitch %(pitch)s°)", pitch=pitched)
     if abs(pitch + 90.0) <= NEAR_NADIR_DEG:
         if height_m is None or meta.lat is None or meta.lon is None:
             return frame, ""
         lon, lat = _ahead(meta, height_m * math.tan(math.radians(pitch + 90.0)))
         return replace(frame, meta=replace(meta, lon=lon, lat=lat, gimbal_pitch_deg=-90.0)), ""
     if camera is None:
-        return None, f"oblique (gimbal pitch {pitch:g}°) and the camera is unknown"
+        return None, msg("oblique (gimbal pitch %(pitch)s°) and the camera is unknown", pitch=pitched)
     if height_m is None or not height_m > 0:
-        return None, f"oblique (gimbal pitch {pitch:g}°) and its height is unknown"
+        return None, msg("oblique (gimbal pitch %(pitch)s°) and its height is unknown", pitch=pitched)
     cam = ObliqueCamera(0.0, 0.0, height_m, 0.0, pitch, focal_px(camera, meta.width_px), meta.width_px,
                         meta.height_px)  # fmt: skip
     box = _seen_rectangle(cam, max_view_angle_deg, max_coarsening)
     if box is None:
-        return None, (
-            f"oblique (gimbal pitch {pitch:g}°): it sees no part of the module plane within "
-            f"{max_view_angle_deg:g}° of the vertical"
+        angle = f"{max_view_angle_deg:g}"
+        return None, msg(
+            "oblique (gimbal pitch %(pitch)s°): it sees no part of the module plane within %(angle)s° of "
+            "the vertical",
+            pitch=pitched,
+            angle=angle,
         )
     half_width, near, far, gsd = box
     centre = (near + far) / 2
@@ -199,7 +204,7 @@ def nadir_view(
         gsd *= math.sqrt(grow / MAX_GROWTH)
         width, height = int(2 * half_width / gsd), int((far - near) / gsd)
     if width < 8 or height < 8:
-        return None, f"oblique (gimbal pitch {pitch:g}°): too little of the plane in view"
+        return None, msg("oblique (gimbal pitch %(pitch)s°): too little of the plane in view", pitch=pitched)
     # the nadir view's pixels on the plane, in the camera's own frame (x right, y ahead), then into the frame:
     # without roll, each row of the view lies on one row of the frame, its columns evenly spaced along it
     across = (np.arange(width, dtype=np.float64) - (width - 1) / 2) * gsd

@@ -56,6 +56,8 @@ _SKIPPED = re.compile(r"^\[skip, (?P<why>[^\]]*)\] (?P<path>.*)$")
 class ConversionError(ReaderError):
     """``dji-thermal-cli`` could not turn a DJI R-JPEG into temperatures (it says why)."""
 
+    reason = "not_converted"
+
 
 def program() -> Path | None:
     """The ``dji-thermal-cli`` to run: :data:`PROGRAM_ENV`, else the one on ``PATH``, else ``None``.

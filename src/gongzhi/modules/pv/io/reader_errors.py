@@ -13,6 +13,8 @@ class ReaderError(InvalidInput, ValueError):
     """A thermal frame file that cannot be read as temperatures."""
 
     code, title = "unreadable-thermal-frame", "Unreadable thermal frame"
+    reason = "unreadable"
+    """What kind of error it is, as a flight's skipped frames name it (each subclass has its own)."""
 
     def __init__(self, source: str, problem: str) -> None:
         super().__init__(f"{source}: {problem}", source=source)
@@ -23,21 +25,31 @@ class ReaderError(InvalidInput, ValueError):
 class UnknownFormatError(ReaderError):
     """Neither a JPEG nor a TIFF: the reader does not know the format."""
 
+    reason = "unknown_format"
+
 
 class TruncatedFileError(ReaderError):
     """The file ends before a segment, record or raster it announces."""
+
+    reason = "truncated"
 
 
 class NotRadiometricError(ReaderError):
     """A picture without temperature data, e.g. a plain photo or a colour-mapped thermal preview."""
 
+    reason = "not_radiometric"
+
 
 class TemperatureUnavailableError(ReaderError):
     """The file holds radiometric data that this project cannot honestly convert to temperatures."""
 
+    reason = "temperature_unavailable"
+
 
 class MissingMetadataError(ReaderError):
     """The raster is there but a field needed for temperatures (scale, unit, Planck constants) is not."""
+
+    reason = "missing_metadata"
 
 
 MAX_PIXELS = 4096 * 4096

@@ -163,5 +163,5 @@ def _load(path_or_bytes: str | Path | bytes, source: str | None) -> tuple[bytes,
     try:
         data = path.read_bytes()
     except FileNotFoundError as exc:
-        raise UnknownFormatError(source or path.name, "file not found") from exc
+        raise ReaderError(source or path.name, "file not found") from exc
     return data, source or path.name
