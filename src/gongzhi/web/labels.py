@@ -247,6 +247,17 @@ FRAME_UNREADABLE = {
     "not_converted": N_("dji-thermal-cli could not convert the file"),
 }
 
+# a dock flight's phase and how it ended (modules/pv/io/dock_protocol.py PHASES, FLIGHT_STATUSES)
+DOCK_PHASES = {
+    "queued": N_("queued"),
+    "prepared": N_("wayline sent"),
+    "takeoff": N_("taking off"),
+    "survey": N_("surveying"),
+    "return": N_("returning"),
+    "landed": N_("landed"),
+}
+DOCK_FLIGHT_ENDS = {"failed": N_("failed"), "canceled": N_("canceled"), "timeout": N_("timed out")}
+
 GROUPS = {
     "state": STATES,
     "action": ACTIONS,
@@ -269,6 +280,7 @@ GROUPS = {
     "robot_state": ROBOT_STATES,
     "file_refused": FILE_REFUSED,
     "frame_unreadable": FRAME_UNREADABLE,
+    "dock_phase": DOCK_PHASES,
 }
 
 
@@ -313,6 +325,8 @@ PARAMS: dict[str, dict[str, str]] = {
     "inspection_status": INSPECTION_STATUSES,
     "robot_state": ROBOT_STATES,
     "kind": RECORD_KINDS,
+    "dock_phase": DOCK_PHASES,
+    "flight_status": DOCK_FLIGHT_ENDS,
 }
 
 

@@ -13,15 +13,18 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from gongzhi import errors
 from gongzhi.cases.models import Alert
 from gongzhi.core.models import AuditEntry
-from gongzhi.db import Scope
+from gongzhi.db import Scope, unit_of_work
 from gongzhi.errors import Conflict, Forbidden, InvalidInput, NotFound
 from gongzhi.modules.pv import dock
 from gongzhi.modules.pv import service as pv
 from gongzhi.modules.pv.io import dock_protocol as proto
 from gongzhi.modules.pv.models import PvFinding, PvInspection
 from gongzhi.registry import Registry
+from gongzhi.web import labels
+from gongzhi.web.i18n import Lang
 from tests.conftest import World
 
 from ._dock import (
@@ -113,6 +116,9 @@ def test_bad_one_click_requests_get_a_clear_error(
         s.info["scope"] = Scope.for_system()
         failed = s.execute(select(PvInspection).where(PvInspection.plant_id == offline.plant_id)).scalar_one()
         assert failed.status == "failed" and "did not answer" in failed.error
+        # kept with its wording too, so that the console says it in its reader's language
+        said = labels.detail(Lang("zh_CN"), errors.restored(failed.summary["error"]))
+        assert said == f"机场 {offline.sn} 在 1.5 秒内未响应 flighttask_prepare（离线或无法连接）"
 
     # a second one-click while the flight runs is refused, by gongzhi and by the dock itself
     plant = docked_plant(factory, world, broker)
@@ -254,6 +260,7 @@ def test_a_flight_whose_start_timed_out_but_flew_anyway_comes_back_with_every_fr
         sim.stop(end_session=True)
     assert frames_of(factory, failed.id) == list(range(len(sim.flight)))
     assert done.error == "" and "did not answer" in done.summary["dock"]["late_start"]
+    assert "error" not in done.summary  # the reason it had failed is gone with the failure
     assert done.started_at is not None and done.analysed_at is not None
     assert len(audited(factory, "pv.inspection.revived", failed.id)) == 1
 
@@ -289,3 +296,21 @@ def test_a_late_flight_after_the_operator_tried_again_is_kept_as_an_inspection_o
     assert frames_of(factory, late.id) == list(range(len(sim.flight)))
     assert frames_of(factory, first.id) == []
     assert len(audited(factory, "pv.inspection.late_flight", late.id)) == 1
+
+
+def test_a_flight_the_dock_reports_failed_ends_the_inspection_failed_saying_when_in_each_language(
+    factory: Factory, registry: Registry, world: World, tmp_path: Path
+) -> None:
+    plant = docked_plant(factory, world, machine_broker())
+    with unit_of_work(factory, world.bob.scope()) as s:
+        queued, _config, _line = dock.queue_flight(s, plant.plant_id)
+        inspection_id, flight_id = queued.id, queued.summary["dock"]["flight_id"]
+    lis = dock.DockListener(factory, registry, store_at(tmp_path), machine_broker(), client_id="unused")
+    for status, phase in (("in_progress", "takeoff"), ("timeout", "survey")):
+        lis.handle(plant.sn, proto.progress(plant.sn, flight_id, status, 40.0, phase, "bid-1"))
+    with factory() as s:
+        s.info["scope"] = Scope.for_system()
+        failed = s.get_one(PvInspection, inspection_id)
+        assert (failed.status, failed.error) == ("failed", "the dock's flight ended (timeout) during survey")
+        zh = labels.detail(Lang("zh_CN"), errors.restored(failed.summary["error"]))
+    assert zh == "机场飞行在“巡检中”阶段结束（超时）"

@@ -127,6 +127,8 @@ def test_the_plant_page_starts_a_flight_and_shows_its_progress(
         run_until(lis, factory, iid, lambda row: row.status == "running" and row.frames_done > 0)
         part = alice.get(f"/pv/plants/{plant.plant_id}/flight")
         assert part.status_code == 200 and f"#{iid}" in part.text and "<progress" in part.text
+        phase = part.text.split("阶段: ")[1].split(" ·")[0] if "阶段: " in part.text else part.text
+        assert phase in ("起飞中", "巡检中", "返航中", "已降落"), phase  # in words, not a code
         done = run_until(lis, factory, iid, lambda row: row.status in ("done", "failed"))
     finally:
         lis.stop(end_session=True)

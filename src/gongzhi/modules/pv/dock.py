@@ -273,23 +273,28 @@ def one_click_inspection(
         inspection_id, flight_id = inspection.id, inspection.summary["dock"]["flight_id"]
     broker, sn = pvmqtt.Broker.parse(str(config.get("broker", pvmqtt.DEFAULT_BROKER))), str(config["sn"])
     try:
-        for msg in (proto.prepare(flight_id, line), proto.execute(flight_id)):
-            reply = call(broker, sn, msg, timeout_s=timeout_s)
+        for request in (proto.prepare(flight_id, line), proto.execute(flight_id)):
+            reply = call(broker, sn, request, timeout_s=timeout_s)
             if reply.result != proto.RESULT_OK:
                 why = str(reply.data.get("message", "")) or f"result {reply.result}"
-                raise DockError(f"dock {sn} refused {msg.method}: {why}")
+                raise DockError(
+                    msg("dock %(sn)s refused %(method)s: %(why)s", sn=sn, method=request.method, why=why)
+                )
     except (DockError, ConnectionError) as exc:
-        error = exc if isinstance(exc, DockError) else DockUnreachable(f"dock {sn}: {exc}")
+        if isinstance(exc, DockError):
+            error = exc
+        else:  # the broker: refused, unknown host
+            error = DockUnreachable(msg("dock %(sn)s: %(why)s", sn=sn, why=str(exc)))
         with unit_of_work(factory, scope) as s:
             row = s.get_one(PvInspection, inspection_id)
-            row.status, row.error, row.analysed_at = "failed", str(error), utcnow()
+            results.failed(row, error, {})
             if isinstance(error, DockUnreachable):  # it may have flown all the same: see _reconcile
                 row.summary = {**row.summary, "dock": {**row.summary["dock"], "unanswered": True}}
         raise error from exc
     return inspection_id
 
 
-def call(broker: pvmqtt.Broker, sn: str, msg: proto.Message, *, timeout_s: float) -> proto.Message:
+def call(broker: pvmqtt.Broker, sn: str, request: proto.Message, *, timeout_s: float) -> proto.Message:
     """Send one service call to dock ``sn`` and wait for its ``services_reply`` (matched by tid)."""
     got: queue.Queue[proto.Message] = queue.Queue()
     subscribed = threading.Event()
@@ -299,7 +304,7 @@ def call(broker: pvmqtt.Broker, sn: str, msg: proto.Message, *, timeout_s: float
             reply = proto.read(bytes(m.payload))
         except proto.ProtocolError:
             return
-        if reply.tid == msg.tid:
+        if reply.tid == request.tid:
             got.put(reply)
 
     c = pvmqtt.client(f"gongzhi-dock-call-{uuid.uuid4().hex[:10]}", persistent=False)
@@ -309,14 +314,21 @@ def call(broker: pvmqtt.Broker, sn: str, msg: proto.Message, *, timeout_s: float
     try:
         c.subscribe(proto.topic(sn, "services_reply"), qos=1)
         if not subscribed.wait(timeout_s):
-            raise DockUnreachable(f"the broker did not confirm the subscription to dock {sn}'s replies")
-        info = c.publish(proto.topic(sn, "services"), msg.to_json(), qos=1)
+            unconfirmed = msg("the broker did not confirm the subscription to dock %(sn)s's replies", sn=sn)
+            raise DockUnreachable(unconfirmed)
+        info = c.publish(proto.topic(sn, "services"), request.to_json(), qos=1)
         info.wait_for_publish(timeout_s)
         try:
             return got.get(timeout=timeout_s)
         except queue.Empty:
+            seconds = f"{timeout_s:g}"
             raise DockUnreachable(
-                f"dock {sn} did not answer {msg.method} within {timeout_s:g} s (offline or unreachable)"
+                msg(
+                    "dock %(sn)s did not answer %(method)s within %(seconds)s s (offline or unreachable)",
+                    sn=sn,
+                    method=request.method,
+                    seconds=seconds,
+                )
             ) from None
     finally:
         c.disconnect()
@@ -470,7 +482,8 @@ class DockListener(pvmqtt.QueuedListener["mqtt.MQTTMessage | FrameReady"]):
         d.pop("unanswered", None)
         if later is None:
             failed.status, failed.error, failed.analysed_at = "running", "", None
-            failed.summary = {**failed.summary, "dock": {**d, "late_start": note}}
+            kept = {k: v for k, v in failed.summary.items() if k != "error"}  # why it failed: it did not
+            failed.summary = {**kept, "dock": {**d, "late_start": note}}
             service._audit(s, "pv.inspection.revived", "pv_inspection", failed.id, {"note": note})
             return failed
         row = PvInspection(
@@ -507,7 +520,12 @@ class DockListener(pvmqtt.QueuedListener["mqtt.MQTTMessage | FrameReady"]):
                 row.finished_at = _time(p.ext.get("landed_at")) or utcnow()
             row.summary = {**row.summary, "dock": d}
             if p.status in ("failed", "canceled", "timeout"):
-                row.status, row.error, row.analysed_at = "failed", f"flight {p.status} at {p.phase}", utcnow()
+                ended = msg(
+                    "the dock's flight ended (%(flight_status)s) during %(dock_phase)s",
+                    flight_status=p.status,
+                    dock_phase=p.phase,
+                )
+                results.failed(row, DockError(ended), {})
                 self.live.pop(row.id, None)
                 return f"inspection {row.id}: flight {p.status}"
             if p.status == "ok":

@@ -15,11 +15,12 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gongzhi import errors
 from gongzhi.cases import alerts
 from gongzhi.cases.schemas import AlertRaise, Severity
 from gongzhi.core import outbox
 from gongzhi.db import Scope, SessionFactory, unit_of_work, utcnow
-from gongzhi.errors import InvalidInput
+from gongzhi.errors import DomainError, InvalidInput, Message
 from gongzhi.kit.filestore import FileStore
 from gongzhi.modules.pv import analysis_adapter as adapter
 from gongzhi.modules.pv import names, pipeline, service
@@ -129,13 +130,21 @@ def process(
 def failed(inspection: PvInspection, exc: Exception, frames: dict[str, tuple[str, str]]) -> None:
     """End ``inspection`` ``failed`` with the reason, its frames named as they were uploaded (``frames``:
     stored name → (uploaded name, digest)). When no frame could be analysed, the reason is that sentence
-    alone and the summary lists each frame's reason (``frames_skipped``), as a done inspection's does."""
-    said: str = pipeline.NOTHING_ANALYSED
+    alone and the summary lists each frame's reason (``frames_skipped``), as a done inspection's does.
+
+    ``error`` keeps the English; a reason the project words itself (a domain error's
+    :func:`~gongzhi.errors.msg`) is kept in ``summary["error"]`` too (:func:`gongzhi.errors.stored`), so
+    that the console says it in its reader's language."""
+    detail: str = exc.detail if isinstance(exc, DomainError) else str(exc)
+    summary = {k: v for k, v in inspection.summary.items() if k != "error"}
     if isinstance(exc, pipeline.NothingAnalysed):
-        skipped = [_uploaded(s.record(), frames) for s in exc.skipped[: service.FRAMES_LISTED]]
-        inspection.summary = {**inspection.summary, "frames_skipped": skipped}
-    else:
-        said = _uploaded_names(str(exc), frames)
+        detail = pipeline.NOTHING_ANALYSED
+        listed = exc.skipped[: service.FRAMES_LISTED]
+        summary["frames_skipped"] = [_uploaded(s.record(), frames) for s in listed]
+    said = _uploaded_names(str(detail), frames)
+    if isinstance(detail, Message) and said == detail:
+        summary["error"] = errors.stored(detail)
+    inspection.summary = summary
     inspection.status, inspection.error = "failed", said[:2000] or type(exc).__name__
     inspection.analysed_at = utcnow()
 
