@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -203,6 +204,17 @@ def test_frames_travel_in_chunks_checked_against_their_hash() -> None:
         proto.read_progress(proto.Message(proto.PROGRESS, bad))
 
 
+def test_a_wayline_carries_the_cameras_pitch_and_one_without_it_is_flown_straight_down() -> None:
+    line = proto.Wayline(((120.0, 30.0, 26.0), (120.001, 30.0, 26.0)), 10, 5.0, 26.0, "M3T", 60.0, 60.0)
+    oblique = replace(line, gimbal_pitch_deg=-60.0)
+    assert proto.read_wayline(proto.read(proto.prepare("f1", oblique).to_json()).data) == oblique
+    older = proto.prepare("f1", line).data  # a server that does not send the pitch
+    del older["wayline"]["gimbal_pitch_deg"]
+    assert proto.read_wayline(older).gimbal_pitch_deg == -90.0
+    with pytest.raises(proto.ProtocolError, match="gimbal_pitch_deg must be from -90 to -30, got -10"):
+        proto.read_wayline(proto.prepare("f1", replace(line, gimbal_pitch_deg=-10.0)).data)
+
+
 def test_frames_lost_on_the_way_are_asked_again_on_landing(
     factory: Factory, registry: Registry, world: World, tmp_path: Path
 ) -> None:
@@ -314,3 +326,41 @@ def test_a_flight_the_dock_reports_failed_ends_the_inspection_failed_saying_when
         assert (failed.status, failed.error) == ("failed", "the dock's flight ended (timeout) during survey")
         zh = labels.detail(Lang("zh_CN"), errors.restored(failed.summary["error"]))
     assert zh == "机场飞行在“巡检中”阶段结束（超时）"
+
+
+def test_an_oblique_one_click_flight_is_flown_on_its_oblique_plan_and_analysed_in_nadir_views(
+    factory: Factory, registry: Registry, world: World, tmp_path: Path
+) -> None:
+    broker = machine_broker()
+    plant = docked_plant(factory, world, broker)
+    store = store_at(tmp_path)
+    sim = simulator(plant, broker)
+    lis = listener(factory, registry, store, broker)
+    want = dock.FlightRequest(gimbal_pitch_deg=-60.0)
+    try:
+        iid = dock.one_click_inspection(factory, world.bob.scope(), plant.plant_id, conditions=want)
+        done = run_until(lis, factory, iid, lambda r: r.status in ("done", "failed"))
+    finally:
+        lis.stop(end_session=True)
+        sim.stop(end_session=True)
+    assert done.status == "done", done.error
+    [flown] = sim.flown.values()
+    # the dock was given the oblique plan (flown higher than the nadir one) and flew it
+    nadir = pv.flight_plan(plant.layout.polygon, "M3T", row_azimuth_deg=plant.layout.row_azimuth_deg)
+    assert flown.gimbal_pitch_deg == -60.0 and flown.plan.altitude_m > nadir.altitude_m
+    assert done.summary["dock"]["gimbal_pitch_deg"] == -60.0 and done.summary["frames_used"] == len(flown)
+    assert done.summary["modules_seen"] > 0.9 * len(plant.layout.modules)
+    found = findings_of(factory, iid)
+    assert found == {
+        (f.module_id, f.anomaly_class) for f in batch_outcome(factory, store, iid, plant.layout).findings
+    }
+    truth = {(a.module_id, a.anomaly.value) for a in flown.anomalies}
+    assert len(found & truth) >= 0.9 * len(truth) and len(found & truth) >= 0.9 * len(found), (found, truth)
+    # a re-inspection of cleaned rows is flown straight down: asked otherwise, it is refused before any call
+    with pytest.raises(InvalidInput, match="straight down"):
+        dock.one_click_inspection(
+            factory,
+            world.bob.scope(),
+            plant.plant_id,
+            conditions=dock.FlightRequest(case_id=1, gimbal_pitch_deg=-60),
+        )

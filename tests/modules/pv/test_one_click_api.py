@@ -112,6 +112,9 @@ def test_the_plant_page_starts_a_flight_and_shows_its_progress(
     alice, csrf = as_user(client, world.alice)
     page = alice.get(f"/pv/plants/{plant.plant_id}")
     assert f'action="/pv/plants/{plant.plant_id}/one-click"' in page.text
+    assert 'name="gimbal_pitch"' in page.text and "倾斜" in page.text  # the camera straight down or oblique
+    r = alice.post(f"/pv/plants/{plant.plant_id}/one-click", data={"csrf_token": csrf, "gimbal_pitch": "-10"})
+    assert r.status_code == 400 and "-10 超出 -90 … -30 的范围" in r.text, r.text[-500:]  # no flight queued
     sim = simulator(plant, broker)
     lis = listener(factory, registry, store_at(tmp_path), broker)
     try:

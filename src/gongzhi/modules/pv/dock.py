@@ -119,6 +119,7 @@ def wayline(plan: FlightPlan) -> proto.Wayline:
         takeoff_landing_s=plan.takeoff_landing_time_s,
         fingerprint=hashlib.md5(kmz, usedforsecurity=False).hexdigest(),
         trigger_spacing_m=plan.trigger_spacing_m,
+        gimbal_pitch_deg=plan.gimbal_pitch_deg,
     )
 
 
@@ -170,7 +171,7 @@ def queue_flight(
             )
         )
     camera = str(dock.config.get("camera", "M3T"))
-    plan, extra = _plan_for(s, plant, camera, want.case_id)
+    plan, extra = _plan_for(s, plant, camera, want.case_id, want.gimbal_pitch_deg)
     line = wayline(plan)
     config = dict(dock.config)
     flight_id = str(uuid.uuid4())
@@ -206,12 +207,20 @@ def queue_flight(
 
 
 def _plan_for(
-    s: Session, plant: PvPlant, camera: str, case_id: int | None
+    s: Session, plant: PvPlant, camera: str, case_id: int | None, gimbal_pitch_deg: float = -90.0
 ) -> tuple[FlightPlan, dict[str, Any]]:
-    """The whole plant's plan, or for a cleaning case the short flight over its cleaned rows."""
+    """The whole plant's plan (oblique when ``gimbal_pitch_deg`` is above −90), or for a cleaning case the
+    short flight straight down over its cleaned rows."""
+    if not -90.0 <= gimbal_pitch_deg <= -30.0:
+        raise InvalidInput(msg("the gimbal pitch must be from -90 to -30 degrees"))
     if case_id is None:
         ring = service.polygon_ring(plant.polygon)
-        return service.flight_plan(ring, camera, row_azimuth_deg=plant.row_azimuth_deg), {}
+        plan = service.flight_plan(
+            ring, camera, row_azimuth_deg=plant.row_azimuth_deg, gimbal_pitch_deg=gimbal_pitch_deg
+        )
+        return plan, {} if gimbal_pitch_deg == -90.0 else {"gimbal_pitch_deg": gimbal_pitch_deg}
+    if gimbal_pitch_deg != -90.0:
+        raise InvalidInput(msg("a re-inspection of cleaned rows is flown straight down (gimbal pitch -90°)"))
     order, _plant, plan = loop.reinspection_plan(s, case_id, camera)
     if order.plant_id != plant.id:
         raise NotFound(
@@ -248,6 +257,8 @@ class FlightRequest:
     wind_m_s: float | None = None
     case_id: int | None = None
     """A resolved cleaning case: fly only over its cleaned rows (a re-inspection)."""
+    gimbal_pitch_deg: float = -90.0
+    """The camera's pitch: −90 straight down, up to −30 an oblique flight (its own plan, looking ahead)."""
 
 
 def one_click_inspection(

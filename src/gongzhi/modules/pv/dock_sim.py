@@ -114,6 +114,8 @@ class DockSimulator:
             spec.layout, seed=spec.seed, anomalies_per_class=spec.anomalies_per_class
         )
         self.prepared: dict[str, proto.Wayline] = {}
+        self._pitched: dict[float, SyntheticFlight] = {}
+        """The plant flown with the camera at another pitch, by pitch."""
         self.flown: dict[str, SyntheticFlight] = {}
         self._taken: dict[str, list[dt.datetime]] = {}
         """Each flight as flown: the plant's whole plan, or other lines (a re-inspection of a few rows)."""
@@ -248,7 +250,19 @@ class DockSimulator:
 
     def flight_over(self, wayline: proto.Wayline) -> SyntheticFlight:
         """The world flown along ``wayline``: the whole-plant flight when it is the plant's plan, else the
-        same scene rendered along the wayline's own lines (a re-inspection of the cleaned rows)."""
+        same scene rendered along the wayline's own lines (a re-inspection of the cleaned rows). A wayline
+        with the camera pitched otherwise flies the same plant, anomalies and seed at that pitch."""
+        if wayline.gimbal_pitch_deg != self.flight.gimbal_pitch_deg:
+            pitched = self._pitched.get(wayline.gimbal_pitch_deg)
+            if pitched is None:
+                pitched = self._pitched[wayline.gimbal_pitch_deg] = synthetic_flight(
+                    self.spec.layout,
+                    seed=self.spec.seed,
+                    anomalies_per_class=self.spec.anomalies_per_class,
+                    altitude_m=wayline.altitude_m,
+                    gimbal_pitch_deg=wayline.gimbal_pitch_deg,
+                )
+            return pitched
         plan = self.flight.plan.waypoints
         same = len(plan) == len(wayline.waypoints) and all(
             abs(a[0] - b[0]) < 1e-9 and abs(a[1] - b[1]) < 1e-9

@@ -63,6 +63,9 @@ class OneClickIn(BaseModel):
     )
     irradiance_w_m2: float | None = Field(default=None, ge=0, le=1500, description="in the module plane")
     wind_m_s: float | None = Field(default=None, ge=0, le=60)
+    gimbal_pitch_deg: float = Field(
+        default=-90.0, ge=-90, le=-30, description="camera pitch: -90 straight down, above an oblique flight"
+    )
 
 
 class OneClickRead(BaseModel):
@@ -198,7 +201,9 @@ def one_click(plant_id: DbInt, body: OneClickIn, scope: CurrentScope, st: StateD
     The flight itself is followed by the dock listener; poll the inspection for its progress.
     """
     require_role(scope, Role.ADMIN, Role.DISPATCHER)
-    want = dock.FlightRequest(body.dock, body.irradiance_w_m2, body.wind_m_s)
+    want = dock.FlightRequest(
+        body.dock, body.irradiance_w_m2, body.wind_m_s, gimbal_pitch_deg=body.gimbal_pitch_deg
+    )
     return _started(st, scope, dock.one_click_inspection(st.factory, scope, plant_id, conditions=want))
 
 

@@ -4,7 +4,7 @@ cleaning economics), an inspection's findings to review and confirm into cases."
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated, Any
 
 from fastapi import File, Form, UploadFile
@@ -251,10 +251,13 @@ def one_click(
     plant_id: DbInt,
     irradiance: Annotated[str, Form(max_length=20)] = "",
     wind: Annotated[str, Form(max_length=20)] = "",
+    gimbal_pitch: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
     """One-click inspection from the plant page; a refusal or a silent dock comes back as an error."""
     require_role(c.me.scope, Role.ADMIN, Role.DISPATCHER)
     want = dock.FlightRequest(None, _number(irradiance, 0, 1500), _number(wind, 0, 60))
+    if (pitch := _number(gimbal_pitch, -90, -30)) is not None:
+        want = replace(want, gimbal_pitch_deg=pitch)
     c.s.commit()  # nothing of this request's transaction stays open while the dock is called
     iid = dock.one_click_inspection(c.st.factory, c.me.scope, plant_id, conditions=want)
     return c.done(f"/pv/plants/{plant_id}", c._("Inspection #%(n)s: the dock has taken the flight", n=iid))

@@ -149,6 +149,8 @@ class Wayline:
     fingerprint: str = ""
     trigger_spacing_m: float = 0.0
     """Largest distance between images on a line [m] (WPML ``multipleDistance``); 0 when not given."""
+    gimbal_pitch_deg: float = -90.0
+    """The camera's pitch for the whole flight, −90 straight down to −30 (WPML ``gimbalPitchAngle``) [°]."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -161,6 +163,7 @@ class Wayline:
             "takeoff_landing_s": self.takeoff_landing_s,
             "fingerprint": self.fingerprint,
             "trigger_spacing_m": self.trigger_spacing_m,
+            "gimbal_pitch_deg": self.gimbal_pitch_deg,
         }
 
 
@@ -200,6 +203,9 @@ def read_wayline(data: dict[str, Any]) -> Wayline:
         raise ProtocolError("wayline.waypoints needs at least two [lon, lat, height] points")
     try:
         waypoints = tuple((float(p[0]), float(p[1]), float(p[2])) for p in points)
+        pitch = float(raw.get("gimbal_pitch_deg", -90.0))
+        if not -90.0 <= pitch <= -30.0:
+            raise ProtocolError(f"wayline.gimbal_pitch_deg must be from -90 to -30, got {pitch:g}")
         return Wayline(
             waypoints,
             int(raw["images"]),
@@ -210,6 +216,7 @@ def read_wayline(data: dict[str, Any]) -> Wayline:
             float(raw.get("takeoff_landing_s", 0.0)),
             str(raw.get("fingerprint", "")),
             float(raw.get("trigger_spacing_m", 0.0)),
+            pitch,
         )
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise ProtocolError(f"wayline is malformed: {exc}") from exc
