@@ -54,6 +54,8 @@ def test_one_click_over_http_starts_the_flight_and_refuses_bad_requests(
     assert r.status_code == 400 and "is not the dock of plant" in r.text
     r = client.post(url, json={"irradiance_w_m2": -5}, headers=world.alice.headers)
     assert r.status_code == 422
+    r = client.post(url, json={"gimbal_pitch_deg": -10}, headers=world.alice.headers)  # looking at the sky
+    assert r.status_code == 422 and "gimbal_pitch_deg" in r.text
     sim = simulator(plant, broker)
     lis = listener(factory, registry, store_at(tmp_path), broker)
     try:
@@ -84,6 +86,9 @@ def test_a_dock_that_cannot_be_reached_gives_504_and_a_failed_inspection(
     listed = client.get(f"{PV}/inspections?plant_id={nowhere}", headers=world.alice.headers).json()
     items = listed["items"] if isinstance(listed, dict) else listed
     assert [i["status"] for i in items] == ["failed"]
+    # the console says why in its reader's language: the dock, then the broker's own words
+    page = as_user(client, world.alice)[0].get(f"/pv/inspections/{items[0]['id']}")
+    assert "分析失败" in page.text and "机场 DOCK-" in page.text and "not reachable" in page.text
 
 
 def dock_nowhere(factory: Factory, world: World) -> int:
