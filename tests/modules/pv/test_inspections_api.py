@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from PIL import Image
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -334,6 +335,34 @@ def test_broken_frames_among_good_ones_are_left_out_and_named_not_the_whole_uplo
     junk = [("file", ("only.zip", _zip({"a.jpg": b"\xff\xd8\xff\xe0junk\xff\xd9"}), "application/zip"))]
     r = upload(client, world.bob.headers, plant["id"], junk)
     assert r.status_code == 400 and "a.jpg" in r.json()["detail"] and "0x" not in r.json()["detail"], r.text
+
+
+def test_a_drones_visible_photos_in_an_upload_are_set_aside_and_counted_not_refused(
+    client: TestClient, world: World, factory: sessionmaker[Session], registry: Registry, flight: Flight
+) -> None:
+    plant = import_plant(client, world.alice.headers, flight)
+    photo = io.BytesIO()
+    Image.new("RGB", (64, 48), (90, 120, 160)).save(photo, "JPEG")
+    members = {"DJI_0001_W.JPG": photo.getvalue(), "DJI_0001_Z.JPG": photo.getvalue()}  # first in the zip
+    members |= {p.name: p.read_bytes() for p in flight.frames[:2]}
+    packed = [("file", ("f.zip", _zip(members), "application/zip"))]
+    r = upload(client, world.bob.headers, plant["id"], packed)
+    assert r.status_code == 202, r.text
+    assert r.json()["frame_count"] == 2 and r.json()["summary"] == {"visible_photos_set_aside": 2}
+    assert run_worker(client, factory, registry) == [r.json()["id"]]
+    done = client.get(f"{PV}/inspections/{r.json()['id']}", headers=world.alice.headers).json()
+    assert done["status"] == "done" and done["summary"]["visible_photos_set_aside"] == 2, done
+    assert not done["summary"]["frames_skipped"]
+    page = as_user(client, world.alice)[0].get(f"/pv/inspections/{r.json()['id']}")
+    assert "已搁置 2 张可见光照片" in page.text
+    # visible photos alone: refused, saying so
+    only = {"DJI_0002_W.JPG": photo.getvalue()}
+    r = upload(client, world.bob.headers, plant["id"], [("file", ("v.zip", _zip(only), "application/zip"))])
+    assert r.status_code == 400 and "1 visible-light photos" in r.json()["detail"], r.text
+    # a photo not named as a drone's visible one stays a frame, which the analysis names with its reason
+    plain = {"holiday.jpg": photo.getvalue(), **{p.name: p.read_bytes() for p in flight.frames[:1]}}
+    r = upload(client, world.bob.headers, plant["id"], [("file", ("p.zip", _zip(plain), "application/zip"))])
+    assert r.status_code == 202 and r.json()["frame_count"] == 2 and r.json()["summary"] == {}, r.text
 
 
 def _zip(members: dict[str, bytes]) -> bytes:

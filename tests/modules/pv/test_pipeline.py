@@ -15,6 +15,7 @@ from gongzhi.modules.pv import analysis_adapter as adapter
 from gongzhi.modules.pv import pipeline
 from gongzhi.modules.pv.analytics.layout import PlantLayout
 from gongzhi.modules.pv.analytics.synthetic import synthetic_flight
+from gongzhi.modules.pv.io.thermal import visible_companions
 from gongzhi.modules.pv.io.tiff import write_frame_tiff
 from gongzhi.web import labels
 from gongzhi.web.i18n import Lang
@@ -171,3 +172,16 @@ def test_a_frame_made_in_code_without_the_readers_count_has_its_holes_found_too(
     t[10, 10] = np.inf
     report = acc.add(replace(frame, temperature_c=t))  # one dead pixel: filled in, the frame analysed
     assert not report.skipped and report.modules > 0
+
+
+def test_a_drones_visible_photos_beside_its_thermal_frames_are_set_aside_not_read_as_frames(
+    tmp_path: Path,
+) -> None:
+    names = ["DJI_0001_T.JPG", "DJI_0001_W.JPG", "DJI_0001_Z.JPG", "DJI_0002_W.JPG", "dji_0003_r.jpg"]
+    names += ["DJI_0003_V.JPG", "roof_W.tif", "DJI_0004_T.JPG", "DJI_0004_W.jpeg"]
+    companions = {"DJI_0001_W.JPG", "DJI_0001_Z.JPG", "DJI_0003_V.JPG"}
+    # a visible photo whose thermal frame is not there is not taken for one: the reader says what it is
+    assert visible_companions(names) == visible_companions(iter(names)) == companions
+    for name in names:
+        (tmp_path / name).write_bytes(b"\xff\xd8")
+    assert [p.name for p in pipeline.frame_paths(tmp_path)] == sorted(set(names) - companions)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 import json
 import socket
 import zipfile
@@ -12,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import Result
+from PIL import Image
 from typer.testing import CliRunner
 
 from gongzhi.modules.pv import analysis_adapter as adapter
@@ -150,11 +152,20 @@ def test_inspect_reads_a_synthetic_flight_back_and_writes_per_module_results(tmp
     with (out / "results.csv").open(encoding="utf-8-sig") as f:
         rows = list(csv.DictReader(f))
     assert {row["module_id"] for row in rows if row["severity"]} == {m for m, _ in found}
+    # a visible photo beside its thermal frame is set aside and counted; that frame, a plain photo, is skipped
+    photo = io.BytesIO()
+    Image.new("RGB", (64, 48), (90, 120, 160)).save(photo, "JPEG")
+    for name in ("DJI_0009_T.JPG", "DJI_0009_W.JPG"):
+        (flight.folder / name).write_bytes(photo.getvalue())
     low = runner.invoke(
         app, ["inspect", str(flight.folder), "--plant", plant, "--out", str(out), "--irradiance", "400"]
     )
     assert low.exit_code == 0 and "not" in low.output
-    assert json.loads((out / "summary.json").read_text())["iec_compliant"] is False
+    assert "set aside 1 visible-light photos" in low.output and "skipped DJI_0009_T.JPG" in low.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["iec_compliant"] is False and summary["frames"] == 7
+    skipped = [(x["file"], x["reason"]) for x in summary["frames_skipped"]]
+    assert skipped == [("DJI_0009_T.JPG", "not_radiometric")]
 
 
 def test_an_oblique_flight_is_written_read_back_and_inspected_on_its_plant(tmp_path: Path) -> None:

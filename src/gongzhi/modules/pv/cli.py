@@ -33,6 +33,7 @@ from gongzhi.modules.pv.analytics.layout import MODULE_TYPES, LayoutParams, Plan
 from gongzhi.modules.pv.io import plant as plant_io
 from gongzhi.modules.pv.io import synthetic_files as synth_io
 from gongzhi.modules.pv.io.qgc_plan import write_qgc_plan_json
+from gongzhi.modules.pv.io.thermal import visible_companions
 from gongzhi.modules.pv.io.wpml import write_wpml_kmz
 from gongzhi.modules.pv.outcome import FlightOutcome
 
@@ -236,6 +237,9 @@ def inspect(
     paths = pipeline.frame_paths(folder)
     if not paths:
         _fail(f"{folder}: no thermal frames (.tif, .tiff, .jpg, .jpeg)")
+    visible = visible_companions([p.name for p in folder.iterdir() if p.is_file()])
+    if visible:
+        err.print(f"set aside {len(visible)} visible-light photos (…_W, _Z or _V.JPG beside their …_T.JPG)")
     layout = _layout_for(plant) if plant is not None else None
     _writable_folder(out_dir)  # before the analysis, not after it
     described = synth_io.read_flight_description(folder) or {}

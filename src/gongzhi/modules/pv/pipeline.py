@@ -26,6 +26,7 @@ from gongzhi.modules.pv.analytics.frames import ThermalFrame
 from gongzhi.modules.pv.analytics.geometry import LocalFrame
 from gongzhi.modules.pv.analytics.layout import PlantLayout
 from gongzhi.modules.pv.io.reader_errors import ReaderError
+from gongzhi.modules.pv.io.thermal import visible_companions
 from gongzhi.modules.pv.outcome import FindingRecord, FlightOutcome, FrameInfo, ModuleRecord, SkippedFrame
 
 Progress = Callable[[int, int], None]
@@ -35,8 +36,11 @@ FRAME_SUFFIXES = (".tif", ".tiff", ".jpg", ".jpeg")
 
 
 def frame_paths(folder: Path) -> list[Path]:
-    """Thermal frames in ``folder`` (not recursive), in name order."""
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in FRAME_SUFFIXES)
+    """Thermal frames in ``folder`` (not recursive), in name order; a drone's visible-light photos beside
+    them (:func:`visible_companions`) are left out."""
+    paths = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in FRAME_SUFFIXES)
+    visible = visible_companions([p.name for p in paths])
+    return [p for p in paths if p.name not in visible]
 
 
 def chunks(items: Sequence[Path], size: int) -> Iterator[list[Path]]:

@@ -234,7 +234,7 @@ def store_outcome(
     summary = result.summary()
     # the reader's skips name the stored file (its digest): the pilot knows the frame by its own name
     summary["frames_skipped"] = [_uploaded(said, frames) for said in summary["frames_skipped"]]
-    upload = {k: v for k, v in inspection.summary.items() if k in ("frames_refused", "frames_refused_count")}
+    upload = {k: v for k, v in inspection.summary.items() if k in service.UPLOAD_SUMMARY}
     inspection.summary = {**summary, **upload}
     inspection.analysed_at = utcnow()
     s.flush()

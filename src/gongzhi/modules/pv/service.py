@@ -29,6 +29,8 @@ from gongzhi.modules.pv.analytics.cameras import CAMERAS
 from gongzhi.modules.pv.analytics.flightplan import FlightPlan, plan_flight
 from gongzhi.modules.pv.analytics.geometry import LocalFrame, clean_ring, project, signed_area
 from gongzhi.modules.pv.io import plant as plant_io
+from gongzhi.modules.pv.io.reader_errors import NotRadiometricError, ReaderError
+from gongzhi.modules.pv.io.thermal import VISIBLE_COMPANION, sniff_format
 from gongzhi.modules.pv.models import PvFinding, PvFrame, PvInspection, PvModule, PvPlant
 from gongzhi.modules.pv.schemas import FindingReview, FlightPlanRead, LayoutIn, PlantCreate
 
@@ -39,6 +41,8 @@ FRAME_SUFFIXES = {".tif": TIFF, ".tiff": TIFF, ".jpg": JPEG, ".jpeg": JPEG}
 MAX_FRAMES = 5000
 """The most frames a flight holds; its upload routes take as many files (Starlette's default is 1,000)."""
 FRAMES_LISTED = 50
+UPLOAD_SUMMARY = ("frames_refused", "frames_refused_count", "visible_photos_set_aside")
+"""What the upload writes into an inspection's summary, kept when the analysis writes the rest."""
 """Most frames an inspection's summary names among those refused at the upload (their count is kept)."""
 
 
@@ -455,9 +459,12 @@ def create_inspection(
     )
     s.add(inspection)
     s.flush()
-    seq, refused = 0, list[dict[str, str]]()
+    seq, refused, visible = 0, list[dict[str, str]](), 0
     for given, data in frame_files(uploads, store.max_bytes):
         name = display_name(given) or f"frame-{seq}"
+        if _visible_photo(name, data):
+            visible += 1  # the drone's visible-light photo taken with a thermal frame: not a frame
+            continue
         if seq >= MAX_FRAMES:
             raise InvalidInput(msg("a flight holds at most %(n)s frames", n=MAX_FRAMES))
         content_type = FRAME_SUFFIXES.get(PurePosixPath(name).suffix.lower()) or sniff(data) or TIFF
@@ -479,14 +486,38 @@ def create_inspection(
                 detail=first["detail"],
             )
         )
+    if seq == 0 and visible:
+        raise InvalidInput(
+            msg(
+                "the upload holds %(n)s visible-light photos (…_W, _Z or _V.JPG) and no thermal frames "
+                "(…_T.JPG)",
+                n=visible,
+            )
+        )
     if seq == 0:
         raise InvalidInput(msg("the upload holds no thermal frames (TIFF or JPEG files, or a zip of them)"))
     if refused:
         inspection.summary = {"frames_refused": refused[:FRAMES_LISTED], "frames_refused_count": len(refused)}
+    if visible:
+        inspection.summary = {**inspection.summary, "visible_photos_set_aside": visible}
     inspection.frame_count = seq
     s.flush()
     _audit(s, "pv.inspection.create", "pv_inspection", inspection.id, {"plant": plant.code, "frames": seq})
     return inspection
+
+
+def _visible_photo(name: str, data: bytes) -> bool:
+    """Whether an uploaded file is a drone's visible-light photo: named as one
+    (:data:`.VISIBLE_COMPANION`) and a JPEG without radiometric data."""
+    if not VISIBLE_COMPANION.match(name) or not data.startswith(b"\xff\xd8"):
+        return False
+    try:
+        sniff_format(data, name)
+    except NotRadiometricError:
+        return True
+    except ReaderError:
+        return False  # a damaged file: the frame checks say what is wrong with it
+    return False
 
 
 def list_inspections(

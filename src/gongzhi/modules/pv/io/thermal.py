@@ -11,7 +11,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -32,6 +33,24 @@ from gongzhi.modules.pv.io.tiff import TIFF_MAGICS, read_tiff
 
 FrameFormat = Literal["flir-jpeg", "dji-rjpeg", "tiff"]
 FRAME_SUFFIXES = frozenset({".jpg", ".jpeg", ".tif", ".tiff"})
+
+
+VISIBLE_COMPANION = re.compile(r"^(?P<stem>.+)_(?P<kind>[WVZ])(?P<ext>\.jpe?g)$", re.IGNORECASE)
+"""The name of a drone's visible-light photo taken with a thermal frame: DJI writes ``…_W.JPG`` (wide),
+``…_Z.JPG`` (zoom) or ``…_V.JPG`` (visible) beside the thermal ``…_T.JPG`` (``_R`` once renamed)."""
+
+
+def visible_companions(names: Iterable[str]) -> set[str]:
+    """Those of ``names`` that are a drone's visible-light photo with its thermal frame among ``names``
+    (:data:`VISIBLE_COMPANION`): not thermal frames, set aside rather than refused one by one."""
+    names = list(names)
+    given = {n.lower() for n in names}
+    companions = set()
+    for name in names:
+        m = VISIBLE_COMPANION.match(name)
+        if m and any(f"{m['stem']}_{t}{m['ext']}".lower() in given for t in ("T", "R")):
+            companions.add(name)
+    return companions
 
 
 def sniff_format(data: bytes, source: str) -> FrameFormat:
