@@ -349,6 +349,7 @@ def test_an_oblique_one_click_flight_is_flown_on_its_oblique_plan_and_analysed_i
     nadir = pv.flight_plan(plant.layout.polygon, "M3T", row_azimuth_deg=plant.layout.row_azimuth_deg)
     assert flown.gimbal_pitch_deg == -60.0 and flown.plan.altitude_m > nadir.altitude_m
     assert done.summary["dock"]["gimbal_pitch_deg"] == -60.0 and done.summary["frames_used"] == len(flown)
+    assert (done.summary["frames_oblique"], done.summary["gimbal_pitch_deg"]) == (len(flown), -60.0)
     assert done.summary["modules_seen"] > 0.9 * len(plant.layout.modules)
     found = findings_of(factory, iid)
     assert found == {

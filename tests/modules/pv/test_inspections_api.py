@@ -354,7 +354,14 @@ def test_a_drones_visible_photos_in_an_upload_are_set_aside_and_counted_not_refu
     assert done["status"] == "done" and done["summary"]["visible_photos_set_aside"] == 2, done
     assert not done["summary"]["frames_skipped"]
     page = as_user(client, world.alice)[0].get(f"/pv/inspections/{r.json()['id']}")
-    assert "已搁置 2 张可见光照片" in page.text
+    assert "已搁置 2 张可见光照片" in page.text and "倾斜拍摄" not in page.text  # straight down
+    with factory() as s:  # as an oblique flight's analysis writes it
+        s.info["scope"] = Scope.for_system()
+        row = s.get_one(PvInspection, r.json()["id"])
+        row.summary = {**row.summary, "frames_oblique": 2, "gimbal_pitch_deg": -59.95}
+        s.commit()
+    page = as_user(client, world.alice)[0].get(f"/pv/inspections/{r.json()['id']}")
+    assert "2 帧倾斜拍摄（云台俯仰中位数 -60.0°），已重采样为正射视图分析" in page.text
     # visible photos alone: refused, saying so
     only = {"DJI_0002_W.JPG": photo.getvalue()}
     r = upload(client, world.bob.headers, plant["id"], [("file", ("v.zip", _zip(only), "application/zip"))])

@@ -164,6 +164,7 @@ def test_inspect_reads_a_synthetic_flight_back_and_writes_per_module_results(tmp
     assert "set aside 1 visible-light photos" in low.output and "skipped DJI_0009_T.JPG" in low.output
     summary = json.loads((out / "summary.json").read_text())
     assert summary["iec_compliant"] is False and summary["frames"] == 7
+    assert (summary["frames_oblique"], summary["gimbal_pitch_deg"]) == (0, None)  # straight down
     skipped = [(x["file"], x["reason"]) for x in summary["frames_skipped"]]
     assert skipped == [("DJI_0009_T.JPG", "not_radiometric")]
 
@@ -181,6 +182,7 @@ def test_an_oblique_flight_is_written_read_back_and_inspected_on_its_plant(tmp_p
     )
     assert r.exit_code == 0, r.output
     summary = json.loads((out / "summary.json").read_text())
+    assert (summary["frames_oblique"], summary["gimbal_pitch_deg"]) == (summary["frames"], -60.0)
     truth = set(read_truth(folder))
     found = {(f["module_id"], f["anomaly_class"]) for f in summary["findings_list"]}
     assert len(found & truth) >= 0.8 * len(truth) and len(found & truth) >= 0.9 * len(found)

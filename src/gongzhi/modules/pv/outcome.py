@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gongzhi import errors
+from gongzhi.modules.pv.analytics.oblique import NEAR_NADIR_DEG
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,12 +23,14 @@ class FrameInfo:
     yaw_deg: float | None = None
     camera: str | None = None
     model: str | None = None
+    pitch_deg: float | None = None
+    """The gimbal's pitch, −90 straight down [°]."""
 
     def meta(self) -> dict[str, Any]:
         return {
             k: v
             for k, v in (("alt_rel_m", self.alt_rel_m), ("yaw_deg", self.yaw_deg), ("camera", self.camera),
-                         ("model", self.model))
+                         ("model", self.model), ("pitch_deg", self.pitch_deg))
             if v is not None
         }  # fmt: skip
 
@@ -128,6 +131,16 @@ class FlightOutcome:
         return (times[0], times[-1]) if times else (None, None)
 
     @property
+    def oblique(self) -> tuple[int, float | None]:
+        """How many frames were taken oblique (resampled onto the module plane: more than
+        :data:`.analytics.oblique.NEAR_NADIR_DEG` from straight down), and their median pitch [°]."""
+        oblique = -90.0 + NEAR_NADIR_DEG
+        pitches = sorted(
+            f.pitch_deg for f in self.frame_infos if f.pitch_deg is not None and f.pitch_deg > oblique
+        )
+        return len(pitches), (pitches[len(pitches) // 2] if pitches else None)
+
+    @property
     def camera(self) -> str | None:
         """The camera most frames name."""
         names = [f.camera for f in self.frame_infos if f.camera]
@@ -143,6 +156,8 @@ class FlightOutcome:
             "frames": self.frames,
             "frames_used": self.frames_used,
             "frames_skipped": [s.record() for s in self.skipped[:50]],
+            "frames_oblique": self.oblique[0],
+            "gimbal_pitch_deg": self.oblique[1],
             "modules": len(self.modules),
             "modules_seen": sum(1 for m in self.modules if m.frames_seen),
             "findings": len(self.findings),

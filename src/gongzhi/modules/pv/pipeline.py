@@ -59,7 +59,9 @@ def _init_worker(ticks: Any, template: Any = None) -> None:
 
 def frame_info(path: Path, frame: ThermalFrame) -> FrameInfo:
     m = frame.meta
-    return FrameInfo(path.name, m.time, m.lat, m.lon, m.alt_rel_m, m.gimbal_yaw_deg, m.camera, m.model)
+    return FrameInfo(
+        path.name, m.time, m.lat, m.lon, m.alt_rel_m, m.gimbal_yaw_deg, m.camera, m.model, m.gimbal_pitch_deg
+    )
 
 
 Part = tuple[Any, list[SkippedFrame], list[FrameInfo]]
