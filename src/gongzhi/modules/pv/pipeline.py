@@ -80,27 +80,26 @@ def _feed(acc: Any, paths: Sequence[Path], tick: Callable[[int], None]) -> Part:
     return acc, skipped, infos
 
 
-def feed(acc: Any, path: Path, name: str | None = None) -> tuple[FrameInfo | None, SkippedFrame | None]:
+def feed(acc: Any, path: Path) -> tuple[FrameInfo | None, SkippedFrame | None]:
     """Read one frame and add it to ``acc``: what it says of itself (``None`` when it could not be read),
-    and why it was left out (``None`` when it was analysed), naming it ``name`` (default: the file's)."""
+    and why it was left out (``None`` when it was analysed)."""
     try:
         frame = adapter.read(path)
     except ValueError as exc:
-        return None, unread(path, exc, name)
+        return None, unread(path, exc)
     report = acc.add(frame)
     left_out = None
     if report.skipped:  # read, but not analysed (not placed on the plant, or no modules found)
-        left_out = SkippedFrame(name or path.name, report.skip_reason, report.skipped)
+        left_out = SkippedFrame(path.name, report.skip_reason, report.skipped)
     return frame_info(path, frame), left_out
 
 
-def unread(path: Path, exc: ValueError, name: str | None = None) -> SkippedFrame:
+def unread(path: Path, exc: ValueError) -> SkippedFrame:
     """A frame its reader refused: the reader's kind of error (:attr:`.ReaderError.reason`) and its
     problem; another ``ValueError``'s text without the file's name, which it often starts with."""
     if isinstance(exc, ReaderError):
-        return SkippedFrame(name or path.name, exc.reason, exc.problem)
-    said = str(exc)
-    return SkippedFrame(name or path.name, ReaderError.reason, said.removeprefix(f"{path.name}: "))
+        return SkippedFrame(path.name, exc.reason, exc.problem)
+    return SkippedFrame(path.name, ReaderError.reason, str(exc).removeprefix(f"{path.name}: "))
 
 
 def analyse_chunk(

@@ -41,9 +41,9 @@ FRAME_SUFFIXES = {".tif": TIFF, ".tiff": TIFF, ".jpg": JPEG, ".jpeg": JPEG}
 MAX_FRAMES = 5000
 """The most frames a flight holds; its upload routes take as many files (Starlette's default is 1,000)."""
 FRAMES_LISTED = 50
+"""Most frames an inspection's summary names among those refused at the upload (their count is kept)."""
 UPLOAD_SUMMARY = ("frames_refused", "frames_refused_count", "visible_photos_set_aside")
 """What the upload writes into an inspection's summary, kept when the analysis writes the rest."""
-"""Most frames an inspection's summary names among those refused at the upload (their count is kept)."""
 
 
 # --- plants -----------------------------------------------------------------------------------------
