@@ -272,7 +272,7 @@ def test_a_flight_whose_start_timed_out_but_flew_anyway_comes_back_with_every_fr
         sim.stop(end_session=True)
     assert frames_of(factory, failed.id) == list(range(len(sim.flight)))
     assert done.error == "" and "did not answer" in done.summary["dock"]["late_start"]
-    assert "error" not in done.summary  # the reason it had failed is gone with the failure
+    assert not {"error", "failed_in"} & set(done.summary)  # why it had failed is gone with the failure
     assert done.started_at is not None and done.analysed_at is not None
     assert len(audited(factory, "pv.inspection.revived", failed.id)) == 1
 
@@ -324,6 +324,7 @@ def test_a_flight_the_dock_reports_failed_ends_the_inspection_failed_saying_when
         s.info["scope"] = Scope.for_system()
         failed = s.get_one(PvInspection, inspection_id)
         assert (failed.status, failed.error) == ("failed", "the dock's flight ended (timeout) during survey")
+        assert failed.summary["failed_in"] == "flight"
         zh = labels.detail(Lang("zh_CN"), errors.restored(failed.summary["error"]))
     assert zh == "机场飞行在“巡检中”阶段结束（超时）"
 

@@ -269,6 +269,7 @@ def test_a_flight_that_cannot_be_analysed_ends_failed_with_the_reason(
     # and why of each frame, by the name it was uploaded with
     why = {x["file"]: (x["reason"], x["message"]) for x in failed["summary"]["frames_skipped"]}
     assert why == {p.name: ("unreadable", "file not found") for p in flight.frames[:2]}, failed
+    assert "failed_in" not in failed["summary"]  # the analysis failed, not a flight
     r = client.get(f"{PV}/inspections/{inspection['id']}/results", headers=world.alice.headers)
     assert r.status_code == 409 and "failed" in r.json()["detail"]
     page = as_user(client, world.alice)[0].get(f"/pv/inspections/{inspection['id']}")

@@ -298,7 +298,7 @@ def one_click_inspection(
             error = DockUnreachable(msg("dock %(sn)s: %(why)s", sn=sn, why=str(exc)))
         with unit_of_work(factory, scope) as s:
             row = s.get_one(PvInspection, inspection_id)
-            results.failed(row, error, {})
+            results.failed(row, error, {}, in_flight=True)
             if isinstance(error, DockUnreachable):  # it may have flown all the same: see _reconcile
                 row.summary = {**row.summary, "dock": {**row.summary["dock"], "unanswered": True}}
         raise error from exc
@@ -493,7 +493,8 @@ class DockListener(pvmqtt.QueuedListener["mqtt.MQTTMessage | FrameReady"]):
         d.pop("unanswered", None)
         if later is None:
             failed.status, failed.error, failed.analysed_at = "running", "", None
-            kept = {k: v for k, v in failed.summary.items() if k != "error"}  # why it failed: it did not
+            # it did not fail after all: why it had is gone with the failure
+            kept = {k: v for k, v in failed.summary.items() if k not in results.FAILURE_KEYS}
             failed.summary = {**kept, "dock": {**d, "late_start": note}}
             service._audit(s, "pv.inspection.revived", "pv_inspection", failed.id, {"note": note})
             return failed
@@ -536,7 +537,7 @@ class DockListener(pvmqtt.QueuedListener["mqtt.MQTTMessage | FrameReady"]):
                     flight_status=p.status,
                     dock_phase=p.phase,
                 )
-                results.failed(row, DockError(ended), {})
+                results.failed(row, DockError(ended), {}, in_flight=True)
                 self.live.pop(row.id, None)
                 return f"inspection {row.id}: flight {p.status}"
             if p.status == "ok":

@@ -127,16 +127,25 @@ def process(
             failed(s.get_one(PvInspection, inspection_id), exc, job.names if job is not None else {})
 
 
-def failed(inspection: PvInspection, exc: Exception, frames: dict[str, tuple[str, str]]) -> None:
+FAILURE_KEYS = ("error", "failed_in")
+"""What :func:`failed` writes into an inspection's summary (gone again if the inspection comes back)."""
+
+
+def failed(
+    inspection: PvInspection, exc: Exception, frames: dict[str, tuple[str, str]], *, in_flight: bool = False
+) -> None:
     """End ``inspection`` ``failed`` with the reason, its frames named as they were uploaded (``frames``:
     stored name → (uploaded name, digest)). When no frame could be analysed, the reason is that sentence
     alone and the summary lists each frame's reason (``frames_skipped``), as a done inspection's does.
 
     ``error`` keeps the English; a reason the project words itself (a domain error's
     :func:`~gongzhi.errors.msg`) is kept in ``summary["error"]`` too (:func:`gongzhi.errors.stored`), so
-    that the console says it in its reader's language."""
+    that the console says it in its reader's language. ``in_flight``: the dock's flight failed, not the
+    analysis (``summary["failed_in"] = "flight"``)."""
     detail: str = exc.detail if isinstance(exc, DomainError) else str(exc)
-    summary = {k: v for k, v in inspection.summary.items() if k != "error"}
+    summary = {k: v for k, v in inspection.summary.items() if k not in FAILURE_KEYS}
+    if in_flight:
+        summary["failed_in"] = "flight"
     if isinstance(exc, pipeline.NothingAnalysed):
         detail = pipeline.NOTHING_ANALYSED
         listed = exc.skipped[: service.FRAMES_LISTED]
