@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,6 +55,26 @@ def simulator(plant: DockedPlant, broker: pvmqtt.Broker, **kw: object) -> DockSi
     sim = DockSimulator(spec, broker)
     sim.start()
     return sim
+
+
+@contextmanager
+def flying(
+    factory: Factory,
+    registry: Registry,
+    store: FileStore,
+    plant: DockedPlant,
+    broker: pvmqtt.Broker,
+    **kw: object,
+) -> Iterator[tuple[DockSimulator, dock.DockListener]]:
+    """The plant's dock simulator (``kw`` as :func:`simulator`) and a listener, both stopped with their
+    sessions ended on the way out."""
+    sim = simulator(plant, broker, **kw)
+    lis = listener(factory, registry, store, broker)
+    try:
+        yield sim, lis
+    finally:
+        lis.stop(end_session=True)
+        sim.stop(end_session=True)
 
 
 def listener(

@@ -32,6 +32,7 @@ from ._dock import (
     Factory,
     batch_outcome,
     docked_plant,
+    flying,
     frames_of,
     listener,
     run_until,
@@ -56,17 +57,12 @@ def test_one_click_inspection_streams_frames_and_reports_on_landing(
     broker = machine_broker()
     plant = docked_plant(factory, world, broker)
     store = store_at(tmp_path)
-    sim = simulator(plant, broker)
-    lis = listener(factory, registry, store, broker)
-    try:
+    with flying(factory, registry, store, plant, broker) as (sim, lis):
         iid = dock.one_click_inspection(factory, world.bob.scope(), plant.plant_id)
         queued = run_until(lis, factory, iid, lambda r: True)
         assert queued.source == "dock" and queued.summary["dock"]["sn"] == plant.sn
         seen: list[tuple[str, int, dict[str, object]]] = []
         done = run_until(lis, factory, iid, lambda r: r.status in ("done", "failed"), seen=seen)
-    finally:
-        lis.stop(end_session=True)
-        sim.stop(end_session=True)
     assert done.status == "done", done.error
     n = len(sim.flight)
     assert frames_of(factory, iid) == list(range(n)) and done.frame_count == n and done.progress == 1.0
@@ -221,15 +217,10 @@ def test_frames_lost_on_the_way_are_asked_again_on_landing(
     broker = machine_broker()
     plant = docked_plant(factory, world, broker)
     store = store_at(tmp_path)
-    sim = simulator(plant, broker)
-    sim.skip_frames = {3, 9}
-    lis = listener(factory, registry, store, broker)
-    try:
+    with flying(factory, registry, store, plant, broker) as (sim, lis):
+        sim.skip_frames = {3, 9}
         iid = dock.one_click_inspection(factory, world.bob.scope(), plant.plant_id)
         done = run_until(lis, factory, iid, lambda r: r.status in ("done", "failed"))
-    finally:
-        lis.stop(end_session=True)
-        sim.stop(end_session=True)
     assert done.status == "done", done.error
     assert sorted(sim.resent) == [3, 9]
     assert frames_of(factory, iid) == list(range(len(sim.flight)))
@@ -259,17 +250,12 @@ def test_a_flight_whose_start_timed_out_but_flew_anyway_comes_back_with_every_fr
     broker = machine_broker()
     plant = docked_plant(factory, world, broker)
     store = store_at(tmp_path)
-    sim = simulator(plant, broker, late_execute_s=3.0)
-    lis = listener(factory, registry, store, broker)
-    try:
+    with flying(factory, registry, store, plant, broker, late_execute_s=3.0) as (sim, lis):
         with pytest.raises(dock.DockUnreachable, match="did not answer flighttask_execute"):
             dock.one_click_inspection(factory, world.bob.scope(), plant.plant_id, timeout_s=1.0)
         [failed] = plant_inspections(factory, plant.plant_id)
         assert failed.status == "failed" and failed.summary["dock"]["unanswered"]
         done = run_until(lis, factory, failed.id, lambda r: r.status == "done", timeout_s=90)
-    finally:
-        lis.stop(end_session=True)
-        sim.stop(end_session=True)
     assert frames_of(factory, failed.id) == list(range(len(sim.flight)))
     assert done.error == "" and "did not answer" in done.summary["dock"]["late_start"]
     assert not {"error", "failed_in"} & set(done.summary)  # why it had failed is gone with the failure
@@ -283,10 +269,8 @@ def test_a_late_flight_after_the_operator_tried_again_is_kept_as_an_inspection_o
     broker = machine_broker()
     plant = docked_plant(factory, world, broker)
     store = store_at(tmp_path)
-    sim = simulator(plant, broker, late_execute_s=3.0)
-    sim.spec.time_scale = 20.0  # still in the air when the operator tries again
-    lis = listener(factory, registry, store, broker)
-    try:
+    with flying(factory, registry, store, plant, broker, late_execute_s=3.0) as (sim, lis):
+        sim.spec.time_scale = 20.0  # still in the air when the operator tries again
         with pytest.raises(dock.DockUnreachable):
             dock.one_click_inspection(factory, world.bob.scope(), plant.plant_id, timeout_s=1.0)
         with pytest.raises(dock.DockError, match="in progress"):  # the dock is busy with the late flight
@@ -297,9 +281,6 @@ def test_a_late_flight_after_the_operator_tried_again_is_kept_as_an_inspection_o
         while len(rows := plant_inspections(factory, plant.plant_id)) < 3 or rows[2].status != "done":
             assert time.monotonic() < deadline, [(r.id, r.status) for r in rows]
             lis.process(timeout_s=0.3, limit=3)
-    finally:
-        lis.stop(end_session=True)
-        sim.stop(end_session=True)
     first, retried, late = plant_inspections(factory, plant.plant_id)
     assert first.status == "failed" and first.summary["dock"]["flown_as"] == late.id
     assert retried.status == "failed" and "flown_as" not in retried.summary["dock"]
@@ -335,15 +316,10 @@ def test_an_oblique_one_click_flight_is_flown_on_its_oblique_plan_and_analysed_i
     broker = machine_broker()
     plant = docked_plant(factory, world, broker)
     store = store_at(tmp_path)
-    sim = simulator(plant, broker)
-    lis = listener(factory, registry, store, broker)
     want = dock.FlightRequest(gimbal_pitch_deg=-60.0)
-    try:
+    with flying(factory, registry, store, plant, broker) as (sim, lis):
         iid = dock.one_click_inspection(factory, world.bob.scope(), plant.plant_id, conditions=want)
         done = run_until(lis, factory, iid, lambda r: r.status in ("done", "failed"))
-    finally:
-        lis.stop(end_session=True)
-        sim.stop(end_session=True)
     assert done.status == "done", done.error
     [flown] = sim.flown.values()
     # the dock was given the oblique plan (flown higher than the nadir one) and flew it

@@ -15,7 +15,7 @@ from gongzhi.registry import Registry
 from tests.conftest import World
 from tests.web.helpers import as_user, new_case
 
-from ._dock import Factory, docked_plant, inspection, listener, run_until, simulator, store_at
+from ._dock import Factory, docked_plant, flying, inspection, run_until, store_at
 from ._mqtt import machine_broker
 
 PV = "/api/v1/pv"
@@ -56,9 +56,7 @@ def test_one_click_over_http_starts_the_flight_and_refuses_bad_requests(
     assert r.status_code == 422
     r = client.post(url, json={"gimbal_pitch_deg": -10}, headers=world.alice.headers)  # looking at the sky
     assert r.status_code == 422 and "gimbal_pitch_deg" in r.text
-    sim = simulator(plant, broker)
-    lis = listener(factory, registry, store_at(tmp_path), broker)
-    try:
+    with flying(factory, registry, store_at(tmp_path), plant, broker) as (_sim, lis):
         r = client.post(
             url, json={"dock": plant.sn, "irradiance_w_m2": 820, "wind_m_s": 3}, headers=world.alice.headers
         )
@@ -69,9 +67,6 @@ def test_one_click_over_http_starts_the_flight_and_refuses_bad_requests(
         assert busy.status_code == 409 and "dock flight in progress" in busy.text
         iid = started["inspection_id"]
         done = run_until(lis, factory, iid, lambda row: row.status in ("done", "failed"))
-    finally:
-        lis.stop(end_session=True)
-        sim.stop(end_session=True)
     assert done.status == "done", done.error
     assert done.irradiance_w_m2 == 820 and done.wind_m_s == 3
 
@@ -121,9 +116,7 @@ def test_the_plant_page_starts_a_flight_and_shows_its_progress(
     assert 'name="gimbal_pitch"' in page.text and "倾斜" in page.text  # the camera straight down or oblique
     r = alice.post(f"/pv/plants/{plant.plant_id}/one-click", data={"csrf_token": csrf, "gimbal_pitch": "-10"})
     assert r.status_code == 400 and "-10 超出 -90 … -30 的范围" in r.text, r.text[-500:]  # no flight queued
-    sim = simulator(plant, broker)
-    lis = listener(factory, registry, store_at(tmp_path), broker)
-    try:
+    with flying(factory, registry, store_at(tmp_path), plant, broker) as (_sim, lis):
         r = alice.post(
             f"/pv/plants/{plant.plant_id}/one-click",
             data={"csrf_token": csrf, "irradiance": "850", "wind": ""},
@@ -139,9 +132,6 @@ def test_the_plant_page_starts_a_flight_and_shows_its_progress(
         phase = part.text.split("阶段: ")[1].split(" ·")[0] if "阶段: " in part.text else part.text
         assert phase in ("起飞中", "巡检中", "返航中", "已降落"), phase  # in words, not a code
         done = run_until(lis, factory, iid, lambda row: row.status in ("done", "failed"))
-    finally:
-        lis.stop(end_session=True)
-        sim.stop(end_session=True)
     assert done.status == "done" and inspection(factory, iid).irradiance_w_m2 == 850
     part = alice.get(f"/pv/plants/{plant.plant_id}/flight")
     assert "every 3s" not in part.text and f"#{iid}" in part.text  # polling stops once the flight is over
