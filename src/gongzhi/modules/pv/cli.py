@@ -33,7 +33,6 @@ from gongzhi.modules.pv.analytics.layout import MODULE_TYPES, LayoutParams, Plan
 from gongzhi.modules.pv.io import plant as plant_io
 from gongzhi.modules.pv.io import synthetic_files as synth_io
 from gongzhi.modules.pv.io.qgc_plan import write_qgc_plan_json
-from gongzhi.modules.pv.io.thermal import visible_companions
 from gongzhi.modules.pv.io.wpml import write_wpml_kmz
 from gongzhi.modules.pv.outcome import FlightOutcome
 
@@ -234,10 +233,9 @@ def inspect(
     and a summary."""
     if not folder.is_dir():
         _fail(f"{folder}: not a folder")
-    paths = pipeline.frame_paths(folder)
+    paths, visible = pipeline.frames_and_visible(folder)
     if not paths:
         _fail(f"{folder}: no thermal frames (.tif, .tiff, .jpg, .jpeg)")
-    visible = visible_companions([p.name for p in folder.iterdir() if p.is_file()])
     if visible:
         err.print(f"set aside {len(visible)} visible-light photos (…_W, _Z or _V.JPG beside their …_T.JPG)")
     layout = _layout_for(plant) if plant is not None else None

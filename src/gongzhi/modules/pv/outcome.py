@@ -152,12 +152,13 @@ class FlightOutcome:
         for f in self.findings:
             by_class[f.anomaly_class] = by_class.get(f.anomaly_class, 0) + 1
             by_severity[f.severity] = by_severity.get(f.severity, 0) + 1
+        oblique, pitch = self.oblique
         return {
             "frames": self.frames,
             "frames_used": self.frames_used,
             "frames_skipped": [s.record() for s in self.skipped[:50]],
-            "frames_oblique": self.oblique[0],
-            "gimbal_pitch_deg": self.oblique[1],
+            "frames_oblique": oblique,
+            "gimbal_pitch_deg": pitch,
             "modules": len(self.modules),
             "modules_seen": sum(1 for m in self.modules if m.frames_seen),
             "findings": len(self.findings),

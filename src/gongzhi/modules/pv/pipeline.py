@@ -38,9 +38,14 @@ FRAME_SUFFIXES = (".tif", ".tiff", ".jpg", ".jpeg")
 def frame_paths(folder: Path) -> list[Path]:
     """Thermal frames in ``folder`` (not recursive), in name order; a drone's visible-light photos beside
     them (:func:`visible_companions`) are left out."""
+    return frames_and_visible(folder)[0]
+
+
+def frames_and_visible(folder: Path) -> tuple[list[Path], set[str]]:
+    """:func:`frame_paths`, and the names of the visible-light photos it left out."""
     paths = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in FRAME_SUFFIXES)
     visible = visible_companions([p.name for p in paths])
-    return [p for p in paths if p.name not in visible]
+    return [p for p in paths if p.name not in visible], visible
 
 
 def chunks(items: Sequence[Path], size: int) -> Iterator[list[Path]]:
