@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from gongzhi.modules.pv.analytics.layout import LayoutParams, PlantLayout, generate_layout
@@ -27,6 +27,8 @@ class Flight:
     synthetic: SyntheticFlight
     folder: Path
     frames: list[Path]
+    photos: list[Path] = field(default_factory=list)
+    """The wide photos beside the frames (``visible=True``)."""
 
     @property
     def geojson(self) -> bytes:
@@ -35,20 +37,26 @@ class Flight:
     def zip(self) -> bytes:
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w") as z:
-            for p in self.frames:
+            for p in [*self.frames, *self.photos]:
                 z.write(p, f"flight/{p.name}")
         return buffer.getvalue()
 
 
 def tiny_flight(
-    folder: Path, *, seed: int = 5, frames: int | None = None, gimbal_pitch_deg: float = -90.0
+    folder: Path,
+    *,
+    seed: int = 5,
+    frames: int | None = None,
+    gimbal_pitch_deg: float = -90.0,
+    visible: bool = False,
 ) -> Flight:
-    """A synthetic flight over the tiny roof written to ``folder`` as ``gongzhi pv synth`` writes it."""
+    """A synthetic flight over the tiny roof written to ``folder`` as ``gongzhi pv synth`` writes it (with
+    ``visible``, a wide photo beside each frame)."""
     flight = synthetic_flight(
         tiny_layout(), seed=seed, anomalies_per_class=1, gimbal_pitch_deg=gimbal_pitch_deg
     )
     folder.mkdir(parents=True, exist_ok=True)
-    synthetic_files.write_flight_files(flight, folder)
+    synthetic_files.write_flight_files(flight, folder, visible=visible)
     count = len(flight) if frames is None else min(frames, len(flight))
-    list(synthetic_files.write_frames(flight, folder, range(count)))
-    return Flight(flight, folder, sorted(folder.glob("frame-*.tif")))
+    list(synthetic_files.write_frames(flight, folder, range(count), visible=visible))
+    return Flight(flight, folder, sorted(folder.glob("frame-*.tif")), sorted(folder.glob("frame-*_W.jpg")))

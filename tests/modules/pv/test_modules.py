@@ -71,6 +71,7 @@ from gongzhi.modules.pv.analytics.modules import (
     frame_statistics,
     learned_classifier,
     merge_views,
+    rgb_soiling_index,
     row_medians,
     soiling_indices,
 )
@@ -274,20 +275,50 @@ def test_a_learned_classifier_overrules_the_rules_only_where_confident() -> None
 
 
 def test_a_co_registered_rgb_frame_adds_a_visible_soiling_index(small: PlantLayout) -> None:
+    """Seen from above a clean module is dark and dust brightens it: a module brightened all over reads
+    about 1, one brightened over its lower half about 0.5, the clean ones 0, and a glint (clipped white)
+    moving over a clean module does not count."""
     flight = synthetic_flight(small, seed=4, classes=(), conditions=Conditions(reflection_k=0.0))
     index = module_index(small)
-    dusty = small.modules[len(small.modules) // 2].id
+    dusty, half, glinted = (small.modules[k].id for k in (len(small.modules) // 2, 3, 10))
     frames = []
     for i, frame in enumerate(flight.frames()):
-        labels, _, _ = locate_frame(index, flight.poses[i])
-        rgb = np.full((*labels.shape, 3), 200, dtype=np.uint8)
-        rgb[labels == small.position(dusty)] = 140  # 30 % darker
+        labels, _, fv = locate_frame(index, flight.poses[i])
+        rgb = np.full((*labels.shape, 3), 150, dtype=np.uint8)  # the roof
+        rgb[labels >= 0] = (25, 40, 75)  # clean modules: dark blue, luma ~40
+        rgb[labels == small.position(dusty)] = (120, 110, 95)  # dust, luma ~111
+        rgb[(labels == small.position(half)) & (fv < 0.5)] = (120, 110, 95)
+        rgb[(labels == small.position(glinted)) & (fv > 0.4) & (fv < 0.6)] = 255
         frames.append(dataclasses.replace(frame, rgb=rgb))
     result = analyse_flight(frames, small)
-    by_id = {m.module_id: m for m in result.modules}
-    assert by_id[dusty].rgb_soiling_index == pytest.approx(0.3, abs=0.05)
-    others = [m.rgb_soiling_index for m in result.modules if m.module_id != dusty]
-    assert max(v for v in others if v is not None) < 0.05
+    by_id = {m.module_id: m.rgb_soiling_index for m in result.modules}
+    assert by_id[dusty] == pytest.approx(1.0, abs=0.02)
+    assert by_id[half] == pytest.approx(0.5, abs=0.1)
+    others = [v for k, v in by_id.items() if k not in (dusty, half)]
+    assert None not in others and max(others) < 0.02, sorted(
+        ((v, k) for k, v in by_id.items()), reverse=True
+    )[:5]
+    zone = small.modules[small.position(dusty)].array
+    assert 0 < result.rgb_soiling_by_zone[zone] < 1
+
+
+def test_without_photos_there_is_no_visible_soiling(small: PlantLayout) -> None:
+    flight = synthetic_flight(small, seed=4, classes=(), conditions=Conditions(reflection_k=0.0))
+    result = analyse_flight(flight.frames(), small)
+    assert {m.rgb_soiling_index for m in result.modules} == {None}
+    assert result.rgb_soiling_by_zone == {}
+
+
+def test_rgb_soiling_index_counts_the_brightened_share() -> None:
+    crop = np.full((10, 10, 3), 40, dtype=np.uint8)
+    assert rgb_soiling_index(crop, 40.0) == 0.0
+    crop[:3] = 90
+    assert rgb_soiling_index(crop, 40.0) == pytest.approx(0.3)
+    crop[3:5] = 255  # clipped: left out
+    assert rgb_soiling_index(crop, 40.0) == pytest.approx(3 / 8)
+    assert rgb_soiling_index(crop) == pytest.approx(3 / 8)  # the crop's own dark part as reference
+    crop[:3] = (60, 110, 40)  # as bright, but leaves: not dirt
+    assert rgb_soiling_index(crop, 40.0) == 0.0
 
 
 def test_chunks_analysed_apart_merge_into_the_whole_flight(

@@ -15,7 +15,7 @@ from gongzhi.modules.pv import analysis_adapter as adapter
 from gongzhi.modules.pv import pipeline
 from gongzhi.modules.pv.analytics.layout import PlantLayout
 from gongzhi.modules.pv.analytics.synthetic import synthetic_flight
-from gongzhi.modules.pv.io.thermal import visible_companions
+from gongzhi.modules.pv.io.thermal import visible_companions, visible_pairs
 from gongzhi.modules.pv.io.tiff import write_frame_tiff
 from gongzhi.web import labels
 from gongzhi.web.i18n import Lang
@@ -179,9 +179,15 @@ def test_a_drones_visible_photos_beside_its_thermal_frames_are_set_aside_not_rea
 ) -> None:
     names = ["DJI_0001_T.JPG", "DJI_0001_W.JPG", "DJI_0001_Z.JPG", "DJI_0002_W.JPG", "dji_0003_r.jpg"]
     names += ["DJI_0003_V.JPG", "roof_W.tif", "DJI_0004_T.JPG", "DJI_0004_W.jpeg"]
-    companions = {"DJI_0001_W.JPG", "DJI_0001_Z.JPG", "DJI_0003_V.JPG"}
+    companions = {"DJI_0001_W.JPG", "DJI_0001_Z.JPG", "DJI_0003_V.JPG", "DJI_0004_W.jpeg"}
     # a visible photo whose thermal frame is not there is not taken for one: the reader says what it is
     assert visible_companions(names) == visible_companions(iter(names)) == companions
+    # the photo registered onto each frame: the wide one before the zoom one
+    assert visible_pairs(names) == {
+        "DJI_0001_T.JPG": "DJI_0001_W.JPG",
+        "dji_0003_r.jpg": "DJI_0003_V.JPG",
+        "DJI_0004_T.JPG": "DJI_0004_W.jpeg",
+    }
     for name in names:
         (tmp_path / name).write_bytes(b"\xff\xd8")
     assert [p.name for p in pipeline.frame_paths(tmp_path)] == sorted(set(names) - companions)

@@ -152,7 +152,8 @@ def test_inspect_reads_a_synthetic_flight_back_and_writes_per_module_results(tmp
     with (out / "results.csv").open(encoding="utf-8-sig") as f:
         rows = list(csv.DictReader(f))
     assert {row["module_id"] for row in rows if row["severity"]} == {m for m, _ in found}
-    # a visible photo beside its thermal frame is set aside and counted; that frame, a plain photo, is skipped
+    # a visible photo beside its thermal frame is paired with it, not read as a frame; that frame, a plain
+    # photo, is skipped (and its photo with it)
     photo = io.BytesIO()
     Image.new("RGB", (64, 48), (90, 120, 160)).save(photo, "JPEG")
     for name in ("DJI_0009_T.JPG", "DJI_0009_W.JPG"):
@@ -161,7 +162,7 @@ def test_inspect_reads_a_synthetic_flight_back_and_writes_per_module_results(tmp
         app, ["inspect", str(flight.folder), "--plant", plant, "--out", str(out), "--irradiance", "400"]
     )
     assert low.exit_code == 0 and "not" in low.output
-    assert "set aside 1 visible-light photos" in low.output and "skipped DJI_0009_T.JPG" in low.output
+    assert "1 visible-light photos (" in low.output and "skipped DJI_0009_T.JPG" in low.output
     summary = json.loads((out / "summary.json").read_text())
     assert summary["iec_compliant"] is False and summary["frames"] == 7
     assert (summary["frames_oblique"], summary["gimbal_pitch_deg"]) == (0, None)  # straight down

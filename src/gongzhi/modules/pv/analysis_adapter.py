@@ -171,6 +171,7 @@ def _module_record(r: ModuleResult, lon: float, lat: float, worst: dict[str, str
         t_corrected_k=r.t_corrected_k,
         soiling_index=r.soiling_index,
         anomaly_class=worst.get(r.module_id, "none"),
+        extra={} if r.rgb_soiling_index is None else {"rgb_soiling_index": r.rgb_soiling_index},
     )
 
 
@@ -211,4 +212,5 @@ def _extra(result: InspectionResult) -> OutcomeExtra:
         reflections_rejected=result.reflections_rejected,
         soiling_by_zone=dict(result.soiling_by_zone),
         notes=tuple(result.notes),
+        rgb_soiling_by_zone=dict(result.rgb_soiling_by_zone),
     )

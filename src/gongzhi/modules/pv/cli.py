@@ -164,8 +164,13 @@ def synth(
         ),
     ] = "tiff",
     gimbal_pitch: GimbalPitch = -90.0,
+    visible: Annotated[
+        bool, typer.Option("--visible", help="a wide visible photo beside each frame (…_T.tif + …_W.jpg)")
+    ] = False,
 ) -> None:
     """Write a synthetic flight over a plant: its frames, the plant, the conditions, ground truth."""
+    if visible and gimbal_pitch != -90.0:
+        _fail("--visible: visible photos are rendered for nadir flights only (--gimbal-pitch -90)")
     layout = _layout_for(plant)
     try:
         flight = synthetic.synthetic_flight(
@@ -180,11 +185,11 @@ def synth(
         raise
     count = len(flight) if frames is None else max(0, min(frames, len(flight)))
     _writable_folder(out_dir)
-    synth_io.write_flight_files(flight, out_dir, frame_format)
+    synth_io.write_flight_files(flight, out_dir, frame_format, visible)
     with _progress() as bar:
         task = bar.add_task("rendering frames", total=count)
         for _ in synth_io.write_frames(
-            flight, out_dir, range(count), workers=workers, frame_format=frame_format
+            flight, out_dir, range(count), workers=workers, frame_format=frame_format, visible=visible
         ):
             bar.advance(task)
     c = flight.conditions
@@ -236,9 +241,17 @@ def inspect(
     paths, visible = pipeline.frames_and_visible(folder)
     if not paths:
         _fail(f"{folder}: no thermal frames (.tif, .tiff, .jpg, .jpeg)")
-    if visible:
-        err.print(f"set aside {len(visible)} visible-light photos (…_W, _Z or _V.JPG beside their …_T.JPG)")
     layout = _layout_for(plant) if plant is not None else None
+    photos = pipeline.photo_pairs(paths, visible) if layout is not None else {}
+    if photos:
+        err.print(
+            f"{len(photos)} visible-light photos (…_W, _V or _Z.JPG) to register onto their thermal frames"
+        )
+    if len(visible) > len(photos):
+        err.print(
+            f"set aside {len(visible) - len(photos)} visible-light photos "
+            f"({'another of the same frame' if layout is not None else 'used only with --plant'})"
+        )
     _writable_folder(out_dir)  # before the analysis, not after it
     described = synth_io.read_flight_description(folder) or {}
     if irradiance is None:
@@ -266,8 +279,9 @@ def inspect(
                 )
             else:
                 result = pipeline.analyse_flight(
-                    paths, layout, irradiance_w_m2=irradiance, camera=camera, workers=workers, progress=tick
-                )
+                    paths, layout, irradiance_w_m2=irradiance, camera=camera, workers=workers, progress=tick,
+                    photos=photos,
+                )  # fmt: skip
         except ValueError as exc:
             _fail(str(exc))
             raise
@@ -323,6 +337,12 @@ def _print_summary(result: FlightOutcome, out_dir: Path) -> None:
     for cls in sorted({c for c, _ in counts}):
         table.add_row(cls, *(str(counts.get((cls, b), 0)) for b in ("S1", "S2", "S3")))
     out.print(table)
+    if "frames_with_visible" in s:
+        zones = ", ".join(f"{z} {v:.3f}" for z, v in s["rgb_soiling_by_zone"].items()) or "–"
+        out.print(f"visible photos registered on {s['frames_with_visible']} frames")
+        out.print(f"visible soiling by zone: {zones}")
+        for reason, n in s["visible_photos_unused"].items():
+            err.print(f"[yellow]visible photos not used[/yellow] {n}: {reason}")
     for note in result.extra.notes:
         out.print(f"note: {note}")
     for skipped in result.skipped[:10]:

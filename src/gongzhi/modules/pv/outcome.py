@@ -25,6 +25,9 @@ class FrameInfo:
     model: str | None = None
     pitch_deg: float | None = None
     """The gimbal's pitch, −90 straight down [°]."""
+    visible: str | None = None
+    """What became of the visible-light photo taken with the frame: ``"used"``, the reason it was not
+    (:attr:`.io.visible.VisibleError.reason`), or ``None`` when there was none."""
 
     def meta(self) -> dict[str, Any]:
         return {
@@ -74,6 +77,7 @@ class OutcomeExtra:
     reflections_rejected: int = 0
     soiling_by_zone: dict[str, float] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    rgb_soiling_by_zone: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +150,25 @@ class FlightOutcome:
         names = [f.camera for f in self.frame_infos if f.camera]
         return max(set(names), key=names.count) if names else None
 
+    def visible_summary(self) -> dict[str, Any]:
+        """The visible-light photos' part of the summary: how many frames had one registered, those that
+        could not be and why (the reason's count), and the visible soiling per zone; empty without photos."""
+        used, unused = 0, dict[str, int]()
+        for f in self.frame_infos:
+            if f.visible == "used":
+                used += 1
+            elif f.visible is not None:
+                unused[f.visible] = unused.get(f.visible, 0) + 1
+        if not used and not unused:
+            return {}
+        return {
+            "frames_with_visible": used,
+            "visible_photos_unused": dict(sorted(unused.items())),
+            "rgb_soiling_by_zone": {
+                k: round(v, 4) for k, v in sorted(self.extra.rgb_soiling_by_zone.items())
+            },
+        }
+
     def summary(self) -> dict[str, Any]:
         by_class: dict[str, int] = {}
         by_severity: dict[str, int] = {}
@@ -169,6 +192,7 @@ class FlightOutcome:
             "iec_compliant": self.iec_compliant,
             "reflections_rejected": self.extra.reflections_rejected,
             "soiling_by_zone": {k: round(v, 4) for k, v in sorted(self.extra.soiling_by_zone.items())},
+            **self.visible_summary(),
             "notes": list(self.extra.notes),
             "first_frame_at": None if self.time_span[0] is None else self.time_span[0].isoformat(),
             "last_frame_at": None if self.time_span[1] is None else self.time_span[1].isoformat(),

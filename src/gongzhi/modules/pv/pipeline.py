@@ -14,9 +14,9 @@ import math
 import multiprocessing
 import os
 import queue
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +26,17 @@ from gongzhi.modules.pv.analytics.frames import ThermalFrame
 from gongzhi.modules.pv.analytics.geometry import LocalFrame
 from gongzhi.modules.pv.analytics.layout import PlantLayout
 from gongzhi.modules.pv.io.reader_errors import ReaderError
-from gongzhi.modules.pv.io.thermal import visible_companions
+from gongzhi.modules.pv.io.thermal import visible_companions, visible_pairs
+from gongzhi.modules.pv.io.visible import VisibleError, read_visible
 from gongzhi.modules.pv.outcome import FindingRecord, FlightOutcome, FrameInfo, ModuleRecord, SkippedFrame
 
 Progress = Callable[[int, int], None]
 """Called with (frames done, frames in all) as chunks finish."""
 
 FRAME_SUFFIXES = (".tif", ".tiff", ".jpg", ".jpeg")
+
+Photos = Mapping[Path, Path]
+"""A thermal frame's path → the path of the visible-light photo taken with it (:func:`photo_pairs`)."""
 
 
 def frame_paths(folder: Path) -> list[Path]:
@@ -46,6 +50,13 @@ def frames_and_visible(folder: Path) -> tuple[list[Path], set[str]]:
     paths = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in FRAME_SUFFIXES)
     visible = visible_companions([p.name for p in paths])
     return [p for p in paths if p.name not in visible], visible
+
+
+def photo_pairs(frames: Sequence[Path], photos: Iterable[str]) -> dict[Path, Path]:
+    """Each of ``frames`` that has one of ``photos`` (names in the same folder, as
+    :func:`frames_and_visible` gives them) as its visible-light photo, and that photo's path."""
+    by_name = {p.name: p for p in frames}
+    return {by_name[f]: by_name[f].with_name(v) for f, v in visible_pairs([*by_name, *photos]).items()}
 
 
 def chunks(items: Sequence[Path], size: int) -> Iterator[list[Path]]:
@@ -62,21 +73,22 @@ def _init_worker(ticks: Any, template: Any = None) -> None:
     _TICKS, _TEMPLATE = ticks, template
 
 
-def frame_info(path: Path, frame: ThermalFrame) -> FrameInfo:
+def frame_info(path: Path, frame: ThermalFrame, visible: str | None = None) -> FrameInfo:
     m = frame.meta
     return FrameInfo(
-        path.name, m.time, m.lat, m.lon, m.alt_rel_m, m.gimbal_yaw_deg, m.camera, m.model, m.gimbal_pitch_deg
-    )
+        path.name, m.time, m.lat, m.lon, m.alt_rel_m, m.gimbal_yaw_deg, m.camera, m.model, m.gimbal_pitch_deg,
+        visible,
+    )  # fmt: skip
 
 
 Part = tuple[Any, list[SkippedFrame], list[FrameInfo]]
 """What one run over frames gives: the accumulator, the frames skipped (with the reason), the frames read."""
 
 
-def _feed(acc: Any, paths: Sequence[Path], tick: Callable[[int], None]) -> Part:
+def _feed(acc: Any, paths: Sequence[Path], tick: Callable[[int], None], photos: Photos | None = None) -> Part:
     skipped, infos = [], []
     for done, path in enumerate(paths, start=1):
-        info, left_out = feed(acc, path)
+        info, left_out = feed(acc, path, photos.get(path) if photos else None)
         if left_out is not None:
             skipped.append(left_out)
         if info is not None:
@@ -85,18 +97,32 @@ def _feed(acc: Any, paths: Sequence[Path], tick: Callable[[int], None]) -> Part:
     return acc, skipped, infos
 
 
-def feed(acc: Any, path: Path) -> tuple[FrameInfo | None, SkippedFrame | None]:
-    """Read one frame and add it to ``acc``: what it says of itself (``None`` when it could not be read),
-    and why it was left out (``None`` when it was analysed)."""
+def feed(acc: Any, path: Path, photo: Path | None = None) -> tuple[FrameInfo | None, SkippedFrame | None]:
+    """Read one frame (and ``photo``, the visible-light photo taken with it, when there is one) and add it
+    to ``acc``: what it says of itself (``None`` when it could not be read), and why it was left out
+    (``None`` when it was analysed)."""
     try:
         frame = adapter.read(path)
     except ValueError as exc:
         return None, unread(path, exc)
+    frame, visible = with_photo(frame, photo)
     report = acc.add(frame)
     left_out = None
     if report.skipped:  # read, but not analysed (not placed on the plant, or no modules found)
         left_out = SkippedFrame(path.name, report.skip_reason, report.skipped)
-    return frame_info(path, frame), left_out
+    return frame_info(path, frame, visible), left_out
+
+
+def with_photo(frame: ThermalFrame, photo: Path | None) -> tuple[ThermalFrame, str | None]:
+    """``frame`` with its visible-light photo registered onto it (:func:`.io.visible.read_visible`) and
+    what became of the photo: ``"used"``, the :attr:`.VisibleError.reason` it was not used for (the frame
+    is then analysed without it), or ``None`` without a photo."""
+    if photo is None:
+        return frame, None
+    try:
+        return replace(frame, rgb=read_visible(photo, frame)), "used"
+    except VisibleError as exc:
+        return frame, exc.reason
 
 
 def unread(path: Path, exc: ValueError) -> SkippedFrame:
@@ -108,21 +134,27 @@ def unread(path: Path, exc: ValueError) -> SkippedFrame:
 
 
 def analyse_chunk(
-    paths: Sequence[Path], layout: PlantLayout, irradiance_w_m2: float | None, camera: str | None = None
+    paths: Sequence[Path],
+    layout: PlantLayout,
+    irradiance_w_m2: float | None,
+    camera: str | None = None,
+    photos: Photos | None = None,
 ) -> Part:
-    """Read and add one chunk of frames to a fresh accumulator."""
+    """Read and add one chunk of frames (with their visible-light ``photos``) to a fresh accumulator."""
     acc = adapter.new_accumulator(layout, irradiance_w_m2, camera, like=_TEMPLATE)
-    part = _feed(acc, paths, lambda _done: _TICKS.put(1) if _TICKS is not None else None)
+    part = _feed(acc, paths, lambda _done: _TICKS.put(1) if _TICKS is not None else None, photos)
     # the part travels back to whoever sent the layout: :func:`_merged` gives it back
     adapter.leave_layout_out(acc)
     return part
 
 
-def _analyse_inherited(paths: Sequence[Path], irradiance_w_m2: float | None, camera: str | None) -> Part:
+def _analyse_inherited(
+    paths: Sequence[Path], irradiance_w_m2: float | None, camera: str | None, photos: Photos | None = None
+) -> Part:
     """:func:`analyse_chunk` in a forked worker, on the plant of the template it inherited: the layout is not
     sent (pickling a 17,000-module plant takes ~0.13 s of the parent's CPU a task, loading it as much of
     the worker's, and comparing it with the template's another ~0.02 s)."""
-    return analyse_chunk(paths, _TEMPLATE.layout, irradiance_w_m2, camera)
+    return analyse_chunk(paths, _TEMPLATE.layout, irradiance_w_m2, camera, photos)
 
 
 def decode_chunk(paths: Sequence[Path]) -> int:
@@ -153,6 +185,7 @@ def analyse_flight(
     workers: int = 1,
     chunk_size: int | None = None,
     progress: Progress | None = None,
+    photos: Photos | None = None,
 ) -> FlightOutcome:
     """Analyse a flight's frames against a plant layout.
 
@@ -173,6 +206,9 @@ def analyse_flight(
         Frames per task; default one contiguous part of the flight per worker.
     progress : callable, optional
         Called with (frames done, frames in all) as frames are done.
+    photos : mapping, optional
+        A frame's path → the visible-light photo taken with it (:func:`photo_pairs`), registered onto the
+        frame for the visible soiling index (:func:`.io.visible.read_visible`).
 
     Raises
     ------
@@ -182,11 +218,13 @@ def analyse_flight(
     total = len(paths)
     adapter.prepare(paths, jobs=workers)
     if workers <= 1:
-        return _stream(paths, layout, irradiance_w_m2, camera, progress)
+        return _stream(paths, layout, irradiance_w_m2, camera, progress, photos)
     # one contiguous run of frames per worker: each builds its accumulator (module index, neighbours) once
     # and keeps the pose refinement's running correction along its part of the flight
     parts = list(chunks(paths, chunk_size or max(1, math.ceil(total / workers))))
-    return _merged(_run(parts, layout, irradiance_w_m2, camera, workers, total, progress), layout, total)
+    return _merged(
+        _run(parts, layout, irradiance_w_m2, camera, workers, total, progress, photos), layout, total
+    )
 
 
 def analyse_photos(
@@ -306,11 +344,13 @@ def _stream(
     irradiance: float | None,
     camera: str | None,
     progress: Progress | None,
+    photos: Photos | None = None,
 ) -> FlightOutcome:
     """One accumulator fed frame by frame in this process, as frames would arrive from a drone."""
     adapter.load_kernels()
     acc = adapter.new_accumulator(layout, irradiance, camera)
-    part = _feed(acc, paths, lambda done: progress(done, len(paths)) if progress is not None else None)
+    tick = (lambda done: progress(done, len(paths))) if progress is not None else (lambda _done: None)
+    part = _feed(acc, paths, tick, photos)
     return _merged([part], layout, len(paths))
 
 
@@ -322,6 +362,7 @@ def _run(
     workers: int,
     total: int,
     progress: Progress | None,
+    photos: Photos | None = None,
 ) -> list[Part]:
     ctx = multiprocessing.get_context()
     ticks = ctx.Queue()
@@ -335,10 +376,13 @@ def _run(
         template = adapter.new_accumulator(layout, irradiance, camera)
     initargs = (ticks, template)
     with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=initargs) as pool:
+        mine = [_photos_of(part, photos) for part in parts]
         if template is None:
-            futures = [pool.submit(analyse_chunk, part, layout, irradiance, camera) for part in parts]
+            futures = [pool.submit(analyse_chunk, part, layout, irradiance, camera, mine[k])
+                       for k, part in enumerate(parts)]  # fmt: skip
         else:
-            futures = [pool.submit(_analyse_inherited, part, irradiance, camera) for part in parts]
+            futures = [pool.submit(_analyse_inherited, part, irradiance, camera, mine[k])
+                       for k, part in enumerate(parts)]  # fmt: skip
         done = 0
         while not all(f.done() for f in futures):
             done += _drain(ticks, 0.2)
@@ -348,6 +392,13 @@ def _run(
     if progress is not None:
         progress(total, total)
     return out
+
+
+def _photos_of(paths: Sequence[Path], photos: Photos | None) -> dict[Path, Path] | None:
+    """The photos of ``paths`` only: what a task over them carries."""
+    if not photos:
+        return None
+    return {p: photos[p] for p in paths if p in photos} or None
 
 
 def _drain(ticks: Any, wait_s: float) -> int:
@@ -369,6 +420,7 @@ def analyse_flight_on_cluster(
     camera: str | None = None,
     chunk_size: int = 50,
     progress: Progress | None = None,
+    photos: Photos | None = None,
 ) -> FlightOutcome:
     """The same job on a Dask cluster: one task per chunk of frames, accumulators merged as they come.
 
@@ -383,7 +435,9 @@ def analyse_flight_on_cluster(
     parts = list(chunks(paths, chunk_size))
     shared = client.scatter(layout, broadcast=True)
     futures = {
-        client.submit(analyse_chunk, part, shared, irradiance_w_m2, camera, pure=False): k
+        client.submit(
+            analyse_chunk, part, shared, irradiance_w_m2, camera, _photos_of(part, photos), pure=False
+        ): k
         for k, part in enumerate(parts)
     }
     finished: dict[int, Part] = {}
@@ -443,7 +497,7 @@ def default_workers() -> int:
 
 CSV_FIELDS = (
     "module_id", "lon", "lat", "frames_seen", "t_median_c", "t_p95_c", "t_max_c", "t_corrected_k",
-    "soiling_index", "anomaly_class", "delta_t_k", "delta_tn_k", "severity", "coa",
+    "soiling_index", "rgb_soiling_index", "anomaly_class", "delta_t_k", "delta_tn_k", "severity", "coa",
 )  # fmt: skip
 
 
@@ -471,6 +525,7 @@ def module_rows(modules: Sequence[ModuleRecord], findings: Sequence[FindingRecor
                 "t_max_c": _round(m.t_max_c),
                 "t_corrected_k": _round(m.t_corrected_k),
                 "soiling_index": _round(m.soiling_index),
+                "rgb_soiling_index": _round(m.extra.get("rgb_soiling_index")),
                 "anomaly_class": w.anomaly_class if w else m.anomaly_class,
                 "delta_t_k": _round(w.delta_t_k) if w else None,
                 "delta_tn_k": _round(w.delta_tn_k) if w else None,

@@ -395,6 +395,7 @@ def _rows(s: Session, inspection: PvInspection) -> tuple[list[dict[str, Any]], d
             t_corrected_k=r.t_corrected_k if r else None,
             soiling_index=r.soiling_index if r else None,
             anomaly_class=str(r.values.get("anomaly_class", "none")) if r else "unseen",
+            extra={k: v for k, v in r.values.items() if k != "anomaly_class"} if r else {},
         )
         for mid, m in modules.items()
         for r in [measured.get(mid)]

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -621,21 +622,59 @@ def soiling_indices(residuals: F32) -> FloatArray:
     return out
 
 
+RGB_SOILED_SHARE = 0.25
+"""How much brighter than the clean modules' luma a visible sample must be to count as soiled, as a share
+of that luma [-]; at least :data:`RGB_SOILED_LEVELS`."""
+RGB_SOILED_LEVELS = 10.0
+"""The least brightening that counts as soiled [luma levels of 255]: above a JPEG's noise and banding."""
+RGB_GLINT_LUMA = 250.0
+"""Luma at which a visible sample is taken as the sun's glint (clipped), left out of the index [0–255]."""
+RGB_GREEN_EXCESS = 15.0
+"""How far green may stand above both red and blue in a sample that counts as soiled [levels of 255]:
+leaves and grass over a module are vegetation (a class of their own), not dirt; dust, sand, pollen and
+droppings are grey, brown, yellow or white."""
+RGB_CLEAN_QUANTILE = 25.0
+"""Which percentile of a frame's module lumas is its clean reference: the frame's cleanest quarter."""
+
+
 def rgb_soiling_index(rgb: npt.NDArray[np.uint8], clean_luma: float | None = None) -> float:
-    """Visible soiling of a module crop [0–1]: its darkening against a clean reference luma.
+    """Visible soiling of a module crop [0–1]: the share of it brighter than a clean module.
+
+    Seen from above, a clean module is dark (cells under anti-reflective glass); dust, sand, pollen and
+    bird droppings scatter light back and brighten it. A sample counts as soiled when its luma (ITU-R
+    BT.601) is at least :data:`RGB_SOILED_SHARE` (and :data:`RGB_SOILED_LEVELS`) above ``clean_luma``
+    and it is not green (:data:`RGB_GREEN_EXCESS`); clipped samples (the sun's glint,
+    :data:`RGB_GLINT_LUMA`) are left out.
 
     Parameters
     ----------
     rgb : ndarray, shape (rows, cols, 3)
-        Co-registered visible crop of the module.
+        Co-registered visible crop of the module (its inner part: no aluminium frame).
     clean_luma : float, optional
-        Luma (ITU-R BT.601) of a clean module in the same frame [0–255]; default the crop's 95th percentile.
+        Luma of clean modules in the same photo [0–255]; default the crop's 10th percentile.
     """
-    luma = rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114
-    ref = clean_luma if clean_luma is not None else float(np.percentile(luma, 95))
-    if ref <= 0:
-        return 0.0
-    return float(np.clip(1 - float(np.median(luma)) / ref, 0, 1))
+    luma, green = luma_and_green(rgb)
+    ref = clean_luma if clean_luma is not None else float(np.percentile(luma, 10))
+    return float(rgb_soiling_indices(luma.ravel()[None], ref, green.ravel()[None])[0])
+
+
+def luma_and_green(rgb: npt.NDArray[np.uint8]) -> tuple[F32, F32]:
+    """An RGB raster's luma (ITU-R BT.601) and green excess (green less the larger of red and blue)."""
+    channels = rgb[..., :3].astype(np.float32)
+    luma = channels @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    green = channels[..., 1] - np.maximum(channels[..., 0], channels[..., 2])
+    return luma.astype(np.float32), green.astype(np.float32)
+
+
+def rgb_soiling_indices(luma: FloatArray | F32, clean_luma: float, green: FloatArray | F32) -> FloatArray:
+    """:func:`rgb_soiling_index` of a stack of modules' samples (luma and green excess, shape
+    (N, samples)) → (N,); a module whose every sample is clipped gets NaN."""
+    threshold = clean_luma + max(RGB_SOILED_LEVELS, RGB_SOILED_SHARE * clean_luma)
+    valid = luma < RGB_GLINT_LUMA
+    soiled = (luma >= threshold) & valid & (green < RGB_GREEN_EXCESS)
+    n = valid.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, soiled.sum(axis=1) / n, np.nan)
 
 
 @dataclass(frozen=True, slots=True)
@@ -657,8 +696,9 @@ class ModuleResult:
     lon, lat : float
         Module centre [°].
     rgb_soiling_index : float | None
-        Visible darkening against the frame's clean modules, median over the views with a co-registered
-        RGB raster (same size as the thermal one) [0–1]; ``None`` without one.
+        :func:`rgb_soiling_index` against the cleanest quarter of the modules in the same photo, median
+        over the views with a co-registered visible raster (same size as the thermal one) [0–1]; ``None``
+        without one.
     """
 
     module_id: str
@@ -742,6 +782,9 @@ class InspectionResult:
         Mean soiling index per array [0–1].
     notes : tuple of str
         Caveats for the report.
+    rgb_soiling_by_zone : dict
+        Mean visible soiling index per array, over its modules seen in a visible photo [0–1]; empty
+        without photos.
     """
 
     modules: tuple[ModuleResult, ...]
@@ -753,6 +796,7 @@ class InspectionResult:
     reflections_rejected: int
     soiling_by_zone: dict[str, float]
     notes: tuple[str, ...]
+    rgb_soiling_by_zone: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -1146,15 +1190,8 @@ class InspectionAccumulator:
         numbers = np.zeros((len(positions), _STATS + 2))
         numbers[:, :_STATS] = stats
         if rgb is not None and rgb.ndim == 3 and rgb.shape[:2] == temperature.shape:
-            luma = (
-                rgb[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
-            ).astype(np.float32)
-            seen = module_crops(luma, geometry, self.layout, positions, 2, centres=self._index.centres)
-            level = np.median(seen.reshape(len(positions), -1), axis=1)
-            clean = float(np.percentile(level, 95))
-            if clean > 0:
-                numbers[:, _STATS] = [float(np.clip(1 - v / clean, 0, 1)) for v in level.tolist()]
-                numbers[:, _STATS + 1] = 1.0
+            numbers[:, _STATS : _STATS + 2] = _rgb_columns(rgb, geometry, self.layout, positions,
+                                                          self._index.centres)  # fmt: skip
         self._views.add(n, positions, numbers, classes)
         return len(positions)
 
@@ -1219,6 +1256,7 @@ class InspectionAccumulator:
         return InspectionResult(
             tuple(modules), tuple(findings), len(self._sources), self._frames_used, g, compliant, rejected,
             zone_soiling(self.layout, modules), tuple(notes),
+            zone_soiling(self.layout, modules, visible=True),
         )  # fmt: skip
 
 
@@ -1974,6 +2012,43 @@ def _facing_south(rect: ModuleRect, geometry: FrameGeometry) -> ModuleRect:
     return rect
 
 
+RGB_BORDER = 0.08
+"""Share of a module trimmed at each edge before its visible samples are taken: the aluminium frame, and
+the registration's few pixels of play."""
+
+
+def _rgb_columns(
+    rgb: npt.NDArray[np.uint8], geometry: FrameGeometry, layout: PlantLayout, positions: npt.NDArray[np.intp],
+    centres: FloatArray,
+) -> FloatArray:  # fmt: skip
+    """Each module's visible soiling index in this photo and whether it has one (1/0), shape (N, 2): the
+    clean reference is the :data:`RGB_CLEAN_QUANTILE` of the modules' median lumas."""
+    out = np.zeros((len(positions), 2))
+    luma, green = luma_and_green(rgb)
+    seen = module_crops(luma, geometry, layout, positions, 2, border=RGB_BORDER, centres=centres)
+    greens = module_crops(green, geometry, layout, positions, 2, border=RGB_BORDER, centres=centres)
+    glint = seen >= RGB_GLINT_LUMA
+    if glint.any():  # the glint and its halo (the samples beside a clipped one) are left out
+        from scipy import ndimage
+
+        glint = ndimage.binary_dilation(glint, np.ones((1, 3, 3), dtype=bool))
+        seen = np.where(glint, np.float32(255), seen)
+    samples = seen.reshape(len(positions), -1)
+    if glint.any():
+        with warnings.catch_warnings():  # a module all glint has no level: NaN, and no index
+            warnings.simplefilter("ignore", RuntimeWarning)
+            levels = np.nanmedian(np.where(samples >= RGB_GLINT_LUMA, np.nan, samples), axis=1)
+    else:
+        levels = np.median(samples, axis=1)
+    if not np.isfinite(levels).any():
+        return out
+    clean = float(np.nanpercentile(levels, RGB_CLEAN_QUANTILE))
+    index = rgb_soiling_indices(samples, clean, greens.reshape(len(positions), -1))
+    has = np.isfinite(index)
+    out[has, 0], out[has, 1] = index[has], 1.0
+    return out
+
+
 def _rgb_median(numbers: FloatArray) -> float | None:
     """:func:`_rgb` of one module's rows of a :class:`_ViewTable`."""
     values = numbers[numbers[:, _STATS + 1] > 0, _STATS].tolist()
@@ -2273,11 +2348,16 @@ def _strings(
     return out
 
 
-def zone_soiling(layout: PlantLayout, results: Sequence[ModuleResult]) -> dict[str, float]:
-    """Mean soiling index per array [0–1]."""
+def zone_soiling(
+    layout: PlantLayout, results: Sequence[ModuleResult], *, visible: bool = False
+) -> dict[str, float]:
+    """Mean soiling index per array [0–1]; with ``visible``, the mean visible one
+    (:attr:`ModuleResult.rgb_soiling_index`) over the modules that have it."""
     zones: dict[str, list[float]] = {}
     for r in results:
-        zones.setdefault(layout.modules[layout.position(r.module_id)].array, []).append(r.soiling_index)
+        value = r.rgb_soiling_index if visible else r.soiling_index
+        if value is not None:
+            zones.setdefault(layout.modules[layout.position(r.module_id)].array, []).append(value)
     return {z: round(float(np.mean(v)), 4) for z, v in sorted(zones.items())}
 
 

@@ -62,6 +62,22 @@ FRAME_WIDTH_M = 0.025
 JUNCTION_BOX = (0.5, 0.92)
 """Junction box position on a portrait module (along, across from the low edge) [-]."""
 
+U8 = npt.NDArray[np.uint8]
+WIDE_FOCAL_35MM = 24.0
+"""35 mm equivalent focal length of the wide camera beside every thermal camera in ``cameras`` [mm]."""
+WIDE_WIDTH_PX = 1120
+"""Width of a synthetic wide photo [px]: its middle still has a pixel per thermal pixel (a drone's photo
+has 4000–8000)."""
+HALF_DIAGONAL_35MM_MM = math.hypot(36.0, 24.0) / 2
+"""Half the diagonal of a 36 × 24 mm frame [mm]."""
+VISIBLE_ROOF, VISIBLE_MODULE, VISIBLE_RIM = (150, 148, 140), (25, 40, 75), (175, 175, 180)
+"""A synthetic photo's grey roof, dark blue module and aluminium frame [RGB]."""
+VISIBLE_DUST, VISIBLE_LEAVES, VISIBLE_SHADE = (160, 145, 120), (55, 105, 40), (8, 12, 25)
+"""What a planted soiling, vegetation or shading turns a module's patch to, by its strength [RGB]."""
+VISIBLE_KINDS: Mapping[Anomaly, int] = MappingProxyType(
+    {Anomaly.SOILING: 0, Anomaly.VEGETATION: 1, Anomaly.SHADING: 2}
+)
+
 DELTA_T_K: Mapping[Anomaly, tuple[float, float]] = MappingProxyType(
     {
         Anomaly.SINGLE_HOT_CELL: (5.0, 25.0),
@@ -235,6 +251,41 @@ class SyntheticFlight:
         pose = self.poses[i]
         temperature = _render(self._scene, self.layout, self.conditions, pose, rng, self.oblique_camera(i))
         return ThermalFrame(temperature, self._meta(i, pose, rng))
+
+    def visible(self, i: int, width_px: int = WIDE_WIDTH_PX, focal_35mm: float = WIDE_FOCAL_35MM) -> U8:
+        """The wide camera's photo taken with frame ``i`` (nadir flights only), RGB, 4:3.
+
+        The wide camera sits in the thermal camera's gimbal and sees more of the plant around the same
+        centre (``focal_35mm`` on the 35 mm diagonal). Clean modules are dark blue with a light aluminium
+        frame on a grey roof; a planted soiling brightens its patches towards dust, vegetation is green
+        and a shading darkens; the other classes do not show in visible light.
+        """
+        if self.gimbal_pitch_deg != -90.0:
+            raise ValueError("visible photos are rendered for nadir flights only")
+        pose, scene = self.poses[i], self._scene
+        height_px = round(width_px * 3 / 4)
+        tan_w = HALF_DIAGONAL_35MM_MM / focal_35mm * width_px / math.hypot(width_px, height_px)
+        wide = FrameGeometry(pose.x_m, pose.y_m, self.plan.altitude_m * 2 * tan_w / width_px, pose.yaw_deg,
+                             width_px, height_px)  # fmt: skip
+        rng = np.random.default_rng([self.seed, 2, i])
+        labels, fu, fv = locate_frame(scene.index, wide)
+        on = labels >= 0
+        lab = np.where(on, labels, 0)
+        tv, tu = scene.textures.shape[1:]
+        iu = np.clip((fu * tu).astype(np.intp), 0, tu - 1)
+        iv = np.clip((fv * tv).astype(np.intp), 0, tv - 1)
+        slot = scene.slot.take(lab)
+        kinds = np.array([-1] + [VISIBLE_KINDS.get(a.anomaly, -1) for a in self.anomalies])
+        peaks = np.array([1.0] + [abs(a.delta_t_k) or 1.0 for a in self.anomalies])
+        amount = np.clip(np.abs(scene.textures[slot, iv, iu]) / peaks[slot], 0, 1)[..., None]
+        kind = np.where(on, kinds[slot], -1)[..., None]
+        w = max(1, round(FRAME_WIDTH_M / TEXEL_M))
+        rim = ((iu < w) | (iu >= tu - w) | (iv < w) | (iv >= tv - w))[..., None]
+        img = np.where(on[..., None], np.where(rim, VISIBLE_RIM, VISIBLE_MODULE), VISIBLE_ROOF).astype(float)
+        for k, colour in enumerate((VISIBLE_DUST, VISIBLE_LEAVES, VISIBLE_SHADE)):
+            img = np.where(kind == k, img + amount * (np.asarray(colour) - img), img)
+        img += rng.normal(0, 3.0, img.shape)
+        return np.asarray(np.clip(np.rint(img), 0, 255), dtype=np.uint8)
 
     def oblique_camera(self, i: int) -> ObliqueCamera | None:
         """The true camera of frame ``i`` of an oblique flight, ``None`` for a nadir one."""

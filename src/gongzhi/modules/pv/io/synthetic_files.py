@@ -3,6 +3,9 @@
 ``frame-0000.tif`` …   one frame per file in flight order, with EXIF/XMP metadata: a float32 °C TIFF
                        (:mod:`.tiff`; the default), a uint16 centi-kelvin TIFF, or a FLIR radiometric JPEG
                        ``frame-0000.jpg`` (:mod:`.flir`), as ``flight.json``'s ``frame_format`` says
+``frame-0000_T.tif`` and ``frame-0000_W.jpg`` …
+                       the same, with the wide camera's photo beside each frame, named as DJI names them
+                       (``flight.json``'s ``visible_photos``; :meth:`.SyntheticFlight.visible`)
 ``plant.geojson``      the plant layout (:mod:`.plant`)
 ``flight.json``        seed, camera, altitude, conditions (irradiance, ambient, wind), frame count
 ``truth.csv``          the planted anomalies: ``module_id, anomaly_class, delta_t_k``
@@ -19,10 +22,11 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 from gongzhi.modules.pv.analytics.frames import ThermalFrame
-from gongzhi.modules.pv.analytics.synthetic import SyntheticFlight
+from gongzhi.modules.pv.analytics.synthetic import WIDE_FOCAL_35MM, SyntheticFlight
 from gongzhi.modules.pv.io.flir import write_flir_jpeg
 from gongzhi.modules.pv.io.plant import write_plant_geojson
 from gongzhi.modules.pv.io.tiff import write_frame_tiff
+from gongzhi.modules.pv.io.visible import visible_jpeg
 
 TRUTH_FIELDS = ("module_id", "anomaly_class", "delta_t_k")
 
@@ -32,8 +36,14 @@ temperatures), or FLIR radiometric JPEG (raw counts under Planck constants, as a
 FRAME_FORMATS: tuple[FrameFormat, ...] = get_args(FrameFormat)
 
 
-def frame_name(i: int, frame_format: FrameFormat = "tiff") -> str:
-    return f"frame-{i:04d}.{'jpg' if frame_format == 'flir' else 'tif'}"
+def frame_name(i: int, frame_format: FrameFormat = "tiff", visible: bool = False) -> str:
+    """Frame ``i``'s file name; with ``visible``, the thermal one of a pair (``…_T``)."""
+    return f"frame-{i:04d}{'_T' if visible else ''}.{'jpg' if frame_format == 'flir' else 'tif'}"
+
+
+def photo_name(i: int) -> str:
+    """The name of the wide camera's photo taken with frame ``i``."""
+    return f"frame-{i:04d}_W.jpg"
 
 
 def write_frame(path: Path, frame: ThermalFrame, frame_format: FrameFormat = "tiff") -> None:
@@ -43,7 +53,9 @@ def write_frame(path: Path, frame: ThermalFrame, frame_format: FrameFormat = "ti
         write_frame_tiff(path, frame, as_centikelvin=frame_format == "tiff-ck")
 
 
-def write_flight_files(flight: SyntheticFlight, folder: Path, frame_format: FrameFormat = "tiff") -> None:
+def write_flight_files(
+    flight: SyntheticFlight, folder: Path, frame_format: FrameFormat = "tiff", visible: bool = False
+) -> None:
     """Everything but the frames: plant, flight description (with the frames' format) and ground truth."""
     write_plant_geojson(flight.layout, folder / "plant.geojson")
     c = dataclasses.asdict(flight.conditions)
@@ -55,6 +67,7 @@ def write_flight_files(flight: SyntheticFlight, folder: Path, frame_format: Fram
         "gimbal_pitch_deg": flight.gimbal_pitch_deg,
         "frames": len(flight),
         "frame_format": frame_format,
+        "visible_photos": visible,
         "modules": len(flight.layout.modules),
         "conditions": c,
     }
@@ -89,10 +102,12 @@ def _init(flight: SyntheticFlight) -> None:
     _FLIGHT = flight
 
 
-def _write(args: tuple[int, str, FrameFormat]) -> int:
-    i, folder, frame_format = args
+def _write(args: tuple[int, str, FrameFormat, bool]) -> int:
+    i, folder, frame_format, visible = args
     assert _FLIGHT is not None
-    write_frame(Path(folder) / frame_name(i, frame_format), _FLIGHT.frame(i), frame_format)
+    write_frame(Path(folder) / frame_name(i, frame_format, visible), _FLIGHT.frame(i), frame_format)
+    if visible:
+        (Path(folder) / photo_name(i)).write_bytes(visible_jpeg(_FLIGHT.visible(i), WIDE_FOCAL_35MM))
     return i
 
 
@@ -103,9 +118,11 @@ def write_frames(
     *,
     workers: int = 1,
     frame_format: FrameFormat = "tiff",
+    visible: bool = False,
 ) -> Iterator[int]:
-    """Render and write frames, yielding each index as its file is complete."""
-    jobs = [(i, str(folder), frame_format) for i in indices]
+    """Render and write frames (with ``visible``, each with its wide photo), yielding each index as its
+    files are complete."""
+    jobs = [(i, str(folder), frame_format, visible) for i in indices]
     if workers <= 1:
         _init(flight)
         yield from map(_write, jobs)

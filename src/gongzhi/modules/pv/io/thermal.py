@@ -37,20 +37,40 @@ FRAME_SUFFIXES = frozenset({".jpg", ".jpeg", ".tif", ".tiff"})
 
 VISIBLE_COMPANION = re.compile(r"^(?P<stem>.+)_(?P<kind>[WVZ])(?P<ext>\.jpe?g)$", re.IGNORECASE)
 """The name of a drone's visible-light photo taken with a thermal frame: DJI writes ``…_W.JPG`` (wide),
-``…_Z.JPG`` (zoom) or ``…_V.JPG`` (visible) beside the thermal ``…_T.JPG`` (``_R`` once renamed)."""
+``…_Z.JPG`` (zoom) or ``…_V.JPG`` (visible) beside the thermal ``…_T.JPG`` (``_R`` once renamed; a
+radiometric TIFF exported from it, ``…_T.tif``, pairs the same way)."""
+
+VISIBLE_PREFERENCE = "WVZ"
+"""Which of a thermal frame's photos is registered onto it when it has several: the wide one first (it
+always sees all the thermal frame does), a zoom one last (it usually sees less)."""
+
+
+def visible_pairs(names: Iterable[str]) -> dict[str, str]:
+    """Each of ``names`` that is a thermal frame with a drone's visible-light photo among ``names``
+    (:data:`VISIBLE_COMPANION`), and that photo (:data:`VISIBLE_PREFERENCE` when there are several)."""
+    names = list(names)
+    thermal: dict[str, str] = {}
+    for name in names:
+        stem, dot, suffix = name.rpartition(".")
+        if dot and f".{suffix.lower()}" in FRAME_SUFFIXES and stem[-2:].upper() in ("_T", "_R"):
+            thermal.setdefault(stem[:-2].lower(), name)
+    pairs: dict[str, tuple[int, str]] = {}
+    for name in names:
+        m = VISIBLE_COMPANION.match(name)
+        frame = thermal.get(m["stem"].lower()) if m else None
+        if m and frame is not None:
+            rank = VISIBLE_PREFERENCE.index(m["kind"].upper())
+            if frame not in pairs or rank < pairs[frame][0]:
+                pairs[frame] = (rank, name)
+    return {frame: photo for frame, (_, photo) in pairs.items()}
 
 
 def visible_companions(names: Iterable[str]) -> set[str]:
     """Those of ``names`` that are a drone's visible-light photo with its thermal frame among ``names``
     (:data:`VISIBLE_COMPANION`): not thermal frames, set aside rather than refused one by one."""
     names = list(names)
-    given = {n.lower() for n in names}
-    companions = set()
-    for name in names:
-        m = VISIBLE_COMPANION.match(name)
-        if m and any(f"{m['stem']}_{t}{m['ext']}".lower() in given for t in ("T", "R")):
-            companions.add(name)
-    return companions
+    stems = {name.rpartition(".")[0][:-2].lower() for name in visible_pairs(names)}
+    return {n for n in names if (m := VISIBLE_COMPANION.match(n)) and m["stem"].lower() in stems}
 
 
 def sniff_format(data: bytes, source: str) -> FrameFormat:
