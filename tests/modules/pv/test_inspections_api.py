@@ -21,6 +21,7 @@ from gongzhi.cases.models import Alert
 from gongzhi.db import Scope, unit_of_work, utcnow
 from gongzhi.modules.pv import jobs, names, pipeline, results
 from gongzhi.modules.pv import service as pv_service
+from gongzhi.modules.pv.analytics.anomalies import Anomaly
 from gongzhi.modules.pv.io import dji_thermal_cli
 from gongzhi.modules.pv.models import PvFrame, PvInspection
 from gongzhi.registry import Registry
@@ -371,6 +372,44 @@ def test_a_drones_visible_photos_in_an_upload_are_set_aside_and_counted_not_refu
     plain = {"holiday.jpg": photo.getvalue(), **{p.name: p.read_bytes() for p in flight.frames[:1]}}
     r = upload(client, world.bob.headers, plant["id"], [("file", ("p.zip", _zip(plain), "application/zip"))])
     assert r.status_code == 202 and r.json()["frame_count"] == 2 and r.json()["summary"] == {}, r.text
+
+
+def test_a_drones_wide_photos_uploaded_with_its_frames_give_the_visible_soiling(
+    client: TestClient, world: World, factory: sessionmaker[Session], registry: Registry, tmp_path: Path
+) -> None:
+    """Photos paired with their frames at the upload are kept and registered in the worker: the results
+    carry each module's visible soiling, the summary the zones'; a photo without its frame is set aside."""
+    seen = tiny_flight(tmp_path / "flight", seed=3, frames=4, visible=True)
+    plant = import_plant(client, world.alice.headers, seen)
+    stray = io.BytesIO()
+    Image.new("RGB", (64, 48), (90, 120, 160)).save(stray, "JPEG")
+    members = {p.name: p.read_bytes() for p in [*seen.photos, *seen.frames]} | {
+        "DJI_0007_W.JPG": stray.getvalue()
+    }
+    r = upload(
+        client, world.bob.headers, plant["id"], [("file", ("f.zip", _zip(members), "application/zip"))]
+    )
+    assert r.status_code == 202, r.text
+    assert r.json()["frame_count"] == 4
+    assert r.json()["summary"] == {"visible_photos_paired": 4, "visible_photos_set_aside": 1}
+    assert run_worker(client, factory, registry) == [r.json()["id"]]
+    done = client.get(f"{PV}/inspections/{r.json()['id']}", headers=world.alice.headers).json()
+    summary = done["summary"]
+    assert done["status"] == "done" and summary["frames_with_visible"] == 4, summary
+    assert summary["visible_photos_paired"] == 4 and summary["visible_photos_unused"] == {}
+    assert (
+        set(summary["rgb_soiling_by_zone"]) <= set(summary["soiling_by_zone"])
+        and summary["rgb_soiling_by_zone"]
+    )
+    geo = client.get(f"{PV}/inspections/{r.json()['id']}/results", headers=world.alice.headers).json()
+    index = {f["id"]: f["properties"]["rgb_soiling_index"] for f in geo["features"]}
+    soiled = [a.module_id for a in seen.synthetic.anomalies if a.anomaly is Anomaly.SOILING]
+    measured = [index[m] for m in soiled if index[m] is not None]
+    assert measured and min(measured) > 0.2
+    clean = [v for m, v in index.items() if v is not None and m not in soiled]
+    assert len(clean) > 50 and max(clean) < 0.1
+    page = as_user(client, world.alice)[0].get(f"/pv/inspections/{r.json()['id']}")
+    assert "4 帧配有可见光照片" in page.text and "可见光积灰指数" in page.text
 
 
 def _zip(members: dict[str, bytes]) -> bytes:

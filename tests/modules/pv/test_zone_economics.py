@@ -173,3 +173,11 @@ def test_zone_economics_on_the_plant_page_and_in_the_report(
     with unit_of_work(factory, Scope(region_id=world.a, system=True)) as s:
         r = report.build_report(s, second)
         assert [row[0] for row in r.zone_rows("en")] == ["Zone (array)", "A"]
+        assert "Visible soiling index (this flight)" not in r.zone_rows("en")[0]  # no photos, no column
+        s.get_one(PvInspection, second).summary = {"rgb_soiling_by_zone": {"A": 0.1234}}
+    zh = client.get(
+        url, headers=world.alice.headers
+    ).text  # the flight's photos: their column beside the IR one
+    assert "可见光积灰指数（本次）" in zh and "<td>0.123</td>" in zh
+    pdf = client.get(url + "?format=pdf", headers=world.alice.headers)
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF-")

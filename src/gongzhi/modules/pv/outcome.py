@@ -33,7 +33,7 @@ class FrameInfo:
         return {
             k: v
             for k, v in (("alt_rel_m", self.alt_rel_m), ("yaw_deg", self.yaw_deg), ("camera", self.camera),
-                         ("model", self.model), ("pitch_deg", self.pitch_deg))
+                         ("model", self.model), ("pitch_deg", self.pitch_deg), ("visible", self.visible))
             if v is not None
         }  # fmt: skip
 

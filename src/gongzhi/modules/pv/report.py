@@ -77,6 +77,7 @@ TEXT: dict[str, dict[str, str]] = {
     "zone": {"zh-CN": "分区（阵列）", "en": "Zone (array)"},
     "energy_share": {"zh-CN": "发电量占比", "en": "Energy share"},
     "soiling_index": {"zh-CN": "积灰指数", "en": "Soiling index"},
+    "visible_soiling_index": {"zh-CN": "可见光积灰指数（本次）", "en": "Visible soiling index (this flight)"},
     "rate": {"zh-CN": "积灰速率 (每日)", "en": "Soiling rate (per day)"},
     "t_star": {"zh-CN": "最优清洗周期 T*", "en": "Optimal interval T*"},
     "lost": {"zh-CN": "上次洁净后损失 / 清洗成本 (元)", "en": "Lost since last clean / cost (yuan)"},
@@ -234,6 +235,9 @@ class Report:
     frames_used: int | None = None
     frames_refused: int = 0
     """Frames the upload left out (corrupt or cut off), besides the ``frame_count`` kept."""
+    visible_soiling: dict[str, float] = field(default_factory=dict)
+    """Each zone's visible soiling index on this flight's photos (``summary.rgb_soiling_by_zone``); empty
+    when the flight had none."""
 
     def coverage(self, lang: str) -> str:
         """Modules seen of the plant's and frames analysed of those kept (a module not seen can hide a
@@ -287,6 +291,7 @@ class Report:
             "modules",
             "energy_share",
             "soiling_index",
+            *(["visible_soiling_index"] if self.visible_soiling else []),
             "rate",
             "method",
             "t_star",
@@ -309,6 +314,7 @@ class Report:
                     str(z.modules),
                     f"{z.energy_share * 100:.0f} %",
                     "–" if z.soiling_index is None else f"{z.soiling_index:.3f}",
+                    *([_index_cell(self.visible_soiling.get(z.zone))] if self.visible_soiling else []),
                     _rate_cell(z, lang),
                     _method_cell(z, lang),
                     f"{a.optimal_interval_days:.0f} {t('days', lang)}" if finite else "∞",
@@ -494,6 +500,9 @@ def build_report(s: Session, inspection_id: int, store: FileStore | None = None)
         modules_seen=insp.summary.get("modules_seen"),
         frames_used=insp.summary.get("frames_used"),
         frames_refused=int(insp.summary.get("frames_refused_count", 0)),
+        visible_soiling={
+            str(k): float(v) for k, v in (insp.summary.get("rgb_soiling_by_zone") or {}).items()
+        },
         findings=findings,
         modules=modules,
         generated_at=dt.datetime.now(dt.UTC),
@@ -503,6 +512,10 @@ def build_report(s: Session, inspection_id: int, store: FileStore | None = None)
         calibration=calibration,
         forecasts=forecasts,
     )
+
+
+def _index_cell(value: float | None) -> str:
+    return "–" if value is None else f"{value:.3f}"
 
 
 def _rate_cell(z: ZoneSoiling, lang: str) -> str:

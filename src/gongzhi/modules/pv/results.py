@@ -118,6 +118,7 @@ def process(
             camera=job.camera,
             workers=workers,
             progress=_progress_writer(factory, job.scope, inspection_id),
+            photos=job.photos,
         )
         with unit_of_work(factory, job.scope) as s:
             store_outcome(s, registry, s.get_one(PvInspection, inspection_id), result, job.names)
@@ -166,6 +167,8 @@ class _Job:
     names: dict[str, tuple[str, str]]
     irradiance: float | None
     camera: str | None
+    photos: dict[Path, Path]
+    """A frame's stored file → the stored visible-light photo uploaded with it."""
 
 
 def _load(factory: SessionFactory, store: FileStore, inspection_id: int) -> _Job:
@@ -182,6 +185,11 @@ def _load(factory: SessionFactory, store: FileStore, inspection_id: int) -> _Job
             {store.path_for(f.sha256).name: (f.filename, f.sha256) for f in frames},
             inspection.irradiance_w_m2,
             inspection.camera or None,
+            {
+                store.path_for(f.sha256): store.path_for(str(f.meta[service.PHOTO_KEY]["sha256"]))
+                for f in frames
+                if isinstance(f.meta.get(service.PHOTO_KEY), dict)
+            },
         )
 
 
@@ -275,8 +283,9 @@ def _frame_metadata(s: Session, inspection: PvInspection, result: FlightOutcome)
     infos = {f.name: f for f in result.frame_infos}
     for row in s.execute(select(PvFrame).where(PvFrame.inspection_id == inspection.id)).scalars():
         info = infos.get(row.sha256)
-        if info is not None:
-            row.taken_at, row.lat, row.lon, row.meta = info.time, info.lat, info.lon, info.meta()
+        if info is not None:  # the photo uploaded with the frame stays named
+            kept = {k: row.meta[k] for k in (service.PHOTO_KEY,) if k in row.meta}
+            row.taken_at, row.lat, row.lon, row.meta = info.time, info.lat, info.lon, {**info.meta(), **kept}
     first, last = result.time_span
     inspection.started_at = inspection.started_at or first
     inspection.finished_at = inspection.finished_at or last

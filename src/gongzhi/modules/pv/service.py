@@ -3,6 +3,7 @@ operator's review of findings. Services take a scoped session and flush; the cal
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -30,7 +31,7 @@ from gongzhi.modules.pv.analytics.flightplan import FlightPlan, plan_flight
 from gongzhi.modules.pv.analytics.geometry import LocalFrame, clean_ring, project, signed_area
 from gongzhi.modules.pv.io import plant as plant_io
 from gongzhi.modules.pv.io.reader_errors import NotRadiometricError, ReaderError
-from gongzhi.modules.pv.io.thermal import VISIBLE_COMPANION, sniff_format
+from gongzhi.modules.pv.io.thermal import VISIBLE_COMPANION, sniff_format, visible_pairs
 from gongzhi.modules.pv.models import PvFinding, PvFrame, PvInspection, PvModule, PvPlant
 from gongzhi.modules.pv.schemas import FindingReview, FlightPlanRead, LayoutIn, PlantCreate
 
@@ -42,7 +43,12 @@ MAX_FRAMES = 5000
 """The most frames a flight holds; its upload routes take as many files (Starlette's default is 1,000)."""
 FRAMES_LISTED = 50
 """Most frames an inspection's summary names among those refused at the upload (their count is kept)."""
-UPLOAD_SUMMARY = ("frames_refused", "frames_refused_count", "visible_photos_set_aside")
+UPLOAD_SUMMARY = (
+    "frames_refused",
+    "frames_refused_count",
+    "visible_photos_paired",
+    "visible_photos_set_aside",
+)
 """What the upload writes into an inspection's summary, kept when the analysis writes the rest."""
 
 
@@ -460,10 +466,16 @@ def create_inspection(
     s.add(inspection)
     s.flush()
     seq, refused, visible = 0, list[dict[str, str]](), 0
+    photos: dict[str, str] = {}  # a visible-light photo's name → its digest in the store
+    rows: dict[str, PvFrame] = {}
     for given, data in frame_files(uploads, store.max_bytes):
         name = display_name(given) or f"frame-{seq}"
         if _visible_photo(name, data):
             visible += 1  # the drone's visible-light photo taken with a thermal frame: not a frame
+            # kept (as evidence, like the frames), to be registered onto its frame; one the store refuses is
+            # counted as set aside
+            with contextlib.suppress(FileRejected):
+                photos.setdefault(name, evidence.store(s, store, data, JPEG, name).sha256)
             continue
         if seq >= MAX_FRAMES:
             raise InvalidInput(msg("a flight holds at most %(n)s frames", n=MAX_FRAMES))
@@ -475,7 +487,9 @@ def create_inspection(
             continue
         if seq == 0 and check is not None:
             check(store.path_for(ev.sha256), name)
-        s.add(PvFrame(region_id=rid, inspection_id=inspection.id, seq=seq, sha256=ev.sha256, filename=name))
+        row = PvFrame(region_id=rid, inspection_id=inspection.id, seq=seq, sha256=ev.sha256, filename=name)
+        s.add(row)
+        rows.setdefault(name, row)
         seq += 1
     if seq == 0 and refused:
         first = refused[0]
@@ -498,12 +512,21 @@ def create_inspection(
         raise InvalidInput(msg("the upload holds no thermal frames (TIFF or JPEG files, or a zip of them)"))
     if refused:
         inspection.summary = {"frames_refused": refused[:FRAMES_LISTED], "frames_refused_count": len(refused)}
-    if visible:
-        inspection.summary = {**inspection.summary, "visible_photos_set_aside": visible}
+    paired = visible_pairs([*rows, *photos])
+    for frame, photo in paired.items():
+        rows[frame].meta = {**rows[frame].meta, PHOTO_KEY: {"file": photo, "sha256": photos[photo]}}
+    if paired:
+        inspection.summary = {**inspection.summary, "visible_photos_paired": len(paired)}
+    if visible > len(paired):
+        inspection.summary = {**inspection.summary, "visible_photos_set_aside": visible - len(paired)}
     inspection.frame_count = seq
     s.flush()
     _audit(s, "pv.inspection.create", "pv_inspection", inspection.id, {"plant": plant.code, "frames": seq})
     return inspection
+
+
+PHOTO_KEY = "photo"
+"""A frame's ``meta`` key for the visible-light photo uploaded with it: ``{"file", "sha256"}``."""
 
 
 def _visible_photo(name: str, data: bytes) -> bool:
