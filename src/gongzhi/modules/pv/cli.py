@@ -242,16 +242,13 @@ def inspect(
     if not paths:
         _fail(f"{folder}: no thermal frames (.tif, .tiff, .jpg, .jpeg)")
     layout = _layout_for(plant) if plant is not None else None
-    photos = pipeline.photo_pairs(paths, visible) if layout is not None else {}
+    photos = pipeline.photo_pairs(paths, visible)
     if photos:
         err.print(
             f"{len(photos)} visible-light photos (…_W, _V or _Z.JPG) to register onto their thermal frames"
         )
     if len(visible) > len(photos):
-        err.print(
-            f"set aside {len(visible) - len(photos)} visible-light photos "
-            f"({'another of the same frame' if layout is not None else 'used only with --plant'})"
-        )
+        err.print(f"set aside {len(visible) - len(photos)} visible-light photos (another of the same frame)")
     _writable_folder(out_dir)  # before the analysis, not after it
     described = synth_io.read_flight_description(folder) or {}
     if irradiance is None:
@@ -276,6 +273,7 @@ def inspect(
                     module_type=module_type,
                     workers=workers,
                     progress=tick,
+                    photos=photos,
                 )
             else:
                 result = pipeline.analyse_flight(

@@ -235,6 +235,7 @@ def analyse_photos(
     module_type: str = "72",
     workers: int = 1,
     progress: Progress | None = None,
+    photos: Photos | None = None,
 ) -> FlightOutcome:
     """Analyse thermal photos without a plant layout: the modules are segmented in each frame
     (:class:`.analytics.modules.LayoutFreeAccumulator`). Frames that carry GPS, altitude and a known camera
@@ -245,7 +246,7 @@ def analyse_photos(
     them in flight order (each frame's modules are matched to those mapped before it): the outcome is the
     one a single process gives.
 
-    Parameters are those of :func:`analyse_flight`, and ``module_type``, a key of
+    Parameters are those of :func:`analyse_flight` (``photos`` too), and ``module_type``, a key of
     :data:`.analytics.layout.MODULE_TYPES` (the cell grid each module's map is resampled on).
 
     Raises
@@ -262,9 +263,9 @@ def analyse_photos(
             progress(done, len(paths))
 
     if workers <= 1:
-        _, skipped, infos = _feed(acc, paths, tick)
+        _, skipped, infos = _feed(acc, paths, tick, photos)
     else:
-        skipped, infos = _place_segmented(acc, paths, workers, tick)
+        skipped, infos = _place_segmented(acc, paths, workers, tick, photos)
     _refuse_empty(len(paths), skipped)
     modules, findings, extra = adapter.photo_records(acc)
     return FlightOutcome(
@@ -281,7 +282,7 @@ def analyse_photos(
 
 
 def _place_segmented(
-    acc: Any, paths: Sequence[Path], workers: int, tick: Callable[[int], None]
+    acc: Any, paths: Sequence[Path], workers: int, tick: Callable[[int], None], photos: Photos | None = None
 ) -> tuple[list[SkippedFrame], list[FrameInfo]]:
     """Frames read and segmented in a pool of ``workers`` processes (copies of ``acc``, whose origin is
     the first frame's with a position, as a single process would take it) and placed in ``acc`` in
@@ -298,8 +299,9 @@ def _place_segmented(
     infos: list[FrameInfo] = []
     ctx = multiprocessing.get_context()
     with ProcessPoolExecutor(workers, ctx, initializer=_init_worker, initargs=(None, acc)) as pool:
+        pairs = [(p, photos.get(p) if photos else None) for p in paths]
         for done, (path, got) in enumerate(
-            zip(paths, pool.map(_segment_photo, paths, chunksize=4), strict=True), start=1
+            zip(paths, pool.map(_segment_photo, pairs, chunksize=4), strict=True), start=1
         ):
             if isinstance(got, SkippedFrame):
                 skipped.append(got)
@@ -313,13 +315,16 @@ def _place_segmented(
     return skipped, infos
 
 
-def _segment_photo(path: Path) -> SkippedFrame | tuple[FrameInfo, Any]:
-    """In a pool's worker: why the frame was not read, or its info and its segmented frame."""
+def _segment_photo(pair: tuple[Path, Path | None]) -> SkippedFrame | tuple[FrameInfo, Any]:
+    """In a pool's worker: why the frame was not read, or its info and its segmented frame (with its
+    visible-light photo when it has one)."""
+    path, photo = pair
     try:
         frame = adapter.read(path)
     except ValueError as exc:
         return unread(path, exc)
-    return frame_info(path, frame), _TEMPLATE.segment(frame)
+    frame, visible = with_photo(frame, photo)
+    return frame_info(path, frame, visible), _TEMPLATE.segment(frame)
 
 
 def _merged(results: Sequence[Part], layout: PlantLayout, total: int) -> FlightOutcome:

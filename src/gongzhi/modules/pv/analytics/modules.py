@@ -28,7 +28,7 @@ Across views (one finding per module and class):
   W m-2 is flagged as not compliant with IEC TS 62446-3.
 * **Soiling index** per module: the fraction of the module area at least 0.5 K warmer than its upper third
   (diffuse warm patches, heavier at the low edge); per zone (array) the mean over its modules. With a
-  co-registered RGB frame, :func:`rgb_soiling_index` adds the visible darkening.
+  co-registered RGB frame, :func:`rgb_soiling_index` adds the visible brightening.
 """
 
 from __future__ import annotations
@@ -1510,6 +1510,12 @@ class LayoutFreeAccumulator:
             crops, rows / meta.height_px, cols / meta.width_px, near, -1, self.classifier,
             (t.cells_short, t.cells_long), True,
         )  # fmt: skip
+        rgb = frame.rgb
+        if rgb is not None and rgb.ndim == 3 and rgb.shape[:2] == frame.temperature_c.shape:
+            cells = (t.cells_short, t.cells_long)
+            luma, green = (_inner(rect_crops(x, rects, cells, 2), RGB_BORDER) for x in luma_and_green(rgb))
+            for view, (index, has) in zip(views, _rgb_of_crops(luma, green).tolist(), strict=True):
+                view.rgb_soiling = index if has else None
         return SegmentedFrame(meta.source, meta.irradiance_w_m2, geometry, rows, cols, views)
 
     def place(self, segmented: SegmentedFrame) -> FrameReport:
@@ -1607,7 +1613,7 @@ class LayoutFreeAccumulator:
             r = ModuleResult(
                 mid, len(views), _med(v.median for v in views), _med(v.p95 for v in views),
                 _med(v.max for v in views), _med(v.corrected for v in views), _med(v.soiling for v in views),
-                lon, lat,
+                lon, lat, _rgb(views),
             )  # fmt: skip
             modules.append(r)
             merged, dropped = merge_views([v.cls for v in views])
@@ -2023,17 +2029,22 @@ def _rgb_columns(
 ) -> FloatArray:  # fmt: skip
     """Each module's visible soiling index in this photo and whether it has one (1/0), shape (N, 2): the
     clean reference is the :data:`RGB_CLEAN_QUANTILE` of the modules' median lumas."""
-    out = np.zeros((len(positions), 2))
     luma, green = luma_and_green(rgb)
     seen = module_crops(luma, geometry, layout, positions, 2, border=RGB_BORDER, centres=centres)
     greens = module_crops(green, geometry, layout, positions, 2, border=RGB_BORDER, centres=centres)
+    return _rgb_of_crops(seen, greens)
+
+
+def _rgb_of_crops(seen: F32, greens: F32) -> FloatArray:
+    """:func:`_rgb_columns` of the modules' luma and green-excess maps, shape (N, rows, cols) each."""
+    out = np.zeros((len(seen), 2))
     glint = seen >= RGB_GLINT_LUMA
     if glint.any():  # the glint and its halo (the samples beside a clipped one) are left out
         from scipy import ndimage
 
         glint = ndimage.binary_dilation(glint, np.ones((1, 3, 3), dtype=bool))
         seen = np.where(glint, np.float32(255), seen)
-    samples = seen.reshape(len(positions), -1)
+    samples = seen.reshape(len(seen), -1)
     if glint.any():
         with warnings.catch_warnings():  # a module all glint has no level: NaN, and no index
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -2043,10 +2054,17 @@ def _rgb_columns(
     if not np.isfinite(levels).any():
         return out
     clean = float(np.nanpercentile(levels, RGB_CLEAN_QUANTILE))
-    index = rgb_soiling_indices(samples, clean, greens.reshape(len(positions), -1))
+    index = rgb_soiling_indices(samples, clean, greens.reshape(len(seen), -1))
     has = np.isfinite(index)
     out[has, 0], out[has, 1] = index[has], 1.0
     return out
+
+
+def _inner(crops: F32, border: float) -> F32:
+    """Crops of shape (N, rows, cols) with ``border`` of each side trimmed (at least a sample)."""
+    _, rows, cols = crops.shape
+    r, c = max(1, round(border * rows)), max(1, round(border * cols))
+    return crops[:, r : rows - r, c : cols - c]
 
 
 def _rgb_median(numbers: FloatArray) -> float | None:
