@@ -14,7 +14,7 @@ from gongzhi.core import service as core
 from gongzhi.db import Scope, make_engine, make_session_factory, unit_of_work
 from gongzhi.kit.filestore import FileStore
 from gongzhi.modules.pv import cleaning, demo, demo_production, loop, production
-from gongzhi.modules.pv.models import PvFinding, PvInspection, PvPlant
+from gongzhi.modules.pv.models import PvFinding, PvInspection, PvModuleResult, PvPlant
 from gongzhi.registry import Registry
 
 
@@ -30,6 +30,12 @@ def test_the_demo_plant_is_analysed_and_has_robots(tmp_path: Path, registry: Reg
         plant = s.execute(select(PvPlant)).scalar_one()
         insp = s.execute(select(PvInspection).where(PvInspection.source != "demo-history")).scalar_one()
         assert insp.status == "done" and insp.frames_done == insp.frame_count == counts["pv_frames"]
+        # the wide photos came with the frames: the visible soiling shows the planted soiling
+        assert insp.summary["frames_with_visible"] == insp.frame_count and insp.summary["rgb_soiling_by_zone"]
+        soiled = s.execute(select(PvFinding.module_id).where(PvFinding.anomaly_class == "soiling")).scalars()
+        mine = select(PvModuleResult).where(PvModuleResult.inspection_id == insp.id)
+        results = {r.module_id: r.values for r in s.execute(mine).scalars()}
+        assert all(results[m]["rgb_soiling_index"] > 0.2 for m in soiled)
         classes = set(s.execute(select(PvFinding.anomaly_class)).scalars())
         assert {"soiling", "single_hot_cell", "substring"} <= classes
         assert s.scalar(select(func.count(Alert.id)).where(Alert.kind.like("pv%"))) > 0

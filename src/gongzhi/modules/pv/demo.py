@@ -1,5 +1,5 @@
 """A PV plant for ``gongzhi demo``: a 60 m × 36 m rooftop in Gongshu with a short synthetic inspection
-flight, analysed as an upload would be, its findings waiting for the operator's review, two cleaning
+flight (thermal frames and the wide camera's photos), analysed as an upload would be, its findings waiting for the operator's review, two cleaning
 robots registered on its rows (they answer when ``gongzhi pv robot-sim`` runs against a Mosquitto broker),
 and half a year of synthetic production per array with earlier inspections (:mod:`.demo_production`)."""
 
@@ -52,10 +52,11 @@ def load_demo(
     history = demo_production.load_production(factory, scope, plant_id, today=dt.date.today(), seed=seed)
     with tempfile.TemporaryDirectory(prefix="gongzhi-pv-demo-") as tmp:
         folder = Path(tmp)
-        list(synthetic_files.write_frames(flight, folder, range(len(flight))))
-        frames = sorted(folder.glob("frame-*.tif"))
+        list(synthetic_files.write_frames(flight, folder, range(len(flight)), visible=True))
+        frames = sorted(folder.glob("frame-*_T.tif"))
+        photos = sorted(folder.glob("frame-*_W.jpg"))
         with unit_of_work(factory, scope) as s:
-            handles = [(p.name, p.open("rb")) for p in frames]
+            handles = [(p.name, p.open("rb")) for p in [*frames, *photos]]
             try:
                 conditions = service.FlightConditions(
                     camera=flight.camera.key,

@@ -270,21 +270,28 @@ class SyntheticFlight:
         rng = np.random.default_rng([self.seed, 2, i])
         labels, fu, fv = locate_frame(scene.index, wide)
         on = labels >= 0
-        lab = np.where(on, labels, 0)
         tv, tu = scene.textures.shape[1:]
-        iu = np.clip((fu * tu).astype(np.intp), 0, tu - 1)
-        iv = np.clip((fv * tv).astype(np.intp), 0, tv - 1)
-        slot = scene.slot.take(lab)
+        iu = np.clip((fu[on] * tu).astype(np.intp), 0, tu - 1)
+        iv = np.clip((fv[on] * tv).astype(np.intp), 0, tv - 1)
+        w = max(1, round(FRAME_WIDTH_M / TEXEL_M))
+        rim = (iu < w) | (iu >= tu - w) | (iv < w) | (iv >= tv - w)
+        img = np.empty((height_px, width_px, 3), dtype=np.float32)
+        img[:] = VISIBLE_ROOF
+        img[on] = np.where(rim[:, None], np.float32(VISIBLE_RIM), np.float32(VISIBLE_MODULE))
+        # the planted patterns that show in visible light, each blended in by its strength
         kinds = np.array([-1] + [VISIBLE_KINDS.get(a.anomaly, -1) for a in self.anomalies])
         peaks = np.array([1.0] + [abs(a.delta_t_k) or 1.0 for a in self.anomalies])
-        amount = np.clip(np.abs(scene.textures[slot, iv, iu]) / peaks[slot], 0, 1)[..., None]
-        kind = np.where(on, kinds[slot], -1)[..., None]
-        w = max(1, round(FRAME_WIDTH_M / TEXEL_M))
-        rim = ((iu < w) | (iu >= tu - w) | (iv < w) | (iv >= tv - w))[..., None]
-        img = np.where(on[..., None], np.where(rim, VISIBLE_RIM, VISIBLE_MODULE), VISIBLE_ROOF).astype(float)
-        for k, colour in enumerate((VISIBLE_DUST, VISIBLE_LEAVES, VISIBLE_SHADE)):
-            img = np.where(kind == k, img + amount * (np.asarray(colour) - img), img)
-        img += rng.normal(0, 3.0, img.shape)
+        slot = scene.slot.take(labels[on])
+        kind = kinds[slot]
+        shown = kind >= 0
+        if shown.any():
+            s, k = slot[shown], kind[shown]
+            amount = np.clip(np.abs(scene.textures[s, iv[shown], iu[shown]]) / peaks[s], 0, 1)[:, None]
+            palette = np.array((VISIBLE_DUST, VISIBLE_LEAVES, VISIBLE_SHADE), dtype=np.float32)
+            at = np.flatnonzero(on.ravel())[shown]
+            flat = img.reshape(-1, 3)
+            flat[at] += (amount * (palette[k] - flat[at])).astype(np.float32)
+        img += np.float32(3.0) * rng.standard_normal(img.shape, dtype=np.float32)
         return np.asarray(np.clip(np.rint(img), 0, 255), dtype=np.uint8)
 
     def oblique_camera(self, i: int) -> ObliqueCamera | None:
