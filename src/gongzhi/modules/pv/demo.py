@@ -1,7 +1,8 @@
 """A PV plant for ``gongzhi demo``: a 60 m × 36 m rooftop in Gongshu with a short synthetic inspection
-flight (thermal frames and the wide camera's photos), analysed as an upload would be, its findings waiting for the operator's review, two cleaning
-robots registered on its rows (they answer when ``gongzhi pv robot-sim`` runs against a Mosquitto broker),
-and half a year of synthetic production per array with earlier inspections (:mod:`.demo_production`)."""
+flight (thermal frames and the wide camera's photos), analysed as an upload would be, its findings waiting
+for the operator's review, two cleaning robots registered on its rows (they answer when
+``gongzhi pv robot-sim`` runs against a Mosquitto broker), and half a year of synthetic production per
+array with earlier inspections (:mod:`.demo_production`)."""
 
 from __future__ import annotations
 

@@ -277,7 +277,9 @@ class SyntheticFlight:
         rim = (iu < w) | (iu >= tu - w) | (iv < w) | (iv >= tv - w)
         img = np.empty((height_px, width_px, 3), dtype=np.float32)
         img[:] = VISIBLE_ROOF
-        img[on] = np.where(rim[:, None], np.float32(VISIBLE_RIM), np.float32(VISIBLE_MODULE))
+        img[on] = np.where(
+            rim[:, None], np.array(VISIBLE_RIM, np.float32), np.array(VISIBLE_MODULE, np.float32)
+        )
         # the planted patterns that show in visible light, each blended in by its strength
         kinds = np.array([-1] + [VISIBLE_KINDS.get(a.anomaly, -1) for a in self.anomalies])
         peaks = np.array([1.0] + [abs(a.delta_t_k) or 1.0 for a in self.anomalies])
