@@ -430,10 +430,11 @@ def analyse_flight_on_cluster(
     """The same job on a Dask cluster: one task per chunk of frames, accumulators merged as they come.
 
     ``client`` is a ``distributed.Client`` (``pip install 'gongzhi[cluster]'``); every worker must see the
-    frame files at ``paths`` (a shared file system or a mounted object store) and have gongzhi installed.
-    The layout travels to the workers once (``client.scatter``). DJI R-JPEGs are converted file by file on
-    the workers, each of which then needs ``dji-thermal-cli`` (``io/dji_thermal_cli.py``); a shared
-    ``GONGZHI_DJI_CACHE`` lets a flight converted once be read by all of them.
+    frame files at ``paths`` and the ``photos`` (a shared file system or a mounted object store) and have
+    gongzhi installed. The layout travels to the workers once (``client.scatter``). DJI R-JPEGs are
+    converted file by file on the workers, each of which then needs ``dji-thermal-cli``
+    (``io/dji_thermal_cli.py``); a shared ``GONGZHI_DJI_CACHE`` lets a flight converted once be read by all
+    of them.
     """
     from distributed import as_completed
 
@@ -502,8 +503,10 @@ def default_workers() -> int:
 
 CSV_FIELDS = (
     "module_id", "lon", "lat", "frames_seen", "t_median_c", "t_p95_c", "t_max_c", "t_corrected_k",
-    "soiling_index", "rgb_soiling_index", "anomaly_class", "delta_t_k", "delta_tn_k", "severity", "coa",
+    "soiling_index", "anomaly_class", "delta_t_k", "delta_tn_k", "severity", "coa", "rgb_soiling_index",
 )  # fmt: skip
+"""The results CSV's columns; ones added later go at the end, so a sheet that reads them by position
+keeps working."""
 
 
 def _round(value: float | None, digits: int = 3) -> float | None:

@@ -283,9 +283,10 @@ def _frame_metadata(s: Session, inspection: PvInspection, result: FlightOutcome)
     infos = {f.name: f for f in result.frame_infos}
     for row in s.execute(select(PvFrame).where(PvFrame.inspection_id == inspection.id)).scalars():
         info = infos.get(row.sha256)
-        if info is not None:  # the photo uploaded with the frame stays named
-            kept = {k: row.meta[k] for k in (service.PHOTO_KEY,) if k in row.meta}
-            row.taken_at, row.lat, row.lon, row.meta = info.time, info.lat, info.lon, {**info.meta(), **kept}
+        if info is not None:
+            photo = row.meta.get(service.PHOTO_KEY)  # the photo uploaded with the frame stays named
+            meta = {**info.meta(), **({service.PHOTO_KEY: photo} if photo else {})}
+            row.taken_at, row.lat, row.lon, row.meta = info.time, info.lat, info.lon, meta
     first, last = result.time_span
     inspection.started_at = inspection.started_at or first
     inspection.finished_at = inspection.finished_at or last

@@ -20,6 +20,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
+HALF_DIAGONAL_35MM_MM = math.hypot(36.0, 24.0) / 2
+"""Half the diagonal of a 36 × 24 mm frame, which a 35 mm equivalent focal length is taken on [mm]: a
+camera of 35 mm equivalent focal length f sees tan(half its diagonal field of view) = this / f."""
+
 
 @dataclass(frozen=True, slots=True)
 class ThermalCamera:

@@ -45,7 +45,7 @@ import numpy.typing as npt
 from scipy import ndimage
 
 from gongzhi.modules.pv.analytics.anomalies import ANOMALIES, Anomaly
-from gongzhi.modules.pv.analytics.cameras import M3T, ThermalCamera
+from gongzhi.modules.pv.analytics.cameras import HALF_DIAGONAL_35MM_MM, M3T, ThermalCamera
 from gongzhi.modules.pv.analytics.flightplan import FlightPlan, plan_flight
 from gongzhi.modules.pv.analytics.frames import FrameMeta, ThermalFrame
 from gongzhi.modules.pv.analytics.georef import FrameGeometry, ModuleIndex, locate, locate_frame, module_index
@@ -68,8 +68,6 @@ WIDE_FOCAL_35MM = 24.0
 WIDE_WIDTH_PX = 1120
 """Width of a synthetic wide photo [px]: its middle still has a pixel per thermal pixel (a drone's photo
 has 4000–8000)."""
-HALF_DIAGONAL_35MM_MM = math.hypot(36.0, 24.0) / 2
-"""Half the diagonal of a 36 × 24 mm frame [mm]."""
 VISIBLE_ROOF, VISIBLE_MODULE, VISIBLE_RIM = (150, 148, 140), (25, 40, 75), (175, 175, 180)
 """A synthetic photo's grey roof, dark blue module and aluminium frame [RGB]."""
 VISIBLE_DUST, VISIBLE_LEAVES, VISIBLE_SHADE = (160, 145, 120), (55, 105, 40), (8, 12, 25)

@@ -30,12 +30,9 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from gongzhi.modules.pv.analytics.cameras import CAMERAS
+from gongzhi.modules.pv.analytics.cameras import CAMERAS, HALF_DIAGONAL_35MM_MM
 from gongzhi.modules.pv.analytics.frames import ThermalFrame
 from gongzhi.modules.pv.analytics.oblique import NEAR_NADIR_DEG
-
-HALF_DIAGONAL_35MM_MM = math.hypot(36.0, 24.0) / 2
-"""Half the diagonal of a 36 × 24 mm frame, which a 35 mm equivalent focal length is taken on [mm]."""
 
 EXIF_IFD = 0x8769
 FOCAL_35MM_TAG = 0xA405
