@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
@@ -23,7 +24,7 @@ from gongzhi.modules.pv import jobs, names, pipeline, results
 from gongzhi.modules.pv import service as pv_service
 from gongzhi.modules.pv.analytics.anomalies import Anomaly
 from gongzhi.modules.pv.io import dji_thermal_cli
-from gongzhi.modules.pv.models import PvFrame, PvInspection
+from gongzhi.modules.pv.models import PvFinding, PvFrame, PvInspection
 from gongzhi.registry import Registry
 from gongzhi.settings import Settings, get_settings
 from tests.conftest import World
@@ -408,8 +409,40 @@ def test_a_drones_wide_photos_uploaded_with_its_frames_give_the_visible_soiling(
     assert measured and min(measured) > 0.2
     clean = [v for m, v in index.items() if v is not None and m not in soiled]
     assert len(clean) > 50 and max(clean) < 0.1
-    page = as_user(client, world.alice)[0].get(f"/pv/inspections/{r.json()['id']}")
+    alice = as_user(client, world.alice)[0]
+    page = alice.get(f"/pv/inspections/{r.json()['id']}")
     assert "4 帧配有可见光照片" in page.text and "可见光积灰指数" in page.text
+    # each finding shows the photo beside its IR thumbnail: the same window, in visible light
+    with factory() as s:
+        s.info["scope"] = Scope.for_system()
+        found = s.execute(select(PvFinding).where(PvFinding.inspection_id == r.json()["id"])).scalars().all()
+        dusty = next(f for f in found if f.anomaly_class == "soiling")
+        hot = next(f for f in found if f.anomaly_class in ("hot_spot", "single_hot_cell"))
+    assert f"/pv/findings/{dusty.id}/photo.png" in page.text
+    shown = {}
+    for f in (dusty, hot):
+        got = alice.get(f"/pv/findings/{f.id}/photo.png")
+        assert got.status_code == 200 and got.headers["content-type"] == "image/png"
+        shown[f.anomaly_class] = np.asarray(Image.open(io.BytesIO(got.content)).convert("RGB"), dtype=float)
+        assert shown[f.anomaly_class].shape == (128, 128, 3)
+
+    # centred on the module (the pixel the analysis kept): the dust is brown-grey on the dark blue module in
+    # the middle; a hot spot does not show in visible light
+    def dust(rgb: np.ndarray) -> float:
+        return float(np.mean((rgb[..., 0] > 100) & (rgb[..., 0] > rgb[..., 2] + 25)))
+
+    assert "pixel" in dusty.details and "pixel" in hot.details
+    middle = slice(32, 96)
+    assert dust(shown["soiling"][middle, middle]) > 0.05 and dust(shown[hot.anomaly_class]) < 0.002
+    with factory() as s:  # a frame that came without its photo: no visible thumbnail, said as such
+        s.info["scope"] = Scope.for_system()
+        row = s.execute(select(PvFrame).where(PvFrame.sha256 == hot.evidence[0])).scalars().first()
+        assert row is not None
+        row.meta = {k: v for k, v in row.meta.items() if k != pv_service.PHOTO_KEY}
+        s.commit()
+    alone = alice.get(f"/pv/findings/{hot.id}/photo.png")
+    assert alone.status_code == 404 and "没有可见光照片" in alone.text
+    assert f"/pv/findings/{hot.id}/photo.png" not in alice.get(f"/pv/inspections/{r.json()['id']}").text
 
 
 def _zip(members: dict[str, bytes]) -> bytes:

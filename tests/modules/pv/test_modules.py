@@ -274,6 +274,20 @@ def test_a_learned_classifier_overrules_the_rules_only_where_confident() -> None
     assert timid(crops, (6, 12), 4, True)[0].anomaly is Anomaly.SUBSTRING
 
 
+def test_each_finding_keeps_where_its_module_is_in_its_first_frame(
+    flight: SyntheticFlight, result: InspectionResult, layout: PlantLayout
+) -> None:
+    """The thumbnails centre on ``details["pixel"]``: the module's centre in the frame its evidence starts
+    with, by the refined pose, within two pixels of where the frame's true pose puts it."""
+    sources = {f"synthetic-{flight.seed}-{i:04d}": i for i in range(len(flight))}
+    centres = layout.centres_xy()
+    for f in result.findings:
+        i = sources[f.evidence[0]]
+        x, y = centres[layout.position(f.module_id)]
+        row, col = flight.poses[i].xy_to_pixel(x, y)
+        assert np.hypot(f.details["pixel"][0] - row, f.details["pixel"][1] - col) < 2.0, f
+
+
 def test_a_co_registered_rgb_frame_adds_a_visible_soiling_index(small: PlantLayout) -> None:
     """Seen from above a clean module is dark and dust brightens it: a module brightened all over reads
     about 1, one brightened over its lower half about 0.5, the clean ones 0, and a glint (clipped white)

@@ -164,6 +164,7 @@ def test_photos_alone_get_the_visible_soiling_of_the_modules_segmented(tmp_path:
     assert high and {m for m, _ in high} <= soiled
     assert len(low) > 50 and max(v for _, v in low) < 0.1
     assert result.summary()["frames_with_visible"] == len(f.frames)
+    assert result.findings and all(len(x.details["pixel"]) == 2 for x in result.findings)
     assert [(x.module_id, x.anomaly_class) for x in result.findings] == [
         (x.module_id, x.anomaly_class) for x in without.findings
     ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import logging
 import math
 from collections import Counter
 from dataclasses import dataclass, field
@@ -35,7 +36,7 @@ from gongzhi.modules.pv.analytics.soiling import (
     plant_day,
 )
 from gongzhi.modules.pv.io.thermal import read_frame
-from gongzhi.modules.pv.models import PvFinding, PvInspection, PvModule, PvPlant
+from gongzhi.modules.pv.models import PvFinding, PvFrame, PvInspection, PvModule, PvPlant
 from gongzhi.modules.pv.names import CLASS_NAMES
 
 MANUAL_MIN_PER_50000_M2 = 60.0
@@ -49,6 +50,8 @@ COLOURS = {
     Anomaly.SHADING.value: "#7f7f7f",
 }
 FAULT_COLOUR = {"S1": "#f4a261", "S2": "#e76f51", "S3": "#b00020"}
+
+log = logging.getLogger(__name__)
 
 TEXT: dict[str, dict[str, str]] = {
     "title": {"zh-CN": "光伏电站无人机巡检报告", "en": "PV plant drone inspection report"},
@@ -575,17 +578,33 @@ def _thumbnail(
     return None if temps is None else thumbnail_png(temps, f.details.get("pixel"))
 
 
-def thumbnail_png(temps: np.ndarray[Any, Any], pixel: Any = None, size: int = 128) -> bytes:
-    """PNG of a crop of ``temps`` around ``pixel`` (row, col) or the hottest pixel, in an ironbow palette."""
-    from PIL import Image, ImageDraw
-
+def _window(temps: np.ndarray[Any, Any], pixel: Any, size: int) -> tuple[int, int, int, int, int]:
+    """Where a thumbnail looks in a frame: the finding's pixel (row, col), or the hottest one, and the
+    corner (row, col) and half side of the square of at most ``size`` pixels around it, inside the frame."""
     h, w = temps.shape
     if pixel is not None and len(pixel) == 2:
         r, c = int(pixel[0]), int(pixel[1])
     else:
         r, c = (int(v) for v in np.unravel_index(int(np.argmax(temps)), temps.shape))
     half = min(size // 2, h // 2, w // 2)
-    r0, c0 = min(max(r - half, 0), h - 2 * half), min(max(c - half, 0), w - 2 * half)
+    return r, c, min(max(r - half, 0), h - 2 * half), min(max(c - half, 0), w - 2 * half), half
+
+
+def _circled_png(img: Any, centre: tuple[float, float]) -> bytes:
+    from PIL import ImageDraw
+
+    cy, cx = centre
+    ImageDraw.Draw(img).ellipse((cx - 9, cy - 9, cx + 9, cy + 9), outline=(0, 255, 255), width=2)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def thumbnail_png(temps: np.ndarray[Any, Any], pixel: Any = None, size: int = 128) -> bytes:
+    """PNG of a crop of ``temps`` around ``pixel`` (row, col) or the hottest pixel, in an ironbow palette."""
+    from PIL import Image
+
+    r, c, r0, c0, half = _window(temps, pixel, size)
     crop = temps[r0 : r0 + 2 * half, c0 : c0 + 2 * half]
     lo, hi = np.percentile(crop, [1, 99.5])
     x = np.clip((crop - lo) / max(hi - lo, 1e-3), 0, 1)
@@ -595,11 +614,65 @@ def thumbnail_png(temps: np.ndarray[Any, Any], pixel: Any = None, size: int = 12
     )
     img = Image.fromarray((rgb * 255).astype(np.uint8)).resize((size, size), Image.Resampling.NEAREST)
     scale = size / (2 * half)
-    cy, cx = (r - r0 + 0.5) * scale, (c - c0 + 0.5) * scale
-    ImageDraw.Draw(img).ellipse((cx - 9, cy - 9, cx + 9, cy + 9), outline=(0, 255, 255), width=2)
-    buf = io.BytesIO()
-    img.save(buf, format="PNG")
-    return buf.getvalue()
+    return _circled_png(img, ((r - r0 + 0.5) * scale, (c - c0 + 0.5) * scale))
+
+
+PHOTO_SCALE = 2
+"""Photo pixels per thermal pixel in a finding's visible thumbnail, each way [-]."""
+
+
+def photo_png(frame: Any, photo: Path, pixel: Any = None, size: int = 128) -> bytes:
+    """PNG of the visible-light photo taken with ``frame`` (a ``ThermalFrame``) over the window of its IR
+    thumbnail (:func:`thumbnail_png`), circled at the same place; raises ``VisibleError`` when the photo
+    cannot be registered onto the frame."""
+    from PIL import Image
+
+    from gongzhi.modules.pv.io.visible import read_visible
+
+    temps = frame.temperature_c
+    r, c, r0, c0, half = _window(temps, pixel, size)
+    rgb = read_visible(photo, frame, scale=PHOTO_SCALE)
+    k = PHOTO_SCALE
+    crop = rgb[r0 * k : (r0 + 2 * half) * k, c0 * k : (c0 + 2 * half) * k]
+    img = Image.fromarray(np.ascontiguousarray(crop)).resize((size, size), Image.Resampling.BILINEAR)
+    scale = size / (2 * half)
+    return _circled_png(img, ((r - r0 + 0.5) * scale, (c - c0 + 0.5) * scale))
+
+
+def finding_photo(s: Session, store: FileStore, finding_id: int) -> bytes:
+    """The visible thumbnail of one finding the caller may see: the photo uploaded with its best frame,
+    over the window of its IR thumbnail (:func:`photo_png`)."""
+    f = s.execute(select(PvFinding).where(PvFinding.id == finding_id)).scalar_one_or_none()
+    if f is None:
+        raise NotFound(msg("no finding %(finding_id)s", finding_id=finding_id))
+    photo = _photo_of(s, f)
+    if photo is not None:
+        try:
+            frame = read_frame(store.open(str(f.evidence[0])), source=f"{f.module_id} frame")
+            return photo_png(frame, store.path_for(photo), f.details.get("pixel"))
+        except Exception:  # a missing or unreadable file: no photo, said as such
+            log.warning("finding %s: its photo could not be shown", finding_id, exc_info=True)
+    raise NotFound(msg("finding %(finding_id)s has no visible-light photo", finding_id=finding_id))
+
+
+def _photo_of(s: Session, f: PvFinding) -> str | None:
+    """The digest of the photo uploaded with the finding's best frame, if there was one."""
+    if not f.evidence:
+        return None
+    stmt = select(PvFrame.meta).where(
+        PvFrame.inspection_id == f.inspection_id, PvFrame.sha256 == f.evidence[0]
+    )
+    for meta in s.execute(stmt).scalars():
+        photo = meta.get(service.PHOTO_KEY)
+        if isinstance(photo, dict) and photo.get("sha256"):
+            return str(photo["sha256"])
+    return None
+
+
+def frames_with_photos(s: Session, inspection_id: int) -> set[str]:
+    """The digests of an inspection's frames that came with a visible-light photo."""
+    stmt = select(PvFrame.sha256, PvFrame.meta).where(PvFrame.inspection_id == inspection_id)
+    return {sha for sha, meta in s.execute(stmt) if isinstance(meta.get(service.PHOTO_KEY), dict)}
 
 
 # --- rendering ------------------------------------------------------------------------------------------

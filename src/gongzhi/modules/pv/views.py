@@ -377,6 +377,7 @@ def inspection(c: ConsoleDep, inspection_id: DbInt) -> Response:
         plant=service.get_plant(c.s, insp.plant_id),
         findings=found,
         rows=finding_rows(c.s, insp.plant_id, found),
+        with_photo=report.frames_with_photos(c.s, insp.id),
         classes=sorted(names.CLASS_NAMES),
         class_name=lambda cls: report.class_name(cls, "zh-CN" if c.lang.code.startswith("zh") else "en"),
         can_review=c.me.can(Role.ADMIN, Role.DISPATCHER, Role.SUPERVISOR),
@@ -387,6 +388,12 @@ def inspection(c: ConsoleDep, inspection_id: DbInt) -> Response:
 @router.get("/pv/findings/{finding_id:int}/thumbnail.png")
 def finding_thumbnail(c: ConsoleDep, finding_id: DbInt) -> Response:
     png = report.finding_thumbnail(c.s, c.st.store, finding_id)
+    return Response(png, media_type="image/png", headers={"cache-control": "private, max-age=86400"})
+
+
+@router.get("/pv/findings/{finding_id:int}/photo.png")
+def finding_photo(c: ConsoleDep, finding_id: DbInt) -> Response:
+    png = report.finding_photo(c.s, c.st.store, finding_id)
     return Response(png, media_type="image/png", headers={"cache-control": "private, max-age=86400"})
 
 

@@ -809,19 +809,26 @@ class _View:
     soiling: float
     cls: ViewClass
     rgb_soiling: float | None = None
+    pixel: tuple[float, float] | None = None
+    """The module's centre in its frame (row, col) [px]; ``None`` for a frame resampled before analysis."""
 
 
 _STATS = 5
 """Columns of a view's statistics: median, p95, maximum, corrected, soiling (see :class:`_View`)."""
+_VIEW_COLUMNS = _STATS + 4
+"""Columns of a view in :class:`_ViewTable`: the statistics, the visible soiling and whether there is one,
+the module's centre in the frame (row, col)."""
 
 
 class _ViewTable:
     """Views of a layout's modules as columns, one row per sighting of a module in a frame.
 
     ``numbers`` holds a view's statistics (:data:`_STATS` columns), then its RGB soiling and whether it has
-    one; classes are kept only where they differ from :data:`NORMAL` (a few per frame), keyed by (frame,
-    position). Rows are appended a frame at a time and joined when read, so that per-module medians over
-    views, merging and pickling work on whole arrays instead of one object per view.
+    one, then the module's centre in the frame (row, col; NaN when the frame was resampled): in all
+    :data:`_VIEW_COLUMNS`. Classes are kept only where they differ from :data:`NORMAL` (a few per frame),
+    keyed by (frame, position). Rows are appended a frame at a time and joined when read, so that
+    per-module medians over views, merging and pickling work on whole arrays instead of one object per
+    view.
     """
 
     __slots__ = ("_frames", "_numbers", "_positions", "classes")
@@ -848,16 +855,17 @@ class _ViewTable:
 
     def view(self, frame: int, position: int, row: list[float]) -> _View:
         """One row of :meth:`columns` as a view."""
-        med, p95, mx, corrected, soiling, rgb, has_rgb = row
+        med, p95, mx, corrected, soiling, rgb, has_rgb, at_row, at_col = row
         cls = self.classes.get((frame, position), NORMAL)
-        return _View(frame, med, p95, mx, corrected, soiling, cls, rgb if has_rgb else None)
+        pixel = (at_row, at_col) if math.isfinite(at_row) and math.isfinite(at_col) else None
+        return _View(frame, med, p95, mx, corrected, soiling, cls, rgb if has_rgb else None, pixel)
 
     def columns(self) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.int64], FloatArray]:
         """(positions, frames, numbers) of every view, in the order added."""
         if len(self._positions) != 1:
             self._positions = [np.concatenate(self._positions or [np.zeros(0, dtype=np.intp)])]
             self._frames = [np.concatenate(self._frames or [np.zeros(0, dtype=np.int64)])]
-            self._numbers = [np.concatenate(self._numbers or [np.zeros((0, _STATS + 2))])]
+            self._numbers = [np.concatenate(self._numbers or [np.zeros((0, _VIEW_COLUMNS))])]
         return self._positions[0], self._frames[0], self._numbers[0]
 
     def extend(self, other: _ViewTable, frames: int) -> None:
@@ -1077,7 +1085,8 @@ class InspectionAccumulator:
         temperature, why = _holes_filled(frame)
         if temperature is None:
             return FrameReport(frame.meta.source, 0, skipped=why, skip_reason=SKIP_NO_TEMPERATURE)
-        if frame.meta.oblique:
+        resampled = frame.meta.oblique
+        if resampled:
             cam, height = camera_and_height(frame.meta, self.camera, self.height_m, self.module_plane_rel_m)
             nadir, why = _nadir(frame, temperature, cam, height)
             if nadir is None:
@@ -1107,7 +1116,7 @@ class InspectionAccumulator:
                 # the running correction follows a slowly drifting GPS bias but not each frame's noise
                 k = BIAS_SMOOTHING
                 self._bias = (bx + k * (cx - bx), by + k * (cy - by), byaw + k * (cyaw - byaw))
-        seen = self._analyse(temperature, geometry, n, frame.rgb)
+        seen = self._analyse(temperature, geometry, n, frame.rgb, placed=not resampled)
         if seen:
             self._frames_used += 1
         return FrameReport(
@@ -1167,8 +1176,9 @@ class InspectionAccumulator:
         return geometry.moved(-k * self._pitch_along * e[0], -k * self._pitch_along * e[1]) if k else geometry
 
     def _analyse(
-        self, temperature: F32, geometry: FrameGeometry, n: int, rgb: npt.NDArray[np.uint8] | None = None
-    ) -> int:
+        self, temperature: F32, geometry: FrameGeometry, n: int, rgb: npt.NDArray[np.uint8] | None = None,
+        placed: bool = True,
+    ) -> int:  # fmt: skip
         positions = visible_modules(self._index, geometry)
         if len(positions) == 0:
             return 0
@@ -1187,8 +1197,11 @@ class InspectionAccumulator:
             crops, rows / geometry.height_px, cols / geometry.width_px, near,
             self.classifier, self.layout.cell_grid, self.layout.portrait, peaks=peaks, detail=detail,
         )  # fmt: skip
-        numbers = np.zeros((len(positions), _STATS + 2))
+        numbers = np.zeros((len(positions), _VIEW_COLUMNS))
         numbers[:, :_STATS] = stats
+        # where each module is in the frame file (a resampled frame's pixels are not the file's)
+        numbers[:, _STATS + 2] = rows if placed else np.nan
+        numbers[:, _STATS + 3] = cols if placed else np.nan
         if rgb is not None and rgb.ndim == 3 and rgb.shape[:2] == temperature.shape:
             numbers[:, _STATS : _STATS + 2] = _rgb_columns(rgb, geometry, self.layout, positions,
                                                           self._index.centres)  # fmt: skip
@@ -1402,6 +1415,8 @@ def _make_finding(
     details: dict[str, Any] = {"views": len(views), "reflection_checked": len(views) > 1}
     if v.location is not None:
         details["location"] = [round(v.location[0], 3), round(v.location[1], 3)]
+    if agreeing and agreeing[0].pixel is not None:  # the module in the first frame of the evidence
+        details["pixel"] = [round(agreeing[0].pixel[0]), round(agreeing[0].pixel[1])]
     return Finding(
         module_id, v.anomaly, round(v.delta_t_k, 2), None if dtn is None else round(dtn, 2),
         round(r.t_max_c, 2), severity(band, v.anomaly), class_of_abnormality(v.anomaly, band), len(views),
@@ -1483,7 +1498,8 @@ class LayoutFreeAccumulator:
         if self.origin is None and meta.lat is not None and meta.lon is not None:
             self.origin = LocalFrame(meta.lon, meta.lat)
         cam, height = camera_and_height(meta, self.camera, self.height_m, self.module_plane_rel_m)
-        if meta.oblique and cam is not None and height is not None:
+        resampled = bool(meta.oblique and cam is not None and height is not None)
+        if resampled:
             # an oblique frame is segmented in its nadir view, where every module has one size; one whose
             # camera or height is unknown, as it is
             temperature, why = _holes_filled(frame)
@@ -1510,6 +1526,9 @@ class LayoutFreeAccumulator:
             crops, rows / meta.height_px, cols / meta.width_px, near, -1, self.classifier,
             (t.cells_short, t.cells_long), True,
         )  # fmt: skip
+        if not resampled:  # where each module is in the frame file
+            for view, r, c in zip(views, rows.tolist(), cols.tolist(), strict=True):
+                view.pixel = (r, c)
         rgb = frame.rgb
         if rgb is not None and rgb.ndim == 3 and rgb.shape[:2] == frame.temperature_c.shape:
             cells = (t.cells_short, t.cells_long)

@@ -58,8 +58,9 @@ class VisibleError(ValueError):
         self.source, self.reason, self.problem = source, reason, problem
 
 
-def read_visible(path: Path, thermal: ThermalFrame) -> npt.NDArray[np.uint8]:
-    """The part of a visible-light photo the thermal frame sees, as RGB on the thermal raster.
+def read_visible(path: Path, thermal: ThermalFrame, scale: int = 1) -> npt.NDArray[np.uint8]:
+    """The part of a visible-light photo the thermal frame sees, as RGB on the thermal raster (or one
+    ``scale`` times finer, for a picture a person looks at).
 
     Parameters
     ----------
@@ -68,10 +69,13 @@ def read_visible(path: Path, thermal: ThermalFrame) -> npt.NDArray[np.uint8]:
     thermal : ThermalFrame
         The thermal frame; its camera must be known (``meta.camera``) and its view straight down.
 
+    scale : int
+        Output pixels per thermal pixel, each way [-].
+
     Returns
     -------
-    ndarray of uint8, shape (rows, cols, 3)
-        Same rows and columns as ``thermal.temperature_c``.
+    ndarray of uint8, shape (rows · scale, cols · scale, 3)
+        The rows and columns of ``thermal.temperature_c`` (times ``scale``).
 
     Raises
     ------
@@ -91,7 +95,9 @@ def read_visible(path: Path, thermal: ThermalFrame) -> npt.NDArray[np.uint8]:
         raise VisibleError(
             source, "oblique", "the frame is oblique; only straight-down photos are registered"
         )
-    rows, cols = thermal.temperature_c.shape[:2]
+    if scale < 1:
+        raise ValueError(f"scale must be at least 1, not {scale}")
+    rows, cols = (n * scale for n in thermal.temperature_c.shape[:2])
     try:
         with Image.open(io.BytesIO(path.read_bytes())) as image:
             focal = _focal_35mm(image)
