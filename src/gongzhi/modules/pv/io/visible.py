@@ -68,7 +68,6 @@ def read_visible(path: Path, thermal: ThermalFrame, scale: int = 1) -> npt.NDArr
         The drone's visible-light photo taken with ``thermal`` (a JPEG with EXIF).
     thermal : ThermalFrame
         The thermal frame; its camera must be known (``meta.camera``) and its view straight down.
-
     scale : int
         Output pixels per thermal pixel, each way [-].
 
