@@ -9,6 +9,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import io
+
 import numpy as np
 import pytest
 from sqlalchemy import select
@@ -180,3 +182,22 @@ def test_the_report_says_how_much_of_the_plant_the_flight_covered(
     assert f"组件 1 / {r.module_count}" in zh and "帧 40 / 42 已分析；上传时剔除 2 帧" in zh
     said = pdftext.text(rep.render_pdf(r, "en"))
     assert "frames 40 of 42 analysed; 2 left out at the upload" in said, said[:2000]
+
+
+def test_the_ir_thumbnail_spans_the_findings_module_so_a_few_kelvin_show() -> None:
+    """A 3 K hot cell on a module 25 K warmer than the roof: around the module's centre the colours span
+    the module's temperatures and the cell stands out; over the whole crop it would hardly show."""
+    from PIL import Image
+
+    temps = np.full((200, 300), 20.0)
+    temps[70:130, 120:150] = 45.0  # a module, 30 × 60 px
+    temps[80:85, 125:130] = 48.0  # a hot cell
+
+    def shown(png: bytes) -> np.ndarray:
+        return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=float).sum(axis=2)
+
+    near = shown(rep.thumbnail_png(temps, [100, 135]))  # 128 px window from (36, 71): 1 px a pixel
+    cell, body = near[82 - 36, 127 - 71], near[120 - 36, 140 - 71]
+    assert cell - body > 100
+    whole = shown(rep.thumbnail_png(temps))  # no module centre: the crop's range, around the hottest pixel
+    assert whole[82 - 16, 127 - 61] - whole[120 - 16, 140 - 61] < 0.5 * (cell - body)

@@ -600,13 +600,37 @@ def _circled_png(img: Any, centre: tuple[float, float]) -> bytes:
     return buf.getvalue()
 
 
+THUMBNAIL_REACH_PX = 20
+"""Half side of the square around a finding's module centre whose temperatures set the IR thumbnail's
+colour range [px]: about a module at the IEC screening resolution."""
+THUMBNAIL_SPAN_K = 2.0
+"""Least range either side of the module's median temperature in the IR thumbnail [K]."""
+THUMBNAIL_MODULE_K = 10.0
+"""How far from that median a temperature may be and still count as the module's in setting the range
+(the roof between rows is left out; a hot spot beyond runs off the top, white) [K]."""
+
+
 def thumbnail_png(temps: np.ndarray[Any, Any], pixel: Any = None, size: int = 128) -> bytes:
-    """PNG of a crop of ``temps`` around ``pixel`` (row, col) or the hottest pixel, in an ironbow palette."""
+    """PNG of a crop of ``temps`` around ``pixel`` (row, col) or the hottest pixel, in an ironbow palette.
+
+    Around a module centre (``pixel``) the colours span the module's own temperatures (at least
+    :data:`THUMBNAIL_SPAN_K` either side of its median, :data:`THUMBNAIL_MODULE_K` at most), so that a
+    pattern of a few kelvin shows; the roof and farther modules may run off either end. Without one, they span the crop's 1st to 99.5th
+    percentile.
+    """
     from PIL import Image
 
     r, c, r0, c0, half = _window(temps, pixel, size)
     crop = temps[r0 : r0 + 2 * half, c0 : c0 + 2 * half]
     lo, hi = np.percentile(crop, [1, 99.5])
+    if pixel is not None and len(pixel) == 2:
+        k = THUMBNAIL_REACH_PX
+        near = temps[max(r - k, 0) : r + k + 1, max(c - k, 0) : c + k + 1]
+        if near.size:  # the module's pixels: those within THUMBNAIL_MODULE_K of the window's median
+            middle = float(np.median(near))
+            module = near[np.abs(near - middle) < THUMBNAIL_MODULE_K]
+            low, high = np.percentile(module, [1, 99.8])
+            lo, hi = min(low, middle - THUMBNAIL_SPAN_K), max(high, middle + THUMBNAIL_SPAN_K)
     x = np.clip((crop - lo) / max(hi - lo, 1e-3), 0, 1)
     rgb = np.stack(
         [np.clip(1.6 * x, 0, 1), np.clip(1.6 * x - 0.55, 0, 1), np.clip(np.sin(np.pi * x) * 0.8, 0, 1)],
