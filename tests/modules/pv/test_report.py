@@ -4,12 +4,11 @@ embedded; a report of an unknown or unfinished inspection is refused."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 import re
 import uuid
 from pathlib import Path
 from typing import Any
-
-import io
 
 import numpy as np
 import pytest

@@ -615,8 +615,8 @@ def thumbnail_png(temps: np.ndarray[Any, Any], pixel: Any = None, size: int = 12
 
     Around a module centre (``pixel``) the colours span the module's own temperatures (at least
     :data:`THUMBNAIL_SPAN_K` either side of its median, :data:`THUMBNAIL_MODULE_K` at most), so that a
-    pattern of a few kelvin shows; the roof and farther modules may run off either end. Without one, they span the crop's 1st to 99.5th
-    percentile.
+    pattern of a few kelvin shows; the roof and farther modules may run off either end. Without one, they
+    span the crop's 1st to 99.5th percentile.
     """
     from PIL import Image
 
