@@ -200,3 +200,6 @@ def test_the_ir_thumbnail_spans_the_findings_module_so_a_few_kelvin_show() -> No
     assert cell - body > 100
     whole = shown(rep.thumbnail_png(temps))  # no module centre: the crop's range, around the hottest pixel
     assert whole[82 - 16, 127 - 61] - whole[120 - 16, 140 - 61] < 0.5 * (cell - body)
+    temps[95:105, 130:140] = np.nan  # pixels without a temperature (a frame's holes), or a pixel outside
+    assert shown(rep.thumbnail_png(temps, [100, 135])).shape == (128, 128)
+    assert shown(rep.thumbnail_png(temps, [500, 900])).shape == (128, 128)

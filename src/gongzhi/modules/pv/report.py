@@ -622,16 +622,18 @@ def thumbnail_png(temps: np.ndarray[Any, Any], pixel: Any = None, size: int = 12
 
     r, c, r0, c0, half = _window(temps, pixel, size)
     crop = temps[r0 : r0 + 2 * half, c0 : c0 + 2 * half]
-    lo, hi = np.percentile(crop, [1, 99.5])
+    finite = crop[np.isfinite(crop)]  # a pixel without a temperature is drawn black
+    lo, hi = np.percentile(finite, [1, 99.5]) if finite.size else (0.0, 1.0)
     if pixel is not None and len(pixel) == 2:
         k = THUMBNAIL_REACH_PX
         near = temps[max(r - k, 0) : r + k + 1, max(c - k, 0) : c + k + 1]
+        near = near[np.isfinite(near)]
         if near.size:  # the module's pixels: those within THUMBNAIL_MODULE_K of the window's median
             middle = float(np.median(near))
             module = near[np.abs(near - middle) < THUMBNAIL_MODULE_K]
             low, high = np.percentile(module, [1, 99.8])
             lo, hi = min(low, middle - THUMBNAIL_SPAN_K), max(high, middle + THUMBNAIL_SPAN_K)
-    x = np.clip((crop - lo) / max(hi - lo, 1e-3), 0, 1)
+    x = np.nan_to_num(np.clip((crop - lo) / max(hi - lo, 1e-3), 0, 1), nan=0.0)
     rgb = np.stack(
         [np.clip(1.6 * x, 0, 1), np.clip(1.6 * x - 0.55, 0, 1), np.clip(np.sin(np.pi * x) * 0.8, 0, 1)],
         axis=-1,
