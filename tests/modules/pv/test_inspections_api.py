@@ -434,6 +434,14 @@ def test_a_drones_wide_photos_uploaded_with_its_frames_give_the_visible_soiling(
     assert "pixel" in dusty.details and "pixel" in hot.details
     middle = slice(32, 96)
     assert dust(shown["soiling"][middle, middle]) > 0.05 and dust(shown[hot.anomaly_class]) < 0.002
+    # the report carries both pictures of each finding (frame by frame: each read once)
+    url = f"{PV}/inspections/{r.json()['id']}/report"
+    html = client.get(url, headers=world.alice.headers).text
+    cards = html.count('<div class="pair">')
+    assert cards == len(found) and html.count("data:image/png;base64,") == 2 * cards  # IR and photo
+    assert html.count("可见光照片") == cards
+    pdf = client.get(url + "?format=pdf", headers=world.alice.headers)
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF-")
     with factory() as s:  # a frame that came without its photo: no visible thumbnail, said as such
         s.info["scope"] = Scope.for_system()
         row = s.execute(select(PvFrame).where(PvFrame.sha256 == hot.evidence[0])).scalars().first()

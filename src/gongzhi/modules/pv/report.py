@@ -36,6 +36,7 @@ from gongzhi.modules.pv.analytics.soiling import (
     plant_day,
 )
 from gongzhi.modules.pv.io.thermal import read_frame
+from gongzhi.modules.pv.io.visible import VisibleError, read_visible
 from gongzhi.modules.pv.models import PvFinding, PvFrame, PvInspection, PvModule, PvPlant
 from gongzhi.modules.pv.names import CLASS_NAMES
 
@@ -80,6 +81,7 @@ TEXT: dict[str, dict[str, str]] = {
     "zone": {"zh-CN": "分区（阵列）", "en": "Zone (array)"},
     "energy_share": {"zh-CN": "发电量占比", "en": "Energy share"},
     "soiling_index": {"zh-CN": "积灰指数", "en": "Soiling index"},
+    "visible_photo": {"zh-CN": "可见光照片", "en": "visible-light photo"},
     "visible_soiling_index": {"zh-CN": "可见光积灰指数（本次）", "en": "Visible soiling index (this flight)"},
     "rate": {"zh-CN": "积灰速率 (每日)", "en": "Soiling rate (per day)"},
     "t_star": {"zh-CN": "最优清洗周期 T*", "en": "Optimal interval T*"},
@@ -207,6 +209,8 @@ class ReportFinding:
     status: str
     frames_seen: int
     thumbnail_png: bytes | None = None
+    photo_png: bytes | None = None
+    """The visible-light photo over the thumbnail's window, when the frame came with one."""
 
 
 @dataclass
@@ -455,7 +459,7 @@ def build_report(s: Session, inspection_id: int, store: FileStore | None = None)
     plant = s.get_one(PvPlant, insp.plant_id)
     live = _live_findings(s, inspection_id)
     modules = _map_modules(s, plant, live)
-    frames: dict[str, np.ndarray[Any, Any] | None] = {}  # each frame decoded once, however many findings
+    pictures = _thumbnails(s, store, live) if store is not None else {}
     findings = [
         ReportFinding(
             module_id=f.module_id,
@@ -467,7 +471,8 @@ def build_report(s: Session, inspection_id: int, store: FileStore | None = None)
             coa=f.coa,
             status=f.status,
             frames_seen=f.frames_seen,
-            thumbnail_png=_thumbnail(store, f, frames) if store is not None else None,
+            thumbnail_png=pictures.get(f.id, (None, None))[0],
+            photo_png=pictures.get(f.id, (None, None))[1],
         )
         for f in sorted(live, key=lambda f: (-(f.coa or 0), -(f.delta_t_k or 0), f.module_id))
     ]
@@ -565,7 +570,7 @@ def finding_thumbnail(s: Session, store: FileStore, finding_id: int) -> bytes:
 def _thumbnail(
     store: FileStore, f: PvFinding, frames: dict[str, np.ndarray[Any, Any] | None]
 ) -> bytes | None:
-    """A 128-px ironbow crop of the finding's best frame around its hottest pixel, circled (or None)."""
+    """A 128-px ironbow crop of the finding's best frame around its module, circled (or None)."""
     if not f.evidence:
         return None
     sha = str(f.evidence[0])
@@ -576,6 +581,53 @@ def _thumbnail(
             frames[sha] = None
     temps = frames[sha]
     return None if temps is None else thumbnail_png(temps, f.details.get("pixel"))
+
+
+def _thumbnails(
+    s: Session, store: FileStore, findings: list[PvFinding]
+) -> dict[int, tuple[bytes | None, bytes | None]]:
+    """Each finding's IR thumbnail and, when its frame came with a visible-light photo, the photo's
+    (:func:`thumbnail_png`, :func:`photo_png`). The findings are taken frame by frame: each frame and its
+    photo are read once and let go before the next, so a report of hundreds of findings holds one frame."""
+    by_frame: dict[str, list[PvFinding]] = {}
+    for f in findings:
+        if f.evidence:
+            by_frame.setdefault(str(f.evidence[0]), []).append(f)
+    photos = _photos(s, {f.inspection_id for f in findings})
+    out: dict[int, tuple[bytes | None, bytes | None]] = {}
+    for sha, members in by_frame.items():
+        try:
+            frame = read_frame(store.open(sha), source=f"{members[0].module_id} frame")
+        except Exception:  # a missing or unreadable frame leaves the thumbnail out, not the report
+            log.warning("frame %s: left out of the report's thumbnails", sha[:12], exc_info=True)
+            continue
+        rgb = None
+        if sha in photos:
+            try:
+                rgb = read_visible(store.path_for(photos[sha]), frame, scale=PHOTO_SCALE)
+            except (VisibleError, OSError) as exc:
+                log.warning("frame %s: its photo is left out of the report: %s", sha[:12], exc)
+        for f in members:
+            pixel = f.details.get("pixel")
+            out[f.id] = (
+                thumbnail_png(frame.temperature_c, pixel),
+                None if rgb is None else _photo_crop_png(rgb, frame.temperature_c, pixel),
+            )
+    return out
+
+
+def _photos(s: Session, inspection_ids: set[int], frame: str | None = None) -> dict[str, str]:
+    """The frames of these inspections (only ``frame``, a digest, when given) that came with a
+    visible-light photo: frame digest → photo's."""
+    stmt = select(PvFrame.sha256, PvFrame.meta).where(PvFrame.inspection_id.in_(inspection_ids))
+    if frame is not None:
+        stmt = stmt.where(PvFrame.sha256 == frame)
+    out = {}
+    for sha, meta in s.execute(stmt):
+        photo = meta.get(service.PHOTO_KEY)
+        if isinstance(photo, dict) and photo.get("sha256"):
+            out[sha] = str(photo["sha256"])
+    return out
 
 
 def _window(temps: np.ndarray[Any, Any], pixel: Any, size: int) -> tuple[int, int, int, int, int]:
@@ -651,13 +703,16 @@ def photo_png(frame: Any, photo: Path, pixel: Any = None, size: int = 128) -> by
     """PNG of the visible-light photo taken with ``frame`` (a ``ThermalFrame``) over the window of its IR
     thumbnail (:func:`thumbnail_png`), circled at the same place; raises ``VisibleError`` when the photo
     cannot be registered onto the frame."""
+    return _photo_crop_png(read_visible(photo, frame, scale=PHOTO_SCALE), frame.temperature_c, pixel, size)
+
+
+def _photo_crop_png(
+    rgb: np.ndarray[Any, Any], temps: np.ndarray[Any, Any], pixel: Any = None, size: int = 128
+) -> bytes:
+    """:func:`photo_png` of a photo already registered onto the frame at :data:`PHOTO_SCALE`."""
     from PIL import Image
 
-    from gongzhi.modules.pv.io.visible import read_visible
-
-    temps = frame.temperature_c
     r, c, r0, c0, half = _window(temps, pixel, size)
-    rgb = read_visible(photo, frame, scale=PHOTO_SCALE)
     k = PHOTO_SCALE
     crop = rgb[r0 * k : (r0 + 2 * half) * k, c0 * k : (c0 + 2 * half) * k]
     img = Image.fromarray(np.ascontiguousarray(crop)).resize((size, size), Image.Resampling.BILINEAR)
@@ -685,20 +740,12 @@ def _photo_of(s: Session, f: PvFinding) -> str | None:
     """The digest of the photo uploaded with the finding's best frame, if there was one."""
     if not f.evidence:
         return None
-    stmt = select(PvFrame.meta).where(
-        PvFrame.inspection_id == f.inspection_id, PvFrame.sha256 == f.evidence[0]
-    )
-    for meta in s.execute(stmt).scalars():
-        photo = meta.get(service.PHOTO_KEY)
-        if isinstance(photo, dict) and photo.get("sha256"):
-            return str(photo["sha256"])
-    return None
+    return _photos(s, {f.inspection_id}, str(f.evidence[0])).get(str(f.evidence[0]))
 
 
 def frames_with_photos(s: Session, inspection_id: int) -> set[str]:
     """The digests of an inspection's frames that came with a visible-light photo."""
-    stmt = select(PvFrame.sha256, PvFrame.meta).where(PvFrame.inspection_id == inspection_id)
-    return {sha for sha, meta in s.execute(stmt) if isinstance(meta.get(service.PHOTO_KEY), dict)}
+    return set(_photos(s, {inspection_id}))
 
 
 # --- rendering ------------------------------------------------------------------------------------------
@@ -754,11 +801,11 @@ def render_html(report: Report, lang: str = "zh-CN") -> str:
         loader=FileSystemLoader(str(Path(__file__).parent / "templates")),
         autoescape=select_autoescape(["html"]),
     )
-    thumbs = [
-        (f, "data:image/png;base64," + base64.b64encode(f.thumbnail_png).decode())
-        for f in report.findings
-        if f.thumbnail_png
-    ]
+
+    def uri(png: bytes | None) -> str | None:
+        return None if png is None else "data:image/png;base64," + base64.b64encode(png).decode()
+
+    thumbs = [(f, uri(f.thumbnail_png), uri(f.photo_png)) for f in report.findings if f.thumbnail_png]
     return env.get_template("pv_report.html").render(
         r=report,
         lang=lang,
@@ -876,6 +923,10 @@ def render_pdf(report: Report, lang: str = "zh-CN") -> bytes:
             thumb: Any = ""
             if f.thumbnail_png:
                 thumb = Image(io.BytesIO(f.thumbnail_png), width=16 * mm, height=16 * mm)
+            if f.thumbnail_png and f.photo_png:  # the photo beside it, over the same window
+                photo = Image(io.BytesIO(f.photo_png), width=16 * mm, height=16 * mm)
+                tight = [(side, (0, 0), (-1, -1), 0) for side in ("LEFTPADDING", "RIGHTPADDING")]
+                thumb = Table([[thumb, photo]], colWidths=[17 * mm, 17 * mm], style=tight)
             rows.append(
                 [
                     p(f.module_id),
