@@ -98,6 +98,11 @@ def test_a_photo_that_cannot_be_registered_says_why(flight: SyntheticFlight, tmp
         with pytest.raises(VisibleError) as err:
             read_visible(good, thermal)
         assert err.value.reason == reason
+    # a frame that does not name its camera (a TIFF export) registers with the one the flight names
+    named = read_visible(good, unknown, camera=flight.camera)
+    assert np.array_equal(named, read_visible(good, frame))
+    assert pipeline.with_photo(unknown, good, flight.camera)[1] == "used"
+    assert pipeline.with_photo(unknown, good)[1] == "unknown_camera"
     with pytest.raises(VisibleError) as err:
         read_visible(tmp_path / "missing_W.jpg", frame)
     assert err.value.reason == "unreadable"

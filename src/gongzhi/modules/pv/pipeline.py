@@ -105,7 +105,7 @@ def feed(acc: Any, path: Path, photo: Path | None = None) -> tuple[FrameInfo | N
         frame = adapter.read(path)
     except ValueError as exc:
         return None, unread(path, exc)
-    frame, visible = with_photo(frame, photo)
+    frame, visible = with_photo(frame, photo, acc.camera)
     report = acc.add(frame)
     left_out = None
     if report.skipped:  # read, but not analysed (not placed on the plant, or no modules found)
@@ -113,14 +113,17 @@ def feed(acc: Any, path: Path, photo: Path | None = None) -> tuple[FrameInfo | N
     return frame_info(path, frame, visible), left_out
 
 
-def with_photo(frame: ThermalFrame, photo: Path | None) -> tuple[ThermalFrame, str | None]:
-    """``frame`` with its visible-light photo registered onto it (:func:`.io.visible.read_visible`) and
-    what became of the photo: ``"used"``, the :attr:`.VisibleError.reason` it was not used for (the frame
-    is then analysed without it), or ``None`` without a photo."""
+def with_photo(
+    frame: ThermalFrame, photo: Path | None, camera: Any = None
+) -> tuple[ThermalFrame, str | None]:
+    """``frame`` with its visible-light photo registered onto it (:func:`.io.visible.read_visible`, with
+    ``camera``, the flight's thermal camera when it names one) and what became of the photo: ``"used"``,
+    the :attr:`.VisibleError.reason` it was not used for (the frame is then analysed without it), or
+    ``None`` without a photo."""
     if photo is None:
         return frame, None
     try:
-        return replace(frame, rgb=read_visible(photo, frame)), "used"
+        return replace(frame, rgb=read_visible(photo, frame, camera=camera)), "used"
     except VisibleError as exc:
         return frame, exc.reason
 
@@ -323,7 +326,7 @@ def _segment_photo(pair: tuple[Path, Path | None]) -> SkippedFrame | tuple[Frame
         frame = adapter.read(path)
     except ValueError as exc:
         return unread(path, exc)
-    frame, visible = with_photo(frame, photo)
+    frame, visible = with_photo(frame, photo, _TEMPLATE.camera)
     return frame_info(path, frame, visible), _TEMPLATE.segment(frame)
 
 

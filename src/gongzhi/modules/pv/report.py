@@ -26,6 +26,7 @@ from gongzhi.errors import InvalidInput, NotFound, msg
 from gongzhi.kit.filestore import FileStore
 from gongzhi.modules.pv import loop, production, service
 from gongzhi.modules.pv.analytics.anomalies import Anomaly
+from gongzhi.modules.pv.analytics.cameras import CAMERAS, ThermalCamera
 from gongzhi.modules.pv.analytics.production import MIN_CALIBRATION_POINTS, IndexCalibration
 from gongzhi.modules.pv.analytics.soiling import (
     FORECAST_MAX_DAYS,
@@ -459,7 +460,7 @@ def build_report(s: Session, inspection_id: int, store: FileStore | None = None)
     plant = s.get_one(PvPlant, insp.plant_id)
     live = _live_findings(s, inspection_id)
     modules = _map_modules(s, plant, live)
-    pictures = _thumbnails(s, store, live) if store is not None else {}
+    pictures = _thumbnails(s, store, live, CAMERAS.get(insp.camera)) if store is not None else {}
     findings = [
         ReportFinding(
             module_id=f.module_id,
@@ -584,11 +585,12 @@ def _thumbnail(
 
 
 def _thumbnails(
-    s: Session, store: FileStore, findings: list[PvFinding]
+    s: Session, store: FileStore, findings: list[PvFinding], camera: ThermalCamera | None = None
 ) -> dict[int, tuple[bytes | None, bytes | None]]:
     """Each finding's IR thumbnail and, when its frame came with a visible-light photo, the photo's
-    (:func:`thumbnail_png`, :func:`photo_png`). The findings are taken frame by frame: each frame and its
-    photo are read once and let go before the next, so a report of hundreds of findings holds one frame."""
+    (:func:`thumbnail_png`, :func:`photo_png`; ``camera``: the inspection's, when it names one). The
+    findings are taken frame by frame: each frame and its photo are read once and let go before the next,
+    so a report of hundreds of findings holds one frame."""
     by_frame: dict[str, list[PvFinding]] = {}
     for f in findings:
         if f.evidence:
@@ -604,7 +606,7 @@ def _thumbnails(
         rgb = None
         if sha in photos:
             try:
-                rgb = read_visible(store.path_for(photos[sha]), frame, scale=PHOTO_SCALE)
+                rgb = read_visible(store.path_for(photos[sha]), frame, scale=PHOTO_SCALE, camera=camera)
             except (VisibleError, OSError) as exc:
                 log.warning("frame %s: its photo is left out of the report: %s", sha[:12], exc)
         for f in members:
@@ -699,11 +701,14 @@ PHOTO_SCALE = 2
 """Photo pixels per thermal pixel in a finding's visible thumbnail, each way [-]."""
 
 
-def photo_png(frame: Any, photo: Path, pixel: Any = None, size: int = 128) -> bytes:
+def photo_png(
+    frame: Any, photo: Path, pixel: Any = None, size: int = 128, camera: ThermalCamera | None = None
+) -> bytes:
     """PNG of the visible-light photo taken with ``frame`` (a ``ThermalFrame``) over the window of its IR
     thumbnail (:func:`thumbnail_png`), circled at the same place; raises ``VisibleError`` when the photo
-    cannot be registered onto the frame."""
-    return _photo_crop_png(read_visible(photo, frame, scale=PHOTO_SCALE), frame.temperature_c, pixel, size)
+    cannot be registered onto the frame (``camera``: the inspection's, when it names one)."""
+    rgb = read_visible(photo, frame, scale=PHOTO_SCALE, camera=camera)
+    return _photo_crop_png(rgb, frame.temperature_c, pixel, size)
 
 
 def _photo_crop_png(
@@ -730,7 +735,8 @@ def finding_photo(s: Session, store: FileStore, finding_id: int) -> bytes:
     if photo is not None:
         try:
             frame = read_frame(store.open(str(f.evidence[0])), source=f"{f.module_id} frame")
-            return photo_png(frame, store.path_for(photo), f.details.get("pixel"))
+            camera = CAMERAS.get(s.get_one(PvInspection, f.inspection_id).camera)
+            return photo_png(frame, store.path_for(photo), f.details.get("pixel"), camera=camera)
         except Exception:  # a missing or unreadable file: no photo, said as such
             log.warning("finding %s: its photo could not be shown", finding_id, exc_info=True)
     raise NotFound(msg("finding %(finding_id)s has no visible-light photo", finding_id=finding_id))

@@ -30,7 +30,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from gongzhi.modules.pv.analytics.cameras import CAMERAS, HALF_DIAGONAL_35MM_MM
+from gongzhi.modules.pv.analytics.cameras import CAMERAS, HALF_DIAGONAL_35MM_MM, ThermalCamera
 from gongzhi.modules.pv.analytics.frames import ThermalFrame
 from gongzhi.modules.pv.analytics.oblique import NEAR_NADIR_DEG
 
@@ -58,7 +58,9 @@ class VisibleError(ValueError):
         self.source, self.reason, self.problem = source, reason, problem
 
 
-def read_visible(path: Path, thermal: ThermalFrame, scale: int = 1) -> npt.NDArray[np.uint8]:
+def read_visible(
+    path: Path, thermal: ThermalFrame, scale: int = 1, camera: ThermalCamera | None = None
+) -> npt.NDArray[np.uint8]:
     """The part of a visible-light photo the thermal frame sees, as RGB on the thermal raster (or one
     ``scale`` times finer, for a picture a person looks at).
 
@@ -67,9 +69,13 @@ def read_visible(path: Path, thermal: ThermalFrame, scale: int = 1) -> npt.NDArr
     path : Path
         The drone's visible-light photo taken with ``thermal`` (a JPEG with EXIF).
     thermal : ThermalFrame
-        The thermal frame; its camera must be known (``meta.camera``) and its view straight down.
+        The thermal frame; its camera must be known (``camera``, else ``meta.camera``) and its view
+        straight down.
     scale : int
         Output pixels per thermal pixel, each way [-].
+    camera : ThermalCamera, optional
+        The thermal camera when the flight names it (a TIFF export often does not), as the analysis takes
+        it (:func:`.analytics.georef.camera_and_height`).
 
     Returns
     -------
@@ -85,7 +91,7 @@ def read_visible(path: Path, thermal: ThermalFrame, scale: int = 1) -> npt.NDArr
     """
     source = path.name
     meta = thermal.meta
-    camera = CAMERAS.get(meta.camera) if meta.camera else None
+    camera = camera or (CAMERAS.get(meta.camera) if meta.camera else None)
     if camera is None:
         raise VisibleError(
             source, "unknown_camera", "the thermal camera is not known, so neither is its view"
