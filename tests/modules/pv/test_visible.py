@@ -108,6 +108,21 @@ def test_a_photo_that_cannot_be_registered_says_why(flight: SyntheticFlight, tmp
     assert err.value.reason == "unreadable"
 
 
+def test_a_photo_over_pillows_pixel_limit_is_not_decoded_and_its_frame_is_analysed(
+    flight: SyntheticFlight, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pillow refuses an image of more than twice ``MAX_IMAGE_PIXELS`` (a decompression bomb) with an
+    error that is no ``OSError``: the photo is left out with its reason, not the flight."""
+    photo = tmp_path / "big_W.jpg"
+    photo.write_bytes(visible_jpeg(flight.visible(0), WIDE_FOCAL_35MM))
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    frame = flight.frame(0)
+    with pytest.raises(VisibleError) as err:
+        read_visible(photo, frame)
+    assert err.value.reason == "too_large"
+    assert pipeline.with_photo(frame, photo) == (frame, "too_large")
+
+
 def test_a_flight_with_its_wide_photos_gives_visible_soiling_per_module_and_zone(tmp_path: Path) -> None:
     """The soiled modules read high, the others (vegetation, shading and hot spots among them) zero; the
     index reaches the CSV and the summary; a photo that cannot be used loses its frame nothing."""

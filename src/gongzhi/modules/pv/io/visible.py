@@ -87,7 +87,8 @@ def read_visible(
     VisibleError
         ``unreadable`` (not an image, or cut off), ``no_focal_length`` (no 35 mm equivalent in EXIF),
         ``unknown_camera`` (the thermal camera is not one of :data:`.CAMERAS`), ``oblique`` (the thermal
-        frame is not nadir) or ``narrower`` (the photo sees less than the thermal frame).
+        frame is not nadir), ``narrower`` (the photo sees less than the thermal frame) or ``too_large``
+        (more pixels than Pillow's decompression-bomb limit, ``Image.MAX_IMAGE_PIXELS`` × 2).
     """
     source = path.name
     meta = thermal.meta
@@ -127,6 +128,8 @@ def read_visible(
             oriented = ImageOps.exif_transpose(image).convert("RGB")
     except VisibleError:
         raise
+    except Image.DecompressionBombError as exc:  # more pixels than a drone's photo: not decoded at all
+        raise VisibleError(source, "too_large", f"the photo is too large to decode ({exc})") from exc
     except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as exc:
         raise VisibleError(source, "unreadable", f"not a readable image ({exc})") from exc
     w, h = oriented.size
