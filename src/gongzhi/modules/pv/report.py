@@ -562,26 +562,21 @@ def finding_thumbnail(s: Session, store: FileStore, finding_id: int) -> bytes:
     f = s.execute(select(PvFinding).where(PvFinding.id == finding_id)).scalar_one_or_none()
     if f is None:
         raise NotFound(msg("no finding %(finding_id)s", finding_id=finding_id))
-    png = _thumbnail(store, f, {})
+    png = _thumbnail(store, f)
     if png is None:
         raise NotFound(msg("finding %(finding_id)s has no readable frame", finding_id=finding_id))
     return png
 
 
-def _thumbnail(
-    store: FileStore, f: PvFinding, frames: dict[str, np.ndarray[Any, Any] | None]
-) -> bytes | None:
+def _thumbnail(store: FileStore, f: PvFinding) -> bytes | None:
     """A 128-px ironbow crop of the finding's best frame around its module, circled (or None)."""
     if not f.evidence:
         return None
-    sha = str(f.evidence[0])
-    if sha not in frames:
-        try:
-            frames[sha] = read_frame(store.open(sha), source=f"{f.module_id} frame").temperature_c
-        except Exception:  # noqa: BLE001 - a missing or unreadable frame leaves the thumbnail out, not the report
-            frames[sha] = None
-    temps = frames[sha]
-    return None if temps is None else thumbnail_png(temps, f.details.get("pixel"))
+    try:
+        temps = read_frame(store.open(str(f.evidence[0])), source=f"{f.module_id} frame").temperature_c
+    except Exception:  # noqa: BLE001 - a missing or unreadable frame leaves the thumbnail out
+        return None
+    return thumbnail_png(temps, f.details.get("pixel"))
 
 
 def _thumbnails(

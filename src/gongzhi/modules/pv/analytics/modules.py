@@ -2058,13 +2058,14 @@ def _rgb_of_crops(seen: F32, greens: F32) -> FloatArray:
     """:func:`_rgb_columns` of the modules' luma and green-excess maps, shape (N, rows, cols) each."""
     out = np.zeros((len(seen), 2))
     glint = seen >= RGB_GLINT_LUMA
-    if glint.any():  # the glint and its halo (the samples beside a clipped one) are left out
+    glinted = bool(glint.any())
+    if glinted:  # the glint and its halo (the samples beside a clipped one) are left out
         from scipy import ndimage
 
         glint = ndimage.binary_dilation(glint, np.ones((1, 3, 3), dtype=bool))
         seen = np.where(glint, np.float32(255), seen)
     samples = seen.reshape(len(seen), -1)
-    if glint.any():
+    if glinted:
         with warnings.catch_warnings():  # a module all glint has no level: NaN, and no index
             warnings.simplefilter("ignore", RuntimeWarning)
             levels = np.nanmedian(np.where(samples >= RGB_GLINT_LUMA, np.nan, samples), axis=1)
