@@ -2,7 +2,7 @@
 
     .venv/bin/python scripts/pv/evaluate_synthetic.py [--seeds 0 1 … 9] [--width 80 --height 50]
         [--per-class 4] [--no-reflections] [--no-layout] [--no-refine] [--gps-sigma 0.1] [--yaw-sigma 0.2]
-        [--gimbal-pitch -60] [--altitude 32]
+        [--gimbal-pitch -60] [--altitude 32] [--learned [--levels-per-k 5] [--min-confidence 0.8]]
 
 Each seed builds a plant (``generate_layout`` over a width × height roof), plants ``--per-class`` modules of
 every anomaly class (whole strings for the string class) and renders the flight of the default plan (M3T,
@@ -17,7 +17,8 @@ the true module nearest to its position; there a string is three or more warm mo
 module's low edge is assumed to face south. ``--no-refine`` keeps each frame's pose from its metadata (no
 matching of the module grid): what the analysis gives when positions and yaw are as good as logged (e.g. RTK,
 ``--gps-sigma 0.02``). ``--gimbal-pitch P`` flies the oblique plan of pitch P instead, its frames looking
-ahead (``analytics/oblique.py``).
+ahead (``analytics/oblique.py``). ``--learned`` lets the shipped crop network overrule the rules where it is
+confident (``modules.ism_classifier``), its crops on ``--levels-per-k`` when it reads an intensity channel.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from gongzhi.modules.pv.analytics.modules import (
     InspectionAccumulator,
     InspectionResult,
     LayoutFreeAccumulator,
+    ism_classifier,
 )
 from gongzhi.modules.pv.analytics.synthetic import Conditions, synthetic_flight
 
@@ -79,7 +81,17 @@ def main() -> None:
         "--gimbal-pitch", type=float, default=-90.0, help="an oblique flight (e.g. -60) on its oblique plan"
     )
     parser.add_argument("--altitude", type=float, help="height above the modules [m]; default the plan's")
+    parser.add_argument(
+        "--learned",
+        action="store_true",
+        help="the rules overruled by the shipped crop network where it is confident (ism_classifier)",
+    )
+    parser.add_argument(
+        "--levels-per-k", type=float, help="with --learned: the crops' fixed scale [8-bit levels / K]"
+    )
+    parser.add_argument("--min-confidence", type=float, default=0.8, help="with --learned")
     args = parser.parse_args()
+    classifier = ism_classifier(args.min_confidence, args.levels_per_k) if args.learned else None
 
     layout = generate_layout(roof(args.width, args.height))
     conditions = Conditions(gps_sigma_m=args.gps_sigma, yaw_sigma_deg=args.yaw_sigma)
@@ -100,9 +112,9 @@ def main() -> None:
             altitude_m=args.altitude,
         )
         acc = (
-            LayoutFreeAccumulator()
+            LayoutFreeAccumulator(classifier=classifier)
             if args.no_layout
-            else InspectionAccumulator(layout, refine=not args.no_refine)
+            else InspectionAccumulator(layout, refine=not args.no_refine, classifier=classifier)
         )
         for i in range(len(flight)):
             t0, c0 = time.perf_counter(), time.process_time()

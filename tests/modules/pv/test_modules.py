@@ -27,6 +27,7 @@ from gongzhi.modules.pv.analytics.layout import LayoutParams, PlantLayout, gener
 from gongzhi.modules.pv.analytics.modules import (
     CELL_EDGE_STEP,
     EDGE_WINDOW,
+    ISM_NOMINAL_LEVEL,
     NORMAL,
     SAMPLES_PER_CELL,
     SCREEN_PEAK_K,
@@ -69,6 +70,8 @@ from gongzhi.modules.pv.analytics.modules import (
     analyse_flight,
     classify_crop,
     frame_statistics,
+    intensity_crop,
+    ism_classifier,
     learned_classifier,
     merge_views,
     rgb_soiling_index,
@@ -272,6 +275,50 @@ def test_a_learned_classifier_overrules_the_rules_only_where_confident() -> None
         learned_classifier(predict, {"Cracking": Anomaly.CRACKING}), min_confidence=0.95
     )
     assert timid(crops, (6, 12), 4, True)[0].anomaly is Anomaly.SUBSTRING
+
+
+def test_crops_on_the_fixed_scale_keep_how_warm_a_module_is() -> None:
+    """A stretched crop of a uniformly warm module looks like any other; on the fixed scale it is warmer
+    than a healthy one by ``levels_per_k`` a kelvin, clipped to the 8-bit range."""
+    healthy, offline = np.zeros((48, 24), np.float32), np.full((48, 24), 4.0, np.float32)
+    assert np.all(intensity_crop(healthy, True, levels_per_k=5.0) == round(ISM_NOMINAL_LEVEL))
+    assert np.all(intensity_crop(offline, True, levels_per_k=5.0) == round(ISM_NOMINAL_LEVEL + 20))
+    assert np.all(intensity_crop(offline + 100, True, levels_per_k=5.0) == 255)
+    assert np.all(intensity_crop(offline - 100, True, levels_per_k=5.0) == 0)
+    hot = crops_of(Anomaly.SINGLE_HOT_CELL)[0]
+    stretched = intensity_crop(hot, True)
+    assert stretched.min() == 0 and stretched.max() == 255
+    fixed = intensity_crop(hot, True, levels_per_k=5.0)
+    assert fixed.shape == (40, 24) and fixed.max() == pytest.approx(ISM_NOMINAL_LEVEL + 5 * hot.max(), abs=8)
+
+
+def test_the_shipped_network_plugs_in_behind_the_rules() -> None:
+    """``ism_classifier`` puts the shipped network behind the rules and gives it the rules' suspects, on
+    the fixed scale when the network reads an intensity channel, else stretched."""
+    from gongzhi.modules.pv.analytics import classifier as clf
+
+    model, seen = clf.default_model(), []
+
+    class Recording:  # the shipped network, with the crops it is given kept
+        def __init__(self, intensity_channel: bool) -> None:
+            self.intensity_channel = intensity_channel
+
+        def classify(self, crops: np.ndarray) -> clf.ClassifierResult:
+            seen.append(crops)
+            return model.classify(crops)
+
+    crops = crops_of(Anomaly.MODULE_OFFLINE, Anomaly.JUNCTION_BOX, Anomaly.NONE)
+    found = [
+        v.anomaly for v in ism_classifier(model=Recording(True), levels_per_k=5.0)(crops, (6, 12), 4, True)
+    ]
+    assert found[1:] == [Anomaly.JUNCTION_BOX, Anomaly.NONE]  # the network never sees these
+    assert found[0] is not Anomaly.NONE
+    assert len(seen) == 1 and seen[0].shape == (1, 40, 24)
+    assert abs(seen[0].mean() - (ISM_NOMINAL_LEVEL + 5.0 * crops[0].mean())) < 3  # 12 K warm: 218
+    ism_classifier(model=Recording(False), levels_per_k=5.0)(crops, (6, 12), 4, True)
+    assert seen[1].min() == 0 and seen[1].mean() < seen[0].mean() - 50  # stretched: the warmth is gone
+    shipped = [v.anomaly for v in ism_classifier()(crops, (6, 12), 4, True)]
+    assert shipped[1:] == [Anomaly.JUNCTION_BOX, Anomaly.NONE]
 
 
 def test_each_finding_keeps_where_its_module_is_in_its_first_frame(

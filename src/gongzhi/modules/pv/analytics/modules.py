@@ -47,7 +47,7 @@ from scipy import ndimage
 from scipy.spatial import cKDTree
 
 from gongzhi.errors import msg
-from gongzhi.modules.pv.analytics.anomalies import Anomaly, class_of_abnormality, severity
+from gongzhi.modules.pv.analytics.anomalies import ISM_LABELS, Anomaly, class_of_abnormality, severity
 from gongzhi.modules.pv.analytics.cameras import ThermalCamera
 from gongzhi.modules.pv.analytics.frames import NO_DATA_PX, FrameMeta, ThermalFrame
 from gongzhi.modules.pv.analytics.geometry import LocalFrame
@@ -257,6 +257,7 @@ def learned_classifier(
     predict: Callable[[npt.NDArray[np.uint8]], tuple[Sequence[str], Sequence[float]]],
     labels: Mapping[str, Anomaly],
     shape: tuple[int, int] = (40, 24),
+    levels_per_k: float | None = None,
 ) -> ModuleClassifier:
     """Adapt a crop classifier on 8-bit portrait intensity crops (InfraredSolarModules style).
 
@@ -268,12 +269,20 @@ def learned_classifier(
         Classifier label → anomaly class, e.g. :data:`.anomalies.ISM_LABELS`.
     shape : (int, int)
         Rows × columns the classifier takes [px].
+    levels_per_k : float, optional
+        Put the crops on one fixed scale, this many 8-bit levels a kelvin about
+        :data:`ISM_NOMINAL_LEVEL` (:func:`intensity_crop`), for a classifier that reads how warm a module
+        is (the shipped network's intensity channel); by default each crop is stretched to 0–255.
     """
 
     def classify(
         residuals: F32, cell_grid: tuple[int, int], samples_per_cell: int, portrait: bool
     ) -> list[ViewClass]:
-        crops = np.stack([intensity_crop(r, portrait, shape) for r in residuals]) if len(residuals) else None
+        crops = (
+            np.stack([intensity_crop(r, portrait, shape, levels_per_k) for r in residuals])
+            if len(residuals)
+            else None
+        )
         if crops is None:
             return []
         names, confidence = predict(crops)
@@ -285,11 +294,59 @@ def learned_classifier(
     return classify
 
 
-def intensity_crop(residual: F32, portrait: bool, shape: tuple[int, int] = (40, 24)) -> npt.NDArray[np.uint8]:
-    """A module map as an 8-bit portrait intensity crop (min–max stretched, bilinear resize)."""
+def ism_classifier(
+    min_confidence: float = 0.8, levels_per_k: float | None = None, model: Any = None
+) -> CombinedClassifier:
+    """The rules, overruled where it is confident by the shipped InfraredSolarModules network
+    (:mod:`.classifier`, or ``model``, a :class:`.classifier.CropClassifier`).
+
+    A network that reads how warm a module is (an intensity channel) gets its crops on one fixed scale,
+    ``levels_per_k`` 8-bit levels a kelvin (default :data:`ISM_LEVELS_PER_K`); one that does not gets each
+    crop stretched to 0–255. The network is loaded here, not when this module is imported.
+    """
+    from gongzhi.modules.pv.analytics import classifier as clf
+
+    net = model if model is not None else clf.default_model()
+
+    def predict(crops: npt.NDArray[np.uint8]) -> tuple[Sequence[str], Sequence[float]]:
+        result = net.classify(crops)
+        return result.labels, result.confidence.tolist()
+
+    scale = (ISM_LEVELS_PER_K if levels_per_k is None else levels_per_k) if net.intensity_channel else None
+    learned = learned_classifier(predict, ISM_LABELS, clf.INPUT_SHAPE, scale)
+    return CombinedClassifier(learned, min_confidence=min_confidence)
+
+
+ISM_NOMINAL_LEVEL = 158.0
+"""8-bit level of a healthy module on the fixed scale of :func:`intensity_crop` (a residual of 0 K): the
+median of the InfraredSolarModules No-Anomaly crops' mean intensities (157.7 over the 8,000 of the
+training split)."""
+
+
+ISM_LEVELS_PER_K = 5.0
+"""8-bit levels a kelvin of the fixed scale the shipped network's crops are put on (:func:`ism_classifier`).
+
+The data set's crops carry no temperatures, so the scale is estimated: its Offline-Module crops are 18.7
+levels warmer than its No-Anomaly crops (medians of their means), and an open-circuit module is
+homogeneously 3–5 K warmer than its neighbours (the PV-Hawk defect schema's ``Mh``, > 3 K; a string open
+3–5 K): about 4–6 levels a kelvin. The synthetic flights cannot settle it: the fewer levels a kelvin, the
+less contrast the network sees and the less often it is confident enough to overrule the rules, which are
+right on those flights (``scripts/pv/evaluate_synthetic.py --learned --levels-per-k K``; the model card
+gives the figures)."""
+
+
+def intensity_crop(
+    residual: F32, portrait: bool, shape: tuple[int, int] = (40, 24), levels_per_k: float | None = None
+) -> npt.NDArray[np.uint8]:
+    """A module map as an 8-bit portrait intensity crop (bilinear resize): min–max stretched, or with
+    ``levels_per_k`` on one fixed scale, ``ISM_NOMINAL_LEVEL + residual · levels_per_k`` clipped to 0–255,
+    so that a uniformly warm module stays warmer than a healthy one."""
     r = residual if portrait else np.rot90(residual)
-    lo, hi = float(r.min()), float(r.max())
-    scaled = (r - lo) / max(hi - lo, 1e-6) * 255
+    if levels_per_k is not None:
+        scaled = ISM_NOMINAL_LEVEL + np.asarray(r, dtype=np.float64) * levels_per_k
+    else:
+        lo, hi = float(r.min()), float(r.max())
+        scaled = (r - lo) / max(hi - lo, 1e-6) * 255
     zoom = (shape[0] / r.shape[0], shape[1] / r.shape[1])
     out = ndimage.zoom(scaled, zoom, order=1)[: shape[0], : shape[1]]
     return np.asarray(np.clip(out, 0, 255), dtype=np.uint8)
