@@ -6,6 +6,7 @@ import io
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -274,3 +275,39 @@ def test_core_commands_start_without_importing_the_modules(prepared_url: str, tm
 
     out = _gongzhi_process(prepared_url, tmp_path, "pv", "--help")
     assert "'gongzhi.modules.pv'" in out and "'gongzhi.modules.intake'" in out, out
+
+
+def test_files_prune_deletes_the_stored_files_no_record_holds(gongzhi: Gongzhi) -> None:
+    """A file a record holds stays, an old one none holds goes (a dry run first only counts it), a young one
+    stays: an upload may still be committing its records."""
+    from gongzhi import files
+    from gongzhi.core.models import EvidenceFile
+    from gongzhi.kit.filestore import FileStore
+
+    gongzhi.ok("db", "upgrade")
+    gongzhi.ok("region", "create", "alpha", "甲区", "AA")
+    store = FileStore(gongzhi.data_dir / "files")
+    held, orphan, young = (store.put(b, "text/plain") for b in (b"held\n", b"orphan\n", b"young orphan\n"))
+    for stored in (held, orphan):
+        then = time.time() - 2 * 86400
+        os.utime(store.root / stored.path, (then, then))
+    engine = make_engine(gongzhi.url)
+    try:
+        with unit_of_work(make_session_factory(engine), Scope.for_system()) as s:
+            rid = s.scalars(select(Region.id).where(Region.code == "alpha")).one()
+            s.add(
+                EvidenceFile(
+                    region_id=rid, sha256=held.sha256, filename="a.txt", content_type="text/plain", size=5
+                )
+            )
+    finally:
+        engine.dispose()
+    out = gongzhi.ok("files", "prune", "--dry-run")
+    assert "1 stored file(s) no record holds" in out and "1 older file(s) kept" in out and "dry run" in out
+    assert store.exists(orphan.sha256)
+    out = gongzhi.ok("files", "prune")
+    assert "deleted 1 file(s)" in out, out
+    assert not store.exists(orphan.sha256) and store.exists(held.sha256) and store.exists(young.sha256)
+    assert "deleted 1 file(s)" in gongzhi.ok("files", "prune", "--older-than-hours", "0")  # young too now
+    assert gongzhi("files", "prune", "--older-than-hours", "-1").code == 1
+    assert files.GRACE_S == 24 * 3600  # the command's default, --older-than-hours 24

@@ -1,4 +1,4 @@
-"""The ``gongzhi`` command: serve, worker, demo, db, regions, users, tokens, audit, backup and restore."""
+"""The ``gongzhi`` command: serve, worker, demo, db, regions, users, tokens, audit, files, backup, restore."""
 
 from __future__ import annotations
 
@@ -31,11 +31,13 @@ region_app = typer.Typer(help="Regions and pairings")
 user_app = typer.Typer(help="Users and roles")
 token_app = typer.Typer(help="API tokens")
 audit_app = typer.Typer(help="Audit trail")
+files_app = typer.Typer(help="The evidence file store")
 app.add_typer(db_app, name="db")
 app.add_typer(region_app, name="region")
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
 app.add_typer(audit_app, name="audit")
+app.add_typer(files_app, name="files")
 out = Console()
 err = Console(stderr=True)
 
@@ -246,6 +248,33 @@ def audit_verify(
     if problems:
         _fail(f"{len(problems)} problem(s) in {links} audit links")
     out.print(f"audit chain intact: {links} links verified")
+
+
+@files_app.command("prune")
+def files_prune(
+    older_than_hours: Annotated[
+        float, typer.Option(help="keep files written more recently than this (uploads in progress)")
+    ] = 24.0,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="count, delete nothing")] = False,
+) -> None:
+    """Delete stored files no record holds (left by refused uploads) and unfinished writes."""
+    from gongzhi import files as files_mod
+    from gongzhi.kit.filestore import FileStore
+
+    settings = get_settings()
+    if older_than_hours < 0:
+        _fail("--older-than-hours must not be negative")
+    store = FileStore(settings.files_dir, settings.max_upload_bytes)
+    report = files_mod.prune(_factory(), store, older_than_hours * 3600, dry_run=dry_run)
+    mb = report.orphan_bytes / 1e6
+    out.print(
+        f"{report.orphans} stored file(s) no record holds ({mb:.1f} MB), {report.unfinished} unfinished "
+        f"write(s), older than {older_than_hours:g} h; {report.kept_referenced} older file(s) kept (held)"
+    )
+    if dry_run:
+        out.print("dry run: nothing deleted")
+    else:
+        out.print(f"deleted {report.removed} file(s), {report.removed_bytes / 1e6:.1f} MB")
 
 
 @app.command()

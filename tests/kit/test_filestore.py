@@ -3,7 +3,9 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import struct
+import time
 from pathlib import Path
 
 import pytest
@@ -250,3 +252,44 @@ def test_a_long_name_keeps_its_start_and_extension_within_the_limit() -> None:
     assert kept is not None and len(kept) == NAME_LIMIT
     assert kept.startswith("巡检巡检") and kept.endswith("….tif")
     assert display_name("x" * 300 + "." + "y" * 100) == "x" * (NAME_LIMIT - 1) + "…"  # no extension that long
+
+
+def _age(path: Path, seconds: float) -> None:
+    then = path.stat().st_mtime - seconds
+    os.utime(path, (then, then))
+
+
+def test_it_lists_the_files_not_written_for_a_while_and_storing_again_makes_one_fresh(
+    store: FileStore,
+) -> None:
+    old = store.put(b"left by a refused upload\n", "text/plain")
+    young = store.put(b"an upload in progress\n", "text/plain")
+    again = store.put(b"old, stored again by a new upload\n", "text/plain")
+    for stored in (old, again):
+        _age(store.root / stored.path, 7200)
+    unfinished = (store.root / old.path).parent / ".abc123.tmp"  # a write cut off before its rename
+    unfinished.write_bytes(b"half")
+    _age(unfinished, 7200)
+    (store.root / old.path).parent.joinpath("notes.txt").write_text("not the store's")
+    assert store.put(b"old, stored again by a new upload\n", "text/plain") == again
+    stale = {f.path.name: f for f in store.stale(3600)}
+    assert set(stale) == {old.sha256, ".abc123.tmp"}
+    assert stale[old.sha256].digest == old.sha256 and stale[old.sha256].size == old.size
+    assert stale[".abc123.tmp"].digest is None
+    assert young.sha256 not in {f.path.name for f in store.stale(3600)}
+    assert {f.path.name for f in store.stale(0, now=time.time() + 1)} >= {young.sha256, again.sha256}
+    assert list(FileStore(store.root / "absent").stale(0)) == []
+
+
+def test_it_removes_a_stale_file_unless_it_was_stored_again_and_drops_empty_folders(store: FileStore) -> None:
+    gone, kept = store.put(b"orphan\n", "text/plain"), store.put(b"stored again meanwhile\n", "text/plain")
+    for stored in (gone, kept):
+        _age(store.root / stored.path, 7200)
+    listed = {f.digest: f for f in store.stale(3600)}
+    store.put(b"stored again meanwhile\n", "text/plain")  # after the listing: the file is fresh again
+    assert store.remove(listed[gone.sha256]) is True
+    assert not store.exists(gone.sha256) and not (store.root / gone.path).parent.exists()
+    assert (
+        store.remove(listed[kept.sha256]) is False and store.open(kept.sha256) == b"stored again meanwhile\n"
+    )
+    assert store.remove(listed[gone.sha256]) is False  # already gone

@@ -7,6 +7,7 @@ Files live at ``root/ab/cd/<sha256>`` and are written atomically, so the same by
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -14,7 +15,9 @@ import os
 import re
 import struct
 import tempfile
+import time
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Literal
@@ -235,6 +238,16 @@ def _write_atomically(path: Path, data: bytes) -> None:
         raise
 
 
+@dataclass(frozen=True, slots=True)
+class StaleFile:
+    """A file of the store not written for a while (:meth:`FileStore.stale`)."""
+
+    digest: str | None  # None: a temporary file of a write that never finished
+    path: Path
+    size: int
+    mtime: float
+
+
 @dataclass(frozen=True)
 class FileStore:
     """Evidence files kept under ``root``, addressed by the SHA-256 of their bytes.
@@ -261,8 +274,12 @@ class FileStore:
         _check_intact(data, content_type)
         digest = hashlib.sha256(data).hexdigest()
         path = self.path_for(digest)
-        if not path.exists():
+        try:
+            os.utime(path)  # stored before: now it is fresh again, which keeps it from :meth:`stale`
+        except FileNotFoundError:
             _write_atomically(path, data)
+        except OSError:
+            pass  # stored, in a store this process may read but not touch
         relative = path.relative_to(self.root)
         return StoredFile(digest, len(data), content_type, relative, display_name(filename))
 
@@ -280,6 +297,38 @@ class FileStore:
         if not _SHA256.fullmatch(digest):
             raise ValueError(f"not a SHA-256 hex digest: {sha256!r}")
         return self.root / digest[:2] / digest[2:4] / digest
+
+    def stale(self, older_than_s: float, now: float | None = None) -> Iterator[StaleFile]:
+        """Files last written more than ``older_than_s`` seconds before ``now`` (default: the present): the
+        stored files, with their digest, and the temporary files of writes that never finished (digest
+        ``None``). Storing bytes again refreshes their file's time (:meth:`put`), so a file an upload in
+        progress has just stored is not among them."""
+        cutoff = (time.time() if now is None else now) - older_than_s
+        if not self.root.is_dir():
+            return
+        for folder in sorted(self.root.glob("[0-9a-f][0-9a-f]/[0-9a-f][0-9a-f]")):
+            for path in sorted(folder.iterdir()):
+                digest = path.name if _SHA256.fullmatch(path.name) else None
+                if digest is None and not (path.name.startswith(".") and path.name.endswith(".tmp")):
+                    continue  # not the store's
+                with contextlib.suppress(FileNotFoundError):
+                    st = path.stat()
+                    if st.st_mtime < cutoff and path.is_file():
+                        yield StaleFile(digest, path, st.st_size, st.st_mtime)
+
+    def remove(self, stale: StaleFile) -> bool:
+        """Delete a file :meth:`stale` gave, unless it was written again since; whether it was deleted.
+        Folders left empty go with it."""
+        try:
+            if stale.path.stat().st_mtime != stale.mtime:
+                return False  # stored again meanwhile (:meth:`put`)
+            stale.path.unlink()
+        except FileNotFoundError:
+            return False
+        for folder in (stale.path.parent, stale.path.parent.parent):
+            with contextlib.suppress(OSError):  # not empty, or gone
+                folder.rmdir()
+        return True
 
     def _check_size(self, data: bytes) -> None:
         if not data:

@@ -5,7 +5,10 @@ bumps them), the operator reviews findings; bad uploads get a clear 4xx."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import os
+import time
 import zipfile
 from datetime import timedelta
 from pathlib import Path
@@ -20,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gongzhi.cases.models import Alert
 from gongzhi.db import Scope, unit_of_work, utcnow
+from gongzhi.files import prune
 from gongzhi.modules.pv import jobs, names, pipeline, results
 from gongzhi.modules.pv import service as pv_service
 from gongzhi.modules.pv.analytics.anomalies import Anomaly
@@ -560,3 +564,34 @@ def test_a_flight_of_more_than_a_thousand_files_is_taken_as_files_not_only_as_a_
     r = upload(client, world.bob.headers, plant["id"], files)
     assert r.status_code == 202, r.text[:300]
     assert r.json()["frame_count"] == 1_001
+
+
+def test_the_files_a_refused_upload_stored_are_pruned_and_a_kept_flights_are_not(
+    client: TestClient, world: World, factory: sessionmaker[Session], flight: Flight
+) -> None:
+    """An upload is refused after some of its files were stored (visible photos alone): its transaction
+    rolls back, its files stay on disk until ``gongzhi files prune`` finds that no record holds them."""
+    plant = import_plant(client, world.alice.headers, flight)
+    photo = io.BytesIO()
+    Image.new("RGB", (64, 48), (12, 200, 40)).save(photo, "JPEG")
+    only = {"DJI_0002_W.JPG": photo.getvalue()}
+    r = upload(client, world.bob.headers, plant["id"], [("file", ("v.zip", _zip(only), "application/zip"))])
+    assert r.status_code == 400, r.text
+    kept = {p.name: p.read_bytes() for p in flight.frames[:2]}
+    r = upload(client, world.bob.headers, plant["id"], [("file", ("k.zip", _zip(kept), "application/zip"))])
+    assert r.status_code == 202, r.text
+    store = client.app.state.gongzhi.store  # type: ignore[attr-defined]
+    left = hashlib.sha256(photo.getvalue()).hexdigest()
+    assert store.exists(left)
+    then = time.time() - 2 * 86400
+    for path in store.root.rglob("*"):
+        if path.is_file():
+            os.utime(path, (then, then))
+    report = prune(factory, store, 3600)
+    assert (report.orphans, report.removed) == (1, 1), report
+    assert not store.exists(left)
+    with factory() as s:
+        s.info["scope"] = Scope.for_system()
+        frames = s.scalars(select(PvFrame.sha256).where(PvFrame.inspection_id == r.json()["id"])).all()
+    assert len(frames) == 2 and all(store.exists(h) for h in frames)
+    assert report.kept_referenced == 2  # the two frames
