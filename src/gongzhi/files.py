@@ -8,6 +8,10 @@ record of any region holds them (:func:`referenced`) and they have not been writ
 an older file, within that time (:meth:`.kit.filestore.FileStore.put` refreshes the file's time), so its
 files are not taken while its records are not yet committed.
 
+Every file the platform stores is held by an evidence file row (:func:`.core.evidence.store`: PV frames
+and photos, village photos, alert evidence) or a case file row (case and citizen-request attachments);
+code that stores files any other way must add its records to :func:`referenced`.
+
 ``gongzhi files prune [--older-than-hours 24] [--dry-run]`` runs it.
 """
 
