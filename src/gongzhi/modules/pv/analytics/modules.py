@@ -342,6 +342,7 @@ def intensity_crop(
     ``levels_per_k`` on one fixed scale, ``ISM_NOMINAL_LEVEL + residual · levels_per_k`` clipped to 0–255,
     so that a uniformly warm module stays warmer than a healthy one."""
     r = residual if portrait else np.rot90(residual)
+    scaled: npt.NDArray[np.floating[Any]]
     if levels_per_k is not None:
         scaled = ISM_NOMINAL_LEVEL + np.asarray(r, dtype=np.float64) * levels_per_k
     else:
