@@ -24,6 +24,7 @@ from gongzhi.modules.pv.analytics.classifier import (
     classify,
     default_model,
     flip_views,
+    input_channels,
     model_from_arrays,
     parameter_count,
     resize_crops,
@@ -194,9 +195,20 @@ def test_it_takes_floats_on_the_same_scale_as_uint8(model: CropClassifier, crops
     )
 
 
-def test_it_ignores_an_offset_of_the_intensities(model: CropClassifier, crops: np.ndarray) -> None:
+def test_its_standardised_channel_ignores_an_offset_and_its_intensity_channel_does_not(
+    model: CropClassifier, crops: np.ndarray
+) -> None:
+    """Channel 0 is each crop standardised on its own; the intensity channel keeps how warm the module is,
+    so a network that reads it tells a uniformly warmer crop from the same crop."""
     shifted = crops.astype(np.float64) - 37.5
-    np.testing.assert_allclose(model.predict_proba(shifted), model.predict_proba(crops), atol=1e-5)
+    plain = input_channels(crops, model.norm_eps, intensity=True)
+    moved = input_channels(shifted, model.norm_eps, intensity=True)
+    np.testing.assert_allclose(moved[..., 0], plain[..., 0], atol=1e-5)
+    np.testing.assert_allclose(moved[..., 1], plain[..., 1] - 37.5 / 64, atol=1e-5)
+    if model.intensity_channel:
+        assert not np.allclose(model.predict_proba(shifted), model.predict_proba(crops), atol=1e-3)
+    else:
+        np.testing.assert_allclose(model.predict_proba(shifted), model.predict_proba(crops), atol=1e-5)
 
 
 def test_it_handles_an_empty_batch_and_a_flat_crop(model: CropClassifier) -> None:

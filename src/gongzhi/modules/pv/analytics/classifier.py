@@ -12,8 +12,10 @@ architecture, training recipe and cross-validated figures.
 Inference reproduces the training-time pipeline exactly:
 
 1. each crop is standardised on its own, ``(x − mean) / (std + ε)`` with ``ε`` from the model file, so
-   that an intensity offset has no effect and a gain almost none (``ε`` is small against the crops'
-   typical standard deviation of 15–30 intensity units);
+   that an intensity offset has no effect on this channel and a gain almost none (``ε`` is small against
+   the crops' typical standard deviation of 15–30 intensity units); a model with an intensity channel
+   also sees the crop on one fixed scale, ``(x − 128) / 64``, which keeps how warm the module is
+   (:func:`input_channels`);
 2. every member of the ensemble sees the crop and, when the model asks for test-time augmentation, its
    left-right, up-down and double flips;
 3. the softmax probabilities of all members and views are averaged.

@@ -331,8 +331,8 @@ levels warmer than its No-Anomaly crops (medians of their means), and an open-ci
 homogeneously 3–5 K warmer than its neighbours (the PV-Hawk defect schema's ``Mh``, > 3 K; a string open
 3–5 K): about 4–6 levels a kelvin. The synthetic flights cannot settle it: the fewer levels a kelvin, the
 less contrast the network sees and the less often it is confident enough to overrule the rules, which are
-right on those flights (``scripts/pv/evaluate_synthetic.py --learned --levels-per-k K``; the model card
-gives the figures)."""
+right on those flights (``scripts/pv/evaluate_synthetic.py --learned --levels-per-k K``; the analytics
+README gives the figures)."""
 
 
 def intensity_crop(
