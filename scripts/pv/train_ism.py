@@ -234,7 +234,7 @@ because the threads sum in another order), out-of-fold:
 |---|---|---|---|---|
 | shipped until 2026-11-30 (third round) | 0.830 ± 0.006 | 0.827 0.834 0.839 0.829 0.823 | 0.694 | 0.939 |
 | intensity channel (fifth round) | 0.834 ± 0.006 | 0.838 0.832 0.834 0.839 0.825 | 0.707 | 0.944 |
-| intensity channel, widths 32-64-128-256 (shipped) | 0.843 ± 0.004 | 0.842 0.837 0.849 0.844 0.842 | 0.714 | 0.948 |
+| intensity, widths 32-64-128-256 (shipped) | 0.843 ± 0.004 | 0.842 0.837 0.849 0.844 0.842 | 0.714 | 0.948 |
 
 Every fold gained over both (1.3 points over the previous model on the mean, 0.3–1.9 a fold), so it is
 shipped. The rare classes gained most against the previous model: Offline-Module recall 0.533 → 0.630,
