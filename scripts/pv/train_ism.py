@@ -239,7 +239,9 @@ because the threads sum in another order), out-of-fold:
 Every fold gained over both (1.3 points over the previous model on the mean, 0.3–1.9 a fold), so it is
 shipped. The rare classes gained most against the previous model: Offline-Module recall 0.533 → 0.630,
 Shadowing 0.633 → 0.666, Soiling 0.221 → 0.258. It has four times the weights (1.2 M, 4.4 MB, under
-the 5 MB limit; twice the width again would not fit) and costs about 3.4 times the CPU a crop. The
+the 5 MB limit; twice the width again would not fit) and costs 3.05 times the CPU a crop (4.35 ms
+with its four flips against 1.43 ms, batch of 2,000, one thread, measured in one run by
+``bench/pv/classifier_speed.py --model`` with the previous file). The
 pipeline's adapter now gives an intensity-channel network its crops on a fixed temperature scale
 (``modules.ism_classifier``, ``ISM_LEVELS_PER_K``). Still about 9 points short of the issue's 93 %.
 """
