@@ -269,7 +269,8 @@ def files_prune(
     mb = report.orphan_bytes / 1e6
     out.print(
         f"{report.orphans} stored file(s) no record holds ({mb:.1f} MB), {report.unfinished} unfinished "
-        f"write(s), older than {older_than_hours:g} h; {report.kept_referenced} older file(s) kept (held)"
+        f"write(s), older than {older_than_hours:g} h; "
+        f"{report.kept_referenced} older file(s) kept: a record holds them"
     )
     if dry_run:
         out.print("dry run: nothing deleted")

@@ -13,6 +13,7 @@ import io
 import json
 import os
 import re
+import stat
 import struct
 import tempfile
 import time
@@ -307,14 +308,18 @@ class FileStore:
         if not self.root.is_dir():
             return
         for folder in sorted(self.root.glob("[0-9a-f][0-9a-f]/[0-9a-f][0-9a-f]")):
+            if not folder.is_dir():
+                continue
             for path in sorted(folder.iterdir()):
                 digest = path.name if _SHA256.fullmatch(path.name) else None
                 if digest is None and not (path.name.startswith(".") and path.name.endswith(".tmp")):
                     continue  # not the store's
-                with contextlib.suppress(FileNotFoundError):
+                try:
                     st = path.stat()
-                    if st.st_mtime < cutoff and path.is_file():
-                        yield StaleFile(digest, path, st.st_size, st.st_mtime)
+                except FileNotFoundError:
+                    continue  # removed meanwhile
+                if st.st_mtime < cutoff and stat.S_ISREG(st.st_mode):
+                    yield StaleFile(digest, path, st.st_size, st.st_mtime)
 
     def remove(self, stale: StaleFile) -> bool:
         """Delete a file :meth:`stale` gave, unless it was written again since; whether it was deleted.
