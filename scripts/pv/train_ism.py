@@ -244,6 +244,19 @@ with its four flips against 1.43 ms, batch of 2,000, one thread, measured in one
 ``bench/pv/classifier_speed.py --model`` with the previous file). The
 pipeline's adapter now gives an intensity-channel network its crops on a fixed temperature scale
 (``modules.ism_classifier``, ``ISM_LEVELS_PER_K``). Still about 9 points short of the issue's 93 %.
+
+After it, two more fold-1 runs (not shipped), each one thread beside the other, against the shipped
+recipe's fold 1 of the full run (also one thread):
+
+| variant (residual, balance 0.5, intensity channel) | fold-1 accuracy | macro-F1 | binary (score ≥ 0.5) |
+|---|---|---|---|
+| widths 32-64-128-256, 40 epochs (shipped) | 0.842 | – | – |
+| same, 60 epochs | 0.847 | 0.734 | 0.952 |
+| widths 40-80-160-320, 40 epochs | 0.839 | 0.721 | 0.952 |
+
+More width gave nothing (−0.3, and its 1.9 M weights would need 7.6 MB as float32); 60 epochs gave half a
+point, about one standard deviation of the folds: its full 5-fold run (about 80 min on the two cores) is
+the next step, then two members stored as float16 if the 5 MB limit is to allow them.
 """
 
 
