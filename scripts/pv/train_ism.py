@@ -257,6 +257,10 @@ recipe's fold 1 of the full run (also one thread):
 More width gave nothing (−0.3, and its 1.9 M weights would need 7.6 MB as float32); 60 epochs gave half a
 point, about one standard deviation of the folds: its full 5-fold run (about 80 min on the two cores) is
 the next step, then two members stored as float16 if the 5 MB limit is to allow them.
+
+The binary decision's threshold (anomaly score ≥ 0.5) was left as it is. On the shipped recipe's
+out-of-fold scores, a threshold chosen on four folds and applied to the fifth gives 0.951 binary accuracy
+(0.946–0.955 a fold) against 0.948 at 0.5: three tenths of a point.
 """
 
 
