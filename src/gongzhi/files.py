@@ -51,7 +51,6 @@ class PruneReport:
     removed: int  # files deleted (0 on a dry run)
     removed_bytes: int
     kept_referenced: int  # old enough, but a record holds them
-    dry_run: bool
 
 
 def prune(
@@ -83,5 +82,4 @@ def prune(
         removed=removed,
         removed_bytes=removed_bytes,
         kept_referenced=sum(1 for f in stale if f.digest is not None and f.digest in held),
-        dry_run=dry_run,
     )
