@@ -6,7 +6,9 @@ CPU time of one AdamW training step (augmentation, forward, backward, update) pe
 thread, median over ``--steps`` steps after two warm-up steps, for the recipes of
 ``scripts/pv/train_ism.py``. Baseline, measured in the same run: the plain stack (16-32-64-128) in the
 default contiguous layout at batch 128; the ratio column is each case over it. CPU time is reported since
-wall time on a shared machine measures the other jobs.
+wall time on a shared machine measures the other jobs. The last two cases are the 2026-11-30 recipe
+(residual, widths 32-64-128-256, the intensity channel) in float32 and under bfloat16 autocast
+(``--set bf16=true``), which this machine's CPU runs natively (AVX-512 BF16).
 """
 
 from __future__ import annotations
@@ -40,12 +42,14 @@ def step_ms(t: Any, recipe: Any, batch: int, channels_last: bool, steps: int) ->
     layout = torch.channels_last if channels_last else torch.contiguous_format
     net = net.to(memory_format=layout)
     opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
-    x, y = torch.randn(batch, 1, 40, 24), torch.randint(0, 12, (batch,))
+    channels = 2 if recipe.intensity_channel else 1
+    x, y = torch.randn(batch, channels, 40, 24), torch.randint(0, 12, (batch,))
     times = []
     for _ in range(steps + 2):
         cpu = time.process_time()
-        logits = net(t.augment(x, 2).contiguous(memory_format=layout))
-        loss = torch.nn.functional.cross_entropy(logits, y)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=recipe.bf16):
+            logits = net(t.augment(x, 2).contiguous(memory_format=layout))
+            loss = torch.nn.functional.cross_entropy(logits, y)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -66,6 +70,7 @@ def main() -> None:
     t = load_script()
     plain = t.Recipe()
     residual = replace(plain, residual=True)
+    shipped = replace(residual, widths=(32, 64, 128, 256), intensity_channel=True)
     cases = [
         ("plain, batch 128 (baseline)", plain, 128, False),
         ("plain, batch 256", plain, 256, False),
@@ -73,14 +78,16 @@ def main() -> None:
         ("residual", residual, 128, False),
         ("residual, channels-last", residual, 128, True),
         ("residual 24-48-96-192, channels-last", replace(residual, widths=(24, 48, 96, 192)), 128, True),
+        ("residual 32-64-128-256 + intensity, c-last", shipped, 128, True),
+        ("the same, bfloat16 autocast", replace(shipped, bf16=True), 128, True),
     ]
     print(f"torch {torch.__version__}, 1 thread, median of {args.steps} steps, CPU time")
-    print(f"{'case':38s} {'ms/crop':>8s} {'× base':>7s}")
+    print(f"{'case':44s} {'ms/crop':>8s} {'× base':>7s}")
     base = None
     for label, recipe, batch, channels_last in cases:
         ms = step_ms(t, recipe, batch, channels_last, args.steps)
         base = base or ms
-        print(f"{label:38s} {ms:8.3f} {ms / base:7.2f}", flush=True)
+        print(f"{label:44s} {ms:8.3f} {ms / base:7.2f}", flush=True)
 
 
 if __name__ == "__main__":

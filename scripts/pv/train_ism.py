@@ -285,6 +285,7 @@ class Recipe:
     norm_eps: float = 1.0
     intensity_channel: bool = False
     flip_tta: bool = True
+    bf16: bool = False  # train under bfloat16 autocast (weights kept in float32; the export is unchanged)
     seed: int = 0
     folds: int = 5
     fold_seed: int = 42
@@ -448,7 +449,8 @@ def train_network(x: np.ndarray, y: np.ndarray, recipe: Recipe, seed: int, tag: 
         for start in range(0, len(y), recipe.batch_size):
             idx = order[start : start + recipe.batch_size]
             batch = augment(xt[idx], recipe.max_shift_px).contiguous(memory_format=torch.channels_last)
-            loss = _loss(net, batch, yt[idx], recipe)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=recipe.bf16):
+                loss = _loss(net, batch, yt[idx], recipe)
             opt.zero_grad()
             loss.backward()
             opt.step()
