@@ -321,6 +321,25 @@ def test_the_shipped_network_plugs_in_behind_the_rules() -> None:
     assert shipped[1:] == [Anomaly.JUNCTION_BOX, Anomaly.NONE]
 
 
+def test_the_network_behind_the_rules_pickles_without_the_network() -> None:
+    """A process pool's workers and a cluster's tasks take the classifier pickled: the shipped network is
+    not in the pickle (each process loads it), a network given as ``model`` is, and either classifies
+    after the round trip as before it."""
+    from gongzhi.modules.pv.analytics import classifier as clf
+
+    crops = crops_of(Anomaly.MODULE_OFFLINE, Anomaly.SINGLE_HOT_CELL, Anomaly.NONE)
+    shipped = ism_classifier(min_confidence=0.5)
+    blob = pickle.dumps(shipped)
+    assert len(blob) < 10_000
+    again = pickle.loads(blob)
+    assert again == shipped and again(crops, (6, 12), 4, True) == shipped(crops, (6, 12), 4, True)
+    given = ism_classifier(min_confidence=0.5, model=clf.default_model())
+    assert len(pickle.dumps(given)) > 1_000_000  # the weights travel with it
+    assert pickle.loads(pickle.dumps(given))(crops, (6, 12), 4, True) == shipped(crops, (6, 12), 4, True)
+    assert RuleClassifier() == RuleClassifier() != shipped
+    assert "0.50 confident" in shipped.note
+
+
 def test_each_finding_keeps_where_its_module_is_in_its_first_frame(
     flight: SyntheticFlight, result: InspectionResult, layout: PlantLayout
 ) -> None:

@@ -170,6 +170,32 @@ def test_inspect_reads_a_synthetic_flight_back_and_writes_per_module_results(tmp
     assert skipped == [("DJI_0009_T.JPG", "not_radiometric")]
 
 
+def test_inspect_learned_puts_the_shipped_network_behind_the_rules_in_every_worker(tmp_path: Path) -> None:
+    """``--learned``: the network may rename what the rules found, never finds a module the rules passed,
+    and the summary says it was used; the pool's workers have it as one process would."""
+    flight = tiny_flight(tmp_path / "flight", frames=6)
+    plant = str(flight.folder / "plant.geojson")
+
+    def found(*extra: str) -> tuple[dict[str, str], list[str]]:
+        out = tmp_path / f"results{len(extra)}-{'-'.join(extra)}"
+        r = runner.invoke(app, ["inspect", str(flight.folder), "--plant", plant, "--out", str(out), *extra])
+        assert r.exit_code == 0, r.output
+        summary = json.loads((out / "summary.json").read_text())
+        return {f["module_id"]: f["anomaly_class"] for f in summary["findings_list"]}, summary["notes"]
+
+    rules, rules_notes = found()
+    learned, notes = found("--learned", "--min-confidence", "0.5")
+    assert learned and set(learned) <= set(rules)
+    assert not any("learned crop classifier" in n for n in rules_notes)
+    assert any("learned crop classifier is at least 0.50 confident" in n for n in notes)
+    assert found("--learned", "--min-confidence", "0.5", "--workers", "2") == (learned, notes)
+    bad = runner.invoke(
+        app, ["inspect", str(flight.folder), "--plant", plant, "--out", str(tmp_path / "x"), "--learned",
+              "--min-confidence", "1.5"]
+    )  # fmt: skip
+    assert bad.exit_code != 0 and "between 0 and 1" in said(bad)
+
+
 def test_an_oblique_flight_is_written_read_back_and_inspected_on_its_plant(tmp_path: Path) -> None:
     folder = tmp_path / "flight"
     plant = str(roof_file(tmp_path))

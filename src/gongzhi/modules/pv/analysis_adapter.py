@@ -17,7 +17,9 @@ from gongzhi.modules.pv.analytics.modules import (
     InspectionAccumulator,
     InspectionResult,
     LayoutFreeAccumulator,
+    ModuleClassifier,
     ModuleResult,
+    RuleClassifier,
 )
 from gongzhi.modules.pv.io import dji_thermal_cli
 from gongzhi.modules.pv.io.thermal import check_frame, read_frame
@@ -82,14 +84,22 @@ def new_accumulator(
     irradiance_w_m2: float | None,
     camera: str | None,
     like: InspectionAccumulator | None = None,
+    classifier: ModuleClassifier | None = None,
 ) -> InspectionAccumulator:
-    """A fresh accumulator; ``like``'s module index and neighbours are reused when it has the same
-    plant and settings (a template built once by the parent of a process pool)."""
+    """A fresh accumulator, its modules classified by ``classifier`` (default the rules); ``like``'s module
+    index and neighbours are reused when it has the same plant and settings (a template built once by the
+    parent of a process pool)."""
     cam = CAMERAS.get(camera) if camera else None
-    same = like is not None and like.irradiance_w_m2 == irradiance_w_m2 and like.camera == cam
+    classifier = classifier or RuleClassifier()
+    same = (
+        like is not None
+        and like.irradiance_w_m2 == irradiance_w_m2
+        and like.camera == cam
+        and like.classifier == classifier
+    )
     if like is not None and same and (like.layout is layout or like.layout == layout):
         return like.fresh()
-    return InspectionAccumulator(layout, cam, irradiance_w_m2=irradiance_w_m2)
+    return InspectionAccumulator(layout, cam, irradiance_w_m2=irradiance_w_m2, classifier=classifier)
 
 
 def leave_layout_out(acc: InspectionAccumulator) -> None:
@@ -141,12 +151,18 @@ def records(
 
 
 def new_photo_accumulator(
-    irradiance_w_m2: float | None, camera: str | None, module_type: str = "72"
+    irradiance_w_m2: float | None,
+    camera: str | None,
+    module_type: str = "72",
+    classifier: ModuleClassifier | None = None,
 ) -> LayoutFreeAccumulator:
     """An accumulator for photos without a plant layout: the modules are segmented in each frame
-    (``module_type``: a key of ``MODULE_TYPES``, the cell grid the maps are resampled on)."""
+    (``module_type``: a key of ``MODULE_TYPES``, the cell grid the maps are resampled on) and classified by
+    ``classifier`` (default the rules)."""
     cam = CAMERAS.get(camera) if camera else None
-    return LayoutFreeAccumulator(cam, module_type=MODULE_TYPES[module_type], irradiance_w_m2=irradiance_w_m2)
+    return LayoutFreeAccumulator(
+        cam, module_type=MODULE_TYPES[module_type], irradiance_w_m2=irradiance_w_m2, classifier=classifier
+    )
 
 
 def photo_records(acc: LayoutFreeAccumulator) -> tuple[list[ModuleRecord], list[FindingRecord], OutcomeExtra]:

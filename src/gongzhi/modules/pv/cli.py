@@ -30,6 +30,7 @@ from gongzhi.modules.pv import pipeline, service
 from gongzhi.modules.pv.analytics import synthetic
 from gongzhi.modules.pv.analytics.cameras import CAMERAS
 from gongzhi.modules.pv.analytics.layout import MODULE_TYPES, LayoutParams, PlantLayout, generate_layout
+from gongzhi.modules.pv.analytics.modules import ism_classifier
 from gongzhi.modules.pv.io import plant as plant_io
 from gongzhi.modules.pv.io import synthetic_files as synth_io
 from gongzhi.modules.pv.io.qgc_plan import write_qgc_plan_json
@@ -233,11 +234,24 @@ def inspect(
         str, typer.Option(help=f"without --plant: the modules' cell grid ({', '.join(MODULE_TYPES)})")
     ] = "72",
     workers: Annotated[int, typer.Option(help="processes reading and analysing frames")] = 1,
+    learned: Annotated[
+        bool,
+        typer.Option(
+            "--learned",
+            help="let the shipped crop network (InfraredSolarModules) rename an anomaly the rules found "
+            "where it is confident",
+        ),
+    ] = False,
+    min_confidence: Annotated[
+        float, typer.Option(help="with --learned: the network's least confidence to overrule the rules (0–1)")
+    ] = 0.8,
 ) -> None:
     """Analyse a flight's frames against a plant, or photos alone: per-module results as GeoJSON and CSV,
     and a summary."""
     if not folder.is_dir():
         _fail(f"{folder}: not a folder")
+    if not 0.0 <= min_confidence <= 1.0:
+        _fail(f"--min-confidence must be between 0 and 1, got {min_confidence}")
     paths, visible = pipeline.frames_and_visible(folder)
     if not paths:
         _fail(f"{folder}: no thermal frames (.tif, .tiff, .jpg, .jpeg)")
@@ -258,6 +272,7 @@ def inspect(
     if module_type not in MODULE_TYPES:
         _fail(f"unknown module type {module_type!r}; known: {', '.join(MODULE_TYPES)}")
     camera = camera or described.get("camera")
+    classifier = ism_classifier(min_confidence) if learned else None
     with _progress() as bar:
         task = bar.add_task("analysing frames", total=len(paths))
 
@@ -274,11 +289,12 @@ def inspect(
                     workers=workers,
                     progress=tick,
                     photos=photos,
+                    classifier=classifier,
                 )
             else:
                 result = pipeline.analyse_flight(
                     paths, layout, irradiance_w_m2=irradiance, camera=camera, workers=workers, progress=tick,
-                    photos=photos,
+                    photos=photos, classifier=classifier,
                 )  # fmt: skip
         except ValueError as exc:
             _fail(str(exc))

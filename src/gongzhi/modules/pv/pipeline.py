@@ -25,6 +25,7 @@ from gongzhi.modules.pv import analysis_adapter as adapter
 from gongzhi.modules.pv.analytics.frames import ThermalFrame
 from gongzhi.modules.pv.analytics.geometry import LocalFrame
 from gongzhi.modules.pv.analytics.layout import PlantLayout
+from gongzhi.modules.pv.analytics.modules import ModuleClassifier
 from gongzhi.modules.pv.io.reader_errors import ReaderError
 from gongzhi.modules.pv.io.thermal import visible_companions, visible_pairs
 from gongzhi.modules.pv.io.visible import VisibleError, read_visible
@@ -142,9 +143,11 @@ def analyse_chunk(
     irradiance_w_m2: float | None,
     camera: str | None = None,
     photos: Photos | None = None,
+    classifier: ModuleClassifier | None = None,
 ) -> Part:
-    """Read and add one chunk of frames (with their visible-light ``photos``) to a fresh accumulator."""
-    acc = adapter.new_accumulator(layout, irradiance_w_m2, camera, like=_TEMPLATE)
+    """Read and add one chunk of frames (with their visible-light ``photos``) to a fresh accumulator, whose
+    modules ``classifier`` classifies (default the rules)."""
+    acc = adapter.new_accumulator(layout, irradiance_w_m2, camera, like=_TEMPLATE, classifier=classifier)
     part = _feed(acc, paths, lambda _done: _TICKS.put(1) if _TICKS is not None else None, photos)
     # the part travels back to whoever sent the layout: :func:`_merged` gives it back
     adapter.leave_layout_out(acc)
@@ -157,7 +160,7 @@ def _analyse_inherited(
     """:func:`analyse_chunk` in a forked worker, on the plant of the template it inherited: the layout is not
     sent (pickling a 17,000-module plant takes ~0.13 s of the parent's CPU a task, loading it as much of
     the worker's, and comparing it with the template's another ~0.02 s)."""
-    return analyse_chunk(paths, _TEMPLATE.layout, irradiance_w_m2, camera, photos)
+    return analyse_chunk(paths, _TEMPLATE.layout, irradiance_w_m2, camera, photos, _TEMPLATE.classifier)
 
 
 def decode_chunk(paths: Sequence[Path]) -> int:
@@ -189,6 +192,7 @@ def analyse_flight(
     chunk_size: int | None = None,
     progress: Progress | None = None,
     photos: Photos | None = None,
+    classifier: ModuleClassifier | None = None,
 ) -> FlightOutcome:
     """Analyse a flight's frames against a plant layout.
 
@@ -212,6 +216,11 @@ def analyse_flight(
     photos : mapping, optional
         A frame's path → the visible-light photo taken with it (:func:`photo_pairs`), registered onto the
         frame for the visible soiling index (:func:`.io.visible.read_visible`).
+    classifier : ModuleClassifier, optional
+        What names the anomaly of a module the screen flags; default the rules
+        (:class:`.analytics.modules.RuleClassifier`); e.g. :func:`.analytics.modules.ism_classifier`, the
+        rules overruled by the shipped crop network where it is confident. It must pickle for
+        ``workers`` > 1.
 
     Raises
     ------
@@ -221,12 +230,14 @@ def analyse_flight(
     total = len(paths)
     adapter.prepare(paths, jobs=workers)
     if workers <= 1:
-        return _stream(paths, layout, irradiance_w_m2, camera, progress, photos)
+        return _stream(paths, layout, irradiance_w_m2, camera, progress, photos, classifier)
     # one contiguous run of frames per worker: each builds its accumulator (module index, neighbours) once
     # and keeps the pose refinement's running correction along its part of the flight
     parts = list(chunks(paths, chunk_size or max(1, math.ceil(total / workers))))
     return _merged(
-        _run(parts, layout, irradiance_w_m2, camera, workers, total, progress, photos), layout, total
+        _run(parts, layout, irradiance_w_m2, camera, workers, total, progress, photos, classifier),
+        layout,
+        total,
     )
 
 
@@ -239,6 +250,7 @@ def analyse_photos(
     workers: int = 1,
     progress: Progress | None = None,
     photos: Photos | None = None,
+    classifier: ModuleClassifier | None = None,
 ) -> FlightOutcome:
     """Analyse thermal photos without a plant layout: the modules are segmented in each frame
     (:class:`.analytics.modules.LayoutFreeAccumulator`). Frames that carry GPS, altitude and a known camera
@@ -249,8 +261,9 @@ def analyse_photos(
     them in flight order (each frame's modules are matched to those mapped before it): the outcome is the
     one a single process gives.
 
-    Parameters are those of :func:`analyse_flight` (``photos`` too), and ``module_type``, a key of
-    :data:`.analytics.layout.MODULE_TYPES` (the cell grid each module's map is resampled on).
+    Parameters are those of :func:`analyse_flight` (``photos`` and ``classifier`` too), and
+    ``module_type``, a key of :data:`.analytics.layout.MODULE_TYPES` (the cell grid each module's map is
+    resampled on).
 
     Raises
     ------
@@ -259,7 +272,7 @@ def analyse_photos(
     """
     adapter.prepare(paths, jobs=max(workers, 1))
     adapter.load_kernels()
-    acc = adapter.new_photo_accumulator(irradiance_w_m2, camera, module_type)
+    acc = adapter.new_photo_accumulator(irradiance_w_m2, camera, module_type, classifier)
 
     def tick(done: int) -> None:
         if progress is not None:
@@ -353,10 +366,11 @@ def _stream(
     camera: str | None,
     progress: Progress | None,
     photos: Photos | None = None,
+    classifier: ModuleClassifier | None = None,
 ) -> FlightOutcome:
     """One accumulator fed frame by frame in this process, as frames would arrive from a drone."""
     adapter.load_kernels()
-    acc = adapter.new_accumulator(layout, irradiance, camera)
+    acc = adapter.new_accumulator(layout, irradiance, camera, classifier=classifier)
     tick = (lambda done: progress(done, len(paths))) if progress is not None else (lambda _done: None)
     part = _feed(acc, paths, tick, photos)
     return _merged([part], layout, len(paths))
@@ -371,6 +385,7 @@ def _run(
     total: int,
     progress: Progress | None,
     photos: Photos | None = None,
+    classifier: ModuleClassifier | None = None,
 ) -> list[Part]:
     ctx = multiprocessing.get_context()
     ticks = ctx.Queue()
@@ -381,12 +396,12 @@ def _run(
     template = None
     if ctx.get_start_method() == "fork":
         adapter.load_kernels()  # first: the template's neighbour table uses them
-        template = adapter.new_accumulator(layout, irradiance, camera)
+        template = adapter.new_accumulator(layout, irradiance, camera, classifier=classifier)
     initargs = (ticks, template)
     with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=initargs) as pool:
         mine = [_photos_of(part, photos) for part in parts]
         if template is None:
-            futures = [pool.submit(analyse_chunk, part, layout, irradiance, camera, mine[k])
+            futures = [pool.submit(analyse_chunk, part, layout, irradiance, camera, mine[k], classifier)
                        for k, part in enumerate(parts)]  # fmt: skip
         else:
             futures = [pool.submit(_analyse_inherited, part, irradiance, camera, mine[k])
@@ -429,6 +444,7 @@ def analyse_flight_on_cluster(
     chunk_size: int = 50,
     progress: Progress | None = None,
     photos: Photos | None = None,
+    classifier: ModuleClassifier | None = None,
 ) -> FlightOutcome:
     """The same job on a Dask cluster: one task per chunk of frames, accumulators merged as they come.
 
@@ -445,7 +461,14 @@ def analyse_flight_on_cluster(
     shared = client.scatter(layout, broadcast=True)
     futures = {
         client.submit(
-            analyse_chunk, part, shared, irradiance_w_m2, camera, _photos_of(part, photos), pure=False
+            analyse_chunk,
+            part,
+            shared,
+            irradiance_w_m2,
+            camera,
+            _photos_of(part, photos),
+            classifier,
+            pure=False,
         ): k
         for k, part in enumerate(parts)
     }

@@ -202,8 +202,10 @@ class ModuleClassifier(Protocol):
     ) -> list[ViewClass]: ...
 
 
+@dataclass(frozen=True)
 class RuleClassifier:
-    """The pattern rules of :func:`classify_crop`, as a :class:`ModuleClassifier`."""
+    """The pattern rules of :func:`classify_crop`, as a :class:`ModuleClassifier` (every instance equal to
+    every other: it has no settings)."""
 
     def __call__(
         self,
@@ -237,6 +239,14 @@ class CombinedClassifier:
     learned: ModuleClassifier
     rules: ModuleClassifier = field(default_factory=RuleClassifier)
     min_confidence: float = 0.8
+
+    @property
+    def note(self) -> str:
+        """What a flight's summary says of its classes (:attr:`InspectionResult.notes`)."""
+        return (
+            "classes: the rules, overruled where the learned crop classifier is at least "
+            f"{self.min_confidence:.2f} confident of another anomaly"
+        )
 
     def __call__(
         self, residuals: F32, cell_grid: tuple[int, int], samples_per_cell: int, portrait: bool
@@ -273,25 +283,52 @@ def learned_classifier(
         Put the crops on one fixed scale, this many 8-bit levels a kelvin about
         :data:`ISM_NOMINAL_LEVEL` (:func:`intensity_crop`), for a classifier that reads how warm a module
         is (the shipped network's intensity channel); by default each crop is stretched to 0–255.
-    """
 
-    def classify(
-        residuals: F32, cell_grid: tuple[int, int], samples_per_cell: int, portrait: bool
+    The adapter pickles (a process pool's workers, a cluster's tasks) when ``predict`` does.
+    """
+    return LearnedClassifier(predict, labels, shape, levels_per_k)
+
+
+@dataclass(frozen=True)
+class LearnedClassifier:
+    """A crop classifier on 8-bit portrait intensity crops as a :class:`ModuleClassifier`
+    (:func:`learned_classifier`)."""
+
+    predict: Callable[[npt.NDArray[np.uint8]], tuple[Sequence[str], Sequence[float]]]
+    labels: Mapping[str, Anomaly]
+    shape: tuple[int, int] = (40, 24)
+    levels_per_k: float | None = None
+
+    def __post_init__(self) -> None:
+        # a plain dict: a read-only view (:data:`.anomalies.ISM_LABELS`) does not pickle
+        object.__setattr__(self, "labels", dict(self.labels))
+
+    def __call__(
+        self, residuals: F32, cell_grid: tuple[int, int], samples_per_cell: int, portrait: bool
     ) -> list[ViewClass]:
-        crops = (
-            np.stack([intensity_crop(r, portrait, shape, levels_per_k) for r in residuals])
-            if len(residuals)
-            else None
-        )
-        if crops is None:
+        if not len(residuals):
             return []
-        names, confidence = predict(crops)
+        crops = np.stack([intensity_crop(r, portrait, self.shape, self.levels_per_k) for r in residuals])
+        names, confidence = self.predict(crops)
         return [
-            ViewClass(labels.get(n, Anomaly.NONE), 0.0, None, float(c))
+            ViewClass(self.labels.get(n, Anomaly.NONE), 0.0, None, float(c))
             for n, c in zip(names, confidence, strict=True)
         ]
 
-    return classify
+
+@dataclass(frozen=True)
+class NetworkPredict:
+    """``predict`` of :func:`learned_classifier` by a :class:`.classifier.CropClassifier`: ``model``, or the
+    shipped network when ``None``, which is then loaded in each process that uses it rather than pickled
+    with the classifier (4.4 MB)."""
+
+    model: Any = None
+
+    def __call__(self, crops: npt.NDArray[np.uint8]) -> tuple[Sequence[str], Sequence[float]]:
+        from gongzhi.modules.pv.analytics import classifier as clf
+
+        result = (self.model if self.model is not None else clf.default_model()).classify(crops)
+        return result.labels, result.confidence.tolist()
 
 
 def ism_classifier(
@@ -307,13 +344,8 @@ def ism_classifier(
     from gongzhi.modules.pv.analytics import classifier as clf
 
     net = model if model is not None else clf.default_model()
-
-    def predict(crops: npt.NDArray[np.uint8]) -> tuple[Sequence[str], Sequence[float]]:
-        result = net.classify(crops)
-        return result.labels, result.confidence.tolist()
-
     scale = (ISM_LEVELS_PER_K if levels_per_k is None else levels_per_k) if net.intensity_channel else None
-    learned = learned_classifier(predict, ISM_LABELS, clf.INPUT_SHAPE, scale)
+    learned = learned_classifier(NetworkPredict(model), ISM_LABELS, clf.INPUT_SHAPE, scale)
     return CombinedClassifier(learned, min_confidence=min_confidence)
 
 
@@ -1324,6 +1356,7 @@ class InspectionAccumulator:
         ]
         findings.sort(key=_finding_order)
         compliant, notes = _conditions(g)
+        notes += _classifier_note(self.classifier)
         return InspectionResult(
             tuple(modules), tuple(findings), len(self._sources), self._frames_used, g, compliant, rejected,
             zone_soiling(self.layout, modules), tuple(notes),
@@ -1458,6 +1491,12 @@ def _conditions(g: float | None) -> tuple[bool | None, list[str]]:
     if g < IEC_MIN_IRRADIANCE_W_M2:
         return False, [f"irradiance {g:.0f} W/m² is below 600 W/m²: not compliant with IEC TS 62446-3"]
     return True, []
+
+
+def _classifier_note(classifier: ModuleClassifier) -> list[str]:
+    """The summary's note on how the modules were classified, for a classifier other than the rules."""
+    note = getattr(classifier, "note", None)
+    return [note] if isinstance(note, str) else []
 
 
 def _finding_order(f: Finding) -> tuple[int, float, str]:
@@ -1700,6 +1739,7 @@ class LayoutFreeAccumulator:
         findings = self._strings(findings, where)
         findings.sort(key=_finding_order)
         compliant, notes = _conditions(g)
+        notes += _classifier_note(self.classifier)
         notes.append("no plant layout: modules segmented in each frame; strings are runs of warm neighbours")
         return InspectionResult(
             tuple(modules), tuple(findings), len(self._sources), self._frames_used, g, compliant, rejected,
