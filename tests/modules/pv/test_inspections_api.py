@@ -176,6 +176,39 @@ def test_low_irradiance_is_flagged_not_compliant(
     assert done["status"] == "done" and done["iec_compliant"] is False
 
 
+def test_an_upload_may_ask_for_the_crop_network_behind_the_rules_and_the_worker_uses_it(
+    client: TestClient, world: World, factory: sessionmaker[Session], registry: Registry, flight: Flight
+) -> None:
+    plant = import_plant(client, world.alice.headers, flight)
+    frames = [("file", (p.name, p.read_bytes(), "image/tiff")) for p in flight.frames]
+    rules = upload(client, world.bob.headers, plant["id"], frames, irradiance_w_m2="850").json()
+    learned = upload(
+        client, world.bob.headers, plant["id"], frames, irradiance_w_m2="850", classifier="learned"
+    ).json()
+    assert (rules["classifier"], learned["classifier"]) == ("rules", "learned")
+    assert run_worker(client, factory, registry) == [rules["id"], learned["id"]]
+    done = {
+        k: client.get(f"{PV}/inspections/{i}", headers=world.alice.headers).json()
+        for k, i in (("rules", rules["id"]), ("learned", learned["id"]))
+    }
+    assert all(d["status"] == "done" for d in done.values())
+    assert not any("crop classifier" in n for n in done["rules"]["summary"]["notes"])
+    assert any("crop classifier" in n for n in done["learned"]["summary"]["notes"])
+
+    def modules(i: int) -> set[str]:
+        found = client.get(f"{PV}/inspections/{i}/findings", headers=world.alice.headers).json()
+        return {f["module_id"] for f in found}
+
+    # the network renames what the rules flagged and flags no module they passed
+    assert modules(learned["id"]) and modules(learned["id"]) <= modules(rules["id"])
+    bob, _ = as_user(client, world.bob)
+    page = bob.get(f"/pv/inspections/{learned['id']}").text
+    assert "类别由规则与组件图像网络判定" in page
+    assert "类别由规则与组件图像网络判定" not in bob.get(f"/pv/inspections/{rules['id']}").text
+    bad = upload(client, world.bob.headers, plant["id"], frames[:1], classifier="neural")
+    assert bad.status_code == 422 and bad.headers["content-type"].startswith(PROBLEM)
+
+
 def test_an_oblique_flight_uploaded_to_a_plant_is_analysed_with_its_findings_on_their_modules(
     client: TestClient,
     world: World,
@@ -490,8 +523,10 @@ def test_a_flight_flown_by_hand_is_uploaded_from_the_plant_page_and_a_refusal_co
     assert f"已覆盖组件 {seen['modules_seen']}/{plant['module_count']}" in done.text  # how much was seen
     # refusals come back on the plant page, said why; nothing is queued
     count = len(client.get(f"{PV}/inspections", headers=world.alice.headers).json()["items"])
+    assert 'name="classifier"' in page.text and "组件图像网络置信度高时改判类别" in page.text
     for data, files, said in [
         ({**form, "irradiance": "bright"}, frames, "bright&#39; 不是数字"),
+        ({**form, "classifier": "neural"}, frames, "未知的分类方式 &#39;neural&#39;"),
         (form, [("file", ("notes.txt", b"hello", "text/plain"))], "notes.txt"),
         (form, broken, "DJI_0042_T.JPG"),
     ]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import File, Form, Query, Response, UploadFile
 
@@ -133,12 +133,21 @@ def upload_flight(
     ambient_temp_c: Annotated[float | None, Form(ge=-60, le=70)] = None,
     wind_m_s: Annotated[float | None, Form(ge=0, le=60)] = None,
     started_at: Annotated[datetime | None, Form()] = None,
+    classifier: Annotated[
+        Literal["rules", "learned"],
+        Form(
+            description="rules, or learned: the rules overruled by the shipped crop network where it is "
+            "at least 0.8 confident"
+        ),
+    ] = "rules",
 ) -> InspectionRead:
     """Upload a flight: its frames become evidence, the inspection is queued and the worker analyses it;
     poll the inspection for its progress."""
     if started_at is not None and started_at.tzinfo is None:
         raise InvalidInput(msg("started_at needs a time zone offset"))
-    conditions = service.FlightConditions(camera, irradiance_w_m2, ambient_temp_c, wind_m_s, started_at)
+    conditions = service.FlightConditions(
+        camera, irradiance_w_m2, ambient_temp_c, wind_m_s, started_at, classifier
+    )
     inspection = results.queue_upload(s, st.store, plant_id, file, conditions)
     return InspectionRead.model_validate(inspection)
 

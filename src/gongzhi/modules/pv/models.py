@@ -65,6 +65,9 @@ class PvInspection(RegionOwned, Base):
     plant_id: Mapped[int] = mapped_column(ForeignKey("pv_plants.id", ondelete="CASCADE"))
     camera: Mapped[str] = mapped_column(String(40), default="")
     source: Mapped[str] = mapped_column(String(20), default="upload")
+    # what names a flagged module's anomaly: "rules", or "learned" (the rules, overruled by the shipped crop
+    # network where it is confident; ``analytics.modules.ism_classifier``)
+    classifier: Mapped[str] = mapped_column(String(20), default="rules", server_default="rules")
     status: Mapped[str] = mapped_column(String(20), default="queued", index=True)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]

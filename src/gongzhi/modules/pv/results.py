@@ -26,6 +26,7 @@ from gongzhi.modules.pv import analysis_adapter as adapter
 from gongzhi.modules.pv import names, pipeline, service
 from gongzhi.modules.pv.analytics.anomalies import Anomaly
 from gongzhi.modules.pv.analytics.layout import PlantLayout
+from gongzhi.modules.pv.analytics.modules import ism_classifier
 from gongzhi.modules.pv.models import PvFinding, PvFrame, PvInspection, PvModule, PvModuleResult
 from gongzhi.modules.pv.outcome import FindingRecord, FlightOutcome, ModuleRecord
 from gongzhi.registry import Registry
@@ -119,6 +120,7 @@ def process(
             workers=workers,
             progress=_progress_writer(factory, job.scope, inspection_id),
             photos=job.photos,
+            classifier=ism_classifier() if job.classifier == "learned" else None,
         )
         with unit_of_work(factory, job.scope) as s:
             store_outcome(s, registry, s.get_one(PvInspection, inspection_id), result, job.names)
@@ -169,6 +171,7 @@ class _Job:
     camera: str | None
     photos: dict[Path, Path]
     """A frame's stored file → the stored visible-light photo uploaded with it."""
+    classifier: str = "rules"
 
 
 def _load(factory: SessionFactory, store: FileStore, inspection_id: int) -> _Job:
@@ -190,6 +193,7 @@ def _load(factory: SessionFactory, store: FileStore, inspection_id: int) -> _Job
                 for f in frames
                 if isinstance(f.meta.get(service.PHOTO_KEY), dict)
             },
+            inspection.classifier,
         )
 
 

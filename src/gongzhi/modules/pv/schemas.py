@@ -86,6 +86,7 @@ class InspectionRead(BaseModel):
     plant_id: int
     camera: str
     source: str
+    classifier: str
     status: str
     started_at: datetime | None
     finished_at: datetime | None

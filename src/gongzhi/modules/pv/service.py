@@ -372,6 +372,13 @@ class FlightConditions:
     ambient_temp_c: float | None = None
     wind_m_s: float | None = None
     started_at: datetime | None = None
+    classifier: str = "rules"
+    """What names a flagged module's anomaly: one of :data:`CLASSIFIERS`."""
+
+
+CLASSIFIERS = ("rules", "learned")
+"""An inspection's classifiers: the rules alone, or the rules overruled by the shipped crop network where it
+is confident (``analytics.modules.ism_classifier``)."""
 
 
 def frame_files(uploads: Sequence[tuple[str, IO[bytes]]], max_bytes: int) -> Iterator[tuple[str, bytes]]:
@@ -452,11 +459,17 @@ def create_inspection(
     plant = get_plant(s, plant_id)
     if conditions.camera:
         camera_of(conditions.camera)
+    if conditions.classifier not in CLASSIFIERS:
+        raise InvalidInput(
+            msg("unknown classifier %(name)r; known: %(known)s", name=conditions.classifier,
+                known=", ".join(CLASSIFIERS))
+        )  # fmt: skip
     rid = _region(s)
     inspection = PvInspection(
         region_id=rid,
         plant_id=plant.id,
         camera=conditions.camera,
+        classifier=conditions.classifier,
         irradiance_w_m2=conditions.irradiance_w_m2,
         ambient_temp_c=conditions.ambient_temp_c,
         wind_m_s=conditions.wind_m_s,

@@ -104,13 +104,15 @@ def upload_flight(
     irradiance: Annotated[str, Form(max_length=20)] = "",
     ambient: Annotated[str, Form(max_length=20)] = "",
     wind: Annotated[str, Form(max_length=20)] = "",
+    classifier: Annotated[str, Form(max_length=20)] = "rules",
 ) -> Response:
     """Upload a flight flown by hand (frames, or zips of them) from the plant page: the inspection is
     queued for the worker and its page opened; a refusal comes back on the plant page, said why."""
     try:
         conditions = service.FlightConditions(
-            camera, _number(irradiance, 0, 2000), _number(ambient, -60, 70), _number(wind, 0, 60), None
-        )
+            camera, _number(irradiance, 0, 2000), _number(ambient, -60, 70), _number(wind, 0, 60), None,
+            classifier,
+        )  # fmt: skip
         inspection = results.queue_upload(c.s, c.st.store, plant_id, file, conditions)
     except InvalidInput as exc:  # refused before anything was kept (the transaction is rolled back)
         c.s.rollback()
