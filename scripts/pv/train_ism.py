@@ -265,9 +265,9 @@ out-of-fold scores, a threshold chosen on four folds and applied to the fifth gi
 Eighth round (2026-11-30, session 19): 60 epochs, trained under bfloat16. This machine's CPU runs bfloat16
 natively (AVX-512 BF16), and ``--set bf16=true`` (new) trains under ``torch.autocast`` with the weights
 kept in float32, so the export and the numpy runtime are unchanged. ``bench/pv/classifier_train_speed.py``
-(one thread, CPU time a training step, the same run): the shipped recipe takes 2.75 ms a crop in float32
-and 1.59 ms under bfloat16, 0.58 times. An epoch of a fold (12,782 crops, one thread, two jobs side by side)
-took about 20 s against 36 s in float32 on the quiet machine. The full run
+(one thread, CPU time a training step, the same run, quiet machine): the shipped recipe takes 2.64 ms a
+crop in float32 and 1.50 ms under bfloat16, 0.57 times. An epoch of a fold (12,782 crops, one thread,
+two jobs side by side) took about 20 s against 36 s in float32 on the quiet machine. The full run
 (``--set residual=true --set balance=0.5 --set intensity_channel=true --set widths=32,64,128,256
 --set bf16=true --epochs 60 --workers 2 --jobs-dir DIR``) took 72 min; out-of-fold:
 
