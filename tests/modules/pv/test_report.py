@@ -183,6 +183,20 @@ def test_the_report_says_how_much_of_the_plant_the_flight_covered(
     assert "frames 40 of 42 analysed; 2 left out at the upload" in said, said[:2000]
 
 
+def test_the_report_says_what_named_the_anomalies(factory: Factory, world: World, tmp_path: Path) -> None:
+    insp, store = make(factory, world, tmp_path, irradiance=720)
+    with unit_of_work(factory, Scope(region_id=world.a, system=True)) as s:
+        rules = rep.build_report(s, insp, store)
+        s.get_one(PvInspection, insp).classifier = "learned"
+        s.flush()
+        learned = rep.build_report(s, insp, store)
+    assert '异常分类</th><td colspan="5">按规则判定</td>' in rep.render_html(rules, "zh-CN")
+    assert "组件图像网络置信度不低于 0.8 时改判类别" in rep.render_html(learned, "zh-CN")
+    said = pdftext.text(rep.render_pdf(learned, "en"))
+    assert "renamed by the crop network where it is at least 0.8 confident" in said, said[:2000]
+    assert "by the rules" in pdftext.text(rep.render_pdf(rules, "en"))
+
+
 def test_the_ir_thumbnail_spans_the_findings_module_so_a_few_kelvin_show() -> None:
     """A 3 K hot cell on a module 25 K warmer than the roof: around the module's centre the colours span
     the module's temperatures and the cell stands out; over the whole crop it would hardly show."""

@@ -67,6 +67,12 @@ TEXT: dict[str, dict[str, str]] = {
     },
     "left_out": {"zh-CN": "；上传时剔除 {n} 帧", "en": "; {n} left out at the upload"},
     "irradiance": {"zh-CN": "辐照度", "en": "Irradiance"},
+    "classes_by": {"zh-CN": "异常分类", "en": "Anomaly classes"},
+    "by_rules": {"zh-CN": "按规则判定", "en": "by the rules"},
+    "by_rules_network": {
+        "zh-CN": "按规则判定，组件图像网络置信度不低于 {c} 时改判类别",
+        "en": "by the rules, renamed by the crop network where it is at least {c} confident",
+    },
     "ambient": {"zh-CN": "环境温度", "en": "Ambient temperature"},
     "wind": {"zh-CN": "风速", "en": "Wind"},
     "compliant": {"zh-CN": "符合 IEC TS 62446-3", "en": "Compliant with IEC TS 62446-3"},
@@ -232,6 +238,8 @@ class Report:
     modules: list[MapModule]
     generated_at: dt.datetime
     compliance: list[tuple[str, str, bool | None]] = field(default_factory=list)
+    classifier: str = "rules"
+    """What named the anomalies (``pv_inspections.classifier``)."""
     zones: list[ZoneSoiling] = field(default_factory=list)
     economics: dict[str, float] = field(default_factory=dict)
     """The plant-wide inputs of the zones' economics: cost, tariff, energy, assumed rate."""
@@ -246,6 +254,12 @@ class Report:
     visible_soiling: dict[str, float] = field(default_factory=dict)
     """Each zone's visible soiling index on this flight's photos (``summary.rgb_soiling_by_zone``); empty
     when the flight had none."""
+
+    def classes_by(self, lang: str) -> str:
+        """What named the anomalies, in ``lang``."""
+        if self.classifier == "learned":
+            return t("by_rules_network", lang).format(c=f"{service.LEARNED_MIN_CONFIDENCE:g}")
+        return t("by_rules", lang)
 
     def coverage(self, lang: str) -> str:
         """Modules seen of the plant's and frames analysed of those kept (a module not seen can hide a
@@ -506,6 +520,7 @@ def build_report(s: Session, inspection_id: int, store: FileStore | None = None)
         ambient_temp_c=insp.ambient_temp_c,
         wind_m_s=insp.wind_m_s,
         frame_count=insp.frame_count,
+        classifier=insp.classifier,
         modules_seen=insp.summary.get("modules_seen"),
         frames_used=insp.summary.get("frames_used"),
         frames_refused=int(insp.summary.get("frames_refused_count", 0)),
@@ -894,8 +909,10 @@ def render_pdf(report: Report, lang: str = "zh-CN") -> bytes:
             p(f"{report.module_count} / {report.area_m2:.0f} m²"),
         ],
         [p(tx("coverage")), p(report.coverage(lang)), "", ""],
+        [p(tx("classes_by")), p(report.classes_by(lang)), "", ""],
     ]
-    spans = [*grid.getCommands(), ("SPAN", (1, 3), (3, 3))]  # the coverage across the row
+    # the coverage and the classifier across their rows
+    spans = [*grid.getCommands(), ("SPAN", (1, 3), (3, 3)), ("SPAN", (1, 4), (3, 4))]
     story.append(Table(cond, colWidths=[30 * mm, 45 * mm, 35 * mm, 60 * mm], style=TableStyle(spans)))
 
     story.append(p(tx("map"), h2))

@@ -120,7 +120,9 @@ def process(
             workers=workers,
             progress=_progress_writer(factory, job.scope, inspection_id),
             photos=job.photos,
-            classifier=ism_classifier() if job.classifier == "learned" else None,
+            classifier=ism_classifier(service.LEARNED_MIN_CONFIDENCE)
+            if job.classifier == "learned"
+            else None,
         )
         with unit_of_work(factory, job.scope) as s:
             store_outcome(s, registry, s.get_one(PvInspection, inspection_id), result, job.names)

@@ -380,6 +380,9 @@ CLASSIFIERS = ("rules", "learned")
 """An inspection's classifiers: the rules alone, or the rules overruled by the shipped crop network where it
 is confident (``analytics.modules.ism_classifier``)."""
 
+LEARNED_MIN_CONFIDENCE = 0.8
+"""The network's least confidence to rename an uploaded inspection's anomaly (``classifier="learned"``)."""
+
 
 def frame_files(uploads: Sequence[tuple[str, IO[bytes]]], max_bytes: int) -> Iterator[tuple[str, bytes]]:
     """Every frame of an upload: the files themselves, or the members of zip archives among them.
