@@ -137,7 +137,7 @@ def upload_flight(
         Literal["rules", "learned"],
         Form(
             description="rules, or learned: the rules overruled by the shipped crop network where it is "
-            "at least 0.8 confident"
+            f"at least {service.LEARNED_MIN_CONFIDENCE:g} confident"
         ),
     ] = "rules",
 ) -> InspectionRead:
