@@ -336,6 +336,9 @@ def test_the_network_behind_the_rules_pickles_without_the_network() -> None:
     given = ism_classifier(min_confidence=0.5, model=clf.default_model())
     assert len(pickle.dumps(given)) > 1_000_000  # the weights travel with it
     assert pickle.loads(pickle.dumps(given))(crops, (6, 12), 4, True) == shipped(crops, (6, 12), 4, True)
+    # the same network object makes two equal; a copy of its arrays is another network
+    assert given == ism_classifier(min_confidence=0.5, model=given.learned.predict.model)  # type: ignore[attr-defined]
+    assert pickle.loads(pickle.dumps(given)) != given
     assert RuleClassifier() == RuleClassifier() != shipped
     assert "0.50 confident" in shipped.note
 

@@ -316,13 +316,23 @@ class LearnedClassifier:
         ]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class NetworkPredict:
     """``predict`` of :func:`learned_classifier` by a :class:`.classifier.CropClassifier`: ``model``, or the
     shipped network when ``None``, which is then loaded in each process that uses it rather than pickled
-    with the classifier (4.4 MB)."""
+    with the classifier (4.4 MB).
+
+    Two are equal when they run the same network object (or both the shipped one): a network's arrays are
+    not compared, which numpy cannot do with ``==`` (an accumulator compares its template's classifier
+    with the one it is asked for)."""
 
     model: Any = None
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, NetworkPredict) and self.model is other.model
+
+    def __hash__(self) -> int:
+        return hash(id(self.model))
 
     def __call__(self, crops: npt.NDArray[np.uint8]) -> tuple[Sequence[str], Sequence[float]]:
         from gongzhi.modules.pv.analytics import classifier as clf
