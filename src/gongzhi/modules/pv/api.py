@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import File, Form, Query, Response, UploadFile
 
@@ -134,7 +134,7 @@ def upload_flight(
     wind_m_s: Annotated[float | None, Form(ge=0, le=60)] = None,
     started_at: Annotated[datetime | None, Form()] = None,
     classifier: Annotated[
-        Literal["rules", "learned"],
+        service.Classifier,
         Form(
             description="rules, or learned: the rules overruled by the shipped crop network where it is "
             f"at least {service.LEARNED_MIN_CONFIDENCE:g} confident"

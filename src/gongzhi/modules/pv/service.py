@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import PurePosixPath
-from typing import IO, Any
+from typing import IO, Any, Literal, get_args
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -376,9 +376,11 @@ class FlightConditions:
     """What names a flagged module's anomaly: one of :data:`CLASSIFIERS`."""
 
 
-CLASSIFIERS = ("rules", "learned")
+Classifier = Literal["rules", "learned"]
 """An inspection's classifiers: the rules alone, or the rules overruled by the shipped crop network where it
 is confident (``analytics.modules.ism_classifier``)."""
+
+CLASSIFIERS: tuple[str, ...] = get_args(Classifier)
 
 LEARNED_MIN_CONFIDENCE = 0.8
 """The network's least confidence to rename an uploaded inspection's anomaly (``classifier="learned"``)."""
