@@ -69,6 +69,7 @@ from gongzhi.modules.pv.analytics.modules import (
     _thirds,
     analyse_flight,
     classify_crop,
+    frame_level_shifts,
     frame_statistics,
     intensity_crop,
     ism_classifier,
@@ -187,6 +188,31 @@ def test_families_with_as_many_views_are_weighed_by_strength_not_by_frame_order(
     for views in (moving + dirty, dirty + moving):
         merged, dropped = merge_views(views)
         assert merged is not None and merged.anomaly is Anomaly.SOILING and dropped == 1
+
+
+def test_a_frame_whose_level_departs_from_its_neighbours_is_named_with_how_far() -> None:
+    def views(levels: list[float], per_frame: int = 5) -> tuple[np.ndarray, np.ndarray]:
+        frames = np.repeat(np.arange(len(levels)), per_frame)
+        jitter = np.tile(np.linspace(-0.3, 0.3, per_frame), len(levels))
+        return frames, np.repeat(levels, per_frame) + jitter
+
+    # two frames at the end of a line took the open string's level, 4.5 K above the roof's
+    levels = [50.0, 50.2, 49.8, 54.5, 54.6, 50.1, 49.9, 50.0]
+    shifts = frame_level_shifts(*views(levels))
+    assert shifts.keys() == {3, 4}
+    assert shifts[3] == pytest.approx(4.5, abs=0.3) and shifts[4] == pytest.approx(4.6, abs=0.3)
+    # the views come in any order (merged workers), and NaN references are left out
+    frames, refs = views(levels)
+    order = np.random.default_rng(1).permutation(len(frames))
+    refs[0] = np.nan
+    assert frame_level_shifts(frames[order], refs[order]).keys() == {3, 4}
+    # a drift or a step of the whole roof (the sun out from a cloud) is no departure; nor is 2 K
+    assert frame_level_shifts(*views([50.0 + 0.8 * i for i in range(10)])) == {}
+    assert frame_level_shifts(*views([50.0] * 5 + [60.0] * 5)) == {}
+    assert frame_level_shifts(*views([50.0, 50.0, 52.0, 50.0, 50.0])) == {}
+    # two frames are too few to tell which is off
+    assert frame_level_shifts(*views([50.0, 55.0])) == {}
+    assert frame_level_shifts(np.zeros(0, dtype=np.int64), np.zeros(0)) == {}
 
 
 def test_sun_reflections_on_healthy_modules_are_not_reported(small: PlantLayout) -> None:

@@ -197,6 +197,31 @@ def test_oblique_photos_alone_give_per_module_findings_in_their_place(oblique: S
     assert {planted[m] for m in planted if m not in found} <= {Anomaly.SHADING, Anomaly.SOILING}
 
 
+def test_a_frame_that_sees_an_open_string_and_one_other_row_does_not_shade_that_row(
+    layout: PlantLayout,
+) -> None:
+    # seed 7 at -60°: the last frames of a line see only the open string's row and the next one, as many
+    # modules each, and took the string's level for the background: the healthy row read 4-5 K cool, and
+    # five of its modules were reported shaded (before the frames' levels were compared along the flight)
+    flight = synthetic_flight(layout, seed=7, anomalies_per_class=1, gimbal_pitch_deg=-60.0)
+    planted = {a.module_id: a.anomaly for a in flight.anomalies}
+    string = {m for m, a in planted.items() if a is Anomaly.STRING_OFFLINE}
+    centres = layout.centres_xy()
+    for acc in (LayoutFreeAccumulator(), InspectionAccumulator(layout)):
+        for frame in flight.frames():
+            acc.add(frame)
+        result = acc.result()
+        found: dict[str, Anomaly] = {}
+        for f in result.findings:
+            x, y = layout_xy(flight, f.lon, f.lat)
+            found[layout.modules[int(np.argmin(np.hypot(*(centres - (x, y)).T)))].id] = f.anomaly_class
+        assert [m for m, a in found.items() if a is Anomaly.SHADING and planted.get(m) is not a] == []
+        assert {m for m, a in found.items() if a is Anomaly.STRING_OFFLINE} == string
+        # nor do those modules' temperatures read cool: only the planted shade and plant are 2 K below
+        cool = [r.module_id for r in result.modules if r.t_corrected_k < -2.0]
+        assert len(cool) <= sum(a in (Anomaly.SHADING, Anomaly.VEGETATION) for a in planted.values())
+
+
 def test_an_oblique_plan_flies_short_of_its_footprints_which_cover_the_plant_as_a_nadir_plans_do() -> None:
     roof = rectangle(120, 80)
     nadir = plan_flight(roof, M3T, row_azimuth_deg=0.0)

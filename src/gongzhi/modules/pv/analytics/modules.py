@@ -119,6 +119,18 @@ an open string), the quadratic's terms across the rows are fitted to the jitter 
 along that row (a yaw of a tenth of a degree) and, unbounded, reached tens or thousands of kelvin on the
 other row (a synthetic oblique view read 10,000 K of warmth on a healthy row). The optics and the plant's
 gradient, which the surface models, change less than this from the inliers to a module beside them."""
+FRAME_LEVEL_WINDOW = 7
+"""Frames, in flight order, over whose median reference level a frame's own is judged
+(:func:`frame_level_shifts`) [-]."""
+
+FRAME_LEVEL_MAX_K = 2.0
+"""Largest departure of a frame's reference level (the median of its modules' references) from the median
+of its :data:`FRAME_LEVEL_WINDOW` neighbours in flight order before the frame counts as having taken the
+wrong level for its background [K]. Frames a second or two apart see the same roof at about the same
+level: on the synthetic flights (the 44 × 30 m roof at every pitch, seeds 7–24; 80 × 50 m nadir, seeds
+0–9; the 600-frame bench flight) a frame with the right level departs from its neighbours' median by at
+most 1.3 K, and the frames that took an open string's level depart by 2.6–6.1 K."""
+
 CELL_EDGE_STEP = 0.4
 """Least step between neighbouring samples at a whole hot cell's border, as a fraction of the cell's
 excess [-]. A cell's warmth ends at its border, so at 5 px per cell (IEC screening) one sample's step
@@ -1321,12 +1333,20 @@ class InspectionAccumulator:
         self._irradiances.extend(other._irradiances)
         self._frames_used += other._frames_used
 
-    def _module_results(self) -> tuple[list[ModuleResult], dict[int, list[_View]]]:
-        """Every module seen, with the medians over its views, in layout order; and the views of the
-        modules that have any view not :data:`NORMAL` (the only ones that can give a finding)."""
+    def _module_results(self) -> tuple[list[ModuleResult], dict[int, list[_View]], dict[int, float]]:
+        """Every module seen, with the medians over its views, in layout order; the views of the modules
+        that have any view not :data:`NORMAL` (the only ones that can give a finding); and the frames that
+        took the wrong level for their background (:func:`frame_level_shifts`), whose views' corrected
+        temperatures are measured from their neighbours' level instead."""
         positions, frames, numbers = self._views.columns()
         order = np.lexsort((frames, positions))
         positions, frames, numbers = positions[order], frames[order], numbers[order]
+        shifts = frame_level_shifts(frames, numbers[:, 0] - numbers[:, 3])
+        if shifts:
+            # the reference was too high by the departure, so the module reads that much too cool
+            by_frame = np.zeros(int(frames.max()) + 1)
+            by_frame[list(shifts)] = list(shifts.values())
+            numbers[:, 3] += by_frame[frames]
         starts = np.flatnonzero(np.diff(positions, prepend=-1))
         ends = np.append(starts[1:], len(positions)) if len(starts) else starts
         seen = positions[starts].tolist()
@@ -1343,16 +1363,17 @@ class InspectionAccumulator:
             if p in flagged:
                 views_of[p] = [self._views.view(f, p, row) for f, row in
                                zip(frames[a:b].tolist(), numbers[a:b].tolist(), strict=True)]  # fmt: skip
-        return modules, views_of
+        return modules, views_of, shifts
 
     def result(self) -> InspectionResult:
         """Merge the views gathered so far into per-module results and findings."""
         g = self.irradiance_w_m2
         if g is None and self._irradiances:
             g = float(np.median(self._irradiances))
-        modules, views_of = self._module_results()
+        modules, views_of, shifts = self._module_results()
         merged_all, rejected = [], 0
-        for p, views in views_of.items():
+        for p, all_views in views_of.items():
+            views = _voting(all_views, shifts)
             merged, dropped = merge_views([v.cls for v in views])
             rejected += dropped
             if merged is not None:
@@ -1729,6 +1750,11 @@ class LayoutFreeAccumulator:
             g = float(np.median(self._irradiances))
         where = dict(zip(self._ids, self._grid.points, strict=True))
         modules, findings, rejected = [], [], 0
+        every = [v for views in self._views.values() for v in views]
+        shifts = frame_level_shifts(
+            np.array([v.frame for v in every], dtype=np.int64),
+            np.array([v.median - v.corrected for v in every], dtype=np.float64),
+        )
         for mid in sorted(self._views):
             views = self._views[mid]
             lon, lat = (
@@ -1738,10 +1764,11 @@ class LayoutFreeAccumulator:
             )
             r = ModuleResult(
                 mid, len(views), _med(v.median for v in views), _med(v.p95 for v in views),
-                _med(v.max for v in views), _med(v.corrected for v in views), _med(v.soiling for v in views),
-                lon, lat, _rgb(views),
+                _med(v.max for v in views), _med(v.corrected + shifts.get(v.frame, 0.0) for v in views),
+                _med(v.soiling for v in views), lon, lat, _rgb(views),
             )  # fmt: skip
             modules.append(r)
+            views = _voting(views, shifts)
             merged, dropped = merge_views([v.cls for v in views])
             rejected += dropped
             if merged is not None:
@@ -2403,6 +2430,57 @@ def _robust_surface(
         fit, keep, ref,
     )  # fmt: skip
     return fit, keep, ref
+
+
+def frame_level_shifts(frames: npt.NDArray[np.integer[Any]], references: FloatArray) -> dict[int, float]:
+    """The frames whose reference level departs from their neighbours', and by how much [K].
+
+    A frame's level is the median of its modules' references (a view's median less its corrected
+    temperature). The frames are taken in the order of their numbers (flight order), each against the
+    median level of the :data:`FRAME_LEVEL_WINDOW` frames about it (itself included; fewer at the ends of
+    the flight, and none judged with fewer than three); a frame more than :data:`FRAME_LEVEL_MAX_K` off is
+    returned with its departure (its level less that median).
+
+    This is the one thing a frame alone cannot tell: which of two levels is its background. A frame at the
+    end of a line that sees only two rows, one of them an open string, has as many warm modules as healthy
+    ones, and when its surface takes the string's level the healthy row reads cool (shaded) and the string
+    normal. The frames before and after it see more rows and the right level.
+
+    Parameters
+    ----------
+    frames : ndarray of int, shape (N,)
+        Each view's frame number.
+    references : ndarray, shape (N,)
+        Each view's reference [°C]; NaN ones are left out.
+    """
+    finite = np.isfinite(references)
+    frames, references = np.asarray(frames)[finite], np.asarray(references, dtype=np.float64)[finite]
+    if len(frames) == 0:
+        return {}
+    order = np.argsort(frames, kind="stable")
+    frames, references = frames[order], references[order]
+    starts = np.flatnonzero(np.diff(frames, prepend=frames[0] - 1))
+    ids = frames[starts].tolist()
+    levels = np.array([_median(group) for group in np.split(references, starts[1:])])
+    half = FRAME_LEVEL_WINDOW // 2
+    shifts: dict[int, float] = {}
+    for i, frame in enumerate(ids):
+        window = levels[max(0, i - half) : i + half + 1]
+        if len(window) < 3:
+            continue
+        departure = float(levels[i] - _median(window))
+        if abs(departure) > FRAME_LEVEL_MAX_K:
+            shifts[frame] = departure
+    return shifts
+
+
+def _voting(views: list[_View], shifts: Mapping[int, float]) -> list[_View]:
+    """The views whose classes count (:func:`merge_views`): those of frames that took the wrong level for
+    their background (``shifts``, :func:`frame_level_shifts`) left out, unless the module has no other."""
+    if not shifts:
+        return views
+    kept = [v for v in views if v.frame not in shifts]
+    return kept or views
 
 
 def merge_views(views: Sequence[ViewClass]) -> tuple[ViewClass | None, int]:
