@@ -3,6 +3,7 @@
     .venv/bin/python scripts/pv/evaluate_synthetic.py [--seeds 0 1 … 9] [--width 80 --height 50]
         [--per-class 4] [--no-reflections] [--no-layout] [--no-refine] [--gps-sigma 0.1] [--yaw-sigma 0.2]
         [--gimbal-pitch -60] [--altitude 32] [--learned [--levels-per-k 5] [--min-confidence 0.8]]
+        [--delta-t]
 
 Each seed builds a plant (``generate_layout`` over a width × height roof), plants ``--per-class`` modules of
 every anomaly class (whole strings for the string class) and renders the flight of the default plan (M3T,
@@ -19,6 +20,8 @@ matching of the module grid): what the analysis gives when positions and yaw are
 ``--gps-sigma 0.02``). ``--gimbal-pitch P`` flies the oblique plan of pitch P instead, its frames looking
 ahead (``analytics/oblique.py``). ``--learned`` lets the shipped crop network overrule the rules where it is
 confident (``modules.ism_classifier``), its crops on ``--levels-per-k`` when it reads an intensity channel.
+``--delta-t`` also prints, per class, the measured ΔT of the rightly named findings over the planted one,
+their spot in the frames' pixels (``details["spot_px"]``) and how many say their ΔT is a lower bound.
 """
 
 from __future__ import annotations
@@ -90,6 +93,7 @@ def main() -> None:
         "--levels-per-k", type=float, help="with --learned: the crops' fixed scale [8-bit levels / K]"
     )
     parser.add_argument("--min-confidence", type=float, default=0.8, help="with --learned")
+    parser.add_argument("--delta-t", action="store_true", help="measured over planted ΔT and spot, per class")
     args = parser.parse_args()
     classifier = ism_classifier(args.min_confidence, args.levels_per_k) if args.learned else None
 
@@ -102,6 +106,7 @@ def main() -> None:
     render_s = analyse_s = render_cpu = analyse_cpu = 0.0
     frames = rejected = 0
     per_seed: list[int] = []
+    measured: dict[str, list[tuple[float, float | None, bool]]] = {}
     for seed in args.seeds:
         flight = synthetic_flight(
             layout,
@@ -133,6 +138,17 @@ def main() -> None:
         if args.no_layout:
             result = to_layout_ids(result, layout)
         rejected += result.reflections_rejected
+        planted = {a.module_id: a for a in flight.anomalies}
+        for f in result.findings:
+            a = planted.get(f.module_id)
+            if a is not None and a.anomaly is f.anomaly_class and a.delta_t_k:
+                measured.setdefault(a.anomaly.value, []).append(
+                    (
+                        f.delta_t_k / a.delta_t_k,
+                        f.details.get("spot_px"),
+                        bool(f.details.get("delta_t_lower_bound")),
+                    )
+                )
         ev = evaluate(result, flight.anomalies)
         per_seed.append(sum(c.false_positives + c.false_negatives for c in ev.classes))
         for c in ev.classes:
@@ -163,6 +179,15 @@ def main() -> None:
         print("confusions (planted → reported: modules):")
         for (want, got), n in sorted(confusions.items(), key=lambda kv: -kv[1]):
             print(f"  {want} → {got}: {n}")
+    if args.delta_t:
+        head = ("class", "found", "measured/planted ΔT", "spot px² (median)", "lower bound")
+        print(f"{head[0]:<20} {head[1]:>5} {head[2]:>20} {head[3]:>18} {head[4]:>11}")
+        for name, rows in sorted(measured.items()):
+            ratios = np.array([r for r, _, _ in rows])
+            spots = [s for _, s, _ in rows if s is not None]
+            spot = f"{np.median(spots):.1f}" if spots else "–"
+            spread = f"{np.median(ratios):>9.2f} ({ratios.min():.2f}–{ratios.max():.2f})"
+            print(f"{name:<20} {len(rows):>5} {spread} {spot:>18} {sum(b for _, _, b in rows):>11}")
     for label, r, a in (("CPU", render_cpu, analyse_cpu), ("wall", render_s, analyse_s)):
         per_frame = f"render {1000 * r / frames:.0f} ms, analysis {1000 * a / frames:.0f} ms"
         print(f"{label} time per frame: {per_frame} (ratio analysis/render {a / max(r, 1e-9):.2f})")

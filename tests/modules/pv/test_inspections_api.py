@@ -630,3 +630,23 @@ def test_the_files_a_refused_upload_stored_are_pruned_and_a_kept_flights_are_not
         frames = s.scalars(select(PvFrame.sha256).where(PvFrame.inspection_id == r.json()["id"])).all()
     assert len(frames) == 2 and all(store.exists(h) for h in frames)
     assert report.kept_referenced == 2  # the two frames
+
+
+def test_an_alert_says_when_its_delta_t_is_only_a_lower_bound() -> None:
+    from gongzhi.modules.pv.views import FindingRow
+
+    inspection = PvInspection(id=7, plant_id=1)
+
+    def finding(details: dict[str, Any], dt: float = 6.2) -> PvFinding:
+        return PvFinding(module_id="A-01-02", anomaly_class="hot_spot", delta_t_k=dt, delta_tn_k=dt * 1.25,
+                         severity="S1", coa=2, frames_seen=4, details=details, evidence=[])  # fmt: skip
+
+    measured = results._alert_data(inspection, finding({"spot_px": 24.0, "delta_t_lower_bound": False}))
+    assert measured.title.endswith("ΔT 6.2 K") and "下限" not in measured.description
+    bounded = results._alert_data(inspection, finding({"spot_px": 5.0, "delta_t_lower_bound": True}))
+    assert bounded.title.endswith("ΔT ≥ 6.2 K")
+    assert bounded.description.endswith(pv_service.LOWER_BOUND_NOTE_ZH)
+    # a console row of several findings is "at least" when its largest ΔT is
+    assert FindingRow((finding({"delta_t_lower_bound": True}), finding({}, 4.0))).delta_t_at_least
+    assert not FindingRow((finding({"delta_t_lower_bound": True}, 4.0), finding({}))).delta_t_at_least
+    assert not FindingRow((finding({}),)).delta_t_at_least

@@ -28,6 +28,7 @@ from gongzhi.modules.pv.analytics.modules import (
     CELL_EDGE_STEP,
     EDGE_WINDOW,
     ISM_NOMINAL_LEVEL,
+    MEASUREMENT_SPOT_PX,
     NORMAL,
     SAMPLES_PER_CELL,
     SCREEN_PEAK_K,
@@ -38,6 +39,7 @@ from gongzhi.modules.pv.analytics.modules import (
     CombinedClassifier,
     InspectionAccumulator,
     InspectionResult,
+    LayoutFreeAccumulator,
     RuleClassifier,
     ViewClass,
     _cell_and_third_means,
@@ -67,6 +69,7 @@ from gongzhi.modules.pv.analytics.modules import (
     _soiling_as,
     _steepest,
     _thirds,
+    _View,
     analyse_flight,
     classify_crop,
     frame_level_shifts,
@@ -78,6 +81,7 @@ from gongzhi.modules.pv.analytics.modules import (
     rgb_soiling_index,
     row_medians,
     soiling_indices,
+    spot_px,
 )
 from gongzhi.modules.pv.analytics.synthetic import Conditions, SyntheticFlight, pattern, synthetic_flight
 
@@ -213,6 +217,48 @@ def test_a_frame_whose_level_departs_from_its_neighbours_is_named_with_how_far()
     # two frames are too few to tell which is off
     assert frame_level_shifts(*views([50.0, 55.0])) == {}
     assert frame_level_shifts(np.zeros(0, dtype=np.int64), np.zeros(0)) == {}
+
+
+def test_a_pattern_smaller_than_the_measurement_spot_says_its_delta_t_is_a_lower_bound(
+    layout: PlantLayout, flight: SyntheticFlight
+) -> None:
+    # at the screening GSD (5 px a cell) a planted hot spot is blurred to a few pixels and reads about half
+    # its ΔT; a whole hot cell covers some 25 px and reads in full
+    planted = {a.module_id: a for a in flight.anomalies}
+    acc = LayoutFreeAccumulator()
+    for frame in flight.frames():
+        acc.add(frame)
+    for result in (analyse_flight(flight.frames(), layout), acc.result()):
+        by_class = {f.anomaly_class: f for f in result.findings}
+        spot = by_class[Anomaly.HOT_SPOT]
+        assert spot.details["delta_t_lower_bound"] is True and spot.details["spot_px"] < MEASUREMENT_SPOT_PX
+        truth = next(a for a in planted.values() if a.anomaly is Anomaly.HOT_SPOT)
+        assert spot.delta_t_k < 0.7 * truth.delta_t_k
+        cell = by_class[Anomaly.SINGLE_HOT_CELL]
+        assert (
+            cell.details["delta_t_lower_bound"] is False
+            and cell.details["spot_px"] >= 2 * MEASUREMENT_SPOT_PX
+        )
+        truth = next(a for a in planted.values() if a.anomaly is Anomaly.SINGLE_HOT_CELL)
+        assert cell.delta_t_k == pytest.approx(truth.delta_t_k, rel=0.15)
+        # a pattern over the whole module or a cool one has no spot
+        for cls in (Anomaly.MODULE_OFFLINE, Anomaly.SHADING, Anomaly.SOILING):
+            assert (
+                "spot_px" not in by_class[cls].details and "delta_t_lower_bound" not in by_class[cls].details
+            )
+
+
+def test_a_spot_is_measured_in_the_pixels_of_the_frames_that_saw_it() -> None:
+    def view(frame: int, cells: float | None) -> _View:
+        return _View(
+            frame, 40.0, 41.0, 45.0, 5.0, 0.0, ViewClass(Anomaly.HOT_SPOT, 5.0, (0.5, 0.5), 1.0, cells)
+        )
+
+    # a cell of 25 px² in frames 0 and 2, of 100 px² in frame 1 (flown lower); frame 3 was not analysed
+    cell_px = [25.0, 100.0, 25.0, math.nan]
+    assert spot_px([view(0, 0.2), view(1, 0.2), view(2, 0.3)], cell_px) == pytest.approx(7.5)
+    assert spot_px([view(3, 0.2), view(0, None)], cell_px) is None
+    assert spot_px([], cell_px) is None
 
 
 def test_sun_reflections_on_healthy_modules_are_not_reported(small: PlantLayout) -> None:

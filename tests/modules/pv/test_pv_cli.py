@@ -152,6 +152,11 @@ def test_inspect_reads_a_synthetic_flight_back_and_writes_per_module_results(tmp
     with (out / "results.csv").open(encoding="utf-8-sig") as f:
         rows = list(csv.DictReader(f))
     assert {row["module_id"] for row in rows if row["severity"]} == {m for m, _ in found}
+    # whether each finding's ΔT is only a lower bound (its pattern under the camera's measurement spot)
+    bounded = {f["module_id"] for f in summary["findings_list"] if f["details"].get("delta_t_lower_bound")}
+    assert {row["module_id"] for row in rows if row["delta_t_lower_bound"] == "True"} == bounded
+    assert bounded == {m for m, c in found if c == "hot_spot"} != set()
+    assert {row["delta_t_lower_bound"] for row in rows if not row["severity"]} == {""}
     # a visible photo beside its thermal frame is paired with it, not read as a frame; that frame, a plain
     # photo, is skipped (and its photo with it)
     photo = io.BytesIO()

@@ -197,6 +197,26 @@ def test_the_report_says_what_named_the_anomalies(factory: Factory, world: World
     assert "by the rules" in pdftext.text(rep.render_pdf(rules, "en"))
 
 
+def test_a_delta_t_that_is_only_a_lower_bound_is_reported_as_at_least(
+    factory: Factory, world: World, tmp_path: Path
+) -> None:
+    insp, store = make(factory, world, tmp_path, irradiance=720)
+    with unit_of_work(factory, Scope(region_id=world.a, system=True)) as s:
+        plain = rep.build_report(s, insp, store)
+        cell = s.scalars(select(PvFinding).where(PvFinding.anomaly_class == "single_hot_cell")).one()
+        cell.details = {**cell.details, "spot_px": 5.1, "delta_t_lower_bound": True}
+        s.flush()
+        bounded = rep.build_report(s, insp, store)
+    assert "<td>≥ " not in rep.render_html(plain, "zh-CN") and "测温光斑" not in rep.render_html(
+        plain, "zh-CN"
+    )
+    html = rep.render_html(bounded, "zh-CN")
+    assert "<td>≥ 24.5 K</td>" in html and "<td>4.0 K</td>" in html  # the soiling's is measured in full
+    assert "缺陷小于热像仪的测温光斑（3×3 像素）" in html
+    said = pdftext.text(rep.render_pdf(bounded, "en"))
+    assert "≥ 24.5 K" in said and "smaller than the camera's measurement spot" in said, said[:2000]
+
+
 def test_the_ir_thumbnail_spans_the_findings_module_so_a_few_kelvin_show() -> None:
     """A 3 K hot cell on a module 25 K warmer than the roof: around the module's centre the colours span
     the module's temperatures and the cell stands out; over the whole crop it would hardly show."""

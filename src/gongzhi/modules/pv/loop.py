@@ -246,9 +246,12 @@ def _point(f: PvFinding) -> dict[str, object] | None:
 
 def _finding_case(s: Session, registry: Registry, plant: PvPlant, f: PvFinding, category: str) -> Case:
     cls = service.effective_class(f)
-    dt_text = f"ΔT {f.delta_t_k:.1f} K" if f.delta_t_k is not None else "ΔT 无读数"
+    at_least = "≥ " if service.delta_t_lower_bound(f) else ""
+    dt_text = f"ΔT {at_least}{f.delta_t_k:.1f} K" if f.delta_t_k is not None else "ΔT 无读数"
     if f.delta_tn_k is not None:
-        dt_text += f"，ΔTn {f.delta_tn_k:.1f} K"
+        dt_text += f"，ΔTn {at_least}{f.delta_tn_k:.1f} K"
+    if at_least:
+        dt_text += f"（{service.LOWER_BOUND_NOTE_ZH}）"
     title = f"{plant.name} {f.module_id} {names.zh(cls)}（{f.severity}，CoA {f.coa}）"
     text = (
         f"组件 {f.module_id}：{names.zh(cls)}，{dt_text}，{f.frames_seen} 帧可见（巡检 #{f.inspection_id}）。"

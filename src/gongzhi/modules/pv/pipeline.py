@@ -530,6 +530,7 @@ def default_workers() -> int:
 CSV_FIELDS = (
     "module_id", "lon", "lat", "frames_seen", "t_median_c", "t_p95_c", "t_max_c", "t_corrected_k",
     "soiling_index", "anomaly_class", "delta_t_k", "delta_tn_k", "severity", "coa", "rgb_soiling_index",
+    "delta_t_lower_bound",
 )  # fmt: skip
 """The results CSV's columns; ones added later go at the end, so a sheet that reads them by position
 keeps working."""
@@ -565,6 +566,8 @@ def module_rows(modules: Sequence[ModuleRecord], findings: Sequence[FindingRecor
                 "delta_tn_k": _round(w.delta_tn_k) if w else None,
                 "severity": w.severity if w else "",
                 "coa": w.coa if w else 1,
+                # the pattern was smaller than the camera's measurement spot: ΔT and ΔTn read low
+                "delta_t_lower_bound": bool(w.details.get("delta_t_lower_bound")) if w else None,
             }
         )
     return rows

@@ -168,6 +168,13 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "Bands are by ΔTn; a bypass-diode substring is at least S2 and an offline module or string S3, "
         "whatever its ΔT (the loss is electrical and hardly warms the module).",
     },
+    "at_least_note": {
+        "zh-CN": "ΔT 前的“≥”：缺陷小于热像仪的测温光斑（3×3 像素），读数被周围较冷的玻璃拉低，"
+        "实际温差至少为此值；建议近距离（详细检测）复测后再定等级。",
+        "en": "“≥” before a ΔT: the pattern is smaller than the camera's measurement spot (3 × 3 px) and "
+        "reads low, blurred into the cooler glass about it; the true ΔT is at least this. Measure it again "
+        "from closer (a detailed inspection) before grading it.",
+    },
     "generated": {"zh-CN": "生成时间", "en": "Generated"},
     "modules": {"zh-CN": "组件数", "en": "Modules"},
     "area": {"zh-CN": "面积", "en": "Area"},
@@ -218,6 +225,8 @@ class ReportFinding:
     thumbnail_png: bytes | None = None
     photo_png: bytes | None = None
     """The visible-light photo over the thumbnail's window, when the frame came with one."""
+    delta_t_at_least: bool = False
+    """Whether ΔT (and ΔTn) is only a lower bound (``service.delta_t_lower_bound``)."""
 
 
 @dataclass
@@ -488,6 +497,7 @@ def build_report(s: Session, inspection_id: int, store: FileStore | None = None)
             frames_seen=f.frames_seen,
             thumbnail_png=pictures.get(f.id, (None, None))[0],
             photo_png=pictures.get(f.id, (None, None))[1],
+            delta_t_at_least=service.delta_t_lower_bound(f),
         )
         for f in sorted(live, key=lambda f: (-(f.coa or 0), -(f.delta_t_k or 0), f.module_id))
     ]
@@ -836,8 +846,8 @@ def render_html(report: Report, lang: str = "zh-CN") -> str:
     )
 
 
-def _num(value: float | None, unit: str) -> str:
-    return "–" if value is None else f"{value:.1f} {unit}"
+def _num(value: float | None, unit: str, at_least: bool = False) -> str:
+    return "–" if value is None else f"{'≥ ' if at_least else ''}{value:.1f} {unit}"
 
 
 def _local_time(value: dt.datetime | None) -> str:
@@ -949,8 +959,8 @@ def render_pdf(report: Report, lang: str = "zh-CN") -> bytes:
                 [
                     p(f.module_id),
                     p(class_name(f.anomaly_class, lang)),
-                    p(_num(f.delta_t_k, "K")),
-                    p(_num(f.delta_tn_k, "K")),
+                    p(_num(f.delta_t_k, "K", f.delta_t_at_least)),
+                    p(_num(f.delta_tn_k, "K", f.delta_t_at_least)),
                     p(_num(f.t_max_c, "°C")),
                     p(f.severity),
                     p(str(f.coa)),
@@ -959,6 +969,8 @@ def render_pdf(report: Report, lang: str = "zh-CN") -> bytes:
                 ]
             )
         story.append(Table(rows, repeatRows=1, style=grid))
+        if any(f.delta_t_at_least for f in report.findings):
+            story.append(p(tx("at_least_note")))
 
     if report.zones:
         story.append(p(tx("zones"), h2))

@@ -371,7 +371,8 @@ def _alert_severity(f: PvFinding) -> Severity:
 
 
 def _alert_data(inspection: PvInspection, f: PvFinding) -> AlertRaise:
-    dt = "" if f.delta_t_k is None else f" ΔT {f.delta_t_k:.1f} K"
+    at_least = service.delta_t_lower_bound(f)
+    dt = "" if f.delta_t_k is None else f" ΔT {'≥ ' if at_least else ''}{f.delta_t_k:.1f} K"
     return AlertRaise(
         kind=f"pv.{f.anomaly_class}"[:60],
         severity=_alert_severity(f),
@@ -380,6 +381,7 @@ def _alert_data(inspection: PvInspection, f: PvFinding) -> AlertRaise:
             f"巡检 #{inspection.id}，组件 {f.module_id}：{names.zh(f.anomaly_class)}，严重度 {f.severity}，"
             f"CoA {f.coa}，{f.frames_seen} 帧可见"
             + ("" if f.delta_tn_k is None else f"，ΔTn {f.delta_tn_k:.1f} K")
+            + (f"；{service.LOWER_BOUND_NOTE_ZH}" if at_least else "")
         ),
         location={"type": "Point", "coordinates": [f.lon, f.lat]} if f.lon is not None else None,
         evidence=list(f.evidence),
@@ -439,6 +441,7 @@ def _record(f: PvFinding) -> FindingRecord:
         f.lon or 0.0,
         f.lat or 0.0,
         None,
+        dict(f.details or {}),
     )
 
 

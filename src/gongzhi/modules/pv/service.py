@@ -613,6 +613,16 @@ def review_finding(s: Session, finding_id: int, data: FindingReview) -> PvFindin
     return finding
 
 
+def delta_t_lower_bound(f: PvFinding) -> bool:
+    """Whether a finding's ΔT is only a lower bound: its pattern was smaller than a thermal camera's
+    measurement spot, so it read cooler than it is (``analytics.modules.MEASUREMENT_SPOT_PX``)."""
+    return bool((f.details or {}).get("delta_t_lower_bound"))
+
+
+LOWER_BOUND_NOTE_ZH = "缺陷小于 3×3 像素测温光斑，ΔT 读数偏低、为下限，建议近距离复测"
+"""What a finding whose ΔT is a lower bound (:func:`delta_t_lower_bound`) says in its alert and case."""
+
+
 def effective_class(f: PvFinding) -> str:
     """A finding's class as reviewed: the operator's when they reclassified it, else the analysis'."""
     return f.reviewed_class if f.status == "reclassified" and f.reviewed_class else f.anomaly_class

@@ -348,6 +348,12 @@ class FindingRow:
         values = [getattr(f, attr) for f in self.findings if getattr(f, attr) is not None]
         return max(values) if values else None
 
+    @property
+    def delta_t_at_least(self) -> bool:
+        """Whether the row's largest ΔT is only a lower bound (``service.delta_t_lower_bound``)."""
+        read = [f for f in self.findings if f.delta_t_k is not None]
+        return bool(read) and service.delta_t_lower_bound(max(read, key=lambda f: f.delta_t_k or 0.0))
+
 
 def finding_rows(s: Session, plant_id: int, found: Sequence[PvFinding]) -> list[FindingRow]:
     """The findings in their order, each offline string's members in one row where its first one was."""

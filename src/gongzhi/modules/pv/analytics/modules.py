@@ -190,12 +190,16 @@ class ViewClass:
         Where the pattern peaks on the module, along the row and across it from the low edge [0–1].
     confidence : float
         Classifier confidence [0–1].
+    spot_cells : float | None
+        For a localised hot pattern, its area at or above half its peak (over the module's median), within
+        a cell's reach of the peak, in cells (:func:`_fill`); ``None`` for other classes.
     """
 
     anomaly: Anomaly
     delta_t_k: float
     location: tuple[float, float] | None = None
     confidence: float = 1.0
+    spot_cells: float | None = None
 
 
 NORMAL = ViewClass(Anomaly.NONE, 0.0)
@@ -271,7 +275,9 @@ class CombinedClassifier:
         out = list(ruled)
         for i, v in zip(suspects, learned, strict=True):
             if v.anomaly is not Anomaly.NONE and v.confidence >= self.min_confidence:
-                out[i] = ViewClass(v.anomaly, ruled[i].delta_t_k, ruled[i].location, v.confidence)
+                # the rules' spot stays only with a name that is a localised hot pattern too
+                spot = ruled[i].spot_cells if v.anomaly in _LOCAL_HOT else None
+                out[i] = ViewClass(v.anomaly, ruled[i].delta_t_k, ruled[i].location, v.confidence, spot)
         return out
 
 
@@ -531,14 +537,14 @@ def _classify(
         sharpness = peak / max(float(_mean(around)), 1e-6)
         near_box = math.hypot(location[0] - jb[0], location[1] - jb[1]) < 0.1
         if near_box and sharpness >= 1.3 and _spans_box(glass, int(r), int(c), jb, portrait, m + 0.5 * peak):
-            return ViewClass(Anomaly.JUNCTION_BOX, float(residual.max()), location)
+            return ViewClass(Anomaly.JUNCTION_BOX, float(residual.max()), location, spot_cells=fill)
         if (fill <= 0.25 and sharpness >= 1.9) or (peak >= 7.0 and fill < 0.45):
-            return ViewClass(Anomaly.HOT_SPOT, float(residual.max()), location)
+            return ViewClass(Anomaly.HOT_SPOT, float(residual.max()), location, spot_cells=fill)
 
     hot_cells = _hot_cells(glass, _cell_means(glass, cell_grid, k), k)
     if hot_cells:
         kind = Anomaly.SINGLE_HOT_CELL if hot_cells == 1 else Anomaly.MULTIPLE_HOT_CELLS
-        return ViewClass(kind, float(residual.max()), location)
+        return ViewClass(kind, float(residual.max()), location, spot_cells=fill)
 
     top = _median(residual[: rows // 3])
     warm_fraction = np.count_nonzero(residual - top > SOILING_WARM_K) / residual.size
@@ -549,7 +555,7 @@ def _classify(
     # the pixels and the optics can spread it over three rows of samples and across the cell's edge
     # (fill 0.7–0.8 and no whole hot cell), which a bound at 0.7 reported as nothing
     if peak >= 1.5 and fill < 1.0:
-        return ViewClass(Anomaly.CRACKING, float(residual.max()), location)
+        return ViewClass(Anomaly.CRACKING, float(residual.max()), location, spot_cells=fill)
     return NORMAL
 
 
@@ -1131,6 +1137,7 @@ class InspectionAccumulator:
         self._prepare()
         self._views = _ViewTable()
         self._sources: list[str] = []
+        self._cell_px: list[float] = []  # a cell's area in each frame [px²], NaN where not analysed
         self._irradiances: list[float] = []
         self._bias = (0.0, 0.0, 0.0)
         self._line: _Line | None = None
@@ -1156,7 +1163,7 @@ class InspectionAccumulator:
         index and neighbour table (read-only), so that a pool's workers need not each build them."""
         out = InspectionAccumulator.__new__(InspectionAccumulator)
         out.__dict__.update(self.__dict__)
-        out._views, out._sources, out._irradiances = _ViewTable(), [], []
+        out._views, out._sources, out._irradiances, out._cell_px = _ViewTable(), [], [], []
         out._bias, out._frames_used, out._line, out._carried_score = (0.0, 0.0, 0.0), 0, None, 0.0
         return out
 
@@ -1192,6 +1199,7 @@ class InspectionAccumulator:
             self._prepare()
         n = len(self._sources)
         self._sources.append(frame.meta.source)
+        self._cell_px.append(math.nan)
         if frame.meta.irradiance_w_m2 is not None:
             self._irradiances.append(frame.meta.irradiance_w_m2)
         temperature, why = _holes_filled(frame)
@@ -1318,6 +1326,8 @@ class InspectionAccumulator:
             numbers[:, _STATS : _STATS + 2] = _rgb_columns(rgb, geometry, self.layout, positions,
                                                           self._index.centres)  # fmt: skip
         self._views.add(n, positions, numbers, classes)
+        t = self.layout.module_type
+        self._cell_px[n] = t.width_m * t.length_m / (t.cells * geometry.gsd_m**2)
         return len(positions)
 
     def merge(self, other: InspectionAccumulator) -> None:
@@ -1330,6 +1340,7 @@ class InspectionAccumulator:
             raise ValueError("accumulators of different plants cannot be merged")
         self._views.extend(other._views, len(self._sources))
         self._sources.extend(other._sources)
+        self._cell_px.extend(other._cell_px)
         self._irradiances.extend(other._irradiances)
         self._frames_used += other._frames_used
 
@@ -1381,7 +1392,13 @@ class InspectionAccumulator:
         by_id = {r.module_id: r for r in modules}
         findings = [
             _make_finding(
-                self.layout.modules[p].id, v, views, g, by_id[self.layout.modules[p].id], self._sources
+                self.layout.modules[p].id,
+                v,
+                views,
+                g,
+                by_id[self.layout.modules[p].id],
+                self._sources,
+                self._cell_px,
             )
             for p, v, views in _strings(self.layout, merged_all)
         ]
@@ -1535,14 +1552,27 @@ def _finding_order(f: Finding) -> tuple[int, float, str]:
 
 
 def _make_finding(
-    module_id: str, v: ViewClass, views: list[_View], g: float | None, r: ModuleResult, sources: list[str]
+    module_id: str,
+    v: ViewClass,
+    views: list[_View],
+    g: float | None,
+    r: ModuleResult,
+    sources: list[str],
+    cell_px: Sequence[float],
 ) -> Finding:
+    """The finding ``v`` on a module from its ``views``; ``cell_px`` is a cell's area in each frame [px²]
+    (NaN where unknown), by which the pattern's spot (:attr:`ViewClass.spot_cells`) is measured in the
+    frames' pixels (:func:`spot_px`)."""
     dtn = v.delta_t_k * 1000 / g if g else None
     band = max(dtn if dtn is not None else v.delta_t_k, 0.0)
     agreeing = [w for w in views if _FAMILIES.get(w.cls.anomaly) == _FAMILIES.get(v.anomaly)]
     details: dict[str, Any] = {"views": len(views), "reflection_checked": len(views) > 1}
     if v.location is not None:
         details["location"] = [round(v.location[0], 3), round(v.location[1], 3)]
+    spot = spot_px([w for w in agreeing if w.cls.anomaly is v.anomaly], cell_px)
+    if spot is not None:
+        details["spot_px"] = round(spot, 1)
+        details["delta_t_lower_bound"] = spot < MEASUREMENT_SPOT_PX
     if agreeing and agreeing[0].pixel is not None:  # the module in the first frame of the evidence
         details["pixel"] = [round(agreeing[0].pixel[0]), round(agreeing[0].pixel[1])]
     return Finding(
@@ -1550,6 +1580,29 @@ def _make_finding(
         round(r.t_max_c, 2), severity(band, v.anomaly), class_of_abnormality(v.anomaly, band), len(views),
         round(v.confidence, 3), r.lon, r.lat, tuple(sources[w.frame] for w in agreeing), details,
     )  # fmt: skip
+
+
+MEASUREMENT_SPOT_PX = 9.0
+"""Least area of a pattern, in pixels of the frame, whose temperature a thermal camera measures in full:
+3 × 3 px (Optris Xi 400 manual, "MFOV: recommended smallest measured object size of 3 × 3 pixel"; Fluke's
+field-of-view calculator: the spot needed for an accurate temperature is 2–3 times the pixel's). A smaller
+pattern is blurred into its surroundings by the optics and the pixels and reads cooler than it is (the
+size-of-source effect; Sensors 2021, 21(2), 607): on the synthetic nadir flights at the screening GSD
+(5 px per cell) a hot spot's measured ΔT is 0.48 of the planted one (0.37–0.54, 16 hot spots), a junction
+box's 0.76, a whole hot cell's 1.01 (``scripts/pv/evaluate_synthetic.py --seeds 0 1 2 3 --delta-t``). A
+finding whose pattern is smaller says its ΔT is a lower bound (``details["delta_t_lower_bound"]``) [px²]."""
+
+
+def spot_px(views: Sequence[_View], cell_px: Sequence[float]) -> float | None:
+    """Median area of a localised pattern at or above half its peak over ``views`` (their
+    :attr:`ViewClass.spot_cells` times a cell's area in their frame, ``cell_px`` [px²]) [px²]; ``None``
+    when no view measured it."""
+    areas = [
+        w.cls.spot_cells * cell_px[w.frame]
+        for w in views
+        if w.cls.spot_cells is not None and 0 <= w.frame < len(cell_px) and math.isfinite(cell_px[w.frame])
+    ]
+    return _med(areas) if areas else None
 
 
 class LayoutFreeAccumulator:
@@ -1610,6 +1663,7 @@ class LayoutFreeAccumulator:
         self._ids: list[str] = []
         self._views: dict[str, list[_View]] = {}
         self._sources: list[str] = []
+        self._cell_px: list[float] = []  # a cell's area in each frame [px²], NaN where not analysed
         self._irradiances: list[float] = []
         self._frames_used = 0
 
@@ -1663,12 +1717,14 @@ class LayoutFreeAccumulator:
             luma, green = (_inner(rect_crops(x, rects, cells, 2), RGB_BORDER) for x in luma_and_green(rgb))
             for view, (index, has) in zip(views, _rgb_of_crops(luma, green).tolist(), strict=True):
                 view.rgb_soiling = index if has else None
-        return SegmentedFrame(meta.source, meta.irradiance_w_m2, geometry, rows, cols, views)
+        cell_px = float(np.median([r.length_px * r.width_px for r in rects])) / t.cells
+        return SegmentedFrame(meta.source, meta.irradiance_w_m2, geometry, rows, cols, views, cell_px=cell_px)
 
     def place(self, segmented: SegmentedFrame) -> FrameReport:
         """Give a segmented frame's modules their ids (:meth:`segment`), in flight order."""
         n = len(self._sources)
         self._sources.append(segmented.source)
+        self._cell_px.append(segmented.cell_px)
         if segmented.irradiance_w_m2 is not None:
             self._irradiances.append(segmented.irradiance_w_m2)
         if segmented.rows is None or segmented.cols is None:
@@ -1772,7 +1828,7 @@ class LayoutFreeAccumulator:
             merged, dropped = merge_views([v.cls for v in views])
             rejected += dropped
             if merged is not None:
-                findings.append(_make_finding(mid, merged, views, g, r, self._sources))
+                findings.append(_make_finding(mid, merged, views, g, r, self._sources, self._cell_px))
         findings = self._strings(findings, where)
         findings.sort(key=_finding_order)
         compliant, notes = _conditions(g)
@@ -1798,6 +1854,8 @@ class SegmentedFrame:
     views: list[_View]
     skipped: str = ""
     skip_reason: str = ""
+    cell_px: float = math.nan
+    """A cell's area in the frame (the median module's) [px²]."""
 
 
 def _left_out(meta: FrameMeta, why: str, reason: str) -> SegmentedFrame:
