@@ -372,7 +372,8 @@ def _alert_severity(f: PvFinding) -> Severity:
 
 def _alert_data(inspection: PvInspection, f: PvFinding) -> AlertRaise:
     at_least = service.delta_t_lower_bound(f)
-    dt = "" if f.delta_t_k is None else f" ΔT {'≥ ' if at_least else ''}{f.delta_t_k:.1f} K"
+    ge = "≥ " if at_least else ""
+    dt = "" if f.delta_t_k is None else f" ΔT {ge}{f.delta_t_k:.1f} K"
     return AlertRaise(
         kind=f"pv.{f.anomaly_class}"[:60],
         severity=_alert_severity(f),
@@ -380,7 +381,7 @@ def _alert_data(inspection: PvInspection, f: PvFinding) -> AlertRaise:
         description=(
             f"巡检 #{inspection.id}，组件 {f.module_id}：{names.zh(f.anomaly_class)}，严重度 {f.severity}，"
             f"CoA {f.coa}，{f.frames_seen} 帧可见"
-            + ("" if f.delta_tn_k is None else f"，ΔTn {f.delta_tn_k:.1f} K")
+            + ("" if f.delta_tn_k is None else f"，ΔTn {ge}{f.delta_tn_k:.1f} K")
             + (f"；{service.LOWER_BOUND_NOTE_ZH}" if at_least else "")
         ),
         location={"type": "Point", "coordinates": [f.lon, f.lat]} if f.lon is not None else None,
