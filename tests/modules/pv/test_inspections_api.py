@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import json
 import os
 import time
 import zipfile
@@ -650,3 +651,41 @@ def test_an_alert_says_when_its_delta_t_is_only_a_lower_bound() -> None:
     assert FindingRow((finding({"delta_t_lower_bound": True}), finding({}, 4.0))).delta_t_at_least
     assert not FindingRow((finding({"delta_t_lower_bound": True}, 4.0), finding({}))).delta_t_at_least
     assert not FindingRow((finding({}),)).delta_t_at_least
+
+
+def test_a_flight_taken_over_another_roof_ends_failed_saying_how_far_it_was(
+    client: TestClient, world: World, factory: sessionmaker[Session], registry: Registry, flight: Flight
+) -> None:
+    """Frames that were read and placed but see no module of the plant (another roof, or the wrong plant
+    chosen) are not a healthy plant: the inspection fails, saying where the frames were."""
+
+    def moved(value: Any) -> Any:  # the same plant 0.1° further east, about 10 km
+        if isinstance(value, list) and len(value) == 2 and all(isinstance(v, float) for v in value):
+            return [value[0] + 0.1, value[1]]
+        if isinstance(value, list):
+            return [moved(v) for v in value]
+        if isinstance(value, dict):
+            return {k: moved(v) for k, v in value.items()}
+        return value
+
+    elsewhere = json.dumps(moved(json.loads(flight.geojson))).encode()
+    r = client.post(
+        f"{PV}/plants/import", files={"file": ("roof.geojson", elsewhere, "application/geo+json")},
+        headers=world.alice.headers,
+    )  # fmt: skip
+    assert r.status_code == 201, r.text
+    plant = r.json()
+    frames = [("file", (p.name, p.read_bytes(), "image/tiff")) for p in flight.frames]
+    inspection = upload(client, world.bob.headers, plant["id"], frames).json()
+    assert run_worker(client, factory, registry) == [inspection["id"]]
+    failed = client.get(f"{PV}/inspections/{inspection['id']}", headers=world.alice.headers).json()
+    assert failed["status"] == "failed", failed
+    assert failed["error"].startswith("none of the 6 frames read sees a module of the plant: the nearest")
+    distance = float(failed["error"].split("taken ")[1].split(" km")[0])
+    east = 0.1 * flight.synthetic.layout.origin.metres_per_degree()[0] / 1000  # 0.1° of longitude [km]
+    assert distance == pytest.approx(east, abs=0.1)
+    assert pv_alerts(factory, world.a) == [] or all(
+        a.source != f"pv-inspection:{inspection['id']}" for a in pv_alerts(factory, world.a)
+    )
+    page = as_user(client, world.alice)[0].get(f"/pv/inspections/{inspection['id']}")
+    assert "分析失败" in page.text and "已读取的 6 帧均未拍到该电站的组件：最近的一帧距其组件" in page.text

@@ -175,6 +175,22 @@ def test_inspect_reads_a_synthetic_flight_back_and_writes_per_module_results(tmp
     assert skipped == [("DJI_0009_T.JPG", "not_radiometric")]
 
 
+def test_inspect_refuses_a_flight_that_sees_no_module_of_the_plant_saying_how_far_it_was(
+    tmp_path: Path,
+) -> None:
+    flight = tiny_flight(tmp_path / "flight", frames=3)
+    layout = flight.synthetic.layout
+    far = dataclasses.replace(
+        layout, origin=dataclasses.replace(layout.origin, lat0_deg=layout.origin.lat0_deg + 0.02)
+    )
+    write_plant_geojson(far, tmp_path / "elsewhere.geojson")
+    out = tmp_path / "results"
+    r = runner.invoke(app, ["inspect", str(flight.folder), "--plant", str(tmp_path / "elsewhere.geojson"),
+                            "--out", str(out)])  # fmt: skip
+    assert r.exit_code != 0 and not (out / "summary.json").exists()
+    assert "none of the 3 frames read sees a module of the plant: the nearest was taken 2.2 km" in said(r)
+
+
 def test_inspect_learned_puts_the_shipped_network_behind_the_rules_in_every_worker(tmp_path: Path) -> None:
     """``--learned``: the network may rename what the rules found, never finds a module the rules passed,
     and the summary says it was used; the pool's workers run it too.

@@ -20,7 +20,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-from gongzhi.errors import msg
+from gongzhi.errors import InvalidInput, msg
 from gongzhi.modules.pv import analysis_adapter as adapter
 from gongzhi.modules.pv.analytics.frames import ThermalFrame
 from gongzhi.modules.pv.analytics.geometry import LocalFrame
@@ -225,7 +225,8 @@ def analyse_flight(
     Raises
     ------
     ValueError
-        If no frame could be read and placed on the plant.
+        If no frame could be read and placed on the plant (:class:`NothingAnalysed`), or none of those
+        that were sees a module of it (:class:`OffThePlant`).
     """
     total = len(paths)
     adapter.prepare(paths, jobs=workers)
@@ -489,6 +490,8 @@ def outcome(
 ) -> FlightOutcome:
     _refuse_empty(0 if merged is None else total, skipped)
     modules, findings, extra = adapter.records(merged, layout)
+    if extra.frames_with_modules == 0:
+        raise OffThePlant(total - len(skipped), _distance_m(infos, layout))
     return FlightOutcome(
         modules=tuple(modules),
         findings=tuple(findings),
@@ -513,6 +516,45 @@ class NothingAnalysed(ValueError):
         reasons = "; ".join(skipped[:3])
         super().__init__(f"{NOTHING_ANALYSED}{': ' + reasons if reasons else ''}")
         self.skipped = tuple(skipped)
+
+
+class OffThePlant(InvalidInput, ValueError):
+    """The flight's frames were read and placed, and none of them sees a module of the plant: frames of
+    another roof, or the wrong plant chosen. Reporting such a flight as done with no findings would read as
+    a healthy plant, so it is refused with where the frames were."""
+
+    def __init__(self, frames: int, distance_m: float | None) -> None:
+        if distance_m is None:
+            detail = msg(
+                "none of the %(frames)s frames read sees a module of the plant, and they have no position: "
+                "were they taken over this plant?",
+                frames=frames,
+            )
+        else:
+            far = f"{distance_m / 1000:.1f} km" if distance_m >= 1000 else f"{distance_m:.0f} m"
+            detail = msg(
+                "none of the %(frames)s frames read sees a module of the plant: the nearest was taken "
+                "%(distance)s from its modules. Were they taken over this plant?",
+                frames=frames,
+                distance=far,
+            )
+        super().__init__(detail)
+        self.distance_m = distance_m
+
+
+def _distance_m(infos: Sequence[FrameInfo], layout: PlantLayout) -> float | None:
+    """How far the nearest frame with a position was taken from the box about the plant's modules [m];
+    ``None`` when no frame has one."""
+    placed = [(i.lon, i.lat) for i in infos if i.lon is not None and i.lat is not None]
+    if not placed or not layout.modules:
+        return None
+    centres = layout.centres_xy()
+    (x0, y0), (x1, y1) = centres.min(axis=0), centres.max(axis=0)
+    nearest = math.inf
+    for lon, lat in placed:
+        x, y = layout.origin.to_xy(lon, lat)
+        nearest = min(nearest, math.hypot(max(x0 - x, 0.0, x - x1), max(y0 - y, 0.0, y - y1)))
+    return nearest
 
 
 def _refuse_empty(total: int, skipped: Sequence[SkippedFrame]) -> None:
