@@ -36,6 +36,7 @@ from tests.conftest import World
 from tests.web.helpers import as_user
 
 from .flights import Flight, tiny_flight
+from .kml_check import placemarks, valid
 
 PV = "/api/v1/pv"
 PROBLEM = "application/problem+json"
@@ -164,6 +165,25 @@ def test_an_uploaded_zip_is_analysed_and_its_findings_become_deduplicated_alerts
         f"{PV}/findings/{second[0]['id']}/review", json={"status": "accepted"}, headers=world.vera.headers
     )
     assert r.status_code == 403
+
+    # the findings for a field crew's map: the reviewed class, a false alarm left out
+    rejected = next(f for f in second if f["module_id"] != second[0]["module_id"])
+    r = client.put(f"{PV}/findings/{rejected['id']}/review", json={"status": "rejected"}, headers=alice)
+    assert r.status_code == 200
+    r = client.get(f"{PV}/inspections/{again['id']}/results?format=kml", headers=alice)
+    assert r.headers["content-type"].startswith("application/vnd.google-earth.kml+xml")
+    assert r.headers["content-disposition"] == f'attachment; filename="inspection-{again["id"]}-findings.kml"'
+    valid(r.content)
+    marks = {p.name: (folder, p) for folder, ps in placemarks(r.content).items() for p in ps}
+    assert set(marks) == {f["module_id"] for f in second} - {rejected["module_id"]}
+    assert marks[second[0]["module_id"]][0].startswith("积灰污渍")
+    english = client.get(f"{PV}/inspections/{again['id']}/results?format=kml&lang=en", headers=alice)
+    assert (
+        english.status_code == 200
+        and f"#{again['id']}</name>" in english.text
+        and "Soiling (" in english.text
+    )
+    assert client.get(f"{PV}/inspections/{again['id']}/results?format=kmz", headers=alice).status_code == 422
 
 
 def test_low_irradiance_is_flagged_not_compliant(

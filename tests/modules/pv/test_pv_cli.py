@@ -25,6 +25,7 @@ from gongzhi.modules.pv.io.synthetic_files import read_truth
 from gongzhi.modules.pv.io.tiff import write_frame_tiff
 
 from .flights import tiny_flight
+from .kml_check import placemarks, valid
 from .shapes import rectangle
 
 runner = CliRunner()
@@ -156,6 +157,10 @@ def test_inspect_reads_a_synthetic_flight_back_and_writes_per_module_results(tmp
     bounded = {f["module_id"] for f in summary["findings_list"] if f["details"].get("delta_t_lower_bound")}
     assert {row["module_id"] for row in rows if row["delta_t_lower_bound"] == "True"} == bounded
     assert bounded == {m for m, c in found if c == "hot_spot"} != set()
+    # and the findings for a field crew's map: a placemark per module with a finding
+    data = (out / "findings.kml").read_bytes()
+    valid(data)
+    assert {p.name for ps in placemarks(data).values() for p in ps} == {m for m, _ in found}
     assert {row["delta_t_lower_bound"] for row in rows if not row["severity"]} == {""}
     # a visible photo beside its thermal frame is paired with it, not read as a frame; that frame, a plain
     # photo, is skipped (and its photo with it)

@@ -13,6 +13,7 @@ from gongzhi.core.deps import SessionDep, StateDep, api_router
 from gongzhi.errors import InvalidInput, msg
 from gongzhi.kit.validation import DbInt
 from gongzhi.modules.pv import results, service
+from gongzhi.modules.pv.io import kml
 from gongzhi.modules.pv.io.qgc_plan import write_qgc_plan_json
 from gongzhi.modules.pv.io.wpml import write_wpml_kmz
 from gongzhi.modules.pv.schemas import (
@@ -170,11 +171,19 @@ def get_inspection(inspection_id: DbInt, s: SessionDep) -> InspectionRead:
 
 @router.get("/inspections/{inspection_id}/results")
 def inspection_results(
-    inspection_id: DbInt, s: SessionDep, format: Annotated[str, Query(pattern="^(geojson|csv)$")] = "geojson"
+    inspection_id: DbInt,
+    s: SessionDep,
+    format: Annotated[str, Query(pattern="^(geojson|csv|kml)$")] = "geojson",
+    lang: Annotated[str, Query(pattern="^(zh-CN|en)$", description="the KML's language")] = "zh-CN",
 ) -> Response:
-    """Per-module results of a finished inspection as GeoJSON (module outlines) or CSV."""
+    """Per-module results of a finished inspection as GeoJSON (module outlines) or CSV; or its findings as
+    KML (``format=kml``: a placemark per module with a finding, coloured by severity, for a field crew's
+    map; false alarms left out)."""
     if format == "csv":
         return _download(results.results_csv(s, inspection_id), CSV, f"inspection-{inspection_id}.csv")
+    if format == "kml":
+        found = results.results_kml(s, inspection_id, lang)
+        return _download(found, kml.MEDIA_TYPE, f"inspection-{inspection_id}-findings.kml")
     body = json.dumps(results.results_geojson(s, inspection_id), ensure_ascii=False)
     return Response(body, media_type=GEOJSON)
 

@@ -31,6 +31,7 @@ from gongzhi.modules.pv.analytics import synthetic
 from gongzhi.modules.pv.analytics.cameras import CAMERAS
 from gongzhi.modules.pv.analytics.layout import MODULE_TYPES, LayoutParams, PlantLayout, generate_layout
 from gongzhi.modules.pv.analytics.modules import ism_classifier
+from gongzhi.modules.pv.io import kml
 from gongzhi.modules.pv.io import plant as plant_io
 from gongzhi.modules.pv.io import synthetic_files as synth_io
 from gongzhi.modules.pv.io.qgc_plan import write_qgc_plan_json
@@ -216,7 +217,8 @@ def _progress() -> Progress:
 def inspect(
     folder: Annotated[Path, typer.Argument(help="folder of thermal frames (TIFF, FLIR or DJI R-JPEG)")],
     out_dir: Annotated[
-        Path, typer.Option("--out", help="folder for results.geojson, results.csv, summary.json")
+        Path,
+        typer.Option("--out", help="folder for results.geojson, results.csv, findings.kml, summary.json"),
     ],
     plant: Annotated[
         Path | None,
@@ -315,7 +317,8 @@ def _writable_folder(folder: Path) -> None:
 
 def write_results(result: FlightOutcome, layout: PlantLayout | None, out_dir: Path) -> None:
     """``results.geojson`` (module outlines from ``layout``; centres, or no geometry, without one),
-    ``results.csv`` and ``summary.json`` in ``out_dir``."""
+    ``results.csv``, ``findings.kml`` (the findings for a field crew's map, :mod:`.io.kml`) and
+    ``summary.json`` in ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = pipeline.module_rows(result.modules, result.findings)
     summary = result.summary()
@@ -323,6 +326,8 @@ def write_results(result: FlightOutcome, layout: PlantLayout | None, out_dir: Pa
     collection = pipeline.results_geojson(rows, outlines, summary)
     (out_dir / "results.geojson").write_text(json.dumps(collection, ensure_ascii=False), encoding="utf-8")
     (out_dir / "results.csv").write_text(pipeline.results_csv(rows), encoding="utf-8-sig")
+    title = layout.name if layout is not None and layout.name else out_dir.resolve().name
+    (out_dir / "findings.kml").write_bytes(kml.findings_kml(rows, outlines, title=title))
     findings = pipeline.finding_dicts(result.findings)
     (out_dir / "summary.json").write_text(
         json.dumps({**summary, "findings_list": findings}, ensure_ascii=False, indent=2, default=str),
@@ -362,7 +367,8 @@ def _print_summary(result: FlightOutcome, out_dir: Path) -> None:
     for skipped in result.skipped[:10]:
         err.print(f"[yellow]skipped[/yellow] {escape(skipped)}")
     out.print(
-        f"results: {out_dir / 'results.geojson'}, {out_dir / 'results.csv'}, {out_dir / 'summary.json'}"
+        f"results: {out_dir / 'results.geojson'}, {out_dir / 'results.csv'}, {out_dir / 'findings.kml'}, "
+        f"{out_dir / 'summary.json'}"
     )
 
 

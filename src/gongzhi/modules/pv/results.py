@@ -27,7 +27,8 @@ from gongzhi.modules.pv import names, pipeline, service
 from gongzhi.modules.pv.analytics.anomalies import Anomaly
 from gongzhi.modules.pv.analytics.layout import PlantLayout
 from gongzhi.modules.pv.analytics.modules import ism_classifier
-from gongzhi.modules.pv.models import PvFinding, PvFrame, PvInspection, PvModule, PvModuleResult
+from gongzhi.modules.pv.io import kml
+from gongzhi.modules.pv.models import PvFinding, PvFrame, PvInspection, PvModule, PvModuleResult, PvPlant
 from gongzhi.modules.pv.outcome import FindingRecord, FlightOutcome, ModuleRecord
 from gongzhi.registry import Registry
 
@@ -450,6 +451,16 @@ def results_geojson(s: Session, inspection_id: int) -> dict[str, Any]:
     inspection = service.finished_inspection(s, inspection_id)
     rows, outlines = _rows(s, inspection)
     return pipeline.results_geojson(rows, outlines, inspection.summary)
+
+
+def results_kml(s: Session, inspection_id: int, lang: str = "zh-CN") -> bytes:
+    """A finished inspection's findings as KML for a field crew's map (:func:`.io.kml.findings_kml`): the
+    reviewed class where an operator changed it, false alarms left out."""
+    inspection = service.finished_inspection(s, inspection_id)
+    rows, outlines = _rows(s, inspection)
+    plant = s.get_one(PvPlant, inspection.plant_id)
+    title = f"{plant.name} #{inspection.id}" if lang == "en" else f"{plant.name} 巡检 #{inspection.id}"
+    return kml.findings_kml(rows, outlines, title=title, lang=lang)
 
 
 def results_csv(s: Session, inspection_id: int) -> str:
