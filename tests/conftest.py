@@ -151,7 +151,8 @@ class World:
 
     def __getattr__(self, name: str) -> Person:
         try:
-            return self.__dict__["people"][name]
+            people: dict[str, Person] = self.__dict__["people"]
+            return people[name]
         except KeyError as exc:
             raise AttributeError(name) from exc
 

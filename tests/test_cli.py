@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, inspect, select
+from sqlalchemy.orm import InstrumentedAttribute
 
 from gongzhi import cli
 from gongzhi.app import create_app
@@ -96,7 +97,7 @@ def prepared_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield db.url
 
 
-def count(url: str, column: object) -> int:
+def count(url: str, column: InstrumentedAttribute[int]) -> int:
     engine = make_engine(url)
     try:
         with unit_of_work(make_session_factory(engine), Scope.for_system()) as s:

@@ -24,7 +24,7 @@ from PIL import Image
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from gongzhi.db import RegionOwned, Scope
+from gongzhi.db import Base, RegionOwned, Scope
 from gongzhi.modules.intake import models as intake_models
 from gongzhi.modules.village import models as village_models
 from tests.conftest import World
@@ -350,7 +350,7 @@ def build_intake_a(client: TestClient, world: World, mark: str) -> IntakeA:
         decision_id=decision["id"],
         asset_id=asset["id"],
         contract_ids=(old["id"], renewal["id"]),
-        opinion_ids=tuple(o["id"] for o in opinions),  # type: ignore[arg-type]
+        opinion_ids=tuple(o["id"] for o in opinions),
         c_village_id=c_village["id"],
     )
 
@@ -361,7 +361,10 @@ COUNTED = tuple(
     m
     for module in (intake_models, village_models)
     for m in vars(module).values()
-    if isinstance(m, type) and issubclass(m, RegionOwned) and m.__module__ == module.__name__
+    if isinstance(m, type)
+    and issubclass(m, RegionOwned)
+    and issubclass(m, Base)  # a mapped model: it has a __tablename__
+    and m.__module__ == module.__name__
 )
 
 

@@ -85,7 +85,8 @@ def build_pv_a(client: TestClient, world: World, factory: sessionmaker[Session],
     plant = _ok(client.post(f"{PV}/plants/import", files=files, headers=world.alice.headers), 201)
     ring = [list(p) for p in flight.synthetic.layout.polygon]
     polygon = {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}
-    generated = {"code": f"{mark}-gen", "name": f"{mark} 屋顶", "polygon": polygon}
+    code = f"{mark}-gen"
+    generated = {"code": code, "name": f"{mark} 屋顶", "polygon": polygon}
     _ok(client.post(f"{PV}/plants", json=generated, headers=world.alice.headers), 201)
     frames = [("file", (p.name, p.read_bytes(), "image/tiff")) for p in flight.frames]
     form = {"camera": "M3T", "irradiance_w_m2": "850"}
@@ -95,7 +96,7 @@ def build_pv_a(client: TestClient, world: World, factory: sessionmaker[Session],
     assert results.process_queued(factory, load_modules(), store) == [inspection["id"]]
     found = _ok(client.get(f"{PV}/inspections/{inspection['id']}/findings", headers=world.alice.headers))
     assert found, "the tiny flight should yield findings"
-    return PvA(plant["id"], plant["code"], generated["code"], inspection["id"], found[0]["id"], flight)
+    return PvA(plant["id"], plant["code"], code, inspection["id"], found[0]["id"], flight)
 
 
 def snapshot(client: TestClient, world: World, pv: PvA, factory: sessionmaker[Session]) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from fastapi.testclient import TestClient
@@ -44,19 +44,19 @@ def raise_alert(client: TestClient, who: Person, status: int = 201, **over: Any)
     }
     r = client.post("/api/v1/alerts", json=body, headers=who.headers)
     assert r.status_code == status, r.text
-    return r.json()
+    return cast(dict[str, Any], r.json())
 
 
 def post(client: TestClient, who: Person, path: str, status: int = 200, **body: Any) -> dict[str, Any]:
     r = client.post(f"/api/v1/alerts{path}", json=body, headers=who.headers)
     assert r.status_code == status, r.text
-    return r.json()
+    return cast(dict[str, Any], r.json())
 
 
 def get(client: TestClient, who: Person, alert_id: int) -> dict[str, Any]:
     r = client.get(f"/api/v1/alerts/{alert_id}", headers=who.headers)
     assert r.status_code == 200, r.text
-    return r.json()
+    return cast(dict[str, Any], r.json())
 
 
 def seen(alert: dict[str, Any], key: str) -> datetime:
@@ -292,7 +292,7 @@ def test_another_region_sees_none_of_the_alerts(client: TestClient, world: World
 def listing(client: TestClient, who: Person, query: str) -> dict[str, Any]:
     r = client.get(f"/api/v1/alerts?{query}", headers=who.headers)
     assert r.status_code == 200, r.text
-    return r.json()
+    return cast(dict[str, Any], r.json())
 
 
 def test_the_alert_list_filters_and_counts_every_page(client: TestClient, world: World) -> None:

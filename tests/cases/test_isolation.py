@@ -338,7 +338,7 @@ def ids_a_holds(client: TestClient, world: World) -> dict[str, set[Any]]:
 
 def api_routes(app: FastAPI) -> list[Route]:
     """Every method of every region-scoped API route, included routers flattened."""
-    found = []
+    found: list[Route] = []
     for ctx in iter_route_contexts(app.routes):
         path = ctx.path or ""
         if not isinstance(ctx.original_route, APIRoute) or not path.startswith(API + "/"):
@@ -360,7 +360,11 @@ def expand(route: Route, values: dict[str, list[str]]) -> Iterator[tuple[str, di
         )
     for combo in itertools.product(*(values[n] for n in names)):
         params = dict(zip(names, combo, strict=True))
-        yield PARAM.sub(lambda m, p=params: p[m.group(1)], route.template), params
+
+        def value(m: re.Match[str], p: dict[str, str] = params) -> str:
+            return p[m.group(1)]
+
+        yield PARAM.sub(value, route.template), params
 
 
 def action_bodies(a: RegionA, world: World) -> dict[Action, dict[str, Any]]:
@@ -459,15 +463,18 @@ def send(client: TestClient, req: Request, headers: dict[str, str]) -> Response:
     body = req.body.body if isinstance(req.body, Foreign) else req.body
     if isinstance(body, Upload):
         files = {"file": (body.filename, body.data, body.content_type)}
-        return client.request(req.route.method, API + req.url, headers=headers, files=files)
-    return client.request(req.route.method, API + req.url, headers=headers, json=body)
+        r: Response = client.request(req.route.method, API + req.url, headers=headers, files=files)
+    else:
+        r = client.request(req.route.method, API + req.url, headers=headers, json=body)
+    return r
 
 
 # --- what the outsider may get back -----------------------------------------------------------------
 
 
 def items_of(body: Any) -> list[Any]:
-    return body["items"] if isinstance(body, dict) and "items" in body else body
+    items: list[Any] = body["items"] if isinstance(body, dict) and "items" in body else body
+    return items
 
 
 def region_ids(value: Any) -> Iterator[Any]:

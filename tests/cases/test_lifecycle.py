@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from fastapi.testclient import TestClient
@@ -33,7 +33,7 @@ def new_case(client: TestClient, who: Person, **extra: Any) -> dict[str, Any]:
     }
     r = client.post("/api/v1/cases", json=body, headers=who.headers)
     assert r.status_code == 201, r.text
-    return r.json()
+    return cast(dict[str, Any], r.json())
 
 
 def act(
@@ -41,7 +41,7 @@ def act(
 ) -> dict[str, Any]:
     r = client.post(f"/api/v1/cases/{case_id}/actions/{action}", json=body, headers=who.headers)
     assert r.status_code == status, r.text
-    return r.json()
+    return cast(dict[str, Any], r.json())
 
 
 def test_the_whole_loop_writes_one_timeline_entry_per_step(client: TestClient, world: World) -> None:
@@ -265,7 +265,7 @@ def test_bad_input_gets_a_problem_not_a_500(client: TestClient, world: World) ->
 
 
 def _closed_case(client: TestClient, world: World) -> int:
-    cid = new_case(client, world.alice, accept=True)["id"]
+    cid: int = new_case(client, world.alice, accept=True)["id"]
     act(client, world.alice, cid, "dispatch", actor_id=world.roads_actor)
     act(client, world.bob, cid, "claim")
     act(client, world.bob, cid, "resolve", note="done")

@@ -161,6 +161,7 @@ def check_timeline(s: Session, case: Tracked) -> int:
     assert [e.at for e in entries] == sorted(e.at for e in entries)
     changes = [e for e in entries if e.to_state is not None]
     for prev, nxt in pairwise(changes):
+        assert nxt.from_state is not None and prev.to_state is not None
         assert State(nxt.from_state) == State(prev.to_state)
     return len(entries)
 

@@ -7,9 +7,8 @@ import threading
 from collections.abc import Callable, Iterator
 
 import pytest
-from click.testing import Result
-from sqlalchemy import select, text, update
-from typer.testing import CliRunner
+from sqlalchemy import Table, select, text, update
+from typer.testing import CliRunner, Result
 
 from gongzhi import cli
 from gongzhi.core import audit
@@ -55,6 +54,7 @@ def raw(db: Committed, sql: str, **params: int) -> None:
 
 def edit_data(db: Committed, rid: int) -> None:
     entries = AuditEntry.__table__
+    assert isinstance(entries, Table)
     stmt = update(entries).where(entries.c.region_id == rid, entries.c.seq == 4).values(data={"note": "改过"})
     with db.engine.begin() as conn:
         assert conn.execute(stmt).rowcount == 1

@@ -29,7 +29,8 @@ CASE = {"title": "路灯不亮", "category": "light"}
 
 
 def login(client: TestClient, username: str, password: str = PASSWORD, **extra: Any) -> Response:
-    return client.post(f"{API}/auth/login", json={"username": username, "password": password, **extra})
+    r: Response = client.post(f"{API}/auth/login", json={"username": username, "password": password, **extra})
+    return r
 
 
 def logged_in(client: TestClient, username: str, **extra: Any) -> str:
@@ -352,11 +353,11 @@ def test_production_settings_refuse_the_default_or_a_short_secret(monkeypatch: p
     monkeypatch.delenv("GONGZHI_SECRET_KEY", raising=False)
     monkeypatch.delenv("GONGZHI_ENV", raising=False)
     with pytest.raises(ValidationError, match="GONGZHI_SECRET_KEY"):
-        Settings(env="production", _env_file=None)  # type: ignore[call-arg]
+        Settings(env="production", _env_file=None)
     with pytest.raises(ValidationError, match="GONGZHI_SECRET_KEY"):
-        Settings(env="production", secret_key="short-but-not-default", _env_file=None)  # type: ignore[call-arg]
-    assert Settings(env="production", secret_key="k" * 32, _env_file=None).env == "production"  # type: ignore[call-arg]
-    assert Settings(env="development", _env_file=None).env == "development"  # type: ignore[call-arg]
+        Settings(env="production", secret_key="short-but-not-default", _env_file=None)
+    assert Settings(env="production", secret_key="k" * 32, _env_file=None).env == "production"
+    assert Settings(env="development", _env_file=None).env == "development"
 
 
 def test_the_sqlite_database_lives_in_the_data_directory_unless_a_url_is_given(
@@ -364,11 +365,11 @@ def test_the_sqlite_database_lives_in_the_data_directory_unless_a_url_is_given(
 ) -> None:
     monkeypatch.delenv("GONGZHI_DATABASE_URL", raising=False)
     monkeypatch.delenv("GONGZHI_DATA_DIR", raising=False)
-    assert Settings(_env_file=None).database_url == "sqlite:///var/gongzhi.db"  # type: ignore[call-arg]
+    assert Settings(_env_file=None).database_url == "sqlite:///var/gongzhi.db"
     monkeypatch.setenv("GONGZHI_DATA_DIR", str(tmp_path))
-    assert Settings(_env_file=None).database_url == f"sqlite:///{tmp_path}/gongzhi.db"  # type: ignore[call-arg]
+    assert Settings(_env_file=None).database_url == f"sqlite:///{tmp_path}/gongzhi.db"
     monkeypatch.setenv("GONGZHI_DATABASE_URL", "postgresql://u@h/db")
-    assert Settings(_env_file=None).database_url == "postgresql://u@h/db"  # type: ignore[call-arg]
+    assert Settings(_env_file=None).database_url == "postgresql://u@h/db"
 
 
 def test_logout_ends_every_copy_of_the_session(client: TestClient, world: World) -> None:

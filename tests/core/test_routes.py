@@ -34,6 +34,8 @@ def test_every_sync_endpoint_commits_in_its_own_thread(client: TestClient) -> No
     assert len(routes) > 50
     sync = [r for r in routes if not inspect.iscoroutinefunction(r.endpoint)]
     missing = [
-        f"{sorted(r.methods)} {r.path}" for r in sync if not getattr(r.endpoint, "commits_request", False)
+        f"{sorted(r.methods or ())} {r.path}"
+        for r in sync
+        if not getattr(r.endpoint, "commits_request", False)
     ]
     assert not missing, "build these routers with gongzhi.core.deps.api_router():\n" + "\n".join(missing)

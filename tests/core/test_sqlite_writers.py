@@ -74,8 +74,9 @@ def test_writers_in_many_threads_all_commit(sqlite_engine: Engine) -> None:
 def test_request_connections_leave_wal_checkpoints_to_the_checkpointer(sqlite_engine: Engine) -> None:
     with sqlite_engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one() == 0
-    assert CHECKPOINTERS[sqlite_engine].thread is not None
-    assert CHECKPOINTERS[sqlite_engine].thread.is_alive()
+    thread = CHECKPOINTERS[sqlite_engine].thread
+    assert thread is not None
+    assert thread.is_alive()
 
 
 def test_the_checkpointer_copies_the_wal_back_into_the_database(
@@ -134,7 +135,7 @@ def test_a_failing_checkpoint_is_reported_once_and_retried_on_a_fresh_connection
     ours: list[sqlite3.Connection] = []  # other tests' engines may still checkpoint here: leave them be
 
     def counting(path: str, *args: Any, **kwargs: Any) -> sqlite3.Connection:
-        conn = connect(path, *args, **kwargs)
+        conn: sqlite3.Connection = connect(path, *args, **kwargs)
         if path.endswith("flaky.db") and threading.current_thread().name == "gongzhi-checkpoint":
             opened.append(path)
             ours.append(conn)

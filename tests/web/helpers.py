@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import re
 import secrets
-from typing import Any
+from typing import Any, cast
 
 from fastapi.testclient import TestClient
 from PIL import Image
@@ -48,7 +48,7 @@ def new_case(client: TestClient, who: Person, **extra: Any) -> dict[str, Any]:
     body = {"title": "井盖缺失", "category": "road", "location": POINT, "accept": True, **extra}
     r = client.post("/api/v1/cases", json=body, headers=who.headers)
     assert r.status_code == 201, r.text
-    return r.json()
+    return cast(dict[str, Any], r.json())
 
 
 def act(client: TestClient, csrf: str, case_id: int, action: str, **form: Any) -> Any:

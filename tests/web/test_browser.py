@@ -244,7 +244,12 @@ def test_the_wall_dashboard_updates_live(browser: Any, site: Site) -> None:
     expect(page.locator("html")).to_have_attribute("data-theme", "dark")
     expect(page.locator(".map .leaflet-pane").first).to_be_attached()
     expect(page.locator(".leaflet-control-zoom-in").first).to_have_attribute("title", "放大")
-    body = {"kind": "water", "severity": "critical", "title": "运河水位超警戒", "source": "gauge"}
+    body: dict[str, object] = {
+        "kind": "water",
+        "severity": "critical",
+        "title": "运河水位超警戒",
+        "source": "gauge",
+    }
     body.update(dedup_key="wall-1", location=POINT)
     r = httpx.post(site.base + "/api/v1/alerts", json=body, headers=site.world.alice.headers)
     assert r.status_code == 201, r.text

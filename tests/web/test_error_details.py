@@ -136,7 +136,7 @@ def test_a_form_that_does_not_match_the_schema_is_explained_in_the_consoles_lang
 
 
 def test_a_fields_problem_is_worded_in_the_consoles_language_from_pydantics_type_and_context() -> None:
-    too_long = {
+    too_long: dict[str, object] = {
         "type": "string_too_long",
         "loc": ("body", "title"),
         "msg": "String should have at most 200 characters",
@@ -144,9 +144,14 @@ def test_a_fields_problem_is_worded_in_the_consoles_language_from_pydantics_type
     }
     assert labels.field_problem(ZH, too_long) == "title: 最多 200 个字符"
     assert labels.field_problem(EN, too_long) == "title: String should have at most 200 characters"
-    missing = {"type": "missing", "loc": ("body", "address", 0), "msg": "Field required"}
+    missing: dict[str, object] = {"type": "missing", "loc": ("body", "address", 0), "msg": "Field required"}
     assert labels.field_problem(ZH, missing) == "address.0: 必填"
-    odd = {"type": "url_scheme", "loc": ("query", "next"), "msg": "URL scheme should be 'http'", "ctx": {}}
+    odd: dict[str, object] = {
+        "type": "url_scheme",
+        "loc": ("query", "next"),
+        "msg": "URL scheme should be 'http'",
+        "ctx": {},
+    }
     assert labels.field_problem(ZH, odd) == "next: URL scheme should be 'http'"  # no wording: pydantic's
     # a ctx that lacks the template's placeholder keeps pydantic's message rather than failing
     assert (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from gongzhi.web.i18n import LOCALES, Lang, catalog, translations
+from gongzhi.web.i18n import HERE, LOCALES, Lang, catalog, translations
 
 
 def test_every_message_of_the_sources_is_in_every_catalogue() -> None:
@@ -14,7 +14,7 @@ def test_every_message_of_the_sources_is_in_every_catalogue() -> None:
 def test_the_template_catalogue_lists_every_id() -> None:
     from babel.messages.pofile import read_po
 
-    with (catalog.HERE / "messages.pot").open("rb") as fh:
+    with (HERE / "messages.pot").open("rb") as fh:
         pot = {m.id for m in read_po(fh) if m.id}
     assert {m.id for m in catalog.extract_ids() if m.id} <= pot
 
@@ -58,7 +58,7 @@ def test_every_robot_state_and_timeline_entry_has_a_name_the_console_shows() -> 
     from gongzhi.web.labels import ROBOT_STATES as NAMES
 
     assert set(NAMES) == set(ROBOT_STATES)
-    src = Path(catalog.HERE).parents[1]
+    src = Path(HERE).parents[1]
     recorded = {
         m
         for path in src.rglob("*.py")

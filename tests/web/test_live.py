@@ -9,7 +9,13 @@ from tests.web.helpers import POINT, as_user
 
 
 def raise_alert(client: TestClient, world: World, title: str) -> int:
-    body = {"kind": "water", "severity": "critical", "title": title, "source": "gauge", "dedup_key": title}
+    body: dict[str, object] = {
+        "kind": "water",
+        "severity": "critical",
+        "title": title,
+        "source": "gauge",
+        "dedup_key": title,
+    }
     body["location"] = POINT
     r = client.post("/api/v1/alerts", json=body, headers=world.alice.headers)
     assert r.status_code == 201, r.text

@@ -71,7 +71,12 @@ def test_a_case_is_created_from_the_form(client: TestClient, world: World) -> No
 def test_alerts_are_acknowledged_merged_and_converted(client: TestClient, world: World) -> None:
     ids = []
     for i in range(3):
-        body = {"kind": "roadcam", "title": f"占道经营 {i}", "source": "cam", "dedup_key": f"k{i}"}
+        body: dict[str, object] = {
+            "kind": "roadcam",
+            "title": f"占道经营 {i}",
+            "source": "cam",
+            "dedup_key": f"k{i}",
+        }
         body["location"] = POINT
         ids.append(client.post("/api/v1/alerts", json=body, headers=world.alice.headers).json()["id"])
     alice, csrf = as_user(client, world.alice)

@@ -11,6 +11,7 @@ from gongzhi.cases import stats
 from gongzhi.cases.schemas import ActionIn, CaseCreate
 from gongzhi.cases.statemachine import Action
 from gongzhi.db import unit_of_work, utcnow
+from gongzhi.kit.workdays import SHANGHAI
 from gongzhi.registry import Registry
 from tests.conftest import World
 from tests.web.helpers import POINT
@@ -32,7 +33,7 @@ def test_figures_count_only_the_region_in_scope(
         assert stats.overdue_count(s, now) == 1  # 4 working hours to claim have long passed
         trend = stats.daily_trend(s, 7, now)
         assert len(trend) == 7 and sum(d.created for d in trend) == 3
-        assert trend[-1].day == now.astimezone(stats.SHANGHAI).date()
+        assert trend[-1].day == now.astimezone(SHANGHAI).date()
         assert sum(d.created for d in stats.daily_trend(s, 30, now)) == 3
         assert stats.open_by_grid_cell(s) == {world.cell_a: (3, 0)}
         rows = stats.sla_by_actor(s, 30, now)
@@ -62,7 +63,7 @@ def test_sla_compliance_counts_met_and_missed_clocks(
 
 def test_a_day_is_a_shanghai_day(factory: sessionmaker[Session], registry: Registry, world: World) -> None:
     now = utcnow()
-    local_midnight = now.astimezone(stats.SHANGHAI).replace(hour=0, minute=30, second=0, microsecond=0)
+    local_midnight = now.astimezone(SHANGHAI).replace(hour=0, minute=30, second=0, microsecond=0)
     with unit_of_work(factory, world.alice.scope()) as s:
         cases.create_case(s, registry, CaseCreate(title="t", category="road"), now=local_midnight)
         trend = stats.daily_trend(s, 2, now)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from fastapi.testclient import TestClient
 
@@ -17,7 +17,7 @@ READ_ONLY = set(RecordRead.model_fields) - set(RecordIn.model_fields)
 def upload(client: TestClient, who: Person, name: str, raw: bytes, status: int = 200) -> dict[str, Any]:
     r = client.post(f"{API}/import", files={"file": (name, raw)}, headers=who.headers)
     assert r.status_code == status, r.text
-    return r.json()
+    return cast(dict[str, Any], r.json())
 
 
 def test_import_reports_rows_and_keeps_versions(client: TestClient, world: World) -> None:
@@ -39,7 +39,7 @@ def test_import_reports_rows_and_keeps_versions(client: TestClient, world: World
 def audit(client: TestClient, who: Person, status: int = 201, **body: Any) -> dict[str, Any]:
     r = client.post(f"{API}/audits", json={"reference_date": "2025-02-01", **body}, headers=who.headers)
     assert r.status_code == status, r.text
-    return r.json()
+    return cast(dict[str, Any], r.json())
 
 
 def test_an_audit_counts_problems_by_rule_and_a_reaudit_marks_fixes(client: TestClient, world: World) -> None:

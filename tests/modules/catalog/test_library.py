@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from fastapi.testclient import TestClient
 
@@ -14,7 +14,7 @@ API = "/api/v1/catalog/library"
 def doc(client: TestClient, who: Person, status: int = 201, **body: Any) -> dict[str, Any]:
     r = client.post(f"{API}/documents", json={"kind": "policy", **body}, headers=who.headers)
     assert r.status_code == status, r.text
-    return r.json()
+    return cast(dict[str, Any], r.json())
 
 
 def titles(client: TestClient, who: Person, path: str) -> list[str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from fastapi.testclient import TestClient
 
@@ -17,7 +17,7 @@ def publish(client: TestClient, who: Person, **extra: Any) -> dict[str, Any]:
     body = {"slug": "catalog-audit", "kind": "ruleset", "name": "资源目录智能审核", "config": STRICT, **extra}
     r = client.post(f"{API}/reuse/apps", json=body, headers=who.headers)
     assert r.status_code == 201, r.text
-    return r.json()
+    return cast(dict[str, Any], r.json())
 
 
 def test_a_paired_region_sees_and_subscribes_an_unpaired_one_sees_nothing(

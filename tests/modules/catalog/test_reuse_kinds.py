@@ -5,7 +5,7 @@ applied in one step. Never the publisher's rows or ids."""
 from __future__ import annotations
 
 import io
-from typing import Any
+from typing import Any, cast
 
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
@@ -22,7 +22,7 @@ def publish(client: TestClient, who: Person, slug: str, kind: str, **body: Any) 
         f"{API}/reuse/apps", json={"slug": slug, "kind": kind, "name": slug, **body}, headers=who.headers
     )
     assert r.status_code == 201, r.text
-    return r.json()
+    return cast(dict[str, Any], r.json())
 
 
 def subscribe(client: TestClient, who: Person, app_id: int, **body: Any) -> Any:
@@ -130,7 +130,12 @@ def test_a_dispatch_update_needs_its_grid_cells_and_reapplies_idempotently(
 
 
 def test_a_dispatch_template_is_refused_when_it_is_malformed(client: TestClient, world: World) -> None:
-    for config in ({"rules": []}, {"rules": [{"category": "road"}]}, {"rules": [{"actor": {"name": ""}}]}):
+    malformed: list[dict[str, object]] = [
+        {"rules": []},
+        {"rules": [{"category": "road"}]},
+        {"rules": [{"actor": {"name": ""}}]},
+    ]
+    for config in malformed:
         body = {"slug": "bad", "kind": "dispatch_template", "name": "x", "config": config}
         r = client.post(f"{API}/reuse/apps", json=body, headers=world.adam.headers)
         assert r.status_code == 400, (config, r.text)
@@ -191,7 +196,13 @@ def test_a_report_template_lays_out_the_subscribers_own_report(
 
 
 def test_a_report_template_with_unknown_parts_is_refused(client: TestClient, world: World) -> None:
-    for config in ({"sections": ["cover"]}, {"rules": ["nope"]}, {"columns": []}, {"title": ""}):
+    unknown: list[dict[str, object]] = [
+        {"sections": ["cover"]},
+        {"rules": ["nope"]},
+        {"columns": []},
+        {"title": ""},
+    ]
+    for config in unknown:
         body = {"slug": "bad", "kind": "report_template", "name": "x", "config": config}
         assert client.post(f"{API}/reuse/apps", json=body, headers=world.adam.headers).status_code == 400
 
@@ -247,7 +258,7 @@ def test_a_malformed_detector_is_refused(client: TestClient, world: World) -> No
 def test_a_module_configuration_is_applied_whole_or_not_at_all(
     client: TestClient, world: World, bert: Person
 ) -> None:
-    bundle = {
+    bundle: dict[str, dict[str, Any]] = {
         "ruleset": {"rules": {"freshness": {"enabled": False}}, "description": "拱墅经验"},
         "report_template": {"title": "整套审核通报"},
         "dispatch_template": {
@@ -275,7 +286,8 @@ def test_a_module_configuration_is_applied_whole_or_not_at_all(
 
 
 def test_an_empty_or_unknown_bundle_is_refused(client: TestClient, world: World) -> None:
-    for config in ({}, {"pv": {}}, {"ruleset": {"rules": {"nope": {}}}}):
+    bundles: list[dict[str, object]] = [{}, {"pv": {}}, {"ruleset": {"rules": {"nope": {}}}}]
+    for config in bundles:
         body = {"slug": "bad", "kind": "module_config", "name": "x", "config": config}
         assert client.post(f"{API}/reuse/apps", json=body, headers=world.adam.headers).status_code == 400
 
@@ -326,13 +338,19 @@ def test_a_module_configuration_sets_the_subscribers_sla_matrix_and_gives_it_bac
 
 
 def test_a_malformed_sla_matrix_is_refused(client: TestClient, world: World) -> None:
-    cell = {"category": "*", "priority": "*", "claim_amount": 2, "claim_unit": "working_hours"}
+    cell: dict[str, object] = {
+        "category": "*",
+        "priority": "*",
+        "claim_amount": 2,
+        "claim_unit": "working_hours",
+    }
     cell |= {"resolve_amount": 3, "resolve_unit": "working_days"}
-    for matrix in (
+    matrices: list[dict[str, list[dict[str, object]]]] = [
         {"policies": [cell, cell]},
         {"policies": [{**cell, "claim_unit": "fortnights"}]},
         {"policies": []},
-    ):
+    ]
+    for matrix in matrices:
         body = {"slug": "bad", "kind": "module_config", "name": "x", "config": {"sla_matrix": matrix}}
         assert client.post(f"{API}/reuse/apps", json=body, headers=world.adam.headers).status_code == 400
 

@@ -172,7 +172,7 @@ def test_the_hot_topic_table_is_recomputed_from_the_page(
 
 def _closed(client: TestClient, world: World) -> dict[str, Any]:
     h = world.alice.headers
-    made = client.post(
+    made: dict[str, Any] = client.post(
         "/api/v1/intake/requests", json={"subject": "井盖缺失", "description": "小区门口井盖缺失"}, headers=h
     ).json()
     cid = made["case_id"]

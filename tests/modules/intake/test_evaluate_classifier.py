@@ -44,7 +44,9 @@ def _write(path: Path, head: list[str], rows: list[list[str]]) -> None:
 
 def _corpus(folder: Path) -> None:
     rng = random.Random(6)
-    labelled, votes, replies = [], [], []
+    labelled: list[list[str]] = []
+    votes: list[list[str]] = []
+    replies: list[list[str]] = []
     for category, words in TOPICS.items():
         for k in range(8):
             subject, text = _message(rng, words)

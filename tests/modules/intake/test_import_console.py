@@ -77,10 +77,10 @@ def test_a_rejected_file_is_reported_row_by_row_in_chinese_under_its_own_headers
 
 
 def csrf_of(client: TestClient) -> str:
-    page = client.get("/intake/imports")
+    page: str = client.get("/intake/imports").text
     marker = 'name="csrf_token" value="'
-    start = page.text.index(marker) + len(marker)
-    return page.text[start : page.text.index('"', start)]
+    start = page.index(marker) + len(marker)
+    return page[start : page.index('"', start)]
 
 
 def test_a_dry_run_imports_nothing_then_the_same_file_imports_every_row(

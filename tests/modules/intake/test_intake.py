@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Any
+from typing import Any, cast
 
 from fastapi.testclient import TestClient
 from PIL import Image
@@ -31,7 +31,7 @@ def submit(client: TestClient, **fields: Any) -> dict[str, Any]:
     }
     r = client.post(FORM, data=data)
     assert r.status_code == 201, r.text
-    return r.json()
+    return cast(dict[str, Any], r.json())
 
 
 def test_the_web_form_renders_and_a_submission_lands_on_its_status_page(
@@ -205,10 +205,10 @@ def _close(client: TestClient, world: World, case_id: int) -> None:
         assert (
             client.post(f"/api/v1/cases/{case_id}/actions/{action}", json=body, headers=h).status_code == 200
         )
-    for action, body in [("claim", {}), ("resolve", {"note": "已补装井盖"})]:
+    for action, payload in [("claim", {}), ("resolve", {"note": "已补装井盖"})]:
         assert (
             client.post(
-                f"/api/v1/cases/{case_id}/actions/{action}", json=body, headers=world.bob.headers
+                f"/api/v1/cases/{case_id}/actions/{action}", json=payload, headers=world.bob.headers
             ).status_code
             == 200
         )

@@ -60,7 +60,8 @@ def test_services_list_the_regions_category_tree(client: TestClient, intake: Int
     assert {"construction", "environment", "transport"} <= {s["service_code"] for s in services}
     xml = ET.fromstring(client.get(f"{BASE}/services.xml?jurisdiction_id=alpha").content)
     assert xml.tag == "services" and len(xml.findall("service")) == len(services)
-    assert xml.find("service/metadata").text in ("true", "false")
+    metadata = xml.find("service/metadata")
+    assert metadata is not None and metadata.text in ("true", "false")
 
 
 def test_a_service_definition_lists_its_attributes(
@@ -114,7 +115,8 @@ def test_errors_use_the_specification_format(client: TestClient, intake: Intake)
         assert response.json()[0]["code"] == status
     xml = client.get(f"{BASE}/requests/NOPE.xml?jurisdiction_id=alpha")
     root = ET.fromstring(xml.content)
-    assert root.tag == "errors" and root.find("error/code").text == "404"
+    code = root.find("error/code")
+    assert root.tag == "errors" and code is not None and code.text == "404"
 
 
 def test_a_posted_request_is_a_case_readable_by_id_and_by_token(
@@ -149,7 +151,8 @@ def test_a_posted_request_is_a_case_readable_by_id_and_by_token(
     staff = client.get("/api/v1/cases", params={"q": rid}, headers=world.alice.headers).json()
     assert staff["total"] == 1 and staff["items"][0]["reporter_phone"] == "13812345678"
     xml = ET.fromstring(client.get(f"{BASE}/requests/{rid}.xml?jurisdiction_id=alpha").content)
-    assert xml.tag == "service_requests" and xml.find("request/service_request_id").text == rid
+    request_id = xml.find("request/service_request_id")
+    assert xml.tag == "service_requests" and request_id is not None and request_id.text == rid
 
 
 def test_get_requests_honours_every_filter(client: TestClient, intake: Intake, world: World) -> None:

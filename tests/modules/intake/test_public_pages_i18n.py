@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from html.parser import HTMLParser
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from fastapi.testclient import TestClient
@@ -156,7 +156,10 @@ def test_the_tracking_page_after_a_form_submission_in_english(client: TestClient
 def _opinions(client: TestClient, world: World) -> dict[str, Any]:
     """Village 前进村 of 湖镇镇 (region alpha) with one open consultation, 礼堂改造."""
     v = village(client, world)
-    return post(client, world.dana, "/consultations", {"village_id": v["id"], "title": "礼堂改造"})  # type: ignore[no-any-return]
+    return cast(
+        dict[str, Any],
+        post(client, world.dana, "/consultations", {"village_id": v["id"], "title": "礼堂改造"}),
+    )
 
 
 def test_the_village_opinion_page_speaks_one_language(client: TestClient, world: World) -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
+from fastkml import containers
 from fastkml import kml as fastkml
 from fastkml.validator import get_schema_parser
-from lxml import etree
+from lxml import etree  # type: ignore[import-untyped]  # lxml ships no type stubs (lxml-stubs is apart)
 
 
 def valid(data: bytes) -> None:
@@ -17,5 +19,7 @@ def valid(data: bytes) -> None:
 
 def placemarks(data: bytes) -> dict[str, list[Any]]:
     """Folder name → its placemarks, as ``fastkml`` reads them."""
-    document = fastkml.KML.from_string(data).features[0]
-    return {folder.name: list(folder.features) for folder in document.features}
+    document = fastkml.KML.parse(io.BytesIO(data), validate=False).features[0]
+    assert isinstance(document, containers.Document)
+    folders = [f for f in document.features if isinstance(f, containers.Folder)]
+    return {str(folder.name): list(folder.features) for folder in folders}

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from gongzhi.modules.pv import pipeline
+from gongzhi.modules.pv.outcome import FlightOutcome
 
 from .flights import tiny_flight
 
@@ -16,7 +17,7 @@ distributed = pytest.importorskip(
 )
 
 
-def keys(outcome: pipeline.FlightOutcome) -> list[tuple[str, str, str, int]]:
+def keys(outcome: FlightOutcome) -> list[tuple[str, str, str, int]]:
     return sorted((f.module_id, f.anomaly_class, f.severity, f.frames_seen) for f in outcome.findings)
 
 

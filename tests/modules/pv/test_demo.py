@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from gongzhi import migrate
 from gongzhi.cases.models import Alert
@@ -16,6 +17,8 @@ from gongzhi.kit.filestore import FileStore
 from gongzhi.modules.pv import cleaning, demo, demo_production, loop, production
 from gongzhi.modules.pv.models import PvFinding, PvInspection, PvModuleResult, PvPlant
 from gongzhi.registry import Registry
+
+from .test_loop_api import default_economics
 
 
 def test_the_demo_plant_is_analysed_and_has_robots(tmp_path: Path, registry: Registry) -> None:
@@ -38,7 +41,7 @@ def test_the_demo_plant_is_analysed_and_has_robots(tmp_path: Path, registry: Reg
         assert all(results[m]["rgb_soiling_index"] > 0.2 for m in soiled)
         classes = set(s.execute(select(PvFinding.anomaly_class)).scalars())
         assert {"soiling", "single_hot_cell", "substring"} <= classes
-        assert s.scalar(select(func.count(Alert.id)).where(Alert.kind.like("pv%"))) > 0
+        assert s.execute(select(func.count(Alert.id)).where(Alert.kind.like("pv%"))).scalar_one() > 0
         # half a year of production per array: SRR finds each planted rate, the IR index is calibrated
         zones = production.zone_soiling(s, plant.id)
         assert counts["pv_soiling_computed"] == len(zones) == 2
@@ -52,15 +55,16 @@ def test_the_demo_plant_is_analysed_and_has_robots(tmp_path: Path, registry: Reg
         # runs above the planted loss (array A after its 76-day dry spell) the slope comes out steeper
         assert cal.slope == pytest.approx(demo_production.PLANTED_LOSS_PER_INDEX, rel=0.5) and cal.r2 > 0.5
         today = dt.date.today()
-        zones = loop.zone_economics(s, plant.id, today=today, **loop.default_economics(plant.area_m2))
-        assert {z.method for z in zones} == {"production"}
+        economics = loop.zone_economics(s, plant.id, today=today, **default_economics(plant.area_m2))
+        assert {z.method for z in economics} == {"production"}
         # the economics and the rain-aware forecast agree on when to clean, rain or no rain
-        for z in zones:
-            forecast = loop.zone_forecasts(s, plant.id, zones, today=today)[z.zone]
+        for z in economics:
+            forecast = loop.zone_forecasts(s, plant.id, economics, today=today)[z.zone]
             assert forecast.clean_by is not None and z.advice.next_cleaning is not None
             due = max(z.advice.next_cleaning, today)  # a cleaning overdue is due today in both
             assert abs((forecast.clean_by - due).days) <= 1, (z.zone, forecast.clean_by, due)
         # the demo's history carries results only: the loop's take-off-to-report is the analysed flight's
+        assert insp.analysed_at is not None and insp.started_at is not None
         assert loop.loop_metrics(s, plant.id).takeoff_to_report_min == pytest.approx(
             (insp.analysed_at - insp.started_at).total_seconds() / 60, abs=0.1
         )
@@ -71,7 +75,7 @@ def test_the_demo_plant_is_analysed_and_has_robots(tmp_path: Path, registry: Reg
         )
 
 
-def _module_ids(s, plant_id: int) -> list[str]:  # type: ignore[no-untyped-def]
+def _module_ids(s: Session, plant_id: int) -> list[str]:
     from gongzhi.modules.pv.models import PvModule
 
     return list(s.execute(select(PvModule.module_id).where(PvModule.plant_id == plant_id)).scalars())

@@ -90,6 +90,7 @@ def test_each_frame_carries_the_position_yaw_and_time_of_its_trigger_point(tmp_p
         path = tmp_path / f"f{i}.tif"
         path.write_bytes(data)
         meta = adapter.read(path).meta
+        assert meta.lon is not None and meta.lat is not None and meta.flight_yaw_deg is not None
         x, y = layout.origin.to_xy(meta.lon, meta.lat)
         px, py = layout.origin.to_xy(*plan.trigger_points[i])
         assert math.hypot(x - px, y - py) < 3.0, i  # the trigger point, within the GPS noise

@@ -3,9 +3,10 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 from scipy import ndimage
 
@@ -111,7 +112,7 @@ def test_pose_refinement_recovers_a_gps_and_yaw_error(flight: SyntheticFlight, l
 def _yaw_estimates(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     """Whether each pose refinement the accumulator runs estimates the yaw (the real refinement runs)."""
     calls: list[bool] = []
-    real = modules.refine_pose
+    real = georef.refine_pose  # the function modules imported, which the test replaces there
 
     def spy(*args: Any, **kwargs: Any) -> Any:
         calls.append(kwargs.get("estimate_yaw", True))
@@ -150,7 +151,7 @@ def test_carried_frames_after_the_first_climb_from_the_running_correction_within
     line = [i for i, p in enumerate(flight.poses) if p.yaw_deg == flight.poses[0].yaw_deg]
     assert len(line) >= LINE_YAW_FRAMES + 3
     calls: list[tuple[dict[str, Any], float]] = []
-    real = modules.refine_pose
+    real = georef.refine_pose  # the function modules imported, which the test replaces there
 
     def spy(*args: Any, **kwargs: Any) -> Any:
         fit = real(*args, **kwargs)
@@ -448,7 +449,8 @@ def test_the_compiled_visible_modules_equal_the_numpy_form(layout: PlantLayout, 
     rng = np.random.default_rng(int(yaw))
     seen, cut = 0, 0
     for _ in range(20):
-        geometry = FrameGeometry(*rng.uniform(-15, 15, 2), rng.uniform(0.02, 0.05), yaw, 640, 512)
+        x_m, y_m = rng.uniform(-15, 15, 2)
+        geometry = FrameGeometry(x_m, y_m, rng.uniform(0.02, 0.05), yaw, 640, 512)
         margin = float(rng.choice([0.0, 2.0, 7.5]))
         # the numpy form: the centres within the half-diagonal, then every corner's pixel inside the margin
         reach = 0.5 * math.hypot(640, 512) * geometry.gsd_m
@@ -490,9 +492,8 @@ def test_the_module_runs_come_module_by_module_in_the_paintings_order(
     rng = np.random.default_rng(room)
     seen = 0
     for _ in range(25):
-        geometry = FrameGeometry(
-            *rng.uniform(-12, 12, 2), rng.uniform(0.04, 0.1), rng.uniform(0, 360), 200, 160
-        )
+        x_m, y_m = rng.uniform(-12, 12, 2)
+        geometry = FrameGeometry(x_m, y_m, rng.uniform(0.04, 0.1), rng.uniform(0, 360), 200, 160)
         painting = georef._painting(index, geometry, 0.04)
         expected = []
         if painting is not None:
@@ -524,9 +525,14 @@ def test_a_masks_runs_are_those_of_the_painted_and_rolled_mask(layout: PlantLayo
     h, w = 61, 80
     seen = 0
     for _ in range(20):
-        geometry = FrameGeometry(*rng.uniform(-12, 12, 2), rng.uniform(0.1, 0.3), rng.uniform(0, 360), w, h)
+        x_m, y_m = rng.uniform(-12, 12, 2)
+        geometry = FrameGeometry(x_m, y_m, rng.uniform(0.1, 0.3), rng.uniform(0, 360), w, h)
         painted = module_mask(index, geometry)
-        mask = georef._Mask(module_runs(index, geometry), (h, w), lambda p=painted: p)
+
+        def paint(p: npt.NDArray[np.float32] = painted) -> npt.NDArray[np.float32]:
+            return p
+
+        mask = georef._Mask(module_runs(index, geometry), (h, w), paint)
         for shift in [(0, 0), (int(rng.integers(-70, 70)), int(rng.integers(-90, 90))), (3, w - 1)]:
             rolled = np.roll(painted, shift, axis=(0, 1))
             moved = mask.rolled(shift)
@@ -615,7 +621,11 @@ def test_each_climb_ends_on_a_local_maximum_of_the_run_sums_in_the_window() -> N
 
 
 def _climb_by_run_sums(
-    prefix: np.ndarray, runs: tuple[np.ndarray, ...], start: tuple[int, int], radius: int, steps: int
+    prefix: np.ndarray,
+    runs: tuple[np.ndarray, np.ndarray, np.ndarray],
+    start: tuple[int, int],
+    radius: int,
+    steps: int,
 ) -> tuple[tuple[int, int], np.ndarray] | None:
     """The steepest ascent of :func:`.kernels.climbs` written out over :func:`.kernels.run_sums`, the nine
     sums made afresh at every move."""
@@ -679,7 +689,8 @@ def test_the_coarse_first_match_lands_on_the_whole_searchs_peak(
     rng = np.random.default_rng(2)
     moved = 0
     for i in range(2, len(flight), max(1, len(flight) // 12)):
-        prior = flight.poses[i].moved(*rng.normal(0, 0.15, 2), dyaw_deg=0.3 * estimate_yaw)
+        dx_m, dy_m = rng.normal(0, 0.15, 2)
+        prior = flight.poses[i].moved(dx_m, dy_m, dyaw_deg=0.3 * estimate_yaw)
         frame = flight.frame(i).temperature_c
         options: dict[str, Any] = {"search_m": search, "estimate_yaw": estimate_yaw}
         whole = refine_pose(frame, prior, index, **options)
@@ -752,7 +763,8 @@ def test_a_climb_from_the_expected_shift_ends_on_a_lesser_maximum_which_the_scor
         az = layout.row_azimuth_deg
         coarse = georef._coarse_then_climb(obs, runs, at, az, radius, pitch)
         assert coarse is not None
-        period = np.subtract(*georef._aliases((0.0, 0.0), at, az, pitch, 10 * radius)[1::-1])
+        centre, next_alias = georef._aliases((0.0, 0.0), at, az, pitch, 10 * radius)[:2]
+        period = np.subtract(next_alias, centre)
         for dr, dc in [(a, b) for a in (-3, 0, 3) for b in range(-9, 10)]:
             expected = (coarse[1] + dr, coarse[2] + dc)
             alone = georef._coarse_then_climb(obs, runs, at, az, radius, pitch, expected=expected)
@@ -781,7 +793,11 @@ def test_the_half_images_climb_to_the_peaks_their_whole_windows_find(
         truth = flight.poses[i]
         coarse = FrameGeometry(truth.x_m, truth.y_m, truth.gsd_m * 2, truth.yaw_deg + 0.4, 320, 256)
         obs = georef._Observed(georef._structure(_downsample(flight.frame(i).temperature_c, 2), 10.0))
-        model = georef._Mask(module_runs(index, coarse), (256, 320), lambda at=coarse: module_mask(index, at))
+
+        def paint(at: FrameGeometry = coarse) -> npt.NDArray[np.float32]:
+            return module_mask(index, at)
+
+        model = georef._Mask(module_runs(index, coarse), (256, 320), paint)
         for region in ("left", "right", "top", "bottom"):
             whole = obs.match(model.image(), georef.YAW_RADIUS_PX, region)
             climbed = obs.climb(model, georef.YAW_RADIUS_PX, region)
@@ -868,7 +884,10 @@ def test_the_sub_pixel_step_equals_the_clipped_parabola_vertex() -> None:
     rng = np.random.default_rng(3)
     for dtype in (np.float32, np.float64):
         for _ in range(500):
-            sub = rng.normal(0, 1, (3, 3)).astype(dtype)
+            # one of the two dtypes the loop names (astype of either reads as a generic dtype)
+            sub = cast(
+                npt.NDArray[np.float32] | npt.NDArray[np.float64], rng.normal(0, 1, (3, 3)).astype(dtype)
+            )
             sub[1, 1] += rng.choice([0.0, 3.0])  # a peak, or none (steps beyond ±0.5)
             got, want = georef._subpixel(sub, 1, 1), clipped(sub, 1, 1)
             assert got == want

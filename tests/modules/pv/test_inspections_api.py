@@ -87,11 +87,12 @@ def test_an_uploaded_zip_is_analysed_and_its_findings_become_deduplicated_alerts
     assert done["status"] == "done" and done["progress"] == 1.0 and done["iec_compliant"] is True
     assert done["summary"]["frames_used"] == len(flight.frames)
     first = flight.synthetic.frame(0).meta.time
+    assert first is not None
     assert done["started_at"] is not None and done["started_at"].startswith(first.strftime("%Y-%m-%dT%H:%M"))
     with factory() as s:
         s.info["scope"] = Scope.for_system()
-        frames = s.execute(select(PvFrame).where(PvFrame.inspection_id == queued["id"])).scalars().all()
-        assert all(f.lat is not None and f.taken_at is not None for f in frames)
+        stored = s.execute(select(PvFrame).where(PvFrame.inspection_id == queued["id"])).scalars().all()
+        assert all(f.lat is not None and f.taken_at is not None for f in stored)
 
     findings = client.get(f"{PV}/inspections/{queued['id']}/findings", headers=alice).json()
     assert findings

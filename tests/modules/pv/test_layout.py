@@ -74,7 +74,7 @@ def test_the_same_polygon_gives_the_same_ids() -> None:
     a, b = generate_layout(roof), generate_layout(roof)
     assert a.modules == b.modules
     # the L shape: upper rows are shorter than lower rows
-    lengths = {}
+    lengths: dict[tuple[str, int], int] = {}
     for m in a.modules:
         lengths[(m.array, m.row)] = max(lengths.get((m.array, m.row), 0), m.index)
     assert min(lengths.values()) < max(lengths.values())

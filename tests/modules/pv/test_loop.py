@@ -180,9 +180,9 @@ def test_the_inspection_page_shows_an_offline_string_as_one_row_reviewed_at_once
     ctx = setup(factory, world)
     with unit_of_work(factory, Scope(region_id=world.a, system=True)) as s:
         members = strings(s, ctx)[0][:4]
-        ids = [finding(s, world, ctx, m, "string_offline", status="new") for m in members]
+        made = [finding(s, world, ctx, m, "string_offline", status="new") for m in members]
         s.flush()
-        ids = [f.id for f in ids]
+        ids = [f.id for f in made]
         other = finding(s, world, ctx, strings(s, ctx)[1][0], "cracking", status="new")
         s.flush()
         other_id = other.id

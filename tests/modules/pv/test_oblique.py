@@ -15,6 +15,7 @@ from scipy import ndimage
 from gongzhi.modules.pv.analytics.anomalies import Anomaly
 from gongzhi.modules.pv.analytics.cameras import M3T
 from gongzhi.modules.pv.analytics.flightplan import plan_flight, screening_gsd
+from gongzhi.modules.pv.analytics.frames import ThermalFrame
 from gongzhi.modules.pv.analytics.geometry import local_frame
 from gongzhi.modules.pv.analytics.georef import FrameGeometry, frame_geometry, locate_frame, module_index
 from gongzhi.modules.pv.analytics.layout import PlantLayout, generate_layout
@@ -133,7 +134,7 @@ def test_frames_that_cannot_be_a_nadir_view_are_left_out_with_why(oblique: Synth
     frame = oblique.frame(5)
     height = oblique.plan.altitude_m
 
-    def at(pitch: float) -> tuple[object, str]:
+    def at(pitch: float) -> tuple[ThermalFrame | None, str]:
         meta = dataclasses.replace(frame.meta, gimbal_pitch_deg=pitch)
         return nadir_view(dataclasses.replace(frame, meta=meta), M3T, height)
 

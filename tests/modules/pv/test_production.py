@@ -46,7 +46,8 @@ def as_csv(samples: pd.DataFrame, zone: str = "A") -> bytes:
     out = samples.copy()
     out.insert(0, "zone", zone)
     out.index = out.index.map(lambda t: t.isoformat())
-    return out.to_csv(index_label="timestamp").encode()
+    text: str = out.to_csv(index_label="timestamp")
+    return text.encode()
 
 
 def daily(samples: pd.DataFrame) -> pd.DataFrame:

@@ -12,9 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import Result
 from PIL import Image
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from gongzhi.modules.pv import analysis_adapter as adapter
 from gongzhi.modules.pv.analytics.layout import LayoutParams, generate_layout

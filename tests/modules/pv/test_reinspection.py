@@ -14,7 +14,7 @@ from gongzhi.modules.pv.analytics.layout import LayoutParams, PlantLayout, gener
 from gongzhi.modules.pv.analytics.synthetic import reflown, synthetic_flight
 from gongzhi.modules.pv.loop import REINSPECTION_BUFFER_M
 
-from .flights import rectangle
+from .shapes import rectangle
 
 
 def seen_by(plan: FlightPlan, layout: PlantLayout, xy: np.ndarray) -> bool:

@@ -227,7 +227,10 @@ def test_the_ir_thumbnail_spans_the_findings_module_so_a_few_kelvin_show() -> No
     temps[80:85, 125:130] = 48.0  # a hot cell
 
     def shown(png: bytes) -> np.ndarray:
-        return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=float).sum(axis=2)
+        brightness: np.ndarray = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=float).sum(
+            axis=2
+        )
+        return brightness
 
     near = shown(rep.thumbnail_png(temps, [100, 135]))  # 128 px window from (36, 71): 1 px a pixel
     cell, body = near[82 - 36, 127 - 71], near[120 - 36, 140 - 71]

@@ -124,9 +124,13 @@ def test_srr_recovers_the_planted_soiling_rate() -> None:
 def test_srr_is_repeatable_and_leaves_numpy_alone() -> None:
     energy, insolation, _ = _sawtooth(rate=0.003, every=45, days=400, seed=5)
     np.random.seed(123)
-    before = np.random.get_state()[1].copy()
+    state = np.random.get_state(legacy=True)
+    assert isinstance(state, tuple)  # MT19937's (name, keys, pos, ...) tuple
+    before = state[1].copy()
     a = soiling.soiling_from_production(energy, insolation, reps=100, seed=7)
-    after = np.random.get_state()[1]
+    state = np.random.get_state(legacy=True)
+    assert isinstance(state, tuple)
+    after = state[1]
     b = soiling.soiling_from_production(energy, insolation, reps=100, seed=7)
     assert a == b
     assert np.array_equal(before, after)

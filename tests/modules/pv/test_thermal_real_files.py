@@ -55,7 +55,7 @@ def test_the_flir_t640_sample_decodes_to_the_measured_range() -> None:
     m = frame.meta
     assert (m.model, m.camera, m.width_px, m.height_px) == ("FLIR T640", None, 640, 480)
     assert m.time == dt.datetime(2020, 11, 10, 10, 39, 48, 232000, tzinfo=dt.UTC)
-    assert (m.emissivity, m.distance_m, m.humidity_pct) == (pytest.approx(0.95), 1.0, 50.0)
+    assert m.emissivity == pytest.approx(0.95) and (m.distance_m, m.humidity_pct) == (1.0, 50.0)
     assert m.reflected_temp_c == pytest.approx(20.0, abs=1e-3)
     assert m.lat is None  # the sample carries no GPS
     assert segment_modules(t) == []  # not a PV plant: no array of modules

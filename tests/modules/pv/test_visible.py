@@ -30,7 +30,8 @@ def flight() -> SyntheticFlight:
 
 
 def _luma(rgb: np.ndarray) -> np.ndarray:
-    return rgb.astype(float) @ np.array([0.299, 0.587, 0.114])
+    luma: np.ndarray = rgb.astype(float) @ np.array([0.299, 0.587, 0.114])
+    return luma
 
 
 def test_the_middle_of_the_wide_photo_lands_on_the_thermal_frame(
@@ -79,9 +80,15 @@ def test_a_photo_turned_by_its_exif_orientation_registers_the_same(
 def test_a_photo_that_cannot_be_registered_says_why(flight: SyntheticFlight, tmp_path: Path) -> None:
     frame = flight.frame(0)
     rgb = flight.visible(0)
+
+    def plain_jpeg() -> bytes:
+        b = io.BytesIO()
+        Image.fromarray(rgb).save(b, "JPEG")
+        return b.getvalue()
+
     cases = {
         "unreadable": visible_jpeg(rgb, WIDE_FOCAL_35MM)[:5000],  # cut off
-        "no_focal_length": (lambda b: (Image.fromarray(rgb).save(b, "JPEG"), b.getvalue())[1])(io.BytesIO()),
+        "no_focal_length": plain_jpeg(),
         "narrower": visible_jpeg(rgb, 160),  # a zoom photo sees less than the thermal camera
     }
     for reason, data in cases.items():
@@ -139,7 +146,7 @@ def test_a_flight_with_its_wide_photos_gives_visible_soiling_per_module_and_zone
     truth = {a.module_id: a.anomaly for a in f.synthetic.anomalies}
     by_id = {m.module_id: m.extra.get("rgb_soiling_index") for m in result.modules}
     soiled = [m for m, a in truth.items() if a is Anomaly.SOILING]
-    assert soiled and all(by_id[m] is not None and by_id[m] > 0.2 for m in soiled)
+    assert soiled and all((v := by_id[m]) is not None and v > 0.2 for m in soiled)
     others = [v for m, v in by_id.items() if m not in soiled and v is not None]
     assert len(others) > 100 and max(others) < 0.1
     assert sorted(truth[m].value for m, v in by_id.items() if m in truth and v is not None and v >= 0.1) == [
@@ -173,7 +180,8 @@ def test_photos_alone_get_the_visible_soiling_of_the_modules_segmented(tmp_path:
     layout = f.synthetic.layout
     xy = layout.centres_xy()
     soiled = {a.module_id for a in f.synthetic.anomalies if a.anomaly is Anomaly.SOILING}
-    high, low = [], []
+    high: list[tuple[str, float]] = []
+    low: list[tuple[str, float]] = []
     for m in result.modules:
         value = m.extra.get("rgb_soiling_index")
         if value is None:

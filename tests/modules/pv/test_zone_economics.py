@@ -22,7 +22,7 @@ from gongzhi.registry import Registry
 from tests.conftest import World
 from tests.web.helpers import as_user
 
-from .test_loop_api import analysed
+from .test_loop_api import analysed, default_economics
 
 D = dt.date
 
@@ -149,12 +149,12 @@ def test_zone_economics_on_the_plant_page_and_in_the_report(
         second = later.id
     with unit_of_work(factory, Scope(region_id=world.a, system=True)) as s:
         [zone] = loop.zone_economics(
-            s, plant_id, today=dt.date.today(), **loop.default_economics(ctx["plant"]["area_m2"])
+            s, plant_id, today=dt.date.today(), **default_economics(ctx["plant"]["area_m2"])
         )
         assert zone.zone == "A" and zone.rate_source == "inspections"
         assert zone.rate_per_day == pytest.approx(0.003, abs=1e-4)  # 0.09 over 30 days
         first_only = loop.zone_economics(
-            s, plant_id, today=dt.date.today(), upto_inspection=first, **loop.default_economics(100.0)
+            s, plant_id, today=dt.date.today(), upto_inspection=first, **default_economics(100.0)
         )
         assert first_only[0].rate_source == "assumed"  # the report of the first inspection knows no more
 
@@ -171,9 +171,9 @@ def test_zone_economics_on_the_plant_page_and_in_the_report(
     pdf = client.get(url + "?format=pdf&lang=en", headers=world.alice.headers)
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF-")
     with unit_of_work(factory, Scope(region_id=world.a, system=True)) as s:
-        r = report.build_report(s, second)
-        assert [row[0] for row in r.zone_rows("en")] == ["Zone (array)", "A"]
-        assert "Visible soiling index (this flight)" not in r.zone_rows("en")[0]  # no photos, no column
+        built = report.build_report(s, second)
+        assert [row[0] for row in built.zone_rows("en")] == ["Zone (array)", "A"]
+        assert "Visible soiling index (this flight)" not in built.zone_rows("en")[0]  # no photos, no column
         s.get_one(PvInspection, second).summary = {"rgb_soiling_by_zone": {"A": 0.1234}}
     zh = client.get(
         url, headers=world.alice.headers

@@ -19,7 +19,7 @@ from gongzhi.registry import Registry
 from tests.conftest import World
 from tests.web.helpers import as_user
 
-from .test_loop_api import analysed
+from .test_loop_api import analysed, default_economics
 from .test_plants_api import PV
 from .test_production import as_csv, planted
 
@@ -84,7 +84,7 @@ def test_a_robot_cleaning_relabels_the_recovery_and_resets_the_zone_forecast(
 
     today = D(2026, 7, 29)
     with unit_of_work(factory, Scope.for_system()) as s:
-        econ = loop.default_economics(ctx["plant"]["area_m2"])
+        econ = default_economics(ctx["plant"]["area_m2"])
         [zone] = loop.zone_economics(s, plant_id, today=today, **econ)
         forecasts = loop.zone_forecasts(s, plant_id, [zone], today=today)
         # one read of the plant's rain serves the economics, the forecasts and the soiling start alike
@@ -141,7 +141,7 @@ def test_a_cleaning_done_marks_only_zones_with_production_data(
     clean_rows_by_robot(factory, registry, plant_id, dt.datetime(2026, 7, 15, 2, 0, tzinfo=dt.UTC))
     with unit_of_work(factory, Scope.for_system()) as s:
         assert production.zone_soiling(s, plant_id) == {}  # nothing to recompute, nothing created
-        [zone] = loop.zone_economics(s, plant_id, today=D(2026, 7, 20), **loop.default_economics(100.0))
+        [zone] = loop.zone_economics(s, plant_id, today=D(2026, 7, 20), **default_economics(100.0))
         f = loop.zone_forecasts(s, plant_id, [zone], today=D(2026, 7, 20))["A"]
     assert f.start == ROBOT_DAY and f.rain_from is None
     assert f.loss_today == pytest.approx(zone.rate_per_day * 5)

@@ -367,7 +367,7 @@ def test_visits_import_and_export_round_trip_formula_safe(
     assert [v["case_id"] is not None for v in visits] == [False, True]
     assert visits[0]["supervisor_id"] == vs.sam_supervisor and visits[0]["project_id"] is not None
     wb = load_workbook(io.BytesIO(client.get(f"{V}/visits.xlsx", headers=world.adam.headers).content))
-    rows = list(wb.active.iter_rows(values_only=True))  # type: ignore[union-attr]
+    rows = list(wb.active.iter_rows(values_only=True))
     assert rows[0][:6] == ("村", "项目名称", "走访时间", "监督员", "发现情况", "是否问题")
     assert rows[1][4] == '\'=HYPERLINK("http://x")' and rows[2][5] == "是"
     gb = client.get(f"{V}/visits.csv?encoding=gb18030", headers=world.adam.headers)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
@@ -24,7 +24,7 @@ def post(client: TestClient, who: Any, path: str, body: dict[str, Any], status: 
 
 def village(client: TestClient, world: World, code: str = "qianjin") -> dict[str, Any]:
     body = {"code": code, "name": "前进村", "town": "湖镇镇", "representatives": 30, "party_members": 40}
-    return post(client, world.dana, "/villages", body)
+    return cast(dict[str, Any], post(client, world.dana, "/villages", body))
 
 
 def test_stations_and_supervisors_belong_to_villages_of_one_region(client: TestClient, world: World) -> None:

@@ -1198,7 +1198,7 @@ def _rotation_deg(obs: _Observed, model: _Mask, radius: int) -> float:
     return -math.degrees(float(np.mean(turns))) if turns else 0.0
 
 
-def _subpixel(sub: npt.NDArray[np.float64], i: int, j: int) -> tuple[float, float]:
+def _subpixel(sub: npt.NDArray[np.float32] | npt.NDArray[np.float64], i: int, j: int) -> tuple[float, float]:
     def vertex(a: float, b: float, c: float) -> float:
         d = a - 2 * b + c
         # min and max rather than np.clip: the same value without a ufunc call on a scalar
