@@ -184,7 +184,15 @@ def test_an_uploaded_zip_is_analysed_and_its_findings_become_deduplicated_alerts
         and f"#{again['id']}</name>" in english.text
         and "Soiling (" in english.text
     )
-    assert client.get(f"{PV}/inspections/{again['id']}/results?format=kmz", headers=alice).status_code == 422
+    # and as KMZ, each placemark with the finding's thermal crop
+    r = client.get(f"{PV}/inspections/{again['id']}/results?format=kmz", headers=alice)
+    assert r.headers["content-type"].startswith("application/vnd.google-earth.kmz")
+    with zipfile.ZipFile(io.BytesIO(r.content)) as kmz:
+        doc, inside = kmz.read("doc.kml"), set(kmz.namelist())
+        assert all(kmz.read(n).startswith(b"\x89PNG") for n in inside - {"doc.kml"})
+    valid(doc)
+    assert inside - {"doc.kml"} == {f"files/{m}-ir.png" for m in marks}
+    assert client.get(f"{PV}/inspections/{again['id']}/results?format=shp", headers=alice).status_code == 422
 
 
 def test_low_irradiance_is_flagged_not_compliant(

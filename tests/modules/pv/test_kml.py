@@ -3,11 +3,13 @@ independent reader), one placemark per module with a finding, by severity and cl
 
 from __future__ import annotations
 
+import io
+import zipfile
 from typing import Any
 
 import pytest
 
-from gongzhi.modules.pv.io.kml import SEVERITY_COLOURS, findings_kml
+from gongzhi.modules.pv.io.kml import SEVERITY_COLOURS, findings_kml, findings_kmz
 
 from .kml_check import placemarks, valid
 
@@ -68,3 +70,25 @@ def test_the_findings_kml_speaks_english_on_request_and_is_valid_when_empty() ->
     empty = findings_kml([], {}, title="Roof #7", lang="en")
     valid(empty)
     assert placemarks(empty) == {} and "<description>0 findings</description>" in empty.decode()
+
+
+def test_as_kmz_each_placemark_shows_its_thermal_crop_and_photo() -> None:
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16  # the bytes are stored as given
+    rows = [row("A-01-02", "hot_spot", "S3", 20.4), row("A-01-03", "soiling", "S1", 2.0)]
+    pictures = {"A-01-02": (png, png + b"photo"), "A-01-03": (png, None), "A-09-09": (png, None)}
+    data = findings_kmz(rows, {"A-01-02": OUTLINE}, pictures, title="屋顶 巡检 #6")
+    with zipfile.ZipFile(io.BytesIO(data)) as kmz:
+        names = kmz.namelist()
+        assert names[0] == "doc.kml"  # readers take the first .kml
+        assert set(names[1:]) == {"files/A-01-02-ir.png", "files/A-01-02-photo.png", "files/A-01-03-ir.png",
+                                  "files/A-09-09-ir.png"}  # fmt: skip
+        assert kmz.read("files/A-01-02-photo.png") == png + b"photo"
+        doc = kmz.read("doc.kml")
+    valid(doc)
+    spot = placemarks(doc)["局部热点 (1)"][0]
+    assert spot.description.startswith("局部热点 · 严重度 S3 · CoA 3<br/>ΔT 20.4 K")
+    assert spot.description.endswith(
+        '<img src="files/A-01-02-ir.png" width="160"/><img src="files/A-01-02-photo.png" width="160"/>'
+    )
+    dirty = placemarks(doc)["积灰污渍 (1)"][0]
+    assert dirty.description.endswith('<br/><img src="files/A-01-03-ir.png" width="160"/>')

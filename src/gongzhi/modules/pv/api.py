@@ -173,17 +173,21 @@ def get_inspection(inspection_id: DbInt, s: SessionDep) -> InspectionRead:
 def inspection_results(
     inspection_id: DbInt,
     s: SessionDep,
-    format: Annotated[str, Query(pattern="^(geojson|csv|kml)$")] = "geojson",
+    st: StateDep,
+    format: Annotated[str, Query(pattern="^(geojson|csv|kml|kmz)$")] = "geojson",
     lang: Annotated[str, Query(pattern="^(zh-CN|en)$", description="the KML's language")] = "zh-CN",
 ) -> Response:
     """Per-module results of a finished inspection as GeoJSON (module outlines) or CSV; or its findings as
     KML (``format=kml``: a placemark per module with a finding, coloured by severity, for a field crew's
-    map; false alarms left out)."""
+    map; false alarms left out), or as KMZ with each finding's thermal crop and photo (``format=kmz``)."""
     if format == "csv":
         return _download(results.results_csv(s, inspection_id), CSV, f"inspection-{inspection_id}.csv")
     if format == "kml":
         found = results.results_kml(s, inspection_id, lang)
         return _download(found, kml.MEDIA_TYPE, f"inspection-{inspection_id}-findings.kml")
+    if format == "kmz":
+        zipped = results.results_kmz(s, st.store, inspection_id, lang)
+        return _download(zipped, kml.KMZ_MEDIA_TYPE, f"inspection-{inspection_id}-findings.kmz")
     body = json.dumps(results.results_geojson(s, inspection_id), ensure_ascii=False)
     return Response(body, media_type=GEOJSON)
 

@@ -483,7 +483,7 @@ def build_report(s: Session, inspection_id: int, store: FileStore | None = None)
     plant = s.get_one(PvPlant, insp.plant_id)
     live = _live_findings(s, inspection_id)
     modules = _map_modules(s, plant, live)
-    pictures = _thumbnails(s, store, live, CAMERAS.get(insp.camera)) if store is not None else {}
+    pictures = finding_pictures(s, store, live, CAMERAS.get(insp.camera)) if store is not None else {}
     findings = [
         ReportFinding(
             module_id=f.module_id,
@@ -604,7 +604,7 @@ def _thumbnail(store: FileStore, f: PvFinding) -> bytes | None:
     return thumbnail_png(temps, f.details.get("pixel"))
 
 
-def _thumbnails(
+def finding_pictures(
     s: Session, store: FileStore, findings: list[PvFinding], camera: ThermalCamera | None = None
 ) -> dict[int, tuple[bytes | None, bytes | None]]:
     """Each finding's IR thumbnail and, when its frame came with a visible-light photo, the photo's

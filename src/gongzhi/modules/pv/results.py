@@ -23,8 +23,9 @@ from gongzhi.db import Scope, SessionFactory, unit_of_work, utcnow
 from gongzhi.errors import DomainError, InvalidInput, Message
 from gongzhi.kit.filestore import FileStore
 from gongzhi.modules.pv import analysis_adapter as adapter
-from gongzhi.modules.pv import names, pipeline, service
+from gongzhi.modules.pv import names, pipeline, report, service
 from gongzhi.modules.pv.analytics.anomalies import Anomaly
+from gongzhi.modules.pv.analytics.cameras import CAMERAS
 from gongzhi.modules.pv.analytics.layout import PlantLayout
 from gongzhi.modules.pv.analytics.modules import ism_classifier
 from gongzhi.modules.pv.io import kml
@@ -461,6 +462,25 @@ def results_kml(s: Session, inspection_id: int, lang: str = "zh-CN") -> bytes:
     plant = s.get_one(PvPlant, inspection.plant_id)
     title = f"{plant.name} #{inspection.id}" if lang == "en" else f"{plant.name} 巡检 #{inspection.id}"
     return kml.findings_kml(rows, outlines, title=title, lang=lang)
+
+
+def results_kmz(s: Session, store: FileStore, inspection_id: int, lang: str = "zh-CN") -> bytes:
+    """:func:`results_kml` as KMZ with each placemark's thermal crop and visible photo, those of the O&M
+    report (:func:`.report.finding_pictures`; a frame that cannot be read leaves its pictures out)."""
+    inspection = service.finished_inspection(s, inspection_id)
+    rows, outlines = _rows(s, inspection)
+    plant = s.get_one(PvPlant, inspection.plant_id)
+    found = s.execute(select(PvFinding).where(PvFinding.inspection_id == inspection.id)).scalars().all()
+    # each module's placemark is its worst finding's (the largest ΔT, as the rows take it)
+    worst: dict[str, PvFinding] = {}
+    for f in found:
+        known = worst.get(f.module_id)
+        if f.status != "rejected" and (known is None or (f.delta_t_k or 0) > (known.delta_t_k or 0)):
+            worst[f.module_id] = f
+    pictures = report.finding_pictures(s, store, list(worst.values()), CAMERAS.get(inspection.camera or ""))
+    by_module = {mid: pictures[f.id] for mid, f in worst.items() if f.id in pictures}
+    title = f"{plant.name} #{inspection.id}" if lang == "en" else f"{plant.name} 巡检 #{inspection.id}"
+    return kml.findings_kmz(rows, outlines, by_module, title=title, lang=lang)
 
 
 def results_csv(s: Session, inspection_id: int) -> str:

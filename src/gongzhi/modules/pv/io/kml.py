@@ -5,12 +5,17 @@ One placemark per module with a finding (its worst, as in the results CSV): the 
 centre, named by the module id, coloured by severity (S3 red, S2 orange, S1 yellow), in one folder per
 class, the most severe first; the description says the class, severity, CoA and ΔT in the reader's
 language (zh-CN or en), and ``ExtendedData`` carries the same figures under their CSV names. Findings an
-operator rejected as false alarms are left out: nobody should walk to them. Written with the standard
-library; the tests check it against the OGC schema and read it back with ``fastkml``.
+operator rejected as false alarms are left out: nobody should walk to them. As KMZ (:func:`findings_kmz`)
+the placemarks also show the finding's thermal crop and, where the frame came with one, the visible
+photo over the same window, so that the crew knows the module when they stand at it. Written with the
+standard library; the tests check it against the OGC schema and read it back with ``fastkml``.
 """
 
 from __future__ import annotations
 
+import html
+import io
+import zipfile
 from collections.abc import Mapping, Sequence
 from typing import Any
 from xml.etree import ElementTree as ET
@@ -19,6 +24,7 @@ from gongzhi.modules.pv.names import CLASS_NAMES
 
 KML_NS = "http://www.opengis.net/kml/2.2"
 MEDIA_TYPE = "application/vnd.google-earth.kml+xml"
+KMZ_MEDIA_TYPE = "application/vnd.google-earth.kmz"
 
 SEVERITY_COLOURS = {"S3": "ff0000ff", "S2": "ff0080ff", "S1": "ff00ffff"}
 """Each severity's colour, as KML spells it (aabbggrr): red, orange, yellow."""
@@ -49,6 +55,7 @@ def findings_kml(
     *,
     title: str,
     lang: str = "zh-CN",
+    images: Mapping[str, Sequence[str]] | None = None,
 ) -> bytes:
     """The modules of ``rows`` that have a finding (a ``severity``; :func:`.pipeline.module_rows`, with
     ``finding_status`` where an operator reviewed it) as a KML document named ``title``.
@@ -66,6 +73,9 @@ def findings_kml(
         The document's name, e.g. the plant and the inspection.
     lang : str
         ``zh-CN`` (default) or ``en``: the language of the names and descriptions.
+    images : mapping, optional
+        Module id → paths of pictures (relative, inside a KMZ) its description shows; the description is
+        then HTML.
     """
     lang = lang if lang in ("zh-CN", "en") else "zh-CN"
     found = [
@@ -94,17 +104,50 @@ def findings_kml(
         folder = ET.SubElement(document, "Folder")
         _text(folder, "name", f"{_class_name(cls, lang)} ({len(members)})")
         for r in members:
-            _placemark(folder, r, outlines.get(str(r["module_id"])), lang)
+            pictures = (images or {}).get(str(r["module_id"]), ())
+            _placemark(folder, r, outlines.get(str(r["module_id"])), lang, pictures)
     ET.indent(root)
     body: bytes = ET.tostring(root, encoding="utf-8")
     return b'<?xml version="1.0" encoding="UTF-8"?>\n' + body + b"\n"
 
 
+def findings_kmz(
+    rows: Sequence[Mapping[str, Any]],
+    outlines: Mapping[str, Sequence[Sequence[float]]],
+    pictures: Mapping[str, tuple[bytes | None, bytes | None]],
+    *,
+    title: str,
+    lang: str = "zh-CN",
+) -> bytes:
+    """:func:`findings_kml` as a KMZ (a zip whose ``doc.kml`` comes first) with each finding's pictures:
+    ``pictures`` maps a module id to its thermal crop and visible photo (PNG, either ``None``), stored as
+    ``files/<module>-ir.png`` and ``files/<module>-photo.png`` and shown in the placemark's description."""
+    images: dict[str, list[str]] = {}
+    files: list[tuple[str, bytes]] = []
+    for module_id, pair in pictures.items():
+        for kind, png in zip(("ir", "photo"), pair, strict=True):
+            if png:
+                path = f"files/{module_id}-{kind}.png"
+                images.setdefault(module_id, []).append(path)
+                files.append((path, png))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as kmz:
+        kmz.writestr("doc.kml", findings_kml(rows, outlines, title=title, lang=lang, images=images))
+        for path, png in files:
+            kmz.writestr(zipfile.ZipInfo(path), png, zipfile.ZIP_STORED)  # PNG is compressed already
+    return buffer.getvalue()
+
+
 def _placemark(folder: ET.Element, r: Mapping[str, Any], outline: Sequence[Sequence[float]] | None,
-               lang: str) -> None:  # fmt: skip
+               lang: str, pictures: Sequence[str] = ()) -> None:  # fmt: skip
     placemark = ET.SubElement(folder, "Placemark")
     _text(placemark, "name", str(r["module_id"]))
-    _text(placemark, "description", _description(r, lang))
+    text = _description(r, lang)
+    if pictures:  # HTML, as KML readers show a description
+        lines = "<br/>".join(html.escape(line) for line in text.splitlines())
+        shown = "".join(f'<img src="{html.escape(p)}" width="160"/>' for p in pictures)
+        text = f"{lines}<br/>{shown}"
+    _text(placemark, "description", text)
     _text(placemark, "styleUrl", f"#{r['severity']}" if r["severity"] in SEVERITY_COLOURS else "#S1")
     data = ET.SubElement(placemark, "ExtendedData")
     for name in _DATA:
