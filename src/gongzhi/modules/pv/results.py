@@ -396,7 +396,12 @@ def _alert_data(inspection: PvInspection, f: PvFinding) -> AlertRaise:
 # --- reading results back ---------------------------------------------------------------------------
 
 
-def _rows(s: Session, inspection: PvInspection) -> tuple[list[dict[str, Any]], dict[str, list[list[float]]]]:
+def _rows(
+    s: Session, inspection: PvInspection, *, live_only: bool = False
+) -> tuple[list[dict[str, Any]], dict[str, list[list[float]]]]:
+    """The inspection's module rows (:func:`.pipeline.module_rows`, each with its worst finding and that
+    finding's review status) and the modules' outlines; ``live_only``: findings rejected as false alarms
+    left out, so that a module's other finding stands for it."""
     modules = {
         m.module_id: m
         for m in s.execute(select(PvModule).where(PvModule.plant_id == inspection.plant_id)).scalars()
@@ -404,6 +409,8 @@ def _rows(s: Session, inspection: PvInspection) -> tuple[list[dict[str, Any]], d
     stmt = select(PvModuleResult).where(PvModuleResult.inspection_id == inspection.id)
     measured = {r.module_id: r for r in s.execute(stmt).scalars()}
     found = list(s.execute(select(PvFinding).where(PvFinding.inspection_id == inspection.id)).scalars())
+    if live_only:
+        found = [f for f in found if f.status != "rejected"]
     records = [
         ModuleRecord(
             module_id=mid,
@@ -423,10 +430,14 @@ def _rows(s: Session, inspection: PvInspection) -> tuple[list[dict[str, Any]], d
     ]
     findings = [_record(f) for f in found]
     rows = pipeline.module_rows(records, findings)
-    by_id = {f.module_id: f for f in found}
+    by_id: dict[str, PvFinding] = {}  # the finding each row shows: its module's largest ΔT, as module_rows
+    for f in found:
+        known = by_id.get(f.module_id)
+        if known is None or (f.delta_t_k or 0) > (known.delta_t_k or 0):
+            by_id[f.module_id] = f
     for row in rows:
-        f = by_id.get(row["module_id"])
-        row["finding_status"] = f.status if f else ""
+        shown = by_id.get(row["module_id"])
+        row["finding_status"] = shown.status if shown else ""
     return rows, {mid: m.outline for mid, m in modules.items()}
 
 
@@ -458,7 +469,7 @@ def results_kml(s: Session, inspection_id: int, lang: str = "zh-CN") -> bytes:
     """A finished inspection's findings as KML for a field crew's map (:func:`.io.kml.findings_kml`): the
     reviewed class where an operator changed it, false alarms left out."""
     inspection = service.finished_inspection(s, inspection_id)
-    rows, outlines = _rows(s, inspection)
+    rows, outlines = _rows(s, inspection, live_only=True)
     plant = s.get_one(PvPlant, inspection.plant_id)
     title = f"{plant.name} #{inspection.id}" if lang == "en" else f"{plant.name} 巡检 #{inspection.id}"
     return kml.findings_kml(rows, outlines, title=title, lang=lang)
@@ -468,7 +479,7 @@ def results_kmz(s: Session, store: FileStore, inspection_id: int, lang: str = "z
     """:func:`results_kml` as KMZ with each placemark's thermal crop and visible photo, those of the O&M
     report (:func:`.report.finding_pictures`; a frame that cannot be read leaves its pictures out)."""
     inspection = service.finished_inspection(s, inspection_id)
-    rows, outlines = _rows(s, inspection)
+    rows, outlines = _rows(s, inspection, live_only=True)
     plant = s.get_one(PvPlant, inspection.plant_id)
     found = s.execute(select(PvFinding).where(PvFinding.inspection_id == inspection.id)).scalars().all()
     # each module's placemark is its worst finding's (the largest ΔT, as the rows take it)
