@@ -240,3 +240,30 @@ def test_the_ir_thumbnail_spans_the_findings_module_so_a_few_kelvin_show() -> No
     temps[95:105, 130:140] = np.nan  # pixels without a temperature (a frame's holes), or a pixel outside
     assert shown(rep.thumbnail_png(temps, [100, 135])).shape == (128, 128)
     assert shown(rep.thumbnail_png(temps, [500, 900])).shape == (128, 128)
+
+
+def test_the_findings_kml_shows_the_finding_that_stands_where_a_worse_one_was_rejected(
+    factory: Factory, world: World, tmp_path: Path
+) -> None:
+    from gongzhi.modules.pv import results
+
+    from .kml_check import placemarks, valid
+
+    insp, _ = make(factory, world, tmp_path, irradiance=720)
+    with unit_of_work(factory, Scope(region_id=world.a, system=True)) as s:
+        cell = s.scalars(select(PvFinding).where(PvFinding.anomaly_class == "single_hot_cell")).one()
+        # a worse finding on the same module, which the operator rejected as a reflection
+        worse = PvFinding(region_id=world.a, inspection_id=insp, plant_id=cell.plant_id,
+                          module_id=cell.module_id, anomaly_class="hot_spot", delta_t_k=31.0, delta_tn_k=43.1,
+                          t_max_c=71.0, severity="S3", coa=3, status="rejected")  # fmt: skip
+        s.add(worse)
+        s.flush()
+        data = results.results_kml(s, insp)
+        features = results.results_geojson(s, insp)["features"]
+    valid(data)
+    folders = placemarks(data)
+    assert [p.name for p in folders["单个热斑电池片 (1)"]] == [cell.module_id]
+    assert not any(name.startswith("局部热点") for name in folders)
+    # the results keep the module's worst finding, with that finding's review status
+    (row,) = [f["properties"] for f in features if f["properties"]["module_id"] == cell.module_id]
+    assert (row["anomaly_class"], row["finding_status"]) == ("hot_spot", "rejected")
