@@ -160,6 +160,12 @@ def test_inspect_reads_a_synthetic_flight_back_and_writes_per_module_results(tmp
     data = (out / "findings.kml").read_bytes()
     valid(data)
     assert {p.name for ps in placemarks(data).values() for p in ps} == {m for m, _ in found}
+    # and as KMZ, each placemark with its thermal crop from the flight's frames
+    with zipfile.ZipFile(out / "findings.kmz") as kmz:
+        assert kmz.read("doc.kml").startswith(b"<?xml") and kmz.namelist()[0] == "doc.kml"
+        crops = {n: kmz.read(n) for n in kmz.namelist()[1:]}
+    assert set(crops) == {f"files/{m}-ir.png" for m, _ in found}
+    assert {Image.open(io.BytesIO(png)).size for png in crops.values()} == {(128, 128)}
     assert {row["delta_t_lower_bound"] for row in rows if not row["severity"]} == {""}
     # a visible photo beside its thermal frame is paired with it, not read as a frame; that frame, a plain
     # photo, is skipped (and its photo with it)

@@ -8,7 +8,7 @@ import json
 import os
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -26,6 +26,7 @@ from rich.progress import (
 from rich.table import Table
 
 from gongzhi.errors import DomainError
+from gongzhi.modules.pv import analysis_adapter as adapter
 from gongzhi.modules.pv import pipeline, service
 from gongzhi.modules.pv.analytics import synthetic
 from gongzhi.modules.pv.analytics.cameras import CAMERAS
@@ -36,7 +37,7 @@ from gongzhi.modules.pv.io import plant as plant_io
 from gongzhi.modules.pv.io import synthetic_files as synth_io
 from gongzhi.modules.pv.io.qgc_plan import write_qgc_plan_json
 from gongzhi.modules.pv.io.wpml import write_wpml_kmz
-from gongzhi.modules.pv.outcome import FlightOutcome
+from gongzhi.modules.pv.outcome import FindingRecord, FlightOutcome
 
 if TYPE_CHECKING:
     from gongzhi.db import SessionFactory
@@ -218,7 +219,9 @@ def inspect(
     folder: Annotated[Path, typer.Argument(help="folder of thermal frames (TIFF, FLIR or DJI R-JPEG)")],
     out_dir: Annotated[
         Path,
-        typer.Option("--out", help="folder for results.geojson, results.csv, findings.kml, summary.json"),
+        typer.Option(
+            "--out", help="folder for results.geojson, results.csv, findings.kml/.kmz, summary.json"
+        ),
     ],
     plant: Annotated[
         Path | None,
@@ -301,7 +304,7 @@ def inspect(
         except ValueError as exc:
             _fail(str(exc))
             raise
-    write_results(result, layout, out_dir)
+    write_results(result, layout, out_dir, frames={p.name: p for p in paths})
     _print_summary(result, out_dir)
 
 
@@ -315,10 +318,13 @@ def _writable_folder(folder: Path) -> None:
         _fail(f"{folder}: cannot write there ({exc.strerror or exc})")
 
 
-def write_results(result: FlightOutcome, layout: PlantLayout | None, out_dir: Path) -> None:
+def write_results(
+    result: FlightOutcome, layout: PlantLayout | None, out_dir: Path, frames: Mapping[str, Path] | None = None
+) -> None:
     """``results.geojson`` (module outlines from ``layout``; centres, or no geometry, without one),
-    ``results.csv``, ``findings.kml`` (the findings for a field crew's map, :mod:`.io.kml`) and
-    ``summary.json`` in ``out_dir``."""
+    ``results.csv``, ``findings.kml`` (the findings for a field crew's map, :mod:`.io.kml`),
+    ``summary.json`` and, given the flight's ``frames`` (file name → path), ``findings.kmz``: the same
+    placemarks, each with its thermal crop (:func:`_finding_crops`), in ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = pipeline.module_rows(result.modules, result.findings)
     summary = result.summary()
@@ -328,11 +334,43 @@ def write_results(result: FlightOutcome, layout: PlantLayout | None, out_dir: Pa
     (out_dir / "results.csv").write_text(pipeline.results_csv(rows), encoding="utf-8-sig")
     title = layout.name if layout is not None and layout.name else out_dir.resolve().name
     (out_dir / "findings.kml").write_bytes(kml.findings_kml(rows, outlines, title=title))
+    if frames is not None:
+        crops = _finding_crops(result, frames)
+        (out_dir / "findings.kmz").write_bytes(kml.findings_kmz(rows, outlines, crops, title=title))
     findings = pipeline.finding_dicts(result.findings)
     (out_dir / "summary.json").write_text(
         json.dumps({**summary, "findings_list": findings}, ensure_ascii=False, indent=2, default=str),
         encoding="utf-8",
     )
+
+
+def _finding_crops(
+    result: FlightOutcome, frames: Mapping[str, Path]
+) -> dict[str, tuple[bytes | None, bytes | None]]:
+    """Each module's thermal crop around it, from the first frame of its worst finding's evidence (as the
+    O&M report's, :func:`.report.thumbnail_png`), no photo; a frame that cannot be read again is left out.
+    Each frame is read once."""
+    from gongzhi.modules.pv.report import thumbnail_png  # the report's imports only when writing crops
+
+    worst: dict[str, FindingRecord] = {}
+    for f in result.findings:  # the finding each results row shows: the largest ΔT
+        known = worst.get(f.module_id)
+        if known is None or (f.delta_t_k or 0) > (known.delta_t_k or 0):
+            worst[f.module_id] = f
+    by_frame: dict[str, list[FindingRecord]] = {}
+    for f in worst.values():
+        if f.best_frame in frames:
+            by_frame.setdefault(str(f.best_frame), []).append(f)
+    crops: dict[str, tuple[bytes | None, bytes | None]] = {}
+    for name, members in by_frame.items():
+        try:
+            frame = adapter.read(frames[name])
+        except ValueError as exc:
+            err.print(f"findings.kmz: no crop from {name}: {exc}")
+            continue
+        for f in members:
+            crops[f.module_id] = (thumbnail_png(frame.temperature_c, f.details.get("pixel")), None)
+    return crops
 
 
 def _print_summary(result: FlightOutcome, out_dir: Path) -> None:
@@ -367,8 +405,8 @@ def _print_summary(result: FlightOutcome, out_dir: Path) -> None:
     for skipped in result.skipped[:10]:
         err.print(f"[yellow]skipped[/yellow] {escape(skipped)}")
     out.print(
-        f"results: {out_dir / 'results.geojson'}, {out_dir / 'results.csv'}, {out_dir / 'findings.kml'}, "
-        f"{out_dir / 'summary.json'}"
+        f"results: {out_dir / 'results.geojson'}, {out_dir / 'results.csv'}, {out_dir / 'findings.kml'} "
+        f"(and .kmz with thermal crops), {out_dir / 'summary.json'}"
     )
 
 
