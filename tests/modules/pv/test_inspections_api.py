@@ -718,3 +718,33 @@ def test_a_flight_taken_over_another_roof_ends_failed_saying_how_far_it_was(
     )
     page = as_user(client, world.alice)[0].get(f"/pv/inspections/{inspection['id']}")
     assert "分析失败" in page.text and "已读取的 6 帧均未拍到该电站的组件：最近的一帧距其组件" in page.text
+
+
+def test_an_uploads_frames_are_kept_in_the_order_they_were_taken_whatever_their_names_order(
+    client: TestClient, world: World, factory: sessionmaker[Session], flight: Flight
+) -> None:
+    """A camera that does not pad its numbers (IMG_2 before IMG_10): the frames' sequence, which the pose
+    correction and the frame levels follow along the flight, is their numbers' order, in a zip and as
+    files alike."""
+    plant = import_plant(client, world.alice.headers, flight)
+    renamed = {f"IMG_{4 * i + 2}.tif": p.read_bytes() for i, p in enumerate(flight.frames)}  # IMG_2 … IMG_22
+    shuffled = sorted(renamed, reverse=True)  # not their order, nor their names' order
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        for name in shuffled:
+            z.writestr(f"flight/{name}", renamed[name])
+    as_zip = upload(
+        client, world.bob.headers, plant["id"], [("file", ("f.zip", buffer.getvalue(), "application/zip"))]
+    )
+    as_files = upload(
+        client, world.bob.headers, plant["id"], [("file", (n, renamed[n], "image/tiff")) for n in shuffled]
+    )
+    taken = [f"IMG_{4 * i + 2}.tif" for i in range(len(flight.frames))]
+    for r in (as_zip, as_files):
+        assert r.status_code == 202, r.text
+        with factory() as s:
+            s.info["scope"] = Scope.for_system()
+            stmt = (
+                select(PvFrame.filename).where(PvFrame.inspection_id == r.json()["id"]).order_by(PvFrame.seq)
+            )
+            assert [n.rsplit("/", 1)[-1] for n in s.execute(stmt).scalars()] == taken

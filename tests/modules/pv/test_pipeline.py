@@ -15,7 +15,7 @@ from gongzhi.modules.pv import analysis_adapter as adapter
 from gongzhi.modules.pv import pipeline
 from gongzhi.modules.pv.analytics.layout import PlantLayout
 from gongzhi.modules.pv.analytics.synthetic import synthetic_flight
-from gongzhi.modules.pv.io.thermal import visible_companions, visible_pairs
+from gongzhi.modules.pv.io.thermal import flight_order, visible_companions, visible_pairs
 from gongzhi.modules.pv.io.tiff import write_frame_tiff
 from gongzhi.web import labels
 from gongzhi.web.i18n import Lang
@@ -190,4 +190,26 @@ def test_a_drones_visible_photos_beside_its_thermal_frames_are_set_aside_not_rea
     }
     for name in names:
         (tmp_path / name).write_bytes(b"\xff\xd8")
-    assert [p.name for p in pipeline.frame_paths(tmp_path)] == sorted(set(names) - companions)
+    # in the order they were taken: a renamed frame's lower case does not put it last
+    expected = ["DJI_0001_T.JPG", "DJI_0002_W.JPG", "dji_0003_r.jpg", "DJI_0004_T.JPG", "roof_W.tif"]
+    assert (
+        [p.name for p in pipeline.frame_paths(tmp_path)]
+        == expected
+        == sorted(set(names) - companions, key=flight_order)
+    )
+
+
+def test_frames_are_taken_in_the_order_of_their_numbers_not_of_their_names(tmp_path: Path) -> None:
+    names = ["IMG_10.tif", "IMG_2.tif", "img_1.TIF", "IMG_1_W.jpg", "IMG_9.tiff", "notes.txt"]
+    assert sorted(names, key=flight_order) == [
+        "img_1.TIF", "IMG_1_W.jpg", "IMG_2.tif", "IMG_9.tiff", "IMG_10.tif", "notes.txt",
+    ]  # fmt: skip
+    # zero-padded numbers (DJI's) keep their name order, a timestamp in the name too
+    dji = ["DJI_20261130120000_0010_T.JPG", "DJI_20261130115959_0009_T.JPG", "DJI_20261130120001_0011_T.JPG"]
+    assert sorted(dji, key=flight_order) == sorted(dji)
+    assert sorted(["a_02.tif", "a_2.tif"], key=flight_order) == ["a_02.tif", "a_2.tif"]  # a tie by name
+    for name in names:
+        (tmp_path / name).write_bytes(b"")
+    # the folder's frames so (a JPEG without its thermal partner is a frame, refused when read)
+    frames = [p.name for p in pipeline.frame_paths(tmp_path)]
+    assert frames == ["img_1.TIF", "IMG_1_W.jpg", "IMG_2.tif", "IMG_9.tiff", "IMG_10.tif"]

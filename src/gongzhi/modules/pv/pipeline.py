@@ -27,7 +27,7 @@ from gongzhi.modules.pv.analytics.geometry import LocalFrame
 from gongzhi.modules.pv.analytics.layout import PlantLayout
 from gongzhi.modules.pv.analytics.modules import ModuleClassifier
 from gongzhi.modules.pv.io.reader_errors import ReaderError
-from gongzhi.modules.pv.io.thermal import visible_companions, visible_pairs
+from gongzhi.modules.pv.io.thermal import flight_order, visible_companions, visible_pairs
 from gongzhi.modules.pv.io.visible import VisibleError, read_visible
 from gongzhi.modules.pv.outcome import FindingRecord, FlightOutcome, FrameInfo, ModuleRecord, SkippedFrame
 
@@ -41,14 +41,16 @@ Photos = Mapping[Path, Path]
 
 
 def frame_paths(folder: Path) -> list[Path]:
-    """Thermal frames in ``folder`` (not recursive), in name order; a drone's visible-light photos beside
-    them (:func:`visible_companions`) are left out."""
+    """Thermal frames in ``folder`` (not recursive), in the order they were taken
+    (:func:`.io.thermal.flight_order`: their names, numbers compared as numbers); a drone's visible-light
+    photos beside them (:func:`visible_companions`) are left out."""
     return frames_and_visible(folder)[0]
 
 
 def frames_and_visible(folder: Path) -> tuple[list[Path], set[str]]:
     """:func:`frame_paths`, and the names of the visible-light photos it left out."""
-    paths = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in FRAME_SUFFIXES)
+    found = (p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in FRAME_SUFFIXES)
+    paths = sorted(found, key=lambda p: flight_order(p.name))
     visible = visible_companions([p.name for p in paths])
     return [p for p in paths if p.name not in visible], visible
 

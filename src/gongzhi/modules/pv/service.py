@@ -31,7 +31,7 @@ from gongzhi.modules.pv.analytics.flightplan import FlightPlan, plan_flight
 from gongzhi.modules.pv.analytics.geometry import LocalFrame, clean_ring, project, signed_area
 from gongzhi.modules.pv.io import plant as plant_io
 from gongzhi.modules.pv.io.reader_errors import NotRadiometricError, ReaderError
-from gongzhi.modules.pv.io.thermal import VISIBLE_COMPANION, sniff_format, visible_pairs
+from gongzhi.modules.pv.io.thermal import VISIBLE_COMPANION, flight_order, sniff_format, visible_pairs
 from gongzhi.modules.pv.models import PvFinding, PvFrame, PvInspection, PvModule, PvPlant
 from gongzhi.modules.pv.schemas import FindingReview, FlightPlanRead, LayoutIn, PlantCreate
 
@@ -387,14 +387,16 @@ LEARNED_MIN_CONFIDENCE = 0.8
 
 
 def frame_files(uploads: Sequence[tuple[str, IO[bytes]]], max_bytes: int) -> Iterator[tuple[str, bytes]]:
-    """Every frame of an upload: the files themselves, or the members of zip archives among them.
+    """Every frame of an upload: the files themselves, or the members of zip archives among them; the files,
+    and each zip's members, in the order they were taken (:func:`.io.thermal.flight_order`), whatever order
+    they came in.
 
     Raises
     ------
     InvalidInput
         On a broken archive, or a file that is neither a thermal frame (TIFF, JPEG) nor a zip.
     """
-    for name, handle in uploads:
+    for name, handle in sorted(uploads, key=lambda u: flight_order(u[0])):
         head = handle.read(4)
         handle.seek(0)
         if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
@@ -418,7 +420,7 @@ def _zip_members(name: str, handle: IO[bytes], max_bytes: int) -> Iterator[tuple
             and PurePosixPath(i.filename).suffix.lower() in FRAME_SUFFIXES
             and not PurePosixPath(i.filename).name.startswith(".")
         ]
-        for info in sorted(members, key=lambda i: i.filename):
+        for info in sorted(members, key=lambda i: flight_order(i.filename)):
             if info.file_size > max_bytes:
                 raise InvalidInput(
                     msg(

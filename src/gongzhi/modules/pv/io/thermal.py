@@ -35,6 +35,17 @@ FrameFormat = Literal["flir-jpeg", "dji-rjpeg", "tiff"]
 FRAME_SUFFIXES = frozenset({".jpg", ".jpeg", ".tif", ".tiff"})
 
 
+_DIGITS = re.compile(r"(\d+)")
+
+
+def flight_order(name: str) -> tuple[str | int, ...]:
+    """Sort key of frame file names in the order they were taken: a camera numbers its files, and a run of
+    digits is compared as a number, so that ``IMG_2.tif`` comes before ``IMG_10.tif`` (as by name where
+    the numbers are zero-padded, as DJI's are); letters without case, and the name itself last."""
+    parts = _DIGITS.split(name)
+    return (*(int(p) if i % 2 else p.lower() for i, p in enumerate(parts)), name)
+
+
 VISIBLE_COMPANION = re.compile(r"^(?P<stem>.+)_(?P<kind>[WVZ])(?P<ext>\.jpe?g)$", re.IGNORECASE)
 """The name of a drone's visible-light photo taken with a thermal frame: DJI writes ``…_W.JPG`` (wide),
 ``…_Z.JPG`` (zoom) or ``…_V.JPG`` (visible) beside the thermal ``…_T.JPG`` (``_R`` once renamed; a
@@ -160,8 +171,10 @@ class FrameSummary:
 
 
 def list_frames(folder: str | Path) -> Iterator[FrameSummary]:
-    """Summarise every JPEG/TIFF in ``folder`` (sorted by name): format, camera, size, readable or why not."""
-    for path in sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in FRAME_SUFFIXES):
+    """Summarise every JPEG/TIFF in ``folder`` (in the order they were taken, :func:`flight_order`):
+    format, camera, size, readable or why not."""
+    found = (p for p in Path(folder).iterdir() if p.suffix.lower() in FRAME_SUFFIXES)
+    for path in sorted(found, key=lambda p: flight_order(p.name)):
         yield summarise_frame(path)
 
 
