@@ -208,6 +208,8 @@ def test_frames_are_taken_in_the_order_of_their_numbers_not_of_their_names(tmp_p
     dji = ["DJI_20261130120000_0010_T.JPG", "DJI_20261130115959_0009_T.JPG", "DJI_20261130120001_0011_T.JPG"]
     assert sorted(dji, key=flight_order) == sorted(dji)
     assert sorted(["a_02.tif", "a_2.tif"], key=flight_order) == ["a_02.tif", "a_2.tif"]  # a tie by name
+    # one name the start of another, up to where it has text and the other a number: no text to number
+    assert sorted(["x1y2z.tif", "x1y"], key=flight_order) == ["x1y", "x1y2z.tif"]
     for name in names:
         (tmp_path / name).write_bytes(b"")
     # the folder's frames so (a JPEG without its thermal partner is a frame, refused when read)

@@ -38,12 +38,13 @@ FRAME_SUFFIXES = frozenset({".jpg", ".jpeg", ".tif", ".tiff"})
 _DIGITS = re.compile(r"(\d+)")
 
 
-def flight_order(name: str) -> tuple[str | int, ...]:
+def flight_order(name: str) -> tuple[tuple[str | int, ...], str]:
     """Sort key of frame file names in the order they were taken: a camera numbers its files, and a run of
     digits is compared as a number, so that ``IMG_2.tif`` comes before ``IMG_10.tif`` (as by name where
-    the numbers are zero-padded, as DJI's are); letters without case, and the name itself last."""
+    the numbers are zero-padded, as DJI's are); letters without case, and the name itself on a tie. Text
+    and numbers alternate from text on, so two names' parts at one place are always of one kind."""
     parts = _DIGITS.split(name)
-    return (*(int(p) if i % 2 else p.lower() for i, p in enumerate(parts)), name)
+    return tuple(int(p) if i % 2 else p.lower() for i, p in enumerate(parts)), name
 
 
 VISIBLE_COMPANION = re.compile(r"^(?P<stem>.+)_(?P<kind>[WVZ])(?P<ext>\.jpe?g)$", re.IGNORECASE)
