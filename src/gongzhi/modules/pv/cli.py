@@ -37,7 +37,7 @@ from gongzhi.modules.pv.io import plant as plant_io
 from gongzhi.modules.pv.io import synthetic_files as synth_io
 from gongzhi.modules.pv.io.qgc_plan import write_qgc_plan_json
 from gongzhi.modules.pv.io.wpml import write_wpml_kmz
-from gongzhi.modules.pv.outcome import FindingRecord, FlightOutcome
+from gongzhi.modules.pv.outcome import FindingRecord, FlightOutcome, worst_by_module
 
 if TYPE_CHECKING:
     from gongzhi.db import SessionFactory
@@ -352,13 +352,8 @@ def _finding_crops(
     Each frame is read once."""
     from gongzhi.modules.pv.report import thumbnail_png  # the report's imports only when writing crops
 
-    worst: dict[str, FindingRecord] = {}
-    for f in result.findings:  # the finding each results row shows: the largest ΔT
-        known = worst.get(f.module_id)
-        if known is None or (f.delta_t_k or 0) > (known.delta_t_k or 0):
-            worst[f.module_id] = f
     by_frame: dict[str, list[FindingRecord]] = {}
-    for f in worst.values():
+    for f in worst_by_module(result.findings).values():  # the finding each results row shows
         if f.best_frame in frames:
             by_frame.setdefault(str(f.best_frame), []).append(f)
     crops: dict[str, tuple[bytes | None, bytes | None]] = {}

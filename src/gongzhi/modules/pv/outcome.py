@@ -4,11 +4,34 @@ the flight; the CLI writes them as files, the worker stores them."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from gongzhi import errors
 from gongzhi.modules.pv.analytics.oblique import NEAR_NADIR_DEG
+
+
+class _OnAModule(Protocol):
+    @property
+    def module_id(self) -> str: ...
+
+    @property
+    def delta_t_k(self) -> float | None: ...
+
+
+F = TypeVar("F", bound=_OnAModule)
+
+
+def worst_by_module(findings: Iterable[F]) -> dict[str, F]:
+    """Each module's worst finding: the one of the largest ΔT (the first of equals; no ΔT counts as 0).
+    The one a module's results row, map colour and placemark show, of records or of stored findings."""
+    worst: dict[str, F] = {}
+    for f in findings:
+        known = worst.get(f.module_id)
+        if known is None or (f.delta_t_k or 0) > (known.delta_t_k or 0):
+            worst[f.module_id] = f
+    return worst
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,7 +29,14 @@ from gongzhi.modules.pv.analytics.modules import ModuleClassifier
 from gongzhi.modules.pv.io.reader_errors import ReaderError
 from gongzhi.modules.pv.io.thermal import flight_order, visible_companions, visible_pairs
 from gongzhi.modules.pv.io.visible import VisibleError, read_visible
-from gongzhi.modules.pv.outcome import FindingRecord, FlightOutcome, FrameInfo, ModuleRecord, SkippedFrame
+from gongzhi.modules.pv.outcome import (
+    FindingRecord,
+    FlightOutcome,
+    FrameInfo,
+    ModuleRecord,
+    SkippedFrame,
+    worst_by_module,
+)
 
 Progress = Callable[[int, int], None]
 """Called with (frames done, frames in all) as chunks finish."""
@@ -586,10 +593,7 @@ def _round(value: float | None, digits: int = 3) -> float | None:
 
 def module_rows(modules: Sequence[ModuleRecord], findings: Sequence[FindingRecord]) -> list[dict[str, Any]]:
     """One row per module, with its worst finding (highest ΔT) when it has any."""
-    worst: dict[str, FindingRecord] = {}
-    for f in findings:
-        if f.module_id not in worst or (f.delta_t_k or 0) > (worst[f.module_id].delta_t_k or 0):
-            worst[f.module_id] = f
+    worst = worst_by_module(findings)
     rows = []
     for m in modules:
         w = worst.get(m.module_id)

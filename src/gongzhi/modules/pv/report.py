@@ -40,6 +40,7 @@ from gongzhi.modules.pv.io.thermal import read_frame
 from gongzhi.modules.pv.io.visible import VisibleError, read_visible
 from gongzhi.modules.pv.models import PvFinding, PvFrame, PvInspection, PvModule, PvPlant
 from gongzhi.modules.pv.names import CLASS_NAMES
+from gongzhi.modules.pv.outcome import worst_by_module
 
 MANUAL_MIN_PER_50000_M2 = 60.0
 MIN_IRRADIANCE_W_M2 = 600.0
@@ -460,11 +461,7 @@ def map_modules(s: Session, inspection_id: int) -> list[MapModule]:
 
 
 def _map_modules(s: Session, plant: PvPlant, live: list[PvFinding]) -> list[MapModule]:
-    worst: dict[str, PvFinding] = {}
-    for f in live:
-        cur = worst.get(f.module_id)
-        if cur is None or (f.delta_t_k or 0) > (cur.delta_t_k or 0):
-            worst[f.module_id] = f
+    worst = worst_by_module(live)
     cols = (PvModule.module_id, PvModule.outline)
     mods = s.execute(select(*cols).where(PvModule.plant_id == plant.id).order_by(PvModule.id)).all()
     origin = service.plant_origin(plant)  # the layout's own metric frame

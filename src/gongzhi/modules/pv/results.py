@@ -30,7 +30,7 @@ from gongzhi.modules.pv.analytics.layout import PlantLayout
 from gongzhi.modules.pv.analytics.modules import ism_classifier
 from gongzhi.modules.pv.io import kml
 from gongzhi.modules.pv.models import PvFinding, PvFrame, PvInspection, PvModule, PvModuleResult, PvPlant
-from gongzhi.modules.pv.outcome import FindingRecord, FlightOutcome, ModuleRecord
+from gongzhi.modules.pv.outcome import FindingRecord, FlightOutcome, ModuleRecord, worst_by_module
 from gongzhi.registry import Registry
 
 if TYPE_CHECKING:
@@ -398,10 +398,11 @@ def _alert_data(inspection: PvInspection, f: PvFinding) -> AlertRaise:
 
 def _rows(
     s: Session, inspection: PvInspection, *, live_only: bool = False
-) -> tuple[list[dict[str, Any]], dict[str, list[list[float]]]]:
+) -> tuple[list[dict[str, Any]], dict[str, list[list[float]]], dict[str, PvFinding]]:
     """The inspection's module rows (:func:`.pipeline.module_rows`, each with its worst finding and that
-    finding's review status) and the modules' outlines; ``live_only``: findings rejected as false alarms
-    left out, so that a module's other finding stands for it."""
+    finding's review status), the modules' outlines, and the finding each row shows by module
+    (:func:`.outcome.worst_by_module`); ``live_only``: findings rejected as false alarms left out, so that
+    a module's other finding stands for it."""
     modules = {
         m.module_id: m
         for m in s.execute(select(PvModule).where(PvModule.plant_id == inspection.plant_id)).scalars()
@@ -430,15 +431,11 @@ def _rows(
     ]
     findings = [_record(f) for f in found]
     rows = pipeline.module_rows(records, findings)
-    by_id: dict[str, PvFinding] = {}  # the finding each row shows: its module's largest ΔT, as module_rows
-    for f in found:
-        known = by_id.get(f.module_id)
-        if known is None or (f.delta_t_k or 0) > (known.delta_t_k or 0):
-            by_id[f.module_id] = f
+    shown = worst_by_module(found)  # the finding each row shows, as module_rows takes it
     for row in rows:
-        shown = by_id.get(row["module_id"])
-        row["finding_status"] = shown.status if shown else ""
-    return rows, {mid: m.outline for mid, m in modules.items()}
+        f = shown.get(row["module_id"])
+        row["finding_status"] = f.status if f else ""
+    return rows, {mid: m.outline for mid, m in modules.items()}, shown
 
 
 def _record(f: PvFinding) -> FindingRecord:
@@ -461,7 +458,7 @@ def _record(f: PvFinding) -> FindingRecord:
 
 def results_geojson(s: Session, inspection_id: int) -> dict[str, Any]:
     inspection = service.finished_inspection(s, inspection_id)
-    rows, outlines = _rows(s, inspection)
+    rows, outlines, _ = _rows(s, inspection)
     return pipeline.results_geojson(rows, outlines, inspection.summary)
 
 
@@ -469,7 +466,7 @@ def results_kml(s: Session, inspection_id: int, lang: str = "zh-CN") -> bytes:
     """A finished inspection's findings as KML for a field crew's map (:func:`.io.kml.findings_kml`): the
     reviewed class where an operator changed it, false alarms left out."""
     inspection = service.finished_inspection(s, inspection_id)
-    rows, outlines = _rows(s, inspection, live_only=True)
+    rows, outlines, _ = _rows(s, inspection, live_only=True)
     plant = s.get_one(PvPlant, inspection.plant_id)
     title = f"{plant.name} #{inspection.id}" if lang == "en" else f"{plant.name} 巡检 #{inspection.id}"
     return kml.findings_kml(rows, outlines, title=title, lang=lang)
@@ -479,21 +476,14 @@ def results_kmz(s: Session, store: FileStore, inspection_id: int, lang: str = "z
     """:func:`results_kml` as KMZ with each placemark's thermal crop and visible photo, those of the O&M
     report (:func:`.report.finding_pictures`; a frame that cannot be read leaves its pictures out)."""
     inspection = service.finished_inspection(s, inspection_id)
-    rows, outlines = _rows(s, inspection, live_only=True)
+    rows, outlines, shown = _rows(s, inspection, live_only=True)
     plant = s.get_one(PvPlant, inspection.plant_id)
-    found = s.execute(select(PvFinding).where(PvFinding.inspection_id == inspection.id)).scalars().all()
-    # each module's placemark is its worst finding's (the largest ΔT, as the rows take it)
-    worst: dict[str, PvFinding] = {}
-    for f in found:
-        known = worst.get(f.module_id)
-        if f.status != "rejected" and (known is None or (f.delta_t_k or 0) > (known.delta_t_k or 0)):
-            worst[f.module_id] = f
-    pictures = report.finding_pictures(s, store, list(worst.values()), CAMERAS.get(inspection.camera or ""))
-    by_module = {mid: pictures[f.id] for mid, f in worst.items() if f.id in pictures}
+    pictures = report.finding_pictures(s, store, list(shown.values()), CAMERAS.get(inspection.camera or ""))
+    by_module = {mid: pictures[f.id] for mid, f in shown.items() if f.id in pictures}
     title = f"{plant.name} #{inspection.id}" if lang == "en" else f"{plant.name} 巡检 #{inspection.id}"
     return kml.findings_kmz(rows, outlines, by_module, title=title, lang=lang)
 
 
 def results_csv(s: Session, inspection_id: int) -> str:
-    rows, _ = _rows(s, service.finished_inspection(s, inspection_id))
+    rows, _, _ = _rows(s, service.finished_inspection(s, inspection_id))
     return pipeline.results_csv(rows)
