@@ -467,9 +467,7 @@ def results_kml(s: Session, inspection_id: int, lang: str = "zh-CN") -> bytes:
     reviewed class where an operator changed it, false alarms left out."""
     inspection = service.finished_inspection(s, inspection_id)
     rows, outlines, _ = _rows(s, inspection, live_only=True)
-    plant = s.get_one(PvPlant, inspection.plant_id)
-    title = f"{plant.name} #{inspection.id}" if lang == "en" else f"{plant.name} 巡检 #{inspection.id}"
-    return kml.findings_kml(rows, outlines, title=title, lang=lang)
+    return kml.findings_kml(rows, outlines, title=_map_title(s, inspection, lang), lang=lang)
 
 
 def results_kmz(s: Session, store: FileStore, inspection_id: int, lang: str = "zh-CN") -> bytes:
@@ -477,11 +475,15 @@ def results_kmz(s: Session, store: FileStore, inspection_id: int, lang: str = "z
     report (:func:`.report.finding_pictures`; a frame that cannot be read leaves its pictures out)."""
     inspection = service.finished_inspection(s, inspection_id)
     rows, outlines, shown = _rows(s, inspection, live_only=True)
-    plant = s.get_one(PvPlant, inspection.plant_id)
     pictures = report.finding_pictures(s, store, list(shown.values()), CAMERAS.get(inspection.camera or ""))
     by_module = {mid: pictures[f.id] for mid, f in shown.items() if f.id in pictures}
-    title = f"{plant.name} #{inspection.id}" if lang == "en" else f"{plant.name} 巡检 #{inspection.id}"
-    return kml.findings_kmz(rows, outlines, by_module, title=title, lang=lang)
+    return kml.findings_kmz(rows, outlines, by_module, title=_map_title(s, inspection, lang), lang=lang)
+
+
+def _map_title(s: Session, inspection: PvInspection, lang: str) -> str:
+    """A findings map's name: the plant and the inspection."""
+    plant = s.get_one(PvPlant, inspection.plant_id)
+    return f"{plant.name} #{inspection.id}" if lang == "en" else f"{plant.name} 巡检 #{inspection.id}"
 
 
 def results_csv(s: Session, inspection_id: int) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import html
 import io
+import math
 import zipfile
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -207,7 +208,7 @@ def _coordinates(points: Sequence[tuple[Any, Any]]) -> str:
 
 
 def _finite(value: Any) -> bool:
-    return isinstance(value, int | float) and value == value and abs(value) != float("inf")
+    return isinstance(value, int | float) and math.isfinite(value)
 
 
 def _text(parent: ET.Element, tag: str, text: str) -> ET.Element:
