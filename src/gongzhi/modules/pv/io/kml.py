@@ -21,16 +21,17 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from xml.etree import ElementTree as ET
 
+from gongzhi.modules.pv.io.wpml import KML_NS
 from gongzhi.modules.pv.names import CLASS_NAMES
 
-KML_NS = "http://www.opengis.net/kml/2.2"
 MEDIA_TYPE = "application/vnd.google-earth.kml+xml"
 KMZ_MEDIA_TYPE = "application/vnd.google-earth.kmz"
 
 SEVERITY_COLOURS = {"S3": "ff0000ff", "S2": "ff0080ff", "S1": "ff00ffff"}
 """Each severity's colour, as KML spells it (aabbggrr): red, orange, yellow."""
 
-_ORDER = {"S3": 0, "S2": 1, "S1": 2}
+_ORDER = {severity: i for i, severity in enumerate(SEVERITY_COLOURS)}
+"""The most severe first."""
 
 _TEXT: dict[str, dict[str, str]] = {
     "severity": {"zh-CN": "严重度", "en": "severity"},
