@@ -195,6 +195,32 @@ def test_families_with_as_many_views_are_weighed_by_strength_not_by_frame_order(
         assert merged is not None and merged.anomaly is Anomaly.SOILING and dropped == 1
 
 
+def test_the_best_resolved_view_names_a_hot_spot_that_blurred_oblique_views_read_as_a_crack() -> None:
+    # a hot spot seen sharp in one view of four, and as a warmer-than-a-crack part of a cell in the others
+    sharp = ViewClass(Anomaly.HOT_SPOT, 5.3, (0.40, 0.60), spot_cells=0.25)
+    blurred = [ViewClass(Anomaly.CRACKING, t, (0.41, 0.61), spot_cells=0.31) for t in (4.2, 4.8, 4.7)]
+    for views in ([sharp, *blurred], [*blurred, sharp]):
+        merged, dropped = merge_views(views, oblique=True)
+        assert merged is not None and merged.anomaly is Anomaly.HOT_SPOT and dropped == 0
+        assert merged.delta_t_k == pytest.approx(5.3)  # the sharp view's reading
+        assert merged.confidence == pytest.approx(1.0)  # four views of one local pattern
+        # nadir views share one sampling: the majority names it, as before
+        merged, _ = merge_views(views)
+        assert merged is not None and merged.anomaly is Anomaly.CRACKING
+    # the sharp view cooler than a crack view: blur lowers a peak, so that view is not the better one
+    cooler = ViewClass(Anomaly.HOT_SPOT, 4.5, (0.40, 0.60), spot_cells=0.25)
+    merged, _ = merge_views([cooler, *blurred], oblique=True)
+    assert merged is not None and merged.anomaly is Anomaly.CRACKING
+    # a hot-spot view of another place on the module names nothing
+    elsewhere = ViewClass(Anomaly.HOT_SPOT, 6.0, (0.80, 0.20), spot_cells=0.25)
+    merged, _ = merge_views([elsewhere, *blurred], oblique=True)
+    assert merged is not None and merged.anomaly is Anomaly.CRACKING
+    # the majority still wins between other local classes
+    cells = [ViewClass(Anomaly.SINGLE_HOT_CELL, 6.0, (0.40, 0.60)) for _ in range(3)]
+    merged, _ = merge_views([sharp, *cells], oblique=True)
+    assert merged is not None and merged.anomaly is Anomaly.SINGLE_HOT_CELL
+
+
 def test_a_frame_whose_level_departs_from_its_neighbours_is_named_with_how_far() -> None:
     def views(levels: list[float], per_frame: int = 5) -> tuple[np.ndarray, np.ndarray]:
         frames = np.repeat(np.arange(len(levels)), per_frame)

@@ -223,6 +223,26 @@ def test_a_frame_that_sees_an_open_string_and_one_other_row_does_not_shade_that_
         assert len(cool) <= sum(a in (Anomaly.SHADING, Anomaly.VEGETATION) for a in planted.values())
 
 
+def test_a_hot_spot_that_the_coarser_oblique_views_read_as_a_crack_is_named_by_the_sharpest(
+    layout: PlantLayout,
+) -> None:
+    # seed 3 at -60°: the hot spot (17.2 K) peaks at 4-7 K in the nadir views of the oblique frames; two
+    # of its three views (photos only; more with the plant) read a crack, the best-resolved and warmest one
+    # a hot spot, and the majority reported a crack
+    flight = synthetic_flight(layout, seed=3, anomalies_per_class=1, gimbal_pitch_deg=-60.0)
+    (spot,) = [a.module_id for a in flight.anomalies if a.anomaly is Anomaly.HOT_SPOT]
+    centres = layout.centres_xy()
+    for acc in (LayoutFreeAccumulator(), InspectionAccumulator(layout)):
+        for frame in flight.frames():
+            acc.add(frame)
+        found: dict[str, Anomaly] = {}
+        for f in acc.result().findings:
+            x, y = layout_xy(flight, f.lon, f.lat)
+            found[layout.modules[int(np.argmin(np.hypot(*(centres - (x, y)).T)))].id] = f.anomaly_class
+        assert found.get(spot) is Anomaly.HOT_SPOT
+        assert Anomaly.CRACKING in found.values()  # the planted crack is still a crack
+
+
 def test_an_oblique_plan_flies_short_of_its_footprints_which_cover_the_plant_as_a_nadir_plans_do() -> None:
     roof = rectangle(120, 80)
     nadir = plan_flight(roof, M3T, row_azimuth_deg=0.0)
