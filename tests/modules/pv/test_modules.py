@@ -31,6 +31,7 @@ from gongzhi.modules.pv.analytics.modules import (
     ISM_NOMINAL_LEVEL,
     MEASUREMENT_SPOT_PX,
     NORMAL,
+    OBLIQUE_SPREAD,
     SAMPLES_PER_CELL,
     SCREEN_PEAK_K,
     SCREEN_WARM_SHARE,
@@ -355,6 +356,27 @@ def test_the_rules_classify_planted_patterns_on_the_cell_grid() -> None:
     found = RuleClassifier()(crops_of(*classes), (6, 12), 4, True)
     assert [v.anomaly for v in found] == classes
     assert found[1].delta_t_k == pytest.approx(12.0, abs=0.5)
+
+
+def test_the_hot_spot_rule_widens_for_the_spread_of_an_oblique_view() -> None:
+    # a point's image spread over a third of a cell: 5 K, fill 0.3125, sharpness 1.67 over its 3 x 3 mean
+    r, c = np.mgrid[0:48, 0:24]
+
+    def blob(sigma: float) -> np.ndarray:
+        return np.asarray(5.0 * np.exp(-((r - 22) ** 2 + (c - 10) ** 2) / (2 * sigma**2)), dtype=np.float32)
+
+    spot = blob(1.1)
+    assert classify_crop(spot, (6, 12), 4, True).anomaly is Anomaly.CRACKING  # a nadir view's bounds
+    oblique = classify_crop(spot, (6, 12), 4, True, spread=OBLIQUE_SPREAD)
+    assert oblique.anomaly is Anomaly.HOT_SPOT and oblique.spot_cells == pytest.approx(0.3125)
+    assert RuleClassifier(spread=OBLIQUE_SPREAD)(spot[None], (6, 12), 4, True)[0].anomaly is Anomaly.HOT_SPOT
+    # wider still (sharpness 1.55) it is no point even there
+    assert classify_crop(blob(1.2), (6, 12), 4, True, spread=OBLIQUE_SPREAD).anomaly is Anomaly.CRACKING
+    # half a cell warm, a crack, stays one
+    crack = np.zeros((48, 24), dtype=np.float32)
+    crack[20:24, 8:10] = 4.0
+    crack = ndimage.gaussian_filter(crack, 0.7).astype(np.float32)
+    assert classify_crop(crack, (6, 12), 4, True, spread=OBLIQUE_SPREAD).anomaly is Anomaly.CRACKING
 
 
 def test_a_learned_classifier_overrules_the_rules_only_where_confident() -> None:
@@ -769,6 +791,7 @@ def test_the_rules_classify_a_reflected_maps_rest_as_without_reusing_the_maps_me
         portrait: bool,
         known_median: float | None,
         median: float | None = None,
+        spread: float = 1.0,
     ) -> ViewClass:
         assert median is None  # no caller's median here
         if known_median is not None:
@@ -777,7 +800,7 @@ def test_the_rules_classify_a_reflected_maps_rest_as_without_reusing_the_maps_me
             median = _median(residual)
             assert median == known_median and math.copysign(1, median) == math.copysign(1, known_median)
             assert known_median < -2.0 or not _cool_region(residual, k)
-        return classify(residual, cell_grid, k, portrait, known_median)
+        return classify(residual, cell_grid, k, portrait, known_median, spread=spread)
 
     monkeypatch.setattr(rules, "_classify", counted)
     found = [repr(classify_crop(m, (6, 12), 4, True)) for m in maps]
@@ -806,13 +829,14 @@ def test_the_rules_take_the_medians_of_maps_whose_ring_holds_them(monkeypatch: p
         portrait: bool,
         known_median: float | None,
         median: float | None = None,
+        spread: float = 1.0,
     ) -> ViewClass:
         if median is not None:
             given.append(median)
             own = _median(residual)
             assert own == median and math.copysign(1, own) == math.copysign(1, median)
             assert rules._median_kept(residual) == (own, True)
-        return classify(residual, cell_grid, k, portrait, known_median, median=median)
+        return classify(residual, cell_grid, k, portrait, known_median, median=median, spread=spread)
 
     monkeypatch.setattr(rules, "_classify", checked)
     found = [repr(v) for v in RuleClassifier()(maps, (6, 12), 4, True, medians=medians)]

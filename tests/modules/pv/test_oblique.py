@@ -223,14 +223,18 @@ def test_a_frame_that_sees_an_open_string_and_one_other_row_does_not_shade_that_
         assert len(cool) <= sum(a in (Anomaly.SHADING, Anomaly.VEGETATION) for a in planted.values())
 
 
-def test_a_hot_spot_that_the_coarser_oblique_views_read_as_a_crack_is_named_by_the_sharpest(
-    layout: PlantLayout,
+@pytest.mark.parametrize("seed", [3, 6])
+def test_a_hot_spot_that_the_coarser_oblique_views_read_as_a_crack_is_found(
+    layout: PlantLayout, seed: int
 ) -> None:
-    # seed 3 at -60°: the hot spot (17.2 K) peaks at 4-7 K in the nadir views of the oblique frames; two
-    # of its three views (photos only; more with the plant) read a crack, the best-resolved and warmest one
-    # a hot spot, and the majority reported a crack
-    flight = synthetic_flight(layout, seed=3, anomalies_per_class=1, gimbal_pitch_deg=-60.0)
-    (spot,) = [a.module_id for a in flight.anomalies if a.anomaly is Anomaly.HOT_SPOT]
+    # -60°: the hot spots (17.2 K, seed 3; 13.7 K, seed 6) peak at 4-7 K in the nadir views of the oblique
+    # frames, over a quarter to a third of a cell. Seed 3: two of three views (photos only) read a crack,
+    # the best-resolved and warmest one a hot spot, and the majority reported a crack (merge_views'
+    # oblique rule). Seed 6: every view read a crack under the nadir view's bounds (OBLIQUE_SPREAD).
+    flight = synthetic_flight(layout, seed=seed, anomalies_per_class=1, gimbal_pitch_deg=-60.0)
+    planted = {a.module_id: a.anomaly for a in flight.anomalies}
+    (spot,) = [m for m, a in planted.items() if a is Anomaly.HOT_SPOT]
+    (crack,) = [m for m, a in planted.items() if a is Anomaly.CRACKING]
     centres = layout.centres_xy()
     for acc in (LayoutFreeAccumulator(), InspectionAccumulator(layout)):
         for frame in flight.frames():
@@ -240,7 +244,7 @@ def test_a_hot_spot_that_the_coarser_oblique_views_read_as_a_crack_is_named_by_t
             x, y = layout_xy(flight, f.lon, f.lat)
             found[layout.modules[int(np.argmin(np.hypot(*(centres - (x, y)).T)))].id] = f.anomaly_class
         assert found.get(spot) is Anomaly.HOT_SPOT
-        assert Anomaly.CRACKING in found.values()  # the planted crack is still a crack
+        assert found.get(crack) is Anomaly.CRACKING
 
 
 def test_an_oblique_plan_flies_short_of_its_footprints_which_cover_the_plant_as_a_nadir_plans_do() -> None:

@@ -220,8 +220,10 @@ class ModuleClassifier(Protocol):
 
 @dataclass(frozen=True)
 class RuleClassifier:
-    """The pattern rules of :func:`classify_crop`, as a :class:`ModuleClassifier` (every instance equal to
-    every other: it has no settings)."""
+    """The pattern rules of :func:`classify_crop`, as a :class:`ModuleClassifier`; ``spread`` is
+    :func:`classify_crop`'s (the accumulators give the maps of oblique frames :data:`OBLIQUE_SPREAD`)."""
+
+    spread: float = 1.0
 
     def __call__(
         self,
@@ -234,12 +236,40 @@ class RuleClassifier:
     ) -> list[ViewClass]:
         """``medians``, the maps' medians [K] when the caller has them (:func:`screen_and_classify`), spare
         each map's own (:func:`classify_crop`'s ``median``)."""
+        s = self.spread
         if medians is None:
-            return [classify_crop(r, cell_grid, samples_per_cell, portrait) for r in residuals]
+            return [classify_crop(r, cell_grid, samples_per_cell, portrait, spread=s) for r in residuals]
         return [
-            classify_crop(r, cell_grid, samples_per_cell, portrait, median=m)
+            classify_crop(r, cell_grid, samples_per_cell, portrait, median=m, spread=s)
             for r, m in zip(residuals, medians.tolist(), strict=True)
         ]
+
+
+OBLIQUE_SPREAD = 1.4
+"""How many times larger than in a nadir frame a point's image is, in area, on the maps of an oblique
+frame's nadir view (:func:`classify_crop`'s ``spread``) [-]. That view samples the plane at its near edge's
+spacing, and its rows grow up to :data:`.oblique.MAX_COARSENING` times coarser along the view towards the
+far edge, and coarser across it too: a source pixel covers 1 to 2.4 of the view's pixels (mean 1.6) at
+−60°, 1 to 1.7 (mean 1.3) at −75° (M3T, the plan's heights). One value for every map of such a view is a
+compromise; 1.4 makes the hot spot's bounds a fill of 0.35 cells and a sharpness of 1.61. On the maps of
+oblique photos-only flights (−60°, 44 × 30 m roof, seeds 0–11, 3 planted per class), 30 of the 50 hot-spot
+views the nadir bounds read as cracks pass them, and 1 of 153 crack views. Chosen between 1.4 and 1.5 on
+the evaluation at −60° (seeds 0–29; 1.5 turned three cracks into hot spots there without the plant);
+``analytics/README.md`` gives the figures, −45° and −75° among them as a check."""
+
+
+def _for_view(classifier: ModuleClassifier, *, oblique: bool) -> ModuleClassifier:
+    """``classifier`` for the maps of a frame, with the rules' :data:`OBLIQUE_SPREAD` when the frame is an
+    oblique one resampled onto the plane (a learned network's part is left as it is)."""
+    if not oblique:
+        return classifier
+    if isinstance(classifier, RuleClassifier):
+        return dataclasses.replace(classifier, spread=OBLIQUE_SPREAD)
+    if isinstance(classifier, CombinedClassifier) and isinstance(classifier.rules, RuleClassifier):
+        return dataclasses.replace(
+            classifier, rules=dataclasses.replace(classifier.rules, spread=OBLIQUE_SPREAD)
+        )
+    return classifier
 
 
 @dataclass(frozen=True, slots=True)
@@ -420,6 +450,7 @@ def classify_crop(
     portrait: bool,
     *,
     median: float | None = None,
+    spread: float = 1.0,
 ) -> ViewClass:
     """Classify one module's temperature map minus its reference by pattern rules.
 
@@ -437,6 +468,10 @@ def classify_crop(
     median : float, optional
         The map's median [K] when the caller has it (:func:`screen_and_classify` of maps whose ring holds
         their interior's median); used when finite and not zero (:func:`_median_given`), else computed.
+    spread : float
+        How many times larger than in a nadir frame a point's image is on the map [-]: the hot spot's
+        bounds on the area at half its peak (``fill``) grow by it and on the peak's sharpness shrink by its
+        square root (:data:`OBLIQUE_SPREAD`).
 
     Returns
     -------
@@ -449,7 +484,9 @@ def classify_crop(
         sun reflection (:func:`_looks_reflected`), the rules first classify the map without it and report
         that class unless it is ``none``.
     """
-    return _classify(residual, cell_grid, samples_per_cell, portrait, None, median=_median_given(median))
+    return _classify(
+        residual, cell_grid, samples_per_cell, portrait, None, median=_median_given(median), spread=spread
+    )
 
 
 # below this a float32 doubled stays finite (the mean of two copies of it is itself)
@@ -477,6 +514,7 @@ def _classify(
     portrait: bool,
     known_median: float | None,
     median: float | None = None,
+    spread: float = 1.0,
 ) -> ViewClass:
     """:func:`classify_crop`; ``known_median`` is the median of the map this one is the rest of
     (:func:`_without` the warm patch, of a map that went through the rules to the reflection check) when
@@ -523,7 +561,12 @@ def _classify(
     if _looks_reflected(glass, int(r), int(c), k, peak, fill):
         # what else the module shows, in place across views where the reflection moves
         rest = _classify(
-            _without(residual, glass, int(r), int(c), m, peak), cell_grid, k, portrait, m if kept else None
+            _without(residual, glass, int(r), int(c), m, peak),
+            cell_grid,
+            k,
+            portrait,
+            m if kept else None,
+            spread=spread,
         )
         if rest.anomaly is not Anomaly.NONE:
             return rest
@@ -538,7 +581,7 @@ def _classify(
         near_box = math.hypot(location[0] - jb[0], location[1] - jb[1]) < 0.1
         if near_box and sharpness >= 1.3 and _spans_box(glass, int(r), int(c), jb, portrait, m + 0.5 * peak):
             return ViewClass(Anomaly.JUNCTION_BOX, float(residual.max()), location, spot_cells=fill)
-        if (fill <= 0.25 and sharpness >= 1.9) or (peak >= 7.0 and fill < 0.45):
+        if (fill <= 0.25 * spread and sharpness >= 1.9 / math.sqrt(spread)) or (peak >= 7.0 and fill < 0.45):
             return ViewClass(Anomaly.HOT_SPOT, float(residual.max()), location, spot_cells=fill)
 
     hot_cells = _hot_cells(glass, _cell_means(glass, cell_grid, k), k)
@@ -1315,7 +1358,8 @@ class InspectionAccumulator:
         near = slot[self._neighbours[positions]]
         stats, classes = frame_statistics(
             crops, rows / geometry.height_px, cols / geometry.width_px, near,
-            self.classifier, self.layout.cell_grid, self.layout.portrait, peaks=peaks, detail=detail,
+            _for_view(self.classifier, oblique=not placed), self.layout.cell_grid, self.layout.portrait,
+            peaks=peaks, detail=detail,
         )  # fmt: skip
         numbers = np.zeros((len(positions), _VIEW_COLUMNS))
         numbers[:, :_STATS] = stats
@@ -1705,8 +1749,8 @@ class LayoutFreeAccumulator:
         np.fill_diagonal(d, np.inf)
         near = np.where(d <= self.neighbour_px, np.arange(len(rects))[None, :], -1)
         views = frame_views(
-            crops, rows / meta.height_px, cols / meta.width_px, near, -1, self.classifier,
-            (t.cells_short, t.cells_long), True,
+            crops, rows / meta.height_px, cols / meta.width_px, near, -1,
+            _for_view(self.classifier, oblique=resampled), (t.cells_short, t.cells_long), True,
         )  # fmt: skip
         if not resampled:  # where each module is in the frame file
             for view, r, c in zip(views, rows.tolist(), cols.tolist(), strict=True):
@@ -2621,8 +2665,8 @@ def _sharper_in_place(sharp: Sequence[ViewClass], blurred: Sequence[ViewClass]) 
     reported as cracks by the majority, and none of the 30 cracks had a hot-spot view; with the plant, one
     crack at the module's edge had one such view of six, cooler than the warmest of its five crack views
     (``scripts/pv/evaluate_synthetic.py --width 44 --height 30 --per-class 1 --seeds 0 … 29 --gimbal-pitch
-    P [--no-layout]``; hot spots reported as cracks, before → after: −60° 5 → 1 with the plant and 8 → 5
-    without, −45° 7 → 3 and 6 → 5; nadir unchanged)."""
+    P [--no-layout]``; hot spots reported as cracks, before → after this rule alone: −60° 5 → 1 with the
+    plant and 8 → 5 without, −45° 7 → 3 and 6 → 5; nadir unchanged)."""
     points = [v.location for v in sharp if v.location is not None]
     others = [v.location for v in blurred if v.location is not None]
     if not points or not others:
