@@ -22,12 +22,14 @@ from gongzhi.modules.pv.analytics.layout import PlantLayout, generate_layout
 from gongzhi.modules.pv.analytics.modules import InspectionAccumulator, LayoutFreeAccumulator
 from gongzhi.modules.pv.analytics.oblique import (
     MAX_COARSENING,
+    VIEW_PX_PER_SOURCE_PX,
     ObliqueCamera,
     bilinear_rows,
     focal_px,
     ground_view,
     height_for_gsd,
     nadir_view,
+    view_px_per_source_px,
 )
 from gongzhi.modules.pv.analytics.synthetic import Conditions, SyntheticFlight, synthetic_flight
 from gongzhi.modules.pv.io.qgc_plan import write_qgc_plan
@@ -98,6 +100,30 @@ def test_the_nadir_view_of_an_oblique_frame_lies_where_the_layout_has_its_module
     best = shifts[int(np.argmax(scores))]
     assert np.hypot(*best) < 0.11 and max(scores) > 0.8  # the view's glass lies on the layout's modules
     assert view.temperature_c.dtype == np.float32 and np.isfinite(view.temperature_c).all()
+
+
+def test_the_nadir_view_says_how_many_of_its_pixels_a_pixel_of_the_frame_covers(layout: PlantLayout) -> None:
+    # rows of the view sampling frame rows 2 apart, each row's 100 columns spanning 99 / 2 frame columns:
+    # a frame pixel covers 0.5 x 2 view pixels in the middle rows (np.gradient's one-sided ends alike)
+    assert view_px_per_source_px(np.arange(0.0, 20.0, 2.0), np.full(10, 49.5), 100) == pytest.approx(1.0)
+    assert view_px_per_source_px(np.arange(0.0, 5.0, 0.5), np.full(10, 49.5), 100) == pytest.approx(4.0)
+    assert view_px_per_source_px(np.zeros(1), np.ones(1), 100) == 1.0  # too small to say: as taken
+    ratios = {}
+    for pitch in (-75.0, -60.0):
+        flight = synthetic_flight(layout, seed=1, anomalies_per_class=0, gimbal_pitch_deg=pitch)
+        frame = flight.frame(len(flight) // 2)
+        view, _ = nadir_view(frame, M3T, frame.meta.alt_rel_m)
+        assert view is not None and view.meta.gsd_m is not None
+        ratios[pitch], gsd = view.meta.extra["oblique"][VIEW_PX_PER_SOURCE_PX], view.meta.gsd_m
+    # the view as fine as the frame's finest row, coarser further on: more so the more oblique
+    assert 1.1 < ratios[-75.0] < ratios[-60.0] < MAX_COARSENING**2
+    # the accumulators keep a cell's area in the camera's pixels: the view's, divided by that
+    acc = InspectionAccumulator(layout)
+    frame = flight.frame(len(flight) // 2)
+    assert acc.add(frame).modules > 0
+    view_cell_px = layout.module_type.width_m * layout.module_type.length_m / layout.module_type.cells
+    view_cell_px /= gsd**2
+    assert acc._cell_px[0] == pytest.approx(view_cell_px / ratios[-60.0], rel=1e-3)
 
 
 def test_the_rows_resampling_is_scipys_bilinear_interpolation_inside_and_at_the_edges() -> None:

@@ -78,7 +78,7 @@ from gongzhi.modules.pv.analytics.layout import (
     neighbours,
     row_axes,
 )
-from gongzhi.modules.pv.analytics.oblique import nadir_view
+from gongzhi.modules.pv.analytics.oblique import VIEW_PX_PER_SOURCE_PX, nadir_view
 
 F32 = npt.NDArray[np.float32]
 FloatArray = npt.NDArray[np.float64]
@@ -1180,7 +1180,8 @@ class InspectionAccumulator:
         self._prepare()
         self._views = _ViewTable()
         self._sources: list[str] = []
-        self._cell_px: list[float] = []  # a cell's area in each frame [px²], NaN where not analysed
+        # a cell's area in each frame, in the camera's pixels [px²] (NaN where not analysed)
+        self._cell_px: list[float] = []
         self._irradiances: list[float] = []
         self._bias = (0.0, 0.0, 0.0)
         self._line: _Line | None = None
@@ -1282,6 +1283,7 @@ class InspectionAccumulator:
         seen = self._analyse(temperature, geometry, n, frame.rgb, placed=not resampled)
         if seen:
             self._frames_used += 1
+            self._cell_px[n] /= _view_px_per_source_px(frame.meta)
         return FrameReport(
             report.source, seen, report.dx_m, report.dy_m, report.dyaw_deg, report.match_score, report.skipped
         )
@@ -1459,6 +1461,15 @@ class InspectionAccumulator:
 MAX_NO_DATA_SHARE = 0.001
 """Largest share of a frame's pixels without a temperature that are filled in (a few dead pixels); a frame
 with more is left out, with the reason."""
+
+
+def _view_px_per_source_px(meta: FrameMeta) -> float:
+    """How many of the analysed raster's pixels one pixel of the camera covers (:func:`.oblique.nadir_view`
+    notes it for an oblique frame's nadir view; 1 for a frame analysed as taken), so that a spot's area is
+    measured in the camera's pixels, which :data:`MEASUREMENT_SPOT_PX` counts."""
+    note = meta.extra.get("oblique")
+    ratio = note.get(VIEW_PX_PER_SOURCE_PX) if isinstance(note, dict) else None
+    return float(ratio) if isinstance(ratio, int | float) and ratio > 0 else 1.0
 
 
 def _nadir(
@@ -1707,7 +1718,8 @@ class LayoutFreeAccumulator:
         self._ids: list[str] = []
         self._views: dict[str, list[_View]] = {}
         self._sources: list[str] = []
-        self._cell_px: list[float] = []  # a cell's area in each frame [px²], NaN where not analysed
+        # a cell's area in each frame, in the camera's pixels [px²] (NaN where not analysed)
+        self._cell_px: list[float] = []
         self._irradiances: list[float] = []
         self._frames_used = 0
 
@@ -1762,6 +1774,7 @@ class LayoutFreeAccumulator:
             for view, (index, has) in zip(views, _rgb_of_crops(luma, green).tolist(), strict=True):
                 view.rgb_soiling = index if has else None
         cell_px = float(np.median([r.length_px * r.width_px for r in rects])) / t.cells
+        cell_px /= _view_px_per_source_px(meta)
         return SegmentedFrame(meta.source, meta.irradiance_w_m2, geometry, rows, cols, views, cell_px=cell_px)
 
     def place(self, segmented: SegmentedFrame) -> FrameReport:
