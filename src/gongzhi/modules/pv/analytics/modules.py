@@ -2673,10 +2673,11 @@ def _sharper_in_place(sharp: Sequence[ViewClass], blurred: Sequence[ViewClass]) 
     steeper. So the best-resolved view names the pattern, and it is also the one that reads it warmest. In a
     nadir flight the views share the frame's sampling and differ in its phase only, where a crack's sliver
     at a module's corner read sharp, and warmest, in one view of four (nadir seed 158 of the 80 × 50 m
-    evaluation): :func:`merge_views` asks this of oblique views only. On the oblique photos-only flights
-    (−60°, 44 × 30 m roof, seeds 0–29) 6 of the 30 hot spots had views of both classes, 3 of them were
-    reported as cracks by the majority, and none of the 30 cracks had a hot-spot view; with the plant, one
-    crack at the module's edge had one such view of six, cooler than the warmest of its five crack views
+    evaluation): :func:`merge_views` asks this of oblique views only. Under the nadir bounds of the hot spot's
+    rule (before :data:`OBLIQUE_SPREAD`), on the oblique photos-only flights (−60°, 44 × 30 m roof, seeds
+    0–29) 6 of the 30 hot spots had views of both classes, 3 of them were reported as cracks by the
+    majority, and none of the 30 cracks had a hot-spot view; with the plant, one crack at the module's edge
+    had one such view of six, cooler than the warmest of its five crack views
     (``scripts/pv/evaluate_synthetic.py --width 44 --height 30 --per-class 1 --seeds 0 … 29 --gimbal-pitch
     P [--no-layout]``; hot spots reported as cracks, before → after this rule alone: −60° 5 → 1 with the
     plant and 8 → 5 without, −45° 7 → 3 and 6 → 5; nadir unchanged)."""
