@@ -1283,7 +1283,10 @@ class InspectionAccumulator:
         seen = self._analyse(temperature, geometry, n, frame.rgb, placed=not resampled)
         if seen:
             self._frames_used += 1
-            self._cell_px[n] /= _view_px_per_source_px(frame.meta)
+            # in the camera's pixels: the analysed raster's, over how many of them one of the camera's covers
+            t = self.layout.module_type
+            cell_px = t.width_m * t.length_m / (t.cells * geometry.gsd_m**2)
+            self._cell_px[n] = cell_px / _view_px_per_source_px(frame.meta)
         return FrameReport(
             report.source, seen, report.dx_m, report.dy_m, report.dyaw_deg, report.match_score, report.skipped
         )
@@ -1372,8 +1375,6 @@ class InspectionAccumulator:
             numbers[:, _STATS : _STATS + 2] = _rgb_columns(rgb, geometry, self.layout, positions,
                                                           self._index.centres)  # fmt: skip
         self._views.add(n, positions, numbers, classes)
-        t = self.layout.module_type
-        self._cell_px[n] = t.width_m * t.length_m / (t.cells * geometry.gsd_m**2)
         return len(positions)
 
     def merge(self, other: InspectionAccumulator) -> None:
