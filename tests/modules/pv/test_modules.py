@@ -38,6 +38,7 @@ from gongzhi.modules.pv.analytics.modules import (
     SOILING_WARM_K,
     SURFACE_INLIER_MAX_K,
     SURFACE_REACH_K,
+    UNRESOLVED_PEAK_K,
     CombinedClassifier,
     InspectionAccumulator,
     InspectionResult,
@@ -72,6 +73,7 @@ from gongzhi.modules.pv.analytics.modules import (
     _steepest,
     _thirds,
     _View,
+    _voting,
     analyse_flight,
     classify_crop,
     frame_level_shifts,
@@ -220,6 +222,31 @@ def test_the_best_resolved_view_names_a_hot_spot_that_blurred_oblique_views_read
     cells = [ViewClass(Anomaly.SINGLE_HOT_CELL, 6.0, (0.40, 0.60)) for _ in range(3)]
     merged, _ = merge_views([sharp, *cells], oblique=True)
     assert merged is not None and merged.anomaly is Anomaly.SINGLE_HOT_CELL
+
+
+def test_a_normal_oblique_view_that_saw_a_warmth_it_could_not_resolve_does_not_vote() -> None:
+    def view(frame: int, cls: ViewClass, peak_k: float, pixel: tuple[float, float] | None = None) -> _View:
+        return _View(frame, 40.0, 40.3, 40.0 + peak_k, 0.0, 0.0, cls, pixel=pixel)
+
+    crack = view(0, ViewClass(Anomaly.CRACKING, 2.2, (0.3, 0.6), spot_cells=0.4), 2.2)
+    warm = [view(f, NORMAL, UNRESOLVED_PEAK_K + 0.1) for f in (1, 2, 3)]  # blurred under the screen
+    cool = [view(f, NORMAL, 0.6) for f in (4, 5)]  # a healthy module's glass
+    assert 1.0 < UNRESOLVED_PEAK_K < SCREEN_PEAK_K
+    assert _voting([crack, *warm], {}) == [crack]
+    merged, _ = merge_views([v.cls for v in _voting([crack, *warm], {})], oblique=True)
+    assert merged is not None and merged.anomaly is Anomaly.CRACKING
+    # the views that saw the glass cool still vote: one view's crack (or reflection) is outvoted
+    voting = _voting([crack, *warm, *cool], {})
+    assert voting == [crack, *cool] and merge_views([v.cls for v in voting], oblique=True)[0] is None
+    # views of nadir frames (their module has a centre in the frame file) vote as they read
+    nadir = [dataclasses.replace(v, pixel=(100.0, 200.0)) for v in (crack, *warm)]
+    assert _voting(nadir, {}) == nadir
+    # a view that read nothing, with the maximum just under the mark, votes
+    under = view(6, NORMAL, UNRESOLVED_PEAK_K - 0.01)
+    assert _voting([crack, under], {}) == [crack, under]
+    # with no view but unresolved ones (after the frames off their background level are left out), all vote
+    assert _voting(warm, {}) == warm
+    assert _voting([crack, *warm], {0: 3.0}) == warm
 
 
 def test_a_frame_whose_level_departs_from_its_neighbours_is_named_with_how_far() -> None:
