@@ -185,6 +185,37 @@ def test_inspect_reads_a_synthetic_flight_back_and_writes_per_module_results(tmp
     assert skipped == [("DJI_0009_T.JPG", "not_radiometric")]
 
 
+def test_inspect_puts_the_photo_of_each_findings_frame_in_the_kmz_beside_its_thermal_crop(
+    tmp_path: Path,
+) -> None:
+    flight = tiny_flight(tmp_path / "flight", seed=3, visible=True)
+    plant = str(flight.folder / "plant.geojson")
+    out = tmp_path / "results"
+    r = runner.invoke(app, ["inspect", str(flight.folder), "--plant", plant, "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    findings = json.loads((out / "summary.json").read_text())["findings_list"]
+    worst = {f["module_id"] for f in findings}
+    assert worst and "photo crops where the frames have photos" in said(r)
+    with zipfile.ZipFile(out / "findings.kmz") as kmz:
+        files = {n: kmz.read(n) for n in kmz.namelist()[1:]}
+        doc = kmz.read("doc.kml").decode()
+    assert set(files) == {f"files/{m}-{kind}.png" for m in worst for kind in ("ir", "photo")}
+    for m in worst:
+        ir, photo = (Image.open(io.BytesIO(files[f"files/{m}-{kind}.png"])) for kind in ("ir", "photo"))
+        assert ir.size == photo.size == (128, 128)
+        # the photo's own colours (the synthetic wide photo's glass and roof), not the IR palette's
+        assert ir.convert("RGB").tobytes() != photo.convert("RGB").tobytes()
+        assert f'src="files/{m}-photo.png"' in doc.replace("&quot;", '"')
+    # a photo that cannot be registered onto its frame is left out with its reason; its crop stays
+    for photo_path in flight.photos:
+        photo_path.write_bytes(b"\xff\xd8 not a photo")
+    again = runner.invoke(app, ["inspect", str(flight.folder), "--plant", plant, "--out", str(out)])
+    assert again.exit_code == 0, again.output
+    assert "findings.kmz:" in said(again) and "left out: unreadable" in said(again)
+    with zipfile.ZipFile(out / "findings.kmz") as kmz:
+        assert set(kmz.namelist()[1:]) == {f"files/{m}-ir.png" for m in worst}
+
+
 def test_inspect_refuses_a_flight_that_sees_no_module_of_the_plant_saying_how_far_it_was(
     tmp_path: Path,
 ) -> None:

@@ -29,7 +29,7 @@ from gongzhi.errors import DomainError
 from gongzhi.modules.pv import analysis_adapter as adapter
 from gongzhi.modules.pv import pipeline, service
 from gongzhi.modules.pv.analytics import synthetic
-from gongzhi.modules.pv.analytics.cameras import CAMERAS
+from gongzhi.modules.pv.analytics.cameras import CAMERAS, ThermalCamera
 from gongzhi.modules.pv.analytics.layout import MODULE_TYPES, LayoutParams, PlantLayout, generate_layout
 from gongzhi.modules.pv.analytics.modules import ism_classifier
 from gongzhi.modules.pv.io import kml
@@ -304,7 +304,11 @@ def inspect(
         except ValueError as exc:
             _fail(str(exc))
             raise
-    write_results(result, layout, out_dir, frames={p.name: p for p in paths})
+    write_results(
+        result, layout, out_dir, frames={p.name: p for p in paths},
+        photos={frame.name: photo for frame, photo in photos.items()},
+        camera=CAMERAS.get(camera) if camera else None,
+    )  # fmt: skip
     _print_summary(result, out_dir)
 
 
@@ -319,12 +323,20 @@ def _writable_folder(folder: Path) -> None:
 
 
 def write_results(
-    result: FlightOutcome, layout: PlantLayout | None, out_dir: Path, frames: Mapping[str, Path] | None = None
+    result: FlightOutcome,
+    layout: PlantLayout | None,
+    out_dir: Path,
+    frames: Mapping[str, Path] | None = None,
+    *,
+    photos: Mapping[str, Path] | None = None,
+    camera: ThermalCamera | None = None,
 ) -> None:
     """``results.geojson`` (module outlines from ``layout``; centres, or no geometry, without one),
     ``results.csv``, ``findings.kml`` (the findings for a field crew's map, :mod:`.io.kml`),
     ``summary.json`` and, given the flight's ``frames`` (file name → path), ``findings.kmz``: the same
-    placemarks, each with its thermal crop (:func:`_finding_crops`), in ``out_dir``."""
+    placemarks, each with its thermal crop and, where its frame has one of ``photos`` (frame's file name →
+    its visible-light photo; ``camera``, the flight's when the frames do not name it), the photo's
+    (:func:`_finding_crops`), in ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = pipeline.module_rows(result.modules, result.findings)
     summary = result.summary()
@@ -335,7 +347,7 @@ def write_results(
     title = layout.name if layout is not None and layout.name else out_dir.resolve().name
     (out_dir / "findings.kml").write_bytes(kml.findings_kml(rows, outlines, title=title))
     if frames is not None:
-        crops = _finding_crops(result, frames)
+        crops = _finding_crops(result, frames, photos or {}, camera)
         (out_dir / "findings.kmz").write_bytes(kml.findings_kmz(rows, outlines, crops, title=title))
     findings = pipeline.finding_dicts(result.findings)
     (out_dir / "summary.json").write_text(
@@ -345,26 +357,46 @@ def write_results(
 
 
 def _finding_crops(
-    result: FlightOutcome, frames: Mapping[str, Path]
+    result: FlightOutcome,
+    frames: Mapping[str, Path],
+    photos: Mapping[str, Path],
+    camera: ThermalCamera | None = None,
 ) -> dict[str, tuple[bytes | None, bytes | None]]:
-    """Each module's thermal crop around it, from the first frame of its worst finding's evidence (as the
-    O&M report's, :func:`.report.thumbnail_png`), no photo; a frame that cannot be read again is left out.
-    Each frame is read once."""
-    from gongzhi.modules.pv.report import thumbnail_png  # the report's imports only when writing crops
+    """Each module's thermal crop around it, from the first frame of its worst finding's evidence, and the
+    same window of that frame's visible-light photo when it has one (as the O&M report's,
+    :func:`.report.thumbnail_png` and :func:`.report.photo_crop_png`). A frame that cannot be read again is
+    left out, and a photo that cannot be registered onto its frame (an oblique one, an unreadable file),
+    with its reason, printed once per reason. Each frame and its photo are read once."""
+    # the report's imports only when writing crops
+    from gongzhi.modules.pv.io.visible import VisibleError, read_visible
+    from gongzhi.modules.pv.report import PHOTO_SCALE, photo_crop_png, thumbnail_png
 
     by_frame: dict[str, list[FindingRecord]] = {}
     for f in worst_by_module(result.findings).values():  # the finding each results row shows
         if f.best_frame in frames:
             by_frame.setdefault(str(f.best_frame), []).append(f)
     crops: dict[str, tuple[bytes | None, bytes | None]] = {}
+    unused: dict[str, int] = {}
     for name, members in by_frame.items():
         try:
             frame = adapter.read(frames[name])
         except ValueError as exc:
             err.print(f"findings.kmz: no crop from {name}: {exc}")
             continue
+        rgb = None
+        if name in photos:
+            try:
+                rgb = read_visible(photos[name], frame, scale=PHOTO_SCALE, camera=camera)
+            except VisibleError as exc:
+                unused[exc.reason] = unused.get(exc.reason, 0) + 1
         for f in members:
-            crops[f.module_id] = (thumbnail_png(frame.temperature_c, f.details.get("pixel")), None)
+            pixel = f.details.get("pixel")
+            crops[f.module_id] = (
+                thumbnail_png(frame.temperature_c, pixel),
+                None if rgb is None else photo_crop_png(rgb, frame.temperature_c, pixel),
+            )
+    for reason, n in unused.items():
+        err.print(f"findings.kmz: {n} photo{'' if n == 1 else 's'} left out: {reason}")
     return crops
 
 
@@ -401,7 +433,8 @@ def _print_summary(result: FlightOutcome, out_dir: Path) -> None:
         err.print(f"[yellow]skipped[/yellow] {escape(skipped)}")
     out.print(
         f"results: {out_dir / 'results.geojson'}, {out_dir / 'results.csv'}, {out_dir / 'findings.kml'} "
-        f"(and .kmz with thermal crops), {out_dir / 'summary.json'}"
+        f"(and .kmz with thermal crops, and photo crops where the frames have photos), "
+        f"{out_dir / 'summary.json'}"
     )
 
 

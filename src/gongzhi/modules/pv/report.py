@@ -630,7 +630,7 @@ def finding_pictures(
             pixel = f.details.get("pixel")
             out[f.id] = (
                 thumbnail_png(frame.temperature_c, pixel),
-                None if rgb is None else _photo_crop_png(rgb, frame.temperature_c, pixel),
+                None if rgb is None else photo_crop_png(rgb, frame.temperature_c, pixel),
             )
     return out
 
@@ -725,13 +725,14 @@ def photo_png(
     thumbnail (:func:`thumbnail_png`), circled at the same place; raises ``VisibleError`` when the photo
     cannot be registered onto the frame (``camera``: the inspection's, when it names one)."""
     rgb = read_visible(photo, frame, scale=PHOTO_SCALE, camera=camera)
-    return _photo_crop_png(rgb, frame.temperature_c, pixel, size)
+    return photo_crop_png(rgb, frame.temperature_c, pixel, size)
 
 
-def _photo_crop_png(
+def photo_crop_png(
     rgb: np.ndarray[Any, Any], temps: np.ndarray[Any, Any], pixel: Any = None, size: int = 128
 ) -> bytes:
-    """:func:`photo_png` of a photo already registered onto the frame at :data:`PHOTO_SCALE`."""
+    """:func:`photo_png` of a photo already registered onto the frame at :data:`PHOTO_SCALE` (``rgb``, from
+    :func:`.io.visible.read_visible`), for several findings of one frame without reading it again."""
     from PIL import Image
 
     r, c, r0, c0, half = _window(temps, pixel, size)
