@@ -675,7 +675,7 @@ def test_an_alert_says_when_its_delta_t_is_only_a_lower_bound() -> None:
     assert measured.title.endswith("ΔT 6.2 K") and "下限" not in measured.description
     bounded = results._alert_data(inspection, finding({"spot_px": 5.0, "delta_t_lower_bound": True}))
     assert bounded.title.endswith("ΔT ≥ 6.2 K")
-    assert bounded.description.endswith(f"ΔTn ≥ 7.8 K；{pv_service.LOWER_BOUND_NOTE_ZH}")
+    assert bounded.description.endswith(f"ΔTn ≥ 7.8 K；{names.LOWER_BOUND_NOTE['zh-CN']}")
     # a console row of several findings is "at least" when its largest ΔT is
     assert FindingRow((finding({"delta_t_lower_bound": True}), finding({}, 4.0))).delta_t_at_least
     assert not FindingRow((finding({"delta_t_lower_bound": True}, 4.0), finding({}))).delta_t_at_least

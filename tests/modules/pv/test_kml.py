@@ -41,7 +41,7 @@ def test_findings_are_placemarks_by_class_most_severe_first_valid_kml_22() -> No
     assert spot.description.splitlines() == [
         "局部热点 · 严重度 S3 · CoA 3",
         "ΔT ≥ 20.4 K · ΔTn ≥ 25.5 K · 4 帧可见",
-        "ΔT 为下限：缺陷小于 3×3 像素测温光斑，建议近距离复测",
+        "缺陷小于 3×3 像素测温光斑，ΔT 读数偏低、为下限，建议近距离复测",
     ]
     data_of = {d.name: d.value for d in spot.extended_data.elements}
     assert data_of["delta_t_lower_bound"] == "true" and data_of["anomaly_class"] == "hot_spot"

@@ -251,7 +251,7 @@ def _finding_case(s: Session, registry: Registry, plant: PvPlant, f: PvFinding, 
     if f.delta_tn_k is not None:
         dt_text += f"，ΔTn {at_least}{f.delta_tn_k:.1f} K"
     if at_least:
-        dt_text += f"（{service.LOWER_BOUND_NOTE_ZH}）"
+        dt_text += f"（{names.LOWER_BOUND_NOTE['zh-CN']}）"
     title = f"{plant.name} {f.module_id} {names.zh(cls)}（{f.severity}，CoA {f.coa}）"
     text = (
         f"组件 {f.module_id}：{names.zh(cls)}，{dt_text}，{f.frames_seen} 帧可见（巡检 #{f.inspection_id}）。"

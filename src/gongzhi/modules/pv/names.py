@@ -17,6 +17,14 @@ CLASS_NAMES: dict[str, dict[str, str]] = {
     "cracking": {"zh-CN": "隐裂", "en": "Cracking"},
 }
 
+LOWER_BOUND_NOTE: dict[str, str] = {
+    "zh-CN": "缺陷小于 3×3 像素测温光斑，ΔT 读数偏低、为下限，建议近距离复测",
+    "en": "The pattern is smaller than the 3 × 3 px measurement spot: its ΔT reads low, a lower bound; "
+    "measure it again from closer",
+}
+"""What a finding whose ΔT is only a lower bound (``details["delta_t_lower_bound"]``) says in its alert,
+its case and the findings map."""
+
 
 def zh(anomaly_class: str) -> str:
     """The class's Chinese name (the code itself for a class without one)."""

@@ -384,7 +384,7 @@ def _alert_data(inspection: PvInspection, f: PvFinding) -> AlertRaise:
             f"巡检 #{inspection.id}，组件 {f.module_id}：{names.zh(f.anomaly_class)}，严重度 {f.severity}，"
             f"CoA {f.coa}，{f.frames_seen} 帧可见"
             + ("" if f.delta_tn_k is None else f"，ΔTn {ge}{f.delta_tn_k:.1f} K")
-            + (f"；{service.LOWER_BOUND_NOTE_ZH}" if at_least else "")
+            + (f"；{names.LOWER_BOUND_NOTE['zh-CN']}" if at_least else "")
         ),
         location={"type": "Point", "coordinates": [f.lon, f.lat]} if f.lon is not None else None,
         evidence=list(f.evidence),

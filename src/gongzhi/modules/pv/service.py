@@ -621,10 +621,6 @@ def delta_t_lower_bound(f: PvFinding) -> bool:
     return bool((f.details or {}).get("delta_t_lower_bound"))
 
 
-LOWER_BOUND_NOTE_ZH = "缺陷小于 3×3 像素测温光斑，ΔT 读数偏低、为下限，建议近距离复测"
-"""What a finding whose ΔT is a lower bound (:func:`delta_t_lower_bound`) says in its alert and case."""
-
-
 def effective_class(f: PvFinding) -> str:
     """A finding's class as reviewed: the operator's when they reclassified it, else the analysis'."""
     return f.reviewed_class if f.status == "reclassified" and f.reviewed_class else f.anomaly_class

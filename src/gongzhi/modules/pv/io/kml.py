@@ -22,7 +22,7 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 from gongzhi.modules.pv.io.wpml import KML_NS
-from gongzhi.modules.pv.names import CLASS_NAMES
+from gongzhi.modules.pv.names import CLASS_NAMES, LOWER_BOUND_NOTE
 
 MEDIA_TYPE = "application/vnd.google-earth.kml+xml"
 KMZ_MEDIA_TYPE = "application/vnd.google-earth.kmz"
@@ -36,11 +36,7 @@ _ORDER = {severity: i for i, severity in enumerate(SEVERITY_COLOURS)}
 _TEXT: dict[str, dict[str, str]] = {
     "severity": {"zh-CN": "严重度", "en": "severity"},
     "frames": {"zh-CN": "{n} 帧可见", "en": "seen in {n} frames"},
-    "at_least": {
-        "zh-CN": "ΔT 为下限：缺陷小于 3×3 像素测温光斑，建议近距离复测",
-        "en": "ΔT is a lower bound: the pattern is smaller than the 3 × 3 px measurement spot; measure it "
-        "again from closer",
-    },
+    "at_least": LOWER_BOUND_NOTE,
     "findings": {"zh-CN": "{n} 处缺陷", "en": "{n} findings"},
 }
 
