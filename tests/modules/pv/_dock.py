@@ -18,6 +18,7 @@ from gongzhi.modules.pv import dock, pipeline
 from gongzhi.modules.pv import mqtt as pvmqtt
 from gongzhi.modules.pv import service as pv
 from gongzhi.modules.pv.analytics.layout import PlantLayout
+from gongzhi.modules.pv.analytics.modules import ModuleClassifier
 from gongzhi.modules.pv.dock_sim import DockSimulator, DockSpec
 from gongzhi.modules.pv.models import PvFrame, PvInspection
 from gongzhi.modules.pv.outcome import FlightOutcome
@@ -118,14 +119,19 @@ def run_until(
 
 
 def batch_outcome(
-    factory: Factory, store: FileStore, inspection_id: int, layout: PlantLayout
+    factory: Factory,
+    store: FileStore,
+    inspection_id: int,
+    layout: PlantLayout,
+    classifier: ModuleClassifier | None = None,
 ) -> FlightOutcome:
-    """The same stored frames through the batch pipeline, as an uploaded flight would be analysed."""
+    """The same stored frames through the batch pipeline, as an uploaded flight would be analysed (by
+    ``classifier``, default the rules)."""
     with factory() as s:
         s.info["scope"] = Scope.for_system()
         stmt = select(PvFrame.sha256).where(PvFrame.inspection_id == inspection_id).order_by(PvFrame.seq)
         paths = [store.path_for(h) for h in s.execute(stmt).scalars()]
-    return pipeline.analyse_flight(paths, layout, camera="M3T")
+    return pipeline.analyse_flight(paths, layout, camera="M3T", classifier=classifier)
 
 
 def frames_of(factory: Factory, inspection_id: int) -> list[int]:

@@ -19,7 +19,7 @@ from gongzhi.cases.models import Alert
 from gongzhi.core.models import AuditEntry
 from gongzhi.db import Scope, unit_of_work
 from gongzhi.errors import Conflict, Forbidden, InvalidInput, NotFound
-from gongzhi.modules.pv import dock
+from gongzhi.modules.pv import dock, results
 from gongzhi.modules.pv import service as pv
 from gongzhi.modules.pv.io import dock_protocol as proto
 from gongzhi.modules.pv.models import PvFinding, PvInspection
@@ -308,6 +308,42 @@ def test_a_flight_the_dock_reports_failed_ends_the_inspection_failed_saying_when
         assert failed.summary["failed_in"] == "flight"
         zh = labels.detail(Lang("zh_CN"), errors.restored(failed.summary["error"]))
     assert zh == "机场飞行在“巡检中”阶段结束（超时）"
+
+
+def test_a_one_click_flight_can_have_its_anomalies_named_by_the_rules_and_the_crop_network(
+    factory: Factory, registry: Registry, world: World, tmp_path: Path
+) -> None:
+    broker = machine_broker()
+    plant = docked_plant(factory, world, broker)
+    store = store_at(tmp_path)
+    # an unknown classifier is refused before the dock is called
+    with pytest.raises(InvalidInput, match="unknown classifier 'network'"):
+        dock.one_click_inspection(
+            factory,
+            world.bob.scope(),
+            plant.plant_id,
+            conditions=dock.FlightRequest(classifier="network"),  # type: ignore[arg-type]
+        )
+    want = dock.FlightRequest(classifier="learned")
+    with flying(factory, registry, store, plant, broker) as (_sim, lis):
+        iid = dock.one_click_inspection(factory, world.bob.scope(), plant.plant_id, conditions=want)
+        done = run_until(lis, factory, iid, lambda r: r.status in ("done", "failed"))
+    assert done.status == "done", done.error
+    assert done.classifier == "learned"
+    network = results.inspection_classifier("learned")
+    assert network is not None and results.inspection_classifier("rules") is None
+    # the streamed analysis is the batch pipeline's with the same classifier, which says so in its notes
+    batch = batch_outcome(factory, store, iid, plant.layout, network)
+    assert findings_of(factory, iid) == {(f.module_id, f.anomaly_class) for f in batch.findings}
+    assert network.note in done.summary["notes"]  # type: ignore[attr-defined]
+    with factory() as s:
+        s.info["scope"] = Scope.for_system()
+        audit = s.execute(
+            select(AuditEntry).where(
+                AuditEntry.action == "pv.inspection.one_click", AuditEntry.object_id == str(iid)
+            )
+        ).scalar_one()
+    assert audit.data["classifier"] == "learned"
 
 
 def test_an_oblique_one_click_flight_is_flown_on_its_oblique_plan_and_analysed_in_nadir_views(

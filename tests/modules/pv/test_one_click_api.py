@@ -56,9 +56,13 @@ def test_one_click_over_http_starts_the_flight_and_refuses_bad_requests(
     assert r.status_code == 422
     r = client.post(url, json={"gimbal_pitch_deg": -10}, headers=world.alice.headers)  # looking at the sky
     assert r.status_code == 422 and "gimbal_pitch_deg" in r.text
+    r = client.post(url, json={"classifier": "network"}, headers=world.alice.headers)
+    assert r.status_code == 422 and "classifier" in r.text
     with flying(factory, registry, store_at(tmp_path), plant, broker) as (_sim, lis):
         r = client.post(
-            url, json={"dock": plant.sn, "irradiance_w_m2": 820, "wind_m_s": 3}, headers=world.alice.headers
+            url,
+            json={"dock": plant.sn, "irradiance_w_m2": 820, "wind_m_s": 3, "classifier": "learned"},
+            headers=world.alice.headers,
         )
         assert r.status_code == 202, r.text
         started = r.json()
@@ -68,7 +72,7 @@ def test_one_click_over_http_starts_the_flight_and_refuses_bad_requests(
         iid = started["inspection_id"]
         done = run_until(lis, factory, iid, lambda row: row.status in ("done", "failed"))
     assert done.status == "done", done.error
-    assert done.irradiance_w_m2 == 820 and done.wind_m_s == 3
+    assert done.irradiance_w_m2 == 820 and done.wind_m_s == 3 and done.classifier == "learned"
 
 
 def test_a_dock_that_cannot_be_reached_gives_504_and_a_failed_inspection(
@@ -116,10 +120,15 @@ def test_the_plant_page_starts_a_flight_and_shows_its_progress(
     assert 'name="gimbal_pitch"' in page.text and "倾斜" in page.text  # the camera straight down or oblique
     r = alice.post(f"/pv/plants/{plant.plant_id}/one-click", data={"csrf_token": csrf, "gimbal_pitch": "-10"})
     assert r.status_code == 400 and "-10 超出 -90 … -30 的范围" in r.text, r.text[-500:]  # no flight queued
+    assert 'id="oc-cls"' in page.text  # the rules alone, or renamed by the crop network
+    r = alice.post(
+        f"/pv/plants/{plant.plant_id}/one-click", data={"csrf_token": csrf, "classifier": "network"}
+    )
+    assert r.status_code == 400 and "network" in r.text and "learned" in r.text
     with flying(factory, registry, store_at(tmp_path), plant, broker) as (_sim, lis):
         r = alice.post(
             f"/pv/plants/{plant.plant_id}/one-click",
-            data={"csrf_token": csrf, "irradiance": "850", "wind": ""},
+            data={"csrf_token": csrf, "irradiance": "850", "wind": "", "classifier": "learned"},
             follow_redirects=False,
         )
         assert r.status_code == 303, r.text
@@ -133,6 +142,7 @@ def test_the_plant_page_starts_a_flight_and_shows_its_progress(
         assert phase in ("起飞中", "巡检中", "返航中", "已降落"), phase  # in words, not a code
         done = run_until(lis, factory, iid, lambda row: row.status in ("done", "failed"))
     assert done.status == "done" and inspection(factory, iid).irradiance_w_m2 == 850
+    assert done.classifier == "learned"
     part = alice.get(f"/pv/plants/{plant.plant_id}/flight")
     assert "every 3s" not in part.text and f"#{iid}" in part.text  # polling stops once the flight is over
     charlie, csrf_c = as_user(client, world.charlie)

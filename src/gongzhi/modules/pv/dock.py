@@ -153,6 +153,7 @@ def queue_flight(
     """Create the dock inspection (queued) after the checks; returns it, the dock's config and the wayline."""
     require_role(scope_of(s), *service.INSPECTORS)
     want = conditions or FlightRequest()
+    service.classifier_of(want.classifier)
     plant = service.get_plant(s, plant_id)
     dock = _chosen_dock(s, plant, want.dock)
     busy = s.execute(
@@ -181,6 +182,7 @@ def queue_flight(
         camera=camera,
         source=SOURCE,
         status="queued",
+        classifier=want.classifier,
         irradiance_w_m2=want.irradiance_w_m2,
         wind_m_s=want.wind_m_s,
         created_by=scope_of(s).user_id,
@@ -201,7 +203,7 @@ def queue_flight(
         "pv.inspection.one_click",
         "pv_inspection",
         inspection.id,
-        {"plant": plant.code, "dock": config["sn"], **extra},
+        {"plant": plant.code, "dock": config["sn"], "classifier": want.classifier, **extra},
     )
     return inspection, config, line
 
@@ -259,6 +261,8 @@ class FlightRequest:
     """A resolved cleaning case: fly only over its cleaned rows (a re-inspection)."""
     gimbal_pitch_deg: float = -90.0
     """The camera's pitch: −90 straight down, up to −30 an oblique flight (its own plan, looking ahead)."""
+    classifier: service.Classifier = "rules"
+    """What names the flagged modules' anomalies (:data:`.service.CLASSIFIERS`), as for an uploaded flight."""
 
 
 def one_click_inspection(
@@ -665,7 +669,12 @@ class DockListener(pvmqtt.QueuedListener["mqtt.MQTTMessage | FrameReady"]):
         if live is not None:
             return live
         layout = service.plant_layout(s, service.get_plant(s, row.plant_id))
-        acc = adapter.new_accumulator(layout, row.irradiance_w_m2, row.camera or None)
+        acc = adapter.new_accumulator(
+            layout,
+            row.irradiance_w_m2,
+            row.camera or None,
+            classifier=results.inspection_classifier(row.classifier),
+        )
         live = self.live[row.id] = LiveFlight(row.id, layout, acc)
         stored = s.execute(
             select(PvFrame).where(PvFrame.inspection_id == row.id).order_by(PvFrame.seq)

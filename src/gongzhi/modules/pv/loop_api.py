@@ -66,6 +66,11 @@ class OneClickIn(BaseModel):
     gimbal_pitch_deg: float = Field(
         default=-90.0, ge=-90, le=-30, description="camera pitch: -90 straight down, above an oblique flight"
     )
+    classifier: service.Classifier = Field(
+        default="rules",
+        description="rules, or learned: the rules overruled by the shipped crop network where it is at least "
+        f"{service.LEARNED_MIN_CONFIDENCE:g} confident",
+    )
 
 
 class OneClickRead(BaseModel):
@@ -202,8 +207,9 @@ def one_click(plant_id: DbInt, body: OneClickIn, scope: CurrentScope, st: StateD
     """
     require_role(scope, Role.ADMIN, Role.DISPATCHER)
     want = dock.FlightRequest(
-        body.dock, body.irradiance_w_m2, body.wind_m_s, gimbal_pitch_deg=body.gimbal_pitch_deg
-    )
+        body.dock, body.irradiance_w_m2, body.wind_m_s, gimbal_pitch_deg=body.gimbal_pitch_deg,
+        classifier=body.classifier,
+    )  # fmt: skip
     return _started(st, scope, dock.one_click_inspection(st.factory, scope, plant_id, conditions=want))
 
 

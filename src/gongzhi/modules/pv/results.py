@@ -27,7 +27,7 @@ from gongzhi.modules.pv import names, pipeline, report, service
 from gongzhi.modules.pv.analytics.anomalies import Anomaly
 from gongzhi.modules.pv.analytics.cameras import CAMERAS
 from gongzhi.modules.pv.analytics.layout import PlantLayout
-from gongzhi.modules.pv.analytics.modules import ism_classifier
+from gongzhi.modules.pv.analytics.modules import ModuleClassifier, ism_classifier
 from gongzhi.modules.pv.io import kml
 from gongzhi.modules.pv.models import PvFinding, PvFrame, PvInspection, PvModule, PvModuleResult, PvPlant
 from gongzhi.modules.pv.outcome import FindingRecord, FlightOutcome, ModuleRecord, worst_by_module
@@ -37,6 +37,15 @@ if TYPE_CHECKING:
     from fastapi import UploadFile
 
 log = logging.getLogger(__name__)
+
+
+def inspection_classifier(name: str) -> ModuleClassifier | None:
+    """What names the anomalies of an inspection whose ``classifier`` is ``name`` (one of
+    :data:`.service.CLASSIFIERS`): ``None`` for the rules alone (the accumulators' default), the shipped crop
+    network behind the rules, at :data:`.service.LEARNED_MIN_CONFIDENCE`, for ``"learned"``."""
+    return ism_classifier(service.LEARNED_MIN_CONFIDENCE) if name == "learned" else None
+
+
 PROGRESS_EVERY_S = 1.0
 STALE_AFTER = timedelta(minutes=10)
 """A running inspection whose progress has not moved for this long has lost its worker."""
@@ -122,9 +131,7 @@ def process(
             workers=workers,
             progress=_progress_writer(factory, job.scope, inspection_id),
             photos=job.photos,
-            classifier=ism_classifier(service.LEARNED_MIN_CONFIDENCE)
-            if job.classifier == "learned"
-            else None,
+            classifier=inspection_classifier(job.classifier),
         )
         with unit_of_work(factory, job.scope) as s:
             store_outcome(s, registry, s.get_one(PvInspection, inspection_id), result, job.names)

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import PurePosixPath
-from typing import IO, Any, Literal, get_args
+from typing import IO, Any, Literal, cast, get_args
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -382,6 +382,16 @@ is confident (``analytics.modules.ism_classifier``)."""
 
 CLASSIFIERS: tuple[str, ...] = get_args(Classifier)
 
+
+def classifier_of(name: str) -> Classifier:
+    """``name`` when it is one of :data:`CLASSIFIERS`; raises ``InvalidInput`` naming them otherwise."""
+    if name not in CLASSIFIERS:
+        raise InvalidInput(
+            msg("unknown classifier %(name)r; known: %(known)s", name=name, known=", ".join(CLASSIFIERS))
+        )
+    return cast(Classifier, name)
+
+
 LEARNED_MIN_CONFIDENCE = 0.8
 """The network's least confidence to rename an uploaded inspection's anomaly (``classifier="learned"``)."""
 
@@ -466,11 +476,7 @@ def create_inspection(
     plant = get_plant(s, plant_id)
     if conditions.camera:
         camera_of(conditions.camera)
-    if conditions.classifier not in CLASSIFIERS:
-        raise InvalidInput(
-            msg("unknown classifier %(name)r; known: %(known)s", name=conditions.classifier,
-                known=", ".join(CLASSIFIERS))
-        )  # fmt: skip
+    classifier_of(conditions.classifier)
     rid = _region(s)
     inspection = PvInspection(
         region_id=rid,

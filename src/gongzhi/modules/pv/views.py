@@ -254,10 +254,14 @@ def one_click(
     irradiance: Annotated[str, Form(max_length=20)] = "",
     wind: Annotated[str, Form(max_length=20)] = "",
     gimbal_pitch: Annotated[str, Form(max_length=20)] = "",
+    classifier: Annotated[str, Form(max_length=20)] = "rules",
 ) -> Response:
     """One-click inspection from the plant page; a refusal or a silent dock comes back as an error."""
     require_role(c.me.scope, Role.ADMIN, Role.DISPATCHER)
-    want = dock.FlightRequest(None, _number(irradiance, 0, 1500), _number(wind, 0, 60))
+    want = dock.FlightRequest(
+        None, _number(irradiance, 0, 1500), _number(wind, 0, 60),
+        classifier=service.classifier_of(classifier),
+    )  # fmt: skip
     if (pitch := _number(gimbal_pitch, -90, -30)) is not None:
         want = replace(want, gimbal_pitch_deg=pitch)
     c.s.commit()  # nothing of this request's transaction stays open while the dock is called
