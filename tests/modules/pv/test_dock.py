@@ -21,6 +21,7 @@ from gongzhi.db import Scope, unit_of_work
 from gongzhi.errors import Conflict, Forbidden, InvalidInput, NotFound
 from gongzhi.modules.pv import dock, results
 from gongzhi.modules.pv import service as pv
+from gongzhi.modules.pv.analytics.modules import CombinedClassifier
 from gongzhi.modules.pv.io import dock_protocol as proto
 from gongzhi.modules.pv.models import PvFinding, PvInspection
 from gongzhi.registry import Registry
@@ -324,18 +325,26 @@ def test_a_one_click_flight_can_have_its_anomalies_named_by_the_rules_and_the_cr
             plant.plant_id,
             conditions=dock.FlightRequest(classifier="network"),  # type: ignore[arg-type]
         )
-    want = dock.FlightRequest(classifier="learned")
+    # so is a least confidence outside 0-1, or one given to the rules alone
+    for wrong, match in (
+        (dock.FlightRequest(classifier="learned", min_confidence=1.5), "between 0 and 1"),
+        (dock.FlightRequest(min_confidence=0.9), "learned classifier only"),
+    ):
+        with pytest.raises(InvalidInput, match=match):
+            dock.one_click_inspection(factory, world.bob.scope(), plant.plant_id, conditions=wrong)
+    want = dock.FlightRequest(classifier="learned", min_confidence=0.9)
     with flying(factory, registry, store, plant, broker) as (_sim, lis):
         iid = dock.one_click_inspection(factory, world.bob.scope(), plant.plant_id, conditions=want)
         done = run_until(lis, factory, iid, lambda r: r.status in ("done", "failed"))
     assert done.status == "done", done.error
-    assert done.classifier == "learned"
-    network = results.inspection_classifier("learned")
-    assert network is not None and results.inspection_classifier("rules") is None
+    assert (done.classifier, done.min_confidence) == ("learned", 0.9)
+    network = results.inspection_classifier(done)
+    assert isinstance(network, CombinedClassifier) and network.min_confidence == 0.9
+    assert results.inspection_classifier(PvInspection(classifier="rules")) is None
     # the streamed analysis is the batch pipeline's with the same classifier, which says so in its notes
     batch = batch_outcome(factory, store, iid, plant.layout, network)
     assert findings_of(factory, iid) == {(f.module_id, f.anomaly_class) for f in batch.findings}
-    assert network.note in done.summary["notes"]  # type: ignore[attr-defined]
+    assert network.note in done.summary["notes"] and "0.90 confident" in network.note
     with factory() as s:
         s.info["scope"] = Scope.for_system()
         audit = s.execute(
@@ -343,7 +352,7 @@ def test_a_one_click_flight_can_have_its_anomalies_named_by_the_rules_and_the_cr
                 AuditEntry.action == "pv.inspection.one_click", AuditEntry.object_id == str(iid)
             )
         ).scalar_one()
-    assert audit.data["classifier"] == "learned"
+    assert (audit.data["classifier"], audit.data["min_confidence"]) == ("learned", 0.9)
 
 
 def test_an_oblique_one_click_flight_is_flown_on_its_oblique_plan_and_analysed_in_nadir_views(

@@ -213,9 +213,16 @@ def test_an_upload_may_ask_for_the_crop_network_behind_the_rules_and_the_worker_
     frames = [("file", (p.name, p.read_bytes(), "image/tiff")) for p in flight.frames]
     rules = upload(client, world.bob.headers, plant["id"], frames, irradiance_w_m2="850").json()
     learned = upload(
-        client, world.bob.headers, plant["id"], frames, irradiance_w_m2="850", classifier="learned"
+        client,
+        world.bob.headers,
+        plant["id"],
+        frames,
+        irradiance_w_m2="850",
+        classifier="learned",
+        min_confidence="0.85",
     ).json()
     assert (rules["classifier"], learned["classifier"]) == ("rules", "learned")
+    assert (rules["min_confidence"], learned["min_confidence"]) == (None, 0.85)
     assert run_worker(client, factory, registry) == [rules["id"], learned["id"]]
     done = {
         k: client.get(f"{PV}/inspections/{i}", headers=world.alice.headers).json()
@@ -223,7 +230,7 @@ def test_an_upload_may_ask_for_the_crop_network_behind_the_rules_and_the_worker_
     }
     assert all(d["status"] == "done" for d in done.values())
     assert not any("crop classifier" in n for n in done["rules"]["summary"]["notes"])
-    assert any("crop classifier" in n for n in done["learned"]["summary"]["notes"])
+    assert any("crop classifier is at least 0.85 confident" in n for n in done["learned"]["summary"]["notes"])
 
     def modules(i: int) -> set[str]:
         found = client.get(f"{PV}/inspections/{i}/findings", headers=world.alice.headers).json()
@@ -233,10 +240,19 @@ def test_an_upload_may_ask_for_the_crop_network_behind_the_rules_and_the_worker_
     assert modules(learned["id"]) and modules(learned["id"]) <= modules(rules["id"])
     bob, _ = as_user(client, world.bob)
     page = bob.get(f"/pv/inspections/{learned['id']}").text
-    assert "类别由规则与组件图像网络判定" in page
+    assert "类别由规则与组件图像网络判定（网络置信度不低于 0.85 时改判）" in page
     assert "类别由规则与组件图像网络判定" not in bob.get(f"/pv/inspections/{rules['id']}").text
     bad = upload(client, world.bob.headers, plant["id"], frames[:1], classifier="neural")
     assert bad.status_code == 422 and bad.headers["content-type"].startswith(PROBLEM)
+    bad = upload(
+        client, world.bob.headers, plant["id"], frames[:1], classifier="learned", min_confidence="1.5"
+    )
+    assert bad.status_code == 422 and "min_confidence" in bad.text
+    # a least confidence means nothing to the rules alone: refused, nothing kept
+    bad = upload(client, world.bob.headers, plant["id"], frames[:1], min_confidence="0.9")
+    assert bad.status_code == 400 and "learned classifier only" in bad.text
+    listed = client.get(f"{PV}/inspections?plant_id={plant['id']}", headers=world.alice.headers).json()
+    assert len(listed["items"] if isinstance(listed, dict) else listed) == 2
 
 
 def test_an_oblique_flight_uploaded_to_a_plant_is_analysed_with_its_findings_on_their_modules(
@@ -554,9 +570,12 @@ def test_a_flight_flown_by_hand_is_uploaded_from_the_plant_page_and_a_refusal_co
     # refusals come back on the plant page, said why; nothing is queued
     count = len(client.get(f"{PV}/inspections", headers=world.alice.headers).json()["items"])
     assert 'name="classifier"' in page.text and "组件图像网络置信度高时改判类别" in page.text
+    assert 'id="u-conf"' in page.text and "网络置信度下限" in page.text
     for data, files, said in [
         ({**form, "irradiance": "bright"}, frames, "bright&#39; 不是数字"),
         ({**form, "classifier": "neural"}, frames, "未知的分类方式 &#39;neural&#39;"),
+        ({**form, "min_confidence": "0.9"}, frames, "置信度下限仅适用于"),  # the rules alone
+        ({**form, "classifier": "learned", "min_confidence": "1.2"}, frames, "1.2 超出 0 … 1 的范围"),
         (form, [("file", ("notes.txt", b"hello", "text/plain"))], "notes.txt"),
         (form, broken, "DJI_0042_T.JPG"),
     ]:

@@ -125,10 +125,22 @@ def test_the_plant_page_starts_a_flight_and_shows_its_progress(
         f"/pv/plants/{plant.plant_id}/one-click", data={"csrf_token": csrf, "classifier": "network"}
     )
     assert r.status_code == 400 and "network" in r.text and "learned" in r.text
+    assert 'id="oc-conf"' in page.text and 'placeholder="0.8"' in page.text
+    r = alice.post(
+        f"/pv/plants/{plant.plant_id}/one-click",
+        data={"csrf_token": csrf, "classifier": "learned", "min_confidence": "2"},
+    )
+    assert r.status_code == 400 and "2 超出 0 … 1 的范围" in r.text, r.text[-500:]
     with flying(factory, registry, store_at(tmp_path), plant, broker) as (_sim, lis):
         r = alice.post(
             f"/pv/plants/{plant.plant_id}/one-click",
-            data={"csrf_token": csrf, "irradiance": "850", "wind": "", "classifier": "learned"},
+            data={
+                "csrf_token": csrf,
+                "irradiance": "850",
+                "wind": "",
+                "classifier": "learned",
+                "min_confidence": "0.9",
+            },
             follow_redirects=False,
         )
         assert r.status_code == 303, r.text
@@ -142,7 +154,7 @@ def test_the_plant_page_starts_a_flight_and_shows_its_progress(
         assert phase in ("起飞中", "巡检中", "返航中", "已降落"), phase  # in words, not a code
         done = run_until(lis, factory, iid, lambda row: row.status in ("done", "failed"))
     assert done.status == "done" and inspection(factory, iid).irradiance_w_m2 == 850
-    assert done.classifier == "learned"
+    assert (done.classifier, done.min_confidence) == ("learned", 0.9)
     part = alice.get(f"/pv/plants/{plant.plant_id}/flight")
     assert "every 3s" not in part.text and f"#{iid}" in part.text  # polling stops once the flight is over
     charlie, csrf_c = as_user(client, world.charlie)

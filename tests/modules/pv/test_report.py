@@ -187,11 +187,15 @@ def test_the_report_says_what_named_the_anomalies(factory: Factory, world: World
     insp, store = make(factory, world, tmp_path, irradiance=720)
     with unit_of_work(factory, Scope(region_id=world.a, system=True)) as s:
         rules = rep.build_report(s, insp, store)
-        s.get_one(PvInspection, insp).classifier = "learned"
+        s.get_one(PvInspection, insp).classifier = "learned"  # as stored before min_confidence was
         s.flush()
         learned = rep.build_report(s, insp, store)
+        s.get_one(PvInspection, insp).min_confidence = 0.95
+        s.flush()
+        surer = rep.build_report(s, insp, store)
     assert '异常分类</th><td colspan="5">按规则判定</td>' in rep.render_html(rules, "zh-CN")
     assert "组件图像网络置信度不低于 0.8 时改判类别" in rep.render_html(learned, "zh-CN")
+    assert "组件图像网络置信度不低于 0.95 时改判类别" in rep.render_html(surer, "zh-CN")
     said = pdftext.text(rep.render_pdf(learned, "en"))
     assert "renamed by the crop network where it is at least 0.8 confident" in said, said[:2000]
     assert "by the rules" in pdftext.text(rep.render_pdf(rules, "en"))

@@ -138,16 +138,25 @@ def upload_flight(
         service.Classifier,
         Form(
             description="rules, or learned: the rules overruled by the shipped crop network where it is "
-            f"at least {service.LEARNED_MIN_CONFIDENCE:g} confident"
+            "at least min_confidence confident"
         ),
     ] = "rules",
+    min_confidence: Annotated[
+        float | None,
+        Form(
+            ge=0,
+            le=1,
+            description="with learned: the network's least confidence to rename an anomaly (default "
+            f"{service.LEARNED_MIN_CONFIDENCE:g})",
+        ),
+    ] = None,
 ) -> InspectionRead:
     """Upload a flight: its frames become evidence, the inspection is queued and the worker analyses it;
     poll the inspection for its progress."""
     if started_at is not None and started_at.tzinfo is None:
         raise InvalidInput(msg("started_at needs a time zone offset"))
     conditions = service.FlightConditions(
-        camera, irradiance_w_m2, ambient_temp_c, wind_m_s, started_at, classifier
+        camera, irradiance_w_m2, ambient_temp_c, wind_m_s, started_at, classifier, min_confidence
     )
     inspection = results.queue_upload(s, st.store, plant_id, file, conditions)
     return InspectionRead.model_validate(inspection)

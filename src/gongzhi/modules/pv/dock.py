@@ -154,6 +154,7 @@ def queue_flight(
     require_role(scope_of(s), *service.INSPECTORS)
     want = conditions or FlightRequest()
     service.classifier_of(want.classifier)
+    min_confidence = service.min_confidence_of(want.classifier, want.min_confidence)
     plant = service.get_plant(s, plant_id)
     dock = _chosen_dock(s, plant, want.dock)
     busy = s.execute(
@@ -183,6 +184,7 @@ def queue_flight(
         source=SOURCE,
         status="queued",
         classifier=want.classifier,
+        min_confidence=min_confidence,
         irradiance_w_m2=want.irradiance_w_m2,
         wind_m_s=want.wind_m_s,
         created_by=scope_of(s).user_id,
@@ -203,7 +205,13 @@ def queue_flight(
         "pv.inspection.one_click",
         "pv_inspection",
         inspection.id,
-        {"plant": plant.code, "dock": config["sn"], "classifier": want.classifier, **extra},
+        {
+            "plant": plant.code,
+            "dock": config["sn"],
+            "classifier": want.classifier,
+            "min_confidence": min_confidence,
+            **extra,
+        },
     )
     return inspection, config, line
 
@@ -263,6 +271,9 @@ class FlightRequest:
     """The camera's pitch: −90 straight down, up to −30 an oblique flight (its own plan, looking ahead)."""
     classifier: service.Classifier = "rules"
     """What names the flagged modules' anomalies (:data:`.service.CLASSIFIERS`), as for an uploaded flight."""
+    min_confidence: float | None = None
+    """With ``classifier="learned"``: the network's least confidence to rename an anomaly
+    (:func:`.service.min_confidence_of`)."""
 
 
 def one_click_inspection(
@@ -673,7 +684,7 @@ class DockListener(pvmqtt.QueuedListener["mqtt.MQTTMessage | FrameReady"]):
             layout,
             row.irradiance_w_m2,
             row.camera or None,
-            classifier=results.inspection_classifier(row.classifier),
+            classifier=results.inspection_classifier(row),
         )
         live = self.live[row.id] = LiveFlight(row.id, layout, acc)
         stored = s.execute(

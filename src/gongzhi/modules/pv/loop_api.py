@@ -69,7 +69,14 @@ class OneClickIn(BaseModel):
     classifier: service.Classifier = Field(
         default="rules",
         description="rules, or learned: the rules overruled by the shipped crop network where it is at least "
-        f"{service.LEARNED_MIN_CONFIDENCE:g} confident",
+        "min_confidence confident",
+    )
+    min_confidence: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="with learned: the network's least confidence to rename an anomaly (default "
+        f"{service.LEARNED_MIN_CONFIDENCE:g})",
     )
 
 
@@ -208,7 +215,7 @@ def one_click(plant_id: DbInt, body: OneClickIn, scope: CurrentScope, st: StateD
     require_role(scope, Role.ADMIN, Role.DISPATCHER)
     want = dock.FlightRequest(
         body.dock, body.irradiance_w_m2, body.wind_m_s, gimbal_pitch_deg=body.gimbal_pitch_deg,
-        classifier=body.classifier,
+        classifier=body.classifier, min_confidence=body.min_confidence,
     )  # fmt: skip
     return _started(st, scope, dock.one_click_inspection(st.factory, scope, plant_id, conditions=want))
 

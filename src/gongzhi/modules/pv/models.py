@@ -68,6 +68,8 @@ class PvInspection(RegionOwned, Base):
     # what names a flagged module's anomaly: "rules", or "learned" (the rules, overruled by the shipped crop
     # network where it is confident; ``analytics.modules.ism_classifier``)
     classifier: Mapped[str] = mapped_column(String(20), default="rules", server_default="rules")
+    # with "learned": the network's least confidence to rename an anomaly the rules found (else NULL)
+    min_confidence: Mapped[float | None]
     status: Mapped[str] = mapped_column(String(20), default="queued", index=True)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]

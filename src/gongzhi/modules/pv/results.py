@@ -39,11 +39,15 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def inspection_classifier(name: str) -> ModuleClassifier | None:
-    """What names the anomalies of an inspection whose ``classifier`` is ``name`` (one of
-    :data:`.service.CLASSIFIERS`): ``None`` for the rules alone (the accumulators' default), the shipped crop
-    network behind the rules, at :data:`.service.LEARNED_MIN_CONFIDENCE`, for ``"learned"``."""
-    return ism_classifier(service.LEARNED_MIN_CONFIDENCE) if name == "learned" else None
+def inspection_classifier(inspection: PvInspection) -> ModuleClassifier | None:
+    """What names the anomalies of ``inspection`` (its ``classifier``, :data:`.service.CLASSIFIERS`): ``None``
+    for the rules alone (the accumulators' default); for ``"learned"`` the shipped crop network behind the
+    rules, at the inspection's ``min_confidence`` (:data:`.service.LEARNED_MIN_CONFIDENCE` when it has
+    none)."""
+    if inspection.classifier != "learned":
+        return None
+    least = inspection.min_confidence
+    return ism_classifier(service.LEARNED_MIN_CONFIDENCE if least is None else least)
 
 
 PROGRESS_EVERY_S = 1.0
@@ -131,7 +135,7 @@ def process(
             workers=workers,
             progress=_progress_writer(factory, job.scope, inspection_id),
             photos=job.photos,
-            classifier=inspection_classifier(job.classifier),
+            classifier=job.classifier,
         )
         with unit_of_work(factory, job.scope) as s:
             store_outcome(s, registry, s.get_one(PvInspection, inspection_id), result, job.names)
@@ -182,7 +186,8 @@ class _Job:
     camera: str | None
     photos: dict[Path, Path]
     """A frame's stored file → the stored visible-light photo uploaded with it."""
-    classifier: str = "rules"
+    classifier: ModuleClassifier | None = None
+    """What names the anomalies (:func:`inspection_classifier`); ``None``: the rules."""
 
 
 def _load(factory: SessionFactory, store: FileStore, inspection_id: int) -> _Job:
@@ -204,7 +209,7 @@ def _load(factory: SessionFactory, store: FileStore, inspection_id: int) -> _Job
                 for f in frames
                 if isinstance(f.meta.get(service.PHOTO_KEY), dict)
             },
-            inspection.classifier,
+            inspection_classifier(inspection),
         )
 
 

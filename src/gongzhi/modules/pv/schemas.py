@@ -87,6 +87,7 @@ class InspectionRead(BaseModel):
     camera: str
     source: str
     classifier: str
+    min_confidence: float | None
     status: str
     started_at: datetime | None
     finished_at: datetime | None

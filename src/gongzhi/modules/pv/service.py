@@ -374,6 +374,9 @@ class FlightConditions:
     started_at: datetime | None = None
     classifier: str = "rules"
     """What names a flagged module's anomaly: one of :data:`CLASSIFIERS`."""
+    min_confidence: float | None = None
+    """With ``classifier="learned"``: the network's least confidence to rename an anomaly [0–1]; default
+    :data:`LEARNED_MIN_CONFIDENCE`."""
 
 
 Classifier = Literal["rules", "learned"]
@@ -393,7 +396,21 @@ def classifier_of(name: str) -> Classifier:
 
 
 LEARNED_MIN_CONFIDENCE = 0.8
-"""The network's least confidence to rename an uploaded inspection's anomaly (``classifier="learned"``)."""
+"""The network's least confidence to rename an inspection's anomaly (``classifier="learned"``) when the
+operator gives none."""
+
+
+def min_confidence_of(classifier: str, given: float | None) -> float | None:
+    """The least confidence an inspection by ``classifier`` keeps (:attr:`.PvInspection.min_confidence`):
+    ``given``, else :data:`LEARNED_MIN_CONFIDENCE`, for ``"learned"``; none for the rules alone. Raises
+    ``InvalidInput`` for a value outside 0–1, or one given with the rules alone (it would mean nothing)."""
+    if given is not None and not 0.0 <= given <= 1.0:
+        raise InvalidInput(msg("min_confidence must be between 0 and 1, got %(value)s", value=given))
+    if classifier != "learned":
+        if given is not None:
+            raise InvalidInput(msg("min_confidence applies to the learned classifier only"))
+        return None
+    return LEARNED_MIN_CONFIDENCE if given is None else given
 
 
 def frame_files(uploads: Sequence[tuple[str, IO[bytes]]], max_bytes: int) -> Iterator[tuple[str, bytes]]:
@@ -477,12 +494,14 @@ def create_inspection(
     if conditions.camera:
         camera_of(conditions.camera)
     classifier_of(conditions.classifier)
+    min_confidence = min_confidence_of(conditions.classifier, conditions.min_confidence)
     rid = _region(s)
     inspection = PvInspection(
         region_id=rid,
         plant_id=plant.id,
         camera=conditions.camera,
         classifier=conditions.classifier,
+        min_confidence=min_confidence,
         irradiance_w_m2=conditions.irradiance_w_m2,
         ambient_temp_c=conditions.ambient_temp_c,
         wind_m_s=conditions.wind_m_s,

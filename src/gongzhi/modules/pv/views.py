@@ -105,13 +105,14 @@ def upload_flight(
     ambient: Annotated[str, Form(max_length=20)] = "",
     wind: Annotated[str, Form(max_length=20)] = "",
     classifier: Annotated[str, Form(max_length=20)] = "rules",
+    min_confidence: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
     """Upload a flight flown by hand (frames, or zips of them) from the plant page: the inspection is
     queued for the worker and its page opened; a refusal comes back on the plant page, said why."""
     try:
         conditions = service.FlightConditions(
             camera, _number(irradiance, 0, 2000), _number(ambient, -60, 70), _number(wind, 0, 60), None,
-            classifier,
+            classifier, _number(min_confidence, 0, 1),
         )  # fmt: skip
         inspection = results.queue_upload(c.s, c.st.store, plant_id, file, conditions)
     except InvalidInput as exc:  # refused before anything was kept (the transaction is rolled back)
@@ -192,6 +193,7 @@ def _plant_page(
         "pv_plant.html",
         statuses=STATUS_NAMES,
         sources=SOURCE_NAMES,
+        learned_min_confidence=f"{service.LEARNED_MIN_CONFIDENCE:g}",
         status_code=status_code,
         zones=zones,
         forecasts=forecasts,
@@ -255,12 +257,13 @@ def one_click(
     wind: Annotated[str, Form(max_length=20)] = "",
     gimbal_pitch: Annotated[str, Form(max_length=20)] = "",
     classifier: Annotated[str, Form(max_length=20)] = "rules",
+    min_confidence: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
     """One-click inspection from the plant page; a refusal or a silent dock comes back as an error."""
     require_role(c.me.scope, Role.ADMIN, Role.DISPATCHER)
     want = dock.FlightRequest(
         None, _number(irradiance, 0, 1500), _number(wind, 0, 60),
-        classifier=service.classifier_of(classifier),
+        classifier=service.classifier_of(classifier), min_confidence=_number(min_confidence, 0, 1),
     )  # fmt: skip
     if (pitch := _number(gimbal_pitch, -90, -30)) is not None:
         want = replace(want, gimbal_pitch_deg=pitch)
@@ -386,6 +389,7 @@ def inspection(c: ConsoleDep, inspection_id: DbInt) -> Response:
         "pv_inspection.html",
         statuses=STATUS_NAMES,
         insp=insp,
+        learned_min_confidence=service.LEARNED_MIN_CONFIDENCE,
         plant=service.get_plant(c.s, insp.plant_id),
         findings=found,
         rows=finding_rows(c.s, insp.plant_id, found),
