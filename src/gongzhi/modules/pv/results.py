@@ -37,6 +37,10 @@ if TYPE_CHECKING:
     from fastapi import UploadFile
 
 log = logging.getLogger(__name__)
+PROGRESS_EVERY_S = 1.0
+STALE_AFTER = timedelta(minutes=10)
+"""A running inspection whose progress has not moved for this long has lost its worker."""
+ALERT_SEVERITY: dict[str, Severity] = {"S1": "low", "S2": "medium", "S3": "high"}
 
 
 def inspection_classifier(inspection: PvInspection) -> ModuleClassifier | None:
@@ -48,12 +52,6 @@ def inspection_classifier(inspection: PvInspection) -> ModuleClassifier | None:
         return None
     least = inspection.min_confidence
     return ism_classifier(service.LEARNED_MIN_CONFIDENCE if least is None else least)
-
-
-PROGRESS_EVERY_S = 1.0
-STALE_AFTER = timedelta(minutes=10)
-"""A running inspection whose progress has not moved for this long has lost its worker."""
-ALERT_SEVERITY: dict[str, Severity] = {"S1": "low", "S2": "medium", "S3": "high"}
 
 
 def check_frame(path: Path, name: str) -> None:
