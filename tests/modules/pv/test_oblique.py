@@ -19,7 +19,11 @@ from gongzhi.modules.pv.analytics.frames import ThermalFrame
 from gongzhi.modules.pv.analytics.geometry import local_frame
 from gongzhi.modules.pv.analytics.georef import FrameGeometry, frame_geometry, locate_frame, module_index
 from gongzhi.modules.pv.analytics.layout import PlantLayout, generate_layout
-from gongzhi.modules.pv.analytics.modules import InspectionAccumulator, LayoutFreeAccumulator
+from gongzhi.modules.pv.analytics.modules import (
+    InspectionAccumulator,
+    InspectionResult,
+    LayoutFreeAccumulator,
+)
 from gongzhi.modules.pv.analytics.oblique import (
     MAX_COARSENING,
     VIEW_PX_PER_SOURCE_PX,
@@ -190,6 +194,16 @@ def layout_xy(flight: SyntheticFlight, lon: float | None, lat: float | None) -> 
     return flight.layout.origin.to_xy(lon, lat)
 
 
+def found_on(layout: PlantLayout, flight: SyntheticFlight, result: InspectionResult) -> dict[str, Anomaly]:
+    """Each finding's class by the plant's module nearest to it (a photos-only flight names its own)."""
+    centres = layout.centres_xy()
+    found: dict[str, Anomaly] = {}
+    for f in result.findings:
+        x, y = layout_xy(flight, f.lon, f.lat)
+        found[layout.modules[int(np.argmin(np.hypot(*(centres - (x, y)).T)))].id] = f.anomaly_class
+    return found
+
+
 def test_an_oblique_flight_is_placed_on_the_plant_and_finds_what_was_planted(
     oblique: SyntheticFlight,
 ) -> None:
@@ -233,15 +247,11 @@ def test_a_frame_that_sees_an_open_string_and_one_other_row_does_not_shade_that_
     flight = synthetic_flight(layout, seed=7, anomalies_per_class=1, gimbal_pitch_deg=-60.0)
     planted = {a.module_id: a.anomaly for a in flight.anomalies}
     string = {m for m, a in planted.items() if a is Anomaly.STRING_OFFLINE}
-    centres = layout.centres_xy()
     for acc in (LayoutFreeAccumulator(), InspectionAccumulator(layout)):
         for frame in flight.frames():
             acc.add(frame)
         result = acc.result()
-        found: dict[str, Anomaly] = {}
-        for f in result.findings:
-            x, y = layout_xy(flight, f.lon, f.lat)
-            found[layout.modules[int(np.argmin(np.hypot(*(centres - (x, y)).T)))].id] = f.anomaly_class
+        found = found_on(layout, flight, result)
         assert [m for m, a in found.items() if a is Anomaly.SHADING and planted.get(m) is not a] == []
         assert {m for m, a in found.items() if a is Anomaly.STRING_OFFLINE} == string
         # nor do those modules' temperatures read cool: only the planted shade and plant are 2 K below
@@ -261,14 +271,10 @@ def test_a_hot_spot_that_the_coarser_oblique_views_read_as_a_crack_is_found(
     planted = {a.module_id: a.anomaly for a in flight.anomalies}
     (spot,) = [m for m, a in planted.items() if a is Anomaly.HOT_SPOT]
     (crack,) = [m for m, a in planted.items() if a is Anomaly.CRACKING]
-    centres = layout.centres_xy()
     for acc in (LayoutFreeAccumulator(), InspectionAccumulator(layout)):
         for frame in flight.frames():
             acc.add(frame)
-        found: dict[str, Anomaly] = {}
-        for f in acc.result().findings:
-            x, y = layout_xy(flight, f.lon, f.lat)
-            found[layout.modules[int(np.argmin(np.hypot(*(centres - (x, y)).T)))].id] = f.anomaly_class
+        found = found_on(layout, flight, acc.result())
         assert found.get(spot) is Anomaly.HOT_SPOT
         assert found.get(crack) is Anomaly.CRACKING
 
@@ -283,17 +289,13 @@ def test_a_crack_that_the_coarser_oblique_views_see_under_the_screen_is_found(
     flight = synthetic_flight(layout, seed=seed, anomalies_per_class=1, gimbal_pitch_deg=-60.0)
     planted = {a.module_id: a.anomaly for a in flight.anomalies}
     (crack,) = [m for m, a in planted.items() if a is Anomaly.CRACKING]
-    centres = layout.centres_xy()
     accumulators: list[InspectionAccumulator | LayoutFreeAccumulator] = [InspectionAccumulator(layout)]
     if with_photos_only:
         accumulators.append(LayoutFreeAccumulator())
     for acc in accumulators:
         for frame in flight.frames():
             acc.add(frame)
-        found: dict[str, Anomaly] = {}
-        for f in acc.result().findings:
-            x, y = layout_xy(flight, f.lon, f.lat)
-            found[layout.modules[int(np.argmin(np.hypot(*(centres - (x, y)).T)))].id] = f.anomaly_class
+        found = found_on(layout, flight, acc.result())
         assert found.get(crack) is Anomaly.CRACKING
         # nothing reported that was not planted
         assert set(found) <= set(planted)
