@@ -13,7 +13,8 @@ from PIL import Image
 
 from gongzhi.modules.pv import pipeline
 from gongzhi.modules.pv.analytics.anomalies import Anomaly
-from gongzhi.modules.pv.analytics.georef import locate_frame, module_index
+from gongzhi.modules.pv.analytics.georef import locate, locate_frame, module_index
+from gongzhi.modules.pv.analytics.oblique import nadir_view
 from gongzhi.modules.pv.analytics.synthetic import WIDE_FOCAL_35MM, SyntheticFlight, synthetic_flight
 from gongzhi.modules.pv.cli import write_results
 from gongzhi.modules.pv.io.visible import VisibleError, read_visible, visible_jpeg
@@ -63,6 +64,65 @@ def test_the_middle_of_the_wide_photo_lands_on_the_thermal_frame(
                 assert here < 0.5 * np.mean((off < 90) != cells, where=cells | roof)
 
 
+def test_an_oblique_frames_photo_registers_the_same_way_and_follows_it_onto_the_plane(tmp_path: Path) -> None:
+    """The two cameras turn together: at −60° the middle of the wide photo is still the thermal frame
+    (dark where the frame's rays meet a module, light on the roof), and the frame's nadir view resamples
+    the photo exactly as it resamples the temperatures."""
+    oblique = synthetic_flight(tiny_layout(), seed=3, anomalies_per_class=1, gimbal_pitch_deg=-60.0)
+    index = module_index(oblique.layout)
+    i = len(oblique) // 2
+    photo = tmp_path / "oblique_W.jpg"
+    photo.write_bytes(visible_jpeg(oblique.visible(i), WIDE_FOCAL_35MM))
+    frame = oblique.frame(i)
+    rgb = read_visible(photo, frame)
+    assert rgb.shape == (*frame.temperature_c.shape, 3)
+    cam = oblique.oblique_camera(i)
+    assert cam is not None
+    x, y = cam.pixel_to_xy(*np.mgrid[0 : frame.meta.height_px, 0 : frame.meta.width_px])
+    labels, fu, fv = locate(index, np.nan_to_num(x, nan=1e9), np.nan_to_num(y, nan=1e9))
+    inner = (labels >= 0) & (fu > 0.05) & (fu < 0.95) & (fv > 0.05) & (fv < 0.95)
+    luma = _luma(rgb)
+    assert inner.sum() > 1000 and (labels < 0).sum() > 1000
+    assert np.mean(luma[inner] < 90) > 0.95 and np.mean(luma[labels < 0] > 110) > 0.95
+    # the nadir view carries the photo, resampled as the temperatures are: a photo that is the
+    # temperatures (scaled into 0-255) comes out as the view's temperatures, to its rounding
+    hot, cold = float(frame.temperature_c.max()), float(frame.temperature_c.min())
+    scaled = np.rint((frame.temperature_c - cold) / (hot - cold) * 255).astype(np.uint8)
+    view, why = nadir_view(replace(frame, rgb=np.repeat(scaled[..., None], 3, axis=2)), oblique.camera,
+                           oblique.plan.altitude_m)  # fmt: skip
+    assert view is not None and view.rgb is not None, why
+    assert view.rgb.shape == (*view.temperature_c.shape, 3)
+    expected = (view.temperature_c - cold) / (hot - cold) * 255
+    assert np.abs(view.rgb[..., 1].astype(float) - expected).max() <= 1.0
+    assert nadir_view(frame, oblique.camera, oblique.plan.altitude_m)[0].rgb is None  # type: ignore[union-attr]
+
+
+def test_an_oblique_flight_with_its_wide_photos_gives_visible_soiling_per_module(tmp_path: Path) -> None:
+    """With the plant and with photos alone, the soiled module reads high and no other does."""
+    f = tiny_flight(tmp_path / "flight", seed=3, gimbal_pitch_deg=-60.0, visible=True)
+    paths, visible = pipeline.frames_and_visible(f.folder)
+    photos = pipeline.photo_pairs(paths, visible)
+    assert len(photos) == len(paths)
+    soiled = {a.module_id for a in f.synthetic.anomalies if a.anomaly is Anomaly.SOILING}
+    result = pipeline.analyse_flight(paths, f.synthetic.layout, photos=photos, workers=2)
+    s = result.summary()
+    assert s["frames_oblique"] == len(paths) and s["frames_with_visible"] == len(paths)
+    by_id = {m.module_id: m.extra.get("rgb_soiling_index") for m in result.modules}
+    assert soiled and all((v := by_id[m]) is not None and v > 0.2 for m in soiled)
+    others = [v for m, v in by_id.items() if m not in soiled and v is not None]
+    assert len(others) > 100 and max(others) < 0.1
+    alone = pipeline.analyse_photos(paths, photos=photos, workers=2)
+    assert alone.summary()["frames_with_visible"] == len(paths)
+    xy = f.synthetic.layout.centres_xy()
+    high = []
+    for m in alone.modules:
+        v = m.extra.get("rgb_soiling_index")
+        if v is not None and v >= 0.2:
+            x, y = f.synthetic.layout.origin.to_xy(m.lon, m.lat)
+            high.append(f.synthetic.layout.modules[int(np.argmin(np.hypot(*(xy - (x, y)).T)))].id)
+    assert set(high) == soiled
+
+
 def test_a_photo_turned_by_its_exif_orientation_registers_the_same(
     flight: SyntheticFlight, tmp_path: Path
 ) -> None:
@@ -100,11 +160,9 @@ def test_a_photo_that_cannot_be_registered_says_why(flight: SyntheticFlight, tmp
     good = tmp_path / "good_W.jpg"
     good.write_bytes(visible_jpeg(rgb, WIDE_FOCAL_35MM))
     unknown = replace(frame, meta=replace(frame.meta, camera=None))
-    oblique = replace(frame, meta=replace(frame.meta, gimbal_pitch_deg=-60.0))
-    for reason, thermal in (("unknown_camera", unknown), ("oblique", oblique)):
-        with pytest.raises(VisibleError) as err:
-            read_visible(good, thermal)
-        assert err.value.reason == reason
+    with pytest.raises(VisibleError) as err:
+        read_visible(good, unknown)
+    assert err.value.reason == "unknown_camera"
     # a frame that does not name its camera (a TIFF export) registers with the one the flight names
     named = read_visible(good, unknown, camera=flight.camera)
     assert np.array_equal(named, read_visible(good, frame))

@@ -172,8 +172,6 @@ def synth(
     ] = False,
 ) -> None:
     """Write a synthetic flight over a plant: its frames, the plant, the conditions, ground truth."""
-    if visible and gimbal_pitch != -90.0:
-        _fail("--visible: visible photos are rendered for nadir flights only (--gimbal-pitch -90)")
     layout = _layout_for(plant)
     try:
         flight = synthetic.synthetic_flight(

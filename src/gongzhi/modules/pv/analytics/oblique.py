@@ -148,8 +148,9 @@ def nadir_view(
     oblique one is resampled (bilinear) onto the largest rectangle of the plane it sees within
     ``max_view_angle_deg`` of the vertical and ``max_coarsening`` of its finest sampling, on a grid of
     that sampling, and comes back with the rectangle's centre as its position, pitch −90°, the grid's
-    spacing in ``meta.gsd_m`` and ``meta.extra["oblique"]`` saying what was done. Its pixels without a
-    temperature must have been filled before.
+    spacing in ``meta.gsd_m`` and ``meta.extra["oblique"]`` saying what was done; its visible photo,
+    registered onto it (``rgb``, :func:`.io.visible.read_visible`), is resampled with it. Its pixels
+    without a temperature must have been filled before.
 
     Parameters
     ----------
@@ -221,7 +222,18 @@ def nadir_view(
     extra = {k: v for k, v in meta.extra.items() if k != NO_DATA_PX} | {"oblique": note}
     out = replace(meta, width_px=width, height_px=height, lon=lon, lat=lat, gimbal_pitch_deg=-90.0,
                   gsd_m=gsd, extra=extra)  # fmt: skip
-    return ThermalFrame(np.ascontiguousarray(t, dtype=np.float32), out), ""
+    rgb = frame.rgb
+    if rgb is not None and rgb.ndim == 3 and rgb.shape[:2] == frame.temperature_c.shape:
+        # the photo registered onto the frame (:func:`.io.visible.read_visible`) follows it onto the plane
+        rgb = np.stack(
+            [bilinear_rows(np.ascontiguousarray(rgb[..., k], dtype=np.float32), rows[:, 0], cols[:, 0],
+                           cols[:, 1], width) for k in range(rgb.shape[2])],
+            axis=-1,
+        )  # fmt: skip
+        rgb = np.asarray(np.clip(np.rint(rgb), 0, 255), dtype=np.uint8)
+    else:
+        rgb = None
+    return ThermalFrame(np.ascontiguousarray(t, dtype=np.float32), out, rgb), ""
 
 
 VIEW_PX_PER_SOURCE_PX = "view_px_per_source_px"

@@ -251,22 +251,28 @@ class SyntheticFlight:
         return ThermalFrame(temperature, self._meta(i, pose, rng))
 
     def visible(self, i: int, width_px: int = WIDE_WIDTH_PX, focal_35mm: float = WIDE_FOCAL_35MM) -> U8:
-        """The wide camera's photo taken with frame ``i`` (nadir flights only), RGB, 4:3.
+        """The wide camera's photo taken with frame ``i``, RGB, 4:3.
 
         The wide camera sits in the thermal camera's gimbal and sees more of the plant around the same
-        centre (``focal_35mm`` on the 35 mm diagonal). Clean modules are dark blue with a light aluminium
-        frame on a grey roof; a planted soiling brightens its patches towards dust, vegetation is green
-        and a shading darkens; the other classes do not show in visible light.
+        centre (``focal_35mm`` on the 35 mm diagonal), looking where it looks (an oblique flight's photo
+        is cast ray by ray onto the plane, as its frames are). Clean modules are dark blue with a light
+        aluminium frame on a grey roof; a planted soiling brightens its patches towards dust, vegetation is
+        green and a shading darkens; the other classes do not show in visible light.
         """
-        if self.gimbal_pitch_deg != -90.0:
-            raise ValueError("visible photos are rendered for nadir flights only")
         pose, scene = self.poses[i], self._scene
         height_px = round(width_px * 3 / 4)
         tan_w = HALF_DIAGONAL_35MM_MM / focal_35mm * width_px / math.hypot(width_px, height_px)
-        wide = FrameGeometry(pose.x_m, pose.y_m, self.plan.altitude_m * 2 * tan_w / width_px, pose.yaw_deg,
-                             width_px, height_px)  # fmt: skip
         rng = np.random.default_rng([self.seed, 2, i])
-        labels, fu, fv = locate_frame(scene.index, wide)
+        thermal = self.oblique_camera(i)
+        if thermal is None:
+            wide = FrameGeometry(pose.x_m, pose.y_m, self.plan.altitude_m * 2 * tan_w / width_px,
+                                 pose.yaw_deg, width_px, height_px)  # fmt: skip
+            labels, fu, fv = locate_frame(scene.index, wide)
+        else:  # the same pose and pitch, the wide camera's focal length and raster
+            cam = replace(thermal, focal_px=width_px / (2 * tan_w), width_px=width_px,
+                                      height_px=height_px)  # fmt: skip
+            x, y = cam.pixel_to_xy(*np.mgrid[0:height_px, 0:width_px])
+            labels, fu, fv = locate(scene.index, np.nan_to_num(x, nan=1e9), np.nan_to_num(y, nan=1e9))
         on = labels >= 0
         tv, tu = scene.textures.shape[1:]
         iu = np.clip((fu[on] * tu).astype(np.intp), 0, tu - 1)

@@ -5,7 +5,9 @@ thermal one, looking the same way, and saves the wide photo (``…_W.JPG``) with
 (``…_T.JPG``). The two lenses sit a few centimetres apart: at inspection heights (20–60 m) that parallax
 is a fraction of a centimetre on the modules, far under one thermal pixel (3–8 cm). So the thermal frame's
 view is the middle of the wide photo, as wide as the thermal field of view is, and registering the two is
-a centred crop and a resampling onto the thermal raster:
+a centred crop and a resampling onto the thermal raster. The two cameras turn together, so this holds
+for an oblique frame as for a straight-down one (the analysis then resamples the photo onto the module
+plane with the temperatures, :func:`.analytics.oblique.nadir_view`):
 
 - the wide camera's field of view comes from the photo's EXIF ``FocalLengthIn35mmFilm`` (DJI writes 24 mm
   for every wide camera above), the 35 mm equivalent on the diagonal of a 36 × 24 mm frame
@@ -15,9 +17,8 @@ a centred crop and a resampling onto the thermal raster:
   scale (1/2, 1/4, 1/8) that still gives half a photo pixel per thermal pixel (:data:`DETAIL`).
 
 What is not done: lens distortion (a wide camera's barrel distortion shifts the crop's corners by a few
-thermal pixels; the module crops the analysis takes are trimmed to their inner part), the boresight
-misalignment of a particular aircraft (no public figure), and oblique frames (the analysis resamples those
-onto the module plane, which the photo would have to follow: such a photo is not used).
+thermal pixels; the module crops the analysis takes are trimmed to their inner part), and the boresight
+misalignment of a particular aircraft (no public figure).
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from gongzhi.modules.pv.analytics.cameras import CAMERAS, HALF_DIAGONAL_35MM_MM, ThermalCamera
 from gongzhi.modules.pv.analytics.frames import ThermalFrame
-from gongzhi.modules.pv.analytics.oblique import NEAR_NADIR_DEG
 
 EXIF_IFD = 0x8769
 FOCAL_35MM_TAG = 0xA405
@@ -69,8 +69,11 @@ def read_visible(
     path : Path
         The drone's visible-light photo taken with ``thermal`` (a JPEG with EXIF).
     thermal : ThermalFrame
-        The thermal frame; its camera must be known (``camera``, else ``meta.camera``) and its view
-        straight down.
+        The thermal frame; its camera must be known (``camera``, else ``meta.camera``). Straight down or
+        oblique alike: the two cameras share the gimbal and look along one axis, so the photo's centre
+        is the frame's and a ratio of focal lengths maps one onto the other, whatever the pitch (an
+        oblique frame's nadir view then resamples the photo with the temperatures,
+        :func:`.analytics.oblique.nadir_view`).
     scale : int
         Output pixels per thermal pixel, each way [-].
     camera : ThermalCamera, optional
@@ -86,8 +89,8 @@ def read_visible(
     ------
     VisibleError
         ``unreadable`` (not an image, or cut off), ``no_focal_length`` (no 35 mm equivalent in EXIF),
-        ``unknown_camera`` (the thermal camera is not one of :data:`.CAMERAS`), ``oblique`` (the thermal
-        frame is not nadir), ``narrower`` (the photo sees less than the thermal frame) or ``too_large``
+        ``unknown_camera`` (the thermal camera is not one of :data:`.CAMERAS`), ``narrower`` (the photo
+        sees less than the thermal frame) or ``too_large``
         (more pixels than Pillow's decompression-bomb limit, ``Image.MAX_IMAGE_PIXELS`` × 2).
     """
     source = path.name
@@ -96,10 +99,6 @@ def read_visible(
     if camera is None:
         raise VisibleError(
             source, "unknown_camera", "the thermal camera is not known, so neither is its view"
-        )
-    if meta.gimbal_pitch_deg is not None and meta.gimbal_pitch_deg > -90.0 + NEAR_NADIR_DEG:
-        raise VisibleError(
-            source, "oblique", "the frame is oblique; only straight-down photos are registered"
         )
     if scale < 1:
         raise ValueError(f"scale must be at least 1, not {scale}")
