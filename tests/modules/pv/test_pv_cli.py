@@ -269,9 +269,10 @@ def test_an_oblique_flight_is_written_read_back_and_inspected_on_its_plant(tmp_p
     folder = tmp_path / "flight"
     plant = str(roof_file(tmp_path))
     args = ["synth", "--plant", plant, "--seed", "5", "--per-class", "1", "--out", str(folder)]
-    r = runner.invoke(app, [*args, "--gimbal-pitch", "-60"])
+    r = runner.invoke(app, [*args, "--gimbal-pitch", "-60", "--visible"])
     assert r.exit_code == 0, r.output
-    assert adapter.read(folder / "frame-0001.tif").meta.gimbal_pitch_deg == -60.0
+    assert adapter.read(folder / "frame-0001_T.tif").meta.gimbal_pitch_deg == -60.0
+    assert (folder / "frame-0001_W.jpg").is_file()  # its wide photo, looking where it looks
     out = tmp_path / "results"
     r = runner.invoke(
         app, ["inspect", str(folder), "--plant", str(folder / "plant.geojson"), "--out", str(out)]
@@ -279,6 +280,7 @@ def test_an_oblique_flight_is_written_read_back_and_inspected_on_its_plant(tmp_p
     assert r.exit_code == 0, r.output
     summary = json.loads((out / "summary.json").read_text())
     assert (summary["frames_oblique"], summary["gimbal_pitch_deg"]) == (summary["frames"], -60.0)
+    assert summary["frames_with_visible"] == summary["frames"]  # the photos follow the frames' nadir views
     truth = set(read_truth(folder))
     found = {(f["module_id"], f["anomaly_class"]) for f in summary["findings_list"]}
     assert len(found & truth) >= 0.8 * len(truth) and len(found & truth) >= 0.9 * len(found)
