@@ -269,8 +269,7 @@ class SyntheticFlight:
                                  pose.yaw_deg, width_px, height_px)  # fmt: skip
             labels, fu, fv = locate_frame(scene.index, wide)
         else:  # the same pose and pitch, the wide camera's focal length and raster
-            cam = replace(thermal, focal_px=width_px / (2 * tan_w), width_px=width_px,
-                                      height_px=height_px)  # fmt: skip
+            cam = replace(thermal, focal_px=width_px / (2 * tan_w), width_px=width_px, height_px=height_px)
             x, y = cam.pixel_to_xy(*np.mgrid[0:height_px, 0:width_px])
             labels, fu, fv = locate(scene.index, np.nan_to_num(x, nan=1e9), np.nan_to_num(y, nan=1e9))
         on = labels >= 0
