@@ -225,8 +225,8 @@ def test_the_best_resolved_view_names_a_hot_spot_that_blurred_oblique_views_read
 
 
 def test_a_normal_oblique_view_that_saw_a_warmth_it_could_not_resolve_does_not_vote() -> None:
-    def view(frame: int, cls: ViewClass, peak_k: float, pixel: tuple[float, float] | None = None) -> _View:
-        return _View(frame, 40.0, 40.3, 40.0 + peak_k, 0.0, 0.0, cls, pixel=pixel)
+    def view(frame: int, cls: ViewClass, peak_k: float) -> _View:  # of an oblique frame
+        return _View(frame, 40.0, 40.3, 40.0 + peak_k, 0.0, 0.0, cls, pixel=(100.0, 200.0), resampled=True)
 
     crack = view(0, ViewClass(Anomaly.CRACKING, 2.2, (0.3, 0.6), spot_cells=0.4), 2.2)
     warm = [view(f, NORMAL, UNRESOLVED_PEAK_K + 0.1) for f in (1, 2, 3)]  # blurred under the screen
@@ -238,8 +238,8 @@ def test_a_normal_oblique_view_that_saw_a_warmth_it_could_not_resolve_does_not_v
     # the views that saw the glass cool still vote: one view's crack (or reflection) is outvoted
     voting = _voting([crack, *warm, *cool], {})
     assert voting == [crack, *cool] and merge_views([v.cls for v in voting], oblique=True)[0] is None
-    # views of nadir frames (their module has a centre in the frame file) vote as they read
-    nadir = [dataclasses.replace(v, pixel=(100.0, 200.0)) for v in (crack, *warm)]
+    # views of nadir frames vote as they read
+    nadir = [dataclasses.replace(v, resampled=False) for v in (crack, *warm)]
     assert _voting(nadir, {}) == nadir
     # a view that read nothing, with the maximum just under the mark, votes
     under = view(6, NORMAL, UNRESOLVED_PEAK_K - 0.01)

@@ -301,6 +301,26 @@ def test_a_crack_that_the_coarser_oblique_views_see_under_the_screen_is_found(
         assert set(found) <= set(planted)
 
 
+def test_an_oblique_finding_says_where_its_module_is_in_the_frame_file(layout: PlantLayout) -> None:
+    # the report's and the map's thumbnails centre on it: the module's centre in the nadir view, mapped
+    # back through the frame's camera (source_pixels), lands on the module's true centre in the frame
+    flight = synthetic_flight(layout, seed=4, anomalies_per_class=1, gimbal_pitch_deg=-60.0)
+    centres = layout.centres_xy()
+    names = [f.meta.source for f in flight.frames()]
+    for acc in (InspectionAccumulator(layout), LayoutFreeAccumulator()):
+        for frame in flight.frames():
+            acc.add(frame)
+        findings = acc.result().findings
+        assert findings and all("pixel" in f.details for f in findings)
+        for f in findings:
+            x, y = layout_xy(flight, f.lon, f.lat)
+            nearest = int(np.argmin(np.hypot(*(centres - (x, y)).T)))  # the plant's module it is on
+            cam = flight.oblique_camera(names.index(f.evidence[0]))
+            assert cam is not None
+            row, col = cam.xy_to_pixel(*centres[nearest])
+            assert math.hypot(f.details["pixel"][0] - row, f.details["pixel"][1] - col) < 6.0, f.module_id
+
+
 def test_an_oblique_plan_flies_short_of_its_footprints_which_cover_the_plant_as_a_nadir_plans_do() -> None:
     roof = rectangle(120, 80)
     nadir = plan_flight(roof, M3T, row_azimuth_deg=0.0)

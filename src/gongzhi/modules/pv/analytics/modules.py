@@ -78,7 +78,7 @@ from gongzhi.modules.pv.analytics.layout import (
     neighbours,
     row_axes,
 )
-from gongzhi.modules.pv.analytics.oblique import VIEW_PX_PER_SOURCE_PX, nadir_view
+from gongzhi.modules.pv.analytics.oblique import VIEW_PX_PER_SOURCE_PX, nadir_view, source_pixels
 
 F32 = npt.NDArray[np.float32]
 FloatArray = npt.NDArray[np.float64]
@@ -971,25 +971,28 @@ class _View:
     cls: ViewClass
     rgb_soiling: float | None = None
     pixel: tuple[float, float] | None = None
-    """The module's centre in its frame (row, col) [px]; ``None`` for a frame resampled before analysis."""
+    """The module's centre in its frame file (row, col) [px], of an oblique frame's too (mapped back from its
+    nadir view, :func:`.oblique.source_pixels`); ``None`` where unknown."""
+    resampled: bool = False
+    """Whether the frame was resampled before analysis (an oblique one, analysed in its nadir view)."""
 
 
 _STATS = 5
 """Columns of a view's statistics: median, p95, maximum, corrected, soiling (see :class:`_View`)."""
-_VIEW_COLUMNS = _STATS + 4
+_VIEW_COLUMNS = _STATS + 5
 """Columns of a view in :class:`_ViewTable`: the statistics, the visible soiling and whether there is one,
-the module's centre in the frame (row, col)."""
+the module's centre in the frame file (row, col), whether the frame was resampled (1/0)."""
 
 
 class _ViewTable:
     """Views of a layout's modules as columns, one row per sighting of a module in a frame.
 
     ``numbers`` holds a view's statistics (:data:`_STATS` columns), then its RGB soiling and whether it has
-    one, then the module's centre in the frame (row, col; NaN when the frame was resampled): in all
-    :data:`_VIEW_COLUMNS`. Classes are kept only where they differ from :data:`NORMAL` (a few per frame),
-    keyed by (frame, position). Rows are appended a frame at a time and joined when read, so that
-    per-module medians over views, merging and pickling work on whole arrays instead of one object per
-    view.
+    one, then the module's centre in the frame file (row, col; NaN where unknown) and whether the frame was
+    resampled (1/0): in all :data:`_VIEW_COLUMNS`. Classes are kept only where they differ from
+    :data:`NORMAL` (a few per frame), keyed by (frame, position). Rows are appended a frame at a time and
+    joined when read, so that per-module medians over views, merging and pickling work on whole arrays
+    instead of one object per view.
     """
 
     __slots__ = ("_frames", "_numbers", "_positions", "classes")
@@ -1016,10 +1019,11 @@ class _ViewTable:
 
     def view(self, frame: int, position: int, row: list[float]) -> _View:
         """One row of :meth:`columns` as a view."""
-        med, p95, mx, corrected, soiling, rgb, has_rgb, at_row, at_col = row
+        med, p95, mx, corrected, soiling, rgb, has_rgb, at_row, at_col, resampled = row
         cls = self.classes.get((frame, position), NORMAL)
         pixel = (at_row, at_col) if math.isfinite(at_row) and math.isfinite(at_col) else None
-        return _View(frame, med, p95, mx, corrected, soiling, cls, rgb if has_rgb else None, pixel)
+        return _View(frame, med, p95, mx, corrected, soiling, cls, rgb if has_rgb else None, pixel,
+                     bool(resampled))  # fmt: skip
 
     def columns(self) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.int64], FloatArray]:
         """(positions, frames, numbers) of every view, in the order added."""
@@ -1280,7 +1284,13 @@ class InspectionAccumulator:
                 # the running correction follows a slowly drifting GPS bias but not each frame's noise
                 k = BIAS_SMOOTHING
                 self._bias = (bx + k * (cx - bx), by + k * (cy - by), byaw + k * (cyaw - byaw))
-        seen = self._analyse(temperature, geometry, n, frame.rgb, placed=not resampled)
+        seen = self._analyse(
+            temperature,
+            geometry,
+            n,
+            frame.rgb,
+            oblique=frame.meta.extra.get("oblique") if resampled else None,
+        )
         if seen:
             self._frames_used += 1
             # in the camera's pixels: the analysed raster's, over how many of them one of the camera's covers
@@ -1345,8 +1355,12 @@ class InspectionAccumulator:
 
     def _analyse(
         self, temperature: F32, geometry: FrameGeometry, n: int, rgb: npt.NDArray[np.uint8] | None = None,
-        placed: bool = True,
+        oblique: Mapping[str, Any] | None = None,
     ) -> int:  # fmt: skip
+        """Per-module views of one frame (``temperature``, placed by ``geometry``), numbered ``n``; with
+        ``oblique``, the nadir view's note of an oblique frame (:func:`.oblique.nadir_view`), by which a
+        module's centre is mapped back into the frame file."""
+        placed = oblique is None
         positions = visible_modules(self._index, geometry)
         if len(positions) == 0:
             return 0
@@ -1369,8 +1383,10 @@ class InspectionAccumulator:
         numbers = np.zeros((len(positions), _VIEW_COLUMNS))
         numbers[:, :_STATS] = stats
         # where each module is in the frame file (a resampled frame's pixels are not the file's)
-        numbers[:, _STATS + 2] = rows if placed else np.nan
-        numbers[:, _STATS + 3] = cols if placed else np.nan
+        numbers[:, _STATS + 2], numbers[:, _STATS + 3] = (
+            (rows, cols) if oblique is None else source_pixels(oblique, rows, cols)
+        )
+        numbers[:, _STATS + 4] = 0.0 if placed else 1.0
         if rgb is not None and rgb.ndim == 3 and rgb.shape[:2] == temperature.shape:
             numbers[:, _STATS : _STATS + 2] = _rgb_columns(rgb, geometry, self.layout, positions,
                                                           self._index.centres)  # fmt: skip
@@ -1765,9 +1781,11 @@ class LayoutFreeAccumulator:
             crops, rows / meta.height_px, cols / meta.width_px, near, -1,
             _for_view(self.classifier, oblique=resampled), (t.cells_short, t.cells_long), True,
         )  # fmt: skip
-        if not resampled:  # where each module is in the frame file
-            for view, r, c in zip(views, rows.tolist(), cols.tolist(), strict=True):
-                view.pixel = (r, c)
+        # where each module is in the frame file (an oblique frame's, mapped back from its nadir view)
+        at_r, at_c = source_pixels(meta.extra.get("oblique", {}), rows, cols) if resampled else (rows, cols)
+        for view, r, c in zip(views, at_r.tolist(), at_c.tolist(), strict=True):
+            view.pixel = (r, c) if math.isfinite(r) and math.isfinite(c) else None
+            view.resampled = resampled
         rgb = frame.rgb
         if rgb is not None and rgb.ndim == 3 and rgb.shape[:2] == frame.temperature_c.shape:
             cells = (t.cells_short, t.cells_long)
@@ -2607,7 +2625,7 @@ sampling lowers a small patch's peak (:data:`OBLIQUE_SPREAD`, in area)."""
 
 
 def _unresolved(view: _View) -> bool:
-    """Whether ``view``, normal, of an oblique frame (resampled: no ``pixel``), saw a warmth too blurred
+    """Whether ``view``, normal, of an oblique frame (``resampled``), saw a warmth too blurred
     for the screen: its map's maximum at least :data:`UNRESOLVED_PEAK_K` above its median.
 
     Through the coarser part of an oblique view a crack's warm part, half a cell, reads cooler and wider
@@ -2617,11 +2635,7 @@ def _unresolved(view: _View) -> bool:
     vote. On healthy modules the maximum stays under 0.8 K above the median there (9,948 views, −60°,
     seeds 0–5), so a view of a module with nothing on it still votes, and a sun reflection that one view
     saw is still outvoted by those that saw the glass cool."""
-    return (
-        view.pixel is None
-        and view.cls.anomaly is Anomaly.NONE
-        and view.max - view.median >= UNRESOLVED_PEAK_K
-    )
+    return view.resampled and view.cls.anomaly is Anomaly.NONE and view.max - view.median >= UNRESOLVED_PEAK_K
 
 
 def merge_views(views: Sequence[ViewClass], *, oblique: bool = False) -> tuple[ViewClass | None, int]:
@@ -2683,9 +2697,8 @@ def merge_views(views: Sequence[ViewClass], *, oblique: bool = False) -> tuple[V
 
 
 def _any_resampled(views: Sequence[_View]) -> bool:
-    """Whether any of ``views`` is of a frame resampled before analysis (an oblique one: its module has no
-    centre in the frame file)."""
-    return any(v.pixel is None for v in views)
+    """Whether any of ``views`` is of a frame resampled before analysis (an oblique one)."""
+    return any(v.resampled for v in views)
 
 
 def _sharper_in_place(sharp: Sequence[ViewClass], blurred: Sequence[ViewClass]) -> bool:

@@ -31,7 +31,9 @@ References
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -218,7 +220,10 @@ def nadir_view(
         "view_deg": [round(math.degrees(math.atan2(a, height_m)), 1) for a in (abs(near), far)],
         "raster": [meta.width_px, meta.height_px],
         VIEW_PX_PER_SOURCE_PX: round(view_px_per_source_px(rows[:, 0], cols[:, 1] - cols[:, 0], width), 3),
-    }
+        # how a pixel of the view maps back into the frame (:func:`source_pixels`)
+        VIEW_OF: {"height_m": height_m, "focal_px": cam.focal_px, "gsd_m": gsd, "centre_m": centre,
+                  "view": [width, height]},
+    }  # fmt: skip
     extra = {k: v for k, v in meta.extra.items() if k != NO_DATA_PX} | {"oblique": note}
     out = replace(meta, width_px=width, height_px=height, lon=lon, lat=lat, gimbal_pitch_deg=-90.0,
                   gsd_m=gsd, extra=extra)  # fmt: skip
@@ -234,6 +239,32 @@ def nadir_view(
     else:
         rgb = None
     return ThermalFrame(np.ascontiguousarray(t, dtype=np.float32), out, rgb), ""
+
+
+VIEW_OF = "view_of"
+"""Key in :func:`nadir_view`'s ``meta.extra["oblique"]``: the camera and the grid of the view (height,
+focal length, spacing, the distance ahead of its centre, its size), from which :func:`source_pixels` maps
+a pixel of the view back into the frame."""
+
+
+def source_pixels(
+    note: Mapping[str, Any], rows: npt.ArrayLike, cols: npt.ArrayLike
+) -> tuple[FloatArray, FloatArray]:
+    """Where pixels (row, column) of a nadir view (:func:`nadir_view`, whose ``meta.extra["oblique"]`` is
+    ``note``) lie in the oblique frame it was resampled from (row, column) [px]: the ground point of the
+    view's pixel, seen by the frame's camera; NaN when the note does not say."""
+    view = note.get(VIEW_OF)
+    raster, pitch = note.get("raster"), note.get("pitch_deg")
+    r, c = np.asarray(rows, dtype=np.float64), np.asarray(cols, dtype=np.float64)
+    if not isinstance(view, Mapping) or not isinstance(raster, list | tuple) or pitch is None:
+        return np.full(r.shape, np.nan), np.full(c.shape, np.nan)
+    width, height = view["view"]
+    cam = ObliqueCamera(0.0, 0.0, float(view["height_m"]), 0.0, float(pitch), float(view["focal_px"]),
+                        int(raster[0]), int(raster[1]))  # fmt: skip
+    gsd = float(view["gsd_m"])
+    across = (c - (width - 1) / 2) * gsd
+    along = float(view["centre_m"]) + ((height - 1) / 2 - r) * gsd
+    return cam.xy_to_pixel(across, along)
 
 
 VIEW_PX_PER_SOURCE_PX = "view_px_per_source_px"
