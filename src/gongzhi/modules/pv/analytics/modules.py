@@ -1289,7 +1289,7 @@ class InspectionAccumulator:
             geometry,
             n,
             frame.rgb,
-            oblique=frame.meta.extra.get("oblique") if resampled else None,
+            oblique=frame.meta.extra.get("oblique", {}) if resampled else None,
         )
         if seen:
             self._frames_used += 1
@@ -1382,7 +1382,7 @@ class InspectionAccumulator:
         )  # fmt: skip
         numbers = np.zeros((len(positions), _VIEW_COLUMNS))
         numbers[:, :_STATS] = stats
-        # where each module is in the frame file (a resampled frame's pixels are not the file's)
+        # where each module is in the frame file (an oblique frame's, mapped back from its nadir view)
         numbers[:, _STATS + 2], numbers[:, _STATS + 3] = (
             (rows, cols) if oblique is None else source_pixels(oblique, rows, cols)
         )
