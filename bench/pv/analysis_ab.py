@@ -48,11 +48,21 @@ def _views(acc: Any) -> tuple[list[np.ndarray], dict[tuple[int, int], tuple[Any,
 
 
 def _same(a: Any, b: Any) -> bool:
+    """Whether two accumulators' views are the same bit for bit: positions, frames, classes, and the
+    numbers in the columns both versions keep (a version may keep one more, e.g. whether the frame was
+    resampled, which is then 0 for every view of these nadir frames)."""
     (cols_a, classes_a), (cols_b, classes_b) = _views(a), _views(b)
-    arrays = all(
-        x.shape == y.shape and x.tobytes() == y.tobytes() for x, y in zip(cols_a, cols_b, strict=True)
+    *ids_a, numbers_a = cols_a
+    *ids_b, numbers_b = cols_b
+    width = min(numbers_a.shape[1], numbers_b.shape[1])
+    extra = [n[:, width:] for n in (numbers_a, numbers_b)]
+    arrays = all(x.shape == y.shape and x.tobytes() == y.tobytes() for x, y in zip(ids_a, ids_b, strict=True))
+    arrays &= numbers_a.shape[0] == numbers_b.shape[0]
+    arrays &= (
+        np.ascontiguousarray(numbers_a[:, :width]).tobytes()
+        == np.ascontiguousarray(numbers_b[:, :width]).tobytes()
     )
-    return arrays and classes_a == classes_b
+    return arrays and not any(np.any(e) for e in extra) and classes_a == classes_b
 
 
 def main() -> None:
@@ -64,9 +74,11 @@ def main() -> None:
     calls: list[tuple[Any, ...]] = []
     real = modules.InspectionAccumulator._analyse
 
-    def recorded(self: Any, *a: Any) -> int:
+    def recorded(self: Any, *a: Any, **k: Any) -> int:
+        # the bench's frames are nadir ones: their keywords (an oblique frame's note) are the defaults,
+        # which both versions take without them
         calls.append(a)
-        return real(self, *a)
+        return real(self, *a, **k)
 
     modules.InspectionAccumulator._analyse = recorded  # type: ignore[method-assign]
     for frame in frames:
