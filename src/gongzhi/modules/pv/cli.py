@@ -363,8 +363,8 @@ def _finding_crops(
     """Each module's thermal crop around it, from the first frame of its worst finding's evidence, and the
     same window of that frame's visible-light photo when it has one (as the O&M report's,
     :func:`.report.thumbnail_png` and :func:`.report.photo_crop_png`). A frame that cannot be read again is
-    left out, and a photo that cannot be registered onto its frame (an oblique one, an unreadable file),
-    with its reason, printed once per reason. Each frame and its photo are read once."""
+    left out, and a photo that cannot be registered onto its frame (an unreadable file, one without its
+    focal length), with its reason, printed once per reason. Each frame and its photo are read once."""
     # the report's imports only when writing crops
     from gongzhi.modules.pv.io.visible import VisibleError, read_visible
     from gongzhi.modules.pv.report import PHOTO_SCALE, photo_crop_png, thumbnail_png
