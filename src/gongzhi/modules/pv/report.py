@@ -251,7 +251,8 @@ class Report:
     classifier: str = "rules"
     """What named the anomalies (``pv_inspections.classifier``)."""
     min_confidence: float | None = None
-    """With ``"learned"``: the network's least confidence to rename an anomaly."""
+    """With ``"learned"``: the network's least confidence to rename an anomaly
+    (:func:`.service.network_confidence`)."""
     zones: list[ZoneSoiling] = field(default_factory=list)
     economics: dict[str, float] = field(default_factory=dict)
     """The plant-wide inputs of the zones' economics: cost, tariff, energy, assumed rate."""
@@ -269,9 +270,8 @@ class Report:
 
     def classes_by(self, lang: str) -> str:
         """What named the anomalies, in ``lang``."""
-        if self.classifier == "learned":
-            least = service.LEARNED_MIN_CONFIDENCE if self.min_confidence is None else self.min_confidence
-            return t("by_rules_network", lang).format(c=f"{least:g}")
+        if self.classifier == "learned" and self.min_confidence is not None:
+            return t("by_rules_network", lang).format(c=f"{self.min_confidence:g}")
         return t("by_rules", lang)
 
     def coverage(self, lang: str) -> str:
@@ -531,7 +531,7 @@ def build_report(s: Session, inspection_id: int, store: FileStore | None = None)
         wind_m_s=insp.wind_m_s,
         frame_count=insp.frame_count,
         classifier=insp.classifier,
-        min_confidence=insp.min_confidence,
+        min_confidence=service.network_confidence(insp),
         modules_seen=insp.summary.get("modules_seen"),
         frames_used=insp.summary.get("frames_used"),
         frames_refused=int(insp.summary.get("frames_refused_count", 0)),

@@ -44,14 +44,10 @@ ALERT_SEVERITY: dict[str, Severity] = {"S1": "low", "S2": "medium", "S3": "high"
 
 
 def inspection_classifier(inspection: PvInspection) -> ModuleClassifier | None:
-    """What names the anomalies of ``inspection`` (its ``classifier``, :data:`.service.CLASSIFIERS`): ``None``
-    for the rules alone (the accumulators' default); for ``"learned"`` the shipped crop network behind the
-    rules, at the inspection's ``min_confidence`` (:data:`.service.LEARNED_MIN_CONFIDENCE` when it has
-    none)."""
-    if inspection.classifier != "learned":
-        return None
-    least = inspection.min_confidence
-    return ism_classifier(service.LEARNED_MIN_CONFIDENCE if least is None else least)
+    """What names the anomalies of ``inspection``: ``None`` for the rules alone (the accumulators' default),
+    else the shipped crop network behind the rules at :func:`.service.network_confidence`."""
+    least = service.network_confidence(inspection)
+    return None if least is None else ism_classifier(least)
 
 
 def check_frame(path: Path, name: str) -> None:

@@ -413,6 +413,17 @@ def min_confidence_of(classifier: str, given: float | None) -> float | None:
     return LEARNED_MIN_CONFIDENCE if given is None else given
 
 
+def network_confidence(inspection: PvInspection) -> float | None:
+    """The crop network's least confidence to rename an anomaly of ``inspection``: ``None`` when the rules
+    alone named them, else its ``min_confidence`` (:data:`LEARNED_MIN_CONFIDENCE` for a row that has
+    none, as those stored before the column had: the migration writes it, a row written otherwise may
+    lack it)."""
+    if inspection.classifier != "learned":
+        return None
+    least = inspection.min_confidence
+    return LEARNED_MIN_CONFIDENCE if least is None else least
+
+
 def frame_files(uploads: Sequence[tuple[str, IO[bytes]]], max_bytes: int) -> Iterator[tuple[str, bytes]]:
     """Every frame of an upload: the files themselves, or the members of zip archives among them; the files,
     and each zip's members, in the order they were taken (:func:`.io.thermal.flight_order`), whatever order
