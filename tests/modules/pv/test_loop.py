@@ -4,6 +4,7 @@ cleaning case or sends it back; the loop's durations are measured."""
 from __future__ import annotations
 
 import datetime as dt
+import socket
 import threading
 import uuid
 from pathlib import Path
@@ -22,10 +23,17 @@ from gongzhi.cases.statemachine import Action
 from gongzhi.core.models import OutboxDelivery, OutboxEvent
 from gongzhi.db import Scope, make_engine, unit_of_work, utcnow
 from gongzhi.errors import Forbidden, InvalidInput
-from gongzhi.modules.pv import cleaning, loop, production
+from gongzhi.modules.pv import cleaning, dock, loop, production
 from gongzhi.modules.pv import service as pv
 from gongzhi.modules.pv.analytics import soiling
-from gongzhi.modules.pv.models import PvCleaningOrder, PvFinding, PvInspection, PvModule, PvModuleResult
+from gongzhi.modules.pv.models import (
+    PvCleaningOrder,
+    PvFinding,
+    PvInspection,
+    PvModule,
+    PvModuleResult,
+    PvPlant,
+)
 from gongzhi.modules.pv.schemas import LayoutIn, PlantCreate
 from gongzhi.registry import Registry
 from tests.conftest import BACKEND, World, build_world, drop_database, new_database_url
@@ -399,6 +407,53 @@ def test_a_re_inspection_that_saw_too_little_leaves_the_decision_to_the_operator
         assert cases.get_case(s, case_id).state == "resolved"
         case = loop.override_verification(s, registry, case_id, passed=False, reason="robot skipped a row")
         assert case.state == "in_progress"
+
+
+def test_a_re_inspection_names_anomalies_as_the_inspection_that_found_the_soiling(
+    client: TestClient, factory: Factory, registry: Registry, world: World
+) -> None:
+    """The re-inspection flight is queued with the finding inspection's classifier and network confidence
+    unless the operator asks otherwise (its dock does not answer here: the queued row is what is checked)."""
+    ctx = setup(factory, world)
+    with unit_of_work(factory, Scope(region_id=world.a, system=True)) as s:
+        found_by = s.get_one(PvInspection, ctx["inspection"])
+        found_by.classifier, found_by.min_confidence = "learned", 0.85
+        plant = s.get_one(PvPlant, ctx["plant"])
+        held = socket.socket()  # bound and never listening: the dock's broker refuses at once
+        held.bind(("127.0.0.1", 0))
+        dock.register_dock(
+            s, plant, f"DOCK-{uuid.uuid4().hex[:8]}", broker=f"mqtt://127.0.0.1:{held.getsockname()[1]}"
+        )
+    case_id, _mods = cleaned_case(factory, registry, world, ctx)
+
+    def queued() -> tuple[str, float | None]:
+        with unit_of_work(factory, Scope.for_system()) as s:
+            stmt = select(PvInspection).where(
+                PvInspection.plant_id == ctx["plant"], PvInspection.source == "dock"
+            )
+            last = s.execute(stmt.order_by(PvInspection.id.desc()).limit(1)).scalar_one()
+            assert last.status == "failed" and last.summary["dock"]["reinspection_of"] == case_id
+            return last.classifier, last.min_confidence
+
+    try:
+        for asked, want in (
+            (dock.FlightRequest(), ("learned", 0.85)),
+            (dock.FlightRequest(min_confidence=0.95), ("learned", 0.95)),
+            (dock.FlightRequest(classifier="rules"), ("rules", None)),
+        ):
+            with pytest.raises(dock.DockUnreachable):
+                dock.reinspect_cleaning(factory, as_alice(world), case_id, timeout_s=2, conditions=asked)
+            assert queued() == want, asked
+        url = f"/api/v1/pv/cases/{case_id}/reinspection"
+        r = client.post(url, json={"min_confidence": 0.9}, headers=world.alice.headers)
+        assert r.status_code == 504 and queued() == ("learned", 0.9)
+        r = client.post(url, json={"classifier": "rules", "min_confidence": 0.9}, headers=world.alice.headers)
+        assert r.status_code == 400 and "learned classifier only" in r.text
+        alice, csrf = as_user(client, world.alice)
+        r = alice.post(f"/pv/cases/{case_id}/reinspect", data={"csrf_token": csrf}, follow_redirects=False)
+        assert r.status_code in (303, 504) and queued() == ("learned", 0.85)
+    finally:
+        held.close()
 
 
 @pytest.mark.backend

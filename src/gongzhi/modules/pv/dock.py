@@ -153,8 +153,8 @@ def queue_flight(
     """Create the dock inspection (queued) after the checks; returns it, the dock's config and the wayline."""
     require_role(scope_of(s), *service.INSPECTORS)
     want = conditions or FlightRequest()
-    service.classifier_of(want.classifier)
-    min_confidence = service.min_confidence_of(want.classifier, want.min_confidence)
+    classifier = service.classifier_of(want.classifier or "rules")
+    min_confidence = service.min_confidence_of(classifier, want.min_confidence)
     plant = service.get_plant(s, plant_id)
     dock = _chosen_dock(s, plant, want.dock)
     busy = s.execute(
@@ -183,7 +183,7 @@ def queue_flight(
         camera=camera,
         source=SOURCE,
         status="queued",
-        classifier=want.classifier,
+        classifier=classifier,
         min_confidence=min_confidence,
         irradiance_w_m2=want.irradiance_w_m2,
         wind_m_s=want.wind_m_s,
@@ -208,7 +208,7 @@ def queue_flight(
         {
             "plant": plant.code,
             "dock": config["sn"],
-            "classifier": want.classifier,
+            "classifier": classifier,
             "min_confidence": min_confidence,
             **extra,
         },
@@ -249,10 +249,17 @@ def reinspect_cleaning(
 ) -> int:
     """One-click re-inspection of a cleaning case: the plant's dock flies only over the cleaned rows
     (:func:`.loop.reinspection_plan`); on landing the listener judges the cleaning with it
-    (:func:`.loop.verify_reinspection`)."""
+    (:func:`.loop.verify_reinspection`). Without a classifier in ``conditions`` it names anomalies as the
+    inspection that found the soiling did (its classifier and network confidence), so that a module is not
+    read one way before the cleaning and another after it for the classifier's sake."""
     with unit_of_work(factory, scope) as s:
-        plant_id = cleaning.order_for_case(s, case_id).plant_id
-    want = replace(conditions or FlightRequest(), case_id=case_id)
+        order = cleaning.order_for_case(s, case_id)
+        plant_id, found_by = order.plant_id, order.inspection_id
+        want = replace(conditions or FlightRequest(), case_id=case_id)
+        source = s.get(PvInspection, found_by) if found_by is not None else None
+        if want.classifier is None and source is not None:
+            least = service.network_confidence(source) if want.min_confidence is None else want.min_confidence
+            want = replace(want, classifier=service.classifier_of(source.classifier), min_confidence=least)
     return one_click_inspection(factory, scope, plant_id, timeout_s=timeout_s, conditions=want)
 
 
@@ -269,8 +276,10 @@ class FlightRequest:
     """A resolved cleaning case: fly only over its cleaned rows (a re-inspection)."""
     gimbal_pitch_deg: float = -90.0
     """The camera's pitch: −90 straight down, up to −30 an oblique flight (its own plan, looking ahead)."""
-    classifier: service.Classifier = "rules"
-    """What names the flagged modules' anomalies (:data:`.service.CLASSIFIERS`), as for an uploaded flight."""
+    classifier: service.Classifier | None = None
+    """What names the flagged modules' anomalies (:data:`.service.CLASSIFIERS`), as for an uploaded flight;
+    ``None``: the rules, or for a re-inspection (:func:`reinspect_cleaning`) as the inspection that found
+    the soiling."""
     min_confidence: float | None = None
     """With ``classifier="learned"``: the network's least confidence to rename an anomaly
     (:func:`.service.min_confidence_of`)."""

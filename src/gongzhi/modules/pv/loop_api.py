@@ -139,6 +139,18 @@ class ReinspectIn(BaseModel):
 
     irradiance_w_m2: float | None = Field(default=None, ge=0, le=1500, description="in the module plane")
     wind_m_s: float | None = Field(default=None, ge=0, le=60)
+    classifier: service.Classifier | None = Field(
+        default=None,
+        description="as for one-click; default: as the inspection that found the soiling",
+    )
+    min_confidence: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="with learned: the network's least confidence to rename an anomaly (default: the "
+        "finding inspection's, else "
+        f"{service.LEARNED_MIN_CONFIDENCE:g})",
+    )
 
 
 class CheckRead(BaseModel):
@@ -286,7 +298,13 @@ def reinspect(case_id: DbInt, body: ReinspectIn, scope: CurrentScope, st: StateD
     """One-click re-inspection of a resolved cleaning case: the dock flies only over the cleaned rows.
     Answers as ``POST /plants/{id}/one-click`` does (sync, 409 refused or busy, 504 no answer)."""
     require_role(scope, Role.ADMIN, Role.DISPATCHER)
-    want = dock.FlightRequest(None, body.irradiance_w_m2, body.wind_m_s)
+    want = dock.FlightRequest(
+        None,
+        body.irradiance_w_m2,
+        body.wind_m_s,
+        classifier=body.classifier,
+        min_confidence=body.min_confidence,
+    )
     return _started(st, scope, dock.reinspect_cleaning(st.factory, scope, case_id, conditions=want))
 
 
