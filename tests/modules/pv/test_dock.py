@@ -19,17 +19,20 @@ from gongzhi.cases.models import Alert
 from gongzhi.core.models import AuditEntry
 from gongzhi.db import Scope, unit_of_work
 from gongzhi.errors import Conflict, Forbidden, InvalidInput, NotFound
-from gongzhi.modules.pv import dock, results
+from gongzhi.modules.pv import dock, report, results
+from gongzhi.modules.pv import mqtt as pvmqtt
 from gongzhi.modules.pv import service as pv
 from gongzhi.modules.pv.analytics.modules import CombinedClassifier
+from gongzhi.modules.pv.dock_sim import DockSimulator, DockSpec
 from gongzhi.modules.pv.io import dock_protocol as proto
-from gongzhi.modules.pv.models import PvFinding, PvInspection
+from gongzhi.modules.pv.models import PvFinding, PvFrame, PvInspection
 from gongzhi.registry import Registry
 from gongzhi.web import labels
 from gongzhi.web.i18n import Lang
 from tests.conftest import World
 
 from ._dock import (
+    SEED,
     Factory,
     batch_outcome,
     docked_plant,
@@ -388,3 +391,81 @@ def test_an_oblique_one_click_flight_is_flown_on_its_oblique_plan_and_analysed_i
             plant.plant_id,
             conditions=dock.FlightRequest(case_id=1, gimbal_pitch_deg=-60),
         )
+
+
+def test_a_dock_flight_with_photos_analyses_each_frame_with_the_photo_taken_with_it(
+    factory: Factory, registry: Registry, world: World, tmp_path: Path
+) -> None:
+    broker = machine_broker()
+    plant = docked_plant(factory, world, broker)
+    store = store_at(tmp_path)
+    with flying(factory, registry, store, plant, broker, visible=True) as (sim, lis):
+        iid = dock.one_click_inspection(factory, world.bob.scope(), plant.plant_id)
+        done = run_until(lis, factory, iid, lambda r: r.status in ("done", "failed"))
+    assert done.status == "done", done.error
+    n = len(sim.flight)
+    assert frames_of(factory, iid) == list(range(n))
+    assert done.summary["frames_with_visible"] == n and not done.summary["visible_photos_unused"]
+    soiled = {a.module_id for a in sim.flight.anomalies if a.anomaly.value == "soiling"}
+    assert soiled and done.summary["rgb_soiling_by_zone"], done.summary
+    with unit_of_work(factory, Scope.for_system()) as s:
+        shots = [
+            f.meta[pv.PHOTO_KEY]
+            for f in s.execute(select(PvFrame).where(PvFrame.inspection_id == iid)).scalars()
+        ]
+        assert [shot["file"] for shot in shots] == [f"frame-{i:04d}_W.jpg" for i in range(n)]
+        assert all(store.path_for(shot["sha256"]).read_bytes()[:2] == b"\xff\xd8" for shot in shots)
+        [soiling] = [
+            f
+            for f in s.execute(select(PvFinding).where(PvFinding.inspection_id == iid)).scalars()
+            if f.module_id in soiled and f.anomaly_class == "soiling"
+        ][:1]
+        # the finding's photo, as the report and the inspection page show it
+        assert report.finding_photo(s, store, soiling.id)[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_frame_waits_for_the_photo_it_names_and_goes_without_it_when_the_photo_is_lost(
+    factory: Factory, registry: Registry, world: World, tmp_path: Path
+) -> None:
+    """Driven message by message, without a broker: the frame's chunks before its photo's, a photo whose
+    chunks do not make it, a photo that never comes (the frame goes on landing without it), a photo resent
+    after its frame was stored, and a frame with its photo in order."""
+    nowhere = pvmqtt.Broker("127.0.0.1", 1)
+    plant = docked_plant(factory, world, nowhere)
+    with unit_of_work(factory, world.bob.scope()) as s:
+        row, _config, _line = dock.queue_flight(s, plant.plant_id)
+        iid, fid = row.id, str(row.summary["dock"]["flight_id"])
+    sim = DockSimulator(DockSpec(sn=plant.sn, layout=plant.layout, seed=SEED, visible=True), nowhere)
+    lis = dock.DockListener(factory, registry, store_at(tmp_path), nowhere)
+    n = 5
+
+    def parts(i: int) -> tuple[list[proto.Message], list[proto.Message]]:
+        msgs = sim.frame_messages(i, fid, "b1")
+        return [m for m in msgs if m.data.get("kind") == "visible"], [m for m in msgs if "kind" not in m.data]
+
+    def send(msgs: list[proto.Message]) -> str:
+        return [lis.handle(plant.sn, m) for m in msgs][-1]
+
+    lis.handle(plant.sn, proto.progress(plant.sn, fid, "in_progress", 0, "takeoff", "b1", frames_total=n))
+    photo, frame = parts(0)
+    assert "waiting for its photo frame-0000_W.jpg" in send(frame) and frames_of(factory, iid) == []
+    assert "frame 0 stored and analysed" in send(photo) and frames_of(factory, iid) == [0]
+    photo, frame = parts(1)
+    broken = proto.Message(proto.FRAME_CHUNK, {**photo[0].data, "sha256": "0" * 64})
+    send([broken, *photo[1:]])
+    assert "frame 1 stored and analysed" in send(frame)  # its photo did not match its hash: dropped
+    photo, frame = parts(2)
+    assert "waiting for its photo" in send(frame)  # its photo is lost on the way
+    for i in (3, 4):
+        photo, frame = parts(i)
+        assert "photo spooled" in send(photo) and f"frame {i} stored and analysed" in send(frame)
+    assert "came after its frame; left out" in send(parts(3)[0])  # a resend of a stored frame's photo
+    landed = proto.progress(plant.sn, fid, "ok", 100, "landed", "b1", frames_total=n)
+    assert "done" in lis.handle(plant.sn, landed)
+    assert frames_of(factory, iid) == list(range(n))
+    with unit_of_work(factory, Scope.for_system()) as s:
+        done = s.get_one(PvInspection, iid)
+        assert done.status == "done" and done.summary["frames_with_visible"] == 3, done.summary
+        stmt = select(PvFrame).where(PvFrame.inspection_id == iid).order_by(PvFrame.seq)
+        assert [pv.PHOTO_KEY in f.meta for f in s.execute(stmt).scalars()] == [True, False, False, True, True]
+    assert not [p for p in lis.spool.rglob("*") if p.is_file()]  # nothing left waiting in the spool

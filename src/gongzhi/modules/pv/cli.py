@@ -522,6 +522,12 @@ def dock_sim(
     time_scale: Annotated[float, typer.Option(help="simulated seconds per real second")] = 1.0,
     anomalies: Annotated[int, typer.Option(help="anomalies planted per class")] = 1,
     frames: Annotated[Path | None, typer.Option(help="frames already rendered (`pv synth` folder)")] = None,
+    visible: Annotated[
+        bool,
+        typer.Option(
+            "--visible", help="send the wide camera's photo with each frame, as a DJI drone takes it"
+        ),
+    ] = False,
     seed: int = 0,
 ) -> None:
     """A drone dock on the MQTT broker: takes flight tasks, flies them, streams synthetic frames."""
@@ -540,6 +546,7 @@ def dock_sim(
         seed=seed,
         anomalies_per_class=anomalies,
         time_scale=time_scale,
+        visible=visible,
         frames_dir=frames,
     )
     try:

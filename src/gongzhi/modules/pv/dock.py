@@ -40,7 +40,7 @@ from gongzhi.core import evidence
 from gongzhi.core.service import require_role
 from gongzhi.db import Scope, SessionFactory, scope_of, unit_of_work, utcnow
 from gongzhi.errors import Conflict, InvalidInput, NotFound, msg
-from gongzhi.kit.filestore import TIFF, FileRejected, FileStore, display_name
+from gongzhi.kit.filestore import JPEG, TIFF, FileRejected, FileStore, display_name
 from gongzhi.modules.pv import analysis_adapter as adapter
 from gongzhi.modules.pv import cleaning, loop, pipeline, results, service
 from gongzhi.modules.pv import mqtt as pvmqtt
@@ -388,7 +388,10 @@ class LiveFlight:
 
 
 FrameReady = tuple[str, proto.Chunk]
-"""A frame whose chunks are all spooled: (dock serial, its last chunk's header)."""
+"""A frame (or photo) whose chunks are all spooled: (dock serial, its last chunk's header)."""
+
+Photo = tuple[str, bytes]
+"""A visible-light photo sent with a frame: its file name and bytes."""
 
 
 class DockListener(pvmqtt.QueuedListener["mqtt.MQTTMessage | FrameReady"]):
@@ -568,17 +571,24 @@ class DockListener(pvmqtt.QueuedListener["mqtt.MQTTMessage | FrameReady"]):
                 return f"inspection {row.id}: landed; " + self._finish(s, row)
             return f"inspection {row.id}: {p.phase} {p.percent:.0f} %"
 
-    def _folder(self, sn: str, flight_id: str, seq: int) -> Path:
-        return self.spool / sn / flight_id / str(seq)
+    def _folder(self, sn: str, flight_id: str, seq: int, kind: str = "thermal") -> Path:
+        """Where the chunks of frame ``seq`` (or, ``kind`` ``visible``, of its photo) wait in the spool."""
+        return self.spool / sn / flight_id / (str(seq) if kind == "thermal" else f"{seq}.{kind}")
 
     def _spool_chunk(self, sn: str, c: proto.Chunk) -> bool:
-        """Keep one chunk on disk; True when this chunk was new and completes its frame (a chunk received
-        again while its frame is still in the spool changes nothing)."""
-        folder = self._folder(sn, c.flight_id, c.seq)
+        """Keep one chunk on disk; True when this chunk was new and completes its frame or photo (a chunk
+        received again while its frame is still in the spool changes nothing)."""
+        folder = self._folder(sn, c.flight_id, c.seq, c.kind)
         folder.mkdir(parents=True, exist_ok=True)
         header = folder / ".frame.json"
         if not header.exists():
-            meta = {"name": c.name, "chunks": c.chunks, "size": c.size, "sha256": c.sha256}
+            meta = {
+                "name": c.name,
+                "chunks": c.chunks,
+                "size": c.size,
+                "sha256": c.sha256,
+                "visible": c.visible,
+            }
             _write_atomically(header, json.dumps(meta).encode())
         part = folder / f"{c.chunk:05d}"
         if part.exists():
@@ -587,8 +597,43 @@ class DockListener(pvmqtt.QueuedListener["mqtt.MQTTMessage | FrameReady"]):
         _write_atomically(part, c.content)
         return sum(1 for p in folder.iterdir() if not p.name.startswith(".")) >= c.chunks
 
+    def _spooled(
+        self, sn: str, flight_id: str, seq: int, kind: str = "thermal"
+    ) -> tuple[proto.Chunk, bytes] | None:
+        """Frame ``seq`` (or its photo) when all its chunks are in the spool: its header and its bytes;
+        ``None`` while some are missing. Raises ``ProtocolError`` when they do not make what was announced."""
+        folder = self._folder(sn, flight_id, seq, kind)
+        header = folder / ".frame.json"
+        if not header.is_file():
+            return None
+        meta = json.loads(header.read_text(encoding="utf-8"))
+        c = proto.Chunk(
+            flight_id, seq, meta["name"], 0, meta["chunks"], meta["size"], meta["sha256"], b"",
+            kind=kind, visible=str(meta.get("visible", "")),
+        )  # fmt: skip
+        parts = {int(p.name): p.read_bytes() for p in folder.iterdir() if not p.name.startswith(".")}
+        data = proto.assemble(parts, c)
+        return None if data is None else (c, data)
+
+    def _photo(self, sn: str, c: proto.Chunk) -> tuple[bool, Photo | None]:
+        """The visible-light photo that thermal frame ``c`` names, if it has one: (still to come, the photo).
+        A photo whose chunks do not make it is dropped, and the frame analysed without it."""
+        if not c.visible:
+            return False, None
+        try:
+            got = self._spooled(sn, c.flight_id, c.seq, "visible")
+        except proto.ProtocolError as exc:
+            log.warning(
+                "photo of frame %s of %s dropped, the frame goes without it: %s", c.seq, c.flight_id, exc
+            )
+            shutil.rmtree(self._folder(sn, c.flight_id, c.seq, "visible"), ignore_errors=True)
+            return False, None
+        return got is None, None if got is None else (got[0].name, got[1])
+
     def _complete(self, sn: str, c: proto.Chunk) -> str:
-        """Store and analyse a frame whose chunks are all spooled."""
+        """Store and analyse a frame whose chunks are all spooled, once the photo it names is too."""
+        if c.kind != "thermal":
+            return self._photo_complete(sn, c)
         folder = self._folder(sn, c.flight_id, c.seq)
         if not folder.is_dir():
             self.duplicates += 1
@@ -597,35 +642,58 @@ class DockListener(pvmqtt.QueuedListener["mqtt.MQTTMessage | FrameReady"]):
         data = proto.assemble(parts, c)
         if data is None:
             return f"frame {c.seq}: chunks missing"
+        waiting, photo = self._photo(sn, c)
+        if waiting and not self._stored(sn, c):
+            return f"frame {c.seq}: waiting for its photo {c.visible}"
+        return self._store(sn, c, data, photo)
+
+    def _photo_complete(self, sn: str, c: proto.Chunk) -> str:
+        """A photo whose chunks are all spooled: its frame is analysed with it when the frame is in too."""
+        frame = self._spooled(sn, c.flight_id, c.seq)
+        if frame is not None:
+            _waiting, photo = self._photo(sn, frame[0])
+            return self._store(sn, frame[0], frame[1], photo)
+        stored = self._stored(sn, c)
+        if stored:  # its frame went without it (or the flight is over): too late to use it
+            shutil.rmtree(self._folder(sn, c.flight_id, c.seq, c.kind), ignore_errors=True)
+            return f"photo of frame {c.seq} of {c.flight_id} came after its frame; left out"
+        return f"frame {c.seq}: photo spooled"
+
+    def _stored(self, sn: str, c: proto.Chunk) -> bool:
+        """Whether frame ``c.seq`` of its flight is stored already, or the flight is unknown or over."""
         with unit_of_work(self.factory, Scope.for_system()) as s:
             row = self._inspection(s, sn, c.flight_id)
             if row is None:
-                shutil.rmtree(folder, ignore_errors=True)
-                return f"frame {c.seq} of unknown or finished flight {c.flight_id}"
-            what = self._frame(s, row, c, data)
-        shutil.rmtree(folder, ignore_errors=True)
+                return True
+            stmt = select(PvFrame.id).where(PvFrame.inspection_id == row.id, PvFrame.seq == c.seq)
+            return s.execute(stmt).first() is not None
+
+    def _store(self, sn: str, c: proto.Chunk, data: bytes, photo: Photo | None) -> str:
+        """Store and analyse a complete frame (with its photo) and clear both from the spool."""
+        with unit_of_work(self.factory, Scope.for_system()) as s:
+            row = self._inspection(s, sn, c.flight_id)
+            what = (
+                f"frame {c.seq} of unknown or finished flight {c.flight_id}"
+                if row is None
+                else self._frame(s, row, c, data, photo)
+            )
+        for kind in proto.FRAME_KINDS:
+            shutil.rmtree(self._folder(sn, c.flight_id, c.seq, kind), ignore_errors=True)
         return what
 
     def _from_spool(self, s: Session, row: PvInspection, sn: str, flight_id: str, seqs: list[int]) -> None:
-        """Frames complete in the spool but not stored (the listener stopped in between)."""
+        """Frames complete in the spool but not stored (the listener stopped in between, or a frame still
+        waits for its photo): each with its photo if that is complete too, else without."""
         for seq in seqs:
-            folder = self._folder(sn, flight_id, seq)
-            header = folder / ".frame.json"
-            if not header.is_file():
-                continue
-            meta = json.loads(header.read_text(encoding="utf-8"))
-            parts = {int(p.name): p.read_bytes() for p in folder.iterdir() if not p.name.startswith(".")}
-            c = proto.Chunk(
-                flight_id, seq, meta["name"], 0, meta["chunks"], meta["size"], meta["sha256"], b""
-            )
             try:
-                data = proto.assemble(parts, c)
+                got = self._spooled(sn, flight_id, seq)
             except proto.ProtocolError:
-                shutil.rmtree(folder, ignore_errors=True)
+                shutil.rmtree(self._folder(sn, flight_id, seq), ignore_errors=True)
                 continue
-            if data is not None:
-                self._frame(s, row, c, data, finish=False)
-                shutil.rmtree(folder, ignore_errors=True)
+            if got is not None:
+                self._frame(s, row, got[0], got[1], self._photo(sn, got[0])[1], finish=False)
+                for kind in proto.FRAME_KINDS:
+                    shutil.rmtree(self._folder(sn, flight_id, seq, kind), ignore_errors=True)
 
     def _ask_again(self, sn: str, flight_id: str, seqs: list[int]) -> None:
         """Ask the dock to send frames again (once per frame); its answer comes as ordinary frame events."""
@@ -647,7 +715,14 @@ class DockListener(pvmqtt.QueuedListener["mqtt.MQTTMessage | FrameReady"]):
             asked.difference_update(todo)
 
     def _frame(
-        self, s: Session, row: PvInspection, c: proto.Chunk, data: bytes, *, finish: bool = True
+        self,
+        s: Session,
+        row: PvInspection,
+        c: proto.Chunk,
+        data: bytes,
+        photo: Photo | None = None,
+        *,
+        finish: bool = True,
     ) -> str:
         seen = s.execute(
             select(PvFrame.id).where(PvFrame.inspection_id == row.id, PvFrame.seq == c.seq)
@@ -659,6 +734,14 @@ class DockListener(pvmqtt.QueuedListener["mqtt.MQTTMessage | FrameReady"]):
             ev = evidence.store(s, self.store, data, TIFF, c.name)
         except FileRejected as exc:  # not a TIFF: it will not get better
             raise proto.ProtocolError(f"frame {c.seq} of {c.flight_id}: {exc}") from exc
+        meta: dict[str, Any] = {}
+        if photo is not None:
+            try:
+                shot = evidence.store(s, self.store, photo[1], JPEG, photo[0])
+            except FileRejected as exc:  # the frame is analysed without it, as an upload's would be
+                log.warning("frame %s of %s: its photo is left out: %s", c.seq, c.flight_id, exc)
+            else:
+                meta[service.PHOTO_KEY] = {"file": display_name(photo[0]) or photo[0], "sha256": shot.sha256}
         s.add(
             PvFrame(
                 region_id=row.region_id,
@@ -666,6 +749,7 @@ class DockListener(pvmqtt.QueuedListener["mqtt.MQTTMessage | FrameReady"]):
                 seq=c.seq,
                 sha256=ev.sha256,
                 filename=display_name(c.name) or f"frame-{c.seq}",
+                meta=meta,
             )
         )
         s.flush()
@@ -673,7 +757,7 @@ class DockListener(pvmqtt.QueuedListener["mqtt.MQTTMessage | FrameReady"]):
             select(func.count(PvFrame.id)).where(PvFrame.inspection_id == row.id)
         ).scalar_one()
         live = self._live(s, row)
-        self._feed(live, c.seq, ev.sha256, c.name)
+        self._feed(live, c.seq, ev.sha256, c.name, meta.get(service.PHOTO_KEY, {}).get("sha256"))
         expected = max(1, int(row.summary.get("dock", {}).get("images") or 1), row.frame_count)
         row.frames_done, row.progress = len(live.fed), round(min(0.99, len(live.fed) / expected), 4)
         if time.monotonic() - live.live_at >= LIVE_EVERY_S:
@@ -700,16 +784,20 @@ class DockListener(pvmqtt.QueuedListener["mqtt.MQTTMessage | FrameReady"]):
             select(PvFrame).where(PvFrame.inspection_id == row.id).order_by(PvFrame.seq)
         ).scalars()
         for f in stored:
-            self._feed(live, f.seq, f.sha256, f.filename)
+            photo = f.meta.get(service.PHOTO_KEY)
+            self._feed(
+                live, f.seq, f.sha256, f.filename, photo.get("sha256") if isinstance(photo, dict) else None
+            )
         return live
 
-    def _feed(self, live: LiveFlight, seq: int, sha256: str, name: str) -> None:
+    def _feed(self, live: LiveFlight, seq: int, sha256: str, name: str, photo: str | None = None) -> None:
+        """Analyse stored frame ``seq`` (with the stored photo of digest ``photo``, if any)."""
         if seq in live.fed:
             return
         path = self.store.path_for(sha256)
         live.fed.add(seq)
         live.names[path.name] = (name, sha256)
-        info, left_out = pipeline.feed(live.acc, path)
+        info, left_out = pipeline.feed(live.acc, path, self.store.path_for(photo) if photo else None)
         if left_out is not None:
             live.skipped.append(left_out)
         if info is not None:

@@ -31,10 +31,11 @@ import paho.mqtt.client as mqtt
 from gongzhi.modules.pv import mqtt as pvmqtt
 from gongzhi.modules.pv.analytics.anomalies import Anomaly
 from gongzhi.modules.pv.analytics.layout import PlantLayout
-from gongzhi.modules.pv.analytics.synthetic import SyntheticFlight, reflown, synthetic_flight
+from gongzhi.modules.pv.analytics.synthetic import WIDE_FOCAL_35MM, SyntheticFlight, reflown, synthetic_flight
 from gongzhi.modules.pv.io import dock_protocol as proto
-from gongzhi.modules.pv.io.synthetic_files import frame_name
+from gongzhi.modules.pv.io.synthetic_files import frame_name, photo_name
 from gongzhi.modules.pv.io.tiff import write_frame_tiff
+from gongzhi.modules.pv.io.visible import visible_jpeg
 
 PROGRESS_STEP_PCT = 5.0
 
@@ -101,6 +102,8 @@ class DockSpec:
     late_execute_s: float = 0.0
     """Test hook: the reply to ``flighttask_execute`` leaves this many seconds late; the drone takes off at
     once all the same (a reply lost on a slow uplink)."""
+    visible: bool = False
+    """The drone's wide camera takes a visible-light photo with each frame (sent before it, as JPEG)."""
     frames_dir: Path | None = None
     """Frames already written for this flight (``frame-0000.tif`` …, as ``pv synth`` writes them): sent as
     they are instead of being rendered during the flight."""
@@ -236,9 +239,7 @@ class DockSimulator:
         def send() -> None:
             events = proto.topic(self.spec.sn, "events")
             for i in wanted:
-                for m in proto.frame_chunks(
-                    self.spec.sn, fid, i, frame_name(i), self.frame_bytes(i, fid), call.bid
-                ):
+                for m in self.frame_messages(i, fid, call.bid):
                     self._send(events, m.to_json())
 
         threading.Thread(target=send, daemon=True).start()
@@ -293,8 +294,7 @@ class DockSimulator:
             if not self._sleep(t - last_t):
                 return
             last_t = t
-            content = self.frame_bytes(i, fid)
-            for msg in proto.frame_chunks(sn, fid, i, frame_name(i), content, bid):
+            for msg in self.frame_messages(i, fid, bid):
                 if i not in self.skip_frames:
                     self._send(events, msg.to_json())
             self.frames_sent += 1
@@ -320,12 +320,31 @@ class DockSimulator:
         self._restore_link()
         report("ok", 100.0, "landed", landed_at=_now())
 
+    def frame_messages(self, i: int, fid: str, bid: str) -> list[proto.Message]:
+        """Frame ``i`` of flight ``fid`` as ``frame_chunk`` events: with :attr:`DockSpec.visible`, the
+        photo's first, then the frame's naming it."""
+        if not self.spec.visible:
+            return proto.frame_chunks(self.spec.sn, fid, i, frame_name(i), self.frame_bytes(i, fid), bid)
+        photo = photo_name(i)
+        shot = proto.frame_chunks(self.spec.sn, fid, i, photo, self.photo_bytes(i, fid), bid, kind="visible")
+        name, content = frame_name(i, visible=True), self.frame_bytes(i, fid)
+        return shot + proto.frame_chunks(self.spec.sn, fid, i, name, content, bid, visible=photo)
+
+    def photo_bytes(self, i: int, fid: str | None = None) -> bytes:
+        """The wide camera's photo taken with frame ``i`` of flight ``fid``, as its JPEG."""
+        flight = self.flown.get(fid or "", self.flight)
+        ready = self.spec.frames_dir / photo_name(i) if self.spec.frames_dir else None
+        if flight is self.flight and ready is not None and ready.is_file():
+            return ready.read_bytes()
+        return visible_jpeg(flight.visible(i), WIDE_FOCAL_35MM)
+
     def frame_bytes(self, i: int, fid: str | None = None) -> bytes:
         """Frame ``i`` of flight ``fid`` (the whole-plant flight by default) as the camera's file: float32
         °C TIFF with its metadata, taken when the flight passed its trigger point (the same bytes when sent
         again)."""
         flight = self.flown.get(fid or "", self.flight)
-        ready = self.spec.frames_dir / frame_name(i) if self.spec.frames_dir else None
+        named = frame_name(i, visible=self.spec.visible)
+        ready = self.spec.frames_dir / named if self.spec.frames_dir else None
         if flight is self.flight and ready is not None and ready.is_file():
             return ready.read_bytes()
         frame = flight.frame(i)
@@ -379,8 +398,7 @@ class DockSimulator:
         i, self._resend = self._resend, None
         resend: list[tuple[str, bytes]] = []
         if i is not None:
-            chunks = proto.frame_chunks(self.spec.sn, fid, i, frame_name(i), self.frame_bytes(i, fid), fid)
-            resend = [(events, m.to_json()) for m in chunks]
+            resend = [(events, m.to_json()) for m in self.frame_messages(i, fid, fid)]
         with self._lock:
             pending, self._buffer = resend + self._buffer, []
             self._online = True

@@ -6,7 +6,7 @@ Topics, all QoS 1, under ``thing/product/{gateway_sn}`` (the dock's serial numbe
 - ``…/services_reply`` dock → server: the answer to a call, same ``tid``/``bid``, ``data.result`` 0 if
   accepted.
 - ``…/events``         dock → server: ``flighttask_progress`` (status, percent, phase: takeoff, survey,
-  landed) and ``frame_chunk`` (a piece of one thermal frame).
+  landed) and ``frame_chunk`` (a piece of one thermal frame, or of the visible-light photo taken with it).
 - ``…/osd``            dock → server: telemetry, retained (online flag, drone state); informative only.
 
 Every message is the Cloud API envelope ``{tid, bid, timestamp, method, data}`` (``gateway`` on events).
@@ -18,6 +18,12 @@ persistent session, in order on one topic), no object store has to be reachable 
 message stays far below broker limits (Mosquitto's ``message_size_limit``, 128 KiB on some cloud brokers). A
 frame is identified by the flight id and its sequence number; its chunks carry the frame's SHA-256, so a frame
 received twice (a resend after a reconnect) is recognised and stored once.
+
+A drone whose gimbal also holds a wide camera (M30T, M3T, M4T, H20T, H30T) takes a visible-light photo with
+each thermal frame. It travels as ``frame_chunk`` events of the same frame number with ``kind`` ``visible``
+(``thermal``, the default, for the frame itself), sent before the frame, whose chunks name it
+(``visible``: the photo's file name), so that the server knows to wait for it before analysing the frame.
+A resend sends both again.
 """
 
 from __future__ import annotations
@@ -37,6 +43,8 @@ PREPARE = "flighttask_prepare"
 EXECUTE = "flighttask_execute"
 PROGRESS = "flighttask_progress"
 FRAME_CHUNK = "frame_chunk"
+FRAME_KINDS = ("thermal", "visible")
+"""What a ``frame_chunk`` carries: a piece of the thermal frame, or of the visible-light photo taken with it."""
 RESEND = "frame_resend"
 SERVICES = (PREPARE, EXECUTE, RESEND)
 FLIGHT_STATUSES = ("sent", "in_progress", "ok", "failed", "canceled", "timeout")
@@ -270,11 +278,26 @@ def read_progress(msg: Message) -> Progress:
 
 
 def frame_chunks(
-    gateway: str, flight_id: str, seq: int, name: str, content: bytes, bid: str
+    gateway: str,
+    flight_id: str,
+    seq: int,
+    name: str,
+    content: bytes,
+    bid: str,
+    *,
+    kind: str = "thermal",
+    visible: str = "",
 ) -> list[Message]:
-    """One frame as ``frame_chunk`` events of at most :data:`CHUNK_BYTES` each."""
+    """One frame (``kind`` ``thermal``) or the visible-light photo taken with frame ``seq`` (``visible``)
+    as ``frame_chunk`` events of at most :data:`CHUNK_BYTES` each; a thermal frame's chunks name its photo
+    (``visible``), if it has one."""
+    if kind not in FRAME_KINDS:
+        raise ValueError(f"unknown frame kind {kind!r}")
+    if visible and kind != "thermal":
+        raise ValueError("only a thermal frame names a visible-light photo")
     digest = hashlib.sha256(content).hexdigest()
     parts = [content[i : i + CHUNK_BYTES] for i in range(0, len(content), CHUNK_BYTES)] or [b""]
+    extra = {"kind": kind} if kind != "thermal" else ({"visible": visible} if visible else {})
     return [
         Message(
             FRAME_CHUNK,
@@ -287,6 +310,7 @@ def frame_chunks(
                 "size": len(content),
                 "sha256": digest,
                 "content": base64.b64encode(part).decode("ascii"),
+                **extra,
             },
             bid=bid,
             gateway=gateway,
@@ -305,6 +329,11 @@ class Chunk:
     size: int
     sha256: str
     content: bytes
+    kind: str = "thermal"
+    """:data:`FRAME_KINDS`: the thermal frame, or the visible-light photo taken with frame ``seq``."""
+    visible: str = ""
+    """A thermal frame's: the file name of the visible-light photo taken with it, sent before it; empty
+    without one."""
 
 
 def read_chunk(msg: Message) -> Chunk:
@@ -319,13 +348,20 @@ def read_chunk(msg: Message) -> Chunk:
             size=int(d["size"]),
             sha256=str(d["sha256"]),
             content=base64.b64decode(d["content"], validate=True),
+            kind=str(d.get("kind", "thermal")),
+            visible=str(d.get("visible", "")),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ProtocolError(f"frame_chunk is malformed: {exc}") from exc
     if not chunk.flight_id or chunk.seq < 0 or not 0 <= chunk.chunk < chunk.chunks or len(chunk.sha256) != 64:
         raise ProtocolError("frame_chunk needs flight_id, seq ≥ 0, 0 ≤ chunk < chunks and a SHA-256")
-    if any(c in chunk.name for c in "/\\") or not chunk.name:
-        raise ProtocolError(f"frame name {chunk.name!r} must be a plain file name")
+    if chunk.kind not in FRAME_KINDS:
+        raise ProtocolError(f"frame_chunk kind must be one of {', '.join(FRAME_KINDS)}, got {chunk.kind!r}")
+    if chunk.visible and chunk.kind != "thermal":
+        raise ProtocolError("only a thermal frame's chunks name a visible-light photo")
+    for name in (chunk.name, chunk.visible):
+        if any(c in name for c in "/\\") or not chunk.name:
+            raise ProtocolError(f"frame name {name!r} must be a plain file name")
     return chunk
 
 
