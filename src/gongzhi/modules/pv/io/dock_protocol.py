@@ -44,7 +44,7 @@ EXECUTE = "flighttask_execute"
 PROGRESS = "flighttask_progress"
 FRAME_CHUNK = "frame_chunk"
 FRAME_KINDS = ("thermal", "visible")
-"""What a ``frame_chunk`` carries: a piece of the thermal frame, or of the visible-light photo taken with it."""
+"""What a ``frame_chunk`` carries: a piece of the thermal frame, or of the photo taken with it."""
 RESEND = "frame_resend"
 SERVICES = (PREPARE, EXECUTE, RESEND)
 FLIGHT_STATUSES = ("sent", "in_progress", "ok", "failed", "canceled", "timeout")
