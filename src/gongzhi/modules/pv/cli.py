@@ -366,8 +366,8 @@ def _finding_crops(
     left out, and a photo that cannot be registered onto its frame (an unreadable file, one without its
     focal length), with its reason, printed once per reason. Each frame and its photo are read once."""
     # the report's imports only when writing crops
-    from gongzhi.modules.pv.io.visible import VisibleError, read_visible
-    from gongzhi.modules.pv.report import PHOTO_SCALE, photo_crop_png, thumbnail_png
+    from gongzhi.modules.pv.io.visible import VisibleError
+    from gongzhi.modules.pv.report import frame_pictures
 
     by_frame: dict[str, list[FindingRecord]] = {}
     for f in worst_by_module(result.findings).values():  # the finding each results row shows
@@ -381,18 +381,12 @@ def _finding_crops(
         except ValueError as exc:
             err.print(f"findings.kmz: no crop from {name}: {exc}")
             continue
-        rgb = None
-        if name in photos:
-            try:
-                rgb = read_visible(photos[name], frame, scale=PHOTO_SCALE, camera=camera)
-            except VisibleError as exc:
-                unused[exc.reason] = unused.get(exc.reason, 0) + 1
-        for f in members:
-            pixel = f.details.get("pixel")
-            crops[f.module_id] = (
-                thumbnail_png(frame.temperature_c, pixel),
-                None if rgb is None else photo_crop_png(rgb, frame.temperature_c, pixel),
-            )
+        pixels = [f.details.get("pixel") for f in members]
+        pictures, left_out = frame_pictures(frame, photos.get(name), pixels, camera)
+        if left_out is not None:
+            reason = left_out.reason if isinstance(left_out, VisibleError) else str(left_out)
+            unused[reason] = unused.get(reason, 0) + 1
+        crops.update(zip((f.module_id for f in members), pictures, strict=True))
     for reason, n in unused.items():
         err.print(f"findings.kmz: {n} photo{'' if n == 1 else 's'} left out: {reason}")
     return crops

@@ -624,19 +624,35 @@ def finding_pictures(
         except Exception:  # a missing or unreadable frame leaves the thumbnail out, not the report
             log.warning("frame %s: left out of the report's thumbnails", sha[:12], exc_info=True)
             continue
-        rgb = None
-        if sha in photos:
-            try:
-                rgb = read_visible(store.path_for(photos[sha]), frame, scale=PHOTO_SCALE, camera=camera)
-            except (VisibleError, OSError) as exc:
-                log.warning("frame %s: its photo is left out of the report: %s", sha[:12], exc)
-        for f in members:
-            pixel = f.details.get("pixel")
-            out[f.id] = (
-                thumbnail_png(frame.temperature_c, pixel),
-                None if rgb is None else photo_crop_png(rgb, frame.temperature_c, pixel),
-            )
+        photo = store.path_for(photos[sha]) if sha in photos else None
+        pictures, left_out = frame_pictures(frame, photo, [f.details.get("pixel") for f in members], camera)
+        if left_out is not None:
+            log.warning("frame %s: its photo is left out of the report: %s", sha[:12], left_out)
+        out.update(zip((f.id for f in members), pictures, strict=True))
     return out
+
+
+def frame_pictures(
+    frame: Any, photo: Path | None, pixels: list[Any], camera: ThermalCamera | None = None
+) -> tuple[list[tuple[bytes, bytes | None]], VisibleError | OSError | None]:
+    """For each of ``pixels`` (findings' places in ``frame``, a ``ThermalFrame``): its IR thumbnail and,
+    when ``photo`` (the visible-light photo taken with the frame) is given, the photo's over the same window
+    (:func:`thumbnail_png`, :func:`photo_crop_png`), the photo read once; and why the photo was left out
+    (it could not be read or registered onto the frame), ``None`` when it was used or there is none."""
+    rgb, left_out = None, None
+    if photo is not None:
+        try:
+            rgb = read_visible(photo, frame, scale=PHOTO_SCALE, camera=camera)
+        except (VisibleError, OSError) as exc:
+            left_out = exc
+    pictures = [
+        (
+            thumbnail_png(frame.temperature_c, pixel),
+            None if rgb is None else photo_crop_png(rgb, frame.temperature_c, pixel),
+        )
+        for pixel in pixels
+    ]
+    return pictures, left_out
 
 
 def _photos(s: Session, inspection_ids: set[int], frame: str | None = None) -> dict[str, str]:
