@@ -68,6 +68,14 @@ def test_the_demo_plant_is_analysed_and_has_robots(tmp_path: Path, registry: Reg
         assert loop.loop_metrics(s, plant.id).takeoff_to_report_min == pytest.approx(
             (insp.analysed_at - insp.started_at).total_seconds() / 60, abs=0.1
         )
+        # flown just before the demo loaded, its frames timed along the flight: take-off, landing, report
+        assert insp.finished_at is not None
+        assert insp.started_at <= insp.finished_at <= insp.analysed_at
+        assert (
+            dt.timedelta(0)
+            < insp.analysed_at - insp.finished_at
+            < demo.DEMO_UPLOAD_DELAY + dt.timedelta(minutes=5)
+        )
         robots = cleaning.robots_of(s, plant.id)
         served = {row for r in robots for row in r.config["rows"]}
         assert len(robots) == 2 and len(served) == len(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,8 @@ from gongzhi.registry import Registry
 
 CENTRE = LocalFrame(120.1425, 30.3178)  # a rooftop near 拱宸桥, Gongshu
 WIDTH_M, DEPTH_M = 60.0, 36.0
+DEMO_UPLOAD_DELAY = dt.timedelta(minutes=10)
+"""Between the demo flight's landing and the demo's load, when its frames are uploaded and analysed."""
 
 
 def load_demo(
@@ -39,6 +42,9 @@ def load_demo(
     spec = LayoutIn(setback_m=0.5)
     layout = generate_layout(roof, service.layout_params(spec), name="报社屋顶光伏电站")
     flight = synthetic_flight(layout, seed=seed, anomalies_per_class=1)
+    # flown just now: landed DEMO_UPLOAD_DELAY before the demo loads, its frames timed along the flight
+    took_off = dt.datetime.now(dt.UTC) - DEMO_UPLOAD_DELAY - dt.timedelta(seconds=flight.plan.total_time_s)
+    flight = replace(flight, conditions=replace(flight.conditions, start=took_off))
     scope = Scope(region_id=rid, system=True, username="demo")
     with unit_of_work(factory, scope) as s:
         plant = service.save_plant(s, "gs-roof-1", "报社屋顶光伏电站", layout, "generated", spec.model_dump())
@@ -64,7 +70,7 @@ def load_demo(
                     irradiance_w_m2=flight.conditions.irradiance_w_m2,
                     ambient_temp_c=flight.conditions.ambient_c,
                     wind_m_s=2.5,
-                    started_at=dt.datetime.now(dt.UTC) - dt.timedelta(hours=2),
+                    started_at=took_off,
                 )
                 service.create_inspection(s, store, plant_id, handles, conditions)
             finally:
