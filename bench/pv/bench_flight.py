@@ -2,7 +2,7 @@
 17,000 modules), read and analysed with every core.
 
     .venv/bin/python bench/pv/bench_flight.py [--workers 2] [--dir /tmp/pv-bench] [--seed 7] [--one-worker]
-        [--format tiff|tiff-ck|flir] [--gimbal-pitch -60]
+        [--format tiff|tiff-ck|flir|dji] [--gimbal-pitch -60]
 
 Figures, each measured in this run on the same files:
 - decode: reading every frame (the readers' ``read_frame``) and dropping it, split over the same process
@@ -10,7 +10,11 @@ Figures, each measured in this run on the same files:
   format to read and so the strictest baseline; ``--format`` writes them as a uint16 centi-kelvin TIFF
   (``tiff-ck``, as radiometric TIFF exports keep temperatures) or as a FLIR radiometric JPEG (``flir``:
   raw counts that the reader turns into temperatures through the Planck constants, as from a FLIR
-  camera), each in a folder of its own (``--dir`` with the format's name appended).
+  camera), each in a folder of its own (``--dir`` with the format's name appended); ``dji`` writes the
+  float TIFF flight again as DJI R-JPEGs, the files a DJI M3T writes, made from a real M3T file
+  (``dji_frames.py``: needs ``shared/data/thermal`` and ``make dji``), whose temperatures the readers get
+  from ``dji-thermal-cli``; each pass then starts with an empty conversion cache, so the decode includes
+  the conversion, as a flight's first reading does.
 - decode + analysis: :func:`gongzhi.modules.pv.pipeline.analyse_flight`, reading, georeferencing and
   accumulating per module, merging the workers' accumulators, classifying.
 - analysis overhead = (decode + analysis − decode) / decode; the target is ≤ 1 (analysis adds no more
@@ -49,14 +53,20 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import cast
 
 from gongzhi.modules.pv import pipeline
 from gongzhi.modules.pv.analytics.geometry import LocalFrame
 from gongzhi.modules.pv.analytics.layout import LayoutParams, generate_layout
 from gongzhi.modules.pv.analytics.synthetic import synthetic_flight
-from gongzhi.modules.pv.io import synthetic_files
+from gongzhi.modules.pv.io import dji_thermal_cli, synthetic_files
 from gongzhi.modules.pv.io.plant import read_plant_geojson
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import dji_frames
 
 WIDTH_M, HEIGHT_M, FRAMES = 250.0, 200.0, 600
 ORIGIN = LocalFrame(114.05, 22.55)
@@ -67,35 +77,65 @@ def roof() -> list[tuple[float, float]]:
     return [ORIGIN.to_lonlat(x, y) for x, y in ((-w, -h), (w, -h), (w, h), (-w, h))]
 
 
-def render(
-    folder: Path, seed: int, workers: int, frame_format: synthetic_files.FrameFormat, pitch: float = -90.0
-) -> bool:
+def render(folder: Path, seed: int, workers: int, frame_format: str, pitch: float = -90.0) -> bool:
     """Render the flight into ``folder`` unless it holds it already; whether it rendered."""
-    flight_file = folder / "flight.json"
-    description = synthetic_files.read_flight_description(folder)
-    if (
-        description
-        and description.get("seed") == seed
-        and description.get("frame_format", "tiff") == frame_format
-        and description.get("gimbal_pitch_deg", -90.0) == pitch
-        and len(pipeline.frame_paths(folder)) == min(FRAMES, description.get("frames", FRAMES))
-    ):
+    if frame_format == "dji":  # the float TIFF flight, then each frame as a DJI R-JPEG
+        tiff = folder.with_name(folder.name.replace("-dji", ""))
+        rendered = render(tiff, seed, workers, "tiff", pitch)
+        if not rendered and _holds(folder, seed, "dji", pitch):
+            print(f"reusing the {len(pipeline.frame_paths(folder))} frames in {folder}")
+            return False
+        dji_frames.write_flight(tiff, folder, workers)
+        return True
+    if _holds(folder, seed, frame_format, pitch):
         print(f"reusing the {len(pipeline.frame_paths(folder))} frames in {folder}")
         return False
     folder.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     layout = generate_layout(roof(), LayoutParams(), name="bench roof")
     flight = synthetic_flight(layout, seed=seed, anomalies_per_class=4, gimbal_pitch_deg=pitch)
-    synthetic_files.write_flight_files(flight, folder, frame_format)
+    written = cast(synthetic_files.FrameFormat, frame_format)
+    synthetic_files.write_flight_files(flight, folder, written)
     count = min(FRAMES, len(flight))
     for _ in synthetic_files.write_frames(
-        flight, folder, range(count), workers=workers, frame_format=frame_format
+        flight, folder, range(count), workers=workers, frame_format=written
     ):
         pass
     took = time.perf_counter() - started
     print(f"rendered {len(flight)} frames over {len(layout.modules)} modules in {took:.1f} s")
-    assert flight_file.is_file()
+    assert (folder / "flight.json").is_file()
     return True
+
+
+def _holds(folder: Path, seed: int, frame_format: str, pitch: float) -> bool:
+    """Whether ``folder`` holds this flight, written as ``frame_format``, already."""
+    description = synthetic_files.read_flight_description(folder)
+    return bool(
+        description
+        and description.get("seed") == seed
+        and description.get("frame_format", "tiff") == frame_format
+        and description.get("gimbal_pitch_deg", -90.0) == pitch
+        and len(pipeline.frame_paths(folder)) == min(FRAMES, description.get("frames", FRAMES))
+    )
+
+
+@contextmanager
+def fresh_conversions(frame_format: str) -> Iterator[None]:
+    """For DJI R-JPEG frames, an empty ``dji-thermal-cli`` cache for the time of one pass, so that its
+    decode converts every frame as a flight's first reading does; nothing for the other formats."""
+    if frame_format != "dji":
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="bench-dji-cache-") as cache:
+        before = os.environ.get(dji_thermal_cli.CACHE_ENV)
+        os.environ[dji_thermal_cli.CACHE_ENV] = cache
+        try:
+            yield
+        finally:
+            if before is None:
+                os.environ.pop(dji_thermal_cli.CACHE_ENV, None)
+            else:
+                os.environ[dji_thermal_cli.CACHE_ENV] = before
 
 
 def max_rss_mb(who: int) -> float:
@@ -164,7 +204,7 @@ def main() -> None:
     parser.add_argument(
         "--format",
         dest="frame_format",
-        choices=synthetic_files.FRAME_FORMATS,
+        choices=[*synthetic_files.FRAME_FORMATS, "dji"],
         default="tiff",
         help="how the frames are written (default: float32 °C TIFF, the cheapest to decode)",
     )
@@ -175,6 +215,8 @@ def main() -> None:
         help="an oblique flight (e.g. -60): its plan, frames looking ahead, their nadir views analysed",
     )
     args = parser.parse_args()
+    if args.frame_format == "dji" and (why := dji_frames.missing()):
+        raise SystemExit(f"--format dji: {why}")
     if args.frame_format != "tiff":
         args.dir = args.dir.with_name(f"{args.dir.name}-{args.frame_format}")
     if args.gimbal_pitch != -90.0:
@@ -197,14 +239,16 @@ def main() -> None:
 
     def flight() -> tuple[float, float, float, float, pipeline.FlightOutcome]:
         """Wall and CPU seconds of the decode alone, then of decode + analysis, and the outcome."""
-        started, cpu = time.perf_counter(), cpu_s()
-        pipeline.decode_flight(paths, workers=args.workers)
-        decode_s, decode_cpu = time.perf_counter() - started, cpu_s() - cpu
-        started, cpu = time.perf_counter(), cpu_s()
-        outcome = pipeline.analyse_flight(
-            paths, layout, irradiance_w_m2=irradiance, camera=camera, workers=args.workers
-        )
-        return decode_s, decode_cpu, time.perf_counter() - started, cpu_s() - cpu, outcome
+        with fresh_conversions(args.frame_format):
+            started, cpu = time.perf_counter(), cpu_s()
+            pipeline.decode_flight(paths, workers=args.workers)
+            decode_s, decode_cpu = time.perf_counter() - started, cpu_s() - cpu
+        with fresh_conversions(args.frame_format):
+            started, cpu = time.perf_counter(), cpu_s()
+            outcome = pipeline.analyse_flight(
+                paths, layout, irradiance_w_m2=irradiance, camera=camera, workers=args.workers
+            )
+            return decode_s, decode_cpu, time.perf_counter() - started, cpu_s() - cpu, outcome
 
     decode_s, decode_cpu, full_s, full_cpu, outcome = flight()
     warm = [flight() for _ in range(args.rounds - 1)]

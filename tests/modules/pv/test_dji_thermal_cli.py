@@ -19,7 +19,7 @@ import pytest
 
 from gongzhi.modules.pv import pipeline
 from gongzhi.modules.pv.analytics.frames import FrameMeta
-from gongzhi.modules.pv.io import dji_thermal_cli
+from gongzhi.modules.pv.io import dji_thermal_cli, dji_writer
 from gongzhi.modules.pv.io.dji_thermal_cli import ConversionError
 from gongzhi.modules.pv.io.reader_errors import TemperatureUnavailableError
 from gongzhi.modules.pv.io.thermal import read_frame
@@ -160,3 +160,45 @@ def test_a_real_dji_frame_with_its_position_is_placed_on_the_plant_as_a_frame_of
     # the real scene is no PV roof, so only where the frame lands is compared: the same modules as the twin's
     assert seen and seen == {m.module_id for m in alike.modules if m.frames_seen}
     assert all(m.t_median_c is not None and 5 < m.t_median_c < 60 for m in placed.modules if m.frames_seen)
+
+
+def test_a_synthetic_flight_written_as_real_m3t_files_is_analysed_as_its_tiff_frames_are(
+    dji_program: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The whole DJI path on frames of known temperatures: each frame of a synthetic flight written as a
+    copy of the real M3T sample with the frame's counts and pose (:mod:`.io.dji_writer`), converted by the
+    program, placed by its EXIF and XMP, analysed; the same findings and temperatures as its TIFF frames."""
+    sample = THERMAL / "M3T_DJI_0001_R.JPG"
+    if not sample.is_file():
+        pytest.skip(f"real thermal samples are absent from {THERMAL}")
+    monkeypatch.setenv(dji_thermal_cli.CACHE_ENV, str(tmp_path / "cache"))
+    synthetic = tiny_flight(tmp_path / "synthetic")
+    template = sample.read_bytes()
+    table = dji_writer.calibration(template)
+    steps = np.diff(table[0][(table[0] > 0) & (table[0] < 80)])
+    assert 0.05 < float(np.median(steps)) < 0.12  # the M3T's 14-bit counts: about 0.08 K a step
+    (tmp_path / "dji").mkdir()
+    dji = []
+    for path in synthetic.frames:
+        written = tmp_path / "dji" / f"{path.stem}.JPG"
+        written.write_bytes(dji_writer.dji_rjpeg(read_frame(path), template, table, model="M3T"))
+        dji.append(written)
+    back, original = read_frame(dji[3]), read_frame(synthetic.frames[3])
+    assert back.meta.extra["temperatures_by"] == "dji-thermal-cli" and back.meta.camera == "M3T"
+    assert float(np.nanmax(np.abs(back.temperature_c - original.temperature_c))) < 0.05
+    for field in ("lat", "lon", "alt_rel_m", "gimbal_yaw_deg", "gimbal_pitch_deg"):
+        assert getattr(back.meta, field) == pytest.approx(getattr(original.meta, field), abs=1e-6), field
+    assert back.meta.time == original.meta.time
+
+    as_dji = pipeline.analyse_flight(dji, tiny_layout(), workers=2)
+    as_tiff = pipeline.analyse_flight(synthetic.frames, tiny_layout(), workers=2)
+    assert (as_dji.frames_used, as_dji.skipped) == (len(dji), ())
+    assert {(f.module_id, f.anomaly_class) for f in as_dji.findings} == {
+        (f.module_id, f.anomaly_class) for f in as_tiff.findings
+    }
+    planted = {(a.module_id, a.anomaly.value) for a in synthetic.synthetic.anomalies}
+    assert planted & {(f.module_id, f.anomaly_class) for f in as_dji.findings}
+    medians = {m.module_id: m.t_median_c for m in as_tiff.modules if m.t_median_c is not None}
+    seen = {m.module_id: m.t_median_c for m in as_dji.modules if m.t_median_c is not None}
+    assert seen.keys() == medians.keys()
+    assert max(abs(t - medians[module]) for module, t in seen.items()) < 0.1

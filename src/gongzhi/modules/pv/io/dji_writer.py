@@ -1,0 +1,144 @@
+"""Temperatures written as DJI R-JPEGs of a real camera, one of its files as the template.
+
+``dji-thermal-cli`` (the DJI Thermal SDK's port the readers run) converts only files that carry a real
+camera's calibration; an R-JPEG built from nothing is refused (``test_dji_thermal_cli.py``). So a frame is
+written as a copy of a real file of that camera whose raw counts are replaced by the frame's and whose EXIF
+and XMP carry the frame's pose (position, altitudes, gimbal and flight yaw, pitch, time). Everything else is
+the camera's: its APP4 parameters (emissivity, distance, humidity, reflected temperature), its calibration
+segments and its preview image. This gives the benches and tests DJI flights of known temperatures and
+ground truth, read through the same program and metadata as a drone's.
+
+The counts come from the program itself: a copy of the template whose raster holds every count from 0 to
+65,535 is converted once (:func:`calibration`), which gives the temperature of each count for that camera
+and those parameters; a temperature is then written as the count whose temperature is nearest
+(:func:`counts_for`). The M3T's raw counts step by 4 (a 14-bit sensor's values shifted left by two), about
+0.08 K a step at 25–50 °C, so its frames come back within about 0.04 K of what was written.
+"""
+
+from __future__ import annotations
+
+import struct
+import subprocess
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image
+
+from gongzhi.modules.pv.analytics.frames import ThermalFrame
+from gongzhi.modules.pv.io import dji_thermal_cli
+from gongzhi.modules.pv.io.frame_metadata import exif_for, xmp_for
+from gongzhi.modules.pv.io.jpeg_segments import EXIF_ID, XMP_ID
+from gongzhi.modules.pv.io.reader_errors import TemperatureUnavailableError
+
+Calibration = tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]
+"""A camera's count steps: their temperatures [°C] and counts, both increasing."""
+
+
+def _segments(data: bytes) -> list[tuple[int, int, int]]:
+    """The marker segments before the scan: (marker, start of the marker, end)."""
+    if data[:2] != b"\xff\xd8":
+        raise ValueError("the template is not a JPEG")
+    at, out = 2, []
+    while at + 4 <= len(data) and data[at] == 0xFF and data[at + 1] != 0xDA:
+        length = struct.unpack(">H", data[at + 2 : at + 4])[0]
+        out.append((data[at + 1], at, at + 2 + length))
+        at += 2 + length
+    return out
+
+
+def with_counts(template: bytes, counts: npt.NDArray[np.uint16]) -> bytes:
+    """``template`` with its APP3 raster (little-endian uint16, split over the APP3 segments) replaced by
+    ``counts``, which must be as many."""
+    raw = counts.astype("<u2").tobytes()
+    out, taken = bytearray(template), 0
+    for marker, start, end in _segments(template):
+        if marker == 0xE3:
+            size = end - start - 4
+            out[start + 4 : end] = raw[taken : taken + size]
+            taken += size
+    if taken != len(raw):
+        raise ValueError(f"the template's raster holds {taken} bytes, the frame's {len(raw)}")
+    return bytes(out)
+
+
+def with_pose(template: bytes, frame: ThermalFrame) -> bytes:
+    """``template`` with its EXIF and XMP replaced by the frame's (:func:`.frame_metadata.exif_for`: model,
+    time, GPS; :func:`.frame_metadata.xmp_for`: altitudes, gimbal and flight attitude), at its start."""
+    exif = EXIF_ID + exif_for(frame.meta).tobytes()
+    xmp = XMP_ID + xmp_for(frame.meta).encode()
+    ours = b"".join(b"\xff\xe1" + struct.pack(">H", len(p) + 2) + p for p in (exif, xmp))
+    segments = _segments(template)
+    kept = [
+        template[start:end]
+        for marker, start, end in segments
+        if not (marker == 0xE1 and template[start + 4 :].startswith((EXIF_ID, XMP_ID)))
+    ]
+    return b"\xff\xd8" + ours + b"".join(kept) + template[segments[-1][2] :]
+
+
+def calibration(template: bytes) -> Calibration:
+    """The temperature of each count step of the template's camera and parameters, by converting a copy of
+    it whose raster holds every count with ``dji-thermal-cli``.
+
+    Raises
+    ------
+    TemperatureUnavailableError
+        Without the program.
+    ValueError
+        The program refused the template, or its steps do not give increasing temperatures.
+    """
+    exe = dji_thermal_cli.program()
+    if exe is None:
+        raise TemperatureUnavailableError("template", dji_thermal_cli.MISSING)
+    raster = sum(end - start - 4 for marker, start, end in _segments(template) if marker == 0xE3) // 2
+    ramp = (np.arange(raster) % 65536).astype(np.uint16)
+    with tempfile.TemporaryDirectory() as work:
+        given, out = Path(work) / "in", Path(work) / "out"
+        given.mkdir()
+        (given / "ramp.jpg").write_bytes(with_counts(template, ramp))
+        command = [str(exe), "process", "--input-dir", str(given), "--output-dir", str(out)]
+        run = subprocess.run(  # noqa: S603 - our own argument list, no shell
+            [*command, "--output", "temp_c:tiff", "--quiet"], capture_output=True, text=True, check=False
+        )
+        converted = out / "ramp_temp_c.tiff"
+        if run.returncode or not converted.is_file():
+            raise ValueError(f"dji-thermal-cli did not convert the template: {run.stdout}{run.stderr}")
+        with Image.open(converted) as image:  # the program's float32 °C, as its cache keeps them
+            temps = np.asarray(image, dtype=np.float64).ravel()
+    if temps.size < 65536:
+        raise ValueError(f"the template's raster holds {temps.size} counts, fewer than every count")
+    step = _count_step(template)
+    counts = np.arange(0, 65536, step)
+    steps = temps[counts]
+    usable = np.isfinite(steps) & (steps > dji_thermal_cli.NO_DATA_C + 0.01)
+    steps, counts = steps[usable], counts[usable]
+    if steps.size < 2 or np.any(np.diff(steps) <= 0):
+        raise ValueError("the camera's count steps do not give increasing temperatures")
+    return steps, counts.astype(np.float64)
+
+
+def _count_step(template: bytes) -> int:
+    """The step of the template's own counts: 4 when each is a multiple of 4 (a 14-bit sensor), else 1."""
+    raw = b"".join(template[start + 4 : end] for marker, start, end in _segments(template) if marker == 0xE3)
+    counts = np.frombuffer(raw[: len(raw) // 2 * 2], dtype="<u2")
+    return 4 if counts.size and not np.any(counts % 4) else 1
+
+
+def counts_for(temps: npt.NDArray[np.floating], table: Calibration) -> npt.NDArray[np.uint16]:
+    """The count step whose temperature is nearest each of ``temps`` (NaN: the lowest step)."""
+    steps, counts = table
+    t = np.nan_to_num(np.asarray(temps, dtype=np.float64), nan=steps[0])
+    i = np.clip(np.searchsorted(steps, t), 1, len(steps) - 1)
+    nearer_low = (t - steps[i - 1]) < (steps[i] - t)
+    return counts[np.where(nearer_low, i - 1, i)].astype(np.uint16)
+
+
+def dji_rjpeg(frame: ThermalFrame, template: bytes, table: Calibration, model: str | None = None) -> bytes:
+    """``frame`` as an R-JPEG of the template's camera (``table``: its :func:`calibration`), named ``model``
+    in its EXIF when given (default the frame's own)."""
+    meta = frame.meta if model is None else replace(frame.meta, model=model)
+    counts = counts_for(frame.temperature_c, table)
+    return with_pose(with_counts(template, counts), replace(frame, meta=meta))
