@@ -109,6 +109,36 @@ def test_a_program_that_fails_or_writes_a_raster_of_another_size_is_refused_with
         read_frame(frame)
 
 
+def test_a_flight_is_handed_to_the_program_as_links_to_its_files_and_a_tiff_flight_makes_no_work_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``prepare`` keeps one file in memory at a time: each file to convert goes into the program's input
+    folder as it is found, here a hard link to the flight's own file (the same inode), and a file given
+    twice goes once."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv(dji_thermal_cli.CACHE_ENV, str(cache))
+    seen = tmp_path / "seen.txt"
+    lists = program(
+        tmp_path,
+        "lists-its-input",
+        "import os\n"
+        "given = pathlib.Path(args[args.index('--input-dir') + 1])\n"
+        f"pathlib.Path({str(seen)!r}).write_text("
+        "' '.join(str(os.stat(f).st_ino) for f in sorted(given.iterdir())))",
+    )
+    monkeypatch.setenv(dji_thermal_cli.PROGRAM_ENV, str(lists))
+    tiff = tmp_path / "frame.tiff"
+    write_temperature_tiff(tiff, np.full((8, 8), 30.0, dtype=np.float32))
+    assert dji_thermal_cli.prepare([tiff, tiff], jobs=1) == {} and not cache.exists()
+    first = synthetic_rjpeg(tmp_path, "DJI_0001_T.JPG")
+    again = tmp_path / "DJI_0002_T.JPG"
+    again.write_bytes(first.read_bytes())
+    failed = dji_thermal_cli.prepare([first, tiff, again], jobs=1)
+    assert set(failed) == {first, again}  # the stand-in writes no temperatures
+    assert seen.read_text() == str(first.stat().st_ino)
+    assert [p.name for p in cache.iterdir()] == []  # the work folder is gone
+
+
 def test_a_flight_of_real_dji_files_reaches_the_analysis_as_temperatures(dji_program: Path) -> None:
     real = [THERMAL / name for name in sorted(DJI) if (THERMAL / name).is_file()]
     if not real:

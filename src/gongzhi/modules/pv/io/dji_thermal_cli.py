@@ -24,7 +24,8 @@ import re
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -112,7 +113,9 @@ def temperatures(data: bytes, source: str, shape: tuple[int, int]) -> npt.NDArra
         exe = program()
         if exe is None:
             raise TemperatureUnavailableError(source, MISSING)
-        failed = _convert(exe, {key: data}, jobs=1)
+        with _work_folder() as (given, out):
+            (given / f"{key}.jpg").write_bytes(data)
+            failed = _convert(exe, given, out, [key], jobs=1)
         if failed:
             raise ConversionError(source, f"dji-thermal-cli: {failed[key]}")
     temps = _read(kept, source)
@@ -135,31 +138,50 @@ def prepare(paths: Iterable[Path], *, jobs: int = 1) -> dict[Path, str]:
     """Convert the DJI R-JPEGs among ``paths`` that are not in the cache yet, in one call of the program with
     ``jobs`` processes; returns the files it could not convert, with its reason. A no-op without the program
     (each file is then refused when read, saying why) or without DJI R-JPEGs.
+
+    Each file to convert is put in the program's work folder as it is found (linked where the file system
+    allows, else copied), so that one file at a time is in memory: a flight of 600 M3T frames is 600 MB,
+    of H30T frames about three times that.
     """
-    todo: dict[str, bytes] = {}
     names: dict[str, list[Path]] = {}
-    for path in paths:
-        try:
-            with path.open("rb") as f:
-                data = f.read(2)
-                if data != b"\xff\xd8":  # a TIFF flight costs two bytes a file here
-                    continue
-                data += f.read()
-        except OSError:
-            continue  # the reader says what is wrong with it
-        if not _is_rjpeg(data):
-            continue
-        key = digest(data)
-        names.setdefault(key, []).append(path)
-        if not cached(key).is_file():
-            todo[key] = data
-    if not todo:
-        return {}
-    exe = program()
-    if exe is None:
-        return {}
-    failed = _convert(exe, todo, jobs=jobs)
+    todo: list[str] = []
+    with ExitStack() as stack:
+        work: tuple[Path, Path] | None = None  # made for the first file to convert: none for a TIFF flight
+        for path in paths:
+            try:
+                with path.open("rb") as f:
+                    data = f.read(2)
+                    if data != b"\xff\xd8":  # a TIFF flight costs two bytes a file here
+                        continue
+                    data += f.read()
+            except OSError:
+                continue  # the reader says what is wrong with it
+            if not _is_rjpeg(data):
+                continue
+            key = digest(data)
+            names.setdefault(key, []).append(path)
+            if len(names[key]) > 1 or cached(key).is_file():  # twice in the flight, or converted before
+                continue
+            if work is None:
+                if program() is None:
+                    return {}  # nothing can convert it: each file is refused when read, saying why
+                work = stack.enter_context(_work_folder())
+            _place(path, data, work[0] / f"{key}.jpg")
+            todo.append(key)
+        exe = program()
+        if work is None or exe is None:
+            return {}
+        failed = _convert(exe, *work, todo, jobs=jobs)
     return {path: why for key, why in failed.items() for path in names[key]}
+
+
+def _place(path: Path, data: bytes, target: Path) -> None:
+    """``path`` (whose bytes are ``data``) as ``target``: a hard link where the file system allows, else a
+    copy written from ``data``."""
+    try:
+        os.link(path, target)
+    except OSError:
+        target.write_bytes(data)
 
 
 def _is_rjpeg(data: bytes) -> bool:
@@ -172,39 +194,43 @@ def _is_rjpeg(data: bytes) -> bool:
         return False
 
 
-def _convert(exe: Path, files: dict[str, bytes], *, jobs: int) -> dict[str, str]:
-    """Run the program once on ``files`` (by digest) and move what it wrote into the cache; the digests it
-    could not convert, with its reason."""
+@contextmanager
+def _work_folder() -> Iterator[tuple[Path, Path]]:
+    """The program's input and output folders, inside the cache (what it writes is then renamed into
+    place, never copied); removed on the way out."""
     cache = cache_dir()
     cache.mkdir(parents=True, exist_ok=True)
-    # the work folder inside the cache: what the program writes is then renamed into place, never copied
     with tempfile.TemporaryDirectory(prefix=".work-", dir=cache) as work:
         given, out = Path(work) / "in", Path(work) / "out"
         given.mkdir()
-        for key, data in files.items():
-            (given / f"{key}.jpg").write_bytes(data)
-        command = [str(exe), "process", "--input-dir", str(given), "--output-dir", str(out)]
-        command += ["--output", "temp_c:tiff", "--jobs", str(max(1, jobs))]
-        try:
-            run = subprocess.run(  # noqa: S603 - our own argument list, no shell
-                command, capture_output=True, text=True, timeout=60 + 5 * len(files), check=False
-            )
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            return dict.fromkeys(files, f"did not run: {exc}")
-        said = {
-            Path(m["path"]).stem: m["why"]
-            for m in (_SKIPPED.match(line.strip()) for line in run.stdout.splitlines())
-            if m
-        }
-        failed = {}
-        for key in files:
-            written = out / f"{key}_temp_c.tiff"
-            if written.is_file():
-                os.replace(written, cached(key))  # atomic: a reader never sees half a file
-            else:
-                tail = (run.stderr.strip().splitlines() or [f"exit status {run.returncode}"])[-1]
-                failed[key] = said.get(key) or tail
-        return failed
+        yield given, out
+
+
+def _convert(exe: Path, given: Path, out: Path, keys: list[str], *, jobs: int) -> dict[str, str]:
+    """Run the program once on the files of ``given`` (``{key}.jpg`` for each of ``keys``, digests) and move
+    what it wrote into the cache; the digests it could not convert, with its reason."""
+    command = [str(exe), "process", "--input-dir", str(given), "--output-dir", str(out)]
+    command += ["--output", "temp_c:tiff", "--jobs", str(max(1, jobs))]
+    try:
+        run = subprocess.run(  # noqa: S603 - our own argument list, no shell
+            command, capture_output=True, text=True, timeout=60 + 5 * len(keys), check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return dict.fromkeys(keys, f"did not run: {exc}")
+    said = {
+        Path(m["path"]).stem: m["why"]
+        for m in (_SKIPPED.match(line.strip()) for line in run.stdout.splitlines())
+        if m
+    }
+    failed = {}
+    for key in keys:
+        written = out / f"{key}_temp_c.tiff"
+        if written.is_file():
+            os.replace(written, cached(key))  # atomic: a reader never sees half a file
+        else:
+            tail = (run.stderr.strip().splitlines() or [f"exit status {run.returncode}"])[-1]
+            failed[key] = said.get(key) or tail
+    return failed
 
 
 def _read(path: Path, source: str) -> npt.NDArray[np.float32]:
