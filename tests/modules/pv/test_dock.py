@@ -469,3 +469,26 @@ def test_a_frame_waits_for_the_photo_it_names_and_goes_without_it_when_the_photo
         stmt = select(PvFrame).where(PvFrame.inspection_id == iid).order_by(PvFrame.seq)
         assert [pv.PHOTO_KEY in f.meta for f in s.execute(stmt).scalars()] == [True, False, False, True, True]
     assert not [p for p in lis.spool.rglob("*") if p.is_file()]  # nothing left waiting in the spool
+
+
+def test_a_dock_whose_camera_writes_radiometric_jpegs_has_its_frames_stored_and_analysed(
+    factory: Factory, registry: Registry, world: World, tmp_path: Path
+) -> None:
+    """A drone's camera writes radiometric JPEGs, not TIFFs (here FLIR's; a DJI drone's R-JPEGs are stored
+    the same way and converted as they are read): each is stored as the JPEG it is and analysed."""
+    broker = machine_broker()
+    plant = docked_plant(factory, world, broker)
+    store = store_at(tmp_path)
+    with flying(factory, registry, store, plant, broker, frame_format="flir") as (sim, lis):
+        iid = dock.one_click_inspection(factory, world.bob.scope(), plant.plant_id)
+        done = run_until(lis, factory, iid, lambda r: r.status in ("done", "failed"))
+    assert done.status == "done", done.error
+    n = len(sim.flight)
+    assert frames_of(factory, iid) == list(range(n)) and done.summary["frames_used"] == n
+    with unit_of_work(factory, Scope.for_system()) as s:
+        stored = s.execute(select(PvFrame).where(PvFrame.inspection_id == iid)).scalars().all()
+        assert {f.filename.rsplit(".", 1)[-1] for f in stored} == {"jpg"}
+        assert all(store.path_for(f.sha256).read_bytes()[:2] == b"\xff\xd8" for f in stored)
+    truth = {(a.module_id, a.anomaly.value) for a in sim.flight.anomalies}
+    found = findings_of(factory, iid)
+    assert len(found & truth) >= 0.9 * len(truth) and len(found & truth) >= 0.9 * len(found), (found, truth)

@@ -522,6 +522,12 @@ def dock_sim(
             "--visible", help="send the wide camera's photo with each frame, as a DJI drone takes it"
         ),
     ] = False,
+    frame_format: Annotated[
+        synth_io.FrameFormat,
+        typer.Option(
+            "--format", help="tiff: float32 °C TIFF; tiff-ck: uint16 centi-kelvin TIFF; flir: FLIR R-JPEG"
+        ),
+    ] = "tiff",
     seed: int = 0,
 ) -> None:
     """A drone dock on the MQTT broker: takes flight tasks, flies them, streams synthetic frames."""
@@ -540,6 +546,7 @@ def dock_sim(
         seed=seed,
         anomalies_per_class=anomalies,
         time_scale=time_scale,
+        frame_format=frame_format,
         visible=visible,
         frames_dir=frames,
     )

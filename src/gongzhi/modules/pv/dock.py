@@ -40,7 +40,7 @@ from gongzhi.core import evidence
 from gongzhi.core.service import require_role
 from gongzhi.db import Scope, SessionFactory, scope_of, unit_of_work, utcnow
 from gongzhi.errors import Conflict, InvalidInput, NotFound, msg
-from gongzhi.kit.filestore import JPEG, TIFF, FileRejected, FileStore, display_name
+from gongzhi.kit.filestore import JPEG, FileRejected, FileStore, display_name
 from gongzhi.modules.pv import analysis_adapter as adapter
 from gongzhi.modules.pv import cleaning, loop, pipeline, results, service
 from gongzhi.modules.pv import mqtt as pvmqtt
@@ -730,9 +730,9 @@ class DockListener(pvmqtt.QueuedListener["mqtt.MQTTMessage | FrameReady"]):
         if seen is not None:
             self.duplicates += 1
             return f"inspection {row.id}: frame {c.seq} again (stored once)"
-        try:
-            ev = evidence.store(s, self.store, data, TIFF, c.name)
-        except FileRejected as exc:  # not a TIFF: it will not get better
+        try:  # a TIFF, or a camera's radiometric JPEG (DJI R-JPEG, FLIR), as an upload's frames
+            ev = evidence.store(s, self.store, data, service.frame_content_type(c.name, data), c.name)
+        except FileRejected as exc:  # not a frame: it will not get better
             raise proto.ProtocolError(f"frame {c.seq} of {c.flight_id}: {exc}") from exc
         meta: dict[str, Any] = {}
         if photo is not None:

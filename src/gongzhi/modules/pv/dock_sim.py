@@ -33,8 +33,7 @@ from gongzhi.modules.pv.analytics.anomalies import Anomaly
 from gongzhi.modules.pv.analytics.layout import PlantLayout
 from gongzhi.modules.pv.analytics.synthetic import WIDE_FOCAL_35MM, SyntheticFlight, reflown, synthetic_flight
 from gongzhi.modules.pv.io import dock_protocol as proto
-from gongzhi.modules.pv.io.synthetic_files import frame_name, photo_name
-from gongzhi.modules.pv.io.tiff import write_frame_tiff
+from gongzhi.modules.pv.io.synthetic_files import FrameFormat, frame_name, photo_name, write_frame
 from gongzhi.modules.pv.io.visible import visible_jpeg
 
 PROGRESS_STEP_PCT = 5.0
@@ -102,6 +101,9 @@ class DockSpec:
     late_execute_s: float = 0.0
     """Test hook: the reply to ``flighttask_execute`` leaves this many seconds late; the drone takes off at
     once all the same (a reply lost on a slow uplink)."""
+    frame_format: FrameFormat = "tiff"
+    """How the frames are written (:data:`.io.synthetic_files.FrameFormat`): float32 °C TIFF, or a
+    camera's file such as a FLIR radiometric JPEG (``flir``)."""
     visible: bool = False
     """The drone's wide camera takes a visible-light photo with each frame (sent before it, as JPEG)."""
     frames_dir: Path | None = None
@@ -323,12 +325,14 @@ class DockSimulator:
     def frame_messages(self, i: int, fid: str, bid: str) -> list[proto.Message]:
         """Frame ``i`` of flight ``fid`` as ``frame_chunk`` events: with :attr:`DockSpec.visible`, the
         photo's first, then the frame's naming it."""
+        name = frame_name(i, self.spec.frame_format, visible=self.spec.visible)
         if not self.spec.visible:
-            return proto.frame_chunks(self.spec.sn, fid, i, frame_name(i), self.frame_bytes(i, fid), bid)
+            return proto.frame_chunks(self.spec.sn, fid, i, name, self.frame_bytes(i, fid), bid)
         photo = photo_name(i)
         shot = proto.frame_chunks(self.spec.sn, fid, i, photo, self.photo_bytes(i, fid), bid, kind="visible")
-        name, content = frame_name(i, visible=True), self.frame_bytes(i, fid)
-        return shot + proto.frame_chunks(self.spec.sn, fid, i, name, content, bid, visible=photo)
+        return shot + proto.frame_chunks(
+            self.spec.sn, fid, i, name, self.frame_bytes(i, fid), bid, visible=photo
+        )
 
     def photo_bytes(self, i: int, fid: str | None = None) -> bytes:
         """The wide camera's photo taken with frame ``i`` of flight ``fid``, as its JPEG."""
@@ -339,11 +343,11 @@ class DockSimulator:
         return visible_jpeg(flight.visible(i), WIDE_FOCAL_35MM)
 
     def frame_bytes(self, i: int, fid: str | None = None) -> bytes:
-        """Frame ``i`` of flight ``fid`` (the whole-plant flight by default) as the camera's file: float32
-        °C TIFF with its metadata, taken when the flight passed its trigger point (the same bytes when sent
-        again)."""
+        """Frame ``i`` of flight ``fid`` (the whole-plant flight by default) as the camera's file (float32
+        °C TIFF by default, :attr:`DockSpec.frame_format`) with its metadata, taken when the flight passed
+        its trigger point (the same bytes when sent again)."""
         flight = self.flown.get(fid or "", self.flight)
-        named = frame_name(i, visible=self.spec.visible)
+        named = frame_name(i, self.spec.frame_format, visible=self.spec.visible)
         ready = self.spec.frames_dir / named if self.spec.frames_dir else None
         if flight is self.flight and ready is not None and ready.is_file():
             return ready.read_bytes()
@@ -351,8 +355,8 @@ class DockSimulator:
         taken = self._taken.get(fid or "", [])
         if i < len(taken):
             frame = replace(frame, meta=replace(frame.meta, time=taken[i]))
-        path = self._tmp / f"{uuid.uuid4().hex[:8]}-{frame_name(i)}"
-        write_frame_tiff(path, frame)
+        path = self._tmp / f"{uuid.uuid4().hex[:8]}-{named}"
+        write_frame(path, frame, self.spec.frame_format)
         content = path.read_bytes()
         path.unlink()
         return content

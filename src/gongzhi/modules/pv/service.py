@@ -535,9 +535,8 @@ def create_inspection(
             continue
         if seq >= MAX_FRAMES:
             raise InvalidInput(msg("a flight holds at most %(n)s frames", n=MAX_FRAMES))
-        content_type = FRAME_SUFFIXES.get(PurePosixPath(name).suffix.lower()) or sniff(data) or TIFF
         try:
-            ev = evidence.store(s, store, data, content_type, name)  # checks before it writes anything
+            ev = evidence.store(s, store, data, frame_content_type(name, data), name)  # checks, then writes
         except FileRejected as exc:
             refused.append({"file": name, "reason": exc.reason, "detail": str(exc)})
             continue
@@ -579,6 +578,12 @@ def create_inspection(
     s.flush()
     _audit(s, "pv.inspection.create", "pv_inspection", inspection.id, {"plant": plant.code, "frames": seq})
     return inspection
+
+
+def frame_content_type(name: str, data: bytes) -> str:
+    """The content type a thermal frame is stored as: by its name's suffix (TIFF, JPEG), else by its
+    bytes, else TIFF (which the store then checks the bytes against)."""
+    return FRAME_SUFFIXES.get(PurePosixPath(name).suffix.lower()) or sniff(data) or TIFF
 
 
 PHOTO_KEY = "photo"
