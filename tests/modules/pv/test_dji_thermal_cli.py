@@ -124,7 +124,7 @@ def test_a_flight_is_handed_to_the_program_as_links_to_its_files_and_a_tiff_flig
         "import os\n"
         "given = pathlib.Path(args[args.index('--input-dir') + 1])\n"
         f"pathlib.Path({str(seen)!r}).write_text("
-        "' '.join(str(os.stat(f).st_ino) for f in sorted(given.iterdir())))",
+        "' '.join(f'{f.stem}:{os.stat(f).st_ino}' for f in sorted(given.iterdir())))",
     )
     monkeypatch.setenv(dji_thermal_cli.PROGRAM_ENV, str(lists))
     tiff = tmp_path / "frame.tiff"
@@ -135,7 +135,11 @@ def test_a_flight_is_handed_to_the_program_as_links_to_its_files_and_a_tiff_flig
     again.write_bytes(first.read_bytes())
     failed = dji_thermal_cli.prepare([first, tiff, again], jobs=1)
     assert set(failed) == {first, again}  # the stand-in writes no temperatures
-    assert seen.read_text() == str(first.stat().st_ino)
+    # the frame (once, linked) and the file whose raster holds every count for its camera's table
+    camera = dji_thermal_cli.camera_key(first.read_bytes())
+    given = dict(item.split(":") for item in seen.read_text().split())
+    assert given == {dji_thermal_cli.digest(first.read_bytes()): str(first.stat().st_ino), **given}
+    assert set(given) == {dji_thermal_cli.digest(first.read_bytes()), f"{camera}-ramp0"}
     assert [p.name for p in cache.iterdir()] == []  # the work folder is gone
 
 
@@ -232,3 +236,34 @@ def test_a_synthetic_flight_written_as_real_m3t_files_is_analysed_as_its_tiff_fr
     seen = {m.module_id: m.t_median_c for m in as_dji.modules if m.t_median_c is not None}
     assert seen.keys() == medians.keys()
     assert max(abs(t - medians[module]) for module, t in seen.items()) < 0.1
+
+
+@pytest.mark.parametrize("name", sorted(DJI))
+def test_each_real_cameras_frames_are_read_through_its_table_with_the_programs_temperatures_to_the_bit(
+    dji_program: Path, name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A flight is converted once per camera (a file holding every count, and one frame to check it by);
+    each frame is then its raw counts through the camera's table, the program's own temperatures."""
+    sample = THERMAL / name
+    if not sample.is_file():
+        pytest.skip(f"real thermal sample {sample} is absent")
+    monkeypatch.setenv(dji_thermal_cli.CACHE_ENV, str(tmp_path / "cache"))
+    data = sample.read_bytes()
+    camera = dji_thermal_cli.camera_key(data)
+    assert camera is not None and dji_thermal_cli.prepare([sample], jobs=1) == {}
+    assert (tmp_path / "cache" / f"{camera}.table.npy").is_file(), "no table for this camera"
+    by_program = dji_thermal_cli._read(dji_thermal_cli.cached(dji_thermal_cli.digest(data)), name)
+    dji_thermal_cli.cached(dji_thermal_cli.digest(data)).unlink()  # so the read can only use the table
+    through_table = read_frame(sample).temperature_c
+    assert np.array_equal(through_table, by_program, equal_nan=True)
+    # another frame of the same camera: its counts changed, its temperatures from the table alone
+    other = tmp_path / f"other-{name}"
+    raw = dji_thermal_cli._counts(data)
+    assert raw is not None
+    shifted = np.clip(raw.astype(np.int64) + 40, 0, 65535).astype(np.uint16)
+    other.write_bytes(dji_thermal_cli._with_raster(data, shifted))
+    assert dji_thermal_cli.camera_key(other.read_bytes()) == camera
+    assert dji_thermal_cli.prepare([other], jobs=1) == {}  # nothing to convert: the table serves it
+    assert not dji_thermal_cli.cached(dji_thermal_cli.digest(other.read_bytes())).exists()
+    table = np.load(tmp_path / "cache" / f"{camera}.table.npy")
+    assert np.array_equal(read_frame(other).temperature_c, table[shifted], equal_nan=True)

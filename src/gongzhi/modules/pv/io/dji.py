@@ -99,7 +99,7 @@ def read_dji_rjpeg(data: bytes, source: str) -> ThermalFrame:
     from gongzhi.modules.pv.io import dji_thermal_cli
 
     raw = read_dji_raw(data, source)
-    temps = dji_thermal_cli.temperatures(data, source, (raw.meta.height_px, raw.meta.width_px))
+    temps = dji_thermal_cli.temperatures(data, source, (raw.meta.height_px, raw.meta.width_px), raw.counts)
     no_data = temps.size - int(np.count_nonzero(np.isfinite(temps)))
     extra = {**raw.meta.extra, "temperatures_by": "dji-thermal-cli", NO_DATA_PX: no_data}
     return ThermalFrame(temperature_c=temps, meta=replace(raw.meta, extra=extra))

@@ -9,16 +9,26 @@ lives in an environment of its own (``make dji``, or ``python3.12 -m venv …`` 
 dji-thermal-cli==1.4.0``) and is run as a program, found by :data:`PROGRAM_ENV` or on ``PATH``. Without it a
 DJI R-JPEG is refused with the reason and these steps.
 
-Temperatures are kept by the file's SHA-256 as float32 °C TIFF in :data:`CACHE_ENV` (default
-``~/.cache/gongzhi/dji-thermal``): :func:`prepare` converts a flight's R-JPEGs in one call, with as many jobs
-as the analysis has workers (0.1–0.3 s of CPU a frame, 1.4 s on the H20T, ``bench/pv/readers.py``; a call of
-its own, which :func:`temperatures` makes for a file not converted yet, costs about 0.3 s more), and every
-later read of the same file takes them from there.
+The port turns each distinct raw count into a temperature on its own, from the camera's model and the
+file's calibration segments and parameters (``tsdk._cnum.per_value``), so the frames of a flight, which share
+those (:func:`camera_key`), share one table of 65,536 temperatures. :func:`prepare` converts, once per camera,
+a copy of one frame whose raster holds every count, and that frame itself to check the table by: the table
+is kept only when it gives that frame's temperatures to the bit (checked on the real M30T, M3T, M4T, H20T
+and H30T samples, ``test_dji_thermal_cli.py``). Each frame is then its counts looked up in the table, about
+5 ms of CPU a frame with the reading, against 80 ms for a conversion of its own (``bench/README.md``, "DJI
+R-JPEG frames"). A file without a camera key is converted on its own in the same call, and the frames of
+a camera whose table does not pass in a second call; their temperatures are kept by the file's SHA-256 as
+float32 °C TIFF.
+
+The tables and the converted temperatures are kept in :data:`CACHE_ENV` (default
+``~/.cache/gongzhi/dji-thermal``); :func:`temperatures` converts (and makes the table for) a file not yet
+served by either with a call of its own, about 0.3 s more.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import re
 import shutil
@@ -27,6 +37,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import numpy.typing as npt
@@ -96,9 +107,13 @@ def cached(key: str) -> Path:
     return cache_dir() / f"{key}.tiff"
 
 
-def temperatures(data: bytes, source: str, shape: tuple[int, int]) -> npt.NDArray[np.float32]:
+def temperatures(
+    data: bytes, source: str, shape: tuple[int, int], counts: npt.NDArray[np.uint16] | None = None
+) -> npt.NDArray[np.float32]:
     """The temperatures [°C] of a DJI R-JPEG's bytes (NaN where the program gives none), a raster of ``shape``
-    (the file's own): from the cache, or converted now by a call of their own.
+    (the file's own): through its camera's table when ``counts`` (its raw counts) are given and the table
+    is in the cache (:func:`camera_key`), else from the cache or converted now by a call of their own
+    (:func:`prepare`, which makes the camera's table on the way when it can).
 
     Raises
     ------
@@ -107,17 +122,24 @@ def temperatures(data: bytes, source: str, shape: tuple[int, int]) -> npt.NDArra
     ConversionError
         The program refused the file, failed, wrote nothing, or a raster of another shape (not kept).
     """
+    camera = camera_key(data) if counts is not None else None
+    table = _table(camera)
+    if table is not None and counts is not None:
+        return table[counts]
     key = digest(data)  # once: a frame is 1-3 MB
     kept = cached(key)
     if not kept.is_file():
-        exe = program()
-        if exe is None:
+        if program() is None:
             raise TemperatureUnavailableError(source, MISSING)
-        with _work_folder() as (given, out):
-            (given / f"{key}.jpg").write_bytes(data)
-            failed = _convert(exe, given, out, [key], jobs=1)
+        with ExitStack() as stack:
+            batch = _Batch(stack)
+            batch.add(None, data, key, camera)
+            failed = batch.run(jobs=1)
         if failed:
             raise ConversionError(source, f"dji-thermal-cli: {failed[key]}")
+        table = _table(camera)
+        if table is not None and counts is not None:
+            return table[counts]
     temps = _read(kept, source)
     if temps.shape != shape:
         kept.unlink(missing_ok=True)  # not this file's temperatures: never served again
@@ -131,7 +153,7 @@ def temperatures(data: bytes, source: str, shape: tuple[int, int]) -> npt.NDArra
 def can_convert(data: bytes) -> bool:
     """Whether :func:`temperatures` can give this file's temperatures without failing for want of the
     program: they are in the cache, or the program is there (which may still refuse the file)."""
-    return cached(digest(data)).is_file() or program() is not None
+    return _table(camera_key(data)) is not None or cached(digest(data)).is_file() or program() is not None
 
 
 def prepare(paths: Iterable[Path], *, jobs: int = 1) -> dict[Path, str]:
@@ -139,14 +161,20 @@ def prepare(paths: Iterable[Path], *, jobs: int = 1) -> dict[Path, str]:
     ``jobs`` processes; returns the files it could not convert, with its reason. A no-op without the program
     (each file is then refused when read, saying why) or without DJI R-JPEGs.
 
-    Each file to convert is put in the program's work folder as it is found (linked where the file system
+    A flight's frames share their camera and its parameters (:func:`camera_key`), so rather than each frame
+    the call converts, once per camera, files whose rasters hold every count, and one of the flight's frames
+    to check the table they give (:class:`_Batch`); the frames are then read through the table, a few
+    milliseconds each against 80 for a conversion (``bench/README.md``, "DJI R-JPEG frames"). A camera
+    whose table does not give that frame's temperatures exactly has its frames converted one by one, as
+    a file without a camera key has.
+
+    Each file the program needs is put in its work folder as it is found (linked where the file system
     allows, else copied), so that one file at a time is in memory: a flight of 600 M3T frames is 600 MB,
     of H30T frames about three times that.
     """
     names: dict[str, list[Path]] = {}
-    todo: list[str] = []
     with ExitStack() as stack:
-        work: tuple[Path, Path] | None = None  # made for the first file to convert: none for a TIFF flight
+        batch = _Batch(stack)
         for path in paths:
             try:
                 with path.open("rb") as f:
@@ -158,27 +186,232 @@ def prepare(paths: Iterable[Path], *, jobs: int = 1) -> dict[Path, str]:
                 continue  # the reader says what is wrong with it
             if not _is_rjpeg(data):
                 continue
+            camera = camera_key(data)
+            if _table(camera) is not None:  # read through its camera's table: nothing to convert
+                continue
             key = digest(data)
             names.setdefault(key, []).append(path)
             if len(names[key]) > 1 or cached(key).is_file():  # twice in the flight, or converted before
                 continue
-            if work is None:
-                if program() is None:
-                    return {}  # nothing can convert it: each file is refused when read, saying why
-                work = stack.enter_context(_work_folder())
-            _place(path, data, work[0] / f"{key}.jpg")
-            todo.append(key)
-        exe = program()
-        if work is None or exe is None:
-            return {}
-        failed = _convert(exe, *work, todo, jobs=jobs)
+            if batch.empty and program() is None:
+                return {}  # nothing can convert it: each file is refused when read, saying why
+            batch.add(path, data, key, camera)
+        failed = batch.run(jobs=jobs)
     return {path: why for key, why in failed.items() for path in names[key]}
 
 
-def _place(path: Path, data: bytes, target: Path) -> None:
-    """``path`` (whose bytes are ``data``) as ``target``: a hard link where the file system allows, else a
-    copy written from ``data``."""
+TABLE_SIZE = 65536
+"""Every raw count a DJI R-JPEG's 16-bit raster can hold."""
+
+_XMP_RANGEFINDER = re.compile(rb'drone-dji:(LRFStatus|LRFTargetDistance)(?:\s*=\s*"([^"]*)"|>([^<]*)<)')
+
+
+def camera_key(data: bytes) -> str | None:
+    """What the program's temperature of a raw count depends on, besides the count, as a digest: the EXIF
+    camera model, the APP4 parameters, the APP5 transmission table, the APP7 blocks (ND filter, sensor),
+    a plugin's APP2 block, the raster's size, and the XMP rangefinder reading (the program's default
+    distance where it is valid). The Thermal SDK's port turns each distinct count into a temperature on its
+    own (``tsdk._cnum.per_value``: no pixel's neighbours or position enter), so the files of one key share
+    a table of 65,536 temperatures. ``None`` for a file that cannot be parsed.
+    """
+    from gongzhi.modules.pv.io.frame_metadata import exif_fields, exif_from_jpeg_app1
+    from gongzhi.modules.pv.io.jpeg_segments import APP3, EXIF_ID, XMP_ID, app_payloads, jpeg_segments
+
     try:
+        segments = jpeg_segments(data, "<bytes>")
+        exif = app_payloads(segments, 0xE1, EXIF_ID)
+        model = str(exif_fields(exif_from_jpeg_app1(exif[0])).get("model") or "") if exif else ""
+    except (ReaderError, ValueError, IndexError):
+        return None
+    h = hashlib.sha256(f"model:{model}\n".encode())
+    raster = sum(len(s.payload) for s in segments if s.marker == APP3)
+    h.update(f"raster:{raster}\n".encode())
+    for s in segments:
+        if s.marker in (0xE4, 0xE5, 0xE7) or (s.marker == 0xE2 and s.payload.startswith(b"Plug")):
+            h.update(bytes([s.marker]) + len(s.payload).to_bytes(4, "little") + s.payload)
+    for xmp in app_payloads(segments, 0xE1, XMP_ID):
+        for m in _XMP_RANGEFINDER.finditer(xmp):
+            h.update(m.group(0))
+    return h.hexdigest()
+
+
+def _table_path(camera: str) -> Path:
+    return cache_dir() / f"{camera}.table.npy"
+
+
+def _no_table_path(camera: str) -> Path:
+    return cache_dir() / f"{camera}.no-table"
+
+
+_TABLES: dict[Path, npt.NDArray[np.float32]] = {}
+"""Tables read in this process, by file (a flight has one camera; each table is 256 KB)."""
+
+
+def _table(camera: str | None) -> npt.NDArray[np.float32] | None:
+    """The camera's table of temperatures by raw count (NaN: no temperature), when the cache has it."""
+    if camera is None:
+        return None
+    path = _table_path(camera)
+    table = _TABLES.get(path)
+    if table is not None and path.is_file():
+        return table
+    if not path.is_file():
+        _TABLES.pop(path, None)
+        return None
+    try:
+        table = cast("npt.NDArray[np.float32]", np.load(path, allow_pickle=False))
+    except (OSError, ValueError):
+        path.unlink(missing_ok=True)  # damaged: made again by the next conversion
+        return None
+    if table.shape != (TABLE_SIZE,) or table.dtype != np.float32:
+        path.unlink(missing_ok=True)
+        return None
+    if len(_TABLES) >= 8:
+        _TABLES.clear()
+    _TABLES[path] = table
+    return table
+
+
+class _Batch:
+    """Files for one call of the program: per camera (:func:`camera_key`) without a table, one frame to
+    check it by and files whose rasters hold every count; the files of a camera known to have no table (or
+    none) one by one. :meth:`run` makes the tables, and converts one by one, in a second call, the frames
+    of a camera whose table failed its check."""
+
+    def __init__(self, stack: ExitStack) -> None:
+        self._stack = stack
+        self._work: tuple[Path, Path] | None = None
+        self.keys: list[str] = []
+        self.checks: dict[str, tuple[str, npt.NDArray[np.uint16], int]] = {}
+        """Camera → the frame checking its table (digest), its counts, and the ramp files made."""
+        self.waiting: dict[str, list[tuple[Path | None, str]]] = {}
+        """Camera → its other frames, converted only if its table fails."""
+
+    @property
+    def empty(self) -> bool:
+        return self._work is None
+
+    def _folder(self) -> tuple[Path, Path]:
+        if self._work is None:
+            self._work = self._stack.enter_context(_work_folder())
+        return self._work
+
+    def add(self, path: Path | None, data: bytes, key: str, camera: str | None) -> None:
+        given = self._folder()[0]
+        if camera is None or _no_table_path(camera).is_file():
+            _place(path, data, given / f"{key}.jpg")
+            self.keys.append(key)
+            return
+        if camera in self.checks:
+            self.waiting.setdefault(camera, []).append((path, key))
+            return
+        counts = _counts(data)
+        if counts is None:
+            _place(path, data, given / f"{key}.jpg")
+            self.keys.append(key)
+            return
+        _place(path, data, given / f"{key}.jpg")
+        self.keys.append(key)
+        ramps = math.ceil(TABLE_SIZE / counts.size)
+        for r in range(ramps):
+            ramp = ((np.arange(counts.size) + r * counts.size) % TABLE_SIZE).astype(np.uint16)
+            (given / f"{camera}-ramp{r}.jpg").write_bytes(_with_raster(data, ramp))
+            self.keys.append(f"{camera}-ramp{r}")
+        self.checks[camera] = (key, counts, ramps)
+
+    def run(self, jobs: int) -> dict[str, str]:
+        """Convert what was added; the digests that could not be, with the program's reason."""
+        if self._work is None or not self.keys:
+            return {}
+        exe = program()
+        if exe is None:
+            return {}
+        failed = _convert(exe, *self._work, self.keys, jobs=jobs)
+        again: list[tuple[Path | None, str]] = []
+        for camera, (key, counts, ramps) in self.checks.items():
+            made = self._table_from(camera, key, counts, ramps, failed)
+            if made == "differs":  # not one temperature per count for this camera: its files one by one
+                _no_table_path(camera).touch()
+            if made != "kept":
+                again += self.waiting.get(camera, [])
+        ramps_failed = {k for k in failed if "-ramp" in k}
+        failed = {k: why for k, why in failed.items() if k not in ramps_failed}
+        if again:  # a second call, one by one: the frames' files are read again, one at a time
+            with _work_folder() as (given, out):
+                for path, key in again:
+                    if path is not None:
+                        _place(path, path.read_bytes(), given / f"{key}.jpg")
+                failed |= _convert(
+                    exe, given, out, [key for path, key in again if path is not None], jobs=jobs
+                )
+        return failed
+
+    @staticmethod
+    def _table_from(
+        camera: str, key: str, counts: npt.NDArray[np.uint16], ramps: int, failed: dict[str, str]
+    ) -> str:
+        """Make the camera's table from its ramps' temperatures and keep it when it gives the checking
+        frame's exactly: ``"kept"``, ``"differs"`` (it does not), or ``"failed"`` (the program did not
+        convert them, or they cannot be read)."""
+        names = [f"{camera}-ramp{r}" for r in range(ramps)]
+        try:
+            if key in failed or any(n in failed for n in names):
+                return "failed"
+            table = np.full(TABLE_SIZE, np.nan, dtype=np.float32)
+            for r, name in enumerate(names):
+                temps = _read(cached(name), name).ravel()
+                if temps.size != counts.size:
+                    return "differs"
+                table[(np.arange(counts.size) + r * counts.size) % TABLE_SIZE] = temps
+            frame = _read(cached(key), key)
+            if frame.shape != counts.shape or not np.array_equal(table[counts], frame, equal_nan=True):
+                return "differs"
+            tmp = _table_path(camera).with_suffix(f".{os.getpid()}.tmp.npy")
+            np.save(tmp, table, allow_pickle=False)
+            os.replace(tmp, _table_path(camera))  # atomic: a reader never sees half a table
+            return "kept"
+        except (ConversionError, OSError):
+            return "failed"
+        finally:
+            for name in names:
+                cached(name).unlink(missing_ok=True)
+
+
+def _counts(data: bytes) -> npt.NDArray[np.uint16] | None:
+    """The file's raw counts as the readers see them (:func:`.dji.read_dji_raw`), or ``None``."""
+    from gongzhi.modules.pv.io.dji import read_dji_raw
+
+    try:
+        return read_dji_raw(data, "<bytes>").counts
+    except (ReaderError, ValueError):
+        return None
+
+
+def _with_raster(data: bytes, counts: npt.NDArray[np.uint16]) -> bytes:
+    """``data`` with the first ``counts.size`` counts of its APP3 raster (little-endian uint16, split over
+    the APP3 segments) replaced by ``counts``, the rest of the file as it is."""
+    from gongzhi.modules.pv.io.jpeg_segments import APP3
+
+    raw = counts.astype("<u2").tobytes()
+    out, taken, at = bytearray(data), 0, 2
+    while at + 4 <= len(data) and data[at] == 0xFF and data[at + 1] != 0xDA and taken < len(raw):
+        length = int.from_bytes(data[at + 2 : at + 4], "big")
+        if data[at + 1] == APP3:
+            size = min(length - 2, len(raw) - taken)
+            out[at + 4 : at + 4 + size] = raw[taken : taken + size]
+            taken += size
+        at += 2 + length
+    if taken != len(raw):
+        raise ValueError(f"the file's raster holds {taken} bytes, not {len(raw)}")
+    return bytes(out)
+
+
+def _place(path: Path | None, data: bytes, target: Path) -> None:
+    """``path`` (whose bytes are ``data``) as ``target``: a hard link where the file system allows, else a
+    copy written from ``data`` (always without a path)."""
+    try:
+        if path is None:
+            raise OSError("no file to link")
         os.link(path, target)
     except OSError:
         target.write_bytes(data)
