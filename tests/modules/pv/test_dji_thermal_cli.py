@@ -267,3 +267,44 @@ def test_each_real_cameras_frames_are_read_through_its_table_with_the_programs_t
     assert not dji_thermal_cli.cached(dji_thermal_cli.digest(other.read_bytes())).exists()
     table = np.load(tmp_path / "cache" / f"{camera}.table.npy")
     assert np.array_equal(read_frame(other).temperature_c, table[shifted], equal_nan=True)
+
+
+def test_a_camera_whose_table_does_not_give_the_checked_frame_is_converted_frame_by_frame(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stand-in program whose temperatures are not one per count (each frame 21.5 °C throughout, the
+    file holding every count its counts / 100): the table fails its check, is not kept, and the camera's
+    frames are converted one by one, then and in later flights."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv(dji_thermal_cli.CACHE_ENV, str(cache))
+    calls = tmp_path / "calls.txt"
+    odd = program(
+        tmp_path,
+        "not-per-count",
+        "import numpy as np\nfrom PIL import Image\n"
+        "given = pathlib.Path(args[args.index('--input-dir') + 1])\n"
+        "out = pathlib.Path(args[args.index('--output-dir') + 1])\n"
+        "out.mkdir(parents=True, exist_ok=True)\n"
+        "stems = ' '.join(sorted(p.stem for p in given.iterdir()))\n"
+        f"with open({str(calls)!r}, 'a') as f: f.write(stems + chr(10))\n"
+        "for f in given.iterdir():\n"
+        "    ramp = np.arange(512 * 640, dtype=np.float32).reshape(512, 640) / 100\n"
+        "    temps = ramp if '-ramp' in f.stem else np.full((512, 640), 21.5, dtype=np.float32)\n"
+        "    Image.fromarray(temps).save(out / (f.stem + '_temp_c.tiff'))",
+    )
+    monkeypatch.setenv(dji_thermal_cli.PROGRAM_ENV, str(odd))
+    frames = [synthetic_rjpeg(tmp_path, f"DJI_000{i}_T.JPG") for i in range(3)]
+    for i, path in enumerate(frames):  # three frames of one camera, each its own counts
+        path.write_bytes(dji_thermal_cli._with_raster(path.read_bytes(), (COUNTS + i).ravel()))
+    camera = dji_thermal_cli.camera_key(frames[0].read_bytes())
+    assert camera is not None and {dji_thermal_cli.camera_key(p.read_bytes()) for p in frames} == {camera}
+    assert dji_thermal_cli.prepare(frames, jobs=1) == {}
+    first, second = calls.read_text().splitlines()
+    assert f"{camera}-ramp0" in first.split() and len(first.split()) == 2  # one frame and the ramp
+    assert len(second.split()) == 2  # then the other two, one by one
+    assert not (cache / f"{camera}.table.npy").exists() and (cache / f"{camera}.no-table").exists()
+    assert all(float(np.nanmax(np.abs(read_frame(p).temperature_c - 21.5))) == 0 for p in frames)
+    later = tmp_path / "DJI_0009_T.JPG"
+    later.write_bytes(dji_thermal_cli._with_raster(frames[0].read_bytes(), (COUNTS + 9).ravel()))
+    assert dji_thermal_cli.prepare([later], jobs=1) == {}
+    assert calls.read_text().splitlines()[-1].split() == [dji_thermal_cli.digest(later.read_bytes())]
