@@ -261,7 +261,7 @@ def test_each_real_cameras_frames_are_read_through_its_table_with_the_programs_t
     raw = dji_thermal_cli._counts(data)
     assert raw is not None
     shifted = np.clip(raw.astype(np.int64) + 40, 0, 65535).astype(np.uint16)
-    other.write_bytes(dji_thermal_cli._with_raster(data, shifted))
+    other.write_bytes(dji_thermal_cli.with_raster(data, shifted))
     assert dji_thermal_cli.camera_key(other.read_bytes()) == camera
     assert dji_thermal_cli.prepare([other], jobs=1) == {}  # nothing to convert: the table serves it
     assert not dji_thermal_cli.cached(dji_thermal_cli.digest(other.read_bytes())).exists()
@@ -295,7 +295,7 @@ def test_a_camera_whose_table_does_not_give_the_checked_frame_is_converted_frame
     monkeypatch.setenv(dji_thermal_cli.PROGRAM_ENV, str(odd))
     frames = [synthetic_rjpeg(tmp_path, f"DJI_000{i}_T.JPG") for i in range(3)]
     for i, path in enumerate(frames):  # three frames of one camera, each its own counts
-        path.write_bytes(dji_thermal_cli._with_raster(path.read_bytes(), (COUNTS + i).ravel()))
+        path.write_bytes(dji_thermal_cli.with_raster(path.read_bytes(), (COUNTS + i).ravel()))
     camera = dji_thermal_cli.camera_key(frames[0].read_bytes())
     assert camera is not None and {dji_thermal_cli.camera_key(p.read_bytes()) for p in frames} == {camera}
     assert dji_thermal_cli.prepare(frames, jobs=1) == {}
@@ -305,6 +305,6 @@ def test_a_camera_whose_table_does_not_give_the_checked_frame_is_converted_frame
     assert not (cache / f"{camera}.table.npy").exists() and (cache / f"{camera}.no-table").exists()
     assert all(float(np.nanmax(np.abs(read_frame(p).temperature_c - 21.5))) == 0 for p in frames)
     later = tmp_path / "DJI_0009_T.JPG"
-    later.write_bytes(dji_thermal_cli._with_raster(frames[0].read_bytes(), (COUNTS + 9).ravel()))
+    later.write_bytes(dji_thermal_cli.with_raster(frames[0].read_bytes(), (COUNTS + 9).ravel()))
     assert dji_thermal_cli.prepare([later], jobs=1) == {}
     assert calls.read_text().splitlines()[-1].split() == [dji_thermal_cli.digest(later.read_bytes())]

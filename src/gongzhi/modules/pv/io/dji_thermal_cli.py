@@ -235,6 +235,29 @@ def camera_key(data: bytes) -> str | None:
     return h.hexdigest()
 
 
+def table_for(data: bytes) -> npt.NDArray[np.float32] | None:
+    """The table of temperatures by raw count (NaN: none) of the camera of ``data``, a DJI R-JPEG: from the
+    cache, or made now with ``data`` as the frame that checks it; ``None`` when the camera has no table (its
+    conversion is not one temperature per count) or the program could not make it.
+
+    Raises
+    ------
+    TemperatureUnavailableError
+        No ``dji-thermal-cli``.
+    """
+    camera = camera_key(data)
+    table = _table(camera)
+    if table is not None or camera is None:
+        return table
+    if program() is None:
+        raise TemperatureUnavailableError("<bytes>", MISSING)
+    with ExitStack() as stack:
+        batch = _Batch(stack)
+        batch.add(None, data, digest(data), camera)
+        batch.run(jobs=1)
+    return _table(camera)
+
+
 def _table_path(camera: str) -> Path:
     return cache_dir() / f"{camera}.table.npy"
 
@@ -297,25 +320,21 @@ class _Batch:
         return self._work
 
     def add(self, path: Path | None, data: bytes, key: str, camera: str | None) -> None:
+        """One file (``data``, read from ``path`` when there is one) of digest ``key``."""
+        tabled = camera is not None and not _no_table_path(camera).is_file()
+        if tabled and camera in self.checks:
+            self.waiting.setdefault(str(camera), []).append((path, key))
+            return
         given = self._folder()[0]
-        if camera is None or _no_table_path(camera).is_file():
-            _place(path, data, given / f"{key}.jpg")
-            self.keys.append(key)
-            return
-        if camera in self.checks:
-            self.waiting.setdefault(camera, []).append((path, key))
-            return
-        counts = _counts(data)
-        if counts is None:
-            _place(path, data, given / f"{key}.jpg")
-            self.keys.append(key)
-            return
         _place(path, data, given / f"{key}.jpg")
         self.keys.append(key)
+        counts = _counts(data) if tabled else None
+        if camera is None or counts is None:
+            return
         ramps = math.ceil(TABLE_SIZE / counts.size)
         for r in range(ramps):
             ramp = ((np.arange(counts.size) + r * counts.size) % TABLE_SIZE).astype(np.uint16)
-            (given / f"{camera}-ramp{r}.jpg").write_bytes(_with_raster(data, ramp))
+            (given / f"{camera}-ramp{r}.jpg").write_bytes(with_raster(data, ramp))
             self.keys.append(f"{camera}-ramp{r}")
         self.checks[camera] = (key, counts, ramps)
 
@@ -387,7 +406,7 @@ def _counts(data: bytes) -> npt.NDArray[np.uint16] | None:
         return None
 
 
-def _with_raster(data: bytes, counts: npt.NDArray[np.uint16]) -> bytes:
+def with_raster(data: bytes, counts: npt.NDArray[np.uint16]) -> bytes:
     """``data`` with the first ``counts.size`` counts of its APP3 raster (little-endian uint16, split over
     the APP3 segments) replaced by ``counts``, the rest of the file as it is."""
     from gongzhi.modules.pv.io.jpeg_segments import APP3

@@ -9,29 +9,25 @@ segments and its preview image. This gives the benches and tests DJI flights of 
 ground truth, read through the same program and metadata as a drone's.
 
 The counts come from the program itself: a copy of the template whose raster holds every count from 0 to
-65,535 is converted once (:func:`calibration`), which gives the temperature of each count for that camera
-and those parameters; a temperature is then written as the count whose temperature is nearest
-(:func:`counts_for`). The M3T's raw counts step by 4 (a 14-bit sensor's values shifted left by two), about
+65,535 is converted once, which gives the temperature of each count for that camera and those parameters
+(:func:`calibration`: the camera's table, :func:`.dji_thermal_cli.table_for`); a temperature is then written
+as the count whose temperature is nearest (:func:`counts_for`). The M3T's raw counts step by 4 (a 14-bit sensor's values shifted left by two), about
 0.08 K a step at 25–50 °C, so its frames come back within about 0.04 K of what was written.
 """
 
 from __future__ import annotations
 
 import struct
-import subprocess
-import tempfile
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-from PIL import Image
 
 from gongzhi.modules.pv.analytics.frames import ThermalFrame
 from gongzhi.modules.pv.io import dji_thermal_cli
+from gongzhi.modules.pv.io.dji_thermal_cli import TABLE_SIZE, with_raster
 from gongzhi.modules.pv.io.frame_metadata import exif_for, xmp_for
 from gongzhi.modules.pv.io.jpeg_segments import EXIF_ID, XMP_ID
-from gongzhi.modules.pv.io.reader_errors import TemperatureUnavailableError
 
 Calibration = tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]
 """A camera's count steps: their temperatures [°C] and counts, both increasing."""
@@ -47,21 +43,6 @@ def _segments(data: bytes) -> list[tuple[int, int, int]]:
         out.append((data[at + 1], at, at + 2 + length))
         at += 2 + length
     return out
-
-
-def with_counts(template: bytes, counts: npt.NDArray[np.uint16]) -> bytes:
-    """``template`` with its APP3 raster (little-endian uint16, split over the APP3 segments) replaced by
-    ``counts``, which must be as many."""
-    raw = counts.astype("<u2").tobytes()
-    out, taken = bytearray(template), 0
-    for marker, start, end in _segments(template):
-        if marker == 0xE3:
-            size = end - start - 4
-            out[start + 4 : end] = raw[taken : taken + size]
-            taken += size
-    if taken != len(raw):
-        raise ValueError(f"the template's raster holds {taken} bytes, the frame's {len(raw)}")
-    return bytes(out)
 
 
 def with_pose(template: bytes, frame: ThermalFrame) -> bytes:
@@ -80,40 +61,23 @@ def with_pose(template: bytes, frame: ThermalFrame) -> bytes:
 
 
 def calibration(template: bytes) -> Calibration:
-    """The temperature of each count step of the template's camera and parameters, by converting a copy of
-    it whose raster holds every count with ``dji-thermal-cli``.
+    """The temperature of each count step of the template's camera and parameters: its table
+    (:func:`.dji_thermal_cli.table_for`, which ``dji-thermal-cli`` makes from a copy of the template whose
+    raster holds every count), at the steps of the template's own counts.
 
     Raises
     ------
     TemperatureUnavailableError
         Without the program.
     ValueError
-        The program refused the template, or its steps do not give increasing temperatures.
+        The program made no table for the template, or its steps do not give increasing temperatures.
     """
-    exe = dji_thermal_cli.program()
-    if exe is None:
-        raise TemperatureUnavailableError("template", dji_thermal_cli.MISSING)
-    raster = sum(end - start - 4 for marker, start, end in _segments(template) if marker == 0xE3) // 2
-    ramp = (np.arange(raster) % 65536).astype(np.uint16)
-    with tempfile.TemporaryDirectory() as work:
-        given, out = Path(work) / "in", Path(work) / "out"
-        given.mkdir()
-        (given / "ramp.jpg").write_bytes(with_counts(template, ramp))
-        command = [str(exe), "process", "--input-dir", str(given), "--output-dir", str(out)]
-        run = subprocess.run(  # noqa: S603 - our own argument list, no shell
-            [*command, "--output", "temp_c:tiff", "--quiet"], capture_output=True, text=True, check=False
-        )
-        converted = out / "ramp_temp_c.tiff"
-        if run.returncode or not converted.is_file():
-            raise ValueError(f"dji-thermal-cli did not convert the template: {run.stdout}{run.stderr}")
-        with Image.open(converted) as image:  # the program's float32 °C, as its cache keeps them
-            temps = np.asarray(image, dtype=np.float64).ravel()
-    if temps.size < 65536:
-        raise ValueError(f"the template's raster holds {temps.size} counts, fewer than every count")
-    step = _count_step(template)
-    counts = np.arange(0, 65536, step)
-    steps = temps[counts]
-    usable = np.isfinite(steps) & (steps > dji_thermal_cli.NO_DATA_C + 0.01)
+    table = dji_thermal_cli.table_for(template)
+    if table is None:
+        raise ValueError("dji-thermal-cli made no table of temperatures by count for the template")
+    counts = np.arange(0, TABLE_SIZE, _count_step(template))
+    steps = table[counts].astype(np.float64)
+    usable = np.isfinite(steps)
     steps, counts = steps[usable], counts[usable]
     if steps.size < 2 or np.any(np.diff(steps) <= 0):
         raise ValueError("the camera's count steps do not give increasing temperatures")
@@ -140,5 +104,5 @@ def dji_rjpeg(frame: ThermalFrame, template: bytes, table: Calibration, model: s
     """``frame`` as an R-JPEG of the template's camera (``table``: its :func:`calibration`), named ``model``
     in its EXIF when given (default the frame's own)."""
     meta = frame.meta if model is None else replace(frame.meta, model=model)
-    counts = counts_for(frame.temperature_c, table)
-    return with_pose(with_counts(template, counts), replace(frame, meta=meta))
+    raster = with_raster(template, counts_for(frame.temperature_c, table))
+    return with_pose(raster, replace(frame, meta=meta))
