@@ -11,8 +11,9 @@ ground truth, read through the same program and metadata as a drone's.
 The counts come from the program itself: a copy of the template whose raster holds every count from 0 to
 65,535 is converted once, which gives the temperature of each count for that camera and those parameters
 (:func:`calibration`: the camera's table, :func:`.dji_thermal_cli.table_for`); a temperature is then written
-as the count whose temperature is nearest (:func:`counts_for`). The M3T's raw counts step by 4 (a 14-bit sensor's values shifted left by two), about
-0.08 K a step at 25–50 °C, so its frames come back within about 0.04 K of what was written.
+as the count whose temperature is nearest (:func:`counts_for`). The M3T's raw counts step by 4 (a 14-bit
+sensor's values shifted left by two), about 0.08 K a step at 25–50 °C, so its frames come back within about
+0.04 K of what was written.
 """
 
 from __future__ import annotations
