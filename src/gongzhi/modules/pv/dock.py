@@ -687,8 +687,9 @@ class DockListener(pvmqtt.QueuedListener["mqtt.MQTTMessage | FrameReady"]):
         for seq in seqs:
             try:
                 got = self._spooled(sn, flight_id, seq)
-            except proto.ProtocolError:
-                shutil.rmtree(self._folder(sn, flight_id, seq), ignore_errors=True)
+            except proto.ProtocolError:  # its chunks do not make the frame: asked again, with its photo
+                for kind in proto.FRAME_KINDS:
+                    shutil.rmtree(self._folder(sn, flight_id, seq, kind), ignore_errors=True)
                 continue
             if got is not None:
                 self._frame(s, row, got[0], got[1], self._photo(sn, got[0])[1], finish=False)
@@ -827,6 +828,10 @@ class DockListener(pvmqtt.QueuedListener["mqtt.MQTTMessage | FrameReady"]):
         results.store_outcome(s, self.registry, row, outcome, live.names)
         row.summary = {**row.summary, "dock": dock}
         self.live.pop(row.id, None)
+        # every frame is stored: what the spool still holds of the flight came too late (a photo after its
+        # frame, a frame sent twice) and would never be taken
+        if sn and fid:
+            shutil.rmtree(self.spool / sn / fid, ignore_errors=True)
         done = f"done: {len(outcome.findings)} findings from {outcome.frames} frames"
         check = loop.verify_reinspection(s, self.registry, row)
         return done if check is None else f"{done}; cleaning {'verified' if check.passed else 'sent back'}"
