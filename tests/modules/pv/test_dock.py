@@ -460,6 +460,9 @@ def test_a_frame_waits_for_the_photo_it_names_and_goes_without_it_when_the_photo
         photo, frame = parts(i)
         assert "photo spooled" in send(photo) and f"frame {i} stored and analysed" in send(frame)
     assert "came after its frame; left out" in send(parts(3)[0])  # a resend of a stored frame's photo
+    late = parts(4)[0]
+    assert len(late) > 1 and send(late[:1]) == "frame 4: chunk"  # part of a resend: stays in the spool
+    assert [p for p in lis.spool.rglob("*") if p.is_file() and not p.name.startswith(".")]
     landed = proto.progress(plant.sn, fid, "ok", 100, "landed", "b1", frames_total=n)
     assert "done" in lis.handle(plant.sn, landed)
     assert frames_of(factory, iid) == list(range(n))
@@ -468,7 +471,7 @@ def test_a_frame_waits_for_the_photo_it_names_and_goes_without_it_when_the_photo
         assert done.status == "done" and done.summary["frames_with_visible"] == 3, done.summary
         stmt = select(PvFrame).where(PvFrame.inspection_id == iid).order_by(PvFrame.seq)
         assert [pv.PHOTO_KEY in f.meta for f in s.execute(stmt).scalars()] == [True, False, False, True, True]
-    assert not [p for p in lis.spool.rglob("*") if p.is_file()]  # nothing left waiting in the spool
+    assert not [p for p in lis.spool.rglob("*") if p.is_file()]  # the finished flight's spool is cleared
 
 
 def test_a_dock_whose_camera_writes_radiometric_jpegs_has_its_frames_stored_and_analysed(
