@@ -193,6 +193,18 @@ def test_frames_travel_in_chunks_checked_against_their_hash() -> None:
         proto.assemble({**parts, 1: parts[1][:-1] + b"x"}, chunks[0])
     with pytest.raises(proto.ProtocolError, match="plain file name"):
         proto.read_chunk(proto.Message(proto.FRAME_CHUNK, {**msgs[0].data, "name": "../x"}))
+    # a photo's chunks say so; a frame's name its photo, which must be a plain name too
+    [shot] = proto.frame_chunks("DOCK1", "f1", 7, "frame-0007_W.jpg", b"\xff\xd8", "b1", kind="visible")
+    assert proto.read_chunk(proto.read(shot.to_json())).kind == "visible"
+    named = proto.frame_chunks("DOCK1", "f1", 7, "frame-0007_T.tif", b"II*", "b1", visible="frame-0007_W.jpg")
+    assert proto.read_chunk(proto.read(named[0].to_json())).visible == "frame-0007_W.jpg"
+    for bad, said in (
+        ({"kind": "radar"}, "kind must be one of thermal, visible"),
+        ({"kind": "visible", "visible": "x.jpg"}, "only a thermal frame"),
+        ({"visible": "../x.jpg"}, "plain file name"),
+    ):
+        with pytest.raises(proto.ProtocolError, match=said):
+            proto.read_chunk(proto.Message(proto.FRAME_CHUNK, {**msgs[0].data, **bad}))
     with pytest.raises(proto.ProtocolError, match="timestamp"):
         proto.read(b'{"tid": "a", "bid": "b", "method": "m", "data": {}}')
     p = proto.progress(
