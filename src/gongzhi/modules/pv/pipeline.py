@@ -183,8 +183,8 @@ def decode_chunk(paths: Sequence[Path]) -> int:
 
 def decode_flight(paths: Sequence[Path], *, workers: int = 1, chunk_size: int | None = None) -> int:
     """Read every frame and drop it, split as :func:`analyse_flight` splits them: the decoding baseline
-    (a flight's DJI R-JPEGs converted first in one call of ``dji-thermal-cli``, as :func:`analyse_flight`
-    converts them)."""
+    (a flight's DJI R-JPEGs prepared first, their camera's table made in one call of ``dji-thermal-cli``,
+    as :func:`analyse_flight` prepares them)."""
     adapter.prepare(paths, jobs=max(workers, 1))
     size = chunk_size or max(1, math.ceil(len(paths) / max(1, workers)))
     parts = list(chunks(paths, size))
