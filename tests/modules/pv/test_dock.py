@@ -19,6 +19,7 @@ from gongzhi.cases.models import Alert
 from gongzhi.core.models import AuditEntry
 from gongzhi.db import Scope, unit_of_work
 from gongzhi.errors import Conflict, Forbidden, InvalidInput, NotFound
+from gongzhi.kit.filestore import FileStore
 from gongzhi.modules.pv import dock, report, results
 from gongzhi.modules.pv import mqtt as pvmqtt
 from gongzhi.modules.pv import service as pv
@@ -198,13 +199,13 @@ def test_frames_travel_in_chunks_checked_against_their_hash() -> None:
     assert proto.read_chunk(proto.read(shot.to_json())).kind == "visible"
     named = proto.frame_chunks("DOCK1", "f1", 7, "frame-0007_T.tif", b"II*", "b1", visible="frame-0007_W.jpg")
     assert proto.read_chunk(proto.read(named[0].to_json())).visible == "frame-0007_W.jpg"
-    for bad, said in (
+    for wrong, said in (
         ({"kind": "radar"}, "kind must be one of thermal, visible"),
         ({"kind": "visible", "visible": "x.jpg"}, "only a thermal frame"),
         ({"visible": "../x.jpg"}, "plain file name"),
     ):
         with pytest.raises(proto.ProtocolError, match=said):
-            proto.read_chunk(proto.Message(proto.FRAME_CHUNK, {**msgs[0].data, **bad}))
+            proto.read_chunk(proto.Message(proto.FRAME_CHUNK, {**msgs[0].data, **wrong}))
     with pytest.raises(proto.ProtocolError, match="timestamp"):
         proto.read(b'{"tid": "a", "bid": "b", "method": "m", "data": {}}')
     p = proto.progress(
@@ -405,16 +406,26 @@ def test_an_oblique_one_click_flight_is_flown_on_its_oblique_plan_and_analysed_i
         )
 
 
-def test_a_dock_flight_with_photos_analyses_each_frame_with_the_photo_taken_with_it(
-    factory: Factory, registry: Registry, world: World, tmp_path: Path
-) -> None:
+def one_click_flight(
+    factory: Factory, registry: Registry, world: World, tmp_path: Path, **kw: object
+) -> tuple[DockSimulator, PvInspection, FileStore]:
+    """A one-click flight of a fresh plant by its dock simulator (``kw`` as :func:`._dock.simulator`), run
+    until the inspection is done or failed: the simulator, the inspection and the listener's store."""
     broker = machine_broker()
     plant = docked_plant(factory, world, broker)
     store = store_at(tmp_path)
-    with flying(factory, registry, store, plant, broker, visible=True) as (sim, lis):
+    with flying(factory, registry, store, plant, broker, **kw) as (sim, lis):
         iid = dock.one_click_inspection(factory, world.bob.scope(), plant.plant_id)
         done = run_until(lis, factory, iid, lambda r: r.status in ("done", "failed"))
+    return sim, done, store
+
+
+def test_a_dock_flight_with_photos_analyses_each_frame_with_the_photo_taken_with_it(
+    factory: Factory, registry: Registry, world: World, tmp_path: Path
+) -> None:
+    sim, done, store = one_click_flight(factory, registry, world, tmp_path, visible=True)
     assert done.status == "done", done.error
+    iid = done.id
     n = len(sim.flight)
     assert frames_of(factory, iid) == list(range(n))
     assert done.summary["frames_with_visible"] == n and not done.summary["visible_photos_unused"]
@@ -491,13 +502,9 @@ def test_a_dock_whose_camera_writes_radiometric_jpegs_has_its_frames_stored_and_
 ) -> None:
     """A drone's camera writes radiometric JPEGs, not TIFFs (here FLIR's; a DJI drone's R-JPEGs are stored
     the same way and converted as they are read): each is stored as the JPEG it is and analysed."""
-    broker = machine_broker()
-    plant = docked_plant(factory, world, broker)
-    store = store_at(tmp_path)
-    with flying(factory, registry, store, plant, broker, frame_format="flir") as (sim, lis):
-        iid = dock.one_click_inspection(factory, world.bob.scope(), plant.plant_id)
-        done = run_until(lis, factory, iid, lambda r: r.status in ("done", "failed"))
+    sim, done, store = one_click_flight(factory, registry, world, tmp_path, frame_format="flir")
     assert done.status == "done", done.error
+    iid = done.id
     n = len(sim.flight)
     assert frames_of(factory, iid) == list(range(n)) and done.summary["frames_used"] == n
     with unit_of_work(factory, Scope.for_system()) as s:
