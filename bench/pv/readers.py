@@ -10,8 +10,10 @@ next to wall time, since a loaded machine inflates wall time.
 
 DJI R-JPEG, when ``dji-thermal-cli`` is installed (``make dji``) and the real samples are present: for each
 camera, ``--dji-frames`` copies of its sample, each made distinct by trailing bytes (the cache is by content),
-converted in one call with ``--jobs`` processes into an empty cache (CPU of this process and its children,
-the program's start included), then read from that cache.
+prepared into an empty cache (CPU of this process and its children, the program's start included) and read:
+once through the camera's table (one call of the program makes it from a file holding every count and one
+frame, :mod:`gongzhi.modules.pv.io.dji_thermal_cli`), and once frame by frame, as for a camera whose table
+fails its check (each copy converted, in one call with ``--jobs`` processes, then read from the cache).
 """
 
 from __future__ import annotations
@@ -140,25 +142,31 @@ def dji_rows(count: int, jobs: int) -> dict[str, tuple[float, float]]:
         return {}
     rows = {}
     for model, sample in samples.items():
-        with tempfile.TemporaryDirectory() as tmp:
-            os.environ[dji_thermal_cli.CACHE_ENV] = str(Path(tmp) / "cache")
-            paths = []
-            for k in range(count):
-                path = Path(tmp) / f"DJI_{k:04d}_R.JPG"
-                path.write_bytes(sample.read_bytes() + bytes(k + 1))  # distinct digests, the same raster
-                paths.append(path)
-            wall0, cpu0 = time.perf_counter(), cpu_with_children()
-            failed = dji_thermal_cli.prepare(paths, jobs=jobs)
-            wall, cpu = (time.perf_counter() - wall0) / count, (cpu_with_children() - cpu0) / count
-            label = f"dji-thermal-cli {model}, {jobs} jobs"
-            print(
-                f"{label:<34} {wall * 1000:8.2f} ms/frame wall {cpu * 1000:8.2f} ms/frame cpu "
-                f"({count - len(failed)} of {count} converted in one call)"
-            )
-            rows[f"DJI {model} conversion"] = (wall, cpu)
-            rows[f"DJI {model}, cached"] = timed(
-                f"read_frame DJI {model}, cached", [p.read_bytes() for p in paths], read_frame
-            )
+        for how in ("table", "frame by frame"):
+            with tempfile.TemporaryDirectory() as tmp:
+                cache = Path(tmp) / "cache"
+                os.environ[dji_thermal_cli.CACHE_ENV] = str(cache)
+                paths = []
+                for k in range(count):
+                    path = Path(tmp) / f"DJI_{k:04d}_R.JPG"
+                    path.write_bytes(sample.read_bytes() + bytes(k + 1))  # distinct digests, the same raster
+                    paths.append(path)
+                if how == "frame by frame":  # as a camera whose table failed its check
+                    cache.mkdir()
+                    (cache / f"{dji_thermal_cli.camera_key(sample.read_bytes())}.no-table").touch()
+                wall0, cpu0 = time.perf_counter(), cpu_with_children()
+                failed = dji_thermal_cli.prepare(paths, jobs=jobs)
+                wall, cpu = time.perf_counter() - wall0, cpu_with_children() - cpu0
+                label = f"dji-thermal-cli {model}, {how}"
+                print(
+                    f"{label:<40} prepare {wall:6.2f} s wall {cpu:6.2f} s cpu for {count} frames "
+                    f"({count - len(failed)} ready)"
+                )
+                if how != "table":  # a table is made once per camera, not per frame: printed above only
+                    rows[f"DJI {model} prepare, {how}"] = (wall / count, cpu / count)
+                rows[f"DJI {model} read, {how}"] = timed(
+                    f"read_frame DJI {model}, {how}", [p.read_bytes() for p in paths], read_frame
+                )
     return rows
 
 
