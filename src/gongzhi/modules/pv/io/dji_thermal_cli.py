@@ -22,7 +22,7 @@ float32 °C TIFF.
 
 The tables and the converted temperatures are kept in :data:`CACHE_ENV` (default
 ``~/.cache/gongzhi/dji-thermal``); :func:`temperatures` converts (and makes the table for) a file not yet
-served by either with a call of its own, about 0.3 s more.
+served by either with a call of its own (1–2 s with its camera's table, about 10 s for an H20T).
 """
 
 from __future__ import annotations
