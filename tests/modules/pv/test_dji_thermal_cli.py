@@ -308,3 +308,29 @@ def test_a_camera_whose_table_does_not_give_the_checked_frame_is_converted_frame
     later.write_bytes(dji_thermal_cli.with_raster(frames[0].read_bytes(), (COUNTS + 9).ravel()))
     assert dji_thermal_cli.prepare([later], jobs=1) == {}
     assert calls.read_text().splitlines()[-1].split() == [dji_thermal_cli.digest(later.read_bytes())]
+
+
+def test_a_file_read_on_its_own_makes_its_cameras_table_and_the_next_one_is_looked_up(
+    dji_program: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A dock's frame as it lands is read on its own: the first makes its camera's table in one call (and
+    is converted to check it), the next of that camera is looked up without the program."""
+    sample = THERMAL / "M3T_DJI_0001_R.JPG"
+    if not sample.is_file():
+        pytest.skip(f"real thermal sample {sample} is absent")
+    cache = tmp_path / "cache"
+    monkeypatch.setenv(dji_thermal_cli.CACHE_ENV, str(cache))
+    first = read_frame(sample).temperature_c
+    camera = dji_thermal_cli.camera_key(sample.read_bytes())
+    assert (cache / f"{camera}.table.npy").is_file()
+    by_program = dji_thermal_cli._read(
+        dji_thermal_cli.cached(dji_thermal_cli.digest(sample.read_bytes())), "x"
+    )
+    assert np.array_equal(first, by_program, equal_nan=True)
+    raw = dji_thermal_cli._counts(sample.read_bytes())
+    assert raw is not None
+    other = tmp_path / "DJI_0002_R.JPG"
+    other.write_bytes(dji_thermal_cli.with_raster(sample.read_bytes(), (raw[::-1] + 8).ravel()))
+    monkeypatch.setenv(dji_thermal_cli.PROGRAM_ENV, str(tmp_path / "gone" / "dji-thermal-cli"))
+    # the program is gone (a wrong setting would be refused if it were called): the table serves it
+    assert np.isfinite(read_frame(other).temperature_c).all()
