@@ -627,6 +627,66 @@ def test_a_flight_of_real_dji_r_jpegs_is_kept_read_as_temperatures_and_said_why_
     assert page.text.count("图像没有 GPS 位置") == len(samples)  # the accumulator's reason, translated
 
 
+def test_a_drones_own_dji_flight_is_uploaded_and_analysed_as_its_tiff_frames_are(
+    client: TestClient,
+    world: World,
+    factory: sessionmaker[Session],
+    registry: Registry,
+    flight: Flight,
+    dji_program: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The flight as an M3T writes it (each frame the real sample with the frame's counts and pose,
+    :mod:`.io.dji_writer`), named as DJI names its files, uploaded and analysed by the worker: its camera's
+    table is made once, and the findings are those of the same flight uploaded as TIFF."""
+    from gongzhi.modules.pv.io import dji_writer
+    from gongzhi.modules.pv.io.thermal import read_frame
+
+    from .test_thermal_real_files import THERMAL
+
+    sample = THERMAL / "M3T_DJI_0001_R.JPG"
+    if not sample.is_file():
+        pytest.skip(f"real thermal sample {sample} is absent")
+    monkeypatch.setenv(dji_thermal_cli.CACHE_ENV, str(tmp_path / "cache"))
+    template = sample.read_bytes()
+    table = dji_writer.calibration(template)
+    files = [
+        (
+            "file",
+            (
+                f"DJI_{i + 1:04d}_T.JPG",
+                dji_writer.dji_rjpeg(read_frame(p), template, table, "M3T"),
+                "image/jpeg",
+            ),
+        )
+        for i, p in enumerate(flight.frames)
+    ]
+    plant = import_plant(client, world.alice.headers, flight)
+    as_dji = upload(client, world.bob.headers, plant["id"], files, irradiance_w_m2="850")
+    as_tiff = upload(
+        client,
+        world.bob.headers,
+        plant["id"],
+        [("file", ("flight.zip", flight.zip(), "application/zip"))],
+        irradiance_w_m2="850",
+    )
+    assert as_dji.status_code == as_tiff.status_code == 202, (as_dji.text, as_tiff.text)
+    assert sorted(run_worker(client, factory, registry)) == sorted(
+        [as_dji.json()["id"], as_tiff.json()["id"]]
+    )
+    found = {}
+    for r in (as_dji, as_tiff):
+        done = client.get(f"{PV}/inspections/{r.json()['id']}", headers=world.alice.headers).json()
+        assert done["status"] == "done" and done["summary"]["frames_used"] == len(flight.frames), done
+        findings = client.get(
+            f"{PV}/inspections/{r.json()['id']}/findings", headers=world.alice.headers
+        ).json()
+        found[r.json()["id"]] = {(f["module_id"], f["anomaly_class"]) for f in findings}
+    assert found[as_dji.json()["id"]] == found[as_tiff.json()["id"]] and found[as_dji.json()["id"]]
+    assert [p.suffix for p in (tmp_path / "cache").iterdir()].count(".npy") == 1  # one camera, one table
+
+
 def test_without_dji_thermal_cli_a_dji_flight_is_refused_at_the_upload_saying_how_to_read_it(
     client: TestClient, world: World, flight: Flight, no_dji_program: None
 ) -> None:
