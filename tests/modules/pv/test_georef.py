@@ -12,7 +12,7 @@ from scipy import ndimage
 
 from gongzhi.modules.pv.analytics import georef, kernels, modules
 from gongzhi.modules.pv.analytics.anomalies import Anomaly
-from gongzhi.modules.pv.analytics.cameras import M3T
+from gongzhi.modules.pv.analytics.cameras import CAMERAS, M3T
 from gongzhi.modules.pv.analytics.frames import ThermalFrame
 from gongzhi.modules.pv.analytics.georef import (
     FrameGeometry,
@@ -895,3 +895,29 @@ def test_the_sub_pixel_step_equals_the_clipped_parabola_vertex() -> None:
     flat = np.full((3, 3), 2.0)
     flat[0, 1] = np.nan
     assert np.isnan(georef._subpixel(flat, 1, 1)[0]) and np.isnan(clipped(flat, 1, 1)[0])
+
+
+def test_a_box_wider_than_the_plant_keeps_each_module_once() -> None:
+    """``kernels.in_box`` writes the modules in a box into a buffer as long as the index. A frame whose
+    reach is wider than the roof (a 1280 × 1024 H30T frame over a 40 × 30 m roof) once counted each row's
+    modules again under the next row's keys, past the buffer's end: the heap was corrupted and the
+    analysis aborted. Given room to spare, each module comes back once, in any box."""
+    layout = generate_layout(rectangle(40, 30), LayoutParams())
+    index = georef.module_index(layout)
+    n = len(index.order)
+    for half in (5.0, 40.0, 400.0, 4000.0):
+        box = np.array([-half, half, -half, half])
+        out = np.full(4 * n, -1, dtype=np.intp)
+        count = kernels.in_box(
+            index.u, index.v, index.order, index.keys, index.row_v, index.span, index.u_min, box, out
+        )
+        kept = out[:count]
+        assert count <= n and len(set(kept.tolist())) == count, (half, count, n)
+        inside = (np.abs(index.u) <= half) & (np.abs(index.v) <= half)
+        assert count == int(inside.sum()), half
+    # the whole flight: an H30T over the small roof is analysed (it aborted the process before)
+    flight = synthetic_flight(layout, seed=2, anomalies_per_class=1, camera=CAMERAS["H30T"])
+    acc = InspectionAccumulator(layout, camera=CAMERAS["H30T"])
+    for i in range(min(3, len(flight))):
+        acc.add(flight.frame(i))
+    assert any(m.frames_seen for m in acc.result().modules)

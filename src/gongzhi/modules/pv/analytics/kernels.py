@@ -268,13 +268,19 @@ def _in_box(u: F64, v: F64, order: Ints, keys: F64, row_v: F64, span: float, u_m
     # (rows are clusters of across-row position), so the rows whose mean is inside and one either side
     first_row = max(np.searchsorted(row_v, box[2]) - 1, 0)
     last_row = min(np.searchsorted(row_v, box[3], side="right"), len(row_v) - 1)
+    # a row's keys are row · span plus offsets in [0, span − 1] (module_index), so a box wider than the
+    # plant is cut to those offsets: uncut, one row's range would run into the next row's keys and count
+    # their modules again, past the end of ``out`` (a 1280 × 1024 frame over a small roof)
+    off_lo, off_hi = max(box[0] - u_min, 0.0), min(box[1] - u_min, span - 1.0)
     count = 0
+    if off_lo > off_hi:
+        return count
     for row in range(first_row, last_row + 1):
         # a module's key grows with its u (each rounding is monotonic): those within [u_lo, u_hi] have keys
         # within the keys of u_lo and u_hi, computed as module_index computes them
         start = row * span
-        lo = np.searchsorted(keys, start + (box[0] - u_min))
-        hi = np.searchsorted(keys, start + (box[1] - u_min), side="right")
+        lo = np.searchsorted(keys, start + off_lo)
+        hi = np.searchsorted(keys, start + off_hi, side="right")
         for k in range(lo, hi):
             p = order[k]
             if u[p] >= box[0] and u[p] <= box[1] and v[p] >= box[2] and v[p] <= box[3]:
