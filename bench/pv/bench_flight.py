@@ -204,7 +204,7 @@ def main() -> None:
     parser.add_argument(
         "--format",
         dest="frame_format",
-        choices=[*synthetic_files.FRAME_FORMATS, "dji"],
+        choices=synthetic_files.FRAME_FORMATS,
         default="tiff",
         help="how the frames are written (default: float32 °C TIFF, the cheapest to decode)",
     )

@@ -514,3 +514,34 @@ def test_a_dock_whose_camera_writes_radiometric_jpegs_has_its_frames_stored_and_
     truth = {(a.module_id, a.anomaly.value) for a in sim.flight.anomalies}
     found = findings_of(factory, iid)
     assert len(found & truth) >= 0.9 * len(truth) and len(found & truth) >= 0.9 * len(found), (found, truth)
+
+
+def test_a_dji_docks_flight_of_r_jpegs_is_read_through_one_camera_table_as_its_frames_land(
+    factory: Factory,
+    registry: Registry,
+    world: World,
+    tmp_path: Path,
+    dji_program: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A DJI dock's drone sends its camera's R-JPEGs (the real M3T sample with each frame's counts and
+    pose): the first frame to land makes the camera's table, every later one is looked up in it."""
+    from gongzhi.modules.pv.io import dji_thermal_cli
+    from gongzhi.modules.pv.io.dji_writer import dji_camera
+
+    from .test_thermal_real_files import THERMAL
+
+    sample = THERMAL / "M3T_DJI_0001_R.JPG"
+    if not sample.is_file():
+        pytest.skip(f"real thermal sample {sample} is absent")
+    monkeypatch.setenv(dji_thermal_cli.CACHE_ENV, str(tmp_path / "writer-cache"))
+    m3t = dji_camera(sample.read_bytes())
+    monkeypatch.setenv(dji_thermal_cli.CACHE_ENV, str(tmp_path / "listener-cache"))
+    sim, done, _store = one_click_flight(factory, registry, world, tmp_path, frame_format="dji", dji=m3t)
+    assert done.status == "done", done.error
+    assert done.summary["frames_used"] == len(sim.flight)
+    truth = {(a.module_id, a.anomaly.value) for a in sim.flight.anomalies}
+    found = findings_of(factory, done.id)
+    assert len(found & truth) >= 0.9 * len(truth) and len(found & truth) >= 0.9 * len(found), (found, truth)
+    cache = sorted(p.name for p in (tmp_path / "listener-cache").iterdir())
+    assert [n for n in cache if n.endswith(".table.npy")] and len(cache) == 2, cache  # a table, its check

@@ -132,6 +132,42 @@ def test_synth_writes_frames_as_centikelvin_tiff_or_flir_jpeg_that_read_back_as_
     assert bad.exit_code != 0 and "png" in said(bad)
 
 
+def test_synth_writes_frames_as_a_real_dji_cameras_r_jpegs_and_refuses_what_it_cannot_copy(
+    tmp_path: Path, dji_program: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--format dji --dji-template`` writes each frame as the template camera's R-JPEG (its counts and
+    pose, :mod:`.io.dji_writer`); without a template, with one that is no DJI R-JPEG or of another
+    raster, or with a template but another format, a clear error and no frame."""
+    from .test_thermal_real_files import THERMAL
+
+    m3t, h30t, flir = (THERMAL / n for n in ("M3T_DJI_0001_R.JPG", "H30T_DJI_0001_R.JPG", "FLIR_T640.jpg"))
+    if not (m3t.is_file() and h30t.is_file() and flir.is_file()):
+        pytest.skip(f"real thermal samples are absent from {THERMAL}")
+    monkeypatch.setenv("GONGZHI_DJI_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "flight"
+    args = ["synth", "--plant", str(roof_file(tmp_path)), "--seed", "3", "--frames", "2", "--out", str(out)]
+    r = runner.invoke(app, [*args, "--format", "dji", "--dji-template", str(m3t)])
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in out.glob("frame-*")) == ["frame-0000.jpg", "frame-0001.jpg"]
+    assert json.loads((out / "flight.json").read_text())["frame_format"] == "dji"
+    frame = adapter.read(out / "frame-0001.jpg")
+    again = synthetic_flight(read_plant_geojson(out / "plant.geojson"), seed=3).frame(1)
+    assert frame.meta.extra["temperatures_by"] == "dji-thermal-cli" and frame.meta.model == "M3T"
+    assert np.nanmax(np.abs(frame.temperature_c - again.temperature_c)) < 0.05  # the M3T's 0.08 K steps
+    assert frame.meta.lat == pytest.approx(again.meta.lat)
+    for extra, words in (
+        (["--format", "dji"], "needs --dji-template"),
+        (["--dji-template", str(m3t)], "goes with --format dji"),
+        (["--format", "dji", "--dji-template", str(flir)], "no DJI APP3 thermal raster"),
+        (["--format", "dji", "--dji-template", str(h30t)], "1280×1024 H30T file"),
+        (["--format", "dji", "--dji-template", str(tmp_path / "none.JPG")], "No such file"),
+    ):
+        again_out = tmp_path / f"refused-{len(words)}"
+        bad = runner.invoke(app, [*args[:-1], str(again_out), *extra])
+        assert bad.exit_code == 1 and words in said(bad), (extra, bad.output)
+        assert not list(again_out.glob("frame-*"))
+
+
 def test_inspect_reads_a_synthetic_flight_back_and_writes_per_module_results(tmp_path: Path) -> None:
     flight = tiny_flight(tmp_path / "flight", frames=6)
     out = tmp_path / "results"

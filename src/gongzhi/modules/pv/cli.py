@@ -35,7 +35,9 @@ from gongzhi.modules.pv.analytics.modules import ism_classifier
 from gongzhi.modules.pv.io import kml
 from gongzhi.modules.pv.io import plant as plant_io
 from gongzhi.modules.pv.io import synthetic_files as synth_io
+from gongzhi.modules.pv.io.dji_writer import DjiCamera, dji_camera
 from gongzhi.modules.pv.io.qgc_plan import write_qgc_plan_json
+from gongzhi.modules.pv.io.reader_errors import ReaderError
 from gongzhi.modules.pv.io.wpml import write_wpml_kmz
 from gongzhi.modules.pv.outcome import FindingRecord, FlightOutcome, worst_by_module
 
@@ -151,6 +153,47 @@ def _layout_for(path: Path) -> PlantLayout:
         raise
 
 
+DjiTemplate = Annotated[
+    Path | None,
+    typer.Option(
+        "--dji-template",
+        help="with --format dji: a real file of the DJI camera to write as (one of its …_T.JPG R-JPEGs)",
+    ),
+]
+
+
+def _dji_camera(frame_format: str, template: Path | None) -> DjiCamera | None:
+    """The camera of ``template`` for ``--format dji``; a clear error without it or when it is not one."""
+    if frame_format != "dji":
+        if template is not None:
+            _fail("--dji-template goes with --format dji")
+        return None
+    if template is None:
+        _fail("--format dji needs --dji-template: a real R-JPEG of the DJI camera to write as")
+        return None
+    try:
+        return dji_camera(template.read_bytes(), str(template))
+    except OSError as exc:
+        _fail(f"{template}: {exc.strerror or exc}")
+        raise
+    except ReaderError as exc:  # not a DJI R-JPEG, or no dji-thermal-cli: it names the file itself
+        _fail(str(exc))
+        raise
+    except ValueError as exc:  # no table for it
+        _fail(f"{template}: {exc}")
+        raise
+
+
+def _dji_fits(dji: DjiCamera | None, camera: ThermalCamera) -> None:
+    """A clear error when the template's raster is not the flight camera's."""
+    if dji is not None and dji.shape != (camera.height_px, camera.width_px):
+        (rows, cols) = dji.shape
+        _fail(
+            f"the template is a {cols}×{rows} {dji.model} file and the flight's camera, {camera.key}, takes "
+            f"{camera.width_px}×{camera.height_px} frames: give the camera that wrote it (--camera)"
+        )
+
+
 @app.command()
 def synth(
     plant: PlantFile,
@@ -163,15 +206,19 @@ def synth(
     frame_format: Annotated[
         synth_io.FrameFormat,
         typer.Option(
-            "--format", help="tiff: float32 °C TIFF; tiff-ck: uint16 centi-kelvin TIFF; flir: FLIR R-JPEG"
+            "--format",
+            help="tiff: float32 °C TIFF; tiff-ck: uint16 centi-kelvin TIFF; flir: FLIR R-JPEG; "
+            "dji: DJI R-JPEG of the camera of --dji-template",
         ),
     ] = "tiff",
     gimbal_pitch: GimbalPitch = -90.0,
     visible: Annotated[
         bool, typer.Option("--visible", help="a wide visible photo beside each frame (…_T.tif + …_W.jpg)")
     ] = False,
+    dji_template: DjiTemplate = None,
 ) -> None:
     """Write a synthetic flight over a plant: its frames, the plant, the conditions, ground truth."""
+    dji = _dji_camera(frame_format, dji_template)
     layout = _layout_for(plant)
     try:
         flight = synthetic.synthetic_flight(
@@ -184,13 +231,20 @@ def synth(
     except DomainError as exc:
         _fail(exc.detail)
         raise
+    _dji_fits(dji, flight.camera)
     count = len(flight) if frames is None else max(0, min(frames, len(flight)))
     _writable_folder(out_dir)
     synth_io.write_flight_files(flight, out_dir, frame_format, visible)
     with _progress() as bar:
         task = bar.add_task("rendering frames", total=count)
         for _ in synth_io.write_frames(
-            flight, out_dir, range(count), workers=workers, frame_format=frame_format, visible=visible
+            flight,
+            out_dir,
+            range(count),
+            workers=workers,
+            frame_format=frame_format,
+            visible=visible,
+            dji=dji,
         ):
             bar.advance(task)
     c = flight.conditions
@@ -525,9 +579,12 @@ def dock_sim(
     frame_format: Annotated[
         synth_io.FrameFormat,
         typer.Option(
-            "--format", help="tiff: float32 °C TIFF; tiff-ck: uint16 centi-kelvin TIFF; flir: FLIR R-JPEG"
+            "--format",
+            help="tiff: float32 °C TIFF; tiff-ck: uint16 centi-kelvin TIFF; flir: FLIR R-JPEG; "
+            "dji: DJI R-JPEG of the camera of --dji-template",
         ),
     ] = "tiff",
+    dji_template: DjiTemplate = None,
     seed: int = 0,
 ) -> None:
     """A drone dock on the MQTT broker: takes flight tasks, flies them, streams synthetic frames."""
@@ -547,11 +604,13 @@ def dock_sim(
         anomalies_per_class=anomalies,
         time_scale=time_scale,
         frame_format=frame_format,
+        dji=_dji_camera(frame_format, dji_template),
         visible=visible,
         frames_dir=frames,
     )
     try:
         sim = DockSimulator(spec, pvmqtt.Broker.parse(broker))
+        _dji_fits(spec.dji, sim.flight.camera)
         sim.start()
     except (ValueError, ConnectionError) as exc:
         _fail(str(exc))

@@ -33,6 +33,7 @@ from gongzhi.modules.pv.analytics.anomalies import Anomaly
 from gongzhi.modules.pv.analytics.layout import PlantLayout
 from gongzhi.modules.pv.analytics.synthetic import WIDE_FOCAL_35MM, SyntheticFlight, reflown, synthetic_flight
 from gongzhi.modules.pv.io import dock_protocol as proto
+from gongzhi.modules.pv.io.dji_writer import DjiCamera
 from gongzhi.modules.pv.io.synthetic_files import FrameFormat, frame_name, photo_name, write_frame
 from gongzhi.modules.pv.io.visible import visible_jpeg
 
@@ -103,7 +104,10 @@ class DockSpec:
     once all the same (a reply lost on a slow uplink)."""
     frame_format: FrameFormat = "tiff"
     """How the frames are written (:data:`.io.synthetic_files.FrameFormat`): float32 °C TIFF, or a
-    camera's file such as a FLIR radiometric JPEG (``flir``)."""
+    camera's file, a FLIR radiometric JPEG (``flir``) or a DJI R-JPEG (``dji``, with :attr:`dji`)."""
+    dji: DjiCamera | None = None
+    """For ``frame_format="dji"``: the DJI camera whose files the frames are
+    (:func:`.io.dji_writer.dji_camera`)."""
     visible: bool = False
     """The drone's wide camera takes a visible-light photo with each frame (sent before it, as JPEG)."""
     frames_dir: Path | None = None
@@ -356,7 +360,7 @@ class DockSimulator:
         if i < len(taken):
             frame = replace(frame, meta=replace(frame.meta, time=taken[i]))
         path = self._tmp / f"{uuid.uuid4().hex[:8]}-{named}"
-        write_frame(path, frame, self.spec.frame_format)
+        write_frame(path, frame, self.spec.frame_format, self.spec.dji)
         content = path.read_bytes()
         path.unlink()
         return content

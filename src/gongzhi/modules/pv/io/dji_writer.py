@@ -19,7 +19,7 @@ sensor's values shifted left by two), about 0.08 K a step at 25–50 °C, so its
 from __future__ import annotations
 
 import struct
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -107,3 +107,45 @@ def dji_rjpeg(frame: ThermalFrame, template: bytes, table: Calibration, model: s
     meta = frame.meta if model is None else replace(frame.meta, model=model)
     raster = with_raster(template, counts_for(frame.temperature_c, table))
     return with_pose(raster, replace(frame, meta=meta))
+
+
+@dataclass(frozen=True, eq=False)
+class DjiCamera:
+    """A real DJI camera's file, to write frames as that camera writes them (:func:`dji_camera`)."""
+
+    template: bytes
+    table: Calibration
+    model: str
+    shape: tuple[int, int]
+    """The camera's raster, rows × columns."""
+
+    def rjpeg(self, frame: ThermalFrame) -> bytes:
+        """``frame`` as this camera's R-JPEG (:func:`dji_rjpeg`).
+
+        Raises
+        ------
+        ValueError
+            The frame's raster is not the camera's.
+        """
+        if frame.temperature_c.shape != self.shape:
+            (h, w), (rows, cols) = frame.temperature_c.shape, self.shape
+            raise ValueError(f"a {w}×{h} frame cannot be written as a {cols}×{rows} {self.model} file")
+        return dji_rjpeg(frame, self.template, self.table, self.model)
+
+
+def dji_camera(template: bytes, source: str = "template") -> DjiCamera:
+    """The camera of ``template``, a real DJI R-JPEG (e.g. one of its ``…_T.JPG``), with its table.
+
+    Raises
+    ------
+    ReaderError
+        ``template`` is not a DJI R-JPEG (``NotRadiometricError``, ``TruncatedFileError`` …), or there is no
+        ``dji-thermal-cli`` (``TemperatureUnavailableError``).
+    ValueError
+        The program made no usable table for it.
+    """
+    from gongzhi.modules.pv.io.dji import read_dji_raw
+
+    raw = read_dji_raw(template, source)
+    shape = (int(raw.counts.shape[0]), int(raw.counts.shape[1]))
+    return DjiCamera(template, calibration(template), raw.meta.model or "", shape)

@@ -1,8 +1,9 @@
 """A synthetic flight on disk, as ``gongzhi pv synth`` writes it and ``gongzhi pv inspect`` reads it:
 
 ``frame-0000.tif`` …   one frame per file in flight order, with EXIF/XMP metadata: a float32 °C TIFF
-                       (:mod:`.tiff`; the default), a uint16 centi-kelvin TIFF, or a FLIR radiometric JPEG
-                       ``frame-0000.jpg`` (:mod:`.flir`), as ``flight.json``'s ``frame_format`` says
+                       (:mod:`.tiff`; the default), a uint16 centi-kelvin TIFF, a FLIR radiometric JPEG
+                       ``frame-0000.jpg`` (:mod:`.flir`) or a real DJI camera's R-JPEG ``frame-0000.jpg``
+                       (:mod:`.dji_writer`), as ``flight.json``'s ``frame_format`` says
 ``frame-0000_T.tif`` and ``frame-0000_W.jpg`` …
                        the same, with the wide camera's photo beside each frame, named as DJI names them
                        (``flight.json``'s ``visible_photos``; :meth:`.SyntheticFlight.visible`)
@@ -23,6 +24,7 @@ from typing import Any, Literal, get_args
 
 from gongzhi.modules.pv.analytics.frames import ThermalFrame
 from gongzhi.modules.pv.analytics.synthetic import WIDE_FOCAL_35MM, SyntheticFlight
+from gongzhi.modules.pv.io.dji_writer import DjiCamera
 from gongzhi.modules.pv.io.flir import write_flir_jpeg
 from gongzhi.modules.pv.io.plant import write_plant_geojson
 from gongzhi.modules.pv.io.tiff import write_frame_tiff
@@ -30,15 +32,16 @@ from gongzhi.modules.pv.io.visible import visible_jpeg
 
 TRUTH_FIELDS = ("module_id", "anomaly_class", "delta_t_k")
 
-FrameFormat = Literal["tiff", "tiff-ck", "flir"]
+FrameFormat = Literal["tiff", "tiff-ck", "flir", "dji"]
 """How frames are written: float32 °C TIFF, uint16 centi-kelvin TIFF (as radiometric TIFF exports keep
-temperatures), or FLIR radiometric JPEG (raw counts under Planck constants, as a FLIR camera writes)."""
+temperatures), FLIR radiometric JPEG (raw counts under Planck constants, as a FLIR camera writes), or DJI
+R-JPEG, as a real DJI camera writes them (one of its files as the template, :mod:`.dji_writer`)."""
 FRAME_FORMATS: tuple[FrameFormat, ...] = get_args(FrameFormat)
 
 
 def frame_name(i: int, frame_format: FrameFormat = "tiff", visible: bool = False) -> str:
     """Frame ``i``'s file name; with ``visible``, the thermal one of a pair (``…_T``)."""
-    return f"frame-{i:04d}{'_T' if visible else ''}.{'jpg' if frame_format == 'flir' else 'tif'}"
+    return f"frame-{i:04d}{'_T' if visible else ''}.{'jpg' if frame_format in ('flir', 'dji') else 'tif'}"
 
 
 def photo_name(i: int) -> str:
@@ -46,8 +49,15 @@ def photo_name(i: int) -> str:
     return f"frame-{i:04d}_W.jpg"
 
 
-def write_frame(path: Path, frame: ThermalFrame, frame_format: FrameFormat = "tiff") -> None:
-    if frame_format == "flir":
+def write_frame(
+    path: Path, frame: ThermalFrame, frame_format: FrameFormat = "tiff", dji: DjiCamera | None = None
+) -> None:
+    """Write ``frame`` as ``frame_format`` (``dji``: as the camera ``dji``'s R-JPEG, which it needs)."""
+    if frame_format == "dji":
+        if dji is None:
+            raise ValueError("DJI R-JPEG frames need a DJI camera's file as the template")
+        path.write_bytes(dji.rjpeg(frame))
+    elif frame_format == "flir":
         path.write_bytes(write_flir_jpeg(frame))
     else:
         write_frame_tiff(path, frame, as_centikelvin=frame_format == "tiff-ck")
@@ -95,17 +105,18 @@ def read_truth(folder: Path) -> dict[tuple[str, str], float]:
 
 
 _FLIGHT: SyntheticFlight | None = None
+_DJI: DjiCamera | None = None
 
 
-def _init(flight: SyntheticFlight) -> None:
-    global _FLIGHT
-    _FLIGHT = flight
+def _init(flight: SyntheticFlight, dji: DjiCamera | None = None) -> None:
+    global _FLIGHT, _DJI
+    _FLIGHT, _DJI = flight, dji
 
 
 def _write(args: tuple[int, str, FrameFormat, bool]) -> int:
     i, folder, frame_format, visible = args
     assert _FLIGHT is not None
-    write_frame(Path(folder) / frame_name(i, frame_format, visible), _FLIGHT.frame(i), frame_format)
+    write_frame(Path(folder) / frame_name(i, frame_format, visible), _FLIGHT.frame(i), frame_format, _DJI)
     if visible:
         (Path(folder) / photo_name(i)).write_bytes(visible_jpeg(_FLIGHT.visible(i), WIDE_FOCAL_35MM))
     return i
@@ -119,13 +130,16 @@ def write_frames(
     workers: int = 1,
     frame_format: FrameFormat = "tiff",
     visible: bool = False,
+    dji: DjiCamera | None = None,
 ) -> Iterator[int]:
-    """Render and write frames (with ``visible``, each with its wide photo), yielding each index as its
-    files are complete."""
+    """Render and write frames (with ``visible``, each with its wide photo; as ``dji``'s R-JPEGs for the
+    format ``dji``), yielding each index as its files are complete."""
+    if frame_format == "dji" and dji is None:
+        raise ValueError("DJI R-JPEG frames need a DJI camera's file as the template")
     jobs = [(i, str(folder), frame_format, visible) for i in indices]
     if workers <= 1:
-        _init(flight)
+        _init(flight, dji)
         yield from map(_write, jobs)
         return
-    with ProcessPoolExecutor(max_workers=workers, initializer=_init, initargs=(flight,)) as pool:
+    with ProcessPoolExecutor(max_workers=workers, initializer=_init, initargs=(flight, dji)) as pool:
         yield from pool.map(_write, jobs, chunksize=4)
