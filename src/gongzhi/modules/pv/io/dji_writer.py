@@ -56,7 +56,7 @@ def with_pose(template: bytes, frame: ThermalFrame) -> bytes:
     kept = [
         template[start:end]
         for marker, start, end in segments
-        if not (marker == 0xE1 and template[start + 4 :].startswith((EXIF_ID, XMP_ID)))
+        if not (marker == 0xE1 and template.startswith((EXIF_ID, XMP_ID), start + 4))
     ]
     return b"\xff\xd8" + ours + b"".join(kept) + template[segments[-1][2] :]
 
