@@ -154,9 +154,10 @@ def test_a_flight_of_real_dji_files_reaches_the_analysis_as_temperatures(dji_pro
 
 
 def with_dji_position(rjpeg: bytes, meta: FrameMeta) -> bytes:
-    """``rjpeg`` with a DJI ``drone-dji`` XMP packet giving ``meta``'s position and attitude, after its APPn
-    segments (where DJI writes its XMP); the samples were published with their position removed."""
-    xmp = dji_xmp(
+    """``rjpeg`` with a DJI ``drone-dji`` XMP packet giving ``meta``'s position and attitude (the samples
+    were published with their position removed)."""
+    return with_xmp(
+        rjpeg,
         GpsLatitude=f"{meta.lat:.9f}",
         GpsLongitude=f"{meta.lon:.9f}",
         RelativeAltitude=f"{meta.alt_rel_m:+.3f}",
@@ -164,7 +165,11 @@ def with_dji_position(rjpeg: bytes, meta: FrameMeta) -> bytes:
         GimbalPitchDegree="-90.00",
         FlightYawDegree=f"{meta.flight_yaw_deg:+.2f}",
     )
-    payload = b"http://ns.adobe.com/xap/1.0/\x00" + xmp.encode()
+
+
+def with_xmp(rjpeg: bytes, **values: str) -> bytes:
+    """``rjpeg`` with a ``drone-dji`` XMP packet of ``values`` after its APPn segments (where DJI puts it)."""
+    payload = b"http://ns.adobe.com/xap/1.0/\x00" + dji_xmp(**values).encode()
     at = 2
     while rjpeg[at] == 0xFF and 0xE0 <= rjpeg[at + 1] <= 0xEF:
         at += 2 + struct.unpack(">H", rjpeg[at + 2 : at + 4])[0]
@@ -334,3 +339,29 @@ def test_a_file_read_on_its_own_makes_its_cameras_table_and_the_next_one_is_look
     monkeypatch.setenv(dji_thermal_cli.PROGRAM_ENV, str(tmp_path / "gone" / "dji-thermal-cli"))
     # the program is gone (a wrong setting would be refused if it were called): the table serves it
     assert np.isfinite(read_frame(other).temperature_c).all()
+
+
+def test_a_frame_with_a_valid_rangefinder_reading_is_converted_on_its_own_at_its_own_distance(
+    dji_program: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The program takes a valid laser-rangefinder distance (XMP ``LRFStatus`` Normal) instead of the
+    embedded one, and it differs from frame to frame: such a frame has no camera key and is converted on
+    its own, with that distance; an invalid reading changes nothing and shares the camera's table."""
+    sample = THERMAL / "M3T_DJI_0001_R.JPG"
+    if not sample.is_file():
+        pytest.skip(f"real thermal sample {sample} is absent")
+    cache = tmp_path / "cache"
+    monkeypatch.setenv(dji_thermal_cli.CACHE_ENV, str(cache))
+    plain = sample.read_bytes()
+    ranged = tmp_path / "DJI_0002_T.JPG"
+    ranged.write_bytes(with_xmp(plain, LRFStatus="Normal", LRFTargetDistance="60.000"))
+    unranged = tmp_path / "DJI_0003_T.JPG"
+    unranged.write_bytes(with_xmp(plain, LRFStatus="NoReflection", LRFTargetDistance="0.000"))
+    assert dji_thermal_cli.camera_key(ranged.read_bytes()) is None
+    assert dji_thermal_cli.camera_key(unranged.read_bytes()) == dji_thermal_cli.camera_key(plain)
+    assert dji_thermal_cli.prepare([ranged, unranged], jobs=1) == {}
+    tables = [p for p in cache.iterdir() if p.name.endswith(".table.npy")]
+    assert len(tables) == 1  # the unranged frame's camera; the ranged frame converted on its own
+    assert dji_thermal_cli.cached(dji_thermal_cli.digest(ranged.read_bytes())).is_file()
+    at_60m, embedded = read_frame(ranged).temperature_c, read_frame(unranged).temperature_c
+    assert not np.array_equal(at_60m, embedded)  # the distance enters the temperatures

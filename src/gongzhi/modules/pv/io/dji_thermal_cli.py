@@ -209,10 +209,13 @@ _XMP_RANGEFINDER = re.compile(rb'drone-dji:(LRFStatus|LRFTargetDistance)(?:\s*=\
 def camera_key(data: bytes) -> str | None:
     """What the program's temperature of a raw count depends on, besides the count, as a digest: the EXIF
     camera model, the APP4 parameters, the APP5 transmission table, the APP7 blocks (ND filter, sensor),
-    a plugin's APP2 block, the raster's size, and the XMP rangefinder reading (the program's default
-    distance where it is valid). The Thermal SDK's port turns each distinct count into a temperature on its
-    own (``tsdk._cnum.per_value``: no pixel's neighbours or position enter), so the files of one key share
-    a table of 65,536 temperatures. ``None`` for a file that cannot be parsed.
+    a plugin's APP2 block and the raster's size. The Thermal SDK's port turns each distinct count into a
+    temperature on its own (``tsdk._cnum.per_value``: no pixel's neighbours or position enter), so the files
+    of one key share a table of 65,536 temperatures.
+
+    ``None`` for a file that cannot be parsed, and for one with a valid laser-rangefinder reading (M30T,
+    M4T, H20T, H30T): the program then takes that frame's own distance (:func:`_rangefinder_distance`),
+    which differs from frame to frame, so no table would be shared and each frame is converted on its own.
     """
     from gongzhi.modules.pv.io.frame_metadata import exif_fields, exif_from_jpeg_app1
     from gongzhi.modules.pv.io.jpeg_segments import APP3, EXIF_ID, XMP_ID, app_payloads, jpeg_segments
@@ -229,10 +232,28 @@ def camera_key(data: bytes) -> str | None:
     for s in segments:
         if s.marker in (0xE4, 0xE5, 0xE7) or (s.marker == 0xE2 and s.payload.startswith(b"Plug")):
             h.update(bytes([s.marker]) + len(s.payload).to_bytes(4, "little") + s.payload)
-    for xmp in app_payloads(segments, 0xE1, XMP_ID):
-        for m in _XMP_RANGEFINDER.finditer(xmp):
-            h.update(m.group(0))
+    if _rangefinder_distance(app_payloads(segments, 0xE1, XMP_ID)) is not None:
+        return None  # the program takes this frame's own distance: no other frame shares its table
     return h.hexdigest()
+
+
+def _rangefinder_distance(xmps: list[bytes]) -> float | None:
+    """The laser rangefinder's distance [m] that the program takes for a file instead of the embedded one
+    (its default ``--distance lrf``): the first XMP ``LRFStatus`` is ``Normal`` and ``LRFTargetDistance`` a
+    positive number, as ``dji_thermal_cli.core.read_rangefinder`` reads them; ``None`` otherwise."""
+    fields: dict[str, str] = {}
+    for xmp in xmps:
+        for m in _XMP_RANGEFINDER.finditer(xmp):
+            fields.setdefault(
+                m.group(1).decode(), (m.group(2) or m.group(3) or b"").decode("latin-1").strip()
+            )
+    if fields.get("LRFStatus", "").lower() != "normal":
+        return None
+    try:
+        distance = float(fields.get("LRFTargetDistance", ""))
+    except ValueError:
+        return None
+    return distance if math.isfinite(distance) and distance > 0 else None
 
 
 def table_for(data: bytes) -> npt.NDArray[np.float32] | None:
