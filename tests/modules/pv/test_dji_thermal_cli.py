@@ -365,3 +365,10 @@ def test_a_frame_with_a_valid_rangefinder_reading_is_converted_on_its_own_at_its
     assert dji_thermal_cli.cached(dji_thermal_cli.digest(ranged.read_bytes())).is_file()
     at_60m, embedded = read_frame(ranged).temperature_c, read_frame(unranged).temperature_c
     assert not np.array_equal(at_60m, embedded)  # the distance enters the temperatures
+    # a template with a reading of its own still writes frames: they carry the frame's XMP, not its reading
+    m3t = dji_writer.dji_camera(ranged.read_bytes())
+    frame = tiny_flight(tmp_path / "synthetic", frames=1).frames[0]
+    written = tmp_path / "DJI_0004_T.JPG"
+    written.write_bytes(m3t.rjpeg(read_frame(frame)))
+    back = read_frame(written).temperature_c
+    assert float(np.nanmax(np.abs(back - read_frame(frame).temperature_c))) < 0.05

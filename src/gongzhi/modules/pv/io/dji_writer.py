@@ -46,6 +46,17 @@ def _segments(data: bytes) -> list[tuple[int, int, int]]:
     return out
 
 
+def _without_xmp(template: bytes) -> bytes:
+    """``template`` without its XMP segments, as :func:`with_pose` writes it before its own XMP."""
+    segments = _segments(template)
+    kept = [
+        template[start:end]
+        for marker, start, end in segments
+        if not (marker == 0xE1 and template.startswith(XMP_ID, start + 4))
+    ]
+    return b"\xff\xd8" + b"".join(kept) + template[segments[-1][2] :]
+
+
 def with_pose(template: bytes, frame: ThermalFrame) -> bytes:
     """``template`` with its EXIF and XMP replaced by the frame's (:func:`.frame_metadata.exif_for`: model,
     time, GPS; :func:`.frame_metadata.xmp_for`: altitudes, gimbal and flight attitude), at its start."""
@@ -64,7 +75,9 @@ def with_pose(template: bytes, frame: ThermalFrame) -> bytes:
 def calibration(template: bytes) -> Calibration:
     """The temperature of each count step of the template's camera and parameters: its table
     (:func:`.dji_thermal_cli.table_for`, which ``dji-thermal-cli`` makes from a copy of the template whose
-    raster holds every count), at the steps of the template's own counts.
+    raster holds every count), at the steps of the template's own counts. The table is that of the frames
+    as they are written, with the template's XMP replaced (:func:`with_pose`): a laser-rangefinder reading
+    of the template's own does not enter it.
 
     Raises
     ------
@@ -73,7 +86,7 @@ def calibration(template: bytes) -> Calibration:
     ValueError
         The program made no table for the template, or its steps do not give increasing temperatures.
     """
-    table = dji_thermal_cli.table_for(template)
+    table = dji_thermal_cli.table_for(_without_xmp(template))
     if table is None:
         raise ValueError("dji-thermal-cli made no table of temperatures by count for the template")
     counts = np.arange(0, TABLE_SIZE, _count_step(template))
