@@ -153,6 +153,15 @@ def _layout_for(path: Path) -> PlantLayout:
         raise
 
 
+FrameFormatOption = Annotated[
+    synth_io.FrameFormat,
+    typer.Option(
+        "--format",
+        help="tiff: float32 °C TIFF; tiff-ck: uint16 centi-kelvin TIFF; flir: FLIR R-JPEG; "
+        "dji: DJI R-JPEG of the camera of --dji-template",
+    ),
+]
+
 DjiTemplate = Annotated[
     Path | None,
     typer.Option(
@@ -203,14 +212,7 @@ def synth(
     frames: Annotated[int | None, typer.Option(help="write only the first N frames")] = None,
     per_class: Annotated[int, typer.Option(help="modules planted per anomaly class")] = 2,
     workers: Annotated[int, typer.Option(help="processes rendering frames")] = 1,
-    frame_format: Annotated[
-        synth_io.FrameFormat,
-        typer.Option(
-            "--format",
-            help="tiff: float32 °C TIFF; tiff-ck: uint16 centi-kelvin TIFF; flir: FLIR R-JPEG; "
-            "dji: DJI R-JPEG of the camera of --dji-template",
-        ),
-    ] = "tiff",
+    frame_format: FrameFormatOption = "tiff",
     gimbal_pitch: GimbalPitch = -90.0,
     visible: Annotated[
         bool, typer.Option("--visible", help="a wide visible photo beside each frame (…_T.tif + …_W.jpg)")
@@ -576,14 +578,7 @@ def dock_sim(
             "--visible", help="send the wide camera's photo with each frame, as a DJI drone takes it"
         ),
     ] = False,
-    frame_format: Annotated[
-        synth_io.FrameFormat,
-        typer.Option(
-            "--format",
-            help="tiff: float32 °C TIFF; tiff-ck: uint16 centi-kelvin TIFF; flir: FLIR R-JPEG; "
-            "dji: DJI R-JPEG of the camera of --dji-template",
-        ),
-    ] = "tiff",
+    frame_format: FrameFormatOption = "tiff",
     dji_template: DjiTemplate = None,
     seed: int = 0,
 ) -> None:

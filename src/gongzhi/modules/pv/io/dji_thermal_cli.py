@@ -430,17 +430,15 @@ def _counts(data: bytes) -> npt.NDArray[np.uint16] | None:
 def with_raster(data: bytes, counts: npt.NDArray[np.uint16]) -> bytes:
     """``data`` with the first ``counts.size`` counts of its APP3 raster (little-endian uint16, split over
     the APP3 segments) replaced by ``counts``, the rest of the file as it is."""
-    from gongzhi.modules.pv.io.jpeg_segments import APP3
+    from gongzhi.modules.pv.io.jpeg_segments import APP3, segment_spans
 
     raw = counts.astype("<u2").tobytes()
-    out, taken, at = bytearray(data), 0, 2
-    while at + 4 <= len(data) and data[at] == 0xFF and data[at + 1] != 0xDA and taken < len(raw):
-        length = int.from_bytes(data[at + 2 : at + 4], "big")
-        if data[at + 1] == APP3:
-            size = min(length - 2, len(raw) - taken)
-            out[at + 4 : at + 4 + size] = raw[taken : taken + size]
+    out, taken = bytearray(data), 0
+    for marker, start, end in segment_spans(data):
+        if marker == APP3 and taken < len(raw):
+            size = min(end - start - 4, len(raw) - taken)
+            out[start + 4 : start + 4 + size] = raw[taken : taken + size]
             taken += size
-        at += 2 + length
     if taken != len(raw):
         raise ValueError(f"the file's raster holds {taken} bytes, not {len(raw)}")
     return bytes(out)

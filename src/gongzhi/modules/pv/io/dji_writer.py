@@ -28,22 +28,18 @@ from gongzhi.modules.pv.analytics.frames import ThermalFrame
 from gongzhi.modules.pv.io import dji_thermal_cli
 from gongzhi.modules.pv.io.dji_thermal_cli import TABLE_SIZE, with_raster
 from gongzhi.modules.pv.io.frame_metadata import exif_for, xmp_for
-from gongzhi.modules.pv.io.jpeg_segments import EXIF_ID, XMP_ID
+from gongzhi.modules.pv.io.jpeg_segments import EXIF_ID, XMP_ID, segment_spans
 
 Calibration = tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]
 """A camera's count steps: their temperatures [°C] and counts, both increasing."""
 
 
 def _segments(data: bytes) -> list[tuple[int, int, int]]:
-    """The marker segments before the scan: (marker, start of the marker, end)."""
-    if data[:2] != b"\xff\xd8":
+    """The template's marker segments before the scan (:func:`.jpeg_segments.segment_spans`)."""
+    spans = segment_spans(data)
+    if not spans:
         raise ValueError("the template is not a JPEG")
-    at, out = 2, []
-    while at + 4 <= len(data) and data[at] == 0xFF and data[at + 1] != 0xDA:
-        length = struct.unpack(">H", data[at + 2 : at + 4])[0]
-        out.append((data[at + 1], at, at + 2 + length))
-        at += 2 + length
-    return out
+    return spans
 
 
 def _without_xmp(template: bytes) -> bytes:
@@ -100,8 +96,9 @@ def calibration(template: bytes) -> Calibration:
 
 def _count_step(template: bytes) -> int:
     """The step of the template's own counts: 4 when each is a multiple of 4 (a 14-bit sensor), else 1."""
-    raw = b"".join(template[start + 4 : end] for marker, start, end in _segments(template) if marker == 0xE3)
-    counts = np.frombuffer(raw[: len(raw) // 2 * 2], dtype="<u2")
+    from gongzhi.modules.pv.io.dji import read_dji_raw
+
+    counts = read_dji_raw(template, "template").counts
     return 4 if counts.size and not np.any(counts % 4) else 1
 
 

@@ -72,6 +72,20 @@ def jpeg_segments(data: bytes, source: str) -> list[Segment]:
     return segments
 
 
+def segment_spans(data: bytes) -> list[tuple[int, int, int]]:
+    """Where the marker segments before the first scan lie in ``data``: (marker, offset of its 0xFF, end),
+    for rewriting a file in place (:func:`jpeg_segments` checks a file and gives the payloads). A file that
+    is not a JPEG gives none."""
+    if not data.startswith(SOI):
+        return []
+    at, out = 2, []
+    while at + 4 <= len(data) and data[at] == 0xFF and data[at + 1] != SOS:
+        end = at + 2 + int.from_bytes(data[at + 2 : at + 4], "big")
+        out.append((data[at + 1], at, end))
+        at = end
+    return out
+
+
 def app_payloads(segments: list[Segment], marker: int, prefix: bytes = b"") -> list[bytes]:
     """Payloads of the ``marker`` segments that start with ``prefix``, in file order."""
     return [s.payload for s in segments if s.marker == marker and s.payload.startswith(prefix)]
