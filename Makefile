@@ -35,8 +35,8 @@ $(DJI_STAMP): requirements-dji.lock
 	$(DJI_VENV)/bin/python -m pip install -q -r requirements-dji.lock
 	touch $(DJI_STAMP)
 
-dji: $(DJI_STAMP) ## dji-thermal-cli for DJI R-JPEG temperatures; gongzhi finds it through GONGZHI_DJI_THERMAL_CLI
-	@echo "export GONGZHI_DJI_THERMAL_CLI=$(CURDIR)/$(DJI_VENV)/bin/dji-thermal-cli"
+dji: $(DJI_STAMP) ## dji-thermal-cli for DJI R-JPEG temperatures; .venv finds it beside itself
+	@echo "gongzhi finds .venv-dji beside the .venv it runs in; otherwise: export GONGZHI_DJI_THERMAL_CLI=$(CURDIR)/$(DJI_VENV)/bin/dji-thermal-cli"
 
 dji-if-possible: # the DJI tests run with it and skip, saying why, without it
 	@$(MAKE) --no-print-directory dji || echo "make test: no dji-thermal-cli (needs Python 3.12+); its tests will be skipped"

@@ -26,14 +26,8 @@ if not TEMPLATE.exists():  # a clone elsewhere on this machine
 """The real M3T file every frame is made from (absent on a machine without the shared data)."""
 
 
-CHECKOUT_PROGRAM = Path(__file__).resolve().parents[2] / ".venv-dji/bin/dji-thermal-cli"
-"""``make dji``'s program, taken when :data:`.dji_thermal_cli.PROGRAM_ENV` names none (as the tests do)."""
-
-
 def missing() -> str | None:
     """Why DJI frames cannot be written here, or ``None`` when they can."""
-    if not os.environ.get(dji_thermal_cli.PROGRAM_ENV) and CHECKOUT_PROGRAM.is_file():
-        os.environ[dji_thermal_cli.PROGRAM_ENV] = str(CHECKOUT_PROGRAM)
     if not TEMPLATE.is_file():
         return f"the real M3T sample {TEMPLATE} is absent"
     if dji_thermal_cli.program() is None:

@@ -134,9 +134,6 @@ def dji_rows(count: int, jobs: int) -> dict[str, tuple[float, float]]:
     """Per camera: ``count`` distinct copies of its sample converted in one call, then read from the cache."""
     samples = {m: SAMPLE.parent / f"{m}_DJI_0001_R.JPG" for m in DJI_MODELS}
     samples = {m: p for m, p in samples.items() if p.is_file()}
-    checkout = ROOT / ".venv-dji" / "bin" / "dji-thermal-cli"  # make dji's, when none is named
-    if not os.environ.get(dji_thermal_cli.PROGRAM_ENV) and checkout.is_file():
-        os.environ[dji_thermal_cli.PROGRAM_ENV] = str(checkout)
     if dji_thermal_cli.program() is None or not samples:
         print("DJI R-JPEG: skipped (no dji-thermal-cli: make dji; or no samples in shared/data/thermal)")
         return {}

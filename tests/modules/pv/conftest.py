@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -22,16 +21,10 @@ def _dji_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("dji-thermal-cache")
 
 
-_CHECKOUT_DJI = Path(__file__).resolve().parents[3] / ".venv-dji" / "bin" / "dji-thermal-cli"
-
-
 @pytest.fixture(autouse=True)
 def _own_dji_cache(_dji_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Converted DJI temperatures go to this session's folder, never to the user's cache; the checkout's own
-    dji-thermal-cli (``make dji``) is used when none is named."""
+    """Converted DJI temperatures go to this session's folder, never to the user's cache."""
     monkeypatch.setenv(dji_thermal_cli.CACHE_ENV, str(_dji_cache))
-    if not os.environ.get(dji_thermal_cli.PROGRAM_ENV) and _CHECKOUT_DJI.is_file():
-        monkeypatch.setenv(dji_thermal_cli.PROGRAM_ENV, str(_CHECKOUT_DJI))
 
 
 @pytest.fixture
@@ -45,7 +38,9 @@ def dji_program() -> Path:
 
 @pytest.fixture
 def no_dji_program(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No ``dji-thermal-cli`` anywhere, neither named nor on ``PATH``, and nothing it converted before."""
+    """No ``dji-thermal-cli`` anywhere, neither named, nor on ``PATH``, nor beside this environment, and
+    nothing it converted before."""
     monkeypatch.delenv(dji_thermal_cli.PROGRAM_ENV, raising=False)
+    monkeypatch.setattr(dji_thermal_cli, "BESIDE", tmp_path / "no-venv-dji" / "dji-thermal-cli")
     monkeypatch.setenv("PATH", str(tmp_path / "empty-path"))
     monkeypatch.setenv(dji_thermal_cli.CACHE_ENV, str(tmp_path / "empty-cache"))

@@ -73,6 +73,27 @@ def test_without_the_program_a_flight_is_prepared_as_it_is_and_each_file_refused
         read_frame(odd)
 
 
+def test_make_djis_program_beside_this_environment_is_taken_when_none_is_named_or_on_the_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    beside = tmp_path / ".venv-dji" / "bin" / "dji-thermal-cli"
+    beside.parent.mkdir(parents=True)
+    beside.write_text("#!/bin/sh\n")
+    monkeypatch.delenv(dji_thermal_cli.PROGRAM_ENV, raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-path"))
+    monkeypatch.setattr(dji_thermal_cli, "BESIDE", beside)
+    assert dji_thermal_cli.program() is None  # there, but not executable
+    beside.chmod(0o755)
+    assert dji_thermal_cli.program() == beside
+    on_path = tmp_path / "empty-path" / "dji-thermal-cli"
+    on_path.parent.mkdir()
+    on_path.write_text("#!/bin/sh\n")
+    on_path.chmod(0o755)
+    assert dji_thermal_cli.program() == on_path  # the one on PATH first
+    monkeypatch.setenv(dji_thermal_cli.PROGRAM_ENV, str(beside))
+    assert dji_thermal_cli.program() == beside  # and the named one before both
+
+
 def test_a_setting_that_names_no_program_is_said_to_be_wrong(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

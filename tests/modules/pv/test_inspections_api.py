@@ -604,12 +604,14 @@ def test_a_flight_of_real_dji_r_jpegs_is_kept_read_as_temperatures_and_said_why_
     registry: Registry,
     flight: Flight,
     dji_program: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # a cache of its own: another test may have converted these files, or made their cameras' tables
+    monkeypatch.setenv(dji_thermal_cli.CACHE_ENV, str(tmp_path / "dji-cache"))
     plant = import_plant(client, world.alice.headers, flight)
     samples = _dji_samples()
     converted = [dji_thermal_cli.cached(dji_thermal_cli.digest(f[1][1])) for f in samples]
-    for path in converted:
-        path.unlink(missing_ok=True)  # another test may have converted them already
     r = upload(client, world.bob.headers, plant["id"], samples)  # multi-picture JPEGs (MPO), kept
     assert r.status_code == 202, r.text
     assert r.json()["frame_count"] == len(samples) and "frames_refused" not in r.json()["summary"]

@@ -6,8 +6,9 @@ is a pure-Python port of that SDK (v1.8) whose temperatures, by its documentatio
 samples in ``shared/data/thermal`` it gives the M30T's 11.9 … 23.1 °C and the H20T's 19.1 … 56.5 °C that the
 data README gives as measured. It needs Python ≥ 3.12 and gongzhi runs on 3.11, so it is not imported: it
 lives in an environment of its own (``make dji``, or ``python3.12 -m venv …`` and ``pip install
-dji-thermal-cli==1.4.0``) and is run as a program, found by :data:`PROGRAM_ENV` or on ``PATH``. Without it a
-DJI R-JPEG is refused with the reason and these steps.
+dji-thermal-cli==1.4.0``) and is run as a program, found by :data:`PROGRAM_ENV`, on ``PATH``, or as
+:data:`BESIDE` (``make dji``'s, beside the environment gongzhi runs in). Without it a DJI R-JPEG is refused
+with the reason and these steps.
 
 The port turns each distinct raw count into a temperature on its own, from the camera's model and the
 file's calibration segments and parameters (``tsdk._cnum.per_value``), so the frames of a flight, which share
@@ -33,6 +34,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -47,6 +49,9 @@ from gongzhi.modules.pv.io.reader_errors import ReaderError, TemperatureUnavaila
 
 PROGRAM_ENV = "GONGZHI_DJI_THERMAL_CLI"
 """Path of the ``dji-thermal-cli`` program; without it, the one on ``PATH``."""
+BESIDE = Path(sys.prefix).parent / ".venv-dji" / "bin" / "dji-thermal-cli"
+"""``make dji``'s program, which a checkout keeps beside its ``.venv``: taken when neither
+:data:`PROGRAM_ENV` nor ``PATH`` names one."""
 CACHE_ENV = "GONGZHI_DJI_CACHE"
 """Folder of the converted temperatures; default ``$XDG_CACHE_HOME/gongzhi/dji-thermal`` (``~/.cache``)."""
 NO_DATA_C = -273.15
@@ -72,7 +77,8 @@ class ConversionError(ReaderError):
 
 
 def program() -> Path | None:
-    """The ``dji-thermal-cli`` to run: :data:`PROGRAM_ENV`, else the one on ``PATH``, else ``None``.
+    """The ``dji-thermal-cli`` to run: :data:`PROGRAM_ENV`, else the one on ``PATH``, else :data:`BESIDE`
+    when it is there, else ``None``.
 
     Raises
     ------
@@ -86,7 +92,9 @@ def program() -> Path | None:
             raise TemperatureUnavailableError(PROGRAM_ENV, f"{path} is not an executable dji-thermal-cli")
         return path
     found = shutil.which("dji-thermal-cli")
-    return Path(found) if found else None
+    if found:
+        return Path(found)
+    return BESIDE if BESIDE.is_file() and os.access(BESIDE, os.X_OK) else None
 
 
 def cache_dir() -> Path:
