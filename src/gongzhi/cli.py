@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import threading
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -46,7 +46,7 @@ def _factory() -> sessionmaker[Session]:
     return make_session_factory(make_engine(get_settings().database_url))
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     err.print(f"[red]error:[/red] {message}")
     raise typer.Exit(1)
 
@@ -56,7 +56,6 @@ def _region_id(s: Session, code: str) -> int:
         return core.get_region(s, code).id
     except DomainError as exc:
         _fail(exc.detail)
-        raise
 
 
 @db_app.command("upgrade")
@@ -220,7 +219,6 @@ def token_create(region: str, username: str, name: str, role: str) -> None:
         user = s.execute(select(User).where(User.username == username)).scalar_one_or_none()
         if user is None:
             _fail(f"no user {username!r}")
-        assert user is not None
         s.info["scope"] = core.scope_for(s, user, rid)
         _, full = core.create_token(s, name, role)
     out.print(full)

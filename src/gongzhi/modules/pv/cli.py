@@ -10,7 +10,7 @@ import signal
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -70,7 +70,7 @@ def main() -> None:
     """PV inspection from files: plan a flight, generate a synthetic one, analyse a folder of frames."""
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     err.print(f"[red]error:[/red] {message}")
     raise typer.Exit(1)
 
@@ -80,7 +80,6 @@ def _read_json(path: Path) -> dict[str, Any]:
         data = json.loads(path.read_text(encoding="utf-8-sig"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         _fail(f"{path}: not a readable GeoJSON file: {exc}")
-        raise
     if not isinstance(data, dict):
         _fail(f"{path}: not a GeoJSON object")
     return dict(data)
@@ -96,7 +95,6 @@ def load_plant(path: Path) -> tuple[list[tuple[float, float]], PlantLayout | Non
         return service.polygon_ring(data), None
     except (ValueError, DomainError) as exc:
         _fail(f"{path}: {getattr(exc, 'detail', exc)}")
-        raise
 
 
 @app.command()
@@ -126,7 +124,6 @@ def plan(
         )
     except DomainError as exc:
         _fail(exc.detail)
-        raise
     try:
         if suffix == ".plan":
             out_path.write_text(write_qgc_plan_json(flight), encoding="utf-8")
@@ -150,7 +147,6 @@ def _layout_for(path: Path) -> PlantLayout:
         return generate_layout(ring, LayoutParams(), name=path.stem)
     except ValueError as exc:
         _fail(f"{path}: no layout fits this outline: {exc}")
-        raise
 
 
 FrameFormatOption = Annotated[
@@ -179,18 +175,14 @@ def _dji_camera(frame_format: str, template: Path | None) -> DjiCamera | None:
         return None
     if template is None:
         _fail("--format dji needs --dji-template: a real R-JPEG of the DJI camera to write as")
-        return None
     try:
         return dji_camera(template.read_bytes(), str(template))
     except OSError as exc:
         _fail(f"{template}: {exc.strerror or exc}")
-        raise
     except ReaderError as exc:  # not a DJI R-JPEG, or no dji-thermal-cli: it names the file itself
         _fail(str(exc))
-        raise
     except ValueError as exc:  # no table for it
         _fail(f"{template}: {exc}")
-        raise
 
 
 def _dji_fits(dji: DjiCamera | None, camera: ThermalCamera) -> None:
@@ -232,7 +224,6 @@ def synth(
         )
     except DomainError as exc:
         _fail(exc.detail)
-        raise
     _dji_fits(dji, flight.camera)
     count = len(flight) if frames is None else max(0, min(frames, len(flight)))
     _writable_folder(out_dir)
@@ -357,7 +348,6 @@ def inspect(
                 )  # fmt: skip
         except ValueError as exc:
             _fail(str(exc))
-            raise
     write_results(
         result, layout, out_dir, frames={p.name: p for p in paths},
         photos={frame.name: photo for frame, photo in photos.items()},
@@ -591,7 +581,6 @@ def dock_sim(
         layout = plant_io.layout_from_geojson(_read_json(plant))
     except (ValueError, KeyError, TypeError) as exc:
         _fail(f"{plant}: not a plant layout: {exc}")
-        raise
     spec = DockSpec(
         sn=dock,
         layout=layout,
@@ -650,7 +639,6 @@ def _listen(
         listener.start()
     except (ValueError, ConnectionError) as exc:
         _fail(str(exc))
-        raise
     Console().print(f"listening to {what} on {broker}; Ctrl-C stops")
     listener.run(_stop_on_signals())
     listener.stop()
@@ -679,7 +667,6 @@ def one_click(
         )
     except DomainError as exc:
         _fail(str(exc))
-        raise
     Console().print(
         f"inspection {iid} queued; the dock has taken the flight (follow it with `pv dock-listen`)"
     )
