@@ -393,3 +393,107 @@ def test_a_frame_with_a_valid_rangefinder_reading_is_converted_on_its_own_at_its
     written.write_bytes(m3t.rjpeg(read_frame(frame)))
     back = read_frame(written).temperature_c
     assert float(np.nanmax(np.abs(back - read_frame(frame).temperature_c))) < 0.05
+
+
+def _ranged_flight(folder: Path, distances: list[float]) -> list[Path]:
+    """Frames of the real M4T sample (whose temperatures depend most on the distance of the five: 0.39 K a
+    metre at 20 m on its −14 °C sky), each with other counts and a valid rangefinder reading."""
+    sample = THERMAL / "M4T_DJI_0001_R.JPG"
+    if not sample.is_file():
+        pytest.skip(f"real thermal sample {sample} is absent")
+    plain = sample.read_bytes()
+    raw = dji_thermal_cli._counts(plain)
+    assert raw is not None
+    folder.mkdir()
+    paths = []
+    for k, d in enumerate(distances):
+        frame = dji_thermal_cli.with_raster(plain, (raw.ravel() + 4 * k).astype(np.uint16))
+        path = folder / f"DJI_{k:04d}_T.JPG"
+        path.write_bytes(dji_writer.with_rangefinder(frame, d))
+        paths.append(path)
+    return paths
+
+
+def _by_the_program(paths: list[Path], cache: Path, monkeypatch: pytest.MonkeyPatch) -> list[np.ndarray]:
+    """Each frame converted on its own by the program, at its own distance, in a cache of its own."""
+    monkeypatch.setenv(dji_thermal_cli.CACHE_ENV, str(cache))
+    exe = dji_thermal_cli.program()
+    assert exe is not None
+    keys = [dji_thermal_cli.digest(p.read_bytes()) for p in paths]
+    with dji_thermal_cli._work_folder() as (given, out):
+        for path, key in zip(paths, keys, strict=True):
+            (given / f"{key}.jpg").write_bytes(path.read_bytes())
+        assert dji_thermal_cli._convert(exe, given, out, keys, jobs=2) == {}
+    return [dji_thermal_cli._read(dji_thermal_cli.cached(k), k) for k in keys]
+
+
+def test_frames_with_rangefinder_readings_are_read_between_the_tables_of_the_metres_either_side(
+    dji_program: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A flight of frames at their own rangefinder distances is read between tables made at the whole metres
+    either side, checked on the frame nearest the middle between two metres: each frame within
+    RANGED_TOLERANCE_K of the program's conversion at its distance, and only that frame converted."""
+    distances = [20.1, 20.45, 20.8, 21.2, 21.6, 21.95]
+    paths = _ranged_flight(tmp_path / "flight", distances)
+    reference = _by_the_program(paths, tmp_path / "reference", monkeypatch)
+    monkeypatch.setenv(dji_thermal_cli.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.setattr(dji_thermal_cli, "RAMP_FRAMES", 1)  # six frames pay for three tables here
+    group, distance = dji_thermal_cli.ranged_key(paths[0].read_bytes()) or ("", 0.0)
+    assert distance == 20.1 and dji_thermal_cli.camera_key(paths[0].read_bytes()) is None
+
+    assert dji_thermal_cli.prepare(paths, jobs=2) == {}
+    made = sorted(p.name for p in (tmp_path / "cache").glob("*.table.npy"))
+    assert made == [f"{group}-{m}m.table.npy" for m in (20, 21, 22)]
+    converted = [dji_thermal_cli.cached(dji_thermal_cli.digest(p.read_bytes())).is_file() for p in paths]
+    assert converted == [d == 20.45 for d in distances]  # the check, nearest a middle: the others are not
+    worst = 0.0
+    for path, want in zip(paths, reference, strict=True):
+        got = read_frame(path).temperature_c
+        assert np.array_equal(np.isnan(got), np.isnan(want))
+        worst = max(worst, float(np.nanmax(np.abs(got - want))))
+    assert worst <= dji_thermal_cli.RANGED_TOLERANCE_K
+    assert worst > 0  # between the tables, not the program's own conversion
+    assert dji_thermal_cli.prepare(paths, jobs=2) == {}  # nothing left to convert
+    # a frame of another flight of that camera within those metres is read without the program
+    later = _ranged_flight(tmp_path / "later", [21.5])[0]
+    monkeypatch.setenv(dji_thermal_cli.PROGRAM_ENV, str(tmp_path / "gone" / "dji-thermal-cli"))
+    assert np.isfinite(read_frame(later).temperature_c).any()
+
+
+def test_rangefinder_tables_that_miss_the_check_leave_each_frame_converted_at_its_own_distance(
+    dji_program: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tables read between metres that do not give the checking frame within the tolerance (here none at
+    all is allowed) are not kept: every frame is converted on its own, as the program gives it, and the
+    group is marked so that later flights do not make them again; so is a flight with too few frames to
+    pay for its tables (the default RAMP_FRAMES), without the mark."""
+    paths = _ranged_flight(tmp_path / "flight", [20.3, 20.5, 20.9])
+    reference = _by_the_program(paths, tmp_path / "reference", monkeypatch)
+    monkeypatch.setenv(dji_thermal_cli.CACHE_ENV, str(tmp_path / "few"))
+    assert dji_thermal_cli.prepare(paths, jobs=2) == {}
+    assert not list((tmp_path / "few").glob("*.table.npy"))
+    assert not list((tmp_path / "few").glob("*.no-table"))
+    for path, want in zip(paths, reference, strict=True):
+        assert np.array_equal(read_frame(path).temperature_c, want, equal_nan=True)
+
+    monkeypatch.setenv(dji_thermal_cli.CACHE_ENV, str(tmp_path / "strict"))
+    monkeypatch.setattr(dji_thermal_cli, "RAMP_FRAMES", 1)
+    monkeypatch.setattr(dji_thermal_cli, "RANGED_TOLERANCE_K", 0.0)
+    assert dji_thermal_cli.prepare(paths, jobs=2) == {}
+    assert not list((tmp_path / "strict").glob("*.table.npy"))
+    assert len(list((tmp_path / "strict").glob("*-lrf.no-table"))) == 1
+    for path, want in zip(paths, reference, strict=True):
+        assert np.array_equal(read_frame(path).temperature_c, want, equal_nan=True)
+
+
+def test_the_rangefinder_distance_is_rewritten_in_place_with_its_segment_length_mended() -> None:
+    from gongzhi.modules.pv.io.jpeg_segments import segment_spans
+
+    frame = with_xmp(b"\xff\xd8\xff\xd9", LRFStatus="Normal", LRFTargetDistance="7.5")
+    moved = dji_thermal_cli.with_rangefinder_distance(frame, 123.0)
+    [(marker, start, end)] = segment_spans(moved)
+    assert marker == 0xE1 and moved[end:] == b"\xff\xd9"  # the length mended: the file goes on after it
+    assert dji_thermal_cli._rangefinder_distance([moved[start + 4 : end]]) == 123.0
+    assert len(moved) == len(frame) + len("123.000") - len("7.5")
+    with pytest.raises(ValueError, match="no rangefinder distance"):
+        dji_thermal_cli.with_rangefinder_distance(b"\xff\xd8\xff\xd9", 5.0)

@@ -21,6 +21,13 @@ R-JPEG frames"). A file without a camera key is converted on its own in the same
 a camera whose table does not pass in a second call; their temperatures are kept by the file's SHA-256 as
 float32 °C TIFF.
 
+A frame with a valid laser-rangefinder reading (M30T, M4T, H20T, H30T) is converted at that distance,
+which differs from frame to frame, so it shares no camera's table. The distance enters smoothly (the
+atmosphere's transmission), so such frames are read linearly between tables made at the whole metres
+either side of their distances (:func:`ranged_key`, :meth:`_Batch.add_ranged`), kept only when one frame
+read so is within :data:`RANGED_TOLERANCE_K` of its own conversion; the H20T, which takes whole metres,
+fails that check and its frames are converted one by one.
+
 The tables and the converted temperatures are kept in :data:`CACHE_ENV` (default
 ``~/.cache/gongzhi/dji-thermal``); :func:`temperatures` converts (and makes the table for) a file not yet
 served by either with a call of its own (1–2 s with its camera's table, about 10 s for an H20T).
@@ -130,7 +137,12 @@ def temperatures(
     ConversionError
         The program refused the file, failed, wrote nothing, or a raster of another shape (not kept).
     """
-    camera = camera_key(data) if counts is not None else None
+    camera, distance = _keys(data) if counts is not None else (None, None)
+    if distance is not None and camera is not None and counts is not None:
+        between = _between((f"{camera}-lrf", distance), counts)
+        if between is not None:
+            return between
+        camera = None  # converted on its own, at its own distance
     table = _table(camera)
     if table is not None and counts is not None:
         return table[counts]
@@ -161,7 +173,12 @@ def temperatures(
 def can_convert(data: bytes) -> bool:
     """Whether :func:`temperatures` can give this file's temperatures without failing for want of the
     program: they are in the cache, or the program is there (which may still refuse the file)."""
-    return _table(camera_key(data)) is not None or cached(digest(data)).is_file() or program() is not None
+    if program() is not None or cached(digest(data)).is_file():
+        return True
+    camera, distance = _keys(data)
+    if distance is None:
+        return _table(camera) is not None
+    return camera is not None and all(_table(k) is not None for k in _node_keys(f"{camera}-lrf", distance))
 
 
 def prepare(paths: Iterable[Path], *, jobs: int = 1) -> dict[Path, str]:
@@ -173,14 +190,19 @@ def prepare(paths: Iterable[Path], *, jobs: int = 1) -> dict[Path, str]:
     the call converts, once per camera, files whose rasters hold every count, and one of the flight's frames
     to check the table they give (:class:`_Batch`); the frames are then read through the table, a few
     milliseconds each against 80 for a conversion (``bench/README.md``, "DJI R-JPEG frames"). A camera
-    whose table does not give that frame's temperatures exactly has its frames converted one by one, as
-    a file without a camera key has.
+    whose table does not give that frame's temperatures exactly has its frames converted one by one.
+
+    Frames with a valid laser-rangefinder reading (:func:`ranged_key`) are read between tables made at the
+    whole metres either side of their distances (:meth:`_Batch.add_ranged`), when the flight has enough of
+    them to pay for those tables; else, or when the tables do not give one frame's temperatures within
+    :data:`RANGED_TOLERANCE_K`, they are converted one by one at their own distances.
 
     Each file the program needs is put in its work folder as it is found (linked where the file system
     allows, else copied), so that one file at a time is in memory: a flight of 600 M3T frames is 600 MB,
     of H30T frames about three times that.
     """
     names: dict[str, list[Path]] = {}
+    ranged: dict[str, list[tuple[Path, str, float]]] = {}
     with ExitStack() as stack:
         batch = _Batch(stack)
         for path in paths:
@@ -194,22 +216,43 @@ def prepare(paths: Iterable[Path], *, jobs: int = 1) -> dict[Path, str]:
                 continue  # the reader says what is wrong with it
             if not _is_rjpeg(data):
                 continue
-            camera = camera_key(data)
-            if _table(camera) is not None:  # read through its camera's table: nothing to convert
+            camera, distance = _keys(data)
+            # under a metre (no table below it to read between), a frame is converted on its own
+            group = None if camera is None or distance is None or distance < 1.0 else f"{camera}-lrf"
+            if distance is None and _table(camera) is not None:  # read through its camera's table
                 continue
+            if group is not None and distance is not None:
+                if all(_table(k) is not None for k in _node_keys(group, distance)):
+                    continue  # read between the tables either side of its distance
+                camera = None if _no_table_path(group).is_file() else camera
             key = digest(data)
             names.setdefault(key, []).append(path)
             if len(names[key]) > 1 or cached(key).is_file():  # twice in the flight, or converted before
                 continue
-            if batch.empty and program() is None:
+            if batch.empty and not ranged and program() is None:
                 return {}  # nothing can convert it: each file is refused when read, saying why
-            batch.add(path, data, key, camera)
+            if group is not None and distance is not None and camera is not None:
+                ranged.setdefault(group, []).append((path, key, distance))  # once all are known
+                continue
+            batch.add(path, data, key, None if distance is not None else camera)
+        for group, frames in ranged.items():
+            batch.add_ranged(group, frames)
         failed = batch.run(jobs=jobs)
     return {path: why for key, why in failed.items() for path in names[key]}
 
 
 TABLE_SIZE = 65536
 """Every raw count a DJI R-JPEG's 16-bit raster can hold."""
+RAMP_FRAMES = 15
+"""About how many frames' conversions one table costs (its file holds every count, the frames a few
+hundred distinct ones: M30T, M4T, 2.2–2.7 s against 0.12–0.15 s a frame, one process, the program's start
+included): the rangefinder's tables are made only for a flight with more frames than this per table."""
+RANGED_TOLERANCE_K = 0.02
+"""Largest difference [K] between the program's temperatures of a frame at its rangefinder distance and
+those read between the tables of the whole metres either side (:func:`_between`) for the tables to be
+kept. Measured on the real samples between 20 and 21 m: at most 0.011 K (M4T, on −14 °C sky), 0.006 K
+(H30T), 0.003 K (M3T), 0.001 K (M30T): a fifth of the cameras' noise, an eighth of the M3T's count step.
+The H20T keeps whole metres (0.3 K a metre there) and fails the check (its frames one by one, as before)."""
 
 _XMP_RANGEFINDER = re.compile(rb'drone-dji:(LRFStatus|LRFTargetDistance)(?:\s*=\s*"([^"]*)"|>([^<]*)<)')
 
@@ -223,8 +266,27 @@ def camera_key(data: bytes) -> str | None:
 
     ``None`` for a file that cannot be parsed, and for one with a valid laser-rangefinder reading (M30T,
     M4T, H20T, H30T): the program then takes that frame's own distance (:func:`_rangefinder_distance`),
-    which differs from frame to frame, so no table would be shared and each frame is converted on its own.
+    which differs from frame to frame, so it shares no table (:func:`ranged_key` says how it is read).
     """
+    camera, distance = _keys(data)
+    return camera if distance is None else None
+
+
+def ranged_key(data: bytes) -> tuple[str, float] | None:
+    """For a file with a valid laser-rangefinder reading, what its temperatures depend on besides the count
+    and that distance (the :func:`camera_key` of its camera, marked as ranged), and the distance [m];
+    ``None`` for any other file.
+
+    The distance enters the program's temperatures smoothly (the atmosphere's transmission): the frames of
+    one such key are read between the tables of the whole metres either side of their distance
+    (:func:`_between`), when those tables passed their check (:meth:`_Batch.add_ranged`)."""
+    camera, distance = _keys(data)
+    return None if camera is None or distance is None else (f"{camera}-lrf", distance)
+
+
+def _keys(data: bytes) -> tuple[str | None, float | None]:
+    """The file's camera digest (:func:`camera_key`, whatever its rangefinder says) and its valid
+    rangefinder distance [m] (or ``None``); ``(None, None)`` for a file that cannot be parsed."""
     from gongzhi.modules.pv.io.frame_metadata import exif_fields, exif_from_jpeg_app1
     from gongzhi.modules.pv.io.jpeg_segments import APP3, EXIF_ID, XMP_ID, app_payloads, jpeg_segments
 
@@ -233,16 +295,14 @@ def camera_key(data: bytes) -> str | None:
         exif = app_payloads(segments, 0xE1, EXIF_ID)
         model = str(exif_fields(exif_from_jpeg_app1(exif[0])).get("model") or "") if exif else ""
     except (ReaderError, ValueError, IndexError):
-        return None
+        return None, None
     h = hashlib.sha256(f"model:{model}\n".encode())
     raster = sum(len(s.payload) for s in segments if s.marker == APP3)
     h.update(f"raster:{raster}\n".encode())
     for s in segments:
         if s.marker in (0xE4, 0xE5, 0xE7) or (s.marker == 0xE2 and s.payload.startswith(b"Plug")):
             h.update(bytes([s.marker]) + len(s.payload).to_bytes(4, "little") + s.payload)
-    if _rangefinder_distance(app_payloads(segments, 0xE1, XMP_ID)) is not None:
-        return None  # the program takes this frame's own distance: no other frame shares its table
-    return h.hexdigest()
+    return h.hexdigest(), _rangefinder_distance(app_payloads(segments, 0xE1, XMP_ID))
 
 
 def _rangefinder_distance(xmps: list[bytes]) -> float | None:
@@ -262,6 +322,49 @@ def _rangefinder_distance(xmps: list[bytes]) -> float | None:
     except ValueError:
         return None
     return distance if math.isfinite(distance) and distance > 0 else None
+
+
+def _node_keys(group: str, distance: float) -> list[str]:
+    """The tables a frame of ``group`` (:func:`ranged_key`) at ``distance`` [m] is read between: those of the
+    whole metres either side (the one, at a whole metre)."""
+    low = math.floor(distance)
+    return [f"{group}-{low}m"] if distance == low else [f"{group}-{low}m", f"{group}-{low + 1}m"]
+
+
+def _between(ranged: tuple[str, float], counts: npt.NDArray[np.uint16]) -> npt.NDArray[np.float32] | None:
+    """The temperatures of ``counts`` at the rangefinder's distance, linear between the tables of the whole
+    metres either side (:func:`_node_keys`); ``None`` when the cache lacks one of them."""
+    group, distance = ranged
+    tables = [_table(k) for k in _node_keys(group, distance)]
+    if any(t is None for t in tables):
+        return None
+    low = cast("npt.NDArray[np.float32]", tables[0])[counts]
+    if len(tables) == 1:
+        return low
+    high = cast("npt.NDArray[np.float32]", tables[1])[counts]
+    share = np.float32(distance - math.floor(distance))
+    return cast("npt.NDArray[np.float32]", low + share * (high - low))
+
+
+def with_rangefinder_distance(data: bytes, metres: float) -> bytes:
+    """``data`` with the XMP ``LRFTargetDistance`` it has (:func:`_rangefinder_distance`) set to ``metres``,
+    its segment's length mended; the rest of the file as it is. Raises ``ValueError`` without one."""
+    from gongzhi.modules.pv.io.jpeg_segments import segment_spans
+
+    for marker, start, end in segment_spans(data):
+        if marker != 0xE1:
+            continue
+        payload = data[start + 4 : end]
+        for m in _XMP_RANGEFINDER.finditer(payload):
+            if m.group(1) != b"LRFTargetDistance":
+                continue
+            span = m.span(2) if m.group(2) is not None else m.span(3)
+            payload = payload[: span[0]] + f"{metres:.3f}".encode() + payload[span[1] :]
+            if len(payload) + 2 > 0xFFFF:
+                break
+            head = data[start : start + 2] + (len(payload) + 2).to_bytes(2, "big")
+            return data[:start] + head + payload + data[end:]
+    raise ValueError("no rangefinder distance in the file's XMP")
 
 
 def table_for(data: bytes) -> npt.NDArray[np.float32] | None:
@@ -318,7 +421,7 @@ def _table(camera: str | None) -> npt.NDArray[np.float32] | None:
     if table.shape != (TABLE_SIZE,) or table.dtype != np.float32:
         path.unlink(missing_ok=True)
         return None
-    if len(_TABLES) >= 8:
+    if len(_TABLES) >= 32:  # 8 MB: a camera's table, or the rangefinder's metres of a flight
         _TABLES.clear()
     _TABLES[path] = table
     return table
@@ -327,8 +430,9 @@ def _table(camera: str | None) -> npt.NDArray[np.float32] | None:
 class _Batch:
     """Files for one call of the program: per camera (:func:`camera_key`) without a table, one frame to
     check it by and files whose rasters hold every count; the files of a camera known to have no table (or
-    none) one by one. :meth:`run` makes the tables, and converts one by one, in a second call, the frames
-    of a camera whose table failed its check."""
+    none) one by one; the frames with a rangefinder reading of a camera as :meth:`add_ranged` says.
+    :meth:`run` makes the tables, and converts one by one, in a second call, the frames of a camera whose
+    tables failed their check."""
 
     def __init__(self, stack: ExitStack) -> None:
         self._stack = stack
@@ -337,7 +441,10 @@ class _Batch:
         self.checks: dict[str, tuple[str, npt.NDArray[np.uint16], int]] = {}
         """Camera → the frame checking its table (digest), its counts, and the ramp files made."""
         self.waiting: dict[str, list[tuple[Path | None, str]]] = {}
-        """Camera → its other frames, converted only if its table fails."""
+        """Camera (or rangefinder group) → its other frames, converted only if its tables fail."""
+        self.ranged: dict[str, tuple[str, npt.NDArray[np.uint16], float, list[str], int]] = {}
+        """Rangefinder group → the frame checking its tables (digest), its counts and distance [m], the
+        tables to make (:func:`_node_keys`) and the ramp files of each."""
 
     @property
     def empty(self) -> bool:
@@ -367,6 +474,37 @@ class _Batch:
             self.keys.append(f"{camera}-ramp{r}")
         self.checks[camera] = (key, counts, ramps)
 
+    def add_ranged(self, group: str, frames: list[tuple[Path, str, float]]) -> None:
+        """The frames of one rangefinder group (:func:`ranged_key`): (file, digest, distance [m]).
+
+        When the flight has more than :data:`RAMP_FRAMES` frames for each table it lacks, the tables of
+        the whole metres either side of their distances are made, each from files holding every count
+        (copies of one frame with the rangefinder's distance set to that metre,
+        :func:`with_rangefinder_distance`), and the frame whose distance lies nearest the middle between
+        two metres is converted at its own distance to check them by; else each frame is converted on
+        its own."""
+        needed = sorted({k for _, _, d in frames for k in _node_keys(group, d) if _table(k) is None})
+        check = min(frames, key=lambda f: abs(f[2] - math.floor(f[2]) - 0.5))
+        data = check[0].read_bytes()
+        counts = _counts(data) if len(frames) > RAMP_FRAMES * len(needed) else None
+        self.add(check[0], data, check[1], None)
+        rest = [(path, key) for path, key, _ in frames if key != check[1]]
+        if counts is None:  # too few frames to pay for the tables: each converted on its own
+            for path, key in rest:
+                self.add(path, path.read_bytes(), key, None)
+            return
+        given = self._folder()[0]
+        ramps = math.ceil(TABLE_SIZE / counts.size)
+        for node in needed:
+            metres = float(node.rsplit("-", 1)[1].removesuffix("m"))
+            template = with_rangefinder_distance(data, metres)
+            for r in range(ramps):
+                ramp = ((np.arange(counts.size) + r * counts.size) % TABLE_SIZE).astype(np.uint16)
+                (given / f"{node}-ramp{r}.jpg").write_bytes(with_raster(template, ramp))
+                self.keys.append(f"{node}-ramp{r}")
+        self.ranged[group] = (check[1], counts, check[2], needed, ramps)
+        self.waiting[group] = list(rest)
+
     def run(self, jobs: int) -> dict[str, str]:
         """Convert what was added; the digests that could not be, with the program's reason."""
         if self._work is None or not self.keys:
@@ -382,6 +520,12 @@ class _Batch:
                 _no_table_path(camera).touch()
             if made != "kept":
                 again += self.waiting.get(camera, [])
+        for group, (key, counts, distance, needed, ramps) in self.ranged.items():
+            made = self._ranged_from(group, key, counts, distance, needed, ramps, failed)
+            if made == "differs":  # not within RANGED_TOLERANCE_K of the program: one by one from now on
+                _no_table_path(group).touch()
+            if made != "kept":
+                again += self.waiting.get(group, [])
         ramps_failed = {k for k in failed if "-ramp" in k}
         failed = {k: why for k, why in failed.items() if k not in ramps_failed}
         if again:  # a second call, one by one: the frames' files are read again, one at a time
@@ -405,24 +549,77 @@ class _Batch:
         try:
             if key in failed or any(n in failed for n in names):
                 return "failed"
-            table = np.full(TABLE_SIZE, np.nan, dtype=np.float32)
-            for r, name in enumerate(names):
-                temps = _read(cached(name), name).ravel()
-                if temps.size != counts.size:
-                    return "differs"
-                table[(np.arange(counts.size) + r * counts.size) % TABLE_SIZE] = temps
+            table = _ramp_table(names, counts)
+            if table is None:
+                return "differs"
             frame = _read(cached(key), key)
             if frame.shape != counts.shape or not np.array_equal(table[counts], frame, equal_nan=True):
                 return "differs"
-            tmp = _table_path(camera).with_suffix(f".{os.getpid()}.tmp.npy")
-            np.save(tmp, table, allow_pickle=False)
-            os.replace(tmp, _table_path(camera))  # atomic: a reader never sees half a table
+            _save_table(camera, table)
             return "kept"
         except (ConversionError, OSError):
             return "failed"
         finally:
             for name in names:
                 cached(name).unlink(missing_ok=True)
+
+    @staticmethod
+    def _ranged_from(
+        group: str,
+        key: str,
+        counts: npt.NDArray[np.uint16],
+        distance: float,
+        needed: list[str],
+        ramps: int,
+        failed: dict[str, str],
+    ) -> str:
+        """Make the rangefinder group's tables of ``needed`` metres and keep them when the checking frame
+        read between them (:func:`_between`) is within :data:`RANGED_TOLERANCE_K` of its conversion at
+        its own distance, with no temperature where it has none: ``"kept"``, ``"differs"`` or
+        ``"failed"``, as :meth:`_table_from`."""
+        names = {node: [f"{node}-ramp{r}" for r in range(ramps)] for node in needed}
+        try:
+            if key in failed or any(n in failed for ns in names.values() for n in ns):
+                return "failed"
+            made = {node: _ramp_table(ns, counts) for node, ns in names.items()}
+            tables = [made[k] if k in made else _table(k) for k in _node_keys(group, distance)]
+            if any(t is None for t in tables):
+                return "differs"
+            low = cast("npt.NDArray[np.float32]", tables[0])[counts]
+            high = cast("npt.NDArray[np.float32]", tables[-1])[counts]
+            read = low + np.float32(distance - math.floor(distance)) * (high - low)
+            frame = _read(cached(key), key)
+            if frame.shape != counts.shape or not np.array_equal(np.isnan(read), np.isnan(frame)):
+                return "differs"
+            if float(np.nanmax(np.abs(read - frame), initial=0.0)) > RANGED_TOLERANCE_K:
+                return "differs"
+            for node, table in made.items():
+                _save_table(node, cast("npt.NDArray[np.float32]", table))
+            return "kept"
+        except (ConversionError, OSError):
+            return "failed"
+        finally:
+            for ns in names.values():
+                for name in ns:
+                    cached(name).unlink(missing_ok=True)
+
+
+def _ramp_table(names: list[str], counts: npt.NDArray[np.uint16]) -> npt.NDArray[np.float32] | None:
+    """The table of temperatures by count from the converted ramp files ``names`` (each the raster of
+    ``counts``' size holding the next counts in turn), or ``None`` when one is of another size."""
+    table = np.full(TABLE_SIZE, np.nan, dtype=np.float32)
+    for r, name in enumerate(names):
+        temps = _read(cached(name), name).ravel()
+        if temps.size != counts.size:
+            return None
+        table[(np.arange(counts.size) + r * counts.size) % TABLE_SIZE] = temps
+    return table
+
+
+def _save_table(camera: str, table: npt.NDArray[np.float32]) -> None:
+    tmp = _table_path(camera).with_suffix(f".{os.getpid()}.tmp.npy")
+    np.save(tmp, table, allow_pickle=False)
+    os.replace(tmp, _table_path(camera))  # atomic: a reader never sees half a table
 
 
 def _counts(data: bytes) -> npt.NDArray[np.uint16] | None:

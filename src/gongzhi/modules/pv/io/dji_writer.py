@@ -68,6 +68,20 @@ def with_pose(template: bytes, frame: ThermalFrame) -> bytes:
     return b"\xff\xd8" + ours + b"".join(kept) + template[segments[-1][2] :]
 
 
+def with_rangefinder(rjpeg: bytes, metres: float) -> bytes:
+    """``rjpeg`` with an XMP packet of a valid laser-rangefinder reading of ``metres`` (``LRFStatus`` Normal,
+    ``LRFTargetDistance``), as the M30T, M4T, H20T and H30T write one, after its APPn segments; the program
+    then converts it at that distance (:func:`.dji_thermal_cli.ranged_key`)."""
+    xmp = (
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+        '<rdf:Description rdf:about="" xmlns:drone-dji="http://www.dji.com/drone-dji/1.0/" '
+        f'drone-dji:LRFStatus="Normal" drone-dji:LRFTargetDistance="{metres:.3f}"/></rdf:RDF></x:xmpmeta>'
+    )
+    payload = XMP_ID + xmp.encode()
+    at = _segments(rjpeg)[-1][2]
+    return rjpeg[:at] + b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload + rjpeg[at:]
+
+
 def calibration(template: bytes) -> Calibration:
     """The temperature of each count step of the template's camera and parameters: its table
     (:func:`.dji_thermal_cli.table_for`, which ``dji-thermal-cli`` makes from a copy of the template whose
