@@ -6,12 +6,13 @@ frame converted on its own at its own distance.
 The M30T, M4T, H20T and H30T write a laser-rangefinder distance in each frame's XMP, and ``dji-thermal-cli``
 converts a frame at that distance, which differs from frame to frame, so those frames share no camera table
 (``dji_thermal_cli.camera_key``). ``prepare`` now reads them between tables made at the whole metres either
-side of their distances (``dji_thermal_cli.ranged_key``, ``_Batch.add_ranged``), checked on one frame
-converted at its own distance. For each camera whose real sample is in ../shared/data/thermal, ``--frames``
-frames are the sample with other counts (+4 a frame) and a distance spread evenly over 24–27 m (a flight at
-25 m over a roof with plant on it), prepared into an empty cache and read: once through the tables, once each
-frame converted on its own (the group marked as failing its check, as the H20T's is). CPU of this process and
-its children (the program's start included), and the largest difference between the two readings [K].
+side of their distances (``dji_thermal_cli.ranged_key``, ``_Batch.add_ranged``), checked on two frames a
+metre converted at their own distances. For each camera whose real sample is in ../shared/data/thermal,
+``--frames`` frames are the sample with other counts (+4 a frame) and a distance spread evenly over
+24–27 m (a flight at 25 m over a roof with plant on it), prepared into an empty cache and read: once through
+the tables, once each frame converted on its own (the group marked as failing its check, as the H20T's is).
+CPU of this process and its children (the program's start included), and the largest difference between
+the two readings [K].
 """
 
 from __future__ import annotations

@@ -395,10 +395,11 @@ def test_a_frame_with_a_valid_rangefinder_reading_is_converted_on_its_own_at_its
     assert float(np.nanmax(np.abs(back - read_frame(frame).temperature_c))) < 0.05
 
 
-def _ranged_flight(folder: Path, distances: list[float]) -> list[Path]:
-    """Frames of the real M4T sample (whose temperatures depend most on the distance of the five: 0.39 K a
-    metre at 20 m on its −14 °C sky), each with other counts and a valid rangefinder reading."""
-    sample = THERMAL / "M4T_DJI_0001_R.JPG"
+def _ranged_flight(folder: Path, distances: list[float], model: str = "M4T") -> list[Path]:
+    """Frames of a real sample, each with other counts and a valid rangefinder reading: by default the
+    M4T's, whose temperatures depend most on the distance of the five (0.39 K a metre at 20 m on its −14 °C
+    sky)."""
+    sample = THERMAL / f"{model}_DJI_0001_R.JPG"
     if not sample.is_file():
         pytest.skip(f"real thermal sample {sample} is absent")
     plain = sample.read_bytes()
@@ -431,8 +432,8 @@ def test_frames_with_rangefinder_readings_are_read_between_the_tables_of_the_met
     dji_program: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A flight of frames at their own rangefinder distances is read between tables made at the whole metres
-    either side, checked on the frame nearest the middle between two metres: each frame within
-    RANGED_TOLERANCE_K of the program's conversion at its distance, and only that frame converted."""
+    either side, checked in each metre on the frames nearest its middle and farthest into it: each frame
+    within RANGED_TOLERANCE_K of the program's conversion at its distance, and only those frames converted."""
     distances = [20.1, 20.45, 20.8, 21.2, 21.6, 21.95]
     paths = _ranged_flight(tmp_path / "flight", distances)
     reference = _by_the_program(paths, tmp_path / "reference", monkeypatch)
@@ -445,7 +446,8 @@ def test_frames_with_rangefinder_readings_are_read_between_the_tables_of_the_met
     made = sorted(p.name for p in (tmp_path / "cache").glob("*.table.npy"))
     assert made == [f"{group}-{m}m.table.npy" for m in (20, 21, 22)]
     converted = [dji_thermal_cli.cached(dji_thermal_cli.digest(p.read_bytes())).is_file() for p in paths]
-    assert converted == [d == 20.45 for d in distances]  # the check, nearest a middle: the others are not
+    # the checks, in each metre the frame nearest its middle and the one farthest into it: the others not
+    assert converted == [d in (20.45, 20.8, 21.6, 21.95) for d in distances]
     worst = 0.0
     for path, want in zip(paths, reference, strict=True):
         got = read_frame(path).temperature_c
@@ -497,3 +499,28 @@ def test_the_rangefinder_distance_is_rewritten_in_place_with_its_segment_length_
     assert len(moved) == len(frame) + len("123.000") - len("7.5")
     with pytest.raises(ValueError, match="no rangefinder distance"):
         dji_thermal_cli.with_rangefinder_distance(b"\xff\xd8\xff\xd9", 5.0)
+
+
+def test_the_rangefinder_tables_are_checked_where_reading_between_metres_errs_most() -> None:
+    """In each metre: nearest its middle (a smooth dependence on the distance) and farthest into it (a
+    program that steps at each metre, as the H20T's); a frame that is both is converted once."""
+    frames = [(Path(f"{d}"), f"k{d}", d) for d in (24.05, 24.4, 24.93, 25.5, 26.0, 26.2)]
+    picked = sorted(d for _, _, d in dji_thermal_cli._checking(frames))
+    assert picked == [24.4, 24.93, 25.5, 26.2]
+
+
+def test_an_h20t_which_takes_whole_metres_is_read_from_the_table_of_the_whole_metre_below(
+    dji_program: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The H20T's ``dirp`` takes whole metres (20.9 m is 20 m to it): read between metres, its frames miss
+    the check, read from the whole metre's table below they are its conversions to the bit."""
+    paths = _ranged_flight(tmp_path / "flight", [20.2, 20.5, 20.9], model="H20T")
+    reference = _by_the_program(paths, tmp_path / "reference", monkeypatch)
+    monkeypatch.setenv(dji_thermal_cli.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.setattr(dji_thermal_cli, "RAMP_FRAMES", 1)
+    assert dji_thermal_cli.prepare(paths, jobs=2) == {}
+    assert len(list((tmp_path / "cache").glob("*-lrf.steps"))) == 1
+    converted = [dji_thermal_cli.cached(dji_thermal_cli.digest(p.read_bytes())).is_file() for p in paths]
+    assert converted == [False, True, True]  # the checks: nearest the middle, farthest into the metre
+    for path, want in zip(paths, reference, strict=True):
+        assert np.array_equal(read_frame(path).temperature_c, want, equal_nan=True)

@@ -24,9 +24,10 @@ float32 °C TIFF.
 A frame with a valid laser-rangefinder reading (M30T, M4T, H20T, H30T) is converted at that distance,
 which differs from frame to frame, so it shares no camera's table. The distance enters smoothly (the
 atmosphere's transmission), so such frames are read linearly between tables made at the whole metres
-either side of their distances (:func:`ranged_key`, :meth:`_Batch.add_ranged`), kept only when one frame
-read so is within :data:`RANGED_TOLERANCE_K` of its own conversion; the H20T, which takes whole metres,
-fails that check and its frames are converted one by one.
+either side of their distances (:func:`ranged_key`, :meth:`_Batch.add_ranged`), kept only when the frames
+that check them (:func:`_checking`) read so are within :data:`RANGED_TOLERANCE_K` of their own conversions;
+the H20T, which takes whole metres, is read from the table of the whole metre below, which its check gives
+to the bit.
 
 The tables and the converted temperatures are kept in :data:`CACHE_ENV` (default
 ``~/.cache/gongzhi/dji-thermal``); :func:`temperatures` converts (and makes the table for) a file not yet
@@ -178,7 +179,7 @@ def can_convert(data: bytes) -> bool:
     camera, distance = _keys(data)
     if distance is None:
         return _table(camera) is not None
-    return camera is not None and all(_table(k) is not None for k in _node_keys(f"{camera}-lrf", distance))
+    return camera is not None and all(_table(k) is not None for k in _reading_keys(f"{camera}-lrf", distance))
 
 
 def prepare(paths: Iterable[Path], *, jobs: int = 1) -> dict[Path, str]:
@@ -194,8 +195,8 @@ def prepare(paths: Iterable[Path], *, jobs: int = 1) -> dict[Path, str]:
 
     Frames with a valid laser-rangefinder reading (:func:`ranged_key`) are read between tables made at the
     whole metres either side of their distances (:meth:`_Batch.add_ranged`), when the flight has enough of
-    them to pay for those tables; else, or when the tables do not give one frame's temperatures within
-    :data:`RANGED_TOLERANCE_K`, they are converted one by one at their own distances.
+    them to pay for those tables; else, or when the tables do not give the temperatures of the frames that
+    check them within :data:`RANGED_TOLERANCE_K`, they are converted one by one at their own distances.
 
     Each file the program needs is put in its work folder as it is found (linked where the file system
     allows, else copied), so that one file at a time is in memory: a flight of 600 M3T frames is 600 MB,
@@ -222,7 +223,7 @@ def prepare(paths: Iterable[Path], *, jobs: int = 1) -> dict[Path, str]:
             if distance is None and _table(camera) is not None:  # read through its camera's table
                 continue
             if group is not None and distance is not None:
-                if all(_table(k) is not None for k in _node_keys(group, distance)):
+                if all(_table(k) is not None for k in _reading_keys(group, distance)):
                     continue  # read between the tables either side of its distance
                 camera = None if _no_table_path(group).is_file() else camera
             key = digest(data)
@@ -252,7 +253,8 @@ RANGED_TOLERANCE_K = 0.02
 those read between the tables of the whole metres either side (:func:`_between`) for the tables to be
 kept. Measured on the real samples between 20 and 21 m: at most 0.011 K (M4T, on −14 °C sky), 0.006 K
 (H30T), 0.003 K (M3T), 0.001 K (M30T): a fifth of the cameras' noise, an eighth of the M3T's count step.
-The H20T keeps whole metres (0.3 K a metre there) and fails the check (its frames one by one, as before)."""
+The H20T takes whole metres (0.3 K a metre there): it fails this, and is read from the whole metre's table
+below its distance, which its check then gives to the bit."""
 
 _XMP_RANGEFINDER = re.compile(rb'drone-dji:(LRFStatus|LRFTargetDistance)(?:\s*=\s*"([^"]*)"|>([^<]*)<)')
 
@@ -331,11 +333,26 @@ def _node_keys(group: str, distance: float) -> list[str]:
     return [f"{group}-{low}m"] if distance == low else [f"{group}-{low}m", f"{group}-{low + 1}m"]
 
 
+def _steps_path(group: str) -> Path:
+    """The mark of a rangefinder group whose program takes whole metres (:meth:`_Batch._ranged_from`)."""
+    return cache_dir() / f"{group}.steps"
+
+
+def _reading_keys(group: str, distance: float) -> list[str]:
+    """The tables a frame of ``group`` at ``distance`` [m] is read from: the whole metre's below it where the
+    program takes whole metres (the H20T's ``dirp``: the group's :func:`_steps_path` mark), else those
+    either side (:func:`_node_keys`)."""
+    if _steps_path(group).is_file():
+        return [f"{group}-{math.floor(distance)}m"]
+    return _node_keys(group, distance)
+
+
 def _between(ranged: tuple[str, float], counts: npt.NDArray[np.uint16]) -> npt.NDArray[np.float32] | None:
     """The temperatures of ``counts`` at the rangefinder's distance, linear between the tables of the whole
-    metres either side (:func:`_node_keys`); ``None`` when the cache lacks one of them."""
+    metres either side, or the whole metre's below it (:func:`_reading_keys`); ``None`` when the cache lacks
+    one of them."""
     group, distance = ranged
-    tables = [_table(k) for k in _node_keys(group, distance)]
+    tables = [_table(k) for k in _reading_keys(group, distance)]
     if any(t is None for t in tables):
         return None
     low = cast("npt.NDArray[np.float32]", tables[0])[counts]
@@ -442,9 +459,9 @@ class _Batch:
         """Camera → the frame checking its table (digest), its counts, and the ramp files made."""
         self.waiting: dict[str, list[tuple[Path | None, str]]] = {}
         """Camera (or rangefinder group) → its other frames, converted only if its tables fail."""
-        self.ranged: dict[str, tuple[str, npt.NDArray[np.uint16], float, list[str], int]] = {}
-        """Rangefinder group → the frame checking its tables (digest), its counts and distance [m], the
-        tables to make (:func:`_node_keys`) and the ramp files of each."""
+        self.ranged: dict[str, tuple[list[tuple[str, npt.NDArray[np.uint16], float]], list[str], int]] = {}
+        """Rangefinder group → the frames checking its tables (digest, counts, distance [m]), the tables to
+        make (:func:`_node_keys`) and the ramp files of each."""
 
     @property
     def empty(self) -> bool:
@@ -480,30 +497,41 @@ class _Batch:
         When the flight has more than :data:`RAMP_FRAMES` frames for each table it lacks, the tables of
         the whole metres either side of their distances are made, each from files holding every count
         (copies of one frame with the rangefinder's distance set to that metre,
-        :func:`with_rangefinder_distance`), and the frame whose distance lies nearest the middle between
-        two metres is converted at its own distance to check them by; else each frame is converted on
-        its own."""
+        :func:`with_rangefinder_distance`), and checked by frames converted at their own distances
+        (:func:`_checking`); else each frame is converted on its own."""
         needed = sorted({k for _, _, d in frames for k in _node_keys(group, d) if _table(k) is None})
-        check = min(frames, key=lambda f: abs(f[2] - math.floor(f[2]) - 0.5))
-        data = check[0].read_bytes()
-        counts = _counts(data) if len(frames) > RAMP_FRAMES * len(needed) else None
-        self.add(check[0], data, check[1], None)
-        rest = [(path, key) for path, key, _ in frames if key != check[1]]
-        if counts is None:  # too few frames to pay for the tables: each converted on its own
-            for path, key in rest:
+        if len(frames) <= RAMP_FRAMES * len(needed):  # too few frames to pay for the tables
+            for path, key, _ in frames:
                 self.add(path, path.read_bytes(), key, None)
             return
+        checks: list[tuple[str, npt.NDArray[np.uint16], float]] = []
+        template, readable, checking = b"", True, _checking(frames)
+        for path, key, distance in checking:
+            data = path.read_bytes()
+            self.add(path, data, key, None)
+            counts = _counts(data)
+            readable = readable and counts is not None
+            if counts is not None:
+                checks.append((key, counts, distance))
+                template = template or data
+        checked = {k for _, k, _ in checking}
+        rest: list[tuple[Path | None, str]] = [(p, k) for p, k, _ in frames if k not in checked]
+        if not readable:  # a frame the readers cannot read as they read it: no tables for this group
+            for p, k in rest:
+                if p is not None:
+                    self.add(p, p.read_bytes(), k, None)
+            return
         given = self._folder()[0]
-        ramps = math.ceil(TABLE_SIZE / counts.size)
+        ramps = math.ceil(TABLE_SIZE / checks[0][1].size)
         for node in needed:
             metres = float(node.rsplit("-", 1)[1].removesuffix("m"))
-            template = with_rangefinder_distance(data, metres)
+            at = with_rangefinder_distance(template, metres)
             for r in range(ramps):
-                ramp = ((np.arange(counts.size) + r * counts.size) % TABLE_SIZE).astype(np.uint16)
-                (given / f"{node}-ramp{r}.jpg").write_bytes(with_raster(template, ramp))
+                ramp = ((np.arange(checks[0][1].size) + r * checks[0][1].size) % TABLE_SIZE).astype(np.uint16)
+                (given / f"{node}-ramp{r}.jpg").write_bytes(with_raster(at, ramp))
                 self.keys.append(f"{node}-ramp{r}")
-        self.ranged[group] = (check[1], counts, check[2], needed, ramps)
-        self.waiting[group] = list(rest)
+        self.ranged[group] = (checks, needed, ramps)
+        self.waiting[group] = rest
 
     def run(self, jobs: int) -> dict[str, str]:
         """Convert what was added; the digests that could not be, with the program's reason."""
@@ -520,8 +548,8 @@ class _Batch:
                 _no_table_path(camera).touch()
             if made != "kept":
                 again += self.waiting.get(camera, [])
-        for group, (key, counts, distance, needed, ramps) in self.ranged.items():
-            made = self._ranged_from(group, key, counts, distance, needed, ramps, failed)
+        for group, (checks, needed, ramps) in self.ranged.items():
+            made = self._ranged_from(group, checks, needed, ramps, failed)
             if made == "differs":  # not within RANGED_TOLERANCE_K of the program: one by one from now on
                 _no_table_path(group).touch()
             if made != "kept":
@@ -566,33 +594,45 @@ class _Batch:
     @staticmethod
     def _ranged_from(
         group: str,
-        key: str,
-        counts: npt.NDArray[np.uint16],
-        distance: float,
+        checks: list[tuple[str, npt.NDArray[np.uint16], float]],
         needed: list[str],
         ramps: int,
         failed: dict[str, str],
     ) -> str:
-        """Make the rangefinder group's tables of ``needed`` metres and keep them when the checking frame
-        read between them (:func:`_between`) is within :data:`RANGED_TOLERANCE_K` of its conversion at
-        its own distance, with no temperature where it has none: ``"kept"``, ``"differs"`` or
-        ``"failed"``, as :meth:`_table_from`."""
+        """Make the rangefinder group's tables of ``needed`` metres and keep them when each checking frame
+        (digest, counts, distance) read linearly between them (:func:`_between`) is within
+        :data:`RANGED_TOLERANCE_K` of its conversion at its own distance, with no temperature where it has
+        none; or, failing that, when each is its whole metre's table below it to the bit: the program takes
+        whole metres (the H20T's ``dirp``), and the group is marked so (:func:`_steps_path`).
+        ``"kept"``, ``"differs"`` or ``"failed"``, as :meth:`_table_from`."""
         names = {node: [f"{node}-ramp{r}" for r in range(ramps)] for node in needed}
         try:
-            if key in failed or any(n in failed for ns in names.values() for n in ns):
+            if any(k in failed for k, _, _ in checks) or any(
+                n in failed for ns in names.values() for n in ns
+            ):
                 return "failed"
-            made = {node: _ramp_table(ns, counts) for node, ns in names.items()}
-            tables = [made[k] if k in made else _table(k) for k in _node_keys(group, distance)]
-            if any(t is None for t in tables):
+            made = {node: _ramp_table(ns, checks[0][1]) for node, ns in names.items()}
+            linear = steps = True
+            for key, counts, distance in checks:
+                tables = [made[k] if k in made else _table(k) for k in _node_keys(group, distance)]
+                if any(t is None for t in tables):
+                    return "differs"
+                low = cast("npt.NDArray[np.float32]", tables[0])[counts]
+                high = cast("npt.NDArray[np.float32]", tables[-1])[counts]
+                read = low + np.float32(distance - math.floor(distance)) * (high - low)
+                frame = _read(cached(key), key)
+                if frame.shape != counts.shape:
+                    return "differs"
+                steps = steps and np.array_equal(low, frame, equal_nan=True)
+                linear = (
+                    linear
+                    and np.array_equal(np.isnan(read), np.isnan(frame))
+                    and float(np.nanmax(np.abs(read - frame), initial=0.0)) <= RANGED_TOLERANCE_K
+                )
+            if not (linear or steps):
                 return "differs"
-            low = cast("npt.NDArray[np.float32]", tables[0])[counts]
-            high = cast("npt.NDArray[np.float32]", tables[-1])[counts]
-            read = low + np.float32(distance - math.floor(distance)) * (high - low)
-            frame = _read(cached(key), key)
-            if frame.shape != counts.shape or not np.array_equal(np.isnan(read), np.isnan(frame)):
-                return "differs"
-            if float(np.nanmax(np.abs(read - frame), initial=0.0)) > RANGED_TOLERANCE_K:
-                return "differs"
+            if not linear:  # marked first: no reader reads the tables between metres meanwhile
+                _steps_path(group).touch()
             for node, table in made.items():
                 _save_table(node, cast("npt.NDArray[np.float32]", table))
             return "kept"
@@ -602,6 +642,21 @@ class _Batch:
             for ns in names.values():
                 for name in ns:
                     cached(name).unlink(missing_ok=True)
+
+
+def _checking(frames: list[tuple[Path, str, float]]) -> list[tuple[Path, str, float]]:
+    """The frames that check a rangefinder group's tables (:meth:`_Batch.add_ranged`): in each metre the
+    flight's distances fall in, the frame nearest its middle, where reading linearly between its ends errs
+    most for a smooth dependence on the distance, and the frame farthest into it, where it errs most for a
+    program that takes whole metres (the H20T's ``dirp``), whose temperatures step at each metre."""
+    out: dict[str, tuple[Path, str, float]] = {}
+    metres: dict[int, list[tuple[Path, str, float]]] = {}
+    for f in frames:
+        metres.setdefault(math.floor(f[2]), []).append(f)
+    for group in metres.values():
+        for f in (min(group, key=lambda f: abs(f[2] % 1 - 0.5)), max(group, key=lambda f: f[2] % 1)):
+            out.setdefault(f[1], f)
+    return list(out.values())
 
 
 def _ramp_table(names: list[str], counts: npt.NDArray[np.uint16]) -> npt.NDArray[np.float32] | None:
