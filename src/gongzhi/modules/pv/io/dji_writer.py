@@ -78,7 +78,7 @@ def with_rangefinder(rjpeg: bytes, metres: float) -> bytes:
         f'drone-dji:LRFStatus="Normal" drone-dji:LRFTargetDistance="{metres:.3f}"/></rdf:RDF></x:xmpmeta>'
     )
     payload = XMP_ID + xmp.encode()
-    at = _segments(rjpeg)[-1][2]
+    at = max((end for marker, _, end in _segments(rjpeg) if 0xE0 <= marker <= 0xEF), default=2)
     return rjpeg[:at] + b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload + rjpeg[at:]
 
 
