@@ -358,9 +358,14 @@ def _between(ranged: tuple[str, float], counts: npt.NDArray[np.uint16]) -> npt.N
     low = cast("npt.NDArray[np.float32]", tables[0])[counts]
     if len(tables) == 1:
         return low
-    high = cast("npt.NDArray[np.float32]", tables[1])[counts]
-    share = np.float32(distance - math.floor(distance))
-    return cast("npt.NDArray[np.float32]", low + share * (high - low))
+    return _linear(low, cast("npt.NDArray[np.float32]", tables[1])[counts], distance)
+
+
+def _linear(
+    low: npt.NDArray[np.float32], high: npt.NDArray[np.float32], distance: float
+) -> npt.NDArray[np.float32]:
+    """Temperatures at ``distance`` [m], linear between those at the whole metres below and above it."""
+    return cast("npt.NDArray[np.float32]", low + np.float32(distance - math.floor(distance)) * (high - low))
 
 
 def with_rangefinder_distance(data: bytes, metres: float) -> bytes:
@@ -484,12 +489,18 @@ class _Batch:
         counts = _counts(data) if tabled else None
         if camera is None or counts is None:
             return
-        ramps = math.ceil(TABLE_SIZE / counts.size)
+        self.checks[camera] = (key, counts, self._add_ramps(camera, data, counts.size))
+
+    def _add_ramps(self, name: str, data: bytes, size: int) -> int:
+        """Copies of ``data`` whose rasters of ``size`` counts hold every count in turn (``{name}-ramp{r}``,
+        read back by :func:`_ramp_table`); how many."""
+        given = self._folder()[0]
+        ramps = math.ceil(TABLE_SIZE / size)
         for r in range(ramps):
-            ramp = ((np.arange(counts.size) + r * counts.size) % TABLE_SIZE).astype(np.uint16)
-            (given / f"{camera}-ramp{r}.jpg").write_bytes(with_raster(data, ramp))
-            self.keys.append(f"{camera}-ramp{r}")
-        self.checks[camera] = (key, counts, ramps)
+            ramp = ((np.arange(size) + r * size) % TABLE_SIZE).astype(np.uint16)
+            (given / f"{name}-ramp{r}.jpg").write_bytes(with_raster(data, ramp))
+            self.keys.append(f"{name}-ramp{r}")
+        return ramps
 
     def add_ranged(self, group: str, frames: list[tuple[Path, str, float]]) -> None:
         """The frames of one rangefinder group (:func:`ranged_key`): (file, digest, distance [m]).
@@ -521,15 +532,11 @@ class _Batch:
                 if p is not None:
                     self.add(p, p.read_bytes(), k, None)
             return
-        given = self._folder()[0]
-        ramps = math.ceil(TABLE_SIZE / checks[0][1].size)
+        ramps = 0
         for node in needed:
             metres = float(node.rsplit("-", 1)[1].removesuffix("m"))
             at = with_rangefinder_distance(template, metres)
-            for r in range(ramps):
-                ramp = ((np.arange(checks[0][1].size) + r * checks[0][1].size) % TABLE_SIZE).astype(np.uint16)
-                (given / f"{node}-ramp{r}.jpg").write_bytes(with_raster(at, ramp))
-                self.keys.append(f"{node}-ramp{r}")
+            ramps = self._add_ramps(node, at, checks[0][1].size)
         self.ranged[group] = (checks, needed, ramps)
         self.waiting[group] = rest
 
@@ -619,7 +626,7 @@ class _Batch:
                     return "differs"
                 low = cast("npt.NDArray[np.float32]", tables[0])[counts]
                 high = cast("npt.NDArray[np.float32]", tables[-1])[counts]
-                read = low + np.float32(distance - math.floor(distance)) * (high - low)
+                read = _linear(low, high, distance)
                 frame = _read(cached(key), key)
                 if frame.shape != counts.shape:
                     return "differs"
