@@ -83,6 +83,14 @@ def main() -> None:
     parser.add_argument(
         "--gimbal-pitch", type=float, default=-90.0, help="an oblique flight (e.g. -60) on its oblique plan"
     )
+    parser.add_argument(
+        "--sun",
+        type=float,
+        nargs=2,
+        metavar=("AZIMUTH", "ELEVATION"),
+        default=(Conditions().sun_azimuth_deg, Conditions().sun_elevation_deg),
+        help="the sun's azimuth (clockwise from north) and elevation [°], which place its reflections",
+    )
     parser.add_argument("--altitude", type=float, help="height above the modules [m]; default the plan's")
     parser.add_argument(
         "--learned",
@@ -98,7 +106,12 @@ def main() -> None:
     classifier = ism_classifier(args.min_confidence, args.levels_per_k) if args.learned else None
 
     layout = generate_layout(roof(args.width, args.height))
-    conditions = Conditions(gps_sigma_m=args.gps_sigma, yaw_sigma_deg=args.yaw_sigma)
+    conditions = Conditions(
+        gps_sigma_m=args.gps_sigma,
+        yaw_sigma_deg=args.yaw_sigma,
+        sun_azimuth_deg=args.sun[0],
+        sun_elevation_deg=args.sun[1],
+    )
     if args.no_reflections:
         conditions = dataclasses.replace(conditions, reflection_k=0.0)
     totals = {a: [0, 0, 0] for a in ANOMALIES}

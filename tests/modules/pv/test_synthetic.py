@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from gongzhi.modules.pv.analytics.anomalies import ANOMALIES, Anomaly
+from gongzhi.modules.pv.analytics.georef import locate, module_index
 from gongzhi.modules.pv.analytics.layout import PlantLayout, generate_layout
 from gongzhi.modules.pv.analytics.synthetic import (
     Conditions,
@@ -60,3 +61,37 @@ def test_the_sun_glint_sits_at_the_mirror_point(layout: PlantLayout) -> None:
     # of the zenith, so the camera sees it on the modules 25 m · tan 5° south of its nadir
     assert dx == pytest.approx(0, abs=1e-6)
     assert dy == pytest.approx(-25 * np.tan(np.radians(5)), abs=0.01)
+
+
+def test_an_oblique_camera_sees_the_glint_where_the_plane_mirrors_the_sun_into_it(
+    layout: PlantLayout,
+) -> None:
+    """The glint lies where it does for a nadir camera, a fixed offset from the camera's nadir on the plane:
+    a camera looking ahead at −60° sees it when it lies ahead (a sun 40° high in the south, the camera
+    flying south), and not when it lies behind (the default sun, 65° high)."""
+    low, dark = Conditions(sun_elevation_deg=40.0), Conditions(sun_elevation_deg=40.0, reflection_k=0.0)
+    lit, plain = (synthetic_flight(layout, seed=6, gimbal_pitch_deg=-60, conditions=c) for c in (low, dark))
+    h = lit.plan.altitude_m
+    ox, oy = glint_offset(layout, low, h) or (0.0, 0.0)
+    assert oy == pytest.approx(-0.58 * h, rel=0.05)  # ahead of a camera flying south, the view's middle
+    ahead = shown = 0
+    index = module_index(layout)
+    for i, pose in enumerate(lit.poses):
+        cam = lit.oblique_camera(i)
+        assert cam is not None
+        row, col = (float(v) for v in cam.xy_to_pixel(cam.x_m + ox, cam.y_m + oy))
+        diff = lit.frame(i).temperature_c - plain.frame(i).temperature_c
+        if abs(pose.yaw_deg) < 90 or not (0 <= row < pose.height_px and 0 <= col < pose.width_px):
+            assert float(np.abs(diff).max()) < 0.5  # behind the camera: not in view
+            continue
+        on = locate(index, np.array([cam.x_m + ox]), np.array([cam.y_m + oy]))[0]
+        if on[0] < 0:
+            continue  # on the roof between modules: no glass to glint
+        ahead += 1
+        shown += float(diff.max()) > 0.5 * low.reflection_k
+        r, c = np.unravel_index(int(np.argmax(diff)), diff.shape)
+        assert abs(r - row) < 6 and abs(c - col) < 6
+    assert shown == ahead >= 2
+    normal = synthetic_flight(layout, seed=6, gimbal_pitch_deg=-60)
+    unlit = synthetic_flight(layout, seed=6, gimbal_pitch_deg=-60, conditions=Conditions(reflection_k=0.0))
+    assert all(np.array_equal(normal.frame(i).temperature_c, unlit.frame(i).temperature_c) for i in (0, 3, 7))

@@ -59,6 +59,9 @@ TEXEL_M = 0.01
 """Resolution of the anomaly patterns on the module [m]."""
 FRAME_WIDTH_M = 0.025
 """Visible width of a module's frame [m]."""
+GLINT_SIGMA_M = 0.12
+"""Spread of a sun reflection on the module plane (Gaussian σ) [m]: the sun's image blurred by the glass's
+texture."""
 JUNCTION_BOX = (0.5, 0.92)
 """Junction box position on a portrait module (along, across from the low edge) [-]."""
 
@@ -375,7 +378,7 @@ def synthetic_flight(
     gimbal_pitch_deg : float
         Gimbal pitch of every frame, −90 (nadir) to −30 [°]. An oblique camera looks ahead along the
         flight line, and the plan's lines run short of its footprints (:func:`.flightplan.plan_flight`);
-        the sun's reflection is rendered in nadir frames only.
+        the sun's reflection shows where the plane mirrors the sun into the camera, in oblique frames too.
 
     Returns
     -------
@@ -714,14 +717,20 @@ def _render(
         + 0.4 * np.cos(cols / 70.0 + np.float32(p[1] + rng.uniform(0, 6)))
     ).astype(np.float32)
     t = np.where(on, module_t, roof)
-    if scene.glint_offset_m is not None and oblique is None:
+    if scene.glint_offset_m is not None:
         # the glint keeps its place relative to the camera, so it slides over the modules between frames
         ox, oy = scene.glint_offset_m
-        gr, gc = pose.xy_to_pixel(pose.x_m + ox, pose.y_m + oy)
-        sigma_px = 0.12 / pose.gsd_m
-        glint = np.exp(-((rows - gr) ** 2) / (2 * sigma_px**2)) * np.exp(
-            -((cols - gc) ** 2) / (2 * sigma_px**2)
-        )
+        if oblique is None:
+            gr, gc = pose.xy_to_pixel(pose.x_m + ox, pose.y_m + oy)
+            sigma_px = GLINT_SIGMA_M / pose.gsd_m
+            glint = np.exp(-((rows - gr) ** 2) / (2 * sigma_px**2)) * np.exp(
+                -((cols - gc) ** 2) / (2 * sigma_px**2)
+            )
+        else:  # on the plane, where each pixel looks: a glint ahead of an oblique camera shows, stretched
+            d2 = (np.nan_to_num(x, nan=1e9) - (oblique.x_m + ox)) ** 2 + (
+                np.nan_to_num(y, nan=1e9) - (oblique.y_m + oy)
+            ) ** 2
+            glint = np.exp(-d2 / (2 * GLINT_SIGMA_M**2))
         t = t + (np.float32(c.reflection_k) * glint * on).astype(np.float32)
     r2 = ((rows - pose.height_px / 2) ** 2 + (cols - pose.width_px / 2) ** 2) / np.float32(
         (pose.height_px / 2) ** 2 + (pose.width_px / 2) ** 2
