@@ -109,6 +109,21 @@ def test_synth_writes_frames_the_readers_read_back_with_plant_and_ground_truth(t
     assert frame.meta.lat == pytest.approx(again.meta.lat) and frame.meta.model == again.meta.model
 
 
+def test_synth_lays_the_modules_out_on_a_plant_files_roof_when_it_has_none(tmp_path: Path) -> None:
+    """A plant FeatureCollection holding only its roof (``kind: roof``) is an outline: the modules are laid
+    out on it, as for a bare polygon, and the user is told (it used to fail deep in the analysis)."""
+    ring = [list(p) for p in rectangle(40, 24)]
+    roof = {"type": "Feature", "properties": {"kind": "roof"},
+            "geometry": {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}}  # fmt: skip
+    path = tmp_path / "roof-only.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [roof]}))
+    out = tmp_path / "flight"
+    r = runner.invoke(app, ["synth", "--plant", str(path), "--seed", "3", "--frames", "2", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "the plant has no modules; they are laid out on its roof" in said(r)
+    assert read_plant_geojson(out / "plant.geojson").modules
+
+
 @pytest.mark.parametrize(
     ("frame_format", "suffix", "within_k"), [("tiff-ck", ".tif", 0.006), ("flir", ".jpg", 0.03)]
 )

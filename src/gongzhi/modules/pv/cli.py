@@ -140,9 +140,13 @@ def plan(
 
 
 def _layout_for(path: Path) -> PlantLayout:
+    """The plant file's layout; for a roof outline, or a plant file with a roof and no module yet, one
+    generated on the roof (with the default parameters)."""
     ring, layout = load_plant(path)
-    if layout is not None:
+    if layout is not None and layout.modules:
         return layout
+    if layout is not None:
+        out.print(f"{path}: the plant has no modules; they are laid out on its roof")
     try:
         return generate_layout(ring, LayoutParams(), name=path.stem)
     except ValueError as exc:
