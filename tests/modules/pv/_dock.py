@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -17,6 +18,7 @@ from gongzhi.kit.filestore import FileStore
 from gongzhi.modules.pv import dock, pipeline
 from gongzhi.modules.pv import mqtt as pvmqtt
 from gongzhi.modules.pv import service as pv
+from gongzhi.modules.pv.analytics.glint import moment_of_sun
 from gongzhi.modules.pv.analytics.layout import PlantLayout
 from gongzhi.modules.pv.analytics.modules import ModuleClassifier
 from gongzhi.modules.pv.dock_sim import DockSimulator, DockSpec
@@ -51,7 +53,17 @@ def docked_plant(
         return DockedPlant(plant.id, code, sn, layout)
 
 
+def noon_clock(layout: PlantLayout) -> Callable[[], dt.datetime]:
+    """A simulated dock's clock fixed at a moment when the sun stands due south, 65° high, over ``layout``
+    (the synthetic flights' default sun): its flights, and their glints, do not follow the hour the tests
+    run at."""
+    when, _ = moment_of_sun(180.0, 65.0, layout.origin.lon0_deg, layout.origin.lat0_deg)
+    moment = dt.datetime.fromtimestamp(when, dt.UTC)
+    return lambda: moment
+
+
 def simulator(plant: DockedPlant, broker: pvmqtt.Broker, **kw: object) -> DockSimulator:
+    kw.setdefault("clock", noon_clock(plant.layout))
     spec = DockSpec(sn=plant.sn, layout=plant.layout, seed=SEED, time_scale=100.0, **kw)  # type: ignore[arg-type]
     sim = DockSimulator(spec, broker)
     sim.start()

@@ -27,7 +27,9 @@ def test_the_demo_plant_is_analysed_and_has_robots(tmp_path: Path, registry: Reg
     factory = make_session_factory(make_engine(url))
     with unit_of_work(factory, Scope.for_system()) as s:
         core.create_region(s, "gongshu", "拱墅区", "GS")
-    counts = demo.load_demo(factory, registry, FileStore(tmp_path / "files"))
+    # at noon (11:00 Beijing time, the sun high in the south-east), not at the hour the tests run
+    noon = dt.datetime(2026, 9, 29, 3, 0, tzinfo=dt.UTC)
+    counts = demo.load_demo(factory, registry, FileStore(tmp_path / "files"), now=noon)
     assert counts["pv_inspections"] == 1
     with unit_of_work(factory, Scope.for_system()) as s:
         plant = s.execute(select(PvPlant)).scalar_one()
@@ -68,14 +70,14 @@ def test_the_demo_plant_is_analysed_and_has_robots(tmp_path: Path, registry: Reg
         assert loop.loop_metrics(s, plant.id).takeoff_to_report_min == pytest.approx(
             (insp.analysed_at - insp.started_at).total_seconds() / 60, abs=0.1
         )
-        # flown just before the demo loaded, its frames timed along the flight: take-off, landing, report
+        # flown just before the demo's clock (``now``), its frames timed along the flight: take-off, landing,
+        # then the report
         assert insp.finished_at is not None
         assert insp.started_at <= insp.finished_at <= insp.analysed_at
-        assert (
-            dt.timedelta(0)
-            < insp.analysed_at - insp.finished_at
-            < demo.DEMO_UPLOAD_DELAY + dt.timedelta(minutes=5)
+        finished = (
+            insp.finished_at.replace(tzinfo=dt.UTC) if insp.finished_at.tzinfo is None else insp.finished_at
         )
+        assert demo.DEMO_UPLOAD_DELAY <= noon - finished < demo.DEMO_UPLOAD_DELAY + dt.timedelta(minutes=5)
         robots = cleaning.robots_of(s, plant.id)
         served = {row for r in robots for row in r.config["rows"]}
         assert len(robots) == 2 and len(served) == len(

@@ -40,6 +40,7 @@ from ._dock import (
     flying,
     frames_of,
     listener,
+    noon_clock,
     run_until,
     simulator,
     store_at,
@@ -458,7 +459,10 @@ def test_a_frame_waits_for_the_photo_it_names_and_goes_without_it_when_the_photo
     with unit_of_work(factory, world.bob.scope()) as s:
         row, _config, _line = dock.queue_flight(s, plant.plant_id)
         iid, fid = row.id, str(row.summary["dock"]["flight_id"])
-    sim = DockSimulator(DockSpec(sn=plant.sn, layout=plant.layout, seed=SEED, visible=True), nowhere)
+    sim = DockSimulator(
+        DockSpec(sn=plant.sn, layout=plant.layout, seed=SEED, visible=True, clock=noon_clock(plant.layout)),
+        nowhere,
+    )
     lis = dock.DockListener(factory, registry, store_at(tmp_path), nowhere)
     n = 5
 

@@ -20,6 +20,7 @@ from gongzhi.modules.pv import service as pv
 from gongzhi.modules.pv.dock_sim import DockSimulator, DockSpec, route
 from gongzhi.modules.pv.io import dock_protocol as proto
 
+from ._dock import noon_clock
 from ._mqtt import private_broker
 from .flights import tiny_layout
 
@@ -55,7 +56,9 @@ def test_each_frame_carries_the_position_yaw_and_time_of_its_trigger_point(tmp_p
             got.append((time.monotonic(), proto.read(bytes(msg.payload))))
 
     with private_broker() as b:
-        sim = DockSimulator(DockSpec(sn="ROUTE1", layout=layout, seed=2, time_scale=scale), b.broker)
+        sim = DockSimulator(
+            DockSpec(sn="ROUTE1", layout=layout, seed=2, time_scale=scale, clock=noon_clock(layout)), b.broker
+        )
         sim.start()
         watch = pvmqtt.client("route-watch", persistent=False)
         watch.on_message = on_message

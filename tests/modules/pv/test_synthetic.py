@@ -1,15 +1,19 @@
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pytest
 
 from gongzhi.modules.pv.analytics.anomalies import ANOMALIES, Anomaly
 from gongzhi.modules.pv.analytics.georef import locate, module_index
+from gongzhi.modules.pv.analytics.glint import sun_vector, sun_vectors
 from gongzhi.modules.pv.analytics.layout import PlantLayout, generate_layout
 from gongzhi.modules.pv.analytics.synthetic import (
     Conditions,
     faiman_temperature,
     glint_offset,
+    retimed,
     synthetic_flight,
 )
 
@@ -95,3 +99,26 @@ def test_an_oblique_camera_sees_the_glint_where_the_plane_mirrors_the_sun_into_i
     normal = synthetic_flight(layout, seed=6, gimbal_pitch_deg=-60)
     unlit = synthetic_flight(layout, seed=6, gimbal_pitch_deg=-60, conditions=Conditions(reflection_k=0.0))
     assert all(np.array_equal(normal.frame(i).temperature_c, unlit.frame(i).temperature_c) for i in (0, 3, 7))
+
+
+def test_the_frames_time_and_place_give_the_sun_that_lit_them(layout: PlantLayout) -> None:
+    """Without a start, a flight is flown when the sun stands where its conditions put it (mid-flight);
+    retimed to a clock's time (the demo's, a simulated dock's), it is lit by the sun of that time, and at
+    night by none."""
+    flight = synthetic_flight(
+        layout, seed=2, conditions=Conditions(sun_azimuth_deg=200, sun_elevation_deg=55)
+    )
+    mid = flight.frame(len(flight) // 2).meta
+    assert mid.time is not None and mid.lat is not None and mid.lon is not None
+    sun = sun_vectors([mid.time.timestamp()], mid.lon, mid.lat)[0]
+    assert float(np.degrees(np.arccos(sun @ sun_vector(200, 55)))) < 0.5
+    night = retimed(flight, dt.datetime(2026, 7, 1, 15, 0, tzinfo=dt.UTC))  # 23:00 in China
+    assert night.conditions.sun_elevation_deg < 0 and night._scene.glint_offset_m is None
+    assert night.frame(0).meta.time == dt.datetime(2026, 7, 1, 15, 0, tzinfo=dt.UTC)
+    day = retimed(flight, dt.datetime(2026, 7, 1, 2, 0, tzinfo=dt.UTC))  # 10:00
+    mid = day.frame(len(day) // 2).meta
+    assert mid.time is not None
+    sun = sun_vectors([mid.time.timestamp()], mid.lon or 0.0, mid.lat or 0.0)[0]
+    lit = sun_vector(day.conditions.sun_azimuth_deg, day.conditions.sun_elevation_deg)
+    assert float(np.degrees(np.arccos(min(1.0, float(sun @ lit))))) < 0.5
+    assert day._scene.glint_offset_m is not None and day._scene.glint_offset_m != flight._scene.glint_offset_m

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ from gongzhi.kit.filestore import FileStore
 from gongzhi.modules.pv import cleaning, demo_production, results, service
 from gongzhi.modules.pv.analytics.geometry import LocalFrame
 from gongzhi.modules.pv.analytics.layout import generate_layout
-from gongzhi.modules.pv.analytics.synthetic import synthetic_flight
+from gongzhi.modules.pv.analytics.synthetic import retimed, synthetic_flight
 from gongzhi.modules.pv.io import synthetic_files
 from gongzhi.modules.pv.schemas import LayoutIn
 from gongzhi.registry import Registry
@@ -32,9 +31,16 @@ DEMO_UPLOAD_DELAY = dt.timedelta(minutes=10)
 
 
 def load_demo(
-    factory: SessionFactory, registry: Registry, store: FileStore, *, region: str = "gongshu", seed: int = 11
+    factory: SessionFactory,
+    registry: Registry,
+    store: FileStore,
+    *,
+    region: str = "gongshu",
+    seed: int = 11,
+    now: dt.datetime | None = None,
 ) -> dict[str, Any]:
-    """Create the plant, queue and analyse its first inspection; returns counts."""
+    """Create the plant, queue and analyse its first inspection; returns counts. The flight landed
+    :data:`DEMO_UPLOAD_DELAY` before ``now`` (default the time now), under the sun over the plant then."""
     with unit_of_work(factory, Scope.for_system()) as s:
         rid = s.execute(select(Region.id).where(Region.code == region)).scalar_one()
     w, d = WIDTH_M / 2, DEPTH_M / 2
@@ -43,8 +49,9 @@ def load_demo(
     layout = generate_layout(roof, service.layout_params(spec), name="报社屋顶光伏电站")
     flight = synthetic_flight(layout, seed=seed, anomalies_per_class=1)
     # flown just now: landed DEMO_UPLOAD_DELAY before the demo loads, its frames timed along the flight
-    took_off = dt.datetime.now(dt.UTC) - DEMO_UPLOAD_DELAY - dt.timedelta(seconds=flight.plan.total_time_s)
-    flight = replace(flight, conditions=replace(flight.conditions, start=took_off))
+    now = now or dt.datetime.now(dt.UTC)
+    took_off = now - DEMO_UPLOAD_DELAY - dt.timedelta(seconds=flight.plan.total_time_s)
+    flight = retimed(flight, took_off)  # under the sun of that moment, which the analysis works out
     scope = Scope(region_id=rid, system=True, username="demo")
     with unit_of_work(factory, scope) as s:
         plant = service.save_plant(s, "gs-roof-1", "报社屋顶光伏电站", layout, "generated", spec.model_dump())

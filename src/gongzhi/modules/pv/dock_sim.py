@@ -22,7 +22,7 @@ import shutil
 import tempfile
 import threading
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -31,7 +31,13 @@ import paho.mqtt.client as mqtt
 from gongzhi.modules.pv import mqtt as pvmqtt
 from gongzhi.modules.pv.analytics.anomalies import Anomaly
 from gongzhi.modules.pv.analytics.layout import PlantLayout
-from gongzhi.modules.pv.analytics.synthetic import WIDE_FOCAL_35MM, SyntheticFlight, reflown, synthetic_flight
+from gongzhi.modules.pv.analytics.synthetic import (
+    WIDE_FOCAL_35MM,
+    SyntheticFlight,
+    reflown,
+    retimed,
+    synthetic_flight,
+)
 from gongzhi.modules.pv.io import dock_protocol as proto
 from gongzhi.modules.pv.io.dji_writer import DjiCamera
 from gongzhi.modules.pv.io.synthetic_files import FrameFormat, frame_name, photo_name, write_frame
@@ -114,6 +120,10 @@ class DockSpec:
     """Frames already written for this flight (``frame-0000.tif`` …, as ``pv synth`` writes them): sent as
     they are instead of being rendered during the flight."""
     flights: list[str] = field(default_factory=list)
+    clock: Callable[[], dt.datetime] | None = None
+    """When a flight takes off (default the time now, UTC): its frames are stamped from it and rendered
+    under the sun over the plant then; tests fix it, so that the sun, and its glint, do not follow the
+    hour they run at."""
 
 
 class DockSimulator:
@@ -127,6 +137,8 @@ class DockSimulator:
         """The plant flown with the camera at another pitch, by pitch."""
         self.flown: dict[str, SyntheticFlight] = {}
         self._taken: dict[str, list[dt.datetime]] = {}
+        self._lit: dict[str, SyntheticFlight] = {}
+        """Each flight as rendered: flown at its take-off time, under the sun then (:func:`.retimed`)."""
         """Each flight as flown: the plant's whole plan, or other lines (a re-inspection of a few rows)."""
         self.frames_sent = 0
         self.resent: list[int] = []
@@ -280,13 +292,15 @@ class DockSimulator:
         return reflown(self.flight, wayline.waypoints, wayline.trigger_spacing_m, wayline.altitude_m)
 
     def _fly(self, fid: str, wayline: proto.Wayline, bid: str) -> None:
+        took_off = (self.spec.clock or _utc_now)()
         flight = self.flown[fid] = self.flight_over(wayline)
+        # rendered under the sun of the moment its frames are stamped with, which the analysis works out
+        self._lit[fid] = retimed(flight, took_off)
         sn, n = self.spec.sn, len(flight)
         plan = route(wayline, flight.layout)
         if len(plan.trigger_s) != n:  # a wayline without its trigger spacing: the frames spread evenly
             plan = _evenly(plan, n)
         events = proto.topic(sn, "events")
-        took_off = dt.datetime.now(dt.UTC)
         self._taken[fid] = [took_off + dt.timedelta(seconds=t / self.spec.time_scale) for t in plan.trigger_s]
 
         def report(status: str, pct: float, phase: str, **ext: object) -> None:
@@ -355,7 +369,7 @@ class DockSimulator:
         ready = self.spec.frames_dir / named if self.spec.frames_dir else None
         if flight is self.flight and ready is not None and ready.is_file():
             return ready.read_bytes()
-        frame = flight.frame(i)
+        frame = self._lit.get(fid or "", flight).frame(i)
         taken = self._taken.get(fid or "", [])
         if i < len(taken):
             frame = replace(frame, meta=replace(frame.meta, time=taken[i]))
@@ -424,6 +438,10 @@ def _evenly(plan: Route, n: int) -> Route:
     where = [plan.trigger_lonlat[round(i * (len(plan.trigger_s) - 1) / max(1, n - 1))] for i in range(n)]
     lines = [plan.trigger_line[round(i * (len(plan.trigger_s) - 1) / max(1, n - 1))] for i in range(n)]
     return Route(times, tuple(lines), tuple(where), plan.return_s, plan.landed_s)
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
 
 
 def _now() -> str:

@@ -49,6 +49,7 @@ from gongzhi.modules.pv.analytics.cameras import HALF_DIAGONAL_35MM_MM, M3T, The
 from gongzhi.modules.pv.analytics.flightplan import FlightPlan, plan_flight
 from gongzhi.modules.pv.analytics.frames import FrameMeta, ThermalFrame
 from gongzhi.modules.pv.analytics.georef import FrameGeometry, ModuleIndex, locate, locate_frame, module_index
+from gongzhi.modules.pv.analytics.glint import mirrored, module_normal, moment_of_sun, sun_vector, sun_vectors
 from gongzhi.modules.pv.analytics.layout import SUBSTRINGS, PlantLayout, neighbours
 from gongzhi.modules.pv.analytics.oblique import ObliqueCamera, focal_px
 
@@ -135,7 +136,8 @@ class Conditions:
     roof_excess_k : float
         Roof temperature above ambient [K].
     sun_azimuth_deg, sun_elevation_deg : float
-        Sun position [°].
+        Sun position [°], in the middle of the flight. With a ``start``, the sun over the plant then
+        (:func:`synthetic_flight` replaces these).
     reflection_k : float
         Apparent temperature added at the centre of a sun reflection [K]; 0 disables reflections.
     netd_k : float
@@ -148,8 +150,10 @@ class Conditions:
         Standard deviation of the horizontal GPS error in the metadata [m].
     yaw_sigma_deg : float
         Standard deviation of the yaw error in the metadata [°].
-    start : datetime
-        Time of the first frame.
+    start : datetime, optional
+        Time of the first frame; default the moment of 2026 at which the sun stands at (``sun_azimuth_deg``,
+        ``sun_elevation_deg``) over the plant, in the middle of the flight (:func:`.glint.moment_of_sun`),
+        so that the sun worked out from the frames' time and place is the sun that lit them.
     """
 
     irradiance_w_m2: float = 850.0
@@ -165,7 +169,7 @@ class Conditions:
     frame_offset_sigma_k: float = 0.3
     gps_sigma_m: float = 0.1
     yaw_sigma_deg: float = 0.2
-    start: dt.datetime = dt.datetime(2026, 6, 1, 4, 0, tzinfo=dt.UTC)
+    start: dt.datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,6 +317,8 @@ class SyntheticFlight:
 
     def _meta(self, i: int, pose: FrameGeometry, rng: np.random.Generator) -> FrameMeta:
         c = self.conditions
+        start = c.start
+        assert start is not None, "synthetic_flight gives every flight its start"
         ex, ey = rng.normal(0.0, c.gps_sigma_m, 2)
         lon, lat = self.layout.origin.to_lonlat(pose.x_m + ex, pose.y_m + ey)
         yaw = (pose.yaw_deg + rng.normal(0.0, c.yaw_sigma_deg) + 180) % 360 - 180
@@ -322,7 +328,7 @@ class SyntheticFlight:
             height_px=pose.height_px,
             camera=self.camera.key,
             model=self.camera.name,
-            time=c.start + dt.timedelta(seconds=i * self.plan.trigger_interval_s),
+            time=start + dt.timedelta(seconds=i * self.plan.trigger_interval_s),
             lat=lat,
             lon=lon,
             alt_rel_m=self.plan.altitude_m,
@@ -397,9 +403,32 @@ def synthetic_flight(
         gimbal_pitch_deg=gimbal_pitch_deg,
     )
     planted = plant_anomalies(layout, rng, anomalies_per_class, classes, spacing_m)
-    scene = _scene(layout, c, planted, rng, plan.altitude_m)
     poses = _poses(plan, layout, camera)
+    c = _timed(c, layout, (len(poses) - 1) * plan.trigger_interval_s)
+    scene = _scene(layout, c, planted, rng, plan.altitude_m)
     return SyntheticFlight(layout, plan, camera, c, seed, tuple(planted), poses, scene, gimbal_pitch_deg)
+
+
+def retimed(flight: SyntheticFlight, start: dt.datetime) -> SyntheticFlight:
+    """The same flight flown from ``start``, under the sun over the plant then (at night, with no glint):
+    what a flight stamped with the clock's time (the demo's, a simulated dock's) must be, so that the sun
+    the analysis works out from its frames is the sun that lit them."""
+    duration_s = (len(flight) - 1) * flight.plan.trigger_interval_s
+    c = _timed(replace(flight.conditions, start=start), flight.layout, duration_s)
+    glint = glint_offset(flight.layout, c, flight.plan.altitude_m) if c.reflection_k > 0 else None
+    return replace(flight, conditions=c, _scene=replace(flight._scene, glint_offset_m=glint))
+
+
+def _timed(c: Conditions, layout: PlantLayout, duration_s: float) -> Conditions:
+    """``c`` with its start and its sun agreeing over the plant in the middle of a flight of ``duration_s``:
+    without a start, the moment the sun stands where ``c`` puts it; with one, the sun then."""
+    lon, lat = layout.origin.lon0_deg, layout.origin.lat0_deg
+    if c.start is None:
+        moment, _ = moment_of_sun(c.sun_azimuth_deg, c.sun_elevation_deg, lon, lat)
+        return replace(c, start=dt.datetime.fromtimestamp(round(moment - duration_s / 2), dt.UTC))
+    east, north, up = sun_vectors([c.start.timestamp() + duration_s / 2], lon, lat)[0].tolist()
+    azimuth = math.degrees(math.atan2(east, north)) % 360
+    return replace(c, sun_azimuth_deg=azimuth, sun_elevation_deg=math.degrees(math.asin(up)))
 
 
 def reflown(
@@ -540,15 +569,12 @@ def glint_offset(layout: PlantLayout, c: Conditions, height_m: float) -> tuple[f
 
     The sun vector s mirrored about the module normal n, r = 2 (n · s) n − s, reaches a camera ``height_m``
     above the plane from the point −height · (r_x, r_y) / r_z; ``None`` when the reflection points into the
-    plane or too far out to matter.
+    plane or too far out to matter, or the sun is down or behind the glass.
     """
-    tilt = math.radians(layout.tilt_deg)
-    facing = math.radians(layout.row_azimuth_deg + 90)
-    n = np.array([math.sin(tilt) * math.sin(facing), math.sin(tilt) * math.cos(facing), math.cos(tilt)])
-    el, az = math.radians(c.sun_elevation_deg), math.radians(c.sun_azimuth_deg)
-    s = np.array([math.cos(el) * math.sin(az), math.cos(el) * math.cos(az), math.sin(el)])
-    r = 2 * float(n @ s) * n - s
-    if r[2] < 0.2:
+    n = module_normal(layout.tilt_deg, layout.row_azimuth_deg)
+    sun = sun_vector(c.sun_azimuth_deg, c.sun_elevation_deg)
+    r = mirrored(sun, n)
+    if r[2] < 0.2 or sun[2] <= 0 or float(sun @ n) <= 0:  # too far out, or the sun down or behind the glass
         return None
     return -height_m * float(r[0]) / float(r[2]), -height_m * float(r[1]) / float(r[2])
 

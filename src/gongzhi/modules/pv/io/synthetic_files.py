@@ -69,7 +69,7 @@ def write_flight_files(
     """Everything but the frames: plant, flight description (with the frames' format) and ground truth."""
     write_plant_geojson(flight.layout, folder / "plant.geojson")
     c = dataclasses.asdict(flight.conditions)
-    c["start"] = flight.conditions.start.isoformat()
+    c["start"] = flight.conditions.start.isoformat() if flight.conditions.start else None
     description = {
         "seed": flight.seed,
         "camera": flight.camera.key,
