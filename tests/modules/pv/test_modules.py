@@ -316,6 +316,21 @@ def test_a_spot_is_measured_in_the_pixels_of_the_frames_that_saw_it() -> None:
     assert spot_px([], cell_px) is None
 
 
+def test_a_pattern_seen_once_stands_alone_only_where_every_view_of_it_may() -> None:
+    """One view of three reads a crack: a reflection to the vote, unless that view may stand alone (no
+    glint could reach its camera from the module, and the module's statistics show the warmth)."""
+    crack, normal = ViewClass(Anomaly.CRACKING, 2.1, (0.02, 0.47)), ViewClass(Anomaly.NONE, 0.0)
+    assert merge_views([crack, normal, normal]) == (None, 1)
+    assert merge_views([crack, normal, normal], alone=[False, True, True]) == (None, 1)
+    merged, dropped = merge_views([crack, normal, normal], alone=[True, False, False])
+    assert merged is not None and merged.anomaly is Anomaly.CRACKING and dropped == 0
+    assert merged.confidence == pytest.approx(1 / 3)
+    # two views of five read it: both must be able to stand alone
+    views = [crack, crack, normal, normal, normal]
+    assert merge_views(views, alone=[True, False, True, True, True]) == (None, 1)
+    assert merge_views(views, alone=[True, True, False, False, False])[0] is not None
+
+
 def test_sun_reflections_on_healthy_modules_are_not_reported(small: PlantLayout) -> None:
     flight = synthetic_flight(small, seed=11, classes=(), conditions=Conditions(reflection_k=15.0))
     result = analyse_flight(flight.frames(), small)
