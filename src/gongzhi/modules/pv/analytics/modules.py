@@ -1486,7 +1486,6 @@ class InspectionAccumulator:
                 rejected += dropped
                 if merged is not None:
                     merged_all.append((p, merged, views))
-            merged_all.sort(key=lambda m: m[0])
         by_id = {r.module_id: r for r in modules}
         findings = [
             _make_finding(
