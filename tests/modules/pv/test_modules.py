@@ -338,6 +338,24 @@ def test_sun_reflections_on_healthy_modules_are_not_reported(small: PlantLayout)
     assert result.reflections_rejected >= 3
 
 
+def test_glints_standing_alone_at_one_place_from_their_cameras_put_every_pattern_back_to_the_vote(
+    small: PlantLayout, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A layout that says the modules face north (they face south) puts the sun's mirror image elsewhere:
+    every glint's view then seems unable to hold one and would stand alone. Those views sit at one place
+    from their cameras, as glints do, so the vote stands, and the result says why."""
+    flight = synthetic_flight(small, seed=11, classes=(), conditions=Conditions(reflection_k=15.0))
+    frames = list(flight.frames())
+    wrong = dataclasses.replace(small, row_azimuth_deg=small.row_azimuth_deg + 180)
+    result = analyse_flight(frames, wrong)
+    assert result.findings == () and result.reflections_rejected >= 3
+    assert any("glints do" in n for n in result.notes)
+    monkeypatch.setattr(rules, "GLINTS_TOGETHER", 10**6)  # without the check they are findings
+    unchecked = analyse_flight(frames, wrong)
+    assert len(unchecked.findings) >= 3 and not any("glints do" in n for n in unchecked.notes)
+    assert analyse_flight(frames, small).notes == unchecked.notes  # the right layout needs no check
+
+
 def test_the_neighbour_correction_removes_the_plant_wide_gradient(small: PlantLayout) -> None:
     steep = Conditions(gradient_k_per_100m=(12.0, -8.0), reflection_k=0.0)
     flight = synthetic_flight(small, seed=5, classes=(), conditions=steep)

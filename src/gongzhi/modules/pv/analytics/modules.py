@@ -1411,6 +1411,47 @@ class InspectionAccumulator:
         self._views.add(n, positions, numbers, classes)
         return len(positions)
 
+    def _stand_alone(
+        self, lonely: Sequence[tuple[int, list[_View], ViewClass | None, int]]
+    ) -> tuple[list[tuple[int, ViewClass, list[_View]]], int, list[str]]:
+        """Merge again the modules whose vote dropped a localised hot pattern that a view's statistics
+        show (``lonely``: position, views, and the vote's class and count of patterns dropped), letting the
+        views that cannot hold a glint stand alone (:func:`_alone`); unless those that stood alone sit at
+        one place from their cameras, as glints do (:func:`_like_glints`): then the sun worked out from
+        the frames does not explain the flight's glints (a plant's tilt or facing, or a camera's clock, is
+        wrong), the vote stands and a note says so. Returns the merged modules, the patterns dropped, and
+        the notes."""
+        if not lonely:
+            return [], 0, []
+        centres, layout = self.layout.centres_xy(), self.layout
+        reach = math.hypot(*layout.footprint_m) / 2
+        normal = module_normal(layout.tilt_deg, layout.row_azimuth_deg)
+        modules = [(centres[p], views) for p, views, _, _ in lonely]
+        alone = _alone(self._cameras, modules, layout.origin, normal, reach)
+        again = [
+            merge_views([v.cls for v in views], oblique=_any_resampled(views), alone=free)
+            for (_, views, _, _), free in zip(lonely, alone, strict=True)
+        ]
+        offsets = [
+            centres[p] - np.array(self._cameras[v.frame][1:3])
+            for (p, views, before, _), (after, _), free in zip(lonely, again, alone, strict=True)
+            if before is None and after is not None
+            for v, f in zip(views, free, strict=True)
+            if f and _FAMILIES.get(v.cls.anomaly) == "local"
+        ]
+        notes: list[str] = []
+        if _like_glints(offsets, reach):
+            again = [(before, dropped) for _, _, before, dropped in lonely]
+            notes.append(
+                "sun reflections: the views that no glint could reach, by the sun from the frames' time and "
+                "place, showed warm patches at one place from their cameras, as glints do; the plant's tilt "
+                "and facing or the camera's clock may be wrong, and every pattern was put to the vote"
+            )
+        merged = [
+            (p, m, views) for (p, views, _, _), (m, _) in zip(lonely, again, strict=True) if m is not None
+        ]
+        return merged, sum(d for _, d in again), notes
+
     def merge(self, other: InspectionAccumulator) -> None:
         """Take in the views of an accumulator that saw other frames of the same flight (in place).
 
@@ -1469,23 +1510,14 @@ class InspectionAccumulator:
             views = _voting(all_views, shifts)
             merged, dropped = merge_views([v.cls for v in views], oblique=_any_resampled(views))
             if dropped and _may_stand_alone(views):
-                lonely.append((p, views))
+                lonely.append((p, views, merged, dropped))
                 continue
             rejected += dropped
             if merged is not None:
                 merged_all.append((p, merged, views))
-        if lonely:
-            centres, layout = self.layout.centres_xy(), self.layout
-            normal = module_normal(layout.tilt_deg, layout.row_azimuth_deg)
-            alone = _alone(self._cameras, [(centres[p], views) for p, views in lonely], layout.origin, normal,
-                           math.hypot(*layout.footprint_m) / 2)  # fmt: skip
-            for (p, views), free in zip(lonely, alone, strict=True):
-                merged, dropped = merge_views(
-                    [v.cls for v in views], oblique=_any_resampled(views), alone=free
-                )
-                rejected += dropped
-                if merged is not None:
-                    merged_all.append((p, merged, views))
+        stood, dropped_alone, glint_notes = self._stand_alone(lonely)
+        merged_all += stood
+        rejected += dropped_alone
         by_id = {r.module_id: r for r in modules}
         findings = [
             _make_finding(
@@ -1501,7 +1533,7 @@ class InspectionAccumulator:
         ]
         findings.sort(key=_finding_order)
         compliant, notes = _conditions(g)
-        notes += _classifier_note(self.classifier)
+        notes += _classifier_note(self.classifier) + glint_notes
         return InspectionResult(
             tuple(modules), tuple(findings), len(self._sources), self._frames_used, g, compliant, rejected,
             zone_soiling(self.layout, modules), tuple(notes),
@@ -2814,6 +2846,24 @@ def _alone(
         out.append([free[k + j] and _shows_warmth(v) for j, v in enumerate(views)])
         k += len(views)
     return out
+
+
+GLINTS_TOGETHER = 3
+"""Least number of views standing alone (:func:`_alone`) that :func:`_like_glints` judges."""
+
+
+def _like_glints(offsets: Sequence[FloatArray], reach_m: float) -> bool:
+    """Whether views that stood alone look like glints after all: at least :data:`GLINTS_TOGETHER` of
+    them, their modules (east, north) from their cameras ``offsets`` [m] within ``reach_m`` (half a
+    module's diagonal) of their median by the median. A glint keeps its place relative to the camera, so
+    a flight's glints sit at one offset; defects lie anywhere in the views. On a flight whose layout said
+    the modules were tilted 30° (they were 10°) or faced north, every glint (20–23 a flight) stood alone
+    until this check, all within about half a metre of one offset."""
+    if len(offsets) < GLINTS_TOGETHER:
+        return False
+    xy = np.array(offsets, dtype=np.float64).reshape(-1, 2)
+    centre = np.median(xy, axis=0)
+    return bool(np.median(np.hypot(*(xy - centre).T)) <= reach_m)
 
 
 def _any_resampled(views: Sequence[_View]) -> bool:
