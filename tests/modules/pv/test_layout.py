@@ -119,6 +119,39 @@ def test_geojson_and_csv_round_trip(small: PlantLayout, tmp_path: Path) -> None:
     assert len(read_plant_csv(tmp_path / "p.csv", small.polygon).modules) == len(small.modules)
 
 
+@pytest.mark.parametrize("azimuth", [0.0, 30.0, 90.0, 135.0])
+def test_a_plant_file_that_does_not_give_the_rows_azimuth_has_it_read_off_its_modules(azimuth: float) -> None:
+    roof = rectangle(40, 30, azimuth_deg=azimuth)
+    layout = generate_layout(roof, LayoutParams(rows_per_array=4, row_azimuth_deg=azimuth))
+    collection = layout_to_geojson(layout)
+    del collection["features"][0]["properties"]["row_azimuth_deg"]
+    assert layout_from_geojson(collection).row_azimuth_deg == pytest.approx(azimuth, abs=0.02)
+    rows = [{k: v for k, v in r.items() if k != "row_azimuth_deg"} for r in layout_to_csv_rows(layout)]
+    assert layout_from_csv_rows(rows, layout.polygon).row_azimuth_deg == pytest.approx(azimuth, abs=0.02)
+    # another tool's outlines, without ids or row numbers (every module in row 1): their edges tell
+    for f in collection["features"][1:]:
+        f["properties"] = {"kind": "module"}
+    anonymous = layout_from_geojson(collection)
+    assert {m.row for m in anonymous.modules} == {1}
+    assert anonymous.row_azimuth_deg == pytest.approx(azimuth, abs=0.02)
+    # one module's outline is enough
+    alone = {"type": "FeatureCollection", "features": collection["features"][:2]}
+    assert layout_from_geojson(alone).row_azimuth_deg == pytest.approx(azimuth, abs=0.02)
+    # nothing to read it off: a footprint near a square (portrait at 60° tilt: 0.99 × 0.98 m) and no rows
+    steep = layout_to_geojson(replace(layout, tilt_deg=60.0))
+    del steep["features"][0]["properties"]["row_azimuth_deg"]
+    for f in steep["features"][1:]:
+        f["properties"] = {"kind": "module"}
+    assert layout_from_geojson(steep).row_azimuth_deg == 90.0
+    # with its row numbers, the rows still tell
+    numbered = layout_to_geojson(replace(layout, tilt_deg=60.0))
+    del numbered["features"][0]["properties"]["row_azimuth_deg"]
+    assert layout_from_geojson(numbered).row_azimuth_deg == pytest.approx(azimuth, abs=0.02)
+    # an azimuth the file gives stands
+    given = layout_to_geojson(replace(layout, row_azimuth_deg=200.0))
+    assert layout_from_geojson(given).row_azimuth_deg == 200.0
+
+
 def test_a_plant_csv_keeps_formula_like_names_inert(small: PlantLayout, tmp_path: Path) -> None:
     first = replace(small.modules[0], string="+S1")
     named = replace(small, name="=1+2 电站", modules=(first, *small.modules[1:]))
