@@ -13,14 +13,17 @@ import pytest
 from gongzhi import errors
 from gongzhi.modules.pv import analysis_adapter as adapter
 from gongzhi.modules.pv import pipeline
-from gongzhi.modules.pv.analytics.layout import PlantLayout
+from gongzhi.modules.pv.analytics.layout import LayoutParams, PlantLayout, generate_layout
 from gongzhi.modules.pv.analytics.synthetic import synthetic_flight
+from gongzhi.modules.pv.io import synthetic_files
+from gongzhi.modules.pv.io.plant import layout_from_geojson, layout_to_geojson
 from gongzhi.modules.pv.io.thermal import flight_order, visible_companions, visible_pairs
 from gongzhi.modules.pv.io.tiff import write_frame_tiff
 from gongzhi.web import labels
 from gongzhi.web.i18n import Lang
 
 from .flights import tiny_flight, tiny_layout
+from .shapes import rectangle
 
 
 @pytest.mark.parametrize("enabled", [True, False])
@@ -215,3 +218,26 @@ def test_frames_are_taken_in_the_order_of_their_numbers_not_of_their_names(tmp_p
     # the folder's frames so (a JPEG without its thermal partner is a frame, refused when read)
     frames = [p.name for p in pipeline.frame_paths(tmp_path)]
     assert frames == ["img_1.TIF", "IMG_1_W.jpg", "IMG_2.tif", "IMG_9.tiff", "IMG_10.tif"]
+
+
+def test_a_plant_file_without_its_rows_azimuth_is_analysed_as_the_plant_is(tmp_path: Path) -> None:
+    # rows at 30°: read as east-west (the default before the azimuth was read off the modules), the module
+    # grid is turned 60° from the frames' and 191 of the 196 modules came out as findings, against 16
+    layout = generate_layout(
+        rectangle(30, 20, azimuth_deg=30.0), LayoutParams(setback_m=0.5, row_azimuth_deg=30.0)
+    )
+    flight = synthetic_flight(layout, seed=3, anomalies_per_class=1)
+    synthetic_files.write_flight_files(flight, tmp_path)
+    list(synthetic_files.write_frames(flight, tmp_path, range(len(flight))))
+    collection = layout_to_geojson(layout)
+    del collection["features"][0]["properties"]["row_azimuth_deg"]
+    imported = layout_from_geojson(collection)
+    paths = pipeline.frame_paths(tmp_path)
+
+    def findings(plant: PlantLayout) -> set[tuple[str, str]]:
+        return {(f.module_id, f.anomaly_class) for f in pipeline.analyse_flight(paths, plant).findings}
+
+    truth = findings(layout)
+    assert len(truth) >= 10
+    assert findings(imported) == truth
+    assert findings(replace(imported, row_azimuth_deg=90.0)) != truth
