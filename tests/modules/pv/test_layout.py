@@ -128,11 +128,10 @@ def test_a_plant_file_that_does_not_give_the_rows_azimuth_has_it_read_off_its_mo
     assert layout_from_geojson(collection).row_azimuth_deg == pytest.approx(azimuth, abs=0.02)
     rows = [{k: v for k, v in r.items() if k != "row_azimuth_deg"} for r in layout_to_csv_rows(layout)]
     assert layout_from_csv_rows(rows, layout.polygon).row_azimuth_deg == pytest.approx(azimuth, abs=0.02)
-    # another tool's outlines, without ids or row numbers (every module in row 1): their edges tell
+    # another tool's outlines, without ids or row numbers: their edges tell
     for f in collection["features"][1:]:
         f["properties"] = {"kind": "module"}
     anonymous = layout_from_geojson(collection)
-    assert {m.row for m in anonymous.modules} == {1}
     assert anonymous.row_azimuth_deg == pytest.approx(azimuth, abs=0.02)
     # one module's outline is enough
     alone = {"type": "FeatureCollection", "features": collection["features"][:2]}
@@ -150,6 +149,44 @@ def test_a_plant_file_that_does_not_give_the_rows_azimuth_has_it_read_off_its_mo
     # an azimuth the file gives stands
     given = layout_to_geojson(replace(layout, row_azimuth_deg=200.0))
     assert layout_from_geojson(given).row_azimuth_deg == 200.0
+
+
+@pytest.mark.parametrize("azimuth", [30.0, 90.0])
+def test_modules_a_file_numbers_nowhere_are_numbered_by_where_they_lie_as_gongzhi_numbers_its_own(
+    azimuth: float,
+) -> None:
+    # 14 rows: arrays A (10 rows) and B behind a 1 m walkway, rows over 20 modules (two strings)
+    roof = rectangle(50, 44, azimuth_deg=azimuth)
+    layout = generate_layout(roof, LayoutParams(row_azimuth_deg=azimuth, setback_m=0.5))
+    assert {m.array for m in layout.modules} == {"A", "B"} and max(m.index for m in layout.modules) > 20
+    collection = layout_to_geojson(layout)
+    del collection["features"][0]["properties"]["row_azimuth_deg"]
+    for f in collection["features"][1:]:
+        f.pop("id")
+        f["properties"] = {"kind": "module"}
+    # shuffled, as another tool may write them
+    modules = collection["features"][1:]
+    collection["features"][1:] = [modules[k] for k in np.random.default_rng(1).permutation(len(modules))]
+    back = layout_from_geojson(collection)
+
+    def by_place(plant: PlantLayout) -> list[tuple[str, str]]:
+        """Each of the layout's modules' (id, string) in ``plant``: the module nearest its centre."""
+        gaps = np.linalg.norm(layout.centres_xy()[:, None] - plant.centres_xy()[None], axis=2)
+        assert gaps.min(axis=1).max() < 0.01
+        return [(plant.modules[j].id, plant.modules[j].string) for j in gaps.argmin(axis=1)]
+
+    original = [(m.id, m.string) for m in layout.modules]
+    assert by_place(back) == original
+    assert [m.id for m in back.modules] == [m.id for m in layout.modules]  # in the layout's order too
+    rows = [
+        {k: v for k, v in r.items() if k not in ("id", "row", "index", "string")}
+        for r in layout_to_csv_rows(layout)
+    ]
+    assert by_place(layout_from_csv_rows(rows[::-1], layout.polygon)) == original
+    # a file that numbers its modules keeps its numbers
+    assert [m.id for m in layout_from_geojson(layout_to_geojson(layout)).modules] == [
+        m.id for m in layout.modules
+    ]
 
 
 def test_a_plant_csv_keeps_formula_like_names_inert(small: PlantLayout, tmp_path: Path) -> None:

@@ -3,8 +3,10 @@
 GeoJSON (RFC 7946, WGS84 lon/lat): one ``roof`` feature, the outline as a Polygon whose properties carry the
 plant name and the module format, tilt, row azimuth and orientation, then one ``module`` feature per module,
 its footprint as a Polygon, with ``id``, ``array``, ``row``, ``index``, ``string``. A FeatureCollection from
-another tool is read as long as it has the roof feature and module Polygons; missing ids are generated in
-the features' order (row 1 unless a ``row`` is given).
+another tool is read as long as it has the roof feature and module Polygons. Modules without ids take
+``row`` and ``index`` from their properties (row 1 and the features' order where those are missing); when no
+module has an id or a row number (outlines drawn in another tool), all of them are numbered by where they lie,
+as gongzhi numbers the plants it lays out (``A-03-17``). CSV rows alike.
 
 A file that does not give the rows' azimuth has it read off its modules: the line through each numbered
 row's centres, else the edges of the module outlines (GeoJSON), the side whose length is the footprint's
@@ -29,15 +31,18 @@ from typing import Any
 import numpy as np
 
 from gongzhi.kit.sheets import formula_safe, unguard
-from gongzhi.modules.pv.analytics.geometry import clean_ring, local_frame, polygon_centroid
+from gongzhi.modules.pv.analytics.geometry import clean_ring, local_frame, polygon_centroid, rotate
 from gongzhi.modules.pv.analytics.layout import (
     MODULE_TYPES,
+    LayoutParams,
     Module,
     ModuleType,
     PlantLayout,
+    array_name,
     footprint,
     module_id,
     parse_module_id,
+    string_id,
 )
 
 CSV_FIELDS = (
@@ -123,7 +128,7 @@ def layout_from_geojson(collection: Mapping[str, Any]) -> PlantLayout:
     props = roofs[0]["properties"]
     ring = clean_ring(_outer_ring(roofs[0]))
     origin = local_frame(ring)
-    modules, outlines = [], []
+    modules, outlines, unnumbered = [], [], True
     for n, f in enumerate(
         f for f in features if (f.get("properties") or {}).get("kind", "module") == "module"
     ):
@@ -132,19 +137,23 @@ def layout_from_geojson(collection: Mapping[str, Any]) -> PlantLayout:
         x, y = polygon_centroid(corners)
         modules.append(_module(p, n, x, y))
         outlines.append(corners)
+        unnumbered = unnumbered and _unnumbered(p)
     module_type, tilt, portrait = (
         _module_type(props),
         float(props.get("tilt_deg", 10.0)),
         _bool(props.get("portrait", True)),
     )
+    along, across = footprint(module_type, tilt, portrait)
     azimuth = props.get("row_azimuth_deg")
     if azimuth is None:
-        along, across = footprint(module_type, tilt, portrait)
         azimuth = _rows_azimuth(modules)
         azimuth = _outlines_azimuth(outlines, along, across) if azimuth is None else azimuth
+    azimuth = DEFAULT_ROW_AZIMUTH_DEG if azimuth is None else float(azimuth)
+    if unnumbered and modules:
+        modules = _numbered_by_position(modules, azimuth, across)
     return PlantLayout(
-        str(props.get("plant") or "plant"), tuple(ring), origin, module_type, tilt,
-        DEFAULT_ROW_AZIMUTH_DEG if azimuth is None else float(azimuth), portrait, tuple(modules),
+        str(props.get("plant") or "plant"), tuple(ring), origin, module_type, tilt, azimuth, portrait,
+        tuple(modules),
     )  # fmt: skip
 
 
@@ -202,12 +211,16 @@ def layout_from_csv_rows(
             raise ValueError(f"row {n + 2}: lon and lat must be numbers") from exc
         modules.append(_module(r, n, x, y))
     first = rows[0]
+    module_type, tilt = _module_type(first), float(first.get("tilt_deg") or 10.0)
+    portrait = _bool(first.get("portrait", "true"))
     given = first.get("row_azimuth_deg")
     azimuth = float(given) if given else _rows_azimuth(modules)
+    azimuth = DEFAULT_ROW_AZIMUTH_DEG if azimuth is None else azimuth
+    if all(_unnumbered(r) for r in rows):
+        modules = _numbered_by_position(modules, azimuth, footprint(module_type, tilt, portrait)[1])
     return PlantLayout(
-        str(first.get("plant") or "plant"), tuple(ring), origin, _module_type(first),
-        float(first.get("tilt_deg") or 10.0), DEFAULT_ROW_AZIMUTH_DEG if azimuth is None else azimuth,
-        _bool(first.get("portrait", "true")), tuple(modules),
+        str(first.get("plant") or "plant"), tuple(ring), origin, module_type, tilt, azimuth, portrait,
+        tuple(modules),
     )  # fmt: skip
 
 
@@ -257,6 +270,48 @@ def _outlines_azimuth(
             if length > 0 and abs(length - along_m) < abs(length - across_m):
                 directions.append(((x1 - x0) / length, (y1 - y0) / length))
     return _axial_mean_deg(directions)
+
+
+ARRAY_GAP_M = 0.5
+"""How much farther apart than the plant's usual step from one row to the next two rows must lie to start a
+new array (a walkway, 1 m in gongzhi's own layouts, or another block), in a file whose modules carry no
+numbers [m]."""
+
+
+def _unnumbered(props: Mapping[str, Any]) -> bool:
+    """A module given neither an id nor a row number."""
+    return not props.get("id") and props.get("row") in (None, "")
+
+
+def _numbered_by_position(modules: Sequence[Module], azimuth_deg: float, across_m: float) -> list[Module]:
+    """Modules a file numbered nowhere, numbered by where they lie, as :func:`.layout.generate_layout`
+    numbers its own: rows from the edge on the right of the row direction (the south edge for east-west
+    rows), a new row where the centres step more than half the footprint across it (``across_m``), a new
+    array where two rows lie :data:`ARRAY_GAP_M` farther apart than the usual step, modules from the row's
+    start, strings of ``LayoutParams.modules_per_string`` consecutive modules of a row; in that order."""
+    uv = rotate([(m.x_m, m.y_m) for m in modules], azimuth_deg)
+    rows: list[list[int]] = []
+    last = -math.inf
+    for i in sorted(range(len(modules)), key=lambda i: uv[i][1]):
+        if uv[i][1] - last > across_m / 2:
+            rows.append([])
+        rows[-1].append(i)
+        last = uv[i][1]
+    levels = [float(np.mean([uv[i][1] for i in row])) for row in rows]
+    steps = np.diff(levels)
+    usual = float(np.median(steps)) if len(steps) else 0.0
+    per_string = LayoutParams().modules_per_string
+    numbered, array, row = [], 0, 0
+    for k, members in enumerate(rows):
+        if k and steps[k - 1] > usual + ARRAY_GAP_M:
+            array, row = array + 1, 0
+        row += 1
+        name = array_name(array)
+        for index, i in enumerate(sorted(members, key=lambda i: uv[i][0]), start=1):
+            m = modules[i]
+            numbered.append(Module(module_id(name, row, index), name, row, index,
+                                   string_id(name, row, index, per_string), m.x_m, m.y_m))  # fmt: skip
+    return numbered
 
 
 def _axial_mean_deg(directions: Sequence[tuple[float, float]]) -> float | None:
