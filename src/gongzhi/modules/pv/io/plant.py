@@ -143,14 +143,11 @@ def layout_from_geojson(collection: Mapping[str, Any]) -> PlantLayout:
         float(props.get("tilt_deg", 10.0)),
         _bool(props.get("portrait", True)),
     )
-    along, across = footprint(module_type, tilt, portrait)
-    azimuth = props.get("row_azimuth_deg")
-    if azimuth is None:
-        azimuth = _rows_azimuth(modules)
-        azimuth = _outlines_azimuth(outlines, along, across) if azimuth is None else azimuth
-    azimuth = DEFAULT_ROW_AZIMUTH_DEG if azimuth is None else float(azimuth)
-    if unnumbered and modules:
-        modules = _numbered_by_position(modules, azimuth, across)
+    given = props.get("row_azimuth_deg")
+    azimuth, modules = _rows_and_numbers(
+        modules, outlines, None if given is None else float(given), footprint(module_type, tilt, portrait),
+        unnumbered,
+    )  # fmt: skip
     return PlantLayout(
         str(props.get("plant") or "plant"), tuple(ring), origin, module_type, tilt, azimuth, portrait,
         tuple(modules),
@@ -214,10 +211,10 @@ def layout_from_csv_rows(
     module_type, tilt = _module_type(first), float(first.get("tilt_deg") or 10.0)
     portrait = _bool(first.get("portrait", "true"))
     given = first.get("row_azimuth_deg")
-    azimuth = float(given) if given else _rows_azimuth(modules)
-    azimuth = DEFAULT_ROW_AZIMUTH_DEG if azimuth is None else azimuth
-    if all(_unnumbered(r) for r in rows):
-        modules = _numbered_by_position(modules, azimuth, footprint(module_type, tilt, portrait)[1])
+    azimuth, modules = _rows_and_numbers(
+        modules, (), float(given) if given else None, footprint(module_type, tilt, portrait),
+        all(_unnumbered(r) for r in rows),
+    )  # fmt: skip
     return PlantLayout(
         str(first.get("plant") or "plant"), tuple(ring), origin, module_type, tilt, azimuth, portrait,
         tuple(modules),
@@ -234,6 +231,30 @@ ROW_LINE_TOLERANCE_M = 0.25
 
 OUTLINE_ASPECT = 1.15
 """Least ratio of a module footprint's sides for an outline's edges to tell along the row from across it."""
+
+
+def _rows_and_numbers(
+    modules: list[Module],
+    outlines: Sequence[Sequence[tuple[float, float]]],
+    given_deg: float | None,
+    footprint_m: tuple[float, float],
+    unnumbered: bool,
+) -> tuple[float, list[Module]]:
+    """The rows' azimuth of a plant file [°]: ``given_deg`` when the file gives it, else read off the
+    numbered rows' centres (:func:`_rows_azimuth`), else off the module ``outlines``
+    (:func:`_outlines_azimuth`, with the footprint along × across the row), else
+    :data:`DEFAULT_ROW_AZIMUTH_DEG`; and the modules, numbered by where they lie
+    (:func:`_numbered_by_position`) when the file numbered none of them."""
+    azimuth = given_deg
+    if azimuth is None:
+        azimuth = _rows_azimuth(modules)
+    if azimuth is None:
+        azimuth = _outlines_azimuth(outlines, *footprint_m)
+    if azimuth is None:
+        azimuth = DEFAULT_ROW_AZIMUTH_DEG
+    if unnumbered and modules:
+        modules = _numbered_by_position(modules, azimuth, footprint_m[1])
+    return azimuth, modules
 
 
 def _rows_azimuth(modules: Sequence[Module]) -> float | None:
