@@ -167,6 +167,27 @@ def test_the_reader_converts_power_to_interval_energy_in_utc() -> None:
     assert read_production(naive.encode(), "p.csv", timezone="Asia/Shanghai").samples == got.samples
 
 
+@pytest.mark.parametrize(
+    "stamp",
+    [
+        "2026-05-01T10:15:00+08:00",
+        "2026-05-01 10:15:00+08:00",
+        "2026-05-01T02:15:00Z",
+        "2026-05-01T10:15:00.250+08:00",
+        "2026-05-01T10:15+0800",
+        "2026-05-01T10:15:00+05:45",
+        "2026/05/01 10:15:00+08:00",  # not ISO 8601: pandas reads it
+    ],
+)
+def test_a_timestamp_is_the_instant_pandas_reads_in_it(stamp: str) -> None:
+    """The readers' quick path (``datetime.fromisoformat``) gives the instant pandas gives for each form."""
+    from gongzhi.modules.pv.io.production import _timestamp
+
+    want = pd.Timestamp(stamp).tz_convert("UTC").to_pydatetime()
+    got = _timestamp(f" {stamp} ", None)
+    assert got == want and got.utcoffset() == dt.timedelta(0)
+
+
 def test_the_reader_reads_excel_with_energy_in_wh() -> None:
     frame = pd.DataFrame(
         {
