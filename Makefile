@@ -5,12 +5,14 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: demo test install dji dji-if-possible lint format typecheck migrations pytest pytest-sqlite pytest-postgresql serve bench lock clean
+.PHONY: demo test install dji dji-if-possible kernels lint format typecheck migrations pytest pytest-sqlite pytest-postgresql serve bench lock clean
 
 demo: install ## create var/gongzhi.db with the demo regions and serve on 127.0.0.1:8000
 	$(BIN)/gongzhi demo
 
-test: install lint typecheck migrations dji-if-possible pytest ## every check CI runs
+test: install ## every check CI runs: the checks that need no tests side by side, then the tests
+	$(MAKE) --no-print-directory -j4 --output-sync=target lint typecheck migrations dji-if-possible kernels
+	$(MAKE) --no-print-directory pytest
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "gongzhi needs Python 3.11 or newer"; exit 1; }
@@ -40,6 +42,11 @@ dji: $(DJI_STAMP) ## dji-thermal-cli for DJI R-JPEG temperatures; .venv finds it
 
 dji-if-possible: # the DJI tests run with it and skip, saying why, without it
 	@$(MAKE) --no-print-directory dji || echo "make test: no dji-thermal-cli (needs Python 3.12+); its tests will be skipped"
+
+# The analysis' compiled loops (numba, cached beside their source): compiled once here, beside mypy, instead
+# of in each pytest worker that first analyses a frame (about 38 s of CPU on a fresh checkout).
+kernels: install
+	$(BIN)/python -c 'import gongzhi.modules.pv.analytics.kernels'
 
 lint:
 	$(BIN)/ruff format --check src tests bench scripts
