@@ -3,10 +3,12 @@ interval, the IR index is calibrated against it, and the API imports idempotentl
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
@@ -168,24 +170,55 @@ def test_the_reader_converts_power_to_interval_energy_in_utc() -> None:
 
 
 @pytest.mark.parametrize(
-    "stamp",
+    ("stamp", "tz"),
     [
-        "2026-05-01T10:15:00+08:00",
-        "2026-05-01 10:15:00+08:00",
-        "2026-05-01T02:15:00Z",
-        "2026-05-01T10:15:00.250+08:00",
-        "2026-05-01T10:15+0800",
-        "2026-05-01T10:15:00+05:45",
-        "2026/05/01 10:15:00+08:00",  # not ISO 8601: pandas reads it
+        ("2026-05-01T10:15:00+08:00", None),
+        ("2026-05-01 10:15:00+08:00", None),
+        ("2026-05-01T02:15:00Z", None),
+        ("2026-05-01T10:15:00.250+08:00", None),
+        ("2026-05-01T10:15+0800", None),
+        ("2026-05-01T10:15:00+05:45", "Europe/Berlin"),  # the offset written wins over the zone named
+        ("2026/05/01 10:15:00+08:00", None),  # not ISO 8601: pandas reads it
+        ("2026-05-01T10:15:00", "Asia/Shanghai"),
+        ("2026-07-01 10:15", "Europe/Berlin"),
+        ("2026-12-01T10:15:00", "Europe/Berlin"),
+        (dt.datetime(2026, 5, 1, 10, 15), "Asia/Shanghai"),  # a date cell
+        (pd.Timestamp("2026-07-01 10:15"), "Europe/Berlin"),  # a date cell as pandas gives it
     ],
 )
-def test_a_timestamp_is_the_instant_pandas_reads_in_it(stamp: str) -> None:
-    """The readers' quick path (``datetime.fromisoformat``) gives the instant pandas gives for each form."""
+def test_a_timestamp_is_the_instant_pandas_reads_in_it(stamp: str | dt.datetime, tz: str | None) -> None:
+    """The readers' quick path (``datetime.fromisoformat``, ``zoneinfo``) gives the instant pandas gives
+    for each form of text and cell, with the file's offset or in the zone the import names."""
     from gongzhi.modules.pv.io.production import _timestamp
 
-    want = pd.Timestamp(stamp).tz_convert("UTC").to_pydatetime()
-    got = _timestamp(f" {stamp} ", None)
+    parsed = pd.Timestamp(stamp)
+    want = (parsed if parsed.tzinfo else parsed.tz_localize(tz)).tz_convert("UTC").to_pydatetime()
+    got = _timestamp(f" {stamp} " if isinstance(stamp, str) else stamp, tz)
     assert got == want and got.utcoffset() == dt.timedelta(0)
+
+
+@pytest.mark.parametrize("repeated", [True, False])
+def test_a_local_time_the_clocks_repeat_or_skip_is_a_bad_row_not_a_crash(repeated: bool) -> None:
+    """Berlin's clocks go back at 03:00 on 2026-10-25 (02:00–03:00 happens twice) and forward at 02:00 on
+    2026-03-29 (02:00–03:00 never happens): such a row, as text or as a date cell, is refused with its line
+    and why; it used to raise pytz's AmbiguousTimeError out of the reader."""
+    day = "2026-10-25" if repeated else "2026-03-29"
+    body = HEADER + "".join(
+        f"{day} {hh}:{mm}:00,A,1.0,100,20.0,0\n" for hh in ("01", "02") for mm in ("00", "15", "30", "45")
+    )
+    for name, data in (("p.csv", body.encode()), ("p.xlsx", _as_workbook(body))):
+        with pytest.raises(ProductionFileError) as caught:
+            read_production(data, name, timezone="Europe/Berlin")
+        assert [(e.line, e.column) for e in caught.value.errors] == [(n, "timestamp") for n in range(6, 10)]
+        assert "the clocks repeat or skip this hour in Europe/Berlin" in caught.value.errors[0].message
+        assert read_production(data, name, timezone="Asia/Shanghai").samples  # no such hour there
+
+
+def _as_workbook(csv_text: str) -> bytes:
+    frame = pd.read_csv(io.StringIO(csv_text), parse_dates=["timestamp"])
+    buffer = io.BytesIO()
+    frame.to_excel(buffer, index=False)
+    return buffer.getvalue()
 
 
 def test_the_reader_reads_excel_with_energy_in_wh() -> None:
@@ -204,6 +237,27 @@ def test_the_reader_reads_excel_with_energy_in_wh() -> None:
         ("B", 60, 5.0, "ambient"),
         ("B", 60, 6.0, "ambient"),
     ]
+
+
+def test_an_excel_workbook_with_date_cells_reads_as_its_csv_and_a_damaged_one_is_refused() -> None:
+    """Date cells (what a monitoring portal's export holds) in the timezone the import names, read as the
+    same rows written as a CSV; a workbook damaged anywhere is a clear refusal, never an exception."""
+    samples, _ = planted(0.002, 4, days=3)
+    local = samples.tz_convert("Asia/Shanghai").tz_localize(None)  # Excel keeps no offset
+    buffer = io.BytesIO()
+    local.assign(zone="A").to_excel(buffer, index_label="timestamp")
+    workbook = buffer.getvalue()
+    got = read_production(workbook, "export.xlsx", timezone="Asia/Shanghai")
+    assert got.samples == read_production(as_csv(samples), "a.csv").samples and len(got.samples) > 200
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        damaged = bytearray(workbook)
+        for at in rng.integers(0, len(damaged), 8):
+            damaged[at] = int(rng.integers(0, 256))
+        with contextlib.suppress(ProductionFileError):  # or read, where the damage missed the cells
+            read_production(bytes(damaged[: int(rng.integers(len(damaged) // 2, len(damaged)))]), "x.xlsx")
+    with pytest.raises(ProductionFileError, match="not a readable CSV or Excel table"):
+        read_production(b"PK\x03\x04" + workbook[4:100], "x.xlsx")
 
 
 @pytest.mark.parametrize(

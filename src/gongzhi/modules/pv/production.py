@@ -113,7 +113,7 @@ def import_production(
                     PvProductionSample.ts >= min(x.ts for x in items),
                     PvProductionSample.ts <= max(x.ts for x in items),
                 )
-            ).tuples()
+            )
         }
         new: list[dict[str, object]] = []
         again: list[dict[str, object]] = []
