@@ -94,18 +94,7 @@ def run(url: str, days: int, repeat: int) -> None:
         keep("read", time.perf_counter() - t)
         rows = sum(len(p.samples) for p in parsed)
         values = [
-            {
-                "region_id": rid,
-                "plant_id": plant_id,
-                "zone": x.zone,
-                "ts": x.ts,
-                "interval_min": x.interval_min,
-                "energy_kwh": x.energy_kwh,
-                "poa_w_m2": x.poa_w_m2,
-                "temp_c": x.temp_c,
-                "temp_kind": x.temp_kind,
-                "rain_mm": x.rain_mm,
-            }
+            {"region_id": rid, "plant_id": plant_id, "zone": x.zone, "ts": x.ts} | production.sample_row(x)
             for p in parsed
             for x in p.samples
         ]

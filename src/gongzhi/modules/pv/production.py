@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+import operator
 import threading
 from dataclasses import dataclass, field
 
@@ -40,16 +41,19 @@ SRR_CONFIDENCE = 95.0
 rate falls outside it one time in three, too often for a cleaning decision)."""
 SOILING_EVERY_S = 5.0
 _SAMPLES = table_of(PvProductionSample)
+SAMPLE_COLUMNS = ("interval_min", "energy_kwh", "poa_w_m2", "temp_c", "temp_kind", "rain_mm")
+"""The columns a sample sets, on a new row and on a row it replaces (the key is plant, zone and time)."""
+_sample_values = operator.attrgetter(*SAMPLE_COLUMNS)
 _REPLACE = (
     update(_SAMPLES)
     .where(_SAMPLES.c.id == bindparam("row_id"))
-    .values(
-        {
-            c: bindparam(c)
-            for c in ("interval_min", "energy_kwh", "poa_w_m2", "temp_c", "temp_kind", "rain_mm")
-        }
-    )
+    .values({c: bindparam(c) for c in SAMPLE_COLUMNS})
 )
+
+
+def sample_row(x: ProductionSample) -> dict[str, object]:
+    """A sample's :data:`SAMPLE_COLUMNS` by name, as the INSERT and the UPDATE take them."""
+    return dict(zip(SAMPLE_COLUMNS, _sample_values(x), strict=True))
 
 
 @dataclass(frozen=True)
@@ -118,14 +122,7 @@ def import_production(
         new: list[dict[str, object]] = []
         again: list[dict[str, object]] = []
         for x in items:
-            values: dict[str, object] = {
-                "interval_min": x.interval_min,
-                "energy_kwh": x.energy_kwh,
-                "poa_w_m2": x.poa_w_m2,
-                "temp_c": x.temp_c,
-                "temp_kind": x.temp_kind,
-                "rain_mm": x.rain_mm,
-            }
+            values = sample_row(x)
             row_id = have.get(x.ts)
             if row_id is None:
                 new.append(
