@@ -361,8 +361,9 @@ def test_a_one_click_flight_can_have_its_anomalies_named_by_the_rules_and_the_cr
     # the streamed analysis is the batch pipeline's with the same classifier, which says so in its notes
     batch = batch_outcome(factory, store, iid, plant.layout, network)
     assert findings_of(factory, iid) == {(f.module_id, f.anomaly_class) for f in batch.findings}
-    assert network.note in done.summary["notes"]
-    assert any("at least 0.90 confident" in note for note in done.summary["notes"])  # the flight's own 0.9
+    notes = [n["message"] for n in done.summary["notes"]]
+    assert network.note in notes
+    assert any("at least 0.90 confident" in note for note in notes)  # the flight's own 0.9
     with factory() as s:
         s.info["scope"] = Scope.for_system()
         audit = s.execute(

@@ -205,6 +205,16 @@ def test_low_irradiance_is_flagged_not_compliant(
     run_worker(client, factory, registry)
     done = client.get(f"{PV}/inspections/{inspection['id']}", headers=world.alice.headers).json()
     assert done["status"] == "done" and done["iec_compliant"] is False
+    (note,) = done["summary"]["notes"]  # the rules alone classified: the irradiance is the only note
+    assert note["message"] == "irradiance 450 W/m² is below 600 W/m²: not compliant with IEC TS 62446-3"
+    assert note["params"] == {"irradiance": "450", "minimum": "600"}
+    # the inspection page words the flight's notes in its reader's language
+    alice, _ = as_user(client, world.alice)
+    page = alice.get(f"/pv/inspections/{inspection['id']}").text
+    assert "本次飞行的说明" in page and "辐照度 450 W/m² 低于 600 W/m²：不符合 IEC TS 62446-3" in page
+    alice.cookies.set("gz_lang", "en")
+    page = alice.get(f"/pv/inspections/{inspection['id']}").text
+    assert "Notes on this flight" in page and note["message"] in page
 
 
 def test_an_upload_may_ask_for_the_crop_network_behind_the_rules_and_the_worker_uses_it(
@@ -224,14 +234,23 @@ def test_an_upload_may_ask_for_the_crop_network_behind_the_rules_and_the_worker_
     ).json()
     assert (rules["classifier"], learned["classifier"]) == ("rules", "learned")
     assert (rules["min_confidence"], learned["min_confidence"]) == (None, 0.85)
+    bob, _ = as_user(client, world.bob)
+    queued = bob.get(
+        f"/pv/inspections/{learned['id']}"
+    ).text  # before the analysis, the page says what it will do
+    assert "类别由规则与组件图像网络判定（网络置信度不低于 0.85 时改判）" in queued
     assert run_worker(client, factory, registry) == [rules["id"], learned["id"]]
     done = {
         k: client.get(f"{PV}/inspections/{i}", headers=world.alice.headers).json()
         for k, i in (("rules", rules["id"]), ("learned", learned["id"]))
     }
     assert all(d["status"] == "done" for d in done.values())
-    assert not any("crop classifier" in n for n in done["rules"]["summary"]["notes"])
-    assert any("crop classifier is at least 0.85 confident" in n for n in done["learned"]["summary"]["notes"])
+    said = {k: [n["message"] for n in d["summary"]["notes"]] for k, d in done.items()}
+    assert not any("crop classifier" in n for n in said["rules"])
+    assert any("crop classifier is at least 0.85 confident" in n for n in said["learned"])
+    # each note keeps its catalogue id and parameters, so that the console words it in its reader's language
+    (network,) = [n for n in done["learned"]["summary"]["notes"] if "crop classifier" in n["message"]]
+    assert network["params"] == {"confidence": "0.85"} and "%(confidence)s" in network["template"]
 
     def modules(i: int) -> set[str]:
         found = client.get(f"{PV}/inspections/{i}/findings", headers=world.alice.headers).json()
@@ -239,10 +258,10 @@ def test_an_upload_may_ask_for_the_crop_network_behind_the_rules_and_the_worker_
 
     # the network renames what the rules flagged and flags no module they passed
     assert modules(learned["id"]) and modules(learned["id"]) <= modules(rules["id"])
-    bob, _ = as_user(client, world.bob)
-    page = bob.get(f"/pv/inspections/{learned['id']}").text
-    assert "类别由规则与组件图像网络判定（网络置信度不低于 0.85 时改判）" in page
-    assert "类别由规则与组件图像网络判定" not in bob.get(f"/pv/inspections/{rules['id']}").text
+    page = bob.get(f"/pv/inspections/{learned['id']}").text  # once analysed, the flight's note says it
+    assert "学习型组件图像分类器对另一类异常的置信度不低于 0.85 时，改用分类器的类别" in page
+    assert "类别由规则与组件图像网络判定" not in page
+    assert "组件图像" not in bob.get(f"/pv/inspections/{rules['id']}").text
     bad = upload(client, world.bob.headers, plant["id"], frames[:1], classifier="neural")
     assert bad.status_code == 422 and bad.headers["content-type"].startswith(PROBLEM)
     bad = upload(

@@ -298,7 +298,9 @@ def test_inspect_learned_puts_the_shipped_network_behind_the_rules_in_every_work
         r = runner.invoke(app, ["inspect", str(flight.folder), "--plant", plant, "--out", str(out), *extra])
         assert r.exit_code == 0, r.output
         summary = json.loads((out / "summary.json").read_text())
-        return {f["module_id"]: f["anomaly_class"] for f in summary["findings_list"]}, summary["notes"]
+        return {f["module_id"]: f["anomaly_class"] for f in summary["findings_list"]}, [
+            n["message"] for n in summary["notes"]
+        ]
 
     rules, rules_notes = found()
     learned, notes = found("--learned", "--min-confidence", "0.5")

@@ -100,6 +100,9 @@ class OutcomeExtra:
     reflections_rejected: int = 0
     soiling_by_zone: dict[str, float] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    """What the reader should know of the flight (irradiance, classes, sun reflections): each a
+    :func:`gongzhi.errors.msg` where the analysis made it one, kept in the summary as
+    :func:`gongzhi.errors.stored` keeps a detail, so that the console shows it in its reader's language."""
     rgb_soiling_by_zone: dict[str, float] = field(default_factory=dict)
 
 
@@ -216,7 +219,7 @@ class FlightOutcome:
             "reflections_rejected": self.extra.reflections_rejected,
             "soiling_by_zone": {k: round(v, 4) for k, v in sorted(self.extra.soiling_by_zone.items())},
             **self.visible_summary(),
-            "notes": list(self.extra.notes),
+            "notes": [errors.stored(n) for n in self.extra.notes],
             "first_frame_at": None if self.time_span[0] is None else self.time_span[0].isoformat(),
             "last_frame_at": None if self.time_span[1] is None else self.time_span[1].isoformat(),
         }

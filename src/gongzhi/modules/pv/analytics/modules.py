@@ -298,9 +298,10 @@ class CombinedClassifier:
     @property
     def note(self) -> str:
         """What a flight's summary says of its classes (:attr:`InspectionResult.notes`)."""
-        return (
-            "classes: the rules, overruled where the learned crop classifier is at least "
-            f"{self.min_confidence:.2f} confident of another anomaly"
+        return msg(
+            "classes: the rules, overruled where the learned crop classifier is at least %(confidence)s "
+            "confident of another anomaly",
+            confidence=format(self.min_confidence, ".2f"),
         )
 
     def __call__(
@@ -1443,9 +1444,12 @@ class InspectionAccumulator:
         if _like_glints(offsets, reach):
             again = [(before, dropped) for _, _, before, dropped in lonely]
             notes.append(
-                "sun reflections: the views that no glint could reach, by the sun from the frames' time and "
-                "place, showed warm patches at one place from their cameras, as glints do; the plant's tilt "
-                "and facing or the camera's clock may be wrong, and every pattern was put to the vote"
+                msg(
+                    "sun reflections: the views that no glint could reach, by the sun from the frames' time "
+                    "and place, showed warm patches at one place from their cameras, as glints do; the "
+                    "plant's tilt and facing or the camera's clock may be wrong, and every pattern was put "
+                    "to the vote"
+                )
             )
         merged = [
             (p, m, views) for (p, views, _, _), (m, _) in zip(lonely, again, strict=True) if m is not None
@@ -1673,9 +1677,15 @@ def _components(adjacent: npt.NDArray[np.bool_]) -> tuple[int, npt.NDArray[np.in
 def _conditions(g: float | None) -> tuple[bool | None, list[str]]:
     """IEC TS 62446-3 irradiance check and the report's note about it."""
     if g is None:
-        return None, ["irradiance unknown: ΔT not normalised, IEC TS 62446-3 conditions not verified"]
+        return None, [msg("irradiance unknown: ΔT not normalised, IEC TS 62446-3 conditions not verified")]
     if g < IEC_MIN_IRRADIANCE_W_M2:
-        return False, [f"irradiance {g:.0f} W/m² is below 600 W/m²: not compliant with IEC TS 62446-3"]
+        return False, [
+            msg(
+                "irradiance %(irradiance)s W/m² is below %(minimum)s W/m²: not compliant with IEC TS 62446-3",
+                irradiance=format(g, ".0f"),
+                minimum=format(IEC_MIN_IRRADIANCE_W_M2, ".0f"),
+            )
+        ]
     return True, []
 
 
@@ -1975,7 +1985,9 @@ class LayoutFreeAccumulator:
         findings.sort(key=_finding_order)
         compliant, notes = _conditions(g)
         notes += _classifier_note(self.classifier)
-        notes.append("no plant layout: modules segmented in each frame; strings are runs of warm neighbours")
+        notes.append(
+            msg("no plant layout: modules segmented in each frame; strings are runs of warm neighbours")
+        )
         return InspectionResult(
             tuple(modules), tuple(findings), len(self._sources), self._frames_used, g, compliant, rejected,
             {}, tuple(notes),
