@@ -78,7 +78,25 @@ def _region(s: Session) -> int:
 
 
 def polygon_ring(geometry: dict[str, Any]) -> list[tuple[float, float]]:
-    """The outer ring of a GeoJSON Polygon, or of the Polygon a Feature holds (WGS84 lon, lat)."""
+    """The outer ring of a GeoJSON Polygon, of the Polygon a Feature holds, or of a FeatureCollection's one
+    Polygon feature (a roof drawn in a GIS tool and saved alone) (WGS84 lon, lat)."""
+    if geometry.get("type") == "FeatureCollection":
+        features = geometry.get("features")
+        polygons = [
+            f
+            for f in (features if isinstance(features, list) else [])
+            if isinstance(f, dict)
+            and isinstance(f.get("geometry"), dict)
+            and f["geometry"].get("type") == "Polygon"
+        ]
+        if len(polygons) != 1:
+            raise InvalidInput(
+                msg(
+                    "the roof's FeatureCollection holds %(n)s polygons; give the roof outline alone",
+                    n=len(polygons),
+                )
+            )
+        geometry = polygons[0]
     geom = geometry.get("geometry") if geometry.get("type") == "Feature" else geometry
     if not isinstance(geom, dict) or geom.get("type") != "Polygon":
         raise InvalidInput(msg("the plant outline must be a GeoJSON Polygon (or a Feature holding one)"))
@@ -131,12 +149,17 @@ def import_plant(
     roof outline given as ``polygon``)."""
     require_role(scope_of(s), *PLANNERS)
     stem = PurePosixPath(filename or "plant").stem
-    layout = read_layout(content, filename or "plant.geojson", polygon)
-    return save_plant(s, code or _code_from(stem), name or layout.name, layout, "imported", {})
+    layout, assumed = read_layout(content, filename or "plant.geojson", polygon)
+    params = {"assumed": assumed} if assumed else {}
+    return save_plant(s, code or _code_from(stem), name or layout.name, layout, "imported", params)
 
 
-def read_layout(content: bytes, filename: str, polygon: dict[str, Any] | None = None) -> lay.PlantLayout:
-    """A plant layout from GeoJSON bytes, or from CSV bytes and the roof outline.
+def read_layout(
+    content: bytes, filename: str, polygon: dict[str, Any] | None = None
+) -> tuple[lay.PlantLayout, list[str]]:
+    """A plant layout from GeoJSON bytes, or from CSV bytes and the roof outline; and what the file left
+    to be assumed (:func:`.io.plant.assumed_properties`), which the plant keeps in
+    ``layout_params["assumed"]``.
 
     Raises
     ------
@@ -151,7 +174,8 @@ def read_layout(content: bytes, filename: str, polygon: dict[str, Any] | None = 
         ) from exc
     try:
         if text.lstrip().startswith("{"):
-            return plant_io.layout_from_geojson(json.loads(text))
+            collection = json.loads(text)
+            return plant_io.layout_from_geojson(collection), plant_io.geojson_assumed(collection)
         if PurePosixPath(filename).suffix.lower() in (".geojson", ".json"):  # not a CSV by mistake either
             raise InvalidInput(
                 msg("%(filename)s is not GeoJSON: it does not start with an object", filename=filename)
@@ -162,7 +186,8 @@ def read_layout(content: bytes, filename: str, polygon: dict[str, Any] | None = 
                     "%(filename)s: a CSV layout needs the roof outline (a GeoJSON Polygon)", filename=filename
                 )
             )
-        return plant_io.layout_from_csv_rows(list(csv.DictReader(io.StringIO(text))), polygon_ring(polygon))
+        rows = list(csv.DictReader(io.StringIO(text)))
+        return plant_io.layout_from_csv_rows(rows, polygon_ring(polygon)), plant_io.csv_assumed(rows)
     except (ValueError, KeyError, TypeError, IndexError) as exc:
         raise InvalidInput(f"{filename} is not a plant layout: {exc}") from exc
 

@@ -3,6 +3,8 @@ cleaning economics), an inspection's findings to review and confirm into cases."
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Annotated, Any
@@ -16,14 +18,15 @@ from gongzhi.core.deps import api_router
 from gongzhi.core.models import Role
 from gongzhi.core.service import require_role
 from gongzhi.db import utcnow
-from gongzhi.errors import InvalidInput, msg
+from gongzhi.errors import Conflict, InvalidInput, msg
 from gongzhi.kit.validation import DbInt
 from gongzhi.modules.pv import cleaning, dock, loop, names, production, report, results, service
 from gongzhi.modules.pv.analytics import soiling
 from gongzhi.modules.pv.analytics.cameras import CAMERAS
+from gongzhi.modules.pv.analytics.layout import MODULE_TYPES
 from gongzhi.modules.pv.analytics.production import MIN_CALIBRATION_POINTS
 from gongzhi.modules.pv.models import PvFinding, PvInspection
-from gongzhi.modules.pv.schemas import FindingReview
+from gongzhi.modules.pv.schemas import FindingReview, LayoutIn, PlantCreate
 from gongzhi.web import labels
 from gongzhi.web.i18n import N_
 from gongzhi.web.shell import ConsoleDep
@@ -43,16 +46,134 @@ STATUS_NAMES = {
 # the plant page's cleaning economics as it opens, before its form changes them: cost of a cleaning [yuan],
 # tariff [yuan/kWh], energy a day [kWh] (0: estimated from the plant's area), soiling loss rate [% a day]
 COST, TARIFF, ENERGY, RATE = 2000.0, 0.4, 0.0, 0.2
+MODULE_TYPE_NAMES = {
+    "60": N_("60 cells"),
+    "72": N_("72 cells"),
+    "120-half-cut": N_("120 half-cut cells"),
+    "144-half-cut": N_("144 half-cut cells"),
+}
+LAYOUT_SOURCES = {"generated": N_("Laid out from the roof"), "imported": N_("Imported from a layout file")}
 SOURCE_NAMES = {"upload": N_("Upload"), "dock": N_("Drone dock"), "demo-history": N_("Demo history")}
 
 
 @router.get("/pv")
 def plants(c: ConsoleDep) -> Response:
+    return _plants_page(c)
+
+
+def _plants_page(c: ConsoleDep, status_code: int = 200, **extra: Any) -> Response:
     items = service.list_plants(c.s)
     latest: dict[int, PvInspection] = {}
     for insp in c.s.execute(select(PvInspection).order_by(PvInspection.id)).scalars():
         latest[insp.plant_id] = insp
-    return c.page("pv_plants.html", plants=items, latest=latest, statuses=STATUS_NAMES)
+    extra.setdefault("plant_problem", None)
+    extra.setdefault("values", {})
+    return c.page(
+        "pv_plants.html",
+        status_code=status_code,
+        plants=items,
+        latest=latest,
+        statuses=STATUS_NAMES,
+        can_plan=c.me.can(*service.PLANNERS),
+        module_types=list(MODULE_TYPES),
+        module_type_names=MODULE_TYPE_NAMES,
+        defaults=LayoutIn(),
+        **extra,
+    )
+
+
+PLANT_CODE = re.compile(r"[\w.-]+")
+"""A plant's code, as the API takes it (:class:`.schemas.PlantCreate`)."""
+
+
+@router.post("/pv/plants/import")
+def import_plant(
+    c: ConsoleDep,
+    file: Annotated[UploadFile, File()],
+    roof: Annotated[UploadFile | None, File()] = None,
+    code: Annotated[str, Form(max_length=60)] = "",
+    name: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    """Import a plant from a layout file (GeoJSON, or CSV with the roof outline as a GeoJSON file) from the
+    plants page; a refusal comes back on that page, said why, with the fields as they were."""
+    code, name = code.strip(), name.strip()
+    try:
+        if code and not PLANT_CODE.fullmatch(code):
+            raise InvalidInput(msg("a plant code is letters, digits, '.', '_' and '-' only"))
+        data = _uploaded(c, file)
+        outline = _geojson(c, roof) if roof is not None and roof.filename else None
+        plant = service.import_plant(
+            c.s, data, file.filename or "plant.geojson", code=code or None, name=name or None, polygon=outline
+        )
+    except (InvalidInput, Conflict) as exc:  # refused before anything was kept
+        c.s.rollback()
+        problem = {"form": "import", "detail": labels.detail(c.lang, exc.detail)}
+        return _plants_page(c, 400, plant_problem=problem, values={"import": {"code": code, "name": name}})
+    said = c._("Plant %(name)s: %(n)s modules imported", name=plant.name, n=plant.module_count)
+    return c.done(f"/pv/plants/{plant.id}", said)
+
+
+@router.post("/pv/plants/new")
+def new_plant(
+    c: ConsoleDep,
+    roof: Annotated[UploadFile, File()],
+    code: Annotated[str, Form(max_length=60)] = "",
+    name: Annotated[str, Form(max_length=200)] = "",
+    module_type: Annotated[str, Form(max_length=40)] = "",
+    tilt_deg: Annotated[str, Form(max_length=20)] = "",
+    row_azimuth_deg: Annotated[str, Form(max_length=20)] = "",
+    orientation: Annotated[str, Form(max_length=20)] = "portrait",
+    modules_per_string: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    """Lay a plant out from its roof outline (a GeoJSON file) and the layout's main parameters, from the
+    plants page; the others take the API's defaults (:class:`.schemas.LayoutIn`)."""
+    from gongzhi.web.views.cases import _validated
+
+    given = {"module_type": module_type, "tilt_deg": tilt_deg, "row_azimuth_deg": row_azimuth_deg,
+             "modules_per_string": modules_per_string}  # fmt: skip
+    values = {**given, "code": code.strip(), "name": name.strip(), "orientation": orientation}
+    try:
+        layout: dict[str, Any] = {k: v.strip() for k, v in given.items() if v.strip()}
+        layout["portrait"] = orientation != "landscape"
+        fields = {
+            "code": values["code"],
+            "name": values["name"],
+            "polygon": _geojson(c, roof),
+            "layout": layout,
+        }
+        plant = service.create_plant(c.s, _validated(c, PlantCreate, fields))
+    except (InvalidInput, Conflict) as exc:
+        c.s.rollback()
+        problem = {"form": "new", "detail": labels.detail(c.lang, exc.detail)}
+        return _plants_page(c, 400, plant_problem=problem, values={"new": values})
+    said = c._("Plant %(name)s: %(n)s modules laid out", name=plant.name, n=plant.module_count)
+    return c.done(f"/pv/plants/{plant.id}", said)
+
+
+def _uploaded(c: ConsoleDep, file: UploadFile) -> bytes:
+    """A form's file, refused when empty or over the upload limit."""
+    data = file.file.read(c.st.settings.max_upload_bytes + 1)
+    if not data or len(data) > c.st.settings.max_upload_bytes:
+        raise InvalidInput(
+            msg("%(filename)s is empty or larger than the upload limit", filename=file.filename)
+        )
+    return data
+
+
+def _geojson(c: ConsoleDep, file: UploadFile) -> dict[str, Any]:
+    """A form's GeoJSON file as an object."""
+    data = _uploaded(c, file)
+    try:
+        value = json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidInput(
+            msg("%(filename)s is not GeoJSON: %(error)s", filename=file.filename, error=str(exc))
+        ) from exc
+    if not isinstance(value, dict):
+        raise InvalidInput(
+            msg("%(filename)s is not GeoJSON: it does not hold an object", filename=file.filename)
+        )
+    return value
 
 
 @router.get("/pv/plants/{plant_id:int}")
@@ -191,6 +312,9 @@ def _plant_page(
     forecasts = loop.zone_forecasts(c.s, p.id, zones, today=today, rain=rain, washes=washes)
     return c.page(
         "pv_plant.html",
+        module_type_names=MODULE_TYPE_NAMES,
+        layout_sources=LAYOUT_SOURCES,
+        assumed=_assumed(c, p.layout_params),
         statuses=STATUS_NAMES,
         sources=SOURCE_NAMES,
         learned_min_confidence=service.LEARNED_MIN_CONFIDENCE,
@@ -223,6 +347,21 @@ def _plant_page(
         advice=advice,
         **extra,
     )
+
+
+def _assumed(c: ConsoleDep, params: dict[str, Any]) -> list[str]:
+    """What a plant's layout file left out and the reader took at its default
+    (:func:`.io.plant.assumed_properties`), each with the value taken, in the page's language."""
+    module = str((params.get("module") or {}).get("name", ""))
+    named = c._(MODULE_TYPE_NAMES[module]) if module in MODULE_TYPE_NAMES else module
+    facing = c._("Portrait") if params.get("portrait", True) else c._("Landscape")
+    said = {
+        "module_type": c._("module type: %(t)s", t=named),
+        "tilt_deg": c._("tilt: %(d)s°", d=format(float(params.get("tilt_deg") or 0), "g")),
+        "portrait": c._("orientation: %(o)s", o=facing),
+        "string": c._("strings: one a row, or runs of consecutive modules where the file numbered none"),
+    }
+    return [said[k] for k in params.get("assumed") or [] if k in said]
 
 
 def _flight_of(insps: list[PvInspection]) -> PvInspection | None:

@@ -299,6 +299,42 @@ new array (a walkway, 1 m in gongzhi's own layouts, or another block), in a file
 numbers [m]."""
 
 
+ASSUMED_PROPERTIES = ("module_type", "tilt_deg", "portrait", "string")
+"""What a plant file may leave the readers to assume, in the order :func:`assumed_properties` names them."""
+
+
+def assumed_properties(plant: Mapping[str, Any], modules: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Of :data:`ASSUMED_PROPERTIES`, those a plant file leaves out, which the readers then take at their
+    defaults: ``plant`` is the roof feature's properties (GeoJSON) or the first row (CSV), ``modules`` the
+    modules' properties or rows. ``module_type`` when neither it nor ``width_m`` is given (a 72-cell module),
+    ``tilt_deg`` (10°), ``portrait`` (portrait), and ``string`` when a module names no string (one string a
+    row, or strings of consecutive modules when the modules are numbered by where they lie). The rows'
+    azimuth is not among them: a file that does not give it has it read off its modules."""
+
+    def absent(props: Mapping[str, Any], key: str) -> bool:
+        value = props.get(key)
+        return value is None or (isinstance(value, str) and not value.strip())
+
+    out = [k for k in ("tilt_deg", "portrait") if absent(plant, k)]
+    if absent(plant, "module_type") and absent(plant, "width_m"):
+        out.append("module_type")
+    if any(absent(m, "string") for m in modules):
+        out.append("string")
+    return sorted(out, key=ASSUMED_PROPERTIES.index)
+
+
+def geojson_assumed(collection: Mapping[str, Any]) -> list[str]:
+    """:func:`assumed_properties` of a plant FeatureCollection that :func:`layout_from_geojson` reads."""
+    props = [f.get("properties") or {} for f in collection.get("features") or []]
+    roof = next((p for p in props if p.get("kind") == "roof"), {})
+    return assumed_properties(roof, [p for p in props if p.get("kind", "module") == "module"])
+
+
+def csv_assumed(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """:func:`assumed_properties` of the CSV rows that :func:`layout_from_csv_rows` reads."""
+    return assumed_properties(rows[0] if rows else {}, rows)
+
+
 def _unnumbered(props: Mapping[str, Any]) -> bool:
     """A module given neither an id nor a row number."""
     return not props.get("id") and props.get("row") in (None, "")

@@ -1,0 +1,167 @@
+"""Plants added from the console: a layout file imported (GeoJSON, or CSV with the roof outline), or a layout
+laid out from a roof outline file; what a file left to be assumed is named on the plant's page; a refusal
+comes back on the plants page, said why, with the fields as typed; a viewer sees no form."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from gongzhi.modules.pv.io import plant as plant_io
+from tests.conftest import World
+from tests.web.helpers import as_user
+
+from .test_plants_api import PV, make_plant, outline
+
+
+def exported(client: TestClient, world: World) -> tuple[dict[str, Any], dict[str, Any], bytes]:
+    """A plant made through the API, and its layout as GeoJSON and as CSV."""
+    plant = make_plant(client, world.alice.headers, code="source")
+    geojson = client.get(f"{PV}/plants/{plant['id']}/layout", headers=world.alice.headers).json()
+    csv_text = client.get(f"{PV}/plants/{plant['id']}/layout?format=csv", headers=world.alice.headers).content
+    return plant, geojson, csv_text
+
+
+def plant_id(response: Any) -> int:
+    assert response.status_code == 303, response.text[:2000]
+    found = re.fullmatch(r"/pv/plants/(\d+)", response.headers["location"])
+    assert found, response.headers["location"]
+    return int(found.group(1))
+
+
+def test_a_planner_imports_a_layout_file_and_the_plant_page_names_what_it_left_out(
+    client: TestClient, world: World
+) -> None:
+    source, geojson, csv_text = exported(client, world)
+    alice, csrf = as_user(client, world.alice)
+    page = alice.get("/pv").text
+    assert "新增电站" in page and 'action="/pv/plants/import"' in page and 'action="/pv/plants/new"' in page
+
+    # a file written by gongzhi gives every plant property: nothing is assumed
+    files = {"file": ("roof-a.geojson", json.dumps(geojson).encode(), "application/geo+json")}
+    r = alice.post("/pv/plants/import", data={"csrf_token": csrf}, files=files, follow_redirects=False)
+    whole = plant_id(r)
+    page = alice.get(f"/pv/plants/{whole}").text
+    assert f"已导入 {source['module_count']} 块组件" in page  # the toast
+    assert "72 片电池 · 倾角 10° · 排方位角 90° · 竖装 · 由布局文件导入" in page
+    assert "布局文件未给出" not in page
+    api = client.get(f"{PV}/plants/{whole}", headers=world.alice.headers).json()
+    assert api["code"] == "roof-a" and "assumed" not in api["layout_params"]
+
+    # another tool's file: no tilt, module type or strings
+    roof = geojson["features"][0]["properties"]
+    for key in ("tilt_deg", "module_type", "width_m", "length_m", "cells_short", "cells_long", "half_cut"):
+        roof.pop(key)
+    for f in geojson["features"][1:]:
+        f["properties"].pop("string")
+    files = {"file": ("other.geojson", json.dumps(geojson).encode(), "application/geo+json")}
+    form = {"csrf_token": csrf, "code": "other-tool", "name": "外部工具导出"}
+    partial = plant_id(alice.post("/pv/plants/import", data=form, files=files, follow_redirects=False))
+    api = client.get(f"{PV}/plants/{partial}", headers=world.alice.headers).json()
+    assert api["name"] == "外部工具导出" and api["layout_params"]["assumed"] == [
+        "module_type",
+        "tilt_deg",
+        "string",
+    ]
+    page = alice.get(f"/pv/plants/{partial}").text
+    assert "布局文件未给出，已按默认值取用" in page
+    assert "<li>组件类型：72 片电池</li>" in page and "<li>倾角：10°</li>" in page and "<li>组串：" in page
+    assert "安装方向：" not in page  # the file gave the orientation
+    alice.cookies.set("gz_lang", "en")
+    page = alice.get(f"/pv/plants/{partial}").text
+    assert "Not in the layout file, so taken at the defaults" in page and "<li>tilt: 10°</li>" in page
+    alice.cookies.set("gz_lang", "zh_CN")
+
+    # CSV with the roof outline as a file (a FeatureCollection holding it, as a GIS tool saves a polygon)
+    roof_file = {"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {},
+                                                             "geometry": outline()}]}  # fmt: skip
+    files = {
+        "file": ("m.csv", csv_text, "text/csv"),
+        "roof": ("roof.geojson", json.dumps(roof_file).encode(), "application/geo+json"),
+    }
+    from_csv = plant_id(
+        alice.post("/pv/plants/import", data={"csrf_token": csrf, "code": "csv-1"}, files=files,
+                   follow_redirects=False)
+    )  # fmt: skip
+    a = client.get(f"{PV}/plants/{source['id']}/layout", headers=world.alice.headers).json()
+    b = client.get(f"{PV}/plants/{from_csv}/layout", headers=world.alice.headers).json()
+    assert [f.get("id") for f in a["features"]] == [f.get("id") for f in b["features"]]
+
+
+def test_a_planner_lays_a_plant_out_from_a_roof_file(client: TestClient, world: World) -> None:
+    alice, csrf = as_user(client, world.alice)
+    roof = {"type": "Feature", "properties": {"name": "roof"}, "geometry": outline()}
+    form = {"csrf_token": csrf, "code": "new-roof", "name": "新屋顶", "module_type": "144-half-cut",
+            "tilt_deg": "15", "row_azimuth_deg": "", "orientation": "landscape",
+            "modules_per_string": "18"}  # fmt: skip
+    files = {"roof": ("roof.geojson", json.dumps(roof).encode(), "application/geo+json")}
+    pid = plant_id(alice.post("/pv/plants/new", data=form, files=files, follow_redirects=False))
+    api = client.get(f"{PV}/plants/{pid}", headers=world.alice.headers).json()
+    params = api["layout_params"]
+    assert (api["tilt_deg"], api["row_azimuth_deg"]) == (15.0, 90.0)  # the azimuth left empty: the default
+    assert params["module"]["name"] == "144-half-cut" and params["portrait"] is False
+    assert params["modules_per_string"] == 18 and "assumed" not in params
+    page = alice.get(f"/pv/plants/{pid}").text
+    assert "144 片半片电池 · 倾角 15° · 排方位角 90° · 横装 · 按屋顶轮廓排布" in page
+    assert f"已排布 {api['module_count']} 块组件" in page and api["module_count"] > 5
+    # the same as the API lays out from the same outline and parameters
+    same = make_plant(client, world.alice.headers, code="api-roof", module_type="144-half-cut", tilt_deg=15,
+                      portrait=False, modules_per_string=18, setback_m=1.0)  # fmt: skip
+    assert same["module_count"] == api["module_count"]
+
+
+def test_refusals_come_back_on_the_plants_page_with_the_fields_kept(client: TestClient, world: World) -> None:
+    _, geojson, csv_text = exported(client, world)
+    alice, csrf = as_user(client, world.alice)
+    layout = ("plant.geojson", json.dumps(geojson).encode(), "application/geo+json")
+    roof = ("roof.geojson", json.dumps(outline()).encode(), "application/geo+json")
+    two = {"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": outline()}] * 2}
+    new = {"csrf_token": csrf, "name": "新屋顶", "tilt_deg": "12.5", "orientation": "landscape"}
+    cases: list[tuple[str, dict[str, str], dict[str, Any], str]] = [
+        ("import", {"code": "bad code!"}, {"file": layout}, "电站编码只能包含字母"),
+        ("import", {"code": "source"}, {"file": layout}, "已存在"),  # the code is taken
+        ("import", {}, {"file": ("m.csv", csv_text, "text/csv")}, "m.csv：CSV 布局需附屋顶轮廓"),
+        ("import", {}, {"file": ("m.csv", b"", "text/csv")}, "m.csv 为空或超过上传大小限制"),
+        ("import", {}, {"file": layout, "roof": ("r.geojson", b"{not json", "application/json")},
+         "r.geojson 不是 GeoJSON"),
+        ("new", {**new, "code": "n1"}, {"roof": ("r.geojson", b"[1, 2]", "application/json")},
+         "r.geojson 不是 GeoJSON：其内容不是一个对象"),
+        ("new", {**new, "code": "n2"}, {"roof": ("r.geojson", json.dumps(two).encode(), "application/json")},
+         "含 2 个多边形"),
+        ("new", {**new, "code": "n3", "tilt_deg": "95"}, {"roof": roof}, "tilt_deg"),
+        ("new", {**new, "code": "n4", "module_type": "99"}, {"roof": roof}, "未知的组件型号 &#39;99&#39;"),
+        ("new", {**new, "code": ""}, {"roof": roof}, "code"),
+    ]  # fmt: skip
+    before = len(client.get(f"{PV}/plants", headers=world.alice.headers).json())
+    for form, fields, files, said in cases:
+        r = alice.post(f"/pv/plants/{form}", data={"csrf_token": csrf, **fields}, files=files)
+        assert r.status_code == 400, (fields, r.text[:500])
+        assert "未新增电站" in r.text and said in r.text, (fields, said)
+        if form == "new":  # what was typed is still there
+            assert 'value="新屋顶"' in r.text and f'value="{fields["tilt_deg"]}"' in r.text
+            assert '<option value="landscape" selected>' in r.text
+    assert len(client.get(f"{PV}/plants", headers=world.alice.headers).json()) == before
+
+
+def test_viewers_see_no_form_and_cannot_add_plants(client: TestClient, world: World) -> None:
+    _, geojson, _ = exported(client, world)
+    vera, csrf = as_user(client, world.vera)
+    page = vera.get("/pv").text
+    assert "新增电站" not in page and 'action="/pv/plants/import"' not in page
+    files = {"file": ("v.geojson", json.dumps(geojson).encode(), "application/geo+json")}
+    r = vera.post("/pv/plants/import", data={"csrf_token": csrf}, files=files, follow_redirects=False)
+    assert r.status_code == 403
+    assert all(p["code"] != "v" for p in client.get(f"{PV}/plants", headers=world.alice.headers).json())
+
+
+def test_assumed_properties_name_what_a_plant_file_leaves_out() -> None:
+    full = {"module_type": "72", "tilt_deg": 10, "portrait": True}
+    assert plant_io.assumed_properties(full, [{"string": "A-01-S1"}]) == []
+    assert plant_io.assumed_properties({}, [{}]) == ["module_type", "tilt_deg", "portrait", "string"]
+    # a module size given in full is no assumption, and empty CSV cells are none given
+    sized = {"width_m": "1.1", "tilt_deg": "", "portrait": "false"}
+    assert plant_io.assumed_properties(sized, [{"string": "S1"}, {"string": " "}]) == ["tilt_deg", "string"]
+    assert plant_io.csv_assumed([]) == ["module_type", "tilt_deg", "portrait"]
