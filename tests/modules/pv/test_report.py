@@ -15,12 +15,14 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from gongzhi import errors
 from gongzhi.db import Scope, unit_of_work
 from gongzhi.errors import InvalidInput, NotFound
 from gongzhi.kit.filestore import FileStore
 from gongzhi.modules.pv import report as rep
 from gongzhi.modules.pv import service as pv
 from gongzhi.modules.pv.analytics.frames import FrameMeta, ThermalFrame
+from gongzhi.modules.pv.analytics.modules import SUN_REFLECTIONS_NOTE
 from gongzhi.modules.pv.io.tiff import write_frame_tiff
 from gongzhi.modules.pv.models import PvFinding, PvInspection, PvModule
 from gongzhi.modules.pv.schemas import LayoutIn, PlantCreate
@@ -199,6 +201,27 @@ def test_the_report_says_what_named_the_anomalies(factory: Factory, world: World
     said = pdftext.text(rep.render_pdf(learned, "en"))
     assert "renamed by the crop network where it is at least 0.8 confident" in said, said[:2000]
     assert "by the rules" in pdftext.text(rep.render_pdf(rules, "en"))
+
+
+def test_the_report_warns_when_the_sun_did_not_explain_the_flights_glints(
+    factory: Factory, world: World, tmp_path: Path
+) -> None:
+    insp, store = make(factory, world, tmp_path, irradiance=720)
+    with unit_of_work(factory, Scope(region_id=world.a, system=True)) as s:
+        quiet = rep.build_report(s, insp, store)
+        # the notes as the flight's summary keeps them (outcome.FlightOutcome.summary)
+        notes = [errors.stored(n) for n in ("an older note, kept as text", SUN_REFLECTIONS_NOTE)]
+        s.get_one(PvInspection, insp).summary = {"notes": notes}
+        s.flush()
+        warned = rep.build_report(s, insp, store)
+    assert not quiet.sun_reflections and warned.sun_reflections
+    assert "阳光反射" not in rep.render_html(quiet, "zh-CN")
+    assert "⚠ 阳光反射：" in rep.render_html(warned, "zh-CN") and "倾角和朝向或相机的时钟" in rep.render_html(
+        warned, "zh-CN"
+    )
+    said = " ".join(pdftext.text(rep.render_pdf(warned, "en")).split())
+    assert "Sun reflections: the sun worked out from the frames' time and place" in said, said[:3000]
+    assert "Sun reflections" not in pdftext.text(rep.render_pdf(quiet, "en"))
 
 
 def test_a_delta_t_that_is_only_a_lower_bound_is_reported_as_at_least(

@@ -27,6 +27,7 @@ from gongzhi.kit.filestore import FileStore
 from gongzhi.modules.pv import loop, production, service
 from gongzhi.modules.pv.analytics.anomalies import Anomaly
 from gongzhi.modules.pv.analytics.cameras import CAMERAS, ThermalCamera
+from gongzhi.modules.pv.analytics.modules import SUN_REFLECTIONS_NOTE
 from gongzhi.modules.pv.analytics.production import MIN_CALIBRATION_POINTS, IndexCalibration
 from gongzhi.modules.pv.analytics.soiling import (
     FORECAST_MAX_DAYS,
@@ -73,6 +74,13 @@ TEXT: dict[str, dict[str, str]] = {
     "by_rules_network": {
         "zh-CN": "按规则判定，组件图像网络置信度不低于 {c} 时改判类别",
         "en": "by the rules, renamed by the crop network where it is at least {c} confident",
+    },
+    "sun_reflections": {
+        "zh-CN": "⚠ 阳光反射：按拍摄时间和位置推算的太阳解释不了本次飞行的反光斑块，"
+        "电站的倾角和朝向或相机的时钟可能有误；所有斑块均已交由多视角表决，热斑类缺陷请到现场复核",
+        "en": "⚠ Sun reflections: the sun worked out from the frames' time and place does not explain this "
+        "flight's glints, so the plant's tilt and facing or the camera's clock may be wrong; every pattern "
+        "was put to the vote, and hot-spot findings want a check on site",
     },
     "ambient": {"zh-CN": "环境温度", "en": "Ambient temperature"},
     "wind": {"zh-CN": "风速", "en": "Wind"},
@@ -267,6 +275,9 @@ class Report:
     visible_soiling: dict[str, float] = field(default_factory=dict)
     """Each zone's visible soiling index on this flight's photos (``summary.rgb_soiling_by_zone``); empty
     when the flight had none."""
+    sun_reflections: bool = False
+    """Whether the flight's notes say that the sun from the frames did not explain its glints
+    (:data:`.analytics.modules.SUN_REFLECTIONS_NOTE`): the report warns of it under the conditions."""
 
     def classes_by(self, lang: str) -> str:
         """What named the anomalies, in ``lang``."""
@@ -538,6 +549,10 @@ def build_report(s: Session, inspection_id: int, store: FileStore | None = None)
         visible_soiling={
             str(k): float(v) for k, v in (insp.summary.get("rgb_soiling_by_zone") or {}).items()
         },
+        sun_reflections=any(
+            isinstance(n, dict) and n.get("template") == SUN_REFLECTIONS_NOTE.template
+            for n in insp.summary.get("notes") or []
+        ),
         findings=findings,
         modules=modules,
         generated_at=dt.datetime.now(dt.UTC),
@@ -939,8 +954,11 @@ def render_pdf(report: Report, lang: str = "zh-CN") -> bytes:
         [p(tx("coverage")), p(report.coverage(lang)), "", ""],
         [p(tx("classes_by")), p(report.classes_by(lang)), "", ""],
     ]
-    # the coverage and the classifier across their rows
+    # the coverage and the classifier across their rows, a warning across the whole of its own
     spans = [*grid.getCommands(), ("SPAN", (1, 3), (3, 3)), ("SPAN", (1, 4), (3, 4))]
+    if report.sun_reflections:
+        cond.append([p(tx("sun_reflections")), "", "", ""])
+        spans.append(("SPAN", (0, 5), (3, 5)))
     story.append(Table(cond, colWidths=[30 * mm, 45 * mm, 35 * mm, 60 * mm], style=TableStyle(spans)))
 
     story.append(p(tx("map"), h2))

@@ -96,6 +96,13 @@ IEC_MIN_IRRADIANCE_W_M2 = 600.0
 """Least plane-of-array irradiance for an IEC TS 62446-3 inspection of crystalline silicon [W m-2]."""
 SAMPLES_PER_CELL = 4
 """Resampling of each module: samples across one cell [-]."""
+SUN_REFLECTIONS_NOTE = msg(
+    "sun reflections: the views that no glint could reach, by the sun from the frames' time and place, "
+    "showed warm patches at one place from their cameras, as glints do; the plant's tilt and facing or the "
+    "camera's clock may be wrong, and every pattern was put to the vote"
+)
+"""A flight's note (:attr:`InspectionResult.notes`) when the sun worked out from the frames does not explain
+its glints (:meth:`InspectionAccumulator._stand_alone`); the O&M report warns of it too."""
 SCREEN_PEAK_K = 1.5
 """Least maximum above a map's median that makes the map suspicious (:func:`screen_and_classify`) [K]."""
 EDGE_WINDOW = 9
@@ -1443,14 +1450,7 @@ class InspectionAccumulator:
         notes: list[str] = []
         if _like_glints(offsets, reach):
             again = [(before, dropped) for _, _, before, dropped in lonely]
-            notes.append(
-                msg(
-                    "sun reflections: the views that no glint could reach, by the sun from the frames' time "
-                    "and place, showed warm patches at one place from their cameras, as glints do; the "
-                    "plant's tilt and facing or the camera's clock may be wrong, and every pattern was put "
-                    "to the vote"
-                )
-            )
+            notes.append(SUN_REFLECTIONS_NOTE)
         merged = [
             (p, m, views) for (p, views, _, _), (m, _) in zip(lonely, again, strict=True) if m is not None
         ]
