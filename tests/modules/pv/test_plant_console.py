@@ -165,3 +165,49 @@ def test_assumed_properties_name_what_a_plant_file_leaves_out() -> None:
     sized = {"width_m": "1.1", "tilt_deg": "", "portrait": "false"}
     assert plant_io.assumed_properties(sized, [{"string": "S1"}, {"string": " "}]) == ["tilt_deg", "string"]
     assert plant_io.csv_assumed([]) == ["module_type", "tilt_deg", "portrait"]
+
+
+def test_the_flight_plan_page_shows_the_apis_plan_its_path_and_the_files_to_fly_it(
+    client: TestClient, world: World
+) -> None:
+    plant = make_plant(client, world.alice.headers, code="plan-roof")
+    vera, _ = as_user(client, world.vera)  # planning only reads: a viewer may plan too
+    assert f'href="/pv/plants/{plant["id"]}/plan"' in vera.get(f"/pv/plants/{plant['id']}").text
+    for query, pitch in (
+        ("camera=M30T&gsd_cm=1.5", None),
+        ("camera=M3T&altitude_m=20&gimbal_pitch_deg=-60", -60),
+    ):
+        page = vera.get(f"/pv/plants/{plant['id']}/plan?{query}")
+        assert page.status_code == 200, page.text[:500]
+        api = client.get(f"{PV}/plants/{plant['id']}/flight-plan?{query}", headers=world.vera.headers).json()
+        text = page.text
+        assert (
+            f'<td class="num">{api["altitude_m"]}</td>' in text
+            and f'<td class="num">{api["images"]}</td>' in text
+        )
+        assert f'<td class="num">{api["total_time_min"]}</td>' in text and "总用时" in text
+        assert text.count('class="pass"/>') == api["lines"]  # each survey line drawn once
+        assert text.count('fill="#e76f51"/>') == api["images"]  # and each image's position
+        assert ("视场中心在飞机前方" in text) == (pitch is not None)
+        for fmt in ("plan", "kmz"):
+            href = (
+                f"/api/v1/pv/plants/{plant['id']}/flight-plan?{query.replace('&', '&amp;')}&amp;format={fmt}"
+            )
+            assert href in text
+            got = vera.get(href.replace("&amp;", "&"))
+            assert got.status_code == 200 and "attachment" in got.headers["content-disposition"]
+    # with no parameters: the M3T at the IEC TS 62446-3 screening GSD, as the API plans it
+    default = client.get(f"{PV}/plants/{plant['id']}/flight-plan", headers=world.vera.headers).json()
+    assert f'<td class="num">{default["gsd_cm"]}</td>' in vera.get(f"/pv/plants/{plant['id']}/plan").text
+    for query, said in (
+        ("altitude_m=20&gsd_cm=1", "不要同时填写"),
+        ("altitude_m=abc", "不是数字"),
+        ("gimbal_pitch_deg=-10", "-10 超出 -90 … -30"),
+        ("camera=X9", "X9"),
+    ):
+        page = vera.get(f"/pv/plants/{plant['id']}/plan?{query}")
+        assert page.status_code == 400 and "无法规划航线" in page.text and said in page.text, (
+            query,
+            page.text[-3000:],
+        )
+    assert vera.get("/pv/plants/999999/plan").status_code == 404

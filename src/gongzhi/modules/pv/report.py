@@ -14,6 +14,7 @@ import io
 import logging
 import math
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,9 @@ from gongzhi.kit.filestore import FileStore
 from gongzhi.modules.pv import loop, production, service
 from gongzhi.modules.pv.analytics.anomalies import Anomaly
 from gongzhi.modules.pv.analytics.cameras import CAMERAS, ThermalCamera
+from gongzhi.modules.pv.analytics.flightplan import FlightPlan
+from gongzhi.modules.pv.analytics.geometry import project
+from gongzhi.modules.pv.analytics.layout import PlantLayout
 from gongzhi.modules.pv.analytics.modules import SUN_REFLECTIONS_NOTE
 from gongzhi.modules.pv.analytics.production import MIN_CALIBRATION_POINTS, IndexCalibration
 from gongzhi.modules.pv.analytics.soiling import (
@@ -829,6 +833,44 @@ def map_svg(modules: list[MapModule], width: int = 900) -> str:
         style = f'fill="{fill}" stroke="#4a5a6a" stroke-width="0.05"'
         parts.append(f'<polygon points="{pts}" {style}><title>{module_id}</title></polygon>')
     parts.append("</svg>")
+    return "".join(parts)
+
+
+def plan_svg(layout: PlantLayout, plan: FlightPlan, width: int = 900) -> str:
+    """A flight plan over its plant as an SVG, north up: the roof, the modules, the path in flight order
+    (the lines thick, the turns between them thin), the images' positions and the home point."""
+    frame = layout.origin
+    roof = project(layout.polygon, frame)
+    path = project([w[:2] for w in plan.waypoints], frame)
+    triggers = project(plan.trigger_points, frame)
+    home = frame.to_xy(*plan.home)
+    xs = [p[0] for p in (*roof, *path, home)]
+    ys = [p[1] for p in (*roof, *path, home)]
+    pad = max(2.0, 0.03 * max(max(xs) - min(xs), max(ys) - min(ys)))
+    x0, y1 = min(xs) - pad, max(ys) + pad
+    w, h = max(xs) + pad - x0, y1 - (min(ys) - pad)
+
+    def pts(points: Sequence[Sequence[float]]) -> str:
+        return " ".join(f"{x - x0:.2f},{y1 - y:.2f}" for x, y in points)
+
+    quads = "".join(f"M{pts(q)}Z" for q in layout.corners_xy().tolist())
+    lines = "".join(
+        f'<polyline points="{pts(path[i : i + 2])}" class="pass"/>' for i in range(0, len(path) - 1, 2)
+    )
+    dot = 0.004 * max(w, h)
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w:.2f} {h:.2f}" width="{width}" '
+        f'height="{max(120, int(width * h / w))}" role="img">',
+        f"<style>.pass{{fill:none;stroke:#0b57d0;stroke-width:{2.5 * dot:.2f}}}</style>",
+        f'<polygon points="{pts(roof)}" fill="#f3f7fb" stroke="#8aa0b8" stroke-width="{dot:.2f}"/>',
+        f'<path d="{quads}" fill="#c9d4e0"/>',
+        f'<polyline points="{pts(path)}" fill="none" stroke="#0b57d0" stroke-width="{dot:.2f}" '
+        'stroke-dasharray="4 2" vector-effect="non-scaling-stroke"/>',
+        lines,
+        *(f'<circle cx="{x - x0:.2f}" cy="{y1 - y:.2f}" r="{dot:.2f}" fill="#e76f51"/>' for x, y in triggers),
+        f'<circle cx="{home[0] - x0:.2f}" cy="{y1 - home[1]:.2f}" r="{4 * dot:.2f}" fill="#1b7f3b"/>',
+        "</svg>",
+    ]
     return "".join(parts)
 
 

@@ -8,8 +8,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
-from fastapi import File, Form, UploadFile
+from fastapi import File, Form, Query, UploadFile
 from fastapi.responses import Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -371,6 +372,42 @@ def _flight_of(insps: list[PvInspection]) -> PvInspection | None:
 
 def _last_flight(insps: list[PvInspection]) -> PvInspection | None:
     return next((i for i in insps if i.source == dock.SOURCE), None)
+
+
+@router.get("/pv/plants/{plant_id:int}/plan")
+def plan(
+    c: ConsoleDep,
+    plant_id: DbInt,
+    camera: Annotated[str, Query(max_length=20)] = "M3T",
+    altitude_m: Annotated[str, Query(max_length=20)] = "",
+    gsd_cm: Annotated[str, Query(max_length=20)] = "",
+    gimbal_pitch_deg: Annotated[str, Query(max_length=20)] = "",
+) -> Response:
+    """The plant's coverage flight for a camera, from a target GSD (by default the IEC TS 62446-3 screening
+    minimum) or an altitude, straight down or oblique: its figures, its path over the plant, and the
+    QGroundControl and DJI files to fly it (the API's ``flight-plan``, same parameters)."""
+    p = service.get_plant(c.s, plant_id)
+    values = {"camera": camera, "altitude_m": altitude_m.strip(), "gsd_cm": gsd_cm.strip(),
+              "gimbal_pitch_deg": gimbal_pitch_deg.strip()}  # fmt: skip
+    try:
+        pitch = _number(values["gimbal_pitch_deg"], -90, -30)
+        _, flight = service.plant_flight_plan(
+            c.s, p.id, camera, _number(values["altitude_m"], 1, 500), _number(values["gsd_cm"], 0.1, 100),
+            -90.0 if pitch is None else pitch,
+        )  # fmt: skip
+    except InvalidInput as exc:
+        return c.page("pv_plan.html", status_code=400, plant=p, cameras=sorted(CAMERAS), values=values,
+                      summary=None, problem=labels.detail(c.lang, exc.detail))  # fmt: skip
+    return c.page(
+        "pv_plan.html",
+        plant=p,
+        cameras=sorted(CAMERAS),
+        values=values,
+        summary=service.plan_summary(flight),
+        plan_svg=report.plan_svg(service.plant_layout(c.s, p), flight),
+        query=urlencode({k: v for k, v in values.items() if v}),
+        problem=None,
+    )
 
 
 @router.get("/pv/plants/{plant_id:int}/flight")
