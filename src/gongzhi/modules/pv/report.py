@@ -478,6 +478,11 @@ def map_modules(s: Session, inspection_id: int) -> list[MapModule]:
     return _map_modules(s, s.get_one(PvPlant, insp.plant_id), _live_findings(s, inspection_id))
 
 
+def layout_modules(s: Session, plant: PvPlant) -> list[MapModule]:
+    """The module map of a plant no inspection has finished on: its layout, every module unseen."""
+    return _map_modules(s, plant, [])
+
+
 def _map_modules(s: Session, plant: PvPlant, live: list[PvFinding]) -> list[MapModule]:
     worst = worst_by_module(live)
     cols = (PvModule.module_id, PvModule.outline)

@@ -271,7 +271,8 @@ def _plant_page(
         ).scalars()
     )
     done = [i for i in insps if i.status == "done"]
-    svg = report.map_svg(report.map_modules(c.s, done[0].id)) if done else ""
+    # the latest finished inspection's findings on the map, else the layout as it was added
+    svg = report.map_svg(report.map_modules(c.s, done[0].id) if done else report.layout_modules(c.s, p))
     kwh_day = energy if energy > 0 else loop.default_energy_kwh_per_day(p.area_m2)
     washes = production.zone_cleaning_times(c.s, p.id)  # read once for the page, its economics and forecasts
     cleaned = sorted(t for times in washes.values() for t in times)
