@@ -49,6 +49,8 @@ def test_a_planner_imports_a_layout_file_and_the_plant_page_names_what_it_left_o
     assert "72 片电池 · 倾角 10° · 排方位角 90° · 竖装 · 由布局文件导入" in page
     assert "布局文件未给出" not in page
     assert page.count("<polygon") == source["module_count"]  # no inspection yet: the layout is the map
+    for link in (f"/api/v1/pv/plants/{whole}/layout", f"/api/v1/pv/plants/{whole}/layout?format=csv"):
+        assert f'href="{link}"' in page and alice.get(link).status_code == 200  # the file to import elsewhere
     api = client.get(f"{PV}/plants/{whole}", headers=world.alice.headers).json()
     assert api["code"] == "roof-a" and "assumed" not in api["layout_params"]
 
