@@ -31,6 +31,11 @@ def test_plant_and_inspection_pages_review_and_confirm(
     assert "飞行时间" in page.text and ">上传<" in page.text  # each inspection says when and how it came
     page = alice.get(f"/pv/inspections/{insp}")
     assert page.status_code == 200 and "确认：将已接受的缺陷生成工单" in page.text
+    # every module's figures, for a spreadsheet or a GIS
+    csv_link = f"/api/v1/pv/inspections/{insp}/results?format=csv"
+    assert "逐块组件数据" in page.text and f'href="{csv_link}"' in page.text
+    rows = alice.get(csv_link).text.splitlines()
+    assert rows[0].startswith("module_id,") and len(rows) == ctx["plant"]["module_count"] + 1
     findings = client.get(f"/api/v1/pv/inspections/{insp}/findings", headers=world.alice.headers).json()
     first, *rest = findings
     # each finding shows the IR crop of its best frame, for the reviewer to judge
