@@ -119,7 +119,10 @@ def test_html_report_in_chinese_and_english(factory: Factory, world: World, tmp_
     zh = rep.render_html(r, "zh-CN")
     assert "光伏电站无人机巡检报告" in zh and "单个热斑电池片" in zh and "接线盒过热" in zh
     assert "符合 IEC TS 62446-3" in zh and zh.count("<polygon") == r.module_count
-    assert zh.count('fill="#b00020"') == 1  # the S3 module is red on the map
+    assert zh.count('fill="#b00020"') == 2  # the S3 module is red on the map, and so is its legend's swatch
+    # the legend names the colours the map uses, and only those
+    assert "故障 S3（ΔT ≥ 20 K）" in zh and "积灰污渍" in zh and "无缺陷或未见" in zh
+    assert "植被遮挡" not in zh and "故障 S1" not in zh
     assert zh.count("data:image/png;base64,") == 3
     en = rep.render_html(r, "en")
     assert "PV plant drone inspection report" in en and "Single hot cell" in en and "IV curve" in en
@@ -154,6 +157,8 @@ def test_pdf_report_embeds_its_fonts(factory: Factory, world: World, tmp_path: P
     assert b"/Subtype /Image" in pdf or b"/Subtype/Image" in pdf  # the IR thumbnails
     en = rep.render_pdf(r, "en")
     assert en.startswith(b"%PDF-") and len(en) > 5000
+    said = " ".join(pdftext.text(en).split())
+    assert "Fault S3 (ΔT ≥ 20 K)" in said and "No finding" in said, said[:2000]  # the legend
 
 
 def test_reports_of_unknown_or_running_inspections_are_refused(

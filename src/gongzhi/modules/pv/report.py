@@ -79,6 +79,10 @@ TEXT: dict[str, dict[str, str]] = {
         "zh-CN": "按规则判定，组件图像网络置信度不低于 {c} 时改判类别",
         "en": "by the rules, renamed by the crop network where it is at least {c} confident",
     },
+    "legend_none": {"zh-CN": "无缺陷或未见", "en": "No finding, or not seen"},
+    "legend_S1": {"zh-CN": "故障 S1（ΔT < 10 K）", "en": "Fault S1 (ΔT < 10 K)"},
+    "legend_S2": {"zh-CN": "故障 S2（ΔT 10–20 K）", "en": "Fault S2 (ΔT 10–20 K)"},
+    "legend_S3": {"zh-CN": "故障 S3（ΔT ≥ 20 K）", "en": "Fault S3 (ΔT ≥ 20 K)"},
     "sun_reflections": {
         "zh-CN": "⚠ 阳光反射：按拍摄时间和位置推算的太阳解释不了本次飞行的反光斑块，"
         "电站的倾角和朝向或相机的时钟可能有误；所有斑块均已交由多视角表决，热斑类缺陷请到现场复核",
@@ -435,6 +439,26 @@ def class_name(cls: str, lang: str) -> str:
 
 def colour(cls: str, severity: str) -> str:
     return COLOURS.get(cls, FAULT_COLOUR.get(severity, "#e76f51"))
+
+
+def map_legend(modules: list[MapModule], lang: str) -> list[tuple[str, str]]:
+    """(colour, what it means in ``lang``) of each colour the module map uses, in a fixed order: no
+    finding, the faults by severity band, then soiling, vegetation and shading."""
+    used = {fill for _, _, fill in modules}
+    entries = [
+        (COLOURS["none"], t("legend_none", lang)),
+        *((FAULT_COLOUR[band], t(f"legend_{band}", lang)) for band in ("S1", "S2", "S3")),
+        *((COLOURS[cls], class_name(cls, lang)) for cls in COLOURS if cls != "none"),
+    ]
+    return [(fill, label) for fill, label in entries if fill in used]
+
+
+def legend_svg(fill: str) -> str:
+    """A swatch of ``fill`` for a legend line (an SVG, as the map is: no inline style)."""
+    return (
+        f'<svg class="swatch" width="12" height="12" aria-hidden="true"><rect width="12" height="12" '
+        f'fill="{fill}"/></svg>'
+    )
 
 
 def check_lang(lang: str) -> str:
@@ -922,6 +946,8 @@ def render_html(report: Report, lang: str = "zh-CN") -> str:
         num=_num,
         local=_local_time,
         svg=map_svg(report.modules),
+        legend=map_legend(report.modules, lang),
+        swatch=legend_svg,
         thumbs=thumbs,
     )
 
@@ -1013,6 +1039,13 @@ def render_pdf(report: Report, lang: str = "zh-CN") -> bytes:
     width = 170 * mm
     height = min(width * h_px / w_px, 120 * mm)
     story.append(Image(io.BytesIO(png), width=height * w_px / h_px, height=height))
+    legend = map_legend(report.modules, lang)
+    if legend:
+        cells = [c for fill, label in legend for c in ("", p(label))]
+        key = Table([cells], colWidths=[4 * mm, 170 * mm / len(legend) - 4 * mm] * len(legend))
+        key.setStyle(TableStyle([("BACKGROUND", (2 * i, 0), (2 * i, 0), colors.HexColor(fill))
+                                 for i, (fill, _) in enumerate(legend)]))  # fmt: skip
+        story.append(key)
 
     story.append(p(tx("summary"), h2))
     counts = report.counts()

@@ -272,7 +272,9 @@ def _plant_page(
     )
     done = [i for i in insps if i.status == "done"]
     # the latest finished inspection's findings on the map, else the layout as it was added
-    svg = report.map_svg(report.map_modules(c.s, done[0].id) if done else report.layout_modules(c.s, p))
+    mapped = report.map_modules(c.s, done[0].id) if done else report.layout_modules(c.s, p)
+    svg = report.map_svg(mapped)
+    legend = report.map_legend(mapped, "en" if c.lang.code == "en" else "zh-CN")
     kwh_day = energy if energy > 0 else loop.default_energy_kwh_per_day(p.area_m2)
     washes = production.zone_cleaning_times(c.s, p.id)  # read once for the page, its economics and forecasts
     cleaned = sorted(t for times in washes.values() for t in times)
@@ -343,6 +345,9 @@ def _plant_page(
         can_upload=c.me.can(*service.INSPECTORS),
         cameras=sorted(CAMERAS),
         map_svg=svg,
+        map_legend=legend,
+        map_swatch=report.legend_svg,
+        mapped_inspection=done[0] if done else None,
         robots=cleaning.robots_of(c.s, p.id),
         metrics=loop.loop_metrics(c.s, p.id),
         econ={"cost": cost, "tariff": tariff, "energy": kwh_day, "rate": rate, "last": last, "today": today},
