@@ -7,12 +7,12 @@ import json
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import File, Form, Query, Response, UploadFile
+from fastapi import File, Form, Path, Query, Response, UploadFile
 
 from gongzhi.core.deps import SessionDep, StateDep, api_router
 from gongzhi.errors import InvalidInput, msg
 from gongzhi.kit.validation import DbInt
-from gongzhi.modules.pv import results, service
+from gongzhi.modules.pv import loop, results, service
 from gongzhi.modules.pv.io import kml
 from gongzhi.modules.pv.io.qgc_plan import write_qgc_plan_json
 from gongzhi.modules.pv.io.wpml import write_wpml_kmz
@@ -22,6 +22,8 @@ from gongzhi.modules.pv.schemas import (
     FlightPlanRead,
     InspectionList,
     InspectionRead,
+    ModuleHistoryRead,
+    ModuleVisitRead,
     PlanFormat,
     PlantCreate,
     PlantRead,
@@ -97,6 +99,41 @@ def plant_layout(
         return _download(service.layout_csv(s, plant_id), CSV, f"plant-{plant_id}.csv")
     body = json.dumps(service.layout_geojson(s, plant_id), ensure_ascii=False)
     return Response(body, media_type=GEOJSON)
+
+
+ModuleId = Annotated[str, Path(max_length=40, pattern=r"^[\w.-]+$")]
+
+
+@router.get("/plants/{plant_id}/modules/{module_id}")
+def module_history(plant_id: DbInt, module_id: ModuleId, s: SessionDep) -> ModuleHistoryRead:
+    """A module and what every finished inspection of its plant made of it, oldest flight first: its
+    median, 95th percentile and maximum temperature, its temperature above its neighbours, its soiling
+    index (all null for a flight that did not see it) and the findings on it."""
+    module, visits = service.module_history(s, plant_id, module_id)
+    return ModuleHistoryRead(
+        plant_id=plant_id,
+        module_id=module.module_id,
+        array=module.array,
+        row=module.row,
+        position=module.position,
+        string=module.string,
+        lon=module.lon,
+        lat=module.lat,
+        visits=[
+            ModuleVisitRead(
+                inspection_id=v.inspection.id,
+                flown_at=loop.inspection_time(v.inspection),
+                frames_seen=v.result.frames_seen if v.result else 0,
+                t_median_c=v.result.t_median_c if v.result else None,
+                t_p95_c=v.result.t_p95_c if v.result else None,
+                t_max_c=v.result.t_max_c if v.result else None,
+                t_corrected_k=v.result.t_corrected_k if v.result else None,
+                soiling_index=v.result.soiling_index if v.result else None,
+                findings=[FindingRead.model_validate(f) for f in v.findings],
+            )
+            for v in visits
+        ],
+    )
 
 
 @router.get("/plants/{plant_id}/flight-plan", response_model=None)

@@ -16,8 +16,10 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from html import escape
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 from sqlalchemy import select
@@ -849,8 +851,9 @@ def _map_bounds(modules: list[MapModule]) -> tuple[float, float, float, float]:
     return min(xs), min(ys), max(xs), max(ys)
 
 
-def map_svg(modules: list[MapModule], width: int = 900) -> str:
-    """The plant's modules as an SVG, north up, each filled with the colour of its worst finding."""
+def map_svg(modules: list[MapModule], width: int = 900, link: str | None = None) -> str:
+    """The plant's modules as an SVG, north up, each filled with the colour of its worst finding; with
+    ``link`` (a format string of ``id``), each module a link there."""
     x0, y0, x1, y1 = _map_bounds(modules)
     pad = 2.0
     w, h = (x1 - x0) + 2 * pad, (y1 - y0) + 2 * pad
@@ -860,7 +863,10 @@ def map_svg(modules: list[MapModule], width: int = 900) -> str:
     for module_id, quad, fill in modules:
         pts = " ".join(f"{x - x0 + pad:.2f},{y1 - y + pad:.2f}" for x, y in quad)
         style = f'fill="{fill}" stroke="#4a5a6a" stroke-width="0.05"'
-        parts.append(f'<polygon points="{pts}" {style}><title>{module_id}</title></polygon>')
+        shape = f'<polygon points="{pts}" {style}><title>{module_id}</title></polygon>'
+        parts.append(
+            shape if link is None else f'<a href="{escape(link.format(id=quote(module_id)))}">{shape}</a>'
+        )
     parts.append("</svg>")
     return "".join(parts)
 
@@ -898,6 +904,45 @@ def plan_svg(layout: PlantLayout, plan: FlightPlan, width: int = 900) -> str:
         lines,
         *(f'<circle cx="{x - x0:.2f}" cy="{y1 - y:.2f}" r="{dot:.2f}" fill="#e76f51"/>' for x, y in triggers),
         f'<circle cx="{home[0] - x0:.2f}" cy="{y1 - home[1]:.2f}" r="{4 * dot:.2f}" fill="#1b7f3b"/>',
+        "</svg>",
+    ]
+    return "".join(parts)
+
+
+def trend_svg(
+    values: Sequence[float | None], labels: Sequence[str], width: int = 440, height: int = 140
+) -> str:
+    """One figure over a module's flights as a small line chart: a dot per flight that measured it
+    (``None``: not seen, left out), the line through them, the figure's range on the left and the first
+    and last flights' ``labels`` below. Empty with nothing measured."""
+    seen = [(k, v) for k, v in enumerate(values) if v is not None and math.isfinite(v)]
+    if not seen:
+        return ""
+    left, right, top, bottom = 48.0, 10.0, 10.0, 24.0
+    low, high = min(v for _, v in seen), max(v for _, v in seen)
+    if high - low < 1e-9:
+        low, high = low - 0.5, high + 0.5
+    span_x = max(1, len(values) - 1)
+
+    def xy(k: int, v: float) -> tuple[float, float]:
+        x = left + (width - left - right) * (k / span_x if len(values) > 1 else 0.5)
+        return x, top + (height - top - bottom) * (high - v) / (high - low)
+
+    pts = [xy(k, v) for k, v in seen]
+    line = " ".join(f"{x:.1f},{y:.1f}" for x, y in pts)
+    text = 'font-size="11" fill="#6b7785"'
+    parts = [
+        f'<svg class="trend" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+        f'width="{width}" height="{height}" role="img">',
+        f'<line x1="{left}" y1="{top}" x2="{left}" y2="{height - bottom}" stroke="#c5d3e0"/>',
+        f'<line x1="{left}" y1="{height - bottom}" x2="{width - right}" y2="{height - bottom}" '
+        'stroke="#c5d3e0"/>',
+        f'<text x="{left - 4}" y="{top + 4}" text-anchor="end" {text}>{high:.3g}</text>',
+        f'<text x="{left - 4}" y="{height - bottom}" text-anchor="end" {text}>{low:.3g}</text>',
+        f'<polyline points="{line}" fill="none" stroke="#0b57d0" stroke-width="2"/>',
+        *(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="#0b57d0"/>' for x, y in pts),
+        f'<text x="{left}" y="{height - 6}" {text}>{escape(labels[0])}</text>',
+        f'<text x="{width - right}" y="{height - 6}" text-anchor="end" {text}>{escape(labels[-1])}</text>',
         "</svg>",
     ]
     return "".join(parts)

@@ -135,6 +135,35 @@ class FindingRead(BaseModel):
     alert_id: int | None
 
 
+class ModuleVisitRead(BaseModel):
+    """What one finished inspection made of a module: its figures (null where the flight did not see it)
+    and its findings there."""
+
+    inspection_id: int
+    flown_at: datetime
+    frames_seen: int
+    t_median_c: float | None
+    t_p95_c: float | None
+    t_max_c: float | None
+    t_corrected_k: float | None
+    soiling_index: float | None
+    findings: list[FindingRead]
+
+
+class ModuleHistoryRead(BaseModel):
+    """A module of a plant and every finished inspection's view of it, oldest flight first."""
+
+    plant_id: int
+    module_id: str
+    array: str
+    row: int
+    position: int
+    string: str
+    lon: float
+    lat: float
+    visits: list[ModuleVisitRead]
+
+
 class FindingReview(BaseModel):
     """The operator's verdict: accept, reject as a false alarm, or change the class."""
 

@@ -32,7 +32,7 @@ from gongzhi.modules.pv.analytics.geometry import LocalFrame, clean_ring, projec
 from gongzhi.modules.pv.io import plant as plant_io
 from gongzhi.modules.pv.io.reader_errors import NotRadiometricError, ReaderError
 from gongzhi.modules.pv.io.thermal import VISIBLE_COMPANION, flight_order, sniff_format, visible_pairs
-from gongzhi.modules.pv.models import PvFinding, PvFrame, PvInspection, PvModule, PvPlant
+from gongzhi.modules.pv.models import PvFinding, PvFrame, PvInspection, PvModule, PvModuleResult, PvPlant
 from gongzhi.modules.pv.schemas import FindingReview, FlightPlanRead, LayoutIn, PlantCreate
 
 PLANNERS = (Role.ADMIN, Role.DISPATCHER)
@@ -662,6 +662,48 @@ def findings(s: Session, inspection_id: int) -> list[PvFinding]:
     get_inspection(s, inspection_id)
     stmt = select(PvFinding).where(PvFinding.inspection_id == inspection_id)
     return list(s.execute(stmt.order_by(PvFinding.module_id, PvFinding.anomaly_class)).scalars())
+
+
+@dataclass(frozen=True)
+class ModuleVisit:
+    """What one finished inspection of a plant made of one of its modules: its figures (``None`` when the
+    flight did not see the module) and its findings there."""
+
+    inspection: PvInspection
+    result: PvModuleResult | None
+    findings: list[PvFinding]
+
+
+def module_history(s: Session, plant_id: int, module_id: str) -> tuple[PvModule, list[ModuleVisit]]:
+    """A module of a plant and what every finished inspection of the plant made of it, oldest flight
+    first: how its temperature against its neighbours and its soiling went, and what was found on it.
+
+    Raises
+    ------
+    NotFound
+        If the plant, or the module on it, does not exist.
+    """
+    from gongzhi.modules.pv.loop import inspection_time  # the loop builds on this module
+
+    get_plant(s, plant_id)
+    where = (PvModule.plant_id == plant_id, PvModule.module_id == module_id)
+    module = s.execute(select(PvModule).where(*where)).scalar_one_or_none()
+    if module is None:
+        raise NotFound(
+            msg("no module %(module_id)s on plant %(plant_id)s", module_id=module_id, plant_id=plant_id)
+        )
+    done = select(PvInspection).where(PvInspection.plant_id == plant_id, PvInspection.status == "done")
+    inspections = sorted(s.execute(done).scalars(), key=lambda i: (inspection_time(i), i.id))
+    ids = [i.id for i in inspections]
+    measured = select(PvModuleResult).where(
+        PvModuleResult.inspection_id.in_(ids), PvModuleResult.module_id == module_id
+    )
+    results = {r.inspection_id: r for r in s.execute(measured).scalars()}
+    found: dict[int, list[PvFinding]] = {}
+    on_it = select(PvFinding).where(PvFinding.plant_id == plant_id, PvFinding.module_id == module_id)
+    for f in s.execute(on_it.order_by(PvFinding.id)).scalars():
+        found.setdefault(f.inspection_id, []).append(f)
+    return module, [ModuleVisit(i, results.get(i.id), found.get(i.id, [])) for i in inspections]
 
 
 def review_finding(s: Session, finding_id: int, data: FindingReview) -> PvFinding:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import File, Form, Query, UploadFile
+from fastapi import File, Form, Path, Query, UploadFile
 from fastapi.responses import Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -273,7 +273,7 @@ def _plant_page(
     done = [i for i in insps if i.status == "done"]
     # the latest finished inspection's findings on the map, else the layout as it was added
     mapped = report.map_modules(c.s, done[0].id) if done else report.layout_modules(c.s, p)
-    svg = report.map_svg(mapped)
+    svg = report.map_svg(mapped, link=f"/pv/plants/{p.id}/modules/{{id}}")
     legend = report.map_legend(mapped, "en" if c.lang.code == "en" else "zh-CN")
     kwh_day = energy if energy > 0 else loop.default_energy_kwh_per_day(p.area_m2)
     washes = production.zone_cleaning_times(c.s, p.id)  # read once for the page, its economics and forecasts
@@ -378,6 +378,28 @@ def _flight_of(insps: list[PvInspection]) -> PvInspection | None:
 
 def _last_flight(insps: list[PvInspection]) -> PvInspection | None:
     return next((i for i in insps if i.source == dock.SOURCE), None)
+
+
+@router.get("/pv/plants/{plant_id:int}/modules/{module_id}")
+def module(c: ConsoleDep, plant_id: DbInt, module_id: Annotated[str, Path(max_length=40)]) -> Response:
+    """One module's history: how its temperature above its neighbours and its soiling went over the
+    plant's finished inspections, and what each found on it (with the cases made of it)."""
+    p = service.get_plant(c.s, plant_id)
+    m, visits = service.module_history(c.s, p.id, module_id)
+    days = [soiling.plant_day(loop.inspection_time(v.inspection)).isoformat() for v in visits]
+    lang = "zh-CN" if c.lang.code.startswith("zh") else "en"
+    return c.page(
+        "pv_module.html",
+        plant=p,
+        module=m,
+        visits=visits,
+        days=days,
+        statuses=STATUS_NAMES,
+        warmth_svg=report.trend_svg([v.result.t_corrected_k if v.result else None for v in visits], days),
+        soiling_svg=report.trend_svg([v.result.soiling_index if v.result else None for v in visits], days),
+        class_name=lambda cls: report.class_name(cls, lang),
+        effective=service.effective_class,
+    )
 
 
 @router.get("/pv/plants/{plant_id:int}/plan")

@@ -1,0 +1,92 @@
+"""A module's history over a plant's finished inspections, through the API and on its console page: its
+figures flight by flight (none where a flight did not see it), the findings on it, a trend of its warmth
+above its neighbours and of its soiling; the plant's map and the inspection's findings link to it."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from sqlalchemy import delete
+from sqlalchemy.orm import Session, sessionmaker
+
+from gongzhi.db import Scope, unit_of_work
+from gongzhi.modules.pv.models import PvModuleResult
+from gongzhi.registry import Registry
+from tests.conftest import World
+from tests.web.helpers import as_user
+
+from .flights import tiny_flight
+from .test_inspections_api import run_worker, upload
+from .test_plants_api import PV
+
+
+def test_a_modules_history_through_the_api_and_on_its_page(
+    client: TestClient, world: World, factory: sessionmaker[Session], registry: Registry, tmp_path: Path
+) -> None:
+    flight = tiny_flight(tmp_path, frames=4)
+    files = {"file": ("roof.geojson", flight.geojson, "application/geo+json")}
+    plant = client.post(f"{PV}/plants/import", files=files, headers=world.alice.headers).json()
+    frames = [("file", (p.name, p.read_bytes(), "image/tiff")) for p in flight.frames]
+    first = upload(client, world.bob.headers, plant["id"], frames, camera="M3T", irradiance_w_m2="850").json()
+    second = upload(
+        client, world.bob.headers, plant["id"], frames, camera="M3T", irradiance_w_m2="700"
+    ).json()
+    assert run_worker(client, factory, registry) == [first["id"], second["id"]]
+    findings = client.get(f"{PV}/inspections/{first['id']}/findings", headers=world.alice.headers).json()
+    hot = findings[0]
+    rows = {
+        k: {r["module_id"]: r for r in csv.DictReader(io.StringIO(client.get(
+            f"{PV}/inspections/{k}/results?format=csv", headers=world.alice.headers).text))}
+        for k in (first["id"], second["id"])
+    }  # fmt: skip
+    quiet = next(m for m in rows[first["id"]] if m not in {f["module_id"] for f in findings})
+    # a flight that did not see the quiet module
+    with unit_of_work(factory, Scope.for_system()) as s:
+        s.execute(
+            delete(PvModuleResult).where(
+                PvModuleResult.inspection_id == second["id"], PvModuleResult.module_id == quiet
+            )
+        )
+
+    got = client.get(f"{PV}/plants/{plant['id']}/modules/{hot['module_id']}", headers=world.vera.headers)
+    assert got.status_code == 200, got.text
+    history = got.json()
+    assert history["module_id"] == hot["module_id"] and history["string"]
+    assert [v["inspection_id"] for v in history["visits"]] == [first["id"], second["id"]]
+    for v in history["visits"]:
+        row = rows[v["inspection_id"]][hot["module_id"]]
+        assert v["frames_seen"] == int(row["frames_seen"]) > 0
+        assert abs(v["t_corrected_k"] - float(row["t_corrected_k"])) < 1e-3
+        assert hot["anomaly_class"] in {f["anomaly_class"] for f in v["findings"]}
+    quiet_history = client.get(
+        f"{PV}/plants/{plant['id']}/modules/{quiet}", headers=world.vera.headers
+    ).json()
+    seen, unseen = quiet_history["visits"]
+    assert seen["findings"] == [] and seen["t_median_c"] is not None
+    assert unseen["frames_seen"] == 0 and unseen["t_median_c"] is None and unseen["soiling_index"] is None
+
+    for bad, status in (("Z-99-99", 404), ("a b", 422), ("x" * 41, 422)):
+        r = client.get(f"{PV}/plants/{plant['id']}/modules/{bad}", headers=world.vera.headers)
+        assert r.status_code == status, (bad, r.text)
+    assert client.get(f"{PV}/plants/999999/modules/A-01-01", headers=world.vera.headers).status_code == 404
+
+    vera, _ = as_user(client, world.vera)
+    page = vera.get(f"/pv/plants/{plant['id']}/modules/{hot['module_id']}")
+    assert page.status_code == 200
+    assert page.text.count('class="trend"') == 2  # its warmth above its neighbours and its soiling
+    assert f'href="/pv/inspections/{first["id"]}"' in page.text and "高于相邻组件的温度" in page.text
+    assert page.text.count(f"{hot['severity']} · ΔT") == 2  # found by both flights
+    quiet_page = vera.get(f"/pv/plants/{plant['id']}/modules/{quiet}").text
+    assert "本次飞行未拍到" in quiet_page
+    assert vera.get(f"/pv/plants/{plant['id']}/modules/Z-99-99").status_code == 404
+    # the plant's map and the inspection's findings lead there
+    link = f'href="/pv/plants/{plant["id"]}/modules/{hot["module_id"]}"'
+    assert link in vera.get(f"/pv/plants/{plant['id']}").text
+    assert link in vera.get(f"/pv/inspections/{first['id']}").text
+    charlie, _ = as_user(client, world.charlie)  # another region sees nothing of it
+    assert charlie.get(f"/pv/plants/{plant['id']}/modules/{hot['module_id']}").status_code == 404
+    r = client.get(f"{PV}/plants/{plant['id']}/modules/{hot['module_id']}", headers=world.charlie.headers)
+    assert r.status_code == 404
