@@ -31,6 +31,10 @@ def test_plant_and_inspection_pages_review_and_confirm(
     assert "无缺陷或未见" in page.text and "故障 S" in page.text  # and its legend
     assert "最优清洗周期" in page.text and "57.7" in page.text  # T* of the 5 MWp example in domain/pv.md
     assert "飞行时间" in page.text and ">上传<" in page.text  # each inspection says when and how it came
+    # and how many findings it made in each severity band
+    made = client.get(f"/api/v1/pv/inspections/{insp}/findings", headers=world.alice.headers).json()
+    bands = [sum(f["severity"] == b for f in made) for b in ("S1", "S2", "S3")]
+    assert sum(bands) == len(made) > 0 and f">{bands[0]} · {bands[1]} · {bands[2]}</td>" in page.text
     page = alice.get(f"/pv/inspections/{insp}")
     assert page.status_code == 200 and "确认：将已接受的缺陷生成工单" in page.text
     # every module's figures, for a spreadsheet or a GIS

@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 
 from fastapi import File, Form, Path, Query, UploadFile
 from fastapi.responses import Response
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gongzhi.core.deps import api_router
@@ -271,6 +271,12 @@ def _plant_page(
         ).scalars()
     )
     done = [i for i in insps if i.status == "done"]
+    # each inspection's findings that stand (not rejected as false alarms) by severity band
+    bands = select(PvFinding.inspection_id, PvFinding.severity, func.count())
+    bands = bands.where(PvFinding.plant_id == p.id, PvFinding.status != "rejected")
+    found: dict[int, dict[str, int]] = {}
+    for insp_id, band, count in c.s.execute(bands.group_by(PvFinding.inspection_id, PvFinding.severity)):
+        found.setdefault(insp_id, {})[band] = count
     # the latest finished inspection's findings on the map, else the layout as it was added
     mapped = report.map_modules(c.s, done[0].id) if done else report.layout_modules(c.s, p)
     svg = report.map_svg(mapped, link=f"/pv/plants/{p.id}/modules/{{id}}")
@@ -338,6 +344,7 @@ def _plant_page(
         can_check=c.me.can(*loop.CHECKERS),
         plant=p,
         inspections=insps,
+        found_by_band=found,
         docks=dock.docks_of(c.s, p.id),
         flight=_flight_of(insps),
         last_flight=_last_flight(insps),
