@@ -51,6 +51,7 @@ class PvA:
     generated_code: str  # a second plant, generated from the outline
     inspection_id: int
     finding_id: int
+    module_id: str  # the finding's module
     flight: Flight | None
 
     def substitutions(self) -> dict[str, list[str]]:
@@ -58,6 +59,7 @@ class PvA:
             "plant_id": [str(self.plant_id)],
             "inspection_id": [str(self.inspection_id)],
             "finding_id": [str(self.finding_id)],
+            "module_id": [self.module_id],
         }
 
     def queries(self) -> dict[str, list[str]]:
@@ -71,7 +73,7 @@ class PvA:
 
     @classmethod
     def placeholder(cls) -> PvA:
-        return cls(1, "p", "g", 1, 1, None)
+        return cls(1, "p", "g", 1, 1, "A-01-01", None)
 
 
 def _ok(r: Response, status: int = 200) -> Any:
@@ -96,7 +98,9 @@ def build_pv_a(client: TestClient, world: World, factory: sessionmaker[Session],
     assert results.process_queued(factory, load_modules(), store) == [inspection["id"]]
     found = _ok(client.get(f"{PV}/inspections/{inspection['id']}/findings", headers=world.alice.headers))
     assert found, "the tiny flight should yield findings"
-    return PvA(plant["id"], plant["code"], code, inspection["id"], found[0]["id"], flight)
+    return PvA(
+        plant["id"], plant["code"], code, inspection["id"], found[0]["id"], found[0]["module_id"], flight
+    )
 
 
 def snapshot(client: TestClient, world: World, pv: PvA, factory: sessionmaker[Session]) -> dict[str, Any]:
@@ -112,6 +116,7 @@ def snapshot(client: TestClient, world: World, pv: PvA, factory: sessionmaker[Se
             f"/inspections/{pv.inspection_id}/findings",
             f"/inspections/{pv.inspection_id}/results",
             f"/plants/{pv.plant_id}/layout",
+            f"/plants/{pv.plant_id}/modules/{pv.module_id}",
         )
     }
     with factory() as s:
