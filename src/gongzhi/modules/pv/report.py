@@ -873,7 +873,8 @@ def map_svg(modules: list[MapModule], width: int = 900, link: str | None = None)
 
 def plan_svg(layout: PlantLayout, plan: FlightPlan, width: int = 900) -> str:
     """A flight plan over its plant as an SVG, north up: the roof, the modules, the path in flight order
-    (the lines thick, the turns between them thin), the images' positions and the home point."""
+    (the survey lines thick, the turns and the way to and from home dashed), the images' positions and the
+    home point."""
     frame = layout.origin
     roof = project(layout.polygon, frame)
     path = project([w[:2] for w in plan.waypoints], frame)
@@ -899,8 +900,8 @@ def plan_svg(layout: PlantLayout, plan: FlightPlan, width: int = 900) -> str:
         f"<style>.pass{{fill:none;stroke:#0b57d0;stroke-width:{2.5 * dot:.2f}}}</style>",
         f'<polygon points="{pts(roof)}" fill="#f3f7fb" stroke="#8aa0b8" stroke-width="{dot:.2f}"/>',
         f'<path d="{quads}" fill="#c9d4e0"/>',
-        f'<polyline points="{pts(path)}" fill="none" stroke="#0b57d0" stroke-width="{dot:.2f}" '
-        'stroke-dasharray="4 2" vector-effect="non-scaling-stroke"/>',
+        f'<polyline points="{pts(path)}" fill="none" stroke="#0b57d0" stroke-width="1.5" '
+        'stroke-dasharray="4 3" vector-effect="non-scaling-stroke"/>',  # in screen pixels, whatever the scale
         lines,
         *(f'<circle cx="{x - x0:.2f}" cy="{y1 - y:.2f}" r="{dot:.2f}" fill="#e76f51"/>' for x, y in triggers),
         f'<circle cx="{home[0] - x0:.2f}" cy="{y1 - home[1]:.2f}" r="{4 * dot:.2f}" fill="#1b7f3b"/>',
