@@ -151,6 +151,7 @@ def write_bodies(
     return {
         ("POST", "/pv/plants"): [{"code": pv.generated_code, "name": "外人电站", "polygon": polygon}],
         ("POST", "/pv/plants/import"): [geojson],
+        ("PATCH", "/pv/plants/{plant_id}"): [{"tilt_deg": 25.0, "name": "外人改名"}],
         ("POST", "/pv/plants/{plant_id}/inspections"): [upload(frame_name, frame_bytes, "image/tiff")],
         ("PUT", "/pv/findings/{finding_id}/review"): [{"status": "rejected", "note": "外人"}],
         ("POST", "/pv/plants/{plant_id}/robots"): [{"robot_id": "X1", "rows": {"A-01": 30.0}}],

@@ -5,6 +5,7 @@ comes back on the plants page, said why, with the fields as typed; a viewer sees
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
@@ -214,3 +215,65 @@ def test_the_flight_plan_page_shows_the_apis_plan_its_path_and_the_files_to_fly_
             page.text[-3000:],
         )
     assert vera.get("/pv/plants/999999/plan").status_code == 404
+
+
+def test_a_plants_parameters_are_corrected_and_its_modules_follow(client: TestClient, world: World) -> None:
+    _, geojson, _ = exported(client, world)
+    roof = geojson["features"][0]["properties"]
+    for key in ("tilt_deg", "module_type", "width_m", "length_m", "cells_short", "cells_long", "half_cut"):
+        roof.pop(key)
+    files = {"file": ("other.geojson", json.dumps(geojson).encode(), "application/geo+json")}
+    plant = client.post(f"{PV}/plants/import", files=files, headers=world.alice.headers).json()
+    assert plant["layout_params"]["assumed"] == ["module_type", "tilt_deg"]
+    pid, url = plant["id"], f"{PV}/plants/{plant['id']}"
+    before = client.get(f"{url}/layout", headers=world.alice.headers).json()["features"]
+
+    def extent(feature: dict[str, Any]) -> float:  # the outline's north-south extent (rows run east-west)
+        lats = [float(p[1]) for p in feature["geometry"]["coordinates"][0]]
+        return max(lats) - min(lats)
+
+    r = client.patch(url, json={"tilt_deg": 30}, headers=world.alice.headers)
+    assert r.status_code == 200, r.text
+    assert r.json()["tilt_deg"] == 30.0 and r.json()["layout_params"]["tilt_deg"] == 30.0
+    assert r.json()["layout_params"]["assumed"] == ["module_type"]  # the tilt is no longer assumed
+    after = client.get(f"{url}/layout", headers=world.alice.headers).json()["features"]
+    assert [f.get("id") for f in after] == [f.get("id") for f in before]  # the same modules
+    assert after[1]["properties"] == before[1]["properties"]  # in the same rows and strings
+    ratio = extent(after[1]) / extent(before[1])  # across the row: the module's length × cos(tilt)
+    assert abs(ratio - math.cos(math.radians(30)) / math.cos(math.radians(10))) < 1e-3, ratio
+    r = client.patch(
+        url, json={"module_type": "72", "row_azimuth_deg": 0, "name": "改名"}, headers=world.alice.headers
+    )
+    assert r.status_code == 200 and r.json()["name"] == "改名" and "assumed" not in r.json()["layout_params"]
+    plan = client.get(f"{url}/flight-plan", headers=world.alice.headers).json()
+    assert plan["line_azimuth_deg"] % 180 == 90.0  # lines across the rows, which now run north-south
+
+    for body, status in (
+        ({}, 400),
+        ({"tilt_deg": 95}, 422),
+        ({"module_type": "99"}, 400),
+        ({"colour": "x"}, 422),
+    ):
+        r = client.patch(url, json=body, headers=world.alice.headers)
+        assert r.status_code == status, (body, r.text)
+    assert client.patch(url, json={"tilt_deg": 5}, headers=world.vera.headers).status_code == 403
+    assert client.patch(url, json={"tilt_deg": 5}, headers=world.charlie.headers).status_code == 404
+    assert client.get(url, headers=world.alice.headers).json()["tilt_deg"] == 30.0  # none of those changed it
+
+    # from the console
+    alice, csrf = as_user(client, world.alice)
+    page = alice.get(f"/pv/plants/{pid}").text
+    assert "修改电站参数" in page and f'action="/pv/plants/{pid}/parameters"' in page
+    form = {"csrf_token": csrf, "name": "改名", "module_type": "72", "tilt_deg": "15", "row_azimuth_deg": "0",
+            "orientation": "landscape"}  # fmt: skip
+    r = alice.post(f"/pv/plants/{pid}/parameters", data=form, follow_redirects=False)
+    assert r.status_code == 303, r.text[:500]
+    page = alice.get(f"/pv/plants/{pid}").text
+    assert "电站参数已保存" in page and "倾角 15°" in page and "横装" in page
+    r = alice.post(f"/pv/plants/{pid}/parameters", data={**form, "tilt_deg": "95"})
+    assert r.status_code == 400 and "未作修改" in r.text and "tilt_deg" in r.text
+    vera, csrf_v = as_user(client, world.vera)
+    assert "修改电站参数" not in vera.get(f"/pv/plants/{pid}").text
+    r = vera.post(f"/pv/plants/{pid}/parameters", data={**form, "csrf_token": csrf_v}, follow_redirects=False)
+    assert r.status_code == 403
+    assert client.get(url, headers=world.alice.headers).json()["tilt_deg"] == 15.0

@@ -27,6 +27,7 @@ from gongzhi.modules.pv.schemas import (
     PlanFormat,
     PlantCreate,
     PlantRead,
+    PlantUpdate,
 )
 
 router = api_router(prefix="/api/v1/pv", tags=["pv"])
@@ -88,6 +89,14 @@ def _json_form(raw: str, field: str) -> dict[str, Any]:
 @router.get("/plants/{plant_id}")
 def get_plant(plant_id: DbInt, s: SessionDep) -> PlantRead:
     return PlantRead.model_validate(service.get_plant(s, plant_id))
+
+
+@router.patch("/plants/{plant_id}")
+def update_plant(plant_id: DbInt, body: PlantUpdate, s: SessionDep) -> PlantRead:
+    """Correct a plant's name, module type, tilt, rows' azimuth or orientation (admins and dispatchers):
+    the modules keep their ids and places, their outlines follow; the next inspections use the new
+    properties, those already analysed keep their results."""
+    return PlantRead.model_validate(service.update_plant(s, plant_id, body))
 
 
 @router.get("/plants/{plant_id}/layout")

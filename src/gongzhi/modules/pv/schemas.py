@@ -40,6 +40,19 @@ class PlantCreate(BaseModel):
     layout: LayoutIn = Field(default_factory=LayoutIn)
 
 
+class PlantUpdate(BaseModel):
+    """A plant's name and the layout properties an operator may correct after adding it (those an imported
+    file left to be assumed, say); what is left out stays as it is."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    module_type: str | None = Field(default=None, max_length=40)
+    tilt_deg: float | None = Field(default=None, ge=0, lt=90)
+    row_azimuth_deg: float | None = Field(default=None, ge=0, lt=360)
+    portrait: bool | None = None
+
+
 class PlantRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 

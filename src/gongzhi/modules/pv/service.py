@@ -10,7 +10,7 @@ import json
 import zipfile
 import zlib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import PurePosixPath
 from typing import IO, Any, Literal, cast, get_args
@@ -33,7 +33,7 @@ from gongzhi.modules.pv.io import plant as plant_io
 from gongzhi.modules.pv.io.reader_errors import NotRadiometricError, ReaderError
 from gongzhi.modules.pv.io.thermal import VISIBLE_COMPANION, flight_order, sniff_format, visible_pairs
 from gongzhi.modules.pv.models import PvFinding, PvFrame, PvInspection, PvModule, PvModuleResult, PvPlant
-from gongzhi.modules.pv.schemas import FindingReview, FlightPlanRead, LayoutIn, PlantCreate
+from gongzhi.modules.pv.schemas import FindingReview, FlightPlanRead, LayoutIn, PlantCreate, PlantUpdate
 
 PLANNERS = (Role.ADMIN, Role.DISPATCHER)
 INSPECTORS = (Role.ADMIN, Role.DISPATCHER, Role.SUPERVISOR, Role.HANDLER)
@@ -154,6 +154,56 @@ def import_plant(
     return save_plant(s, code or _code_from(stem), name or layout.name, layout, "imported", params)
 
 
+def update_plant(s: Session, plant_id: int, data: PlantUpdate) -> PvPlant:
+    """Correct a plant's name or layout properties (module type, tilt, rows' azimuth, orientation): its
+    modules keep their ids, strings and places, their outlines follow the new footprint, and a property
+    given here is no longer among those its file left to be assumed. Inspections already analysed keep
+    their results; the next ones use the new properties.
+
+    Raises
+    ------
+    InvalidInput
+        If nothing is given or the module type is unknown.
+    """
+    require_role(scope_of(s), *PLANNERS)
+    plant = get_plant(s, plant_id)
+    given = data.model_dump(exclude_none=True)
+    if not given:
+        raise InvalidInput(msg("give at least one of name, module_type, tilt_deg, row_azimuth_deg, portrait"))
+    if "module_type" in given and given["module_type"] not in lay.MODULE_TYPES:
+        known = ", ".join(lay.MODULE_TYPES)
+        raise InvalidInput(
+            msg(
+                "unknown module type %(module_type)r; known: %(known)s",
+                module_type=data.module_type,
+                known=known,
+            )
+        )
+    old = plant_layout(s, plant)
+    new = replace(
+        old,
+        name=given.get("name", old.name),
+        module_type=lay.MODULE_TYPES[given["module_type"]] if "module_type" in given else old.module_type,
+        tilt_deg=given.get("tilt_deg", old.tilt_deg),
+        row_azimuth_deg=given.get("row_azimuth_deg", old.row_azimuth_deg),
+        portrait=given.get("portrait", old.portrait),
+    )
+    before, after = layout_header(old), layout_header(new)
+    changed = {k: [before[k], after[k]] for k in after if before[k] != after[k]}
+    if new.name != plant.name:
+        changed["name"] = [plant.name, new.name]
+    assumed = [k for k in plant.layout_params.get("assumed", []) if k not in given]
+    params = {k: v for k, v in plant.layout_params.items() if k != "assumed"}
+    plant.layout_params = {**params, **after, **({"assumed": assumed} if assumed else {})}
+    plant.name, plant.tilt_deg, plant.row_azimuth_deg = new.name[:200], new.tilt_deg, new.row_azimuth_deg
+    rows = s.execute(select(PvModule).where(PvModule.plant_id == plant.id).order_by(PvModule.id)).scalars()
+    for row, outline in zip(rows, module_outlines(new), strict=True):
+        row.outline = outline
+    s.flush()
+    _audit(s, "pv.plant.update", "pv_plant", plant.id, {"changed": changed})
+    return plant
+
+
 def read_layout(
     content: bytes, filename: str, polygon: dict[str, Any] | None = None
 ) -> tuple[lay.PlantLayout, list[str]]:
@@ -225,11 +275,14 @@ def save_plant(
     return plant
 
 
+def module_outlines(layout: lay.PlantLayout) -> list[list[list[float]]]:
+    """Each module's footprint as its row keeps it (``pv_modules.outline``): four [lon, lat] corners."""
+    return [[list(layout.origin.to_lonlat(x, y)) for x, y in quad] for quad in layout.corners_xy().tolist()]
+
+
 def _module_rows(rid: int, plant_id: int, layout: lay.PlantLayout) -> Iterator[PvModule]:
-    corners = layout.corners_xy()
-    for m, quad in zip(layout.modules, corners, strict=True):
+    for m, outline in zip(layout.modules, module_outlines(layout), strict=True):
         lon, lat = layout.origin.to_lonlat(m.x_m, m.y_m)
-        outline = [list(layout.origin.to_lonlat(float(x), float(y))) for x, y in quad]
         yield PvModule(
             region_id=rid,
             plant_id=plant_id,

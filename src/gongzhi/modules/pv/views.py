@@ -27,7 +27,7 @@ from gongzhi.modules.pv.analytics.cameras import CAMERAS
 from gongzhi.modules.pv.analytics.layout import MODULE_TYPES
 from gongzhi.modules.pv.analytics.production import MIN_CALIBRATION_POINTS
 from gongzhi.modules.pv.models import PvFinding, PvInspection
-from gongzhi.modules.pv.schemas import FindingReview, LayoutIn, PlantCreate
+from gongzhi.modules.pv.schemas import FindingReview, LayoutIn, PlantCreate, PlantUpdate
 from gongzhi.web import labels
 from gongzhi.web.i18n import N_
 from gongzhi.web.shell import ConsoleDep
@@ -217,6 +217,34 @@ def import_production(
     return c.done(f"/pv/plants/{plant_id}#production", message)
 
 
+@router.post("/pv/plants/{plant_id:int}/parameters")
+def plant_parameters(
+    c: ConsoleDep,
+    plant_id: DbInt,
+    name: Annotated[str, Form(max_length=200)] = "",
+    module_type: Annotated[str, Form(max_length=40)] = "",
+    tilt_deg: Annotated[str, Form(max_length=20)] = "",
+    row_azimuth_deg: Annotated[str, Form(max_length=20)] = "",
+    orientation: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    """Correct the plant's name and layout properties from its page (:func:`.service.update_plant`); a
+    refusal comes back on the page, said why."""
+    from gongzhi.web.views.cases import _validated
+
+    fields: dict[str, Any] = {"name": name.strip(), "module_type": module_type, "tilt_deg": tilt_deg.strip(),
+                              "row_azimuth_deg": row_azimuth_deg.strip()}  # fmt: skip
+    fields = {k: v for k, v in fields.items() if v}
+    if orientation in ("portrait", "landscape"):
+        fields["portrait"] = orientation == "portrait"
+    try:
+        service.update_plant(c.s, plant_id, _validated(c, PlantUpdate, fields))
+    except InvalidInput as exc:
+        c.s.rollback()
+        return _plant_page(c, plant_id, status_code=400, params_problem=labels.detail(c.lang, exc.detail))
+    said = c._("Plant parameters saved: the next inspections use them")
+    return c.done(f"/pv/plants/{plant_id}", said)
+
+
 @router.post("/pv/plants/{plant_id:int}/inspections", form_limits={"max_files": service.MAX_FRAMES})
 def upload_flight(
     c: ConsoleDep,
@@ -265,6 +293,7 @@ def _plant_page(
     p = service.get_plant(c.s, plant_id)
     extra.setdefault("import_problem", None)
     extra.setdefault("flight_problem", None)
+    extra.setdefault("params_problem", None)
     insps = list(
         c.s.execute(
             select(PvInspection).where(PvInspection.plant_id == p.id).order_by(PvInspection.id.desc())
@@ -323,6 +352,8 @@ def _plant_page(
     return c.page(
         "pv_plant.html",
         module_type_names=MODULE_TYPE_NAMES,
+        module_types=list(MODULE_TYPES),
+        can_plan=c.me.can(*service.PLANNERS),
         layout_sources=LAYOUT_SOURCES,
         assumed=_assumed(c, p.layout_params),
         statuses=STATUS_NAMES,
