@@ -158,6 +158,7 @@ def write_bodies(
         ("POST", "/pv/plants/{plant_id}/docks"): [{"sn": "X1"}],
         ("POST", "/pv/plants/{plant_id}/one-click"): [{}, {"dock": "X1", "irradiance_w_m2": 800}],
         ("POST", "/pv/inspections/{inspection_id}/confirm"): [{"mode": "wet"}],
+        ("POST", "/pv/inspections/{inspection_id}/reanalysis"): [{}],
         ("POST", "/pv/cases/{case_id}/verify-cleaning"): [{"inspection_id": pv.inspection_id}, {}],
         ("POST", "/pv/cases/{case_id}/reinspection"): [{}],
         ("POST", "/pv/cases/{case_id}/verification-override"): [{"passed": True, "reason": "外人"}],

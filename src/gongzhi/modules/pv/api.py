@@ -247,6 +247,13 @@ def inspection_results(
     return Response(body, media_type=GEOJSON)
 
 
+@router.post("/inspections/{inspection_id}/reanalysis", status_code=202)
+def reanalyse(inspection_id: DbInt, s: SessionDep) -> InspectionRead:
+    """Queue a finished inspection's frames for analysis again, as a new inspection of the same flight
+    (after the plant's parameters were corrected, say); the first one and its findings stay as they are."""
+    return InspectionRead.model_validate(service.reanalyse(s, inspection_id))
+
+
 @router.get("/inspections/{inspection_id}/findings")
 def inspection_findings(inspection_id: DbInt, s: SessionDep) -> list[FindingRead]:
     return [FindingRead.model_validate(f) for f in service.findings(s, inspection_id)]

@@ -658,6 +658,75 @@ def create_inspection(
     return inspection
 
 
+REANALYSIS = "reanalysis"
+"""The ``source`` of an inspection made by :func:`reanalyse`."""
+
+
+def reanalyse(s: Session, inspection_id: int) -> PvInspection:
+    """Queue a finished inspection's frames for analysis again, as a new inspection of the same flight
+    (same conditions, classifier and flight time; ``summary.reanalysis_of`` names the first), so that a
+    plant whose parameters were corrected (:func:`update_plant`) is judged by them. The first inspection,
+    its findings and the cases made of them stay as they are; the new one's findings raise alerts as a
+    flight's do, so a module found again bumps its live alert.
+
+    Raises
+    ------
+    Conflict
+        If the inspection is still queued or running, or kept no frames (a dock flight's or demo history).
+    """
+    require_role(scope_of(s), *INSPECTORS)
+    first = get_inspection(s, inspection_id)
+    if first.status not in ("done", "failed"):
+        raise Conflict(
+            msg(
+                "inspection %(inspection_id)s is %(inspection_status)s: only an ended one is analysed again",
+                inspection_id=first.id,
+                inspection_status=first.status,
+            )
+        )
+    frames = list(
+        s.execute(select(PvFrame).where(PvFrame.inspection_id == first.id).order_by(PvFrame.seq)).scalars()
+    )
+    if not frames:
+        raise Conflict(
+            msg("inspection %(inspection_id)s kept no frames to analyse again", inspection_id=first.id)
+        )
+    again = PvInspection(
+        region_id=first.region_id,
+        plant_id=first.plant_id,
+        camera=first.camera,
+        source=REANALYSIS,
+        classifier=first.classifier,
+        min_confidence=first.min_confidence,
+        irradiance_w_m2=first.irradiance_w_m2,
+        ambient_temp_c=first.ambient_temp_c,
+        wind_m_s=first.wind_m_s,
+        started_at=first.started_at,
+        frame_count=len(frames),
+        created_by=scope_of(s).user_id,
+        summary={
+            **{k: v for k, v in first.summary.items() if k in UPLOAD_SUMMARY},
+            "reanalysis_of": first.id,
+        },
+    )
+    s.add(again)
+    s.flush()
+    s.add_all(
+        PvFrame(
+            region_id=f.region_id,
+            inspection_id=again.id,
+            seq=f.seq,
+            sha256=f.sha256,
+            filename=f.filename,
+            meta={PHOTO_KEY: f.meta[PHOTO_KEY]} if PHOTO_KEY in f.meta else {},
+        )
+        for f in frames
+    )
+    s.flush()
+    _audit(s, "pv.inspection.reanalyse", "pv_inspection", again.id, {"of": first.id, "frames": len(frames)})
+    return again
+
+
 def frame_content_type(name: str, data: bytes) -> str:
     """The content type a thermal frame is stored as: by its name's suffix (TIFF, JPEG), else by its
     bytes, else TIFF (which the store then checks the bytes against)."""

@@ -26,7 +26,7 @@ from gongzhi.modules.pv.analytics import soiling
 from gongzhi.modules.pv.analytics.cameras import CAMERAS
 from gongzhi.modules.pv.analytics.layout import MODULE_TYPES
 from gongzhi.modules.pv.analytics.production import MIN_CALIBRATION_POINTS
-from gongzhi.modules.pv.models import PvFinding, PvInspection
+from gongzhi.modules.pv.models import PvFinding, PvFrame, PvInspection
 from gongzhi.modules.pv.schemas import FindingReview, LayoutIn, PlantCreate, PlantUpdate
 from gongzhi.web import labels
 from gongzhi.web.i18n import N_
@@ -54,7 +54,12 @@ MODULE_TYPE_NAMES = {
     "144-half-cut": N_("144 half-cut cells"),
 }
 LAYOUT_SOURCES = {"generated": N_("Laid out from the roof"), "imported": N_("Imported from a layout file")}
-SOURCE_NAMES = {"upload": N_("Upload"), "dock": N_("Drone dock"), "demo-history": N_("Demo history")}
+SOURCE_NAMES = {
+    "upload": N_("Upload"),
+    "dock": N_("Drone dock"),
+    "demo-history": N_("Demo history"),
+    service.REANALYSIS: N_("Analysed again"),
+}
 
 
 @router.get("/pv")
@@ -640,6 +645,10 @@ def inspection(c: ConsoleDep, inspection_id: DbInt) -> Response:
         class_name=lambda cls: report.class_name(cls, "zh-CN" if c.lang.code.startswith("zh") else "en"),
         can_review=c.me.can(Role.ADMIN, Role.DISPATCHER, Role.SUPERVISOR),
         can_confirm=c.me.can(Role.ADMIN, Role.DISPATCHER),
+        can_reanalyse=c.me.can(*service.INSPECTORS)
+        and insp.status in ("done", "failed")
+        and c.s.execute(select(PvFrame.id).where(PvFrame.inspection_id == insp.id).limit(1)).first()
+        is not None,
     )
 
 
@@ -683,6 +692,18 @@ def review_together(
     verdict = FindingReview(status=status, anomaly_class=anomaly_class or None)
     done = service.review_findings(c.s, inspection_id, finding_id, verdict)
     return c.done(f"/pv/inspections/{inspection_id}#f-{done[0].id}", c._("Saved"))
+
+
+@router.post("/pv/inspections/{inspection_id:int}/reanalyse")
+def reanalyse(c: ConsoleDep, inspection_id: DbInt) -> Response:
+    """Queue the inspection's frames for analysis again (:func:`.service.reanalyse`) and open the new one."""
+    try:
+        again = service.reanalyse(c.s, inspection_id)
+    except Conflict as exc:
+        return c.done(f"/pv/inspections/{inspection_id}", labels.detail(c.lang, exc.detail), "error")
+    said = c._("Inspection #%(n)s: the frames of #%(first)s queued for analysis again", n=again.id,
+               first=inspection_id)  # fmt: skip
+    return c.done(f"/pv/inspections/{again.id}", said)
 
 
 @router.post("/pv/inspections/{inspection_id:int}/confirm")

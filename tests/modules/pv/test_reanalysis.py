@@ -1,0 +1,88 @@
+"""A finished inspection's frames analysed again, as a new inspection of the same flight, after the plant's
+parameters were corrected: through the API and from the inspection page; the first inspection and its
+findings stay as they are; a running inspection, one without frames, a viewer and an outsider are refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
+
+from gongzhi.db import Scope, unit_of_work
+from gongzhi.modules.pv.models import PvInspection
+from gongzhi.registry import Registry
+from tests.conftest import World
+from tests.web.helpers import as_user
+
+from .flights import tiny_flight
+from .test_inspections_api import run_worker, upload
+from .test_plants_api import PV
+
+
+def test_a_flight_is_analysed_again_after_the_plant_is_corrected(
+    client: TestClient, world: World, factory: sessionmaker[Session], registry: Registry, tmp_path: Path
+) -> None:
+    flight = tiny_flight(tmp_path, frames=4)
+    files = {"file": ("roof.geojson", flight.geojson, "application/geo+json")}
+    plant = client.post(f"{PV}/plants/import", files=files, headers=world.alice.headers).json()
+    frames = [("file", (p.name, p.read_bytes(), "image/tiff")) for p in flight.frames]
+    form = {"camera": "M3T", "irradiance_w_m2": "850", "started_at": "2026-11-30T03:00:00Z"}
+    first = upload(client, world.bob.headers, plant["id"], frames, **form).json()
+    url = f"{PV}/inspections/{first['id']}/reanalysis"
+    queued = client.post(url, headers=world.alice.headers)
+    assert queued.status_code == 409 and "queued" in queued.text  # not before it has ended
+    assert run_worker(client, factory, registry) == [first["id"]]
+    before = client.get(f"{PV}/inspections/{first['id']}/findings", headers=world.alice.headers).json()
+    assert before
+
+    assert client.patch(
+        f"{PV}/plants/{plant['id']}", json={"tilt_deg": 12}, headers=world.alice.headers
+    ).is_success
+    r = client.post(url, headers=world.bob.headers)
+    assert r.status_code == 202, r.text
+    again = r.json()
+    assert again["status"] == "queued" and again["source"] == "reanalysis" and again["id"] != first["id"]
+    assert again["frame_count"] == first["frame_count"] == len(frames)
+    assert again["started_at"] == first["started_at"] and again["irradiance_w_m2"] == 850.0
+    assert again["summary"]["reanalysis_of"] == first["id"]
+    assert run_worker(client, factory, registry) == [again["id"]]
+    done = client.get(f"{PV}/inspections/{again['id']}", headers=world.alice.headers).json()
+    assert done["status"] == "done", done
+    found = client.get(f"{PV}/inspections/{again['id']}/findings", headers=world.alice.headers).json()
+    assert {(f["module_id"], f["anomaly_class"]) for f in found} == {
+        (f["module_id"], f["anomaly_class"]) for f in before
+    }  # a 2° change of tilt changes nothing the rules see on this flight
+    # the first inspection is as it was
+    assert (
+        client.get(f"{PV}/inspections/{first['id']}/findings", headers=world.alice.headers).json() == before
+    )
+
+    assert client.post(url, headers=world.vera.headers).status_code == 403
+    assert client.post(url, headers=world.charlie.headers).status_code == 404
+    with unit_of_work(factory, Scope.for_system()) as s:  # an inspection that kept no frames (demo history)
+        empty = PvInspection(region_id=world.a, plant_id=plant["id"], status="done", source="demo-history")
+        s.add(empty)
+        s.flush()
+        empty_id = empty.id
+    r = client.post(f"{PV}/inspections/{empty_id}/reanalysis", headers=world.alice.headers)
+    assert r.status_code == 409 and "kept no frames" in r.text
+
+    # from the inspection page
+    alice, csrf = as_user(client, world.alice)
+    page = alice.get(f"/pv/inspections/{first['id']}").text
+    assert f'action="/pv/inspections/{first["id"]}/reanalyse"' in page and "重新分析图像" in page
+    assert "/reanalyse" not in alice.get(f"/pv/inspections/{empty_id}").text  # nothing to analyse again
+    r = alice.post(
+        f"/pv/inspections/{first['id']}/reanalyse", data={"csrf_token": csrf}, follow_redirects=False
+    )
+    assert r.status_code == 303
+    third = int(r.headers["location"].rsplit("/", 1)[1])
+    page = alice.get(f"/pv/inspections/{third}").text
+    assert f"按当时的电站参数重新分析巡检 #{first['id']} 的图像" in page and "已排队重新分析" in page
+    assert "/reanalyse" not in page  # still queued
+    r = alice.post(f"/pv/inspections/{third}/reanalyse", data={"csrf_token": csrf}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == f"/pv/inspections/{third}"
+    assert "只有已结束的巡检可以重新分析" in alice.get(r.headers["location"]).text
+    vera, _ = as_user(client, world.vera)
+    assert "/reanalyse" not in vera.get(f"/pv/inspections/{first['id']}").text
