@@ -90,3 +90,52 @@ def test_a_modules_history_through_the_api_and_on_its_page(
     assert charlie.get(f"/pv/plants/{plant['id']}/modules/{hot['module_id']}").status_code == 404
     r = client.get(f"{PV}/plants/{plant['id']}/modules/{hot['module_id']}", headers=world.charlie.headers)
     assert r.status_code == 404
+
+
+def test_an_inspection_page_says_what_changed_since_the_previous_flight(
+    client: TestClient, world: World, factory: sessionmaker[Session], registry: Registry, tmp_path: Path
+) -> None:
+    flight = tiny_flight(tmp_path, frames=4)
+    files = {"file": ("roof.geojson", flight.geojson, "application/geo+json")}
+    plant = client.post(f"{PV}/plants/import", files=files, headers=world.alice.headers).json()
+    frames = [("file", (p.name, p.read_bytes(), "image/tiff")) for p in flight.frames]
+    ids = [
+        upload(client, world.bob.headers, plant["id"], frames, camera="M3T", started_at=when).json()["id"]
+        for when in ("2026-11-30T03:00:00Z", "2026-11-01T03:00:00Z")  # uploaded out of flight order
+    ]
+    later, earlier = ids
+    assert run_worker(client, factory, registry) == ids
+
+    def findings(i: int) -> dict[str, int]:
+        got = client.get(f"{PV}/inspections/{i}/findings", headers=world.alice.headers).json()
+        return {f["module_id"]: f["id"] for f in got}
+
+    now, then = findings(later), findings(earlier)
+    assert now.keys() == then.keys() and len(now) >= 3  # the same frames: the same findings
+    new, gone, unseen, *again = sorted(now)
+
+    def reject(finding_id: int) -> None:
+        r = client.put(
+            f"{PV}/findings/{finding_id}/review", json={"status": "rejected"}, headers=world.alice.headers
+        )
+        assert r.status_code == 200, r.text
+
+    reject(then[new])  # a false alarm then: new now
+    reject(now[gone])  # a false alarm now: no longer found, though seen
+    reject(now[unseen])
+    with unit_of_work(factory, Scope.for_system()) as s:  # …and not seen by the later flight
+        s.execute(
+            delete(PvModuleResult).where(
+                PvModuleResult.inspection_id == later, PvModuleResult.module_id == unseen
+            )
+        )
+    alice, _ = as_user(client, world.alice)
+    page = alice.get(f"/pv/inspections/{later}").text
+    assert f"与巡检 #{earlier} 相比" in page
+    said = f"新发现 1 块，再次发现 {len(again)} 块；1 块已不再发现；上次发现的组件中有 1 块本次未拍到"
+    assert said in page, page[page.find("与巡检") : page.find("与巡检") + 600]
+    assert f'已不再发现: <a href="/pv/plants/{plant["id"]}/modules/{gone}">{gone}</a>' in page
+    assert page.count('<span class="badge">再次发现</span>') == len(again)
+    assert page.count('<span class="badge">新发现</span>') == 1
+    # the first flight has nothing before it
+    assert "与巡检 #" not in alice.get(f"/pv/inspections/{earlier}").text

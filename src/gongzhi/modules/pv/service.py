@@ -658,6 +658,63 @@ def create_inspection(
     return inspection
 
 
+@dataclass(frozen=True)
+class SincePrevious:
+    """How an inspection's findings compare with the plant's previous finished flight's, module by module
+    (false alarms left out on both sides)."""
+
+    previous: PvInspection
+    new: frozenset[str]
+    """Modules with a finding now that had none then."""
+    again: frozenset[str]
+    """Modules with a finding now that had one then too."""
+    gone: tuple[str, ...]
+    """Modules with a finding then, seen now without one."""
+    unseen: tuple[str, ...]
+    """Modules with a finding then that this flight did not see."""
+
+
+def since_previous(s: Session, inspection: PvInspection) -> SincePrevious | None:
+    """The comparison of a finished ``inspection``'s findings with those of the plant's latest finished
+    inspection flown before it (a re-analysis of the same flight is not before it); ``None`` without one."""
+    from gongzhi.modules.pv.loop import inspection_time  # the loop builds on this module
+
+    when = inspection_time(inspection)
+    done = select(PvInspection).where(
+        PvInspection.plant_id == inspection.plant_id,
+        PvInspection.status == "done",
+        PvInspection.id != inspection.id,
+    )
+    earlier = [i for i in s.execute(done).scalars() if inspection_time(i) < when]
+    if not earlier:
+        return None
+    previous = max(earlier, key=lambda i: (inspection_time(i), i.id))
+
+    def standing(inspection_id: int) -> set[str]:
+        found = select(PvFinding.module_id).where(
+            PvFinding.inspection_id == inspection_id, PvFinding.status != "rejected"
+        )
+        return set(s.execute(found).scalars())
+
+    now, then = standing(inspection.id), standing(previous.id)
+    seen_now = set(
+        s.execute(
+            select(PvModuleResult.module_id).where(
+                PvModuleResult.inspection_id == inspection.id,
+                PvModuleResult.module_id.in_(sorted(then - now)),
+            )
+        ).scalars()
+    )
+    left = sorted(then - now)
+    return SincePrevious(
+        previous,
+        frozenset(now - then),
+        frozenset(now & then),
+        tuple(m for m in left if m in seen_now),
+        tuple(m for m in left if m not in seen_now),
+    )
+
+
 REANALYSIS = "reanalysis"
 """The ``source`` of an inspection made by :func:`reanalyse`."""
 

@@ -645,6 +645,7 @@ def inspection(c: ConsoleDep, inspection_id: DbInt) -> Response:
         class_name=lambda cls: report.class_name(cls, "zh-CN" if c.lang.code.startswith("zh") else "en"),
         can_review=c.me.can(Role.ADMIN, Role.DISPATCHER, Role.SUPERVISOR),
         can_confirm=c.me.can(Role.ADMIN, Role.DISPATCHER),
+        since=service.since_previous(c.s, insp) if insp.status == "done" else None,
         can_reanalyse=c.me.can(*service.INSPECTORS)
         and insp.status in ("done", "failed")
         and c.s.execute(select(PvFrame.id).where(PvFrame.inspection_id == insp.id).limit(1)).first()
