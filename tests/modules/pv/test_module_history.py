@@ -16,6 +16,7 @@ from gongzhi.db import Scope, unit_of_work
 from gongzhi.modules.pv.models import PvModuleResult
 from gongzhi.registry import Registry
 from tests.conftest import World
+from tests.kit import pdftext
 from tests.web.helpers import as_user
 
 from .flights import tiny_flight
@@ -139,3 +140,16 @@ def test_an_inspection_page_says_what_changed_since_the_previous_flight(
     assert page.count('<span class="badge">新发现</span>') == 1
     # the first flight has nothing before it
     assert "与巡检 #" not in alice.get(f"/pv/inspections/{earlier}").text
+    # and the O&M report says the same
+    report = client.get(f"{PV}/inspections/{later}/report", headers=world.alice.headers).text
+    line = f"与巡检 #{earlier}（2026-11-01）相比：新发现 1 块组件，再次发现 {len(again)} 块，1 块已不再发现，"
+    assert line in report
+    pdf = client.get(f"{PV}/inspections/{later}/report?format=pdf&lang=en", headers=world.alice.headers)
+    said = " ".join(pdftext.text(pdf.content).split())
+    assert (
+        f"Against inspection #{earlier} (2026-11-01), modules with a finding: new 1, found again {len(again)}"
+        in said
+    )
+    assert (
+        "与巡检 #" not in client.get(f"{PV}/inspections/{earlier}/report", headers=world.alice.headers).text
+    )

@@ -85,6 +85,12 @@ TEXT: dict[str, dict[str, str]] = {
     "legend_S1": {"zh-CN": "故障 S1（ΔT < 10 K）", "en": "Fault S1 (ΔT < 10 K)"},
     "legend_S2": {"zh-CN": "故障 S2（ΔT 10–20 K）", "en": "Fault S2 (ΔT 10–20 K)"},
     "legend_S3": {"zh-CN": "故障 S3（ΔT ≥ 20 K）", "en": "Fault S3 (ΔT ≥ 20 K)"},
+    "since": {
+        "zh-CN": "与巡检 #{n}（{day}）相比：新发现 {new} 块组件，再次发现 {again} 块，"
+        "{gone} 块已不再发现，上次发现的组件中有 {unseen} 块本次未拍到。",
+        "en": "Against inspection #{n} ({day}), modules with a finding: new {new}, found again {again}, "
+        "no longer found {gone}, found then but not seen by this flight {unseen}.",
+    },
     "sun_reflections": {
         "zh-CN": "⚠ 阳光反射：按拍摄时间和位置推算的太阳解释不了本次飞行的反光斑块，"
         "电站的倾角和朝向或相机的时钟可能有误；所有斑块均已交由多视角表决，热斑类缺陷请到现场复核",
@@ -285,9 +291,20 @@ class Report:
     visible_soiling: dict[str, float] = field(default_factory=dict)
     """Each zone's visible soiling index on this flight's photos (``summary.rgb_soiling_by_zone``); empty
     when the flight had none."""
+    since: tuple[int, str, int, int, int, int] | None = None
+    """Against the plant's previous flight (:func:`.service.since_previous`): its id and day, and how many
+    modules with a finding are new, found again, no longer found and not seen this time; ``None`` for the
+    plant's first."""
     sun_reflections: bool = False
     """Whether the flight's notes say that the sun from the frames did not explain its glints
     (:data:`.analytics.modules.SUN_REFLECTIONS_NOTE`): the report warns of it under the conditions."""
+
+    def since_text(self, lang: str) -> str:
+        """What changed since the plant's previous flight, in ``lang``; empty for its first."""
+        if self.since is None:
+            return ""
+        n, day, new, again, gone, unseen = self.since
+        return t("since", lang).format(n=n, day=day, new=new, again=again, gone=gone, unseen=unseen)
 
     def classes_by(self, lang: str) -> str:
         """What named the anomalies, in ``lang``."""
@@ -584,6 +601,7 @@ def build_report(s: Session, inspection_id: int, store: FileStore | None = None)
         visible_soiling={
             str(k): float(v) for k, v in (insp.summary.get("rgb_soiling_by_zone") or {}).items()
         },
+        since=_since(s, insp),
         sun_reflections=any(
             isinstance(n, dict) and n.get("template") == SUN_REFLECTIONS_NOTE.template
             for n in insp.summary.get("notes") or []
@@ -597,6 +615,14 @@ def build_report(s: Session, inspection_id: int, store: FileStore | None = None)
         calibration=calibration,
         forecasts=forecasts,
     )
+
+
+def _since(s: Session, insp: PvInspection) -> tuple[int, str, int, int, int, int] | None:
+    since = service.since_previous(s, insp)
+    if since is None:
+        return None
+    day = plant_day(loop.inspection_time(since.previous)).isoformat()
+    return (since.previous.id, day, len(since.new), len(since.again), len(since.gone), len(since.unseen))
 
 
 def _index_cell(value: float | None) -> str:
@@ -1104,6 +1130,8 @@ def render_pdf(report: Report, lang: str = "zh-CN") -> bytes:
         story.append(p(tx("severity_note")))
     else:
         story.append(p(tx("none_found")))
+    if report.since is not None:
+        story.append(p(report.since_text(lang)))
 
     if report.findings:
         story.append(p(tx("findings"), h2))
