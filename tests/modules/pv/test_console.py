@@ -24,6 +24,8 @@ def test_plant_and_inspection_pages_review_and_confirm(
     page = alice.get("/pv")
     assert page.status_code == 200 and "光伏电站" in page.text and f"/pv/plants/{plant_id}" in page.text
     assert "· 已分析 ·" in page.text and "· done ·" not in page.text  # the inspection status is named
+    waiting = client.get(f"/api/v1/pv/inspections/{insp}/findings", headers=world.alice.headers).json()
+    assert "待复核缺陷" in page.text and f"<strong>{len(waiting)}</strong>" in page.text  # none reviewed yet
     page = alice.get(f"/pv/plants/{plant_id}?cost=20000&tariff=0.4&energy=15000&rate=0.2")
     assert page.status_code == 200
     assert "<polygon" in page.text and f"/api/v1/pv/inspections/{insp}/report?format=pdf" in page.text
@@ -61,6 +63,7 @@ def test_plant_and_inspection_pages_review_and_confirm(
         f"/pv/inspections/{insp}/confirm", data={"csrf_token": csrf, "mode": "wet"}, follow_redirects=False
     )
     assert r.status_code == 303
+    assert '<span class="muted">0</span>' in alice.get("/pv").text  # every finding reviewed
     page = alice.get(f"/pv/inspections/{insp}")
     assert page.text.count('href="/cases/') >= len(findings)
     assert "接线盒过热" in page.text  # the reclassified finding shows its new class

@@ -72,6 +72,9 @@ def _plants_page(c: ConsoleDep, status_code: int = 200, **extra: Any) -> Respons
     latest: dict[int, PvInspection] = {}
     for insp in c.s.execute(select(PvInspection).order_by(PvInspection.id)).scalars():
         latest[insp.plant_id] = insp
+    # findings no one has reviewed yet, per plant: where an operator's attention is owed
+    waiting = select(PvFinding.plant_id, func.count()).where(PvFinding.status == "new")
+    to_review = {plant_id: n for plant_id, n in c.s.execute(waiting.group_by(PvFinding.plant_id))}
     extra.setdefault("plant_problem", None)
     extra.setdefault("values", {})
     return c.page(
@@ -79,6 +82,7 @@ def _plants_page(c: ConsoleDep, status_code: int = 200, **extra: Any) -> Respons
         status_code=status_code,
         plants=items,
         latest=latest,
+        to_review=to_review,
         statuses=STATUS_NAMES,
         can_plan=c.me.can(*service.PLANNERS),
         module_types=list(MODULE_TYPES),
