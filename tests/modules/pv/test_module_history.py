@@ -140,6 +140,15 @@ def test_an_inspection_page_says_what_changed_since_the_previous_flight(
     assert page.count('<span class="badge">新发现</span>') == 1
     # the first flight has nothing before it
     assert "与巡检 #" not in alice.get(f"/pv/inspections/{earlier}").text
+    # the API says the same, module by module
+    changes = client.get(f"{PV}/inspections/{later}/changes", headers=world.vera.headers).json()
+    assert changes == {
+        "inspection_id": later, "previous_inspection_id": earlier, "new": [new], "again": again,
+        "gone": [gone], "unseen": [unseen],
+    }  # fmt: skip
+    first = client.get(f"{PV}/inspections/{earlier}/changes", headers=world.vera.headers).json()
+    assert first["previous_inspection_id"] is None and first["new"] == sorted(set(then) - {new})
+    assert client.get(f"{PV}/inspections/{later}/changes", headers=world.charlie.headers).status_code == 404
     # and the O&M report says the same
     report = client.get(f"{PV}/inspections/{later}/report", headers=world.alice.headers).text
     line = f"与巡检 #{earlier}（2026-11-01）相比：新发现 1 块组件，再次发现 {len(again)} 块，1 块已不再发现，"

@@ -17,6 +17,7 @@ from gongzhi.modules.pv.io import kml
 from gongzhi.modules.pv.io.qgc_plan import write_qgc_plan_json
 from gongzhi.modules.pv.io.wpml import write_wpml_kmz
 from gongzhi.modules.pv.schemas import (
+    ChangesRead,
     FindingRead,
     FindingReview,
     FlightPlanRead,
@@ -245,6 +246,26 @@ def inspection_results(
         return _download(zipped, kml.KMZ_MEDIA_TYPE, f"inspection-{inspection_id}-findings.kmz")
     body = json.dumps(results.results_geojson(s, inspection_id), ensure_ascii=False)
     return Response(body, media_type=GEOJSON)
+
+
+@router.get("/inspections/{inspection_id}/changes")
+def inspection_changes(inspection_id: DbInt, s: SessionDep) -> ChangesRead:
+    """What changed since the plant's previous flight: the modules with a finding that are new, found
+    again, no longer found (seen without one) and not seen this time (false alarms left out)."""
+    inspection = service.finished_inspection(s, inspection_id)
+    since = service.since_previous(s, inspection)
+    if since is None:
+        standing = {f.module_id for f in service.findings(s, inspection_id) if f.status != "rejected"}
+        return ChangesRead(inspection_id=inspection_id, previous_inspection_id=None, new=sorted(standing),
+                           again=[], gone=[], unseen=[])  # fmt: skip
+    return ChangesRead(
+        inspection_id=inspection_id,
+        previous_inspection_id=since.previous.id,
+        new=sorted(since.new),
+        again=sorted(since.again),
+        gone=list(since.gone),
+        unseen=list(since.unseen),
+    )
 
 
 @router.post("/inspections/{inspection_id}/reanalysis", status_code=202)

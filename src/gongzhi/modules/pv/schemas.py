@@ -177,6 +177,19 @@ class ModuleHistoryRead(BaseModel):
     visits: list[ModuleVisitRead]
 
 
+class ChangesRead(BaseModel):
+    """How a finished inspection's findings compare with the plant's previous flight's, module by module
+    (false alarms left out on both sides); ``previous_inspection_id`` null for the plant's first flight,
+    and then every module with a finding is new."""
+
+    inspection_id: int
+    previous_inspection_id: int | None
+    new: list[str]
+    again: list[str]
+    gone: list[str]
+    unseen: list[str]
+
+
 class FindingReview(BaseModel):
     """The operator's verdict: accept, reject as a false alarm, or change the class."""
 
