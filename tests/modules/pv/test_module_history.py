@@ -80,6 +80,8 @@ def test_a_modules_history_through_the_api_and_on_its_page(
     assert page.text.count('class="trend"') == 2  # its warmth above its neighbours and its soiling
     assert f'href="/pv/inspections/{first["id"]}"' in page.text and "高于相邻组件的温度" in page.text
     assert page.text.count(f"{hot['severity']} · ΔT") == 2  # found by both flights
+    thumb = f'src="/pv/findings/{hot["id"]}/thumbnail.png"'  # with the thermal image each flight kept
+    assert thumb in page.text and vera.get(f"/pv/findings/{hot['id']}/thumbnail.png").status_code == 200
     quiet_page = vera.get(f"/pv/plants/{plant['id']}/modules/{quiet}").text
     assert "本次飞行未拍到" in quiet_page
     assert vera.get(f"/pv/plants/{plant['id']}/modules/Z-99-99").status_code == 404
