@@ -277,3 +277,17 @@ def test_a_plants_parameters_are_corrected_and_its_modules_follow(client: TestCl
     r = vera.post(f"/pv/plants/{pid}/parameters", data={**form, "csrf_token": csrf_v}, follow_redirects=False)
     assert r.status_code == 403
     assert client.get(url, headers=world.alice.headers).json()["tilt_deg"] == 15.0
+
+    # a module type of the file's own (not one of the named ones) is kept by a form that changes the rest
+    roof.update(module_type="custom-540", width_m=1.134, length_m=2.278, cells_short=6, cells_long=24)
+    files = {"file": ("own.geojson", json.dumps(geojson).encode(), "application/geo+json")}
+    own = client.post(f"{PV}/plants/import", files=files, data={"code": "own"}, headers=world.alice.headers)
+    own_id = own.json()["id"]
+    page = alice.get(f"/pv/plants/{own_id}").text
+    assert '<option value="" selected>custom-540 · 按导入时</option>' in page
+    r = alice.post(
+        f"/pv/plants/{own_id}/parameters", data={**form, "module_type": ""}, follow_redirects=False
+    )
+    assert r.status_code == 303
+    kept = client.get(f"{PV}/plants/{own_id}", headers=world.alice.headers).json()
+    assert kept["layout_params"]["module"]["name"] == "custom-540" and kept["tilt_deg"] == 15.0
