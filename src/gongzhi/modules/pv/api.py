@@ -255,7 +255,7 @@ def inspection_changes(inspection_id: DbInt, s: SessionDep) -> ChangesRead:
     inspection = service.finished_inspection(s, inspection_id)
     since = service.since_previous(s, inspection)
     if since is None:
-        standing = {f.module_id for f in service.findings(s, inspection_id) if f.status != "rejected"}
+        standing = service.standing_modules(s, inspection_id)
         return ChangesRead(inspection_id=inspection_id, previous_inspection_id=None, new=sorted(standing),
                            again=[], gone=[], unseen=[])  # fmt: skip
     return ChangesRead(

@@ -674,6 +674,14 @@ class SincePrevious:
     """Modules with a finding then that this flight did not see."""
 
 
+def standing_modules(s: Session, inspection_id: int) -> set[str]:
+    """The modules on which an inspection has a finding that stands (not rejected as a false alarm)."""
+    found = select(PvFinding.module_id).where(
+        PvFinding.inspection_id == inspection_id, PvFinding.status != "rejected"
+    )
+    return set(s.execute(found).scalars())
+
+
 def since_previous(s: Session, inspection: PvInspection) -> SincePrevious | None:
     """The comparison of a finished ``inspection``'s findings with those of the plant's latest finished
     inspection flown before it (a re-analysis of the same flight is not before it); ``None`` without one."""
@@ -689,23 +697,15 @@ def since_previous(s: Session, inspection: PvInspection) -> SincePrevious | None
     if not earlier:
         return None
     previous = max(earlier, key=lambda i: (inspection_time(i), i.id))
-
-    def standing(inspection_id: int) -> set[str]:
-        found = select(PvFinding.module_id).where(
-            PvFinding.inspection_id == inspection_id, PvFinding.status != "rejected"
-        )
-        return set(s.execute(found).scalars())
-
-    now, then = standing(inspection.id), standing(previous.id)
+    now, then = standing_modules(s, inspection.id), standing_modules(s, previous.id)
+    left = sorted(then - now)
     seen_now = set(
         s.execute(
             select(PvModuleResult.module_id).where(
-                PvModuleResult.inspection_id == inspection.id,
-                PvModuleResult.module_id.in_(sorted(then - now)),
+                PvModuleResult.inspection_id == inspection.id, PvModuleResult.module_id.in_(left)
             )
         ).scalars()
     )
-    left = sorted(then - now)
     return SincePrevious(
         previous,
         frozenset(now - then),
