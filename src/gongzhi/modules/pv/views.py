@@ -318,7 +318,7 @@ def _plant_page(
     # the latest finished inspection's findings on the map, else the layout as it was added
     mapped = report.map_modules(c.s, done[0].id) if done else report.layout_modules(c.s, p)
     svg = report.map_svg(mapped, link=f"/pv/plants/{p.id}/modules/{{id}}")
-    legend = report.map_legend(mapped, "en" if c.lang.code == "en" else "zh-CN")
+    legend = report.map_legend(mapped, _report_lang(c))
     kwh_day = energy if energy > 0 else loop.default_energy_kwh_per_day(p.area_m2)
     washes = production.zone_cleaning_times(c.s, p.id)  # read once for the page, its economics and forecasts
     cleaned = sorted(t for times in washes.values() for t in times)
@@ -403,6 +403,11 @@ def _plant_page(
     )
 
 
+def _report_lang(c: ConsoleDep) -> str:
+    """The console's language as the report's names and legends take it (``zh-CN`` or ``en``)."""
+    return "zh-CN" if c.lang.code.startswith("zh") else "en"
+
+
 def _assumed(c: ConsoleDep, params: dict[str, Any]) -> list[str]:
     """What a plant's layout file left out and the reader took at its default
     (:func:`.io.plant.assumed_properties`), each with the value taken, in the page's language."""
@@ -434,7 +439,7 @@ def module(c: ConsoleDep, plant_id: DbInt, module_id: Annotated[str, Path(max_le
     p = service.get_plant(c.s, plant_id)
     m, visits = service.module_history(c.s, p.id, module_id)
     days = [soiling.plant_day(loop.inspection_time(v.inspection)).isoformat() for v in visits]
-    lang = "zh-CN" if c.lang.code.startswith("zh") else "en"
+    lang = _report_lang(c)
     return c.page(
         "pv_module.html",
         plant=p,
@@ -646,7 +651,7 @@ def inspection(c: ConsoleDep, inspection_id: DbInt) -> Response:
         rows=finding_rows(c.s, insp.plant_id, found),
         with_photo=report.frames_with_photos(c.s, insp.id),
         classes=sorted(names.CLASS_NAMES),
-        class_name=lambda cls: report.class_name(cls, "zh-CN" if c.lang.code.startswith("zh") else "en"),
+        class_name=lambda cls: report.class_name(cls, _report_lang(c)),
         can_review=c.me.can(Role.ADMIN, Role.DISPATCHER, Role.SUPERVISOR),
         can_confirm=c.me.can(Role.ADMIN, Role.DISPATCHER),
         since=service.since_previous(c.s, insp) if insp.status == "done" else None,
