@@ -20,7 +20,7 @@ from tests.kit import pdftext
 from tests.web.helpers import as_user
 
 from .flights import tiny_flight
-from .test_inspections_api import run_worker, upload
+from .test_inspections_api import import_plant, run_worker, upload
 from .test_plants_api import PV
 
 
@@ -28,8 +28,7 @@ def test_a_modules_history_through_the_api_and_on_its_page(
     client: TestClient, world: World, factory: sessionmaker[Session], registry: Registry, tmp_path: Path
 ) -> None:
     flight = tiny_flight(tmp_path, frames=4)
-    files = {"file": ("roof.geojson", flight.geojson, "application/geo+json")}
-    plant = client.post(f"{PV}/plants/import", files=files, headers=world.alice.headers).json()
+    plant = import_plant(client, world.alice.headers, flight)
     frames = [("file", (p.name, p.read_bytes(), "image/tiff")) for p in flight.frames]
     first = upload(client, world.bob.headers, plant["id"], frames, camera="M3T", irradiance_w_m2="850").json()
     second = upload(
@@ -99,8 +98,7 @@ def test_an_inspection_page_says_what_changed_since_the_previous_flight(
     client: TestClient, world: World, factory: sessionmaker[Session], registry: Registry, tmp_path: Path
 ) -> None:
     flight = tiny_flight(tmp_path, frames=4)
-    files = {"file": ("roof.geojson", flight.geojson, "application/geo+json")}
-    plant = client.post(f"{PV}/plants/import", files=files, headers=world.alice.headers).json()
+    plant = import_plant(client, world.alice.headers, flight)
     frames = [("file", (p.name, p.read_bytes(), "image/tiff")) for p in flight.frames]
     ids = [
         upload(client, world.bob.headers, plant["id"], frames, camera="M3T", started_at=when).json()["id"]

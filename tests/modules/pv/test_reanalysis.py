@@ -16,7 +16,7 @@ from tests.conftest import World
 from tests.web.helpers import as_user
 
 from .flights import tiny_flight
-from .test_inspections_api import run_worker, upload
+from .test_inspections_api import import_plant, run_worker, upload
 from .test_plants_api import PV
 
 
@@ -24,8 +24,7 @@ def test_a_flight_is_analysed_again_after_the_plant_is_corrected(
     client: TestClient, world: World, factory: sessionmaker[Session], registry: Registry, tmp_path: Path
 ) -> None:
     flight = tiny_flight(tmp_path, frames=4)
-    files = {"file": ("roof.geojson", flight.geojson, "application/geo+json")}
-    plant = client.post(f"{PV}/plants/import", files=files, headers=world.alice.headers).json()
+    plant = import_plant(client, world.alice.headers, flight)
     frames = [("file", (p.name, p.read_bytes(), "image/tiff")) for p in flight.frames]
     form = {"camera": "M3T", "irradiance_w_m2": "850", "started_at": "2026-11-30T03:00:00Z"}
     first = upload(client, world.bob.headers, plant["id"], frames, **form).json()
