@@ -31,8 +31,13 @@ def raise_alert(
     *,
     region_id: int | None = None,
     now: datetime | None = None,
+    resighting: bool = False,
 ) -> tuple[Alert, bool]:
-    """Raise an alert, or bump the live one with the same dedup key. Returns (alert, created)."""
+    """Raise an alert, or bump the live one with the same dedup key. Returns (alert, created).
+
+    ``resighting``: the same observation reported again (a detector re-running on data it has already
+    reported, as a PV flight analysed again): a live alert takes its severity and evidence but its
+    ``count`` of sightings stays as it is."""
     sc = scope_of(s)
     rid = region_id if sc.system and region_id is not None else sc.region_id
     if rid is None:
@@ -52,7 +57,7 @@ def raise_alert(
             outbox.publish(s, registry, rid, "alert.raised", _payload(alert))
             return alert, True
     assert existing is not None
-    _bump(existing, data, now)
+    _bump(existing, data, now, sighting=not resighting)
     return existing, False
 
 
@@ -75,8 +80,9 @@ def _insert(s: Session, rid: int, data: AlertRaise, now: datetime) -> Alert:
     return alert
 
 
-def _bump(alert: Alert, data: AlertRaise, now: datetime) -> None:
-    alert.count += 1
+def _bump(alert: Alert, data: AlertRaise, now: datetime, *, sighting: bool) -> None:
+    if sighting:
+        alert.count += 1
     alert.last_seen = max(alert.last_seen, now)
     if SEVERITY_RANK[data.severity] > SEVERITY_RANK.get(alert.severity, 0):
         alert.severity = data.severity

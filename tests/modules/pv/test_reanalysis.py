@@ -56,6 +56,11 @@ def test_a_flight_is_analysed_again_after_the_plant_is_corrected(
     assert (
         client.get(f"{PV}/inspections/{first['id']}/findings", headers=world.alice.headers).json() == before
     )
+    # the same sighting again: each finding joins its live alert, whose count of sightings stays at one
+    assert {f["alert_id"] for f in found} == {f["alert_id"] for f in before} != {None}
+    for alert_id in {f["alert_id"] for f in found}:
+        alert = client.get(f"/api/v1/alerts/{alert_id}", headers=world.alice.headers).json()
+        assert alert["count"] == 1, alert
 
     assert client.post(url, headers=world.vera.headers).status_code == 403
     assert client.post(url, headers=world.charlie.headers).status_code == 404
@@ -71,7 +76,9 @@ def test_a_flight_is_analysed_again_after_the_plant_is_corrected(
     alice, csrf = as_user(client, world.alice)
     page = alice.get(f"/pv/inspections/{first['id']}").text
     assert f'action="/pv/inspections/{first["id"]}/reanalyse"' in page and "重新分析图像" in page
-    assert "/reanalyse" not in alice.get(f"/pv/inspections/{empty_id}").text  # nothing to analyse again
+    empty_page = alice.get(f"/pv/inspections/{empty_id}").text
+    assert "/reanalyse" not in empty_page  # nothing to analyse again
+    assert "未保留图像" in empty_page and "0/0" not in empty_page  # its frames said as not kept, not as 0/0
     r = alice.post(
         f"/pv/inspections/{first['id']}/reanalyse", data={"csrf_token": csrf}, follow_redirects=False
     )

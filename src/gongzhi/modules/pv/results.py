@@ -256,7 +256,9 @@ def store_outcome(
             if string is None
             else _string_alert(inspection, string, members)
         )
-        alert, _ = alerts.raise_alert(s, registry, data, region_id=rid)
+        alert, _ = alerts.raise_alert(
+            s, registry, data, region_id=rid, resighting=inspection.source == service.REANALYSIS
+        )
         for finding in members:
             finding.alert_id = alert.id
     _frame_metadata(s, inspection, result)

@@ -724,7 +724,8 @@ def reanalyse(s: Session, inspection_id: int) -> PvInspection:
     (same conditions, classifier and flight time; ``summary.reanalysis_of`` names the first), so that a
     plant whose parameters were corrected (:func:`update_plant`) is judged by them. The first inspection,
     its findings and the cases made of them stay as they are; the new one's findings raise alerts as a
-    flight's do, so a module found again bumps its live alert.
+    flight's do, but as the same sighting again: a module found again joins its live alert without
+    adding to the alert's count of sightings.
 
     Raises
     ------

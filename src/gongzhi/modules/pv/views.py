@@ -644,6 +644,7 @@ def inspection(c: ConsoleDep, inspection_id: DbInt) -> Response:
     return c.page(
         "pv_inspection.html",
         statuses=STATUS_NAMES,
+        sources=SOURCE_NAMES,
         insp=insp,
         network_confidence=service.network_confidence(insp),
         plant=service.get_plant(c.s, insp.plant_id),
