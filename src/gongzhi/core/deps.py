@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from gongzhi.core import service
 from gongzhi.core.models import User
-from gongzhi.core.security import SessionSigner, tokens_equal
+from gongzhi.core.security import SessionSigner
 from gongzhi.db import Scope, read_only, unit_of_work, write_lock
 from gongzhi.errors import Forbidden, InvalidInput, Unauthenticated, msg
 from gongzhi.kit.filestore import FileStore
@@ -90,7 +90,7 @@ def scope_from_request(request: Request, st: AppState, s: Session) -> Scope:
         return service.scope_for_token(s, auth[7:].strip())
     user, data = session_user(request, st, s)
     sent = request.headers.get(CSRF_HEADER, "")
-    if request.method not in SAFE_METHODS and not tokens_equal(sent, st.signer.csrf_for(data["sid"])):
+    if request.method not in SAFE_METHODS and not st.signer.csrf_ok(data["sid"], sent):
         raise Forbidden(msg("missing or wrong CSRF token (send the X-CSRF-Token header)"))
     return service.scope_for(s, user, _requested_region(request, data.get("region")))
 

@@ -69,4 +69,28 @@ class SessionSigner:
         return data if isinstance(data, dict) else None
 
     def csrf_for(self, session_id: str) -> str:
+        """The session's CSRF token, the same on every request of the session; pages carry it masked
+        (:meth:`masked_csrf`)."""
         return hmac.new(self._secret, f"csrf:{session_id}".encode(), hashlib.sha256).hexdigest()
+
+    def masked_csrf(self, session_id: str) -> str:
+        """The session's CSRF token under a fresh one-time pad (pad, then token XOR pad, in hex): another
+        string on every page, so that a compressed page in which an attacker can echo text of his own
+        does not give the token away by its compressed length (BREACH)."""
+        token = bytes.fromhex(self.csrf_for(session_id))
+        pad = secrets.token_bytes(len(token))
+        return (pad + bytes(a ^ b for a, b in zip(pad, token, strict=True))).hex()
+
+    def csrf_ok(self, session_id: str, sent: str | None) -> bool:
+        """Whether ``sent`` is the session's CSRF token, masked (:meth:`masked_csrf`) or as it is."""
+        token = self.csrf_for(session_id)
+        if not sent:
+            return False
+        if len(sent) == 2 * len(token):
+            try:
+                raw = bytes.fromhex(sent)
+            except ValueError:
+                return False
+            half = len(raw) // 2
+            sent = bytes(a ^ b for a, b in zip(raw[:half], raw[half:], strict=True)).hex()
+        return tokens_equal(sent, token)
