@@ -12,6 +12,9 @@ Figures, each the best of ``--repeat`` rounds on a new plant:
   executemany, and no import can be faster than it plus the read.
 - re-import: the same file again, every row replaced (the idempotent path).
 - worker: ``recompute_stale``, SRR on both zones (RdTools, ``SRR_REPS`` realisations), for scale.
+- rain read: the plant's hourly rain over the economics' lookback (``loop.PlantRain``, which every plant
+  page reads once: summed per zone and hour by the database), against reading every sample's rain and
+  summing in pandas (what it did until 2026-12-02), in the same run; both give the same series.
 """
 
 from __future__ import annotations
@@ -23,12 +26,14 @@ import time
 import uuid
 from pathlib import Path
 
-from sqlalchemy import delete, insert
+import pandas as pd
+from sqlalchemy import delete, insert, select
+from sqlalchemy.orm import Session
 
 from gongzhi import migrate
 from gongzhi.core import service as core
 from gongzhi.db import Scope, make_engine, make_session_factory, table_of, unit_of_work
-from gongzhi.modules.pv import production
+from gongzhi.modules.pv import loop, production
 from gongzhi.modules.pv import service as pv
 from gongzhi.modules.pv.analytics.geometry import LocalFrame
 from gongzhi.modules.pv.analytics.layout import generate_layout
@@ -115,6 +120,17 @@ def run(url: str, days: int, repeat: int) -> None:
         t = time.perf_counter()
         production.recompute_stale(factory)
         keep("worker", time.perf_counter() - t)
+
+        until = dt.datetime(2025, 1, 1, tzinfo=dt.UTC) + dt.timedelta(days=days + 2)
+        since = until - dt.timedelta(days=loop.RAIN_LOOKBACK_DAYS + 3)
+        with unit_of_work(factory, scope) as s:
+            t = time.perf_counter()
+            every = every_row_rain(s, plant_id, since, until)
+            keep("rain, every row", time.perf_counter() - t)
+            t = time.perf_counter()
+            summed = loop.PlantRain(s, plant_id)._read(since, until)
+            keep("rain read", time.perf_counter() - t)
+        assert summed is not None and summed.equals(every), "the two rain reads differ"
     engine.dispose()
 
     base = best["bare insert"]
@@ -124,6 +140,23 @@ def run(url: str, days: int, repeat: int) -> None:
     for label in ("import", "re-import"):
         print(f"  {label:<24} {best[label]:7.2f} s  {best[label] / base:5.2f} × bare insert")
     print(f"  worker (SRR, 2 zones)    {best['worker']:7.2f} s")
+    every, summed = best["rain, every row"], best["rain read"]
+    print(f"  rain, every row read     {every * 1000:7.1f} ms (baseline)")
+    print(f"  rain read (PlantRain)    {summed * 1000:7.1f} ms  {summed / every:5.2f} × baseline")
+
+
+def every_row_rain(s: Session, plant_id: int, since: dt.datetime, until: dt.datetime) -> pd.Series:
+    """The baseline: every sample's rain read into Python, summed per zone and hour, averaged over zones."""
+    sample = PvProductionSample
+    rows = s.execute(
+        select(sample.zone, sample.ts, sample.rain_mm).where(
+            sample.plant_id == plant_id, sample.rain_mm.is_not(None), sample.ts >= since, sample.ts < until
+        )
+    ).all()
+    frame = pd.DataFrame(rows, columns=["zone", "ts", "rain_mm"])
+    frame["hour"] = pd.to_datetime(frame["ts"], utc=True).dt.floor("h")
+    rain = frame.groupby(["zone", "hour"])["rain_mm"].sum().groupby(level="hour").mean()
+    return pd.Series(rain.to_numpy(dtype=float), index=pd.DatetimeIndex(rain.index), name="rain_mm")
 
 
 if __name__ == "__main__":

@@ -20,10 +20,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar, cast
 
-from sqlalchemy import JSON, DateTime, Dialect, Engine, ForeignKey, Table, create_engine, event
+from sqlalchemy import JSON, DateTime, Dialect, Engine, ForeignKey, String, Table, create_engine, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
@@ -35,7 +36,9 @@ from sqlalchemy.orm import (
     with_loader_criteria,
 )
 from sqlalchemy.orm.util import LoaderCriteriaOption
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
 from gongzhi.errors import ScopeMissing
@@ -58,6 +61,30 @@ class UTCDateTime(TypeDecorator[datetime]):
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         return None if value is None else value.replace(tzinfo=UTC)
+
+
+class hour_of(FunctionElement[str]):
+    """The UTC hour of a :class:`UTCDateTime` column as text, ``YYYY-MM-DD HH``, computed by the database
+    on both backends, so that a series of samples can be summed per hour in SQL (``GROUP BY``) instead of
+    every row being read into Python. Parse it with ``format=HOUR_FORMAT``."""
+
+    type = String()
+    inherit_cache = True
+
+
+HOUR_FORMAT = "%Y-%m-%d %H"
+
+
+@compiles(hour_of, "sqlite")
+def _hour_of_sqlite(element: hour_of, compiler: SQLCompiler, **kw: Any) -> str:
+    # SQLite keeps a DateTime as text, 'YYYY-MM-DD HH:MM:SS.ffffff': its first 13 characters are the hour
+    # (a prefix, several times faster than strftime on every row)
+    return f"substr({compiler.process(element.clauses, **kw)}, 1, 13)"
+
+
+@compiles(hour_of, "postgresql")
+def _hour_of_postgresql(element: hour_of, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"to_char({compiler.process(element.clauses, **kw)}, 'YYYY-MM-DD HH24')"
 
 
 def utcnow() -> datetime:

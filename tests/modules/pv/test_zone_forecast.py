@@ -14,13 +14,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from gongzhi.db import Scope, unit_of_work
 from gongzhi.modules.pv import cleaning, loop, production, report
 from gongzhi.modules.pv.io import robot_protocol as proto
-from gongzhi.modules.pv.models import PvPlant, PvZoneSoiling
+from gongzhi.modules.pv.models import PvPlant, PvProductionSample, PvZoneSoiling
 from gongzhi.registry import Registry
 from tests.conftest import World
 from tests.web.helpers import as_user
 
 from .test_loop_api import analysed, default_economics
-from .test_plants_api import PV
+from .test_plants_api import PV, make_plant
 from .test_production import as_csv, planted
 
 D = dt.date
@@ -145,3 +145,43 @@ def test_a_cleaning_done_marks_only_zones_with_production_data(
         f = loop.zone_forecasts(s, plant_id, [zone], today=D(2026, 7, 20))["A"]
     assert f.start == ROBOT_DAY and f.rain_from is None
     assert f.loss_today == pytest.approx(zone.rate_per_day * 5)
+
+
+def test_the_plant_rain_is_each_hour_summed_per_zone_and_averaged_over_the_zones_reporting_it(
+    client: TestClient, world: World, factory: sessionmaker[Session]
+) -> None:
+    plant_id = make_plant(client, world.alice.headers)["id"]
+    at = dt.datetime(2026, 8, 3, 6, 0, tzinfo=dt.UTC)
+    quarter = dt.timedelta(minutes=15)
+    # zone → rain of each 15-minute interval ending 06:15, 06:30, …; None: not measured
+    rain: dict[str, list[float | None]] = {
+        "A": [0.5, 1.0, 0.0, 0.5, 2.0, 2.0, None, None, 0.0],
+        "B": [1.5, 0.0, 0.0, 0.5, None, None, None, None, 3.0],
+        "C": [None] * 9,  # a zone with no rain gauge does not count as a dry one
+    }
+    with unit_of_work(factory, Scope.for_system()) as s:
+        for zone, mm in rain.items():
+            s.add_all(
+                PvProductionSample(
+                    region_id=world.a,
+                    plant_id=plant_id,
+                    zone=zone,
+                    ts=at + quarter * (k + 1),
+                    interval_min=15,
+                    energy_kwh=1.0,
+                    poa_w_m2=500.0,
+                    temp_c=30.0,
+                    rain_mm=v,
+                )
+                for k, v in enumerate(mm)
+            )
+    with unit_of_work(factory, Scope.for_system()) as s:
+        read = loop.PlantRain(s, plant_id).between(at.date(), at.date())
+    assert read is not None and read.index.tz is not None
+    # an interval counts in the hour its end falls in: 06:15-06:45 in 06:00, 07:00-07:45 in 07:00
+    hours = {t.strftime("%H:%M"): v for t, v in read.items()}
+    assert hours == {
+        "06:00": pytest.approx(((0.5 + 1.0 + 0.0) + (1.5 + 0.0 + 0.0)) / 2),
+        "07:00": pytest.approx(((0.5 + 2.0 + 2.0) + 0.5) / 2),
+        "08:00": pytest.approx((0.0 + 3.0) / 2),
+    }

@@ -36,7 +36,7 @@ from gongzhi.cases.statemachine import Action, State
 from gongzhi.core import outbox
 from gongzhi.core.models import Role
 from gongzhi.core.service import require_role
-from gongzhi.db import scope_of, utcnow
+from gongzhi.db import HOUR_FORMAT, hour_of, scope_of, utcnow
 from gongzhi.errors import InvalidInput, NotFound, msg
 from gongzhi.modules.pv import cleaning, names, production, service
 from gongzhi.modules.pv.analytics import soiling
@@ -974,20 +974,27 @@ class PlantRain:
 
     def _read(self, since: dt.datetime, until: dt.datetime) -> pd.Series | None:
         self.reads += 1
+        sample = PvProductionSample
+        hour = hour_of(sample.ts)
+        # summed per zone and hour by the database: a zone's 15-minute samples of 400 days are 38,400 rows
+        # that every plant page would otherwise read and convert one by one
         rows = self.s.execute(
-            select(PvProductionSample.zone, PvProductionSample.ts, PvProductionSample.rain_mm).where(
-                PvProductionSample.plant_id == self.plant_id,
-                PvProductionSample.rain_mm.is_not(None),
-                PvProductionSample.ts >= since,
-                PvProductionSample.ts < until,
+            select(sample.zone, hour, func.sum(sample.rain_mm))
+            .where(
+                sample.plant_id == self.plant_id,
+                sample.rain_mm.is_not(None),
+                sample.ts >= since,
+                sample.ts < until,
             )
+            .group_by(sample.zone, hour)
         ).all()
         if not rows:
             return None
-        frame = pd.DataFrame(rows, columns=["zone", "ts", "rain_mm"])
-        frame["hour"] = pd.to_datetime(frame["ts"], utc=True).dt.floor("h")
-        per_zone = frame.groupby(["zone", "hour"])["rain_mm"].sum()
-        rain = per_zone.groupby(level="hour").mean()
+        _, hours, mm = zip(*rows, strict=True)
+        per_zone = pd.Series(
+            mm, index=pd.to_datetime(pd.Index(hours), format=HOUR_FORMAT, utc=True), dtype=float
+        )
+        rain = per_zone.groupby(level=0).mean()  # over the zones that report the hour
         return pd.Series(rain.to_numpy(dtype=float), index=pd.DatetimeIndex(rain.index), name="rain_mm")
 
 
