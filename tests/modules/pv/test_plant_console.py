@@ -10,7 +10,11 @@ import re
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
+from gongzhi.core.models import AuditEntry
+from gongzhi.db import Scope, unit_of_work
 from gongzhi.modules.pv.io import plant as plant_io
 from tests.conftest import World
 from tests.web.helpers import as_user
@@ -291,3 +295,68 @@ def test_a_plants_parameters_are_corrected_and_its_modules_follow(client: TestCl
     assert r.status_code == 303
     kept = client.get(f"{PV}/plants/{own_id}", headers=world.alice.headers).json()
     assert kept["layout_params"]["module"]["name"] == "custom-540" and kept["tilt_deg"] == 15.0
+
+
+def test_a_plant_whose_file_named_no_strings_is_wired_again(
+    client: TestClient, world: World, factory: sessionmaker[Session]
+) -> None:
+    _, geojson, _ = exported(client, world)
+    for feature in geojson["features"][1:]:
+        feature["properties"].pop("string")
+    files = {"file": ("unstrung.geojson", json.dumps(geojson).encode(), "application/geo+json")}
+    plant = client.post(f"{PV}/plants/import", files=files, headers=world.alice.headers).json()
+    assert "string" in plant["layout_params"]["assumed"]
+    url = f"{PV}/plants/{plant['id']}"
+
+    def strings() -> dict[str, tuple[str, int, int, str]]:
+        features = client.get(f"{url}/layout", headers=world.alice.headers).json()["features"][1:]
+        props = [f["properties"] for f in features]
+        return {p["id"]: (p["array"], p["row"], p["index"], p["string"]) for p in props}
+
+    before = strings()
+    assert {s for *_, s in before.values()} == {
+        f"{a}-{r:02d}-S1" for a, r, _, _ in before.values()
+    }  # one a row
+    longest = max(i for _, _, i, _ in before.values())
+    assert longest > 4
+
+    r = client.patch(url, json={"modules_per_string": 4}, headers=world.alice.headers)
+    assert r.status_code == 200, r.text
+    assert "string" not in r.json()["layout_params"].get("assumed", [])
+    assert r.json()["layout_params"]["modules_per_string"] == 4
+    after = strings()
+    assert after.keys() == before.keys()
+    for mid, (array, row, index, string) in after.items():
+        assert string == f"{array}-{row:02d}-S{(index - 1) // 4 + 1}", (mid, string)
+        assert before[mid][:3] == (array, row, index)  # the modules stay where they were
+    assert len({s for *_, s in after.values()}) > len({s for *_, s in before.values()})
+    with unit_of_work(factory, Scope.for_system()) as s:  # on the plant's audit trail: how many moved
+        stmt = select(AuditEntry.data).where(
+            AuditEntry.action == "pv.plant.update", AuditEntry.object_id == str(plant["id"])
+        )
+        [data] = s.execute(stmt).scalars()
+    assert data["modules_restrung"] == sum(after[m][3] != before[m][3] for m in after) > 0
+    assert data["changed"]["modules_per_string"] == [None, 4]
+
+    for bad in (0, 201, "four"):
+        r = client.patch(url, json={"modules_per_string": bad}, headers=world.alice.headers)
+        assert r.status_code == 422, (bad, r.text)
+    assert strings() == after
+
+    # from the console: an empty string length keeps the strings, a number wires the plant again
+    alice, csrf = as_user(client, world.alice)
+    page = alice.get(f"/pv/plants/{plant['id']}").text
+    assert 'name="modules_per_string"' in page and "每串 4 块组件" in page
+    form = {"csrf_token": csrf, "name": "改名", "tilt_deg": "10", "row_azimuth_deg": "90",
+            "orientation": "portrait", "modules_per_string": ""}  # fmt: skip
+    r = alice.post(f"/pv/plants/{plant['id']}/parameters", data=form, follow_redirects=False)
+    assert r.status_code == 303 and strings() == after
+    r = alice.post(
+        f"/pv/plants/{plant['id']}/parameters",
+        data={**form, "modules_per_string": "3"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    assert all(s == f"{a}-{r_:02d}-S{(i - 1) // 3 + 1}" for a, r_, i, s in strings().values())
+    r = alice.post(f"/pv/plants/{plant['id']}/parameters", data={**form, "modules_per_string": "0"})
+    assert r.status_code == 400 and "modules_per_string" in r.text

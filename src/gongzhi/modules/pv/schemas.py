@@ -51,6 +51,13 @@ class PlantUpdate(BaseModel):
     tilt_deg: float | None = Field(default=None, ge=0, lt=90)
     row_azimuth_deg: float | None = Field(default=None, ge=0, lt=360)
     portrait: bool | None = None
+    modules_per_string: int | None = Field(
+        default=None,
+        ge=1,
+        le=200,
+        description="Wire the plant again as strings of this many consecutive modules of a row (A-03-S1, "
+        "A-03-S2, …), replacing every module's string; left out, the strings stay as they are.",
+    )
 
 
 class PlantRead(BaseModel):

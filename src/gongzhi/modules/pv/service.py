@@ -157,8 +157,10 @@ def import_plant(
 def update_plant(s: Session, plant_id: int, data: PlantUpdate) -> PvPlant:
     """Correct a plant's name or layout properties (module type, tilt, rows' azimuth, orientation): its
     modules keep their ids, strings and places, their outlines follow the new footprint, and a property
-    given here is no longer among those its file left to be assumed. Inspections already analysed keep
-    their results; the next ones use the new properties.
+    given here is no longer among those its file left to be assumed. With ``modules_per_string`` the plant
+    is wired again, as the layout generator wires it: each module's string becomes the run of that many
+    consecutive modules of its row it falls in (:func:`.layout.string_id`). Inspections already analysed
+    keep their results and the cases made of them; the next ones use the new properties.
 
     Raises
     ------
@@ -169,7 +171,12 @@ def update_plant(s: Session, plant_id: int, data: PlantUpdate) -> PvPlant:
     plant = get_plant(s, plant_id)
     given = data.model_dump(exclude_none=True)
     if not given:
-        raise InvalidInput(msg("give at least one of name, module_type, tilt_deg, row_azimuth_deg, portrait"))
+        raise InvalidInput(
+            msg(
+                "give at least one of name, module_type, tilt_deg, row_azimuth_deg, portrait, "
+                "modules_per_string"
+            )
+        )
     if "module_type" in given and given["module_type"] not in lay.MODULE_TYPES:
         known = ", ".join(lay.MODULE_TYPES)
         raise InvalidInput(
@@ -192,15 +199,29 @@ def update_plant(s: Session, plant_id: int, data: PlantUpdate) -> PvPlant:
     changed = {k: [before[k], after[k]] for k in after if before[k] != after[k]}
     if new.name != plant.name:
         changed["name"] = [plant.name, new.name]
-    assumed = [k for k in plant.layout_params.get("assumed", []) if k not in given]
+    per_string = given.get("modules_per_string")
+    settled = set(given)  # no longer assumed: what is given here, and the strings when it wires them
+    if per_string is not None:
+        after["modules_per_string"] = per_string
+        changed["modules_per_string"] = [plant.layout_params.get("modules_per_string"), per_string]
+        settled.add("string")
+    assumed = [k for k in plant.layout_params.get("assumed", []) if k not in settled]
     params = {k: v for k, v in plant.layout_params.items() if k != "assumed"}
     plant.layout_params = {**params, **after, **({"assumed": assumed} if assumed else {})}
     plant.name, plant.tilt_deg, plant.row_azimuth_deg = new.name[:200], new.tilt_deg, new.row_azimuth_deg
     rows = s.execute(select(PvModule).where(PvModule.plant_id == plant.id).order_by(PvModule.id)).scalars()
+    restrung = 0
     for row, outline in zip(rows, module_outlines(new), strict=True):
         row.outline = outline
+        if per_string is not None:
+            string = lay.string_id(row.array, row.row, row.position, per_string)
+            if string != row.string:
+                row.string, restrung = string, restrung + 1
     s.flush()
-    _audit(s, "pv.plant.update", "pv_plant", plant.id, {"changed": changed})
+    done: dict[str, Any] = {"changed": changed}
+    if per_string is not None:
+        done["modules_restrung"] = restrung
+    _audit(s, "pv.plant.update", "pv_plant", plant.id, done)
     return plant
 
 

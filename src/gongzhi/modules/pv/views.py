@@ -235,13 +235,15 @@ def plant_parameters(
     tilt_deg: Annotated[str, Form(max_length=20)] = "",
     row_azimuth_deg: Annotated[str, Form(max_length=20)] = "",
     orientation: Annotated[str, Form(max_length=20)] = "",
+    modules_per_string: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
-    """Correct the plant's name and layout properties from its page (:func:`.service.update_plant`); a
-    refusal comes back on the page, said why."""
+    """Correct the plant's name and layout properties from its page (:func:`.service.update_plant`), and
+    wire it again when a string length is given; a refusal comes back on the page, said why."""
     from gongzhi.web.views.cases import _validated
 
     fields: dict[str, Any] = {"name": name.strip(), "module_type": module_type, "tilt_deg": tilt_deg.strip(),
-                              "row_azimuth_deg": row_azimuth_deg.strip()}  # fmt: skip
+                              "row_azimuth_deg": row_azimuth_deg.strip(),
+                              "modules_per_string": modules_per_string.strip()}  # fmt: skip
     fields = {k: v for k, v in fields.items() if v}
     if orientation in ("portrait", "landscape"):
         fields["portrait"] = orientation == "portrait"
