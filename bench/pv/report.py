@@ -7,7 +7,8 @@ Figures, in this run:
 - baseline: a one-page ReportLab PDF with one paragraph in the embedded fonts (the fixed cost of a PDF);
 - build: reading plant, modules and findings from the database and making one IR thumbnail per finding
   (frames decoded from the file store);
-- HTML and PDF (zh-CN and en) rendering, with their sizes; times also as multiples of the baseline.
+- HTML and PDF (zh-CN and en) rendering, with their sizes; times also as multiples of the baseline;
+- the findings workbook (``format=xlsx``, zh-CN), with its size.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from gongzhi.modules.pv.analytics.layout import LayoutParams, generate_layout
 from gongzhi.modules.pv.analytics.synthetic import synthetic_flight
 from gongzhi.modules.pv.io.tiff import write_frame_tiff
 from gongzhi.modules.pv.models import PvFinding, PvInspection
+from gongzhi.modules.pv.report_xlsx import render_xlsx
 
 ORIGIN = LocalFrame(114.05, 22.55)
 
@@ -131,12 +133,16 @@ def main() -> None:
     html, t_html = timed(lambda: rep.render_html(r, "zh-CN"))
     pdf_zh, t_zh = timed(lambda: rep.render_pdf(r, "zh-CN"))
     pdf_en, t_en = timed(lambda: rep.render_pdf(r, "en"))
+    xlsx, t_xlsx = timed(lambda: render_xlsx(r, "zh-CN"))
     print(f"plant: {modules} modules on 250 m × 200 m (50,000 m²); findings: {len(r.findings)}")
     print(f"baseline one-page PDF: {base * 1000:.1f} ms")
     print(f"build (DB + {len(r.findings)} thumbnails): {t_build:.2f} s ({t_build / base:.0f}× baseline)")
     print(f"HTML zh-CN: {t_html:.2f} s, {len(html) / 1e6:.2f} MB")
     print(f"PDF zh-CN: {t_zh:.2f} s ({t_zh / base:.0f}× baseline), {len(pdf_zh) / 1e6:.2f} MB")
     print(f"PDF en: {t_en:.2f} s, {len(pdf_en) / 1e6:.2f} MB")
+    print(
+        f"findings workbook zh-CN: {t_xlsx:.2f} s ({t_xlsx / base:.0f}× baseline), {len(xlsx) / 1e6:.2f} MB"
+    )
     print(f"report ready after landing (build + PDF zh-CN): {t_build + t_zh:.2f} s")
     (tmp / "report-zh.pdf").write_bytes(pdf_zh)
     print(f"files in {tmp}")

@@ -15,7 +15,7 @@ from gongzhi.core.models import Role
 from gongzhi.core.service import require_role
 from gongzhi.db import Scope, scope_of, unit_of_work
 from gongzhi.kit.validation import DbInt
-from gongzhi.modules.pv import cleaning, dock, loop, report, service
+from gongzhi.modules.pv import cleaning, dock, loop, report, report_xlsx, service
 from gongzhi.modules.pv.models import PvInspection
 
 router = api_router(prefix="/api/v1/pv", tags=["pv"])
@@ -244,11 +244,20 @@ def inspection_report(
     inspection_id: DbInt,
     s: SessionDep,
     st: StateDep,
-    format: Annotated[str, Query(pattern="^(html|pdf)$")] = "html",
+    format: Annotated[str, Query(pattern="^(html|pdf|xlsx)$")] = "html",
     lang: Annotated[str, Query(pattern="^(zh-CN|en)$")] = "zh-CN",
 ) -> Response:
-    """The O&M report (巡检报告) of a finished inspection, as HTML or an A4 PDF with embedded fonts."""
+    """The O&M report (巡检报告) of a finished inspection, as HTML or an A4 PDF with embedded fonts; or its
+    findings as an Excel workbook (``format=xlsx``, 缺陷清单: a row per finding with its pictures, and a
+    sheet of the conditions and counts; :mod:`.report_xlsx`)."""
     r = report.build_report(s, inspection_id, st.store)
+    if format == "xlsx":
+        name = f"pv-findings-{r.plant_code}-{inspection_id}-{lang}.xlsx"
+        return Response(
+            report_xlsx.render_xlsx(r, lang),
+            media_type=report_xlsx.MEDIA_TYPE,
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
     if format == "pdf":
         name = f"pv-report-{r.plant_code}-{inspection_id}-{lang}.pdf"
         return Response(

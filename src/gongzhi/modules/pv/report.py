@@ -252,6 +252,10 @@ class ReportFinding:
     """The visible-light photo over the thumbnail's window, when the frame came with one."""
     delta_t_at_least: bool = False
     """Whether ΔT (and ΔTn) is only a lower bound (``service.delta_t_lower_bound``)."""
+    string: str = ""
+    """The module's plant string ("" where the plant names none)."""
+    lon: float | None = None
+    lat: float | None = None
 
 
 @dataclass
@@ -547,6 +551,15 @@ def build_report(s: Session, inspection_id: int, store: FileStore | None = None)
     live = _live_findings(s, inspection_id)
     modules = _map_modules(s, plant, live)
     pictures = finding_pictures(s, store, live, CAMERAS.get(insp.camera)) if store is not None else {}
+    # each finding's module: its string, and its centre where the finding has no position of its own
+    placed = {
+        mid: (string, lon, lat)
+        for mid, string, lon, lat in s.execute(
+            select(PvModule.module_id, PvModule.string, PvModule.lon, PvModule.lat).where(
+                PvModule.plant_id == plant.id, PvModule.module_id.in_({f.module_id for f in live})
+            )
+        )
+    }
     findings = [
         ReportFinding(
             module_id=f.module_id,
@@ -561,8 +574,12 @@ def build_report(s: Session, inspection_id: int, store: FileStore | None = None)
             thumbnail_png=pictures.get(f.id, (None, None))[0],
             photo_png=pictures.get(f.id, (None, None))[1],
             delta_t_at_least=service.delta_t_lower_bound(f),
+            string=string,
+            lon=f.lon if f.lon is not None else lon,
+            lat=f.lat if f.lat is not None else lat,
         )
         for f in sorted(live, key=lambda f: (-(f.coa or 0), -(f.delta_t_k or 0), f.module_id))
+        for string, lon, lat in [placed.get(f.module_id, ("", None, None))]
     ]
     econ = loop.default_economics(plant.area_m2)
     day = plant_day(loop.inspection_time(insp))
@@ -1016,7 +1033,7 @@ def render_html(report: Report, lang: str = "zh-CN") -> str:
         review=lambda status: review_name(status, lang),
         colour=colour,
         num=_num,
-        local=_local_time,
+        local=local_time,
         svg=map_svg(report.modules),
         legend=map_legend(report.modules, lang),
         swatch=legend_svg,
@@ -1028,7 +1045,7 @@ def _num(value: float | None, unit: str, at_least: bool = False) -> str:
     return "–" if value is None else f"{'≥ ' if at_least else ''}{value:.1f} {unit}"
 
 
-def _local_time(value: dt.datetime | None) -> str:
+def local_time(value: dt.datetime | None) -> str:
     if value is None:
         return "–"
     from zoneinfo import ZoneInfo
@@ -1069,7 +1086,7 @@ def render_pdf(report: Report, lang: str = "zh-CN") -> bytes:
         p(tx("title"), h1),
         p(
             f"{report.plant_name} ({report.plant_code}) · {tx('inspection')} #{report.inspection_id} · "
-            f"{tx('generated')} {_local_time(report.generated_at)}"
+            f"{tx('generated')} {local_time(report.generated_at)}"
         ),
         p(tx("conditions"), h2),
     ]
