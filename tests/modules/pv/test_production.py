@@ -369,6 +369,8 @@ def test_the_plant_page_imports_production_and_lists_bad_rows(
     assert "未导入任何数据" in r.text and "是否填了 kW/m² 或 W" in r.text and "与第 3 行重复" in r.text
     page = alice.get(f"/pv/plants/{plant['id']}")
     assert "发电数据与积灰" in page.text and "暂无发电数据" in page.text and "0 个样本点" in page.text
+    r = alice.post(url, data={"csrf_token": csrf}, files={"file": ("empty.csv", b"")})
+    assert r.status_code == 400 and "empty.csv" in r.text  # named as the other forms name their files
 
     r = alice.post(
         url, data={"csrf_token": csrf}, files={"file": ("good.csv", GOOD.encode())}, follow_redirects=False

@@ -207,10 +207,8 @@ def import_production(
     timezone: Annotated[str, Form(max_length=60)] = "",
 ) -> Response:
     """Import a production file from the plant page; bad rows come back listed on the page."""
-    data = file.file.read(c.st.settings.max_upload_bytes + 1)
     try:
-        if not data or len(data) > c.st.settings.max_upload_bytes:
-            raise InvalidInput(msg("the production file is empty or larger than the upload limit"))
+        data = _uploaded(c, file)
         out = production.import_production(
             c.s, plant_id, data, file.filename or "", zone=zone or None, timezone=timezone or None
         )
