@@ -101,7 +101,15 @@ def test_the_workbook_downloads_from_the_api_and_the_inspection_page_links_it(
     assert client.get(url + "&lang=fr", headers=world.alice.headers).status_code == 422
     assert client.get(url, headers=world.charlie.headers).status_code == 404  # another region's
     alice, _ = as_user(client, world.alice)
-    assert (
-        f"/api/v1/pv/inspections/{insp}/report?format=xlsx&amp;lang=zh-CN"
-        in alice.get(f"/pv/inspections/{insp}").text
-    )
+    page = alice.get(f"/pv/inspections/{insp}").text
+    assert f"/api/v1/pv/inspections/{insp}/report?format=xlsx&amp;lang=zh-CN" in page
+    # the English console links the report, its PDF and the workbook in English
+    english, _ = as_user(client, world.alice, lang="en")
+    page = english.get(f"/pv/inspections/{insp}").text
+    for fmt in ("lang=en", "format=pdf&amp;lang=en", "format=xlsx&amp;lang=en"):
+        assert f"/api/v1/pv/inspections/{insp}/report?{fmt}" in page, fmt
+    plant_id = client.get(f"{PV}/inspections/{insp}", headers=world.alice.headers).json()["plant_id"]
+    listed = english.get(
+        f"/pv/plants/{plant_id}"
+    ).text  # the plant's inspections: this language, and the other
+    assert "/report?format=pdf&amp;lang=en" in listed and 'lang="zh-CN">PDF (中文)</a>' in listed
