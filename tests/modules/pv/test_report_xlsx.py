@@ -109,7 +109,6 @@ def test_the_workbook_downloads_from_the_api_and_the_inspection_page_links_it(
     for fmt in ("lang=en", "format=pdf&amp;lang=en", "format=xlsx&amp;lang=en"):
         assert f"/api/v1/pv/inspections/{insp}/report?{fmt}" in page, fmt
     plant_id = client.get(f"{PV}/inspections/{insp}", headers=world.alice.headers).json()["plant_id"]
-    listed = english.get(
-        f"/pv/plants/{plant_id}"
-    ).text  # the plant's inspections: this language, and the other
+    # the plant's inspections list the report in this language, and a PDF in the other
+    listed = english.get(f"/pv/plants/{plant_id}").text
     assert "/report?format=pdf&amp;lang=en" in listed and 'lang="zh-CN">PDF (中文)</a>' in listed
