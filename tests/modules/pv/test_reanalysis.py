@@ -92,3 +92,14 @@ def test_a_flight_is_analysed_again_after_the_plant_is_corrected(
     assert "只有已结束的巡检可以重新分析" in alice.get(r.headers["location"]).text
     vera, _ = as_user(client, world.vera)
     assert "/reanalyse" not in vera.get(f"/pv/inspections/{first['id']}").text
+
+    # an alert's page links the inspections that saw it (the latest first) and its module, with the crop
+    finding = found[0]
+    page = alice.get(f"/alerts/{finding['alert_id']}").text
+    assert "相关页面" in page
+    first_at = page.index(f'href="/pv/inspections/{first["id"]}"')
+    assert page.index(f'href="/pv/inspections/{again["id"]}"') < first_at  # the re-analysis first
+    assert f"光伏巡检 #{again['id']}" in page and f"组件 {finding['module_id']} 及其历史" in page
+    history = f'href="/pv/plants/{plant["id"]}/modules/{finding["module_id"]}"'
+    assert history in page and f'src="/pv/findings/{finding["id"]}/thumbnail.png"' in page
+    assert alice.get(f"/pv/findings/{finding['id']}/thumbnail.png").content.startswith(b"\x89PNG")

@@ -15,6 +15,7 @@ from fastapi.responses import Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from gongzhi.cases.models import Alert
 from gongzhi.core.deps import api_router
 from gongzhi.core.models import Role
 from gongzhi.core.service import require_role
@@ -31,6 +32,7 @@ from gongzhi.modules.pv.schemas import FindingReview, LayoutIn, PlantCreate, Pla
 from gongzhi.web import labels
 from gongzhi.web.i18n import N_
 from gongzhi.web.shell import ConsoleDep
+from gongzhi.web.views.alerts import Related
 
 router = api_router(include_in_schema=False)
 NAV_LABEL = N_("PV plants")
@@ -724,3 +726,32 @@ def confirm(
     out = loop.confirm_inspection(c.s, c.st.registry, inspection_id, mode=mode)
     message = c._("%(n)s cases created from the confirmed findings", n=len(out.cases))
     return c.done(f"/pv/inspections/{inspection_id}", message)
+
+
+RELATED_INSPECTIONS = 5
+"""Most inspections an alert's page links (the latest first)."""
+RELATED_MODULES = 12
+"""Most modules an alert's page links, with a thermal crop each (an offline string names many)."""
+
+
+def alert_related(s: Session, alert: Alert) -> list[Related]:
+    """The pages of a PV alert (:func:`.web.views.alerts.add_related`): the inspections whose findings
+    raised or bumped it, the latest first, and each module's history with the thermal crop of its latest
+    finding; nothing for an alert that no finding of an inspection belongs to."""
+    stmt = select(PvFinding).where(PvFinding.alert_id == alert.id).order_by(PvFinding.inspection_id.desc())
+    found = list(s.execute(stmt).scalars())
+    inspections = list(dict.fromkeys(f.inspection_id for f in found))[:RELATED_INSPECTIONS]
+    out = [Related(N_("PV inspection #%(n)s"), f"/pv/inspections/{i}", {"n": i}) for i in inspections]
+    latest: dict[str, PvFinding] = {}
+    for f in found:
+        latest.setdefault(f.module_id, f)
+    for mid, f in sorted(latest.items())[:RELATED_MODULES]:
+        out.append(
+            Related(
+                N_("Module %(module)s and its history"),
+                f"/pv/plants/{f.plant_id}/modules/{mid}",
+                {"module": mid},
+                image=f"/pv/findings/{f.id}/thumbnail.png" if f.evidence else None,
+            )
+        )
+    return out

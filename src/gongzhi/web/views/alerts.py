@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Annotated, Any
 
 from fastapi import Form, Query
 from fastapi.responses import Response
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from gongzhi.cases import alerts
 from gongzhi.cases.alerts import LIVE, WRITERS
@@ -24,6 +27,32 @@ router = api_router(include_in_schema=False)
 PAGE_SIZE = 50
 STATUSES = tuple(labels.ALERT_STATUSES)
 IMAGES = ("image/jpeg", "image/png")
+
+
+@dataclass(frozen=True)
+class Related:
+    """A module's page about an alert, linked from the alert's page: ``label`` a message id (``N_``) the
+    page translates with ``params``, ``href`` the page, ``image`` a picture of it to show (a URL), if any."""
+
+    label: str
+    href: str
+    params: dict[str, Any] = field(default_factory=dict)
+    image: str | None = None
+
+
+RelatedFinder = Callable[[Session, Alert], list[Related]]
+_FINDERS: list[RelatedFinder] = []
+
+
+def add_related(finder: RelatedFinder) -> None:
+    """Let a module name its pages about an alert (the inspection that raised it, say): ``finder`` is asked
+    on every alert page, in the viewer's scope, and returns [] for alerts not its own."""
+    if finder not in _FINDERS:
+        _FINDERS.append(finder)
+
+
+def related(s: Session, alert: Alert) -> list[Related]:
+    return [r for finder in _FINDERS for r in finder(s, alert)]
 
 
 def _status(values: list[str] | None) -> list[str]:
@@ -82,6 +111,7 @@ def alert_detail(c: ConsoleDep, alert_id: DbInt) -> Response:
         "alerts/detail.html",
         a=alert,
         evidence=_evidence(c, alert),
+        related=related(c.s, alert),
         others=_others(c, alert) if alert.status in LIVE else [],
         live=alert.status in LIVE,
         can_write=c.me.can(*WRITERS),
