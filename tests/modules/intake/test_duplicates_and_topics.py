@@ -9,17 +9,19 @@ from zoneinfo import ZoneInfo
 
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from gongzhi.db import Scope, unit_of_work, utcnow
 from gongzhi.modules.intake import hot, service
 from gongzhi.modules.intake.analytics import hot_topics as ht
 from gongzhi.modules.intake.analytics import latency, minhash
-from gongzhi.modules.intake.models import IntakeSettings
+from gongzhi.modules.intake.models import HotTopic, IntakeRequest, IntakeSettings
 from gongzhi.modules.intake.schemas import RequestIn
 from gongzhi.registry import Registry
 from tests.conftest import World
 from tests.modules.intake.conftest import POINT_A, Intake
+from tests.web.helpers import as_user
 
 TEXT = "丽发新城小区旁边的搅拌站每天晚上施工，噪音和粉尘严重影响居民休息，请相关部门尽快处理"
 
@@ -124,6 +126,15 @@ def test_a_heating_topic_raises_one_early_warning_and_exports_the_table(
         assert again[0].alert_id == first_alert and again[0].previous_heat == topics[0].heat
     alerts = client.get("/api/v1/alerts?kind=intake.hot_topic", headers=world.alice.headers).json()
     assert alerts["total"] == 1 and "丽发新城" in alerts["items"][0]["title"]
+    # the alert's page links the hot-topic table and the cases of the topic's four requests
+    alice, _ = as_user(client, world.alice)
+    page = alice.get(f"/alerts/{first_alert}").text
+    assert "相关页面" in page and 'href="/intake/hot"' in page
+    with unit_of_work(factory, Scope(region_id=world.a, system=True, username="t")) as s:
+        topic = s.execute(select(HotTopic).where(HotTopic.alert_id == first_alert)).scalar_one()
+        stmt = select(IntakeRequest.case_id).where(IntakeRequest.id.in_(topic.request_ids))
+        case_ids = set(s.execute(stmt).scalars())
+    assert len(case_ids) == 4 and all(f'href="/cases/{c}"' in page for c in case_ids)
     table = client.get("/api/v1/intake/hot-topics", headers=world.alice.headers).json()
     assert table[0]["rank"] == 1 and table[0]["place"] == "丽发新城"
     xlsx = client.get("/api/v1/intake/hot-topics.xlsx", headers=world.alice.headers)

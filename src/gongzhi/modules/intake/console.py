@@ -9,9 +9,10 @@ from typing import Annotated
 from fastapi import File, Form, Query, UploadFile
 from fastapi.responses import Response
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from gongzhi.cases import service as cases
-from gongzhi.cases.models import Case
+from gongzhi.cases.models import Alert, Case
 from gongzhi.cases.schemas import ActionIn
 from gongzhi.cases.statemachine import Action
 from gongzhi.core.deps import api_router
@@ -22,9 +23,10 @@ from gongzhi.kit.validation import DbInt
 from gongzhi.kit.workdays import SHANGHAI
 from gongzhi.modules.intake import hot, imports, service, stats
 from gongzhi.modules.intake import repository as repo
-from gongzhi.modules.intake.models import IntakeImport, IntakeRequest
+from gongzhi.modules.intake.models import HotTopic, IntakeImport, IntakeRequest
 from gongzhi.web.i18n import N_
 from gongzhi.web.shell import ConsoleDep, NavItem
+from gongzhi.web.views.alerts import Related
 
 router = api_router(include_in_schema=False)
 TEMPLATES = Path(__file__).parent / "console_templates"
@@ -203,3 +205,21 @@ def import_report(c: ConsoleDep, import_id: DbInt) -> Response:
     if rec is None or rec.region_id != service.acting_region(c.s):
         raise NotFound(msg("no import %(id)s", id=import_id))
     return c.page("intake/import_report.html", rec=rec, kinds=IMPORT_KINDS, statuses=IMPORT_STATUSES)
+
+
+RELATED_CASES = 10
+"""Most cases a hot-topic alert's page links, the most recent first."""
+
+
+def alert_related(s: Session, alert: Alert) -> list[Related]:
+    """The pages of a hot-topic alert (:func:`.web.views.alerts.add_related`): the hot-topic table and the
+    cases of the topic's requests; nothing for another alert."""
+    topic = s.execute(select(HotTopic).where(HotTopic.alert_id == alert.id)).scalar_one_or_none()
+    if topic is None:
+        return []
+    ids = [int(i) for i in topic.request_ids]
+    stmt = select(Case.id, Case.tracking_code).join(IntakeRequest, IntakeRequest.case_id == Case.id)
+    rows = s.execute(stmt.where(IntakeRequest.id.in_(ids)).order_by(Case.id.desc()).limit(RELATED_CASES))
+    return [Related(N_("Hot topics"), "/intake/hot")] + [
+        Related(N_("Case %(code)s"), f"/cases/{case_id}", {"code": code}) for case_id, code in rows
+    ]
