@@ -218,7 +218,7 @@ def alert_related(s: Session, alert: Alert) -> list[Related]:
     if topic is None:
         return []
     ids = [int(i) for i in topic.request_ids]
-    stmt = select(Case.id, Case.tracking_code).join(IntakeRequest, IntakeRequest.case_id == Case.id)
+    stmt = select(Case.id, Case.number).join(IntakeRequest, IntakeRequest.case_id == Case.id)
     rows = s.execute(stmt.where(IntakeRequest.id.in_(ids)).order_by(Case.id.desc()).limit(RELATED_CASES))
     return [Related(N_("Hot topics"), "/intake/hot")] + [
         Related(N_("Case %(code)s"), f"/cases/{case_id}", {"code": code}) for case_id, code in rows
