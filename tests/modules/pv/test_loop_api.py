@@ -7,11 +7,15 @@ from pathlib import Path
 from typing import Any, TypedDict, cast
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from gongzhi.db import Scope, unit_of_work
 from gongzhi.modules.pv import loop, results
+from gongzhi.modules.pv.models import PvFinding
 from gongzhi.registry import Registry
 from tests.conftest import World
+from tests.web.helpers import as_user
 
 from .flights import tiny_flight
 
@@ -130,6 +134,17 @@ def test_report_confirm_and_robots_over_http(
     assert len(made) >= 1
     case = client.get(f"/api/v1/cases/{made[0]}", headers=world.alice.headers).json()
     assert case["category"].startswith("pv.")
+    # each case's page links the inspection and its modules' histories, with their thermal crops
+    alice, _ = as_user(client, world.alice)
+    for case_id in made:
+        page = alice.get(f"/cases/{case_id}").text
+        with unit_of_work(factory, Scope.for_system()) as s:
+            stmt = select(PvFinding.module_id).where(PvFinding.case_id == case_id)
+            members = sorted(set(s.execute(stmt).scalars()))
+        assert members and "相关页面" in page and f'href="/pv/inspections/{insp}"' in page
+        for module_id in members[:12]:
+            assert f'href="/pv/plants/{plant["id"]}/modules/{module_id}"' in page
+        assert page.count("/thumbnail.png") == min(len(members), 12)
     again = client.post(f"{PV}/inspections/{insp}/confirm", json={}, headers=world.alice.headers).json()
     assert again["already"] == len(findings) and again["cleaning_cases"] == again["repair_cases"] == []
     loop = client.get(f"{PV}/plants/{plant['id']}/loop", headers=world.vera.headers).json()

@@ -25,8 +25,8 @@ from gongzhi.modules.intake import hot, imports, service, stats
 from gongzhi.modules.intake import repository as repo
 from gongzhi.modules.intake.models import HotTopic, IntakeImport, IntakeRequest
 from gongzhi.web.i18n import N_
+from gongzhi.web.related import Related
 from gongzhi.web.shell import ConsoleDep, NavItem
-from gongzhi.web.views.alerts import Related
 
 router = api_router(include_in_schema=False)
 TEMPLATES = Path(__file__).parent / "console_templates"
@@ -212,7 +212,7 @@ RELATED_CASES = 10
 
 
 def alert_related(s: Session, alert: Alert) -> list[Related]:
-    """The pages of a hot-topic alert (:func:`.web.views.alerts.add_related`): the hot-topic table and the
+    """The pages of a hot-topic alert (:func:`.web.related.add_related`): the hot-topic table and the
     cases of the topic's requests; nothing for another alert."""
     topic = s.execute(select(HotTopic).where(HotTopic.alert_id == alert.id)).scalar_one_or_none()
     if topic is None:

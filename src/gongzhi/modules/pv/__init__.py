@@ -9,8 +9,8 @@ def register(registry: Registry) -> None:
     from pathlib import Path
 
     from gongzhi.modules.pv import api, cleaning, cli, jobs, loop_api, production, production_api, views
+    from gongzhi.web.related import add_related
     from gongzhi.web.shell import NavItem, add_nav, add_templates
-    from gongzhi.web.views.alerts import add_related
 
     registry.routers.append(api.router)
     registry.routers.append(loop_api.router)
@@ -18,7 +18,8 @@ def register(registry: Registry) -> None:
     registry.routers.append(views.router)
     add_templates(Path(__file__).parent / "templates")
     add_nav(NavItem("/pv", views.NAV_LABEL, "☀"))
-    add_related(views.alert_related)
+    add_related("alert", views.alert_related)
+    add_related("case", views.case_related)
     registry.cli_apps["pv"] = cli.app
     jobs.register(registry)
     production.register(registry)

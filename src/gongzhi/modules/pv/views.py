@@ -12,10 +12,10 @@ from urllib.parse import urlencode
 
 from fastapi import File, Form, Path, Query, UploadFile
 from fastapi.responses import Response
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from gongzhi.cases.models import Alert
+from gongzhi.cases.models import Alert, Case
 from gongzhi.core.deps import api_router
 from gongzhi.core.models import Role
 from gongzhi.core.service import require_role
@@ -31,8 +31,8 @@ from gongzhi.modules.pv.models import PvFinding, PvFrame, PvInspection
 from gongzhi.modules.pv.schemas import FindingReview, LayoutIn, PlantCreate, PlantUpdate
 from gongzhi.web import labels
 from gongzhi.web.i18n import N_
+from gongzhi.web.related import Related
 from gongzhi.web.shell import ConsoleDep
-from gongzhi.web.views.alerts import Related
 
 router = api_router(include_in_schema=False)
 NAV_LABEL = N_("PV plants")
@@ -729,17 +729,26 @@ def confirm(
 
 
 RELATED_INSPECTIONS = 5
-"""Most inspections an alert's page links (the latest first)."""
+"""Most inspections an alert's or a case's page links (the latest first)."""
 RELATED_MODULES = 12
-"""Most modules an alert's page links, with a thermal crop each (an offline string names many)."""
+"""Most modules an alert's or a case's page links, with a thermal crop each (an offline string names many)."""
 
 
 def alert_related(s: Session, alert: Alert) -> list[Related]:
-    """The pages of a PV alert (:func:`.web.views.alerts.add_related`): the inspections whose findings
-    raised or bumped it, the latest first, and each module's history with the thermal crop of its latest
-    finding; nothing for an alert that no finding of an inspection belongs to."""
-    stmt = select(PvFinding).where(PvFinding.alert_id == alert.id).order_by(PvFinding.inspection_id.desc())
-    found = list(s.execute(stmt).scalars())
+    """The pages of a PV alert (:func:`.web.related.add_related`): :func:`finding_pages` of the findings
+    that raised or bumped it; nothing for an alert no finding belongs to."""
+    return finding_pages(s, select(PvFinding).where(PvFinding.alert_id == alert.id))
+
+
+def case_related(s: Session, case: Case) -> list[Related]:
+    """The pages of a PV repair or cleaning case: :func:`finding_pages` of the findings it was made of."""
+    return finding_pages(s, select(PvFinding).where(PvFinding.case_id == case.id))
+
+
+def finding_pages(s: Session, stmt: Select[PvFinding]) -> list[Related]:
+    """The inspections of the findings ``stmt`` selects, the latest first, and each module's history with the
+    thermal crop of its latest finding."""
+    found = list(s.execute(stmt.order_by(PvFinding.inspection_id.desc(), PvFinding.id.desc())).scalars())
     inspections = list(dict.fromkeys(f.inspection_id for f in found))[:RELATED_INSPECTIONS]
     out = [Related(N_("PV inspection #%(n)s"), f"/pv/inspections/{i}", {"n": i}) for i in inspections]
     latest: dict[str, PvFinding] = {}

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Form, Query
 from fastapi.responses import Response
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from gongzhi.cases import alerts
 from gongzhi.cases.alerts import LIVE, WRITERS
@@ -21,38 +18,13 @@ from gongzhi.kit.filestore import sniff
 from gongzhi.kit.validation import DbInt
 from gongzhi.web import labels
 from gongzhi.web.i18n import N_
+from gongzhi.web.related import related
 from gongzhi.web.shell import Console, ConsoleDep
 
 router = api_router(include_in_schema=False)
 PAGE_SIZE = 50
 STATUSES = tuple(labels.ALERT_STATUSES)
 IMAGES = ("image/jpeg", "image/png")
-
-
-@dataclass(frozen=True)
-class Related:
-    """A module's page about an alert, linked from the alert's page: ``label`` a message id (``N_``) the
-    page translates with ``params``, ``href`` the page, ``image`` a picture of it to show (a URL), if any."""
-
-    label: str
-    href: str
-    params: dict[str, Any] = field(default_factory=dict)
-    image: str | None = None
-
-
-RelatedFinder = Callable[[Session, Alert], list[Related]]
-_FINDERS: list[RelatedFinder] = []
-
-
-def add_related(finder: RelatedFinder) -> None:
-    """Let a module name its pages about an alert (the inspection that raised it, say): ``finder`` is asked
-    on every alert page, in the viewer's scope, and returns [] for alerts not its own."""
-    if finder not in _FINDERS:
-        _FINDERS.append(finder)
-
-
-def related(s: Session, alert: Alert) -> list[Related]:
-    return [r for finder in _FINDERS for r in finder(s, alert)]
 
 
 def _status(values: list[str] | None) -> list[str]:
@@ -111,7 +83,7 @@ def alert_detail(c: ConsoleDep, alert_id: DbInt) -> Response:
         "alerts/detail.html",
         a=alert,
         evidence=_evidence(c, alert),
-        related=related(c.s, alert),
+        related=related("alert", c.s, alert),
         others=_others(c, alert) if alert.status in LIVE else [],
         live=alert.status in LIVE,
         can_write=c.me.can(*WRITERS),

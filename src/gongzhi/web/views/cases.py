@@ -25,6 +25,7 @@ from gongzhi.kit.validation import DbInt, parse_id
 from gongzhi.kit.workdays import SHANGHAI
 from gongzhi.web import labels
 from gongzhi.web.i18n import N_
+from gongzhi.web.related import related
 from gongzhi.web.shell import WRITERS, Console, ConsoleDep
 
 router = api_router(include_in_schema=False)
@@ -340,6 +341,7 @@ def case_detail(c: ConsoleDep, case_id: DbInt) -> Response:
         people=_display_names(c, {e.actor_user_id for e in timeline if e.actor_user_id}),
         files=files,
         loose_files=[f for f in files if f.event_id is None],
+        related=related("case", c.s, case),
         targets=dispatch_targets(c, case) if Action.DISPATCH in acts else [],
         suggested=cases.suggest_actor(c.s, case) if Action.DISPATCH in acts else None,
         merge_into=merge_targets(c, case) if Action.MERGE in acts else [],
