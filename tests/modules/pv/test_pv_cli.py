@@ -12,10 +12,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from openpyxl import load_workbook
 from PIL import Image
 from typer.testing import CliRunner, Result
 
 from gongzhi.modules.pv import analysis_adapter as adapter
+from gongzhi.modules.pv import report
 from gongzhi.modules.pv.analytics.layout import LayoutParams, generate_layout
 from gongzhi.modules.pv.analytics.synthetic import synthetic_flight
 from gongzhi.modules.pv.cli import app
@@ -217,6 +219,17 @@ def test_inspect_reads_a_synthetic_flight_back_and_writes_per_module_results(tmp
         crops = {n: kmz.read(n) for n in kmz.namelist()[1:]}
     assert set(crops) == {f"files/{m}-ir.png" for m, _ in found}
     assert {Image.open(io.BytesIO(png)).size for png in crops.values()} == {(128, 128)}
+    # and as the platform's findings workbook: a row per finding, each module's worst with its crop
+    book = load_workbook(out / "findings.xlsx")
+    sheet = book["缺陷清单"]
+    listed = list(sheet.iter_rows(min_row=2, values_only=True))
+    assert sorted((r[1], r[3]) for r in listed) == sorted(
+        (f["module_id"], report.class_name(f["anomaly_class"], "zh-CN")) for f in summary["findings_list"]
+    )
+    assert all(r[2] for r in listed)  # each module's string, from the plant file
+    assert len(sheet._images) == len({m for m, _ in found})
+    overview = {r[0]: r[1] for r in book["巡检概况"].iter_rows(values_only=True) if r[0]}
+    assert overview["图像"] == "6 / 6 帧已分析" and overview["IEC TS 62446-3"] == "符合 IEC TS 62446-3"
     assert {row["delta_t_lower_bound"] for row in rows if not row["severity"]} == {""}
     # a visible photo beside its thermal frame is paired with it, not read as a frame; that frame, a plain
     # photo, is skipped (and its photo with it)
@@ -251,6 +264,7 @@ def test_inspect_puts_the_photo_of_each_findings_frame_in_the_kmz_beside_its_the
         files = {n: kmz.read(n) for n in kmz.namelist()[1:]}
         doc = kmz.read("doc.kml").decode()
     assert set(files) == {f"files/{m}-{kind}.png" for m in worst for kind in ("ir", "photo")}
+    assert len(load_workbook(out / "findings.xlsx")["缺陷清单"]._images) == 2 * len(worst)  # both, a row
     for m in worst:
         ir, photo = (Image.open(io.BytesIO(files[f"files/{m}-{kind}.png"])) for kind in ("ir", "photo"))
         assert ir.size == photo.size == (128, 128)

@@ -381,10 +381,11 @@ def write_results(
 ) -> None:
     """``results.geojson`` (module outlines from ``layout``; centres, or no geometry, without one),
     ``results.csv``, ``findings.kml`` (the findings for a field crew's map, :mod:`.io.kml`),
+    ``findings.xlsx`` (缺陷清单, as the platform's inspection workbook, :mod:`.report_xlsx`),
     ``summary.json`` and, given the flight's ``frames`` (file name → path), ``findings.kmz``: the same
     placemarks, each with its thermal crop and, where its frame has one of ``photos`` (frame's file name →
     its visible-light photo; ``camera``, the flight's when the frames do not name it), the photo's
-    (:func:`_finding_crops`), in ``out_dir``."""
+    (:func:`_finding_crops`), in ``out_dir``; the workbook then shows the same pictures."""
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = pipeline.module_rows(result.modules, result.findings)
     summary = result.summary()
@@ -394,14 +395,55 @@ def write_results(
     (out_dir / "results.csv").write_text(pipeline.results_csv(rows), encoding="utf-8-sig")
     title = layout.name if layout is not None and layout.name else out_dir.resolve().name
     (out_dir / "findings.kml").write_bytes(kml.findings_kml(rows, outlines, title=title))
+    crops = _finding_crops(result, frames, photos or {}, camera) if frames is not None else {}
     if frames is not None:
-        crops = _finding_crops(result, frames, photos or {}, camera)
         (out_dir / "findings.kmz").write_bytes(kml.findings_kmz(rows, outlines, crops, title=title))
+    (out_dir / "findings.xlsx").write_bytes(_workbook(result, layout, crops, title, camera))
     findings = pipeline.finding_dicts(result.findings)
     (out_dir / "summary.json").write_text(
         json.dumps({**summary, "findings_list": findings}, ensure_ascii=False, indent=2, default=str),
         encoding="utf-8",
     )
+
+
+def _workbook(
+    result: FlightOutcome,
+    layout: PlantLayout | None,
+    crops: Mapping[str, tuple[bytes | None, bytes | None]],
+    title: str,
+    camera: ThermalCamera | None,
+) -> bytes:
+    """The findings as the platform's inspection workbook (:func:`.report_xlsx.findings_workbook`): each
+    module's worst finding with its crops (those of the KMZ), the flight's conditions on the second sheet."""
+    from gongzhi.modules.pv.report import ReportFinding
+    from gongzhi.modules.pv.report_xlsx import findings_workbook, flight_overview
+
+    strings = {m.id: m.string for m in layout.modules} if layout is not None else {}
+    shown = worst_by_module(result.findings)
+    found = [
+        ReportFinding(
+            module_id=f.module_id,
+            anomaly_class=f.anomaly_class,
+            delta_t_k=f.delta_t_k,
+            delta_tn_k=f.delta_tn_k,
+            t_max_c=f.t_max_c,
+            severity=f.severity,
+            coa=f.coa,
+            status="new",
+            frames_seen=f.frames_seen,
+            thumbnail_png=pictures[0],
+            photo_png=pictures[1],
+            delta_t_at_least=bool(f.details.get("delta_t_lower_bound")),
+            string=strings.get(f.module_id, ""),
+            lon=f.lon,
+            lat=f.lat,
+        )
+        for f in sorted(result.findings, key=lambda f: (-f.coa, -(f.delta_t_k or 0.0), f.module_id))
+        for pictures in [
+            crops.get(f.module_id, (None, None)) if shown.get(f.module_id) is f else (None, None)
+        ]
+    ]
+    return findings_workbook(found, flight_overview(result, camera.name if camera else None), title)
 
 
 def _finding_crops(

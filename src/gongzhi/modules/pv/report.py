@@ -429,15 +429,20 @@ class Report:
         return round(MANUAL_MIN_PER_50000_M2 * self.area_m2 / 50_000, 1)
 
     def counts(self) -> dict[str, dict[str, int]]:
-        c: Counter[tuple[str, str]] = Counter((f.anomaly_class, f.severity) for f in self.findings)
-        out: dict[str, dict[str, int]] = {}
-        for (cls, sev), n in sorted(c.items()):
-            out.setdefault(cls, {"S1": 0, "S2": 0, "S3": 0})[sev] = n
-        return out
+        return counts_by_class(self.findings)
 
     def actions(self, lang: str) -> list[tuple[str, str]]:
         seen = sorted({f.anomaly_class for f in self.findings})
         return [(class_name(c, lang), ACTIONS.get(c, REPAIR_ACTION)[lang]) for c in seen]
+
+
+def counts_by_class(findings: Sequence[ReportFinding]) -> dict[str, dict[str, int]]:
+    """Findings by class (in name order) and severity band."""
+    c: Counter[tuple[str, str]] = Counter((f.anomaly_class, f.severity) for f in findings)
+    out: dict[str, dict[str, int]] = {}
+    for (cls, sev), n in sorted(c.items()):
+        out.setdefault(cls, {"S1": 0, "S2": 0, "S3": 0})[sev] = n
+    return out
 
 
 def t(key: str, lang: str) -> str:

@@ -21,6 +21,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from gongzhi.kit.sheets import formula_safe
+from gongzhi.modules.pv.outcome import FlightOutcome
 from gongzhi.modules.pv.report import (
     ACTIONS,
     REPAIR_ACTION,
@@ -28,6 +29,7 @@ from gongzhi.modules.pv.report import (
     ReportFinding,
     check_lang,
     class_name,
+    counts_by_class,
     local_time,
     review_name,
     t,
@@ -58,6 +60,11 @@ _TEXT: dict[str, dict[str, str]] = {
     "camera": {"zh-CN": "热像仪", "en": "Camera"},
     "iec": {"zh-CN": "IEC TS 62446-3", "en": "IEC TS 62446-3"},
     "total": {"zh-CN": "合计", "en": "Total"},
+    "frames_used": {"zh-CN": "图像", "en": "Frames"},
+    "frames_text": {"zh-CN": "{used} / {frames} 帧已分析", "en": "{used} of {frames} analysed"},
+    "modules_seen": {"zh-CN": "组件", "en": "Modules"},
+    "modules_text": {"zh-CN": "{seen} / {total} 块可见", "en": "{seen} of {total} seen"},
+    "not_given": {"zh-CN": "未指定", "en": "not given"},
 }
 
 HEADER_FILL = PatternFill("solid", fgColor="F3F7FB")
@@ -78,13 +85,24 @@ def render_xlsx(report: Report, lang: str = "zh-CN") -> bytes:
         If ``lang`` is neither.
     """
     lang = check_lang(lang)
+    title = f"{report.plant_name} {t('inspection', lang)} #{report.inspection_id}"
+    return findings_workbook(report.findings, overview_lines(report, lang), title, lang)
+
+
+def findings_workbook(
+    findings: list[ReportFinding], overview: list[tuple[str, Any]], title: str, lang: str = "zh-CN"
+) -> bytes:
+    """``findings`` (most severe first) as the findings sheet, and ``overview`` ((label, value) lines) with
+    the counts by class and band as the second sheet, in ``lang``: the workbook of an inspection
+    (:func:`render_xlsx`) or of a folder of frames analysed without a server (``gongzhi pv inspect``)."""
+    lang = check_lang(lang)
     book = Workbook()
     sheet = book.active
     assert sheet is not None
     sheet.title = _TEXT["sheet_findings"][lang]
-    _findings(sheet, report.findings, lang)
-    _overview(book.create_sheet(_TEXT["sheet_overview"][lang]), report, lang)
-    book.properties.title = f"{report.plant_name} {t('inspection', lang)} #{report.inspection_id}"
+    _findings(sheet, findings, lang)
+    _overview(book.create_sheet(_TEXT["sheet_overview"][lang]), overview, findings, lang)
+    book.properties.title = title
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
@@ -146,13 +164,14 @@ def _findings(sheet: Worksheet, findings: list[ReportFinding], lang: str) -> Non
         sheet.auto_filter.ref = f"A1:{get_column_letter(len(head) - 2)}{len(findings) + 1}"
 
 
-def _overview(sheet: Worksheet, report: Report, lang: str) -> None:
+def overview_lines(report: Report, lang: str) -> list[tuple[str, Any]]:
+    """An inspection's conditions as the workbook's second sheet lists them: (label, value) lines."""
+
     def x(key: str) -> str:
         return _TEXT[key][lang] if key in _TEXT else t(key, lang)
 
     verdict = {True: t("compliant", lang), False: t("not_compliant", lang), None: t("unknown", lang)}
     lines: list[tuple[str, Any]] = [
-        (x("title"), None),
         (x("plant"), formula_safe(f"{report.plant_name} ({report.plant_code})")),
         (x("inspection"), f"#{report.inspection_id}"),
         (x("camera"), formula_safe(report.camera) or None),
@@ -170,6 +189,37 @@ def _overview(sheet: Worksheet, report: Report, lang: str) -> None:
     if report.sun_reflections:
         lines.append(("", t("sun_reflections", lang)))
     lines.append((x("generated"), local_time(report.generated_at)))
+    return lines
+
+
+def flight_overview(result: FlightOutcome, camera: str | None, lang: str = "zh-CN") -> list[tuple[str, Any]]:
+    """A flight analysed without a server (``gongzhi pv inspect``) as the workbook's second sheet lists it:
+    frames and modules seen, the camera, irradiance and the IEC verdict."""
+
+    def x(key: str) -> str:
+        return _TEXT[key][lang] if key in _TEXT else t(key, lang)
+
+    s = result.summary()
+    verdict = {True: t("compliant", lang), False: t("not_compliant", lang), None: t("unknown", lang)}
+    # the camera given for the flight, else those its frames name
+    models = {str(i.model or i.camera) for i in result.frame_infos if i.model or i.camera}
+    named = camera or ", ".join(sorted(models))
+    return [
+        (x("frames_used"), x("frames_text").format(used=s["frames_used"], frames=s["frames"])),
+        (x("modules_seen"), x("modules_text").format(seen=s["modules_seen"], total=s["modules"])),
+        (x("camera"), formula_safe(named) if named else x("not_given")),
+        (f"{x('irradiance')} (W/m²)", _round(result.irradiance_w_m2)),
+        (x("iec"), verdict[result.iec_compliant]),
+    ]
+
+
+def _overview(
+    sheet: Worksheet, lines: list[tuple[str, Any]], findings: list[ReportFinding], lang: str
+) -> None:
+    def x(key: str) -> str:
+        return _TEXT[key][lang] if key in _TEXT else t(key, lang)
+
+    sheet.append([x("title"), None])
     for key, value in lines:
         sheet.append([key, value])
     sheet["A1"].font = Font(bold=True, size=14)
@@ -182,7 +232,7 @@ def _overview(sheet: Worksheet, report: Report, lang: str) -> None:
     sheet.append([])
     sheet.append([x("summary")])
     sheet.cell(sheet.max_row, 1).font = Font(bold=True, size=12)
-    counts = report.counts()
+    counts = counts_by_class(findings)
     if not counts:
         sheet.append([t("none_found", lang)])
         return
