@@ -110,7 +110,7 @@ def findings_workbook(
 
 def _findings(sheet: Worksheet, findings: list[ReportFinding], lang: str) -> None:
     def x(key: str) -> str:
-        return _TEXT[key][lang] if key in _TEXT else t(key, lang)
+        return _label(key, lang)
 
     head = [x("no"), x("module"), x("string"), x("class"), x("severity"), "CoA", "ΔT (K)", "ΔTn (K)",
             x("t_max"), x("frames"), x("status"), x("action"), x("note"), x("lon"), x("lat"), x("ir"),
@@ -168,7 +168,7 @@ def overview_lines(report: Report, lang: str) -> list[tuple[str, Any]]:
     """An inspection's conditions as the workbook's second sheet lists them: (label, value) lines."""
 
     def x(key: str) -> str:
-        return _TEXT[key][lang] if key in _TEXT else t(key, lang)
+        return _label(key, lang)
 
     verdict = {True: t("compliant", lang), False: t("not_compliant", lang), None: t("unknown", lang)}
     lines: list[tuple[str, Any]] = [
@@ -197,7 +197,7 @@ def flight_overview(result: FlightOutcome, camera: str | None, lang: str = "zh-C
     frames and modules seen, the camera, irradiance and the IEC verdict."""
 
     def x(key: str) -> str:
-        return _TEXT[key][lang] if key in _TEXT else t(key, lang)
+        return _label(key, lang)
 
     s = result.summary()
     verdict = {True: t("compliant", lang), False: t("not_compliant", lang), None: t("unknown", lang)}
@@ -217,7 +217,7 @@ def _overview(
     sheet: Worksheet, lines: list[tuple[str, Any]], findings: list[ReportFinding], lang: str
 ) -> None:
     def x(key: str) -> str:
-        return _TEXT[key][lang] if key in _TEXT else t(key, lang)
+        return _label(key, lang)
 
     sheet.append([x("title"), None])
     for key, value in lines:
@@ -246,6 +246,11 @@ def _overview(
     sheet.append([x("total"), *totals, sum(totals)])
     sheet.cell(sheet.max_row, 1).font = Font(bold=True)
     sheet.append([t("severity_note", lang)])
+
+
+def _label(key: str, lang: str) -> str:
+    """A label of the workbook's own (:data:`_TEXT`) or of the report's (:data:`.report.TEXT`)."""
+    return _TEXT[key][lang] if key in _TEXT else t(key, lang)
 
 
 def _round(value: float | None) -> float | None:
