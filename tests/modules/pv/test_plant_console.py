@@ -346,7 +346,9 @@ def test_a_plant_whose_file_named_no_strings_is_wired_again(
     # from the console: an empty string length keeps the strings, a number wires the plant again
     alice, csrf = as_user(client, world.alice)
     page = alice.get(f"/pv/plants/{plant['id']}").text
-    assert 'name="modules_per_string"' in page and "每串 4 块组件" in page
+    assert (
+        'name="modules_per_string"' in page and "保持不变。当前：每串 4 块组件。" in page
+    )  # no space after 。
     form = {"csrf_token": csrf, "name": "改名", "tilt_deg": "10", "row_azimuth_deg": "90",
             "orientation": "portrait", "modules_per_string": ""}  # fmt: skip
     r = alice.post(f"/pv/plants/{plant['id']}/parameters", data=form, follow_redirects=False)
