@@ -20,6 +20,7 @@ from gongzhi.core.deps import AppState
 from gongzhi.core.security import SessionSigner
 from gongzhi.db import SQLITE_BEGIN, make_engine, make_session_factory
 from gongzhi.kit.filestore import FileStore
+from gongzhi.kit.sheets import XLSX_MEDIA_TYPE
 from gongzhi.registry import load_modules
 from gongzhi.serving import frozen_heap
 from gongzhi.settings import Settings, get_settings
@@ -97,7 +98,7 @@ as long for the same size (and level 1 a quarter of the time for 19 KiB)."""
 PACKED_CONTENT_TYPES = (
     "application/pdf",
     "application/vnd.google-earth.kmz",
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    XLSX_MEDIA_TYPE,
     "application/octet-stream",
     "image/tiff",
 )

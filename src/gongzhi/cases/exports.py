@@ -10,12 +10,12 @@ from openpyxl import Workbook
 
 from gongzhi.cases.models import Case
 from gongzhi.kit.privacy import mask_name, mask_phone
-from gongzhi.kit.sheets import formula_safe
+from gongzhi.kit.sheets import XLSX_MEDIA_TYPE, formula_safe
 from gongzhi.kit.workdays import SHANGHAI
 
 FORMATS = {
     "csv": "text/csv; charset=utf-8",
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "xlsx": XLSX_MEDIA_TYPE,
 }
 MAX_ROWS = 50_000
 COLUMNS = [

@@ -15,6 +15,9 @@ from pydantic import BaseModel, Field
 
 from gongzhi.errors import msg, stored
 
+XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+"""The media type of an ``.xlsx`` workbook, as every export of one is sent."""
+
 
 class SheetError(ValueError):
     """The file itself cannot be read as a table; the argument is a :func:`gongzhi.errors.msg`."""

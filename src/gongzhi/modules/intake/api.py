@@ -19,6 +19,7 @@ from gongzhi.core.service import require_role
 from gongzhi.db import Scope, utcnow
 from gongzhi.errors import NotFound, TooManyRequests, msg
 from gongzhi.kit.privacy import mask_name, mask_phone
+from gongzhi.kit.sheets import XLSX_MEDIA_TYPE
 from gongzhi.kit.validation import DbInt
 from gongzhi.modules.intake import duplicates, hot, imports, routing, service, stats, throttle
 from gongzhi.modules.intake import repository as repo
@@ -49,7 +50,6 @@ from gongzhi.modules.intake.schemas import (
 from gongzhi.web import problems
 
 router = api_router(prefix="/api/v1")
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MAX_PHOTOS = 6
 
 
@@ -408,5 +408,7 @@ def monthly_xlsx(s: SessionDep, month: Annotated[str, Query(pattern=r"^\d{4}-\d{
 
 def _download(body: bytes, name: str) -> StreamingResponse:
     return StreamingResponse(
-        iter([body]), media_type=XLSX, headers={"content-disposition": f'attachment; filename="{name}"'}
+        iter([body]),
+        media_type=XLSX_MEDIA_TYPE,
+        headers={"content-disposition": f'attachment; filename="{name}"'},
     )

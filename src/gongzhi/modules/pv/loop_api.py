@@ -14,6 +14,7 @@ from gongzhi.core.deps import AppState, CurrentScope, SessionDep, StateDep, api_
 from gongzhi.core.models import Role
 from gongzhi.core.service import require_role
 from gongzhi.db import Scope, scope_of, unit_of_work
+from gongzhi.kit.sheets import XLSX_MEDIA_TYPE
 from gongzhi.kit.validation import DbInt
 from gongzhi.modules.pv import cleaning, dock, loop, report, report_xlsx, service
 from gongzhi.modules.pv.models import PvInspection
@@ -255,7 +256,7 @@ def inspection_report(
         name = f"pv-findings-{r.plant_code}-{inspection_id}-{lang}.xlsx"
         return Response(
             report_xlsx.render_xlsx(r, lang),
-            media_type=report_xlsx.MEDIA_TYPE,
+            media_type=XLSX_MEDIA_TYPE,
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )
     if format == "pdf":

@@ -35,8 +35,6 @@ from gongzhi.modules.pv.report import (
     t,
 )
 
-MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
 PICTURE_PX = 96
 """Side of a finding's pictures in the sheet [px]: the report's 128-px crops, shown smaller."""
 

@@ -12,6 +12,7 @@ from gongzhi.core.deps import CurrentScope, SessionDep, StateDep, api_router
 from gongzhi.core.models import AuditHead, Region
 from gongzhi.db import Scope
 from gongzhi.kit.privacy import mask_name, mask_phone
+from gongzhi.kit.sheets import XLSX_MEDIA_TYPE
 from gongzhi.kit.validation import DbInt
 from gongzhi.modules.village import imports, service
 from gongzhi.modules.village.analytics import deliberation, ledger
@@ -59,7 +60,6 @@ from gongzhi.web import problems
 
 router = api_router(prefix="/api/v1/village", tags=["village"])
 SEES_CONTACTS = {"admin", "dispatcher", "supervisor"}
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _download(body: bytes, media: str, name: str) -> StreamingResponse:
@@ -130,7 +130,7 @@ def _table(s: SessionDep, kind: str, fmt: str, encoding: str = "utf-8") -> Strea
     if fmt == "csv":
         body = tables.write_csv(kind, rows, encoding)
         return _download(body, f"text/csv; charset={encoding}", f"village-{kind}.csv")
-    return _download(tables.write_xlsx(kind, rows), XLSX, f"village-{kind}.xlsx")
+    return _download(tables.write_xlsx(kind, rows), XLSX_MEDIA_TYPE, f"village-{kind}.xlsx")
 
 
 Encoding = Annotated[str, Query(pattern="^(utf-8|gb18030)$")]
@@ -322,7 +322,7 @@ def ledger_xlsx(s: SessionDep, village_id: Annotated[DbInt | None, Query()] = No
         (names.get(a.village_id, ""), a.kind, a.name, a.value_fen) for a in service.rows(s, Asset, *where_a)
     ]
     body = workbooks.ledger_workbook(cs, assets_, service.ledger_flags(s, village_id))
-    return _download(body, XLSX, "three-assets-ledger.xlsx")
+    return _download(body, XLSX_MEDIA_TYPE, "three-assets-ledger.xlsx")
 
 
 @router.get("/consultations")

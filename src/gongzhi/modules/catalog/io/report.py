@@ -17,12 +17,12 @@ from typing import Any
 from jinja2 import Environment
 from openpyxl import Workbook
 
-from gongzhi.kit.sheets import formula_safe
+from gongzhi.kit.sheets import XLSX_MEDIA_TYPE, formula_safe
 from gongzhi.modules.catalog.analytics.texts import DEFAULT_LANG, SEVERITIES, STATUSES, Text
 
 FORMATS = {
     "html": "text/html; charset=utf-8",
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "xlsx": XLSX_MEDIA_TYPE,
     "pdf": "application/pdf",
 }
 

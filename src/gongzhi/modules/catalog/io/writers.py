@@ -9,7 +9,7 @@ from typing import Any
 
 from openpyxl import Workbook
 
-from gongzhi.kit.sheets import formula_safe
+from gongzhi.kit.sheets import XLSX_MEDIA_TYPE, formula_safe
 from gongzhi.modules.catalog.analytics.entry import Entry
 from gongzhi.modules.catalog.io.dcat import CatalogInfo
 
@@ -25,7 +25,7 @@ PERIODICITY = {
     "realtime": "R/PT1S",
     "irregular": "irregular",
 }
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+XLSX = XLSX_MEDIA_TYPE
 COLUMNS = [
     ("kind", "类型"),
     ("key", "目录键"),
