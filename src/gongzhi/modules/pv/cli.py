@@ -433,7 +433,7 @@ def _workbook(
             frames_seen=f.frames_seen,
             thumbnail_png=pictures[0],
             photo_png=pictures[1],
-            delta_t_at_least=bool(f.details.get("delta_t_lower_bound")),
+            delta_t_at_least=service.delta_t_lower_bound(f),
             string=strings.get(f.module_id, ""),
             lon=f.lon,
             lat=f.lat,

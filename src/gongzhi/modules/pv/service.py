@@ -33,6 +33,7 @@ from gongzhi.modules.pv.io import plant as plant_io
 from gongzhi.modules.pv.io.reader_errors import NotRadiometricError, ReaderError
 from gongzhi.modules.pv.io.thermal import VISIBLE_COMPANION, flight_order, sniff_format, visible_pairs
 from gongzhi.modules.pv.models import PvFinding, PvFrame, PvInspection, PvModule, PvModuleResult, PvPlant
+from gongzhi.modules.pv.outcome import FindingRecord
 from gongzhi.modules.pv.schemas import FindingReview, FlightPlanRead, LayoutIn, PlantCreate, PlantUpdate
 
 PLANNERS = (Role.ADMIN, Role.DISPATCHER)
@@ -924,9 +925,10 @@ def review_finding(s: Session, finding_id: int, data: FindingReview) -> PvFindin
     return finding
 
 
-def delta_t_lower_bound(f: PvFinding) -> bool:
+def delta_t_lower_bound(f: PvFinding | FindingRecord) -> bool:
     """Whether a finding's ΔT is only a lower bound: its pattern was smaller than a thermal camera's
-    measurement spot, so it read cooler than it is (``analytics.modules.MEASUREMENT_SPOT_PX``)."""
+    measurement spot, so it read cooler than it is (``analytics.modules.MEASUREMENT_SPOT_PX``); a stored
+    finding or one of a flight analysed without a server."""
     return bool((f.details or {}).get("delta_t_lower_bound"))
 
 
