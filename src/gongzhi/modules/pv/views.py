@@ -362,6 +362,7 @@ def _plant_page(
     forecasts = loop.zone_forecasts(c.s, p.id, zones, today=today, rain=rain, washes=washes)
     return c.page(
         "pv_plant.html",
+        report_lang=_report_lang(c),
         module_type_names=MODULE_TYPE_NAMES,
         module_types=list(MODULE_TYPES),
         can_plan=c.me.can(*service.PLANNERS),
@@ -645,6 +646,7 @@ def inspection(c: ConsoleDep, inspection_id: DbInt) -> Response:
     )
     return c.page(
         "pv_inspection.html",
+        report_lang=_report_lang(c),
         statuses=STATUS_NAMES,
         sources=SOURCE_NAMES,
         insp=insp,
