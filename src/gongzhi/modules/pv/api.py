@@ -8,11 +8,12 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import File, Form, Path, Query, Response, UploadFile
+from fastapi.responses import JSONResponse
 
 from gongzhi.core.deps import SessionDep, StateDep, api_router
 from gongzhi.errors import InvalidInput, msg
 from gongzhi.kit.validation import DbInt
-from gongzhi.modules.pv import loop, results, service
+from gongzhi.modules.pv import loop, results, service, strings
 from gongzhi.modules.pv.io import kml
 from gongzhi.modules.pv.io.qgc_plan import write_qgc_plan_json
 from gongzhi.modules.pv.io.wpml import write_wpml_kmz
@@ -29,7 +30,9 @@ from gongzhi.modules.pv.schemas import (
     PlantCreate,
     PlantRead,
     PlantUpdate,
+    StringMapRead,
 )
+from gongzhi.web import problems
 
 router = api_router(prefix="/api/v1/pv", tags=["pv"])
 GEOJSON = "application/geo+json"
@@ -100,13 +103,38 @@ def update_plant(plant_id: DbInt, body: PlantUpdate, s: SessionDep) -> PlantRead
     return PlantRead.model_validate(service.update_plant(s, plant_id, body))
 
 
+@router.put("/plants/{plant_id}/strings", response_model=StringMapRead)
+def import_string_map(
+    plant_id: DbInt,
+    s: SessionDep,
+    st: StateDep,
+    file: Annotated[UploadFile, File()],
+    dry_run: bool = False,
+) -> Response:
+    """Wire the plant's modules as a string map says (admins and dispatchers): a .xlsx or .csv with a
+    module column (组件编号, or the layout CSV's ``id``) and a string column (组串, or ``string``), such as
+    the plant's own layout CSV with its strings corrected. Every row is checked first; on any problem
+    nothing changes and the 422 names each row and column. Modules the file leaves out keep their
+    strings; strings that look mistyped come back as ``warnings``. ``dry_run`` checks without changing."""
+    data = file.file.read(st.settings.max_upload_bytes + 1)
+    report = strings.import_string_map(
+        s, plant_id, file.filename or "strings.csv", data, dry_run=dry_run,
+        max_bytes=st.settings.max_upload_bytes,
+    )  # fmt: skip
+    body = StringMapRead.model_validate(report).model_dump(mode="json")
+    if report.status == "rejected":  # nothing changed; the audit chain keeps the refused attempt
+        return problems.import_rejected(body)
+    return JSONResponse(body)
+
+
 @router.get("/plants/{plant_id}/layout")
 def plant_layout(
     plant_id: DbInt, s: SessionDep, format: Annotated[str, Query(pattern="^(geojson|csv)$")] = "geojson"
 ) -> Response:
-    """The plant's modules as a GeoJSON FeatureCollection (roof first) or as CSV."""
+    """The plant's modules as a GeoJSON FeatureCollection (roof first) or as CSV (UTF-8 with a byte order
+    mark, so that Excel and WPS read its Chinese as such; it imports again as a layout or a string map)."""
     if format == "csv":
-        return _download(service.layout_csv(s, plant_id), CSV, f"plant-{plant_id}.csv")
+        return _download("\ufeff" + service.layout_csv(s, plant_id), CSV, f"plant-{plant_id}.csv")
     body = json.dumps(service.layout_geojson(s, plant_id), ensure_ascii=False)
     return Response(body, media_type=GEOJSON)
 

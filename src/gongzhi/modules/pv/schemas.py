@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gongzhi.kit.sheets import ImportProblem
+
 FindingStatus = Literal["new", "accepted", "rejected", "reclassified"]
 PlanFormat = Literal["json", "plan", "kmz"]
 
@@ -58,6 +60,35 @@ class PlantUpdate(BaseModel):
         description="Wire the plant again as strings of this many consecutive modules of a row (A-03-S1, "
         "A-03-S2, …), replacing every module's string; left out, the strings stay as they are.",
     )
+
+
+class StringMapWarning(BaseModel):
+    """A string the imported map makes that looks mistyped (it is imported all the same)."""
+
+    string: str
+    message: str
+    template: str | None = None
+    params: dict[str, str] = Field(default_factory=dict)
+
+
+class StringMapRead(BaseModel):
+    """What an import of a plant's string map did (:class:`gongzhi.modules.pv.strings.StringMapReport`):
+    ``status`` is ``checked`` for a dry run, ``imported`` otherwise (a refused map is a 422 problem with
+    the same members and its ``errors``)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    filename: str
+    sha256: str
+    status: str
+    rows: int
+    restrung: int
+    unchanged: int
+    left_out: int
+    strings: int
+    modules_per_string: dict[str, int]
+    errors: list[ImportProblem]
+    warnings: list[StringMapWarning]
 
 
 class PlantRead(BaseModel):

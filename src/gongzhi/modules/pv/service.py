@@ -207,7 +207,9 @@ def update_plant(s: Session, plant_id: int, data: PlantUpdate) -> PvPlant:
         changed["modules_per_string"] = [plant.layout_params.get("modules_per_string"), per_string]
         settled.add("string")
     assumed = [k for k in plant.layout_params.get("assumed", []) if k not in settled]
-    params = {k: v for k, v in plant.layout_params.items() if k != "assumed"}
+    # a string length wires the plant anew, in place of a string map imported before (``strings``)
+    dropped = ("assumed", "string_map") if per_string is not None else ("assumed",)
+    params = {k: v for k, v in plant.layout_params.items() if k not in dropped}
     plant.layout_params = {**params, **after, **({"assumed": assumed} if assumed else {})}
     plant.name, plant.tilt_deg, plant.row_azimuth_deg = new.name[:200], new.tilt_deg, new.row_azimuth_deg
     rows = s.execute(select(PvModule).where(PvModule.plant_id == plant.id).order_by(PvModule.id)).scalars()

@@ -7,6 +7,7 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -22,7 +23,7 @@ from gongzhi.core.service import require_role
 from gongzhi.db import utcnow
 from gongzhi.errors import Conflict, InvalidInput, msg
 from gongzhi.kit.validation import DbInt
-from gongzhi.modules.pv import cleaning, dock, loop, names, production, report, results, service
+from gongzhi.modules.pv import cleaning, dock, loop, names, production, report, results, service, strings
 from gongzhi.modules.pv.analytics import soiling
 from gongzhi.modules.pv.analytics.cameras import CAMERAS
 from gongzhi.modules.pv.analytics.layout import MODULE_TYPES
@@ -256,6 +257,25 @@ def plant_parameters(
     return c.done(f"/pv/plants/{plant_id}", said)
 
 
+@router.post("/pv/plants/{plant_id:int}/strings")
+def plant_strings(
+    c: ConsoleDep,
+    plant_id: DbInt,
+    file: Annotated[UploadFile, File()],
+    dry_run: Annotated[bool, Form()] = False,
+) -> Response:
+    """Import a string map from the plant's page (:func:`.strings.import_string_map`): the page comes back
+    with what the file did or would do, its warnings, or each row's problems (nothing changed)."""
+    data = file.file.read(c.st.settings.max_upload_bytes + 1)
+    done = strings.import_string_map(
+        c.s, plant_id, file.filename or "strings.csv", data, dry_run=dry_run,
+        max_bytes=c.st.settings.max_upload_bytes,
+    )  # fmt: skip
+    if done.status == "rejected":  # the refused attempt stays on the audit trail
+        return _plant_page(c, plant_id, status_code=400, strings_report=done)
+    return _plant_page(c, plant_id, strings_report=done)
+
+
 @router.post("/pv/plants/{plant_id:int}/inspections", form_limits={"max_files": service.MAX_FRAMES})
 def upload_flight(
     c: ConsoleDep,
@@ -305,6 +325,7 @@ def _plant_page(
     extra.setdefault("import_problem", None)
     extra.setdefault("flight_problem", None)
     extra.setdefault("params_problem", None)
+    extra.setdefault("strings_report", None)
     insps = list(
         c.s.execute(
             select(PvInspection).where(PvInspection.plant_id == p.id).order_by(PvInspection.id.desc())
@@ -368,6 +389,7 @@ def _plant_page(
         can_plan=c.me.can(*service.PLANNERS),
         layout_sources=LAYOUT_SOURCES,
         assumed=_assumed(c, p.layout_params),
+        string_map=_string_map(p.layout_params),
         statuses=STATUS_NAMES,
         sources=SOURCE_NAMES,
         learned_min_confidence=service.LEARNED_MIN_CONFIDENCE,
@@ -404,6 +426,14 @@ def _plant_page(
         advice=advice,
         **extra,
     )
+
+
+def _string_map(params: dict[str, Any]) -> dict[str, Any] | None:
+    """The string map the plant is wired by (:mod:`.strings`), its time as a datetime, or ``None``."""
+    found = params.get("string_map")
+    if not isinstance(found, dict) or not isinstance(found.get("at"), str):
+        return None
+    return {**found, "at": datetime.fromisoformat(found["at"])}
 
 
 def _report_lang(c: ConsoleDep) -> str:

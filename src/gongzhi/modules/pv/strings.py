@@ -1,0 +1,236 @@
+"""A plant's string map (组串表) from a spreadsheet: which string each module is wired into, as the
+as-built drawings or the inverter's commissioning sheet name it. The plant's own layout CSV (its
+``id`` and ``string`` columns) comes back as it went out, so an operator can download it, correct the
+strings in Excel or WPS, and import it again; any other layout of strings (serpentine across two rows,
+strings across arrays, uneven lengths) is then as the file says.
+
+Every row is checked first; on any problem no module is changed and each problem is named by row and
+column (the shape of the other imports, :mod:`gongzhi.kit.sheets`). Modules the file leaves out keep
+their strings. Strings that look mistyped (far shorter than the others, or spread over two arrays) are
+warned about but imported."""
+
+from __future__ import annotations
+
+import hashlib
+import statistics
+import unicodedata
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gongzhi.core.service import require_role
+from gongzhi.db import scope_of, utcnow
+from gongzhi.errors import msg, stored
+from gongzhi.kit import sheets
+from gongzhi.modules.pv import service
+from gongzhi.modules.pv.models import PvModule
+
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "module": ("组件编号", "组件", "组件id", "module", "module_id", "id"),
+    "string": ("组串", "组串编号", "string", "string_id"),
+}
+"""field: (the header written on export, other accepted headers); the layout CSV's ``id`` and
+``string`` are among them, so its other columns (array, row, place, coordinates) are left unread."""
+STRING_MAX = 40
+"""The longest string name (the column's width)."""
+MAX_ROWS = 200_000
+"""The most rows a file may hold (a plant of 50,000 m² has about 25,000 modules)."""
+PROBLEMS_LISTED = 100
+"""Most problems a rejected file's report lists one by one (the rest are counted in one more line)."""
+WARNINGS_LISTED = 20
+SHORT_FRACTION = 0.5
+"""A string of fewer modules than this fraction of the median string is warned about."""
+
+
+@dataclass
+class StringMapReport:
+    """What an import of a string map did: ``status`` is ``rejected`` (nothing changed, ``errors`` say
+    why), ``checked`` (a dry run that would have been imported) or ``imported``."""
+
+    filename: str
+    sha256: str
+    status: str = "checking"
+    rows: int = 0
+    restrung: int = 0  # modules whose string the file changes
+    unchanged: int = 0  # modules the file names with the string they already have
+    left_out: int = 0  # the plant's modules the file does not name (they keep their strings)
+    strings: int = 0  # the plant's strings after the import
+    modules_per_string: dict[str, int] = field(default_factory=dict)  # min, median, max
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _aliases() -> dict[str, str]:
+    return {a.lower(): f for f, names in COLUMNS.items() for a in names}
+
+
+def _rows(data: bytes, filename: str) -> list[sheets.Row]:
+    table = sheets.read_table(data, filename)
+    header = sheets.header_fields(table, _aliases())
+    missing = [COLUMNS[f][0] for f in COLUMNS if f not in header]
+    if missing:
+        raise sheets.SheetError(
+            msg(
+                "the header lacks the column(s) %(columns)s (the layout CSV's id and string columns do)",
+                columns=", ".join(missing),
+            )
+        )
+    return sheets.data_rows(table, header, MAX_ROWS)
+
+
+def _string_problem(name: str) -> str | None:
+    if not name:
+        return msg("required")
+    if len(name) > STRING_MAX:
+        return msg("at most %(n)s characters", n=STRING_MAX)
+    if any(unicodedata.category(ch) == "Cc" for ch in name):
+        return msg("holds a control character")
+    return None
+
+
+def check(
+    modules: dict[str, tuple[str, str]], rows: list[sheets.Row]
+) -> tuple[dict[str, str], list[dict[str, Any]]]:
+    """The string each named module gets, and every row's problems. ``modules`` maps each of the
+    plant's module ids to its (array, string)."""
+    wanted: dict[str, str] = {}
+    first_row: dict[str, int] = {}
+    errors: list[dict[str, Any]] = []
+    for row in rows:
+        mid, string = row.values.get("module", ""), row.values.get("string", "")
+        if not mid:
+            errors.append(row.problem("module", msg("required")))
+        elif mid not in modules:
+            errors.append(row.problem("module", msg("no module %(module)s in this plant", module=mid)))
+        elif mid in first_row:
+            errors.append(
+                row.problem(
+                    "module",
+                    msg("%(module)s is named in row %(row)s already", module=mid, row=first_row[mid]),
+                )
+            )
+        why = _string_problem(string)
+        if why:
+            errors.append(row.problem("string", why))
+        if mid in modules and mid not in first_row:
+            first_row[mid] = row.number
+            if not why:
+                wanted[mid] = string
+    return wanted, errors
+
+
+def _warnings(modules: dict[str, tuple[str, str]], after: dict[str, str]) -> list[dict[str, Any]]:
+    """Strings that look mistyped, with the module ids they hold: far shorter than the median string, or
+    over more than one array."""
+    members: dict[str, list[str]] = defaultdict(list)
+    for mid, string in after.items():
+        members[string].append(mid)
+    median = statistics.median(len(v) for v in members.values())
+    median_text = f"{median:g}"
+    out = []
+    for string, mids in sorted(members.items()):
+        arrays = sorted({modules[m][0] for m in mids})
+        if len(mids) < SHORT_FRACTION * median:
+            text = msg(
+                "string %(string)s has %(n)s module(s) where the median string has %(median)s: %(modules)s",
+                string=string, n=len(mids), median=median_text, modules=", ".join(sorted(mids)[:10]),
+            )  # fmt: skip
+            out.append({"string": string, **stored(text)})
+        elif len(arrays) > 1:
+            text = msg("string %(string)s spans arrays %(arrays)s", string=string, arrays=", ".join(arrays))
+            out.append({"string": string, **stored(text)})
+    return out
+
+
+def _listed(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    if len(errors) <= PROBLEMS_LISTED:
+        return errors
+    more = msg("%(n)s more problems are not listed", n=len(errors) - PROBLEMS_LISTED)
+    return [*errors[:PROBLEMS_LISTED], sheets.problem(errors[PROBLEMS_LISTED]["row"], "", more)]
+
+
+def import_string_map(
+    s: Session,
+    plant_id: int,
+    filename: str,
+    data: bytes,
+    *,
+    dry_run: bool = False,
+    max_bytes: int | None = None,
+) -> StringMapReport:
+    """Check a string map (.xlsx, or .csv in UTF-8 or GB18030) against the plant's modules; on any
+    problem change nothing, else set each named module's string (unless ``dry_run``). The plant's
+    strings then count as given (no longer assumed), and its wiring is recorded as this file's, in
+    place of a string length. Every attempt is audited, a refused one with its first problems.
+
+    Inspections already analysed keep their results; the next ones group string faults by the new
+    strings."""
+    require_role(scope_of(s), *service.PLANNERS)
+    plant = service.get_plant(s, plant_id)
+    report = StringMapReport(filename[:200], hashlib.sha256(data).hexdigest())
+    stmt = select(PvModule).where(PvModule.plant_id == plant.id).order_by(PvModule.id)
+    rows_of = {m.module_id: m for m in s.execute(stmt).scalars()}
+    modules = {mid: (m.array, m.string) for mid, m in rows_of.items()}
+    wanted: dict[str, str] = {}
+    big = sheets.too_large(data, max_bytes)
+    if not data:
+        report.errors = [sheets.problem(1, "", msg("the file is empty"))]
+    elif big:
+        report.errors = [sheets.problem(1, "", big)]
+    else:
+        try:
+            rows = _rows(data, filename)
+        except sheets.SheetError as exc:
+            report.errors = [sheets.problem(1, "", exc.args[0])]
+        else:
+            report.rows = len(rows)
+            wanted, report.errors = check(modules, rows)
+            if not rows:
+                report.errors.append(sheets.problem(2, "", msg("the file has no data rows")))
+    report.errors = _listed(report.errors)
+    if not report.errors:
+        after = {mid: wanted.get(mid, string) for mid, (_, string) in modules.items()}
+        report.restrung = sum(1 for mid, string in wanted.items() if modules[mid][1] != string)
+        report.unchanged = len(wanted) - report.restrung
+        report.left_out = len(modules) - len(wanted)
+        sizes = Counter(after.values())
+        report.strings = len(sizes)
+        report.modules_per_string = {
+            "min": min(sizes.values()),
+            "median": int(statistics.median(sizes.values())),
+            "max": max(sizes.values()),
+        }
+        report.warnings = _warnings(modules, after)[:WARNINGS_LISTED]
+    report.status = "rejected" if report.errors else ("checked" if dry_run else "imported")
+    if report.status == "imported":
+        for mid, string in wanted.items():
+            rows_of[mid].string = string
+        params = {k: v for k, v in plant.layout_params.items() if k != "modules_per_string"}
+        assumed = [k for k in params.pop("assumed", []) if k != "string"]
+        params["string_map"] = {
+            "filename": report.filename,
+            "sha256": report.sha256,
+            "strings": report.strings,
+            "at": utcnow().isoformat(timespec="seconds"),
+        }
+        plant.layout_params = {**params, **({"assumed": assumed} if assumed else {})}
+        s.flush()
+    if report.status != "checked":
+        service._audit(
+            s,
+            "pv.plant.strings",
+            "pv_plant",
+            plant.id,
+            {
+                "filename": report.filename,
+                "sha256": report.sha256,
+                "status": report.status,
+                "rows": report.rows,
+                "restrung": report.restrung,
+                "errors": report.errors[:50],
+            },
+        )
+    return report
