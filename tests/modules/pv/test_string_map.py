@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import statistics
+from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -17,9 +18,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gongzhi.core.models import AuditEntry
 from gongzhi.db import Scope, unit_of_work
+from gongzhi.modules.pv import results
+from gongzhi.modules.pv.analytics.anomalies import Anomaly
+from gongzhi.registry import Registry
 from tests.conftest import World
 from tests.web.helpers import as_user
 
+from .flights import tiny_flight
+from .test_inspections_api import import_plant, pv_alerts, run_worker
 from .test_plants_api import PROBLEM, PV, make_plant
 
 Layout = dict[str, dict[str, Any]]
@@ -271,3 +277,29 @@ def test_a_planner_imports_a_string_map_from_the_plant_page(client: TestClient, 
 
     vera, _ = as_user(client, world.vera)
     assert "导入组串表" not in vera.get(f"/pv/plants/{pid}").text
+
+
+def test_the_next_inspection_groups_an_offline_string_by_the_imported_map(
+    client: TestClient, world: World, factory: sessionmaker[Session], registry: Registry, tmp_path: Path
+) -> None:
+    flight = tiny_flight(tmp_path, frames=6)
+    plant = import_plant(client, world.alice.headers, flight)
+    pid = plant["id"]
+    before = layout(client, world, pid)
+    planted = {a.module_id for a in flight.synthetic.anomalies if a.anomaly is Anomaly.STRING_OFFLINE}
+    [old] = {before[m]["string"] for m in planted}  # the flight plants one string's outage
+    renamed = [{"组件编号": m, "组串": "2号逆变器-组串07"} for m, p in before.items() if p["string"] == old]
+    r = upload(client, world.alice.headers, pid, "组串表.csv", as_csv(renamed))
+    assert r.status_code == 200 and r.json()["restrung"] == len(renamed), r.text
+
+    files = [("file", ("flight.zip", flight.zip(), "application/zip"))]
+    r = client.post(
+        f"{PV}/plants/{pid}/inspections", files=files, data={"camera": "M3T", "irradiance_w_m2": "850"},
+        headers=world.bob.headers,
+    )  # fmt: skip
+    assert r.status_code == 202, r.text
+    assert run_worker(client, factory, registry) == [r.json()["id"]]
+    alerts = {a.dedup_key: a for a in pv_alerts(factory, world.a)}
+    alert = alerts[results.string_dedup_key(pid, "2号逆变器-组串07")]  # one alert, named as the map names it
+    assert "组串 2号逆变器-组串07" in alert.description
+    assert results.string_dedup_key(pid, old) not in alerts
