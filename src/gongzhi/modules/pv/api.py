@@ -12,18 +12,21 @@ from fastapi.responses import JSONResponse
 
 from gongzhi.core.deps import SessionDep, StateDep, api_router
 from gongzhi.errors import InvalidInput, msg
+from gongzhi.kit.sheets import XLSX_MEDIA_TYPE
 from gongzhi.kit.validation import DbInt
-from gongzhi.modules.pv import loop, results, service, strings
+from gongzhi.modules.pv import defects, loop, results, service, strings
 from gongzhi.modules.pv.io import kml
 from gongzhi.modules.pv.io.qgc_plan import write_qgc_plan_json
 from gongzhi.modules.pv.io.wpml import write_wpml_kmz
 from gongzhi.modules.pv.schemas import (
     ChangesRead,
+    DefectRead,
     FindingRead,
     FindingReview,
     FlightPlanRead,
     InspectionList,
     InspectionRead,
+    LedgerRead,
     ModuleHistoryRead,
     ModuleVisitRead,
     PlanFormat,
@@ -137,6 +140,48 @@ def plant_layout(
         return _download("\ufeff" + service.layout_csv(s, plant_id), CSV, f"plant-{plant_id}.csv")
     body = json.dumps(service.layout_geojson(s, plant_id), ensure_ascii=False)
     return Response(body, media_type=GEOJSON)
+
+
+def defect_read(d: defects.Defect) -> DefectRead:
+    def at(s: defects.Sighting | None) -> tuple[int | None, datetime | None]:
+        return (s.inspection_id, s.at) if s else (None, None)
+
+    checked, resolved = at(d.checked), at(d.resolved_by)
+    return DefectRead(
+        module_id=d.module_id, modules=list(d.modules), anomaly_class=d.anomaly_class, string=d.string,
+        state=d.state,
+        rechecked=d.rechecked, first_inspection_id=d.first.inspection_id, first_at=d.first.at,
+        last_inspection_id=d.last.inspection_id, last_at=d.last.at, checked_inspection_id=checked[0],
+        checked_at=checked[1], resolved_by_inspection_id=resolved[0], resolved_at=resolved[1],
+        flights_found=d.found, flights_seen=d.seen, severity=d.severity, coa=d.coa,
+        delta_t_max_k=d.delta_t_max_k, delta_t_k=d.delta_t_k, finding_id=d.finding_id, review=d.review,
+        case_id=d.case_id, case_number=d.case_number, case_state=d.case_state,
+    )  # fmt: skip
+
+
+@router.get("/plants/{plant_id}/defects", response_model=None)
+def plant_defects(
+    plant_id: DbInt,
+    s: SessionDep,
+    state: Annotated[str, Query(pattern="^(|open|resolved)$")] = "",
+    anomaly_class: Annotated[str, Query(max_length=40)] = "",
+    string: Annotated[str, Query(max_length=40)] = "",
+    format: Annotated[str, Query(pattern="^(json|xlsx)$")] = "json",
+    lang: Annotated[str, Query(pattern="^(zh-CN|en)$")] = "zh-CN",
+) -> LedgerRead | Response:
+    """The plant's defect ledger (缺陷台账): each module and class its flights found, followed from flight
+    to flight (each flight by its latest analysis, false alarms left out): first and last found, last
+    checked, open or resolved (by the first later flight that saw the module without it), how many
+    flights found and saw it, its worst severity, CoA and ΔT, and its repair case. Open defects first.
+    ``format=xlsx`` gives the same rows as a workbook in ``lang``."""
+    ledger = defects.plant_ledger(s, plant_id)
+    rows = defects.selected(ledger, state, anomaly_class, string)
+    if format == "xlsx":
+        return _download(defects.ledger_xlsx(rows, lang), XLSX_MEDIA_TYPE, f"defects-plant-{plant_id}.xlsx")
+    return LedgerRead(
+        plant_id=plant_id, flights=len(ledger.flights), open=ledger.count("open"),
+        resolved=ledger.count("resolved"), defects=[defect_read(d) for d in rows],
+    )  # fmt: skip
 
 
 ModuleId = Annotated[str, Path(max_length=40, pattern=r"^[\w.-]+$")]

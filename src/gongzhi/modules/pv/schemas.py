@@ -91,6 +91,45 @@ class StringMapRead(BaseModel):
     warnings: list[StringMapWarning]
 
 
+class DefectRead(BaseModel):
+    """A defect of a plant's ledger (:class:`gongzhi.modules.pv.defects.Defect`): a module and a class
+    followed over the plant's flights (each flight by its latest analysis, false alarms left out)."""
+
+    module_id: str = Field(description="the module, or the first of ``modules``")
+    modules: list[str] = Field(description="the module, or the offline modules of a plant string")
+    anomaly_class: str
+    string: str
+    state: Literal["open", "resolved"]
+    rechecked: bool = Field(description="whether a flight has seen the module since the first finding")
+    first_inspection_id: int
+    first_at: datetime
+    last_inspection_id: int
+    last_at: datetime
+    checked_inspection_id: int | None
+    checked_at: datetime | None
+    resolved_by_inspection_id: int | None
+    resolved_at: datetime | None
+    flights_found: int
+    flights_seen: int
+    severity: str
+    coa: int
+    delta_t_max_k: float | None
+    delta_t_k: float | None
+    finding_id: int
+    review: str
+    case_id: int | None
+    case_number: str
+    case_state: str
+
+
+class LedgerRead(BaseModel):
+    plant_id: int
+    flights: int
+    open: int
+    resolved: int
+    defects: list[DefectRead]
+
+
 class PlantRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 

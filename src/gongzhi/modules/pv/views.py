@@ -23,7 +23,18 @@ from gongzhi.core.service import require_role
 from gongzhi.db import utcnow
 from gongzhi.errors import Conflict, InvalidInput, msg
 from gongzhi.kit.validation import DbInt
-from gongzhi.modules.pv import cleaning, dock, loop, names, production, report, results, service, strings
+from gongzhi.modules.pv import (
+    cleaning,
+    defects,
+    dock,
+    loop,
+    names,
+    production,
+    report,
+    results,
+    service,
+    strings,
+)
 from gongzhi.modules.pv.analytics import soiling
 from gongzhi.modules.pv.analytics.cameras import CAMERAS
 from gongzhi.modules.pv.analytics.layout import MODULE_TYPES
@@ -484,6 +495,36 @@ def module(c: ConsoleDep, plant_id: DbInt, module_id: Annotated[str, Path(max_le
         soiling_svg=report.trend_svg([v.result.soiling_index if v.result else None for v in visits], days),
         class_name=lambda cls: report.class_name(cls, lang),
         effective=service.effective_class,
+    )
+
+
+@router.get("/pv/plants/{plant_id:int}/defects")
+def plant_defects(
+    c: ConsoleDep,
+    plant_id: DbInt,
+    state: Annotated[str, Query(max_length=20)] = "open",
+    anomaly_class: Annotated[str, Query(max_length=40)] = "",
+    string: Annotated[str, Query(max_length=40)] = "",
+) -> Response:
+    """The plant's defect ledger (:func:`.defects.plant_ledger`): open defects by default, or the resolved
+    ones, or all; by class and string; with the workbook of the same rows."""
+    p = service.get_plant(c.s, plant_id)
+    ledger = defects.plant_ledger(c.s, p.id)
+    state = state if state in (*defects.STATES, "all") else "open"
+    rows = defects.selected(ledger, "" if state == "all" else state, anomaly_class.strip(), string.strip())
+    query = {"state": state, "anomaly_class": anomaly_class.strip(), "string": string.strip()}
+    lang = _report_lang(c)
+    workbook = {k: v for k, v in query.items() if v and v != "all"} | {"format": "xlsx", "lang": lang}
+    return c.page(
+        "pv_defects.html",
+        plant=p,
+        ledger=ledger,
+        rows=rows,
+        query=query,
+        classes=sorted({d.anomaly_class for d in ledger.defects}),
+        class_name=lambda cls: report.class_name(cls, lang),
+        statuses=STATUS_NAMES,
+        workbook=f"/api/v1/pv/plants/{p.id}/defects?{urlencode(workbook)}",
     )
 
 
