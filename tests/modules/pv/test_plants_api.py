@@ -3,12 +3,14 @@ flight plans downloaded for QGroundControl and DJI; bad input gets a clear 4xx."
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import zipfile
 from typing import Any
 
 from fastapi.testclient import TestClient
+from openpyxl import Workbook
 
 from tests.conftest import World
 
@@ -138,3 +140,46 @@ def test_a_flight_plan_downloads_for_qgroundcontrol_and_dji(client: TestClient, 
     for pitch in (-95, -10, "level"):
         r = client.get(url, params={"gimbal_pitch_deg": pitch}, headers=world.alice.headers)
         assert r.status_code == 422 and r.headers["content-type"] == PROBLEM, r.text
+
+
+def test_a_layout_edited_in_excel_or_wps_imports_as_a_workbook_or_gb18030_csv(
+    client: TestClient, world: World
+) -> None:
+    plant = make_plant(client, world.alice.headers)
+    raw = client.get(f"{PV}/plants/{plant['id']}/layout?format=csv", headers=world.alice.headers).content
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
+    at = rows[0].index("string")
+    for row in rows[1:]:
+        row[at] = "1号逆变器-" + row[at]  # Chinese, as a Chinese Windows saves it: GB18030
+    out = io.StringIO()
+    csv.writer(out).writerows(rows)
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    for row in rows:
+        ws.append(row)
+    ws.append([None] * len(rows[0]))  # an empty row, as a sheet often ends
+    book = io.BytesIO()
+    wb.save(book)
+    form = {"polygon": json.dumps(outline())}
+    for code, name, body in (
+        ("gbk", "layout.csv", out.getvalue().encode("gb18030")),
+        ("book", "layout.xlsx", book.getvalue()),
+    ):
+        files = {"file": (name, body, "application/octet-stream")}
+        r = client.post(
+            f"{PV}/plants/import", files=files, data={**form, "code": code}, headers=world.alice.headers
+        )
+        assert r.status_code == 201, (name, r.text)
+        assert (
+            r.json()["module_count"] == plant["module_count"] and "assumed" not in r.json()["layout_params"]
+        )
+        features = client.get(f"{PV}/plants/{r.json()['id']}/layout", headers=world.alice.headers).json()
+        strings = {f["properties"]["string"] for f in features["features"][1:]}
+        assert strings and all(s.startswith("1号逆变器-A-") for s in strings), strings
+    files = {"file": ("broken.xlsx", b"PK\x03\x04 cut short", "application/octet-stream")}
+    r = client.post(
+        f"{PV}/plants/import", files=files, data={**form, "code": "broken"}, headers=world.alice.headers
+    )
+    assert r.status_code == 400 and r.headers["content-type"] == PROBLEM
+    assert r.json()["detail"] == "broken.xlsx: a plant layout is UTF-8 GeoJSON, CSV text or an .xlsx workbook"

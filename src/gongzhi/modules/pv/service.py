@@ -23,6 +23,7 @@ from gongzhi.core.models import Role
 from gongzhi.core.service import require_role
 from gongzhi.db import scope_of, utcnow
 from gongzhi.errors import Conflict, InvalidInput, NotFound, msg
+from gongzhi.kit import sheets
 from gongzhi.kit.filestore import JPEG, TIFF, FileRejected, FileStore, display_name, sniff
 from gongzhi.modules.pv.analytics import layout as lay
 from gongzhi.modules.pv.analytics.anomalies import Anomaly
@@ -231,8 +232,9 @@ def update_plant(s: Session, plant_id: int, data: PlantUpdate) -> PvPlant:
 def read_layout(
     content: bytes, filename: str, polygon: dict[str, Any] | None = None
 ) -> tuple[lay.PlantLayout, list[str]]:
-    """A plant layout from GeoJSON bytes, or from CSV bytes and the roof outline; and what the file left
-    to be assumed (:func:`.io.plant.assumed_properties`), which the plant keeps in
+    """A plant layout from GeoJSON bytes, or from the rows of a CSV (UTF-8, or GB18030 as Excel and WPS
+    save one on a Chinese Windows) or ``.xlsx`` workbook and the roof outline; and what the file left to
+    be assumed (:func:`.io.plant.assumed_properties`), which the plant keeps in
     ``layout_params["assumed"]``.
 
     Raises
@@ -240,17 +242,27 @@ def read_layout(
     InvalidInput
         If the bytes are neither, or describe no plant.
     """
+    suffix = PurePosixPath(filename).suffix.lower()
+    geojson = suffix in (".geojson", ".json")
     try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
+        if suffix == ".xlsx" or (content[:2] == b"PK" and not geojson):
+            rows = _sheet_rows(sheets.read_table(content, filename))
+            text = ""
+        else:
+            text = content.decode("utf-8-sig") if geojson else sheets.csv_text(content)
+            rows = []
+    except (UnicodeDecodeError, sheets.SheetError) as exc:
         raise InvalidInput(
-            msg("%(filename)s: a plant layout is UTF-8 GeoJSON or CSV text", filename=filename)
+            msg(
+                "%(filename)s: a plant layout is UTF-8 GeoJSON, CSV text or an .xlsx workbook",
+                filename=filename,
+            )
         ) from exc
     try:
         if text.lstrip().startswith("{"):
             collection = json.loads(text)
             return plant_io.layout_from_geojson(collection), plant_io.geojson_assumed(collection)
-        if PurePosixPath(filename).suffix.lower() in (".geojson", ".json"):  # not a CSV by mistake either
+        if geojson:  # not a CSV by mistake either
             raise InvalidInput(
                 msg("%(filename)s is not GeoJSON: it does not start with an object", filename=filename)
             )
@@ -260,10 +272,21 @@ def read_layout(
                     "%(filename)s: a CSV layout needs the roof outline (a GeoJSON Polygon)", filename=filename
                 )
             )
-        rows = list(csv.DictReader(io.StringIO(text)))
+        if text:
+            rows = list(csv.DictReader(io.StringIO(text)))
         return plant_io.layout_from_csv_rows(rows, polygon_ring(polygon)), plant_io.csv_assumed(rows)
     except (ValueError, KeyError, TypeError, IndexError) as exc:
         raise InvalidInput(f"{filename} is not a plant layout: {exc}") from exc
+
+
+def _sheet_rows(table: list[list[object]]) -> list[dict[str, str]]:
+    """A workbook's rows under its header, as :func:`csv.DictReader` gives a CSV's (every cell as text,
+    rows that hold nothing left out)."""
+    if not table:
+        return []
+    header = [sheets.cell_text(c) for c in table[0]]
+    rows = [{h: sheets.cell_text(c) for h, c in zip(header, r, strict=False) if h} for r in table[1:]]
+    return [r for r in rows if any(r.values())]
 
 
 def _code_from(stem: str) -> str:
