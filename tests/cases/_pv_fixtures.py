@@ -66,6 +66,7 @@ class PvA:
         return {
             "/pv/plants/{plant_id}/layout": ["", "?format=csv"],
             "/pv/plants/{plant_id}/flight-plan": ["", "?format=plan", "?format=kmz"],
+            "/pv/plants/{plant_id}/defects": ["", "?format=xlsx"],
             "/pv/inspections": ["", f"?plant_id={self.plant_id}"],
             "/pv/inspections/{inspection_id}/results": ["", "?format=csv"],
             "/pv/inspections/{inspection_id}/report": ["", "?format=pdf&lang=en"],
@@ -152,6 +153,9 @@ def write_bodies(
         ("POST", "/pv/plants"): [{"code": pv.generated_code, "name": "外人电站", "polygon": polygon}],
         ("POST", "/pv/plants/import"): [geojson],
         ("PATCH", "/pv/plants/{plant_id}"): [{"tilt_deg": 25.0, "name": "外人改名"}],
+        ("PUT", "/pv/plants/{plant_id}/strings"): [
+            upload("strings.csv", f"id,string\n{pv.module_id},外人组串\n".encode(), "text/csv")
+        ],
         ("POST", "/pv/plants/{plant_id}/inspections"): [upload(frame_name, frame_bytes, "image/tiff")],
         ("PUT", "/pv/findings/{finding_id}/review"): [{"status": "rejected", "note": "外人"}],
         ("POST", "/pv/plants/{plant_id}/robots"): [{"robot_id": "X1", "rows": {"A-01": 30.0}}],
