@@ -18,8 +18,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gongzhi.core.models import AuditEntry
 from gongzhi.db import Scope, unit_of_work
-from gongzhi.modules.pv import results
+from gongzhi.modules.pv import results, strings
+from gongzhi.modules.pv import service as pv_service
 from gongzhi.modules.pv.analytics.anomalies import Anomaly
+from gongzhi.modules.pv.analytics.layout import PlantLayout
 from gongzhi.registry import Registry
 from tests.conftest import World
 from tests.web.helpers import as_user
@@ -35,6 +37,12 @@ def layout(client: TestClient, world: World, pid: int) -> Layout:
     """The plant's modules by id: their array, row, index and string."""
     features = client.get(f"{PV}/plants/{pid}/layout", headers=world.alice.headers).json()["features"][1:]
     return {f["properties"]["id"]: f["properties"] for f in features}
+
+
+def service_layout(factory: sessionmaker[Session], world: World, pid: int) -> PlantLayout:
+    """The plant's layout as the analytics see it."""
+    with unit_of_work(factory, Scope(region_id=world.a, system=True, username="tests")) as s:
+        return pv_service.plant_layout(s, pv_service.get_plant(s, pid))
 
 
 def layout_csv(client: TestClient, world: World, pid: int) -> list[dict[str, str]]:
@@ -303,3 +311,33 @@ def test_the_next_inspection_groups_an_offline_string_by_the_imported_map(
     alert = alerts[results.string_dedup_key(pid, "2号逆变器-组串07")]  # one alert, named as the map names it
     assert "组串 2号逆变器-组串07" in alert.description
     assert results.string_dedup_key(pid, old) not in alerts
+
+
+def test_the_wiring_map_colours_neighbouring_strings_apart_and_flags_a_string_in_pieces(
+    client: TestClient, world: World, factory: sessionmaker[Session]
+) -> None:
+    plant = make_plant(client, world.alice.headers, modules_per_string=4)
+    pid = plant["id"]
+    before = layout(client, world, pid)
+    alice, _ = as_user(client, world.alice)
+    page = alice.get(f"/pv/plants/{pid}/strings").text
+    strings_now = {p["string"] for p in before.values()}
+    assert f"{len(strings_now)} 个组串，每串" in page and "分成多段" not in page
+    assert page.count("<polygon") == plant["module_count"] and "<title>A-01-01 · A-01-S1</title>" in page
+
+    # the colours: no two strings side by side share one (rows of short strings need few colours)
+    rows = strings.wiring(service_layout(factory, world, pid))
+    colour = {r.string: r.colour for r in rows}
+    for p in before.values():
+        right = before.get(f"{p['array']}-{p['row']:02d}-{p['index'] + 1:02d}")
+        if right and right["string"] != p["string"]:
+            assert colour[right["string"]] != colour[p["string"]], (p["id"], right["id"])
+
+    # a module typed into the string of another row: that string now lies in two pieces
+    far = max(before.values(), key=lambda p: (p["row"], p["index"]))
+    r = upload(client, world.alice.headers, pid, "typo.csv", as_csv([{"id": far["id"], "string": "A-01-S1"}]))
+    assert r.status_code == 200, r.text
+    page = alice.get(f"/pv/plants/{pid}/strings").text
+    assert "以下组串的组件不相连、分成多段" in page and '<span class="badge short danger">2</span>' in page
+    [broken] = [r for r in strings.wiring(service_layout(factory, world, pid)) if r.pieces > 1]
+    assert broken.string == "A-01-S1" and far["id"] in broken.modules and broken.rows == (1, far["row"])

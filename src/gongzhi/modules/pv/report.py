@@ -14,7 +14,7 @@ import io
 import logging
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
@@ -899,9 +899,15 @@ def _map_bounds(modules: list[MapModule]) -> tuple[float, float, float, float]:
     return min(xs), min(ys), max(xs), max(ys)
 
 
-def map_svg(modules: list[MapModule], width: int = 900, link: str | None = None) -> str:
+def map_svg(
+    modules: list[MapModule],
+    width: int = 900,
+    link: str | None = None,
+    titles: Mapping[str, str] | None = None,
+) -> str:
     """The plant's modules as an SVG, north up, each filled with the colour of its worst finding; with
-    ``link`` (a format string of ``id``), each module a link there."""
+    ``link`` (a format string of ``id``), each module a link there; ``titles`` gives a module's tooltip
+    in place of its id."""
     x0, y0, x1, y1 = _map_bounds(modules)
     pad = 2.0
     w, h = (x1 - x0) + 2 * pad, (y1 - y0) + 2 * pad
@@ -911,7 +917,8 @@ def map_svg(modules: list[MapModule], width: int = 900, link: str | None = None)
     for module_id, quad, fill in modules:
         pts = " ".join(f"{x - x0 + pad:.2f},{y1 - y + pad:.2f}" for x, y in quad)
         style = f'fill="{fill}" stroke="#4a5a6a" stroke-width="0.05"'
-        shape = f'<polygon points="{pts}" {style}><title>{module_id}</title></polygon>'
+        title = escape(titles.get(module_id, module_id)) if titles else module_id
+        shape = f'<polygon points="{pts}" {style}><title>{title}</title></polygon>'
         parts.append(
             shape if link is None else f'<a href="{escape(link.format(id=quote(module_id)))}">{shape}</a>'
         )

@@ -18,6 +18,10 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -26,6 +30,7 @@ from gongzhi.db import scope_of, utcnow
 from gongzhi.errors import msg, stored
 from gongzhi.kit import sheets
 from gongzhi.modules.pv import service
+from gongzhi.modules.pv.analytics import layout as lay
 from gongzhi.modules.pv.models import PvModule
 
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -234,3 +239,88 @@ def import_string_map(
             },
         )
     return report
+
+
+# --- the wiring as it stands ------------------------------------------------------------------------
+
+PALETTE = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#999999")
+"""The wiring map's colours (Okabe and Ito's, told apart with most colour blindness): they only tell
+neighbouring strings apart."""
+REACH = 3.5
+"""Modules within this many times the plant's median distance between next modules are neighbours: the
+next module of a row, and of the next row (a string that turns into the next row stays one piece)."""
+
+
+@dataclass(frozen=True)
+class StringRow:
+    """One string of a plant as its modules are wired now."""
+
+    string: str
+    modules: tuple[str, ...]  # module ids, sorted
+    arrays: tuple[str, ...]
+    rows: tuple[int, ...]
+    pieces: int  # groups of its modules not next to each other (more than one: a likely wiring error)
+    colour: str
+
+
+def _natural(text: str) -> tuple[Any, ...]:
+    """Sort key that puts S2 before S10."""
+    import re
+
+    return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", text))
+
+
+def wiring(layout: lay.PlantLayout) -> list[StringRow]:
+    """The plant's strings as its modules name them, in natural order, each with the arrays and rows it
+    spans, how many separate pieces its modules form, and a colour that differs from its neighbours'
+    where :data:`PALETTE` allows (a greedy colouring of the strings' adjacency, most neighbours first)."""
+    modules = layout.modules
+    if not modules:
+        return []
+    centres = layout.centres_xy()
+    near = lay.neighbours(layout, _reach(centres))
+    names = sorted({m.string for m in modules}, key=_natural)
+    index = {s: k for k, s in enumerate(names)}
+    of = np.array([index[m.string] for m in modules], dtype=np.intp)
+    # every pair of neighbours once: on one string they join a piece, on two they make the strings touch
+    owner = np.repeat(np.arange(len(modules)), [len(nb) for nb in near])
+    other = np.concatenate(near) if len(owner) else np.zeros(0, dtype=np.intp)
+    same = of[owner] == of[other]
+    graph = coo_matrix(
+        (np.ones(int(same.sum()), dtype=np.int8), (owner[same], other[same])), shape=(len(modules),) * 2
+    )
+    _, piece = connected_components(graph, directed=False)
+    pieces = Counter(k for k, _ in set(zip(of.tolist(), piece.tolist(), strict=True)))
+    touching: list[set[int]] = [set() for _ in names]
+    for a, b in set(zip(of[owner[~same]].tolist(), of[other[~same]].tolist(), strict=True)):
+        touching[a].add(b)
+    colours: dict[int, int] = {}
+    for k in sorted(range(len(names)), key=lambda k: (-len(touching[k]), k)):
+        taken = Counter(colours[j] for j in touching[k] if j in colours)
+        free = [c for c in range(len(PALETTE)) if c not in taken]
+        colours[k] = free[0] if free else min(range(len(PALETTE)), key=lambda c: (taken[c], c))
+    members: dict[int, list[lay.Module]] = defaultdict(list)
+    for m in modules:
+        members[index[m.string]].append(m)
+    return [
+        StringRow(
+            name,
+            tuple(sorted((m.id for m in members[k]), key=_natural)),
+            tuple(sorted({m.array for m in members[k]})),
+            tuple(sorted({m.row for m in members[k]})),
+            pieces[k],
+            PALETTE[colours[k]],
+        )
+        for k, name in enumerate(names)
+    ]
+
+
+def _reach(centres: npt.NDArray[np.float64]) -> float:
+    """:data:`REACH` times the median distance from a module to its nearest one [m]."""
+    from scipy.spatial import cKDTree
+
+    if len(centres) < 2:
+        return 1.0
+    gaps, _ = cKDTree(centres).query(centres, k=2)
+    nearest = float(np.median(gaps[:, 1]))
+    return REACH * nearest if np.isfinite(nearest) and nearest > 0 else 1.0

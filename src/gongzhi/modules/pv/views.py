@@ -268,6 +268,31 @@ def plant_parameters(
     return c.done(f"/pv/plants/{plant_id}", said)
 
 
+@router.get("/pv/plants/{plant_id:int}/strings")
+def plant_wiring(c: ConsoleDep, plant_id: DbInt) -> Response:
+    """The plant's strings as its modules are wired now (:func:`.strings.wiring`): a map with each string
+    in a colour its neighbours do not share, and a table of the strings with the arrays and rows they
+    span and whether their modules lie in one piece (a string in two is most likely mistyped)."""
+    p = service.get_plant(c.s, plant_id)
+    layout = service.plant_layout(c.s, p)
+    rows = strings.wiring(layout)
+    colour = {mid: r.colour for r in rows for mid in r.modules}
+    titles = {m.id: f"{m.id} · {m.string}" for m in layout.modules}
+    mapped = [(mid, quad, colour[mid]) for mid, quad, _ in report.layout_modules(c.s, p)]
+    sizes = [len(r.modules) for r in rows]
+    return c.page(
+        "pv_strings.html",
+        plant=p,
+        rows=rows,
+        sizes=(min(sizes), max(sizes)) if sizes else (0, 0),
+        broken=[r for r in rows if r.pieces > 1],
+        map_svg=report.map_svg(mapped, link=f"/pv/plants/{p.id}/modules/{{id}}", titles=titles),
+        string_map=_string_map(p.layout_params),
+        can_plan=c.me.can(*service.PLANNERS),
+        map_swatch=report.legend_svg,
+    )
+
+
 @router.post("/pv/plants/{plant_id:int}/strings")
 def plant_strings(
     c: ConsoleDep,
