@@ -337,6 +337,8 @@ def test_the_wiring_map_colours_neighbouring_strings_apart_and_flags_a_string_in
     far = max(before.values(), key=lambda p: (p["row"], p["index"]))
     r = upload(client, world.alice.headers, pid, "typo.csv", as_csv([{"id": far["id"], "string": "A-01-S1"}]))
     assert r.status_code == 200, r.text
+    said = "string A-01-S1 lies in 2 pieces not next to each other: A-01-01, A-01-02, A-01-03, A-01-04"
+    assert [w["message"] for w in r.json()["warnings"]] == [f"{said}, {far['id']}"]
     page = alice.get(f"/pv/plants/{pid}/strings").text
     assert "以下组串的组件不相连、分成多段" in page and '<span class="badge short danger">2</span>' in page
     [broken] = [r for r in strings.wiring(service_layout(factory, world, pid)) if r.pieces > 1]

@@ -6,16 +6,17 @@ strings across arrays, uneven lengths) is then as the file says.
 
 Every row is checked first; on any problem no module is changed and each problem is named by row and
 column (the shape of the other imports, :mod:`gongzhi.kit.sheets`). Modules the file leaves out keep
-their strings. Strings that look mistyped (far shorter than the others, or spread over two arrays) are
-warned about but imported."""
+their strings. Strings that look mistyped (far shorter than the others, in pieces that do not touch, or
+spread over two arrays) are warned about but imported."""
 
 from __future__ import annotations
 
 import hashlib
+import re
 import statistics
 import unicodedata
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -127,26 +128,35 @@ def check(
     return wanted, errors
 
 
-def _warnings(modules: dict[str, tuple[str, str]], after: dict[str, str]) -> list[dict[str, Any]]:
-    """Strings that look mistyped, with the module ids they hold: far shorter than the median string, or
-    over more than one array."""
+def _warnings(
+    modules: dict[str, tuple[str, str]], after: dict[str, str], pieces: dict[str, int]
+) -> list[dict[str, Any]]:
+    """Strings that look mistyped, with the module ids they hold: far shorter than the median string, in
+    more than one piece (``pieces``, by :func:`wiring`), or over more than one array."""
     members: dict[str, list[str]] = defaultdict(list)
     for mid, string in after.items():
         members[string].append(mid)
     median = statistics.median(len(v) for v in members.values())
     median_text = f"{median:g}"
     out = []
-    for string, mids in sorted(members.items()):
+    for string, mids in sorted(members.items(), key=lambda kv: _natural(kv[0])):
         arrays = sorted({modules[m][0] for m in mids})
+        listed = ", ".join(sorted(mids, key=_natural)[:10])
         if len(mids) < SHORT_FRACTION * median:
             text = msg(
                 "string %(string)s has %(n)s module(s) where the median string has %(median)s: %(modules)s",
-                string=string, n=len(mids), median=median_text, modules=", ".join(sorted(mids)[:10]),
+                string=string, n=len(mids), median=median_text, modules=listed,
             )  # fmt: skip
-            out.append({"string": string, **stored(text)})
+        elif pieces.get(string, 1) > 1:
+            text = msg(
+                "string %(string)s lies in %(n)s pieces not next to each other: %(modules)s",
+                string=string, n=pieces[string], modules=listed,
+            )  # fmt: skip
         elif len(arrays) > 1:
             text = msg("string %(string)s spans arrays %(arrays)s", string=string, arrays=", ".join(arrays))
-            out.append({"string": string, **stored(text)})
+        else:
+            continue
+        out.append({"string": string, **stored(text)})
     return out
 
 
@@ -208,7 +218,10 @@ def import_string_map(
             "median": int(statistics.median(sizes.values())),
             "max": max(sizes.values()),
         }
-        report.warnings = _warnings(modules, after)[:WARNINGS_LISTED]
+        layout = service.plant_layout(s, plant)
+        rewired = lay.with_modules(layout, [replace(m, string=after[m.id]) for m in layout.modules])
+        pieces = {r.string: r.pieces for r in wiring(rewired)}
+        report.warnings = _warnings(modules, after, pieces)[:WARNINGS_LISTED]
     report.status = "rejected" if report.errors else ("checked" if dry_run else "imported")
     if report.status == "imported":
         for mid, string in wanted.items():
@@ -265,8 +278,6 @@ class StringRow:
 
 def _natural(text: str) -> tuple[Any, ...]:
     """Sort key that puts S2 before S10."""
-    import re
-
     return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", text))
 
 
