@@ -11,6 +11,8 @@ Figures, each the best of ``--repeat`` rounds on the same data:
 - ledger: the whole ledger (flights, findings, which flights saw each defect's modules, strings, cases),
   and its ratio to the baseline.
 - workbook: the ledger's rows as ``.xlsx`` (``defects.ledger_xlsx``).
+- wiring: the plant's strings as the wiring page shows them (``strings.wiring``: neighbours, pieces,
+  colours), against reading the plant's layout (``service.plant_layout``), which the page does first.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from sqlalchemy import insert, select
 from gongzhi import migrate
 from gongzhi.core import service as core
 from gongzhi.db import Scope, make_engine, make_session_factory, table_of, unit_of_work
-from gongzhi.modules.pv import defects
+from gongzhi.modules.pv import defects, strings
 from gongzhi.modules.pv import service as pv
 from gongzhi.modules.pv.analytics.geometry import LocalFrame
 from gongzhi.modules.pv.analytics.layout import generate_layout
@@ -120,6 +122,14 @@ def run(url: str, flights: int, pool: int, repeat: int) -> None:
         t = time.perf_counter()
         defects.ledger_xlsx(ledger.defects)
         keep("workbook", time.perf_counter() - t)
+        with unit_of_work(factory, scope) as s:
+            t = time.perf_counter()
+            plant_layout = pv.plant_layout(s, pv.get_plant(s, plant_id))
+            keep("layout read", time.perf_counter() - t)
+        t = time.perf_counter()
+        wired = strings.wiring(plant_layout)
+        keep("wiring", time.perf_counter() - t)
+        assert all(r.pieces == 1 for r in wired)
     engine.dispose()
     assert ledger is not None and len(ledger.flights) == flights
 
@@ -136,6 +146,10 @@ def run(url: str, flights: int, pool: int, repeat: int) -> None:
         f"  ledger                   {best['ledger'] * 1000:8.1f} ms  {best['ledger'] / base:5.2f} × baseline"
     )
     print(f"  workbook (.xlsx)         {best['workbook'] * 1000:8.1f} ms")
+    read = best["layout read"]
+    print(f"  layout read (baseline)   {read * 1000:8.1f} ms")
+    wiring = best["wiring"]
+    print(f"  wiring ({len(wired)} strings)    {wiring * 1000:8.1f} ms  {wiring / read:5.2f} × baseline")
 
 
 if __name__ == "__main__":
