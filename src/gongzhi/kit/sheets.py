@@ -111,6 +111,11 @@ class Row:
         return problem(self.number, column, message, self.headers.get(column, ""))
 
 
+def aliases(columns: Mapping[str, tuple[str, ...]]) -> dict[str, str]:
+    """The ``aliases`` :func:`header_fields` takes from each field's accepted headers (any case)."""
+    return {a.lower(): f for f, names in columns.items() for a in names}
+
+
 def header_fields(table: list[list[object]], aliases: Mapping[str, str]) -> list[str | None]:
     """The field each column of ``table``'s header row names by ``aliases`` (a header in lower case →
     its field), ``None`` for a column none names."""

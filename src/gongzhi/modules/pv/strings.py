@@ -69,13 +69,9 @@ class StringMapReport:
     warnings: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _aliases() -> dict[str, str]:
-    return {a.lower(): f for f, names in COLUMNS.items() for a in names}
-
-
 def _rows(data: bytes, filename: str) -> list[sheets.Row]:
     table = sheets.read_table(data, filename)
-    header = sheets.header_fields(table, _aliases())
+    header = sheets.header_fields(table, sheets.aliases(COLUMNS))
     missing = [COLUMNS[f][0] for f in COLUMNS if f not in header]
     if missing:
         raise sheets.SheetError(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 from openpyxl import Workbook
 
@@ -42,12 +42,8 @@ TableError = sheets.SheetError
 Row = sheets.Row
 
 
-def _aliases(columns: Mapping[str, tuple[str, ...]]) -> dict[str, str]:
-    return {a.lower(): f for f, names in columns.items() for a in names}
-
-
 def _rows(table: list[list[object]], kind: str) -> list[Row]:
-    header = sheets.header_fields(table, _aliases(COLUMNS[kind]))
+    header = sheets.header_fields(table, sheets.aliases(COLUMNS[kind]))
     missing = [COLUMNS[kind][f][0] for f in REQUIRED[kind] if f not in header]
     if missing:
         raise TableError(msg("the header lacks the column(s) %(columns)s", columns=", ".join(missing)))
