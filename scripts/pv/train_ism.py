@@ -332,6 +332,8 @@ class Recipe:
     flip_tta: bool = True
     bf16: bool = False  # train under bfloat16 autocast (weights kept in float32; the export is unchanged)
     ema: float = 0.0  # > 0: export a moving average of the weights and BN statistics, this decay a step
+    se: int = 0  # > 0: a squeeze-and-excitation gate of this reduction on each residual block's second conv
+    max_pooled: bool = False  # the head reads each channel's global maximum beside its mean
     seed: int = 0
     folds: int = 5
     fold_seed: int = 42
@@ -415,7 +417,9 @@ def build_network(recipe: Recipe) -> torch.nn.Module:
     """3×3 conv + BN (+ residual) + ReLU layers from :func:`layer_specs`, global average pool, linear 12.
 
     A residual connection adds the input of the block's first convolution, through a 1×1 conv + BN
-    when its channel count differs, to the second convolution's output before the ReLU.
+    when its channel count differs, to the second convolution's output before the ReLU. With ``se``, that
+    output is first gated channel by channel (squeeze-and-excitation); with ``max_pooled``, the head reads
+    each channel's maximum beside its mean.
     """
     torch = _torch()
     nn = torch.nn
@@ -437,20 +441,37 @@ def build_network(recipe: Recipe) -> torch.nn.Module:
                     if s.projected and specs[s.residual_from].cin != s.cout
                 }
             )
-            self.head = nn.Linear(specs[-1].cout, 12)
+            self.gates = nn.ModuleDict(
+                {
+                    str(k): nn.Sequential(
+                        nn.Linear(s.cout, max(1, s.cout // recipe.se)),
+                        nn.ReLU(),
+                        nn.Linear(max(1, s.cout // recipe.se), s.cout),
+                        nn.Sigmoid(),
+                    )
+                    for k, s in enumerate(specs)
+                    if s.projected and recipe.se
+                }
+            )
+            self.head = nn.Linear(specs[-1].cout * (2 if recipe.max_pooled else 1), 12)
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             inputs = []
             for k, (spec, conv) in enumerate(zip(specs, self.convs, strict=True)):
                 inputs.append(x)
                 out = conv(x)
+                if str(k) in self.gates:
+                    out = out * self.gates[str(k)](out.mean(dim=(2, 3)))[:, :, None, None]
                 if spec.projected:
                     shortcut = inputs[spec.residual_from]
                     out = out + (self.skips[str(k)](shortcut) if str(k) in self.skips else shortcut)
                 x = torch.relu(out)
                 if spec.pool:
                     x = torch.nn.functional.max_pool2d(x, 2)
-            return self.head(x.mean(dim=(2, 3)))
+            features = x.mean(dim=(2, 3))
+            if recipe.max_pooled:
+                features = torch.cat([features, x.amax(dim=(2, 3))], dim=1)
+            return self.head(features)
 
     return SpecNet()
 
@@ -648,6 +669,12 @@ def export_arrays(
                 kernel, bias = _folded(net.skips[str(k)])
                 arrays[f"net{m}.skip{k}.weight"] = kernel[:, :, 0, 0].T.numpy()
                 arrays[f"net{m}.skip{k}.bias"] = bias.numpy()
+            if str(k) in net.gates:
+                first, _, second, _ = net.gates[str(k)]
+                arrays[f"net{m}.se{k}.w1"] = first.weight.detach().T.numpy().copy()
+                arrays[f"net{m}.se{k}.b1"] = first.bias.detach().numpy().copy()
+                arrays[f"net{m}.se{k}.w2"] = second.weight.detach().T.numpy().copy()
+                arrays[f"net{m}.se{k}.b2"] = second.bias.detach().numpy().copy()
         arrays[f"net{m}.fc.weight"] = net.head.weight.detach().T.numpy().copy()
         arrays[f"net{m}.fc.bias"] = net.head.bias.detach().numpy().copy()
     arrays = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in arrays.items()}
@@ -658,6 +685,7 @@ def export_arrays(
         norm_eps=np.array(recipe.norm_eps),
         intensity_channel=np.array(recipe.intensity_channel),
         flip_tta=np.array(recipe.flip_tta),
+        max_pooled=np.array(recipe.max_pooled),
     )
     return arrays
 

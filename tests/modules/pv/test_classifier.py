@@ -332,6 +332,49 @@ def test_a_residual_layer_adds_the_projected_input_of_the_block_before_the_relu(
     assert parameter_count(model) == sum(a.size for k, a in arrays.items() if k.startswith("net0."))
 
 
+def test_a_gated_residual_layer_scales_its_channels_before_the_shortcut_and_a_max_head_reads_peaks() -> None:
+    rng = np.random.default_rng(13)
+    k0 = rng.normal(0, 0.5, (3, 3, 1, 4))
+    k1 = rng.normal(0, 0.5, (3, 3, 4, 4))
+    k2 = rng.normal(0, 0.5, (3, 3, 4, 4))
+    w1, b1 = rng.normal(0, 0.5, (4, 2)), rng.normal(0, 0.1, 2)
+    w2, b2 = rng.normal(0, 0.5, (2, 4)), rng.normal(0, 0.1, 4)
+    fc = rng.normal(0, 0.5, (8, 12))
+    biases = [rng.normal(0, 0.1, n) for n in (4, 4, 4, 12)]
+    arrays = {
+        "class_names": np.array(sorted(CLASSES)),
+        "norm_eps": np.array(1.0),
+        "flip_tta": np.array(False),
+        "pool_after": np.array([False, False, False]),
+        "residual_from": np.array([-1, -1, 1]),
+        "max_pooled": np.array(True),
+        "net0.conv0.weight": k0.reshape(9, 4),
+        "net0.conv0.bias": biases[0],
+        "net0.conv1.weight": k1.reshape(36, 4),
+        "net0.conv1.bias": biases[1],
+        "net0.conv2.weight": k2.reshape(36, 4),
+        "net0.conv2.bias": biases[2],
+        "net0.se2.w1": w1,
+        "net0.se2.b1": b1,
+        "net0.se2.w2": w2,
+        "net0.se2.b2": b2,
+        "net0.fc.weight": fc,
+        "net0.fc.bias": biases[3],
+    }
+    model = model_from_arrays(arrays)
+    crop = rng.integers(0, 256, (1, *INPUT_SHAPE)).astype(np.uint8)
+    x = ((crop[0] - crop.mean()) / (crop.std() + 1.0))[..., None]
+    a = np.maximum(naive_conv3x3(x, k0, biases[0]), 0)
+    b = np.maximum(naive_conv3x3(a, k1, biases[1]), 0)
+    c = naive_conv3x3(b, k2, biases[2])
+    gate = 1 / (1 + np.exp(-(np.maximum(c.mean(axis=(0, 1)) @ w1 + b1, 0) @ w2 + b2)))
+    d = np.maximum(c * gate + a, 0)  # the block's input, same width: added without a projection
+    logits = np.concatenate([d.mean(axis=(0, 1)), d.max(axis=(0, 1))]) @ fc + biases[3]
+    expected = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
+    np.testing.assert_allclose(model.predict_proba(crop)[0], expected, atol=1e-5)
+    assert parameter_count(model) == sum(a.size for k, a in arrays.items() if k.startswith("net0."))
+
+
 def test_a_model_file_with_a_residual_link_to_a_later_layer_is_refused() -> None:
     arrays = dict(shipped_model_arrays())
     arrays["residual_from"] = np.arange(len(arrays["pool_after"]))

@@ -42,6 +42,7 @@ References
 .. [4] Chellapilla, K., Puri, S., Simard, P., "High Performance Convolutional Neural Networks for
    Document Processing", 10th International Workshop on Frontiers in Handwriting Recognition, 2006.
 .. [5] He, K., Zhang, X., Ren, S., Sun, J., "Deep Residual Learning for Image Recognition", CVPR 2016.
+.. [6] Hu, J., Shen, L., Sun, G., "Squeeze-and-Excitation Networks", CVPR 2018.
 """
 
 from __future__ import annotations
@@ -85,6 +86,8 @@ class ConvLayer:
         before the ReLU (a residual connection [5]_), or −1 for none.
     skip_weight, skip_bias : ndarray, shapes (C_in of that layer, C_out) and (C_out,), optional
         1×1 projection (batch norm folded) of that input when its channel count differs.
+    gate : SqueezeExcite, optional
+        Channel gate applied to this convolution's output before the shortcut is added.
     """
 
     weight: FloatArray
@@ -93,6 +96,30 @@ class ConvLayer:
     residual_from: int = -1
     skip_weight: FloatArray | None = None
     skip_bias: FloatArray | None = None
+    gate: SqueezeExcite | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SqueezeExcite:
+    """Squeeze-and-excitation channel gate [6]_: ``x · σ(W₂ ReLU(W₁ mean(x) + b₁) + b₂)``.
+
+    Attributes
+    ----------
+    w1, b1 : ndarray, shapes (C, C / r) and (C / r,)
+    w2, b2 : ndarray, shapes (C / r, C) and (C,)
+    """
+
+    w1: FloatArray
+    b1: FloatArray
+    w2: FloatArray
+    b2: FloatArray
+
+    def __call__(self, x: FloatArray) -> FloatArray:
+        """Gate a batch (N, H, W, C) channel by channel."""
+        squeezed = np.maximum(x.mean(axis=(1, 2), dtype=np.float32) @ self.w1 + self.b1, 0)
+        scale = 1.0 / (1.0 + np.exp(-(squeezed @ self.w2 + self.b2)))
+        gated: FloatArray = x * scale[:, None, None, :].astype(np.float32)
+        return gated
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +129,7 @@ class Network:
     convs: tuple[ConvLayer, ...]
     fc_weight: FloatArray
     fc_bias: FloatArray
+    max_pooled: bool = False  # the head reads each channel's maximum beside its mean
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,18 +316,32 @@ def forward_logits(net: Network, x: FloatArray) -> FloatArray:
         shortcut = None if layer.residual_from < 0 else inputs[layer.residual_from]
         if shortcut is not None and layer.skip_weight is not None and layer.skip_bias is not None:
             shortcut = shortcut @ layer.skip_weight + layer.skip_bias
-        x = conv3x3_relu(x, layer.weight, layer.bias, shortcut)
+        if layer.gate is None:
+            x = conv3x3_relu(x, layer.weight, layer.bias, shortcut)
+        else:
+            x = layer.gate(conv3x3_relu(x, layer.weight, layer.bias, relu=False))
+            if shortcut is not None:
+                x += shortcut
+            np.maximum(x, 0, out=x)
         if layer.pool:
             x = max_pool2(x)
     features = x.mean(axis=(1, 2), dtype=np.float32)
+    if net.max_pooled:
+        features = np.concatenate([features, x.max(axis=(1, 2))], axis=1)
     logits: FloatArray = (features @ net.fc_weight + net.fc_bias).astype(np.float32)
     return logits
 
 
 def conv3x3_relu(
-    x: FloatArray, weight: FloatArray, bias: FloatArray, shortcut: FloatArray | None = None
+    x: FloatArray,
+    weight: FloatArray,
+    bias: FloatArray,
+    shortcut: FloatArray | None = None,
+    *,
+    relu: bool = True,
 ) -> FloatArray:
-    """3×3 convolution, stride 1, zero padding 1, plus ``shortcut``, then ReLU, by im2col and one product.
+    """3×3 convolution, stride 1, zero padding 1, plus ``shortcut``, then ReLU (unless ``relu`` is
+    false), by im2col and one product.
 
     Parameters
     ----------
@@ -317,7 +359,8 @@ def conv3x3_relu(
     out += bias
     if shortcut is not None:
         out += shortcut.reshape(n * h * w, -1)
-    np.maximum(out, 0, out=out)
+    if relu:
+        np.maximum(out, 0, out=out)
     return out.reshape(n, h, w, -1)
 
 
@@ -388,7 +431,8 @@ def model_from_arrays(arrays: Mapping[str, npt.NDArray[np.generic]]) -> CropClas
     optionally ``residual_from`` (one index per convolution, −1 for none; see :class:`ConvLayer`), and per
     member ``m`` and layer ``i``: ``net{m}.conv{i}.weight`` (9 · C_in, C_out), ``net{m}.conv{i}.bias``,
     optionally ``net{m}.skip{i}.weight`` (C_in, C_out) and ``net{m}.skip{i}.bias``,
-    ``net{m}.fc.weight`` (C, n_classes), ``net{m}.fc.bias``.
+    optionally ``net{m}.se{i}.w1``, ``.b1``, ``.w2``, ``.b2`` (a :class:`SqueezeExcite` gate),
+    ``net{m}.fc.weight`` (C, n_classes, or 2 C with ``max_pooled``: means then maxima), ``net{m}.fc.bias``.
     """
     pools = [bool(p) for p in arrays["pool_after"]]
     residual = [int(r) for r in arrays.get("residual_from", np.full(len(pools), -1))]
@@ -409,11 +453,15 @@ def model_from_arrays(arrays: Mapping[str, npt.NDArray[np.generic]]) -> CropClas
                     residual[i],
                     f32(f"net{m}.skip{i}.weight") if f"net{m}.skip{i}.weight" in arrays else None,
                     f32(f"net{m}.skip{i}.bias") if f"net{m}.skip{i}.bias" in arrays else None,
+                    SqueezeExcite(*(f32(f"net{m}.se{i}.{k}") for k in ("w1", "b1", "w2", "b2")))
+                    if f"net{m}.se{i}.w1" in arrays
+                    else None,
                 )
                 for i, pool in enumerate(pools)
             ),
             fc_weight=f32(f"net{m}.fc.weight"),
             fc_bias=f32(f"net{m}.fc.bias"),
+            max_pooled=bool(arrays.get("max_pooled", False)),
         )
         for m in range(n_nets)
     )
@@ -453,6 +501,13 @@ def parameter_count(model: CropClassifier) -> int:
         for layer in net.convs
         for a in (layer.weight, layer.bias, layer.skip_weight, layer.skip_bias)
         if a is not None
+    ]
+    arrays += [
+        a
+        for net in model.networks
+        for layer in net.convs
+        if layer.gate is not None
+        for a in (layer.gate.w1, layer.gate.b1, layer.gate.w2, layer.gate.b2)
     ]
     arrays += [a for net in model.networks for a in (net.fc_weight, net.fc_bias)]
     return sum(math.prod(a.shape) for a in arrays)
