@@ -195,6 +195,16 @@ def test_defects_are_followed_from_flight_to_flight(
     page = alice.get(f"/pv/plants/{pid}/defects", params={"state": "nonsense", "string": "none"}).text
     assert "没有符合条件的缺陷" in page
 
+    # the wiring page: each string's open defects, and the string that is out, linked to the ledger
+    page = alice.get(f"/pv/plants/{pid}/strings").text
+    listed = f'<a href="/pv/plants/{pid}/defects?string=A-01-S1">'
+    assert "最近的巡检发现以下组串离线：" in page and "1 个组串有未消除缺陷" in page
+    assert f"{listed}3</a> · CoA 3" in page and "组串离线</span>" in page
+    assert page.count("CoA ") == 1  # only that string has open defects
+    fl.fly(28, [m[1], m[2], m[4], m[5]], {})  # a flight that sees them all without the defects
+    page = alice.get(f"/pv/plants/{pid}/strings").text
+    assert "CoA " not in page and "组串离线" not in page and "有未消除缺陷" not in page
+
 
 def test_the_ledger_of_a_real_flight_lists_its_findings_as_open(
     client: TestClient, world: World, factory: sessionmaker[Session], registry: Registry, tmp_path: Path

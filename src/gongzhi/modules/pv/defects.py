@@ -103,6 +103,31 @@ class Ledger:
         return dict(sorted(out.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
+@dataclass(frozen=True)
+class StringDefects:
+    """A plant string's open defects in the ledger."""
+
+    count: int
+    coa: int  # the highest class of abnormality among them
+    offline: bool  # whether the string itself is out (an open string-offline defect)
+
+
+def by_string(ledger: Ledger) -> dict[str, StringDefects]:
+    """The open defects of each string that has any, by the string its (first) module is wired into now."""
+    found: dict[str, list[Defect]] = defaultdict(list)
+    for d in ledger.defects:
+        if d.state == "open" and d.string:
+            found[d.string].append(d)
+    return {
+        string: StringDefects(
+            count=len(ds),
+            coa=max(d.coa for d in ds),
+            offline=any(d.anomaly_class == Anomaly.STRING_OFFLINE.value for d in ds),
+        )
+        for string, ds in found.items()
+    }
+
+
 def _flights(s: Session, plant_id: int) -> list[tuple[PvInspection, dt.datetime]]:
     """The plant's finished flights in the order flown, each by its latest analysis."""
     from gongzhi.modules.pv.loop import inspection_time  # the loop builds on the service

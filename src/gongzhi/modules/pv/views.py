@@ -272,10 +272,12 @@ def plant_parameters(
 def plant_wiring(c: ConsoleDep, plant_id: DbInt) -> Response:
     """The plant's strings as its modules are wired now (:func:`.strings.wiring`): a map with each string
     in a colour its neighbours do not share, and a table of the strings with the arrays and rows they
-    span and whether their modules lie in one piece (a string in two is most likely mistyped)."""
+    span, whether their modules lie in one piece (a string in two is most likely mistyped) and the open
+    defects of the plant's defect ledger on each (:func:`.defects.by_string`)."""
     p = service.get_plant(c.s, plant_id)
     layout = service.plant_layout(c.s, p)
     rows = strings.wiring(layout)
+    on_string = defects.by_string(defects.plant_ledger(c.s, p.id))
     colour = {mid: r.colour for r in rows for mid in r.modules}
     titles = {m.id: f"{m.id} · {m.string}" for m in layout.modules}
     mapped = [(mid, quad, colour[mid]) for mid, quad, _ in report.layout_modules(c.s, p)]
@@ -286,6 +288,8 @@ def plant_wiring(c: ConsoleDep, plant_id: DbInt) -> Response:
         rows=rows,
         sizes=(min(sizes), max(sizes)) if sizes else (0, 0),
         broken=[r for r in rows if r.pieces > 1],
+        on_string=on_string,
+        offline=[r for r in rows if r.string in on_string and on_string[r.string].offline],
         map_svg=report.map_svg(mapped, link=f"/pv/plants/{p.id}/modules/{{id}}", titles=titles),
         string_map=_string_map(p.layout_params),
         can_plan=c.me.can(*service.PLANNERS),
