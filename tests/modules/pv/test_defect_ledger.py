@@ -192,6 +192,7 @@ def test_defects_are_followed_from_flight_to_flight(
     assert f'href="/pv/plants/{pid}/modules/{m[0]}"' in page and f'href="/cases/{case["id"]}"' in page
     assert f'消除于飞行 <a href="/pv/inspections/{f3r}">#{f3r}</a>' in page
     assert "遮挡" in page  # the reviewed class
+    assert f'href="/pv/plants/{pid}/strings#string-A-01-S1">A-01-S1</a>' in page  # its row of the wiring
     page = alice.get(f"/pv/plants/{pid}/defects", params={"state": "nonsense", "string": "none"}).text
     assert "没有符合条件的缺陷" in page
 

@@ -341,5 +341,6 @@ def test_the_wiring_map_colours_neighbouring_strings_apart_and_flags_a_string_in
     assert [w["message"] for w in r.json()["warnings"]] == [f"{said}, {far['id']}"]
     page = alice.get(f"/pv/plants/{pid}/strings").text
     assert "以下组串的组件不相连、分成多段" in page and '<span class="badge short danger">2</span>' in page
+    assert '<a href="#string-A-01-S1">A-01-S1</a>' in page and '<tr id="string-A-01-S1">' in page
     [broken] = [r for r in strings.wiring(service_layout(factory, world, pid)) if r.pieces > 1]
     assert broken.string == "A-01-S1" and far["id"] in broken.modules and broken.rows == (1, far["row"])
