@@ -1022,12 +1022,14 @@ def explore_folds(
     recipe: Recipe,
     chosen: list[int],
     workers: int,
+    jobs_dir: Path | None = None,
 ) -> None:
-    """Train on all folds but each chosen one and print the figures on it; nothing is written."""
+    """Train on all folds but each chosen one and print the figures on it; nothing is written but, with
+    ``jobs_dir``, the trained folds (which a full run with the same recipe then reuses)."""
     if any(not 1 <= k <= recipe.folds for k in chosen):
         sys.exit(f"--fold takes 1 … {recipe.folds}, got {chosen}")
     jobs = [Job(f"fold {k}", np.flatnonzero(folds != k - 1), recipe.seed + k - 1) for k in chosen]
-    for k, arrays in zip(chosen, run_jobs(jobs, crops, y, names, recipe, workers), strict=True):
+    for k, arrays in zip(chosen, run_jobs(jobs, crops, y, names, recipe, workers, jobs_dir), strict=True):
         held = folds == k - 1
         proba = clf.model_from_arrays(arrays).predict_proba(crops[held])
         print_metrics(metrics(y[held], proba, names), f"fold {k} only ({held.sum()} crops), exploration")
@@ -1093,7 +1095,7 @@ def main(argv: list[str] | None = None) -> None:
     t0 = time.time()
     folds = stratified_folds(y, recipe.folds, recipe.fold_seed)
     if args.fold:
-        explore_folds(crops, y, names, folds, recipe, args.fold, args.workers)
+        explore_folds(crops, y, names, folds, recipe, args.fold, args.workers, args.jobs_dir)
         print(f"total {time.time() - t0:.0f} s")
         return
     jobs = (
