@@ -117,7 +117,7 @@ class SqueezeExcite:
     def __call__(self, x: FloatArray) -> FloatArray:
         """Gate a batch (N, H, W, C) channel by channel."""
         squeezed = np.maximum(x.mean(axis=(1, 2), dtype=np.float32) @ self.w1 + self.b1, 0)
-        scale = 1.0 / (1.0 + np.exp(-(squeezed @ self.w2 + self.b2)))
+        scale = 0.5 + 0.5 * np.tanh(0.5 * (squeezed @ self.w2 + self.b2))  # σ without overflow
         gated: FloatArray = x * scale[:, None, None, :].astype(np.float32)
         return gated
 
