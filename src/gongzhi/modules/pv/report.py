@@ -540,11 +540,13 @@ def _map_modules(s: Session, plant: PvPlant, live: list[PvFinding]) -> list[MapM
     cols = (PvModule.module_id, PvModule.outline)
     mods = s.execute(select(*cols).where(PvModule.plant_id == plant.id).order_by(PvModule.id)).all()
     origin = service.plant_origin(plant)  # the layout's own metric frame
+    kx, ky = origin.metres_per_degree()  # origin.to_xy, its scale worked out once and not per point
+    lon0, lat0 = origin.lon0_deg, origin.lat0_deg
     modules = []
     for module_id, outline in mods:
         worst_f = worst.get(module_id)
         fill = colour(service.effective_class(worst_f), worst_f.severity) if worst_f else COLOURS["none"]
-        modules.append((module_id, [origin.to_xy(float(p[0]), float(p[1])) for p in outline], fill))
+        modules.append((module_id, [((p[0] - lon0) * kx, (p[1] - lat0) * ky) for p in outline], fill))
     return modules
 
 

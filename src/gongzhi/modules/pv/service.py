@@ -359,8 +359,12 @@ def get_plant(s: Session, plant_id: int) -> PvPlant:
 
 def plant_layout(s: Session, plant: PvPlant) -> lay.PlantLayout:
     """The plant's layout as the analytics see it, rebuilt from its rows."""
-    rows = s.execute(select(PvModule).where(PvModule.plant_id == plant.id).order_by(PvModule.id)).scalars()
-    modules = tuple(lay.Module(m.module_id, m.array, m.row, m.position, m.string, m.x_m, m.y_m) for m in rows)
+    cols = (PvModule.module_id, PvModule.array, PvModule.row, PvModule.position, PvModule.string)
+    # the columns alone, not ORM objects (a third of the time on a plant of 17,150 modules: bench/pv)
+    rows = s.execute(
+        select(*cols, PvModule.x_m, PvModule.y_m).where(PvModule.plant_id == plant.id).order_by(PvModule.id)
+    )
+    modules = tuple(lay.Module(*row) for row in rows)
     h = plant.layout_params
     return lay.PlantLayout(
         plant.name,
