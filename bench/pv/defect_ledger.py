@@ -13,6 +13,8 @@ Figures, each the best of ``--repeat`` rounds on the same data:
 - workbook: the ledger's rows as ``.xlsx`` (``defects.ledger_xlsx``).
 - wiring: the plant's strings as the wiring page shows them (``strings.wiring``: neighbours, pieces,
   colours), against reading the plant's layout (``service.plant_layout``), which the page does first.
+- map outlines: every module's outline in metres, as the plant page's, the wiring page's and the
+  report's maps read them (``report.layout_modules``), against the same layout read.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from sqlalchemy import insert, select
 from gongzhi import migrate
 from gongzhi.core import service as core
 from gongzhi.db import Scope, make_engine, make_session_factory, table_of, unit_of_work
-from gongzhi.modules.pv import defects, strings
+from gongzhi.modules.pv import defects, report, strings
 from gongzhi.modules.pv import service as pv
 from gongzhi.modules.pv.analytics.geometry import LocalFrame
 from gongzhi.modules.pv.analytics.layout import generate_layout
@@ -126,6 +128,10 @@ def run(url: str, flights: int, pool: int, repeat: int) -> None:
             t = time.perf_counter()
             plant_layout = pv.plant_layout(s, pv.get_plant(s, plant_id))
             keep("layout read", time.perf_counter() - t)
+            t = time.perf_counter()
+            mapped = report.layout_modules(s, pv.get_plant(s, plant_id))
+            keep("map outlines", time.perf_counter() - t)
+        assert len(mapped) == len(ids)
         t = time.perf_counter()
         wired = strings.wiring(plant_layout)
         keep("wiring", time.perf_counter() - t)
@@ -150,6 +156,8 @@ def run(url: str, flights: int, pool: int, repeat: int) -> None:
     print(f"  layout read (baseline)   {read * 1000:8.1f} ms")
     wiring = best["wiring"]
     print(f"  wiring ({len(wired)} strings)    {wiring * 1000:8.1f} ms  {wiring / read:5.2f} × baseline")
+    outlines = best["map outlines"]
+    print(f"  map outlines             {outlines * 1000:8.1f} ms  {outlines / read:5.2f} × baseline")
 
 
 if __name__ == "__main__":

@@ -352,6 +352,7 @@ class Recipe:
     flip_tta: bool = True
     bf16: bool = False  # train under bfloat16 autocast (weights kept in float32; the export is unchanged)
     ema: float = 0.0  # > 0: export a moving average of the weights and BN statistics, this decay a step
+    optimizer: str = "adamw"  # or "sgd": SGD with Nesterov momentum 0.9 and L2 weight decay, same schedule
     se: int = 0  # > 0: a squeeze-and-excitation gate of this reduction on each residual block's second conv
     max_pooled: bool = False  # the head reads each channel's global maximum beside its mean
     seed: int = 0
@@ -522,7 +523,15 @@ def train_network(x: np.ndarray, y: np.ndarray, recipe: Recipe, seed: int, tag: 
     counts = np.bincount(y, minlength=12)
     weights = torch.from_numpy((1.0 / counts[y]) ** recipe.balance)
     steps = math.ceil(len(y) / recipe.batch_size)
-    opt = torch.optim.AdamW(net.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
+    if recipe.optimizer not in ("adamw", "sgd"):
+        sys.exit(f"optimizer is adamw or sgd, got {recipe.optimizer!r}")
+    opt = (
+        torch.optim.AdamW(net.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
+        if recipe.optimizer == "adamw"
+        else torch.optim.SGD(
+            net.parameters(), lr=recipe.lr, momentum=0.9, nesterov=True, weight_decay=recipe.weight_decay
+        )
+    )
     sched = torch.optim.lr_scheduler.OneCycleLR(
         opt, max_lr=recipe.lr, total_steps=steps * recipe.epochs, pct_start=0.15
     )

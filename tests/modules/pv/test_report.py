@@ -299,3 +299,32 @@ def test_the_findings_kml_shows_the_finding_that_stands_where_a_worse_one_was_re
     # the results keep the module's worst finding, with that finding's review status
     (row,) = [f["properties"] for f in features if f["properties"]["module_id"] == cell.module_id]
     assert (row["anomaly_class"], row["finding_status"]) == ("hot_spot", "rejected")
+
+
+def test_module_outlines_are_read_in_one_pass_as_each_rows_json_would_give_them(
+    factory: Factory, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with unit_of_work(factory, Scope(region_id=world.a, system=True)) as s:
+        plant = pv.create_plant(
+            s,
+            PlantCreate(code=f"o-{uuid.uuid4().hex[:6]}", name="屋顶", polygon=outline(), layout=LayoutIn()),
+        )
+        rows = s.execute(
+            select(PvModule.module_id, PvModule.outline)
+            .where(PvModule.plant_id == plant.id)
+            .order_by(PvModule.id)
+        ).all()
+        origin = pv.plant_origin(plant)
+        expected = [(mid, [origin.to_xy(lon, lat) for lon, lat in corners]) for mid, corners in rows]
+        with monkeypatch.context() as m:
+            m.setattr("gongzhi.modules.pv.report.json.loads", None)  # the one pass decodes no JSON
+            got = rep.outlines_xy(s, plant)
+        assert got == expected and len(got) == plant.module_count > 10  # the same floats, bit for bit
+        # an outline that is not [lon, lat] pairs (an altitude with each corner) is read row by row
+        odd = s.execute(
+            select(PvModule).where(PvModule.module_id == rows[1][0], PvModule.plant_id == plant.id)
+        )
+        module = odd.scalar_one()
+        module.outline = [[lon, lat, 12.5] for lon, lat in rows[1][1]]
+        s.flush()
+        assert rep.outlines_xy(s, plant) == expected
