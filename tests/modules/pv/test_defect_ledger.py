@@ -183,7 +183,11 @@ def test_defects_are_followed_from_flight_to_flight(
 
     # the console page: open defects by default, with the plant page linking to it
     alice, _ = as_user(client, world.alice)
-    assert f'href="/pv/plants/{pid}/defects"' in alice.get(f"/pv/plants/{pid}").text
+    plant_page = alice.get(f"/pv/plants/{pid}").text
+    assert (
+        f'href="/pv/plants/{pid}/defects">缺陷台账</a> <span class="badge short">未消除 3 项</span>'
+        in plant_page
+    )
     page = alice.get(f"/pv/plants/{pid}/defects").text
     assert "未消除 3 · 已消除 2 · 共 4 次飞行" in page
     assert page.count("未消除</span>") == 3 and "未复查" in page and "隐裂" in page
@@ -205,6 +209,7 @@ def test_defects_are_followed_from_flight_to_flight(
     fl.fly(28, [m[1], m[2], m[4], m[5]], {})  # a flight that sees them all without the defects
     page = alice.get(f"/pv/plants/{pid}/strings").text
     assert "CoA " not in page and "组串离线" not in page and "有未消除缺陷" not in page
+    assert "项</span>" not in alice.get(f"/pv/plants/{pid}").text  # nothing open: no count on the plant page
 
 
 def test_the_ledger_of_a_real_flight_lists_its_findings_as_open(

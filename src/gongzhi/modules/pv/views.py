@@ -460,6 +460,7 @@ def _plant_page(
         map_legend=legend,
         map_swatch=report.legend_svg,
         mapped_inspection=done[0] if done else None,
+        open_defects=defects.plant_ledger(c.s, p.id).count("open") if done else 0,
         robots=cleaning.robots_of(c.s, p.id),
         metrics=loop.loop_metrics(c.s, p.id),
         econ={"cost": cost, "tariff": tariff, "energy": kwh_day, "rate": rate, "last": last, "today": today},
