@@ -206,9 +206,13 @@ def test_defects_are_followed_from_flight_to_flight(
     assert "最近的巡检发现以下组串离线：" in page and "1 个组串有未消除缺陷" in page
     assert f"{listed}3</a> · CoA 3" in page and "组串离线</span>" in page
     assert page.count("CoA ") == 1  # only that string has open defects
+    # the map outlines the open defects' modules (m[1], m[2], the string's m[4], m[5]) and names classes
+    assert page.count('stroke="#000000"') == 4 and "有未消除缺陷的组件以黑色粗边标出" in page
+    assert f"<title>{m[4]} · A-01-S1 · 组串离线</title>" in page
     fl.fly(28, [m[1], m[2], m[4], m[5]], {})  # a flight that sees them all without the defects
     page = alice.get(f"/pv/plants/{pid}/strings").text
     assert "CoA " not in page and "组串离线" not in page and "有未消除缺陷" not in page
+    assert 'stroke="#000000"' not in page
     assert "项</span>" not in alice.get(f"/pv/plants/{pid}").text  # nothing open: no count on the plant page
 
 

@@ -16,7 +16,7 @@ import logging
 import math
 import warnings
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
@@ -936,15 +936,20 @@ def _map_bounds(modules: list[MapModule]) -> tuple[float, float, float, float]:
     return min(xs), min(ys), max(xs), max(ys)
 
 
+PLAIN_STROKE = 'stroke="#4a5a6a" stroke-width="0.05"'
+MARKED_STROKE = 'stroke="#000000" stroke-width="0.35"'
+
+
 def map_svg(
     modules: list[MapModule],
     width: int = 900,
     link: str | None = None,
     titles: Mapping[str, str] | None = None,
+    marked: Collection[str] = (),
 ) -> str:
     """The plant's modules as an SVG, north up, each filled with the colour of its worst finding; with
     ``link`` (a format string of ``id``), each module a link there; ``titles`` gives a module's tooltip
-    in place of its id."""
+    in place of its id; the modules in ``marked`` are outlined in a heavy dark stroke."""
     x0, y0, x1, y1 = _map_bounds(modules)
     pad = 2.0
     w, h = (x1 - x0) + 2 * pad, (y1 - y0) + 2 * pad
@@ -953,7 +958,7 @@ def map_svg(
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" {head}>']
     for module_id, quad, fill in modules:
         pts = " ".join(f"{x - x0 + pad:.2f},{y1 - y + pad:.2f}" for x, y in quad)
-        style = f'fill="{fill}" stroke="#4a5a6a" stroke-width="0.05"'
+        style = f'fill="{fill}" ' + (MARKED_STROKE if module_id in marked else PLAIN_STROKE)
         title = escape(titles.get(module_id, module_id)) if titles else module_id
         shape = f'<polygon points="{pts}" {style}><title>{title}</title></polygon>'
         parts.append(

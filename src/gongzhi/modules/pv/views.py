@@ -277,9 +277,16 @@ def plant_wiring(c: ConsoleDep, plant_id: DbInt) -> Response:
     p = service.get_plant(c.s, plant_id)
     layout = service.plant_layout(c.s, p)
     rows = strings.wiring(layout)
-    on_string = defects.by_string(defects.plant_ledger(c.s, p.id))
+    ledger = defects.plant_ledger(c.s, p.id)
+    on_string = defects.by_string(ledger)
+    marked = {mid for d in ledger.defects if d.state == "open" for mid in d.modules}
     colour = {mid: r.colour for r in rows for mid in r.modules}
     titles = {m.id: f"{m.id} · {m.string}" for m in layout.modules}
+    lang = _report_lang(c)
+    for d in ledger.defects:  # an open defect's module names its class too
+        for mid in d.modules if d.state == "open" else ():
+            if mid in titles:  # a finding's module may have left the layout since
+                titles[mid] += f" · {report.class_name(d.anomaly_class, lang)}"
     mapped = [(mid, quad, colour[mid]) for mid, quad, _ in report.layout_modules(c.s, p)]
     sizes = [len(r.modules) for r in rows]
     return c.page(
@@ -290,7 +297,10 @@ def plant_wiring(c: ConsoleDep, plant_id: DbInt) -> Response:
         broken=[r for r in rows if r.pieces > 1],
         on_string=on_string,
         offline=[r for r in rows if r.string in on_string and on_string[r.string].offline],
-        map_svg=report.map_svg(mapped, link=f"/pv/plants/{p.id}/modules/{{id}}", titles=titles),
+        map_svg=report.map_svg(
+            mapped, link=f"/pv/plants/{p.id}/modules/{{id}}", titles=titles, marked=marked
+        ),
+        marked=bool(marked),
         string_map=_string_map(p.layout_params),
         can_plan=c.me.can(*service.PLANNERS),
         map_swatch=report.legend_svg,
