@@ -7,7 +7,8 @@ run (no ledger can be built without reading them).
 
 Figures, each the best of ``--repeat`` rounds on the same data:
 
-- findings read (baseline): ``select(PvFinding)`` of the plant's flights, as ORM rows.
+- findings read (baseline): ``select(PvFinding)`` of the plant's flights, as ORM rows (the ledger itself
+  reads only the columns it uses since session 32, so it may come in under this).
 - ledger: the whole ledger (flights, findings, which flights saw each defect's modules, strings, cases),
   and its ratio to the baseline.
 - workbook: the ledger's rows as ``.xlsx`` (``defects.ledger_xlsx``).

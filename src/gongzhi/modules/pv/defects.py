@@ -21,7 +21,7 @@ from typing import Literal
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
-from sqlalchemy import select
+from sqlalchemy import Text, cast, select
 from sqlalchemy.orm import Session
 
 from gongzhi.cases.models import Case
@@ -152,6 +152,37 @@ def _flights(s: Session, plant_id: int) -> list[tuple[PvInspection, dt.datetime]
     return sorted(flights, key=lambda f: (f[1], f[0].id))
 
 
+_FOUND_COLUMNS = (
+    PvFinding.id,
+    PvFinding.inspection_id,
+    PvFinding.module_id,
+    PvFinding.anomaly_class,
+    PvFinding.reviewed_class,
+    PvFinding.status,
+    PvFinding.severity,
+    PvFinding.coa,
+    PvFinding.delta_t_k,
+    PvFinding.case_id,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Found:
+    """What the ledger reads of a finding (:data:`_FOUND_COLUMNS`, and whether it kept any evidence)."""
+
+    id: int
+    inspection_id: int
+    module_id: str
+    anomaly_class: str
+    reviewed_class: str | None
+    status: str
+    severity: str
+    coa: int
+    delta_t_k: float | None
+    case_id: int | None
+    has_crop: bool
+
+
 def plant_ledger(s: Session, plant_id: int) -> Ledger:
     """The plant's defect ledger, open defects first, then the highest class of abnormality, severity and
     ΔT (:class:`Defect`)."""
@@ -162,12 +193,28 @@ def plant_ledger(s: Session, plant_id: int) -> Ledger:
         return ledger
     order = {i.id: n for n, (i, _) in enumerate(flights)}
     sightings = ledger.flights
-    stmt = select(PvFinding).where(
+    # the columns the ledger uses, not ORM rows: their JSON (evidence, details) was most of its time
+    stmt = select(*_FOUND_COLUMNS, cast(PvFinding.evidence, Text)).where(
         PvFinding.plant_id == plant_id,
         PvFinding.inspection_id.in_(list(order)),
         PvFinding.status != "rejected",
     )
-    findings = list(s.execute(stmt).scalars())
+    findings = [
+        _Found(
+            fid,
+            insp,
+            mid,
+            cls,
+            reviewed,
+            status,
+            severity,
+            coa,
+            delta,
+            case,
+            kept not in (None, "[]", "null"),
+        )
+        for fid, insp, mid, cls, reviewed, status, severity, coa, delta, case, kept in s.execute(stmt)
+    ]
     if not findings:
         return ledger
     modules = sorted({f.module_id for f in findings})
@@ -184,7 +231,7 @@ def plant_ledger(s: Session, plant_id: int) -> Ledger:
             (mid, st) for mid, st in s.execute(select(PvModule.module_id, PvModule.string).where(*where))
         )
     # a module and a class; the offline modules of a plant string together, as its alert and case have them
-    found: dict[tuple[str, str], list[PvFinding]] = defaultdict(list)
+    found: dict[tuple[str, str], list[_Found]] = defaultdict(list)
     for f in findings:
         cls = service.effective_class(f)
         whole = cls == Anomaly.STRING_OFFLINE.value and strings.get(f.module_id)
@@ -226,7 +273,7 @@ def plant_ledger(s: Session, plant_id: int) -> Ledger:
                 delta_t_max_k=max(deltas) if deltas else None,
                 delta_t_k=max(now) if now else None,
                 finding_id=latest[0].id,
-                has_crop=bool(latest[0].evidence),
+                has_crop=latest[0].has_crop,
                 review=latest[0].status,
                 case_id=case.id if case else None,
                 case_number=case.number if case else "",

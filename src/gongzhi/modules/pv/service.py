@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import PurePosixPath
-from typing import IO, Any, Literal, cast, get_args
+from typing import IO, Any, Literal, Protocol, cast, get_args
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -961,7 +961,18 @@ def delta_t_lower_bound(f: PvFinding | FindingRecord) -> bool:
     return bool((f.details or {}).get("delta_t_lower_bound"))
 
 
-def effective_class(f: PvFinding) -> str:
+class Reviewed(Protocol):
+    """A finding, or what a reader of many keeps of one: its class and its review."""
+
+    @property
+    def anomaly_class(self) -> str: ...
+    @property
+    def reviewed_class(self) -> str | None: ...
+    @property
+    def status(self) -> str: ...
+
+
+def effective_class(f: Reviewed) -> str:
     """A finding's class as reviewed: the operator's when they reclassified it, else the analysis'."""
     return f.reviewed_class if f.status == "reclassified" and f.reviewed_class else f.anomaly_class
 
