@@ -342,5 +342,16 @@ def test_the_wiring_map_colours_neighbouring_strings_apart_and_flags_a_string_in
     page = alice.get(f"/pv/plants/{pid}/strings").text
     assert "以下组串的组件不相连、分成多段" in page and '<span class="badge short danger">2</span>' in page
     assert '<a href="#string-A-01-S1">A-01-S1</a>' in page and '<tr id="string-A-01-S1">' in page
+    module_page = alice.get(f"/pv/plants/{pid}/modules/{far['id']}").text  # its string, linked to its row
+    assert f'组串 <a href="/pv/plants/{pid}/strings#string-A-01-S1">A-01-S1</a>' in module_page
     [broken] = [r for r in strings.wiring(service_layout(factory, world, pid)) if r.pieces > 1]
     assert broken.string == "A-01-S1" and far["id"] in broken.modules and broken.rows == (1, far["row"])
+
+    r = upload(client, world.alice.headers, pid, "x.csv", as_csv([{"id": far["id"], "string": '<i>"S"</i>'}]))
+    assert r.status_code == 200, r.text  # a name is any text: escaped in the link and in its label
+    module_page = alice.get(f"/pv/plants/{pid}/modules/{far['id']}").text
+    link = (
+        f'<a href="/pv/plants/{pid}/strings#string-%3Ci%3E%22S%22%3C/i%3E">&lt;i&gt;&#34;S&#34;&lt;/i&gt;</a>'
+    )
+    assert link in module_page and "<i>" not in module_page
+    assert '<tr id="string-%3Ci%3E%22S%22%3C/i%3E">' in alice.get(f"/pv/plants/{pid}/strings").text
