@@ -209,6 +209,13 @@ def test_defects_are_followed_from_flight_to_flight(
     # the map outlines the open defects' modules (m[1], m[2], the string's m[4], m[5]) and names classes
     assert page.count('stroke="#000000"') == 4 and "有未消除缺陷的组件以黑色粗边标出" in page
     assert f"<title>{m[4]} · A-01-S1 · 组串离线</title>" in page
+    features = client.get(f"{PV}/plants/{pid}/layout", headers=world.alice.headers).json()["features"][1:]
+    assert page.count('<tr id="string-') == len({f["properties"]["string"] for f in features}) > 1
+    assert f'href="/pv/plants/{pid}/strings?show=defective#strings">1 个组串有未消除缺陷</a>' in page
+    only = alice.get(f"/pv/plants/{pid}/strings", params={"show": "defective"}).text
+    assert only.count('<tr id="string-') == 1 and '<tr id="string-A-01-S1">' in only and "显示全部" in only
+    odd = alice.get(f"/pv/plants/{pid}/strings", params={"show": "<b>"})  # anything else: every string
+    assert odd.status_code == 200 and odd.text.count('<tr id="string-') == page.count('<tr id="string-')
     fl.fly(28, [m[1], m[2], m[4], m[5]], {})  # a flight that sees them all without the defects
     page = alice.get(f"/pv/plants/{pid}/strings").text
     assert "CoA " not in page and "组串离线" not in page and "有未消除缺陷" not in page

@@ -341,7 +341,10 @@ def test_the_wiring_map_colours_neighbouring_strings_apart_and_flags_a_string_in
     assert [w["message"] for w in r.json()["warnings"]] == [f"{said}, {far['id']}"]
     page = alice.get(f"/pv/plants/{pid}/strings").text
     assert "以下组串的组件不相连、分成多段" in page and '<span class="badge short danger">2</span>' in page
-    assert '<a href="#string-A-01-S1">A-01-S1</a>' in page and '<tr id="string-A-01-S1">' in page
+    assert (
+        f'<a href="/pv/plants/{pid}/strings#string-A-01-S1">A-01-S1</a>' in page
+        and '<tr id="string-A-01-S1">' in page
+    )
     module_page = alice.get(f"/pv/plants/{pid}/modules/{far['id']}").text  # its string, linked to its row
     assert f'组串 <a href="/pv/plants/{pid}/strings#string-A-01-S1">A-01-S1</a>' in module_page
     [broken] = [r for r in strings.wiring(service_layout(factory, world, pid)) if r.pieces > 1]

@@ -269,11 +269,12 @@ def plant_parameters(
 
 
 @router.get("/pv/plants/{plant_id:int}/strings")
-def plant_wiring(c: ConsoleDep, plant_id: DbInt) -> Response:
+def plant_wiring(c: ConsoleDep, plant_id: DbInt, show: Annotated[str, Query(max_length=20)] = "") -> Response:
     """The plant's strings as its modules are wired now (:func:`.strings.wiring`): a map with each string
     in a colour its neighbours do not share, and a table of the strings with the arrays and rows they
     span, whether their modules lie in one piece (a string in two is most likely mistyped) and the open
-    defects of the plant's defect ledger on each (:func:`.defects.by_string`)."""
+    defects of the plant's defect ledger on each (:func:`.defects.by_string`); ``show=defective`` lists
+    only the strings with open defects (a large plant has hundreds of strings)."""
     p = service.get_plant(c.s, plant_id)
     layout = service.plant_layout(c.s, p)
     rows = strings.wiring(layout)
@@ -292,7 +293,9 @@ def plant_wiring(c: ConsoleDep, plant_id: DbInt) -> Response:
     return c.page(
         "pv_strings.html",
         plant=p,
-        rows=rows,
+        rows=[r for r in rows if r.string in on_string] if show == "defective" else rows,
+        all_rows=len(rows),
+        defective=show == "defective",
         sizes=(min(sizes), max(sizes)) if sizes else (0, 0),
         broken=[r for r in rows if r.pieces > 1],
         on_string=on_string,
