@@ -571,8 +571,9 @@ def outlines_xy(s: Session, plant: PvPlant) -> list[tuple[str, list[tuple[float,
         warnings.simplefilter("ignore", DeprecationWarning)  # a text that stops early: checked below
         flat = np.fromstring(" ".join(texts).translate(_NUMBERS_ONLY), sep=" ")
     if flat.size != counts.sum() or (counts != 2 * corners).any():  # not [lon, lat] pairs: row by row
-        flat = np.array([v for t in texts for corner in json.loads(t) for v in corner[:2]], dtype=float)
-        counts = np.array([2 * len(json.loads(t)) for t in texts])
+        outlines = [json.loads(t) for t in texts]
+        flat = np.array([v for outline in outlines for corner in outline for v in corner[:2]], dtype=float)
+        counts = np.array([2 * len(outline) for outline in outlines])
     origin = service.plant_origin(plant)  # the layout's own metric frame: origin.to_xy, vectorised
     kx, ky = origin.metres_per_degree()
     xs = ((flat[0::2] - origin.lon0_deg) * kx).tolist()
