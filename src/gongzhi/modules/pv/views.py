@@ -280,12 +280,13 @@ def plant_wiring(c: ConsoleDep, plant_id: DbInt, show: Annotated[str, Query(max_
     rows = strings.wiring(layout)
     ledger = defects.plant_ledger(c.s, p.id)
     on_string = defects.by_string(ledger)
-    marked = {mid for d in ledger.defects if d.state == "open" for mid in d.modules}
     colour = {mid: r.colour for r in rows for mid in r.modules}
     titles = {m.id: f"{m.id} · {m.string}" for m in layout.modules}
     lang = _report_lang(c)
-    for d in ledger.defects:  # an open defect's module names its class too
+    marked: set[str] = set()  # the open defects' modules, outlined; their tooltips name the class too
+    for d in ledger.defects:
         for mid in d.modules if d.state == "open" else ():
+            marked.add(mid)
             if mid in titles:  # a finding's module may have left the layout since
                 titles[mid] += f" · {report.class_name(d.anomaly_class, lang)}"
     mapped = [(mid, quad, colour[mid]) for mid, quad, _ in report.layout_modules(c.s, p)]
