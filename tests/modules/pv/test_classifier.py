@@ -294,6 +294,22 @@ def naive_conv3x3(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray) -> np.nda
     return out
 
 
+def small_model(arrays: dict[str, np.ndarray]) -> CropClassifier:
+    """A hand-made model file's network (12 classes, ε 1, no flips), with ``arrays`` its layers."""
+    header = {
+        "class_names": np.array(sorted(CLASSES)),
+        "norm_eps": np.array(1.0),
+        "flip_tta": np.array(False),
+    }
+    return model_from_arrays(header | arrays)
+
+
+def naive_softmax(logits: np.ndarray) -> np.ndarray:
+    """Softmax of one crop's logits, as the reference the numpy model must match."""
+    z = np.exp(logits - logits.max())
+    return np.asarray(z / z.sum())
+
+
 def test_a_residual_layer_adds_the_projected_input_of_the_block_before_the_relu() -> None:
     rng = np.random.default_rng(11)
     k0 = rng.normal(0, 0.5, (3, 3, 1, 3))
@@ -303,9 +319,6 @@ def test_a_residual_layer_adds_the_projected_input_of_the_block_before_the_relu(
     fc = rng.normal(0, 0.5, (4, 12))
     biases = [rng.normal(0, 0.1, n) for n in (3, 4, 4, 4, 12)]
     arrays = {
-        "class_names": np.array(sorted(CLASSES)),
-        "norm_eps": np.array(1.0),
-        "flip_tta": np.array(False),
         "pool_after": np.array([True, False, False]),
         "residual_from": np.array([-1, -1, 1]),
         "net0.conv0.weight": k0.reshape(9, 3),
@@ -319,7 +332,7 @@ def test_a_residual_layer_adds_the_projected_input_of_the_block_before_the_relu(
         "net0.fc.weight": fc,
         "net0.fc.bias": biases[4],
     }
-    model = model_from_arrays(arrays)
+    model = small_model(arrays)
     crop = rng.integers(0, 256, (1, *INPUT_SHAPE)).astype(np.uint8)
     x = ((crop[0] - crop.mean()) / (crop.std() + 1.0))[..., None]
     a = np.maximum(naive_conv3x3(x, k0, biases[0]), 0)
@@ -327,8 +340,7 @@ def test_a_residual_layer_adds_the_projected_input_of_the_block_before_the_relu(
     b = np.maximum(naive_conv3x3(a, k1, biases[1]), 0)
     c = np.maximum(naive_conv3x3(b, k2, biases[2]) + a @ skip + biases[3], 0)
     logits = c.mean(axis=(0, 1)) @ fc + biases[4]
-    expected = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
-    np.testing.assert_allclose(model.predict_proba(crop)[0], expected, atol=1e-5)
+    np.testing.assert_allclose(model.predict_proba(crop)[0], naive_softmax(logits), atol=1e-5)
     assert parameter_count(model) == sum(a.size for k, a in arrays.items() if k.startswith("net0."))
 
 
@@ -342,9 +354,6 @@ def test_a_gated_residual_layer_scales_its_channels_before_the_shortcut_and_a_ma
     fc = rng.normal(0, 0.5, (8, 12))
     biases = [rng.normal(0, 0.1, n) for n in (4, 4, 4, 12)]
     arrays = {
-        "class_names": np.array(sorted(CLASSES)),
-        "norm_eps": np.array(1.0),
-        "flip_tta": np.array(False),
         "pool_after": np.array([False, False, False]),
         "residual_from": np.array([-1, -1, 1]),
         "max_pooled": np.array(True),
@@ -361,7 +370,7 @@ def test_a_gated_residual_layer_scales_its_channels_before_the_shortcut_and_a_ma
         "net0.fc.weight": fc,
         "net0.fc.bias": biases[3],
     }
-    model = model_from_arrays(arrays)
+    model = small_model(arrays)
     crop = rng.integers(0, 256, (1, *INPUT_SHAPE)).astype(np.uint8)
     x = ((crop[0] - crop.mean()) / (crop.std() + 1.0))[..., None]
     a = np.maximum(naive_conv3x3(x, k0, biases[0]), 0)
@@ -370,8 +379,7 @@ def test_a_gated_residual_layer_scales_its_channels_before_the_shortcut_and_a_ma
     gate = 1 / (1 + np.exp(-(np.maximum(c.mean(axis=(0, 1)) @ w1 + b1, 0) @ w2 + b2)))
     d = np.maximum(c * gate + a, 0)  # the block's input, same width: added without a projection
     logits = np.concatenate([d.mean(axis=(0, 1)), d.max(axis=(0, 1))]) @ fc + biases[3]
-    expected = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
-    np.testing.assert_allclose(model.predict_proba(crop)[0], expected, atol=1e-5)
+    np.testing.assert_allclose(model.predict_proba(crop)[0], naive_softmax(logits), atol=1e-5)
     assert parameter_count(model) == sum(a.size for k, a in arrays.items() if k.startswith("net0."))
 
 
@@ -388,9 +396,6 @@ def test_a_model_with_the_intensity_channel_sees_the_level_that_standardisation_
     fc = rng.normal(0, 0.5, (3, 12))
     b0, b1 = rng.normal(0, 0.1, 3), rng.normal(0, 0.1, 12)
     arrays = {
-        "class_names": np.array(sorted(CLASSES)),
-        "norm_eps": np.array(1.0),
-        "flip_tta": np.array(False),
         "intensity_channel": np.array(True),
         "pool_after": np.array([False]),
         "net0.conv0.weight": k0.reshape(18, 3),
@@ -398,11 +403,10 @@ def test_a_model_with_the_intensity_channel_sees_the_level_that_standardisation_
         "net0.fc.weight": fc,
         "net0.fc.bias": b1,
     }
-    model = model_from_arrays(arrays)
+    model = small_model(arrays)
     crop = rng.integers(60, 200, (1, *INPUT_SHAPE)).astype(np.float64)
     standardised = (crop[0] - crop.mean()) / (crop.std() + 1.0)
     x = np.stack([standardised, (crop[0] - 128) / 64], axis=-1)
     logits = np.maximum(naive_conv3x3(x, k0, b0), 0).mean(axis=(0, 1)) @ fc + b1
-    expected = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
-    np.testing.assert_allclose(model.predict_proba(crop)[0], expected, atol=1e-5)
+    np.testing.assert_allclose(model.predict_proba(crop)[0], naive_softmax(logits), atol=1e-5)
     assert not np.allclose(model.predict_proba(crop + 40), model.predict_proba(crop), atol=1e-3)
