@@ -68,6 +68,17 @@ def test_forked_workers_analyse_on_the_plant_they_inherit_without_it_being_sent(
     assert pooled.findings and pooled == in_process
 
 
+def test_a_worker_reports_its_frames_done_in_batches_and_the_last_at_once() -> None:
+    ticks = multiprocessing.get_context().Queue()
+    clock = iter([0.0, 0.01, 0.02, 0.15, 0.16, 0.17, 0.18])
+    ticker = pipeline._Ticker(ticks, 6, clock=lambda: next(clock))  # started at 0.0
+    for done in range(1, 7):
+        ticker(done)
+    sent = [ticks.get(timeout=5) for _ in range(2)]
+    # the third frame ends more than TICK_S after the start; the sixth is the last
+    assert sent == [3, 3] and pipeline._drain(ticks, 0.05) == 0
+
+
 def test_frames_are_placed_by_the_camera_their_files_name_and_those_that_cannot_be_are_named_with_why(
     tmp_path: Path,
 ) -> None:

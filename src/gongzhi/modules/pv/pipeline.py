@@ -14,6 +14,7 @@ import math
 import multiprocessing
 import os
 import queue
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, replace
@@ -42,6 +43,8 @@ Progress = Callable[[int, int], None]
 """Called with (frames done, frames in all) as chunks finish."""
 
 FRAME_SUFFIXES = (".tif", ".tiff", ".jpg", ".jpeg")
+TICK_S = 0.1
+"""How often a worker reports its frames done to the parent's progress bar at most [s]."""
 
 Photos = Mapping[Path, Path]
 """A thermal frame's path → the path of the visible-light photo taken with it (:func:`photo_pairs`)."""
@@ -157,10 +160,28 @@ def analyse_chunk(
     """Read and add one chunk of frames (with their visible-light ``photos``) to a fresh accumulator, whose
     modules ``classifier`` classifies (default the rules)."""
     acc = adapter.new_accumulator(layout, irradiance_w_m2, camera, like=_TEMPLATE, classifier=classifier)
-    part = _feed(acc, paths, lambda _done: _TICKS.put(1) if _TICKS is not None else None, photos)
+    part = _feed(acc, paths, _Ticker(_TICKS, len(paths)), photos)
     # the part travels back to whoever sent the layout: :func:`_merged` gives it back
     adapter.leave_layout_out(acc)
     return part
+
+
+class _Ticker:
+    """A worker's frames done, put on the parent's ``ticks`` queue at most every :data:`TICK_S` seconds and
+    after the last frame: a put per frame wakes the queue's feeder thread and the parent's progress loop
+    for every frame, CPU that the analysis pays for nothing."""
+
+    def __init__(self, ticks: Any, total: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ticks, self.total, self.clock = ticks, total, clock
+        self.sent, self.last = 0, clock()
+
+    def __call__(self, done: int) -> None:
+        if self.ticks is None:
+            return
+        now = self.clock()
+        if done >= self.total or now - self.last >= TICK_S:
+            self.ticks.put(done - self.sent)
+            self.sent, self.last = done, now
 
 
 def _analyse_inherited(
