@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 from sqlalchemy.orm import Session, sessionmaker
@@ -154,6 +155,14 @@ def test_defects_are_followed_from_flight_to_flight(
     shade = by[(m[4], "shading")]  # reclassified by the operator; seen by f3 without it
     assert shade["state"] == "resolved" and shade["resolved_by_inspection_id"] == f3r
 
+    # what each costs, in modules' worth: a third for the substring, the string's every module, the
+    # severity's share for the rest, none for shade; the open ones summed
+    assert sub["est_loss_modules"] == pytest.approx(1 / 3) and string["est_loss_modules"] == 2.0
+    assert [d["est_loss_modules"] for d in (crack, hot, shade)] == [0.15, 0.6, None]
+    lost = 1 / 3 + 2.0 + 0.15
+    assert got["open_loss_modules"] == pytest.approx(lost) and got["open_not_estimated"] == 0
+    assert got["open_loss_share"] == pytest.approx(lost / plant["module_count"])
+
     # filters, and a bad state refused
     resolved = ledger(client, world.alice.headers, pid, state="resolved")["defects"]
     assert [d["module_id"] for d in resolved] == [m[0], m[4]]
@@ -173,8 +182,9 @@ def test_defects_are_followed_from_flight_to_flight(
     assert len(rows) == 6 and rows[1][0] == m[2] and rows[1][3] == "未消除" and rows[1][6] == 25.0
     assert any(r[0] == m[1] and r[3] == "未消除 (未复查)" for r in rows[1:])
     hot_row = next(r for r in rows[1:] if r[0] == m[0])
-    assert hot_row[3] == "已消除" and hot_row[11].startswith(f"#{f3r} 2026-06-15") and hot_row[12] == "2 / 3"
-    assert hot_row[14] == case["number"] and hot_row[15] == "已受理"
+    assert hot_row[3] == "已消除" and hot_row[12].startswith(f"#{f3r} 2026-06-15") and hot_row[13] == "2 / 3"
+    assert hot_row[15] == case["number"] and hot_row[16] == "已受理"
+    assert rows[0][8] == "估算损失 (组件当量)" and (rows[1][8], rows[2][8], hot_row[8]) == (0.33, 2.0, 0.6)
     r = client.get(
         f"{PV}/plants/{pid}/defects", params={"format": "xlsx", "lang": "en"}, headers=world.vera.headers
     )
@@ -199,6 +209,14 @@ def test_defects_are_followed_from_flight_to_flight(
     assert f'href="/pv/plants/{pid}/strings#string-A-01-S1">A-01-S1</a>' in page  # its row of the wiring
     page = alice.get(f"/pv/plants/{pid}/defects", params={"state": "nonsense", "string": "none"}).text
     assert "没有符合条件的缺陷" in page
+    # what the open defects cost, at the plant's energy a day and tariff as given
+    page = alice.get(f"/pv/plants/{pid}/defects", params={"energy": "100", "tariff": "1"}).text
+    kwh = lost / plant["module_count"] * 100
+    assert f"约合 2.5 块组件的功率（占电站 {round(lost / plant['module_count'] * 100, 2)} %），" in page
+    assert f"每天约 {round(kwh, 1)} 千瓦时，每年约 ¥{round(kwh * 365):,}。" in page
+    assert "日发电量按屋顶面积估算" not in page and "未计入" not in page
+    for bad in ({"tariff": "-1"}, {"energy": "lots"}):
+        assert alice.get(f"/pv/plants/{pid}/defects", params=bad).status_code == 422
 
     # the wiring page: each string's open defects, and the string that is out, linked to the ledger
     page = alice.get(f"/pv/plants/{pid}/strings").text
@@ -253,5 +271,9 @@ def test_the_ledger_of_a_real_flight_lists_its_findings_as_open(
     assert {key(d["module_id"], d["anomaly_class"]) for d in got["defects"]} == expected
     assert sorted(m for d in got["defects"] for m in d["modules"]) == sorted(f["module_id"] for f in findings)
     assert all(d["rechecked"] is False and d["finding_id"] for d in got["defects"])
+    transient = sum(1 for _, cls in expected if cls in ("shading", "soiling", "vegetation"))
+    assert transient and got["open_not_estimated"] == transient
     page = alice.get(f"/pv/plants/{pid}/defects").text
     assert page.count('class="thermal-thumb"') == len(expected)  # the crop of each defect's latest finding
+    assert f"另有 {transient} 项未消除缺陷（遮挡、积灰、植被）未计入" in page
+    assert "日发电量按屋顶面积估算" in page  # no energy given: the roof's estimate, as on the plant page

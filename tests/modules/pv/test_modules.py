@@ -12,7 +12,13 @@ from scipy import ndimage
 
 from gongzhi.modules.pv.analytics import kernels
 from gongzhi.modules.pv.analytics import modules as rules
-from gongzhi.modules.pv.analytics.anomalies import ANOMALIES, Anomaly, class_of_abnormality, severity
+from gongzhi.modules.pv.analytics.anomalies import (
+    ANOMALIES,
+    Anomaly,
+    class_of_abnormality,
+    power_loss_share,
+    severity,
+)
 from gongzhi.modules.pv.analytics.evaluation import evaluate
 from gongzhi.modules.pv.analytics.frames import ThermalFrame
 from gongzhi.modules.pv.analytics.georef import (
@@ -164,6 +170,21 @@ def test_severity_bands_and_class_of_abnormality() -> None:
     assert class_of_abnormality(Anomaly.SINGLE_HOT_CELL, 20.0) == 3
     assert class_of_abnormality(Anomaly.JUNCTION_BOX, 10.0) == 3
     assert class_of_abnormality(Anomaly.HOT_SPOT, 9.0) == 2
+
+
+def test_a_defects_power_loss_is_its_electrical_share_or_its_severitys_and_none_for_passing_causes() -> None:
+    # the electrical patterns by what they cut off, whatever their band
+    assert power_loss_share(Anomaly.SUBSTRING, "S3") == pytest.approx(1 / 3)
+    offline = (power_loss_share(Anomaly.MODULE_OFFLINE, "S1"), power_loss_share(Anomaly.STRING_OFFLINE, "S3"))
+    assert offline == (1.0, 1.0)
+    # the thermal ones by the ΔT scale's share of their band
+    shares = [power_loss_share(a, band) for a in (Anomaly.SINGLE_HOT_CELL, Anomaly.JUNCTION_BOX)
+              for band in ("S1", "S2", "S3")]  # fmt: skip
+    assert shares == [0.15, 0.30, 0.60] * 2 and power_loss_share(Anomaly.CRACKING, "S9") is None
+    # shade, soiling and vegetation come and go; no anomaly costs nothing to estimate
+    passing = (Anomaly.SHADING, Anomaly.SOILING, Anomaly.VEGETATION)
+    assert {power_loss_share(a, "S3") for a in (*passing, Anomaly.NONE)} == {None}
+    assert all(power_loss_share(a, severity(25.0, a)) is not None for a in ANOMALIES if a not in passing)
 
 
 def test_the_reflection_filter_drops_a_hot_spot_seen_once_or_moving() -> None:

@@ -154,7 +154,8 @@ def defect_read(d: defects.Defect) -> DefectRead:
         last_inspection_id=d.last.inspection_id, last_at=d.last.at, checked_inspection_id=checked[0],
         checked_at=checked[1], resolved_by_inspection_id=resolved[0], resolved_at=resolved[1],
         flights_found=d.found, flights_seen=d.seen, severity=d.severity, coa=d.coa,
-        delta_t_max_k=d.delta_t_max_k, delta_t_k=d.delta_t_k, finding_id=d.finding_id, review=d.review,
+        delta_t_max_k=d.delta_t_max_k, delta_t_k=d.delta_t_k, est_loss_modules=d.loss_modules,
+        finding_id=d.finding_id, review=d.review,
         case_id=d.case_id, case_number=d.case_number, case_state=d.case_state,
     )  # fmt: skip
 
@@ -178,9 +179,12 @@ def plant_defects(
     rows = defects.selected(ledger, state, anomaly_class, string)
     if format == "xlsx":
         return _download(defects.ledger_xlsx(rows, lang), XLSX_MEDIA_TYPE, f"defects-plant-{plant_id}.xlsx")
+    # the energy and tariff do not matter here: the answer is in modules' worth
+    loss = ledger.open_loss(service.get_plant(s, plant_id).module_count, 0.0, 0.0)
     return LedgerRead(
         plant_id=plant_id, flights=len(ledger.flights), open=ledger.count("open"),
-        resolved=ledger.count("resolved"), defects=[defect_read(d) for d in rows],
+        resolved=ledger.count("resolved"), open_loss_modules=loss.modules, open_loss_share=loss.share,
+        open_not_estimated=loss.not_estimated, defects=[defect_read(d) for d in rows],
     )  # fmt: skip
 
 

@@ -28,7 +28,7 @@ from gongzhi.cases.models import Case
 from gongzhi.errors import InvalidInput, msg
 from gongzhi.kit.sheets import formula_safe
 from gongzhi.modules.pv import service
-from gongzhi.modules.pv.analytics.anomalies import Anomaly
+from gongzhi.modules.pv.analytics.anomalies import Anomaly, power_loss_share
 from gongzhi.modules.pv.models import PvFinding, PvInspection, PvModule, PvModuleResult
 from gongzhi.modules.pv.report import check_lang, class_name, local_time, review_name
 from gongzhi.modules.pv.report_xlsx import HEADER_FILL, SEVERITY_FILLS
@@ -85,6 +85,17 @@ class Defect:
         """Whether a flight has seen the module since the finding (for an open defect: found again)."""
         return self.checked is not None and self.checked != self.first
 
+    @property
+    def loss_modules(self) -> float | None:
+        """The power it costs, in modules' worth (:func:`.analytics.anomalies.power_loss_share` of each of
+        its modules): a third for a substring, a string's every module when it is out; ``None`` where one
+        flight cannot tell (shade, soiling, vegetation)."""
+        try:
+            share = power_loss_share(Anomaly(self.anomaly_class), self.severity)
+        except ValueError:
+            return None
+        return None if share is None else share * len(self.modules)
+
 
 @dataclass
 class Ledger:
@@ -95,12 +106,42 @@ class Ledger:
     def count(self, state: State) -> int:
         return sum(1 for d in self.defects if d.state == state)
 
+    def open_loss(self, module_count: int, energy_kwh_per_day: float, tariff_per_kwh: float) -> LossAtStake:
+        """What the open defects cost, on a plant of ``module_count`` modules that makes
+        ``energy_kwh_per_day`` [kWh/day] when sound, at ``tariff_per_kwh`` [yuan/kWh]."""
+        losses = [d.loss_modules for d in self.defects if d.state == "open"]
+        modules = sum(x for x in losses if x is not None)
+        share = modules / module_count if module_count > 0 else 0.0
+        kwh_day = share * energy_kwh_per_day
+        return LossAtStake(
+            modules=modules,
+            estimated=sum(1 for x in losses if x is not None),
+            not_estimated=sum(1 for x in losses if x is None),
+            share=share,
+            kwh_per_day=kwh_day,
+            yuan_per_year=kwh_day * 365 * tariff_per_kwh,
+        )
+
     def open_by_class(self) -> dict[str, int]:
         out: dict[str, int] = defaultdict(int)
         for d in self.defects:
             if d.state == "open":
                 out[d.anomaly_class] += 1
         return dict(sorted(out.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+@dataclass(frozen=True)
+class LossAtStake:
+    """The power the open defects cost (:meth:`Ledger.open_loss`): an estimate on the ΔT scale's figures
+    and the electrical patterns' shares (:func:`.analytics.anomalies.power_loss_share`), not a
+    measurement."""
+
+    modules: float  # modules' worth of power lost
+    estimated: int  # open defects with an estimate
+    not_estimated: int  # open defects one flight cannot put a figure on (shade, soiling, vegetation)
+    share: float  # of the plant's power [0–1]
+    kwh_per_day: float  # of the plant's energy on a day it makes its sound daily energy [kWh/day]
+    yuan_per_year: float  # that day's loss over a year at the tariff [yuan]
 
 
 @dataclass(frozen=True)
@@ -329,6 +370,7 @@ _HEAD: dict[str, dict[str, str]] = {
     "coa": {"zh-CN": "异常等级 (CoA)", "en": "CoA"},
     "dt_max": {"zh-CN": "最大 ΔT (K)", "en": "Max ΔT (K)"},
     "dt": {"zh-CN": "最近 ΔT (K)", "en": "Latest ΔT (K)"},
+    "loss": {"zh-CN": "估算损失 (组件当量)", "en": "Est. loss (modules)"},
     "first": {"zh-CN": "首次发现", "en": "First found"},
     "last": {"zh-CN": "最近发现", "en": "Last found"},
     "checked": {"zh-CN": "最近复查", "en": "Last checked"},
@@ -341,7 +383,7 @@ _HEAD: dict[str, dict[str, str]] = {
     "resolved_state": {"zh-CN": "已消除", "en": "Cleared"},
     "not_rechecked": {"zh-CN": "未复查", "en": "not re-checked"},
 }
-WIDTHS = (12, 14, 18, 16, 8, 10, 11, 11, 22, 22, 22, 22, 12, 10, 16, 12)
+WIDTHS = (12, 14, 18, 16, 8, 10, 11, 11, 12, 22, 22, 22, 22, 12, 10, 16, 12)
 
 
 def _h(key: str, lang: str) -> str:
@@ -361,7 +403,7 @@ def ledger_xlsx(defects: list[Defect], lang: str = "zh-CN") -> bytes:
     ws = wb.active
     assert ws is not None
     ws.title = _h("sheet", lang)
-    keys = ("module", "string", "class", "state", "severity", "coa", "dt_max", "dt", "first", "last",
+    keys = ("module", "string", "class", "state", "severity", "coa", "dt_max", "dt", "loss", "first", "last",
             "checked", "resolved", "found", "review", "case", "case_state")  # fmt: skip
     ws.append([_h(k, lang) for k in keys])
     for cell in ws[1]:
@@ -381,6 +423,7 @@ def ledger_xlsx(defects: list[Defect], lang: str = "zh-CN") -> bytes:
                 d.coa,
                 None if d.delta_t_max_k is None else round(d.delta_t_max_k, 1),
                 None if d.delta_t_k is None else round(d.delta_t_k, 1),
+                None if d.loss_modules is None else round(d.loss_modules, 2),
                 _flight(d.first),
                 _flight(d.last),
                 _flight(d.checked),

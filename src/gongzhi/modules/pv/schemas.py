@@ -115,6 +115,11 @@ class DefectRead(BaseModel):
     coa: int
     delta_t_max_k: float | None
     delta_t_k: float | None
+    est_loss_modules: float | None = Field(
+        description="the power it costs, in modules' worth (an estimate: a third of the module for a "
+        "substring, all of it for an offline module or each module of an offline string, else 15, 30 or "
+        "60 % by severity); null for shade, soiling and vegetation, which one flight cannot put a figure on"
+    )
     finding_id: int
     review: str
     case_id: int | None
@@ -127,6 +132,9 @@ class LedgerRead(BaseModel):
     flights: int
     open: int
     resolved: int
+    open_loss_modules: float = Field(description="the open defects' ``est_loss_modules`` summed")
+    open_loss_share: float = Field(description="that, as a share of the plant's modules [0–1]")
+    open_not_estimated: int = Field(description="open defects without an estimate")
     defects: list[DefectRead]
 
 

@@ -549,11 +549,16 @@ def plant_defects(
     state: Annotated[str, Query(max_length=20)] = "open",
     anomaly_class: Annotated[str, Query(max_length=40)] = "",
     string: Annotated[str, Query(max_length=40)] = "",
+    energy: Annotated[float, Query(ge=0, le=1e8)] = ENERGY,
+    tariff: Annotated[float, Query(ge=0, le=100)] = TARIFF,
 ) -> Response:
     """The plant's defect ledger (:func:`.defects.plant_ledger`): open defects by default, or the resolved
-    ones, or all; by class and string; with the workbook of the same rows."""
+    ones, or all; by class and string; with the workbook of the same rows, and what the open ones cost at
+    the plant's daily ``energy`` [kWh] (0: estimated from its area, as on the plant page) and ``tariff``
+    [yuan/kWh]."""
     p = service.get_plant(c.s, plant_id)
     ledger = defects.plant_ledger(c.s, p.id)
+    kwh_day = energy if energy > 0 else loop.default_energy_kwh_per_day(p.area_m2)
     state = state if state in (*defects.STATES, "all") else "open"
     rows = defects.selected(ledger, "" if state == "all" else state, anomaly_class.strip(), string.strip())
     query = {"state": state, "anomaly_class": anomaly_class.strip(), "string": string.strip()}
@@ -569,6 +574,8 @@ def plant_defects(
         class_name=lambda cls: report.class_name(cls, lang),
         statuses=STATUS_NAMES,
         workbook=f"/api/v1/pv/plants/{p.id}/defects?{urlencode(workbook)}",
+        loss=ledger.open_loss(p.module_count, kwh_day, tariff),
+        econ={"energy": kwh_day, "tariff": tariff, "estimated_energy": not energy > 0},
     )
 
 

@@ -119,3 +119,43 @@ def class_of_abnormality(anomaly: Anomaly, delta_t_k: float) -> int:
     if anomaly in (Anomaly.JUNCTION_BOX, Anomaly.HOT_SPOT) and delta_t_k >= SEVERITY_BANDS_K[0]:
         return 3
     return 2
+
+
+SEVERITY_LOSS_SHARE: Mapping[str, float] = MappingProxyType({"S1": 0.15, "S2": 0.30, "S3": 0.60})
+"""A module's share of its power lost in each severity band: the vendor figures the ΔT scale stands for
+(aerialaccuracy.com, ``domain/pv.md`` §1), about 15, 30 and 60 %."""
+
+ELECTRICAL_LOSS_SHARE: Mapping[Anomaly, float] = MappingProxyType(
+    {Anomaly.SUBSTRING: 1 / 3, Anomaly.MODULE_OFFLINE: 1.0, Anomaly.STRING_OFFLINE: 1.0}
+)
+"""A module's share of its power lost to the patterns whose loss is electrical: a conducting bypass diode
+shorts one of the module's three substrings, an open circuit the whole module (for a string, each of its
+modules)."""
+
+TRANSIENT: frozenset[Anomaly] = frozenset({Anomaly.SHADING, Anomaly.SOILING, Anomaly.VEGETATION})
+"""Patterns whose loss one flight cannot tell: it comes and goes with the shade's hour, the rain and the
+growth (soiling's is measured on the production data instead)."""
+
+
+def power_loss_share(anomaly: Anomaly, severity_band: str) -> float | None:
+    """Estimated share of a module's rated power that an anomaly costs [0–1].
+
+    Parameters
+    ----------
+    anomaly : Anomaly
+        Pattern class.
+    severity_band : str
+        Its severity (``"S1"``, ``"S2"`` or ``"S3"``, :func:`severity`).
+
+    Returns
+    -------
+    float or None
+        :data:`ELECTRICAL_LOSS_SHARE` for a substring or an offline module or string (each module of it);
+        else the band's :data:`SEVERITY_LOSS_SHARE`; ``None`` for no anomaly, a :data:`TRANSIENT` pattern or
+        an unknown band.
+    """
+    if anomaly is Anomaly.NONE or anomaly in TRANSIENT:
+        return None
+    if anomaly in ELECTRICAL_LOSS_SHARE:
+        return ELECTRICAL_LOSS_SHARE[anomaly]
+    return SEVERITY_LOSS_SHARE.get(severity_band)
