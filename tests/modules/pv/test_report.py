@@ -20,6 +20,7 @@ from gongzhi.db import Scope, unit_of_work
 from gongzhi.errors import InvalidInput, NotFound
 from gongzhi.kit.filestore import FileStore
 from gongzhi.modules.pv import report as rep
+from gongzhi.modules.pv import report_xlsx
 from gongzhi.modules.pv import service as pv
 from gongzhi.modules.pv.analytics.frames import FrameMeta, ThermalFrame
 from gongzhi.modules.pv.analytics.modules import SUN_REFLECTIONS_NOTE
@@ -131,6 +132,12 @@ def test_html_report_in_chinese_and_english(factory: Factory, world: World, tmp_
     assert any(f"<td>{rep.review_name(x, 'zh-CN')}</td>" in zh for x in statuses)
     with pytest.raises(InvalidInput, match="zh-CN or en"):
         rep.render_html(r, "fr")
+    # what the findings cost: the S3 hot cell 60 % of its module, the S2 junction box 30 %, soiling none
+    share = 100 * 0.9 / r.module_count
+    assert f"缺陷估算损失：约合 0.9 块组件的功率（占电站 {share:.2f} %）" in zh
+    assert "遮挡、积灰、植被 1 项未计入" in zh and "Shade, soiling and vegetation (1) are not in it" in en
+    assert f"about 0.9 modules&#39; worth of power ({share:.2f} % of the plant)" in en
+    assert ("", r.loss_text("zh-CN")) in report_xlsx.overview_lines(r, "zh-CN")
 
 
 def test_low_irradiance_is_flagged_not_compliant(factory: Factory, world: World, tmp_path: Path) -> None:

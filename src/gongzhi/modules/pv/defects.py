@@ -28,7 +28,7 @@ from gongzhi.cases.models import Case
 from gongzhi.errors import InvalidInput, msg
 from gongzhi.kit.sheets import formula_safe
 from gongzhi.modules.pv import service
-from gongzhi.modules.pv.analytics.anomalies import Anomaly, power_loss_share
+from gongzhi.modules.pv.analytics.anomalies import Anomaly, named_loss_share
 from gongzhi.modules.pv.models import PvFinding, PvInspection, PvModule, PvModuleResult
 from gongzhi.modules.pv.report import check_lang, class_name, local_time, review_name
 from gongzhi.modules.pv.report_xlsx import HEADER_FILL, SEVERITY_FILLS
@@ -90,10 +90,7 @@ class Defect:
         """The power it costs, in modules' worth (:func:`.analytics.anomalies.power_loss_share` of each of
         its modules): a third for a substring, a string's every module when it is out; ``None`` where one
         flight cannot tell (shade, soiling, vegetation)."""
-        try:
-            share = power_loss_share(Anomaly(self.anomaly_class), self.severity)
-        except ValueError:
-            return None
+        share = named_loss_share(self.anomaly_class, self.severity)
         return None if share is None else share * len(self.modules)
 
 

@@ -182,6 +182,8 @@ def overview_lines(report: Report, lang: str) -> list[tuple[str, Any]]:
         (x("classes_by"), report.classes_by(lang)),
         (f"{x('modules')} / {x('area')}", f"{report.module_count} / {report.area_m2:.0f} m²"),
     ]
+    if report.findings:
+        lines.append(("", report.loss_text(lang)))
     if report.since is not None:
         lines.append(("", report.since_text(lang)))
     if report.sun_reflections:

@@ -159,3 +159,13 @@ def power_loss_share(anomaly: Anomaly, severity_band: str) -> float | None:
     if anomaly in ELECTRICAL_LOSS_SHARE:
         return ELECTRICAL_LOSS_SHARE[anomaly]
     return SEVERITY_LOSS_SHARE.get(severity_band)
+
+
+def named_loss_share(anomaly_class: str, severity_band: str) -> float | None:
+    """:func:`power_loss_share` of a class given by its name (a stored finding's); ``None`` for a name that
+    is no class."""
+    try:
+        anomaly = Anomaly(anomaly_class)
+    except ValueError:
+        return None
+    return power_loss_share(anomaly, severity_band)
