@@ -207,7 +207,7 @@ def synth(
     camera: Annotated[str, typer.Option(help="M30T, M3T, M4T, H20T or H30T")] = "M3T",
     frames: Annotated[int | None, typer.Option(help="write only the first N frames")] = None,
     per_class: Annotated[int, typer.Option(help="modules planted per anomaly class")] = 2,
-    workers: Annotated[int, typer.Option(help="processes rendering frames")] = 1,
+    workers: Annotated[int, typer.Option(help="processes rendering frames; 0: one per CPU core")] = 0,
     frame_format: FrameFormatOption = "tiff",
     gimbal_pitch: GimbalPitch = -90.0,
     visible: Annotated[
@@ -229,6 +229,7 @@ def synth(
     except DomainError as exc:
         _fail(exc.detail)
     _dji_fits(dji, flight.camera)
+    workers = _workers(workers)
     count = len(flight) if frames is None else max(0, min(frames, len(flight)))
     _writable_folder(out_dir)
     synth_io.write_flight_files(flight, out_dir, frame_format, visible)
@@ -249,6 +250,13 @@ def synth(
         f"{count} frames of {len(flight)} over {len(layout.modules)} modules, "
         f"{len(flight.anomalies)} anomalous modules planted, {c.irradiance_w_m2:.0f} W/m² → {out_dir}"
     )
+
+
+def _workers(asked: int) -> int:
+    """The processes to use: ``asked``, or one per CPU core for 0."""
+    if asked < 0:
+        _fail(f"--workers must be 0 (one per CPU core) or more, got {asked}")
+    return asked or pipeline.default_workers()
 
 
 def _progress() -> Progress:
@@ -287,7 +295,9 @@ def inspect(
     module_type: Annotated[
         str, typer.Option(help=f"without --plant: the modules' cell grid ({', '.join(MODULE_TYPES)})")
     ] = "72",
-    workers: Annotated[int, typer.Option(help="processes reading and analysing frames")] = 1,
+    workers: Annotated[
+        int, typer.Option(help="processes reading and analysing frames; 0: one per CPU core")
+    ] = 0,
     learned: Annotated[
         bool,
         typer.Option(
@@ -306,6 +316,7 @@ def inspect(
         _fail(f"{folder}: not a folder")
     if not 0.0 <= min_confidence <= 1.0:
         _fail(f"--min-confidence must be between 0 and 1, got {min_confidence}")
+    workers = _workers(workers)
     paths, visible = pipeline.frames_and_visible(folder)
     if not paths:
         _fail(f"{folder}: no thermal frames (.tif, .tiff, .jpg, .jpeg)")
@@ -327,6 +338,7 @@ def inspect(
         _fail(f"unknown module type {module_type!r}; known: {', '.join(MODULE_TYPES)}")
     camera = camera or described.get("camera")
     classifier = ism_classifier(min_confidence) if learned else None
+    err.print(f"{len(paths)} frames, {workers} {'process' if workers == 1 else 'processes'}")
     with _progress() as bar:
         task = bar.add_task("analysing frames", total=len(paths))
 

@@ -597,6 +597,7 @@ def _refuse_empty(total: int, skipped: Sequence[SkippedFrame]) -> None:
 
 
 def default_workers() -> int:
+    """One process per CPU core this process may run on."""
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 
