@@ -189,16 +189,16 @@ def test_synth_writes_frames_as_a_real_dji_cameras_r_jpegs_and_refuses_what_it_c
 def test_inspect_uses_a_process_per_core_unless_told_and_refuses_a_negative_count(tmp_path: Path) -> None:
     flight = tiny_flight(tmp_path / "flight", frames=4)
     plant = str(flight.folder / "plant.geojson")
-    r = runner.invoke(app, ["inspect", str(flight.folder), "--plant", plant, "--out", str(tmp_path / "a")])
+
+    def inspect(out: str, *more: str) -> Result:
+        return runner.invoke(app, ["inspect", str(flight.folder), "--plant", plant, "--out", out, *more])
+
+    r = inspect(str(tmp_path / "a"))
     cores = len(os.sched_getaffinity(0))
     assert r.exit_code == 0 and f"4 frames, {cores} process" in r.output, r.output
-    r = runner.invoke(
-        app, ["inspect", str(flight.folder), "--plant", plant, "--out", str(tmp_path / "b"), "--workers", "1"]
-    )
+    r = inspect(str(tmp_path / "b"), "--workers", "1")
     assert r.exit_code == 0 and "4 frames, 1 process\n" in r.output, r.output
-    r = runner.invoke(
-        app, ["inspect", str(flight.folder), "--plant", plant, "--out", str(tmp_path / "c"), "--workers", "-1"]
-    )
+    r = inspect(str(tmp_path / "c"), "--workers", "-1")
     assert r.exit_code == 1 and "--workers must be 0 (one per CPU core) or more, got -1" in r.output
     assert not (tmp_path / "c").exists()
 
