@@ -28,7 +28,7 @@ from gongzhi.cases.models import Case
 from gongzhi.errors import InvalidInput, msg
 from gongzhi.kit.sheets import formula_safe
 from gongzhi.modules.pv import service
-from gongzhi.modules.pv.analytics.anomalies import Anomaly, named_loss_share
+from gongzhi.modules.pv.analytics.anomalies import Anomaly, LossAtStake, loss_at_stake, named_loss_share
 from gongzhi.modules.pv.models import PvFinding, PvInspection, PvModule, PvModuleResult
 from gongzhi.modules.pv.report import check_lang, class_name, local_time, review_name
 from gongzhi.modules.pv.report_xlsx import HEADER_FILL, SEVERITY_FILLS
@@ -104,20 +104,9 @@ class Ledger:
         return sum(1 for d in self.defects if d.state == state)
 
     def open_loss(self, module_count: int, energy_kwh_per_day: float, tariff_per_kwh: float) -> LossAtStake:
-        """What the open defects cost, on a plant of ``module_count`` modules that makes
-        ``energy_kwh_per_day`` [kWh/day] when sound, at ``tariff_per_kwh`` [yuan/kWh]."""
+        """What the open defects cost (:func:`.analytics.anomalies.loss_at_stake`)."""
         losses = [d.loss_modules for d in self.defects if d.state == "open"]
-        modules = sum(x for x in losses if x is not None)
-        share = modules / module_count if module_count > 0 else 0.0
-        kwh_day = share * energy_kwh_per_day
-        return LossAtStake(
-            modules=modules,
-            estimated=sum(1 for x in losses if x is not None),
-            not_estimated=sum(1 for x in losses if x is None),
-            share=share,
-            kwh_per_day=kwh_day,
-            yuan_per_year=kwh_day * 365 * tariff_per_kwh,
-        )
+        return loss_at_stake(losses, module_count, energy_kwh_per_day, tariff_per_kwh)
 
     def open_by_class(self) -> dict[str, int]:
         out: dict[str, int] = defaultdict(int)
@@ -125,20 +114,6 @@ class Ledger:
             if d.state == "open":
                 out[d.anomaly_class] += 1
         return dict(sorted(out.items(), key=lambda kv: (-kv[1], kv[0])))
-
-
-@dataclass(frozen=True)
-class LossAtStake:
-    """The power the open defects cost (:meth:`Ledger.open_loss`): an estimate on the ΔT scale's figures
-    and the electrical patterns' shares (:func:`.analytics.anomalies.power_loss_share`), not a
-    measurement."""
-
-    modules: float  # modules' worth of power lost
-    estimated: int  # open defects with an estimate
-    not_estimated: int  # open defects one flight cannot put a figure on (shade, soiling, vegetation)
-    share: float  # of the plant's power [0–1]
-    kwh_per_day: float  # of the plant's energy on a day it makes its sound daily energy [kWh/day]
-    yuan_per_year: float  # that day's loss over a year at the tariff [yuan]
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from gongzhi.errors import InvalidInput, NotFound, msg
 from gongzhi.kit.filestore import FileStore
 from gongzhi.modules.pv import loop, production, service
-from gongzhi.modules.pv.analytics.anomalies import Anomaly, named_loss_share
+from gongzhi.modules.pv.analytics.anomalies import Anomaly, loss_at_stake, named_loss_share
 from gongzhi.modules.pv.analytics.cameras import CAMERAS, ThermalCamera
 from gongzhi.modules.pv.analytics.flightplan import FlightPlan
 from gongzhi.modules.pv.analytics.geometry import project
@@ -328,20 +328,21 @@ class Report:
         return t("since", lang).format(n=n, day=day, new=new, again=again, gone=gone, unseen=unseen)
 
     def loss_text(self, lang: str) -> str:
-        """What the findings cost (:func:`.analytics.anomalies.named_loss_share` of each module, at the
-        report's energy a day and tariff), in ``lang``; empty without a finding."""
-        shares = [named_loss_share(f.anomaly_class, f.severity) for f in self.findings]
-        if not shares:
+        """What the findings cost (:func:`.analytics.anomalies.loss_at_stake` of each module's
+        :func:`.analytics.anomalies.named_loss_share`, at the report's energy a day and tariff), in
+        ``lang``; empty without a finding."""
+        if not self.findings:
             return ""
-        modules = sum(x for x in shares if x is not None)
-        share = modules / self.module_count if self.module_count else 0.0
         kwh_day = self.economics.get("energy_kwh_per_day", 0.0)
         tariff = self.economics.get("tariff_per_kwh", 0.0)
-        kwh = share * kwh_day
-        text = t("loss", lang).format(modules=modules, share=100 * share, kwh_day=kwh_day, tariff=tariff,
-                                      kwh=kwh, yuan=kwh * 365 * tariff)  # fmt: skip
-        left_out = sum(1 for x in shares if x is None)
-        return f"{text} {t('loss_left_out', lang).format(n=left_out)}" if left_out else text
+        shares = [named_loss_share(f.anomaly_class, f.severity) for f in self.findings]
+        loss = loss_at_stake(shares, self.module_count, kwh_day, tariff)
+        text = t("loss", lang).format(
+            modules=loss.modules, share=100 * loss.share, kwh_day=kwh_day, tariff=tariff,
+            kwh=loss.kwh_per_day, yuan=loss.yuan_per_year,
+        )  # fmt: skip
+        left_out = t("loss_left_out", lang).format(n=loss.not_estimated)
+        return f"{text} {left_out}" if loss.not_estimated else text
 
     def classes_by(self, lang: str) -> str:
         """What named the anomalies, in ``lang``."""

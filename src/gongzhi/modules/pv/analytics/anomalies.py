@@ -31,7 +31,8 @@ junction box or hot spot of 10 K and more: localised heating at a diode or solde
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
 
@@ -169,3 +170,38 @@ def named_loss_share(anomaly_class: str, severity_band: str) -> float | None:
     except ValueError:
         return None
     return power_loss_share(anomaly, severity_band)
+
+
+@dataclass(frozen=True)
+class LossAtStake:
+    """What a set of defects costs (:func:`loss_at_stake`): an estimate on :func:`power_loss_share`, not a
+    measurement."""
+
+    modules: float
+    """Modules' worth of power lost [-]."""
+    estimated: int
+    """Defects with an estimate."""
+    not_estimated: int
+    """Defects that one flight cannot put a figure on (:data:`TRANSIENT`)."""
+    share: float
+    """Of the plant's power [0–1]."""
+    kwh_per_day: float
+    """Of the plant's energy on a day it makes its sound daily energy [kWh/day]."""
+    yuan_per_year: float
+    """That day's loss over a year at the tariff [yuan]."""
+
+
+def loss_at_stake(
+    losses: Iterable[float | None], module_count: int, energy_kwh_per_day: float, tariff_per_kwh: float
+) -> LossAtStake:
+    """What defects cost, given each one's loss in modules' worth (``None`` where it has none), on a plant
+    of ``module_count`` modules that makes ``energy_kwh_per_day`` [kWh/day] when sound, at
+    ``tariff_per_kwh`` [yuan/kWh]."""
+    each = list(losses)
+    known = [x for x in each if x is not None]
+    modules = sum(known)
+    share = modules / module_count if module_count > 0 else 0.0
+    kwh_day = share * energy_kwh_per_day
+    return LossAtStake(
+        modules, len(known), len(each) - len(known), share, kwh_day, kwh_day * 365 * tariff_per_kwh
+    )
