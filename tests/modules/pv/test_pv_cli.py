@@ -217,6 +217,17 @@ def test_inspect_reads_a_synthetic_flight_back_and_writes_per_module_results(tmp
     truth = {(a.module_id, a.anomaly.value) for a in flight.synthetic.anomalies}
     found = {(f["module_id"], f["anomaly_class"]) for f in summary["findings_list"]}
     assert found & truth and len(found & truth) >= 0.8 * len(found)
+    # what the findings cost: the share of each one's module (a third for a substring, all of an offline
+    # one, else its band's), none for shade, soiling and vegetation
+    lost = {"substring": 1 / 3, "module_offline": 1.0, "string_offline": 1.0}
+    band = {"S1": 0.15, "S2": 0.3, "S3": 0.6}
+    listed = summary["findings_list"]
+    passing = [f for f in listed if f["anomaly_class"] in ("shading", "soiling", "vegetation")]
+    worth = sum(lost.get(f["anomaly_class"], band[f["severity"]]) for f in listed if f not in passing)
+    n = len(flight.synthetic.layout.modules)
+    said = f"estimated loss: about {worth:.1f} modules' worth of power ({100 * worth / n:.2f} % of {n})"
+    assert worth > 0 and said in " ".join(r.output.split())
+    assert f"vegetation ({len(passing)}) not estimated" in " ".join(r.output.split())
     features = json.loads((out / "results.geojson").read_text())["features"]
     assert len(features) == len(flight.synthetic.layout.modules)
     assert all(f["geometry"]["type"] == "Polygon" for f in features)

@@ -29,6 +29,7 @@ from gongzhi.errors import DomainError
 from gongzhi.modules.pv import analysis_adapter as adapter
 from gongzhi.modules.pv import pipeline, service
 from gongzhi.modules.pv.analytics import synthetic
+from gongzhi.modules.pv.analytics.anomalies import loss_at_stake, named_loss_share
 from gongzhi.modules.pv.analytics.cameras import CAMERAS, ThermalCamera
 from gongzhi.modules.pv.analytics.layout import MODULE_TYPES, LayoutParams, PlantLayout, generate_layout
 from gongzhi.modules.pv.analytics.modules import ism_classifier
@@ -517,6 +518,13 @@ def _print_summary(result: FlightOutcome, out_dir: Path) -> None:
     for cls in sorted({c for c, _ in counts}):
         table.add_row(cls, *(str(counts.get((cls, b), 0)) for b in ("S1", "S2", "S3")))
     out.print(table)
+    if result.findings:
+        shares = [named_loss_share(f.anomaly_class, f.severity) for f in result.findings]
+        loss = loss_at_stake(shares, s["modules"], 0.0, 0.0)
+        out.print(
+            f"estimated loss: about {loss.modules:.1f} modules' worth of power ({100 * loss.share:.2f} % of "
+            f"{s['modules']}); shade, soiling and vegetation ({loss.not_estimated}) not estimated"
+        )
     if "frames_with_visible" in s:
         zones = ", ".join(f"{z} {v:.3f}" for z, v in s["rgb_soiling_by_zone"].items()) or "–"
         out.print(f"visible photos registered on {s['frames_with_visible']} frames")
