@@ -58,9 +58,11 @@ STATUS_NAMES = {
     "rejected": N_("False alarm"),
     "reclassified": N_("Reclassified"),
 }
-# the plant page's cleaning economics as it opens, before its form changes them: cost of a cleaning [yuan],
-# tariff [yuan/kWh], energy a day [kWh] (0: estimated from the plant's area), soiling loss rate [% a day]
-COST, TARIFF, ENERGY, RATE = 2000.0, 0.4, 0.0, 0.2
+# the plant page's and the defect ledger's economics as they open, before their forms change them: the
+# report's defaults (loop.default_economics): cost of a cleaning [yuan], tariff [yuan/kWh], energy a day
+# [kWh] (0: estimated from the plant's area), soiling loss rate [% a day]
+COST, TARIFF, ENERGY = loop.DEFAULT_CLEANING_COST_YUAN, loop.DEFAULT_TARIFF_YUAN_KWH, 0.0
+RATE = loop.DEFAULT_RATE_PER_DAY * 100
 MODULE_TYPE_NAMES = {
     "60": N_("60 cells"),
     "72": N_("72 cells"),
