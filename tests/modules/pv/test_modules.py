@@ -49,6 +49,7 @@ from gongzhi.modules.pv.analytics.modules import (
     InspectionAccumulator,
     InspectionResult,
     LayoutFreeAccumulator,
+    ModuleResult,
     RuleClassifier,
     ViewClass,
     _cell_and_third_means,
@@ -92,6 +93,7 @@ from gongzhi.modules.pv.analytics.modules import (
     row_medians,
     soiling_indices,
     spot_px,
+    zone_soiling,
 )
 from gongzhi.modules.pv.analytics.synthetic import Conditions, SyntheticFlight, pattern, synthetic_flight
 
@@ -587,6 +589,32 @@ def test_a_co_registered_rgb_frame_adds_a_visible_soiling_index(small: PlantLayo
     )[:5]
     zone = small.modules[small.position(dusty)].array
     assert 0 < result.rgb_soiling_by_zone[zone] < 1
+    # each array's figure is the mean over its modules seen (that have the index), as zone_soiling says
+    for visible, zones in ((False, result.soiling_by_zone), (True, result.rgb_soiling_by_zone)):
+        by_array: dict[str, list[float]] = {}
+        for m in result.modules:
+            value = m.rgb_soiling_index if visible else m.soiling_index
+            if value is not None:
+                by_array.setdefault(small.modules[small.position(m.module_id)].array, []).append(value)
+        assert zones == {a: round(float(np.mean(v)), 4) for a, v in sorted(by_array.items())}
+        assert zone_soiling(small, result.modules, visible=visible) == zones
+
+
+def test_zone_soiling_is_the_mean_of_each_array_over_the_modules_that_have_the_index() -> None:
+    plant = generate_layout(rectangle(30, 20), LayoutParams(rows_per_array=2))
+    arrays = sorted({m.array for m in plant.modules})
+    assert len(arrays) >= 3
+    # the first array's modules read 0.1 and 0.3 by turns, the second's 0.5; the third's are not seen;
+    # only every other module of the second has a visible index
+    picked = [m for m in plant.modules if m.array in arrays[:2]]
+    results = [
+        ModuleResult(m.id, 1, 30.0, 31.0, 32.0, 0.0, (0.1, 0.3)[k % 2] if m.array == arrays[0] else 0.5,
+                     0.0, 0.0, (0.2 if k % 2 else None) if m.array == arrays[1] else None)
+        for k, m in enumerate(picked)
+    ]  # fmt: skip
+    assert zone_soiling(plant, results) == {arrays[0]: 0.2, arrays[1]: 0.5}
+    assert zone_soiling(plant, results, visible=True) == {arrays[1]: 0.2}
+    assert zone_soiling(plant, []) == {} == zone_soiling(plant, [], visible=True)
 
 
 def test_without_photos_there_is_no_visible_soiling(small: PlantLayout) -> None:

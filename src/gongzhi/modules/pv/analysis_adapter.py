@@ -9,6 +9,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from gongzhi.modules.pv.analytics.cameras import CAMERAS
 from gongzhi.modules.pv.analytics.frames import ThermalFrame
@@ -125,28 +126,23 @@ def records(
     result: InspectionResult = acc.result()
     worst = _worst_classes(result)
     seen = {m.module_id: m for m in result.modules}
-    modules = []
+    ids = [m.id for m in layout.modules]
     xy = layout.centres_xy()
-    lons, lats = layout.origin.to_lonlat_array(xy[:, 0], xy[:, 1])
-    for m, lon, lat in zip(layout.modules, lons.tolist(), lats.tolist(), strict=True):
-        r = seen.get(m.id)
-        if r is not None:
-            modules.append(_module_record(r, lon, lat, worst))
-            continue
-        modules.append(
-            ModuleRecord(
-                module_id=m.id,
-                lon=lon,
-                lat=lat,
-                frames_seen=0,
-                t_median_c=None,
-                t_p95_c=None,
-                t_max_c=None,
-                t_corrected_k=None,
-                soiling_index=None,
-                anomaly_class="unseen",
-            )
-        )
+    lons, lats = (a.tolist() for a in layout.origin.to_lonlat_array(xy[:, 0], xy[:, 1]))
+    # built a column at a time: on a large plant these are 17,000 records, which a loop calling a
+    # function for each builds at about twice the CPU
+    rs = [seen.get(i) for i in ids]
+    modules = list(map(
+        ModuleRecord, ids, lons, lats,
+        [0 if r is None else r.frames_seen for r in rs],
+        [None if r is None else r.t_median_c for r in rs],
+        [None if r is None else r.t_p95_c for r in rs],
+        [None if r is None else r.t_max_c for r in rs],
+        [None if r is None else r.t_corrected_k for r in rs],
+        [None if r is None else r.soiling_index for r in rs],
+        ["unseen" if r is None else worst.get(i, "none") for i, r in zip(ids, rs, strict=True)],
+        [{} if r is None or r.rgb_soiling_index is None else _record_extra(r) for r in rs],
+    ))  # fmt: skip
     return modules, _finding_records(result), _extra(result)
 
 
@@ -187,8 +183,13 @@ def _module_record(r: ModuleResult, lon: float, lat: float, worst: dict[str, str
         t_corrected_k=r.t_corrected_k,
         soiling_index=r.soiling_index,
         anomaly_class=worst.get(r.module_id, "none"),
-        extra={} if r.rgb_soiling_index is None else {"rgb_soiling_index": r.rgb_soiling_index},
+        extra=_record_extra(r),
     )
+
+
+def _record_extra(r: ModuleResult) -> dict[str, Any]:
+    """A seen module's :attr:`ModuleRecord.extra`."""
+    return {} if r.rgb_soiling_index is None else {"rgb_soiling_index": r.rgb_soiling_index}
 
 
 def _worst_classes(result: InspectionResult) -> dict[str, str]:

@@ -219,6 +219,14 @@ class PlantLayout:
         """
         return self._index[module_id]
 
+    def zones(self) -> tuple[tuple[str, ...], npt.NDArray[np.intp]]:
+        """The arrays' names, sorted, and each module's index among them, shape (N,)."""
+        names = tuple(sorted({m.array for m in self.modules}))
+        where = {n: i for i, n in enumerate(names)}
+        return names, np.fromiter(
+            (where[m.array] for m in self.modules), dtype=np.intp, count=len(self.modules)
+        )
+
     def centres_xy(self) -> FloatArray:
         """Module centres, shape (N, 2), east and north [m]."""
         # filled a column at a time from lists of floats: a pair per module costs 4× the CPU and 17,000

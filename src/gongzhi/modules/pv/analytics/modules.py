@@ -855,7 +855,9 @@ def rgb_soiling_indices(luma: FloatArray | F32, clean_luma: float, green: FloatA
         return np.where(n > 0, soiled.sum(axis=1) / n, np.nan)
 
 
-@dataclass(frozen=True, slots=True)
+# not frozen: a frozen dataclass sets each field through object.__setattr__, which makes building one
+# cost about seven times the CPU, and a flight builds one a module (17,000 on a 50,000 m² roof)
+@dataclass(slots=True)
 class ModuleResult:
     """What the inspection measured on one module (every module seen, normal or not).
 
@@ -1471,11 +1473,16 @@ class InspectionAccumulator:
         self._irradiances.extend(other._irradiances)
         self._frames_used += other._frames_used
 
-    def _module_results(self) -> tuple[list[ModuleResult], dict[int, list[_View]], dict[int, float]]:
+    def _module_results(
+        self,
+    ) -> tuple[
+        list[ModuleResult], dict[int, list[_View]], dict[int, float], dict[str, float], dict[str, float]
+    ]:
         """Every module seen, with the medians over its views, in layout order; the views of the modules
-        that have any view not :data:`NORMAL` (the only ones that can give a finding); and the frames that
+        that have any view not :data:`NORMAL` (the only ones that can give a finding); the frames that
         took the wrong level for their background (:func:`frame_level_shifts`), whose views' corrected
-        temperatures are measured from their neighbours' level instead."""
+        temperatures are measured from their neighbours' level instead; and :func:`zone_soiling` of the
+        modules, thermal and visible."""
         positions, frames, numbers = self._views.columns()
         order = np.lexsort((frames, positions))
         positions, frames, numbers = positions[order], frames[order], numbers[order]
@@ -1487,28 +1494,36 @@ class InspectionAccumulator:
             numbers[:, 3] += by_frame[frames]
         starts = np.flatnonzero(np.diff(positions, prepend=-1))
         ends = np.append(starts[1:], len(positions)) if len(starts) else starts
-        seen = positions[starts].tolist()
-        medians = _group_medians(numbers[:, :_STATS], starts, ends - starts, positions).tolist()
+        seen = positions[starts]
+        medians = _group_medians(numbers[:, :_STATS], starts, ends - starts, positions)
         xy = self.layout.centres_xy()[seen]
         lon, lat = (a.tolist() for a in self.layout.origin.to_lonlat_array(xy[:, 0], xy[:, 1]))
-        rgb = (np.add.reduceat(numbers[:, _STATS + 1], starts) > 0).tolist() if len(starts) else []
-        modules, views_of, flagged, layout_modules = [], {}, self._views.flagged, self.layout.modules
-        for k, (p, a, b) in enumerate(zip(seen, starts.tolist(), ends.tolist(), strict=True)):
-            med, p95, mx, corrected, soiling = medians[k]
-            r = _rgb_median(numbers[a:b]) if rgb[k] else None
-            modules.append(ModuleResult(layout_modules[p].id, b - a, med, p95, mx, corrected, soiling, lon[k],
-                                        lat[k], r))  # fmt: skip
-            if p in flagged:
-                views_of[p] = [self._views.view(f, p, row) for f, row in
-                               zip(frames[a:b].tolist(), numbers[a:b].tolist(), strict=True)]  # fmt: skip
-        return modules, views_of, shifts
+        has_rgb = np.add.reduceat(numbers[:, _STATS + 1], starts) > 0 if len(starts) else np.zeros(0, bool)
+        rgb: list[float | None] = [None] * len(starts)
+        for k in np.flatnonzero(has_rgb).tolist():
+            rgb[k] = _rgb_median(numbers[starts[k] : ends[k]])
+        # built a column at a time: on a large plant these are 17,000 objects, and a loop that unpacks
+        # each module's figures costs about twice the CPU
+        layout_modules = self.layout.modules
+        ids = [layout_modules[p].id for p in seen.tolist()]
+        modules = list(map(ModuleResult, ids, (ends - starts).tolist(), *medians.T.tolist(), lon, lat, rgb))
+        views_of = {}
+        for p in sorted(self._views.flagged):
+            k = int(np.searchsorted(seen, p))
+            a, b = int(starts[k]), int(ends[k])
+            views_of[p] = [self._views.view(f, p, row) for f, row in
+                           zip(frames[a:b].tolist(), numbers[a:b].tolist(), strict=True)]  # fmt: skip
+        zones = self.layout.zones()
+        soiling = _zone_means(zones, seen, medians[:, 4], np.ones(len(seen), dtype=bool))
+        visible = _zone_means(zones, seen, np.array([np.nan if r is None else r for r in rgb]), has_rgb)
+        return modules, views_of, shifts, soiling, visible
 
     def result(self) -> InspectionResult:
         """Merge the views gathered so far into per-module results and findings."""
         g = self.irradiance_w_m2
         if g is None and self._irradiances:
             g = float(np.median(self._irradiances))
-        modules, views_of, shifts = self._module_results()
+        modules, views_of, shifts, soiling, visible = self._module_results()
         merged_all, rejected, lonely = [], 0, []
         for p, all_views in views_of.items():
             views = _voting(all_views, shifts)
@@ -1540,8 +1555,7 @@ class InspectionAccumulator:
         notes += _classifier_note(self.classifier) + glint_notes
         return InspectionResult(
             tuple(modules), tuple(findings), len(self._sources), self._frames_used, g, compliant, rejected,
-            zone_soiling(self.layout, modules), tuple(notes),
-            zone_soiling(self.layout, modules, visible=True),
+            soiling, tuple(notes), visible,
         )  # fmt: skip
 
 
@@ -2956,12 +2970,26 @@ def zone_soiling(
 ) -> dict[str, float]:
     """Mean soiling index per array [0–1]; with ``visible``, the mean visible one
     (:attr:`ModuleResult.rgb_soiling_index`) over the modules that have it."""
-    zones: dict[str, list[float]] = {}
-    for r in results:
-        value = r.rgb_soiling_index if visible else r.soiling_index
-        if value is not None:
-            zones.setdefault(layout.modules[layout.position(r.module_id)].array, []).append(value)
-    return {z: round(float(np.mean(v)), 4) for z, v in sorted(zones.items())}
+    values = [r.rgb_soiling_index if visible else r.soiling_index for r in results]
+    counted = np.array([v is not None for v in values], dtype=bool)
+    positions = np.array([layout.position(r.module_id) for r in results], dtype=np.intp)
+    floats = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+    return _zone_means(layout.zones(), positions, floats, counted)
+
+
+def _zone_means(
+    zones: tuple[tuple[str, ...], npt.NDArray[np.intp]],
+    positions: npt.NDArray[np.intp],
+    values: FloatArray,
+    counted: npt.NDArray[np.bool_],
+) -> dict[str, float]:
+    """:func:`zone_soiling` from columns: the mean of ``values`` (of the modules at ``positions`` of the
+    layout whose :meth:`.PlantLayout.zones` are ``zones``) per array, over the ones ``counted``."""
+    names, zone_of = zones
+    z = zone_of[positions[counted]]
+    sums = np.bincount(z, weights=values[counted], minlength=len(names))
+    counts = np.bincount(z, minlength=len(names))
+    return {n: round(float(sums[i] / counts[i]), 4) for i, n in enumerate(names) if counts[i]}
 
 
 def analyse_flight(
