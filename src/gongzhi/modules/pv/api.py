@@ -31,6 +31,8 @@ from gongzhi.modules.pv.schemas import (
     ModuleVisitRead,
     PlanFormat,
     PlantCreate,
+    PlantEconomicsIn,
+    PlantEconomicsRead,
     PlantRead,
     PlantUpdate,
     StringMapRead,
@@ -104,6 +106,21 @@ def update_plant(plant_id: DbInt, body: PlantUpdate, s: SessionDep) -> PlantRead
     the modules keep their ids and places, their outlines follow; the next inspections use the new
     properties, those already analysed keep their results."""
     return PlantRead.model_validate(service.update_plant(s, plant_id, body))
+
+
+@router.get("/plants/{plant_id}/economics")
+def get_plant_economics(plant_id: DbInt, s: SessionDep) -> PlantEconomicsRead:
+    """The cleaning economics the plant's page, defect ledger and O&M reports use: the operator's values,
+    else the platform's defaults (``defaults`` names those)."""
+    return PlantEconomicsRead.model_validate(loop.economics_read(service.get_plant(s, plant_id)))
+
+
+@router.put("/plants/{plant_id}/economics")
+def put_plant_economics(plant_id: DbInt, body: PlantEconomicsIn, s: SessionDep) -> PlantEconomicsRead:
+    """Set the plant's cleaning economics, all at once (admins and dispatchers): a value left out or null
+    goes back to the default. Audited; the next reports use them."""
+    plant = loop.set_plant_economics(s, plant_id, body.model_dump())
+    return PlantEconomicsRead.model_validate(loop.economics_read(plant))
 
 
 @router.put("/plants/{plant_id}/strings", response_model=StringMapRead)

@@ -770,13 +770,85 @@ def default_energy_kwh_per_day(area_m2: float) -> float:
 
 
 def default_economics(area_m2: float) -> dict[str, float]:
-    """The inputs of :func:`zone_economics` the report uses (the console lets the operator change them)."""
+    """The inputs of :func:`zone_economics` for a plant of ``area_m2`` whose operator gave none."""
     return {
         "cleaning_cost": DEFAULT_CLEANING_COST_YUAN,
         "energy_kwh_per_day": default_energy_kwh_per_day(area_m2),
         "tariff_per_kwh": DEFAULT_TARIFF_YUAN_KWH,
         "assumed_rate_per_day": DEFAULT_RATE_PER_DAY,
     }
+
+
+@dataclass(frozen=True, slots=True)
+class PlantEconomics:
+    """A plant's cleaning economics (:func:`plant_economics`): the keyword arguments of
+    :func:`zone_economics`, and which of them are the platform's defaults rather than the operator's."""
+
+    cleaning_cost: float
+    """Cost of one cleaning of the whole plant [yuan]."""
+    energy_kwh_per_day: float
+    """The plant's clean daily energy [kWh/day]; by default estimated from its area."""
+    tariff_per_kwh: float
+    """What a kWh is worth to the plant [yuan/kWh]."""
+    assumed_rate_per_day: float
+    """Soiling rate for the zones whose data give none [fraction of the energy a day]."""
+    defaults: tuple[str, ...] = ()
+    """The fields above that the operator left to the default."""
+
+    def inputs(self) -> dict[str, float]:
+        """The keyword arguments of :func:`zone_economics` (and of :attr:`.report.Report.economics`)."""
+        return {name: getattr(self, name) for name in ECONOMICS_FIELDS}
+
+
+ECONOMICS_FIELDS = ("cleaning_cost", "tariff_per_kwh", "energy_kwh_per_day", "assumed_rate_per_day")
+ECONOMICS_COLUMNS = dict(
+    zip(
+        ECONOMICS_FIELDS,
+        ("cleaning_cost_yuan", "tariff_yuan_kwh", "energy_kwh_per_day", "soiling_rate_per_day"),
+        strict=True,
+    )
+)
+"""Each field of :class:`PlantEconomics` and the ``pv_plants`` column that keeps the operator's value."""
+
+
+def plant_economics(plant: PvPlant) -> PlantEconomics:
+    """The plant's cleaning economics: each value its operator gave (``pv_plants``), else the default
+    (:func:`default_economics`; an energy of 0 is estimated from the area too)."""
+    given = {name: getattr(plant, column) for name, column in ECONOMICS_COLUMNS.items()}
+    if not (given["energy_kwh_per_day"] or 0) > 0:
+        given["energy_kwh_per_day"] = None
+    fallback = default_economics(plant.area_m2)
+    values = {name: fallback[name] if value is None else float(value) for name, value in given.items()}
+    defaults = tuple(name for name in ECONOMICS_FIELDS if given[name] is None)
+    return PlantEconomics(**values, defaults=defaults)
+
+
+def set_plant_economics(s: Session, plant_id: int, given: dict[str, float | None]) -> PvPlant:
+    """Keep the plant's cleaning economics (admins and dispatchers): ``given`` maps ``pv_plants`` columns
+    (:data:`ECONOMICS_COLUMNS`) to the operator's value, or ``None`` for the default; a column left out
+    keeps its value. The change is audited."""
+    require_role(scope_of(s), *service.PLANNERS)
+    plant = service.get_plant(s, plant_id)
+    known = set(ECONOMICS_COLUMNS.values())
+    if not set(given) <= known:
+        raise ValueError(f"not an economics column: {sorted(set(given) - known)}")
+    changed = {}
+    for column, value in given.items():
+        before = getattr(plant, column)
+        if before != value:
+            changed[column] = [before, value]
+            setattr(plant, column, value)
+    s.flush()
+    if changed:
+        service._audit(s, "pv.plant.economics", "pv_plant", plant.id, {"changed": changed})
+    return plant
+
+
+def economics_read(plant: PvPlant) -> dict[str, object]:
+    """:class:`.schemas.PlantEconomicsRead` of the plant: the values its reports use, by column."""
+    e = plant_economics(plant)
+    values: dict[str, object] = {ECONOMICS_COLUMNS[n]: v for n, v in e.inputs().items()}
+    return values | {"defaults": [ECONOMICS_COLUMNS[n] for n in e.defaults]}
 
 
 ZONE_MIN_SEEN = 0.5

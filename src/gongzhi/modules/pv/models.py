@@ -33,6 +33,12 @@ class PvPlant(RegionOwned, Base):
     area_m2: Mapped[float] = mapped_column(default=0.0)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # the plant's cleaning economics as its operator gave them; empty: the platform's default
+    # (:func:`.loop.plant_economics`, which the report, the plant page and the defect ledger read)
+    cleaning_cost_yuan: Mapped[float | None]
+    tariff_yuan_kwh: Mapped[float | None]
+    energy_kwh_per_day: Mapped[float | None]
+    soiling_rate_per_day: Mapped[float | None]
 
 
 class PvModule(RegionOwned, Base):

@@ -169,6 +169,21 @@ TEXT: dict[str, dict[str, str]] = {
         "soiling index change turned into loss by the plant's calibration, from the index read one for one "
         "as loss (uncalibrated), or from the rate typed in.",
     },
+    "economics": {
+        "zh-CN": "C = 单次清洗费用 {cost:,.0f} 元 · E = 日发电量 {kwh_day:,.0f} 千瓦时 · "
+        "p = 电价 {tariff:g} 元/千瓦时 · s = 假定积灰速率 {rate:g} %/天。",
+        "en": "C = {cost:,.0f} yuan a cleaning · E = {kwh_day:,.0f} kWh a day · p = {tariff:g} yuan/kWh · "
+        "s = {rate:g} % a day assumed.",
+    },
+    "economics_defaults": {
+        "zh-CN": "其中 {names} 为平台默认值{estimated}，可在电站页面填写本电站的数值。",
+        "en": "Of these, {names} are the platform's defaults{estimated}; the plant's own can be set on its "
+        "page.",
+    },
+    "energy_estimated": {
+        "zh-CN": "（日发电量按屋顶面积估算）",
+        "en": " (the energy estimated from the roof's area)",
+    },
     "forecast": {"zh-CN": "积灰预测（Kimber 模型）", "en": "Soiling forecast (Kimber model)"},
     "clean_since": {"zh-CN": "视为清洁日", "en": "Clean since"},
     "loss_today": {"zh-CN": "今日损失", "en": "Loss today"},
@@ -300,7 +315,10 @@ class Report:
     (:func:`.service.network_confidence`)."""
     zones: list[ZoneSoiling] = field(default_factory=list)
     economics: dict[str, float] = field(default_factory=dict)
-    """The plant-wide inputs of the zones' economics: cost, tariff, energy, assumed rate."""
+    """The plant-wide inputs of the zones' economics: cost, tariff, energy, assumed rate
+    (:meth:`.loop.PlantEconomics.inputs`)."""
+    economics_defaults: tuple[str, ...] = ()
+    """Which of :attr:`economics` are the platform's defaults, not the plant's own."""
     calibration: IndexCalibration | None = None
     """The plant's fit of production soiling loss on the IR soiling index, up to this inspection."""
     forecasts: dict[str, SoilingForecast] = field(default_factory=dict)
@@ -326,6 +344,23 @@ class Report:
             return ""
         n, day, new, again, gone, unseen = self.since
         return t("since", lang).format(n=n, day=day, new=new, again=again, gone=gone, unseen=unseen)
+
+    def economics_text(self, lang: str) -> str:
+        """The economics the report's figures are worked out at, in ``lang``, and which of them are the
+        platform's defaults rather than the plant's own."""
+        e = self.economics
+        text = t("economics", lang).format(
+            cost=e.get("cleaning_cost", 0.0), kwh_day=e.get("energy_kwh_per_day", 0.0),
+            tariff=e.get("tariff_per_kwh", 0.0), rate=round(100 * e.get("assumed_rate_per_day", 0.0), 4),
+        )  # fmt: skip
+        symbols = {"cleaning_cost": "C", "energy_kwh_per_day": "E", "tariff_per_kwh": "p",
+                   "assumed_rate_per_day": "s"}  # fmt: skip
+        names = [symbol for name, symbol in symbols.items() if name in self.economics_defaults]
+        if not names:
+            return text
+        estimated = t("energy_estimated", lang) if "energy_kwh_per_day" in self.economics_defaults else ""
+        sep = "、" if lang == "zh-CN" else ", "
+        return f"{text} " + t("economics_defaults", lang).format(names=sep.join(names), estimated=estimated)
 
     def loss_text(self, lang: str) -> str:
         """What the findings cost (:func:`.analytics.anomalies.loss_at_stake` of each module's
@@ -656,11 +691,11 @@ def build_report(s: Session, inspection_id: int, store: FileStore | None = None)
         for f in sorted(live, key=lambda f: (-(f.coa or 0), -(f.delta_t_k or 0), f.module_id))
         for string, lon, lat in [placed.get(f.module_id, ("", None, None))]
     ]
-    econ = loop.default_economics(plant.area_m2)
+    econ = loop.plant_economics(plant)
     day = plant_day(loop.inspection_time(insp))
     rain, washes = loop.PlantRain(s, plant.id), production.zone_cleaning_times(s, plant.id)
     zones = loop.zone_economics(
-        s, plant.id, today=day, upto_inspection=insp.id, rain=rain, washes=washes, **econ
+        s, plant.id, today=day, upto_inspection=insp.id, rain=rain, washes=washes, **econ.inputs()
     )
     calibration = loop.zone_calibration(s, plant.id, upto_inspection=insp.id)
     forecasts = loop.zone_forecasts(s, plant.id, zones, today=day, rain=rain, washes=washes)
@@ -703,7 +738,8 @@ def build_report(s: Session, inspection_id: int, store: FileStore | None = None)
         generated_at=dt.datetime.now(dt.UTC),
         compliance=compliance,
         zones=zones,
-        economics=econ,
+        economics=econ.inputs(),
+        economics_defaults=econ.defaults,
         calibration=calibration,
         forecasts=forecasts,
     )
@@ -1271,13 +1307,7 @@ def render_pdf(report: Report, lang: str = "zh-CN") -> bytes:
     if report.zones:
         story.append(p(tx("zones"), h2))
         story.append(Table([[p(c) for c in row] for row in report.zone_rows(lang)], repeatRows=1, style=grid))
-        e = report.economics
-        story.append(
-            p(
-                f"{tx('zones_note')} C = {e['cleaning_cost']:.0f} · E = {e['energy_kwh_per_day']:.0f} kWh · "
-                f"p = {e['tariff_per_kwh']}"
-            )
-        )
+        story.append(p(f"{tx('zones_note')} {report.economics_text(lang)}"))
         story.append(p(report.calibration_note(lang)))
     if report.forecasts:
         story.append(p(tx("forecast"), h2))

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from gongzhi.kit.sheets import ImportProblem
+from gongzhi.kit.validation import Yuan
 
 FindingStatus = Literal["new", "accepted", "rejected", "reclassified"]
 PlanFormat = Literal["json", "plan", "kmz"]
@@ -60,6 +61,44 @@ class PlantUpdate(BaseModel):
         description="Wire the plant again as strings of this many consecutive modules of a row (A-03-S1, "
         "A-03-S2, …), replacing every module's string; left out, the strings stay as they are.",
     )
+
+
+class PlantEconomicsIn(BaseModel):
+    """A plant's cleaning economics as its operator gives them, all at once: a value left out (or null) is
+    the platform's default. The plant's page, its defect ledger and its O&M reports read them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cleaning_cost_yuan: Yuan | None = Field(default=None, description="Cost of one cleaning of the plant.")
+    tariff_yuan_kwh: float | None = Field(
+        default=None, ge=0, le=100, allow_inf_nan=False, description="What a kWh is worth to the plant."
+    )
+    energy_kwh_per_day: float | None = Field(
+        default=None,
+        ge=0,
+        le=1e8,
+        allow_inf_nan=False,
+        description="The plant's clean daily energy; 0 or null: estimated from the roof's area.",
+    )
+    soiling_rate_per_day: float | None = Field(
+        default=None,
+        ge=0,
+        le=0.1,
+        allow_inf_nan=False,
+        description="Soiling loss a day, as a fraction (0.002 is 0.2 % a day), for the zones whose "
+        "production data and inspections give none.",
+    )
+
+
+class PlantEconomicsRead(BaseModel):
+    """The economics a plant's reports use: the operator's values, else the defaults (named in
+    ``defaults``)."""
+
+    cleaning_cost_yuan: float
+    tariff_yuan_kwh: float
+    energy_kwh_per_day: float
+    soiling_rate_per_day: float
+    defaults: list[str] = Field(description="The fields above that are the platform's defaults.")
 
 
 class StringMapWarning(BaseModel):

@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 
 from fastapi import File, Form, Path, Query, UploadFile
 from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
@@ -22,7 +23,7 @@ from gongzhi.core.models import Role
 from gongzhi.core.service import require_role
 from gongzhi.db import utcnow
 from gongzhi.errors import Conflict, InvalidInput, msg
-from gongzhi.kit.validation import DbInt
+from gongzhi.kit.validation import YUAN_MAX, DbInt
 from gongzhi.modules.pv import (
     cleaning,
     defects,
@@ -39,8 +40,8 @@ from gongzhi.modules.pv.analytics import soiling
 from gongzhi.modules.pv.analytics.cameras import CAMERAS
 from gongzhi.modules.pv.analytics.layout import MODULE_TYPES
 from gongzhi.modules.pv.analytics.production import MIN_CALIBRATION_POINTS
-from gongzhi.modules.pv.models import PvFinding, PvFrame, PvInspection
-from gongzhi.modules.pv.schemas import FindingReview, LayoutIn, PlantCreate, PlantUpdate
+from gongzhi.modules.pv.models import PvFinding, PvFrame, PvInspection, PvPlant
+from gongzhi.modules.pv.schemas import FindingReview, LayoutIn, PlantCreate, PlantEconomicsIn, PlantUpdate
 from gongzhi.web import labels
 from gongzhi.web.i18n import N_
 from gongzhi.web.related import Related
@@ -58,11 +59,13 @@ STATUS_NAMES = {
     "rejected": N_("False alarm"),
     "reclassified": N_("Reclassified"),
 }
-# the plant page's and the defect ledger's economics as they open, before their forms change them: the
-# report's defaults (loop.default_economics): cost of a cleaning [yuan], tariff [yuan/kWh], energy a day
-# [kWh] (0: estimated from the plant's area), soiling loss rate [% a day]
-COST, TARIFF, ENERGY = loop.DEFAULT_CLEANING_COST_YUAN, loop.DEFAULT_TARIFF_YUAN_KWH, 0.0
-RATE = loop.DEFAULT_RATE_PER_DAY * 100
+# the plant page's and the defect ledger's economics for one look ("what if"), over the plant's own
+# (loop.plant_economics): cost of a cleaning [yuan], tariff [yuan/kWh], energy a day [kWh] (0: estimated
+# from the plant's area), soiling loss rate [% a day]; left out, the plant's own, as its reports use them
+CostQuery = Annotated[float | None, Query(ge=0, le=YUAN_MAX, allow_inf_nan=False)]
+TariffQuery = Annotated[float | None, Query(ge=0, le=100, allow_inf_nan=False)]
+EnergyQuery = Annotated[float | None, Query(ge=0, le=1e8, allow_inf_nan=False)]
+RateQuery = Annotated[float | None, Query(ge=0, le=10, allow_inf_nan=False)]
 MODULE_TYPE_NAMES = {
     "60": N_("60 cells"),
     "72": N_("72 cells"),
@@ -206,12 +209,58 @@ def _geojson(c: ConsoleDep, file: UploadFile) -> dict[str, Any]:
 def plant(
     c: ConsoleDep,
     plant_id: DbInt,
-    cost: float = COST,
-    tariff: float = TARIFF,
-    energy: float = ENERGY,
-    rate: float = RATE,
+    cost: CostQuery = None,
+    tariff: TariffQuery = None,
+    energy: EnergyQuery = None,
+    rate: RateQuery = None,
 ) -> Response:
-    return _plant_page(c, plant_id, cost, tariff, energy, rate)
+    """The plant's page; its cleaning economics are the plant's own (:func:`.loop.plant_economics`) unless
+    ``cost``, ``tariff``, ``energy`` or ``rate`` [% a day] are given, for this look only."""
+    return _plant_page(c, plant_id, {"cost": cost, "tariff": tariff, "energy": energy, "rate": rate})
+
+
+@router.post("/pv/plants/{plant_id:int}/economics")
+def plant_economics(
+    c: ConsoleDep,
+    plant_id: DbInt,
+    cost: Annotated[str, Form(max_length=30)] = "",
+    tariff: Annotated[str, Form(max_length=30)] = "",
+    energy: Annotated[str, Form(max_length=30)] = "",
+    rate: Annotated[str, Form(max_length=30)] = "",
+    action: Annotated[str, Form(max_length=10)] = "try",
+) -> Response:
+    """The plant page's economics form: ``action=save`` keeps the values as the plant's own
+    (:func:`.loop.set_plant_economics`; a blank field is the default), anything else shows the page at
+    them without keeping them. A refusal comes back on the page, said why."""
+    from gongzhi.web.views.cases import _validated
+
+    typed = {"cost": cost.strip(), "tariff": tariff.strip(), "energy": energy.strip(), "rate": rate.strip()}
+    try:
+        form = _validated(c, _EconomicsForm, {k: v for k, v in typed.items() if v})
+    except InvalidInput as exc:
+        problem = labels.detail(c.lang, exc.detail)
+        return _plant_page(c, plant_id, status_code=400, econ_problem=problem, econ_typed=typed)
+    given = form.model_dump()
+    if action != "save":
+        query = urlencode({k: f"{v:g}" for k, v in given.items() if v is not None})
+        return c.done(f"/pv/plants/{plant_id}{'?' + query if query else ''}#economics")
+    rate_per_day = None if form.rate is None else form.rate / 100
+    own = PlantEconomicsIn(cleaning_cost_yuan=form.cost, tariff_yuan_kwh=form.tariff,
+                           energy_kwh_per_day=form.energy, soiling_rate_per_day=rate_per_day)  # fmt: skip
+    loop.set_plant_economics(c.s, plant_id, own.model_dump())
+    said = c._("Cleaning economics saved: this page, the defect ledger and the next reports use them")
+    return c.done(f"/pv/plants/{plant_id}#economics", said)
+
+
+class _EconomicsForm(BaseModel):
+    """The plant page's economics form, in its units (the rate in % a day); a field left blank is None."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cost: float | None = Field(default=None, ge=0, le=YUAN_MAX, allow_inf_nan=False)
+    tariff: float | None = Field(default=None, ge=0, le=100, allow_inf_nan=False)
+    energy: float | None = Field(default=None, ge=0, le=1e8, allow_inf_nan=False)
+    rate: float | None = Field(default=None, ge=0, le=10, allow_inf_nan=False)
 
 
 @router.post("/pv/plants/{plant_id:int}/production")
@@ -367,13 +416,44 @@ def upload_flight(
     return c.done(f"/pv/inspections/{inspection.id}", said, "error" if refused else "ok")
 
 
+_FORM_FIELDS = {"cost": "cleaning_cost", "tariff": "tariff_per_kwh", "energy": "energy_kwh_per_day",
+                "rate": "assumed_rate_per_day"}  # fmt: skip
+"""The economics form's fields and the :class:`.loop.PlantEconomics` field each gives."""
+_FORM_SCALE = {"rate": 100.0}
+"""The form's units over the field's: the rate is typed in % a day."""
+
+
+def _economics(p: PvPlant, asked: dict[str, float | None]) -> dict[str, Any]:
+    """The economics a page works out its figures at: each of ``asked`` (``cost``, ``tariff``,
+    ``energy`` with 0 for an estimate from the roof, ``rate`` in % a day) that is given, else the plant's
+    own (:func:`.loop.plant_economics`); with what its form shows: the values given or the plant's own
+    (``typed``; blank for a default) and each default (``placeholder``)."""
+    own, defaults = loop.plant_economics(p), loop.default_economics(p.area_m2)
+    used = {k: getattr(own, name) * _FORM_SCALE.get(k, 1.0) for k, name in _FORM_FIELDS.items()}
+    is_default = {k: name in own.defaults for k, name in _FORM_FIELDS.items()}
+    placeholder = {k: defaults[name] * _FORM_SCALE.get(k, 1.0) for k, name in _FORM_FIELDS.items()}
+    typed = {k: "" if is_default[k] else f"{v:g}" for k, v in used.items()}
+    for key, value in asked.items():
+        if value is None:
+            continue
+        estimate = key == "energy" and value == 0
+        used[key] = placeholder["energy"] if estimate else value
+        is_default[key] = estimate
+        typed[key] = "" if estimate else f"{value:g}"
+    return {
+        **used,
+        "typed": typed,
+        "placeholder": placeholder,
+        "what_if": any(v is not None for v in asked.values()),
+        "estimated_energy": is_default["energy"],
+        "defaults": [k for k, d in is_default.items() if d],
+    }
+
+
 def _plant_page(
     c: ConsoleDep,
     plant_id: int,
-    cost: float = COST,
-    tariff: float = TARIFF,
-    energy: float = ENERGY,
-    rate: float = RATE,
+    asked: dict[str, float | None] | None = None,
     status_code: int = 200,
     **extra: Any,
 ) -> Response:
@@ -381,7 +461,12 @@ def _plant_page(
     extra.setdefault("import_problem", None)
     extra.setdefault("flight_problem", None)
     extra.setdefault("params_problem", None)
+    extra.setdefault("econ_problem", None)
     extra.setdefault("strings_report", None)
+    econ = _economics(p, asked or {})
+    if "econ_typed" in extra:  # the form as it was sent, refused
+        econ["typed"] = extra.pop("econ_typed")
+    cost, tariff, kwh_day, rate = econ["cost"], econ["tariff"], econ["energy"], econ["rate"]
     insps = list(
         c.s.execute(
             select(PvInspection).where(PvInspection.plant_id == p.id).order_by(PvInspection.id.desc())
@@ -398,7 +483,6 @@ def _plant_page(
     mapped = report.map_modules(c.s, done[0].id) if done else report.layout_modules(c.s, p)
     svg = report.map_svg(mapped, link=f"/pv/plants/{p.id}/modules/{{id}}")
     legend = report.map_legend(mapped, _report_lang(c))
-    kwh_day = energy if energy > 0 else loop.default_energy_kwh_per_day(p.area_m2)
     washes = production.zone_cleaning_times(c.s, p.id)  # read once for the page, its economics and forecasts
     cleaned = sorted(t for times in washes.values() for t in times)
     today = soiling.plant_day(utcnow())
@@ -413,7 +497,7 @@ def _plant_page(
     if last is not None:
         last = loop.soiling_since(c.s, p.id, last, max(today, last), rain)
     advice = None
-    if last is not None and cost >= 0 and tariff >= 0 and rate >= 0:
+    if last is not None:
         advice = soiling.cleaning_advice(
             cleaning_cost=cost,
             rate_per_day=rate / 100,
@@ -423,19 +507,17 @@ def _plant_page(
             today=max(today, last),
         )
     pending = loop.awaiting_verification(c.s, p.id)
-    zones = []
-    if cost >= 0 and tariff >= 0 and rate >= 0:
-        zones = loop.zone_economics(
-            c.s,
-            p.id,
-            cleaning_cost=cost,
-            energy_kwh_per_day=kwh_day,
-            tariff_per_kwh=tariff,
-            assumed_rate_per_day=rate / 100,
-            today=today,
-            rain=rain,
-            washes=washes,
-        )
+    zones = loop.zone_economics(
+        c.s,
+        p.id,
+        cleaning_cost=cost,
+        energy_kwh_per_day=kwh_day,
+        tariff_per_kwh=tariff,
+        assumed_rate_per_day=rate / 100,
+        today=today,
+        rain=rain,
+        washes=washes,
+    )
     forecasts = loop.zone_forecasts(c.s, p.id, zones, today=today, rain=rain, washes=washes)
     return c.page(
         "pv_plant.html",
@@ -479,7 +561,7 @@ def _plant_page(
         open_defects=defects.plant_ledger(c.s, p.id).count("open") if done else 0,
         robots=cleaning.robots_of(c.s, p.id),
         metrics=loop.loop_metrics(c.s, p.id),
-        econ={"cost": cost, "tariff": tariff, "energy": kwh_day, "rate": rate, "last": last, "today": today},
+        econ={**econ, "last": last, "today": today},
         advice=advice,
         **extra,
     )
@@ -551,16 +633,16 @@ def plant_defects(
     state: Annotated[str, Query(max_length=20)] = "open",
     anomaly_class: Annotated[str, Query(max_length=40)] = "",
     string: Annotated[str, Query(max_length=40)] = "",
-    energy: Annotated[float, Query(ge=0, le=1e8)] = ENERGY,
-    tariff: Annotated[float, Query(ge=0, le=100)] = TARIFF,
+    energy: EnergyQuery = None,
+    tariff: TariffQuery = None,
 ) -> Response:
     """The plant's defect ledger (:func:`.defects.plant_ledger`): open defects by default, or the resolved
     ones, or all; by class and string; with the workbook of the same rows, and what the open ones cost at
-    the plant's daily ``energy`` [kWh] (0: estimated from its area, as on the plant page) and ``tariff``
-    [yuan/kWh]."""
+    the plant's daily energy and tariff (its own, :func:`.loop.plant_economics`, unless ``energy`` [kWh],
+    0 for an estimate from its area, or ``tariff`` [yuan/kWh] are given for this look)."""
     p = service.get_plant(c.s, plant_id)
     ledger = defects.plant_ledger(c.s, p.id)
-    kwh_day = energy if energy > 0 else loop.default_energy_kwh_per_day(p.area_m2)
+    econ = _economics(p, {"energy": energy, "tariff": tariff})
     state = state if state in (*defects.STATES, "all") else "open"
     rows = defects.selected(ledger, "" if state == "all" else state, anomaly_class.strip(), string.strip())
     query = {"state": state, "anomaly_class": anomaly_class.strip(), "string": string.strip()}
@@ -576,8 +658,8 @@ def plant_defects(
         class_name=lambda cls: report.class_name(cls, lang),
         statuses=STATUS_NAMES,
         workbook=f"/api/v1/pv/plants/{p.id}/defects?{urlencode(workbook)}",
-        loss=ledger.open_loss(p.module_count, kwh_day, tariff),
-        econ={"energy": kwh_day, "tariff": tariff, "estimated_energy": not energy > 0},
+        loss=ledger.open_loss(p.module_count, econ["energy"], econ["tariff"]),
+        econ=econ,
     )
 
 
