@@ -153,6 +153,7 @@ def write_bodies(
         ("POST", "/pv/plants"): [{"code": pv.generated_code, "name": "外人电站", "polygon": polygon}],
         ("POST", "/pv/plants/import"): [geojson],
         ("PATCH", "/pv/plants/{plant_id}"): [{"tilt_deg": 25.0, "name": "外人改名"}],
+        ("PUT", "/pv/plants/{plant_id}/economics"): [{"tariff_yuan_kwh": 9.9, "cleaning_cost_yuan": 1}, {}],
         ("PUT", "/pv/plants/{plant_id}/strings"): [
             upload("strings.csv", f"id,string\n{pv.module_id},外人组串\n".encode(), "text/csv")
         ],

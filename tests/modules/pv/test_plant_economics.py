@@ -139,6 +139,14 @@ def test_the_plant_page_saves_its_economics_and_tries_others_without_keeping_the
         r.status_code == 303
         and r.headers["location"] == f"/pv/plants/{pid}?cost=3500&tariff=0.9&rate=0.3#economics"
     )
+    # a number is carried as typed, not rounded to six digits
+    r2 = alice.post(
+        f"/pv/plants/{pid}/economics",
+        data={**form, "energy": "1234567.5", "action": "try"},
+        follow_redirects=False,
+    )
+    assert "energy=1234567.5&" in r2.headers["location"]
+    assert _field(alice.get(r2.headers["location"]).text, "energy")[0] == "1234567.5"
     page = alice.get(r.headers["location"]).text
     assert _field(page, "tariff")[0] == "0.9" and "仅供本次查看" in page
     with unit_of_work(factory, Scope.for_system()) as s:

@@ -786,10 +786,10 @@ class PlantEconomics:
 
     cleaning_cost: float
     """Cost of one cleaning of the whole plant [yuan]."""
-    energy_kwh_per_day: float
-    """The plant's clean daily energy [kWh/day]; by default estimated from its area."""
     tariff_per_kwh: float
     """What a kWh is worth to the plant [yuan/kWh]."""
+    energy_kwh_per_day: float
+    """The plant's clean daily energy [kWh/day]; by default estimated from its area."""
     assumed_rate_per_day: float
     """Soiling rate for the zones whose data give none [fraction of the energy a day]."""
     defaults: tuple[str, ...] = ()

@@ -242,7 +242,7 @@ def plant_economics(
         return _plant_page(c, plant_id, status_code=400, econ_problem=problem, econ_typed=typed)
     given = form.model_dump()
     if action != "save":
-        query = urlencode({k: f"{v:g}" for k, v in given.items() if v is not None})
+        query = urlencode({k: _typed(v) for k, v in given.items() if v is not None})
         return c.done(f"/pv/plants/{plant_id}{'?' + query if query else ''}#economics")
     rate_per_day = None if form.rate is None else form.rate / 100
     own = PlantEconomicsIn(cleaning_cost_yuan=form.cost, tariff_yuan_kwh=form.tariff,
@@ -423,6 +423,12 @@ _FORM_SCALE = {"rate": 100.0}
 """The form's units over the field's: the rate is typed in % a day."""
 
 
+def _typed(value: float) -> str:
+    """A number as a form field or a query gives it back: whole ones without a point, others in the
+    fewest digits that read back as the same float (``:g`` would round to six digits)."""
+    return str(int(value)) if value.is_integer() else repr(value)
+
+
 def _economics(p: PvPlant, asked: dict[str, float | None]) -> dict[str, Any]:
     """The economics a page works out its figures at: each of ``asked`` (``cost``, ``tariff``,
     ``energy`` with 0 for an estimate from the roof, ``rate`` in % a day) that is given, else the plant's
@@ -431,15 +437,16 @@ def _economics(p: PvPlant, asked: dict[str, float | None]) -> dict[str, Any]:
     own, defaults = loop.plant_economics(p), loop.default_economics(p.area_m2)
     used = {k: getattr(own, name) * _FORM_SCALE.get(k, 1.0) for k, name in _FORM_FIELDS.items()}
     is_default = {k: name in own.defaults for k, name in _FORM_FIELDS.items()}
-    placeholder = {k: defaults[name] * _FORM_SCALE.get(k, 1.0) for k, name in _FORM_FIELDS.items()}
-    typed = {k: "" if is_default[k] else f"{v:g}" for k, v in used.items()}
+    fallback = {k: defaults[name] * _FORM_SCALE.get(k, 1.0) for k, name in _FORM_FIELDS.items()}
+    typed = {k: "" if is_default[k] else _typed(v) for k, v in used.items()}
     for key, value in asked.items():
         if value is None:
             continue
         estimate = key == "energy" and value == 0
-        used[key] = placeholder["energy"] if estimate else value
+        used[key] = fallback["energy"] if estimate else value
         is_default[key] = estimate
-        typed[key] = "" if estimate else f"{value:g}"
+        typed[key] = "" if estimate else _typed(value)
+    placeholder = {k: _typed(round(v, 6)) for k, v in fallback.items()}
     return {
         **used,
         "typed": typed,
