@@ -72,14 +72,17 @@ def drop_database(name: str | None) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The PostgreSQL leg runs only the tests that touch a database: those using the session database
     (``database_url`` in their fixture closure) and those marked ``backend``, which open one of the chosen
-    backend themselves. The rest (analytics, parsers, readers) would run the same code twice."""
+    backend themselves. The rest (analytics, parsers, readers) would run the same code twice, and so would
+    the few heavy ones marked ``sqlite_leg``, whose database only carries frames or a flight's results to
+    what they test (a reader, the analysis, an upload's parsing), which the same writes on PostgreSQL cover
+    in other tests."""
     if BACKEND == "sqlite":
         return
     keep: list[pytest.Item] = []
     skip: list[pytest.Item] = []
     for item in items:
         uses_db = "database_url" in getattr(item, "fixturenames", ()) or item.get_closest_marker("backend")
-        (keep if uses_db else skip).append(item)
+        (keep if uses_db and not item.get_closest_marker("sqlite_leg") else skip).append(item)
     if skip:
         config.hook.pytest_deselected(items=skip)
         items[:] = keep

@@ -267,6 +267,7 @@ def _gongzhi_process(url: str, tmp: Path, *args: str) -> str:
     return done.stdout
 
 
+@pytest.mark.sqlite_leg
 def test_core_commands_start_without_importing_the_modules(prepared_url: str, tmp_path: Path) -> None:
     """`gongzhi audit verify` and `gongzhi region list` need no module; a module command loads them all."""
     for args in (("audit", "verify"), ("region", "list")):

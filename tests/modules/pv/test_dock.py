@@ -328,6 +328,7 @@ def test_a_flight_the_dock_reports_failed_ends_the_inspection_failed_saying_when
     assert zh == "机场飞行在“巡检中”阶段结束（超时）"
 
 
+@pytest.mark.sqlite_leg
 def test_a_one_click_flight_can_have_its_anomalies_named_by_the_rules_and_the_crop_network(
     factory: Factory, registry: Registry, world: World, tmp_path: Path
 ) -> None:
@@ -374,6 +375,7 @@ def test_a_one_click_flight_can_have_its_anomalies_named_by_the_rules_and_the_cr
     assert (audit.data["classifier"], audit.data["min_confidence"]) == ("learned", 0.9)
 
 
+@pytest.mark.sqlite_leg
 def test_an_oblique_one_click_flight_is_flown_on_its_oblique_plan_and_analysed_in_nadir_views(
     factory: Factory, registry: Registry, world: World, tmp_path: Path
 ) -> None:
@@ -422,6 +424,7 @@ def one_click_flight(
     return sim, done, store
 
 
+@pytest.mark.sqlite_leg
 def test_a_dock_flight_with_photos_analyses_each_frame_with_the_photo_taken_with_it(
     factory: Factory, registry: Registry, world: World, tmp_path: Path
 ) -> None:
@@ -521,6 +524,7 @@ def test_a_dock_whose_camera_writes_radiometric_jpegs_has_its_frames_stored_and_
     assert len(found & truth) >= 0.9 * len(truth) and len(found & truth) >= 0.9 * len(found), (found, truth)
 
 
+@pytest.mark.sqlite_leg
 def test_a_dji_docks_flight_of_r_jpegs_is_read_through_one_camera_table_as_its_frames_land(
     factory: Factory,
     registry: Registry,

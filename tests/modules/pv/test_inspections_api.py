@@ -617,6 +617,7 @@ def _dji_samples() -> list[tuple[str, tuple[str, bytes, str]]]:
     return [("file", (p.name, p.read_bytes(), "image/jpeg")) for p in found]
 
 
+@pytest.mark.sqlite_leg
 def test_a_flight_of_real_dji_r_jpegs_is_kept_read_as_temperatures_and_said_why_it_cannot_be_placed(
     client: TestClient,
     world: World,
@@ -719,6 +720,7 @@ def test_without_dji_thermal_cli_a_dji_flight_is_refused_at_the_upload_saying_ho
     assert r.json()["detail"].startswith(f"{samples[0][1][0]}: DJI R-JPEG")  # named as it was uploaded
 
 
+@pytest.mark.sqlite_leg
 def test_a_flight_of_more_than_a_thousand_files_is_taken_as_files_not_only_as_a_zip(
     client: TestClient, world: World, factory: sessionmaker[Session], flight: Flight, tmp_path: Path
 ) -> None:
