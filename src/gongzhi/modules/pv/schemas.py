@@ -63,6 +63,13 @@ class PlantUpdate(BaseModel):
     )
 
 
+TARIFF_MAX_YUAN_KWH = 100.0
+ENERGY_MAX_KWH_DAY = 1e8
+SOILING_RATE_MAX_PCT = 10.0
+"""The bounds of a plant's economics, wherever one is given (this API, the console's form and queries); the
+rate in % a day, as the console takes it."""
+
+
 class PlantEconomicsIn(BaseModel):
     """A plant's cleaning economics as its operator gives them, all at once: a value left out (or null) is
     the platform's default. The plant's page, its defect ledger and its O&M reports read them."""
@@ -71,19 +78,23 @@ class PlantEconomicsIn(BaseModel):
 
     cleaning_cost_yuan: Yuan | None = Field(default=None, description="Cost of one cleaning of the plant.")
     tariff_yuan_kwh: float | None = Field(
-        default=None, ge=0, le=100, allow_inf_nan=False, description="What a kWh is worth to the plant."
+        default=None,
+        ge=0,
+        le=TARIFF_MAX_YUAN_KWH,
+        allow_inf_nan=False,
+        description="What a kWh is worth to the plant.",
     )
     energy_kwh_per_day: float | None = Field(
         default=None,
         ge=0,
-        le=1e8,
+        le=ENERGY_MAX_KWH_DAY,
         allow_inf_nan=False,
         description="The plant's clean daily energy; 0 or null: estimated from the roof's area.",
     )
     soiling_rate_per_day: float | None = Field(
         default=None,
         ge=0,
-        le=0.1,
+        le=SOILING_RATE_MAX_PCT / 100,
         allow_inf_nan=False,
         description="Soiling loss a day, as a fraction (0.002 is 0.2 % a day), for the zones whose "
         "production data and inspections give none.",

@@ -41,7 +41,16 @@ from gongzhi.modules.pv.analytics.cameras import CAMERAS
 from gongzhi.modules.pv.analytics.layout import MODULE_TYPES
 from gongzhi.modules.pv.analytics.production import MIN_CALIBRATION_POINTS
 from gongzhi.modules.pv.models import PvFinding, PvFrame, PvInspection, PvPlant
-from gongzhi.modules.pv.schemas import FindingReview, LayoutIn, PlantCreate, PlantEconomicsIn, PlantUpdate
+from gongzhi.modules.pv.schemas import (
+    ENERGY_MAX_KWH_DAY,
+    SOILING_RATE_MAX_PCT,
+    TARIFF_MAX_YUAN_KWH,
+    FindingReview,
+    LayoutIn,
+    PlantCreate,
+    PlantEconomicsIn,
+    PlantUpdate,
+)
 from gongzhi.web import labels
 from gongzhi.web.i18n import N_
 from gongzhi.web.related import Related
@@ -63,9 +72,9 @@ STATUS_NAMES = {
 # (loop.plant_economics): cost of a cleaning [yuan], tariff [yuan/kWh], energy a day [kWh] (0: estimated
 # from the plant's area), soiling loss rate [% a day]; left out, the plant's own, as its reports use them
 CostQuery = Annotated[float | None, Query(ge=0, le=YUAN_MAX, allow_inf_nan=False)]
-TariffQuery = Annotated[float | None, Query(ge=0, le=100, allow_inf_nan=False)]
-EnergyQuery = Annotated[float | None, Query(ge=0, le=1e8, allow_inf_nan=False)]
-RateQuery = Annotated[float | None, Query(ge=0, le=10, allow_inf_nan=False)]
+TariffQuery = Annotated[float | None, Query(ge=0, le=TARIFF_MAX_YUAN_KWH, allow_inf_nan=False)]
+EnergyQuery = Annotated[float | None, Query(ge=0, le=ENERGY_MAX_KWH_DAY, allow_inf_nan=False)]
+RateQuery = Annotated[float | None, Query(ge=0, le=SOILING_RATE_MAX_PCT, allow_inf_nan=False)]
 MODULE_TYPE_NAMES = {
     "60": N_("60 cells"),
     "72": N_("72 cells"),
@@ -258,9 +267,9 @@ class _EconomicsForm(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     cost: float | None = Field(default=None, ge=0, le=YUAN_MAX, allow_inf_nan=False)
-    tariff: float | None = Field(default=None, ge=0, le=100, allow_inf_nan=False)
-    energy: float | None = Field(default=None, ge=0, le=1e8, allow_inf_nan=False)
-    rate: float | None = Field(default=None, ge=0, le=10, allow_inf_nan=False)
+    tariff: float | None = Field(default=None, ge=0, le=TARIFF_MAX_YUAN_KWH, allow_inf_nan=False)
+    energy: float | None = Field(default=None, ge=0, le=ENERGY_MAX_KWH_DAY, allow_inf_nan=False)
+    rate: float | None = Field(default=None, ge=0, le=SOILING_RATE_MAX_PCT, allow_inf_nan=False)
 
 
 @router.post("/pv/plants/{plant_id:int}/production")
