@@ -31,6 +31,10 @@ def uvicorn_flags(workers: int = 1) -> list[str]:
     return [f"--{k.replace('_', '-')}={v}" for k, v in uvicorn_options(workers).items()]
 
 
+_swept = False
+"""Whether an app of this process has swept the garbage before freezing (``frozen_heap``)."""
+
+
 @contextmanager
 def frozen_heap() -> Iterator[None]:
     """While an app serves: what was loaded before it started (the modules with pandas, scipy and
@@ -39,8 +43,15 @@ def frozen_heap() -> Iterator[None]:
     It lives as long as the process, yet each full collection walked those millions of objects while
     every request waited: 20 ms, growing to 220 ms, in the first minutes of the cases bench, which made
     its p99 with 100 paced clients on SQLite. Objects made later are collected as before; when the app
-    stops in a longer-lived process (the tests), the frozen objects become collectable again."""
-    gc.collect()
+    stops in a longer-lived process (the tests), the frozen objects become collectable again.
+
+    Only a process's first start sweeps its garbage first, so that none is frozen for the process's life:
+    the sweep walks the whole heap (0.1–0.3 s in a test process), and a test process starts an app for
+    each of hundreds of tests, each of which unfreezes what it froze when it stops."""
+    global _swept
+    if not _swept:
+        gc.collect()
+        _swept = True
     gc.freeze()
     try:
         yield
