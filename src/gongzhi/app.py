@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gongzhi import worker
 from gongzhi.cases.api import router as cases_router
 from gongzhi.core.api import router as core_router
-from gongzhi.core.deps import AppState
+from gongzhi.core.deps import AppState, add_routes
 from gongzhi.core.security import SessionSigner
 from gongzhi.db import SQLITE_BEGIN, make_engine, make_session_factory
 from gongzhi.kit.filestore import FileStore
@@ -72,10 +72,10 @@ def create_app(settings: Settings | None = None, factory: sessionmaker[Session] 
     problems.install(app)
     # routes are matched in order: the case loop's, which carry most requests, before the core's (no
     # path of one router matches a path of the other, so the order changes only how many are tried)
-    app.include_router(cases_router)
-    app.include_router(core_router)
+    add_routes(app, cases_router)
+    add_routes(app, core_router)
     for r in registry.routers:
-        app.include_router(r)
+        add_routes(app, r)
     _observability(app, factory)
     console.install(app)
     # outermost, so that the metrics time the compression too; the console's CSRF token is masked on each

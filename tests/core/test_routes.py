@@ -15,6 +15,7 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from gongzhi.core.deps import public_session, scoped_session
+from gongzhi.registry import Registry
 from gongzhi.web.shell import console
 from tests.conftest import api_routes
 
@@ -39,3 +40,19 @@ def test_every_sync_endpoint_commits_in_its_own_thread(client: TestClient) -> No
         if not getattr(r.endpoint, "commits_request", False)
     ]
     assert not missing, "build these routers with gongzhi.core.deps.api_router():\n" + "\n".join(missing)
+
+
+def test_the_app_routes_with_the_routers_own_routes_not_copies_built_on_its_first_request(
+    client: TestClient, registry: Registry
+) -> None:
+    """``include_router`` would add a lazy copy of every route, built anew for each app on the first
+    request it routes (about 0.33 s: each server process and each test paid it); see ``add_routes``."""
+    from gongzhi.cases.api import router as cases_router
+    from gongzhi.core.api import router as core_router
+    from gongzhi.web import views
+
+    routers = [cases_router, core_router, *registry.routers, *views.routers()]
+    served = [r for r in client.app.routes if isinstance(r, APIRoute)]  # type: ignore[attr-defined]
+    own = [route for router in routers for route in router.routes]
+    assert len(own) > 200 and {id(r) for r in own} <= {id(r) for r in served}
+    assert not [r for r in client.app.routes if hasattr(r, "original_router")]  # type: ignore[attr-defined]

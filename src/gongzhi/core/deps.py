@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import DBAPIError
@@ -299,6 +299,18 @@ async def json_body(request: Request, model: type[M]) -> M | None:
 def api_router(**kwargs: Any) -> APIRouter:
     """An APIRouter whose routes commit in the endpoint's thread (see :class:`RequestTransactionRoute`)."""
     return APIRouter(route_class=RequestTransactionRoute, **kwargs)
+
+
+def add_routes(app: FastAPI, router: APIRouter) -> None:
+    """Add ``router``'s routes to ``app`` as they are.
+
+    ``app.include_router`` (FastAPI 0.165) adds a lazy copy of them instead, which it builds for that app
+    on the first request it routes: every route's dependencies and models again, about 0.33 s for
+    gongzhi's routes, paid by each new app (each server process, each test) on its first request.
+    gongzhi's routers are included with nothing of their own (no prefix, tags or dependencies at the
+    inclusion): ``APIRouter`` has already applied the router's prefix, tags, dependencies and schema flag
+    to each route as it was added, so the copy would be the same routes (the same OpenAPI document)."""
+    app.router.routes.extend(router.routes)
 
 
 SessionDep = Annotated[Session, Depends(scoped_session, scope="function")]

@@ -19,7 +19,7 @@ from fastapi.exceptions import RequestValidationError, WebSocketRequestValidatio
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from gongzhi.core.deps import session_data
+from gongzhi.core.deps import add_routes, session_data
 from gongzhi.errors import DomainError, Unauthenticated
 from gongzhi.web import labels, views
 from gongzhi.web.i18n import N_
@@ -57,7 +57,7 @@ def install(app: FastAPI) -> None:
     )
     app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
     for router in views.routers():
-        app.include_router(router)
+        add_routes(app, router)
     for exc_class, original in list(app.exception_handlers.items()):
         if exc_class is not WebSocketRequestValidationError:
             app.exception_handlers[exc_class] = _for_console(original)
