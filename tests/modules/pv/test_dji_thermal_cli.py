@@ -415,17 +415,26 @@ def _ranged_flight(folder: Path, distances: list[float], model: str = "M4T") -> 
     return paths
 
 
-def _by_the_program(paths: list[Path], cache: Path, monkeypatch: pytest.MonkeyPatch) -> list[np.ndarray]:
-    """Each frame converted on its own by the program, at its own distance, in a cache of its own."""
+def _by_the_program(
+    paths: list[Path], cache: Path, monkeypatch: pytest.MonkeyPatch, known: Path | None = None
+) -> list[np.ndarray]:
+    """Each frame converted on its own by the program, at its own distance, in a cache of its own. Frames
+    the program has already converted on their own into ``known`` (a cache the flight under test made,
+    holding its checking frames) are read from there: at 5–10 s a frame, converting them again would add
+    nothing but CI time."""
+    keys = [dji_thermal_cli.digest(p.read_bytes()) for p in paths]
+    done = {k: known / dji_thermal_cli.cached(k).name for k in keys} if known else {}
+    done = {k: path for k, path in done.items() if path.is_file()}
     monkeypatch.setenv(dji_thermal_cli.CACHE_ENV, str(cache))
     exe = dji_thermal_cli.program()
     assert exe is not None
-    keys = [dji_thermal_cli.digest(p.read_bytes()) for p in paths]
     with dji_thermal_cli._work_folder() as (given, out):
         for path, key in zip(paths, keys, strict=True):
-            (given / f"{key}.jpg").write_bytes(path.read_bytes())
-        assert dji_thermal_cli._convert(exe, given, out, keys, jobs=2) == {}
-    return [dji_thermal_cli._read(dji_thermal_cli.cached(k), k) for k in keys]
+            if key not in done:
+                (given / f"{key}.jpg").write_bytes(path.read_bytes())
+        todo = [k for k in keys if k not in done]
+        assert not todo or dji_thermal_cli._convert(exe, given, out, todo, jobs=2) == {}
+    return [dji_thermal_cli._read(done.get(k) or dji_thermal_cli.cached(k), k) for k in keys]
 
 
 def test_frames_with_rangefinder_readings_are_read_between_the_tables_of_the_metres_either_side(
@@ -436,7 +445,6 @@ def test_frames_with_rangefinder_readings_are_read_between_the_tables_of_the_met
     within RANGED_TOLERANCE_K of the program's conversion at its distance, and only those frames converted."""
     distances = [20.1, 20.45, 20.8, 21.2, 21.6, 21.95]
     paths = _ranged_flight(tmp_path / "flight", distances)
-    reference = _by_the_program(paths, tmp_path / "reference", monkeypatch)
     monkeypatch.setenv(dji_thermal_cli.CACHE_ENV, str(tmp_path / "cache"))
     monkeypatch.setattr(dji_thermal_cli, "RAMP_FRAMES", 1)  # six frames pay for three tables here
     group, distance = dji_thermal_cli.ranged_key(paths[0].read_bytes()) or ("", 0.0)
@@ -448,6 +456,8 @@ def test_frames_with_rangefinder_readings_are_read_between_the_tables_of_the_met
     converted = [dji_thermal_cli.cached(dji_thermal_cli.digest(p.read_bytes())).is_file() for p in paths]
     # the checks, in each metre the frame nearest its middle and the one farthest into it: the others not
     assert converted == [d in (20.45, 20.8, 21.6, 21.95) for d in distances]
+    reference = _by_the_program(paths, tmp_path / "reference", monkeypatch, known=tmp_path / "cache")
+    monkeypatch.setenv(dji_thermal_cli.CACHE_ENV, str(tmp_path / "cache"))
     worst = 0.0
     for path, want in zip(paths, reference, strict=True):
         got = read_frame(path).temperature_c
@@ -470,11 +480,13 @@ def test_rangefinder_tables_that_miss_the_check_leave_each_frame_converted_at_it
     group is marked so that later flights do not make them again; so is a flight with too few frames to
     pay for its tables (the default RAMP_FRAMES), without the mark."""
     paths = _ranged_flight(tmp_path / "flight", [20.3, 20.5, 20.9])
-    reference = _by_the_program(paths, tmp_path / "reference", monkeypatch)
     monkeypatch.setenv(dji_thermal_cli.CACHE_ENV, str(tmp_path / "few"))
     assert dji_thermal_cli.prepare(paths, jobs=2) == {}
     assert not list((tmp_path / "few").glob("*.table.npy"))
     assert not list((tmp_path / "few").glob("*.no-table"))
+    # each frame converted on its own: these are the program's conversions, the reference of what follows
+    reference = _by_the_program(paths, tmp_path / "reference", monkeypatch, known=tmp_path / "few")
+    monkeypatch.setenv(dji_thermal_cli.CACHE_ENV, str(tmp_path / "few"))
     for path, want in zip(paths, reference, strict=True):
         assert np.array_equal(read_frame(path).temperature_c, want, equal_nan=True)
 
@@ -515,12 +527,13 @@ def test_an_h20t_which_takes_whole_metres_is_read_from_the_table_of_the_whole_me
     """The H20T's ``dirp`` takes whole metres (20.9 m is 20 m to it): read between metres, its frames miss
     the check, read from the whole metre's table below they are its conversions to the bit."""
     paths = _ranged_flight(tmp_path / "flight", [20.2, 20.5, 20.9], model="H20T")
-    reference = _by_the_program(paths, tmp_path / "reference", monkeypatch)
     monkeypatch.setenv(dji_thermal_cli.CACHE_ENV, str(tmp_path / "cache"))
     monkeypatch.setattr(dji_thermal_cli, "RAMP_FRAMES", 1)
     assert dji_thermal_cli.prepare(paths, jobs=2) == {}
     assert len(list((tmp_path / "cache").glob("*-lrf.steps"))) == 1
     converted = [dji_thermal_cli.cached(dji_thermal_cli.digest(p.read_bytes())).is_file() for p in paths]
     assert converted == [False, True, True]  # the checks: nearest the middle, farthest into the metre
+    reference = _by_the_program(paths, tmp_path / "reference", monkeypatch, known=tmp_path / "cache")
+    monkeypatch.setenv(dji_thermal_cli.CACHE_ENV, str(tmp_path / "cache"))
     for path, want in zip(paths, reference, strict=True):
         assert np.array_equal(read_frame(path).temperature_c, want, equal_nan=True)
