@@ -16,12 +16,15 @@ Figures, each the best of ``--repeat`` rounds on the same data:
   colours), against reading the plant's layout (``service.plant_layout``), which the page does first.
 - map outlines: every module's outline in metres, as the plant page's, the wiring page's and the
   report's maps read them (``report.layout_modules``), against the same layout read.
+- map drawn: those outlines as the plant page's SVG (``report.map_svg``, each module a link to its page),
+  with its size as sent (raw and gzipped at the app's level), against the same layout read.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import gzip
 import random
 import tempfile
 import time
@@ -31,6 +34,7 @@ from pathlib import Path
 from sqlalchemy import insert, select
 
 from gongzhi import migrate
+from gongzhi.app import GZIP_LEVEL
 from gongzhi.core import service as core
 from gongzhi.db import Scope, make_engine, make_session_factory, table_of, unit_of_work
 from gongzhi.modules.pv import defects, report, strings
@@ -134,6 +138,9 @@ def run(url: str, flights: int, pool: int, repeat: int) -> None:
             keep("map outlines", time.perf_counter() - t)
         assert len(mapped) == len(ids)
         t = time.perf_counter()
+        svg = report.map_svg(mapped, link=f"/pv/plants/{plant_id}/modules/{{id}}")
+        keep("map drawn", time.perf_counter() - t)
+        t = time.perf_counter()
         wired = strings.wiring(plant_layout)
         keep("wiring", time.perf_counter() - t)
         assert all(r.pieces == 1 for r in wired)
@@ -159,6 +166,11 @@ def run(url: str, flights: int, pool: int, repeat: int) -> None:
     print(f"  wiring ({len(wired)} strings)    {wiring * 1000:8.1f} ms  {wiring / read:5.2f} × baseline")
     outlines = best["map outlines"]
     print(f"  map outlines             {outlines * 1000:8.1f} ms  {outlines / read:5.2f} × baseline")
+    drawn, sent = best["map drawn"], len(gzip.compress(svg.encode(), GZIP_LEVEL))
+    print(
+        f"  map drawn                {drawn * 1000:8.1f} ms  {drawn / read:5.2f} × baseline; "
+        f"{len(svg) / 1e6:.2f} MB, {sent / 1e3:.0f} KB gzipped"
+    )
 
 
 if __name__ == "__main__":

@@ -287,3 +287,35 @@ def test_the_console_is_usable_with_the_keyboard_and_in_english(browser: Any, si
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the phone page scrolls sideways ({width}px)"
     user.close()
+
+
+def test_a_bare_module_on_the_plant_map_gets_its_tooltip_and_opens_its_page(browser: Any, site: Site) -> None:
+    """The plant map draws a module without a finding as a bare path (report.map_svg): the console's
+    script gives it its tooltip when it is first hovered and opens its page on a click."""
+    import httpx
+    from playwright.sync_api import expect
+
+    from tests.modules.pv.shapes import rectangle
+
+    ring = [list(p) for p in rectangle(30, 20)]
+    body = {
+        "code": "browser-roof",
+        "name": "报社屋顶",
+        "polygon": {"type": "Polygon", "coordinates": [[*ring, ring[0]]]},
+        "layout": {"setback_m": 0.5},
+    }
+    made = httpx.post(f"{site.base}/api/v1/pv/plants", json=body, headers=site.world.alice.headers)
+    assert made.status_code == 201, made.text
+    plant = made.json()
+    user = User(browser, site, "alice", DESK)
+    page = user.page
+    page.goto(f"{site.base}/pv/plants/{plant['id']}")
+    bare = page.locator("svg[data-link] path[data-m]").nth(3)
+    module_id = bare.get_attribute("data-m")
+    assert module_id and bare.locator("title").count() == 0
+    bare.hover()
+    expect(bare.locator("title")).to_have_text(module_id)
+    bare.click()
+    page.wait_for_url(f"{site.base}/pv/plants/{plant['id']}/modules/{module_id}")
+    expect(page.locator("h1")).to_contain_text(module_id)
+    user.close()

@@ -28,7 +28,7 @@ def test_plant_and_inspection_pages_review_and_confirm(
     assert "待复核缺陷" in page.text and f"<strong>{len(waiting)}</strong>" in page.text  # none reviewed yet
     page = alice.get(f"/pv/plants/{plant_id}?cost=20000&tariff=0.4&energy=15000&rate=0.2")
     assert page.status_code == 200
-    assert "<polygon" in page.text and f"/api/v1/pv/inspections/{insp}/report?format=pdf" in page.text
+    assert 'data-m="' in page.text and f"/api/v1/pv/inspections/{insp}/report?format=pdf" in page.text
     assert f'<a href="/pv/inspections/{insp}">巡检 #{insp} 的发现</a>' in page.text  # what the map shows
     assert "无缺陷或未见" in page.text and "故障 S" in page.text  # and its legend
     assert "最优清洗周期" in page.text and "57.7" in page.text  # T* of the 5 MWp example in domain/pv.md

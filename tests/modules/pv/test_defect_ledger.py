@@ -6,6 +6,7 @@ named; through the API (JSON and a workbook) and the console page; and after a r
 from __future__ import annotations
 
 import io
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -225,7 +226,8 @@ def test_defects_are_followed_from_flight_to_flight(
     assert f"{listed}3</a> · CoA 3" in page and "组串离线</span>" in page
     assert page.count("CoA ") == 1  # only that string has open defects
     # the map outlines the open defects' modules (m[1], m[2], the string's m[4], m[5]) and names classes
-    assert page.count('stroke="#000000"') == 4 and "有未消除缺陷的组件以黑色粗边标出" in page
+    held = re.findall(r'<g [^>]*stroke="#000000"[^>]*>(.*?)</g>', page)
+    assert sum(g.count('data-m="') for g in held) == 4 and "有未消除缺陷的组件以黑色粗边标出" in page
     assert f"<title>{m[4]} · A-01-S1 · 组串离线</title>" in page
     features = client.get(f"{PV}/plants/{pid}/layout", headers=world.alice.headers).json()["features"][1:]
     assert page.count('<tr id="string-') == len({f["properties"]["string"] for f in features}) > 1

@@ -7,6 +7,7 @@ import datetime as dt
 import io
 import re
 import uuid
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -119,7 +120,7 @@ def test_html_report_in_chinese_and_english(factory: Factory, world: World, tmp_
     assert r.compliant is True and r.duration_min == 26.0 and r.manual_min == pytest.approx(0.7, abs=0.05)
     zh = rep.render_html(r, "zh-CN")
     assert "光伏电站无人机巡检报告" in zh and "单个热斑电池片" in zh and "接线盒过热" in zh
-    assert "符合 IEC TS 62446-3" in zh and zh.count("<polygon") == r.module_count
+    assert "符合 IEC TS 62446-3" in zh and zh.count('data-m="') == r.module_count
     assert zh.count('fill="#b00020"') == 2  # the S3 module is red on the map, and so is its legend's swatch
     # the legend names the colours the map uses, and only those
     assert "故障 S3（ΔT ≥ 20 K）" in zh and "积灰污渍" in zh and "无缺陷或未见" in zh
@@ -335,3 +336,53 @@ def test_module_outlines_are_read_in_one_pass_as_each_rows_json_would_give_them(
         module.outline = [[lon, lat, 12.5] for lon, lat in rows[1][1]]
         s.flush()
         assert rep.outlines_xy(s, plant) == expected
+
+
+def test_the_module_map_draws_each_module_where_it_is_and_links_only_the_noteworthy_ones() -> None:
+    """A module without a finding is a bare path with its id (the console's script gives it a tooltip and
+    its link); one with a finding, or marked, is a link with its title; each corner within the map's
+    rounding (a twentieth of a metre) of where it is, north up."""
+    rng = np.random.default_rng(5)
+    plain = rep.COLOURS["none"]
+    modules: list[rep.MapModule] = []
+    for k in range(40):
+        x, y, a = rng.uniform(0, 250), rng.uniform(0, 200), rng.uniform(0, np.pi)
+        ex, ey = np.array([np.cos(a), np.sin(a)]), np.array([-np.sin(a), np.cos(a)])
+        corners = [
+            np.array([x, y]) + su * 0.5 * ex + sv * 1.0 * ey
+            for su, sv in ((-1, -1), (1, -1), (1, 1), (-1, 1))
+        ]
+        quad = [(float(c[0]), float(c[1])) for c in corners]
+        modules.append((f"A-{k:02d}" if k else 'A&"<0>', quad, plain if k % 4 else "#b00020"))
+    svg = rep.map_svg(
+        modules, link="/pv/plants/7/modules/{id}", titles={"A-01": "A-01 · S1"}, marked={"A-02"}
+    )
+
+    xs = [x for _, q, _ in modules for x, _ in q]
+    ys = [y for _, q, _ in modules for _, y in q]
+    x0, y1 = min(xs), max(ys)
+    shapes = re.findall(r'<path d="M([^"]+)z" data-m="([^"]+)"', svg)
+    assert len(shapes) == len(modules)
+    drawn = {}
+    for d, key in shapes:
+        start, steps = d.split("l")
+        corner = np.array([float(v) for v in start.split()])
+        corners = [corner]
+        for dx, dy in zip(*[iter(float(v) for v in steps.split())] * 2, strict=True):
+            corners.append(corners[-1] + (dx, dy))
+        drawn[key] = np.array(corners)
+    for module_id, quad, _ in modules:
+        want = np.array([(x - x0 + 2.0, y1 - y + 2.0) for x, y in quad])
+        assert np.abs(drawn[escape(module_id)] - want).max() <= 0.05 + 1e-9
+
+    assert 'data-link="/pv/plants/7/modules/{id}"' in svg
+    assert '<path d="' in svg and svg.count("<a href=") == 10 + 1  # every fourth has a finding, A-02 marked
+    assert (
+        '<a href="/pv/plants/7/modules/A%26%22%3C0%3E"><path' in svg
+        and 'data-m="A&amp;&quot;&lt;0&gt;">' in svg
+    )
+    assert 'data-m="A-01" data-t="A-01 · S1"/>' in svg  # a bare module's title, for the script
+    assert "<title>A-04</title>" in svg and "<title>A-03</title>" not in svg
+    held = re.findall(r'<g fill="([^"]+)" stroke="#000000"[^>]*>(.*?)</g>', svg)
+    assert held == [(plain, held[0][1])] and 'data-m="A-02"' in held[0][1]
+    assert svg.rindex('stroke="#000000"') > svg.rindex('stroke="#4a5a6a"')  # the marked drawn last

@@ -151,6 +151,13 @@
       toggle.setAttribute("aria-expanded", open ? "true" : "false");
       return;
     }
+    // a PV module map's bare module (report.map_svg): its page
+    var module = e.target.closest("svg[data-link] path[data-m]");
+    if (module && !module.closest("a")) {
+      var map = module.closest("svg[data-link]");
+      window.location.href = map.dataset.link.replace("{id}", encodeURIComponent(module.dataset.m));
+      return;
+    }
     var locate = e.target.closest("[data-locate]");
     if (locate && navigator.geolocation) {
       var ids = locate.dataset.locate.split(" ");
@@ -159,6 +166,15 @@
         document.getElementById(ids[1]).value = pos.coords.latitude.toFixed(6);
       });
     }
+  });
+
+  // a PV module map's bare module gets its tooltip when first hovered, not one each in the page
+  document.addEventListener("mouseover", function (e) {
+    var module = e.target.closest && e.target.closest("path[data-m]");
+    if (!module || module.querySelector("title")) return;
+    var title = document.createElementNS("http://www.w3.org/2000/svg", "title");
+    title.textContent = module.dataset.t || module.dataset.m;
+    module.appendChild(title);
   });
 
   document.addEventListener("change", function (e) {
