@@ -46,7 +46,7 @@ def frozen_heap() -> Iterator[None]:
     stops in a longer-lived process (the tests), the frozen objects become collectable again.
 
     Only a process's first start sweeps its garbage first, so that none is frozen for the process's life:
-    the sweep walks the whole heap (0.1–0.3 s in a test process), and a test process starts an app for
+    the sweep walks the whole heap (0.1–0.4 s in a test process), and a test process starts an app for
     each of hundreds of tests, each of which unfreezes what it froze when it stops."""
     global _swept
     if not _swept:

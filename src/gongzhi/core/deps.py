@@ -305,8 +305,9 @@ def add_routes(app: FastAPI, router: APIRouter) -> None:
     """Add ``router``'s routes to ``app`` as they are.
 
     ``app.include_router`` (FastAPI 0.165) adds a lazy copy of them instead, which it builds for that app
-    on the first request it routes: every route's dependencies and models again, about 0.33 s for
-    gongzhi's routes, paid by each new app (each server process, each test) on its first request.
+    on the first request it routes: every route's dependencies and models again, about 0.35 s of CPU
+    for gongzhi's routes (``bench/cases/first_request.py``), paid by each new app (each server process,
+    each test) on its first request.
     gongzhi's routers are included with nothing of their own (no prefix, tags or dependencies at the
     inclusion): ``APIRouter`` has already applied the router's prefix, tags, dependencies and schema flag
     to each route as it was added, so the copy would be the same routes (the same OpenAPI document)."""

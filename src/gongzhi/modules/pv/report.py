@@ -1062,7 +1062,7 @@ def map_svg(
             if link is not None:
                 shape = f'<a href="{escape(link.format(id=quote(module_id)))}">{shape}</a>'
         groups.setdefault((fill, held), []).append(shape)
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="module-map" {head}>']
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" {head}>']
     for (fill, held), shapes in sorted(groups.items(), key=lambda g: g[0][1]):  # the marked drawn last
         parts.append(f'<g fill="{fill}" {MARKED_STROKE if held else PLAIN_STROKE}>{"".join(shapes)}</g>')
     parts.append("</svg>")
