@@ -46,7 +46,7 @@ def test_the_app_routes_with_the_routers_own_routes_not_copies_built_on_its_firs
     client: TestClient, registry: Registry
 ) -> None:
     """``include_router`` would add a lazy copy of every route, built anew for each app on the first
-    request it routes (about 0.33 s: each server process and each test paid it); see ``add_routes``."""
+    request it routes (about 0.35 s: each server process and each test paid it); see ``add_routes``."""
     from gongzhi.cases.api import router as cases_router
     from gongzhi.core.api import router as core_router
     from gongzhi.web import views

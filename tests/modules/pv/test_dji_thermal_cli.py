@@ -420,8 +420,8 @@ def _by_the_program(
 ) -> list[np.ndarray]:
     """Each frame converted on its own by the program, at its own distance, in a cache of its own. Frames
     the program has already converted on their own into ``known`` (a cache the flight under test made,
-    holding its checking frames) are read from there: at 5–10 s a frame, converting them again would add
-    nothing but CI time."""
+    holding its checking frames) are read from there: converting them again (0.3 s a frame of the M4T,
+    1.9 s of the H20T, one process, the program's start included) would add nothing but CI time."""
     keys = [dji_thermal_cli.digest(p.read_bytes()) for p in paths]
     done = {k: known / dji_thermal_cli.cached(k).name for k in keys} if known else {}
     done = {k: path for k, path in done.items() if path.is_file()}
