@@ -10,6 +10,7 @@ import inspect
 from collections.abc import Iterator
 from typing import Any
 
+import pytest
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
@@ -56,3 +57,13 @@ def test_the_app_routes_with_the_routers_own_routes_not_copies_built_on_its_firs
     own = [route for router in routers for route in router.routes]
     assert len(own) > 200 and {id(r) for r in own} <= {id(r) for r in served}
     assert not [r for r in client.app.routes if hasattr(r, "original_router")]  # type: ignore[attr-defined]
+
+
+def test_a_router_with_more_than_routes_is_not_added_as_routes_alone() -> None:
+    from fastapi import FastAPI
+
+    from gongzhi.core.deps import add_routes, api_router
+
+    router = api_router(on_startup=[lambda: None])
+    with pytest.raises(ValueError, match="adds routes alone"):
+        add_routes(FastAPI(), router)

@@ -310,7 +310,11 @@ def add_routes(app: FastAPI, router: APIRouter) -> None:
     each test) on its first request.
     gongzhi's routers are included with nothing of their own (no prefix, tags or dependencies at the
     inclusion): ``APIRouter`` has already applied the router's prefix, tags, dependencies and schema flag
-    to each route as it was added, so the copy would be the same routes (the same OpenAPI document)."""
+    to each route as it was added, so the copy would be the same routes (the same OpenAPI document).
+    A router with start-up or shut-down handlers, or routes FastAPI matches last, is refused: only
+    ``include_router`` carries those."""
+    if router.on_startup or router.on_shutdown or getattr(router, "_low_priority_routes", None):
+        raise ValueError(f"add_routes adds routes alone; include a router with more: {router!r}")
     app.router.routes.extend(router.routes)
 
 
