@@ -48,7 +48,6 @@ from gongzhi.modules.pv.schemas import (
     FindingReview,
     LayoutIn,
     PlantCreate,
-    PlantEconomicsIn,
     PlantUpdate,
 )
 from gongzhi.web import labels
@@ -253,10 +252,12 @@ def plant_economics(
     if action != "save":
         query = urlencode({k: _typed(v) for k, v in given.items() if v is not None})
         return c.done(f"/pv/plants/{plant_id}{'?' + query if query else ''}#economics")
-    rate_per_day = None if form.rate is None else form.rate / 100
-    own = PlantEconomicsIn(cleaning_cost_yuan=form.cost, tariff_yuan_kwh=form.tariff,
-                           energy_kwh_per_day=form.energy, soiling_rate_per_day=rate_per_day)  # fmt: skip
-    loop.set_plant_economics(c.s, plant_id, own.model_dump())
+    # each field to its column, in the column's units (the rate a fraction a day); blank: the default
+    own = {
+        loop.ECONOMICS_COLUMNS[_FORM_FIELDS[k]]: None if v is None else v / _FORM_SCALE.get(k, 1.0)
+        for k, v in given.items()
+    }
+    loop.set_plant_economics(c.s, plant_id, own)
     said = c._("Cleaning economics saved: this page, the defect ledger and the next reports use them")
     return c.done(f"/pv/plants/{plant_id}#economics", said)
 
