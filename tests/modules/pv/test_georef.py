@@ -37,6 +37,7 @@ from gongzhi.modules.pv.analytics.modules import (
     LINE_YAW_FRAMES,
     InspectionAccumulator,
     LayoutFreeAccumulator,
+    match_block_px,
 )
 from gongzhi.modules.pv.analytics.synthetic import Conditions, SyntheticFlight, synthetic_flight
 
@@ -145,11 +146,27 @@ def test_a_flight_line_carries_its_yaw_once_a_few_frames_have_estimated_it(
     assert position < 0.05 and yaw < 0.1
 
 
+def test_frames_whose_cells_span_enough_pixels_are_matched_at_blocks_of_four(layout: PlantLayout) -> None:
+    t = layout.module_type
+    cell_m = math.sqrt(t.width_m * t.length_m / t.cells)
+    assert match_block_px(layout, cell_m / 5) == 4  # the IEC screening resolution, the plans' default
+    assert match_block_px(layout, cell_m / 7) == 4
+    assert match_block_px(layout, cell_m / 4.6) == 4
+    assert match_block_px(layout, cell_m / 4.4) == 2
+    assert match_block_px(layout, cell_m / 3) == 2
+    # an oblique frame's nadir view: its pixels are interpolated from fewer of the camera's
+    assert match_block_px(layout, cell_m / 7, resampled=True) == 2
+
+
+@pytest.mark.parametrize("fine_from_px", [4.5, math.inf], ids=["blocks-of-4", "blocks-of-2"])
 def test_carried_frames_after_the_first_climb_from_the_running_correction_within_the_previous_score(
-    flight: SyntheticFlight, layout: PlantLayout, monkeypatch: pytest.MonkeyPatch
+    flight: SyntheticFlight, layout: PlantLayout, monkeypatch: pytest.MonkeyPatch, fine_from_px: float
 ) -> None:
+    # the flight's cells span 5 px: carried frames matched at blocks of 4 (the default) or, with no frame fine
+    # enough, of 2; the yaw estimates at 2 either way
+    monkeypatch.setattr(modules, "FINE_MATCH_PX_PER_CELL", fine_from_px)
     line = [i for i, p in enumerate(flight.poses) if p.yaw_deg == flight.poses[0].yaw_deg]
-    assert len(line) >= LINE_YAW_FRAMES + 3
+    assert len(line) >= LINE_YAW_FRAMES + 4
     calls: list[tuple[dict[str, Any], float]] = []
     real = georef.refine_pose  # the function modules imported, which the test replaces there
 
@@ -160,15 +177,26 @@ def test_carried_frames_after_the_first_climb_from_the_running_correction_within
 
     monkeypatch.setattr(modules, "refine_pose", spy)
     acc = InspectionAccumulator(layout)
-    for i in line[: LINE_YAW_FRAMES + 3]:
+    for i in line[: LINE_YAW_FRAMES + 4]:
         assert _pose_error(acc, flight.frame(i), flight.poses[i])[0] < 0.05
-    carried = [(k, score) for k, score in calls if k.get("estimate_yaw") is False]
-    assert len(carried) == 3
-    # the line's first carried frame makes the coarse match; each next one climbs from no further shift
-    assert carried[0][0]["expected_m"] is None
-    for (_, score), (now, _) in itertools.pairwise(carried):
-        assert now["expected_m"] == (0.0, 0.0)
-        assert now["least_score"] >= CARRIED_SCORE_KEPT * score
+    # the line's first carried frame makes the coarse match; each carried frame after one that stood (was
+    # not followed by a full estimate) climbs from no further shift, within the previous score; one after
+    # a full estimate makes the coarse match again
+    kinds = ["carried" if k.get("estimate_yaw") is False else "full" for k, _ in calls]
+    blocks = {kind: {k.get("downsample", 2) for (k, _), c in zip(calls, kinds, strict=True) if c == kind}
+              for kind in ("carried", "full")}  # fmt: skip
+    assert blocks == {"carried": {4} if fine_from_px < 5 else {2}, "full": {2}}
+    assert kinds[:LINE_YAW_FRAMES] == ["full"] * LINE_YAW_FRAMES
+    followed = [(a, b) for a, b in itertools.pairwise(range(len(calls))) if kinds[b] == "carried"]
+    climbed = [(a, b) for a, b in followed if kinds[a] == "carried"]
+    assert len(climbed) >= 2
+    for a, b in followed:
+        now = calls[b][0]
+        if kinds[a] == "carried":
+            assert now["expected_m"] == (0.0, 0.0)
+            assert now["least_score"] >= CARRIED_SCORE_KEPT * calls[a][1]
+        else:
+            assert now["expected_m"] is None
 
 
 def test_a_turn_starts_a_new_line_with_full_estimates(
@@ -406,7 +434,7 @@ def test_the_crops_from_the_centre_pixels_and_offsets_the_caller_keeps_equal_tho
 def test_the_compiled_block_means_and_reach_tests_equal_their_numpy_forms() -> None:
     rng = np.random.default_rng(7)
     t = rng.normal(30, 3, (51, 64)).astype(np.float32)
-    for k in (1, 2, 3):
+    for k in (1, 2, 3, 4):  # 2 and 4 unrolled, the others the general loop
         h, w = (t.shape[0] // k) * k, (t.shape[1] // k) * k
         total = np.zeros((h // k, w // k), dtype=np.float32)
         for i in range(k):

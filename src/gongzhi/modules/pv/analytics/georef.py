@@ -750,7 +750,9 @@ def refine_pose(
     estimate_yaw : bool
         Estimate the yaw from the half-image shifts.
     downsample : int
-        Block size the matching works at [px]; 2 halves the cost and still resolves a 2.5 cm frame.
+        Block size the matching works at [px]; 2 halves the cost and still resolves a 2.5 cm frame. The
+        accumulator matches a flight line's carried frames at 4 where a cell spans at least 4.5 px
+        (:func:`.modules.match_block_px`).
     coarse_first : bool
         Find each whole-frame shift at twice the block size first (transforms a quarter the size), then
         climb to the correlation peak at the matching resolution by sums over the mask's runs of columns

@@ -171,6 +171,24 @@ carried frames, so this check (with the line's and the window's edge) sends 39 o
 coarse match, and with them all 18 such local maxima a climb alone ended on there."""
 LINE_YAW_AGREES_DEG = 0.25
 """Largest difference of a full estimate from the carried yaw that keeps the line going [°]."""
+FINE_MATCH_PX_PER_CELL = 4.5
+"""Least size of a cell in a frame taken as it is (not an oblique frame's resampled nadir view), in the
+camera's pixels along its side, from which a carried frame's match (a frame of a flight line at the line's
+yaw, climbing from the running correction) is made at blocks of :data:`FINE_MATCH_BLOCK_PX` pixels instead
+of 2 [px]. A step of the match costs about a quarter as much at blocks of 4.
+
+The frames that estimate the yaw in full (a line's first, and any whose carried match falls short) stay at
+blocks of 2: the half images' shifts that give the yaw, and the coarse match from a prior only as good as
+the GPS, are surer at the finer blocks. With them at 4 as well, ``scripts/pv/evaluate_synthetic.py`` (seeds
+0–9) made 34 errors instead of 25 with the log's errors doubled (``--gps-sigma 0.25 --yaw-sigma 0.5``) and
+315 instead of 297 with them five times the default (0.5 m, 1°); with carried frames alone at 4, 29 and
+304 (none at the default errors, either way). The precision of the refined poses, by the cell's size in
+pixels, is in ``bench/pv/match_blocks.py``'s table (bench/README.md): at 5 px per cell (the IEC screening
+resolution, the plans' default) blocks of 4 are as precise as blocks of 2, at 7 px more precise, at 4 px
+clearly less; the change is made half-way between 4 and 5."""
+FINE_MATCH_BLOCK_PX = 4
+"""Block size of a carried frame's match in frames of fine resolution (:data:`FINE_MATCH_PX_PER_CELL`)
+[px]; 2 for the rest."""
 
 _LOCAL_HOT = frozenset(
     {
@@ -1108,11 +1126,17 @@ class _Line:
     heading_deg: float
     yaws: tuple[float, ...] = ()
     scores: tuple[float, ...] = ()
+    block_px: int = 2
+    """The block size its carried frames are matched at (:func:`match_block_px`), on which their scores
+    depend."""
 
-    def carries(self, logged_yaw_deg: float) -> bool:
-        """Whether a frame logged at this yaw is on the line with enough estimates to carry its yaw."""
+    def carries(self, logged_yaw_deg: float, block_px: int) -> bool:
+        """Whether a frame logged at this yaw, to be matched at blocks of ``block_px``, is on the line with
+        enough estimates to carry its yaw."""
         return (
-            len(self.yaws) >= LINE_YAW_FRAMES and abs(_turn(logged_yaw_deg, self.heading_deg)) < LINE_TURN_DEG
+            len(self.yaws) >= LINE_YAW_FRAMES
+            and abs(_turn(logged_yaw_deg, self.heading_deg)) < LINE_TURN_DEG
+            and block_px == self.block_px
         )
 
     @property
@@ -1121,7 +1145,7 @@ class _Line:
         return self.yaws[0] + sum(_turn(y, self.yaws[0]) for y in self.yaws) / len(self.yaws)
 
     def with_estimate(self, yaw_deg: float, score: float) -> _Line:
-        return _Line(self.heading_deg, (*self.yaws, yaw_deg), (*self.scores, score))
+        return _Line(self.heading_deg, (*self.yaws, yaw_deg), (*self.scores, score), self.block_px)
 
 
 def _turn(a_deg: float, b_deg: float) -> float:
@@ -1300,7 +1324,8 @@ class InspectionAccumulator:
         geometry = prior.moved(bx, by, byaw)
         report = FrameReport(frame.meta.source, 0)
         if self.refine:
-            fit = self._refine(temperature, geometry, prior.yaw_deg)
+            block = match_block_px(self.layout, geometry.gsd_m, resampled=resampled)
+            fit = self._refine(temperature, geometry, prior.yaw_deg, block)
             if fit.score > 0 and (fit.dx_m or fit.dy_m or fit.dyaw_deg):
                 geometry = self._nearest_alias(fit.geometry, prior)
             cx, cy = geometry.x_m - prior.x_m, geometry.y_m - prior.y_m
@@ -1329,10 +1354,14 @@ class InspectionAccumulator:
             report.source, seen, report.dx_m, report.dy_m, report.dyaw_deg, report.match_score, report.skipped
         )
 
-    def _refine(self, temperature: F32, geometry: FrameGeometry, logged_yaw_deg: float) -> PoseFit:
-        """Refine the pose, at the flight line's yaw when the line carries one and the match there stays
-        as good as the line's (one module mask and one match instead of about two and eight); otherwise
-        with the yaw estimated in full, which then extends the line or starts a new one.
+    def _refine(
+        self, temperature: F32, geometry: FrameGeometry, logged_yaw_deg: float, block_px: int = 2
+    ) -> PoseFit:
+        """Refine the pose, at the flight line's yaw when the line carries one and the match there, at blocks
+        of ``block_px`` pixels (:func:`match_block_px`), stays as good as the line's (one module mask and
+        one match instead of about two and eight); otherwise with the yaw estimated in full, at blocks of
+        2, which then extends the line or starts a new one (a new one, too, when the line's carried frames
+        were matched at another block size, whose scores are not comparable).
 
         The yaw a gimbal holds along a line changes little, while the logged yaw scatters about it
         (compass noise); the mean of a few full estimates is nearer the line's yaw than any one of them.
@@ -1343,12 +1372,12 @@ class InspectionAccumulator:
         """
         line = self._line
         previous, self._carried_score = self._carried_score, 0.0
-        if line is not None and line.carries(logged_yaw_deg):
+        if line is not None and line.carries(logged_yaw_deg, block_px):
             guess = geometry.moved(dyaw_deg=_turn(line.yaw_deg, geometry.yaw_deg))
             least = max(MIN_MATCH_SCORE, LINE_SCORE_KEPT * float(np.mean(line.scores)))
             fit = refine_pose(
                 temperature, guess, self._index, search_m=self._search_m, estimate_yaw=False,
-                coarse_first=True, pitch_along_m=self._pitch_along,
+                coarse_first=True, pitch_along_m=self._pitch_along, downsample=block_px,
                 expected_m=(0.0, 0.0) if previous > 0 else None,
                 least_score=max(least, CARRIED_SCORE_KEPT * previous),
             )  # fmt: skip
@@ -1366,9 +1395,13 @@ class InspectionAccumulator:
             if (
                 line is None
                 or abs(_turn(logged_yaw_deg, line.heading_deg)) >= LINE_TURN_DEG  # a turn
-                or (line.carries(logged_yaw_deg) and abs(_turn(yaw, line.yaw_deg)) > LINE_YAW_AGREES_DEG)
+                or line.block_px != block_px
+                or (
+                    line.carries(logged_yaw_deg, block_px)
+                    and abs(_turn(yaw, line.yaw_deg)) > LINE_YAW_AGREES_DEG
+                )
             ):
-                line = _Line(logged_yaw_deg)
+                line = _Line(logged_yaw_deg, block_px=block_px)
             self._line = line.with_estimate(yaw, fit.score)
         return fit
 
@@ -1562,6 +1595,16 @@ class InspectionAccumulator:
 MAX_NO_DATA_SHARE = 0.001
 """Largest share of a frame's pixels without a temperature that are filled in (a few dead pixels); a frame
 with more is left out, with the reason."""
+
+
+def match_block_px(layout: PlantLayout, gsd_m: float, *, resampled: bool = False) -> int:
+    """Block size [px] at which a carried frame of ``gsd_m`` [m] over ``layout`` is matched to the module
+    grid: :data:`FINE_MATCH_BLOCK_PX` where a cell's side spans at least :data:`FINE_MATCH_PX_PER_CELL`
+    pixels of a frame taken as it is, else 2 (and always 2 for an oblique frame's ``resampled`` nadir view,
+    whose pixels are interpolated from fewer of the camera's)."""
+    t = layout.module_type
+    cell_side_px = math.sqrt(t.width_m * t.length_m / t.cells) / gsd_m
+    return FINE_MATCH_BLOCK_PX if not resampled and cell_side_px >= FINE_MATCH_PX_PER_CELL else 2
 
 
 def _view_px_per_source_px(meta: FrameMeta) -> float:
