@@ -124,14 +124,14 @@ def test_a_form_that_does_not_match_the_schema_is_explained_in_the_consoles_lang
     assert (
         page.status_code == 422
         and "提交的内容不符合要求" in page.text
-        and "mode: 格式不符合要求" in page.text
+        and "清洗方式: 格式不符合要求" in page.text  # the field by its label on the form
     )
     assert "the request does not match the schema" not in page.text and "String should match" not in page.text
     en, csrf = as_user(client, world.alice, lang="en")
     page = en.post("/pv/cases/1/reclean", data={"csrf_token": csrf, "mode": "zzz"}, follow_redirects=False)
     assert page.status_code == 422 and "the request does not match the schema" in page.text
     assert (
-        "mode: String should match pattern" in page.text
+        "Mode: String should match pattern" in page.text
     )  # English keeps pydantic's own, naming the pattern
 
 
@@ -142,21 +142,20 @@ def test_a_fields_problem_is_worded_in_the_consoles_language_from_pydantics_type
         "msg": "String should have at most 200 characters",
         "ctx": {"max_length": 200},
     }
-    assert labels.field_problem(ZH, too_long) == "title: 最多 200 个字符"
-    assert labels.field_problem(EN, too_long) == "title: String should have at most 200 characters"
+    assert labels.field_problem(ZH, too_long) == "标题: 最多 200 个字符"  # by the forms' label
+    assert labels.field_problem(EN, too_long) == "Title: String should have at most 200 characters"
     missing: dict[str, object] = {"type": "missing", "loc": ("body", "address", 0), "msg": "Field required"}
-    assert labels.field_problem(ZH, missing) == "address.0: 必填"
+    assert labels.field_problem(ZH, missing) == "地址.0: 必填"
     odd: dict[str, object] = {
         "type": "url_scheme",
         "loc": ("query", "next"),
         "msg": "URL scheme should be 'http'",
         "ctx": {},
     }
-    assert labels.field_problem(ZH, odd) == "next: URL scheme should be 'http'"  # no wording: pydantic's
+    assert labels.field_problem(ZH, odd) == "next: URL scheme should be 'http'"  # no label, no wording
     # a ctx that lacks the template's placeholder keeps pydantic's message rather than failing
     assert (
-        labels.field_problem(ZH, {**too_long, "ctx": {}})
-        == "title: String should have at most 200 characters"
+        labels.field_problem(ZH, {**too_long, "ctx": {}}) == "标题: String should have at most 200 characters"
     )
 
 
@@ -191,10 +190,10 @@ def test_a_console_form_the_model_refuses_names_each_fields_problem_in_the_conso
     zh, csrf = as_user(client, world.alice)
     form = {"csrf_token": csrf, "title": "x" * 201, "category": "road", "priority": "normal"}
     page = zh.post("/cases/new", data=form, follow_redirects=False)
-    assert page.status_code == 400 and "title: 最多 200 个字符" in page.text
+    assert page.status_code == 400 and "标题: 最多 200 个字符" in page.text
     en, csrf = as_user(client, world.alice, lang="en")
     page = en.post("/cases/new", data={**form, "csrf_token": csrf}, follow_redirects=False)
-    assert page.status_code == 400 and "title: String should have at most 200 characters" in page.text
+    assert page.status_code == 400 and "Title: String should have at most 200 characters" in page.text
 
 
 def test_a_missing_records_kind_is_named_in_the_consoles_language() -> None:

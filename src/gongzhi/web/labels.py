@@ -6,8 +6,12 @@ An unknown value (a module's own category, say) is shown as stored.
 
 from __future__ import annotations
 
-from gongzhi.errors import Message
+import functools
+from pathlib import Path
+
+from gongzhi.errors import Message, msg
 from gongzhi.kit import validation
+from gongzhi.web import form_labels
 from gongzhi.web.i18n import N_, Lang
 
 STATES = {
@@ -364,5 +368,19 @@ def _named(lang: Lang, name: str, value: object) -> object:
 def field_problem(lang: Lang, error: dict[str, object], *, request: bool = True) -> str:
     """One validation error (pydantic's ``type``, ``loc``, ``msg``, ``ctx``) as ``field: problem`` in
     ``lang`` (:func:`gongzhi.kit.validation.field_problem`); a request's ``loc`` starts with body, query
-    or path, which is left out, a model's with the field."""
-    return detail(lang, validation.field_problem(error, request=request))
+    or path, which is left out, a model's with the field. The field is named by the label the console's
+    forms give it (:func:`form_field_labels`), in ``lang``, where they label it; else by its key."""
+    name = validation.field(error, request=request)
+    key, dot, rest = name.partition(".")
+    label = form_field_labels().get(key)
+    if label is None:
+        return detail(lang, validation.field_problem(error, request=request))
+    shown = lang.gettext(label) + dot + rest
+    return detail(lang, msg("%(field)s: %(problem)s", field=shown, problem=validation.problem(error)))
+
+
+@functools.cache
+def form_field_labels() -> dict[str, str]:
+    """Each form field's key → the msgid of the label the package's templates give it
+    (:func:`gongzhi.web.form_labels.field_labels`), read once."""
+    return form_labels.field_labels([Path(__file__).resolve().parents[1]])

@@ -153,10 +153,11 @@ def test_the_plant_page_saves_its_economics_and_tries_others_without_keeping_the
         assert s.get_one(PvPlant, pid).tariff_yuan_kwh == 0.65
     # a bad value: said on the page, the form as typed, nothing kept
     r = alice.post(f"/pv/plants/{pid}/economics", data={**form, "rate": "80", "tariff": "0.7"})
-    assert r.status_code == 400 and "未作修改" in r.text and "rate" in r.text
+    assert r.status_code == 400 and "未作修改" in r.text and "每日积灰速率（百分比）: " in r.text  # its label
     assert _field(r.text, "rate")[0] == "80" and _field(r.text, "tariff")[0] == "0.7"
     for bad in ({"tariff": "-1"}, {"rate": "nan"}, {"cost": "1e300"}):
         assert alice.get(f"/pv/plants/{pid}", params=bad).status_code == 422
+    assert "电价（元/千瓦时）: 应不小于 0" in alice.get(f"/pv/plants/{pid}", params={"tariff": "-1"}).text
     with unit_of_work(factory, Scope.for_system()) as s:
         assert s.get_one(PvPlant, pid).tariff_yuan_kwh == 0.65
     # a viewer may try but not save, and is not offered the button
