@@ -165,7 +165,8 @@ def test_a_validation_problem_keeps_pydantics_english_and_the_wording_it_is_tran
     assert said == "too short!" and said.template == "needs at least %(min_length)s characters"
     assert labels.detail(ZH, said) == "至少需要 2 个字符" and labels.detail(EN, said) == "too short!"
     named = validation.field_problem(too_short)
-    assert named == "name: too short!" and labels.detail(ZH, named) == "name: 至少需要 2 个字符"
+    assert named == "name: too short!"  # the key in the API's English
+    assert labels.detail(ZH, named) == "名称: 至少需要 2 个字符"  # the label in the console
     odd = validation.problem({"type": "url_scheme", "msg": "URL scheme should be 'http'"})
     assert labels.detail(ZH, odd) == "URL scheme should be 'http'"  # no wording: pydantic's everywhere
 

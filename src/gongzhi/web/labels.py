@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-from gongzhi.errors import Message, msg
+from gongzhi.errors import Message
 from gongzhi.kit import validation
 from gongzhi.web import form_labels
 from gongzhi.web.i18n import N_, Lang
@@ -343,12 +343,15 @@ def label(group: str, value: str | None) -> str:
 
 def detail(lang: Lang, text: str) -> str:
     """A domain error's detail in ``lang``: a :func:`gongzhi.errors.msg` through the catalogue, the stored
-    values among its parameters (:data:`PARAMS`) by their names in ``lang``; where the catalogue has no
+    values among its parameters (:data:`PARAMS`) by their names in ``lang``, a ``field`` parameter by the
+    label the forms give that field (:func:`form_field_labels`); where the catalogue has no
     other wording (English), the text as written. Other text goes through the catalogue too (a module's
     ``N_`` ids), which leaves text it does not know as it is."""
     if not isinstance(text, Message):
         return lang.gettext(text)
-    phrases = any(isinstance(v, Message) for v in text.params.values())
+    # a phrase of its own, or a form's field (named by its label), is worded in ``lang`` even where the
+    # sentence around it is not
+    phrases = any(isinstance(v, Message) for v in text.params.values()) or "field" in text.params
     if lang.gettext(text.template) == text.template and not phrases:  # English, or not translated yet
         return str(text)
     params = {k: _named(lang, k, v) for k, v in text.params.items()}
@@ -361,6 +364,10 @@ def detail(lang: Lang, text: str) -> str:
 def _named(lang: Lang, name: str, value: object) -> object:
     if isinstance(value, Message):  # a phrase of the sentence, itself made with msg
         return detail(lang, value)
+    if name == "field" and isinstance(value, str):  # a form's field: by the label the forms give it
+        key, dot, rest = value.partition(".")
+        label = form_field_labels().get(key)
+        return value if label is None else lang.gettext(label) + dot + rest
     names = PARAMS.get(name, {})
     return lang.gettext(names[str(value)]) if str(value) in names else value
 
@@ -370,13 +377,7 @@ def field_problem(lang: Lang, error: dict[str, object], *, request: bool = True)
     ``lang`` (:func:`gongzhi.kit.validation.field_problem`); a request's ``loc`` starts with body, query
     or path, which is left out, a model's with the field. The field is named by the label the console's
     forms give it (:func:`form_field_labels`), in ``lang``, where they label it; else by its key."""
-    name = validation.field(error, request=request)
-    key, dot, rest = name.partition(".")
-    label = form_field_labels().get(key)
-    if label is None:
-        return detail(lang, validation.field_problem(error, request=request))
-    shown = lang.gettext(label) + dot + rest
-    return detail(lang, msg("%(field)s: %(problem)s", field=shown, problem=validation.problem(error)))
+    return detail(lang, validation.field_problem(error, request=request))
 
 
 @functools.cache
