@@ -179,13 +179,16 @@ of 2 [px]. A step of the match costs about a quarter as much at blocks of 4.
 
 The frames that estimate the yaw in full (a line's first, and any whose carried match falls short) stay at
 blocks of 2: the half images' shifts that give the yaw, and the coarse match from a prior only as good as
-the GPS, are surer at the finer blocks. With them at 4 as well, ``scripts/pv/evaluate_synthetic.py`` (seeds
-0–9) made 34 errors instead of 25 with the log's errors doubled (``--gps-sigma 0.25 --yaw-sigma 0.5``) and
-315 instead of 297 with them five times the default (0.5 m, 1°); with carried frames alone at 4, 29 and
-304 (none at the default errors, either way). The precision of the refined poses, by the cell's size in
-pixels, is in ``bench/pv/match_blocks.py``'s table (bench/README.md): at 5 px per cell (the IEC screening
-resolution, the plans' default) blocks of 4 are as precise as blocks of 2, at 7 px more precise, at 4 px
-clearly less; the change is made half-way between 4 and 5."""
+the GPS, are surer at the finer blocks. ``scripts/pv/evaluate_synthetic.py``, seeds 0–9, false and missed
+findings with every frame at blocks of 2 / carried frames at 4 / every frame at 4: 25 / 29 / 34 with the
+log's errors doubled (``--gps-sigma 0.25 --yaw-sigma 0.5``), 297 / 304 / 315 with them five times the
+default (0.5 m, 1°), 0 / 2 / 0 at the default errors (one crack called a hot spot; seeds 10–29: none
+either way). A carried frame's score at blocks of 4 is held to the line's mark from its full estimates
+at 2 (:data:`LINE_SCORE_KEPT`); on the bench flight as many frames fall back to a full estimate as before
+(0.27 against 0.28 a frame). The precision of the refined poses, by the cell's size in pixels, is in
+``bench/pv/match_blocks.py``'s table (bench/README.md): at 5 px per cell (the IEC screening resolution, the
+plans' default) blocks of 4 are as precise as blocks of 2, at 7 px more precise, at 4 px clearly less;
+the change is made half-way between 4 and 5."""
 FINE_MATCH_BLOCK_PX = 4
 """Block size of a carried frame's match in frames of fine resolution (:data:`FINE_MATCH_PX_PER_CELL`)
 [px]; 2 for the rest."""
@@ -1361,7 +1364,7 @@ class InspectionAccumulator:
         of ``block_px`` pixels (:func:`match_block_px`), stays as good as the line's (one module mask and
         one match instead of about two and eight); otherwise with the yaw estimated in full, at blocks of
         2, which then extends the line or starts a new one (a new one, too, when the line's carried frames
-        were matched at another block size, whose scores are not comparable).
+        were matched at another block size: a carried frame's mark holds the score of the one before).
 
         The yaw a gimbal holds along a line changes little, while the logged yaw scatters about it
         (compass noise); the mean of a few full estimates is nearer the line's yaw than any one of them.
