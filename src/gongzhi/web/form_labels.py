@@ -1,7 +1,8 @@
 """The console's form fields by the labels its forms show them with, read from the templates themselves.
 
-A form the model refuses comes back as ``field: problem`` (:func:`gongzhi.web.labels.field_problem`); the
-field is named as the form labels it (``倾角 (°)``) rather than by its key (``tilt_deg``). The labels are
+A form the model refuses comes back as ``field: problem`` (:func:`gongzhi.kit.validation.field_problem`),
+which the console words in its reader's language (:func:`gongzhi.web.labels.detail`), the field named as
+the form labels it (``倾角（°）``) rather than by its key (``tilt_deg``). The labels are
 the templates' own: ``<label for="ID">{{ _("Label") }}</label>`` with the control whose ``id`` is ``ID``,
 a checkbox inside its label (``<label><input type="checkbox" name="KEY"> {{ _("Label") }}</label>``), and
 the controls of a ``<fieldset>`` by its ``<legend>{{ _("Label") }}</legend>`` where nothing else labels
