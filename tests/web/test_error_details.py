@@ -145,7 +145,8 @@ def test_a_fields_problem_is_worded_in_the_consoles_language_from_pydantics_type
     assert labels.field_problem(ZH, too_long) == "标题: 最多 200 个字符"  # by the forms' label
     assert labels.field_problem(EN, too_long) == "Title: String should have at most 200 characters"
     missing: dict[str, object] = {"type": "missing", "loc": ("body", "address", 0), "msg": "Field required"}
-    assert labels.field_problem(ZH, missing) == "地址.0: 必填"
+    assert labels.field_problem(ZH, missing) == "地址第 1 项: 必填"  # a list's item, counted from 1
+    assert labels.field_problem(EN, missing) == "Address, item 1: Field required"
     odd: dict[str, object] = {
         "type": "url_scheme",
         "loc": ("query", "next"),

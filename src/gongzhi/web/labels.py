@@ -367,7 +367,11 @@ def _named(lang: Lang, name: str, value: object) -> object:
     if name == "field" and isinstance(value, str):  # a form's field: by the label the forms give it
         key, dot, rest = value.partition(".")
         label = form_field_labels().get(key)
-        return value if label is None else lang.gettext(label) + dot + rest
+        if label is None:
+            return value
+        if rest.isdigit():  # one of a list's items (pydantic counts from 0)
+            return lang.gettext(N_("%(field)s, item %(n)s"), field=lang.gettext(label), n=int(rest) + 1)
+        return lang.gettext(label) + dot + rest
     names = PARAMS.get(name, {})
     return lang.gettext(names[str(value)]) if str(value) in names else value
 
