@@ -327,7 +327,12 @@ def test_module_outlines_are_read_in_one_pass_as_each_rows_json_would_give_them(
         with monkeypatch.context() as m:
             m.setattr("gongzhi.modules.pv.report.json.loads", None)  # the one pass decodes no JSON
             got = rep.outlines_xy(s, plant)
-        assert got == expected and len(got) == plant.module_count > 10  # the same floats, bit for bit
+
+        def pairs(mapped: rep.ModuleMap) -> list[tuple[str, list[tuple[float, float]]]]:
+            return [(mid, mapped.outline(k)) for k, mid in enumerate(mapped.ids)]
+
+        assert pairs(got) == expected and len(got) == plant.module_count > 10  # the same floats, bit for bit
+        assert set(got.fills) == {rep.COLOURS["none"]}
         # an outline that is not [lon, lat] pairs (an altitude with each corner) is read row by row
         odd = s.execute(
             select(PvModule).where(PvModule.module_id == rows[1][0], PvModule.plant_id == plant.id)
@@ -335,7 +340,7 @@ def test_module_outlines_are_read_in_one_pass_as_each_rows_json_would_give_them(
         module = odd.scalar_one()
         module.outline = [[lon, lat, 12.5] for lon, lat in rows[1][1]]
         s.flush()
-        assert rep.outlines_xy(s, plant) == expected
+        assert pairs(rep.outlines_xy(s, plant)) == expected
 
 
 def test_the_module_map_draws_each_module_where_it_is_and_links_only_the_noteworthy_ones() -> None:
@@ -344,7 +349,7 @@ def test_the_module_map_draws_each_module_where_it_is_and_links_only_the_notewor
     rounding (a twentieth of a metre) of where it is, north up."""
     rng = np.random.default_rng(5)
     plain = rep.COLOURS["none"]
-    modules: list[rep.MapModule] = []
+    modules: list[tuple[str, list[tuple[float, float]], str]] = []
     for k in range(40):
         x, y, a = rng.uniform(0, 250), rng.uniform(0, 200), rng.uniform(0, np.pi)
         ex, ey = np.array([np.cos(a), np.sin(a)]), np.array([-np.sin(a), np.cos(a)])
@@ -355,7 +360,10 @@ def test_the_module_map_draws_each_module_where_it_is_and_links_only_the_notewor
         quad = [(float(c[0]), float(c[1])) for c in corners]
         modules.append((f"A-{k:02d}" if k else 'A&"<0>', quad, plain if k % 4 else "#b00020"))
     svg = rep.map_svg(
-        modules, link="/pv/plants/7/modules/{id}", titles={"A-01": "A-01 · S1"}, marked={"A-02"}
+        rep.ModuleMap.of(modules),
+        link="/pv/plants/7/modules/{id}",
+        titles={"A-01": "A-01 · S1"},
+        marked={"A-02"},
     )
 
     xs = [x for _, q, _ in modules for x, _ in q]

@@ -17,13 +17,14 @@ import math
 import warnings
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from html import escape
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import numpy as np
+import numpy.typing as npt
 from sqlalchemy import Text, cast, select
 from sqlalchemy.orm import Session
 
@@ -305,7 +306,7 @@ class Report:
     wind_m_s: float | None
     frame_count: int
     findings: list[ReportFinding]
-    modules: list[MapModule]
+    modules: ModuleMap
     generated_at: dt.datetime
     compliance: list[tuple[str, str, bool | None]] = field(default_factory=list)
     classifier: str = "rules"
@@ -538,10 +539,10 @@ def colour(cls: str, severity: str) -> str:
     return COLOURS.get(cls, FAULT_COLOUR.get(severity, "#e76f51"))
 
 
-def map_legend(modules: list[MapModule], lang: str) -> list[tuple[str, str]]:
+def map_legend(modules: ModuleMap, lang: str) -> list[tuple[str, str]]:
     """(colour, what it means in ``lang``) of each colour the module map uses, in a fixed order: no
     finding, the faults by severity band, then soiling, vegetation and shading."""
-    used = {fill for _, _, fill in modules}
+    used = set(modules.fills)
     entries = [
         (COLOURS["none"], t("legend_none", lang)),
         *((FAULT_COLOUR[band], t(f"legend_{band}", lang)) for band in ("S1", "S2", "S3")),
@@ -567,8 +568,54 @@ def check_lang(lang: str) -> str:
 # --- data ---
 
 
-MapModule = tuple[str, list[tuple[float, float]], str]
-"""A module on the map: its id, its outline in the plant's metric frame [m], its fill colour."""
+@dataclass(frozen=True)
+class ModuleMap:
+    """The modules of a map: their ids, their outlines in the plant's metric frame [m] and their fill
+    colours, the outlines' corners in one array. A plant's 17,150 outlines as lists of (x, y) pairs were
+    about 100,000 objects, whose making and the collections they set off cost more than reading them
+    (``bench/pv/defect_ledger.py``, "map outlines").
+
+    Attributes
+    ----------
+    ids : list of str
+        Module ids, in the map's order.
+    xy : ndarray, shape (M, 2)
+        The corners of every outline, module after module [m].
+    ends : ndarray, shape (N,)
+        Where each module's corners end in ``xy``; they start where the module before ends.
+    fills : list of str
+        Fill colour of each module.
+    """
+
+    ids: list[str]
+    xy: npt.NDArray[np.float64]
+    ends: npt.NDArray[np.intp]
+    fills: list[str]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def outline(self, k: int) -> list[tuple[float, float]]:
+        """The ``k``-th module's corners [m]."""
+        start = int(self.ends[k - 1]) if k else 0
+        return [(float(x), float(y)) for x, y in self.xy[start : int(self.ends[k])]]
+
+    def recoloured(self, fills: Sequence[str]) -> ModuleMap:
+        """The same modules filled with ``fills``, one a module."""
+        if len(fills) != len(self.ids):
+            raise ValueError("one fill a module")
+        return replace(self, fills=list(fills))
+
+    @classmethod
+    def of(cls, modules: Sequence[tuple[str, Sequence[tuple[float, float]], str]]) -> ModuleMap:
+        """A map of (id, outline, fill) triples."""
+        corners = [c for _, outline, _ in modules for c in outline]
+        return cls(
+            [m for m, _, _ in modules],
+            np.array(corners, dtype=np.float64).reshape(len(corners), 2),
+            np.cumsum([len(outline) for _, outline, _ in modules], dtype=np.intp),
+            [fill for _, _, fill in modules],
+        )
 
 
 def _done_inspection(s: Session, inspection_id: int) -> PvInspection:
@@ -592,33 +639,35 @@ def _live_findings(s: Session, inspection_id: int) -> list[PvFinding]:
     return [f for f in rows if f.status != "rejected"]
 
 
-def map_modules(s: Session, inspection_id: int) -> list[MapModule]:
+def map_modules(s: Session, inspection_id: int) -> ModuleMap:
     """The module map of a finished inspection (what :func:`map_svg` draws), without the rest of the
     report: the plant page shows it beside zone figures of its own."""
     insp = _done_inspection(s, inspection_id)
     return _map_modules(s, s.get_one(PvPlant, insp.plant_id), _live_findings(s, inspection_id))
 
 
-def layout_modules(s: Session, plant: PvPlant) -> list[MapModule]:
+def layout_modules(s: Session, plant: PvPlant) -> ModuleMap:
     """The module map of a plant no inspection has finished on: its layout, every module unseen."""
     return _map_modules(s, plant, [])
 
 
-def _map_modules(s: Session, plant: PvPlant, live: list[PvFinding]) -> list[MapModule]:
+def _map_modules(s: Session, plant: PvPlant, live: list[PvFinding]) -> ModuleMap:
     worst = worst_by_module(live)
-    modules = []
-    for module_id, quad in outlines_xy(s, plant):
-        worst_f = worst.get(module_id)
-        fill = colour(service.effective_class(worst_f), worst_f.severity) if worst_f else COLOURS["none"]
-        modules.append((module_id, quad, fill))
-    return modules
+    outlines = outlines_xy(s, plant)
+    plain = COLOURS["none"]
+    fills = [
+        colour(service.effective_class(f), f.severity) if (f := worst.get(module_id)) else plain
+        for module_id in outlines.ids
+    ]
+    return outlines.recoloured(fills)
 
 
 _NUMBERS_ONLY = str.maketrans("[],", "   ")
 
 
-def outlines_xy(s: Session, plant: PvPlant) -> list[tuple[str, list[tuple[float, float]]]]:
-    """Each module's outline in the plant's metric frame [m], in the order the modules were stored.
+def outlines_xy(s: Session, plant: PvPlant) -> ModuleMap:
+    """Each module's outline in the plant's metric frame [m], in the order the modules were stored, with
+    the fill of a module without a finding.
 
     The outlines (``pv_modules.outline``, [lon, lat] corners as JSON) are read as text and their numbers
     parsed in one pass: the same values as decoding each row's JSON, in a third of the time or less on a
@@ -630,8 +679,8 @@ def outlines_xy(s: Session, plant: PvPlant) -> list[tuple[str, list[tuple[float,
         select(PvModule.module_id, text).where(PvModule.plant_id == plant.id).order_by(PvModule.id)
     ).all()
     if not rows:
-        return []
-    texts = [t for _, t in rows]
+        return ModuleMap([], np.empty((0, 2)), np.empty(0, dtype=np.intp), [])
+    ids, texts = [m for m, _ in rows], [t for _, t in rows]
     counts = np.array([t.count(",") + 1 for t in texts])  # numbers in each outline
     corners = np.array([t.count("[") - 1 for t in texts])
     with warnings.catch_warnings():
@@ -643,14 +692,8 @@ def outlines_xy(s: Session, plant: PvPlant) -> list[tuple[str, list[tuple[float,
         counts = np.array([2 * len(outline) for outline in outlines])
     origin = service.plant_origin(plant)  # the layout's own metric frame: origin.to_xy, vectorised
     kx, ky = origin.metres_per_degree()
-    xs = ((flat[0::2] - origin.lon0_deg) * kx).tolist()
-    ys = ((flat[1::2] - origin.lat0_deg) * ky).tolist()
-    ends = np.cumsum(counts // 2).tolist()
-    starts = [0, *ends[:-1]]
-    return [
-        (module_id, list(zip(xs[a:b], ys[a:b], strict=True)))
-        for (module_id, _), a, b in zip(rows, starts, ends, strict=True)
-    ]
+    xy = np.column_stack(((flat[0::2] - origin.lon0_deg) * kx, (flat[1::2] - origin.lat0_deg) * ky))
+    return ModuleMap(ids, xy, np.cumsum(counts // 2).astype(np.intp), [COLOURS["none"]] * len(ids))
 
 
 def build_report(s: Session, inspection_id: int, store: FileStore | None = None) -> Report:
@@ -999,10 +1042,11 @@ def frames_with_photos(s: Session, inspection_id: int) -> set[str]:
 # --- rendering ------------------------------------------------------------------------------------------
 
 
-def _map_bounds(modules: list[MapModule]) -> tuple[float, float, float, float]:
-    xs = [x for _, quad, _ in modules for x, _ in quad] or [0.0, 1.0]
-    ys = [y for _, quad, _ in modules for _, y in quad] or [0.0, 1.0]
-    return min(xs), min(ys), max(xs), max(ys)
+def _map_bounds(modules: ModuleMap) -> tuple[float, float, float, float]:
+    if not len(modules.xy):
+        return 0.0, 0.0, 1.0, 1.0
+    (x0, y0), (x1, y1) = modules.xy.min(axis=0), modules.xy.max(axis=0)
+    return float(x0), float(y0), float(x1), float(y1)
 
 
 PLAIN_STROKE = 'stroke="#4a5a6a" stroke-width="0.05"'
@@ -1010,7 +1054,7 @@ MARKED_STROKE = 'stroke="#000000" stroke-width="0.35"'
 
 
 def map_svg(
-    modules: list[MapModule],
+    modules: ModuleMap,
     width: int = 900,
     link: str | None = None,
     titles: Mapping[str, str] | None = None,
@@ -1035,22 +1079,9 @@ def map_svg(
         head += f' data-link="{escape(link)}"'
     plain_fill = COLOURS["none"]
     groups: dict[tuple[str, bool], list[str]] = {}
-    said: dict[int, str] = {}  # the plant's few distinct numbers, each written once
-
-    def num(v: int) -> str:
-        text = said.get(v)
-        if text is None:
-            text = said[v] = _tenths(v)
-        return text
-
-    for module_id, quad, fill in modules:
-        # tenths of a metre (a third of a pixel at 900 pixels for 250 m), each corner after the first as
-        # its step from the one before, between the rounded corners so that nothing accumulates
-        xs = [round((x - x0 + pad) * 10) for x, _ in quad]
-        ys = [round((y1 - y + pad) * 10) for _, y in quad]
-        d = f"M{num(xs[0])} {num(ys[0])}l" + " ".join(
-            f"{num(xs[k] - xs[k - 1])} {num(ys[k] - ys[k - 1])}" for k in range(1, len(xs))
-        )
+    for module_id, d, fill in zip(
+        modules.ids, _outline_paths(modules, x0, y1, pad), modules.fills, strict=True
+    ):
         title = titles.get(module_id, module_id) if titles else module_id
         held = module_id in marked
         key = escape(module_id)
@@ -1067,6 +1098,29 @@ def map_svg(
         parts.append(f'<g fill="{fill}" {MARKED_STROKE if held else PLAIN_STROKE}>{"".join(shapes)}</g>')
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _outline_paths(modules: ModuleMap, x0: float, y1: float, pad: float) -> list[str]:
+    """Each module's path (without its closing ``z``), north up from (``x0``, ``y1``) less ``pad`` [m]: its
+    first corner, then each next one as its step from the one before, in tenths of a metre (a third of a
+    pixel at 900 pixels for 250 m) between the rounded corners, so that nothing accumulates. Every corner
+    at once; the plant's few distinct numbers are each written once."""
+    xy = modules.xy
+    if not len(xy):
+        return []
+    tx = np.rint((xy[:, 0] - x0 + pad) * 10).astype(np.int64)  # round(): the same halves to even
+    ty = np.rint((y1 - xy[:, 1] + pad) * 10).astype(np.int64)
+    vx, vy = tx.copy(), ty.copy()
+    vx[1:] -= tx[:-1]
+    vy[1:] -= ty[:-1]
+    ends = modules.ends.tolist()
+    starts = [0, *ends[:-1]]
+    vx[starts], vy[starts] = tx[starts], ty[starts]
+    values, index = np.unique(np.concatenate((vx, vy)), return_inverse=True)
+    said = [_tenths(v) for v in values.tolist()]
+    m = len(xy)
+    pairs = [f"{said[i]} {said[j]}" for i, j in zip(index[:m].tolist(), index[m:].tolist(), strict=True)]
+    return [f"M{pairs[a]}l{' '.join(pairs[a + 1 : b])}" for a, b in zip(starts, ends, strict=True)]
 
 
 def _tenths(v: int) -> str:
@@ -1153,7 +1207,7 @@ def trend_svg(
     return "".join(parts)
 
 
-def map_png(modules: list[MapModule], width_px: int = 1600) -> tuple[bytes, tuple[int, int]]:
+def map_png(modules: ModuleMap, width_px: int = 1600) -> tuple[bytes, tuple[int, int]]:
     """The module map as a PNG (for the PDF: one image instead of thousands of vector polygons)."""
     from PIL import Image, ImageDraw
 
@@ -1163,9 +1217,11 @@ def map_png(modules: list[MapModule], width_px: int = 1600) -> tuple[bytes, tupl
     size = (width_px, max(60, int(((y1 - y0) + 2 * pad) * scale)))
     img = Image.new("RGB", size, (251, 253, 255))
     draw = ImageDraw.Draw(img)
-    for _mid, quad, fill in modules:
-        pts = [((x - x0 + pad) * scale, (y1 - y + pad) * scale) for x, y in quad]
-        draw.polygon(pts, fill=fill, outline=(74, 90, 106))
+    px = ((modules.xy[:, 0] - x0 + pad) * scale).tolist()
+    py = ((y1 - modules.xy[:, 1] + pad) * scale).tolist()
+    ends = modules.ends.tolist()
+    for a, b, fill in zip([0, *ends[:-1]], ends, modules.fills, strict=True):
+        draw.polygon(list(zip(px[a:b], py[a:b], strict=True)), fill=fill, outline=(74, 90, 106))
     buf = io.BytesIO()
     img.save(buf, format="PNG", optimize=True)
     return buf.getvalue(), size

@@ -350,7 +350,8 @@ def plant_wiring(c: ConsoleDep, plant_id: DbInt, show: Annotated[str, Query(max_
             marked.add(mid)
             if mid in titles:  # a finding's module may have left the layout since
                 titles[mid] += f" · {report.class_name(d.anomaly_class, lang)}"
-    mapped = [(mid, quad, colour[mid]) for mid, quad, _ in report.layout_modules(c.s, p)]
+    outlines = report.layout_modules(c.s, p)
+    mapped = outlines.recoloured([colour[mid] for mid in outlines.ids])
     sizes = [len(r.modules) for r in rows]
     return c.page(
         "pv_strings.html",
