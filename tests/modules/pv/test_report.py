@@ -359,8 +359,13 @@ def test_the_module_map_draws_each_module_where_it_is_and_links_only_the_notewor
         ]
         quad = [(float(c[0]), float(c[1])) for c in corners]
         modules.append((f"A-{k:02d}" if k else 'A&"<0>', quad, plain if k % 4 else "#b00020"))
+    mapped = rep.ModuleMap.of(modules)
+    assert mapped.outline(3) == modules[3][1] and mapped.fills == [f for _, _, f in modules]
+    assert mapped.recoloured(["#000000"] * len(modules)).fills == ["#000000"] * len(modules)
+    with pytest.raises(ValueError, match="one fill a module"):
+        mapped.recoloured([plain])
     svg = rep.map_svg(
-        rep.ModuleMap.of(modules),
+        mapped,
         link="/pv/plants/7/modules/{id}",
         titles={"A-01": "A-01 · S1"},
         marked={"A-02"},
