@@ -434,7 +434,7 @@ def test_the_crops_from_the_centre_pixels_and_offsets_the_caller_keeps_equal_tho
 def test_the_compiled_block_means_and_reach_tests_equal_their_numpy_forms() -> None:
     rng = np.random.default_rng(7)
     t = rng.normal(30, 3, (51, 64)).astype(np.float32)
-    for k in (1, 2, 3, 4):  # 2 and 4 unrolled, the others the general loop
+    for k in (1, 2, 3, 4):  # 2 and 4 by loops of their own, the others by the general one
         h, w = (t.shape[0] // k) * k, (t.shape[1] // k) * k
         total = np.zeros((h // k, w // k), dtype=np.float32)
         for i in range(k):
