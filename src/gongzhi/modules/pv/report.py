@@ -595,6 +595,11 @@ class ModuleMap:
     def __len__(self) -> int:
         return len(self.ids)
 
+    def spans(self) -> list[tuple[int, int]]:
+        """Each module's first corner in ``xy`` and the one after its last."""
+        ends = self.ends.tolist()
+        return list(zip([0, *ends[:-1]], ends, strict=True))
+
     def outline(self, k: int) -> list[tuple[float, float]]:
         """The ``k``-th module's corners [m]."""
         start = int(self.ends[k - 1]) if k else 0
@@ -1113,14 +1118,14 @@ def _outline_paths(modules: ModuleMap, x0: float, y1: float, pad: float) -> list
     vx, vy = tx.copy(), ty.copy()
     vx[1:] -= tx[:-1]
     vy[1:] -= ty[:-1]
-    ends = modules.ends.tolist()
-    starts = [0, *ends[:-1]]
+    spans = modules.spans()
+    starts = [a for a, _ in spans]
     vx[starts], vy[starts] = tx[starts], ty[starts]
     values, index = np.unique(np.concatenate((vx, vy)), return_inverse=True)
     said = [_tenths(v) for v in values.tolist()]
     m = len(xy)
     pairs = [f"{said[i]} {said[j]}" for i, j in zip(index[:m].tolist(), index[m:].tolist(), strict=True)]
-    return [f"M{pairs[a]}l{' '.join(pairs[a + 1 : b])}" for a, b in zip(starts, ends, strict=True)]
+    return [f"M{pairs[a]}l{' '.join(pairs[a + 1 : b])}" for a, b in spans]
 
 
 def _tenths(v: int) -> str:
@@ -1219,8 +1224,7 @@ def map_png(modules: ModuleMap, width_px: int = 1600) -> tuple[bytes, tuple[int,
     draw = ImageDraw.Draw(img)
     px = ((modules.xy[:, 0] - x0 + pad) * scale).tolist()
     py = ((y1 - modules.xy[:, 1] + pad) * scale).tolist()
-    ends = modules.ends.tolist()
-    for a, b, fill in zip([0, *ends[:-1]], ends, modules.fills, strict=True):
+    for (a, b), fill in zip(modules.spans(), modules.fills, strict=True):
         draw.polygon(list(zip(px[a:b], py[a:b], strict=True)), fill=fill, outline=(74, 90, 106))
     buf = io.BytesIO()
     img.save(buf, format="PNG", optimize=True)

@@ -1348,9 +1348,7 @@ class InspectionAccumulator:
         if seen:
             self._frames_used += 1
             # in the camera's pixels: the analysed raster's, over how many of them one of the camera's covers
-            t = self.layout.module_type
-            cell_px = t.width_m * t.length_m / (t.cells * geometry.gsd_m**2)
-            self._cell_px[n] = cell_px / _view_px_per_source_px(frame.meta)
+            self._cell_px[n] = cell_area_px(self.layout, geometry.gsd_m) / _view_px_per_source_px(frame.meta)
             self._cameras[n] = _camera_over_plane(frame.meta, geometry, self.camera, self.height_m,
                                                   self.module_plane_rel_m)  # fmt: skip
         return FrameReport(
@@ -1605,9 +1603,14 @@ def match_block_px(layout: PlantLayout, gsd_m: float, *, resampled: bool = False
     grid: :data:`FINE_MATCH_BLOCK_PX` where a cell's side spans at least :data:`FINE_MATCH_PX_PER_CELL`
     pixels of a frame taken as it is, else 2 (and always 2 for an oblique frame's ``resampled`` nadir view,
     whose pixels are interpolated from fewer of the camera's)."""
+    fine = math.sqrt(cell_area_px(layout, gsd_m)) >= FINE_MATCH_PX_PER_CELL
+    return FINE_MATCH_BLOCK_PX if fine and not resampled else 2
+
+
+def cell_area_px(layout: PlantLayout, gsd_m: float) -> float:
+    """A cell of ``layout``'s modules in a raster of ``gsd_m`` [m], in its pixels [px²]."""
     t = layout.module_type
-    cell_side_px = math.sqrt(t.width_m * t.length_m / t.cells) / gsd_m
-    return FINE_MATCH_BLOCK_PX if not resampled and cell_side_px >= FINE_MATCH_PX_PER_CELL else 2
+    return t.width_m * t.length_m / (t.cells * gsd_m**2)
 
 
 def _view_px_per_source_px(meta: FrameMeta) -> float:
