@@ -70,8 +70,4 @@ def field_labels(directories: Iterable[Path]) -> dict[str, str]:
         for path in sorted(Path(directory).rglob("*.html")):
             for key, msgid in labels_of(path.read_text(encoding="utf-8")):
                 counts.setdefault(key, Counter())[msgid] += 1
-    return {
-        key: min(c, key=lambda m: (-c[m], len(m), m))
-        for key, c in counts.items()
-        if key not in ("csrf_token", "viewport")
-    }
+    return {key: min(c, key=lambda m: (-c[m], len(m), m)) for key, c in counts.items()}
