@@ -400,7 +400,14 @@ class _Checkpointer:
             self.thread.start()
 
     def halt(self) -> None:
-        self.stop.set()
+        """Stop the thread and, unless called from it, wait until it has closed its connection: whoever
+        disposes the engine may then remove the database's files (a checkpoint under way would open the
+        file again, leaving it behind in a removed folder)."""
+        with self.lock:
+            self.stop.set()
+            thread = self.thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=30)
 
     def _run(self, stop: threading.Event) -> None:
         import logging

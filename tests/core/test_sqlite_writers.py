@@ -120,6 +120,35 @@ def test_a_disposed_engine_stops_its_checkpointer_and_starts_it_again_when_used(
     sqlite_engine.dispose()
 
 
+def test_disposing_an_engine_waits_for_a_checkpoint_under_way(
+    sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The caller may remove the database once the engine is disposed (``migrate_check`` does, in a
+    temporary folder): a checkpoint that was under way has ended and closed its connection."""
+    inside, ended = threading.Event(), threading.Event()
+    checkpoint = _Checkpointer.checkpoint
+    mine: list[threading.Thread] = []  # other tests' engines may still have checkpointers running
+
+    def slow(conn: Any) -> tuple[int, int, int]:
+        if threading.current_thread() not in mine:
+            return checkpoint(conn)
+        inside.set()
+        time.sleep(0.3)
+        got = checkpoint(conn)
+        ended.set()
+        return got
+
+    monkeypatch.setattr(_Checkpointer, "checkpoint", staticmethod(slow))
+    with sqlite_engine.connect() as conn:
+        conn.exec_driver_sql("SELECT 1")
+    thread = CHECKPOINTERS[sqlite_engine].thread
+    assert thread is not None
+    mine.append(thread)
+    assert inside.wait(timeout=10)
+    sqlite_engine.dispose()
+    assert ended.is_set() and not thread.is_alive()
+
+
 def test_a_failing_checkpoint_is_reported_once_and_retried_on_a_fresh_connection(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
