@@ -3,7 +3,8 @@ from __future__ import annotations
 import dataclasses
 import math
 import pickle
-from typing import cast
+from collections import Counter
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -914,11 +915,12 @@ def test_the_rules_classify_a_reflected_maps_rest_as_without_reusing_the_maps_me
         return classify(residual, cell_grid, k, portrait, known_median, spread=spread)
 
     monkeypatch.setattr(rules, "_classify", counted)
-    found = [repr(classify_crop(m, (6, 12), 4, True)) for m in maps]
+    # the Python rules (classify_crop's compiled form is held to them below)
+    found = [repr(rules._classify(m, (6, 12), 4, True, None)) for m in maps]
     # the old form: every rest's median computed again and its cool region looked for
     kept = rules._median_kept
     monkeypatch.setattr(rules, "_median_kept", lambda values: (kept(values)[0], False))
-    assert [repr(classify_crop(m, (6, 12), 4, True)) for m in maps] == found
+    assert [repr(rules._classify(m, (6, 12), 4, True, None)) for m in maps] == found
     assert len(reused) > 100
     assert len({f.split(",")[0] for f in found}) >= 5  # several classes, not one path
 
@@ -950,13 +952,157 @@ def test_the_rules_take_the_medians_of_maps_whose_ring_holds_them(monkeypatch: p
         return classify(residual, cell_grid, k, portrait, known_median, median=median, spread=spread)
 
     monkeypatch.setattr(rules, "_classify", checked)
-    found = [repr(v) for v in RuleClassifier()(maps, (6, 12), 4, True, medians=medians)]
-    assert found == [repr(classify_crop(m, (6, 12), 4, True)) for m in maps]
+    # the Python rules with and without the medians (classify_crop's compiled form is held to them below)
+    found = [
+        repr(rules._classify(m, (6, 12), 4, True, None, median=rules._median_given(med)))
+        for m, med in zip(maps, medians.tolist(), strict=True)
+    ]
+    assert found == [repr(rules._classify(m, (6, 12), 4, True, None)) for m in maps]
     assert 200 < len(given) < 300  # zero medians computed again
     assert len({f.split(",")[0] for f in found}) >= 5
     assert rules._median_given(0.0) is None and rules._median_given(-0.0) is None
     assert rules._median_given(math.nan) is None and rules._median_given(math.inf) is None
     assert rules._median_given(3e38) is None and rules._median_given(-1.25) == -1.25
+
+
+def _rule_map(rng: np.random.Generator, cv: int, cu: int, k: int, portrait: bool) -> np.ndarray:
+    """A random module map of cv × cu cells of k × k samples with one or two of the patterns the rules name
+    (a reflection, hot cells, a hot spot, a warm module or third, a cool region, dust at the low edge, a
+    crack, the junction box), sometimes rounded to a few levels (ties) and its ring flattened [K]."""
+    rows, cols = cv * k, cu * k
+    out = rng.normal(0, 0.2, (rows, cols))
+    rr, cc = np.meshgrid(np.arange(rows) + 0.5, np.arange(cols) + 0.5, indexing="ij")
+    for kind in rng.choice(8, size=int(rng.integers(1, 3)), replace=False):
+        if kind == 0:  # a sun reflection
+            centre, sigma = rng.uniform((0, 0), (rows, cols)), rng.uniform(1.5, 3.5)
+            out += rng.uniform(4, 14) * np.exp(
+                -((rr - centre[0]) ** 2 + (cc - centre[1]) ** 2) / (2 * sigma**2)
+            )
+        elif kind == 1:  # whole hot cells
+            for _ in range(int(rng.integers(1, 4))):
+                i, j = rng.integers(cv), rng.integers(cu)
+                out[k * i : k * i + k, k * j : k * j + k] += rng.uniform(3, 9)
+        elif kind == 2:  # a hot spot, or the junction box's warmth
+            centre = rng.uniform((1, 1), (rows - 1, cols - 1))
+            if rng.random() < 0.4:
+                box = rules.JUNCTION_BOX if portrait else (rules.JUNCTION_BOX[1], rules.JUNCTION_BOX[0])
+                centre = np.array([(1 - box[1]) * rows, box[0] * cols]) + rng.normal(0, 1, 2)
+            sigma = rng.uniform(0.4, 1.5)
+            out += rng.uniform(4, 25) * np.exp(
+                -((rr - centre[0]) ** 2 + (cc - centre[1]) ** 2) / (2 * sigma**2)
+            )
+        elif kind == 3:  # a warm module, or one or two thirds of it
+            warm = np.ones((rows, cols), dtype=bool)
+            if rng.random() < 0.6:
+                n = cu if portrait else cv
+                cut = k * rules._thirds(n)[int(rng.integers(3))].start, k * rules._thirds(n)[-1].start
+                if portrait:
+                    warm[:, : cut[int(rng.integers(2))] or k] = False
+                else:
+                    warm[: cut[int(rng.integers(2))] or k] = False
+            out[warm] += rng.uniform(2, 6)
+        elif kind == 4:  # shade or vegetation
+            top = int(rng.integers(rows // 2, rows - 3))
+            if rng.random() < 0.5:
+                out[top:, : int(rng.integers(cols // 2, cols + 1))] -= rng.uniform(2.5, 5)
+            else:
+                for col in range(cols):
+                    out[top + int(rng.integers(-3, 4)) :, col] -= rng.uniform(2.2, 4)
+        elif kind == 5:  # dust at the low edge
+            out += np.clip((rr / rows - rng.uniform(0.4, 0.8)) * rng.uniform(2, 6), 0, None)
+        elif kind == 6:  # a crack: part of one cell
+            i, j = rng.integers(cv), rng.integers(cu)
+            h, w = int(rng.integers(1, k)), int(rng.integers(1, k + 1))
+            out[k * i : k * i + h, k * j : k * j + w] += rng.uniform(1.5, 5)
+        else:  # an offset below the cool mark or above
+            out += rng.uniform(-3.5, 3.0)
+    if rng.random() < 0.3:
+        out = np.round(out * 4) / 4
+    if rng.random() < 0.8:
+        out[[0, -1], :] = out[:, [0, -1]] = np.median(out[1:-1, 1:-1])
+    out = out.astype(np.float32)
+    if rng.random() < 0.5:
+        # samples about the peak on the levels the rules compare with (half and a tenth of the way from the
+        # median to the peak), which a float64 comparison would place on the other side half of the time
+        m, (r, c) = float(np.median(out)), divmod(int(out.argmax()), cols)
+        peak = float(out[r, c]) - m
+        near = np.zeros_like(out, dtype=bool)
+        near[max(r - k, 0) : r + k + 1, max(c - k, 0) : c + k + 1] = True
+        near[r, c] = False
+        for level in (m + 0.5 * peak, m + 0.1 * peak):
+            spots = np.flatnonzero(near & (out > m))
+            picked = rng.choice(spots, size=min(len(spots), int(rng.integers(1, 6))), replace=False)
+            out.ravel()[picked] = np.float32(level)
+    return out
+
+
+def _same_view_class(a: ViewClass, b: ViewClass) -> bool:
+    """The same class and values (a zero's sign aside: numpy's sort and the kernel's selection may each put
+    either of two equal zeros at a middle rank)."""
+
+    def same(x: float | None, y: float | None) -> bool:
+        if x is None or y is None:
+            return x is y
+        both_nan = math.isnan(x) and math.isnan(y)
+        return both_nan or (x == y and (x == 0 or math.copysign(1, x) == math.copysign(1, y)))
+
+    if (
+        a.anomaly is not b.anomaly
+        or a.confidence != b.confidence
+        or (a.location is None) != (b.location is None)
+    ):
+        return False
+    where = [] if a.location is None or b.location is None else list(zip(a.location, b.location, strict=True))
+    return (
+        same(a.delta_t_k, b.delta_t_k)
+        and same(a.spot_cells, b.spot_cells)
+        and all(same(float(x), float(y)) for x, y in where)
+    )
+
+
+@pytest.mark.parametrize(
+    ("cell_grid", "k", "portrait"),
+    [((6, 12), 4, True), ((12, 6), 4, False), ((6, 10), 5, True), ((6, 12), 3, True)],
+)
+def test_the_compiled_rules_name_every_map_as_the_python_rules_do(
+    cell_grid: tuple[int, int], k: int, portrait: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cu, cv = cell_grid
+    rng = np.random.default_rng(31 + k + 7 * portrait)
+    maps = [_rule_map(rng, cv, cu, k, portrait) for _ in range(700)]
+    for m in maps[::50]:
+        m[int(rng.integers(2, cv * k - 2)), int(rng.integers(2, cu * k - 2))] = (
+            np.nan
+        )  # the kernel leaves these
+    python = rules._classify
+    fallbacks = []
+
+    def counted(residual: np.ndarray, *args: Any, **kwargs: Any) -> ViewClass:
+        fallbacks.append(residual)
+        return python(residual, *args, **kwargs)
+
+    expected = {
+        spread: [python(m, cell_grid, k, portrait, None, spread=spread) for m in maps]
+        for spread in (1.0, 1.4)
+    }
+    monkeypatch.setattr(rules, "_classify", counted)
+    for spread, want in expected.items():
+        got = [classify_crop(m, cell_grid, k, portrait, spread=spread) for m in maps]
+        assert [i for i, (g, w) in enumerate(zip(got, want, strict=True)) if not _same_view_class(g, w)] == []
+    # with each map's median from the caller, as the screen gives it (its own median, kept)
+    medians = np.array([np.median(m) for m in maps], dtype=np.float32)
+    got = RuleClassifier()(np.stack(maps), cell_grid, k, portrait, medians=medians)
+    assert all(_same_view_class(g, w) for g, w in zip(got, expected[1.0], strict=True))
+    # only the maps with a NaN went to the Python rules (twice each above, once here)
+    assert len(fallbacks) == 3 * len(maps[::50])
+    assert all(np.isnan(f).any() for f in fallbacks)
+    # every class the rules name, and every step of theirs, was taken
+    named = Counter(v.anomaly for v in expected[1.0])
+    assert set(named) >= {
+        Anomaly.NONE, Anomaly.MODULE_OFFLINE, Anomaly.SUBSTRING, Anomaly.SHADING, Anomaly.VEGETATION,
+        Anomaly.HOT_SPOT, Anomaly.SINGLE_HOT_CELL, Anomaly.MULTIPLE_HOT_CELLS, Anomaly.SOILING,
+        Anomaly.CRACKING, Anomaly.JUNCTION_BOX,
+    }, named  # fmt: skip
 
 
 def test_the_compiled_means_sum_in_numpys_order_bit_for_bit() -> None:

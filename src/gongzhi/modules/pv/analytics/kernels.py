@@ -29,6 +29,7 @@ from numba import njit
 F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.intp]
+Bools = npt.NDArray[np.bool_]
 
 
 def _crops(image: F32, row_c: F64, col_c: F64, pattern_r: F64, pattern_c: F64, out: F32, peaks: F32) -> None:
@@ -1109,6 +1110,368 @@ def _hot_cells(glass: F32, cells: F32, k: int, edge_step: float) -> int:
     return hot
 
 
+# --- the pattern rules (modules._classify) ---------------------------------------------------------------
+
+# what :func:`_classify_map` returns: the class of the map, or RULES_PUNT where the Python rules must decide
+RULES_PUNT = -1
+RULES_NONE = 0
+RULES_OFFLINE = 1
+RULES_SUBSTRING = 2
+RULES_COOL = 3
+RULES_BOX = 4
+RULES_HOT_SPOT = 5
+RULES_HOT_CELL = 6
+RULES_HOT_CELLS = 7
+RULES_SOILING = 8
+RULES_CRACKING = 9
+RULES_DEPTH = 8
+"""The most maps a reflection's rests nest to before the kernel leaves the map to the Python rules."""
+
+
+def _rules_percentile(values: F32, q: float) -> float:
+    # modules._percentile: numpy's virtual index, and its lerp in float32 (NEP 50: the Python
+    # float t is cast to float32 before it multiplies)
+    flat = values.flatten()
+    n = flat.size
+    quantile = q / 100
+    virtual = n * quantile + (1 - quantile) - 1
+    lo = min(max(math.floor(virtual), 0), n - 1)
+    # the values of ranks lo and lo + 1 (the last rank's for both at the top), by a selection, not a sort
+    a = _rules_select_c(flat, n, lo)
+    b = a
+    if lo + 1 < n:
+        b = flat[lo + 1]
+        for i in range(lo + 2, n):
+            b = min(b, flat[i])
+    t = virtual - lo
+    if t >= 0.5:
+        return np.float64(b - (b - a) * np.float32(1 - t))
+    return np.float64(a + (b - a) * np.float32(t))
+
+
+def _rules_select(buf: F32, n: int, kth: int) -> np.float32:
+    # the kth smallest of buf[:n] (no NaN), left at buf[kth] with none larger before it: Hoare's selection
+    # about a median of three (np.partition in a compiled loop took 20 µs for a map's 1,152 values)
+    lo, hi = 0, n - 1
+    while hi > lo:
+        a, b, c = buf[lo], buf[(lo + hi) // 2], buf[hi]
+        pivot = max(min(a, b), min(max(a, b), c))
+        i, j = lo, hi
+        while i <= j:
+            while buf[i] < pivot:
+                i += 1
+            while buf[j] > pivot:
+                j -= 1
+            if i <= j:
+                buf[i], buf[j] = buf[j], buf[i]
+                i += 1
+                j -= 1
+        if kth <= j:
+            hi = j
+        elif kth >= i:
+            lo = i
+        else:
+            break
+    return np.float32(buf[kth])
+
+
+def _rules_median(values: F32) -> tuple[float, bool]:
+    # modules._median_kept of values without NaN: the middle rank (and the one below it for an even count)
+    flat = values.flatten()
+    n = flat.size
+    mid = n // 2
+    upper = _rules_select_c(flat, n, mid)
+    if n % 2:
+        return np.float64(upper), upper != 0
+    below = flat[0]
+    for i in range(1, mid):
+        below = max(below, flat[i])
+    median = (below + upper) / np.float32(2)
+    return np.float64(median), below == upper and math.isfinite(median) and median != 0
+
+
+def _rules_max(values: F32) -> float:
+    top = values[0, 0]
+    for i in range(values.shape[0]):
+        for j in range(values.shape[1]):
+            top = max(top, values[i, j])
+    return np.float64(top)
+
+
+def _rules_fill(glass: F32, r: int, c: int, k: int, level: float) -> float:
+    # modules._fill: samples at or above the level (cast to float32, as numpy compares) within a cell's reach
+    rows, cols = glass.shape
+    n = _count_at_least_c(glass, max(r - k, 0), min(r + k + 1, rows), max(c - k, 0), min(c + k + 1, cols),
+                          np.float32(level))  # fmt: skip
+    return np.float64(n) / (k * k)
+
+
+def _rules_reflected(
+    glass: F32, r: int, c: int, k: int, peak: float, fill: float, edge_step: float, mask: Bools, patch: Bools
+) -> bool:
+    # modules._looks_reflected, _steepest and _spans_module
+    if peak < 3.0 or fill < 1.0:
+        return False
+    rows, cols = glass.shape
+    r0, r1, c0, c1 = max(r - k, 0), min(r + k + 1, rows), max(c - k, 0), min(c + k + 1, cols)
+    down = np.float32(0.0)
+    for a in range(r0 + 1, r1):
+        for b in range(c0, c1):
+            down = max(down, abs(glass[a, b] - glass[a - 1, b]))
+    across = np.float32(0.0)
+    for a in range(r0, r1):
+        for b in range(c0 + 1, c1):
+            across = max(across, abs(glass[a, b] - glass[a, b - 1]))
+    if np.float64(max(down, across)) >= edge_step * peak:
+        return False
+    level = np.float32(np.float64(glass[r, c]) - 0.5 * peak)
+    for a in range(rows):
+        for b in range(cols):
+            mask[a, b] = glass[a, b] >= level
+    _patch_through_c(mask, r, c, patch)
+    across_lo = across_hi = along_lo = along_hi = False
+    for b in range(cols):
+        across_lo = across_lo or patch[1, b]
+        across_hi = across_hi or patch[rows - 2, b]
+    for a in range(rows):
+        along_lo = along_lo or patch[a, 1]
+        along_hi = along_hi or patch[a, cols - 2]
+    return not ((across_lo and across_hi) or (along_lo and along_hi))
+
+
+def _rules_without(
+    residual: F32, glass: F32, r: int, c: int, m: float, peak: float, mask: Bools, patch: Bools, out: F32
+) -> None:
+    # modules._without: the patch down to a tenth of the peak, grown by one sample, set to the median
+    rows, cols = glass.shape
+    level = np.float32(m + 0.1 * peak)
+    for a in range(rows):
+        for b in range(cols):
+            mask[a, b] = glass[a, b] >= level
+    _patch_through_c(mask, r, c, patch)
+    to = np.float32(m)
+    for a in range(rows):
+        for b in range(cols):
+            grown = (
+                patch[a, b]
+                or (a > 0 and patch[a - 1, b])
+                or (a < rows - 1 and patch[a + 1, b])
+                or (b > 0 and patch[a, b - 1])
+                or (b < cols - 1 and patch[a, b + 1])
+            )
+            out[a, b] = to if grown else residual[a, b]
+
+
+def _rules_after(
+    residual: F32,
+    glass: F32,
+    m: float,
+    r: int,
+    c: int,
+    peak: float,
+    fill: float,
+    cu: int,
+    cv: int,
+    k: int,
+    portrait: bool,
+    spread: float,
+    near_box: Bools,
+    box: F64,
+    edge_step: float,
+    info: F64,
+) -> int:
+    # what modules._classify does after the reflection check: junction box, hot spot, hot cells, soiling,
+    # cracking; info[0] = the class's value
+    rows, cols = residual.shape
+    flat = np.empty(rows * cols, dtype=np.float32)
+    if peak >= 4.0:
+        r0, r1, c0, c1 = max(r - 1, 0), min(r + 2, rows), max(c - 1, 0), min(c + 2, cols)
+        around = np.empty((r1 - r0, c1 - c0), dtype=np.float32)
+        m32 = np.float32(m)
+        for a in range(r0, r1):
+            for b in range(c0, c1):
+                around[a - r0, b - c0] = glass[a, b] - m32
+        mean = np.float64(_flat_mean_c(around, flat))
+        sharpness = peak / (1e-6 if mean < 1e-6 else mean)  # Python's max(mean, 1e-6), no NaN here
+        level = np.float32(m + 0.5 * peak)
+        if near_box[r, c] and sharpness >= 1.3:
+            # modules._spans_box
+            if portrait:
+                axis = box[0] * cols
+                one = glass[r, min(max(math.floor(axis - 0.5), 0), cols - 1)]
+                two = glass[r, min(max(math.floor(axis + 0.5), 0), cols - 1)]
+            else:
+                axis = (1 - box[1]) * rows
+                one = glass[min(max(math.floor(axis - 0.5), 0), rows - 1), c]
+                two = glass[min(max(math.floor(axis + 0.5), 0), rows - 1), c]
+            if min(one, two) >= level:
+                info[0] = _rules_max_c(residual)
+                return RULES_BOX
+        if (fill <= 0.25 * spread and sharpness >= 1.9 / math.sqrt(spread)) or (peak >= 7.0 and fill < 0.45):
+            info[0] = _rules_max_c(residual)
+            return RULES_HOT_SPOT
+    cells = np.empty((cv, cu), dtype=np.float32)
+    _rule_means_c(glass, k, False, cells, np.empty(0, dtype=np.float32))
+    hot = _hot_cells_c(glass, cells, k, edge_step)
+    if hot:
+        info[0] = _rules_max_c(residual)
+        return RULES_HOT_CELL if hot == 1 else RULES_HOT_CELLS
+    third = rows // 3
+    top, _ = _rules_median_c(residual[:third])
+    top32 = np.float32(top)
+    warm = 0
+    for a in range(rows):
+        for b in range(cols):
+            warm += residual[a, b] - top32 > np.float32(0.5)
+    warm_fraction = warm / (rows * cols)
+    low_heavy = np.float64(_flat_mean_c(residual[2 * rows // 3 :], flat)) - np.float64(
+        _flat_mean_c(residual[:third], flat)
+    )
+    if warm_fraction >= 0.12:
+        soiled = low_heavy >= 0.25
+        if not soiled:
+            # modules._dust_band: the median of the lowest row of cells' k rows, column by column
+            column = np.empty(k, dtype=np.float32)
+            dusty = 0
+            for b in range(1, cols - 1):
+                for a in range(k):
+                    column[a] = glass[rows - k - 1 + a, b]
+                column.sort()
+                if k % 2:
+                    med = column[k // 2]
+                else:
+                    med = np.float32(np.float64(column[k // 2 - 1] + column[k // 2]) / 2)
+                dusty += med - top32 >= np.float32(0.5)
+            soiled = dusty / (cols - 2) >= 0.9
+        if soiled:
+            info[0] = _rules_percentile_c(residual, 95.0) - top
+            return RULES_SOILING
+    if peak >= 1.5 and fill < 1.0:
+        info[0] = _rules_max_c(residual)
+        return RULES_CRACKING
+    return RULES_NONE
+
+
+def _classify_map(
+    residual: F32,
+    cu: int,
+    cv: int,
+    k: int,
+    portrait: bool,
+    given: float,
+    spread: float,
+    near_box: Bools,
+    box: F64,
+    edge_step: float,
+    cool: Bools,
+    info: F64,
+) -> int:
+    rows, cols = residual.shape
+    for a in range(rows):
+        for b in range(cols):
+            if not math.isfinite(residual[a, b]):
+                return RULES_PUNT
+    maps = np.empty((RULES_DEPTH, rows, cols), dtype=np.float32)
+    glasses = np.empty((RULES_DEPTH, rows, cols), dtype=np.float32)
+    medians, peaks, fills = np.empty(RULES_DEPTH), np.empty(RULES_DEPTH), np.empty(RULES_DEPTH)
+    at = np.empty((RULES_DEPTH, 2), dtype=np.intp)
+    mask = np.empty((rows, cols), dtype=np.bool_)
+    patch = np.empty((rows, cols), dtype=np.bool_)
+    cells = np.empty((cv, cu), dtype=np.float32)
+    thirds = np.empty(3, dtype=np.float32)
+    maps[0] = residual
+    known, kept = False, True
+    m = given
+    if math.isnan(given):
+        m, kept = _rules_median_c(residual)
+    n_split = cu if portrait else cv
+    each, extra = n_split // 3, n_split % 3
+    d = 0
+    while True:
+        res = maps[d]
+        if d > 0:
+            # the rest of a map: its median is the map's where setting samples to it kept it the median
+            known = kept
+            if not kept:
+                m, kept = _rules_median_c(res)
+        _rule_means_c(res, k, portrait, cells, thirds)
+        low, high = min(thirds[0], min(thirds[1], thirds[2])), max(thirds[0], max(thirds[1], thirds[2]))
+        if low >= 2.0 and high - low < 1.5 and _rules_percentile_c(cells, 10.0) >= 1.5:
+            info[0] = m
+            return RULES_OFFLINE
+        n_warm, warm_sum = 0, np.float32(0.0)
+        start = 0
+        for t in range(3):
+            end = start + each + (1 if t < extra else 0)
+            part = cells[:, start:end] if portrait else cells[start:end, :]
+            if thirds[t] - low >= np.float32(2.0) and _rules_percentile_c(part, 10.0) - low >= 1.5:
+                warm_sum = thirds[t] if n_warm == 0 else warm_sum + thirds[t]
+                n_warm += 1
+            start = end
+        if 1 <= n_warm < 3:
+            info[0] = np.float64(np.float32(np.float64(warm_sum) / n_warm))
+            return RULES_SUBSTRING
+        if not known or m < -2.0:
+            count = 0
+            for a in range(rows):
+                for b in range(cols):
+                    cool[a, b] = res[a, b] < -2.0 and a != 1 and a != rows - 2 and b != 1 and b != cols - 2
+                    count += cool[a, b]
+            if count >= 3 * k:
+                inward = 0
+                for a in range(rows):
+                    for b in range(cols):
+                        keep = cool[a, b]
+                        if a == 2:
+                            keep = keep and cool[3, b]
+                        if a == rows - 3:
+                            keep = keep and cool[rows - 4, b]
+                        if b == 2:
+                            keep = keep and cool[a, 3]
+                        if b == cols - 3:
+                            keep = keep and cool[a, cols - 4]
+                        inward += keep
+                if inward >= 3 * k:
+                    low_value = res[0, 0]
+                    for a in range(rows):
+                        for b in range(cols):
+                            low_value = min(low_value, res[a, b])
+                    info[0] = np.float64(low_value)
+                    return RULES_COOL
+        # the first hottest sample (np.argmax)
+        r, c, hottest = 0, 0, res[0, 0]
+        for a in range(rows):
+            for b in range(cols):
+                if res[a, b] > hottest:
+                    r, c, hottest = a, b, res[a, b]
+        peak = np.float64(hottest) - m
+        glass = glasses[d]
+        glass[:, :] = res
+        glass[0, :] = res[1, :]
+        glass[rows - 1, :] = res[rows - 2, :]
+        for a in range(rows):
+            glass[a, 0] = glass[a, 1]
+            glass[a, cols - 1] = glass[a, cols - 2]
+        fill = _rules_fill_c(glass, r, c, k, m + 0.5 * peak)
+        medians[d], peaks[d], fills[d], at[d, 0], at[d, 1] = m, peak, fill, r, c
+        if not _rules_reflected_c(glass, r, c, k, peak, fill, edge_step, mask, patch):
+            break
+        if d + 1 == RULES_DEPTH:
+            return RULES_PUNT
+        # what else the module shows, in place across views where the reflection moves
+        _rules_without_c(res, glass, r, c, m, peak, mask, patch, maps[d + 1])
+        d += 1
+    while d >= 0:
+        r, c = at[d, 0], at[d, 1]
+        found = _rules_after_c(maps[d], glasses[d], medians[d], r, c, peaks[d], fills[d], cu, cv, k, portrait,
+                             spread, near_box, box, edge_step, info)  # fmt: skip
+        if found != RULES_NONE:
+            info[1], info[2], info[3] = (c + 0.5) / cols, 1 - (r + 0.5) / rows, fills[d]
+            return found
+        d -= 1
+    return RULES_NONE
+
+
 def _compiled(fn: Callable[..., Any], signature: str) -> Callable[..., Any]:
     return cast(Callable[..., Any], njit(signature, cache=True, nogil=True)(fn))
 
@@ -1136,6 +1499,17 @@ _insert_sorted_c = njit(cache=True, nogil=True)(_insert_sorted)
 _median_3x3_c = njit(cache=True, nogil=True)(_median_3x3)
 _count_at_least_c = njit(cache=True, nogil=True)(_count_at_least)
 _steepest_in_c = njit(cache=True, nogil=True)(_steepest_in)
+_rule_means_c = njit(cache=True, nogil=True)(_rule_means)
+_hot_cells_c = njit(cache=True, nogil=True)(_hot_cells)
+_patch_through_c = njit(cache=True, nogil=True)(_patch_through)
+_rules_percentile_c = njit(cache=True, nogil=True)(_rules_percentile)
+_rules_select_c = njit(cache=True, nogil=True)(_rules_select)
+_rules_median_c = njit(cache=True, nogil=True)(_rules_median)
+_rules_max_c = njit(cache=True, nogil=True)(_rules_max)
+_rules_fill_c = njit(cache=True, nogil=True)(_rules_fill)
+_rules_reflected_c = njit(cache=True, nogil=True)(_rules_reflected)
+_rules_without_c = njit(cache=True, nogil=True)(_rules_without)
+_rules_after_c = njit(cache=True, nogil=True)(_rules_after)
 
 crops: Callable[[F32, F64, F64, F64, F64, F32, F32], None] = _compiled(
     _crops,
@@ -1364,3 +1738,20 @@ hot_cells: Callable[[F32, F32, int, float], int] = _compiled(
 ``np.nonzero``'s order, each one's first hottest sample, fill and own count, its sharpest step, and the
 cells a registration error moved over; every comparison of a float32 sample with a float64 level as numpy
 makes it (the level cast to float32), every other step in float64 as the Python floats were."""
+
+classify_map: Callable[..., int] = _compiled(
+    _classify_map,
+    "intp(float32[:, ::1], intp, intp, intp, boolean, float64, float64, boolean[:, ::1], float64[::1],"
+    " float64, boolean[:, ::1], float64[::1])",
+)
+""":func:`.modules._classify` of a module map without NaN or infinity (``residual``, ``cv`` × ``cu`` cells
+of ``k`` × ``k`` samples) in one compiled call: the same rules in the same order, each comparison and sum
+in numpy's precision (a float32 sample against a Python float with the float cast to float32, NEP 50), a
+sun reflection's rests in a loop instead of the recursion. ``given`` is the map's median from the caller
+(NaN for none), ``near_box`` says which samples lie within 0.1 of the junction box (``box``, along the row
+and across it from the low edge) as ``math.hypot`` measures it, ``edge_step`` is
+:data:`.modules.CELL_EDGE_STEP`. Returns one of the ``RULES_*`` codes, with the class's value in
+``info[0]`` and, for the local classes (box, hot spot, hot cells, cracking), the location and the spot's
+fill in ``info[1:4]``; for ``RULES_COOL`` the cool samples in ``cool``, which :func:`.modules._cool_class`
+names; ``RULES_PUNT`` where the map holds a value that is not finite or its reflections nest deeper than
+:data:`RULES_DEPTH`: the Python rules decide those."""
