@@ -64,7 +64,8 @@ def arguments(doc: str | None) -> argparse.Namespace:
 def bench_frames(args: argparse.Namespace) -> tuple[PlantLayout, dict[str, Any], list[ThermalFrame]]:
     """The plant, the flight's description and the frames ``--first`` to ``--first + --count`` of the
     folder ``bench_flight.py`` rendered, decoded (the kernels loaded first, as a pool's parent does)."""
-    paths = pipeline.frame_paths(args.dir)[args.first : args.first + args.count]
+    paths = pipeline.frame_paths(args.dir) if args.dir.is_dir() else []
+    paths = paths[args.first : args.first + args.count]
     if not paths:
         raise SystemExit(f"no frames in {args.dir}: run bench/pv/bench_flight.py first")
     layout = read_plant_geojson(args.dir / "plant.geojson")

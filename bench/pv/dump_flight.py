@@ -97,7 +97,7 @@ def main() -> None:
     parser.add_argument("out", type=Path)
     parser.add_argument("--dir", type=Path, default=Path("/tmp/gongzhi-pv-bench"))
     args = parser.parse_args()
-    if not pipeline.frame_paths(args.dir):
+    if not (pipeline.frame_paths(args.dir) if args.dir.is_dir() else []):
         raise SystemExit(f"no frames in {args.dir}: run bench/pv/bench_flight.py first")
     adapter.load_kernels()
     with args.out.open("w") as out:

@@ -57,7 +57,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=7)
     args = parser.parse_args()
-    paths = pipeline.frame_paths(args.dir)
+    paths = pipeline.frame_paths(args.dir) if args.dir.is_dir() else []
     if not paths:
         raise SystemExit(f"no frames in {args.dir}: run bench/pv/bench_flight.py --dir {args.dir} first")
     layout = read_plant_geojson(args.dir / "plant.geojson")

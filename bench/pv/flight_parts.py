@@ -48,7 +48,7 @@ def main() -> None:
     parser.add_argument("--profile", type=int, default=0, metavar="N")
     parser.add_argument("--pool", type=int, default=0, metavar="N")
     args = parser.parse_args()
-    paths = pipeline.frame_paths(args.dir)
+    paths = pipeline.frame_paths(args.dir) if args.dir.is_dir() else []
     if not paths:
         raise SystemExit(f"no frames in {args.dir}: run bench/pv/bench_flight.py first")
     layout = read_plant_geojson(args.dir / "plant.geojson")

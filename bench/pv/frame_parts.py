@@ -86,7 +86,8 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=150)
     parser.add_argument("--profile", type=int, default=0, metavar="N")
     args = parser.parse_args()
-    paths = pipeline.frame_paths(args.dir)[args.first : args.first + args.count]
+    paths = pipeline.frame_paths(args.dir) if args.dir.is_dir() else []
+    paths = paths[args.first : args.first + args.count]
     if not paths:
         raise SystemExit(f"no frames in {args.dir}: run bench/pv/bench_flight.py first")
     layout = read_plant_geojson(args.dir / "plant.geojson")
