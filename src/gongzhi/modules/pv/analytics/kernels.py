@@ -11,9 +11,10 @@ never analyses a frame (the web app) does not load numba (0.5–0.7 s of CPU and
 here); a process pool's parent loads them before forking
 (:func:`gongzhi.modules.pv.analysis_adapter.load_kernels`). The kernels are compiled once per signature
 and cached on disk (``cache=True``: beside this file when it is writable, else numba's user-wide cache
-directory, or ``NUMBA_CACHE_DIR``); a cold compile costs about 24 s of CPU once per installation or change
-to this file (23.1–24.6 s on 2026-11-29, up from 12.3 s as kernels were added), which
-``bench/pv/bench_flight.py`` reports.
+directory, or ``NUMBA_CACHE_DIR``); a cold compile costs CPU once per installation or change to this
+file, which ``bench/pv/bench_flight.py`` reports: 23.1–24.6 s on 2026-11-29 (up from 12.3 s as kernels were
+added); on 2026-12-03, on an AMD EPYC host, 35–37 s, and 51–55 s with the pattern rules
+(:func:`classify_map`).
 """
 
 from __future__ import annotations
