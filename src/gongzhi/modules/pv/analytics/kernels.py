@@ -1127,6 +1127,8 @@ RULES_SOILING = 8
 RULES_CRACKING = 9
 RULES_DEPTH = 8
 """The most maps a reflection's rests nest to before the kernel leaves the map to the Python rules."""
+RULES_LARGEST = 1e30
+"""The largest value [K] the kernel takes in a map; the Python rules decide a map with a larger one."""
 
 
 def _rules_percentile(values: F32, q: float) -> float:
@@ -1370,7 +1372,9 @@ def _classify_map(
     rows, cols = residual.shape
     for a in range(rows):
         for b in range(cols):
-            if not math.isfinite(residual[a, b]):
+            # NaN, infinity, or a value whose sums could overflow (a NaN from inf − inf would then meet
+            # comparisons that numpy and the compiled min and max treat apart)
+            if not abs(residual[a, b]) <= RULES_LARGEST:
                 return RULES_PUNT
     maps = np.empty((RULES_DEPTH, rows, cols), dtype=np.float32)
     glasses = np.empty((RULES_DEPTH, rows, cols), dtype=np.float32)
@@ -1754,5 +1758,5 @@ and across it from the low edge) as ``math.hypot`` measures it, ``edge_step`` is
 :data:`.modules.CELL_EDGE_STEP`. Returns one of the ``RULES_*`` codes, with the class's value in
 ``info[0]`` and, for the local classes (box, hot spot, hot cells, cracking), the location and the spot's
 fill in ``info[1:4]``; for ``RULES_COOL`` the cool samples in ``cool``, which :func:`.modules._cool_class`
-names; ``RULES_PUNT`` where the map holds a value that is not finite or its reflections nest deeper than
-:data:`RULES_DEPTH`: the Python rules decide those."""
+names; ``RULES_PUNT`` where the map holds a value that is not finite or beyond :data:`RULES_LARGEST`, or
+its reflections nest deeper than :data:`RULES_DEPTH`: the Python rules decide those."""

@@ -530,9 +530,10 @@ def _classify_compiled(
 ) -> ViewClass:
     """:func:`_classify` of a map with no reflection known yet, by its compiled form
     (:func:`.kernels.classify_map`) where it can take the map: float32, ``k`` samples a cell, at least 3
-    cells and 8 samples each way (a third of the cells is then never empty), and every value finite. The
-    Python rules decide the rest, and the maps whose reflections nest deeper than the kernel keeps. On the
-    bench flight's 991 suspicious maps the rules took about 250 µs a map in Python, the kernel 45 µs."""
+    cells and 8 samples each way (a third of the cells is then never empty), and no value NaN, infinite or
+    beyond :data:`.kernels.RULES_LARGEST` in size. The Python rules decide the rest, and the maps whose
+    reflections nest deeper than the kernel keeps. On the bench flight's 991 suspicious maps the rules took
+    about 250 µs a map in Python, the kernel 45 µs."""
     from gongzhi.modules.pv.analytics import kernels
 
     cu, cv = cell_grid
