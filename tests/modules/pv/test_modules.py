@@ -299,6 +299,41 @@ def test_a_frame_whose_level_departs_from_its_neighbours_is_named_with_how_far()
     assert frame_level_shifts(np.zeros(0, dtype=np.int64), np.zeros(0)) == {}
 
 
+def test_a_cool_class_that_its_frames_wrong_level_explains_reads_normal_when_no_other_frame_saw_it() -> None:
+    def view(frame: int, cls: ViewClass) -> _View:
+        return _View(frame, 49.3, 49.8, 50.1, -0.2, 0.0, cls)
+
+    shaded = ViewClass(Anomaly.SHADING, -5.1)  # the coolest sample, from a reference 4.4 K too high
+    views = [view(36, shaded), view(43, dataclasses.replace(shaded, delta_t_k=-5.2))]
+    shifts = {36: 4.4, 43: 4.7}
+    assert [v.cls for v in _voting(views, shifts)] == [NORMAL, NORMAL]
+    assert merge_views([v.cls for v in _voting(views, shifts)])[0] is None
+    # shade that is there from the right level too stays, as do warm classes and frames too cool
+    deep = [view(36, ViewClass(Anomaly.VEGETATION, -6.5)), view(43, ViewClass(Anomaly.SHADING, -7.0))]
+    assert _voting(deep, shifts) == deep
+    warm = [view(36, ViewClass(Anomaly.MODULE_OFFLINE, 3.0))]
+    assert _voting(warm, shifts) == warm
+    assert _voting(views, {36: -4.4, 43: -4.7}) == views
+    # on the mark: the rule takes samples below it
+    on = [view(36, ViewClass(Anomaly.SHADING, -6.4))]
+    assert _voting(on, {36: 4.4})[0].cls is NORMAL and _voting(on, {36: 4.3})[0].cls is on[0].cls
+    # a view from a frame at the right level outvotes as before
+    assert _voting([*views, view(50, NORMAL)], shifts) == [view(50, NORMAL)]
+
+
+def test_a_row_seen_only_by_frames_that_took_an_open_strings_level_is_not_called_shaded() -> None:
+    # flown at 18 m (about 7 px a cell), two frames at the ends of lines see row B-02 beside the open
+    # string in B-01 and take the string's level: eight healthy modules read 5 K cool in both
+    layout = generate_layout(rectangle(80, 50))  # the evaluation's roof
+    flight = synthetic_flight(layout, seed=8, anomalies_per_class=4, altitude_m=18.0)
+    acc = InspectionAccumulator(layout)
+    for frame in flight.frames():
+        acc.add(frame)
+    scores = {c.anomaly: c for c in evaluate(acc.result(), flight.anomalies).classes}
+    assert scores[Anomaly.SHADING].false_positives == 0
+    assert scores[Anomaly.SHADING].true_positives == 4 and scores[Anomaly.STRING_OFFLINE].false_negatives == 0
+
+
 def test_a_pattern_smaller_than_the_measurement_spot_says_its_delta_t_is_a_lower_bound(
     layout: PlantLayout, flight: SyntheticFlight
 ) -> None:

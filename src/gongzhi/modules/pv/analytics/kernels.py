@@ -1420,6 +1420,7 @@ def _classify_map(
             count = 0
             for a in range(rows):
                 for b in range(cols):
+                    # below the rules' cool mark (modules.COOL_MARK_K), less the ring next to the frame
                     cool[a, b] = res[a, b] < -2.0 and a != 1 and a != rows - 2 and b != 1 and b != cols - 2
                     count += cool[a, b]
             if count >= 3 * k:

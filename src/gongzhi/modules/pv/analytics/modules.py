@@ -648,7 +648,7 @@ def _classify(
         return ViewClass(Anomaly.SUBSTRING, float(np.mean(thirds[warm])))
 
     if known_median is None or m < -2.0:
-        cool = residual < -2.0
+        cool = residual < COOL_MARK_K
         # next to the frame: the optics and a registration error of a sample let its cold in
         cool[1] = cool[-2] = False
         cool[:, 1] = cool[:, -2] = False
@@ -2816,12 +2816,36 @@ def frame_level_shifts(frames: npt.NDArray[np.integer[Any]], references: FloatAr
 
 def _voting(views: list[_View], shifts: Mapping[int, float]) -> list[_View]:
     """The views whose classes count (:func:`merge_views`): those of frames that took the wrong level for
-    their background (``shifts``, :func:`frame_level_shifts`) left out, unless the module has no other;
-    then the normal views of oblique frames that saw a warmth they could not resolve
-    (:func:`_unresolved`), unless no view would be left."""
+    their background (``shifts``, :func:`frame_level_shifts`) left out, unless the module has no other (a
+    cool class there that the departure explains then reads normal, :func:`_level_explained`); then the
+    normal views of oblique frames that saw a warmth they could not resolve (:func:`_unresolved`), unless no
+    view would be left."""
     kept = [v for v in views if v.frame not in shifts] if shifts else views
-    kept = kept or views
+    kept = kept or [_level_explained(v, shifts.get(v.frame, 0.0)) for v in views]
     return [v for v in kept if not _unresolved(v)] or kept
+
+
+COOL_MARK_K = -2.0
+"""The rules' cool mark: samples this far below the module's reference count towards a cool region
+(:func:`classify_crop`) [K]."""
+
+
+def _level_explained(view: _View, departure: float) -> _View:
+    """``view`` with its cool class read as normal where its frame's reference was ``departure`` [K] too
+    high (:func:`frame_level_shifts`) and, measured from the right level, its coolest sample is not below
+    :data:`COOL_MARK_K`: the cool region's rule could not have fired.
+
+    A frame at the end of a flight line that sees two rows, one of them an open string, may take the
+    string's level for its background; the healthy row then reads cool. Flown low (18 m, about 7 px a
+    cell) a row next to such a string can be seen by those frames alone (seed 8 of the evaluation: eight
+    modules called shaded at −5 K, each in two such frames, with the departures 4.4 and 4.7 K). A cool
+    class's value is its coolest sample, so adding the departure gives that sample from the right level."""
+    cool = departure > 0 and view.cls.anomaly in (Anomaly.SHADING, Anomaly.VEGETATION)
+    return (
+        dataclasses.replace(view, cls=NORMAL)
+        if cool and view.cls.delta_t_k + departure >= COOL_MARK_K
+        else view
+    )
 
 
 UNRESOLVED_PEAK_K = SCREEN_PEAK_K / OBLIQUE_SPREAD
