@@ -93,7 +93,11 @@ def render(folder: Path, seed: int, workers: int, frame_format: str, pitch: floa
     folder.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     layout = generate_layout(roof(), LayoutParams(), name="bench roof")
-    flight = synthetic_flight(layout, seed=seed, anomalies_per_class=4, gimbal_pitch_deg=pitch)
+    # the overlaps alone set the images' spacing: 600 frames cover the roof (the issue's flight); a plan for
+    # whole modules takes 696 (analytics/flightplan.py), and the figures are per frame either way
+    flight = synthetic_flight(
+        layout, seed=seed, anomalies_per_class=4, gimbal_pitch_deg=pitch, whole_modules=False
+    )
     written = cast(synthetic_files.FrameFormat, frame_format)
     synthetic_files.write_flight_files(flight, folder, written)
     count = min(FRAMES, len(flight))

@@ -10,9 +10,11 @@ from hypothesis import strategies as st
 
 from gongzhi.modules.pv.analytics.cameras import CAMERAS, H30T, M3T, M4T
 from gongzhi.modules.pv.analytics.flightplan import (
+    WHOLE_MODULE_MARGIN_PX,
     FlightPlan,
     batteries_needed,
     fewest_turns_azimuth,
+    module_extent,
     plan_flight,
     screening_gsd,
     sweep_segments,
@@ -26,6 +28,7 @@ from gongzhi.modules.pv.analytics.geometry import (
     project,
     rotate,
 )
+from gongzhi.modules.pv.analytics.layout import LayoutParams
 
 from .shapes import outline, rectangle
 
@@ -82,6 +85,53 @@ def test_slower_denser_orthomosaic_settings_take_about_twice_as_long(newspaper_r
     orthomosaic = plan_flight(newspaper_roof, M3T, front_overlap=0.8, side_overlap=0.6, speed_m_s=2)
     assert orthomosaic.total_time_s > 2 * single_image.total_time_s
     assert orthomosaic.image_count > 2.5 * single_image.image_count
+
+
+# --- whole modules ------------------------------------------------------------------------------------------
+
+PORTRAIT_10_DEG = (
+    LayoutParams().module_type.width_m,
+    LayoutParams().module_type.length_m * math.cos(math.radians(10)),
+)
+"""The default layout's module (72 cells, portrait, tilt 10°) seen from above, along × across its row [m]."""
+
+
+def test_with_the_modules_known_the_images_come_closer_on_the_same_lines(
+    newspaper_roof: list[LonLat],
+) -> None:
+    bare = plan_flight(newspaper_roof, M3T, row_azimuth_deg=90)
+    known = plan_flight(newspaper_roof, M3T, row_azimuth_deg=90, module_footprint_m=PORTRAIT_10_DEG)
+    # lines across the rows: a module spans its across-row size along them
+    assert known.module_extent_m == pytest.approx(PORTRAIT_10_DEG[1]) and bare.module_extent_m == 0
+    _, along = known.footprint_m
+    margin = WHOLE_MODULE_MARGIN_PX * known.gsd_m
+    assert known.trigger_spacing_m == pytest.approx((along - PORTRAIT_10_DEG[1] - 2 * margin) / 2)
+    assert bare.trigger_spacing_m == pytest.approx(along / 2)
+    # the same lines at the same speed: the same time, about a seventh more images
+    assert len(known.lines) == len(bare.lines) and known.total_time_s == pytest.approx(bare.total_time_s)
+    assert 1.1 < known.image_count / bare.image_count < 1.25
+    # dense overlap already keeps modules whole: nothing changes
+    dense = plan_flight(newspaper_roof, M3T, front_overlap=0.7, row_azimuth_deg=90)
+    assert dense.trigger_points == (
+        plan_flight(
+            newspaper_roof, M3T, front_overlap=0.7, row_azimuth_deg=90, module_footprint_m=PORTRAIT_10_DEG
+        ).trigger_points
+    )
+
+
+def test_a_module_spans_its_projection_on_the_lines_or_its_diagonal_when_the_rows_are_unknown() -> None:
+    assert module_extent((1.0, 2.0), 90, 180) == pytest.approx(2.0)  # lines across the rows
+    assert module_extent((1.0, 2.0), 90, 90) == pytest.approx(1.0)  # lines along them (trackers)
+    assert module_extent((1.0, 2.0), 0, 45) == pytest.approx(3 / math.sqrt(2))
+    assert module_extent((1.0, 2.0), None, 17) == pytest.approx(math.sqrt(5))
+    with pytest.raises(ValueError, match="two positive sizes"):
+        module_extent((0.0, 2.0), 90, 180)
+
+
+def test_an_image_too_short_to_hold_a_module_whole_asks_to_fly_higher(newspaper_roof: list[LonLat]) -> None:
+    with pytest.raises(ValueError, match="fly higher"):
+        plan_flight(newspaper_roof, M3T, altitude_m=2, row_azimuth_deg=90, module_footprint_m=PORTRAIT_10_DEG)
+    assert plan_flight(newspaper_roof, M3T, altitude_m=2, row_azimuth_deg=90).image_count > 0  # overlap alone
 
 
 # --- height and GSD -----------------------------------------------------------------------------------------
@@ -258,6 +308,25 @@ def test_images_along_a_line_overlap_at_least_as_requested(
         points = project(line.triggers, frame)
         for a, b in itertools.pairwise(points):
             assert 1 - math.dist(a, b) / along >= plan.front_overlap - 1e-6
+
+
+@settings(max_examples=40, deadline=None)
+@given(plants(), surveys, st.tuples(st.floats(0.5, 2.5), st.floats(0.5, 2.5)), st.floats(0, 1))
+def test_with_the_modules_known_each_line_holds_a_module_anywhere_on_it_whole_in_two_images(
+    polygon: list[LonLat], survey: dict[str, Any], module: tuple[float, float], where: float
+) -> None:
+    plan = plan_survey(polygon, {**survey, "module_footprint_m": module})
+    assert plan.module_extent_m == pytest.approx(math.hypot(*module))  # rows unknown: any way round
+    _, along = plan.footprint_m
+    half = along / 2 - WHOLE_MODULE_MARGIN_PX * plan.gsd_m  # an image's reach from its centre, margin kept
+    frame, _ = local(plan)
+    for line in plan.lines:
+        points = project(line.triggers, frame)
+        at = [math.dist(points[0], p) for p in points]  # along the line from its start
+        lo = where * max(0.0, line.length_m - plan.module_extent_m)  # a module between the line's ends
+        hi = lo + plan.module_extent_m
+        holding = [c for c in at if c - half <= lo + 1e-6 and hi <= c + half + 1e-6]
+        assert len(holding) >= 2, (lo, at)
 
 
 @settings(max_examples=40, deadline=None)

@@ -530,13 +530,14 @@ def test_a_drones_wide_photos_uploaded_with_its_frames_give_the_visible_soiling(
         assert shown[f.anomaly_class].shape == (128, 128, 3)
 
     # centred on the module (the pixel the analysis kept): the dust is brown-grey on the dark blue module in
-    # the middle; a hot spot does not show in visible light
+    # the middle (the module fills about a third of the middle window, its dust a tenth or more of that; a
+    # window a module off shows none); a hot spot does not show in visible light
     def dust(rgb: np.ndarray) -> float:
         return float(np.mean((rgb[..., 0] > 100) & (rgb[..., 0] > rgb[..., 2] + 25)))
 
     assert "pixel" in dusty.details and "pixel" in hot.details
     middle = slice(32, 96)
-    assert dust(shown["soiling"][middle, middle]) > 0.05 and dust(shown[hot.anomaly_class]) < 0.002
+    assert dust(shown["soiling"][middle, middle]) > 0.02 and dust(shown[hot.anomaly_class]) < 0.002
     # the report carries both pictures of each finding (frame by frame: each read once)
     url = f"{PV}/inspections/{r.json()['id']}/report"
     html = client.get(url, headers=world.alice.headers).text

@@ -1787,8 +1787,12 @@ def test_the_statistics_of_thinned_maps_read_as_those_of_the_full_maps(
             assert np.abs(s2[normal, k] - s1[normal, k]).max() < tolerance
             assert np.median(np.abs(s2[:, k] - s1[:, k])) < tolerance / 3
         # the maximum: the hottest pixel the thinned samples read; one between them (a gap of under half a
-        # pixel every other sample) can be a few tenths hotter than those on a warm cell's edge
+        # pixel every other sample) can be a few tenths hotter than those on a warm cell's edge; of a
+        # module the screen flags, at least its full map's (a hot spot smaller than a cell can sit on a
+        # pixel no thinned sample reaches: 0.95 K lower on seed 7)
         assert (s2[:, 2] >= s1[:, 2] - 0.5).all()
+        flagged = np.array([c is not NORMAL for c in c2])
+        assert (s2[flagged, 2] >= s1[flagged, 2]).all()
     assert any(c is not NORMAL for _, classes in one for c in classes)
 
 

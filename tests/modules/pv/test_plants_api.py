@@ -117,6 +117,11 @@ def test_a_flight_plan_downloads_for_qgroundcontrol_and_dji(client: TestClient, 
     summary = client.get(url, params={"camera": "M3T"}, headers=world.alice.headers).json()
     assert summary["camera"] == "M3T" and summary["gsd_cm"] <= 3.32 and summary["images"] > 0
     assert abs(summary["line_azimuth_deg"] % 180 - 0) < 1  # rows run east-west, lines north-south
+    # the plant has modules: each line sees every one whole in two images, the spacing shortened for that
+    assert 1.5 < summary["module_extent_m"] < 2.5
+    assert summary["trigger_spacing_m"] < summary["footprint_m"][1] / 2
+    low = client.get(url, params={"altitude_m": 2}, headers=world.alice.headers)
+    assert low.status_code == 400 and "fly higher" in low.json()["detail"], low.text
     qgc = client.get(
         url, params={"camera": "M3T", "format": "plan", "altitude_m": 30}, headers=world.alice.headers
     )

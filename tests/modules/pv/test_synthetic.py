@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from gongzhi.modules.pv.analytics.anomalies import ANOMALIES, Anomaly
-from gongzhi.modules.pv.analytics.georef import locate, module_index
+from gongzhi.modules.pv.analytics.georef import locate, module_index, visible_modules
 from gongzhi.modules.pv.analytics.glint import sun_vector, sun_vectors
-from gongzhi.modules.pv.analytics.layout import PlantLayout, generate_layout
+from gongzhi.modules.pv.analytics.layout import LayoutParams, PlantLayout, generate_layout
 from gongzhi.modules.pv.analytics.synthetic import (
     Conditions,
     faiman_temperature,
@@ -45,6 +45,26 @@ def test_frames_are_radiometric_rasters_with_the_flight_metadata(layout: PlantLa
     assert f.meta.irradiance_w_m2 == 850.0 and f.meta.gimbal_pitch_deg == -90.0
     healthy = faiman_temperature(850.0, 28.0, 2.0)
     assert np.percentile(frames[len(frames) // 2].temperature_c, 90) == pytest.approx(healthy, abs=4)
+
+
+@pytest.mark.parametrize("altitude_m", [16.0, 20.0])
+def test_the_plan_of_a_known_plant_shows_every_module_whole_in_two_frames_at_least(
+    altitude_m: float,
+) -> None:
+    """Below the screening height the overlaps alone leave modules seen whole once, which the sun-reflection
+    filter cannot check: under a line's trace, in a row straddling the frames' shared edges."""
+    layout = generate_layout(rectangle(40, 24), LayoutParams(setback_m=0.5))
+    index = module_index(layout)
+
+    def views(whole_modules: bool) -> list[int]:
+        flight = synthetic_flight(layout, seed=0, altitude_m=altitude_m, whole_modules=whole_modules)
+        seen = np.zeros(len(layout.modules), dtype=int)
+        for pose in flight.poses:
+            seen[visible_modules(index, pose)] += 1
+        return seen.tolist()
+
+    assert min(views(whole_modules=False)) == 1
+    assert min(views(whole_modules=True)) >= 2
 
 
 def test_every_class_is_planted_on_distinct_modules(layout: PlantLayout) -> None:

@@ -122,6 +122,7 @@ def plan(
             gsd_cm=gsd,
             row_azimuth_deg=layout.row_azimuth_deg if layout else None,
             gimbal_pitch_deg=gimbal_pitch,
+            module_footprint_m=layout.footprint_m if layout and layout.modules else None,
         )
     except DomainError as exc:
         _fail(exc.detail)

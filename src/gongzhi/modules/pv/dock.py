@@ -226,7 +226,11 @@ def _plan_for(
     if case_id is None:
         ring = service.polygon_ring(plant.polygon)
         plan = service.flight_plan(
-            ring, camera, row_azimuth_deg=plant.row_azimuth_deg, gimbal_pitch_deg=gimbal_pitch_deg
+            ring,
+            camera,
+            row_azimuth_deg=plant.row_azimuth_deg,
+            gimbal_pitch_deg=gimbal_pitch_deg,
+            module_footprint_m=service.module_footprint(plant),
         )
         return plan, {} if gimbal_pitch_deg == -90.0 else {"gimbal_pitch_deg": gimbal_pitch_deg}
     if gimbal_pitch_deg != -90.0:

@@ -287,6 +287,8 @@ class DockSimulator:
             abs(a[0] - b[0]) < 1e-9 and abs(a[1] - b[1]) < 1e-9
             for a, b in zip(plan, wayline.waypoints, strict=True)
         )
+        # the same lines with images closer (or farther) apart are another flight over them
+        same = same and abs(wayline.trigger_spacing_m - self.flight.plan.trigger_spacing_m) < 1e-6
         if same or wayline.trigger_spacing_m <= 0:
             return self.flight
         return reflown(self.flight, wayline.waypoints, wayline.trigger_spacing_m, wayline.altitude_m)

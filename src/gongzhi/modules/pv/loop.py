@@ -391,7 +391,10 @@ def reinspection_plan(s: Session, case_id: int, camera: str) -> tuple[PvCleaning
             msg("case %(number)s names no module of plant %(code)s", number=case.number, code=plant.code)
         )
     outline = rows_outline(layout, known, REINSPECTION_BUFFER_M)
-    return order, plant, service.flight_plan(outline, camera)
+    # lines the fewest turns way over the rows' strip, the modules whole in two images each whichever way
+    # the lines run across them
+    plan = service.flight_plan(outline, camera, module_footprint_m=service.module_footprint(plant))
+    return order, plant, plan
 
 
 def reinspected_case(inspection: PvInspection) -> int | None:

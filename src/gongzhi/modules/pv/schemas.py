@@ -224,6 +224,8 @@ class FlightPlanRead(BaseModel):
     batteries: int
     gimbal_pitch_deg: float = -90.0
     view_ahead_m: float = 0.0
+    module_extent_m: float = 0.0
+    """What a module spans along the lines, kept whole in two images of each line; 0: modules unknown."""
 
 
 class InspectionRead(BaseModel):

@@ -464,8 +464,18 @@ def plant_flight_plan(
         gsd_cm=gsd_cm,
         row_azimuth_deg=plant.row_azimuth_deg,
         gimbal_pitch_deg=gimbal_pitch_deg,
+        module_footprint_m=module_footprint(plant),
     )
     return plant, plan
+
+
+def module_footprint(plant: PvPlant) -> tuple[float, float] | None:
+    """Plan-view size of the plant's modules along × across their rows [m], which the plan keeps whole in
+    two images of each line; ``None`` for a plant without modules (its roof alone)."""
+    h = plant.layout_params
+    if not plant.module_count or "module" not in h:
+        return None
+    return lay.footprint(lay.ModuleType(**h["module"]), float(h["tilt_deg"]), bool(h["portrait"]))
 
 
 def plan_summary(plan: FlightPlan) -> FlightPlanRead:
@@ -486,6 +496,7 @@ def plan_summary(plan: FlightPlan) -> FlightPlanRead:
         batteries=plan.batteries,
         gimbal_pitch_deg=plan.gimbal_pitch_deg,
         view_ahead_m=round(plan.view_ahead_m, 1),
+        module_extent_m=round(plan.module_extent_m, 2),
     )
 
 

@@ -2268,7 +2268,11 @@ def frame_statistics(
         flagged = np.flatnonzero(suspect)
         classes = [NORMAL] * n
         if len(flagged):
-            fine = detail(flagged) - offset[flagged, None, None]
+            raw = detail(flagged)
+            # a hot spot smaller than a cell can sit on a pixel that no thinned sample's four reach: the
+            # full map's maximum counts for the modules that have one
+            mx[flagged] = np.maximum(mx[flagged], raw.reshape(len(flagged), -1).max(axis=1))
+            fine = raw - offset[flagged, None, None]
             fine_edge = _edge_warmth(fine)
             medians = _flatten_ring(fine)
             _edge_to_ring(fine, medians, fine_edge)

@@ -356,6 +356,7 @@ def synthetic_flight(
     classes: Sequence[Anomaly] = ANOMALIES,
     spacing_m: float = 4.0,
     gimbal_pitch_deg: float = -90.0,
+    whole_modules: bool = True,
 ) -> SyntheticFlight:
     """Build a synthetic flight over a plant with anomalies planted on chosen modules.
 
@@ -385,6 +386,10 @@ def synthetic_flight(
         Gimbal pitch of every frame, −90 (nadir) to −30 [°]. An oblique camera looks ahead along the
         flight line, and the plan's lines run short of its footprints (:func:`.flightplan.plan_flight`);
         the sun's reflection shows where the plane mirrors the sun into the camera, in oblique frames too.
+    whole_modules : bool
+        Plan images close enough that every line sees each module whole in two of them (the plan of a
+        plant whose modules are known: ``plan_flight(…, module_footprint_m=…)``); False: the overlaps
+        alone set their spacing (the plan of a bare roof outline).
 
     Returns
     -------
@@ -401,6 +406,7 @@ def synthetic_flight(
         side_overlap=side_overlap,
         row_azimuth_deg=layout.row_azimuth_deg,
         gimbal_pitch_deg=gimbal_pitch_deg,
+        module_footprint_m=layout.footprint_m if whole_modules else None,
     )
     planted = plant_anomalies(layout, rng, anomalies_per_class, classes, spacing_m)
     poses = _poses(plan, layout, camera)
