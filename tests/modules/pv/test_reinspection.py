@@ -37,9 +37,11 @@ def test_the_reinspection_flies_only_the_cleaned_rows_and_sees_every_cleaned_mod
     wanted = {rows[3], rows[4]}
     cleaned = [m.id for m in layout.modules if (m.array, m.row) in wanted]
     outline = rows_outline(layout, cleaned[::7], REINSPECTION_BUFFER_M)  # some modules name their rows
-    short = plan_flight(outline, M3T)  # as loop.reinspection_plan: the fewest turns, along the rows
-    across = plan_flight(outline, M3T, row_azimuth_deg=layout.row_azimuth_deg)
-    whole = plan_flight(layout.polygon, M3T, row_azimuth_deg=layout.row_azimuth_deg)
+    module = layout.footprint_m  # each module whole in two images of a line, as the platform plans
+    # as loop.reinspection_plan: the fewest turns, along the rows
+    short = plan_flight(outline, M3T, module_footprint_m=module)
+    across = plan_flight(outline, M3T, row_azimuth_deg=layout.row_azimuth_deg, module_footprint_m=module)
+    whole = plan_flight(layout.polygon, M3T, row_azimuth_deg=layout.row_azimuth_deg, module_footprint_m=module)
     corners = layout.corners_xy()
     for m in cleaned:
         assert all(seen_by(short, layout, c) for c in corners[layout.position(m)]), m
