@@ -41,7 +41,9 @@ def test_the_reinspection_flies_only_the_cleaned_rows_and_sees_every_cleaned_mod
     # as loop.reinspection_plan: the fewest turns, along the rows
     short = plan_flight(outline, M3T, module_footprint_m=module)
     across = plan_flight(outline, M3T, row_azimuth_deg=layout.row_azimuth_deg, module_footprint_m=module)
-    whole = plan_flight(layout.polygon, M3T, row_azimuth_deg=layout.row_azimuth_deg, module_footprint_m=module)
+    whole = plan_flight(
+        layout.polygon, M3T, row_azimuth_deg=layout.row_azimuth_deg, module_footprint_m=module
+    )
     corners = layout.corners_xy()
     for m in cleaned:
         assert all(seen_by(short, layout, c) for c in corners[layout.position(m)]), m
