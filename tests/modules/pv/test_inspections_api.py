@@ -205,13 +205,16 @@ def test_low_irradiance_is_flagged_not_compliant(
     run_worker(client, factory, registry)
     done = client.get(f"{PV}/inspections/{inspection['id']}", headers=world.alice.headers).json()
     assert done["status"] == "done" and done["iec_compliant"] is False
-    (note,) = done["summary"]["notes"]  # the rules alone classified: the irradiance is the only note
+    # the rules alone classified: the irradiance, and two frames' modules seen once, are the notes
+    note, once = done["summary"]["notes"]
     assert note["message"] == "irradiance 450 W/m² is below 600 W/m²: not compliant with IEC TS 62446-3"
     assert note["params"] == {"irradiance": "450", "minimum": "600"}
+    assert "modules were seen whole in one frame only" in once["message"] and int(once["params"]["count"]) > 0
     # the inspection page words the flight's notes in its reader's language
     alice, _ = as_user(client, world.alice)
     page = alice.get(f"/pv/inspections/{inspection['id']}").text
     assert "本次飞行的说明" in page and "辐照度 450 W/m² 低于 600 W/m²：不符合 IEC TS 62446-3" in page
+    assert "仅在一张照片中完整出现，无法区分阳光反射与热斑" in page
     alice.cookies.set("gz_lang", "en")
     page = alice.get(f"/pv/inspections/{inspection['id']}").text
     assert "Notes on this flight" in page and note["message"] in page

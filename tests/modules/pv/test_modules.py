@@ -445,6 +445,19 @@ def test_low_irradiance_is_flagged_as_not_iec_compliant(small: PlantLayout) -> N
     assert f.delta_tn_k == pytest.approx(f.delta_t_k * 1000 / 450, abs=0.03)
 
 
+def test_the_modules_seen_in_one_frame_only_are_counted_in_a_note(
+    frames: list[ThermalFrame], layout: PlantLayout, result: InspectionResult
+) -> None:
+    """The plan of a plant shows every module whole in two frames: no note; a flight cut short leaves
+    modules seen once, whose reflections the filter could not check, and the note counts them."""
+    assert not any("one frame only" in n for n in result.notes)
+    short = analyse_flight(frames[:4], layout)
+    once = sum(m.frames_seen == 1 for m in short.modules)
+    assert once > 0
+    [note] = [n for n in short.notes if "one frame only" in n]
+    assert note.startswith(f"{once} of {len(short.modules)} modules were seen whole in one frame only")
+
+
 def test_results_grow_as_frames_arrive(frames: list[ThermalFrame], layout: PlantLayout) -> None:
     acc = InspectionAccumulator(layout)
     sizes = []

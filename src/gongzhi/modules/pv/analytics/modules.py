@@ -1651,7 +1651,7 @@ class InspectionAccumulator:
         ]
         findings.sort(key=_finding_order)
         compliant, notes = _conditions(g)
-        notes += _classifier_note(self.classifier) + glint_notes
+        notes += _classifier_note(self.classifier) + glint_notes + _single_view_note(modules)
         return InspectionResult(
             tuple(modules), tuple(findings), len(self._sources), self._frames_used, g, compliant, rejected,
             soiling, tuple(notes), visible,
@@ -1815,6 +1815,22 @@ def _conditions(g: float | None) -> tuple[bool | None, list[str]]:
             )
         ]
     return True, []
+
+
+def _single_view_note(modules: Sequence[ModuleResult]) -> list[str]:
+    """The summary's note on the modules seen whole in one frame only, whose hot patterns the reflection
+    filter could not check (:func:`merge_views`): a flight with too little overlap, or cut short."""
+    once = sum(1 for m in modules if m.frames_seen == 1)
+    if not once:
+        return []
+    return [
+        msg(
+            "%(count)s of %(seen)s modules were seen whole in one frame only, where a sun reflection cannot "
+            "be told from a hot pattern; the plant's flight plan shows every module whole in two frames",
+            count=str(once),
+            seen=str(len(modules)),
+        )
+    ]
 
 
 def _classifier_note(classifier: ModuleClassifier) -> list[str]:
