@@ -197,6 +197,8 @@ def test_the_flight_plan_page_shows_the_apis_plan_its_path_and_the_files_to_fly_
         assert text.count('class="pass"/>') == api["lines"]  # each survey line drawn once
         assert text.count('fill="#e76f51"/>') == api["images"]  # and each image's position
         assert ("视场中心在飞机前方" in text) == (pitch is not None)
+        # the plant has modules: the plan keeps each whole in two images of a line, and says so
+        assert api["module_extent_m"] > 0 and f"每块组件（沿航线 {api['module_extent_m']} m）" in text
         for fmt in ("plan", "kmz"):
             href = (
                 f"/api/v1/pv/plants/{plant['id']}/flight-plan?{query.replace('&', '&amp;')}&amp;format={fmt}"
