@@ -128,6 +128,24 @@ def test_a_module_spans_its_projection_on_the_lines_or_its_diagonal_when_the_row
         module_extent((0.0, 2.0), 90, 180)
 
 
+def test_known_rows_size_the_modules_on_lines_that_do_not_cross_them(newspaper_roof: list[LonLat]) -> None:
+    along_rows = plan_flight(
+        newspaper_roof, M3T, row_azimuth_deg=90, line_azimuth_deg=90, module_footprint_m=PORTRAIT_10_DEG
+    )
+    assert along_rows.line_azimuth_deg == 90  # a tracker's lines, along its rows
+    assert along_rows.module_extent_m == pytest.approx(PORTRAIT_10_DEG[0])  # the module's width, not more
+    fewest = plan_flight(
+        newspaper_roof, M3T, row_azimuth_deg=30, lines_across_rows=False, module_footprint_m=PORTRAIT_10_DEG
+    )
+    unknown = plan_flight(newspaper_roof, M3T, module_footprint_m=PORTRAIT_10_DEG)
+    assert fewest.line_azimuth_deg == unknown.line_azimuth_deg  # the rows do not turn the lines
+    assert fewest.module_extent_m == pytest.approx(
+        module_extent(PORTRAIT_10_DEG, 30, fewest.line_azimuth_deg)
+    )
+    assert fewest.module_extent_m < unknown.module_extent_m == pytest.approx(math.hypot(*PORTRAIT_10_DEG))
+    assert fewest.trigger_spacing_m > unknown.trigger_spacing_m
+
+
 def test_an_image_too_short_to_hold_a_module_whole_asks_to_fly_higher(newspaper_roof: list[LonLat]) -> None:
     with pytest.raises(ValueError, match="fly higher"):
         plan_flight(newspaper_roof, M3T, altitude_m=2, row_azimuth_deg=90, module_footprint_m=PORTRAIT_10_DEG)
@@ -161,7 +179,6 @@ def test_a_given_altitude_or_gsd_sets_the_other(newspaper_roof: list[LonLat]) ->
         ({"side_overlap": -0.1}, "side_overlap"),
         ({"speed_m_s": 0}, "speed_m_s"),
         ({"turn_time_s": -1}, "turn_time_s"),
-        ({"row_azimuth_deg": 0, "line_azimuth_deg": 90}, "either row_azimuth_deg or line_azimuth_deg"),
         ({"battery_endurance_s": 0}, "battery_endurance_s"),
     ],
 )

@@ -38,8 +38,17 @@ def test_the_reinspection_flies_only_the_cleaned_rows_and_sees_every_cleaned_mod
     cleaned = [m.id for m in layout.modules if (m.array, m.row) in wanted]
     outline = rows_outline(layout, cleaned[::7], REINSPECTION_BUFFER_M)  # some modules name their rows
     module = layout.footprint_m  # each module whole in two images of a line, as the platform plans
-    # as loop.reinspection_plan: the fewest turns, along the rows
-    short = plan_flight(outline, M3T, module_footprint_m=module)
+    # as loop.reinspection_plan: the fewest turns, along the rows, which size the modules along the lines
+    short = plan_flight(
+        outline,
+        M3T,
+        row_azimuth_deg=layout.row_azimuth_deg,
+        lines_across_rows=False,
+        module_footprint_m=module,
+    )
+    diagonal = plan_flight(outline, M3T, module_footprint_m=module)
+    assert short.line_azimuth_deg == diagonal.line_azimuth_deg
+    assert short.module_extent_m < diagonal.module_extent_m and short.image_count < diagonal.image_count
     across = plan_flight(outline, M3T, row_azimuth_deg=layout.row_azimuth_deg, module_footprint_m=module)
     whole = plan_flight(
         layout.polygon, M3T, row_azimuth_deg=layout.row_azimuth_deg, module_footprint_m=module
@@ -53,7 +62,8 @@ def test_the_reinspection_flies_only_the_cleaned_rows_and_sees_every_cleaned_mod
     print(
         f"re-inspection of 2 of {len(rows)} rows: {short.image_count} images,"
         f" {short.total_time_s / 60:.1f} min against {whole.image_count} images,"
-        f" {whole.total_time_s / 60:.1f} min for the whole plant"
+        f" {whole.total_time_s / 60:.1f} min for the whole plant ({diagonal.image_count} images with the"
+        " modules' diagonal)"
     )
 
 

@@ -391,9 +391,15 @@ def reinspection_plan(s: Session, case_id: int, camera: str) -> tuple[PvCleaning
             msg("case %(number)s names no module of plant %(code)s", number=case.number, code=plant.code)
         )
     outline = rows_outline(layout, known, REINSPECTION_BUFFER_M)
-    # lines the fewest turns way over the rows' strip, the modules whole in two images each whichever way
-    # the lines run across them
-    plan = service.flight_plan(outline, camera, module_footprint_m=service.module_footprint(plant))
+    # lines the fewest turns way over the rows' strip (along the rows), each module whole in two images of
+    # a line by its size along the lines, not its diagonal
+    plan = service.flight_plan(
+        outline,
+        camera,
+        row_azimuth_deg=layout.row_azimuth_deg,
+        lines_across_rows=False,
+        module_footprint_m=service.module_footprint(plant),
+    )
     return order, plant, plan
 
 

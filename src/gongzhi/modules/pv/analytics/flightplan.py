@@ -26,9 +26,10 @@ Default flight settings and why:
   instead of 600 over the 250 m × 200 m roof and no more time (the same lines at the same speed, an image
   every 1.8 s instead of 2.1 s).
 * Lines perpendicular to the module rows when their azimuth is known (Aerometrix: fly rooftops
-  perpendicular to the dominant rows; for trackers pass ``line_azimuth_deg`` parallel to the rows instead);
-  otherwise the direction with the fewest lines, hence turns, among the polygon's edge directions and every
-  degree.
+  perpendicular to the dominant rows; for trackers pass ``line_azimuth_deg`` parallel to the rows instead,
+  with the rows' azimuth still sizing the modules along the lines); otherwise, or with
+  ``lines_across_rows=False``, the direction with the fewest lines, hence turns, among the polygon's edge
+  directions and every degree.
 * 8 s per turn to brake, settle and accelerate at each line end (the connection itself is flown at survey
   speed), 120 s for take-off, climb, descent and landing, transit at 10 m/s (DJI's default
   ``globalTransitionalSpeed``), batteries planned to 70 % of the platform's published flight time (the rest is
@@ -284,6 +285,7 @@ def plan_flight(
     side_overlap: float = DEFAULT_SIDE_OVERLAP,
     row_azimuth_deg: float | None = None,
     line_azimuth_deg: float | None = None,
+    lines_across_rows: bool = True,
     speed_m_s: float = DEFAULT_SPEED_M_S,
     turn_time_s: float = DEFAULT_TURN_TIME_S,
     takeoff_landing_s: float = DEFAULT_TAKEOFF_LANDING_S,
@@ -310,10 +312,15 @@ def plan_flight(
     front_overlap, side_overlap : float
         Minimum overlap of consecutive images along a line and of adjacent lines, in [0, 1) [-].
     row_azimuth_deg : float, optional
-        Azimuth of the module rows [°]; the lines run perpendicular to them.
+        Azimuth of the module rows [°]; the lines run perpendicular to them unless ``line_azimuth_deg`` is
+        given or ``lines_across_rows`` is false, and it sizes a module along the lines
+        (:func:`module_extent`).
     line_azimuth_deg : float, optional
-        Azimuth of the lines themselves [°]; excludes ``row_azimuth_deg``. Without either, the direction with
-        the fewest turns is chosen (:func:`fewest_turns_azimuth`).
+        Azimuth of the lines themselves [°] (e.g. along a tracker's rows). Without it, and without rows to
+        fly across, the direction with the fewest turns is chosen (:func:`fewest_turns_azimuth`).
+    lines_across_rows : bool
+        Whether known rows set the lines' direction (the default); false takes the fewest turns whatever
+        the rows, as over a strip of a few rows, where lines across them would turn every few metres.
     speed_m_s : float
         Survey speed on and between lines [m s-1].
     turn_time_s : float
@@ -338,7 +345,7 @@ def plan_flight(
         the images come close enough along each line that every module lies whole in at least two of
         them (:data:`WHOLE_MODULE_MARGIN_PX` from their edges), when the front overlap alone would not
         give that. Without ``row_azimuth_deg`` the module may lie any way across the lines: its diagonal
-        counts.
+        counts; with it, its projection on them.
 
     Returns
     -------
@@ -367,7 +374,7 @@ def plan_flight(
     max_spacing = across * (1 - side_overlap)
     frame = local_frame(ring)
     xy = project(ring, frame)
-    azimuth = _line_azimuth(xy, max_spacing, row_azimuth_deg, line_azimuth_deg)
+    azimuth = _line_azimuth(xy, max_spacing, row_azimuth_deg if lines_across_rows else None, line_azimuth_deg)
     extent = module_extent(module_footprint_m, row_azimuth_deg, azimuth) if module_footprint_m else 0.0
     max_trigger = min(along * (1 - front_overlap), whole_trigger_spacing(along, extent, gsd))
     segments = sweep_segments(xy, azimuth, max_spacing)
@@ -504,8 +511,6 @@ def _altitude(camera: ThermalCamera, altitude_m: float | None, gsd_m: float | No
 def _line_azimuth(
     xy: Sequence[XY], spacing: float, row_azimuth_deg: float | None, line_azimuth_deg: float | None
 ) -> float:
-    if row_azimuth_deg is not None and line_azimuth_deg is not None:
-        raise ValueError("give either row_azimuth_deg or line_azimuth_deg, not both")
     if line_azimuth_deg is not None:
         return line_azimuth_deg
     if row_azimuth_deg is not None:
