@@ -1537,6 +1537,33 @@ def test_a_cracks_sliver_hidden_by_the_frame_passes_the_coarse_screen() -> None:
     assert [c.anomaly for c in classes] == [Anomaly.NONE] * 4 + [Anomaly.CRACKING]
 
 
+def test_a_lighter_stretch_of_a_line_colder_than_the_glass_is_no_sliver() -> None:
+    # photos only at -45 degrees, seed 1, A-10-41 at the end of its row, one of its two views: the rectangle
+    # segmented a sample too wide lays the ring on the cold roof and the next line on the frame, both
+    # stepping with the resampling's staircase; against their running medians a step reads 1.7 K warm
+    ring = [-15.7, -15.0, -14.6, -14.2, -13.5, -12.7, -11.8, -10.9, -10.6, -11.9, -14.2, -14.8, -14.6, -14.2,
+            -13.8, -13.4, -13.0, -12.3, -11.4, -10.7, -10.0, -9.8, -11.5, -13.7, -14.0, -13.7, -13.2, -12.7,
+            -12.3, -12.0, -11.4, -10.5, -9.7, -9.0, -8.4, -8.1, -8.6, -11.2, -12.5, -12.5, -11.9, -11.3,
+            -10.7, -10.0, -9.6, -9.0, -9.3, -10.9]  # fmt: skip
+    line = [-7.1, -5.1, -4.1, -3.9, -3.6, -3.2, -2.8, -2.5, -2.9, -4.3, -6.0, -6.0, -5.4, -4.7, -4.1, -3.8,
+            -3.6, -3.3, -2.8, -2.4, -2.2, -2.4, -3.9, -5.3, -5.2, -4.7, -4.2, -3.6, -3.2, -3.2, -2.9, -2.5,
+            -2.1, -1.8, -1.6, -1.7, -2.2, -3.6, -4.1, -3.8, -3.3, -2.8, -2.4, -2.1, -2.1, -2.0, -3.4,
+            -6.8]  # fmt: skip
+    rng = np.random.default_rng(3)
+    maps = rng.normal(0.0, 0.05, (5, 48, 24)).astype(np.float32)
+    maps[:, [0, -1], :] -= 1.2
+    maps[:, :, [0, -1]] -= 1.2
+    maps[4, :, 0], maps[4, :, 1] = ring, line
+    assert _edge_warmth(maps[4:] - np.median(maps[4, 1:-1, 1:-1]))[0][0] > 1.5
+    _, classes = frame_statistics(**_frame_of(list(maps)))  # type: ignore[arg-type]
+    assert [c.anomaly for c in classes] == [Anomaly.NONE] * 5
+    # the same steps on a line of glass as warm as the module where the warmth is (row 19) are a sliver
+    maps[4, :, 1] += np.float32(2.5)
+    assert maps[4, 19, 1] >= np.median(maps[4, 1:-1, 1:-1])
+    _, classes = frame_statistics(**_frame_of(list(maps)))  # type: ignore[arg-type]
+    assert classes[4].anomaly is Anomaly.CRACKING
+
+
 def test_warmth_reaching_the_frame_from_beyond_it_is_not_the_modules() -> None:
     # a neighbour's hot cell against the far side of the frame: its warmth leaks onto the ring through the
     # optics, most on the ring and less on the glass inside
