@@ -209,7 +209,18 @@ def test_the_flight_plan_page_shows_the_apis_plan_its_path_and_the_files_to_fly_
     # with no parameters: the M3T at the IEC TS 62446-3 screening GSD, as the API plans it
     default = client.get(f"{PV}/plants/{plant['id']}/flight-plan", headers=world.vera.headers).json()
     assert f'<td class="num">{default["gsd_cm"]}</td>' in vera.get(f"/pv/plants/{plant['id']}/plan").text
+    # a course: the lines' azimuth itself, 360° being north; the files to fly it carry it
+    page = vera.get(f"/pv/plants/{plant['id']}/plan?line_azimuth_deg=360")
+    assert page.status_code == 200 and "方位角 0.0°" in page.text and "航线角度" in page.text, page.text[
+        -3000:
+    ]
+    assert "line_azimuth_deg=0&amp;format=kmz" in page.text
+    fewest = vera.get(f"/pv/plants/{plant['id']}/plan?lines=fewest_turns")
+    assert fewest.status_code == 200 and '<option value="fewest_turns" selected>' in fewest.text
     for query, said in (
+        ("lines=fewest_turns&line_azimuth_deg=10", "不要同时选择"),
+        ("lines=diagonal", "未知的航线方向"),
+        ("line_azimuth_deg=400", "400 超出 0 … 360"),
         ("altitude_m=20&gsd_cm=1", "不要同时填写"),
         ("altitude_m=abc", "不是数字"),
         ("gimbal_pitch_deg=-10", "-10 超出 -90 … -30"),

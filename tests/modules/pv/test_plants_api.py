@@ -147,6 +147,25 @@ def test_a_flight_plan_downloads_for_qgroundcontrol_and_dji(client: TestClient, 
         assert r.status_code == 422 and r.headers["content-type"] == PROBLEM, r.text
 
 
+def test_a_flight_plans_lines_take_a_course_or_the_fewest_turns(client: TestClient, world: World) -> None:
+    plant = make_plant(client, world.alice.headers)
+    url = f"{PV}/plants/{plant['id']}/flight-plan"
+    across = client.get(url, headers=world.alice.headers).json()
+    # a course along the rows (east-west): the modules are sized by their width along the lines now
+    along = client.get(url, params={"line_azimuth_deg": 90}, headers=world.alice.headers).json()
+    assert along["line_azimuth_deg"] == 90 and along["module_extent_m"] < across["module_extent_m"]
+    assert along["trigger_spacing_m"] > across["trigger_spacing_m"]
+    fewest = client.get(url, params={"lines": "fewest_turns"}, headers=world.alice.headers).json()
+    assert fewest["lines"] <= across["lines"] and fewest["module_extent_m"] > 0
+    both = client.get(
+        url, params={"lines": "fewest_turns", "line_azimuth_deg": 10}, headers=world.alice.headers
+    )
+    assert both.status_code == 400 and "not both" in both.json()["detail"], both.text
+    for params in ({"line_azimuth_deg": 360}, {"line_azimuth_deg": -1}, {"lines": "diagonal"}):
+        r = client.get(url, params=params, headers=world.alice.headers)
+        assert r.status_code == 422 and r.headers["content-type"] == PROBLEM, (params, r.text)
+
+
 def test_a_layout_edited_in_excel_or_wps_imports_as_a_workbook_or_gb18030_csv(
     client: TestClient, world: World
 ) -> None:

@@ -7,6 +7,7 @@ import dataclasses
 import io
 import json
 import os
+import re
 import socket
 import zipfile
 from pathlib import Path
@@ -81,6 +82,17 @@ def test_plan_writes_a_qgc_plan_and_a_dji_kmz_and_prints_the_summary(tmp_path: P
     assert "gimbal pitch deg" in r.output and "-60.0" in r.output and "view ahead m" in r.output
     items = json.loads(plan.read_text())["mission"]["items"]
     assert [i["params"][0] for i in items if i["command"] == 1000] == [-60.0]
+
+
+def test_plan_takes_a_course_or_the_fewest_turns_instead_of_lines_across_the_rows(tmp_path: Path) -> None:
+    plant, out = str(plant_file(tmp_path)), str(tmp_path / "roof.plan")
+    r = runner.invoke(app, ["plan", "--plant", plant, "--line-azimuth", "45", "--out", out])
+    assert r.exit_code == 0, r.output
+    assert re.search(r"line azimuth deg\s+│\s+45\.0", r.output), r.output
+    r = runner.invoke(app, ["plan", "--plant", plant, "--fewest-turns", "--out", out])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["plan", "--plant", plant, "--fewest-turns", "--line-azimuth", "45", "--out", out])
+    assert r.exit_code == 1 and "not both" in said(r), r.output
 
 
 def test_plan_refuses_bad_input_with_a_message(tmp_path: Path) -> None:

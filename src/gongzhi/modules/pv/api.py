@@ -248,11 +248,24 @@ def flight_plan(
     altitude_m: Annotated[float | None, Query(gt=0, le=500)] = None,
     gsd_cm: Annotated[float | None, Query(gt=0, le=100)] = None,
     gimbal_pitch_deg: Annotated[float, Query(ge=-90, le=-30)] = -90.0,
+    line_azimuth_deg: Annotated[float | None, Query(ge=0, lt=360)] = None,
+    lines: service.LineDirection = "across_rows",
     format: PlanFormat = "json",
 ) -> FlightPlanRead | Response:
     """The plant's coverage flight: its summary, or the QGroundControl ``.plan`` or DJI WPML ``.kmz``; with
-    ``gimbal_pitch_deg`` above −90, an oblique flight (the camera looking ahead along the lines)."""
-    plant, plan = service.plant_flight_plan(s, plant_id, camera, altitude_m, gsd_cm, gimbal_pitch_deg)
+    ``gimbal_pitch_deg`` above −90, an oblique flight (the camera looking ahead along the lines). Its lines
+    run across the module rows, or the way with the fewest turns (``lines=fewest_turns``), or on the course
+    ``line_azimuth_deg`` (clockwise from north)."""
+    plant, plan = service.plant_flight_plan(
+        s,
+        plant_id,
+        camera,
+        altitude_m,
+        gsd_cm,
+        gimbal_pitch_deg,
+        line_azimuth_deg=line_azimuth_deg,
+        lines=lines,
+    )
     if format == "plan":
         return _download(write_qgc_plan_json(plan), "application/json", f"{plant.code}.plan")
     if format == "kmz":

@@ -108,11 +108,22 @@ def plan(
     gsd: Annotated[float | None, typer.Option("--gsd", help="target GSD [cm/px]")] = None,
     altitude: Annotated[float | None, typer.Option("--altitude", help="height above the modules [m]")] = None,
     gimbal_pitch: GimbalPitch = -90.0,
+    line_azimuth: Annotated[
+        float | None,
+        typer.Option(
+            "--line-azimuth", min=0.0, max=360.0, help="the lines' course [°], clockwise from north"
+        ),
+    ] = None,
+    fewest_turns: Annotated[
+        bool, typer.Option("--fewest-turns", help="lines the way with the fewest turns, not across the rows")
+    ] = False,
 ) -> None:
     """Plan a coverage flight over a plant and write it for QGroundControl or DJI Pilot 2 / FlightHub 2."""
     suffix = out_path.suffix.lower()
     if suffix not in (".plan", ".kmz"):
         _fail("--out must end in .plan (QGroundControl) or .kmz (DJI WPML)")
+    if line_azimuth is not None and fewest_turns:
+        _fail("give --line-azimuth or --fewest-turns, not both")
     ring, layout = load_plant(plant)
     try:
         flight = service.flight_plan(
@@ -121,6 +132,8 @@ def plan(
             altitude_m=altitude,
             gsd_cm=gsd,
             row_azimuth_deg=layout.row_azimuth_deg if layout else None,
+            line_azimuth_deg=None if line_azimuth is None else line_azimuth % 360,
+            lines_across_rows=not fewest_turns,
             gimbal_pitch_deg=gimbal_pitch,
             module_footprint_m=layout.footprint_m if layout and layout.modules else None,
         )

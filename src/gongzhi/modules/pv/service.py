@@ -448,6 +448,11 @@ def flight_plan(
         raise InvalidInput(f"no flight plan: {exc}") from exc
 
 
+LineDirection = Literal["across_rows", "fewest_turns"]
+"""How a plant's lines run without a given azimuth: across the module rows (the default, as Aerometrix flies
+rooftops), or the way with the fewest turns (a long strip of a few rows)."""
+
+
 def plant_flight_plan(
     s: Session,
     plant_id: int,
@@ -455,14 +460,23 @@ def plant_flight_plan(
     altitude_m: float | None,
     gsd_cm: float | None,
     gimbal_pitch_deg: float = -90.0,
+    *,
+    line_azimuth_deg: float | None = None,
+    lines: LineDirection = "across_rows",
 ) -> tuple[PvPlant, FlightPlan]:
+    """The plant's coverage flight; ``line_azimuth_deg`` [°] sets its lines' course (DJI's course angle),
+    else ``lines`` says which way they run. The rows' azimuth sizes the modules along the lines either way."""
     plant = get_plant(s, plant_id)
+    if line_azimuth_deg is not None and lines != "across_rows":
+        raise InvalidInput(msg("give a line azimuth or the fewest turns, not both"))
     plan = flight_plan(
         polygon_ring(plant.polygon),
         camera,
         altitude_m=altitude_m,
         gsd_cm=gsd_cm,
         row_azimuth_deg=plant.row_azimuth_deg,
+        line_azimuth_deg=line_azimuth_deg,
+        lines_across_rows=lines == "across_rows",
         gimbal_pitch_deg=gimbal_pitch_deg,
         module_footprint_m=module_footprint(plant),
     )

@@ -8,7 +8,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, cast, get_args
 from urllib.parse import urlencode
 
 from fastapi import File, Form, Path, Query, UploadFile
@@ -689,18 +689,29 @@ def plan(
     altitude_m: Annotated[str, Query(max_length=20)] = "",
     gsd_cm: Annotated[str, Query(max_length=20)] = "",
     gimbal_pitch_deg: Annotated[str, Query(max_length=20)] = "",
+    lines: Annotated[str, Query(max_length=20)] = "",
+    line_azimuth_deg: Annotated[str, Query(max_length=20)] = "",
 ) -> Response:
     """The plant's coverage flight for a camera, from a target GSD (by default the IEC TS 62446-3 screening
-    minimum) or an altitude, straight down or oblique: its figures, its path over the plant, and the
-    QGroundControl and DJI files to fly it (the API's ``flight-plan``, same parameters)."""
+    minimum) or an altitude, straight down or oblique, its lines across the rows, the fewest turns way or on
+    a course: its figures, its path over the plant, and the QGroundControl and DJI files to fly it (the
+    API's ``flight-plan``, same parameters)."""
     p = service.get_plant(c.s, plant_id)
     values = {"camera": camera, "altitude_m": altitude_m.strip(), "gsd_cm": gsd_cm.strip(),
-              "gimbal_pitch_deg": gimbal_pitch_deg.strip()}  # fmt: skip
+              "gimbal_pitch_deg": gimbal_pitch_deg.strip(), "lines": lines.strip(),
+              "line_azimuth_deg": line_azimuth_deg.strip()}  # fmt: skip
     try:
         pitch = _number(values["gimbal_pitch_deg"], -90, -30)
+        direction = values["lines"] or "across_rows"
+        if direction not in get_args(service.LineDirection):
+            raise InvalidInput(msg("unknown line direction %(lines)r", lines=values["lines"]))
+        course = _number(values["line_azimuth_deg"], 0, 360)
+        if course is not None:  # 360° is north, as the API and the files give it
+            values["line_azimuth_deg"] = format(course % 360, "g")
         _, flight = service.plant_flight_plan(
             c.s, p.id, camera, _number(values["altitude_m"], 1, 500), _number(values["gsd_cm"], 0.1, 100),
-            -90.0 if pitch is None else pitch,
+            -90.0 if pitch is None else pitch, line_azimuth_deg=None if course is None else course % 360,
+            lines=cast(service.LineDirection, direction),
         )  # fmt: skip
     except InvalidInput as exc:
         return c.page("pv_plan.html", status_code=400, plant=p, cameras=sorted(CAMERAS), values=values,
