@@ -36,7 +36,9 @@ from gongzhi.modules.pv.analytics.layout import LayoutParams, PlantLayout, gener
 from gongzhi.modules.pv.analytics.modules import (
     CELL_EDGE_STEP,
     EDGE_WINDOW,
+    FRAME_LEVEL_REACH_M,
     ISM_NOMINAL_LEVEL,
+    LEVEL_WARM_K,
     MEASUREMENT_SPOT_PX,
     NORMAL,
     OBLIQUE_SPREAD,
@@ -64,6 +66,7 @@ from gongzhi.modules.pv.analytics.modules import (
     _group_medians,
     _hot_cells,
     _interior_medians,
+    _level_explained,
     _mean,
     _med,
     _median,
@@ -74,6 +77,7 @@ from gongzhi.modules.pv.analytics.modules import (
     _neighbour_table_from_lists,
     _order_statistics,
     _patch_through,
+    _path_m,
     _percentile,
     _percentile_pick,
     _PointGrid,
@@ -297,6 +301,65 @@ def test_a_frame_whose_level_departs_from_its_neighbours_is_named_with_how_far()
     # two frames are too few to tell which is off
     assert frame_level_shifts(*views([50.0, 55.0])) == {}
     assert frame_level_shifts(np.zeros(0, dtype=np.int64), np.zeros(0)) == {}
+
+
+def test_a_low_flights_closer_frames_are_judged_against_the_frames_as_far_along_the_path() -> None:
+    # flown at 16 m an image comes every 4.3 m: four frames in a row over two open strings took their
+    # level, a majority of the seven about each of them, not of the frames within 22 m
+    levels = [50.0] * 8 + [54.7] * 4 + [50.0] * 8
+    frames = np.repeat(np.arange(len(levels)), 5)
+    refs = np.repeat(levels, 5) + np.tile(np.linspace(-0.3, 0.3, 5), len(levels))
+    assert frame_level_shifts(frames, refs) == {}
+    path = 4.3 * np.arange(len(levels), dtype=np.float64)
+    assert frame_level_shifts(frames, refs, path).keys() == {8, 9, 10, 11}
+    # the screening height's images 7.4 m apart: the seven frames about one reach 22 m already
+    assert FRAME_LEVEL_REACH_M + 0.3 > 3 * 7.4
+    assert frame_level_shifts(frames, refs, 7.4 * np.arange(len(levels), dtype=np.float64)) == {}
+    # frames without a position: the seven about each, as before
+    assert frame_level_shifts(frames, refs, np.full(len(levels), np.nan)) == {}
+
+
+def test_the_path_is_summed_over_the_frames_with_a_position() -> None:
+    nan = math.nan
+    cameras = [(nan, 0.0, 0.0, 16.0), (nan, 3.0, 4.0, 16.0), (nan, nan, nan, nan), (nan, 3.0, 10.0, 16.0)]
+    path = _path_m(cameras)
+    assert path[:2].tolist() == [0.0, 5.0] and math.isnan(path[2]) and path[3] == pytest.approx(11.0)
+    assert len(_path_m([])) == 0
+
+
+def test_a_view_of_a_frame_that_took_too_warm_a_level_is_read_from_the_right_one() -> None:
+    def view(cls: ViewClass, corrected: float) -> _View:
+        return _View(3, 55.0, 55.3, 55.5, corrected, 0.0, cls)
+
+    # the module's corrected temperature already from the right level: an open string's module 4.8 K warm
+    warm = _level_explained(view(NORMAL, 4.8), 4.6)
+    assert warm.cls.anomaly is Anomaly.MODULE_OFFLINE and warm.cls.delta_t_k == pytest.approx(4.8)
+    assert _level_explained(view(NORMAL, LEVEL_WARM_K - 0.1), 4.6).cls is NORMAL  # a healthy one
+    assert _level_explained(view(NORMAL, 4.8), -4.6).cls is NORMAL  # a frame that took too cool a level
+    # the healthy row beside the string read shaded: from the right level its coolest sample is not cool
+    shaded = _level_explained(view(ViewClass(Anomaly.SHADING, -5.3), -0.7), 4.6)
+    assert shaded.cls is NORMAL
+    deep = view(ViewClass(Anomaly.SHADING, -9.0), -4.4)
+    assert _level_explained(deep, 4.6) is deep
+    hot = view(ViewClass(Anomaly.HOT_SPOT, 12.0, (0.3, 0.4)), 4.8)
+    assert _level_explained(hot, 4.6) is hot
+
+
+def test_a_string_seen_only_by_frames_that_took_its_level_is_found_flown_low() -> None:
+    # 16 m, seed 13: two open strings two rows apart; the frames over them and the row between took the
+    # strings' level, and seven of one string's modules were seen by such frames alone
+    layout = generate_layout(rectangle(80.0, 50.0))
+    flight = synthetic_flight(layout, seed=13, anomalies_per_class=4, altitude_m=16)
+    acc = InspectionAccumulator(layout)
+    for i in range(len(flight)):
+        acc.add(flight.frame(i))
+    found = {f.module_id: f.anomaly_class for f in acc.result().findings}
+    strings = [a.module_id for a in flight.anomalies if a.anomaly is Anomaly.STRING_OFFLINE]
+    assert all(found.get(m) is Anomaly.STRING_OFFLINE for m in strings), [
+        m for m in strings if found.get(m) is not Anomaly.STRING_OFFLINE
+    ]
+    shaded = {a.module_id for a in flight.anomalies if a.anomaly is Anomaly.SHADING}
+    assert [m for m, c in found.items() if c is Anomaly.SHADING and m not in shaded] == []
 
 
 def test_a_cool_class_that_its_frames_wrong_level_explains_reads_normal_when_no_other_frame_saw_it() -> None:

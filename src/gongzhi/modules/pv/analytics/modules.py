@@ -139,6 +139,14 @@ FRAME_LEVEL_WINDOW = 7
 """Frames, in flight order, over whose median reference level a frame's own is judged
 (:func:`frame_level_shifts`) [-]."""
 
+FRAME_LEVEL_REACH_M = 22.0
+"""How far along the flight path, each way, a frame's neighbours reach at least (:func:`frame_level_shifts`)
+[m]: the :data:`FRAME_LEVEL_WINDOW` frames about it span that much at the screening height (an image every
+7.4 m), and a lower flight's closer images would otherwise span less. Flown at 16 m (an image every 4.3 m)
+over a plant with two open strings two rows apart, four frames in a row saw mostly string and took its
+level (seed 13 of the evaluation): seven frames about one of them were a majority of wrong levels, the
+frames within 22 m are not."""
+
 FRAME_LEVEL_MAX_K = 2.0
 """Largest departure of a frame's reference level (the median of its modules' references) from the median
 of its :data:`FRAME_LEVEL_WINDOW` neighbours in flight order before the frame counts as having taken the
@@ -1585,7 +1593,7 @@ class InspectionAccumulator:
         positions, frames, numbers = self._views.columns()
         order = np.lexsort((frames, positions))
         positions, frames, numbers = positions[order], frames[order], numbers[order]
-        shifts = frame_level_shifts(frames, numbers[:, 0] - numbers[:, 3])
+        shifts = frame_level_shifts(frames, numbers[:, 0] - numbers[:, 3], _path_m(self._cameras))
         if shifts:
             # the reference was too high by the departure, so the module reads that much too cool
             by_frame = np.zeros(int(frames.max()) + 1)
@@ -1606,8 +1614,14 @@ class InspectionAccumulator:
         layout_modules = self.layout.modules
         ids = [layout_modules[p].id for p in seen.tolist()]
         modules = list(map(ModuleResult, ids, (ends - starts).tolist(), *medians.T.tolist(), lon, lat, rgb))
+        voted = self._views.flagged
+        if shifts and len(seen):
+            # modules seen only by frames that took too warm a level, warm from the right one: their views
+            # read normal, and only from the right level do they show the whole module's warmth
+            by_shifted = np.logical_and.reduceat(np.isin(frames, list(shifts)), starts)
+            voted = voted | set(seen[by_shifted & (medians[:, 3] >= LEVEL_WARM_K)].tolist())
         views_of = {}
-        for p in sorted(self._views.flagged):
+        for p in sorted(voted):
             k = int(np.searchsorted(seen, p))
             a, b = int(starts[k]), int(ends[k])
             views_of[p] = [self._views.view(f, p, row) for f, row in
@@ -2108,7 +2122,7 @@ class LayoutFreeAccumulator:
             np.array([v.median - v.corrected for v in every], dtype=np.float64),
         )
         for mid in sorted(self._views):
-            views = self._views[mid]
+            views = _level_corrected(self._views[mid], shifts)
             lon, lat = (
                 self.origin.to_lonlat(*where[mid])
                 if self.origin is not None and mid in where
@@ -2805,14 +2819,18 @@ def _robust_surface(
     return fit, keep, ref
 
 
-def frame_level_shifts(frames: npt.NDArray[np.integer[Any]], references: FloatArray) -> dict[int, float]:
+def frame_level_shifts(
+    frames: npt.NDArray[np.integer[Any]], references: FloatArray, path_m: FloatArray | None = None
+) -> dict[int, float]:
     """The frames whose reference level departs from their neighbours', and by how much [K].
 
     A frame's level is the median of its modules' references (a view's median less its corrected
     temperature). The frames are taken in the order of their numbers (flight order), each against the
     median level of the :data:`FRAME_LEVEL_WINDOW` frames about it (itself included; fewer at the ends of
-    the flight, and none judged with fewer than three); a frame more than :data:`FRAME_LEVEL_MAX_K` off is
-    returned with its departure (its level less that median).
+    the flight, and none judged with fewer than three), and of the frames beyond those still within
+    :data:`FRAME_LEVEL_REACH_M` of it along the flight path when ``path_m`` gives each frame's distance
+    along it [m] (indexed by frame number; NaN where unknown); a frame more than :data:`FRAME_LEVEL_MAX_K`
+    off is returned with its departure (its level less that median).
 
     This is the one thing a frame alone cannot tell: which of two levels is its background. A frame at the
     end of a line that sees only two rows, one of them an open string, has as many warm modules as healthy
@@ -2836,15 +2854,39 @@ def frame_level_shifts(frames: npt.NDArray[np.integer[Any]], references: FloatAr
     ids = frames[starts].tolist()
     levels = np.array([_median(group) for group in np.split(references, starts[1:])])
     half = FRAME_LEVEL_WINDOW // 2
+    along = (
+        np.full(len(ids), np.nan)
+        if path_m is None
+        else np.asarray(path_m, dtype=np.float64)[np.asarray(ids, dtype=np.intp)]
+    )
     shifts: dict[int, float] = {}
     for i, frame in enumerate(ids):
-        window = levels[max(0, i - half) : i + half + 1]
+        lo, hi = max(0, i - half), min(len(ids), i + half + 1)
+        # NaN distances compare False: the reach stops before a frame without a position
+        while lo > 0 and abs(along[lo - 1] - along[i]) <= FRAME_LEVEL_REACH_M:
+            lo -= 1
+        while hi < len(ids) and abs(along[hi] - along[i]) <= FRAME_LEVEL_REACH_M:
+            hi += 1
+        window = levels[lo:hi]
         if len(window) < 3:
             continue
         departure = float(levels[i] - _median(window))
         if abs(departure) > FRAME_LEVEL_MAX_K:
             shifts[frame] = departure
     return shifts
+
+
+def _path_m(cameras: Sequence[tuple[float, float, float, float]]) -> FloatArray:
+    """Each frame's distance along the flight path from the first [m], from where its camera was
+    (:func:`_camera_over_plane`, east and north); a frame without a position adds nothing to the path
+    and has none itself (NaN)."""
+    xy = np.array([c[1:3] for c in cameras], dtype=np.float64).reshape(-1, 2)
+    known = np.isfinite(xy).all(axis=1)
+    path = np.full(len(xy), np.nan)
+    if known.any():
+        at = xy[known]
+        path[known] = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(at, axis=0).T))])
+    return path
 
 
 def _voting(views: list[_View], shifts: Mapping[int, float]) -> list[_View]:
@@ -2863,22 +2905,48 @@ COOL_MARK_K = -2.0
 (:func:`classify_crop`) [K]."""
 
 
+LEVEL_WARM_K = 2.0
+"""Least temperature over the right level [K] at which a normal view of a frame that took too warm a level
+reads its whole module warm (:func:`_level_explained`): the whole-module rule's 2 K a third
+(:func:`classify_crop`)."""
+
+
 def _level_explained(view: _View, departure: float) -> _View:
-    """``view`` with its cool class read as normal where its frame's reference was ``departure`` [K] too
-    high (:func:`frame_level_shifts`) and, measured from the right level, its coolest sample is not below
-    :data:`COOL_MARK_K`: the cool region's rule could not have fired.
+    """``view`` read again where its frame's reference was ``departure`` [K] too high
+    (:func:`frame_level_shifts`), its ``corrected`` temperature already measured from the right level: a
+    cool class reads normal where its coolest sample, from the right level, is not below
+    :data:`COOL_MARK_K` (the cool region's rule could not have fired), and a normal view reads the whole
+    module warm (offline) where the module is at least :data:`LEVEL_WARM_K` over the right level (a view
+    that shows no pattern against the wrong level shows none against the right one but the whole
+    module's warmth).
 
     A frame at the end of a flight line that sees two rows, one of them an open string, may take the
     string's level for its background; the healthy row then reads cool. Flown low (18 m, about 7 px a
     cell) a row next to such a string can be seen by those frames alone (seed 8 of the evaluation: eight
     modules called shaded at −5 K, each in two such frames, with the departures 4.4 and 4.7 K). A cool
-    class's value is its coolest sample, so adding the departure gives that sample from the right level."""
-    cool = departure > 0 and view.cls.anomaly in (Anomaly.SHADING, Anomaly.VEGETATION)
-    return (
-        dataclasses.replace(view, cls=NORMAL)
-        if cool and view.cls.delta_t_k + departure >= COOL_MARK_K
-        else view
-    )
+    class's value is its coolest sample, so adding the departure gives that sample from the right level.
+    And the string's own modules can be seen by such frames alone (16 m, seed 13: seven modules of an
+    open string 5.0 K warm, each in four frames that took its level, read normal)."""
+    if departure <= 0:
+        return view
+    if view.cls.anomaly in (Anomaly.SHADING, Anomaly.VEGETATION):
+        return (
+            dataclasses.replace(view, cls=NORMAL) if view.cls.delta_t_k + departure >= COOL_MARK_K else view
+        )
+    if view.cls.anomaly is Anomaly.NONE and view.corrected >= LEVEL_WARM_K:
+        return dataclasses.replace(view, cls=ViewClass(Anomaly.MODULE_OFFLINE, view.corrected))
+    return view
+
+
+def _level_corrected(views: list[_View], shifts: Mapping[int, float]) -> list[_View]:
+    """``views`` with the corrected temperatures of those of frames that took the wrong level
+    (:func:`frame_level_shifts`) measured from the right one, as the layout's accumulator measures them."""
+    if not shifts:
+        return views
+    return [
+        dataclasses.replace(v, corrected=v.corrected + shifts[v.frame]) if v.frame in shifts else v
+        for v in views
+    ]
 
 
 UNRESOLVED_PEAK_K = SCREEN_PEAK_K / OBLIQUE_SPREAD
