@@ -362,6 +362,27 @@ def test_a_string_seen_only_by_frames_that_took_its_level_is_found_flown_low() -
     assert [m for m, c in found.items() if c is Anomaly.SHADING and m not in shaded] == []
 
 
+def test_photos_alone_find_a_string_seen_only_by_frames_that_took_its_level_flown_low() -> None:
+    # the same flight without the layout: the frames' path from their placed views (65 of 80 string
+    # modules and 6 false shadings before)
+    layout = generate_layout(rectangle(80.0, 50.0))
+    flight = synthetic_flight(layout, seed=13, anomalies_per_class=4, altitude_m=16)
+    acc = LayoutFreeAccumulator()
+    for i in range(len(flight)):
+        acc.add(flight.frame(i))
+    centres = layout.centres_xy()
+
+    def nearest(lon: float, lat: float) -> str:
+        x, y = layout.origin.to_xy(lon, lat)
+        return layout.modules[int(np.argmin(np.hypot(centres[:, 0] - x, centres[:, 1] - y)))].id
+
+    found = {nearest(f.lon, f.lat): f.anomaly_class for f in acc.result().findings}
+    strings = [a.module_id for a in flight.anomalies if a.anomaly is Anomaly.STRING_OFFLINE]
+    assert [m for m in strings if found.get(m) is not Anomaly.STRING_OFFLINE] == []
+    shaded = {a.module_id for a in flight.anomalies if a.anomaly is Anomaly.SHADING}
+    assert [m for m, c in found.items() if c is Anomaly.SHADING and m not in shaded] == []
+
+
 def test_a_cool_class_that_its_frames_wrong_level_explains_reads_normal_when_no_other_frame_saw_it() -> None:
     def view(frame: int, cls: ViewClass) -> _View:
         return _View(frame, 49.3, 49.8, 50.1, -0.2, 0.0, cls)

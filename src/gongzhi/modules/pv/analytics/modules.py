@@ -1972,6 +1972,9 @@ class LayoutFreeAccumulator:
         # a cell's area in each frame, in the camera's pixels [px²] (NaN where not analysed)
         self._cell_px: list[float] = []
         self._irradiances: list[float] = []
+        # where each frame's view was on the ground (east, north, as :func:`_camera_over_plane` gives a
+        # camera: NaN time and height), for the frames' path (:func:`_path_m`)
+        self._places: list[tuple[float, float, float, float]] = []
         self._frames_used = 0
 
     def add(self, frame: ThermalFrame) -> FrameReport:
@@ -2035,6 +2038,8 @@ class LayoutFreeAccumulator:
         n = len(self._sources)
         self._sources.append(segmented.source)
         self._cell_px.append(segmented.cell_px)
+        g = segmented.geometry
+        self._places.append(_NO_CAMERA if g is None else (math.nan, g.x_m, g.y_m, math.nan))
         if segmented.irradiance_w_m2 is not None:
             self._irradiances.append(segmented.irradiance_w_m2)
         if segmented.rows is None or segmented.cols is None:
@@ -2120,6 +2125,7 @@ class LayoutFreeAccumulator:
         shifts = frame_level_shifts(
             np.array([v.frame for v in every], dtype=np.int64),
             np.array([v.median - v.corrected for v in every], dtype=np.float64),
+            _path_m(self._places),
         )
         for mid in sorted(self._views):
             views = _level_corrected(self._views[mid], shifts)
