@@ -122,8 +122,6 @@ def plan(
     suffix = out_path.suffix.lower()
     if suffix not in (".plan", ".kmz"):
         _fail("--out must end in .plan (QGroundControl) or .kmz (DJI WPML)")
-    if line_azimuth is not None and fewest_turns:
-        _fail("give --line-azimuth or --fewest-turns, not both")
     ring, layout = load_plant(plant)
     try:
         flight = service.flight_plan(

@@ -430,11 +430,16 @@ def flight_plan(
     altitude_m: float | None = None,
     gsd_cm: float | None = None,
     row_azimuth_deg: float | None = None,
+    line_azimuth_deg: float | None = None,
+    lines_across_rows: bool = True,
     **options: Any,
 ) -> FlightPlan:
-    """A coverage flight over ``polygon`` with lines across the module rows (when their azimuth is known)."""
+    """A coverage flight over ``polygon`` with lines across the module rows (when their azimuth is known),
+    on the course ``line_azimuth_deg``, or the fewest turns way (``lines_across_rows`` false)."""
     if altitude_m is not None and gsd_cm is not None:
         raise InvalidInput(msg("give an altitude or a GSD, not both"))
+    if line_azimuth_deg is not None and not lines_across_rows:
+        raise InvalidInput(msg("give a line azimuth or the fewest turns, not both"))
     try:
         return plan_flight(
             polygon,
@@ -442,6 +447,8 @@ def flight_plan(
             altitude_m=altitude_m,
             gsd_m=None if gsd_cm is None else gsd_cm / 100,
             row_azimuth_deg=row_azimuth_deg,
+            line_azimuth_deg=line_azimuth_deg,
+            lines_across_rows=lines_across_rows,
             **options,
         )
     except ValueError as exc:
@@ -467,8 +474,6 @@ def plant_flight_plan(
     """The plant's coverage flight; ``line_azimuth_deg`` [°] sets its lines' course (DJI's course angle),
     else ``lines`` says which way they run. The rows' azimuth sizes the modules along the lines either way."""
     plant = get_plant(s, plant_id)
-    if line_azimuth_deg is not None and lines != "across_rows":
-        raise InvalidInput(msg("give a line azimuth or the fewest turns, not both"))
     plan = flight_plan(
         polygon_ring(plant.polygon),
         camera,

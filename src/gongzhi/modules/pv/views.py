@@ -707,10 +707,11 @@ def plan(
             raise InvalidInput(msg("unknown line direction %(lines)r", lines=values["lines"]))
         course = _number(values["line_azimuth_deg"], 0, 360)
         if course is not None:  # 360° is north, as the API and the files give it
-            values["line_azimuth_deg"] = format(course % 360, "g")
+            course %= 360
+            values["line_azimuth_deg"] = format(course, "g")
         _, flight = service.plant_flight_plan(
             c.s, p.id, camera, _number(values["altitude_m"], 1, 500), _number(values["gsd_cm"], 0.1, 100),
-            -90.0 if pitch is None else pitch, line_azimuth_deg=None if course is None else course % 360,
+            -90.0 if pitch is None else pitch, line_azimuth_deg=course,
             lines=cast(service.LineDirection, direction),
         )  # fmt: skip
     except InvalidInput as exc:
