@@ -1593,7 +1593,8 @@ class InspectionAccumulator:
         positions, frames, numbers = self._views.columns()
         order = np.lexsort((frames, positions))
         positions, frames, numbers = positions[order], frames[order], numbers[order]
-        shifts = frame_level_shifts(frames, numbers[:, 0] - numbers[:, 3], _path_m(self._cameras))
+        path = _path_m([c[1:3] for c in self._cameras])  # the cameras' east, north
+        shifts = frame_level_shifts(frames, numbers[:, 0] - numbers[:, 3], path)
         if shifts:
             # the reference was too high by the departure, so the module reads that much too cool
             by_frame = np.zeros(int(frames.max()) + 1)
@@ -1972,9 +1973,9 @@ class LayoutFreeAccumulator:
         # a cell's area in each frame, in the camera's pixels [px²] (NaN where not analysed)
         self._cell_px: list[float] = []
         self._irradiances: list[float] = []
-        # where each frame's view was on the ground (east, north, as :func:`_camera_over_plane` gives a
-        # camera: NaN time and height), for the frames' path (:func:`_path_m`)
-        self._places: list[tuple[float, float, float, float]] = []
+        # where each frame's view was on the ground (east, north; NaN where unknown), for the frames' path
+        # (:func:`_path_m`)
+        self._places: list[tuple[float, float]] = []
         self._frames_used = 0
 
     def add(self, frame: ThermalFrame) -> FrameReport:
@@ -2039,7 +2040,7 @@ class LayoutFreeAccumulator:
         self._sources.append(segmented.source)
         self._cell_px.append(segmented.cell_px)
         g = segmented.geometry
-        self._places.append(_NO_CAMERA if g is None else (math.nan, g.x_m, g.y_m, math.nan))
+        self._places.append((math.nan, math.nan) if g is None else (g.x_m, g.y_m))
         if segmented.irradiance_w_m2 is not None:
             self._irradiances.append(segmented.irradiance_w_m2)
         if segmented.rows is None or segmented.cols is None:
@@ -2882,11 +2883,11 @@ def frame_level_shifts(
     return shifts
 
 
-def _path_m(cameras: Sequence[tuple[float, float, float, float]]) -> FloatArray:
-    """Each frame's distance along the flight path from the first [m], from where its camera was
-    (:func:`_camera_over_plane`, east and north); a frame without a position adds nothing to the path
-    and has none itself (NaN)."""
-    xy = np.array([c[1:3] for c in cameras], dtype=np.float64).reshape(-1, 2)
+def _path_m(places: Sequence[Sequence[float]]) -> FloatArray:
+    """Each frame's distance along the flight path from the first [m], from where it was (east, north
+    [m], one pair a frame); a frame without a position (NaN) adds nothing to the path and has none itself
+    (NaN)."""
+    xy = np.array(places, dtype=np.float64).reshape(-1, 2)
     known = np.isfinite(xy).all(axis=1)
     path = np.full(len(xy), np.nan)
     if known.any():
