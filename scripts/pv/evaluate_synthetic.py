@@ -81,6 +81,12 @@ def main() -> None:
     parser.add_argument("--gps-sigma", type=float, default=Conditions().gps_sigma_m, help="GPS noise [m]")
     parser.add_argument("--yaw-sigma", type=float, default=Conditions().yaw_sigma_deg, help="yaw noise [°]")
     parser.add_argument(
+        "--gps-bias-sigma", type=float, default=0.0, help="a slowly wandering GPS bias (no RTK) [m]"
+    )
+    parser.add_argument(
+        "--gps-bias-tau", type=float, default=Conditions().gps_bias_tau_s, help="its correlation time [s]"
+    )
+    parser.add_argument(
         "--gimbal-pitch", type=float, default=-90.0, help="an oblique flight (e.g. -60) on its oblique plan"
     )
     parser.add_argument(
@@ -108,6 +114,8 @@ def main() -> None:
     layout = generate_layout(roof(args.width, args.height))
     conditions = Conditions(
         gps_sigma_m=args.gps_sigma,
+        gps_bias_sigma_m=args.gps_bias_sigma,
+        gps_bias_tau_s=args.gps_bias_tau,
         yaw_sigma_deg=args.yaw_sigma,
         sun_azimuth_deg=args.sun[0],
         sun_elevation_deg=args.sun[1],

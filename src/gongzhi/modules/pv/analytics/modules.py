@@ -50,6 +50,7 @@ from scipy import ndimage
 from scipy.spatial import cKDTree
 
 from gongzhi.errors import msg
+from gongzhi.modules.pv.analytics.aliases import AliasTracker, end_alias
 from gongzhi.modules.pv.analytics.anomalies import ISM_LABELS, Anomaly, class_of_abnormality, severity
 from gongzhi.modules.pv.analytics.cameras import ThermalCamera
 from gongzhi.modules.pv.analytics.frames import NO_DATA_PX, FrameMeta, ThermalFrame
@@ -120,6 +121,10 @@ JUNCTION_BOX = (0.5, 0.92)
 """Junction box position on a portrait module, along the row and across it from the low edge [-]."""
 SOILING_WARM_K = 0.5
 """Warmth above the module's upper third that counts towards the soiling index [K]."""
+END_STEPS = 3
+"""Times a frame's pose is weighed against the ends it sees, a pitch either way each time
+(:func:`.aliases.end_alias`): a GPS error of up to 3 module pitches along the rows is set right by one frame
+that sees a row's end [-]."""
 BIAS_SMOOTHING = 0.1
 """Weight of each frame's pose correction in the running correction carried to the next frame [-]."""
 SURFACE_INLIER_MAX_K = 2.0
@@ -1149,6 +1154,24 @@ class _ViewTable:
             self._numbers = [np.concatenate(self._numbers or [np.zeros((0, _VIEW_COLUMNS))])]
         return self._positions[0], self._frames[0], self._numbers[0]
 
+    def rename(self, names: npt.NDArray[np.intp], first: int, end: int) -> None:
+        """Give the views of frames ``first`` to ``end − 1`` the positions ``names[position]``, dropping those
+        named −1 (no such module)."""
+        positions, frames, numbers = self.columns()
+        mine = (frames >= first) & (frames < end)
+        if not mine.any():
+            return
+        renamed = positions.copy()
+        renamed[mine] = names[positions[mine]]
+        keep = renamed >= 0
+        self._positions, self._frames, self._numbers = [renamed[keep]], [frames[keep]], [numbers[keep]]
+        classes: dict[tuple[int, int], ViewClass] = {}
+        for (f, p), c in self.classes.items():
+            q = int(names[p]) if first <= f < end else p
+            if q >= 0:
+                classes[(f, q)] = c
+        self.classes = classes
+
     def extend(self, other: _ViewTable, frames: int) -> None:
         """Append ``other``'s views numbered ``frames`` later."""
         positions, numbered, numbers = other.columns()
@@ -1257,6 +1280,46 @@ nadir view (:func:`.oblique.nadir_view`); no position, height or camera to place
 of modules found in it (photos without a plant)."""
 
 
+@dataclass(slots=True)
+class _Opening:
+    """A part of a flight's first run of linked frames: the fingerprints of its first frame that kept
+    them, and, along and across the rows, the frame before which that run's names were never settled by an
+    end (``None`` while they are still open; the run's length once its links broke unsettled; 0 once an
+    end settled them, which renamed the run)."""
+
+    fingerprints: tuple[npt.NDArray[np.intp], FloatArray] | None = None
+    first: int = -1
+    open_until: list[int | None] = field(default_factory=lambda: [None, None])
+    closed: list[bool] = field(default_factory=lambda: [False, False])
+
+    def begins(self, n: int, positions: npt.NDArray[np.intp], values: FloatArray) -> None:
+        if self.fingerprints is None:
+            self.fingerprints, self.first = (positions, values), n
+
+    def ends(self, n: int, *, linked: bool) -> None:
+        # the first run of linked frames breaks at the first frame after its start that does not link
+        if not linked and self.fingerprints is not None:
+            for axis in (0, 1):
+                if not self.closed[axis]:
+                    self.open_until[axis], self.closed[axis] = n, True
+
+    def settled(self, n: int, known: tuple[bool, bool]) -> None:
+        for axis in (0, 1):
+            if known[axis] and not self.closed[axis]:
+                self.open_until[axis], self.closed[axis] = 0, True  # the end renamed the run
+
+    def rename(self, names: npt.NDArray[np.intp], first: int, end: int) -> None:
+        # the first frame's fingerprints follow its views when its run is renamed
+        if self.fingerprints is not None and first <= self.first < end:
+            positions, values = self.fingerprints
+            renamed = names[positions]
+            keep = renamed >= 0
+            self.fingerprints = (renamed[keep], values[keep])
+
+    def until(self, frames: int) -> list[int]:
+        return [frames if u is None else u for u in self.open_until]
+
+
 class InspectionAccumulator:
     """Streaming per-module analysis: ``add(frame)`` as frames arrive, ``result()`` at any time.
 
@@ -1315,10 +1378,14 @@ class InspectionAccumulator:
         self._bias = (0.0, 0.0, 0.0)
         self._line: _Line | None = None
         self._carried_score = 0.0
-        self._pitch_along, pitch_across = _pitches(self._index)
+        self._pitch_along, self._pitch_across = _pitches(self._index)
         # across the rows the grid repeats only every row pitch: search up to nearly half of it; along the
         # rows every module pitch, which _nearest_alias resolves against the running correction
-        self._search_m = 0.45 * pitch_across
+        self._search_m = 0.45 * self._pitch_across
+        self._aliases: AliasTracker | None = None
+        # the first frame of the run of linked frames that an end along and across the rows would rename
+        self._chain_from: tuple[int, int] = (0, 0)
+        self._opening = _Opening()
         self._frames_used = 0
         self._layout_left_out = False
 
@@ -1338,6 +1405,7 @@ class InspectionAccumulator:
         out.__dict__.update(self.__dict__)
         out._views, out._sources, out._irradiances, out._cell_px, out._cameras = _ViewTable(), [], [], [], []
         out._bias, out._frames_used, out._line, out._carried_score = (0.0, 0.0, 0.0), 0, None, 0.0
+        out._aliases, out._chain_from, out._opening = None, (0, 0), _Opening()
         return out
 
     def __getstate__(self) -> dict[str, Any]:
@@ -1404,11 +1472,15 @@ class InspectionAccumulator:
             fit = self._refine(temperature, geometry, prior.yaw_deg, block)
             if fit.score > 0 and (fit.dx_m or fit.dy_m or fit.dyaw_deg):
                 geometry = self._nearest_alias(fit.geometry, prior)
+                geometry = self._named(temperature, geometry, n)
+                bx, by, byaw = self._bias  # renaming the frames before moves the running correction too
             cx, cy = geometry.x_m - prior.x_m, geometry.y_m - prior.y_m
             cyaw = geometry.yaw_deg - prior.yaw_deg
             report = FrameReport(frame.meta.source, 0, cx, cy, cyaw, fit.score)
             if fit.score > 0:
-                # the running correction follows a slowly drifting GPS bias but not each frame's noise
+                # the running correction follows a slowly drifting GPS bias but not each frame's noise; it
+                # takes the frame's module and row whole at once (the naming, _named), then the rest slowly
+                bx, by = self._snapped(bx, by, cx, cy)
                 k = BIAS_SMOOTHING
                 self._bias = (bx + k * (cx - bx), by + k * (cy - by), byaw + k * (cyaw - byaw))
         seen = self._analyse(
@@ -1478,6 +1550,89 @@ class InspectionAccumulator:
                 line = _Line(logged_yaw_deg, block_px=block_px)
             self._line = line.with_estimate(yaw, fit.score)
         return fit
+
+    def _tracker(self, index: ModuleIndex | None = None) -> AliasTracker:
+        """The frames' fingerprints (:class:`.aliases.AliasTracker`), made on first use and given the module
+        index (``index``, or this accumulator's) again after pickling."""
+        tracker = self.__dict__.get("_aliases")
+        if tracker is None:
+            tracker = self._aliases = AliasTracker(
+                index or self._index, (self._pitch_along, self._pitch_across)
+            )
+        elif tracker.index is None:
+            tracker.attach(index or self._index)
+        return tracker
+
+    def _named(self, temperature: F32, geometry: FrameGeometry, n: int) -> FrameGeometry:
+        """The pose of frame ``n`` moved by whole module and row pitches to the alias that names its modules
+        as the frames before did (:meth:`.aliases.AliasTracker.linked`), then, where the frame sees the end
+        of a row or an array's first or last row, to the alias those settle (:func:`.aliases.end_alias`);
+        the frames linked since the last frame that settled that direction are renamed with it, and the
+        running correction moves too."""
+        tracker = self._tracker()
+        positions = visible_modules(self._index, geometry)
+        values = tracker.fingerprint(temperature, geometry, positions)
+        k = tracker.linked(positions, values)
+        if k is None:
+            self._chain_from = (n, n)  # a new run of frames, named from the running correction alone
+        elif k != (0, 0):
+            geometry = tracker.moved(geometry, k)
+            positions = visible_modules(self._index, geometry)
+            values = tracker.fingerprint(temperature, geometry, positions)
+        self._opening.ends(n, linked=k is not None)
+        # the ends weigh a pitch either way: a pose two off moves one, and is weighed again from there
+        # (a direction is settled only where the last weighing kept the pose: a move says the pose is
+        # better a pitch over, not that it is right there)
+        moved, known = (0, 0), (False, False)
+        for _ in range(END_STEPS):
+            end, seen = end_alias(temperature, geometry, tracker, positions)
+            known = (seen[0] and not end[0], seen[1] and not end[1])
+            if end == (0, 0):
+                break
+            geometry = tracker.moved(geometry, end)
+            moved = (moved[0] + end[0], moved[1] + end[1])
+            positions = visible_modules(self._index, geometry)
+        for axis, step in enumerate(moved):
+            if step:
+                self._rename((step, 0) if axis == 0 else (0, step), self._chain_from[axis], n)
+        if moved != (0, 0):
+            values = tracker.fingerprint(temperature, geometry, positions)
+        along, across = self._chain_from
+        self._chain_from = (n if known[0] else along, n if known[1] else across)
+        self._opening.settled(n, known)
+        if k is not None or known[0] or tracker.empty:
+            # a frame named from the running correction alone keeps no fingerprints (but the first): the
+            # next frame links to those of frames whose names were linked or settled along the rows, the
+            # direction in which a GPS error most often exceeds half a pitch
+            tracker.remember(positions, values, n)
+            self._opening.begins(n, positions, values)
+        return geometry
+
+    def _rename(self, k: tuple[int, int], first: int, end: int) -> None:
+        """Rename the views and fingerprints of frames ``first`` to ``end − 1`` as if their poses moved by
+        ``k`` (module pitches along the rows, row pitches across), and move their cameras and the running
+        correction with them."""
+        tracker = self._tracker(self.__dict__.get("_index"))
+        self._views.rename(tracker.shift(k), first, end)
+        tracker.rename(k, first, end)
+        self._opening.rename(tracker.shift(k), first, end)
+        dx, dy = tracker.offset_m(k)
+        for i in range(first, min(end, len(self._cameras))):
+            t, x, y, h = self._cameras[i]
+            self._cameras[i] = (t, x + dx, y + dy, h)
+        bx, by, byaw = self._bias
+        self._bias = (bx + dx, by + dy, byaw)
+
+    def _snapped(self, bx: float, by: float, cx: float, cy: float) -> tuple[float, float]:
+        """The running correction (``bx``, ``by``) moved by the whole module and row pitches by which the
+        frame's correction (``cx``, ``cy``) lies from it [m]."""
+        e, c = row_axes(self.layout.row_azimuth_deg)
+        du, dv = (cx - bx) * e[0] + (cy - by) * e[1], (cx - bx) * c[0] + (cy - by) * c[1]
+        i, j = round(du / self._pitch_along), round(dv / self._pitch_across)
+        if not (i or j):
+            return bx, by
+        return (bx + i * self._pitch_along * e[0] + j * self._pitch_across * c[0],
+                by + i * self._pitch_along * e[1] + j * self._pitch_across * c[1])  # fmt: skip
 
     def _nearest_alias(self, geometry: FrameGeometry, prior: FrameGeometry) -> FrameGeometry:
         """Of the poses one module pitch apart along the rows, which the grid cannot tell apart, the one
@@ -1573,12 +1728,37 @@ class InspectionAccumulator:
         """
         if other.layout.modules != self.layout.modules:
             raise ValueError("accumulators of different plants cannot be merged")
+        if self.refine and other.refine:
+            self._link_opening(other)
         self._views.extend(other._views, len(self._sources))
         self._sources.extend(other._sources)
         self._cell_px.extend(other._cell_px)
         self._cameras.extend(other._cameras)
         self._irradiances.extend(other._irradiances)
         self._frames_used += other._frames_used
+
+    def _link_opening(self, other: InspectionAccumulator) -> None:
+        """Name the opening frames of a later part of the flight as this part named the frames before them.
+
+        A part that starts where no row end is in sight names its first frames from the logged positions
+        alone (its running correction starts at none), which a GPS bias can put a module or a row off; and
+        it renames them only if an end settles that direction before its run of linked frames breaks. Its
+        first fingerprints, against this part's last ones (:meth:`.aliases.AliasTracker.linked`), say by
+        how much: those frames are renamed before the views are taken in, and the fingerprints kept."""
+        theirs = other.__dict__.get("_aliases")
+        if theirs is None:
+            return
+        other.attach(self.layout)
+        # the parent of a process pool has only the layout: an index for the trackers, not the whole table
+        index = self.__dict__.get("_index") or other.__dict__.get("_index") or module_index(self.layout)
+        mine, theirs = self._tracker(index), other._tracker(index)
+        opening = other._opening
+        k = mine.linked(*opening.fingerprints) if opening.fingerprints is not None else None
+        if k is not None:
+            for axis, (step, end) in enumerate(zip(k, opening.until(len(other._sources)), strict=True)):
+                if step and end:
+                    other._rename((step, 0) if axis == 0 else (0, step), 0, end)
+        mine.take(theirs, len(self._sources))
 
     def _module_results(
         self,

@@ -38,6 +38,7 @@ import datetime as dt
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from types import MappingProxyType
 
 import numpy as np
@@ -147,7 +148,14 @@ class Conditions:
     frame_offset_sigma_k : float
         Standard deviation of the per-frame offset [K].
     gps_sigma_m : float
-        Standard deviation of the horizontal GPS error in the metadata [m].
+        Standard deviation of the horizontal GPS error in the metadata, drawn afresh for each frame [m].
+    gps_bias_sigma_m : float
+        Standard deviation of a slowly wandering GPS bias added to that, the same in east and north [m]: a
+        receiver without RTK is off by a metre or two for minutes at a time (DJI gives ±1.5 m for its
+        GNSS hover), while one photo to the next moves by centimetres. A first-order Gauss–Markov process
+        of correlation time ``gps_bias_tau_s``, drawn once a flight from the seed; 0 (the default) for none.
+    gps_bias_tau_s : float
+        Correlation time of that bias [s].
     yaw_sigma_deg : float
         Standard deviation of the yaw error in the metadata [°].
     start : datetime, optional
@@ -169,6 +177,8 @@ class Conditions:
     frame_offset_sigma_k: float = 0.3
     gps_sigma_m: float = 0.1
     yaw_sigma_deg: float = 0.2
+    gps_bias_sigma_m: float = 0.0
+    gps_bias_tau_s: float = 600.0
     start: dt.datetime | None = None
 
 
@@ -320,6 +330,10 @@ class SyntheticFlight:
         start = c.start
         assert start is not None, "synthetic_flight gives every flight its start"
         ex, ey = rng.normal(0.0, c.gps_sigma_m, 2)
+        if c.gps_bias_sigma_m > 0:
+            track = _gps_bias_track(self.seed, len(self.poses), c.gps_bias_sigma_m, c.gps_bias_tau_s,
+                                    self.plan.trigger_interval_s)  # fmt: skip
+            ex, ey = ex + track[i, 0], ey + track[i, 1]
         lon, lat = self.layout.origin.to_lonlat(pose.x_m + ex, pose.y_m + ey)
         yaw = (pose.yaw_deg + rng.normal(0.0, c.yaw_sigma_deg) + 180) % 360 - 180
         return FrameMeta(
@@ -341,6 +355,23 @@ class SyntheticFlight:
             irradiance_w_m2=c.irradiance_w_m2,
             extra={"synthetic": True, "frame": i},
         )
+
+
+@lru_cache(maxsize=8)
+def _gps_bias_track(seed: int, n: int, sigma_m: float, tau_s: float, interval_s: float) -> FloatArray:
+    """A first-order Gauss–Markov GPS bias (east, north) for each of ``n`` frames ``interval_s`` apart
+    [m]: stationary with standard deviation ``sigma_m``, correlation ``exp(−Δt / tau_s)`` from one frame to
+    the next."""
+    rng = np.random.default_rng([seed, 3])
+    rho = math.exp(-max(interval_s, 0.0) / max(tau_s, 1e-9))
+    steps = rng.normal(0.0, sigma_m, (n, 2))
+    track = np.empty((n, 2))
+    if n:
+        track[0] = steps[0]
+    for i in range(1, n):
+        track[i] = rho * track[i - 1] + math.sqrt(1.0 - rho * rho) * steps[i]
+    track.setflags(write=False)
+    return track
 
 
 def synthetic_flight(
