@@ -84,6 +84,11 @@ def main() -> None:
         "--gps-bias-sigma", type=float, default=0.0, help="a slowly wandering GPS bias (no RTK) [m]"
     )
     parser.add_argument(
+        "--without-rtk",
+        action="store_true",
+        help="name the modules by fingerprints and row ends (aliases.py)",
+    )
+    parser.add_argument(
         "--gps-bias-tau", type=float, default=Conditions().gps_bias_tau_s, help="its correlation time [s]"
     )
     parser.add_argument(
@@ -140,7 +145,9 @@ def main() -> None:
         acc = (
             LayoutFreeAccumulator(classifier=classifier)
             if args.no_layout
-            else InspectionAccumulator(layout, refine=not args.no_refine, classifier=classifier)
+            else InspectionAccumulator(
+                layout, refine=not args.no_refine, classifier=classifier, without_rtk=args.without_rtk
+            )
         )
         for i in range(len(flight)):
             t0, c0 = time.perf_counter(), time.process_time()

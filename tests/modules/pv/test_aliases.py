@@ -101,7 +101,7 @@ def test_a_flight_without_rtk_names_every_module_right(flight) -> None:  # type:
     # a GPS bias of 1.5 m (σ), which is more than a module pitch along the rows and half a row pitch across:
     # before the naming was settled by the frames before and the ends of the rows, this flight put its views
     # on the wrong modules (false and missed findings on every class)
-    acc = InspectionAccumulator(flight.layout)
+    acc = InspectionAccumulator(flight.layout, without_rtk=True)
     for i in range(len(flight)):
         acc.add(flight.frame(i))
     assert evaluate(acc.result(), flight.anomalies).confusions == {}
@@ -112,7 +112,10 @@ def test_two_parts_of_a_flight_without_rtk_merge_into_the_right_names(flight) ->
     # its first frames from the biased positions; merged after the first part, its first fingerprints say
     # by how much they were off (unpickled in between, as from a process pool)
     half = len(flight) // 2
-    first, second = InspectionAccumulator(flight.layout), InspectionAccumulator(flight.layout)
+    first, second = (
+        InspectionAccumulator(flight.layout, without_rtk=True),
+        InspectionAccumulator(flight.layout, without_rtk=True),
+    )
     for i in range(len(flight)):
         (first if i < half else second).add(flight.frame(i))
     alone = evaluate(second.result(), flight.anomalies)

@@ -1357,6 +1357,7 @@ class InspectionAccumulator:
         neighbour_radius_m: float | None = None,
         refine: bool = True,
         classifier: ModuleClassifier | None = None,
+        without_rtk: bool = False,
     ) -> None:
         self.layout = layout
         self.camera = camera
@@ -1364,6 +1365,9 @@ class InspectionAccumulator:
         self.height_m = height_m
         self.module_plane_rel_m = module_plane_rel_m
         self.refine = refine
+        # name the modules by fingerprints and the ends of rows (_named): for positions a metre or two off
+        # (no RTK); it costs about 2.5 times the analysis CPU of the bench flight, so it is asked for
+        self.without_rtk = without_rtk
         self.classifier: ModuleClassifier = classifier or RuleClassifier()
         self._neighbour_radius_m = neighbour_radius_m or max(3.0, 2.5 * max(layout.footprint_m))
         self._prepare()
@@ -1472,15 +1476,17 @@ class InspectionAccumulator:
             fit = self._refine(temperature, geometry, prior.yaw_deg, block)
             if fit.score > 0 and (fit.dx_m or fit.dy_m or fit.dyaw_deg):
                 geometry = self._nearest_alias(fit.geometry, prior)
-                geometry = self._named(temperature, geometry, n)
-                bx, by, byaw = self._bias  # renaming the frames before moves the running correction too
+                if self.without_rtk:
+                    geometry = self._named(temperature, geometry, n)
+                    bx, by, byaw = self._bias  # renaming the frames before moves the running correction too
             cx, cy = geometry.x_m - prior.x_m, geometry.y_m - prior.y_m
             cyaw = geometry.yaw_deg - prior.yaw_deg
             report = FrameReport(frame.meta.source, 0, cx, cy, cyaw, fit.score)
             if fit.score > 0:
                 # the running correction follows a slowly drifting GPS bias but not each frame's noise; it
                 # takes the frame's module and row whole at once (the naming, _named), then the rest slowly
-                bx, by = self._snapped(bx, by, cx, cy)
+                if self.without_rtk:
+                    bx, by = self._snapped(bx, by, cx, cy)
                 k = BIAS_SMOOTHING
                 self._bias = (bx + k * (cx - bx), by + k * (cy - by), byaw + k * (cyaw - byaw))
         seen = self._analyse(
@@ -1728,7 +1734,7 @@ class InspectionAccumulator:
         """
         if other.layout.modules != self.layout.modules:
             raise ValueError("accumulators of different plants cannot be merged")
-        if self.refine and other.refine:
+        if self.refine and other.refine and other.__dict__.get("without_rtk"):
             self._link_opening(other)
         self._views.extend(other._views, len(self._sources))
         self._sources.extend(other._sources)
