@@ -3,13 +3,14 @@ in one process with the compiled kernels loaded and every path run once, with pr
 around its steps (nested: a step's time includes the steps it calls), and optionally a cProfile.
 
     .venv/bin/python bench/pv/frame_parts.py [--dir /tmp/gongzhi-pv-bench] [--first 300] [--count 150]
-        [--profile 40]
+        [--profile 40] [--without-rtk]
 
 Uses the frames ``bench/pv/bench_flight.py`` rendered into ``--dir`` (run it first). The wrappers cost a
 few microseconds a call (about 0.1–0.2 ms a frame over the ~40 wrapped calls), which the total includes;
 steps a version of the code lacks are left out, so that two versions compare in the same run
-(``PYTHONPATH`` pointed at an archive of the other). Also prints the minor page faults a frame (fresh
-memory) and a part's pickling round trip.
+(``PYTHONPATH`` pointed at an archive of the other). ``--without-rtk`` names the modules by fingerprints and
+row ends (:mod:`.analytics.aliases`), as for positions without an RTK fix. Also prints the minor page
+faults a frame (fresh memory) and a part's pickling round trip.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import Any
 
 from gongzhi.modules.pv import analysis_adapter as adapter
 from gongzhi.modules.pv import pipeline
-from gongzhi.modules.pv.analytics import georef, modules
+from gongzhi.modules.pv.analytics import aliases, georef, modules
 from gongzhi.modules.pv.io import synthetic_files
 from gongzhi.modules.pv.io.plant import read_plant_geojson
 
@@ -43,6 +44,14 @@ _STEPS: list[tuple[Any, str, str]] = [
     (georef, "_Climb", "    prefix sums for the climbs"),
     (getattr(georef, "_Climb", None), "climb", "    climbs (each repeat of the grid)"),
     (georef, "_rotation_deg", "  half-image yaw estimates"),
+    (modules.InspectionAccumulator, "_named", "naming without RTK (_named)"),
+    (getattr(aliases, "AliasTracker", None), "fingerprint", "  fingerprints"),
+    (getattr(aliases, "AliasTracker", None), "linked", "  links to the frames before"),
+    (modules, "end_alias", "  row ends"),
+    (aliases, "_masks", "    module masks at half resolution"),
+    (aliases, "_contrast", "    glass over frame"),
+    (modules.InspectionAccumulator, "_rename", "  renaming frames before"),
+    (getattr(aliases, "AliasTracker", None), "remember", "  keeping the fingerprints"),
     (modules.InspectionAccumulator, "_analyse", "per-module analysis (_analyse)"),
     (modules, "visible_modules", "  modules in the frame"),
     (modules, "module_crops_and_peaks", "  thinned crops and peaks"),
@@ -85,6 +94,7 @@ def main() -> None:
     parser.add_argument("--first", type=int, default=300)
     parser.add_argument("--count", type=int, default=150)
     parser.add_argument("--profile", type=int, default=0, metavar="N")
+    parser.add_argument("--without-rtk", action="store_true", help="name the modules as without RTK")
     args = parser.parse_args()
     paths = pipeline.frame_paths(args.dir) if args.dir.is_dir() else []
     paths = paths[args.first : args.first + args.count]
@@ -99,6 +109,8 @@ def main() -> None:
         load_kernels()
     frames = [adapter.read(p) for p in paths]
     template = adapter.new_accumulator(layout, irradiance, camera)
+    if args.without_rtk:
+        template.without_rtk = True
     warm = adapter.new_accumulator(layout, irradiance, camera, like=template)
     for frame in frames[:5]:
         warm.add(frame)
@@ -106,7 +118,7 @@ def main() -> None:
 
     totals: dict[str, list[float]] = {}
     for owner, name, label in _STEPS:
-        if hasattr(owner, name):
+        if owner is not None and hasattr(owner, name):
             totals[label] = [0.0, 0]
             _wrap(owner, name, totals, label)
     acc = adapter.new_accumulator(layout, irradiance, camera, like=template)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -122,3 +123,16 @@ def test_two_parts_of_a_flight_without_rtk_merge_into_the_right_names(flight) ->
     first.merge(pickle.loads(pickle.dumps(second)))
     assert evaluate(first.result(), flight.anomalies).confusions == {}
     assert alone.confusions  # the part on its own named some modules wrong (else this test shows nothing)
+
+
+def test_row_medians_are_numpys_medians_of_sorted_rows() -> None:
+    rng = np.random.default_rng(3)
+    for width in (1, 2, 4, 5, 15):
+        a = rng.normal(size=(40, width))
+        a[rng.random(a.shape) < 0.3] = np.nan
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows
+            expected = np.where(np.isfinite(a).sum(axis=1) >= 2, np.nanmedian(a, axis=1), np.nan)
+        ordered = np.sort(a, axis=1)
+        assert np.array_equal(aliases._row_medians(ordered, min_count=2), expected, equal_nan=True)
+        assert np.array_equal(aliases._row_medians(ordered), np.median(a, axis=1), equal_nan=True)

@@ -29,9 +29,10 @@ from gongzhi.modules.pv.analytics.georef import (
     FrameGeometry,
     ModuleIndex,
     _downsample,
+    _glass,
+    _painting,
     bilinear,
     locate,
-    module_mask,
 )
 from gongzhi.modules.pv.analytics.layout import row_axes
 
@@ -87,6 +88,7 @@ class AliasTracker:
         self.index = index
         self.axes = row_axes(index.layout.row_azimuth_deg)
         self._shifts: dict[Shift, IntArray] = {(0, 0): np.arange(len(index.centres), dtype=np.intp)}
+        self._tables: dict[tuple[Shift, ...], IntArray] = {}
         along, across = index.layout.footprint_m
         u, w = np.meshgrid(np.array(_ALONG) * along, np.array(_ACROSS) * across, indexing="ij")
         e, c = self.axes
@@ -116,6 +118,13 @@ class AliasTracker:
             self._shifts[k] = np.asarray(found, dtype=np.intp)
         return self._shifts[k]
 
+    def _table(self, shifts: tuple[Shift, ...]) -> IntArray:
+        """:meth:`shift` of each of ``shifts``, stacked: shape (len(shifts), modules)."""
+        table = self._tables.get(shifts)
+        if table is None:
+            table = self._tables[shifts] = np.stack([self.shift(k) for k in shifts])
+        return table
+
     def moved(self, geometry: FrameGeometry, k: Shift) -> FrameGeometry:
         """``geometry`` moved by ``k``."""
         return geometry.moved(*self.offset_m(k)) if k != (0, 0) else geometry
@@ -132,35 +141,35 @@ class AliasTracker:
             return np.zeros(0)
         c = self.index.centres[positions]
         rows, cols = geometry.xy_to_pixel(c[:, 0, None] + self._dx, c[:, 1, None] + self._dy)
-        med = np.median(bilinear(temperature, rows, cols), axis=1).astype(np.float64)
+        med = _row_medians(np.sort(bilinear(temperature, rows, cols), axis=1).astype(np.float64))
         seen = np.full(len(self.values) + 1, np.nan)  # the last slot for "no such module"
         seen[positions] = med
-        beside = np.column_stack([seen[self.shift(k)[positions]] for k in _BESIDE])
-        enough = np.isfinite(beside).sum(axis=1) >= 2
-        ref = np.full(len(positions), np.nan)
-        if enough.any():
-            ref[enough] = np.nanmedian(beside[enough], axis=1)
-        out = np.asarray(med - ref, dtype=np.float64)
+        beside = np.sort(seen[self._table(_BESIDE)[:, positions]].T, axis=1)  # NaN last
+        out = med - _row_medians(beside, min_count=2)
         # an anomaly or the sun's glint (which slides over the modules from frame to frame) is no fingerprint
         finite = out[np.isfinite(out)]
         if len(finite):
-            spread = 1.4826 * float(np.median(np.abs(finite - np.median(finite))))
-            out[np.abs(out - np.median(finite)) > 3 * spread + 0.05] = np.nan
+            centre = float(np.median(finite))
+            spread = 1.4826 * float(np.median(np.abs(finite - centre)))
+            out[np.abs(out - centre) > 3 * spread + 0.05] = np.nan
         return out
 
     def linked(self, positions: IntArray, values: FloatArray) -> Shift | None:
         """The shift (of :data:`ALIASES`) whose names make ``values`` agree with the fingerprints seen
         before, by :data:`LINK_MARGIN` over every other shift; ``None`` when none does, or the frame shares
         too few modules with them under its own names (no shift) to compare."""
-        spreads: dict[Shift, float] = {}
-        for k in ALIASES:
-            names = self.shift(k)[positions]
-            ok = (names >= 0) & np.isfinite(values)
-            ok[ok] &= np.isfinite(self.values[names[ok]])
-            if ok.sum() < LINK_COMMON:
-                continue
-            d = values[ok] - self.values[names[ok]]
-            spreads[k] = float(np.median(np.abs(d - np.median(d))))
+        # every shift at once: the stored fingerprints under each shift's names (NaN where none), less this
+        # frame's, and each row's median absolute deviation over the modules both have
+        stored = np.append(self.values, np.nan)  # the last slot for "no such module" (−1)
+        d = values[None, :] - stored[self._table(ALIASES)[:, positions]]
+        common = np.isfinite(d).sum(axis=1)
+        weighed = np.flatnonzero(common >= LINK_COMMON)
+        if not len(weighed):
+            return None
+        d = np.sort(d[weighed], axis=1)
+        deviations = np.sort(np.abs(d - _row_medians(d, 1)[:, None]), axis=1)
+        spread = _row_medians(deviations, 1)
+        spreads = {ALIASES[i]: float(v) for i, v in zip(weighed.tolist(), spread.tolist(), strict=True)}
         if (0, 0) not in spreads:
             return None  # a shift must beat the running correction's naming where both can be compared
         best = min(spreads, key=spreads.__getitem__)
@@ -198,6 +207,21 @@ class AliasTracker:
         self.frames[ok] = other.frames[ok] + frames
 
 
+def _row_medians(ordered: FloatArray, min_count: int | None = None) -> FloatArray:
+    """The median of each row of ``ordered`` (each row sorted, NaN last): of its finite values, NaN where it
+    has fewer than ``min_count``; with ``None``, NaN where any is NaN (as :func:`numpy.median`)."""
+    n, width = ordered.shape
+    count = np.full(n, width) if min_count is None else np.isfinite(ordered).sum(axis=1)
+    lo = np.take_along_axis(ordered, np.maximum(count - 1, 0)[:, None] // 2, axis=1)[:, 0]
+    hi = np.take_along_axis(ordered, np.minimum(count // 2, width - 1)[:, None], axis=1)[:, 0]
+    out = (lo + hi) / 2
+    if min_count is None:
+        out[np.isnan(ordered[:, -1])] = np.nan
+    else:
+        out[count < min_count] = np.nan
+    return out
+
+
 def sees_end(tracker: AliasTracker, positions: IntArray, axis: int) -> bool:
     """Whether a module the frame sees wholly lies within two pitches of an end along the rows (``axis`` 0)
     or across them (1): where a pose a pitch off would put glass on the roof, or roof on the glass, and the
@@ -210,13 +234,22 @@ def sees_end(tracker: AliasTracker, positions: IntArray, axis: int) -> bool:
     return False
 
 
-def _contrast(temperature: npt.NDArray[np.float32], glass: npt.NDArray[np.bool_], rim: npt.NDArray[np.bool_],
-              region: npt.NDArray[np.bool_]) -> float | None:  # fmt: skip
+_GLASS_RIM, _WHOLE_RIM = 0.04, -0.02
+"""The glass's rim (as :func:`.georef.module_mask`'s) and the whole footprint's margin, as shares of the
+module's sides [-]."""
+
+
+def _contrast(
+    temperature: npt.NDArray[np.float32], glass: npt.NDArray[np.bool_], region: npt.NDArray[np.bool_]
+) -> float | None:
     """How much warmer the glass is than the frame around it over ``region`` (the footprints of some module
-    slots) [K]: a module's aluminium frame and the gap beside it are cooler than its glass, while a slot
-    that holds roof shows no such step; ``None`` for too few pixels of either."""
-    on, off = glass & region, rim & region
-    if on.sum() < 8 or off.sum() < 8:
+    slots, all within the pose's whole footprints) [K]: a module's aluminium frame and the gap beside it are
+    cooler than its glass, while a slot that holds roof shows no such step; ``None`` for too few pixels of
+    either."""
+    on = glass & region
+    off = region & ~on
+    n_on, n_off = np.count_nonzero(on), np.count_nonzero(off)
+    if n_on < 8 or n_off < 8:
         return None
     return float(np.mean(temperature[on])) - float(np.mean(temperature[off]))
 
@@ -224,8 +257,17 @@ def _contrast(temperature: npt.NDArray[np.float32], glass: npt.NDArray[np.bool_]
 def _masks(
     tracker: AliasTracker, geometry: FrameGeometry
 ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
-    """The modules' glass at a pose, and their whole footprints with a margin of 2 % for the frame."""
-    return module_mask(tracker.index, geometry) > 0, module_mask(tracker.index, geometry, rim=-0.02) > 0
+    """The modules' glass at a pose (:func:`.georef.module_mask`), and their whole footprints with a margin of
+    2 % for the frame: one placing of the modules, painted twice."""
+    from gongzhi.modules.pv.analytics import kernels  # numba: loaded with the first frame, as georef's
+
+    glass = np.zeros((geometry.height_px, geometry.width_px), dtype=np.float32)
+    whole = np.zeros_like(glass)
+    painting = _painting(tracker.index, geometry, _GLASS_RIM)
+    if painting is not None:
+        kernels.paint_modules(*painting, glass)
+        kernels.paint_modules(*painting[:-1], _glass(tracker.index, _WHOLE_RIM), whole)
+    return glass > 0, whole > 0
 
 
 def end_gain(
@@ -240,14 +282,13 @@ def end_gain(
     their frames as much as the modules' both poses place do, −0.5 where it does not at all: roof), less the
     same for the slots only the pose itself fills (:func:`_contrast`); ``None`` where nothing tells them
     apart [-]. ``masks``: :func:`_masks` at ``geometry``, when the caller has them."""
-    own_masks = masks if masks is not None else _masks(tracker, geometry)
-    glass, whole = zip(own_masks, _masks(tracker, tracker.moved(geometry, shift)), strict=True)
-    rim = [w & ~g for w, g in zip(whole, glass, strict=True)]
-    reference = _contrast(temperature, glass[0], rim[0], whole[0] & whole[1])
+    glass, whole = masks if masks is not None else _masks(tracker, geometry)
+    moved_glass, moved_whole = _masks(tracker, tracker.moved(geometry, shift))
+    reference = _contrast(temperature, glass, whole & moved_whole)
     if reference is None or reference <= 0.2:
         return None
-    own = _contrast(temperature, glass[0], rim[0], whole[0] & ~whole[1])
-    moved = _contrast(temperature, glass[1], rim[1], whole[1] & ~whole[0])
+    own = _contrast(temperature, glass, whole & ~moved_whole)
+    moved = _contrast(temperature, moved_glass, moved_whole & ~whole)
     if own is None and moved is None:
         return None
     gain = 0.0
