@@ -300,18 +300,22 @@ def end_gain(
 
 
 def end_alias(
-    temperature: npt.NDArray[np.float32], geometry: FrameGeometry, tracker: AliasTracker, positions: IntArray
+    temperature: npt.NDArray[np.float32],
+    geometry: FrameGeometry,
+    tracker: AliasTracker,
+    positions: IntArray,
+    axes: tuple[bool, bool] = (True, True),
 ) -> tuple[Shift, tuple[bool, bool]]:
     """The shift that the ends of the rows (along) and the arrays' first and last rows (across) in the frame
     settle, one pitch either way or none, and which of the two directions they settle. A direction is
     settled where a pose one pitch off explains the ends better by :data:`END_GAIN` (:func:`end_gain`), or
     worse by as much both ways (both weighed); not where the frame sees no end in it or the ends do not
-    tell."""
+    tell. ``axes``: which directions to weigh (along, across)."""
     settled = [0, 0]
     known = [False, False]
     masks = None
     for a in (0, 1):
-        if not sees_end(tracker, positions, a):
+        if not axes[a] or not sees_end(tracker, positions, a):
             continue
         if masks is None:
             # at half the resolution: a quarter of the pixels, and the frames' step still shows

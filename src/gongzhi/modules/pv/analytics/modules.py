@@ -125,6 +125,9 @@ END_STEPS = 3
 """Times a frame's pose is weighed against the ends it sees, a pitch either way each time
 (:func:`.aliases.end_alias`): a GPS error of up to 3 module pitches along the rows is set right by one frame
 that sees a row's end [-]."""
+END_EVERY = 6
+"""Frames after one that settled a direction by its ends before the ends are weighed again in that
+direction, while each frame links to the frames before as named [-]."""
 BIAS_SMOOTHING = 0.1
 """Weight of each frame's pose correction in the running correction carried to the next frame [-]."""
 SURFACE_INLIER_MAX_K = 2.0
@@ -1389,6 +1392,8 @@ class InspectionAccumulator:
         self._aliases: AliasTracker | None = None
         # the first frame of the run of linked frames that an end along and across the rows would rename
         self._chain_from: tuple[int, int] = (0, 0)
+        # the last frame whose ends settled the naming along and across the rows
+        self._settled_at: tuple[int, int] = (-END_EVERY, -END_EVERY)
         self._opening = _Opening()
         self._frames_used = 0
         self._layout_left_out = False
@@ -1410,6 +1415,7 @@ class InspectionAccumulator:
         out._views, out._sources, out._irradiances, out._cell_px, out._cameras = _ViewTable(), [], [], [], []
         out._bias, out._frames_used, out._line, out._carried_score = (0.0, 0.0, 0.0), 0, None, 0.0
         out._aliases, out._chain_from, out._opening = None, (0, 0), _Opening()
+        out._settled_at = (-END_EVERY, -END_EVERY)
         return out
 
     def __getstate__(self) -> dict[str, Any]:
@@ -1589,9 +1595,15 @@ class InspectionAccumulator:
         # the ends weigh a pitch either way: a pose two off moves one, and is weighed again from there
         # (a direction is settled only where the last weighing kept the pose: a move says the pose is
         # better a pitch over, not that it is right there)
+        # a frame linked as named to the frames just after one that settled a direction is named as that
+        # one was: the ends are weighed again END_EVERY frames on (or at once after a break or a move)
+        last = self._settled_at
+        axes = tuple(
+            not (k == (0, 0) and self._chain_from[a] == last[a] and n - last[a] < END_EVERY) for a in (0, 1)
+        )
         moved, known = (0, 0), (False, False)
         for _ in range(END_STEPS):
-            end, seen = end_alias(temperature, geometry, tracker, positions)
+            end, seen = end_alias(temperature, geometry, tracker, positions, (axes[0], axes[1]))
             known = (seen[0] and not end[0], seen[1] and not end[1])
             if end == (0, 0):
                 break
@@ -1605,6 +1617,7 @@ class InspectionAccumulator:
             values = tracker.fingerprint(temperature, geometry, positions)
         along, across = self._chain_from
         self._chain_from = (n if known[0] else along, n if known[1] else across)
+        self._settled_at = (n if known[0] else last[0], n if known[1] else last[1])
         self._opening.settled(n, known)
         if k is not None or known[0] or tracker.empty:
             # a frame named from the running correction alone keeps no fingerprints (but the first): the
