@@ -2,7 +2,7 @@
 17,000 modules), read and analysed with every core.
 
     .venv/bin/python bench/pv/bench_flight.py [--workers 2] [--dir /tmp/pv-bench] [--seed 7] [--one-worker]
-        [--format tiff|tiff-ck|flir|dji] [--gimbal-pitch -60]
+        [--format tiff|tiff-ck|flir|dji] [--gimbal-pitch -60] [--gps-bias-sigma 1.5] [--positioning auto]
 
 Figures, each measured in this run on the same files:
 - decode: reading every frame (the readers' ``read_frame``) and dropping it, split over the same process
@@ -37,6 +37,11 @@ Figures, each measured in this run on the same files:
 - accuracy on the ground truth (per class precision and recall, module level).
 - with ``--gimbal-pitch P`` (e.g. −60): the same roof flown obliquely (its oblique plan, in a folder of its
   own, ``--dir`` with ``-pitch60`` appended), the frames' nadir views analysed; up to 600 frames.
+- with ``--gps-bias-sigma S`` (e.g. 1.5): the same roof flown without RTK, its positions off by a bias that
+  wanders over minutes (``Conditions.gps_bias_sigma_m``; in a folder of its own, ``--dir`` with ``-bias1.5``
+  appended), whose frames say they are no RTK fix: ``--positioning auto`` (the default, as ``gongzhi pv
+  inspect``) then names the modules by fingerprints and row ends (``analytics/aliases.py``); ``rtk`` and
+  ``gnss`` force either naming on any flight.
 
 The frames are rendered once into ``--dir`` (kept for the next run; rendering is not part of the figures: a
 run that renders measures in a fresh process, so that the peaks are not the renderer's).
@@ -61,7 +66,8 @@ from typing import cast
 from gongzhi.modules.pv import pipeline
 from gongzhi.modules.pv.analytics.geometry import LocalFrame
 from gongzhi.modules.pv.analytics.layout import LayoutParams, generate_layout
-from gongzhi.modules.pv.analytics.synthetic import synthetic_flight
+from gongzhi.modules.pv.analytics.modules import POSITIONING
+from gongzhi.modules.pv.analytics.synthetic import Conditions, synthetic_flight
 from gongzhi.modules.pv.io import dji_thermal_cli, synthetic_files
 from gongzhi.modules.pv.io.plant import read_plant_geojson
 
@@ -77,17 +83,19 @@ def roof() -> list[tuple[float, float]]:
     return [ORIGIN.to_lonlat(x, y) for x, y in ((-w, -h), (w, -h), (w, h), (-w, h))]
 
 
-def render(folder: Path, seed: int, workers: int, frame_format: str, pitch: float = -90.0) -> bool:
+def render(
+    folder: Path, seed: int, workers: int, frame_format: str, pitch: float = -90.0, bias_m: float = 0.0
+) -> bool:
     """Render the flight into ``folder`` unless it holds it already; whether it rendered."""
     if frame_format == "dji":  # the float TIFF flight, then each frame as a DJI R-JPEG
         tiff = folder.with_name(folder.name.replace("-dji", ""))
-        rendered = render(tiff, seed, workers, "tiff", pitch)
-        if not rendered and _holds(folder, seed, "dji", pitch):
+        rendered = render(tiff, seed, workers, "tiff", pitch, bias_m)
+        if not rendered and _holds(folder, seed, "dji", pitch, bias_m):
             print(f"reusing the {len(pipeline.frame_paths(folder))} frames in {folder}")
             return False
         dji_frames.write_flight(tiff, folder, workers)
         return True
-    if _holds(folder, seed, frame_format, pitch):
+    if _holds(folder, seed, frame_format, pitch, bias_m):
         print(f"reusing the {len(pipeline.frame_paths(folder))} frames in {folder}")
         return False
     folder.mkdir(parents=True, exist_ok=True)
@@ -96,8 +104,9 @@ def render(folder: Path, seed: int, workers: int, frame_format: str, pitch: floa
     # the overlaps alone set the images' spacing: 600 frames cover the roof (the issue's flight); a plan for
     # whole modules takes 696 (analytics/flightplan.py), and the figures are per frame either way
     flight = synthetic_flight(
-        layout, seed=seed, anomalies_per_class=4, gimbal_pitch_deg=pitch, whole_modules=False
-    )
+        layout, seed=seed, anomalies_per_class=4, gimbal_pitch_deg=pitch, whole_modules=False,
+        conditions=Conditions(gps_bias_sigma_m=bias_m),
+    )  # fmt: skip
     written = cast(synthetic_files.FrameFormat, frame_format)
     synthetic_files.write_flight_files(flight, folder, written)
     count = min(FRAMES, len(flight))
@@ -111,12 +120,13 @@ def render(folder: Path, seed: int, workers: int, frame_format: str, pitch: floa
     return True
 
 
-def _holds(folder: Path, seed: int, frame_format: str, pitch: float) -> bool:
+def _holds(folder: Path, seed: int, frame_format: str, pitch: float, bias_m: float = 0.0) -> bool:
     """Whether ``folder`` holds this flight, written as ``frame_format``, already."""
     description = synthetic_files.read_flight_description(folder)
     return bool(
         description
         and description.get("seed") == seed
+        and description.get("conditions", {}).get("gps_bias_sigma_m", 0.0) == bias_m
         and description.get("frame_format", "tiff") == frame_format
         and description.get("gimbal_pitch_deg", -90.0) == pitch
         and len(pipeline.frame_paths(folder)) == min(FRAMES, description.get("frames", FRAMES))
@@ -218,6 +228,19 @@ def main() -> None:
         default=-90.0,
         help="an oblique flight (e.g. -60): its plan, frames looking ahead, their nadir views analysed",
     )
+    parser.add_argument(
+        "--gps-bias-sigma",
+        type=float,
+        default=0.0,
+        help="a flight without RTK: positions off by a bias wandering over minutes, of this σ [m]",
+    )
+    parser.add_argument(
+        "--positioning",
+        choices=tuple(POSITIONING),
+        default="auto",
+        help="how the modules are named: from the positions (rtk), by fingerprints and row ends (gnss), or "
+        "as the frames' RTK flag says (auto)",
+    )
     args = parser.parse_args()
     if args.frame_format == "dji" and (why := dji_frames.missing()):
         raise SystemExit(f"--format dji: {why}")
@@ -225,7 +248,9 @@ def main() -> None:
         args.dir = args.dir.with_name(f"{args.dir.name}-{args.frame_format}")
     if args.gimbal_pitch != -90.0:
         args.dir = args.dir.with_name(f"{args.dir.name}-pitch{-args.gimbal_pitch:g}")
-    if render(args.dir, args.seed, args.workers, args.frame_format, args.gimbal_pitch):
+    if args.gps_bias_sigma:
+        args.dir = args.dir.with_name(f"{args.dir.name}-bias{args.gps_bias_sigma:g}")
+    if render(args.dir, args.seed, args.workers, args.frame_format, args.gimbal_pitch, args.gps_bias_sigma):
         # the peaks (ru_maxrss) of this process and of its children would be the renderer's (its pool's
         # workers hold the synthetic flight: about 430 MB each), and getrusage keeps them for the life of
         # the process: the figures come from a fresh one
@@ -250,8 +275,9 @@ def main() -> None:
         with fresh_conversions(args.frame_format):
             started, cpu = time.perf_counter(), cpu_s()
             outcome = pipeline.analyse_flight(
-                paths, layout, irradiance_w_m2=irradiance, camera=camera, workers=args.workers
-            )
+                paths, layout, irradiance_w_m2=irradiance, camera=camera, workers=args.workers,
+                positioning=args.positioning,
+            )  # fmt: skip
             return decode_s, decode_cpu, time.perf_counter() - started, cpu_s() - cpu, outcome
 
     decode_s, decode_cpu, full_s, full_cpu, outcome = flight()
@@ -260,7 +286,9 @@ def main() -> None:
     single_s = None
     if args.one_worker:
         started = time.perf_counter()
-        pipeline.analyse_flight(paths, layout, irradiance_w_m2=irradiance, camera=camera, workers=1)
+        pipeline.analyse_flight(
+            paths, layout, irradiance_w_m2=irradiance, camera=camera, workers=1, positioning=args.positioning
+        )
         single_s = time.perf_counter() - started
 
     # the peaks before the cold-compile subprocesses, which are children too but not the flight's
@@ -301,6 +329,10 @@ def main() -> None:
         f"upper bound {own + args.workers * children:.0f} MB (target ≤ 1024 MB)"
     )
     summary = outcome.summary()
+    print(
+        f"positions              {summary['positions']}, modules named without RTK in "
+        f"{summary['frames_named_without_rtk']} frames ({args.positioning})"
+    )
     print(
         f"modules seen {summary['modules_seen']} of {summary['modules']}, findings {summary['findings']}: "
         f"{dict(Counter(f.anomaly_class for f in outcome.findings))}"

@@ -3,7 +3,7 @@
     .venv/bin/python scripts/pv/evaluate_synthetic.py [--seeds 0 1 … 9] [--width 80 --height 50]
         [--per-class 4] [--no-reflections] [--no-layout] [--no-refine] [--gps-sigma 0.1] [--yaw-sigma 0.2]
         [--gimbal-pitch -60] [--altitude 32] [--learned [--levels-per-k 5] [--min-confidence 0.8]]
-        [--delta-t]
+        [--delta-t] [--gps-bias-sigma 1.5 [--gps-bias-tau 600]] [--positioning auto|rtk|gnss]
 
 Each seed builds a plant (``generate_layout`` over a width × height roof), plants ``--per-class`` modules of
 every anomaly class (whole strings for the string class) and renders the flight of the default plan (M3T,
@@ -20,8 +20,12 @@ matching of the module grid): what the analysis gives when positions and yaw are
 ``--gps-sigma 0.02``). ``--gimbal-pitch P`` flies the oblique plan of pitch P instead, its frames looking
 ahead (``analytics/oblique.py``). ``--learned`` lets the shipped crop network overrule the rules where it is
 confident (``modules.ism_classifier``), its crops on ``--levels-per-k`` when it reads an intensity channel.
-``--delta-t`` also prints, per class, the measured ΔT of the rightly named findings over the planted one,
-their spot in the frames' pixels (``details["spot_px"]``) and how many say their ΔT is a lower bound.
+``--gps-bias-sigma S`` adds a GPS bias that wanders over minutes, as a receiver without RTK has; its frames
+then say their position is no RTK fix, and ``--positioning auto`` (the default, as ``gongzhi pv inspect``)
+names their modules by fingerprints and row ends (``analytics/aliases.py``); ``rtk`` names them from the
+positions as they are, ``gnss`` always by fingerprints. ``--delta-t`` also prints, per class, the measured
+ΔT of the rightly named findings over the planted one, their spot in the frames' pixels
+(``details["spot_px"]``) and how many say their ΔT is a lower bound.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from gongzhi.modules.pv.analytics.evaluation import ClassScore, evaluate
 from gongzhi.modules.pv.analytics.geometry import LocalFrame, unrotate
 from gongzhi.modules.pv.analytics.layout import PlantLayout, generate_layout
 from gongzhi.modules.pv.analytics.modules import (
+    POSITIONING,
     InspectionAccumulator,
     InspectionResult,
     LayoutFreeAccumulator,
@@ -84,9 +89,11 @@ def main() -> None:
         "--gps-bias-sigma", type=float, default=0.0, help="a slowly wandering GPS bias (no RTK) [m]"
     )
     parser.add_argument(
-        "--without-rtk",
-        action="store_true",
-        help="name the modules by fingerprints and row ends (aliases.py)",
+        "--positioning",
+        choices=tuple(POSITIONING),
+        default="auto",
+        help="name the modules from the positions (rtk), by fingerprints and row ends (gnss, aliases.py), "
+        "or as the frames' RTK flag says (auto, the default)",
     )
     parser.add_argument(
         "--gps-bias-tau", type=float, default=Conditions().gps_bias_tau_s, help="its correlation time [s]"
@@ -146,7 +153,10 @@ def main() -> None:
             LayoutFreeAccumulator(classifier=classifier)
             if args.no_layout
             else InspectionAccumulator(
-                layout, refine=not args.no_refine, classifier=classifier, without_rtk=args.without_rtk
+                layout,
+                refine=not args.no_refine,
+                classifier=classifier,
+                without_rtk=POSITIONING[args.positioning],
             )
         )
         for i in range(len(flight)):

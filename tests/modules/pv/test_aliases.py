@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import pickle
 import warnings
 
@@ -11,7 +12,7 @@ from gongzhi.modules.pv.analytics.aliases import AliasTracker, end_alias
 from gongzhi.modules.pv.analytics.anomalies import Anomaly
 from gongzhi.modules.pv.analytics.evaluation import evaluate
 from gongzhi.modules.pv.analytics.georef import module_index, visible_modules
-from gongzhi.modules.pv.analytics.layout import generate_layout
+from gongzhi.modules.pv.analytics.layout import LayoutParams, generate_layout
 from gongzhi.modules.pv.analytics.modules import (
     _VIEW_COLUMNS,
     NORMAL,
@@ -101,11 +102,50 @@ def test_the_gps_bias_wanders_slowly_and_is_drawn_from_the_seed() -> None:
 def test_a_flight_without_rtk_names_every_module_right(flight) -> None:  # type: ignore[no-untyped-def]
     # a GPS bias of 1.5 m (σ), which is more than a module pitch along the rows and half a row pitch across:
     # before the naming was settled by the frames before and the ends of the rows, this flight put its views
-    # on the wrong modules (false and missed findings on every class)
-    acc = InspectionAccumulator(flight.layout, without_rtk=True)
+    # on the wrong modules (false and missed findings on every class). Its frames say they are no RTK fix
+    # (single point), which the default positioning ("auto") takes for the naming without RTK
+    acc = InspectionAccumulator(flight.layout)
     for i in range(len(flight)):
         acc.add(flight.frame(i))
-    assert evaluate(acc.result(), flight.anomalies).confusions == {}
+    result = acc.result()
+    assert evaluate(result, flight.anomalies).confusions == {}
+    assert result.positions == (0, len(flight), 0)
+    assert 0.9 * len(flight) <= result.frames_named <= len(flight)  # every frame the grid placed
+    assert any("module names without RTK" in str(n) for n in result.notes)
+
+
+def test_the_same_flight_named_from_its_positions_puts_views_on_the_wrong_modules(flight) -> None:  # type: ignore[no-untyped-def]
+    acc = InspectionAccumulator(flight.layout, without_rtk=False)  # positioning "rtk": trusted as logged
+    for i in range(len(flight)):
+        acc.add(flight.frame(i))
+    result = acc.result()
+    assert evaluate(result, flight.anomalies).confusions
+    assert result.frames_named == 0
+    assert not any("RTK" in str(n) for n in result.notes)
+
+
+def test_auto_names_from_the_positions_while_the_frames_say_they_are_an_rtk_fix() -> None:
+    layout = generate_layout(rectangle(20.0, 12.0))
+    fixed = synthetic_flight(layout, seed=2, anomalies_per_class=0)  # σ 0.1 m: reported as RTK fixed
+    acc = InspectionAccumulator(layout)
+    for i in range(len(fixed)):
+        frame = fixed.frame(i)
+        assert frame.meta.rtk_flag == 50 and frame.meta.position_fixed
+        acc.add(frame)
+    result = acc.result()
+    assert result.positions == (len(fixed), 0, 0)
+    assert result.frames_named == 0 and acc._aliases is None  # no fingerprint was even taken
+    assert not any("RTK" in str(n) for n in result.notes)
+    # frames that do not say (a camera that writes no RtkFlag) are named from their positions, with a note
+    # that tells how to ask for the naming without RTK
+    unknown = InspectionAccumulator(layout)
+    for i in range(len(fixed)):
+        frame = fixed.frame(i)
+        unknown.add(dataclasses.replace(frame, meta=dataclasses.replace(frame.meta, rtk_flag=None,
+                                                                         position_std_m=None)))  # fmt: skip
+    result = unknown.result()
+    assert result.positions == (0, 0, len(fixed)) and result.frames_named == 0
+    assert any("positioning gnss" in str(n) for n in result.notes)
 
 
 def test_two_parts_of_a_flight_without_rtk_merge_into_the_right_names(flight) -> None:  # type: ignore[no-untyped-def]
@@ -136,3 +176,64 @@ def test_row_medians_are_numpys_medians_of_sorted_rows() -> None:
         ordered = np.sort(a, axis=1)
         assert np.array_equal(aliases._row_medians(ordered, min_count=2), expected, equal_nan=True)
         assert np.array_equal(aliases._row_medians(ordered), np.median(a, axis=1), equal_nan=True)
+
+
+def test_a_later_part_whose_links_broke_before_an_end_settled_them_is_renamed_whole_when_merged() -> None:
+    # on this roof the second half's links break after its eighth frame, long before the first frame that
+    # sees a row's end along the rows (its 25th); the frames in between are named from the running
+    # correction, which carries its opening's error, so the merge renames all 25 (on the code before,
+    # which renamed only the first eight, the merged flight had 13 confusions)
+    layout = generate_layout(rectangle(80.0, 50.0))
+    flight = synthetic_flight(
+        layout, seed=3, anomalies_per_class=1, conditions=Conditions(gps_bias_sigma_m=2.0)
+    )
+    half = len(flight) // 2
+    first, second = (
+        InspectionAccumulator(layout, without_rtk=True),
+        InspectionAccumulator(layout, without_rtk=True),
+    )
+    for i in range(len(flight)):
+        (first if i < half else second).add(flight.frame(i))
+    assert evaluate(second.result(), flight.anomalies).confusions  # named wrong on its own
+    assert second._opening.until(len(second._sources))[0] > 8
+    first.merge(pickle.loads(pickle.dumps(second)))
+    assert evaluate(first.result(), flight.anomalies).confusions == {}
+
+
+def test_without_rtk_each_carried_frame_is_matched_afresh_not_climbed_from_a_lagging_correction() -> None:
+    # the bench's 50,000 m² roof at its 600-frame spacing: the bias moves a few centimetres a frame, and a
+    # climb from the running correction (which follows it slowly) ended on the grid's local maximum 0.4 of a
+    # module along the row for a few frames at a time (73 false findings in its first 200 frames, warm
+    # "vegetation" on the modules' cool frames); the coarse match on every frame finds the peak
+    layout = generate_layout(rectangle(250.0, 200.0), LayoutParams())
+    flight = synthetic_flight(
+        layout,
+        seed=7,
+        anomalies_per_class=4,
+        whole_modules=False,
+        conditions=Conditions(gps_bias_sigma_m=1.5),
+    )
+    acc = InspectionAccumulator(layout)
+    for i in range(200):
+        acc.add(flight.frame(i))
+    assert evaluate(acc.result(), flight.anomalies).confusions == {}
+
+
+def test_a_flight_whose_rtk_fix_is_lost_halfway_goes_on_naming_as_the_fixed_frames_did(flight) -> None:  # type: ignore[no-untyped-def]
+    # the first half as with an RTK fix (the true positions, RtkFlag 50), the rest single point (biased,
+    # RtkFlag 16): the first frame without a fix links to the fingerprints of the last fixed one, so the
+    # jump of its position by the bias does not rename the modules
+    half = len(flight) // 2
+    origin = flight.layout.origin
+    acc = InspectionAccumulator(flight.layout)
+    for i in range(len(flight)):
+        frame = flight.frame(i)
+        if i < half:
+            lon, lat = origin.to_lonlat(flight.poses[i].x_m, flight.poses[i].y_m)
+            fixed = dataclasses.replace(frame.meta, lon=lon, lat=lat, rtk_flag=50, position_std_m=0.02)
+            frame = dataclasses.replace(frame, meta=fixed)
+        acc.add(frame)
+    result = acc.result()
+    assert result.positions == (half, len(flight) - half, 0)
+    assert 0 < result.frames_named <= len(flight) - half
+    assert evaluate(result, flight.anomalies).confusions == {}

@@ -1,11 +1,13 @@
-"""The migration that gave inspections their network's least confidence, on a database of the revision
-before it: the inspections classified by the rules and the network then had used 0.8, which it writes into
-them; those by the rules alone get none."""
+"""The migrations that gave inspections their network's least confidence and their positioning, on a
+database of the revision before each: the inspections classified by the rules and the network then had used
+0.8, which it writes into them, those by the rules alone get none; every inspection gets positioning auto."""
 
 from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+
+from alembic import command
 
 from gongzhi import migrate
 
@@ -45,3 +47,31 @@ def test_inspections_classified_by_the_network_before_keep_the_confidence_they_w
     with sqlite3.connect(path) as db:
         got = dict(db.execute("SELECT classifier, min_confidence FROM pv_inspections ORDER BY id").fetchall())
     assert got == {"rules": None, "learned": 0.8}
+
+
+BEFORE_POSITIONING = "c81e4f2a9d36"
+"""The revision before ``pv_inspections.positioning``."""
+
+
+def test_inspections_stored_before_the_positioning_get_auto_and_a_downgrade_drops_it(tmp_path: Path) -> None:
+    path = tmp_path / "before.db"
+    url = f"sqlite:///{path}"
+    migrate.upgrade(url, BEFORE_POSITIONING)
+    with sqlite3.connect(path) as db:
+        columns = db.execute("PRAGMA table_info(pv_inspections)").fetchall()
+        assert "positioning" not in {c[1] for c in columns}
+        needed = {c[1]: _DUMMY.get(c[2].split("(")[0].upper(), "x") for c in columns if c[3] and c[4] is None}
+        row = {**needed, "id": 1}
+        db.execute(
+            f"INSERT INTO pv_inspections ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+            list(row.values()),
+        )
+    migrate.upgrade(url)
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT positioning FROM pv_inspections").fetchall() == [("auto",)]
+        db.execute("DELETE FROM pv_inspections")  # the dummy row's plant and region do not exist
+    command.downgrade(migrate.config(url), BEFORE_POSITIONING)
+    with sqlite3.connect(path) as db:
+        columns = db.execute("PRAGMA table_info(pv_inspections)").fetchall()
+        assert "positioning" not in {c[1] for c in columns}
+    migrate.upgrade(url)

@@ -24,10 +24,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gongzhi.cases.models import Alert
 from gongzhi.db import Scope, unit_of_work, utcnow
+from gongzhi.errors import InvalidInput
 from gongzhi.files import prune
 from gongzhi.modules.pv import jobs, names, pipeline, results
 from gongzhi.modules.pv import service as pv_service
 from gongzhi.modules.pv.analytics.anomalies import Anomaly
+from gongzhi.modules.pv.analytics.modules import POSITIONING
 from gongzhi.modules.pv.io import dji_thermal_cli
 from gongzhi.modules.pv.io.tiff import write_temperature_tiff
 from gongzhi.modules.pv.models import PvFinding, PvFrame, PvInspection
@@ -276,6 +278,49 @@ def test_an_upload_may_ask_for_the_crop_network_behind_the_rules_and_the_worker_
     assert bad.status_code == 400 and "learned classifier only" in bad.text
     listed = client.get(f"{PV}/inspections?plant_id={plant['id']}", headers=world.alice.headers).json()
     assert len(listed["items"] if isinstance(listed, dict) else listed) == 2
+
+
+def test_an_upload_may_ask_for_module_names_without_rtk_and_the_worker_names_them_so(
+    client: TestClient, world: World, factory: sessionmaker[Session], registry: Registry, flight: Flight
+) -> None:
+    plant = import_plant(client, world.alice.headers, flight)
+    frames = [("file", (p.name, p.read_bytes(), "image/tiff")) for p in flight.frames]
+    auto = upload(client, world.bob.headers, plant["id"], frames, irradiance_w_m2="850").json()
+    gnss = upload(client, world.bob.headers, plant["id"], frames, irradiance_w_m2="850", positioning="gnss")
+    assert gnss.status_code == 202, gnss.text
+    gnss = gnss.json()
+    assert (auto["positioning"], gnss["positioning"]) == ("auto", "gnss")
+    bob, _ = as_user(client, world.bob)
+    assert "组件编号按帧间比对确定（GNSS，无 RTK）" in bob.get(f"/pv/inspections/{gnss['id']}").text
+    assert "组件编号" not in bob.get(f"/pv/inspections/{auto['id']}").text
+    assert run_worker(client, factory, registry) == [auto["id"], gnss["id"]]
+    done = {
+        k: client.get(f"{PV}/inspections/{i}", headers=world.alice.headers).json()["summary"]
+        for k, i in (("auto", auto["id"]), ("gnss", gnss["id"]))
+    }
+    # the synthetic frames say they are an RTK fix: auto names their modules from the positions, gnss by
+    # matching the frames whatever they say
+    assert done["auto"]["positions"]["rtk_fixed"] == len(frames)
+    assert (done["auto"]["frames_named_without_rtk"], done["gnss"]["frames_named_without_rtk"]) == (
+        0,
+        len(frames),
+    )
+    assert any(n["message"].startswith("module names without RTK") for n in done["gnss"]["notes"])
+    assert "帧的组件按与前序各帧的比对和组件排的两端来编号" in bob.get(f"/pv/inspections/{gnss['id']}").text
+    bad = upload(client, world.bob.headers, plant["id"], frames[:1], positioning="rtk-fixed")
+    assert bad.status_code == 422 and bad.headers["content-type"].startswith(PROBLEM)
+    assert "positioning" in bad.text and "gnss" in bad.text
+    listed = client.get(f"{PV}/inspections?plant_id={plant['id']}", headers=world.alice.headers).json()
+    assert [i["positioning"] for i in listed["items"]] in (["gnss", "auto"], ["auto", "gnss"])
+
+
+def test_an_inspection_takes_the_positionings_the_analysis_knows_and_refuses_another_by_name() -> None:
+    assert set(pv_service.POSITIONINGS) == set(POSITIONING)
+    assert pv_service.FlightConditions().positioning == "auto"
+    assert [pv_service.positioning_of(p) for p in POSITIONING] == list(POSITIONING)
+    with pytest.raises(InvalidInput) as refused:
+        pv_service.positioning_of("RTK")
+    assert str(refused.value.detail) == "unknown positioning 'RTK'; known: auto, rtk, gnss"
 
 
 def test_an_oblique_flight_uploaded_to_a_plant_is_analysed_with_its_findings_on_their_modules(
@@ -610,6 +655,41 @@ def test_a_flight_flown_by_hand_is_uploaded_from_the_plant_page_and_a_refusal_co
     assert "上传航拍数据" not in vera.get(f"/pv/plants/{plant['id']}").text
     r = vera.post(f"/pv/plants/{plant['id']}/inspections", data={"csrf_token": vera_csrf}, files=frames)
     assert r.status_code == 403
+
+
+def test_the_plant_pages_upload_form_asks_how_to_name_the_modules_and_refuses_an_unknown_way(
+    client: TestClient, world: World, factory: sessionmaker[Session], registry: Registry, flight: Flight
+) -> None:
+    plant = import_plant(client, world.alice.headers, flight)
+    bob, csrf = as_user(client, world.bob)
+    page = bob.get(f"/pv/plants/{plant['id']}").text
+    assert 'name="positioning"' in page and "定位方式" in page and "GNSS（无 RTK）" in page
+    frames = [("file", (p.name, p.read_bytes(), "image/tiff")) for p in flight.frames[:3]]
+    url = f"/pv/plants/{plant['id']}/inspections"
+    form = {"csrf_token": csrf, "irradiance": "850"}
+    stored = []
+    for extra in ({}, {"positioning": "gnss"}, {"positioning": "rtk"}):
+        r = bob.post(url, data={**form, **extra}, files=frames, follow_redirects=False)
+        assert r.status_code == 303, r.text
+        inspection_id = int(r.headers["location"].rsplit("/", 1)[-1])
+        stored.append(client.get(f"{PV}/inspections/{inspection_id}", headers=world.alice.headers).json())
+    assert [i["positioning"] for i in stored] == ["auto", "gnss", "rtk"]
+    count = len(client.get(f"{PV}/inspections", headers=world.alice.headers).json()["items"])
+    r = bob.post(url, data={**form, "positioning": "rtk-fixed"}, files=frames)
+    assert r.status_code == 400 and "航拍数据未上传" in r.text
+    assert "未知的定位方式 &#39;rtk-fixed&#39;，可选：auto, rtk, gnss" in r.text
+    assert len(client.get(f"{PV}/inspections", headers=world.alice.headers).json()["items"]) == count
+    # the worker names the modules as the form asked
+    assert run_worker(client, factory, registry) == [i["id"] for i in stored]
+    named = [
+        client.get(f"{PV}/inspections/{i['id']}", headers=world.alice.headers).json()["summary"]
+        for i in stored
+    ]
+    assert [n["frames_named_without_rtk"] for n in named] == [0, len(frames), 0]
+    bob.cookies.set("gz_lang", "en")
+    assert (
+        "module names from the frames' positions (RTK)" in bob.get(f"/pv/inspections/{stored[2]['id']}").text
+    )
 
 
 def _dji_samples() -> list[tuple[str, tuple[str, bytes, str]]]:

@@ -215,6 +215,31 @@ def test_inspect_uses_a_process_per_core_unless_told_and_refuses_a_negative_coun
     assert not (tmp_path / "c").exists()
 
 
+def test_inspect_names_the_modules_as_the_positioning_asked_for_and_refuses_an_unknown_one(
+    tmp_path: Path,
+) -> None:
+    flight = tiny_flight(tmp_path / "flight", frames=4)  # its frames say they are an RTK fix
+    plant = str(flight.folder / "plant.geojson")
+
+    def inspect(out: str, *more: str) -> Result:
+        return runner.invoke(
+            app, ["inspect", str(flight.folder), "--plant", plant, "--out", out, "--workers", "1", *more]
+        )
+
+    r = inspect(str(tmp_path / "auto"))
+    summary = json.loads((tmp_path / "auto" / "summary.json").read_text())
+    assert r.exit_code == 0, r.output
+    assert summary["positions"] == {"rtk_fixed": 4, "not_fixed": 0, "unknown": 0}
+    assert summary["frames_named_without_rtk"] == 0 and "without RTK" not in r.output
+    r = inspect(str(tmp_path / "gnss"), "--positioning", "gnss")
+    summary = json.loads((tmp_path / "gnss" / "summary.json").read_text())
+    assert r.exit_code == 0 and summary["frames_named_without_rtk"] == 4, r.output
+    assert "module names without RTK, as asked: 4 frames" in r.output
+    r = inspect(str(tmp_path / "bad"), "--positioning", "ppk")
+    assert r.exit_code == 1 and "unknown positioning 'ppk'; known: auto, rtk, gnss" in r.output
+    assert not (tmp_path / "bad" / "summary.json").exists()
+
+
 def test_inspect_reads_a_synthetic_flight_back_and_writes_per_module_results(tmp_path: Path) -> None:
     flight = tiny_flight(tmp_path / "flight", frames=6)
     out = tmp_path / "results"

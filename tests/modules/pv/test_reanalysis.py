@@ -1,12 +1,14 @@
 """A finished inspection's frames analysed again, as a new inspection of the same flight, after the plant's
-parameters were corrected: through the API and from the inspection page; the first inspection and its
-findings stay as they are; a running inspection, one without frames, a viewer and an outsider are refused."""
+parameters were corrected or to name its modules another way: through the API and from the inspection page;
+the first inspection and its findings stay as they are; a running inspection, one without frames, an unknown
+positioning, a viewer and an outsider are refused."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from gongzhi.db import Scope, unit_of_work
@@ -16,7 +18,7 @@ from tests.conftest import World
 from tests.web.helpers import as_user
 
 from .flights import tiny_flight
-from .test_inspections_api import import_plant, run_worker, upload
+from .test_inspections_api import PROBLEM, import_plant, run_worker, upload
 from .test_plants_api import PV
 
 
@@ -103,3 +105,94 @@ def test_a_flight_is_analysed_again_after_the_plant_is_corrected(
     history = f'href="/pv/plants/{plant["id"]}/modules/{finding["module_id"]}"'
     assert history in page and f'src="/pv/findings/{finding["id"]}/thumbnail.png"' in page
     assert alice.get(f"/pv/findings/{finding['id']}/thumbnail.png").content.startswith(b"\x89PNG")
+
+
+def test_a_flight_analysed_again_keeps_how_its_modules_were_named(
+    client: TestClient, world: World, factory: sessionmaker[Session], registry: Registry, tmp_path: Path
+) -> None:
+    flight = tiny_flight(tmp_path, frames=3)
+    plant = import_plant(client, world.alice.headers, flight)
+    frames = [("file", (p.name, p.read_bytes(), "image/tiff")) for p in flight.frames]
+    first = upload(client, world.bob.headers, plant["id"], frames, irradiance_w_m2="850", positioning="gnss")
+    assert first.json()["positioning"] == "gnss"
+    assert run_worker(client, factory, registry) == [first.json()["id"]]
+    r = client.post(f"{PV}/inspections/{first.json()['id']}/reanalysis", headers=world.bob.headers)
+    assert r.status_code == 202, r.text
+    again = r.json()
+    assert again["positioning"] == "gnss"
+    assert run_worker(client, factory, registry) == [again["id"]]
+    done = client.get(f"{PV}/inspections/{again['id']}", headers=world.alice.headers).json()
+    assert done["status"] == "done" and done["summary"]["frames_named_without_rtk"] == len(frames)
+    # and from the inspection page
+    alice, csrf = as_user(client, world.alice)
+    r = alice.post(
+        f"/pv/inspections/{again['id']}/reanalyse", data={"csrf_token": csrf}, follow_redirects=False
+    )
+    assert r.status_code == 303, r.text
+    third = int(r.headers["location"].rsplit("/", 1)[-1])
+    with unit_of_work(factory, Scope.for_system()) as s:
+        assert s.get_one(PvInspection, third).positioning == "gnss"
+
+
+def test_a_flight_analysed_again_may_name_its_modules_without_rtk_and_an_unknown_way_is_refused(
+    client: TestClient, world: World, factory: sessionmaker[Session], registry: Registry, tmp_path: Path
+) -> None:
+    flight = tiny_flight(tmp_path, frames=3)
+    plant = import_plant(client, world.alice.headers, flight)
+    frames = [("file", (p.name, p.read_bytes(), "image/tiff")) for p in flight.frames]
+    first = upload(client, world.bob.headers, plant["id"], frames, irradiance_w_m2="850").json()
+    assert first["positioning"] == "auto"
+    assert run_worker(client, factory, registry) == [first["id"]]
+    url = f"{PV}/inspections/{first['id']}/reanalysis"
+    for body, status, said in (
+        ({"positioning": "rtk-fixed"}, 400, "unknown positioning 'rtk-fixed'; known: auto, rtk, gnss"),
+        ({"positioning": "x" * 21}, 422, "positioning"),
+        ({"positoning": "gnss"}, 422, "positoning"),  # a misspelt field is refused, not ignored
+    ):
+        r = client.post(url, json=body, headers=world.bob.headers)
+        assert r.status_code == status and r.headers["content-type"].startswith(PROBLEM), r.text
+        assert said in r.text
+    listed = client.get(f"{PV}/inspections?plant_id={plant['id']}", headers=world.alice.headers).json()
+    assert [i["id"] for i in listed["items"]] == [first["id"]]  # nothing queued by a refusal
+
+    gnss = client.post(url, json={"positioning": "gnss"}, headers=world.bob.headers)
+    assert gnss.status_code == 202, gnss.text
+    kept = client.post(url, json={}, headers=world.bob.headers)
+    assert kept.status_code == 202, kept.text
+    assert (gnss.json()["positioning"], kept.json()["positioning"]) == ("gnss", "auto")
+    assert run_worker(client, factory, registry) == [gnss.json()["id"], kept.json()["id"]]
+    summary = {
+        i: client.get(f"{PV}/inspections/{i}", headers=world.alice.headers).json()["summary"]
+        for i in (first["id"], gnss.json()["id"], kept.json()["id"])
+    }
+    # the synthetic frames say they are an RTK fix: auto names their modules from the positions, gnss by
+    # matching the frames whatever they say
+    assert summary[first["id"]]["frames_named_without_rtk"] == 0
+    assert summary[kept.json()["id"]]["frames_named_without_rtk"] == 0
+    assert summary[gnss.json()["id"]]["frames_named_without_rtk"] == len(frames) > 0
+    assert summary[gnss.json()["id"]]["reanalysis_of"] == first["id"]  # kept through the analysis
+    notes = summary[gnss.json()["id"]]["notes"]
+    assert any(n["message"].startswith("module names without RTK, as asked") for n in notes)
+
+    # from the inspection page: the form offers the three ways, the inspection's own chosen
+    alice, csrf = as_user(client, world.alice)
+    page = alice.get(f"/pv/inspections/{first['id']}").text
+    form = page[page.index(f'action="/pv/inspections/{first["id"]}/reanalyse"') :].split("</form>")[0]
+    assert 'name="positioning"' in form and "定位方式" in form and "GNSS（无 RTK）" in form
+    assert '<option value="auto" selected>' in form and form.count(" selected") == 1
+    page = alice.get(f"/pv/inspections/{gnss.json()['id']}").text
+    assert '<option value="gnss" selected>' in page
+    assert f"按当时的电站参数重新分析巡检 #{first['id']} 的图像" in page
+    assert "按要求不用 RTK 编号组件：3 帧的组件按与前序各帧的比对和组件排的两端来编号" in page
+    url = f"/pv/inspections/{first['id']}/reanalyse"
+    r = alice.post(url, data={"csrf_token": csrf, "positioning": "rtk-fixed"}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == f"/pv/inspections/{first['id']}"
+    refused = alice.get(r.headers["location"]).text
+    assert "未知的定位方式 &#39;rtk-fixed&#39;，可选：auto, rtk, gnss" in refused
+    r = alice.post(url, data={"csrf_token": csrf, "positioning": "gnss"}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    fourth = int(r.headers["location"].rsplit("/", 1)[-1])
+    with unit_of_work(factory, Scope.for_system()) as s:
+        assert s.get_one(PvInspection, fourth).positioning == "gnss"
+        asked = s.execute(select(PvInspection.id).where(PvInspection.plant_id == plant["id"])).scalars()
+        assert sorted(asked) == sorted([first["id"], gnss.json()["id"], kept.json()["id"], fourth])

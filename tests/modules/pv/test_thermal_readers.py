@@ -294,6 +294,37 @@ def test_a_float_celsius_tiff_round_trips_with_gps_and_dji_xmp(tmp_path: Path) -
     assert m.extra["value_rule"]["from"] == "ImageDescription"
 
 
+@pytest.mark.parametrize(
+    ("tags", "flag", "std", "fixed"),
+    [
+        ({"RtkFlag": "50", "RtkStdLon": "0.01271", "RtkStdLat": "0.01642"}, 50, 0.01642, True),
+        ({"RtkFlag": "16", "RtkStdLon": "1.20", "RtkStdLat": "0.90"}, 16, 1.2, False),
+        ({"RtkFlag": "34"}, 34, None, False),  # float: decimetres to metres
+        ({"RtkStdLon": "0.03", "RtkStdLat": "0.02"}, None, 0.03, True),  # no flag: the deviation decides
+        ({"RtkStdLon": "0.80", "RtkStdLat": "0.50"}, None, 0.8, False),
+        ({}, None, None, None),
+        ({"RtkFlag": "fixed", "RtkStdLon": "-1"}, None, None, None),  # not numbers we can use: unknown
+    ],
+)
+def test_the_receivers_solution_is_read_from_dji_xmp(
+    tmp_path: Path, tags: dict[str, str], flag: int | None, std: float | None, fixed: bool | None
+) -> None:
+    path = tmp_path / "DJI_0003_T.tiff"
+    write_temperature_tiff(path, FIELD, xmp=dji_xmp(RelativeAltitude="+25.10", **tags))
+    m = read_frame(path).meta
+    assert (m.rtk_flag, m.position_std_m, m.position_fixed) == (flag, std, fixed)
+
+
+def test_the_receivers_solution_survives_every_format_the_project_writes(tmp_path: Path) -> None:
+    meta = FrameMeta("f", 64, 48, lat=30.0, lon=120.0, alt_rel_m=20.0, rtk_flag=16, position_std_m=1.5)
+    frame = ThermalFrame(np.full((48, 64), 30.0, dtype=np.float32), meta)
+    write_frame_tiff(tmp_path / "f.tif", frame)
+    (tmp_path / "f.jpg").write_bytes(write_flir_jpeg(frame))
+    for name in ("f.tif", "f.jpg"):
+        m = read_frame(tmp_path / name).meta
+        assert (m.rtk_flag, m.position_std_m, m.position_fixed) == (16, 1.5, False), name
+
+
 def test_a_centikelvin_tiff_round_trips_within_its_step(tmp_path: Path) -> None:
     path = tmp_path / "ck.tif"
     write_temperature_tiff(path, FIELD, as_centikelvin=True)

@@ -86,10 +86,12 @@ def new_accumulator(
     camera: str | None,
     like: InspectionAccumulator | None = None,
     classifier: ModuleClassifier | None = None,
+    without_rtk: bool | None = None,
 ) -> InspectionAccumulator:
-    """A fresh accumulator, its modules classified by ``classifier`` (default the rules); ``like``'s module
-    index and neighbours are reused when it has the same plant and settings (a template built once by the
-    parent of a process pool)."""
+    """A fresh accumulator, its modules classified by ``classifier`` (default the rules) and named as
+    ``without_rtk`` says (:data:`.analytics.modules.POSITIONING`); ``like``'s module index and neighbours
+    are reused when it has the same plant and settings (a template built once by the parent of a process
+    pool)."""
     cam = CAMERAS.get(camera) if camera else None
     classifier = classifier or RuleClassifier()
     same = (
@@ -97,10 +99,13 @@ def new_accumulator(
         and like.irradiance_w_m2 == irradiance_w_m2
         and like.camera == cam
         and like.classifier == classifier
+        and like.without_rtk == without_rtk
     )
     if like is not None and same and (like.layout is layout or like.layout == layout):
         return like.fresh()
-    return InspectionAccumulator(layout, cam, irradiance_w_m2=irradiance_w_m2, classifier=classifier)
+    return InspectionAccumulator(
+        layout, cam, irradiance_w_m2=irradiance_w_m2, classifier=classifier, without_rtk=without_rtk
+    )
 
 
 def leave_layout_out(acc: InspectionAccumulator) -> None:
@@ -230,4 +235,6 @@ def _extra(result: InspectionResult) -> OutcomeExtra:
         soiling_by_zone=dict(result.soiling_by_zone),
         notes=tuple(result.notes),
         rgb_soiling_by_zone=dict(result.rgb_soiling_by_zone),
+        positions=result.positions,
+        frames_named=result.frames_named,
     )

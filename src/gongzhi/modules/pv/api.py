@@ -35,6 +35,7 @@ from gongzhi.modules.pv.schemas import (
     PlantEconomicsRead,
     PlantRead,
     PlantUpdate,
+    ReanalysisCreate,
     StringMapRead,
 )
 from gongzhi.web import problems
@@ -304,13 +305,21 @@ def upload_flight(
             f"{service.LEARNED_MIN_CONFIDENCE:g})",
         ),
     ] = None,
+    positioning: Annotated[
+        service.Positioning,
+        Form(
+            description="how the modules a frame sees are named: rtk, from the frames' positions (an RTK "
+            "fix); gnss, by matching frames with each other and with the ends of the rows (a drone without "
+            "RTK); auto, from the positions until a frame's metadata says it is not an RTK fix, then as gnss"
+        ),
+    ] = "auto",
 ) -> InspectionRead:
     """Upload a flight: its frames become evidence, the inspection is queued and the worker analyses it;
     poll the inspection for its progress."""
     if started_at is not None and started_at.tzinfo is None:
         raise InvalidInput(msg("started_at needs a time zone offset"))
     conditions = service.FlightConditions(
-        camera, irradiance_w_m2, ambient_temp_c, wind_m_s, started_at, classifier, min_confidence
+        camera, irradiance_w_m2, ambient_temp_c, wind_m_s, started_at, classifier, min_confidence, positioning
     )
     inspection = results.queue_upload(s, st.store, plant_id, file, conditions)
     return InspectionRead.model_validate(inspection)
@@ -376,10 +385,12 @@ def inspection_changes(inspection_id: DbInt, s: SessionDep) -> ChangesRead:
 
 
 @router.post("/inspections/{inspection_id}/reanalysis", status_code=202)
-def reanalyse(inspection_id: DbInt, s: SessionDep) -> InspectionRead:
+def reanalyse(inspection_id: DbInt, s: SessionDep, body: ReanalysisCreate | None = None) -> InspectionRead:
     """Queue a finished inspection's frames for analysis again, as a new inspection of the same flight
-    (after the plant's parameters were corrected, say); the first one and its findings stay as they are."""
-    return InspectionRead.model_validate(service.reanalyse(s, inspection_id))
+    (after the plant's parameters were corrected, or with ``positioning`` gnss for a flight flown without
+    RTK, say); the first one and its findings stay as they are. Without a body, as the first time."""
+    positioning = body.positioning if body is not None else None
+    return InspectionRead.model_validate(service.reanalyse(s, inspection_id, positioning))
 
 
 @router.get("/inspections/{inspection_id}/findings")

@@ -32,7 +32,7 @@ from gongzhi.modules.pv.analytics import synthetic
 from gongzhi.modules.pv.analytics.anomalies import loss_at_stake, named_loss_share
 from gongzhi.modules.pv.analytics.cameras import CAMERAS, ThermalCamera
 from gongzhi.modules.pv.analytics.layout import MODULE_TYPES, LayoutParams, PlantLayout, generate_layout
-from gongzhi.modules.pv.analytics.modules import ism_classifier
+from gongzhi.modules.pv.analytics.modules import POSITIONING, ism_classifier
 from gongzhi.modules.pv.io import kml
 from gongzhi.modules.pv.io import plant as plant_io
 from gongzhi.modules.pv.io import synthetic_files as synth_io
@@ -322,6 +322,13 @@ def inspect(
     min_confidence: Annotated[
         float, typer.Option(help="with --learned: the network's least confidence to overrule the rules (0–1)")
     ] = 0.8,
+    positioning: Annotated[
+        str,
+        typer.Option(
+            help="with --plant: name the modules from the frames' positions (rtk), by matching frames and "
+            "row ends (gnss: a drone without RTK), or as the frames' RTK flag says (auto)"
+        ),
+    ] = "auto",
 ) -> None:
     """Analyse a flight's frames against a plant, or photos alone: per-module results as GeoJSON and CSV,
     and a summary."""
@@ -349,6 +356,8 @@ def inspect(
         _fail(f"unknown camera {camera!r}; known: {', '.join(CAMERAS)}")
     if module_type not in MODULE_TYPES:
         _fail(f"unknown module type {module_type!r}; known: {', '.join(MODULE_TYPES)}")
+    if positioning not in POSITIONING:
+        _fail(f"unknown positioning {positioning!r}; known: {', '.join(POSITIONING)}")
     camera = camera or described.get("camera")
     classifier = ism_classifier(min_confidence) if learned else None
     err.print(f"{len(paths)} frames, {workers} {'process' if workers == 1 else 'processes'}")
@@ -373,7 +382,7 @@ def inspect(
             else:
                 result = pipeline.analyse_flight(
                     paths, layout, irradiance_w_m2=irradiance, camera=camera, workers=workers, progress=tick,
-                    photos=photos, classifier=classifier,
+                    photos=photos, classifier=classifier, positioning=positioning,
                 )  # fmt: skip
         except ValueError as exc:
             _fail(str(exc))

@@ -76,6 +76,8 @@ class PvInspection(RegionOwned, Base):
     classifier: Mapped[str] = mapped_column(String(20), default="rules", server_default="rules")
     # with "learned": the network's least confidence to rename an anomaly the rules found (else NULL)
     min_confidence: Mapped[float | None]
+    # how the modules a frame sees are named: "auto", "rtk" or "gnss" (``analytics.modules.POSITIONING``)
+    positioning: Mapped[str] = mapped_column(String(10), default="auto", server_default="auto")
     status: Mapped[str] = mapped_column(String(20), default="queued", index=True)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]

@@ -104,6 +104,10 @@ class OutcomeExtra:
     :func:`gongzhi.errors.msg` where the analysis made it one, kept in the summary as
     :func:`gongzhi.errors.stored` keeps a detail, so that the console shows it in its reader's language."""
     rgb_soiling_by_zone: dict[str, float] = field(default_factory=dict)
+    positions: tuple[int, int, int] = (0, 0, 0)
+    """Frames whose position was an RTK fix, was not, did not say (``FrameMeta.position_fixed``)."""
+    frames_named: int = 0
+    """Frames whose modules were named by fingerprints and row ends (``analytics/aliases.py``)."""
 
 
 # not frozen: a frozen dataclass sets each field through object.__setattr__, which makes building one
@@ -221,6 +225,8 @@ class FlightOutcome:
             "reflections_rejected": self.extra.reflections_rejected,
             "soiling_by_zone": {k: round(v, 4) for k, v in sorted(self.extra.soiling_by_zone.items())},
             **self.visible_summary(),
+            "positions": dict(zip(("rtk_fixed", "not_fixed", "unknown"), self.extra.positions, strict=True)),
+            "frames_named_without_rtk": self.extra.frames_named,
             "notes": [errors.stored(n) for n in self.extra.notes],
             "first_frame_at": None if self.time_span[0] is None else self.time_span[0].isoformat(),
             "last_frame_at": None if self.time_span[1] is None else self.time_span[1].isoformat(),

@@ -26,7 +26,7 @@ from gongzhi.modules.pv import analysis_adapter as adapter
 from gongzhi.modules.pv.analytics.frames import ThermalFrame
 from gongzhi.modules.pv.analytics.geometry import LocalFrame
 from gongzhi.modules.pv.analytics.layout import PlantLayout
-from gongzhi.modules.pv.analytics.modules import ModuleClassifier
+from gongzhi.modules.pv.analytics.modules import POSITIONING, ModuleClassifier
 from gongzhi.modules.pv.io.reader_errors import ReaderError
 from gongzhi.modules.pv.io.thermal import flight_order, visible_companions, visible_pairs
 from gongzhi.modules.pv.io.visible import VisibleError, read_visible
@@ -48,6 +48,14 @@ TICK_S = 0.1
 
 Photos = Mapping[Path, Path]
 """A thermal frame's path → the path of the visible-light photo taken with it (:func:`photo_pairs`)."""
+
+
+def without_rtk_of(positioning: str) -> bool | None:
+    """The accumulator's ``without_rtk`` for a positioning's name (:data:`.analytics.modules.POSITIONING`)."""
+    try:
+        return POSITIONING[positioning]
+    except KeyError:
+        raise ValueError(f"unknown positioning {positioning!r}; known: {', '.join(POSITIONING)}") from None
 
 
 def frame_paths(folder: Path) -> list[Path]:
@@ -156,10 +164,14 @@ def analyse_chunk(
     camera: str | None = None,
     photos: Photos | None = None,
     classifier: ModuleClassifier | None = None,
+    without_rtk: bool | None = None,
 ) -> Part:
     """Read and add one chunk of frames (with their visible-light ``photos``) to a fresh accumulator, whose
-    modules ``classifier`` classifies (default the rules)."""
-    acc = adapter.new_accumulator(layout, irradiance_w_m2, camera, like=_TEMPLATE, classifier=classifier)
+    modules ``classifier`` classifies (default the rules), named as ``without_rtk`` says
+    (:data:`.analytics.modules.POSITIONING`)."""
+    acc = adapter.new_accumulator(
+        layout, irradiance_w_m2, camera, like=_TEMPLATE, classifier=classifier, without_rtk=without_rtk
+    )
     part = _feed(acc, paths, _Ticker(_TICKS, len(paths)), photos)
     # the part travels back to whoever sent the layout: :func:`_merged` gives it back
     adapter.leave_layout_out(acc)
@@ -190,7 +202,8 @@ def _analyse_inherited(
     """:func:`analyse_chunk` in a forked worker, on the plant of the template it inherited: the layout is not
     sent (pickling a 17,000-module plant takes ~0.13 s of the parent's CPU a task, loading it as much of
     the worker's, and comparing it with the template's another ~0.02 s)."""
-    return analyse_chunk(paths, _TEMPLATE.layout, irradiance_w_m2, camera, photos, _TEMPLATE.classifier)
+    t = _TEMPLATE
+    return analyse_chunk(paths, t.layout, irradiance_w_m2, camera, photos, t.classifier, t.without_rtk)
 
 
 def decode_chunk(paths: Sequence[Path]) -> int:
@@ -226,6 +239,7 @@ def analyse_flight(
     progress: Progress | None = None,
     photos: Photos | None = None,
     classifier: ModuleClassifier | None = None,
+    positioning: str = "auto",
 ) -> FlightOutcome:
     """Analyse a flight's frames against a plant layout.
 
@@ -254,6 +268,10 @@ def analyse_flight(
         (:class:`.analytics.modules.RuleClassifier`); e.g. :func:`.analytics.modules.ism_classifier`, the
         rules overruled by the shipped crop network where it is confident. It must pickle for
         ``workers`` > 1.
+    positioning : str
+        How the modules a frame sees are named (:data:`.analytics.modules.POSITIONING`): ``"auto"`` from the
+        positions while the frames say they are an RTK fix, by fingerprints and row ends from the first that
+        says it is not; ``"rtk"`` always from the positions; ``"gnss"`` always by fingerprints.
 
     Raises
     ------
@@ -262,14 +280,17 @@ def analyse_flight(
         that were sees a module of it (:class:`OffThePlant`).
     """
     total = len(paths)
+    without_rtk = without_rtk_of(positioning)
     adapter.prepare(paths, jobs=workers)
     if workers <= 1:
-        return _stream(paths, layout, irradiance_w_m2, camera, progress, photos, classifier)
+        return _stream(paths, layout, irradiance_w_m2, camera, progress, photos, classifier, without_rtk)
     # one contiguous run of frames per worker: each builds its accumulator (module index, neighbours) once
     # and keeps the pose refinement's running correction along its part of the flight
     parts = list(chunks(paths, chunk_size or max(1, math.ceil(total / workers))))
     return _merged(
-        _run(parts, layout, irradiance_w_m2, camera, workers, total, progress, photos, classifier),
+        _run(
+            parts, layout, irradiance_w_m2, camera, workers, total, progress, photos, classifier, without_rtk
+        ),
         layout,
         total,
     )
@@ -401,10 +422,11 @@ def _stream(
     progress: Progress | None,
     photos: Photos | None = None,
     classifier: ModuleClassifier | None = None,
+    without_rtk: bool | None = None,
 ) -> FlightOutcome:
     """One accumulator fed frame by frame in this process, as frames would arrive from a drone."""
     adapter.load_kernels()
-    acc = adapter.new_accumulator(layout, irradiance, camera, classifier=classifier)
+    acc = adapter.new_accumulator(layout, irradiance, camera, classifier=classifier, without_rtk=without_rtk)
     tick = (lambda done: progress(done, len(paths))) if progress is not None else (lambda _done: None)
     part = _feed(acc, paths, tick, photos)
     return _merged([part], layout, len(paths))
@@ -420,6 +442,7 @@ def _run(
     progress: Progress | None,
     photos: Photos | None = None,
     classifier: ModuleClassifier | None = None,
+    without_rtk: bool | None = None,
 ) -> list[Part]:
     ctx = multiprocessing.get_context()
     ticks = ctx.Queue()
@@ -430,13 +453,15 @@ def _run(
     template = None
     if ctx.get_start_method() == "fork":
         adapter.load_kernels()  # first: the template's neighbour table uses them
-        template = adapter.new_accumulator(layout, irradiance, camera, classifier=classifier)
+        template = adapter.new_accumulator(
+            layout, irradiance, camera, classifier=classifier, without_rtk=without_rtk
+        )
     initargs = (ticks, template)
     with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=initargs) as pool:
         mine = [_photos_of(part, photos) for part in parts]
         if template is None:
-            futures = [pool.submit(analyse_chunk, part, layout, irradiance, camera, mine[k], classifier)
-                       for k, part in enumerate(parts)]  # fmt: skip
+            futures = [pool.submit(analyse_chunk, part, layout, irradiance, camera, mine[k], classifier,
+                                   without_rtk) for k, part in enumerate(parts)]  # fmt: skip
         else:
             futures = [pool.submit(_analyse_inherited, part, irradiance, camera, mine[k])
                        for k, part in enumerate(parts)]  # fmt: skip
@@ -483,6 +508,7 @@ def analyse_flight_on_cluster(
     progress: Progress | None = None,
     photos: Photos | None = None,
     classifier: ModuleClassifier | None = None,
+    positioning: str = "auto",
 ) -> FlightOutcome:
     """The same job on a Dask cluster: one task per chunk of frames, accumulators merged as they come.
 
@@ -495,6 +521,7 @@ def analyse_flight_on_cluster(
     """
     from distributed import as_completed
 
+    without_rtk = without_rtk_of(positioning)
     parts = list(chunks(paths, chunk_size))
     shared = client.scatter(layout, broadcast=True)
     futures = {
@@ -506,6 +533,7 @@ def analyse_flight_on_cluster(
             camera,
             _photos_of(part, photos),
             classifier,
+            without_rtk,
             pure=False,
         ): k
         for k, part in enumerate(parts)

@@ -130,6 +130,7 @@ def process(
             progress=_progress_writer(factory, job.scope, inspection_id),
             photos=job.photos,
             classifier=job.classifier,
+            positioning=job.positioning,
         )
         with unit_of_work(factory, job.scope) as s:
             store_outcome(s, registry, s.get_one(PvInspection, inspection_id), result, job.names)
@@ -182,6 +183,8 @@ class _Job:
     """A frame's stored file → the stored visible-light photo uploaded with it."""
     classifier: ModuleClassifier | None = None
     """What names the anomalies (:func:`inspection_classifier`); ``None``: the rules."""
+    positioning: str = "auto"
+    """How the modules a frame sees are named (:attr:`.PvInspection.positioning`)."""
 
 
 def _load(factory: SessionFactory, store: FileStore, inspection_id: int) -> _Job:
@@ -204,6 +207,7 @@ def _load(factory: SessionFactory, store: FileStore, inspection_id: int) -> _Job
                 if isinstance(f.meta.get(service.PHOTO_KEY), dict)
             },
             inspection_classifier(inspection),
+            inspection.positioning,
         )
 
 

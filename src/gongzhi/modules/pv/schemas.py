@@ -238,6 +238,7 @@ class InspectionRead(BaseModel):
     source: str
     classifier: str
     min_confidence: float | None
+    positioning: str
     status: str
     started_at: datetime | None
     finished_at: datetime | None
@@ -252,6 +253,19 @@ class InspectionRead(BaseModel):
     summary: dict[str, Any]
     created_at: datetime
     analysed_at: datetime | None
+
+
+class ReanalysisCreate(BaseModel):
+    """How a finished inspection's frames are analysed again; what is left out is as the first time."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    positioning: str | None = Field(
+        default=None,
+        max_length=20,
+        description="how the modules a frame sees are named: rtk, auto or gnss (by matching frames with each "
+        "other and with the ends of the rows, for a drone that flew without RTK); default the first's",
+    )
 
 
 class InspectionList(BaseModel):

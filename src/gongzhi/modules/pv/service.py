@@ -50,8 +50,10 @@ UPLOAD_SUMMARY = (
     "frames_refused_count",
     "visible_photos_paired",
     "visible_photos_set_aside",
+    "reanalysis_of",
 )
-"""What the upload writes into an inspection's summary, kept when the analysis writes the rest."""
+"""What the upload (or :func:`reanalyse`) writes into an inspection's summary, kept when the analysis writes
+the rest."""
 
 
 # --- plants -----------------------------------------------------------------------------------------
@@ -536,6 +538,8 @@ class FlightConditions:
     min_confidence: float | None = None
     """With ``classifier="learned"``: the network's least confidence to rename an anomaly [0–1]; default
     :data:`LEARNED_MIN_CONFIDENCE`."""
+    positioning: str = "auto"
+    """How the modules a frame sees are named: one of :data:`POSITIONINGS`."""
 
 
 Classifier = Literal["rules", "learned"]
@@ -552,6 +556,24 @@ def classifier_of(name: str) -> Classifier:
             msg("unknown classifier %(name)r; known: %(known)s", name=name, known=", ".join(CLASSIFIERS))
         )
     return cast(Classifier, name)
+
+
+Positioning = Literal["auto", "rtk", "gnss"]
+"""How an inspection's analysis names the modules a frame sees (``analytics.modules.POSITIONING``, not
+imported here for its cost): from the frames' positions (``rtk``), by matching frames with each other and
+with the ends of the rows (``gnss``, a drone without RTK), or from the positions until a frame says it is
+not an RTK fix (``auto``)."""
+
+POSITIONINGS: tuple[str, ...] = get_args(Positioning)
+
+
+def positioning_of(name: str) -> Positioning:
+    """``name`` when it is one of :data:`POSITIONINGS`; raises ``InvalidInput`` naming them otherwise."""
+    if name not in POSITIONINGS:
+        raise InvalidInput(
+            msg("unknown positioning %(name)r; known: %(known)s", name=name, known=", ".join(POSITIONINGS))
+        )
+    return cast(Positioning, name)
 
 
 LEARNED_MIN_CONFIDENCE = 0.8
@@ -664,6 +686,7 @@ def create_inspection(
     if conditions.camera:
         camera_of(conditions.camera)
     classifier_of(conditions.classifier)
+    positioning_of(conditions.positioning)
     min_confidence = min_confidence_of(conditions.classifier, conditions.min_confidence)
     rid = _region(s)
     inspection = PvInspection(
@@ -672,6 +695,7 @@ def create_inspection(
         camera=conditions.camera,
         classifier=conditions.classifier,
         min_confidence=min_confidence,
+        positioning=conditions.positioning,
         irradiance_w_m2=conditions.irradiance_w_m2,
         ambient_temp_c=conditions.ambient_temp_c,
         wind_m_s=conditions.wind_m_s,
@@ -800,20 +824,26 @@ REANALYSIS = "reanalysis"
 """The ``source`` of an inspection made by :func:`reanalyse`."""
 
 
-def reanalyse(s: Session, inspection_id: int) -> PvInspection:
+def reanalyse(s: Session, inspection_id: int, positioning: str | None = None) -> PvInspection:
     """Queue a finished inspection's frames for analysis again, as a new inspection of the same flight
-    (same conditions, classifier and flight time; ``summary.reanalysis_of`` names the first), so that a
-    plant whose parameters were corrected (:func:`update_plant`) is judged by them. The first inspection,
-    its findings and the cases made of them stay as they are; the new one's findings raise alerts as a
-    flight's do, but as the same sighting again: a module found again joins its live alert without
-    adding to the alert's count of sightings.
+    (same conditions, classifier, positioning and flight time; ``summary.reanalysis_of`` names the first),
+    so that a plant whose parameters were corrected (:func:`update_plant`) is judged by them. The first
+    inspection, its findings and the cases made of them stay as they are; the new one's findings raise
+    alerts as a flight's do, but as the same sighting again: a module found again joins its live alert
+    without adding to the alert's count of sightings. ``positioning``, one of :data:`POSITIONINGS`, names
+    the modules another way (``gnss`` for a flight that turned out to be flown without RTK); by default
+    the first inspection's.
 
     Raises
     ------
+    InvalidInput
+        If ``positioning`` is none of :data:`POSITIONINGS`.
     Conflict
         If the inspection is still queued or running, or kept no frames (a dock flight's or demo history).
     """
     require_role(scope_of(s), *INSPECTORS)
+    if positioning is not None:
+        positioning_of(positioning)
     first = get_inspection(s, inspection_id)
     if first.status not in ("done", "failed"):
         raise Conflict(
@@ -837,6 +867,7 @@ def reanalyse(s: Session, inspection_id: int) -> PvInspection:
         source=REANALYSIS,
         classifier=first.classifier,
         min_confidence=first.min_confidence,
+        positioning=first.positioning if positioning is None else positioning,
         irradiance_w_m2=first.irradiance_w_m2,
         ambient_temp_c=first.ambient_temp_c,
         wind_m_s=first.wind_m_s,
@@ -862,7 +893,8 @@ def reanalyse(s: Session, inspection_id: int) -> PvInspection:
         for f in frames
     )
     s.flush()
-    _audit(s, "pv.inspection.reanalyse", "pv_inspection", again.id, {"of": first.id, "frames": len(frames)})
+    said = {"of": first.id, "frames": len(frames), "positioning": again.positioning}
+    _audit(s, "pv.inspection.reanalyse", "pv_inspection", again.id, said)
     return again
 
 

@@ -403,13 +403,14 @@ def upload_flight(
     wind: Annotated[str, Form(max_length=20)] = "",
     classifier: Annotated[str, Form(max_length=20)] = "rules",
     min_confidence: Annotated[str, Form(max_length=20)] = "",
+    positioning: Annotated[str, Form(max_length=20)] = "auto",
 ) -> Response:
     """Upload a flight flown by hand (frames, or zips of them) from the plant page: the inspection is
     queued for the worker and its page opened; a refusal comes back on the plant page, said why."""
     try:
         conditions = service.FlightConditions(
             camera, _number(irradiance, 0, 2000), _number(ambient, -60, 70), _number(wind, 0, 60), None,
-            classifier, _number(min_confidence, 0, 1),
+            classifier, _number(min_confidence, 0, 1), positioning,
         )  # fmt: skip
         inspection = results.queue_upload(c.s, c.st.store, plant_id, file, conditions)
     except InvalidInput as exc:  # refused before anything was kept (the transaction is rolled back)
@@ -946,11 +947,14 @@ def review_together(
 
 
 @router.post("/pv/inspections/{inspection_id:int}/reanalyse")
-def reanalyse(c: ConsoleDep, inspection_id: DbInt) -> Response:
-    """Queue the inspection's frames for analysis again (:func:`.service.reanalyse`) and open the new one."""
+def reanalyse(
+    c: ConsoleDep, inspection_id: DbInt, positioning: Annotated[str, Form(max_length=20)] = ""
+) -> Response:
+    """Queue the inspection's frames for analysis again (:func:`.service.reanalyse`), naming the modules as
+    the form asks (as the first time when it does not say), and open the new one."""
     try:
-        again = service.reanalyse(c.s, inspection_id)
-    except Conflict as exc:
+        again = service.reanalyse(c.s, inspection_id, positioning or None)
+    except (Conflict, InvalidInput) as exc:
         return c.done(f"/pv/inspections/{inspection_id}", labels.detail(c.lang, exc.detail), "error")
     said = c._("Inspection #%(n)s: the frames of #%(first)s queued for analysis again", n=again.id,
                first=inspection_id)  # fmt: skip

@@ -42,6 +42,10 @@ IntArray = npt.NDArray[np.intp]
 ALIASES = tuple((i, j) for j in (0, -1, 1) for i in (0, -1, 1, -2, 2))
 """Alias shifts tried against the frames before: (module pitches along the rows, row pitches across them)
 from the running correction's [-]."""
+MERGE_ALIASES = tuple((i, j) for j in (0, -1, 1, -2, 2) for i in (0, -1, 1, -2, 2, -3, 3, -4, 4))
+"""Alias shifts tried when a later part of a flight, analysed apart, is linked to the part before: its first
+frames are named from the logged positions alone, up to a bias of 3 σ (4.5 m for a GNSS hover's ±1.5 m)
+off [-]."""
 LINK_COMMON = 20
 """Least modules a shift's names must share with the frames before for it to be weighed [-]; the running
 correction's naming must be weighed for any shift to link."""
@@ -154,14 +158,16 @@ class AliasTracker:
             out[np.abs(out - centre) > 3 * spread + 0.05] = np.nan
         return out
 
-    def linked(self, positions: IntArray, values: FloatArray) -> Shift | None:
-        """The shift (of :data:`ALIASES`) whose names make ``values`` agree with the fingerprints seen
-        before, by :data:`LINK_MARGIN` over every other shift; ``None`` when none does, or the frame shares
-        too few modules with them under its own names (no shift) to compare."""
+    def linked(
+        self, positions: IntArray, values: FloatArray, shifts: tuple[Shift, ...] = ALIASES
+    ) -> Shift | None:
+        """The shift (of ``shifts``, default :data:`ALIASES`) whose names make ``values`` agree with the
+        fingerprints seen before, by :data:`LINK_MARGIN` over every other shift; ``None`` when none does, or
+        the frame shares too few modules with them under its own names (no shift) to compare."""
         # every shift at once: the stored fingerprints under each shift's names (NaN where none), less this
         # frame's, and each row's median absolute deviation over the modules both have
         stored = np.append(self.values, np.nan)  # the last slot for "no such module" (−1)
-        d = values[None, :] - stored[self._table(ALIASES)[:, positions]]
+        d = values[None, :] - stored[self._table(shifts)[:, positions]]
         common = np.isfinite(d).sum(axis=1)
         weighed = np.flatnonzero(common >= LINK_COMMON)
         if not len(weighed):
@@ -169,7 +175,7 @@ class AliasTracker:
         d = np.sort(d[weighed], axis=1)
         deviations = np.sort(np.abs(d - _row_medians(d, 1)[:, None]), axis=1)
         spread = _row_medians(deviations, 1)
-        spreads = {ALIASES[i]: float(v) for i, v in zip(weighed.tolist(), spread.tolist(), strict=True)}
+        spreads = {shifts[i]: float(v) for i, v in zip(weighed.tolist(), spread.tolist(), strict=True)}
         if (0, 0) not in spreads:
             return None  # a shift must beat the running correction's naming where both can be compared
         best = min(spreads, key=spreads.__getitem__)

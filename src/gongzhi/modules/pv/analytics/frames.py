@@ -23,6 +23,13 @@ NO_DATA_PX = "no_data_px"
 a DJI frame's no-data, a TIFF's nodata value, a FLIR count outside the calibration), which it counts
 anyway while checking the raster; the analysis counts them itself when the key is absent."""
 
+RTK_FIXED, SINGLE_POINT = 50, 16
+"""DJI ``RtkFlag`` of an RTK fixed solution (centimetre level) and of a single-point fix (metre level);
+32–49 are float solutions, 0 none (DJI's user manuals, "Photo File" XMP fields)."""
+FIXED_STD_M = 0.1
+"""Largest standard deviation of a position [m] taken as fixed when a file gives no ``RtkFlag``: a tenth of a
+module pitch, where the logged position alone names the modules (:mod:`.aliases`)."""
+
 
 @dataclass(frozen=True, slots=True)
 class FrameMeta:
@@ -64,6 +71,12 @@ class FrameMeta:
     gsd_m : float | None
         Ground sampling distance of a frame already resampled onto the module plane (an oblique frame's
         nadir view, :func:`.oblique.nadir_view`) [m px-1]; its pose then needs neither height nor camera.
+    rtk_flag : int | None
+        The receiver's solution for the position (DJI ``RtkFlag``): 0 none, 16 single point (metre level),
+        32–49 float (decimetre to metre), 50 fixed (centimetre level).
+    position_std_m : float | None
+        The receiver's standard deviation of the horizontal position, the larger of east and north [m]
+        (DJI ``RtkStdLon``, ``RtkStdLat``).
     extra : dict
         Anything else a reader found worth keeping (raw tags), never needed by the analysis.
     """
@@ -89,6 +102,18 @@ class FrameMeta:
     irradiance_w_m2: float | None = None
     gsd_m: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    rtk_flag: int | None = None
+    position_std_m: float | None = None
+
+    @property
+    def position_fixed(self) -> bool | None:
+        """Whether the position is an RTK fixed solution, to centimetres (``RtkFlag`` 50; without a flag, a
+        standard deviation of at most :data:`FIXED_STD_M`); ``None`` when the file does not say."""
+        if self.rtk_flag is not None:
+            return self.rtk_flag == RTK_FIXED
+        if self.position_std_m is not None and math.isfinite(self.position_std_m):
+            return self.position_std_m <= FIXED_STD_M
+        return None
 
     @property
     def yaw_deg(self) -> float:

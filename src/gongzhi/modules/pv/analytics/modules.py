@@ -50,7 +50,7 @@ from scipy import ndimage
 from scipy.spatial import cKDTree
 
 from gongzhi.errors import msg
-from gongzhi.modules.pv.analytics.aliases import AliasTracker, end_alias
+from gongzhi.modules.pv.analytics.aliases import MERGE_ALIASES, AliasTracker, end_alias
 from gongzhi.modules.pv.analytics.anomalies import ISM_LABELS, Anomaly, class_of_abnormality, severity
 from gongzhi.modules.pv.analytics.cameras import ThermalCamera
 from gongzhi.modules.pv.analytics.frames import NO_DATA_PX, FrameMeta, ThermalFrame
@@ -104,6 +104,11 @@ SUN_REFLECTIONS_NOTE = msg(
 )
 """A flight's note (:attr:`InspectionResult.notes`) when the sun worked out from the frames does not explain
 its glints (:meth:`InspectionAccumulator._stand_alone`); the O&M report warns of it too."""
+POSITIONING: dict[str, bool | None] = {"auto": None, "rtk": False, "gnss": True}
+"""How the modules a frame sees are named, by name → :class:`InspectionAccumulator`'s ``without_rtk``:
+``rtk`` from the frames' positions (an RTK fix, to centimetres), ``gnss`` by fingerprints and the ends of
+rows (:mod:`.aliases`, for positions a metre or two off), ``auto`` from positions until a frame's metadata
+says its position is not an RTK fix (:attr:`.frames.FrameMeta.position_fixed`), then as ``gnss``."""
 SCREEN_PEAK_K = 1.5
 """Least maximum above a map's median that makes the map suspicious (:func:`screen_and_classify`) [K]."""
 EDGE_WINDOW = 9
@@ -1067,6 +1072,11 @@ class InspectionResult:
     rgb_soiling_by_zone : dict
         Mean visible soiling index per array, over its modules seen in a visible photo [0–1]; empty
         without photos.
+    positions : (int, int, int)
+        Frames whose position was an RTK fixed solution, was not, and did not say
+        (:attr:`.frames.FrameMeta.position_fixed`) [-].
+    frames_named : int
+        Frames whose modules were named by fingerprints and the ends of rows (:mod:`.aliases`) [-].
     """
 
     modules: tuple[ModuleResult, ...]
@@ -1079,6 +1089,8 @@ class InspectionResult:
     soiling_by_zone: dict[str, float]
     notes: tuple[str, ...]
     rgb_soiling_by_zone: dict[str, float] = field(default_factory=dict)
+    positions: tuple[int, int, int] = (0, 0, 0)
+    frames_named: int = 0
 
 
 @dataclass(slots=True)
@@ -1285,39 +1297,20 @@ of modules found in it (photos without a plant)."""
 
 @dataclass(slots=True)
 class _Opening:
-    """A part of a flight's first run of linked frames: the fingerprints of its first frame that kept
-    them, and, along and across the rows, the frame before which that run's names were never settled by an
-    end (``None`` while they are still open; the run's length once its links broke unsettled; 0 once an
-    end settled them, which renamed the run)."""
+    """Along and across the rows, the frame of a part of a flight before which its names were never settled
+    by an end (``None`` while they are still open; the first frame of the run of linked frames that the
+    first end renamed or kept, once one did: 0 when that run is the part's first). A break in the links does
+    not close them: the next frame is named from the running correction, which carries the same error until
+    an end sets it right."""
 
-    fingerprints: tuple[npt.NDArray[np.intp], FloatArray] | None = None
-    first: int = -1
     open_until: list[int | None] = field(default_factory=lambda: [None, None])
     closed: list[bool] = field(default_factory=lambda: [False, False])
 
-    def begins(self, n: int, positions: npt.NDArray[np.intp], values: FloatArray) -> None:
-        if self.fingerprints is None:
-            self.fingerprints, self.first = (positions, values), n
-
-    def ends(self, n: int, *, linked: bool) -> None:
-        # the first run of linked frames breaks at the first frame after its start that does not link
-        if not linked and self.fingerprints is not None:
-            for axis in (0, 1):
-                if not self.closed[axis]:
-                    self.open_until[axis], self.closed[axis] = n, True
-
-    def settled(self, n: int, known: tuple[bool, bool]) -> None:
+    def settled(self, known: tuple[bool, bool], chain_from: tuple[int, int]) -> None:
         for axis in (0, 1):
             if known[axis] and not self.closed[axis]:
-                self.open_until[axis], self.closed[axis] = 0, True  # the end renamed the run
-
-    def rename(self, names: npt.NDArray[np.intp], first: int, end: int) -> None:
-        # the first frame's fingerprints follow its views when its run is renamed
-        if self.fingerprints is not None and first <= self.first < end:
-            positions, values = self.fingerprints
-            renamed = names[positions]
-            keep = renamed >= 0
-            self.fingerprints = (renamed[keep], values[keep])
+                # the end renamed (or kept) its run from chain_from on; the frames before stay open
+                self.open_until[axis], self.closed[axis] = chain_from[axis], True
 
     def until(self, frames: int) -> list[int]:
         return [frames if u is None else u for u in self.open_until]
@@ -1360,7 +1353,7 @@ class InspectionAccumulator:
         neighbour_radius_m: float | None = None,
         refine: bool = True,
         classifier: ModuleClassifier | None = None,
-        without_rtk: bool = False,
+        without_rtk: bool | None = None,
     ) -> None:
         self.layout = layout
         self.camera = camera
@@ -1368,9 +1361,16 @@ class InspectionAccumulator:
         self.height_m = height_m
         self.module_plane_rel_m = module_plane_rel_m
         self.refine = refine
-        # name the modules by fingerprints and the ends of rows (_named): for positions a metre or two off
-        # (no RTK); it costs about 2.5 times the analysis CPU of the bench flight, so it is asked for
+        # name the modules by fingerprints and the ends of rows (_named), for positions a metre or two off:
+        # True always, False never, None from the first frame whose position is not an RTK fix
         self.without_rtk = without_rtk
+        self._naming = bool(without_rtk)
+        # frames whose position was RTK fixed, was not, did not say (FrameMeta.position_fixed); frames named
+        self._positions = (0, 0, 0)
+        self._frames_named = 0
+        # with without_rtk None: the last frame named from its position (number, temperatures, pose), whose
+        # fingerprints the first frame named without RTK links to (_after_trusted)
+        self._last_trusted: tuple[int, F32, FrameGeometry] | None = None
         self.classifier: ModuleClassifier = classifier or RuleClassifier()
         self._neighbour_radius_m = neighbour_radius_m or max(3.0, 2.5 * max(layout.footprint_m))
         self._prepare()
@@ -1416,6 +1416,8 @@ class InspectionAccumulator:
         out._bias, out._frames_used, out._line, out._carried_score = (0.0, 0.0, 0.0), 0, None, 0.0
         out._aliases, out._chain_from, out._opening = None, (0, 0), _Opening()
         out._settled_at = (-END_EVERY, -END_EVERY)
+        out._naming, out._positions, out._frames_named = bool(self.without_rtk), (0, 0, 0), 0
+        out._last_trusted = None
         return out
 
     def __getstate__(self) -> dict[str, Any]:
@@ -1426,6 +1428,7 @@ class InspectionAccumulator:
             "_index",
             "_neighbours",
             "_offsets",
+            "_last_trusted",  # a frame's temperatures, needed only while frames are added
             "layout" if self.__dict__.get("_layout_left_out") else "",
         )
         return {k: v for k, v in self.__dict__.items() if k not in left_out}
@@ -1452,6 +1455,12 @@ class InspectionAccumulator:
         self._sources.append(frame.meta.source)
         self._cell_px.append(math.nan)
         self._cameras.append(_NO_CAMERA)
+        fixed = frame.meta.position_fixed
+        a, b, c = self._positions
+        self._positions = (a + (fixed is True), b + (fixed is False), c + (fixed is None))
+        if fixed is False and self.without_rtk is None and not self._naming:
+            self._naming = True  # from here on
+            self._after_trusted(n)
         if frame.meta.irradiance_w_m2 is not None:
             self._irradiances.append(frame.meta.irradiance_w_m2)
         temperature, why = _holes_filled(frame)
@@ -1482,8 +1491,11 @@ class InspectionAccumulator:
             fit = self._refine(temperature, geometry, prior.yaw_deg, block)
             if fit.score > 0 and (fit.dx_m or fit.dy_m or fit.dyaw_deg):
                 geometry = self._nearest_alias(fit.geometry, prior)
-                if self.without_rtk:
+                if self._naming:
+                    self._frames_named += 1
                     geometry = self._named(temperature, geometry, n)
+                elif self.without_rtk is None:
+                    self._last_trusted = (n, temperature, geometry)
                     bx, by, byaw = self._bias  # renaming the frames before moves the running correction too
             cx, cy = geometry.x_m - prior.x_m, geometry.y_m - prior.y_m
             cyaw = geometry.yaw_deg - prior.yaw_deg
@@ -1491,7 +1503,7 @@ class InspectionAccumulator:
             if fit.score > 0:
                 # the running correction follows a slowly drifting GPS bias but not each frame's noise; it
                 # takes the frame's module and row whole at once (the naming, _named), then the rest slowly
-                if self.without_rtk:
+                if self._naming:
                     bx, by = self._snapped(bx, by, cx, cy)
                 k = BIAS_SMOOTHING
                 self._bias = (bx + k * (cx - bx), by + k * (cy - by), byaw + k * (cyaw - byaw))
@@ -1526,7 +1538,11 @@ class InspectionAccumulator:
         After a carried frame the running correction puts the prior within the GPS noise of the pose, so
         the next carried frame's match climbs from no further shift (``expected_m``) and makes the coarse
         match only when that peak scores below the line's or :data:`CARRIED_SCORE_KEPT` of the previous
-        frame's (the first carried frame of a line always makes it).
+        frame's (the first carried frame of a line always makes it). Not while the modules are named
+        without RTK (:meth:`_named`): the running correction lags a bias that moves a few centimetres a
+        frame, a climb from it ended on the grid's local maximum 0.4 of a module along the row for frames
+        at a time (73 false findings in the bench roof's first 200 frames), and every frame makes the coarse
+        match.
         """
         line = self._line
         previous, self._carried_score = self._carried_score, 0.0
@@ -1536,7 +1552,7 @@ class InspectionAccumulator:
             fit = refine_pose(
                 temperature, guess, self._index, search_m=self._search_m, estimate_yaw=False,
                 coarse_first=True, pitch_along_m=self._pitch_along, downsample=block_px,
-                expected_m=(0.0, 0.0) if previous > 0 else None,
+                expected_m=(0.0, 0.0) if previous > 0 and not self._naming else None,
                 least_score=max(least, CARRIED_SCORE_KEPT * previous),
             )  # fmt: skip
             if fit.score >= least:
@@ -1562,6 +1578,23 @@ class InspectionAccumulator:
                 line = _Line(logged_yaw_deg, block_px=block_px)
             self._line = line.with_estimate(yaw, fit.score)
         return fit
+
+    def _after_trusted(self, n: int) -> None:
+        """Begin naming without RTK at frame ``n``, after frames of this part whose positions were an RTK fix
+        (or did not say): those were named from their positions, and so is the running correction; the
+        fingerprints of the last of them (:attr:`_last_trusted`) are what frame ``n`` links to, its names
+        stand as they are (no end renames them), and a merge links nothing before them."""
+        last = self.__dict__.get("_last_trusted")
+        self._last_trusted = None
+        if n == 0:
+            return
+        self._chain_from = (n, n)
+        self._opening = _Opening([0, 0], [True, True])
+        if last is not None:
+            k, temperature, geometry = last
+            tracker = self._tracker()
+            positions = visible_modules(self._index, geometry)
+            tracker.remember(positions, tracker.fingerprint(temperature, geometry, positions), k)
 
     def _tracker(self, index: ModuleIndex | None = None) -> AliasTracker:
         """The frames' fingerprints (:class:`.aliases.AliasTracker`), made on first use and given the module
@@ -1591,7 +1624,6 @@ class InspectionAccumulator:
             geometry = tracker.moved(geometry, k)
             positions = visible_modules(self._index, geometry)
             values = tracker.fingerprint(temperature, geometry, positions)
-        self._opening.ends(n, linked=k is not None)
         # the ends weigh a pitch either way: a pose two off moves one, and is weighed again from there
         # (a direction is settled only where the last weighing kept the pose: a move says the pose is
         # better a pitch over, not that it is right there)
@@ -1618,13 +1650,12 @@ class InspectionAccumulator:
         along, across = self._chain_from
         self._chain_from = (n if known[0] else along, n if known[1] else across)
         self._settled_at = (n if known[0] else last[0], n if known[1] else last[1])
-        self._opening.settled(n, known)
+        self._opening.settled(known, (along, across))
         if k is not None or known[0] or tracker.empty:
             # a frame named from the running correction alone keeps no fingerprints (but the first): the
             # next frame links to those of frames whose names were linked or settled along the rows, the
             # direction in which a GPS error most often exceeds half a pitch
             tracker.remember(positions, values, n)
-            self._opening.begins(n, positions, values)
         return geometry
 
     def _rename(self, k: tuple[int, int], first: int, end: int) -> None:
@@ -1634,7 +1665,6 @@ class InspectionAccumulator:
         tracker = self._tracker(self.__dict__.get("_index"))
         self._views.rename(tracker.shift(k), first, end)
         tracker.rename(k, first, end)
-        self._opening.rename(tracker.shift(k), first, end)
         dx, dy = tracker.offset_m(k)
         for i in range(first, min(end, len(self._cameras))):
             t, x, y, h = self._cameras[i]
@@ -1747,8 +1777,12 @@ class InspectionAccumulator:
         """
         if other.layout.modules != self.layout.modules:
             raise ValueError("accumulators of different plants cannot be merged")
-        if self.refine and other.refine and other.__dict__.get("without_rtk"):
+        if self.refine and other.refine and other._naming:
             self._link_opening(other)
+        self._naming = self._naming or other._naming
+        (a, b, c), (d, e, f) = self._positions, other._positions
+        self._positions = (a + d, b + e, c + f)
+        self._frames_named += other._frames_named
         self._views.extend(other._views, len(self._sources))
         self._sources.extend(other._sources)
         self._cell_px.extend(other._cell_px)
@@ -1761,9 +1795,10 @@ class InspectionAccumulator:
 
         A part that starts where no row end is in sight names its first frames from the logged positions
         alone (its running correction starts at none), which a GPS bias can put a module or a row off; and
-        it renames them only if an end settles that direction before its run of linked frames breaks. Its
-        first fingerprints, against this part's last ones (:meth:`.aliases.AliasTracker.linked`), say by
-        how much: those frames are renamed before the views are taken in, and the fingerprints kept."""
+        an end renames only the run of linked frames it is in. The fingerprints of its frames before the first
+        such run, against this part's (:meth:`.aliases.AliasTracker.linked`, over the wider
+        :data:`.aliases.MERGE_ALIASES`: a bias of up to 3 σ), say by how much: those frames are renamed before
+        the views are taken in, and the fingerprints kept."""
         theirs = other.__dict__.get("_aliases")
         if theirs is None:
             return
@@ -1771,10 +1806,11 @@ class InspectionAccumulator:
         # the parent of a process pool has only the layout: an index for the trackers, not the whole table
         index = self.__dict__.get("_index") or other.__dict__.get("_index") or module_index(self.layout)
         mine, theirs = self._tracker(index), other._tracker(index)
-        opening = other._opening
-        k = mine.linked(*opening.fingerprints) if opening.fingerprints is not None else None
+        until = other._opening.until(len(other._sources))
+        opening = np.flatnonzero((theirs.frames >= 0) & (theirs.frames < max(until)))
+        k = mine.linked(opening, theirs.values[opening], MERGE_ALIASES) if len(opening) else None
         if k is not None:
-            for axis, (step, end) in enumerate(zip(k, opening.until(len(other._sources)), strict=True)):
+            for axis, (step, end) in enumerate(zip(k, until, strict=True)):
                 if step and end:
                     other._rename((step, 0) if axis == 0 else (0, step), 0, end)
         mine.take(theirs, len(self._sources))
@@ -1866,10 +1902,39 @@ class InspectionAccumulator:
         findings.sort(key=_finding_order)
         compliant, notes = _conditions(g)
         notes += _classifier_note(self.classifier) + glint_notes + _single_view_note(modules)
+        notes += self._naming_notes()
         return InspectionResult(
             tuple(modules), tuple(findings), len(self._sources), self._frames_used, g, compliant, rejected,
-            soiling, tuple(notes), visible,
+            soiling, tuple(notes), visible, self._positions, self._frames_named,
         )  # fmt: skip
+
+    def _naming_notes(self) -> list[str]:
+        """What the report says of how the modules were named: by fingerprints and row ends for frames
+        without an RTK fix, or from positions that did not say whether they had one."""
+        _, not_fixed, unknown = self._positions
+        if self._frames_named and self.without_rtk:
+            note = msg(
+                "module names without RTK, as asked: %(frames)s frames had their modules named by matching "
+                "them with the frames before and with the ends of the rows",
+                frames=self._frames_named,
+            )
+            return [note]
+        if self._frames_named:
+            note = msg(
+                "module names without RTK: %(not_fixed)s frames gave positions that were not an RTK fix, so "
+                "%(frames)s frames had their modules named by matching them with the frames before and with "
+                "the ends of the rows",
+                frames=self._frames_named, not_fixed=not_fixed,
+            )  # fmt: skip
+            return [note]
+        if unknown and self.without_rtk is None:
+            note = msg(
+                "module names come from the positions of %(frames)s frames that do not say whether they are "
+                "an RTK fix; if the drone flew without RTK, analyse the flight again with positioning gnss",
+                frames=unknown,
+            )
+            return [note]
+        return []
 
 
 MAX_NO_DATA_SHARE = 0.001

@@ -48,7 +48,7 @@ from scipy import ndimage
 from gongzhi.modules.pv.analytics.anomalies import ANOMALIES, Anomaly
 from gongzhi.modules.pv.analytics.cameras import HALF_DIAGONAL_35MM_MM, M3T, ThermalCamera
 from gongzhi.modules.pv.analytics.flightplan import FlightPlan, plan_flight
-from gongzhi.modules.pv.analytics.frames import FrameMeta, ThermalFrame
+from gongzhi.modules.pv.analytics.frames import FIXED_STD_M, RTK_FIXED, SINGLE_POINT, FrameMeta, ThermalFrame
 from gongzhi.modules.pv.analytics.georef import FrameGeometry, ModuleIndex, locate, locate_frame, module_index
 from gongzhi.modules.pv.analytics.glint import mirrored, module_normal, moment_of_sun, sun_vector, sun_vectors
 from gongzhi.modules.pv.analytics.layout import SUBSTRINGS, PlantLayout, neighbours
@@ -155,7 +155,9 @@ class Conditions:
         GNSS hover), while one photo to the next moves by centimetres. A first-order Gauss–Markov process
         of correlation time ``gps_bias_tau_s``, drawn once a flight from the seed; 0 (the default) for none.
     gps_bias_tau_s : float
-        Correlation time of that bias [s].
+        Correlation time of that bias [s]. The frames report the position as an RTK fixed solution
+        (``rtk_flag`` 50) when the two errors' combined σ is at most :data:`.frames.FIXED_STD_M`, else as a
+        single-point one (16), with that σ as ``position_std_m``.
     yaw_sigma_deg : float
         Standard deviation of the yaw error in the metadata [°].
     start : datetime, optional
@@ -335,6 +337,8 @@ class SyntheticFlight:
                                     self.plan.trigger_interval_s)  # fmt: skip
             ex, ey = ex + track[i, 0], ey + track[i, 1]
         lon, lat = self.layout.origin.to_lonlat(pose.x_m + ex, pose.y_m + ey)
+        # what the receiver reports: a fix to a tenth of a metre or better as RTK fixed, else single point
+        sigma = math.hypot(c.gps_sigma_m, c.gps_bias_sigma_m)
         yaw = (pose.yaw_deg + rng.normal(0.0, c.yaw_sigma_deg) + 180) % 360 - 180
         return FrameMeta(
             source=f"synthetic-{self.seed}-{i:04d}",
@@ -348,6 +352,8 @@ class SyntheticFlight:
             alt_rel_m=self.plan.altitude_m,
             gimbal_yaw_deg=yaw,
             gimbal_pitch_deg=self.gimbal_pitch_deg,
+            rtk_flag=RTK_FIXED if sigma <= FIXED_STD_M else SINGLE_POINT,
+            position_std_m=round(sigma, 3),
             flight_yaw_deg=yaw,
             emissivity=0.95,
             distance_m=self.plan.altitude_m / math.sin(math.radians(-self.gimbal_pitch_deg)),

@@ -5,7 +5,7 @@ EXIF: ``Model`` (0x0110), ``DateTimeOriginal`` (0x9003) with ``OffsetTimeOrigina
 ``GPSTimeStamp``). XMP: the ``drone-dji`` names listed in ExifTool's "DJI XMP Tags" table and DJI's user
 manuals ("Photo File" field list): ``GpsLatitude``, ``GpsLongitude`` (also misspelt ``GpsLongtitude``),
 ``AbsoluteAltitude``, ``RelativeAltitude``, ``GimbalYawDegree``, ``GimbalPitchDegree``, ``FlightYawDegree``,
-``UTCAtExposure``.
+``UTCAtExposure``, and the receiver's solution: ``RtkFlag``, ``RtkStdLon``, ``RtkStdLat`` (metres).
 
 Times follow :class:`~gongzhi.modules.pv.analytics.frames.FrameMeta`: an offset or GPS time gives UTC; a naive
 camera time is read as Asia/Shanghai local time; every time returned is in UTC.
@@ -101,6 +101,12 @@ def xmp_fields(xmp: str | bytes | None) -> dict[str, Any]:
             if number is not None:
                 out[field] = number
                 break
+    flag = _float(_xmp_value(text, "RtkFlag"))
+    if flag is not None and flag.is_integer() and flag >= 0:
+        out["rtk_flag"] = int(flag)
+    stds = [v for v in (_float(_xmp_value(text, n)) for n in ("RtkStdLon", "RtkStdLat")) if v is not None]
+    if stds and all(math.isfinite(v) and v >= 0 for v in stds):
+        out["position_std_m"] = max(stds)
     utc = _xmp_value(text, "UTCAtExposure")
     if utc:
         parsed = _parse_time(utc, assume=dt.UTC)
@@ -151,6 +157,10 @@ def xmp_for(meta: FrameMeta) -> str:
         "FlightYawDegree": meta.flight_yaw_deg,
     }
     attrs = " ".join(f'drone-dji:{k}="{v:+.6f}"' for k, v in values.items() if v is not None)
+    if meta.rtk_flag is not None:
+        attrs += f' drone-dji:RtkFlag="{meta.rtk_flag:d}"'
+    if meta.position_std_m is not None:
+        attrs += "".join(f' drone-dji:{k}="{meta.position_std_m:.5f}"' for k in ("RtkStdLon", "RtkStdLat"))
     return (
         '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
         f'<rdf:Description rdf:about="" xmlns:drone-dji="http://www.dji.com/drone-dji/1.0/" {attrs}/>'
