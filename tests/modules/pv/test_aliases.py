@@ -203,8 +203,9 @@ def test_a_later_part_whose_links_broke_before_an_end_settled_them_is_renamed_wh
 def test_without_rtk_each_carried_frame_is_matched_afresh_not_climbed_from_a_lagging_correction() -> None:
     # the bench's 50,000 m² roof at its 600-frame spacing: the bias moves a few centimetres a frame, and a
     # climb from the running correction (which follows it slowly) ended on the grid's local maximum 0.4 of a
-    # module along the row for a few frames at a time (73 false findings in its first 200 frames, warm
-    # "vegetation" on the modules' cool frames); the coarse match on every frame finds the peak
+    # module along the row for a few frames at a time (73 false findings in its first 200 frames,
+    # "vegetation" about 10 K below its neighbours and substrings); the coarse match on every frame finds
+    # the peak
     layout = generate_layout(rectangle(250.0, 200.0), LayoutParams())
     flight = synthetic_flight(
         layout,
