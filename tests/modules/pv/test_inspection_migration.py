@@ -1,6 +1,7 @@
-"""The migrations that gave inspections their network's least confidence and their positioning, on a
-database of the revision before each: the inspections classified by the rules and the network then had used
-0.8, which it writes into them, those by the rules alone get none; every inspection gets positioning auto."""
+"""The migrations that gave inspections their network's least confidence and their positioning, and plants
+theirs, on a database of the revision before each: the inspections classified by the rules and the network
+then had used 0.8, which it writes into them, those by the rules alone get none; every inspection and plant
+gets positioning auto."""
 
 from __future__ import annotations
 
@@ -73,5 +74,33 @@ def test_inspections_stored_before_the_positioning_get_auto_and_a_downgrade_drop
     command.downgrade(migrate.config(url), BEFORE_POSITIONING)
     with sqlite3.connect(path) as db:
         columns = db.execute("PRAGMA table_info(pv_inspections)").fetchall()
+        assert "positioning" not in {c[1] for c in columns}
+    migrate.upgrade(url)
+
+
+BEFORE_PLANT_POSITIONING = "47dc0e03ddeb"
+"""The revision before ``pv_plants.positioning``."""
+
+
+def test_plants_stored_before_their_positioning_get_auto_and_a_downgrade_drops_it(tmp_path: Path) -> None:
+    path = tmp_path / "before.db"
+    url = f"sqlite:///{path}"
+    migrate.upgrade(url, BEFORE_PLANT_POSITIONING)
+    with sqlite3.connect(path) as db:
+        columns = db.execute("PRAGMA table_info(pv_plants)").fetchall()
+        assert "positioning" not in {c[1] for c in columns}
+        needed = {c[1]: _DUMMY.get(c[2].split("(")[0].upper(), "x") for c in columns if c[3] and c[4] is None}
+        row = {**needed, "id": 1}
+        db.execute(
+            f"INSERT INTO pv_plants ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+            list(row.values()),
+        )
+    migrate.upgrade(url)
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT positioning FROM pv_plants").fetchall() == [("auto",)]
+        db.execute("DELETE FROM pv_plants")  # the dummy row's region does not exist
+    command.downgrade(migrate.config(url), BEFORE_PLANT_POSITIONING)
+    with sqlite3.connect(path) as db:
+        columns = db.execute("PRAGMA table_info(pv_plants)").fetchall()
         assert "positioning" not in {c[1] for c in columns}
     migrate.upgrade(url)

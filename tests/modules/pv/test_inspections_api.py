@@ -316,7 +316,7 @@ def test_an_upload_may_ask_for_module_names_without_rtk_and_the_worker_names_the
 
 def test_an_inspection_takes_the_positionings_the_analysis_knows_and_refuses_another_by_name() -> None:
     assert set(pv_service.POSITIONINGS) == set(POSITIONING)
-    assert pv_service.FlightConditions().positioning == "auto"
+    assert pv_service.FlightConditions().positioning is None  # the plant's (``PvPlant.positioning``)
     assert [pv_service.positioning_of(p) for p in POSITIONING] == list(POSITIONING)
     with pytest.raises(InvalidInput) as refused:
         pv_service.positioning_of("RTK")

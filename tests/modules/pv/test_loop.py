@@ -20,7 +20,7 @@ from gongzhi.cases import service as cases
 from gongzhi.cases.models import Case, CaseEvent
 from gongzhi.cases.schemas import ActionIn
 from gongzhi.cases.statemachine import Action
-from gongzhi.core.models import OutboxDelivery, OutboxEvent
+from gongzhi.core.models import AuditEntry, OutboxDelivery, OutboxEvent
 from gongzhi.db import Scope, make_engine, unit_of_work, utcnow
 from gongzhi.errors import Forbidden, InvalidInput
 from gongzhi.modules.pv import cleaning, dock, loop, production
@@ -34,7 +34,7 @@ from gongzhi.modules.pv.models import (
     PvModuleResult,
     PvPlant,
 )
-from gongzhi.modules.pv.schemas import LayoutIn, PlantCreate
+from gongzhi.modules.pv.schemas import LayoutIn, PlantCreate, PlantUpdate
 from gongzhi.registry import Registry
 from tests.conftest import BACKEND, World, build_world, drop_database, new_database_url
 from tests.web.helpers import as_user
@@ -412,12 +412,14 @@ def test_a_re_inspection_that_saw_too_little_leaves_the_decision_to_the_operator
 def test_a_re_inspection_names_anomalies_as_the_inspection_that_found_the_soiling(
     client: TestClient, factory: Factory, registry: Registry, world: World
 ) -> None:
-    """The re-inspection flight is queued with the finding inspection's classifier and network confidence
-    unless the operator asks otherwise (its dock does not answer here: the queued row is what is checked)."""
+    """The re-inspection flight is queued with the finding inspection's classifier, network confidence and
+    positioning unless the operator asks otherwise (its dock does not answer here: the queued row is what
+    is checked)."""
     ctx = setup(factory, world)
     with unit_of_work(factory, Scope(region_id=world.a, system=True)) as s:
         found_by = s.get_one(PvInspection, ctx["inspection"])
         found_by.classifier, found_by.min_confidence = "learned", 0.85
+        found_by.positioning = "gnss"  # found by a flight without RTK; the plant's own is auto
         plant = s.get_one(PvPlant, ctx["plant"])
         held = socket.socket()  # bound and never listening: the dock's broker refuses at once
         held.bind(("127.0.0.1", 0))
@@ -426,32 +428,105 @@ def test_a_re_inspection_names_anomalies_as_the_inspection_that_found_the_soilin
         )
     case_id, _mods = cleaned_case(factory, registry, world, ctx)
 
-    def queued() -> tuple[str, float | None]:
+    def queued() -> tuple[str, float | None, str]:
         with unit_of_work(factory, Scope.for_system()) as s:
             stmt = select(PvInspection).where(
                 PvInspection.plant_id == ctx["plant"], PvInspection.source == "dock"
             )
             last = s.execute(stmt.order_by(PvInspection.id.desc()).limit(1)).scalar_one()
             assert last.status == "failed" and last.summary["dock"]["reinspection_of"] == case_id
-            return last.classifier, last.min_confidence
+            return last.classifier, last.min_confidence, last.positioning
 
     try:
         for asked, want in (
-            (dock.FlightRequest(), ("learned", 0.85)),
-            (dock.FlightRequest(min_confidence=0.95), ("learned", 0.95)),
-            (dock.FlightRequest(classifier="rules"), ("rules", None)),
+            (dock.FlightRequest(), ("learned", 0.85, "gnss")),
+            (dock.FlightRequest(min_confidence=0.95), ("learned", 0.95, "gnss")),
+            (dock.FlightRequest(classifier="rules"), ("rules", None, "gnss")),
+            (dock.FlightRequest(positioning="rtk"), ("learned", 0.85, "rtk")),
         ):
             with pytest.raises(dock.DockUnreachable):
                 dock.reinspect_cleaning(factory, as_alice(world), case_id, timeout_s=2, conditions=asked)
             assert queued() == want, asked
         url = f"/api/v1/pv/cases/{case_id}/reinspection"
         r = client.post(url, json={"min_confidence": 0.9}, headers=world.alice.headers)
-        assert r.status_code == 504 and queued() == ("learned", 0.9)
+        assert r.status_code == 504 and queued() == ("learned", 0.9, "gnss")
+        r = client.post(url, json={"positioning": "auto"}, headers=world.alice.headers)
+        assert r.status_code == 504 and queued() == ("learned", 0.85, "auto")
         r = client.post(url, json={"classifier": "rules", "min_confidence": 0.9}, headers=world.alice.headers)
         assert r.status_code == 400 and "learned classifier only" in r.text
+        r = client.post(url, json={"positioning": "rtk-fixed"}, headers=world.alice.headers)
+        assert r.status_code == 422 and "positioning" in r.text
         alice, csrf = as_user(client, world.alice)
         r = alice.post(f"/pv/cases/{case_id}/reinspect", data={"csrf_token": csrf}, follow_redirects=False)
-        assert r.status_code == 504 and queued() == ("learned", 0.85)  # the console says the dock is silent
+        assert r.status_code == 504 and queued() == ("learned", 0.85, "gnss")  # the dock is silent
+    finally:
+        held.close()
+
+
+def test_a_dock_flight_names_the_modules_as_the_plants_flights_are_flown_unless_asked_otherwise(
+    client: TestClient, factory: Factory, world: World
+) -> None:
+    """A plant flown by a drone without RTK says so once (its positioning, gnss): its one-click flights
+    are queued with it, unless the operator names another, over the API or from the plant page (the dock
+    does not answer here: the queued row is what is checked)."""
+    ctx = setup(factory, world)
+    with unit_of_work(factory, Scope(region_id=world.a, system=True)) as s:
+        plant = pv.update_plant(s, ctx["plant"], PlantUpdate(positioning="gnss"))
+        held = socket.socket()  # bound and never listening: the dock's broker refuses at once
+        held.bind(("127.0.0.1", 0))
+        dock.register_dock(
+            s, plant, f"DOCK-{uuid.uuid4().hex[:8]}", broker=f"mqtt://127.0.0.1:{held.getsockname()[1]}"
+        )
+
+    def queued() -> str:
+        with unit_of_work(factory, Scope.for_system()) as s:
+            stmt = select(PvInspection).where(
+                PvInspection.plant_id == ctx["plant"], PvInspection.source == "dock"
+            )
+            last = s.execute(stmt.order_by(PvInspection.id.desc()).limit(1)).scalar_one()
+            assert last.status == "failed"
+            audit = s.execute(
+                select(AuditEntry).where(
+                    AuditEntry.action == "pv.inspection.one_click", AuditEntry.object_id == str(last.id)
+                )
+            ).scalar_one()
+            assert audit.data["positioning"] == last.positioning
+            return last.positioning
+
+    try:
+        for asked, want in ((dock.FlightRequest(), "gnss"), (dock.FlightRequest(positioning="rtk"), "rtk")):
+            with pytest.raises(dock.DockUnreachable):
+                dock.one_click_inspection(
+                    factory, as_alice(world), ctx["plant"], timeout_s=2, conditions=asked
+                )
+            assert queued() == want, asked
+        with pytest.raises(InvalidInput, match="unknown positioning 'rtk-fixed'"):
+            dock.one_click_inspection(
+                factory,
+                as_alice(world),
+                ctx["plant"],
+                timeout_s=2,
+                conditions=dock.FlightRequest(positioning="rtk-fixed"),  # type: ignore[arg-type]
+            )
+        url = f"/api/v1/pv/plants/{ctx['plant']}/one-click"
+        r = client.post(url, json={}, headers=world.alice.headers)
+        assert r.status_code == 504 and queued() == "gnss"
+        r = client.post(url, json={"positioning": "auto"}, headers=world.alice.headers)
+        assert r.status_code == 504 and queued() == "auto"
+        r = client.post(url, json={"positioning": "rtk-fixed"}, headers=world.alice.headers)
+        assert r.status_code == 422 and "positioning" in r.text
+        alice, csrf = as_user(client, world.alice)
+        page = alice.get(f"/pv/plants/{ctx['plant']}").text
+        assert 'id="oc-pos"' in page and '<option value="gnss" selected>' in page  # the plant's, chosen
+        for form, want in (({}, "gnss"), ({"positioning": "rtk"}, "rtk")):
+            r = alice.post(
+                f"/pv/plants/{ctx['plant']}/one-click",
+                data={"csrf_token": csrf, **form},
+                follow_redirects=False,
+            )
+            assert r.status_code == 504 and queued() == want, form
+        r = alice.post(f"/pv/plants/{ctx['plant']}/one-click", data={"csrf_token": csrf, "positioning": "x"})
+        assert r.status_code == 400 and "未知的定位方式" in r.text
     finally:
         held.close()
 

@@ -306,13 +306,14 @@ def upload_flight(
         ),
     ] = None,
     positioning: Annotated[
-        service.Positioning,
+        service.Positioning | None,
         Form(
             description="how the modules a frame sees are named: rtk, from the frames' positions (an RTK "
             "fix); gnss, by matching frames with each other and with the ends of the rows (a drone without "
-            "RTK); auto, from the positions until a frame's metadata says it is not an RTK fix, then as gnss"
+            "RTK); auto, from the positions until a frame's metadata says it is not an RTK fix, then as "
+            "gnss; default the plant's (its positioning, auto unless set)"
         ),
-    ] = "auto",
+    ] = None,
 ) -> InspectionRead:
     """Upload a flight: its frames become evidence, the inspection is queued and the worker analyses it;
     poll the inspection for its progress."""

@@ -156,6 +156,7 @@ def queue_flight(
     classifier = service.classifier_of(want.classifier or "rules")
     min_confidence = service.min_confidence_of(classifier, want.min_confidence)
     plant = service.get_plant(s, plant_id)
+    positioning = service.positioning_of(want.positioning or plant.positioning)
     dock = _chosen_dock(s, plant, want.dock)
     busy = s.execute(
         select(PvInspection.id).where(
@@ -185,6 +186,7 @@ def queue_flight(
         status="queued",
         classifier=classifier,
         min_confidence=min_confidence,
+        positioning=positioning,
         irradiance_w_m2=want.irradiance_w_m2,
         wind_m_s=want.wind_m_s,
         created_by=scope_of(s).user_id,
@@ -210,6 +212,7 @@ def queue_flight(
             "dock": config["sn"],
             "classifier": classifier,
             "min_confidence": min_confidence,
+            "positioning": positioning,
             **extra,
         },
     )
@@ -255,7 +258,8 @@ def reinspect_cleaning(
     (:func:`.loop.reinspection_plan`); on landing the listener judges the cleaning with it
     (:func:`.loop.verify_reinspection`). Without a classifier in ``conditions`` it names anomalies as the
     inspection that found the soiling did (its classifier and network confidence), so that a module is not
-    read one way before the cleaning and another after it for the classifier's sake."""
+    read one way before the cleaning and another after it for the classifier's sake; and without a
+    positioning, names the modules a frame sees as that inspection did."""
     with unit_of_work(factory, scope) as s:
         order = cleaning.order_for_case(s, case_id)
         plant_id, found_by = order.plant_id, order.inspection_id
@@ -264,6 +268,8 @@ def reinspect_cleaning(
         if want.classifier is None and source is not None:
             least = service.network_confidence(source) if want.min_confidence is None else want.min_confidence
             want = replace(want, classifier=service.classifier_of(source.classifier), min_confidence=least)
+        if want.positioning is None and source is not None:
+            want = replace(want, positioning=service.positioning_of(source.positioning))
     return one_click_inspection(factory, scope, plant_id, timeout_s=timeout_s, conditions=want)
 
 
@@ -287,6 +293,10 @@ class FlightRequest:
     min_confidence: float | None = None
     """With ``classifier="learned"``: the network's least confidence to rename an anomaly
     (:func:`.service.min_confidence_of`)."""
+    positioning: service.Positioning | None = None
+    """How the modules a frame sees are named (:data:`.service.POSITIONINGS`); ``None``: as the plant's
+    flights are flown (:attr:`.PvPlant.positioning`), or for a re-inspection as the inspection that found
+    the soiling."""
 
 
 def one_click_inspection(

@@ -79,6 +79,11 @@ class OneClickIn(BaseModel):
         description="with learned: the network's least confidence to rename an anomaly (default "
         f"{service.LEARNED_MIN_CONFIDENCE:g})",
     )
+    positioning: service.Positioning | None = Field(
+        default=None,
+        description="how the modules a frame sees are named: auto, rtk or gnss (a drone without RTK); "
+        "default the plant's",
+    )
 
 
 class OneClickRead(BaseModel):
@@ -151,6 +156,11 @@ class ReinspectIn(BaseModel):
         description="with learned: the network's least confidence to rename an anomaly (default: the "
         "finding inspection's, else "
         f"{service.LEARNED_MIN_CONFIDENCE:g})",
+    )
+    positioning: service.Positioning | None = Field(
+        default=None,
+        description="how the modules a frame sees are named: auto, rtk or gnss; default: as the inspection "
+        "that found the soiling",
     )
 
 
@@ -228,7 +238,7 @@ def one_click(plant_id: DbInt, body: OneClickIn, scope: CurrentScope, st: StateD
     require_role(scope, Role.ADMIN, Role.DISPATCHER)
     want = dock.FlightRequest(
         body.dock, body.irradiance_w_m2, body.wind_m_s, gimbal_pitch_deg=body.gimbal_pitch_deg,
-        classifier=body.classifier, min_confidence=body.min_confidence,
+        classifier=body.classifier, min_confidence=body.min_confidence, positioning=body.positioning,
     )  # fmt: skip
     return _started(st, scope, dock.one_click_inspection(st.factory, scope, plant_id, conditions=want))
 
@@ -314,6 +324,7 @@ def reinspect(case_id: DbInt, body: ReinspectIn, scope: CurrentScope, st: StateD
         body.wind_m_s,
         classifier=body.classifier,
         min_confidence=body.min_confidence,
+        positioning=body.positioning,
     )
     return _started(st, scope, dock.reinspect_cleaning(st.factory, scope, case_id, conditions=want))
 

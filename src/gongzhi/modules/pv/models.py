@@ -39,6 +39,9 @@ class PvPlant(RegionOwned, Base):
     tariff_yuan_kwh: Mapped[float | None]
     energy_kwh_per_day: Mapped[float | None]
     soiling_rate_per_day: Mapped[float | None]
+    # how the plant's flights are flown: the positioning ("auto", "rtk" or "gnss") of its uploads and dock
+    # flights that name none (``PvInspection.positioning``)
+    positioning: Mapped[str] = mapped_column(String(10), default="auto", server_default="auto")
 
 
 class PvModule(RegionOwned, Base):

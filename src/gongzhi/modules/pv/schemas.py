@@ -32,6 +32,13 @@ class LayoutIn(BaseModel):
     modules_per_string: int = Field(default=20, ge=1, le=200)
 
 
+PLANT_POSITIONING = (
+    "how the plant's flights are flown, the positioning of its uploads and dock flights that name none: auto "
+    "(from the frames' positions until a frame says it is not an RTK fix), rtk, or gnss (a drone without "
+    "RTK: by matching frames with each other and with the ends of the rows)"
+)
+
+
 class PlantCreate(BaseModel):
     """A plant generated from its roof outline, a GeoJSON Polygon (or a Feature holding one)."""
 
@@ -41,6 +48,11 @@ class PlantCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     polygon: dict[str, Any]
     layout: LayoutIn = Field(default_factory=LayoutIn)
+    positioning: str = Field(
+        default="auto",
+        max_length=20,
+        description=PLANT_POSITIONING,
+    )
 
 
 class PlantUpdate(BaseModel):
@@ -60,6 +72,11 @@ class PlantUpdate(BaseModel):
         le=200,
         description="Wire the plant again as strings of this many consecutive modules of a row (A-03-S1, "
         "A-03-S2, …), replacing every module's string; left out, the strings stay as they are.",
+    )
+    positioning: str | None = Field(
+        default=None,
+        max_length=20,
+        description=PLANT_POSITIONING,
     )
 
 
@@ -202,6 +219,7 @@ class PlantRead(BaseModel):
     layout_source: str
     module_count: int
     area_m2: float
+    positioning: str
     created_at: datetime
 
 

@@ -132,12 +132,16 @@ def layout_params(data: LayoutIn) -> lay.LayoutParams:
 def create_plant(s: Session, data: PlantCreate) -> PvPlant:
     """Generate a plant's layout from its roof outline and parameters, and keep both."""
     require_role(scope_of(s), *PLANNERS)
+    positioning = positioning_of(data.positioning)
     ring = polygon_ring(data.polygon)
     try:
         layout = lay.generate_layout(ring, layout_params(data.layout), name=data.name)
     except ValueError as exc:
         raise InvalidInput(f"no layout fits this outline: {exc}") from exc
-    return save_plant(s, data.code, data.name, layout, "generated", data.layout.model_dump())
+    plant = save_plant(s, data.code, data.name, layout, "generated", data.layout.model_dump())
+    plant.positioning = positioning
+    s.flush()
+    return plant
 
 
 def import_plant(
@@ -164,12 +168,14 @@ def update_plant(s: Session, plant_id: int, data: PlantUpdate) -> PvPlant:
     given here is no longer among those its file left to be assumed. With ``modules_per_string`` the plant
     is wired again, as the layout generator wires it: each module's string becomes the run of that many
     consecutive modules of its row it falls in (:func:`.layout.string_id`). Inspections already analysed
-    keep their results and the cases made of them; the next ones use the new properties.
+    keep their results and the cases made of them; the next ones use the new properties. ``positioning``
+    (how the plant's flights are flown) is the default of its next inspections'; given alone, the modules
+    are left as they are.
 
     Raises
     ------
     InvalidInput
-        If nothing is given or the module type is unknown.
+        If nothing is given, or the module type or the positioning is unknown.
     """
     require_role(scope_of(s), *PLANNERS)
     plant = get_plant(s, plant_id)
@@ -178,9 +184,12 @@ def update_plant(s: Session, plant_id: int, data: PlantUpdate) -> PvPlant:
         raise InvalidInput(
             msg(
                 "give at least one of name, module_type, tilt_deg, row_azimuth_deg, portrait, "
-                "modules_per_string"
+                "modules_per_string, positioning"
             )
         )
+    positioning = given.pop("positioning", None)
+    if positioning is not None:
+        positioning_of(positioning)
     if "module_type" in given and given["module_type"] not in lay.MODULE_TYPES:
         known = ", ".join(lay.MODULE_TYPES)
         raise InvalidInput(
@@ -190,6 +199,17 @@ def update_plant(s: Session, plant_id: int, data: PlantUpdate) -> PvPlant:
                 known=known,
             )
         )
+    done: dict[str, Any] = _update_layout(s, plant, given) if given else {"changed": {}}
+    if positioning is not None and positioning != plant.positioning:
+        done["changed"]["positioning"] = [plant.positioning, positioning]
+        plant.positioning = positioning
+        s.flush()
+    _audit(s, "pv.plant.update", "pv_plant", plant.id, done)
+    return plant
+
+
+def _update_layout(s: Session, plant: PvPlant, given: dict[str, Any]) -> dict[str, Any]:
+    """:func:`update_plant`'s layout properties (``given``, checked): what changed, for the audit."""
     old = plant_layout(s, plant)
     new = replace(
         old,
@@ -227,8 +247,7 @@ def update_plant(s: Session, plant_id: int, data: PlantUpdate) -> PvPlant:
     done: dict[str, Any] = {"changed": changed}
     if per_string is not None:
         done["modules_restrung"] = restrung
-    _audit(s, "pv.plant.update", "pv_plant", plant.id, done)
-    return plant
+    return done
 
 
 def read_layout(
@@ -538,8 +557,9 @@ class FlightConditions:
     min_confidence: float | None = None
     """With ``classifier="learned"``: the network's least confidence to rename an anomaly [0–1]; default
     :data:`LEARNED_MIN_CONFIDENCE`."""
-    positioning: str = "auto"
-    """How the modules a frame sees are named: one of :data:`POSITIONINGS`."""
+    positioning: str | None = None
+    """How the modules a frame sees are named: one of :data:`POSITIONINGS`; ``None``: as the plant's
+    flights are flown (:attr:`.PvPlant.positioning`)."""
 
 
 Classifier = Literal["rules", "learned"]
@@ -686,7 +706,7 @@ def create_inspection(
     if conditions.camera:
         camera_of(conditions.camera)
     classifier_of(conditions.classifier)
-    positioning_of(conditions.positioning)
+    positioning = positioning_of(conditions.positioning or plant.positioning)
     min_confidence = min_confidence_of(conditions.classifier, conditions.min_confidence)
     rid = _region(s)
     inspection = PvInspection(
@@ -695,7 +715,7 @@ def create_inspection(
         camera=conditions.camera,
         classifier=conditions.classifier,
         min_confidence=min_confidence,
-        positioning=conditions.positioning,
+        positioning=positioning,
         irradiance_w_m2=conditions.irradiance_w_m2,
         ambient_temp_c=conditions.ambient_temp_c,
         wind_m_s=conditions.wind_m_s,

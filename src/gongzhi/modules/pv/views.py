@@ -309,6 +309,7 @@ def plant_parameters(
     row_azimuth_deg: Annotated[str, Form(max_length=20)] = "",
     orientation: Annotated[str, Form(max_length=20)] = "",
     modules_per_string: Annotated[str, Form(max_length=20)] = "",
+    positioning: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
     """Correct the plant's name and layout properties from its page (:func:`.service.update_plant`), and
     wire it again when a string length is given; a refusal comes back on the page, said why."""
@@ -316,7 +317,8 @@ def plant_parameters(
 
     fields: dict[str, Any] = {"name": name.strip(), "module_type": module_type, "tilt_deg": tilt_deg.strip(),
                               "row_azimuth_deg": row_azimuth_deg.strip(),
-                              "modules_per_string": modules_per_string.strip()}  # fmt: skip
+                              "modules_per_string": modules_per_string.strip(),
+                              "positioning": positioning}  # fmt: skip
     fields = {k: v for k, v in fields.items() if v}
     if orientation in ("portrait", "landscape"):
         fields["portrait"] = orientation == "portrait"
@@ -403,14 +405,14 @@ def upload_flight(
     wind: Annotated[str, Form(max_length=20)] = "",
     classifier: Annotated[str, Form(max_length=20)] = "rules",
     min_confidence: Annotated[str, Form(max_length=20)] = "",
-    positioning: Annotated[str, Form(max_length=20)] = "auto",
+    positioning: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
     """Upload a flight flown by hand (frames, or zips of them) from the plant page: the inspection is
     queued for the worker and its page opened; a refusal comes back on the plant page, said why."""
     try:
         conditions = service.FlightConditions(
             camera, _number(irradiance, 0, 2000), _number(ambient, -60, 70), _number(wind, 0, 60), None,
-            classifier, _number(min_confidence, 0, 1), positioning,
+            classifier, _number(min_confidence, 0, 1), positioning or None,
         )  # fmt: skip
         inspection = results.queue_upload(c.s, c.st.store, plant_id, file, conditions)
     except InvalidInput as exc:  # refused before anything was kept (the transaction is rolled back)
@@ -754,12 +756,14 @@ def one_click(
     gimbal_pitch: Annotated[str, Form(max_length=20)] = "",
     classifier: Annotated[str, Form(max_length=20)] = "rules",
     min_confidence: Annotated[str, Form(max_length=20)] = "",
+    positioning: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
     """One-click inspection from the plant page; a refusal or a silent dock comes back as an error."""
     require_role(c.me.scope, Role.ADMIN, Role.DISPATCHER)
     want = dock.FlightRequest(
         None, _number(irradiance, 0, 1500), _number(wind, 0, 60),
         classifier=service.classifier_of(classifier), min_confidence=_number(min_confidence, 0, 1),
+        positioning=service.positioning_of(positioning) if positioning else None,
     )  # fmt: skip
     if (pitch := _number(gimbal_pitch, -90, -30)) is not None:
         want = replace(want, gimbal_pitch_deg=pitch)
