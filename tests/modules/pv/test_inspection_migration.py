@@ -8,6 +8,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pytest
 from alembic import command
 
 from gongzhi import migrate
@@ -50,57 +51,34 @@ def test_inspections_classified_by_the_network_before_keep_the_confidence_they_w
     assert got == {"rules": None, "learned": 0.8}
 
 
-BEFORE_POSITIONING = "c81e4f2a9d36"
-"""The revision before ``pv_inspections.positioning``."""
-
-
-def test_inspections_stored_before_the_positioning_get_auto_and_a_downgrade_drops_it(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("table", "before"),
+    [
+        ("pv_inspections", "c81e4f2a9d36"),  # the revision before ``pv_inspections.positioning``
+        ("pv_plants", "47dc0e03ddeb"),  # the revision before ``pv_plants.positioning``
+    ],
+)
+def test_rows_stored_before_their_positioning_get_auto_and_a_downgrade_drops_it(
+    tmp_path: Path, table: str, before: str
+) -> None:
     path = tmp_path / "before.db"
     url = f"sqlite:///{path}"
-    migrate.upgrade(url, BEFORE_POSITIONING)
+    migrate.upgrade(url, before)
     with sqlite3.connect(path) as db:
-        columns = db.execute("PRAGMA table_info(pv_inspections)").fetchall()
+        columns = db.execute(f"PRAGMA table_info({table})").fetchall()
         assert "positioning" not in {c[1] for c in columns}
         needed = {c[1]: _DUMMY.get(c[2].split("(")[0].upper(), "x") for c in columns if c[3] and c[4] is None}
         row = {**needed, "id": 1}
         db.execute(
-            f"INSERT INTO pv_inspections ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+            f"INSERT INTO {table} ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
             list(row.values()),
         )
     migrate.upgrade(url)
     with sqlite3.connect(path) as db:
-        assert db.execute("SELECT positioning FROM pv_inspections").fetchall() == [("auto",)]
-        db.execute("DELETE FROM pv_inspections")  # the dummy row's plant and region do not exist
-    command.downgrade(migrate.config(url), BEFORE_POSITIONING)
+        assert db.execute(f"SELECT positioning FROM {table}").fetchall() == [("auto",)]
+        db.execute(f"DELETE FROM {table}")  # the dummy row's plant and region do not exist
+    command.downgrade(migrate.config(url), before)
     with sqlite3.connect(path) as db:
-        columns = db.execute("PRAGMA table_info(pv_inspections)").fetchall()
-        assert "positioning" not in {c[1] for c in columns}
-    migrate.upgrade(url)
-
-
-BEFORE_PLANT_POSITIONING = "47dc0e03ddeb"
-"""The revision before ``pv_plants.positioning``."""
-
-
-def test_plants_stored_before_their_positioning_get_auto_and_a_downgrade_drops_it(tmp_path: Path) -> None:
-    path = tmp_path / "before.db"
-    url = f"sqlite:///{path}"
-    migrate.upgrade(url, BEFORE_PLANT_POSITIONING)
-    with sqlite3.connect(path) as db:
-        columns = db.execute("PRAGMA table_info(pv_plants)").fetchall()
-        assert "positioning" not in {c[1] for c in columns}
-        needed = {c[1]: _DUMMY.get(c[2].split("(")[0].upper(), "x") for c in columns if c[3] and c[4] is None}
-        row = {**needed, "id": 1}
-        db.execute(
-            f"INSERT INTO pv_plants ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
-            list(row.values()),
-        )
-    migrate.upgrade(url)
-    with sqlite3.connect(path) as db:
-        assert db.execute("SELECT positioning FROM pv_plants").fetchall() == [("auto",)]
-        db.execute("DELETE FROM pv_plants")  # the dummy row's region does not exist
-    command.downgrade(migrate.config(url), BEFORE_PLANT_POSITIONING)
-    with sqlite3.connect(path) as db:
-        columns = db.execute("PRAGMA table_info(pv_plants)").fetchall()
+        columns = db.execute(f"PRAGMA table_info({table})").fetchall()
         assert "positioning" not in {c[1] for c in columns}
     migrate.upgrade(url)
