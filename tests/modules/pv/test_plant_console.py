@@ -104,10 +104,11 @@ def test_a_planner_lays_a_plant_out_from_a_roof_file(client: TestClient, world: 
     roof = {"type": "Feature", "properties": {"name": "roof"}, "geometry": outline()}
     form = {"csrf_token": csrf, "code": "new-roof", "name": "新屋顶", "module_type": "144-half-cut",
             "tilt_deg": "15", "row_azimuth_deg": "", "orientation": "landscape",
-            "modules_per_string": "18"}  # fmt: skip
+            "modules_per_string": "18", "positioning": "gnss"}  # fmt: skip
     files = {"roof": ("roof.geojson", json.dumps(roof).encode(), "application/geo+json")}
     pid = plant_id(alice.post("/pv/plants/new", data=form, files=files, follow_redirects=False))
     api = client.get(f"{PV}/plants/{pid}", headers=world.alice.headers).json()
+    assert api["positioning"] == "gnss"
     params = api["layout_params"]
     assert (api["tilt_deg"], api["row_azimuth_deg"]) == (15.0, 90.0)  # the azimuth left empty: the default
     assert params["module"]["name"] == "144-half-cut" and params["portrait"] is False
@@ -127,7 +128,8 @@ def test_refusals_come_back_on_the_plants_page_with_the_fields_kept(client: Test
     layout = ("plant.geojson", json.dumps(geojson).encode(), "application/geo+json")
     roof = ("roof.geojson", json.dumps(outline()).encode(), "application/geo+json")
     two = {"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": outline()}] * 2}
-    new = {"csrf_token": csrf, "name": "新屋顶", "tilt_deg": "12.5", "orientation": "landscape"}
+    new = {"csrf_token": csrf, "name": "新屋顶", "tilt_deg": "12.5", "orientation": "landscape",
+           "positioning": "gnss"}  # fmt: skip
     cases: list[tuple[str, dict[str, str], dict[str, Any], str]] = [
         ("import", {"code": "bad code!"}, {"file": layout}, "电站编码只能包含字母"),
         ("import", {"code": "source"}, {"file": layout}, "已存在"),  # the code is taken
@@ -142,6 +144,8 @@ def test_refusals_come_back_on_the_plants_page_with_the_fields_kept(client: Test
         ("new", {**new, "code": "n3", "tilt_deg": "95"}, {"roof": roof}, "tilt_deg"),
         ("new", {**new, "code": "n4", "module_type": "99"}, {"roof": roof}, "未知的组件型号 &#39;99&#39;"),
         ("new", {**new, "code": ""}, {"roof": roof}, "code"),
+        ("new", {**new, "code": "n5", "positioning": "rtk-fixed"}, {"roof": roof}, "未知的定位方式"),
+        ("import", {"code": "i1", "positioning": "rtk-fixed"}, {"file": layout}, "未知的定位方式"),
     ]  # fmt: skip
     before = len(client.get(f"{PV}/plants", headers=world.alice.headers).json())
     for form, fields, files, said in cases:
@@ -151,6 +155,7 @@ def test_refusals_come_back_on_the_plants_page_with_the_fields_kept(client: Test
         if form == "new":  # what was typed is still there
             assert 'value="新屋顶"' in r.text and f'value="{fields["tilt_deg"]}"' in r.text
             assert '<option value="landscape" selected>' in r.text
+            assert ('<option value="gnss" selected>' in r.text) == (fields["positioning"] == "gnss")
     assert len(client.get(f"{PV}/plants", headers=world.alice.headers).json()) == before
 
 
@@ -375,3 +380,44 @@ def test_a_plant_whose_file_named_no_strings_is_wired_again(
     assert all(s == f"{a}-{r_:02d}-S{(i - 1) // 3 + 1}" for a, r_, i, s in strings().values())
     r = alice.post(f"/pv/plants/{plant['id']}/parameters", data={**form, "modules_per_string": "0"})
     assert r.status_code == 400 and "modules_per_string" in r.text
+
+
+def test_a_save_is_audited_with_what_it_changed_or_confirmed_and_one_that_does_neither_is_not(
+    client: TestClient, world: World, factory: sessionmaker[Session]
+) -> None:
+    _, geojson, _ = exported(client, world)
+    geojson["features"][0]["properties"].pop("tilt_deg")
+    files = {"file": ("tilt.geojson", json.dumps(geojson).encode(), "application/geo+json")}
+    plant = client.post(f"{PV}/plants/import", files=files, headers=world.alice.headers).json()
+    assert plant["layout_params"]["assumed"] == ["tilt_deg"]
+    url = f"{PV}/plants/{plant['id']}"
+
+    def entries() -> list[dict[str, Any]]:
+        with unit_of_work(factory, Scope.for_system()) as s:
+            stmt = select(AuditEntry.data).where(
+                AuditEntry.action == "pv.plant.update", AuditEntry.object_id == str(plant["id"])
+            )
+            return list(s.execute(stmt.order_by(AuditEntry.id)).scalars())
+
+    # the form sends every value it shows: the first save confirms the assumed tilt, the second nothing
+    alice, csrf = as_user(client, world.alice)
+    orientation = "portrait" if plant["layout_params"]["portrait"] else "landscape"
+    form = {"csrf_token": csrf, "name": plant["name"], "tilt_deg": f"{plant['tilt_deg']:g}",
+            "row_azimuth_deg": f"{plant['row_azimuth_deg']:g}", "orientation": orientation,
+            "positioning": plant["positioning"]}  # fmt: skip
+    for _ in range(2):
+        r = alice.post(f"/pv/plants/{plant['id']}/parameters", data=form, follow_redirects=False)
+        assert r.status_code == 303, r.text[-500:]
+    assert entries() == [{"changed": {}, "confirmed": ["tilt_deg"]}]
+    assert "assumed" not in client.get(url, headers=world.alice.headers).json()["layout_params"]
+    assert client.patch(url, json={"positioning": "auto"}, headers=world.alice.headers).status_code == 200
+    assert (
+        client.patch(url, json={"tilt_deg": plant["tilt_deg"]}, headers=world.alice.headers).status_code
+        == 200
+    )
+    assert len(entries()) == 1  # the same values again: nothing to audit
+    r = client.patch(url, json={"positioning": "gnss", "tilt_deg": 12}, headers=world.alice.headers)
+    assert r.status_code == 200, r.text
+    assert entries()[1:] == [
+        {"changed": {"tilt_deg": [plant["tilt_deg"], 12.0], "positioning": ["auto", "gnss"]}}
+    ]

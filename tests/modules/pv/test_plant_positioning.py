@@ -40,6 +40,23 @@ def test_a_plant_is_laid_out_with_how_its_flights_are_flown_and_an_unknown_way_i
     r = client.post(f"{PV}/plants", json={**body, "code": "plain"}, headers=world.alice.headers)
     assert r.json()["positioning"] == "auto"  # the default
 
+    # an imported plant too
+    layout = client.get(f"{PV}/plants/{r.json()['id']}/layout", headers=world.alice.headers).content
+    files = {"file": ("roof.geojson", layout, "application/geo+json")}
+    for code, positioning, status in (("imp-gnss", "gnss", 201), ("imp-bad", "rtk-fixed", 400)):
+        r = client.post(
+            f"{PV}/plants/import",
+            files=files,
+            data={"code": code, "positioning": positioning},
+            headers=world.alice.headers,
+        )
+        assert r.status_code == status, r.text
+    assert r.json()["detail"].startswith("unknown positioning 'rtk-fixed'")
+    plants = {p["code"]: p for p in client.get(f"{PV}/plants", headers=world.alice.headers).json()}
+    assert plants["imp-gnss"]["positioning"] == "gnss" and "imp-bad" not in plants
+    r = client.post(f"{PV}/plants/import", files=files, data={"code": "imp"}, headers=world.alice.headers)
+    assert r.json()["positioning"] == "auto"
+
 
 def test_a_plants_uploads_follow_how_its_flights_are_flown_unless_they_say_otherwise(
     client: TestClient, world: World, factory: sessionmaker[Session], registry: Registry, tmp_path: Path

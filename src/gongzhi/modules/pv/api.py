@@ -19,6 +19,7 @@ from gongzhi.modules.pv.io import kml
 from gongzhi.modules.pv.io.qgc_plan import write_qgc_plan_json
 from gongzhi.modules.pv.io.wpml import write_wpml_kmz
 from gongzhi.modules.pv.schemas import (
+    PLANT_POSITIONING,
     ChangesRead,
     DefectRead,
     FindingRead,
@@ -74,6 +75,7 @@ def import_plant(
     code: Annotated[str | None, Form(max_length=60, pattern=r"^[\w.-]+$")] = None,
     name: Annotated[str | None, Form(max_length=200)] = None,
     polygon: Annotated[str | None, Form(max_length=1_000_000)] = None,
+    positioning: Annotated[str, Form(max_length=20, description=PLANT_POSITIONING)] = "auto",
 ) -> PlantRead:
     """Import a plant from a layout file: GeoJSON (roof and modules), or CSV with the roof ``polygon``."""
     data = file.file.read(st.settings.max_upload_bytes + 1)
@@ -81,7 +83,13 @@ def import_plant(
         raise InvalidInput(msg("the layout file is empty"))
     outline = _json_form(polygon, "polygon") if polygon else None
     plant = service.import_plant(
-        s, data, file.filename or "plant.geojson", code=code, name=name, polygon=outline
+        s,
+        data,
+        file.filename or "plant.geojson",
+        code=code,
+        name=name,
+        polygon=outline,
+        positioning=positioning,
     )
     return PlantRead.model_validate(plant)
 

@@ -152,14 +152,20 @@ def import_plant(
     code: str | None = None,
     name: str | None = None,
     polygon: dict[str, Any] | None = None,
+    positioning: str = "auto",
 ) -> PvPlant:
     """Import a plant from a layout file: GeoJSON (roof and modules) or CSV (one module a row, with the
-    roof outline given as ``polygon``)."""
+    roof outline given as ``polygon``); ``positioning`` is how its flights are flown
+    (:attr:`.PvPlant.positioning`)."""
     require_role(scope_of(s), *PLANNERS)
+    known = positioning_of(positioning)
     stem = PurePosixPath(filename or "plant").stem
     layout, assumed = read_layout(content, filename or "plant.geojson", polygon)
     params = {"assumed": assumed} if assumed else {}
-    return save_plant(s, code or _code_from(stem), name or layout.name, layout, "imported", params)
+    plant = save_plant(s, code or _code_from(stem), name or layout.name, layout, "imported", params)
+    plant.positioning = known
+    s.flush()
+    return plant
 
 
 def update_plant(s: Session, plant_id: int, data: PlantUpdate) -> PvPlant:
@@ -170,7 +176,8 @@ def update_plant(s: Session, plant_id: int, data: PlantUpdate) -> PvPlant:
     consecutive modules of its row it falls in (:func:`.layout.string_id`). Inspections already analysed
     keep their results and the cases made of them; the next ones use the new properties. ``positioning``
     (how the plant's flights are flown) is the default of its next inspections'; given alone, the modules
-    are left as they are.
+    are left as they are. The audit entry (``pv.plant.update``) gives the old and new value of what changed
+    and the properties no longer assumed (``confirmed``); an update that changes neither writes none.
 
     Raises
     ------
@@ -204,7 +211,8 @@ def update_plant(s: Session, plant_id: int, data: PlantUpdate) -> PvPlant:
         done["changed"]["positioning"] = [plant.positioning, positioning]
         plant.positioning = positioning
         s.flush()
-    _audit(s, "pv.plant.update", "pv_plant", plant.id, done)
+    if done != {"changed": {}}:  # the console's form sends every value it shows: saved as it was, no entry
+        _audit(s, "pv.plant.update", "pv_plant", plant.id, done)
     return plant
 
 
@@ -229,7 +237,8 @@ def _update_layout(s: Session, plant: PvPlant, given: dict[str, Any]) -> dict[st
         after["modules_per_string"] = per_string
         changed["modules_per_string"] = [plant.layout_params.get("modules_per_string"), per_string]
         settled.add("string")
-    assumed = [k for k in plant.layout_params.get("assumed", []) if k not in settled]
+    was_assumed = plant.layout_params.get("assumed", [])
+    assumed = [k for k in was_assumed if k not in settled]
     # a string length wires the plant anew, in place of a string map imported before (``strings``)
     dropped = ("assumed", "string_map") if per_string is not None else ("assumed",)
     params = {k: v for k, v in plant.layout_params.items() if k not in dropped}
@@ -245,6 +254,8 @@ def _update_layout(s: Session, plant: PvPlant, given: dict[str, Any]) -> dict[st
                 row.string, restrung = string, restrung + 1
     s.flush()
     done: dict[str, Any] = {"changed": changed}
+    if confirmed := [k for k in was_assumed if k in settled]:  # assumed by the file, now given
+        done["confirmed"] = confirmed
     if per_string is not None:
         done["modules_restrung"] = restrung
     return done

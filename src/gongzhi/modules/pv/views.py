@@ -130,9 +130,11 @@ def import_plant(
     roof: Annotated[UploadFile | None, File()] = None,
     code: Annotated[str, Form(max_length=60)] = "",
     name: Annotated[str, Form(max_length=200)] = "",
+    positioning: Annotated[str, Form(max_length=20)] = "auto",
 ) -> Response:
-    """Import a plant from a layout file (GeoJSON, or CSV with the roof outline as a GeoJSON file) from the
-    plants page; a refusal comes back on that page, said why, with the fields as they were."""
+    """Import a plant from a layout file (GeoJSON, or CSV with the roof outline as a GeoJSON file) and how
+    its flights are flown from the plants page; a refusal comes back on that page, said why, with the
+    fields as they were."""
     code, name = code.strip(), name.strip()
     try:
         if code and not PLANT_CODE.fullmatch(code):
@@ -140,12 +142,23 @@ def import_plant(
         data = _uploaded(c, file)
         outline = _geojson(c, roof) if roof is not None and roof.filename else None
         plant = service.import_plant(
-            c.s, data, file.filename or "plant.geojson", code=code or None, name=name or None, polygon=outline
+            c.s,
+            data,
+            file.filename or "plant.geojson",
+            code=code or None,
+            name=name or None,
+            polygon=outline,
+            positioning=positioning,
         )
     except (InvalidInput, Conflict) as exc:  # refused before anything was kept
         c.s.rollback()
         problem = {"form": "import", "detail": labels.detail(c.lang, exc.detail)}
-        return _plants_page(c, 400, plant_problem=problem, values={"import": {"code": code, "name": name}})
+        return _plants_page(
+            c,
+            400,
+            plant_problem=problem,
+            values={"import": {"code": code, "name": name, "positioning": positioning}},
+        )
     said = c._("Plant %(name)s: %(n)s modules imported", name=plant.name, n=plant.module_count)
     return c.done(f"/pv/plants/{plant.id}", said)
 
@@ -161,14 +174,17 @@ def new_plant(
     row_azimuth_deg: Annotated[str, Form(max_length=20)] = "",
     orientation: Annotated[str, Form(max_length=20)] = "portrait",
     modules_per_string: Annotated[str, Form(max_length=20)] = "",
+    positioning: Annotated[str, Form(max_length=20)] = "auto",
 ) -> Response:
-    """Lay a plant out from its roof outline (a GeoJSON file) and the layout's main parameters, from the
-    plants page; the others take the API's defaults (:class:`.schemas.LayoutIn`)."""
+    """Lay a plant out from its roof outline (a GeoJSON file), the layout's main parameters and how its
+    flights are flown, from the plants page; the others take the API's defaults
+    (:class:`.schemas.LayoutIn`)."""
     from gongzhi.web.views.cases import _validated
 
     given = {"module_type": module_type, "tilt_deg": tilt_deg, "row_azimuth_deg": row_azimuth_deg,
              "modules_per_string": modules_per_string}  # fmt: skip
-    values = {**given, "code": code.strip(), "name": name.strip(), "orientation": orientation}
+    values = {**given, "code": code.strip(), "name": name.strip(), "orientation": orientation,
+              "positioning": positioning}  # fmt: skip
     try:
         layout: dict[str, Any] = {k: v.strip() for k, v in given.items() if v.strip()}
         layout["portrait"] = orientation != "landscape"
@@ -177,6 +193,7 @@ def new_plant(
             "name": values["name"],
             "polygon": _geojson(c, roof),
             "layout": layout,
+            "positioning": positioning,
         }
         plant = service.create_plant(c.s, _validated(c, PlantCreate, fields))
     except (InvalidInput, Conflict) as exc:
