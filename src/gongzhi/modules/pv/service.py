@@ -138,10 +138,9 @@ def create_plant(s: Session, data: PlantCreate) -> PvPlant:
         layout = lay.generate_layout(ring, layout_params(data.layout), name=data.name)
     except ValueError as exc:
         raise InvalidInput(f"no layout fits this outline: {exc}") from exc
-    plant = save_plant(s, data.code, data.name, layout, "generated", data.layout.model_dump())
-    plant.positioning = positioning
-    s.flush()
-    return plant
+    return save_plant(
+        s, data.code, data.name, layout, "generated", data.layout.model_dump(), positioning=positioning
+    )
 
 
 def import_plant(
@@ -162,10 +161,9 @@ def import_plant(
     stem = PurePosixPath(filename or "plant").stem
     layout, assumed = read_layout(content, filename or "plant.geojson", polygon)
     params = {"assumed": assumed} if assumed else {}
-    plant = save_plant(s, code or _code_from(stem), name or layout.name, layout, "imported", params)
-    plant.positioning = known
-    s.flush()
-    return plant
+    return save_plant(
+        s, code or _code_from(stem), name or layout.name, layout, "imported", params, positioning=known
+    )
 
 
 def update_plant(s: Session, plant_id: int, data: PlantUpdate) -> PvPlant:
@@ -327,8 +325,17 @@ def _code_from(stem: str) -> str:
 
 
 def save_plant(
-    s: Session, code: str, name: str, layout: lay.PlantLayout, source: str, params: dict[str, Any]
+    s: Session,
+    code: str,
+    name: str,
+    layout: lay.PlantLayout,
+    source: str,
+    params: dict[str, Any],
+    *,
+    positioning: Positioning = "auto",
 ) -> PvPlant:
+    """Keep a plant and its modules; ``positioning``, checked (:func:`positioning_of`), is how its flights
+    are flown."""
     rid = _region(s)
     if s.execute(select(PvPlant.id).where(PvPlant.code == code)).first() is not None:
         raise Conflict(msg("a plant with code %(code)r already exists", code=code))
@@ -344,6 +351,7 @@ def save_plant(
         layout_source=source,
         module_count=len(layout.modules),
         area_m2=abs(signed_area(project(layout.polygon, layout.origin))),
+        positioning=positioning,
         created_by=scope_of(s).user_id,
     )
     s.add(plant)
